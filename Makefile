@@ -1,0 +1,65 @@
+# heatkeeper: the two set-up commands are `make demo` (run the whole system) and `make test`.
+# Everything else is installed on first use into .venv (Python) and node_modules (MicroPython).
+
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+HK      := .venv/bin/heatkeeper
+PYTEST  := .venv/bin/pytest
+STAMP   := .venv/.deps-stamp
+
+.PHONY: help deps build demo test test-py test-pure test-mpy test-hil lint bench soak clean
+
+help:
+	@echo "make demo      run the whole system on one machine (broker, supervisor, 3 stations)"
+	@echo "make test      every test: lint, CPython compiled + interpreted, MicroPython, fast HIL"
+	@echo "make test-mpy  the core tests on real MicroPython (WebAssembly, Node.js)"
+	@echo "make bench     the benchmarks (season, bus, ingest)"
+
+$(STAMP): requirements.txt setup.py package.json
+	bash tools/setup/system-deps.sh
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -r requirements.txt
+	npm install --silent --no-audit --no-fund
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+# Compiled modules go beside their sources (build_ext --inplace); the editable install maps
+# heatkeeper.* onto the top-level folders.
+build: deps
+	$(PY) setup.py -q build_ext --inplace
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+
+demo: build
+	$(HK) demo
+
+test: build lint test-py test-pure test-mpy
+
+# CPython with the compiled modules required, over the whole tree (HIL fast subset included).
+test-py: build
+	HEATKEEPER_REQUIRE_CEXT=1 $(PYTEST) -q
+
+# CPython interpreted: the compiled modules bypassed, for the suites that exercise them.
+test-pure: build
+	HEATKEEPER_DISABLE_CEXT=1 $(PYTEST) -q core tools/tests/plant
+
+test-mpy: deps
+	node core/tests/mpy_run.mjs
+
+test-hil: build
+	HEATKEEPER_REQUIRE_CEXT=1 $(PYTEST) -q -m "hil or not hil" hil_tests --run-slow
+
+lint: deps
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+bench: build
+	$(HK) bench season --city arxan
+	$(HK) bench bus
+	$(HK) bench ingest --stations 300
+
+clean:
+	rm -rf build .venv node_modules
+	find core tools -name '*.so' -delete
+	find core tools -name '*.c' -newer setup.py -delete

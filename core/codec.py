@@ -1,0 +1,282 @@
+"""The uplink/downlink codec shared by firmware and supervisor: topics and JSON payloads.
+
+Pure: bytes and dicts in, bytes and dicts out; the caller supplies wall-clock times. Every
+decode either returns a complete, validated dict or raises CodecError with a short reason
+code (`CodecError.reason`) and a human text, so the receiver can count and log bad input
+without storing it.
+
+Topics (v1), `{sid}` a station id:
+    heatkeeper/v1/stations/{sid}/up/{kind}   station -> supervisor, QoS 1, kinds in UP_KINDS
+    heatkeeper/v1/stations/{sid}/status      retained "online"/"offline" (last will)
+    heatkeeper/v1/stations/{sid}/down/cmd    supervisor -> station commands, QoS 1, never retained
+    heatkeeper/v1/stations/{sid}/down/rooms  supervisor -> station room-temperature readings
+    heatkeeper/v1/collectors/{cid}           room-temperature collector readings
+
+Uplink payload: {"v": 1, "station": sid, "seq": n, "ts": unix_s, "kind": kind, "body": {...}}.
+`seq` is one per-station counter over all kinds, starting at 1, so the supervisor can store
+each message exactly once by (station, seq) and see gaps.
+"""
+
+import json
+
+VERSION = 1
+PREFIX = "heatkeeper/v1/"
+MAX_PAYLOAD_BYTES = 65536
+MAX_ID_CHARS = 64
+
+UP_TELEMETRY = "telemetry"
+UP_EVENT = "event"
+UP_ALARM = "alarm"
+UP_ACK = "ack"
+UP_KINDS = (UP_TELEMETRY, UP_EVENT, UP_ALARM, UP_ACK)
+
+STATUS_ONLINE = "online"
+STATUS_OFFLINE = "offline"
+
+# Results carried by a command ack.
+ACK_APPLIED = "applied"
+ACK_REJECTED = "rejected"
+ACK_EXPIRED = "expired"
+ACK_RESULTS = (ACK_APPLIED, ACK_REJECTED, ACK_EXPIRED)
+
+
+class CodecError(ValueError):
+    """A topic or payload that cannot be accepted; `reason` is a short machine code."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(reason + ": " + text)
+        self.reason = reason
+        self.text = text
+
+
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+
+def valid_id(value: object) -> bool:
+    """Station and collector ids: 1-64 of [A-Za-z0-9_-] (safe in topics, ACLs and file names)."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS:
+        return False
+    for ch in value:
+        if ch not in _ID_CHARS:
+            return False
+    return True
+
+
+def _check_id(value: object, what: str) -> str:
+    if not valid_id(value):
+        raise CodecError("bad_id", "%s=%r: must be 1-%d of A-Z a-z 0-9 _ -" % (what, value, MAX_ID_CHARS))
+    return value  # type: ignore[return-value]
+
+
+# --- topics --------------------------------------------------------------------------------
+def up_topic(station_id: str, kind: str) -> str:
+    return PREFIX + "stations/" + station_id + "/up/" + kind
+
+
+def status_topic(station_id: str) -> str:
+    return PREFIX + "stations/" + station_id + "/status"
+
+
+def command_topic(station_id: str) -> str:
+    return PREFIX + "stations/" + station_id + "/down/cmd"
+
+
+def rooms_topic(station_id: str) -> str:
+    return PREFIX + "stations/" + station_id + "/down/rooms"
+
+
+def collector_topic(collector_id: str) -> str:
+    return PREFIX + "collectors/" + collector_id
+
+
+# Subscription filters (the `+` level is the station or collector id).
+UP_FILTER = PREFIX + "stations/+/up/+"
+STATUS_FILTER = PREFIX + "stations/+/status"
+COLLECTOR_FILTER = PREFIX + "collectors/+"
+
+
+def parse_topic(topic: str) -> tuple:
+    """(area, id, leaf) for one of our topics: ("up", sid, kind), ("status", sid, ""),
+    ("cmd", sid, ""), ("rooms", sid, ""), ("collector", cid, ""). Raises CodecError."""
+    if not topic.startswith(PREFIX):
+        raise CodecError("bad_topic", "topic %r is not under %r" % (topic, PREFIX))
+    parts = topic[len(PREFIX):].split("/")
+    if len(parts) == 2 and parts[0] == "collectors":
+        return ("collector", _check_id(parts[1], "collector"), "")
+    if len(parts) >= 3 and parts[0] == "stations":
+        sid = _check_id(parts[1], "station")
+        if len(parts) == 3 and parts[2] == "status":
+            return ("status", sid, "")
+        if len(parts) == 4 and parts[2] == "up" and parts[3] in UP_KINDS:
+            return ("up", sid, parts[3])
+        if len(parts) == 4 and parts[2] == "down" and parts[3] == "cmd":
+            return ("cmd", sid, "")
+        if len(parts) == 4 and parts[2] == "down" and parts[3] == "rooms":
+            return ("rooms", sid, "")
+    raise CodecError("bad_topic", "unknown topic %r" % topic)
+
+
+# --- payload helpers -----------------------------------------------------------------------
+def _dump(obj: dict) -> bytes:
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise CodecError("too_large", "payload of %d bytes exceeds %d" % (len(data), MAX_PAYLOAD_BYTES))
+    return data
+
+
+def _load(payload: bytes) -> dict:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CodecError("too_large", "payload of %d bytes exceeds %d" % (len(payload), MAX_PAYLOAD_BYTES))
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeError) as exc:
+        raise CodecError("bad_json", "payload is not JSON (%s)" % exc)
+    if not isinstance(obj, dict):
+        raise CodecError("bad_json", "payload must be a JSON object")
+    return obj
+
+
+def _number(obj: dict, key: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise CodecError("bad_field", "%s=%r: must be a number" % (key, value))
+    return float(value)
+
+
+def _integer(obj: dict, key: str, low: int) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise CodecError("bad_field", "%s=%r: must be an integer >= %d" % (key, value, low))
+    return value
+
+
+def _text(obj: dict, key: str, max_chars: int) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not 0 < len(value) <= max_chars:
+        raise CodecError("bad_field", "%s=%r: must be text of 1-%d characters" % (key, value, max_chars))
+    return value
+
+
+def _dict(obj: dict, key: str) -> dict:
+    value = obj.get(key)
+    if not isinstance(value, dict):
+        raise CodecError("bad_field", "%s: must be an object" % key)
+    return value
+
+
+def _check_version(obj: dict) -> None:
+    if obj.get("v") != VERSION:
+        raise CodecError("bad_version", "v=%r: this codec speaks v%d" % (obj.get("v"), VERSION))
+
+
+# --- uplink --------------------------------------------------------------------------------
+def encode_uplink(station_id: str, seq: int, kind: str, ts_s: float, body: dict) -> tuple:
+    """(topic, payload bytes) of one uplink message."""
+    _check_id(station_id, "station")
+    if kind not in UP_KINDS:
+        raise CodecError("bad_kind", "kind=%r: must be one of %s" % (kind, ", ".join(UP_KINDS)))
+    msg = {"v": VERSION, "station": station_id, "seq": seq, "ts": ts_s, "kind": kind, "body": body}
+    return up_topic(station_id, kind), _dump(msg)
+
+
+def decode_uplink(topic: str, payload: bytes) -> dict:
+    """A validated uplink message dict; the topic's station and kind must match the payload."""
+    area, sid, kind = parse_topic(topic)
+    if area != "up":
+        raise CodecError("bad_topic", "topic %r is not an uplink topic" % topic)
+    msg = _load(payload)
+    _check_version(msg)
+    if msg.get("station") != sid:
+        raise CodecError("station_mismatch", "payload station %r on topic of %r" % (msg.get("station"), sid))
+    if msg.get("kind") != kind:
+        raise CodecError("kind_mismatch", "payload kind %r on topic kind %r" % (msg.get("kind"), kind))
+    _integer(msg, "seq", 1)
+    _number(msg, "ts")
+    body = _dict(msg, "body")
+    if kind == UP_TELEMETRY:
+        values = _dict(body, "values")
+        for name in values:
+            value = values[name]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise CodecError("bad_field", "values.%s=%r: must be a number or null" % (name, value))
+    elif kind == UP_ACK:
+        _text(body, "command_id", MAX_ID_CHARS)
+        if body.get("result") not in ACK_RESULTS:
+            raise CodecError("bad_field", "result=%r: must be one of %s" % (body.get("result"), ", ".join(ACK_RESULTS)))
+    elif kind == UP_EVENT or kind == UP_ALARM:
+        _text(body, "code" if kind == UP_ALARM else "kind", 64)
+    return msg
+
+
+# --- commands (supervisor -> station) --------------------------------------------------------
+def encode_command(station_id: str, command_id: str, kind: str, args: dict, user: str,
+                   issued_ts_s: float, expires_ts_s: float) -> tuple:
+    """(topic, payload bytes) of one command; `expires_ts_s` is wall-clock unix seconds."""
+    _check_id(station_id, "station")
+    _check_id(command_id, "command id")
+    msg = {"v": VERSION, "id": command_id, "station": station_id, "kind": kind, "args": args,
+           "user": user, "issued_ts": issued_ts_s, "expires_ts": expires_ts_s}
+    return command_topic(station_id), _dump(msg)
+
+
+def decode_command(topic: str, payload: bytes) -> dict:
+    """A structurally valid command dict. Whether the kind and args are allowed is for
+    core.commands to decide (it knows the station's mode and limits)."""
+    area, sid, _ = parse_topic(topic)
+    if area != "cmd":
+        raise CodecError("bad_topic", "topic %r is not a command topic" % topic)
+    msg = _load(payload)
+    _check_version(msg)
+    _check_id(msg.get("id"), "command id")
+    if msg.get("station") != sid:
+        raise CodecError("station_mismatch", "command for %r on topic of %r" % (msg.get("station"), sid))
+    _text(msg, "kind", 64)
+    _text(msg, "user", 64)
+    _dict(msg, "args")
+    _number(msg, "issued_ts")
+    _number(msg, "expires_ts")
+    return msg
+
+
+def ack_body(command_id: str, result: str, reason: str, detail: str) -> dict:
+    """Body of the UP_ACK message answering a command."""
+    return {"command_id": command_id, "result": result, "reason": reason, "detail": detail}
+
+
+# --- room-temperature readings ---------------------------------------------------------------
+def encode_collector_reading(collector_id: str, temp_c: float, ts_s: float) -> tuple:
+    _check_id(collector_id, "collector")
+    return collector_topic(collector_id), _dump({"v": VERSION, "temp_c": temp_c, "ts": ts_s})
+
+
+def decode_collector_reading(topic: str, payload: bytes) -> dict:
+    """{"collector": cid, "temp_c": float, "ts": float}; plausibility is checked downstream."""
+    area, cid, _ = parse_topic(topic)
+    if area != "collector":
+        raise CodecError("bad_topic", "topic %r is not a collector topic" % topic)
+    msg = _load(payload)
+    _check_version(msg)
+    return {"collector": cid, "temp_c": _number(msg, "temp_c"), "ts": _number(msg, "ts")}
+
+
+def encode_rooms(station_id: str, readings: list, ts_s: float) -> tuple:
+    """Readings forwarded to a station: list of {"collector", "group", "temp_c", "ts"}."""
+    return rooms_topic(station_id), _dump({"v": VERSION, "ts": ts_s, "readings": readings})
+
+
+def decode_rooms(topic: str, payload: bytes) -> dict:
+    area, sid, _ = parse_topic(topic)
+    if area != "rooms":
+        raise CodecError("bad_topic", "topic %r is not a rooms topic" % topic)
+    msg = _load(payload)
+    _check_version(msg)
+    readings = msg.get("readings")
+    if not isinstance(readings, list):
+        raise CodecError("bad_field", "readings: must be a list")
+    for item in readings:
+        if not isinstance(item, dict):
+            raise CodecError("bad_field", "readings: items must be objects")
+        _check_id(item.get("collector"), "collector")
+        _number(item, "temp_c")
+        _number(item, "ts")
+    return {"station": sid, "ts": _number(msg, "ts"), "readings": readings}

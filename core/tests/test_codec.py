@@ -1,0 +1,69 @@
+"""Tests of core.codec: round trips, and garbage rejected with a reason code."""
+
+import unittest
+
+from heatkeeper.core import codec
+
+
+class TestTopics(unittest.TestCase):
+    def test_parse_each_topic(self):
+        self.assertEqual(codec.parse_topic(codec.up_topic("st-1", "telemetry")), ("up", "st-1", "telemetry"))
+        self.assertEqual(codec.parse_topic(codec.status_topic("st-1")), ("status", "st-1", ""))
+        self.assertEqual(codec.parse_topic(codec.command_topic("st-1")), ("cmd", "st-1", ""))
+        self.assertEqual(codec.parse_topic(codec.rooms_topic("st-1")), ("rooms", "st-1", ""))
+        self.assertEqual(codec.parse_topic(codec.collector_topic("c9")), ("collector", "c9", ""))
+
+    def test_bad_topics_name_the_reason(self):
+        for topic in ("other/x", "heatkeeper/v1/stations/st 1/status", "heatkeeper/v1/stations/a/up/nope",
+                      "heatkeeper/v1/stations/" + "x" * 65 + "/status", "heatkeeper/v1/collectors/"):
+            with self.assertRaises(codec.CodecError):
+                codec.parse_topic(topic)
+
+
+class TestUplink(unittest.TestCase):
+    def test_round_trip(self):
+        topic, payload = codec.encode_uplink("st-1", 7, "telemetry", 1.7e9, {"values": {"outdoor_temp_c": -12.5, "x": None}})
+        msg = codec.decode_uplink(topic, payload)
+        self.assertEqual(msg["seq"], 7)
+        self.assertEqual(msg["body"]["values"]["outdoor_temp_c"], -12.5)
+
+    def test_garbage_is_rejected_with_reason(self):
+        topic = codec.up_topic("st-1", "telemetry")
+        cases = [
+            (b"\xff\xfe", "bad_json"),
+            (b"[1, 2]", "bad_json"),
+            (b'{"v": 2}', "bad_version"),
+            (b'{"v": 1, "station": "other", "seq": 1, "ts": 1, "kind": "telemetry", "body": {"values": {}}}', "station_mismatch"),
+            (b'{"v": 1, "station": "st-1", "seq": 0, "ts": 1, "kind": "telemetry", "body": {"values": {}}}', "bad_field"),
+            (b'{"v": 1, "station": "st-1", "seq": 1, "ts": 1, "kind": "telemetry", "body": {"values": {"a": "x"}}}', "bad_field"),
+            (b'{"v": 1, "station": "st-1", "seq": 1, "ts": 1, "kind": "event", "body": {}}', "kind_mismatch"),
+            (b"{" + b" " * 70000 + b"}", "too_large"),
+        ]
+        for payload, reason in cases:
+            try:
+                codec.decode_uplink(topic, payload)
+                self.assertTrue(False, "accepted %r" % payload[:40])
+            except codec.CodecError as exc:
+                self.assertEqual(exc.reason, reason)
+
+
+class TestCommands(unittest.TestCase):
+    def test_round_trip_and_mismatch(self):
+        topic, payload = codec.encode_command("st-1", "c1", "set_room_setpoint", {"room_setpoint_c": 21.0},
+                                              "alice", 100.0, 1000.0)
+        msg = codec.decode_command(topic, payload)
+        self.assertEqual(msg["args"]["room_setpoint_c"], 21.0)
+        with self.assertRaises(codec.CodecError):
+            codec.decode_command(codec.command_topic("st-2"), payload)
+
+    def test_rooms_and_collectors(self):
+        topic, payload = codec.encode_collector_reading("c1", 19.5, 50.0)
+        self.assertEqual(codec.decode_collector_reading(topic, payload)["temp_c"], 19.5)
+        topic, payload = codec.encode_rooms("st-1", [{"collector": "c1", "group": "g1", "temp_c": 19.5, "ts": 50.0}], 51.0)
+        self.assertEqual(len(codec.decode_rooms(topic, payload)["readings"]), 1)
+        with self.assertRaises(codec.CodecError):
+            codec.decode_rooms(topic, b'{"v": 1, "ts": 1, "readings": [{"collector": "c1"}]}')
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,122 @@
+"""Build script for the `heatkeeper` distribution.
+
+The top-level folders are installed as subpackages of `heatkeeper` (the names `core`,
+`supervisor` and `tools` are too generic or taken on PyPI):
+
+    core/        -> heatkeeper.core
+    firmware/    -> heatkeeper.firmware
+    supervisor/  -> heatkeeper.supervisor
+    tools/       -> heatkeeper.tools
+
+Hot modules are compiled with Cython from their unchanged `.py` source, augmented by a
+`.pxd` beside it (Cython's pure-Python mode). `CYTHON_MODULES` is the one list of them;
+`core/tests/test_cext.py` checks it equals the `.pxd` files in the tree.
+
+Environment:
+    HEATKEEPER_DISABLE_CEXT=1   build and run pure Python only
+    HEATKEEPER_REQUIRE_CEXT=1   a failed compile is an error (CI sets it)
+
+`python setup.py build_ext --inplace` puts the compiled modules beside their sources.
+"""
+
+import os
+import sys
+
+from setuptools import setup
+
+PACKAGE_DIRS = {
+    "heatkeeper.core": "core",
+    "heatkeeper.firmware": "firmware",
+    "heatkeeper.supervisor": "supervisor",
+    "heatkeeper.tools": "tools",
+}
+
+# The one list of Cython-compiled modules (dotted names under `heatkeeper`).
+CYTHON_MODULES = [
+    "heatkeeper.core.units",
+]
+
+
+def _find_packages():
+    """Every folder with an __init__.py under the mapped top-level folders."""
+    packages = []
+    package_dir = {}
+    for package, folder in PACKAGE_DIRS.items():
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")) and d != "node_modules")
+            if "__init__.py" not in files:
+                continue
+            rel = os.path.relpath(root, folder)
+            name = package if rel == "." else package + "." + rel.replace(os.sep, ".")
+            packages.append(name)
+            package_dir[name] = root
+    return packages, package_dir
+
+
+def _source_of(module):
+    top = ".".join(module.split(".")[:2])
+    rest = module.split(".")[2:]
+    return os.path.join(PACKAGE_DIRS[top], *rest) + ".py"
+
+
+def _extensions():
+    if os.environ.get("HEATKEEPER_DISABLE_CEXT") == "1":
+        return []
+    require = os.environ.get("HEATKEEPER_REQUIRE_CEXT") == "1"
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError:
+        if require:
+            raise SystemExit("HEATKEEPER_REQUIRE_CEXT=1 but Cython is not installed: pip install cython") from None
+        print("heatkeeper: Cython not available, installing pure Python", file=sys.stderr)
+        return []
+    exts = [Extension(m, [_source_of(m)]) for m in CYTHON_MODULES]
+    try:
+        return cythonize(
+            exts,
+            compiler_directives={"language_level": "3", "binding": False, "embedsignature": False},
+            quiet=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - a compile failure must not block a pure-Python install
+        if require:
+            raise
+        print("heatkeeper: Cython compile failed (%s), installing pure Python" % exc, file=sys.stderr)
+        return []
+
+
+packages, package_dir = _find_packages()
+
+setup(
+    name="heatkeeper",
+    version="0.1.0",
+    description="Controller firmware and supervisor for district-heating substations",
+    long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=packages,
+    package_dir=package_dir,
+    package_data={
+        "heatkeeper.supervisor": ["web/static/*", "web/static/**/*", "web/templates/*"],
+        "heatkeeper.firmware": ["examples/*", "systemd/*"],
+        "heatkeeper.tools": ["examples/*"],
+    },
+    ext_modules=_extensions(),
+    install_requires=[
+        "pymodbus[serial]>=3.16.1,<3.17",
+        "aiomqtt>=2.5,<3",
+        "amqtt==0.12.1",
+        "aiohttp>=3.10,<4",
+        "asyncpg>=0.30,<1",
+        "matplotlib>=3.8",
+        "numpy>=1.26",
+        "rich>=13",
+    ],
+    extras_require={
+        "dev": ["cython>=3.1,<3.3", "pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3",
+                "ruff>=0.6", "mypy>=1.11", "playwright>=1.45"],
+    },
+    entry_points={"console_scripts": ["heatkeeper=heatkeeper.tools.cli:main"]},
+    zip_safe=False,
+)

@@ -1,0 +1,1 @@
+"""heatkeeper.supervisor: many stations: MQTT ingest, storage, web dashboard, remote commands, reports."""

@@ -1,0 +1,1 @@
+"""heatkeeper.tools: plant model, device simulators, benchmarks, demo and commissioning commands."""
