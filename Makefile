@@ -42,7 +42,7 @@ test-py: build
 
 # CPython interpreted: the compiled modules bypassed, for the suites that exercise them.
 test-pure: build
-	HEATKEEPER_DISABLE_CEXT=1 $(PYTEST) -q core tools/tests/plant
+	HEATKEEPER_DISABLE_CEXT=1 $(PYTEST) -q $(wildcard core tools/tests/plant)
 
 test-mpy: deps
 	node core/tests/mpy_run.mjs
