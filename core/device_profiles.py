@@ -408,7 +408,7 @@ def encode_raw(profile, point, value):
 def signals_served(profile):
     """{signal: [point, ...]}: which core.signals names the profile's points can serve."""
     prof = _profile(profile)
-    served = {}
+    served = {}  # type: dict
     for name in sorted(prof["points"]):
         for sig in prof["points"][name]["signals"]:
             served.setdefault(sig, []).append(name)
@@ -423,7 +423,7 @@ def check_profile(profile):
         problems.append("function_code=%r: must be 3 or 4" % prof.get("function_code"))
     if prof.get("address_base") not in (0, 1):
         problems.append("address_base=%r: must be 0 or 1" % prof.get("address_base"))
-    used = {}
+    used = {}  # type: dict
     for name in sorted(prof["points"]):
         pt = prof["points"][name]
         where = "points.%s" % name
