@@ -11,12 +11,11 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from pymodbus import FramerType, ModbusException
-from pymodbus.client import AsyncModbusSerialClient
-
 from heatkeeper.tools.sim import rtu
 from heatkeeper.tools.sim.line import VirtualLine
 from heatkeeper.tools.sim.transport import PtyTransport, TcpTransport
+from pymodbus import FramerType, ModbusException
+from pymodbus.client import AsyncModbusSerialClient
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
