@@ -57,8 +57,10 @@ class Simulation:
         self.sim = dict(config["sim"])
         self.time_scale = float(self.sim["time_scale"])
         if plant is None:
-            from heatkeeper.tools.plant import Plant
-
+            try:
+                from heatkeeper.tools.plant import Plant
+            except ImportError as exc:
+                raise ValueError("the plant model heatkeeper.tools.plant is not available (%s)" % exc) from exc
             plant = Plant(params=config["plant"] or None, seed=self.sim["seed"])
         self.plant = plant
         self.actuators: dict[str, float] = {name: 0.0 for name in S.ACTUATORS}
