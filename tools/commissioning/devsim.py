@@ -9,15 +9,11 @@ device), values are written with `device_profiles.encode_raw`. Writes land in th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from heatkeeper.core.device_profiles import PROFILES, WIDTH, encode_raw
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
-
-Action = Callable[[int, int, int, int, list[int], Any], Awaitable[Any]]
+from pymodbus.simulator.simdevice import SimAction
 
 
 def profile_ranges(profile: str) -> list[tuple[int, int]]:
@@ -48,7 +44,7 @@ def profile_registers(profile: str, values: dict[str, float]) -> dict[int, int]:
 
 
 def sim_device(unit_id: int, profile: str, values: dict[str, float] | None = None,
-               action: Action | None = None) -> SimDevice:
+               action: SimAction | None = None) -> SimDevice:
     """A SimDevice with the profile's registers, holding `values`."""
     regs = profile_registers(profile, values or {})
     blocks = []

@@ -55,6 +55,7 @@ def test_every_problem_is_listed() -> None:
 
 
 def test_garbage_never_raises() -> None:
+    bad: object
     for bad in (None, [], "x", {"bus": "x", "device": 3}, {"bus": [1], "device": [None]},
                 {"bus": [{"name": 5}], "device": [{"name": "d", "points": "x"}]}):
         cfg, problems = validate_bus_config(copy.deepcopy(bad))  # type: ignore[arg-type]
