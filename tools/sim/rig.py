@@ -34,6 +34,36 @@ from .control import SimControl
 
 ENV_STATION_CONFIG = "HEATKEEPER_HIL_STATION_CONFIG"
 ENV_SIM_CONFIG = "HEATKEEPER_HIL_SIM_CONFIG"
+FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                 "/usr/lib/faketime/libfaketime.so.1")
+
+
+def faketime_library() -> str:
+    """Path of libfaketime (Debian package `faketime`), or "" when not installed."""
+    for path in FAKETIME_LIBS:
+        if os.path.exists(path):
+            return path
+    return ""
+
+
+def accelerated_env(start_epoch_s: float, time_scale: float) -> dict[str, str]:
+    """Environment that runs a process on a clock starting at `start_epoch_s` and going
+    `time_scale` times faster than real time, monotonic clock and sleeps included.
+
+    This is how the unchanged station runs in step with an accelerated plant: libfaketime
+    scales clock_gettime, and the timeouts of epoll/poll/select/nanosleep, so asyncio's
+    timers, the 1 s control cycle, leases and alarm delays all run in simulated time.
+    """
+    lib = faketime_library()
+    if not lib:
+        raise RuntimeError("time acceleration of the station needs libfaketime: apt-get install faketime")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = lib
+    env["TZ"] = "UTC"
+    env["FAKETIME"] = "@%s x%g" % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start_epoch_s)), time_scale)
+    env["FAKETIME_NO_CACHE"] = "1"
+    env["FAKETIME_DONT_RESET"] = "1"
+    return env
 
 
 def free_port() -> int:
@@ -267,6 +297,7 @@ class Rig:
         self.control: SimControl | None = None
         self.recorder: MqttRecorder | None = None
         self.station_restarts = 0
+        self.sim_epoch_s = time.time()  # wall time of simulated t = 0, the station's clock origin
         template = self.real_station_config or default_station_template()
         with open(template, "rb") as fh:
             station = tomllib.load(fh)
@@ -280,6 +311,9 @@ class Rig:
                 if not str(bus.get("port", "")).startswith("socket://"):
                     bus["port"] = os.path.join(self.workdir, "%s.tty" % bus["name"])
                 bus["parity"] = "N"
+                if time_scale > 1:
+                    # Timeouts count in simulated seconds: keep the real-time budget a pty needs.
+                    bus["timeout_s"] = min(5.0, max(float(bus.get("timeout_s", 0.3)), 0.15 * time_scale))
         if self.broker is not None:
             mqtt = station.setdefault("mqtt", {})
             for key in ("username", "password_file", "tls_ca", "tls_cert", "tls_key"):
@@ -311,6 +345,12 @@ class Rig:
             sim.setdefault("scenario", []).extend(scenarios)
         if lines:
             sim.setdefault("line", []).extend(lines)
+        if time_scale > 1 and not self.real_sim_config:
+            # Wire timing at 19200 baud cannot be accelerated; an accelerated rig runs unthrottled.
+            names = {line.get("bus") for line in sim.get("line", [])}
+            for bus in station.get("bus", []):
+                if bus["name"] not in names:
+                    sim.setdefault("line", []).append({"bus": bus["name"], "throttle": False, "turnaround_s": 0.0})
         if self.broker is not None:
             sim["mqtt"] = {"host": "127.0.0.1", "port": self.broker.port}
         self.sim_config_path = os.path.join(self.workdir, "sim.toml")
@@ -342,10 +382,20 @@ class Rig:
             raise RuntimeError("heatkeeper sim exited:\n%s" % sim_proc.output()[-3000:])
         host, port = open(addr_file).read().strip().rsplit(":", 1)
         self.control = SimControl(host, int(port))
+        self.sim_epoch_s = float(self.sim_cmd("status")["epoch_s"])
+
+    def station_now_s(self) -> float:
+        """The station's wall clock: simulated time from the sim epoch (see accelerated_env)."""
+        if self.time_scale <= 1:
+            return time.time()
+        return self.sim_epoch_s + (self.sim_time_s() if self.control is not None else 0.0)
 
     def start_station(self) -> None:
+        env = None
+        if self.time_scale > 1:
+            env = accelerated_env(self.station_now_s(), self.time_scale)
         self.station = Process("station", self._cmd("station", "--config", self.station_config_path),
-                               os.path.join(self.workdir, "station.log"))
+                               os.path.join(self.workdir, "station.log"), env=env)
         time.sleep(0.3)
         if not self.station.alive():
             raise RuntimeError("heatkeeper station exited:\n%s" % self.station.output()[-3000:])
@@ -392,7 +442,7 @@ class Rig:
 
     def send_command(self, kind: str, args: dict[str, Any], command_id: str, ttl_s: float = 60.0, user: str = "hil") -> None:
         assert self.recorder is not None
-        now = time.time()
+        now = self.station_now_s()
         topic, payload = codec.encode_command(self.station_id, command_id, kind, args, user, now, now + ttl_s)
         self.recorder.publish(topic, payload)
 

@@ -90,6 +90,7 @@ class Simulation:
         self._collector_batch: list[tuple[str, float]] = []
         self._collector_wakeup = asyncio.Event()
         self.duration_s: float | None = None
+        self.epoch_s = time.time()  # wall-clock time of simulated t = 0 (collector timestamps)
         self._refresh()
 
     @property
@@ -140,6 +141,7 @@ class Simulation:
 
     # --- life cycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
+        self.epoch_s = time.time() - self.time_s
         for line in self.lines.values():
             await line.start()
             log.info("line %s: %s, %d baud, devices %s", line.name, line.transport.describe(), line.baudrate,
@@ -207,7 +209,7 @@ class Simulation:
                         self._collector_wakeup.clear()
                         batch, self._collector_batch = self._collector_batch, []
                         for cid, temp_c in batch:
-                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), time.time())
+                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), self.epoch_s + self.time_s)
                             await client.publish(topic, payload, qos=1)
                             self.stats["collector_published"] += 1
             except aiomqtt.MqttError as exc:
@@ -252,7 +254,8 @@ class Simulation:
 
             return {"ok": True, "help": control.__doc__}
         if cmd == "status":
-            return {"ok": True, "time_s": self.time_s, "time_scale": self.time_scale, "faults": self.faults,
+            return {"ok": True, "time_s": self.time_s, "epoch_s": self.epoch_s, "time_scale": self.time_scale,
+                    "faults": self.faults,
                     "lines": {n: line.snapshot() for n, line in self.lines.items()}, "stats": self.stats,
                     "pending": [{"at_s": t, "command": c} for t, c in self.schedule], "events": self.events[-20:]}
         if cmd == "readings":
