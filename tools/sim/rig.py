@@ -440,6 +440,40 @@ class Rig:
                 return values[field]
         return None
 
+    def alarms(self) -> list[dict[str, Any]]:
+        """Bodies of the station's alarm messages, in arrival order."""
+        assert self.recorder is not None
+        return [m["body"] for m in self.recorder.uplinks("alarm", self.station_id)]
+
+    def alarm_codes(self) -> set[str]:
+        return {str(body.get("code")) for body in self.alarms()}
+
+    def acks(self) -> dict[str, dict[str, Any]]:
+        """command id -> first ack body."""
+        assert self.recorder is not None
+        out: dict[str, dict[str, Any]] = {}
+        for msg in self.recorder.uplinks("ack", self.station_id):
+            out.setdefault(str(msg["body"]["command_id"]), msg["body"])
+        return out
+
+    def last_seq(self) -> int:
+        assert self.recorder is not None
+        seqs = [int(m["seq"]) for m in self.recorder.uplinks(station=self.station_id)]
+        return max(seqs) if seqs else 0
+
+    def wait_telemetry(self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float, what: str,
+                       after_seq: int = 0) -> dict[str, Any]:
+        """The newest telemetry values (sequence number above after_seq) satisfying predicate."""
+        def check() -> dict[str, Any] | None:
+            for msg in reversed(self.telemetry()):
+                if int(msg["seq"]) <= after_seq:
+                    break
+                values = msg["body"].get("values", {})
+                if predicate(values):
+                    return dict(values)
+            return None
+        return dict(wait_for(check, timeout_s, what, 0.2))
+
     def send_command(self, kind: str, args: dict[str, Any], command_id: str, ttl_s: float = 60.0, user: str = "hil") -> None:
         assert self.recorder is not None
         now = self.station_now_s()
