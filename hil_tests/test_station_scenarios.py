@@ -67,7 +67,7 @@ def test_cold_snap_raises_the_supply(make_rig) -> None:
     rig = make_rig(time_scale=SCALE)
     settle(rig, 60)
     before = rig.latest("supply_setpoint_c")
-    rig.sim_cmd("inject cold_snap -15")
+    rig.sim_cmd("inject cold_snap 15")
     seq = rig.last_seq()
     rig.wait_sim_time(rig.sim_time_s() + 3 * 3600)
     after = [v for v in values_since(rig, seq) if v.get("supply_setpoint_c") is not None][-1]
@@ -106,7 +106,7 @@ def test_stuck_valve_raises_a_plausibility_alarm(make_rig) -> None:
     rig = make_rig(time_scale=SCALE)
     settle(rig, 30)
     rig.sim_cmd("inject stuck_valve")
-    rig.sim_cmd("inject cold_snap -12")
+    rig.sim_cmd("inject cold_snap 12")
     wait_for(lambda: rig.alarm_codes() & {"valve_open_no_rise", "valve_shut_rising", "supply_deviation_low"}, 900,
              "a valve plausibility alarm")
 
@@ -141,11 +141,14 @@ def test_low_tank_protects_the_makeup_pump(make_rig) -> None:
 
 
 def test_over_temperature_interlock(make_rig) -> None:
+    """Manual mode with the valve driven fully open: the interlock closes it anyway."""
     rig = make_rig(time_scale=SCALE)
     settle(rig, 30)
-    rig.sim_cmd("inject stuck_valve 100")
-    wait_for(lambda: "secondary_overtemp" in rig.alarm_codes(), 1800, "over-temperature alarm")
-    assert rig.actuators()["valve_cmd_pct"] == 0.0
+    rig.send_command("set_mode", {"mode": "manual"}, "hil-manual")
+    rig.send_command("set_valve_manual", {"valve_pct": 100.0}, "hil-valve-100")
+    wait_for(lambda: rig.acks().get("hil-valve-100"), 120, "ack of the manual valve command")
+    wait_for(lambda: "secondary_overtemp" in rig.alarm_codes(), 3600, "over-temperature alarm")
+    wait_for(lambda: rig.actuators()["valve_cmd_pct"] == 0.0, 120, "the valve closed by the interlock")
 
 
 def test_broker_down_for_a_simulated_hour(make_rig) -> None:

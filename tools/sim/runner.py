@@ -32,9 +32,9 @@ log = logging.getLogger("heatkeeper.sim")
 MAX_STEP_S = 5.0
 # The parameter a bare number after `inject FAULT` sets (`inject leak 2.0`).
 FAULT_VALUE_PARAM = {
-    "leak": "rate_m3h",
+    "leak": "m3h",
     "cold_snap": "delta_k",
-    "stuck_valve": "position_pct",
+    "primary_supply_drop": "delta_k",
     "pump_trip": "pump",
 }
 SIM_FAULTS = ("sensor_open",)  # handled at the device (the input module serves its sentinel)
