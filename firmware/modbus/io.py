@@ -64,11 +64,11 @@ class BusLine:
         self._task: asyncio.Task[None] | None = None
         self.silent_cycles = 0
         self.reopens = 0
+        self.port_open = True
 
     async def start(self) -> None:
         """Open the port (failure is not fatal: the line keeps retrying) and start the owner task."""
-        if not await self.transport.open():
-            log.warning("modbus bus %s: cannot open %s yet; retrying each cycle", self.spec.name, self.spec.port)
+        await self._ensure_open()
         self._task = asyncio.create_task(self._owner(), name="modbus-%s" % self.spec.name)
 
     async def _owner(self) -> None:
@@ -102,9 +102,14 @@ class BusLine:
         self.transport.close()
 
     async def _ensure_open(self) -> bool:
-        if self.transport.connected:
-            return True
-        return await self.transport.open()
+        is_open = self.transport.connected or await self.transport.open()
+        if is_open != self.port_open:  # log once when the port goes, once when it is back
+            self.port_open = is_open
+            if is_open:
+                log.info("modbus bus %s: port %s open", self.spec.name, self.spec.port)
+            else:
+                log.warning("modbus bus %s: port %s lost; reopening each cycle", self.spec.name, self.spec.port)
+        return is_open
 
     async def _transact(self, dev: DeviceState, coro: Awaitable[Reply], now_s: float) -> Reply:
         reply = await coro

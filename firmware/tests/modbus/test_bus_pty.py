@@ -255,3 +255,21 @@ async def test_an_internal_error_degrades_the_cycle_instead_of_raising(rig: Rig)
         assert "internal: RuntimeError: planner bug" in io.health()["valve"]["last_error"]
     finally:
         await io.close()
+
+
+async def test_a_vanishing_port_makes_values_not_ok_and_is_logged_once(rig: Rig, caplog) -> None:  # type: ignore[no-untyped-def]
+    io = await make_io(rig, low_blocks_per_cycle=0)
+    try:
+        assert (await io.read_cycle(0.0))["valve_position_pct"] == (33.0, True)
+        rig.line.close()  # the USB adapter is unplugged
+        for now_s in (1.0, 2.0, 3.0):
+            inputs = await io.read_cycle(now_s)
+            assert not any(ok for _v, ok in inputs.values())
+        await io.write_outputs({"valve_cmd_pct": 20.0}, 3.0)
+        h = io.health()["valve"]
+        assert h["bus_connected"] is False and h["last_error"].startswith("disconnected")
+        assert h["timeouts"] == 0 and h["backed_off"] is False  # the line's fault, not the device's
+        lost = [r for r in caplog.records if "lost" in r.getMessage()]
+        assert len(lost) == 1
+    finally:
+        await io.close()
