@@ -188,6 +188,11 @@ class Simulation:
                 self.stop()
                 return
 
+    def _collector_ts(self) -> float:
+        if self.sim.get("collector_clock") == "simulated":
+            return self.epoch_s + self.time_s
+        return time.time()
+
     async def _collectors(self) -> None:
         """Publish room-collector readings like the collector platforms do (QoS 1, best effort)."""
         import aiomqtt
@@ -209,7 +214,7 @@ class Simulation:
                         self._collector_wakeup.clear()
                         batch, self._collector_batch = self._collector_batch, []
                         for cid, temp_c in batch:
-                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), self.epoch_s + self.time_s)
+                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), self._collector_ts())
                             await client.publish(topic, payload, qos=1)
                             self.stats["collector_published"] += 1
             except aiomqtt.MqttError as exc:
