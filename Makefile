@@ -7,13 +7,16 @@ HK      := .venv/bin/heatkeeper
 PYTEST  := .venv/bin/pytest
 STAMP   := .venv/.deps-stamp
 
-.PHONY: help deps build demo test test-py test-pure test-mpy test-hil lint bench soak clean
+.PHONY: help deps build demo test test-py test-pure test-mpy test-hil test-arm64 lint bench soak clean
 
 help:
 	@echo "make demo      run the whole system on one machine (broker, supervisor, 3 stations)"
 	@echo "make test      every test: lint, CPython compiled + interpreted, MicroPython, fast HIL"
 	@echo "make test-mpy  the core tests on real MicroPython (WebAssembly, Node.js)"
 	@echo "make bench     the benchmarks (season, bus, ingest)"
+	@echo "make test-hil  every HIL suite (real station vs simulator, slow ones included)"
+	@echo "make soak      30 simulated days with random faults; prints the survival table"
+	@echo "make test-arm64  build the compiled core for aarch64 and run the core tests under qemu"
 
 $(STAMP): requirements.txt setup.py package.json
 	bash tools/setup/system-deps.sh
@@ -42,13 +45,21 @@ test-py: build
 
 # CPython interpreted: the compiled modules bypassed, for the suites that exercise them.
 test-pure: build
-	HEATKEEPER_DISABLE_CEXT=1 $(PYTEST) -q core tools/tests/plant
+	HEATKEEPER_DISABLE_CEXT=1 $(PYTEST) -q $(wildcard core tools/tests/plant)
 
 test-mpy: deps
 	node core/tests/mpy_run.mjs
 
 test-hil: build
 	HEATKEEPER_REQUIRE_CEXT=1 $(PYTEST) -q -m "hil or not hil" hil_tests --run-slow
+
+# 30 simulated days of the real station against the simulator, random faults, one table.
+soak: build
+	$(PY) -m heatkeeper.tools.sim.soak --days 30 --time-scale 1800 --cycle-s 10
+
+# aarch64 under qemu-user-static in a debootstrap root (first run ~5 min to make the root, then ~1 min).
+test-arm64:
+	bash tools/arm64/test-arm64.sh
 
 lint: deps
 	.venv/bin/ruff check .
