@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-
 from heatkeeper.tools.bench import ingest as bench
 
 

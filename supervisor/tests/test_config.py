@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 import pytest
-
 from heatkeeper.supervisor import config as sup_config
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "supervisor.toml")
