@@ -131,6 +131,7 @@ setup(
         "matplotlib>=3.8",
         "numpy>=1.26",
         "rich>=13",
+        "tomli-w>=1.0,<2",
     ],
     extras_require={
         "dev": ["cython>=3.1,<3.3", "pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3",
