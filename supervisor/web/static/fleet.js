@@ -24,10 +24,11 @@
 
   function row(v) {
     const vals = v.values;
-    const supply = HK.fmt(vals.secondary_supply_temp_c, 1), ret = HK.fmt(vals.secondary_return_temp_c, 1);
+    const supply = HK.fmt(vals.secondary_supply_temp_c, 1), sp = HK.fmt(vals.supply_setpoint_c, 1);
     const comfort = HK.comfortClass(v.room_min_c);
     const alarmCell = v.alarm_count > 0
-      ? el("span", { class: "pill pill-bad" }, [String(v.alarm_count) + (v.unacked ? " · " + HK.t("fleet.unacked", { n: v.unacked }) : "")])
+      ? el("a", { class: "pill " + (v.worst === "warning" || v.worst === "info" ? "pill-warn" : "pill-bad"), href: "/alarms" },
+        [HK.t("fleet.n_alarms", { n: v.alarm_count }) + (v.worst ? " · " + HK.t("sev." + v.worst) : "")])
       : el("span", { class: "muted" }, [HK.t("fleet.no_alarms")]);
     return el("tr", { class: "station-row row-" + (v.online ? "on" : "off"), "data-station": v.id }, [
       stateCell(v),
@@ -35,10 +36,10 @@
         el("div", { class: "sub" }, [v.id + (v.city ? " · " + v.city : "")])]),
       el("td", {}, [HK.modeName(v.mode)]),
       el("td", { class: "num" }, [HK.fmt(vals.outdoor_temp_c, 1, "°C")]),
-      el("td", { class: "num" }, [supply + " / " + ret + " °C"]),
+      el("td", { class: "num" }, [supply + " / " + sp + " °C"]),
       el("td", { class: "num comfort comfort-" + comfort, title: HK.t("fleet.comfort_hint") }, [
-        v.room_min_c === null ? "–" : HK.fmt(v.room_min_c, 1, "°C")]),
-      el("td", { class: "num" }, [HK.fmt(vals.valve_position_pct, 0, "%")]),
+        v.room_min_c === null ? "–" : HK.fmt(v.room_min_c, 1, "°C"),
+        v.groups_below ? el("div", { class: "sub" }, [HK.t("fleet.groups_below", { n: v.groups_below })]) : null]),
       el("td", {}, [alarmCell]),
       el("td", { class: v.online ? "" : "stale" }, [HK.ago(v.last_seen_ts)])
     ]);
@@ -54,7 +55,7 @@
     });
     shown.sort(function (a, b) { return severity(a) - severity(b) || String(a.id).localeCompare(String(b.id)); });
     for (const v of shown) body.appendChild(row(v));
-    if (!shown.length) body.appendChild(el("tr", {}, [el("td", { colspan: "9", class: "muted" }, [HK.t(last.length ? "fleet.none_match" : "fleet.none")])]));
+    if (!shown.length) body.appendChild(el("tr", {}, [el("td", { colspan: "8", class: "muted" }, [HK.t(last.length ? "fleet.none_match" : "fleet.none")])]));
     const online = last.filter(function (v) { return v.online; }).length;
     setKpi("kpi-online", online, online === last.length ? "ok" : "");
     setKpi("kpi-offline", last.length - online, last.length - online ? "bad" : "ok");

@@ -136,13 +136,17 @@
   };
   HK.stationView = function (s) {
     const state = s.state || {};
-    const values = s.values || state.values || s.telemetry || {};
+    const values = s.values || state.values || {
+      secondary_supply_temp_c: s.supply_temp_c, supply_setpoint_c: s.supply_setpoint_c, outdoor_temp_c: s.outdoor_temp_c };
     const alarms = s.alarms || state.alarms || [];
     const active = Array.isArray(alarms) ? alarms.filter(function (a) { return a.active !== false; }) : [];
     let roomMin = HK.pick(s, ["coldest_room_c", "room_min_temp_c"]);
     if (roomMin === null) roomMin = HK.pick(state, ["coldest_room_c", "room_min_temp_c"]);
     if (roomMin === null) roomMin = HK.pick(values, ["room_min_temp_c", "coldest_room_c"]);
-    if (roomMin === null && s.comfort) roomMin = HK.pick(s.comfort, ["coldest_room_c", "room_min_temp_c", "min_temp_c"]);
+    if (roomMin === null && s.comfort) roomMin = HK.pick(s.comfort, ["min_room_c", "coldest_room_c", "min_temp_c"]);
+    if (roomMin === null && Array.isArray(s.rooms)) {
+      for (const r of s.rooms) if (HK.num(r.temp_c) !== null && (roomMin === null || r.temp_c < roomMin)) roomMin = r.temp_c;
+    }
     let online = HK.pick(s, ["online"]);
     if (online === null) online = HK.pick(state, ["online"]);
     if (online === null && s.status) online = s.status === "online";
@@ -157,6 +161,8 @@
       alarms: active,
       alarm_count: HK.num(HK.pick(s, ["active_alarms", "alarm_count"])) !== null ? HK.pick(s, ["active_alarms", "alarm_count"]) : active.length,
       unacked: HK.num(HK.pick(s, ["unacked_alarms"])) !== null ? s.unacked_alarms : active.filter(function (a) { return !a.acked_by; }).length,
+      worst: s.worst_severity || null,
+      groups_below: s.comfort ? HK.num(s.comfort.groups_below_18) : null,
       room_min_c: HK.num(roomMin),
       leases: s.leases || state.leases || {},
       raw: s
