@@ -32,9 +32,9 @@ log = logging.getLogger("heatkeeper.sim")
 MAX_STEP_S = 5.0
 # The parameter a bare number after `inject FAULT` sets (`inject leak 2.0`).
 FAULT_VALUE_PARAM = {
-    "leak": "rate_m3h",
+    "leak": "m3h",
     "cold_snap": "delta_k",
-    "stuck_valve": "position_pct",
+    "primary_supply_drop": "delta_k",
     "pump_trip": "pump",
 }
 SIM_FAULTS = ("sensor_open",)  # handled at the device (the input module serves its sentinel)
@@ -90,6 +90,7 @@ class Simulation:
         self._collector_batch: list[tuple[str, float]] = []
         self._collector_wakeup = asyncio.Event()
         self.duration_s: float | None = None
+        self.epoch_s = time.time()  # wall-clock time of simulated t = 0 (collector timestamps)
         self._refresh()
 
     @property
@@ -140,6 +141,7 @@ class Simulation:
 
     # --- life cycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
+        self.epoch_s = time.time() - self.time_s
         for line in self.lines.values():
             await line.start()
             log.info("line %s: %s, %d baud, devices %s", line.name, line.transport.describe(), line.baudrate,
@@ -186,6 +188,11 @@ class Simulation:
                 self.stop()
                 return
 
+    def _collector_ts(self) -> float:
+        if self.sim.get("collector_clock") == "simulated":
+            return self.epoch_s + self.time_s
+        return time.time()
+
     async def _collectors(self) -> None:
         """Publish room-collector readings like the collector platforms do (QoS 1, best effort)."""
         import aiomqtt
@@ -207,7 +214,7 @@ class Simulation:
                         self._collector_wakeup.clear()
                         batch, self._collector_batch = self._collector_batch, []
                         for cid, temp_c in batch:
-                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), time.time())
+                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), self._collector_ts())
                             await client.publish(topic, payload, qos=1)
                             self.stats["collector_published"] += 1
             except aiomqtt.MqttError as exc:
@@ -252,7 +259,8 @@ class Simulation:
 
             return {"ok": True, "help": control.__doc__}
         if cmd == "status":
-            return {"ok": True, "time_s": self.time_s, "time_scale": self.time_scale, "faults": self.faults,
+            return {"ok": True, "time_s": self.time_s, "epoch_s": self.epoch_s, "time_scale": self.time_scale,
+                    "faults": self.faults,
                     "lines": {n: line.snapshot() for n, line in self.lines.items()}, "stats": self.stats,
                     "pending": [{"at_s": t, "command": c} for t, c in self.schedule], "events": self.events[-20:]}
         if cmd == "readings":
