@@ -46,6 +46,19 @@ def faketime_library() -> str:
     return ""
 
 
+def station_time_scale_option() -> bool:
+    """True when `heatkeeper station` takes --time-scale (its own scaled controller clock)."""
+    import argparse
+
+    try:
+        from heatkeeper.firmware import main as station_main
+    except ImportError:
+        return False
+    parser = argparse.ArgumentParser()
+    station_main.add_arguments(parser)
+    return "--time-scale" in parser._option_string_actions
+
+
 def accelerated_env(start_epoch_s: float, time_scale: float) -> dict[str, str]:
     """Environment that runs a process on a clock starting at `start_epoch_s` and going
     `time_scale` times faster than real time, monotonic clock and sleeps included.
@@ -188,7 +201,8 @@ class MqttRecorder:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._main())
 
     async def _main(self) -> None:
         import aiomqtt
@@ -298,6 +312,11 @@ class Rig:
         self.recorder: MqttRecorder | None = None
         self.station_restarts = 0
         self.sim_epoch_s = time.time()  # wall time of simulated t = 0, the station's clock origin
+        # Acceleration: the station's own --time-scale (scaled controller clock, real wall clock
+        # for timestamps) when it has one, else libfaketime (every clock of the process scaled).
+        self.clock = "wall"
+        if time_scale > 1:
+            self.clock = "station" if station_time_scale_option() else "faketime"
         template = self.real_station_config or default_station_template()
         with open(template, "rb") as fh:
             station = tomllib.load(fh)
@@ -311,7 +330,7 @@ class Rig:
                 if not str(bus.get("port", "")).startswith("socket://"):
                     bus["port"] = os.path.join(self.workdir, "%s.tty" % bus["name"])
                 bus["parity"] = "N"
-                if time_scale > 1:
+                if self.clock == "faketime":
                     # Timeouts count in simulated seconds: keep the real-time budget a pty needs.
                     bus["timeout_s"] = min(5.0, max(float(bus.get("timeout_s", 0.3)), 0.15 * time_scale))
         if self.broker is not None:
@@ -338,7 +357,8 @@ class Rig:
             sim = {}
         sim_t = sim.setdefault("sim", {})
         sim_t.update({"station_config": self.station_config_path, "time_scale": time_scale, "seed": seed,
-                      "control": "127.0.0.1:0", "control_file": os.path.join(self.workdir, "sim.addr")})
+                      "control": "127.0.0.1:0", "control_file": os.path.join(self.workdir, "sim.addr"),
+                      "collector_clock": "simulated" if self.clock == "faketime" else "wall"})
         if plant:
             _deep_update(sim.setdefault("plant", {}), plant)
         if scenarios:
@@ -386,16 +406,18 @@ class Rig:
 
     def station_now_s(self) -> float:
         """The station's wall clock: simulated time from the sim epoch (see accelerated_env)."""
-        if self.time_scale <= 1:
+        if self.clock != "faketime":
             return time.time()
         return self.sim_epoch_s + (self.sim_time_s() if self.control is not None else 0.0)
 
     def start_station(self) -> None:
         env = None
-        if self.time_scale > 1:
+        argv = self._cmd("station", "--config", self.station_config_path)
+        if self.clock == "faketime":
             env = accelerated_env(self.station_now_s(), self.time_scale)
-        self.station = Process("station", self._cmd("station", "--config", self.station_config_path),
-                               os.path.join(self.workdir, "station.log"), env=env)
+        elif self.clock == "station":
+            argv += ["--time-scale", "%g" % self.time_scale]
+        self.station = Process("station", argv, os.path.join(self.workdir, "station.log"), env=env)
         time.sleep(0.3)
         if not self.station.alive():
             raise RuntimeError("heatkeeper station exited:\n%s" % self.station.output()[-3000:])
