@@ -73,6 +73,13 @@
     const text = HK.t("alarm." + code);
     return text === "alarm." + code ? code : text;
   };
+  /* A reason code from the station or the supervisor, in words, with its code kept for support. */
+  HK.reasonText = function (code, detail) {
+    if (!code) return detail || "";
+    const text = HK.t("reason." + code);
+    const words = text === "reason." + code ? code : text + " (" + code + ")";
+    return detail ? words + " — " + detail : words;
+  };
   HK.modeName = function (mode) { return mode ? HK.t("mode." + mode) : "–"; };
 
   /* --- the API --- */

@@ -185,11 +185,15 @@
 
   function describe(kind, args, lease_s) {
     const parts = [];
+    const spec = HK.boot.command_args[kind] || {};
     for (const k in args) {
       const val = args[k];
+      if (k === "lease_s") continue;  /* shown as "for ..." */
       if (k === "mode") parts.push(HK.modeName(val));
       else if (k === "what") parts.push(HK.t("lease." + val));
-      else parts.push(HK.t("arg." + k) + " = " + val);
+      else if (k === "code") parts.push(HK.alarmName(val));
+      else if (k === "duration_s") parts.push(HK.t("arg." + k) + " " + HK.dur(val));
+      else parts.push(HK.t("arg." + k) + " " + val + (spec[k] ? " " + spec[k][0].replace("degC", "°C") : ""));
     }
     let text = HK.t("cmd.kind." + kind) + (parts.length ? ": " + parts.join(", ") : "");
     if (lease_s) text += " · " + HK.t("cmd.for", { dur: HK.dur(lease_s) });
@@ -233,7 +237,7 @@
       if (r.ok && r.data.state && r.data.state !== "sent") {
         delete watching[id];
         const kind = r.data.state === "applied" ? "ok" : "bad";
-        HK.toast(HK.t("cmd.state." + r.data.state) + (r.data.reason && r.data.state !== "applied" ? ": " + r.data.reason : ""), kind);
+        HK.toast(HK.t("cmd.state." + r.data.state) + (r.data.reason && r.data.state !== "applied" ? ": " + HK.reasonText(r.data.reason, "") : ""), kind);
         refreshCommands();
         refresh();
         return;
@@ -259,7 +263,7 @@
         el("span", { class: "what" }, [describe(c.kind, c.args || {}, (c.args || {}).lease_s)]),
         el("span", { class: "muted" }, [c.user + " · " + HK.time(c.issued_ts, true)]),
         c.state !== "applied" && c.state !== "sent" && (c.reason || c.detail)
-          ? el("span", { class: "why" }, [(c.reason || "") + (c.detail ? " — " + c.detail : "")]) : null]));
+          ? el("span", { class: "why" }, [HK.reasonText(c.reason, c.detail)]) : null]));
     }
     if (!cmds.length) list.append(el("li", { class: "muted" }, [HK.t("cmd.none")]));
   }
