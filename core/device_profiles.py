@@ -21,6 +21,9 @@ PROFILES[name] = {
         "bit": int (optional)         boolean from one bit of a 16-bit word (value 0.0 / 1.0)
         "nonzero": True (optional)    boolean: 1.0 when the word is not 0 (alarm code registers)
         "on_value", "off_value"       boolean command words (drive control words): 1.0 -> on_value
+        "ready_first": True           the drive must see off_value before on_value (state machine):
+                                      the bus layer writes off_value first when it does not know
+                                      the word the device holds
         "signals": [name, ...]        core.signals names this point may be bound to
     }}}
 
@@ -135,7 +138,7 @@ def _abb_acs580():
         "max_gap": 4,
         "points": {
             "control_word": _p(1, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x047F,
-                               off_value=0x0476, signals=list(_PUMP_RUN)),
+                               off_value=0x0476, ready_first=True, signals=list(_PUMP_RUN)),
             "reference_1": _p(2, "int16", 0.005, "pct", "rw", 0.0, 100.0, signals=list(_PUMP_SPEED_CMD)),
             "status_running": _p(4, lo=0.0, hi=1.0, unit="bool", bit=2, signals=list(_PUMP_RUNNING)),
             "status_tripped": _p(4, lo=0.0, hi=1.0, unit="bool", bit=3, signals=list(_PUMP_FAULT)),
@@ -446,6 +449,8 @@ def check_profile(profile):
             problems.append("%s.scale=0" % where)
         if pt["priority"] not in ("high", "low"):
             problems.append("%s.priority=%r: must be high or low" % (where, pt["priority"]))
+        if pt.get("ready_first") and "on_value" not in pt:
+            problems.append("%s: ready_first needs on_value/off_value" % where)
         if ("bit" in pt or pt.get("nonzero") or "on_value" in pt) and WIDTH[pt["type"]] != 1:
             problems.append("%s: boolean points must be 16-bit" % where)
         for sig in pt["signals"]:

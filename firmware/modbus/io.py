@@ -64,11 +64,11 @@ class BusLine:
         self._task: asyncio.Task[None] | None = None
         self.silent_cycles = 0
         self.reopens = 0
+        self.port_open = True
 
     async def start(self) -> None:
         """Open the port (failure is not fatal: the line keeps retrying) and start the owner task."""
-        if not await self.transport.open():
-            log.warning("modbus bus %s: cannot open %s yet; retrying each cycle", self.spec.name, self.spec.port)
+        await self._ensure_open()
         self._task = asyncio.create_task(self._owner(), name="modbus-%s" % self.spec.name)
 
     async def _owner(self) -> None:
@@ -102,9 +102,14 @@ class BusLine:
         self.transport.close()
 
     async def _ensure_open(self) -> bool:
-        if self.transport.connected:
-            return True
-        return await self.transport.open()
+        is_open = self.transport.connected or await self.transport.open()
+        if is_open != self.port_open:  # log once when the port goes, once when it is back
+            self.port_open = is_open
+            if is_open:
+                log.info("modbus bus %s: port %s open", self.spec.name, self.spec.port)
+            else:
+                log.warning("modbus bus %s: port %s lost; reopening each cycle", self.spec.name, self.spec.port)
+        return is_open
 
     async def _transact(self, dev: DeviceState, coro: Awaitable[Reply], now_s: float) -> Reply:
         reply = await coro
@@ -184,10 +189,14 @@ class BusLine:
                     dev.health.write_rejects += 1
                     dev.health.note_error("rejected %s=%r: %s" % (sig, outputs[sig], exc), now_s)
                     continue
+                pt = dev.profile["points"][point]
+                if pt.get("ready_first") and regs == [pt["on_value"]] and dev.confirmed.get(point) not in (
+                        [pt["on_value"]], [pt["off_value"]]):
+                    regs = [pt["off_value"]]  # state machine: "ready" first, "run" on the next write
                 fresh = now_s - dev.confirmed_s.get(point, -1e18) < self.spec.refresh_s
                 if dev.confirmed.get(point) == regs and fresh:
                     continue
-                address = dev.profile["points"][point]["address"]
+                address = pt["address"]
                 items.append((address, regs))
                 by_address[address] = point
             for address, values in plan_writes(items):
@@ -237,7 +246,11 @@ class ProcessImageIO:
     async def read_cycle(self, now_s: float) -> dict[str, tuple[float, bool]]:
         """Poll every line (in parallel across lines) and return the inputs of the process image."""
         self._now_s = now_s
-        await asyncio.gather(*(line.submit(functools.partial(line.read_cycle, now_s)) for line in self.lines))
+        results = await asyncio.gather(*(line.submit(functools.partial(line.read_cycle, now_s)) for line in self.lines),
+                                       return_exceptions=True)
+        for line, res in zip(self.lines, results, strict=True):
+            if isinstance(res, BaseException):
+                self._our_fault(line, "read", res, now_s)
         inputs: dict[str, tuple[float, bool]] = {}
         for line in self.lines:
             for dev in line.devices:
@@ -254,7 +267,22 @@ class ProcessImageIO:
     async def write_outputs(self, outputs: dict[str, Any], now_s: float | None = None) -> None:
         """Write changed outputs (and a periodic refresh) to the devices bound to them."""
         when = self._now_s if now_s is None else now_s
-        await asyncio.gather(*(line.submit(functools.partial(line.write_cycle, outputs, when)) for line in self.lines))
+        results = await asyncio.gather(
+            *(line.submit(functools.partial(line.write_cycle, outputs, when)) for line in self.lines),
+            return_exceptions=True)
+        for line, res in zip(self.lines, results, strict=True):
+            if isinstance(res, BaseException):
+                self._our_fault(line, "write", res, when)
+
+    def _our_fault(self, line: BusLine, what: str, exc: BaseException, now_s: float) -> None:
+        # A bug in this layer must not stop the control cycle: the line's values go not-ok
+        # and the error is logged with its traceback and kept in every device's last_error.
+        if isinstance(exc, asyncio.CancelledError):
+            raise exc
+        log.error("modbus bus %s: %s cycle failed (internal error)", line.spec.name, what, exc_info=exc)
+        for dev in line.devices:
+            dev.failed_cycle_s = now_s
+            dev.health.note_error("internal: %s: %s" % (type(exc).__name__, exc), now_s)
 
     def health(self) -> dict[str, dict]:
         """Per-device counters, last error and back-off state (JSON-safe)."""

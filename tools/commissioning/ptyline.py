@@ -50,7 +50,9 @@ class PtyLine:
         return self
 
     def close(self) -> None:
-        """Stop the relay and close every descriptor."""
+        """Stop the relay and close every descriptor (once: fd numbers are reused)."""
+        if self._stop:
+            return
         self._stop = True
         os.write(self._wake_w, b"x")
         if self._thread is not None:

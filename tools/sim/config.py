@@ -10,6 +10,8 @@ seed = 0
 control = "127.0.0.1:0" # control channel (port 0: any free port, written to control_file)
 control_file = ""       # where "host:port" of the control channel is written once listening
 collector_interval_s = 300.0   # simulated seconds between room-collector publications
+collector_clock = "wall"       # collector timestamps: "wall" (real time, as real collectors) or
+                               # "simulated" (sim epoch + simulated time, for a station on that clock)
 
 [plant]                 # parameters handed to heatkeeper.tools.plant.Plant(params=...)
 
@@ -126,8 +128,11 @@ def load(path: str) -> dict[str, Any]:
         "control": _text(sim_t, "control", "127.0.0.1:0", "sim", problems),
         "control_file": _text(sim_t, "control_file", "", "sim", problems),
         "collector_interval_s": _number(sim_t, "collector_interval_s", 300.0, 1.0, 86400.0, "sim", problems, "s"),
+        "collector_clock": _text(sim_t, "collector_clock", "wall", "sim", problems),
         "station_config": station_path if isinstance(station_path, str) else "",
     }
+    if sim["collector_clock"] not in ("wall", "simulated"):
+        problems.append("sim.collector_clock=%r: must be wall or simulated" % sim["collector_clock"])
     try:
         host, _port = parse_hostport(sim["control"])
         if host not in ("127.0.0.1", "localhost", "::1"):

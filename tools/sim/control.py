@@ -7,10 +7,13 @@ DEVICE is a device name from the config):
     help                              the command list
     status                            simulated time, scale, lines, faults
     readings                          the plant's sensor values {signal: value}
+    extremes [reset]                  lowest/highest value of every reading over all plant steps
     actuators                         the actuator commands the station has written
     device DEVICE                     decoded points and counters of one device
     line [LINE]                       timing, faults and counters of one line
-    inject FAULT [VALUE] [k=v ...]    plant fault: leak, pump_trip, stuck_valve, cold_snap, ...
+    inject FAULT [VALUE] [k=v ...]    plant fault (heatkeeper.tools.plant): leak M3H, pump_trip 1|2,
+                                      stuck_valve, cold_snap DELTA_K [duration_s=S],
+                                      primary_supply_drop DELTA_K
     inject sensor_open SIGNAL         sensor wire broken: its point serves the sentinel
     clear FAULT | clear sensor_open SIGNAL
     corrupt [LINE] RATE               fraction of replies with a bad CRC

@@ -34,6 +34,49 @@ from .control import SimControl
 
 ENV_STATION_CONFIG = "HEATKEEPER_HIL_STATION_CONFIG"
 ENV_SIM_CONFIG = "HEATKEEPER_HIL_SIM_CONFIG"
+FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                 "/usr/lib/faketime/libfaketime.so.1")
+
+
+def faketime_library() -> str:
+    """Path of libfaketime (Debian package `faketime`), or "" when not installed."""
+    for path in FAKETIME_LIBS:
+        if os.path.exists(path):
+            return path
+    return ""
+
+
+def station_time_scale_option() -> bool:
+    """True when `heatkeeper station` takes --time-scale (its own scaled controller clock)."""
+    import argparse
+
+    try:
+        from heatkeeper.firmware import main as station_main
+    except ImportError:
+        return False
+    parser = argparse.ArgumentParser()
+    station_main.add_arguments(parser)
+    return "--time-scale" in parser._option_string_actions
+
+
+def accelerated_env(start_epoch_s: float, time_scale: float) -> dict[str, str]:
+    """Environment that runs a process on a clock starting at `start_epoch_s` and going
+    `time_scale` times faster than real time, monotonic clock and sleeps included.
+
+    This is how the unchanged station runs in step with an accelerated plant: libfaketime
+    scales clock_gettime, and the timeouts of epoll/poll/select/nanosleep, so asyncio's
+    timers, the 1 s control cycle, leases and alarm delays all run in simulated time.
+    """
+    lib = faketime_library()
+    if not lib:
+        raise RuntimeError("time acceleration of the station needs libfaketime: apt-get install faketime")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = lib
+    env["TZ"] = "UTC"
+    env["FAKETIME"] = "@%s x%g" % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start_epoch_s)), time_scale)
+    env["FAKETIME_NO_CACHE"] = "1"
+    env["FAKETIME_DONT_RESET"] = "1"
+    return env
 
 
 def free_port() -> int:
@@ -158,7 +201,8 @@ class MqttRecorder:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._main())
 
     async def _main(self) -> None:
         import aiomqtt
@@ -267,6 +311,12 @@ class Rig:
         self.control: SimControl | None = None
         self.recorder: MqttRecorder | None = None
         self.station_restarts = 0
+        self.sim_epoch_s = time.time()  # wall time of simulated t = 0, the station's clock origin
+        # Acceleration: the station's own --time-scale (scaled controller clock, real wall clock
+        # for timestamps) when it has one, else libfaketime (every clock of the process scaled).
+        self.clock = "wall"
+        if time_scale > 1:
+            self.clock = "station" if station_time_scale_option() else "faketime"
         template = self.real_station_config or default_station_template()
         with open(template, "rb") as fh:
             station = tomllib.load(fh)
@@ -280,6 +330,9 @@ class Rig:
                 if not str(bus.get("port", "")).startswith("socket://"):
                     bus["port"] = os.path.join(self.workdir, "%s.tty" % bus["name"])
                 bus["parity"] = "N"
+                if self.clock == "faketime":
+                    # Timeouts count in simulated seconds: keep the real-time budget a pty needs.
+                    bus["timeout_s"] = min(5.0, max(float(bus.get("timeout_s", 0.3)), 0.15 * time_scale))
         if self.broker is not None:
             mqtt = station.setdefault("mqtt", {})
             for key in ("username", "password_file", "tls_ca", "tls_cert", "tls_key"):
@@ -304,13 +357,20 @@ class Rig:
             sim = {}
         sim_t = sim.setdefault("sim", {})
         sim_t.update({"station_config": self.station_config_path, "time_scale": time_scale, "seed": seed,
-                      "control": "127.0.0.1:0", "control_file": os.path.join(self.workdir, "sim.addr")})
+                      "control": "127.0.0.1:0", "control_file": os.path.join(self.workdir, "sim.addr"),
+                      "collector_clock": "simulated" if self.clock == "faketime" else "wall"})
         if plant:
             _deep_update(sim.setdefault("plant", {}), plant)
         if scenarios:
             sim.setdefault("scenario", []).extend(scenarios)
         if lines:
             sim.setdefault("line", []).extend(lines)
+        if time_scale > 1 and not self.real_sim_config:
+            # Wire timing at 19200 baud cannot be accelerated; an accelerated rig runs unthrottled.
+            names = {line.get("bus") for line in sim.get("line", [])}
+            for bus in station.get("bus", []):
+                if bus["name"] not in names:
+                    sim.setdefault("line", []).append({"bus": bus["name"], "throttle": False, "turnaround_s": 0.0})
         if self.broker is not None:
             sim["mqtt"] = {"host": "127.0.0.1", "port": self.broker.port}
         self.sim_config_path = os.path.join(self.workdir, "sim.toml")
@@ -342,10 +402,22 @@ class Rig:
             raise RuntimeError("heatkeeper sim exited:\n%s" % sim_proc.output()[-3000:])
         host, port = open(addr_file).read().strip().rsplit(":", 1)
         self.control = SimControl(host, int(port))
+        self.sim_epoch_s = float(self.sim_cmd("status")["epoch_s"])
+
+    def station_now_s(self) -> float:
+        """The station's wall clock: simulated time from the sim epoch (see accelerated_env)."""
+        if self.clock != "faketime":
+            return time.time()
+        return self.sim_epoch_s + (self.sim_time_s() if self.control is not None else 0.0)
 
     def start_station(self) -> None:
-        self.station = Process("station", self._cmd("station", "--config", self.station_config_path),
-                               os.path.join(self.workdir, "station.log"))
+        env = None
+        argv = self._cmd("station", "--config", self.station_config_path)
+        if self.clock == "faketime":
+            env = accelerated_env(self.station_now_s(), self.time_scale)
+        elif self.clock == "station":
+            argv += ["--time-scale", "%g" % self.time_scale]
+        self.station = Process("station", argv, os.path.join(self.workdir, "station.log"), env=env)
         time.sleep(0.3)
         if not self.station.alive():
             raise RuntimeError("heatkeeper station exited:\n%s" % self.station.output()[-3000:])
@@ -390,9 +462,43 @@ class Rig:
                 return values[field]
         return None
 
+    def alarms(self) -> list[dict[str, Any]]:
+        """Bodies of the station's alarm messages, in arrival order."""
+        assert self.recorder is not None
+        return [m["body"] for m in self.recorder.uplinks("alarm", self.station_id)]
+
+    def alarm_codes(self) -> set[str]:
+        return {str(body.get("code")) for body in self.alarms()}
+
+    def acks(self) -> dict[str, dict[str, Any]]:
+        """command id -> first ack body."""
+        assert self.recorder is not None
+        out: dict[str, dict[str, Any]] = {}
+        for msg in self.recorder.uplinks("ack", self.station_id):
+            out.setdefault(str(msg["body"]["command_id"]), msg["body"])
+        return out
+
+    def last_seq(self) -> int:
+        assert self.recorder is not None
+        seqs = [int(m["seq"]) for m in self.recorder.uplinks(station=self.station_id)]
+        return max(seqs) if seqs else 0
+
+    def wait_telemetry(self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float, what: str,
+                       after_seq: int = 0) -> dict[str, Any]:
+        """The newest telemetry values (sequence number above after_seq) satisfying predicate."""
+        def check() -> dict[str, Any] | None:
+            for msg in reversed(self.telemetry()):
+                if int(msg["seq"]) <= after_seq:
+                    break
+                values = msg["body"].get("values", {})
+                if predicate(values):
+                    return dict(values)
+            return None
+        return dict(wait_for(check, timeout_s, what, 0.2))
+
     def send_command(self, kind: str, args: dict[str, Any], command_id: str, ttl_s: float = 60.0, user: str = "hil") -> None:
         assert self.recorder is not None
-        now = time.time()
+        now = self.station_now_s()
         topic, payload = codec.encode_command(self.station_id, command_id, kind, args, user, now, now + ttl_s)
         self.recorder.publish(topic, payload)
 

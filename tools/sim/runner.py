@@ -32,9 +32,9 @@ log = logging.getLogger("heatkeeper.sim")
 MAX_STEP_S = 5.0
 # The parameter a bare number after `inject FAULT` sets (`inject leak 2.0`).
 FAULT_VALUE_PARAM = {
-    "leak": "rate_m3h",
+    "leak": "m3h",
     "cold_snap": "delta_k",
-    "stuck_valve": "position_pct",
+    "primary_supply_drop": "delta_k",
     "pump_trip": "pump",
 }
 SIM_FAULTS = ("sensor_open",)  # handled at the device (the input module serves its sentinel)
@@ -85,11 +85,15 @@ class Simulation:
         self.stats = {"ticks": 0, "writes": 0, "collector_published": 0, "collector_failed": 0,
                       "scenarios_run": 0, "lag_s": 0.0}
         self.events: list[str] = []
+        # Lowest and highest value of every plant reading, checked after every plant step, so
+        # an excursion between two polls of the station (or of a test) is still seen.
+        self.extremes: dict[str, list[float]] = {}
         self._stop = asyncio.Event()
         self._next_collectors_s = 0.0
         self._collector_batch: list[tuple[str, float]] = []
         self._collector_wakeup = asyncio.Event()
         self.duration_s: float | None = None
+        self.epoch_s = time.time()  # wall-clock time of simulated t = 0 (collector timestamps)
         self._refresh()
 
     @property
@@ -126,11 +130,24 @@ class Simulation:
             self.plant.advance(step)
             if self.time_s <= before:
                 break  # a plant that did not move must not spin this loop
+            self._track(self.plant.readings())
         if self.mqtt is not None and self.time_s >= self._next_collectors_s:
             self._next_collectors_s = self.time_s + self.sim["collector_interval_s"]
             self._collector_batch = [(str(cid), float(temp_c)) for cid, _group, temp_c in self.plant.collector_readings()]
             self._collector_wakeup.set()
         self._refresh()
+
+    def _track(self, readings: dict[str, Any]) -> None:
+        for name, value in readings.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                continue
+            span = self.extremes.get(name)
+            if span is None:
+                self.extremes[name] = [float(value), float(value)]
+            elif value < span[0]:
+                span[0] = float(value)
+            elif value > span[1]:
+                span[1] = float(value)
 
     def _note(self, text: str) -> None:
         log.info("%s", text)
@@ -140,6 +157,7 @@ class Simulation:
 
     # --- life cycle ----------------------------------------------------------------------------------
     async def run(self) -> None:
+        self.epoch_s = time.time() - self.time_s
         for line in self.lines.values():
             await line.start()
             log.info("line %s: %s, %d baud, devices %s", line.name, line.transport.describe(), line.baudrate,
@@ -186,6 +204,11 @@ class Simulation:
                 self.stop()
                 return
 
+    def _collector_ts(self) -> float:
+        if self.sim.get("collector_clock") == "simulated":
+            return self.epoch_s + self.time_s
+        return time.time()
+
     async def _collectors(self) -> None:
         """Publish room-collector readings like the collector platforms do (QoS 1, best effort)."""
         import aiomqtt
@@ -207,7 +230,7 @@ class Simulation:
                         self._collector_wakeup.clear()
                         batch, self._collector_batch = self._collector_batch, []
                         for cid, temp_c in batch:
-                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), time.time())
+                            topic, payload = codec.encode_collector_reading(cid, round(temp_c, 2), self._collector_ts())
                             await client.publish(topic, payload, qos=1)
                             self.stats["collector_published"] += 1
             except aiomqtt.MqttError as exc:
@@ -252,9 +275,16 @@ class Simulation:
 
             return {"ok": True, "help": control.__doc__}
         if cmd == "status":
-            return {"ok": True, "time_s": self.time_s, "time_scale": self.time_scale, "faults": self.faults,
+            return {"ok": True, "time_s": self.time_s, "epoch_s": self.epoch_s, "time_scale": self.time_scale,
+                    "faults": self.faults,
                     "lines": {n: line.snapshot() for n, line in self.lines.items()}, "stats": self.stats,
                     "pending": [{"at_s": t, "command": c} for t, c in self.schedule], "events": self.events[-20:]}
+        if cmd == "extremes":
+            if args == ["reset"]:
+                self.extremes = {}
+            elif args:
+                raise ValueError("usage: extremes [reset]")
+            return {"ok": True, "time_s": self.time_s, "extremes": {k: list(v) for k, v in sorted(self.extremes.items())}}
         if cmd == "readings":
             return {"ok": True, "time_s": self.time_s, "readings": _json_safe(self.plant.readings())}
         if cmd == "actuators":

@@ -171,9 +171,11 @@ async def test_writes_are_confirmed_refreshed_and_rejected(rig: Rig) -> None:
         regs = await rig.server.async_getValues(4, 3, 0, 1)  # type: ignore[attr-defined]
         assert list(regs) == [4200]
         abb = await rig.server.async_getValues(3, 3, 0, 2)  # type: ignore[attr-defined]
+        assert list(abb) == [0x0476, 11000]  # ABB Drives state machine: "ready" before "run"
+        await io.write_outputs(out, 5.0)  # unchanged and fresh: nothing written but the ABB run word
+        assert io.health()["valve"]["writes"] == 1 and io.health()["pump2_drive"]["writes"] == 2
+        abb = await rig.server.async_getValues(3, 3, 0, 2)  # type: ignore[attr-defined]
         assert list(abb) == [0x047F, 11000]
-        await io.write_outputs(out, 5.0)  # unchanged and fresh: nothing written
-        assert io.health()["valve"]["writes"] == 1
         await io.write_outputs({**out, "valve_cmd_pct": 43.0}, 6.0)
         assert io.health()["valve"]["writes"] == 2 and io.health()["pump1_drive"]["writes"] == 2
         await io.write_outputs({**out, "valve_cmd_pct": 43.0}, 16.0)  # refresh due
@@ -237,3 +239,37 @@ async def test_the_t35_gap_is_enforced_on_a_wire_speed_line() -> None:
             assert line.gap_violations == bare  # with the transport: none
         finally:
             await server.shutdown()
+
+
+async def test_an_internal_error_degrades_the_cycle_instead_of_raising(rig: Rig) -> None:
+    io = await make_io(rig, low_blocks_per_cycle=0)
+    try:
+        assert (await io.read_cycle(0.0))["outdoor_temp_c"] == (-5.0, True)
+
+        async def broken(now_s: float) -> None:
+            raise RuntimeError("planner bug")
+
+        io.lines[0].read_cycle = broken  # type: ignore[method-assign]
+        inputs = await io.read_cycle(1.0)
+        assert inputs and not any(ok for _v, ok in inputs.values())
+        assert "internal: RuntimeError: planner bug" in io.health()["valve"]["last_error"]
+    finally:
+        await io.close()
+
+
+async def test_a_vanishing_port_makes_values_not_ok_and_is_logged_once(rig: Rig, caplog) -> None:  # type: ignore[no-untyped-def]
+    io = await make_io(rig, low_blocks_per_cycle=0)
+    try:
+        assert (await io.read_cycle(0.0))["valve_position_pct"] == (33.0, True)
+        rig.line.close()  # the USB adapter is unplugged
+        for now_s in (1.0, 2.0, 3.0):
+            inputs = await io.read_cycle(now_s)
+            assert not any(ok for _v, ok in inputs.values())
+        await io.write_outputs({"valve_cmd_pct": 20.0}, 3.0)
+        h = io.health()["valve"]
+        assert h["bus_connected"] is False and h["last_error"].startswith("disconnected")
+        assert h["timeouts"] == 0 and h["backed_off"] is False  # the line's fault, not the device's
+        lost = [r for r in caplog.records if "lost" in r.getMessage()]
+        assert len(lost) == 1
+    finally:
+        await io.close()

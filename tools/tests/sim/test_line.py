@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from heatkeeper.tools.sim import rtu
 from heatkeeper.tools.sim.line import VirtualLine
-from heatkeeper.tools.sim.transport import PtyTransport, TcpTransport
+from heatkeeper.tools.sim.transport import PtyTransport, SerialTransport, TcpTransport
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient
 
@@ -162,6 +162,58 @@ async def test_rtu_over_tcp() -> None:
     try:
         assert await client.connect()
         assert (await client.read_holding_registers(1, count=2, device_id=3)).registers == [31, 32]
+    finally:
+        client.close()
+        await line.stop()
+
+
+async def test_serial_transport_on_a_socat_pty_pair(tmp_path) -> None:
+    """The serial-port transport (pyserial) on one end of a socat null-modem, the client on the other."""
+    import shutil
+    import subprocess
+
+    socat = shutil.which("socat")
+    if socat is None:
+        pytest.skip("socat not installed")
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    proc = subprocess.Popen([socat, "pty,raw,echo=0,link=%s" % a, "pty,raw,echo=0,link=%s" % b],
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(a) and os.path.exists(b):
+                break
+            await asyncio.sleep(0.02)
+        line = VirtualLine("rs485-1", SerialTransport(a, 19200, "N", 1), throttle=False)
+        line.add(Registers("a", 7, 70))
+        await line.start()
+        client = AsyncModbusSerialClient(b, framer=FramerType.RTU, baudrate=19200, timeout=0.5, retries=0)
+        try:
+            assert await client.connect()
+            assert (await client.read_holding_registers(2, count=2, device_id=7)).registers == [72, 73]
+            assert not (await client.write_register(0, 5, device_id=7)).isError()
+        finally:
+            client.close()
+            await line.stop()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+async def test_strict_gap_ignores_requests_that_follow_too_closely(tmp_path) -> None:
+    link = str(tmp_path / "gap.tty")
+    line = VirtualLine("rs485-1", PtyTransport(link), baudrate=1200, throttle=False, turnaround_s=0.0, strict_gap=True)
+    line.add(Registers("a", 1, 0))
+    await line.start()
+    client = AsyncModbusSerialClient(link, framer=FramerType.RTU, baudrate=1200, timeout=0.3, retries=0)
+    try:
+        assert await client.connect()
+        await client.read_holding_registers(0, count=1, device_id=1)
+        # pymodbus sends the next request at once: inside t3.5 (32 ms at 1200 baud) it is ignored.
+        with pytest.raises(ModbusException):
+            await client.read_holding_registers(0, count=1, device_id=1)
+        assert line.stats["gap_violations"] >= 1
+        await asyncio.sleep(0.1)
+        assert (await client.read_holding_registers(0, count=1, device_id=1)).registers == [0]
     finally:
         client.close()
         await line.stop()

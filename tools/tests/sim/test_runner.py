@@ -41,7 +41,7 @@ class StandInPlant:
         self.time_s += dt_s
 
     def readings(self) -> dict[str, float]:
-        outdoor = -5.0 + self.faults.get("cold_snap", {}).get("delta_k", 0.0)
+        outdoor = -5.0 - self.faults.get("cold_snap", {}).get("delta_k", 0.0)
         return {"outdoor_temp_c": outdoor, "valve_position_pct": self.valve_pct, "secondary_supply_temp_c": 50.0}
 
     def collector_readings(self) -> list[tuple[str, str, float]]:
@@ -124,7 +124,7 @@ async def test_served_values_writes_scenarios_and_control(tmp_path) -> None:
     path = write_config(tmp_path, """
         [[scenario]]
         at_s = 30.0
-        command = "inject cold_snap delta_k=-10"
+        command = "inject cold_snap delta_k=10"
         """)
     cfg = sim_config.load(path)
     plant = StandInPlant()
@@ -156,10 +156,13 @@ async def test_served_values_writes_scenarios_and_control(tmp_path) -> None:
             if "cold_snap" in plant.faults:
                 break
             await asyncio.sleep(0.02)
-        assert plant.faults["cold_snap"] == {"delta_k": -10}
+        assert plant.faults["cold_snap"] == {"delta_k": 10}
         await asyncio.sleep(0.1)
         rr = await client.read_input_registers(temp_1["address"], count=1, device_id=2)
         assert dp.decode_point("generic_rtd8_ai4", "temp_1", rr.registers) == pytest.approx((-15.0, True))
+
+        extremes = (await asyncio.to_thread(control.command, "extremes"))["extremes"]
+        assert extremes["outdoor_temp_c"] == [-15.0, -5.0]
 
         # Control channel: open circuit, dead device, bad commands rejected with a reason.
         await asyncio.to_thread(control.command, "inject sensor_open outdoor_temp_c")
