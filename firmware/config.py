@@ -53,7 +53,7 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "keepalive_s": (20, "int", (5, 600), "s"),
         "session_expiry_s": (604800, "int", (60, 2592000), "s"),
         "reconnect_min_s": (0.5, "float", (0.1, 60.0), "s"),
-        "reconnect_max_s": (30.0, "float", (1.0, 600.0), "s"),
+        "reconnect_max_s": (30.0, "float", (0.2, 600.0), "s"),
         "publish_timeout_s": (10.0, "float", (1.0, 120.0), "s"),
         "max_command_ttl_s": (86400.0, "float", (10.0, 604800.0), "s"),
         "command_users": ([], "strlist", None, ""),

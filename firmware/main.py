@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 
-from .config import load_config
+from .config import StationConfig, load_config
 from .errors import ConfigError, StorageError
 
 
@@ -24,14 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
-async def _serve(station: object) -> None:
+async def _serve(cfg: StationConfig, time_scale: float) -> int:
     from .runtime import Station
 
-    assert isinstance(station, Station)
+    try:
+        station = Station(cfg, time_scale=time_scale)  # inside the loop: pymodbus clients need one
+    except StorageError as exc:
+        print("station: %s" % exc, file=sys.stderr)
+        return 1
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, station.stop)
     await station.run()
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +54,9 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print("  " + problem, file=sys.stderr)
         return 2
-    from .runtime import Station
-
     try:
-        station = Station(cfg, time_scale=args.time_scale)
-    except StorageError as exc:
-        print("station: %s" % exc, file=sys.stderr)
-        return 1
-    asyncio.run(_serve(station))
-    return 0
+        import heatkeeper.core.station  # noqa: F401 - the controller is required to run
+    except ImportError as exc:
+        print("station: this build has no controller (heatkeeper.core.station): %s" % exc, file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(cfg, args.time_scale))

@@ -141,6 +141,7 @@ class Station:
         self._next_trend_s = -1e18
         self._next_snapshot_wall = time.monotonic() + cfg.station.snapshot_interval_s
         self._stop = asyncio.Event()
+        self._save_soon = False
         self.started_wall = time.time()
 
     # --- messages ------------------------------------------------------------------------------
@@ -196,6 +197,8 @@ class Station:
     # --- command entry points ------------------------------------------------------------------
     def _apply_remote(self, request: dict) -> dict:
         res: dict = self.ctl.handle_command(request, self.clock.now_s())
+        if res.get("result") == codec.ACK_APPLIED:
+            self._save_soon = True  # a new lease or mode must survive a power cut a moment later
         return res
 
     def apply_local(self, kind: str, args: dict, user: str = "local-panel") -> dict:
@@ -203,6 +206,8 @@ class Station:
         cid = "local-%d-%d" % (int(time.time() * 1000), self.cycles)
         res: dict = self.ctl.handle_command({"id": cid, "kind": kind, "args": args, "user": user, "source": "local"},
                                             self.clock.now_s())
+        if res.get("result") == codec.ACK_APPLIED:
+            self._save_soon = True
         return res
 
     def _rooms(self, readings: list) -> None:
@@ -269,7 +274,8 @@ class Station:
                 self._next_trend_s = now_s + self.cfg.station.trend_interval_s
                 self.trends.add(time.time(), values)
         self.flush()
-        if time.monotonic() >= self._next_snapshot_wall:
+        if self._save_soon or time.monotonic() >= self._next_snapshot_wall:
+            self._save_soon = False
             self._next_snapshot_wall = time.monotonic() + self.cfg.station.snapshot_interval_s
             self.save_state()
         if self.slave is not None:

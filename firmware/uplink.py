@@ -35,6 +35,7 @@ import aiomqtt
 from heatkeeper.core import codec
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .config import MqttSection
 from .errors import UplinkFault
@@ -235,7 +236,11 @@ class Uplink:
                                                 "connects": self.connects})
                     self._outage_reported = False
                     await client.publish(codec.status_topic(self.station_id), codec.STATUS_ONLINE.encode(), qos=1, retain=True)
-                    await client.subscribe([(codec.command_topic(self.station_id), 1), (codec.rooms_topic(self.station_id), 1)])
+                    # retainAsPublished: a retained command is flagged also on live delivery, so it is
+                    # rejected at once, not only when replayed at the next subscribe.
+                    opts = SubscribeOptions(qos=1, retainAsPublished=True)
+                    await client.subscribe([(codec.command_topic(self.station_id), opts),
+                                            (codec.rooms_topic(self.station_id), opts)])
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._sender(client))
                         tg.create_task(self._receiver(client))
