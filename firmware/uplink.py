@@ -12,6 +12,11 @@ outbox, an alarm event is raised and the link backs off. Acknowledged messages a
 batches; a crash between PUBACK and delete resends byte-identical copies (same seq), which
 the supervisor stores once.
 
+A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
+(no supervisor session exists): with `require_subscriber` (default) the message is kept and
+retried until a subscriber appears, so a supervisor that lost its session loses no data.
+
+Subscriptions use retainAsPublished, so a retained command is recognised on live delivery too.
 Commands (core.codec.command_topic) pass a gate before core sees them: decodable, not
 retained, user allowed, not expired (wall clock), expiry not absurdly far, not a duplicate
 (a recent-ack cache answers repeats with the first answer). Every command with a readable id
@@ -170,6 +175,7 @@ class Uplink:
         self._wake = asyncio.Event()
         self._refusals: list[str] = []
         self._unheard = 0
+        self._refused_reported = False
         self.unheard_waits = 0
         self._unheard_reported = False
         self._client: aiomqtt.Client | None = None
@@ -276,11 +282,18 @@ class Uplink:
                         break
                     if self._refusals:
                         self.refused += 1
-                        self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "active",
-                                                "text": "broker refused seq %d on %s: %s" % (seq, topic, self._refusals[0])})
+                        if not self._refused_reported:  # once per episode, not once per retry
+                            self._refused_reported = True
+                            self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "active",
+                                                    "text": "broker refused seq %d on %s: %s (check the broker ACL)"
+                                                    % (seq, topic, self._refusals[0])})
                         raise UplinkFault("refused", "broker answered %s to seq %d" % (self._refusals[0], seq))
                     done.append(seq)
                     self._unheard_reported = False
+                    if self._refused_reported:
+                        self._refused_reported = False
+                        self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "cleared",
+                                                "text": "broker accepts our messages again"})
             finally:
                 self.outbox.acknowledge(done)
             if unheard:
