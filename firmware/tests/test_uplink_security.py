@@ -7,7 +7,6 @@ import contextlib
 import shutil
 
 import pytest
-
 from heatkeeper.core import codec
 from heatkeeper.firmware.outbox import Outbox
 
