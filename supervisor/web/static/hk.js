@@ -21,6 +21,7 @@
       const v = attrs[k];
       if (v === null || v === undefined || v === false) continue;
       if (k === "text") node.textContent = v;
+      else if (k === "style") node.style.cssText = v;  /* CSSOM: allowed by the CSP, unlike style attributes */
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
@@ -60,6 +61,24 @@
     if (s < 3600) return HK.t("common.dur_min", { n: Math.round(s / 60) });
     if (s < 172800) return HK.t("common.dur_h", { n: (s / 3600).toFixed(1) });
     return HK.t("common.dur_d", { n: (s / 86400).toFixed(1) });
+  };
+  HK.sevClass = function (s) {
+    if (s === "critical" || s === "major" || s === "alarm") return "pill-bad";
+    if (s === "minor" || s === "warning") return "pill-warn";
+    return "pill-info";
+  };
+  HK.alarmName = function (code) {
+    code = String(code || "");
+    if (code.indexOf("sensor_") === 0) return HK.t("alarm.sensor", { name: HK.t("field." + code.slice(7)) });
+    const text = HK.t("alarm." + code);
+    return text === "alarm." + code ? code : text;
+  };
+  /* A reason code from the station or the supervisor, in words, with its code kept for support. */
+  HK.reasonText = function (code, detail) {
+    if (!code) return detail || "";
+    const text = HK.t("reason." + code);
+    const words = text === "reason." + code ? code : text + " (" + code + ")";
+    return detail ? words + " — " + detail : words;
   };
   HK.modeName = function (mode) { return mode ? HK.t("mode." + mode) : "–"; };
 
