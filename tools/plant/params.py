@@ -127,11 +127,6 @@ GROUPS: list[dict[str, Any]] = [
 # relative to the group's mean air temperature (representative-point method, §1.9 [V]).
 COLLECTOR_OFFSETS_K: tuple[float, ...] = (-0.3, 0.0)
 
-# An open circuit drives a converter to the end of its range (Pt1000 input over-range,
-# 4-20 mA input under 4 mA); the simulator maps this to the device's own sentinel.
-OPEN_CIRCUIT_TEMP_C = 850.0
-OPEN_CIRCUIT_PRESSURE_KPA = -250.0
-
 RANGES: dict[str, tuple[float, float]] = {
     "floor_area_m2": (1000.0, 2.0e6),
     "h_tot_w_m2k": (0.2, 3.0),

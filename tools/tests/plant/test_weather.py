@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from heatkeeper.tools.plant import CITIES, Plant, read_epw, synthetic_year
 from heatkeeper.tools.plant.weather import city_info, statistics
 
