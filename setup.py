@@ -34,6 +34,7 @@ PACKAGE_DIRS = {
 # The one list of Cython-compiled modules (dotted names under `heatkeeper`).
 CYTHON_MODULES = [
     "heatkeeper.core.units",
+    "heatkeeper.tools.plant.local_control",
     "heatkeeper.tools.plant.model",
 ]
 
