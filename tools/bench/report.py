@@ -89,7 +89,7 @@ def print_table(summary: dict[str, Any]) -> None:
     table = Table(title="heating season %s, %.0f days, 1 s control period (%s)" % (summary["city"], summary["days"],
                                                                                     summary["weather"]))
     table.add_column("controller")
-    for _key, header, _fmt_ in COLUMNS:
+    for _key, header, _unused in COLUMNS:
         table.add_column(header, justify="right")
     for row in summary["controllers"]:
         table.add_row(row["name"], *[_fmt(row.get(key), fmt) for key, _h, fmt in COLUMNS])

@@ -22,6 +22,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import queue as queue_module
 import subprocess
 import sys
 import time
@@ -234,15 +235,15 @@ def run_all(spec: dict[str, Any], controllers: list[str], jobs: int, on_progress
             proc.start()
             running[task] = proc
         try:
-            task, result, error = queue.get(timeout=0.25)
-        except Exception:  # noqa: BLE001 - queue.Empty: just poll the progress again
-            task = None
-        if task is not None:
-            running.pop(task).join()
+            finished, result, error = queue.get(timeout=0.25)
+        except queue_module.Empty:
+            finished = None
+        if finished is not None:
+            running.pop(finished).join()
             if error:
-                errors[task] = error
+                errors[finished] = error
             else:
-                results[task] = result
+                results[finished] = result
         for name, proc in list(running.items()):
             if not proc.is_alive() and proc.exitcode not in (0, None):
                 errors[name] = "worker died with exit code %s" % proc.exitcode
