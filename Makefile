@@ -55,7 +55,7 @@ test-hil: build
 
 # 30 simulated days of the real station against the simulator, random faults, one table.
 soak: build
-	$(PY) -m heatkeeper.tools.sim.soak --days 30 --time-scale 1800 --cycle-s 10
+	$(PY) -m heatkeeper.tools.sim.soak --days 30 --time-scale 1800 --cycle-s 60
 
 # aarch64 under qemu-user-static in a debootstrap root (first run ~5 min to make the root, then ~1 min).
 test-arm64:

@@ -128,6 +128,7 @@ setup(
         "aiomqtt>=2.5,<3",
         "amqtt==0.12.1",
         "aiohttp>=3.10,<4",
+        "jinja2>=3.1,<4",
         "asyncpg>=0.30,<1",
         "matplotlib>=3.8",
         "numpy>=1.26",

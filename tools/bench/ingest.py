@@ -219,7 +219,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     cfg = sup_config.validate({
         "supervisor": {"data_dir": os.path.join(tmp, backend)},
         "broker": {"embedded": False},
-        "mqtt": {"port": port, "protocol": "5", "client_id": "bench-sup-" + backend},
+        "mqtt": {"port": port, "protocol": "3.1.1", "client_id": "bench-sup-" + backend},
         "storage": {"backend": backend, "dsn": dsn, "batch_max": 5000, "batch_interval_s": 0.2},
         "web": {"enabled": False},
         "station": [{"id": s} for s in sids],
@@ -264,6 +264,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     warm_s = min(5.0, args.duration_s / 4)
     stored_at: dict[str, tuple[float, int]] = {}
     sent_commands = 0
+    cmd_tasks: list[asyncio.Future[str]] = []
     rng = random.Random(1)
     while time.monotonic() - t_start < args.duration_s:
         await asyncio.sleep(1.0 / args.commands_per_s if args.commands_per_s > 0 else 1.0)
@@ -271,9 +272,12 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         if "a" not in stored_at and elapsed >= warm_s:
             stored_at["a"] = (time.monotonic(), service.ingest.stored)
         if args.commands_per_s > 0 and warm_s <= elapsed <= args.duration_s - 1:
-            await service.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")
+            # not awaited: the sampling loop keeps its pace while a command waits for its PUBACK
+            cmd_tasks.append(asyncio.ensure_future(
+                service.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")))
             sent_commands += 1
     stored_at["b"] = (time.monotonic(), service.ingest.stored)
+    await asyncio.gather(*cmd_tasks, return_exceptions=True)
     results = []
     for proc in workers:
         assert proc.stdout is not None

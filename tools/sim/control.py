@@ -7,6 +7,7 @@ DEVICE is a device name from the config):
     help                              the command list
     status                            simulated time, scale, lines, faults
     readings                          the plant's sensor values {signal: value}
+    extremes [reset]                  lowest/highest value of every reading over all plant steps
     actuators                         the actuator commands the station has written
     device DEVICE                     decoded points and counters of one device
     line [LINE]                       timing, faults and counters of one line

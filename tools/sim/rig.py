@@ -201,7 +201,8 @@ class MqttRecorder:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(self._main())
 
     async def _main(self) -> None:
         import aiomqtt

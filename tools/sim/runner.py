@@ -85,6 +85,9 @@ class Simulation:
         self.stats = {"ticks": 0, "writes": 0, "collector_published": 0, "collector_failed": 0,
                       "scenarios_run": 0, "lag_s": 0.0}
         self.events: list[str] = []
+        # Lowest and highest value of every plant reading, checked after every plant step, so
+        # an excursion between two polls of the station (or of a test) is still seen.
+        self.extremes: dict[str, list[float]] = {}
         self._stop = asyncio.Event()
         self._next_collectors_s = 0.0
         self._collector_batch: list[tuple[str, float]] = []
@@ -127,11 +130,24 @@ class Simulation:
             self.plant.advance(step)
             if self.time_s <= before:
                 break  # a plant that did not move must not spin this loop
+            self._track(self.plant.readings())
         if self.mqtt is not None and self.time_s >= self._next_collectors_s:
             self._next_collectors_s = self.time_s + self.sim["collector_interval_s"]
             self._collector_batch = [(str(cid), float(temp_c)) for cid, _group, temp_c in self.plant.collector_readings()]
             self._collector_wakeup.set()
         self._refresh()
+
+    def _track(self, readings: dict[str, Any]) -> None:
+        for name, value in readings.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                continue
+            span = self.extremes.get(name)
+            if span is None:
+                self.extremes[name] = [float(value), float(value)]
+            elif value < span[0]:
+                span[0] = float(value)
+            elif value > span[1]:
+                span[1] = float(value)
 
     def _note(self, text: str) -> None:
         log.info("%s", text)
@@ -263,6 +279,12 @@ class Simulation:
                     "faults": self.faults,
                     "lines": {n: line.snapshot() for n, line in self.lines.items()}, "stats": self.stats,
                     "pending": [{"at_s": t, "command": c} for t, c in self.schedule], "events": self.events[-20:]}
+        if cmd == "extremes":
+            if args == ["reset"]:
+                self.extremes = {}
+            elif args:
+                raise ValueError("usage: extremes [reset]")
+            return {"ok": True, "time_s": self.time_s, "extremes": {k: list(v) for k, v in sorted(self.extremes.items())}}
         if cmd == "readings":
             return {"ok": True, "time_s": self.time_s, "readings": _json_safe(self.plant.readings())}
         if cmd == "actuators":

@@ -27,14 +27,19 @@ from typing import Any
 
 from .rig import Rig, sequence_report
 
-# Limits the plant must never pass, whatever the faults: (signal, low, high). The secondary
-# side is a 0.6 MPa radiator network (GB 50736 section 5.3: supply at most 85 degC, 95 degC
-# absolute for steel radiators), and the pumps must never see a dry network.
-SAFETY_LIMITS: tuple[tuple[str, float | None, float | None], ...] = (
-    ("secondary_supply_temp_c", None, 95.0),
-    ("secondary_supply_pressure_kpa", None, 600.0),
-    ("secondary_return_pressure_kpa", 50.0, None),
-)
+
+def safety_limits() -> tuple[tuple[str, float | None, float | None], ...]:
+    """Limits the plant must never pass whatever the faults, (signal, low, high): the station's
+    own interlock settings (core.interlocks.DEFAULTS, the one place for them): secondary supply
+    over-temperature, over-pressure, and the under-pressure that would run the pumps dry."""
+    from heatkeeper.core import interlocks
+
+    d = interlocks.DEFAULTS
+    return (
+        ("secondary_supply_temp_c", None, float(d["overtemp_c"])),
+        ("secondary_supply_pressure_kpa", None, float(d["over_pressure_kpa"])),
+        ("secondary_return_pressure_kpa", float(d["under_pressure_kpa"]), None),
+    )
 
 # Fault kind -> (events per simulated day, duration in simulated seconds).
 FAULTS: dict[str, tuple[float, float]] = {
@@ -61,8 +66,9 @@ class Soak:
     """One soak run on a Rig; `run()` returns the result table as a dict."""
 
     def __init__(self, days: float, time_scale: float, cycle_s: float, seed: int, workdir: str,
-                 devices: list[str] | None = None) -> None:
+                 devices: list[str] | None = None, telemetry_interval_s: float = 60.0) -> None:
         self.days, self.time_scale, self.cycle_s, self.seed = days, time_scale, cycle_s, seed
+        self.telemetry_interval_s = telemetry_interval_s
         self.workdir = workdir
         self.rng = random.Random(seed)
         self.devices = devices
@@ -83,18 +89,19 @@ class Soak:
                     events.append((t, kind))
         return sorted(events)
 
-    def _sample(self, rig: Rig) -> None:
-        readings = rig.readings()
-        for signal, low, high in SAFETY_LIMITS:
-            value = readings.get(signal)
-            if not isinstance(value, (int, float)):
+    def _excursions(self, rig: Rig) -> None:
+        """Largest excursion beyond each limit, from the simulator's extremes over every plant step."""
+        extremes = rig.sim_cmd("extremes")["extremes"]
+        for signal, low, high in safety_limits():
+            span = extremes.get(signal)
+            if not span:
                 continue
             beyond = 0.0
-            if high is not None and value > high:
-                beyond = value - high
-            if low is not None and value < low:
-                beyond = low - value
-            self.worst[signal] = max(self.worst.get(signal, 0.0), beyond)
+            if high is not None and span[1] > high:
+                beyond = span[1] - high
+            if low is not None and span[0] < low:
+                beyond = max(beyond, low - span[0])
+            self.worst[signal] = round(beyond, 2)
 
     def _note(self, rig: Rig, text: str) -> None:
         line = "t=%8.0f s  %s" % (rig.sim_time_s(), text)
@@ -103,9 +110,15 @@ class Soak:
 
     def run(self) -> dict[str, Any]:
         horizon_s = self.days * 86400.0
-        rig = Rig(self.workdir, time_scale=self.time_scale, cycle_s=self.cycle_s, seed=self.seed)
+        # Snapshots every 5 wall seconds: a power cut may cost at most that much state.
+        overrides = {"station": {"telemetry_interval_s": self.telemetry_interval_s, "snapshot_interval_s": 5.0}}
+        rig = Rig(self.workdir, time_scale=self.time_scale, cycle_s=self.cycle_s, seed=self.seed,
+                  station_overrides=overrides)
         try:
             rig.start()
+            # The start-up transient (cold network being filled and heated) is not steady state.
+            self._advance(rig, 1800.0, [])
+            rig.sim_cmd("extremes reset")
             devices = self.devices or [d["name"] for d in _devices(rig)]
             pending: list[tuple[float, str, str]] = []  # (end time, kind, argument) of faults to undo
             for at_s, kind in self._schedule(horizon_s):
@@ -114,6 +127,7 @@ class Soak:
             self._advance(rig, horizon_s, pending)
             for _end, kind, arg in pending:
                 self._undo(rig, kind, arg)
+            self._excursions(rig)
             return self._result(rig)
         finally:
             rig.close()
@@ -121,7 +135,6 @@ class Soak:
     def _advance(self, rig: Rig, target_s: float, pending: list[tuple[float, str, str]]) -> None:
         while True:
             now_s = rig.sim_time_s()
-            self._sample(rig)
             due = [p for p in pending if p[0] <= now_s]
             for item in due:
                 pending.remove(item)
@@ -264,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m heatkeeper.tools.sim.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=float, default=30.0, help="simulated days")
     parser.add_argument("--time-scale", type=float, default=None, help="acceleration (default: 2 days in about 4 min)")
-    parser.add_argument("--cycle-s", type=float, default=10.0, help="station control cycle in simulated seconds")
+    parser.add_argument("--cycle-s", type=float, default=30.0, help="station control cycle in simulated seconds")
+    parser.add_argument("--telemetry-interval-s", type=float, default=60.0, help="station telemetry interval (simulated s)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="", help="keep configs and logs here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -272,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or tempfile.mkdtemp(prefix="heatkeeper-soak-")
     os.makedirs(workdir, exist_ok=True)
     print("soak: %g simulated days at x%g, station cycle %g s, logs in %s" % (args.days, time_scale, args.cycle_s, workdir))
-    result = Soak(args.days, time_scale, args.cycle_s, args.seed, workdir).run()
+    result = Soak(args.days, time_scale, args.cycle_s, args.seed, workdir,
+                  telemetry_interval_s=args.telemetry_interval_s).run()
     print(format_table(result))
     ok = passed(result)
     print("soak: %s" % ("PASS" if ok else "FAIL (targets: nothing lost or conflicting, every command answered, no excursion)"))

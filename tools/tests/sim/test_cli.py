@@ -68,3 +68,18 @@ def test_the_example_runs_and_answers_on_its_control_channel(tmp_path) -> None:
             proc.wait()
         log.close()
     assert not os.path.lexists(tmp_path / "arxan-01.tty")
+
+
+def test_the_station_example_and_the_sim_example_agree() -> None:
+    here = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+    station = os.path.join(here, "..", "..", "firmware", "examples", "station.toml")
+    if not os.path.exists(station):
+        pytest.skip("firmware/examples/station.toml is not in this build")
+    from heatkeeper.tools.sim import config as sim_config
+
+    cfg = sim_config.load(os.path.join(here, "sim.toml"))
+    assert cfg["station_id"] == "arxan-01"
+    assert {d["name"] for d in cfg["devices"]} >= {"heat_meter", "valve", "pump1", "pump2", "makeup"}
+    standalone = sim_config.load(os.path.join(here, "sim-standalone.toml"))
+    assert [(d["name"], d["unit_id"], d["profile"], d["points"]) for d in standalone["devices"]] == [
+        (d["name"], d["unit_id"], d["profile"], d["points"]) for d in cfg["devices"]]

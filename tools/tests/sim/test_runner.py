@@ -161,6 +161,9 @@ async def test_served_values_writes_scenarios_and_control(tmp_path) -> None:
         rr = await client.read_input_registers(temp_1["address"], count=1, device_id=2)
         assert dp.decode_point("generic_rtd8_ai4", "temp_1", rr.registers) == pytest.approx((-15.0, True))
 
+        extremes = (await asyncio.to_thread(control.command, "extremes"))["extremes"]
+        assert extremes["outdoor_temp_c"] == [-15.0, -5.0]
+
         # Control channel: open circuit, dead device, bad commands rejected with a reason.
         await asyncio.to_thread(control.command, "inject sensor_open outdoor_temp_c")
         rr = await client.read_input_registers(temp_1["address"], count=1, device_id=2)
