@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import pytest
-
 from heatkeeper.tools.bench import main as bench_main
 from heatkeeper.tools.bench import season
 from heatkeeper.tools.cli import main as cli_main
@@ -46,8 +46,8 @@ def test_one_day_smoke_json_and_bounds_below_every_controller(capsys: pytest.Cap
 
 
 def test_habitual_holds_the_coldest_group_on_a_cold_day(capsys: pytest.CaptureFixture[str]) -> None:
-    # 5 days from 1 Dec-ish: the habitual setpoint comes from the station bound, so no group drops below 18
-    spec = {"city": "arxan", "weather": None, "days": 2.0, "seed": 0, "settings": {}}
+    # the habitual setpoint comes from the station bound's supply trace, so no group drops below 18
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": 2.0, "seed": 0, "settings": {}}
     bounds = season.compute_bounds(spec)
     result = season.simulate("habitual", spec, habitual_c=bounds["habitual_setpoint_c"])
     assert result["underheat_kh_below_18_all_groups"] == 0.0
@@ -55,7 +55,7 @@ def test_habitual_holds_the_coldest_group_on_a_cold_day(capsys: pytest.CaptureFi
 
 
 def test_speed_sample_runs_both_builds() -> None:
-    spec = {"city": "arxan", "weather": None, "days": None, "seed": 0, "settings": {}}
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": None, "seed": 0, "settings": {}}
     speed = season.speed_sample(spec, "curve", 0.02)
     assert speed["interpreted_s_per_day"] > 0.0
     if "compiled_s_per_day" in speed:  # absent when the extensions are not built
