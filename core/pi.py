@@ -39,7 +39,7 @@ RANGES = {
 }
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `pi` settings section."""
     problems = section_problems("pi", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:

@@ -15,7 +15,7 @@ to 0 with decay_s (the curve alone, the safe default).
 """
 
 from .heating_curve import merged, section_problems
-from .units import first_order
+from .outdoor import lag_step
 
 DEFAULTS = {
     "enabled": True,
@@ -51,7 +51,7 @@ RANGES = {
 MAX_COLLECTORS = 4096
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `room_feedback` settings section."""
     problems = section_problems("room_feedback", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:
@@ -82,6 +82,8 @@ class RoomFeedback:
         self.decay_s = float(s["decay_s"])
         self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
         self.trim_k = 0.0
+        self.lag_dt_s = 0.0
+        self.lag_gain = 0.0
         self.low_c = 0.0
         self.n_fresh = 0
         self.n_ignored = 0
@@ -157,7 +159,10 @@ class RoomFeedback:
         if self.next_check_s >= 0.0 and now_s > self.next_check_s:
             self.evaluate(now_s)
         if not self.enabled or self.n_fresh == 0:
-            self.trim_k = first_order(self.trim_k, 0.0, dt_s, self.decay_s)
+            if dt_s != self.lag_dt_s:
+                self.lag_dt_s = dt_s
+                self.lag_gain = lag_step(0.0, 1.0, dt_s, self.decay_s)
+            self.trim_k -= self.lag_gain * self.trim_k
             return self.trim_k
         err_k = self.target_c - self.low_c
         if -self.deadband_k < err_k < self.deadband_k:

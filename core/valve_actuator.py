@@ -54,7 +54,7 @@ KIND_POSITION = 0
 KIND_FLOATING = 1
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `valve` settings section."""
     problems = section_problems("valve", section, DEFAULTS, RANGES)
     if isinstance(section, dict) and "kind" in section and section["kind"] not in ("floating", "position"):

@@ -40,6 +40,8 @@ class ValveLoop:
     def __init__(self, settings):
         if settings is None:
             settings = {}
+        if not isinstance(settings, dict):
+            raise ValueError("control settings=%r: must be a table of sections" % (settings,))
         pi_s = settings.get("pi", {})
         valve_s = settings.get("valve", {})
         problems = validate_pi(pi_s) + validate_valve(valve_s)
@@ -99,9 +101,9 @@ class ValveLoop:
         self.manual = manual_pct_or_None is not None
         measured_c = supply_c if supply_ok else setpoint_c
         if self.manual:
-            target = float(manual_pct_or_None)
-            if target != target:
-                target = act.cmd_pct
+            target = act.cmd_pct
+            if isinstance(manual_pct_or_None, (int, float)) and manual_pct_or_None == manual_pct_or_None:
+                target = float(manual_pct_or_None)
             target = 0.0 if target < 0.0 else (100.0 if target > 100.0 else target)
             self.pi.track(target, setpoint_c, measured_c)
         elif self.heating_off:
@@ -199,7 +201,7 @@ class ValveLoop:
                 "still_age_s": self.last_s - self.still_since_s if self.started else 0.0,
                 "exercises": self.exercises}
 
-    def restore(self, d: dict, now_s: float):
+    def restore(self, d, now_s: float):
         """State from `snapshot()`; bad entries are ignored (defaults kept)."""
         if not isinstance(d, dict):
             return

@@ -63,6 +63,7 @@ async def system(tmp_path: Path) -> Any:
         "mqtt": {"port": broker_port},
         "storage": {"path": str(tmp_path / "sup.db"), "batch_interval_s": 0.05},
         "commands": {"timeout_s": 20.0},
+        "collectors": {"forward_interval_s": 1.0},
         "web": {"port": web_port},
         "station": [{"id": "arxan-01", "name": "Arxan No. 1 (Xincheng)", "city": "Arxan"},
                     {"id": "arxan-02", "name": "Arxan No. 2 (Tianchi Rd)", "city": "Arxan"},
@@ -177,6 +178,8 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await row.locator(".ack-btn").click()
             await page.click("#confirm-ok")
             await expect(row).to_contain_text("acknowledged by oli")
+            await page.screenshot(path=str(tmp_path / "dashboard-alarms.png"))
+            save_shot(tmp_path, "dashboard-alarms.png")
             acked = [a for a in await service.alarms("arxan-02", True) if a["code"] == "pump1_fault"]
             assert acked and acked[0]["acked_by"] == "oli"
 
@@ -184,6 +187,8 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.goto(base + "/stations/arxan-01/trends")
             await page.click('#presets [data-span="3600"]')
             await expect(page.locator('svg[data-panel="temps"] path.line').first).to_have_attribute("d", lambda_re(r"^M[\d.]+,[\d.]+L"))
+            await page.screenshot(path=str(tmp_path / "dashboard-trends.png"), full_page=True)
+            save_shot(tmp_path, "dashboard-trends.png")
 
             # Audit: the operator's actions, attributed.
             await page.goto(base + "/audit")
