@@ -206,6 +206,22 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(vpage.locator("#st-alarms tbody tr.alarm-row").first).to_be_visible()
             assert await vpage.locator(".ack-btn").count() == 0
             await viewer.close()
+
+            # The first admin (password written once at install) adds a user from the Users page.
+            admin_pw = (tmp_path / "sup" / "initial-admin-password").read_text().strip()
+            admin = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+            admin.set_default_timeout(TIMEOUT_MS)
+            apage = await admin.new_page()
+            await login(apage, base, "admin", admin_pw)
+            await apage.goto(base + "/users")
+            await apage.fill("#nu-name", "nina")
+            await apage.fill("#nu-pass", "nina-pass-1")
+            await apage.select_option("#nu-role", "operator")
+            await apage.click("#nu-submit")
+            await expect(apage.locator('tr.user-row[data-user="nina"]')).to_contain_text("operator")
+            assert {"username": "nina", "role": "operator"} in [{k: u[k] for k in ("username", "role")}
+                                                                for u in await service.list_users()]
+            await admin.close()
         finally:
             await browser.close()
 
