@@ -29,7 +29,11 @@ def port_open(port: int) -> bool:
 
 
 class Mosquitto:
-    """One mosquitto process in `workdir` (persistence on, anonymous unless `users` given)."""
+    """One mosquitto process in `workdir` (persistence on, anonymous unless `users` given).
+
+    The broker saves its database after every change (autosave_on_changes): Mosquitto
+    acknowledges a QoS 1 message before its periodic save, so a SIGKILLed broker would
+    otherwise lose messages it had already acknowledged, which no client can prevent."""
 
     def __init__(self, workdir: str, users: dict[str, str] | None = None, acl: str | None = None,
                  tls: dict[str, str] | None = None) -> None:
@@ -39,7 +43,7 @@ class Mosquitto:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc: subprocess.Popen | None = None
         conf = ["per_listener_settings false", "persistence true", "persistence_location %s/" % workdir,
-                "autosave_interval 1", "max_queued_messages 100000", "log_type all",
+                "autosave_on_changes true", "autosave_interval 1", "max_queued_messages 100000", "log_type all",
                 "listener %d 127.0.0.1" % self.port]
         if users:
             pw = os.path.join(workdir, "passwd")
