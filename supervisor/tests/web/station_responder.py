@@ -39,6 +39,8 @@ class StationResponder:
         self.applied: list[dict[str, Any]] = []  # command results, for the test to check
         self._alarm_states: dict[str, str] = {}
         self.out: dict[str, Any] = {}
+        self.history: list[tuple[float, str, dict[str, Any]]] = []  # (age_s, kind, body) not yet sent
+        self.room_history: list[tuple[float, list[tuple[str, str, float]]]] = []
         self.inputs: dict[str, Any] = {}
 
     def _cycle(self) -> None:
@@ -47,17 +49,28 @@ class StationResponder:
         self.out = self.ctl.step(self.inputs)
         self.plant.apply({name: self.out[name] for name in signals.ACTUATORS if name in self.out})
 
-    def warm_up(self, sim_s: float) -> None:
-        """Run the closed loop for `sim_s` simulated seconds before going on line."""
+    def warm_up(self, sim_s: float, telemetry_every_s: float = 120.0, rooms_every_s: float = 1200.0) -> None:
+        """Run the closed loop for `sim_s` simulated seconds before going on line, keeping a
+        sample every `telemetry_every_s` (and room readings every `rooms_every_s`) as the
+        history a station's outbox delivers once it reaches the broker."""
         steps = int(sim_s / self.sim_dt_s)
-        for _ in range(steps):
+        for i in range(steps):
             self._cycle()
+            age_s = sim_s - (i + 1) * self.sim_dt_s
+            if i % max(1, int(telemetry_every_s / self.sim_dt_s)) == 0:
+                self.history.append((age_s, codec.UP_TELEMETRY, self._telemetry_body()))
+            if i % max(1, int(rooms_every_s / self.sim_dt_s)) == 0:
+                self.room_history.append((age_s, self.plant.collector_readings()))
         for fault in self.faults:
             self.plant.inject(fault)
 
-    async def _publish(self, client: aiomqtt.Client, kind: str, body: dict[str, Any]) -> None:
+    def _telemetry_body(self) -> dict[str, Any]:
+        return {"values": self.ctl.telemetry(self.inputs, self.out), "mode_name": self.out.get("mode_name"),
+                "leases": self.ctl.snapshot().get("leases", {})}
+
+    async def _publish(self, client: aiomqtt.Client, kind: str, body: dict[str, Any], age_s: float = 0.0) -> None:
         self.seq += 1
-        topic, payload = codec.encode_uplink(self.station_id, self.seq, kind, time.time(), body)
+        topic, payload = codec.encode_uplink(self.station_id, self.seq, kind, time.time() - age_s, body)
         await client.publish(topic, payload, qos=1)
 
     async def _alarms(self, client: aiomqtt.Client) -> None:
@@ -98,11 +111,17 @@ class StationResponder:
         """The flats' collectors report through their own MQTT account, like a vendor's gateway."""
         async with aiomqtt.Client(self.host, self.port, username="collectors", password=self.collectors_password,
                                   identifier="collectors-" + self.station_id) as client:
+            history, self.room_history = self.room_history, []
+            for age_s, readings in history:
+                await self._send_rooms(client, readings, age_s)
             while True:
-                for cid, _group, temp_c in self.plant.collector_readings():
-                    topic, payload = codec.encode_collector_reading(self.station_id + "-" + cid, temp_c, time.time())
-                    await client.publish(topic, payload, qos=1)
+                await self._send_rooms(client, self.plant.collector_readings(), 0.0)
                 await asyncio.sleep(self.tick_s * 4)
+
+    async def _send_rooms(self, client: aiomqtt.Client, readings: list[tuple[str, str, float]], age_s: float) -> None:
+        for cid, _group, temp_c in readings:
+            topic, payload = codec.encode_collector_reading(self.station_id + "-" + cid, temp_c, time.time() - age_s)
+            await client.publish(topic, payload, qos=1)
 
     async def run(self) -> None:
         will = aiomqtt.Will(codec.status_topic(self.station_id), codec.STATUS_OFFLINE.encode(), qos=1, retain=True)
@@ -110,14 +129,15 @@ class StationResponder:
                                   identifier="station-" + self.station_id, will=will) as client:
             await client.subscribe(codec.command_topic(self.station_id), qos=1)
             await client.publish(codec.status_topic(self.station_id), codec.STATUS_ONLINE.encode(), qos=1, retain=True)
+            history, self.history = self.history, []
+            for age_s, kind, body in history:
+                await self._publish(client, kind, body, age_s)
             listener = asyncio.ensure_future(self._commands(client))
             rooms = asyncio.ensure_future(self._collectors()) if self.collectors_password else None
             try:
                 while True:
                     self._cycle()
-                    values = self.ctl.telemetry(self.inputs, self.out)
-                    await self._publish(client, codec.UP_TELEMETRY, {"values": values, "mode_name": self.out.get("mode_name"),
-                                                                         "leases": self.ctl.snapshot().get("leases", {})})
+                    await self._publish(client, codec.UP_TELEMETRY, self._telemetry_body())
                     await self._alarms(client)
                     await asyncio.sleep(self.tick_s)
             finally:

@@ -63,6 +63,7 @@ async def system(tmp_path: Path) -> Any:
         "mqtt": {"port": broker_port},
         "storage": {"path": str(tmp_path / "sup.db"), "batch_interval_s": 0.05},
         "commands": {"timeout_s": 20.0},
+        "collectors": {"forward_interval_s": 1.0},
         "web": {"port": web_port},
         "station": [{"id": "arxan-01", "name": "Arxan No. 1 (Xincheng)", "city": "Arxan"},
                     {"id": "arxan-02", "name": "Arxan No. 2 (Tianchi Rd)", "city": "Arxan"},
@@ -177,6 +178,8 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await row.locator(".ack-btn").click()
             await page.click("#confirm-ok")
             await expect(row).to_contain_text("acknowledged by oli")
+            await page.screenshot(path=str(tmp_path / "dashboard-alarms.png"))
+            save_shot(tmp_path, "dashboard-alarms.png")
             acked = [a for a in await service.alarms("arxan-02", True) if a["code"] == "pump1_fault"]
             assert acked and acked[0]["acked_by"] == "oli"
 
@@ -184,6 +187,8 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.goto(base + "/stations/arxan-01/trends")
             await page.click('#presets [data-span="3600"]')
             await expect(page.locator('svg[data-panel="temps"] path.line').first).to_have_attribute("d", lambda_re(r"^M[\d.]+,[\d.]+L"))
+            await page.screenshot(path=str(tmp_path / "dashboard-trends.png"), full_page=True)
+            save_shot(tmp_path, "dashboard-trends.png")
 
             # Audit: the operator's actions, attributed.
             await page.goto(base + "/audit")
@@ -201,6 +206,22 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(vpage.locator("#st-alarms tbody tr.alarm-row").first).to_be_visible()
             assert await vpage.locator(".ack-btn").count() == 0
             await viewer.close()
+
+            # The first admin (password written once at install) adds a user from the Users page.
+            admin_pw = (tmp_path / "sup" / "initial-admin-password").read_text().strip()
+            admin = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+            admin.set_default_timeout(TIMEOUT_MS)
+            apage = await admin.new_page()
+            await login(apage, base, "admin", admin_pw)
+            await apage.goto(base + "/users")
+            await apage.fill("#nu-name", "nina")
+            await apage.fill("#nu-pass", "nina-pass-1")
+            await apage.select_option("#nu-role", "operator")
+            await apage.click("#nu-submit")
+            await expect(apage.locator('tr.user-row[data-user="nina"]')).to_contain_text("operator")
+            assert {"username": "nina", "role": "operator"} in [{k: u[k] for k in ("username", "role")}
+                                                                for u in await service.list_users()]
+            await admin.close()
         finally:
             await browser.close()
 

@@ -71,7 +71,9 @@
     const online = document.getElementById("st-online");
     online.className = "pill " + (station.online ? "pill-ok" : "pill-off");
     HK.clear(online).append(el("span", { class: "dot" }), HK.t(station.online ? "station.online" : "station.offline"));
-    const mode = station.mode || (station.values && station.values.mode_name);
+    let mode = station.mode || (station.values && station.values.mode_name);
+    const modeNo = v("mode");
+    if (!mode && modeNo !== null) mode = HK.boot.mode_names[modeNo] || null;
     document.getElementById("st-mode").textContent = HK.t("station.mode", { mode: HK.modeName(typeof mode === "string" ? mode : null) });
     const seen = station.values_ts || station.last_seen_ts;
     setText("st-seen", HK.t("station.last_data", { ago: HK.ago(seen) }));
