@@ -314,9 +314,8 @@ class Ingest:
             raise
         await self.storage.save_equipment(self.equipment.rows())
         dirty, self._dirty = self._dirty, set()
-        for sid in dirty:
-            st = self.state[sid]
-            await self.storage.save_station_state(sid, {k: v for k, v in st.items() if k != "body"})
+        await self.storage.save_station_states(
+            {sid: {k: v for k, v in self.state[sid].items() if k != "body"} for sid in dirty})
 
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
