@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from heatkeeper.core import codec
+from heatkeeper.core.modes import MODE_NAMES
 
 from .equipment import EquipmentTracker
 from .storage.base import AggRow, Storage, UplinkRow, bucket_of
@@ -101,6 +102,24 @@ class Ingest:
                 merged.update(row["state"])
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
+
+    async def refresh_from_storage(self) -> int:
+        """Take newer station state written by other ingest processes (shared subscriptions:
+        each process sees only its share of the uplinks). Returns how many stations changed."""
+        changed = 0
+        for row in await self.storage.stations():
+            sid, theirs = row["station_id"], row["state"]
+            mine = self.state.get(sid)
+            if mine is None or not theirs:
+                continue
+            if (theirs.get("values_ts") or 0) > (mine["values_ts"] or 0):
+                for key in ("values", "values_ts", "mode", "leases", "devices", "last_seq"):
+                    if key in theirs:
+                        mine[key] = theirs[key]
+                if (theirs.get("last_seen_ts") or 0) > (mine["last_seen_ts"] or 0):
+                    mine["last_seen_ts"] = theirs["last_seen_ts"]
+                changed += 1
+        return changed
 
     # --- the synchronous, cheap part ------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> str:
@@ -243,8 +262,12 @@ class Ingest:
                 for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
                     if key in body:
                         st["mode" if key == "mode_name" else key] = body[key]
-                if "mode" not in body and "mode_name" not in body and "mode_name" in values:
-                    st["mode"] = values["mode_name"]
+                if "mode" not in body and "mode_name" not in body:
+                    st["mode"] = _mode_name(values.get("mode"))
+                if "leases" not in body:
+                    st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
+                if "devices" not in body and "devices_total" in values:
+                    st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
             k = (sid, bucket_of(ts))
             agg = self._agg.get(k)
             if agg is None:
@@ -291,9 +314,8 @@ class Ingest:
             raise
         await self.storage.save_equipment(self.equipment.rows())
         dirty, self._dirty = self._dirty, set()
-        for sid in dirty:
-            st = self.state[sid]
-            await self.storage.save_station_state(sid, {k: v for k, v in st.items() if k != "body"})
+        await self.storage.save_station_states(
+            {sid: {k: v for k, v in self.state[sid].items() if k != "body"} for sid in dirty})
 
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
@@ -333,6 +355,13 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
             log.warning("MQTT connection lost (%s); reconnecting in %.1f s", exc, delay_s)
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, 10.0)
+
+
+def _mode_name(code: Any) -> Any:
+    """The station's numeric mode as its name (core.modes.MODE_NAMES), else as sent."""
+    if isinstance(code, (int, float)) and not isinstance(code, bool) and 0 <= int(code) < len(MODE_NAMES):
+        return MODE_NAMES[int(code)]
+    return code
 
 
 def _direct_delivery(client: Any, ingest: Ingest) -> None:
