@@ -43,6 +43,7 @@ CYTHON_MODULES = [
     "heatkeeper.core.setpoint_chain",
     "heatkeeper.core.valve_actuator",
     "heatkeeper.core.valve_loop",
+    "heatkeeper.tools.plant.local_control",
     "heatkeeper.tools.plant.model",
 ]
 

@@ -185,7 +185,7 @@ class SupplySetpointChain:
             "remote_supply": self.remote, "room_trim_k": self.room_trim_k,
             "room_low_c": room.low_c if room.n_fresh > 0 else None, "room_fresh": room.n_fresh,
             "room_ignored": room.n_ignored, "room_below_floor": room.n_below_floor,
-            "room_rejected": room.rejected,
+            "room_rejected": room.rejected, "room_groups": room.n_groups, "room_outliers": room.n_outliers,
             "return_limit_c": lim.return_limit_c, "return_limit_trim_k": lim.return_trim_k,
             "power_limit_trim_k": lim.power_trim_k, "flow_limit_trim_k": lim.flow_trim_k,
             "limit_trim_k": self.limit_trim_k, "return_sensor_fault": lim.return_fault,

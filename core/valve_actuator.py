@@ -7,7 +7,9 @@ kind "floating": a 3-point actuator driven by open/close pulses. The position is
 integrating the pulses over run_time_s (actuator full-stroke time; reference plant 120 s,
 Siemens SAS31/81 120 s), or taken from a feedback signal when one is ok. A drive shorter than
 min_pulse_s is not sent (actuators lose pulses below their start delay: Siemens 50..300 ms),
-the position error simply grows until it is worth a pulse. Re-synchronisation to an end stop:
+the position error simply grows until it is worth a pulse. Each pulse that starts the motor
+from rest is lengthened by start_delay_s (the time the motor takes to move at all), which the
+estimate does not count as travel. Re-synchronisation to an end stop:
 - a continuous drive in one direction for longer than run_time_s has surely reached the end
   stop, so the estimate is set to it;
 - when the wanted position is an end (<= 0 % or >= 100 %) and the estimate has reached it,
@@ -21,12 +23,13 @@ DEFAULTS = {
     "kind": "floating",  # "floating" (3-point) or "position" (0-10 V / Modbus %)
     "run_time_s": 120.0,  # reference plant actuator (plant_physics 1.8); ECL factory 35 s
     "min_pulse_s": 0.5,
+    "start_delay_s": 0.2,  # motor start delay added to each pulse (reference actuator 0.2 s; Siemens 0.05..0.3 s)
     "resync_overdrive_pct": 10.0,
     "exercise_after_days": 3.0,  # a short stroke after this long without movement; 0 = off
     "exercise_time_s": 43200.0,  # time of day (ECL120 exercise at 12:00)
     "exercise_stroke_pct": 10.0,
     "no_rise_open_pct": 80.0,  # plausibility: valve this open ...
-    "no_rise_below_k": 5.0,  # ... supply this far below setpoint ...
+    "no_rise_below_k": 10.0,  # ... supply this far below setpoint (a plant short of primary heat sits a few K below) ...
     "no_rise_min_k": 2.0,  # ... and not rising by this much ...
     "no_rise_delay_s": 900.0,  # ... for this long: "valve_open_no_rise"
     "shut_pct": 2.0,  # plausibility: valve at most this open ...
@@ -37,6 +40,7 @@ DEFAULTS = {
 RANGES = {
     "run_time_s": (5.0, 900.0, "s"),
     "min_pulse_s": (0.0, 5.0, "s"),
+    "start_delay_s": (0.0, 2.0, "s"),
     "resync_overdrive_pct": (0.0, 100.0, "%"),
     "exercise_after_days": (0.0, 365.0, "d"),
     "exercise_time_s": (0.0, 86399.0, "s"),
@@ -70,6 +74,8 @@ class ValveActuator:
         self.kind = KIND_POSITION if s["kind"] == "position" else KIND_FLOATING
         self.run_time_s = float(s["run_time_s"])
         self.min_pulse_s = float(s["min_pulse_s"])
+        self.start_delay_s = float(s["start_delay_s"])
+        self.last_full = False
         self.overdrive_s = float(s["resync_overdrive_pct"]) / 100.0 * self.run_time_s
         self.estimate_pct = 0.0
         self.cmd_pct = 0.0
@@ -126,13 +132,18 @@ class ValveActuator:
         if direction == 0:
             self.drive_dir = 0
             self.drive_run_s = 0.0
+            self.last_full = False
             return
         remaining_s = drive_s if drive_s > 0.0 else -drive_s
+        # A motor starting from rest loses its start delay; one already running on does not.
+        delay_s = 0.0 if (direction == self.drive_dir and self.last_full) else self.start_delay_s
         if to_end:
             # Drive to the stop and on by the overdrive, wherever the estimate thinks it is.
             pulse_s = remaining_s + self.overdrive_s - self.end_drive_s
-            if pulse_s > dt_s:
-                pulse_s = dt_s
+            if pulse_s > dt_s - delay_s:
+                pulse_s = dt_s - delay_s
+            if pulse_s < 0.0:
+                pulse_s = 0.0
             beyond_s = pulse_s - remaining_s
             if beyond_s > 0.0:
                 self.end_drive_s += beyond_s
@@ -141,11 +152,15 @@ class ValveActuator:
         else:
             self.synced_end = 0
             self.end_drive_s = 0.0
-            pulse_s = remaining_s if remaining_s < dt_s else dt_s
+            pulse_s = remaining_s if remaining_s < dt_s - delay_s else dt_s - delay_s
+            if pulse_s < 0.0:
+                pulse_s = 0.0
+        sent_s = pulse_s + delay_s  # what the relay is told: movement plus the start delay
+        self.last_full = sent_s >= dt_s - 1e-9
         if direction > 0:
-            self.open_pulse_s = pulse_s
+            self.open_pulse_s = sent_s
         else:
-            self.close_pulse_s = pulse_s
+            self.close_pulse_s = sent_s
         if direction == self.drive_dir:
             self.drive_run_s += pulse_s
         else:

@@ -102,6 +102,24 @@ class Ingest:
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
 
+    async def refresh_from_storage(self) -> int:
+        """Take newer station state written by other ingest processes (shared subscriptions:
+        each process sees only its share of the uplinks). Returns how many stations changed."""
+        changed = 0
+        for row in await self.storage.stations():
+            sid, theirs = row["station_id"], row["state"]
+            mine = self.state.get(sid)
+            if mine is None or not theirs:
+                continue
+            if (theirs.get("values_ts") or 0) > (mine["values_ts"] or 0):
+                for key in ("values", "values_ts", "mode", "leases", "devices", "last_seq"):
+                    if key in theirs:
+                        mine[key] = theirs[key]
+                if (theirs.get("last_seen_ts") or 0) > (mine["last_seen_ts"] or 0):
+                    mine["last_seen_ts"] = theirs["last_seen_ts"]
+                changed += 1
+        return changed
+
     # --- the synchronous, cheap part ------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate one MQTT message and queue it. Returns "queued", "status", "reading" or
