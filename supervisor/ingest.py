@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from heatkeeper.core import codec
+from heatkeeper.core.modes import MODE_NAMES
 
 from .equipment import EquipmentTracker
 from .storage.base import AggRow, Storage, UplinkRow, bucket_of
@@ -261,8 +262,12 @@ class Ingest:
                 for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
                     if key in body:
                         st["mode" if key == "mode_name" else key] = body[key]
-                if "mode" not in body and "mode_name" not in body and "mode_name" in values:
-                    st["mode"] = values["mode_name"]
+                if "mode" not in body and "mode_name" not in body:
+                    st["mode"] = _mode_name(values.get("mode"))
+                if "leases" not in body:
+                    st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
+                if "devices" not in body and "devices_total" in values:
+                    st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
             k = (sid, bucket_of(ts))
             agg = self._agg.get(k)
             if agg is None:
@@ -309,9 +314,8 @@ class Ingest:
             raise
         await self.storage.save_equipment(self.equipment.rows())
         dirty, self._dirty = self._dirty, set()
-        for sid in dirty:
-            st = self.state[sid]
-            await self.storage.save_station_state(sid, {k: v for k, v in st.items() if k != "body"})
+        await self.storage.save_station_states(
+            {sid: {k: v for k, v in self.state[sid].items() if k != "body"} for sid in dirty})
 
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
@@ -351,6 +355,13 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
             log.warning("MQTT connection lost (%s); reconnecting in %.1f s", exc, delay_s)
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, 10.0)
+
+
+def _mode_name(code: Any) -> Any:
+    """The station's numeric mode as its name (core.modes.MODE_NAMES), else as sent."""
+    if isinstance(code, (int, float)) and not isinstance(code, bool) and 0 <= int(code) < len(MODE_NAMES):
+        return MODE_NAMES[int(code)]
+    return code
 
 
 def _direct_delivery(client: Any, ingest: Ingest) -> None:

@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("transitions", "amqtt"):  # the embedded broker logs every state change at INFO
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         cfg = sup_config.load(args.config)
     except sup_config.ConfigError as exc:
@@ -111,22 +113,27 @@ def mqtt_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]
     return build
 
 
-def subscription_filters(cfg: dict[str, Any], ingest_only: bool = False) -> list[str]:
-    """What the supervisor subscribes to. With `mqtt.shared_group` set, telemetry, events,
-    alarms and collector readings go behind `$share/<group>/` so several processes split the
-    load (Mosquitto 2.0 shares for v3.1.1 and v5 clients). Command acks and the retained
-    status stay unshared: every full supervisor sees every ack, so the process that sent a
-    command always learns its fate (the others count it as stray); ingest-only processes
-    take no acks and no status."""
+def subscription_filters(cfg: dict[str, Any]) -> list[str]:
+    """The data plane: telemetry, events, alarms and collector readings. With
+    `mqtt.shared_group` set they go behind `$share/<group>/`, so several processes split the
+    load (Mosquitto 2.0 shares for v3.1.1 and v5 clients)."""
     group = cfg["mqtt"]["shared_group"]
-    if not group:
-        return [codec.UP_FILTER, codec.COLLECTOR_FILTER, codec.STATUS_FILTER]
-    share = "$share/%s/" % group
-    shared = [share + codec.PREFIX + "stations/+/up/" + kind for kind in codec.UP_KINDS if kind != codec.UP_ACK]
-    shared.append(share + codec.COLLECTOR_FILTER)
-    if ingest_only:
-        return shared
-    return shared + [codec.PREFIX + "stations/+/up/" + codec.UP_ACK, codec.STATUS_FILTER]
+    share = "$share/%s/" % group if group else ""
+    out = [share + codec.PREFIX + "stations/+/up/" + kind for kind in codec.UP_KINDS if kind != codec.UP_ACK]
+    return out + [share + codec.COLLECTOR_FILTER]
+
+
+def command_filters() -> list[str]:
+    """The command plane, on its own connection: command acks and the retained status, never
+    shared. A backlog of telemetry therefore never delays an ack (or a command's PUBACK), and
+    the supervisor that sent a command always sees its ack (other instances count a stray)."""
+    return [codec.PREFIX + "stations/+/up/" + codec.UP_ACK, codec.STATUS_FILTER]
+
+
+def command_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]:
+    """Like `mqtt_client_factory`, with its own fixed client id (`<client_id>-cmd`)."""
+    sub = dict(cfg, mqtt=dict(cfg["mqtt"], client_id=cfg["mqtt"]["client_id"] + "-cmd"))
+    return mqtt_client_factory(sub, password)
 
 
 async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], None] | None = None) -> int:
@@ -158,8 +165,9 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
 
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                                subscription_filters(cfg), on_connect,
-                                                lambda: service.set_publisher(None))))
+                                                subscription_filters(cfg))))
+    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, password),
+                                                command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
     runner = await _start_web(service, cfg)
     stop = asyncio.Event()
@@ -269,7 +277,7 @@ async def serve_ingest_only(cfg: dict[str, Any], instance: int,
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()), asyncio.ensure_future(store_readings()),
              asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                            subscription_filters(cfg, ingest_only=True)))]
+                                            subscription_filters(cfg)))]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -83,6 +83,14 @@ class Storage:
             "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
             (json.dumps(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id))
 
+    async def save_station_states(self, states: dict[str, dict[str, Any]]) -> None:
+        """`save_station_state` for many stations in one batch."""
+        if states:
+            await self.executemany(
+                "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
+                [(json.dumps(st), st.get("last_seen_ts"), 1 if st.get("online") else 0, sid)
+                 for sid, st in states.items()])
+
     async def stations(self) -> list[dict[str, Any]]:
         rows = await self.fetch("SELECT station_id, name, city, state FROM stations ORDER BY station_id")
         return [{"station_id": r[0], "name": r[1], "city": r[2], "state": json.loads(r[3]) if r[3] else {}}

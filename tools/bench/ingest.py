@@ -214,7 +214,12 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
                        dsn: str, tmp: str) -> dict[str, Any]:
     from heatkeeper.supervisor import config as sup_config
     from heatkeeper.supervisor.ingest import run_mqtt
-    from heatkeeper.supervisor.main import mqtt_client_factory, subscription_filters
+    from heatkeeper.supervisor.main import (
+        command_client_factory,
+        command_filters,
+        mqtt_client_factory,
+        subscription_filters,
+    )
     from heatkeeper.supervisor.service import SupervisorService
     from heatkeeper.supervisor.storage import open_storage
 
@@ -248,7 +253,9 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
              asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                            subscription_filters(cfg), on_connect))]
+                                            subscription_filters(cfg))),
+             asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, password),
+                                            command_filters(), on_connect))]
     await asyncio.wait_for(connected.wait(), 20)
     chunks = [sids[i::args.publishers] for i in range(args.publishers)]
     workers = []
@@ -332,6 +339,8 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         "command_rtt_p50_s": _round(_pct(rtts, 50)), "command_rtt_p99_s": _round(_pct(rtts, 99)),
         "command_rtt_max_s": _round(max(rtts) if rtts else None),
         "supervisor_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
+        "supervisor_cpu_us_per_msg": round(1e6 * (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime)
+                                           / max(rows, 1), 1) if args.ingest_procs == 1 else None,
         "publishers_cpu_s": round(sum(r["cpu_s"] for r in results), 1),
     }
 

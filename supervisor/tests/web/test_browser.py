@@ -127,6 +127,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             # Fleet: both live stations online, the third offline, the tripped pump's alarm counted.
             rows = page.locator("#stations tbody tr.station-row")
             await expect(rows).to_have_count(3)
+            await expect(page.locator("#broker-banner")).to_be_hidden()
             await expect(page.locator('tr[data-station="arxan-01"]')).to_have_class(lambda_re(r"\brow-on\b"))
             await expect(page.locator('tr[data-station="arxan-03"]')).to_have_class(lambda_re(r"\brow-off\b"))
             await expect(page.locator('tr[data-station="arxan-03"] .pill-off')).to_be_visible()

@@ -14,7 +14,7 @@ from heatkeeper.supervisor.service import SupervisorService
 from .conftest import COLLECTOR_TOKEN, login
 
 PAGES = ["/", "/stations/st-a", "/stations/st-a/trends", "/alarms", "/reports"]
-APIS = ["/api/me", "/api/stations", "/api/stations/st-a", "/api/stations/st-a/trends", "/api/stations/st-a/rooms",
+APIS = ["/api/me", "/api/health", "/api/stations", "/api/stations/st-a", "/api/stations/st-a/trends", "/api/stations/st-a/rooms",
         "/api/alarms", "/api/commands", "/api/equipment", "/api/reports/compliance",
         "/api/reports/daily?date=2026-11-20&hour=9"]
 

@@ -204,7 +204,17 @@
     badge.textContent = String(n);
     badge.hidden = n === 0;
   }
+  /* The supervisor's own link to the broker: without it nothing new arrives and no command leaves. */
+  async function brokerHealth() {
+    const banner = document.getElementById("broker-banner");
+    if (!banner) return;
+    const r = await HK.api("GET", "/api/health");
+    if (r.ok) banner.hidden = r.data.broker_connected !== false;
+  }
   document.addEventListener("DOMContentLoaded", function () {
-    if (HK.user) HK.poll(navAlarms, Math.max(10, boot.refresh_s * 2));
+    if (HK.user) {
+      HK.poll(navAlarms, Math.max(10, boot.refresh_s * 2));
+      HK.poll(brokerHealth, Math.max(10, boot.refresh_s * 2));
+    }
   });
 })();
