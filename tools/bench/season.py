@@ -159,6 +159,7 @@ def figures(name: str, plant: Any, rec: Any, days: float, wall_s: float) -> dict
         "name": name,
         "heat_kwh_per_m2": plant.heat_kwh / area,
         "heat_mwh": plant.heat_kwh / 1000.0,
+        "floor_area_m2": area,
         "underheat_kh_below_18": kh[worst],
         "underheat_kh_below_target_minus_2": max(comfort["kh_below_low"]),
         "underheat_kh_below_18_all_groups": sum(kh),
