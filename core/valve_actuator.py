@@ -14,7 +14,9 @@ estimate does not count as travel. Re-synchronisation to an end stop:
   stop, so the estimate is set to it;
 - when the wanted position is an end (<= 0 % or >= 100 %) and the estimate has reached it,
   the drive goes on for resync_overdrive_pct of run_time_s so the real valve sits on the stop
-  too, then stops (synced) until the valve is moved away again.
+  too, then stops (synced) until the valve is moved away again;
+- at power-up without a snapshot (or feedback) the position is unknown: the actuator first
+  closes for a full run time plus the overdrive (initial_sync), then follows the controller.
 """
 
 from .heating_curve import merged, section_problems
@@ -35,6 +37,8 @@ DEFAULTS = {
     "shut_pct": 2.0,  # plausibility: valve at most this open ...
     "shut_rise_k": 5.0,  # ... while supply rises this much above its lowest ...
     "shut_delay_s": 600.0,  # ... with the valve shut at least this long: "valve_shut_rising"
+    "mismatch_pct": 10.0,  # position feedback this far from the command ...
+    "mismatch_delay_s": 300.0,  # ... for this long: "valve_position_mismatch" (stuck valve or actuator)
 }
 
 RANGES = {
@@ -52,6 +56,8 @@ RANGES = {
     "shut_pct": (0.0, 20.0, "%"),
     "shut_rise_k": (0.5, 50.0, "K"),
     "shut_delay_s": (10.0, 86400.0, "s"),
+    "mismatch_pct": (1.0, 100.0, "%"),
+    "mismatch_delay_s": (10.0, 86400.0, "s"),
 }
 
 KIND_POSITION = 0
@@ -86,6 +92,10 @@ class ValveActuator:
         self.end_drive_s = 0.0  # drive against the end stop the estimate has reached
         self.synced_end = 0  # -1 / +1: confirmed on the closed / open stop; 0: neither
         self.travel_pct = 0.0  # total estimated travel since start (wear counter)
+        # A floating actuator's position is unknown at power-up: assume open, sync closed first.
+        self.initial_sync = self.kind == KIND_FLOATING
+        if self.initial_sync:
+            self.estimate_pct = 100.0
 
     def step(self, dt_s: float, target_pct: float, feedback_pct: float, feedback_ok: bool):
         """Drive toward target_pct for this cycle of dt_s seconds."""
@@ -115,6 +125,13 @@ class ValveActuator:
             return
         if fb:
             self.estimate_pct = min(100.0, max(0.0, feedback_pct))
+            self.initial_sync = False
+        elif self.initial_sync:
+            # Power-up without a known position: close onto the stop first (full run + overdrive).
+            if self.synced_end == -1:
+                self.initial_sync = False
+            else:
+                target_pct = 0.0
         est = self.estimate_pct
         drive_s = (target_pct - est) / 100.0 * self.run_time_s
         to_end = target_pct <= 0.0 or target_pct >= 100.0
@@ -191,6 +208,8 @@ class ValveActuator:
             self.estimate_pct = min(100.0, max(0.0, est))
         if travel == travel and travel >= 0.0:
             self.travel_pct = travel
-        # After a restart a floating actuator's real position is uncertain: re-sync at the next end.
+        # After a restart a floating actuator's real position is uncertain: re-sync at the next end
+        # (the snapshot's estimate is trusted meanwhile, so no closing stroke at start-up).
+        self.initial_sync = False
         self.synced_end = 0
         self.end_drive_s = 0.0
