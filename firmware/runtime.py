@@ -251,7 +251,7 @@ class Station:
                                        "detail": "process image read took over %.0f s" % io_timeout_s})
         inputs = dict(inputs)
         inputs["now_s"] = now_s
-        inputs["time_of_day_s"] = self.clock.time_of_day_s()
+        inputs["time_of_day_s"] = (self.clock.time_of_day_s(), True)  # a process-image item like any signal
         out = self.ctl.step(inputs)
         actuators = {name: out[name] for name in S.ACTUATORS if name in out}
         try:

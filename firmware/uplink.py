@@ -5,13 +5,18 @@ aiomqtt's reconnect pattern `clean_start=FIRST_ONLY` silently starts clean on ev
 see reference stack.md 3.1), QoS 1 subscriptions, explicit reconnect loop with exponential
 back-off and jitter. Retained status "online" on connect, retained last will "offline".
 
-Outbox drain: one message in flight, in sequence order. `await publish(qos=1)` returns after
+Outbox drain: a window of WINDOW messages in flight, sent in sequence order. `await publish(qos=1)` returns after
 the PUBACK; aiomqtt ignores the PUBACK's v5 reason code, so a hook on paho's on_publish
 records refusals (e.g. "Not authorized" from a broker ACL): a refused message stays in the
 outbox, an alarm event is raised and the link backs off. Acknowledged messages are deleted in
 batches; a crash between PUBACK and delete resends byte-identical copies (same seq), which
 the supervisor stores once.
 
+A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
+(no supervisor session exists): with `require_subscriber` (default) the message is kept and
+retried until a subscriber appears, so a supervisor that lost its session loses no data.
+
+Subscriptions use retainAsPublished, so a retained command is recognised on live delivery too.
 Commands (core.codec.command_topic) pass a gate before core sees them: decodable, not
 retained, user allowed, not expired (wall clock), expiry not absurdly far, not a duplicate
 (a recent-ack cache answers repeats with the first answer). Every command with a readable id
@@ -45,6 +50,7 @@ log = logging.getLogger("heatkeeper.uplink")
 
 # MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
 NO_MATCHING_SUBSCRIBERS = 16
+WINDOW = 16  # QoS 1 publishes in flight
 
 CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
@@ -170,6 +176,7 @@ class Uplink:
         self._wake = asyncio.Event()
         self._refusals: list[str] = []
         self._unheard = 0
+        self._refused_reported = False
         self.unheard_waits = 0
         self._unheard_reported = False
         self._client: aiomqtt.Client | None = None
@@ -227,6 +234,7 @@ class Uplink:
                 async with client:
                     self._client = client
                     self._hook_puback(client)
+                    client.pending_calls_threshold = 4 * WINDOW  # our window is intended, not a leak
                     self.connected = True
                     self.connects += 1
                     delay = self.cfg.reconnect_min_s
@@ -267,20 +275,36 @@ class Uplink:
             done: list[int] = []
             unheard = False
             try:
-                for seq, topic, payload in batch:
+                for start in range(0, len(batch), WINDOW):
+                    window = batch[start:start + WINDOW]
                     self._refusals.clear()
                     self._unheard = 0
-                    await client.publish(topic, payload, qos=1)
+                    # Up to WINDOW QoS 1 publishes in flight, sent in order on one connection; the
+                    # window counts as delivered only when every PUBACK in it was clean (a resend
+                    # of an accepted one is a duplicate seq, which the supervisor stores once).
+                    results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window),
+                                                   return_exceptions=True)
+                    for res in results:
+                        if isinstance(res, BaseException):
+                            raise res
+                    seq, topic = window[0][0], window[0][1]
                     if self._unheard and self.cfg.require_subscriber:
                         unheard = True
                         break
                     if self._refusals:
                         self.refused += 1
-                        self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "active",
-                                                "text": "broker refused seq %d on %s: %s" % (seq, topic, self._refusals[0])})
-                        raise UplinkFault("refused", "broker answered %s to seq %d" % (self._refusals[0], seq))
-                    done.append(seq)
+                        if not self._refused_reported:  # once per episode, not once per retry
+                            self._refused_reported = True
+                            self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "active",
+                                                    "text": "broker refused a message of seqs %d-%d on %s: %s (check the broker ACL)"
+                                                    % (seq, window[-1][0], topic, self._refusals[0])})
+                        raise UplinkFault("refused", "broker answered %s within seqs %d-%d" % (self._refusals[0], seq, window[-1][0]))
+                    done.extend(item[0] for item in window)
                     self._unheard_reported = False
+                    if self._refused_reported:
+                        self._refused_reported = False
+                        self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "cleared",
+                                                "text": "broker accepts our messages again"})
             finally:
                 self.outbox.acknowledge(done)
             if unheard:

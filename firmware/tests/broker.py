@@ -29,16 +29,21 @@ def port_open(port: int) -> bool:
 
 
 class Mosquitto:
-    """One mosquitto process in `workdir` (persistence on, anonymous unless `users` given)."""
+    """One mosquitto process in `workdir` (persistence on, anonymous unless `users` given).
 
-    def __init__(self, workdir: str, users: dict[str, str] | None = None, acl: str | None = None) -> None:
+    The broker saves its database after every change (autosave_on_changes): Mosquitto
+    acknowledges a QoS 1 message before its periodic save, so a SIGKILLed broker would
+    otherwise lose messages it had already acknowledged, which no client can prevent."""
+
+    def __init__(self, workdir: str, users: dict[str, str] | None = None, acl: str | None = None,
+                 tls: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.port = free_port()
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.proc: subprocess.Popen | None = None
         conf = ["per_listener_settings false", "persistence true", "persistence_location %s/" % workdir,
-                "autosave_interval 1", "max_queued_messages 100000", "log_type all",
+                "autosave_on_changes true", "autosave_interval 1", "max_queued_messages 100000", "log_type all",
                 "listener %d 127.0.0.1" % self.port]
         if users:
             pw = os.path.join(workdir, "passwd")
@@ -54,6 +59,11 @@ class Mosquitto:
             with open(path, "w") as fh:
                 fh.write(acl)
             conf.append("acl_file %s" % path)
+        self.tls_port = 0
+        if tls:
+            self.tls_port = free_port()
+            conf += ["listener %d 127.0.0.1" % self.tls_port, "cafile %s" % tls["ca"], "certfile %s" % tls["cert"],
+                     "keyfile %s" % tls["key"], "tls_version tlsv1.2"]
         if os.geteuid() == 0:
             conf.insert(0, "user root")
         self.conf = os.path.join(workdir, "mosquitto.conf")
@@ -66,7 +76,7 @@ class Mosquitto:
         self.proc = subprocess.Popen([self.binary, "-c", self.conf], stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + 10
-        while not port_open(self.port):
+        while not port_open(self.port) or (self.tls_port and not port_open(self.tls_port)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("mosquitto did not start:\n" + open(self.log_path).read()[-2000:])
             time.sleep(0.05)
@@ -80,3 +90,22 @@ class Mosquitto:
     def kill(self) -> None:
         """SIGKILL: the broker vanishes without a goodbye."""
         self.stop(signal.SIGKILL)
+
+
+def make_test_pki(folder: str) -> dict[str, str]:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost (openssl CLI)."""
+    os.makedirs(folder, exist_ok=True)
+    p = {name: os.path.join(folder, name) for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.cnf")}
+    with open(p["san.cnf"], "w") as fh:
+        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run = [
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=heatkeeper test CA",
+         "-keyout", p["ca.key"], "-out", p["ca.crt"]],
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", p["server.key"],
+         "-out", p["server.csr"]],
+        ["openssl", "x509", "-req", "-in", p["server.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"], "-CAcreateserial",
+         "-days", "2", "-extfile", p["san.cnf"], "-out", p["server.crt"]],
+    ]
+    for argv in run:
+        subprocess.run(argv, check=True, capture_output=True)
+    return {"ca": p["ca.crt"], "cert": p["server.crt"], "key": p["server.key"]}

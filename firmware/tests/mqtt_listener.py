@@ -13,8 +13,10 @@ from heatkeeper.firmware.uplink import session_properties
 class Listener:
     """Subscribes to `topic_filter` with QoS 1 and keeps (topic, payload, retain) in arrival order."""
 
-    def __init__(self, port: int, topic_filter: str = codec.PREFIX + "#", identifier: str = "test-listener") -> None:
+    def __init__(self, port: int, topic_filter: str = codec.PREFIX + "#", identifier: str = "test-listener",
+                 username: str | None = None, password: str | None = None) -> None:
         self.port, self.filter, self.identifier = port, topic_filter, identifier
+        self.username, self.password = username, password
         self.messages: list[tuple[str, bytes, bool]] = []
         self.connected = asyncio.Event()
         self.client: aiomqtt.Client | None = None
@@ -34,6 +36,7 @@ class Listener:
     async def _run(self) -> None:
         while True:
             client = aiomqtt.Client("127.0.0.1", self.port, identifier=self.identifier,
+                                    username=self.username, password=self.password,
                                     protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
                                     properties=session_properties(3600), keepalive=5, timeout=5)
             try:

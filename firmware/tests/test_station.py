@@ -155,3 +155,19 @@ async def test_modbus_tcp_slave_read_and_validated_writes(tmp_path, mosquitto) -
             client.close()
     journal = [r["body"] for r in station.journal.read_all() if r["body"].get("kind") == "local_write"]
     assert any(r.get("result") == "rejected" and r.get("reason") == "out_of_range" for r in journal)
+
+
+async def test_cycle_overruns_are_counted_and_alarmed(tmp_path, mosquitto) -> None:
+    """At 1000x time scale a 0.1 s cycle has 0.1 ms of wall time: every cycle overruns."""
+    path, _raw = station_toml(tmp_path, mosquitto.port, station={"cycle_s": 0.1, "overrun_alarm_cycles": 3})
+    station = Station(load_config(path), time_scale=1000.0)
+    task = asyncio.create_task(station.run())
+    try:
+        await wait_until(lambda: station.overrun_alarm, what="overrun alarm")
+    finally:
+        station.stop()
+        await asyncio.wait_for(task, 20)
+    assert station.overruns >= 3
+    records = station.journal.read_all()
+    assert any(r["kind"] == "alarm" and r["body"].get("code") == "cycle_overrun" for r in records)
+    assert any(r["kind"] == "event" and r["body"].get("kind") == "cycle_overrun" for r in records)

@@ -104,3 +104,40 @@ async def test_sigkill_restart_restores_snapshot_and_loses_nothing(tmp_path, mos
             with open(log_path, "rb") as fh:
                 log_text = fh.read().decode("utf-8", "replace")
             assert "Traceback" not in log_text, log_text[-3000:]
+
+
+async def test_systemd_notify_ready_watchdog_stopping(tmp_path, mosquitto) -> None:
+    """Type=notify: READY=1 once running, WATCHDOG=1 per cycle that made progress, STOPPING=1."""
+    import socket
+
+    path, _raw = station_toml(tmp_path, mosquitto.port)
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.setblocking(False)
+    env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="3000000")
+    log = open(tmp_path / "station.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "heatkeeper.tools.cli", "station", "--config", path],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    got: list[bytes] = []
+
+    def drain() -> list[bytes]:
+        while True:
+            try:
+                got.append(sock.recv(4096))
+            except BlockingIOError:
+                return got
+
+    try:
+        await wait_until(lambda: drain().count(b"WATCHDOG=1") >= 5, timeout_s=30, what="five watchdog feeds")
+        assert got[0].startswith(b"READY=1")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        drain()
+        assert got[-1] == b"STOPPING=1"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+        sock.close()
