@@ -202,18 +202,15 @@ class Soak:
 
     def _result(self, rig: Rig) -> dict[str, Any]:
         assert rig.recorder is not None
-        # Let the outbox drain: the highest sequence number stops moving only once all is delivered.
-        last = -1
+        # Let the outbox drain. It sends in sequence order, so once a message stamped after this
+        # point has arrived with no gap before it, everything produced earlier was delivered.
+        drain_ts = rig.station_now_s()
         deadline = time.monotonic() + 120.0
         while time.monotonic() < deadline:
-            time.sleep(3.0)
-            report = sequence_report(rig.recorder.uplinks(station=rig.station_id))
-            if report["last"] == last and not report["missing"]:
+            time.sleep(1.0)
+            uplinks = rig.recorder.uplinks(station=rig.station_id)
+            if any(float(m["ts"]) >= drain_ts for m in uplinks) and not sequence_report(uplinks)["missing"]:
                 break
-            last = report["last"]
-        if rig.station is not None:
-            rig.station.stop()
-        time.sleep(1.0)
         uplinks = rig.recorder.uplinks(station=rig.station_id)
         report = sequence_report(uplinks)
         telemetry = [m for m in uplinks if m["kind"] == "telemetry"]
