@@ -281,13 +281,13 @@ def passed(result: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m heatkeeper.tools.sim.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=float, default=30.0, help="simulated days")
-    parser.add_argument("--time-scale", type=float, default=None, help="acceleration (default: 2 days in about 4 min)")
-    parser.add_argument("--cycle-s", type=float, default=30.0, help="station control cycle in simulated seconds")
+    parser.add_argument("--time-scale", type=float, default=None, help="acceleration (default 1440: a simulated day in a minute)")
+    parser.add_argument("--cycle-s", type=float, default=60.0, help="station control cycle in simulated seconds")
     parser.add_argument("--telemetry-interval-s", type=float, default=60.0, help="station telemetry interval (simulated s)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="", help="keep configs and logs here (default: a temporary folder)")
     args = parser.parse_args(argv)
-    time_scale = args.time_scale or 720.0
+    time_scale = args.time_scale or 1440.0
     workdir = args.workdir or tempfile.mkdtemp(prefix="heatkeeper-soak-")
     os.makedirs(workdir, exist_ok=True)
     print("soak: %g simulated days at x%g, station cycle %g s, logs in %s" % (args.days, time_scale, args.cycle_s, workdir))
