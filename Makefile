@@ -14,6 +14,8 @@ help:
 	@echo "make test      every test: lint, CPython compiled + interpreted, MicroPython, fast HIL"
 	@echo "make test-mpy  the core tests on real MicroPython (WebAssembly, Node.js)"
 	@echo "make bench     the benchmarks (season, bus, ingest)"
+	@echo "make test-hil  every HIL suite (real station vs simulator, slow ones included)"
+	@echo "make soak      30 simulated days with random faults; prints the survival table"
 	@echo "make test-arm64  build the compiled core for aarch64 and run the core tests under qemu"
 
 $(STAMP): requirements.txt setup.py package.json
@@ -50,6 +52,10 @@ test-mpy: deps
 
 test-hil: build
 	HEATKEEPER_REQUIRE_CEXT=1 $(PYTEST) -q -m "hil or not hil" hil_tests --run-slow
+
+# 30 simulated days of the real station against the simulator, random faults, one table.
+soak: build
+	$(PY) -m heatkeeper.tools.sim.soak --days 30 --time-scale 1800 --cycle-s 60
 
 # aarch64 under qemu-user-static in a debootstrap root (first run ~5 min to make the root, then ~1 min).
 test-arm64:

@@ -34,6 +34,7 @@ PACKAGE_DIRS = {
 # The one list of Cython-compiled modules (dotted names under `heatkeeper`).
 CYTHON_MODULES = [
     "heatkeeper.core.units",
+    "heatkeeper.tools.plant.model",
 ]
 
 
@@ -59,6 +60,23 @@ def _source_of(module):
     return os.path.join(PACKAGE_DIRS[top], *rest) + ".py"
 
 
+def _pxd_include_dir():
+    """A `heatkeeper/` tree of links to the top-level folders, so Cython finds each module's
+    augmenting .pxd by its dotted name (it looks up `heatkeeper/core/units.pxd`, not
+    `core/units.pxd`; without this the .pxd is silently ignored and nothing is typed)."""
+    root = os.path.join("build", "pxd_include")
+    top = os.path.join(root, "heatkeeper")
+    os.makedirs(top, exist_ok=True)
+    for package, folder in PACKAGE_DIRS.items():
+        link = os.path.join(top, package.split(".")[1])
+        if not os.path.islink(link):
+            os.symlink(os.path.abspath(folder), link)
+    init = os.path.join(top, "__init__.py")
+    if not os.path.exists(init):
+        open(init, "w").close()
+    return root
+
+
 def _extensions():
     if os.environ.get("HEATKEEPER_DISABLE_CEXT") == "1":
         return []
@@ -75,6 +93,7 @@ def _extensions():
     try:
         return cythonize(
             exts,
+            include_path=[_pxd_include_dir()],
             compiler_directives={"language_level": "3", "binding": False, "embedsignature": False},
             quiet=True,
         )
@@ -108,10 +127,12 @@ setup(
         "aiomqtt>=2.5,<3",
         "amqtt==0.12.1",
         "aiohttp>=3.10,<4",
+        "jinja2>=3.1,<4",
         "asyncpg>=0.30,<1",
         "matplotlib>=3.8",
         "numpy>=1.26",
         "rich>=13",
+        "tomli-w>=1.0,<2",
     ],
     extras_require={
         "dev": ["cython>=3.1,<3.3", "pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3",

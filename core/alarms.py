@@ -1,0 +1,226 @@
+"""Alarms: the catalogue of station alarm codes and the table that runs them.
+
+Each alarm is evaluated every cycle from a condition. A condition must hold for the alarm's
+on-delay before the alarm is raised (so a one-cycle glitch raises nothing) and be gone for
+`clear_delay_s` before it clears (time hysteresis; value hysteresis is in the conditions).
+
+States (ISA-18.2 style):
+    none -> active            condition held for the on-delay          event "raised"
+    active -> acked           ack_alarm                                event "acked"
+    active -> none            condition gone (non-latching)            event "cleared"
+    active -> cleared_unacked condition gone (latching)                event "returned"
+    acked -> none             condition gone                           event "cleared"
+    cleared_unacked -> none   ack_alarm                                event "acked"
+    cleared_unacked -> active condition back                           event "raised"
+A latching alarm therefore stays listed until someone acknowledges it, and the protective
+action tied to it (see core.interlocks) stays in force until then.
+
+`alarm list` entries: {"code","severity","state","since_s","value","text"}; `value` is the
+reading when the alarm was raised. The list is rebuilt only when a state changes.
+"""
+
+from . import checks
+from .signals import INPUTS
+
+S_NONE = 0
+S_ACTIVE = 1
+S_ACKED = 2
+S_CLEARED_UNACKED = 3
+STATE_NAMES = ("none", "active", "acked", "cleared_unacked")
+
+SEVERITIES = ("critical", "major", "minor", "warning")
+
+# Delay classes: which settings key gives the on-delay.
+D_NONE = 0  # immediate (the protective action already acted)
+D_PROCESS = 1  # alarms.delay_s
+D_SENSOR = 2  # alarms.sensor_delay_s
+D_DEVIATION = 3  # alarms.deviation_delay_s
+
+# Process alarms: (code, severity, latching, delay class, text). Indices A_* below.
+PROCESS_ALARMS = (
+    ("secondary_overtemp", "critical", True, D_NONE, "secondary supply over temperature: primary valve closed"),
+    ("pump_dry_run", "critical", True, D_NONE, "circulation pumps stopped: dry-run protection on low pressure"),
+    ("pumps_all_failed", "critical", False, D_PROCESS, "no circulation pump running: primary valve closed"),
+    ("pump1_fault", "major", False, D_NONE, "circulation pump 1 failed (fault input or no proof of flow)"),
+    ("pump2_fault", "major", False, D_NONE, "circulation pump 2 failed (fault input or no proof of flow)"),
+    ("pressure_high", "major", False, D_NONE, "secondary over pressure: relief open, make-up stopped"),
+    ("pressure_low", "major", False, D_PROCESS, "secondary return pressure low"),
+    ("makeup_pump_fault", "major", False, D_PROCESS, "make-up pump fault"),
+    ("tank_level_low", "minor", False, D_PROCESS, "make-up tank level low"),
+    ("tank_level_low_low", "major", False, D_PROCESS, "make-up tank level low-low: make-up pump stopped"),
+    ("makeup_leak_rate", "major", False, D_NONE, "make-up rate above limit: network leak or illegal water draw"),
+    ("makeup_long_run", "minor", False, D_NONE, "make-up pump running too long without reaching pressure"),
+    ("supply_deviation_high", "minor", False, D_DEVIATION, "secondary supply far above setpoint"),
+    ("supply_deviation_low", "minor", False, D_DEVIATION, "secondary supply far below setpoint"),
+    ("valve_open_no_rise", "minor", False, D_PROCESS, "primary valve opening but supply temperature not rising"),
+    ("valve_shut_rising", "major", False, D_PROCESS, "primary valve shut but supply temperature rising (passing valve)"),
+    ("startup_fill_timeout", "major", False, D_NONE, "start-up: network not pressurised in time"),
+    ("safe_mode", "major", False, D_NONE, "station in safe mode"),
+)
+A_SECONDARY_OVERTEMP = 0
+A_PUMP_DRY_RUN = 1
+A_PUMPS_ALL_FAILED = 2
+A_PUMP1_FAULT = 3
+A_PUMP2_FAULT = 4
+A_PRESSURE_HIGH = 5
+A_PRESSURE_LOW = 6
+A_MAKEUP_PUMP_FAULT = 7
+A_TANK_LEVEL_LOW = 8
+A_TANK_LEVEL_LOW_LOW = 9
+A_MAKEUP_LEAK_RATE = 10
+A_MAKEUP_LONG_RUN = 11
+A_SUPPLY_DEVIATION_HIGH = 12
+A_SUPPLY_DEVIATION_LOW = 13
+A_VALVE_OPEN_NO_RISE = 14
+A_VALVE_SHUT_RISING = 15
+A_STARTUP_FILL_TIMEOUT = 16
+A_SAFE_MODE = 17
+N_PROCESS = 18
+# Sensor alarms follow: index A_SENSOR0 + signal index, code "sensor_" + signal name.
+A_SENSOR0 = N_PROCESS
+_MAJOR_SENSORS = ("secondary_supply_temp_c", "secondary_return_pressure_kpa", "secondary_supply_pressure_kpa")
+
+
+def catalogue() -> list:
+    """Every alarm as (code, severity, latching, delay class, text), in index order."""
+    rows = list(PROCESS_ALARMS)
+    for name in INPUTS:
+        severity = "major" if name in _MAJOR_SENSORS else "minor"
+        rows.append(("sensor_" + name, severity, False, D_SENSOR, "sensor fault: " + name))
+    return rows
+
+
+CODES = tuple(row[0] for row in catalogue())
+
+DEFAULTS = {
+    "delay_s": 10.0,
+    "sensor_delay_s": 5.0,
+    "deviation_delay_s": 600.0,
+    "clear_delay_s": 5.0,
+}
+
+
+def validate(section: dict) -> list:
+    """Problems of the "alarms" settings section."""
+    p = []  # type: list
+    checks.number(p, "alarms", section, "delay_s", "s", 0, 3600)
+    checks.number(p, "alarms", section, "sensor_delay_s", "s", 0, 3600)
+    checks.number(p, "alarms", section, "deviation_delay_s", "s", 0, 86400)
+    checks.number(p, "alarms", section, "clear_delay_s", "s", 0, 3600)
+    return p
+
+
+class AlarmTable:
+    """State of every catalogue alarm; `events` collects this cycle's alarm events."""
+
+    def __init__(self, cfg: dict) -> None:
+        rows = catalogue()
+        self.n = len(rows)
+        self.codes = [r[0] for r in rows]
+        self.severity = [r[1] for r in rows]
+        self.latching = [r[2] for r in rows]
+        self.text = [r[4] for r in rows]
+        delays = (0.0, float(cfg["delay_s"]), float(cfg["sensor_delay_s"]), float(cfg["deviation_delay_s"]))
+        self.delay_s = [delays[r[3]] for r in rows]
+        self.clear_delay_s = float(cfg["clear_delay_s"])
+        self.index = {}
+        for i in range(self.n):
+            self.index[self.codes[i]] = i
+        self.state = [S_NONE] * self.n
+        self.since_s = [0.0] * self.n
+        self.value = [0.0] * self.n
+        self.on_since_s = [-1.0] * self.n
+        self.off_since_s = [-1.0] * self.n
+        self.events = []  # type: list
+        self.dirty = True
+        self.listing = []  # type: list
+
+    def update(self, i: int, condition: bool, value: float, now_s: float) -> None:
+        """Feed alarm i its condition for this cycle."""
+        state = self.state[i]
+        if condition:
+            self.off_since_s[i] = -1.0
+            if state == S_NONE or state == S_CLEARED_UNACKED:
+                if self.on_since_s[i] < 0.0:
+                    self.on_since_s[i] = now_s
+                if now_s - self.on_since_s[i] >= self.delay_s[i]:
+                    self.state[i] = S_ACTIVE
+                    self.since_s[i] = now_s
+                    self.value[i] = value
+                    self._event(i, "raised", now_s)
+            return
+        self.on_since_s[i] = -1.0
+        if state == S_ACTIVE or state == S_ACKED:
+            if self.off_since_s[i] < 0.0:
+                self.off_since_s[i] = now_s
+            if now_s - self.off_since_s[i] >= self.clear_delay_s:
+                self.off_since_s[i] = -1.0
+                if state == S_ACKED or not self.latching[i]:
+                    self.state[i] = S_NONE
+                    self._event(i, "cleared", now_s)
+                else:
+                    self.state[i] = S_CLEARED_UNACKED
+                    self._event(i, "returned", now_s)
+
+    def ack(self, code: str, now_s: float) -> str:
+        """Acknowledge by code; "" when done, else a reason code."""
+        i = self.index.get(code, -1)
+        if i < 0:
+            return "unknown_alarm"
+        state = self.state[i]
+        if state == S_ACTIVE:
+            self.state[i] = S_ACKED
+        elif state == S_CLEARED_UNACKED:
+            self.state[i] = S_NONE
+        elif state == S_ACKED:
+            return "already_acked"
+        else:
+            return "not_active"
+        self._event(i, "acked", now_s)
+        return ""
+
+    def is_on(self, i: int) -> bool:
+        """Listed in any state (active, acked or cleared but unacknowledged)."""
+        return self.state[i] != S_NONE
+
+    def _event(self, i: int, reason: str, now_s: float) -> None:
+        self.dirty = True
+        self.events.append({"kind": "alarm", "reason": reason, "code": self.codes[i],
+                            "severity": self.severity[i], "value": self.value[i], "at_s": now_s})
+
+    def listing_now(self) -> list:
+        """The alarm list (rebuilt only after a change; do not mutate it)."""
+        if self.dirty:
+            out = []  # type: list
+            for i in range(self.n):
+                if self.state[i] != S_NONE:
+                    out.append({"code": self.codes[i], "severity": self.severity[i],
+                                "state": STATE_NAMES[self.state[i]], "since_s": self.since_s[i],
+                                "value": self.value[i], "text": self.text[i]})
+            self.listing = out
+            self.dirty = False
+        return self.listing
+
+    def snapshot(self, now_s: float) -> list:
+        """Listed alarms as [code, state, age_s, value]."""
+        out = []  # type: list
+        for i in range(self.n):
+            if self.state[i] != S_NONE:
+                out.append([self.codes[i], self.state[i], now_s - self.since_s[i], self.value[i]])
+        return out
+
+    def restore(self, rows: object, now_s: float) -> None:
+        if not isinstance(rows, list):
+            return
+        for row in rows:
+            if not isinstance(row, list) or len(row) != 4:
+                continue
+            i = self.index.get(row[0], -1)
+            if i < 0 or row[1] not in (S_ACTIVE, S_ACKED, S_CLEARED_UNACKED):
+                continue
+            if not checks.is_number(row[2]) or not checks.is_number(row[3]):
+                continue
+            self.state[i] = row[1]
+            self.since_s[i] = now_s - row[2]
+            self.value[i] = float(row[3])
+        self.dirty = True

@@ -1,0 +1,199 @@
+"""Commands: validation, permission per mode, and remote setpoints as leases.
+
+A command is {"id", "kind", "args", "user", "source": "remote"|"local"} and, optionally,
+"expires_s" on the caller's monotonic clock (firmware checks wall-clock expiry itself). The
+answer is {"result": "applied"|"rejected"|"expired", "reason": code, "detail": text}.
+
+Reason codes: "ok", "bad_command", "bad_source", "unknown_kind", "bad_args", "out_of_range",
+"not_permitted_in_mode", "local_only", "interlock_latched", "unknown_alarm", "not_active",
+"already_acked", "expired".
+
+Every remote setpoint is a lease: it holds for `lease_s` (default `default_lease_s`, at most
+`max_lease_s`) and then expires, and the station returns to its own settings (Samson's
+30-minute "control system monitoring" generalised). A lease is never renewed implicitly.
+"""
+
+from . import checks
+from .modes import (
+    M_AUTO,
+    M_MANUAL,
+    M_REMOTE,
+    M_SAFE,
+    M_STARTUP_COLD,
+    M_STARTUP_FILL,
+    M_STARTUP_WARMUP,
+    M_SUMMER,
+)
+
+KINDS = ("set_room_setpoint", "set_supply_setpoint", "set_dp_setpoint", "set_makeup_pressure",
+         "set_mode", "ack_alarm", "boost", "set_valve_manual", "clear_lease")
+
+L_ROOM = 0
+L_SUPPLY = 1
+L_DP = 2
+L_MAKEUP = 3
+L_BOOST = 4
+N_LEASES = 5
+LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost")
+
+_ALL = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_SUMMER)
+_NOT_SAFE = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SUMMER)
+
+# Modes in which each kind is permitted. Safe mode refuses new setpoints: whoever wants to
+# change the station must first take it out of safe deliberately.
+PERMITTED = {
+    "set_room_setpoint": _NOT_SAFE,
+    "set_supply_setpoint": (M_REMOTE,),  # overriding the curve is the platform's strategy mode
+    "set_dp_setpoint": _NOT_SAFE,
+    "set_makeup_pressure": _NOT_SAFE,
+    "set_mode": _ALL,
+    "ack_alarm": _ALL,
+    "boost": (M_AUTO, M_REMOTE),
+    "set_valve_manual": (M_MANUAL,),
+    "clear_lease": _ALL,
+}
+# Only the local panel may do these (ECL/Samson: manual mode only from the HMI).
+LOCAL_ONLY = ("set_valve_manual",)
+LOCAL_ONLY_MODES = ("manual",)
+
+DEFAULTS = {
+    "default_lease_s": 3600.0,
+    "min_lease_s": 60.0,
+    "max_lease_s": 86400.0,
+    "room_min_c": 16.0,
+    "room_max_c": 24.0,
+    "supply_min_c": 20.0,
+    "supply_max_c": 90.0,
+    "dp_min_kpa": 10.0,
+    "dp_max_kpa": 400.0,
+    "makeup_min_kpa": 80.0,
+    "makeup_max_kpa": 1000.0,
+    "boost_max_k": 10.0,
+}
+
+
+def validate(section: dict) -> list:
+    """Problems of the "commands" settings section."""
+    p = []  # type: list
+    s = "commands"
+    checks.number(p, s, section, "default_lease_s", "s", 10, 604800)
+    checks.number(p, s, section, "min_lease_s", "s", 1, 86400)
+    checks.number(p, s, section, "max_lease_s", "s", 10, 604800)
+    checks.order(p, s, section, "min_lease_s", "max_lease_s", "s")
+    d = section["default_lease_s"]
+    if checks.is_number(d) and checks.is_number(section["max_lease_s"]) and checks.is_number(section["min_lease_s"]):
+        if d > section["max_lease_s"] or d < section["min_lease_s"]:
+            p.append("commands.default_lease_s=%r s: must be in [min_lease_s, max_lease_s]" % d)
+    checks.number(p, s, section, "room_min_c", "degC", 5, 30)
+    checks.number(p, s, section, "room_max_c", "degC", 10, 30)
+    checks.order(p, s, section, "room_min_c", "room_max_c", "degC")
+    checks.number(p, s, section, "supply_min_c", "degC", 5, 100)
+    checks.number(p, s, section, "supply_max_c", "degC", 20, 140)
+    checks.order(p, s, section, "supply_min_c", "supply_max_c", "degC")
+    checks.number(p, s, section, "dp_min_kpa", "kPa", 0, 1000)
+    checks.number(p, s, section, "dp_max_kpa", "kPa", 10, 2000)
+    checks.order(p, s, section, "dp_min_kpa", "dp_max_kpa", "kPa")
+    checks.number(p, s, section, "makeup_min_kpa", "kPa", 0, 2000)
+    checks.number(p, s, section, "makeup_max_kpa", "kPa", 50, 2500)
+    checks.order(p, s, section, "makeup_min_kpa", "makeup_max_kpa", "kPa")
+    checks.number(p, s, section, "boost_max_k", "K", 0, 30)
+    return p
+
+
+def result(res: str, reason: str, detail: str) -> dict:
+    return {"result": res, "reason": reason, "detail": detail}
+
+
+class Leases:
+    """The active remote setpoints: value and expiry per lease (expiry < 0: none)."""
+
+    def __init__(self) -> None:
+        self.value = [0.0] * N_LEASES
+        self.until_s = [-1.0] * N_LEASES
+        self.events = []  # type: list
+
+    def set(self, which: int, value: float, now_s: float, lease_s: float) -> None:
+        self.value[which] = value
+        self.until_s[which] = now_s + lease_s
+
+    def clear(self, which: int) -> bool:
+        active = self.until_s[which] >= 0.0
+        self.until_s[which] = -1.0
+        return active
+
+    def active(self, which: int) -> bool:
+        return self.until_s[which] >= 0.0
+
+    def expire(self, now_s: float) -> None:
+        """Drop leases whose time is up; one event each."""
+        i = 0
+        while i < N_LEASES:
+            until = self.until_s[i]
+            if until >= 0.0 and now_s >= until:
+                self.until_s[i] = -1.0
+                self.events.append({"kind": "lease", "reason": "expired", "what": LEASE_NAMES[i],
+                                    "value": self.value[i], "at_s": now_s})
+            i += 1
+
+    def remaining_s(self, which: int, now_s: float) -> float:
+        until = self.until_s[which]
+        return until - now_s if until >= 0.0 else 0.0
+
+    def snapshot(self, now_s: float) -> dict:
+        """Active leases as {name: [value, remaining_s]} (remaining time survives a restart)."""
+        out = {}
+        for i in range(N_LEASES):
+            if self.until_s[i] >= 0.0:
+                out[LEASE_NAMES[i]] = [self.value[i], self.until_s[i] - now_s]
+        return out
+
+    def restore(self, snap: object, now_s: float) -> None:
+        if not isinstance(snap, dict):
+            return
+        for i in range(N_LEASES):
+            row = snap.get(LEASE_NAMES[i])
+            if isinstance(row, list) and len(row) == 2 and checks.is_number(row[0]) and checks.is_number(row[1]):
+                if row[1] > 0:
+                    self.value[i] = float(row[0])
+                    self.until_s[i] = now_s + row[1]
+
+
+def check_envelope(cmd: object, now_s: float, mode: int) -> dict:
+    """The checks every command passes before its arguments are looked at: a rejection, or
+    an empty dict when the command may proceed."""
+    if not isinstance(cmd, dict):
+        return result("rejected", "bad_command", "command must be an object")
+    kind = cmd.get("kind")
+    if not isinstance(kind, str) or kind not in PERMITTED:
+        return result("rejected", "unknown_kind", "kind=%r: must be one of %s" % (kind, ", ".join(KINDS)))
+    source = cmd.get("source", "remote")
+    if source not in ("remote", "local"):
+        return result("rejected", "bad_source", "source=%r: must be remote or local" % (source,))
+    if not isinstance(cmd.get("args", {}), dict):
+        return result("rejected", "bad_args", "args must be an object")
+    expires = cmd.get("expires_s")
+    if expires is not None and checks.is_number(expires) and now_s >= expires:
+        return result("expired", "expired", "command expired %.0f s ago" % (now_s - expires))
+    if kind in LOCAL_ONLY and source != "local":
+        return result("rejected", "local_only", "%s is allowed from the local panel only" % kind)
+    if mode not in PERMITTED[kind]:
+        from .modes import MODE_NAMES
+        return result("rejected", "not_permitted_in_mode", "%s is not permitted in mode %s" % (kind, MODE_NAMES[mode]))
+    return {}
+
+
+def number_arg(args: dict, key: str, unit: str, low: float, high: float) -> tuple:
+    """(value, None) when args[key] is a number in [low, high], else (None, rejection)."""
+    value = args[key] if key in args else None
+    if value is None or not checks.is_number(value):
+        return (None, result("rejected", "bad_args", "%s=%r: must be a number in %s" % (key, value, unit)))
+    if value < low or value > high:
+        return (None, result("rejected", "out_of_range", "%s=%r %s: must be in [%s, %s]" % (key, value, unit, low, high)))
+    return (float(value), None)
+
+
+def lease_arg(args: dict, cfg: dict) -> tuple:
+    """(lease_s, None) from args["lease_s"] (default when absent), else (None, rejection)."""
+    if args.get("lease_s") is None:
+        return (float(cfg["default_lease_s"]), None)
+    return number_arg(args, "lease_s", "s", float(cfg["min_lease_s"]), float(cfg["max_lease_s"]))

@@ -1,0 +1,476 @@
+"""Device register maps as data, shared by the firmware's bus layer and the simulators.
+
+PROFILES[name] = {
+    "vendor", "model", "doc"          text: where the map comes from, and what is unverified
+    "function_code": 3 | 4            default read function code of the points
+    "address_base": 0 | 1             how the vendor numbers its registers (1: "register 1 is PDU 0")
+    "max_gap": int                    registers a block read may span without a point (0: never)
+    "points": {point: {
+        "register": int               the number printed in the vendor's manual
+        "address": int                PDU address (0-based) = register - address_base, filled here
+        "function_code": 3 | 4        read function code (rw points are holding registers: 3)
+        "type": "int16|uint16|int32|uint32|float32"
+        "word_order": "big|little"    32-bit types: "big" = high word at the lower address
+        "scale", "offset"             value = raw * scale + offset, in "unit"
+        "unit": str                   engineering unit (degC, kPa, pct, kW, m3h, kWh, m3, bool, ...)
+        "access": "r" | "rw"
+        "sentinels": [int, ...]       raw bit patterns meaning "no value" (compared after masking
+                                      to the type's width, so -32767 and 32769 are the same word)
+        "min", "max"                  plausible engineering range; outside it the value is not ok
+        "priority": "high" | "low"    high: read every cycle; low: round-robin
+        "bit": int (optional)         boolean from one bit of a 16-bit word (value 0.0 / 1.0)
+        "nonzero": True (optional)    boolean: 1.0 when the word is not 0 (alarm code registers)
+        "on_value", "off_value"       boolean command words (drive control words): 1.0 -> on_value
+        "ready_first": True           the drive must see off_value before on_value (state machine):
+                                      the bus layer writes off_value first when it does not know
+                                      the word the device holds
+        "signals": [name, ...]        core.signals names this point may be bound to
+    }}}
+
+The one place where a vendor's register number becomes a PDU address is `_finish` below.
+Pure data and pure functions: runs on MicroPython (struct is in its standard library).
+"""
+
+import struct
+
+from . import signals as S
+
+TYPES = ("int16", "uint16", "int32", "uint32", "float32")
+WORD_ORDERS = ("big", "little")
+WIDTH = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
+
+_TEMP_SIGNALS = [
+    S.OUTDOOR_TEMP_C,
+    S.PRIMARY_SUPPLY_TEMP_C,
+    S.PRIMARY_RETURN_TEMP_C,
+    S.SECONDARY_SUPPLY_TEMP_C,
+    S.SECONDARY_RETURN_TEMP_C,
+]
+_PRESSURE_SIGNALS = [
+    S.PRIMARY_SUPPLY_PRESSURE_KPA,
+    S.PRIMARY_RETURN_PRESSURE_KPA,
+    S.SECONDARY_SUPPLY_PRESSURE_KPA,
+    S.SECONDARY_RETURN_PRESSURE_KPA,
+]
+_PUMP_RUN = [S.PUMP1_RUN, S.PUMP2_RUN, S.MAKEUP_PUMP_RUN]
+_PUMP_SPEED_CMD = [S.PUMP1_SPEED_CMD_PCT, S.PUMP2_SPEED_CMD_PCT, S.MAKEUP_PUMP_SPEED_CMD_PCT]
+_PUMP_RUNNING = [S.PUMP1_RUNNING, S.PUMP2_RUNNING, S.MAKEUP_PUMP_RUNNING]
+_PUMP_FAULT = [S.PUMP1_FAULT, S.PUMP2_FAULT, S.MAKEUP_PUMP_FAULT]
+_PUMP_SPEED = [S.PUMP1_SPEED_PCT, S.PUMP2_SPEED_PCT]
+
+
+def _p(register, type_="uint16", scale=1.0, unit="", access="r", lo=0.0, hi=65535.0, **extra):
+    point = {
+        "register": register,
+        "type": type_,
+        "word_order": "big",
+        "scale": scale,
+        "offset": 0.0,
+        "unit": unit,
+        "access": access,
+        "sentinels": [],
+        "min": lo,
+        "max": hi,
+        "priority": "high",
+        "signals": [],
+    }
+    for key in extra:
+        point[key] = extra[key]
+    return point
+
+
+def _rtd_module():
+    points = {}
+    for ch in range(1, 9):
+        # PM6RTD-style: degC x10, sensor break reads 32768 (upscale) or -32767 (downscale).
+        points["temp_%d" % ch] = _p(ch, "int16", 0.1, "degC", lo=-50.0, hi=200.0,
+                                    sentinels=[32768, -32767], signals=list(_TEMP_SIGNALS))
+    for ch in range(1, 5):
+        # 4-20 mA loop current in uA; the module's channel is ranged 0..1600 kPa:
+        # kPa = (uA - 4000) * 1600 / 16000. Below 3.8 mA (open loop) is out of range -> not ok.
+        points["pressure_%d" % ch] = _p(8 + ch, "uint16", 0.1, "kPa", lo=-20.0, hi=1620.0,
+                                        offset=-400.0, sentinels=[0xFFFF], signals=list(_PRESSURE_SIGNALS))
+    return {
+        "vendor": "generic",
+        "model": "8x RTD + 4x 4-20 mA input module",
+        "doc": "Pattern of modmux PM6RTD / Seneca / Delta analogue modules (stack.md 4.7): input registers "
+               "1-8 RTD degC x10, 9-12 loop current in uA. Real modules differ: check the module manual.",
+        "function_code": 4,
+        "address_base": 1,
+        "max_gap": 8,
+        "points": points,
+    }
+
+
+def _danfoss_fc():
+    return {
+        "vendor": "Danfoss",
+        "model": "VLT FC series (FC 102/202/302), FC profile",
+        "doc": "Register numbers 50000 CTW, 50010 REF, 50200 STW, 50210 MAV (address = number - 1); "
+               "REF/MAV 16384 = 100 %; CTW 0x047C run / 0x043C stop; STW bit 3 trip, bit 11 running. "
+               "16-10 power = register 16100 (int32, kW x0.01), 16-90 alarm word = register 16900.",
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 10,
+        "points": {
+            "control_word": _p(50000, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x047C,
+                               off_value=0x043C, signals=list(_PUMP_RUN)),
+            "reference": _p(50010, "int16", 100.0 / 16384.0, "pct", "rw", 0.0, 100.0,
+                            signals=list(_PUMP_SPEED_CMD)),
+            "status_running": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=11, signals=list(_PUMP_RUNNING)),
+            "status_trip": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=3, signals=list(_PUMP_FAULT)),
+            "actual_speed": _p(50210, "int16", 100.0 / 16384.0, "pct", lo=-1.0, hi=110.0, signals=list(_PUMP_SPEED)),
+            "power": _p(16100, "int32", 0.01, "kW", lo=0.0, hi=1000.0, priority="low"),
+            "alarm_word": _p(16900, "uint32", 1.0, "", lo=0.0, hi=4294967295.0, priority="low"),
+        },
+    }
+
+
+def _abb_acs580():
+    return {
+        "vendor": "ABB",
+        "model": "ACS580 embedded fieldbus, ABB Drives profile",
+        "doc": "400001 CW, 400002 REF1 (+-20000 = +-par 46.01), 400004 SW, 400005 ACT1; CW 0x047F run, "
+               "0x0476 ramp stop; SW bit 2 RDY_REF (running), bit 3 TRIPPED; 04.01 fault = 400401. "
+               "The drive needs 0x0476 before 0x047F after power-up (profile state machine).",
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 4,
+        "points": {
+            "control_word": _p(1, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x047F,
+                               off_value=0x0476, ready_first=True, signals=list(_PUMP_RUN)),
+            "reference_1": _p(2, "int16", 0.005, "pct", "rw", 0.0, 100.0, signals=list(_PUMP_SPEED_CMD)),
+            "status_running": _p(4, lo=0.0, hi=1.0, unit="bool", bit=2, signals=list(_PUMP_RUNNING)),
+            "status_tripped": _p(4, lo=0.0, hi=1.0, unit="bool", bit=3, signals=list(_PUMP_FAULT)),
+            "actual_1": _p(5, "int16", 0.005, "pct", lo=-1.0, hi=110.0, signals=list(_PUMP_SPEED)),
+            "fault_code": _p(401, lo=0.0, hi=65535.0, priority="low"),
+        },
+    }
+
+
+def _grundfos_cim200():
+    na = [0xFFFF]
+    return {
+        "vendor": "Grundfos",
+        "model": "E-pump with CIM/CIU 200 Modbus RTU",
+        "doc": "Registers 00101 control (b0 remote access, b1 on/off), 00104 setpoint 0..10000 = 0..100 %, "
+               "00201 status, 00205 alarm code, 003xx data; 0xFFFF = not available; numbers are 1-based. "
+               "Status bit positions (b2 rotation) follow the pump profile's layout: confirm per model.",
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 8,
+        "points": {
+            "control": _p(101, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x0003, off_value=0x0001,
+                          signals=list(_PUMP_RUN)),
+            "setpoint": _p(104, "uint16", 0.01, "pct", "rw", 0.0, 100.0, signals=list(_PUMP_SPEED_CMD)),
+            "status_rotation": _p(201, lo=0.0, hi=1.0, unit="bool", bit=2, sentinels=na, signals=list(_PUMP_RUNNING)),
+            "alarm_code": _p(205, lo=0.0, hi=1.0, unit="bool", nonzero=True, sentinels=na, signals=list(_PUMP_FAULT)),
+            "head": _p(301, "uint16", 0.01, "m", lo=0.0, hi=200.0, sentinels=na, priority="low"),
+            "flow": _p(302, "uint16", 0.1, "m3h", lo=0.0, hi=1000.0, sentinels=na, priority="low"),
+            "relative_speed": _p(303, "uint16", 0.01, "pct", lo=0.0, hi=110.0, sentinels=na, signals=list(_PUMP_SPEED)),
+        },
+    }
+
+
+def _belimo_valve():
+    return {
+        "vendor": "Belimo",
+        "model": "Modbus RTU valve actuator (...-MOD)",
+        "doc": "No. 1 setpoint 0..10000 = 0..100 %, 2 override (0 none, 1 open, 2 close, 3 min, 4 mid, 5 max), "
+               "5 relative position 0..10000, 105 malfunction bits (b1 travel increased, b2 cannot move, "
+               "b9 gear disengaged, b10 bus watchdog); address = No. - 1.",
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 4,
+        "points": {
+            "setpoint": _p(1, "uint16", 0.01, "pct", "rw", 0.0, 100.0, signals=[S.VALVE_CMD_PCT]),
+            "override": _p(2, "uint16", 1.0, "", "rw", 0.0, 5.0, priority="low"),
+            "relative_position": _p(5, "uint16", 0.01, "pct", lo=0.0, hi=100.0, signals=[S.VALVE_POSITION_PCT]),
+            "malfunction": _p(105, lo=0.0, hi=65535.0, priority="low"),
+            "cannot_move": _p(105, lo=0.0, hi=1.0, unit="bool", bit=2, priority="low"),
+        },
+    }
+
+
+def _kamstrup_603():
+    def f(register, unit, scale, lo, hi, signals, priority="high"):
+        return _p(register, "float32", scale, unit, lo=lo, hi=hi, signals=signals, priority=priority)
+
+    return {
+        "vendor": "Kamstrup",
+        "model": "MULTICAL 603 with HC-003-67 Modbus RTU module",
+        "doc": "Data sheet 58101758: register 1 flow V1, 3 flow V2, 5 power, 7 t1, 9 t2 as IEEE float32 over "
+               "two registers. Flow is read in l/h (scaled to m3/h here), energy E1 in kWh at register 15 "
+               "and the info code at 17 in this map: confirm register, word order and units on site with "
+               "`heatkeeper probe`, which shows both word orders.",
+        "function_code": 4,
+        "address_base": 1,
+        "max_gap": 2,
+        "points": {
+            "flow_v1": f(1, "m3h", 0.001, 0.0, 500.0, [S.PRIMARY_FLOW_M3H]),
+            "flow_v2": f(3, "m3h", 0.001, 0.0, 500.0, []),
+            "power": f(5, "kW", 1.0, 0.0, 50000.0, [S.HEAT_POWER_KW]),
+            "t1": f(7, "degC", 1.0, 0.0, 160.0, [S.PRIMARY_SUPPLY_TEMP_C]),
+            "t2": f(9, "degC", 1.0, 0.0, 160.0, [S.PRIMARY_RETURN_TEMP_C]),
+            "energy_e1": f(15, "kWh", 1.0, 0.0, 1.0e10, [S.HEAT_ENERGY_KWH], "low"),
+            "info_code": _p(17, "uint32", 1.0, "", lo=0.0, hi=4294967295.0, priority="low"),
+        },
+    }
+
+
+def _makeup_io():
+    return {
+        "vendor": "generic",
+        "model": "make-up and tank I/O module",
+        "doc": "Station I/O module for the pressure-holding set: holding registers 1 tank level x0.1 %, "
+               "2 make-up pump running, 3 make-up pump fault, 4-5 make-up water meter (uint32 litres, "
+               "low word first), 11 make-up pump run, 12 speed x0.1 %, 13 relief valve open.",
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 8,
+        "points": {
+            "tank_level": _p(1, "uint16", 0.1, "pct", lo=0.0, hi=100.0, sentinels=[0xFFFF], signals=[S.TANK_LEVEL_PCT]),
+            "pump_running": _p(2, lo=0.0, hi=1.0, unit="bool", signals=[S.MAKEUP_PUMP_RUNNING]),
+            "pump_fault": _p(3, lo=0.0, hi=1.0, unit="bool", signals=[S.MAKEUP_PUMP_FAULT]),
+            "water_volume": _p(4, "uint32", 0.001, "m3", lo=0.0, hi=4294967.0, word_order="little",
+                               priority="low", signals=[S.MAKEUP_VOLUME_M3]),
+            "pump_run": _p(11, access="rw", lo=0.0, hi=1.0, unit="bool", signals=[S.MAKEUP_PUMP_RUN]),
+            "pump_speed_cmd": _p(12, "uint16", 0.1, "pct", "rw", 0.0, 100.0, signals=[S.MAKEUP_PUMP_SPEED_CMD_PCT]),
+            "relief_valve": _p(13, access="rw", lo=0.0, hi=1.0, unit="bool", signals=[S.RELIEF_VALVE_OPEN]),
+        },
+    }
+
+
+def _finish(profile):
+    """Fill in each point's PDU address (the ONE vendor-number -> PDU conversion) and defaults."""
+    base = profile["address_base"]
+    for point in profile["points"].values():
+        point["address"] = point["register"] - base
+        if "function_code" not in point:
+            point["function_code"] = 3 if point["access"] == "rw" else profile["function_code"]
+    return profile
+
+
+PROFILES = {
+    "generic_rtd8_ai4": _finish(_rtd_module()),
+    "danfoss_fc": _finish(_danfoss_fc()),
+    "abb_acs580": _finish(_abb_acs580()),
+    "grundfos_cim200": _finish(_grundfos_cim200()),
+    "belimo_mod": _finish(_belimo_valve()),
+    "kamstrup_multical_603": _finish(_kamstrup_603()),
+    "makeup_io": _finish(_makeup_io()),
+}
+
+
+def _profile(profile):
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise ValueError("profile=%r: must be one of %s" % (profile, ", ".join(sorted(PROFILES))))
+        return PROFILES[profile]
+    return profile
+
+
+def get_point(profile, point):
+    """The point dict, or ValueError naming the points the profile has."""
+    prof = _profile(profile)
+    if point not in prof["points"]:
+        raise ValueError("point=%r: must be one of %s" % (point, ", ".join(sorted(prof["points"]))))
+    return prof["points"][point]
+
+
+def width(profile, point):
+    """Number of 16-bit registers the point occupies."""
+    return WIDTH[get_point(profile, point)["type"]]
+
+
+def _combine(words, word_order):
+    if word_order == "big":
+        return ((words[0] & 0xFFFF) << 16) | (words[1] & 0xFFFF)
+    return ((words[1] & 0xFFFF) << 16) | (words[0] & 0xFFFF)
+
+
+def _split(raw32, word_order):
+    hi = (raw32 >> 16) & 0xFFFF
+    lo = raw32 & 0xFFFF
+    if word_order == "big":
+        return [hi, lo]
+    return [lo, hi]
+
+
+def raw_value(type_, words, word_order="big"):
+    """Interpret 16-bit words as `type_` (no scaling). float32 may return nan/inf."""
+    if type_ == "uint16":
+        return words[0] & 0xFFFF
+    if type_ == "int16":
+        w = words[0] & 0xFFFF
+        return w - 0x10000 if w >= 0x8000 else w
+    raw = _combine(words, word_order)
+    if type_ == "uint32":
+        return raw
+    if type_ == "int32":
+        return raw - 0x100000000 if raw >= 0x80000000 else raw
+    if type_ == "float32":
+        return struct.unpack(">f", struct.pack(">I", raw))[0]
+    raise ValueError("type=%r: must be one of %s" % (type_, ", ".join(TYPES)))
+
+
+def _bits(type_, words, word_order):
+    if WIDTH[type_] == 1:
+        return words[0] & 0xFFFF
+    return _combine(words, word_order)
+
+
+def decode_point(profile, point, registers):
+    """(value, ok) from the point's registers (a list of 1 or 2 words, in address order).
+
+    ok is False for a wrong register count, a sentinel, a non-finite float, or a value outside
+    the point's plausible [min, max]. Never raises on device data; unknown names raise ValueError.
+    """
+    pt = get_point(profile, point)
+    type_ = pt["type"]
+    n = WIDTH[type_]
+    if registers is None or len(registers) != n:
+        return (0.0, False)
+    words = [int(w) & 0xFFFF for w in registers]
+    bits = _bits(type_, words, pt["word_order"])
+    mask = 0xFFFF if n == 1 else 0xFFFFFFFF
+    for s in pt["sentinels"]:
+        if (s & mask) == bits:
+            return (0.0, False)
+    if "bit" in pt:
+        return (1.0 if (words[0] >> pt["bit"]) & 1 else 0.0, True)
+    if pt.get("nonzero"):
+        return (1.0 if words[0] != 0 else 0.0, True)
+    if "on_value" in pt:
+        if words[0] == pt["on_value"]:
+            return (1.0, True)
+        if words[0] == pt["off_value"]:
+            return (0.0, True)
+        return (0.0, False)
+    raw = raw_value(type_, words, pt["word_order"])
+    value = raw * pt["scale"] + pt["offset"]
+    if value != value or value in (float("inf"), float("-inf")):
+        return (0.0, False)
+    if value < pt["min"] or value > pt["max"]:
+        return (value, False)
+    return (value, True)
+
+
+def encode_point(profile, point, value):
+    """The registers (address order) that command `value` in engineering units.
+
+    Raises ValueError (with the point, value, unit and allowed range) for a read-only point or
+    a value outside [min, max]: a command the device must not receive.
+    """
+    pt = get_point(profile, point)
+    if pt["access"] != "rw":
+        raise ValueError("point=%r is read-only" % point)
+    if value != value or value < pt["min"] or value > pt["max"]:
+        raise ValueError("%s=%r %s: must be in [%s, %s]" % (point, value, pt["unit"], pt["min"], pt["max"]))
+    if "on_value" in pt:
+        return [pt["on_value"] if value >= 0.5 else pt["off_value"]]
+    if "bit" in pt or pt.get("nonzero"):
+        raise ValueError("point=%r is a status bit and cannot be written" % point)
+    type_ = pt["type"]
+    if type_ == "float32":
+        raw32 = struct.unpack(">I", struct.pack(">f", (value - pt["offset"]) / pt["scale"]))[0]
+        return _split(raw32, pt["word_order"])
+    raw = int(round((value - pt["offset"]) / pt["scale"]))
+    lo, hi = {"int16": (-32768, 32767), "uint16": (0, 65535), "int32": (-2147483648, 2147483647),
+              "uint32": (0, 4294967295)}[type_]
+    if raw < lo or raw > hi:
+        raise ValueError("%s=%r %s: raw %d outside %s" % (point, value, pt["unit"], raw, type_))
+    if WIDTH[type_] == 1:
+        return [raw & 0xFFFF]
+    return _split(raw & 0xFFFFFFFF, pt["word_order"])
+
+
+def encode_raw(profile, point, value):
+    """Registers a device (or simulator) holds for a measured `value` (inverse of decode_point).
+
+    Unlike encode_point this accepts read-only points and does not check [min, max], so a
+    simulator can serve out-of-range and status values; bit points set only their bit.
+    """
+    pt = get_point(profile, point)
+    type_ = pt["type"]
+    if "bit" in pt:
+        return [(1 << pt["bit"]) if value >= 0.5 else 0]
+    if pt.get("nonzero"):
+        return [1 if value >= 0.5 else 0]
+    if "on_value" in pt:
+        return [pt["on_value"] if value >= 0.5 else pt["off_value"]]
+    raw_f = (value - pt["offset"]) / pt["scale"]
+    if type_ == "float32":
+        return _split(struct.unpack(">I", struct.pack(">f", raw_f))[0], pt["word_order"])
+    raw = int(round(raw_f))
+    if WIDTH[type_] == 1:
+        return [raw & 0xFFFF]
+    return _split(raw & 0xFFFFFFFF, pt["word_order"])
+
+
+def signals_served(profile):
+    """{signal: [point, ...]}: which core.signals names the profile's points can serve."""
+    prof = _profile(profile)
+    served = {}  # type: dict
+    for name in sorted(prof["points"]):
+        for sig in prof["points"][name]["signals"]:
+            served.setdefault(sig, []).append(name)
+    return served
+
+
+def check_profile(profile):
+    """Every self-consistency problem of one profile as a list of strings (empty when sound)."""
+    prof = _profile(profile)
+    problems = []
+    if prof.get("function_code") not in (3, 4):
+        problems.append("function_code=%r: must be 3 or 4" % prof.get("function_code"))
+    if prof.get("address_base") not in (0, 1):
+        problems.append("address_base=%r: must be 0 or 1" % prof.get("address_base"))
+    used = {}  # type: dict
+    for name in sorted(prof["points"]):
+        pt = prof["points"][name]
+        where = "points.%s" % name
+        if pt["type"] not in TYPES:
+            problems.append("%s.type=%r: must be one of %s" % (where, pt["type"], ", ".join(TYPES)))
+            continue
+        if pt["word_order"] not in WORD_ORDERS:
+            problems.append("%s.word_order=%r: must be big or little" % (where, pt["word_order"]))
+        if pt["access"] not in ("r", "rw"):
+            problems.append("%s.access=%r: must be r or rw" % (where, pt["access"]))
+        if pt["access"] == "rw" and pt["function_code"] != 3:
+            problems.append("%s: writable points are holding registers (function_code 3)" % where)
+        if pt["function_code"] not in (3, 4):
+            problems.append("%s.function_code=%r: must be 3 or 4" % (where, pt["function_code"]))
+        if pt["address"] < 0 or pt["address"] + WIDTH[pt["type"]] > 65536:
+            problems.append("%s.address=%r: outside 0..65535" % (where, pt["address"]))
+        if not pt["min"] < pt["max"]:
+            problems.append("%s: min %r must be below max %r" % (where, pt["min"], pt["max"]))
+        if pt["scale"] == 0:
+            problems.append("%s.scale=0" % where)
+        if pt["priority"] not in ("high", "low"):
+            problems.append("%s.priority=%r: must be high or low" % (where, pt["priority"]))
+        if pt.get("ready_first") and "on_value" not in pt:
+            problems.append("%s: ready_first needs on_value/off_value" % where)
+        if ("bit" in pt or pt.get("nonzero") or "on_value" in pt) and WIDTH[pt["type"]] != 1:
+            problems.append("%s: boolean points must be 16-bit" % where)
+        for sig in pt["signals"]:
+            if sig in S.INPUTS:
+                continue
+            if sig in S.ACTUATORS and pt["access"] == "rw":
+                continue
+            problems.append("%s.signals: %r is not an input, or an actuator on a writable point" % (where, sig))
+        for i in range(WIDTH[pt["type"]]):
+            key = (pt["function_code"], pt["address"] + i)
+            used.setdefault(key, []).append(name)
+    for key in sorted(used):
+        names = used[key]
+        if len(names) < 2:
+            continue
+        # Several points may share one word only as distinct bits / views of a read-only status word.
+        pts = [prof["points"][n] for n in names]
+        bit_list = [p["bit"] for p in pts if "bit" in p]
+        whole = [p for p in pts if "bit" not in p]
+        if (any(p["access"] != "r" or WIDTH[p["type"]] != 1 for p in pts) or len(whole) > 1
+                or len(set(bit_list)) != len(bit_list)):
+            problems.append("fc%d address %d: overlapping points %s" % (key[0], key[1], ", ".join(names)))
+    return problems

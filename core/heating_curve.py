@@ -1,0 +1,168 @@
+"""Heating curve: outdoor temperature -> secondary supply temperature setpoint.
+
+Two equivalent entries, as the anchors offer them:
+- a piecewise-linear table of >= 6 points (Danfoss ECL style, factory curve
+  -30/-15/-5/0/+5/+15 degC -> 75/60/50/45/40/28 degC), flat beyond its ends;
+- a slope + parallel shift (ECL: every slope curve pivots at 24.6 degC supply at +20 degC
+  outdoor; Siemens/Samson "gradient" and "level").
+Room-setpoint shift: the supply setpoint moves by (room_setpoint_c - 20) x slope x 2.5 (ECL).
+The result is clamped to [min_supply_c, max_supply_c]; a floor-heating circuit is held to
+50 degC at most whatever max_supply_c says (Samson floor max, JGJ 142 35..50 degC).
+
+Invariant: `supply_c()` is total: any finite input gives a value inside the clamp.
+This module also holds `section_problems`, the range checker every control section uses.
+"""
+
+from .units import clamp, interp_table
+
+# ECL factory curve (slope 1.0) [industrial_anchors 2.1, ECL-HC].
+DEFAULTS = {
+    "mode": "table",  # "table" or "slope"
+    "table_outdoor_c": [-30.0, -15.0, -5.0, 0.0, 5.0, 15.0],
+    "table_supply_c": [75.0, 60.0, 50.0, 45.0, 40.0, 28.0],
+    "slope": 1.0,  # ECL 0.1..4.0 default 1.0; Siemens 0.25..4.0
+    "shift_k": 0.0,  # parallel displacement, Samson -30..+30 K
+    "design_room_c": 20.0,  # room temperature the curve is drawn for
+    "room_shift_factor": 2.5,  # ECL: delta room x slope x 2.5
+    "min_supply_c": 20.0,  # Samson EB5573 min flow 20 degC
+    "max_supply_c": 90.0,  # Samson/ECL max flow 90 degC
+    "floor_heating": False,  # floor circuits: max supply 50 degC
+    "ramp_up_k_per_h": 12.0,  # max rate of rise of the setpoint (Siemens 1..600 K/h); 0 = off
+}
+
+FLOOR_HEATING_MAX_C = 50.0
+SLOPE_PIVOT_OUTDOOR_C = 20.0
+SLOPE_PIVOT_SUPPLY_C = 24.6
+
+# key: (low, high, unit) for numbers; the unit is printed after the value.
+RANGES = {
+    "slope": (0.1, 4.0, ""),
+    "shift_k": (-30.0, 30.0, "K"),
+    "design_room_c": (10.0, 30.0, "degC"),
+    "room_shift_factor": (0.0, 10.0, ""),
+    "min_supply_c": (5.0, 80.0, "degC"),
+    "max_supply_c": (20.0, 130.0, "degC"),
+    "ramp_up_k_per_h": (0.0, 600.0, "K/h"),
+}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _describe(section: str, key: str, value, unit: str) -> str:
+    if unit:
+        return "%s.%s=%r %s" % (section, key, value, unit)
+    return "%s.%s=%r" % (section, key, value)
+
+
+def section_problems(section: str, values: dict, defaults: dict, ranges: dict) -> list:
+    """Every problem of one settings section: unknown keys, wrong types, out-of-range numbers.
+
+    Booleans must be booleans, strings strings, numbers (int or float, not NaN) in range.
+    Keys that `ranges` does not cover are only type-checked against the default.
+    """
+    problems = []
+    if not isinstance(values, dict):
+        return ["%s=%r: must be a table of settings" % (section, values)]
+    for key in values:
+        if key not in defaults:
+            problems.append("%s.%s: unknown setting (known: %s)" % (section, key, ", ".join(sorted(defaults))))
+    for key in sorted(values):
+        if key not in defaults:
+            continue
+        value = values[key]
+        default = defaults[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                problems.append("%s.%s=%r: must be true or false" % (section, key, value))
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                problems.append("%s.%s=%r: must be a string" % (section, key, value))
+        elif isinstance(default, (int, float)):
+            low, high, unit = ranges.get(key, (-1e12, 1e12, ""))
+            if not _is_number(value) or value < low or value > high:
+                problems.append("%s: must be in [%s, %s]%s" % (_describe(section, key, value, unit), low, high,
+                                                               (" " + unit) if unit else ""))
+    return problems
+
+
+def merged(defaults: dict, values) -> dict:
+    """A copy of `defaults` updated by `values` (a dict, or None for all defaults)."""
+    out = dict(defaults)
+    if values:
+        out.update(values)
+    return out
+
+
+def validate(section: dict) -> list:
+    """Every problem of a `curve` settings section (an empty list when it is valid)."""
+    problems = section_problems("curve", section, DEFAULTS, RANGES)
+    if not isinstance(section, dict):
+        return problems
+    s = merged(DEFAULTS, section)
+    if s["mode"] not in ("table", "slope"):
+        problems.append("curve.mode=%r: must be one of table, slope" % (s["mode"],))
+    xs = s["table_outdoor_c"]
+    ys = s["table_supply_c"]
+    if not isinstance(xs, list) or not isinstance(ys, list):
+        problems.append("curve.table_outdoor_c/table_supply_c: must be lists of numbers")
+        return problems
+    if len(xs) != len(ys):
+        problems.append("curve.table_outdoor_c has %d points, curve.table_supply_c %d: must be equal"
+                        % (len(xs), len(ys)))
+    if len(xs) < 2 or len(xs) > 12:
+        problems.append("curve.table_outdoor_c=%r: must have 2 to 12 points" % (xs,))
+    for i in range(len(xs)):
+        x = xs[i]
+        if not _is_number(x) or x < -60.0 or x > 30.0:
+            problems.append("curve.table_outdoor_c[%d]=%r degC: must be in [-60.0, 30.0] degC" % (i, x))
+        elif i > 0 and _is_number(xs[i - 1]) and x <= xs[i - 1]:
+            problems.append("curve.table_outdoor_c[%d]=%r degC: must be above the previous point" % (i, x))
+    for i in range(len(ys)):
+        y = ys[i]
+        if not _is_number(y) or y < 10.0 or y > 150.0:
+            problems.append("curve.table_supply_c[%d]=%r degC: must be in [10.0, 150.0] degC" % (i, y))
+    lo = s["min_supply_c"]
+    hi = s["max_supply_c"]
+    if _is_number(lo) and _is_number(hi) and lo >= hi:
+        problems.append("curve.min_supply_c=%r degC: must be below curve.max_supply_c=%r degC" % (lo, hi))
+    return problems
+
+
+class HeatingCurve:
+    """Evaluates the configured curve; built once from a valid `curve` section."""
+
+    def __init__(self, section: dict):
+        s = merged(DEFAULTS, section)
+        self.use_table = s["mode"] == "table"
+        self.xs = [float(x) for x in s["table_outdoor_c"]]
+        self.ys = [float(y) for y in s["table_supply_c"]]
+        self.shift_k = float(s["shift_k"])
+        self.design_room_c = float(s["design_room_c"])
+        self.room_shift_factor = float(s["room_shift_factor"])
+        self.min_supply_c = float(s["min_supply_c"])
+        max_c = float(s["max_supply_c"])
+        if s["floor_heating"] and max_c > FLOOR_HEATING_MAX_C:
+            max_c = FLOOR_HEATING_MAX_C
+        self.max_supply_c = max_c
+        if self.use_table:
+            # The table's mean gradient stands for "slope" in the room-setpoint shift.
+            n = len(self.xs)
+            span = self.xs[n - 1] - self.xs[0]
+            self.slope = (self.ys[0] - self.ys[n - 1]) / span if span > 0.0 else 1.0
+        else:
+            self.slope = float(s["slope"])
+
+    def unclamped_c(self, outdoor_c: float, room_setpoint_c: float) -> float:
+        """The curve before the min/max clamp."""
+        if self.use_table:
+            base = interp_table(outdoor_c, self.xs, self.ys)
+        else:
+            base = SLOPE_PIVOT_SUPPLY_C + self.slope * (SLOPE_PIVOT_OUTDOOR_C - outdoor_c)
+        room_k = (room_setpoint_c - self.design_room_c) * self.slope * self.room_shift_factor
+        return base + self.shift_k + room_k
+
+    def supply_c(self, outdoor_c: float, room_setpoint_c: float) -> float:
+        """Supply setpoint for this outdoor temperature and room setpoint, clamped."""
+        return clamp(self.unclamped_c(outdoor_c, room_setpoint_c), self.min_supply_c, self.max_supply_c)

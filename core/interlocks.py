@@ -1,0 +1,202 @@
+"""Interlocks: the last word in every cycle, acting locally whatever the network does.
+
+They run after every other piece has written its outputs and only move outputs toward safe;
+nothing in the cycle runs after them.
+    over-temperature   secondary supply above `overtemp_c` for `overtemp_delay_s`: trip,
+                       latched. Primary valve driven shut until the temperature is back below
+                       `overtemp_c - overtemp_hyst_k` AND the alarm has been acknowledged.
+    no circulation     no circulation pump commanded and proven: primary valve shut
+                       (heating a standing exchanger boils it).
+    over-pressure      secondary pressure above `over_pressure_kpa`: relief open, make-up off.
+    dry run            return pressure too low (core.pumps): circulation pumps off.
+    tank low-low       make-up pump off. Make-up pump fault: make-up pump off.
+    frost              outdoor below `frost_outdoor_c` (hysteresis `frost_hyst_k`): circulation
+                       forced on (unless dry run), and core.station keeps the supply setpoint at
+                       least `frost_min_supply_c`; supply below `frost_supply_c` with flow
+                       proven holds the valve at least `frost_valve_min_pct` open.
+Vendor practice for unattended stations: 超温或循环泵全停 -> 一次阀自动关闭; 超压自动泄压.
+"""
+
+from . import checks
+from .make_up import MakeUp
+from .pumps import CirculationPumps
+from .sensors import (
+    I_SECONDARY_RETURN_PRESSURE,
+    I_SECONDARY_SUPPLY_PRESSURE,
+    I_SECONDARY_SUPPLY_TEMP,
+    SignalQuality,
+)
+
+# Actions, as bits of `actions` (reported in diag and as events when they change).
+X_OVERTEMP = 1
+X_NO_FLOW = 2
+X_OVER_PRESSURE = 4
+X_DRY_RUN = 8
+X_TANK_LOW_LOW = 16
+X_MAKEUP_FAULT = 32
+X_FROST = 64
+X_FROST_VALVE = 128
+ACTION_NAMES = ("overtemp_trip", "no_flow_valve_shut", "over_pressure_relief", "dry_run_pumps_off",
+                "tank_low_low_makeup_off", "makeup_fault_off", "frost_circulation", "frost_valve_open")
+
+DEFAULTS = {
+    "overtemp_c": 95.0,
+    "overtemp_hyst_k": 5.0,
+    "overtemp_delay_s": 3.0,
+    "over_pressure_kpa": 600.0,
+    "over_pressure_hyst_kpa": 30.0,
+    "under_pressure_kpa": 150.0,
+    "frost_outdoor_c": 3.0,
+    "frost_hyst_k": 1.0,
+    "frost_min_supply_c": 20.0,
+    "frost_supply_c": 5.0,
+    "frost_valve_min_pct": 20.0,
+}
+
+
+def validate(section: dict) -> list:
+    """Problems of the "interlocks" settings section."""
+    p = []  # type: list
+    s = "interlocks"
+    checks.number(p, s, section, "overtemp_c", "degC", 50, 140)
+    checks.number(p, s, section, "overtemp_hyst_k", "K", 1, 30)
+    checks.number(p, s, section, "overtemp_delay_s", "s", 0, 60)
+    checks.number(p, s, section, "over_pressure_kpa", "kPa", 100, 2500)
+    checks.number(p, s, section, "over_pressure_hyst_kpa", "kPa", 5, 200)
+    checks.number(p, s, section, "under_pressure_kpa", "kPa", 0, 1000)
+    checks.number(p, s, section, "frost_outdoor_c", "degC", -10, 10)
+    checks.number(p, s, section, "frost_hyst_k", "K", 0.2, 5)
+    checks.number(p, s, section, "frost_min_supply_c", "degC", 5, 60)
+    checks.number(p, s, section, "frost_supply_c", "degC", 1, 20)
+    checks.number(p, s, section, "frost_valve_min_pct", "%", 0, 100)
+    return p
+
+
+class Interlocks:
+    """Protective state; `apply` rewrites the output dict toward safe."""
+
+    def __init__(self, cfg: dict) -> None:
+        self.overtemp_c = float(cfg["overtemp_c"])
+        self.overtemp_hyst_k = float(cfg["overtemp_hyst_k"])
+        self.overtemp_delay_s = float(cfg["overtemp_delay_s"])
+        self.over_pressure_kpa = float(cfg["over_pressure_kpa"])
+        self.over_pressure_hyst_kpa = float(cfg["over_pressure_hyst_kpa"])
+        self.under_pressure_kpa = float(cfg["under_pressure_kpa"])
+        self.frost_outdoor_c = float(cfg["frost_outdoor_c"])
+        self.frost_hyst_k = float(cfg["frost_hyst_k"])
+        self.frost_min_supply_c = float(cfg["frost_min_supply_c"])
+        self.frost_supply_c = float(cfg["frost_supply_c"])
+        self.frost_valve_min_pct = float(cfg["frost_valve_min_pct"])
+        self.overtemp_cond = False
+        self.overtemp_since_s = -1.0
+        self.tripped = False
+        self.reset_requested = False
+        self.over_pressure = False
+        self.under_pressure = False
+        self.frost = False
+        self.no_flow = False
+        self.actions = 0
+        self.events = []  # type: list
+
+    def update_frost(self, outdoor_c: float, outdoor_ok: bool) -> bool:
+        """Frost state from the outdoor temperature (kept when it is unknown)."""
+        if outdoor_ok:
+            if outdoor_c < self.frost_outdoor_c:
+                self.frost = True
+            elif outdoor_c >= self.frost_outdoor_c + self.frost_hyst_k:
+                self.frost = False
+        return self.frost
+
+    def request_reset(self) -> None:
+        """The over-temperature alarm was acknowledged: release the trip once it is cool."""
+        if self.tripped:
+            self.reset_requested = True
+
+    def apply(self, out: dict, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
+              cycle_s: float) -> None:
+        """Move `out` toward safe; nothing may change it after this call."""
+        values = sq.values
+        ok = sq.ok
+        actions = 0
+        # Over-temperature: evaluated on the validated supply temperature.
+        supply_ok = ok[I_SECONDARY_SUPPLY_TEMP]
+        supply_c = values[I_SECONDARY_SUPPLY_TEMP]
+        limit = self.overtemp_c - self.overtemp_hyst_k if self.overtemp_cond else self.overtemp_c
+        self.overtemp_cond = supply_ok and supply_c > limit
+        if self.overtemp_cond and supply_c > self.overtemp_c:
+            if self.overtemp_since_s < 0.0:
+                self.overtemp_since_s = now_s
+            if now_s - self.overtemp_since_s >= self.overtemp_delay_s:
+                self.tripped = True
+        elif not self.overtemp_cond:
+            self.overtemp_since_s = -1.0
+            if self.tripped and self.reset_requested:
+                self.tripped = False
+                self.reset_requested = False
+        # Pressures.
+        p_sup_ok = ok[I_SECONDARY_SUPPLY_PRESSURE]
+        p_ret_ok = ok[I_SECONDARY_RETURN_PRESSURE]
+        p_max = -1.0e9
+        if p_sup_ok:
+            p_max = values[I_SECONDARY_SUPPLY_PRESSURE]
+        if p_ret_ok and values[I_SECONDARY_RETURN_PRESSURE] > p_max:
+            p_max = values[I_SECONDARY_RETURN_PRESSURE]
+        limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
+        self.over_pressure = p_max > limit
+        self.under_pressure = p_ret_ok and values[I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
+        # Circulation: frost forces a pump on (unless dry), dry run forces them off.
+        if pumps.dry_run:
+            actions |= X_DRY_RUN
+            out["pump1_run"] = False
+            out["pump2_run"] = False
+            out["pump1_speed_cmd_pct"] = 0.0
+            out["pump2_speed_cmd_pct"] = 0.0
+        elif self.frost:
+            actions |= X_FROST
+            if not out["pump1_run"] and not out["pump2_run"]:
+                k = pumps.duty if not pumps.failed[pumps.duty] else 1 - pumps.duty
+                if not pumps.failed[k]:
+                    name = "pump1" if k == 0 else "pump2"
+                    out[name + "_run"] = True
+                    out[name + "_speed_cmd_pct"] = pumps.fallback_speed_pct
+        flowing = (out["pump1_run"] and pumps.run[0] and pumps.proven[0]) or \
+                  (out["pump2_run"] and pumps.run[1] and pumps.proven[1])
+        self.no_flow = not flowing
+        if self.tripped or self.no_flow:
+            actions |= X_OVERTEMP if self.tripped else 0
+            actions |= X_NO_FLOW if self.no_flow else 0
+            out["valve_cmd_pct"] = 0.0
+            out["valve_open_pulse_s"] = 0.0
+            out["valve_close_pulse_s"] = cycle_s
+        elif self.frost and supply_ok and supply_c < self.frost_supply_c and out["valve_cmd_pct"] < self.frost_valve_min_pct:
+            actions |= X_FROST_VALVE
+            out["valve_cmd_pct"] = self.frost_valve_min_pct
+        # Make-up and relief.
+        if self.over_pressure:
+            actions |= X_OVER_PRESSURE
+            out["relief_valve_open"] = True
+        if self.over_pressure or make_up.tank_low_low or make_up.pump_fault:
+            actions |= X_TANK_LOW_LOW if make_up.tank_low_low else 0
+            actions |= X_MAKEUP_FAULT if make_up.pump_fault else 0
+            out["makeup_pump_run"] = False
+            out["makeup_pump_speed_cmd_pct"] = 0.0
+        if actions != self.actions:
+            changed = actions ^ self.actions
+            bit = 1
+            i = 0
+            while i < 8:
+                if changed & bit:
+                    self.events.append({"kind": "interlock", "reason": ACTION_NAMES[i] + ("_on" if actions & bit else "_off"),
+                                        "at_s": now_s})
+                bit <<= 1
+                i += 1
+            self.actions = actions
+
+    def snapshot(self) -> dict:
+        return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost}
+
+    def restore(self, snap: object) -> None:
+        if isinstance(snap, dict):
+            self.tripped = snap.get("tripped") is True
+            self.reset_requested = snap.get("reset_requested") is True
+            self.frost = snap.get("frost") is True

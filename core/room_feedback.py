@@ -1,0 +1,195 @@
+"""Room feedback: trims the supply setpoint from many room-temperature collectors.
+
+Goal: the coldest homes just above the 18 degC service floor (GB/T 33833 section 5.1) with the
+least heat. The controlled value is a robust low statistic of the fresh, plausible readings:
+the `percentile` (default 10th) of the sorted temperatures, and never the single minimum when
+there are 3 or more (one badly placed or broken collector must not drive a whole station).
+A collector is ignored when its reading is older than max_age_s or outside
+[plausible_min_c, plausible_max_c].
+
+The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - low_c) / integral_time_s,
+held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target. It lowers
+the curve when every home is warm (saving heat) and raises it as the cold ones near 18 degC;
+while the low statistic is below floor_c it may only rise. With no usable reading it decays
+to 0 with decay_s (the curve alone, the safe default).
+"""
+
+from .heating_curve import merged, section_problems
+from .units import first_order
+
+DEFAULTS = {
+    "enabled": True,
+    "target_c": 18.5,
+    "floor_c": 18.0,
+    "percentile": 10.0,
+    "max_age_s": 3600.0,
+    "plausible_min_c": 5.0,
+    "plausible_max_c": 35.0,
+    "gain_k_per_k": 3.0,  # K of supply per K of room error (ECL infl x HC is 1.8..7)
+    "integral_time_s": 14400.0,  # 4 h: rooms answer over hours
+    "deadband_k": 0.2,
+    "trim_min_k": -8.0,
+    "trim_max_k": 8.0,
+    "decay_s": 21600.0,
+}
+
+RANGES = {
+    "target_c": (16.0, 24.0, "degC"),
+    "floor_c": (10.0, 22.0, "degC"),
+    "percentile": (0.0, 50.0, "%"),
+    "max_age_s": (60.0, 86400.0, "s"),
+    "plausible_min_c": (-10.0, 15.0, "degC"),
+    "plausible_max_c": (25.0, 50.0, "degC"),
+    "gain_k_per_k": (0.0, 20.0, "K/K"),
+    "integral_time_s": (60.0, 604800.0, "s"),
+    "deadband_k": (0.0, 2.0, "K"),
+    "trim_min_k": (-30.0, 0.0, "K"),
+    "trim_max_k": (0.0, 30.0, "K"),
+    "decay_s": (60.0, 604800.0, "s"),
+}
+
+MAX_COLLECTORS = 4096
+
+
+def validate(section: dict) -> list:
+    """Every problem of a `room_feedback` settings section."""
+    problems = section_problems("room_feedback", section, DEFAULTS, RANGES)
+    if not isinstance(section, dict) or problems:
+        return problems
+    s = merged(DEFAULTS, section)
+    if s["target_c"] < s["floor_c"]:
+        problems.append("room_feedback.target_c=%r degC: must not be below room_feedback.floor_c=%r degC"
+                        % (s["target_c"], s["floor_c"]))
+    return problems
+
+
+class RoomFeedback:
+    """Many collectors in, one bounded supply trim (K) out."""
+
+    def __init__(self, section: dict):
+        s = merged(DEFAULTS, section)
+        self.enabled = bool(s["enabled"])
+        self.target_c = float(s["target_c"])
+        self.floor_c = float(s["floor_c"])
+        self.percentile = float(s["percentile"])
+        self.max_age_s = float(s["max_age_s"])
+        self.plausible_min_c = float(s["plausible_min_c"])
+        self.plausible_max_c = float(s["plausible_max_c"])
+        self.rate_per_k_s = float(s["gain_k_per_k"]) / float(s["integral_time_s"])
+        self.deadband_k = float(s["deadband_k"])
+        self.trim_min_k = float(s["trim_min_k"])
+        self.trim_max_k = float(s["trim_max_k"])
+        self.decay_s = float(s["decay_s"])
+        self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
+        self.trim_k = 0.0
+        self.low_c = 0.0
+        self.n_fresh = 0
+        self.n_ignored = 0
+        self.n_below_floor = 0
+        self.rejected = 0  # malformed readings refused by set_readings (cumulative)
+        self.next_check_s = -1.0  # when a fresh reading next turns stale
+
+    def set_readings(self, readings, now_s: float):
+        """Merge collector readings [{"collector", "group", "temp_c", "age_s"}, ...] (by collector).
+
+        A malformed entry is counted in `rejected` and skipped; the others are kept.
+        """
+        if not isinstance(readings, (list, tuple)):
+            self.rejected += 1
+            return
+        for r in readings:
+            try:
+                cid = r["collector"]
+                temp_c = float(r["temp_c"])
+                age_s = float(r.get("age_s", 0.0))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                self.rejected += 1
+                continue
+            if temp_c != temp_c or age_s != age_s or age_s < 0.0 or not isinstance(cid, (str, int)):
+                self.rejected += 1
+                continue
+            if cid not in self.readings and len(self.readings) >= MAX_COLLECTORS:
+                self.rejected += 1
+                continue
+            self.readings[cid] = [temp_c, now_s - age_s]
+        self.evaluate(now_s)
+
+    def evaluate(self, now_s: float):
+        """Recompute the low statistic from the stored readings (drops long-dead collectors)."""
+        temps = []
+        ignored = 0
+        below = 0
+        next_check = -1.0
+        dead = []
+        for cid in self.readings:
+            r = self.readings[cid]
+            temp_c = r[0]
+            expiry_s = r[1] + self.max_age_s
+            if now_s > expiry_s:
+                ignored += 1
+                if now_s > expiry_s + 10.0 * self.max_age_s:
+                    dead.append(cid)
+                continue
+            if temp_c < self.plausible_min_c or temp_c > self.plausible_max_c:
+                ignored += 1
+                continue
+            temps.append(temp_c)
+            if temp_c < self.floor_c:
+                below += 1
+            if next_check < 0.0 or expiry_s < next_check:
+                next_check = expiry_s
+        for cid in dead:
+            del self.readings[cid]
+        self.n_fresh = len(temps)
+        self.n_ignored = ignored
+        self.n_below_floor = below
+        self.next_check_s = next_check
+        if temps:
+            temps.sort()
+            n = len(temps)
+            k = int(self.percentile / 100.0 * (n - 1))
+            if n >= 3 and k < 1:
+                k = 1
+            self.low_c = temps[k]
+
+    def step(self, now_s: float, dt_s: float) -> float:
+        """Advance the trim by dt_s; returns it (K)."""
+        if self.next_check_s >= 0.0 and now_s > self.next_check_s:
+            self.evaluate(now_s)
+        if not self.enabled or self.n_fresh == 0:
+            self.trim_k = first_order(self.trim_k, 0.0, dt_s, self.decay_s)
+            return self.trim_k
+        err_k = self.target_c - self.low_c
+        if -self.deadband_k < err_k < self.deadband_k:
+            return self.trim_k
+        trim = self.trim_k + self.rate_per_k_s * err_k * dt_s
+        if self.low_c < self.floor_c and trim < self.trim_k:
+            trim = self.trim_k  # below the floor the trim may only rise
+        if trim > self.trim_max_k:
+            trim = self.trim_max_k
+        elif trim < self.trim_min_k:
+            trim = self.trim_min_k
+        self.trim_k = trim
+        return trim
+
+    def snapshot(self, now_s: float) -> dict:
+        out = []
+        for cid in self.readings:
+            r = self.readings[cid]
+            out.append([cid, r[0], now_s - r[1]])
+        return {"trim_k": self.trim_k, "readings": out}
+
+    def restore(self, d: dict, now_s: float):
+        try:
+            trim = float(d.get("trim_k", 0.0))
+        except (TypeError, ValueError):
+            trim = 0.0
+        if trim != trim:
+            trim = 0.0
+        self.trim_k = min(self.trim_max_k, max(self.trim_min_k, trim))
+        self.readings.clear()
+        items = d.get("readings", [])
+        if isinstance(items, list):
+            self.set_readings([{"collector": r[0], "temp_c": r[1], "age_s": r[2]}
+                               for r in items if isinstance(r, list) and len(r) == 3], now_s)
+        self.evaluate(now_s)

@@ -1,0 +1,232 @@
+"""Signal quality: every input checked for range, loss (stale), a frozen value and an
+implausible rate of change, before any control code sees it.
+
+Per signal the validator keeps the last good value. A reading that is lost, out of range or
+jumps faster than physics allows is replaced by the last good value for at most `stale_s`
+(quality HELD, still usable); after that the signal is BAD (`ok` false) and its consumers
+fall back. A jump that persists for `spike_hold_s` is accepted as a real step. A temperature
+that has not changed by a single bit for `frozen_s` is BAD (a dead transmitter repeats its
+last value). The validated image is `values[i]` / `ok[i]` indexed by the I_* constants, in
+the order of core.signals.INPUTS.
+
+Invariant: `update` is total. Any garbage in `inputs` (missing names, wrong types, NaN)
+makes that signal not ok; nothing raises.
+"""
+
+from . import checks
+from .signals import INPUTS
+
+# Indices into the validated image (same order as core.signals.INPUTS).
+I_OUTDOOR_TEMP = 0
+I_PRIMARY_SUPPLY_TEMP = 1
+I_PRIMARY_RETURN_TEMP = 2
+I_PRIMARY_SUPPLY_PRESSURE = 3
+I_PRIMARY_RETURN_PRESSURE = 4
+I_SECONDARY_SUPPLY_TEMP = 5
+I_SECONDARY_RETURN_TEMP = 6
+I_SECONDARY_SUPPLY_PRESSURE = 7
+I_SECONDARY_RETURN_PRESSURE = 8
+I_VALVE_POSITION = 9
+I_HEAT_POWER = 10
+I_PRIMARY_FLOW = 11
+I_HEAT_ENERGY = 12
+I_PUMP1_RUNNING = 13
+I_PUMP1_FAULT = 14
+I_PUMP1_SPEED = 15
+I_PUMP2_RUNNING = 16
+I_PUMP2_FAULT = 17
+I_PUMP2_SPEED = 18
+I_MAKEUP_PUMP_RUNNING = 19
+I_MAKEUP_PUMP_FAULT = 20
+I_MAKEUP_VOLUME = 21
+I_TANK_LEVEL = 22
+N_SIGNALS = 23
+
+# Quality of a validated signal.
+Q_GOOD = 0
+Q_HELD = 1  # last good value stands in; still ok
+Q_BAD = 2
+QUALITY_NAMES = ("good", "held", "bad")
+
+# Why a signal is not good.
+R_NONE = 0
+R_MISSING = 1  # absent, not ok at the boundary, or not a number
+R_RANGE = 2
+R_RATE = 3
+R_FROZEN = 4
+REASON_NAMES = ("", "missing", "out_of_range", "rate_of_change", "frozen")
+
+# Kinds decide which checks apply.
+K_TEMP = 0
+K_PRESSURE = 1
+K_BINARY = 2
+K_OTHER = 3
+
+# Signals whose loss is always alarmed; others alarm only once they have been seen ok
+# (a station without a heat meter must not alarm for it forever).
+ESSENTIAL = (I_SECONDARY_SUPPLY_TEMP, I_SECONDARY_RETURN_PRESSURE)
+
+DEFAULTS = {
+    "stale_s": 30.0,
+    "frozen_s": 21600.0,
+    "spike_hold_s": 10.0,
+    "outdoor_min_c": -50.0,
+    "outdoor_max_c": 50.0,
+    "temp_min_c": -20.0,
+    "temp_max_c": 150.0,
+    "pressure_max_kpa": 2500.0,
+    "temp_rate_k_per_s": 5.0,
+    "pressure_rate_kpa_per_s": 500.0,
+}
+
+
+def validate(section: dict) -> list:
+    """Problems of the "sensors" settings section (empty when fine)."""
+    p = []  # type: list
+    checks.number(p, "sensors", section, "stale_s", "s", 0, 3600)
+    checks.number(p, "sensors", section, "frozen_s", "s", 0, 604800)
+    checks.number(p, "sensors", section, "spike_hold_s", "s", 0, 600)
+    checks.number(p, "sensors", section, "outdoor_min_c", "degC", -70, 0)
+    checks.number(p, "sensors", section, "outdoor_max_c", "degC", 10, 70)
+    checks.number(p, "sensors", section, "temp_min_c", "degC", -60, 20)
+    checks.number(p, "sensors", section, "temp_max_c", "degC", 90, 250)
+    checks.number(p, "sensors", section, "pressure_max_kpa", "kPa", 100, 10000)
+    checks.number(p, "sensors", section, "temp_rate_k_per_s", "K/s", 0, 100)
+    checks.number(p, "sensors", section, "pressure_rate_kpa_per_s", "kPa/s", 0, 10000)
+    return p
+
+
+def _kind(name: str) -> int:
+    if name.endswith("_temp_c"):
+        return K_TEMP
+    if name.endswith("_pressure_kpa"):
+        return K_PRESSURE
+    if name.endswith("_running") or name.endswith("_fault"):
+        return K_BINARY
+    return K_OTHER
+
+
+def _limits(name: str, kind: int, cfg: dict) -> tuple:
+    """(low, high, rate per s; 0 = no rate check) for one signal."""
+    if name == "outdoor_temp_c":
+        return (float(cfg["outdoor_min_c"]), float(cfg["outdoor_max_c"]), float(cfg["temp_rate_k_per_s"]))
+    if kind == K_TEMP:
+        return (float(cfg["temp_min_c"]), float(cfg["temp_max_c"]), float(cfg["temp_rate_k_per_s"]))
+    if kind == K_PRESSURE:
+        return (-50.0, float(cfg["pressure_max_kpa"]), float(cfg["pressure_rate_kpa_per_s"]))
+    if kind == K_BINARY:
+        return (0.0, 1.0, 0.0)
+    if name.endswith("_pct"):
+        return (-5.0, 105.0, 0.0)
+    # Meters: power, flow and totalisers are non-negative; totalisers may be large.
+    return (0.0, 1.0e12, 0.0)
+
+
+class SignalQuality:
+    """Validated process image: `values`, `ok`, `quality`, `reason` lists by signal index."""
+
+    def __init__(self, cfg: dict) -> None:
+        self.names = list(INPUTS)
+        self.low = []
+        self.high = []
+        self.rate = []
+        self.frozen_check = []
+        self.essential = []
+        for i in range(N_SIGNALS):
+            name = self.names[i]
+            kind = _kind(name)
+            lim = _limits(name, kind, cfg)
+            self.low.append(lim[0])
+            self.high.append(lim[1])
+            self.rate.append(lim[2])
+            self.frozen_check.append(kind == K_TEMP)
+            self.essential.append(i in ESSENTIAL)
+        self.stale_s = float(cfg["stale_s"])
+        self.frozen_s = float(cfg["frozen_s"])
+        self.spike_hold_s = float(cfg["spike_hold_s"])
+        self.values = [0.0] * N_SIGNALS
+        self.ok = [False] * N_SIGNALS
+        self.quality = [Q_BAD] * N_SIGNALS
+        self.reason = [R_MISSING] * N_SIGNALS
+        self.raw = [0.0] * N_SIGNALS  # last raw numeric reading (alarm value)
+        self.good_at_s = [-1.0] * N_SIGNALS  # time of the last good reading, -1 never
+        self.changed_at_s = [-1.0] * N_SIGNALS  # time the raw value last changed
+        self.frozen_ref = [0.0] * N_SIGNALS  # the raw value at that change
+        self.spike_since_s = [-1.0] * N_SIGNALS
+        self.seen = [False] * N_SIGNALS  # ever ok since start (or restored)
+
+    def update(self, inputs: dict, now_s: float) -> None:
+        """Validate one cycle's inputs (a dict of name -> (value, ok)) at time now_s."""
+        i = 0
+        while i < N_SIGNALS:
+            self._update_one(i, inputs.get(self.names[i]), now_s)
+            i += 1
+
+    def _update_one(self, i: int, item: object, now_s: float) -> None:
+        v = 0.0
+        reason = R_NONE
+        if (type(item) is tuple or type(item) is list) and len(item) == 2 and item[1]:
+            raw = item[0]
+            if type(raw) is float or (type(raw) is int) or type(raw) is bool:
+                v = float(raw)
+                if v != v:
+                    reason = R_MISSING
+            else:
+                reason = R_MISSING
+        else:
+            reason = R_MISSING
+        if reason == R_NONE:
+            self.raw[i] = v
+            if v < self.low[i] or v > self.high[i]:
+                reason = R_RANGE
+        if reason == R_NONE and self.frozen_check[i] and self.frozen_s > 0.0:
+            if v != self.frozen_ref[i] or self.changed_at_s[i] < 0.0:
+                self.frozen_ref[i] = v
+                self.changed_at_s[i] = now_s
+            elif now_s - self.changed_at_s[i] >= self.frozen_s:
+                reason = R_FROZEN
+        good_at = self.good_at_s[i]
+        if reason == R_NONE and self.rate[i] > 0.0 and good_at >= 0.0:
+            dt = now_s - good_at
+            if dt < 1.0:
+                dt = 1.0
+            step = v - self.values[i]
+            if step < 0.0:
+                step = -step
+            if step > self.rate[i] * dt:
+                if self.spike_since_s[i] < 0.0:
+                    self.spike_since_s[i] = now_s
+                if now_s - self.spike_since_s[i] < self.spike_hold_s:
+                    reason = R_RATE
+            else:
+                self.spike_since_s[i] = -1.0
+        if reason == R_NONE:
+            self.spike_since_s[i] = -1.0
+            self.values[i] = v
+            self.ok[i] = True
+            self.quality[i] = Q_GOOD
+            self.reason[i] = R_NONE
+            self.good_at_s[i] = now_s
+            self.seen[i] = True
+            return
+        self.reason[i] = reason
+        if reason != R_FROZEN and good_at >= 0.0 and now_s - good_at <= self.stale_s:
+            self.ok[i] = True
+            self.quality[i] = Q_HELD
+            return
+        self.ok[i] = False
+        self.quality[i] = Q_BAD
+
+    def alarm_condition(self, i: int) -> bool:
+        """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""
+        return self.quality[i] == Q_BAD and (self.seen[i] or self.essential[i])
+
+    def snapshot(self) -> dict:
+        return {"seen": [n for n, s in zip(self.names, self.seen) if s]}
+
+    def restore(self, snap: dict) -> None:
+        seen = snap.get("seen") if isinstance(snap, dict) else None
+        if isinstance(seen, list):
+            for i in range(N_SIGNALS):
+                if self.names[i] in seen:
+                    self.seen[i] = True

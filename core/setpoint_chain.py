@@ -1,0 +1,235 @@
+"""The supply setpoint chain: outdoor conditioning, curve, schedule, room feedback, ramp, limiters.
+
+Contract with core.station (StationController composes this class):
+
+    chain = SupplySetpointChain(settings)   # {"curve", "outdoor", "schedule", "limiters",
+                                            #  "room_feedback": {...}}; missing = DEFAULTS;
+                                            # raises ValueError listing every problem
+    sp_c = chain.step(now_s, outdoor_c, outdoor_ok, inputs, room_setpoint_c, mode_flags)
+        # raw outdoor reading (the chain runs the fallback chain itself); inputs = process image
+        # (primary return, heat power, flow, optional "time_of_day_s"); mode_flags =
+        # {"summer_allowed": bool, "remote_supply_c": None|float, "boost_k": float}
+        # returns the supply setpoint in degC, or 0.0 while heating is off (summer cut-out)
+    chain.heating_on; chain.diag (plain numbers); chain.set_room_readings(readings, now_s);
+    chain.set_supervisor_outdoor(temp_c, now_s); chain.snapshot(); chain.restore(d, now_s)
+Each module exports DEFAULTS and validate(section) -> [problem, ...]; core.settings gathers them
+under the section names "curve", "outdoor", "schedule", "limiters", "room_feedback", "pi", "valve".
+
+Order inside step (each stage bounded, so the result is always inside [min, max] of the curve):
+ 1. outdoor: composite value and source (sensor, supervisor, last good, fixed);
+ 2. heating limit (summer cut-out) with hysteresis on the attenuated outdoor value; forced on
+    when summer is not allowed, a remote supply setpoint is set, or the outdoor value is fixed;
+ 3. base = curve (with room-setpoint shift) + schedule offset (faded setback, post-setback
+    boost) + room-feedback trim + boost_k, or the remote supply setpoint instead of the first three;
+ 4. ramp: the rise of the base is limited to ramp_up_k_per_h (falls pass at once);
+ 5. limiters (return temperature, power, flow) trim down; clamp to [min_supply_c, max_supply_c].
+"""
+
+from . import heating_curve, limiters, outdoor, room_feedback, schedule
+from .heating_curve import HeatingCurve, merged
+from .limiters import Limiters
+from .outdoor import SOURCE_FIXED, OutdoorConditioner
+from .room_feedback import RoomFeedback
+from .schedule import Schedule
+
+SECTIONS = ("curve", "outdoor", "schedule", "limiters", "room_feedback")
+TIME_OF_DAY_S = "time_of_day_s"
+
+
+def validate(settings: dict) -> list:
+    """Every problem of the chain's sections in a settings dict."""
+    problems = []
+    problems += heating_curve.validate(settings.get("curve", {}))
+    problems += outdoor.validate(settings.get("outdoor", {}))
+    problems += schedule.validate(settings.get("schedule", {}))
+    problems += limiters.validate(settings.get("limiters", {}))
+    problems += room_feedback.validate(settings.get("room_feedback", {}))
+    return problems
+
+
+def _number(value, default: float) -> float:
+    """A finite float from a mode flag, else `default` (None, NaN, bool or text)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        v = float(value)
+        if -1e6 < v < 1e6:
+            return v
+    return default
+
+
+class SupplySetpointChain:
+    """Outdoor temperature and room data in, secondary supply setpoint out."""
+
+    def __init__(self, settings):
+        if settings is None:
+            settings = {}
+        problems = validate(settings)
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.curve = HeatingCurve(settings.get("curve", {}))
+        self.outdoor = OutdoorConditioner(settings.get("outdoor", {}))
+        self.schedule = Schedule(settings.get("schedule", {}))
+        self.limiters = Limiters(settings.get("limiters", {}))
+        self.room = RoomFeedback(settings.get("room_feedback", {}))
+        c = merged(heating_curve.DEFAULTS, settings.get("curve", {}))
+        self.ramp_k_per_s = float(c["ramp_up_k_per_h"]) / 3600.0
+        o = merged(outdoor.DEFAULTS, settings.get("outdoor", {}))
+        self.heating_limit_c = float(o["heating_limit_c"])
+        self.heating_limit_hyst_k = float(o["heating_limit_hysteresis_k"])
+        self.started = False
+        self.last_s = 0.0
+        self.heating_on = True
+        self.ramp_started = False
+        self.cut_out = False
+        self.ramp_c = 0.0
+        self.setpoint_c = 0.0
+        self.curve_c = 0.0
+        self.schedule_k = 0.0
+        self.room_trim_k = 0.0
+        self.boost_k = 0.0
+        self.limit_trim_k = 0.0
+        self.remote = False
+        self.room_setpoint_c = self.curve.design_room_c
+
+    def set_room_readings(self, readings, now_s: float):
+        """Room-temperature collector readings [{"collector", "group", "temp_c", "age_s"}, ...]."""
+        self.room.set_readings(readings, now_s)
+
+    def set_supervisor_outdoor(self, temp_c: float, now_s: float):
+        """An outdoor temperature sent by the supervisor (used while the sensor is not ok)."""
+        try:
+            self.outdoor.set_supervisor(float(temp_c), now_s)
+        except (TypeError, ValueError):
+            pass
+
+    def step(self, now_s: float, outdoor_c: float, outdoor_ok: bool, inputs: dict, room_setpoint_c: float,
+             mode_flags: dict) -> float:
+        """The supply setpoint (degC) for this cycle, 0.0 while heating is off; never raises."""
+        if not self.started:
+            self.started = True
+            self.last_s = now_s
+        dt_s = now_s - self.last_s
+        if dt_s < 0.0:
+            dt_s = 0.0
+        self.last_s = now_s
+        out = self.outdoor
+        t_out = out.step(now_s, outdoor_c, outdoor_ok)
+        remote_c = _number(mode_flags.get("remote_supply_c"), -1e9)
+        self.remote = remote_c > -1e8
+        boost_k = _number(mode_flags.get("boost_k", 0.0), 0.0)
+        self.boost_k = boost_k
+        # 2. heating limit
+        if not mode_flags.get("summer_allowed", True) or self.remote or out.source == SOURCE_FIXED:
+            self.heating_on = True
+        elif self.heating_on:
+            if out.attenuated_c >= self.heating_limit_c:
+                self.heating_on = False
+        elif out.attenuated_c <= self.heating_limit_c - self.heating_limit_hyst_k:
+            self.heating_on = True
+        if not self.heating_on:
+            self.ramp_started = False
+            self.cut_out = True
+            self.limiters.reset()
+            self.setpoint_c = 0.0
+            return 0.0
+        # 3. base
+        curve = self.curve
+        if room_setpoint_c != room_setpoint_c or room_setpoint_c < 10.0 or room_setpoint_c > 30.0:
+            room_setpoint_c = curve.design_room_c
+        self.room_setpoint_c = room_setpoint_c
+        unclamped_c = curve.unclamped_c(t_out, room_setpoint_c)
+        self.curve_c = min(curve.max_supply_c, max(curve.min_supply_c, unclamped_c))
+        tod = -1.0
+        item = inputs.get(TIME_OF_DAY_S)
+        if item is not None and item[1]:
+            tod = item[0]
+        self.schedule_k = self.schedule.step(now_s, tod, t_out)
+        self.room_trim_k = self.room.step(now_s, dt_s)
+        if self.remote:
+            base_c = remote_c + boost_k
+        else:
+            base_c = unclamped_c + self.schedule_k + self.room_trim_k + boost_k
+        base_c = min(curve.max_supply_c, max(curve.min_supply_c, base_c))
+        # 4. ramp
+        if not self.ramp_started:
+            self.ramp_started = True
+            # Cold start: no ramp; back from the cut-out: ramp up from the minimum.
+            self.ramp_c = curve.min_supply_c if self.cut_out else base_c
+            self.cut_out = False
+        if base_c > self.ramp_c and self.ramp_k_per_s > 0.0:
+            top_c = self.ramp_c + self.ramp_k_per_s * dt_s
+            self.ramp_c = base_c if base_c < top_c else top_c
+        else:
+            self.ramp_c = base_c
+        # 5. limiters and clamp
+        self.limit_trim_k = self.limiters.step(dt_s, t_out, inputs)
+        sp = self.ramp_c + self.limit_trim_k
+        sp = min(curve.max_supply_c, max(curve.min_supply_c, sp))
+        self.setpoint_c = sp
+        return sp
+
+    @property
+    def diag(self) -> dict:
+        out = self.outdoor
+        lim = self.limiters
+        room = self.room
+        return {
+            "supply_setpoint_c": self.setpoint_c, "curve_c": self.curve_c, "ramp_c": self.ramp_c,
+            "outdoor_filtered_c": out.composite_c, "outdoor_attenuated_c": out.attenuated_c,
+            "outdoor_source": out.source, "outdoor_sensor_fault": out.sensor_fault,
+            "heating_on": self.heating_on, "room_setpoint_c": self.room_setpoint_c,
+            "schedule_k": self.schedule_k, "setback_k": self.schedule.setback_k,
+            "schedule_boost_k": self.schedule.boost_active_k, "boost_k": self.boost_k,
+            "remote_supply": self.remote, "room_trim_k": self.room_trim_k,
+            "room_low_c": room.low_c if room.n_fresh > 0 else None, "room_fresh": room.n_fresh,
+            "room_ignored": room.n_ignored, "room_below_floor": room.n_below_floor,
+            "room_rejected": room.rejected,
+            "return_limit_c": lim.return_limit_c, "return_limit_trim_k": lim.return_trim_k,
+            "power_limit_trim_k": lim.power_trim_k, "flow_limit_trim_k": lim.flow_trim_k,
+            "limit_trim_k": self.limit_trim_k, "return_sensor_fault": lim.return_fault,
+            "meter_fault": lim.meter_fault,
+        }
+
+    def snapshot(self) -> dict:
+        """All state as plain JSON-safe data."""
+        now_s = self.last_s
+        return {
+            "heating_on": self.heating_on, "ramp_started": self.ramp_started, "ramp_c": self.ramp_c,
+            "setpoint_c": self.setpoint_c, "outdoor": self.outdoor.snapshot(),
+            "schedule": self.schedule.snapshot(now_s), "limiters": self.limiters.snapshot(),
+            "room": self.room.snapshot(now_s),
+        }
+
+    def restore(self, d: dict, now_s: float):
+        """State from `snapshot()`; bad or missing entries keep the fresh-start values."""
+        if not isinstance(d, dict):
+            return
+        self.started = True
+        self.last_s = now_s
+        self.heating_on = bool(d.get("heating_on", True))
+        try:
+            ramp_c = float(d.get("ramp_c", 0.0))
+            sp_c = float(d.get("setpoint_c", 0.0))
+        except (TypeError, ValueError):
+            ramp_c = sp_c = 0.0
+        if ramp_c == ramp_c and sp_c == sp_c:
+            self.ramp_started = bool(d.get("ramp_started", False))
+            self.ramp_c = ramp_c
+            self.setpoint_c = sp_c
+        sub = d.get("outdoor")
+        if isinstance(sub, dict):
+            try:
+                self.outdoor.restore(sub, now_s)
+            except (TypeError, ValueError):
+                self.outdoor.reset()
+        sub = d.get("schedule")
+        if isinstance(sub, dict):
+            try:
+                self.schedule.restore(sub, now_s)
+            except (TypeError, ValueError):
+                pass
+        sub = d.get("room")
+        if isinstance(sub, dict):
+            self.room.restore(sub, now_s)
+        sub = d.get("limiters")
+        if isinstance(sub, dict):
+            self.limiters.restore(sub)

@@ -1,0 +1,148 @@
+"""Tests of core.interlocks: only toward safe, latching over-temperature, frost, pressure."""
+
+import unittest
+
+from heatkeeper.core import interlocks, make_up, pumps, sensors
+from heatkeeper.core.interlocks import X_FROST, X_NO_FLOW, X_OVERTEMP, Interlocks
+from heatkeeper.core.make_up import MakeUp
+from heatkeeper.core.pumps import CirculationPumps
+from heatkeeper.core.sensors import SignalQuality
+
+
+def outputs(valve=60.0, pump1=True, makeup=True, relief=False):
+    return {"valve_cmd_pct": valve, "valve_open_pulse_s": 0.5, "valve_close_pulse_s": 0.0,
+            "pump1_run": pump1, "pump1_speed_cmd_pct": 70.0 if pump1 else 0.0,
+            "pump2_run": False, "pump2_speed_cmd_pct": 0.0,
+            "makeup_pump_run": makeup, "makeup_pump_speed_cmd_pct": 100.0 if makeup else 0.0,
+            "relief_valve_open": relief}
+
+
+class Rig:
+    def __init__(self, **over):
+        cfg = dict(interlocks.DEFAULTS)
+        cfg.update(over)
+        self.il = Interlocks(cfg)
+        self.sq = SignalQuality(sensors.DEFAULTS)
+        self.pumps = CirculationPumps(dict(pumps.DEFAULTS), 0.0)
+        self.mu = MakeUp(dict(make_up.DEFAULTS), 0.0)
+        self.readings = {"secondary_supply_temp_c": 70.0, "secondary_supply_pressure_kpa": 350.0,
+                         "secondary_return_pressure_kpa": 250.0, "pump1_running": 1.0, "tank_level_pct": 80.0}
+        self.t = 0.0
+
+    def cycle(self, out, pumps_want=True):
+        self.t += 1.0
+        self.sq.update(dict((k, (v, True)) for k, v in self.readings.items()), self.t)
+        self.pumps.step(self.t, 1.0, pumps_want, self.sq, 100.0)
+        self.mu.step(self.t, 1.0, self.sq, 250.0, False)
+        self.il.apply(out, self.t, self.sq, self.pumps, self.mu, 1.0)
+        return out
+
+
+class TestInterlocks(unittest.TestCase):
+    def test_normal_outputs_untouched(self):
+        r = Rig()
+        out = r.cycle(outputs())  # the pump starts: flow not yet proven, valve held shut
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        out = r.cycle(outputs())
+        self.assertEqual(out, outputs())
+        self.assertEqual(r.il.actions, 0)
+
+    def test_overtemp_trips_latches_and_needs_ack(self):
+        r = Rig(overtemp_c=95.0, overtemp_hyst_k=5.0, overtemp_delay_s=3.0)
+        r.readings["secondary_supply_temp_c"] = 96.0
+        for _ in range(3):
+            out = r.cycle(outputs())
+        self.assertEqual(out["valve_cmd_pct"], 60.0)  # not yet: delay
+        out = r.cycle(outputs())
+        self.assertTrue(r.il.tripped)
+        self.assertEqual((out["valve_cmd_pct"], out["valve_open_pulse_s"], out["valve_close_pulse_s"]), (0.0, 0.0, 1.0))
+        self.assertTrue(r.il.actions & X_OVERTEMP)
+        # Cooled, but not acknowledged: stays shut.
+        r.readings["secondary_supply_temp_c"] = 70.0
+        for _ in range(100):
+            out = r.cycle(outputs())
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        r.il.request_reset()
+        out = r.cycle(outputs())
+        self.assertTrue(not r.il.tripped)
+        self.assertEqual(out["valve_cmd_pct"], 60.0)
+
+    def test_ack_while_hot_releases_only_when_cool(self):
+        r = Rig(overtemp_delay_s=0.0)
+        r.readings["secondary_supply_temp_c"] = 97.0
+        r.cycle(outputs())
+        r.il.request_reset()
+        r.readings["secondary_supply_temp_c"] = 92.0  # inside the hysteresis
+        out = r.cycle(outputs())
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        r.readings["secondary_supply_temp_c"] = 89.0
+        out = r.cycle(outputs())
+        self.assertEqual(out["valve_cmd_pct"], 60.0)
+
+    def test_no_circulation_shuts_valve(self):
+        r = Rig()
+        out = r.cycle(outputs(pump1=False), pumps_want=False)
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        self.assertTrue(r.il.actions & X_NO_FLOW)
+        self.assertEqual(r.il.events[-1]["reason"], "no_flow_valve_shut_on")
+
+    def test_over_pressure_opens_relief_and_stops_make_up(self):
+        r = Rig(over_pressure_kpa=600.0)
+        r.readings["secondary_supply_pressure_kpa"] = 620.0
+        out = r.cycle(outputs(makeup=True))
+        self.assertTrue(out["relief_valve_open"])
+        self.assertTrue(not out["makeup_pump_run"])
+        r.readings["secondary_supply_pressure_kpa"] = 580.0  # hysteresis 30 kPa
+        out = r.cycle(outputs(makeup=True))
+        self.assertTrue(out["relief_valve_open"])
+        r.readings["secondary_supply_pressure_kpa"] = 560.0
+        out = r.cycle(outputs(makeup=True))
+        self.assertTrue(not out["relief_valve_open"])
+
+    def test_frost_forces_circulation(self):
+        r = Rig()
+        r.il.update_frost(-5.0, True)
+        out = r.cycle(outputs(pump1=False), pumps_want=False)
+        self.assertTrue(out["pump1_run"])
+        self.assertTrue(r.il.actions & X_FROST)
+        self.assertTrue(r.il.update_frost(3.5, True))  # hysteresis
+        self.assertTrue(not r.il.update_frost(4.0, True))
+        self.assertTrue(not r.il.update_frost(-30.0, False))  # unknown outdoor keeps the state
+
+    def test_tank_low_low_stops_make_up(self):
+        r = Rig()
+        r.readings["tank_level_pct"] = 5.0
+        out = r.cycle(outputs(makeup=True))
+        self.assertTrue(not out["makeup_pump_run"])
+
+    def test_only_toward_safe(self):
+        # Whatever the inputs, an interlock never opens the valve more, never starts make-up
+        # and never closes the relief valve.
+        r = Rig()
+        for supply in (20.0, 70.0, 99.0):
+            for p in (20.0, 250.0, 700.0):
+                r.readings["secondary_supply_temp_c"] = supply
+                r.readings["secondary_return_pressure_kpa"] = p
+                before = outputs(valve=40.0, makeup=False, relief=True)
+                out = r.cycle(dict(before))
+                self.assertTrue(out["valve_cmd_pct"] <= 40.0)
+                self.assertTrue(not out["makeup_pump_run"])
+                self.assertTrue(out["relief_valve_open"])
+
+    def test_snapshot(self):
+        r = Rig(overtemp_delay_s=0.0)
+        r.readings["secondary_supply_temp_c"] = 99.0
+        r.cycle(outputs())
+        other = Interlocks(dict(interlocks.DEFAULTS))
+        other.restore(r.il.snapshot())
+        self.assertTrue(other.tripped)
+
+    def test_validate(self):
+        self.assertEqual(interlocks.validate(dict(interlocks.DEFAULTS)), [])
+        bad = dict(interlocks.DEFAULTS)
+        bad["overtemp_c"] = 300
+        self.assertEqual(len(interlocks.validate(bad)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

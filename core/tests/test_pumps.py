@@ -1,0 +1,171 @@
+"""Tests of core.pumps: proof, change-over, retry, rotation, exercise, dp speed, dry run."""
+
+import unittest
+
+from heatkeeper.core import pumps, sensors
+from heatkeeper.core.pumps import CirculationPumps
+from heatkeeper.core.sensors import SignalQuality
+
+
+class Rig:
+    """Pumps plus a validated process image fed from a small dict of readings."""
+
+    def __init__(self, **over):
+        cfg = dict(pumps.DEFAULTS)
+        cfg.update(over)
+        self.p = CirculationPumps(cfg, 0.0)
+        self.sq = SignalQuality(sensors.DEFAULTS)
+        self.t = 0.0
+        self.readings = {"secondary_supply_pressure_kpa": 400.0, "secondary_return_pressure_kpa": 300.0,
+                         "pump1_fault": 0.0, "pump2_fault": 0.0}
+        self.feedback = True  # running feedback follows the command unless a pump is "broken"
+        self.broken = [False, False]
+
+    def run(self, seconds, want=True, dp_target=100.0):
+        end = self.t + seconds
+        while self.t < end:
+            self.t += 1.0
+            inputs = {}
+            for k, v in self.readings.items():
+                inputs[k] = (v, True)
+            if self.feedback:
+                inputs["pump1_running"] = (1.0 if self.p.run[0] and not self.broken[0] else 0.0, True)
+                inputs["pump2_running"] = (1.0 if self.p.run[1] and not self.broken[1] else 0.0, True)
+            self.sq.update(inputs, self.t)
+            self.p.step(self.t, 1.0, want, self.sq, dp_target)
+
+    def reasons(self):
+        return [e["reason"] for e in self.p.events]
+
+
+class TestPumps(unittest.TestCase):
+    def test_duty_starts_and_proves(self):
+        r = Rig()
+        r.run(2)
+        self.assertEqual(r.p.run, [True, False])
+        self.assertTrue(r.p.flow_proven)
+
+    def test_fault_input_changes_over_after_delay(self):
+        r = Rig(changeover_delay_s=5.0)
+        r.run(10)
+        r.readings["pump1_fault"] = 1.0
+        r.run(1)
+        self.assertEqual(r.p.run, [False, False])
+        self.assertIn("failed_fault_input", r.reasons())
+        self.assertIn("changeover", r.reasons())
+        r.run(5)
+        self.assertEqual(r.p.run, [False, True])
+        self.assertEqual(r.p.duty, 1)
+
+    def test_no_proof_fails_the_pump(self):
+        r = Rig(proof_s=15.0)
+        r.broken[0] = True
+        r.run(14)
+        self.assertEqual(r.p.run[0], True)
+        r.run(2)
+        self.assertTrue(r.p.failed[0])
+        self.assertIn("failed_no_proof", r.reasons())
+        r.run(10)
+        self.assertTrue(r.p.run[1] and r.p.proven[1])
+
+    def test_proof_by_dp_without_feedback(self):
+        r = Rig(proof_s=15.0, dp_proof_kpa=20.0)
+        r.feedback = False
+        r.readings["secondary_supply_pressure_kpa"] = 305.0  # dp 5 kPa: no flow
+        r.run(20)
+        self.assertTrue(r.p.failed[0])
+
+    def test_both_failed_then_retry(self):
+        r = Rig(retry_s=100.0)
+        r.readings["pump1_fault"] = 1.0
+        r.readings["pump2_fault"] = 1.0
+        r.run(10)
+        self.assertEqual(r.p.run, [False, False])
+        self.assertTrue(not r.p.flow_proven)
+        r.readings["pump2_fault"] = 0.0
+        r.run(120)
+        self.assertIn("retry", r.reasons())
+        self.assertTrue(r.p.run[1])
+
+    def test_rotation_by_run_hours(self):
+        r = Rig(rotate_after_h=1.0, exercise_idle_h=100.0)
+        r.run(3700)
+        self.assertIn("rotated", r.reasons())
+        self.assertEqual(r.p.duty, 1)
+        self.assertEqual(r.p.run, [False, True])
+
+    def test_exercise_idle_pump(self):
+        r = Rig(exercise_idle_h=1.0, exercise_s=30.0, rotate_after_h=1000.0)
+        r.run(3601)
+        self.assertTrue(r.p.run[1])
+        self.assertIn("exercise", r.reasons())
+        r.run(31)
+        self.assertTrue(not r.p.run[1])
+        self.assertIn("exercise_done", r.reasons())
+
+    def test_exercise_in_summer(self):
+        r = Rig(exercise_idle_h=1.0, exercise_s=30.0)
+        r.run(3601, want=False)
+        self.assertEqual(r.p.run, [True, False])
+        r.run(40, want=False)  # pumps are exercised one after the other
+        self.assertEqual(r.p.run, [False, True])
+        r.run(30, want=False)
+        self.assertEqual(r.p.run, [False, False])
+
+    def test_speed_follows_dp(self):
+        r = Rig()
+        r.run(5, dp_target=150.0)  # dp 100 < 150: speed up
+        self.assertTrue(r.p.speed_pct[0] > r.p.fallback_speed_pct)
+        r.readings["secondary_supply_pressure_kpa"] = 600.0  # dp 300 > 150: slow down
+        r.run(200, dp_target=150.0)
+        self.assertEqual(r.p.speed_pct[0], r.p.speed_min_pct)
+        del r.readings["secondary_supply_pressure_kpa"]
+        r.run(60)
+        self.assertEqual(r.p.speed_pct[0], r.p.fallback_speed_pct)
+
+    def test_dp_target_modes(self):
+        cfg = dict(pumps.DEFAULTS)
+        cfg["dp_mode"] = "proportional"
+        p = CirculationPumps(cfg, 0.0)
+        self.assertEqual(p.target_dp(-20.0, True, 18.0, 0.0), cfg["dp_setpoint_kpa"])
+        self.assertEqual(p.target_dp(25.0, True, 18.0, 0.0), cfg["dp_min_kpa"])
+        self.assertEqual(p.target_dp(0.0, False, 18.0, 0.0), cfg["dp_setpoint_kpa"])
+        self.assertEqual(p.target_dp(0.0, True, 18.0, 140.0), 140.0)
+
+    def test_dry_run_stops_and_restarts(self):
+        r = Rig(dry_run_kpa=50.0, dry_run_delay_s=5.0, dry_run_restart_s=60.0, dry_run_hyst_kpa=30.0)
+        r.run(10)
+        r.readings["secondary_return_pressure_kpa"] = 20.0
+        r.readings["secondary_supply_pressure_kpa"] = 40.0
+        r.run(6)
+        self.assertTrue(r.p.dry_run)
+        self.assertEqual(r.p.run, [False, False])
+        r.readings["secondary_return_pressure_kpa"] = 70.0  # not above 50 + 30
+        r.run(100)
+        self.assertTrue(r.p.dry_run)
+        r.readings["secondary_return_pressure_kpa"] = 250.0
+        r.readings["secondary_supply_pressure_kpa"] = 350.0
+        r.run(62)
+        self.assertTrue(not r.p.dry_run)
+        self.assertTrue(r.p.run[0] or r.p.run[1])
+
+    def test_snapshot_round_trip(self):
+        r = Rig()
+        r.run(100)
+        snap = r.p.snapshot(r.t)
+        other = CirculationPumps(dict(pumps.DEFAULTS), 0.0)
+        other.restore(snap, 1000.0)
+        self.assertAlmostEqual(other.run_s[0], r.p.run_s[0], delta=1e-9)
+        other.restore({"run_s": ["a", 1]}, 0.0)
+        other.restore(None, 0.0)
+
+    def test_validate(self):
+        self.assertEqual(pumps.validate(dict(pumps.DEFAULTS)), [])
+        bad = dict(pumps.DEFAULTS)
+        bad["dp_mode"] = "fast"
+        bad["speed_min_pct"] = 100.0
+        self.assertEqual(len(pumps.validate(bad)), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,125 @@
+"""Tests of core.room_feedback: robust low statistic, stale/implausible collectors, bounded trim."""
+
+import unittest
+
+from heatkeeper.core.room_feedback import RoomFeedback, validate
+
+
+def readings(temps, age_s=60.0):
+    return [{"collector": "c%d" % i, "group": "g%d" % (i % 3), "temp_c": t, "age_s": age_s}
+            for i, t in enumerate(temps)]
+
+
+def run(room, start_s, seconds, step_s):
+    t = start_s
+    trim = room.trim_k
+    while t < start_s + seconds:
+        t += step_s
+        trim = room.step(t, step_s)
+    return trim
+
+
+class TestRoomFeedback(unittest.TestCase):
+    def test_low_statistic_ignores_the_single_coldest(self):
+        room = RoomFeedback({})
+        room.set_readings(readings([15.0, 19.0, 19.5, 20.0, 21.0, 22.0]), 0.0)
+        self.assertEqual(room.low_c, 19.0)  # second-lowest, not the broken 15.0
+        room = RoomFeedback({"percentile": 10.0})
+        room.set_readings(readings([18.0 + 0.1 * i for i in range(41)]), 0.0)
+        self.assertAlmostEqual(room.low_c, 18.4, delta=1e-9)  # 10th percentile of 41: index 4
+        room = RoomFeedback({})
+        room.set_readings(readings([17.0, 19.0]), 0.0)
+        self.assertEqual(room.low_c, 17.0)  # with two readings the minimum is all there is
+
+    def test_stale_and_implausible_collectors_are_ignored(self):
+        room = RoomFeedback({"max_age_s": 3600.0})
+        room.set_readings(readings([2.0, 40.0, 19.0, 20.0, 21.0]), 0.0)
+        self.assertEqual(room.n_fresh, 3)
+        self.assertEqual(room.n_ignored, 2)
+        room.set_readings([{"collector": "old", "group": "g", "temp_c": 16.0, "age_s": 7200.0}], 0.0)
+        self.assertEqual(room.n_fresh, 3)
+        # all readings turn stale an hour later: the trim then decays
+        room.step(3700.0, 10.0)
+        self.assertEqual(room.n_fresh, 0)
+
+    def test_malformed_readings_are_counted_not_raised(self):
+        room = RoomFeedback({})
+        room.set_readings([{"temp_c": 20.0}, {"collector": "a", "temp_c": "warm"}, None,
+                           {"collector": "b", "temp_c": float("nan"), "age_s": 0.0},
+                           {"collector": "c", "temp_c": 20.0, "age_s": -5.0},
+                           {"collector": "d", "temp_c": 20.5, "age_s": 0.0}], 0.0)
+        self.assertEqual(room.rejected, 5)
+        self.assertEqual(room.n_fresh, 1)
+        room.set_readings("garbage", 0.0)
+        self.assertEqual(room.rejected, 6)
+
+    def test_warm_rooms_lower_the_curve_cold_rooms_raise_it(self):
+        room = RoomFeedback({})
+        # all homes warm (low statistic 21.5, target 18.5): the trim goes down to save heat
+        t = 0.0
+        for _ in range(12):
+            room.set_readings(readings([21.5, 21.5, 22.0, 23.0]), t)
+            run(room, t, 1800.0, 60.0)
+            t += 1800.0
+        self.assertTrue(room.trim_k < -4.0)
+        self.assertTrue(room.trim_k >= -8.0)
+        # cold homes near the floor: the trim rises again
+        low_trim = room.trim_k
+        for _ in range(4):
+            room.set_readings(readings([18.1, 18.1, 19.0, 20.0]), t)
+            run(room, t, 1800.0, 60.0)
+            t += 1800.0
+        self.assertTrue(room.trim_k > low_trim)
+
+    def test_trim_is_bounded_and_below_floor_only_rises(self):
+        room = RoomFeedback({"trim_min_k": -8.0, "trim_max_k": 8.0})
+        t = 0.0
+        for _ in range(48):
+            room.set_readings(readings([16.0, 16.5, 17.0, 17.5], 0.0), t)
+            run(room, t, 3600.0, 300.0)
+            t += 3600.0
+        self.assertEqual(room.trim_k, 8.0)
+        self.assertEqual(room.n_below_floor, 4)
+        room.trim_k = -3.0
+        before = room.trim_k
+        room.set_readings(readings([17.9, 17.9, 17.9]), t)
+        run(room, t, 3600.0, 60.0)
+        self.assertTrue(room.trim_k >= before)
+
+    def test_no_readings_decay_to_zero(self):
+        room = RoomFeedback({"decay_s": 3600.0})
+        room.trim_k = 6.0
+        trim = run(room, 0.0, 3600.0, 60.0)
+        self.assertAlmostEqual(trim, 6.0 * 0.3679, delta=0.01)
+        trim = run(room, 3600.0, 86400.0, 600.0)
+        self.assertAlmostEqual(trim, 0.0, delta=1e-6)
+
+    def test_deadband_holds_the_trim(self):
+        room = RoomFeedback({})
+        room.trim_k = 1.5
+        room.set_readings(readings([18.6, 18.6, 19.0]), 0.0)
+        self.assertEqual(run(room, 0.0, 600.0, 60.0), 1.5)
+
+    def test_snapshot_restore_keeps_trim_and_readings(self):
+        room = RoomFeedback({})
+        room.set_readings(readings([19.0, 19.5, 20.0]), 100.0)
+        room.trim_k = -2.5
+        snap = room.snapshot(200.0)
+        other = RoomFeedback({})
+        other.restore(snap, 1000.0)
+        self.assertEqual(other.trim_k, -2.5)
+        self.assertEqual(other.n_fresh, 3)
+        self.assertEqual(other.low_c, 19.5)
+        other.restore({"trim_k": "bad", "readings": "bad"}, 0.0)
+        self.assertEqual(other.trim_k, 0.0)
+
+    def test_validation(self):
+        self.assertEqual(validate({}), [])
+        problems = validate({"target_c": 17.5, "floor_c": 18.0})
+        self.assertIn("room_feedback.target_c=17.5 degC: must not be below room_feedback.floor_c=18.0 degC",
+                      problems)
+        self.assertIn("room_feedback.trim_max_k=99 K: must be in [0.0, 30.0] K", validate({"trim_max_k": 99}))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,146 @@
+"""Tests of core.setpoint_chain: the composed chain as tables of cycles in simulated time."""
+
+import json
+import unittest
+
+from heatkeeper.core.setpoint_chain import SupplySetpointChain, validate
+
+NO_FLAGS = {"summer_allowed": True, "remote_supply_c": None, "boost_k": 0.0}
+H = 3600.0
+
+
+def run(chain, start_s, end_s, step_s, outdoor_c, inputs=None, room_c=20.0, flags=None, ok=True):
+    t = start_s
+    sp = 0.0
+    while t <= end_s:
+        sp = chain.step(t, outdoor_c, ok, inputs or {}, room_c, flags or NO_FLAGS)
+        t += step_s
+    return sp
+
+
+class TestSetpointChain(unittest.TestCase):
+    def test_curve_through_the_chain(self):
+        chain = SupplySetpointChain({"limiters": {"return_limit_enabled": False}})
+        self.assertAlmostEqual(chain.step(0.0, -15.0, True, {}, 20.0, NO_FLAGS), 60.0, delta=1e-9)
+        d = chain.diag
+        self.assertEqual(d["outdoor_source"], 0)
+        self.assertTrue(d["heating_on"])
+        self.assertAlmostEqual(d["curve_c"], 60.0, delta=1e-9)
+
+    def test_bad_settings_raise_with_every_problem(self):
+        try:
+            SupplySetpointChain({"curve": {"slope": 9.0}, "room_feedback": {"trim_max_k": 99.0}})
+        except ValueError as exc:
+            text = str(exc)
+            self.assertIn("curve.slope=9.0", text)
+            self.assertIn("room_feedback.trim_max_k=99.0 K", text)
+        else:
+            self.assertTrue(False, "no ValueError")
+        self.assertEqual(validate({}), [])
+
+    def test_ramp_limits_rise_not_fall(self):
+        chain = SupplySetpointChain({"curve": {"ramp_up_k_per_h": 10.0}, "outdoor": {"composite_actual_share": 1.0,
+                                                                                  "jump_k": 50.0}})
+        run(chain, 0.0, 600.0, 60.0, 5.0)  # 40 degC
+        sp = run(chain, 660.0, 660.0 + 1800.0, 60.0, -15.0)  # the curve jumps to 60
+        self.assertAlmostEqual(sp, 40.0 + 10.0 * (1860.0 / 3600.0), delta=0.01)
+        sp = run(chain, 4000.0, 4000.0, 60.0, 15.0)  # falls at once
+        self.assertAlmostEqual(sp, 28.0, delta=1e-9)
+
+    def test_summer_cut_out_with_hysteresis(self):
+        chain = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}})
+        # (outdoor_c, expected heating_on)
+        table = [(10.0, True), (16.9, True), (17.0, False), (16.5, False), (16.0, True), (16.9, True)]
+        t = 0.0
+        for outdoor_c, on in table:
+            sp = chain.step(t, outdoor_c, True, {}, 20.0, NO_FLAGS)
+            self.assertEqual(chain.heating_on, on, "outdoor %s" % outdoor_c)
+            if not on:
+                self.assertEqual(sp, 0.0)
+            t += 60.0
+        chain.step(t, 20.0, True, {}, 20.0, NO_FLAGS)
+        self.assertTrue(not chain.heating_on)
+        sp = chain.step(t + 60.0, 20.0, True, {}, 20.0, {"summer_allowed": False})
+        self.assertTrue(chain.heating_on)
+        self.assertTrue(sp >= 20.0)
+
+    def test_sensor_loss_never_stops_heating(self):
+        chain = SupplySetpointChain({"outdoor": {"hold_last_s": 600.0, "supervisor_max_age_s": 600.0},
+                                     "curve": {"ramp_up_k_per_h": 0.0}})
+        run(chain, 0.0, 600.0, 60.0, 20.0)
+        self.assertTrue(not chain.heating_on)
+        chain.set_supervisor_outdoor(-5.0, 660.0)
+        run(chain, 660.0, 1200.0, 60.0, 0.0, ok=False)
+        self.assertEqual(chain.diag["outdoor_source"], 1)
+        sp = run(chain, 1260.0, 5000.0, 60.0, 0.0, ok=False)
+        self.assertEqual(chain.diag["outdoor_source"], 3)
+        self.assertTrue(chain.heating_on)
+        self.assertTrue(sp >= 50.0)  # fixed -10 degC on the factory curve: 55 degC before trims
+        chain.set_supervisor_outdoor("garbage", 5000.0)
+
+    def test_schedule_from_time_of_day_input_and_boost_flag(self):
+        chain = SupplySetpointChain({"schedule": {"periods": [[0.0, 6 * H, -5.0]]},
+                                     "limiters": {"return_limit_enabled": False}})
+        night = {"time_of_day_s": (H, True)}
+        day = {"time_of_day_s": (12 * H, True)}
+        self.assertAlmostEqual(chain.step(0.0, 10.0, True, night, 20.0, NO_FLAGS), 34.0 - 5.0, delta=1e-9)
+        self.assertAlmostEqual(chain.diag["setback_k"], -5.0, delta=1e-9)
+        self.assertAlmostEqual(chain.step(60.0, 10.0, True, day, 20.0, NO_FLAGS), 29.0 + 0.2, delta=0.01)
+        chain2 = SupplySetpointChain({"curve": {"ramp_up_k_per_h": 0.0}})
+        sp = chain2.step(0.0, 10.0, True, day, 20.0, {"boost_k": 6.0})
+        self.assertAlmostEqual(sp, 40.0, delta=1e-9)
+        self.assertEqual(chain2.step(1.0, 10.0, True, day, 20.0, {"boost_k": "x"}), 34.0)
+
+    def test_remote_supply_setpoint_replaces_curve_but_stays_clamped(self):
+        chain = SupplySetpointChain({"curve": {"ramp_up_k_per_h": 0.0}})
+        self.assertEqual(chain.step(0.0, 0.0, True, {}, 20.0, {"remote_supply_c": 52.0}), 52.0)
+        self.assertEqual(chain.step(1.0, 0.0, True, {}, 20.0, {"remote_supply_c": 150.0}), 90.0)
+        self.assertEqual(chain.step(2.0, 0.0, True, {}, 20.0, {"remote_supply_c": float("nan")}), 45.0)
+        self.assertEqual(chain.step(3.0, 0.0, True, {}, float("nan"), NO_FLAGS), 45.0)
+
+    def test_return_limiter_trims_the_setpoint(self):
+        chain = SupplySetpointChain({})
+        inputs = {"primary_return_temp_c": (60.0, True)}  # 10 K over the 50 degC limit at 0 degC
+        sp = run(chain, 0.0, 1800.0, 10.0, 0.0, inputs)
+        self.assertTrue(sp < 45.0 - 15.0)
+        self.assertTrue(chain.diag["return_limit_trim_k"] < -15.0)
+        sp = run(chain, 1810.0, 1900.0, 10.0, 0.0, {"primary_return_temp_c": (60.0, False)})
+        self.assertTrue(chain.diag["return_sensor_fault"])
+        self.assertEqual(chain.diag["return_limit_trim_k"], 0.0)
+
+    def test_room_feedback_lowers_curve_when_all_warm(self):
+        chain = SupplySetpointChain({"limiters": {"return_limit_enabled": False}})
+        warm = [{"collector": i, "group": "a", "temp_c": 22.0, "age_s": 0.0} for i in range(10)]
+        t = 0.0
+        for _ in range(8):
+            chain.set_room_readings(warm, t)
+            run(chain, t, t + H, 60.0, -5.0)
+            t += H
+        d = chain.diag
+        self.assertTrue(d["room_trim_k"] < -3.0)
+        self.assertAlmostEqual(d["supply_setpoint_c"], 50.0 + d["room_trim_k"], delta=1e-6)
+        self.assertEqual(d["room_fresh"], 10)
+
+    def test_snapshot_restore_is_json_safe_and_continues(self):
+        chain = SupplySetpointChain({})
+        chain.set_room_readings([{"collector": "a", "group": "g", "temp_c": 19.0, "age_s": 0.0}], 0.0)
+        sp = run(chain, 0.0, 3600.0, 60.0, -8.0, {"primary_return_temp_c": (58.0, True)})
+        snap = json.loads(json.dumps(chain.snapshot()))
+        other = SupplySetpointChain({})
+        other.restore(snap, 10.0)
+        sp2 = other.step(70.0, -8.0, True, {"primary_return_temp_c": (58.0, True)}, 20.0, NO_FLAGS)
+        self.assertAlmostEqual(sp2, sp, delta=0.5)
+        other.restore({"ramp_c": "x", "outdoor": {"actual_c": "bad"}, "room": 5}, 0.0)
+        self.assertTrue(other.step(1.0, -8.0, True, {}, 20.0, NO_FLAGS) > 20.0)
+
+    def test_garbage_process_image_never_raises(self):
+        chain = SupplySetpointChain({"limiters": {"power_limit_enabled": True}})
+        for inputs in ({}, {"primary_return_temp_c": (float("nan"), True), "heat_power_kw": (1.0, False)},
+                       {"time_of_day_s": (5.0, False)}):
+            sp = chain.step(0.0, float("inf"), True, inputs, 20.0, {})
+            self.assertTrue(20.0 <= sp <= 90.0)
+        self.assertTrue(chain.diag["meter_fault"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,181 @@
+"""Valve actuator: turns a wanted position (%) into what the actuator understands.
+
+kind "position": a 0-10 V or Modbus % actuator; the command is the position. Without a
+feedback signal the position is estimated by a rate limit of 100 % per run_time_s.
+
+kind "floating": a 3-point actuator driven by open/close pulses. The position is estimated by
+integrating the pulses over run_time_s (actuator full-stroke time; reference plant 120 s,
+Siemens SAS31/81 120 s), or taken from a feedback signal when one is ok. A drive shorter than
+min_pulse_s is not sent (actuators lose pulses below their start delay: Siemens 50..300 ms),
+the position error simply grows until it is worth a pulse. Re-synchronisation to an end stop:
+- a continuous drive in one direction for longer than run_time_s has surely reached the end
+  stop, so the estimate is set to it;
+- when the wanted position is an end (<= 0 % or >= 100 %) and the estimate has reached it,
+  the drive goes on for resync_overdrive_pct of run_time_s so the real valve sits on the stop
+  too, then stops (synced) until the valve is moved away again.
+"""
+
+from .heating_curve import merged, section_problems
+
+DEFAULTS = {
+    "kind": "floating",  # "floating" (3-point) or "position" (0-10 V / Modbus %)
+    "run_time_s": 120.0,  # reference plant actuator (plant_physics 1.8); ECL factory 35 s
+    "min_pulse_s": 0.5,
+    "resync_overdrive_pct": 10.0,
+    "exercise_after_days": 3.0,  # a short stroke after this long without movement; 0 = off
+    "exercise_time_s": 43200.0,  # time of day (ECL120 exercise at 12:00)
+    "exercise_stroke_pct": 10.0,
+    "no_rise_open_pct": 80.0,  # plausibility: valve this open ...
+    "no_rise_below_k": 5.0,  # ... supply this far below setpoint ...
+    "no_rise_min_k": 2.0,  # ... and not rising by this much ...
+    "no_rise_delay_s": 900.0,  # ... for this long: "valve_open_no_rise"
+    "shut_pct": 2.0,  # plausibility: valve at most this open ...
+    "shut_rise_k": 5.0,  # ... while supply rises this much above its lowest ...
+    "shut_delay_s": 600.0,  # ... with the valve shut at least this long: "valve_shut_rising"
+}
+
+RANGES = {
+    "run_time_s": (5.0, 900.0, "s"),
+    "min_pulse_s": (0.0, 5.0, "s"),
+    "resync_overdrive_pct": (0.0, 100.0, "%"),
+    "exercise_after_days": (0.0, 365.0, "d"),
+    "exercise_time_s": (0.0, 86399.0, "s"),
+    "exercise_stroke_pct": (1.0, 100.0, "%"),
+    "no_rise_open_pct": (10.0, 100.0, "%"),
+    "no_rise_below_k": (0.5, 50.0, "K"),
+    "no_rise_min_k": (0.1, 50.0, "K"),
+    "no_rise_delay_s": (10.0, 86400.0, "s"),
+    "shut_pct": (0.0, 20.0, "%"),
+    "shut_rise_k": (0.5, 50.0, "K"),
+    "shut_delay_s": (10.0, 86400.0, "s"),
+}
+
+KIND_POSITION = 0
+KIND_FLOATING = 1
+
+
+def validate(section: dict) -> list:
+    """Every problem of a `valve` settings section."""
+    problems = section_problems("valve", section, DEFAULTS, RANGES)
+    if isinstance(section, dict) and "kind" in section and section["kind"] not in ("floating", "position"):
+        problems.append("valve.kind=%r: must be one of floating, position" % (section["kind"],))
+    return problems
+
+
+class ValveActuator:
+    """Command, pulses and position estimate for one control valve."""
+
+    def __init__(self, section: dict):
+        s = merged(DEFAULTS, section)
+        self.kind = KIND_POSITION if s["kind"] == "position" else KIND_FLOATING
+        self.run_time_s = float(s["run_time_s"])
+        self.min_pulse_s = float(s["min_pulse_s"])
+        self.overdrive_s = float(s["resync_overdrive_pct"]) / 100.0 * self.run_time_s
+        self.estimate_pct = 0.0
+        self.cmd_pct = 0.0
+        self.open_pulse_s = 0.0
+        self.close_pulse_s = 0.0
+        self.drive_dir = 0  # +1 opening, -1 closing, 0 still (last cycle)
+        self.drive_run_s = 0.0  # continuous drive in drive_dir
+        self.end_drive_s = 0.0  # drive against the end stop the estimate has reached
+        self.synced_end = 0  # -1 / +1: confirmed on the closed / open stop; 0: neither
+        self.travel_pct = 0.0  # total estimated travel since start (wear counter)
+
+    def step(self, dt_s: float, target_pct: float, feedback_pct: float, feedback_ok: bool):
+        """Drive toward target_pct for this cycle of dt_s seconds."""
+        if target_pct != target_pct:
+            target_pct = self.estimate_pct
+        if target_pct < 0.0:
+            target_pct = 0.0
+        elif target_pct > 100.0:
+            target_pct = 100.0
+        self.cmd_pct = target_pct
+        self.open_pulse_s = 0.0
+        self.close_pulse_s = 0.0
+        fb = feedback_ok and feedback_pct == feedback_pct and -5.0 <= feedback_pct <= 105.0
+        if self.kind == KIND_POSITION:
+            before = self.estimate_pct
+            if fb:
+                self.estimate_pct = min(100.0, max(0.0, feedback_pct))
+            else:
+                max_step = 100.0 * dt_s / self.run_time_s
+                d = target_pct - self.estimate_pct
+                if d > max_step:
+                    d = max_step
+                elif d < -max_step:
+                    d = -max_step
+                self.estimate_pct += d
+            self.travel_pct += abs(self.estimate_pct - before)
+            return
+        if fb:
+            self.estimate_pct = min(100.0, max(0.0, feedback_pct))
+        est = self.estimate_pct
+        drive_s = (target_pct - est) / 100.0 * self.run_time_s
+        to_end = target_pct <= 0.0 or target_pct >= 100.0
+        direction = 0
+        if to_end:
+            want_end = 1 if target_pct >= 100.0 else -1
+            if self.synced_end != want_end:
+                direction = want_end
+                if self.drive_dir != want_end:
+                    self.end_drive_s = 0.0
+        elif drive_s >= self.min_pulse_s:
+            direction = 1
+        elif drive_s <= -self.min_pulse_s:
+            direction = -1
+        if direction == 0:
+            self.drive_dir = 0
+            self.drive_run_s = 0.0
+            return
+        remaining_s = drive_s if drive_s > 0.0 else -drive_s
+        if to_end:
+            # Drive to the stop and on by the overdrive, wherever the estimate thinks it is.
+            pulse_s = remaining_s + self.overdrive_s - self.end_drive_s
+            if pulse_s > dt_s:
+                pulse_s = dt_s
+            beyond_s = pulse_s - remaining_s
+            if beyond_s > 0.0:
+                self.end_drive_s += beyond_s
+            if self.end_drive_s >= self.overdrive_s - 1e-9:
+                self.synced_end = direction
+        else:
+            self.synced_end = 0
+            self.end_drive_s = 0.0
+            pulse_s = remaining_s if remaining_s < dt_s else dt_s
+        if direction > 0:
+            self.open_pulse_s = pulse_s
+        else:
+            self.close_pulse_s = pulse_s
+        if direction == self.drive_dir:
+            self.drive_run_s += pulse_s
+        else:
+            self.drive_dir = direction
+            self.drive_run_s = pulse_s
+        delta = direction * pulse_s * 100.0 / self.run_time_s
+        est += delta
+        self.travel_pct += delta if delta > 0.0 else -delta
+        if est <= 0.0:
+            est = 0.0
+        elif est >= 100.0:
+            est = 100.0
+        if self.drive_run_s >= self.run_time_s:
+            # A full run-time drive in one direction: the valve is on the stop whatever we thought.
+            est = 100.0 if direction > 0 else 0.0
+        self.estimate_pct = est
+
+    def snapshot(self) -> dict:
+        return {"estimate_pct": self.estimate_pct, "travel_pct": self.travel_pct}
+
+    def restore(self, d: dict):
+        try:
+            est = float(d.get("estimate_pct", 0.0))
+            travel = float(d.get("travel_pct", 0.0))
+        except (TypeError, ValueError):
+            return
+        if est == est:
+            self.estimate_pct = min(100.0, max(0.0, est))
+        if travel == travel and travel >= 0.0:
+            self.travel_pct = travel
+        # After a restart a floating actuator's real position is uncertain: re-sync at the next end.
+        self.synced_end = 0
+        self.end_drive_s = 0.0

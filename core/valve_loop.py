@@ -1,0 +1,222 @@
+"""The valve loop: supply-temperature PI, actuator, valve exercise and plausibility.
+
+ValveLoop(settings) takes the dict of control sections ({"pi": {...}, "valve": {...},
+"schedule": {...}}; missing sections or keys take their DEFAULTS) and raises ValueError listing
+every problem of an invalid section. Each cycle:
+
+    out = loop.step(now_s, setpoint_c, supply_c, supply_ok, valve_feedback_pct, feedback_ok,
+                    manual_pct_or_None, time_of_day_s=-1.0)
+    -> {"valve_cmd_pct", "valve_open_pulse_s", "valve_close_pulse_s", "valve_estimate_pct"}
+
+- setpoint_c <= 0 means heating off: the valve is driven closed (and re-synced) and the PI
+  tracks it, so the next start is bumpless.
+- manual_pct_or_None: a number is the manual position; the PI tracks it (bumpless back to auto).
+- supply not ok: the PI holds its output (no blind integration); the station's interlocks
+  decide anything stronger.
+- Valve exercise: after exercise_after_days without movement, at exercise_time_s of the day, a
+  stroke of exercise_stroke_pct out and back (time of day as for the schedule: the argument, or
+  (now_s + schedule.day_offset_s) modulo 86400).
+- Plausibility (alarms_diag): "valve_open_no_rise" (valve >= no_rise_open_pct, supply more than
+  no_rise_below_k under the setpoint and not rising by no_rise_min_k for no_rise_delay_s) and
+  "valve_shut_rising" (valve <= shut_pct for shut_delay_s while the supply has risen shut_rise_k
+  above its lowest value since the valve shut: a passing valve or a bypass).
+"""
+
+from .heating_curve import merged
+from .pi import PIController
+from .pi import validate as validate_pi
+from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
+from .valve_actuator import DEFAULTS as VALVE_DEFAULTS
+from .valve_actuator import ValveActuator
+from .valve_actuator import validate as validate_valve
+
+DAY_S = 86400.0
+EXERCISE_WINDOW_S = 3600.0
+
+
+class ValveLoop:
+    """Supply temperature -> valve: PI + actuator + exercise + plausibility."""
+
+    def __init__(self, settings):
+        if settings is None:
+            settings = {}
+        pi_s = settings.get("pi", {})
+        valve_s = settings.get("valve", {})
+        problems = validate_pi(pi_s) + validate_valve(valve_s)
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.pi = PIController(pi_s)
+        self.actuator = ValveActuator(valve_s)
+        v = merged(VALVE_DEFAULTS, valve_s)
+        sched = merged(SCHEDULE_DEFAULTS, settings.get("schedule", {}))
+        self.day_offset_s = float(sched["day_offset_s"])
+        self.exercise_after_s = float(v["exercise_after_days"]) * DAY_S
+        self.exercise_time_s = float(v["exercise_time_s"])
+        self.exercise_stroke_pct = float(v["exercise_stroke_pct"])
+        self.exercise_half_s = self.exercise_stroke_pct / 100.0 * self.actuator.run_time_s + 5.0
+        self.no_rise_open_pct = float(v["no_rise_open_pct"])
+        self.no_rise_below_k = float(v["no_rise_below_k"])
+        self.no_rise_min_k = float(v["no_rise_min_k"])
+        self.no_rise_delay_s = float(v["no_rise_delay_s"])
+        self.shut_pct = float(v["shut_pct"])
+        self.shut_rise_k = float(v["shut_rise_k"])
+        self.shut_delay_s = float(v["shut_delay_s"])
+        self.started = False
+        self.last_s = 0.0
+        self.manual = False
+        self.heating_off = False
+        self.supply_fault = False
+        self.still_pct = 0.0
+        self.still_since_s = 0.0
+        self.exercise_start_s = -1.0
+        self.exercise_base_pct = 0.0
+        self.exercises = 0
+        self.no_rise_since_s = -1.0
+        self.no_rise_ref_c = 0.0
+        self.open_no_rise = False
+        self.shut_since_s = -1.0
+        self.shut_min_c = 0.0
+        self.shut_rising = False
+
+    def step(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool,
+             valve_feedback_pct: float, feedback_ok: bool, manual_pct_or_None, time_of_day_s: float = -1.0) -> dict:
+        """One cycle; never raises on bad numbers (NaN supply is treated as not ok)."""
+        if not self.started:
+            self.started = True
+            self.last_s = now_s
+            self.still_since_s = now_s
+        dt_s = now_s - self.last_s
+        if dt_s < 0.0:
+            dt_s = 0.0
+        self.last_s = now_s
+        if supply_c != supply_c:
+            supply_ok = False
+        if setpoint_c != setpoint_c:
+            setpoint_c = 0.0
+        act = self.actuator
+        self.supply_fault = not supply_ok
+        self.heating_off = setpoint_c <= 0.0
+        self.manual = manual_pct_or_None is not None
+        measured_c = supply_c if supply_ok else setpoint_c
+        if self.manual:
+            target = float(manual_pct_or_None)
+            if target != target:
+                target = act.cmd_pct
+            target = 0.0 if target < 0.0 else (100.0 if target > 100.0 else target)
+            self.pi.track(target, setpoint_c, measured_c)
+        elif self.heating_off:
+            target = 0.0
+            self.pi.track(target, measured_c, measured_c)
+        elif not supply_ok:
+            target = self.pi.out_pct
+        else:
+            target = self.pi.step(dt_s, setpoint_c, supply_c, act.estimate_pct)
+        if not self.manual:
+            target = self._exercise(now_s, target, time_of_day_s)
+        act.step(dt_s, target, valve_feedback_pct, feedback_ok)
+        self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct)
+        return {"valve_cmd_pct": act.cmd_pct, "valve_open_pulse_s": act.open_pulse_s,
+                "valve_close_pulse_s": act.close_pulse_s, "valve_estimate_pct": act.estimate_pct}
+
+    def _exercise(self, now_s: float, target: float, time_of_day_s: float) -> float:
+        if self.exercise_start_s >= 0.0:
+            t = now_s - self.exercise_start_s
+            if t < self.exercise_half_s:
+                return self.exercise_base_pct + self.exercise_stroke_pct
+            if t < 2.0 * self.exercise_half_s:
+                return self.exercise_base_pct
+            self.exercise_start_s = -1.0
+            self.exercises += 1
+            self.still_pct = target
+            self.still_since_s = now_s
+        d = target - self.still_pct
+        if d > 2.0 or d < -2.0:
+            self.still_pct = target
+            self.still_since_s = now_s
+            return target
+        if self.exercise_after_s <= 0.0 or now_s - self.still_since_s < self.exercise_after_s:
+            return target
+        tod = time_of_day_s
+        if tod < 0.0:
+            tod = (now_s + self.day_offset_s) % DAY_S
+        since = tod - self.exercise_time_s
+        if since < 0.0:
+            since += DAY_S
+        if since < EXERCISE_WINDOW_S:
+            self.exercise_start_s = now_s
+            self.exercise_base_pct = target
+            if target + self.exercise_stroke_pct > 100.0:
+                self.exercise_base_pct = target - self.exercise_stroke_pct
+                return target - self.exercise_stroke_pct
+            return target + self.exercise_stroke_pct
+        return target
+
+    def _plausibility(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, est_pct: float):
+        if supply_ok and setpoint_c > 0.0 and est_pct >= self.no_rise_open_pct \
+                and supply_c < setpoint_c - self.no_rise_below_k:
+            if self.no_rise_since_s < 0.0 or supply_c > self.no_rise_ref_c + self.no_rise_min_k:
+                # Start, or restart after a real rise: measure the next delay from here.
+                self.no_rise_since_s = now_s
+                self.no_rise_ref_c = supply_c
+                self.open_no_rise = False
+            elif now_s - self.no_rise_since_s >= self.no_rise_delay_s:
+                self.open_no_rise = True
+        else:
+            self.no_rise_since_s = -1.0
+            self.open_no_rise = False
+        if supply_ok and est_pct <= self.shut_pct:
+            if self.shut_since_s < 0.0:
+                self.shut_since_s = now_s
+                self.shut_min_c = supply_c
+            elif supply_c < self.shut_min_c:
+                self.shut_min_c = supply_c
+            self.shut_rising = now_s - self.shut_since_s >= self.shut_delay_s and \
+                supply_c - self.shut_min_c >= self.shut_rise_k
+        else:
+            self.shut_since_s = -1.0
+            self.shut_rising = False
+
+    @property
+    def alarms_diag(self) -> dict:
+        return {"valve_open_no_rise": self.open_no_rise, "valve_shut_rising": self.shut_rising}
+
+    @property
+    def diag(self) -> dict:
+        pi = self.pi
+        act = self.actuator
+        return {
+            "pi_error_k": pi.error_k, "pi_p_pct": pi.p_pct, "pi_integral_pct": pi.integral_pct,
+            "pi_out_pct": pi.out_pct, "valve_estimate_pct": act.estimate_pct, "valve_cmd_pct": act.cmd_pct,
+            "valve_synced_end": act.synced_end, "valve_travel_pct": act.travel_pct,
+            "valve_manual": self.manual, "valve_heating_off": self.heating_off,
+            "valve_supply_fault": self.supply_fault, "valve_exercising": self.exercise_start_s >= 0.0,
+            "valve_exercises": self.exercises,
+        }
+
+    def snapshot(self) -> dict:
+        return {"pi": self.pi.snapshot(), "actuator": self.actuator.snapshot(),
+                "still_pct": self.actuator.cmd_pct if self.started else 0.0,
+                "still_age_s": self.last_s - self.still_since_s if self.started else 0.0,
+                "exercises": self.exercises}
+
+    def restore(self, d: dict, now_s: float):
+        """State from `snapshot()`; bad entries are ignored (defaults kept)."""
+        if not isinstance(d, dict):
+            return
+        pi = d.get("pi")
+        if isinstance(pi, dict):
+            self.pi.restore(pi)
+        act = d.get("actuator")
+        if isinstance(act, dict):
+            self.actuator.restore(act)
+        try:
+            age = float(d.get("still_age_s", 0.0))
+            self.still_pct = float(d.get("still_pct", self.actuator.estimate_pct))
+            self.exercises = int(d.get("exercises", 0))
+        except (TypeError, ValueError):
+            age = 0.0
+        if age != age or age < 0.0:
+            age = 0.0
+        self.started = True
+        self.last_s = now_s
+        self.still_since_s = now_s - age

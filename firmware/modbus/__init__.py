@@ -1,0 +1,42 @@
+"""heatkeeper.firmware.modbus: the station's Modbus RTU layer over pymodbus 3.16.
+
+Station runtime API:
+
+    from heatkeeper.firmware.modbus import ProcessImageIO, validate_bus_config
+
+    bus_config, problems = validate_bus_config(station_toml_dict)  # [[bus]] + [[device]]
+    if bus_config is None: ...                   # problems: every key, value and allowed range
+    io = ProcessImageIO(bus_config)
+    await io.start()                             # opens ports; a missing port is retried, not fatal
+    inputs = await io.read_cycle(now_s)          # {signal: (value, ok)} for every bound input;
+                                                 # ok False: device backed off / failed this cycle,
+                                                 # sentinel, out of plausible range, or stale
+    await io.write_outputs(outputs)              # {actuator signal: value}; writes changed values
+                                                 # (and every refresh_s), reads back to confirm
+    io.health()                                  # {device: {requests, ok, timeouts, crc_errors,
+                                                 #  framing_errors, exceptions{code: n}, writes,
+                                                 #  write_mismatches, write_rejects, last_error,
+                                                 #  available, backed_off, ...}}
+    await io.close()
+
+Layers: `timing` (wire physics), `plan` (block coalescing), `transport` (one line: gap,
+one request in flight, error classification), `health` (counters, back-off), `io` (owner task
+per line, the process image), `config` (TOML validation, the demo station's device set).
+Device register maps live in `heatkeeper.core.device_profiles` (shared with the simulators).
+"""
+
+from .config import EXAMPLE_BUS_TOML, BusConfig, BusSpec, DeviceSpec, example_config, validate_bus_config
+from .io import ProcessImageIO
+from .transport import Reply, RtuTransport
+
+__all__ = [
+    "EXAMPLE_BUS_TOML",
+    "BusConfig",
+    "BusSpec",
+    "DeviceSpec",
+    "ProcessImageIO",
+    "Reply",
+    "RtuTransport",
+    "example_config",
+    "validate_bus_config",
+]

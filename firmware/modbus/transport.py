@@ -1,0 +1,196 @@
+"""One RS-485 line: a pymodbus RTU client behind a gap-enforcing, error-classifying shell.
+
+Invariants:
+- one request in flight (an asyncio.Lock around every transaction);
+- at least t3.5 of silence between the end of one transaction and the next request
+  (pymodbus 3.16 sends back-to-back);
+- every outcome is a `Reply`, never an exception: exception responses (returned by pymodbus
+  with isError()) and timeouts / CRC / framing / disconnects (raised by pymodbus) are
+  classified here. Only cancellation and our own bugs propagate.
+- pymodbus' own logging (a frame dump on every timeout) is silenced; callers report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient
+from pymodbus.exceptions import ConnectionException, ModbusException
+from pymodbus.framer.rtu import FramerRTU
+
+from .timing import t35_s
+
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+# Reply.error values
+TIMEOUT = "timeout"
+CRC = "crc"
+FRAMING = "framing"
+EXCEPTION = "exception"
+DISCONNECTED = "disconnected"
+LINK_ERRORS = (TIMEOUT, CRC, FRAMING)  # the device did not answer usably: counts toward back-off
+
+
+@dataclass
+class Reply:
+    """Outcome of one transaction. `error` is None when ok."""
+
+    ok: bool
+    registers: list[int] = field(default_factory=list)
+    error: str | None = None
+    exception_code: int | None = None
+    detail: str = ""
+    latency_s: float = 0.0
+
+
+def crc16(data: bytes) -> int:
+    """Modbus CRC-16 as sent on the wire (low byte first), as an int of the two bytes in order."""
+    return int(FramerRTU.compute_CRC(data))
+
+
+def classify_garbage(rx: bytes, unit_id: int, fc: int) -> tuple[str, str]:
+    """Why bytes that pymodbus did not accept failed: (CRC | FRAMING, detail)."""
+    if len(rx) >= 2 and rx[0] == unit_id and rx[1] in (fc, fc | 0x80):
+        if rx[1] & 0x80:
+            need = 5
+        elif fc in (3, 4):
+            need = 5 + rx[2] if len(rx) >= 3 else 1 << 16
+        else:
+            need = 8
+        if len(rx) >= need:
+            body, got = rx[: need - 2], (rx[need - 2] << 8) | rx[need - 1]
+            if crc16(body) != got:
+                return CRC, "CRC mismatch in %d-byte reply" % need
+            return FRAMING, "reply of %d bytes not accepted" % len(rx)
+        return FRAMING, "truncated reply: %d of %d bytes" % (len(rx), need)
+    return FRAMING, "unexpected bytes: %s" % rx[:16].hex()
+
+
+class RtuTransport:
+    """Owner of one serial line (device path, pty, or pyserial URL such as socket://h:p)."""
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        baudrate: int = 19200,
+        parity: str = "N",
+        bytesize: int = 8,
+        stopbits: int = 1,
+        timeout_s: float = 0.3,
+        bits_per_char: int | None = None,
+        enforce_gap: bool = True,
+    ) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.timeout_s = timeout_s
+        bits = bits_per_char if bits_per_char is not None else 1 + bytesize + (0 if parity == "N" else 1) + stopbits
+        self.bits_per_char = max(bits, 10)
+        self.gap_s = t35_s(baudrate, self.bits_per_char) if enforce_gap else 0.0
+        self._rx = b""
+        self.client = AsyncModbusSerialClient(
+            port,
+            framer=FramerType.RTU,
+            baudrate=baudrate,
+            bytesize=bytesize,
+            parity=parity,
+            stopbits=stopbits,
+            timeout=timeout_s,
+            retries=0,
+            reconnect_delay=0.5,
+            reconnect_delay_max=10.0,
+            trace_packet=self._trace_packet,
+        )
+        self.client.set_max_no_responses(1 << 30)  # a silent device must never close a serial line
+        self._lock = asyncio.Lock()
+        self._last_end = 0.0
+        self.transactions = 0
+
+    def _trace_packet(self, sending: bool, data: bytes) -> bytes:
+        if not sending:
+            self._rx = bytes(data)
+        return data
+
+    @property
+    def connected(self) -> bool:
+        """True while the port is open."""
+        return bool(self.client.connected)
+
+    async def open(self) -> bool:
+        """Open the port; False (never raises) when it cannot be opened now."""
+        try:
+            return bool(await self.client.connect())
+        except (OSError, ModbusException):
+            return False
+
+    def close(self) -> None:
+        """Close the port (pymodbus stops reconnecting)."""
+        self.client.close()
+
+    async def reopen(self) -> bool:
+        """Close and open again: recovery after a bus-wide failure."""
+        self.close()
+        await asyncio.sleep(0)
+        return await self.open()
+
+    async def _wait_gap(self) -> None:
+        due = self._last_end + self.gap_s
+        wait = due - time.monotonic()
+        if wait <= 0:
+            return
+        # The event loop's timer is millisecond-coarse: sleep most of it, spin the rest.
+        if wait > 0.0015:
+            await asyncio.sleep(wait - 0.0012)
+        while time.monotonic() < due:
+            await asyncio.sleep(0)
+
+    async def read(self, unit_id: int, fc: int, address: int, count: int) -> Reply:
+        """Read `count` registers with FC3 (holding) or FC4 (input)."""
+        if fc == 3:
+            return await self._call(unit_id, 3, self.client.read_holding_registers, address, count=count, device_id=unit_id)
+        if fc == 4:
+            return await self._call(unit_id, 4, self.client.read_input_registers, address, count=count, device_id=unit_id)
+        raise ValueError("fc=%r: must be 3 or 4" % fc)
+
+    async def write(self, unit_id: int, address: int, values: list[int]) -> Reply:
+        """Write holding registers: FC6 for one, FC16 for several."""
+        if len(values) == 1:
+            return await self._call(unit_id, 6, self.client.write_register, address, values[0], device_id=unit_id)
+        return await self._call(unit_id, 16, self.client.write_registers, address, list(values), device_id=unit_id)
+
+    async def _call(self, unit_id: int, fc: int, fn, *args, **kwargs) -> Reply:  # type: ignore[no-untyped-def]
+        async with self._lock:
+            await self._wait_gap()
+            self._rx = b""
+            t0 = time.monotonic()
+            try:
+                if not self.client.connected:
+                    raise ConnectionException("port %s not open" % self.port)
+                rr = await fn(*args, **kwargs)
+            except ConnectionException as exc:
+                return Reply(False, error=DISCONNECTED, detail=str(exc)[:200], latency_s=time.monotonic() - t0)
+            except (ModbusException, OSError) as exc:
+                if self._rx:
+                    kind, detail = classify_garbage(self._rx, unit_id, fc)
+                else:
+                    kind, detail = TIMEOUT, "no reply within %.3f s" % self.timeout_s
+                if isinstance(exc, OSError):
+                    kind, detail = DISCONNECTED, "%s: %s" % (type(exc).__name__, exc)
+                return Reply(False, error=kind, detail=detail, latency_s=time.monotonic() - t0)
+            finally:
+                self._last_end = time.monotonic()
+                self.transactions += 1
+            latency = self._last_end - t0
+            if rr.isError():
+                code = int(getattr(rr, "exception_code", 0) or 0)
+                return Reply(False, error=EXCEPTION, exception_code=code, detail="exception code %d" % code,
+                             latency_s=latency)
+            regs = [int(r) for r in (getattr(rr, "registers", None) or [])]
+            if fc in (3, 4) and len(regs) != kwargs.get("count"):
+                return Reply(False, error=FRAMING, detail="asked %s registers, got %d" % (kwargs.get("count"), len(regs)),
+                             latency_s=latency)
+            return Reply(True, registers=regs, latency_s=latency)

@@ -1,0 +1,69 @@
+"""Fixtures of the hardware-in-the-loop suites: each test gets a fresh rig of Mosquitto on a
+free loopback port, `heatkeeper sim` and the real `heatkeeper station` (subprocesses), the
+simulator's control channel and an aiomqtt recorder of everything under heatkeeper/v1/.
+
+Real rig: HEATKEEPER_HIL_STATION_CONFIG=<station.toml with real serial ports> and, to drive
+the devices from the simulator through a second adapter, HEATKEEPER_HIL_SIM_CONFIG=<sim.toml
+with [[line]] transport = "serial">. See heatkeeper.tools.sim.rig.
+
+Every test is marked `hil`; the long ones are also `slow` (run with --run-slow or
+`make test-hil`). On failure the tails of the simulator and station logs are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from heatkeeper.tools.sim.rig import Rig
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "hil_tests" in str(item.fspath):
+            item.add_marker(pytest.mark.hil)
+
+
+def _missing() -> str:
+    if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
+        return "mosquitto is not installed (tools/setup/system-deps.sh)"
+    try:
+        import heatkeeper.firmware.main  # noqa: F401
+        import heatkeeper.tools.plant  # noqa: F401
+    except ImportError as exc:
+        return "the station or the plant model is not in this build (%s)" % exc
+    return ""
+
+
+@pytest.fixture
+def make_rig(tmp_path, request) -> Iterator[Callable[..., Rig]]:
+    """make_rig(time_scale=..., cycle_s=..., plant={...}, scenarios=[...], lines=[...],
+    station_overrides={...}) -> a started Rig; everything it started is stopped afterwards."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    rigs: list[Rig] = []
+
+    def factory(**kwargs: Any) -> Rig:
+        rig = Rig(str(tmp_path / ("rig%d" % len(rigs))), **kwargs)
+        rigs.append(rig)
+        rig.start()
+        return rig
+
+    yield factory
+    failed = getattr(request.node, "rep_call", None)
+    for rig in rigs:
+        if failed is not None and failed.failed:
+            print(rig.logs())
+        rig.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()  # type: ignore[attr-defined]
+    if rep.when == "call":
+        item.rep_call = rep  # type: ignore[attr-defined]

@@ -1,0 +1,105 @@
+"""The embedded MQTT broker (amqtt 0.12.1) for the zero-set-up default, demos and tests.
+
+amqtt speaks MQTT 3.1.1 only (a v5 client times out rather than being refused), so the
+supervisor and stations connect with v3.1.1 to it. It authenticates against an argon2
+password file and enforces per-user topic ACLs (amqtt has no %u patterns, so each station's
+lines are written out). Use Mosquitto (`heatkeeper broker-config`) in production: amqtt has
+known concurrency bugs and is not meant for thousands of stations.
+
+Credentials: `ensure_credentials(dir, users)` creates `<dir>/<user>.password` (random, mode
+0600) for any user without one, so a fresh install works without set-up, and the same files
+serve the stations' `password_file` settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from typing import Any
+
+from heatkeeper.core import codec
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_USER = "supervisor"
+COLLECTORS_USER = "collectors"
+
+
+def ensure_credentials(directory: str, usernames: list[str]) -> dict[str, str]:
+    """{user: password}, creating a random password file for each user that has none."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    out: dict[str, str] = {}
+    for user in usernames:
+        path = os.path.join(directory, user + ".password")
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24) + "\n")
+        with open(path, encoding="utf-8") as fh:
+            out[user] = fh.read().strip()
+    return out
+
+
+def station_acls(station_ids: list[str], supervisor_user: str = SUPERVISOR_USER) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(subscribe ACL, publish ACL) per user: a station reads only its own down/#, writes only
+    its own up/# and status; the supervisor reads and writes everything under the prefix;
+    the collectors user writes collector readings only."""
+    sub: dict[str, list[str]] = {supervisor_user: [codec.PREFIX + "#"], COLLECTORS_USER: []}
+    pub: dict[str, list[str]] = {supervisor_user: [codec.PREFIX + "#"],
+                                 COLLECTORS_USER: [codec.PREFIX + "collectors/+"]}
+    for sid in station_ids:
+        base = codec.PREFIX + "stations/" + sid + "/"
+        sub[sid] = [base + "down/#"]
+        pub[sid] = [base + "up/#", base + "status"]
+    return sub, pub
+
+
+class EmbeddedBroker:
+    """amqtt bound to host:port with password-file auth and per-station ACLs."""
+
+    def __init__(self, host: str, port: int, workdir: str, passwords: dict[str, str],
+                 supervisor_user: str = SUPERVISOR_USER) -> None:
+        self.host = host
+        self.port = port
+        self.workdir = workdir
+        self.passwords = passwords
+        self.supervisor_user = supervisor_user
+        self._broker: Any = None
+
+    def _config(self) -> dict[str, Any]:
+        from argon2 import PasswordHasher
+
+        os.makedirs(self.workdir, exist_ok=True)
+        pw_path = os.path.join(self.workdir, "amqtt.passwd")
+        hasher = PasswordHasher()
+        with open(pw_path, "w", encoding="utf-8") as fh:
+            for user, password in self.passwords.items():
+                fh.write("%s:%s\n" % (user, hasher.hash(password)))
+        os.chmod(pw_path, 0o600)
+        stations = [u for u in self.passwords if u not in (self.supervisor_user, COLLECTORS_USER)]
+        sub, pub = station_acls(stations, self.supervisor_user)
+        return {
+            "listeners": {"default": {"type": "tcp", "bind": "%s:%d" % (self.host, self.port)}},
+            "plugins": {
+                "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": pw_path},
+                "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {"acl": sub, "publish_acl": pub},
+            },
+        }
+
+    async def start(self) -> None:
+        """Start listening (must run inside the event loop that will serve it)."""
+        import warnings
+
+        from amqtt.broker import Broker
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # amqtt's "acl" key notice
+            self._broker = Broker(self._config())
+            await self._broker.start()
+        log.info("embedded MQTT broker (amqtt, MQTT 3.1.1) on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.shutdown()
+            self._broker = None

@@ -1,0 +1,139 @@
+"""Room-temperature collectors: readings in (MQTT or HTTP), stored, forwarded to each station.
+
+Each collector belongs to one station and one building group (config [[collector]] or a
+CSV). A reading from an unknown collector or outside [min_temp_c, max_temp_c] is rejected
+with a reason and never stored. Every `forward_interval_s` each station receives the current
+readings of its collectors (not older than `max_age_s`) on its rooms topic, which the
+station's room feedback uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from heatkeeper.core import codec
+
+from .storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
+
+
+class CollectorHub:
+    """The collector map, the latest reading of each collector, and the batch to store."""
+
+    def __init__(self, storage: Storage, collectors: dict[str, dict[str, str]], min_temp_c: float = -10.0,
+                 max_temp_c: float = 45.0, max_age_s: float = 1800.0,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.collectors = dict(collectors)
+        self.min_temp_c = min_temp_c
+        self.max_temp_c = max_temp_c
+        self.max_age_s = max_age_s
+        self.clock = wall_clock
+        self.latest: dict[str, tuple[float, float]] = {}  # collector -> (ts, temp_c)
+        self._batch: list[tuple[str, float, float, str, str, str]] = []
+        self.accepted = 0
+        self.forwarded = 0
+
+    def accept(self, collector_id: str, temp_c: float, ts: float, source: str) -> str:
+        """"stored" or a rejection reason; queues the reading for `flush`."""
+        info = self.collectors.get(collector_id)
+        if info is None:
+            return "unknown_collector"
+        if not self.min_temp_c <= temp_c <= self.max_temp_c:
+            return "implausible_temp"
+        if ts > self.clock() + 300.0:
+            return "future_ts"
+        prev = self.latest.get(collector_id)
+        if prev is None or ts >= prev[0]:
+            self.latest[collector_id] = (ts, temp_c)
+        self._batch.append((collector_id, ts, temp_c, info["station"], info["group"], source[:64]))
+        self.accepted += 1
+        return "stored"
+
+    async def flush(self) -> int:
+        batch, self._batch = self._batch, []
+        try:
+            await self.storage.store_readings(batch)
+        except BaseException:
+            self._batch = batch + self._batch
+            raise
+        return len(batch)
+
+    def current(self, station_id: str) -> list[dict[str, Any]]:
+        """The fresh readings of one station's collectors."""
+        now = self.clock()
+        out = []
+        for cid, info in self.collectors.items():
+            if info["station"] != station_id:
+                continue
+            latest = self.latest.get(cid)
+            if latest is None or now - latest[0] > self.max_age_s:
+                continue
+            out.append({"collector": cid, "group": info["group"], "temp_c": latest[1], "ts": latest[0]})
+        return out
+
+    def stations(self) -> list[str]:
+        return sorted({info["station"] for info in self.collectors.values()})
+
+    async def forward(self, publish: Publisher) -> int:
+        """Publish each station's current readings once; returns the number of stations sent."""
+        sent = 0
+        now = self.clock()
+        for sid in self.stations():
+            readings = self.current(sid)
+            if not readings:
+                continue
+            topic, payload = codec.encode_rooms(sid, readings, now)
+            await publish(topic, payload, 1, False)
+            sent += 1
+        self.forwarded += sent
+        return sent
+
+    async def run(self, publish: Publisher, interval_s: float) -> None:
+        """Store and forward forever; a broker outage only delays the next forward."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.flush()
+                await self.forward(publish)
+            except Exception as exc:  # noqa: BLE001 - task boundary: retried next period
+                log.warning("collector store/forward failed (%s); retrying in %.0f s", exc, interval_s)
+
+
+def parse_http_readings(payload: Any) -> tuple[list[tuple[str, float, float]], list[str]]:
+    """Readings from an HTTP body: {"collector","temp_c","ts"} or {"readings": [...]}.
+    Returns (good readings, problems); the problems name the item and the field."""
+    items: Any
+    if isinstance(payload, dict) and "readings" in payload:
+        items = payload["readings"]
+    else:
+        items = [payload]
+    if not isinstance(items, list):
+        return [], ["readings: must be a list"]
+    if len(items) > 10000:
+        return [], ["readings: %d items, at most 10000 per request" % len(items)]
+    good: list[tuple[str, float, float]] = []
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append("readings[%d]: must be an object" % i)
+            continue
+        cid, temp, ts = item.get("collector"), item.get("temp_c"), item.get("ts")
+        if not codec.valid_id(cid):
+            problems.append("readings[%d].collector=%r: must be 1-64 of A-Z a-z 0-9 _ -" % (i, cid))
+            continue
+        if isinstance(temp, bool) or not isinstance(temp, (int, float)) or temp != temp:
+            problems.append("readings[%d].temp_c=%r: must be a number (degC)" % (i, temp))
+            continue
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts != ts or ts <= 0:
+            problems.append("readings[%d].ts=%r: must be unix seconds" % (i, ts))
+            continue
+        good.append((str(cid), float(temp), float(ts)))
+    return good, problems

@@ -1,0 +1,237 @@
+"""Supervisor configuration: TOML in, one validated, frozen-by-convention dict out.
+
+Every problem is collected (key, value, unit, allowed range) and raised together as a
+ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFAULTS.
+
+    [supervisor] data_dir="var/supervisor"  utc_offset_h=8  site_name="..."
+    [broker]     embedded=true  host="127.0.0.1"  port=1883
+    [mqtt]       host port username password_file protocol="3.1.1"|"5" client_id
+                 shared_group=""  tls_ca  keepalive_s  session_expiry_s
+    [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s
+                 raw_retention_days  agg_retention_days  readings_retention_days  audit_retention_days
+    [ingest]     max_payload_bytes  stale_after_s
+    [commands]   timeout_s  default_lease_s
+    [collectors] forward_interval_s  max_age_s  csv="collectors.csv"  min_temp_c  max_temp_c
+    [compliance] floor_c=18  outage_h=24  refund_failures=3  refund_window_days=30
+    [web]        enabled=true  host="127.0.0.1"  port=8080
+    [[station]]   id="arxan-01"  name="..."  city="..."
+    [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import tomllib
+from typing import Any
+
+from heatkeeper.core import codec
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "supervisor": {"data_dir": "var/supervisor", "utc_offset_h": 8.0, "site_name": "heatkeeper"},
+    "broker": {"embedded": True, "host": "127.0.0.1", "port": 1883},
+    "mqtt": {"host": "127.0.0.1", "port": 1883, "username": "supervisor", "password_file": "", "protocol": "3.1.1",
+             "client_id": "heatkeeper-supervisor", "shared_group": "", "tls_ca": "", "keepalive_s": 30,
+             "session_expiry_s": 86400},
+    "storage": {"backend": "sqlite", "path": "", "dsn": "", "batch_max": 2000, "batch_interval_s": 0.25,
+                "raw_retention_days": 90.0, "agg_retention_days": 1830.0, "readings_retention_days": 1830.0,
+                "audit_retention_days": 3650.0},
+    "ingest": {"max_payload_bytes": codec.MAX_PAYLOAD_BYTES, "stale_after_s": 120.0},
+    "commands": {"timeout_s": 60.0, "default_lease_s": 3600.0},
+    "collectors": {"forward_interval_s": 60.0, "max_age_s": 1800.0, "csv": "", "min_temp_c": -10.0,
+                   "max_temp_c": 45.0},
+    "compliance": {"floor_c": 18.0, "outage_h": 24.0, "refund_failures": 3, "refund_window_days": 30.0},
+    "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
+}
+
+# (section, key) -> (unit, low, high) for numbers.
+_RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
+    ("supervisor", "utc_offset_h"): ("h", -12, 14),
+    ("broker", "port"): ("", 1, 65535),
+    ("mqtt", "port"): ("", 1, 65535),
+    ("mqtt", "keepalive_s"): ("s", 5, 3600),
+    ("mqtt", "session_expiry_s"): ("s", 0, 30 * 86400),
+    ("storage", "batch_max"): ("messages", 1, 100000),
+    ("storage", "batch_interval_s"): ("s", 0.01, 10),
+    ("storage", "raw_retention_days"): ("d", 1, 36500),
+    ("storage", "agg_retention_days"): ("d", 1, 36500),
+    ("storage", "readings_retention_days"): ("d", 1, 36500),
+    ("storage", "audit_retention_days"): ("d", 1, 36500),
+    ("ingest", "max_payload_bytes"): ("B", 256, codec.MAX_PAYLOAD_BYTES),
+    ("ingest", "stale_after_s"): ("s", 5, 86400),
+    ("commands", "timeout_s"): ("s", 1, 3600),
+    ("commands", "default_lease_s"): ("s", 10, 7 * 86400),
+    ("collectors", "forward_interval_s"): ("s", 1, 3600),
+    ("collectors", "max_age_s"): ("s", 60, 86400),
+    ("collectors", "min_temp_c"): ("degC", -50, 30),
+    ("collectors", "max_temp_c"): ("degC", 20, 80),
+    ("compliance", "floor_c"): ("degC", 10, 25),
+    ("compliance", "outage_h"): ("h", 1, 240),
+    ("compliance", "refund_failures"): ("", 1, 100),
+    ("compliance", "refund_window_days"): ("d", 1, 365),
+    ("web", "port"): ("", 1, 65535),
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("mqtt", "protocol"): ("3.1.1", "5"),
+    ("storage", "backend"): ("sqlite", "postgres"),
+}
+
+
+class ConfigError(ValueError):
+    """Bad supervisor configuration; `problems` lists every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("supervisor configuration has %d problem(s):\n  " % len(problems) + "\n  ".join(problems))
+        self.problems = problems
+
+
+def load(path: str) -> dict[str, Any]:
+    """Read and validate a supervisor TOML file; relative paths are taken from its folder."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(["%s: cannot read (%s)" % (path, exc.strerror)]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(["%s: not valid TOML (%s)" % (path, exc)]) from exc
+    return validate(raw, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
+    """The full config (defaults filled in, paths absolute), or ConfigError with every problem."""
+    problems: list[str] = []
+    cfg: dict[str, Any] = copy.deepcopy(DEFAULTS)
+    for section, values in raw.items():
+        if section in ("station", "collector"):
+            continue
+        if section not in DEFAULTS:
+            problems.append("[%s]: unknown section; known: %s, [[station]], [[collector]]" % (section, ", ".join(DEFAULTS)))
+            continue
+        if not isinstance(values, dict):
+            problems.append("[%s]: must be a table" % section)
+            continue
+        for key, value in values.items():
+            if key not in DEFAULTS[section]:
+                problems.append("%s.%s: unknown key; known: %s" % (section, key, ", ".join(DEFAULTS[section])))
+                continue
+            default = DEFAULTS[section][key]
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, (int, float)):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                problems.append("%s.%s=%r: must be %s" % (section, key, value, type(default).__name__))
+                continue
+            rng = _RANGES.get((section, key))
+            if rng is not None and not rng[1] <= value <= rng[2]:
+                problems.append("%s.%s=%r %s: must be in [%g, %g]" % (section, key, value, rng[0], rng[1], rng[2]))
+                continue
+            choices = _CHOICES.get((section, key))
+            if choices is not None and value not in choices:
+                problems.append("%s.%s=%r: must be one of %s" % (section, key, value, ", ".join(choices)))
+                continue
+            cfg[section][key] = value
+
+    def resolve(p: str) -> str:
+        return p if not p or os.path.isabs(p) else os.path.normpath(os.path.join(base_dir, p))
+
+    cfg["supervisor"]["data_dir"] = resolve(cfg["supervisor"]["data_dir"])
+    if not cfg["storage"]["path"]:
+        cfg["storage"]["path"] = os.path.join(cfg["supervisor"]["data_dir"], "supervisor.db")
+    for section, key in (("storage", "path"), ("mqtt", "password_file"), ("mqtt", "tls_ca"), ("collectors", "csv")):
+        cfg[section][key] = resolve(cfg[section][key])
+    if cfg["storage"]["backend"] == "postgres" and not cfg["storage"]["dsn"]:
+        problems.append("storage.dsn='': required when storage.backend='postgres'")
+    if cfg["broker"]["embedded"] and cfg["mqtt"]["protocol"] != "3.1.1":
+        problems.append("mqtt.protocol=%r: the embedded broker speaks MQTT 3.1.1 only; use \"3.1.1\" or set "
+                        "broker.embedded=false with Mosquitto" % cfg["mqtt"]["protocol"])
+    if cfg["mqtt"]["shared_group"] and not codec.valid_id(cfg["mqtt"]["shared_group"]):
+        problems.append("mqtt.shared_group=%r: must be 1-64 of A-Z a-z 0-9 _ -" % cfg["mqtt"]["shared_group"])
+    if cfg["collectors"]["min_temp_c"] >= cfg["collectors"]["max_temp_c"]:
+        problems.append("collectors.min_temp_c must be below collectors.max_temp_c")
+
+    cfg["stations"] = _stations(raw.get("station", []), problems)
+    collectors = _collectors(raw.get("collector", []), "[[collector]]", problems)
+    if cfg["collectors"]["csv"]:
+        collectors += read_collectors_csv(cfg["collectors"]["csv"], problems)
+    seen: set[str] = set()
+    known = {s["id"] for s in cfg["stations"]}
+    for c in collectors:
+        if c["id"] in seen:
+            problems.append("collector id=%r: defined twice" % c["id"])
+        seen.add(c["id"])
+        if c["station"] not in known:
+            problems.append("collector id=%r station=%r: no such [[station]]" % (c["id"], c["station"]))
+    cfg["collectors_map"] = {c["id"]: c for c in collectors}
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _stations(items: Any, problems: list[str]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    if not isinstance(items, list):
+        problems.append("[[station]]: must be an array of tables")
+        return out
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append("station[%d]: must be a table" % i)
+            continue
+        sid = item.get("id")
+        if not isinstance(sid, str) or not codec.valid_id(sid):
+            problems.append("station[%d].id=%r: must be 1-64 of A-Z a-z 0-9 _ -" % (i, sid))
+            continue
+        if sid in seen:
+            problems.append("station id=%r: defined twice" % sid)
+        seen.add(sid)
+        for key in item:
+            if key not in ("id", "name", "city"):
+                problems.append("station[%d].%s: unknown key; known: id, name, city" % (i, key))
+        out.append({"id": sid, "name": str(item.get("name", sid)), "city": str(item.get("city", ""))})
+    return out
+
+
+def _collectors(items: Any, where: str, problems: list[str]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    if not isinstance(items, list):
+        problems.append("%s: must be an array of tables" % where)
+        return out
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append("%s[%d]: must be a table" % (where, i))
+            continue
+        cid, sid, group = item.get("id"), item.get("station"), item.get("group")
+        bad = False
+        if not codec.valid_id(cid):
+            problems.append("%s[%d].id=%r: must be 1-64 of A-Z a-z 0-9 _ -" % (where, i, cid))
+            bad = True
+        if not isinstance(sid, str) or not sid:
+            problems.append("%s[%d].station=%r: must name a station" % (where, i, sid))
+            bad = True
+        if not isinstance(group, str) or not 0 < len(group) <= 64:
+            problems.append("%s[%d].group=%r: must be text of 1-64 characters" % (where, i, group))
+            bad = True
+        if not bad:
+            out.append({"id": str(cid), "station": str(sid), "group": str(group)})
+    return out
+
+
+def read_collectors_csv(path: str, problems: list[str]) -> list[dict[str, str]]:
+    """Collector map from a CSV with a header `id,station,group` (extra columns ignored)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"id", "station", "group"} - set(reader.fieldnames or [])
+            if missing:
+                problems.append("collectors.csv=%r: missing column(s) %s" % (path, ", ".join(sorted(missing))))
+                return []
+            rows = [dict(r) for r in reader]
+    except OSError as exc:
+        problems.append("collectors.csv=%r: cannot read (%s)" % (path, exc.strerror))
+        return []
+    return _collectors(rows, path, problems)

@@ -1,0 +1,334 @@
+"""Ingest: MQTT messages in, validated rows stored exactly once, live station state kept.
+
+`Ingest.handle(topic, payload)` is synchronous and cheap: it validates with core's codec and
+queues; `flush()` writes one batch. Invariants:
+- A payload that is oversized, malformed, from an unknown station or collector, or on an
+  unknown topic is counted under its reason, logged at most once per reason per minute, and
+  never stored. Nothing here raises out of `handle`.
+- Uplinks are stored by (station, seq) with ON CONFLICT DO NOTHING; only rows the database
+  reports as new feed the 5-minute aggregates, the equipment records and the alarm state, so
+  duplicate deliveries (QoS 1 resends, outbox replays) count once.
+- Command acks are passed to the command tracker at once (its transitions are idempotent) so
+  the round-trip does not wait for the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from heatkeeper.core import codec
+
+from .equipment import EquipmentTracker
+from .storage.base import AggRow, Storage, UplinkRow, bucket_of
+
+log = logging.getLogger(__name__)
+
+AckHandler = Callable[[str, dict[str, Any], float], None]
+ReadingHandler = Callable[[str, float, float, str], str]
+
+CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
+
+
+class RejectCounter:
+    """Bad input counted per reason; each reason logged at most once per `period_s`."""
+
+    def __init__(self, period_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.counts: dict[str, int] = {}
+        self.period_s = period_s
+        self._clock = clock
+        self._logged: dict[str, float] = {}
+
+    def reject(self, reason: str, text: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        now = self._clock()
+        last = self._logged.get(reason)
+        if last is None or now - last >= self.period_s:
+            self._logged[reason] = now
+            log.warning("ingest rejected input (%s, %d so far): %s", reason, self.counts[reason], text[:300])
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class Ingest:
+    """Validate, batch and store uplinks; keep each station's latest state in memory."""
+
+    def __init__(self, storage: Storage, station_ids: set[str], *, max_payload_bytes: int = codec.MAX_PAYLOAD_BYTES,
+                 batch_max: int = 2000, batch_interval_s: float = 0.25, agg_flush_s: float = 60.0,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.station_ids = set(station_ids)
+        self.max_payload_bytes = max_payload_bytes
+        self.batch_max = batch_max
+        self.batch_interval_s = batch_interval_s
+        self.agg_flush_s = agg_flush_s
+        self.clock = wall_clock
+        self.rejects = RejectCounter()
+        self.on_ack: AckHandler | None = None
+        self.on_reading: ReadingHandler | None = None
+        self.state: dict[str, dict[str, Any]] = {sid: self._blank_state() for sid in station_ids}
+        self.equipment = EquipmentTracker()
+        self.stored = 0
+        self.duplicates = 0
+        self.received = 0
+        self._pending: list[tuple[dict[str, Any], float]] = []
+        self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
+        self._agg: dict[tuple[str, int, str], list[float]] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._last_agg_flush = time.monotonic()
+        self._flush_lock = asyncio.Lock()
+
+    @staticmethod
+    def _blank_state() -> dict[str, Any]:
+        return {"online": False, "status_ts": None, "last_seen_ts": None, "last_seq": 0, "values": {},
+                "values_ts": None, "mode": None, "leases": {}, "devices": {}, "body": {}}
+
+    def add_station(self, station_id: str) -> None:
+        self.station_ids.add(station_id)
+        self.state.setdefault(station_id, self._blank_state())
+
+    async def load_state(self) -> None:
+        """Restore the persisted latest state and equipment counters (after a restart)."""
+        for row in await self.storage.stations():
+            if row["station_id"] in self.state and row["state"]:
+                merged = self._blank_state()
+                merged.update(row["state"])
+                self.state[row["station_id"]] = merged
+        self.equipment.load(await self.storage.equipment(None))
+
+    # --- the synchronous, cheap part ------------------------------------------------------
+    def handle(self, topic: str, payload: bytes) -> str:
+        """Validate one MQTT message and queue it. Returns "queued", "status", "reading" or
+        "rejected:<reason>". Never raises."""
+        self.received += 1
+        try:
+            if len(payload) > self.max_payload_bytes:
+                raise codec.CodecError("too_large", "%d bytes on %s" % (len(payload), topic))
+            area, ident, _leaf = codec.parse_topic(topic)
+            if area == "up":
+                if ident not in self.station_ids:
+                    raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
+                msg = codec.decode_uplink(topic, payload)
+                self._queue(msg)
+                return "queued"
+            if area == "status":
+                if ident not in self.station_ids:
+                    raise codec.CodecError("unknown_station", "status of station %r" % ident)
+                self._status(ident, payload)
+                return "status"
+            if area == "collector":
+                reading = codec.decode_collector_reading(topic, payload)
+                if self.on_reading is None:
+                    raise codec.CodecError("no_collectors", "collector readings are not handled")
+                result = self.on_reading(reading["collector"], reading["temp_c"], reading["ts"], "mqtt")
+                if result != "stored":
+                    raise codec.CodecError(result, "collector %r temp_c=%r" % (reading["collector"], reading["temp_c"]))
+                return "reading"
+            raise codec.CodecError("not_ingested", "topic %s is not for the supervisor" % topic)
+        except codec.CodecError as exc:
+            self.rejects.reject(exc.reason, "%s (topic %r)" % (exc.text, topic[:200]))
+            return "rejected:" + exc.reason
+        except Exception as exc:  # noqa: BLE001 - a bad message must never end ingest; counted and logged
+            self.rejects.reject("internal", "%s: %s (topic %r)" % (type(exc).__name__, exc, topic[:200]))
+            return "rejected:internal"
+
+    def _status(self, station_id: str, payload: bytes) -> None:
+        text = payload.decode("utf-8", "replace").strip()
+        online: bool | None = None
+        if text in (codec.STATUS_ONLINE, codec.STATUS_OFFLINE):
+            online = text == codec.STATUS_ONLINE
+        else:
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict):
+                if isinstance(obj.get("online"), bool):
+                    online = obj["online"]
+                elif obj.get("status") in (codec.STATUS_ONLINE, codec.STATUS_OFFLINE):
+                    online = obj["status"] == codec.STATUS_ONLINE
+        if online is None:
+            if text == "":
+                return  # a cleared retained status: nothing to say
+            raise codec.CodecError("bad_status", "status payload %r" % text[:80])
+        st = self.state[station_id]
+        st["online"] = online
+        st["status_ts"] = self.clock()
+        self._dirty.add(station_id)
+
+    def _queue(self, msg: dict[str, Any]) -> None:
+        now = self.clock()
+        if msg["kind"] == codec.UP_ACK and self.on_ack is not None:
+            self.on_ack(msg["station"], msg["body"], now)
+        st = self.state[msg["station"]]
+        st["last_seen_ts"] = now
+        self._pending.append((msg, now))
+        if len(self._pending) >= self.batch_max:
+            self._wake.set()
+
+    # --- the asynchronous part --------------------------------------------------------------
+    async def run_flusher(self) -> None:
+        """Flush batches every `batch_interval_s` or when `batch_max` is reached; forever."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.batch_interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - keep the batch and retry: an outage delays data, never drops it
+                log.exception("ingest flush failed; %d messages kept for retry", len(self._pending))
+                await asyncio.sleep(1.0)
+
+    async def flush(self, force_aggregates: bool = False) -> int:
+        """Store the queued messages; returns how many were new. On a storage error the batch
+        stays queued and the error propagates."""
+        async with self._flush_lock:
+            batch = self._pending
+            if batch:
+                self._pending = []
+                try:
+                    new = await self._store(batch)
+                except BaseException:
+                    self._pending = batch + self._pending
+                    raise
+            else:
+                new = 0
+            if force_aggregates or time.monotonic() - self._last_agg_flush >= self.agg_flush_s:
+                await self._flush_slow()
+            return new
+
+    async def _store(self, batch: list[tuple[dict[str, Any], float]]) -> int:
+        rows: list[UplinkRow] = []
+        seen: set[tuple[str, int]] = set()
+        by_key: dict[tuple[str, int], dict[str, Any]] = {}
+        for msg, received in batch:
+            key = (msg["station"], msg["seq"])
+            if key in seen:
+                self.duplicates += 1
+                continue
+            seen.add(key)
+            by_key[key] = msg
+            rows.append((msg["station"], msg["seq"], msg["ts"], msg["kind"],
+                         json.dumps(msg["body"], separators=(",", ":")), received))
+        new_keys = await self.storage.store_uplinks(rows)
+        self.duplicates += len(rows) - len(new_keys)
+        self.stored += len(new_keys)
+        for key in new_keys:
+            self._derive(by_key[key])
+        if self._pending_alarms:
+            alarms, self._pending_alarms = self._pending_alarms, []
+            for sid, body in alarms:
+                await self._store_alarm(sid, body)
+        return len(new_keys)
+
+    def _derive(self, msg: dict[str, Any]) -> None:
+        sid, kind, body, ts = msg["station"], msg["kind"], msg["body"], msg["ts"]
+        st = self.state[sid]
+        if msg["seq"] > st["last_seq"]:
+            st["last_seq"] = msg["seq"]
+        self._dirty.add(sid)
+        if kind == codec.UP_TELEMETRY:
+            values = body["values"]
+            if st["values_ts"] is None or ts >= st["values_ts"]:
+                st["values"] = values
+                st["values_ts"] = ts
+                for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
+                    if key in body:
+                        st["mode" if key == "mode_name" else key] = body[key]
+                if "mode" not in body and "mode_name" not in body and "mode_name" in values:
+                    st["mode"] = values["mode_name"]
+            bucket = bucket_of(ts)
+            agg = self._agg
+            for field, value in values.items():
+                if value is None:
+                    continue
+                k = (sid, bucket, field)
+                a = agg.get(k)
+                if a is None:
+                    agg[k] = [1, value, value, value]
+                else:
+                    a[0] += 1
+                    a[1] += value
+                    if value < a[2]:
+                        a[2] = value
+                    if value > a[3]:
+                        a[3] = value
+            self.equipment.telemetry(sid, ts, values)
+        elif kind == codec.UP_ALARM:
+            self._pending_alarms.append((sid, {**body, "_ts": ts}))
+        elif kind == codec.UP_EVENT:
+            self.equipment.event(sid, ts, body)
+
+    async def _store_alarm(self, sid: str, body: dict[str, Any]) -> None:
+        state = str(body.get("state", "active")).lower()
+        active = state not in CLEARED_STATES
+        await self.storage.record_alarm(sid, str(body["code"]), str(body.get("severity", "warning")), active,
+                                        float(body["_ts"]), str(body.get("text", "")), body.get("value"))
+
+    async def _flush_slow(self) -> None:
+        """Aggregates, equipment counters and station state: written every `agg_flush_s`."""
+        self._last_agg_flush = time.monotonic()
+        agg, self._agg = self._agg, {}
+        rows: list[AggRow] = [(k[0], k[1], k[2], int(a[0]), float(a[1]), float(a[2]), float(a[3]))
+                              for k, a in agg.items()]
+        try:
+            await self.storage.upsert_aggregates(rows)
+        except BaseException:
+            for k, a in agg.items():  # merge back so nothing is lost on a failed write
+                b = self._agg.get(k)
+                if b is None:
+                    self._agg[k] = a
+                else:
+                    self._agg[k] = [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
+            raise
+        await self.storage.save_equipment(self.equipment.rows())
+        dirty, self._dirty = self._dirty, set()
+        for sid in dirty:
+            st = self.state[sid]
+            await self.storage.save_station_state(sid, {k: v for k, v in st.items() if k != "body"})
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the dashboard and the benchmark."""
+        return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
+                "pending": len(self._pending), "rejected": dict(self.rejects.counts)}
+
+
+async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: list[str],
+                   on_connect: Callable[[Any], Awaitable[None]] | None = None,
+                   on_disconnect: Callable[[], None] | None = None) -> None:
+    """Subscribe to `filters` and feed `ingest` forever, reconnecting with back-off.
+
+    `client_factory()` returns an aiomqtt.Client with a fixed identifier and a persistent
+    session, so messages published while the supervisor is away are queued by the broker."""
+    import aiomqtt
+
+    client = client_factory()
+    delay_s = 0.5
+    while True:
+        try:
+            async with client:
+                delay_s = 0.5
+                for flt in filters:
+                    await client.subscribe(flt, qos=1)
+                log.info("MQTT connected; subscribed to %s", ", ".join(filters))
+                if on_connect is not None:
+                    await on_connect(client)
+                async for message in client.messages:
+                    payload = message.payload
+                    if not isinstance(payload, (bytes, bytearray)):
+                        payload = str(payload).encode() if payload is not None else b""
+                    ingest.handle(message.topic.value, bytes(payload))
+        except aiomqtt.MqttError as exc:
+            if on_disconnect is not None:
+                on_disconnect()
+            log.warning("MQTT connection lost (%s); reconnecting in %.1f s", exc, delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 10.0)

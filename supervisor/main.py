@@ -1,0 +1,226 @@
+"""`heatkeeper supervisor --config supervisor.toml`: run the supervisor.
+
+Starts, in one event loop: the embedded broker (when `broker.embedded`), the MQTT link
+(ingest + command publishing, persistent session, reconnect loop), the batch flusher, the
+command sweeper, the collector forwarder, retention, the 09:00/17:00 report writer and the
+web dashboard (`heatkeeper.supervisor.web.app.create_app(service, config)`) when installed.
+
+`--create-user NAME --role ROLE` adds a user (password from $HEATKEEPER_PASSWORD or stdin)
+and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import secrets
+import signal
+import ssl
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from heatkeeper.core import codec
+
+from . import config as sup_config
+from .broker import COLLECTORS_USER, SUPERVISOR_USER, EmbeddedBroker, ensure_credentials
+from .ingest import run_mqtt
+from .service import SupervisorService
+from .storage import open_storage
+
+log = logging.getLogger("heatkeeper.supervisor")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="supervisor TOML file")
+    parser.add_argument("--create-user", metavar="NAME", help="add a user and exit (password from $HEATKEEPER_PASSWORD or stdin)")
+    parser.add_argument("--role", default="viewer", choices=("viewer", "operator", "admin"))
+    parser.add_argument("--log-level", default="INFO")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = sup_config.load(args.config)
+    except sup_config.ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.create_user:
+        password = os.environ.get("HEATKEEPER_PASSWORD") or sys.stdin.readline().strip()
+        return asyncio.run(_create_user(cfg, args.create_user, password, args.role))
+    return asyncio.run(serve(cfg))
+
+
+async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str) -> int:
+    service = SupervisorService(_storage(cfg), cfg)
+    await service.start()
+    try:
+        await service.create_user(name, password, role, by="cli")
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    finally:
+        await service.stop()
+    print("user %s created with role %s" % (name, role))
+    return 0
+
+
+def _storage(cfg: dict[str, Any]) -> Any:
+    st = cfg["storage"]
+    return open_storage(st["backend"], path=st["path"], dsn=st["dsn"])
+
+
+def mqtt_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]:
+    """An aiomqtt.Client builder with a fixed id and a persistent session (v3.1.1 clean_session
+    False, or v5 clean_start False + SessionExpiryInterval: FIRST_ONLY loses the session)."""
+    import aiomqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    m = cfg["mqtt"]
+
+    def build() -> aiomqtt.Client:
+        tls = ssl.create_default_context(cafile=m["tls_ca"]) if m["tls_ca"] else None
+        kw: dict[str, Any] = {}
+        if m["protocol"] == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = int(m["session_expiry_s"])
+            kw.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
+        else:
+            kw.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
+        client = aiomqtt.Client(m["host"], m["port"], username=m["username"], password=password or None,
+                                identifier=m["client_id"], keepalive=int(m["keepalive_s"]), timeout=10,
+                                tls_context=tls, max_queued_incoming_messages=200000, **kw)
+        client.pending_calls_threshold = 10000
+        return client
+
+    return build
+
+
+def subscription_filters(cfg: dict[str, Any]) -> list[str]:
+    """Uplink and collector filters, behind `$share/<group>/` when a shared group is set so
+    several supervisor processes split the load; status stays unshared (retained)."""
+    group = cfg["mqtt"]["shared_group"]
+    share = "$share/%s/" % group if group else ""
+    return [share + codec.UP_FILTER, share + codec.COLLECTOR_FILTER, codec.STATUS_FILTER]
+
+
+async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], None] | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or cancellation); `on_ready(service)` once everything started."""
+    data_dir = cfg["supervisor"]["data_dir"]
+    os.makedirs(data_dir, exist_ok=True)
+    broker: EmbeddedBroker | None = None
+    password = ""
+    if cfg["mqtt"]["password_file"]:
+        with open(cfg["mqtt"]["password_file"], encoding="utf-8") as fh:
+            password = fh.read().strip()
+    if cfg["broker"]["embedded"]:
+        users = [SUPERVISOR_USER, COLLECTORS_USER] + [s["id"] for s in cfg["stations"]]
+        creds = ensure_credentials(os.path.join(data_dir, "credentials"), users)
+        broker = EmbeddedBroker(cfg["broker"]["host"], cfg["broker"]["port"], os.path.join(data_dir, "broker"), creds)
+        await broker.start()
+        if not cfg["mqtt"]["password_file"]:
+            password = creds[SUPERVISOR_USER]
+            cfg["mqtt"]["username"] = SUPERVISOR_USER
+    service = SupervisorService(_storage(cfg), cfg)
+    await service.start()
+    await _first_admin(service, data_dir)
+
+    async def on_connect(client: Any) -> None:
+        async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+            await client.publish(topic, payload, qos=qos, retain=retain)
+
+        service.set_publisher(publish)
+
+    tasks = [asyncio.ensure_future(c) for c in service.background()]
+    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
+                                                subscription_filters(cfg), on_connect,
+                                                lambda: service.set_publisher(None))))
+    tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
+    runner = await _start_web(service, cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if on_ready is not None:
+        on_ready(service)
+    try:
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for t in tasks:
+            if t.done() and not t.cancelled() and t.exception() is not None:
+                log.error("supervisor task failed: %r", t.exception())
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+        await service.stop()
+        if broker is not None:
+            await broker.stop()
+    return 0
+
+
+async def _first_admin(service: SupervisorService, data_dir: str) -> None:
+    """A fresh install gets user "admin" with a random password written once to a 0600 file."""
+    if await service.list_users():
+        return
+    password = secrets.token_urlsafe(12)
+    await service.create_user("admin", password, "admin", by="install")
+    path = os.path.join(data_dir, "initial-admin-password")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    log.warning("created user 'admin'; its password is in %s (change it, then delete the file)", path)
+
+
+async def _start_web(service: SupervisorService, cfg: dict[str, Any]) -> Any:
+    if not cfg["web"]["enabled"]:
+        return None
+    try:
+        from heatkeeper.supervisor.web.app import create_app  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        log.warning("web dashboard not available (%s): running without it", exc)
+        return None
+    from aiohttp import web
+
+    app = create_app(service, cfg)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg["web"]["host"], cfg["web"]["port"])
+    await site.start()
+    log.info("web dashboard on http://%s:%d/", cfg["web"]["host"], cfg["web"]["port"])
+    return runner
+
+
+async def report_scheduler(service: SupervisorService, data_dir: str) -> None:
+    """Write the daily hourly report at 09:00 and 17:00 local time as CSV under data_dir/reports."""
+    off = service.config["supervisor"]["utc_offset_h"]
+    while True:
+        now = service.clock()
+        local = dt.datetime.fromtimestamp(now + off * 3600.0, dt.UTC)
+        candidates = [local.replace(hour=h, minute=0, second=5, microsecond=0) + dt.timedelta(days=d)
+                      for d in (0, 1) for h in (9, 17)]
+        nxt = min(c for c in candidates if c > local)
+        await asyncio.sleep((nxt - local).total_seconds())
+        date, hour = nxt.strftime("%Y-%m-%d"), nxt.hour
+        try:
+            text = await service.export_csv("daily", date=date, hour=hour)
+            folder = os.path.join(data_dir, "reports")
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, "daily-%s-%02d.csv" % (date, hour))
+            with open(path + ".tmp", "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(path + ".tmp", path)
+            await service.audit_record(user="system", action="daily_report", detail=path, result="ok")
+        except Exception as exc:  # noqa: BLE001 - task boundary: the next report still runs
+            log.exception("daily report %s %02d:00 failed", date, hour)
+            await service.audit_record(user="system", action="daily_report", detail=str(exc)[:500], result="failed")

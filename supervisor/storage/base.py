@@ -1,0 +1,357 @@
+"""The one storage interface of the supervisor, and the SQL both backends share.
+
+Invariants:
+- An uplink message is stored at most once, keyed by (station_id, seq) with a UNIQUE
+  constraint; `store_uplinks` returns only the keys that were new, so everything derived from
+  a message (5-minute aggregates, equipment counters, alarm history) is derived exactly once.
+- Times are unix seconds (float) as sent by the station; 5-minute buckets are integer unix
+  seconds (the start of the bucket), so PostgreSQL/TimescaleDB can partition on them.
+- The SQL is written once with `?` placeholders; the PostgreSQL backend rewrites them to `$n`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+AGG_BUCKET_S = 300
+
+Row = tuple[Any, ...]
+
+# One row per uplink message; `body` is the JSON text of the payload's body.
+UplinkRow = tuple[str, int, float, str, str, float]  # station_id, seq, ts, kind, body, received_ts
+# One 5-minute aggregate contribution: station_id, bucket_ts, field, n, sum, min, max.
+AggRow = tuple[str, int, str, int, float, float, float]
+
+
+class StorageError(RuntimeError):
+    """The database refused or failed an operation (our side, not the station's)."""
+
+
+def bucket_of(ts: float) -> int:
+    """Start of the 5-minute bucket holding `ts`."""
+    return int(ts // AGG_BUCKET_S) * AGG_BUCKET_S
+
+
+def _qmarks_to_dollars(sql: str) -> str:
+    counter = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
+
+
+class Storage:
+    """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
+
+    backend = "abstract"
+
+    # --- primitives --------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and create the schema if needed."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    async def store_uplinks(self, rows: Sequence[UplinkRow]) -> list[tuple[str, int]]:
+        """Insert messages; duplicates of (station_id, seq) are ignored. Returns the new keys."""
+        raise NotImplementedError
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    # --- stations ------------------------------------------------------------------------
+    async def upsert_station(self, station_id: str, name: str, city: str) -> None:
+        await self.execute(
+            "INSERT INTO stations (station_id, name, city) VALUES (?, ?, ?) "
+            "ON CONFLICT (station_id) DO UPDATE SET name = excluded.name, city = excluded.city",
+            (station_id, name, city))
+
+    async def save_station_state(self, station_id: str, state: dict[str, Any]) -> None:
+        """Persist the latest known state (values, status, mode, leases, devices) of a station."""
+        await self.execute(
+            "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
+            (json.dumps(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id))
+
+    async def stations(self) -> list[dict[str, Any]]:
+        rows = await self.fetch("SELECT station_id, name, city, state FROM stations ORDER BY station_id")
+        return [{"station_id": r[0], "name": r[1], "city": r[2], "state": json.loads(r[3]) if r[3] else {}}
+                for r in rows]
+
+    # --- raw and aggregated series ---------------------------------------------------------
+    async def count_uplinks(self, station_id: str | None = None) -> int:
+        if station_id is None:
+            row = await self.fetchone("SELECT COUNT(*) FROM uplinks")
+        else:
+            row = await self.fetchone("SELECT COUNT(*) FROM uplinks WHERE station_id = ?", (station_id,))
+        return int(row[0]) if row else 0
+
+    async def telemetry_bodies(self, station_id: str, t0_ts: float, t1_ts: float, limit: int) -> list[tuple[float, dict]]:
+        """Raw telemetry bodies of one station in [t0, t1], oldest first."""
+        rows = await self.fetch(
+            "SELECT ts, body FROM uplinks WHERE station_id = ? AND kind = 'telemetry' AND ts >= ? AND ts <= ? "
+            "ORDER BY ts LIMIT ?", (station_id, t0_ts, t1_ts, limit))
+        return [(float(r[0]), json.loads(r[1])) for r in rows]
+
+    async def uplinks(self, station_id: str, kind: str, t0_ts: float, t1_ts: float, limit: int = 10000) -> list[tuple[float, int, dict]]:
+        rows = await self.fetch(
+            "SELECT ts, seq, body FROM uplinks WHERE station_id = ? AND kind = ? AND ts >= ? AND ts <= ? "
+            "ORDER BY ts LIMIT ?", (station_id, kind, t0_ts, t1_ts, limit))
+        return [(float(r[0]), int(r[1]), json.loads(r[2])) for r in rows]
+
+    async def upsert_aggregates(self, rows: Sequence[AggRow]) -> None:
+        if not rows:
+            return
+        await self.executemany(
+            "INSERT INTO agg_5m (station_id, bucket_ts, field, n, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (station_id, bucket_ts, field) DO UPDATE SET n = agg_5m.n + excluded.n, "
+            "sum = agg_5m.sum + excluded.sum, min = CASE WHEN excluded.min < agg_5m.min THEN excluded.min ELSE agg_5m.min END, "
+            "max = CASE WHEN excluded.max > agg_5m.max THEN excluded.max ELSE agg_5m.max END", rows)
+
+    async def aggregates(self, station_id: str, fields: Sequence[str], t0_ts: float, t1_ts: float) -> list[Row]:
+        """(field, bucket_ts, n, sum, min, max) rows in [t0, t1], ordered by field and time."""
+        if not fields:
+            return []
+        marks = ", ".join("?" for _ in fields)
+        return await self.fetch(
+            "SELECT field, bucket_ts, n, sum, min, max FROM agg_5m WHERE station_id = ? AND field IN (%s) "
+            "AND bucket_ts >= ? AND bucket_ts <= ? ORDER BY field, bucket_ts" % marks,
+            (station_id, *fields, int(t0_ts) - AGG_BUCKET_S + 1, int(t1_ts)))
+
+    # --- alarms --------------------------------------------------------------------------
+    async def record_alarm(self, station_id: str, code: str, severity: str, active: bool, ts: float,
+                           text: str, value: Any) -> None:
+        """Append to the alarm log and update the current alarm state of (station, code)."""
+        await self.execute(
+            "INSERT INTO alarm_log (station_id, code, severity, active, ts, text, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (station_id, code, severity, 1 if active else 0, ts, text, json.dumps(value)))
+        if active:
+            await self.execute(
+                "INSERT INTO alarms (station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, cleared_ts) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT (station_id, code) DO UPDATE SET "
+                "severity = excluded.severity, last_ts = excluded.last_ts, text = excluded.text, "
+                "since_ts = CASE WHEN alarms.active = 1 THEN alarms.since_ts ELSE excluded.since_ts END, "
+                "acked_by = CASE WHEN alarms.active = 1 THEN alarms.acked_by ELSE NULL END, "
+                "acked_ts = CASE WHEN alarms.active = 1 THEN alarms.acked_ts ELSE NULL END, "
+                "active = 1, cleared_ts = NULL",
+                (station_id, code, severity, ts, ts, text))
+        else:
+            await self.execute(
+                "UPDATE alarms SET active = 0, cleared_ts = ?, last_ts = ? WHERE station_id = ? AND code = ? AND active = 1",
+                (ts, ts, station_id, code))
+
+    async def mark_alarm_acked(self, station_id: str, code: str, user: str, ts: float) -> bool:
+        row = await self.fetchone("SELECT active FROM alarms WHERE station_id = ? AND code = ?", (station_id, code))
+        if row is None:
+            return False
+        await self.execute("UPDATE alarms SET acked_by = ?, acked_ts = ? WHERE station_id = ? AND code = ?",
+                           (user, ts, station_id, code))
+        return True
+
+    async def alarm_rows(self, station_id: str | None, active_only: bool) -> list[dict[str, Any]]:
+        where, params = [], []
+        if station_id is not None:
+            where.append("station_id = ?")
+            params.append(station_id)
+        if active_only:
+            where.append("active = 1")
+        sql = ("SELECT station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, cleared_ts "
+               "FROM alarms" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY since_ts DESC")
+        rows = await self.fetch(sql, params)
+        keys = ("station_id", "code", "severity", "active", "since_ts", "last_ts", "text", "acked_by", "acked_ts",
+                "cleared_ts")
+        out = []
+        for r in rows:
+            item = dict(zip(keys, r, strict=True))
+            item["active"] = bool(item["active"])
+            out.append(item)
+        return out
+
+    async def alarm_history(self, station_id: str | None, limit: int) -> list[dict[str, Any]]:
+        sql = "SELECT station_id, code, severity, active, ts, text FROM alarm_log"
+        params: list[Any] = []
+        if station_id is not None:
+            sql += " WHERE station_id = ?"
+            params.append(station_id)
+        rows = await self.fetch(sql + " ORDER BY ts DESC LIMIT ?", (*params, limit))
+        return [{"station_id": r[0], "code": r[1], "severity": r[2], "active": bool(r[3]), "ts": r[4], "text": r[5]}
+                for r in rows]
+
+    # --- commands --------------------------------------------------------------------------
+    async def insert_command(self, cmd: dict[str, Any]) -> None:
+        await self.execute(
+            "INSERT INTO commands (command_id, station_id, kind, args, user_name, issued_ts, expires_ts, state, reason, "
+            "detail, done_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (cmd["command_id"], cmd["station_id"], cmd["kind"], json.dumps(cmd["args"]), cmd["user"], cmd["issued_ts"],
+             cmd["expires_ts"], cmd["state"], cmd.get("reason", ""), cmd.get("detail", ""), cmd.get("done_ts")))
+
+    async def update_command(self, command_id: str, state: str, reason: str, detail: str, done_ts: float | None) -> None:
+        await self.execute("UPDATE commands SET state = ?, reason = ?, detail = ?, done_ts = ? WHERE command_id = ?",
+                           (state, reason, detail, done_ts, command_id))
+
+    _CMD_COLS = ("command_id", "station_id", "kind", "args", "user", "issued_ts", "expires_ts", "state", "reason",
+                 "detail", "done_ts")
+
+    def _cmd(self, r: Row) -> dict[str, Any]:
+        item = dict(zip(self._CMD_COLS, r, strict=True))
+        item["args"] = json.loads(item["args"])
+        return item
+
+    async def command(self, command_id: str) -> dict[str, Any] | None:
+        row = await self.fetchone(
+            "SELECT command_id, station_id, kind, args, user_name, issued_ts, expires_ts, state, reason, detail, done_ts "
+            "FROM commands WHERE command_id = ?", (command_id,))
+        return self._cmd(row) if row else None
+
+    async def commands(self, station_id: str | None, limit: int, state: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if station_id is not None:
+            where.append("station_id = ?")
+            params.append(station_id)
+        if state is not None:
+            where.append("state = ?")
+            params.append(state)
+        rows = await self.fetch(
+            "SELECT command_id, station_id, kind, args, user_name, issued_ts, expires_ts, state, reason, detail, done_ts "
+            "FROM commands" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY issued_ts DESC LIMIT ?",
+            (*params, limit))
+        return [self._cmd(r) for r in rows]
+
+    # --- audit ---------------------------------------------------------------------------
+    async def audit_insert(self, ts: float, user: str, action: str, station_id: str | None, detail: str,
+                           result: str) -> None:
+        await self.execute("INSERT INTO audit (ts, user_name, action, station_id, detail, result) VALUES (?, ?, ?, ?, ?, ?)",
+                           (ts, user, action, station_id, detail, result))
+
+    async def audit_rows(self, limit: int, station_id: str | None) -> list[dict[str, Any]]:
+        sql = "SELECT ts, user_name, action, station_id, detail, result FROM audit"
+        params: list[Any] = []
+        if station_id is not None:
+            sql += " WHERE station_id = ?"
+            params.append(station_id)
+        rows = await self.fetch(sql + " ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit))
+        return [{"ts": r[0], "user": r[1], "action": r[2], "station_id": r[3], "detail": r[4], "result": r[5]}
+                for r in rows]
+
+    # --- users ---------------------------------------------------------------------------
+    async def insert_user(self, username: str, role: str, password_hash: str, created_ts: float) -> None:
+        await self.execute("INSERT INTO users (username, role, password_hash, created_ts) VALUES (?, ?, ?, ?)",
+                           (username, role, password_hash, created_ts))
+
+    async def update_user(self, username: str, role: str | None, password_hash: str | None) -> None:
+        if role is not None:
+            await self.execute("UPDATE users SET role = ? WHERE username = ?", (role, username))
+        if password_hash is not None:
+            await self.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
+
+    async def user(self, username: str) -> dict[str, Any] | None:
+        row = await self.fetchone("SELECT username, role, password_hash, created_ts FROM users WHERE username = ?",
+                                  (username,))
+        if row is None:
+            return None
+        return {"username": row[0], "role": row[1], "password_hash": row[2], "created_ts": row[3]}
+
+    async def users(self) -> list[dict[str, Any]]:
+        rows = await self.fetch("SELECT username, role, created_ts FROM users ORDER BY username")
+        return [{"username": r[0], "role": r[1], "created_ts": r[2]} for r in rows]
+
+    # --- room-temperature collectors --------------------------------------------------------
+    async def store_readings(self, rows: Sequence[tuple[str, float, float, str, str, str]]) -> None:
+        """(collector_id, ts, temp_c, station_id, group_name, source); a repeated (collector, ts) is ignored."""
+        if rows:
+            await self.executemany(
+                "INSERT INTO collector_readings (collector_id, ts, temp_c, station_id, group_name, source) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (collector_id, ts) DO NOTHING", rows)
+
+    async def readings(self, station_id: str | None, t0_ts: float, t1_ts: float) -> list[Row]:
+        """(collector_id, ts, temp_c, station_id, group_name) in [t0, t1], by collector and time."""
+        sql = "SELECT collector_id, ts, temp_c, station_id, group_name FROM collector_readings WHERE ts >= ? AND ts <= ?"
+        params: list[Any] = [t0_ts, t1_ts]
+        if station_id is not None:
+            sql += " AND station_id = ?"
+            params.append(station_id)
+        return await self.fetch(sql + " ORDER BY collector_id, ts", params)
+
+    # --- equipment ("one machine, one file") ------------------------------------------------
+    async def save_equipment(self, rows: Sequence[tuple[str, str, float, int, float | None, int, float | None, float | None]]) -> None:
+        """(station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts): absolute values."""
+        if rows:
+            await self.executemany(
+                "INSERT INTO equipment (station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, device) DO UPDATE SET run_s = excluded.run_s, "
+                "starts = excluded.starts, last_rotation_ts = excluded.last_rotation_ts, faults = excluded.faults, "
+                "last_fault_ts = excluded.last_fault_ts, last_ts = excluded.last_ts", rows)
+
+    async def equipment(self, station_id: str | None) -> list[dict[str, Any]]:
+        sql = "SELECT station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts FROM equipment"
+        params: list[Any] = []
+        if station_id is not None:
+            sql += " WHERE station_id = ?"
+            params.append(station_id)
+        rows = await self.fetch(sql + " ORDER BY station_id, device", params)
+        keys = ("station_id", "device", "run_s", "starts", "last_rotation_ts", "faults", "last_fault_ts", "last_ts")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # --- retention -----------------------------------------------------------------------
+    async def apply_retention(self, now_ts: float, raw_days: float, agg_days: float, readings_days: float,
+                              audit_days: float) -> None:
+        """Delete what is older than each class's retention (raw messages go first, audit last)."""
+        day = 86400.0
+        await self.execute("DELETE FROM uplinks WHERE ts < ?", (now_ts - raw_days * day,))
+        await self.execute("DELETE FROM agg_5m WHERE bucket_ts < ?", (int(now_ts - agg_days * day),))
+        await self.execute("DELETE FROM collector_readings WHERE ts < ?", (now_ts - readings_days * day,))
+        await self.execute("DELETE FROM alarm_log WHERE ts < ?", (now_ts - audit_days * day,))
+        await self.execute("DELETE FROM audit WHERE ts < ?", (now_ts - audit_days * day,))
+
+
+# Schema, shared text with per-backend types substituted: {real} {int} {bigint} {text} {serial}.
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS stations (
+        station_id {text} PRIMARY KEY, name {text} NOT NULL DEFAULT '', city {text} NOT NULL DEFAULT '',
+        state {text}, last_seen_ts {real}, online {int} NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS uplinks (
+        station_id {text} NOT NULL, seq {bigint} NOT NULL, ts {real} NOT NULL, kind {text} NOT NULL,
+        body {text} NOT NULL, received_ts {real} NOT NULL, PRIMARY KEY (station_id, seq))""",
+    "CREATE INDEX IF NOT EXISTS uplinks_station_kind_ts ON uplinks (station_id, kind, ts)",
+    "CREATE INDEX IF NOT EXISTS uplinks_ts ON uplinks (ts)",
+    """CREATE TABLE IF NOT EXISTS agg_5m (
+        station_id {text} NOT NULL, bucket_ts {bigint} NOT NULL, field {text} NOT NULL, n {bigint} NOT NULL,
+        sum {real} NOT NULL, min {real} NOT NULL, max {real} NOT NULL, PRIMARY KEY (station_id, bucket_ts, field))""",
+    """CREATE TABLE IF NOT EXISTS alarms (
+        station_id {text} NOT NULL, code {text} NOT NULL, severity {text} NOT NULL, active {int} NOT NULL,
+        since_ts {real} NOT NULL, last_ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', acked_by {text},
+        acked_ts {real}, cleared_ts {real}, PRIMARY KEY (station_id, code))""",
+    """CREATE TABLE IF NOT EXISTS alarm_log (
+        id {serial}, station_id {text} NOT NULL, code {text} NOT NULL, severity {text} NOT NULL,
+        active {int} NOT NULL, ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', value {text})""",
+    "CREATE INDEX IF NOT EXISTS alarm_log_station_ts ON alarm_log (station_id, ts)",
+    """CREATE TABLE IF NOT EXISTS commands (
+        command_id {text} PRIMARY KEY, station_id {text} NOT NULL, kind {text} NOT NULL, args {text} NOT NULL,
+        user_name {text} NOT NULL, issued_ts {real} NOT NULL, expires_ts {real} NOT NULL, state {text} NOT NULL,
+        reason {text} NOT NULL DEFAULT '', detail {text} NOT NULL DEFAULT '', done_ts {real})""",
+    "CREATE INDEX IF NOT EXISTS commands_station_ts ON commands (station_id, issued_ts)",
+    """CREATE TABLE IF NOT EXISTS audit (
+        id {serial}, ts {real} NOT NULL, user_name {text} NOT NULL, action {text} NOT NULL, station_id {text},
+        detail {text} NOT NULL DEFAULT '', result {text} NOT NULL DEFAULT '')""",
+    "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
+    """CREATE TABLE IF NOT EXISTS users (
+        username {text} PRIMARY KEY, role {text} NOT NULL, password_hash {text} NOT NULL, created_ts {real} NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS collector_readings (
+        collector_id {text} NOT NULL, ts {real} NOT NULL, temp_c {real} NOT NULL, station_id {text} NOT NULL,
+        group_name {text} NOT NULL, source {text} NOT NULL, PRIMARY KEY (collector_id, ts))""",
+    "CREATE INDEX IF NOT EXISTS collector_readings_station_ts ON collector_readings (station_id, ts)",
+    """CREATE TABLE IF NOT EXISTS equipment (
+        station_id {text} NOT NULL, device {text} NOT NULL, run_s {real} NOT NULL, starts {bigint} NOT NULL,
+        last_rotation_ts {real}, faults {bigint} NOT NULL, last_fault_ts {real}, last_ts {real},
+        PRIMARY KEY (station_id, device))""",
+]

@@ -1,0 +1,120 @@
+"""PostgreSQL storage (asyncpg) for a city's fleet; TimescaleDB where the extension exists.
+
+The schema and queries are the shared ones of `base`, with `?` rewritten to `$n`. Uplinks
+are inserted in one statement per batch (`INSERT ... SELECT FROM unnest(...) ON CONFLICT
+DO NOTHING RETURNING`), which is the cheap path for thousands of rows per second.
+
+TimescaleDB: when `CREATE EXTENSION timescaledb` succeeds, the 5-minute aggregates and the
+collector readings become hypertables (their keys contain the time column). The raw uplink
+table stays a plain table because its uniqueness key is (station_id, seq), which a
+hypertable would have to extend with the time column and so lose the exactly-once guarantee.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+from .base import SCHEMA, Row, Storage, StorageError, UplinkRow, _qmarks_to_dollars
+
+log = logging.getLogger(__name__)
+
+_TYPES = {"real": "DOUBLE PRECISION", "int": "INTEGER", "bigint": "BIGINT", "text": "TEXT",
+          "serial": "BIGSERIAL PRIMARY KEY"}
+
+
+class PostgresStorage(Storage):
+    """Storage in PostgreSQL at `dsn` (e.g. postgresql://heatkeeper@/heatkeeper?host=/run/postgresql)."""
+
+    backend = "postgres"
+
+    def __init__(self, dsn: str, pool_size: int = 4, use_timescale: bool = True) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self.use_timescale = use_timescale
+        self.timescale = False
+        self._pool: asyncpg.Pool | None = None
+        self._sql_cache: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        out = self._sql_cache.get(sql)
+        if out is None:
+            out = self._sql_cache[sql] = _qmarks_to_dollars(sql)
+        return out
+
+    def _need_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StorageError("PostgreSQL storage is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StorageError("cannot connect to PostgreSQL (%s): %s" % (self.dsn, exc)) from exc
+        async with self._need_pool().acquire() as conn:
+            for stmt in SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
+            if self.use_timescale:
+                await self._try_timescale(conn)
+
+    async def _try_timescale(self, conn: asyncpg.Connection) -> None:
+        available = await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+        if not available:
+            log.info("TimescaleDB is not installed: using plain PostgreSQL tables")
+            return
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            await conn.execute("SELECT create_hypertable('agg_5m', 'bucket_ts', chunk_time_interval => 604800, "
+                               "if_not_exists => TRUE, migrate_data => TRUE)")
+            await conn.execute("SELECT create_hypertable('collector_readings', 'ts', chunk_time_interval => 604800, "
+                               "if_not_exists => TRUE, migrate_data => TRUE)")
+            self.timescale = True
+        except asyncpg.PostgresError as exc:
+            log.warning("TimescaleDB present but not usable (%s): using plain tables", exc)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        try:
+            await self._need_pool().execute(self._sql(sql), *params)
+        except asyncpg.PostgresError as exc:
+            raise StorageError("PostgreSQL: %s" % exc) from exc
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        data = [tuple(r) for r in rows]
+        if not data:
+            return
+        try:
+            await self._need_pool().executemany(self._sql(sql), data)
+        except asyncpg.PostgresError as exc:
+            raise StorageError("PostgreSQL: %s" % exc) from exc
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        try:
+            records = await self._need_pool().fetch(self._sql(sql), *params)
+        except asyncpg.PostgresError as exc:
+            raise StorageError("PostgreSQL: %s" % exc) from exc
+        return [tuple(r) for r in records]
+
+    async def store_uplinks(self, rows: Sequence[UplinkRow]) -> list[tuple[str, int]]:
+        if not rows:
+            return []
+        cols: list[list[Any]] = [[], [], [], [], [], []]
+        for row in rows:
+            for i in range(6):
+                cols[i].append(row[i])
+        try:
+            records = await self._need_pool().fetch(
+                "INSERT INTO uplinks (station_id, seq, ts, kind, body, received_ts) "
+                "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], $6::float8[]) "
+                "ON CONFLICT (station_id, seq) DO NOTHING RETURNING station_id, seq", *cols)
+        except asyncpg.PostgresError as exc:
+            raise StorageError("PostgreSQL: %s" % exc) from exc
+        return [(r[0], int(r[1])) for r in records]

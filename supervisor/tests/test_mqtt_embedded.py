@@ -1,0 +1,92 @@
+"""End to end over the embedded broker: `serve()` with amqtt, a station client with its
+generated credentials publishing telemetry (with duplicates and garbage), status, and
+answering a command; the station's ACL keeps it out of another station's topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import aiomqtt
+from heatkeeper.core import codec
+from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor.main import serve
+from heatkeeper.supervisor.service import SupervisorService
+
+from .conftest import free_port
+
+
+async def _until(cond: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met within %.0f s" % timeout_s)
+
+
+async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None:
+    port = free_port()
+    cfg = sup_config.validate({
+        "supervisor": {"data_dir": str(tmp_path / "sup")},
+        "broker": {"embedded": True, "port": port},
+        "mqtt": {"port": port},
+        "storage": {"batch_interval_s": 0.05},
+        "web": {"enabled": False},
+        "commands": {"timeout_s": 5},
+        "station": [{"id": "st-a"}, {"id": "st-b"}],
+    })
+    ready: list[SupervisorService] = []
+    task = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
+    try:
+        await _until(lambda: _true(bool(ready)))
+        service = ready[0]
+        await _until(lambda: _true(service._publisher is not None))
+        with open(os.path.join(cfg["supervisor"]["data_dir"], "credentials", "st-a.password")) as fh:
+            password = fh.read().strip()
+        async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=password, identifier="st-a",
+                                  protocol=aiomqtt.ProtocolVersion.V311) as station:
+            await station.subscribe(codec.command_topic("st-a"), qos=1)
+            await station.publish(codec.status_topic("st-a"), b"online", qos=1, retain=True)
+            now = time.time()
+            for seq in (1, 2, 3, 2, 3):
+                topic, payload = codec.encode_uplink("st-a", seq, codec.UP_TELEMETRY, now + seq,
+                                                     {"values": {"secondary_supply_temp_c": 50.0 + seq}})
+                await station.publish(topic, payload, qos=1)
+            await station.publish(codec.up_topic("st-a", "telemetry"), b"garbage", qos=1)
+            # spoofing st-b: the ACL drops it silently
+            topic, payload = codec.encode_uplink("st-b", 1, codec.UP_TELEMETRY, now, {"values": {}})
+            await station.publish(topic, payload, qos=1)
+            await _until(lambda: _eq(service.storage.count_uplinks("st-a"), 3))
+            cid = await service.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
+            async for message in station.messages:
+                cmd = codec.decode_command(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
+                assert cmd["id"] == cid and message.retain is False
+                topic, payload = codec.encode_uplink("st-a", 4, codec.UP_ACK, time.time(),
+                                                     codec.ack_body(cid, "applied", "ok", ""))
+                await station.publish(topic, payload, qos=1)
+                break
+            await _until(lambda: _eq(_state(service, cid), "applied"))
+        await asyncio.sleep(0.3)
+        assert await service.storage.count_uplinks("st-b") == 0
+        assert service.ingest.stats()["rejected"].get("bad_json") == 1
+        detail = await service.station_detail("st-a")
+        assert detail["status_online"] is True and detail["last_seq"] == 4
+        assert (await service.list_users())[0]["username"] == "admin"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _eq(aw: Any, expected: Any) -> bool:
+    return bool(await aw == expected)
+
+
+async def _state(service: SupervisorService, cid: str) -> str:
+    return str((await service.command_status(cid))["state"])

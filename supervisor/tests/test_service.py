@@ -1,0 +1,228 @@
+"""The service API over both storage backends: ingest exactly once, garbage rejected and
+counted, state, trends, alarms, commands tracked from acks, users, audit, collectors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from heatkeeper.core import codec
+from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor.service import ServiceError, SupervisorService
+
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make_config() -> dict[str, Any]:
+    return sup_config.validate({
+        "storage": {"batch_interval_s": 0.05},
+        "station": [{"id": "st-a", "name": "Station A", "city": "Arxan"}, {"id": "st-b", "name": "B"}],
+        "collector": [{"id": "c1", "station": "st-a", "group": "top"}, {"id": "c2", "station": "st-a", "group": "edge"}],
+    })
+
+
+def telemetry(sid: str, seq: int, ts: float, **values: Any) -> tuple[str, bytes]:
+    return codec.encode_uplink(sid, seq, codec.UP_TELEMETRY, ts, {"values": values, "mode_name": "auto"})
+
+
+class Wire:
+    """Records what the service publishes (stands in for the broker connection only)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, int, bool]] = []
+
+    async def __call__(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.sent.append((topic, payload, qos, retain))
+
+
+@pytest.fixture
+async def service(storage: Any) -> Any:
+    clock = Clock(T0)
+    svc = SupervisorService(storage, make_config(), wall_clock=clock)
+    await svc.start(open_storage=False)
+    svc.clock_ = clock  # type: ignore[attr-defined]
+    yield svc
+
+
+async def test_ingest_exactly_once_and_garbage(service: SupervisorService) -> None:
+    ing = service.ingest
+    for seq in range(1, 11):
+        topic, payload = telemetry("st-a", seq, T0 + seq, secondary_supply_temp_c=50.0 + seq, pump1_running=1.0)
+        assert ing.handle(topic, payload) == "queued"
+    # duplicates inside the batch and across batches
+    topic, payload = telemetry("st-a", 3, T0 + 3, secondary_supply_temp_c=53.0)
+    ing.handle(topic, payload)
+    await ing.flush()
+    ing.handle(topic, payload)
+    await ing.flush()
+    garbage = [
+        ("heatkeeper/v1/stations/st-a/up/telemetry", b"{not json"),
+        ("heatkeeper/v1/stations/st-a/up/telemetry", b"x" * 70000),
+        ("heatkeeper/v1/stations/nobody/up/telemetry", telemetry("nobody", 1, T0)[1]),
+        ("heatkeeper/v1/stations/st-a/up/telemetry", telemetry("st-b", 99, T0)[1]),
+        ("heatkeeper/v1/stations/st-a/up/bogus", b"{}"),
+        ("other/topic", b"{}"),
+        ("heatkeeper/v1/stations/st-a/up/telemetry", json.dumps({"v": 1, "station": "st-a", "seq": -1, "ts": T0,
+                                                                 "kind": "telemetry", "body": {"values": {}}}).encode()),
+        ("heatkeeper/v1/stations/st-a/up/telemetry", b"\xff\xfe\x00"),
+        ("heatkeeper/v1/stations/st-a/status", b"maybe"),
+        ("heatkeeper/v1/collectors/zz", json.dumps({"v": 1, "temp_c": 20.0, "ts": T0}).encode()),
+    ]
+    for topic, payload in garbage:
+        assert ing.handle(topic, payload).startswith("rejected:")
+    await ing.flush(force_aggregates=True)
+    assert await service.storage.count_uplinks("st-a") == 10
+    assert await service.storage.count_uplinks() == 10
+    stats = ing.stats()
+    assert stats["stored"] == 10 and stats["duplicates"] == 2
+    for reason in ("bad_json", "too_large", "unknown_station", "station_mismatch", "bad_topic", "bad_field",
+                   "bad_status", "unknown_collector"):
+        assert stats["rejected"].get(reason, 0) >= 1, reason
+    # aggregates count each stored sample once
+    rows = await service.storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
+    assert sum(r[2] for r in rows) == 10
+
+
+async def test_overview_detail_and_trends(service: SupervisorService) -> None:
+    ing = service.ingest
+    service.clock_.t = T0 + 1210  # type: ignore[attr-defined]
+    assert ing.handle(codec.status_topic("st-a"), b"online") == "status"
+    for seq in range(1, 121):
+        ing.handle(*telemetry("st-a", seq, T0 + 10 * seq, secondary_supply_temp_c=55.0, supply_setpoint_c=56.0,
+                              outdoor_temp_c=-20.0 + seq / 100))
+    await ing.flush(force_aggregates=True)
+    stations = await service.list_stations()
+    a = next(s for s in stations if s["station_id"] == "st-a")
+    assert a["online"] is True and a["supply_temp_c"] == 55.0 and a["supply_setpoint_c"] == 56.0
+    assert a["mode"] == "auto"
+    b = next(s for s in stations if s["station_id"] == "st-b")
+    assert b["online"] is False and b["supply_temp_c"] is None
+    detail = await service.station_detail("st-a")
+    assert detail["last_seq"] == 120 and detail["values"]["outdoor_temp_c"] == pytest.approx(-18.8)
+    short = await service.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 1000)
+    assert len(short["outdoor_temp_c"]) == 120
+    thinned = await service.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 12)
+    assert len(thinned["outdoor_temp_c"]) == 12
+    long = await service.trends("st-a", ["outdoor_temp_c", "secondary_supply_temp_c"], T0 - 86400, T0 + 3600, 1000)
+    assert 4 <= len(long["secondary_supply_temp_c"]) <= 6
+    assert all(v == pytest.approx(55.0) for _ts, v in long["secondary_supply_temp_c"])
+    with pytest.raises(ServiceError):
+        await service.station_detail("nope")
+
+
+async def test_alarms_and_ack(service: SupervisorService) -> None:
+    ing = service.ingest
+    wire = Wire()
+    service.set_publisher(wire)
+    ing.handle(*codec.encode_uplink("st-a", 1, codec.UP_ALARM, T0, {"code": "leak", "severity": "critical",
+                                                                   "state": "active", "text": "make-up high"}))
+    ing.handle(*codec.encode_uplink("st-a", 2, codec.UP_ALARM, T0 + 1, {"code": "sensor_open", "severity": "warning",
+                                                                       "state": "active"}))
+    await ing.flush()
+    active = await service.alarms("st-a", True)
+    assert {a["code"] for a in active} == {"leak", "sensor_open"}
+    overview = {s["station_id"]: s for s in await service.list_stations()}
+    assert overview["st-a"]["active_alarms"] == 2 and overview["st-a"]["worst_severity"] == "critical"
+    res = await service.ack_alarm("st-a", "leak", "olga")
+    assert res["recorded"] is True and res["state"] == "sent"
+    topic, payload, qos, retain = wire.sent[-1]
+    cmd = codec.decode_command(topic, payload)
+    assert cmd["kind"] == "ack_alarm" and cmd["args"] == {"code": "leak"} and qos == 1 and retain is False
+    ing.handle(*codec.encode_uplink("st-a", 3, codec.UP_ALARM, T0 + 5, {"code": "sensor_open", "severity": "warning",
+                                                                       "state": "cleared"}))
+    await ing.flush()
+    assert [a["code"] for a in await service.alarms("st-a", True)] == ["leak"]
+    every = await service.alarms(None, False)
+    assert len(every) == 2 and next(a for a in every if a["code"] == "leak")["acked_by"] == "olga"
+
+
+async def test_commands_applied_rejected_timed_out(service: SupervisorService) -> None:
+    ing = service.ingest
+    wire = Wire()
+    service.set_publisher(wire)
+    c1 = await service.send_command("st-a", "set_supply_setpoint", {"supply_setpoint_c": 60.0}, "olga", lease_s=600)
+    c2 = await service.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
+    c3 = await service.send_command("st-b", "boost", {"boost_k": 2.0, "duration_s": 600}, "ivan")
+    sent = [codec.decode_command(t, p) for t, p, _q, _r in wire.sent]
+    assert sent[0]["args"] == {"supply_setpoint_c": 60.0, "lease_s": 600}
+    assert sent[0]["expires_ts"] == pytest.approx(T0 + 60.0)
+    assert (await service.command_status(c1))["state"] == "sent"
+    ing.handle(*codec.encode_uplink("st-a", 1, codec.UP_ACK, T0 + 1, codec.ack_body(c1, "applied", "ok", "")))
+    ing.handle(*codec.encode_uplink("st-a", 2, codec.UP_ACK, T0 + 1, codec.ack_body(c2, "rejected", "mode_locked",
+                                                                                   "safe mode")))
+    # an ack from the wrong station for c3 is ignored
+    ing.handle(*codec.encode_uplink("st-a", 3, codec.UP_ACK, T0 + 1, codec.ack_body(c3, "applied", "ok", "")))
+    await ing.flush()
+    for task in list(service.commands._tasks):
+        await task
+    assert (await service.command_status(c1))["state"] == "applied"
+    st2 = await service.command_status(c2)
+    assert st2["state"] == "rejected" and st2["reason"] == "mode_locked"
+    service.clock_.t = T0 + 61  # type: ignore[attr-defined]
+    assert await service.commands.sweep() == 1
+    assert (await service.command_status(c3))["state"] == "timed_out"
+    with pytest.raises(ServiceError):
+        await service.send_command("st-a", "open_everything", {}, "olga")
+    with pytest.raises(ServiceError):
+        await service.send_command("st-a", "set_supply_setpoint", {"supply_setpoint_c": "hot"}, "olga")
+    service.set_publisher(None)
+    c4 = await service.send_command("st-a", "set_mode", {"mode": "auto"}, "olga")
+    st4 = await service.command_status(c4)
+    assert st4["state"] == "rejected" and st4["reason"] == "not_sent"
+    audit = await service.audit(100)
+    results = [(a["action"], a["result"]) for a in audit]
+    for expected in [("command:set_supply_setpoint", "sent"), ("ack:set_supply_setpoint", "applied"),
+                     ("ack:set_mode", "rejected"), ("timeout:boost", "timed_out"),
+                     ("command:open_everything", "refused:unknown_kind"), ("command:set_mode", "not_sent")]:
+        assert expected in results, expected
+    recent = await service.recent_commands("st-a")
+    assert {c["command_id"] for c in recent} >= {c1, c2, c4}
+
+
+async def test_users(service: SupervisorService) -> None:
+    await service.create_user("olga", "correct horse", "operator")
+    with pytest.raises(ServiceError):
+        await service.create_user("olga", "another one", "viewer")
+    with pytest.raises(ServiceError):
+        await service.create_user("bad name!", "short", "god")
+    assert await service.authenticate("olga", "correct horse") == {"username": "olga", "role": "operator"}
+    assert await service.authenticate("olga", "wrong horse") is None
+    assert await service.authenticate("nobody", "whatever") is None
+    stored = await service.storage.user("olga")
+    assert stored is not None and "correct horse" not in stored["password_hash"]
+    assert [u["username"] for u in await service.list_users()] == ["olga"]
+    logins = [a["result"] for a in await service.audit(10) if a["action"] == "login"]
+    assert logins.count("denied") == 2 and logins.count("ok") == 1
+
+
+async def test_collectors_http_and_forward(service: SupervisorService) -> None:
+    wire = Wire()
+    service.set_publisher(wire)
+    res = await service.ingest_collector_http({"readings": [
+        {"collector": "c1", "temp_c": 17.0, "ts": T0 - 60}, {"collector": "c2", "temp_c": 21.5, "ts": T0 - 30},
+        {"collector": "c9", "temp_c": 20.0, "ts": T0}, {"collector": "c1", "temp_c": 99.0, "ts": T0},
+        {"collector": "c1", "temp_c": "warm", "ts": T0}, "garbage"]}, "10.0.0.5")
+    assert res["accepted"] == 2
+    assert {r["reason"] for r in res["rejected"]} == {"unknown_collector", "implausible_temp"}
+    assert len(res["problems"]) == 2
+    assert (await service.ingest_collector_http("not even a dict", "x"))["accepted"] == 0
+    topic, payload = codec.encode_collector_reading("c1", 17.5, T0)
+    assert service.ingest.handle(topic, payload) == "reading"
+    assert await service.collectors.forward(wire) == 1
+    rooms = codec.decode_rooms(wire.sent[-1][0], wire.sent[-1][1])
+    assert rooms["station"] == "st-a"
+    assert {(r["collector"], r["group"], r["temp_c"]) for r in rooms["readings"]} == {("c1", "top", 17.5),
+                                                                                    ("c2", "edge", 21.5)}
+    overview = {s["station_id"]: s for s in await service.list_stations()}
+    assert overview["st-a"]["comfort"] == {"min_room_c": 17.5, "groups_below_18": 1}
+    await service.collectors.flush()
+    assert len(await service.storage.readings("st-a", T0 - 3600, T0 + 3600)) == 3

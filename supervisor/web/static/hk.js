@@ -1,0 +1,191 @@
+/* heatkeeper dashboard: shared helpers (i18n, API calls with CSRF, polling, formatting, dialogs).
+   Plain browser JavaScript, no build step, no third-party code; served by the supervisor. */
+"use strict";
+(function () {
+  const boot = JSON.parse(document.getElementById("hk-boot").textContent);
+  const HK = window.HK = { boot: boot, lang: boot.lang, role: boot.role, user: boot.user };
+  const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
+  HK.COMFORT_MIN_C = 18.0;
+
+  HK.t = function (key, params) {
+    let text = Object.prototype.hasOwnProperty.call(boot.msgs, key) ? boot.msgs[key] : key;
+    if (params) for (const k in params) text = text.split("{" + k + "}").join(String(params[k]));
+    return text;
+  };
+  HK.can = function (needed) { return HK.role in ROLE_RANK && ROLE_RANK[HK.role] >= ROLE_RANK[needed]; };
+
+  /* DOM builder: never innerHTML with data. el("td", {class: "num"}, ["text", child]) */
+  HK.el = function (tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const k in (attrs || {})) {
+      const v = attrs[k];
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of [].concat(children || [])) {
+      if (c === null || c === undefined) continue;
+      node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+    }
+    return node;
+  };
+  HK.clear = function (node) { while (node.firstChild) node.removeChild(node.firstChild); return node; };
+
+  /* --- formatting --- */
+  HK.num = function (v) { return typeof v === "number" && isFinite(v) ? v : null; };
+  HK.fmt = function (v, digits, unit) {
+    const n = HK.num(v);
+    if (n === null) return "–";
+    return n.toFixed(digits === undefined ? 1 : digits) + (unit ? " " + unit : "");
+  };
+  HK.pad = function (n) { return (n < 10 ? "0" : "") + n; };
+  HK.time = function (ts, withDate) {
+    if (!HK.num(ts)) return "–";
+    const d = new Date(ts * 1000);
+    const hm = HK.pad(d.getHours()) + ":" + HK.pad(d.getMinutes()) + ":" + HK.pad(d.getSeconds());
+    if (!withDate) return hm;
+    return d.getFullYear() + "-" + HK.pad(d.getMonth() + 1) + "-" + HK.pad(d.getDate()) + " " + hm;
+  };
+  HK.ago = function (ts) {
+    if (!HK.num(ts)) return HK.t("common.never");
+    const s = Math.max(0, Date.now() / 1000 - ts);
+    if (s < 90) return HK.t("common.ago_s", { n: Math.round(s) });
+    if (s < 5400) return HK.t("common.ago_min", { n: Math.round(s / 60) });
+    if (s < 172800) return HK.t("common.ago_h", { n: Math.round(s / 3600) });
+    return HK.t("common.ago_d", { n: Math.round(s / 86400) });
+  };
+  HK.dur = function (s) {
+    if (!HK.num(s)) return "–";
+    if (s < 3600) return HK.t("common.dur_min", { n: Math.round(s / 60) });
+    if (s < 172800) return HK.t("common.dur_h", { n: (s / 3600).toFixed(1) });
+    return HK.t("common.dur_d", { n: (s / 86400).toFixed(1) });
+  };
+  HK.modeName = function (mode) { return mode ? HK.t("mode." + mode) : "–"; };
+
+  /* --- the API --- */
+  HK.api = async function (method, path, body) {
+    const opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") opts.headers["X-CSRF-Token"] = boot.csrf;
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    let resp;
+    try { resp = await fetch(path, opts); } catch (e) {
+      HK.setConn(false);
+      return { ok: false, status: 0, data: { reason: HK.t("conn.lost") } };
+    }
+    HK.setConn(true);
+    if (resp.status === 401) { window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = { reason: resp.statusText }; }
+    return { ok: resp.ok, status: resp.status, data: data };
+  };
+
+  /* --- connection indicator and polling --- */
+  HK.setConn = function (ok) {
+    const box = document.getElementById("conn-state");
+    if (!box) return;
+    box.classList.toggle("conn-ok", ok);
+    box.classList.toggle("conn-bad", !ok);
+    document.getElementById("conn-text").textContent = ok ? HK.t("conn.live") + " " + HK.time(Date.now() / 1000) : HK.t("conn.lost");
+  };
+  HK.poll = function (fn, seconds) {
+    let timer = null;
+    const period = 1000 * (seconds || boot.refresh_s || 5);
+    async function tick() {
+      clearTimeout(timer);
+      try { await fn(); } catch (e) { console.error(e); }
+      timer = setTimeout(tick, document.hidden ? period * 4 : period);
+    }
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
+    tick();
+    return { now: tick };
+  };
+
+  /* --- feedback --- */
+  HK.toast = function (msg, kind) {
+    const box = document.getElementById("toast");
+    box.textContent = msg;
+    box.className = "toast toast-" + (kind || "info");
+    box.hidden = false;
+    clearTimeout(HK._toastTimer);
+    HK._toastTimer = setTimeout(function () { box.hidden = true; }, 6000);
+  };
+  /* A modal confirmation; resolves true only on the confirm button. */
+  HK.confirm = function (title, lines, confirmLabel) {
+    return new Promise(function (resolve) {
+      const dlg = HK.el("dialog", { class: "confirm", id: "confirm-dialog" });
+      const ok = HK.el("button", { class: "btn btn-primary", id: "confirm-ok", type: "button", text: confirmLabel || HK.t("common.confirm") });
+      const no = HK.el("button", { class: "btn", id: "confirm-cancel", type: "button", text: HK.t("common.cancel") });
+      dlg.appendChild(HK.el("h2", { text: title }));
+      for (const line of lines) dlg.appendChild(HK.el("p", {}, [line]));
+      dlg.appendChild(HK.el("div", { class: "dialog-buttons" }, [no, ok]));
+      document.body.appendChild(dlg);
+      function done(v) { dlg.close(); dlg.remove(); resolve(v); }
+      ok.addEventListener("click", function () { done(true); });
+      no.addEventListener("click", function () { done(false); });
+      dlg.addEventListener("cancel", function (e) { e.preventDefault(); done(false); });
+      dlg.showModal();
+      no.focus();
+    });
+  };
+
+  /* --- station view model: one shape for the fleet and detail pages --- */
+  HK.pick = function (obj, keys) {
+    for (const k of keys) if (obj && obj[k] !== undefined && obj[k] !== null) return obj[k];
+    return null;
+  };
+  HK.stationView = function (s) {
+    const state = s.state || {};
+    const values = s.values || state.values || {
+      secondary_supply_temp_c: s.supply_temp_c, supply_setpoint_c: s.supply_setpoint_c, outdoor_temp_c: s.outdoor_temp_c };
+    const alarms = s.alarms || state.alarms || [];
+    const active = Array.isArray(alarms) ? alarms.filter(function (a) { return a.active !== false; }) : [];
+    let roomMin = HK.pick(s, ["coldest_room_c", "room_min_temp_c"]);
+    if (roomMin === null) roomMin = HK.pick(state, ["coldest_room_c", "room_min_temp_c"]);
+    if (roomMin === null) roomMin = HK.pick(values, ["room_min_temp_c", "coldest_room_c"]);
+    if (roomMin === null && s.comfort) roomMin = HK.pick(s.comfort, ["min_room_c", "coldest_room_c", "min_temp_c"]);
+    if (roomMin === null && Array.isArray(s.rooms)) {
+      for (const r of s.rooms) if (HK.num(r.temp_c) !== null && (roomMin === null || r.temp_c < roomMin)) roomMin = r.temp_c;
+    }
+    let online = HK.pick(s, ["online"]);
+    if (online === null) online = HK.pick(state, ["online"]);
+    if (online === null && s.status) online = s.status === "online";
+    return {
+      id: s.station_id || s.id,
+      name: s.name || state.name || s.station_id || s.id,
+      city: s.city || state.city || "",
+      online: !!online,
+      last_seen_ts: HK.pick(s, ["last_seen_ts"]) || HK.pick(state, ["last_seen_ts"]),
+      mode: HK.pick(s, ["mode_name", "mode"]) || HK.pick(state, ["mode_name", "mode"]) || HK.pick(values, ["mode_name"]),
+      values: values,
+      alarms: active,
+      alarm_count: HK.num(HK.pick(s, ["active_alarms", "alarm_count"])) !== null ? HK.pick(s, ["active_alarms", "alarm_count"]) : active.length,
+      unacked: HK.num(HK.pick(s, ["unacked_alarms"])) !== null ? s.unacked_alarms : active.filter(function (a) { return !a.acked_by; }).length,
+      worst: s.worst_severity || null,
+      groups_below: s.comfort ? HK.num(s.comfort.groups_below_18) : null,
+      room_min_c: HK.num(roomMin),
+      leases: s.leases || state.leases || {},
+      raw: s
+    };
+  };
+  HK.comfortClass = function (c) {
+    if (c === null) return "unknown";
+    if (c < HK.COMFORT_MIN_C) return "bad";
+    if (c < HK.COMFORT_MIN_C + 0.5) return "warn";
+    return "ok";
+  };
+
+  /* --- every page: the active-alarm count in the navigation --- */
+  async function navAlarms() {
+    const badge = document.getElementById("nav-alarm-count");
+    if (!badge) return;
+    const r = await HK.api("GET", "/api/alarms?active=1");
+    if (!r.ok) return;
+    const n = (r.data.alarms || []).length;
+    badge.textContent = String(n);
+    badge.hidden = n === 0;
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    if (HK.user) HK.poll(navAlarms, Math.max(10, boot.refresh_s * 2));
+  });
+})();

@@ -1,0 +1,88 @@
+/* Reports: compliance against the 18 degC floor and outages, the 09:00/17:00 daily report,
+   equipment records ("one machine, one file"), CSV exports. */
+"use strict";
+(function () {
+  const HK = window.HK;
+  const el = HK.el;
+  const DAY = 86400;
+
+  function isoDate(d) { return d.getFullYear() + "-" + HK.pad(d.getMonth() + 1) + "-" + HK.pad(d.getDate()); }
+  function dayStart(text) { return Date.parse(text + "T00:00:00") / 1000; }
+  function risk(flag) { return flag ? el("span", { class: "pill pill-bad" }, [HK.t("reports.risk_yes")]) : el("span", { class: "pill pill-ok" }, [HK.t("reports.risk_no")]); }
+  function empty(body, cols, key) { body.append(el("tr", {}, [el("td", { colspan: String(cols), class: "muted" }, [HK.t(key)])])); }
+
+  async function compliance() {
+    const t0 = dayStart(document.getElementById("c-from").value), t1 = dayStart(document.getElementById("c-to").value) + DAY;
+    if (!isFinite(t0) || !isFinite(t1) || t1 <= t0) { HK.toast(HK.t("trends.bad_range"), "bad"); return; }
+    const q = "t0=" + t0 + "&t1=" + t1;
+    document.getElementById("c-csv").href = "/export/compliance.csv?" + q;
+    const r = await HK.api("GET", "/api/reports/compliance?" + q);
+    if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
+    const rep = r.data.report;
+    document.getElementById("c-rule").textContent = HK.t("reports.rule", { floor: rep.floor_c, outage: rep.outage_h, refund: rep.refund_rule });
+    const sb = HK.clear(document.querySelector("#c-stations tbody"));
+    for (const s of rep.stations || []) {
+      const over = s.outages_over_limit || [];
+      sb.append(el("tr", {}, [el("td", {}, [el("a", { href: "/stations/" + encodeURIComponent(s.station_id) }, [s.name || s.station_id])]),
+        el("td", { class: "num" + (s.hours_below_floor > 0 ? " comfort-bad" : "") }, [HK.fmt(s.hours_below_floor, 1)]),
+        el("td", { class: "num" }, [HK.fmt(s.outage_hours, 1)]), el("td", { class: "num" }, [HK.fmt(s.longest_outage_h, 1)]),
+        el("td", {}, [over.length ? el("span", { class: "pill pill-bad" }, [String(over.length) + " × > " + rep.outage_h + " h"]) : HK.t("reports.none")]),
+        el("td", { class: "num" }, [HK.fmt(s.data_gap_hours, 1)]), el("td", {}, [risk(s.refund_risk || over.length > 0)])]));
+    }
+    if (!(rep.stations || []).length) empty(sb, 7, "reports.no_data");
+    const gb = HK.clear(document.querySelector("#c-groups tbody"));
+    for (const g of rep.groups || []) {
+      gb.append(el("tr", {}, [el("td", {}, [g.station_id]), el("td", {}, [g.group]), el("td", { class: "num" }, [String(g.collectors)]),
+        el("td", { class: "num comfort comfort-" + HK.comfortClass(HK.num(g.min_temp_c)) }, [HK.fmt(g.min_temp_c, 1, "°C")]),
+        el("td", { class: "num" }, [HK.fmt(g.mean_temp_c, 1, "°C")]), el("td", { class: "num" }, [HK.fmt(g.hours_below_floor, 1)]),
+        el("td", {}, [(g.failed_days || []).join(", ") || HK.t("reports.none")]), el("td", {}, [risk(g.refund_risk)])]));
+    }
+    if (!(rep.groups || []).length) empty(gb, 8, "reports.no_rooms");
+  }
+
+  async function daily() {
+    const date = document.getElementById("d-date").value, hour = document.getElementById("d-hour").value;
+    const q = "date=" + encodeURIComponent(date) + "&hour=" + hour;
+    document.getElementById("d-csv").href = "/export/daily.csv?" + q;
+    const r = await HK.api("GET", "/api/reports/daily?" + q);
+    if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
+    const rep = r.data.report;
+    const out = HK.clear(document.getElementById("d-out"));
+    out.className = "";
+    const fields = rep.fields || [];
+    for (const s of rep.stations || []) {
+      const head = el("tr", {}, [el("th", {}, [HK.t("reports.hour_col")])].concat(fields.map(function (f) { return el("th", { class: "num" }, [HK.t("field." + f)]); })));
+      const body = el("tbody");
+      (rep.hours_ts || []).forEach(function (ts, h) {
+        const cells = fields.map(function (f) { return el("td", { class: "num" }, [HK.fmt(((s.hourly || {})[f] || [])[h], 1)]); });
+        body.append(el("tr", {}, [el("td", {}, [HK.time(ts, true).slice(5, 16)])].concat(cells)));
+      });
+      out.append(el("h3", {}, [s.name || s.station_id]), el("div", { style: "overflow-x:auto" }, [el("table", { class: "grid daily" }, [el("thead", {}, [head]), body])]));
+    }
+    if (!(rep.stations || []).length) out.append(el("p", { class: "muted" }, [HK.t("reports.no_data")]));
+  }
+
+  async function equipment() {
+    const r = await HK.api("GET", "/api/equipment");
+    if (!r.ok) return;
+    const body = HK.clear(document.querySelector("#equipment tbody"));
+    for (const e of r.data.equipment || []) {
+      body.append(el("tr", {}, [el("td", {}, [e.station_id]), el("td", {}, [HK.t("device." + e.device) !== "device." + e.device ? HK.t("device." + e.device) : e.device]),
+        el("td", { class: "num" }, [HK.fmt(e.run_hours, 1)]), el("td", { class: "num" }, [String(e.starts)]),
+        el("td", {}, [HK.time(e.last_rotation_ts, true)]), el("td", { class: "num" + (e.faults ? " comfort-bad" : "") }, [String(e.faults)]),
+        el("td", {}, [HK.time(e.last_fault_ts, true)])]));
+    }
+    if (!(r.data.equipment || []).length) empty(body, 7, "reports.no_data");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const today = new Date();
+    document.getElementById("c-to").value = isoDate(today);
+    document.getElementById("c-from").value = isoDate(new Date(today.getTime() - 6 * DAY * 1000));
+    document.getElementById("d-date").value = isoDate(today);
+    document.getElementById("d-hour").value = today.getHours() >= 17 ? "17" : "9";
+    document.getElementById("c-run").addEventListener("click", compliance);
+    document.getElementById("d-run").addEventListener("click", daily);
+    compliance(); daily(); equipment();
+  });
+})();

@@ -1,0 +1,381 @@
+"""`heatkeeper bench ingest`: N simulated stations at 1 Hz through Mosquitto into the supervisor.
+
+What runs (all on loopback, all started and stopped here, by pid):
+- Mosquitto with the production configuration of `heatkeeper broker-config` (passwords,
+  per-station ACL, persistence), one connection per simulated station;
+- `--publishers` worker processes, each a plain asyncio MQTT 3.1.1 client per station (raw
+  packets, no library overhead) publishing one telemetry message per second per station
+  (QoS 1, `--fields` values), resending `--dup-pct` percent of them (duplicates), and
+  answering each command with an ack uplink at once;
+- the real supervisor ingest (aiomqtt, codec validation, batched exactly-once inserts) and
+  command tracker, in this process, into SQLite and/or PostgreSQL (started here, fsync on,
+  or `--dsn`).
+
+Printed per backend: sustained stored messages/s over the steady window, lost (acked by the
+broker but not stored: must be 0), duplicates_stored (must be 0), duplicates sent and
+dropped, command round-trip p50/p99 (supervisor publish -> station ack processed), and CPU
+seconds of each process. Other work on the machine shares the CPU: say so with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+# --- the simulated stations (worker process) ----------------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n % 128
+        n //= 128
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
+def _s(text: str | bytes) -> bytes:
+    data = text.encode() if isinstance(text, str) else text
+    return struct.pack("!H", len(data)) + data
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    return bytes([first]) + _varint(len(body)) + body
+
+
+class SimStation:
+    """One station's MQTT 3.1.1 connection: QoS 1 publishes counted on PUBACK; commands acked."""
+
+    def __init__(self, sid: str, password: str, fields: int, dup_pct: float) -> None:
+        self.sid = sid
+        self.password = password
+        self.seq = 0
+        self.pid = 0
+        self.acked = 0
+        self.sent = 0
+        self.dups = 0
+        self.commands = 0
+        self.inflight: set[int] = set()
+        self.fields = ["f%02d_value" % i for i in range(fields - 3)] + ["secondary_supply_temp_c", "pump1_running",
+                                                                       "outdoor_temp_c"]
+        self.dup_pct = dup_pct
+        self.last: bytes | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.up_topic = "heatkeeper/v1/stations/%s/up/telemetry" % sid
+        self.ack_topic = "heatkeeper/v1/stations/%s/up/ack" % sid
+
+    def _next_pid(self) -> int:
+        self.pid = self.pid % 65535 + 1
+        return self.pid
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        pid = self._next_pid()
+        self.inflight.add(pid)
+        assert self.writer is not None
+        self.writer.write(_packet(0x32, _s(topic) + struct.pack("!H", pid) + payload))
+
+    async def connect(self, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        self.writer = writer
+        body = _s("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 60) + _s(self.sid) + _s(self.sid) + _s(self.password)
+        writer.write(_packet(0x10, body))
+        head = await reader.readexactly(4)
+        if head[0] != 0x20 or head[3] != 0:
+            raise ConnectionError("%s: CONNACK %r" % (self.sid, head))
+        writer.write(_packet(0x82, struct.pack("!H", self._next_pid()) + _s(
+            "heatkeeper/v1/stations/%s/down/cmd" % self.sid) + b"\x01"))
+        self._reader = reader
+
+    async def read_loop(self) -> None:
+        reader = self._reader
+        while True:
+            first = (await reader.readexactly(1))[0]
+            mult, length = 1, 0
+            while True:
+                b = (await reader.readexactly(1))[0]
+                length += (b & 0x7F) * mult
+                mult *= 128
+                if not b & 0x80:
+                    break
+            body = await reader.readexactly(length) if length else b""
+            kind = first >> 4
+            if kind == 4:  # PUBACK
+                pid = struct.unpack("!H", body[:2])[0]
+                if pid in self.inflight:
+                    self.inflight.discard(pid)
+                    self.acked += 1
+            elif kind == 3:  # PUBLISH (a command)
+                tlen = struct.unpack("!H", body[:2])[0]
+                pos = 2 + tlen
+                if (first >> 1) & 3:
+                    assert self.writer is not None
+                    self.writer.write(_packet(0x40, body[pos:pos + 2]))
+                    pos += 2
+                cmd = json.loads(body[pos:])
+                self.commands += 1
+                self.seq += 1
+                ack = {"v": 1, "station": self.sid, "seq": self.seq, "ts": time.time(), "kind": "ack",
+                       "body": {"command_id": cmd["id"], "result": "applied", "reason": "ok", "detail": ""}}
+                self._publish(self.ack_topic, json.dumps(ack, separators=(",", ":")).encode())
+                self.sent += 1
+
+    def tick(self, now_ts: float) -> None:
+        if self.last is not None and random.random() * 100.0 < self.dup_pct:
+            self._publish(self.up_topic, self.last)  # a duplicate delivery of the previous message
+            self.dups += 1
+        self.seq += 1
+        values = {f: round(random.uniform(0, 100), 2) for f in self.fields}
+        values["pump1_running"] = 1.0
+        msg = {"v": 1, "station": self.sid, "seq": self.seq, "ts": now_ts, "kind": "telemetry",
+               "body": {"values": values, "mode_name": "auto"}}
+        self.last = json.dumps(msg, separators=(",", ":")).encode()
+        self._publish(self.up_topic, self.last)
+        self.sent += 1
+
+
+async def _worker(port: int, creds_dir: str, sids: list[str], fields: int, dup_pct: float, duration_s: float) -> None:
+    stations = []
+    for sid in sids:
+        with open(os.path.join(creds_dir, sid + ".password"), encoding="utf-8") as fh:
+            stations.append(SimStation(sid, fh.read().strip(), fields, dup_pct))
+    for i in range(0, len(stations), 100):
+        await asyncio.gather(*(s.connect(port) for s in stations[i:i + 100]))
+    readers = [asyncio.ensure_future(s.read_loop()) for s in stations]
+    print("ready", flush=True)
+    go = sys.stdin.readline()  # the parent says when to start
+    if not go:
+        return
+    start = time.monotonic()
+    # each station ticks at 1 Hz with its own phase; the loop walks slots of 10 ms
+    slots = 100
+    per_slot: list[list[SimStation]] = [[] for _ in range(slots)]
+    for i, s in enumerate(stations):
+        per_slot[i % slots].append(s)
+    tick = 0
+    while time.monotonic() - start < duration_s:
+        target = start + tick / slots
+        delay = target - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        now_ts = time.time()
+        for s in per_slot[tick % slots]:
+            s.tick(now_ts)
+        tick += 1
+    deadline = time.monotonic() + 20.0  # wait for PUBACKs and late command acks
+    while time.monotonic() < deadline and any(s.inflight for s in stations):
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    for r in readers:
+        r.cancel()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"sent": sum(s.sent for s in stations), "acked": sum(s.acked for s in stations),
+                      "dups": sum(s.dups for s in stations), "commands": sum(s.commands for s in stations),
+                      "unacked": sum(len(s.inflight) for s in stations),
+                      "unique": {s.sid: s.seq for s in stations}, "cpu_s": usage.ru_utime + usage.ru_stime}),
+          flush=True)
+
+
+# --- the benchmark (parent process) ------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stations", type=int, default=300)
+    parser.add_argument("--duration-s", type=float, default=30.0)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--dsn", default="", help="use this PostgreSQL instead of starting one")
+    parser.add_argument("--publishers", type=int, default=2, help="worker processes for the stations")
+    parser.add_argument("--fields", type=int, default=20, help="telemetry values per message")
+    parser.add_argument("--dup-pct", type=float, default=1.0, help="percent of messages sent twice")
+    parser.add_argument("--commands-per-s", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100.0 * (len(ordered) - 1))))]
+
+
+async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_dir: str, sids: list[str],
+                       dsn: str, tmp: str) -> dict[str, Any]:
+    from heatkeeper.supervisor import config as sup_config
+    from heatkeeper.supervisor.ingest import run_mqtt
+    from heatkeeper.supervisor.main import mqtt_client_factory, subscription_filters
+    from heatkeeper.supervisor.service import SupervisorService
+    from heatkeeper.supervisor.storage import open_storage
+
+    cfg = sup_config.validate({
+        "supervisor": {"data_dir": os.path.join(tmp, backend)},
+        "broker": {"embedded": False},
+        "mqtt": {"port": port, "protocol": "5", "client_id": "bench-sup-" + backend},
+        "storage": {"backend": backend, "dsn": dsn, "batch_max": 5000, "batch_interval_s": 0.2},
+        "web": {"enabled": False},
+        "station": [{"id": s} for s in sids],
+    })
+    with open(os.path.join(creds_dir, "supervisor.password"), encoding="utf-8") as fh:
+        password = fh.read().strip()
+    storage = open_storage(backend, path=cfg["storage"]["path"], dsn=dsn)
+    service = SupervisorService(storage, cfg)
+    await service.start()
+    connected = asyncio.Event()
+
+    async def on_connect(client: Any) -> None:
+        async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+            await client.publish(topic, payload, qos=qos, retain=retain)
+
+        service.set_publisher(publish)
+        connected.set()
+
+    tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
+             asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
+                                            subscription_filters(cfg), on_connect))]
+    await asyncio.wait_for(connected.wait(), 20)
+    chunks = [sids[i::args.publishers] for i in range(args.publishers)]
+    workers = []
+    for chunk in chunks:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "heatkeeper.tools.bench.ingest", "--worker", str(port), creds_dir, ",".join(chunk),
+            str(args.fields), str(args.dup_pct), str(args.duration_s),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        workers.append(proc)
+    for proc in workers:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        if line.strip() != b"ready":
+            raise RuntimeError("publisher worker failed to start: %r" % line)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    for proc in workers:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+    t_start = time.monotonic()
+    warm_s = min(5.0, args.duration_s / 4)
+    stored_at: dict[str, tuple[float, int]] = {}
+    sent_commands = 0
+    rng = random.Random(1)
+    while time.monotonic() - t_start < args.duration_s:
+        await asyncio.sleep(1.0 / args.commands_per_s if args.commands_per_s > 0 else 1.0)
+        elapsed = time.monotonic() - t_start
+        if "a" not in stored_at and elapsed >= warm_s:
+            stored_at["a"] = (time.monotonic(), service.ingest.stored)
+        if args.commands_per_s > 0 and warm_s <= elapsed <= args.duration_s - 1:
+            await service.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")
+            sent_commands += 1
+    stored_at["b"] = (time.monotonic(), service.ingest.stored)
+    results = []
+    for proc in workers:
+        assert proc.stdout is not None
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    expected = sum(sum(r["unique"].values()) for r in results)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and service.ingest.stored < expected:
+        await asyncio.sleep(0.2)
+    await service.ingest.flush(force_aggregates=True)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    rows = await storage.count_uplinks()
+    distinct = await storage.fetchone("SELECT COUNT(*) FROM (SELECT DISTINCT station_id, seq FROM uplinks) AS d")
+    rtts = list(service.commands.round_trips_s)
+    (ta, sa), (tb, sb) = stored_at["a"], stored_at["b"]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await service.stop()
+    return {
+        "backend": backend, "stations": len(sids), "duration_s": args.duration_s,
+        "offered_msgs_per_s": round(sum(r["sent"] for r in results) / args.duration_s, 1),
+        "sustained_stored_msgs_per_s": round((sb - sa) / (tb - ta), 1) if tb > ta else None,
+        "published_unique": expected, "broker_acked": sum(r["acked"] for r in results),
+        "unacked_by_broker": sum(r["unacked"] for r in results),
+        "stored_rows": rows, "lost": expected - rows,
+        "duplicates_sent": sum(r["dups"] for r in results), "duplicates_dropped": service.ingest.duplicates,
+        "duplicates_stored": rows - int(distinct[0]) if distinct else None,
+        "rejected": service.ingest.stats()["rejected"],
+        "commands_sent": sent_commands, "commands_acked": len(rtts),
+        "command_rtt_p50_s": _round(_pct(rtts, 50)), "command_rtt_p99_s": _round(_pct(rtts, 99)),
+        "command_rtt_max_s": _round(max(rtts) if rtts else None),
+        "supervisor_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
+        "publishers_cpu_s": round(sum(r["cpu_s"] for r in results), 1),
+    }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    from heatkeeper.supervisor import broker_config
+    from heatkeeper.supervisor.localproc import MosquittoServer, PostgresServer, free_port
+
+    tmp = tempfile.mkdtemp(prefix="hk-bench-")
+    sids = ["bench-%05d" % i for i in range(args.stations)]
+    port = free_port()
+    mq = os.path.join(tmp, "mq")
+    broker_config.write(mq, sids, port=port, as_root=os.geteuid() == 0)
+    with open(os.path.join(mq, "mosquitto.conf"), "a", encoding="utf-8") as fh:
+        fh.write("max_connections -1\n")
+    mosquitto = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    pg: PostgresServer | None = None
+    out: dict[str, Any] = {"host_cpus": os.cpu_count(), "note": "the CPU is shared with other work while measuring",
+                           "runs": []}
+    try:
+        backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+        for backend in backends:
+            dsn = ""
+            if backend == "postgres":
+                if args.dsn:
+                    dsn = args.dsn
+                else:
+                    pg = PostgresServer(durable=True)
+                    dsn = await pg.create_database()
+            out["runs"].append(await _one_backend(backend, args, port, os.path.join(mq, "credentials"), sids, dsn,
+                                                  tmp))
+    finally:
+        mosquitto.stop()
+        if pg is not None:
+            pg.stop()
+        subprocess.run(["rm", "-rf", tmp], check=False)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.worker:
+        port, creds, sids, fields, dup_pct, duration = args.worker
+        asyncio.run(_worker(int(port), creds, sids.split(","), int(fields), float(dup_pct), float(duration)))
+        return 0
+    if args.stations < 1 or args.publishers < 1 or args.duration_s < 5:
+        print("bench ingest: --stations and --publishers must be >= 1, --duration-s >= 5", file=sys.stderr)
+        return 2
+    result = asyncio.run(_bench(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for r in result["runs"]:
+            print("%-8s %5d stations  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  dup stored %s (sent %d)  "
+                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s pub %.1f s"
+                  % (r["backend"], r["stations"], r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
+                     r["lost"], r["duplicates_stored"], r["duplicates_sent"], r["command_rtt_p50_s"],
+                     r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"], r["supervisor_cpu_s"],
+                     r["publishers_cpu_s"]))
+        print("(%s)" % result["note"])
+    lost = sum(r["lost"] for r in result["runs"])
+    dup = sum(r["duplicates_stored"] or 0 for r in result["runs"])
+    return 0 if lost == 0 and dup == 0 else 1
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="heatkeeper bench ingest")
+    add_arguments(_parser)
+    sys.exit(run(_parser.parse_args()))

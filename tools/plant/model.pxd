@@ -1,0 +1,100 @@
+# Cython augmentation of model.py (pure-Python mode): the plant core as a C-level class.
+import cython
+
+cdef unsigned long long MASK64
+cdef int HIST_N
+cdef double HIST_STEP_S
+cdef double KPA_PER_M
+cdef double E
+
+@cython.locals(dtemp=cython.double, lm=cython.double, eps=cython.double, ua=cython.double, ntu=cython.double,
+               _k=cython.int)
+cpdef double emitter_heat(double k_rad, double n, double c, double ts, double ti, double lm_guess)
+
+cdef class PlantCore:
+    cdef public int n_groups
+    cdef public unsigned long long rng_state
+    cdef public double time_s, slow_acc_s, hist_acc_s
+    cdef public double[:] g_area, g_ta, g_tm, g_room_meas
+    cdef public double[:] g_a11, g_a12, g_a21, g_a22, g_bo1, g_bo2, g_ba1, g_ba2, g_bm1, g_bm2
+    cdef public double[:] g_flow_share, g_volume, g_supply, g_return, g_k_rad, g_exp, g_lmtd
+    cdef public double[:] g_q_emit, g_tau_emit, g_radiant, g_solar
+    cdef public double[:] g_kh_floor, g_kh_low, g_h_floor, g_max_deficit
+    cdef public double[:] hist_vol, hist_temp, ret_vol, ret_temp
+    cdef public int hist_head, ret_head
+    cdef public double[:] weather_temp, weather_ghi
+    cdef public int n_hours
+    cdef public double rho_cp, building_step_s, max_fast_step_s, floor_c, low_c
+    cdef public double internal_gain, solar_aperture, mixing_tau_s, return_volume
+    cdef public double run_time_s, backlash, min_step, min_pulse_s
+    cdef public int three_point
+    cdef public double kvs, rangeability, k_rest, leakage
+    cdef public double ua_design, hx_n, hx_v1_design, hx_v2_design, hx_tau_s, hx_dead_s
+    cdef public double pump_h0, pump_a, sys_k, pump_eff, pump_min, pump_ramp, pump_start_delay_s
+    cdef public double static_kpa, stiffness, makeup_flow, makeup_max_kpa, tank_volume
+    cdef public double tank_refill, tank_refill_below, tank_refill_above, relief_flow
+    cdef public double primary_design_c, primary_min_c, design_outdoor_c, primary_p_kpa
+    cdef public double dp_nominal, dp_variation
+    cdef public double tau_supply_s, tau_outdoor_s, tau_room_s, noise_k, noise_kpa
+    cdef public double motor, stem, valve_cmd
+    cdef public int positioning
+    cdef public double pulse_open_s, pulse_close_s
+    cdef public int stuck
+    cdef public double valve_travel
+    cdef public int run_cmd1, run_cmd2
+    cdef public double speed_cmd1, speed_cmd2, speed1, speed2, start_timer1, start_timer2
+    cdef public int running1, running2, fault1, fault2
+    cdef public double solved_speed1, solved_speed2, flow2, head_m, pump_power_kw, pump_energy_kwh
+    cdef public double tp_in, tp_comp_c, dp_kpa, dp_z, primary_drop_k, primary_drop_end_s, flow1
+    cdef public double ts_hx, tp_ret_hx, ts_station, tr_station, q_sec_kw, q_meter_kw, heat_kwh, meter_kwh
+    cdef public double outdoor_c, ghi, snap_k, snap_end_s
+    cdef public double m_ts, m_tr, m_tp_in, m_tp_ret, m_outdoor
+    cdef public double water_missing_m3, tank_m3
+    cdef public int tank_refilling, makeup_cmd
+    cdef public double makeup_speed
+    cdef public int makeup_fault, makeup_running
+    cdef public double makeup_m3, leak_m3h
+    cdef public int relief_open
+    cdef public double cum_vol
+
+    @cython.locals(x=cython.ulonglong, y=cython.ulonglong)
+    cpdef double uniform(self)
+    cpdef double gauss(self)
+    @cython.locals(remaining=cython.double, h=cython.double)
+    cpdef void advance(self, double dt_s)
+    @cython.locals(a=cython.double)
+    cpdef void fast_step(self, double dt)
+    @cython.locals(old_motor=cython.double, rate=cython.double, step=cython.double, err=cython.double,
+                   half=cython.double, old_stem=cython.double, d=cython.double)
+    cdef void _actuator(self, double dt)
+    cdef double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer)
+    cdef double _ramp(self, double speed, double target, double step)
+    @cython.locals(step=cython.double)
+    cdef void _pumps(self, double dt)
+    @cython.locals(n1=cython.double, n2=cython.double, hmax=cython.double, lo=cython.double, hi=cython.double,
+                   h=cython.double, q=cython.double, _k=cython.int)
+    cdef void _solve_network(self)
+    @cython.locals(tp_in=cython.double, kv=cython.double, dp_bar=cython.double, v1=cython.double, v2=cython.double,
+                   t_ret=cython.double, c1=cython.double, c2=cython.double, f1=cython.double, f2=cython.double,
+                   ua=cython.double, cmin=cython.double, cmax=cython.double, cr=cython.double, ntu=cython.double,
+                   e=cython.double, eps=cython.double, q=cython.double, ts_target=cython.double,
+                   tp_target=cython.double, a=cython.double)
+    cdef void _primary_and_hx(self, double dt)
+    @cython.locals(h=cython.double, p=cython.double, running=cython.int, v=cython.double, level=cython.double)
+    cdef void _makeup(self, double dt)
+    @cython.locals(p=cython.double)
+    cpdef double static_pressure_kpa(self)
+    @cython.locals(i=cython.int, j=cython.int, _k=cython.int, dv=cython.double, w=cython.double)
+    cdef double _lookup(self, double[:] vols, double[:] temps, int head, double target_vol)
+    @cython.locals(mix=cython.double, room_a=cython.double, q_ret_sum=cython.double, c_sum=cython.double,
+                   j=cython.int, _k=cython.int, delayed=cython.double, ta=cython.double, ts=cython.double,
+                   c=cython.double, q=cython.double, tr=cython.double, dtemp=cython.double, lm=cython.double,
+                   eps=cython.double, ua=cython.double, ntu=cython.double, qe=cython.double, solar=cython.double,
+                   qa=cython.double, qm=cython.double, to=cython.double, tm=cython.double, ta_new=cython.double,
+                   tm_new=cython.double, hours=cython.double, deficit=cython.double)
+    cpdef void slow_step(self, double dt)
+    @cython.locals(hour=cython.double, i=cython.int, frac=cython.double, i0=cython.int, i1=cython.int,
+                   to=cython.double)
+    cdef void _weather(self)
+    @cython.locals(span=cython.double, frac=cython.double, target=cython.double, phi=cython.double)
+    cdef void _disturbances(self, double dt)

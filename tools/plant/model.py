@@ -1,0 +1,573 @@
+# cython: cpow=True, cdivision=True
+"""The plant's numerical core: hydraulics, heat exchanger, network and buildings.
+
+Two time scales (plant_physics.md §1.1): the fast part (actuator, valve, pumps, plate heat
+exchanger, sensor lags, make-up water) steps at the control period (<= 1 s); the slow part
+(transport delay, radiators, 2R2C building groups, weather) steps at `building_step_s`
+(60 s) with the building matrices discretised exactly (zero-order hold, matrix exponential).
+Compiled by Cython from this unchanged source (model.pxd); every number here is a plain
+double so the compiled loop stays in C.
+
+Invariants: temperatures in degC, flows in m3/h, heat in kW, energy in kWh, positions as
+fractions 0..1 internally (percent at the API). Nothing here allocates per fast step.
+"""
+
+from array import array
+
+E = 2.718281828459045  # powers of E, not math.exp: `**` on doubles compiles to C pow()
+
+MASK64 = 0xFFFFFFFFFFFFFFFF
+HIST_N = 2048  # transport history ring (samples every HIST_STEP_S)
+HIST_STEP_S = 10.0
+KPA_PER_M = 9.6  # rho g for water at about 70 degC
+
+
+def _zeros(n):
+    return array("d", [0.0] * n)
+
+
+def emitter_heat(k_rad, n, c, ts, ti, lm_guess):
+    """Heat (kW) of an EN 442 emitter, Q = K dT_lm^n, fed at `ts` with capacity flow `c` (kW/K).
+
+    Water side: Q = c (ts - tr). Written as an exchanger with UA = K dT_lm^(n-1) and
+    eps = 1 - exp(-UA/c); dT_lm = Q/UA is iterated from `lm_guess` (0: start at 0.7 (ts - ti)).
+    The fixed point contracts fast because n - 1 is small (0.1-0.35).
+    """
+    dtemp = ts - ti
+    if c <= 1e-9 or dtemp <= 0.01:
+        return 0.0
+    lm = lm_guess
+    if lm <= 0.0 or lm > dtemp:
+        lm = 0.7 * dtemp
+    eps = 0.0
+    for _k in range(6):
+        ua = k_rad * lm ** (n - 1.0)
+        ntu = ua / c
+        eps = 1.0 - E ** (-ntu)
+        lm = eps * dtemp / ntu
+    return eps * c * dtemp
+
+
+class PlantCore:
+    """State and integration of the station and its buildings (see module docstring)."""
+
+    def __init__(self, n_groups, seed):
+        self.n_groups = n_groups
+        self.rng_state = (int(seed) * 2654435761 + 88172645463325252) & MASK64
+        if self.rng_state == 0:
+            self.rng_state = 88172645463325252
+        self.time_s = 0.0
+        self.slow_acc_s = 0.0
+        self.hist_acc_s = 0.0
+        # per-group arrays
+        self.g_area = _zeros(n_groups)
+        self.g_ta = _zeros(n_groups)
+        self.g_tm = _zeros(n_groups)
+        self.g_room_meas = _zeros(n_groups)
+        self.g_a11 = _zeros(n_groups)
+        self.g_a12 = _zeros(n_groups)
+        self.g_a21 = _zeros(n_groups)
+        self.g_a22 = _zeros(n_groups)
+        self.g_bo1 = _zeros(n_groups)
+        self.g_bo2 = _zeros(n_groups)
+        self.g_ba1 = _zeros(n_groups)
+        self.g_ba2 = _zeros(n_groups)
+        self.g_bm1 = _zeros(n_groups)
+        self.g_bm2 = _zeros(n_groups)
+        self.g_flow_share = _zeros(n_groups)
+        self.g_volume = _zeros(n_groups)
+        self.g_supply = _zeros(n_groups)
+        self.g_return = _zeros(n_groups)
+        self.g_k_rad = _zeros(n_groups)
+        self.g_exp = _zeros(n_groups)
+        self.g_lmtd = _zeros(n_groups)
+        self.g_q_emit = _zeros(n_groups)
+        self.g_tau_emit = _zeros(n_groups)
+        self.g_radiant = _zeros(n_groups)
+        self.g_solar = _zeros(n_groups)
+        self.g_kh_floor = _zeros(n_groups)
+        self.g_kh_low = _zeros(n_groups)
+        self.g_h_floor = _zeros(n_groups)
+        self.g_max_deficit = _zeros(n_groups)
+        self.hist_vol = _zeros(HIST_N)
+        self.hist_temp = _zeros(HIST_N)
+        self.ret_vol = _zeros(HIST_N)
+        self.ret_temp = _zeros(HIST_N)
+        self.hist_head = 0
+        self.ret_head = 0
+        self.weather_temp = _zeros(1)
+        self.weather_ghi = _zeros(1)
+        self.n_hours = 1
+        # scalar parameters (set by the Plant from params)
+        self.rho_cp = 4080.0
+        self.building_step_s = 60.0
+        self.max_fast_step_s = 1.0
+        self.floor_c = 18.0
+        self.low_c = 18.0
+        self.internal_gain = 3.8
+        self.solar_aperture = 0.03
+        self.mixing_tau_s = 300.0
+        self.return_volume = 30.0
+        self.run_time_s = 120.0
+        self.backlash = 0.005
+        self.min_step = 0.005
+        self.min_pulse_s = 0.2
+        self.three_point = 0
+        self.kvs = 110.0
+        self.rangeability = 30.0
+        self.k_rest = 110.0
+        self.leakage = 0.0005
+        self.ua_design = 292.0
+        self.hx_n = 0.7
+        self.hx_v1_design = 73.0
+        self.hx_v2_design = 155.0
+        self.hx_tau_s = 30.0
+        self.hx_dead_s = 10.0
+        self.pump_h0 = 42.0
+        self.pump_a = 1.0
+        self.sys_k = 1.0
+        self.pump_eff = 0.72
+        self.pump_min = 0.3
+        self.pump_ramp = 0.05
+        self.pump_start_delay_s = 2.0
+        self.static_kpa = 250.0
+        self.stiffness = 400.0
+        self.makeup_flow = 3.0
+        self.makeup_max_kpa = 600.0
+        self.tank_volume = 10.0
+        self.tank_refill = 1.0
+        self.tank_refill_below = 0.6
+        self.tank_refill_above = 0.9
+        self.relief_flow = 6.0
+        self.primary_design_c = 110.0
+        self.primary_min_c = 70.0
+        self.design_outdoor_c = -33.0
+        self.primary_p_kpa = 600.0
+        self.dp_nominal = 100.0
+        self.dp_variation = 0.15
+        self.tau_supply_s = 20.0
+        self.tau_outdoor_s = 600.0
+        self.tau_room_s = 600.0
+        self.noise_k = 0.05
+        self.noise_kpa = 1.0
+        # actuator
+        self.motor = 0.3
+        self.stem = 0.3
+        self.valve_cmd = 0.3
+        self.positioning = 0
+        self.pulse_open_s = 0.0
+        self.pulse_close_s = 0.0
+        self.stuck = 0
+        self.valve_travel = 0.0
+        # pumps
+        self.run_cmd1 = 1
+        self.run_cmd2 = 0
+        self.speed_cmd1 = 1.0
+        self.speed_cmd2 = 1.0
+        self.speed1 = 0.0
+        self.speed2 = 0.0
+        self.start_timer1 = 0.0
+        self.start_timer2 = 0.0
+        self.running1 = 0
+        self.running2 = 0
+        self.fault1 = 0
+        self.fault2 = 0
+        self.solved_speed1 = -1.0
+        self.solved_speed2 = -1.0
+        self.flow2 = 0.0
+        self.head_m = 0.0
+        self.pump_power_kw = 0.0
+        self.pump_energy_kwh = 0.0
+        # primary and heat exchanger
+        self.tp_in = 90.0
+        self.tp_comp_c = 90.0
+        self.dp_kpa = 100.0
+        self.dp_z = 0.0
+        self.primary_drop_k = 0.0
+        self.primary_drop_end_s = -1.0
+        self.flow1 = 0.0
+        self.ts_hx = 55.0
+        self.tp_ret_hx = 50.0
+        self.ts_station = 55.0
+        self.tr_station = 45.0
+        self.q_sec_kw = 0.0
+        self.q_meter_kw = 0.0
+        self.heat_kwh = 0.0
+        self.meter_kwh = 0.0
+        # weather and disturbances
+        self.outdoor_c = 0.0
+        self.ghi = 0.0
+        self.snap_k = 0.0
+        self.snap_end_s = -1.0
+        # sensors (lagged true values)
+        self.m_ts = 55.0
+        self.m_tr = 45.0
+        self.m_tp_in = 90.0
+        self.m_tp_ret = 50.0
+        self.m_outdoor = 0.0
+        # make-up water
+        self.water_missing_m3 = 0.0
+        self.tank_m3 = 8.0
+        self.tank_refilling = 0
+        self.makeup_cmd = 0
+        self.makeup_speed = 1.0
+        self.makeup_fault = 0
+        self.makeup_running = 0
+        self.makeup_m3 = 0.0
+        self.leak_m3h = 0.0
+        self.relief_open = 0
+        self.cum_vol = 0.0
+
+    # --- random numbers: xorshift64*, identical compiled and interpreted -----------------
+    def uniform(self):
+        """A uniform number in [0, 1) from the plant's own generator."""
+        x = self.rng_state
+        x ^= (x >> 12)
+        x ^= (x << 25) & MASK64
+        x ^= (x >> 27)
+        self.rng_state = x
+        y = (x * 2685821657736338717) & MASK64
+        return (y >> 11) * (1.0 / 9007199254740992.0)
+
+    def gauss(self):
+        """An approximately normal number (mean 0, sigma 1): Irwin-Hall with 4 terms."""
+        return (self.uniform() + self.uniform() + self.uniform() + self.uniform() - 2.0) * 1.7320508075688772
+
+    # --- fast part -------------------------------------------------------------------------
+    def advance(self, dt_s):
+        """Integrate `dt_s` seconds in fast steps of at most `max_fast_step_s`."""
+        remaining = dt_s
+        while remaining > 1e-9:
+            h = remaining
+            if h > self.max_fast_step_s:
+                h = self.max_fast_step_s
+            self.fast_step(h)
+            remaining -= h
+
+    def fast_step(self, dt):
+        self.time_s += dt
+        self._actuator(dt)
+        self._pumps(dt)
+        self._primary_and_hx(dt)
+        self._makeup(dt)
+        # sensors: first-order lags (dt/(tau+dt) is the implicit-Euler factor: stable for any dt)
+        a = dt / (self.tau_supply_s + dt)
+        self.m_ts += (self.ts_station - self.m_ts) * a
+        self.m_tr += (self.tr_station - self.m_tr) * a
+        self.m_tp_in += (self.tp_in - self.m_tp_in) * a
+        self.m_tp_ret += (self.tp_ret_hx - self.m_tp_ret) * a
+        self.m_outdoor += (self.outdoor_c - self.m_outdoor) * (dt / (self.tau_outdoor_s + dt))
+        # transport history in volume coordinates
+        self.cum_vol += self.flow2 * dt / 3600.0
+        self.hist_acc_s += dt
+        if self.hist_acc_s >= HIST_STEP_S:
+            self.hist_acc_s = 0.0
+            self.hist_head = (self.hist_head + 1) % HIST_N
+            self.hist_vol[self.hist_head] = self.cum_vol
+            self.hist_temp[self.hist_head] = self.ts_station
+            self.tr_station = self._lookup(self.ret_vol, self.ret_temp, self.ret_head, self.cum_vol - self.return_volume)
+        self.slow_acc_s += dt
+        if self.slow_acc_s >= self.building_step_s:
+            self.slow_step(self.slow_acc_s)
+            self.slow_acc_s = 0.0
+
+    def _actuator(self, dt):
+        if self.stuck:
+            return
+        old_motor = self.motor
+        rate = dt / self.run_time_s
+        if self.three_point:
+            if self.pulse_open_s > 0.0:
+                step = dt if dt < self.pulse_open_s else self.pulse_open_s
+                self.pulse_open_s -= step
+                self.motor += step / self.run_time_s
+            elif self.pulse_close_s > 0.0:
+                step = dt if dt < self.pulse_close_s else self.pulse_close_s
+                self.pulse_close_s -= step
+                self.motor -= step / self.run_time_s
+        else:
+            err = self.valve_cmd - self.motor
+            if not self.positioning and (err > self.min_step or err < -self.min_step):
+                self.positioning = 1
+            if self.positioning:
+                if err > rate:
+                    self.motor += rate
+                elif err < -rate:
+                    self.motor -= rate
+                else:
+                    self.motor = self.valve_cmd
+                    self.positioning = 0
+        if self.motor < 0.0:
+            self.motor = 0.0
+        elif self.motor > 1.0:
+            self.motor = 1.0
+        if self.motor != old_motor:
+            # backlash: the stem follows the motor only once the gear play is taken up
+            half = 0.5 * self.backlash
+            old_stem = self.stem
+            if self.motor - self.stem > half:
+                self.stem = self.motor - half
+            elif self.stem - self.motor > half:
+                self.stem = self.motor + half
+            if self.motor <= 0.0:
+                self.stem = 0.0  # the plug seats: end positions are reached whatever the play
+            elif self.motor >= 1.0:
+                self.stem = 1.0
+            d = self.stem - old_stem
+            self.valve_travel += d if d > 0.0 else -d
+
+    def _pump_target(self, run_cmd, fault, speed_cmd, timer):
+        """Speed the VFD ramps to: 0 when stopped, tripped or still in its start delay."""
+        if not run_cmd or fault or timer < self.pump_start_delay_s:
+            return 0.0
+        if speed_cmd < self.pump_min:
+            return self.pump_min
+        if speed_cmd > 1.0:
+            return 1.0
+        return speed_cmd
+
+    def _ramp(self, speed, target, step):
+        if speed < target - step:
+            return speed + step
+        if speed > target + step:
+            return speed - step
+        return target
+
+    def _pumps(self, dt):
+        step = self.pump_ramp * dt
+        self.start_timer1 = self.start_timer1 + dt if self.run_cmd1 and not self.fault1 else 0.0
+        self.start_timer2 = self.start_timer2 + dt if self.run_cmd2 and not self.fault2 else 0.0
+        self.speed1 = self._ramp(self.speed1, self._pump_target(self.run_cmd1, self.fault1, self.speed_cmd1,
+                                                                self.start_timer1), step)
+        self.speed2 = self._ramp(self.speed2, self._pump_target(self.run_cmd2, self.fault2, self.speed_cmd2,
+                                                                self.start_timer2), step)
+        if self.fault1:
+            self.speed1 = 0.0  # a tripped motor stops driving at once; the water coasts in the model
+        if self.fault2:
+            self.speed2 = 0.0
+        self.running1 = 1 if self.speed1 > 0.0 else 0
+        self.running2 = 1 if self.speed2 > 0.0 else 0
+        if self.speed1 != self.solved_speed1 or self.speed2 != self.solved_speed2:
+            self._solve_network()
+        self.pump_energy_kwh += self.pump_power_kw * dt / 3600.0
+
+    def _solve_network(self):
+        """Operating point of the running pumps (parallel) on the system curve H = K Q^2."""
+        n1 = self.speed1
+        n2 = self.speed2
+        self.solved_speed1 = n1
+        self.solved_speed2 = n2
+        if n1 <= 0.0 and n2 <= 0.0:
+            self.flow2 = 0.0
+            self.head_m = 0.0
+            self.pump_power_kw = 0.0
+            return
+        hmax = self.pump_h0 * (n1 * n1 if n1 > n2 else n2 * n2)
+        lo = 0.0
+        hi = hmax
+        for _k in range(40):
+            h = 0.5 * (lo + hi)
+            q = 0.0
+            if self.pump_h0 * n1 * n1 > h:
+                q += ((self.pump_h0 * n1 * n1 - h) / self.pump_a) ** 0.5
+            if self.pump_h0 * n2 * n2 > h:
+                q += ((self.pump_h0 * n2 * n2 - h) / self.pump_a) ** 0.5
+            if q > (h / self.sys_k) ** 0.5:
+                lo = h
+            else:
+                hi = h
+        h = 0.5 * (lo + hi)
+        self.head_m = h
+        self.flow2 = (h / self.sys_k) ** 0.5
+        # hydraulic power / efficiency (affinity laws keep the efficiency on the parabola)
+        self.pump_power_kw = self.flow2 / 3600.0 * h * KPA_PER_M / self.pump_eff
+
+    def _primary_and_hx(self, dt):
+        tp_in = self.tp_comp_c
+        if self.primary_drop_k > 0.0:
+            if self.primary_drop_end_s >= 0.0 and self.time_s >= self.primary_drop_end_s:
+                self.primary_drop_k = 0.0
+            tp_in -= self.primary_drop_k
+        self.tp_in = tp_in
+        # equal-percentage valve with authority: dp = (V/Kv)^2 + (V/K_rest)^2 (bar, m3/h)
+        kv = self.kvs * (self.rangeability ** (self.stem - 1.0) + self.leakage)
+        if self.stem <= 0.0:
+            kv = self.kvs * self.leakage
+        dp_bar = self.dp_kpa / 100.0
+        v1 = 0.0
+        if dp_bar > 0.0:
+            v1 = (dp_bar / (1.0 / (kv * kv) + 1.0 / (self.k_rest * self.k_rest))) ** 0.5
+        self.flow1 = v1
+        v2 = self.flow2
+        t_ret = self.tr_station
+        if v1 > 1e-6 and v2 > 1e-6 and tp_in > t_ret:
+            c1 = v1 * self.rho_cp / 3600.0
+            c2 = v2 * self.rho_cp / 3600.0
+            f1 = v1 / self.hx_v1_design
+            f2 = v2 / self.hx_v2_design
+            # UA = 1/(1/hA1 + 1/hA2), hA_i ~ flow^n, r = 1 (Modelica Buildings HASingleFlow)
+            ua = self.ua_design / (0.5 * f1 ** (-self.hx_n) + 0.5 * f2 ** (-self.hx_n))
+            cmin = c1 if c1 < c2 else c2
+            cmax = c2 if c1 < c2 else c1
+            cr = cmin / cmax
+            ntu = ua / cmin
+            if cr < 0.999:
+                e = E ** (-ntu * (1.0 - cr))
+                eps = (1.0 - e) / (1.0 - cr * e)
+            else:
+                eps = ntu / (1.0 + ntu)
+            q = eps * cmin * (tp_in - t_ret)
+            ts_target = t_ret + q / c2
+            tp_target = tp_in - q / c1
+        elif v1 > 1e-6 and v2 <= 1e-6:
+            ts_target = tp_in  # stagnant secondary side soaks up to the primary temperature
+            tp_target = tp_in
+        else:
+            ts_target = t_ret if v2 > 1e-6 else self.ts_hx
+            tp_target = self.tp_ret_hx if v1 <= 1e-6 else tp_in
+        a = dt / (self.hx_tau_s + dt)
+        self.ts_hx += (ts_target - self.ts_hx) * a
+        self.tp_ret_hx += (tp_target - self.tp_ret_hx) * a
+        self.ts_station += (self.ts_hx - self.ts_station) * (dt / (self.hx_dead_s + dt))
+        if v2 > 1e-6:
+            self.q_sec_kw = v2 * self.rho_cp / 3600.0 * (self.ts_hx - t_ret)
+        else:
+            self.q_sec_kw = 0.0
+        self.q_meter_kw = v1 * self.rho_cp / 3600.0 * (tp_in - self.tp_ret_hx)
+        if self.q_meter_kw < 0.0:
+            self.q_meter_kw = 0.0
+        self.heat_kwh += self.q_sec_kw * dt / 3600.0
+        self.meter_kwh += self.q_meter_kw * dt / 3600.0
+
+    def _makeup(self, dt):
+        h = dt / 3600.0
+        p = self.static_pressure_kpa()
+        if p > 0.0:
+            self.water_missing_m3 += self.leak_m3h * h
+            if self.relief_open:
+                self.water_missing_m3 += self.relief_flow * h
+        running = 0
+        if self.makeup_cmd and not self.makeup_fault:
+            running = 1
+            if self.tank_m3 > 0.0 and p < self.makeup_max_kpa:
+                v = self.makeup_flow * self.makeup_speed * h
+                if v > self.tank_m3:
+                    v = self.tank_m3
+                self.tank_m3 -= v
+                self.water_missing_m3 -= v
+                self.makeup_m3 += v
+        self.makeup_running = running
+        level = self.tank_m3 / self.tank_volume
+        if level < self.tank_refill_below:
+            self.tank_refilling = 1
+        elif level > self.tank_refill_above:
+            self.tank_refilling = 0
+        if self.tank_refilling:
+            self.tank_m3 += self.tank_refill * h
+            if self.tank_m3 > self.tank_volume:
+                self.tank_m3 = self.tank_volume
+
+    def static_pressure_kpa(self):
+        """Pressure held at the circulation pump suction (expansion vessel stiffness)."""
+        p = self.static_kpa - self.stiffness * self.water_missing_m3
+        return p if p > 0.0 else 0.0
+
+    # --- slow part -------------------------------------------------------------------------
+    def _lookup(self, vols, temps, head, target_vol):
+        """Temperature of the water that passed the station when the pumped volume was `target_vol`."""
+        i = head
+        # walk back at most HIST_N samples; linear interpolation between neighbours
+        for _k in range(HIST_N - 1):
+            j = (i - 1 + HIST_N) % HIST_N
+            if vols[j] <= target_vol:
+                dv = vols[i] - vols[j]
+                if dv <= 1e-12:
+                    return temps[i]
+                w = (target_vol - vols[j]) / dv
+                return temps[j] + (temps[i] - temps[j]) * w
+            if vols[j] > vols[i]:
+                return temps[i]  # ring not yet filled this far back
+            i = j
+        return temps[i]
+
+    def slow_step(self, dt):
+        """Weather, transport delay, radiators and buildings over `dt` seconds (zero-order hold)."""
+        self._weather()
+        mix = 1.0 - E ** (-dt / self.mixing_tau_s)
+        room_a = dt / (self.tau_room_s + dt)
+        q_ret_sum = 0.0
+        c_sum = 0.0
+        for j in range(self.n_groups):
+            delayed = self._lookup(self.hist_vol, self.hist_temp, self.hist_head, self.cum_vol - self.g_volume[j])
+            if self.flow2 > 1e-6:
+                self.g_supply[j] += (delayed - self.g_supply[j]) * mix
+            ta = self.g_ta[j]
+            ts = self.g_supply[j]
+            c = self.flow2 * self.g_flow_share[j] * self.rho_cp / 3600.0  # kW/K
+            q = 0.0
+            tr = ts
+            if c > 1e-9 and ts - ta > 0.01:
+                q = emitter_heat(self.g_k_rad[j], self.g_exp[j], c, ts, ta, 0.0)
+                tr = ts - q / c
+            self.g_return[j] = tr
+            q_ret_sum += c * tr
+            c_sum += c
+            self.g_q_emit[j] += (q - self.g_q_emit[j]) * (1.0 - E ** (-dt / self.g_tau_emit[j]))
+            # per m2 inputs (W/m2): emitter heat split convective/radiant, gains split air/mass
+            qe = self.g_q_emit[j] * 1000.0 / self.g_area[j]
+            solar = self.solar_aperture * self.ghi * self.g_solar[j]
+            qa = (1.0 - self.g_radiant[j]) * qe + 0.5 * self.internal_gain + 0.3 * solar
+            qm = self.g_radiant[j] * qe + 0.5 * self.internal_gain + 0.7 * solar
+            to = self.outdoor_c
+            tm = self.g_tm[j]
+            ta_new = self.g_a11[j] * ta + self.g_a12[j] * tm + self.g_bo1[j] * to + self.g_ba1[j] * qa + self.g_bm1[j] * qm
+            tm_new = self.g_a21[j] * ta + self.g_a22[j] * tm + self.g_bo2[j] * to + self.g_ba2[j] * qa + self.g_bm2[j] * qm
+            self.g_ta[j] = ta_new
+            self.g_tm[j] = tm_new
+            self.g_room_meas[j] += (ta_new - self.g_room_meas[j]) * room_a
+            hours = dt / 3600.0
+            if ta_new < self.floor_c:
+                deficit = self.floor_c - ta_new
+                self.g_kh_floor[j] += deficit * hours
+                self.g_h_floor[j] += hours
+                if deficit > self.g_max_deficit[j]:
+                    self.g_max_deficit[j] = deficit
+            if ta_new < self.low_c:
+                self.g_kh_low[j] += (self.low_c - ta_new) * hours
+        if c_sum > 1e-9:
+            self.ret_head = (self.ret_head + 1) % HIST_N
+            self.ret_vol[self.ret_head] = self.cum_vol
+            self.ret_temp[self.ret_head] = q_ret_sum / c_sum
+        self._disturbances(dt)
+
+    def _weather(self):
+        hour = self.time_s / 3600.0
+        i = int(hour)
+        frac = hour - i
+        i0 = i % self.n_hours
+        i1 = (i + 1) % self.n_hours
+        to = self.weather_temp[i0] + (self.weather_temp[i1] - self.weather_temp[i0]) * frac
+        self.ghi = self.weather_ghi[i0] + (self.weather_ghi[i1] - self.weather_ghi[i0]) * frac
+        if self.snap_end_s >= 0.0:
+            if self.time_s < self.snap_end_s:
+                to -= self.snap_k
+            else:
+                self.snap_end_s = -1.0
+                self.snap_k = 0.0
+        self.outdoor_c = to
+
+    def _disturbances(self, dt):
+        """The heat source's own weather compensation and a slowly wandering available dp."""
+        span = 5.0 - self.design_outdoor_c
+        frac = (5.0 - self.m_outdoor) / span
+        if frac < 0.0:
+            frac = 0.0
+        elif frac > 1.0:
+            frac = 1.0
+        target = self.primary_min_c + (self.primary_design_c - self.primary_min_c) * frac
+        self.tp_comp_c += (target - self.tp_comp_c) * (dt / (6.0 * 3600.0 + dt))
+        phi = E ** (-dt / (6.0 * 3600.0))
+        self.dp_z = phi * self.dp_z + (1.0 - phi * phi) ** 0.5 * self.gauss()
+        self.dp_kpa = self.dp_nominal * (1.0 + self.dp_variation * self.dp_z)
+        if self.dp_kpa < 0.0:
+            self.dp_kpa = 0.0

@@ -1,0 +1,416 @@
+"""The reference plant behind the simulators, the HIL rig and the season benchmark.
+
+`Plant(params=None, weather=None, seed=0)`: a district-heating substation with its secondary
+network and building groups (plant_physics.md §1). `apply(actuators)` takes the keys of
+`core.signals.ACTUATORS`; `advance(dt_s)` integrates; `readings()` returns what the station's
+sensors and meters would show, keyed by `core.signals` input names. Faults are injected with
+`inject(fault, **params)` and removed with `clear(fault)`.
+
+The model core (model.py) is Cython-compiled; this module wires parameters, weather, faults
+and the public API.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from array import array
+from typing import Any
+
+import numpy as np
+from heatkeeper.core import signals
+
+from . import params as plant_params
+from .model import PlantCore
+from .weather import Weather, synthetic_year
+
+FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop")
+TEMP_SIGNALS = (signals.OUTDOOR_TEMP_C, signals.PRIMARY_SUPPLY_TEMP_C, signals.PRIMARY_RETURN_TEMP_C,
+                signals.SECONDARY_SUPPLY_TEMP_C, signals.SECONDARY_RETURN_TEMP_C)
+PRESSURE_SIGNALS = (signals.PRIMARY_SUPPLY_PRESSURE_KPA, signals.PRIMARY_RETURN_PRESSURE_KPA,
+                    signals.SECONDARY_SUPPLY_PRESSURE_KPA, signals.SECONDARY_RETURN_PRESSURE_KPA)
+
+
+def default_weather() -> Weather:
+    """Synthetic Arxan year (seed 0) starting on 1 December: a cold, clearly heating, start."""
+    return synthetic_year("arxan", seed=0).rotated(334 * 24)
+
+
+def building_matrices(c_air: float, c_mass: float, h_am: float, h_ao: float, h_mo: float,
+                      dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact zero-order-hold discretisation of the 2R2C group (per m2 floor).
+
+    States x = [T_air, T_mass]; inputs u = [T_out, q_air, q_mass] (degC, W/m2, W/m2).
+    Returns (A_d, B_d) with x+ = A_d x + B_d u (matrix exponential of the augmented system).
+    """
+    a = np.array([[-(h_am + h_ao) / c_air, h_am / c_air],
+                  [h_am / c_mass, -(h_am + h_mo) / c_mass]])
+    b = np.array([[h_ao / c_air, 1.0 / c_air, 0.0],
+                  [h_mo / c_mass, 0.0, 1.0 / c_mass]])
+    m = np.zeros((5, 5))
+    m[:2, :2] = a * dt_s
+    m[:2, 2:] = b * dt_s
+    e = _expm(m)
+    return e[:2, :2], e[:2, 2:]
+
+
+def _expm(m: np.ndarray) -> np.ndarray:
+    """Matrix exponential by scaling and squaring with a Taylor series (small, well-scaled m)."""
+    norm = float(np.abs(m).sum(axis=1).max())
+    squarings = max(0, int(math.ceil(math.log2(norm))) + 4) if norm > 0 else 0
+    x = m / (2.0**squarings)
+    result = np.eye(m.shape[0])
+    term = np.eye(m.shape[0])
+    for k in range(1, 20):
+        term = term @ x / k
+        result = result + term
+    for _ in range(squarings):
+        result = result @ result
+    return result
+
+
+class Plant(PlantCore):
+    """A heat exchange station with its network and buildings (see the module docstring)."""
+
+    def __init__(self, params: dict[str, Any] | None = None, weather: Weather | None = None, seed: int = 0) -> None:
+        p = plant_params.build(params)
+        groups = p["groups"]
+        super().__init__(len(groups), seed)
+        self.params = p
+        self.seed = seed
+        self.group_names: list[str] = [g["name"] for g in groups]
+        self.open_sensors: set[str] = set()
+        self.active_faults: dict[str, dict[str, Any]] = {}
+        self._rng = random.Random(seed)
+        self._configure_scalars(p)
+        self._configure_groups(p, groups)
+        self.set_weather(weather if weather is not None else default_weather())
+        self._initial_state(p)
+        self._collector_bias = [[self._rng.gauss(0.0, p["room_sensor_bias_k"]) for _ in plant_params.COLLECTOR_OFFSETS_K]
+                                for _ in groups]
+
+    # --- set-up --------------------------------------------------------------------------
+    def _configure_scalars(self, p: dict[str, Any]) -> None:
+        self.rho_cp = p["water_rho_cp_kj_m3k"]
+        self.building_step_s = p["building_step_s"]
+        self.max_fast_step_s = p["max_fast_step_s"]
+        self.internal_gain = p["internal_gain_w_m2"]
+        self.solar_aperture = p["solar_aperture_m2_m2"]
+        self.mixing_tau_s = p["mixing_tau_s"]
+        self.return_volume = p["return_volume_m3"]
+        self.run_time_s = p["actuator_run_time_s"]
+        self.backlash = p["actuator_backlash_pct"] / 100.0
+        self.min_step = p["actuator_min_step_pct"] / 100.0
+        self.min_pulse_s = p["actuator_min_pulse_s"]
+        self.three_point = 1 if p["actuator_three_point"] else 0
+        self.kvs = p["valve_kvs_m3h"]
+        self.rangeability = p["valve_rangeability"]
+        beta = p["valve_authority"]
+        # authority beta = dp_valve,100 / (dp_valve,100 + dp_rest): K_rest = Kvs sqrt(beta/(1-beta))
+        self.k_rest = self.kvs * math.sqrt(beta / (1.0 - beta)) if beta < 1.0 else 1e9
+        self.leakage = p["valve_leakage"]
+        self.ua_design = p["hx_ua_design_kw_k"] * p["hx_fouling"]
+        self.hx_n = p["hx_flow_exponent"]
+        self.hx_v1_design = p["hx_design_primary_m3h"]
+        self.hx_v2_design = p["hx_design_secondary_m3h"]
+        self.hx_tau_s = p["hx_tau_s"]
+        self.hx_dead_s = p["hx_dead_time_s"]
+        q_d = p["secondary_design_flow_m3h"]
+        h_d = p["pump_design_head_m"]
+        self.sys_k = h_d / (q_d * q_d)
+        self.pump_h0 = p["pump_shutoff_head_m"]
+        self.pump_a = (self.pump_h0 - h_d) / (q_d * q_d)
+        self.pump_eff = p["pump_efficiency"]
+        self.pump_min = p["pump_min_speed_pct"] / 100.0
+        self.pump_ramp = p["pump_ramp_pct_s"] / 100.0
+        self.pump_start_delay_s = p["pump_start_delay_s"]
+        self.static_kpa = p["static_pressure_kpa"]
+        self.stiffness = p["network_stiffness_kpa_m3"]
+        self.makeup_flow = p["makeup_flow_m3h"]
+        self.makeup_max_kpa = p["makeup_max_pressure_kpa"]
+        self.tank_volume = p["tank_volume_m3"]
+        self.tank_refill = p["tank_refill_m3h"]
+        self.tank_refill_below = p["tank_refill_below_pct"] / 100.0
+        self.tank_refill_above = p["tank_refill_above_pct"] / 100.0
+        self.relief_flow = p["relief_flow_m3h"]
+        self.primary_design_c = p["primary_design_supply_c"]
+        self.primary_min_c = p["primary_min_supply_c"]
+        self.design_outdoor_c = p["design_outdoor_c"]
+        self.primary_p_kpa = p["primary_supply_pressure_kpa"]
+        self.dp_nominal = p["primary_dp_kpa"]
+        self.dp_variation = p["primary_dp_variation"]
+        self.tau_supply_s = p["sensor_tau_supply_s"]
+        self.tau_outdoor_s = p["sensor_tau_outdoor_s"]
+        self.tau_room_s = p["sensor_tau_room_s"]
+        self.noise_k = p["sensor_noise_k"]
+        self.noise_kpa = p["sensor_noise_kpa"]
+        self.floor_c = 18.0
+        self.low_c = 18.0
+
+    def _configure_groups(self, p: dict[str, Any], groups: list[dict[str, Any]]) -> None:
+        area = p["floor_area_m2"]
+        dt_design = p["design_indoor_c"] - p["design_outdoor_c"]
+        ts_d, tr_d, ti_d = p["radiator_design_supply_c"], p["radiator_design_return_c"], p["design_indoor_c"]
+        lmtd_d = (ts_d - tr_d) / math.log((ts_d - ti_d) / (tr_d - ti_d))
+        weights = [g["area_share"] * g["h_mult"] * g["flow_mult"] for g in groups]
+        total_w = sum(weights)
+        self.design_load_kw = 0.0
+        for j, g in enumerate(groups):
+            a_j = area * g["area_share"]
+            h = p["h_tot_w_m2k"] * g["h_mult"]
+            h_ao = p["h_ao_share"] * h
+            h_mo = h - h_ao
+            ad, bd = building_matrices(p["c_air_kj_m2k"] * 1000.0, p["c_mass_kj_m2k"] * 1000.0, p["h_am_w_m2k"],
+                                       h_ao, h_mo, p["building_step_s"])
+            self.g_a11[j], self.g_a12[j], self.g_a21[j], self.g_a22[j] = ad[0, 0], ad[0, 1], ad[1, 0], ad[1, 1]
+            self.g_bo1[j], self.g_ba1[j], self.g_bm1[j] = bd[0, 0], bd[0, 1], bd[0, 2]
+            self.g_bo2[j], self.g_ba2[j], self.g_bm2[j] = bd[1, 0], bd[1, 1], bd[1, 2]
+            self.g_area[j] = a_j
+            load_kw = h * dt_design * a_j / 1000.0
+            self.design_load_kw += load_kw
+            floor = g["kind"] == "floor"
+            n = p["floor_exponent"] if floor else p["radiator_exponent"]
+            q_emitter_kw = load_kw * p["radiator_oversize"] * g["rad_mult"]
+            # EN 442: Q = Q_d (dT_lm / dT_lm,d)^n  ->  UA(dT_lm) = K dT_lm^(n-1), K = Q_d / dT_lm,d^n
+            self.g_k_rad[j] = q_emitter_kw / lmtd_d**n
+            self.g_exp[j] = n
+            self.g_tau_emit[j] = p["floor_tau_s"] if floor else p["radiator_tau_s"]
+            self.g_radiant[j] = p["floor_radiant_share"] if floor else p["radiator_radiant_share"]
+            self.g_solar[j] = g["solar"]
+            self.g_flow_share[j] = weights[j] / total_w
+            self.g_volume[j] = g["delay_s"] * p["secondary_design_flow_m3h"] / 3600.0
+        self.group_h = [p["h_tot_w_m2k"] * g["h_mult"] for g in groups]
+
+    def set_weather(self, weather: Weather) -> None:
+        """Drive the plant with `weather` (hour 0 = plant time 0, repeating after its end)."""
+        self.weather = weather
+        self.weather_temp = array("d", weather.temp_c)
+        self.weather_ghi = array("d", weather.ghi_wm2)
+        self.n_hours = len(weather.temp_c)
+
+    def _initial_state(self, p: dict[str, Any]) -> None:
+        self.slow_step(0.0)  # weather at t = 0
+        to = self.outdoor_c
+        ti = p["initial_room_c"]
+        for j in range(self.n_groups):
+            # mass node at its steady state for the air temperature and the outdoor temperature
+            h = self.group_h[j]
+            h_ao = p["h_ao_share"] * h
+            h_mo = h - h_ao
+            h_am = p["h_am_w_m2k"]
+            self.g_ta[j] = ti
+            self.g_tm[j] = (h_am * ti + h_mo * to) / (h_am + h_mo)
+            self.g_room_meas[j] = ti
+            self.g_supply[j] = p["initial_supply_c"]
+            self.g_return[j] = ti + 0.5 * (p["initial_supply_c"] - ti)
+            self.g_lmtd[j] = 0.0
+            self.g_q_emit[j] = 0.0
+        self.ts_hx = self.ts_station = self.m_ts = p["initial_supply_c"]
+        self.tr_station = self.m_tr = ti + 0.6 * (p["initial_supply_c"] - ti)
+        for k in range(len(self.hist_temp)):
+            self.hist_temp[k] = p["initial_supply_c"]
+            self.ret_temp[k] = self.tr_station
+        self.motor = self.stem = self.valve_cmd = p["initial_valve_pct"] / 100.0
+        frac = min(1.0, max(0.0, (5.0 - to) / (5.0 - self.design_outdoor_c)))
+        self.tp_comp_c = self.primary_min_c + (self.primary_design_c - self.primary_min_c) * frac
+        self.tp_in = self.m_tp_in = self.tp_comp_c
+        self.tp_ret_hx = self.m_tp_ret = self.tr_station + 5.0
+        self.m_outdoor = to
+        self.dp_kpa = self.dp_nominal
+        self.tank_m3 = 0.8 * self.tank_volume
+        self.run_cmd1, self.speed_cmd1 = 1, 1.0
+        self.speed1 = 1.0  # found running at full speed
+        self.running1 = 1
+        self.start_timer1 = self.pump_start_delay_s
+        for k in range(self.n_groups):
+            self.g_kh_floor[k] = self.g_kh_low[k] = self.g_h_floor[k] = self.g_max_deficit[k] = 0.0
+
+    # --- the API -------------------------------------------------------------------------
+    def apply(self, actuators: dict[str, Any]) -> None:
+        """Take actuator commands (keys of core.signals.ACTUATORS; missing keys keep their value)."""
+        get = actuators.get
+        v = get(signals.VALVE_CMD_PCT)
+        if v is not None:
+            self.valve_cmd = min(1.0, max(0.0, float(v) / 100.0))
+        op = get(signals.VALVE_OPEN_PULSE_S)
+        if op:
+            op = float(op)
+            self.pulse_open_s = op - self.min_pulse_s if op > self.min_pulse_s else 0.0
+            self.pulse_close_s = 0.0
+        cl = get(signals.VALVE_CLOSE_PULSE_S)
+        if cl:
+            cl = float(cl)
+            self.pulse_close_s = cl - self.min_pulse_s if cl > self.min_pulse_s else 0.0
+            self.pulse_open_s = 0.0
+        r = get(signals.PUMP1_RUN)
+        if r is not None:
+            self.run_cmd1 = 1 if r else 0
+        s = get(signals.PUMP1_SPEED_CMD_PCT)
+        if s is not None:
+            self.speed_cmd1 = min(1.0, max(0.0, float(s) / 100.0))
+        r = get(signals.PUMP2_RUN)
+        if r is not None:
+            self.run_cmd2 = 1 if r else 0
+        s = get(signals.PUMP2_SPEED_CMD_PCT)
+        if s is not None:
+            self.speed_cmd2 = min(1.0, max(0.0, float(s) / 100.0))
+        r = get(signals.MAKEUP_PUMP_RUN)
+        if r is not None:
+            self.makeup_cmd = 1 if r else 0
+        s = get(signals.MAKEUP_PUMP_SPEED_CMD_PCT)
+        if s is not None:
+            self.makeup_speed = min(1.0, max(0.0, float(s) / 100.0))
+        r = get(signals.RELIEF_VALVE_OPEN)
+        if r is not None:
+            self.relief_open = 1 if r else 0
+
+    def readings(self) -> dict[str, float]:
+        """True sensor and meter values (with sensor lags and noise), keyed by core.signals names."""
+        nk = self.noise_k
+        np_ = self.noise_kpa
+        g = self.gauss
+        p_static = self.static_pressure_kpa()
+        out = {
+            signals.OUTDOOR_TEMP_C: round(self.m_outdoor + nk * g(), 2),
+            signals.PRIMARY_SUPPLY_TEMP_C: round(self.m_tp_in + nk * g(), 2),
+            signals.PRIMARY_RETURN_TEMP_C: round(self.m_tp_ret + nk * g(), 2),
+            signals.PRIMARY_SUPPLY_PRESSURE_KPA: round(self.primary_p_kpa + np_ * g(), 1),
+            signals.PRIMARY_RETURN_PRESSURE_KPA: round(self.primary_p_kpa - self.dp_kpa + np_ * g(), 1),
+            signals.SECONDARY_SUPPLY_TEMP_C: round(self.m_ts + nk * g(), 2),
+            signals.SECONDARY_RETURN_TEMP_C: round(self.m_tr + nk * g(), 2),
+            signals.SECONDARY_SUPPLY_PRESSURE_KPA: round(max(0.0, p_static + self.head_m * 9.6 + np_ * g()), 1),
+            signals.SECONDARY_RETURN_PRESSURE_KPA: round(max(0.0, p_static + np_ * g()), 1),
+            signals.VALVE_POSITION_PCT: round(self.stem * 100.0, 1),
+            signals.HEAT_POWER_KW: round(self.q_meter_kw, 1),
+            signals.PRIMARY_FLOW_M3H: round(self.flow1, 2),
+            signals.HEAT_ENERGY_KWH: math.floor(self.meter_kwh),
+            signals.PUMP1_RUNNING: float(self.running1),
+            signals.PUMP1_FAULT: float(self.fault1),
+            signals.PUMP1_SPEED_PCT: round(self.speed1 * 100.0, 1),
+            signals.PUMP2_RUNNING: float(self.running2),
+            signals.PUMP2_FAULT: float(self.fault2),
+            signals.PUMP2_SPEED_PCT: round(self.speed2 * 100.0, 1),
+            signals.MAKEUP_PUMP_RUNNING: float(self.makeup_running),
+            signals.MAKEUP_PUMP_FAULT: float(self.makeup_fault),
+            signals.MAKEUP_VOLUME_M3: round(self.makeup_m3, 3),
+            signals.TANK_LEVEL_PCT: round(100.0 * self.tank_m3 / self.tank_volume, 1),
+        }
+        for name in self.open_sensors:
+            out[name] = plant_params.OPEN_CIRCUIT_TEMP_C if name in TEMP_SIGNALS else plant_params.OPEN_CIRCUIT_PRESSURE_KPA
+        return out
+
+    def process_image(self) -> dict[str, Any]:
+        """readings() as a core input image: {"now_s": time_s, name: (value, ok)}; open sensors not ok."""
+        image: dict[str, Any] = {"now_s": self.time_s}
+        open_ = self.open_sensors
+        for name, value in self.readings().items():
+            image[name] = (value, name not in open_)
+        return image
+
+    def collector_readings(self) -> list[tuple[str, str, float]]:
+        """Room-temperature collectors: [(collector_id, group, temp_c)], two per group, coldest flats."""
+        result = []
+        for j, name in enumerate(self.group_names):
+            base = self.g_room_meas[j]
+            for k, offset in enumerate(plant_params.COLLECTOR_OFFSETS_K):
+                temp = base + offset + self._collector_bias[j][k] + self.noise_k * self.gauss()
+                result.append(("rc-%02d-%d" % (j + 1, k + 1), name, round(temp, 2)))
+        return result
+
+    @property
+    def room_temps_c(self) -> list[float]:
+        """True mean air temperature of each building group (degC), in group_names order."""
+        return [self.g_ta[j] for j in range(self.n_groups)]
+
+    @property
+    def supply_temp_c(self) -> float:
+        """True secondary supply temperature at the station's sensor position."""
+        return self.ts_station
+
+    @property
+    def heat_energy_kwh(self) -> float:
+        """Heat delivered to the secondary network since start (kWh, at the heat exchanger)."""
+        return self.heat_kwh
+
+    def comfort(self) -> dict[str, list[float]]:
+        """Per group: K.h below 18 degC, K.h below the low threshold, hours below 18, largest deficit."""
+        n = self.n_groups
+        return {"kh_below_18": [self.g_kh_floor[j] for j in range(n)],
+                "kh_below_low": [self.g_kh_low[j] for j in range(n)],
+                "hours_below_18": [self.g_h_floor[j] for j in range(n)],
+                "max_deficit_k": [self.g_max_deficit[j] for j in range(n)]}
+
+    def set_comfort_thresholds(self, floor_c: float = 18.0, low_c: float = 18.0) -> None:
+        """Thresholds the comfort integrals use (the legal floor and target - 2 K)."""
+        self.floor_c = float(floor_c)
+        self.low_c = float(low_c)
+
+    # --- faults --------------------------------------------------------------------------
+    def inject(self, fault: str, **params: Any) -> None:
+        """Inject a fault: leak(m3h), pump_trip(pump=1|2), stuck_valve(), sensor_open(signal=name),
+        cold_snap(delta_k, duration_s), primary_supply_drop(delta_k, duration_s=None)."""
+        if fault not in FAULTS:
+            raise ValueError("unknown fault %r: choose one of %s" % (fault, ", ".join(FAULTS)))
+        if fault == "leak":
+            m3h = float(params.get("m3h", 1.0))
+            if not 0.0 <= m3h <= 100.0:
+                raise ValueError("leak m3h=%r m3/h: must be in [0, 100]" % m3h)
+            self.leak_m3h = m3h
+        elif fault == "pump_trip":
+            pump = params.get("pump", 1)
+            if pump not in (1, 2):
+                raise ValueError("pump_trip pump=%r: must be 1 or 2" % (pump,))
+            if pump == 1:
+                self.fault1 = 1
+            else:
+                self.fault2 = 1
+        elif fault == "stuck_valve":
+            self.stuck = 1
+        elif fault == "sensor_open":
+            name = params.get("signal")
+            if name not in TEMP_SIGNALS + PRESSURE_SIGNALS:
+                raise ValueError("sensor_open signal=%r: must be one of %s" % (name, ", ".join(TEMP_SIGNALS + PRESSURE_SIGNALS)))
+            self.open_sensors.add(name)
+        elif fault == "cold_snap":
+            delta = float(params.get("delta_k", 10.0))
+            duration = float(params.get("duration_s", 3 * 86400.0))
+            if not 0.0 < delta <= 40.0 or duration <= 0.0:
+                raise ValueError("cold_snap delta_k=%r K must be in (0, 40], duration_s=%r s must be > 0" % (delta, duration))
+            self.snap_k = delta
+            self.snap_end_s = self.time_s + duration
+        elif fault == "primary_supply_drop":
+            delta = float(params.get("delta_k", self.params["primary_drop_k"]))
+            if not 0.0 < delta <= 80.0:
+                raise ValueError("primary_supply_drop delta_k=%r K: must be in (0, 80]" % delta)
+            until = params.get("duration_s")
+            self.primary_drop_k = delta
+            self.primary_drop_end_s = -1.0 if until is None else self.time_s + float(until)
+        self.active_faults[fault] = dict(params)
+
+    def clear(self, fault: str, **params: Any) -> None:
+        """Remove a fault (for pump_trip and sensor_open, optionally only one pump or signal)."""
+        if fault not in FAULTS:
+            raise ValueError("unknown fault %r: choose one of %s" % (fault, ", ".join(FAULTS)))
+        if fault == "leak":
+            self.leak_m3h = 0.0
+        elif fault == "pump_trip":
+            pump = params.get("pump")
+            if pump in (None, 1):
+                self.fault1 = 0
+            if pump in (None, 2):
+                self.fault2 = 0
+        elif fault == "stuck_valve":
+            self.stuck = 0
+            self.positioning = 1
+        elif fault == "sensor_open":
+            name = params.get("signal")
+            if name is None:
+                self.open_sensors.clear()
+            else:
+                self.open_sensors.discard(name)
+        elif fault == "cold_snap":
+            self.snap_end_s = -1.0
+            self.snap_k = 0.0
+        elif fault == "primary_supply_drop":
+            self.primary_drop_k = 0.0
+        self.active_faults.pop(fault, None)
