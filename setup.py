@@ -34,6 +34,16 @@ PACKAGE_DIRS = {
 # The one list of Cython-compiled modules (dotted names under `heatkeeper`).
 CYTHON_MODULES = [
     "heatkeeper.core.units",
+    "heatkeeper.core.heating_curve",
+    "heatkeeper.core.limiters",
+    "heatkeeper.core.outdoor",
+    "heatkeeper.core.pi",
+    "heatkeeper.core.room_feedback",
+    "heatkeeper.core.schedule",
+    "heatkeeper.core.setpoint_chain",
+    "heatkeeper.core.valve_actuator",
+    "heatkeeper.core.valve_loop",
+    "heatkeeper.tools.plant.local_control",
     "heatkeeper.tools.plant.model",
 ]
 

@@ -67,7 +67,7 @@ DEFAULTS = {
     "dp_min_kpa": 10.0,
     "dp_max_kpa": 400.0,
     "makeup_min_kpa": 80.0,
-    "makeup_max_kpa": 1000.0,
+    "makeup_max_kpa": 500.0,
     "boost_max_k": 10.0,
 }
 

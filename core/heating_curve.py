@@ -13,7 +13,7 @@ Invariant: `supply_c()` is total: any finite input gives a value inside the clam
 This module also holds `section_problems`, the range checker every control section uses.
 """
 
-from .units import clamp, interp_table
+from .units import clamp
 
 # ECL factory curve (slope 1.0) [industrial_anchors 2.1, ECL-HC].
 DEFAULTS = {
@@ -56,7 +56,7 @@ def _describe(section: str, key: str, value, unit: str) -> str:
     return "%s.%s=%r" % (section, key, value)
 
 
-def section_problems(section: str, values: dict, defaults: dict, ranges: dict) -> list:
+def section_problems(section: str, values, defaults: dict, ranges: dict) -> list:
     """Every problem of one settings section: unknown keys, wrong types, out-of-range numbers.
 
     Booleans must be booleans, strings strings, numbers (int or float, not NaN) in range.
@@ -95,7 +95,7 @@ def merged(defaults: dict, values) -> dict:
     return out
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `curve` settings section (an empty list when it is valid)."""
     problems = section_problems("curve", section, DEFAULTS, RANGES)
     if not isinstance(section, dict):
@@ -138,6 +138,7 @@ class HeatingCurve:
         self.use_table = s["mode"] == "table"
         self.xs = [float(x) for x in s["table_outdoor_c"]]
         self.ys = [float(y) for y in s["table_supply_c"]]
+        self.n_points = len(self.xs)
         self.shift_k = float(s["shift_k"])
         self.design_room_c = float(s["design_room_c"])
         self.room_shift_factor = float(s["room_shift_factor"])
@@ -157,11 +158,32 @@ class HeatingCurve:
     def unclamped_c(self, outdoor_c: float, room_setpoint_c: float) -> float:
         """The curve before the min/max clamp."""
         if self.use_table:
-            base = interp_table(outdoor_c, self.xs, self.ys)
+            base = self.table_c(outdoor_c)
         else:
             base = SLOPE_PIVOT_SUPPLY_C + self.slope * (SLOPE_PIVOT_OUTDOOR_C - outdoor_c)
         room_k = (room_setpoint_c - self.design_room_c) * self.slope * self.room_shift_factor
         return base + self.shift_k + room_k
+
+    def table_c(self, outdoor_c: float) -> float:
+        """Piecewise-linear table lookup, held flat beyond the ends."""
+        xs = self.xs
+        ys = self.ys
+        n = self.n_points
+        x0 = xs[0]
+        if outdoor_c <= x0:
+            return ys[0]
+        x1 = xs[n - 1]
+        if outdoor_c >= x1:
+            return ys[n - 1]
+        i = 1
+        x1 = xs[1]
+        while i < n - 1 and x1 < outdoor_c:
+            i += 1
+            x1 = xs[i]
+        x0 = xs[i - 1]
+        y0 = ys[i - 1]
+        y1 = ys[i]
+        return y0 + (y1 - y0) * (outdoor_c - x0) / (x1 - x0)
 
     def supply_c(self, outdoor_c: float, room_setpoint_c: float) -> float:
         """Supply setpoint for this outdoor temperature and room setpoint, clamped."""

@@ -11,7 +11,7 @@ nothing in the cycle runs after them.
     dry run            return pressure too low (core.pumps): circulation pumps off.
     tank low-low       make-up pump off. Make-up pump fault: make-up pump off.
     frost              outdoor below `frost_outdoor_c` (hysteresis `frost_hyst_k`): circulation
-                       forced on (unless dry run), and core.station keeps the supply setpoint at
+                       forced on (unless dry run or the network is being filled), and core.station keeps the supply setpoint at
                        least `frost_min_supply_c`; supply below `frost_supply_c` with flow
                        proven holds the valve at least `frost_valve_min_pct` open.
 Vendor practice for unattended stations: 超温或循环泵全停 -> 一次阀自动关闭; 超压自动泄压.
@@ -113,8 +113,9 @@ class Interlocks:
             self.reset_requested = True
 
     def apply(self, out: dict, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
-              cycle_s: float) -> None:
-        """Move `out` toward safe; nothing may change it after this call."""
+              cycle_s: float, filling: bool) -> None:
+        """Move `out` toward safe; nothing may change it after this call. `filling`: the network
+        is being filled (start-up), so frost must not start a pump in it."""
         values = sq.values
         ok = sq.ok
         actions = 0
@@ -153,7 +154,9 @@ class Interlocks:
             out["pump2_speed_cmd_pct"] = 0.0
         elif self.frost:
             actions |= X_FROST
-            if not out["pump1_run"] and not out["pump2_run"]:
+            # Backstop: the pumps normally run for frost already (a change-over pause included);
+            # force one only if they were not asked to circulate at all.
+            if not pumps.want and not filling and not out["pump1_run"] and not out["pump2_run"]:
                 k = pumps.duty if not pumps.failed[pumps.duty] else 1 - pumps.duty
                 if not pumps.failed[k]:
                     name = "pump1" if k == 0 else "pump2"

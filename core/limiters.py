@@ -15,7 +15,6 @@ A measurement that is not ok gives no trim (its integrator is reset) and raises 
 
 from .heating_curve import merged, section_problems
 from .signals import HEAT_POWER_KW, PRIMARY_FLOW_M3H, PRIMARY_RETURN_TEMP_C
-from .units import lerp
 
 DEFAULTS = {
     "outdoor_warm_c": 15.0,
@@ -55,7 +54,7 @@ RANGES = {
 }
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `limiters` settings section."""
     problems = section_problems("limiters", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:
@@ -105,7 +104,7 @@ class Limiters:
             return warm
         if outdoor_c <= self.x_cold_c:
             return cold
-        return lerp(outdoor_c, self.x_warm_c, warm, self.x_cold_c, cold)
+        return warm + (cold - warm) * (outdoor_c - self.x_warm_c) / (self.x_cold_c - self.x_warm_c)
 
     def step(self, dt_s: float, outdoor_c: float, inputs: dict) -> float:
         """The combined trim (K, <= 0) for this cycle."""
@@ -113,31 +112,31 @@ class Limiters:
         self.meter_fault = False
         if self.return_enabled:
             self.return_limit_c = self.limit_at(outdoor_c, self.return_warm_c, self.return_cold_c)
-            item = inputs.get(PRIMARY_RETURN_TEMP_C)
-            if item is None or not item[1] or item[0] != item[0]:
+            v = reading(inputs, PRIMARY_RETURN_TEMP_C)
+            if v != v:
                 self.return_fault = True
                 self.return_trim_k = 0.0
             else:
-                self.return_trim_k = _integrate(self.return_trim_k, item[0] - self.return_limit_c,
+                self.return_trim_k = _integrate(self.return_trim_k, v - self.return_limit_c,
                                                 self.return_rate * dt_s, self.return_trim_max_k)
         if self.power_enabled:
             self.power_limit_kw = self.limit_at(outdoor_c, self.power_warm_kw, self.power_cold_kw)
-            item = inputs.get(HEAT_POWER_KW)
-            if item is None or not item[1] or item[0] != item[0]:
+            v = reading(inputs, HEAT_POWER_KW)
+            if v != v:
                 self.meter_fault = True
                 self.power_trim_k = 0.0
             else:
-                excess_pct = 100.0 * (item[0] - self.power_limit_kw) / self.power_limit_kw
+                excess_pct = 100.0 * (v - self.power_limit_kw) / self.power_limit_kw
                 self.power_trim_k = _integrate(self.power_trim_k, excess_pct, self.meter_rate * dt_s,
                                                self.meter_trim_max_k)
         if self.flow_enabled:
             self.flow_limit_m3h = self.limit_at(outdoor_c, self.flow_warm_m3h, self.flow_cold_m3h)
-            item = inputs.get(PRIMARY_FLOW_M3H)
-            if item is None or not item[1] or item[0] != item[0]:
+            v = reading(inputs, PRIMARY_FLOW_M3H)
+            if v != v:
                 self.meter_fault = True
                 self.flow_trim_k = 0.0
             else:
-                excess_pct = 100.0 * (item[0] - self.flow_limit_m3h) / self.flow_limit_m3h
+                excess_pct = 100.0 * (v - self.flow_limit_m3h) / self.flow_limit_m3h
                 self.flow_trim_k = _integrate(self.flow_trim_k, excess_pct, self.meter_rate * dt_s,
                                               self.meter_trim_max_k)
         trim = self.return_trim_k
@@ -155,6 +154,25 @@ class Limiters:
         self.return_trim_k = _bounded(d.get("return_trim_k", 0.0), self.return_trim_max_k)
         self.power_trim_k = _bounded(d.get("power_trim_k", 0.0), self.meter_trim_max_k)
         self.flow_trim_k = _bounded(d.get("flow_trim_k", 0.0), self.meter_trim_max_k)
+
+
+NAN = float("nan")
+
+
+def reading(inputs: dict, name: str) -> float:
+    """The value of `name` in a process image when present, ok and a finite number, else NaN."""
+    item = inputs.get(name)
+    if item is None:
+        return NAN
+    try:
+        if not item[1]:
+            return NAN
+        v = float(item[0])
+    except (TypeError, ValueError, IndexError):
+        return NAN
+    if v - v != 0.0:
+        return NAN  # NaN or infinite
+    return v
 
 
 def _integrate(trim_k: float, excess: float, gain_dt: float, trim_max_k: float) -> float:

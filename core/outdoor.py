@@ -15,8 +15,9 @@ so a replaced sensor is accepted again), or when it has not changed by even 0.01
 frozen_s (a stuck transmitter; 0 = off).
 """
 
+import math
+
 from .heating_curve import merged, section_problems
-from .units import first_order, is_finite
 
 DEFAULTS = {
     "building_time_constant_s": 43200.0,  # 12 h; Siemens RVS line 6110 typical 10..20 h
@@ -55,7 +56,19 @@ SOURCE_FIXED = 3
 SOURCE_NAMES = ("sensor", "supervisor", "last_good", "fixed")
 
 
-def validate(section: dict) -> list:
+def lag_step(previous: float, target: float, dt_s: float, time_constant_s: float) -> float:
+    """One step of a first-order lag, exact for a constant target over dt_s."""
+    if time_constant_s <= 0.0:
+        return target
+    if dt_s <= 0.0:
+        return previous
+    x = dt_s / time_constant_s
+    if x > 50.0:
+        return target
+    return previous + (1.0 - math.exp(-x)) * (target - previous)
+
+
+def validate(section) -> list:
     """Every problem of an `outdoor` settings section."""
     problems = section_problems("outdoor", section, DEFAULTS, RANGES)
     return problems
@@ -79,6 +92,8 @@ class OutdoorConditioner:
         self.reset()
 
     def reset(self):
+        self.lag_dt_s = 0.0
+        self.lag_gain = 0.0
         self.started = False
         self.last_s = 0.0
         self.actual_c = self.fixed_c
@@ -98,12 +113,12 @@ class OutdoorConditioner:
 
     def set_supervisor(self, temp_c: float, now_s: float):
         """An outdoor value sent by the supervisor (weather service, neighbour station)."""
-        if is_finite(temp_c) and self.plausible_min_c <= temp_c <= self.plausible_max_c:
+        if temp_c == temp_c and self.plausible_min_c <= temp_c <= self.plausible_max_c:
             self.supervisor_c = temp_c
             self.supervisor_s = now_s
 
     def _sensor_plausible(self, now_s: float, raw_c: float) -> bool:
-        if not is_finite(raw_c) or raw_c < self.plausible_min_c or raw_c > self.plausible_max_c:
+        if raw_c != raw_c or raw_c < self.plausible_min_c or raw_c > self.plausible_max_c:
             self.candidate_since_s = -1.0
             return False
         if self.frozen_s > 0.0:
@@ -116,7 +131,8 @@ class OutdoorConditioner:
             step_k = raw_c - self.accepted_c
             if step_k > self.jump_k or step_k < -self.jump_k:
                 # A jump: accept only once the new level has persisted for jump_confirm_s.
-                if self.candidate_since_s < 0.0 or abs(raw_c - self.candidate_c) > self.jump_k:
+                d_k = raw_c - self.candidate_c
+                if self.candidate_since_s < 0.0 or d_k > self.jump_k or d_k < -self.jump_k:
                     self.candidate_c = raw_c
                     self.candidate_since_s = now_s
                     return False
@@ -160,7 +176,11 @@ class OutdoorConditioner:
             self.started = True
         self.actual_c = value_c
         if self.building_time_constant_s > 0.0:
-            self.attenuated_c = first_order(self.attenuated_c, value_c, dt_s, self.building_time_constant_s)
+            if dt_s != self.lag_dt_s:
+                # exp() once per distinct cycle length, not every cycle
+                self.lag_dt_s = dt_s
+                self.lag_gain = lag_step(0.0, 1.0, dt_s, self.building_time_constant_s)
+            self.attenuated_c += self.lag_gain * (value_c - self.attenuated_c)
         else:
             self.attenuated_c = value_c
         a = self.actual_share

@@ -127,6 +127,7 @@ class CirculationPumps:
         self.dry_low_since_s = -1.0
         self.dry_ok_since_s = -1.0
         self.dry_run = False
+        self.want = False
         self.events = []  # type: list
 
     def target_dp(self, outdoor_c: float, outdoor_ok: bool, room_setpoint_c: float, lease_kpa: float) -> float:
@@ -149,10 +150,14 @@ class CirculationPumps:
         """One cycle: faults, proof, demand, rotation, exercise, dry run, speed."""
         values = sq.values
         ok = sq.ok
+        self.want = want
         self.dp_ok = ok[I_SECONDARY_SUPPLY_PRESSURE] and ok[I_SECONDARY_RETURN_PRESSURE]
         self.dp_kpa = values[I_SECONDARY_SUPPLY_PRESSURE] - values[I_SECONDARY_RETURN_PRESSURE] if self.dp_ok else 0.0
         self.dp_target_kpa = dp_target_kpa
-        self._dry_run(now_s, ok[I_SECONDARY_RETURN_PRESSURE], values[I_SECONDARY_RETURN_PRESSURE])
+        if want or self.dry_run:  # an empty network being filled is not a dry-running pump
+            self._dry_run(now_s, ok[I_SECONDARY_RETURN_PRESSURE], values[I_SECONDARY_RETURN_PRESSURE])
+        else:
+            self.dry_low_since_s = -1.0
         self._pump_health(now_s, 0, ok[I_PUMP1_FAULT] and values[I_PUMP1_FAULT] > 0.5,
                           ok[I_PUMP1_RUNNING], values[I_PUMP1_RUNNING] > 0.5)
         self._pump_health(now_s, 1, ok[I_PUMP2_FAULT] and values[I_PUMP2_FAULT] > 0.5,

@@ -1,11 +1,15 @@
 """Room feedback: trims the supply setpoint from many room-temperature collectors.
 
 Goal: the coldest homes just above the 18 degC service floor (GB/T 33833 section 5.1) with the
-least heat. The controlled value is a robust low statistic of the fresh, plausible readings:
-the `percentile` (default 10th) of the sorted temperatures, and never the single minimum when
-there are 3 or more (one badly placed or broken collector must not drive a whole station).
-A collector is ignored when its reading is older than max_age_s or outside
-[plausible_min_c, plausible_max_c].
+least heat. The controlled value is a robust low statistic of the fresh, plausible readings
+(a collector is ignored when its reading is older than max_age_s or outside
+[plausible_min_c, plausible_max_c]); `statistic` chooses it:
+- "group" (default): the median of each building group's collectors, then the coldest group.
+  A group seen by a single collector that sits more than outlier_k below the next group is not
+  trusted alone (one broken or badly placed collector must not drive a whole station); a cold
+  group confirmed by two or more collectors always counts, since every home must reach 18 degC.
+- "percentile": the `percentile` (default 10th) of all readings, and never the single minimum
+  when there are 3 or more.
 
 The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - low_c) / integral_time_s,
 held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target. It lowers
@@ -15,13 +19,15 @@ to 0 with decay_s (the curve alone, the safe default).
 """
 
 from .heating_curve import merged, section_problems
-from .units import first_order
+from .outdoor import lag_step
 
 DEFAULTS = {
     "enabled": True,
     "target_c": 18.5,
     "floor_c": 18.0,
+    "statistic": "group",  # "group" or "percentile"
     "percentile": 10.0,
+    "outlier_k": 1.5,
     "max_age_s": 3600.0,
     "plausible_min_c": 5.0,
     "plausible_max_c": 35.0,
@@ -37,6 +43,7 @@ RANGES = {
     "target_c": (16.0, 24.0, "degC"),
     "floor_c": (10.0, 22.0, "degC"),
     "percentile": (0.0, 50.0, "%"),
+    "outlier_k": (0.2, 10.0, "K"),
     "max_age_s": (60.0, 86400.0, "s"),
     "plausible_min_c": (-10.0, 15.0, "degC"),
     "plausible_max_c": (25.0, 50.0, "degC"),
@@ -51,12 +58,14 @@ RANGES = {
 MAX_COLLECTORS = 4096
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `room_feedback` settings section."""
     problems = section_problems("room_feedback", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:
         return problems
     s = merged(DEFAULTS, section)
+    if s["statistic"] not in ("group", "percentile"):
+        problems.append("room_feedback.statistic=%r: must be one of group, percentile" % (s["statistic"],))
     if s["target_c"] < s["floor_c"]:
         problems.append("room_feedback.target_c=%r degC: must not be below room_feedback.floor_c=%r degC"
                         % (s["target_c"], s["floor_c"]))
@@ -71,7 +80,9 @@ class RoomFeedback:
         self.enabled = bool(s["enabled"])
         self.target_c = float(s["target_c"])
         self.floor_c = float(s["floor_c"])
+        self.by_group = s["statistic"] == "group"
         self.percentile = float(s["percentile"])
+        self.outlier_k = float(s["outlier_k"])
         self.max_age_s = float(s["max_age_s"])
         self.plausible_min_c = float(s["plausible_min_c"])
         self.plausible_max_c = float(s["plausible_max_c"])
@@ -82,10 +93,14 @@ class RoomFeedback:
         self.decay_s = float(s["decay_s"])
         self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
         self.trim_k = 0.0
+        self.lag_dt_s = 0.0
+        self.lag_gain = 0.0
         self.low_c = 0.0
         self.n_fresh = 0
         self.n_ignored = 0
         self.n_below_floor = 0
+        self.n_groups = 0
+        self.n_outliers = 0
         self.rejected = 0  # malformed readings refused by set_readings (cumulative)
         self.next_check_s = -1.0  # when a fresh reading next turns stale
 
@@ -102,6 +117,7 @@ class RoomFeedback:
                 cid = r["collector"]
                 temp_c = float(r["temp_c"])
                 age_s = float(r.get("age_s", 0.0))
+                group = r.get("group")
             except (TypeError, ValueError, KeyError, AttributeError):
                 self.rejected += 1
                 continue
@@ -111,12 +127,15 @@ class RoomFeedback:
             if cid not in self.readings and len(self.readings) >= MAX_COLLECTORS:
                 self.rejected += 1
                 continue
-            self.readings[cid] = [temp_c, now_s - age_s]
+            if not isinstance(group, (str, int)):
+                group = cid
+            self.readings[cid] = [temp_c, now_s - age_s, group]
         self.evaluate(now_s)
 
     def evaluate(self, now_s: float):
         """Recompute the low statistic from the stored readings (drops long-dead collectors)."""
         temps = []
+        groups = {}  # type: dict
         ignored = 0
         below = 0
         next_check = -1.0
@@ -134,6 +153,12 @@ class RoomFeedback:
                 ignored += 1
                 continue
             temps.append(temp_c)
+            if self.by_group:
+                members = groups.get(r[2])
+                if members is None:
+                    groups[r[2]] = [temp_c]
+                else:
+                    members.append(temp_c)
             if temp_c < self.floor_c:
                 below += 1
             if next_check < 0.0 or expiry_s < next_check:
@@ -144,7 +169,10 @@ class RoomFeedback:
         self.n_ignored = ignored
         self.n_below_floor = below
         self.next_check_s = next_check
-        if temps:
+        self.n_groups = len(groups)
+        if temps and self.by_group:
+            self.low_c = self.coldest_group_c(groups)
+        elif temps:
             temps.sort()
             n = len(temps)
             k = int(self.percentile / 100.0 * (n - 1))
@@ -152,12 +180,40 @@ class RoomFeedback:
                 k = 1
             self.low_c = temps[k]
 
+    def coldest_group_c(self, groups: dict) -> float:
+        """The coldest group median, a lone collector far below the next group not trusted alone."""
+        low_c = 1e9
+        low_n = 0
+        second_c = 1e9
+        for key in groups:
+            members = groups[key]
+            members.sort()
+            n = len(members)
+            if n % 2 == 1:
+                value = members[n // 2]
+            else:
+                value = 0.5 * (members[n // 2 - 1] + members[n // 2])
+            if value < low_c:
+                second_c = low_c
+                low_c = value
+                low_n = n
+            elif value < second_c:
+                second_c = value
+        if low_n == 1 and second_c < 1e8 and second_c - low_c > self.outlier_k:
+            self.n_outliers = 1
+            return second_c
+        self.n_outliers = 0
+        return low_c
+
     def step(self, now_s: float, dt_s: float) -> float:
         """Advance the trim by dt_s; returns it (K)."""
         if self.next_check_s >= 0.0 and now_s > self.next_check_s:
             self.evaluate(now_s)
         if not self.enabled or self.n_fresh == 0:
-            self.trim_k = first_order(self.trim_k, 0.0, dt_s, self.decay_s)
+            if dt_s != self.lag_dt_s:
+                self.lag_dt_s = dt_s
+                self.lag_gain = lag_step(0.0, 1.0, dt_s, self.decay_s)
+            self.trim_k -= self.lag_gain * self.trim_k
             return self.trim_k
         err_k = self.target_c - self.low_c
         if -self.deadband_k < err_k < self.deadband_k:
@@ -176,7 +232,7 @@ class RoomFeedback:
         out = []
         for cid in self.readings:
             r = self.readings[cid]
-            out.append([cid, r[0], now_s - r[1]])
+            out.append([cid, r[0], now_s - r[1], r[2]])
         return {"trim_k": self.trim_k, "readings": out}
 
     def restore(self, d: dict, now_s: float):
@@ -190,6 +246,6 @@ class RoomFeedback:
         self.readings.clear()
         items = d.get("readings", [])
         if isinstance(items, list):
-            self.set_readings([{"collector": r[0], "temp_c": r[1], "age_s": r[2]}
-                               for r in items if isinstance(r, list) and len(r) == 3], now_s)
+            self.set_readings([{"collector": r[0], "temp_c": r[1], "age_s": r[2], "group": r[3]}
+                               for r in items if isinstance(r, list) and len(r) == 4], now_s)
         self.evaluate(now_s)

@@ -41,7 +41,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `schedule` settings section."""
     problems = section_problems("schedule", section, DEFAULTS, RANGES)
     if not isinstance(section, dict):

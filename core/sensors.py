@@ -224,7 +224,7 @@ class SignalQuality:
     def snapshot(self) -> dict:
         return {"seen": [n for n, s in zip(self.names, self.seen) if s]}
 
-    def restore(self, snap: dict) -> None:
+    def restore(self, snap: object) -> None:
         seen = snap.get("seen") if isinstance(snap, dict) else None
         if isinstance(seen, list):
             for i in range(N_SIGNALS):

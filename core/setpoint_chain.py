@@ -27,7 +27,7 @@ Order inside step (each stage bounded, so the result is always inside [min, max]
 
 from . import heating_curve, limiters, outdoor, room_feedback, schedule
 from .heating_curve import HeatingCurve, merged
-from .limiters import Limiters
+from .limiters import Limiters, reading
 from .outdoor import SOURCE_FIXED, OutdoorConditioner
 from .room_feedback import RoomFeedback
 from .schedule import Schedule
@@ -36,8 +36,10 @@ SECTIONS = ("curve", "outdoor", "schedule", "limiters", "room_feedback")
 TIME_OF_DAY_S = "time_of_day_s"
 
 
-def validate(settings: dict) -> list:
+def validate(settings) -> list:
     """Every problem of the chain's sections in a settings dict."""
+    if not isinstance(settings, dict):
+        return ["control settings=%r: must be a table of sections" % (settings,)]
     problems = []
     problems += heating_curve.validate(settings.get("curve", {}))
     problems += outdoor.validate(settings.get("outdoor", {}))
@@ -62,6 +64,8 @@ class SupplySetpointChain:
     def __init__(self, settings):
         if settings is None:
             settings = {}
+        if not isinstance(settings, dict):
+            raise ValueError("control settings=%r: must be a table of sections" % (settings,))
         problems = validate(settings)
         if problems:
             raise ValueError("; ".join(problems))
@@ -94,7 +98,7 @@ class SupplySetpointChain:
         """Room-temperature collector readings [{"collector", "group", "temp_c", "age_s"}, ...]."""
         self.room.set_readings(readings, now_s)
 
-    def set_supervisor_outdoor(self, temp_c: float, now_s: float):
+    def set_supervisor_outdoor(self, temp_c, now_s: float):
         """An outdoor temperature sent by the supervisor (used while the sensor is not ok)."""
         try:
             self.outdoor.set_supervisor(float(temp_c), now_s)
@@ -138,10 +142,9 @@ class SupplySetpointChain:
         self.room_setpoint_c = room_setpoint_c
         unclamped_c = curve.unclamped_c(t_out, room_setpoint_c)
         self.curve_c = min(curve.max_supply_c, max(curve.min_supply_c, unclamped_c))
-        tod = -1.0
-        item = inputs.get(TIME_OF_DAY_S)
-        if item is not None and item[1]:
-            tod = item[0]
+        tod = reading(inputs, TIME_OF_DAY_S)
+        if tod != tod:
+            tod = -1.0
         self.schedule_k = self.schedule.step(now_s, tod, t_out)
         self.room_trim_k = self.room.step(now_s, dt_s)
         if self.remote:
@@ -182,7 +185,7 @@ class SupplySetpointChain:
             "remote_supply": self.remote, "room_trim_k": self.room_trim_k,
             "room_low_c": room.low_c if room.n_fresh > 0 else None, "room_fresh": room.n_fresh,
             "room_ignored": room.n_ignored, "room_below_floor": room.n_below_floor,
-            "room_rejected": room.rejected,
+            "room_rejected": room.rejected, "room_groups": room.n_groups, "room_outliers": room.n_outliers,
             "return_limit_c": lim.return_limit_c, "return_limit_trim_k": lim.return_trim_k,
             "power_limit_trim_k": lim.power_trim_k, "flow_limit_trim_k": lim.flow_trim_k,
             "limit_trim_k": self.limit_trim_k, "return_sensor_fault": lim.return_fault,
@@ -199,7 +202,7 @@ class SupplySetpointChain:
             "room": self.room.snapshot(now_s),
         }
 
-    def restore(self, d: dict, now_s: float):
+    def restore(self, d, now_s: float):
         """State from `snapshot()`; bad or missing entries keep the fresh-start values."""
         if not isinstance(d, dict):
             return

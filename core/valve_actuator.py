@@ -7,12 +7,16 @@ kind "floating": a 3-point actuator driven by open/close pulses. The position is
 integrating the pulses over run_time_s (actuator full-stroke time; reference plant 120 s,
 Siemens SAS31/81 120 s), or taken from a feedback signal when one is ok. A drive shorter than
 min_pulse_s is not sent (actuators lose pulses below their start delay: Siemens 50..300 ms),
-the position error simply grows until it is worth a pulse. Re-synchronisation to an end stop:
+the position error simply grows until it is worth a pulse. Each pulse that starts the motor
+from rest is lengthened by start_delay_s (the time the motor takes to move at all), which the
+estimate does not count as travel. Re-synchronisation to an end stop:
 - a continuous drive in one direction for longer than run_time_s has surely reached the end
   stop, so the estimate is set to it;
 - when the wanted position is an end (<= 0 % or >= 100 %) and the estimate has reached it,
   the drive goes on for resync_overdrive_pct of run_time_s so the real valve sits on the stop
-  too, then stops (synced) until the valve is moved away again.
+  too, then stops (synced) until the valve is moved away again;
+- at power-up without a snapshot (or feedback) the position is unknown: the actuator first
+  closes for a full run time plus the overdrive (initial_sync), then follows the controller.
 """
 
 from .heating_curve import merged, section_problems
@@ -21,22 +25,26 @@ DEFAULTS = {
     "kind": "floating",  # "floating" (3-point) or "position" (0-10 V / Modbus %)
     "run_time_s": 120.0,  # reference plant actuator (plant_physics 1.8); ECL factory 35 s
     "min_pulse_s": 0.5,
+    "start_delay_s": 0.2,  # motor start delay added to each pulse (reference actuator 0.2 s; Siemens 0.05..0.3 s)
     "resync_overdrive_pct": 10.0,
     "exercise_after_days": 3.0,  # a short stroke after this long without movement; 0 = off
     "exercise_time_s": 43200.0,  # time of day (ECL120 exercise at 12:00)
     "exercise_stroke_pct": 10.0,
     "no_rise_open_pct": 80.0,  # plausibility: valve this open ...
-    "no_rise_below_k": 5.0,  # ... supply this far below setpoint ...
+    "no_rise_below_k": 10.0,  # ... supply this far below setpoint (a plant short of primary heat sits a few K below) ...
     "no_rise_min_k": 2.0,  # ... and not rising by this much ...
     "no_rise_delay_s": 900.0,  # ... for this long: "valve_open_no_rise"
     "shut_pct": 2.0,  # plausibility: valve at most this open ...
     "shut_rise_k": 5.0,  # ... while supply rises this much above its lowest ...
     "shut_delay_s": 600.0,  # ... with the valve shut at least this long: "valve_shut_rising"
+    "mismatch_pct": 10.0,  # position feedback this far from the command ...
+    "mismatch_delay_s": 300.0,  # ... for this long: "valve_position_mismatch" (stuck valve or actuator)
 }
 
 RANGES = {
     "run_time_s": (5.0, 900.0, "s"),
     "min_pulse_s": (0.0, 5.0, "s"),
+    "start_delay_s": (0.0, 2.0, "s"),
     "resync_overdrive_pct": (0.0, 100.0, "%"),
     "exercise_after_days": (0.0, 365.0, "d"),
     "exercise_time_s": (0.0, 86399.0, "s"),
@@ -48,13 +56,15 @@ RANGES = {
     "shut_pct": (0.0, 20.0, "%"),
     "shut_rise_k": (0.5, 50.0, "K"),
     "shut_delay_s": (10.0, 86400.0, "s"),
+    "mismatch_pct": (1.0, 100.0, "%"),
+    "mismatch_delay_s": (10.0, 86400.0, "s"),
 }
 
 KIND_POSITION = 0
 KIND_FLOATING = 1
 
 
-def validate(section: dict) -> list:
+def validate(section) -> list:
     """Every problem of a `valve` settings section."""
     problems = section_problems("valve", section, DEFAULTS, RANGES)
     if isinstance(section, dict) and "kind" in section and section["kind"] not in ("floating", "position"):
@@ -70,6 +80,8 @@ class ValveActuator:
         self.kind = KIND_POSITION if s["kind"] == "position" else KIND_FLOATING
         self.run_time_s = float(s["run_time_s"])
         self.min_pulse_s = float(s["min_pulse_s"])
+        self.start_delay_s = float(s["start_delay_s"])
+        self.last_full = False
         self.overdrive_s = float(s["resync_overdrive_pct"]) / 100.0 * self.run_time_s
         self.estimate_pct = 0.0
         self.cmd_pct = 0.0
@@ -80,6 +92,10 @@ class ValveActuator:
         self.end_drive_s = 0.0  # drive against the end stop the estimate has reached
         self.synced_end = 0  # -1 / +1: confirmed on the closed / open stop; 0: neither
         self.travel_pct = 0.0  # total estimated travel since start (wear counter)
+        # A floating actuator's position is unknown at power-up: assume open, sync closed first.
+        self.initial_sync = self.kind == KIND_FLOATING
+        if self.initial_sync:
+            self.estimate_pct = 100.0
 
     def step(self, dt_s: float, target_pct: float, feedback_pct: float, feedback_ok: bool):
         """Drive toward target_pct for this cycle of dt_s seconds."""
@@ -109,6 +125,13 @@ class ValveActuator:
             return
         if fb:
             self.estimate_pct = min(100.0, max(0.0, feedback_pct))
+            self.initial_sync = False
+        elif self.initial_sync:
+            # Power-up without a known position: close onto the stop first (full run + overdrive).
+            if self.synced_end == -1:
+                self.initial_sync = False
+            else:
+                target_pct = 0.0
         est = self.estimate_pct
         drive_s = (target_pct - est) / 100.0 * self.run_time_s
         to_end = target_pct <= 0.0 or target_pct >= 100.0
@@ -126,13 +149,18 @@ class ValveActuator:
         if direction == 0:
             self.drive_dir = 0
             self.drive_run_s = 0.0
+            self.last_full = False
             return
         remaining_s = drive_s if drive_s > 0.0 else -drive_s
+        # A motor starting from rest loses its start delay; one already running on does not.
+        delay_s = 0.0 if (direction == self.drive_dir and self.last_full) else self.start_delay_s
         if to_end:
             # Drive to the stop and on by the overdrive, wherever the estimate thinks it is.
             pulse_s = remaining_s + self.overdrive_s - self.end_drive_s
-            if pulse_s > dt_s:
-                pulse_s = dt_s
+            if pulse_s > dt_s - delay_s:
+                pulse_s = dt_s - delay_s
+            if pulse_s < 0.0:
+                pulse_s = 0.0
             beyond_s = pulse_s - remaining_s
             if beyond_s > 0.0:
                 self.end_drive_s += beyond_s
@@ -141,11 +169,15 @@ class ValveActuator:
         else:
             self.synced_end = 0
             self.end_drive_s = 0.0
-            pulse_s = remaining_s if remaining_s < dt_s else dt_s
+            pulse_s = remaining_s if remaining_s < dt_s - delay_s else dt_s - delay_s
+            if pulse_s < 0.0:
+                pulse_s = 0.0
+        sent_s = pulse_s + delay_s  # what the relay is told: movement plus the start delay
+        self.last_full = sent_s >= dt_s - 1e-9
         if direction > 0:
-            self.open_pulse_s = pulse_s
+            self.open_pulse_s = sent_s
         else:
-            self.close_pulse_s = pulse_s
+            self.close_pulse_s = sent_s
         if direction == self.drive_dir:
             self.drive_run_s += pulse_s
         else:
@@ -176,6 +208,8 @@ class ValveActuator:
             self.estimate_pct = min(100.0, max(0.0, est))
         if travel == travel and travel >= 0.0:
             self.travel_pct = travel
-        # After a restart a floating actuator's real position is uncertain: re-sync at the next end.
+        # After a restart a floating actuator's real position is uncertain: re-sync at the next end
+        # (the snapshot's estimate is trusted meanwhile, so no closing stroke at start-up).
+        self.initial_sync = False
         self.synced_end = 0
         self.end_drive_s = 0.0

@@ -19,7 +19,9 @@ every problem of an invalid section. Each cycle:
 - Plausibility (alarms_diag): "valve_open_no_rise" (valve >= no_rise_open_pct, supply more than
   no_rise_below_k under the setpoint and not rising by no_rise_min_k for no_rise_delay_s) and
   "valve_shut_rising" (valve <= shut_pct for shut_delay_s while the supply has risen shut_rise_k
-  above its lowest value since the valve shut: a passing valve or a bypass).
+  above its lowest value since the valve shut: a passing valve or a bypass), and
+  "valve_position_mismatch" (an ok position feedback more than mismatch_pct away from the
+  command for mismatch_delay_s: a stuck valve, a slipping coupling or a dead actuator).
 """
 
 from .heating_curve import merged
@@ -40,6 +42,8 @@ class ValveLoop:
     def __init__(self, settings):
         if settings is None:
             settings = {}
+        if not isinstance(settings, dict):
+            raise ValueError("control settings=%r: must be a table of sections" % (settings,))
         pi_s = settings.get("pi", {})
         valve_s = settings.get("valve", {})
         problems = validate_pi(pi_s) + validate_valve(valve_s)
@@ -61,6 +65,10 @@ class ValveLoop:
         self.shut_pct = float(v["shut_pct"])
         self.shut_rise_k = float(v["shut_rise_k"])
         self.shut_delay_s = float(v["shut_delay_s"])
+        self.mismatch_pct = float(v["mismatch_pct"])
+        self.mismatch_delay_s = float(v["mismatch_delay_s"])
+        self.mismatch_since_s = -1.0
+        self.position_mismatch = False
         self.started = False
         self.last_s = 0.0
         self.manual = False
@@ -99,9 +107,9 @@ class ValveLoop:
         self.manual = manual_pct_or_None is not None
         measured_c = supply_c if supply_ok else setpoint_c
         if self.manual:
-            target = float(manual_pct_or_None)
-            if target != target:
-                target = act.cmd_pct
+            target = act.cmd_pct
+            if isinstance(manual_pct_or_None, (int, float)) and manual_pct_or_None == manual_pct_or_None:
+                target = float(manual_pct_or_None)
             target = 0.0 if target < 0.0 else (100.0 if target > 100.0 else target)
             self.pi.track(target, setpoint_c, measured_c)
         elif self.heating_off:
@@ -115,6 +123,14 @@ class ValveLoop:
             target = self._exercise(now_s, target, time_of_day_s)
         act.step(dt_s, target, valve_feedback_pct, feedback_ok)
         self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct)
+        d = act.cmd_pct - valve_feedback_pct
+        if feedback_ok and (d > self.mismatch_pct or d < -self.mismatch_pct):
+            if self.mismatch_since_s < 0.0:
+                self.mismatch_since_s = now_s
+            self.position_mismatch = now_s - self.mismatch_since_s >= self.mismatch_delay_s
+        else:
+            self.mismatch_since_s = -1.0
+            self.position_mismatch = False
         return {"valve_cmd_pct": act.cmd_pct, "valve_open_pulse_s": act.open_pulse_s,
                 "valve_close_pulse_s": act.close_pulse_s, "valve_estimate_pct": act.estimate_pct}
 
@@ -178,7 +194,8 @@ class ValveLoop:
 
     @property
     def alarms_diag(self) -> dict:
-        return {"valve_open_no_rise": self.open_no_rise, "valve_shut_rising": self.shut_rising}
+        return {"valve_open_no_rise": self.open_no_rise, "valve_shut_rising": self.shut_rising,
+                "valve_position_mismatch": self.position_mismatch}
 
     @property
     def diag(self) -> dict:
@@ -199,7 +216,7 @@ class ValveLoop:
                 "still_age_s": self.last_s - self.still_since_s if self.started else 0.0,
                 "exercises": self.exercises}
 
-    def restore(self, d: dict, now_s: float):
+    def restore(self, d, now_s: float):
         """State from `snapshot()`; bad entries are ignored (defaults kept)."""
         if not isinstance(d, dict):
             return

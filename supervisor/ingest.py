@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from heatkeeper.core import codec
+from heatkeeper.core.modes import MODE_NAMES
 
 from .equipment import EquipmentTracker
 from .storage.base import AggRow, Storage, UplinkRow, bucket_of
@@ -76,9 +77,9 @@ class Ingest:
         self.stored = 0
         self.duplicates = 0
         self.received = 0
-        self._pending: list[tuple[dict[str, Any], float]] = []
+        self._pending: list[tuple[dict[str, Any], float, bytes]] = []
         self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
-        self._agg: dict[tuple[str, int, str], list[float]] = {}
+        self._agg: dict[tuple[str, int], dict[str, list[float]]] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._last_agg_flush = time.monotonic()
@@ -102,6 +103,24 @@ class Ingest:
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
 
+    async def refresh_from_storage(self) -> int:
+        """Take newer station state written by other ingest processes (shared subscriptions:
+        each process sees only its share of the uplinks). Returns how many stations changed."""
+        changed = 0
+        for row in await self.storage.stations():
+            sid, theirs = row["station_id"], row["state"]
+            mine = self.state.get(sid)
+            if mine is None or not theirs:
+                continue
+            if (theirs.get("values_ts") or 0) > (mine["values_ts"] or 0):
+                for key in ("values", "values_ts", "mode", "leases", "devices", "last_seq"):
+                    if key in theirs:
+                        mine[key] = theirs[key]
+                if (theirs.get("last_seen_ts") or 0) > (mine["last_seen_ts"] or 0):
+                    mine["last_seen_ts"] = theirs["last_seen_ts"]
+                changed += 1
+        return changed
+
     # --- the synchronous, cheap part ------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate one MQTT message and queue it. Returns "queued", "status", "reading" or
@@ -115,7 +134,7 @@ class Ingest:
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 msg = codec.decode_uplink(topic, payload)
-                self._queue(msg)
+                self._queue(msg, payload)
                 return "queued"
             if area == "status":
                 if ident not in self.station_ids:
@@ -162,13 +181,13 @@ class Ingest:
         st["status_ts"] = self.clock()
         self._dirty.add(station_id)
 
-    def _queue(self, msg: dict[str, Any]) -> None:
+    def _queue(self, msg: dict[str, Any], payload: bytes) -> None:
         now = self.clock()
         if msg["kind"] == codec.UP_ACK and self.on_ack is not None:
             self.on_ack(msg["station"], msg["body"], now)
         st = self.state[msg["station"]]
         st["last_seen_ts"] = now
-        self._pending.append((msg, now))
+        self._pending.append((msg, now, payload))
         if len(self._pending) >= self.batch_max:
             self._wake.set()
 
@@ -205,19 +224,19 @@ class Ingest:
                 await self._flush_slow()
             return new
 
-    async def _store(self, batch: list[tuple[dict[str, Any], float]]) -> int:
+    async def _store(self, batch: list[tuple[dict[str, Any], float, bytes]]) -> int:
         rows: list[UplinkRow] = []
         seen: set[tuple[str, int]] = set()
         by_key: dict[tuple[str, int], dict[str, Any]] = {}
-        for msg, received in batch:
+        for msg, received, payload in batch:
             key = (msg["station"], msg["seq"])
             if key in seen:
                 self.duplicates += 1
                 continue
             seen.add(key)
             by_key[key] = msg
-            rows.append((msg["station"], msg["seq"], msg["ts"], msg["kind"],
-                         json.dumps(msg["body"], separators=(",", ":")), received))
+            # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
+            rows.append((msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received))
         new_keys = await self.storage.store_uplinks(rows)
         self.duplicates += len(rows) - len(new_keys)
         self.stored += len(new_keys)
@@ -243,17 +262,22 @@ class Ingest:
                 for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
                     if key in body:
                         st["mode" if key == "mode_name" else key] = body[key]
-                if "mode" not in body and "mode_name" not in body and "mode_name" in values:
-                    st["mode"] = values["mode_name"]
-            bucket = bucket_of(ts)
-            agg = self._agg
+                if "mode" not in body and "mode_name" not in body:
+                    st["mode"] = _mode_name(values.get("mode"))
+                if "leases" not in body:
+                    st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
+                if "devices" not in body and "devices_total" in values:
+                    st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
+            k = (sid, bucket_of(ts))
+            agg = self._agg.get(k)
+            if agg is None:
+                agg = self._agg[k] = {}
             for field, value in values.items():
                 if value is None:
                     continue
-                k = (sid, bucket, field)
-                a = agg.get(k)
+                a = agg.get(field)
                 if a is None:
-                    agg[k] = [1, value, value, value]
+                    agg[field] = [1, value, value, value]
                 else:
                     a[0] += 1
                     a[1] += value
@@ -277,23 +301,21 @@ class Ingest:
         """Aggregates, equipment counters and station state: written every `agg_flush_s`."""
         self._last_agg_flush = time.monotonic()
         agg, self._agg = self._agg, {}
-        rows: list[AggRow] = [(k[0], k[1], k[2], int(a[0]), float(a[1]), float(a[2]), float(a[3]))
-                              for k, a in agg.items()]
+        rows: list[AggRow] = [(k[0], k[1], field, int(a[0]), float(a[1]), float(a[2]), float(a[3]))
+                              for k, fields in agg.items() for field, a in fields.items()]
         try:
             await self.storage.upsert_aggregates(rows)
         except BaseException:
-            for k, a in agg.items():  # merge back so nothing is lost on a failed write
-                b = self._agg.get(k)
-                if b is None:
-                    self._agg[k] = a
-                else:
-                    self._agg[k] = [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
+            for k, fields in agg.items():  # merge back so nothing is lost on a failed write
+                now_fields = self._agg.setdefault(k, {})
+                for field, a in fields.items():
+                    b = now_fields.get(field)
+                    now_fields[field] = a if b is None else [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
             raise
         await self.storage.save_equipment(self.equipment.rows())
         dirty, self._dirty = self._dirty, set()
-        for sid in dirty:
-            st = self.state[sid]
-            await self.storage.save_station_state(sid, {k: v for k, v in st.items() if k != "body"})
+        await self.storage.save_station_states(
+            {sid: {k: v for k, v in self.state[sid].items() if k != "body"} for sid in dirty})
 
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
@@ -321,6 +343,7 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
                 log.info("MQTT connected; subscribed to %s", ", ".join(filters))
                 if on_connect is not None:
                     await on_connect(client)
+                _direct_delivery(client, ingest)
                 async for message in client.messages:
                     payload = message.payload
                     if not isinstance(payload, (bytes, bytearray)):
@@ -332,3 +355,26 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
             log.warning("MQTT connection lost (%s); reconnecting in %.1f s", exc, delay_s)
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, 10.0)
+
+
+def _mode_name(code: Any) -> Any:
+    """The station's numeric mode as its name (core.modes.MODE_NAMES), else as sent."""
+    if isinstance(code, (int, float)) and not isinstance(code, bool) and 0 <= int(code) < len(MODE_NAMES):
+        return MODE_NAMES[int(code)]
+    return code
+
+
+def _direct_delivery(client: Any, ingest: Ingest) -> None:
+    """Hand each message from paho straight to `ingest.handle` (on the event loop thread,
+    where aiomqtt runs paho's reads), skipping aiomqtt's per-message queue, task and Message
+    object: that path cost more than the validation at thousands of messages per second.
+    The `messages` iterator then only serves to notice a lost connection. aiomqtt is pinned
+    <3, where `_client` is the paho client; without it the ordinary iterator path is used."""
+    paho = getattr(client, "_client", None)
+    if paho is None or not hasattr(paho, "on_message"):
+        return
+
+    def on_message(_client: Any, _userdata: Any, message: Any) -> None:
+        ingest.handle(message.topic, message.payload)
+
+    paho.on_message = on_message

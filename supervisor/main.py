@@ -38,12 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="supervisor TOML file")
     parser.add_argument("--create-user", metavar="NAME", help="add a user and exit (password from $HEATKEEPER_PASSWORD or stdin)")
     parser.add_argument("--role", default="viewer", choices=("viewer", "operator", "admin"))
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="only ingest (shared subscription, no broker, web, commands or reports): "
+                             "extra processes beside a full supervisor; needs mqtt.shared_group")
+    parser.add_argument("--instance", type=int, default=1, help="ingest-only instance number (client id suffix)")
     parser.add_argument("--log-level", default="INFO")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("transitions", "amqtt"):  # the embedded broker logs every state change at INFO
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         cfg = sup_config.load(args.config)
     except sup_config.ConfigError as exc:
@@ -52,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
     if args.create_user:
         password = os.environ.get("HEATKEEPER_PASSWORD") or sys.stdin.readline().strip()
         return asyncio.run(_create_user(cfg, args.create_user, password, args.role))
+    if args.ingest_only:
+        if not cfg["mqtt"]["shared_group"]:
+            print("--ingest-only needs mqtt.shared_group (else every process stores everything twice over)",
+                  file=sys.stderr)
+            return 2
+        return asyncio.run(serve_ingest_only(cfg, args.instance))
     return asyncio.run(serve(cfg))
 
 
@@ -102,11 +114,26 @@ def mqtt_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]
 
 
 def subscription_filters(cfg: dict[str, Any]) -> list[str]:
-    """Uplink and collector filters, behind `$share/<group>/` when a shared group is set so
-    several supervisor processes split the load; status stays unshared (retained)."""
+    """The data plane: telemetry, events, alarms and collector readings. With
+    `mqtt.shared_group` set they go behind `$share/<group>/`, so several processes split the
+    load (Mosquitto 2.0 shares for v3.1.1 and v5 clients)."""
     group = cfg["mqtt"]["shared_group"]
     share = "$share/%s/" % group if group else ""
-    return [share + codec.UP_FILTER, share + codec.COLLECTOR_FILTER, codec.STATUS_FILTER]
+    out = [share + codec.PREFIX + "stations/+/up/" + kind for kind in codec.UP_KINDS if kind != codec.UP_ACK]
+    return out + [share + codec.COLLECTOR_FILTER]
+
+
+def command_filters() -> list[str]:
+    """The command plane, on its own connection: command acks and the retained status, never
+    shared. A backlog of telemetry therefore never delays an ack (or a command's PUBACK), and
+    the supervisor that sent a command always sees its ack (other instances count a stray)."""
+    return [codec.PREFIX + "stations/+/up/" + codec.UP_ACK, codec.STATUS_FILTER]
+
+
+def command_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]:
+    """Like `mqtt_client_factory`, with its own fixed client id (`<client_id>-cmd`)."""
+    sub = dict(cfg, mqtt=dict(cfg["mqtt"], client_id=cfg["mqtt"]["client_id"] + "-cmd"))
+    return mqtt_client_factory(sub, password)
 
 
 async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], None] | None = None) -> int:
@@ -138,8 +165,9 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
 
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                                subscription_filters(cfg), on_connect,
-                                                lambda: service.set_publisher(None))))
+                                                subscription_filters(cfg))))
+    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, password),
+                                                command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
     runner = await _start_web(service, cfg)
     stop = asyncio.Event()
@@ -224,3 +252,46 @@ async def report_scheduler(service: SupervisorService, data_dir: str) -> None:
         except Exception as exc:  # noqa: BLE001 - task boundary: the next report still runs
             log.exception("daily report %s %02d:00 failed", date, hour)
             await service.audit_record(user="system", action="daily_report", detail=str(exc)[:500], result="failed")
+
+
+async def serve_ingest_only(cfg: dict[str, Any], instance: int,
+                            on_ready: Callable[[SupervisorService], None] | None = None) -> int:
+    """An extra ingest process: shared subscription, batched exactly-once storage, collector
+    readings stored; no broker, web, commands, forwarding or reports (the full supervisor
+    does those). Runs until SIGINT/SIGTERM or cancellation."""
+    password = ""
+    if cfg["mqtt"]["password_file"]:
+        with open(cfg["mqtt"]["password_file"], encoding="utf-8") as fh:
+            password = fh.read().strip()
+    cfg["mqtt"]["client_id"] = "%s-ingest-%d" % (cfg["mqtt"]["client_id"], instance)
+    service = SupervisorService(_storage(cfg), cfg)
+    await service.start()
+
+    async def store_readings() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await service.collectors.flush()
+            except Exception:  # noqa: BLE001 - task boundary: kept and retried
+                log.exception("storing collector readings failed")
+
+    tasks = [asyncio.ensure_future(service.ingest.run_flusher()), asyncio.ensure_future(store_readings()),
+             asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
+                                            subscription_filters(cfg)))]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if on_ready is not None:
+        on_ready(service)
+    try:
+        await asyncio.wait([asyncio.ensure_future(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await service.stop()
+    return 0

@@ -94,9 +94,22 @@ class SupervisorService:
 
     def background(self) -> list[Awaitable[None]]:
         """Coroutines the supervisor runs for its lifetime."""
-        return [self.ingest.run_flusher(), self.commands.run_sweeper(),
-                self.collectors.run(self._publish, self.config["collectors"]["forward_interval_s"]),
-                self._retention_loop()]
+        tasks: list[Awaitable[None]] = [self.ingest.run_flusher(), self.commands.run_sweeper(),
+                 self.collectors.run(self._publish, self.config["collectors"]["forward_interval_s"]),
+                 self._retention_loop()]
+        if self.config["mqtt"]["shared_group"]:
+            tasks.append(self._refresh_loop())
+        return tasks
+
+    async def _refresh_loop(self) -> None:
+        """With shared subscriptions other processes store part of the uplinks: pick up their
+        latest station state for the dashboard (it lags by up to a minute for those)."""
+        while True:
+            await asyncio.sleep(30.0)
+            try:
+                await self.ingest.refresh_from_storage()
+            except Exception:  # noqa: BLE001 - task boundary: retried next period
+                log.exception("refreshing station state from storage failed")
 
     async def _retention_loop(self) -> None:
         st = self.config["storage"]

@@ -34,7 +34,7 @@ class Rig:
         self.sq.update(dict((k, (v, True)) for k, v in self.readings.items()), self.t)
         self.pumps.step(self.t, 1.0, pumps_want, self.sq, 100.0)
         self.mu.step(self.t, 1.0, self.sq, 250.0, False)
-        self.il.apply(out, self.t, self.sq, self.pumps, self.mu, 1.0)
+        self.il.apply(out, self.t, self.sq, self.pumps, self.mu, 1.0, False)
         return out
 
 

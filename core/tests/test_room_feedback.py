@@ -20,16 +20,34 @@ def run(room, start_s, seconds, step_s):
 
 
 class TestRoomFeedback(unittest.TestCase):
-    def test_low_statistic_ignores_the_single_coldest(self):
-        room = RoomFeedback({})
+    def test_percentile_statistic_ignores_the_single_coldest(self):
+        room = RoomFeedback({"statistic": "percentile"})
         room.set_readings(readings([15.0, 19.0, 19.5, 20.0, 21.0, 22.0]), 0.0)
         self.assertEqual(room.low_c, 19.0)  # second-lowest, not the broken 15.0
-        room = RoomFeedback({"percentile": 10.0})
+        room = RoomFeedback({"statistic": "percentile", "percentile": 10.0})
         room.set_readings(readings([18.0 + 0.1 * i for i in range(41)]), 0.0)
         self.assertAlmostEqual(room.low_c, 18.4, delta=1e-9)  # 10th percentile of 41: index 4
-        room = RoomFeedback({})
+        room = RoomFeedback({"statistic": "percentile"})
         room.set_readings(readings([17.0, 19.0]), 0.0)
         self.assertEqual(room.low_c, 17.0)  # with two readings the minimum is all there is
+
+    def test_group_statistic_coldest_group_median(self):
+        def grouped(rows):
+            return [{"collector": "%s-%d" % (g, i), "group": g, "temp_c": t, "age_s": 0.0}
+                    for g, temps in rows for i, t in enumerate(temps)]
+        # (groups and their collectors, expected low statistic, outliers ignored)
+        table = [
+            ([("a", [19.0, 19.4, 25.0]), ("b", [20.0, 20.2]), ("c", [21.0])], 19.4, 0),  # median of a
+            ([("a", [17.6, 17.8]), ("b", [20.0, 20.2]), ("c", [21.0])], 17.7, 0),  # a cold group counts
+            ([("a", [19.0, 19.2]), ("b", [20.0, 20.2]), ("c", [15.0])], 19.1, 1),  # a lone 15.0 does not
+            ([("a", [19.0, 19.2]), ("b", [20.0, 20.2]), ("c", [18.5])], 18.5, 0),  # a lone 18.5 is near: counts
+        ]
+        for rows, low_c, outliers in table:
+            room = RoomFeedback({})
+            room.set_readings(grouped(rows), 0.0)
+            self.assertAlmostEqual(room.low_c, low_c, delta=1e-9)
+            self.assertEqual(room.n_outliers, outliers)
+            self.assertEqual(room.n_groups, len(rows))
 
     def test_stale_and_implausible_collectors_are_ignored(self):
         room = RoomFeedback({"max_age_s": 3600.0})
@@ -109,7 +127,7 @@ class TestRoomFeedback(unittest.TestCase):
         other.restore(snap, 1000.0)
         self.assertEqual(other.trim_k, -2.5)
         self.assertEqual(other.n_fresh, 3)
-        self.assertEqual(other.low_c, 19.5)
+        self.assertEqual(other.low_c, 19.0)
         other.restore({"trim_k": "bad", "readings": "bad"}, 0.0)
         self.assertEqual(other.trim_k, 0.0)
 
@@ -119,6 +137,7 @@ class TestRoomFeedback(unittest.TestCase):
         self.assertIn("room_feedback.target_c=17.5 degC: must not be below room_feedback.floor_c=18.0 degC",
                       problems)
         self.assertIn("room_feedback.trim_max_k=99 K: must be in [0.0, 30.0] K", validate({"trim_max_k": 99}))
+        self.assertIn("room_feedback.statistic='min': must be one of group, percentile", validate({"statistic": "min"}))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,15 @@ class TestValveLoop(unittest.TestCase):
         self.assertTrue(fired_at >= 300.0)
         self.assertTrue(not loop.alarms_diag["valve_open_no_rise"])
 
+    def test_plausibility_position_mismatch(self):
+        loop = ValveLoop({"valve": {"kind": "position", "mismatch_pct": 10.0, "mismatch_delay_s": 120.0}})
+        # (time_s, manual command %, feedback %, feedback ok, expected alarm)
+        table = [(0.0, 50.0, 48.0, True, False), (10.0, 50.0, 20.0, True, False), (129.0, 50.0, 20.0, True, False),
+                 (130.0, 50.0, 20.0, True, True), (140.0, 50.0, 20.0, False, False), (150.0, 50.0, 45.0, True, False)]
+        for t, cmd, fb, ok, alarm in table:
+            loop.step(t, 60.0, 55.0, True, fb, ok, cmd)
+            self.assertEqual(loop.alarms_diag["valve_position_mismatch"], alarm, "t=%s" % t)
+
     def test_snapshot_restore(self):
         loop = ValveLoop({})
         plant = FirstOrderPlant()

@@ -20,8 +20,8 @@ AGG_BUCKET_S = 300
 
 Row = tuple[Any, ...]
 
-# One row per uplink message; `body` is the JSON text of the payload's body.
-UplinkRow = tuple[str, int, float, str, str, float]  # station_id, seq, ts, kind, body, received_ts
+# One row per uplink message; `payload` is the message exactly as received (JSON text).
+UplinkRow = tuple[str, int, float, str, str, float]  # station_id, seq, ts, kind, payload, received_ts
 # One 5-minute aggregate contribution: station_id, bucket_ts, field, n, sum, min, max.
 AggRow = tuple[str, int, str, int, float, float, float]
 
@@ -83,6 +83,14 @@ class Storage:
             "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
             (json.dumps(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id))
 
+    async def save_station_states(self, states: dict[str, dict[str, Any]]) -> None:
+        """`save_station_state` for many stations in one batch."""
+        if states:
+            await self.executemany(
+                "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
+                [(json.dumps(st), st.get("last_seen_ts"), 1 if st.get("online") else 0, sid)
+                 for sid, st in states.items()])
+
     async def stations(self) -> list[dict[str, Any]]:
         rows = await self.fetch("SELECT station_id, name, city, state FROM stations ORDER BY station_id")
         return [{"station_id": r[0], "name": r[1], "city": r[2], "state": json.loads(r[3]) if r[3] else {}}
@@ -99,15 +107,15 @@ class Storage:
     async def telemetry_bodies(self, station_id: str, t0_ts: float, t1_ts: float, limit: int) -> list[tuple[float, dict]]:
         """Raw telemetry bodies of one station in [t0, t1], oldest first."""
         rows = await self.fetch(
-            "SELECT ts, body FROM uplinks WHERE station_id = ? AND kind = 'telemetry' AND ts >= ? AND ts <= ? "
+            "SELECT ts, payload FROM uplinks WHERE station_id = ? AND kind = 'telemetry' AND ts >= ? AND ts <= ? "
             "ORDER BY ts LIMIT ?", (station_id, t0_ts, t1_ts, limit))
-        return [(float(r[0]), json.loads(r[1])) for r in rows]
+        return [(float(r[0]), json.loads(r[1])["body"]) for r in rows]
 
     async def uplinks(self, station_id: str, kind: str, t0_ts: float, t1_ts: float, limit: int = 10000) -> list[tuple[float, int, dict]]:
         rows = await self.fetch(
-            "SELECT ts, seq, body FROM uplinks WHERE station_id = ? AND kind = ? AND ts >= ? AND ts <= ? "
+            "SELECT ts, seq, payload FROM uplinks WHERE station_id = ? AND kind = ? AND ts >= ? AND ts <= ? "
             "ORDER BY ts LIMIT ?", (station_id, kind, t0_ts, t1_ts, limit))
-        return [(float(r[0]), int(r[1]), json.loads(r[2])) for r in rows]
+        return [(float(r[0]), int(r[1]), json.loads(r[2])["body"]) for r in rows]
 
     async def upsert_aggregates(self, rows: Sequence[AggRow]) -> None:
         if not rows:
@@ -321,7 +329,7 @@ SCHEMA = [
         state {text}, last_seen_ts {real}, online {int} NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS uplinks (
         station_id {text} NOT NULL, seq {bigint} NOT NULL, ts {real} NOT NULL, kind {text} NOT NULL,
-        body {text} NOT NULL, received_ts {real} NOT NULL, PRIMARY KEY (station_id, seq))""",
+        payload {text} NOT NULL, received_ts {real} NOT NULL, PRIMARY KEY (station_id, seq))""",
     "CREATE INDEX IF NOT EXISTS uplinks_station_kind_ts ON uplinks (station_id, kind, ts)",
     "CREATE INDEX IF NOT EXISTS uplinks_ts ON uplinks (ts)",
     """CREATE TABLE IF NOT EXISTS agg_5m (

@@ -112,7 +112,7 @@ class PostgresStorage(Storage):
                 cols[i].append(row[i])
         try:
             records = await self._need_pool().fetch(
-                "INSERT INTO uplinks (station_id, seq, ts, kind, body, received_ts) "
+                "INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts) "
                 "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], $6::float8[]) "
                 "ON CONFLICT (station_id, seq) DO NOTHING RETURNING station_id, seq", *cols)
         except asyncpg.PostgresError as exc:

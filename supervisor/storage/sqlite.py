@@ -94,18 +94,21 @@ class SQLiteStorage(Storage):
         data = list(rows)
 
         def work(c: sqlite3.Connection) -> list[tuple[str, int]]:
-            new: list[tuple[str, int]] = []
+            # executemany into a temp table runs the row loop in C; one INSERT ... SELECT ...
+            # RETURNING then reports exactly the rows that were new.
             c.execute("BEGIN")
             try:
-                for row in data:
-                    cur = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, body, received_ts) "
-                                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING", row)
-                    if cur.rowcount == 1:
-                        new.append((row[0], row[1]))
+                c.execute("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq INTEGER, ts REAL, "
+                          "kind TEXT, payload TEXT, received_ts REAL)")
+                c.executemany("INSERT INTO uplinks_in VALUES (?, ?, ?, ?, ?, ?)", data)
+                new = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts) "
+                                "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
+                                "RETURNING station_id, seq").fetchall()
+                c.execute("DELETE FROM uplinks_in")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
-            return new
+            return [(r[0], int(r[1])) for r in new]
 
         return await self._run(work)

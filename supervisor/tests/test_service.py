@@ -31,7 +31,10 @@ def make_config() -> dict[str, Any]:
 
 
 def telemetry(sid: str, seq: int, ts: float, **values: Any) -> tuple[str, bytes]:
-    return codec.encode_uplink(sid, seq, codec.UP_TELEMETRY, ts, {"values": values, "mode_name": "auto"})
+    values.setdefault("mode", 3)  # core.modes M_AUTO, as the firmware sends it
+    values.setdefault("devices_total", 5)
+    values.setdefault("devices_available", 4)
+    return codec.encode_uplink(sid, seq, codec.UP_TELEMETRY, ts, {"values": values})
 
 
 class Wire:
@@ -108,6 +111,7 @@ async def test_overview_detail_and_trends(service: SupervisorService) -> None:
     assert b["online"] is False and b["supply_temp_c"] is None
     detail = await service.station_detail("st-a")
     assert detail["last_seq"] == 120 and detail["values"]["outdoor_temp_c"] == pytest.approx(-18.8)
+    assert detail["mode"] == "auto" and detail["devices"] == {"total": 5, "available": 4}
     short = await service.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 1000)
     assert len(short["outdoor_temp_c"]) == 120
     thinned = await service.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 12)

@@ -41,6 +41,12 @@ async def me(request: web.Request) -> web.Response:
     return json_response({"username": current.username, "role": current.role, "lang": current.lang})
 
 
+async def health(request: web.Request) -> web.Response:
+    """The supervisor's own state: broker link, ingest counters, storage backend."""
+    require(request, "viewer", "see the supervisor's health")
+    return json_response(await service(request).health())
+
+
 # --- stations -------------------------------------------------------------------------------------
 async def stations(request: web.Request) -> web.Response:
     require(request, "viewer", "see the fleet")
@@ -297,6 +303,7 @@ async def _require_logged(request: web.Request, needed: str, action: str) -> aut
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/me", me)
+    r.add_get("/api/health", health)
     r.add_post("/api/me/lang", set_lang)
     r.add_get("/api/stations", stations)
     r.add_get("/api/stations/{sid}", station_detail)

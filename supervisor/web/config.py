@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "default_lang": i18n.DEFAULT_LANG,
     "refresh_s": 5.0,
     "collector_tokens": {},  # {source name: API token} for POST /api/collectors/readings
+    "collector_tokens_file": "",  # or a file of "source token" lines (# comments); relative to data_dir
     "title": "heatkeeper",
 }
 
@@ -82,10 +84,46 @@ def validate(config: Any) -> dict[str, Any]:
             else:
                 clean[str(source)] = token
         out["collector_tokens"] = clean
+    path = raw.get("collector_tokens_file", "")
+    if not isinstance(path, str):
+        problems.append("web.collector_tokens_file=%r: must be a file path" % (path,))
+    elif path:
+        out["collector_tokens_file"] = path
+        out["collector_tokens"].update(read_tokens_file(_resolve(path, config), problems))
     unknown = sorted(set(raw) - set(DEFAULTS) - set(SERVER_KEYS))
     # Only complain about unknown keys when we were handed the [web] section itself.
     if unknown and isinstance(config, Mapping) and "web" in config:
         problems.append("web: unknown keys %s (known: %s)" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
     if problems:
         raise WebConfigError(problems)
+    return out
+
+
+def _resolve(path: str, config: Any) -> str:
+    if os.path.isabs(path) or not isinstance(config, Mapping):
+        return path
+    data_dir = config.get("supervisor", {}).get("data_dir", "") if isinstance(config.get("supervisor"), Mapping) else ""
+    return os.path.join(data_dir, path) if data_dir else path
+
+
+def read_tokens_file(path: str, problems: list[str]) -> dict[str, str]:
+    """{source: token} from lines "source token" ("#" starts a comment); problems appended."""
+    out: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        problems.append("web.collector_tokens_file=%r: cannot read (%s)" % (path, exc.strerror))
+        return out
+    for n, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        parts = text.split()
+        if len(parts) != 2 or len(parts[1]) < 16:
+            problems.append("%s:%d: must be \"source token\" with a token of at least 16 characters" % (path, n))
+            continue
+        if parts[0] in out:
+            problems.append("%s:%d: source %r defined twice" % (path, n, parts[0]))
+        out[parts[0]] = parts[1]
     return out

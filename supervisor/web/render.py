@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from heatkeeper.core.modes import MODE_NAMES
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import auth, i18n
@@ -73,6 +74,7 @@ def page(request: web.Request, template: str, title_key: str, nav: str, status: 
         "user": current.username if current else None,
         "role": current.role if current else None,
         "refresh_s": settings["refresh_s"],
+        "mode_names": MODE_NAMES,  # telemetry's integer `mode` -> name
     }
     boot_data.update(boot or {})
     html = request.app[TEMPLATES].get_template(template).render(

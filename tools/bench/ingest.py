@@ -197,6 +197,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fields", type=int, default=20, help="telemetry values per message")
     parser.add_argument("--dup-pct", type=float, default=1.0, help="percent of messages sent twice")
     parser.add_argument("--commands-per-s", type=float, default=5.0)
+    parser.add_argument("--ingest-procs", type=int, default=1,
+                        help="supervisor ingest processes sharing the uplinks ($share/...); 1 = one process")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
 
@@ -212,18 +214,29 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
                        dsn: str, tmp: str) -> dict[str, Any]:
     from heatkeeper.supervisor import config as sup_config
     from heatkeeper.supervisor.ingest import run_mqtt
-    from heatkeeper.supervisor.main import mqtt_client_factory, subscription_filters
+    from heatkeeper.supervisor.main import (
+        command_client_factory,
+        command_filters,
+        mqtt_client_factory,
+        subscription_filters,
+    )
     from heatkeeper.supervisor.service import SupervisorService
     from heatkeeper.supervisor.storage import open_storage
 
-    cfg = sup_config.validate({
+    raw = {
         "supervisor": {"data_dir": os.path.join(tmp, backend)},
         "broker": {"embedded": False},
-        "mqtt": {"port": port, "protocol": "5", "client_id": "bench-sup-" + backend},
+        "mqtt": {"port": port, "protocol": "3.1.1", "client_id": "bench-sup-" + backend,
+                 "shared_group": "bench-" + backend if args.ingest_procs > 1 else "",
+                 "password_file": os.path.join(creds_dir, "supervisor.password")},
         "storage": {"backend": backend, "dsn": dsn, "batch_max": 5000, "batch_interval_s": 0.2},
         "web": {"enabled": False},
         "station": [{"id": s} for s in sids],
-    })
+    }
+    cfg = sup_config.validate(raw)
+    config_path = os.path.join(tmp, "supervisor-%s.toml" % backend)
+    with open(config_path, "w", encoding="utf-8") as fh:
+        fh.write(_toml(raw))
     with open(os.path.join(creds_dir, "supervisor.password"), encoding="utf-8") as fh:
         password = fh.read().strip()
     storage = open_storage(backend, path=cfg["storage"]["path"], dsn=dsn)
@@ -240,13 +253,25 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
              asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                            subscription_filters(cfg), on_connect))]
+                                            subscription_filters(cfg))),
+             asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, password),
+                                            command_filters(), on_connect))]
     await asyncio.wait_for(connected.wait(), 20)
     chunks = [sids[i::args.publishers] for i in range(args.publishers)]
     workers = []
-    for chunk in chunks:
+    extra = []
+    for i in range(2, args.ingest_procs + 1):  # extra ingest processes on the shared subscription
+        extra.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "heatkeeper.tools.cli", "supervisor", "--config", config_path, "--ingest-only",
+            "--instance", str(i), "--log-level", "WARNING"))
+    if extra:
+        await asyncio.sleep(3.0)  # let them connect and subscribe
+    for i, chunk in enumerate(chunks):
+        list_path = os.path.join(tmp, "stations-%s-%d.txt" % (backend, i))
+        with open(list_path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(chunk))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "heatkeeper.tools.bench.ingest", "--worker", str(port), creds_dir, ",".join(chunk),
+            sys.executable, "-m", "heatkeeper.tools.bench.ingest", "--worker", str(port), creds_dir, list_path,
             str(args.fields), str(args.dup_pct), str(args.duration_s),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         workers.append(proc)
@@ -264,16 +289,20 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     warm_s = min(5.0, args.duration_s / 4)
     stored_at: dict[str, tuple[float, int]] = {}
     sent_commands = 0
+    cmd_tasks: list[asyncio.Future[str]] = []
     rng = random.Random(1)
     while time.monotonic() - t_start < args.duration_s:
         await asyncio.sleep(1.0 / args.commands_per_s if args.commands_per_s > 0 else 1.0)
         elapsed = time.monotonic() - t_start
         if "a" not in stored_at and elapsed >= warm_s:
-            stored_at["a"] = (time.monotonic(), service.ingest.stored)
+            stored_at["a"] = (time.monotonic(), await storage.count_uplinks())
         if args.commands_per_s > 0 and warm_s <= elapsed <= args.duration_s - 1:
-            await service.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")
+            # not awaited: the sampling loop keeps its pace while a command waits for its PUBACK
+            cmd_tasks.append(asyncio.ensure_future(
+                service.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")))
             sent_commands += 1
-    stored_at["b"] = (time.monotonic(), service.ingest.stored)
+    stored_at["b"] = (time.monotonic(), await storage.count_uplinks())
+    await asyncio.gather(*cmd_tasks, return_exceptions=True)
     results = []
     for proc in workers:
         assert proc.stdout is not None
@@ -281,8 +310,11 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         results.append(json.loads(out.decode().strip().splitlines()[-1]))
     expected = sum(sum(r["unique"].values()) for r in results)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and service.ingest.stored < expected:
-        await asyncio.sleep(0.2)
+    while time.monotonic() < deadline and await storage.count_uplinks() < expected:
+        await asyncio.sleep(0.5)
+    for proc in extra:
+        proc.terminate()
+        await proc.wait()
     await service.ingest.flush(force_aggregates=True)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     rows = await storage.count_uplinks()
@@ -294,21 +326,37 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     await asyncio.gather(*tasks, return_exceptions=True)
     await service.stop()
     return {
-        "backend": backend, "stations": len(sids), "duration_s": args.duration_s,
+        "backend": backend, "stations": len(sids), "duration_s": args.duration_s, "ingest_procs": args.ingest_procs,
         "offered_msgs_per_s": round(sum(r["sent"] for r in results) / args.duration_s, 1),
         "sustained_stored_msgs_per_s": round((sb - sa) / (tb - ta), 1) if tb > ta else None,
         "published_unique": expected, "broker_acked": sum(r["acked"] for r in results),
         "unacked_by_broker": sum(r["unacked"] for r in results),
         "stored_rows": rows, "lost": expected - rows,
-        "duplicates_sent": sum(r["dups"] for r in results), "duplicates_dropped": service.ingest.duplicates,
+        "duplicates_sent": sum(r["dups"] for r in results), "duplicates_dropped": service.ingest.duplicates if args.ingest_procs == 1 else None,
         "duplicates_stored": rows - int(distinct[0]) if distinct else None,
         "rejected": service.ingest.stats()["rejected"],
         "commands_sent": sent_commands, "commands_acked": len(rtts),
         "command_rtt_p50_s": _round(_pct(rtts, 50)), "command_rtt_p99_s": _round(_pct(rtts, 99)),
         "command_rtt_max_s": _round(max(rtts) if rtts else None),
         "supervisor_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
+        "supervisor_cpu_us_per_msg": round(1e6 * (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime)
+                                           / max(rows, 1), 1) if args.ingest_procs == 1 else None,
         "publishers_cpu_s": round(sum(r["cpu_s"] for r in results), 1),
     }
+
+
+def _toml(raw: dict[str, Any]) -> str:
+    """A minimal TOML writer for the bench's own config (strings, numbers, one array of tables)."""
+    lines = []
+    for section, values in raw.items():
+        if isinstance(values, list):
+            for item in values:
+                lines.append("[[%s]]" % section)
+                lines += ["%s = %s" % (k, json.dumps(v)) for k, v in item.items()]
+        else:
+            lines.append("[%s]" % section)
+            lines += ["%s = %s" % (k, json.dumps(v)) for k, v in values.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _round(v: float | None) -> float | None:
@@ -352,8 +400,10 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     if args.worker:
-        port, creds, sids, fields, dup_pct, duration = args.worker
-        asyncio.run(_worker(int(port), creds, sids.split(","), int(fields), float(dup_pct), float(duration)))
+        port, creds, list_path, fields, dup_pct, duration = args.worker
+        with open(list_path, encoding="utf-8") as fh:
+            worker_sids = fh.read().split()
+        asyncio.run(_worker(int(port), creds, worker_sids, int(fields), float(dup_pct), float(duration)))
         return 0
     if args.stations < 1 or args.publishers < 1 or args.duration_s < 5:
         print("bench ingest: --stations and --publishers must be >= 1, --duration-s >= 5", file=sys.stderr)

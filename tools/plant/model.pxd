@@ -2,13 +2,19 @@
 import cython
 
 cdef unsigned long long MASK64
+cdef unsigned long long XS_MULT
 cdef int HIST_N
 cdef double HIST_STEP_S
 cdef double KPA_PER_M
 cdef double E
+cdef double OPEN_TEMP_C
+cdef double OPEN_PRESSURE_KPA
 
 @cython.locals(dtemp=cython.double, lm=cython.double, eps=cython.double, ua=cython.double, ntu=cython.double,
                _k=cython.int)
+@cython.locals(f=cython.double)
+cdef double _fraction(object pct)
+
 cpdef double emitter_heat(double k_rad, double n, double c, double ts, double ti, double lm_guess)
 
 cdef class PlantCore:
@@ -56,14 +62,30 @@ cdef class PlantCore:
     cdef public double makeup_m3, leak_m3h
     cdef public int relief_open
     cdef public double cum_vol
+    cdef public object open_sensors
 
-    @cython.locals(x=cython.ulonglong, y=cython.ulonglong)
     cpdef double uniform(self)
     cpdef double gauss(self)
+    cpdef double quant(self, double value, double step)
+    cpdef double static_pressure_kpa(self)
+    @cython.locals(x=cython.ulonglong, y=cython.ulonglong)
+    cdef double _u(self)
+    cdef double _g(self)
+    @cython.locals(q=cython.double, n=cython.long)
+    cdef double _q(self, double value, double step)
+    @cython.locals(p=cython.double)
+    cdef double _p_static(self)
+    cpdef void apply(self, dict actuators)
     @cython.locals(remaining=cython.double, h=cython.double)
     cpdef void advance(self, double dt_s)
-    @cython.locals(a=cython.double)
+    @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
+                   sec_ret=cython.double, out=dict)
+    cpdef dict readings(self)
+    @cython.locals(image=dict, values=dict)
+    cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
+    @cython.locals(a=cython.double)
+    cdef void step_fast(self, double dt)
     @cython.locals(old_motor=cython.double, rate=cython.double, step=cython.double, err=cython.double,
                    half=cython.double, old_stem=cython.double, d=cython.double)
     cdef void _actuator(self, double dt)
@@ -82,8 +104,6 @@ cdef class PlantCore:
     cdef void _primary_and_hx(self, double dt)
     @cython.locals(h=cython.double, p=cython.double, running=cython.int, v=cython.double, level=cython.double)
     cdef void _makeup(self, double dt)
-    @cython.locals(p=cython.double)
-    cpdef double static_pressure_kpa(self)
     @cython.locals(i=cython.int, j=cython.int, _k=cython.int, dv=cython.double, w=cython.double)
     cdef double _lookup(self, double[:] vols, double[:] temps, int head, double target_vol)
     @cython.locals(mix=cython.double, room_a=cython.double, q_ret_sum=cython.double, c_sum=cython.double,
@@ -92,6 +112,7 @@ cdef class PlantCore:
                    eps=cython.double, ua=cython.double, ntu=cython.double, qe=cython.double, solar=cython.double,
                    qa=cython.double, qm=cython.double, to=cython.double, tm=cython.double, ta_new=cython.double,
                    tm_new=cython.double, hours=cython.double, deficit=cython.double)
+    cdef void _slow(self, double dt)
     cpdef void slow_step(self, double dt)
     @cython.locals(hour=cython.double, i=cython.int, frac=cython.double, i0=cython.int, i1=cython.int,
                    to=cython.double)

@@ -14,9 +14,14 @@ fractions 0..1 internally (percent at the API). Nothing here allocates per fast 
 
 from array import array
 
+from heatkeeper.core import signals as sg
+
 E = 2.718281828459045  # powers of E, not math.exp: `**` on doubles compiles to C pow()
 
 MASK64 = 0xFFFFFFFFFFFFFFFF
+XS_MULT = 2685821657736338717  # xorshift64* multiplier (a C constant when compiled)
+OPEN_TEMP_C = 850.0  # Pt1000 input over-range (open circuit)
+OPEN_PRESSURE_KPA = -250.0  # 4-20 mA input below 4 mA (open circuit)
 HIST_N = 2048  # transport history ring (samples every HIST_STEP_S)
 HIST_STEP_S = 10.0
 KPA_PER_M = 9.6  # rho g for water at about 70 degC
@@ -24,6 +29,14 @@ KPA_PER_M = 9.6  # rho g for water at about 70 degC
 
 def _zeros(n):
     return array("d", [0.0] * n)
+
+
+def _fraction(pct):
+    """A percentage command as a fraction, clamped to [0, 1]."""
+    f = float(pct) / 100.0
+    if f < 0.0:
+        return 0.0
+    return 1.0 if f > 1.0 else f
 
 
 def emitter_heat(k_rad, n, c, ts, ti, lm_guess):
@@ -217,21 +230,132 @@ class PlantCore:
         self.leak_m3h = 0.0
         self.relief_open = 0
         self.cum_vol = 0.0
+        self.open_sensors = set()  # type: set
 
     # --- random numbers: xorshift64*, identical compiled and interpreted -----------------
     def uniform(self):
         """A uniform number in [0, 1) from the plant's own generator."""
+        return self._u()
+
+    def gauss(self):
+        """An approximately normal number (mean 0, sigma 1): Irwin-Hall with 4 terms."""
+        return self._g()
+
+    def quant(self, value, step):
+        """`value` rounded to the instrument's resolution `step`."""
+        return self._q(value, step)
+
+    def static_pressure_kpa(self):
+        """Pressure held at the circulation pump suction (expansion vessel stiffness)."""
+        return self._p_static()
+
+    def _u(self):
         x = self.rng_state
         x ^= (x >> 12)
         x ^= (x << 25) & MASK64
         x ^= (x >> 27)
         self.rng_state = x
-        y = (x * 2685821657736338717) & MASK64
+        y = (x * XS_MULT) & MASK64
         return (y >> 11) * (1.0 / 9007199254740992.0)
 
-    def gauss(self):
-        """An approximately normal number (mean 0, sigma 1): Irwin-Hall with 4 terms."""
-        return (self.uniform() + self.uniform() + self.uniform() + self.uniform() - 2.0) * 1.7320508075688772
+    def _g(self):
+        return (self._u() + self._u() + self._u() + self._u() - 2.0) * 1.7320508075688772
+
+    def apply(self, actuators):
+        """Take actuator commands (keys of core.signals.ACTUATORS; a missing key keeps its value).
+
+        valve_cmd_pct drives a positioner; valve_open/close_pulse_s drive a 3-point actuator
+        (used when the plant is built with actuator_three_point = 1): each pulse runs the motor
+        for its length minus the start delay, so pulses shorter than the delay are lost.
+        """
+        get = actuators.get
+        v = get(sg.VALVE_CMD_PCT)
+        if v is not None:
+            self.valve_cmd = _fraction(v)
+        v = get(sg.VALVE_OPEN_PULSE_S)
+        if v:
+            self.pulse_open_s = float(v) - self.min_pulse_s if float(v) > self.min_pulse_s else 0.0
+            self.pulse_close_s = 0.0
+        v = get(sg.VALVE_CLOSE_PULSE_S)
+        if v:
+            self.pulse_close_s = float(v) - self.min_pulse_s if float(v) > self.min_pulse_s else 0.0
+            self.pulse_open_s = 0.0
+        v = get(sg.PUMP1_RUN)
+        if v is not None:
+            self.run_cmd1 = 1 if v else 0
+        v = get(sg.PUMP1_SPEED_CMD_PCT)
+        if v is not None:
+            self.speed_cmd1 = _fraction(v)
+        v = get(sg.PUMP2_RUN)
+        if v is not None:
+            self.run_cmd2 = 1 if v else 0
+        v = get(sg.PUMP2_SPEED_CMD_PCT)
+        if v is not None:
+            self.speed_cmd2 = _fraction(v)
+        v = get(sg.MAKEUP_PUMP_RUN)
+        if v is not None:
+            self.makeup_cmd = 1 if v else 0
+        v = get(sg.MAKEUP_PUMP_SPEED_CMD_PCT)
+        if v is not None:
+            self.makeup_speed = _fraction(v)
+        v = get(sg.RELIEF_VALVE_OPEN)
+        if v is not None:
+            self.relief_open = 1 if v else 0
+
+    # --- what the station's instruments show ----------------------------------------------
+    def _q(self, value, step):
+        q = value / step
+        n = int(q + 0.5) if q >= 0.0 else -int(0.5 - q)
+        return n * step
+
+    def readings(self):
+        """True sensor and meter values (sensor lags, noise, resolution), keyed by core.signals names."""
+        nk = self.noise_k
+        npa = self.noise_kpa
+        p_static = self._p_static()
+        sec_sup = p_static + self.head_m * KPA_PER_M + npa * self._g()
+        sec_ret = p_static + npa * self._g()
+        out = {
+            sg.OUTDOOR_TEMP_C: self._q(self.m_outdoor + nk * self._g(), 0.01),
+            sg.PRIMARY_SUPPLY_TEMP_C: self._q(self.m_tp_in + nk * self._g(), 0.01),
+            sg.PRIMARY_RETURN_TEMP_C: self._q(self.m_tp_ret + nk * self._g(), 0.01),
+            sg.PRIMARY_SUPPLY_PRESSURE_KPA: self._q(self.primary_p_kpa + npa * self._g(), 0.1),
+            sg.PRIMARY_RETURN_PRESSURE_KPA: self._q(self.primary_p_kpa - self.dp_kpa + npa * self._g(), 0.1),
+            sg.SECONDARY_SUPPLY_TEMP_C: self._q(self.m_ts + nk * self._g(), 0.01),
+            sg.SECONDARY_RETURN_TEMP_C: self._q(self.m_tr + nk * self._g(), 0.01),
+            sg.SECONDARY_SUPPLY_PRESSURE_KPA: self._q(sec_sup if sec_sup > 0.0 else 0.0, 0.1),
+            sg.SECONDARY_RETURN_PRESSURE_KPA: self._q(sec_ret if sec_ret > 0.0 else 0.0, 0.1),
+            sg.VALVE_POSITION_PCT: self._q(self.stem * 100.0, 0.1),
+            sg.HEAT_POWER_KW: self._q(self.q_meter_kw, 0.1),
+            sg.PRIMARY_FLOW_M3H: self._q(self.flow1, 0.01),
+            sg.HEAT_ENERGY_KWH: float(int(self.meter_kwh)),
+            sg.PUMP1_RUNNING: float(self.running1),
+            sg.PUMP1_FAULT: float(self.fault1),
+            sg.PUMP1_SPEED_PCT: self._q(self.speed1 * 100.0, 0.1),
+            sg.PUMP2_RUNNING: float(self.running2),
+            sg.PUMP2_FAULT: float(self.fault2),
+            sg.PUMP2_SPEED_PCT: self._q(self.speed2 * 100.0, 0.1),
+            sg.MAKEUP_PUMP_RUNNING: float(self.makeup_running),
+            sg.MAKEUP_PUMP_FAULT: float(self.makeup_fault),
+            sg.MAKEUP_VOLUME_M3: self._q(self.makeup_m3, 0.001),
+            sg.TANK_LEVEL_PCT: self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1),
+        }
+        if self.open_sensors:
+            for name in self.open_sensors:
+                out[name] = OPEN_TEMP_C if name.endswith("_temp_c") else OPEN_PRESSURE_KPA
+        return out
+
+    def process_image(self):
+        """readings() as a core input image {"now_s": time_s, name: (value, ok)}; open sensors not ok."""
+        image = {"now_s": self.time_s}  # type: dict
+        values = self.readings()
+        if self.open_sensors:
+            for name, value in values.items():
+                image[name] = (value, name not in self.open_sensors)
+        else:
+            for name, value in values.items():
+                image[name] = (value, True)
+        return image
 
     # --- fast part -------------------------------------------------------------------------
     def advance(self, dt_s):
@@ -241,10 +365,14 @@ class PlantCore:
             h = remaining
             if h > self.max_fast_step_s:
                 h = self.max_fast_step_s
-            self.fast_step(h)
+            self.step_fast(h)
             remaining -= h
 
     def fast_step(self, dt):
+        """One fast step of `dt` seconds (<= max_fast_step_s)."""
+        self.step_fast(dt)
+
+    def step_fast(self, dt):
         self.time_s += dt
         self._actuator(dt)
         self._pumps(dt)
@@ -268,7 +396,7 @@ class PlantCore:
             self.tr_station = self._lookup(self.ret_vol, self.ret_temp, self.ret_head, self.cum_vol - self.return_volume)
         self.slow_acc_s += dt
         if self.slow_acc_s >= self.building_step_s:
-            self.slow_step(self.slow_acc_s)
+            self._slow(self.slow_acc_s)
             self.slow_acc_s = 0.0
 
     def _actuator(self, dt):
@@ -441,7 +569,7 @@ class PlantCore:
 
     def _makeup(self, dt):
         h = dt / 3600.0
-        p = self.static_pressure_kpa()
+        p = self._p_static()
         if p > 0.0:
             self.water_missing_m3 += self.leak_m3h * h
             if self.relief_open:
@@ -467,8 +595,7 @@ class PlantCore:
             if self.tank_m3 > self.tank_volume:
                 self.tank_m3 = self.tank_volume
 
-    def static_pressure_kpa(self):
-        """Pressure held at the circulation pump suction (expansion vessel stiffness)."""
+    def _p_static(self):
         p = self.static_kpa - self.stiffness * self.water_missing_m3
         return p if p > 0.0 else 0.0
 
@@ -492,6 +619,9 @@ class PlantCore:
 
     def slow_step(self, dt):
         """Weather, transport delay, radiators and buildings over `dt` seconds (zero-order hold)."""
+        self._slow(dt)
+
+    def _slow(self, dt):
         self._weather()
         mix = 1.0 - E ** (-dt / self.mixing_tau_s)
         room_a = dt / (self.tau_room_s + dt)
@@ -567,7 +697,7 @@ class PlantCore:
         target = self.primary_min_c + (self.primary_design_c - self.primary_min_c) * frac
         self.tp_comp_c += (target - self.tp_comp_c) * (dt / (6.0 * 3600.0 + dt))
         phi = E ** (-dt / (6.0 * 3600.0))
-        self.dp_z = phi * self.dp_z + (1.0 - phi * phi) ** 0.5 * self.gauss()
+        self.dp_z = phi * self.dp_z + (1.0 - phi * phi) ** 0.5 * self._g()
         self.dp_kpa = self.dp_nominal * (1.0 + self.dp_variation * self.dp_z)
         if self.dp_kpa < 0.0:
             self.dp_kpa = 0.0

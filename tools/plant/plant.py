@@ -79,7 +79,6 @@ class Plant(PlantCore):
         self.params = p
         self.seed = seed
         self.group_names: list[str] = [g["name"] for g in groups]
-        self.open_sensors: set[str] = set()
         self.active_faults: dict[str, dict[str, Any]] = {}
         self._rng = random.Random(seed)
         self._configure_scalars(p)
@@ -204,7 +203,9 @@ class Plant(PlantCore):
             self.g_supply[j] = p["initial_supply_c"]
             self.g_return[j] = ti + 0.5 * (p["initial_supply_c"] - ti)
             self.g_lmtd[j] = 0.0
-            self.g_q_emit[j] = 0.0
+            # emitters start at the group's heat loss, so a run does not begin with a cold dip
+            loss_w_m2 = h * (ti - to) - p["internal_gain_w_m2"]
+            self.g_q_emit[j] = max(0.0, loss_w_m2) * self.g_area[j] / 1000.0
         self.ts_hx = self.ts_station = self.m_ts = p["initial_supply_c"]
         self.tr_station = self.m_tr = ti + 0.6 * (p["initial_supply_c"] - ti)
         for k in range(len(self.hist_temp)):
@@ -226,87 +227,6 @@ class Plant(PlantCore):
             self.g_kh_floor[k] = self.g_kh_low[k] = self.g_h_floor[k] = self.g_max_deficit[k] = 0.0
 
     # --- the API -------------------------------------------------------------------------
-    def apply(self, actuators: dict[str, Any]) -> None:
-        """Take actuator commands (keys of core.signals.ACTUATORS; missing keys keep their value)."""
-        get = actuators.get
-        v = get(signals.VALVE_CMD_PCT)
-        if v is not None:
-            self.valve_cmd = min(1.0, max(0.0, float(v) / 100.0))
-        op = get(signals.VALVE_OPEN_PULSE_S)
-        if op:
-            op = float(op)
-            self.pulse_open_s = op - self.min_pulse_s if op > self.min_pulse_s else 0.0
-            self.pulse_close_s = 0.0
-        cl = get(signals.VALVE_CLOSE_PULSE_S)
-        if cl:
-            cl = float(cl)
-            self.pulse_close_s = cl - self.min_pulse_s if cl > self.min_pulse_s else 0.0
-            self.pulse_open_s = 0.0
-        r = get(signals.PUMP1_RUN)
-        if r is not None:
-            self.run_cmd1 = 1 if r else 0
-        s = get(signals.PUMP1_SPEED_CMD_PCT)
-        if s is not None:
-            self.speed_cmd1 = min(1.0, max(0.0, float(s) / 100.0))
-        r = get(signals.PUMP2_RUN)
-        if r is not None:
-            self.run_cmd2 = 1 if r else 0
-        s = get(signals.PUMP2_SPEED_CMD_PCT)
-        if s is not None:
-            self.speed_cmd2 = min(1.0, max(0.0, float(s) / 100.0))
-        r = get(signals.MAKEUP_PUMP_RUN)
-        if r is not None:
-            self.makeup_cmd = 1 if r else 0
-        s = get(signals.MAKEUP_PUMP_SPEED_CMD_PCT)
-        if s is not None:
-            self.makeup_speed = min(1.0, max(0.0, float(s) / 100.0))
-        r = get(signals.RELIEF_VALVE_OPEN)
-        if r is not None:
-            self.relief_open = 1 if r else 0
-
-    def readings(self) -> dict[str, float]:
-        """True sensor and meter values (with sensor lags and noise), keyed by core.signals names."""
-        nk = self.noise_k
-        np_ = self.noise_kpa
-        g = self.gauss
-        p_static = self.static_pressure_kpa()
-        out = {
-            signals.OUTDOOR_TEMP_C: round(self.m_outdoor + nk * g(), 2),
-            signals.PRIMARY_SUPPLY_TEMP_C: round(self.m_tp_in + nk * g(), 2),
-            signals.PRIMARY_RETURN_TEMP_C: round(self.m_tp_ret + nk * g(), 2),
-            signals.PRIMARY_SUPPLY_PRESSURE_KPA: round(self.primary_p_kpa + np_ * g(), 1),
-            signals.PRIMARY_RETURN_PRESSURE_KPA: round(self.primary_p_kpa - self.dp_kpa + np_ * g(), 1),
-            signals.SECONDARY_SUPPLY_TEMP_C: round(self.m_ts + nk * g(), 2),
-            signals.SECONDARY_RETURN_TEMP_C: round(self.m_tr + nk * g(), 2),
-            signals.SECONDARY_SUPPLY_PRESSURE_KPA: round(max(0.0, p_static + self.head_m * 9.6 + np_ * g()), 1),
-            signals.SECONDARY_RETURN_PRESSURE_KPA: round(max(0.0, p_static + np_ * g()), 1),
-            signals.VALVE_POSITION_PCT: round(self.stem * 100.0, 1),
-            signals.HEAT_POWER_KW: round(self.q_meter_kw, 1),
-            signals.PRIMARY_FLOW_M3H: round(self.flow1, 2),
-            signals.HEAT_ENERGY_KWH: math.floor(self.meter_kwh),
-            signals.PUMP1_RUNNING: float(self.running1),
-            signals.PUMP1_FAULT: float(self.fault1),
-            signals.PUMP1_SPEED_PCT: round(self.speed1 * 100.0, 1),
-            signals.PUMP2_RUNNING: float(self.running2),
-            signals.PUMP2_FAULT: float(self.fault2),
-            signals.PUMP2_SPEED_PCT: round(self.speed2 * 100.0, 1),
-            signals.MAKEUP_PUMP_RUNNING: float(self.makeup_running),
-            signals.MAKEUP_PUMP_FAULT: float(self.makeup_fault),
-            signals.MAKEUP_VOLUME_M3: round(self.makeup_m3, 3),
-            signals.TANK_LEVEL_PCT: round(100.0 * self.tank_m3 / self.tank_volume, 1),
-        }
-        for name in self.open_sensors:
-            out[name] = plant_params.OPEN_CIRCUIT_TEMP_C if name in TEMP_SIGNALS else plant_params.OPEN_CIRCUIT_PRESSURE_KPA
-        return out
-
-    def process_image(self) -> dict[str, Any]:
-        """readings() as a core input image: {"now_s": time_s, name: (value, ok)}; open sensors not ok."""
-        image: dict[str, Any] = {"now_s": self.time_s}
-        open_ = self.open_sensors
-        for name, value in self.readings().items():
-            image[name] = (value, name not in open_)
-        return image
-
     def collector_readings(self) -> list[tuple[str, str, float]]:
         """Room-temperature collectors: [(collector_id, group, temp_c)], two per group, coldest flats."""
         result = []

@@ -42,7 +42,7 @@ CITIES: dict[str, dict[str, Any]] = {
     "arxan": {"annual_c": -2.16, "jan_c": -24.2, "offset_k": 0.0, "phi": (0.623, -0.122, None),
               "range_k": None, "resid_k": 3.0, "lat": 47.17, "ghi_heating": 130.0,
               "season": ("09-30", 209), "ref_days_le5": 218, "ref_design_c": -33.0, "ref_hdd18": 7388.0},
-    "ordos": {"annual_c": 7.21, "jan_c": -8.0, "offset_k": 0.0, "phi": (0.944, -0.258, 2.77),
+    "ordos": {"annual_c": 7.21, "jan_c": -8.0, "offset_k": -0.5, "phi": (0.944, -0.258, 2.77),
               "range_k": 9.4, "resid_k": 1.55, "lat": 39.83, "ghi_heating": 137.0,
               "season": ("10-15", 183), "ref_days_le5": 168, "ref_design_c": -16.8, "ref_hdd18": 4186.0},
     "zhangjiakou": {"annual_c": 9.98, "jan_c": -7.2, "offset_k": -1.2, "phi": (0.734, -0.130, 2.16),
@@ -139,6 +139,9 @@ def synthetic_year(city: str, seed: int = 0, cold_waves: float = 0.0) -> Weather
     range_mean = np.array(_ARXAN_RANGE_MONTH)[month] if info["range_k"] is None else np.full(365, info["range_k"])
     daily_range = np.clip(range_mean + 4.4 * rng.standard_normal(365) * (range_mean / 13.0), 2.0, 30.0)
     profile = np.array(_PROFILE)
+    if info["range_k"] is not None:
+        # the other sites' ranges are measured max - min of the day: normalise the profile to 1
+        profile = profile / (profile.max() - profile.min())
     daily_mean = seasonal + anomaly
     temp = (daily_mean[:, None] + daily_range[:, None] * profile[None, :]).ravel()
     # hourly AR(1) residual, phi_h = 0.91
@@ -168,7 +171,8 @@ def _synthetic_ghi(info: dict[str, Any], rng: np.random.Generator) -> np.ndarray
     ghi = clear * clearness[day]
     season_mask = np.isin(day, _heating_days(info))
     mean = ghi[season_mask].mean()
-    result: np.ndarray = ghi * (info["ghi_heating"] / mean if mean > 0 else 1.0)
+    scaled = ghi * (info["ghi_heating"] / mean if mean > 0 else 1.0)
+    result: np.ndarray = np.minimum(scaled, 1050.0 * sin_el)  # never above a clear-sky ceiling
     return result
 
 

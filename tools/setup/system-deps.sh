@@ -5,7 +5,8 @@ set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # faketime: the HIL rig and the soak run the station on an accelerated clock (libfaketime).
-for pkg in python3-venv nodejs npm mosquitto mosquitto-clients socat postgresql chromium chromium-driver faketime; do
+# fonts-wqy-microhei: Chinese glyphs for the dashboard in the headless-browser test and screenshots.
+for pkg in python3-venv nodejs npm mosquitto mosquitto-clients socat postgresql chromium chromium-driver faketime fonts-wqy-microhei; do
   case "$pkg" in
     python3-venv) python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
     nodejs) command -v node >/dev/null && continue ;;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from heatkeeper.core import alarms, modes, signals
 from heatkeeper.supervisor.web import i18n, validation
 
 WEB = Path(i18n.__file__).parent
@@ -22,7 +23,10 @@ def used_keys() -> set[str]:
     keys |= {"mode." + m for m in validation.MODES}
     keys |= {"lease." + w for w in validation.CLEARABLE}
     keys |= {"role." + r for r in ("viewer", "operator", "admin")}
-    keys |= {"sev." + s for s in ("info", "warning", "alarm", "critical")}
+    keys |= {"sev." + s for s in ("info", "warning", "minor", "major", "alarm", "critical")}
+    keys |= {"alarm." + row[0] for row in alarms.PROCESS_ALARMS}  # the station's alarm codes
+    keys |= {"field." + name for name in signals.INPUTS}  # sensor_<signal> alarms name the signal
+    keys |= {"mode." + name for name in modes.MODE_NAMES}
     for spec in validation.COMMAND_ARGS.values():
         keys |= {"arg." + a for a in spec}
     return {k for k in keys if not k.endswith(".")}

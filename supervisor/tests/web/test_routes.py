@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from heatkeeper.core import codec
@@ -13,7 +14,7 @@ from heatkeeper.supervisor.service import SupervisorService
 from .conftest import COLLECTOR_TOKEN, login
 
 PAGES = ["/", "/stations/st-a", "/stations/st-a/trends", "/alarms", "/reports"]
-APIS = ["/api/me", "/api/stations", "/api/stations/st-a", "/api/stations/st-a/trends", "/api/stations/st-a/rooms",
+APIS = ["/api/me", "/api/health", "/api/stations", "/api/stations/st-a", "/api/stations/st-a/trends", "/api/stations/st-a/rooms",
         "/api/alarms", "/api/commands", "/api/equipment", "/api/reports/compliance",
         "/api/reports/daily?date=2026-11-20&hour=9"]
 
@@ -252,3 +253,33 @@ async def test_language_switch_is_remembered(client: TestClient) -> None:
     resp = await client.post("/api/me/lang", json={"lang": "zh"}, headers={"X-CSRF-Token": csrf})
     assert resp.status == 200
     assert "站点总览" in await (await client.get("/")).text()
+
+
+async def test_a_failing_service_is_a_500_with_a_reason_not_a_crash(client: TestClient, service: SupervisorService,
+                                                                     monkeypatch: Any) -> None:
+    await login(client, "vic")
+
+    async def broken() -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(service, "list_stations", broken)
+    resp = await client.get("/api/stations")
+    assert resp.status == 500
+    body = await resp.json()
+    assert body["error"] == "internal" and "fire" not in body["reason"]  # details stay in the log
+    monkeypatch.setattr(service, "station_detail", broken)
+    page = await client.get("/stations/st-a")
+    assert page.status == 500 and "Traceback" not in await page.text()
+    assert (await client.get("/api/alarms")).status == 200  # the server keeps serving
+
+
+async def test_odd_requests(client: TestClient) -> None:
+    await login(client, "vic")
+    for path in ("/stations/" + "x" * 300, "/stations/%E4%B8%AD", "/api/stations/%00", "/api/commands/" + "c" * 100):
+        resp = await client.get(path)
+        assert resp.status in (400, 404), path
+    assert (await client.get("/nowhere")).status == 404
+    assert (await client.get("/static/../app.py")).status in (403, 404)
+    big = await client.post("/api/collectors/readings", data=b"x" * (2 * 1024 * 1024),
+                            headers={"Authorization": "Bearer " + COLLECTOR_TOKEN, "Content-Type": "application/json"})
+    assert big.status == 413

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from heatkeeper.supervisor.web import auth, config, validation
@@ -89,6 +90,19 @@ def test_web_config_lists_every_problem() -> None:
         config.validate({"web": {"refresh_s": 0, "cookie_secure": "yes", "default_lang": "fr",
                                  "collector_tokens": {"x": "short"}, "colour": 1}})
     assert len(info.value.problems) == 5
+
+
+def test_collector_tokens_file(tmp_path: Any) -> None:
+    (tmp_path / "tokens").write_text("# vendor platforms\nvendor-x  tok-0123456789abcdef\nvendor-y tok-fedcba9876543210 # spare\n")
+    cfg = {"supervisor": {"data_dir": str(tmp_path)}, "web": {"collector_tokens_file": "tokens"}}
+    assert config.validate(cfg)["collector_tokens"] == {"vendor-x": "tok-0123456789abcdef",
+                                                        "vendor-y": "tok-fedcba9876543210"}
+    (tmp_path / "bad").write_text("only-one-field\nshort tok\n")
+    with pytest.raises(config.WebConfigError) as info:
+        config.validate({"supervisor": {"data_dir": str(tmp_path)}, "web": {"collector_tokens_file": "bad"}})
+    assert len(info.value.problems) == 2
+    with pytest.raises(config.WebConfigError):
+        config.validate({"web": {"collector_tokens_file": str(tmp_path / "missing")}})
 
 
 def test_safe_next_stays_on_this_site() -> None:

@@ -3,17 +3,15 @@
 (function () {
   const HK = window.HK;
   const el = HK.el;
-  const RANK = { critical: 0, alarm: 1, warning: 2, info: 3 };
+  const RANK = { critical: 0, major: 1, alarm: 1, minor: 2, warning: 2, info: 3 };
 
-  function sevClass(s) { return s === "critical" || s === "alarm" ? "pill-bad" : s === "warning" ? "pill-warn" : "pill-info"; }
-  function alarmName(code) { const k = "alarm." + code; const t = HK.t(k); return t === k ? code : t; }
 
   async function ack(a) {
-    const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: alarmName(a.code), station: a.station_id })], HK.t("alarms.ack"));
+    const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: HK.alarmName(a.code), station: a.station_id })], HK.t("alarms.ack"));
     if (!ok) return;
     const r = await HK.api("POST", "/api/alarms/ack", { station_id: a.station_id, code: a.code });
     if (!r.ok) { HK.toast(HK.t("alarms.ack_failed", { reason: r.data.reason || r.status }), "bad"); return; }
-    HK.toast(HK.t("alarms.ack_done", { code: alarmName(a.code) }), "ok");
+    HK.toast(HK.t("alarms.ack_done", { code: HK.alarmName(a.code) }), "ok");
     refresh();
   }
 
@@ -31,9 +29,9 @@
       else if (a.active && HK.can("operator")) ackCell = el("button", { class: "btn btn-small ack-btn", type: "button", "data-code": a.code, onclick: function () { ack(a); } }, [HK.t("alarms.ack")]);
       else ackCell = el("span", { class: "muted" }, [HK.t("alarms.unacked")]);
       body.append(el("tr", { class: "alarm-row", "data-station": a.station_id, "data-code": a.code }, [
-        el("td", {}, [el("span", { class: "pill " + sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))])]),
+        el("td", {}, [el("span", { class: "pill " + HK.sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))])]),
         el("td", {}, [el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id])]),
-        el("td", {}, [el("strong", {}, [alarmName(a.code)]), a.text ? el("div", { class: "sub" }, [a.text]) : null]),
+        el("td", {}, [el("strong", {}, [HK.alarmName(a.code)]), a.text ? el("div", { class: "sub" }, [a.text]) : null]),
         el("td", {}, [HK.time(a.since_ts, true), el("div", { class: "sub" }, [HK.ago(a.since_ts)])]),
         el("td", {}, [a.active ? el("span", { class: "pill pill-bad" }, [HK.t("alarms.active")]) : el("span", { class: "pill pill-off" }, [HK.t("alarms.cleared") + " " + HK.time(a.cleared_ts, true)])]),
         el("td", {}, [ackCell])]));

@@ -27,7 +27,7 @@
     const supply = HK.fmt(vals.secondary_supply_temp_c, 1), sp = HK.fmt(vals.supply_setpoint_c, 1);
     const comfort = HK.comfortClass(v.room_min_c);
     const alarmCell = v.alarm_count > 0
-      ? el("a", { class: "pill " + (v.worst === "warning" || v.worst === "info" ? "pill-warn" : "pill-bad"), href: "/alarms" },
+      ? el("a", { class: "pill " + HK.sevClass(v.worst || "alarm"), href: "/alarms" },
         [HK.t("fleet.n_alarms", { n: v.alarm_count }) + (v.worst ? " · " + HK.t("sev." + v.worst) : "")])
       : el("span", { class: "muted" }, [HK.t("fleet.no_alarms")]);
     return el("tr", { class: "station-row row-" + (v.online ? "on" : "off"), "data-station": v.id }, [

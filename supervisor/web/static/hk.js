@@ -21,6 +21,7 @@
       const v = attrs[k];
       if (v === null || v === undefined || v === false) continue;
       if (k === "text") node.textContent = v;
+      else if (k === "style") node.style.cssText = v;  /* CSSOM: allowed by the CSP, unlike style attributes */
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
@@ -60,6 +61,24 @@
     if (s < 3600) return HK.t("common.dur_min", { n: Math.round(s / 60) });
     if (s < 172800) return HK.t("common.dur_h", { n: (s / 3600).toFixed(1) });
     return HK.t("common.dur_d", { n: (s / 86400).toFixed(1) });
+  };
+  HK.sevClass = function (s) {
+    if (s === "critical" || s === "major" || s === "alarm") return "pill-bad";
+    if (s === "minor" || s === "warning") return "pill-warn";
+    return "pill-info";
+  };
+  HK.alarmName = function (code) {
+    code = String(code || "");
+    if (code.indexOf("sensor_") === 0) return HK.t("alarm.sensor", { name: HK.t("field." + code.slice(7)) });
+    const text = HK.t("alarm." + code);
+    return text === "alarm." + code ? code : text;
+  };
+  /* A reason code from the station or the supervisor, in words, with its code kept for support. */
+  HK.reasonText = function (code, detail) {
+    if (!code) return detail || "";
+    const text = HK.t("reason." + code);
+    const words = text === "reason." + code ? code : text + " (" + code + ")";
+    return detail ? words + " — " + detail : words;
   };
   HK.modeName = function (mode) { return mode ? HK.t("mode." + mode) : "–"; };
 
@@ -185,7 +204,17 @@
     badge.textContent = String(n);
     badge.hidden = n === 0;
   }
+  /* The supervisor's own link to the broker: without it nothing new arrives and no command leaves. */
+  async function brokerHealth() {
+    const banner = document.getElementById("broker-banner");
+    if (!banner) return;
+    const r = await HK.api("GET", "/api/health");
+    if (r.ok) banner.hidden = r.data.broker_connected !== false;
+  }
   document.addEventListener("DOMContentLoaded", function () {
-    if (HK.user) HK.poll(navAlarms, Math.max(10, boot.refresh_s * 2));
+    if (HK.user) {
+      HK.poll(navAlarms, Math.max(10, boot.refresh_s * 2));
+      HK.poll(brokerHealth, Math.max(10, boot.refresh_s * 2));
+    }
   });
 })();

@@ -40,26 +40,39 @@
     if (!(rep.groups || []).length) empty(gb, 8, "reports.no_rooms");
   }
 
+  let dailyReport = null;
+
   async function daily() {
     const date = document.getElementById("d-date").value, hour = document.getElementById("d-hour").value;
     const q = "date=" + encodeURIComponent(date) + "&hour=" + hour;
     document.getElementById("d-csv").href = "/export/daily.csv?" + q;
     const r = await HK.api("GET", "/api/reports/daily?" + q);
     if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
-    const rep = r.data.report;
+    dailyReport = r.data.report;
+    const select = document.getElementById("d-station");
+    const chosen = select.value;
+    HK.clear(select);
+    for (const s of dailyReport.stations || []) select.append(el("option", { value: s.station_id, selected: s.station_id === chosen }, [s.name || s.station_id]));
+    drawDaily();
+  }
+
+  function drawDaily() {
+    /* One station at a time: 24 hourly rows of the fields the authority asks for. */
+    const rep = dailyReport;
     const out = HK.clear(document.getElementById("d-out"));
     out.className = "";
+    const sid = document.getElementById("d-station").value;
+    const s = (rep.stations || []).find(function (x) { return x.station_id === sid; });
+    if (!s) { out.append(el("p", { class: "muted" }, [HK.t("reports.no_data")])); return; }
     const fields = rep.fields || [];
-    for (const s of rep.stations || []) {
-      const head = el("tr", {}, [el("th", {}, [HK.t("reports.hour_col")])].concat(fields.map(function (f) { return el("th", { class: "num" }, [HK.t("field." + f)]); })));
-      const body = el("tbody");
-      (rep.hours_ts || []).forEach(function (ts, h) {
-        const cells = fields.map(function (f) { return el("td", { class: "num" }, [HK.fmt(((s.hourly || {})[f] || [])[h], 1)]); });
-        body.append(el("tr", {}, [el("td", {}, [HK.time(ts, true).slice(5, 16)])].concat(cells)));
-      });
-      out.append(el("h3", {}, [s.name || s.station_id]), el("div", { style: "overflow-x:auto" }, [el("table", { class: "grid daily" }, [el("thead", {}, [head]), body])]));
-    }
-    if (!(rep.stations || []).length) out.append(el("p", { class: "muted" }, [HK.t("reports.no_data")]));
+    const head = el("tr", {}, [el("th", {}, [HK.t("reports.hour_col")])].concat(fields.map(function (f) { return el("th", { class: "num" }, [HK.t("field." + f)]); })));
+    const body = el("tbody");
+    (rep.hours_ts || []).forEach(function (ts, h) {
+      const cells = fields.map(function (f) { return el("td", { class: "num" }, [HK.fmt(((s.hourly || {})[f] || [])[h], 1)]); });
+      const d = new Date(ts * 1000);
+      body.append(el("tr", {}, [el("td", { class: "nowrap" }, [(d.getMonth() + 1) + "-" + d.getDate() + " " + HK.pad(d.getHours()) + ":00"])].concat(cells)));
+    });
+    out.append(el("div", { class: "scroll-x" }, [el("table", { class: "grid daily" }, [el("thead", {}, [head]), body])]));
   }
 
   async function equipment() {
@@ -83,6 +96,7 @@
     document.getElementById("d-hour").value = today.getHours() >= 17 ? "17" : "9";
     document.getElementById("c-run").addEventListener("click", compliance);
     document.getElementById("d-run").addEventListener("click", daily);
+    document.getElementById("d-station").addEventListener("change", function () { if (dailyReport) drawDaily(); });
     compliance(); daily(); equipment();
   });
 })();

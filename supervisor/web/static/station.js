@@ -17,13 +17,13 @@
   function v(name) { return station && station.values ? HK.num(station.values[name]) : null; }
   function on(name) { return v(name) !== null && v(name) >= 0.5; }
 
-  function pump(id, runName, faultName, speedName, labelId) {
+  function pump(id, runName, faultName, speedName, labelId, name) {
     const g = document.getElementById(id);
     const fault = on(faultName), run = on(runName);
     g.setAttribute("class", "pump " + (fault ? "pump-fault" : run ? "pump-run" : "pump-stop"));
     const state = fault ? HK.t("dia.fault") : run ? HK.t("dia.running") : HK.t("dia.stopped");
     const speed = speedName && v(speedName) !== null ? " · " + HK.fmt(v(speedName), 0, "%") : "";
-    setText(labelId, state + (run ? speed : ""), fault);
+    setText(labelId, (name ? name + " · " : "") + state + (run ? speed : ""), fault);
   }
 
   function drawDiagram() {
@@ -44,14 +44,14 @@
     setText("d-heat", HK.fmt(v("heat_power_kw"), 0, "kW"));
     setText("d-flow", HK.fmt(v("primary_flow_m3h"), 1, "m³/h"));
     setText("d-outdoor", HK.fmt(v("outdoor_temp_c"), 1, "°C"));
-    pump("pump1", "pump1_running", "pump1_fault", "pump1_speed_pct", "d-p1");
-    pump("pump2", "pump2_running", "pump2_fault", "pump2_speed_pct", "d-p2");
-    pump("pumpm", "makeup_pump_running", "makeup_pump_fault", null, "d-pm");
+    pump("pump1", "pump1_running", "pump1_fault", "pump1_speed_pct", "d-p1", "P1");
+    pump("pump2", "pump2_running", "pump2_fault", "pump2_speed_pct", "d-p2", "P2");
+    pump("pumpm", "makeup_pump_running", "makeup_pump_fault", null, "d-pm", "");
     const level = v("tank_level_pct");
     setText("d-tank", HK.fmt(level, 0, "%"), level !== null && level < 20);
     const fill = document.getElementById("d-tank-fill");
-    const h = level === null ? 0 : Math.max(0, Math.min(100, level)) * 0.76;
-    fill.setAttribute("y", String(78 - h));
+    const h = level === null ? 0 : Math.max(0, Math.min(100, level)) * 0.66;
+    fill.setAttribute("y", String(68 - h));
     fill.setAttribute("height", String(h));
     fill.setAttribute("class", level !== null && level < 20 ? "tank-low" : "tank-water");
     const room = coldestRoom();
@@ -71,23 +71,28 @@
     const online = document.getElementById("st-online");
     online.className = "pill " + (station.online ? "pill-ok" : "pill-off");
     HK.clear(online).append(el("span", { class: "dot" }), HK.t(station.online ? "station.online" : "station.offline"));
-    const mode = station.mode || (station.values && station.values.mode_name);
+    let mode = station.mode || (station.values && station.values.mode_name);
+    const modeNo = v("mode");
+    if (!mode && modeNo !== null) mode = HK.boot.mode_names[modeNo] || null;
     document.getElementById("st-mode").textContent = HK.t("station.mode", { mode: HK.modeName(typeof mode === "string" ? mode : null) });
     const seen = station.values_ts || station.last_seen_ts;
     setText("st-seen", HK.t("station.last_data", { ago: HK.ago(seen) }));
     document.getElementById("st-stale").hidden = !!station.online;
   }
 
-  function fact(label, value, id) { return el("div", { class: "fact", id: id }, [el("div", { class: "k" }, [label]), el("div", { class: "v" }, [value])]); }
+  function fact(label, value, id) {
+    if (value === "–" || value === "– / –") return null;  /* not reported by this station */
+    return el("div", { class: "fact", id: id }, [el("div", { class: "k" }, [label]), el("div", { class: "v" }, [value])]);
+  }
 
   function drawFacts() {
     const box = HK.clear(document.getElementById("facts"));
-    box.append(
-      fact(HK.t("fact.supply_setpoint"), HK.fmt(v("supply_setpoint_c"), 1, "°C"), "fact-supply-sp"),
-      fact(HK.t("fact.curve_setpoint"), HK.fmt(v("chain_setpoint_c"), 1, "°C")),
-      fact(HK.t("fact.dp"), HK.fmt(v("dp_kpa"), 0, "kPa") + " / " + HK.fmt(v("dp_target_kpa"), 0, "kPa")),
-      fact(HK.t("fact.makeup_sp"), HK.fmt(v("makeup_setpoint_kpa"), 0, "kPa")),
-      fact(HK.t("fact.makeup_rate"), HK.fmt(v("makeup_rate_l_per_h"), 0, "l/h")));
+    const add = function (node) { if (node) box.append(node); };
+    add(fact(HK.t("fact.supply_setpoint"), HK.fmt(v("supply_setpoint_c"), 1, "°C"), "fact-supply-sp"));
+    add(fact(HK.t("fact.curve_setpoint"), HK.fmt(v("chain_setpoint_c"), 1, "°C")));
+    add(fact(HK.t("fact.dp"), v("dp_kpa") === null ? "–" : HK.fmt(v("dp_kpa"), 0, "kPa") + " / " + HK.fmt(v("dp_target_kpa"), 0, "kPa")));
+    add(fact(HK.t("fact.makeup_sp"), HK.fmt(v("makeup_setpoint_kpa"), 0, "kPa")));
+    add(fact(HK.t("fact.makeup_rate"), HK.fmt(v("makeup_rate_l_per_h"), 0, "l/h")));
     const leases = station.leases || {};
     const names = Object.keys(leases);
     for (const name of names) {
@@ -97,23 +102,33 @@
       const until = isObj ? HK.pick(lease, ["expires_ts", "until_ts"]) : null;
       const left = isArr ? HK.num(lease[1]) : isObj ? HK.pick(lease, ["remaining_s", "left_s"]) : null;
       const rest = left !== null ? HK.dur(left) : until !== null ? HK.time(until) : "";
-      box.append(fact(HK.t("fact.lease", { name: HK.t("lease." + name) }), (HK.num(value) !== null ? HK.fmt(value, 1) : String(value)) + (rest ? " · " + rest : ""), "lease-" + name));
+      add(fact(HK.t("fact.lease", { name: HK.t("lease." + name) }), (HK.num(value) !== null ? HK.fmt(value, 1) : String(value)) + (rest ? " · " + rest : ""), "lease-" + name));
     }
     for (const key of ["room_setpoint_lease_s", "supply_setpoint_lease_s", "dp_setpoint_lease_s", "makeup_pressure_lease_s", "boost_lease_s"]) {
       const left = v(key);
-      if (left !== null && left > 0 && !names.length) box.append(fact(HK.t("fact.lease_left", { name: HK.t("lease." + key.replace("_lease_s", "")) }), HK.dur(left)));
+      if (left !== null && left > 0 && !names.length) add(fact(HK.t("fact.lease_left", { name: HK.t("lease." + key.replace("_lease_s", "")) }), HK.dur(left)));
     }
   }
 
   function drawRooms() {
+    /* One row per building group: its coldest flat (what the 18 degC floor is about). */
     const body = HK.clear(document.querySelector("#rooms tbody"));
-    const rooms = (station.rooms || []).slice().sort(function (a, b) { return (a.temp_c || 99) - (b.temp_c || 99); });
-    for (const r of rooms) {
-      const cls = HK.comfortClass(HK.num(r.temp_c));
-      body.append(el("tr", {}, [el("td", {}, [r.collector || r.collector_id || "–"]), el("td", {}, [r.group || "–"]),
-        el("td", { class: "num comfort comfort-" + cls }, [HK.fmt(r.temp_c, 1, "°C")]), el("td", {}, [HK.ago(r.ts)])]));
+    const groups = {};
+    for (const r of station.rooms || []) {
+      const t = HK.num(r.temp_c);
+      if (t === null) continue;
+      const g = groups[r.group] || (groups[r.group] = { group: r.group, min: t, at: r.collector, n: 0, ts: r.ts });
+      g.n += 1;
+      if (t < g.min) { g.min = t; g.at = r.collector; }
+      if (HK.num(r.ts) !== null && (g.ts === null || r.ts < g.ts)) g.ts = r.ts;
     }
-    if (!rooms.length) body.append(el("tr", {}, [el("td", { colspan: "4", class: "muted" }, [HK.t("station.no_rooms")])]));
+    const rows = Object.keys(groups).map(function (k) { return groups[k]; }).sort(function (a, b) { return a.min - b.min; });
+    for (const g of rows) {
+      body.append(el("tr", { class: "room-row" }, [el("td", {}, [el("strong", {}, [g.group || "–"]), el("div", { class: "sub" }, [g.at || ""])]),
+        el("td", { class: "num" }, [String(g.n)]),
+        el("td", { class: "num comfort comfort-" + HK.comfortClass(g.min) }, [HK.fmt(g.min, 1, "°C")]), el("td", {}, [HK.ago(g.ts)])]));
+    }
+    if (!rows.length) body.append(el("tr", {}, [el("td", { colspan: "4", class: "muted" }, [HK.t("station.no_rooms")])]));
   }
 
   function drawAlarms() {
@@ -125,14 +140,13 @@
       else if (HK.can("operator")) action = el("button", { class: "btn btn-small ack-btn", type: "button", "data-code": a.code, onclick: function () { ack(a); } }, [HK.t("alarms.ack")]);
       else action = el("span", { class: "muted" }, [HK.t("alarms.unacked")]);
       body.append(el("tr", { class: "alarm-row", "data-code": a.code }, [
-        el("td", {}, [el("span", { class: "pill " + sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))]), " ",
-          el("strong", {}, [HK.t("alarm." + a.code) !== "alarm." + a.code ? HK.t("alarm." + a.code) : a.code]),
+        el("td", {}, [el("span", { class: "pill " + HK.sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))]), " ",
+          el("strong", {}, [HK.alarmName(a.code)]),
           a.text ? el("div", { class: "sub" }, [a.text]) : null]),
         el("td", {}, [HK.time(a.since_ts, true)]), el("td", {}, [action])]));
     }
     if (!alarms.length) body.append(el("tr", {}, [el("td", { colspan: "3", class: "muted" }, [HK.t("alarms.none_station")])]));
   }
-  function sevClass(s) { return s === "critical" || s === "alarm" ? "pill-bad" : s === "warning" ? "pill-warn" : "pill-info"; }
 
   async function ack(a) {
     const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: a.code, station: station.name || sid })], HK.t("alarms.ack"));
@@ -173,11 +187,15 @@
 
   function describe(kind, args, lease_s) {
     const parts = [];
+    const spec = HK.boot.command_args[kind] || {};
     for (const k in args) {
       const val = args[k];
+      if (k === "lease_s") continue;  /* shown as "for ..." */
       if (k === "mode") parts.push(HK.modeName(val));
       else if (k === "what") parts.push(HK.t("lease." + val));
-      else parts.push(HK.t("arg." + k) + " = " + val);
+      else if (k === "code") parts.push(HK.alarmName(val));
+      else if (k === "duration_s") parts.push(HK.t("arg." + k) + " " + HK.dur(val));
+      else parts.push(HK.t("arg." + k) + " " + val + (spec[k] ? " " + spec[k][0].replace("degC", "°C") : ""));
     }
     let text = HK.t("cmd.kind." + kind) + (parts.length ? ": " + parts.join(", ") : "");
     if (lease_s) text += " · " + HK.t("cmd.for", { dur: HK.dur(lease_s) });
@@ -221,7 +239,7 @@
       if (r.ok && r.data.state && r.data.state !== "sent") {
         delete watching[id];
         const kind = r.data.state === "applied" ? "ok" : "bad";
-        HK.toast(HK.t("cmd.state." + r.data.state) + (r.data.reason && r.data.state !== "applied" ? ": " + r.data.reason : ""), kind);
+        HK.toast(HK.t("cmd.state." + r.data.state) + (r.data.reason && r.data.state !== "applied" ? ": " + HK.reasonText(r.data.reason, "") : ""), kind);
         refreshCommands();
         refresh();
         return;
@@ -247,7 +265,7 @@
         el("span", { class: "what" }, [describe(c.kind, c.args || {}, (c.args || {}).lease_s)]),
         el("span", { class: "muted" }, [c.user + " · " + HK.time(c.issued_ts, true)]),
         c.state !== "applied" && c.state !== "sent" && (c.reason || c.detail)
-          ? el("span", { class: "why" }, [(c.reason || "") + (c.detail ? " — " + c.detail : "")]) : null]));
+          ? el("span", { class: "why" }, [HK.reasonText(c.reason, c.detail)]) : null]));
     }
     if (!cmds.length) list.append(el("li", { class: "muted" }, [HK.t("cmd.none")]));
   }

@@ -39,7 +39,7 @@
   function draw(panel, series) {
     const wrap = HK.clear(document.getElementById("chart-" + panel.id));
     const legend = HK.clear(document.getElementById("legend-" + panel.id));
-    const W = Math.max(400, wrap.clientWidth || 900), H = 300, L = 54, R = 16, T = 12, B = 28;
+    const W = Math.max(400, wrap.clientWidth || 900), H = 300, L = 54, R = 16, T = 24, B = 28;
     const box = svg("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, width: W, height: H, "data-panel": panel.id });
     wrap.append(box);
     let lo = Infinity, hi = -Infinity, points = 0;
@@ -65,7 +65,7 @@
     for (const ts of niceTicks(t0, t1, Math.floor((W - L) / 110))) {
       const tx = svg("text", { class: "tick", x: x(ts), y: H - 8, "text-anchor": "middle" }); tx.textContent = timeLabel(ts, t1 - t0); box.append(tx);
     }
-    const unit = svg("text", { class: "tick", x: 4, y: T + 10 }); unit.textContent = panel.unit; box.append(unit);
+    const unit = svg("text", { class: "tick", x: 4, y: 12 }); unit.textContent = panel.unit; box.append(unit);
     box.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
     box.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     if (panel.floor !== undefined) box.append(svg("line", { class: "floor", x1: L, x2: W - R, y1: y(panel.floor), y2: y(panel.floor) }));

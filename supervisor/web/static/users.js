@@ -13,6 +13,14 @@
     refresh();
   }
 
+  async function resetPassword(user) {
+    const input = HK.el("input", { type: "password", minlength: "8", autocomplete: "new-password", id: "reset-pass" });
+    const ok = await HK.confirm(HK.t("users.reset_title"), [HK.t("users.reset_text", { user: user.username }), input], HK.t("users.reset"));
+    if (!ok) return;
+    const r = await HK.api("POST", "/api/users/" + encodeURIComponent(user.username), { password: input.value });
+    HK.toast(r.ok ? HK.t("users.reset_done", { user: user.username }) : HK.t("users.failed", { reason: r.data.reason || r.status }), r.ok ? "ok" : "bad");
+  }
+
   async function refresh() {
     const r = await HK.api("GET", "/api/users");
     if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
@@ -22,7 +30,8 @@
         return el("option", { value: role, selected: role === u.role }, [HK.t("role." + role)]); }));
       select.addEventListener("change", function () { changeRole(u, select.value); });
       body.append(el("tr", { class: "user-row", "data-user": u.username }, [el("td", {}, [el("strong", {}, [u.username])]),
-        el("td", {}, [el("span", { class: "pill pill-info" }, [HK.t("role." + u.role)])]), el("td", {}, [HK.time(u.created_ts, true)]), el("td", {}, [select])]));
+        el("td", {}, [el("span", { class: "pill pill-info" }, [HK.t("role." + u.role)])]), el("td", {}, [HK.time(u.created_ts, true)]), el("td", {}, [select, " ",
+          el("button", { class: "btn btn-small", type: "button", onclick: function () { resetPassword(u); } }, [HK.t("users.reset")])])]));
     }
   }
 

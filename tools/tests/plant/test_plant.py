@@ -51,13 +51,13 @@ def test_valve_equal_percentage_characteristic() -> None:
         plant.valve_cmd = pct / 100.0
         run(plant, 1.0)
         flows[pct] = plant.flow1
-    assert flows[100.0] == pytest.approx(110.0 * math.sqrt(1.0), rel=1e-3)  # Kvs at 1 bar
+    assert flows[100.0] == pytest.approx(160.0, rel=1e-3)  # Kvs at 1 bar
     assert flows[100.0] / flows[50.0] == pytest.approx(math.sqrt(30.0), rel=1e-3)
     # authority 0.5: half the pressure across the open valve -> Kvs sqrt(0.5)
     plant2 = Plant(params={"valve_authority": 0.5, "primary_dp_variation": 0.0})
     plant2.stem = plant2.motor = plant2.valve_cmd = 1.0
     run(plant2, 1.0)
-    assert plant2.flow1 == pytest.approx(110.0 * math.sqrt(0.5), rel=0.01)
+    assert plant2.flow1 == pytest.approx(160.0 * math.sqrt(0.5), rel=0.01)
 
 
 def test_actuator_run_time_backlash_and_three_point_pulses() -> None:

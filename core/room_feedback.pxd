@@ -1,0 +1,22 @@
+# Cython augmentation of room_feedback.py.
+cimport cython
+from .outdoor cimport lag_step
+
+cdef class RoomFeedback:
+    cdef public bint enabled, by_group
+    cdef public double outlier_k
+    cdef public double target_c, floor_c, percentile, max_age_s, plausible_min_c, plausible_max_c
+    cdef public double rate_per_k_s, deadband_k, trim_min_k, trim_max_k, decay_s
+    cdef public dict readings
+    cdef public double trim_k, low_c, next_check_s, lag_dt_s, lag_gain
+    cdef public int n_fresh, n_ignored, n_below_floor, rejected, n_groups, n_outliers
+    cpdef set_readings(self, object readings, double now_s)
+    @cython.locals(temps=list, groups=dict, members=list, ignored=int, below=int, next_check=double, dead=list, temp_c=double,
+                   expiry_s=double, n=int, k=int)
+    cpdef evaluate(self, double now_s)
+    @cython.locals(low_c=double, low_n=int, second_c=double, members=list, n=int, value=double)
+    cpdef double coldest_group_c(self, dict groups)
+    @cython.locals(err_k=double, trim=double)
+    cpdef double step(self, double now_s, double dt_s)
+    cpdef dict snapshot(self, double now_s)
+    cpdef restore(self, dict d, double now_s)

@@ -1,0 +1,29 @@
+# Cython augmentation of setpoint_chain.py.
+cimport cython
+from .heating_curve cimport HeatingCurve
+from .limiters cimport Limiters, reading
+from .outdoor cimport OutdoorConditioner
+from .room_feedback cimport RoomFeedback
+from .schedule cimport Schedule
+
+@cython.locals(v=double)
+cpdef double _number(object value, double default)
+
+cdef class SupplySetpointChain:
+    cdef public HeatingCurve curve
+    cdef public OutdoorConditioner outdoor
+    cdef public Schedule schedule
+    cdef public Limiters limiters
+    cdef public RoomFeedback room
+    cdef public double ramp_k_per_s, heating_limit_c, heating_limit_hyst_k
+    cdef public bint started, heating_on, ramp_started, cut_out, remote
+    cdef public double last_s, ramp_c, setpoint_c, curve_c, schedule_k, room_trim_k, boost_k, limit_trim_k
+    cdef public double room_setpoint_c
+    cpdef set_room_readings(self, object readings, double now_s)
+    cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
+    @cython.locals(dt_s=double, out=OutdoorConditioner, t_out=double, remote_c=double, boost_k=double,
+                   curve=HeatingCurve, unclamped_c=double, tod=double, base_c=double, top_c=double, sp=double)
+    cpdef double step(self, double now_s, double outdoor_c, bint outdoor_ok, dict inputs, double room_setpoint_c,
+                      dict mode_flags)
+    cpdef dict snapshot(self)
+    cpdef restore(self, object d, double now_s)

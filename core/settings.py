@@ -1,0 +1,163 @@
+"""Station settings: every section's defaults in one dict, and one validation that lists
+every problem at once.
+
+`DEFAULTS` maps section -> {key: default}; each section's defaults live in the module that
+uses them (one place for each default) and are gathered here. `load(settings)` overlays a
+partial settings dict on the defaults and raises SettingsError listing every problem (unknown
+section or key, wrong type, out of range, inconsistent pair) as
+"section.key=value unit: must be in [lo, hi]".
+
+Sections: station, sensors, alarms, pumps, make_up, interlocks, modes, commands (this side),
+curve, outdoor, schedule, limiters, room_feedback, pi, valve (the setpoint chain and valve).
+"""
+
+from . import (
+    alarms,
+    checks,
+    commands,
+    heating_curve,
+    interlocks,
+    limiters,
+    make_up,
+    modes,
+    outdoor,
+    pi,
+    pumps,
+    room_feedback,
+    schedule,
+    sensors,
+    valve_actuator,
+)
+
+
+class SettingsError(ValueError):
+    """Invalid settings; `problems` lists every one of them."""
+
+    def __init__(self, problems: list) -> None:
+        super().__init__("invalid settings: " + "; ".join(problems))
+        self.problems = problems
+
+
+# The station section. room_setpoint_c: 18 degC is the legal floor in every home (GB/T 33833
+# 5.1, the heating plans); the station aims 0.5 K above it, a margin for collector accuracy
+# (typically +-0.3...0.5 K), while each extra kelvin costs about 6 % heat.
+STATION_DEFAULTS = {
+    "cycle_s": 1.0,
+    "room_setpoint_c": 18.5,
+}
+
+
+def _validate_station(section: dict) -> list:
+    p = []  # type: list
+    checks.number(p, "station", section, "cycle_s", "s", 0.1, 60)
+    checks.number(p, "station", section, "room_setpoint_c", "degC", 16, 24)
+    return p
+
+
+# (section, defaults, validate) in a fixed order.
+SECTIONS = (
+    ("station", STATION_DEFAULTS, _validate_station),
+    ("sensors", sensors.DEFAULTS, sensors.validate),
+    ("alarms", alarms.DEFAULTS, alarms.validate),
+    ("pumps", pumps.DEFAULTS, pumps.validate),
+    ("make_up", make_up.DEFAULTS, make_up.validate),
+    ("interlocks", interlocks.DEFAULTS, interlocks.validate),
+    ("modes", modes.DEFAULTS, modes.validate),
+    ("commands", commands.DEFAULTS, commands.validate),
+    ("curve", heating_curve.DEFAULTS, heating_curve.validate),
+    ("outdoor", outdoor.DEFAULTS, outdoor.validate),
+    ("schedule", schedule.DEFAULTS, schedule.validate),
+    ("limiters", limiters.DEFAULTS, limiters.validate),
+    ("room_feedback", room_feedback.DEFAULTS, room_feedback.validate),
+    ("pi", pi.DEFAULTS, pi.validate),
+    ("valve", valve_actuator.DEFAULTS, valve_actuator.validate),
+)
+
+DEFAULTS = {}  # type: dict
+for _row in SECTIONS:
+    DEFAULTS[_row[0]] = _row[1]
+
+
+def _copy(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def merge(settings: object, problems: list) -> dict:
+    """Defaults overlaid with `settings` (a partial dict); structural problems appended."""
+    full = {}  # type: dict
+    for row in SECTIONS:
+        full[row[0]] = _copy(row[1])
+    if settings is None:
+        return full
+    if not isinstance(settings, dict):
+        problems.append("settings=%r: must be a dict of sections" % (type(settings).__name__,))
+        return full
+    for name in settings:
+        section = settings[name]
+        if name not in full:
+            problems.append("%s: unknown section (known: %s)" % (name, ", ".join(r[0] for r in SECTIONS)))
+            continue
+        if not isinstance(section, dict):
+            problems.append("%s=%r: must be a table of settings" % (name, section))
+            continue
+        target = full[name]
+        for key in section:
+            if key not in target:
+                problems.append("%s.%s: unknown key (known: %s)" % (name, key, ", ".join(sorted(target))))
+                continue
+            target[key] = _copy(section[key])
+    return full
+
+
+def _cross_checks(full: dict, problems: list) -> None:
+    mu = full["make_up"]
+    il = full["interlocks"]
+    cmd = full["commands"]
+    pu = full["pumps"]
+    nums = (mu["pressure_setpoint_kpa"], mu["band_kpa"], mu["relief_margin_kpa"], il["over_pressure_kpa"])
+    if all(checks.is_number(v) for v in nums):
+        relief = nums[0] + nums[1] * 0.5 + nums[2]
+        if relief >= nums[3]:
+            problems.append("make_up.pressure_setpoint_kpa=%r kPa: relief point %r kPa (setpoint + band/2 + "
+                            "relief_margin) must be below interlocks.over_pressure_kpa=%r kPa" % (nums[0], relief, nums[3]))
+    if all(checks.is_number(v) for v in (cmd["makeup_max_kpa"], nums[1], nums[2], nums[3])):
+        relief = cmd["makeup_max_kpa"] + nums[1] * 0.5 + nums[2]
+        if relief >= nums[3]:
+            problems.append("commands.makeup_max_kpa=%r kPa: its relief point %r kPa must be below "
+                            "interlocks.over_pressure_kpa=%r kPa" % (cmd["makeup_max_kpa"], relief, nums[3]))
+    if checks.is_number(cmd["supply_max_c"]) and checks.is_number(il["overtemp_c"]):
+        if cmd["supply_max_c"] >= il["overtemp_c"]:
+            problems.append("commands.supply_max_c=%r degC: must be below interlocks.overtemp_c=%r degC"
+                            % (cmd["supply_max_c"], il["overtemp_c"]))
+    if checks.is_number(pu["dry_run_kpa"]) and checks.is_number(mu["pressure_setpoint_kpa"]) and checks.is_number(mu["band_kpa"]):
+        if pu["dry_run_kpa"] >= mu["pressure_setpoint_kpa"] - mu["band_kpa"] * 0.5:
+            problems.append("pumps.dry_run_kpa=%r kPa: must be below the make-up start pressure %r kPa"
+                            % (pu["dry_run_kpa"], mu["pressure_setpoint_kpa"] - mu["band_kpa"] * 0.5))
+
+
+def validate(settings: object) -> list:
+    """Every problem of a (partial) settings dict; empty when it can be used."""
+    problems = []  # type: list
+    full = merge(settings, problems)
+    for row in SECTIONS:
+        problems.extend(row[2](full[row[0]]))
+    if not problems:
+        _cross_checks(full, problems)
+    return problems
+
+
+def load(settings: object) -> dict:
+    """The complete settings (defaults overlaid), or SettingsError listing every problem."""
+    problems = []  # type: list
+    full = merge(settings, problems)
+    for row in SECTIONS:
+        problems.extend(row[2](full[row[0]]))
+    if not problems:
+        _cross_checks(full, problems)
+    if problems:
+        raise SettingsError(problems)
+    return full

@@ -1,0 +1,472 @@
+"""StationController: one substation's control cycle, composed from the core pieces.
+
+    ctl = StationController(settings)        # raises core.settings.SettingsError
+    out = ctl.step(inputs)                   # outputs with the keys of core.signals.OUTPUTS
+    res = ctl.handle_command(cmd, now_s)     # {"result", "reason", "detail"}
+
+Order inside `step` (fixed): signal quality, alarms, mode, setpoint chain, PI and valve,
+pumps, make-up, interlocks last. `step` is total: every piece handles bad data itself (bad
+readings become quality flags, alarms and fallbacks), so nothing is wrapped in a catch-all.
+
+Output lifetime: `alarms` is rebuilt only when an alarm changes state and `diag` is one dict
+updated in place each cycle; treat both as read-only and copy what you keep (telemetry()
+returns a fresh flat dict). `events` is a new list each cycle.
+"""
+
+from . import alarms as al
+from . import commands as cm
+from . import modes as md
+from . import settings as st
+from .alarms import AlarmTable
+from .commands import Leases
+from .interlocks import Interlocks
+from .make_up import MakeUp
+from .pumps import CirculationPumps
+from .sensors import (
+    I_HEAT_POWER,
+    I_OUTDOOR_TEMP,
+    I_PRIMARY_FLOW,
+    I_PRIMARY_RETURN_TEMP,
+    I_SECONDARY_RETURN_PRESSURE,
+    I_SECONDARY_SUPPLY_TEMP,
+    I_TANK_LEVEL,
+    I_VALVE_POSITION,
+    N_SIGNALS,
+    SignalQuality,
+)
+from .setpoint_chain import SupplySetpointChain
+from .signals import ACTUATORS, INPUTS
+from .valve_loop import ValveLoop
+
+SNAPSHOT_VERSION = 1
+# Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
+# the schedule. Without it the schedule uses its configured day offset.
+TIME_OF_DAY_S = "time_of_day_s"
+
+
+class StationController:
+    """The composed control cycle of one station (see the module docstring)."""
+
+    def __init__(self, settings: object = None) -> None:
+        cfg = st.load(settings)
+        self.cfg = cfg
+        self.cycle_s = float(cfg["station"]["cycle_s"])
+        self.room_setpoint_c = float(cfg["station"]["room_setpoint_c"])
+        ccfg = cfg["commands"]
+        self.supply_min_c = float(ccfg["supply_min_c"])
+        self.supply_max_c = float(ccfg["supply_max_c"])
+        self.makeup_setpoint_kpa = float(cfg["make_up"]["pressure_setpoint_kpa"])
+        self.deviation_k = 10.0
+        self.deviation_min_setpoint_c = 30.0
+        self.now_s = 0.0
+        self.started = False
+        self.sq = SignalQuality(cfg["sensors"])
+        self.alarms = AlarmTable(cfg["alarms"])
+        self.modes = md.ModeMachine(cfg["modes"], 0.0)
+        self.leases = Leases()
+        self.pumps = CirculationPumps(cfg["pumps"], 0.0)
+        self.make_up = MakeUp(cfg["make_up"], 0.0)
+        self.interlocks = Interlocks(cfg["interlocks"])
+        self.chain = SupplySetpointChain(cfg)
+        self.valve = ValveLoop(cfg)
+        self.events = []  # type: list
+        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks):
+            part.events = self.events
+        self.manual_valve_pct = 0.0
+        self.supply_setpoint_c = 0.0
+        self.chain_setpoint_c = 0.0
+        self.valve_out = {"valve_cmd_pct": 0.0, "valve_open_pulse_s": 0.0, "valve_close_pulse_s": 0.0,
+                          "valve_estimate_pct": 0.0}
+        self.outdoor_c = 0.0
+        self.outdoor_ok = False
+        # The chain's mode flags (one dict, updated each cycle) and its validated inputs.
+        self.mode_flags = {"summer_allowed": True, "remote_supply_c": None, "boost_k": 0.0}
+        self.chain_in = {}  # type: dict
+        self.diag = {}  # type: dict
+        self.last_out = {}  # type: dict
+
+    # --- the cycle ---------------------------------------------------------------------------
+    def step(self, inputs: object) -> dict:
+        """One control cycle; never raises on bad data."""
+        if not isinstance(inputs, dict):
+            inputs = {}
+        now_s = self._clock(inputs.get("now_s"))
+        dt_s = now_s - self.now_s if self.started else self.cycle_s
+        if not self.started:
+            self._start_clock(now_s)
+        self.now_s = now_s
+        sq = self.sq
+        # 1. signal quality
+        sq.update(inputs, now_s)
+        self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP]
+        self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
+        frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
+        self.leases.expire(now_s)
+        # 2. alarms (from this cycle's signals and the pieces' state of the last cycle)
+        self._update_alarms(now_s)
+        # 3. mode
+        modes = self.modes
+        if self.interlocks.tripped:
+            modes.fire(md.T_TRIP, now_s, "overtemp_trip")
+        mode = modes.mode
+        # 4. setpoint chain
+        leases = self.leases
+        room_c = leases.value[cm.L_ROOM] if leases.active(cm.L_ROOM) else self.room_setpoint_c
+        flags = self.mode_flags
+        flags["summer_allowed"] = mode == md.M_AUTO or mode == md.M_REMOTE
+        flags["remote_supply_c"] = leases.value[cm.L_SUPPLY] if mode == md.M_REMOTE and leases.active(cm.L_SUPPLY) else None
+        flags["boost_k"] = leases.value[cm.L_BOOST] if leases.active(cm.L_BOOST) and (mode == md.M_AUTO or mode == md.M_REMOTE) else 0.0
+        chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(inputs), room_c, flags)
+        self.chain_setpoint_c = chain_c
+        setpoint_c = chain_c
+        supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP]
+        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
+        mode = modes.mode
+        if mode == md.M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
+            setpoint_c = modes.ramp_c
+        heating = md.heating_allowed(mode) and (self.chain.heating_on or mode == md.M_MANUAL)
+        if frost and (mode == md.M_AUTO or mode == md.M_REMOTE or mode == md.M_SUMMER or mode == md.M_STARTUP_WARMUP):
+            # Frost: keep water moving and warm, whatever the curve or the season says (in
+            # summer the curve does not apply at all: the frost minimum alone).
+            if mode == md.M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
+                setpoint_c = self.interlocks.frost_min_supply_c
+            heating = True
+        # 5. PI and valve. A setpoint of 0 tells the valve loop "heating off": it drives the
+        # valve shut and its PI tracks, so the release after a hold is bumpless.
+        manual = None
+        if mode == md.M_MANUAL:
+            manual = self.manual_valve_pct
+        elif not heating or self.interlocks.tripped or self.interlocks.no_flow:
+            setpoint_c = 0.0
+        self.supply_setpoint_c = setpoint_c
+        vo = self.valve.step(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION],
+                             sq.ok[I_VALVE_POSITION], manual)
+        self.valve_out = vo
+        # 6. pumps
+        pumps = self.pumps
+        filling = mode == md.M_STARTUP_FILL  # never circulate an unfilled network, frost or not
+        want = md.circulation_wanted(mode) or (frost and not filling)
+        dp_lease = leases.value[cm.L_DP] if leases.active(cm.L_DP) else 0.0
+        pumps.step(now_s, dt_s, want, sq, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
+        # 7. make-up
+        makeup_kpa = leases.value[cm.L_MAKEUP] if leases.active(cm.L_MAKEUP) else self.makeup_setpoint_kpa
+        mu = self.make_up
+        mu.step(now_s, dt_s, sq, makeup_kpa, filling)
+        out = {
+            "valve_cmd_pct": vo["valve_cmd_pct"],
+            "valve_open_pulse_s": vo["valve_open_pulse_s"],
+            "valve_close_pulse_s": vo["valve_close_pulse_s"],
+            "pump1_run": pumps.run[0],
+            "pump1_speed_cmd_pct": pumps.speed_pct[0],
+            "pump2_run": pumps.run[1],
+            "pump2_speed_cmd_pct": pumps.speed_pct[1],
+            "makeup_pump_run": mu.run,
+            "makeup_pump_speed_cmd_pct": mu.speed_pct,
+            "relief_valve_open": mu.relief_open,
+            "mode": mode,
+            "mode_name": md.MODE_NAMES[mode],
+            "supply_setpoint_c": setpoint_c,
+        }
+        # 8. interlocks: last, only toward safe; nothing below touches the actuators.
+        self.interlocks.apply(out, now_s, sq, pumps, mu, self.cycle_s, filling)
+        out["alarms"] = self.alarms.listing_now()
+        if self.events:
+            out["events"] = list(self.events)
+            self.events.clear()
+        else:
+            out["events"] = []
+        out["diag"] = self._diag(vo)
+        self.last_out = out
+        return out
+
+    def _chain_inputs(self, inputs: dict) -> dict:
+        # The chain reads a few signals itself (limiters, schedule); it gets them validated.
+        sq = self.sq
+        d = self.chain_in
+        d["primary_return_temp_c"] = (sq.values[I_PRIMARY_RETURN_TEMP], sq.ok[I_PRIMARY_RETURN_TEMP])
+        d["heat_power_kw"] = (sq.values[I_HEAT_POWER], sq.ok[I_HEAT_POWER])
+        d["primary_flow_m3h"] = (sq.values[I_PRIMARY_FLOW], sq.ok[I_PRIMARY_FLOW])
+        item = inputs.get(TIME_OF_DAY_S)
+        tod = 0.0
+        tod_ok = False
+        if type(item) is tuple and len(item) == 2 and item[1]:
+            v = item[0]
+            if (type(v) is float or type(v) is int) and 0.0 <= v < 86400.0:
+                tod = float(v)
+                tod_ok = True
+        d[TIME_OF_DAY_S] = (tod, tod_ok)
+        return d
+
+    def _clock(self, value: object) -> float:
+        # A missing or garbage clock, or one running backwards, must not break the cycle:
+        # advance by one cycle and carry on (firmware owns the clock; this is its bug).
+        if (type(value) is float or type(value) is int) and value == value and value not in (float("inf"), float("-inf")):
+            now_s = float(value)
+            if not self.started or now_s >= self.now_s:
+                return now_s
+        return self.now_s + self.cycle_s if self.started else 0.0
+
+    def _start_clock(self, now_s: float) -> None:
+        # Pieces were built at t=0; rebase their clocks on the first cycle's time.
+        self.started = True
+        self.modes.entered_s = now_s
+        p = self.pumps
+        p.duty_since_s = now_s
+        p.idle_since_s[0] = now_s
+        p.idle_since_s[1] = now_s
+        p.start_not_before_s = now_s
+        m = self.make_up
+        m.bucket_start_s = now_s
+        m.window_start_s = now_s
+
+    def _filled(self) -> bool:
+        sq = self.sq
+        if not sq.ok[I_SECONDARY_RETURN_PRESSURE]:
+            return False
+        level_ok = not sq.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
+        return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
+
+    def _update_alarms(self, now_s: float) -> None:
+        a = self.alarms
+        sq = self.sq
+        il = self.interlocks
+        pumps = self.pumps
+        mu = self.make_up
+        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
+        level = sq.values[I_TANK_LEVEL]
+        a.update(al.A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
+        a.update(al.A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
+        wanted = md.circulation_wanted(self.modes.mode) or il.frost
+        a.update(al.A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and pumps.failed[0] and pumps.failed[1], 0.0, now_s)
+        a.update(al.A_PUMP1_FAULT, pumps.failed[0], 1.0, now_s)
+        a.update(al.A_PUMP2_FAULT, pumps.failed[1], 2.0, now_s)
+        a.update(al.A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
+        filling = self.modes.mode == md.M_STARTUP_FILL  # low pressure is expected while filling
+        a.update(al.A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
+        a.update(al.A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
+        a.update(al.A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
+        a.update(al.A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
+        a.update(al.A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
+        a.update(al.A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
+        sp = self.supply_setpoint_c
+        mode = self.modes.mode
+        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != md.M_MANUAL
+                       and md.heating_allowed(mode) and not il.tripped and not il.no_flow)
+        a.update(al.A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
+        a.update(al.A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
+        vd = self.valve.alarms_diag
+        a.update(al.A_VALVE_OPEN_NO_RISE, bool(vd.get("valve_open_no_rise", False)), supply_c, now_s)
+        a.update(al.A_VALVE_SHUT_RISING, bool(vd.get("valve_shut_rising", False)), supply_c, now_s)
+        a.update(al.A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
+        a.update(al.A_SAFE_MODE, mode == md.M_SAFE, 0.0, now_s)
+        i = 0
+        base = al.A_SENSOR0
+        while i < N_SIGNALS:
+            a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
+            i += 1
+
+    def _diag(self, vo: dict) -> dict:
+        d = self.diag
+        p = self.pumps
+        m = self.make_up
+        lz = self.leases
+        now_s = self.now_s
+        d["outdoor_c"] = self.outdoor_c if self.outdoor_ok else None
+        d["chain_setpoint_c"] = self.chain_setpoint_c
+        d["valve_estimate_pct"] = vo["valve_estimate_pct"]
+        d["heating_on"] = 1 if self.chain.heating_on else 0
+        d["dp_kpa"] = p.dp_kpa if p.dp_ok else None
+        d["dp_target_kpa"] = p.dp_target_kpa
+        d["duty_pump"] = p.duty + 1
+        d["pump1_run_h"] = p.run_s[0] / 3600.0
+        d["pump2_run_h"] = p.run_s[1] / 3600.0
+        d["flow_proven"] = 1 if p.flow_proven else 0
+        d["makeup_setpoint_kpa"] = m.setpoint_kpa
+        d["makeup_total_m3"] = m.total_m3
+        d["makeup_rate_l_per_h"] = m.rate_l_per_h
+        d["makeup_volume_estimated"] = 1 if m.volume_estimated else 0
+        d["interlock_actions"] = self.interlocks.actions
+        d["frost"] = 1 if self.interlocks.frost else 0
+        d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
+        d["room_setpoint_lease_s"] = lz.remaining_s(cm.L_ROOM, now_s)
+        d["supply_setpoint_lease_s"] = lz.remaining_s(cm.L_SUPPLY, now_s)
+        d["dp_setpoint_lease_s"] = lz.remaining_s(cm.L_DP, now_s)
+        d["makeup_pressure_lease_s"] = lz.remaining_s(cm.L_MAKEUP, now_s)
+        d["boost_lease_s"] = lz.remaining_s(cm.L_BOOST, now_s)
+        d["warmup_ramp_c"] = self.modes.ramp_c
+        return d
+
+    # --- commands ----------------------------------------------------------------------------
+    def handle_command(self, cmd: object, now_s: float) -> dict:
+        """Validate and apply one command; the answer carries a reason code and a text."""
+        res = self._command(cmd, now_s)
+        ev = {"kind": "command", "reason": res["reason"] if res["result"] != "applied" else "applied",
+              "result": res["result"], "at_s": now_s}
+        if isinstance(cmd, dict):
+            for key, field in (("id", "id"), ("kind", "command"), ("user", "user"), ("source", "source")):
+                value = cmd.get(key)
+                if isinstance(value, str):
+                    ev[field] = value
+        ev["detail"] = res["detail"]
+        self.events.append(ev)
+        return res
+
+    def _command(self, cmd: object, now_s: float) -> dict:
+        mode = self.modes.mode
+        bad = cm.check_envelope(cmd, now_s, mode)
+        if bad or not isinstance(cmd, dict):
+            return bad
+        kind = cmd["kind"]
+        args = cmd.get("args", {})
+        ccfg = self.cfg["commands"]
+        lz = self.leases
+        if kind == "set_mode":
+            return self._set_mode(args, cmd.get("source", "remote"), now_s)
+        if kind == "ack_alarm":
+            code = args.get("code")
+            if not isinstance(code, str):
+                return cm.result("rejected", "bad_args", "code=%r: must be an alarm code" % (code,))
+            why = self.alarms.ack(code, now_s)
+            if why:
+                return cm.result("rejected", why, "alarm %s: %s" % (code, why))
+            if code == "secondary_overtemp":
+                self.interlocks.request_reset()
+            return cm.result("applied", "ok", "alarm %s acknowledged" % code)
+        if kind == "clear_lease":
+            what = args.get("what")
+            if what == "all":
+                for i in range(cm.N_LEASES):
+                    lz.clear(i)
+                return cm.result("applied", "ok", "all leases cleared")
+            if what not in cm.LEASE_NAMES:
+                return cm.result("rejected", "bad_args", "what=%r: must be all or one of %s" % (what, ", ".join(cm.LEASE_NAMES)))
+            had = lz.clear(cm.LEASE_NAMES.index(what))
+            return cm.result("applied", "ok", "%s lease cleared" % what if had else "no %s lease was active" % what)
+        if kind == "set_valve_manual":
+            value, bad = cm.number_arg(args, "valve_pct", "%", 0.0, 100.0)
+            if bad is not None:
+                return bad
+            self.manual_valve_pct = value
+            return cm.result("applied", "ok", "manual valve position %.1f %%" % value)
+        if kind == "boost":
+            value, bad = cm.number_arg(args, "boost_k", "K", 0.0, float(ccfg["boost_max_k"]))
+            if bad is not None:
+                return bad
+            duration = args.get("duration_s", args.get("lease_s"))
+            dur, bad = cm.lease_arg({"lease_s": duration}, ccfg)
+            if bad is not None:
+                return bad
+            lz.set(cm.L_BOOST, value, now_s, dur)
+            return cm.result("applied", "ok", "boost +%.1f K for %.0f s" % (value, dur))
+        spec = {
+            "set_room_setpoint": (cm.L_ROOM, "room_setpoint_c", "degC", "room_min_c", "room_max_c"),
+            "set_supply_setpoint": (cm.L_SUPPLY, "supply_setpoint_c", "degC", "supply_min_c", "supply_max_c"),
+            "set_dp_setpoint": (cm.L_DP, "dp_setpoint_kpa", "kPa", "dp_min_kpa", "dp_max_kpa"),
+            "set_makeup_pressure": (cm.L_MAKEUP, "pressure_setpoint_kpa", "kPa", "makeup_min_kpa", "makeup_max_kpa"),
+        }[kind]
+        value, bad = cm.number_arg(args, spec[1], spec[2], float(ccfg[spec[3]]), float(ccfg[spec[4]]))
+        if bad is not None:
+            return bad
+        lease_s, bad = cm.lease_arg(args, ccfg)
+        if bad is not None:
+            return bad
+        lz.set(spec[0], value, now_s, lease_s)
+        return cm.result("applied", "ok", "%s=%s %s for %.0f s" % (spec[1], value, spec[2], lease_s))
+
+    def _set_mode(self, args: dict, source: object, now_s: float) -> dict:
+        name = args.get("mode")
+        if name not in md.COMMAND_MODES:
+            return cm.result("rejected", "bad_args", "mode=%r: must be one of %s" % (name, ", ".join(sorted(md.COMMAND_MODES))))
+        if name in cm.LOCAL_ONLY_MODES and source != "local":
+            return cm.result("rejected", "local_only", "mode %s is allowed from the local panel only" % name)
+        mode = self.modes.mode
+        if mode == md.M_SAFE and name != "safe" and self.interlocks.tripped:
+            return cm.result("rejected", "interlock_latched",
+                             "over-temperature trip latched: acknowledge secondary_overtemp once cool")
+        trigger = md.COMMAND_MODES[name]
+        target = md.MODE_NAMES[mode]
+        if name == target or (name == "startup" and mode in (md.M_STARTUP_FILL, md.M_STARTUP_COLD, md.M_STARTUP_WARMUP)):
+            return cm.result("applied", "ok", "already in mode %s" % target)
+        if not self.modes.fire(trigger, now_s, "command"):
+            return cm.result("rejected", "not_permitted_in_mode", "mode %s cannot be entered from %s" % (name, target))
+        if name == "manual":
+            self.manual_valve_pct = self.valve_out["valve_estimate_pct"]
+        return cm.result("applied", "ok", "mode %s -> %s" % (target, md.MODE_NAMES[self.modes.mode]))
+
+    # --- rooms, supervisor outdoor -------------------------------------------------------------
+    def set_room_readings(self, readings: object, now_s: float) -> None:
+        """Room-temperature collector readings [{"collector","group","temp_c","age_s"}]."""
+        self.chain.set_room_readings(readings if isinstance(readings, list) else [], now_s)
+
+    def set_supervisor_outdoor(self, temp_c: object, now_s: float) -> None:
+        """Outdoor temperature supplied by the supervisor (fallback for the local sensor)."""
+        self.chain.set_supervisor_outdoor(temp_c, now_s)
+
+    # --- persistence and uplink ----------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Plain JSON-safe state; times are stored as ages so a restart resumes."""
+        now_s = self.now_s
+        return {
+            "v": SNAPSHOT_VERSION,
+            "modes": self.modes.snapshot(now_s),
+            "leases": self.leases.snapshot(now_s),
+            "manual_valve_pct": self.manual_valve_pct,
+            "alarms": self.alarms.snapshot(now_s),
+            "pumps": self.pumps.snapshot(now_s),
+            "make_up": self.make_up.snapshot(now_s),
+            "interlocks": self.interlocks.snapshot(),
+            "sensors": self.sq.snapshot(),
+            "chain": self.chain.snapshot(),
+            "valve": self.valve.snapshot(),
+        }
+
+    def restore(self, snap: object, now_s: float) -> None:
+        """Resume from `snapshot()` output; unusable parts are ignored (defaults stand)."""
+        if not isinstance(snap, dict) or snap.get("v") != SNAPSHOT_VERSION:
+            return
+        if not self.started:
+            self._start_clock(now_s)
+        self.now_s = now_s
+        self.modes.restore(snap.get("modes"), now_s)
+        self.leases.restore(snap.get("leases"), now_s)
+        v = snap.get("manual_valve_pct")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100:
+            self.manual_valve_pct = float(v)
+        self.alarms.restore(snap.get("alarms"), now_s)
+        self.pumps.restore(snap.get("pumps"), now_s)
+        self.make_up.restore(snap.get("make_up"), now_s)
+        self.interlocks.restore(snap.get("interlocks"))
+        self.sq.restore(snap.get("sensors"))
+        if isinstance(snap.get("chain"), dict):
+            self.chain.restore(snap["chain"], now_s)
+        if isinstance(snap.get("valve"), dict):
+            self.valve.restore(snap["valve"], now_s)
+
+    def telemetry(self, inputs: object, out: object) -> dict:
+        """The flat uplink record {field: number | None} for one cycle."""
+        rec = {}
+        sq = self.sq
+        i = 0
+        while i < N_SIGNALS:
+            rec[INPUTS[i]] = sq.values[i] if sq.ok[i] else None
+            i += 1
+        if isinstance(out, dict):
+            for name in ACTUATORS:
+                v = out.get(name)
+                if isinstance(v, bool):
+                    rec[name] = 1 if v else 0
+                elif isinstance(v, (int, float)):
+                    rec[name] = v
+                else:
+                    rec[name] = None
+            mode = out.get("mode")
+            rec["mode"] = mode if isinstance(mode, int) else None
+            sp = out.get("supply_setpoint_c")
+            rec["supply_setpoint_c"] = sp if isinstance(sp, (int, float)) else None
+            rec["alarms_active"] = len(out.get("alarms", ()))
+        for key in self.diag:
+            v = self.diag[key]
+            rec[key] = v if (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) else None
+        return rec

@@ -1,0 +1,96 @@
+"""Scenarios: remote setpoints as leases that expire back to the station's own settings,
+and a restart in the middle of a lease (tables of cycles, leaping clock)."""
+
+import json
+import unittest
+
+from heatkeeper.core.station import StationController
+from heatkeeper.core.tests.station_rig import Rig, run_table
+
+
+def cmd(kind, args=None, source="remote"):
+    return {"id": "x", "kind": kind, "args": args or {}, "user": "op", "source": source}
+
+
+class TestLeaseScenarios(unittest.TestCase):
+    def test_supply_lease_in_remote_expires(self):
+        # The chain ramps a rising setpoint (curve.ramp_up_k_per_h), so the lease is reached
+        # gradually; a twin station without the lease shows the station's own setpoint.
+        rig = Rig()
+        twin = Rig()
+        run_table(self, rig, [
+            (1010.0, {}, cmd("set_mode", {"mode": "remote"}), {"mode_name": "remote"}),
+            (1020.0, {}, cmd("set_supply_setpoint", {"supply_setpoint_c": 63.0, "lease_s": 7200}),
+             {"result": ("applied", "ok")}),
+            (5000.0, {}, None, {"supply_setpoint_c": 63.0, "event:expired": False}),
+            # Issued at t=1010 for 7200 s.
+            (8209.0, {}, None, {"supply_setpoint_c": 63.0, "event:expired": False}),
+            (8300.0, {}, None, {"event:expired": True}),
+        ])
+        twin.run_until(8300.0)
+        self.assertAlmostEqual(rig.out["supply_setpoint_c"], twin.out["supply_setpoint_c"], delta=1e-6)
+        self.assertTrue(twin.out["supply_setpoint_c"] < 60.0)
+        self.assertEqual(rig.ctl.diag["supply_setpoint_lease_s"], 0.0)
+
+    def test_supply_lease_not_taken_in_auto(self):
+        rig = Rig()
+        res = rig.command("set_supply_setpoint", {"supply_setpoint_c": 63.0})
+        self.assertEqual(res["reason"], "not_permitted_in_mode")
+
+    def test_dp_and_makeup_leases(self):
+        rig = Rig()
+        run_table(self, rig, [
+            (1010.0, {}, cmd("set_dp_setpoint", {"dp_setpoint_kpa": 140.0, "lease_s": 300}), {}),
+            (1020.0, {}, cmd("set_makeup_pressure", {"pressure_setpoint_kpa": 300.0, "lease_s": 120}), {}),
+        ])
+        self.assertEqual(rig.ctl.diag["dp_target_kpa"], 140.0)
+        self.assertEqual(rig.ctl.diag["makeup_setpoint_kpa"], 300.0)
+        self.assertTrue(rig.out["makeup_pump_run"])  # 250 kPa < 300 - 20: fill up
+        rig.run_until(1400.0, dt_s=10.0)
+        self.assertEqual(rig.ctl.diag["dp_target_kpa"], 100.0)
+        self.assertEqual(rig.ctl.diag["makeup_setpoint_kpa"], 250.0)
+        whats = [e["what"] for e in rig.events if e.get("reason") == "expired"]
+        self.assertEqual(sorted(whats), ["dp_setpoint", "makeup_pressure"])
+
+    def test_boost_adds_to_the_curve_for_its_duration(self):
+        rig = Rig()
+        twin = Rig()
+        run_table(self, rig, [
+            (1010.0, {}, cmd("boost", {"boost_k": 4.0, "duration_s": 3600}), {"result": ("applied", "ok")}),
+            (3000.0, {}, None, {}),
+        ])
+        twin.run_until(3000.0)
+        self.assertAlmostEqual(rig.out["supply_setpoint_c"] - twin.out["supply_setpoint_c"], 4.0, delta=1e-6)
+        rig.run_until(5000.0, dt_s=10.0)
+        twin.run_until(5000.0, dt_s=10.0)
+        self.assertAlmostEqual(rig.out["supply_setpoint_c"], twin.out["supply_setpoint_c"], delta=1e-6)
+
+    def test_clear_lease_returns_at_once(self):
+        rig = Rig()
+        run_table(self, rig, [
+            (1010.0, {}, cmd("set_dp_setpoint", {"dp_setpoint_kpa": 150.0}), {}),
+            (1020.0, {}, cmd("clear_lease", {"what": "dp_setpoint"}), {"result": ("applied", "ok")}),
+        ])
+        self.assertEqual(rig.ctl.diag["dp_target_kpa"], 100.0)
+
+    def test_restart_mid_lease_resumes_remaining_time(self):
+        rig = Rig()
+        run_table(self, rig, [
+            (1010.0, {}, cmd("set_mode", {"mode": "remote"}), {}),
+            (1100.0, {}, cmd("set_supply_setpoint", {"supply_setpoint_c": 58.0, "lease_s": 1000}), {}),
+        ])
+        snap = json.loads(json.dumps(rig.ctl.snapshot()))
+        # The box reboots: a new controller, a new monotonic clock starting near zero.
+        again = Rig(t0=5.0)
+        again.ctl = StationController()
+        again.ctl.restore(snap, 5.0)
+        again.run_until(100.0)
+        self.assertEqual(again.out["mode_name"], "remote")
+        self.assertEqual(again.ctl.mode_flags["remote_supply_c"], 58.0)
+        again.run_until(1000.0, dt_s=5.0)
+        self.assertEqual(again.ctl.mode_flags["remote_supply_c"], None)
+        self.assertIn("expired", [e["reason"] for e in again.events])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,128 @@
+"""Tests of core.station.StationController: the contract (outputs, commands, telemetry,
+snapshot) and totality under garbage."""
+
+import json
+import unittest
+
+from heatkeeper.core import codec, signals
+from heatkeeper.core.settings import SettingsError
+from heatkeeper.core.station import StationController
+from heatkeeper.core.tests.station_rig import Rig
+
+
+class TestContract(unittest.TestCase):
+    def test_output_keys(self):
+        rig = Rig()
+        out = rig.step()
+        self.assertEqual(sorted(out.keys()), sorted(signals.OUTPUTS))
+        self.assertEqual(out["mode_name"], "auto")
+        self.assertTrue(isinstance(out["alarms"], list))
+        self.assertTrue(isinstance(out["events"], list))
+        self.assertTrue(isinstance(out["diag"], dict))
+
+    def test_bad_settings_list_every_problem(self):
+        bad = {"pumps": {"proof_s": -1, "nonsense": 1}, "make_up": {"band_kpa": "wide"}, "bogus": {}}
+        try:
+            StationController(bad)
+            self.assertTrue(False, "no SettingsError")
+        except SettingsError as exc:
+            problems = exc.problems
+            self.assertEqual(len(problems), 4)
+            self.assertIn("pumps.proof_s=-1 s: must be in [1, 600]", problems)
+            self.assertTrue(isinstance(exc, ValueError))
+        self.assertRaises(SettingsError, StationController, "not a dict")
+
+    def test_garbage_inputs_never_raise(self):
+        ctl = StationController()
+        for garbage in (None, {}, {"now_s": "x"}, {"now_s": float("nan")}, {"now_s": 5.0, "outdoor_temp_c": "cold"},
+                        {"now_s": 6.0, "secondary_supply_temp_c": (None, None)}, [], {"now_s": 1.0}):
+            out = ctl.step(garbage)
+            self.assertEqual(sorted(out.keys()), sorted(signals.OUTPUTS))
+        # An essential sensor missing for long enough raises its alarm.
+        for t in range(10, 80):
+            out = ctl.step({"now_s": float(t)})
+        codes = [a["code"] for a in out["alarms"]]
+        self.assertIn("sensor_secondary_supply_temp_c", codes)
+
+    def test_commands_answer_with_reasons(self):
+        rig = Rig()
+        rig.step()
+        cases = (
+            ("explode", {}, "remote", ("rejected", "unknown_kind")),
+            ("set_room_setpoint", {"room_setpoint_c": "warm"}, "remote", ("rejected", "bad_args")),
+            ("set_room_setpoint", {"room_setpoint_c": 40}, "remote", ("rejected", "out_of_range")),
+            ("set_room_setpoint", {"room_setpoint_c": 20, "lease_s": 600}, "remote", ("applied", "ok")),
+            ("set_supply_setpoint", {"supply_setpoint_c": 60}, "remote", ("rejected", "not_permitted_in_mode")),
+            ("set_mode", {"mode": "manual"}, "remote", ("rejected", "local_only")),
+            ("set_mode", {"mode": "party"}, "remote", ("rejected", "bad_args")),
+            ("set_valve_manual", {"valve_pct": 30}, "local", ("rejected", "not_permitted_in_mode")),
+            ("ack_alarm", {"code": "pressure_low"}, "remote", ("rejected", "not_active")),
+            ("ack_alarm", {"code": "nope"}, "remote", ("rejected", "unknown_alarm")),
+            ("clear_lease", {"what": "room_setpoint"}, "remote", ("applied", "ok")),
+            ("clear_lease", {"what": "everything"}, "remote", ("rejected", "bad_args")),
+            ("boost", {"boost_k": 3, "duration_s": 1800}, "remote", ("applied", "ok")),
+            ("boost", {"boost_k": 99}, "remote", ("rejected", "out_of_range")),
+            ("set_dp_setpoint", {"dp_setpoint_kpa": 120}, "remote", ("applied", "ok")),
+            ("set_makeup_pressure", {"pressure_setpoint_kpa": 2000}, "remote", ("rejected", "out_of_range")),
+            ("set_mode", {"mode": "remote"}, "remote", ("applied", "ok")),
+            ("set_supply_setpoint", {"supply_setpoint_c": 60}, "remote", ("applied", "ok")),
+            ("set_mode", {"mode": "manual"}, "local", ("applied", "ok")),
+            ("set_valve_manual", {"valve_pct": 30}, "local", ("applied", "ok")),
+        )
+        for kind, args, source, want in cases:
+            res = rig.command(kind, args, source)
+            self.assertEqual((res["result"], res["reason"]), want, kind + " " + str(res))
+            self.assertIn(res["result"], codec.ACK_RESULTS)
+            self.assertTrue(isinstance(res["detail"], str) and len(res["detail"]) > 0)
+        self.assertEqual(rig.ctl.handle_command("garbage", rig.t)["reason"], "bad_command")
+        expired = rig.ctl.handle_command({"kind": "boost", "args": {}, "source": "remote", "expires_s": 1.0}, rig.t)
+        self.assertEqual(expired["result"], "expired")
+        out = rig.step()
+        kinds = [e["kind"] for e in out["events"]]
+        self.assertEqual(kinds.count("command"), len(cases) + 2)
+
+    def test_telemetry_is_flat_numbers(self):
+        rig = Rig()
+        rig.readings["heat_power_kw"] = None
+        inputs = rig.inputs()
+        out = rig.ctl.step(inputs)
+        rec = rig.ctl.telemetry(inputs, out)
+        for name in signals.INPUTS:
+            self.assertIn(name, rec)
+        for name in signals.ACTUATORS:
+            self.assertIn(name, rec)
+        self.assertEqual(rec["heat_power_kw"], None)
+        self.assertEqual(rec["outdoor_temp_c"], -10.0)
+        self.assertEqual(rec["mode"], 3)
+        for key in rec:
+            v = rec[key]
+            self.assertTrue(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)), key)
+        json.dumps(rec)
+
+    def test_snapshot_is_json_and_round_trips(self):
+        rig = Rig()
+        rig.run_until(rig.t + 120.0)
+        rig.command("set_room_setpoint", {"room_setpoint_c": 21.0, "lease_s": 3600})
+        rig.command("set_mode", {"mode": "remote"})
+        rig.run_until(rig.t + 600.0)
+        snap = json.loads(json.dumps(rig.ctl.snapshot()))
+        other = StationController()
+        other.restore(snap, 50000.0)
+        self.assertEqual(other.modes.mode, rig.ctl.modes.mode)
+        self.assertAlmostEqual(other.leases.remaining_s(0, 50000.0), 3000.0, delta=1.5)
+        self.assertAlmostEqual(other.pumps.run_s[0], rig.ctl.pumps.run_s[0], delta=1e-6)
+        out = other.step(dict(rig.inputs(), now_s=50001.0))
+        self.assertEqual(out["mode_name"], "remote")
+        other.restore({"v": 1, "modes": "x", "leases": [], "pumps": {"run_s": None}}, 60000.0)
+        other.restore(None, 0.0)
+
+    def test_clock_going_backwards_is_survived(self):
+        rig = Rig()
+        rig.run_until(rig.t + 10.0)
+        out = rig.ctl.step(dict(rig.inputs(), now_s=5.0))
+        self.assertEqual(sorted(out.keys()), sorted(signals.OUTPUTS))
+        self.assertTrue(rig.ctl.now_s >= rig.t)
+
+
+if __name__ == "__main__":
+    unittest.main()

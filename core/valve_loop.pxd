@@ -1,0 +1,24 @@
+# Cython augmentation of valve_loop.py.
+cimport cython
+from .pi cimport PIController
+from .valve_actuator cimport ValveActuator
+
+cdef class ValveLoop:
+    cdef public PIController pi
+    cdef public ValveActuator actuator
+    cdef public double day_offset_s, exercise_after_s, exercise_time_s, exercise_stroke_pct, exercise_half_s
+    cdef public double no_rise_open_pct, no_rise_below_k, no_rise_min_k, no_rise_delay_s
+    cdef public double shut_pct, shut_rise_k, shut_delay_s, mismatch_pct, mismatch_delay_s, mismatch_since_s
+    cdef public bint position_mismatch
+    cdef public bint started, manual, heating_off, supply_fault, open_no_rise, shut_rising
+    cdef public double last_s, still_pct, still_since_s, exercise_start_s, exercise_base_pct
+    cdef public int exercises
+    cdef public double no_rise_since_s, no_rise_ref_c, shut_since_s, shut_min_c
+    @cython.locals(dt_s=double, act=ValveActuator, measured_c=double, target=double, d=double)
+    cpdef dict step(self, double now_s, double setpoint_c, double supply_c, bint supply_ok,
+                    double valve_feedback_pct, bint feedback_ok, object manual_pct_or_None, double time_of_day_s=*)
+    @cython.locals(t=double, d=double, tod=double, since=double)
+    cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
+    cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct)
+    cpdef dict snapshot(self)
+    cpdef restore(self, object d, double now_s)

@@ -1,0 +1,38 @@
+"""`heatkeeper check-config PATH`: validate a station TOML and list every problem (exit 2), or
+print a short summary of what the station will run (exit 0)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import load_config
+from .errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `heatkeeper check-config`."""
+    parser.add_argument("path", help="station TOML")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate; print problems or a summary."""
+    try:
+        cfg = load_config(args.path)
+    except ConfigError as exc:
+        print("%s: %d problem(s):" % (args.path, len(exc.problems)), file=sys.stderr)
+        for problem in exc.problems:
+            print("  " + problem, file=sys.stderr)
+        return 2
+    st = cfg.station
+    print("%s: ok" % args.path)
+    print("  station %s (%s), cycle %.3g s, data in %s" % (st.id, st.name or "-", st.cycle_s, st.data_dir))
+    print("  buses: %s" % ", ".join("%s on %s" % (b.name, b.port) for b in cfg.bus.buses))
+    print("  devices: %s" % ", ".join("%s@%s/%d (%s)" % (d.name, d.bus, d.unit_id, d.profile) for d in cfg.bus.devices))
+    mq = cfg.mqtt
+    print("  mqtt: %s" % ("%s:%d%s%s" % (mq.host, mq.port, " TLS" if mq.tls_ca or mq.tls_cert else "",
+                                          " user %s" % mq.username if mq.username else "") if mq.enabled else "disabled"))
+    ms = cfg.modbus_slave
+    print("  modbus slave: %s" % ("%s:%d unit %d" % (ms.host, ms.port, ms.unit_id) if ms.enabled else "disabled"))
+    print("  control sections: %s" % (", ".join(sorted(cfg.control)) or "(core defaults)"))
+    return 0

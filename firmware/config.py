@@ -1,0 +1,290 @@
+"""The station TOML: parsed once, validated completely, then frozen.
+
+`load_config(path)` returns a `StationConfig` or raises `ConfigError` listing every problem
+(key, value, unit, allowed range) from all sections at once:
+
+    [station]        this module (SECTIONS below)
+    [mqtt]           this module
+    [storage]        this module
+    [modbus_slave]   this module
+    [control.*]      heatkeeper.core.settings.validate (same sections and keys as core.settings.DEFAULTS)
+    [[bus]]/[[device]]  heatkeeper.firmware.modbus.config.validate_bus_config
+
+Relative paths (data_dir, password_file, tls_*) are resolved against the config file's folder,
+so an example config runs from anywhere. Config key = attribute name (HOUSE_STYLE).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from heatkeeper.core import codec
+
+from .errors import ConfigError
+
+# section -> key -> (default, kind, allowed, unit). kind: "float"/"int" with (lo, hi), "str",
+# "bool", "choice" with a tuple, "path" (a file that must exist when set), "strlist".
+# A default of None means required.
+SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
+    "station": {
+        "id": (None, "id", None, ""),
+        "name": ("", "str", None, ""),
+        "cycle_s": (1.0, "float", (0.1, 60.0), "s"),
+        "data_dir": ("", "str", None, ""),
+        "telemetry_interval_s": (10.0, "float", (1.0, 3600.0), "s"),
+        "snapshot_interval_s": (60.0, "float", (5.0, 3600.0), "s"),
+        "trend_interval_s": (60.0, "float", (1.0, 3600.0), "s"),
+        "overrun_alarm_cycles": (3, "int", (1, 1000), "cycles"),
+    },
+    "mqtt": {
+        "enabled": (True, "bool", None, ""),
+        "host": ("127.0.0.1", "str", None, ""),
+        "port": (1883, "int", (1, 65535), ""),
+        "username": ("", "str?", None, ""),
+        "password_file": ("", "path", None, ""),
+        "tls_ca": ("", "path", None, ""),
+        "tls_cert": ("", "path", None, ""),
+        "tls_key": ("", "path", None, ""),
+        "keepalive_s": (20, "int", (5, 600), "s"),
+        "session_expiry_s": (604800, "int", (60, 2592000), "s"),
+        "reconnect_min_s": (0.5, "float", (0.1, 60.0), "s"),
+        "reconnect_max_s": (30.0, "float", (0.2, 600.0), "s"),
+        "publish_timeout_s": (10.0, "float", (1.0, 120.0), "s"),
+        "max_command_ttl_s": (86400.0, "float", (10.0, 604800.0), "s"),
+        "command_users": ([], "strlist", None, ""),
+        "require_subscriber": (True, "bool", None, ""),
+    },
+    "storage": {
+        "outbox_max_messages": (200000, "int", (100, 10000000), "messages"),
+        "outbox_synchronous": ("full", "choice", ("full", "normal"), ""),
+        "journal_max_bytes": (1000000, "int", (10000, 100000000), "bytes"),
+        "journal_files": (5, "int", (1, 100), "files"),
+        "trend_max_rows": (100000, "int", (100, 10000000), "rows"),
+    },
+    "modbus_slave": {
+        "enabled": (False, "bool", None, ""),
+        "host": ("127.0.0.1", "str", None, ""),
+        "port": (5502, "int", (1, 65535), ""),
+        "unit_id": (1, "int", (0, 247), ""),
+        "local_lease_s": (3600.0, "float", (60.0, 86400.0), "s"),
+    },
+}
+KNOWN_TOP = set(SECTIONS) | {"control", "bus", "device"}
+
+
+@dataclass(frozen=True)
+class StationSection:
+    """[station]: identity and timing (seconds)."""
+
+    id: str
+    name: str
+    cycle_s: float
+    data_dir: str
+    telemetry_interval_s: float
+    snapshot_interval_s: float
+    trend_interval_s: float
+    overrun_alarm_cycles: int
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    """[mqtt]: broker, credentials, TLS and session parameters."""
+
+    enabled: bool
+    host: str
+    port: int
+    username: str
+    password_file: str
+    tls_ca: str
+    tls_cert: str
+    tls_key: str
+    keepalive_s: int
+    session_expiry_s: int
+    reconnect_min_s: float
+    reconnect_max_s: float
+    publish_timeout_s: float
+    max_command_ttl_s: float
+    command_users: tuple[str, ...]
+    require_subscriber: bool
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    """[storage]: outbox bound and durability, journal rotation, trend ring size."""
+
+    outbox_max_messages: int
+    outbox_synchronous: str
+    journal_max_bytes: int
+    journal_files: int
+    trend_max_rows: int
+
+
+@dataclass(frozen=True)
+class SlaveSection:
+    """[modbus_slave]: the Modbus TCP slave for a local HMI/SCADA."""
+
+    enabled: bool
+    host: str
+    port: int
+    unit_id: int
+    local_lease_s: float
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """The whole validated station configuration (read-only)."""
+
+    path: str
+    station: StationSection
+    mqtt: MqttSection
+    storage: StorageSection
+    modbus_slave: SlaveSection
+    control: MappingProxyType  # section -> read-only {key: value}, as given (core fills defaults)
+    bus: Any  # heatkeeper.firmware.modbus.BusConfig
+
+    def control_settings(self) -> dict:
+        """A fresh, mutable deep copy of [control.*] for StationController(settings)."""
+        return {sec: dict(values) for sec, values in self.control.items()}
+
+
+def _problem_range(where: str, value: Any, unit: str, kind: str, lo: Any, hi: Any) -> str:
+    what = "an integer" if kind == "int" else "a number"
+    return "%s=%r%s: must be %s in [%s, %s]" % (where, value, (" " + unit) if unit else "", what, lo, hi)
+
+
+def _check(where: str, value: Any, kind: str, allowed: Any, unit: str, base_dir: str, problems: list[str]) -> Any:
+    if kind in ("float", "int"):
+        lo, hi = allowed
+        ok_types: tuple[type, ...] = (int, float) if kind == "float" else (int,)
+        if isinstance(value, bool) or not isinstance(value, ok_types) or value != value or not lo <= value <= hi:
+            problems.append(_problem_range(where, value, unit, kind, lo, hi))
+            return None
+        number = float(value)  # type: ignore[arg-type]
+        return float(number) if kind == "float" else int(number)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            problems.append("%s=%r: must be true or false" % (where, value))
+        return value
+    if kind == "choice":
+        if value not in allowed:
+            problems.append("%s=%r: must be one of %s" % (where, value, ", ".join(repr(a) for a in allowed)))
+        return value
+    if kind == "id":
+        if not codec.valid_id(value):
+            problems.append("%s=%r: must be 1-%d characters of A-Z a-z 0-9 _ - (used in topics and file names)"
+                            % (where, value, codec.MAX_ID_CHARS))
+        return value
+    if kind == "strlist":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            problems.append("%s=%r: must be a list of non-empty strings" % (where, value))
+            return ()
+        return tuple(value)
+    if not isinstance(value, str) or (kind == "str" and not value.strip() and value != ""):
+        problems.append("%s=%r: must be a string" % (where, value))
+        return value
+    if kind == "path" and value:
+        path = os.path.join(base_dir, value)
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            problems.append("%s=%r: file not found or not readable (resolved to %s)" % (where, value, path))
+        return path
+    return value
+
+
+def _section(name: str, raw: Any, base_dir: str, problems: list[str]) -> dict[str, Any]:
+    spec = SECTIONS[name]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append("%s=%r: must be a table [%s]" % (name, raw, name))
+        raw = {}
+    for key in sorted(set(raw) - set(spec)):
+        problems.append("%s.%s: unknown key; allowed: %s" % (name, key, ", ".join(spec)))
+    values: dict[str, Any] = {}
+    for key, (default, kind, allowed, unit) in spec.items():
+        where = "%s.%s" % (name, key)
+        if key not in raw:
+            if default is None:
+                problems.append("%s: missing (required)" % where)
+            values[key] = tuple(default) if isinstance(default, list) else default
+            continue
+        values[key] = _check(where, raw[key], kind, allowed, unit, base_dir, problems)
+    return values
+
+
+def _control(raw: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        problems.append("control=%r: must hold [control.<section>] tables" % (raw,))
+        return {}
+    try:
+        from heatkeeper.core import settings as core_settings
+    except ImportError:
+        problems.append("control: this build has no heatkeeper.core.settings to validate [control.*]")
+        return {}
+    found = core_settings.validate(raw)
+    problems.extend("control." + p for p in found)
+    return {sec: dict(values) for sec, values in raw.items()}
+
+
+def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig | None, list[str]]:
+    """Validate a parsed station TOML. (StationConfig, []) when sound, else (None, every problem)."""
+    from heatkeeper.firmware.modbus import validate_bus_config
+
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        return None, ["%s: must be a TOML table" % path]
+    base_dir = os.path.dirname(os.path.abspath(path))
+    for key in sorted(set(raw) - KNOWN_TOP):
+        problems.append("%s: unknown section; allowed: %s" % (key, ", ".join(sorted(KNOWN_TOP))))
+    parts = {name: _section(name, raw.get(name), base_dir, problems) for name in SECTIONS}
+    st, mq = parts["station"], parts["mqtt"]
+    if isinstance(st.get("id"), str):
+        data_dir = st["data_dir"] if isinstance(st.get("data_dir"), str) and st["data_dir"] else os.path.join("var", st["id"])
+        st["data_dir"] = os.path.normpath(os.path.join(base_dir, data_dir))
+    if bool(mq.get("tls_cert")) != bool(mq.get("tls_key")):
+        problems.append("mqtt.tls_cert=%r, mqtt.tls_key=%r: give both (client certificate) or neither"
+                        % (mq.get("tls_cert"), mq.get("tls_key")))
+    if mq.get("password_file") and not mq.get("username") and isinstance(st.get("id"), str):
+        mq["username"] = st["id"]  # the station id doubles as its broker user (per-station ACL)
+    rmin, rmax = mq.get("reconnect_min_s"), mq.get("reconnect_max_s")
+    if isinstance(rmin, float) and isinstance(rmax, float) and rmin > rmax:
+        problems.append("mqtt.reconnect_min_s=%r s: must not exceed mqtt.reconnect_max_s=%r s" % (rmin, rmax))
+    control = _control(raw.get("control"), problems)
+    bus_config, bus_problems = validate_bus_config(raw)
+    problems.extend(bus_problems)
+    if problems:
+        return None, problems
+    frozen_control = MappingProxyType({sec: MappingProxyType(copy.deepcopy(v)) for sec, v in control.items()})
+    cfg = StationConfig(
+        path=os.path.abspath(path),
+        station=StationSection(**st),
+        mqtt=MqttSection(**mq),
+        storage=StorageSection(**parts["storage"]),
+        modbus_slave=SlaveSection(**parts["modbus_slave"]),
+        control=frozen_control,
+        bus=bus_config,
+    )
+    return cfg, []
+
+
+def load_config(path: str) -> StationConfig:
+    """Read, parse and validate the station TOML at `path`; ConfigError lists every problem."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(["%s: file not found" % path]) from None
+    except OSError as exc:
+        raise ConfigError(["%s: cannot read (%s)" % (path, exc)]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(["%s: not valid TOML: %s" % (path, exc)]) from None
+    cfg, problems = validate_config(raw, path)
+    if cfg is None:
+        raise ConfigError(problems)
+    return cfg

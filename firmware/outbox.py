@@ -1,0 +1,188 @@
+"""The uplink outbox: every message the station means to send, on disk until the broker has it.
+
+Invariants:
+- One per-station sequence counter over all kinds, starting at 1, assigned here (the payload
+  is encoded with core.codec.encode_uplink at insertion, so a resend is byte-identical and the
+  supervisor can store each seq exactly once).
+- A message leaves the outbox only through `acknowledge(seqs)`, which the uplink calls after
+  `publish(qos=1)` returned, i.e. after the broker's PUBACK.
+- The counter never goes backwards, also across crashes: it lives in the same transaction as
+  the rows. With `synchronous=FULL` (the default) a commit is on disk before the uplink can
+  read the row, so a sequence number that reached the broker can never be reissued for other
+  content after a power cut. `normal` (WAL) survives a process crash but may lose the last
+  commits on power loss, so a seq could be reused; choose it only for flash that cannot take
+  an fsync per cycle. The station commits at most once per control cycle.
+- Bounded: when `max_messages` is reached, alarms, events and acks are always kept; the oldest
+  half of the telemetry is thinned by decimation (every second sample removed), so old history
+  gets coarser instead of the newest data being dropped. Thinned samples are counted
+  (`thinned_total`), and the caller raises an event for each thinning.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+
+from heatkeeper.core import codec
+
+from .errors import StorageError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox(kind, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class Outbox:
+    """SQLite-backed, crash-safe, bounded store-and-forward queue for one station."""
+
+    def __init__(self, path: str, station_id: str, max_messages: int = 200000, synchronous: str = "full") -> None:
+        self.path = path
+        self.station_id = station_id
+        self.max_messages = max_messages
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=%s" % ("FULL" if synchronous == "full" else "NORMAL"))
+            self.db.executescript(_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
+            if row is None:
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('last_seq', 0), ('thinned_total', 0)")
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('thinned_total', 0)")
+            self._last_seq = self._meta("last_seq")
+            self.thinned_total = self._meta("thinned_total")
+            self._count = int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StorageError("outbox %s: %s" % (path, exc)) from exc
+        self.sent_total = 0
+        self.last_thinning: dict | None = None
+
+    def _meta(self, key: str) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def last_seq(self) -> int:
+        """The highest sequence number ever assigned."""
+        return self._last_seq
+
+    def __len__(self) -> int:
+        return self._count
+
+    def put(self, kind: str, body: dict, ts_s: float) -> int:
+        """Store one message; returns its sequence number."""
+        return self.put_many([(kind, body, ts_s)])[0]
+
+    def put_many(self, items: Iterable[tuple[str, dict, float]]) -> list[int]:
+        """Store several messages in one transaction (one fsync); returns their sequence numbers.
+
+        A body that cannot be encoded (codec.CodecError, e.g. too large) raises before
+        anything is stored, so one bad message never takes good ones with it."""
+        rows = []
+        seq = self._last_seq
+        for kind, body, ts_s in items:
+            seq += 1
+            topic, payload = codec.encode_uplink(self.station_id, seq, kind, ts_s, body)
+            rows.append((seq, kind, topic, payload, ts_s))
+        if not rows:
+            return []
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", rows)
+            self.db.execute("UPDATE meta SET value=? WHERE key='last_seq'", (seq,))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StorageError("outbox %s: %s" % (self.path, exc)) from exc
+        self._last_seq = seq
+        self._count += len(rows)
+        if self._count > self.max_messages:
+            self._thin()
+        return [r[0] for r in rows]
+
+    def _rollback(self) -> None:
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction was open: nothing to undo
+
+    def _thin(self) -> None:
+        """Decimate the oldest half of the telemetry: keep every other sample."""
+        seqs = [r[0] for r in self.db.execute(
+            "SELECT seq FROM outbox WHERE kind=? ORDER BY seq", (codec.UP_TELEMETRY,))]
+        oldest = seqs[: len(seqs) // 2]
+        victims = oldest[1::2]
+        if not victims:
+            self.last_thinning = None
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("DELETE FROM outbox WHERE seq=?", [(s,) for s in victims])
+            self.db.execute("UPDATE meta SET value=value+? WHERE key='thinned_total'", (len(victims),))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StorageError("outbox %s: %s" % (self.path, exc)) from exc
+        self.thinned_total += len(victims)
+        self._count -= len(victims)
+        self.last_thinning = {"thinned": len(victims), "first_seq": victims[0], "last_seq": victims[-1],
+                              "thinned_total": self.thinned_total}
+
+    def take_thinning(self) -> dict | None:
+        """The last thinning not yet reported (then forgotten), for the caller's event."""
+        info, self.last_thinning = self.last_thinning, None
+        return info
+
+    def peek(self, limit: int = 100) -> list[tuple[int, str, bytes]]:
+        """The oldest `limit` messages as (seq, topic, payload), in sequence order."""
+        return [(int(s), str(t), bytes(p)) for s, t, p in self.db.execute(
+            "SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,))]
+
+    def acknowledge(self, seqs: list[int]) -> None:
+        """Remove messages the broker has acknowledged (PUBACK received)."""
+        if not seqs:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.executemany("DELETE FROM outbox WHERE seq=?", [(s,) for s in seqs])
+            removed = cur.rowcount
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StorageError("outbox %s: %s" % (self.path, exc)) from exc
+        self._count -= max(0, removed)
+        self.sent_total += max(0, removed)
+
+    def oldest_age_s(self, now_ts: float | None = None) -> float:
+        """Wall-clock age of the oldest pending message (0 when empty)."""
+        row = self.db.execute("SELECT MIN(created_ts) FROM outbox").fetchone()
+        if row is None or row[0] is None:
+            return 0.0
+        return max(0.0, (time.time() if now_ts is None else now_ts) - float(row[0]))
+
+    def stats(self) -> dict[str, float]:
+        """Fill level for telemetry: pending count, fill percent, thinned and sent totals."""
+        return {
+            "outbox_pending": float(self._count),
+            "outbox_fill_pct": round(100.0 * self._count / self.max_messages, 2),
+            "outbox_thinned_total": float(self.thinned_total),
+            "outbox_last_seq": float(self._last_seq),
+        }
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.close()
+        except sqlite3.Error:
+            pass  # closing after a storage failure: the data on disk is what it is

@@ -1,0 +1,92 @@
+"""Outbox benchmark: `python -m heatkeeper.firmware.outbox_bench [--messages N]`.
+
+Prints, measured side by side in one run: insert rates with synchronous FULL vs NORMAL (one
+message per transaction, as a station commits at most once per cycle, and 100 per
+transaction), and the drain rate through a real Mosquitto on loopback (publish QoS 1, one in
+flight, PUBACK then delete), when `mosquitto` is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+
+from .config import MqttSection
+from .outbox import Outbox
+from .uplink import CommandGate, RecentAcks, Uplink
+
+BODY = {"values": {"supply_temp_c": 55.25, "return_temp_c": 40.5, "valve_cmd_pct": 37.0, "outdoor_temp_c": -8.0}}
+
+
+def insert_rate(folder: str, sync: str, n: int, per_txn: int) -> float:
+    box = Outbox(os.path.join(folder, "o-%s-%d.sqlite" % (sync, per_txn)), "bench", max_messages=10 * n, synchronous=sync)
+    t0 = time.perf_counter()
+    for i in range(0, n, per_txn):
+        box.put_many([("telemetry", BODY, float(i + j)) for j in range(per_txn)])
+    dt = time.perf_counter() - t0
+    box.close()
+    return n / dt
+
+
+async def drain_rate(folder: str, n: int) -> tuple[float, int] | None:
+    import shutil
+
+    if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
+        return None
+    from .tests.broker import Mosquitto
+    from .tests.mqtt_listener import Listener, wait_until
+
+    broker = Mosquitto(os.path.join(folder, "broker"))
+    broker.start()
+    try:
+        cfg = MqttSection(enabled=True, host="127.0.0.1", port=broker.port, username="", password_file="", tls_ca="",
+                          tls_cert="", tls_key="", keepalive_s=20, session_expiry_s=3600, reconnect_min_s=0.1,
+                          reconnect_max_s=1.0, publish_timeout_s=10.0, max_command_ttl_s=3600.0, command_users=(),
+                          require_subscriber=True)
+        box = Outbox(os.path.join(folder, "drain.sqlite"), "bench", max_messages=10 * n)
+        box.put_many([("telemetry", BODY, float(i)) for i in range(n)])
+        gate = CommandGate("bench", lambda r: {"result": "rejected", "reason": "bench", "detail": ""}, cfg, RecentAcks())
+        link = Uplink("bench", cfg, box, gate, lambda readings: None, lambda kind, body: None)
+        async with Listener(broker.port, "heatkeeper/v1/stations/bench/up/+", identifier="bench-sup") as listener:
+            t0 = time.perf_counter()
+            task = asyncio.create_task(link.run())
+            await wait_until(lambda: len(box) == 0, timeout_s=600, what="drain")
+            dt = time.perf_counter() - t0
+            await wait_until(lambda: len(listener.messages) >= n, timeout_s=60, what="listener")
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return n / dt, len(listener.messages)
+    finally:
+        broker.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    args = parser.parse_args(argv)
+    n = args.messages
+    with tempfile.TemporaryDirectory(prefix="hk-outbox-bench-") as folder:
+        print("outbox insert, %d messages of %d bytes (folder %s)" % (n, len(str(BODY)), folder))
+        rates = {}
+        for sync in ("full", "normal"):
+            for per_txn in (1, 100):
+                rates[(sync, per_txn)] = insert_rate(folder, sync, n, per_txn)
+                print("  synchronous=%-6s %3d msg/transaction: %9.0f msg/s" % (sync, per_txn, rates[(sync, per_txn)]))
+        print("  ratio normal/full, 1 msg/transaction: %.1fx" % (rates[("normal", 1)] / rates[("full", 1)]))
+        result = asyncio.run(drain_rate(folder, n))
+        if result is None:
+            print("drain: mosquitto not installed, skipped")
+        else:
+            print("drain through Mosquitto (QoS 1, PUBACK then delete): %.0f msg/s, %d received by the listener"
+                  % result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""A supervisor-like MQTT listener for tests: persistent v5 session, reconnect loop, records all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiomqtt
+from heatkeeper.core import codec
+from heatkeeper.firmware.uplink import session_properties
+
+
+class Listener:
+    """Subscribes to `topic_filter` with QoS 1 and keeps (topic, payload, retain) in arrival order."""
+
+    def __init__(self, port: int, topic_filter: str = codec.PREFIX + "#", identifier: str = "test-listener",
+                 username: str | None = None, password: str | None = None) -> None:
+        self.port, self.filter, self.identifier = port, topic_filter, identifier
+        self.username, self.password = username, password
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.connected = asyncio.Event()
+        self.client: aiomqtt.Client | None = None
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Listener:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self.connected.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            client = aiomqtt.Client("127.0.0.1", self.port, identifier=self.identifier,
+                                    username=self.username, password=self.password,
+                                    protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
+                                    properties=session_properties(3600), keepalive=5, timeout=5)
+            try:
+                async with client:
+                    await client.subscribe(self.filter, qos=1)
+                    self.client = client
+                    self.connected.set()
+                    async for msg in client.messages:
+                        payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+                        self.messages.append((str(msg.topic), payload, bool(msg.retain)))
+            except aiomqtt.MqttError:
+                pass
+            self.client = None
+            self.connected.clear()
+            await asyncio.sleep(0.2)
+
+    async def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        await asyncio.wait_for(self.connected.wait(), 10)
+        assert self.client is not None
+        await self.client.publish(topic, payload, qos=1, retain=retain)
+
+    def uplinks(self, kind: str | None = None) -> list[dict]:
+        out = []
+        for topic, payload, _r in self.messages:
+            if "/up/" in topic:
+                msg = codec.decode_uplink(topic, payload)
+                if kind is None or msg["kind"] == kind:
+                    out.append(msg)
+        return out
+
+    def raw_uplinks(self) -> list[tuple[int, bytes]]:
+        return [(codec.decode_uplink(t, p)["seq"], p) for t, p, _r in self.messages if "/up/" in t]
+
+
+async def wait_until(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        await asyncio.sleep(0.02)

@@ -1,0 +1,107 @@
+"""Station config: the example is valid; garbage and bad values are listed completely."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import tomli_w
+from heatkeeper.firmware.config import load_config, validate_config
+from heatkeeper.firmware.errors import ConfigError
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "station.toml")
+
+
+def example() -> dict:
+    with open(EXAMPLE, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_example_is_valid_and_frozen(tmp_path) -> None:
+    cfg = load_config(EXAMPLE)
+    assert cfg.station.id == "arxan-01"
+    assert os.path.isabs(cfg.station.data_dir)
+    assert cfg.station.data_dir == os.path.join(os.path.dirname(EXAMPLE), "var", "arxan-01")
+    assert len(cfg.bus.devices) == 6
+    with pytest.raises(AttributeError):
+        cfg.station.cycle_s = 5.0  # type: ignore[misc]
+
+
+def test_garbage_toml_is_one_clear_problem(tmp_path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(b"[station\nid = = 3\n\x00\xff")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    assert len(err.value.problems) == 1
+    assert "not valid TOML" in err.value.problems[0]
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("/nonexistent/station.toml")
+    assert "file not found" in err.value.problems[0]
+
+
+def test_every_bad_value_listed_with_key_value_unit_range(tmp_path) -> None:
+    raw = example()
+    raw["station"].update(id="bad id/with slash", cycle_s=0.0, telemetry_interval_s="often", colour="red")
+    raw["mqtt"].update(port=70000, keepalive_s=True, tls_cert="missing.crt", reconnect_min_s=50.0, reconnect_max_s=2.0)
+    raw["storage"]["outbox_synchronous"] = "sometimes"
+    raw["modbus_slave"]["unit_id"] = 300
+    raw["bus"][0]["baudrate"] = 12345
+    raw["device"][0]["profile"] = "no_such_meter"
+    raw["frobnicate"] = {"x": 1}
+    cfg, problems = validate_config(raw, str(tmp_path / "station.toml"))
+    assert cfg is None
+    text = "\n".join(problems)
+    expected = [
+        "station.id='bad id/with slash'",
+        "station.cycle_s=0.0 s: must be a number in [0.1, 60.0]",
+        "station.telemetry_interval_s='often' s: must be a number in [1.0, 3600.0]",
+        "station.colour: unknown key",
+        "mqtt.port=70000: must be an integer in [1, 65535]",
+        "mqtt.keepalive_s=True s: must be an integer in [5, 600]",
+        "mqtt.tls_cert='missing.crt': file not found",
+        "give both (client certificate) or neither",
+        "mqtt.reconnect_min_s=50.0 s: must not exceed mqtt.reconnect_max_s=2.0 s",
+        "storage.outbox_synchronous='sometimes': must be one of 'full', 'normal'",
+        "modbus_slave.unit_id=300: must be an integer in [0, 247]",
+        "frobnicate: unknown section",
+        "baudrate=12345",
+        "no_such_meter",
+    ]
+    for item in expected:
+        assert item in text, "missing problem %r in:\n%s" % (item, text)
+
+
+def test_control_sections_validated_by_core(tmp_path) -> None:
+    pytest.importorskip("heatkeeper.core.settings")
+    raw = example()
+    raw["control"] = {"station": {"room_setpoint_c": 99.0}, "nonsense": {"a": 1}}
+    cfg, problems = validate_config(raw, str(tmp_path / "station.toml"))
+    assert cfg is None
+    assert any(p.startswith("control.station.room_setpoint_c=99") for p in problems), problems
+    assert any("nonsense" in p for p in problems), problems
+
+
+def test_check_config_cli_exit_codes(tmp_path) -> None:
+    good = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "check-config", EXAMPLE],
+                          capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0, good.stderr
+    assert "ok" in good.stdout
+    raw = example()
+    raw["station"]["cycle_s"] = 1000
+    raw["mqtt"]["port"] = -1
+    bad_path = tmp_path / "bad.toml"
+    bad_path.write_bytes(tomli_w.dumps(raw).encode())
+    bad = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "check-config", str(bad_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "station.cycle_s=1000" in bad.stderr and "mqtt.port=-1" in bad.stderr
+    run = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "station", "--config", str(bad_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "2 problem(s)" in run.stderr

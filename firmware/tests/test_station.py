@@ -1,0 +1,173 @@
+"""A whole station in-process against a real Mosquitto: commands with acks, telemetry, the
+Modbus TCP slave read and written with a pymodbus client. Devices are unreachable (a bus
+port that does not exist), so the controller runs on its fallbacks: that is a station too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import struct
+import time
+from collections.abc import Sequence
+
+import pytest
+
+pytest.importorskip("heatkeeper.core.station")
+
+from heatkeeper.core import codec  # noqa: E402
+from heatkeeper.firmware.config import load_config  # noqa: E402
+from heatkeeper.firmware.runtime import Station  # noqa: E402
+from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
+
+from .mqtt_listener import Listener, wait_until  # noqa: E402
+from .station_setup import station_toml  # noqa: E402
+
+
+@contextlib.asynccontextmanager
+async def running_station(path: str):  # type: ignore[no-untyped-def]
+    station = Station(load_config(path))
+    task = asyncio.create_task(station.run())
+    try:
+        await wait_until(lambda: station.cycles >= 2, what="station cycling")
+        yield station
+    finally:
+        station.stop()
+        await asyncio.wait_for(task, 20)
+
+
+def acks_by_id(listener: Listener) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for msg in listener.uplinks("ack"):
+        out.setdefault(msg["body"]["command_id"], []).append(msg["body"])
+    return out
+
+
+async def test_commands_applied_rejected_expired_with_acks(tmp_path, mosquitto) -> None:
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"command_users": ["operator", "hil"]})
+    sid = "test-st"
+    async with Listener(mosquitto.port, codec.PREFIX + "stations/%s/up/+" % sid) as listener, running_station(path) as station:
+        now = time.time()
+
+        async def send(cid: str, kind: str, args: dict, user: str = "operator", expires: float = 600.0,
+                       retain: bool = False) -> None:
+            topic, payload = codec.encode_command(sid, cid, kind, args, user, now, now + expires)
+            await listener.publish(topic, payload, retain=retain)
+
+        await send("c-ok", "set_room_setpoint", {"room_setpoint_c": 19.0, "lease_s": 600})
+        await send("c-range", "set_room_setpoint", {"room_setpoint_c": 45.0, "lease_s": 600})
+        await send("c-expired", "set_room_setpoint", {"room_setpoint_c": 19.0, "lease_s": 600}, expires=-5.0)
+        await send("c-user", "set_room_setpoint", {"room_setpoint_c": 19.0, "lease_s": 600}, user="mallory")
+        await send("c-kind", "open_all_valves", {})
+        await send("c-manual", "set_mode", {"mode": "manual"})
+        await send("c-ok", "set_room_setpoint", {"room_setpoint_c": 19.0, "lease_s": 600})  # duplicate id
+        topic = codec.command_topic(sid)
+        await listener.publish(topic, json.dumps({"v": 1, "id": "c-broken", "station": sid}).encode())
+        await listener.publish(topic, b"\xff\xfe not json at all")
+        _t, other = codec.encode_command("other-st", "c-foreign", "set_mode", {"mode": "auto"}, "operator", now, now + 60)
+        await listener.publish(topic, other)
+        await send("c-retained", "set_mode", {"mode": "auto"}, retain=True)
+        await wait_until(lambda: len(acks_by_id(listener)) >= 9, what="nine command acks")
+        acks = acks_by_id(listener)
+        result = {cid: (items[0]["result"], items[0]["reason"]) for cid, items in acks.items()}
+        assert result["c-ok"] == ("applied", "ok")
+        assert result["c-range"][0] == "rejected" and result["c-range"][1] == "out_of_range"
+        assert result["c-expired"] == ("expired", "expired")
+        assert result["c-user"] == ("rejected", "unauthorised")
+        assert result["c-kind"][0] == "rejected"
+        assert result["c-manual"] == ("rejected", "local_only")
+        assert result["c-broken"][0] == "rejected" and result["c-broken"][1] == "bad_field"
+        assert result["c-foreign"] == ("rejected", "station_mismatch")
+        assert result["c-retained"] == ("rejected", "retained")
+        # the duplicate was answered from the cache, not applied twice
+        assert len(acks["c-ok"]) == 2 and acks["c-ok"][1]["result"] == "applied" and acks["c-ok"][1].get("duplicate")
+        await wait_until(lambda: any(m["body"].get("kind") == "command_rejected" for m in listener.uplinks("event")),
+                         what="event for the unreadable command")
+        applied = [m for m in listener.uplinks("event") if m["body"].get("kind") == "command" and m["body"].get("id") == "c-ok"]
+        await wait_until(lambda: [m for m in listener.uplinks("event")
+                                  if m["body"].get("kind") == "command" and m["body"].get("id") == "c-ok"],
+                         what="the controller's command event")
+        applied = [m for m in listener.uplinks("event") if m["body"].get("kind") == "command" and m["body"].get("id") == "c-ok"]
+        assert len(applied) == 1
+        # telemetry flows and carries the lease and the outbox fill level
+        await wait_until(lambda: listener.uplinks("telemetry"), what="telemetry")
+        values = listener.uplinks("telemetry")[-1]["body"]["values"]
+        assert "outbox_fill_pct" in values and "cycle_overruns" in values and values["rss_kb"] > 0
+        assert station.gate.counts["duplicate"] == 1
+    # clear the retained command we planted
+    await listener_cleanup(mosquitto.port, sid)
+
+
+async def listener_cleanup(port: int, sid: str) -> None:
+    async with Listener(port, codec.command_topic(sid), identifier="cleanup") as cleaner:
+        await cleaner.publish(codec.command_topic(sid), b"", retain=True)
+
+
+def f32(value: float) -> list[int]:
+    hi, lo = struct.unpack(">HH", struct.pack(">f", value))
+    return [hi, lo]
+
+
+def to_f32(regs: Sequence[int]) -> float:
+    return float(struct.unpack(">f", struct.pack(">HH", regs[0], regs[1]))[0])
+
+
+async def test_modbus_tcp_slave_read_and_validated_writes(tmp_path, mosquitto) -> None:
+    path, raw = station_toml(tmp_path, mosquitto.port)
+    port = raw["modbus_slave"]["port"]
+    async with running_station(path) as station:
+        client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=3)
+        await client.connect()
+        try:
+            ir = await client.read_input_registers(0, count=20, device_id=1)
+            assert not ir.isError()
+            assert ir.registers[0] == 1  # map version
+            cycles = (ir.registers[4] << 16) | ir.registers[5]
+            assert cycles >= 2
+            temps = await client.read_input_registers(100, count=4, device_id=1)
+            assert to_f32(temps.registers[0:2]) != to_f32(temps.registers[0:2])  # NaN: no outdoor sensor
+            setpoint = await client.read_input_registers(200, count=2, device_id=1)
+            assert to_f32(setpoint.registers) == pytest.approx(station.last_out["supply_setpoint_c"], abs=5.0), station.last_out
+            outputs = await client.read_input_registers(300, count=20, device_id=1)
+            assert not outputs.isError()
+            # a valid room setpoint: applied through the controller, read back
+            ok = await client.write_registers(0, f32(19.5), device_id=1)
+            assert not ok.isError()
+            back = await client.read_holding_registers(0, count=2, device_id=1)
+            assert to_f32(back.registers) == 19.5
+            # out of range -> exception 3, setting unchanged
+            bad = await client.write_registers(0, f32(45.0), device_id=1)
+            assert bad.isError() and bad.exception_code == 3
+            assert to_f32((await client.read_holding_registers(0, count=2, device_id=1)).registers) == 19.5
+            # half a float -> exception 2
+            half = await client.write_register(1, 0x4000, device_id=1)
+            assert half.isError() and half.exception_code == 2
+            # lease out of range -> 3; mode code unknown -> 3; manual mode allowed locally
+            assert (await client.write_registers(12, f32(5.0), device_id=1)).exception_code == 3
+            assert (await client.write_register(14, 9, device_id=1)).exception_code == 3
+            manual = await client.write_register(14, 1, device_id=1)
+            assert not manual.isError()
+            await wait_until(lambda: station.last_out.get("mode_name") == "manual", what="manual mode")
+            await asyncio.sleep(0.5)
+            assert (await client.read_holding_registers(14, count=1, device_id=1)).registers[0] == 1
+            assert station.slave.writes_ok == 2 and station.slave.writes_rejected == 4
+        finally:
+            client.close()
+    journal = [r["body"] for r in station.journal.read_all() if r["body"].get("kind") == "local_write"]
+    assert any(r.get("result") == "rejected" and r.get("reason") == "out_of_range" for r in journal)
+
+
+async def test_cycle_overruns_are_counted_and_alarmed(tmp_path, mosquitto) -> None:
+    """At 1000x time scale a 0.1 s cycle has 0.1 ms of wall time: every cycle overruns."""
+    path, _raw = station_toml(tmp_path, mosquitto.port, station={"cycle_s": 0.1, "overrun_alarm_cycles": 3})
+    station = Station(load_config(path), time_scale=1000.0)
+    task = asyncio.create_task(station.run())
+    try:
+        await wait_until(lambda: station.overrun_alarm, what="overrun alarm")
+    finally:
+        station.stop()
+        await asyncio.wait_for(task, 20)
+    assert station.overruns >= 3
+    records = station.journal.read_all()
+    assert any(r["kind"] == "alarm" and r["body"].get("code") == "cycle_overrun" for r in records)
+    assert any(r["kind"] == "event" and r["body"].get("kind") == "cycle_overrun" for r in records)

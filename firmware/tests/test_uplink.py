@@ -1,0 +1,130 @@
+"""Uplink against a real Mosquitto: exactly-once-in-order drain across broker kills, status/will."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from heatkeeper.core import codec
+from heatkeeper.firmware.config import MqttSection
+from heatkeeper.firmware.outbox import Outbox
+from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
+
+from .mqtt_listener import Listener, wait_until
+
+
+def mqtt_cfg(port: int, **over: object) -> MqttSection:
+    values: dict = dict(enabled=True, host="127.0.0.1", port=port, username="", password_file="", tls_ca="",
+                        tls_cert="", tls_key="", keepalive_s=5, session_expiry_s=3600, reconnect_min_s=0.1,
+                        reconnect_max_s=0.5, publish_timeout_s=5.0, max_command_ttl_s=3600.0, command_users=(),
+                        require_subscriber=True)
+    values.update(over)
+    return MqttSection(**values)
+
+
+def no_commands(request: dict) -> dict:
+    return {"result": "rejected", "reason": "no_controller", "detail": "this test link applies nothing"}
+
+
+def make_uplink(box: Outbox, cfg: MqttSection, events: list) -> Uplink:
+    gate = CommandGate(box.station_id, no_commands, cfg, RecentAcks())
+    return Uplink(box.station_id, cfg, box, gate, lambda readings: None, lambda kind, body: events.append((kind, body)))
+
+
+def check_exactly_once_in_order(listener: Listener, expected: int) -> dict:
+    first: dict[int, bytes] = {}
+    order: list[int] = []
+    duplicates = 0
+    for seq, payload in listener.raw_uplinks():
+        if seq in first:
+            assert first[seq] == payload, "seq %d resent with different content" % seq
+            duplicates += 1
+            continue
+        first[seq] = payload
+        order.append(seq)
+    assert order == list(range(1, expected + 1)), "missing or out of order: %s" % sorted(set(range(1, expected + 1)) - set(first))
+    return {"distinct": len(order), "duplicates": duplicates}
+
+
+async def test_outbox_drains_exactly_once_in_order_across_broker_kill(tmp_path, mosquitto) -> None:
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-1")
+    events: list = []
+    link = make_uplink(box, mqtt_cfg(mosquitto.port), events)
+    async with Listener(mosquitto.port, codec.up_topic("st-1", "+")) as listener:
+        task = asyncio.create_task(link.run())
+        try:
+            box.put_many([("telemetry", {"values": {"i": i}}, float(i)) for i in range(100)])
+            link.wake()
+            await wait_until(lambda: len(box) == 0 and len(listener.raw_uplinks()) >= 100, what="first drain")
+            mosquitto.kill()
+            await wait_until(lambda: not link.connected, what="link notices the broker is gone")
+            # the station keeps producing during the outage: nothing is lost, nothing sent
+            box.put_many([("event", {"kind": "e", "i": i}, float(i)) for i in range(100)])
+            link.wake()
+            await asyncio.sleep(1.0)
+            assert len(box) == 100
+            mosquitto.start()
+            await wait_until(lambda: len(box) == 0, what="drain after the outage")
+            await wait_until(lambda: len({s for s, _p in listener.raw_uplinks()}) >= 200, what="listener caught up")
+            # a kill in the middle of a large backlog drain
+            box.put_many([("telemetry", {"values": {"i": i}}, float(i)) for i in range(1000)])
+            link.wake()
+            await wait_until(lambda: len(box) < 850, what="backlog drain started")
+            mosquitto.kill()
+            await asyncio.sleep(0.5)
+            mosquitto.start()
+            await wait_until(lambda: len(box) == 0, timeout_s=60, what="backlog drained")
+            await wait_until(lambda: len({s for s, _p in listener.raw_uplinks()}) >= 1200, timeout_s=30,
+                             what="listener got the whole backlog")
+            report = check_exactly_once_in_order(listener, 1200)
+            assert report["distinct"] == 1200
+            print("exactly-once report:", report)
+            kinds = [k for k, b in events if k == "event"]
+            assert any(b.get("kind") == "uplink_lost" for _k, b in events) and kinds
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_status_online_retained_then_offline_on_clean_stop(tmp_path, mosquitto) -> None:
+    """The will ("offline" on SIGKILL) is checked with a real station process in test_station_process."""
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-2")
+    link = make_uplink(box, mqtt_cfg(mosquitto.port), [])
+    task = asyncio.create_task(link.run())
+    try:
+        await wait_until(lambda: link.connected, what="connect")
+        await asyncio.sleep(0.3)
+        async with Listener(mosquitto.port, codec.status_topic("st-2"), identifier="status-1") as listener:
+            await wait_until(lambda: listener.messages, what="retained status")
+            assert listener.messages[0] == (codec.status_topic("st-2"), b"online", True)
+            await link.say_offline()
+            await wait_until(lambda: len(listener.messages) > 1, what="offline")
+            assert listener.messages[-1][1] == b"offline"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_no_subscriber_keeps_messages_until_one_subscribes(tmp_path, mosquitto) -> None:
+    """PUBACK 0x10 (no matching subscribers): the broker would drop it, so the outbox keeps it."""
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-3")
+    events: list = []
+    link = make_uplink(box, mqtt_cfg(mosquitto.port), events)
+    task = asyncio.create_task(link.run())
+    try:
+        box.put_many([("event", {"kind": "e", "i": i}, float(i)) for i in range(50)])
+        link.wake()
+        await wait_until(lambda: link.unheard_waits >= 2, what="the link noticing nobody listens")
+        assert len(box) >= 50
+        assert any(b.get("kind") == "uplink_no_subscriber" for _k, b in events)
+        async with Listener(mosquitto.port, codec.up_topic("st-3", "+"), identifier="late-sup") as listener:
+            await wait_until(lambda: len(box) == 0, what="drain once a subscriber exists")
+            await wait_until(lambda: len(listener.uplinks()) >= 50, what="listener")
+            seqs = [m["seq"] for m in listener.uplinks()]
+            assert seqs[:50] == list(range(1, 51))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,357 @@
+"""MQTT uplink (aiomqtt 2.5, MQTT v5): drains the outbox, receives commands and room readings.
+
+Session: fixed client id = station id, `clean_start=False` AND a SessionExpiryInterval (with
+aiomqtt's reconnect pattern `clean_start=FIRST_ONLY` silently starts clean on every reconnect,
+see reference stack.md 3.1), QoS 1 subscriptions, explicit reconnect loop with exponential
+back-off and jitter. Retained status "online" on connect, retained last will "offline".
+
+Outbox drain: a window of WINDOW messages in flight, sent in sequence order. `await publish(qos=1)` returns after
+the PUBACK; aiomqtt ignores the PUBACK's v5 reason code, so a hook on paho's on_publish
+records refusals (e.g. "Not authorized" from a broker ACL): a refused message stays in the
+outbox, an alarm event is raised and the link backs off. Acknowledged messages are deleted in
+batches; a crash between PUBACK and delete resends byte-identical copies (same seq), which
+the supervisor stores once.
+
+A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
+(no supervisor session exists): with `require_subscriber` (default) the message is kept and
+retried until a subscriber appears, so a supervisor that lost its session loses no data.
+
+Subscriptions use retainAsPublished, so a retained command is recognised on live delivery too.
+Commands (core.codec.command_topic) pass a gate before core sees them: decodable, not
+retained, user allowed, not expired (wall clock), expiry not absurdly far, not a duplicate
+(a recent-ack cache answers repeats with the first answer). Every command with a readable id
+gets exactly one ack per delivery, through the outbox, so acks survive outages too.
+Nothing here is awaited by the control loop: it only writes to the outbox and calls `wake()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+from heatkeeper.core import codec
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from .config import MqttSection
+from .errors import UplinkFault
+from .outbox import Outbox
+
+log = logging.getLogger("heatkeeper.uplink")
+
+# MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
+NO_MATCHING_SUBSCRIBERS = 16
+WINDOW = 16  # QoS 1 publishes in flight
+
+CommandHandler = Callable[[dict], dict]
+RoomsHandler = Callable[[list], None]
+EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
+
+
+class RecentAcks:
+    """The last `size` command acks by command id (answers duplicates without re-applying)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._acks: collections.OrderedDict[str, dict] = collections.OrderedDict()
+
+    def get(self, command_id: str) -> dict | None:
+        return self._acks.get(command_id)
+
+    def put(self, command_id: str, ack: dict) -> None:
+        self._acks[command_id] = ack
+        self._acks.move_to_end(command_id)
+        while len(self._acks) > self.size:
+            self._acks.popitem(last=False)
+
+    def snapshot(self) -> list:
+        """JSON-safe list for the state file (a restarted station still recognises repeats)."""
+        return [[k, v] for k, v in self._acks.items()]
+
+    def restore(self, items: Any) -> None:
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], dict):
+                    self.put(item[0], item[1])
+
+
+def _loose_id(payload: bytes) -> str | None:
+    """The command id of a payload that failed validation, if one can be read safely."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeError):
+        return None
+    cid = obj.get("id") if isinstance(obj, dict) else None
+    return cid if codec.valid_id(cid) else None
+
+
+class CommandGate:
+    """Command checks that need no broker: decode, retained, user, expiry, duplicates, apply."""
+
+    def __init__(self, station_id: str, handler: CommandHandler, cfg: MqttSection, acks: RecentAcks) -> None:
+        self.station_id, self.handler, self.cfg, self.acks = station_id, handler, cfg, acks
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def process(self, topic: str, payload: bytes, retained: bool, now_ts: float) -> tuple[dict | None, dict | None]:
+        """(ack body or None, event body or None) for one received command message."""
+        try:
+            cmd = codec.decode_command(topic, payload)
+        except codec.CodecError as exc:
+            self.counts["malformed"] += 1
+            cid = _loose_id(payload)
+            event = {"kind": "command_rejected", "reason": exc.reason, "detail": exc.text, "command_id": cid}
+            if cid is None:
+                return None, event
+            return self._answer(cid, codec.ACK_REJECTED, exc.reason, exc.text, remember=False), event
+        cid = cmd["id"]
+        if retained:
+            # A retained command would be replayed to the station on every (re)subscribe.
+            self.counts["retained"] += 1
+            return self._answer(cid, codec.ACK_REJECTED, "retained", "commands must not be retained", remember=False), None
+        earlier = self.acks.get(cid)
+        if earlier is not None:
+            self.counts["duplicate"] += 1
+            return dict(earlier, duplicate=True), None
+        if self.cfg.command_users and cmd["user"] not in self.cfg.command_users:
+            self.counts["unauthorised"] += 1
+            return self._answer(cid, codec.ACK_REJECTED, "unauthorised",
+                                "user %r may not command this station" % cmd["user"]), None
+        if cmd["expires_ts"] <= now_ts:
+            self.counts["expired"] += 1
+            return self._answer(cid, codec.ACK_EXPIRED, "expired",
+                                "expired %.1f s ago" % (now_ts - cmd["expires_ts"])), None
+        if cmd["expires_ts"] - now_ts > self.cfg.max_command_ttl_s:
+            self.counts["rejected"] += 1
+            return self._answer(cid, codec.ACK_REJECTED, "expiry_too_far",
+                                "expires_ts is %.0f s ahead; at most %.0f s allowed"
+                                % (cmd["expires_ts"] - now_ts, self.cfg.max_command_ttl_s)), None
+        request = {"id": cid, "kind": cmd["kind"], "args": cmd["args"], "user": cmd["user"], "source": "remote",
+                   "expires_ts": cmd["expires_ts"]}
+        try:
+            res = self.handler(request)
+        except Exception as exc:  # noqa: BLE001 - task boundary: a controller defect must not kill the link
+            log.exception("command %s (%s) raised in the controller", cid, cmd["kind"])
+            self.counts["error"] += 1
+            return self._answer(cid, codec.ACK_REJECTED, "internal_error", "%s: %s" % (type(exc).__name__, exc)), None
+        result = res.get("result") if isinstance(res, dict) else None
+        if result not in codec.ACK_RESULTS:
+            result, res = codec.ACK_REJECTED, {"reason": "internal_error", "detail": "controller answered %r" % (res,)}
+        self.counts[str(result)] += 1
+        return self._answer(cid, str(result), str(res.get("reason", "")), str(res.get("detail", ""))), None
+
+    def _answer(self, cid: str, result: str, reason: str, detail: str, remember: bool = True) -> dict:
+        body = codec.ack_body(cid, result, reason, detail)
+        if remember:
+            self.acks.put(cid, body)
+        return body
+
+
+def session_properties(expiry_s: int) -> Properties:
+    """CONNECT properties for a persistent v5 session."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry_s
+    return props
+
+
+class Uplink:
+    """The station's MQTT link: outbox sender, command and room-reading receiver, reconnect loop."""
+
+    def __init__(self, station_id: str, cfg: MqttSection, outbox: Outbox, gate: CommandGate,
+                 on_rooms: RoomsHandler, on_event: EventSink) -> None:
+        self.station_id, self.cfg, self.outbox, self.gate = station_id, cfg, outbox, gate
+        self.on_rooms, self.on_event = on_rooms, on_event
+        self.connected = False
+        self.connects = 0
+        self.refused = 0
+        self.last_error = ""
+        self._wake = asyncio.Event()
+        self._refusals: list[str] = []
+        self._unheard = 0
+        self._refused_reported = False
+        self.unheard_waits = 0
+        self._unheard_reported = False
+        self._client: aiomqtt.Client | None = None
+        self._outage_reported = False
+
+    def wake(self) -> None:
+        """New messages are in the outbox (called by the control loop; never blocks)."""
+        self._wake.set()
+
+    def _tls(self) -> ssl.SSLContext | None:
+        if not self.cfg.tls_ca and not self.cfg.tls_cert:
+            return None
+        ctx = ssl.create_default_context(cafile=self.cfg.tls_ca or None)
+        if self.cfg.tls_cert:
+            ctx.load_cert_chain(self.cfg.tls_cert, self.cfg.tls_key)
+        return ctx
+
+    def _password(self) -> str | None:
+        if not self.cfg.password_file:
+            return None
+        with open(self.cfg.password_file, encoding="utf-8") as fh:
+            return fh.read().strip()
+
+    def make_client(self) -> aiomqtt.Client:
+        """A v5 client with the persistent-session flags, the will and TLS/credentials."""
+        return aiomqtt.Client(
+            self.cfg.host, self.cfg.port,
+            username=self.cfg.username or None, password=self._password(),
+            identifier=self.station_id, protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False, properties=session_properties(self.cfg.session_expiry_s),
+            keepalive=self.cfg.keepalive_s, timeout=self.cfg.publish_timeout_s,
+            tls_context=self._tls(),
+            will=aiomqtt.Will(codec.status_topic(self.station_id), codec.STATUS_OFFLINE.encode(), qos=1, retain=True),
+        )
+
+    def _hook_puback(self, client: aiomqtt.Client) -> None:
+        paho: Any = client._client
+        original: Any = paho.on_publish
+
+        def on_publish(c: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+            if getattr(reason_code, "is_failure", False):
+                self._refusals.append(str(reason_code))
+            elif getattr(reason_code, "value", 0) == NO_MATCHING_SUBSCRIBERS:
+                self._unheard += 1
+            original(c, userdata, mid, reason_code, properties)
+
+        paho.on_publish = on_publish
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect with back-off, forever (cancel to stop)."""
+        delay = self.cfg.reconnect_min_s
+        while True:
+            client = self.make_client()
+            try:
+                async with client:
+                    self._client = client
+                    self._hook_puback(client)
+                    client.pending_calls_threshold = 4 * WINDOW  # our window is intended, not a leak
+                    self.connected = True
+                    self.connects += 1
+                    delay = self.cfg.reconnect_min_s
+                    log.info("uplink connected to %s:%d", self.cfg.host, self.cfg.port)
+                    if self._outage_reported or self.connects == 1:
+                        self.on_event("event", {"kind": "uplink_connected", "reason": "connected",
+                                                "connects": self.connects})
+                    self._outage_reported = False
+                    await client.publish(codec.status_topic(self.station_id), codec.STATUS_ONLINE.encode(), qos=1, retain=True)
+                    # retainAsPublished: a retained command is flagged also on live delivery, so it is
+                    # rejected at once, not only when replayed at the next subscribe.
+                    opts = SubscribeOptions(qos=1, retainAsPublished=True)
+                    await client.subscribe([(codec.command_topic(self.station_id), opts),
+                                            (codec.rooms_topic(self.station_id), opts)])
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self._sender(client))
+                        tg.create_task(self._receiver(client))
+            except* (aiomqtt.MqttError, UplinkFault, OSError) as group:
+                self.last_error = "; ".join(str(e) for e in group.exceptions)
+            finally:
+                self.connected = False
+                self._client = None
+            if not self._outage_reported:
+                log.warning("uplink down (%s); retrying with back-off up to %.0f s", self.last_error, self.cfg.reconnect_max_s)
+                self.on_event("event", {"kind": "uplink_lost", "reason": "disconnected", "detail": self.last_error[:200]})
+                self._outage_reported = True
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2.0, self.cfg.reconnect_max_s)
+
+    async def _sender(self, client: aiomqtt.Client) -> None:
+        while True:
+            batch = self.outbox.peek(200)
+            if not batch:
+                self._wake.clear()
+                if not self.outbox.peek(1):
+                    await self._wake.wait()
+                continue
+            done: list[int] = []
+            unheard = False
+            try:
+                for start in range(0, len(batch), WINDOW):
+                    window = batch[start:start + WINDOW]
+                    self._refusals.clear()
+                    self._unheard = 0
+                    # Up to WINDOW QoS 1 publishes in flight, sent in order on one connection; the
+                    # window counts as delivered only when every PUBACK in it was clean (a resend
+                    # of an accepted one is a duplicate seq, which the supervisor stores once).
+                    results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window),
+                                                   return_exceptions=True)
+                    for res in results:
+                        if isinstance(res, BaseException):
+                            raise res
+                    seq, topic = window[0][0], window[0][1]
+                    if self._unheard and self.cfg.require_subscriber:
+                        unheard = True
+                        break
+                    if self._refusals:
+                        self.refused += 1
+                        if not self._refused_reported:  # once per episode, not once per retry
+                            self._refused_reported = True
+                            self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "active",
+                                                    "text": "broker refused a message of seqs %d-%d on %s: %s (check the broker ACL)"
+                                                    % (seq, window[-1][0], topic, self._refusals[0])})
+                        raise UplinkFault("refused", "broker answered %s within seqs %d-%d" % (self._refusals[0], seq, window[-1][0]))
+                    done.extend(item[0] for item in window)
+                    self._unheard_reported = False
+                    if self._refused_reported:
+                        self._refused_reported = False
+                        self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "cleared",
+                                                "text": "broker accepts our messages again"})
+            finally:
+                self.outbox.acknowledge(done)
+            if unheard:
+                await self._wait_for_subscriber(seq)
+
+    async def _wait_for_subscriber(self, seq: int) -> None:
+        # The broker took the message but nobody (not even a persistent session) will receive
+        # it: the supervisor's session is gone. Keep it and retry; say so once per episode.
+        self.unheard_waits += 1
+        if not self._unheard_reported:
+            self._unheard_reported = True
+            log.warning("broker has no subscriber for seq %d: keeping the outbox until the supervisor subscribes", seq)
+            self.on_event("event", {"kind": "uplink_no_subscriber", "reason": "no_matching_subscribers",
+                                    "detail": "holding %d messages until a subscriber exists" % len(self.outbox)})
+        await asyncio.sleep(min(self.cfg.reconnect_max_s, 10.0))
+
+    async def _receiver(self, client: aiomqtt.Client) -> None:
+        cmd_topic, rooms_topic = codec.command_topic(self.station_id), codec.rooms_topic(self.station_id)
+        async for msg in client.messages:
+            topic = str(msg.topic)
+            payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
+            now_ts = time.time()
+            if topic == cmd_topic:
+                ack, event = self.gate.process(topic, payload, bool(msg.retain), now_ts)
+                if event is not None:
+                    self.on_event("event", event)
+                if ack is not None:
+                    self.on_event("ack", ack)
+            elif topic == rooms_topic:
+                self._rooms(topic, payload, now_ts)
+
+    def _rooms(self, topic: str, payload: bytes, now_ts: float) -> None:
+        try:
+            msg = codec.decode_rooms(topic, payload)
+        except codec.CodecError as exc:
+            self.on_event("event", {"kind": "rooms_rejected", "reason": exc.reason, "detail": exc.text})
+            return
+        readings = [{"collector": r["collector"], "group": str(r.get("group", "")), "temp_c": float(r["temp_c"]),
+                     "age_s": max(0.0, now_ts - float(r["ts"]))} for r in msg["readings"]]
+        self.on_rooms(readings)
+
+    async def say_offline(self) -> None:
+        """On a clean shutdown the will is not sent: publish "offline" ourselves (best effort)."""
+        client = self._client
+        if client is not None and self.connected:
+            try:
+                await asyncio.wait_for(client.publish(codec.status_topic(self.station_id), codec.STATUS_OFFLINE.encode(),
+                                                      qos=1, retain=True), 2.0)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.info("could not say offline: %s", exc)

@@ -1,0 +1,135 @@
+"""Reports over both backends: compliance (hours below 18 degC per building group, failed days,
+refund risk, heating outages over 24 h), the daily 09:00/17:00 hourly report, equipment
+records from telemetry, CSV export. Simulated time: readings and telemetry carry the clock."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from heatkeeper.core import codec
+from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor import reports
+from heatkeeper.supervisor.service import ServiceError, SupervisorService
+
+# 2026-01-05 00:00 local (UTC+8)
+DAY0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC).timestamp() - 8 * 3600
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+async def service(storage: Any) -> Any:
+    cfg = sup_config.validate({
+        "station": [{"id": "st-a", "name": "A"}, {"id": "st-b", "name": "B"}],
+        "collector": [{"id": "c-top", "station": "st-a", "group": "top"},
+                      {"id": "c-mid", "station": "st-a", "group": "middle"},
+                      {"id": "c-b", "station": "st-b", "group": "edge"}],
+    })
+    svc = SupervisorService(storage, cfg, wall_clock=Clock(DAY0 + 40 * 86400))
+    await svc.start(open_storage=False)
+    yield svc
+
+
+async def test_compliance_hours_failures_and_refund_risk(service: SupervisorService) -> None:
+    # c-top: days 0, 10 and 20 each have 3 h below 18 (17.0 degC) at night, else 20 degC;
+    # c-mid always 21 degC; c-b: one bad day only. Readings every 30 min.
+    readings = []
+    for day in range(30):
+        for half_hour in range(48):
+            ts = DAY0 + day * 86400 + half_hour * 1800
+            cold = day in (0, 10, 20) and half_hour < 6
+            readings += [{"collector": "c-top", "temp_c": 17.0 if cold else 20.0, "ts": ts},
+                         {"collector": "c-mid", "temp_c": 21.0, "ts": ts},
+                         {"collector": "c-b", "temp_c": 16.0 if (day == 3 and half_hour < 4) else 19.0, "ts": ts}]
+    res = await service.ingest_collector_http({"readings": readings}, "test")
+    assert res["accepted"] == len(readings)
+    rep = await service.compliance_report(DAY0, DAY0 + 30 * 86400)
+    groups = {(g["station_id"], g["group"]): g for g in rep["groups"]}
+    top = groups[("st-a", "top")]
+    assert top["hours_below_floor"] == pytest.approx(9.0)
+    assert top["failed_days"] == ["2026-01-05", "2026-01-15", "2026-01-25"]
+    assert top["refund_risk"] is True
+    assert groups[("st-a", "middle")]["hours_below_floor"] == 0.0
+    assert groups[("st-a", "middle")]["refund_risk"] is False
+    edge = groups[("st-b", "edge")]
+    assert edge["hours_below_floor"] == pytest.approx(2.0) and edge["refund_risk"] is False
+    stations = {s["station_id"]: s for s in rep["stations"]}
+    assert stations["st-a"]["refund_risk"] is True and stations["st-b"]["refund_risk"] is False
+    text = await service.export_csv("compliance", t0_ts=DAY0, t1_ts=DAY0 + 30 * 86400)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["group"] for r in rows} == {"top", "middle", "edge"}
+
+
+def test_refund_window() -> None:
+    assert reports._window_hits(["2026-01-01", "2026-01-15", "2026-01-30"], 3, 30) is True
+    assert reports._window_hits(["2026-01-01", "2026-01-15", "2026-01-31"], 3, 30) is False
+    assert reports._window_hits(["2026-01-01", "2026-01-02"], 3, 30) is False
+
+
+def _telemetry(svc: SupervisorService, seq: int, ts: float, **values: float) -> None:
+    assert svc.ingest.handle(*codec.encode_uplink("st-a", seq, codec.UP_TELEMETRY, ts, {"values": values})) == "queued"
+
+
+async def test_outage_daily_report_and_equipment(service: SupervisorService) -> None:
+    # st-a: one sample a minute for 3 days. Pump 1 runs, except a 26 h stop from hour 20 to
+    # hour 46; during the stop the supply drops to 25 degC. At hour 60 the duty rotates to pump 2.
+    seq = 0
+    for minute in range(3 * 24 * 60):
+        seq += 1
+        h = minute / 60.0
+        stopped = 20 <= h < 46
+        p1 = 0.0 if stopped or h >= 60 else 1.0
+        p2 = 1.0 if h >= 60 else 0.0
+        _telemetry(service, seq, DAY0 + minute * 60, pump1_running=p1, pump2_running=p2,
+                   secondary_supply_temp_c=25.0 if stopped else 55.0, primary_flow_m3h=10.0 + (h % 24),
+                   secondary_supply_pressure_kpa=400.0, outdoor_temp_c=-15.0)
+        if minute % 500 == 0:
+            await service.ingest.flush()
+    await service.ingest.flush(force_aggregates=True)
+    rep = await service.compliance_report(DAY0, DAY0 + 3 * 86400)
+    a = next(s for s in rep["stations"] if s["station_id"] == "st-a")
+    assert len(a["outages_over_limit"]) == 1
+    assert a["outages_over_limit"][0]["hours"] == pytest.approx(26.0, abs=0.1)
+    assert a["longest_outage_h"] == pytest.approx(26.0, abs=0.1)
+    b = next(s for s in rep["stations"] if s["station_id"] == "st-b")
+    assert b["outages_over_limit"] == [] and b["buckets_with_data"] == 0
+
+    # daily report at 09:00 on day 1 covers day 0 09:00 .. day 1 09:00 local
+    daily = await service.daily_report("2026-01-06", 9)
+    assert daily["t1_ts"] == pytest.approx(DAY0 + 86400 + 9 * 3600)
+    hourly = next(s for s in daily["stations"] if s["station_id"] == "st-a")["hourly"]
+    assert len(hourly["primary_flow_m3h"]) == 24
+    assert hourly["primary_flow_m3h"][0] == pytest.approx(10.0 + 9 + 29.5 / 60, abs=0.01)  # hour 09:00-10:00
+    assert hourly["secondary_supply_pressure_kpa"][5] == pytest.approx(400.0)
+    empty = next(s for s in daily["stations"] if s["station_id"] == "st-b")["hourly"]
+    assert empty == {}
+    with pytest.raises(ServiceError):
+        await service.daily_report("2026-01-06", 12)
+    with pytest.raises(ServiceError):
+        await service.daily_report("yesterday", 9)
+    text = await service.export_csv("daily", date="2026-01-06", hour=17)
+    assert text.splitlines()[0].startswith("station_id,window_day,hour_index,outdoor_temp_c")
+    assert len(text.splitlines()) == 1 + 2 * 24
+
+    eq = {r["device"]: r for r in await service.equipment_records("st-a")}
+    # pump 1 ran hours 0-20 and 46-60 = 34 h, started twice (at t0 it was already running: no start counted)
+    assert eq["pump1"]["run_hours"] == pytest.approx(34.0, abs=0.05)
+    assert eq["pump1"]["starts"] == 1
+    assert eq["pump2"]["starts"] == 1 and eq["pump2"]["run_hours"] == pytest.approx(12.0, abs=0.05)
+    assert eq["pump1"]["last_rotation_ts"] == pytest.approx(DAY0 + 60 * 3600)
+    assert "pump1" in await service.export_csv("equipment", station_id="st-a")
+    # duplicates of stored telemetry change nothing
+    _telemetry(service, 10, DAY0 + 9 * 60, pump1_running=0.0, pump2_running=1.0, secondary_supply_temp_c=55.0)
+    await service.ingest.flush(force_aggregates=True)
+    again = {r["device"]: r for r in await service.equipment_records("st-a")}
+    assert again["pump1"]["starts"] == 1 and again["pump1"]["run_hours"] == eq["pump1"]["run_hours"]

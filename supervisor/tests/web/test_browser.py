@@ -1,0 +1,233 @@
+"""The dashboard in a real headless Chromium against a real supervisor.
+
+Everything is real: `heatkeeper supervisor`'s serve() (embedded MQTT broker, SQLite, ingest,
+command tracking, the web app), two stations running core's StationController on the plant
+model over MQTT, and Debian's Chromium driven by Playwright. The test logs in, sees the
+fleet, changes a setpoint and sees the station apply it, sees a setpoint the station refuses
+with its reason, acknowledges an alarm, checks a viewer is read-only, switches language.
+
+Screenshots go to tmp_path, and also to $HEATKEEPER_SCREENSHOTS when set (docs/ for the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 15000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def save_shot(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    target = os.environ.get("HEATKEEPER_SCREENSHOTS")
+    if target:
+        os.makedirs(target, exist_ok=True)
+        shutil.copy(path, os.path.join(target, name))
+    return path
+
+
+@pytest.fixture
+async def system(tmp_path: Path) -> Any:
+    """A running supervisor with its web app and two live stations; yields (base_url, service, stations)."""
+    pytest.importorskip("heatkeeper.core.station", reason="core.station (StationController) is not on main yet")
+    from heatkeeper.supervisor import config as sup_config
+    from heatkeeper.supervisor.main import serve
+
+    from .station_responder import StationResponder
+
+    broker_port, web_port = free_port(), free_port()
+    stations = [StationResponder("127.0.0.1", broker_port, "arxan-01", "", seed=1),
+                StationResponder("127.0.0.1", broker_port, "arxan-02", "", seed=2, faults=("pump_trip",))]
+    collectors = [{"id": cid, "station": st.station_id, "group": group} for st in stations for cid, group in st.collector_ids()]
+    cfg = sup_config.validate({
+        "supervisor": {"data_dir": str(tmp_path / "sup")},
+        "broker": {"embedded": True, "port": broker_port},
+        "mqtt": {"port": broker_port},
+        "storage": {"path": str(tmp_path / "sup.db"), "batch_interval_s": 0.05},
+        "commands": {"timeout_s": 20.0},
+        "collectors": {"forward_interval_s": 1.0},
+        "web": {"port": web_port},
+        "station": [{"id": "arxan-01", "name": "Arxan No. 1 (Xincheng)", "city": "Arxan"},
+                    {"id": "arxan-02", "name": "Arxan No. 2 (Tianchi Rd)", "city": "Arxan"},
+                    {"id": "arxan-03", "name": "Arxan No. 3 (Station Sq.)", "city": "Arxan"}],
+        "collector": collectors,
+    })
+    cfg["web"]["refresh_s"] = 1.0  # the dashboard's poll period (a [web] key of the dashboard)
+    ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
+    service = await asyncio.wait_for(ready, 30)
+    for name, role, password in (("oli", "operator", "oper-pass-1"), ("vic", "viewer", "view-pass-1")):
+        await service.create_user(name, password, role)
+    creds = tmp_path / "sup" / "credentials"
+    tasks = []
+    for st in stations:
+        st.password = (creds / (st.station_id + ".password")).read_text().strip()
+        st.collectors_password = (creds / "collectors.password").read_text().strip()
+        st.warm_up(3 * 3600.0)
+        tasks.append(asyncio.ensure_future(st.run()))
+    try:
+        yield "http://127.0.0.1:%d" % web_port, service, stations
+    finally:
+        for task in [*tasks, server]:
+            task.cancel()
+        for task in [*tasks, server]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def login(page: Any, base: str, user: str, password: str) -> None:
+    await page.goto(base + "/login")
+    await page.fill("#username", user)
+    await page.fill("#password", password)
+    await page.click("#login-submit")
+    await page.wait_for_url(base + "/")
+
+
+async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base, service, stations = system
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            # Unauthenticated: the login page, in Chinese by default.
+            await page.goto(base + "/")
+            assert "/login" in page.url
+            await expect(page.locator("#login-submit")).to_have_text("登录")
+            await page.fill("#username", "oli")
+            await page.fill("#password", "wrong-password")
+            await page.click("#login-submit")
+            await expect(page.locator("#login-error")).to_be_visible()
+            await login(page, base, "oli", "oper-pass-1")
+
+            # Fleet: both live stations online, the third offline, the tripped pump's alarm counted.
+            rows = page.locator("#stations tbody tr.station-row")
+            await expect(rows).to_have_count(3)
+            await expect(page.locator("#broker-banner")).to_be_hidden()
+            await expect(page.locator('tr[data-station="arxan-01"]')).to_have_class(lambda_re(r"\brow-on\b"))
+            await expect(page.locator('tr[data-station="arxan-03"]')).to_have_class(lambda_re(r"\brow-off\b"))
+            await expect(page.locator('tr[data-station="arxan-03"] .pill-off')).to_be_visible()
+            await expect(page.locator('tr[data-station="arxan-02"] .pill-bad').first).to_be_visible()
+            await expect(page.locator('tr[data-station="arxan-01"] td.comfort')).not_to_have_text("–")
+            await page.screenshot(path=str(tmp_path / "dashboard-fleet-zh.png"))
+            save_shot(tmp_path, "dashboard-fleet-zh.png")
+
+            # Language switch, remembered across pages and reloads.
+            await page.click("#lang-switch")
+            await expect(page.locator("h1")).to_have_text("Fleet overview")
+            await page.reload()
+            await expect(page.locator("h1")).to_have_text("Fleet overview")
+            await expect(rows).to_have_count(3)
+            await expect(page.locator('tr[data-station="arxan-01"] td.comfort')).not_to_have_text("–")
+            await page.screenshot(path=str(tmp_path / "dashboard-fleet.png"))
+            save_shot(tmp_path, "dashboard-fleet.png")
+
+            # Station detail: the live diagram fills in.
+            await page.click('a[href="/stations/arxan-01"]')
+            await expect(page.locator("#st-online")).to_have_class("pill pill-ok")
+            await expect(page.locator("#d-s-sup-t")).to_have_text(lambda_re(r"^\d+\.\d °C$"))
+            await expect(page.locator("#d-valve")).to_have_text(lambda_re(r"^\d+ %$"))
+            await expect(page.locator("#pump1")).to_have_class(lambda_re(r"pump-run"))
+
+            # A room setpoint within the station's limits: confirmed, sent, applied.
+            await page.select_option("#cmd-kind", "set_room_setpoint")
+            await page.fill("#arg-room_setpoint_c", "20.5")
+            await page.select_option("#cmd-lease", "7200")
+            await page.click("#cmd-send")
+            await expect(page.locator("#confirm-dialog")).to_contain_text("20.5")
+            await page.click("#confirm-ok")
+            await expect(page.locator('#cmd-list .cmd-state[data-state="applied"]').first).to_be_visible()
+            assert any(r["result"] == "applied" for r in stations[0].applied)
+            await expect(page.locator("#facts")).to_contain_text("20.5")
+
+            # One the station refuses: shown as rejected with the station's reason.
+            await page.fill("#arg-room_setpoint_c", "27")
+            await page.click("#cmd-send")
+            await page.click("#confirm-ok")
+            await expect(page.locator('#cmd-list .cmd-state[data-state="rejected"]').first).to_be_visible()
+            await expect(page.locator("#cmd-list .why").first).to_contain_text("outside the station's limits (out_of_range)")
+            await page.screenshot(path=str(tmp_path / "dashboard-station.png"), full_page=True)
+            save_shot(tmp_path, "dashboard-station.png")
+
+            # Alarms: acknowledge the tripped pump at arxan-02.
+            await page.goto(base + "/alarms")
+            row = page.locator('tr.alarm-row[data-station="arxan-02"][data-code="pump1_fault"]')
+            await row.locator(".ack-btn").click()
+            await page.click("#confirm-ok")
+            await expect(row).to_contain_text("acknowledged by oli")
+            await page.screenshot(path=str(tmp_path / "dashboard-alarms.png"))
+            save_shot(tmp_path, "dashboard-alarms.png")
+            acked = [a for a in await service.alarms("arxan-02", True) if a["code"] == "pump1_fault"]
+            assert acked and acked[0]["acked_by"] == "oli"
+
+            # Trends draw real lines for the station.
+            await page.goto(base + "/stations/arxan-01/trends")
+            await page.click('#presets [data-span="3600"]')
+            await expect(page.locator('svg[data-panel="temps"] path.line').first).to_have_attribute("d", lambda_re(r"^M[\d.]+,[\d.]+L"))
+            await page.screenshot(path=str(tmp_path / "dashboard-trends.png"), full_page=True)
+            save_shot(tmp_path, "dashboard-trends.png")
+
+            # Audit: the operator's actions, attributed.
+            await page.goto(base + "/audit")
+            await expect(page.locator("#audit tbody")).to_contain_text("command:set_room_setpoint")
+            assert errors == [], errors
+
+            # A viewer sees the station but no command form and no acknowledge buttons.
+            viewer = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+            viewer.set_default_timeout(TIMEOUT_MS)
+            vpage = await viewer.new_page()
+            await login(vpage, base, "vic", "view-pass-1")
+            await vpage.goto(base + "/stations/arxan-02")
+            await expect(vpage.locator("#cmd-readonly")).to_be_visible()
+            assert await vpage.locator("#cmd-form").count() == 0
+            await expect(vpage.locator("#st-alarms tbody tr.alarm-row").first).to_be_visible()
+            assert await vpage.locator(".ack-btn").count() == 0
+            await viewer.close()
+
+            # The first admin (password written once at install) adds a user from the Users page.
+            admin_pw = (tmp_path / "sup" / "initial-admin-password").read_text().strip()
+            admin = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+            admin.set_default_timeout(TIMEOUT_MS)
+            apage = await admin.new_page()
+            await login(apage, base, "admin", admin_pw)
+            await apage.goto(base + "/users")
+            await apage.fill("#nu-name", "nina")
+            await apage.fill("#nu-pass", "nina-pass-1")
+            await apage.select_option("#nu-role", "operator")
+            await apage.click("#nu-submit")
+            await expect(apage.locator('tr.user-row[data-user="nina"]')).to_contain_text("operator")
+            assert {"username": "nina", "role": "operator"} in [{k: u[k] for k in ("username", "role")}
+                                                                for u in await service.list_users()]
+            await admin.close()
+        finally:
+            await browser.close()
+
+
+def lambda_re(pattern: str) -> Any:
+    import re
+
+    return re.compile(pattern)

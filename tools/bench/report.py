@@ -1,0 +1,231 @@
+"""Presentation of the season benchmark: summary, table, progress bar, markdown + PNG report.
+
+`summarise` turns the workers' results into the one JSON object `--json` prints; the table
+and the report are views of that object (plus the hourly traces for the plots).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+TARGETS = {"heat_ratio_to_station_bound_max": 1.08, "saving_vs_habitual_min_pct": 10.0, "tracking_error_p95_max_k": 1.0}
+
+# column key, header, format
+COLUMNS = (
+    ("heat_kwh_per_m2", "heat kWh/m2", "%.1f"),
+    ("ratio_to_station_bound", "/station bound", "%.3f"),
+    ("saving_vs_habitual_pct", "saving vs habitual %", "%.1f"),
+    ("underheat_kh_below_18", "K.h <18 (worst)", "%.1f"),
+    ("underheat_kh_below_target_minus_2", "K.h <target-2", "%.1f"),
+    ("hours_below_18", "h <18 (worst)", "%.1f"),
+    ("max_deficit_k", "max deficit K", "%.2f"),
+    ("tracking_error_p95_k", "p95 track K", "%.2f"),
+    ("valve_travel_strokes", "valve strokes", "%.0f"),
+    ("pump_energy_kwh_per_m2", "pump kWh/m2", "%.2f"),
+    ("wall_s", "wall s", "%.1f"),
+)
+
+
+def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome: dict[str, Any],
+              speed: dict[str, Any], wall_s: float, unavailable: list[str]) -> dict[str, Any]:
+    """The benchmark's one JSON object (no traces)."""
+    results = outcome["results"]
+    bounds = results.get("bounds", {})
+    station = bounds.get("station_kwh_per_m2")
+    building = bounds.get("building_kwh_per_m2")
+    habitual = results.get("habitual", {}).get("heat_kwh_per_m2")
+    curve = results.get("curve", {}).get("heat_kwh_per_m2")
+    rows = []
+    for name in controllers:
+        if name not in results:
+            continue
+        row = {k: v for k, v in results[name].items() if k != "trace"}
+        heat = row["heat_kwh_per_m2"]
+        row["ratio_to_station_bound"] = heat / station if station else None
+        row["ratio_to_building_bound"] = heat / building if building else None
+        row["saving_vs_habitual_pct"] = 100.0 * (1.0 - heat / habitual) if habitual else None
+        row["saving_vs_curve_pct"] = 100.0 * (1.0 - heat / curve) if curve else None
+        rows.append(row)
+    summary: dict[str, Any] = {
+        "city": spec["city"],
+        "weather": spec.get("weather") or "synthetic-%s-seed%d" % (spec["city"], spec["seed"]),
+        "days": days,
+        "control_period_s": 1.0,
+        "controllers": rows,
+        "station_bound_kwh_per_m2": station,
+        "building_bound_kwh_per_m2": building,
+        "habitual_setpoint_c": bounds.get("habitual_setpoint_c"),
+        "simulated_s": days * 86400.0,
+        "wall_s": wall_s,
+        "speed": speed,
+        "errors": outcome["errors"],
+        "unavailable": unavailable,
+    }
+    hk = next((r for r in rows if r["name"] == "heatkeeper"), None)
+    if hk is not None:
+        summary["targets"] = {
+            "zero_underheat_all_groups": hk["underheat_kh_below_18_all_groups"] == 0.0,
+            "ratio_to_station_bound_le_1_08": hk["ratio_to_station_bound"] is not None and hk["ratio_to_station_bound"] <= 1.08,
+            "saving_vs_habitual_ge_10_pct": hk["saving_vs_habitual_pct"] is not None and hk["saving_vs_habitual_pct"] >= 10.0,
+            "less_than_curve": hk["saving_vs_curve_pct"] is not None and hk["saving_vs_curve_pct"] > 0.0,
+            "tracking_p95_le_1_k": hk["tracking_error_p95_k"] <= 1.0,
+        }
+    return summary
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    return "-" if value is None else fmt % value
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """The figures as a table on the terminal (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="heating season %s, %.0f days, 1 s control period (%s)" % (summary["city"], summary["days"],
+                                                                                    summary["weather"]))
+    table.add_column("controller")
+    for _key, header, _unused in COLUMNS:
+        table.add_column(header, justify="right")
+    for row in summary["controllers"]:
+        table.add_row(row["name"], *[_fmt(row.get(key), fmt) for key, _h, fmt in COLUMNS])
+    console.print(table)
+    console.print("building bound %s kWh/m2, station bound %s kWh/m2 (one supply temperature, worst group at 18 degC); "
+                  "habitual setpoint %s degC" % (_fmt(summary["building_bound_kwh_per_m2"], "%.1f"),
+                                                 _fmt(summary["station_bound_kwh_per_m2"], "%.1f"),
+                                                 _fmt(summary["habitual_setpoint_c"], "%.1f")))
+    speed = summary.get("speed") or {}
+    if "speedup" in speed:
+        console.print("speed (%s, %.1f days): interpreted %.2f s/day, compiled %.2f s/day: %.1fx" % (
+            speed["controller"], speed["sample_days"], speed["interpreted_s_per_day"], speed["compiled_s_per_day"],
+            speed["speedup"]))
+    for name, text in (summary.get("errors") or {}).items():
+        console.print("[red]%s failed: %s[/red]" % (name, text))
+    for text in summary.get("unavailable") or []:
+        console.print("not available: %s" % text)
+    console.print("simulated %.0f s per controller, wall %.1f s" % (summary["simulated_s"], summary["wall_s"]))
+
+
+@contextlib.contextmanager
+def progress_bar(show: bool, controllers: list[str], days: float) -> Iterator[Callable[[dict[str, float]], None] | None]:
+    """A rich progress bar per task while the workers run (only on a terminal)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                  TimeElapsedColumn()) as bar:
+        ids: dict[str, Any] = {}
+
+        def update(fractions: dict[str, float]) -> None:
+            for name, fraction in fractions.items():
+                if name not in ids:
+                    label = "bounds" if name == "bounds" else "%s (%.0f days)" % (name, days)
+                    ids[name] = bar.add_task(label, total=1.0)
+                bar.update(ids[name], completed=fraction)
+
+        yield update
+
+
+def write_report(directory: str, summary: dict[str, Any], results: dict[str, Any]) -> str:
+    """Write report.md and PNG plots into `directory`; returns the markdown path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(directory, exist_ok=True)
+    traces = {r["name"]: results[r["name"]]["trace"] for r in summary["controllers"] if "trace" in results.get(r["name"], {})}
+    plots = []
+    if traces:
+        first = next(iter(traces.values()))
+        days = [h / 24.0 for h in first["hour"]]
+        fig, ax = plt.subplots(figsize=(10, 3))
+        ax.plot(days, first["outdoor_c"], lw=0.6, color="tab:blue")
+        ax.set_xlabel("day of season")
+        ax.set_ylabel("outdoor degC")
+        ax.grid(alpha=0.3)
+        plots.append(_save(fig, directory, "outdoor.png", "Outdoor temperature"))
+        fig, ax = plt.subplots(figsize=(10, 4))
+        for name, tr in traces.items():
+            d = [h / 24.0 for h in tr["hour"]]
+            line = ax.plot(d, tr["setpoint_c"], lw=0.6, label=name + " setpoint")[0]
+            ax.plot(d, tr["supply_c"], lw=0.6, ls="--", color=line.get_color(), label=name + " actual")
+        ax.set_xlabel("day of season")
+        ax.set_ylabel("secondary supply degC")
+        ax.legend(fontsize=7, ncol=3)
+        ax.grid(alpha=0.3)
+        plots.append(_save(fig, directory, "supply.png", "Supply temperature: setpoint and actual (hourly means)"))
+        fig, ax = plt.subplots(figsize=(10, 4))
+        for name, tr in traces.items():
+            d = [h / 24.0 for h in tr["hour"]]
+            line = ax.plot(d, tr["coldest_room_c"], lw=0.7, label=name + " coldest group")[0]
+            ax.plot(d, tr["median_room_c"], lw=0.7, ls="--", color=line.get_color(), label=name + " median group")
+        ax.axhline(18.0, color="red", lw=0.8)
+        ax.set_xlabel("day of season")
+        ax.set_ylabel("room degC")
+        ax.legend(fontsize=7, ncol=3)
+        ax.grid(alpha=0.3)
+        plots.append(_save(fig, directory, "rooms.png", "Coldest and median building group"))
+        fig, ax = plt.subplots(figsize=(10, 4))
+        for name, tr in traces.items():
+            d = [h / 24.0 for h in tr["hour"]]
+            area = results[name].get("floor_area_m2", 100000.0)
+            ax.plot(d, [e / area for e in tr["heat_kwh"]], lw=1.0, label=name)
+        for key, label in (("station_bound_kwh_per_m2", "station bound (season)"),
+                           ("building_bound_kwh_per_m2", "building bound (season)")):
+            if summary.get(key):
+                ax.axhline(summary[key], lw=0.8, ls=":", color="grey")
+                ax.text(0, summary[key], label, fontsize=7, va="bottom")
+        ax.set_xlabel("day of season")
+        ax.set_ylabel("cumulative heat kWh/m2")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        plots.append(_save(fig, directory, "heat.png", "Cumulative heat per controller"))
+    path = os.path.join(directory, "report.md")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(markdown(summary, plots))
+    return path
+
+
+def _save(fig: Any, directory: str, name: str, title: str) -> tuple[str, str]:
+    fig.tight_layout()
+    fig.savefig(os.path.join(directory, name), dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return name, title
+
+
+def markdown(summary: dict[str, Any], plots: list[tuple[str, str]]) -> str:
+    """The report's markdown text."""
+    lines = ["# Heating season benchmark: %s" % summary["city"], "",
+             "Weather: %s; %.0f days; 1 s control period; simulated %.0f s per controller; wall %.1f s." % (
+                 summary["weather"], summary["days"], summary["simulated_s"], summary["wall_s"]), "",
+             "| controller | " + " | ".join(h for _k, h, _f in COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for row in summary["controllers"]:
+        lines.append("| %s | " % row["name"] + " | ".join(_fmt(row.get(k), f) for k, _h, f in COLUMNS) + " |")
+    lines += ["", "Lower bounds (same buildings and weather, heat at the exchanger): building %s kWh/m2 "
+              "(every group exactly at 18 degC), station %s kWh/m2 (one supply temperature, worst group at 18 degC). "
+              "Habitual constant setpoint: %s degC." % (_fmt(summary["building_bound_kwh_per_m2"], "%.1f"),
+                                                        _fmt(summary["station_bound_kwh_per_m2"], "%.1f"),
+                                                        _fmt(summary["habitual_setpoint_c"], "%.1f")), ""]
+    speed = summary.get("speed") or {}
+    if "speedup" in speed:
+        lines += ["Speed (%s, %.1f days, same days both ways): interpreted %.2f s per simulated day, compiled %.2f s: "
+                  "%.1fx." % (speed["controller"], speed["sample_days"], speed["interpreted_s_per_day"],
+                              speed["compiled_s_per_day"], speed["speedup"]), ""]
+    if summary.get("targets"):
+        lines += ["Targets for heatkeeper: " + ", ".join("%s: %s" % (k, "met" if v else "NOT met")
+                                                       for k, v in summary["targets"].items()), ""]
+    for name, text in (summary.get("errors") or {}).items():
+        lines += ["**%s failed:** %s" % (name, text), ""]
+    for name, title in plots:
+        lines += ["## %s" % title, "", "![%s](%s)" % (title, name), ""]
+    return "\n".join(lines)

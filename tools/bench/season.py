@@ -1,0 +1,330 @@
+"""`heatkeeper bench season`: a whole heating season, closed loop at a 1 s control period.
+
+Three controllers run on the same plant and the same weather:
+
+* habitual: one constant supply temperature all season, the lowest that keeps the coldest
+  group at 18 degC (taken from the station bound's supply trace plus a tracking margin);
+* curve: a plain heating curve with a common controller's factory anchors (-30/-15/-5/0/+5/+15
+  -> 75/60/50/45/40/28 degC) and a plain PI on the valve (Xp 80 K, Tn 30 s, factory values);
+* heatkeeper: `heatkeeper.core.station.StationController` with room readings from the
+  collectors every five minutes, as the supervisor would feed it.
+
+Both physical lower bounds (building and station, see tools/plant/bounds.py) are computed on
+the same buildings and weather. Controllers run in parallel processes (`--jobs`). A sample of
+days is also run with the interpreted (pure-Python) plant and core, side by side with the
+compiled build, to report the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import queue as queue_module
+import subprocess
+import sys
+import time
+from typing import Any
+
+CONTROLLERS = ("habitual", "curve", "heatkeeper")
+ECL_CURVE = ((-30.0, 75.0), (-15.0, 60.0), (-5.0, 50.0), (0.0, 45.0), (5.0, 40.0), (15.0, 28.0))
+ECL_PI = {"kp_pct_k": 100.0 / 80.0, "ti_s": 30.0, "neutral_zone_k": 0.0}  # Xp 80 K, Tn 30 s
+HABITUAL_MARGIN_K = 1.0  # above the highest supply temperature the station bound ever needs
+ROOM_PERIOD_S = 300.0  # collectors -> controller, as the supervisor relays them
+FLOOR_C = 18.0
+CONTROL_PERIOD_S = 1.0
+# Settings the benchmark passes to heatkeeper's controller (empty: its own defaults).
+HEATKEEPER_SETTINGS: dict[str, Any] = {}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Command-line options of the season benchmark."""
+    parser.add_argument("--city", default="arxan", help="synthetic weather and heating season of this city")
+    parser.add_argument("--weather", metavar="FILE.epw", help="use this EPW file (the city still sets the season)")
+    parser.add_argument("--days", type=float, help="simulate only this many days from the season start")
+    parser.add_argument("--seed", type=int, default=0, help="weather and plant noise seed")
+    parser.add_argument("--controllers", default=",".join(CONTROLLERS), help="comma list of %s" % ", ".join(CONTROLLERS))
+    parser.add_argument("--settings", metavar="FILE.json", help="settings for heatkeeper's controller (core.settings sections)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--interpreted-days", type=float, default=2.0,
+                        help="days run interpreted vs compiled for the speed-up figure (0: skip)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--report", metavar="DIR", help="write a markdown report with PNG plots to DIR")
+
+
+# --- weather and plant ---------------------------------------------------------------------
+
+def load_weather(spec: dict[str, Any]) -> tuple[Any, float]:
+    """(weather starting at the season start, days to simulate)."""
+    from heatkeeper.tools.plant.weather import city_info, read_epw, synthetic_year
+
+    city_info(spec["city"])
+    year = read_epw(spec["weather"]) if spec.get("weather") else synthetic_year(spec["city"], seed=spec["seed"])
+    weather, season_days = year.season(spec["city"])
+    days = float(spec["days"]) if spec.get("days") else float(season_days)
+    return weather, days
+
+
+def room_target_c(settings: dict[str, Any]) -> float:
+    """heatkeeper's room setpoint (its settings, else its default); 20 degC if core has none yet."""
+    station = settings.get("station", {}) if isinstance(settings, dict) else {}
+    if "room_setpoint_c" in station:
+        return float(station["room_setpoint_c"])
+    try:
+        from heatkeeper.core import settings as core_settings
+
+        return float(core_settings.DEFAULTS["station"]["room_setpoint_c"])
+    except (ImportError, KeyError, AttributeError):
+        return 20.0
+
+
+def make_plant(spec: dict[str, Any]) -> tuple[Any, float]:
+    from heatkeeper.tools.plant import Plant
+
+    weather, days = load_weather(spec)
+    plant = Plant(weather=weather, seed=spec["seed"])
+    plant.set_comfort_thresholds(FLOOR_C, room_target_c(spec["settings"]) - 2.0)
+    return plant, days
+
+
+# --- one controller over the season ----------------------------------------------------------
+
+def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: float = 0.0) -> dict[str, Any]:
+    """Run controller `name` over the season; returns its figures and hourly trace."""
+    from heatkeeper.tools.plant.local_control import Recorder, SupplyLoop
+
+    plant, days = make_plant(spec)
+    rec = Recorder(plant.time_s)
+    total = int(round(days * 86400.0 / CONTROL_PERIOD_S))
+    chunk = int(3600.0 / CONTROL_PERIOD_S)
+    t0 = time.perf_counter()
+    if name in ("habitual", "curve"):
+        xs = [p[0] for p in ECL_CURVE]
+        ys = [p[1] for p in ECL_CURVE]
+        loop = SupplyLoop(xs, ys, habitual_c if name == "habitual" else 0.0, ECL_PI["kp_pct_k"], ECL_PI["ti_s"],
+                          ECL_PI["neutral_zone_k"])
+        done = 0
+        while done < total:
+            n = min(chunk, total - done)
+            loop.run(plant, rec, n, CONTROL_PERIOD_S)
+            done += n
+            if progress is not None:
+                progress.value = done / total
+    elif name == "heatkeeper":
+        _run_heatkeeper(plant, rec, spec, total, chunk, progress)
+    else:
+        raise ValueError("unknown controller %r: choose from %s" % (name, ", ".join(CONTROLLERS)))
+    wall = time.perf_counter() - t0
+    return figures(name, plant, rec, days, wall)
+
+
+def _run_heatkeeper(plant: Any, rec: Any, spec: dict[str, Any], total: int, chunk: int, progress: Any) -> None:
+    from heatkeeper.core.station import StationController
+
+    ctl = StationController(spec["settings"] or None)
+    step = ctl.step
+    image = plant.process_image
+    apply = plant.apply
+    advance = plant.advance
+    record = rec.record
+    next_room_s = plant.time_s
+    done = 0
+    while done < total:
+        n = min(chunk, total - done)
+        for _ in range(n):
+            if plant.time_s >= next_room_s:
+                now_s = plant.time_s
+                ctl.set_room_readings([{"collector": cid, "group": group, "temp_c": temp, "age_s": 0.0}
+                                       for cid, group, temp in plant.collector_readings()], now_s)
+                next_room_s += ROOM_PERIOD_S
+            out = step(image())
+            apply(out)
+            advance(CONTROL_PERIOD_S)
+            record(plant, out["supply_setpoint_c"])
+        done += n
+        if progress is not None:
+            progress.value = done / total
+
+
+def figures(name: str, plant: Any, rec: Any, days: float, wall_s: float) -> dict[str, Any]:
+    """The benchmark's figures for one finished run."""
+    area = plant.params["floor_area_m2"]
+    comfort = plant.comfort()
+    kh = comfort["kh_below_18"]
+    worst = max(range(len(kh)), key=lambda j: (kh[j], comfort["max_deficit_k"][j]))
+    trace = rec.trace
+    return {
+        "name": name,
+        "heat_kwh_per_m2": plant.heat_kwh / area,
+        "heat_mwh": plant.heat_kwh / 1000.0,
+        "floor_area_m2": area,
+        "underheat_kh_below_18": kh[worst],
+        "underheat_kh_below_target_minus_2": max(comfort["kh_below_low"]),
+        "underheat_kh_below_18_all_groups": sum(kh),
+        "groups_below_18": sum(1 for v in kh if v > 0.0),
+        "hours_below_18": max(comfort["hours_below_18"]),
+        "max_deficit_k": max(comfort["max_deficit_k"]),
+        "worst_group": plant.group_names[worst],
+        "coldest_room_min_c": min(trace["coldest_room_c"]) if trace["coldest_room_c"] else min(plant.room_temps_c),
+        "median_room_mean_c": (sum(trace["median_room_c"]) / len(trace["median_room_c"])) if trace["median_room_c"] else 0.0,
+        "tracking_error_p95_k": rec.percentile_k(0.95),
+        "tracking_error_rms_k": rec.rms_k(),
+        "valve_travel_strokes": plant.valve_travel,
+        "valve_travel_strokes_per_day": plant.valve_travel / days if days > 0 else 0.0,
+        "pump_energy_kwh_per_m2": plant.pump_energy_kwh / area,
+        "makeup_m3": plant.makeup_m3,
+        "wall_s": wall_s,
+        "trace": trace,
+    }
+
+
+def compute_bounds(spec: dict[str, Any], progress: Any = None) -> dict[str, Any]:
+    """Both lower bounds and the habitual constant setpoint derived from the station bound."""
+    import numpy as np
+    from heatkeeper.tools.plant.bounds import season_bounds
+
+    plant, days = make_plant(spec)
+    t0 = time.perf_counter()
+    b = season_bounds(plant, days, FLOOR_C)
+    supply = b["supply_c"]
+    needed = float(np.nanmax(supply)) if np.isfinite(supply).any() else 40.0
+    if progress is not None:
+        progress.value = 1.0
+    return {"building_kwh_per_m2": b["building_kwh"] / b["area_m2"], "station_kwh_per_m2": b["station_kwh"] / b["area_m2"],
+            "habitual_setpoint_c": needed + HABITUAL_MARGIN_K, "wall_s": time.perf_counter() - t0}
+
+
+# --- processes ---------------------------------------------------------------------------
+
+def _worker(task: str, spec: dict[str, Any], progress: Any, queue: Any, habitual_c: float) -> None:
+    try:
+        if task == "bounds":
+            result = compute_bounds(spec, progress)
+        else:
+            result = simulate(task, spec, progress, habitual_c)
+        queue.put((task, result, None))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which prints it with the task name
+        queue.put((task, None, "%s: %s" % (type(exc).__name__, exc)))
+
+
+def run_all(spec: dict[str, Any], controllers: list[str], jobs: int, on_progress: Any = None) -> dict[str, Any]:
+    """Bounds and every controller, `jobs` processes at a time; habitual waits for the bounds."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    pending = ["heatkeeper"] if "heatkeeper" in controllers else []
+    pending += ["bounds"] + [c for c in controllers if c not in ("heatkeeper", "habitual")]
+    if "habitual" in controllers:
+        pending.append("habitual")
+    progress = {t: ctx.Value("d", 0.0) for t in pending}
+    running: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            task = pending[0]
+            if task == "habitual" and "bounds" not in results:
+                if "bounds" in errors:
+                    pending.pop(0)
+                    errors["habitual"] = "needs the bounds, which failed"
+                    continue
+                break
+            pending.pop(0)
+            habitual_c = results["bounds"]["habitual_setpoint_c"] if task == "habitual" else 0.0
+            proc = ctx.Process(target=_worker, args=(task, spec, progress[task], queue, habitual_c), daemon=True)
+            proc.start()
+            running[task] = proc
+        try:
+            finished, result, error = queue.get(timeout=0.25)
+        except queue_module.Empty:
+            finished = None
+        if finished is not None:
+            running.pop(finished).join()
+            if error:
+                errors[finished] = error
+            else:
+                results[finished] = result
+        for name, proc in list(running.items()):
+            if not proc.is_alive() and proc.exitcode not in (0, None):
+                errors[name] = "worker died with exit code %s" % proc.exitcode
+                running.pop(name)
+        if on_progress is not None:
+            on_progress({t: v.value for t, v in progress.items()})
+    return {"results": results, "errors": errors}
+
+
+def speed_sample(spec: dict[str, Any], controller: str, days: float) -> dict[str, Any]:
+    """Wall time per simulated day, interpreted vs compiled, for the same days (subprocesses)."""
+    out: dict[str, Any] = {"controller": controller, "sample_days": days}
+    sample = dict(spec, days=days)
+    for label, env_key in (("compiled", "HEATKEEPER_REQUIRE_CEXT"), ("interpreted", "HEATKEEPER_DISABLE_CEXT")):
+        env = dict(os.environ)
+        env.pop("HEATKEEPER_DISABLE_CEXT", None)
+        env.pop("HEATKEEPER_REQUIRE_CEXT", None)
+        env[env_key] = "1"
+        code = ("import json,sys; from heatkeeper.tools.bench.season import simulate; "
+                "r = simulate(%r, json.loads(sys.argv[1]), habitual_c=60.0); print(json.dumps(r['wall_s']))" % controller)
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(sample)], env=env, capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0:
+            out[label + "_error"] = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+            continue
+        out[label + "_s_per_day"] = float(proc.stdout.strip().splitlines()[-1]) / days
+    if "compiled_s_per_day" in out and "interpreted_s_per_day" in out and out["compiled_s_per_day"] > 0:
+        out["speedup"] = out["interpreted_s_per_day"] / out["compiled_s_per_day"]
+    return out
+
+
+# --- the command ---------------------------------------------------------------------------
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print the figures (table or one JSON object)."""
+    from heatkeeper.tools.bench import report
+
+    controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    bad = [c for c in controllers if c not in CONTROLLERS]
+    if bad or not controllers:
+        print("heatkeeper bench season: unknown controller(s) %s: choose from %s" % (bad, ", ".join(CONTROLLERS)),
+              file=sys.stderr)
+        return 2
+    settings: dict[str, Any] = dict(HEATKEEPER_SETTINGS)
+    if args.settings:
+        try:
+            with open(args.settings, encoding="utf-8") as handle:
+                settings.update(json.load(handle))
+        except (OSError, ValueError) as exc:
+            print("heatkeeper bench season: --settings %s: %s" % (args.settings, exc), file=sys.stderr)
+            return 2
+    spec = {"city": args.city, "weather": args.weather, "days": args.days, "seed": args.seed, "settings": settings}
+    try:
+        _weather, days = load_weather(spec)
+    except ValueError as exc:
+        print("heatkeeper bench season: %s" % exc, file=sys.stderr)
+        return 2
+    if days <= 0 or not math.isfinite(days):
+        print("heatkeeper bench season: --days=%r: must be > 0" % args.days, file=sys.stderr)
+        return 2
+    unavailable = []
+    if "heatkeeper" in controllers:
+        try:
+            from heatkeeper.core.station import StationController  # noqa: F401
+        except ImportError as exc:
+            unavailable.append("heatkeeper (%s)" % exc)
+            controllers.remove("heatkeeper")
+    t0 = time.perf_counter()
+    show_bar = not args.json and sys.stdout.isatty()
+    with report.progress_bar(show_bar, controllers, days) as on_progress:
+        outcome = run_all(spec, controllers, args.jobs, on_progress)
+    speed: dict[str, Any] = {}
+    if args.interpreted_days > 0:
+        sample_controller = "heatkeeper" if "heatkeeper" in controllers else controllers[0]
+        speed = speed_sample(spec, sample_controller, min(args.interpreted_days, days))
+    summary = report.summarise(spec, days, controllers, outcome, speed, time.perf_counter() - t0, unavailable)
+    if args.report:
+        report.write_report(args.report, summary, outcome["results"])
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        report.print_table(summary)
+    return 1 if outcome["errors"] else 0

@@ -1,0 +1,32 @@
+# Cython augmentation of local_control.py: the baseline loop runs on the plant core in C.
+import cython
+from heatkeeper.tools.plant.model cimport PlantCore
+
+cdef class SupplyLoop:
+    cdef public double[:] curve_x, curve_y
+    cdef public int n_points
+    cdef public double constant_c, kp, ti_s, half_zone, integral, valve_pct
+
+    @cython.locals(i=cython.int, x0=cython.double, y0=cython.double)
+    cpdef double setpoint(self, double outdoor_c)
+    @cython.locals(_k=cython.long, outdoor=cython.double, supply=cython.double, sp=cython.double,
+                   err=cython.double, p=cython.double, u=cython.double)
+    cpdef void run(self, PlantCore plant, Recorder recorder, long n_steps, double dt_s)
+
+cdef class Recorder:
+    cdef public double bin_k
+    cdef public int n_bins
+    cdef public double[:] hist
+    cdef public double err_sq_sum
+    cdef public long n_err
+    cdef public double next_hour_s, acc_sp, acc_ts
+    cdef public long acc_n
+    cdef public dict trace
+
+    @cython.locals(ts=cython.double, err=cython.double, b=cython.int)
+    cpdef void record(self, PlantCore plant, double setpoint_c)
+    @cython.locals(rooms=list, j=cython.int, n=cython.long, trace=dict)
+    cpdef void hour(self, PlantCore plant)
+    @cython.locals(target=cython.double, seen=cython.double, b=cython.int)
+    cpdef double percentile_k(self, double q)
+    cpdef double rms_k(self)

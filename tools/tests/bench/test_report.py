@@ -1,0 +1,52 @@
+"""Season report: summary arithmetic, markdown and plots from a results set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heatkeeper.tools.bench import report
+
+
+def fake_results() -> dict:
+    trace = {"hour": [1.0, 2.0, 3.0], "outdoor_c": [-20.0, -21.0, -22.0], "setpoint_c": [60.0, 61.0, 62.0],
+             "supply_c": [59.5, 61.2, 62.1], "coldest_room_c": [18.2, 18.1, 18.3], "median_room_c": [20.0, 20.1, 20.2],
+             "heat_kwh": [100.0, 200.0, 300.0]}
+    base = {"underheat_kh_below_18": 0.0, "underheat_kh_below_target_minus_2": 0.0,
+            "underheat_kh_below_18_all_groups": 0.0, "hours_below_18": 0.0, "max_deficit_k": 0.0,
+            "tracking_error_p95_k": 0.5, "valve_travel_strokes": 3.0, "pump_energy_kwh_per_m2": 0.1, "wall_s": 1.0,
+            "trace": trace}
+    return {
+        "bounds": {"station_kwh_per_m2": 100.0, "building_kwh_per_m2": 90.0, "habitual_setpoint_c": 78.0},
+        "habitual": dict(base, name="habitual", heat_kwh_per_m2=130.0),
+        "curve": dict(base, name="curve", heat_kwh_per_m2=120.0),
+        "heatkeeper": dict(base, name="heatkeeper", heat_kwh_per_m2=104.0),
+    }
+
+
+def test_summary_ratios_savings_and_targets() -> None:
+    spec = {"city": "arxan", "weather": None, "seed": 0}
+    outcome = {"results": fake_results(), "errors": {}}
+    summary = report.summarise(spec, 3.0 / 24, ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    rows = {r["name"]: r for r in summary["controllers"]}
+    assert rows["heatkeeper"]["ratio_to_station_bound"] == 1.04
+    assert abs(rows["heatkeeper"]["saving_vs_habitual_pct"] - 20.0) < 1e-9
+    assert abs(rows["heatkeeper"]["saving_vs_curve_pct"] - 100.0 * (1 - 104.0 / 120.0)) < 1e-9
+    assert summary["targets"] == {"zero_underheat_all_groups": True, "ratio_to_station_bound_le_1_08": True,
+                                  "saving_vs_habitual_ge_10_pct": True, "less_than_curve": True,
+                                  "tracking_p95_le_1_k": True}
+    assert "trace" not in rows["curve"]
+
+
+def test_missing_controller_and_errors_are_shown(tmp_path: Path) -> None:
+    results = fake_results()
+    del results["heatkeeper"]
+    outcome = {"results": results, "errors": {"heatkeeper": "RuntimeError: boom"}}
+    summary = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 1.0, ["habitual", "curve", "heatkeeper"],
+                               outcome, {}, 1.0, [])
+    assert [r["name"] for r in summary["controllers"]] == ["habitual", "curve"]
+    assert "targets" not in summary
+    path = report.write_report(str(tmp_path), summary, results)
+    text = Path(path).read_text()
+    assert "**heatkeeper failed:** RuntimeError: boom" in text
+    assert "| curve | 120.0 | 1.200 |" in text
+    assert (tmp_path / "rooms.png").exists()

@@ -1,0 +1,85 @@
+"""Season benchmark: a one-day smoke run end to end, bounds below every controller, errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import pytest
+from heatkeeper.tools.bench import main as bench_main
+from heatkeeper.tools.bench import season
+from heatkeeper.tools.cli import main as cli_main
+
+
+def _has_station() -> bool:
+    try:
+        from heatkeeper.core.station import StationController  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_one_day_smoke_json_and_bounds_below_every_controller(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    code = cli_main(["bench", "season", "--city", "arxan", "--days", "1", "--json", "--interpreted-days", "0",
+                     "--report", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out["errors"]
+    names = [c["name"] for c in out["controllers"]]
+    assert names[:2] == ["habitual", "curve"]
+    if _has_station():
+        assert "heatkeeper" in names
+    for key in ("station_bound_kwh_per_m2", "building_bound_kwh_per_m2", "simulated_s", "wall_s"):
+        assert out[key] > 0
+    assert out["simulated_s"] == 86400.0
+    assert out["building_bound_kwh_per_m2"] <= out["station_bound_kwh_per_m2"]
+    for row in out["controllers"]:
+        for key in ("heat_kwh_per_m2", "ratio_to_station_bound", "underheat_kh_below_18", "hours_below_18",
+                    "tracking_error_p95_k", "valve_travel_strokes", "pump_energy_kwh_per_m2"):
+            assert row[key] is not None and row[key] >= 0.0
+        assert row["heat_kwh_per_m2"] >= out["station_bound_kwh_per_m2"]
+        assert row["ratio_to_station_bound"] >= 1.0
+    report = (tmp_path / "report.md").read_text()
+    assert "| habitual |" in report and "heat.png" in report
+    for name in ("outdoor.png", "supply.png", "rooms.png", "heat.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_habitual_holds_the_coldest_group_on_a_cold_day(capsys: pytest.CaptureFixture[str]) -> None:
+    # the habitual setpoint comes from the station bound's supply trace, so no group drops below 18
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": 2.0, "seed": 0, "settings": {}}
+    bounds = season.compute_bounds(spec)
+    result = season.simulate("habitual", spec, habitual_c=bounds["habitual_setpoint_c"])
+    assert result["underheat_kh_below_18_all_groups"] == 0.0
+    assert result["heat_kwh_per_m2"] >= bounds["station_kwh_per_m2"] >= bounds["building_kwh_per_m2"]
+
+
+def test_speed_sample_runs_both_builds() -> None:
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": None, "seed": 0, "settings": {}}
+    speed = season.speed_sample(spec, "curve", 0.02)
+    assert speed["interpreted_s_per_day"] > 0.0
+    if "compiled_s_per_day" in speed:  # absent when the extensions are not built
+        assert speed["speedup"] > 0.0
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--city", "harbin"], "unknown city 'harbin'"),
+        (["--controllers", "mpc"], "unknown controller"),
+        (["--weather", "/nonexistent.epw"], "not found"),
+        (["--days", "-3"], "must be > 0"),
+    ],
+)
+def test_bad_arguments_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    season.add_arguments(parser)
+    assert season.run(parser.parse_args(argv + ["--json"])) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dispatcher_reports_a_missing_benchmark(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(bench_main.BENCHMARKS, "ghost", ("heatkeeper.tools.bench.ghost", "not here"))
+    args = argparse.Namespace(benchmark="ghost", rest=[])
+    assert bench_main.run(args) == 2
+    assert "not available" in capsys.readouterr().err
