@@ -249,7 +249,8 @@ class Uplink:
                     await client.publish(codec.status_topic(self.station_id), codec.STATUS_ONLINE.encode(), qos=1, retain=True)
                     # retainAsPublished: a retained command is flagged also on live delivery, so it is
                     # rejected at once, not only when replayed at the next subscribe.
-                    opts = SubscribeOptions(qos=1, retainAsPublished=True)
+                    # (v3.1.1 has no subscription options: there only replayed retained messages are flagged.)
+                    opts: Any = SubscribeOptions(qos=1, retainAsPublished=True) if self.cfg.protocol == "5" else 1
                     await client.subscribe([(codec.command_topic(self.station_id), opts),
                                             (codec.rooms_topic(self.station_id), opts)])
                     async with asyncio.TaskGroup() as tg:

@@ -156,8 +156,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
 
     supervisor = group.start("supervisor", ["supervisor", "--config", str(sup_cfg)])
-    if not (wait_port("127.0.0.1", broker_port, 60, supervisor) and wait_port("127.0.0.1", web_port, 60, supervisor)):
-        return _fail(group, "supervisor", "broker or web port not listening")
+    # The supervisor opens its web port after its broker is up (probing the broker's port with a
+    # bare TCP connection would only make the broker log an error).
+    if not wait_port("127.0.0.1", web_port, 90, supervisor):
+        return _fail(group, "supervisor", "web port %d not listening" % web_port)
     credentials = sup_dir / "data" / "credentials"
 
     for st in STATIONS:

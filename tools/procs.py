@@ -2,7 +2,8 @@
 
 Each child runs `python -m heatkeeper.tools.cli ...` in its own process group with its output
 in a log file, so Ctrl-C in the terminal reaches only the orchestrator, which then stops the
-children in reverse order: SIGTERM, a grace period, then SIGKILL. Nothing is left running.
+children one by one in reverse order: SIGTERM, a grace period, then SIGKILL. Nothing is left
+running.
 """
 
 from __future__ import annotations
@@ -84,18 +85,16 @@ class ProcessGroup:
             return ""
 
     def stop_all(self, grace_s: float = 8.0) -> None:
-        """SIGTERM every child (newest first), wait up to `grace_s`, then SIGKILL the rest."""
+        """Stop the children one by one, newest first (stations before their simulators, the
+        supervisor last): SIGTERM, up to `grace_s` to exit cleanly, then SIGKILL."""
         for _name, proc in reversed(self.children):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace_s
-        for _name, proc in reversed(self.children):
-            remaining = max(0.1, deadline - time.monotonic())
+            if proc.poll() is not None:
+                continue
             try:
-                proc.wait(timeout=remaining)
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=grace_s)
+            except ProcessLookupError:
+                pass
             except subprocess.TimeoutExpired:
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
