@@ -173,9 +173,9 @@ def write_report(directory: str, summary: dict[str, Any], results: dict[str, Any
         ax.grid(alpha=0.3)
         plots.append(_save(fig, directory, "rooms.png", "Coldest and median building group"))
         fig, ax = plt.subplots(figsize=(10, 4))
-        area = 100000.0
         for name, tr in traces.items():
             d = [h / 24.0 for h in tr["hour"]]
+            area = results[name].get("floor_area_m2", 100000.0)
             ax.plot(d, [e / area for e in tr["heat_kwh"]], lw=1.0, label=name)
         for key, label in (("station_bound_kwh_per_m2", "station bound (season)"),
                            ("building_bound_kwh_per_m2", "building bound (season)")):

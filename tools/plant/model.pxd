@@ -2,6 +2,7 @@
 import cython
 
 cdef unsigned long long MASK64
+cdef unsigned long long XS_MULT
 cdef int HIST_N
 cdef double HIST_STEP_S
 cdef double KPA_PER_M

@@ -19,6 +19,7 @@ from heatkeeper.core import signals as sg
 E = 2.718281828459045  # powers of E, not math.exp: `**` on doubles compiles to C pow()
 
 MASK64 = 0xFFFFFFFFFFFFFFFF
+XS_MULT = 2685821657736338717  # xorshift64* multiplier (a C constant when compiled)
 OPEN_TEMP_C = 850.0  # Pt1000 input over-range (open circuit)
 OPEN_PRESSURE_KPA = -250.0  # 4-20 mA input below 4 mA (open circuit)
 HIST_N = 2048  # transport history ring (samples every HIST_STEP_S)
@@ -254,7 +255,7 @@ class PlantCore:
         x ^= (x << 25) & MASK64
         x ^= (x >> 27)
         self.rng_state = x
-        y = (x * 2685821657736338717) & MASK64
+        y = (x * XS_MULT) & MASK64
         return (y >> 11) * (1.0 / 9007199254740992.0)
 
     def _g(self):

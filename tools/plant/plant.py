@@ -203,7 +203,9 @@ class Plant(PlantCore):
             self.g_supply[j] = p["initial_supply_c"]
             self.g_return[j] = ti + 0.5 * (p["initial_supply_c"] - ti)
             self.g_lmtd[j] = 0.0
-            self.g_q_emit[j] = 0.0
+            # emitters start at the group's heat loss, so a run does not begin with a cold dip
+            loss_w_m2 = h * (ti - to) - p["internal_gain_w_m2"]
+            self.g_q_emit[j] = max(0.0, loss_w_m2) * self.g_area[j] / 1000.0
         self.ts_hx = self.ts_station = self.m_ts = p["initial_supply_c"]
         self.tr_station = self.m_tr = ti + 0.6 * (p["initial_supply_c"] - ti)
         for k in range(len(self.hist_temp)):
