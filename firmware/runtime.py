@@ -31,6 +31,7 @@ from heatkeeper.core import codec
 from heatkeeper.core import signals as S
 
 from .config import StationConfig
+from .errors import StorageError
 from .outbox import Outbox
 from .persistence import Journal, StateStore
 from .trends import TrendStore
@@ -38,6 +39,8 @@ from .uplink import CommandGate, RecentAcks, Uplink
 from .watchdog import Notifier
 
 log = logging.getLogger("heatkeeper.station")
+
+MAX_PENDING = 20000  # messages held in memory while storage fails
 
 
 class ScaledClock:
@@ -142,6 +145,8 @@ class Station:
         self._next_snapshot_wall = time.monotonic() + cfg.station.snapshot_interval_s
         self._stop = asyncio.Event()
         self._save_soon = False
+        self.storage_errors = 0
+        self._storage_down = False
         self.started_wall = time.time()
 
     # --- messages ------------------------------------------------------------------------------
@@ -155,31 +160,57 @@ class Station:
         self.flush()
 
     def flush(self) -> None:
-        """Commit queued messages to the outbox (one transaction) and the journal; wake the uplink."""
+        """Commit queued messages to the outbox (one transaction) and the journal; wake the uplink.
+
+        A storage failure (disk full, card worn out) never stops control: the messages stay
+        queued in memory (bounded) and are retried next cycle; the failure is logged once per
+        episode and counted in telemetry (`storage_errors`)."""
         if not self._pending:
             return
         items, self._pending = self._pending, []
-        for kind, body, ts in items:
-            if kind != codec.UP_TELEMETRY:
-                self.journal.append({"ts": ts, "kind": kind, "body": body})
         ok_items = []
         for kind, body, ts in items:
             try:
                 codec.encode_uplink(self.sid, 1, kind, ts, body)
                 ok_items.append((kind, body, ts))
             except codec.CodecError as exc:
-                # Our fault (a body the codec refuses): journal it rather than lose the others.
+                # Our fault (a body the codec refuses): keep a trace rather than lose the others.
                 log.error("uplink %s message refused by the codec: %s", kind, exc)
-                self.journal.append({"ts": ts, "kind": "event", "body": {"kind": "uplink_encode_error",
-                                                                         "reason": exc.reason, "detail": exc.text}})
-        self.outbox.put_many(ok_items)
-        thinning = self.outbox.take_thinning()
-        if thinning is not None:
-            body = dict(thinning, kind="outbox_thinned", reason="outbox_full")
-            self.journal.append({"ts": time.time(), "kind": "event", "body": body})
-            self.outbox.put(codec.UP_EVENT, body, time.time())
+                ok_items.append((codec.UP_EVENT, {"kind": "uplink_encode_error", "reason": exc.reason,
+                                                  "detail": exc.text[:200], "for_kind": kind}, ts))
+        try:
+            self.outbox.put_many(ok_items)
+            for kind, body, ts in ok_items:
+                if kind != codec.UP_TELEMETRY:
+                    self.journal.append({"ts": ts, "kind": kind, "body": body})
+            thinning = self.outbox.take_thinning()
+            if thinning is not None:
+                body = dict(thinning, kind="outbox_thinned", reason="outbox_full")
+                self.journal.append({"ts": time.time(), "kind": "event", "body": body})
+                self.outbox.put(codec.UP_EVENT, body, time.time())
+        except StorageError as exc:
+            self._storage_failed(exc)
+            keep = ok_items + self._pending
+            if len(keep) > MAX_PENDING:  # drop the oldest telemetry first, never alarms/events/acks
+                tele = [i for i, item in enumerate(keep) if item[0] == codec.UP_TELEMETRY]
+                drop = set(tele[: len(keep) - MAX_PENDING])
+                keep = [item for i, item in enumerate(keep) if i not in drop]
+            self._pending = keep
+            return
+        self._storage_ok()
         if self.uplink is not None:
             self.uplink.wake()
+
+    def _storage_failed(self, exc: Exception) -> None:
+        self.storage_errors += 1
+        if not self._storage_down:
+            self._storage_down = True
+            log.error("storage failed, control continues, messages held in memory: %s", exc)
+
+    def _storage_ok(self) -> None:
+        if self._storage_down:
+            self._storage_down = False
+            log.warning("storage works again after %d failures", self.storage_errors)
 
     def _core_events(self, out: dict) -> None:
         for ev in out.get(S.EVENTS) or ():
@@ -272,12 +303,18 @@ class Station:
             self.emit(codec.UP_TELEMETRY, {"values": values})
             if now_s >= self._next_trend_s:
                 self._next_trend_s = now_s + self.cfg.station.trend_interval_s
-                self.trends.add(time.time(), values)
+                try:
+                    self.trends.add(time.time(), values)
+                except StorageError as exc:
+                    self._storage_failed(exc)
         self.flush()
         if self._save_soon or time.monotonic() >= self._next_snapshot_wall:
             self._save_soon = False
             self._next_snapshot_wall = time.monotonic() + self.cfg.station.snapshot_interval_s
-            self.save_state()
+            try:
+                self.save_state()
+            except StorageError as exc:
+                self._storage_failed(exc)
         if self.slave is not None:
             self.slave.update(inputs, out)
         return progress
@@ -310,6 +347,7 @@ class Station:
         values["cycle_overruns"] = self.overruns
         values["cycle_time_ms"] = round(self.cycle_time_ms, 2)
         values["io_timeouts"] = self.io_timeouts
+        values["storage_errors"] = self.storage_errors
         values["uplink_connected"] = int(bool(self.uplink and self.uplink.connected))
         values["rss_kb"] = rss_kb()
         health = self.io.health() if hasattr(self.io, "health") else {}

@@ -189,3 +189,22 @@ async def test_room_readings_reach_the_controller_and_garbage_is_an_event(tmp_pa
         await listener.publish(topic, b'{"v": 1, "ts": 1, "readings": "lots"}')
         await wait_until(lambda: any(m["body"].get("kind") == "rooms_rejected" for m in listener.uplinks("event")),
                          what="rooms_rejected event")
+
+
+async def test_storage_failure_never_stops_control_and_loses_no_event(tmp_path, mosquitto) -> None:
+    import sqlite3
+
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False})
+    async with running_station(path) as station:
+        real = station.outbox.db
+        broken = sqlite3.connect(str(tmp_path / "broken.sqlite"))
+        broken.close()  # every statement now fails with sqlite3.ProgrammingError
+        station.outbox.db = broken
+        before = station.cycles
+        station.emit(codec.UP_EVENT, {"kind": "during_failure", "reason": "test"})
+        await wait_until(lambda: station.cycles >= before + 5, what="cycles go on while storage fails")
+        assert station.storage_errors >= 1 and station._pending
+        station.outbox.db = real
+        await wait_until(lambda: not station._pending, what="held messages committed once storage works")
+        kinds = [json.loads(p)["body"].get("kind") for _s, _t, p in station.outbox.peek(100000)]
+        assert "during_failure" in kinds
