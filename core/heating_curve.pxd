@@ -1,6 +1,7 @@
 # Cython augmentation of heating_curve.py.
 cimport cython
 
+@cython.final
 cdef class HeatingCurve:
     cdef public bint use_table
     cdef public list xs, ys

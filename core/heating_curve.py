@@ -1,10 +1,16 @@
 """Heating curve: outdoor temperature -> secondary supply temperature setpoint.
 
-Two equivalent entries, as the anchors offer them:
+Three entries (`mode`), the first two as the anchors offer them:
 - a piecewise-linear table of >= 6 points (Danfoss ECL style, factory curve
   -30/-15/-5/0/+5/+15 degC -> 75/60/50/45/40/28 degC), flat beyond its ends;
 - a slope + parallel shift (ECL: every slope curve pivots at 24.6 degC supply at +20 degC
-  outdoor; Siemens/Samson "gradient" and "level").
+  outdoor; Siemens/Samson "gradient" and "level");
+- "design": the table generated from the radiator design point (design outdoor, supply and
+  return temperatures, room temperature, radiator exponent n), the quality-regulation
+  (质调节) relation at constant flow, plant_physics 1.10 / industrial_anchors 4.2:
+    T_s(T_o) = T_i + (T_s,d + T_r,d - 2 T_i)/2 * phi^(1/n) + (T_s,d - T_r,d)/2 * phi,
+    phi = (T_i - T_o) / (T_i - T_o,d).
+  Operators then type four design values they know instead of six points.
 Room-setpoint shift: the supply setpoint moves by (room_setpoint_c - 20) x slope x 2.5 (ECL).
 The result is clamped to [min_supply_c, max_supply_c]; a floor-heating circuit is held to
 50 degC at most whatever max_supply_c says (Samson floor max, JGJ 142 35..50 degC).
@@ -17,12 +23,16 @@ from .units import clamp
 
 # ECL factory curve (slope 1.0) [industrial_anchors 2.1, ECL-HC].
 DEFAULTS = {
-    "mode": "table",  # "table" or "slope"
+    "mode": "table",  # "table", "slope" or "design"
     "table_outdoor_c": [-30.0, -15.0, -5.0, 0.0, 5.0, 15.0],
     "table_supply_c": [75.0, 60.0, 50.0, 45.0, 40.0, 28.0],
     "slope": 1.0,  # ECL 0.1..4.0 default 1.0; Siemens 0.25..4.0
     "shift_k": 0.0,  # parallel displacement, Samson -30..+30 K
     "design_room_c": 20.0,  # room temperature the curve is drawn for
+    "design_outdoor_c": -20.0,  # mode "design": the local heating design temperature (GB 50736 App. A)
+    "design_supply_c": 75.0,  # mode "design": GB 50736 radiator design 75/50 degC
+    "design_return_c": 50.0,
+    "radiator_exponent": 1.3,  # EN 442 radiators 1.24..1.35
     "room_shift_factor": 2.5,  # ECL: delta room x slope x 2.5
     "min_supply_c": 20.0,  # Samson EB5573 min flow 20 degC
     "max_supply_c": 90.0,  # Samson/ECL max flow 90 degC
@@ -40,6 +50,10 @@ RANGES = {
     "shift_k": (-30.0, 30.0, "K"),
     "design_room_c": (10.0, 30.0, "degC"),
     "room_shift_factor": (0.0, 10.0, ""),
+    "design_outdoor_c": (-45.0, 5.0, "degC"),
+    "design_supply_c": (30.0, 130.0, "degC"),
+    "design_return_c": (20.0, 110.0, "degC"),
+    "radiator_exponent": (1.0, 2.0, ""),
     "min_supply_c": (5.0, 80.0, "degC"),
     "max_supply_c": (20.0, 130.0, "degC"),
     "ramp_up_k_per_h": (0.0, 600.0, "K/h"),
@@ -101,8 +115,14 @@ def validate(section) -> list:
     if not isinstance(section, dict):
         return problems
     s = merged(DEFAULTS, section)
-    if s["mode"] not in ("table", "slope"):
-        problems.append("curve.mode=%r: must be one of table, slope" % (s["mode"],))
+    if s["mode"] not in ("table", "slope", "design"):
+        problems.append("curve.mode=%r: must be one of table, slope, design" % (s["mode"],))
+    sup = s["design_supply_c"]
+    ret = s["design_return_c"]
+    room = s["design_room_c"]
+    if _is_number(sup) and _is_number(ret) and _is_number(room) and not room < ret < sup:
+        problems.append("curve.design_return_c=%r degC: must lie between curve.design_room_c=%r degC and "
+                        "curve.design_supply_c=%r degC" % (ret, room, sup))
     xs = s["table_outdoor_c"]
     ys = s["table_supply_c"]
     if not isinstance(xs, list) or not isinstance(ys, list):
@@ -130,14 +150,43 @@ def validate(section) -> list:
     return problems
 
 
+DESIGN_POINTS = 8
+DESIGN_WARMEST_C = 15.0
+
+
+def design_table(design_outdoor_c: float, design_supply_c: float, design_return_c: float, room_c: float,
+                 exponent: float) -> tuple:
+    """Curve points (outdoor_c list, supply_c list) from a radiator design point (see the module doc)."""
+    xs = []
+    ys = []
+    i = 0
+    while i < DESIGN_POINTS:
+        t_o = design_outdoor_c + (DESIGN_WARMEST_C - design_outdoor_c) * i / (DESIGN_POINTS - 1)
+        phi = (room_c - t_o) / (room_c - design_outdoor_c)
+        if phi < 0.0:
+            phi = 0.0
+        t_s = room_c + 0.5 * (design_supply_c + design_return_c - 2.0 * room_c) * phi ** (1.0 / exponent) \
+            + 0.5 * (design_supply_c - design_return_c) * phi
+        xs.append(t_o)
+        ys.append(t_s)
+        i += 1
+    return xs, ys
+
+
 class HeatingCurve:
     """Evaluates the configured curve; built once from a valid `curve` section."""
 
     def __init__(self, section: dict):
         s = merged(DEFAULTS, section)
-        self.use_table = s["mode"] == "table"
-        self.xs = [float(x) for x in s["table_outdoor_c"]]
-        self.ys = [float(y) for y in s["table_supply_c"]]
+        self.use_table = s["mode"] != "slope"
+        if s["mode"] == "design":
+            table = design_table(float(s["design_outdoor_c"]), float(s["design_supply_c"]),
+                                 float(s["design_return_c"]), float(s["design_room_c"]), float(s["radiator_exponent"]))
+            self.xs = table[0]
+            self.ys = table[1]
+        else:
+            self.xs = [float(x) for x in s["table_outdoor_c"]]
+            self.ys = [float(y) for y in s["table_supply_c"]]
         self.n_points = len(self.xs)
         self.shift_k = float(s["shift_k"])
         self.design_room_c = float(s["design_room_c"])

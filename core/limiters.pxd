@@ -5,8 +5,10 @@ cimport cython
 cpdef double reading(dict inputs, str name)
 cpdef double _integrate(double trim_k, double excess, double gain_dt, double trim_max_k)
 
+@cython.final
 cdef class Limiters:
     cdef public double x_warm_c, x_cold_c
+    cdef public str return_name, power_name, flow_name
     cdef public bint return_enabled, power_enabled, flow_enabled, return_fault, meter_fault
     cdef public double return_warm_c, return_cold_c, return_rate, return_trim_max_k
     cdef public double power_warm_kw, power_cold_kw, flow_warm_m3h, flow_cold_m3h, meter_rate, meter_trim_max_k

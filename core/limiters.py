@@ -86,6 +86,9 @@ class Limiters:
         self.flow_cold_m3h = float(s["flow_max_cold_m3h"])
         self.meter_rate = float(s["meter_gain_k_per_pct"]) / float(s["meter_adapt_s"])
         self.meter_trim_max_k = float(s["meter_trim_max_k"])
+        self.return_name = PRIMARY_RETURN_TEMP_C
+        self.power_name = HEAT_POWER_KW
+        self.flow_name = PRIMARY_FLOW_M3H
         self.reset()
 
     def reset(self):
@@ -112,7 +115,7 @@ class Limiters:
         self.meter_fault = False
         if self.return_enabled:
             self.return_limit_c = self.limit_at(outdoor_c, self.return_warm_c, self.return_cold_c)
-            v = reading(inputs, PRIMARY_RETURN_TEMP_C)
+            v = reading(inputs, self.return_name)
             if v != v:
                 self.return_fault = True
                 self.return_trim_k = 0.0
@@ -121,7 +124,7 @@ class Limiters:
                                                 self.return_rate * dt_s, self.return_trim_max_k)
         if self.power_enabled:
             self.power_limit_kw = self.limit_at(outdoor_c, self.power_warm_kw, self.power_cold_kw)
-            v = reading(inputs, HEAT_POWER_KW)
+            v = reading(inputs, self.power_name)
             if v != v:
                 self.meter_fault = True
                 self.power_trim_k = 0.0
@@ -131,7 +134,7 @@ class Limiters:
                                                self.meter_trim_max_k)
         if self.flow_enabled:
             self.flow_limit_m3h = self.limit_at(outdoor_c, self.flow_warm_m3h, self.flow_cold_m3h)
-            v = reading(inputs, PRIMARY_FLOW_M3H)
+            v = reading(inputs, self.flow_name)
             if v != v:
                 self.meter_fault = True
                 self.flow_trim_k = 0.0

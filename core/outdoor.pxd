@@ -4,6 +4,7 @@ cimport cython
 @cython.locals(x=double)
 cpdef double lag_step(double previous, double target, double dt_s, double time_constant_s)
 
+@cython.final
 cdef class OutdoorConditioner:
     cdef public double building_time_constant_s, actual_share, plausible_min_c, plausible_max_c
     cdef public double jump_k, jump_confirm_s, frozen_s, supervisor_max_age_s, hold_last_s, fixed_c

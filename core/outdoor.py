@@ -153,16 +153,16 @@ class OutdoorConditioner:
             self.accepted_c = raw_c
             self.has_accepted = True
             self.last_good_s = now_s
-            self.source = SOURCE_SENSOR
+            self.source = 0  # SOURCE_SENSOR (literals in step: no global lookups in compiled code)
             self._filter(raw_c, dt_s)
         elif now_s - self.supervisor_s <= self.supervisor_max_age_s:
-            self.source = SOURCE_SUPERVISOR
+            self.source = 1  # SOURCE_SUPERVISOR
             self._filter(self.supervisor_c, dt_s)
             self.last_good_s = now_s
-        elif self.started and now_s - self.last_good_s <= self.hold_last_s and self.source != SOURCE_FIXED:
-            self.source = SOURCE_LAST_GOOD  # filters frozen
+        elif self.started and now_s - self.last_good_s <= self.hold_last_s and self.source != 3:
+            self.source = 2  # SOURCE_LAST_GOOD: filters frozen
         else:
-            self.source = SOURCE_FIXED
+            self.source = 3  # SOURCE_FIXED
             self.actual_c = self.fixed_c
             self.composite_c = self.fixed_c
             if not self.started:

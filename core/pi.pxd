@@ -1,6 +1,7 @@
 # Cython augmentation of pi.py.
 cimport cython
 
+@cython.final
 cdef class PIController:
     cdef public double kp_open, kp_close, tn_s, half_zone_k, out_min_pct, out_max_pct, lag_band_pct
     cdef public double integral_pct, p_pct, out_pct, error_k

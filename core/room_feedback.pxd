@@ -2,6 +2,7 @@
 cimport cython
 from .outdoor cimport lag_step
 
+@cython.final
 cdef class RoomFeedback:
     cdef public bint enabled, by_group
     cdef public double outlier_k

@@ -1,6 +1,7 @@
 # Cython augmentation of schedule.py.
 cimport cython
 
+@cython.final
 cdef class Schedule:
     cdef public list starts_s, ends_s, offsets_k
     cdef public int n_periods

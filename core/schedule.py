@@ -92,8 +92,8 @@ class Schedule:
         self.boost_active_k = 0.0
 
     def time_of_day_s(self, now_s: float) -> float:
-        t = (now_s + self.day_offset_s) % DAY_S
-        return t if t >= 0.0 else t + DAY_S
+        t = (now_s + self.day_offset_s) % 86400.0
+        return t if t >= 0.0 else t + 86400.0
 
     def raw_offset_k(self, tod_s: float) -> float:
         """The configured offset at this time of day (the first matching period wins)."""

@@ -9,6 +9,7 @@ from .schedule cimport Schedule
 @cython.locals(v=double)
 cpdef double _number(object value, double default)
 
+@cython.final
 cdef class SupplySetpointChain:
     cdef public HeatingCurve curve
     cdef public OutdoorConditioner outdoor

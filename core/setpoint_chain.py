@@ -28,7 +28,7 @@ Order inside step (each stage bounded, so the result is always inside [min, max]
 from . import heating_curve, limiters, outdoor, room_feedback, schedule
 from .heating_curve import HeatingCurve, merged
 from .limiters import Limiters, reading
-from .outdoor import SOURCE_FIXED, OutdoorConditioner
+from .outdoor import OutdoorConditioner
 from .room_feedback import RoomFeedback
 from .schedule import Schedule
 
@@ -122,7 +122,7 @@ class SupplySetpointChain:
         boost_k = _number(mode_flags.get("boost_k", 0.0), 0.0)
         self.boost_k = boost_k
         # 2. heating limit
-        if not mode_flags.get("summer_allowed", True) or self.remote or out.source == SOURCE_FIXED:
+        if not mode_flags.get("summer_allowed", True) or self.remote or out.source == 3:  # SOURCE_FIXED
             self.heating_on = True
         elif self.heating_on:
             if out.attenuated_c >= self.heating_limit_c:
@@ -142,7 +142,7 @@ class SupplySetpointChain:
         self.room_setpoint_c = room_setpoint_c
         unclamped_c = curve.unclamped_c(t_out, room_setpoint_c)
         self.curve_c = min(curve.max_supply_c, max(curve.min_supply_c, unclamped_c))
-        tod = reading(inputs, TIME_OF_DAY_S)
+        tod = reading(inputs, "time_of_day_s")  # TIME_OF_DAY_S
         if tod != tod:
             tod = -1.0
         self.schedule_k = self.schedule.step(now_s, tod, t_out)

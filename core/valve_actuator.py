@@ -93,7 +93,8 @@ class ValveActuator:
         self.synced_end = 0  # -1 / +1: confirmed on the closed / open stop; 0: neither
         self.travel_pct = 0.0  # total estimated travel since start (wear counter)
         # A floating actuator's position is unknown at power-up: assume open, sync closed first.
-        self.initial_sync = self.kind == KIND_FLOATING
+        self.floating = self.kind == KIND_FLOATING
+        self.initial_sync = self.floating
         if self.initial_sync:
             self.estimate_pct = 100.0
 
@@ -109,7 +110,7 @@ class ValveActuator:
         self.open_pulse_s = 0.0
         self.close_pulse_s = 0.0
         fb = feedback_ok and feedback_pct == feedback_pct and -5.0 <= feedback_pct <= 105.0
-        if self.kind == KIND_POSITION:
+        if not self.floating:
             before = self.estimate_pct
             if fb:
                 self.estimate_pct = min(100.0, max(0.0, feedback_pct))

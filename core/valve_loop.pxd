@@ -3,9 +3,11 @@ cimport cython
 from .pi cimport PIController
 from .valve_actuator cimport ValveActuator
 
+@cython.final
 cdef class ValveLoop:
     cdef public PIController pi
     cdef public ValveActuator actuator
+    cdef public double exercise_window_s
     cdef public double day_offset_s, exercise_after_s, exercise_time_s, exercise_stroke_pct, exercise_half_s
     cdef public double no_rise_open_pct, no_rise_below_k, no_rise_min_k, no_rise_delay_s
     cdef public double shut_pct, shut_rise_k, shut_delay_s, mismatch_pct, mismatch_delay_s, mismatch_since_s

@@ -56,6 +56,7 @@ class ValveLoop:
         self.day_offset_s = float(sched["day_offset_s"])
         self.exercise_after_s = float(v["exercise_after_days"]) * DAY_S
         self.exercise_time_s = float(v["exercise_time_s"])
+        self.exercise_window_s = EXERCISE_WINDOW_S
         self.exercise_stroke_pct = float(v["exercise_stroke_pct"])
         self.exercise_half_s = self.exercise_stroke_pct / 100.0 * self.actuator.run_time_s + 5.0
         self.no_rise_open_pct = float(v["no_rise_open_pct"])
@@ -154,11 +155,11 @@ class ValveLoop:
             return target
         tod = time_of_day_s
         if tod < 0.0:
-            tod = (now_s + self.day_offset_s) % DAY_S
+            tod = (now_s + self.day_offset_s) % 86400.0
         since = tod - self.exercise_time_s
         if since < 0.0:
-            since += DAY_S
-        if since < EXERCISE_WINDOW_S:
+            since += 86400.0
+        if since < self.exercise_window_s:
             self.exercise_start_s = now_s
             self.exercise_base_pct = target
             if target + self.exercise_stroke_pct > 100.0:

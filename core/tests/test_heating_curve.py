@@ -21,6 +21,19 @@ class TestHeatingCurve(unittest.TestCase):
         shifted = HeatingCurve({"mode": "slope", "slope": 1.0, "shift_k": 5.0})
         self.assertAlmostEqual(shifted.supply_c(0.0, 20.0), 24.6 + 20.0 + 5.0, delta=1e-9)
 
+    def test_design_mode_from_radiator_design_point(self):
+        curve = HeatingCurve({"mode": "design", "design_outdoor_c": -20.0, "design_supply_c": 75.0,
+                              "design_return_c": 50.0, "design_room_c": 18.0, "radiator_exponent": 1.3})
+        # at the design point the design supply; at the room temperature the room temperature
+        self.assertAlmostEqual(curve.supply_c(-20.0, 18.0), 75.0, delta=1e-9)
+        self.assertAlmostEqual(curve.supply_c(-30.0, 18.0), 75.0, delta=1e-9)  # flat beyond the table
+        # half load (phi 0.5 at -1 degC): 18 + 44.5 x 0.5^(1/1.3) + 12.5 x 0.5
+        self.assertAlmostEqual(curve.unclamped_c(-1.0, 18.0), 18.0 + 44.5 * 0.5 ** (1.0 / 1.3) + 6.25, delta=0.3)
+        # convex like the physics: above the straight line between the design point and (18, 18)
+        self.assertTrue(curve.unclamped_c(-1.0, 18.0) > 18.0 + 57.0 * 0.5)
+        self.assertEqual(len(curve.xs), 8)
+        self.assertIn("curve.design_return_c=80.0 degC", "\n".join(validate({"design_return_c": 80.0})))
+
     def test_room_setpoint_shift_is_delta_room_x_slope_x_2_5(self):
         curve = HeatingCurve({"mode": "slope", "slope": 1.2})
         base = curve.supply_c(-5.0, 20.0)

@@ -27,6 +27,7 @@ from .common import (
     THROTTLE,
     Forbidden,
     json_error,
+    read_form,
     wants_json,
 )
 from .validation import BadInput
@@ -116,7 +117,7 @@ async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse
     if request.method not in ("GET", "HEAD", "OPTIONS") and not any(request.path.startswith(p) for p in CSRF_EXEMPT):
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and request.content_type == "application/x-www-form-urlencoded":
-            sent = str((await request.post()).get("csrf", ""))
+            sent = str((await read_form(request)).get("csrf", ""))
         if session is None or not auth.tokens_equal(sent, session.csrf):
             if wants_json(request):
                 return json_error(403, "missing or wrong CSRF token: reload the page", "csrf")

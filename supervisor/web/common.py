@@ -8,9 +8,12 @@ import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from jinja2 import Environment
+from multidict import MultiDictProxy
 
 from . import auth
+from .validation import BadInput
 
 log = logging.getLogger("heatkeeper.supervisor.web")
 
@@ -90,6 +93,14 @@ async def audit(request: web.Request, user: str, action: str, station_id: str | 
     except (AttributeError, TypeError, ValueError, OSError, RuntimeError) as exc:
         # The action itself already happened or was refused; a failed audit write is logged loudly.
         log.error("audit write failed (%s %s %s): %s", user, action, result, exc)
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form; a malformed body is bad input (400), not an internal error."""
+    try:
+        return await request.post()
+    except (ValueError, HttpProcessingError) as exc:
+        raise BadInput("form: cannot be read (%s)" % (getattr(exc, "message", "") or exc)) from None
 
 
 def now_ts() -> float:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from . import auth, i18n, render, validation
-from .common import SESSIONS, SETTINGS, THROTTLE, audit, require, service, session
+from .common import SESSIONS, SETTINGS, THROTTLE, audit, read_form, require, service, session
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age_s: int | None,
@@ -40,7 +40,7 @@ def _login_page(request: web.Request, token: str, error_key: str | None, usernam
 
 
 async def login_submit(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     token = request.cookies.get(auth.PRELOGIN_COOKIE, "")
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))
@@ -85,7 +85,7 @@ async def set_lang(request: web.Request) -> web.Response:
     lang = i18n.normalise_lang(request.match_info["code"])
     if lang is None:
         raise validation.BadInput("language=%r: must be one of %s" % (request.match_info["code"], ", ".join(i18n.LANGUAGES)))
-    form = await request.post()
+    form = await read_form(request)
     current = session(request)
     expected = current.csrf if current is not None else request.cookies.get(auth.PRELOGIN_COOKIE, "")
     sent = request.headers.get("X-CSRF-Token", "") or str(form.get("csrf", ""))

@@ -47,7 +47,6 @@ def save_shot(tmp_path: Path, name: str) -> Path:
 @pytest.fixture
 async def system(tmp_path: Path) -> Any:
     """A running supervisor with its web app and two live stations; yields (base_url, service, stations)."""
-    pytest.importorskip("heatkeeper.core.station", reason="core.station (StationController) is not on main yet")
     from heatkeeper.supervisor import config as sup_config
     from heatkeeper.supervisor.main import serve
 
@@ -62,7 +61,7 @@ async def system(tmp_path: Path) -> Any:
         "broker": {"embedded": True, "port": broker_port},
         "mqtt": {"port": broker_port},
         "storage": {"path": str(tmp_path / "sup.db"), "batch_interval_s": 0.05},
-        "commands": {"timeout_s": 20.0},
+        "commands": {"timeout_s": 8.0},
         "collectors": {"forward_interval_s": 1.0},
         "web": {"port": web_port},
         "station": [{"id": "arxan-01", "name": "Arxan No. 1 (Xincheng)", "city": "Arxan"},
@@ -81,7 +80,7 @@ async def system(tmp_path: Path) -> Any:
     for st in stations:
         st.password = (creds / (st.station_id + ".password")).read_text().strip()
         st.collectors_password = (creds / "collectors.password").read_text().strip()
-        st.warm_up(3 * 3600.0)
+        st.warm_up(2 * 3600.0)
         tasks.append(asyncio.ensure_future(st.run()))
     try:
         yield "http://127.0.0.1:%d" % web_port, service, stations
@@ -146,6 +145,16 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.screenshot(path=str(tmp_path / "dashboard-fleet.png"))
             save_shot(tmp_path, "dashboard-fleet.png")
 
+            # A command to the station that is off line: nobody answers, it must end as timed out.
+            await page.goto(base + "/stations/arxan-03")
+            await expect(page.locator("#st-stale")).to_be_visible()
+            await page.select_option("#cmd-kind", "set_mode")
+            await page.select_option("#arg-mode", "summer")
+            await page.click("#cmd-send")
+            await page.click("#confirm-ok")
+            await expect(page.locator('#cmd-list .cmd-state[data-state="sent"]').first).to_be_visible()
+            await page.goto(base + "/")
+
             # Station detail: the live diagram fills in.
             await page.click('a[href="/stations/arxan-01"]')
             await expect(page.locator("#st-online")).to_have_class("pill pill-ok")
@@ -190,6 +199,11 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(page.locator('svg[data-panel="temps"] path.line').first).to_have_attribute("d", lambda_re(r"^M[\d.]+,[\d.]+L"))
             await page.screenshot(path=str(tmp_path / "dashboard-trends.png"), full_page=True)
             save_shot(tmp_path, "dashboard-trends.png")
+
+            # The unanswered command to arxan-03 timed out, and the page says so.
+            await page.goto(base + "/stations/arxan-03")
+            await expect(page.locator('#cmd-list .cmd-state[data-state="timed_out"]').first).to_be_visible()
+            await expect(page.locator("#cmd-list .why").first).to_contain_text("no answer from the station")
 
             # Audit: the operator's actions, attributed.
             await page.goto(base + "/audit")

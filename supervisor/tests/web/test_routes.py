@@ -279,6 +279,10 @@ async def test_odd_requests(client: TestClient) -> None:
         resp = await client.get(path)
         assert resp.status in (400, 404), path
     assert (await client.get("/nowhere")).status == 404
+    for ctype, data in (("multipart/form-data; boundary=x", b"--x\r\nbroken"), ("application/x-www-form-urlencoded", b"\xff=\xfe")):
+        for path in ("/login", "/lang/en"):
+            resp = await client.post(path, data=data, headers={"Content-Type": ctype})
+            assert resp.status == 400, (path, ctype)
     assert (await client.get("/static/../app.py")).status in (403, 404)
     big = await client.post("/api/collectors/readings", data=b"x" * (2 * 1024 * 1024),
                             headers={"Authorization": "Bearer " + COLLECTOR_TOKEN, "Content-Type": "application/json"})
