@@ -31,7 +31,7 @@ deps: $(STAMP)
 # Compiled modules go beside their sources (build_ext --inplace); the editable install maps
 # heatkeeper.* onto the top-level folders.
 build: deps
-	$(PY) setup.py -q build_ext --inplace
+	$(PY) setup.py -q build_ext --inplace -j 2
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 
 demo: build

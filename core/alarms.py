@@ -135,7 +135,7 @@ class AlarmTable:
         self.dirty = True
         self.listing = []  # type: list
 
-    def update(self, i: int, condition: bool, value: float, now_s: float) -> None:
+    def update(self, i, condition: bool, value: float, now_s: float) -> None:
         """Feed alarm i its condition for this cycle."""
         state = self.state[i]
         if condition:
@@ -179,11 +179,11 @@ class AlarmTable:
         self._event(i, "acked", now_s)
         return ""
 
-    def is_on(self, i: int) -> bool:
+    def is_on(self, i) -> bool:
         """Listed in any state (active, acked or cleared but unacknowledged)."""
         return self.state[i] != S_NONE
 
-    def _event(self, i: int, reason: str, now_s: float) -> None:
+    def _event(self, i, reason: str, now_s: float) -> None:
         self.dirty = True
         self.events.append({"kind": "alarm", "reason": reason, "code": self.codes[i],
                             "severity": self.severity[i], "value": self.value[i], "at_s": now_s})

@@ -112,16 +112,16 @@ class Leases:
         self.until_s = [-1.0] * N_LEASES
         self.events = []  # type: list
 
-    def set(self, which: int, value: float, now_s: float, lease_s: float) -> None:
+    def set(self, which, value: float, now_s: float, lease_s: float) -> None:
         self.value[which] = value
         self.until_s[which] = now_s + lease_s
 
-    def clear(self, which: int) -> bool:
+    def clear(self, which) -> bool:
         active = self.until_s[which] >= 0.0
         self.until_s[which] = -1.0
         return active
 
-    def active(self, which: int) -> bool:
+    def active(self, which) -> bool:
         return self.until_s[which] >= 0.0
 
     def expire(self, now_s: float) -> None:
@@ -135,7 +135,7 @@ class Leases:
                                     "value": self.value[i], "at_s": now_s})
             i += 1
 
-    def remaining_s(self, which: int, now_s: float) -> float:
+    def remaining_s(self, which, now_s: float) -> float:
         until = self.until_s[which]
         return until - now_s if until >= 0.0 else 0.0
 
@@ -158,7 +158,7 @@ class Leases:
                     self.until_s[i] = now_s + row[1]
 
 
-def check_envelope(cmd: object, now_s: float, mode: int) -> dict:
+def check_envelope(cmd: object, now_s: float, mode) -> dict:
     """The checks every command passes before its arguments are looked at: a rejection, or
     an empty dict when the command may proceed."""
     if not isinstance(cmd, dict):

@@ -105,12 +105,12 @@ def _table() -> dict:
     return table
 
 
-def heating_allowed(mode: int) -> bool:
+def heating_allowed(mode) -> bool:
     """True in the modes where the primary valve may be driven open by control."""
     return mode == M_STARTUP_WARMUP or mode == M_AUTO or mode == M_MANUAL or mode == M_REMOTE
 
 
-def circulation_wanted(mode: int) -> bool:
+def circulation_wanted(mode) -> bool:
     """True in the modes that run the circulation pumps (summer: only exercise and frost)."""
     return mode != M_STARTUP_FILL and mode != M_SUMMER
 
@@ -135,11 +135,11 @@ class ModeMachine:
         self.fill_timed_out = False
         self.events = []  # type: list
 
-    def allowed(self, trigger: int) -> bool:
+    def allowed(self, trigger) -> bool:
         """True when `trigger` has a row from the current mode."""
         return (self.mode * N_TRIGGERS + trigger) in self.table
 
-    def fire(self, trigger: int, now_s: float, reason: str) -> bool:
+    def fire(self, trigger, now_s: float, reason: str) -> bool:
         """Take the transition for `trigger` if the table has one; event with `reason`."""
         target = self.table.get(self.mode * N_TRIGGERS + trigger, -1)
         if target < 0:

@@ -178,24 +178,24 @@ class CirculationPumps:
         self._speed(dt_s)
 
     # --- pieces -----------------------------------------------------------------------------
-    def _event(self, reason: str, pump: int, now_s: float) -> None:
+    def _event(self, reason: str, pump, now_s: float) -> None:
         self.events.append({"kind": "pump", "reason": reason, "pump": pump + 1, "at_s": now_s})
 
-    def _start(self, k: int, now_s: float) -> None:
+    def _start(self, k, now_s: float) -> None:
         if not self.run[k]:
             self.run[k] = True
             self.started_s[k] = now_s
             self.proven[k] = False
             self.unproven_since_s[k] = now_s
 
-    def _stop(self, k: int, now_s: float) -> None:
+    def _stop(self, k, now_s: float) -> None:
         if self.run[k]:
             self.run[k] = False
             self.proven[k] = False
             self.idle_since_s[k] = now_s
             self.exercise_until_s[k] = -1.0
 
-    def _fail(self, k: int, now_s: float, why: str) -> None:
+    def _fail(self, k, now_s: float, why: str) -> None:
         self.failed[k] = True
         self.failed_s[k] = now_s
         self._stop(k, now_s)
@@ -208,7 +208,7 @@ class CirculationPumps:
             self.start_not_before_s = now_s + self.changeover_delay_s
             self._event("changeover", self.duty, now_s)
 
-    def _pump_health(self, now_s: float, k: int, fault_in: bool, running_ok: bool, running: bool) -> None:
+    def _pump_health(self, now_s: float, k, fault_in: bool, running_ok: bool, running: bool) -> None:
         if fault_in and not self.failed[k]:
             self._fail(k, now_s, "fault_input")
         elif self.failed[k] and not fault_in and now_s - self.failed_s[k] >= self.retry_s:

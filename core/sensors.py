@@ -106,7 +106,7 @@ def _kind(name: str) -> int:
     return K_OTHER
 
 
-def _limits(name: str, kind: int, cfg: dict) -> tuple:
+def _limits(name: str, kind, cfg: dict) -> tuple:
     """(low, high, rate per s; 0 = no rate check) for one signal."""
     if name == "outdoor_temp_c":
         return (float(cfg["outdoor_min_c"]), float(cfg["outdoor_max_c"]), float(cfg["temp_rate_k_per_s"]))
@@ -162,7 +162,7 @@ class SignalQuality:
             self._update_one(i, inputs.get(self.names[i]), now_s)
             i += 1
 
-    def _update_one(self, i: int, item: object, now_s: float) -> None:
+    def _update_one(self, i, item: object, now_s: float) -> None:
         v = 0.0
         reason = R_NONE
         if (type(item) is tuple or type(item) is list) and len(item) == 2 and item[1]:
@@ -217,7 +217,7 @@ class SignalQuality:
         self.ok[i] = False
         self.quality[i] = Q_BAD
 
-    def alarm_condition(self, i: int) -> bool:
+    def alarm_condition(self, i) -> bool:
         """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""
         return self.quality[i] == Q_BAD and (self.seen[i] or self.essential[i])
 

@@ -45,6 +45,8 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "enabled": (True, "bool", None, ""),
         "host": ("127.0.0.1", "str", None, ""),
         "port": (1883, "int", (1, 65535), ""),
+        # "5" (Mosquitto, production) or "3.1.1" (the supervisor's embedded broker, which speaks only 3.1.1)
+        "protocol": ("5", "choice", ("5", "3.1.1"), ""),
         "username": ("", "str?", None, ""),
         "password_file": ("", "path", None, ""),
         "tls_ca": ("", "path", None, ""),
@@ -98,6 +100,7 @@ class MqttSection:
     enabled: bool
     host: str
     port: int
+    protocol: str
     username: str
     password_file: str
     tls_ca: str

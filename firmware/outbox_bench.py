@@ -43,7 +43,7 @@ async def drain_rate(folder: str, n: int) -> tuple[float, int] | None:
     broker = Mosquitto(os.path.join(folder, "broker"))
     broker.start()
     try:
-        cfg = MqttSection(enabled=True, host="127.0.0.1", port=broker.port, username="", password_file="", tls_ca="",
+        cfg = MqttSection(enabled=True, host="127.0.0.1", port=broker.port, protocol="5", username="", password_file="", tls_ca="",
                           tls_cert="", tls_key="", keepalive_s=20, session_expiry_s=3600, reconnect_min_s=0.1,
                           reconnect_max_s=1.0, publish_timeout_s=10.0, max_command_ttl_s=3600.0, command_users=(),
                           require_subscriber=True)

@@ -201,16 +201,19 @@ class Uplink:
             return fh.read().strip()
 
     def make_client(self) -> aiomqtt.Client:
-        """A v5 client with the persistent-session flags, the will and TLS/credentials."""
-        return aiomqtt.Client(
-            self.cfg.host, self.cfg.port,
-            username=self.cfg.username or None, password=self._password(),
-            identifier=self.station_id, protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False, properties=session_properties(self.cfg.session_expiry_s),
-            keepalive=self.cfg.keepalive_s, timeout=self.cfg.publish_timeout_s,
-            tls_context=self._tls(),
+        """A client with the persistent-session flags, the will and TLS/credentials: MQTT v5
+        (clean_start=False + session expiry) or, for brokers that speak only 3.1.1 such as the
+        supervisor's embedded one, v3.1.1 with clean_session=False (the broker keeps the session)."""
+        common: dict[str, Any] = dict(
+            username=self.cfg.username or None, password=self._password(), identifier=self.station_id,
+            keepalive=self.cfg.keepalive_s, timeout=self.cfg.publish_timeout_s, tls_context=self._tls(),
             will=aiomqtt.Will(codec.status_topic(self.station_id), codec.STATUS_OFFLINE.encode(), qos=1, retain=True),
         )
+        if self.cfg.protocol == "3.1.1":
+            return aiomqtt.Client(self.cfg.host, self.cfg.port, protocol=aiomqtt.ProtocolVersion.V311,
+                                  clean_session=False, **common)
+        return aiomqtt.Client(self.cfg.host, self.cfg.port, protocol=aiomqtt.ProtocolVersion.V5,
+                              clean_start=False, properties=session_properties(self.cfg.session_expiry_s), **common)
 
     def _hook_puback(self, client: aiomqtt.Client) -> None:
         paho: Any = client._client
@@ -246,7 +249,8 @@ class Uplink:
                     await client.publish(codec.status_topic(self.station_id), codec.STATUS_ONLINE.encode(), qos=1, retain=True)
                     # retainAsPublished: a retained command is flagged also on live delivery, so it is
                     # rejected at once, not only when replayed at the next subscribe.
-                    opts = SubscribeOptions(qos=1, retainAsPublished=True)
+                    # (v3.1.1 has no subscription options: there only replayed retained messages are flagged.)
+                    opts: Any = SubscribeOptions(qos=1, retainAsPublished=True) if self.cfg.protocol == "5" else 1
                     await client.subscribe([(codec.command_topic(self.station_id), opts),
                                             (codec.rooms_topic(self.station_id), opts)])
                     async with asyncio.TaskGroup() as tg:

@@ -27,6 +27,9 @@ import tomllib
 from typing import Any
 
 from heatkeeper.core import codec
+from heatkeeper.supervisor.web.config import DEFAULTS as WEB_DEFAULTS
+from heatkeeper.supervisor.web.config import WebConfigError
+from heatkeeper.supervisor.web.config import validate as validate_web
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "supervisor": {"data_dir": "var/supervisor", "utc_offset_h": 8.0, "site_name": "heatkeeper"},
@@ -113,6 +116,9 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             problems.append("[%s]: must be a table" % section)
             continue
         for key, value in values.items():
+            if section == "web" and key in WEB_DEFAULTS:
+                cfg["web"][key] = value  # the dashboard's own settings: checked by web.config below
+                continue
             if key not in DEFAULTS[section]:
                 problems.append("%s.%s: unknown key; known: %s" % (section, key, ", ".join(DEFAULTS[section])))
                 continue
@@ -167,6 +173,10 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
         if c["station"] not in known:
             problems.append("collector id=%r station=%r: no such [[station]]" % (c["id"], c["station"]))
     cfg["collectors_map"] = {c["id"]: c for c in collectors}
+    try:
+        validate_web(cfg)
+    except WebConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return cfg

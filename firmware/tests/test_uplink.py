@@ -14,7 +14,7 @@ from .mqtt_listener import Listener, wait_until
 
 
 def mqtt_cfg(port: int, **over: object) -> MqttSection:
-    values: dict = dict(enabled=True, host="127.0.0.1", port=port, username="", password_file="", tls_ca="",
+    values: dict = dict(enabled=True, host="127.0.0.1", port=port, protocol="5", username="", password_file="", tls_ca="",
                         tls_cert="", tls_key="", keepalive_s=5, session_expiry_s=3600, reconnect_min_s=0.1,
                         reconnect_max_s=0.5, publish_timeout_s=5.0, max_command_ttl_s=3600.0, command_users=(),
                         require_subscriber=True)

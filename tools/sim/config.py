@@ -130,7 +130,12 @@ def load(path: str) -> dict[str, Any]:
         "collector_interval_s": _number(sim_t, "collector_interval_s", 300.0, 1.0, 86400.0, "sim", problems, "s"),
         "collector_clock": _text(sim_t, "collector_clock", "wall", "sim", problems),
         "station_config": station_path if isinstance(station_path, str) else "",
+        # weather: a synthetic year of one of the seed cities, or an EPW file (path relative to this file)
+        "city": _text(sim_t, "city", "arxan", "sim", problems),
+        "weather_file": _text(sim_t, "weather_file", "", "sim", problems),
     }
+    if sim["weather_file"] and not os.path.isabs(sim["weather_file"]):
+        sim["weather_file"] = os.path.join(base, sim["weather_file"])
     if sim["collector_clock"] not in ("wall", "simulated"):
         problems.append("sim.collector_clock=%r: must be wall or simulated" % sim["collector_clock"])
     try:

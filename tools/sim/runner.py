@@ -61,7 +61,7 @@ class Simulation:
                 from heatkeeper.tools.plant import Plant
             except ImportError as exc:
                 raise ValueError("the plant model heatkeeper.tools.plant is not available (%s)" % exc) from exc
-            plant = Plant(params=config["plant"] or None, seed=self.sim["seed"])
+            plant = Plant(params=config["plant"] or None, weather=_weather(self.sim), seed=self.sim["seed"])
         self.plant = plant
         self.actuators: dict[str, float] = {name: 0.0 for name in S.ACTUATORS}
         self.lines: dict[str, VirtualLine] = {}
@@ -393,6 +393,16 @@ class Simulation:
         self._refresh()
         self._note("t=%.0f s clear %s" % (self.time_s, " ".join(args)))
         return {"ok": True, "cleared": " ".join(args)}
+
+
+def _weather(sim: dict[str, Any]) -> Any:
+    """The plant's weather: the EPW file named by sim.weather_file, else the synthetic year of
+    sim.city; both start on 1 December, in the heart of the heating season. ValueError names the
+    bad line or lists the cities."""
+    from heatkeeper.tools.plant import read_epw, synthetic_year
+
+    weather = read_epw(sim["weather_file"]) if sim.get("weather_file") else synthetic_year(sim.get("city") or "arxan")
+    return weather.rotated(334 * 24)
 
 
 def _params(fault: str, rest: list[str]) -> dict[str, Any]:

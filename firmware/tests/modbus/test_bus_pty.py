@@ -235,7 +235,9 @@ async def test_the_t35_gap_is_enforced_on_a_wire_speed_line() -> None:
             for _ in range(10):
                 assert (await ours.read(4, 3, 4, 1)).registers == [1000]
             ours.close()
-            assert bare >= 5  # pymodbus alone sends back-to-back
+            # pymodbus alone sends back-to-back (9-10 of 10 on a quiet machine, fewer when the CPU is
+            # busy); at least one proves the line detects violations, so "none with ours" means something.
+            assert bare >= 1
             assert line.gap_violations == bare  # with the transport: none
         finally:
             await server.shutdown()

@@ -23,7 +23,7 @@ class StationResponder:
     """One simulated station; `run()` until cancelled. `faults` are plant faults to inject."""
 
     def __init__(self, host: str, port: int, station_id: str, password: str, seed: int = 0,
-                 faults: tuple[str, ...] = (), tick_s: float = 0.5, sim_dt_s: float = 2.0,
+                 faults: tuple[str, ...] = (), tick_s: float = 1.0, sim_dt_s: float = 2.0,
                  collectors_password: str = "") -> None:
         self.host = host
         self.port = port
@@ -116,7 +116,7 @@ class StationResponder:
                 await self._send_rooms(client, readings, age_s)
             while True:
                 await self._send_rooms(client, self.plant.collector_readings(), 0.0)
-                await asyncio.sleep(self.tick_s * 4)
+                await asyncio.sleep(self.tick_s * 10)
 
     async def _send_rooms(self, client: aiomqtt.Client, readings: list[tuple[str, str, float]], age_s: float) -> None:
         for cid, _group, temp_c in readings:

@@ -1,0 +1,18 @@
+# Cython augmentation of alarms.py.
+cimport cython
+
+cdef class AlarmTable:
+    cdef public int n
+    cdef public list codes, severity, latching, text, delay_s
+    cdef public double clear_delay_s
+    cdef public dict index
+    cdef public list state, since_s, value, on_since_s, off_since_s, events, listing
+    cdef public bint dirty
+    @cython.locals(state=int)
+    cpdef update(self, int i, bint condition, double value, double now_s)
+    cpdef str ack(self, str code, double now_s)
+    cpdef bint is_on(self, int i)
+    cdef _event(self, int i, str reason, double now_s)
+    cpdef list listing_now(self)
+    cpdef list snapshot(self, double now_s)
+    cpdef restore(self, object rows, double now_s)

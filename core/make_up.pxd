@@ -1,0 +1,21 @@
+# Cython augmentation of make_up.py.
+from .sensors cimport SignalQuality
+
+cdef class MakeUp:
+    cdef public bint vsd
+    cdef public double setpoint_kpa, band_kpa, relief_margin_kpa, kp, ti_s, speed_min_pct
+    cdef public double tank_low_pct, tank_low_low_pct, tank_hyst_pct, leak_limit_l_per_h, window_s, bucket_s
+    cdef public double nominal_flow_m3h, max_run_s
+    cdef public bint run, relief_open, long_run, tank_low, tank_low_low, pump_fault, pressure_ok
+    cdef public double speed_pct, integral_pct, run_since_s, start_kpa, stop_kpa
+    cdef public double total_m3, meter_last_m3
+    cdef public bint volume_estimated, leak
+    cdef public list buckets
+    cdef public int bucket_i
+    cdef public double bucket_start_s, window_start_s, window_m3, rate_l_per_h
+    cdef public list events
+    cpdef step(self, double now_s, double dt_s, SignalQuality sq, double setpoint_kpa, bint filling)
+    cdef _tank(self, bint level_ok, double level_pct)
+    cdef _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling)
+    cpdef dict snapshot(self, double now_s)
+    cpdef restore(self, object snap, double now_s)

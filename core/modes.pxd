@@ -1,0 +1,18 @@
+# Cython augmentation of modes.py.
+cpdef bint heating_allowed(int mode)
+cpdef bint circulation_wanted(int mode)
+
+cdef class ModeMachine:
+    cdef public int mode
+    cdef public double entered_s
+    cdef public dict table
+    cdef public double fill_confirm_s, fill_timeout_s, cold_circulation_s, warmup_rate_k_per_s, warmup_done_band_k
+    cdef public double filled_since_s, cold_run_s, ramp_start_c, ramp_c
+    cdef public bint fill_timed_out
+    cdef public list events
+    cpdef bint allowed(self, int trigger)
+    cpdef bint fire(self, int trigger, double now_s, str reason)
+    cpdef update(self, double now_s, double dt_s, bint filled, bint flow_proven, double supply_c, bint supply_ok,
+                 double target_c)
+    cpdef dict snapshot(self, double now_s)
+    cpdef restore(self, object snap, double now_s)
