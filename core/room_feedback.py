@@ -12,7 +12,9 @@ least heat. The controlled value is a robust low statistic of the fresh, plausib
   when there are 3 or more.
 
 The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - low_c) / integral_time_s,
-held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target. It lowers
+held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target. It rises
+raise_factor times faster than it falls: heat is saved slowly and comfort restored quickly,
+because the rooms answer hours late and an undershoot below 18 degC is what homes complain of. It lowers
 the curve when every home is warm (saving heat) and raises it as the cold ones near 18 degC;
 while the low statistic is below floor_c it may only rise. With no usable reading it decays
 to 0 with decay_s (the curve alone, the safe default).
@@ -34,6 +36,7 @@ DEFAULTS = {
     "gain_k_per_k": 3.0,  # K of supply per K of room error (ECL infl x HC is 1.8..7)
     "integral_time_s": 14400.0,  # 4 h: rooms answer over hours
     "deadband_k": 0.2,
+    "raise_factor": 3.0,
     "trim_min_k": -8.0,
     "trim_max_k": 8.0,
     "decay_s": 21600.0,
@@ -50,6 +53,7 @@ RANGES = {
     "gain_k_per_k": (0.0, 20.0, "K/K"),
     "integral_time_s": (60.0, 604800.0, "s"),
     "deadband_k": (0.0, 2.0, "K"),
+    "raise_factor": (1.0, 10.0, ""),
     "trim_min_k": (-30.0, 0.0, "K"),
     "trim_max_k": (0.0, 30.0, "K"),
     "decay_s": (60.0, 604800.0, "s"),
@@ -88,6 +92,7 @@ class RoomFeedback:
         self.plausible_max_c = float(s["plausible_max_c"])
         self.rate_per_k_s = float(s["gain_k_per_k"]) / float(s["integral_time_s"])
         self.deadband_k = float(s["deadband_k"])
+        self.raise_factor = float(s["raise_factor"])
         self.trim_min_k = float(s["trim_min_k"])
         self.trim_max_k = float(s["trim_max_k"])
         self.decay_s = float(s["decay_s"])
@@ -218,7 +223,10 @@ class RoomFeedback:
         err_k = self.target_c - self.low_c
         if -self.deadband_k < err_k < self.deadband_k:
             return self.trim_k
-        trim = self.trim_k + self.rate_per_k_s * err_k * dt_s
+        rate = self.rate_per_k_s * err_k * dt_s
+        if err_k > 0.0:
+            rate *= self.raise_factor
+        trim = self.trim_k + rate
         if self.low_c < self.floor_c and trim < self.trim_k:
             trim = self.trim_k  # below the floor the trim may only rise
         if trim > self.trim_max_k:

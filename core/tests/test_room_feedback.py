@@ -89,6 +89,14 @@ class TestRoomFeedback(unittest.TestCase):
             t += 1800.0
         self.assertTrue(room.trim_k > low_trim)
 
+    def test_raises_faster_than_it_lowers(self):
+        # (low statistic, expected trim after one hour from 0): 1 K warm -> -3 K/4 h; 1 K cold -> 3x faster
+        for low_c, trim_k in ((19.5, -0.75), (17.5, 2.25)):
+            room = RoomFeedback({"gain_k_per_k": 3.0, "integral_time_s": 14400.0, "raise_factor": 3.0,
+                                 "deadband_k": 0.0})
+            room.set_readings(readings([low_c, low_c], 0.0), 0.0)
+            self.assertAlmostEqual(run(room, 0.0, 3600.0, 60.0), trim_k, delta=1e-6)
+
     def test_trim_is_bounded_and_below_floor_only_rises(self):
         room = RoomFeedback({"trim_min_k": -8.0, "trim_max_k": 8.0})
         t = 0.0
