@@ -1,6 +1,8 @@
 # Cython augmentation of alarms.py.
 cimport cython
 
+cdef int _S_NONE, _S_ACTIVE, _S_ACKED, _S_CLEARED_UNACKED
+
 cdef class AlarmTable:
     cdef public int n
     cdef public list codes, severity, latching, text, delay_s

@@ -28,6 +28,12 @@ S_ACKED = 2
 S_CLEARED_UNACKED = 3
 STATE_NAMES = ("none", "active", "acked", "cleared_unacked")
 
+# Private copies held as C ints by the compiled module (alarms.pxd).
+_S_NONE = S_NONE
+_S_ACTIVE = S_ACTIVE
+_S_ACKED = S_ACKED
+_S_CLEARED_UNACKED = S_CLEARED_UNACKED
+
 SEVERITIES = ("critical", "major", "minor", "warning")
 
 # Delay classes: which settings key gives the on-delay.
@@ -138,28 +144,30 @@ class AlarmTable:
     def update(self, i, condition: bool, value: float, now_s: float) -> None:
         """Feed alarm i its condition for this cycle."""
         state = self.state[i]
+        if not condition and state == _S_NONE and self.on_since_s[i] < 0.0:
+            return  # the common case: idle and staying idle
         if condition:
             self.off_since_s[i] = -1.0
-            if state == S_NONE or state == S_CLEARED_UNACKED:
+            if state == _S_NONE or state == _S_CLEARED_UNACKED:
                 if self.on_since_s[i] < 0.0:
                     self.on_since_s[i] = now_s
                 if now_s - self.on_since_s[i] >= self.delay_s[i]:
-                    self.state[i] = S_ACTIVE
+                    self.state[i] = _S_ACTIVE
                     self.since_s[i] = now_s
                     self.value[i] = value
                     self._event(i, "raised", now_s)
             return
         self.on_since_s[i] = -1.0
-        if state == S_ACTIVE or state == S_ACKED:
+        if state == _S_ACTIVE or state == _S_ACKED:
             if self.off_since_s[i] < 0.0:
                 self.off_since_s[i] = now_s
             if now_s - self.off_since_s[i] >= self.clear_delay_s:
                 self.off_since_s[i] = -1.0
-                if state == S_ACKED or not self.latching[i]:
-                    self.state[i] = S_NONE
+                if state == _S_ACKED or not self.latching[i]:
+                    self.state[i] = _S_NONE
                     self._event(i, "cleared", now_s)
                 else:
-                    self.state[i] = S_CLEARED_UNACKED
+                    self.state[i] = _S_CLEARED_UNACKED
                     self._event(i, "returned", now_s)
 
     def ack(self, code: str, now_s: float) -> str:

@@ -56,6 +56,17 @@ R_RATE = 3
 R_FROZEN = 4
 REASON_NAMES = ("", "missing", "out_of_range", "rate_of_change", "frozen")
 
+# Private copies the compiled module holds as C ints (sensors.pxd), for the per-cycle loop.
+_R_NONE = R_NONE
+_R_MISSING = R_MISSING
+_R_RANGE = R_RANGE
+_R_RATE = R_RATE
+_R_FROZEN = R_FROZEN
+_Q_GOOD = Q_GOOD
+_Q_HELD = Q_HELD
+_Q_BAD = Q_BAD
+_N_SIGNALS = N_SIGNALS
+
 # Kinds decide which checks apply.
 K_TEMP = 0
 K_PRESSURE = 1
@@ -158,35 +169,35 @@ class SignalQuality:
     def update(self, inputs: dict, now_s: float) -> None:
         """Validate one cycle's inputs (a dict of name -> (value, ok)) at time now_s."""
         i = 0
-        while i < N_SIGNALS:
+        while i < _N_SIGNALS:
             self._update_one(i, inputs.get(self.names[i]), now_s)
             i += 1
 
     def _update_one(self, i, item: object, now_s: float) -> None:
         v = 0.0
-        reason = R_NONE
+        reason = _R_NONE
         if (type(item) is tuple or type(item) is list) and len(item) == 2 and item[1]:
             raw = item[0]
             if type(raw) is float or (type(raw) is int) or type(raw) is bool:
                 v = float(raw)
                 if v != v:
-                    reason = R_MISSING
+                    reason = _R_MISSING
             else:
-                reason = R_MISSING
+                reason = _R_MISSING
         else:
-            reason = R_MISSING
-        if reason == R_NONE:
+            reason = _R_MISSING
+        if reason == _R_NONE:
             self.raw[i] = v
             if v < self.low[i] or v > self.high[i]:
-                reason = R_RANGE
-        if reason == R_NONE and self.frozen_check[i] and self.frozen_s > 0.0:
+                reason = _R_RANGE
+        if reason == _R_NONE and self.frozen_check[i] and self.frozen_s > 0.0:
             if v != self.frozen_ref[i] or self.changed_at_s[i] < 0.0:
                 self.frozen_ref[i] = v
                 self.changed_at_s[i] = now_s
             elif now_s - self.changed_at_s[i] >= self.frozen_s:
-                reason = R_FROZEN
+                reason = _R_FROZEN
         good_at = self.good_at_s[i]
-        if reason == R_NONE and self.rate[i] > 0.0 and good_at >= 0.0:
+        if reason == _R_NONE and self.rate[i] > 0.0 and good_at >= 0.0:
             dt = now_s - good_at
             if dt < 1.0:
                 dt = 1.0
@@ -197,29 +208,29 @@ class SignalQuality:
                 if self.spike_since_s[i] < 0.0:
                     self.spike_since_s[i] = now_s
                 if now_s - self.spike_since_s[i] < self.spike_hold_s:
-                    reason = R_RATE
+                    reason = _R_RATE
             else:
                 self.spike_since_s[i] = -1.0
-        if reason == R_NONE:
+        if reason == _R_NONE:
             self.spike_since_s[i] = -1.0
             self.values[i] = v
             self.ok[i] = True
-            self.quality[i] = Q_GOOD
-            self.reason[i] = R_NONE
+            self.quality[i] = _Q_GOOD
+            self.reason[i] = _R_NONE
             self.good_at_s[i] = now_s
             self.seen[i] = True
             return
         self.reason[i] = reason
-        if reason != R_FROZEN and good_at >= 0.0 and now_s - good_at <= self.stale_s:
+        if reason != _R_FROZEN and good_at >= 0.0 and now_s - good_at <= self.stale_s:
             self.ok[i] = True
-            self.quality[i] = Q_HELD
+            self.quality[i] = _Q_HELD
             return
         self.ok[i] = False
-        self.quality[i] = Q_BAD
+        self.quality[i] = _Q_BAD
 
     def alarm_condition(self, i) -> bool:
         """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""
-        return self.quality[i] == Q_BAD and (self.seen[i] or self.essential[i])
+        return self.quality[i] == _Q_BAD and (self.seen[i] or self.essential[i])
 
     def snapshot(self) -> dict:
         return {"seen": [n for n, s in zip(self.names, self.seen) if s]}

@@ -3,11 +3,13 @@ from .alarms cimport AlarmTable
 from .commands cimport Leases
 from .interlocks cimport Interlocks
 from .make_up cimport MakeUp
-from .modes cimport ModeMachine
+from .modes cimport ModeMachine, circulation_wanted, heating_allowed
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
 from .setpoint_chain cimport SupplySetpointChain
 from .valve_loop cimport ValveLoop
+
+cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMPS_ALL_FAILED, _A_PUMP_DRY_RUN, _A_SAFE_MODE, _A_SECONDARY_OVERTEMP, _A_SENSOR0, _A_STARTUP_FILL_TIMEOUT, _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_SHUT_RISING, _L_BOOST, _L_DP, _L_MAKEUP, _L_ROOM, _L_SUPPLY, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SAFE, _M_STARTUP_COLD, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER, _T_TRIP
 
 cdef class StationController:
     cdef public dict cfg

@@ -21,6 +21,7 @@ from .alarms import AlarmTable
 from .commands import Leases
 from .interlocks import Interlocks
 from .make_up import MakeUp
+from .modes import circulation_wanted, heating_allowed
 from .pumps import CirculationPumps
 from .sensors import (
     I_HEAT_POWER,
@@ -39,6 +40,42 @@ from .signals import ACTUATORS, INPUTS
 from .valve_loop import ValveLoop
 
 SNAPSHOT_VERSION = 1
+
+# Private copies of the mode, alarm and lease indices, held as C ints by the compiled module
+# (station.pxd) so the cycle does no module look-ups.
+_A_MAKEUP_LEAK_RATE = al.A_MAKEUP_LEAK_RATE
+_A_MAKEUP_LONG_RUN = al.A_MAKEUP_LONG_RUN
+_A_MAKEUP_PUMP_FAULT = al.A_MAKEUP_PUMP_FAULT
+_A_PRESSURE_HIGH = al.A_PRESSURE_HIGH
+_A_PRESSURE_LOW = al.A_PRESSURE_LOW
+_A_PUMP1_FAULT = al.A_PUMP1_FAULT
+_A_PUMP2_FAULT = al.A_PUMP2_FAULT
+_A_PUMPS_ALL_FAILED = al.A_PUMPS_ALL_FAILED
+_A_PUMP_DRY_RUN = al.A_PUMP_DRY_RUN
+_A_SAFE_MODE = al.A_SAFE_MODE
+_A_SECONDARY_OVERTEMP = al.A_SECONDARY_OVERTEMP
+_A_SENSOR0 = al.A_SENSOR0
+_A_STARTUP_FILL_TIMEOUT = al.A_STARTUP_FILL_TIMEOUT
+_A_SUPPLY_DEVIATION_HIGH = al.A_SUPPLY_DEVIATION_HIGH
+_A_SUPPLY_DEVIATION_LOW = al.A_SUPPLY_DEVIATION_LOW
+_A_TANK_LEVEL_LOW = al.A_TANK_LEVEL_LOW
+_A_TANK_LEVEL_LOW_LOW = al.A_TANK_LEVEL_LOW_LOW
+_A_VALVE_OPEN_NO_RISE = al.A_VALVE_OPEN_NO_RISE
+_A_VALVE_SHUT_RISING = al.A_VALVE_SHUT_RISING
+_L_BOOST = cm.L_BOOST
+_L_DP = cm.L_DP
+_L_MAKEUP = cm.L_MAKEUP
+_L_ROOM = cm.L_ROOM
+_L_SUPPLY = cm.L_SUPPLY
+_M_AUTO = md.M_AUTO
+_M_MANUAL = md.M_MANUAL
+_M_REMOTE = md.M_REMOTE
+_M_SAFE = md.M_SAFE
+_M_STARTUP_COLD = md.M_STARTUP_COLD
+_M_STARTUP_FILL = md.M_STARTUP_FILL
+_M_STARTUP_WARMUP = md.M_STARTUP_WARMUP
+_M_SUMMER = md.M_SUMMER
+_T_TRIP = md.T_TRIP
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule. Without it the schedule uses its configured day offset.
 TIME_OF_DAY_S = "time_of_day_s"
@@ -107,15 +144,15 @@ class StationController:
         # 3. mode
         modes = self.modes
         if self.interlocks.tripped:
-            modes.fire(md.T_TRIP, now_s, "overtemp_trip")
+            modes.fire(_T_TRIP, now_s, "overtemp_trip")
         mode = modes.mode
         # 4. setpoint chain
         leases = self.leases
-        room_c = leases.value[cm.L_ROOM] if leases.active(cm.L_ROOM) else self.room_setpoint_c
+        room_c = leases.value[_L_ROOM] if leases.active(_L_ROOM) else self.room_setpoint_c
         flags = self.mode_flags
-        flags["summer_allowed"] = mode == md.M_AUTO or mode == md.M_REMOTE
-        flags["remote_supply_c"] = leases.value[cm.L_SUPPLY] if mode == md.M_REMOTE and leases.active(cm.L_SUPPLY) else None
-        flags["boost_k"] = leases.value[cm.L_BOOST] if leases.active(cm.L_BOOST) and (mode == md.M_AUTO or mode == md.M_REMOTE) else 0.0
+        flags["summer_allowed"] = mode == _M_AUTO or mode == _M_REMOTE
+        flags["remote_supply_c"] = leases.value[_L_SUPPLY] if mode == _M_REMOTE and leases.active(_L_SUPPLY) else None
+        flags["boost_k"] = leases.value[_L_BOOST] if leases.active(_L_BOOST) and (mode == _M_AUTO or mode == _M_REMOTE) else 0.0
         chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(inputs), room_c, flags)
         self.chain_setpoint_c = chain_c
         setpoint_c = chain_c
@@ -123,19 +160,19 @@ class StationController:
         supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
-        if mode == md.M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
+        if mode == _M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
             setpoint_c = modes.ramp_c
-        heating = md.heating_allowed(mode) and (self.chain.heating_on or mode == md.M_MANUAL)
-        if frost and (mode == md.M_AUTO or mode == md.M_REMOTE or mode == md.M_SUMMER or mode == md.M_STARTUP_WARMUP):
+        heating = heating_allowed(mode) and (self.chain.heating_on or mode == _M_MANUAL)
+        if frost and (mode == _M_AUTO or mode == _M_REMOTE or mode == _M_SUMMER or mode == _M_STARTUP_WARMUP):
             # Frost: keep water moving and warm, whatever the curve or the season says (in
             # summer the curve does not apply at all: the frost minimum alone).
-            if mode == md.M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
+            if mode == _M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
                 setpoint_c = self.interlocks.frost_min_supply_c
             heating = True
         # 5. PI and valve. A setpoint of 0 tells the valve loop "heating off": it drives the
         # valve shut and its PI tracks, so the release after a hold is bumpless.
         manual = None
-        if mode == md.M_MANUAL:
+        if mode == _M_MANUAL:
             manual = self.manual_valve_pct
         elif not heating or self.interlocks.tripped or self.interlocks.no_flow:
             setpoint_c = 0.0
@@ -145,12 +182,12 @@ class StationController:
         self.valve_out = vo
         # 6. pumps
         pumps = self.pumps
-        filling = mode == md.M_STARTUP_FILL  # never circulate an unfilled network, frost or not
-        want = md.circulation_wanted(mode) or (frost and not filling)
-        dp_lease = leases.value[cm.L_DP] if leases.active(cm.L_DP) else 0.0
+        filling = mode == _M_STARTUP_FILL  # never circulate an unfilled network, frost or not
+        want = circulation_wanted(mode) or (frost and not filling)
+        dp_lease = leases.value[_L_DP] if leases.active(_L_DP) else 0.0
         pumps.step(now_s, dt_s, want, sq, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
-        makeup_kpa = leases.value[cm.L_MAKEUP] if leases.active(cm.L_MAKEUP) else self.makeup_setpoint_kpa
+        makeup_kpa = leases.value[_L_MAKEUP] if leases.active(_L_MAKEUP) else self.makeup_setpoint_kpa
         mu = self.make_up
         mu.step(now_s, dt_s, sq, makeup_kpa, filling)
         out = {
@@ -236,33 +273,33 @@ class StationController:
         supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
         p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
         level = sq.values[I_TANK_LEVEL]
-        a.update(al.A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
-        a.update(al.A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
-        wanted = md.circulation_wanted(self.modes.mode) or il.frost
-        a.update(al.A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and pumps.failed[0] and pumps.failed[1], 0.0, now_s)
-        a.update(al.A_PUMP1_FAULT, pumps.failed[0], 1.0, now_s)
-        a.update(al.A_PUMP2_FAULT, pumps.failed[1], 2.0, now_s)
-        a.update(al.A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
-        filling = self.modes.mode == md.M_STARTUP_FILL  # low pressure is expected while filling
-        a.update(al.A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
-        a.update(al.A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
-        a.update(al.A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
-        a.update(al.A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
-        a.update(al.A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
-        a.update(al.A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
+        a.update(_A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
+        a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
+        wanted = circulation_wanted(self.modes.mode) or il.frost
+        a.update(_A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and pumps.failed[0] and pumps.failed[1], 0.0, now_s)
+        a.update(_A_PUMP1_FAULT, pumps.failed[0], 1.0, now_s)
+        a.update(_A_PUMP2_FAULT, pumps.failed[1], 2.0, now_s)
+        a.update(_A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
+        filling = self.modes.mode == _M_STARTUP_FILL  # low pressure is expected while filling
+        a.update(_A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
+        a.update(_A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
+        a.update(_A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
+        a.update(_A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
+        a.update(_A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
+        a.update(_A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
         sp = self.supply_setpoint_c
         mode = self.modes.mode
-        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != md.M_MANUAL
-                       and md.heating_allowed(mode) and not il.tripped and not il.no_flow)
-        a.update(al.A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
-        a.update(al.A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
+        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != _M_MANUAL
+                       and heating_allowed(mode) and not il.tripped and not il.no_flow)
+        a.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
+        a.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
         vd = self.valve.alarms_diag
-        a.update(al.A_VALVE_OPEN_NO_RISE, bool(vd.get("valve_open_no_rise", False)), supply_c, now_s)
-        a.update(al.A_VALVE_SHUT_RISING, bool(vd.get("valve_shut_rising", False)), supply_c, now_s)
-        a.update(al.A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
-        a.update(al.A_SAFE_MODE, mode == md.M_SAFE, 0.0, now_s)
+        a.update(_A_VALVE_OPEN_NO_RISE, bool(vd.get("valve_open_no_rise", False)), supply_c, now_s)
+        a.update(_A_VALVE_SHUT_RISING, bool(vd.get("valve_shut_rising", False)), supply_c, now_s)
+        a.update(_A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
+        a.update(_A_SAFE_MODE, mode == _M_SAFE, 0.0, now_s)
         i = 0
-        base = al.A_SENSOR0
+        base = _A_SENSOR0
         while i < N_SIGNALS:
             a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
             i += 1
@@ -290,11 +327,11 @@ class StationController:
         d["interlock_actions"] = self.interlocks.actions
         d["frost"] = 1 if self.interlocks.frost else 0
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
-        d["room_setpoint_lease_s"] = lz.remaining_s(cm.L_ROOM, now_s)
-        d["supply_setpoint_lease_s"] = lz.remaining_s(cm.L_SUPPLY, now_s)
-        d["dp_setpoint_lease_s"] = lz.remaining_s(cm.L_DP, now_s)
-        d["makeup_pressure_lease_s"] = lz.remaining_s(cm.L_MAKEUP, now_s)
-        d["boost_lease_s"] = lz.remaining_s(cm.L_BOOST, now_s)
+        d["room_setpoint_lease_s"] = lz.remaining_s(_L_ROOM, now_s)
+        d["supply_setpoint_lease_s"] = lz.remaining_s(_L_SUPPLY, now_s)
+        d["dp_setpoint_lease_s"] = lz.remaining_s(_L_DP, now_s)
+        d["makeup_pressure_lease_s"] = lz.remaining_s(_L_MAKEUP, now_s)
+        d["boost_lease_s"] = lz.remaining_s(_L_BOOST, now_s)
         d["warmup_ramp_c"] = self.modes.ramp_c
         return d
 
@@ -358,13 +395,13 @@ class StationController:
             dur, bad = cm.lease_arg({"lease_s": duration}, ccfg)
             if bad is not None:
                 return bad
-            lz.set(cm.L_BOOST, value, now_s, dur)
+            lz.set(_L_BOOST, value, now_s, dur)
             return cm.result("applied", "ok", "boost +%.1f K for %.0f s" % (value, dur))
         spec = {
-            "set_room_setpoint": (cm.L_ROOM, "room_setpoint_c", "degC", "room_min_c", "room_max_c"),
-            "set_supply_setpoint": (cm.L_SUPPLY, "supply_setpoint_c", "degC", "supply_min_c", "supply_max_c"),
-            "set_dp_setpoint": (cm.L_DP, "dp_setpoint_kpa", "kPa", "dp_min_kpa", "dp_max_kpa"),
-            "set_makeup_pressure": (cm.L_MAKEUP, "pressure_setpoint_kpa", "kPa", "makeup_min_kpa", "makeup_max_kpa"),
+            "set_room_setpoint": (_L_ROOM, "room_setpoint_c", "degC", "room_min_c", "room_max_c"),
+            "set_supply_setpoint": (_L_SUPPLY, "supply_setpoint_c", "degC", "supply_min_c", "supply_max_c"),
+            "set_dp_setpoint": (_L_DP, "dp_setpoint_kpa", "kPa", "dp_min_kpa", "dp_max_kpa"),
+            "set_makeup_pressure": (_L_MAKEUP, "pressure_setpoint_kpa", "kPa", "makeup_min_kpa", "makeup_max_kpa"),
         }[kind]
         value, bad = cm.number_arg(args, spec[1], spec[2], float(ccfg[spec[3]]), float(ccfg[spec[4]]))
         if bad is not None:
@@ -382,12 +419,12 @@ class StationController:
         if name in cm.LOCAL_ONLY_MODES and source != "local":
             return cm.result("rejected", "local_only", "mode %s is allowed from the local panel only" % name)
         mode = self.modes.mode
-        if mode == md.M_SAFE and name != "safe" and self.interlocks.tripped:
+        if mode == _M_SAFE and name != "safe" and self.interlocks.tripped:
             return cm.result("rejected", "interlock_latched",
                              "over-temperature trip latched: acknowledge secondary_overtemp once cool")
         trigger = md.COMMAND_MODES[name]
         target = md.MODE_NAMES[mode]
-        if name == target or (name == "startup" and mode in (md.M_STARTUP_FILL, md.M_STARTUP_COLD, md.M_STARTUP_WARMUP)):
+        if name == target or (name == "startup" and mode in (_M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP)):
             return cm.result("applied", "ok", "already in mode %s" % target)
         if not self.modes.fire(trigger, now_s, "command"):
             return cm.result("rejected", "not_permitted_in_mode", "mode %s cannot be entered from %s" % (name, target))

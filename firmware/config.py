@@ -259,6 +259,10 @@ def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig
     if isinstance(rmin, float) and isinstance(rmax, float) and rmin > rmax:
         problems.append("mqtt.reconnect_min_s=%r s: must not exceed mqtt.reconnect_max_s=%r s" % (rmin, rmax))
     control = _control(raw.get("control"), problems)
+    ctl_cycle = control.get("station", {}).get("cycle_s")
+    if ctl_cycle is not None and isinstance(st.get("cycle_s"), float) and ctl_cycle != st["cycle_s"]:
+        problems.append("control.station.cycle_s=%r s: the cycle is [station].cycle_s=%r s; remove it from [control.station]"
+                        % (ctl_cycle, st["cycle_s"]))
     bus_config, bus_problems = validate_bus_config(raw)
     problems.extend(bus_problems)
     if problems:

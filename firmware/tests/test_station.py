@@ -171,3 +171,21 @@ async def test_cycle_overruns_are_counted_and_alarmed(tmp_path, mosquitto) -> No
     records = station.journal.read_all()
     assert any(r["kind"] == "alarm" and r["body"].get("code") == "cycle_overrun" for r in records)
     assert any(r["kind"] == "event" and r["body"].get("kind") == "cycle_overrun" for r in records)
+
+
+async def test_room_readings_reach_the_controller_and_garbage_is_an_event(tmp_path, mosquitto) -> None:
+    path, _raw = station_toml(tmp_path, mosquitto.port)
+    sid = "test-st"
+    async with Listener(mosquitto.port, codec.PREFIX + "stations/%s/up/+" % sid) as listener, running_station(path) as station:
+        now = time.time()
+        topic, payload = codec.encode_rooms(sid, [{"collector": "c-101", "group": "top", "temp_c": 18.6, "ts": now - 30},
+                                                  {"collector": "c-102", "group": "edge", "temp_c": 18.1, "ts": now - 60}], now)
+        await listener.publish(topic, payload)
+        room = station.ctl.chain.room
+        await wait_until(lambda: "c-101" in room.readings and "c-102" in room.readings, what="readings in the controller")
+        temp_c, seen_s, group = room.readings["c-101"]
+        assert (temp_c, group) == (18.6, "top")
+        assert 20.0 < station.clock.now_s() - seen_s < 120.0  # age carried from the reading's wall-clock ts
+        await listener.publish(topic, b'{"v": 1, "ts": 1, "readings": "lots"}')
+        await wait_until(lambda: any(m["body"].get("kind") == "rooms_rejected" for m in listener.uplinks("event")),
+                         what="rooms_rejected event")

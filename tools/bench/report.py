@@ -53,6 +53,7 @@ def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome
         "city": spec["city"],
         "weather": spec.get("weather") or "synthetic-%s-seed%d" % (spec["city"], spec["seed"]),
         "days": days,
+        "start_day": spec.get("start_day", 0),
         "control_period_s": 1.0,
         "controllers": rows,
         "station_bound_kwh_per_m2": station,

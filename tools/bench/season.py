@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--city", default="arxan", help="synthetic weather and heating season of this city")
     parser.add_argument("--weather", metavar="FILE.epw", help="use this EPW file (the city still sets the season)")
     parser.add_argument("--days", type=float, help="simulate only this many days from the season start")
+    parser.add_argument("--start-day", type=int, default=0, help="begin this many days into the season (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="weather and plant noise seed")
     parser.add_argument("--controllers", default=",".join(CONTROLLERS), help="comma list of %s" % ", ".join(CONTROLLERS))
     parser.add_argument("--settings", metavar="FILE.json", help="settings for heatkeeper's controller (core.settings sections)")
@@ -67,7 +68,12 @@ def load_weather(spec: dict[str, Any]) -> tuple[Any, float]:
     city_info(spec["city"])
     year = read_epw(spec["weather"]) if spec.get("weather") else synthetic_year(spec["city"], seed=spec["seed"])
     weather, season_days = year.season(spec["city"])
-    days = float(spec["days"]) if spec.get("days") else float(season_days)
+    start = int(spec.get("start_day") or 0)
+    if not 0 <= start < season_days:
+        raise ValueError("--start-day=%r: must be in [0, %d) for the %s season" % (start, season_days, spec["city"]))
+    if start:
+        weather = weather.rotated(start * 24)
+    days = float(spec["days"]) if spec.get("days") else float(season_days - start)
     return weather, days
 
 
@@ -300,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print("heatkeeper bench season: --settings %s: %s" % (args.settings, exc), file=sys.stderr)
             return 2
-    spec = {"city": args.city, "weather": args.weather, "days": args.days, "seed": args.seed, "settings": settings}
+    spec = {"city": args.city, "weather": args.weather, "days": args.days, "start_day": args.start_day, "seed": args.seed,
+            "settings": settings}
     try:
         _weather, days = load_weather(spec)
     except ValueError as exc:

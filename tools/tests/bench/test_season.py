@@ -69,6 +69,7 @@ def test_speed_sample_runs_both_builds() -> None:
         (["--controllers", "mpc"], "unknown controller"),
         (["--weather", "/nonexistent.epw"], "not found"),
         (["--days", "-3"], "must be > 0"),
+        (["--start-day", "400"], "--start-day=400: must be in [0, 209)"),
     ],
 )
 def test_bad_arguments_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
