@@ -90,6 +90,10 @@ def test_remote_setpoint_lease_expires(make_rig) -> None:
     settle(rig, 30)
     own = rig.latest("supply_setpoint_c")
     target = round(own + 8.0, 1)
+    # A supply setpoint is a remote-mode command (in auto it is rejected: not_permitted_in_mode).
+    rig.send_command("set_mode", {"mode": "remote"}, "hil-remote")
+    wait_for(lambda: rig.acks().get("hil-remote"), 120, "ack of remote mode")
+    assert rig.acks()["hil-remote"]["result"] == "applied", rig.acks()["hil-remote"]
     rig.send_command("set_supply_setpoint", {"supply_setpoint_c": target, "lease_s": 1800}, "hil-lease-supply")
     wait_for(lambda: rig.acks().get("hil-lease-supply"), 120, "ack")
     assert rig.acks()["hil-lease-supply"]["result"] == "applied"

@@ -54,11 +54,11 @@ FAULTS: dict[str, tuple[float, float]] = {
 GOOD_COMMANDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("set_room_setpoint", {"room_setpoint_c": 20.0, "lease_s": 7200}),
     ("boost", {"boost_k": 2.0, "duration_s": 1800}),
-    ("set_supply_setpoint", {"supply_setpoint_c": 60.0, "lease_s": 3600}),
 )
 BAD_COMMANDS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("set_room_setpoint", {"room_setpoint_c": 45.0, "lease_s": 3600}),  # outside the allowed range
     ("set_mode", {"mode": "party"}),  # no such mode
+    ("set_supply_setpoint", {"supply_setpoint_c": 60.0, "lease_s": 3600}),  # only in remote mode
 )
 
 
