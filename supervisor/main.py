@@ -136,6 +136,18 @@ def command_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], A
     return mqtt_client_factory(sub, password)
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets (where the event loop supports signal handlers)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return stop
+
+
 async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], None] | None = None) -> int:
     """Run until SIGINT/SIGTERM (or cancellation); `on_ready(service)` once everything started."""
     data_dir = cfg["supervisor"]["data_dir"]
@@ -170,13 +182,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
     runner = await _start_web(service, cfg)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stop = _stop_on_signals()
     if on_ready is not None:
         on_ready(service)
     try:
@@ -278,13 +284,7 @@ async def serve_ingest_only(cfg: dict[str, Any], instance: int,
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()), asyncio.ensure_future(store_readings()),
              asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                             subscription_filters(cfg)))]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stop = _stop_on_signals()
     if on_ready is not None:
         on_ready(service)
     try:
