@@ -7,7 +7,7 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [broker]     embedded=true  host="127.0.0.1"  port=1883
     [mqtt]       host port username password_file protocol="3.1.1"|"5" client_id
                  shared_group=""  tls_ca  keepalive_s  session_expiry_s
-    [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s
+    [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s  agg_flush_s
                  raw_retention_days  agg_retention_days  readings_retention_days  audit_retention_days
     [ingest]     max_payload_bytes  stale_after_s
     [commands]   timeout_s  default_lease_s
@@ -38,6 +38,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
              "client_id": "heatkeeper-supervisor", "shared_group": "", "tls_ca": "", "keepalive_s": 30,
              "session_expiry_s": 86400},
     "storage": {"backend": "sqlite", "path": "", "dsn": "", "batch_max": 2000, "batch_interval_s": 0.25,
+                "agg_flush_s": 60.0,
                 "raw_retention_days": 90.0, "agg_retention_days": 1830.0, "readings_retention_days": 1830.0,
                 "audit_retention_days": 3650.0},
     "ingest": {"max_payload_bytes": codec.MAX_PAYLOAD_BYTES, "stale_after_s": 120.0},
@@ -57,6 +58,7 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("mqtt", "session_expiry_s"): ("s", 0, 30 * 86400),
     ("storage", "batch_max"): ("messages", 1, 100000),
     ("storage", "batch_interval_s"): ("s", 0.01, 10),
+    ("storage", "agg_flush_s"): ("s", 1, 600),
     ("storage", "raw_retention_days"): ("d", 1, 36500),
     ("storage", "agg_retention_days"): ("d", 1, 36500),
     ("storage", "readings_retention_days"): ("d", 1, 36500),

@@ -53,7 +53,8 @@ class SupervisorService:
         self.stations_cfg = {s["id"]: s for s in config.get("stations", [])}
         st = config["storage"]
         self.ingest = Ingest(storage, set(self.stations_cfg), max_payload_bytes=config["ingest"]["max_payload_bytes"],
-                             batch_max=st["batch_max"], batch_interval_s=st["batch_interval_s"], wall_clock=wall_clock)
+                             batch_max=st["batch_max"], batch_interval_s=st["batch_interval_s"],
+                             agg_flush_s=st["agg_flush_s"], owner=config["mqtt"]["client_id"], wall_clock=wall_clock)
         col = config["collectors"]
         self.collectors = CollectorHub(storage, config.get("collectors_map", {}), col["min_temp_c"], col["max_temp_c"],
                                        col["max_age_s"], wall_clock)
@@ -78,7 +79,7 @@ class SupervisorService:
 
     async def stop(self) -> None:
         try:
-            await self.ingest.flush(force_aggregates=True)
+            await self.ingest.flush(final=True)
             await self.collectors.flush()
         finally:
             await self.storage.close()
