@@ -12,6 +12,7 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [ingest]     max_payload_bytes  stale_after_s
     [commands]   timeout_s  default_lease_s
     [collectors] forward_interval_s  max_age_s  csv="collectors.csv"  min_temp_c  max_temp_c
+    [outdoor]    enabled=true  interval_s=300  min_stations=2  max_sample_age_s=900
     [compliance] floor_c=18  outage_h=24  refund_failures=3  refund_window_days=30
     [web]        enabled=true  host="127.0.0.1"  port=8080
     [[station]]   id="arxan-01"  name="..."  city="..."
@@ -45,6 +46,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "commands": {"timeout_s": 60.0, "default_lease_s": 3600.0},
     "collectors": {"forward_interval_s": 60.0, "max_age_s": 1800.0, "csv": "", "min_temp_c": -10.0,
                    "max_temp_c": 45.0},
+    "outdoor": {"enabled": True, "interval_s": 300.0, "min_stations": 2, "max_sample_age_s": 900.0},
     "compliance": {"floor_c": 18.0, "outage_h": 24.0, "refund_failures": 3, "refund_window_days": 30.0},
     "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
 }
@@ -71,6 +73,9 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("collectors", "max_age_s"): ("s", 60, 86400),
     ("collectors", "min_temp_c"): ("degC", -50, 30),
     ("collectors", "max_temp_c"): ("degC", 20, 80),
+    ("outdoor", "interval_s"): ("s", 1, 3600),
+    ("outdoor", "min_stations"): ("stations", 1, 10000),
+    ("outdoor", "max_sample_age_s"): ("s", 10, 86400),
     ("compliance", "floor_c"): ("degC", 10, 25),
     ("compliance", "outage_h"): ("h", 1, 240),
     ("compliance", "refund_failures"): ("", 1, 100),

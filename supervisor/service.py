@@ -19,6 +19,7 @@ from . import reports, users
 from .collectors import CollectorHub, parse_http_readings
 from .commands import CommandError, CommandTracker
 from .ingest import Ingest
+from .outdoor import OutdoorFeed
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class SupervisorService:
                                        col["max_age_s"], wall_clock)
         self.commands = CommandTracker(storage, self._publish, self.audit_record, config["commands"]["timeout_s"],
                                        wall_clock)
+        out = config["outdoor"]
+        self.outdoor = OutdoorFeed(self.stations_cfg, self.ingest.state, out["min_stations"], out["max_sample_age_s"],
+                                   wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self._publisher: Publisher | None = None
@@ -100,6 +104,8 @@ class SupervisorService:
                  self._retention_loop()]
         if self.config["mqtt"]["shared_group"]:
             tasks.append(self._refresh_loop())
+        if self.config["outdoor"]["enabled"]:
+            tasks.append(self.outdoor.run(self._publish, self.config["outdoor"]["interval_s"]))
         return tasks
 
     async def _refresh_loop(self) -> None:
