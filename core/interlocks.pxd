@@ -1,7 +1,10 @@
 # Cython augmentation of interlocks.py.
+cimport cython
 from .make_up cimport MakeUp
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
+
+cdef int _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE, _I_SECONDARY_SUPPLY_TEMP
 
 cdef class Interlocks:
     cdef public double overtemp_c, overtemp_hyst_k, overtemp_delay_s, over_pressure_kpa, over_pressure_hyst_kpa
@@ -13,6 +16,7 @@ cdef class Interlocks:
     cdef public list events
     cpdef bint update_frost(self, double outdoor_c, bint outdoor_ok)
     cpdef request_reset(self)
+    @cython.locals(values="double[:]", ok="signed char[:]")
     cpdef apply(self, dict out, double now_s, SignalQuality sq, CirculationPumps pumps, MakeUp make_up,
                 double cycle_s, bint filling)
     cpdef dict snapshot(self)

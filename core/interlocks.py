@@ -27,6 +27,12 @@ from .sensors import (
     SignalQuality,
 )
 
+# Signal indices held as C ints by the compiled module (interlocks.pxd).
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
+_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+
+
 # Actions, as bits of `actions` (reported in diag and as events when they change).
 X_OVERTEMP = 1
 X_NO_FLOW = 2
@@ -120,8 +126,8 @@ class Interlocks:
         ok = sq.ok
         actions = 0
         # Over-temperature: evaluated on the validated supply temperature.
-        supply_ok = ok[I_SECONDARY_SUPPLY_TEMP]
-        supply_c = values[I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = ok[_I_SECONDARY_SUPPLY_TEMP]
+        supply_c = values[_I_SECONDARY_SUPPLY_TEMP]
         limit = self.overtemp_c - self.overtemp_hyst_k if self.overtemp_cond else self.overtemp_c
         self.overtemp_cond = supply_ok and supply_c > limit
         if self.overtemp_cond and supply_c > self.overtemp_c:
@@ -135,16 +141,16 @@ class Interlocks:
                 self.tripped = False
                 self.reset_requested = False
         # Pressures.
-        p_sup_ok = ok[I_SECONDARY_SUPPLY_PRESSURE]
-        p_ret_ok = ok[I_SECONDARY_RETURN_PRESSURE]
+        p_sup_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE]
+        p_ret_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
         p_max = -1.0e9
         if p_sup_ok:
-            p_max = values[I_SECONDARY_SUPPLY_PRESSURE]
-        if p_ret_ok and values[I_SECONDARY_RETURN_PRESSURE] > p_max:
-            p_max = values[I_SECONDARY_RETURN_PRESSURE]
+            p_max = values[_I_SECONDARY_SUPPLY_PRESSURE]
+        if p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] > p_max:
+            p_max = values[_I_SECONDARY_RETURN_PRESSURE]
         limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
         self.over_pressure = p_max > limit
-        self.under_pressure = p_ret_ok and values[I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
+        self.under_pressure = p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
         # Circulation: frost forces a pump on (unless dry), dry run forces them off.
         if pumps.dry_run:
             actions |= X_DRY_RUN

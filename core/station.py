@@ -39,6 +39,16 @@ from .setpoint_chain import SupplySetpointChain
 from .signals import ACTUATORS, INPUTS
 from .valve_loop import ValveLoop
 
+# Signal indices held as C ints by the compiled module (station.pxd).
+_I_HEAT_POWER = I_HEAT_POWER
+_I_OUTDOOR_TEMP = I_OUTDOOR_TEMP
+_I_PRIMARY_FLOW = I_PRIMARY_FLOW
+_I_PRIMARY_RETURN_TEMP = I_PRIMARY_RETURN_TEMP
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+_I_TANK_LEVEL = I_TANK_LEVEL
+_I_VALVE_POSITION = I_VALVE_POSITION
+
 SNAPSHOT_VERSION = 1
 
 # Private copies of the mode, alarm and lease indices, held as C ints by the compiled module
@@ -135,8 +145,8 @@ class StationController:
         sq = self.sq
         # 1. signal quality
         sq.update(inputs, now_s)
-        self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP]
-        self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
+        self.outdoor_ok = sq.ok[_I_OUTDOOR_TEMP]
+        self.outdoor_c = sq.values[_I_OUTDOOR_TEMP]
         frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
         # 2. alarms (from this cycle's signals and the pieces' state of the last cycle)
@@ -156,8 +166,8 @@ class StationController:
         chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(inputs), room_c, flags)
         self.chain_setpoint_c = chain_c
         setpoint_c = chain_c
-        supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP]
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = sq.ok[_I_SECONDARY_SUPPLY_TEMP]
+        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
         if mode == _M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
@@ -177,8 +187,8 @@ class StationController:
         elif not heating or self.interlocks.tripped or self.interlocks.no_flow:
             setpoint_c = 0.0
         self.supply_setpoint_c = setpoint_c
-        vo = self.valve.step(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION],
-                             sq.ok[I_VALVE_POSITION], manual)
+        vo = self.valve.step(now_s, setpoint_c, supply_c, supply_ok, sq.values[_I_VALVE_POSITION],
+                             sq.ok[_I_VALVE_POSITION], manual)
         self.valve_out = vo
         # 6. pumps
         pumps = self.pumps
@@ -221,9 +231,9 @@ class StationController:
         # The chain reads a few signals itself (limiters, schedule); it gets them validated.
         sq = self.sq
         d = self.chain_in
-        d["primary_return_temp_c"] = (sq.values[I_PRIMARY_RETURN_TEMP], sq.ok[I_PRIMARY_RETURN_TEMP])
-        d["heat_power_kw"] = (sq.values[I_HEAT_POWER], sq.ok[I_HEAT_POWER])
-        d["primary_flow_m3h"] = (sq.values[I_PRIMARY_FLOW], sq.ok[I_PRIMARY_FLOW])
+        d["primary_return_temp_c"] = (sq.values[_I_PRIMARY_RETURN_TEMP], sq.ok[_I_PRIMARY_RETURN_TEMP])
+        d["heat_power_kw"] = (sq.values[_I_HEAT_POWER], sq.ok[_I_HEAT_POWER])
+        d["primary_flow_m3h"] = (sq.values[_I_PRIMARY_FLOW], sq.ok[_I_PRIMARY_FLOW])
         item = inputs.get(TIME_OF_DAY_S)
         tod = 0.0
         tod_ok = False
@@ -259,10 +269,10 @@ class StationController:
 
     def _filled(self) -> bool:
         sq = self.sq
-        if not sq.ok[I_SECONDARY_RETURN_PRESSURE]:
+        if not sq.ok[_I_SECONDARY_RETURN_PRESSURE]:
             return False
-        level_ok = not sq.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
-        return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
+        level_ok = not sq.ok[_I_TANK_LEVEL] or not self.make_up.tank_low_low
+        return level_ok and sq.values[_I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
 
     def _update_alarms(self, now_s: float) -> None:
         a = self.alarms
@@ -270,9 +280,9 @@ class StationController:
         il = self.interlocks
         pumps = self.pumps
         mu = self.make_up
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
-        p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
-        level = sq.values[I_TANK_LEVEL]
+        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
+        p_ret = sq.values[_I_SECONDARY_RETURN_PRESSURE]
+        level = sq.values[_I_TANK_LEVEL]
         a.update(_A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
         a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
         wanted = circulation_wanted(self.modes.mode) or il.frost
@@ -289,7 +299,7 @@ class StationController:
         a.update(_A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
         sp = self.supply_setpoint_c
         mode = self.modes.mode
-        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != _M_MANUAL
+        closed_loop = (sq.ok[_I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != _M_MANUAL
                        and heating_allowed(mode) and not il.tripped and not il.no_flow)
         a.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
         a.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
