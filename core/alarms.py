@@ -64,6 +64,8 @@ PROCESS_ALARMS = (
     ("valve_shut_rising", "major", False, D_PROCESS, "primary valve shut but supply temperature rising (passing valve)"),
     ("startup_fill_timeout", "major", False, D_NONE, "start-up: network not pressurised in time"),
     ("safe_mode", "major", False, D_NONE, "station in safe mode"),
+    ("valve_position_mismatch", "major", False, D_NONE,
+     "primary valve position feedback far from the command (stuck valve or actuator)"),
 )
 A_SECONDARY_OVERTEMP = 0
 A_PUMP_DRY_RUN = 1
@@ -83,7 +85,8 @@ A_VALVE_OPEN_NO_RISE = 14
 A_VALVE_SHUT_RISING = 15
 A_STARTUP_FILL_TIMEOUT = 16
 A_SAFE_MODE = 17
-N_PROCESS = 18
+A_VALVE_POSITION_MISMATCH = 18  # the valve loop already waited mismatch_delay_s
+N_PROCESS = 19
 # Sensor alarms follow: index A_SENSOR0 + signal index, code "sensor_" + signal name.
 A_SENSOR0 = N_PROCESS
 _MAJOR_SENSORS = ("secondary_supply_temp_c", "secondary_return_pressure_kpa", "secondary_supply_pressure_kpa")

@@ -72,6 +72,7 @@ _A_TANK_LEVEL_LOW = al.A_TANK_LEVEL_LOW
 _A_TANK_LEVEL_LOW_LOW = al.A_TANK_LEVEL_LOW_LOW
 _A_VALVE_OPEN_NO_RISE = al.A_VALVE_OPEN_NO_RISE
 _A_VALVE_SHUT_RISING = al.A_VALVE_SHUT_RISING
+_A_VALVE_POSITION_MISMATCH = al.A_VALVE_POSITION_MISMATCH
 _L_BOOST = cm.L_BOOST
 _L_DP = cm.L_DP
 _L_MAKEUP = cm.L_MAKEUP
@@ -306,6 +307,7 @@ class StationController:
         vd = self.valve.alarms_diag
         a.update(_A_VALVE_OPEN_NO_RISE, bool(vd.get("valve_open_no_rise", False)), supply_c, now_s)
         a.update(_A_VALVE_SHUT_RISING, bool(vd.get("valve_shut_rising", False)), supply_c, now_s)
+        a.update(_A_VALVE_POSITION_MISMATCH, bool(vd.get("valve_position_mismatch", False)), sq.values[_I_VALVE_POSITION], now_s)
         a.update(_A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
         a.update(_A_SAFE_MODE, mode == _M_SAFE, 0.0, now_s)
         i = 0
@@ -339,6 +341,8 @@ class StationController:
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
         d["room_setpoint_lease_s"] = lz.remaining_s(_L_ROOM, now_s)
         d["supply_setpoint_lease_s"] = lz.remaining_s(_L_SUPPLY, now_s)
+        # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
+        d["supply_setpoint_lease_c"] = lz.value[_L_SUPPLY] if lz.active(_L_SUPPLY) else None
         d["dp_setpoint_lease_s"] = lz.remaining_s(_L_DP, now_s)
         d["makeup_pressure_lease_s"] = lz.remaining_s(_L_MAKEUP, now_s)
         d["boost_lease_s"] = lz.remaining_s(_L_BOOST, now_s)
