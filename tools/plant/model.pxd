@@ -1,4 +1,5 @@
 # Cython augmentation of model.py (pure-Python mode): the plant core as a C-level class.
+# noexcept: pure arithmetic on C doubles, nothing to raise (no exception check after each call).
 import cython
 
 cdef unsigned long long MASK64
@@ -9,11 +10,13 @@ cdef double KPA_PER_M
 cdef double E
 cdef double OPEN_TEMP_C
 cdef double OPEN_PRESSURE_KPA
+cdef int N_IMAGE
+cdef tuple IMAGE_NAMES
 
 @cython.locals(dtemp=cython.double, lm=cython.double, eps=cython.double, ua=cython.double, ntu=cython.double,
                _k=cython.int)
 @cython.locals(f=cython.double)
-cdef double _fraction(object pct)
+cdef double _fraction(double pct)
 
 cpdef double emitter_heat(double k_rad, double n, double c, double ts, double ti, double lm_guess)
 
@@ -63,47 +66,56 @@ cdef class PlantCore:
     cdef public int relief_open
     cdef public double cum_vol
     cdef public object open_sensors
+    cdef public double[:] image_values
+    cdef public signed char[:] image_oks
 
     cpdef double uniform(self)
     cpdef double gauss(self)
     cpdef double quant(self, double value, double step)
     cpdef double static_pressure_kpa(self)
     @cython.locals(x=cython.ulonglong, y=cython.ulonglong)
-    cdef double _u(self)
-    cdef double _g(self)
+    cdef double _u(self) noexcept
+    cdef double _g(self) noexcept
     @cython.locals(q=cython.double, n=cython.long)
-    cdef double _q(self, double value, double step)
+    cdef double _q(self, double value, double step) noexcept
     @cython.locals(p=cython.double)
-    cdef double _p_static(self)
+    cdef double _p_static(self) noexcept
     cpdef void apply(self, dict actuators)
     @cython.locals(remaining=cython.double, h=cython.double)
     cpdef void advance(self, double dt_s)
+    cpdef void set_actuators(self, double valve_cmd_pct, double valve_open_pulse_s, double valve_close_pulse_s,
+                             bint pump1_run, double pump1_speed_cmd_pct, bint pump2_run, double pump2_speed_cmd_pct,
+                             bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
-                   sec_ret=cython.double, out=dict)
+                   sec_ret=cython.double, i=cython.int)
+    cpdef void fill_image(self, double[:] values, signed char[:] oks)
+    @cython.locals(i=cython.int)
+    cdef void _open_circuits(self, double[:] values, signed char[:] oks)
+    @cython.locals(out=dict, values="double[:]", i=cython.int)
     cpdef dict readings(self)
-    @cython.locals(image=dict, values=dict)
+    @cython.locals(image=dict, values="double[:]", oks="signed char[:]", i=cython.int)
     cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
     @cython.locals(a=cython.double)
     cdef void step_fast(self, double dt)
     @cython.locals(old_motor=cython.double, rate=cython.double, step=cython.double, err=cython.double,
                    half=cython.double, old_stem=cython.double, d=cython.double)
-    cdef void _actuator(self, double dt)
-    cdef double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer)
-    cdef double _ramp(self, double speed, double target, double step)
+    cdef void _actuator(self, double dt) noexcept
+    cdef double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer) noexcept
+    cdef double _ramp(self, double speed, double target, double step) noexcept
     @cython.locals(step=cython.double)
-    cdef void _pumps(self, double dt)
+    cdef void _pumps(self, double dt) noexcept
     @cython.locals(n1=cython.double, n2=cython.double, hmax=cython.double, lo=cython.double, hi=cython.double,
-                   h=cython.double, q=cython.double, _k=cython.int)
-    cdef void _solve_network(self)
+                   h=cython.double, q=cython.double, _k=cython.int, n=cython.double, k=cython.double)
+    cdef void _solve_network(self) noexcept
     @cython.locals(tp_in=cython.double, kv=cython.double, dp_bar=cython.double, v1=cython.double, v2=cython.double,
                    t_ret=cython.double, c1=cython.double, c2=cython.double, f1=cython.double, f2=cython.double,
                    ua=cython.double, cmin=cython.double, cmax=cython.double, cr=cython.double, ntu=cython.double,
                    e=cython.double, eps=cython.double, q=cython.double, ts_target=cython.double,
                    tp_target=cython.double, a=cython.double)
-    cdef void _primary_and_hx(self, double dt)
+    cdef void _primary_and_hx(self, double dt) noexcept
     @cython.locals(h=cython.double, p=cython.double, running=cython.int, v=cython.double, level=cython.double)
-    cdef void _makeup(self, double dt)
+    cdef void _makeup(self, double dt) noexcept
     @cython.locals(i=cython.int, j=cython.int, _k=cython.int, dv=cython.double, w=cython.double)
     cdef double _lookup(self, double[:] vols, double[:] temps, int head, double target_vol)
     @cython.locals(mix=cython.double, room_a=cython.double, q_ret_sum=cython.double, c_sum=cython.double,
