@@ -19,6 +19,8 @@ action tied to it (see core.interlocks) stays in force until then.
 reading when the alarm was raised. The list is rebuilt only when a state changes.
 """
 
+from array import array
+
 from . import checks
 from .signals import INPUTS
 
@@ -127,19 +129,20 @@ class AlarmTable:
         self.n = len(rows)
         self.codes = [r[0] for r in rows]
         self.severity = [r[1] for r in rows]
-        self.latching = [r[2] for r in rows]
+        self.latching = array("b", [1 if r[2] else 0 for r in rows])
         self.text = [r[4] for r in rows]
         delays = (0.0, float(cfg["delay_s"]), float(cfg["sensor_delay_s"]), float(cfg["deviation_delay_s"]))
-        self.delay_s = [delays[r[3]] for r in rows]
+        self.delay_s = array("d", [delays[r[3]] for r in rows])
         self.clear_delay_s = float(cfg["clear_delay_s"])
         self.index = {}
         for i in range(self.n):
             self.index[self.codes[i]] = i
-        self.state = [S_NONE] * self.n
-        self.since_s = [0.0] * self.n
-        self.value = [0.0] * self.n
-        self.on_since_s = [-1.0] * self.n
-        self.off_since_s = [-1.0] * self.n
+        # Per-alarm state as typed arrays: the compiled cycle updates them without Python objects.
+        self.state = array("b", [S_NONE] * self.n)
+        self.since_s = array("d", [0.0] * self.n)
+        self.value = array("d", [0.0] * self.n)
+        self.on_since_s = array("d", [-1.0] * self.n)
+        self.off_since_s = array("d", [-1.0] * self.n)
         self.events = []  # type: list
         self.dirty = True
         self.listing = []  # type: list
@@ -166,7 +169,7 @@ class AlarmTable:
                 self.off_since_s[i] = now_s
             if now_s - self.off_since_s[i] >= self.clear_delay_s:
                 self.off_since_s[i] = -1.0
-                if state == _S_ACKED or not self.latching[i]:
+                if state == _S_ACKED or self.latching[i] == 0:
                     self.state[i] = _S_NONE
                     self._event(i, "cleared", now_s)
                 else:
