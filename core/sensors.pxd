@@ -13,6 +13,7 @@ cdef class SignalQuality:
     cdef public signed char[:] ok, quality, reason
     cdef public double[:] raw, good_at_s, changed_at_s, frozen_ref, spike_since_s
     cdef public signed char[:] seen
+    cdef public int n_bad
     @cython.locals(i=int, names=list)
     cpdef update(self, dict inputs, double now_s)
     @cython.locals(i=int)
