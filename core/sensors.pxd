@@ -19,7 +19,7 @@ cdef class SignalQuality:
     @cython.locals(i=int)
     cpdef update_image(self, double[:] values, signed char[:] oks, double now_s)
     @cython.locals(reason=int, good_at=double, dt=double, step=double)
-    cdef void _check(self, int i, double v, bint present, double now_s)
+    cdef void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays
     cpdef bint alarm_condition(self, int i)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

@@ -112,6 +112,7 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
     total = int(round(days * 86400.0 / CONTROL_PERIOD_S))
     chunk = int(3600.0 / CONTROL_PERIOD_S)
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     if name in ("habitual", "curve"):
         xs = [p[0] for p in ECL_CURVE]
         ys = [p[1] for p in ECL_CURVE]
@@ -129,7 +130,10 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
     else:
         raise ValueError("unknown controller %r: choose from %s" % (name, ", ".join(CONTROLLERS)))
     wall = time.perf_counter() - t0
-    return figures(name, plant, rec, days, wall)
+    result = figures(name, plant, rec, days, wall)
+    # CPU time of this process: on a shared machine the wall time also counts others' work.
+    result["cpu_s"] = time.process_time() - cpu0
+    return result
 
 
 def _run_heatkeeper(plant: Any, rec: Any, spec: dict[str, Any], total: int, chunk: int, progress: Any) -> None:
@@ -262,13 +266,16 @@ def speed_sample(spec: dict[str, Any], controller: str, days: float) -> dict[str
         env.pop("HEATKEEPER_REQUIRE_CEXT", None)
         env[env_key] = "1"
         code = ("import json,sys; from heatkeeper.tools.bench.season import simulate; "
-                "r = simulate(%r, json.loads(sys.argv[1]), habitual_c=60.0); print(json.dumps(r['wall_s']))" % controller)
+                "r = simulate(%r, json.loads(sys.argv[1]), habitual_c=60.0); print(json.dumps([r['wall_s'], r['cpu_s']]))"
+                % controller)
         proc = subprocess.run([sys.executable, "-c", code, json.dumps(sample)], env=env, capture_output=True, text=True,
                               check=False)
         if proc.returncode != 0:
             out[label + "_error"] = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
             continue
-        out[label + "_s_per_day"] = float(proc.stdout.strip().splitlines()[-1]) / days
+        wall_s, cpu_s = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[label + "_s_per_day"] = float(wall_s) / days
+        out[label + "_cpu_s_per_day"] = float(cpu_s) / days
     if "compiled_s_per_day" in out and "interpreted_s_per_day" in out and out["compiled_s_per_day"] > 0:
         out["speedup"] = out["interpreted_s_per_day"] / out["compiled_s_per_day"]
     return out
@@ -312,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
             unavailable.append("heatkeeper (%s)" % exc)
             controllers.remove("heatkeeper")
     t0 = time.perf_counter()
+    load_start = os.getloadavg()[0]  # reported beside the wall time: the machine may be shared
     show_bar = not args.json and sys.stdout.isatty()
     with report.progress_bar(show_bar, controllers, days) as on_progress:
         outcome = run_all(spec, controllers, args.jobs, on_progress)
@@ -320,6 +328,7 @@ def run(args: argparse.Namespace) -> int:
         sample_controller = "heatkeeper" if "heatkeeper" in controllers else controllers[0]
         speed = speed_sample(spec, sample_controller, min(args.interpreted_days, days))
     summary = report.summarise(spec, days, controllers, outcome, speed, time.perf_counter() - t0, unavailable)
+    summary["load_average_1m_start_end"] = [load_start, os.getloadavg()[0]]
     if args.report:
         report.write_report(args.report, summary, outcome["results"])
     if args.json:
