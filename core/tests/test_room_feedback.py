@@ -112,6 +112,39 @@ class TestRoomFeedback(unittest.TestCase):
         run(room, t, 3600.0, 60.0)
         self.assertTrue(room.trim_k >= before)
 
+    def test_trim_follows_the_load(self):
+        # (lift before K, trim before K, lift after K, expected trim K): the trim scales with the
+        # curve's lift above the room setpoint; lifts below min_lift_k count as min_lift_k; bounded
+        table = ((40.0, 4.0, 60.0, 6.0), (40.0, 4.0, 20.0, 2.0), (40.0, -4.0, 60.0, -6.0),
+                 (40.0, 4.0, 5.0, 1.0), (5.0, 1.0, 40.0, 4.0), (40.0, 6.0, 80.0, 8.0), (40.0, 4.0, 40.0, 4.0))
+        for lift0, trim0, lift1, want in table:
+            room = RoomFeedback({"min_lift_k": 10.0, "trim_max_k": 8.0})
+            room.follow_load(lift0)
+            room.trim_k = trim0
+            room.follow_load(lift1)
+            self.assertAlmostEqual(room.trim_k, want, delta=1e-9)
+        fixed = RoomFeedback({"scale_with_load": False})
+        fixed.follow_load(40.0)
+        fixed.trim_k = 4.0
+        fixed.follow_load(60.0)
+        self.assertEqual(fixed.trim_k, 4.0)
+        # the first lift only sets the reference; NaN is ignored
+        room = RoomFeedback({})
+        room.trim_k = 3.0
+        room.follow_load(30.0)
+        room.follow_load(float("nan"))
+        self.assertEqual(room.trim_k, 3.0)
+        self.assertEqual(room.lift_k, 30.0)
+        snap = room.snapshot(0.0)
+        other = RoomFeedback({})
+        other.restore(snap, 0.0)
+        other.follow_load(60.0)
+        self.assertAlmostEqual(other.trim_k, 6.0, delta=1e-9)
+        other.restore({"trim_k": 1.0, "lift_k": "bad"}, 0.0)
+        self.assertEqual(other.lift_k, 0.0)
+        self.assertIn("room_feedback.min_lift_k=0 K: must be in [1.0, 100.0] K", validate({"min_lift_k": 0}))
+        self.assertIn("room_feedback.scale_with_load=1: must be true or false", validate({"scale_with_load": 1}))
+
     def test_no_readings_decay_to_zero(self):
         room = RoomFeedback({"decay_s": 3600.0})
         room.trim_k = 6.0
