@@ -11,7 +11,9 @@ least heat. The controlled value is a robust low statistic of the fresh, plausib
 - "percentile": the `percentile` (default 10th) of all readings, and never the single minimum
   when there are 3 or more.
 
-The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - low_c) / integral_time_s,
+The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - predicted_c) / integral_time_s,
+where predicted_c is the low statistic trend_horizon_s ahead on its smoothed trend (the rooms
+answer hours late, so a fall is met before it reaches the floor, and the daily swing is damped),
 held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target. It rises
 raise_factor times faster than it falls: heat is saved slowly and comfort restored quickly,
 because the rooms answer hours late and an undershoot below 18 degC is what homes complain of. It lowers
@@ -26,7 +28,8 @@ then a correction of the curve's gradient, not a parallel shift: the homes that 
 than the curve gives at -20 degC need 10 % more at -40 degC too, and get it the moment the
 outdoor temperature falls, not hours later when their rooms have cooled (the building's
 mismatch to the curve grows with the load; a shift learnt at one outdoor temperature is wrong
-at the next).
+at the next). A negative trim (homes warmer than the curve intends: free gains, which do not
+grow with the load) is kept as a shift, so a cold front never deepens it.
 """
 
 from .heating_curve import merged, section_problems
@@ -51,6 +54,8 @@ DEFAULTS = {
     "decay_s": 21600.0,
     "scale_with_load": True,  # the trim scales with the curve's lift above the room setpoint
     "min_lift_k": 10.0,  # lifts below this count as this (mild weather, summer)
+    "trend_horizon_s": 3600.0,  # act on the low statistic this far ahead on its trend (0 = off)
+    "trend_tau_s": 3600.0,  # smoothing of the trend (K/s) over the collector readings
 }
 
 RANGES = {
@@ -69,6 +74,8 @@ RANGES = {
     "trim_max_k": (0.0, 30.0, "K"),
     "decay_s": (60.0, 604800.0, "s"),
     "min_lift_k": (1.0, 100.0, "K"),
+    "trend_horizon_s": (0.0, 21600.0, "s"),
+    "trend_tau_s": (300.0, 86400.0, "s"),
 }
 
 MAX_COLLECTORS = 4096
@@ -111,6 +118,11 @@ class RoomFeedback:
         self.scale_with_load = bool(s["scale_with_load"])
         self.min_lift_k = float(s["min_lift_k"])
         self.lift_k = 0.0  # the last lift seen by follow_load (0: none yet)
+        self.trend_horizon_s = float(s["trend_horizon_s"])
+        self.trend_tau_s = float(s["trend_tau_s"])
+        self.trend_k_per_s = 0.0  # smoothed slope of the low statistic
+        self.trend_low_c = 0.0
+        self.trend_s = -1.0  # when trend_low_c was taken (< 0: none)
         self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
         self.trim_k = 0.0
         self.lag_dt_s = 0.0
@@ -151,6 +163,26 @@ class RoomFeedback:
                 group = cid
             self.readings[cid] = [temp_c, now_s - age_s, group]
         self.evaluate(now_s)
+        self.update_trend(now_s)
+
+    def update_trend(self, now_s: float):
+        """Smooth the slope of the low statistic (K/s) from one set of readings to the next."""
+        if self.n_fresh == 0:
+            self.trend_k_per_s = 0.0
+            self.trend_s = -1.0
+            return
+        dt_s = now_s - self.trend_s
+        if self.trend_s < 0.0 or dt_s > 4.0 * self.trend_tau_s or dt_s < 0.0:
+            self.trend_low_c = self.low_c
+            self.trend_s = now_s
+            self.trend_k_per_s = 0.0
+            return
+        if dt_s < 60.0:
+            return
+        raw = (self.low_c - self.trend_low_c) / dt_s
+        self.trend_k_per_s = lag_step(self.trend_k_per_s, raw, dt_s, self.trend_tau_s)
+        self.trend_low_c = self.low_c
+        self.trend_s = now_s
 
     def evaluate(self, now_s: float):
         """Recompute the low statistic from the stored readings (drops long-dead collectors)."""
@@ -231,7 +263,7 @@ class RoomFeedback:
             return
         if lift_k < self.min_lift_k:
             lift_k = self.min_lift_k
-        if self.lift_k > 0.0 and lift_k != self.lift_k:
+        if self.lift_k > 0.0 and lift_k != self.lift_k and self.trim_k > 0.0:
             trim = self.trim_k * lift_k / self.lift_k
             if trim > self.trim_max_k:
                 trim = self.trim_max_k
@@ -250,7 +282,7 @@ class RoomFeedback:
                 self.lag_gain = lag_step(0.0, 1.0, dt_s, self.decay_s)
             self.trim_k -= self.lag_gain * self.trim_k
             return self.trim_k
-        err_k = self.target_c - self.low_c
+        err_k = self.target_c - self.low_c - self.trend_horizon_s * self.trend_k_per_s
         if -self.deadband_k < err_k < self.deadband_k:
             return self.trim_k
         rate = self.rate_per_k_s * err_k * dt_s
