@@ -3,12 +3,17 @@ cimport cython
 
 cdef int _S_NONE, _S_ACTIVE, _S_ACKED, _S_CLEARED_UNACKED
 
+@cython.final
 cdef class AlarmTable:
     cdef public int n
-    cdef public list codes, severity, latching, text, delay_s
+    cdef public list codes, severity, text
+    cdef public signed char[:] latching
+    cdef public double[:] delay_s
     cdef public double clear_delay_s
     cdef public dict index
-    cdef public list state, since_s, value, on_since_s, off_since_s, events, listing
+    cdef public signed char[:] state
+    cdef public double[:] since_s, value, on_since_s, off_since_s
+    cdef public list events, listing
     cdef public bint dirty
     @cython.locals(state=int)
     cpdef update(self, int i, bint condition, double value, double now_s)

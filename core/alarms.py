@@ -19,6 +19,8 @@ action tied to it (see core.interlocks) stays in force until then.
 reading when the alarm was raised. The list is rebuilt only when a state changes.
 """
 
+from array import array
+
 from . import checks
 from .signals import INPUTS
 
@@ -62,6 +64,8 @@ PROCESS_ALARMS = (
     ("valve_shut_rising", "major", False, D_PROCESS, "primary valve shut but supply temperature rising (passing valve)"),
     ("startup_fill_timeout", "major", False, D_NONE, "start-up: network not pressurised in time"),
     ("safe_mode", "major", False, D_NONE, "station in safe mode"),
+    ("valve_position_mismatch", "major", False, D_NONE,
+     "primary valve position feedback far from the command (stuck valve or actuator)"),
 )
 A_SECONDARY_OVERTEMP = 0
 A_PUMP_DRY_RUN = 1
@@ -81,7 +85,8 @@ A_VALVE_OPEN_NO_RISE = 14
 A_VALVE_SHUT_RISING = 15
 A_STARTUP_FILL_TIMEOUT = 16
 A_SAFE_MODE = 17
-N_PROCESS = 18
+A_VALVE_POSITION_MISMATCH = 18  # the valve loop already waited mismatch_delay_s
+N_PROCESS = 19
 # Sensor alarms follow: index A_SENSOR0 + signal index, code "sensor_" + signal name.
 A_SENSOR0 = N_PROCESS
 _MAJOR_SENSORS = ("secondary_supply_temp_c", "secondary_return_pressure_kpa", "secondary_supply_pressure_kpa")
@@ -124,19 +129,20 @@ class AlarmTable:
         self.n = len(rows)
         self.codes = [r[0] for r in rows]
         self.severity = [r[1] for r in rows]
-        self.latching = [r[2] for r in rows]
+        self.latching = array("b", [1 if r[2] else 0 for r in rows])
         self.text = [r[4] for r in rows]
         delays = (0.0, float(cfg["delay_s"]), float(cfg["sensor_delay_s"]), float(cfg["deviation_delay_s"]))
-        self.delay_s = [delays[r[3]] for r in rows]
+        self.delay_s = array("d", [delays[r[3]] for r in rows])
         self.clear_delay_s = float(cfg["clear_delay_s"])
         self.index = {}
         for i in range(self.n):
             self.index[self.codes[i]] = i
-        self.state = [S_NONE] * self.n
-        self.since_s = [0.0] * self.n
-        self.value = [0.0] * self.n
-        self.on_since_s = [-1.0] * self.n
-        self.off_since_s = [-1.0] * self.n
+        # Per-alarm state as typed arrays: the compiled cycle updates them without Python objects.
+        self.state = array("b", [S_NONE] * self.n)
+        self.since_s = array("d", [0.0] * self.n)
+        self.value = array("d", [0.0] * self.n)
+        self.on_since_s = array("d", [-1.0] * self.n)
+        self.off_since_s = array("d", [-1.0] * self.n)
         self.events = []  # type: list
         self.dirty = True
         self.listing = []  # type: list
@@ -163,7 +169,7 @@ class AlarmTable:
                 self.off_since_s[i] = now_s
             if now_s - self.off_since_s[i] >= self.clear_delay_s:
                 self.off_since_s[i] = -1.0
-                if state == _S_ACKED or not self.latching[i]:
+                if state == _S_ACKED or self.latching[i] == 0:
                     self.state[i] = _S_NONE
                     self._event(i, "cleared", now_s)
                 else:

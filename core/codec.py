@@ -10,6 +10,9 @@ Topics (v1), `{sid}` a station id:
     heatkeeper/v1/stations/{sid}/status      retained "online"/"offline" (last will)
     heatkeeper/v1/stations/{sid}/down/cmd    supervisor -> station commands, QoS 1, never retained
     heatkeeper/v1/stations/{sid}/down/rooms  supervisor -> station room-temperature readings
+    heatkeeper/v1/stations/{sid}/down/outdoor  supervisor -> station outdoor temperature (city
+                                             value: weather service or the fleet's healthy
+                                             sensors), used while the station's own sensor fails
     heatkeeper/v1/collectors/{cid}           room-temperature collector readings
 
 Uplink payload: {"v": 1, "station": sid, "seq": n, "ts": unix_s, "kind": kind, "body": {...}}.
@@ -85,6 +88,10 @@ def rooms_topic(station_id: str) -> str:
     return PREFIX + "stations/" + station_id + "/down/rooms"
 
 
+def outdoor_topic(station_id: str) -> str:
+    return PREFIX + "stations/" + station_id + "/down/outdoor"
+
+
 def collector_topic(collector_id: str) -> str:
     return PREFIX + "collectors/" + collector_id
 
@@ -97,7 +104,8 @@ COLLECTOR_FILTER = PREFIX + "collectors/+"
 
 def parse_topic(topic: str) -> tuple:
     """(area, id, leaf) for one of our topics: ("up", sid, kind), ("status", sid, ""),
-    ("cmd", sid, ""), ("rooms", sid, ""), ("collector", cid, ""). Raises CodecError."""
+    ("cmd", sid, ""), ("rooms", sid, ""), ("outdoor", sid, ""), ("collector", cid, "").
+    Raises CodecError."""
     if not topic.startswith(PREFIX):
         raise CodecError("bad_topic", "topic %r is not under %r" % (topic, PREFIX))
     parts = topic[len(PREFIX):].split("/")
@@ -113,6 +121,8 @@ def parse_topic(topic: str) -> tuple:
             return ("cmd", sid, "")
         if len(parts) == 4 and parts[2] == "down" and parts[3] == "rooms":
             return ("rooms", sid, "")
+        if len(parts) == 4 and parts[2] == "down" and parts[3] == "outdoor":
+            return ("outdoor", sid, "")
     raise CodecError("bad_topic", "unknown topic %r" % topic)
 
 
@@ -280,3 +290,33 @@ def decode_rooms(topic: str, payload: bytes) -> dict:
         _number(item, "temp_c")
         _number(item, "ts")
     return {"station": sid, "ts": _number(msg, "ts"), "readings": readings}
+
+
+# --- outdoor temperature from the supervisor -------------------------------------------------
+# Wider than any weather on Earth: a value outside is garbage, not cold. The station applies its
+# own plausibility range and maximum age on top.
+OUTDOOR_MIN_C = -80.0
+OUTDOOR_MAX_C = 70.0
+
+
+def encode_outdoor(station_id: str, temp_c: float, ts_s: float, source: str, stations: int) -> tuple:
+    """(topic, payload) of an outdoor temperature for one station: measured at `ts_s` (unix s),
+    `source` a short name ("fleet_median", "weather_service", ...), `stations` how many
+    stations' sensors it stands on (0 when not from the fleet)."""
+    _check_id(station_id, "station")
+    return outdoor_topic(station_id), _dump({"v": VERSION, "ts": ts_s, "temp_c": temp_c, "source": source,
+                                             "stations": stations})
+
+
+def decode_outdoor(topic: str, payload: bytes) -> dict:
+    """{"station", "ts", "temp_c", "source", "stations"}; raises CodecError on anything else."""
+    area, sid, _ = parse_topic(topic)
+    if area != "outdoor":
+        raise CodecError("bad_topic", "topic %r is not an outdoor topic" % topic)
+    msg = _load(payload)
+    _check_version(msg)
+    temp_c = _number(msg, "temp_c")
+    if temp_c < OUTDOOR_MIN_C or temp_c > OUTDOOR_MAX_C:
+        raise CodecError("bad_field", "temp_c=%r degC: must be in [%g, %g]" % (temp_c, OUTDOOR_MIN_C, OUTDOOR_MAX_C))
+    return {"station": sid, "ts": _number(msg, "ts"), "temp_c": temp_c, "source": _text(msg, "source", 64),
+            "stations": _integer(msg, "stations", 0)}

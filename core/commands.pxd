@@ -1,9 +1,16 @@
 # Cython augmentation of commands.py (the leases are checked every cycle).
+cimport cython
+
+cdef int _N_LEASES
+
+@cython.final
 cdef class Leases:
-    cdef public list value, until_s, events
+    cdef public double[:] value, until_s
+    cdef public list events
     cpdef set(self, int which, double value, double now_s, double lease_s)
     cpdef bint clear(self, int which)
     cpdef bint active(self, int which)
+    @cython.locals(i=int, until=double)
     cpdef expire(self, double now_s)
     cpdef double remaining_s(self, int which, double now_s)
     cpdef dict snapshot(self, double now_s)

@@ -13,6 +13,8 @@ Every remote setpoint is a lease: it holds for `lease_s` (default `default_lease
 30-minute "control system monitoring" generalised). A lease is never renewed implicitly.
 """
 
+from array import array
+
 from . import checks
 from .modes import (
     M_AUTO,
@@ -34,6 +36,7 @@ L_DP = 2
 L_MAKEUP = 3
 L_BOOST = 4
 N_LEASES = 5
+_N_LEASES = N_LEASES  # a C int in the compiled module (commands.pxd)
 LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost")
 
 _ALL = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_SUMMER)
@@ -108,8 +111,8 @@ class Leases:
     """The active remote setpoints: value and expiry per lease (expiry < 0: none)."""
 
     def __init__(self) -> None:
-        self.value = [0.0] * N_LEASES
-        self.until_s = [-1.0] * N_LEASES
+        self.value = array("d", [0.0] * N_LEASES)
+        self.until_s = array("d", [-1.0] * N_LEASES)  # typed: expire() runs every cycle
         self.events = []  # type: list
 
     def set(self, which, value: float, now_s: float, lease_s: float) -> None:
@@ -127,7 +130,7 @@ class Leases:
     def expire(self, now_s: float) -> None:
         """Drop leases whose time is up; one event each."""
         i = 0
-        while i < N_LEASES:
+        while i < _N_LEASES:
             until = self.until_s[i]
             if until >= 0.0 and now_s >= until:
                 self.until_s[i] = -1.0

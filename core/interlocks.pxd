@@ -1,8 +1,27 @@
 # Cython augmentation of interlocks.py.
+cimport cython
 from .make_up cimport MakeUp
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
 
+cdef int _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE, _I_SECONDARY_SUPPLY_TEMP
+
+cdef int _X_OVERTEMP, _X_NO_FLOW, _X_OVER_PRESSURE, _X_DRY_RUN, _X_TANK_LOW_LOW, _X_MAKEUP_FAULT, _X_FROST, _X_FROST_VALVE
+
+@cython.final
+cdef class Actuators:
+    cdef public double valve_cmd_pct, valve_open_pulse_s, valve_close_pulse_s
+    cdef public bint pump1_run
+    cdef public double pump1_speed_cmd_pct
+    cdef public bint pump2_run
+    cdef public double pump2_speed_cmd_pct
+    cdef public bint makeup_pump_run
+    cdef public double makeup_pump_speed_cmd_pct
+    cdef public bint relief_valve_open
+    cpdef read(self, dict out)
+    cpdef write(self, dict out)
+
+@cython.final
 cdef class Interlocks:
     cdef public double overtemp_c, overtemp_hyst_k, overtemp_delay_s, over_pressure_kpa, over_pressure_hyst_kpa
     cdef public double under_pressure_kpa, frost_outdoor_c, frost_hyst_k, frost_min_supply_c, frost_supply_c
@@ -13,7 +32,13 @@ cdef class Interlocks:
     cdef public list events
     cpdef bint update_frost(self, double outdoor_c, bint outdoor_ok)
     cpdef request_reset(self)
+    @cython.locals(act=Actuators)
     cpdef apply(self, dict out, double now_s, SignalQuality sq, CirculationPumps pumps, MakeUp make_up,
                 double cycle_s, bint filling)
+    @cython.locals(values="double[:]", ok="signed char[:]", actions=int, changed=int, bit=int, i=int, k=int,
+                   supply_ok=bint, supply_c=double, limit=double, p_sup_ok=bint, p_ret_ok=bint, p_max=double,
+                   flowing=bint)
+    cpdef apply_to(self, Actuators out, double now_s, SignalQuality sq, CirculationPumps pumps, MakeUp make_up,
+                   double cycle_s, bint filling)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

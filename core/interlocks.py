@@ -27,6 +27,12 @@ from .sensors import (
     SignalQuality,
 )
 
+# Signal indices held as C ints by the compiled module (interlocks.pxd).
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
+_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+
+
 # Actions, as bits of `actions` (reported in diag and as events when they change).
 X_OVERTEMP = 1
 X_NO_FLOW = 2
@@ -36,6 +42,15 @@ X_TANK_LOW_LOW = 16
 X_MAKEUP_FAULT = 32
 X_FROST = 64
 X_FROST_VALVE = 128
+# Private copies held as C ints by the compiled module (interlocks.pxd).
+_X_OVERTEMP = X_OVERTEMP
+_X_NO_FLOW = X_NO_FLOW
+_X_OVER_PRESSURE = X_OVER_PRESSURE
+_X_DRY_RUN = X_DRY_RUN
+_X_TANK_LOW_LOW = X_TANK_LOW_LOW
+_X_MAKEUP_FAULT = X_MAKEUP_FAULT
+_X_FROST = X_FROST
+_X_FROST_VALVE = X_FROST_VALVE
 ACTION_NAMES = ("overtemp_trip", "no_flow_valve_shut", "over_pressure_relief", "dry_run_pumps_off",
                 "tank_low_low_makeup_off", "makeup_fault_off", "frost_circulation", "frost_valve_open")
 
@@ -72,8 +87,51 @@ def validate(section: dict) -> list:
     return p
 
 
+class Actuators:
+    """One cycle's actuator commands, the keys of core.signals.ACTUATORS as attributes; the
+    station fills them and the interlocks have the last word on them."""
+
+    def __init__(self) -> None:
+        self.valve_cmd_pct = 0.0
+        self.valve_open_pulse_s = 0.0
+        self.valve_close_pulse_s = 0.0
+        self.pump1_run = False
+        self.pump1_speed_cmd_pct = 0.0
+        self.pump2_run = False
+        self.pump2_speed_cmd_pct = 0.0
+        self.makeup_pump_run = False
+        self.makeup_pump_speed_cmd_pct = 0.0
+        self.relief_valve_open = False
+
+    def read(self, out: dict) -> None:
+        """Take the commands from an output dict (every ACTUATORS key present)."""
+        self.valve_cmd_pct = out["valve_cmd_pct"]
+        self.valve_open_pulse_s = out["valve_open_pulse_s"]
+        self.valve_close_pulse_s = out["valve_close_pulse_s"]
+        self.pump1_run = out["pump1_run"]
+        self.pump1_speed_cmd_pct = out["pump1_speed_cmd_pct"]
+        self.pump2_run = out["pump2_run"]
+        self.pump2_speed_cmd_pct = out["pump2_speed_cmd_pct"]
+        self.makeup_pump_run = out["makeup_pump_run"]
+        self.makeup_pump_speed_cmd_pct = out["makeup_pump_speed_cmd_pct"]
+        self.relief_valve_open = out["relief_valve_open"]
+
+    def write(self, out: dict) -> None:
+        """Put the commands into an output dict."""
+        out["valve_cmd_pct"] = self.valve_cmd_pct
+        out["valve_open_pulse_s"] = self.valve_open_pulse_s
+        out["valve_close_pulse_s"] = self.valve_close_pulse_s
+        out["pump1_run"] = self.pump1_run
+        out["pump1_speed_cmd_pct"] = self.pump1_speed_cmd_pct
+        out["pump2_run"] = self.pump2_run
+        out["pump2_speed_cmd_pct"] = self.pump2_speed_cmd_pct
+        out["makeup_pump_run"] = self.makeup_pump_run
+        out["makeup_pump_speed_cmd_pct"] = self.makeup_pump_speed_cmd_pct
+        out["relief_valve_open"] = self.relief_valve_open
+
+
 class Interlocks:
-    """Protective state; `apply` rewrites the output dict toward safe."""
+    """Protective state; `apply_to` moves the actuator commands toward safe."""
 
     def __init__(self, cfg: dict) -> None:
         self.overtemp_c = float(cfg["overtemp_c"])
@@ -114,14 +172,22 @@ class Interlocks:
 
     def apply(self, out: dict, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
               cycle_s: float, filling: bool) -> None:
-        """Move `out` toward safe; nothing may change it after this call. `filling`: the network
-        is being filled (start-up), so frost must not start a pump in it."""
+        """apply_to() on an output dict with the keys of core.signals.ACTUATORS."""
+        act = Actuators()
+        act.read(out)
+        self.apply_to(act, now_s, sq, pumps, make_up, cycle_s, filling)
+        act.write(out)
+
+    def apply_to(self, out: Actuators, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
+                 cycle_s: float, filling: bool) -> None:
+        """Move the commands `out` toward safe; nothing may change them after this call.
+        `filling`: the network is being filled (start-up), so frost must not start a pump in it."""
         values = sq.values
         ok = sq.ok
         actions = 0
         # Over-temperature: evaluated on the validated supply temperature.
-        supply_ok = ok[I_SECONDARY_SUPPLY_TEMP]
-        supply_c = values[I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = ok[_I_SECONDARY_SUPPLY_TEMP]
+        supply_c = values[_I_SECONDARY_SUPPLY_TEMP]
         limit = self.overtemp_c - self.overtemp_hyst_k if self.overtemp_cond else self.overtemp_c
         self.overtemp_cond = supply_ok and supply_c > limit
         if self.overtemp_cond and supply_c > self.overtemp_c:
@@ -135,54 +201,57 @@ class Interlocks:
                 self.tripped = False
                 self.reset_requested = False
         # Pressures.
-        p_sup_ok = ok[I_SECONDARY_SUPPLY_PRESSURE]
-        p_ret_ok = ok[I_SECONDARY_RETURN_PRESSURE]
+        p_sup_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE]
+        p_ret_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
         p_max = -1.0e9
         if p_sup_ok:
-            p_max = values[I_SECONDARY_SUPPLY_PRESSURE]
-        if p_ret_ok and values[I_SECONDARY_RETURN_PRESSURE] > p_max:
-            p_max = values[I_SECONDARY_RETURN_PRESSURE]
+            p_max = values[_I_SECONDARY_SUPPLY_PRESSURE]
+        if p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] > p_max:
+            p_max = values[_I_SECONDARY_RETURN_PRESSURE]
         limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
         self.over_pressure = p_max > limit
-        self.under_pressure = p_ret_ok and values[I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
+        self.under_pressure = p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
         # Circulation: frost forces a pump on (unless dry), dry run forces them off.
         if pumps.dry_run:
-            actions |= X_DRY_RUN
-            out["pump1_run"] = False
-            out["pump2_run"] = False
-            out["pump1_speed_cmd_pct"] = 0.0
-            out["pump2_speed_cmd_pct"] = 0.0
+            actions |= _X_DRY_RUN
+            out.pump1_run = False
+            out.pump2_run = False
+            out.pump1_speed_cmd_pct = 0.0
+            out.pump2_speed_cmd_pct = 0.0
         elif self.frost:
-            actions |= X_FROST
+            actions |= _X_FROST
             # Backstop: the pumps normally run for frost already (a change-over pause included);
             # force one only if they were not asked to circulate at all.
-            if not pumps.want and not filling and not out["pump1_run"] and not out["pump2_run"]:
+            if not pumps.want and not filling and not out.pump1_run and not out.pump2_run:
                 k = pumps.duty if not pumps.failed[pumps.duty] else 1 - pumps.duty
                 if not pumps.failed[k]:
-                    name = "pump1" if k == 0 else "pump2"
-                    out[name + "_run"] = True
-                    out[name + "_speed_cmd_pct"] = pumps.fallback_speed_pct
-        flowing = (out["pump1_run"] and pumps.run[0] and pumps.proven[0]) or \
-                  (out["pump2_run"] and pumps.run[1] and pumps.proven[1])
+                    if k == 0:
+                        out.pump1_run = True
+                        out.pump1_speed_cmd_pct = pumps.fallback_speed_pct
+                    else:
+                        out.pump2_run = True
+                        out.pump2_speed_cmd_pct = pumps.fallback_speed_pct
+        flowing = (out.pump1_run and pumps.run[0] and pumps.proven[0]) or \
+                  (out.pump2_run and pumps.run[1] and pumps.proven[1])
         self.no_flow = not flowing
         if self.tripped or self.no_flow:
-            actions |= X_OVERTEMP if self.tripped else 0
-            actions |= X_NO_FLOW if self.no_flow else 0
-            out["valve_cmd_pct"] = 0.0
-            out["valve_open_pulse_s"] = 0.0
-            out["valve_close_pulse_s"] = cycle_s
-        elif self.frost and supply_ok and supply_c < self.frost_supply_c and out["valve_cmd_pct"] < self.frost_valve_min_pct:
-            actions |= X_FROST_VALVE
-            out["valve_cmd_pct"] = self.frost_valve_min_pct
+            actions |= _X_OVERTEMP if self.tripped else 0
+            actions |= _X_NO_FLOW if self.no_flow else 0
+            out.valve_cmd_pct = 0.0
+            out.valve_open_pulse_s = 0.0
+            out.valve_close_pulse_s = cycle_s
+        elif self.frost and supply_ok and supply_c < self.frost_supply_c and out.valve_cmd_pct < self.frost_valve_min_pct:
+            actions |= _X_FROST_VALVE
+            out.valve_cmd_pct = self.frost_valve_min_pct
         # Make-up and relief.
         if self.over_pressure:
-            actions |= X_OVER_PRESSURE
-            out["relief_valve_open"] = True
+            actions |= _X_OVER_PRESSURE
+            out.relief_valve_open = True
         if self.over_pressure or make_up.tank_low_low or make_up.pump_fault:
-            actions |= X_TANK_LOW_LOW if make_up.tank_low_low else 0
-            actions |= X_MAKEUP_FAULT if make_up.pump_fault else 0
-            out["makeup_pump_run"] = False
-            out["makeup_pump_speed_cmd_pct"] = 0.0
+            actions |= _X_TANK_LOW_LOW if make_up.tank_low_low else 0
+            actions |= _X_MAKEUP_FAULT if make_up.pump_fault else 0
+            out.makeup_pump_run = False
+            out.makeup_pump_speed_cmd_pct = 0.0
         if actions != self.actions:
             changed = actions ^ self.actions
             bit = 1

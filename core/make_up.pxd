@@ -1,5 +1,8 @@
 # Cython augmentation of make_up.py.
+cimport cython
 from .sensors cimport SignalQuality
+
+cdef int _I_MAKEUP_PUMP_FAULT, _I_MAKEUP_PUMP_RUNNING, _I_MAKEUP_VOLUME, _I_SECONDARY_RETURN_PRESSURE, _I_TANK_LEVEL
 
 cdef class MakeUp:
     cdef public bint vsd
@@ -14,6 +17,7 @@ cdef class MakeUp:
     cdef public int bucket_i
     cdef public double bucket_start_s, window_start_s, window_m3, rate_l_per_h
     cdef public list events
+    @cython.locals(values="double[:]", ok="signed char[:]")
     cpdef step(self, double now_s, double dt_s, SignalQuality sq, double setpoint_kpa, bint filling)
     cdef _tank(self, bint level_ok, double level_pct)
     cdef _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling)

@@ -26,6 +26,14 @@ from .sensors import (
     SignalQuality,
 )
 
+# Signal indices held as C ints by the compiled module (make_up.pxd).
+_I_MAKEUP_PUMP_FAULT = I_MAKEUP_PUMP_FAULT
+_I_MAKEUP_PUMP_RUNNING = I_MAKEUP_PUMP_RUNNING
+_I_MAKEUP_VOLUME = I_MAKEUP_VOLUME
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_TANK_LEVEL = I_TANK_LEVEL
+
+
 CONTROLS = ("band", "vsd")
 N_BUCKETS = 60
 
@@ -119,14 +127,14 @@ class MakeUp:
         start-up fill (volume not counted as leakage)."""
         values = sq.values
         ok = sq.ok
-        self._tank(ok[I_TANK_LEVEL], values[I_TANK_LEVEL])
-        self.pump_fault = ok[I_MAKEUP_PUMP_FAULT] and values[I_MAKEUP_PUMP_FAULT] > 0.5
+        self._tank(ok[_I_TANK_LEVEL], values[_I_TANK_LEVEL])
+        self.pump_fault = ok[_I_MAKEUP_PUMP_FAULT] and values[_I_MAKEUP_PUMP_FAULT] > 0.5
         self.setpoint_kpa = setpoint_kpa
         half = self.band_kpa * 0.5
         self.start_kpa = setpoint_kpa - half
         self.stop_kpa = setpoint_kpa + half
-        self.pressure_ok = ok[I_SECONDARY_RETURN_PRESSURE]
-        p = values[I_SECONDARY_RETURN_PRESSURE]
+        self.pressure_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
+        p = values[_I_SECONDARY_RETURN_PRESSURE]
         run = self.run
         if not self.pressure_ok or self.pump_fault or self.tank_low_low:
             run = False
@@ -160,8 +168,8 @@ class MakeUp:
         else:
             self.speed_pct = 100.0
         self.long_run = run and now_s - self.run_since_s >= self.max_run_s
-        running = ok[I_MAKEUP_PUMP_RUNNING] and values[I_MAKEUP_PUMP_RUNNING] > 0.5 if ok[I_MAKEUP_PUMP_RUNNING] else run
-        self._totalise(now_s, dt_s, ok[I_MAKEUP_VOLUME], values[I_MAKEUP_VOLUME], running, filling)
+        running = ok[_I_MAKEUP_PUMP_RUNNING] and values[_I_MAKEUP_PUMP_RUNNING] > 0.5 if ok[_I_MAKEUP_PUMP_RUNNING] else run
+        self._totalise(now_s, dt_s, ok[_I_MAKEUP_VOLUME], values[_I_MAKEUP_VOLUME], running, filling)
 
     def _tank(self, level_ok: bool, level_pct: float) -> None:
         if not level_ok:

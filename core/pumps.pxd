@@ -1,5 +1,8 @@
 # Cython augmentation of pumps.py.
+cimport cython
 from .sensors cimport SignalQuality
+
+cdef int _I_PUMP1_FAULT, _I_PUMP1_RUNNING, _I_PUMP2_FAULT, _I_PUMP2_RUNNING, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE
 
 cdef class CirculationPumps:
     cdef public double proof_s, changeover_delay_s, retry_s, rotate_after_s, exercise_idle_s, exercise_s
@@ -16,6 +19,7 @@ cdef class CirculationPumps:
     cdef public double dry_low_since_s, dry_ok_since_s
     cdef public list events
     cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa)
+    @cython.locals(values="double[:]", ok="signed char[:]")
     cpdef step(self, double now_s, double dt_s, bint want, SignalQuality sq, double dp_target_kpa)
     cdef _event(self, str reason, int pump, double now_s)
     cdef _start(self, int k, double now_s)

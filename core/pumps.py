@@ -25,6 +25,15 @@ from .sensors import (
     SignalQuality,
 )
 
+# Signal indices held as C ints by the compiled module (pumps.pxd).
+_I_PUMP1_FAULT = I_PUMP1_FAULT
+_I_PUMP1_RUNNING = I_PUMP1_RUNNING
+_I_PUMP2_FAULT = I_PUMP2_FAULT
+_I_PUMP2_RUNNING = I_PUMP2_RUNNING
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
+
+
 DP_MODES = ("constant", "proportional", "supervisor")
 
 DEFAULTS = {
@@ -151,17 +160,17 @@ class CirculationPumps:
         values = sq.values
         ok = sq.ok
         self.want = want
-        self.dp_ok = ok[I_SECONDARY_SUPPLY_PRESSURE] and ok[I_SECONDARY_RETURN_PRESSURE]
-        self.dp_kpa = values[I_SECONDARY_SUPPLY_PRESSURE] - values[I_SECONDARY_RETURN_PRESSURE] if self.dp_ok else 0.0
+        self.dp_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE] and ok[_I_SECONDARY_RETURN_PRESSURE]
+        self.dp_kpa = values[_I_SECONDARY_SUPPLY_PRESSURE] - values[_I_SECONDARY_RETURN_PRESSURE] if self.dp_ok else 0.0
         self.dp_target_kpa = dp_target_kpa
         if want or self.dry_run:  # an empty network being filled is not a dry-running pump
-            self._dry_run(now_s, ok[I_SECONDARY_RETURN_PRESSURE], values[I_SECONDARY_RETURN_PRESSURE])
+            self._dry_run(now_s, ok[_I_SECONDARY_RETURN_PRESSURE], values[_I_SECONDARY_RETURN_PRESSURE])
         else:
             self.dry_low_since_s = -1.0
-        self._pump_health(now_s, 0, ok[I_PUMP1_FAULT] and values[I_PUMP1_FAULT] > 0.5,
-                          ok[I_PUMP1_RUNNING], values[I_PUMP1_RUNNING] > 0.5)
-        self._pump_health(now_s, 1, ok[I_PUMP2_FAULT] and values[I_PUMP2_FAULT] > 0.5,
-                          ok[I_PUMP2_RUNNING], values[I_PUMP2_RUNNING] > 0.5)
+        self._pump_health(now_s, 0, ok[_I_PUMP1_FAULT] and values[_I_PUMP1_FAULT] > 0.5,
+                          ok[_I_PUMP1_RUNNING], values[_I_PUMP1_RUNNING] > 0.5)
+        self._pump_health(now_s, 1, ok[_I_PUMP2_FAULT] and values[_I_PUMP2_FAULT] > 0.5,
+                          ok[_I_PUMP2_RUNNING], values[_I_PUMP2_RUNNING] > 0.5)
         if self.dry_run:
             self._stop(0, now_s)
             self._stop(1, now_s)

@@ -1,16 +1,24 @@
-# Cython augmentation of sensors.py.
+# Cython augmentation of sensors.py: the per-signal state as typed arrays (memoryviews).
 cimport cython
 
 cdef int _R_NONE, _R_MISSING, _R_RANGE, _R_RATE, _R_FROZEN, _Q_GOOD, _Q_HELD, _Q_BAD, _N_SIGNALS
 
+@cython.final
 cdef class SignalQuality:
-    cdef public list names, low, high, rate, frozen_check, essential
+    cdef public list names
+    cdef public double[:] low, high, rate
+    cdef public signed char[:] frozen_check, essential
     cdef public double stale_s, frozen_s, spike_hold_s
-    cdef public list values, ok, quality, reason, raw, good_at_s, changed_at_s, frozen_ref, spike_since_s, seen
+    cdef public double[:] values
+    cdef public signed char[:] ok, quality, reason
+    cdef public double[:] raw, good_at_s, changed_at_s, frozen_ref, spike_since_s
+    cdef public signed char[:] seen
     @cython.locals(i=int, names=list)
     cpdef update(self, dict inputs, double now_s)
-    @cython.locals(v=double, reason=int, good_at=double, dt=double, step=double)
-    cdef _update_one(self, int i, object item, double now_s)
+    @cython.locals(i=int)
+    cpdef update_image(self, double[:] values, signed char[:] oks, double now_s)
+    @cython.locals(reason=int, good_at=double, dt=double, step=double)
+    cdef void _check(self, int i, double v, bint present, double now_s)
     cpdef bint alarm_condition(self, int i)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

@@ -13,6 +13,8 @@ Invariant: `update` is total. Any garbage in `inputs` (missing names, wrong type
 makes that signal not ok; nothing raises.
 """
 
+from array import array
+
 from . import checks
 from .signals import INPUTS
 
@@ -133,58 +135,80 @@ def _limits(name: str, kind, cfg: dict) -> tuple:
     return (0.0, 1.0e12, 0.0)
 
 
+def _doubles(value, n):
+    return array("d", [value] * n)
+
+
+def _flags(value, n):
+    return array("b", [1 if value else 0] * n)
+
+
 class SignalQuality:
-    """Validated process image: `values`, `ok`, `quality`, `reason` lists by signal index."""
+    """Validated process image: `values`, `ok`, `quality`, `reason` arrays by signal index.
+
+    The per-signal state lives in typed arrays (array module: CPython and MicroPython), so the
+    compiled cycle touches no Python objects. `update(inputs, now_s)` takes the dict image of
+    core.signals; `update_image(values, oks, now_s)` takes the same image as two arrays in
+    INPUTS order (a double and an ok flag per signal) and runs the same checks.
+    """
 
     def __init__(self, cfg: dict) -> None:
         self.names = list(INPUTS)
-        self.low = []
-        self.high = []
-        self.rate = []
-        self.frozen_check = []
-        self.essential = []
+        self.low = _doubles(0.0, N_SIGNALS)
+        self.high = _doubles(0.0, N_SIGNALS)
+        self.rate = _doubles(0.0, N_SIGNALS)
+        self.frozen_check = _flags(False, N_SIGNALS)
+        self.essential = _flags(False, N_SIGNALS)
         for i in range(N_SIGNALS):
             name = self.names[i]
             kind = _kind(name)
             lim = _limits(name, kind, cfg)
-            self.low.append(lim[0])
-            self.high.append(lim[1])
-            self.rate.append(lim[2])
-            self.frozen_check.append(kind == K_TEMP)
-            self.essential.append(i in ESSENTIAL)
+            self.low[i] = lim[0]
+            self.high[i] = lim[1]
+            self.rate[i] = lim[2]
+            self.frozen_check[i] = 1 if kind == K_TEMP else 0
+            self.essential[i] = 1 if i in ESSENTIAL else 0
         self.stale_s = float(cfg["stale_s"])
         self.frozen_s = float(cfg["frozen_s"])
         self.spike_hold_s = float(cfg["spike_hold_s"])
-        self.values = [0.0] * N_SIGNALS
-        self.ok = [False] * N_SIGNALS
-        self.quality = [Q_BAD] * N_SIGNALS
-        self.reason = [R_MISSING] * N_SIGNALS
-        self.raw = [0.0] * N_SIGNALS  # last raw numeric reading (alarm value)
-        self.good_at_s = [-1.0] * N_SIGNALS  # time of the last good reading, -1 never
-        self.changed_at_s = [-1.0] * N_SIGNALS  # time the raw value last changed
-        self.frozen_ref = [0.0] * N_SIGNALS  # the raw value at that change
-        self.spike_since_s = [-1.0] * N_SIGNALS
-        self.seen = [False] * N_SIGNALS  # ever ok since start (or restored)
+        self.values = _doubles(0.0, N_SIGNALS)
+        self.ok = _flags(False, N_SIGNALS)
+        self.quality = array("b", [Q_BAD] * N_SIGNALS)
+        self.reason = array("b", [R_MISSING] * N_SIGNALS)
+        self.raw = _doubles(0.0, N_SIGNALS)  # last raw numeric reading (alarm value)
+        self.good_at_s = _doubles(-1.0, N_SIGNALS)  # time of the last good reading, -1 never
+        self.changed_at_s = _doubles(-1.0, N_SIGNALS)  # time the raw value last changed
+        self.frozen_ref = _doubles(0.0, N_SIGNALS)  # the raw value at that change
+        self.spike_since_s = _doubles(-1.0, N_SIGNALS)
+        self.seen = _flags(False, N_SIGNALS)  # ever ok since start (or restored)
 
     def update(self, inputs: dict, now_s: float) -> None:
         """Validate one cycle's inputs (a dict of name -> (value, ok)) at time now_s."""
+        names = self.names
         i = 0
         while i < _N_SIGNALS:
-            self._update_one(i, inputs.get(self.names[i]), now_s)
+            item = inputs.get(names[i])
+            if (type(item) is tuple or type(item) is list) and len(item) == 2 and item[1]:
+                raw = item[0]
+                if type(raw) is float or (type(raw) is int) or type(raw) is bool:
+                    self._check(i, float(raw), True, now_s)
+                else:
+                    self._check(i, 0.0, False, now_s)
+            else:
+                self._check(i, 0.0, False, now_s)
             i += 1
 
-    def _update_one(self, i, item: object, now_s: float) -> None:
-        v = 0.0
+    def update_image(self, values, oks, now_s: float) -> None:
+        """Validate one cycle's image given as arrays in INPUTS order: `values[i]` (a float)
+        and `oks[i]` (non-zero when the boundary read it); same checks as update()."""
+        i = 0
+        while i < _N_SIGNALS:
+            self._check(i, values[i], oks[i] != 0, now_s)
+            i += 1
+
+    def _check(self, i, v: float, present: bool, now_s: float) -> None:
         reason = _R_NONE
-        if (type(item) is tuple or type(item) is list) and len(item) == 2 and item[1]:
-            raw = item[0]
-            if type(raw) is float or (type(raw) is int) or type(raw) is bool:
-                v = float(raw)
-                if v != v:
-                    reason = _R_MISSING
-            else:
-                reason = _R_MISSING
-        else:
+        if not present or v != v:
             reason = _R_MISSING
         if reason == _R_NONE:
             self.raw[i] = v
@@ -214,23 +238,23 @@ class SignalQuality:
         if reason == _R_NONE:
             self.spike_since_s[i] = -1.0
             self.values[i] = v
-            self.ok[i] = True
+            self.ok[i] = 1
             self.quality[i] = _Q_GOOD
             self.reason[i] = _R_NONE
             self.good_at_s[i] = now_s
-            self.seen[i] = True
+            self.seen[i] = 1
             return
         self.reason[i] = reason
         if reason != _R_FROZEN and good_at >= 0.0 and now_s - good_at <= self.stale_s:
-            self.ok[i] = True
+            self.ok[i] = 1
             self.quality[i] = _Q_HELD
             return
-        self.ok[i] = False
+        self.ok[i] = 0
         self.quality[i] = _Q_BAD
 
     def alarm_condition(self, i) -> bool:
         """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""
-        return self.quality[i] == _Q_BAD and (self.seen[i] or self.essential[i])
+        return self.quality[i] == _Q_BAD and (self.seen[i] != 0 or self.essential[i] != 0)
 
     def snapshot(self) -> dict:
         return {"seen": [n for n, s in zip(self.names, self.seen) if s]}
@@ -240,4 +264,4 @@ class SignalQuality:
         if isinstance(seen, list):
             for i in range(N_SIGNALS):
                 if self.names[i] in seen:
-                    self.seen[i] = True
+                    self.seen[i] = 1

@@ -3,6 +3,7 @@
     ctl = StationController(settings)        # raises core.settings.SettingsError
     out = ctl.step(inputs)                   # outputs with the keys of core.signals.OUTPUTS
     res = ctl.handle_command(cmd, now_s)     # {"result", "reason", "detail"}
+    n = ctl.step_image(now_s, values, oks)   # the same cycle on array inputs, no output dict
 
 Order inside `step` (fixed): signal quality, alarms, mode, setpoint chain, PI and valve,
 pumps, make-up, interlocks last. `step` is total: every piece handles bad data itself (bad
@@ -19,7 +20,7 @@ from . import modes as md
 from . import settings as st
 from .alarms import AlarmTable
 from .commands import Leases
-from .interlocks import Interlocks
+from .interlocks import Actuators, Interlocks
 from .make_up import MakeUp
 from .modes import circulation_wanted, heating_allowed
 from .pumps import CirculationPumps
@@ -38,6 +39,17 @@ from .sensors import (
 from .setpoint_chain import SupplySetpointChain
 from .signals import ACTUATORS, INPUTS
 from .valve_loop import ValveLoop
+
+# Signal indices held as C ints by the compiled module (station.pxd).
+_I_HEAT_POWER = I_HEAT_POWER
+_I_OUTDOOR_TEMP = I_OUTDOOR_TEMP
+_I_PRIMARY_FLOW = I_PRIMARY_FLOW
+_I_PRIMARY_RETURN_TEMP = I_PRIMARY_RETURN_TEMP
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+_I_TANK_LEVEL = I_TANK_LEVEL
+_I_VALVE_POSITION = I_VALVE_POSITION
+_N_SIGNALS = N_SIGNALS
 
 SNAPSHOT_VERSION = 1
 
@@ -62,6 +74,7 @@ _A_TANK_LEVEL_LOW = al.A_TANK_LEVEL_LOW
 _A_TANK_LEVEL_LOW_LOW = al.A_TANK_LEVEL_LOW_LOW
 _A_VALVE_OPEN_NO_RISE = al.A_VALVE_OPEN_NO_RISE
 _A_VALVE_SHUT_RISING = al.A_VALVE_SHUT_RISING
+_A_VALVE_POSITION_MISMATCH = al.A_VALVE_POSITION_MISMATCH
 _L_BOOST = cm.L_BOOST
 _L_DP = cm.L_DP
 _L_MAKEUP = cm.L_MAKEUP
@@ -79,6 +92,7 @@ _T_TRIP = md.T_TRIP
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule. Without it the schedule uses its configured day offset.
 TIME_OF_DAY_S = "time_of_day_s"
+_INF = float("inf")
 
 
 class StationController:
@@ -112,8 +126,9 @@ class StationController:
         self.manual_valve_pct = 0.0
         self.supply_setpoint_c = 0.0
         self.chain_setpoint_c = 0.0
-        self.valve_out = {"valve_cmd_pct": 0.0, "valve_open_pulse_s": 0.0, "valve_close_pulse_s": 0.0,
-                          "valve_estimate_pct": 0.0}
+        self.act = Actuators()  # this cycle's commands (interlocks applied)
+        self.time_of_day_s = 0.0
+        self.time_of_day_ok = False
         self.outdoor_c = 0.0
         self.outdoor_ok = False
         # The chain's mode flags (one dict, updated each cycle) and its validated inputs.
@@ -128,15 +143,54 @@ class StationController:
         if not isinstance(inputs, dict):
             inputs = {}
         now_s = self._clock(inputs.get("now_s"))
+        dt_s = self._advance(now_s)
+        self.sq.update(inputs, now_s)
+        item = inputs.get(TIME_OF_DAY_S)
+        self.time_of_day_s = 0.0
+        self.time_of_day_ok = False
+        if type(item) is tuple and len(item) == 2 and item[1]:
+            v = item[0]
+            if (type(v) is float or type(v) is int) and 0.0 <= v < 86400.0:
+                self.time_of_day_s = float(v)
+                self.time_of_day_ok = True
+        self._cycle(now_s, dt_s)
+        return self._outputs()
+
+    def step_image(self, now_s: float, values, oks) -> int:
+        """The cycle of step() with the process image as two arrays in core.signals.INPUTS
+        order (`values[i]` a float, `oks[i]` non-zero when the boundary read it) and no time
+        of day. No output dict: the commands are in `act` (core.interlocks.Actuators), the
+        setpoint and mode in `supply_setpoint_c` and `modes.mode`, the alarm list in
+        `alarms.listing_now()`, diag in `telemetry()`. Events stay in `events` until
+        take_events(); returns how many are waiting. For a caller that fills arrays (a
+        compiled simulation loop); same checks, same state, same commands as step()."""
+        now_s = self._clock_s(now_s)
+        dt_s = self._advance(now_s)
+        self.sq.update_image(values, oks, now_s)
+        self.time_of_day_s = 0.0
+        self.time_of_day_ok = False
+        self._cycle(now_s, dt_s)
+        return len(self.events)
+
+    def take_events(self) -> list:
+        """The events waiting since the last step() or take_events() (after step_image)."""
+        events = list(self.events)
+        self.events.clear()
+        return events
+
+    def _advance(self, now_s: float) -> float:
         dt_s = now_s - self.now_s if self.started else self.cycle_s
         if not self.started:
             self._start_clock(now_s)
         self.now_s = now_s
+        return dt_s
+
+    def _cycle(self, now_s: float, dt_s: float) -> None:
+        # The cycle after signal quality (fixed order, see the module docstring); the
+        # commands end in self.act, interlocks last.
         sq = self.sq
-        # 1. signal quality
-        sq.update(inputs, now_s)
-        self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP]
-        self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
+        self.outdoor_ok = sq.ok[_I_OUTDOOR_TEMP] != 0
+        self.outdoor_c = sq.values[_I_OUTDOOR_TEMP]
         frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
         # 2. alarms (from this cycle's signals and the pieces' state of the last cycle)
@@ -153,11 +207,11 @@ class StationController:
         flags["summer_allowed"] = mode == _M_AUTO or mode == _M_REMOTE
         flags["remote_supply_c"] = leases.value[_L_SUPPLY] if mode == _M_REMOTE and leases.active(_L_SUPPLY) else None
         flags["boost_k"] = leases.value[_L_BOOST] if leases.active(_L_BOOST) and (mode == _M_AUTO or mode == _M_REMOTE) else 0.0
-        chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(inputs), room_c, flags)
+        chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
         self.chain_setpoint_c = chain_c
         setpoint_c = chain_c
-        supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP]
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = sq.ok[_I_SECONDARY_SUPPLY_TEMP] != 0
+        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
         if mode == _M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
@@ -171,15 +225,13 @@ class StationController:
             heating = True
         # 5. PI and valve. A setpoint of 0 tells the valve loop "heating off": it drives the
         # valve shut and its PI tracks, so the release after a hold is bumpless.
-        manual = None
-        if mode == _M_MANUAL:
-            manual = self.manual_valve_pct
-        elif not heating or self.interlocks.tripped or self.interlocks.no_flow:
+        manual = mode == _M_MANUAL
+        if not manual and (not heating or self.interlocks.tripped or self.interlocks.no_flow):
             setpoint_c = 0.0
         self.supply_setpoint_c = setpoint_c
-        vo = self.valve.step(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION],
-                             sq.ok[I_VALVE_POSITION], manual)
-        self.valve_out = vo
+        valve = self.valve
+        valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[_I_VALVE_POSITION], sq.ok[_I_VALVE_POSITION] != 0,
+                  manual, self.manual_valve_pct, -1.0)
         # 6. pumps
         pumps = self.pumps
         filling = mode == _M_STARTUP_FILL  # never circulate an unfilled network, frost or not
@@ -190,56 +242,69 @@ class StationController:
         makeup_kpa = leases.value[_L_MAKEUP] if leases.active(_L_MAKEUP) else self.makeup_setpoint_kpa
         mu = self.make_up
         mu.step(now_s, dt_s, sq, makeup_kpa, filling)
+        act = self.act
+        va = valve.actuator
+        act.valve_cmd_pct = va.cmd_pct
+        act.valve_open_pulse_s = va.open_pulse_s
+        act.valve_close_pulse_s = va.close_pulse_s
+        act.pump1_run = pumps.run[0]
+        act.pump1_speed_cmd_pct = pumps.speed_pct[0]
+        act.pump2_run = pumps.run[1]
+        act.pump2_speed_cmd_pct = pumps.speed_pct[1]
+        act.makeup_pump_run = mu.run
+        act.makeup_pump_speed_cmd_pct = mu.speed_pct
+        act.relief_valve_open = mu.relief_open
+        # 8. interlocks: last, only toward safe; nothing below touches the actuators.
+        self.interlocks.apply_to(act, now_s, sq, pumps, mu, self.cycle_s, filling)
+
+    def _outputs(self) -> dict:
+        # step()'s result: a new dict each cycle (callers keep it as the last output).
+        act = self.act
+        mode = self.modes.mode
         out = {
-            "valve_cmd_pct": vo["valve_cmd_pct"],
-            "valve_open_pulse_s": vo["valve_open_pulse_s"],
-            "valve_close_pulse_s": vo["valve_close_pulse_s"],
-            "pump1_run": pumps.run[0],
-            "pump1_speed_cmd_pct": pumps.speed_pct[0],
-            "pump2_run": pumps.run[1],
-            "pump2_speed_cmd_pct": pumps.speed_pct[1],
-            "makeup_pump_run": mu.run,
-            "makeup_pump_speed_cmd_pct": mu.speed_pct,
-            "relief_valve_open": mu.relief_open,
+            "valve_cmd_pct": act.valve_cmd_pct,
+            "valve_open_pulse_s": act.valve_open_pulse_s,
+            "valve_close_pulse_s": act.valve_close_pulse_s,
+            "pump1_run": act.pump1_run,
+            "pump1_speed_cmd_pct": act.pump1_speed_cmd_pct,
+            "pump2_run": act.pump2_run,
+            "pump2_speed_cmd_pct": act.pump2_speed_cmd_pct,
+            "makeup_pump_run": act.makeup_pump_run,
+            "makeup_pump_speed_cmd_pct": act.makeup_pump_speed_cmd_pct,
+            "relief_valve_open": act.relief_valve_open,
             "mode": mode,
             "mode_name": md.MODE_NAMES[mode],
-            "supply_setpoint_c": setpoint_c,
+            "supply_setpoint_c": self.supply_setpoint_c,
+            "alarms": self.alarms.listing_now(),
         }
-        # 8. interlocks: last, only toward safe; nothing below touches the actuators.
-        self.interlocks.apply(out, now_s, sq, pumps, mu, self.cycle_s, filling)
-        out["alarms"] = self.alarms.listing_now()
         if self.events:
             out["events"] = list(self.events)
             self.events.clear()
         else:
             out["events"] = []
-        out["diag"] = self._diag(vo)
+        out["diag"] = self._diag()
         self.last_out = out
         return out
 
-    def _chain_inputs(self, inputs: dict) -> dict:
+    def _chain_inputs(self) -> dict:
         # The chain reads a few signals itself (limiters, schedule); it gets them validated.
         sq = self.sq
         d = self.chain_in
-        d["primary_return_temp_c"] = (sq.values[I_PRIMARY_RETURN_TEMP], sq.ok[I_PRIMARY_RETURN_TEMP])
-        d["heat_power_kw"] = (sq.values[I_HEAT_POWER], sq.ok[I_HEAT_POWER])
-        d["primary_flow_m3h"] = (sq.values[I_PRIMARY_FLOW], sq.ok[I_PRIMARY_FLOW])
-        item = inputs.get(TIME_OF_DAY_S)
-        tod = 0.0
-        tod_ok = False
-        if type(item) is tuple and len(item) == 2 and item[1]:
-            v = item[0]
-            if (type(v) is float or type(v) is int) and 0.0 <= v < 86400.0:
-                tod = float(v)
-                tod_ok = True
-        d[TIME_OF_DAY_S] = (tod, tod_ok)
+        d["primary_return_temp_c"] = (sq.values[_I_PRIMARY_RETURN_TEMP], sq.ok[_I_PRIMARY_RETURN_TEMP] != 0)
+        d["heat_power_kw"] = (sq.values[_I_HEAT_POWER], sq.ok[_I_HEAT_POWER] != 0)
+        d["primary_flow_m3h"] = (sq.values[_I_PRIMARY_FLOW], sq.ok[_I_PRIMARY_FLOW] != 0)
+        d[TIME_OF_DAY_S] = (self.time_of_day_s, self.time_of_day_ok)
         return d
 
     def _clock(self, value: object) -> float:
         # A missing or garbage clock, or one running backwards, must not break the cycle:
         # advance by one cycle and carry on (firmware owns the clock; this is its bug).
-        if (type(value) is float or type(value) is int) and value == value and value not in (float("inf"), float("-inf")):
-            now_s = float(value)
+        if type(value) is float or type(value) is int:
+            return self._clock_s(float(value))
+        return self.now_s + self.cycle_s if self.started else 0.0
+
+    def _clock_s(self, now_s: float) -> float:
+        if now_s == now_s and now_s != _INF and now_s != -_INF:
             if not self.started or now_s >= self.now_s:
                 return now_s
         return self.now_s + self.cycle_s if self.started else 0.0
@@ -259,10 +324,10 @@ class StationController:
 
     def _filled(self) -> bool:
         sq = self.sq
-        if not sq.ok[I_SECONDARY_RETURN_PRESSURE]:
+        if not sq.ok[_I_SECONDARY_RETURN_PRESSURE]:
             return False
-        level_ok = not sq.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
-        return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
+        level_ok = not sq.ok[_I_TANK_LEVEL] or not self.make_up.tank_low_low
+        return level_ok and sq.values[_I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
 
     def _update_alarms(self, now_s: float) -> None:
         a = self.alarms
@@ -270,9 +335,9 @@ class StationController:
         il = self.interlocks
         pumps = self.pumps
         mu = self.make_up
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
-        p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
-        level = sq.values[I_TANK_LEVEL]
+        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
+        p_ret = sq.values[_I_SECONDARY_RETURN_PRESSURE]
+        level = sq.values[_I_TANK_LEVEL]
         a.update(_A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
         a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
         wanted = circulation_wanted(self.modes.mode) or il.frost
@@ -289,22 +354,23 @@ class StationController:
         a.update(_A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
         sp = self.supply_setpoint_c
         mode = self.modes.mode
-        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != _M_MANUAL
+        closed_loop = (sq.ok[_I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != _M_MANUAL
                        and heating_allowed(mode) and not il.tripped and not il.no_flow)
         a.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
         a.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
-        vd = self.valve.alarms_diag
-        a.update(_A_VALVE_OPEN_NO_RISE, bool(vd.get("valve_open_no_rise", False)), supply_c, now_s)
-        a.update(_A_VALVE_SHUT_RISING, bool(vd.get("valve_shut_rising", False)), supply_c, now_s)
+        valve = self.valve
+        a.update(_A_VALVE_OPEN_NO_RISE, valve.open_no_rise, supply_c, now_s)
+        a.update(_A_VALVE_SHUT_RISING, valve.shut_rising, supply_c, now_s)
+        a.update(_A_VALVE_POSITION_MISMATCH, valve.position_mismatch, sq.values[_I_VALVE_POSITION], now_s)
         a.update(_A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
         a.update(_A_SAFE_MODE, mode == _M_SAFE, 0.0, now_s)
         i = 0
         base = _A_SENSOR0
-        while i < N_SIGNALS:
+        while i < _N_SIGNALS:
             a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
             i += 1
 
-    def _diag(self, vo: dict) -> dict:
+    def _diag(self) -> dict:
         d = self.diag
         p = self.pumps
         m = self.make_up
@@ -312,7 +378,7 @@ class StationController:
         now_s = self.now_s
         d["outdoor_c"] = self.outdoor_c if self.outdoor_ok else None
         d["chain_setpoint_c"] = self.chain_setpoint_c
-        d["valve_estimate_pct"] = vo["valve_estimate_pct"]
+        d["valve_estimate_pct"] = self.valve.actuator.estimate_pct
         d["heating_on"] = 1 if self.chain.heating_on else 0
         d["dp_kpa"] = p.dp_kpa if p.dp_ok else None
         d["dp_target_kpa"] = p.dp_target_kpa
@@ -329,6 +395,8 @@ class StationController:
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
         d["room_setpoint_lease_s"] = lz.remaining_s(_L_ROOM, now_s)
         d["supply_setpoint_lease_s"] = lz.remaining_s(_L_SUPPLY, now_s)
+        # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
+        d["supply_setpoint_lease_c"] = lz.value[_L_SUPPLY] if lz.active(_L_SUPPLY) else None
         d["dp_setpoint_lease_s"] = lz.remaining_s(_L_DP, now_s)
         d["makeup_pressure_lease_s"] = lz.remaining_s(_L_MAKEUP, now_s)
         d["boost_lease_s"] = lz.remaining_s(_L_BOOST, now_s)
@@ -429,7 +497,7 @@ class StationController:
         if not self.modes.fire(trigger, now_s, "command"):
             return cm.result("rejected", "not_permitted_in_mode", "mode %s cannot be entered from %s" % (name, target))
         if name == "manual":
-            self.manual_valve_pct = self.valve_out["valve_estimate_pct"]
+            self.manual_valve_pct = self.valve.actuator.estimate_pct
         return cm.result("applied", "ok", "mode %s -> %s" % (target, md.MODE_NAMES[self.modes.mode]))
 
     # --- rooms, supervisor outdoor -------------------------------------------------------------
@@ -484,6 +552,7 @@ class StationController:
     def telemetry(self, inputs: object, out: object) -> dict:
         """The flat uplink record {field: number | None} for one cycle."""
         rec = {}
+        self._diag()  # current after step() or step_image()
         sq = self.sq
         i = 0
         while i < N_SIGNALS:

@@ -3,6 +3,8 @@ cimport cython
 from .pi cimport PIController
 from .valve_actuator cimport ValveActuator
 
+cdef double _NAN
+
 @cython.final
 cdef class ValveLoop:
     cdef public PIController pi
@@ -16,9 +18,12 @@ cdef class ValveLoop:
     cdef public double last_s, still_pct, still_since_s, exercise_start_s, exercise_base_pct
     cdef public int exercises
     cdef public double no_rise_since_s, no_rise_ref_c, shut_since_s, shut_min_c
-    @cython.locals(dt_s=double, act=ValveActuator, measured_c=double, target=double, d=double)
+    @cython.locals(manual=bint, manual_pct=double, act=ValveActuator)
     cpdef dict step(self, double now_s, double setpoint_c, double supply_c, bint supply_ok,
                     double valve_feedback_pct, bint feedback_ok, object manual_pct_or_None, double time_of_day_s=*)
+    @cython.locals(dt_s=double, act=ValveActuator, measured_c=double, target=double, d=double)
+    cpdef void run(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double valve_feedback_pct,
+                   bint feedback_ok, bint manual, double manual_pct, double time_of_day_s)
     @cython.locals(t=double, d=double, tod=double, since=double)
     cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
     cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct)

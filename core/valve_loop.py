@@ -33,6 +33,7 @@ from .valve_actuator import ValveActuator
 from .valve_actuator import validate as validate_valve
 
 DAY_S = 86400.0
+_NAN = float("nan")
 EXERCISE_WINDOW_S = 3600.0
 
 
@@ -90,6 +91,20 @@ class ValveLoop:
     def step(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool,
              valve_feedback_pct: float, feedback_ok: bool, manual_pct_or_None, time_of_day_s: float = -1.0) -> dict:
         """One cycle; never raises on bad numbers (NaN supply is treated as not ok)."""
+        manual = manual_pct_or_None is not None
+        manual_pct = _NAN
+        if manual and isinstance(manual_pct_or_None, (int, float)) and manual_pct_or_None == manual_pct_or_None:
+            manual_pct = float(manual_pct_or_None)
+        self.run(now_s, setpoint_c, supply_c, supply_ok, valve_feedback_pct, feedback_ok, manual, manual_pct,
+                 time_of_day_s)
+        act = self.actuator
+        return {"valve_cmd_pct": act.cmd_pct, "valve_open_pulse_s": act.open_pulse_s,
+                "valve_close_pulse_s": act.close_pulse_s, "valve_estimate_pct": act.estimate_pct}
+
+    def run(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, valve_feedback_pct: float,
+            feedback_ok: bool, manual: bool, manual_pct: float, time_of_day_s: float) -> None:
+        """step() without its result dict (read `actuator`): manual=True with manual_pct NaN
+        holds the present command. The station's cycle calls this."""
         if not self.started:
             self.started = True
             self.last_s = now_s
@@ -105,12 +120,12 @@ class ValveLoop:
         act = self.actuator
         self.supply_fault = not supply_ok
         self.heating_off = setpoint_c <= 0.0
-        self.manual = manual_pct_or_None is not None
+        self.manual = manual
         measured_c = supply_c if supply_ok else setpoint_c
-        if self.manual:
+        if manual:
             target = act.cmd_pct
-            if isinstance(manual_pct_or_None, (int, float)) and manual_pct_or_None == manual_pct_or_None:
-                target = float(manual_pct_or_None)
+            if manual_pct == manual_pct:
+                target = manual_pct
             target = 0.0 if target < 0.0 else (100.0 if target > 100.0 else target)
             self.pi.track(target, setpoint_c, measured_c)
         elif self.heating_off:
@@ -132,8 +147,6 @@ class ValveLoop:
         else:
             self.mismatch_since_s = -1.0
             self.position_mismatch = False
-        return {"valve_cmd_pct": act.cmd_pct, "valve_open_pulse_s": act.open_pulse_s,
-                "valve_close_pulse_s": act.close_pulse_s, "valve_estimate_pct": act.estimate_pct}
 
     def _exercise(self, now_s: float, target: float, time_of_day_s: float) -> float:
         if self.exercise_start_s >= 0.0:

@@ -54,6 +54,7 @@ WINDOW = 16  # QoS 1 publishes in flight
 
 CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
+OutdoorHandler = Callable[[float, float], None]  # (temp_c, age_s): for StationController.set_supervisor_outdoor
 EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
 
 
@@ -166,9 +167,9 @@ class Uplink:
     """The station's MQTT link: outbox sender, command and room-reading receiver, reconnect loop."""
 
     def __init__(self, station_id: str, cfg: MqttSection, outbox: Outbox, gate: CommandGate,
-                 on_rooms: RoomsHandler, on_event: EventSink) -> None:
+                 on_rooms: RoomsHandler, on_event: EventSink, on_outdoor: OutdoorHandler | None = None) -> None:
         self.station_id, self.cfg, self.outbox, self.gate = station_id, cfg, outbox, gate
-        self.on_rooms, self.on_event = on_rooms, on_event
+        self.on_rooms, self.on_event, self.on_outdoor = on_rooms, on_event, on_outdoor
         self.connected = False
         self.connects = 0
         self.refused = 0
@@ -251,8 +252,10 @@ class Uplink:
                     # rejected at once, not only when replayed at the next subscribe.
                     # (v3.1.1 has no subscription options: there only replayed retained messages are flagged.)
                     opts: Any = SubscribeOptions(qos=1, retainAsPublished=True) if self.cfg.protocol == "5" else 1
-                    await client.subscribe([(codec.command_topic(self.station_id), opts),
-                                            (codec.rooms_topic(self.station_id), opts)])
+                    topics = [(codec.command_topic(self.station_id), opts), (codec.rooms_topic(self.station_id), opts)]
+                    if self.on_outdoor is not None:
+                        topics.append((codec.outdoor_topic(self.station_id), opts))
+                    await client.subscribe(topics)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._sender(client))
                         tg.create_task(self._receiver(client))
@@ -327,6 +330,7 @@ class Uplink:
 
     async def _receiver(self, client: aiomqtt.Client) -> None:
         cmd_topic, rooms_topic = codec.command_topic(self.station_id), codec.rooms_topic(self.station_id)
+        outdoor_topic = codec.outdoor_topic(self.station_id)
         async for msg in client.messages:
             topic = str(msg.topic)
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
@@ -339,6 +343,19 @@ class Uplink:
                     self.on_event("ack", ack)
             elif topic == rooms_topic:
                 self._rooms(topic, payload, now_ts)
+            elif topic == outdoor_topic:
+                self._outdoor(topic, payload, now_ts)
+
+    def _outdoor(self, topic: str, payload: bytes, now_ts: float) -> None:
+        """The supervisor's outdoor value, with its age, to the controller (which ignores it
+        while its own sensor is good, and once it is older than outdoor.supervisor_max_age_s)."""
+        try:
+            msg = codec.decode_outdoor(topic, payload)
+        except codec.CodecError as exc:
+            self.on_event("event", {"kind": "outdoor_rejected", "reason": exc.reason, "detail": exc.text})
+            return
+        if self.on_outdoor is not None:
+            self.on_outdoor(msg["temp_c"], max(0.0, now_ts - msg["ts"]))
 
     def _rooms(self, topic: str, payload: bytes, now_ts: float) -> None:
         try:

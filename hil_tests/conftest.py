@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from heatkeeper.tools.sim.rig import Rig
+from heatkeeper.tools.sim.rig import Rig, kill_all
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,12 +54,32 @@ def make_rig(tmp_path, request) -> Iterator[Callable[..., Rig]]:
         rig.start()
         return rig
 
-    yield factory
-    failed = getattr(request.node, "rep_call", None)
-    for rig in rigs:
-        if failed is not None and failed.failed:
-            print(rig.logs())
-        rig.close()
+    try:
+        yield factory
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        try:
+            for rig in rigs:
+                if failed is not None and failed.failed:
+                    print(rig.logs())
+        finally:
+            for rig in rigs:
+                try:
+                    rig.close()
+                finally:
+                    kill_all()  # whatever a failed close left behind
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `timeout`, CI cancellation and `kill PID` send SIGTERM: turn it into KeyboardInterrupt so
+    # the fixtures' teardown stops the station, simulator and broker (SIGKILL of pytest is
+    # covered by PR_SET_PDEATHSIG in the rig's processes).
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

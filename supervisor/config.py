@@ -7,11 +7,12 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [broker]     embedded=true  host="127.0.0.1"  port=1883
     [mqtt]       host port username password_file protocol="3.1.1"|"5" client_id
                  shared_group=""  tls_ca  keepalive_s  session_expiry_s
-    [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s
+    [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s  agg_flush_s
                  raw_retention_days  agg_retention_days  readings_retention_days  audit_retention_days
     [ingest]     max_payload_bytes  stale_after_s
     [commands]   timeout_s  default_lease_s
     [collectors] forward_interval_s  max_age_s  csv="collectors.csv"  min_temp_c  max_temp_c
+    [outdoor]    enabled=true  interval_s=300  min_stations=2  max_sample_age_s=900
     [compliance] floor_c=18  outage_h=24  refund_failures=3  refund_window_days=30
     [web]        enabled=true  host="127.0.0.1"  port=8080
     [[station]]   id="arxan-01"  name="..."  city="..."
@@ -38,12 +39,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
              "client_id": "heatkeeper-supervisor", "shared_group": "", "tls_ca": "", "keepalive_s": 30,
              "session_expiry_s": 86400},
     "storage": {"backend": "sqlite", "path": "", "dsn": "", "batch_max": 2000, "batch_interval_s": 0.25,
+                "agg_flush_s": 60.0,
                 "raw_retention_days": 90.0, "agg_retention_days": 1830.0, "readings_retention_days": 1830.0,
                 "audit_retention_days": 3650.0},
     "ingest": {"max_payload_bytes": codec.MAX_PAYLOAD_BYTES, "stale_after_s": 120.0},
     "commands": {"timeout_s": 60.0, "default_lease_s": 3600.0},
     "collectors": {"forward_interval_s": 60.0, "max_age_s": 1800.0, "csv": "", "min_temp_c": -10.0,
                    "max_temp_c": 45.0},
+    "outdoor": {"enabled": True, "interval_s": 300.0, "min_stations": 2, "max_sample_age_s": 900.0},
     "compliance": {"floor_c": 18.0, "outage_h": 24.0, "refund_failures": 3, "refund_window_days": 30.0},
     "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
 }
@@ -57,6 +60,7 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("mqtt", "session_expiry_s"): ("s", 0, 30 * 86400),
     ("storage", "batch_max"): ("messages", 1, 100000),
     ("storage", "batch_interval_s"): ("s", 0.01, 10),
+    ("storage", "agg_flush_s"): ("s", 1, 600),
     ("storage", "raw_retention_days"): ("d", 1, 36500),
     ("storage", "agg_retention_days"): ("d", 1, 36500),
     ("storage", "readings_retention_days"): ("d", 1, 36500),
@@ -69,6 +73,9 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("collectors", "max_age_s"): ("s", 60, 86400),
     ("collectors", "min_temp_c"): ("degC", -50, 30),
     ("collectors", "max_temp_c"): ("degC", 20, 80),
+    ("outdoor", "interval_s"): ("s", 1, 3600),
+    ("outdoor", "min_stations"): ("stations", 1, 10000),
+    ("outdoor", "max_sample_age_s"): ("s", 10, 86400),
     ("compliance", "floor_c"): ("degC", 10, 25),
     ("compliance", "outage_h"): ("h", 1, 240),
     ("compliance", "refund_failures"): ("", 1, 100),

@@ -22,6 +22,9 @@ DEVICES = {"pump1": ("pump1_running", "pump1_fault"), "pump2": ("pump2_running",
            "makeup_pump": ("makeup_pump_running", "makeup_pump_fault")}
 
 
+_FLAG_NAMES = frozenset(name for pair in DEVICES.values() for name in pair)
+
+
 class EquipmentTracker:
     """Per (station, device) counters kept in memory and saved by the ingest."""
 
@@ -82,9 +85,28 @@ class EquipmentTracker:
                 if rec["last_rotation_ts"] is None or ts > rec["last_rotation_ts"]:
                     rec["last_rotation_ts"] = ts
 
-    def rows(self) -> list[tuple[str, str, float, int, float | None, int, float | None, float | None]]:
+    def rows(self, stations: set[str] | None = None) -> list[tuple[str, str, float, int, float | None, int,
+                                                                  float | None, float | None]]:
+        """Absolute records, of every station or of `stations` only."""
         return [(sid, dev, float(r["run_s"]), int(r["starts"]), r["last_rotation_ts"], int(r["faults"]),
-                 r["last_fault_ts"], r["last_ts"]) for (sid, dev), r in self.records.items()]
+                 r["last_fault_ts"], r["last_ts"]) for (sid, dev), r in self.records.items()
+                if stations is None or sid in stations]
+
+    def tracking(self, sid: str) -> dict[str, Any] | None:
+        """What the next sample of `sid` is compared with (last sample's time and flags, the duty
+        pump): saved with the records so that counting resumes exactly after a restart."""
+        last = self._last.get(sid)
+        if last is None:
+            return None
+        flags = {k: v for k, v in last[1].items() if k in _FLAG_NAMES}
+        return {"ts": last[0], "flags": flags, "duty": self._duty.get(sid)}
+
+    def restore_tracking(self, sid: str, tracking: dict[str, Any] | None) -> None:
+        if not isinstance(tracking, dict) or not isinstance(tracking.get("ts"), (int, float)):
+            return
+        self._last[sid] = (float(tracking["ts"]), dict(tracking.get("flags") or {}))
+        if tracking.get("duty") is not None:
+            self._duty[sid] = str(tracking["duty"])
 
 
 def _duty_of(values: dict[str, Any]) -> str | None:

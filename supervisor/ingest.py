@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,12 +27,30 @@ from heatkeeper.core import codec
 from heatkeeper.core.modes import MODE_NAMES
 
 from .equipment import EquipmentTracker
-from .storage.base import AggRow, Storage, UplinkRow, bucket_of
+from .storage.base import (
+    AGG_UPSERT_SQL,
+    EPOCH_CLOSE_SQL,
+    EPOCH_OPEN_SQL,
+    EQUIPMENT_UPSERT_SQL,
+    STATE_UPDATE_SQL,
+    AggRow,
+    Step,
+    Storage,
+    UplinkRow,
+    bucket_of,
+    state_row,
+)
 
 log = logging.getLogger(__name__)
 
 AckHandler = Callable[[str, dict[str, Any], float], None]
+Acker = Callable[[], None]
 ReadingHandler = Callable[[str, float, float, str], str]
+
+# Aggregates are written per slice of the fleet, one slice every agg_flush_s / AGG_SLICES:
+# each write (one transaction) stays short, so commands never wait long for the write lock.
+AGG_SLICES = 12
+EQUIPMENT_KEY = "_equipment"  # the equipment tracker's state, saved inside the station state
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
 
@@ -61,6 +81,7 @@ class Ingest:
 
     def __init__(self, storage: Storage, station_ids: set[str], *, max_payload_bytes: int = codec.MAX_PAYLOAD_BYTES,
                  batch_max: int = 2000, batch_interval_s: float = 0.25, agg_flush_s: float = 60.0,
+                 agg_slices: int = AGG_SLICES, owner: str = "supervisor",
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.station_ids = set(station_ids)
@@ -68,6 +89,8 @@ class Ingest:
         self.batch_max = batch_max
         self.batch_interval_s = batch_interval_s
         self.agg_flush_s = agg_flush_s
+        self.agg_slices = max(1, int(agg_slices))
+        self.owner = owner
         self.clock = wall_clock
         self.rejects = RejectCounter()
         self.on_ack: AckHandler | None = None
@@ -77,13 +100,25 @@ class Ingest:
         self.stored = 0
         self.duplicates = 0
         self.received = 0
-        self._pending: list[tuple[dict[str, Any], float, bytes]] = []
+        self.recovered = 0
+        self._pending: list[tuple[dict[str, Any], float, bytes, Acker | None]] = []
         self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
-        self._agg: dict[tuple[str, int], dict[str, list[float]]] = {}
+        # per slice: {(station, bucket): {field: [n, sum, min, max]}}, and the open epoch
+        self._agg: list[dict[tuple[str, int], dict[str, list[float]]]] = [{} for _ in range(self.agg_slices)]
+        self._epoch: list[int] = [0] * self.agg_slices
+        self._slice: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
-        self._last_agg_flush = time.monotonic()
+        self._last_slice_close = time.monotonic()
+        self._next_slice = 0
         self._flush_lock = asyncio.Lock()
+
+    def slice_of(self, station_id: str) -> int:
+        """The aggregation slice of a station (stable: crc32 of its id)."""
+        k = self._slice.get(station_id)
+        if k is None:
+            k = self._slice[station_id] = zlib.crc32(station_id.encode()) % self.agg_slices
+        return k
 
     @staticmethod
     def _blank_state() -> dict[str, Any]:
@@ -95,13 +130,32 @@ class Ingest:
         self.state.setdefault(station_id, self._blank_state())
 
     async def load_state(self) -> None:
-        """Restore the persisted latest state and equipment counters (after a restart)."""
+        """Restore the persisted latest state and equipment counters (after a restart), re-derive
+        what a crash left unwritten (the open epochs of this process), open fresh epochs."""
         for row in await self.storage.stations():
             if row["station_id"] in self.state and row["state"]:
                 merged = self._blank_state()
                 merged.update(row["state"])
+                self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
+        async with self._flush_lock:
+            stale = await self.storage.open_epochs(self.owner)
+            for epoch in stale:
+                for sid, seq, ts, kind, payload in await self.storage.epoch_uplinks(epoch):
+                    if sid not in self.state:
+                        continue  # a station removed from the configuration since
+                    try:
+                        body = json.loads(payload)["body"]
+                    except (ValueError, KeyError, TypeError):
+                        continue  # stored rows were validated; nothing else can be derived here
+                    self._derive({"station": sid, "seq": int(seq), "ts": float(ts), "kind": kind, "body": body},
+                                 replay=True)
+                    self.recovered += 1
+            if stale:
+                log.warning("re-derived %d uplinks of %d unfinished aggregation epochs (a crash or kill)",
+                            self.recovered, len(stale))
+            await self._close_slices(list(range(self.agg_slices)), also_close=stale, first=True)
 
     async def refresh_from_storage(self) -> int:
         """Take newer station state written by other ingest processes (shared subscriptions:
@@ -122,9 +176,19 @@ class Ingest:
         return changed
 
     # --- the synchronous, cheap part ------------------------------------------------------
-    def handle(self, topic: str, payload: bytes) -> str:
+    def handle(self, topic: str, payload: bytes, ack: Acker | None = None) -> str:
         """Validate one MQTT message and queue it. Returns "queued", "status", "reading" or
-        "rejected:<reason>". Never raises."""
+        "rejected:<reason>". Never raises. `ack` (the broker's PUBACK of a QoS 1 delivery) is
+        called once the message is stored; for anything not stored, at once."""
+        result = self._handle(topic, payload)
+        if ack is not None:
+            if result == "queued":
+                self._pending[-1] = self._pending[-1][:3] + (ack,)
+            else:
+                ack()
+        return result
+
+    def _handle(self, topic: str, payload: bytes) -> str:
         self.received += 1
         try:
             if len(payload) > self.max_payload_bytes:
@@ -187,7 +251,7 @@ class Ingest:
             self.on_ack(msg["station"], msg["body"], now)
         st = self.state[msg["station"]]
         st["last_seen_ts"] = now
-        self._pending.append((msg, now, payload))
+        self._pending.append((msg, now, payload, None))
         if len(self._pending) >= self.batch_max:
             self._wake.set()
 
@@ -206,9 +270,22 @@ class Ingest:
                 log.exception("ingest flush failed; %d messages kept for retry", len(self._pending))
                 await asyncio.sleep(1.0)
 
-    async def flush(self, force_aggregates: bool = False) -> int:
+    async def flush(self, force_aggregates: bool = False, final: bool = False) -> int:
         """Store the queued messages; returns how many were new. On a storage error the batch
-        stays queued and the error propagates."""
+        stays queued and the error propagates. `force_aggregates` writes every slice's
+        aggregates now; `final` (at a clean stop) also leaves no epoch open."""
+        # Not cancellable half-way: a batch the database committed but whose answer never came
+        # back would be stored and never derived. A cancelled caller waits for the write to end.
+        task = asyncio.ensure_future(self._flush_locked(force_aggregates, final))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # retrieved: a failure is logged by whoever retries the batch
+            raise
+
+    async def _flush_locked(self, force_aggregates: bool, final: bool) -> int:
         async with self._flush_lock:
             batch = self._pending
             if batch:
@@ -218,17 +295,23 @@ class Ingest:
                 except BaseException:
                     self._pending = batch + self._pending
                     raise
+                for entry in batch:  # stored: now the broker may forget them
+                    if entry[3] is not None:
+                        entry[3]()
             else:
                 new = 0
-            if force_aggregates or time.monotonic() - self._last_agg_flush >= self.agg_flush_s:
-                await self._flush_slow()
+            if force_aggregates or final:
+                await self._close_slices(list(range(self.agg_slices)), reopen=not final)
+            elif time.monotonic() - self._last_slice_close >= self.agg_flush_s / self.agg_slices:
+                await self._close_slices([self._next_slice])
+                self._next_slice = (self._next_slice + 1) % self.agg_slices
             return new
 
-    async def _store(self, batch: list[tuple[dict[str, Any], float, bytes]]) -> int:
+    async def _store(self, batch: list[tuple[dict[str, Any], float, bytes, Acker | None]]) -> int:
         rows: list[UplinkRow] = []
         seen: set[tuple[str, int]] = set()
         by_key: dict[tuple[str, int], dict[str, Any]] = {}
-        for msg, received, payload in batch:
+        for msg, received, payload, _ack in batch:
             key = (msg["station"], msg["seq"])
             if key in seen:
                 self.duplicates += 1
@@ -236,19 +319,24 @@ class Ingest:
             seen.add(key)
             by_key[key] = msg
             # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
-            rows.append((msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received))
+            rows.append((msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
+                         self._epoch[self.slice_of(msg["station"])]))
         new_keys = await self.storage.store_uplinks(rows)
         self.duplicates += len(rows) - len(new_keys)
         self.stored += len(new_keys)
-        for key in new_keys:
-            self._derive(by_key[key])
-        if self._pending_alarms:
-            alarms, self._pending_alarms = self._pending_alarms, []
-            for sid, body in alarms:
-                await self._store_alarm(sid, body)
+        new = set(new_keys)
+        for key, msg in by_key.items():  # in the order received: RETURNING's order is arbitrary
+            if key in new:
+                self._derive(msg)
+        while self._pending_alarms:  # one at a time: a failure keeps the rest for the retry
+            sid, body = self._pending_alarms[0]
+            await self._store_alarm(sid, body)
+            self._pending_alarms.pop(0)
         return len(new_keys)
 
-    def _derive(self, msg: dict[str, Any]) -> None:
+    def _derive(self, msg: dict[str, Any], replay: bool = False) -> None:
+        """Fold one newly stored message into state, aggregates, equipment and alarms (alarms are
+        written at store time, so a replay of an unfinished epoch skips them)."""
         sid, kind, body, ts = msg["station"], msg["kind"], msg["body"], msg["ts"]
         st = self.state[sid]
         if msg["seq"] > st["last_seq"]:
@@ -269,9 +357,10 @@ class Ingest:
                 if "devices" not in body and "devices_total" in values:
                     st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
             k = (sid, bucket_of(ts))
-            agg = self._agg.get(k)
+            slice_agg = self._agg[self.slice_of(sid)]
+            agg = slice_agg.get(k)
             if agg is None:
-                agg = self._agg[k] = {}
+                agg = slice_agg[k] = {}
             for field, value in values.items():
                 if value is None:
                     continue
@@ -286,7 +375,7 @@ class Ingest:
                     if value > a[3]:
                         a[3] = value
             self.equipment.telemetry(sid, ts, values)
-        elif kind == codec.UP_ALARM:
+        elif kind == codec.UP_ALARM and not replay:
             self._pending_alarms.append((sid, {**body, "_ts": ts}))
         elif kind == codec.UP_EVENT:
             self.equipment.event(sid, ts, body)
@@ -297,25 +386,36 @@ class Ingest:
         await self.storage.record_alarm(sid, str(body["code"]), str(body.get("severity", "warning")), active,
                                         float(body["_ts"]), str(body.get("text", "")), body.get("value"))
 
-    async def _flush_slow(self) -> None:
-        """Aggregates, equipment counters and station state: written every `agg_flush_s`."""
-        self._last_agg_flush = time.monotonic()
-        agg, self._agg = self._agg, {}
-        rows: list[AggRow] = [(k[0], k[1], field, int(a[0]), float(a[1]), float(a[2]), float(a[3]))
-                              for k, fields in agg.items() for field, a in fields.items()]
+    async def _close_slices(self, slices: list[int], also_close: list[int] | None = None, first: bool = False,
+                            reopen: bool = True) -> None:
+        """Write the aggregates, equipment records and station state derived in `slices` and
+        close their epochs (plus `also_close`), all in one transaction; then store new rows
+        under fresh epochs. On a failure everything stays in memory for the next try."""
+        self._last_slice_close = time.monotonic()
+        now_ts = self.clock()
+        taken = {k: self._agg[k] for k in slices}
+        for k in slices:
+            self._agg[k] = {}
+        agg_rows: list[AggRow] = [(key[0], key[1], field, int(a[0]), float(a[1]), float(a[2]), float(a[3]))
+                                  for agg in taken.values() for key, fields in agg.items() for field, a in fields.items()]
+        chosen = set(slices)
+        dirty = {sid for sid in self._dirty if self.slice_of(sid) in chosen}
+        states = [state_row(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
+                                  EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
+        fresh = {k: new_epoch_id() for k in slices} if reopen else {}
+        closing = [(now_ts, self._epoch[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
+        steps: list[Step] = [(AGG_UPSERT_SQL, agg_rows), (EQUIPMENT_UPSERT_SQL, self.equipment.rows(dirty)),
+                             (STATE_UPDATE_SQL, states), (EPOCH_CLOSE_SQL, closing),
+                             (EPOCH_OPEN_SQL, [(e, self.owner, now_ts) for e in fresh.values()])]
         try:
-            await self.storage.upsert_aggregates(rows)
+            await self.storage.transaction(steps)
         except BaseException:
-            for k, fields in agg.items():  # merge back so nothing is lost on a failed write
-                now_fields = self._agg.setdefault(k, {})
-                for field, a in fields.items():
-                    b = now_fields.get(field)
-                    now_fields[field] = a if b is None else [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
+            for k, agg in taken.items():  # merge back so nothing is lost on a failed write
+                _merge_into(self._agg[k], agg)
             raise
-        await self.storage.save_equipment(self.equipment.rows())
-        dirty, self._dirty = self._dirty, set()
-        await self.storage.save_station_states(
-            {sid: {k: v for k, v in self.state[sid].items() if k != "body"} for sid in dirty})
+        self._dirty -= dirty
+        for k, epoch in fresh.items():
+            self._epoch[k] = epoch
 
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
@@ -329,26 +429,33 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
     """Subscribe to `filters` and feed `ingest` forever, reconnecting with back-off.
 
     `client_factory()` returns an aiomqtt.Client with a fixed identifier and a persistent
-    session, so messages published while the supervisor is away are queued by the broker."""
+    session, so messages published while the supervisor is away are queued by the broker.
+    QoS 1 deliveries are acknowledged to the broker only once stored (paho's manual acks): a
+    supervisor killed with messages in memory gets them again from the broker when it comes
+    back, and the (station, seq) key stores them once."""
     import aiomqtt
 
     client = client_factory()
+    link = _Link(client)
+    # Before connecting: a persistent session's queued and resent messages arrive right after
+    # CONNACK, and must take the same path as the rest, or they would be handled out of order.
+    link.direct_delivery(ingest)
     delay_s = 0.5
     while True:
         try:
             async with client:
+                link.generation += 1
                 delay_s = 0.5
                 for flt in filters:
                     await client.subscribe(flt, qos=1)
                 log.info("MQTT connected; subscribed to %s", ", ".join(filters))
                 if on_connect is not None:
                     await on_connect(client)
-                _direct_delivery(client, ingest)
                 async for message in client.messages:
                     payload = message.payload
                     if not isinstance(payload, (bytes, bytearray)):
                         payload = str(payload).encode() if payload is not None else b""
-                    ingest.handle(message.topic.value, bytes(payload))
+                    ingest.handle(message.topic.value, bytes(payload), link.acker(message.mid, message.qos))
         except aiomqtt.MqttError as exc:
             if on_disconnect is not None:
                 on_disconnect()
@@ -357,24 +464,68 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
             delay_s = min(delay_s * 2, 10.0)
 
 
+class _Link:
+    """The paho client under one aiomqtt.Client (aiomqtt is pinned <3, where `_client` is it):
+    manual QoS 1 acks, tied to the connection they belong to, and direct delivery."""
+
+    def __init__(self, client: Any) -> None:
+        self.paho = getattr(client, "_client", None)
+        self.generation = 0
+        if self.paho is not None and hasattr(self.paho, "manual_ack_set"):
+            self.paho.manual_ack_set(True)
+        else:
+            self.paho = None
+            log.warning("MQTT client without manual acks: deliveries are acknowledged on receipt")
+
+    def acker(self, mid: int, qos: int) -> Acker | None:
+        """The PUBACK of delivery `mid` as a call, or None (QoS 0, or no manual acks). After a
+        reconnect the old connection's acks are void (packet ids restart; the broker resends
+        what was never acknowledged)."""
+        paho = self.paho
+        if paho is None or qos == 0:
+            return None
+        generation = self.generation
+
+        def ack() -> None:
+            if self.generation == generation:
+                paho.ack(mid, qos)
+
+        return ack
+
+    def direct_delivery(self, ingest: Ingest) -> None:
+        """Hand each message from paho straight to `ingest.handle` (on the event loop thread,
+        where aiomqtt runs paho's reads), skipping aiomqtt's per-message queue, task and Message
+        object: that path cost more than the validation at thousands of messages per second.
+        The `messages` iterator then only serves to notice a lost connection (and to deliver
+        anything aiomqtt queued when there is no paho client to hook)."""
+        paho = self.paho
+        if paho is None or not hasattr(paho, "on_message"):
+            return
+
+        def on_message(_client: Any, _userdata: Any, message: Any) -> None:
+            ingest.handle(message.topic, message.payload, self.acker(message.mid, message.qos))
+
+        paho.on_message = on_message
+
+
+def new_epoch_id() -> int:
+    """A unique aggregation epoch id: milliseconds since 2020 in the high 41 bits (index locality;
+    enough until 2089), 22 random bits below (processes opening epochs in the same millisecond),
+    within a signed 64-bit integer. A clash is refused by the primary key and retried."""
+    return (max(0, int(time.time() * 1000) - 1_577_836_800_000) << 22) | secrets.randbits(22)
+
+
+def _merge_into(into: dict[tuple[str, int], dict[str, list[float]]],
+                other: dict[tuple[str, int], dict[str, list[float]]]) -> None:
+    for k, fields in other.items():
+        now_fields = into.setdefault(k, {})
+        for field, a in fields.items():
+            b = now_fields.get(field)
+            now_fields[field] = a if b is None else [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
+
+
 def _mode_name(code: Any) -> Any:
     """The station's numeric mode as its name (core.modes.MODE_NAMES), else as sent."""
     if isinstance(code, (int, float)) and not isinstance(code, bool) and 0 <= int(code) < len(MODE_NAMES):
         return MODE_NAMES[int(code)]
     return code
-
-
-def _direct_delivery(client: Any, ingest: Ingest) -> None:
-    """Hand each message from paho straight to `ingest.handle` (on the event loop thread,
-    where aiomqtt runs paho's reads), skipping aiomqtt's per-message queue, task and Message
-    object: that path cost more than the validation at thousands of messages per second.
-    The `messages` iterator then only serves to notice a lost connection. aiomqtt is pinned
-    <3, where `_client` is the paho client; without it the ordinary iterator path is used."""
-    paho = getattr(client, "_client", None)
-    if paho is None or not hasattr(paho, "on_message"):
-        return
-
-    def on_message(_client: Any, _userdata: Any, message: Any) -> None:
-        ingest.handle(message.topic, message.payload)
-
-    paho.on_message = on_message

@@ -19,6 +19,7 @@ from . import reports, users
 from .collectors import CollectorHub, parse_http_readings
 from .commands import CommandError, CommandTracker
 from .ingest import Ingest
+from .outdoor import OutdoorFeed
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,16 @@ class SupervisorService:
         self.stations_cfg = {s["id"]: s for s in config.get("stations", [])}
         st = config["storage"]
         self.ingest = Ingest(storage, set(self.stations_cfg), max_payload_bytes=config["ingest"]["max_payload_bytes"],
-                             batch_max=st["batch_max"], batch_interval_s=st["batch_interval_s"], wall_clock=wall_clock)
+                             batch_max=st["batch_max"], batch_interval_s=st["batch_interval_s"],
+                             agg_flush_s=st["agg_flush_s"], owner=config["mqtt"]["client_id"], wall_clock=wall_clock)
         col = config["collectors"]
         self.collectors = CollectorHub(storage, config.get("collectors_map", {}), col["min_temp_c"], col["max_temp_c"],
                                        col["max_age_s"], wall_clock)
         self.commands = CommandTracker(storage, self._publish, self.audit_record, config["commands"]["timeout_s"],
                                        wall_clock)
+        out = config["outdoor"]
+        self.outdoor = OutdoorFeed(self.stations_cfg, self.ingest.state, out["min_stations"], out["max_sample_age_s"],
+                                   wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self._publisher: Publisher | None = None
@@ -78,7 +83,7 @@ class SupervisorService:
 
     async def stop(self) -> None:
         try:
-            await self.ingest.flush(force_aggregates=True)
+            await self.ingest.flush(final=True)
             await self.collectors.flush()
         finally:
             await self.storage.close()
@@ -99,6 +104,8 @@ class SupervisorService:
                  self._retention_loop()]
         if self.config["mqtt"]["shared_group"]:
             tasks.append(self._refresh_loop())
+        if self.config["outdoor"]["enabled"]:
+            tasks.append(self.outdoor.run(self._publish, self.config["outdoor"]["interval_s"]))
         return tasks
 
     async def _refresh_loop(self) -> None:

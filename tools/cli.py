@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("heatkeeper.tools.demo", "the whole system on one machine: broker, supervisor, three stations"),
     "station": ("heatkeeper.firmware.main", "run one station's firmware"),
     "check-config": ("heatkeeper.firmware.check_config", "validate a station config and list every problem"),
+    "trends": ("heatkeeper.firmware.trends_view", "show a station's local trend history (table, CSV or PNG)"),
     "supervisor": ("heatkeeper.supervisor.main", "run the supervisor (ingest, storage, web dashboard)"),
     "broker-config": ("heatkeeper.supervisor.broker_config", "write mosquitto.conf, password file and ACL"),
     "sim": ("heatkeeper.tools.sim.main", "Modbus RTU device simulators driven by the plant model"),

@@ -11,6 +11,7 @@ class TestTopics(unittest.TestCase):
         self.assertEqual(codec.parse_topic(codec.status_topic("st-1")), ("status", "st-1", ""))
         self.assertEqual(codec.parse_topic(codec.command_topic("st-1")), ("cmd", "st-1", ""))
         self.assertEqual(codec.parse_topic(codec.rooms_topic("st-1")), ("rooms", "st-1", ""))
+        self.assertEqual(codec.parse_topic(codec.outdoor_topic("st-1")), ("outdoor", "st-1", ""))
         self.assertEqual(codec.parse_topic(codec.collector_topic("c9")), ("collector", "c9", ""))
 
     def test_bad_topics_name_the_reason(self):
@@ -63,6 +64,43 @@ class TestCommands(unittest.TestCase):
         self.assertEqual(len(codec.decode_rooms(topic, payload)["readings"]), 1)
         with self.assertRaises(codec.CodecError):
             codec.decode_rooms(topic, b'{"v": 1, "ts": 1, "readings": [{"collector": "c1"}]}')
+
+
+class TestOutdoor(unittest.TestCase):
+    def test_round_trip(self):
+        topic, payload = codec.encode_outdoor("st-1", -21.5, 1.7e9, "fleet_median", 12)
+        self.assertEqual(topic, "heatkeeper/v1/stations/st-1/down/outdoor")
+        msg = codec.decode_outdoor(topic, payload)
+        self.assertEqual(msg["station"], "st-1")
+        self.assertAlmostEqual(msg["temp_c"], -21.5, delta=1e-9)
+        self.assertAlmostEqual(msg["ts"], 1.7e9, delta=1e-3)
+        self.assertEqual(msg["source"], "fleet_median")
+        self.assertEqual(msg["stations"], 12)
+
+    def test_garbage_is_rejected_with_reason(self):
+        topic = codec.outdoor_topic("st-1")
+        cases = [
+            (b"{not json", "bad_json"),
+            (b"[1, 2]", "bad_json"),
+            (b'{"v": 2, "ts": 1, "temp_c": 1, "source": "x", "stations": 1}', "bad_version"),
+            (b'{"v": 1, "ts": 1, "temp_c": "cold", "source": "x", "stations": 1}', "bad_field"),
+            (b'{"v": 1, "ts": 1, "temp_c": true, "source": "x", "stations": 1}', "bad_field"),
+            (b'{"v": 1, "ts": 1, "temp_c": -3276.8, "source": "x", "stations": 1}', "bad_field"),
+            (b'{"v": 1, "ts": 1, "temp_c": 85.0, "source": "x", "stations": 1}', "bad_field"),
+            (b'{"v": 1, "temp_c": -5.0, "source": "x", "stations": 1}', "bad_field"),
+            (b'{"v": 1, "ts": 1, "temp_c": -5.0, "source": "", "stations": 1}', "bad_field"),
+            (b'{"v": 1, "ts": 1, "temp_c": -5.0, "source": "x", "stations": -1}', "bad_field"),
+            (b"x" * 70000, "too_large"),
+        ]
+        for payload, reason in cases:
+            with self.assertRaises(codec.CodecError) as ctx:
+                codec.decode_outdoor(topic, payload)
+            self.assertEqual(ctx.exception.reason, reason)
+        _t, good = codec.encode_outdoor("st-1", -5.0, 1.0, "x", 1)
+        with self.assertRaises(codec.CodecError):
+            codec.decode_outdoor(codec.rooms_topic("st-1"), good)
+        with self.assertRaises(codec.CodecError):
+            codec.encode_outdoor("st 1", -5.0, 1.0, "x", 1)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,33 @@ class TestLeakScenarios(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestStuckValveScenario(unittest.TestCase):
+    def test_position_feedback_far_from_command_raises_mismatch(self):
+        # Feedback follows the command: no alarm. Then the valve sticks at 20 % while the supply
+        # is too cold and the loop drives the command open: after mismatch_delay_s (300 s) the
+        # alarm "valve_position_mismatch" is active; it clears once the valve follows again.
+        rig = Rig(readings={"valve_position_pct": 0.0})
+        t = rig.t
+        while t < 1600.0:
+            t += 5.0
+            rig.readings["valve_position_pct"] = rig.out["valve_cmd_pct"] if rig.out else 0.0
+            rig.run_until(t, dt_s=5.0)
+        self.assertEqual(rig.alarm_state("valve_position_mismatch"), None)
+        rig.readings["valve_position_pct"] = 20.0
+        rig.readings["secondary_supply_temp_c"] = 35.0
+        rig.run_until(1800.0, dt_s=5.0)
+        self.assertTrue(rig.out["valve_cmd_pct"] > 40.0)
+        self.assertEqual(rig.alarm_state("valve_position_mismatch"), None)
+        rig.run_until(2000.0, dt_s=5.0)
+        self.assertEqual(rig.alarm_state("valve_position_mismatch"), "active")
+        row = [a for a in rig.out["alarms"] if a["code"] == "valve_position_mismatch"][0]
+        self.assertEqual(row["severity"], "major")
+        self.assertEqual(row["value"], 20.0)
+        t = rig.t
+        while t < 2600.0:
+            t += 5.0
+            rig.readings["valve_position_pct"] = rig.out["valve_cmd_pct"]
+            rig.run_until(t, dt_s=5.0)
+        self.assertTrue(rig.alarm_state("valve_position_mismatch") in (None, "cleared_unacked"))

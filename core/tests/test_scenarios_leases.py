@@ -31,6 +31,25 @@ class TestLeaseScenarios(unittest.TestCase):
         self.assertAlmostEqual(rig.out["supply_setpoint_c"], twin.out["supply_setpoint_c"], delta=1e-6)
         self.assertTrue(twin.out["supply_setpoint_c"] < 60.0)
         self.assertEqual(rig.ctl.diag["supply_setpoint_lease_s"], 0.0)
+        self.assertEqual(rig.ctl.telemetry(rig.inputs(), rig.out)["supply_setpoint_lease_c"], None)
+
+    def test_supply_lease_target_is_visible_while_the_setpoint_ramps(self):
+        # The operator's value is in telemetry at once; the setpoint rises toward it at 12 K/h.
+        rig = Rig()
+        rig.run_until(1100.0)
+        own = rig.out["supply_setpoint_c"]
+        self.assertEqual(rig.ctl.telemetry(rig.inputs(), rig.out)["supply_setpoint_lease_c"], None)
+        rig.command("set_mode", {"mode": "remote"})
+        res = rig.command("set_supply_setpoint", {"supply_setpoint_c": own + 8.0, "lease_s": 7200})
+        self.assertEqual(res["result"], "applied")
+        rig.run_until(1101.0)
+        tel = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertAlmostEqual(tel["supply_setpoint_lease_c"], own + 8.0, delta=1e-9)
+        self.assertTrue(tel["supply_setpoint_c"] < own + 0.1)
+        rig.run_until(1100.0 + 1800.0)  # half an hour: +6 K
+        self.assertAlmostEqual(rig.out["supply_setpoint_c"], own + 6.0, delta=0.1)
+        rig.run_until(1100.0 + 2500.0)
+        self.assertAlmostEqual(rig.out["supply_setpoint_c"], own + 8.0, delta=1e-6)
 
     def test_supply_lease_not_taken_in_auto(self):
         rig = Rig()

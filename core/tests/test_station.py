@@ -126,3 +126,48 @@ class TestContract(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestImageEntry(unittest.TestCase):
+    """step_image (arrays in) runs the same cycle as step (dict in): same commands, setpoint,
+    mode, alarms, events and diag, cycle by cycle, through faults and garbage."""
+
+    def test_same_cycle_as_step_through_faults(self):
+        from array import array
+
+        by_dict = Rig()
+        by_image = StationController()
+        n = len(signals.INPUTS)
+        values = array("d", [0.0] * n)
+        oks = array("b", [0] * n)
+        changes = {200: {"secondary_supply_temp_c": None}, 260: {"secondary_supply_temp_c": 52.0},
+                   300: {"secondary_supply_temp_c": 120.0}, 330: {"secondary_supply_temp_c": 60.0},
+                   400: {"pump1_fault": 1.0}, 450: {"outdoor_temp_c": float("nan")},
+                   470: {"outdoor_temp_c": 2.0, "secondary_return_pressure_kpa": 20.0},
+                   520: {"secondary_return_pressure_kpa": 250.0}}
+        for k in range(600):
+            by_dict.readings.update(changes.get(k, {}))
+            if k == 350:
+                for rig_ctl in (by_dict.ctl, by_image):
+                    rig_ctl.handle_command({"id": "a", "kind": "ack_alarm", "args": {"code": "secondary_overtemp"},
+                                            "user": "t", "source": "remote"}, by_dict.t)
+            by_dict.t += 1.0
+            inputs = by_dict.inputs()
+            for i in range(n):
+                item = inputs.get(signals.INPUTS[i])
+                values[i] = item[0] if item is not None else 0.0
+                oks[i] = 1 if item is not None and item[1] else 0
+            out = by_dict.step()
+            by_image.step_image(by_dict.t, values, oks)
+            act = by_image.act
+            for name in signals.ACTUATORS:
+                self.assertEqual(out[name], getattr(act, name), "cycle %d %s" % (k, name))
+            self.assertEqual(out["supply_setpoint_c"], by_image.supply_setpoint_c)
+            self.assertEqual(out["mode"], by_image.modes.mode)
+            self.assertEqual(out["alarms"], by_image.alarms.listing_now())
+            self.assertEqual(out["events"], by_image.take_events(), "cycle %d" % k)
+            tele = by_image.telemetry(None, None)
+            for key in out["diag"]:
+                self.assertEqual(out["diag"][key], tele[key], "cycle %d %s" % (k, key))
+        codes = [row["code"] for row in out["alarms"]]
+        self.assertIn("pump1_fault", codes)

@@ -7,6 +7,11 @@ Invariants:
 - Times are unix seconds (float) as sent by the station; 5-minute buckets are integer unix
   seconds (the start of the bucket), so PostgreSQL/TimescaleDB can partition on them.
 - The SQL is written once with `?` placeholders; the PostgreSQL backend rewrites them to `$n`.
+- Derived data is recoverable: every stored uplink carries the aggregation epoch of the ingest
+  process that stored it (`agg_epoch`). An epoch stays open in `agg_epochs` until the 5-minute
+  aggregates, equipment counters and station state derived from its rows are written, in the
+  same transaction that closes it. After a crash the open epochs of that ingest process are
+  re-derived from their raw rows, so a crash delays aggregates but never drops or doubles them.
 """
 
 from __future__ import annotations
@@ -21,9 +26,33 @@ AGG_BUCKET_S = 300
 Row = tuple[Any, ...]
 
 # One row per uplink message; `payload` is the message exactly as received (JSON text).
-UplinkRow = tuple[str, int, float, str, str, float]  # station_id, seq, ts, kind, payload, received_ts
+UplinkRow = tuple[str, int, float, str, str, float, int]  # station_id, seq, ts, kind, payload, received_ts, agg_epoch
 # One 5-minute aggregate contribution: station_id, bucket_ts, field, n, sum, min, max.
 AggRow = tuple[str, int, str, int, float, float, float]
+# Equipment record, absolute values: station_id, device, run_s, starts, last_rotation_ts, faults,
+# last_fault_ts, last_ts.
+EquipmentRow = tuple[str, str, float, int, float | None, int, float | None, float | None]
+# One step of an atomic write: a statement and the parameter rows it runs with.
+Step = tuple[str, Sequence[Sequence[Any]]]
+
+AGG_UPSERT_SQL = (
+    "INSERT INTO agg_5m (station_id, bucket_ts, field, n, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (station_id, bucket_ts, field) DO UPDATE SET n = agg_5m.n + excluded.n, "
+    "sum = agg_5m.sum + excluded.sum, min = CASE WHEN excluded.min < agg_5m.min THEN excluded.min ELSE agg_5m.min END, "
+    "max = CASE WHEN excluded.max > agg_5m.max THEN excluded.max ELSE agg_5m.max END")
+EQUIPMENT_UPSERT_SQL = (
+    "INSERT INTO equipment (station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, device) DO UPDATE SET run_s = excluded.run_s, "
+    "starts = excluded.starts, last_rotation_ts = excluded.last_rotation_ts, faults = excluded.faults, "
+    "last_fault_ts = excluded.last_fault_ts, last_ts = excluded.last_ts")
+STATE_UPDATE_SQL = "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?"
+EPOCH_OPEN_SQL = "INSERT INTO agg_epochs (epoch, owner, opened_ts, closed_ts) VALUES (?, ?, ?, NULL)"
+EPOCH_CLOSE_SQL = "UPDATE agg_epochs SET closed_ts = ? WHERE epoch = ?"
+
+
+def state_row(station_id: str, state: dict[str, Any]) -> tuple[str, Any, int, str]:
+    """Parameters of STATE_UPDATE_SQL for one station."""
+    return (json.dumps(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id)
 
 
 class StorageError(RuntimeError):
@@ -66,6 +95,10 @@ class Storage:
         """Insert messages; duplicates of (station_id, seq) are ignored. Returns the new keys."""
         raise NotImplementedError
 
+    async def transaction(self, steps: Sequence[Step]) -> None:
+        """Run every step (statement, parameter rows) in one transaction: all or nothing."""
+        raise NotImplementedError
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
@@ -79,17 +112,12 @@ class Storage:
 
     async def save_station_state(self, station_id: str, state: dict[str, Any]) -> None:
         """Persist the latest known state (values, status, mode, leases, devices) of a station."""
-        await self.execute(
-            "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
-            (json.dumps(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id))
+        await self.execute(STATE_UPDATE_SQL, state_row(station_id, state))
 
     async def save_station_states(self, states: dict[str, dict[str, Any]]) -> None:
         """`save_station_state` for many stations in one batch."""
         if states:
-            await self.executemany(
-                "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?",
-                [(json.dumps(st), st.get("last_seen_ts"), 1 if st.get("online") else 0, sid)
-                 for sid, st in states.items()])
+            await self.executemany(STATE_UPDATE_SQL, [state_row(sid, st) for sid, st in states.items()])
 
     async def stations(self) -> list[dict[str, Any]]:
         rows = await self.fetch("SELECT station_id, name, city, state FROM stations ORDER BY station_id")
@@ -118,13 +146,20 @@ class Storage:
         return [(float(r[0]), int(r[1]), json.loads(r[2])["body"]) for r in rows]
 
     async def upsert_aggregates(self, rows: Sequence[AggRow]) -> None:
-        if not rows:
-            return
-        await self.executemany(
-            "INSERT INTO agg_5m (station_id, bucket_ts, field, n, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (station_id, bucket_ts, field) DO UPDATE SET n = agg_5m.n + excluded.n, "
-            "sum = agg_5m.sum + excluded.sum, min = CASE WHEN excluded.min < agg_5m.min THEN excluded.min ELSE agg_5m.min END, "
-            "max = CASE WHEN excluded.max > agg_5m.max THEN excluded.max ELSE agg_5m.max END", rows)
+        if rows:
+            await self.executemany(AGG_UPSERT_SQL, rows)
+
+    # --- aggregation epochs (see the module docstring) ----------------------------------------
+    async def open_epochs(self, owner: str) -> list[int]:
+        """Epochs of this ingest process whose derived data was never written (a crash)."""
+        rows = await self.fetch("SELECT epoch FROM agg_epochs WHERE owner = ? AND closed_ts IS NULL ORDER BY opened_ts",
+                                (owner,))
+        return [int(r[0]) for r in rows]
+
+    async def epoch_uplinks(self, epoch: int) -> list[Row]:
+        """(station_id, seq, ts, kind, payload) stored under `epoch`, in the order received."""
+        return await self.fetch("SELECT station_id, seq, ts, kind, payload FROM uplinks WHERE agg_epoch = ? "
+                                "ORDER BY received_ts, seq", (epoch,))
 
     async def aggregates(self, station_id: str, fields: Sequence[str], t0_ts: float, t1_ts: float) -> list[Row]:
         """(field, bucket_ts, n, sum, min, max) rows in [t0, t1], ordered by field and time."""
@@ -291,14 +326,10 @@ class Storage:
         return await self.fetch(sql + " ORDER BY collector_id, ts", params)
 
     # --- equipment ("one machine, one file") ------------------------------------------------
-    async def save_equipment(self, rows: Sequence[tuple[str, str, float, int, float | None, int, float | None, float | None]]) -> None:
+    async def save_equipment(self, rows: Sequence[EquipmentRow]) -> None:
         """(station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts): absolute values."""
         if rows:
-            await self.executemany(
-                "INSERT INTO equipment (station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, device) DO UPDATE SET run_s = excluded.run_s, "
-                "starts = excluded.starts, last_rotation_ts = excluded.last_rotation_ts, faults = excluded.faults, "
-                "last_fault_ts = excluded.last_fault_ts, last_ts = excluded.last_ts", rows)
+            await self.executemany(EQUIPMENT_UPSERT_SQL, rows)
 
     async def equipment(self, station_id: str | None) -> list[dict[str, Any]]:
         sql = "SELECT station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts FROM equipment"
@@ -320,6 +351,8 @@ class Storage:
         await self.execute("DELETE FROM collector_readings WHERE ts < ?", (now_ts - readings_days * day,))
         await self.execute("DELETE FROM alarm_log WHERE ts < ?", (now_ts - audit_days * day,))
         await self.execute("DELETE FROM audit WHERE ts < ?", (now_ts - audit_days * day,))
+        await self.execute("DELETE FROM agg_epochs WHERE closed_ts IS NOT NULL AND closed_ts < ?",
+                           (now_ts - raw_days * day,))
 
 
 # Schema, shared text with per-backend types substituted: {real} {int} {bigint} {text} {serial}.
@@ -329,7 +362,7 @@ SCHEMA = [
         state {text}, last_seen_ts {real}, online {int} NOT NULL DEFAULT 0)""",
     """CREATE TABLE IF NOT EXISTS uplinks (
         station_id {text} NOT NULL, seq {bigint} NOT NULL, ts {real} NOT NULL, kind {text} NOT NULL,
-        payload {text} NOT NULL, received_ts {real} NOT NULL, PRIMARY KEY (station_id, seq))""",
+        payload {text} NOT NULL, received_ts {real} NOT NULL, agg_epoch {bigint}, PRIMARY KEY (station_id, seq))""",
     "CREATE INDEX IF NOT EXISTS uplinks_station_kind_ts ON uplinks (station_id, kind, ts)",
     "CREATE INDEX IF NOT EXISTS uplinks_ts ON uplinks (ts)",
     """CREATE TABLE IF NOT EXISTS agg_5m (
@@ -362,4 +395,11 @@ SCHEMA = [
         station_id {text} NOT NULL, device {text} NOT NULL, run_s {real} NOT NULL, starts {bigint} NOT NULL,
         last_rotation_ts {real}, faults {bigint} NOT NULL, last_fault_ts {real}, last_ts {real},
         PRIMARY KEY (station_id, device))""",
+    """CREATE TABLE IF NOT EXISTS agg_epochs (
+        epoch {bigint} PRIMARY KEY, owner {text} NOT NULL, opened_ts {real} NOT NULL, closed_ts {real})""",
+]
+# After SCHEMA and each backend's column migrations (a database made before agg_epoch existed).
+SCHEMA_LATE = [
+    "CREATE INDEX IF NOT EXISTS uplinks_agg_epoch ON uplinks (agg_epoch)",
+    "CREATE INDEX IF NOT EXISTS agg_epochs_owner ON agg_epochs (owner, closed_ts)",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from .base import SCHEMA, Row, Storage, StorageError, UplinkRow, _qmarks_to_dollars
+from .base import SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow, _qmarks_to_dollars
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class PostgresStorage(Storage):
         async with self._need_pool().acquire() as conn:
             for stmt in SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
+            await conn.execute("ALTER TABLE uplinks ADD COLUMN IF NOT EXISTS agg_epoch BIGINT")
+            for stmt in SCHEMA_LATE:
+                await conn.execute(stmt)
             if self.use_timescale:
                 await self._try_timescale(conn)
 
@@ -96,6 +99,16 @@ class PostgresStorage(Storage):
         except asyncpg.PostgresError as exc:
             raise StorageError("PostgreSQL: %s" % exc) from exc
 
+    async def transaction(self, steps: Sequence[Step]) -> None:
+        try:
+            async with self._need_pool().acquire() as conn, conn.transaction():
+                for sql, rows in steps:
+                    data = [tuple(r) for r in rows]
+                    if data:
+                        await conn.executemany(self._sql(sql), data)
+        except asyncpg.PostgresError as exc:
+            raise StorageError("PostgreSQL: %s" % exc) from exc
+
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             records = await self._need_pool().fetch(self._sql(sql), *params)
@@ -106,14 +119,15 @@ class PostgresStorage(Storage):
     async def store_uplinks(self, rows: Sequence[UplinkRow]) -> list[tuple[str, int]]:
         if not rows:
             return []
-        cols: list[list[Any]] = [[], [], [], [], [], []]
+        cols: list[list[Any]] = [[], [], [], [], [], [], []]
         for row in rows:
-            for i in range(6):
+            for i in range(7):
                 cols[i].append(row[i])
         try:
             records = await self._need_pool().fetch(
-                "INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts) "
-                "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], $6::float8[]) "
+                "INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], $6::float8[], "
+                "$7::bigint[]) "
                 "ON CONFLICT (station_id, seq) DO NOTHING RETURNING station_id, seq", *cols)
         except asyncpg.PostgresError as exc:
             raise StorageError("PostgreSQL: %s" % exc) from exc

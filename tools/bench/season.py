@@ -7,7 +7,9 @@ Three controllers run on the same plant and the same weather:
 * curve: a plain heating curve with a common controller's factory anchors (-30/-15/-5/0/+5/+15
   -> 75/60/50/45/40/28 degC) and a plain PI on the valve (Xp 80 K, Tn 30 s, factory values);
 * heatkeeper: `heatkeeper.core.station.StationController` with room readings from the
-  collectors every five minutes, as the supervisor would feed it.
+  collectors every five minutes, as the supervisor would feed it; the loop around it
+  (tools/plant/local_control.StationLoop, compiled) hands it the process image as arrays
+  through `step_image`, the same cycle as `step` without the dicts.
 
 Both physical lower bounds (building and station, see tools/plant/bounds.py) are computed on
 the same buildings and weather. Controllers run in parallel processes (`--jobs`). A sample of
@@ -137,27 +139,13 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
 
 def _run_heatkeeper(plant: Any, rec: Any, spec: dict[str, Any], total: int, chunk: int, progress: Any) -> None:
     from heatkeeper.core.station import StationController
+    from heatkeeper.tools.plant.local_control import StationLoop
 
-    ctl = StationController(spec["settings"] or None)
-    step = ctl.step
-    image = plant.process_image
-    apply = plant.apply
-    advance = plant.advance
-    record = rec.record
-    next_room_s = plant.time_s
+    loop = StationLoop(StationController(spec["settings"] or None), plant, ROOM_PERIOD_S)
     done = 0
     while done < total:
         n = min(chunk, total - done)
-        for _ in range(n):
-            if plant.time_s >= next_room_s:
-                now_s = plant.time_s
-                ctl.set_room_readings([{"collector": cid, "group": group, "temp_c": temp, "age_s": 0.0}
-                                       for cid, group, temp in plant.collector_readings()], now_s)
-                next_room_s += ROOM_PERIOD_S
-            out = step(image())
-            apply(out)
-            advance(CONTROL_PERIOD_S)
-            record(plant, out["supply_setpoint_c"])
+        loop.run(plant, rec, n, CONTROL_PERIOD_S)
         done += n
         if progress is not None:
             progress.value = done / total

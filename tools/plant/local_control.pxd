@@ -1,5 +1,7 @@
 # Cython augmentation of local_control.py: the baseline loop runs on the plant core in C.
 import cython
+from heatkeeper.core.interlocks cimport Actuators
+from heatkeeper.core.station cimport StationController
 from heatkeeper.tools.plant.model cimport PlantCore
 
 cdef class SupplyLoop:
@@ -11,6 +13,15 @@ cdef class SupplyLoop:
     cpdef double setpoint(self, double outdoor_c)
     @cython.locals(_k=cython.long, outdoor=cython.double, supply=cython.double, sp=cython.double,
                    err=cython.double, p=cython.double, u=cython.double)
+    cpdef void run(self, PlantCore plant, Recorder recorder, long n_steps, double dt_s)
+
+cdef class StationLoop:
+    cdef public StationController ctl
+    cdef public double[:] values
+    cdef public signed char[:] oks
+    cdef public double room_period_s, next_room_s
+    cdef public long events
+    @cython.locals(_k=cython.long, act=Actuators, ctl=StationController, values="double[:]", oks="signed char[:]")
     cpdef void run(self, PlantCore plant, Recorder recorder, long n_steps, double dt_s)
 
 cdef class Recorder:

@@ -9,11 +9,13 @@ cdef double KPA_PER_M
 cdef double E
 cdef double OPEN_TEMP_C
 cdef double OPEN_PRESSURE_KPA
+cdef int N_IMAGE
+cdef tuple IMAGE_NAMES
 
 @cython.locals(dtemp=cython.double, lm=cython.double, eps=cython.double, ua=cython.double, ntu=cython.double,
                _k=cython.int)
 @cython.locals(f=cython.double)
-cdef double _fraction(object pct)
+cdef double _fraction(double pct)
 
 cpdef double emitter_heat(double k_rad, double n, double c, double ts, double ti, double lm_guess)
 
@@ -63,6 +65,8 @@ cdef class PlantCore:
     cdef public int relief_open
     cdef public double cum_vol
     cdef public object open_sensors
+    cdef public double[:] image_values
+    cdef public signed char[:] image_oks
 
     cpdef double uniform(self)
     cpdef double gauss(self)
@@ -78,10 +82,17 @@ cdef class PlantCore:
     cpdef void apply(self, dict actuators)
     @cython.locals(remaining=cython.double, h=cython.double)
     cpdef void advance(self, double dt_s)
+    cpdef void set_actuators(self, double valve_cmd_pct, double valve_open_pulse_s, double valve_close_pulse_s,
+                             bint pump1_run, double pump1_speed_cmd_pct, bint pump2_run, double pump2_speed_cmd_pct,
+                             bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
-                   sec_ret=cython.double, out=dict)
+                   sec_ret=cython.double, i=cython.int)
+    cpdef void fill_image(self, double[:] values, signed char[:] oks)
+    @cython.locals(i=cython.int)
+    cdef void _open_circuits(self, double[:] values, signed char[:] oks)
+    @cython.locals(out=dict, values="double[:]", i=cython.int)
     cpdef dict readings(self)
-    @cython.locals(image=dict, values=dict)
+    @cython.locals(image=dict, values="double[:]", oks="signed char[:]", i=cython.int)
     cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
     @cython.locals(a=cython.double)
@@ -94,7 +105,7 @@ cdef class PlantCore:
     @cython.locals(step=cython.double)
     cdef void _pumps(self, double dt)
     @cython.locals(n1=cython.double, n2=cython.double, hmax=cython.double, lo=cython.double, hi=cython.double,
-                   h=cython.double, q=cython.double, _k=cython.int)
+                   h=cython.double, q=cython.double, _k=cython.int, n=cython.double, k=cython.double)
     cdef void _solve_network(self)
     @cython.locals(tp_in=cython.double, kv=cython.double, dp_bar=cython.double, v1=cython.double, v2=cython.double,
                    t_ret=cython.double, c1=cython.double, c2=cython.double, f1=cython.double, f2=cython.double,

@@ -25,6 +25,10 @@ OPEN_PRESSURE_KPA = -250.0  # 4-20 mA input below 4 mA (open circuit)
 HIST_N = 2048  # transport history ring (samples every HIST_STEP_S)
 HIST_STEP_S = 10.0
 KPA_PER_M = 9.6  # rho g for water at about 70 degC
+# The instruments' image in core.signals.INPUTS order (fill_image writes it; readings() and
+# process_image() are built from it, so every path draws the same noise in the same order).
+N_IMAGE = len(sg.INPUTS)
+IMAGE_NAMES = tuple(sg.INPUTS)
 
 
 def _zeros(n):
@@ -231,6 +235,8 @@ class PlantCore:
         self.relief_open = 0
         self.cum_vol = 0.0
         self.open_sensors = set()  # type: set
+        self.image_values = _zeros(N_IMAGE)
+        self.image_oks = array("b", [1] * N_IMAGE)
 
     # --- random numbers: xorshift64*, identical compiled and interpreted -----------------
     def uniform(self):
@@ -302,59 +308,95 @@ class PlantCore:
         if v is not None:
             self.relief_open = 1 if v else 0
 
+    def set_actuators(self, valve_cmd_pct, valve_open_pulse_s, valve_close_pulse_s, pump1_run, pump1_speed_cmd_pct,
+                      pump2_run, pump2_speed_cmd_pct, makeup_pump_run, makeup_pump_speed_cmd_pct, relief_valve_open):
+        """apply() with every actuator given as a number (no dict): the compiled season loop's path."""
+        self.valve_cmd = _fraction(valve_cmd_pct)
+        if valve_open_pulse_s:
+            self.pulse_open_s = valve_open_pulse_s - self.min_pulse_s if valve_open_pulse_s > self.min_pulse_s else 0.0
+            self.pulse_close_s = 0.0
+        if valve_close_pulse_s:
+            self.pulse_close_s = valve_close_pulse_s - self.min_pulse_s if valve_close_pulse_s > self.min_pulse_s else 0.0
+            self.pulse_open_s = 0.0
+        self.run_cmd1 = 1 if pump1_run else 0
+        self.speed_cmd1 = _fraction(pump1_speed_cmd_pct)
+        self.run_cmd2 = 1 if pump2_run else 0
+        self.speed_cmd2 = _fraction(pump2_speed_cmd_pct)
+        self.makeup_cmd = 1 if makeup_pump_run else 0
+        self.makeup_speed = _fraction(makeup_pump_speed_cmd_pct)
+        self.relief_open = 1 if relief_valve_open else 0
+
     # --- what the station's instruments show ----------------------------------------------
     def _q(self, value, step):
         q = value / step
         n = int(q + 0.5) if q >= 0.0 else -int(0.5 - q)
         return n * step
 
-    def readings(self):
-        """True sensor and meter values (sensor lags, noise, resolution), keyed by core.signals names."""
+    def fill_image(self, values, oks):
+        """The instruments' readings (sensor lags, noise, resolution) into `values`, in
+        core.signals.INPUTS order; `oks[i]` is 0 for an open-circuit sensor, else 1."""
         nk = self.noise_k
         npa = self.noise_kpa
         p_static = self._p_static()
         sec_sup = p_static + self.head_m * KPA_PER_M + npa * self._g()
         sec_ret = p_static + npa * self._g()
-        out = {
-            sg.OUTDOOR_TEMP_C: self._q(self.m_outdoor + nk * self._g(), 0.01),
-            sg.PRIMARY_SUPPLY_TEMP_C: self._q(self.m_tp_in + nk * self._g(), 0.01),
-            sg.PRIMARY_RETURN_TEMP_C: self._q(self.m_tp_ret + nk * self._g(), 0.01),
-            sg.PRIMARY_SUPPLY_PRESSURE_KPA: self._q(self.primary_p_kpa + npa * self._g(), 0.1),
-            sg.PRIMARY_RETURN_PRESSURE_KPA: self._q(self.primary_p_kpa - self.dp_kpa + npa * self._g(), 0.1),
-            sg.SECONDARY_SUPPLY_TEMP_C: self._q(self.m_ts + nk * self._g(), 0.01),
-            sg.SECONDARY_RETURN_TEMP_C: self._q(self.m_tr + nk * self._g(), 0.01),
-            sg.SECONDARY_SUPPLY_PRESSURE_KPA: self._q(sec_sup if sec_sup > 0.0 else 0.0, 0.1),
-            sg.SECONDARY_RETURN_PRESSURE_KPA: self._q(sec_ret if sec_ret > 0.0 else 0.0, 0.1),
-            sg.VALVE_POSITION_PCT: self._q(self.stem * 100.0, 0.1),
-            sg.HEAT_POWER_KW: self._q(self.q_meter_kw, 0.1),
-            sg.PRIMARY_FLOW_M3H: self._q(self.flow1, 0.01),
-            sg.HEAT_ENERGY_KWH: float(int(self.meter_kwh)),
-            sg.PUMP1_RUNNING: float(self.running1),
-            sg.PUMP1_FAULT: float(self.fault1),
-            sg.PUMP1_SPEED_PCT: self._q(self.speed1 * 100.0, 0.1),
-            sg.PUMP2_RUNNING: float(self.running2),
-            sg.PUMP2_FAULT: float(self.fault2),
-            sg.PUMP2_SPEED_PCT: self._q(self.speed2 * 100.0, 0.1),
-            sg.MAKEUP_PUMP_RUNNING: float(self.makeup_running),
-            sg.MAKEUP_PUMP_FAULT: float(self.makeup_fault),
-            sg.MAKEUP_VOLUME_M3: self._q(self.makeup_m3, 0.001),
-            sg.TANK_LEVEL_PCT: self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1),
-        }
+        values[0] = self._q(self.m_outdoor + nk * self._g(), 0.01)
+        values[1] = self._q(self.m_tp_in + nk * self._g(), 0.01)
+        values[2] = self._q(self.m_tp_ret + nk * self._g(), 0.01)
+        values[3] = self._q(self.primary_p_kpa + npa * self._g(), 0.1)
+        values[4] = self._q(self.primary_p_kpa - self.dp_kpa + npa * self._g(), 0.1)
+        values[5] = self._q(self.m_ts + nk * self._g(), 0.01)
+        values[6] = self._q(self.m_tr + nk * self._g(), 0.01)
+        values[7] = self._q(sec_sup if sec_sup > 0.0 else 0.0, 0.1)
+        values[8] = self._q(sec_ret if sec_ret > 0.0 else 0.0, 0.1)
+        values[9] = self._q(self.stem * 100.0, 0.1)
+        values[10] = self._q(self.q_meter_kw, 0.1)
+        values[11] = self._q(self.flow1, 0.01)
+        values[12] = float(int(self.meter_kwh))
+        values[13] = float(self.running1)
+        values[14] = float(self.fault1)
+        values[15] = self._q(self.speed1 * 100.0, 0.1)
+        values[16] = float(self.running2)
+        values[17] = float(self.fault2)
+        values[18] = self._q(self.speed2 * 100.0, 0.1)
+        values[19] = float(self.makeup_running)
+        values[20] = float(self.makeup_fault)
+        values[21] = self._q(self.makeup_m3, 0.001)
+        values[22] = self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1)
+        i = 0
+        while i < N_IMAGE:
+            oks[i] = 1
+            i += 1
         if self.open_sensors:
-            for name in self.open_sensors:
-                out[name] = OPEN_TEMP_C if name.endswith("_temp_c") else OPEN_PRESSURE_KPA
+            self._open_circuits(values, oks)
+
+    def _open_circuits(self, values, oks):
+        for name in self.open_sensors:
+            i = IMAGE_NAMES.index(name)
+            values[i] = OPEN_TEMP_C if name.endswith("_temp_c") else OPEN_PRESSURE_KPA
+            oks[i] = 0
+
+    def readings(self):
+        """True sensor and meter values (sensor lags, noise, resolution), keyed by core.signals names."""
+        values = self.image_values
+        self.fill_image(values, self.image_oks)
+        out = {}  # type: dict
+        i = 0
+        while i < N_IMAGE:
+            out[IMAGE_NAMES[i]] = values[i]
+            i += 1
         return out
 
     def process_image(self):
         """readings() as a core input image {"now_s": time_s, name: (value, ok)}; open sensors not ok."""
+        values = self.image_values
+        oks = self.image_oks
+        self.fill_image(values, oks)
         image = {"now_s": self.time_s}  # type: dict
-        values = self.readings()
-        if self.open_sensors:
-            for name, value in values.items():
-                image[name] = (value, name not in self.open_sensors)
-        else:
-            for name, value in values.items():
-                image[name] = (value, True)
+        i = 0
+        while i < N_IMAGE:
+            image[IMAGE_NAMES[i]] = (values[i], oks[i] != 0)
+            i += 1
         return image
 
     # --- fast part -------------------------------------------------------------------------
@@ -490,21 +532,28 @@ class PlantCore:
             self.head_m = 0.0
             self.pump_power_kw = 0.0
             return
-        hmax = self.pump_h0 * (n1 * n1 if n1 > n2 else n2 * n2)
-        lo = 0.0
-        hi = hmax
-        for _k in range(40):
+        # One pump, or two at the same speed, meet the system curve in closed form:
+        # k (H0 n^2 - h) / a = h / K_sys with k = 1 or 4 pumps' flow squared.
+        if n2 <= 0.0 or n1 <= 0.0 or n1 == n2:
+            n = n1 if n1 > n2 else n2
+            k = 4.0 if n1 == n2 else 1.0
+            h = k * self.pump_h0 * n * n * self.sys_k / (self.pump_a + k * self.sys_k)
+        else:
+            hmax = self.pump_h0 * (n1 * n1 if n1 > n2 else n2 * n2)
+            lo = 0.0
+            hi = hmax
+            for _k in range(40):
+                h = 0.5 * (lo + hi)
+                q = 0.0
+                if self.pump_h0 * n1 * n1 > h:
+                    q += ((self.pump_h0 * n1 * n1 - h) / self.pump_a) ** 0.5
+                if self.pump_h0 * n2 * n2 > h:
+                    q += ((self.pump_h0 * n2 * n2 - h) / self.pump_a) ** 0.5
+                if q > (h / self.sys_k) ** 0.5:
+                    lo = h
+                else:
+                    hi = h
             h = 0.5 * (lo + hi)
-            q = 0.0
-            if self.pump_h0 * n1 * n1 > h:
-                q += ((self.pump_h0 * n1 * n1 - h) / self.pump_a) ** 0.5
-            if self.pump_h0 * n2 * n2 > h:
-                q += ((self.pump_h0 * n2 * n2 - h) / self.pump_a) ** 0.5
-            if q > (h / self.sys_k) ** 0.5:
-                lo = h
-            else:
-                hi = h
-        h = 0.5 * (lo + hi)
         self.head_m = h
         self.flow2 = (h / self.sys_k) ** 0.5
         # hydraulic power / efficiency (affinity laws keep the efficiency on the parabola)

@@ -87,6 +87,8 @@ class Plant(PlantCore):
         self._initial_state(p)
         self._collector_bias = [[self._rng.gauss(0.0, p["room_sensor_bias_k"]) for _ in plant_params.COLLECTOR_OFFSETS_K]
                                 for _ in groups]
+        self._collector_ids = [["rc-%02d-%d" % (j + 1, k + 1) for k in range(len(plant_params.COLLECTOR_OFFSETS_K))]
+                               for j in range(len(groups))]
 
     # --- set-up --------------------------------------------------------------------------
     def _configure_scalars(self, p: dict[str, Any]) -> None:
@@ -230,11 +232,16 @@ class Plant(PlantCore):
     def collector_readings(self) -> list[tuple[str, str, float]]:
         """Room-temperature collectors: [(collector_id, group, temp_c)], two per group, coldest flats."""
         result = []
+        measured = list(self.g_room_meas)  # one copy: each attribute read of a memoryview is costly
+        noise_k = self.noise_k
+        gauss = self.gauss
         for j, name in enumerate(self.group_names):
-            base = self.g_room_meas[j]
+            base = measured[j]
+            ids = self._collector_ids[j]
+            bias = self._collector_bias[j]
             for k, offset in enumerate(plant_params.COLLECTOR_OFFSETS_K):
-                temp = base + offset + self._collector_bias[j][k] + self.noise_k * self.gauss()
-                result.append(("rc-%02d-%d" % (j + 1, k + 1), name, round(temp, 2)))
+                temp = base + offset + bias[k] + noise_k * gauss()
+                result.append((ids[k], name, round(temp, 2)))
         return result
 
     @property

@@ -14,6 +14,7 @@ Every process the rig starts is ended by its pid in `close()` (also on test fail
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import shutil
@@ -36,6 +37,9 @@ ENV_STATION_CONFIG = "HEATKEEPER_HIL_STATION_CONFIG"
 ENV_SIM_CONFIG = "HEATKEEPER_HIL_SIM_CONFIG"
 FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
                  "/usr/lib/faketime/libfaketime.so.1")
+
+
+atexit.register(lambda: kill_all())
 
 
 def faketime_library() -> str:
@@ -111,17 +115,53 @@ def default_station_template() -> str:
     return os.path.join(os.path.dirname(heatkeeper.firmware.__file__), "examples", "station.toml")
 
 
+_PR_SET_PDEATHSIG = 1
+_LIVE: dict[int, Process] = {}  # pid -> every Process started and not yet reaped
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when the process that started it dies (Linux), so a
+    test run killed with SIGKILL leaves no station, simulator or broker behind."""
+    with contextlib.suppress(Exception):  # noqa: BLE001 - not Linux: atexit and close() still apply
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def kill_all() -> None:
+    """SIGKILL every process group this module started and has not yet reaped (atexit)."""
+    for proc in list(_LIVE.values()):
+        proc.kill_group()
+
+
 class Process:
-    """A subprocess with its output in a log file, ended by pid."""
+    """A subprocess in its own process group, output in a log file; ended with its group.
+
+    Safety nets besides `stop()`: the child dies with its parent (PR_SET_PDEATHSIG), and
+    every group still alive at interpreter exit is killed (atexit)."""
 
     def __init__(self, name: str, argv: list[str], log_path: str, env: dict[str, str] | None = None) -> None:
         self.name, self.argv, self.log_path = name, argv, log_path
         self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        preexec = _die_with_parent if sys.platform.startswith("linux") else None
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                     preexec_fn=preexec)
         self.pid = self.proc.pid
+        _LIVE[self.pid] = self
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)  # the group id is the pid (start_new_session)
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole process group and reap the leader."""
+        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        _LIVE.pop(self.pid, None)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.alive():
@@ -130,14 +170,17 @@ class Process:
                 self.proc.wait(timeout=5)
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()
+        """SIGTERM, then SIGKILL of the group after timeout_s; what is left of the group goes too."""
+        try:
+            if self.alive():
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            self.kill_group()
+            self._log.close()
         return self.proc.returncode
 
     def output(self) -> str:
@@ -502,6 +545,50 @@ class Rig:
         topic, payload = codec.encode_command(self.station_id, command_id, kind, args, user, now, now + ttl_s)
         self.recorder.publish(topic, payload)
 
+    # --- the station's local panel (its Modbus TCP slave, firmware/modbus_slave.py) ---------------
+    def panel_write(self, address: int, values: list[int], timeout_s: float = 30.0) -> bool:
+        """Write holding registers of the station's Modbus TCP slave like a local HMI (FC16).
+        True when accepted; False when the station answered an exception (command rejected)."""
+        from pymodbus.client import ModbusTcpClient
+        from pymodbus.exceptions import ModbusException
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            client = ModbusTcpClient("127.0.0.1", port=self.modbus_slave_port, timeout=2, retries=1)
+            try:
+                if client.connect():
+                    rr = client.write_registers(address, values, device_id=1)
+                    return not rr.isError()
+            except (ModbusException, OSError):
+                pass  # the slave is not listening yet (station starting): try again
+            finally:
+                client.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError("the station's Modbus TCP slave on port %d did not answer" % self.modbus_slave_port)
+            time.sleep(0.3)
+
+    def panel_set_float(self, address: int, value: float) -> bool:
+        """Write a float32 setting (two registers, high word first) on the local panel."""
+        import struct
+
+        hi, lo = struct.unpack(">HH", struct.pack(">f", float(value)))
+        return self.panel_write(address, [hi, lo])
+
+    def panel_input_registers(self, address: int, count: int) -> list[int]:
+        """Read input registers (FC4) of the station's Modbus TCP slave."""
+        from pymodbus.client import ModbusTcpClient
+
+        client = ModbusTcpClient("127.0.0.1", port=self.modbus_slave_port, timeout=2, retries=1)
+        try:
+            if not client.connect():
+                raise OSError("the station's Modbus TCP slave on port %d is not listening" % self.modbus_slave_port)
+            rr = client.read_input_registers(address, count=count, device_id=1)
+            if rr.isError():
+                raise OSError("input registers %d+%d: %s" % (address, count, rr))
+            return list(rr.registers)
+        finally:
+            client.close()
+
     def logs(self) -> str:
         parts = []
         for proc in (self.sim, self.station):
@@ -510,16 +597,25 @@ class Rig:
         return "\n".join(parts)
 
     def close(self) -> None:
+        """Stop everything; each step runs even when an earlier one fails (first error re-raised)."""
+        steps: list[Callable[[], Any]] = []
         if self.control is not None:
-            self.control.close()
-        if self.station is not None:
-            self.station.stop()
-        if self.sim is not None:
-            self.sim.stop()
+            steps.append(self.control.close)
+        for proc in (self.station, self.sim):
+            if proc is not None:
+                steps.append(proc.stop)
         if self.recorder is not None:
-            self.recorder.close()
+            steps.append(self.recorder.close)
         if self.broker is not None:
-            self.broker.stop()
+            steps.append(self.broker.stop)
+        error: BaseException | None = None
+        for step in steps:
+            try:
+                step()
+            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt too: finish the clean-up first
+                error = error or exc
+        if error is not None:
+            raise error
 
     def __enter__(self) -> Rig:
         return self.start()

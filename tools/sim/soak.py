@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal as _signal
 import sys
 import tempfile
 import time
@@ -287,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default="", help="keep configs and logs here (default: a temporary folder)")
     args = parser.parse_args(argv)
+
+    def _terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt("signal %d" % signum)
+
+    # SIGTERM (timeout, CI cancellation) unwinds like Ctrl-C: the rig stops what it started.
+    _signal.signal(_signal.SIGTERM, _terminate)
     time_scale = args.time_scale or 1440.0
     workdir = args.workdir or tempfile.mkdtemp(prefix="heatkeeper-soak-")
     os.makedirs(workdir, exist_ok=True)
