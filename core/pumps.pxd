@@ -4,6 +4,7 @@ from .sensors cimport SignalQuality
 
 cdef int _I_PUMP1_FAULT, _I_PUMP1_RUNNING, _I_PUMP2_FAULT, _I_PUMP2_RUNNING, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE
 
+@cython.final
 cdef class CirculationPumps:
     cdef public double proof_s, changeover_delay_s, retry_s, rotate_after_s, exercise_idle_s, exercise_s
     cdef public int dp_mode
@@ -12,23 +13,28 @@ cdef class CirculationPumps:
     cdef public double dry_run_kpa, dry_run_delay_s, dry_run_hyst_kpa, dry_run_restart_s
     cdef public int duty, rotating_to
     cdef public double duty_since_s, start_not_before_s
-    cdef public list run, started_s, proven, unproven_since_s, failed, failed_s, run_s, idle_since_s
-    cdef public list exercise_until_s, speed_pct
+    cdef public signed char[:] run, proven, failed
+    cdef public double[:] started_s, unproven_since_s, failed_s, run_s, idle_since_s
+    cdef public double[:] exercise_until_s, speed_pct
     cdef public double speed_cmd_pct, integral_pct, dp_kpa, dp_target_kpa
     cdef public bint dp_ok, flow_proven, dry_run, want
     cdef public double dry_low_since_s, dry_ok_since_s
     cdef public list events
     cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa)
-    @cython.locals(values="double[:]", ok="signed char[:]")
+    @cython.locals(values="double[:]", ok="signed char[:]", k=int)
     cpdef step(self, double now_s, double dt_s, bint want, SignalQuality sq, double dp_target_kpa)
     cdef _event(self, str reason, int pump, double now_s)
     cdef _start(self, int k, double now_s)
     cdef _stop(self, int k, double now_s)
     cdef _fail(self, int k, double now_s, str why)
+    @cython.locals(proof=bint)
     cdef _pump_health(self, double now_s, int k, bint fault_in, bint running_ok, bint running)
+    @cython.locals(duty=int, other=int)
     cdef _demand(self, double now_s, bint want)
+    @cython.locals(k=int)
     cdef _exercise(self, double now_s, bint want)
     cdef _dry_run(self, double now_s, bint pressure_ok, double pressure_kpa)
+    @cython.locals(lo=double, hi=double, err=double, p=double, integral=double, cmd=double)
     cdef _speed(self, double dt_s)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

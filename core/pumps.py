@@ -14,6 +14,8 @@ measurement is lost). Return pressure below `dry_run_kpa` for `dry_run_delay_s` 
 pumps until it has recovered by `dry_run_hyst_kpa` for `dry_run_restart_s`.
 """
 
+from array import array
+
 from . import checks
 from .sensors import (
     I_PUMP1_FAULT,
@@ -115,18 +117,19 @@ class CirculationPumps:
         self.dry_run_restart_s = float(cfg["dry_run_restart_s"])
         self.duty = 0
         self.duty_since_s = now_s
-        self.run = [False, False]
-        self.started_s = [0.0, 0.0]
-        self.proven = [False, False]
-        self.unproven_since_s = [-1.0, -1.0]
-        self.failed = [False, False]
-        self.failed_s = [0.0, 0.0]
-        self.run_s = [0.0, 0.0]  # run-hour counters, in seconds
-        self.idle_since_s = [now_s, now_s]
-        self.exercise_until_s = [-1.0, -1.0]
+        # Per-pump state as typed arrays (pump 1 at index 0): flags 0/1, times in seconds.
+        self.run = array("b", [0, 0])
+        self.started_s = array("d", [0.0, 0.0])
+        self.proven = array("b", [0, 0])
+        self.unproven_since_s = array("d", [-1.0, -1.0])
+        self.failed = array("b", [0, 0])
+        self.failed_s = array("d", [0.0, 0.0])
+        self.run_s = array("d", [0.0, 0.0])  # run-hour counters, in seconds
+        self.idle_since_s = array("d", [now_s, now_s])
+        self.exercise_until_s = array("d", [-1.0, -1.0])
         self.start_not_before_s = now_s
         self.rotating_to = -1
-        self.speed_pct = [0.0, 0.0]
+        self.speed_pct = array("d", [0.0, 0.0])
         self.speed_cmd_pct = self.fallback_speed_pct
         self.integral_pct = self.fallback_speed_pct
         self.dp_kpa = 0.0
@@ -192,20 +195,20 @@ class CirculationPumps:
 
     def _start(self, k, now_s: float) -> None:
         if not self.run[k]:
-            self.run[k] = True
+            self.run[k] = 1
             self.started_s[k] = now_s
-            self.proven[k] = False
+            self.proven[k] = 0
             self.unproven_since_s[k] = now_s
 
     def _stop(self, k, now_s: float) -> None:
         if self.run[k]:
-            self.run[k] = False
-            self.proven[k] = False
+            self.run[k] = 0
+            self.proven[k] = 0
             self.idle_since_s[k] = now_s
             self.exercise_until_s[k] = -1.0
 
     def _fail(self, k, now_s: float, why: str) -> None:
-        self.failed[k] = True
+        self.failed[k] = 1
         self.failed_s[k] = now_s
         self._stop(k, now_s)
         self._event("failed_" + why, k, now_s)
@@ -221,7 +224,7 @@ class CirculationPumps:
         if fault_in and not self.failed[k]:
             self._fail(k, now_s, "fault_input")
         elif self.failed[k] and not fault_in and now_s - self.failed_s[k] >= self.retry_s:
-            self.failed[k] = False
+            self.failed[k] = 0
             self._event("retry", k, now_s)
         if not self.run[k]:
             return
@@ -232,10 +235,10 @@ class CirculationPumps:
         else:
             proof = True  # nothing to prove it with: assume running rather than shut the station
         if proof:
-            self.proven[k] = True
+            self.proven[k] = 1
             self.unproven_since_s[k] = -1.0
         else:
-            self.proven[k] = False
+            self.proven[k] = 0
             if self.unproven_since_s[k] < 0.0:
                 self.unproven_since_s[k] = now_s
             if now_s - self.unproven_since_s[k] >= self.proof_s:
@@ -348,7 +351,7 @@ class CirculationPumps:
     def snapshot(self, now_s: float) -> dict:
         return {"duty": self.duty, "run_s": [self.run_s[0], self.run_s[1]],
                 "idle_age_s": [now_s - self.idle_since_s[0], now_s - self.idle_since_s[1]],
-                "failed": [self.failed[0], self.failed[1]],
+                "failed": [self.failed[0] != 0, self.failed[1] != 0],
                 "failed_age_s": [now_s - self.failed_s[0], now_s - self.failed_s[1]],
                 "duty_age_s": now_s - self.duty_since_s, "integral_pct": self.integral_pct,
                 "dry_run": self.dry_run}
@@ -371,8 +374,8 @@ class CirculationPumps:
                     self.failed_s[k] = now_s - pair[k]
         failed = snap.get("failed")
         if isinstance(failed, list) and len(failed) == 2:
-            self.failed[0] = failed[0] is True
-            self.failed[1] = failed[1] is True
+            self.failed[0] = 1 if failed[0] is True else 0
+            self.failed[1] = 1 if failed[1] is True else 0
         if checks.is_number(snap.get("duty_age_s")):
             self.duty_since_s = now_s - snap["duty_age_s"]
         if checks.is_number(snap.get("integral_pct")):

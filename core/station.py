@@ -247,9 +247,9 @@ class StationController:
         act.valve_cmd_pct = va.cmd_pct
         act.valve_open_pulse_s = va.open_pulse_s
         act.valve_close_pulse_s = va.close_pulse_s
-        act.pump1_run = pumps.run[0]
+        act.pump1_run = pumps.run[0] != 0
         act.pump1_speed_cmd_pct = pumps.speed_pct[0]
-        act.pump2_run = pumps.run[1]
+        act.pump2_run = pumps.run[1] != 0
         act.pump2_speed_cmd_pct = pumps.speed_pct[1]
         act.makeup_pump_run = mu.run
         act.makeup_pump_speed_cmd_pct = mu.speed_pct
@@ -341,9 +341,11 @@ class StationController:
         a.update(_A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
         a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
         wanted = circulation_wanted(self.modes.mode) or il.frost
-        a.update(_A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and pumps.failed[0] and pumps.failed[1], 0.0, now_s)
-        a.update(_A_PUMP1_FAULT, pumps.failed[0], 1.0, now_s)
-        a.update(_A_PUMP2_FAULT, pumps.failed[1], 2.0, now_s)
+        failed1 = pumps.failed[0] != 0
+        failed2 = pumps.failed[1] != 0
+        a.update(_A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and failed1 and failed2, 0.0, now_s)
+        a.update(_A_PUMP1_FAULT, failed1, 1.0, now_s)
+        a.update(_A_PUMP2_FAULT, failed2, 2.0, now_s)
         a.update(_A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
         filling = self.modes.mode == _M_STARTUP_FILL  # low pressure is expected while filling
         a.update(_A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)

@@ -50,6 +50,7 @@ ReadingHandler = Callable[[str, float, float, str], str]
 # Aggregates are written per slice of the fleet, one slice every agg_flush_s / AGG_SLICES:
 # each write (one transaction) stays short, so commands never wait long for the write lock.
 AGG_SLICES = 12
+STORE_CHUNK = 1000  # uplinks per insert transaction
 EQUIPMENT_KEY = "_equipment"  # the equipment tracker's state, saved inside the station state
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
@@ -287,19 +288,20 @@ class Ingest:
 
     async def _flush_locked(self, force_aggregates: bool, final: bool) -> int:
         async with self._flush_lock:
-            batch = self._pending
-            if batch:
-                self._pending = []
+            new = 0
+            todo, self._pending = self._pending, []
+            while todo:
+                # chunks of at most STORE_CHUNK rows: one short transaction each, so a command
+                # or an ack waiting for the database gets its turn between them
+                batch, todo = todo[:STORE_CHUNK], todo[STORE_CHUNK:]
                 try:
-                    new = await self._store(batch)
+                    new += await self._store(batch)
                 except BaseException:
-                    self._pending = batch + self._pending
+                    self._pending = batch + todo + self._pending
                     raise
                 for entry in batch:  # stored: now the broker may forget them
                     if entry[3] is not None:
                         entry[3]()
-            else:
-                new = 0
             if force_aggregates or final:
                 await self._close_slices(list(range(self.agg_slices)), reopen=not final)
             elif time.monotonic() - self._last_slice_close >= self.agg_flush_s / self.agg_slices:

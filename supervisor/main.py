@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str) -> int:
     service = SupervisorService(_storage(cfg), cfg)
-    await service.start()
+    await service.start(ingest=False)  # the running supervisor owns the ingest state
     try:
         await service.create_user(name, password, role, by="cli")
     except ValueError as exc:

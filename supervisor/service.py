@@ -68,22 +68,27 @@ class SupervisorService:
         self.ingest.on_reading = self.collectors.accept
         self._publisher: Publisher | None = None
         self.started = False
+        self.ingest_started = False
 
     # --- life cycle -------------------------------------------------------------------------
-    async def start(self, open_storage: bool = True) -> None:
+    async def start(self, open_storage: bool = True, ingest: bool = True) -> None:
         """Open the storage (unless already open), register configured stations, restore state
-        and pending commands."""
+        and pending commands. `ingest=False` (a CLI that only touches users) leaves the ingest's
+        aggregation epochs alone: they may belong to the supervisor running beside it."""
         if open_storage:
             await self.storage.open()
         for s in self.stations_cfg.values():
             await self.storage.upsert_station(s["id"], s["name"], s["city"])
-        await self.ingest.load_state()
+        if ingest:
+            await self.ingest.load_state()
+        self.ingest_started = ingest
         await self.commands.load_pending()
         self.started = True
 
     async def stop(self) -> None:
         try:
-            await self.ingest.flush(final=True)
+            if self.ingest_started:
+                await self.ingest.flush(final=True)
             await self.collectors.flush()
         finally:
             await self.storage.close()

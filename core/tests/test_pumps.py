@@ -42,7 +42,7 @@ class TestPumps(unittest.TestCase):
     def test_duty_starts_and_proves(self):
         r = Rig()
         r.run(2)
-        self.assertEqual(r.p.run, [True, False])
+        self.assertEqual(list(r.p.run), [1, 0])
         self.assertTrue(r.p.flow_proven)
 
     def test_fault_input_changes_over_after_delay(self):
@@ -50,18 +50,18 @@ class TestPumps(unittest.TestCase):
         r.run(10)
         r.readings["pump1_fault"] = 1.0
         r.run(1)
-        self.assertEqual(r.p.run, [False, False])
+        self.assertEqual(list(r.p.run), [0, 0])
         self.assertIn("failed_fault_input", r.reasons())
         self.assertIn("changeover", r.reasons())
         r.run(5)
-        self.assertEqual(r.p.run, [False, True])
+        self.assertEqual(list(r.p.run), [0, 1])
         self.assertEqual(r.p.duty, 1)
 
     def test_no_proof_fails_the_pump(self):
         r = Rig(proof_s=15.0)
         r.broken[0] = True
         r.run(14)
-        self.assertEqual(r.p.run[0], True)
+        self.assertEqual(r.p.run[0], 1)
         r.run(2)
         self.assertTrue(r.p.failed[0])
         self.assertIn("failed_no_proof", r.reasons())
@@ -80,7 +80,7 @@ class TestPumps(unittest.TestCase):
         r.readings["pump1_fault"] = 1.0
         r.readings["pump2_fault"] = 1.0
         r.run(10)
-        self.assertEqual(r.p.run, [False, False])
+        self.assertEqual(list(r.p.run), [0, 0])
         self.assertTrue(not r.p.flow_proven)
         r.readings["pump2_fault"] = 0.0
         r.run(120)
@@ -92,7 +92,7 @@ class TestPumps(unittest.TestCase):
         r.run(3700)
         self.assertIn("rotated", r.reasons())
         self.assertEqual(r.p.duty, 1)
-        self.assertEqual(r.p.run, [False, True])
+        self.assertEqual(list(r.p.run), [0, 1])
 
     def test_exercise_idle_pump(self):
         r = Rig(exercise_idle_h=1.0, exercise_s=30.0, rotate_after_h=1000.0)
@@ -106,11 +106,11 @@ class TestPumps(unittest.TestCase):
     def test_exercise_in_summer(self):
         r = Rig(exercise_idle_h=1.0, exercise_s=30.0)
         r.run(3601, want=False)
-        self.assertEqual(r.p.run, [True, False])
+        self.assertEqual(list(r.p.run), [1, 0])
         r.run(40, want=False)  # pumps are exercised one after the other
-        self.assertEqual(r.p.run, [False, True])
+        self.assertEqual(list(r.p.run), [0, 1])
         r.run(30, want=False)
-        self.assertEqual(r.p.run, [False, False])
+        self.assertEqual(list(r.p.run), [0, 0])
 
     def test_speed_follows_dp(self):
         r = Rig()
@@ -139,7 +139,7 @@ class TestPumps(unittest.TestCase):
         r.readings["secondary_supply_pressure_kpa"] = 40.0
         r.run(6)
         self.assertTrue(r.p.dry_run)
-        self.assertEqual(r.p.run, [False, False])
+        self.assertEqual(list(r.p.run), [0, 0])
         r.readings["secondary_return_pressure_kpa"] = 70.0  # not above 50 + 30
         r.run(100)
         self.assertTrue(r.p.dry_run)

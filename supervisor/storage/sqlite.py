@@ -1,13 +1,14 @@
 """SQLite storage: the zero-set-up default (one file, WAL journal).
 
 sqlite3 is synchronous, so statements run on worker threads that own the connections; the
-event loop only awaits them. Two connections, each with its own thread:
-- the ingest writer (`store_uplinks`, `transaction`): batches of uplinks and the epoch
-  closes that write aggregates, equipment and station state;
-- the general connection: commands, audit, alarms, users, collector readings and every read.
-So a command or an acknowledgement never queues behind a batch of uplinks; it waits at most
-for the write lock of the one ingest transaction in progress (WAL: one writer at a time,
-readers never wait), and the ingest keeps those transactions short.
+event loop only awaits them. Two connections:
+- the writer, on one thread that takes jobs by priority: commands, audit, alarms, users and
+  collector readings first, then the ingest's batches of uplinks and its epoch closes. Every
+  write of the process goes through it, so SQLite's own lock is never contended inside the
+  process (its busy handler polls with sleeps of up to 100 ms, which starved commands behind
+  back-to-back ingest batches); a command waits at most for the one ingest transaction in
+  progress, and the ingest keeps those short;
+- the reader, on its own thread: WAL lets it read while the writer writes.
 `synchronous=NORMAL` keeps a committed batch durable across a process crash (a power cut may
 lose the last batch, which the stations resend: they keep their outbox until the broker
 acknowledged, and the (station, seq) key makes the resend harmless).
@@ -16,10 +17,13 @@ acknowledged, and the (station, seq) key makes the resend harmless).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .base import SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow
@@ -28,26 +32,69 @@ T = TypeVar("T")
 
 _TYPES = {"real": "REAL", "int": "INTEGER", "bigint": "INTEGER", "text": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 BUSY_TIMEOUT_MS = 30000
+URGENT = 0  # interactive writes: commands, acks, audit, alarms
+BULK = 1  # the ingest's batches
+
+
+class _PriorityWriter:
+    """One thread owning one connection, running jobs most urgent first (FIFO within a level)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._jobs: queue.PriorityQueue[tuple[int, int, Any, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._loop, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T], priority: int) -> Future[T]:
+        fut: Future[T] = Future()
+        self._jobs.put((priority, next(self._order), fn, fut))
+        return fut
+
+    def _loop(self) -> None:
+        while True:
+            _prio, _n, fn, fut = self._jobs.get()
+            if fn is None:
+                self.conn.close()
+                fut.set_result(None)
+                return
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(self.conn))
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                fut.set_exception(exc)
+
+    def close(self) -> Future[None]:
+        fut: Future[None] = Future()
+        self._jobs.put((BULK + 1, next(self._order), None, fut))  # after everything queued
+        return fut
 
 
 class SQLiteStorage(Storage):
-    """Storage in one SQLite file (`path`; ":memory:" for a throw-away database)."""
+    """Storage in one SQLite file (`path`)."""
 
     backend = "sqlite"
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._pool: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._ingest_pool: ThreadPoolExecutor | None = None
-        self._ingest_conn: sqlite3.Connection | None = None
+        self._reader_pool: ThreadPoolExecutor | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._writer: _PriorityWriter | None = None
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], ingest: bool = False) -> T:
-        pool, conn = (self._ingest_pool, self._ingest_conn) if ingest else (self._pool, self._conn)
-        if pool is None or conn is None:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], priority: int = URGENT) -> T:
+        if self._writer is None:
             raise StorageError("SQLite storage %s is not open" % self.path)
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn, conn)
+            return await asyncio.wrap_future(self._writer.submit(fn, priority))
+        except sqlite3.Error as exc:
+            raise StorageError("SQLite %s: %s" % (self.path, exc)) from exc
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._reader_pool is None or self._reader is None:
+            raise StorageError("SQLite storage %s is not open" % self.path)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._reader_pool, fn, self._reader)
         except sqlite3.Error as exc:
             raise StorageError("SQLite %s: %s" % (self.path, exc)) from exc
 
@@ -70,37 +117,38 @@ class SQLiteStorage(Storage):
         if self.path == ":memory:":
             raise StorageError("SQLite storage needs a file (two connections share it), not :memory:")
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self._ingest_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-ingest")
+        self._reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         loop = asyncio.get_running_loop()
         try:
-            self._conn = await loop.run_in_executor(self._pool, self._connect, True)
-            self._ingest_conn = await loop.run_in_executor(self._ingest_pool, self._connect, False)
+            writer_conn = await loop.run_in_executor(self._reader_pool, self._connect, True)
+            self._writer = _PriorityWriter(writer_conn)
+            self._reader = await loop.run_in_executor(self._reader_pool, self._connect, False)
         except sqlite3.Error as exc:
             await self.close()
             raise StorageError("cannot open SQLite database %s: %s" % (self.path, exc)) from exc
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        for pool, conn in ((self._ingest_pool, self._ingest_conn), (self._pool, self._conn)):
-            if pool is not None:
-                if conn is not None:
-                    await loop.run_in_executor(pool, conn.close)
-                pool.shutdown(wait=True)
-        self._conn = self._ingest_conn = None
-        self._pool = self._ingest_pool = None
+        if self._writer is not None:
+            await asyncio.wrap_future(self._writer.close())
+            self._writer = None
+        if self._reader_pool is not None:
+            if self._reader is not None:
+                await asyncio.get_running_loop().run_in_executor(self._reader_pool, self._reader.close)
+            self._reader_pool.shutdown(wait=True)
+        self._reader = None
+        self._reader_pool = None
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self._run(lambda c: c.execute(sql, tuple(params)))
+        await self._write(lambda c: c.execute(sql, tuple(params)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._run(_work_transaction([(sql, [tuple(r) for r in rows])]))
+        await self._write(_work_transaction([(sql, [tuple(r) for r in rows])]))
 
     async def transaction(self, steps: Sequence[Step]) -> None:
-        await self._run(_work_transaction([(sql, [tuple(r) for r in rows]) for sql, rows in steps]), ingest=True)
+        await self._write(_work_transaction([(sql, [tuple(r) for r in rows]) for sql, rows in steps]), BULK)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return await self._run(lambda c: c.execute(sql, tuple(params)).fetchall())
+        return await self._read(lambda c: c.execute(sql, tuple(params)).fetchall())
 
     async def store_uplinks(self, rows: Sequence[UplinkRow]) -> list[tuple[str, int]]:
         data = list(rows)
@@ -123,12 +171,12 @@ class SQLiteStorage(Storage):
             c.execute("COMMIT")
             return [(r[0], int(r[1])) for r in new]
 
-        return await self._run(work, ingest=True)
+        return await self._write(work, BULK)
 
 
 def _work_transaction(steps: list[tuple[str, list[tuple[Any, ...]]]]) -> Callable[[sqlite3.Connection], None]:
     def work(c: sqlite3.Connection) -> None:
-        c.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read
+        c.execute("BEGIN IMMEDIATE")
         try:
             for sql, rows in steps:
                 if rows:

@@ -67,7 +67,6 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
     port = free_port()
     mq = str(tmp_path / "mq")
     creds = broker_config.write(mq, ["st-a"], port=port, as_root=os.geteuid() == 0)
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
     config_path = str(tmp_path / "supervisor.toml")
     db_path = str(tmp_path / "sup" / "supervisor.db")
     with open(config_path, "w", encoding="utf-8") as fh:
@@ -81,8 +80,9 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
             "[web]", "enabled = false",
             "[[station]]", 'id = "st-a"', ""]))
     log_path = str(tmp_path / "supervisor.log")
-    proc = _start(config_path, log_path)
     storage = open_storage(backend, path=db_path, dsn=dsn)
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    proc = _start(config_path, log_path)
     try:
         await _wait_log(log_path, "subscribed to", 2, proc)
         await storage.open()

@@ -64,7 +64,6 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
     mq = str(tmp_path / "mq")
     sids = ["st-a", "st-b", "st-c", "st-x", "st-far"]
     creds = broker_config.write(mq, sids, port=port, as_root=os.geteuid() == 0)
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
     cfg = sup_config.validate({
         "supervisor": {"data_dir": str(tmp_path / "sup")},
         "broker": {"embedded": False},
@@ -76,7 +75,6 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
         "station": [{"id": s, "city": "Hailar" if s == "st-far" else "Arxan"} for s in sids],
     })
     ready: list[SupervisorService] = []
-    sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     # the station with the failed sensor: the firmware's uplink feeding a real controller
     ctl = StationController()
     ctl.step({"now_s": 0.0})
@@ -98,6 +96,8 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
     gate = CommandGate("st-x", lambda cmd: {"result": "rejected", "reason": "test", "detail": ""}, mcfg, RecentAcks())
     link = Uplink("st-x", mcfg, box, gate, lambda readings: None, lambda kind, body: events.append(body),
                   on_outdoor=on_outdoor)
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     station_task = asyncio.ensure_future(link.run())
     try:
         await _until(lambda: bool(ready) and ready[0]._publisher is not None)

@@ -230,3 +230,20 @@ async def test_collectors_http_and_forward(service: SupervisorService) -> None:
     assert overview["st-a"]["comfort"] == {"min_room_c": 17.5, "groups_below_18": 1}
     await service.collectors.flush()
     assert len(await service.storage.readings("st-a", T0 - 3600, T0 + 3600)) == 3
+
+
+async def test_a_users_only_start_leaves_the_ingest_epochs_alone(service: SupervisorService) -> None:
+    """`--create-user` beside a running supervisor must not re-derive (double count) its open epochs."""
+    ing = service.ingest
+    ing.handle(*telemetry("st-a", 1, T0, secondary_supply_temp_c=50.0))
+    await ing.flush()
+    owner = service.config["mqtt"]["client_id"]
+    open_before = await service.storage.open_epochs(owner)
+    assert len(open_before) == ing.agg_slices
+    cli = SupervisorService(service.storage, make_config())
+    await cli.start(open_storage=False, ingest=False)
+    assert await service.storage.open_epochs(owner) == open_before
+    assert await service.storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600) == []
+    await ing.flush(force_aggregates=True)
+    rows = await service.storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
+    assert [r[2] for r in rows] == [1]

@@ -166,8 +166,9 @@ async def _worker(port: int, creds_dir: str, sids: list[str], fields: int, dup_p
     while time.monotonic() - start < duration_s:
         target = start + tick / slots
         delay = target - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # always yield: a worker behind its schedule (a loaded machine) must still read its
+        # PUBACKs and commands, or it would delay the command acks it is there to measure
+        await asyncio.sleep(max(0.0, delay))
         now_ts = time.time()
         for s in per_slot[tick % slots]:
             s.tick(now_ts)
@@ -281,6 +282,8 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         if line.strip() != b"ready":
             raise RuntimeError("publisher worker failed to start: %r" % line)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    extra_cpu0_s = sum(_proc_cpu_s(proc.pid) for proc in extra)
+    load_before = os.getloadavg()
     for proc in workers:
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
@@ -323,11 +326,14 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
             break
         await asyncio.sleep(0.5)
     drain_s = time.monotonic() - t_drain
+    extra_cpu_s = sum(_proc_cpu_s(proc.pid) for proc in extra)  # before they exit
     for proc in extra:
         proc.terminate()
         await proc.wait()
     await service.ingest.flush(force_aggregates=True)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    sup_cpu_s = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    load_after = os.getloadavg()
     rows = await storage.count_uplinks()
     distinct = await storage.fetchone("SELECT COUNT(*) FROM (SELECT DISTINCT station_id, seq FROM uplinks) AS d")
     rtts = list(service.commands.round_trips_s)
@@ -349,11 +355,22 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         "commands_sent": sent_commands, "commands_acked": len(rtts),
         "command_rtt_p50_s": _round(_pct(rtts, 50)), "command_rtt_p99_s": _round(_pct(rtts, 99)),
         "command_rtt_max_s": _round(max(rtts) if rtts else None),
-        "supervisor_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
-        "supervisor_cpu_us_per_msg": round(1e6 * (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime)
-                                           / max(rows, 1), 1) if args.ingest_procs == 1 else None,
+        "supervisor_cpu_s": round(sup_cpu_s, 1),
+        "extra_ingest_cpu_s": round(extra_cpu_s - extra_cpu0_s, 1),
+        "supervisor_cpu_us_per_msg": round(1e6 * (sup_cpu_s + extra_cpu_s - extra_cpu0_s) / max(rows, 1), 1),
+        "load_avg_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "publishers_cpu_s": round(sum(r["cpu_s"] for r in results), 1),
     }
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc; 0.0 where unreadable)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _toml(raw: dict[str, Any]) -> str:
@@ -425,11 +442,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         for r in result["runs"]:
             print("%-8s %5d stations  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  dup stored %s (sent %d)  "
-                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s pub %.1f s"
+                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg) pub %.1f s  load %s"
                   % (r["backend"], r["stations"], r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
                      r["lost"], r["duplicates_stored"], r["duplicates_sent"], r["command_rtt_p50_s"],
-                     r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"], r["supervisor_cpu_s"],
-                     r["publishers_cpu_s"]))
+                     r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"],
+                     r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"],
+                     r["publishers_cpu_s"], r["load_avg_1m_before_after"]))
         print("(%s)" % result["note"])
     lost = sum(r["lost"] for r in result["runs"])
     dup = sum(r["duplicates_stored"] or 0 for r in result["runs"])

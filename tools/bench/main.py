@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "bus": ("heatkeeper.tools.bench.bus", "Modbus RTU full-scan time against the wire minimum"),
     "ingest": ("heatkeeper.tools.bench.ingest", "supervisor MQTT ingest throughput and latency"),
     "station": ("heatkeeper.tools.bench.station", "station firmware CPU and memory per control cycle"),
+    "step": ("heatkeeper.tools.bench.step", "control cycle and season loop µs per cycle, compiled vs interpreted"),
 }
 
 

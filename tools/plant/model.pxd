@@ -1,4 +1,5 @@
 # Cython augmentation of model.py (pure-Python mode): the plant core as a C-level class.
+# noexcept: pure arithmetic on C doubles, nothing to raise (no exception check after each call).
 import cython
 
 cdef unsigned long long MASK64
@@ -73,12 +74,12 @@ cdef class PlantCore:
     cpdef double quant(self, double value, double step)
     cpdef double static_pressure_kpa(self)
     @cython.locals(x=cython.ulonglong, y=cython.ulonglong)
-    cdef double _u(self)
-    cdef double _g(self)
+    cdef double _u(self) noexcept
+    cdef double _g(self) noexcept
     @cython.locals(q=cython.double, n=cython.long)
-    cdef double _q(self, double value, double step)
+    cdef double _q(self, double value, double step) noexcept
     @cython.locals(p=cython.double)
-    cdef double _p_static(self)
+    cdef double _p_static(self) noexcept
     cpdef void apply(self, dict actuators)
     @cython.locals(remaining=cython.double, h=cython.double)
     cpdef void advance(self, double dt_s)
@@ -99,22 +100,22 @@ cdef class PlantCore:
     cdef void step_fast(self, double dt)
     @cython.locals(old_motor=cython.double, rate=cython.double, step=cython.double, err=cython.double,
                    half=cython.double, old_stem=cython.double, d=cython.double)
-    cdef void _actuator(self, double dt)
-    cdef double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer)
-    cdef double _ramp(self, double speed, double target, double step)
+    cdef void _actuator(self, double dt) noexcept
+    cdef double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer) noexcept
+    cdef double _ramp(self, double speed, double target, double step) noexcept
     @cython.locals(step=cython.double)
-    cdef void _pumps(self, double dt)
+    cdef void _pumps(self, double dt) noexcept
     @cython.locals(n1=cython.double, n2=cython.double, hmax=cython.double, lo=cython.double, hi=cython.double,
                    h=cython.double, q=cython.double, _k=cython.int, n=cython.double, k=cython.double)
-    cdef void _solve_network(self)
+    cdef void _solve_network(self) noexcept
     @cython.locals(tp_in=cython.double, kv=cython.double, dp_bar=cython.double, v1=cython.double, v2=cython.double,
                    t_ret=cython.double, c1=cython.double, c2=cython.double, f1=cython.double, f2=cython.double,
                    ua=cython.double, cmin=cython.double, cmax=cython.double, cr=cython.double, ntu=cython.double,
                    e=cython.double, eps=cython.double, q=cython.double, ts_target=cython.double,
                    tp_target=cython.double, a=cython.double)
-    cdef void _primary_and_hx(self, double dt)
+    cdef void _primary_and_hx(self, double dt) noexcept
     @cython.locals(h=cython.double, p=cython.double, running=cython.int, v=cython.double, level=cython.double)
-    cdef void _makeup(self, double dt)
+    cdef void _makeup(self, double dt) noexcept
     @cython.locals(i=cython.int, j=cython.int, _k=cython.int, dv=cython.double, w=cython.double)
     cdef double _lookup(self, double[:] vols, double[:] temps, int head, double target_vol)
     @cython.locals(mix=cython.double, room_a=cython.double, q_ret_sum=cython.double, c_sum=cython.double,

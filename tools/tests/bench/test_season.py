@@ -84,3 +84,15 @@ def test_dispatcher_reports_a_missing_benchmark(monkeypatch: pytest.MonkeyPatch,
     args = argparse.Namespace(benchmark="ghost", rest=[])
     assert bench_main.run(args) == 2
     assert "not available" in capsys.readouterr().err
+
+
+def test_step_benchmark_prints_both_builds(capsys: pytest.CaptureFixture[str]) -> None:
+    from heatkeeper.tools.bench import step
+
+    parser = argparse.ArgumentParser()
+    step.add_arguments(parser)
+    assert step.run(parser.parse_args(["--cycles", "1000", "--interpreted-cycles", "1000", "--json"])) == 0
+    result = json.loads(capsys.readouterr().out)
+    for build in ("compiled", "interpreted"):
+        assert set(result[build]) == {key for key, _label in step.PARTS}
+        assert all(value > 0.0 for value in result[build].values())

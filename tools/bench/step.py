@@ -1,0 +1,178 @@
+"""`heatkeeper bench step`: the control cycle and the season loop, µs per cycle, compiled vs interpreted.
+
+Each figure is timed in a fresh process with the compiled modules (HEATKEEPER_REQUIRE_CEXT=1)
+and again with the pure-Python sources (HEATKEEPER_DISABLE_CEXT=1), on the same inputs, and
+printed side by side with the ratio:
+
+* `StationController.step` on the plant's process image (a dict of (value, ok) per signal,
+  built each cycle as firmware does) and `step_image` on the same image as arrays;
+* the setpoint chain and the valve loop alone;
+* the season benchmark's loop (tools/plant/local_control.StationLoop) per cycle, and its
+  parts: the plant's instruments (fill_image), the controller (step_image), the plant's
+  integration (set_actuators + advance), and the season recorder.
+
+The plant runs closed loop for a warm-up first, so the figures are for a station in normal
+operation (Arxan synthetic weather, first season day).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+PARTS = (
+    ("step_dict", "StationController.step(process image dict)"),
+    ("step_image", "StationController.step_image(arrays)"),
+    ("chain", "setpoint chain alone"),
+    ("valve_loop", "valve loop alone"),
+    ("season_loop", "season loop, per cycle"),
+    ("plant_image", "  plant instruments (fill_image)"),
+    ("controller", "  controller (step_image)"),
+    ("plant_advance", "  plant integration (set_actuators + advance)"),
+    ("recorder", "  season recorder"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the step benchmark."""
+    parser.add_argument("--cycles", type=int, default=100000, help="cycles timed per figure (default %(default)s)")
+    parser.add_argument("--interpreted-cycles", type=int, default=10000,
+                        help="cycles per figure for the interpreted run (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def measure(cycles: int) -> dict[str, float]:
+    """µs per cycle of each part, in this process (compiled or not, as it was started)."""
+    import time
+    from array import array
+
+    from heatkeeper.core import signals
+    from heatkeeper.core.station import StationController
+    from heatkeeper.tools.bench.season import CONTROL_PERIOD_S, HEATKEEPER_SETTINGS, ROOM_PERIOD_S, make_plant
+    from heatkeeper.tools.plant.local_control import Recorder, StationLoop
+
+    spec = {"city": "arxan", "weather": None, "days": 1, "start_day": 0, "seed": 0, "settings": dict(HEATKEEPER_SETTINGS)}
+    plant, _days = make_plant(spec)
+    rec = Recorder(plant.time_s)
+    ctl = StationController(spec["settings"])
+    loop = StationLoop(ctl, plant, ROOM_PERIOD_S)
+    loop.run(plant, rec, 3600, CONTROL_PERIOD_S)  # warm up: pumps proven, valve in control
+    clock = time.perf_counter
+    us = 1e6 / cycles
+    out: dict[str, float] = {}
+
+    t0 = clock()
+    loop.run(plant, rec, cycles, CONTROL_PERIOD_S)
+    out["season_loop"] = (clock() - t0) * us
+
+    n = len(signals.INPUTS)
+    values = array("d", [0.0] * n)
+    oks = array("b", [1] * n)
+    t0 = clock()
+    for _ in range(cycles):
+        plant.fill_image(values, oks)
+    out["plant_image"] = (clock() - t0) * us
+
+    # The controller on a moving image: the plant's, with the clock advancing each cycle.
+    images = []
+    for _ in range(100):
+        plant.advance(CONTROL_PERIOD_S)
+        images.append(plant.process_image())
+    arrays = []
+    for image in images:
+        arrays.append((array("d", [image[name][0] for name in signals.INPUTS]),
+                       array("b", [1 if image[name][1] else 0 for name in signals.INPUTS])))
+    now_s = plant.time_s
+    t0 = clock()
+    for k in range(cycles):
+        image = dict(images[k % 100])  # a fresh dict each cycle, as firmware builds one
+        image["now_s"] = now_s + k
+        ctl.step(image)
+    out["step_dict"] = (clock() - t0) * us
+    now_s += cycles
+    t0 = clock()
+    for k in range(cycles):
+        v, o = arrays[k % 100]
+        ctl.step_image(now_s + k, v, o)
+    out["step_image"] = (clock() - t0) * us
+    out["controller"] = out["step_image"]
+    ctl.take_events()
+
+    chain = ctl.chain
+    chain_in = dict(ctl.chain_in)
+    flags = dict(ctl.mode_flags)
+    now_s = ctl.now_s
+    t0 = clock()
+    for k in range(cycles):
+        chain.step(now_s + k, -12.0, True, chain_in, 20.0, flags)
+    out["chain"] = (clock() - t0) * us
+    valve = ctl.valve
+    now_s = max(now_s + cycles, valve.last_s)
+    t0 = clock()
+    for k in range(cycles):
+        valve.step(now_s + k, 60.0, 59.5 + (k % 3) * 0.25, True, 40.0, True, None)
+    out["valve_loop"] = (clock() - t0) * us
+
+    act = ctl.act
+    t0 = clock()
+    for _ in range(cycles):
+        plant.set_actuators(act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s, act.pump1_run,
+                            act.pump1_speed_cmd_pct, act.pump2_run, act.pump2_speed_cmd_pct, act.makeup_pump_run,
+                            act.makeup_pump_speed_cmd_pct, act.relief_valve_open)
+        plant.advance(CONTROL_PERIOD_S)
+    out["plant_advance"] = (clock() - t0) * us
+    setpoint_c = ctl.supply_setpoint_c
+    t0 = clock()
+    for _ in range(cycles):
+        rec.record(plant, setpoint_c)
+    out["recorder"] = (clock() - t0) * us
+    return out
+
+
+def run_both(cycles: int, interpreted_cycles: int) -> dict[str, Any]:
+    """Both builds in fresh processes: {"compiled": {...}, "interpreted": {...}} (or *_error)."""
+    result: dict[str, Any] = {"cycles": cycles, "interpreted_cycles": interpreted_cycles}
+    for label, env_key, n in (("compiled", "HEATKEEPER_REQUIRE_CEXT", cycles),
+                              ("interpreted", "HEATKEEPER_DISABLE_CEXT", interpreted_cycles)):
+        env = dict(os.environ)
+        env.pop("HEATKEEPER_DISABLE_CEXT", None)
+        env.pop("HEATKEEPER_REQUIRE_CEXT", None)
+        env[env_key] = "1"
+        code = "import json; from heatkeeper.tools.bench.step import measure; print(json.dumps(measure(%d)))" % n
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            result[label + "_error"] = lines[-1] if lines else "failed"
+            continue
+        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print the table (or one JSON object)."""
+    if args.cycles < 1000 or args.interpreted_cycles < 1000:
+        print("heatkeeper bench step: --cycles and --interpreted-cycles must be >= 1000", file=sys.stderr)
+        return 2
+    result = run_both(args.cycles, args.interpreted_cycles)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0 if "compiled" in result and "interpreted" in result else 1
+    comp = result.get("compiled", {})
+    interp = result.get("interpreted", {})
+    print("heatkeeper bench step: µs per cycle (compiled: %d cycles, interpreted: %d)" % (
+        args.cycles, args.interpreted_cycles))
+    print("%-48s %12s %12s %8s" % ("", "compiled", "interpreted", "ratio"))
+    for key, label in PARTS:
+        c = comp.get(key)
+        i = interp.get(key)
+        ratio = "%7.1fx" % (i / c) if c and i else ""
+        print("%-48s %12s %12s %8s" % (label, "%.2f" % c if c is not None else "-", "%.2f" % i if i is not None else "-",
+                                       ratio))
+    for label in ("compiled", "interpreted"):
+        if label + "_error" in result:
+            print("%s run failed: %s" % (label, result[label + "_error"]))
+    return 0 if comp and interp else 1
