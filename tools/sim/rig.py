@@ -119,13 +119,26 @@ _PR_SET_PDEATHSIG = 1
 _LIVE: dict[int, Process] = {}  # pid -> every Process started and not yet reaped
 
 
+def _prctl() -> Any:
+    """libc's prctl, resolved in the parent (the child between fork and exec must not import)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
 def _die_with_parent() -> None:
     """preexec_fn: the child gets SIGKILL when the process that started it dies (Linux), so a
     test run killed with SIGKILL leaves no station, simulator or broker behind."""
-    with contextlib.suppress(Exception):  # noqa: BLE001 - not Linux: atexit and close() still apply
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def kill_all() -> None:
@@ -143,7 +156,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], log_path: str, env: dict[str, str] | None = None) -> None:
         self.name, self.argv, self.log_path = name, argv, log_path
         self._log = open(log_path, "ab")
-        preexec = _die_with_parent if sys.platform.startswith("linux") else None
+        preexec = _die_with_parent if _PRCTL is not None else None
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                      preexec_fn=preexec)
         self.pid = self.proc.pid
