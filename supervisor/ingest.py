@@ -96,6 +96,7 @@ class Ingest:
         self.rejects = RejectCounter()
         self.on_ack: AckHandler | None = None
         self.on_reading: ReadingHandler | None = None
+        self.hold_reading_ack: Callable[[Acker], None] | None = None
         self.state: dict[str, dict[str, Any]] = {sid: self._blank_state() for sid in station_ids}
         self.equipment = EquipmentTracker()
         self.stored = 0
@@ -186,6 +187,8 @@ class Ingest:
         if ack is not None:
             if result == "queued":
                 self._pending[-1] = self._pending[-1][:3] + (ack,)
+            elif result == "reading" and self.hold_reading_ack is not None:
+                self.hold_reading_ack(ack)
             else:
                 ack()
         return result
