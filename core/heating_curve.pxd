@@ -6,7 +6,7 @@ cdef class HeatingCurve:
     cdef public bint use_table
     cdef public list xs, ys
     cdef public int n_points
-    cdef public double shift_k, design_room_c, room_shift_factor, min_supply_c, max_supply_c, slope
+    cdef public double shift_k, design_room_c, room_shift_factor, min_supply_c, max_supply_c, slope, cold_gradient
     @cython.locals(base=double, room_k=double)
     cpdef double unclamped_c(self, double outdoor_c, double room_setpoint_c)
     @cython.locals(xs=list, ys=list, n=int, i=int, x0=double, x1=double, y0=double, y1=double)

@@ -2,7 +2,11 @@
 
 Three entries (`mode`), the first two as the anchors offer them:
 - a piecewise-linear table of >= 6 points (Danfoss ECL style, factory curve
-  -30/-15/-5/0/+5/+15 degC -> 75/60/50/45/40/28 degC), flat beyond its ends;
+  -30/-15/-5/0/+5/+15 degC -> 75/60/50/45/40/28 degC), flat beyond its warm end; beyond its
+  cold end it continues the coldest segment's gradient (`extend_cold_end`, default on), because
+  a curve held flat below its last point under-heats every home in a cold snap colder than that
+  point (Arxan reaches -44 degC against the factory table's -30 degC), while max_supply_c still
+  bounds it; `extend_cold_end = false` holds it flat as the ECL does;
 - a slope + parallel shift (ECL: every slope curve pivots at 24.6 degC supply at +20 degC
   outdoor; Siemens/Samson "gradient" and "level");
 - "design": the table generated from the radiator design point (design outdoor, supply and
@@ -38,6 +42,7 @@ DEFAULTS = {
     "max_supply_c": 90.0,  # Samson/ECL max flow 90 degC
     "floor_heating": False,  # floor circuits: max supply 50 degC
     "ramp_up_k_per_h": 12.0,  # max rate of rise of the setpoint (Siemens 1..600 K/h); 0 = off
+    "extend_cold_end": True,  # below the coldest table point: continue its gradient (False: flat)
 }
 
 FLOOR_HEATING_MAX_C = 50.0
@@ -188,6 +193,10 @@ class HeatingCurve:
             self.xs = [float(x) for x in s["table_outdoor_c"]]
             self.ys = [float(y) for y in s["table_supply_c"]]
         self.n_points = len(self.xs)
+        n = self.n_points
+        self.cold_gradient = 0.0  # K of supply per K colder than the table's coldest point
+        if s["extend_cold_end"] and n >= 2 and self.xs[1] > self.xs[0]:
+            self.cold_gradient = max(0.0, (self.ys[0] - self.ys[1]) / (self.xs[1] - self.xs[0]))
         self.shift_k = float(s["shift_k"])
         self.design_room_c = float(s["design_room_c"])
         self.room_shift_factor = float(s["room_shift_factor"])
@@ -214,13 +223,13 @@ class HeatingCurve:
         return base + self.shift_k + room_k
 
     def table_c(self, outdoor_c: float) -> float:
-        """Piecewise-linear table lookup, held flat beyond the ends."""
+        """Piecewise-linear table lookup, flat beyond the warm end (cold end: see extend_cold_end)."""
         xs = self.xs
         ys = self.ys
         n = self.n_points
         x0 = xs[0]
         if outdoor_c <= x0:
-            return ys[0]
+            return ys[0] + self.cold_gradient * (x0 - outdoor_c)
         x1 = xs[n - 1]
         if outdoor_c >= x1:
             return ys[n - 1]

@@ -1,4 +1,6 @@
 # Cython augmentation of modes.py.
+cdef int _M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SUMMER
+
 cpdef bint heating_allowed(int mode)
 cpdef bint circulation_wanted(int mode)
 

@@ -28,6 +28,15 @@ M_REMOTE = 5
 M_SAFE = 6
 M_SUMMER = 7
 N_MODES = 8
+# Private copies held as C ints by the compiled module (modes.pxd): the cycle compares modes
+# several times, and a Python int comparison each time shows in the season benchmark.
+_M_STARTUP_FILL = M_STARTUP_FILL
+_M_STARTUP_COLD = M_STARTUP_COLD
+_M_STARTUP_WARMUP = M_STARTUP_WARMUP
+_M_AUTO = M_AUTO
+_M_MANUAL = M_MANUAL
+_M_REMOTE = M_REMOTE
+_M_SUMMER = M_SUMMER
 MODE_NAMES = ("startup_fill", "startup_cold", "startup_warmup", "auto", "manual", "remote", "safe", "summer")
 
 T_CMD_STARTUP = 0
@@ -107,12 +116,12 @@ def _table() -> dict:
 
 def heating_allowed(mode) -> bool:
     """True in the modes where the primary valve may be driven open by control."""
-    return mode == M_STARTUP_WARMUP or mode == M_AUTO or mode == M_MANUAL or mode == M_REMOTE
+    return mode == _M_STARTUP_WARMUP or mode == _M_AUTO or mode == _M_MANUAL or mode == _M_REMOTE
 
 
 def circulation_wanted(mode) -> bool:
     """True in the modes that run the circulation pumps (summer: only exercise and frost)."""
-    return mode != M_STARTUP_FILL and mode != M_SUMMER
+    return mode != _M_STARTUP_FILL and mode != _M_SUMMER
 
 
 class ModeMachine:
@@ -157,7 +166,7 @@ class ModeMachine:
                supply_c: float, supply_ok: bool, target_c: float) -> None:
         """Advance the start-up sequence (fill, cold circulation, warm-up ramp)."""
         mode = self.mode
-        if mode == M_STARTUP_FILL:
+        if mode == _M_STARTUP_FILL:
             if filled:
                 if self.filled_since_s < 0.0:
                     self.filled_since_s = now_s
@@ -168,14 +177,14 @@ class ModeMachine:
                 self.filled_since_s = -1.0
             if now_s - self.entered_s >= self.fill_timeout_s:
                 self.fill_timed_out = True
-        elif mode == M_STARTUP_COLD:
+        elif mode == _M_STARTUP_COLD:
             if flow_proven:
                 self.cold_run_s += dt_s
             if self.cold_run_s >= self.cold_circulation_s:
                 if self.fire(T_COLD_DONE, now_s, "cold_circulation_done"):
                     self.ramp_start_c = supply_c if supply_ok else 20.0
                     self.ramp_c = self.ramp_start_c
-        elif mode == M_STARTUP_WARMUP:
+        elif mode == _M_STARTUP_WARMUP:
             ramp = self.ramp_start_c + self.warmup_rate_k_per_s * (now_s - self.entered_s)
             if ramp >= target_c:
                 ramp = target_c

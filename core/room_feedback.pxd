@@ -4,7 +4,8 @@ from .outdoor cimport lag_step
 
 @cython.final
 cdef class RoomFeedback:
-    cdef public bint enabled, by_group
+    cdef public bint enabled, by_group, scale_with_load
+    cdef public double min_lift_k, lift_k, trend_horizon_s, trend_tau_s, trend_k_per_s, trend_low_c, trend_s
     cdef public double outlier_k, raise_factor
     cdef public double target_c, floor_c, percentile, max_age_s, plausible_min_c, plausible_max_c
     cdef public double rate_per_k_s, deadband_k, trim_min_k, trim_max_k, decay_s
@@ -17,6 +18,10 @@ cdef class RoomFeedback:
     cpdef evaluate(self, double now_s)
     @cython.locals(low_c=double, low_n=int, second_c=double, members=list, n=int, value=double)
     cpdef double coldest_group_c(self, dict groups)
+    @cython.locals(dt_s=double, raw=double)
+    cpdef update_trend(self, double now_s)
+    @cython.locals(trim=double)
+    cpdef follow_load(self, double lift_k)
     @cython.locals(err_k=double, trim=double, rate=double)
     cpdef double step(self, double now_s, double dt_s)
     cpdef dict snapshot(self, double now_s)

@@ -11,13 +11,25 @@ least heat. The controlled value is a robust low statistic of the fresh, plausib
 - "percentile": the `percentile` (default 10th) of all readings, and never the single minimum
   when there are 3 or more.
 
-The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - low_c) / integral_time_s,
+The trim is a slow integral, dtrim/dt = gain_k_per_k x (target_c - predicted_c) / integral_time_s,
+where predicted_c is the low statistic trend_horizon_s ahead on its smoothed trend (the rooms
+answer hours late, so a fall is met before it reaches the floor, and the daily swing is damped),
 held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target. It rises
 raise_factor times faster than it falls: heat is saved slowly and comfort restored quickly,
 because the rooms answer hours late and an undershoot below 18 degC is what homes complain of. It lowers
 the curve when every home is warm (saving heat) and raises it as the cold ones near 18 degC;
 while the low statistic is below floor_c it may only rise. With no usable reading it decays
 to 0 with decay_s (the curve alone, the safe default).
+
+With `scale_with_load` (default) the trim follows the heating load: the chain reports the
+curve's lift above the room setpoint each cycle (`follow_load`) and the trim is rescaled by
+the ratio of the new lift to the old (lifts below min_lift_k count as min_lift_k). A trim is
+then a correction of the curve's gradient, not a parallel shift: the homes that need 10 % more
+than the curve gives at -20 degC need 10 % more at -40 degC too, and get it the moment the
+outdoor temperature falls, not hours later when their rooms have cooled (the building's
+mismatch to the curve grows with the load; a shift learnt at one outdoor temperature is wrong
+at the next). A negative trim (homes warmer than the curve intends: free gains, which do not
+grow with the load) is kept as a shift, so a cold front never deepens it.
 """
 
 from .heating_curve import merged, section_problems
@@ -38,8 +50,12 @@ DEFAULTS = {
     "deadband_k": 0.2,
     "raise_factor": 3.0,
     "trim_min_k": -8.0,
-    "trim_max_k": 8.0,
+    "trim_max_k": 20.0,  # with scale_with_load: 30 % of a 65 K lift (edge flats on a common curve)
     "decay_s": 21600.0,
+    "scale_with_load": True,  # the trim scales with the curve's lift above the room setpoint
+    "min_lift_k": 10.0,  # lifts below this count as this (mild weather, summer)
+    "trend_horizon_s": 3600.0,  # act on the low statistic this far ahead on its trend (0 = off)
+    "trend_tau_s": 3600.0,  # smoothing of the trend (K/s) over the collector readings
 }
 
 RANGES = {
@@ -57,6 +73,9 @@ RANGES = {
     "trim_min_k": (-30.0, 0.0, "K"),
     "trim_max_k": (0.0, 30.0, "K"),
     "decay_s": (60.0, 604800.0, "s"),
+    "min_lift_k": (1.0, 100.0, "K"),
+    "trend_horizon_s": (0.0, 21600.0, "s"),
+    "trend_tau_s": (300.0, 86400.0, "s"),
 }
 
 MAX_COLLECTORS = 4096
@@ -96,6 +115,14 @@ class RoomFeedback:
         self.trim_min_k = float(s["trim_min_k"])
         self.trim_max_k = float(s["trim_max_k"])
         self.decay_s = float(s["decay_s"])
+        self.scale_with_load = bool(s["scale_with_load"])
+        self.min_lift_k = float(s["min_lift_k"])
+        self.lift_k = 0.0  # the last lift seen by follow_load (0: none yet)
+        self.trend_horizon_s = float(s["trend_horizon_s"])
+        self.trend_tau_s = float(s["trend_tau_s"])
+        self.trend_k_per_s = 0.0  # smoothed slope of the low statistic
+        self.trend_low_c = 0.0
+        self.trend_s = -1.0  # when trend_low_c was taken (< 0: none)
         self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
         self.trim_k = 0.0
         self.lag_dt_s = 0.0
@@ -136,6 +163,26 @@ class RoomFeedback:
                 group = cid
             self.readings[cid] = [temp_c, now_s - age_s, group]
         self.evaluate(now_s)
+        self.update_trend(now_s)
+
+    def update_trend(self, now_s: float):
+        """Smooth the slope of the low statistic (K/s) from one set of readings to the next."""
+        if self.n_fresh == 0:
+            self.trend_k_per_s = 0.0
+            self.trend_s = -1.0
+            return
+        dt_s = now_s - self.trend_s
+        if self.trend_s < 0.0 or dt_s > 4.0 * self.trend_tau_s or dt_s < 0.0:
+            self.trend_low_c = self.low_c
+            self.trend_s = now_s
+            self.trend_k_per_s = 0.0
+            return
+        if dt_s < 60.0:
+            return
+        raw = (self.low_c - self.trend_low_c) / dt_s
+        self.trend_k_per_s = lag_step(self.trend_k_per_s, raw, dt_s, self.trend_tau_s)
+        self.trend_low_c = self.low_c
+        self.trend_s = now_s
 
     def evaluate(self, now_s: float):
         """Recompute the low statistic from the stored readings (drops long-dead collectors)."""
@@ -210,6 +257,21 @@ class RoomFeedback:
         self.n_outliers = 0
         return low_c
 
+    def follow_load(self, lift_k: float):
+        """Rescale the trim to the curve's new lift above the room setpoint (K); see the module doc."""
+        if not self.scale_with_load or lift_k != lift_k:
+            return
+        if lift_k < self.min_lift_k:
+            lift_k = self.min_lift_k
+        if self.lift_k > 0.0 and lift_k != self.lift_k and self.trim_k > 0.0:
+            trim = self.trim_k * lift_k / self.lift_k
+            if trim > self.trim_max_k:
+                trim = self.trim_max_k
+            elif trim < self.trim_min_k:
+                trim = self.trim_min_k
+            self.trim_k = trim
+        self.lift_k = lift_k
+
     def step(self, now_s: float, dt_s: float) -> float:
         """Advance the trim by dt_s; returns it (K)."""
         if self.next_check_s >= 0.0 and now_s > self.next_check_s:
@@ -220,7 +282,7 @@ class RoomFeedback:
                 self.lag_gain = lag_step(0.0, 1.0, dt_s, self.decay_s)
             self.trim_k -= self.lag_gain * self.trim_k
             return self.trim_k
-        err_k = self.target_c - self.low_c
+        err_k = self.target_c - self.low_c - self.trend_horizon_s * self.trend_k_per_s
         if -self.deadband_k < err_k < self.deadband_k:
             return self.trim_k
         rate = self.rate_per_k_s * err_k * dt_s
@@ -241,7 +303,7 @@ class RoomFeedback:
         for cid in self.readings:
             r = self.readings[cid]
             out.append([cid, r[0], now_s - r[1], r[2]])
-        return {"trim_k": self.trim_k, "readings": out}
+        return {"trim_k": self.trim_k, "lift_k": self.lift_k, "readings": out}
 
     def restore(self, d: dict, now_s: float):
         try:
@@ -251,6 +313,11 @@ class RoomFeedback:
         if trim != trim:
             trim = 0.0
         self.trim_k = min(self.trim_max_k, max(self.trim_min_k, trim))
+        try:
+            lift = float(d.get("lift_k", 0.0))
+        except (TypeError, ValueError):
+            lift = 0.0
+        self.lift_k = lift if lift == lift and self.min_lift_k <= lift <= 1000.0 else 0.0
         self.readings.clear()
         items = d.get("readings", [])
         if isinstance(items, list):

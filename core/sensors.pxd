@@ -13,12 +13,13 @@ cdef class SignalQuality:
     cdef public signed char[:] ok, quality, reason
     cdef public double[:] raw, good_at_s, changed_at_s, frozen_ref, spike_since_s
     cdef public signed char[:] seen
+    cdef public int n_bad
     @cython.locals(i=int, names=list)
     cpdef update(self, dict inputs, double now_s)
     @cython.locals(i=int)
     cpdef update_image(self, double[:] values, signed char[:] oks, double now_s)
     @cython.locals(reason=int, good_at=double, dt=double, step=double)
-    cdef void _check(self, int i, double v, bint present, double now_s)
+    cdef void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays
     cpdef bint alarm_condition(self, int i)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

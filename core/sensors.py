@@ -181,10 +181,12 @@ class SignalQuality:
         self.frozen_ref = _doubles(0.0, N_SIGNALS)  # the raw value at that change
         self.spike_since_s = _doubles(-1.0, N_SIGNALS)
         self.seen = _flags(False, N_SIGNALS)  # ever ok since start (or restored)
+        self.n_bad = N_SIGNALS  # signals BAD after the last update
 
     def update(self, inputs: dict, now_s: float) -> None:
         """Validate one cycle's inputs (a dict of name -> (value, ok)) at time now_s."""
         names = self.names
+        self.n_bad = 0
         i = 0
         while i < _N_SIGNALS:
             item = inputs.get(names[i])
@@ -201,6 +203,7 @@ class SignalQuality:
     def update_image(self, values, oks, now_s: float) -> None:
         """Validate one cycle's image given as arrays in INPUTS order: `values[i]` (a float)
         and `oks[i]` (non-zero when the boundary read it); same checks as update()."""
+        self.n_bad = 0
         i = 0
         while i < _N_SIGNALS:
             self._check(i, values[i], oks[i] != 0, now_s)
@@ -251,6 +254,7 @@ class SignalQuality:
             return
         self.ok[i] = 0
         self.quality[i] = _Q_BAD
+        self.n_bad += 1
 
     def alarm_condition(self, i) -> bool:
         """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""

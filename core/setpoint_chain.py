@@ -21,6 +21,8 @@ Order inside step (each stage bounded, so the result is always inside [min, max]
     when summer is not allowed, a remote supply setpoint is set, or the outdoor value is fixed;
  3. base = curve (with room-setpoint shift) + schedule offset (faded setback, post-setback
     boost) + room-feedback trim + boost_k, or the remote supply setpoint instead of the first three;
+    the room trim is first rescaled to the curve's lift above the room setpoint (follow_load), so
+    it follows the heating load at once when the outdoor temperature moves;
  4. ramp: the rise of the base is limited to ramp_up_k_per_h (falls pass at once);
  5. limiters (return temperature, power, flow) trim down; clamp to [min_supply_c, max_supply_c].
 """
@@ -146,6 +148,7 @@ class SupplySetpointChain:
         if tod != tod:
             tod = -1.0
         self.schedule_k = self.schedule.step(now_s, tod, t_out)
+        self.room.follow_load(unclamped_c - room_setpoint_c)
         self.room_trim_k = self.room.step(now_s, dt_s)
         if self.remote:
             base_c = remote_c + boost_k

@@ -14,7 +14,7 @@ from .valve_loop cimport ValveLoop
 cdef int _I_HEAT_POWER, _I_OUTDOOR_TEMP, _I_PRIMARY_FLOW, _I_PRIMARY_RETURN_TEMP, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_TEMP, _I_TANK_LEVEL, _I_VALVE_POSITION, _N_SIGNALS
 cdef double _INF
 
-cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMPS_ALL_FAILED, _A_PUMP_DRY_RUN, _A_SAFE_MODE, _A_SECONDARY_OVERTEMP, _A_SENSOR0, _A_STARTUP_FILL_TIMEOUT, _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_SHUT_RISING, _A_VALVE_POSITION_MISMATCH, _L_BOOST, _L_DP, _L_MAKEUP, _L_ROOM, _L_SUPPLY, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SAFE, _M_STARTUP_COLD, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER, _T_TRIP
+cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMPS_ALL_FAILED, _A_PUMP_DRY_RUN, _A_SAFE_MODE, _A_SECONDARY_OVERTEMP, _A_SENSOR0, _A_STARTUP_FILL_TIMEOUT, _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_SHUT_RISING, _A_VALVE_POSITION_MISMATCH, _S_NONE, _L_BOOST, _L_DP, _L_MAKEUP, _L_ROOM, _L_SUPPLY, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SAFE, _M_STARTUP_COLD, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER, _T_TRIP
 
 cdef class StationController:
     cdef public dict cfg
@@ -34,7 +34,7 @@ cdef class StationController:
     cdef public double manual_valve_pct, supply_setpoint_c, chain_setpoint_c
     cdef public Actuators act
     cdef public double time_of_day_s
-    cdef public bint time_of_day_ok
+    cdef public bint time_of_day_ok, sensor_alarms_busy
     cdef public double outdoor_c
     cdef public bint outdoor_ok
     cdef public dict mode_flags, chain_in, diag, last_out
@@ -54,7 +54,8 @@ cdef class StationController:
     cdef double _clock_s(self, double now_s)
     cdef _start_clock(self, double now_s)
     cdef bint _filled(self)
-    @cython.locals(i=int, base=int, valve=ValveLoop, sq=SignalQuality, a=AlarmTable)
+    @cython.locals(i=int, base=int, valve=ValveLoop, sq=SignalQuality, a=AlarmTable, busy=bint, failed1=bint,
+                   failed2=bint)
     cdef _update_alarms(self, double now_s)
     cdef dict _diag(self)
     cpdef dict handle_command(self, object cmd, double now_s)

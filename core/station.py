@@ -75,6 +75,7 @@ _A_TANK_LEVEL_LOW_LOW = al.A_TANK_LEVEL_LOW_LOW
 _A_VALVE_OPEN_NO_RISE = al.A_VALVE_OPEN_NO_RISE
 _A_VALVE_SHUT_RISING = al.A_VALVE_SHUT_RISING
 _A_VALVE_POSITION_MISMATCH = al.A_VALVE_POSITION_MISMATCH
+_S_NONE = al.S_NONE
 _L_BOOST = cm.L_BOOST
 _L_DP = cm.L_DP
 _L_MAKEUP = cm.L_MAKEUP
@@ -127,6 +128,7 @@ class StationController:
         self.supply_setpoint_c = 0.0
         self.chain_setpoint_c = 0.0
         self.act = Actuators()  # this cycle's commands (interlocks applied)
+        self.sensor_alarms_busy = True
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self.outdoor_c = 0.0
@@ -366,11 +368,18 @@ class StationController:
         a.update(_A_VALVE_POSITION_MISMATCH, valve.position_mismatch, sq.values[_I_VALVE_POSITION], now_s)
         a.update(_A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
         a.update(_A_SAFE_MODE, mode == _M_SAFE, 0.0, now_s)
-        i = 0
-        base = _A_SENSOR0
-        while i < _N_SIGNALS:
-            a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
-            i += 1
+        # Sensor alarms: with every signal not BAD and every sensor alarm idle, each update
+        # below would return at once; skip the loop then (it costs a third of the cycle).
+        if sq.n_bad > 0 or self.sensor_alarms_busy:
+            busy = False
+            i = 0
+            base = _A_SENSOR0
+            while i < _N_SIGNALS:
+                a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
+                if a.state[base + i] != _S_NONE or a.on_since_s[base + i] >= 0.0:
+                    busy = True
+                i += 1
+            self.sensor_alarms_busy = busy
 
     def _diag(self) -> dict:
         d = self.diag
@@ -542,6 +551,7 @@ class StationController:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100:
             self.manual_valve_pct = float(v)
         self.alarms.restore(snap.get("alarms"), now_s)
+        self.sensor_alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)
         self.make_up.restore(snap.get("make_up"), now_s)
         self.interlocks.restore(snap.get("interlocks"))

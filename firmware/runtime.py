@@ -374,7 +374,7 @@ class Station:
             from .modbus_slave import StationSlave
 
             self.slave = StationSlave(self, self.cfg.modbus_slave)
-            await self.slave.start()
+            tasks.append(asyncio.create_task(self._local_panel(self.slave), name="modbus-slave"))
         self.notifier.ready("station %s running" % self.sid)
         log.info("station %s running: cycle %.3f s (wall %.3f s), data in %s", self.sid, self.cfg.station.cycle_s,
                  self.period_s, self.data_dir)
@@ -391,6 +391,27 @@ class Station:
                     await asyncio.wait_for(self._stop.wait(), next_tick - now)
         finally:
             await self.shutdown(tasks)
+
+    async def _local_panel(self, slave: Any, retry_s: float = 30.0) -> None:
+        """Open the local Modbus TCP port; if it cannot be bound (taken, address gone) the station
+        heats on without it, says so once as an event, and retries every retry_s (wall)."""
+        reported = False
+        while not self._stop.is_set():
+            try:
+                await slave.start()
+            except (OSError, RuntimeError) as exc:
+                if not reported:
+                    log.warning("local Modbus TCP slave on %s:%d unavailable (%s); retrying every %.0f s",
+                                self.cfg.modbus_slave.host, self.cfg.modbus_slave.port, exc, retry_s)
+                    self.emit(codec.UP_EVENT, {"kind": "local_panel_unavailable", "reason": "bind_failed",
+                                               "detail": str(exc)[:200]})
+                    reported = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), retry_s)
+                continue
+            if reported:
+                self.emit(codec.UP_EVENT, {"kind": "local_panel_available", "reason": "bound"})
+            return
 
     async def shutdown(self, tasks: list[asyncio.Task]) -> None:
         """Final snapshot, "offline" status, then close every resource."""

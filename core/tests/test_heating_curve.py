@@ -10,9 +10,27 @@ class TestHeatingCurve(unittest.TestCase):
         curve = HeatingCurve({})
         # (outdoor_c, expected supply_c) at room 20 degC
         table = [(-30.0, 75.0), (-15.0, 60.0), (-5.0, 50.0), (0.0, 45.0), (5.0, 40.0), (15.0, 28.0),
-                 (-10.0, 55.0), (10.0, 34.0), (-40.0, 75.0), (25.0, 28.0)]
+                 (-10.0, 55.0), (10.0, 34.0), (25.0, 28.0),
+                 (-40.0, 85.0), (-36.0, 81.0)]  # colder than the table: its -30/-15 gradient 1 K/K
         for outdoor_c, supply_c in table:
             self.assertAlmostEqual(curve.supply_c(outdoor_c, 20.0), supply_c, delta=1e-9)
+
+    def test_cold_end_extension_and_flat_option(self):
+        # (outdoor_c, extended, flat) for the factory table at room 20 degC
+        extended = HeatingCurve({})
+        flat = HeatingCurve({"extend_cold_end": False})
+        for outdoor_c, want_ext, want_flat in ((-30.0, 75.0, 75.0), (-35.0, 80.0, 75.0), (-44.0, 89.0, 75.0),
+                                               (-60.0, 90.0, 75.0), (20.0, 28.0, 28.0)):
+            self.assertAlmostEqual(extended.supply_c(outdoor_c, 20.0), want_ext, delta=1e-9)
+            self.assertAlmostEqual(flat.supply_c(outdoor_c, 20.0), want_flat, delta=1e-9)
+        # the extension never exceeds max_supply_c, and a table rising towards the cold end's far
+        # side (a gradient < 0) is held flat rather than falling in the cold
+        capped = HeatingCurve({"max_supply_c": 78.0})
+        self.assertEqual(capped.supply_c(-45.0, 20.0), 78.0)
+        odd = HeatingCurve({"table_outdoor_c": [-20.0, 0.0], "table_supply_c": [60.0, 65.0]})
+        self.assertAlmostEqual(odd.supply_c(-40.0, 20.0), 60.0, delta=1e-9)
+        self.assertIn("curve.extend_cold_end='no': must be true or false",
+                      "\n".join(validate({"extend_cold_end": "no"})))
 
     def test_slope_entry_pivots_at_ecl_point(self):
         curve = HeatingCurve({"mode": "slope", "slope": 1.5})
@@ -26,7 +44,10 @@ class TestHeatingCurve(unittest.TestCase):
                               "design_return_c": 50.0, "design_room_c": 18.0, "radiator_exponent": 1.3})
         # at the design point the design supply; at the room temperature the room temperature
         self.assertAlmostEqual(curve.supply_c(-20.0, 18.0), 75.0, delta=1e-9)
-        self.assertAlmostEqual(curve.supply_c(-30.0, 18.0), 75.0, delta=1e-9)  # flat beyond the table
+        # colder than the design point: the coldest segment's gradient continues
+        gradient = (curve.ys[0] - curve.ys[1]) / (curve.xs[1] - curve.xs[0])
+        self.assertTrue(1.0 < gradient < 2.0)
+        self.assertAlmostEqual(curve.supply_c(-30.0, 18.0), 75.0 + 10.0 * gradient, delta=1e-9)
         # half load (phi 0.5 at -1 degC): 18 + 44.5 x 0.5^(1/1.3) + 12.5 x 0.5
         self.assertAlmostEqual(curve.unclamped_c(-1.0, 18.0), 18.0 + 44.5 * 0.5 ** (1.0 / 1.3) + 6.25, delta=0.3)
         # convex like the physics: above the straight line between the design point and (18, 18)

@@ -112,6 +112,74 @@ class TestRoomFeedback(unittest.TestCase):
         run(room, t, 3600.0, 60.0)
         self.assertTrue(room.trim_k >= before)
 
+    def test_trim_follows_the_load(self):
+        # (lift before K, trim before K, lift after K, expected trim K): a positive trim scales with the
+        # curve's lift above the room setpoint; lifts below min_lift_k count as min_lift_k; bounded
+        # a negative trim (free gains) stays a shift
+        table = ((40.0, 4.0, 60.0, 6.0), (40.0, 4.0, 20.0, 2.0), (40.0, -4.0, 60.0, -4.0), (40.0, -4.0, 20.0, -4.0),
+                 (40.0, 4.0, 5.0, 1.0), (5.0, 1.0, 40.0, 4.0), (40.0, 6.0, 80.0, 8.0), (40.0, 4.0, 40.0, 4.0))
+        for lift0, trim0, lift1, want in table:
+            room = RoomFeedback({"min_lift_k": 10.0, "trim_max_k": 8.0})
+            room.follow_load(lift0)
+            room.trim_k = trim0
+            room.follow_load(lift1)
+            self.assertAlmostEqual(room.trim_k, want, delta=1e-9)
+        fixed = RoomFeedback({"scale_with_load": False})
+        fixed.follow_load(40.0)
+        fixed.trim_k = 4.0
+        fixed.follow_load(60.0)
+        self.assertEqual(fixed.trim_k, 4.0)
+        # the first lift only sets the reference; NaN is ignored
+        room = RoomFeedback({})
+        room.trim_k = 3.0
+        room.follow_load(30.0)
+        room.follow_load(float("nan"))
+        self.assertEqual(room.trim_k, 3.0)
+        self.assertEqual(room.lift_k, 30.0)
+        snap = room.snapshot(0.0)
+        other = RoomFeedback({})
+        other.restore(snap, 0.0)
+        other.follow_load(60.0)
+        self.assertAlmostEqual(other.trim_k, 6.0, delta=1e-9)
+        other.restore({"trim_k": 1.0, "lift_k": "bad"}, 0.0)
+        self.assertEqual(other.lift_k, 0.0)
+        self.assertIn("room_feedback.min_lift_k=0 K: must be in [1.0, 100.0] K", validate({"min_lift_k": 0}))
+        self.assertIn("room_feedback.scale_with_load=1: must be true or false", validate({"scale_with_load": 1}))
+
+    def test_trend_acts_ahead_of_a_falling_room(self):
+        # Readings every 5 min falling at 0.3 K/h from 19.2 degC; target 19.0, deadband 0.2 K.
+        # (hours, low statistic, trim with a 1 h trend horizon > 0, trim without > 0)
+        table = ((1.0, 18.9, True, False), (2.0, 18.6, True, True))
+        trims = {}
+        for horizon_s in (3600.0, 0.0):
+            room = RoomFeedback({"target_c": 19.0, "trend_horizon_s": horizon_s, "trend_tau_s": 1800.0,
+                                 "scale_with_load": False})
+            t = 0.0
+            out = []
+            for hours, low_c, _, _ in table:
+                while t < hours * 3600.0 - 1.0:
+                    temp = 19.2 - 0.3 * (t + 300.0) / 3600.0
+                    room.set_readings(readings([temp, temp, temp]), t + 300.0)
+                    run(room, t, 300.0, 60.0)
+                    t += 300.0
+                self.assertAlmostEqual(room.low_c, low_c, delta=0.01)
+                out.append(room.trim_k)
+            trims[horizon_s] = out
+        for i in range(len(table)):
+            self.assertEqual(trims[3600.0][i] > 0.0, table[i][2], "row %d" % i)
+            self.assertEqual(trims[0.0][i] > 0.0, table[i][3], "row %d" % i)
+        self.assertTrue(trims[3600.0][1] > trims[0.0][1] + 0.2)
+        # the smoothed trend is about -0.3 K/h after 3 h; it restarts after a gap without readings
+        self.assertAlmostEqual(room.trend_k_per_s * 3600.0, -0.3, delta=0.05)  # horizon 0 still tracks
+        room = RoomFeedback({"trend_tau_s": 1800.0})
+        for k in range(36):
+            room.set_readings(readings([20.0 - 0.3 * k / 12.0] * 3), 300.0 * k)
+        self.assertAlmostEqual(room.trend_k_per_s * 3600.0, -0.3, delta=0.05)
+        room.set_readings(readings([15.0] * 3), 300.0 * 36 + 86400.0)
+        self.assertEqual(room.trend_k_per_s, 0.0)
+        self.assertIn("room_feedback.trend_horizon_s=-1 s: must be in [0.0, 21600.0] s",
+                      validate({"trend_horizon_s": -1}))
+
     def test_no_readings_decay_to_zero(self):
         room = RoomFeedback({"decay_s": 3600.0})
         room.trim_k = 6.0

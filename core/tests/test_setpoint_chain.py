@@ -121,6 +121,29 @@ class TestSetpointChain(unittest.TestCase):
         self.assertAlmostEqual(d["supply_setpoint_c"], 50.0 + d["room_trim_k"], delta=1e-6)
         self.assertEqual(d["room_fresh"], 10)
 
+    def test_room_trim_follows_the_load_when_it_turns_cold(self):
+        # Rooms just at target (no integration in the deadband): a trim learnt at -5 degC grows
+        # with the curve's lift above the room setpoint when the outdoor temperature falls.
+        at_target = [{"collector": i, "group": "a", "temp_c": 19.0, "age_s": 0.0} for i in range(4)]
+        # (outdoor_c, expected trim K: 3 K at the -5 degC lift of 50 - 20 = 30 K)
+        table = [(-5.0, 3.0), (-15.0, 4.0), (-30.0, 5.5), (-40.0, 6.5), (5.0, 2.0), (15.0, 1.0)]
+        for scale, trims in ((True, [t[1] for t in table]), (False, [3.0] * len(table))):
+            chain = SupplySetpointChain({"limiters": {"return_limit_enabled": False},
+                                         "curve": {"ramp_up_k_per_h": 0.0},
+                                         "outdoor": {"composite_actual_share": 1.0, "jump_k": 50.0},
+                                         "room_feedback": {"target_c": 19.0, "deadband_k": 0.5,
+                                                           "scale_with_load": scale}})
+            t = 0.0
+            chain.set_room_readings(at_target, t)
+            run(chain, t, t + 60.0, 60.0, -5.0)
+            chain.room.trim_k = 3.0
+            for (outdoor_c, _), want in zip(table, trims):
+                t += H
+                chain.set_room_readings(at_target, t)
+                sp = run(chain, t, t + 600.0, 60.0, outdoor_c)
+                self.assertAlmostEqual(chain.diag["room_trim_k"], want, delta=1e-6, msg="outdoor %s" % outdoor_c)
+                self.assertAlmostEqual(sp, min(90.0, chain.diag["curve_c"] + want), delta=1e-6)
+
     def test_snapshot_restore_is_json_safe_and_continues(self):
         chain = SupplySetpointChain({})
         chain.set_room_readings([{"collector": "a", "group": "g", "temp_c": 19.0, "age_s": 0.0}], 0.0)

@@ -171,3 +171,25 @@ class TestImageEntry(unittest.TestCase):
                 self.assertEqual(out["diag"][key], tele[key], "cycle %d %s" % (k, key))
         codes = [row["code"] for row in out["alarms"]]
         self.assertIn("pump1_fault", codes)
+
+
+class TestSensorAlarmsIdle(unittest.TestCase):
+    """The sensor-alarm loop is skipped while every signal is fine and every sensor alarm idle;
+    an alarm raised, cleared or restored from a snapshot still runs its course."""
+
+    def test_raise_clear_and_restore(self):
+        rig = Rig()
+        rig.run_until(1010.0)
+        rig.readings["secondary_return_temp_c"] = None
+        rig.run_until(1100.0)
+        self.assertEqual(rig.alarm_state("sensor_secondary_return_temp_c"), "active")
+        snap = json.loads(json.dumps(rig.ctl.snapshot()))
+        rig.readings["secondary_return_temp_c"] = 40.0
+        rig.run_until(1130.0)
+        self.assertEqual(rig.alarm_state("sensor_secondary_return_temp_c"), None)
+        other = Rig(t0=rig.t)
+        other.ctl.restore(snap, other.t)
+        other.step()
+        self.assertEqual(other.alarm_state("sensor_secondary_return_temp_c"), "active")
+        other.run_until(other.t + 30.0)
+        self.assertEqual(other.alarm_state("sensor_secondary_return_temp_c"), None)

@@ -141,3 +141,33 @@ async def test_systemd_notify_ready_watchdog_stopping(tmp_path, mosquitto) -> No
             proc.wait(10)
         log.close()
         sock.close()
+
+
+async def test_local_panel_port_taken_the_station_runs_on(tmp_path, mosquitto) -> None:
+    """The local Modbus TCP port is held by another program: the station still controls and
+    reports, says once that its local panel is unavailable, and stops cleanly."""
+    import socket
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    path, _raw = station_toml(tmp_path, mosquitto.port, modbus_slave={"port": holder.getsockname()[1]})
+    log_path = str(tmp_path / "station.log")
+    try:
+        async with Listener(mosquitto.port, codec.PREFIX + "stations/%s/#" % SID) as listener:
+            station = StationProcess(path, log_path)
+            try:
+                await wait_until(lambda: [m for m in listener.uplinks("event") if m["body"].get("kind") == "local_panel_unavailable"],
+                                 timeout_s=30, what="local_panel_unavailable event")
+                await wait_until(lambda: len(listener.uplinks("telemetry")) >= 3, timeout_s=30, what="telemetry goes on")
+                assert station.proc.poll() is None, "the station died with its local panel"
+                events = [m["body"] for m in listener.uplinks("event") if m["body"].get("kind") == "local_panel_unavailable"]
+                assert len(events) == 1 and events[0]["reason"] == "bind_failed", events
+                assert station.stop() == 0
+            finally:
+                station.kill()
+    finally:
+        holder.close()
+    with open(log_path, "rb") as fh:
+        log_text = fh.read().decode("utf-8", "replace")
+    assert "Traceback" not in log_text, log_text[-3000:]
