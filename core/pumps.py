@@ -186,7 +186,7 @@ class CirculationPumps:
             if self.run[k] and self.proven[k]:
                 self.run_s[k] += dt_s
             k += 1
-        self.flow_proven = (self.run[0] and self.proven[0]) or (self.run[1] and self.proven[1])
+        self.flow_proven = (self.run[0] != 0 and self.proven[0] != 0) or (self.run[1] != 0 and self.proven[1] != 0)
         self._speed(dt_s)
 
     # --- pieces -----------------------------------------------------------------------------
