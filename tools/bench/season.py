@@ -15,6 +15,12 @@ Both physical lower bounds (building and station, see tools/plant/bounds.py) are
 the same buildings and weather. Controllers run in parallel processes (`--jobs`). A sample of
 days is also run with the interpreted (pure-Python) plant and core, side by side with the
 compiled build, to report the speed-up.
+
+Supply tracking error: counted in every cycle with a supply setpoint (heating off carries
+setpoint 0), except while the valve is on its seat and the supply is above the setpoint (warm
+rooms on mild days return the water above the 20 degC minimum: no heat is delivered and no
+valve can lower the supply). `tracking_seated_share` says how many cycles that left out and
+`tracking_error_p95_all_k` gives the p95 with them (tools/plant/local_control.Recorder).
 """
 
 from __future__ import annotations
@@ -178,6 +184,10 @@ def figures(name: str, plant: Any, rec: Any, days: float, wall_s: float) -> dict
         "median_room_mean_c": (sum(trace["median_room_c"]) / len(trace["median_room_c"])) if trace["median_room_c"] else 0.0,
         "tracking_error_p95_k": rec.percentile_k(0.95),
         "tracking_error_rms_k": rec.rms_k(),
+        # Cycles with the valve on its seat and the supply above the setpoint are not tracking
+        # (no heat is delivered, the supply cannot go lower): left out above, counted here.
+        "tracking_error_p95_all_k": rec.percentile_all_k(0.95),
+        "tracking_seated_share": rec.n_seated / (rec.n_err + rec.n_seated) if rec.n_err + rec.n_seated else 0.0,
         "valve_travel_strokes": plant.valve_travel,
         "valve_travel_strokes_per_day": plant.valve_travel / days if days > 0 else 0.0,
         "pump_energy_kwh_per_m2": plant.pump_energy_kwh / area,

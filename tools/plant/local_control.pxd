@@ -27,17 +27,19 @@ cdef class StationLoop:
 cdef class Recorder:
     cdef public double bin_k
     cdef public int n_bins
-    cdef public double[:] hist
+    cdef public double[:] hist, hist_all
     cdef public double err_sq_sum
-    cdef public long n_err
+    cdef public long n_err, n_seated
     cdef public double next_hour_s, acc_sp, acc_ts
     cdef public long acc_n
     cdef public dict trace
 
-    @cython.locals(ts=cython.double, err=cython.double, b=cython.int)
+    @cython.locals(ts=cython.double, err=cython.double, b=cython.int, seated=cython.bint)
     cpdef void record(self, PlantCore plant, double setpoint_c)
     @cython.locals(rooms=list, j=cython.int, n=cython.long, trace=dict)
     cpdef void hour(self, PlantCore plant)
-    @cython.locals(target=cython.double, seen=cython.double, b=cython.int)
     cpdef double percentile_k(self, double q)
+    cpdef double percentile_all_k(self, double q)
+    @cython.locals(target=cython.double, seen=cython.double, b=cython.int)
+    cdef double _quantile(self, double[:] hist, long n, double q)
     cpdef double rms_k(self)

@@ -107,14 +107,23 @@ class StationLoop:
 
 
 class Recorder:
-    """Tracking-error histogram and hourly traces of one season run."""
+    """Tracking-error histogram and hourly traces of one season run.
+
+    The tracking error is counted while a supply setpoint is set (setpoint 0 = heating off),
+    except while the valve is on its seat and the supply is above the setpoint: the station
+    then already delivers no heat, and no valve action can bring the supply below what the
+    network water has (warm rooms on mild days return it above a 20 degC minimum setpoint).
+    Those cycles are counted in `n_seated`; `hist_all` keeps every cycle with a setpoint.
+    """
 
     def __init__(self, start_s, bin_k=0.02, n_bins=2000):
         self.bin_k = bin_k
         self.n_bins = n_bins
         self.hist = array("d", [0.0] * n_bins)
+        self.hist_all = array("d", [0.0] * n_bins)
         self.err_sq_sum = 0.0
         self.n_err = 0
+        self.n_seated = 0
         self.next_hour_s = start_s + 3600.0
         self.acc_sp = 0.0
         self.acc_ts = 0.0
@@ -127,14 +136,19 @@ class Recorder:
         ts = plant.ts_station
         if setpoint_c > 0.0:
             err = setpoint_c - ts
+            seated = err < 0.0 and plant.stem <= 0.0
             if err < 0.0:
                 err = -err
             b = int(err / self.bin_k)
             if b >= self.n_bins:
                 b = self.n_bins - 1
-            self.hist[b] += 1.0
-            self.err_sq_sum += err * err
-            self.n_err += 1
+            self.hist_all[b] += 1.0
+            if seated:
+                self.n_seated += 1
+            else:
+                self.hist[b] += 1.0
+                self.err_sq_sum += err * err
+                self.n_err += 1
         self.acc_sp += setpoint_c
         self.acc_ts += ts
         self.acc_n += 1
@@ -163,12 +177,19 @@ class Recorder:
 
     def percentile_k(self, q):
         """The q-quantile (0..1) of the absolute tracking error (K), from the histogram."""
-        if self.n_err == 0:
+        return self._quantile(self.hist, self.n_err, q)
+
+    def percentile_all_k(self, q):
+        """The same over every cycle with a setpoint, valve-seated cycles included."""
+        return self._quantile(self.hist_all, self.n_err + self.n_seated, q)
+
+    def _quantile(self, hist, n, q):
+        if n == 0:
             return 0.0
-        target = q * self.n_err
+        target = q * n
         seen = 0.0
         for b in range(self.n_bins):
-            seen += self.hist[b]
+            seen += hist[b]
             if seen >= target:
                 return (b + 1) * self.bin_k
         return self.n_bins * self.bin_k
