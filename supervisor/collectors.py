@@ -38,6 +38,7 @@ class CollectorHub:
         self.clock = wall_clock
         self.latest: dict[str, tuple[float, float]] = {}  # collector -> (ts, temp_c)
         self._batch: list[tuple[str, float, float, str, str, str]] = []
+        self._acks: list[Callable[[], None]] = []  # MQTT deliveries to acknowledge once stored
         self.accepted = 0
         self.forwarded = 0
 
@@ -57,14 +58,31 @@ class CollectorHub:
         self.accepted += 1
         return "stored"
 
+    def hold_ack(self, ack: Callable[[], None]) -> None:
+        """Acknowledge an accepted reading's MQTT delivery only once it is stored (`flush`)."""
+        self._acks.append(ack)
+
     async def flush(self) -> int:
         batch, self._batch = self._batch, []
+        acks, self._acks = self._acks, []
         try:
             await self.storage.store_readings(batch)
         except BaseException:
             self._batch = batch + self._batch
+            self._acks = acks + self._acks
             raise
+        for ack in acks:
+            ack()
         return len(batch)
+
+    async def run_store(self, period_s: float = 1.0) -> None:
+        """Store accepted readings every `period_s`, forever (kept and retried on failure)."""
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await self.flush()
+            except Exception as exc:  # noqa: BLE001 - task boundary: kept and retried
+                log.warning("storing collector readings failed (%s); retrying in %.0f s", exc, period_s)
 
     def current(self, station_id: str) -> list[dict[str, Any]]:
         """The fresh readings of one station's collectors."""

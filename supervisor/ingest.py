@@ -96,6 +96,7 @@ class Ingest:
         self.rejects = RejectCounter()
         self.on_ack: AckHandler | None = None
         self.on_reading: ReadingHandler | None = None
+        self.hold_reading_ack: Callable[[Acker], None] | None = None
         self.state: dict[str, dict[str, Any]] = {sid: self._blank_state() for sid in station_ids}
         self.equipment = EquipmentTracker()
         self.stored = 0
@@ -153,6 +154,7 @@ class Ingest:
                     self._derive({"station": sid, "seq": int(seq), "ts": float(ts), "kind": kind, "body": body},
                                  replay=True)
                     self.recovered += 1
+            await self._write_alarms()
             if stale:
                 log.warning("re-derived %d uplinks of %d unfinished aggregation epochs (a crash or kill)",
                             self.recovered, len(stale))
@@ -185,6 +187,8 @@ class Ingest:
         if ack is not None:
             if result == "queued":
                 self._pending[-1] = self._pending[-1][:3] + (ack,)
+            elif result == "reading" and self.hold_reading_ack is not None:
+                self.hold_reading_ack(ack)
             else:
                 ack()
         return result
@@ -330,15 +334,11 @@ class Ingest:
         for key, msg in by_key.items():  # in the order received: RETURNING's order is arbitrary
             if key in new:
                 self._derive(msg)
-        while self._pending_alarms:  # one at a time: a failure keeps the rest for the retry
-            sid, body = self._pending_alarms[0]
-            await self._store_alarm(sid, body)
-            self._pending_alarms.pop(0)
+        await self._write_alarms()
         return len(new_keys)
 
     def _derive(self, msg: dict[str, Any], replay: bool = False) -> None:
-        """Fold one newly stored message into state, aggregates, equipment and alarms (alarms are
-        written at store time, so a replay of an unfinished epoch skips them)."""
+        """Fold one newly stored message into state, aggregates, equipment and alarms."""
         sid, kind, body, ts = msg["station"], msg["kind"], msg["body"], msg["ts"]
         st = self.state[sid]
         if msg["seq"] > st["last_seq"]:
@@ -377,8 +377,10 @@ class Ingest:
                     if value > a[3]:
                         a[3] = value
             self.equipment.telemetry(sid, ts, values)
-        elif kind == codec.UP_ALARM and not replay:
-            self._pending_alarms.append((sid, {**body, "_ts": ts}))
+        elif kind == codec.UP_ALARM:
+            # recorded by seq: replaying an unfinished epoch after a crash records what the
+            # crash left out and nothing twice
+            self._pending_alarms.append((sid, {**body, "_ts": ts, "_seq": msg["seq"]}))
         elif kind == codec.UP_EVENT:
             self.equipment.event(sid, ts, body)
 
@@ -386,7 +388,14 @@ class Ingest:
         state = str(body.get("state", "active")).lower()
         active = state not in CLEARED_STATES
         await self.storage.record_alarm(sid, str(body["code"]), str(body.get("severity", "warning")), active,
-                                        float(body["_ts"]), str(body.get("text", "")), body.get("value"))
+                                        float(body["_ts"]), str(body.get("text", "")), body.get("value"),
+                                        body.get("_seq"))
+
+    async def _write_alarms(self) -> None:
+        while self._pending_alarms:  # one at a time: a failure keeps the rest for the retry
+            sid, body = self._pending_alarms[0]
+            await self._store_alarm(sid, body)
+            self._pending_alarms.pop(0)
 
     async def _close_slices(self, slices: list[int], also_close: list[int] | None = None, first: bool = False,
                             reopen: bool = True) -> None:

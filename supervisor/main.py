@@ -273,15 +273,8 @@ async def serve_ingest_only(cfg: dict[str, Any], instance: int,
     service = SupervisorService(_storage(cfg), cfg)
     await service.start()
 
-    async def store_readings() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                await service.collectors.flush()
-            except Exception:  # noqa: BLE001 - task boundary: kept and retried
-                log.exception("storing collector readings failed")
-
-    tasks = [asyncio.ensure_future(service.ingest.run_flusher()), asyncio.ensure_future(store_readings()),
+    tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
+             asyncio.ensure_future(service.collectors.run_store(1.0)),
              asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                             subscription_filters(cfg)))]
     stop = _stop_on_signals()

@@ -66,6 +66,7 @@ class SupervisorService:
                                    wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
+        self.ingest.hold_reading_ack = self.collectors.hold_ack
         self._publisher: Publisher | None = None
         self.started = False
         self.ingest_started = False
@@ -106,6 +107,7 @@ class SupervisorService:
         """Coroutines the supervisor runs for its lifetime."""
         tasks: list[Awaitable[None]] = [self.ingest.run_flusher(), self.commands.run_sweeper(),
                  self.collectors.run(self._publish, self.config["collectors"]["forward_interval_s"]),
+                 self.collectors.run_store(1.0),
                  self._retention_loop()]
         if self.config["mqtt"]["shared_group"]:
             tasks.append(self._refresh_loop())

@@ -173,11 +173,17 @@ class Storage:
 
     # --- alarms --------------------------------------------------------------------------
     async def record_alarm(self, station_id: str, code: str, severity: str, active: bool, ts: float,
-                           text: str, value: Any) -> None:
-        """Append to the alarm log and update the current alarm state of (station, code)."""
+                           text: str, value: Any, seq: int | None = None) -> bool:
+        """Append to the alarm log and update the current alarm state of (station, code).
+        With the uplink's `seq`, a second call for the same message does nothing (a replay after
+        a crash) and returns False."""
+        if seq is not None and await self.fetchone(
+                "SELECT 1 FROM alarm_log WHERE station_id = ? AND seq = ?", (station_id, seq)) is not None:
+            return False
         await self.execute(
-            "INSERT INTO alarm_log (station_id, code, severity, active, ts, text, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (station_id, code, severity, 1 if active else 0, ts, text, json.dumps(value)))
+            "INSERT INTO alarm_log (station_id, code, severity, active, ts, text, value, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (station_id, code, severity, 1 if active else 0, ts, text, json.dumps(value), seq))
         if active:
             await self.execute(
                 "INSERT INTO alarms (station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, cleared_ts) "
@@ -192,6 +198,7 @@ class Storage:
             await self.execute(
                 "UPDATE alarms SET active = 0, cleared_ts = ?, last_ts = ? WHERE station_id = ? AND code = ? AND active = 1",
                 (ts, ts, station_id, code))
+        return True
 
     async def mark_alarm_acked(self, station_id: str, code: str, user: str, ts: float) -> bool:
         row = await self.fetchone("SELECT active FROM alarms WHERE station_id = ? AND code = ?", (station_id, code))
@@ -374,7 +381,7 @@ SCHEMA = [
         acked_ts {real}, cleared_ts {real}, PRIMARY KEY (station_id, code))""",
     """CREATE TABLE IF NOT EXISTS alarm_log (
         id {serial}, station_id {text} NOT NULL, code {text} NOT NULL, severity {text} NOT NULL,
-        active {int} NOT NULL, ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', value {text})""",
+        active {int} NOT NULL, ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', value {text}, seq {bigint})""",
     "CREATE INDEX IF NOT EXISTS alarm_log_station_ts ON alarm_log (station_id, ts)",
     """CREATE TABLE IF NOT EXISTS commands (
         command_id {text} PRIMARY KEY, station_id {text} NOT NULL, kind {text} NOT NULL, args {text} NOT NULL,
@@ -400,6 +407,7 @@ SCHEMA = [
 ]
 # After SCHEMA and each backend's column migrations (a database made before agg_epoch existed).
 SCHEMA_LATE = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS alarm_log_station_seq ON alarm_log (station_id, seq)",
     "CREATE INDEX IF NOT EXISTS uplinks_agg_epoch ON uplinks (agg_epoch)",
     "CREATE INDEX IF NOT EXISTS agg_epochs_owner ON agg_epochs (owner, closed_ts)",
 ]

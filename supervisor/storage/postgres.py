@@ -59,6 +59,7 @@ class PostgresStorage(Storage):
             for stmt in SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             await conn.execute("ALTER TABLE uplinks ADD COLUMN IF NOT EXISTS agg_epoch BIGINT")
+            await conn.execute("ALTER TABLE alarm_log ADD COLUMN IF NOT EXISTS seq BIGINT")
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
             if self.use_timescale:

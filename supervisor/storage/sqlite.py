@@ -109,6 +109,8 @@ class SQLiteStorage(Storage):
             columns = {r[1] for r in conn.execute("PRAGMA table_info(uplinks)")}
             if "agg_epoch" not in columns:  # a database from before aggregation epochs
                 conn.execute("ALTER TABLE uplinks ADD COLUMN agg_epoch INTEGER")
+            if "seq" not in {r[1] for r in conn.execute("PRAGMA table_info(alarm_log)")}:
+                conn.execute("ALTER TABLE alarm_log ADD COLUMN seq INTEGER")
             for stmt in SCHEMA_LATE:
                 conn.execute(stmt)
         return conn

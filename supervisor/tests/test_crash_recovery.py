@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.pat
                                 reason="mosquitto not installed (apt-get install mosquitto)")
 
 TOTAL = 2400
+ALARM_EVERY = 41
 T0 = float(int(time.time()) // 3600 * 3600 - 7200)  # recent: retention keeps it
 
 
@@ -93,8 +94,13 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
             async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=creds["st-a"], identifier="st-a",
                                       protocol=aiomqtt.ProtocolVersion.V5) as st:
                 for seq in range(1, TOTAL + 1):
-                    topic, payload = codec.encode_uplink("st-a", seq, codec.UP_TELEMETRY, T0 + 2 * seq,
-                                                         {"values": _sample(seq)})
+                    if seq % ALARM_EVERY == 0:  # alarms in the stream: logged once each, also after a replay
+                        topic, payload = codec.encode_uplink("st-a", seq, codec.UP_ALARM, T0 + 2 * seq, {
+                            "code": "leak", "severity": "critical",
+                            "state": "active" if seq // ALARM_EVERY % 2 else "cleared"})
+                    else:
+                        topic, payload = codec.encode_uplink("st-a", seq, codec.UP_TELEMETRY, T0 + 2 * seq,
+                                                             {"values": _sample(seq)})
                     await st.publish(topic, payload, qos=1)
                     published = seq
                     await asyncio.sleep(0.001)
@@ -127,8 +133,13 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
         # the kill really left work half done, and nothing got lost or doubled
         assert 0 < stored_at_kill < TOTAL and unfinished > 0, (stored_at_kill, unfinished)
         assert "re-derived" in open(log_path, encoding="utf-8").read()
-        rows = await storage.fetch("SELECT seq, ts, payload FROM uplinks WHERE station_id = 'st-a' ORDER BY seq")
-        assert [int(r[0]) for r in rows] == list(range(1, TOTAL + 1))
+        every = await storage.fetch("SELECT seq FROM uplinks WHERE station_id = 'st-a' ORDER BY seq")
+        assert [int(r[0]) for r in every] == list(range(1, TOTAL + 1))
+        logged = await storage.fetch("SELECT seq, active FROM alarm_log WHERE station_id = 'st-a' ORDER BY seq")
+        assert [(int(r[0]), int(r[1])) for r in logged] == [
+            (seq, seq // ALARM_EVERY % 2) for seq in range(ALARM_EVERY, TOTAL + 1, ALARM_EVERY)]
+        rows = await storage.fetch("SELECT seq, ts, payload FROM uplinks WHERE station_id = 'st-a' "
+                                   "AND kind = 'telemetry' ORDER BY seq")
         row = await storage.fetchone("SELECT COUNT(*) FROM agg_epochs WHERE closed_ts IS NULL")
         assert row is not None and int(row[0]) == 0
         # the aggregates are exactly what the raw rows say

@@ -247,3 +247,31 @@ async def test_a_users_only_start_leaves_the_ingest_epochs_alone(service: Superv
     await ing.flush(force_aggregates=True)
     rows = await service.storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
     assert [r[2] for r in rows] == [1]
+
+
+async def test_deliveries_are_acknowledged_only_once_stored(service: SupervisorService) -> None:
+    """QoS 1 acks (the broker forgets a message once acked) follow storage: uplinks after their
+    batch, collector readings after theirs; a failed write keeps both the data and the ack."""
+    ing = service.ingest
+    acked: list[str] = []
+    assert ing.handle(*telemetry("st-a", 1, T0, outdoor_temp_c=-5.0), ack=lambda: acked.append("up")) == "queued"
+    topic, payload = codec.encode_collector_reading("c1", 19.0, T0)
+    assert ing.handle(topic, payload, ack=lambda: acked.append("room")) == "reading"
+    assert ing.handle("heatkeeper/v1/stations/st-a/up/telemetry", b"{bad", ack=lambda: acked.append("bad")) \
+        .startswith("rejected:")
+    assert acked == ["bad"]  # garbage is never stored: acked at once
+    real = service.storage.store_uplinks
+
+    async def broken(rows: Any) -> Any:
+        raise RuntimeError("database down")
+
+    service.storage.store_uplinks = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await ing.flush()
+    assert acked == ["bad"] and ing.stats()["pending"] == 1
+    service.storage.store_uplinks = real  # type: ignore[method-assign]
+    await ing.flush()
+    assert acked == ["bad", "up"]
+    await service.collectors.flush()
+    assert acked == ["bad", "up", "room"]
+    assert len(await service.storage.readings("st-a", T0 - 1, T0 + 1)) == 1
