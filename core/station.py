@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """StationController: one substation's control cycle, composed from the core pieces.
 
     ctl = StationController(settings)        # raises core.settings.SettingsError

@@ -17,6 +17,15 @@ estimate does not count as travel. Re-synchronisation to an end stop:
   too, then stops (synced) until the valve is moved away again;
 - at power-up without a snapshot (or feedback) the position is unknown: the actuator first
   closes for a full run time plus the overdrive (initial_sync), then follows the controller.
+Shut-off below the controllable range (both kinds): a wanted position below shut_below_pct
+closes the valve onto its seat (0 %), and it opens again only once the wanted position reaches
+twice that. An equal-percentage valve cannot meter heat below its smallest controllable
+opening (rangeability R: Kv about Kvs/R just off the seat), and a positioner ignores a command
+change smaller than its dead band (typically 0.1..0.5 %), so a controller output that sinks
+slowly toward 0 % otherwise parks the plug a fraction of a percent open, passing Kvs/R of flow
+(hours of supply several kelvin above the setpoint on mild days); the jump to 0 % is larger than
+any dead band, so the valve seats and the PI meters the low load by opening and shutting
+(Samson 3730 "tight-closing function" below 1 %). 0 = off.
 """
 
 from .heating_curve import merged, section_problems
@@ -27,6 +36,7 @@ DEFAULTS = {
     "min_pulse_s": 0.5,
     "start_delay_s": 0.2,  # motor start delay added to each pulse (reference actuator 0.2 s; Siemens 0.05..0.3 s)
     "resync_overdrive_pct": 10.0,
+    "shut_below_pct": 1.0,  # wanted position below this: valve shut (reopens at twice this); 0 = off
     "exercise_after_days": 3.0,  # a short stroke after this long without movement; 0 = off
     "exercise_time_s": 43200.0,  # time of day (ECL120 exercise at 12:00)
     "exercise_stroke_pct": 10.0,
@@ -46,6 +56,7 @@ RANGES = {
     "min_pulse_s": (0.0, 5.0, "s"),
     "start_delay_s": (0.0, 2.0, "s"),
     "resync_overdrive_pct": (0.0, 100.0, "%"),
+    "shut_below_pct": (0.0, 10.0, "%"),
     "exercise_after_days": (0.0, 365.0, "d"),
     "exercise_time_s": (0.0, 86399.0, "s"),
     "exercise_stroke_pct": (1.0, 100.0, "%"),
@@ -83,6 +94,8 @@ class ValveActuator:
         self.start_delay_s = float(s["start_delay_s"])
         self.last_full = False
         self.overdrive_s = float(s["resync_overdrive_pct"]) / 100.0 * self.run_time_s
+        self.shut_below_pct = float(s["shut_below_pct"])
+        self.shut = False  # shut below the controllable range, until the wanted position reaches 2 x shut_below_pct
         self.estimate_pct = 0.0
         self.cmd_pct = 0.0
         self.open_pulse_s = 0.0
@@ -106,6 +119,13 @@ class ValveActuator:
             target_pct = 0.0
         elif target_pct > 100.0:
             target_pct = 100.0
+        if self.shut_below_pct > 0.0:
+            if self.shut and target_pct >= 2.0 * self.shut_below_pct:
+                self.shut = False
+            elif not self.shut and target_pct < self.shut_below_pct:
+                self.shut = True
+            if self.shut:
+                target_pct = 0.0
         self.cmd_pct = target_pct
         self.open_pulse_s = 0.0
         self.close_pulse_s = 0.0

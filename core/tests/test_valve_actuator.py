@@ -84,7 +84,7 @@ class TestValveActuator(unittest.TestCase):
         self.assertEqual(act.synced_end, 1)
 
     def test_start_delay_lengthens_pulses_from_rest_only(self):
-        act = synced({"run_time_s": 100.0, "min_pulse_s": 0.5, "start_delay_s": 0.2})
+        act = synced({"run_time_s": 100.0, "min_pulse_s": 0.5, "start_delay_s": 0.2, "shut_below_pct": 0.0})
         # (target_pct, expected open pulse sent, expected estimate): from rest 0.6 s move + 0.2 s delay
         act.step(1.0, 0.6, 0.0, False)
         self.assertAlmostEqual(act.open_pulse_s, 0.8, delta=1e-9)
@@ -95,6 +95,30 @@ class TestValveActuator(unittest.TestCase):
             act.step(1.0, target, 0.0, False)
             self.assertAlmostEqual(act.open_pulse_s, sent, delta=1e-9)
             self.assertAlmostEqual(act.estimate_pct, est, delta=1e-9)
+
+    def test_below_the_controllable_range_the_valve_shuts_and_reopens_at_twice_it(self):
+        # A positioner (dead band 0.5 %) given an output sinking slowly toward 0 % would park the
+        # plug a fraction of a percent open; below shut_below_pct the command jumps to 0 %.
+        act = ValveActuator({"kind": "position", "run_time_s": 100.0, "shut_below_pct": 1.0})
+        # (wanted %, command %): hysteresis from 1 % (shut) to 2 % (open again)
+        table = [(3.0, 3.0), (1.2, 1.2), (1.01, 1.01), (0.99, 0.0), (0.4, 0.0), (1.5, 0.0), (1.99, 0.0),
+                 (2.0, 2.0), (1.5, 1.5), (0.5, 0.0), (0.0, 0.0), (float("nan"), 0.0)]
+        for wanted, cmd in table:
+            act.step(1.0, wanted, 0.0, False)
+            self.assertEqual(act.cmd_pct, cmd)
+        # a floating actuator drives onto its seat (to the stop plus the overdrive)
+        act = synced({"start_delay_s": 0.0, "run_time_s": 100.0, "resync_overdrive_pct": 10.0, "min_pulse_s": 0.5})
+        drive(act, 5, 5.0)
+        drive(act, 4, 1.05)
+        self.assertAlmostEqual(act.estimate_pct, 1.05, delta=1e-6)
+        opened, closed = drive(act, 30, 0.8)
+        self.assertAlmostEqual(closed, 1.05 + 10.0, delta=1e-6)
+        self.assertEqual(act.synced_end, -1)
+        # off: the wanted position passes as it is
+        act = ValveActuator({"kind": "position", "shut_below_pct": 0.0})
+        act.step(1.0, 0.4, 0.0, False)
+        self.assertEqual(act.cmd_pct, 0.4)
+        self.assertIn("valve.shut_below_pct=20.0 %: must be in [0.0, 10.0] %", validate({"shut_below_pct": 20.0}))
 
     def test_long_drive_resyncs_the_estimate(self):
         act = synced({"start_delay_s": 0.0, "run_time_s": 60.0})
