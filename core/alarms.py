@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """Alarms: the catalogue of station alarm codes and the table that runs them.
 
 Each alarm is evaluated every cycle from a condition. A condition must hold for the alarm's

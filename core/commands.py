@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """Commands: validation, permission per mode, and remote setpoints as leases.
 
 A command is {"id", "kind", "args", "user", "source": "remote"|"local"} and, optionally,

@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """Make-up water and pressure holding (定压补水) on the secondary return pressure.
 
 Two ways to hold the static pressure, chosen by `control`:

@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """Circulation pumps: duty/standby with proof of flow, change-over, rotation, exercise,
 differential-pressure speed control and dry-run protection.
 

@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """Signal quality: every input checked for range, loss (stale), a frozen value and an
 implausible rate of change, before any control code sees it.
 

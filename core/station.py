@@ -1,3 +1,4 @@
+# cython: wraparound=False
 """StationController: one substation's control cycle, composed from the core pieces.
 
     ctl = StationController(settings)        # raises core.settings.SettingsError
@@ -388,6 +389,8 @@ class StationController:
         lz = self.leases
         now_s = self.now_s
         d["outdoor_c"] = self.outdoor_c if self.outdoor_ok else None
+        d["outdoor_used_c"] = self.chain.outdoor.composite_c  # what the curve runs on
+        d["outdoor_source"] = self.chain.outdoor.source  # 0 sensor, 1 supervisor, 2 last good, 3 fixed
         d["chain_setpoint_c"] = self.chain_setpoint_c
         d["valve_estimate_pct"] = self.valve.actuator.estimate_pct
         d["heating_on"] = 1 if self.chain.heating_on else 0

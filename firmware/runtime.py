@@ -122,7 +122,8 @@ class Station:
         self.gate = CommandGate(self.sid, self._apply_remote, cfg.mqtt, self.acks)
         self.uplink: Uplink | None = None
         if cfg.mqtt.enabled:
-            self.uplink = Uplink(self.sid, cfg.mqtt, self.outbox, self.gate, self._rooms, self.emit_now)
+            self.uplink = Uplink(self.sid, cfg.mqtt, self.outbox, self.gate, self._rooms, self.emit_now,
+                                 on_outdoor=self._outdoor)
         if io is None:
             from heatkeeper.firmware.modbus import ProcessImageIO
 
@@ -243,6 +244,11 @@ class Station:
 
     def _rooms(self, readings: list) -> None:
         self.ctl.set_room_readings(readings, self.clock.now_s())
+
+    def _outdoor(self, temp_c: float, age_s: float) -> None:
+        """The supervisor's city outdoor value (age in wall seconds) to the controller, which uses
+        it only while its own sensor is faulty and the value is young enough."""
+        self.ctl.set_supervisor_outdoor(temp_c, self.clock.now_s() - age_s * self.clock.scale)
 
     # --- persistence ---------------------------------------------------------------------------
     def restore(self) -> None:

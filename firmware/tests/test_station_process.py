@@ -171,3 +171,27 @@ async def test_local_panel_port_taken_the_station_runs_on(tmp_path, mosquitto) -
     with open(log_path, "rb") as fh:
         log_text = fh.read().decode("utf-8", "replace")
     assert "Traceback" not in log_text, log_text[-3000:]
+
+
+async def test_supervisor_outdoor_replaces_a_dead_outdoor_sensor(tmp_path, mosquitto) -> None:
+    """Every device is unreachable here, so the outdoor sensor is faulty: the city value the
+    supervisor sends on .../down/outdoor becomes the controller's outdoor temperature."""
+    path, _raw = station_toml(tmp_path, mosquitto.port)
+    log_path = str(tmp_path / "station.log")
+    async with Listener(mosquitto.port, codec.PREFIX + "stations/%s/#" % SID) as listener:
+        station = StationProcess(path, log_path)
+        try:
+            await wait_until(lambda: listener.uplinks("telemetry"), timeout_s=30, what="first telemetry")
+            first = listener.uplinks("telemetry")[-1]["body"]["values"]
+            assert first.get("outdoor_source") != 1, first
+            topic, payload = codec.encode_outdoor(SID, -23.5, time.time(), "fleet_median", 4)
+            await listener.publish(topic, payload)
+
+            def on_supervisor() -> bool:
+                values = listener.uplinks("telemetry")[-1]["body"]["values"]
+                return values.get("outdoor_source") == 1 and abs((values.get("outdoor_used_c") or 0.0) + 23.5) < 3.0
+
+            await wait_until(on_supervisor, timeout_s=30, what="telemetry on the supervisor's outdoor value")
+            assert station.stop() == 0
+        finally:
+            station.kill()

@@ -1,4 +1,4 @@
-# cython: cpow=True, cdivision=True
+# cython: cpow=True, cdivision=True, wraparound=False
 """The plant's numerical core: hydraulics, heat exchanger, network and buildings.
 
 Two time scales (plant_physics.md §1.1): the fast part (actuator, valve, pumps, plate heat
