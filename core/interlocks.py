@@ -14,7 +14,8 @@ nothing in the cycle runs after them.
     frost              outdoor below `frost_outdoor_c` (hysteresis `frost_hyst_k`): circulation
                        forced on (unless dry run or the network is being filled), and core.station keeps the supply setpoint at
                        least `frost_min_supply_c`; supply below `frost_supply_c` with flow
-                       proven holds the valve at least `frost_valve_min_pct` open.
+                       proven holds the valve at least `frost_valve_min_pct` open, also while
+                       an over-temperature trip is latched (then exactly that much).
 Vendor practice for unattended stations: 超温或循环泵全停 -> 一次阀自动关闭; 超压自动泄压.
 """
 
@@ -235,13 +236,21 @@ class Interlocks:
         flowing = (out.pump1_run and pumps.run[0] and pumps.proven[0]) or \
                   (out.pump2_run and pumps.run[1] and pumps.proven[1])
         self.no_flow = not flowing
-        if self.tripped or self.no_flow:
+        # Water freezing in the network outranks a latched over-temperature trip: a supply below
+        # the frost limit is far from over-temperature, so while tripped (awaiting an
+        # acknowledgement) the valve still opens to the frost minimum, and no further.
+        freezing = self.frost and flowing and supply_ok and supply_c < self.frost_supply_c
+        if self.no_flow or (self.tripped and not freezing):
             actions |= _X_OVERTEMP if self.tripped else 0
             actions |= _X_NO_FLOW if self.no_flow else 0
             out.valve_cmd_pct = 0.0
             out.valve_open_pulse_s = 0.0
             out.valve_close_pulse_s = cycle_s
-        elif self.frost and supply_ok and supply_c < self.frost_supply_c and out.valve_cmd_pct < self.frost_valve_min_pct:
+        elif self.tripped:
+            actions |= _X_OVERTEMP | _X_FROST_VALVE
+            out.valve_cmd_pct = self.frost_valve_min_pct
+            out.valve_close_pulse_s = 0.0
+        elif freezing and out.valve_cmd_pct < self.frost_valve_min_pct:
             actions |= _X_FROST_VALVE
             out.valve_cmd_pct = self.frost_valve_min_pct
         # Make-up and relief.

@@ -109,6 +109,32 @@ class TestInterlocks(unittest.TestCase):
         self.assertTrue(not r.il.update_frost(4.0, True))
         self.assertTrue(not r.il.update_frost(-30.0, False))  # unknown outdoor keeps the state
 
+    def test_frost_opens_the_valve_even_while_tripped(self):
+        # Tripped on over-temperature, not yet acknowledged, then the primary goes cold in a
+        # frost: the network must not freeze waiting for someone to acknowledge.
+        r = Rig(overtemp_delay_s=0.0)
+        r.il.update_frost(-20.0, True)
+        r.readings["secondary_supply_temp_c"] = 100.0
+        r.cycle(outputs())
+        out = r.cycle(outputs(valve=100.0))
+        self.assertTrue(r.il.tripped)
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        t_c = 100.0
+        while t_c > 3.0:  # cooling at 4 K/s, a plausible rate for the sensor checks
+            t_c = max(3.0, t_c - 4.0)
+            r.readings["secondary_supply_temp_c"] = t_c
+            out = r.cycle(outputs(valve=100.0))
+        self.assertTrue(r.il.tripped)  # still latched: the alarm is not acknowledged
+        self.assertEqual((out["valve_cmd_pct"], out["valve_close_pulse_s"]), (20.0, 0.0))  # the frost minimum, no more
+        self.assertTrue(r.il.actions & X_OVERTEMP)
+        r.readings["secondary_supply_temp_c"] = 8.0  # above the frost limit: the trip shuts it again
+        out = r.cycle(outputs(valve=100.0))
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        r.il.update_frost(10.0, True)  # no frost: a cold supply does not open a tripped valve
+        r.readings["secondary_supply_temp_c"] = 5.0
+        out = r.cycle(outputs(valve=100.0))
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+
     def test_tank_low_low_stops_make_up(self):
         r = Rig()
         r.readings["tank_level_pct"] = 5.0
