@@ -77,7 +77,7 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
             "[mqtt]", "port = %d" % port, 'protocol = "5"', 'client_id = "sup-crash"',
             'password_file = "%s"' % os.path.join(mq, "credentials", "supervisor.password"),
             "[storage]", 'backend = "%s"' % backend, 'dsn = "%s"' % dsn, 'path = "%s"' % db_path,
-            "batch_interval_s = 0.2", "agg_flush_s = 1.2",
+            "batch_interval_s = 0.2", "agg_flush_s = 12",  # epochs stay open long enough for the kill to land in one
             "[web]", "enabled = false",
             "[[station]]", 'id = "st-a"', ""]))
     log_path = str(tmp_path / "supervisor.log")
