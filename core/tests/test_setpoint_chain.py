@@ -121,6 +121,29 @@ class TestSetpointChain(unittest.TestCase):
         self.assertAlmostEqual(d["supply_setpoint_c"], 50.0 + d["room_trim_k"], delta=1e-6)
         self.assertEqual(d["room_fresh"], 10)
 
+    def test_room_trim_does_not_wind_down_below_the_supply_minimum(self):
+        # Sunny mild day: rooms warm for hours while the curve is 8 K above the 20 degC supply
+        # minimum (28 degC at +15 degC). The trim stops at -8 K, where the setpoint reaches the
+        # minimum; going deeper would change nothing now and delay the heat when the sun goes.
+        for min_supply_c, floor_k in ((20.0, -8.0), (15.0, -13.0)):
+            chain = SupplySetpointChain({"limiters": {"return_limit_enabled": False},
+                                         "curve": {"min_supply_c": min_supply_c},
+                                         "outdoor": {"composite_actual_share": 1.0, "jump_k": 50.0},
+                                         "room_feedback": {"trim_min_k": -20.0, "scale_with_load": False}})
+            warm = [{"collector": i, "group": "a", "temp_c": 23.0, "age_s": 0.0} for i in range(4)]
+            t = 0.0
+            for _ in range(12):
+                chain.set_room_readings(warm, t)
+                sp = run(chain, t, t + H, 60.0, 15.0)
+                t += H
+            self.assertAlmostEqual(chain.diag["room_trim_k"], floor_k, delta=1e-6)
+            self.assertAlmostEqual(sp, min_supply_c, delta=1e-6)
+            # the sun goes: rooms at 18.2 degC; the first hour already lifts the setpoint
+            cool = [{"collector": i, "group": "a", "temp_c": 18.2, "age_s": 0.0} for i in range(4)]
+            chain.set_room_readings(cool, t)
+            sp = run(chain, t, t + H, 60.0, 15.0)
+            self.assertTrue(sp > min_supply_c + 1.0, "setpoint %.2f after one cool hour" % sp)
+
     def test_room_trim_follows_the_load_when_it_turns_cold(self):
         # Rooms just at target (no integration in the deadband): a trim learnt at -5 degC grows
         # with the curve's lift above the room setpoint when the outdoor temperature falls.
