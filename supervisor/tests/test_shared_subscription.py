@@ -51,14 +51,11 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
 
     full: list[SupervisorService] = []
     extra: list[SupervisorService] = []
-    # The full supervisor first (it creates the schema), then the extra ingest process: two
-    # processes creating one SQLite schema at the same instant can stall the second (noted in
-    # supervisor/README.md; PostgreSQL is the scale-out backend).
-    tasks = [asyncio.ensure_future(serve(cfg(), on_ready=full.append))]
+    # Both at once: they create the one SQLite schema at the same instant.
+    tasks = [asyncio.ensure_future(serve(cfg(), on_ready=full.append)),
+             asyncio.ensure_future(serve_ingest_only(cfg(), 2, on_ready=extra.append))]
     try:
-        await _until(lambda: _true(bool(full)))
-        tasks.append(asyncio.ensure_future(serve_ingest_only(cfg(), 2, on_ready=extra.append)))
-        await _until(lambda: _true(bool(extra)))
+        await _until(lambda: _true(bool(full) and bool(extra)))
         await _until(lambda: _true(full[0]._publisher is not None))
         await asyncio.sleep(0.5)  # both subscriptions in place
         async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=creds["st-a"], identifier="st-a") as st:
