@@ -179,6 +179,18 @@ def _check_version(obj: dict) -> None:
         raise CodecError("bad_version", "v=%r: this codec speaks v%d" % (obj.get("v"), VERSION))
 
 
+def _open(topic: str, payload: bytes, area: str, what: str) -> tuple:
+    """(id, leaf, msg) as parse_topic and _load give them, once the topic is of `area` and the
+    version is ours. `what` names the area in the error ("an uplink"). Each decoder adds only
+    its own checks."""
+    got_area, ident, leaf = parse_topic(topic)
+    if got_area != area:
+        raise CodecError("bad_topic", "topic %r is not %s topic" % (topic, what))
+    msg = _load(payload)
+    _check_version(msg)
+    return ident, leaf, msg
+
+
 # --- uplink --------------------------------------------------------------------------------
 def encode_uplink(station_id: str, seq: int, kind: str, ts_s: float, body: dict) -> tuple:
     """(topic, payload bytes) of one uplink message."""
@@ -191,11 +203,7 @@ def encode_uplink(station_id: str, seq: int, kind: str, ts_s: float, body: dict)
 
 def decode_uplink(topic: str, payload: bytes) -> dict:
     """A validated uplink message dict; the topic's station and kind must match the payload."""
-    area, sid, kind = parse_topic(topic)
-    if area != "up":
-        raise CodecError("bad_topic", "topic %r is not an uplink topic" % topic)
-    msg = _load(payload)
-    _check_version(msg)
+    sid, kind, msg = _open(topic, payload, "up", "an uplink")
     if msg.get("station") != sid:
         raise CodecError("station_mismatch", "payload station %r on topic of %r" % (msg.get("station"), sid))
     if msg.get("kind") != kind:
@@ -232,11 +240,7 @@ def encode_command(station_id: str, command_id: str, kind: str, args: dict, user
 def decode_command(topic: str, payload: bytes) -> dict:
     """A structurally valid command dict. Whether the kind and args are allowed is for
     core.commands to decide (it knows the station's mode and limits)."""
-    area, sid, _ = parse_topic(topic)
-    if area != "cmd":
-        raise CodecError("bad_topic", "topic %r is not a command topic" % topic)
-    msg = _load(payload)
-    _check_version(msg)
+    sid, _, msg = _open(topic, payload, "cmd", "a command")
     _check_id(msg.get("id"), "command id")
     if msg.get("station") != sid:
         raise CodecError("station_mismatch", "command for %r on topic of %r" % (msg.get("station"), sid))
@@ -261,11 +265,7 @@ def encode_collector_reading(collector_id: str, temp_c: float, ts_s: float) -> t
 
 def decode_collector_reading(topic: str, payload: bytes) -> dict:
     """{"collector": cid, "temp_c": float, "ts": float}; plausibility is checked downstream."""
-    area, cid, _ = parse_topic(topic)
-    if area != "collector":
-        raise CodecError("bad_topic", "topic %r is not a collector topic" % topic)
-    msg = _load(payload)
-    _check_version(msg)
+    cid, _, msg = _open(topic, payload, "collector", "a collector")
     return {"collector": cid, "temp_c": _number(msg, "temp_c"), "ts": _number(msg, "ts")}
 
 
@@ -275,11 +275,7 @@ def encode_rooms(station_id: str, readings: list, ts_s: float) -> tuple:
 
 
 def decode_rooms(topic: str, payload: bytes) -> dict:
-    area, sid, _ = parse_topic(topic)
-    if area != "rooms":
-        raise CodecError("bad_topic", "topic %r is not a rooms topic" % topic)
-    msg = _load(payload)
-    _check_version(msg)
+    sid, _, msg = _open(topic, payload, "rooms", "a rooms")
     readings = msg.get("readings")
     if not isinstance(readings, list):
         raise CodecError("bad_field", "readings: must be a list")
@@ -310,11 +306,7 @@ def encode_outdoor(station_id: str, temp_c: float, ts_s: float, source: str, sta
 
 def decode_outdoor(topic: str, payload: bytes) -> dict:
     """{"station", "ts", "temp_c", "source", "stations"}; raises CodecError on anything else."""
-    area, sid, _ = parse_topic(topic)
-    if area != "outdoor":
-        raise CodecError("bad_topic", "topic %r is not an outdoor topic" % topic)
-    msg = _load(payload)
-    _check_version(msg)
+    sid, _, msg = _open(topic, payload, "outdoor", "an outdoor")
     temp_c = _number(msg, "temp_c")
     if temp_c < OUTDOOR_MIN_C or temp_c > OUTDOOR_MAX_C:
         raise CodecError("bad_field", "temp_c=%r degC: must be in [%g, %g]" % (temp_c, OUTDOOR_MIN_C, OUTDOOR_MAX_C))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+from collections.abc import Callable
 
 import aiomqtt
 from heatkeeper.core import codec
@@ -71,10 +73,18 @@ class Listener:
         return [(codec.decode_uplink(t, p)["seq"], p) for t, p, _r in self.messages if "/up/" in t]
 
 
-async def wait_until(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+async def wait_until(predicate: Callable[[], object], timeout_s: float = 20.0, what: str = "condition") -> None:
+    """Poll `predicate()` every 20 ms until it is true; an awaitable it returns (a database query)
+    is awaited first. AssertionError naming `what` after `timeout_s`. Shared by the firmware and
+    supervisor tests."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while not predicate():
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
         if loop.time() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
+            raise AssertionError("timed out after %g s waiting for %s" % (timeout_s, what))
         await asyncio.sleep(0.02)

@@ -9,6 +9,11 @@ event loop only awaits them. Two connections:
   back-to-back ingest batches); a command waits at most for the one ingest transaction in
   progress, and the ingest keeps those short;
 - the reader, on its own thread: WAL lets it read while the writer writes.
+Opening is safe while other processes open the same file (extra ingest processes started
+with the supervisor): the switch to WAL, which SQLite answers with "database is locked" at once
+instead of waiting in its busy handler, is retried with a bounded back-off, and the schema is
+created in one IMMEDIATE transaction (it waits for the write lock, so a column migration checks
+and alters atomically).
 `synchronous=NORMAL` keeps a committed batch durable across a process crash (a power cut may
 lose the last batch, which the stations resend: they keep their outbox until the broker
 acknowledged, and the (station, seq) key makes the resend harmless).
@@ -20,8 +25,10 @@ import asyncio
 import itertools
 import os
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -31,7 +38,7 @@ from .base import SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkR
 T = TypeVar("T")
 
 _TYPES = {"real": "REAL", "int": "INTEGER", "bigint": "INTEGER", "text": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
-BUSY_TIMEOUT_MS = 30000
+LOCK_WAIT_S = 30.0  # how long a statement waits for another connection's lock (busy handler, open retries)
 URGENT = 0  # interactive writes: commands, acks, audit, alarms
 BULK = 1  # the ingest's batches
 
@@ -72,12 +79,14 @@ class _PriorityWriter:
 
 
 class SQLiteStorage(Storage):
-    """Storage in one SQLite file (`path`)."""
+    """Storage in one SQLite file (`path`); a statement waits up to `lock_wait_s` for another
+    connection's lock before it fails."""
 
     backend = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, lock_wait_s: float = LOCK_WAIT_S) -> None:
         self.path = path
+        self.lock_wait_s = lock_wait_s
         self._reader_pool: ThreadPoolExecutor | None = None
         self._reader: sqlite3.Connection | None = None
         self._writer: _PriorityWriter | None = None
@@ -99,21 +108,35 @@ class SQLiteStorage(Storage):
             raise StorageError("SQLite %s: %s" % (self.path, exc)) from exc
 
     def _connect(self, create: bool) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout=%d" % BUSY_TIMEOUT_MS)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        if create:
-            for stmt in SCHEMA:
-                conn.execute(stmt.format(**_TYPES))
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(uplinks)")}
-            if "agg_epoch" not in columns:  # a database from before aggregation epochs
-                conn.execute("ALTER TABLE uplinks ADD COLUMN agg_epoch INTEGER")
-            if "seq" not in {r[1] for r in conn.execute("PRAGMA table_info(alarm_log)")}:
-                conn.execute("ALTER TABLE alarm_log ADD COLUMN seq INTEGER")
-            for stmt in SCHEMA_LATE:
-                conn.execute(stmt)
+        conn = sqlite3.connect(self.path, timeout=self.lock_wait_s, check_same_thread=False, isolation_level=None)
+        try:
+            deadline = time.monotonic() + self.lock_wait_s
+            self._retry_locked(conn, lambda c: c.execute("PRAGMA journal_mode=WAL"), deadline)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if create:
+                self._retry_locked(conn, lambda c: _immediate(c, _create_schema), deadline)
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _retry_locked(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], object],
+                      deadline: float) -> None:
+        """`fn(conn)`, again after a growing, jittered pause while SQLite says the file is locked,
+        until `deadline` (monotonic s); then a StorageError naming the file."""
+        pause_s = 0.01
+        while True:
+            try:
+                fn(conn)
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+                if time.monotonic() + pause_s > deadline:
+                    raise StorageError("cannot open SQLite database %s: still locked by another connection after "
+                                       "%g s of retries (%s)" % (self.path, self.lock_wait_s, exc)) from exc
+            time.sleep(pause_s * random.uniform(0.5, 1.5))  # jitter: contenders do not retry in step
+            pause_s = min(pause_s * 2.0, 0.5)
 
     async def open(self) -> None:
         if self.path == ":memory:":
@@ -125,6 +148,9 @@ class SQLiteStorage(Storage):
             writer_conn = await loop.run_in_executor(self._reader_pool, self._connect, True)
             self._writer = _PriorityWriter(writer_conn)
             self._reader = await loop.run_in_executor(self._reader_pool, self._connect, False)
+        except StorageError:
+            await self.close()
+            raise
         except sqlite3.Error as exc:
             await self.close()
             raise StorageError("cannot open SQLite database %s: %s" % (self.path, exc)) from exc
@@ -158,34 +184,46 @@ class SQLiteStorage(Storage):
         def work(c: sqlite3.Connection) -> list[tuple[str, int]]:
             # executemany into a temp table runs the row loop in C; one INSERT ... SELECT ...
             # RETURNING then reports exactly the rows that were new.
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq INTEGER, ts REAL, "
-                          "kind TEXT, payload TEXT, received_ts REAL, agg_epoch INTEGER)")
-                c.executemany("INSERT INTO uplinks_in VALUES (?, ?, ?, ?, ?, ?, ?)", data)
-                new = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
-                                "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
-                                "RETURNING station_id, seq").fetchall()
-                c.execute("DELETE FROM uplinks_in")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            c.execute("COMMIT")
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq INTEGER, ts REAL, "
+                      "kind TEXT, payload TEXT, received_ts REAL, agg_epoch INTEGER)")
+            c.executemany("INSERT INTO uplinks_in VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+            new = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                            "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
+                            "RETURNING station_id, seq").fetchall()
+            c.execute("DELETE FROM uplinks_in")
             return [(r[0], int(r[1])) for r in new]
 
-        return await self._write(work, BULK)
+        return await self._write(lambda c: _immediate(c, work), BULK)
+
+
+def _immediate(c: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
+    """`body(c)` in one BEGIN IMMEDIATE transaction: committed, or rolled back if it raises."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        result = body(c)
+    except BaseException:
+        if c.in_transaction:  # some errors have rolled it back already
+            c.execute("ROLLBACK")
+        raise
+    c.execute("COMMIT")
+    return result
+
+
+def _create_schema(c: sqlite3.Connection) -> None:
+    for stmt in SCHEMA:
+        c.execute(stmt.format(**_TYPES))
+    if "agg_epoch" not in {r[1] for r in c.execute("PRAGMA table_info(uplinks)")}:  # from before aggregation epochs
+        c.execute("ALTER TABLE uplinks ADD COLUMN agg_epoch INTEGER")
+    if "seq" not in {r[1] for r in c.execute("PRAGMA table_info(alarm_log)")}:
+        c.execute("ALTER TABLE alarm_log ADD COLUMN seq INTEGER")
+    for stmt in SCHEMA_LATE:
+        c.execute(stmt)
 
 
 def _work_transaction(steps: list[tuple[str, list[tuple[Any, ...]]]]) -> Callable[[sqlite3.Connection], None]:
     def work(c: sqlite3.Connection) -> None:
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, rows in steps:
-                if rows:
-                    c.executemany(sql, rows)
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
+        for sql, rows in steps:
+            if rows:
+                c.executemany(sql, rows)
 
-    return work
+    return lambda c: _immediate(c, work)

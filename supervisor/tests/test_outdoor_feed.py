@@ -17,6 +17,7 @@ from heatkeeper.core import codec
 from heatkeeper.core.station import StationController
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
+from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
@@ -48,15 +49,6 @@ def test_median_of_healthy_fresh_sensors_per_city() -> None:
     state["e"]["values"] = {"outdoor_temp_c": None}
     state["b"]["values"] = {"outdoor_temp_c": "cold"}
     assert feed.city_values()["arxan"]["stations"] == 2
-
-
-async def _until(cond: Any, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met within %.0f s" % timeout_s)
 
 
 async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any) -> None:
@@ -100,7 +92,7 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
     sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     station_task = asyncio.ensure_future(link.run())
     try:
-        await _until(lambda: bool(ready) and ready[0]._publisher is not None)
+        await wait_until(lambda: bool(ready) and ready[0]._publisher is not None, what="supervisor connected")
         service = ready[0]
         now = time.time()
         fleet = {"st-a": -20.0, "st-b": -22.0, "st-c": -35.0, "st-x": None, "st-far": -25.0}
@@ -109,7 +101,7 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
                                       protocol=aiomqtt.ProtocolVersion.V5) as st:
                 topic, payload = codec.encode_uplink(sid, 1, codec.UP_TELEMETRY, now, {"values": {"outdoor_temp_c": temp}})
                 await st.publish(topic, payload, qos=1)
-        await _until(lambda: bool(received))
+        await wait_until(lambda: received, what="outdoor value at the station")
         temp_c, age_s = received[-1]
         assert temp_c == -22.0 and 0.0 <= age_s < 10.0
         assert service.outdoor.last["Arxan"]["stations"] == 3 and "Hailar" not in service.outdoor.last
@@ -131,7 +123,7 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
             topic, payload = codec.encode_outdoor("st-x", -18.0, time.time() - 5 * 3600, "fleet_median", 3)
             await sup_client.publish(topic, payload, qos=1)
             await sup_client.publish(codec.outdoor_topic("st-x"), b'{"v": 1, "ts": 1, "temp_c": "cold"}', qos=1)
-        await _until(lambda: any(e.get("kind") == "outdoor_rejected" for e in events))
+        await wait_until(lambda: any(e.get("kind") == "outdoor_rejected" for e in events), what="outdoor_rejected event")
         rejected = next(e for e in events if e.get("kind") == "outdoor_rejected")
         assert rejected["reason"] == "bad_field"
         stale = [r for r in received[n_before:] if r[0] == -18.0]

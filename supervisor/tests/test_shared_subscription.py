@@ -13,6 +13,7 @@ from typing import Any
 import aiomqtt
 import pytest
 from heatkeeper.core import codec
+from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.localproc import MosquittoServer, free_port
@@ -21,15 +22,6 @@ from heatkeeper.supervisor.service import SupervisorService
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
                                 reason="mosquitto not installed (apt-get install mosquitto)")
-
-
-async def _until(cond: Any, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met within %.0f s" % timeout_s)
 
 
 async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
@@ -51,15 +43,12 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
 
     full: list[SupervisorService] = []
     extra: list[SupervisorService] = []
-    # The full supervisor first (it creates the schema), then the extra ingest process: two
-    # processes creating one SQLite schema at the same instant can stall the second (noted in
-    # supervisor/README.md; PostgreSQL is the scale-out backend).
-    tasks = [asyncio.ensure_future(serve(cfg(), on_ready=full.append))]
+    # Both at once: they create the one SQLite schema at the same instant.
+    tasks = [asyncio.ensure_future(serve(cfg(), on_ready=full.append)),
+             asyncio.ensure_future(serve_ingest_only(cfg(), 2, on_ready=extra.append))]
     try:
-        await _until(lambda: _true(bool(full)))
-        tasks.append(asyncio.ensure_future(serve_ingest_only(cfg(), 2, on_ready=extra.append)))
-        await _until(lambda: _true(bool(extra)))
-        await _until(lambda: _true(full[0]._publisher is not None))
+        await wait_until(lambda: full and extra, what="both processes ready")
+        await wait_until(lambda: full[0]._publisher is not None, what="full supervisor connected")
         await asyncio.sleep(0.5)  # both subscriptions in place
         async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=creds["st-a"], identifier="st-a") as st:
             await st.subscribe(codec.command_topic("st-a"), qos=1)
@@ -68,7 +57,7 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
                 topic, payload = codec.encode_uplink("st-a", seq, codec.UP_TELEMETRY, now + seq,
                                                      {"values": {"outdoor_temp_c": -10.0}})
                 await st.publish(topic, payload, qos=1)
-            await _until(lambda: _true(full[0].ingest.stored + extra[0].ingest.stored >= 200))
+            await wait_until(lambda: full[0].ingest.stored + extra[0].ingest.stored >= 200, what="200 uplinks stored")
             cid = await full[0].send_command("st-a", "set_mode", {"mode": "auto"}, "olga")
             async for message in st.messages:
                 cmd = codec.decode_command(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
@@ -76,9 +65,9 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
                                                      codec.ack_body(cmd["id"], "applied", "ok", ""))
                 await st.publish(topic, payload, qos=1)
                 break
-            await _until(lambda: _eq(full[0].command_status(cid), "applied"))
+            await wait_until(lambda: _eq(full[0].command_status(cid), "applied"), what="command applied")
         assert full[0].ingest.stored > 0 and extra[0].ingest.stored > 0
-        await _until(lambda: _eq_value(full[0].storage.count_uplinks("st-a"), 201))
+        await wait_until(lambda: _eq_value(full[0].storage.count_uplinks("st-a"), 201), what="201 uplinks in the database")
         await asyncio.sleep(0.3)
         assert await full[0].storage.count_uplinks("st-a") == 201
         assert extra[0].commands.stray_acks == 0  # ingest-only does not even receive acks
@@ -87,10 +76,6 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         server.stop()
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _eq(aw: Any, state: str) -> bool:
