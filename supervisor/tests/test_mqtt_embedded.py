@@ -11,20 +11,12 @@ from typing import Any
 
 import aiomqtt
 from heatkeeper.core import codec
+from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.main import serve
 from heatkeeper.supervisor.service import SupervisorService
 
 from .conftest import free_port
-
-
-async def _until(cond: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met within %.0f s" % timeout_s)
 
 
 async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None:
@@ -41,9 +33,9 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
     ready: list[SupervisorService] = []
     task = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     try:
-        await _until(lambda: _true(bool(ready)))
+        await wait_until(lambda: ready, what="supervisor ready")
         service = ready[0]
-        await _until(lambda: _true(service._publisher is not None))
+        await wait_until(lambda: service._publisher is not None, what="supervisor connected")
         with open(os.path.join(cfg["supervisor"]["data_dir"], "credentials", "st-a.password")) as fh:
             password = fh.read().strip()
         async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=password, identifier="st-a",
@@ -59,7 +51,7 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
             # spoofing st-b: the ACL drops it silently
             topic, payload = codec.encode_uplink("st-b", 1, codec.UP_TELEMETRY, now, {"values": {}})
             await station.publish(topic, payload, qos=1)
-            await _until(lambda: _eq(service.storage.count_uplinks("st-a"), 3))
+            await wait_until(lambda: _eq(service.storage.count_uplinks("st-a"), 3), what="3 uplinks stored")
             cid = await service.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
             async for message in station.messages:
                 cmd = codec.decode_command(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
@@ -68,7 +60,7 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
                                                      codec.ack_body(cid, "applied", "ok", ""))
                 await station.publish(topic, payload, qos=1)
                 break
-            await _until(lambda: _eq(_state(service, cid), "applied"))
+            await wait_until(lambda: _eq(_state(service, cid), "applied"), what="command applied")
         await asyncio.sleep(0.3)
         assert await service.storage.count_uplinks("st-b") == 0
         assert service.ingest.stats()["rejected"].get("bad_json") == 1
@@ -78,10 +70,6 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _eq(aw: Any, expected: Any) -> bool:

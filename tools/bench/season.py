@@ -181,6 +181,9 @@ def figures(name: str, plant: Any, rec: Any, days: float, wall_s: float) -> dict
         "max_deficit_k": max(comfort["max_deficit_k"]),
         "worst_group": plant.group_names[worst],
         "coldest_room_min_c": min(trace["coldest_room_c"]) if trace["coldest_room_c"] else min(plant.room_temps_c),
+        # the coldest group's season mean: the station bound computed with its floor at this
+        # temperature splits the excess over the 18 degC bound into comfort margin and control
+        "coldest_room_mean_c": (sum(trace["coldest_room_c"]) / len(trace["coldest_room_c"])) if trace["coldest_room_c"] else 0.0,
         "median_room_mean_c": (sum(trace["median_room_c"]) / len(trace["median_room_c"])) if trace["median_room_c"] else 0.0,
         "tracking_error_p95_k": rec.percentile_k(0.95),
         "tracking_error_rms_k": rec.rms_k(),
