@@ -34,7 +34,8 @@ cdef class CirculationPumps:
     @cython.locals(k=int)
     cdef _exercise(self, double now_s, bint want)
     cdef _dry_run(self, double now_s, bint pressure_ok, double pressure_kpa)
-    @cython.locals(lo=double, hi=double, err=double, p=double, integral=double, cmd=double)
+    @cython.locals(lo=double, hi=double, err=double, p=double, integral=double, cmd=double, speed=double, dp_ref=double,
+                   slope=double, kp=double, limit=double)
     cdef _speed(self, double dt_s)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

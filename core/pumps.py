@@ -330,8 +330,21 @@ class CirculationPumps:
             return
         if self.dp_ok:
             err = self.dp_target_kpa - self.dp_kpa
-            p = self.kp * err
-            integral = self.integral_pct + self.kp * err * dt_s / self.ti_s
+            # Loop gain per cycle: a circulation pump on a closed circuit follows the affinity
+            # law (dp ~ speed^2), so d(dp)/d(speed) is about 2 dp / speed, and the drive reaches
+            # a new speed within a few seconds. kp x that slope x (1 + dt/Ti) above about 0.5
+            # makes a sampled loop ring (at cycles of 5 s and more it swung between minimum and
+            # full speed); the gain is held below it, whatever the cycle time.
+            speed = self.integral_pct if self.integral_pct > lo else lo
+            dp_ref = self.dp_kpa if self.dp_kpa > self.dp_target_kpa else self.dp_target_kpa
+            slope = 2.0 * dp_ref / speed if speed > 1.0 else 0.0
+            kp = self.kp
+            if slope > 0.0:
+                limit = 0.5 / (slope * (1.0 + dt_s / self.ti_s))
+                if kp > limit:
+                    kp = limit
+            p = kp * err
+            integral = self.integral_pct + kp * err * dt_s / self.ti_s
             if integral < lo:
                 integral = lo
             elif integral > hi:

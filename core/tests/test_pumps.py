@@ -21,10 +21,12 @@ class Rig:
         self.feedback = True  # running feedback follows the command unless a pump is "broken"
         self.broken = [False, False]
 
-    def run(self, seconds, want=True, dp_target=100.0):
+    def run(self, seconds, want=True, dp_target=100.0, step_s=1.0, plant=None):
         end = self.t + seconds
         while self.t < end:
-            self.t += 1.0
+            self.t += step_s
+            if plant is not None:  # dp from the speed commanded last cycle (the drive got there)
+                self.readings["secondary_supply_pressure_kpa"] = 300.0 + plant(self.p.speed_cmd_pct)
             inputs = {}
             for k, v in self.readings.items():
                 inputs[k] = (v, True)
@@ -32,7 +34,7 @@ class Rig:
                 inputs["pump1_running"] = (1.0 if self.p.run[0] and not self.broken[0] else 0.0, True)
                 inputs["pump2_running"] = (1.0 if self.p.run[1] and not self.broken[1] else 0.0, True)
             self.sq.update(inputs, self.t)
-            self.p.step(self.t, 1.0, want, self.sq, dp_target)
+            self.p.step(self.t, step_s, want, self.sq, dp_target)
 
     def reasons(self):
         return [e["reason"] for e in self.p.events]
@@ -117,11 +119,29 @@ class TestPumps(unittest.TestCase):
         r.run(5, dp_target=150.0)  # dp 100 < 150: speed up
         self.assertTrue(r.p.speed_pct[0] > r.p.fallback_speed_pct)
         r.readings["secondary_supply_pressure_kpa"] = 600.0  # dp 300 > 150: slow down
-        r.run(200, dp_target=150.0)
+        r.run(600, dp_target=150.0)
         self.assertEqual(r.p.speed_pct[0], r.p.speed_min_pct)
         del r.readings["secondary_supply_pressure_kpa"]
         r.run(60)
         self.assertEqual(r.p.speed_pct[0], r.p.fallback_speed_pct)
+
+    def test_dp_speed_loop_settles_at_any_cycle_time(self):
+        # A closed circuit: dp = 300 kPa x (speed/100 %)^2, reached within one cycle (the worst
+        # case for a sampled loop). At every allowed cycle time the speed settles on the dp
+        # target without ringing; the factory tuning alone swung between its limits.
+        def circuit(speed_pct):
+            return 300.0 * (speed_pct / 100.0) ** 2
+
+        for step_s in (1.0, 5.0, 10.0, 30.0, 60.0):
+            r = Rig()
+            r.run(max(600.0, 60.0 * step_s), dp_target=100.0, step_s=step_s, plant=circuit)
+            speeds = []
+            for _ in range(10):
+                r.run(step_s, dp_target=100.0, step_s=step_s, plant=circuit)
+                speeds.append(r.p.speed_cmd_pct)
+            moves = [abs(speeds[i + 1] - speeds[i]) for i in range(len(speeds) - 1)]
+            self.assertTrue(max(moves) < 0.2, "cycle %s s: speed moves %s" % (step_s, moves))
+            self.assertAlmostEqual(circuit(speeds[-1]), 100.0, delta=1.0, msg="cycle %s s" % step_s)
 
     def test_dp_target_modes(self):
         cfg = dict(pumps.DEFAULTS)

@@ -43,20 +43,6 @@ def safety_limits() -> tuple[tuple[str, float | None, float | None], ...]:
         ("secondary_return_pressure_kpa", float(d["under_pressure_kpa"]), None),
     )
 
-def control_tuning(cycle_s: float) -> dict[str, dict[str, float]]:
-    """[control] overrides for a station run with a long cycle (the soak needs 60 s to be fast).
-
-    The default circulation-pump loop (speed_kp_pct_per_kpa 0.3, speed_ti_s 30 s) is tuned for
-    a 1 s cycle; with a step of 10 s or more it oscillates between minimum and full speed, and
-    the pressure swings drive the relief valve and the make-up pump against each other (the first
-    30-day soak showed it). Measured in-process (core + plant, two simulated days, cycle 60 s):
-    default tuning 67 % mean speed change per cycle, supply pressure up to 537 kPa; with Kp
-    0.1 %/kPa and Ti = max(300 s, 5 cycles): 0.2 % per cycle, 354 kPa. The supply-temperature
-    loop (Tn 120 s) stays stable at 60 s. The soak tests faults, restarts and data, not tuning."""
-    if cycle_s < 10.0:
-        return {}
-    return {"pumps": {"speed_kp_pct_per_kpa": 0.1, "speed_ti_s": max(300.0, 5.0 * cycle_s)}}
-
 
 # Fault kind -> (events per simulated day, duration in simulated seconds).
 FAULTS: dict[str, tuple[float, float]] = {
@@ -137,9 +123,6 @@ class Soak:
         # Snapshots every 5 wall seconds: a power cut may cost at most that much state.
         overrides: dict[str, Any] = {"station": {"telemetry_interval_s": self.telemetry_interval_s,
                                                  "snapshot_interval_s": 5.0}}
-        tuning = control_tuning(self.cycle_s)
-        if tuning:
-            overrides["control"] = tuning
         rig = Rig(self.workdir, time_scale=self.time_scale, cycle_s=self.cycle_s, seed=self.seed,
                   station_overrides=overrides)
         try:
