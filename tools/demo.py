@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from heatkeeper.tools.plant import params as plant_params
 from heatkeeper.tools.procs import ProcessGroup, free_port, wait_path, wait_port
 
 REPO_EXAMPLE = Path(__file__).resolve().parent.parent / "firmware" / "examples" / "station.toml"
@@ -86,7 +87,7 @@ def _sim_toml(st: dict[str, Any], root: Path, time_scale: float, broker_port: in
     plant = {"floor_area_m2": st["area_m2"], **st["plant"]}
     text = _table("sim", {"station_config": str(root / "station.toml"), "time_scale": time_scale, "seed": 1,
                           "city": st["city"], "control": "127.0.0.1:0", "control_file": str(root / "sim.control"),
-                          "collector_interval_s": 120.0})
+                          "collector_interval_s": 120.0, "collector_prefix": st["id"] + "-"})
     text += _table("plant", plant)
     text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "username": "collectors",
                             "password_file": str(password_file)})
@@ -107,6 +108,14 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     text += _table("web", {"enabled": True, "host": "127.0.0.1", "port": web_port})
     for st in STATIONS:
         text += "[[station]]\n" + "".join("%s = %s\n" % (k, _toml_value(st[k])) for k in ("id", "name", "city")) + "\n"
+    # Each simulated plant's room collectors (two per building group, in the coldest flats),
+    # registered as an operator would from the collector platform's list.
+    for st in STATIONS:
+        for j, group in enumerate(plant_params.GROUPS):
+            for k in range(len(plant_params.COLLECTOR_OFFSETS_K)):
+                text += "[[collector]]\n" + "".join("%s = %s\n" % (key, _toml_value(value)) for key, value in (
+                    ("id", "%s-rc-%02d-%d" % (st["id"], j + 1, k + 1)), ("station", st["id"]),
+                    ("group", group["name"]))) + "\n"
     return text
 
 

@@ -12,6 +12,8 @@ control_file = ""       # where "host:port" of the control channel is written on
 collector_interval_s = 300.0   # simulated seconds between room-collector publications
 collector_clock = "wall"       # collector timestamps: "wall" (real time, as real collectors) or
                                # "simulated" (sim epoch + simulated time, for a station on that clock)
+collector_prefix = ""          # put before the plant's collector ids ("arxan-01-" gives "arxan-01-rc-01-1"):
+                               # several simulated stations on one supervisor need distinct ids
 
 [plant]                 # parameters handed to heatkeeper.tools.plant.Plant(params=...)
 
@@ -129,6 +131,7 @@ def load(path: str) -> dict[str, Any]:
         "control_file": _text(sim_t, "control_file", "", "sim", problems),
         "collector_interval_s": _number(sim_t, "collector_interval_s", 300.0, 1.0, 86400.0, "sim", problems, "s"),
         "collector_clock": _text(sim_t, "collector_clock", "wall", "sim", problems),
+        "collector_prefix": _text(sim_t, "collector_prefix", "", "sim", problems),
         "station_config": station_path if isinstance(station_path, str) else "",
         # weather: a synthetic year of one of the seed cities, or an EPW file (path relative to this file)
         "city": _text(sim_t, "city", "arxan", "sim", problems),
@@ -136,6 +139,9 @@ def load(path: str) -> dict[str, Any]:
     }
     if sim["weather_file"] and not os.path.isabs(sim["weather_file"]):
         sim["weather_file"] = os.path.join(base, sim["weather_file"])
+    if any(ch in sim["collector_prefix"] for ch in "/+# ") or len(sim["collector_prefix"]) > 32:
+        problems.append("sim.collector_prefix=%r: at most 32 characters, without '/', '+', '#' or spaces (it goes"
+                        " into an MQTT topic)" % sim["collector_prefix"])
     if sim["collector_clock"] not in ("wall", "simulated"):
         problems.append("sim.collector_clock=%r: must be wall or simulated" % sim["collector_clock"])
     try:

@@ -133,7 +133,9 @@ class Simulation:
             self._track(self.plant.readings())
         if self.mqtt is not None and self.time_s >= self._next_collectors_s:
             self._next_collectors_s = self.time_s + self.sim["collector_interval_s"]
-            self._collector_batch = [(str(cid), float(temp_c)) for cid, _group, temp_c in self.plant.collector_readings()]
+            prefix = self.sim.get("collector_prefix", "")
+            self._collector_batch = [(prefix + str(cid), float(temp_c))
+                                     for cid, _group, temp_c in self.plant.collector_readings()]
             self._collector_wakeup.set()
         self._refresh()
 

@@ -92,6 +92,16 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
             return any("leak" in a.get("code", "") for a in json.loads(text)["alarms"])
 
         assert _wait_for(leak_alarm, 120, proc), "yutai-01's leak alarm did not appear"
+
+        def rooms_seen() -> bool:  # every plant's collectors are registered and their readings stored
+            for sid in ("arxan-01", "ordos-01", "yutai-01"):
+                code, text = _open(opener, url + "api/stations/%s/rooms" % sid)
+                assert code == 200, text
+                if len(json.loads(text)["groups"]) < 13:
+                    return False
+            return True
+
+        assert _wait_for(rooms_seen, 60, proc), "room collector readings missing for some station"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
