@@ -41,6 +41,7 @@ grow with the load) is kept as a shift, so a cold front never deepens it.
 
 from .heating_curve import merged, section_problems
 from .outdoor import lag_step
+from .units import clamp
 
 DEFAULTS = {
     "enabled": True,
@@ -272,12 +273,7 @@ class RoomFeedback:
         if lift_k < self.min_lift_k:
             lift_k = self.min_lift_k
         if self.lift_k > 0.0 and lift_k != self.lift_k and self.trim_k > 0.0:
-            trim = self.trim_k * lift_k / self.lift_k
-            if trim > self.trim_max_k:
-                trim = self.trim_max_k
-            elif trim < self.trim_min_k:
-                trim = self.trim_min_k
-            self.trim_k = trim
+            self.trim_k = clamp(self.trim_k * lift_k / self.lift_k, self.trim_min_k, self.trim_max_k)
         self.lift_k = lift_k
 
     def step(self, now_s: float, dt_s: float) -> float:
@@ -303,12 +299,8 @@ class RoomFeedback:
             # anti-windup: the supply already sits at its minimum; a deeper trim would only
             # delay the heat when the free gains end
             trim = self.trim_k if self.trim_k < self.useful_min_k else self.useful_min_k
-        if trim > self.trim_max_k:
-            trim = self.trim_max_k
-        elif trim < self.trim_min_k:
-            trim = self.trim_min_k
-        self.trim_k = trim
-        return trim
+        self.trim_k = clamp(trim, self.trim_min_k, self.trim_max_k)
+        return self.trim_k
 
     def snapshot(self, now_s: float) -> dict:
         out = []
