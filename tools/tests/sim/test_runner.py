@@ -108,12 +108,12 @@ def test_bad_config_lists_every_problem(tmp_path) -> None:
         at_s = -4
         command = ""
         """)
-    text = open(path).read().replace("time_scale = 100.0", "time_scale = -1")
+    text = open(path).read().replace("time_scale = 100.0", "time_scale = -1\ncollector_prefix = \"st/#\"")
     open(path, "w").write(text)
     with pytest.raises(sim_config.SimConfigError) as err:
         sim_config.load(path)
     joined = "\n".join(err.value.problems)
-    for needle in ("sim.time_scale=-1", "bus='rs485-9'", "unit_id=300", "profile=5", "scenario[0].at_s=-4",
+    for needle in ("sim.time_scale=-1", "sim.collector_prefix='st/#'", "bus='rs485-9'", "unit_id=300", "profile=5", "scenario[0].at_s=-4",
                    "scenario[0].command=''"):
         assert needle in joined, joined
     with pytest.raises(sim_config.SimConfigError, match="file not found"):
