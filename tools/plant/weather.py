@@ -143,7 +143,7 @@ def synthetic_year(city: str, seed: int = 0, cold_waves: float = 0.0) -> Weather
         # the other sites' ranges are measured max - min of the day: normalise the profile to 1
         profile = profile / (profile.max() - profile.min())
     daily_mean = seasonal + anomaly
-    temp = (daily_mean[:, None] + daily_range[:, None] * profile[None, :]).ravel()
+    temp = (_continuous_level(daily_mean) + daily_range[:, None] * profile[None, :]).ravel()
     # hourly AR(1) residual, phi_h = 0.91
     phi_h = 0.91
     s_h = info["resid_k"]
@@ -151,9 +151,37 @@ def synthetic_year(city: str, seed: int = 0, cold_waves: float = 0.0) -> Weather
     zh = rng.standard_normal(HOURS_PER_YEAR) * s_h * math.sqrt(1.0 - phi_h * phi_h)
     for t in range(1, HOURS_PER_YEAR):
         e[t] = phi_h * e[t - 1] + zh[t]
+    # the heating season runs across 31 December: the residual's last two days are eased onto
+    # its first hour, so the year wraps without a step
+    ease = np.clip((np.arange(HOURS_PER_YEAR) - (HOURS_PER_YEAR - 48)) / 48.0, 0.0, 1.0)
+    e = e + ease * (phi_h * e[0] - e[-1])
     temp = temp + e
     ghi = _synthetic_ghi(info, rng)
     return Weather(temp.round(2).tolist(), ghi.round(1).tolist(), name="synthetic-%s-seed%d" % (key, seed))
+
+
+def _continuous_level(daily_mean: np.ndarray, ramp_h: float = 6.0) -> np.ndarray:
+    """Hourly level (days x 24) continuous across midnight whose daily means are `daily_mean`.
+
+    Read literally, T(d,h) = S(d) + a(d) + ... steps by the whole day-to-day change of the daily
+    mean at midnight (up to 20 K in one hour on the Arxan year, every large hourly fall of the
+    year at 00 h), which real years do not show. The level instead moves from one day's value to
+    the next linearly over `ramp_h` hours centred on midnight (cyclic over the year, which the
+    heating season spans), through values c solved so each day's mean is exactly its daily mean:
+    a c(d-1) + (1 - 2a) c(d) + a c(d+1) = mean(d), with a the neighbours' share of a day (3 % for
+    a 6 h ramp, so c stays within a few tenths of a kelvin of the daily means).
+    """
+    half = ramp_h / 2.0
+    centres = np.arange(24) + 0.5
+    prev_w = np.clip(0.5 - centres / ramp_h, 0.0, None) * (centres < half)  # share of the day before
+    next_w = np.clip(0.5 - (24.0 - centres) / ramp_h, 0.0, None) * (24.0 - centres < half)
+    share = prev_w.sum() / 24.0
+    n = len(daily_mean)
+    system = (1.0 - 2.0 * share) * np.eye(n) + share * (np.roll(np.eye(n), -1, axis=1) + np.roll(np.eye(n), 1, axis=1))
+    c = np.linalg.solve(system, daily_mean)
+    level: np.ndarray = (c[:, None] * (1.0 - prev_w - next_w)[None, :] + np.roll(c, 1)[:, None] * prev_w[None, :]
+                         + np.roll(c, -1)[:, None] * next_w[None, :])
+    return level
 
 
 def _synthetic_ghi(info: dict[str, Any], rng: np.random.Generator) -> np.ndarray:

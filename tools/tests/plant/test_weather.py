@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from heatkeeper.tools.plant import CITIES, Plant, read_epw, synthetic_year
-from heatkeeper.tools.plant.weather import city_info, statistics
+from heatkeeper.tools.plant.weather import _continuous_level, city_info, statistics
 
 HEADER = [
     "LOCATION,Test,NM,CHN,CSWD,507270,47.17,119.93,8.0,1027.0",
@@ -65,6 +65,27 @@ def test_synthetic_year_is_deterministic_and_seeded() -> None:
     assert a.temp_c == synthetic_year("arxan", seed=1).temp_c
     assert a.temp_c != synthetic_year("arxan", seed=2).temp_c
     assert len(a) == 8760 and min(a.ghi_wm2) >= 0.0 and max(a.ghi_wm2) < 1200.0
+
+
+@pytest.mark.parametrize("city", ["arxan", "zhangjiakou"])
+def test_synthetic_year_has_no_step_at_midnight_or_new_year(city: str) -> None:
+    # the daily mean changes over the day, not at 00 h: the change from 23 h to 00 h (and from
+    # 31 December to 1 January, inside the heating season) is no larger than other hours'
+    for seed in range(3):
+        temp = np.asarray(synthetic_year(city, seed=seed).temp_c)
+        step = np.abs(np.diff(np.concatenate([temp, temp[:1]])))  # step[i]: hour i -> i + 1
+        midnight = step[23::24]
+        assert midnight.mean() < 1.5 * step.mean(), (seed, midnight.mean(), step.mean())
+        assert midnight.max() < 8.0 and step[-1] < 8.0 and step.max() < 10.0
+
+
+def test_daily_level_keeps_each_days_mean() -> None:
+    daily = np.random.default_rng(7).normal(-10.0, 6.0, 365)
+    level = _continuous_level(daily)
+    assert level.shape == (365, 24)
+    assert np.abs(level.mean(axis=1) - daily).max() < 1e-9
+    hourly = level.ravel()
+    assert np.abs(np.diff(np.concatenate([hourly, hourly[:1]]))).max() < 0.5 * np.abs(np.diff(daily)).max()
 
 
 def test_cold_waves_make_a_colder_winter() -> None:
