@@ -19,8 +19,14 @@ cdef class CirculationPumps:
     cdef public double speed_cmd_pct, integral_pct, dp_kpa, dp_target_kpa
     cdef public bint dp_ok, flow_proven, dry_run, want
     cdef public double dry_low_since_s, dry_ok_since_s
+    cdef public double shortage_boost_kpa, shortage_valve_pct, shortage_ramp_s, boost_kpa
+    cdef public bint short_of_heat
     cdef public list events
+    @cython.locals(gap_k=double, step=double)
+    cpdef heat_shortage(self, double dt_s, double valve_pct, double setpoint_c, double supply_c, bint supply_ok)
     cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa)
+    @cython.locals(span=double, load=double)
+    cpdef double mode_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c)
     @cython.locals(values="double[:]", ok="signed char[:]", k=int)
     cpdef step(self, double now_s, double dt_s, bint want, SignalQuality sq, double dp_target_kpa)
     cdef _event(self, str reason, int pump, double now_s)

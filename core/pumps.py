@@ -13,6 +13,18 @@ continuous duty (the new pump is proven before the old one stops). A pump idle f
 constant, proportional to heating load, or a supervisor lease (fallback speed when the dp
 measurement is lost). Return pressure below `dry_run_kpa` for `dry_run_delay_s` stops both
 pumps until it has recovered by `dry_run_hyst_kpa` for `dry_run_restart_s`.
+
+Out of heat: when the valve is fully open (`shortage_valve_pct`) and the supply still stays
+more than 1 K below its setpoint, the station cannot deliver what the homes need at the
+present circulation. The dp target then rises by up to `shortage_boost_kpa` over
+`shortage_ramp_s` (more secondary flow lifts the exchanger's effectiveness and the
+radiators' mean temperature, so more heat reaches the homes), and falls back over the same
+time once the supply is within 0.5 K or the valve closes below the threshold. Measured on the
+reference plant over the Arxan year (seed 0, whose coldest day averages -41 degC): the coldest
+group's lowest hour 18.58 degC instead of 17.87 (the valve was fully open with the pump at
+59 % speed), pump energy 0.297 -> 0.306 kWh/m2 a season, heat 134.27 -> 134.31 kWh/m2. Beyond
+about 200 kPa the primary side is the limit and more flow gains nothing. A supervisor dp lease
+is obeyed as given.
 """
 
 from array import array
@@ -60,6 +72,9 @@ DEFAULTS = {
     "dry_run_delay_s": 5.0,
     "dry_run_hyst_kpa": 30.0,
     "dry_run_restart_s": 60.0,
+    "shortage_boost_kpa": 100.0,  # extra dp while the station is out of heat (0: off)
+    "shortage_valve_pct": 97.0,
+    "shortage_ramp_s": 900.0,
 }
 
 
@@ -89,6 +104,9 @@ def validate(section: dict) -> list:
     checks.number(p, s, section, "dry_run_delay_s", "s", 0, 600)
     checks.number(p, s, section, "dry_run_hyst_kpa", "kPa", 0, 500)
     checks.number(p, s, section, "dry_run_restart_s", "s", 0, 3600)
+    checks.number(p, s, section, "shortage_boost_kpa", "kPa", 0, 500)
+    checks.number(p, s, section, "shortage_valve_pct", "%", 50, 100)
+    checks.number(p, s, section, "shortage_ramp_s", "s", 10, 86400)
     return p
 
 
@@ -116,6 +134,11 @@ class CirculationPumps:
         self.dry_run_delay_s = float(cfg["dry_run_delay_s"])
         self.dry_run_hyst_kpa = float(cfg["dry_run_hyst_kpa"])
         self.dry_run_restart_s = float(cfg["dry_run_restart_s"])
+        self.shortage_boost_kpa = float(cfg["shortage_boost_kpa"])
+        self.shortage_valve_pct = float(cfg["shortage_valve_pct"])
+        self.shortage_ramp_s = float(cfg["shortage_ramp_s"])
+        self.boost_kpa = 0.0
+        self.short_of_heat = False
         self.duty = 0
         self.duty_since_s = now_s
         # Per-pump state as typed arrays (pump 1 at index 0): flags 0/1, times in seconds.
@@ -143,10 +166,28 @@ class CirculationPumps:
         self.want = False
         self.events = []  # type: list
 
+    def heat_shortage(self, dt_s: float, valve_pct: float, setpoint_c: float, supply_c: float, supply_ok: bool) -> None:
+        """Follow the out-of-heat boost (see the module doc) from this cycle's valve and supply."""
+        gap_k = setpoint_c - supply_c
+        if setpoint_c <= 0.0 or not supply_ok or valve_pct < self.shortage_valve_pct - 5.0 or gap_k < 0.5:
+            self.short_of_heat = False
+        elif valve_pct >= self.shortage_valve_pct and gap_k > 1.0:
+            self.short_of_heat = True
+        step = self.shortage_boost_kpa * dt_s / self.shortage_ramp_s
+        if self.short_of_heat:
+            self.boost_kpa = min(self.shortage_boost_kpa, self.boost_kpa + step)
+        else:
+            self.boost_kpa = max(0.0, self.boost_kpa - step)
+
     def target_dp(self, outdoor_c: float, outdoor_ok: bool, room_setpoint_c: float, lease_kpa: float) -> float:
-        """The dp target this cycle: a supervisor lease (>0) wins, else the configured mode."""
+        """The dp target this cycle: a supervisor lease (>0) wins, else the configured mode (plus
+        the out-of-heat boost)."""
         if lease_kpa > 0.0:
             return lease_kpa
+        return self.mode_dp(outdoor_c, outdoor_ok, room_setpoint_c) + self.boost_kpa
+
+    def mode_dp(self, outdoor_c: float, outdoor_ok: bool, room_setpoint_c: float) -> float:
+        """The configured mode's dp target."""
         if self.dp_mode == 1:
             if not outdoor_ok:
                 return self.dp_setpoint_kpa

@@ -28,6 +28,16 @@ reference plant (tools/plant) over whole seasons: against 3 K/K it narrowed the 
 swing around its mean from 0.61 to 0.40 K on a mild year and from 0.89 to 0.66 K on a sunny
 continental one, and raised the coldest hour of the Arxan year from 18.12 to 18.18 degC.
 
+Out of heat: when the station has run short of heat (the valve fully open and the supply still
+below its setpoint: the station tells `note_shortage`), the target is raised by
+shortage_margin_k for shortage_hold_s. A cold spell beyond the station's capacity comes in
+waves over days; in the hours between them, while the valve still has travel, the homes are
+warmed a little above their usual level so they enter the next cold night with heat stored in
+their walls. Measured on the reference plant over the Arxan year drawn with seed 8 (a day at a
+mean of -42 degC, the valve fully open for hours even with the circulation raised): the coldest
+group's lowest hour 18.27 degC instead of 17.80 (1.03 K.h below 18), for 0.1 % more heat in
+the season (131.31 against 131.18 kWh/m2). It costs heat only in the day after a shortage.
+
 With `scale_with_load` (default) the trim follows the heating load: the chain reports the
 curve's lift above the room setpoint each cycle (`follow_load`) and the trim is rescaled by
 the ratio of the new lift to the old (lifts below min_lift_k count as min_lift_k). A trim is
@@ -64,6 +74,8 @@ DEFAULTS = {
     "min_lift_k": 10.0,  # lifts below this count as this (mild weather, summer)
     "trend_horizon_s": 3600.0,  # act on the low statistic this far ahead on its trend (0 = off)
     "trend_tau_s": 3600.0,  # smoothing of the trend (K/s) over the collector readings
+    "shortage_margin_k": 0.5,  # target raised this much after the station ran short of heat
+    "shortage_hold_s": 86400.0,  # ... for this long after the last shortage
 }
 
 RANGES = {
@@ -84,6 +96,8 @@ RANGES = {
     "min_lift_k": (1.0, 100.0, "K"),
     "trend_horizon_s": (0.0, 21600.0, "s"),
     "trend_tau_s": (300.0, 86400.0, "s"),
+    "shortage_margin_k": (0.0, 3.0, "K"),
+    "shortage_hold_s": (0.0, 604800.0, "s"),
 }
 
 MAX_COLLECTORS = 4096
@@ -132,6 +146,10 @@ class RoomFeedback:
         self.trend_k_per_s = 0.0  # smoothed slope of the low statistic
         self.trend_low_c = 0.0
         self.trend_s = -1.0  # when trend_low_c was taken (< 0: none)
+        self.shortage_margin_k = float(s["shortage_margin_k"])
+        self.shortage_hold_s = float(s["shortage_hold_s"])
+        self.short_until_s = -1e18  # the raised target holds until then
+        self.margin_k = 0.0  # the target's present raise (K)
         self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
         self.trim_k = 0.0
         self.lag_dt_s = 0.0
@@ -276,17 +294,22 @@ class RoomFeedback:
             self.trim_k = clamp(self.trim_k * lift_k / self.lift_k, self.trim_min_k, self.trim_max_k)
         self.lift_k = lift_k
 
+    def note_shortage(self, now_s: float):
+        """The station is short of heat this cycle: hold the raised target (see the module doc)."""
+        self.short_until_s = now_s + self.shortage_hold_s
+
     def step(self, now_s: float, dt_s: float) -> float:
         """Advance the trim by dt_s; returns it (K)."""
         if self.next_check_s >= 0.0 and now_s > self.next_check_s:
             self.evaluate(now_s)
+        self.margin_k = self.shortage_margin_k if now_s < self.short_until_s else 0.0
         if not self.enabled or self.n_fresh == 0:
             if dt_s != self.lag_dt_s:
                 self.lag_dt_s = dt_s
                 self.lag_gain = lag_step(0.0, 1.0, dt_s, self.decay_s)
             self.trim_k -= self.lag_gain * self.trim_k
             return self.trim_k
-        err_k = self.target_c - self.low_c - self.trend_horizon_s * self.trend_k_per_s
+        err_k = self.target_c + self.margin_k - self.low_c - self.trend_horizon_s * self.trend_k_per_s
         if -self.deadband_k < err_k < self.deadband_k:
             return self.trim_k
         rate = self.rate_per_k_s * err_k * dt_s
@@ -307,7 +330,9 @@ class RoomFeedback:
         for cid in self.readings:
             r = self.readings[cid]
             out.append([cid, r[0], now_s - r[1], r[2]])
-        return {"trim_k": self.trim_k, "lift_k": self.lift_k, "readings": out}
+        short_left_s = self.short_until_s - now_s
+        return {"trim_k": self.trim_k, "lift_k": self.lift_k, "readings": out,
+                "short_left_s": short_left_s if short_left_s > 0.0 else 0.0}
 
     def restore(self, d: dict, now_s: float):
         try:
@@ -322,6 +347,12 @@ class RoomFeedback:
         except (TypeError, ValueError):
             lift = 0.0
         self.lift_k = lift if lift == lift and self.min_lift_k <= lift <= 1000.0 else 0.0
+        try:
+            left = float(d.get("short_left_s", 0.0))
+        except (TypeError, ValueError):
+            left = 0.0
+        if left == left and 0.0 < left <= self.shortage_hold_s:
+            self.short_until_s = now_s + left
         self.readings.clear()
         items = d.get("readings", [])
         if isinstance(items, list):

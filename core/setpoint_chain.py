@@ -187,6 +187,7 @@ class SupplySetpointChain:
             "schedule_k": self.schedule_k, "setback_k": self.schedule.setback_k,
             "schedule_boost_k": self.schedule.boost_active_k, "boost_k": self.boost_k,
             "remote_supply": self.remote, "room_trim_k": self.room_trim_k,
+            "room_shortage_margin_k": room.margin_k,
             "room_low_c": room.low_c if room.n_fresh > 0 else None, "room_fresh": room.n_fresh,
             "room_ignored": room.n_ignored, "room_below_floor": room.n_below_floor,
             "room_rejected": room.rejected, "room_groups": room.n_groups, "room_outliers": room.n_outliers,

@@ -8,6 +8,7 @@ from .modes cimport ModeMachine, circulation_wanted, heating_allowed
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
 from .setpoint_chain cimport SupplySetpointChain
+from .room_feedback cimport RoomFeedback
 from .valve_actuator cimport ValveActuator
 from .valve_loop cimport ValveLoop
 
@@ -57,6 +58,7 @@ cdef class StationController:
     @cython.locals(i=int, base=int, valve=ValveLoop, sq=SignalQuality, a=AlarmTable, busy=bint, failed1=bint,
                    failed2=bint)
     cdef _update_alarms(self, double now_s)
+    @cython.locals(chain=SupplySetpointChain, room=RoomFeedback)
     cdef dict _diag(self)
     cpdef dict handle_command(self, object cmd, double now_s)
     cdef dict _command(self, object cmd, double now_s)

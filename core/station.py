@@ -240,6 +240,9 @@ class StationController:
         filling = mode == _M_STARTUP_FILL  # never circulate an unfilled network, frost or not
         want = circulation_wanted(mode) or (frost and not filling)
         dp_lease = leases.value[_L_DP] if leases.active(_L_DP) else 0.0
+        pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
+        if pumps.short_of_heat:
+            self.chain.room.note_shortage(now_s)  # the next cycles' room target holds a margin
         pumps.step(now_s, dt_s, want, sq, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
         makeup_kpa = leases.value[_L_MAKEUP] if leases.active(_L_MAKEUP) else self.makeup_setpoint_kpa
@@ -394,8 +397,20 @@ class StationController:
         d["chain_setpoint_c"] = self.chain_setpoint_c
         d["valve_estimate_pct"] = self.valve.actuator.estimate_pct
         d["heating_on"] = 1 if self.chain.heating_on else 0
+        # what the setpoint is made of: the curve, the room feedback's trim (and the coldest
+        # rooms it acts on), the limiters' cut
+        chain = self.chain
+        room = chain.room
+        d["curve_c"] = chain.curve_c
+        d["room_trim_k"] = chain.room_trim_k
+        d["room_low_c"] = room.low_c if room.n_fresh > 0 else None
+        d["room_fresh"] = room.n_fresh
+        d["room_below_floor"] = room.n_below_floor
+        d["room_shortage_margin_k"] = room.margin_k
+        d["limit_trim_k"] = chain.limit_trim_k
         d["dp_kpa"] = p.dp_kpa if p.dp_ok else None
         d["dp_target_kpa"] = p.dp_target_kpa
+        d["dp_shortage_boost_kpa"] = p.boost_kpa
         d["duty_pump"] = p.duty + 1
         d["pump1_run_h"] = p.run_s[0] / 3600.0
         d["pump2_run_h"] = p.run_s[1] / 3600.0

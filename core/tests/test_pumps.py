@@ -152,6 +152,40 @@ class TestPumps(unittest.TestCase):
         self.assertEqual(p.target_dp(0.0, False, 18.0, 0.0), cfg["dp_setpoint_kpa"])
         self.assertEqual(p.target_dp(0.0, True, 18.0, 140.0), 140.0)
 
+    def test_out_of_heat_raises_the_dp_target_and_lets_it_fall_back(self):
+        cfg = dict(pumps.DEFAULTS)
+        p = CirculationPumps(cfg, 0.0)
+        base = cfg["dp_setpoint_kpa"]
+        boost = cfg["shortage_boost_kpa"]
+        ramp = int(cfg["shortage_ramp_s"])
+
+        def cycles(n, valve_pct, setpoint_c, supply_c, supply_ok=True):
+            for _ in range(n):
+                p.heat_shortage(1.0, valve_pct, setpoint_c, supply_c, supply_ok)
+            return p.target_dp(-30.0, True, 18.0, 0.0)
+
+        # valve wide open but the supply reaches its setpoint: nothing to gain
+        self.assertEqual(cycles(ramp, 100.0, 80.0, 79.8), base)
+        # the supply below its setpoint with the valve still moving: the valve loop's job
+        self.assertEqual(cycles(ramp, 80.0, 80.0, 75.0), base)
+        # no valid supply reading, or heating off (setpoint 0): never boosted
+        self.assertEqual(cycles(ramp, 100.0, 80.0, 70.0, supply_ok=False), base)
+        self.assertEqual(cycles(ramp, 100.0, 0.0, 20.0), base)
+        # out of heat: the boost builds over the ramp time, not at once
+        half = cycles(ramp // 2, 100.0, 90.0, 84.0)
+        self.assertAlmostEqual(half, base + boost / 2.0, delta=1.0)
+        self.assertAlmostEqual(cycles(ramp, 100.0, 90.0, 84.0), base + boost, delta=1e-6)
+        # a supervisor lease is obeyed as given
+        self.assertEqual(p.target_dp(-30.0, True, 18.0, 140.0), 140.0)
+        # still short while between the thresholds (hysteresis), then back over the ramp time
+        self.assertAlmostEqual(cycles(60, 94.0, 90.0, 89.3), base + boost, delta=1e-6)
+        self.assertAlmostEqual(cycles(ramp // 2, 100.0, 90.0, 89.7), base + boost / 2.0, delta=1.0)
+        self.assertEqual(cycles(ramp, 100.0, 90.0, 89.7), base)
+        # off when configured so
+        cfg["shortage_boost_kpa"] = 0.0
+        p = CirculationPumps(cfg, 0.0)
+        self.assertEqual(cycles(ramp, 100.0, 90.0, 80.0), base)
+
     def test_dry_run_stops_and_restarts(self):
         r = Rig(dry_run_kpa=50.0, dry_run_delay_s=5.0, dry_run_restart_s=60.0, dry_run_hyst_kpa=30.0)
         r.run(10)

@@ -194,6 +194,33 @@ class TestRoomFeedback(unittest.TestCase):
         room.set_readings(readings([18.6, 18.6, 19.0]), 0.0)
         self.assertEqual(run(room, 0.0, 600.0, 60.0), 1.5)
 
+    def test_after_a_shortage_the_target_holds_a_margin(self):
+        # rooms 0.1 K above the target: inside the dead band, the trim holds; after the station
+        # ran short of heat the target is 0.5 K higher for a day, so the trim rises (heat is
+        # stored in the buildings before the next cold night), then the margin lapses
+        room = RoomFeedback({"target_c": 18.5, "trend_horizon_s": 0.0})
+        room.set_readings(readings([18.6, 18.6, 18.6], age_s=0.0), 0.0)
+        self.assertEqual(run(room, 0.0, 600.0, 60.0), 0.0)
+        room.note_shortage(600.0)
+        raised = run(room, 600.0, 3000.0, 60.0)
+        self.assertTrue(raised > 0.5, raised)
+        self.assertEqual(room.margin_k, 0.5)
+        snap = room.snapshot(3600.0)
+        self.assertAlmostEqual(snap["short_left_s"], 86400.0 - 3000.0, delta=1e-6)
+        other = RoomFeedback({"target_c": 18.5})
+        other.restore(snap, 10000.0)  # a restart inside the day keeps what is left of it
+        self.assertAlmostEqual(other.short_until_s, 10000.0 + 86400.0 - 3000.0, delta=1e-6)
+        room.set_readings(readings([18.6, 18.6, 18.6], age_s=0.0), 86400.0)
+        later = run(room, 86400.0, 600.0, 60.0)
+        self.assertTrue(later > raised, (later, raised))  # still inside the day: still rising
+        room.set_readings(readings([18.6, 18.6, 18.6], age_s=0.0), 87600.0)
+        self.assertEqual(run(room, 87600.0, 600.0, 60.0), later)  # margin over, back in the dead band
+        self.assertEqual(room.margin_k, 0.0)
+        off = RoomFeedback({"target_c": 18.5, "shortage_margin_k": 0.0, "trend_horizon_s": 0.0})
+        off.set_readings(readings([18.6, 18.6, 18.6], age_s=0.0), 0.0)
+        off.note_shortage(0.0)
+        self.assertEqual(run(off, 0.0, 3000.0, 60.0), 0.0)
+
     def test_snapshot_restore_keeps_trim_and_readings(self):
         room = RoomFeedback({})
         room.set_readings(readings([19.0, 19.5, 20.0]), 100.0)

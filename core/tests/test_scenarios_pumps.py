@@ -41,6 +41,25 @@ class TestPumpScenarios(unittest.TestCase):
         sev = [a["severity"] for a in rig.out["alarms"] if a["code"] == "pumps_all_failed"]
         self.assertEqual(sev, ["critical"])
 
+    def test_out_of_heat_raises_the_circulation(self):
+        # The supply cannot reach its setpoint (the primary gives too little): the valve opens
+        # fully, then the dp target rises so more water carries more heat to the homes; it falls
+        # back once the supply is reached.
+        rig = Rig(readings={"secondary_supply_temp_c": 30.0})
+        rig.run_until(1600.0)
+        self.assertTrue(rig.out["valve_cmd_pct"] > 99.0, rig.out["valve_cmd_pct"])
+        self.assertTrue(rig.out["supply_setpoint_c"] > 40.0)
+        rig.run_until(2700.0)
+        diag = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertEqual(diag["dp_shortage_boost_kpa"], 100.0)
+        self.assertEqual(diag["dp_target_kpa"], 200.0)
+        self.assertEqual(diag["room_shortage_margin_k"], 0.5)  # the room target holds a margin for a day
+        rig.readings["secondary_supply_temp_c"] = rig.out["supply_setpoint_c"]
+        rig.run_until(3700.0)
+        diag = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertEqual(diag["dp_shortage_boost_kpa"], 0.0)
+        self.assertEqual(diag["dp_target_kpa"], 100.0)
+
     def test_rotation_and_exercise_over_weeks(self):
         # Leaping clock: 60 s cycles over 8 days; duty rotates after 168 h of running.
         rig = Rig({"pumps": {"exercise_idle_h": 400.0}})
