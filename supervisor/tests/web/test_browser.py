@@ -161,6 +161,9 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(page.locator("#d-s-sup-t")).to_have_text(lambda_re(r"^\d+\.\d °C$"))
             await expect(page.locator("#d-valve")).to_have_text(lambda_re(r"^\d+ %$"))
             await expect(page.locator("#pump1")).to_have_class(lambda_re(r"pump-run"))
+            # what the room feedback does to the supply, with the coldest rooms it acts on
+            await expect(page.locator("#fact-room-trim")).to_contain_text("Room feedback trim")
+            await expect(page.locator("#fact-room-trim .v")).to_have_text(lambda_re(r"^[+-]?\d+\.\d K( · coldest rooms \d+\.\d °C)?$"))
 
             # A room setpoint within the station's limits: confirmed, sent, applied.
             await page.select_option("#cmd-kind", "set_room_setpoint")

@@ -90,6 +90,16 @@
     const add = function (node) { if (node) box.append(node); };
     add(fact(HK.t("fact.supply_setpoint"), HK.fmt(v("supply_setpoint_c"), 1, "°C"), "fact-supply-sp"));
     add(fact(HK.t("fact.curve_setpoint"), HK.fmt(v("chain_setpoint_c"), 1, "°C")));
+    const trim = v("room_trim_k"), low = v("room_low_c");
+    if (trim !== null) {
+      add(fact(HK.t("fact.room_trim"), (trim > 0 ? "+" : "") + HK.fmt(trim, 1, "K")
+        + (low !== null ? " · " + HK.t("fact.room_low", { v: HK.fmt(low, 1, "°C") }) : ""), "fact-room-trim"));
+    }
+    const boost = v("dp_shortage_boost_kpa"), margin = v("room_shortage_margin_k");
+    if ((boost !== null && boost > 0) || (margin !== null && margin > 0)) {
+      add(fact(HK.t("fact.shortage"), HK.t("fact.shortage_v", { dp: HK.fmt(boost || 0, 0, "kPa"), k: HK.fmt(margin || 0, 1, "K") }),
+        "fact-shortage"));
+    }
     add(fact(HK.t("fact.dp"), v("dp_kpa") === null ? "–" : HK.fmt(v("dp_kpa"), 0, "kPa") + " / " + HK.fmt(v("dp_target_kpa"), 0, "kPa")));
     add(fact(HK.t("fact.makeup_sp"), HK.fmt(v("makeup_setpoint_kpa"), 0, "kPa")));
     add(fact(HK.t("fact.makeup_rate"), HK.fmt(v("makeup_rate_l_per_h"), 0, "l/h")));
