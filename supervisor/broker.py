@@ -4,7 +4,8 @@ amqtt speaks MQTT 3.1.1 only (a v5 client times out rather than being refused), 
 supervisor and stations connect with v3.1.1 to it. It authenticates against an argon2
 password file and enforces per-user topic ACLs (amqtt has no %u patterns, so each station's
 lines are written out). Use Mosquitto (`heatkeeper broker-config`) in production: amqtt has
-known concurrency bugs and is not meant for thousands of stations.
+known concurrency bugs (the broadcast race is worked around here, see `_SnapshotDict`) and is
+not meant for thousands of stations.
 
 Credentials: `ensure_credentials(dir, users)` creates `<dir>/<user>.password` (random, mode
 0600) for any user without one, so a fresh install works without set-up, and the same files
@@ -55,6 +56,29 @@ def station_acls(station_ids: list[str], supervisor_user: str = SUPERVISOR_USER)
     return sub, pub
 
 
+class _SnapshotDict(dict):  # type: ignore[type-arg]
+    """A dict whose iteration walks a copy of its keys or items.
+
+    amqtt 0.12.1 walks its subscription table across awaits (each broadcast awaits the ACL
+    plugin per subscriber; a reconnecting client's retained messages too), so a client that
+    subscribes meanwhile made the broadcast task die with "dictionary changed size during
+    iteration" and the subscribers after that point of the table did not get the message. Its table is
+    swapped for this one: the walk sees the table as it was when the walk began.
+    """
+
+    def __iter__(self) -> Any:
+        return iter(list(dict.keys(self)))
+
+    def keys(self) -> Any:
+        return list(dict.keys(self))
+
+    def values(self) -> Any:
+        return list(dict.values(self))
+
+    def items(self) -> Any:
+        return list(dict.items(self))
+
+
 class EmbeddedBroker:
     """amqtt bound to host:port with password-file auth and per-station ACLs."""
 
@@ -96,6 +120,7 @@ class EmbeddedBroker:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # amqtt's "acl" key notice
             self._broker = Broker(self._config())
+            self._broker._subscriptions = _SnapshotDict(self._broker._subscriptions)
             await self._broker.start()
         log.info("embedded MQTT broker (amqtt, MQTT 3.1.1) on %s:%d", self.host, self.port)
 

@@ -78,3 +78,57 @@ async def _eq(aw: Any, expected: Any) -> bool:
 
 async def _state(service: SupervisorService, cid: str) -> str:
     return str((await service.command_status(cid))["state"])
+
+
+async def test_subscribing_while_messages_flow_loses_no_broadcast(tmp_path: Any) -> None:
+    # amqtt walks its subscription table across awaits: clients subscribing while messages
+    # flow killed broadcast tasks ("dictionary changed size during iteration", 27 in a run of
+    # this test before the embedded broker iterated a copy): the subscribers after that point
+    # of the table missed the message. The watcher, subscribed first, must see every one.
+    from heatkeeper.supervisor.broker import EmbeddedBroker
+
+    errors: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(str(ctx.get("exception") or ctx.get("message"))))
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port, str(tmp_path / "broker"), {"supervisor": "pw"})
+    await broker.start()
+    topic = codec.PREFIX + "stations/a/up/telemetry"
+    stop = asyncio.Event()
+    published: list[int] = []
+
+    def client(name: str) -> aiomqtt.Client:
+        return aiomqtt.Client("127.0.0.1", port, username="supervisor", password="pw", identifier=name,
+                              protocol=aiomqtt.ProtocolVersion.V311)
+
+    async def publisher() -> None:
+        async with client("pub") as c:
+            while not stop.is_set():
+                await c.publish(topic, b"%d" % len(published), qos=1)
+                published.append(1)
+
+    async def subscriber(i: int) -> None:
+        async with client("sub-%d" % i) as c:
+            for k in range(40):
+                await c.subscribe(codec.PREFIX + "stations/%d-%d/up/#" % (i, k), qos=1)
+                await c.subscribe(topic, qos=1)
+
+    try:
+        async with client("watch") as watcher:
+            await watcher.subscribe(topic, qos=1)
+            pub = asyncio.ensure_future(publisher())
+            await wait_until(lambda: len(published) > 20, what="messages flowing")
+            await asyncio.gather(*[subscriber(i) for i in range(20)])
+            stop.set()
+            await pub
+            received = 0
+            async with asyncio.timeout(20):
+                async for _message in watcher.messages:
+                    received += 1
+                    if received == len(published):
+                        break
+        assert received == len(published)
+        assert not [e for e in errors if "changed size" in e], errors[:3]
+    finally:
+        loop.set_exception_handler(None)
+        await broker.stop()
