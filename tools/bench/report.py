@@ -86,7 +86,8 @@ def print_table(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # wide enough for every column unwrapped; piped into a log the table is never cut to "..."
+    console = Console(width=max(Console().width, 170))
     table = Table(title="heating season %s, %.0f days, 1 s control period (%s)" % (summary["city"], summary["days"],
                                                                                     summary["weather"]))
     table.add_column("controller")

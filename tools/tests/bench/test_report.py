@@ -50,3 +50,16 @@ def test_missing_controller_and_errors_are_shown(tmp_path: Path) -> None:
     assert "**heatkeeper failed:** RuntimeError: boom" in text
     assert "| curve | 120.0 | 1.200 |" in text
     assert (tmp_path / "rooms.png").exists()
+
+
+def test_table_into_a_pipe_shows_every_header_and_figure_whole(capsys) -> None:
+    # pytest's capture is not a terminal: rich falls back to 80 columns, which cut the
+    # headers and figures of the 12-column table to "..." in every log
+    outcome = {"results": fake_results(), "errors": {}}
+    summary = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 3.0 / 24,
+                               ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    report.print_table(summary)
+    out = capsys.readouterr().out
+    assert "\u2026" not in out
+    for words in ("controller", "heat kWh/m2", "/station", "p95 track K", "pump kWh/m2", "heatkeeper", "1.040"):
+        assert words in out, words
