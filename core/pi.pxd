@@ -1,5 +1,6 @@
 # Cython augmentation of pi.py.
 cimport cython
+from .units cimport clamp
 
 @cython.final
 cdef class PIController:
@@ -9,7 +10,7 @@ cdef class PIController:
     cpdef double effective_error_k(self, double setpoint_c, double measured_c)
     @cython.locals(e=double, kp=double, p=double, di=double, lo=double, hi=double, integral=double, u=double)
     cpdef double step(self, double dt_s, double setpoint_c, double measured_c, double actuator_pct)
-    @cython.locals(e=double, kp=double, p=double, integral=double)
+    @cython.locals(e=double, kp=double, p=double)
     cpdef track(self, double out_pct, double setpoint_c, double measured_c)
     cpdef dict snapshot(self)
     cpdef restore(self, dict d)

@@ -21,6 +21,7 @@ Tn 30 s, Nz 3 K) suit its 35 s actuators.
 """
 
 from .heating_curve import merged, section_problems
+from .units import clamp
 
 DEFAULTS = {
     "xp_k": 60.0,
@@ -108,18 +109,10 @@ class PIController:
             if (di > 0.0 and self.out_pct - actuator_pct > self.lag_band_pct) or \
                     (di < 0.0 and actuator_pct - self.out_pct > self.lag_band_pct):
                 di = 0.0  # the actuator cannot follow: integrating now only winds up
-        integral += di
-        if integral > hi:
-            integral = hi
-        elif integral < lo:
-            integral = lo
+        integral = clamp(integral + di, lo, hi)
         self.integral_pct = integral
         self.p_pct = p
-        u = p + integral
-        if u > hi:
-            u = hi
-        elif u < lo:
-            u = lo
+        u = clamp(p + integral, lo, hi)
         self.out_pct = u
         return u
 
@@ -128,12 +121,7 @@ class PIController:
         e = self.effective_error_k(setpoint_c, measured_c)
         kp = self.kp_open if e >= 0.0 else self.kp_close
         p = kp * e
-        integral = out_pct - p
-        if integral > self.out_max_pct:
-            integral = self.out_max_pct
-        elif integral < self.out_min_pct:
-            integral = self.out_min_pct
-        self.integral_pct = integral
+        self.integral_pct = clamp(out_pct - p, self.out_min_pct, self.out_max_pct)
         self.p_pct = p
         self.out_pct = out_pct
 

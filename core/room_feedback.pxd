@@ -1,6 +1,7 @@
 # Cython augmentation of room_feedback.py.
 cimport cython
 from .outdoor cimport lag_step
+from .units cimport clamp
 
 @cython.final
 cdef class RoomFeedback:
