@@ -133,7 +133,8 @@ def print_table(rows: list[tuple[float, list[float | None]]], fields: list[str],
         table.add_column(name, justify="right")
     for ts, vals in rows:
         table.add_row(_stamp(ts), *[_fmt(v) for v in vals])
-    Console().print(table)
+    # every field's name whole, also into a pipe or log (rich falls back to 80 columns there)
+    Console(width=max(Console().width, 25 + sum(len(name) + 3 for name in fields))).print(table)
 
 
 def plot(rows: list[tuple[float, list[float | None]]], fields: list[str], path: str, title: str) -> None:

@@ -54,6 +54,10 @@ def test_table_plot_and_list_fields(tmp_path) -> None:
     table = _trends("--data-dir", str(tmp_path), "--since", "1h", "--until", until)
     assert table.returncode == 0, table.stderr
     assert "outdoor_temp_c" in table.stdout and "60.0" in table.stdout
+    # into a pipe, as here, every field's name stays whole (not cut to "...")
+    assert "\u2026" not in table.stdout
+    for name in ("mode", "outdoor_temp_c", "secondary_supply_temp_c", "valve_cmd_pct"):
+        assert name in table.stdout, name
     listed = _trends("--data-dir", str(tmp_path), "--since", "3h", "--until", until, "--list-fields")
     assert listed.stdout.split() == ["mode", "outdoor_temp_c", "secondary_supply_temp_c", "valve_cmd_pct"]
     png = tmp_path / "t.png"
