@@ -79,6 +79,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # --- weather and plant ---------------------------------------------------------------------
 
+def load_settings(path: str | None) -> dict[str, Any]:
+    """heatkeeper's settings for the run: the benchmark's, with the file's keys laid over them.
+
+    Each section of the file overrides only the keys it names (`{"room_feedback": {"gain_k_per_k": 5}}`
+    keeps the benchmark's room target). ValueError, listing every problem, for a file that cannot be
+    read, is not a JSON object of sections, or holds settings core refuses; nothing is simulated then.
+    """
+    settings: dict[str, Any] = {name: dict(section) for name, section in HEATKEEPER_SETTINGS.items()}
+    if not path:
+        return settings
+    try:
+        with open(path, encoding="utf-8") as handle:
+            given = json.load(handle)
+    except OSError as exc:
+        raise ValueError(exc.strerror or str(exc)) from None
+    except ValueError as exc:
+        raise ValueError("not JSON: %s" % exc) from None
+    if not isinstance(given, dict):
+        raise ValueError("must be a JSON object of settings sections, e.g. {\"room_feedback\": {\"target_c\": 18.8}}, "
+                         "not %s" % type(given).__name__)
+    for name, section in given.items():
+        if isinstance(section, dict) and isinstance(settings.get(name), dict):
+            settings[name].update(section)
+        else:
+            settings[name] = section  # core names what is wrong with it below
+    from heatkeeper.core.settings import validate
+
+    problems = validate(settings)
+    if problems:
+        raise ValueError("invalid settings: " + "; ".join(problems))
+    return settings
+
+
 def load_weather(spec: dict[str, Any]) -> tuple[Any, float]:
     """(weather starting at the season start, days to simulate)."""
     from heatkeeper.tools.plant.weather import city_info, read_epw, synthetic_year
@@ -316,14 +349,11 @@ def run(args: argparse.Namespace) -> int:
         print("heatkeeper bench season: unknown controller(s) %s: choose from %s" % (bad, ", ".join(CONTROLLERS)),
               file=sys.stderr)
         return 2
-    settings: dict[str, Any] = dict(HEATKEEPER_SETTINGS)
-    if args.settings:
-        try:
-            with open(args.settings, encoding="utf-8") as handle:
-                settings.update(json.load(handle))
-        except (OSError, ValueError) as exc:
-            print("heatkeeper bench season: --settings %s: %s" % (args.settings, exc), file=sys.stderr)
-            return 2
+    try:
+        settings = load_settings(args.settings)
+    except ValueError as exc:
+        print("heatkeeper bench season: --settings %s: %s" % (args.settings, exc), file=sys.stderr)
+        return 2
     spec = {"city": args.city, "weather": args.weather, "days": args.days, "start_day": args.start_day, "seed": args.seed,
             "settings": settings}
     try:

@@ -79,6 +79,46 @@ def test_bad_arguments_are_refused(argv: list[str], message: str, capsys: pytest
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "text,messages",
+    [
+        ("[1]", ["must be a JSON object of settings sections", "not list"]),
+        ("{\"room_feedback\": ", ["not JSON"]),
+        ('{"room_feedback": {"target_c": "x", "bogus": 1}, "nosuch": {}, "pi": 3}',
+         ["room_feedback.bogus: unknown key", "nosuch: unknown section", "room_feedback.target_c='x'", "pi"]),
+    ],
+)
+def test_bad_settings_are_listed_before_anything_runs(tmp_path, text: str, messages: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(text)
+    parser = argparse.ArgumentParser()
+    season.add_arguments(parser)
+    assert season.run(parser.parse_args(["--days", "1", "--settings", str(path), "--json"])) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing simulated, no figures
+    for message in messages:
+        assert message in captured.err, message
+
+
+def test_missing_settings_file_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    season.add_arguments(parser)
+    assert season.run(parser.parse_args(["--days", "1", "--settings", "/nonexistent/s.json", "--json"])) == 2
+    assert "--settings /nonexistent/s.json: No such file or directory" in capsys.readouterr().err
+
+
+def test_settings_file_overrides_only_the_keys_it_names(tmp_path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"room_feedback": {"gain_k_per_k": 5.0}, "pi": {"tn_s": 60.0}}))
+    settings = season.load_settings(str(path))
+    assert settings["room_feedback"] == dict(season.HEATKEEPER_SETTINGS["room_feedback"], gain_k_per_k=5.0)
+    assert settings["limiters"] == season.HEATKEEPER_SETTINGS["limiters"]
+    assert settings["pi"] == {"tn_s": 60.0}
+    assert season.load_settings(None) == season.HEATKEEPER_SETTINGS
+    assert "gain_k_per_k" not in season.HEATKEEPER_SETTINGS["room_feedback"]  # the defaults untouched
+
+
 def test_dispatcher_reports_a_missing_benchmark(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(bench_main.BENCHMARKS, "ghost", ("heatkeeper.tools.bench.ghost", "not here"))
     args = argparse.Namespace(benchmark="ghost", rest=[])
