@@ -124,7 +124,7 @@ def load_weather(spec: dict[str, Any]) -> tuple[Any, float]:
         raise ValueError("--start-day=%r: must be in [0, %d) for the %s season" % (start, season_days, spec["city"]))
     if start:
         weather = weather.rotated(start * 24)
-    days = float(spec["days"]) if spec.get("days") else float(season_days - start)
+    days = float(spec["days"]) if spec.get("days") is not None else float(season_days - start)
     return weather, days
 
 
@@ -339,31 +339,65 @@ def speed_sample(spec: dict[str, Any], controller: str, days: float) -> dict[str
 
 # --- the command ---------------------------------------------------------------------------
 
+def _report_dir_problem(directory: str) -> str | None:
+    """Why `directory` cannot take the report (made here if missing), or None."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        probe = os.path.join(directory, ".heatkeeper-write-test")
+        with open(probe, "w", encoding="utf-8"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        return "--report %s: cannot write there (%s)" % (directory, exc.strerror or exc)
+    return None
+
+
+def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, Any], float]:
+    """Every problem of the command line, before anything is simulated: (problems, spec, days)."""
+    problems = []
+    controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    bad = [c for c in controllers if c not in CONTROLLERS]
+    if bad or not controllers:
+        problems.append("--controllers=%r: unknown controller(s) %s: choose from %s"
+                        % (args.controllers, bad, ", ".join(CONTROLLERS)))
+    if args.days is not None and not (math.isfinite(args.days) and args.days > 0):
+        problems.append("--days=%r: must be > 0" % args.days)
+    if not (math.isfinite(args.interpreted_days) and args.interpreted_days >= 0):
+        problems.append("--interpreted-days=%r: must be >= 0 (0 skips the speed sample)" % args.interpreted_days)
+    if args.jobs < 1:
+        problems.append("--jobs=%r: must be at least 1" % args.jobs)
+    if args.seed < 0:
+        problems.append("--seed=%r: must be >= 0" % args.seed)
+    settings: dict[str, Any] = {}
+    try:
+        settings = load_settings(args.settings)
+    except ValueError as exc:
+        problems.append("--settings %s: %s" % (args.settings, exc))
+    spec = {"city": args.city, "weather": args.weather, "days": args.days, "start_day": args.start_day, "seed": args.seed,
+            "settings": settings, "controllers": controllers}
+    days = 0.0
+    if not any(p.startswith("--days") for p in problems):
+        try:
+            _weather, days = load_weather(spec)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if args.report:
+        problem = _report_dir_problem(args.report)
+        if problem:
+            problems.append(problem)
+    return problems, spec, days
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the figures (table or one JSON object)."""
     from heatkeeper.tools.bench import report
 
-    controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
-    bad = [c for c in controllers if c not in CONTROLLERS]
-    if bad or not controllers:
-        print("heatkeeper bench season: unknown controller(s) %s: choose from %s" % (bad, ", ".join(CONTROLLERS)),
-              file=sys.stderr)
+    problems, spec, days = argument_problems(args)
+    if problems:
+        for problem in problems:
+            print("heatkeeper bench season: %s" % problem, file=sys.stderr)
         return 2
-    try:
-        settings = load_settings(args.settings)
-    except ValueError as exc:
-        print("heatkeeper bench season: --settings %s: %s" % (args.settings, exc), file=sys.stderr)
-        return 2
-    spec = {"city": args.city, "weather": args.weather, "days": args.days, "start_day": args.start_day, "seed": args.seed,
-            "settings": settings}
-    try:
-        _weather, days = load_weather(spec)
-    except ValueError as exc:
-        print("heatkeeper bench season: %s" % exc, file=sys.stderr)
-        return 2
-    if days <= 0 or not math.isfinite(days):
-        print("heatkeeper bench season: --days=%r: must be > 0" % args.days, file=sys.stderr)
-        return 2
+    controllers = spec.pop("controllers")
     unavailable = []
     if "heatkeeper" in controllers:
         try:
@@ -382,10 +416,14 @@ def run(args: argparse.Namespace) -> int:
         speed = speed_sample(spec, sample_controller, min(args.interpreted_days, days))
     summary = report.summarise(spec, days, controllers, outcome, speed, time.perf_counter() - t0, unavailable)
     summary["load_average_1m_start_end"] = [load_start, os.getloadavg()[0]]
-    if args.report:
-        report.write_report(args.report, summary, outcome["results"])
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         report.print_table(summary)
+    if args.report:  # after the figures are out: a report that cannot be written loses nothing else
+        try:
+            report.write_report(args.report, summary, outcome["results"])
+        except OSError as exc:
+            print("heatkeeper bench season: --report %s: %s" % (args.report, exc), file=sys.stderr)
+            return 1
     return 1 if outcome["errors"] else 0

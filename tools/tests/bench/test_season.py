@@ -70,6 +70,12 @@ def test_speed_sample_runs_both_builds() -> None:
         (["--weather", "/nonexistent.epw"], "not found"),
         (["--days", "-3"], "must be > 0"),
         (["--start-day", "400"], "--start-day=400: must be in [0, 209)"),
+        (["--days", "0"], "--days=0.0: must be > 0"),
+        (["--days", "nan"], "--days=nan: must be > 0"),
+        (["--interpreted-days", "-1"], "--interpreted-days=-1.0: must be >= 0"),
+        (["--interpreted-days", "nan"], "--interpreted-days=nan: must be >= 0"),
+        (["--jobs", "0"], "--jobs=0: must be at least 1"),
+        (["--seed", "-1"], "--seed=-1: must be >= 0"),
     ],
 )
 def test_bad_arguments_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,6 +105,21 @@ def test_bad_settings_are_listed_before_anything_runs(tmp_path, text: str, messa
     assert captured.out == ""  # nothing simulated, no figures
     for message in messages:
         assert message in captured.err, message
+
+
+def test_every_problem_is_listed_at_once_and_nothing_runs(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    parser = argparse.ArgumentParser()
+    season.add_arguments(parser)
+    argv = ["--city", "harbin", "--jobs", "0", "--controllers", "mpc", "--report", str(blocker / "report"), "--json"]
+    assert season.run(parser.parse_args(argv)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 4, lines
+    for message in ("unknown controller", "--jobs=0", "unknown city 'harbin'", "--report %s: cannot write there" % (blocker / "report")):
+        assert any(message in line for line in lines), message
 
 
 def test_missing_settings_file_is_named(capsys: pytest.CaptureFixture[str]) -> None:
