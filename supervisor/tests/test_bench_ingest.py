@@ -21,3 +21,18 @@ def test_bench_small(capsys: Any) -> None:
     for r in result["runs"]:
         assert r["lost"] == 0 and r["duplicates_stored"] == 0
         assert r["commands_acked"] == r["commands_sent"] > 0
+
+
+def test_bad_arguments_are_all_listed_and_nothing_runs(capsys: Any) -> None:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--stations", "0", "--duration-s", "nan", "--dup-pct", "300", "--publishers", "-1",
+                              "--fields", "0", "--commands-per-s", "-2", "--ingest-procs", "0"])
+    assert bench.run(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    expected = ["--stations=0: must be at least 1", "--publishers=-1: must be at least 1", "--fields=0: must be at least 1",
+                "--ingest-procs=0: must be at least 1", "--duration-s=nan: must be at least 5",
+                "--dup-pct=300.0: must be in [0, 100]", "--commands-per-s=-2.0: must be >= 0"]
+    assert lines == ["bench ingest: %s" % e for e in expected]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import resource
@@ -188,6 +189,22 @@ async def _worker(port: int, creds_dir: str, sids: list[str], fields: int, dup_p
 
 
 # --- the benchmark (parent process) ------------------------------------------------------------
+
+def argument_problems(args: argparse.Namespace) -> list[str]:
+    """Every problem of the command line (empty when the benchmark can run)."""
+    problems = []
+    for name, value, low in (("--stations", args.stations, 1), ("--publishers", args.publishers, 1),
+                             ("--fields", args.fields, 1), ("--ingest-procs", args.ingest_procs, 1)):
+        if value < low:
+            problems.append("%s=%r: must be at least %d" % (name, value, low))
+    if not (math.isfinite(args.duration_s) and args.duration_s >= 5.0):
+        problems.append("--duration-s=%r: must be at least 5" % args.duration_s)
+    if not (math.isfinite(args.dup_pct) and 0.0 <= args.dup_pct <= 100.0):
+        problems.append("--dup-pct=%r: must be in [0, 100]" % args.dup_pct)
+    if not (math.isfinite(args.commands_per_s) and args.commands_per_s >= 0.0):
+        problems.append("--commands-per-s=%r: must be >= 0" % args.commands_per_s)
+    return problems
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stations", type=int, default=300)
@@ -433,8 +450,10 @@ def run(args: argparse.Namespace) -> int:
             worker_sids = fh.read().split()
         asyncio.run(_worker(int(port), creds, worker_sids, int(fields), float(dup_pct), float(duration)))
         return 0
-    if args.stations < 1 or args.publishers < 1 or args.duration_s < 5:
-        print("bench ingest: --stations and --publishers must be >= 1, --duration-s >= 5", file=sys.stderr)
+    problems = argument_problems(args)
+    if problems:
+        for problem in problems:
+            print("bench ingest: %s" % problem, file=sys.stderr)
         return 2
     result = asyncio.run(_bench(args))
     if args.json:
