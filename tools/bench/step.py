@@ -149,6 +149,13 @@ def run_both(cycles: int, interpreted_cycles: int) -> dict[str, Any]:
             result[label + "_error"] = lines[-1] if lines else "failed"
             continue
         result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the headline: a full station cycle as firmware calls it (heating circuit, limiters, room
+    # feedback, pumps, make-up, alarms, interlocks), compiled vs interpreted
+    compiled_us = result.get("compiled", {}).get("step_dict")
+    interpreted_us = result.get("interpreted", {}).get("step_dict")
+    result["compiled_us_per_step"] = compiled_us
+    result["interpreted_us_per_step"] = interpreted_us
+    result["speedup"] = interpreted_us / compiled_us if compiled_us and interpreted_us else None
     return result
 
 
@@ -172,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
         ratio = "%7.1fx" % (i / c) if c and i else ""
         print("%-48s %12s %12s %8s" % (label, "%.2f" % c if c is not None else "-", "%.2f" % i if i is not None else "-",
                                        ratio))
+    if result["speedup"]:
+        print("full station step (StationController.step): %.2f us compiled, %.2f us interpreted, %.1fx" % (
+            result["compiled_us_per_step"], result["interpreted_us_per_step"], result["speedup"]))
     for label in ("compiled", "interpreted"):
         if label + "_error" in result:
             print("%s run failed: %s" % (label, result[label + "_error"]))

@@ -157,3 +157,7 @@ def test_step_benchmark_prints_both_builds(capsys: pytest.CaptureFixture[str]) -
     for build in ("compiled", "interpreted"):
         assert set(result[build]) == {key for key, _label in step.PARTS}
         assert all(value > 0.0 for value in result[build].values())
+    # the headline figures of the full station step, side by side from the same run
+    assert result["compiled_us_per_step"] == result["compiled"]["step_dict"]
+    assert result["interpreted_us_per_step"] == result["interpreted"]["step_dict"]
+    assert result["speedup"] == result["interpreted_us_per_step"] / result["compiled_us_per_step"]
