@@ -352,8 +352,8 @@ def _report_dir_problem(directory: str) -> str | None:
     return None
 
 
-def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, Any], float]:
-    """Every problem of the command line, before anything is simulated: (problems, spec, days)."""
+def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, Any], list[str], float]:
+    """Every problem of the command line, before anything is simulated: (problems, spec, controllers, days)."""
     problems = []
     controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
     bad = [c for c in controllers if c not in CONTROLLERS]
@@ -374,9 +374,9 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, An
     except ValueError as exc:
         problems.append("--settings %s: %s" % (args.settings, exc))
     spec = {"city": args.city, "weather": args.weather, "days": args.days, "start_day": args.start_day, "seed": args.seed,
-            "settings": settings, "controllers": controllers}
+            "settings": settings}
     days = 0.0
-    if not any(p.startswith("--days") for p in problems):
+    if not any(p.startswith(("--days", "--seed")) for p in problems):  # the weather needs both
         try:
             _weather, days = load_weather(spec)
         except ValueError as exc:
@@ -385,19 +385,18 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, An
         problem = _report_dir_problem(args.report)
         if problem:
             problems.append(problem)
-    return problems, spec, days
+    return problems, spec, controllers, days
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the figures (table or one JSON object)."""
     from heatkeeper.tools.bench import report
 
-    problems, spec, days = argument_problems(args)
+    problems, spec, controllers, days = argument_problems(args)
     if problems:
         for problem in problems:
             print("heatkeeper bench season: %s" % problem, file=sys.stderr)
         return 2
-    controllers = spec.pop("controllers")
     unavailable = []
     if "heatkeeper" in controllers:
         try:
