@@ -1,6 +1,19 @@
-"""Repository-wide pytest options: --run-slow enables the suites marked `slow`."""
+"""Repository-wide pytest options: --run-slow enables the suites marked `slow`; Hypothesis runs a
+bounded number of examples (profile `heatkeeper`, 200 by default; HEATKEEPER_FUZZ_EXAMPLES overrides)."""
+
+import os
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "heatkeeper",
+    max_examples=int(os.environ.get("HEATKEEPER_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("heatkeeper")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -153,7 +153,7 @@ setup(
         "tomli-w>=1.0,<2",
     ],
     extras_require={
-        "dev": ["cython>=3.1,<3.3", "pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3",
+        "dev": ["cython>=3.1,<3.3", "pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3", "hypothesis>=6.100,<7",
                 "ruff>=0.6", "mypy>=1.11", "playwright>=1.45"],
     },
     entry_points={"console_scripts": ["heatkeeper=heatkeeper.tools.cli:main"]},
