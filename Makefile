@@ -7,7 +7,7 @@ HK      := .venv/bin/heatkeeper
 PYTEST  := .venv/bin/pytest
 STAMP   := .venv/.deps-stamp
 
-.PHONY: help deps build demo test test-py test-pure test-mpy test-hil test-arm64 lint bench soak clean
+.PHONY: help deps build demo test test-py test-pure test-mpy test-hil test-arm64 lint lock bench soak clean
 
 help:
 	@echo "make demo      run the whole system on one machine (broker, supervisor, 3 stations)"
@@ -18,11 +18,11 @@ help:
 	@echo "make soak      30 simulated days with random faults; prints the survival table"
 	@echo "make test-arm64  build the compiled core for aarch64 and run the core tests under qemu"
 
-$(STAMP): requirements.txt setup.py package.json
+# Python packages come from requirements.lock only: every file pinned by its hash (--require-hashes).
+$(STAMP): requirements.lock setup.py package.json
 	bash tools/setup/system-deps.sh
 	test -x $(PY) || python3 -m venv .venv
-	$(PIP) install -q --upgrade pip setuptools wheel
-	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --require-hashes -r requirements.lock
 	npm install --silent --no-audit --no-fund
 	touch $(STAMP)
 
@@ -62,6 +62,12 @@ soak: build
 # aarch64 under qemu-user-static in a debootstrap root (first run ~5 min to make the root, then ~1 min).
 test-arm64:
 	bash tools/arm64/test-arm64.sh
+
+# After editing requirements.txt: pin every dependency and its files' hashes again (pip-tools in var/).
+lock:
+	test -x var/lock-venv/bin/pip-compile || (python3 -m venv var/lock-venv && var/lock-venv/bin/pip install -q pip-tools)
+	var/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+		-o requirements.lock requirements.txt
 
 lint: deps
 	.venv/bin/ruff check .

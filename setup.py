@@ -55,6 +55,40 @@ CYTHON_MODULES = [
     "heatkeeper.tools.plant.model",
 ]
 
+# What the firmware and the commissioning commands import (tests check it against the imports).
+STATION_REQUIRES = [
+    "pymodbus[serial]>=3.16.1,<3.17",
+    "aiomqtt>=2.5,<3",
+    "paho-mqtt>=2.1,<3",
+    "rich>=13,<16",
+]
+# The supervisor: embedded broker, web dashboard, PostgreSQL.
+SUPERVISOR_REQUIRES = [
+    "amqtt==0.12.1",
+    "aiohttp>=3.13.3,<4",
+    "jinja2>=3.1.6,<4",
+    "asyncpg>=0.30,<1",
+    "argon2-cffi>=23.1,<26",
+    "multidict>=6,<8",
+]
+# The plant model, simulators, demo and benchmarks (and `heatkeeper trends --png`).
+SIM_REQUIRES = [
+    "tomli-w>=1.0,<2",
+    "matplotlib>=3.8,<4",
+    "numpy>=1.26,<3",
+]
+DEV_REQUIRES = [
+    "cython>=3.1,<3.3",
+    "pytest>=8,<10",
+    "pytest-asyncio>=0.24,<2",
+    "pytest-timeout>=2.3,<3",
+    "hypothesis>=6.100,<7",
+    "packaging>=24",
+    "ruff>=0.6,<1",
+    "mypy>=1.11,<2",
+    "playwright>=1.45,<2",
+]
+
 
 def _find_packages():
     """Every folder with an __init__.py under the mapped top-level folders."""
@@ -140,21 +174,15 @@ setup(
         "heatkeeper.tools": ["examples/*"],
     },
     ext_modules=_extensions(),
-    install_requires=[
-        "pymodbus[serial]>=3.16.1,<3.17",
-        "aiomqtt>=2.5,<3",
-        "amqtt==0.12.1",
-        "aiohttp>=3.10,<4",
-        "jinja2>=3.1,<4",
-        "asyncpg>=0.30,<1",
-        "matplotlib>=3.8",
-        "numpy>=1.26",
-        "rich>=13",
-        "tomli-w>=1.0,<2",
-    ],
+    # Roles (requirements.txt holds the same floors; requirements.lock pins them with hashes):
+    # a station box installs `heatkeeper[station]`, the supervisor host `heatkeeper[supervisor]`,
+    # a development machine `heatkeeper[dev]`. core itself needs nothing outside the stdlib.
+    install_requires=[],
     extras_require={
-        "dev": ["cython>=3.1,<3.3", "pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3", "hypothesis>=6.100,<7",
-                "ruff>=0.6", "mypy>=1.11", "playwright>=1.45"],
+        "station": STATION_REQUIRES,
+        "supervisor": STATION_REQUIRES + SUPERVISOR_REQUIRES,
+        "sim": STATION_REQUIRES + SIM_REQUIRES,
+        "dev": STATION_REQUIRES + SUPERVISOR_REQUIRES + SIM_REQUIRES + DEV_REQUIRES,
     },
     entry_points={"console_scripts": ["heatkeeper=heatkeeper.tools.cli:main"]},
     zip_safe=False,

@@ -27,6 +27,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("heatkeeper.tools.bench.main", "benchmarks: season, bus, ingest"),
 }
 
+# The setup.py extra each command needs beyond core (a station box installs only `station`).
+EXTRA_OF: dict[str, str] = {
+    "demo": "dev",
+    "station": "station",
+    "check-config": "station",
+    "trends": "station",
+    "supervisor": "supervisor",
+    "broker-config": "supervisor",
+    "sim": "sim",
+    "scan": "station",
+    "probe": "station",
+    "stroke-test": "station",
+    "pump-test": "station",
+    "bench": "dev",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heatkeeper", description="District-heating substation controller and supervisor.")
@@ -51,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             print("heatkeeper: command %r is not available in this build (%s)" % (name, exc), file=sys.stderr)
+            return 2
+        if exc.name and not exc.name.startswith("heatkeeper"):
+            print(
+                "heatkeeper: command %r needs the Python package %r, which this installation lacks; "
+                "install the %r role: pip install 'heatkeeper[%s]'" % (name, exc.name, EXTRA_OF[name], EXTRA_OF[name]),
+                file=sys.stderr,
+            )
             return 2
         raise
     parser = argparse.ArgumentParser(prog="heatkeeper " + name, description=help_text)
