@@ -103,10 +103,11 @@ def test_supervisor_extra_covers_what_the_supervisor_imports() -> None:
     assert not supervisor & BENCH_ONLY
 
 
-def test_lock_pins_every_file_with_a_hash_and_satisfies_every_floor() -> None:
+def _pinned(lock: str) -> dict[str, str]:
+    """name -> version of a pip-compile lock file; every entry must be pinned with == and carry hashes."""
     pinned: dict[str, str] = {}
     entry = ""
-    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines() + [""]:
+    for line in (ROOT / lock).read_text(encoding="utf-8").splitlines() + [""]:
         if line.startswith((" ", "\t")):
             entry += line
             continue
@@ -117,13 +118,19 @@ def test_lock_pins_every_file_with_a_hash_and_satisfies_every_floor() -> None:
             assert "--hash=sha256:" in entry, "%s has no hash" % head
             pinned[canonicalize_name(name)] = version
         entry = "" if line.startswith("#") else line
+    return pinned
+
+
+def _requirement_lines(path: str) -> list[str]:
+    lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def test_lock_pins_every_file_with_a_hash_and_satisfies_every_floor() -> None:
+    pinned = _pinned("requirements.lock")
     lists = _setup_lists()
     requirements = [r for key in sorted(lists) for r in lists[key]]
-    requirements += [
-        line.split("#")[0].strip()
-        for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-        if line.split("#")[0].strip()
-    ]
+    requirements += _requirement_lines("requirements.txt")
     for text_req in requirements:
         req = Requirement(text_req)
         name = canonicalize_name(req.name)
@@ -133,6 +140,19 @@ def test_lock_pins_every_file_with_a_hash_and_satisfies_every_floor() -> None:
             pinned[name],
             req.specifier,
         )
+
+
+def test_station_lock_is_the_station_extra_pinned_and_nothing_more() -> None:
+    station = _setup_lists()["STATION_REQUIRES"]
+    assert sorted(_requirement_lines("requirements-station.in")) == sorted(station)
+    pinned = _pinned("requirements-station.lock")
+    for text_req in station:
+        req = Requirement(text_req)
+        assert req.specifier.contains(pinned[canonicalize_name(req.name)], prereleases=True)
+    everything = _pinned("requirements.lock")
+    assert not set(pinned) & (SUPERVISOR_ONLY | BENCH_ONLY), set(pinned) & (SUPERVISOR_ONLY | BENCH_ONLY)
+    # the station box runs the same versions as the tests
+    assert {name: everything.get(name) for name in pinned} == pinned
 
 
 def test_a_command_whose_role_is_not_installed_names_the_extra(tmp_path: Path) -> None:
