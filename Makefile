@@ -30,9 +30,16 @@ deps: $(STAMP)
 
 # Compiled modules go beside their sources (build_ext --inplace); the editable install maps
 # heatkeeper.* onto the top-level folders.
-build: deps
+# The editable install only maps the folders (and writes the `heatkeeper` command): it compiles
+# nothing, so it runs once, and build_ext alone rebuilds what changed.
+EDITABLE := .venv/.editable-stamp
+
+$(EDITABLE): $(STAMP) setup.py
+	HEATKEEPER_DISABLE_CEXT=1 $(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $(EDITABLE)
+
+build: deps $(EDITABLE)
 	$(PY) setup.py -q build_ext --inplace -j 2
-	$(PIP) install -q --no-deps --no-build-isolation -e .
 
 demo: build
 	$(HK) demo

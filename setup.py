@@ -146,7 +146,13 @@ def _extensions():
         return cythonize(
             exts,
             include_path=[_pxd_include_dir()],
-            compiler_directives={"language_level": "3", "binding": False, "embedsignature": False},
+            # performance hints are advice for the .pxd author, not build problems: kept out of every build log
+            compiler_directives={
+                "language_level": "3",
+                "binding": False,
+                "embedsignature": False,
+                "show_performance_hints": False,
+            },
             quiet=True,
         )
     except Exception as exc:  # noqa: BLE001 - a compile failure must not block a pure-Python install
