@@ -14,7 +14,18 @@ from aiohttp import web
 
 from ..service import ServiceError
 from . import auth, i18n, pages, validation
-from .common import SESSIONS, SETTINGS, audit, json_error, json_response, now_ts, require, service, session
+from .common import (
+    AUDIT_BUDGET,
+    SESSIONS,
+    SETTINGS,
+    audit,
+    json_error,
+    json_response,
+    now_ts,
+    require,
+    service,
+    session,
+)
 
 TREND_FIELDS = (
     "secondary_supply_temp_c", "secondary_return_temp_c", "supply_setpoint_c", "outdoor_temp_c",
@@ -49,7 +60,9 @@ async def me(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     """The supervisor's own state: broker link, ingest counters, storage backend."""
     require(request, "viewer", "see the supervisor's health")
-    return json_response(await service(request).health())
+    out = await service(request).health()
+    out["refused_logins_not_itemised"] = request.app[AUDIT_BUDGET].left_out_total  # audit rows are capped
+    return json_response(out)
 
 
 # --- stations -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "session_max_age_s": 24 * 3600.0,
     "cookie_secure": False,  # true behind a TLS-terminating reverse proxy: Secure cookies, HSTS
     "insecure_plaintext": False,  # true accepts a non-loopback host without TLS (closed networks only)
+    "trusted_proxies": [],  # addresses of reverse proxies whose X-Forwarded-For names the client
     "default_lang": i18n.DEFAULT_LANG,
     "refresh_s": 5.0,
     # {source: {token = "...", collectors = ["c1", "vx-*"]}} for POST /api/collectors/readings
@@ -78,6 +79,12 @@ def validate(config: Any) -> dict[str, Any]:
                 problems.append("web.%s=%r: must be true or false" % (key, raw[key]))
             else:
                 out[key] = raw[key]
+    proxies = raw.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(p, str) and _is_ip(p) for p in proxies):
+        problems.append("web.trusted_proxies=%r: must be a list of IP addresses (the reverse proxies in front of "
+                        "the dashboard)" % (proxies,))
+    else:
+        out["trusted_proxies"] = list(proxies)
     host = raw.get("host")
     if isinstance(host, str) and not is_loopback(host) and not out["cookie_secure"] and not out["insecure_plaintext"]:
         problems.append("web.host=%r: not a loopback address, and the dashboard speaks plain HTTP: passwords and "
@@ -124,6 +131,14 @@ def _resolve(path: str, config: Any) -> str:
         return path
     data_dir = config.get("supervisor", {}).get("data_dir", "") if isinstance(config.get("supervisor"), Mapping) else ""
     return os.path.join(data_dir, path) if data_dir else path
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:

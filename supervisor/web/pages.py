@@ -12,7 +12,18 @@ from aiohttp import web
 
 from ..service import ServiceError
 from . import auth, i18n, render, validation
-from .common import AUDIT_BUDGET, SESSIONS, SETTINGS, THROTTLE, audit, read_form, require, service, session
+from .common import (
+    AUDIT_BUDGET,
+    SESSIONS,
+    SETTINGS,
+    THROTTLE,
+    audit,
+    client_address,
+    read_form,
+    require,
+    service,
+    session,
+)
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age_s: int | None,
@@ -51,7 +62,7 @@ async def login_submit(request: web.Request) -> web.Response:
     if not auth.tokens_equal(str(form.get("csrf", "")), token):
         return _login_page(request, secrets.token_urlsafe(32), "login.error_csrf", username, status=403)
     throttle = request.app[THROTTLE]
-    ip = request.remote or "-"
+    ip = client_address(request)
     verdict = throttle.attempt(username, ip)  # recorded now, before anything is awaited
     if verdict.refused:
         await refused_login_audit(request, username or "-", "too many attempts (%s limit) from %s" % (verdict.why, ip),
@@ -133,7 +144,7 @@ async def change_password(request: web.Request, current: auth.Session, old: str,
     """The user's own password change, throttled like a login (the current password is a guess
     for whoever holds a stolen session)."""
     throttle = request.app[THROTTLE]
-    ip = request.remote or "-"
+    ip = client_address(request)
     verdict = throttle.attempt(current.username, ip)
     if verdict.refused:
         raise ServiceError("throttled", "too many attempts: wait %d s" % max(1, math.ceil(verdict.retry_after_s)))

@@ -134,9 +134,36 @@ async def test_concurrent_guesses_are_all_counted_and_the_real_user_still_gets_i
     assert len(rows) <= budget.limit and budget.left_out_total == 40 + 1 - len(rows)
 
 
+async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(service: SupervisorService) -> None:
+    async def wrong_logins(c: TestClient, forwarded_for: str, n: int) -> list[int]:
+        page = await c.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+        assert token is not None
+        out = []
+        for _ in range(n):
+            resp = await c.post("/login", data={"username": "nobody", "password": "x-1234567", "csrf": token.group(1)},
+                                headers={"X-Forwarded-For": forwarded_for})
+            out.append(resp.status)
+        return out
+
+    proxied = create_app(service, {**WEB_CONFIG, "trusted_proxies": ["127.0.0.1"]})
+    async with TestClient(TestServer(proxied, host="127.0.0.1")) as c:
+        app_of(c)[THROTTLE].max_delay_s = 0.0
+        assert await wrong_logins(c, "10.0.0.1", 11) == [401] * 10 + [429]
+        # another client behind the proxy is not throttled; a forged first entry changes nothing
+        assert await wrong_logins(c, "203.0.113.9, 10.0.0.2", 1) == [401]
+        assert await wrong_logins(c, "10.0.0.2, 10.0.0.1", 1) == [429]
+    direct = create_app(service, WEB_CONFIG)  # no proxy trusted: the header is the client's word, ignored
+    async with TestClient(TestServer(direct, host="127.0.0.1")) as c:
+        app_of(c)[THROTTLE].max_delay_s = 0.0
+        statuses = [s for i in range(11) for s in await wrong_logins(c, "10.9.0.%d" % i, 1)]
+        assert statuses == [401] * 10 + [429]
+
+
 async def test_refused_login_audit_rows_are_summarised(client: TestClient, service: SupervisorService) -> None:
     budget = app_of(client)[AUDIT_BUDGET]
     budget.limit = 2
+    app_of(client)[THROTTLE].max_delay_s = 0.0
     for _ in range(5):
         status, _ = await form_login(client, client.make_url, "nobody", "wrong-password")
         assert status == 401
