@@ -243,7 +243,7 @@ async def update_user(request: web.Request) -> web.Response:
     if name != current.username:
         ended = request.app[SESSIONS].drop_user(name)
         return json_response({"ok": True, "username": name, "sessions_ended": ended})
-    if password is None and role is None:
+    if password is None:
         return json_response({"ok": True, "username": name, "sessions_ended": 0})
     return _rotated(request, current, {"ok": True, "username": name})
 
