@@ -1,8 +1,10 @@
 """Room-temperature collectors: readings in (MQTT or HTTP), stored, forwarded to each station.
 
 Each collector belongs to one station and one building group (config [[collector]] or a
-CSV). A reading from an unknown collector or outside [min_temp_c, max_temp_c] is rejected
-with a reason and never stored. Every `forward_interval_s` each station receives the current
+CSV). A reading from an unknown collector, outside [min_temp_c, max_temp_c], older than
+`max_age_s` or more than MAX_FUTURE_S ahead is rejected with a reason and never stored (so
+nobody can back-date readings into the compliance reports). An HTTP API token writes only the
+collectors in its scope (`in_scope`). Every `forward_interval_s` each station receives the current
 readings of its collectors (not older than `max_age_s`) on its rooms topic, which the
 station's room feedback uses.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from heatkeeper.core import codec
@@ -22,6 +24,37 @@ from .storage.base import Storage
 log = logging.getLogger(__name__)
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
+MAX_FUTURE_S = 300.0  # a collector's clock may run this far ahead of ours
+
+
+def in_scope(collector_id: str, scope: Sequence[str]) -> bool:
+    """True when an API token limited to `scope` may write `collector_id`: an entry is one
+    collector id, or a prefix ending in "*" ("vx-*" covers every id starting "vx-")."""
+    for entry in scope:
+        if entry.endswith("*"):
+            if collector_id.startswith(entry[:-1]):
+                return True
+        elif collector_id == entry:
+            return True
+    return False
+
+
+def rejection_text(reason: str, collector_id: str, temp_c: float, ts: float, now: float, max_age_s: float,
+                   source: str) -> str:
+    """What a collector platform is told about a refused reading."""
+    if reason == "stale_ts":
+        return ("collector %r ts=%r is %.0f s old: readings older than collectors.max_age_s=%g s are refused"
+                % (collector_id, ts, now - ts, max_age_s))
+    if reason == "future_ts":
+        return "collector %r ts=%r is %.0f s ahead of the supervisor's clock (at most %g s)" % (
+            collector_id, ts, ts - now, MAX_FUTURE_S)
+    if reason == "not_in_scope":
+        return "collector %r: the API token of %s may not write it" % (collector_id, source)
+    if reason == "unknown_collector":
+        return "collector %r: not configured ([[collector]])" % collector_id
+    if reason == "implausible_temp":
+        return "collector %r temp_c=%r: outside the plausible range" % (collector_id, temp_c)
+    return "collector %r: %s" % (collector_id, reason)
 
 
 class CollectorHub:
@@ -49,8 +82,11 @@ class CollectorHub:
             return "unknown_collector"
         if not self.min_temp_c <= temp_c <= self.max_temp_c:
             return "implausible_temp"
-        if ts > self.clock() + 300.0:
+        now = self.clock()
+        if ts > now + MAX_FUTURE_S:
             return "future_ts"
+        if ts < now - self.max_age_s:
+            return "stale_ts"  # back-dated readings would rewrite compliance history
         prev = self.latest.get(collector_id)
         if prev is None or ts >= prev[0]:
             self.latest[collector_id] = (ts, temp_c)

@@ -28,7 +28,7 @@ from heatkeeper.core import codec
 from . import config as sup_config
 from .broker import COLLECTORS_USER, SUPERVISOR_USER, EmbeddedBroker, ensure_credentials
 from .ingest import run_mqtt
-from .service import SupervisorService
+from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
 from .storage import open_storage
 
 log = logging.getLogger("heatkeeper.supervisor")
@@ -204,16 +204,18 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
 
 
 async def _first_admin(service: SupervisorService, data_dir: str) -> None:
-    """A fresh install gets user "admin" with a random password written once to a 0600 file."""
+    """A fresh install gets user "admin" with a random password written once to a 0600 file.
+    The password must be changed at the first login; the file is deleted once it is."""
     if await service.list_users():
         return
     password = secrets.token_urlsafe(12)
-    await service.create_user("admin", password, "admin", by="install")
-    path = os.path.join(data_dir, "initial-admin-password")
+    await service.create_user(INITIAL_ADMIN, password, "admin", by="install", must_change=True)
+    path = initial_password_path(service.config)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(password + "\n")
-    log.warning("created user 'admin'; its password is in %s (change it, then delete the file)", path)
+    log.warning("created user %r; its password is in %s: log in and choose a new one (the file is then deleted)",
+                INITIAL_ADMIN, path)
 
 
 async def _start_web(service: SupervisorService, cfg: dict[str, Any]) -> Any:

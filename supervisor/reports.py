@@ -144,10 +144,31 @@ def hourly(agg_rows: Iterable[tuple[Any, ...]], t0_ts: float, hours: int = 24) -
     return {f: [(sums[f][h] / counts[f][h]) if counts[f][h] else None for h in range(hours)] for f in sums}
 
 
+# A text cell starting with one of these is read as a formula by spreadsheet programs (OWASP
+# "CSV injection"): user names of failed logins and alarm texts from the stations land here.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """One cell as written: None empty, floats rounded, text that a spreadsheet would take for a
+    formula prefixed with ' (numbers, negative ones included, stay numbers), line breaks as LF."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, (int, bool)):
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_START):
+        text = "'" + text
+    # a bare CR is not quoted by the csv module with "\n" line ends, and would split the row
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else (round(v, 3) if isinstance(v, float) else v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return buf.getvalue()

@@ -13,6 +13,7 @@ hypertable would have to extend with the time column and so lose the exactly-onc
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,8 +27,27 @@ _TYPES = {"real": "DOUBLE PRECISION", "int": "INTEGER", "bigint": "BIGINT", "tex
           "serial": "BIGSERIAL PRIMARY KEY"}
 
 
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password hidden, for messages and logs: the userinfo's password
+    (postgresql://user:secret@host) and a `password=` key (URL query or key=value form)."""
+    out = re.sub(r"(://[^:/?#@]*):[^@/?#]*@", r"\1:***@", dsn)
+    return re.sub(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", out)
+
+
+def redact_text(text: str, dsn: str) -> str:
+    """`text` with the DSN, and its password wherever it appears alone, hidden."""
+    text = text.replace(dsn, redact_dsn(dsn))
+    for secret in re.findall(r"://[^:/?#@]*:([^@/?#]+)@", dsn) + re.findall(r"(?i)\bpassword\s*=\s*'?([^&\s']+)", dsn):
+        text = text.replace(secret, "***")
+    return text
+
+
 class PostgresStorage(Storage):
-    """Storage in PostgreSQL at `dsn` (e.g. postgresql://heatkeeper@/heatkeeper?host=/run/postgresql)."""
+    """Storage in PostgreSQL at `dsn` (e.g. postgresql://heatkeeper@/heatkeeper?host=/run/postgresql).
+
+    Keep the password out of the DSN (and so out of the config file): asyncpg reads it from
+    $PGPASSWORD or a libpq password file ($PGPASSFILE, default ~/.pgpass, mode 0600). Messages
+    never show a password the DSN does carry (`redact_dsn`)."""
 
     backend = "postgres"
 
@@ -38,6 +58,9 @@ class PostgresStorage(Storage):
         self.timescale = False
         self._pool: asyncpg.Pool | None = None
         self._sql_cache: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return "PostgresStorage(%r)" % redact_dsn(self.dsn)
 
     def _sql(self, sql: str) -> str:
         out = self._sql_cache.get(sql)
@@ -53,8 +76,10 @@ class PostgresStorage(Storage):
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise StorageError("cannot connect to PostgreSQL (%s): %s" % (self.dsn, exc)) from exc
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # `from None`: the driver's exception (and its traceback's locals) may carry the DSN
+            raise StorageError("cannot connect to PostgreSQL (%s): %s" % (
+                redact_dsn(self.dsn), redact_text(str(exc), self.dsn))) from None
         async with self._need_pool().acquire() as conn:
             for stmt in SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))

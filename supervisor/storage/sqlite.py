@@ -108,6 +108,8 @@ class SQLiteStorage(Storage):
             raise StorageError("SQLite %s: %s" % (self.path, exc)) from exc
 
     def _connect(self, create: bool) -> sqlite3.Connection:
+        if create:
+            _create_private(self.path)
         conn = sqlite3.connect(self.path, timeout=self.lock_wait_s, check_same_thread=False, isolation_level=None)
         try:
             deadline = time.monotonic() + self.lock_wait_s
@@ -194,6 +196,18 @@ class SQLiteStorage(Storage):
             return [(r[0], int(r[1])) for r in new]
 
         return await self._write(lambda c: _immediate(c, work), BULK)
+
+
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only (0600: it holds password hashes and
+    the audit log); SQLite gives its -wal and -shm files the same mode. An existing file keeps
+    its mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError("cannot create SQLite database %s: %s" % (path, exc.strerror)) from exc
 
 
 def _immediate(c: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:

@@ -7,10 +7,10 @@ from heatkeeper.supervisor import config
 
 def test_dashboard_keys_are_accepted() -> None:
     cfg = config.validate({"web": {"port": 8081, "refresh_s": 2.0, "default_lang": "en",
-                                   "collector_tokens": {"vendor-a": "x" * 24}}})
+                                   "collector_tokens": {"vendor-a": {"token": "x" * 24, "collectors": ["va-*"]}}}})
     assert cfg["web"]["refresh_s"] == 2.0
     assert cfg["web"]["default_lang"] == "en"
-    assert cfg["web"]["collector_tokens"] == {"vendor-a": "x" * 24}
+    assert cfg["web"]["collector_tokens"] == {"vendor-a": {"token": "x" * 24, "collectors": ["va-*"]}}
 
 
 def test_bad_dashboard_keys_are_listed_with_the_rest() -> None:

@@ -34,6 +34,7 @@ async def service(storage: Any) -> Any:
         "collector": [{"id": "c-top", "station": "st-a", "group": "top"},
                       {"id": "c-mid", "station": "st-a", "group": "middle"},
                       {"id": "c-b", "station": "st-b", "group": "edge"}],
+        "collectors": {"max_age_s": 86400},
     })
     svc = SupervisorService(storage, cfg, wall_clock=Clock(DAY0 + 40 * 86400))
     await svc.start(open_storage=False)
@@ -43,16 +44,21 @@ async def service(storage: Any) -> Any:
 async def test_compliance_hours_failures_and_refund_risk(service: SupervisorService) -> None:
     # c-top: days 0, 10 and 20 each have 3 h below 18 (17.0 degC) at night, else 20 degC;
     # c-mid always 21 degC; c-b: one bad day only. Readings every 30 min.
-    readings = []
+    # The platform sends each day's readings at the end of that day (the supervisor refuses
+    # readings older than collectors.max_age_s, one day here).
+    clock = service.clock
     for day in range(30):
+        readings = []
         for half_hour in range(48):
             ts = DAY0 + day * 86400 + half_hour * 1800
             cold = day in (0, 10, 20) and half_hour < 6
             readings += [{"collector": "c-top", "temp_c": 17.0 if cold else 20.0, "ts": ts},
                          {"collector": "c-mid", "temp_c": 21.0, "ts": ts},
                          {"collector": "c-b", "temp_c": 16.0 if (day == 3 and half_hour < 4) else 19.0, "ts": ts}]
-    res = await service.ingest_collector_http({"readings": readings}, "test")
-    assert res["accepted"] == len(readings)
+        clock.t = DAY0 + (day + 1) * 86400 - 1  # type: ignore[attr-defined]
+        res = await service.ingest_collector_http({"readings": readings}, "test")
+        assert res["accepted"] == len(readings), res["rejected"][:3]
+    clock.t = DAY0 + 40 * 86400  # type: ignore[attr-defined]
     rep = await service.compliance_report(DAY0, DAY0 + 30 * 86400)
     groups = {(g["station_id"], g["group"]): g for g in rep["groups"]}
     top = groups[("st-a", "top")]

@@ -198,7 +198,8 @@ async def test_users(service: SupervisorService) -> None:
         await service.create_user("olga", "another one", "viewer")
     with pytest.raises(ServiceError):
         await service.create_user("bad name!", "short", "god")
-    assert await service.authenticate("olga", "correct horse") == {"username": "olga", "role": "operator"}
+    assert await service.authenticate("olga", "correct horse") == {"username": "olga", "role": "operator",
+                                                                   "must_change": False}
     assert await service.authenticate("olga", "wrong horse") is None
     assert await service.authenticate("nobody", "whatever") is None
     stored = await service.storage.user("olga")

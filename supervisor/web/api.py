@@ -12,8 +12,20 @@ from typing import Any
 
 from aiohttp import web
 
-from . import auth, i18n, validation
-from .common import SESSIONS, SETTINGS, audit, json_response, now_ts, require, service, session
+from ..service import ServiceError
+from . import auth, i18n, pages, validation
+from .common import (
+    AUDIT_BUDGET,
+    SESSIONS,
+    SETTINGS,
+    audit,
+    json_error,
+    json_response,
+    now_ts,
+    require,
+    service,
+    session,
+)
 
 TREND_FIELDS = (
     "secondary_supply_temp_c", "secondary_return_temp_c", "supply_setpoint_c", "outdoor_temp_c",
@@ -23,7 +35,11 @@ TREND_FIELDS = (
 )
 MAX_TREND_FIELDS = 24
 MAX_TREND_SPAN_S = 400 * 86400.0
-EXPORT_KINDS = ("trends", "alarms", "audit", "compliance", "daily", "equipment", "commands")
+# The least role per export: the same as the screen or API showing those data (the audit log
+# is operator-only there, so it is here).
+EXPORT_ROLES = {"trends": "viewer", "alarms": "viewer", "audit": "operator", "compliance": "viewer",
+                "daily": "viewer", "equipment": "viewer", "commands": "viewer"}
+EXPORT_KINDS = tuple(EXPORT_ROLES)
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -44,7 +60,9 @@ async def me(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     """The supervisor's own state: broker link, ingest counters, storage backend."""
     require(request, "viewer", "see the supervisor's health")
-    return json_response(await service(request).health())
+    out = await service(request).health()
+    out["refused_logins_not_itemised"] = request.app[AUDIT_BUDGET].left_out_total  # audit rows are capped
+    return json_response(out)
 
 
 # --- stations -------------------------------------------------------------------------------------
@@ -205,19 +223,71 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 async def update_user(request: web.Request) -> web.Response:
-    """POST /api/users/{name}: {"role"?, "password"?}; the user's open sessions end."""
+    """POST /api/users/{name}: {"role"?, "password"?, "disabled"?}; the user's open sessions end
+    (your own: every other one, and this one gets a new token)."""
     current = await _require_logged(request, "admin", "manage users")
     name = validation.username(request.match_info["name"])
     body = await _json_body(request)
-    if not isinstance(body, dict) or not ({"role", "password"} & set(body)):
-        raise validation.BadInput("body: must be a JSON object with role and/or password")
+    if not isinstance(body, dict) or not ({"role", "password", "disabled"} & set(body)):
+        raise validation.BadInput("body: must be a JSON object with role, password and/or disabled")
     role = validation.role(body["role"]) if "role" in body else None
     password = validation.password(body["password"]) if "password" in body else None
+    disabled = body.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        raise validation.BadInput("disabled=%r: must be true or false" % (disabled,))
     if name == current.username and role is not None and role != "admin":
         raise validation.BadInput("role=%r: you cannot take the admin role from yourself" % role)
-    await service(request).set_user(name, current.username, role=role, password=password)
-    ended = request.app[SESSIONS].drop_user(name) if name != current.username else 0
+    if name == current.username and disabled:
+        raise validation.BadInput("disabled=true: you cannot disable yourself")
+    await service(request).set_user(name, current.username, role=role, password=password, disabled=disabled)
+    if name != current.username:
+        ended = request.app[SESSIONS].drop_user(name)
+        return json_response({"ok": True, "username": name, "sessions_ended": ended})
+    if password is None:
+        return json_response({"ok": True, "username": name, "sessions_ended": 0})
+    return _rotated(request, current, {"ok": True, "username": name})
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    """DELETE /api/users/{name}: never yourself, never the last enabled admin; sessions end."""
+    current = await _require_logged(request, "admin", "manage users")
+    name = validation.username(request.match_info["name"])
+    if name == current.username:
+        raise validation.BadInput("username=%r: you cannot delete yourself" % name)
+    await service(request).delete_user(name, current.username)
+    ended = request.app[SESSIONS].drop_user(name)
     return json_response({"ok": True, "username": name, "sessions_ended": ended})
+
+
+async def change_own_password(request: web.Request) -> web.Response:
+    """POST /api/me/password {"current_password", "new_password"}: every role. Every other
+    session of the user ends; this one continues under a new token and CSRF token."""
+    current = require(request, "viewer", "change your password")
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise validation.BadInput("body: must be a JSON object {current_password, new_password}")
+    old = body.get("current_password")
+    if not isinstance(old, str):
+        raise validation.BadInput("current_password: must be text")
+    new = validation.password(body.get("new_password"))
+    try:
+        await pages.change_password(request, current, old, new)
+    except ServiceError as exc:
+        if exc.reason == "throttled":
+            return json_error(429, exc.text, "throttled")
+        if exc.reason == "wrong_password":
+            return json_error(403, exc.text, "wrong_password")
+        raise
+    return _rotated(request, current, {"ok": True, "username": current.username})
+
+
+def _rotated(request: web.Request, current: auth.Session, body: dict[str, Any]) -> web.Response:
+    """`body` as JSON, after ending the user's other sessions and renewing this one's tokens."""
+    fresh = request.app[SESSIONS].rotate(current)
+    response = json_response({**body, "csrf": fresh.csrf})
+    response.set_cookie(auth.SESSION_COOKIE, fresh.token, path="/", httponly=True, samesite="Strict",
+                        secure=bool(request.app[SETTINGS]["cookie_secure"]))
+    return response
 
 
 # --- language preference --------------------------------------------------------------------------
@@ -254,6 +324,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     kind = request.match_info["kind"]
     if kind not in EXPORT_KINDS:
         raise validation.BadInput("export %r: must be one of %s" % (kind, ", ".join(EXPORT_KINDS)))
+    require(request, EXPORT_ROLES[kind], "export %s" % kind)
     params: dict[str, Any] = {}
     q = request.query
     if q.get("station"):
@@ -276,18 +347,20 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 # --- collectors' platforms ------------------------------------------------------------------------
 async def collector_readings(request: web.Request) -> web.Response:
-    """POST /api/collectors/readings with `Authorization: Bearer <token>` from [web.collector_tokens]."""
+    """POST /api/collectors/readings with `Authorization: Bearer <token>` from [web.collector_tokens];
+    the token writes only the collectors in its scope, and each refused reading says why."""
     header = request.headers.get("Authorization", "")
     sent = header[7:].strip() if header.lower().startswith("bearer ") else ""
     source = None
-    for name, token in request.app[SETTINGS]["collector_tokens"].items():
-        if auth.tokens_equal(sent, token):
-            source = name
+    scope: list[str] = []
+    for name, entry in request.app[SETTINGS]["collector_tokens"].items():
+        if auth.tokens_equal(sent, entry["token"]):
+            source, scope = name, entry["collectors"]
     if source is None:
         return web.json_response({"error": "unauthenticated", "reason": "missing or unknown API token"}, status=401,
                                  headers={"WWW-Authenticate": 'Bearer realm="heatkeeper"'})
     payload = await _json_body(request)
-    result = await service(request).ingest_collector_http(payload, source)
+    result = await service(request).ingest_collector_http(payload, source, scope)
     return json_response({"ok": True, "result": result})
 
 
@@ -319,6 +392,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/users", list_users)
     r.add_post("/api/users", create_user)
     r.add_post("/api/users/{name}", update_user)
+    r.add_delete("/api/users/{name}", delete_user)
+    r.add_post("/api/me/password", change_own_password)
     r.add_get("/api/reports/compliance", compliance)
     r.add_get("/api/reports/daily", daily)
     r.add_get("/export/{kind}.csv", export_csv)

@@ -1,8 +1,9 @@
 """`create_app(service, config)`: the dashboard and JSON API as one aiohttp application.
 
-Request flow: security headers -> errors (nothing escapes as a crash; bad input is a 400
+Request flow: errors (nothing escapes as a crash; bad input is a 400
 with its reason) -> session (cookie to user, role, CSRF token, language) -> CSRF check on every
-state-changing request -> the handler, which names the least role it needs.
+state-changing request -> the handler, which names the least role it needs. The security
+headers are added to every response as it is prepared (redirects and raised errors too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..service import NotConnected, ServiceError
 from . import api, auth, i18n, pages, render
 from . import config as web_config
 from .common import (
+    AUDIT_BUDGET,
     CATALOGUES,
     SERVICE,
     SESSION,
@@ -44,20 +46,27 @@ PUBLIC_PREFIXES = ("/static/", "/login", "/lang/", "/healthz", "/api/collectors/
 # the collectors' API (bearer token, no cookie).
 CSRF_EXEMPT = ("/login", "/api/collectors/readings", "/lang/")
 
+# All a session with a forced password change may reach until the password is changed.
+MUST_CHANGE_ALLOWED = ("/password", "/api/me", "/logout", "/static/", "/lang/", "/favicon.ico", "/healthz")
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+HSTS = "max-age=31536000"  # a year; sent only when the dashboard is known to be behind TLS
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response gets the headers, redirects and raised HTTP errors
+    (401, 404, 405, 413...) included, which a middleware would miss."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.app[SETTINGS]["cookie_secure"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 @web.middleware
@@ -114,6 +123,11 @@ async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse
         if wants_json(request):
             return json_error(401, "not logged in (or the session expired)", "unauthenticated")
         raise web.HTTPFound(render.login_url(request.path_qs))
+    if session is not None and session.must_change and not request.path.startswith(MUST_CHANGE_ALLOWED):
+        if wants_json(request):
+            return json_error(403, "change your password first (it was given to you): /password",
+                              "password_change_required")
+        raise web.HTTPFound("/password")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not any(request.path.startswith(p) for p in CSRF_EXEMPT):
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and request.content_type == "application/x-www-form-urlencoded":
@@ -132,11 +146,13 @@ def create_app(service: Any, config: Any = None) -> web.Application:
     see config.DEFAULTS for the keys. Raises config.WebConfigError listing every problem.
     """
     settings = web_config.validate(config)
-    app = web.Application(middlewares=[security_headers, errors, sessions], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[errors, sessions], client_max_size=1024 * 1024)
+    app.on_response_prepare.append(security_headers)
     app[SERVICE] = service
     app[SETTINGS] = settings
     app[SESSIONS] = auth.SessionStore(settings["session_idle_s"], settings["session_max_age_s"])
     app[THROTTLE] = auth.LoginThrottle()
+    app[AUDIT_BUDGET] = auth.AuditBudget()
     app[CATALOGUES] = i18n.load_catalogues()
     app[TEMPLATES] = render.environment()
     pages.add_routes(app)

@@ -21,6 +21,7 @@ SERVICE = web.AppKey("service", object)
 SETTINGS = web.AppKey("settings", dict)
 SESSIONS = web.AppKey("sessions", auth.SessionStore)
 THROTTLE = web.AppKey("throttle", auth.LoginThrottle)
+AUDIT_BUDGET = web.AppKey("audit_budget", auth.AuditBudget)
 CATALOGUES = web.AppKey("catalogues", dict)
 TEMPLATES = web.AppKey("templates", Environment)
 SESSION = web.RequestKey("session", object)
@@ -101,6 +102,18 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
         return await request.post()
     except (ValueError, HttpProcessingError) as exc:
         raise BadInput("form: cannot be read (%s)" % (getattr(exc, "message", "") or exc)) from None
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address for throttling: the peer, or, when the peer is one of
+    `web.trusted_proxies`, the address that proxy appended last to X-Forwarded-For (earlier
+    entries come from the client and prove nothing)."""
+    peer = request.remote or "-"
+    if peer in request.app[SETTINGS]["trusted_proxies"]:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+        if forwarded:
+            return forwarded[-1][:64]
+    return peer
 
 
 def now_ts() -> float:

@@ -1,7 +1,19 @@
-"""The `[web]` section of supervisor.toml, validated once with every problem listed."""
+"""The `[web]` section of supervisor.toml, validated once with every problem listed.
+
+Transport security: session cookies and passwords must not cross a network in clear. The
+dashboard itself speaks plain HTTP, so off loopback it must sit behind a TLS-terminating
+reverse proxy and say so (`cookie_secure = true`: cookies marked Secure, HSTS sent); a
+non-loopback `host` without it is refused unless `insecure_plaintext = true` says the risk is
+accepted (a closed lab network).
+
+Collector API tokens are each tied to the collectors they may write:
+`collector_tokens = {vendor-x = {token = "...", collectors = ["c1", "vx-*"]}}` (an entry
+ending in "*" is an id prefix), or a tokens file of "source token scope[,scope...]" lines.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -11,11 +23,14 @@ from . import i18n
 DEFAULTS: dict[str, Any] = {
     "session_idle_s": 8 * 3600.0,
     "session_max_age_s": 24 * 3600.0,
-    "cookie_secure": False,  # set true when the dashboard is served over TLS
+    "cookie_secure": False,  # true behind a TLS-terminating reverse proxy: Secure cookies, HSTS
+    "insecure_plaintext": False,  # true accepts a non-loopback host without TLS (closed networks only)
+    "trusted_proxies": [],  # addresses of reverse proxies whose X-Forwarded-For names the client
     "default_lang": i18n.DEFAULT_LANG,
     "refresh_s": 5.0,
-    "collector_tokens": {},  # {source name: API token} for POST /api/collectors/readings
-    "collector_tokens_file": "",  # or a file of "source token" lines (# comments); relative to data_dir
+    # {source: {token = "...", collectors = ["c1", "vx-*"]}} for POST /api/collectors/readings
+    "collector_tokens": {},
+    "collector_tokens_file": "",  # or a file of "source token scope,..." lines (# comments); relative to data_dir
     "title": "heatkeeper",
 }
 
@@ -58,11 +73,24 @@ def validate(config: Any) -> dict[str, Any]:
                 problems.append("web.%s=%r s: must be in [%g, %g]" % (key, value, lo, hi))
             else:
                 out[key] = float(value)
-    if "cookie_secure" in raw:
-        if not isinstance(raw["cookie_secure"], bool):
-            problems.append("web.cookie_secure=%r: must be true or false" % (raw["cookie_secure"],))
-        else:
-            out["cookie_secure"] = raw["cookie_secure"]
+    for key in ("cookie_secure", "insecure_plaintext"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                problems.append("web.%s=%r: must be true or false" % (key, raw[key]))
+            else:
+                out[key] = raw[key]
+    proxies = raw.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(p, str) and _is_ip(p) for p in proxies):
+        problems.append("web.trusted_proxies=%r: must be a list of IP addresses (the reverse proxies in front of "
+                        "the dashboard)" % (proxies,))
+    else:
+        out["trusted_proxies"] = list(proxies)
+    host = raw.get("host")
+    if isinstance(host, str) and not is_loopback(host) and not out["cookie_secure"] and not out["insecure_plaintext"]:
+        problems.append("web.host=%r: not a loopback address, and the dashboard speaks plain HTTP: passwords and "
+                        "session cookies would cross the network in clear. Serve it behind a TLS-terminating "
+                        "reverse proxy and set web.cookie_secure = true (or set web.insecure_plaintext = true to "
+                        "accept the risk on a closed network)" % host)
     if "default_lang" in raw:
         if raw["default_lang"] not in i18n.LANGUAGES:
             problems.append("web.default_lang=%r: must be one of %s" % (raw["default_lang"], ", ".join(i18n.LANGUAGES)))
@@ -75,14 +103,13 @@ def validate(config: Any) -> dict[str, Any]:
             out["title"] = raw["title"]
     tokens = raw.get("collector_tokens", {})
     if not isinstance(tokens, Mapping):
-        problems.append("web.collector_tokens: must be a table {source = \"token\"}")
+        problems.append("web.collector_tokens: must be a table {source = {token = \"...\", collectors = [...]}}")
     else:
-        clean: dict[str, str] = {}
-        for source, token in tokens.items():
-            if not isinstance(token, str) or len(token) < 16:
-                problems.append("web.collector_tokens.%s: token must be text of at least 16 characters" % source)
-            else:
-                clean[str(source)] = token
+        clean: dict[str, dict[str, Any]] = {}
+        for source, entry in tokens.items():
+            parsed = _token_entry("web.collector_tokens.%s" % source, entry, problems)
+            if parsed is not None:
+                clean[str(source)] = parsed
         out["collector_tokens"] = clean
     path = raw.get("collector_tokens_file", "")
     if not isinstance(path, str):
@@ -106,9 +133,62 @@ def _resolve(path: str, config: Any) -> str:
     return os.path.join(data_dir, path) if data_dir else path
 
 
-def read_tokens_file(path: str, problems: list[str]) -> dict[str, str]:
-    """{source: token} from lines "source token" ("#" starts a comment); problems appended."""
-    out: dict[str, str] = {}
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """True for "localhost" and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _scope_problem(scope: Any) -> str | None:
+    if not isinstance(scope, list) or not scope:
+        return "must list the collectors the token may write (ids, or prefixes ending in *)"
+    for entry in scope:
+        if not isinstance(entry, str) or not entry or entry == "*" or len(entry) > 65:
+            return "%r: each entry is a collector id or a prefix ending in * (not * alone)" % (entry,)
+    return None
+
+
+def _token_entry(where: str, entry: Any, problems: list[str]) -> dict[str, Any] | None:
+    if isinstance(entry, str):
+        problems.append("%s: a token must name the collectors it may write: {token = \"...\", collectors = "
+                        "[\"c1\", \"vx-*\"]} (one shared token could otherwise forge every flat's temperature)"
+                        % where)
+        return None
+    if not isinstance(entry, Mapping):
+        problems.append("%s: must be a table {token = \"...\", collectors = [...]}" % where)
+        return None
+    ok = True
+    token = entry.get("token")
+    if not isinstance(token, str) or len(token) < 16:
+        problems.append("%s.token: must be text of at least 16 characters" % where)
+        ok = False
+    why = _scope_problem(entry.get("collectors"))
+    if why is not None:
+        problems.append("%s.collectors: %s" % (where, why))
+        ok = False
+    extra = sorted(set(entry) - {"token", "collectors"})
+    if extra:
+        problems.append("%s: unknown keys %s (known: token, collectors)" % (where, ", ".join(extra)))
+        ok = False
+    return {"token": token, "collectors": list(entry["collectors"])} if ok else None
+
+
+def read_tokens_file(path: str, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """{source: {token, collectors}} from lines "source token scope[,scope...]" ("#" starts a
+    comment; a scope is a collector id or a prefix ending in *); problems appended."""
+    out: dict[str, dict[str, Any]] = {}
     try:
         with open(path, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
@@ -120,10 +200,16 @@ def read_tokens_file(path: str, problems: list[str]) -> dict[str, str]:
         if not text:
             continue
         parts = text.split()
-        if len(parts) != 2 or len(parts[1]) < 16:
-            problems.append("%s:%d: must be \"source token\" with a token of at least 16 characters" % (path, n))
+        if len(parts) != 3 or len(parts[1]) < 16:
+            problems.append("%s:%d: must be \"source token scope,...\" with a token of at least 16 characters and "
+                            "the collectors it may write (ids, or prefixes ending in *)" % (path, n))
+            continue
+        scope = [p for p in parts[2].split(",") if p]
+        why = _scope_problem(scope)
+        if why is not None:
+            problems.append("%s:%d: scope %s" % (path, n, why))
             continue
         if parts[0] in out:
             problems.append("%s:%d: source %r defined twice" % (path, n, parts[0]))
-        out[parts[0]] = parts[1]
+        out[parts[0]] = {"token": parts[1], "collectors": scope}
     return out

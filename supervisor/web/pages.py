@@ -1,14 +1,29 @@
-"""HTML pages: login and logout, the language switch, and the shells of every screen."""
+"""HTML pages: login and logout, the password change, the language switch, and the shells of
+every screen."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import secrets
 from typing import Any
 
 from aiohttp import web
 
+from ..service import ServiceError
 from . import auth, i18n, render, validation
-from .common import SESSIONS, SETTINGS, THROTTLE, audit, read_form, require, service, session
+from .common import (
+    AUDIT_BUDGET,
+    SESSIONS,
+    SETTINGS,
+    THROTTLE,
+    audit,
+    client_address,
+    read_form,
+    require,
+    service,
+    session,
+)
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age_s: int | None,
@@ -47,28 +62,101 @@ async def login_submit(request: web.Request) -> web.Response:
     if not auth.tokens_equal(str(form.get("csrf", "")), token):
         return _login_page(request, secrets.token_urlsafe(32), "login.error_csrf", username, status=403)
     throttle = request.app[THROTTLE]
-    if throttle.blocked(username):
-        await audit(request, username or "-", "login", None, "too many failed attempts", "refused")
-        return _login_page(request, token, "login.error_throttled", username, status=429)
-    user = await service(request).authenticate(username, password) if username and password else None
+    ip = client_address(request)
+    verdict = throttle.attempt(username, ip)  # recorded now, before anything is awaited
+    if verdict.refused:
+        await refused_login_audit(request, username or "-", "too many attempts (%s limit) from %s" % (verdict.why, ip),
+                                  "refused")
+        response = _login_page(request, token, "login.error_throttled", username, status=429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(verdict.retry_after_s)))
+        return response
+    if verdict.delay_s > 0:
+        await asyncio.sleep(verdict.delay_s)  # a growing delay for a name under attack, never a lock-out
+    user = None
+    if username and password:
+        user = await service(request).authenticate(username, password, audit_failure=lambda: _audit_slot(request))
     if user is None:
-        throttle.failed(username)  # the service wrote the failed attempt to the audit log
         return _login_page(request, token, "login.error_bad", username, status=401)
-    throttle.succeeded(username)
+    throttle.succeeded(username, ip)
     name = str(_field(user, "username", username))
     role = str(_field(user, "role", "viewer"))
     lang = i18n.normalise_lang(request.cookies.get(auth.LANG_COOKIE)) or render.request_lang(request)
-    new = request.app[SESSIONS].create(name, role, lang)
-    response = web.HTTPFound(render.safe_next(str(form.get("next", "/"))))
+    new = request.app[SESSIONS].create(name, role, lang, must_change=bool(_field(user, "must_change", False)))
+    target = "/password" if new.must_change else render.safe_next(str(form.get("next", "/")))
+    response = web.HTTPFound(target)
     _set_cookie(request, response, auth.SESSION_COOKIE, new.token, max_age_s=None)
     response.del_cookie(auth.PRELOGIN_COOKIE, path="/")
     raise response
+
+
+async def _audit_slot(request: web.Request) -> bool:
+    """Whether an unauthenticated failure may write an audit row now; first writes a summary
+    row of the ones left out before it."""
+    allowed, left_out = request.app[AUDIT_BUDGET].take()
+    if allowed and left_out:
+        await audit(request, "-", "login", None, "%d refused or failed logins were counted but not itemised "
+                    "(audit rows for them are capped)" % left_out, "summary")
+    return allowed
+
+
+async def refused_login_audit(request: web.Request, user: str, detail: str, result: str) -> None:
+    """An audit row for a refused login, within the cap of such rows."""
+    if await _audit_slot(request):
+        await audit(request, user, "login", None, detail, result)
 
 
 def _field(obj: Any, name: str, default: Any) -> Any:
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+async def password_form(request: web.Request) -> web.Response:
+    """The password change: every role, and the only page of a session whose password must change."""
+    current = require(request, "viewer", "change your password")
+    return _password_page(request, current, error=None)
+
+
+def _password_page(request: web.Request, current: auth.Session, error: str | None, status: int = 200) -> web.Response:
+    return render.page(request, "password.html", "password.title", nav="password", status=status,
+                       forced=current.must_change, error=error)
+
+
+async def password_submit(request: web.Request) -> web.Response:
+    """POST /password (form: current, new, confirm): every other session of the user ends and
+    this one gets a new token."""
+    current = require(request, "viewer", "change your password")
+    form = await read_form(request)
+    new_password = str(form.get("new", ""))
+    if new_password != str(form.get("confirm", "")):
+        return _password_page(request, current, render.translator(request)("password.mismatch"), status=400)
+    try:
+        await change_password(request, current, str(form.get("current", "")), new_password)
+    except ServiceError as exc:
+        return _password_page(request, current, exc.text, status=429 if exc.reason == "throttled" else 400)
+    fresh = request.app[SESSIONS].rotate(current)
+    response = web.HTTPFound("/?password=changed")
+    _set_cookie(request, response, auth.SESSION_COOKIE, fresh.token, max_age_s=None)
+    raise response
+
+
+async def change_password(request: web.Request, current: auth.Session, old: str, new: str) -> None:
+    """The user's own password change, throttled like a login (the current password is a guess
+    for whoever holds a stolen session)."""
+    throttle = request.app[THROTTLE]
+    ip = client_address(request)
+    verdict = throttle.attempt(current.username, ip)
+    if verdict.refused:
+        raise ServiceError("throttled", "too many attempts: wait %d s" % max(1, math.ceil(verdict.retry_after_s)))
+    if verdict.delay_s > 0:
+        await asyncio.sleep(verdict.delay_s)
+    try:
+        await service(request).change_own_password(current.username, old, new)
+    except ServiceError as exc:
+        if exc.reason != "wrong_password":  # the current password was right; the new one was refused
+            throttle.succeeded(current.username, ip)
+        raise
+    throttle.succeeded(current.username, ip)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -149,6 +237,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/login", login_form)
     r.add_post("/login", login_submit)
     r.add_post("/logout", logout)
+    r.add_get("/password", password_form)
+    r.add_post("/password", password_submit)
     r.add_post("/lang/{code}", set_lang)
     r.add_get("/healthz", healthz)
     r.add_get("/", fleet)

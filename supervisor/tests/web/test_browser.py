@@ -4,7 +4,9 @@ Everything is real: `heatkeeper supervisor`'s serve() (embedded MQTT broker, SQL
 command tracking, the web app), two stations running core's StationController on the plant
 model over MQTT, and Debian's Chromium driven by Playwright. The test logs in, sees the
 fleet, changes a setpoint and sees the station apply it, sees a setpoint the station refuses
-with its reason, acknowledges an alarm, checks a viewer is read-only, switches language.
+with its reason, acknowledges an alarm, checks a viewer is read-only, switches language, changes
+its own password; the first admin must change the install password at first login, then adds a
+user and disables the viewer.
 
 Screenshots go to tmp_path, and also to $HEATKEEPER_SCREENSHOTS when set (docs/ for the README).
 """
@@ -213,6 +215,21 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(page.locator("#audit tbody")).to_contain_text("command:set_room_setpoint")
             assert errors == [], errors
 
+            # The operator changes their own password: this tab goes on, the old password is dead.
+            await page.goto(base + "/password")
+            await expect(page.locator("#pw-forced")).to_have_count(0)
+            await page.fill("#pw-current", "oper-pass-1")
+            await page.fill("#pw-new", "oper-pass-2")
+            await page.fill("#pw-confirm", "oper-pass-2")
+            await page.click("#pw-submit")
+            await page.wait_for_url(base + "/?password=changed")
+            await expect(page.locator("#toast")).to_be_visible()
+            await page.goto(base + "/alarms")
+            await expect(page.locator("#nav-password")).to_be_visible()
+            assert "/login" not in page.url
+            assert await service.authenticate("oli", "oper-pass-1") is None
+            assert (await service.authenticate("oli", "oper-pass-2") or {}).get("role") == "operator"
+
             # A viewer sees the station but no command form and no acknowledge buttons.
             viewer = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
             viewer.set_default_timeout(TIMEOUT_MS)
@@ -223,14 +240,37 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             assert await vpage.locator("#cmd-form").count() == 0
             await expect(vpage.locator("#st-alarms tbody tr.alarm-row").first).to_be_visible()
             assert await vpage.locator(".ack-btn").count() == 0
-            await viewer.close()
 
-            # The first admin (password written once at install) adds a user from the Users page.
-            admin_pw = (tmp_path / "sup" / "initial-admin-password").read_text().strip()
+            # The first admin (password written once at install) must choose a new one before
+            # anything else; the file with the old one is then deleted.
+            initial_file = tmp_path / "sup" / "initial-admin-password"
+            admin_pw = initial_file.read_text().strip()
             admin = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
             admin.set_default_timeout(TIMEOUT_MS)
             apage = await admin.new_page()
-            await login(apage, base, "admin", admin_pw)
+            await apage.goto(base + "/login")
+            await apage.fill("#username", "admin")
+            await apage.fill("#password", admin_pw)
+            await apage.click("#login-submit")
+            await apage.wait_for_url(base + "/password")
+            await expect(apage.locator("#pw-forced")).to_be_visible()
+            await apage.goto(base + "/users")
+            await apage.wait_for_url(base + "/password")  # nothing else until the password is changed
+            await apage.fill("#pw-current", admin_pw)
+            await apage.fill("#pw-new", "admin-chosen-1")
+            await apage.fill("#pw-confirm", "admin-chosen-2")
+            await apage.click("#pw-submit")
+            await expect(apage.locator("#pw-error")).to_contain_text("differ")
+            await apage.fill("#pw-current", admin_pw)
+            await apage.fill("#pw-new", "admin-chosen-1")
+            await apage.fill("#pw-confirm", "admin-chosen-1")
+            await apage.click("#pw-submit")
+            await apage.wait_for_url(base + "/?password=changed")
+            await expect(apage.locator("#toast")).to_contain_text("Password changed")
+            assert not initial_file.exists()
+            await apage.screenshot(path=str(tmp_path / "dashboard-password.png"))
+
+            # The admin adds a user from the Users page ...
             await apage.goto(base + "/users")
             await apage.fill("#nu-name", "nina")
             await apage.fill("#nu-pass", "nina-pass-1")
@@ -239,6 +279,20 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(apage.locator('tr.user-row[data-user="nina"]')).to_contain_text("operator")
             assert {"username": "nina", "role": "operator"} in [{k: u[k] for k in ("username", "role")}
                                                                 for u in await service.list_users()]
+            # ... and disables the viewer: their open session ends and they can no longer log in.
+            await apage.locator('tr.user-row[data-user="vic"] .user-toggle').click()
+            await apage.click("#confirm-ok")
+            await expect(apage.locator('tr.user-row[data-user="vic"] .user-status')).to_have_text("disabled")
+            await expect(apage.locator('tr.user-row[data-user="admin"] .user-toggle')).to_have_count(0)  # not yourself
+            await apage.screenshot(path=str(tmp_path / "dashboard-users.png"))
+            save_shot(tmp_path, "dashboard-users.png")
+            await vpage.goto(base + "/stations/arxan-02")
+            assert "/login" in vpage.url
+            await vpage.fill("#username", "vic")
+            await vpage.fill("#password", "view-pass-1")
+            await vpage.click("#login-submit")
+            await expect(vpage.locator("#login-error")).to_be_visible()
+            await viewer.close()
             await admin.close()
         finally:
             await browser.close()

@@ -212,6 +212,7 @@
     if (r.ok) banner.hidden = r.data.broker_connected !== false;
   }
   document.addEventListener("DOMContentLoaded", function () {
+    if (new URLSearchParams(location.search).get("password") === "changed") HK.toast(HK.t("password.changed"), "ok");
     if (HK.user) {
       HK.poll(navAlarms, Math.max(10, boot.refresh_s * 2));
       HK.poll(brokerHealth, Math.max(10, boot.refresh_s * 2));
