@@ -33,6 +33,8 @@ BUS_KEYS: dict[str, tuple[Any, str, Any]] = {
     "max_block_registers": (125, "int", (1, 125)),
     "coalesce": (True, "bool", None),
     "reopen_after_cycles": (3, "int", (1, 1000)),
+    "error_log_interval_s": (60.0, "float", (1.0, 86400.0)),
+    "error_alarm_s": (60.0, "float", (1.0, 86400.0)),
 }
 DEVICE_KEYS = ("name", "bus", "unit_id", "profile", "points")
 
@@ -56,6 +58,8 @@ class BusSpec:
     max_block_registers: int = 125
     coalesce: bool = True
     reopen_after_cycles: int = 3
+    error_log_interval_s: float = 60.0  # Modbus exceptions: first logged at once, then a count at most this often
+    error_alarm_s: float = 60.0  # exceptions / rejected writes persisting this long raise <device>_modbus_errors
 
 
 @dataclass(frozen=True)
