@@ -7,6 +7,8 @@ Invariants:
 - every outcome is a `Reply`, never an exception: exception responses (returned by pymodbus
   with isError()) and timeouts / CRC / framing / disconnects (raised by pymodbus) are
   classified here. Only cancellation and our own bugs propagate.
+- a reply is data only when its function code is the request's (an FC4 answer to an FC3
+  request is FRAMING, as is a register count other than the one asked for).
 - pymodbus' own logging (a frame dump on every timeout) is silenced; callers report.
 """
 
@@ -185,6 +187,12 @@ class RtuTransport:
                 self._last_end = time.monotonic()
                 self.transactions += 1
             latency = self._last_end - t0
+            got_fc = int(getattr(rr, "function_code", 0) or 0)
+            if got_fc & 0x7F != fc:
+                # a reply to another request (or a device confused about what it was asked):
+                # its registers mean something else, so it is a framing error, never data
+                return Reply(False, error=FRAMING, detail="asked function code %d, reply has %d" % (fc, got_fc),
+                             latency_s=latency)
             if rr.isError():
                 code = int(getattr(rr, "exception_code", 0) or 0)
                 return Reply(False, error=EXCEPTION, exception_code=code, detail="exception code %d" % code,
