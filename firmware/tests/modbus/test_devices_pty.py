@@ -164,3 +164,15 @@ async def test_rejected_writes_are_counted_logged_once_and_alarmed_when_they_per
         assert any("x40" in r.getMessage() or "errors in the last" in r.getMessage() for r in caplog.records)
     finally:
         await io.close()
+
+
+async def test_even_parity_on_a_pty_opens_without_parity(rig: Rig) -> None:
+    # a Danfoss line at its factory 8E1 against the simulators' pty: Linux refuses parity on a
+    # pty (termios EINVAL), which carries no parity bit anyway; the line opens and works
+    transport = RtuTransport(rig.line.port_a, parity="E", timeout_s=0.05)
+    try:
+        assert await transport.open() is True
+        assert transport.parity == "N"
+        assert (await transport.read(2, 3, 50199, 1)).ok
+    finally:
+        transport.close()
