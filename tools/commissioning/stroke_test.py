@@ -87,7 +87,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     if not 0.1 <= args.band <= 10.0 or args.max_run_s <= 0 or not 0.01 <= args.poll_s <= 10.0:
         raise UsageError("--band in [0.1, 10] %%, --max-run-s > 0, --poll-s in [0.01, 10]")
     check_profile_arg(args.profile, (S.VALVE_CMD_PCT, S.VALVE_POSITION_PCT))
-    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout)
+    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout, args.profile)
     try:
         return await stroke_test(transport, args.id, args.profile, args.band, args.max_run_s, args.poll_s)
     finally:
