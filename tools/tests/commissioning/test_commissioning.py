@@ -20,8 +20,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 class ValveSim:
     """Belimo-style actuator: position runs toward the setpoint at `rate_pct_s`."""
 
-    def __init__(self, rate_pct_s: float, stuck: bool = False):
-        self.rate, self.stuck = rate_pct_s, stuck
+    def __init__(self, rate_pct_s: float, stuck: bool = False, max_pct: float = 100.0):
+        self.rate, self.stuck, self.max_pct = rate_pct_s, stuck, max_pct
         self.pos, self.target, self.t = 50.0, 50.0, time.monotonic()
 
     def _advance(self) -> None:
@@ -34,7 +34,7 @@ class ValveSim:
     async def action(self, fc: int, start: int, address: int, count: int, regs: list[int], values: Any) -> None:
         self._advance()
         if values is not None and address == 0:
-            self.target = values[0] / 100.0
+            self.target = values[0] / 100.0 * self.max_pct / 100.0  # Belimo No. 1: between Min (0) and Max
         if address <= 4 < address + count:
             regs[4 - start] = int(round(self.pos * 100))
         return None
@@ -201,3 +201,21 @@ def test_scan_tries_the_factory_parities_first() -> None:
     assert scan.parse_parities("e, n,E") == ["E", "N"]
     with pytest.raises(ValueError, match="--parity='X'"):
         scan.parse_parities("X")
+
+
+async def test_stroke_test_strokes_between_the_actuators_min_and_max() -> None:
+    # Max (No. 107) set to 70 % on site: setpoint 100 % stops the valve at 70 %, which is its open end
+    line = PtyLine().start()
+    valve = ValveSim(250.0, max_pct=70.0)
+    server = await serve(line.port_b, [sim_device(4, "belimo_mod", {"relative_position": 50.0, "max_limit": 70.0},
+                                                  action=valve.action)])
+    transport = await stroke_test.open_line(line.port_a, 19200, "N", 0.1)
+    try:
+        result = await stroke_test.stroke_test(transport, 4, "belimo_mod", band_pct=1.0, max_run_s=5.0, poll_s=0.02)
+    finally:
+        transport.close()
+        await server.shutdown()
+        line.close()
+    assert result["ok"], result
+    assert result["range_pct"] == [0.0, 70.0]
+    assert abs(result["open"]["position_pct"] - 70.0) <= 1.0
