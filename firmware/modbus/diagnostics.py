@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from heatkeeper.core import codec
-from heatkeeper.core.device_profiles import alarm_active, bits_set
+from heatkeeper.core.device_profiles import alarm_active
 
 log = logging.getLogger("heatkeeper.modbus")
 
@@ -78,13 +78,6 @@ class DeviceDiagnostics:
         if pt["type"] in ("uint32", "int32"):
             text = "%s (code %08d)" % (text, int(value))
         self._alarm(spec["code"], on, spec.get("severity", "major"), text, point=point, value=value)
-
-    def observe_word(self, point: str, value: float, ok: bool) -> str:
-        """Names of the set bits of a bit-coded diagnostic word (for logs and telemetry text)."""
-        pt = self.profile["points"][point]
-        if not ok or "bit_names" not in pt:
-            return ""
-        return ", ".join(name for _b, name in bits_set(self.profile, pt["function_code"], pt["address"], int(value)))
 
     # --- Modbus errors -------------------------------------------------------------------------
     def error(self, what: str, now_s: float) -> None:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from heatkeeper.core import codec
 from heatkeeper.core import signals as S
 from heatkeeper.core.device_profiles import (
     PROFILES,
@@ -281,7 +282,7 @@ class BusLine:
             dev.unreachable[point] = not reachable
             body = {"kind": "device_range", "reason": "outside" if not reachable else "inside", "device": dev.spec.name,
                     "point": point, "value": position_pct, "min": lo, "max": hi}
-            dev.diag.messages.append(("event", body))
+            dev.diag.messages.append((codec.UP_EVENT, body))
             if not reachable:
                 log.warning("modbus device %s: %s %.1f %% is outside the device's range [%.1f, %.1f] %%: "
                             "commanding the nearest end", dev.spec.name, point, position_pct, lo, hi)
