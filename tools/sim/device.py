@@ -85,7 +85,12 @@ class SimulatedDevice:
         for pt in self.profile["points"].values():
             if pt["access"] == "rw" and "on_value" in pt:
                 self.images[3][pt["address"]] = pt["off_value"]
-        # A device that maps its setpoint into [Min, Max] leaves the factory with 0..100 %.
+        # A device that maps its setpoint into [Min, Max] leaves the factory with 0..100 %; a
+        # diagnostic that alarms at zero (UK24MOD actuator type 0: no actuator) starts healthy.
+        for name, pt in self.profile["points"].items():
+            alarm = pt.get("alarm") or {}
+            if alarm.get("active") == "zero":
+                self.set_point(name, max(1.0, float(pt["min"])))
         for pt in self.profile["points"].values():
             if "scaled_by" in pt:
                 lo_pt, hi_pt = pt["scaled_by"]

@@ -164,3 +164,16 @@ def test_kamstrup_info_code_is_served() -> None:
     dev.set_point("info_code", 20000.0)
     assert registers_of(dev.handle(request(5, 4, 16, 2))) == [0, 20000]
     assert dp.alarm_active("kamstrup_multical_603", "info_code", dev.value_of("info_code")[0])
+
+
+def test_uk24mod_gateway_serves_its_own_map() -> None:
+    written: list[tuple[str, float]] = []
+    dev = SimulatedDevice("valve", 3, "belimo_uk24mod", {"valve_cmd_pct": "setpoint", "valve_position_pct": "actual_position"},
+                          on_write=lambda sig, v: written.append((sig, v)))
+    assert dev.value_of("actuator_type")[0] >= 1.0  # an actuator is connected: no "actuator lost" alarm
+    dev.set_point("max_limit", 80.0)
+    assert registers_of(dev.handle(request(3, 3, 11, 4))) == [1, 0, 0, 8000]  # registers 12-15
+    reply = dev.handle(request(3, 6, 0, 1, [5000]))
+    assert reply is not None and not reply[1] & 0x80 and written == [("valve_cmd_pct", pytest.approx(40.0))]
+    reply = dev.handle(request(3, 3, 4, 8))  # registers 5-12: across the undocumented 6-11
+    assert reply is not None and reply[1] == 0x83
