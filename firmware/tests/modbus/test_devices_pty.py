@@ -16,7 +16,8 @@ from pymodbus.constants import ExcCodes
 
 from .conftest import DEMO_VALUES, Rig
 
-FAST = {"timeout_s": 0.05, "low_blocks_per_cycle": 0}
+# replies come within milliseconds; a generous timeout keeps a loaded machine from turning them into timeouts
+FAST = {"timeout_s": 1.0, "low_blocks_per_cycle": 0}
 
 
 async def make_io(rig: Rig, **bus: object) -> ProcessImageIO:
@@ -31,7 +32,7 @@ def alarms(messages: list[tuple[str, dict]]) -> dict[str, str]:
 
 async def test_a_reply_with_another_function_code_is_a_framing_error(rig: Rig) -> None:
     rig.mangle[1] = "fc4"  # the io module answers FC3 with a well-formed FC4 reply
-    transport = RtuTransport(rig.line.port_a, timeout_s=0.05)
+    transport = RtuTransport(rig.line.port_a, timeout_s=1.0)
     assert await transport.open()
     try:
         reply = await transport.read(1, 3, 0, 2)
@@ -46,7 +47,7 @@ async def test_a_reply_with_another_function_code_is_a_framing_error(rig: Rig) -
 async def test_danfoss_statuses_survive_a_drive_that_refuses_undocumented_registers(rig: Rig) -> None:
     # The simulated FC serves only 50000, 50010, 50200 and 50210 (and 16100/16900): an 11-register
     # read from 50199 answers exception 2, as the Design Guide allows.
-    transport = RtuTransport(rig.line.port_a, timeout_s=0.05)
+    transport = RtuTransport(rig.line.port_a, timeout_s=1.0)
     assert await transport.open()
     try:
         reply = await transport.read(2, 3, 50199, 11)
@@ -169,7 +170,7 @@ async def test_rejected_writes_are_counted_logged_once_and_alarmed_when_they_per
 async def test_even_parity_on_a_pty_opens_without_parity(rig: Rig) -> None:
     # a Danfoss line at its factory 8E1 against the simulators' pty: Linux refuses parity on a
     # pty (termios EINVAL), which carries no parity bit anyway; the line opens and works
-    transport = RtuTransport(rig.line.port_a, parity="E", timeout_s=0.05)
+    transport = RtuTransport(rig.line.port_a, parity="E", timeout_s=1.0)
     try:
         assert await transport.open() is True
         assert transport.parity == "N"

@@ -174,7 +174,7 @@ async def test_scan_names_a_freshly_powered_acs580_by_its_signature() -> None:
                                    SimData(400, count=1, values=[0], datatype=DataType.REGISTERS)])
     server = await serve(line.port_b, [acs])
     try:
-        found = await scan.scan(line.port_a, [19200], [9], ["E", "N"], 0.05)
+        found = await scan.scan(line.port_a, [19200], [9], ["E", "N"], 1.0)
     finally:
         await server.shutdown()
         line.close()
@@ -209,9 +209,9 @@ async def test_stroke_test_strokes_between_the_actuators_min_and_max() -> None:
     valve = ValveSim(250.0, max_pct=70.0)
     server = await serve(line.port_b, [sim_device(4, "belimo_mod", {"relative_position": 50.0, "max_limit": 70.0},
                                                   action=valve.action)])
-    transport = await stroke_test.open_line(line.port_a, 19200, "N", 0.1)
+    transport = await stroke_test.open_line(line.port_a, 19200, "N", 1.0)
     try:
-        result = await stroke_test.stroke_test(transport, 4, "belimo_mod", band_pct=1.0, max_run_s=5.0, poll_s=0.02)
+        result = await stroke_test.stroke_test(transport, 4, "belimo_mod", band_pct=1.0, max_run_s=20.0, poll_s=0.02)
     finally:
         transport.close()
         await server.shutdown()
