@@ -25,7 +25,32 @@ PROFILES[name] = {
                                       the bus layer writes off_value first when it does not know
                                       the word the device holds
         "signals": [name, ...]        core.signals names this point may be bound to
-    }}}
+        "alarm": {code, severity, text, active: "nonzero"|"zero"} (optional)
+                                      a diagnostic the device reports: the bus layer reads it
+                                      whether bound or not, reports it in telemetry as
+                                      <device>_<point> and raises the alarm <device>_<code>
+                                      while the decoded value is nonzero (or zero)
+        "report": True (optional)     a diagnostic read and reported in telemetry, no alarm
+        "bit_names": {bit: text}      names of the bits of a bit-coded word (probe, alarm text)
+        "scaled_by": [min_pt, max_pt] a setpoint the device maps into its own working range
+                                      [min_pt, max_pt] (percent of stroke): the bus layer
+                                      commands setpoint_for_position(...) so the device goes
+                                      where the station means
+    },
+    "blocks": [{register, count, function_code, address}]
+                                      ranges the vendor documents as readable in ONE request;
+                                      a block read never crosses a block boundary and every
+                                      point lies inside one block
+    "serial": {parity, stopbits, baudrate, source}
+                                      the device's factory serial settings (None: not
+                                      documented / not verified); a bus without its own
+                                      parity takes its devices' common factory parity
+    "signature": [{register, count, function_code, min, max} | {point}]
+                                      reads that only this device model answers this way:
+                                      `scan` names a device by its signature, never by which
+                                      profile happens to decode plausibly. Empty for generic
+                                      devices, which `scan` only lists as "fits"
+}
 
 The one place where a vendor's register number becomes a PDU address is `_finish` below.
 Pure data and pure functions: runs on MicroPython (struct is in its standard library).
@@ -79,6 +104,22 @@ def _p(register, type_="uint16", scale=1.0, unit="", access="r", lo=0.0, hi=6553
     return point
 
 
+def _blk(first, last=None, function_code=None):
+    """A range of vendor register numbers [first, last] readable as one request."""
+    last = first if last is None else last
+    return {"register": first, "count": last - first + 1, "function_code": function_code}
+
+
+def _serial(parity=None, stopbits=None, baudrate=None, source="not documented: check the device's settings"):
+    return {"parity": parity, "stopbits": stopbits, "baudrate": baudrate, "source": source}
+
+
+def _sig(register, count=1, function_code=None, lo=None, hi=None):
+    """A signature read: `count` registers from `register` must be answered; with lo/hi the
+    first word (uint16) must also lie in [lo, hi]."""
+    return {"register": register, "count": count, "function_code": function_code, "min": lo, "max": hi}
+
+
 def _rtd_module():
     points = {}
     for ch in range(1, 9):
@@ -98,6 +139,9 @@ def _rtd_module():
         "function_code": 4,
         "address_base": 1,
         "max_gap": 8,
+        "blocks": [_blk(1, 12, 4)],
+        "serial": _serial(),
+        "signature": [],  # a generic module: nothing distinguishes it from other I/O modules
         "points": points,
     }
 
@@ -112,6 +156,17 @@ def _danfoss_fc():
         "function_code": 3,
         "address_base": 1,
         "max_gap": 10,
+        # Each parameter reserves 10 registers, of which only the first is described (MG20Z102
+        # Table 7.15; HVAC Basic DG MG.18.C2.02 p.73-74): 50001-50009 and 50201-50209 are not
+        # documented, and exception 2 answers "combination of reference number and transfer
+        # length is invalid" (FC 202 DG 3.8.10.11). So each word is its own block.
+        "blocks": [_blk(50000), _blk(50010), _blk(50200), _blk(50210), _blk(16100, 16101), _blk(16900, 16901)],
+        # 8-33 Parity/Stop bits factory setting: even parity, 1 stop bit (FC 202 Programming Guide, as
+        # transcribed by proxus.io; FC 51 DG Table 8.11). Baud rate (8-32) not verified.
+        "serial": _serial("E", 1, None, "8-33 factory setting even parity, 1 stop bit (FC 202 Programming Guide, "
+                                       "3rd-party transcription; FC 51 DG Table 8.11)"),
+        # STW and MAV at 50200/50210 (MG20Z102 Table 7.15): a generic I/O module has no such registers.
+        "signature": [_sig(50200), _sig(50210)],
         "points": {
             "control_word": _p(50000, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x047C,
                                off_value=0x043C, signals=list(_PUMP_RUN)),
@@ -136,6 +191,13 @@ def _abb_acs580():
         "function_code": 3,
         "address_base": 1,
         "max_gap": 4,
+        # Classic profile table 400001-400006 (ACH580 EFB manual p.143/145; ACS850 FW manual p.329);
+        # parameters at 400000 + 100 x group + index: 04.01 -> 400401 (ACS850 FW manual p.329).
+        "blocks": [_blk(1, 6), _blk(401)],
+        "serial": _serial(source="58.04/58.05 factory settings not in the cited documents: check the drive"),
+        # The parameter register 04.01 (400401) answers only on a drive with ABB's parameter map; the
+        # classic table alone (400001-400006) is readable on many generic modules.
+        "signature": [_sig(1, 6), _sig(401)],
         "points": {
             "control_word": _p(1, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x047F,
                                off_value=0x0476, ready_first=True, signals=list(_PUMP_RUN)),
@@ -159,6 +221,12 @@ def _grundfos_cim200():
         "function_code": 3,
         "address_base": 1,
         "max_gap": 8,
+        # Pump control block 00101-00104, status block 00201-00206, data block 00301-00303 (Modbus for
+        # Grundfos pumps, CIM/CIU 200/260/500 functional profile p.15-21; stack.md 4.4).
+        "blocks": [_blk(101, 104), _blk(201, 206), _blk(301, 303)],
+        "serial": _serial(),
+        # 00203 ControlMode is 0..8, 128 or 129 (functional profile p.21).
+        "signature": [_sig(101, 4), _sig(203, 1, None, 0, 129)],
         "points": {
             "control": _p(101, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x0003, off_value=0x0001,
                           signals=list(_PUMP_RUN)),
@@ -172,22 +240,95 @@ def _grundfos_cim200():
     }
 
 
+_BELIMO_DOC = ("Belimo 'VAV-Compact Modbus Register' en-gb 2019-03 p.4-5 (manualshelf.com systemair/116727, "
+               "116728)")
+_BELIMO_105 = {
+    1: "mechanical travel increased",
+    2: "actuator cannot move",
+    8: "internal activity",
+    9: "gear disengaged",
+    10: "bus watchdog triggered",
+}
+
+
 def _belimo_valve():
+    def bit(b, alarm=None, report=False):
+        extra = {"alarm": alarm} if alarm else {"report": True} if report else {}
+        return _p(105, lo=0.0, hi=1.0, unit="bool", bit=b, **extra)
+
     return {
         "vendor": "Belimo",
         "model": "Modbus RTU valve actuator (...-MOD)",
-        "doc": "No. 1 setpoint 0..10000 = 0..100 %, 2 override (0 none, 1 open, 2 close, 3 min, 4 mid, 5 max), "
-               "5 relative position 0..10000, 105 malfunction bits (b1 travel increased, b2 cannot move, "
-               "b9 gear disengaged, b10 bus watchdog); address = No. - 1.",
+        "doc": "%s: No. 1 (addr 0) setpoint 0..10000 = 0..100 %% of the range between Min (No. 106) and Max "
+               "(No. 107); No. 2 override (0 none, 1 open, 2 close, 3 min, 4 mid, 5 max); No. 5 relative "
+               "position 0..10000; No. 105 malfunction and service bits (b1 mechanical travel increased, "
+               "b2 actuator cannot move, b8 internal activity, b9 gear disengaged, b10 bus watchdog "
+               "triggered); No. 106 Min, No. 107 Max (> 20 %%); address = No. - 1. NOT verified: whether "
+               "the relative position is of the full stroke (assumed here) or of Min..Max; factory serial "
+               "settings; a valve-actuator (LR/NR..-MOD) specific document." % _BELIMO_DOC,
         "function_code": 3,
         "address_base": 1,
         "max_gap": 4,
+        # No. 1-6 and No. 105-107 are the documented runs of the table (p.4, p.5).
+        "blocks": [_blk(1, 6), _blk(105, 107)],
+        "serial": _serial(),
+        # No. 105-107 answer, and Max (No. 107) is above 20 % by definition (p.5).
+        "signature": [_sig(1, 6), _sig(105, 3), _sig(107, 1, None, 2000, 10000)],
         "points": {
-            "setpoint": _p(1, "uint16", 0.01, "pct", "rw", 0.0, 100.0, signals=[S.VALVE_CMD_PCT]),
+            "setpoint": _p(1, "uint16", 0.01, "pct", "rw", 0.0, 100.0, signals=[S.VALVE_CMD_PCT],
+                           scaled_by=["min_limit", "max_limit"]),
             "override": _p(2, "uint16", 1.0, "", "rw", 0.0, 5.0, priority="low"),
             "relative_position": _p(5, "uint16", 0.01, "pct", lo=0.0, hi=100.0, signals=[S.VALVE_POSITION_PCT]),
-            "malfunction": _p(105, lo=0.0, hi=65535.0, priority="low"),
-            "cannot_move": _p(105, lo=0.0, hi=1.0, unit="bool", bit=2, priority="low"),
+            # read every cycle: a blocked actuator must be an alarm within seconds, not a position
+            # mismatch minutes later
+            "malfunction": _p(105, lo=0.0, hi=65535.0, bit_names=dict(_BELIMO_105), report=True),
+            "travel_increased": bit(1, {"code": "actuator_travel_increased", "severity": "minor",
+                                        "text": "valve actuator: mechanical travel increased (Belimo No. 105 b1)"}),
+            "cannot_move": bit(2, {"code": "actuator_blocked", "severity": "major",
+                                   "text": "valve actuator cannot move: blocked (Belimo No. 105 b2)"}),
+            "internal_activity": bit(8, report=True),
+            "gear_disengaged": bit(9, {"code": "actuator_gear_disengaged", "severity": "major",
+                                       "text": "valve actuator gear disengaged: the valve is not driven "
+                                               "(Belimo No. 105 b9)"}),
+            "bus_watchdog": bit(10, {"code": "actuator_bus_watchdog", "severity": "minor",
+                                     "text": "valve actuator bus watchdog triggered: it went to its bus-fail "
+                                             "position (Belimo No. 105 b10)"}),
+            "min_limit": _p(106, "uint16", 0.01, "pct", lo=0.0, hi=100.0, report=True),
+            "max_limit": _p(107, "uint16", 0.01, "pct", lo=20.0, hi=100.0, report=True),
+        },
+    }
+
+
+def _belimo_uk24mod():
+    return {
+        "vendor": "Belimo",
+        "model": "UK24MOD gateway MP-Bus to Modbus RTU (one MP actuator per Modbus address)",
+        "doc": "Belimo UK24MOD product information v1.7 02.2014 p.13 (manualshive.com/ru/manual/belimo/uk24mod/"
+               "2726133?page=13) and p.15: register 1 setpoint 0..10000 = 0..100 %, 2 override (0 none, 1 open, "
+               "2 close, 3 min, 4 mid, 5 max, 6 fast close), 3 command (4 reset actuator malfunctions), 4 actual "
+               "position 0..10000, 5 relative volumetric flow (65535 for non-VAV), 12 actuator type (0 = not "
+               "connected: the gateway drops an actuator after 10 s without MP-Bus contact), 14 Min, 15 Max "
+               "(20..100 %). NOT verified: register 1 = PDU address 0 (as the MOD actuators), and that the "
+               "setpoint is scaled into Min..Max as on the MOD actuators (assumed here; with Min 0 / Max 100 "
+               "both readings agree).",
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 4,
+        "blocks": [_blk(1, 5), _blk(12, 17)],
+        "serial": _serial(),
+        # register 12 actuator type is 0..6 and register 15 Max is 2000..10000 (p.15)
+        "signature": [_sig(1, 5), _sig(12, 1, None, 0, 6), _sig(15, 1, None, 2000, 10000)],
+        "points": {
+            "setpoint": _p(1, "uint16", 0.01, "pct", "rw", 0.0, 100.0, signals=[S.VALVE_CMD_PCT],
+                           scaled_by=["min_limit", "max_limit"]),
+            "override": _p(2, "uint16", 1.0, "", "rw", 0.0, 6.0, priority="low"),
+            "actual_position": _p(4, "uint16", 0.01, "pct", lo=0.0, hi=100.0, signals=[S.VALVE_POSITION_PCT]),
+            "relative_flow": _p(5, "uint16", 0.01, "pct", lo=0.0, hi=100.0, sentinels=[0xFFFF], priority="low"),
+            "actuator_type": _p(12, lo=0.0, hi=6.0, alarm={
+                "code": "actuator_lost", "severity": "major", "active": "zero",
+                "text": "valve actuator not connected to the UK24MOD gateway (register 12 actuator type 0)"}),
+            "min_limit": _p(14, "uint16", 0.01, "pct", lo=0.0, hi=100.0, report=True),
+            "max_limit": _p(15, "uint16", 0.01, "pct", lo=20.0, hi=100.0, report=True),
         },
     }
 
@@ -199,13 +340,21 @@ def _kamstrup_603():
     return {
         "vendor": "Kamstrup",
         "model": "MULTICAL 603 with HC-003-67 Modbus RTU module",
-        "doc": "Data sheet 58101758: register 1 flow V1, 3 flow V2, 5 power, 7 t1, 9 t2 as IEEE float32 over "
-               "two registers. Flow is read in l/h (scaled to m3/h here), energy E1 in kWh at register 15 "
-               "and the info code at 17 in this map: confirm register, word order and units on site with "
-               "`heatkeeper probe`, which shows both word orders.",
+        "doc": "Data sheet 58101758_B1_GB_02.2021: register 1 flow V1, 3 flow V2, 5 power, 7 t1, 9 t2, 11 t3, 13 t4 as "
+               "IEEE float32 over two registers (register 1 = address 0). Flow is read in l/h (scaled to m3/h "
+               "here), energy E1 in kWh at register 15 and the info code at 17 in this map: NOT verified (the "
+               "data sheet's table continues with other content): confirm register, word order and units on "
+               "site with `heatkeeper probe`, which shows both word orders. The info code is the 8-digit code "
+               "of the display (MULTICAL 603 data sheet 58101516_F1_GB_07.2019 p.11 'Information code types "
+               "in display': digits Info t1 t2 t3 V1 V2 In-A In-B); anything but 0 flashes INFO on the meter.",
         "function_code": 4,
         "address_base": 1,
         "max_gap": 2,
+        # registers 1-14 are the documented default datagram (58101758); 15-16 and 17-18 are this map's own.
+        "blocks": [_blk(1, 14), _blk(15, 16), _blk(17, 18)],
+        "serial": _serial(source="HC-003-67 factory settings not in the cited documents: check the module"),
+        # FC4 over the documented datagram, and t1 a finite float in 0..160 degC.
+        "signature": [_sig(1, 14, 4), {"point": "t1"}],
         "points": {
             "flow_v1": f(1, "m3h", 0.001, 0.0, 500.0, [S.PRIMARY_FLOW_M3H]),
             "flow_v2": f(3, "m3h", 0.001, 0.0, 500.0, []),
@@ -213,7 +362,9 @@ def _kamstrup_603():
             "t1": f(7, "degC", 1.0, 0.0, 160.0, [S.PRIMARY_SUPPLY_TEMP_C]),
             "t2": f(9, "degC", 1.0, 0.0, 160.0, [S.PRIMARY_RETURN_TEMP_C]),
             "energy_e1": f(15, "kWh", 1.0, 0.0, 1.0e10, [S.HEAT_ENERGY_KWH], "low"),
-            "info_code": _p(17, "uint32", 1.0, "", lo=0.0, hi=4294967295.0, priority="low"),
+            "info_code": _p(17, "uint32", 1.0, "", lo=0.0, hi=4294967295.0, priority="low", alarm={
+                "code": "meter_info_code", "severity": "major",
+                "text": "heat meter reports an info code (sensor, flow or supply error): see the meter's INFO"}),
         },
     }
 
@@ -228,6 +379,9 @@ def _makeup_io():
         "function_code": 3,
         "address_base": 1,
         "max_gap": 8,
+        "blocks": [_blk(1, 5), _blk(11, 13)],
+        "serial": _serial(),
+        "signature": [],  # a generic module: nothing distinguishes it from other I/O modules
         "points": {
             "tank_level": _p(1, "uint16", 0.1, "pct", lo=0.0, hi=100.0, sentinels=[0xFFFF], signals=[S.TANK_LEVEL_PCT]),
             "pump_running": _p(2, lo=0.0, hi=1.0, unit="bool", signals=[S.MAKEUP_PUMP_RUNNING]),
@@ -242,12 +396,18 @@ def _makeup_io():
 
 
 def _finish(profile):
-    """Fill in each point's PDU address (the ONE vendor-number -> PDU conversion) and defaults."""
+    """Fill in each point's, block's and signature read's PDU address (the ONE vendor-number ->
+    PDU conversion) and defaults."""
     base = profile["address_base"]
     for point in profile["points"].values():
         point["address"] = point["register"] - base
         if "function_code" not in point:
             point["function_code"] = 3 if point["access"] == "rw" else profile["function_code"]
+    for item in profile.get("blocks", []) + profile.get("signature", []):
+        if "register" in item:
+            item["address"] = item["register"] - base
+            if item["function_code"] is None:
+                item["function_code"] = profile["function_code"]
     return profile
 
 
@@ -257,6 +417,7 @@ PROFILES = {
     "abb_acs580": _finish(_abb_acs580()),
     "grundfos_cim200": _finish(_grundfos_cim200()),
     "belimo_mod": _finish(_belimo_valve()),
+    "belimo_uk24mod": _finish(_belimo_uk24mod()),
     "kamstrup_multical_603": _finish(_kamstrup_603()),
     "makeup_io": _finish(_makeup_io()),
 }
@@ -408,6 +569,80 @@ def encode_raw(profile, point, value):
     return _split(raw & 0xFFFFFFFF, pt["word_order"])
 
 
+def block_of(profile, fc, address, count=1):
+    """Index of the profile's block holding registers [address, address + count) read with
+    `fc`, or -1 when no single block does (the device may answer exception 2)."""
+    prof = _profile(profile)
+    blocks = prof.get("blocks", [])
+    for i in range(len(blocks)):
+        blk = blocks[i]
+        if blk["function_code"] == fc and blk["address"] <= address and address + count <= blk["address"] + blk["count"]:
+            return i
+    return -1
+
+
+def point_block(profile, point):
+    """Index of the block holding the point (-1: none, a profile error check_profile reports)."""
+    pt = get_point(profile, point)
+    return block_of(profile, pt["function_code"], pt["address"], WIDTH[pt["type"]])
+
+
+def diagnostic_points(profile):
+    """Names of the points the device reports its own condition with (alarm or report)."""
+    prof = _profile(profile)
+    return [n for n in sorted(prof["points"]) if "alarm" in prof["points"][n] or prof["points"][n].get("report")]
+
+
+def alarm_active(profile, point, value):
+    """True when the decoded `value` of an alarm point means its alarm is on."""
+    spec = get_point(profile, point).get("alarm")
+    if not spec:
+        return False
+    if spec.get("active", "nonzero") == "zero":
+        return value == 0
+    return value != 0
+
+
+def bits_set(profile, fc, address, word):
+    """[(bit, name)] of every set bit of the 16-bit `word` at `address`: a bit point's name,
+    else a bit_names text of a whole-word point there, else "bit N"."""
+    prof = _profile(profile)
+    names = {}
+    for name in sorted(prof["points"]):
+        pt = prof["points"][name]
+        if pt["function_code"] != fc or pt["address"] != address or WIDTH[pt["type"]] != 1:
+            continue
+        if "bit" in pt:
+            names[pt["bit"]] = name
+        for b in pt.get("bit_names", {}):
+            names.setdefault(int(b), pt["bit_names"][b])
+    out = []
+    for b in range(16):
+        if (word >> b) & 1:
+            out.append((b, names.get(b, "bit %d" % b)))
+    return out
+
+
+def setpoint_for_position(position_pct, min_pct, max_pct):
+    """The setpoint (0..100 %) that puts a device which maps its setpoint onto [min, max] at
+    `position_pct` (Belimo No. 1 "between Min (No. 106) and Max (No. 107)"), and whether the
+    position is reachable: (setpoint_pct, True) or the nearest end and False."""
+    span = max_pct - min_pct
+    if not span > 0:
+        return (0.0, False)
+    sp = (position_pct - min_pct) * 100.0 / span
+    if sp < 0.0:
+        return (0.0, position_pct >= min_pct - 1e-9)
+    if sp > 100.0:
+        return (100.0, False)
+    return (sp, True)
+
+
+def position_for_setpoint(setpoint_pct, min_pct, max_pct):
+    """Where such a device goes for `setpoint_pct` (inverse of setpoint_for_position)."""
+    return min_pct + setpoint_pct * (max_pct - min_pct) / 100.0
+
+
 def signals_served(profile):
     """{signal: [point, ...]}: which core.signals names the profile's points can serve."""
     prof = _profile(profile)
@@ -426,10 +661,55 @@ def check_profile(profile):
         problems.append("function_code=%r: must be 3 or 4" % prof.get("function_code"))
     if prof.get("address_base") not in (0, 1):
         problems.append("address_base=%r: must be 0 or 1" % prof.get("address_base"))
+    blocks = prof.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        problems.append("blocks=%r: every profile declares the ranges readable as one request" % (blocks,))
+        blocks = []
+    for i in range(len(blocks)):
+        blk = blocks[i]
+        if (blk.get("function_code") not in (3, 4) or not 1 <= blk.get("count", 0) <= 125
+                or "address" not in blk):
+            problems.append("blocks[%d]=%r: function_code 3 or 4, count 1..125" % (i, blk))
+            continue
+        for j in range(i):
+            other = blocks[j]
+            if "address" in other and (other["function_code"] == blk["function_code"] and blk["address"] < other["address"] + other["count"]
+                    and other["address"] < blk["address"] + blk["count"]):
+                problems.append("blocks[%d] and blocks[%d] overlap" % (j, i))
+    serial = prof.get("serial")
+    if not isinstance(serial, dict):
+        problems.append("serial=%r: must be {parity, stopbits, baudrate, source}" % (serial,))
+    else:
+        if serial.get("parity") not in (None, "N", "E", "O"):
+            problems.append("serial.parity=%r: must be N, E, O or None" % serial.get("parity"))
+        if serial.get("stopbits") not in (None, 1, 2):
+            problems.append("serial.stopbits=%r: must be 1, 2 or None" % serial.get("stopbits"))
+    signature = prof.get("signature")
+    if not isinstance(signature, list):
+        problems.append("signature=%r: must be a list (empty for a generic device)" % (signature,))
+        signature = []
+    for i in range(len(signature)):
+        item = signature[i]
+        if "point" in item:
+            if item["point"] not in prof["points"]:
+                problems.append("signature[%d].point=%r: no such point" % (i, item["point"]))
+        elif block_of(prof, item.get("function_code"), item.get("address", -1), item.get("count", 1)) < 0:
+            problems.append("signature[%d]: register %r+%r is not inside one block" % (i, item.get("register"),
+                                                                                     item.get("count")))
     used = {}  # type: dict
     for name in sorted(prof["points"]):
         pt = prof["points"][name]
         where = "points.%s" % name
+        if blocks and pt["type"] in TYPES and block_of(prof, pt["function_code"], pt["address"],
+                                                       WIDTH[pt["type"]]) < 0:
+            problems.append("%s: register %d is not inside one of the profile's blocks" % (where, pt["register"]))
+        for key in pt.get("scaled_by", []):
+            if key not in prof["points"]:
+                problems.append("%s.scaled_by: no point %r" % (where, key))
+        alarm = pt.get("alarm")
+        if alarm is not None and (not isinstance(alarm, dict) or not alarm.get("code") or not alarm.get("text")
+                                  or alarm.get("active", "nonzero") not in ("nonzero", "zero")):
+            problems.append("%s.alarm=%r: needs code, severity, text, active nonzero|zero" % (where, alarm))
         if pt["type"] not in TYPES:
             problems.append("%s.type=%r: must be one of %s" % (where, pt["type"], ", ".join(TYPES)))
             continue

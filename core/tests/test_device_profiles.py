@@ -5,11 +5,18 @@ import unittest
 from heatkeeper.core import signals as S
 from heatkeeper.core.device_profiles import (
     PROFILES,
+    alarm_active,
+    bits_set,
+    block_of,
     check_profile,
     decode_point,
+    diagnostic_points,
     encode_point,
     encode_raw,
+    point_block,
+    position_for_setpoint,
     raw_value,
+    setpoint_for_position,
     signals_served,
     width,
 )
@@ -132,6 +139,80 @@ class TestDecode(unittest.TestCase):
                 got, ok = decode_point(name, point, regs)
                 self.assertTrue(ok, "%s.%s" % (name, point))
                 self.assertAlmostEqual(got, value, delta=abs(pt["scale"]) + 1e-6)
+
+
+class TestBlocksSerialSignature(unittest.TestCase):
+    def test_danfoss_blocks_never_span_the_undocumented_registers(self):
+        # 50001-50009 and 50201-50209 are reserved, not described: no block may include them
+        for register in list(range(50001, 50010)) + list(range(50201, 50210)):
+            self.assertEqual(block_of("danfoss_fc", 3, register - 1), -1, register)
+        self.assertEqual(block_of("danfoss_fc", 3, 50199, 11), -1)  # STW..MAV in one read: not documented
+        self.assertTrue(point_block("danfoss_fc", "status_trip") >= 0)
+        self.assertEqual(point_block("danfoss_fc", "status_trip"), point_block("danfoss_fc", "status_running"))
+        self.assertTrue(point_block("danfoss_fc", "actual_speed") != point_block("danfoss_fc", "status_trip"))
+
+    def test_every_point_lies_in_one_block_and_blocks_are_documented(self):
+        for name in PROFILES:
+            self.assertTrue(len(PROFILES[name]["blocks"]) > 0, name)
+            for point in PROFILES[name]["points"]:
+                self.assertTrue(point_block(name, point) >= 0, "%s.%s" % (name, point))
+
+    def test_a_point_outside_every_block_is_reported(self):
+        prof = {"function_code": 3, "address_base": 1, "serial": {"parity": None, "stopbits": None},
+                "signature": [], "blocks": [{"register": 1, "count": 1, "function_code": 3, "address": 0}],
+                "points": {"a": {"register": 3, "address": 2, "type": "uint16", "word_order": "big", "scale": 1.0,
+                                 "offset": 0.0, "unit": "", "access": "r", "sentinels": [], "min": 0.0, "max": 1.0,
+                                 "priority": "high", "signals": [], "function_code": 3}}}
+        self.assertIn("points.a: register 3 is not inside one of the profile's blocks", "\n".join(check_profile(prof)))
+
+    def test_danfoss_factory_serial_is_even_parity_one_stop_bit(self):
+        self.assertEqual(PROFILES["danfoss_fc"]["serial"]["parity"], "E")
+        self.assertEqual(PROFILES["danfoss_fc"]["serial"]["stopbits"], 1)
+
+    def test_signatures_distinguish_the_drive_from_a_generic_module(self):
+        self.assertEqual(PROFILES["makeup_io"]["signature"], [])
+        self.assertEqual(PROFILES["generic_rtd8_ai4"]["signature"], [])
+        addresses = [s["address"] for s in PROFILES["abb_acs580"]["signature"]]
+        self.assertIn(400, addresses)  # parameter 04.01
+
+
+class TestDeviceDiagnostics(unittest.TestCase):
+    def test_tripped_danfoss_status_word_names_every_set_bit(self):
+        bits = bits_set("danfoss_fc", 3, 50199, 0x0708)
+        self.assertEqual([b for b, _n in bits], [3, 8, 9, 10])
+        self.assertIn((3, "status_trip"), bits)
+        self.assertEqual(decode_point("danfoss_fc", "status_running", [0x0708]), (0.0, True))
+
+    def test_belimo_105_bits(self):
+        word = (1 << 2) | (1 << 9)
+        self.assertEqual(decode_point("belimo_mod", "cannot_move", [word]), (1.0, True))
+        self.assertEqual(decode_point("belimo_mod", "gear_disengaged", [word]), (1.0, True))
+        self.assertEqual(decode_point("belimo_mod", "bus_watchdog", [word]), (0.0, True))
+        self.assertEqual(bits_set("belimo_mod", 3, 104, word), [(2, "cannot_move"), (9, "gear_disengaged")])
+        self.assertTrue(alarm_active("belimo_mod", "cannot_move", 1.0))
+        self.assertEqual(alarm_active("belimo_mod", "cannot_move", 0.0), False)
+        self.assertIn("cannot_move", diagnostic_points("belimo_mod"))
+        self.assertIn("info_code", diagnostic_points("kamstrup_multical_603"))
+        self.assertTrue(alarm_active("kamstrup_multical_603", "info_code", 10000000.0))
+        self.assertTrue(alarm_active("belimo_uk24mod", "actuator_type", 0.0))
+        self.assertEqual(alarm_active("belimo_uk24mod", "actuator_type", 2.0), False)
+
+    def test_belimo_setpoint_maps_into_min_max(self):
+        # Max 70 %: a 90 % setpoint puts the valve at 63 %; to stand at 63 % the setpoint is 90 %
+        self.assertAlmostEqual(position_for_setpoint(90.0, 0.0, 70.0), 63.0, delta=1e-9)
+        sp, ok = setpoint_for_position(63.0, 0.0, 70.0)
+        self.assertAlmostEqual(sp, 90.0, delta=1e-9)
+        self.assertTrue(ok)
+        self.assertEqual(setpoint_for_position(90.0, 0.0, 70.0), (100.0, False))  # beyond Max: unreachable
+        self.assertEqual(setpoint_for_position(5.0, 10.0, 100.0), (0.0, False))
+        self.assertEqual(setpoint_for_position(50.0, 50.0, 50.0), (0.0, False))
+        sp, ok = setpoint_for_position(55.0, 10.0, 100.0)
+        self.assertAlmostEqual(sp, 50.0, delta=1e-9)
+
+    def test_uk24mod_gateway_map(self):
+        self.assertEqual(PROFILES["belimo_uk24mod"]["points"]["setpoint"]["address"], 0)
+        self.assertEqual(PROFILES["belimo_uk24mod"]["points"]["actual_position"]["address"], 3)
+        self.assertEqual(decode_point("belimo_uk24mod", "relative_flow", [65535])[1], False)
 
 
 if __name__ == "__main__":

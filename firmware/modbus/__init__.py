@@ -15,13 +15,20 @@ Station runtime API:
                                                  # (and every refresh_s), reads back to confirm
     io.health()                                  # {device: {requests, ok, timeouts, crc_errors,
                                                  #  framing_errors, exceptions{code: n}, writes,
-                                                 #  write_mismatches, write_rejects, last_error,
-                                                 #  available, backed_off, ...}}
+                                                 #  write_mismatches, write_rejects,
+                                                 #  exceptions_by_point, write_rejects_by_point,
+                                                 #  last_error, available, backed_off, alarms, ...}}
+    io.take_messages()                           # [(kind, body)]: device alarms ("alarm") and
+                                                 # events ("event") since the last call
+    io.telemetry()                               # flat numbers: Modbus exception / rejected-write
+                                                 # counts, device diagnostics <device>_<point>
     await io.close()
 
-Layers: `timing` (wire physics), `plan` (block coalescing), `transport` (one line: gap,
-one request in flight, error classification), `health` (counters, back-off), `io` (owner task
-per line, the process image), `config` (TOML validation, the demo station's device set).
+Layers: `timing` (wire physics), `plan` (block coalescing within the profiles' documented
+blocks), `transport` (one line: gap, one request in flight, error classification), `health`
+(counters, back-off), `diagnostics` (device-reported alarms, Modbus error logging and alarms),
+`io` (owner task per line, the process image), `config` (TOML validation, serial defaults,
+the demo station's device set).
 Device register maps live in `heatkeeper.core.device_profiles` (shared with the simulators).
 """
 

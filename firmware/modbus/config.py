@@ -3,11 +3,16 @@
 `validate_bus_config(cfg)` takes the whole parsed station TOML (a dict) and returns
 `(BusConfig, [])` or `(None, problems)` with every problem listed: key, value, unit and the
 allowed range or choices. It never raises on bad input.
+
+Serial settings: a bus that does not set `parity` / `stopbits` takes the factory setting its
+devices' profiles declare (core.device_profiles "serial": a Danfoss FC leaves the factory at
+8E1, parameter 8-33), 8N1 when none declares one; devices whose factory settings disagree
+must be set alike on site and the bus must then say which (a problem otherwise).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from heatkeeper.core import signals as S
@@ -21,9 +26,9 @@ BUS_KEYS: dict[str, tuple[Any, str, Any]] = {
     "name": (None, "str", None),
     "port": (None, "str", None),
     "baudrate": (19200, "choice", BAUDRATES),
-    "parity": ("N", "choice", ("N", "E", "O")),
+    "parity": ("", "choice", ("N", "E", "O")),  # "": the devices' common factory setting, else N
     "bytesize": (8, "choice", (7, 8)),
-    "stopbits": (1, "choice", (1, 2)),
+    "stopbits": (0, "choice", (1, 2)),  # 0: the devices' common factory setting, else 1
     "timeout_s": (0.3, "float", (0.02, 5.0)),
     "backoff_base_s": (1.0, "float", (0.1, 600.0)),
     "backoff_max_s": (60.0, "float", (1.0, 3600.0)),
@@ -33,6 +38,8 @@ BUS_KEYS: dict[str, tuple[Any, str, Any]] = {
     "max_block_registers": (125, "int", (1, 125)),
     "coalesce": (True, "bool", None),
     "reopen_after_cycles": (3, "int", (1, 1000)),
+    "error_log_interval_s": (60.0, "float", (1.0, 86400.0)),
+    "error_alarm_s": (60.0, "float", (1.0, 86400.0)),
 }
 DEVICE_KEYS = ("name", "bus", "unit_id", "profile", "points")
 
@@ -44,7 +51,7 @@ class BusSpec:
     name: str
     port: str
     baudrate: int = 19200
-    parity: str = "N"
+    parity: str = "N"  # validate_bus_config fills in the devices' factory parity when the TOML has none
     bytesize: int = 8
     stopbits: int = 1
     timeout_s: float = 0.3
@@ -56,6 +63,8 @@ class BusSpec:
     max_block_registers: int = 125
     coalesce: bool = True
     reopen_after_cycles: int = 3
+    error_log_interval_s: float = 60.0  # Modbus exceptions: first logged at once, then a count at most this often
+    error_alarm_s: float = 60.0  # exceptions / rejected writes persisting this long raise <device>_modbus_errors
 
 
 @dataclass(frozen=True)
@@ -223,9 +232,42 @@ def validate_bus_config(cfg: dict) -> tuple[BusConfig | None, list[str]]:
     raw_bus: list[Any] = raw if isinstance(raw, list) else []
     bus_names = [b["name"] for b in raw_bus if isinstance(b, dict) and isinstance(b.get("name"), str)]
     devices = _devices(cfg.get("device"), bus_names, problems)
+    buses = [_serial_defaults(b, [d for d in devices if d.bus == b.name], problems) for b in buses]
     if problems:
         return None, problems
     return BusConfig(tuple(buses), tuple(devices)), []
+
+
+SERIAL_FALLBACK = {"parity": "N", "stopbits": 1}
+
+
+def factory_serial(profiles: list[str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The common factory setting of devices of `profiles`: ({key: value}, {key: [conflict, ...]})
+    for parity and stopbits; a key no profile declares is left out."""
+    found: dict[str, dict[Any, list[str]]] = {"parity": {}, "stopbits": {}}
+    for profile in profiles:
+        serial = PROFILES[profile].get("serial") or {}
+        for key in found:
+            if serial.get(key) is not None:
+                found[key].setdefault(serial[key], []).append(profile)
+    common = {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+    conflicts = {k: ["%s (%s)" % (val, ", ".join(sorted(set(ps)))) for val, ps in v.items()]
+                 for k, v in found.items() if len(v) > 1}
+    return common, conflicts
+
+
+def _serial_defaults(bus: BusSpec, devices: list[DeviceSpec], problems: list[str]) -> BusSpec:
+    unset = [k for k in ("parity", "stopbits") if getattr(bus, k) in ("", 0)]
+    if not unset:
+        return bus
+    common, conflicts = factory_serial([d.profile for d in devices])
+    values: dict[str, Any] = {}
+    for key in unset:
+        if key in conflicts:
+            problems.append("bus[%s].%s: not set, and the devices' factory settings differ: %s; set the devices "
+                            "alike on site and %s here" % (bus.name, key, "; ".join(conflicts[key]), key))
+        values[key] = common.get(key, SERIAL_FALLBACK[key])
+    return replace(bus, **values)
 
 
 # The demo station's device set, used by `heatkeeper bench bus`, the tests and as an example.
@@ -234,7 +276,7 @@ EXAMPLE_BUS_TOML = """
 name = "rs485-1"
 port = "/dev/ttyUSB0"
 baudrate = 19200
-parity = "N"
+# parity and stopbits: not set, so the devices' factory setting (the Danfoss FC's 8-33: even, 1)
 timeout_s = 0.3
 
 [[device]]

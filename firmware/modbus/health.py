@@ -3,7 +3,8 @@
 A device that does not answer (timeout, CRC or framing error) backs off for
 base * 2**(n-1) seconds after its n-th consecutive failure, capped at `max_s`, so a dead
 device costs one timeout per back-off period and never stalls the rest of the bus.
-Exception responses prove the device is alive: they are counted but do not back off.
+Exception responses prove the device is alive: they are counted (per point too) but do not
+back off; firmware.modbus.diagnostics logs them rate-limited and alarms when they persist.
 Logged once when a device becomes unavailable and once when it is back.
 """
 
@@ -35,6 +36,10 @@ class DeviceHealth:
         self.writes = 0
         self.write_mismatches = 0
         self.write_rejects = 0
+        # per point: exception responses (reads and writes) and rejected writes (the device's
+        # exception, or a value the profile refuses to encode)
+        self.exceptions_by_point: dict[str, int] = {}
+        self.write_rejects_by_point: dict[str, int] = {}
         self.last_error: str | None = None
         self.last_error_s: float | None = None
         self.consecutive_failures = 0
@@ -49,6 +54,14 @@ class DeviceHealth:
         """Record a problem that is not a transaction outcome (rejected command, mismatch)."""
         self.last_error = text
         self.last_error_s = now_s
+
+    def count_points(self, points: list[str], exception: bool, write_reject: bool) -> None:
+        """Charge one failed transaction to the points it carried."""
+        for point in points:
+            if exception:
+                self.exceptions_by_point[point] = self.exceptions_by_point.get(point, 0) + 1
+            if write_reject:
+                self.write_rejects_by_point[point] = self.write_rejects_by_point.get(point, 0) + 1
 
     def record(self, reply: Reply, now_s: float) -> None:
         """Count one transaction's outcome and update the back-off."""
@@ -99,6 +112,8 @@ class DeviceHealth:
             "writes": self.writes,
             "write_mismatches": self.write_mismatches,
             "write_rejects": self.write_rejects,
+            "exceptions_by_point": dict(sorted(self.exceptions_by_point.items())),
+            "write_rejects_by_point": dict(sorted(self.write_rejects_by_point.items())),
             "last_error": self.last_error,
             "last_error_s": self.last_error_s,
             "consecutive_failures": self.consecutive_failures,

@@ -11,6 +11,10 @@ Rules:
 - `ok` is False for a point whose device is backed off or failed this cycle, whose decode
   hit a sentinel or left its plausible range, or (low priority) whose last good read is
   older than `stale_s`.
+- Every device's diagnostic points (profile `alarm` / `report`) are read whether bound or
+  not; their alarms, and the Modbus error alarms, are queued for `take_messages()`.
+- A setpoint the device maps into its own range (profile `scaled_by`, Belimo Min/Max) is
+  commanded so the device goes where the station means; it is held while the range is unknown.
 """
 
 from __future__ import annotations
@@ -22,13 +26,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from heatkeeper.core import codec
 from heatkeeper.core import signals as S
-from heatkeeper.core.device_profiles import PROFILES, decode_point, encode_point
+from heatkeeper.core.device_profiles import (
+    PROFILES,
+    decode_point,
+    diagnostic_points,
+    encode_point,
+    setpoint_for_position,
+)
 
 from .config import BusConfig, BusSpec, DeviceSpec
+from .diagnostics import DeviceDiagnostics, Message, field_name
 from .health import DeviceHealth
 from .plan import ReadBlock, plan_reads, plan_writes
-from .transport import DISCONNECTED, LINK_ERRORS, Reply, RtuTransport
+from .transport import DISCONNECTED, EXCEPTION, LINK_ERRORS, Reply, RtuTransport
 
 log = logging.getLogger("heatkeeper.modbus")
 
@@ -42,8 +54,16 @@ class DeviceState:
         self.health = DeviceHealth(spec.name, spec.bus, spec.unit_id, bus.backoff_base_s, bus.backoff_max_s)
         self.inputs = {sig: pt for sig, pt in spec.points.items() if sig in S.INPUTS}
         self.outputs = {sig: pt for sig, pt in spec.points.items() if sig in S.ACTUATORS}
-        self.blocks = plan_reads(spec.name, spec.profile, list(self.inputs.values()),
+        # read too, bound or not: what the device reports about itself, and the range a scaled
+        # setpoint is mapped into
+        self.watch = diagnostic_points(self.profile)
+        for point in self.outputs.values():
+            self.watch.extend(self.profile["points"][point].get("scaled_by", []))
+        self.blocks = plan_reads(spec.name, spec.profile, list(self.inputs.values()) + self.watch,
                                  max_registers=bus.max_block_registers, coalesce=bus.coalesce)
+        self.diag = DeviceDiagnostics(spec.name, self.profile, log_interval_s=bus.error_log_interval_s,
+                                      alarm_after_s=bus.error_alarm_s)
+        self.unreachable: dict[str, bool] = {}  # scaled point -> last command was outside the device's range
         self.values: dict[str, tuple[float, bool, float]] = {}  # point -> (value, ok, read_s)
         self.confirmed: dict[str, list[int]] = {}  # point -> registers confirmed on the device
         self.confirmed_s: dict[str, float] = {}
@@ -122,6 +142,18 @@ class BusLine:
         for point, offset, width in blk.points:
             value, ok = decode_point(dev.profile, point, regs[offset:offset + width])
             dev.values[point] = (value, ok, now_s)
+            if "alarm" in dev.profile["points"][point]:
+                dev.diag.observe(point, value, ok)
+
+    @staticmethod
+    def _refused(dev: DeviceState, points: list[str], what: str, reply: Reply, now_s: float, write: bool) -> None:
+        # an exception response or a refused write: counted per point, logged rate-limited
+        if reply.error != EXCEPTION:
+            return
+        dev.health.count_points(points, exception=True, write_reject=write)
+        if write:
+            dev.health.write_rejects += 1
+        dev.diag.error("%s %s: exception %s" % (what, "+".join(points), reply.exception_code), now_s)
 
     async def read_cycle(self, now_s: float) -> None:
         """Read every high block of every available device and this cycle's share of low blocks."""
@@ -154,8 +186,11 @@ class BusLine:
                 if reply.error in LINK_ERRORS or reply.error == DISCONNECTED:
                     break  # skip the rest of this device this cycle; back-off decides when to retry
                 answered += 1  # exception response: the device is there, these points are not ok
+                self._refused(dev, [p for p, _o, _w in blk.points], "read", reply, now_s, write=False)
                 for point, _off, _w in blk.points:
                     dev.values[point] = (0.0, False, now_s)
+        for dev in self.devices:
+            dev.diag.tick(now_s)
         await self._watch_silence(attempted, answered, now_s)
 
     async def _watch_silence(self, attempted: int, answered: int, now_s: float) -> None:
@@ -184,10 +219,17 @@ class BusLine:
                 if sig not in outputs or outputs[sig] is None:
                     continue
                 try:
-                    regs = encode_point(dev.profile, point, float(outputs[sig]))
+                    regs = encode_point(dev.profile, point, float(outputs[sig]))  # the station's value, checked
+                    if "scaled_by" in dev.profile["points"][point]:
+                        setpoint = self._scaled(dev, point, float(outputs[sig]), now_s)
+                        if setpoint is None:
+                            continue
+                        regs = encode_point(dev.profile, point, setpoint)
                 except (ValueError, TypeError) as exc:
                     dev.health.write_rejects += 1
+                    dev.health.count_points([point], exception=False, write_reject=True)
                     dev.health.note_error("rejected %s=%r: %s" % (sig, outputs[sig], exc), now_s)
+                    dev.diag.error("refused %s=%r" % (point, outputs[sig]), now_s)
                     continue
                 pt = dev.profile["points"][point]
                 if pt.get("ready_first") and regs == [pt["on_value"]] and dev.confirmed.get(point) not in (
@@ -204,6 +246,8 @@ class BusLine:
                 if not reply.ok:
                     if reply.error in LINK_ERRORS or reply.error == DISCONNECTED:
                         break
+                    written = [by_address[a] for a, _r in items if address <= a < address + len(values)]
+                    self._refused(dev, written, "write", reply, now_s, write=True)
                     continue
                 dev.health.writes += 1
                 back = await self._transact(dev, self.transport.read(dev.spec.unit_id, 3, address, len(values)), now_s)
@@ -221,6 +265,28 @@ class BusLine:
                         point = by_address[addr]
                         dev.confirmed[point] = list(regs)
                         dev.confirmed_s[point] = now_s
+
+
+    @staticmethod
+    def _scaled(dev: DeviceState, point: str, position_pct: float, now_s: float) -> float | None:
+        """The setpoint that puts the device at `position_pct` within its own [min, max] (None:
+        the range is not known, hold the write)."""
+        lo_pt, hi_pt = dev.profile["points"][point]["scaled_by"]
+        lo, lo_ok, _t = dev.values.get(lo_pt, (0.0, False, 0.0))
+        hi, hi_ok, _t = dev.values.get(hi_pt, (0.0, False, 0.0))
+        if not (lo_ok and hi_ok):
+            dev.health.note_error("%s not written: the device's %s/%s are not known yet" % (point, lo_pt, hi_pt), now_s)
+            return None
+        setpoint, reachable = setpoint_for_position(position_pct, lo, hi)
+        if reachable != (not dev.unreachable.get(point, False)):
+            dev.unreachable[point] = not reachable
+            body = {"kind": "device_range", "reason": "outside" if not reachable else "inside", "device": dev.spec.name,
+                    "point": point, "value": position_pct, "min": lo, "max": hi}
+            dev.diag.messages.append((codec.UP_EVENT, body))
+            if not reachable:
+                log.warning("modbus device %s: %s %.1f %% is outside the device's range [%.1f, %.1f] %%: "
+                            "commanding the nearest end", dev.spec.name, point, position_pct, lo, hi)
+        return setpoint
 
 
 class ProcessImageIO:
@@ -284,6 +350,40 @@ class ProcessImageIO:
             dev.failed_cycle_s = now_s
             dev.health.note_error("internal: %s: %s" % (type(exc).__name__, exc), now_s)
 
+    def take_messages(self) -> list[Message]:
+        """Alarms and events the devices raised since the last call: [(kind, body)], kind
+        "alarm" or "event" (core.codec uplink kinds)."""
+        out: list[Message] = []
+        for line in self.lines:
+            for dev in line.devices:
+                out.extend(dev.diag.take())
+        return out
+
+    def telemetry(self) -> dict[str, float | None]:
+        """Flat numeric telemetry: Modbus exception and rejected-write counts (total, per
+        device, per point where not zero) and every device's diagnostic points
+        (`<device>_<point>`, None while not ok)."""
+        values: dict[str, float | None] = {"modbus_exceptions": 0, "modbus_write_rejects": 0}
+        for line in self.lines:
+            for dev in line.devices:
+                name = field_name(dev.spec.name)
+                h = dev.health
+                exc = sum(h.exceptions.values())
+                values["modbus_exceptions"] = (values["modbus_exceptions"] or 0) + exc
+                values["modbus_write_rejects"] = (values["modbus_write_rejects"] or 0) + h.write_rejects
+                values["%s_modbus_exceptions" % name] = exc
+                values["%s_modbus_write_rejects" % name] = h.write_rejects
+                for point, n in h.exceptions_by_point.items():
+                    values["%s_%s_exceptions" % (name, point)] = n
+                for point, n in h.write_rejects_by_point.items():
+                    values["%s_%s_write_rejects" % (name, point)] = n
+                unavailable = h.backed_off(self._now_s) or dev.failed_cycle_s == self._now_s
+                for point in dev.watch:
+                    value, ok, read_s = dev.values.get(point, (0.0, False, -1e18))
+                    fresh = self._now_s - read_s <= line.spec.stale_s
+                    values["%s_%s" % (name, point)] = value if ok and fresh and not unavailable else None
+        return values
+
     def health(self) -> dict[str, dict]:
         """Per-device counters, last error and back-off state (JSON-safe)."""
         out: dict[str, dict] = {}
@@ -292,6 +392,7 @@ class ProcessImageIO:
                 item = dev.health.as_dict(self._now_s)
                 item["bus_connected"] = line.transport.connected
                 item["bus_reopens"] = line.reopens
+                item["alarms"] = sorted(dev.diag.active)
                 out[dev.spec.name] = item
         return out
 

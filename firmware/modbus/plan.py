@@ -4,13 +4,18 @@ Points of one device and one function code are merged, in address order, into re
 most `max_registers` (125 is the protocol limit for FC3/FC4) when the hole between them is
 at most `max_gap` registers: one longer frame costs far less wire time than another
 transaction (8 request bytes, 5 response bytes and two t3.5 gaps).
+
+Invariant: a read never crosses a block the profile declares readable as one request
+(`blocks` in core.device_profiles): a register the vendor does not describe may answer
+exception 2 and take every point of the read down with it. A point outside every block is
+read alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from heatkeeper.core.device_profiles import WIDTH, get_point
+from heatkeeper.core.device_profiles import WIDTH, get_point, point_block
 
 MAX_READ_REGISTERS = 125
 MAX_WRITE_REGISTERS = 123
@@ -41,15 +46,19 @@ def plan_reads(
     from heatkeeper.core.device_profiles import PROFILES
 
     gap = PROFILES[profile].get("max_gap", 0) if max_gap is None else max_gap
-    by_fc: dict[int, list[tuple[int, int, str, str]]] = {}
+    by_fc: dict[int, list[tuple[int, int, str, str, int]]] = {}
     for name in sorted(set(point_names)):
         pt = get_point(profile, name)
-        by_fc.setdefault(pt["function_code"], []).append((pt["address"], WIDTH[pt["type"]], name, pt["priority"]))
+        block = point_block(profile, name)
+        by_fc.setdefault(pt["function_code"], []).append((pt["address"], WIDTH[pt["type"]], name, pt["priority"], block))
     blocks: list[ReadBlock] = []
     for fc in sorted(by_fc):
         cur: ReadBlock | None = None
-        for address, width, name, priority in sorted(by_fc[fc]):
-            if cur is not None and coalesce:
+        cur_block = -1
+        for address, width, name, priority, block in sorted(by_fc[fc]):
+            same_block = block >= 0 and block == cur_block
+            cur_block = block
+            if cur is not None and coalesce and same_block:
                 end = cur.address + cur.count
                 new_end = max(end, address + width)
                 if address - end <= gap and new_end - cur.address <= max_registers:

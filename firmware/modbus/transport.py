@@ -7,6 +7,8 @@ Invariants:
 - every outcome is a `Reply`, never an exception: exception responses (returned by pymodbus
   with isError()) and timeouts / CRC / framing / disconnects (raised by pymodbus) are
   classified here. Only cancellation and our own bugs propagate.
+- a reply is data only when its function code is the request's (an FC4 answer to an FC3
+  request is FRAMING, as is a register count other than the one asked for).
 - pymodbus' own logging (a frame dump on every timeout) is silenced; callers report.
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import termios
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +29,15 @@ from pymodbus.framer.rtu import FramerRTU
 from .timing import t35_s
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+log = logging.getLogger("heatkeeper.modbus")
+
+
+def _is_pty(port: str) -> bool:
+    """True for a pseudo-terminal (Unix98 /dev/pts/N), also behind a symlink."""
+    try:
+        return os.path.realpath(port).startswith("/dev/pts/")
+    except (OSError, ValueError):
+        return False
 
 # Reply.error values
 TIMEOUT = "timeout"
@@ -92,23 +105,27 @@ class RtuTransport:
         self.bits_per_char = max(bits, 10)
         self.gap_s = t35_s(baudrate, self.bits_per_char) if enforce_gap else 0.0
         self._rx = b""
-        self.client = AsyncModbusSerialClient(
-            port,
+        self.parity = parity
+        self._serial = {"baudrate": baudrate, "bytesize": bytesize, "stopbits": stopbits}
+        self.client = self._make_client(parity)
+        self._lock = asyncio.Lock()
+        self._last_end = 0.0
+        self.transactions = 0
+
+    def _make_client(self, parity: str) -> AsyncModbusSerialClient:
+        client = AsyncModbusSerialClient(
+            self.port,
             framer=FramerType.RTU,
-            baudrate=baudrate,
-            bytesize=bytesize,
             parity=parity,
-            stopbits=stopbits,
-            timeout=timeout_s,
+            timeout=self.timeout_s,
             retries=0,
             reconnect_delay=0.5,
             reconnect_delay_max=10.0,
             trace_packet=self._trace_packet,
+            **self._serial,  # type: ignore[arg-type]
         )
-        self.client.set_max_no_responses(1 << 30)  # a silent device must never close a serial line
-        self._lock = asyncio.Lock()
-        self._last_end = 0.0
-        self.transactions = 0
+        client.set_max_no_responses(1 << 30)  # a silent device must never close a serial line
+        return client
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:
         if not sending:
@@ -121,10 +138,21 @@ class RtuTransport:
         return bool(self.client.connected)
 
     async def open(self) -> bool:
-        """Open the port; False (never raises) when it cannot be opened now."""
+        """Open the port; False (never raises) when it cannot be opened now.
+
+        A pseudo-terminal (the simulators' virtual line) carries no parity bit, and Linux may
+        refuse even or odd parity on one (termios EINVAL): there the line is opened without
+        parity, which is the same thing on a pty. A real serial port keeps what it was given.
+        """
+        if self.parity != "N" and _is_pty(self.port):
+            log.info("modbus port %s is a pty, which carries no parity bit: opened without parity %s", self.port,
+                     self.parity)
+            self.parity = "N"
+            self.client.close()
+            self.client = self._make_client("N")
         try:
             return bool(await self.client.connect())
-        except (OSError, ModbusException):
+        except (OSError, ModbusException, termios.error):
             return False
 
     def close(self) -> None:
@@ -185,6 +213,12 @@ class RtuTransport:
                 self._last_end = time.monotonic()
                 self.transactions += 1
             latency = self._last_end - t0
+            got_fc = int(getattr(rr, "function_code", 0) or 0)
+            if got_fc & 0x7F != fc:
+                # a reply to another request (or a device confused about what it was asked):
+                # its registers mean something else, so it is a framing error, never data
+                return Reply(False, error=FRAMING, detail="asked function code %d, reply has %d" % (fc, got_fc),
+                             latency_s=latency)
             if rr.isError():
                 code = int(getattr(rr, "exception_code", 0) or 0)
                 return Reply(False, error=EXCEPTION, exception_code=code, detail="exception code %d" % code,

@@ -68,14 +68,23 @@ def add_line_arguments(parser: argparse.ArgumentParser, baud_default: str = "192
     """--port, --baud, --parity, --timeout."""
     parser.add_argument("--port", required=True, help="serial device, pty path, or socket://host:port")
     parser.add_argument("--baud", default=baud_default, help="baud rate (default %(default)s)")
-    parser.add_argument("--parity", default="N", choices=("N", "E", "O"), help="parity (default %(default)s)")
+    parser.add_argument("--parity", default="", choices=("", "N", "E", "O"),
+                        help="parity (default: the --profile's factory setting, e.g. E for danfoss_fc; else N)")
     parser.add_argument("--timeout", type=float, default=0.3, help="reply timeout in s (default %(default)s)")
 
 
-async def open_line(port: str, baudrate: int, parity: str, timeout_s: float) -> RtuTransport:
-    """An open transport, or UsageError naming the port."""
+def factory_parity(profile: str | None) -> str:
+    """The parity a device of `profile` leaves the factory with (N when not documented)."""
+    if profile in PROFILES:
+        return str(PROFILES[str(profile)]["serial"].get("parity") or "N")
+    return "N"
+
+
+async def open_line(port: str, baudrate: int, parity: str, timeout_s: float, profile: str | None = None) -> RtuTransport:
+    """An open transport, or UsageError naming the port. An empty `parity` is the profile's factory one."""
     if not 0.01 <= timeout_s <= 10.0:
         raise UsageError("--timeout=%r s: must be in [0.01, 10]" % timeout_s)
+    parity = parity or factory_parity(profile)
     transport = RtuTransport(port, baudrate=baudrate, parity=parity, timeout_s=timeout_s)
     if not await transport.open():
         raise UsageError("--port=%r: cannot open" % port)

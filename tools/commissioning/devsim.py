@@ -1,15 +1,14 @@
 """Static pymodbus device simulators serving heatkeeper's device profiles.
 
 For the bus bench and the tests of the bus layer and commissioning commands: each device's
-registers are laid out from its profile (point clusters within the profile's max_gap are
-served as one range, so coalesced reads work; other addresses answer exception 2 like a real
-device), values are written with `device_profiles.encode_raw`. Writes land in the registers
+registers are laid out from its profile's documented blocks (coalesced reads inside a block
+work; other addresses answer exception 2 like a real device), values are written with `device_profiles.encode_raw`. Writes land in the registers
 (so read-back confirms them). The plant-driven simulators are `heatkeeper sim`.
 """
 
 from __future__ import annotations
 
-from heatkeeper.core.device_profiles import PROFILES, WIDTH, encode_raw
+from heatkeeper.core.device_profiles import PROFILES, encode_raw
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -17,13 +16,12 @@ from pymodbus.simulator.simdevice import SimAction
 
 
 def profile_ranges(profile: str) -> list[tuple[int, int]]:
-    """(start, count) register ranges a device of `profile` serves (shared FC3/FC4 memory)."""
-    prof = PROFILES[profile]
-    gap = prof.get("max_gap", 0)
-    spans = sorted((p["address"], p["address"] + WIDTH[p["type"]]) for p in prof["points"].values())
+    """(start, count) register ranges a device of `profile` serves: its documented blocks
+    (shared FC3/FC4 memory), so a read across undocumented registers answers exception 2."""
+    spans = sorted((b["address"], b["address"] + b["count"]) for b in PROFILES[profile]["blocks"])
     ranges: list[list[int]] = []
     for start, end in spans:
-        if ranges and start - ranges[-1][1] <= gap:
+        if ranges and start <= ranges[-1][1]:
             ranges[-1][1] = max(ranges[-1][1], end)
         else:
             ranges.append([start, end])

@@ -12,7 +12,7 @@ import asyncio
 import json
 from typing import Any
 
-from heatkeeper.core.device_profiles import PROFILES, WIDTH, decode_point, raw_value
+from heatkeeper.core.device_profiles import PROFILES, WIDTH, bits_set, decode_point, raw_value
 
 from .common import UsageError, add_line_arguments, check_profile_arg, open_line, parse_bauds
 
@@ -29,12 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def interpret(address: int, registers: list[int], fc: int, profile: str | None = None) -> list[dict[str, Any]]:
-    """One row per register with every interpretation (pure; 32-bit columns need the next word)."""
-    names: dict[int, str] = {}
+    """One row per register with every interpretation (pure; 32-bit columns need the next word).
+
+    With a profile, every point at the register is named and decoded (a shared status word has
+    several: `points`), and every set bit of a 16-bit status word is listed by name (`bits`), so a
+    tripped drive cannot hide behind one "running 0 ok" column."""
+    names: dict[int, list[str]] = {}
     if profile:
-        for name, pt in PROFILES[profile]["points"].items():
+        for name in sorted(PROFILES[profile]["points"]):
+            pt = PROFILES[profile]["points"][name]
             if pt["function_code"] == fc or pt["access"] == "rw":
-                names.setdefault(pt["address"], name)
+                names.setdefault(pt["address"], []).append(name)
     rows = []
     for i, word in enumerate(registers):
         addr = address + i
@@ -48,14 +53,21 @@ def interpret(address: int, registers: list[int], fc: int, profile: str | None =
                 f = float(raw_value("float32", pair, order))
                 row["float32_" + order] = f if f == f and abs(f) != float("inf") else None
         if addr in names and profile:
-            point = names[addr]
-            pt = PROFILES[profile]["points"][point]
-            words = registers[i:i + WIDTH[pt["type"]]]
-            value, ok = decode_point(profile, point, words)
-            row["point"] = point
-            row["value"] = value
-            row["unit"] = pt["unit"]
-            row["ok"] = ok
+            decoded: dict[str, dict[str, Any]] = {}
+            for point in names[addr]:
+                pt = PROFILES[profile]["points"][point]
+                value, ok = decode_point(profile, point, registers[i:i + WIDTH[pt["type"]]])
+                decoded[point] = {"value": value, "unit": pt["unit"], "ok": ok}
+            first = names[addr][0]
+            row["point"] = first if len(decoded) == 1 else " ".join(
+                "%s=%s" % (n, _fmt(d["value"])) for n, d in decoded.items())
+            row["points"] = decoded
+            row["value"] = decoded[first]["value"]
+            row["unit"] = decoded[first]["unit"]
+            row["ok"] = all(d["ok"] for d in decoded.values())
+            if any("bit" in PROFILES[profile]["points"][n] or "bit_names" in PROFILES[profile]["points"][n]
+                   for n in names[addr]):
+                row["bits"] = ", ".join("%d %s" % (b, n) for b, n in bits_set(profile, fc, addr, word)) or "none set"
         rows.append(row)
     return rows
 
@@ -74,7 +86,7 @@ async def _probe(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     if not 0 <= args.address <= 65535 or not 1 <= args.count <= 125 or args.address + args.count > 65536:
         raise UsageError("--address=%r --count=%r: address in [0, 65535], count in [1, 125]" % (args.address, args.count))
     check_profile_arg(args.profile)
-    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout)
+    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout, args.profile)
     try:
         reply = await transport.read(args.id, args.fc, args.address, args.count)
     finally:
@@ -104,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     cols = ["address", "number", "hex", "uint16", "int16", "uint32_big", "int32_big", "float32_big",
             "uint32_little", "int32_little", "float32_little"]
-    extra = ["point", "value", "unit", "ok"] if args.profile else []
+    extra = ["point", "value", "unit", "ok", "bits"] if args.profile else []
     table = Table(title="id %d, fc%d, %d registers from address %d" % (args.id, args.fc, args.count, args.address))
     for c in cols + extra:
         table.add_column(c, justify="right")

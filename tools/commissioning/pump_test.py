@@ -117,7 +117,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     standby_profile = args.standby_profile or args.profile
     check_profile_arg(args.profile, NEEDS)
     check_profile_arg(standby_profile, NEEDS)
-    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout)
+    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout, args.profile)
     try:
         return await pump_test(transport, (args.duty_id, args.profile), (args.standby_id, standby_profile),
                                args.speed_pct, args.run_s, args.start_timeout_s, args.poll_s)

@@ -4,6 +4,8 @@ The actuator is first commanded closed and allowed to settle, then opened fully 
 again; each run time is from the command to the first position reading within --band of the
 end. A run that does not arrive within --max-run-s is reported as a failure with the last
 position seen (a stuck valve or a wrong profile shows here, not in the first heating night).
+An actuator that maps its setpoint into its own Min/Max (Belimo No. 106/107) strokes between
+them: its Min and Max are read first, and arrival is judged at the position each end means.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from typing import Any
 
 from heatkeeper.core import signals as S
+from heatkeeper.core.device_profiles import PROFILES, position_for_setpoint
 from heatkeeper.firmware.modbus.transport import RtuTransport
 
 from .common import (
@@ -41,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _run_to(transport: RtuTransport, unit_id: int, profile: str, cmd_point: str, pos_point: str,
-                  target_pct: float, band_pct: float, max_run_s: float, poll_s: float) -> dict[str, Any]:
+                  target_pct: float, band_pct: float, max_run_s: float, poll_s: float,
+                  expect_pct: float | None = None) -> dict[str, Any]:
+    expect = target_pct if expect_pct is None else expect_pct
     t0 = time.monotonic()
     reply = await write_point(transport, unit_id, profile, cmd_point, target_pct)
     if not reply.ok:
@@ -53,7 +58,7 @@ async def _run_to(transport: RtuTransport, unit_id: int, profile: str, cmd_point
         elapsed = time.monotonic() - t0
         if ok:
             last = value
-            if abs(value - target_pct) <= band_pct:
+            if abs(value - expect) <= band_pct:
                 return {"target_pct": target_pct, "ok": True, "run_s": round(elapsed, 3), "position_pct": value,
                         "read_errors": errors}
         else:
@@ -72,8 +77,20 @@ async def stroke_test(transport: RtuTransport, unit_id: int, profile: str, band_
     pos = point_for(profile, S.VALVE_POSITION_PCT)
     assert cmd is not None and pos is not None
     result: dict[str, Any] = {"unit_id": unit_id, "profile": profile, "command_point": cmd, "position_point": pos}
+    lo, hi = 0.0, 100.0
+    scaled_by = PROFILES[profile]["points"][cmd].get("scaled_by")
+    if scaled_by:
+        limits = [await read_point(transport, unit_id, profile, p) for p in scaled_by]
+        if not all(ok for _v, ok, _r in limits):
+            result["ok"] = False
+            result["error"] = "cannot read the actuator's %s: %s" % ("/".join(scaled_by), ", ".join(
+                "%s %s" % (r.error or "implausible", r.detail) for _v, ok, r in limits if not ok))
+            return result
+        lo, hi = limits[0][0], limits[1][0]
+        result["range_pct"] = [lo, hi]
     for step, target in (("settle", 0.0), ("open", 100.0), ("close", 0.0)):
-        result[step] = await _run_to(transport, unit_id, profile, cmd, pos, target, band_pct, max_run_s, poll_s)
+        result[step] = await _run_to(transport, unit_id, profile, cmd, pos, target, band_pct, max_run_s, poll_s,
+                                     position_for_setpoint(target, lo, hi))
         if not result[step]["ok"]:
             result["ok"] = False
             return result
@@ -87,7 +104,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     if not 0.1 <= args.band <= 10.0 or args.max_run_s <= 0 or not 0.01 <= args.poll_s <= 10.0:
         raise UsageError("--band in [0.1, 10] %%, --max-run-s > 0, --poll-s in [0.01, 10]")
     check_profile_arg(args.profile, (S.VALVE_CMD_PCT, S.VALVE_POSITION_PCT))
-    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout)
+    transport = await open_line(args.port, parse_bauds(args.baud)[0], args.parity, args.timeout, args.profile)
     try:
         return await stroke_test(transport, args.id, args.profile, args.band, args.max_run_s, args.poll_s)
     finally:

@@ -15,7 +15,11 @@ DEVICE is a device name from the config):
                                       stuck_valve, cold_snap DELTA_K [duration_s=S],
                                       primary_supply_drop DELTA_K
     inject sensor_open SIGNAL         sensor wire broken: its point serves the sentinel
+    inject actuator_blocked [DEVICE]  the valve sticks and its actuator reports "cannot move"
+                                      (Belimo No. 105 b2)
     clear FAULT | clear sensor_open SIGNAL
+    set DEVICE POINT VALUE            a device's own register, as set at its keypad or by itself:
+                                      e.g. set valve max_limit 70, set heat_meter info_code 1000
     corrupt [LINE] RATE               fraction of replies with a bad CRC
     drop [LINE] RATE                  fraction of replies never sent
     slow DEVICE SECONDS               extra turnaround of one device (0 to restore)

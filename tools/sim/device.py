@@ -5,14 +5,20 @@ register writes back into actuator commands for the plant.
 Rules, as real devices behave:
 - Holding (FC3) and input (FC4) registers are separate images; each point lives in the one
   its profile names. Several bit points may share a status word (their bits are OR-ed).
-- Readable addresses are the profile's points plus the gaps of at most the profile's
-  `max_gap` between them (read as 0), so the firmware's coalesced block reads work and a read
-  outside that is "illegal data address" (exception 2).
+- A read must lie inside one of the blocks the profile declares readable as one request
+  (the registers there that hold no point read as 0); anything else, such as a Danfoss read
+  across the undocumented 50201-50209, is "illegal data address" (exception 2), as the
+  vendor documents.
 - A write must target whole writable points (FC3 image); otherwise exception 2. A value the
   profile calls implausible (outside [min, max], an unknown control word) is exception 3.
 - An input signal the plant reports as missing, or one under an injected open circuit, is
   served as the point's sentinel (or NaN / the top of the raw range when it has none), which
   the firmware's decode_point then flags as not ok.
+- A setpoint the profile says is mapped into the device's own range (`scaled_by`, Belimo
+  No. 1 between Min No. 106 and Max No. 107) moves the plant to position_for_setpoint(...);
+  the range starts at 0..100 % (factory) and `set_point` changes it, as a technician would.
+- Diagnostic points (Belimo No. 105 bits, the Kamstrup info code) hold what `set_point` put
+  there; the plant never overwrites them.
 """
 
 from __future__ import annotations
@@ -70,23 +76,39 @@ class SimulatedDevice:
         self.writes: list[tuple[str, float]] = []  # recent (signal or point, value) writes, bounded
 
     def _build_maps(self) -> None:
-        max_gap = int(self.profile.get("max_gap", 0))
-        for fc in (3, 4):
-            used: list[int] = []
-            for pt in self.profile["points"].values():
-                if pt["function_code"] == fc:
-                    used.extend(range(pt["address"], pt["address"] + dp.WIDTH[pt["type"]]))
-            addresses = sorted(set(used))
-            readable = set(addresses)
-            for a, b in zip(addresses, addresses[1:], strict=False):
-                if 1 < b - a <= max_gap + 1:
-                    readable.update(range(a + 1, b))
-            self.readable[fc] = readable
-            self.images[fc] = {a: 0 for a in readable}
+        for blk in self.profile["blocks"]:
+            span = range(blk["address"], blk["address"] + blk["count"])
+            self.readable[blk["function_code"]].update(span)
+            for a in span:
+                self.images[blk["function_code"]].setdefault(a, 0)
         # Writable points start at their "off" state, as a device after power-up.
         for pt in self.profile["points"].values():
             if pt["access"] == "rw" and "on_value" in pt:
                 self.images[3][pt["address"]] = pt["off_value"]
+        # A device that maps its setpoint into [Min, Max] leaves the factory with 0..100 %; a
+        # diagnostic that alarms at zero (UK24MOD actuator type 0: no actuator) starts healthy.
+        for name, pt in self.profile["points"].items():
+            alarm = pt.get("alarm") or {}
+            if alarm.get("active") == "zero":
+                self.set_point(name, max(1.0, float(pt["min"])))
+        for pt in self.profile["points"].values():
+            if "scaled_by" in pt:
+                lo_pt, hi_pt = pt["scaled_by"]
+                self.set_point(lo_pt, 0.0)
+                self.set_point(hi_pt, 100.0)
+
+    def set_point(self, point: str, value: float) -> None:
+        """Put `value` (engineering units) into the point's registers, as the device itself or a
+        technician at its keypad would: a bit point sets or clears only its bit."""
+        pt = dp.get_point(self.profile, point)
+        fc, address = pt["function_code"], pt["address"]
+        regs = dp.encode_raw(self.profile, point, float(value))
+        if "bit" in pt:
+            mask = 1 << pt["bit"]
+            self.images[fc][address] = (self.images[fc].get(address, 0) & ~mask) | (regs[0] & mask)
+            return
+        for i, reg in enumerate(regs):
+            self.images[fc][address + i] = reg & 0xFFFF
 
     # --- plant -> registers --------------------------------------------------------------------
     def update(self, readings: Mapping[str, float | None]) -> None:
@@ -143,9 +165,8 @@ class SimulatedDevice:
         if fc in (rtu.FC_READ_HOLDING, rtu.FC_READ_INPUT):
             if not 1 <= request.count <= rtu.MAX_READ_REGISTERS:
                 return self._exc(fc, rtu.EXC_ILLEGAL_VALUE)
-            readable = self.readable[fc]
             span = range(request.address, request.address + request.count)
-            if any(a not in readable for a in span):
+            if dp.block_of(self.profile, fc, request.address, request.count) < 0:
                 return self._exc(fc, rtu.EXC_ILLEGAL_ADDRESS)
             self.stats["reads"] += 1
             image = self.images[fc]
@@ -186,6 +207,10 @@ class SimulatedDevice:
             for i, reg in enumerate(regs):
                 self.images[3][pt["address"] + i] = reg
             signal = self.actuators.get(name)
+            if "scaled_by" in pt:
+                lo, _ok = self.value_of(pt["scaled_by"][0])
+                hi, _ok = self.value_of(pt["scaled_by"][1])
+                value = dp.position_for_setpoint(value, lo, hi)  # where the actuator really goes
             self.writes.append((signal or name, value))
             if len(self.writes) > 256:
                 del self.writes[:128]

@@ -295,6 +295,13 @@ class Simulation:
             return {"ok": True, "device": self._device(args).snapshot()}
         if cmd == "line":
             return {"ok": True, "line": self._line(args).snapshot()}
+        if cmd == "set":
+            if len(args) != 3:
+                raise ValueError("usage: set DEVICE POINT VALUE")
+            dev = self._device(args[:1])
+            dev.set_point(args[1], float(args[2]))
+            self._note("t=%.0f s set %s %s %s" % (self.time_s, dev.name, args[1], args[2]))
+            return {"ok": True, "device": dev.name, "point": args[1], "value": dev.value_of(args[1])[0]}
         if cmd == "inject":
             return self._inject(args)
         if cmd == "clear":
@@ -361,6 +368,8 @@ class Simulation:
         if not args:
             raise ValueError("usage: inject FAULT [VALUE] [key=value ...]")
         fault, rest = args[0], args[1:]
+        if fault == "actuator_blocked":
+            return self._blocked(rest, True)
         if fault == "sensor_open":
             signal = rest[0] if rest else ""
             devs = [d for d in self.devices.values() if signal in d.inputs]
@@ -384,6 +393,8 @@ class Simulation:
         if not args:
             raise ValueError("usage: clear FAULT | clear sensor_open SIGNAL")
         fault = args[0]
+        if fault == "actuator_blocked":
+            return self._blocked(args[1:], False)
         if fault == "sensor_open":
             signal = args[1] if len(args) > 1 else ""
             for d in self.devices.values():
@@ -395,6 +406,26 @@ class Simulation:
         self._refresh()
         self._note("t=%.0f s clear %s" % (self.time_s, " ".join(args)))
         return {"ok": True, "cleared": " ".join(args)}
+
+
+    def _blocked(self, args: list[str], on: bool) -> dict[str, Any]:
+        """The valve actuator cannot move: the plant's valve sticks and every actuator that
+        reports it (a `cannot_move` point, Belimo No. 105 b2) sets that bit."""
+        devs = [self._device(args)] if args else [d for d in self.devices.values() if "cannot_move" in d.profile["points"]]
+        if not devs or any("cannot_move" not in d.profile["points"] for d in devs):
+            raise ValueError("actuator_blocked: needs a device whose profile has a cannot_move point")
+        for dev in devs:
+            dev.set_point("cannot_move", 1.0 if on else 0.0)
+        if on:
+            self.plant.inject("stuck_valve")
+            self.faults["actuator_blocked"] = {"devices": [d.name for d in devs], "since_s": self.time_s}
+        else:
+            self.plant.clear("stuck_valve")
+            self.faults.pop("actuator_blocked", None)
+        self._refresh()
+        self._note("t=%.0f s %s actuator_blocked %s" % (self.time_s, "inject" if on else "clear",
+                                                       ", ".join(d.name for d in devs)))
+        return {"ok": True, "fault": "actuator_blocked", "devices": [d.name for d in devs], "active": on}
 
 
 def _weather(sim: dict[str, Any]) -> Any:

@@ -45,8 +45,9 @@ async def test_one_cycle_reads_every_signal_in_coalesced_blocks(rig: Rig) -> Non
         # one next to a high block rides along (make-up volume beside the pump status)
         assert inputs["heat_energy_kwh"][1] is False
         assert inputs["makeup_volume_m3"] == (12.5, True)
-        # one block per device: io(12 regs), drive STW..MAV, ABB SW..ACT1, valve, meter, make-up
-        assert tx == 6
+        # one block per documented range: io (12 regs), Danfoss STW and MAV apart (50201-50209 are
+        # not documented), ABB SW..ACT1, valve No. 1-5 and its No. 105-107 diagnostics, meter, make-up
+        assert tx == 8
         # point by point the same signals take one transaction each
         raw = tomllib.loads(EXAMPLE_BUS_TOML)
         raw["bus"][0].update(port=rig.line.port_a, coalesce=False, low_blocks_per_cycle=0, **FAST)
@@ -57,7 +58,8 @@ async def test_one_cycle_reads_every_signal_in_coalesced_blocks(rig: Rig) -> Non
         await single.start()
         try:
             again = await single.read_cycle(0.0)
-            assert single.lines[0].transport.transactions == 21  # 21 high-priority input points, one each
+            # 21 high-priority input points and the valve's 8 diagnostic points, one each
+            assert single.lines[0].transport.transactions == 29
             expected = {k: v for k, v in inputs.items() if v[1] and k != "makeup_volume_m3"}
             assert {k: v for k, v in again.items() if v[1]} == expected
         finally:
@@ -67,14 +69,16 @@ async def test_one_cycle_reads_every_signal_in_coalesced_blocks(rig: Rig) -> Non
 
 
 async def test_low_priority_points_round_robin(rig: Rig) -> None:
-    # uncoalesced, the two low-priority points are two blocks that take turns
+    # uncoalesced, the low-priority points (meter energy and info code, make-up volume) are three
+    # blocks that take turns
     io = await make_io(rig, low_blocks_per_cycle=1, stale_s=5.0, coalesce=False)
     try:
         per_cycle = []
-        for i in range(2):
+        for i in range(3):
             inputs = await io.read_cycle(float(i))
             per_cycle.append({k for k in ("heat_energy_kwh", "makeup_volume_m3") if inputs[k][1]})
-        assert len(per_cycle[0]) == 1 and per_cycle[1] == {"heat_energy_kwh", "makeup_volume_m3"}
+        assert len(per_cycle[0]) == 1 and per_cycle[2] == {"heat_energy_kwh", "makeup_volume_m3"}
+        assert io.telemetry()["heat_meter_info_code"] == 0.0
         assert inputs["heat_energy_kwh"] == (123456.0, True)
         assert inputs["makeup_volume_m3"][0] == 12.5
         late = await io.read_cycle(20.0)  # energy last read long ago: stale -> not ok
@@ -153,7 +157,9 @@ async def test_exception_responses_are_counted_without_back_off(rig: Rig) -> Non
         inputs = await io.read_cycle(0.0)
         h = io.health()["valve"]
         assert inputs["valve_position_pct"][1] is False
-        assert h["exceptions"] == {"2": 1} and h["backed_off"] is False
+        # the position read (No. 1-5) and the diagnostics read (No. 105-107): exception 2 each
+        assert h["exceptions"] == {"2": 2} and h["backed_off"] is False
+        assert h["exceptions_by_point"]["relative_position"] == 1 and h["exceptions_by_point"]["cannot_move"] == 1
         # the other devices are gone from this server: pymodbus answers unknown ids with exception 4
         assert io.health()["io_module"]["exceptions"] == {"4": 1}
     finally:

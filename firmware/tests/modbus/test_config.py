@@ -60,3 +60,33 @@ def test_garbage_never_raises() -> None:
                 {"bus": [{"name": 5}], "device": [{"name": "d", "points": "x"}]}):
         cfg, problems = validate_bus_config(copy.deepcopy(bad))  # type: ignore[arg-type]
         assert cfg is None and problems
+
+
+def test_a_bus_without_parity_takes_its_devices_factory_setting() -> None:
+    # the example bus carries a Danfoss FC, whose factory 8-33 is even parity, 1 stop bit
+    cfg, problems = validate_bus_config(example())
+    assert cfg is not None, problems
+    assert (cfg.buses[0].parity, cfg.buses[0].stopbits) == ("E", 1)
+    raw = example()
+    raw["bus"][0]["parity"] = "N"  # re-set on site: what the bus says wins
+    cfg, _ = validate_bus_config(raw)
+    assert cfg is not None and cfg.buses[0].parity == "N"
+    raw = example()
+    raw["device"] = [d for d in raw["device"] if d["profile"] not in ("danfoss_fc",)]
+    cfg, _ = validate_bus_config(raw)
+    assert cfg is not None and (cfg.buses[0].parity, cfg.buses[0].stopbits) == ("N", 1)  # nobody declares one
+
+
+def test_devices_with_different_factory_parity_need_the_bus_to_say(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from heatkeeper.core.device_profiles import PROFILES
+
+    odd = copy.deepcopy(PROFILES["belimo_mod"])
+    odd["serial"] = {"parity": "O", "stopbits": 1, "baudrate": None, "source": "test"}
+    monkeypatch.setitem(PROFILES, "belimo_mod", odd)
+    cfg, problems = validate_bus_config(example())
+    assert cfg is None
+    assert problems == ["bus[rs485-1].parity: not set, and the devices' factory settings differ: E (danfoss_fc); "
+                        "O (belimo_mod); set the devices alike on site and parity here"]
+    raw = example()
+    raw["bus"][0]["parity"] = "E"
+    assert validate_bus_config(raw)[0] is not None

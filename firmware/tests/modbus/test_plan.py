@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from heatkeeper.core.device_profiles import PROFILES, block_of
 from heatkeeper.firmware.modbus.plan import plan_reads, plan_writes
 from heatkeeper.firmware.modbus.timing import frame_bytes, t35_s, wire_minimum_s
 
@@ -15,10 +16,24 @@ def test_rtd_module_reads_in_one_block() -> None:
     assert len(uncoalesced) == 9
 
 
-def test_small_gap_merges_and_shared_status_word_is_read_once() -> None:
+def test_shared_status_word_is_read_once_and_reads_stay_inside_documented_blocks() -> None:
+    # STW (50200) and MAV (50210) are 10 registers apart, within max_gap, but 50201-50209 are not
+    # documented: a drive may answer the 11-register read with exception 2, so they are two reads.
     blocks = plan_reads("d", "danfoss_fc", ["status_running", "status_trip", "actual_speed", "alarm_word"])
-    assert [(b.address, b.count, b.priority) for b in blocks] == [(16899, 2, "low"), (50199, 11, "high")]
-    assert sorted(p[0] for p in blocks[1].points) == ["actual_speed", "status_running", "status_trip"]
+    assert [(b.address, b.count, b.priority) for b in blocks] == [(16899, 2, "low"), (50199, 1, "high"),
+                                                                  (50209, 1, "high")]
+    assert sorted(p[0] for p in blocks[1].points) == ["status_running", "status_trip"]
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_no_read_of_any_profile_crosses_a_block(profile: str) -> None:
+    for blk in plan_reads("d", profile, sorted(PROFILES[profile]["points"])):
+        assert block_of(profile, blk.fc, blk.address, blk.count) >= 0, (profile, blk)
+
+
+def test_points_of_one_block_still_coalesce() -> None:
+    blocks = plan_reads("v", "belimo_mod", ["setpoint", "relative_position", "cannot_move", "max_limit"])
+    assert [(b.address, b.count) for b in blocks] == [(0, 5), (104, 3)]
 
 
 def test_block_size_limit_splits() -> None:

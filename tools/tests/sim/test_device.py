@@ -129,3 +129,51 @@ def test_bad_bindings_are_reported_with_their_names() -> None:
     assert "nope" in text and "bogus" in text
     with pytest.raises(DeviceConfigError):
         SimulatedDevice("x", 1, "no_such_profile", {})
+
+
+def test_danfoss_answers_exception_2_across_its_undocumented_registers() -> None:
+    dev = SimulatedDevice("pump1", 11, "danfoss_fc", {"pump1_running": "status_running"})
+    dev.update({"pump1_running": 1.0})
+    reply = dev.handle(request(11, 3, 50199, 11))  # STW..MAV in one read: 50201-50209 are not described
+    assert reply is not None and reply[1] == 0x83 and reply[2] == rtu.EXC_ILLEGAL_ADDRESS
+    assert registers_of(dev.handle(request(11, 3, 50199, 1))) == [1 << 11]
+    assert len(registers_of(dev.handle(request(11, 3, 50209, 1)))) == 1
+    reply = dev.handle(request(11, 3, 50200, 1))  # 50201 alone: reserved, not described
+    assert reply is not None and reply[1] == 0x83
+
+
+def test_belimo_maps_its_setpoint_into_min_max_and_reports_no_105() -> None:
+    written: list[tuple[str, float]] = []
+    dev = SimulatedDevice("valve", 3, "belimo_mod", {"valve_cmd_pct": "setpoint", "valve_position_pct": "relative_position"},
+                          on_write=lambda sig, v: written.append((sig, v)))
+    assert dev.value_of("max_limit") == (100.0, True) and dev.value_of("min_limit") == (0.0, True)  # factory
+    dev.set_point("max_limit", 70.0)
+    reply = dev.handle(request(3, 6, 0, 1, [9000]))  # setpoint 90 %
+    assert reply is not None and not reply[1] & 0x80
+    assert written == [("valve_cmd_pct", pytest.approx(63.0))]  # 90 % of 0..70 %
+    dev.set_point("cannot_move", 1.0)
+    dev.set_point("gear_disengaged", 1.0)
+    dev.set_point("gear_disengaged", 0.0)
+    assert registers_of(dev.handle(request(3, 3, 104, 3))) == [1 << 2, 0, 7000]
+    dev.update({"valve_position_pct": 50.0})  # the plant never touches the diagnostics
+    assert dev.value_of("cannot_move") == (1.0, True)
+
+
+def test_kamstrup_info_code_is_served() -> None:
+    dev = SimulatedDevice("heat_meter", 5, "kamstrup_multical_603", {"heat_power_kw": "power"})
+    dev.set_point("info_code", 20000.0)
+    assert registers_of(dev.handle(request(5, 4, 16, 2))) == [0, 20000]
+    assert dp.alarm_active("kamstrup_multical_603", "info_code", dev.value_of("info_code")[0])
+
+
+def test_uk24mod_gateway_serves_its_own_map() -> None:
+    written: list[tuple[str, float]] = []
+    dev = SimulatedDevice("valve", 3, "belimo_uk24mod", {"valve_cmd_pct": "setpoint", "valve_position_pct": "actual_position"},
+                          on_write=lambda sig, v: written.append((sig, v)))
+    assert dev.value_of("actuator_type")[0] >= 1.0  # an actuator is connected: no "actuator lost" alarm
+    dev.set_point("max_limit", 80.0)
+    assert registers_of(dev.handle(request(3, 3, 11, 4))) == [1, 0, 0, 8000]  # registers 12-15
+    reply = dev.handle(request(3, 6, 0, 1, [5000]))
+    assert reply is not None and not reply[1] & 0x80 and written == [("valve_cmd_pct", pytest.approx(40.0))]
+    reply = dev.handle(request(3, 3, 4, 8))  # registers 5-12: across the undocumented 6-11
+    assert reply is not None and reply[1] == 0x83
