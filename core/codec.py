@@ -312,12 +312,12 @@ def parse_command_key(text: str) -> bytes:
     """A station command key from its file text (hex, at least COMMAND_KEY_MIN_BYTES bytes).
     Raises CodecError("bad_key") without echoing the text (it is a secret)."""
     digits = text.strip().lower() if isinstance(text, str) else ""
-    if len(digits) < 2 * COMMAND_KEY_MIN_BYTES or len(digits) % 2:
-        raise CodecError("bad_key", "key has %d hex digits: must be an even number, at least %d (%d bytes)"
-                         % (len(digits), 2 * COMMAND_KEY_MIN_BYTES, COMMAND_KEY_MIN_BYTES))
     for ch in digits:
         if ch not in _HEX:
             raise CodecError("bad_key", "key must be hex digits only (0-9 a-f)")
+    if len(digits) < 2 * COMMAND_KEY_MIN_BYTES or len(digits) % 2:
+        raise CodecError("bad_key", "key has %d hex digits: must be an even number, at least %d (%d bytes)"
+                         % (len(digits), 2 * COMMAND_KEY_MIN_BYTES, COMMAND_KEY_MIN_BYTES))
     return bytes([int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)])
 
 
