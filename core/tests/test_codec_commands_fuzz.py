@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import math
 
+from heatkeeper.core import codec
 from hypothesis import given
 from hypothesis import strategies as st
-
-from heatkeeper.core import codec
 
 TOPIC = codec.command_topic("st-1")
 

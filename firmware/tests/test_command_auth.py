@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import tomllib
 from typing import Any
 
 import pytest
+import tomli_w
 from heatkeeper.core import codec
 from heatkeeper.firmware import command_auth
 from heatkeeper.firmware.config import validate_config
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks
 
+from .station_setup import EXAMPLE
 from .test_uplink import mqtt_cfg
 
 SID = "st-1"
@@ -170,10 +175,6 @@ def test_insecure_unsigned_commands_only_when_asked() -> None:
 
 
 def test_key_file_problems_are_config_problems(tmp_path: Any, key_file: str) -> None:
-    from .station_setup import EXAMPLE
-
-    import tomllib
-
     with open(EXAMPLE, "rb") as fh:
         base = tomllib.load(fh)
     short = tmp_path / "short.cmdkey"
@@ -195,3 +196,20 @@ def test_key_file_problems_are_config_problems(tmp_path: Any, key_file: str) -> 
     raw["mqtt"]["insecure_unsigned_commands"] = False
     cfg, problems = validate_config(raw, str(tmp_path / "station.toml"))
     assert cfg is not None and cfg.mqtt.command_key_file == key_file, problems
+
+
+def test_check_config_lists_a_short_key_and_says_how_commands_are_taken(tmp_path: Any, key_file: str) -> None:
+    with open(EXAMPLE, "rb") as fh:
+        raw = tomllib.load(fh)
+    short = tmp_path / "short.cmdkey"
+    short.write_text("ab" * 20)
+    raw["mqtt"]["command_key_file"] = str(short)
+    path = tmp_path / "station.toml"
+    path.write_bytes(tomli_w.dumps(raw).encode())
+    cli = [sys.executable, "-m", "heatkeeper.tools.cli", "check-config", str(path)]
+    bad = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "mqtt.command_key_file" in bad.stderr and "40 hex digits" in bad.stderr, bad.stderr
+    raw["mqtt"]["command_key_file"] = key_file
+    path.write_bytes(tomli_w.dumps(raw).encode())
+    good = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and "commands: signed with the key in " + key_file in good.stdout, good.stdout
