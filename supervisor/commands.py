@@ -114,13 +114,13 @@ class CommandTracker:
                                "the key on the station too)" % exc) from None
         command_id = "c" + uuid.uuid4().hex[:20]
         issued = self.clock()
+        expires = issued + (timeout_s or self.timeout_s)
         cmd = {"command_id": command_id, "station_id": station_id, "kind": kind, "args": args, "user": user,
-               "issued_ts": issued, "expires_ts": issued + (timeout_s or self.timeout_s), "state": "sent",
+               "issued_ts": issued, "expires_ts": expires, "state": "sent",
                "reason": "", "detail": "", "done_ts": None, "sent_mono": time.monotonic()}
-        sig = sign(key, station_id, command_id, kind, args, user, cmd["expires_ts"])
+        sig = sign(key, station_id, command_id, kind, args, user, expires)
         try:
-            topic, payload = codec.encode_command(station_id, command_id, kind, args, user, issued, cmd["expires_ts"],
-                                                  sig=sig)
+            topic, payload = codec.encode_command(station_id, command_id, kind, args, user, issued, expires, sig=sig)
         except codec.CodecError as exc:
             raise CommandError(exc.reason, exc.text) from None
         await self.storage.insert_command(cmd)

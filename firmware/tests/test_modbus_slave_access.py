@@ -10,6 +10,7 @@ import json
 import math
 import struct
 import tomllib
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ def f32(value: float) -> list[int]:
     return [hi, lo]
 
 
-def to_f32(regs: list[int]) -> float:
+def to_f32(regs: Sequence[int]) -> float:
     return float(struct.unpack(">f", struct.pack(">HH", regs[0], regs[1]))[0])
 
 
