@@ -150,8 +150,9 @@ class CommandGate:
         elif cfg.insecure_unsigned_commands:
             log.warning("[mqtt] insecure_unsigned_commands = true: remote commands are accepted unsigned; "
                         "anyone who can publish on %s commands this station", codec.command_topic(station_id))
-        elif cfg.enabled:
+        else:
             self.key_problem = "no [mqtt] command_key_file configured"
+        if self.key_problem and cfg.enabled and not cfg.command_key_file:
             log.warning("%s: every remote command will be refused (install the station's key from the "
                         "supervisor, or set insecure_unsigned_commands = true)", self.key_problem)
 
