@@ -78,6 +78,22 @@ async def test_read_only_by_default_refused_writes_are_exceptions_and_alarms(tmp
     assert not [e for e in uplinks(station, "event") if e.get("kind") == "local_write"]  # no command was tried
 
 
+async def test_refusal_alarm_clears_after_a_quiet_spell(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(modbus_slave, "REFUSAL_ALARM_CLEAR_S", 1.0)
+    path, raw = station_toml(tmp_path, 1, mqtt={"enabled": False})
+    async with running_station(path) as station:
+        client = await client_from("127.0.0.1", raw["modbus_slave"]["port"])
+        try:
+            assert (await client.write_register(16, 1, device_id=1)).exception_code == ILLEGAL_FUNCTION
+        finally:
+            client.close()
+        await wait_until(lambda: not station.slave.refusal_alarm, what="refusal alarm cleared")
+        await wait_until(lambda: len([a for a in uplinks(station, "alarm") if a.get("code") == "local_write_refused"]) == 2,
+                         what="cleared alarm committed")
+    states = [a["state"] for a in uplinks(station, "alarm") if a.get("code") == "local_write_refused"]
+    assert states == ["active", "cleared"]
+
+
 async def test_writes_when_enabled_only_from_allowed_addresses(tmp_path: Any) -> None:
     path, raw = station_toml(tmp_path, 1, mqtt={"enabled": False},
                              modbus_slave={"writes_enabled": True, "allow_from": ["127.0.0.2/32", "10.1.0.0/16"]})
