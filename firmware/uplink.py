@@ -54,6 +54,8 @@ log = logging.getLogger("heatkeeper.uplink")
 # MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
 NO_MATCHING_SUBSCRIBERS = 16
 WINDOW = 16  # QoS 1 publishes in flight
+REFUSAL_BURST = 20  # unauthenticated or unreadable commands answered at once ...
+REFUSALS_PER_MIN = 20  # ... and then per minute; more are dropped unanswered and counted
 
 CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
@@ -138,6 +140,11 @@ class CommandGate:
     def __init__(self, station_id: str, handler: CommandHandler, cfg: MqttSection, acks: RecentAcks) -> None:
         self.station_id, self.handler, self.cfg, self.acks = station_id, handler, cfg, acks
         self.counts: collections.Counter[str] = collections.Counter()
+        # Refusals before a command is authenticated cost the outbox an ack and an event each:
+        # a flood of forgeries must not fill the station's disk (REFUSAL_BURST, then REFUSALS_PER_MIN).
+        self._refusal_tokens = float(REFUSAL_BURST)
+        self._refusal_ts: float | None = None
+        self.suppressed = 0
         self.key: bytes | None = None
         self.key_problem = ""
         if cfg.command_key_file:
@@ -170,16 +177,23 @@ class CommandGate:
             cmd = codec.decode_command(topic, payload)
         except codec.CodecError as exc:
             self.counts["malformed"] += 1
+            if not self._refusal_allowed(now_ts):
+                return None, None
             cid = _loose_id(payload)
-            event = {"kind": "command_rejected", "reason": exc.reason, "detail": exc.text, "command_id": cid}
+            event = self._with_suppressed({"kind": "command_rejected", "reason": exc.reason, "detail": exc.text,
+                                           "command_id": cid})
             if cid is None:
                 return None, event
             return self._answer(cid, codec.ACK_REJECTED, exc.reason, exc.text, remember=False), event
         cid = cmd["id"]
         refusal = self._authenticate(cmd)
         if refusal is not None:
+            if not self._refusal_allowed(now_ts):
+                self.counts[refusal[0]] += 1
+                return None, None
             # Not remembered: a forgery must not stand in for the genuine command of the same id.
-            return self._refuse(cid, codec.ACK_REJECTED, refusal[0], refusal[1], now_ts, remember=False)
+            ack, event = self._refuse(cid, codec.ACK_REJECTED, refusal[0], refusal[1], now_ts, remember=False)
+            return ack, self._with_suppressed(event)
         if retained:
             # A retained command would be replayed to the station on every (re)subscribe.
             self.counts["retained"] += 1
@@ -221,6 +235,26 @@ class CommandGate:
         self.counts[str(result)] += 1
         return self._answer(cid, str(result), str(res.get("reason", "")), str(res.get("detail", "")),
                             expires_ts=cmd["expires_ts"], now_ts=now_ts), None
+
+    def _refusal_allowed(self, now_ts: float) -> bool:
+        """Token bucket over unauthenticated refusals; False = drop silently (counted in `suppressed`)."""
+        if self._refusal_ts is not None and now_ts > self._refusal_ts:
+            self._refusal_tokens = min(float(REFUSAL_BURST),
+                                       self._refusal_tokens + (now_ts - self._refusal_ts) * REFUSALS_PER_MIN / 60.0)
+        self._refusal_ts = now_ts if self._refusal_ts is None else max(self._refusal_ts, now_ts)
+        if self._refusal_tokens < 1.0:
+            self.suppressed += 1
+            if self.suppressed == 1:
+                log.warning("command refusals arrive faster than %d per minute: dropping them unanswered "
+                            "(counted; the next answered one says how many)", REFUSALS_PER_MIN)
+            return False
+        self._refusal_tokens -= 1.0
+        return True
+
+    def _with_suppressed(self, event: dict) -> dict:
+        if self.suppressed:
+            event["suppressed"], self.suppressed = self.suppressed, 0
+        return event
 
     def _refuse(self, cid: str, result: str, reason: str, detail: str, now_ts: float, remember: bool = True,
                 expires_ts: float = 0.0) -> tuple[dict, dict]:

@@ -213,3 +213,19 @@ def test_check_config_lists_a_short_key_and_says_how_commands_are_taken(tmp_path
     path.write_bytes(tomli_w.dumps(raw).encode())
     good = subprocess.run(cli, capture_output=True, text=True, timeout=60)
     assert good.returncode == 0 and "commands: signed with the key in " + key_file in good.stdout, good.stdout
+
+
+def test_a_flood_of_forgeries_is_answered_at_a_bounded_rate(key_file: str) -> None:
+    from heatkeeper.firmware import uplink
+
+    gate, ctl = gate_with(key_file)
+    answered = [gate.process(TOPIC, signed(cid="f-%d" % i, key=OTHER_KEY), False, NOW) for i in range(200)]
+    acked = [a for a, _e in answered if a is not None]
+    assert len(acked) == uplink.REFUSAL_BURST and gate.suppressed == 200 - uplink.REFUSAL_BURST
+    assert gate.counts["bad_signature"] == 200 and not ctl.applied
+    good, _ = gate.process(TOPIC, signed(cid="g-1"), False, NOW)  # genuine commands are never held back
+    assert good is not None and good["result"] == "applied"
+    # a minute later the next one is answered again and says how many went unanswered
+    ack, event = gate.process(TOPIC, unsigned(), False, NOW + 60)
+    assert ack is not None and ack["reason"] == "unsigned"
+    assert event is not None and event["suppressed"] == 200 - uplink.REFUSAL_BURST and gate.suppressed == 0
