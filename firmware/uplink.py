@@ -22,7 +22,8 @@ with this station's command key (firmware/command_auth.py; checked before anythi
 not retained, not a duplicate (a recent-ack cache answers repeats with the first answer and
 never applies them again), user allowed, not expired (wall clock), expiry not absurdly far.
 Every command with a readable id gets exactly one ack per delivery, through the outbox, so
-acks survive outages too; every refusal is also an event.
+acks survive outages too; every refusal is also an event. Only refusals before authentication
+are rate-limited (REFUSAL_BURST, REFUSALS_PER_MIN): a flood of forgeries is counted, not stored.
 Nothing here is awaited by the control loop: it only writes to the outbox and calls `wake()`.
 """
 
