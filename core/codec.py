@@ -227,28 +227,165 @@ def decode_uplink(topic: str, payload: bytes) -> dict:
 
 
 # --- commands (supervisor -> station) --------------------------------------------------------
+# A command is signed end to end with a per-station key the broker never holds: HMAC-SHA256
+# (computed by the firmware and the supervisor; MicroPython has no hmac module) over the bytes
+# `command_signing_bytes` builds from station, id, kind, args, user and expiry. The signature
+# travels as "sig" (64 lowercase hex digits). Args are flat: each value a bounded integer, a
+# finite number, text, true/false or null, so their canonical form is the same on every side.
+COMMAND_SIG_DOMAIN = "heatkeeper/v1/cmd"
+SIG_HEX_CHARS = 64
+COMMAND_KEY_MIN_BYTES = 32
+MAX_COMMAND_ARGS = 32
+MAX_ARG_TEXT_CHARS = 256
+MAX_ARG_INT = 9007199254740992  # 2**53: every such integer is also exact as a float
+_HEX = "0123456789abcdef"
+
+
+def _canon_str(text: str) -> str:
+    # Escapes only what JSON requires (and lone surrogates, which have no UTF-8 form), so the
+    # same text gives the same bytes whatever JSON library read it.
+    parts = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            parts.append('\\"')
+        elif ch == "\\":
+            parts.append("\\\\")
+        elif code < 0x20 or 0xD800 <= code <= 0xDFFF:
+            parts.append("\\u%04x" % code)
+        else:
+            parts.append(ch)
+    parts.append('"')
+    return "".join(parts)
+
+
+def _canon(value: object, out: list) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(repr(value))
+    elif isinstance(value, str):
+        out.append(_canon_str(value))
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _canon(item, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, key in enumerate(sorted(value)):
+            if not isinstance(key, str):
+                raise CodecError("bad_field", "object key %r: must be text" % (key,))
+            if i:
+                out.append(",")
+            out.append(_canon_str(key))
+            out.append(":")
+            _canon(value[key], out)
+        out.append("}")
+    else:
+        raise CodecError("bad_field", "a %s cannot be part of a signed command" % type(value).__name__)
+
+
+def canonical_json(value: object) -> str:
+    """JSON text with sorted keys, no spaces and minimal escapes: one text per value."""
+    out = []  # type: list
+    _canon(value, out)
+    return "".join(out)
+
+
+def command_signing_bytes(station_id: str, command_id: str, kind: str, args: dict, user: str,
+                          expires_ts_s: float) -> bytes:
+    """The bytes a command's HMAC-SHA256 covers: station, id, kind, args (canonical JSON), user
+    and expiry, under a domain tag so no other message of ours can be passed off as a command."""
+    return canonical_json([COMMAND_SIG_DOMAIN, station_id, command_id, kind, args, user, expires_ts_s]).encode()
+
+
+def parse_command_key(text: str) -> bytes:
+    """A station command key from its file text (hex, at least COMMAND_KEY_MIN_BYTES bytes).
+    Raises CodecError("bad_key") without echoing the text (it is a secret)."""
+    digits = text.strip().lower() if isinstance(text, str) else ""
+    for ch in digits:
+        if ch not in _HEX:
+            raise CodecError("bad_key", "key must be hex digits only (0-9 a-f)")
+    if len(digits) < 2 * COMMAND_KEY_MIN_BYTES or len(digits) % 2:
+        raise CodecError("bad_key", "key has %d hex digits: must be an even number, at least %d (%d bytes)"
+                         % (len(digits), 2 * COMMAND_KEY_MIN_BYTES, COMMAND_KEY_MIN_BYTES))
+    return bytes([int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)])
+
+
+def _finite(obj: dict, key: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, int) and not -MAX_ARG_INT <= value <= MAX_ARG_INT) or (
+            isinstance(value, float) and (value != value or value - value != 0.0)):
+        raise CodecError("bad_field", "%s=%s: must be a finite number within +-2**53" % (key, ("%r" % (value,))[:40]))
+    return value  # type: ignore[return-value]
+
+
+def _command_args(msg: dict) -> dict:
+    args = msg.get("args")
+    if not isinstance(args, dict):
+        raise CodecError("bad_field", "args: must be an object")
+    if len(args) > MAX_COMMAND_ARGS:
+        raise CodecError("bad_field", "args: %d arguments, at most %d" % (len(args), MAX_COMMAND_ARGS))
+    for name in args:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_ID_CHARS:
+            raise CodecError("bad_field", "args: name %s must be text of 1-%d characters"
+                             % (("%r" % (name,))[:80], MAX_ID_CHARS))
+        value = args[name]
+        if isinstance(value, str):
+            if len(value) > MAX_ARG_TEXT_CHARS:
+                raise CodecError("bad_field", "args.%s: text of %d characters, at most %d"
+                                 % (name, len(value), MAX_ARG_TEXT_CHARS))
+        elif value is not None and not isinstance(value, bool):
+            if not isinstance(value, (int, float)):
+                raise CodecError("bad_field", "args.%s: must be a number, text, true/false or null" % name)
+            _finite(args, name)
+    return args
+
+
 def encode_command(station_id: str, command_id: str, kind: str, args: dict, user: str,
-                   issued_ts_s: float, expires_ts_s: float) -> tuple:
-    """(topic, payload bytes) of one command; `expires_ts_s` is wall-clock unix seconds."""
+                   issued_ts_s: float, expires_ts_s: float, sig: str = "") -> tuple:
+    """(topic, payload bytes) of one command; `expires_ts_s` is wall-clock unix seconds; `sig`
+    the hex HMAC-SHA256 over `command_signing_bytes` (omitted when empty: an unsigned command)."""
     _check_id(station_id, "station")
     _check_id(command_id, "command id")
     msg = {"v": VERSION, "id": command_id, "station": station_id, "kind": kind, "args": args,
            "user": user, "issued_ts": issued_ts_s, "expires_ts": expires_ts_s}
+    if sig:
+        msg["sig"] = sig
     return command_topic(station_id), _dump(msg)
 
 
 def decode_command(topic: str, payload: bytes) -> dict:
-    """A structurally valid command dict. Whether the kind and args are allowed is for
-    core.commands to decide (it knows the station's mode and limits)."""
-    sid, _, msg = _open(topic, payload, "cmd", "a command")
+    """A structurally valid command dict ("sig" present only when the sender signed it).
+    Whether the signature is right is for the receiver to check (it holds the key); whether
+    the kind and args are allowed is for core.commands to decide (it knows the station's mode
+    and limits). Raises CodecError and nothing else."""
+    try:
+        sid, _, msg = _open(topic, payload, "cmd", "a command")
+    except RuntimeError:  # CPython's RecursionError, MicroPython's RuntimeError: nested too deep
+        raise CodecError("bad_json", "payload nests too deeply")
     _check_id(msg.get("id"), "command id")
     if msg.get("station") != sid:
         raise CodecError("station_mismatch", "command for %r on topic of %r" % (msg.get("station"), sid))
     _text(msg, "kind", 64)
     _text(msg, "user", 64)
-    _dict(msg, "args")
-    _number(msg, "issued_ts")
-    _number(msg, "expires_ts")
+    _command_args(msg)
+    _finite(msg, "issued_ts")
+    _finite(msg, "expires_ts")
+    if "sig" in msg:
+        sig = msg["sig"]
+        if not isinstance(sig, str) or len(sig) != SIG_HEX_CHARS or [ch for ch in sig if ch not in _HEX]:
+            raise CodecError("bad_signature", "sig: must be %d lowercase hex digits" % SIG_HEX_CHARS)
     return msg
 
 

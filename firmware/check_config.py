@@ -32,7 +32,14 @@ def run(args: argparse.Namespace) -> int:
     mq = cfg.mqtt
     print("  mqtt: %s" % ("%s:%d%s%s" % (mq.host, mq.port, " TLS" if mq.tls_ca or mq.tls_cert else "",
                                           " user %s" % mq.username if mq.username else "") if mq.enabled else "disabled"))
+    if mq.enabled:
+        print("  commands: %s" % ("signed with the key in %s" % mq.command_key_file if mq.command_key_file else
+                                  "accepted UNSIGNED (insecure_unsigned_commands = true)"
+                                  if mq.insecure_unsigned_commands else
+                                  "all refused: no command_key_file (install the station's key from the supervisor)"))
     ms = cfg.modbus_slave
-    print("  modbus slave: %s" % ("%s:%d unit %d" % (ms.host, ms.port, ms.unit_id) if ms.enabled else "disabled"))
+    print("  modbus slave: %s" % ("%s:%d unit %d, %s, clients from %s" % (
+        ms.host, ms.port, ms.unit_id, "writes enabled" if ms.writes_enabled else "read-only",
+        ", ".join(ms.allow_from) or "any address") if ms.enabled else "disabled"))
     print("  control sections: %s" % (", ".join(sorted(cfg.control)) or "(core defaults)"))
     return 0

@@ -6,11 +6,12 @@
     [station]        this module (SECTIONS below)
     [mqtt]           this module
     [storage]        this module
-    [modbus_slave]   this module
+    [modbus_slave]   this module (writes_enabled, allow_from: see firmware/modbus_slave.py)
     [control.*]      heatkeeper.core.settings.validate (same sections and keys as core.settings.DEFAULTS)
     [[bus]]/[[device]]  heatkeeper.firmware.modbus.config.validate_bus_config
 
-Relative paths (data_dir, password_file, tls_*) are resolved against the config file's folder,
+[mqtt] command_key_file is checked for a usable key (firmware/command_auth.py).
+Relative paths (data_dir, password_file, command_key_file, tls_*) are resolved against the config file's folder,
 so an example config runs from anywhere. Config key = attribute name (HOUSE_STYLE).
 """
 
@@ -60,6 +61,10 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "max_command_ttl_s": (86400.0, "float", (10.0, 604800.0), "s"),
         "command_users": ([], "strlist", None, ""),
         "require_subscriber": (True, "bool", None, ""),
+        # Command signatures (firmware/command_auth.py): the station's key from the supervisor;
+        # without one every remote command is refused, unless unsigned ones are allowed explicitly.
+        "command_key_file": ("", "path", None, ""),
+        "insecure_unsigned_commands": (False, "bool", None, ""),
     },
     "storage": {
         "outbox_max_messages": (200000, "int", (100, 10000000), "messages"),
@@ -74,6 +79,9 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "port": (5502, "int", (1, 65535), ""),
         "unit_id": (1, "int", (0, 247), ""),
         "local_lease_s": (3600.0, "float", (60.0, 86400.0), "s"),
+        # Local writes (firmware/modbus_slave.py): read-only unless enabled; clients by address.
+        "writes_enabled": (False, "bool", None, ""),
+        "allow_from": ([], "strlist", None, ""),
     },
 }
 KNOWN_TOP = set(SECTIONS) | {"control", "bus", "device"}
@@ -114,6 +122,8 @@ class MqttSection:
     max_command_ttl_s: float
     command_users: tuple[str, ...]
     require_subscriber: bool
+    command_key_file: str = ""
+    insecure_unsigned_commands: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,8 @@ class SlaveSection:
     port: int
     unit_id: int
     local_lease_s: float
+    writes_enabled: bool = False
+    allow_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +247,48 @@ def _control(raw: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
     return {sec: dict(values) for sec, values in raw.items()}
 
 
+def _check_command_auth(mq: dict[str, Any], problems: list[str]) -> None:
+    """[mqtt] command_key_file must hold a usable key; a key and insecure_unsigned_commands exclude each other."""
+    from .command_auth import key_file_problem
+
+    key_file = mq.get("command_key_file")
+    if isinstance(key_file, str) and key_file and os.path.isfile(key_file):
+        problem = key_file_problem("mqtt.command_key_file", key_file)
+        if problem is not None:
+            problems.append(problem)
+    if key_file and mq.get("insecure_unsigned_commands") is True:
+        problems.append("mqtt.insecure_unsigned_commands=true with mqtt.command_key_file=%r: give one or the other "
+                        "(with a key, unsigned commands are refused)" % key_file)
+
+
+def _check_slave_access(ms: dict[str, Any], problems: list[str]) -> None:
+    """[modbus_slave] allow_from: each an IP address or a CIDR network (IPv4 or IPv6)."""
+    import ipaddress
+
+    for entry in ms.get("allow_from") or ():
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            problems.append("modbus_slave.allow_from: %r is not an IP address or CIDR network "
+                            "(e.g. \"192.168.10.20\" or \"192.168.10.0/24\")" % entry)
+    host = ms.get("host")
+    if ms.get("enabled") is True and ms.get("writes_enabled") is True and not ms.get("allow_from") \
+            and isinstance(host, str) and not _loopback(host):
+        problems.append("modbus_slave.writes_enabled=true on host=%r with an empty allow_from: name the HMI's "
+                        "address(es) in modbus_slave.allow_from, or bind to 127.0.0.1" % host)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig | None, list[str]]:
     """Validate a parsed station TOML. (StationConfig, []) when sound, else (None, every problem)."""
     from heatkeeper.firmware.modbus import validate_bus_config
@@ -255,6 +309,8 @@ def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig
                         % (mq.get("tls_cert"), mq.get("tls_key")))
     if mq.get("password_file") and not mq.get("username") and isinstance(st.get("id"), str):
         mq["username"] = st["id"]  # the station id doubles as its broker user (per-station ACL)
+    _check_command_auth(mq, problems)
+    _check_slave_access(parts["modbus_slave"], problems)
     rmin, rmax = mq.get("reconnect_min_s"), mq.get("reconnect_max_s")
     if isinstance(rmin, float) and isinstance(rmax, float) and rmin > rmax:
         problems.append("mqtt.reconnect_min_s=%r s: must not exceed mqtt.reconnect_max_s=%r s" % (rmin, rmax))

@@ -36,6 +36,16 @@ Holding registers (FC3 read, FC16 write; float32 settings must be written as who
 | 15      | acknowledge alarm: write index i of core.alarms.CODES | ack_alarm {code}    |
 | 16      | write 1: clear all leases | clear_lease {what: "all"}                       |
 
+Access (M13: the port is a control surface). Read-only unless `[modbus_slave] writes_enabled =
+true`: a write while disabled, or with a coil function (FC5/FC15: there are no coils), answers
+exception 1 (ILLEGAL FUNCTION) and changes nothing. `allow_from` (IP addresses or CIDR
+networks; empty = any address that reaches the bound interface) is checked when a client
+connects: any other address is disconnected at once, before it can read or write. Every refusal
+counts, raises the warning alarm `local_write_refused` (cleared after REFUSAL_ALARM_CLEAR_S
+without one) and an event `local_write_refused` with its reason (`writes_disabled`,
+`write_function_refused`, `address_not_allowed`), at most one event per reason per
+REFUSAL_REPORT_S (the next one says how many were suppressed).
+
 A write goes through `StationController.handle_command` exactly like a remote command; a
 rejected one answers exception 3 (ILLEGAL DATA VALUE) and is journalled with its reason; a
 write covering half a float answers exception 2 (ILLEGAL DATA ADDRESS). A write over several
@@ -45,15 +55,19 @@ read back the last value accepted here (NaN before the first write); mode reads 
 
 from __future__ import annotations
 
+import collections
+import ipaddress
 import logging
 import math
 import struct
+import time
 from typing import Any
 
 from heatkeeper.core import codec
 from heatkeeper.core import signals as S
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from .config import SlaveSection
@@ -85,6 +99,11 @@ HR_ACK = 15
 HR_CLEAR = 16
 MODE_CODES = ("auto", "manual", "remote", "safe", "summer", "startup")
 LEASE_RANGE_S = (60.0, 86400.0)
+HR_READ_FUNCTIONS = (3, 23)
+HR_WRITE_FUNCTIONS = (6, 16, 23)
+REFUSAL_REPORT_S = 60.0  # at most one refusal event per reason per this long
+REFUSAL_ALARM_CLEAR_S = 600.0  # the refusal alarm clears after this long without a refusal
+REFUSAL_ALARM = "local_write_refused"
 
 
 def float_words(value: Any) -> tuple[int, int]:
@@ -110,6 +129,49 @@ def _alarm_codes() -> tuple[str, ...]:
     return tuple(alarms.CODES)
 
 
+class AddressFilter:
+    """Client addresses allowed to connect: IPs or CIDR networks; none given = every address."""
+
+    def __init__(self, entries: tuple[str, ...] | list[str]) -> None:
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]
+
+    def allows(self, host: str) -> bool:
+        if not self.networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip.version == net.version and ip in net for net in self.networks)
+
+
+class _GuardedHandler(ServerRequestHandler):
+    """pymodbus' per-connection handler, with the address check before anything is served."""
+
+    def connection_made(self, transport: Any) -> None:
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        slave: StationSlave = self.server.slave
+        if not slave.access.allows(host):
+            transport.abort()
+            if self.listener is not None:  # never served: pymodbus would not forget it by itself
+                self.listener.active_connections.pop(self.unique_id, None)
+            slave.refuse_connection(host)
+            return
+        super().connection_made(transport)
+
+
+class _GuardedTcpServer(ModbusTcpServer):
+    """ModbusTcpServer whose connections pass StationSlave.access first."""
+
+    slave: StationSlave
+
+    def callback_new_connection(self) -> ServerRequestHandler:
+        return _GuardedHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+
 class StationSlave:
     """The Modbus TCP slave of one station (see the module docstring for the map)."""
 
@@ -126,6 +188,13 @@ class StationSlave:
         self.lease_s = cfg.local_lease_s
         self.writes_ok = 0
         self.writes_rejected = 0
+        self.access = AddressFilter(cfg.allow_from)
+        self.writes_refused = 0
+        self.connections_refused = 0
+        self._reported_s: dict[str, float] = {}
+        self._suppressed: collections.Counter[str] = collections.Counter()
+        self._last_refusal_s = 0.0
+        self.refusal_alarm = False
         self.ir[0] = MAP_VERSION
         for i in range(len(S.INPUTS)):
             self.ir[IR_INPUTS + 2 * i], self.ir[IR_INPUTS + 2 * i + 1] = NAN_WORDS
@@ -140,12 +209,15 @@ class StationSlave:
                      [SimData(0, count=IR_SIZE, values=0, datatype=DataType.REGISTERS)]),
             action=self._action,
         )
-        self.server = ModbusTcpServer(device, address=(cfg.host, cfg.port))
+        self.server = _GuardedTcpServer(device, address=(cfg.host, cfg.port))
+        self.server.slave = self
 
     async def start(self) -> None:
         """Listen (returns once the socket is bound)."""
         await self.server.serve_forever(background=True)
-        log.info("Modbus TCP slave on %s:%d unit %d", self.cfg.host, self.cfg.port, self.cfg.unit_id)
+        log.info("Modbus TCP slave on %s:%d unit %d, %s, clients from %s", self.cfg.host, self.cfg.port,
+                 self.cfg.unit_id, "writes enabled" if self.cfg.writes_enabled else "read-only",
+                 ", ".join(self.cfg.allow_from) or "any address")
 
     async def stop(self) -> None:
         """Close the listener and its connections."""
@@ -188,6 +260,41 @@ class StationSlave:
         name = str(out.get(S.MODE_NAME, ""))
         self.hr[HR_MODE] = MODE_CODES.index("startup") if name.startswith("startup") else (
             MODE_CODES.index(name) if name in MODE_CODES else 0xFFFF)
+        if self.refusal_alarm and time.monotonic() - self._last_refusal_s >= REFUSAL_ALARM_CLEAR_S:
+            self.refusal_alarm = False
+            self.station.emit(codec.UP_ALARM, {"code": REFUSAL_ALARM, "severity": "warning", "state": "cleared",
+                                               "text": "no refused local write or connection for %.0f s"
+                                               % REFUSAL_ALARM_CLEAR_S})
+
+    # --- refusals -----------------------------------------------------------------------------
+    def refuse_connection(self, host: str) -> None:
+        """A client from outside allow_from was disconnected (called by the connection handler)."""
+        self.connections_refused += 1
+        self._refusal("address_not_allowed", "connection from %s refused: not in [modbus_slave] allow_from (%s)"
+                      % (host or "an unknown address", ", ".join(self.cfg.allow_from)), host)
+
+    def _refuse_write(self, reason: str, detail: str) -> ExcCodes:
+        self.writes_refused += 1
+        self._refusal(reason, detail, "")
+        return ExcCodes.ILLEGAL_FUNCTION
+
+    def _refusal(self, reason: str, detail: str, peer: str) -> None:
+        """Alarm (once per episode) and event (at most one per reason per REFUSAL_REPORT_S)."""
+        now_s = time.monotonic()
+        self._last_refusal_s = now_s
+        if not self.refusal_alarm:
+            self.refusal_alarm = True
+            self.station.emit(codec.UP_ALARM, {"code": REFUSAL_ALARM, "severity": "warning", "state": "active",
+                                               "text": detail})
+        last = self._reported_s.get(reason)
+        if last is not None and now_s - last < REFUSAL_REPORT_S:
+            self._suppressed[reason] += 1
+            return
+        self._reported_s[reason] = now_s
+        suppressed = self._suppressed.pop(reason, 0)
+        log.warning("local panel: %s%s", detail, " (%d more since the last report)" % suppressed if suppressed else "")
+        self.station.emit(codec.UP_EVENT, {"kind": REFUSAL_ALARM, "reason": reason, "detail": detail, "peer": peer,
+                                           "suppressed": suppressed})
 
     # --- pymodbus hook ------------------------------------------------------------------------
     async def _action(self, function_code: int, start_address: int, address: int, count: int,
@@ -196,8 +303,15 @@ class StationSlave:
             registers[address - start_address:address - start_address + count] = self.ir[address:address + count]
             return None
         if set_values is None:
-            registers[address - start_address:address - start_address + count] = self.hr[address:address + count]
+            if function_code in HR_READ_FUNCTIONS:
+                registers[address - start_address:address - start_address + count] = self.hr[address:address + count]
             return None
+        if function_code not in HR_WRITE_FUNCTIONS:
+            return self._refuse_write("write_function_refused", "function code %d refused: this slave has no coils; "
+                                      "settings are holding registers (FC6/FC16)" % function_code)
+        if not self.cfg.writes_enabled:
+            return self._refuse_write("writes_disabled", "write of %d register(s) at %d refused: the local panel is "
+                                      "read-only ([modbus_slave] writes_enabled = false)" % (len(set_values), address))
         values = [int(v) for v in set_values]
         result = self.write(address, values)
         if result is None:

@@ -17,10 +17,13 @@ A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will dro
 retried until a subscriber appears, so a supervisor that lost its session loses no data.
 
 Subscriptions use retainAsPublished, so a retained command is recognised on live delivery too.
-Commands (core.codec.command_topic) pass a gate before core sees them: decodable, not
-retained, user allowed, not expired (wall clock), expiry not absurdly far, not a duplicate
-(a recent-ack cache answers repeats with the first answer). Every command with a readable id
-gets exactly one ack per delivery, through the outbox, so acks survive outages too.
+Commands (core.codec.command_topic) pass a gate before core sees them: decodable, signed
+with this station's command key (firmware/command_auth.py; checked before anything else),
+not retained, not a duplicate (a recent-ack cache answers repeats with the first answer and
+never applies them again), user allowed, not expired (wall clock), expiry not absurdly far.
+Every command with a readable id gets exactly one ack per delivery, through the outbox, so
+acks survive outages too; every refusal is also an event. Only refusals before authentication
+are rate-limited (REFUSAL_BURST, REFUSALS_PER_MIN): a flood of forgeries is counted, not stored.
 Nothing here is awaited by the control loop: it only writes to the outbox and calls `wake()`.
 """
 
@@ -42,6 +45,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from . import command_auth
 from .config import MqttSection
 from .errors import UplinkFault
 from .outbox import Outbox
@@ -51,6 +55,8 @@ log = logging.getLogger("heatkeeper.uplink")
 # MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
 NO_MATCHING_SUBSCRIBERS = 16
 WINDOW = 16  # QoS 1 publishes in flight
+REFUSAL_BURST = 20  # unauthenticated or unreadable commands answered at once ...
+REFUSALS_PER_MIN = 20  # ... and then per minute; more are dropped unanswered and counted
 
 CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
@@ -59,48 +65,112 @@ EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
 
 
 class RecentAcks:
-    """The last `size` command acks by command id (answers duplicates without re-applying)."""
+    """Command answers by id, so that a repeat is answered again and never applied again.
 
-    def __init__(self, size: int = 256) -> None:
+    A signed command stays valid until its expiry, so its id is kept at least until then (and
+    the last `size` beyond that). Should more than `max_held` unexpired ids pile up, the oldest
+    go and `floor_ts` rises to their expiry: a command expiring at or before `floor_ts` might be
+    one of them, so the gate refuses it. Saved with the state file (survives restarts)."""
+
+    def __init__(self, size: int = 256, max_held: int = 4096) -> None:
         self.size = size
-        self._acks: collections.OrderedDict[str, dict] = collections.OrderedDict()
+        self.max_held = max(size, max_held)
+        self.floor_ts = 0.0
+        self._acks: collections.OrderedDict[str, tuple[dict, float]] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._acks)
 
     def get(self, command_id: str) -> dict | None:
-        return self._acks.get(command_id)
+        item = self._acks.get(command_id)
+        return item[0] if item is not None else None
 
-    def put(self, command_id: str, ack: dict) -> None:
-        self._acks[command_id] = ack
+    def put(self, command_id: str, ack: dict, expires_ts: float = 0.0, now_ts: float | None = None) -> None:
+        self._acks[command_id] = (ack, float(expires_ts))
         self._acks.move_to_end(command_id)
-        while len(self._acks) > self.size:
-            self._acks.popitem(last=False)
+        if len(self._acks) <= self.size:
+            return
+        if now_ts is not None:  # forget expired ids first (oldest first), down to `size`
+            for cid in [k for k, (_a, exp) in self._acks.items() if exp < now_ts]:
+                if len(self._acks) <= self.size:
+                    break
+                del self._acks[cid]
+        limit = self.max_held if now_ts is not None else self.size
+        while len(self._acks) > limit:
+            _cid, (_ack, exp) = self._acks.popitem(last=False)
+            self.floor_ts = max(self.floor_ts, exp)
 
-    def snapshot(self) -> list:
-        """JSON-safe list for the state file (a restarted station still recognises repeats)."""
-        return [[k, v] for k, v in self._acks.items()]
+    def snapshot(self) -> dict:
+        """JSON-safe form for the state file (a restarted station still recognises repeats)."""
+        return {"acks": [[k, v, exp] for k, (v, exp) in self._acks.items()], "floor_ts": self.floor_ts}
 
-    def restore(self, items: Any) -> None:
-        if isinstance(items, list):
-            for item in items:
-                if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], dict):
-                    self.put(item[0], item[1])
+    def restore(self, data: Any) -> None:
+        """Take a snapshot back (also the older list-of-pairs form, whose expiries are unknown)."""
+        items = data.get("acks") if isinstance(data, dict) else data
+        if isinstance(data, dict):
+            floor = data.get("floor_ts")
+            if isinstance(floor, (int, float)) and not isinstance(floor, bool) and floor == floor:
+                self.floor_ts = max(self.floor_ts, float(floor))
+        if not isinstance(items, list):
+            return
+        for item in items:
+            if isinstance(item, list) and len(item) in (2, 3) and isinstance(item[0], str) and isinstance(item[1], dict):
+                exp = item[2] if len(item) == 3 else 0.0
+                if isinstance(exp, bool) or not isinstance(exp, (int, float)) or exp != exp:
+                    exp = 0.0
+                self._acks[item[0]] = (item[1], float(exp))
+                self._acks.move_to_end(item[0])
+        while len(self._acks) > self.max_held:
+            _cid, (_ack, exp) = self._acks.popitem(last=False)
+            self.floor_ts = max(self.floor_ts, exp)
 
 
 def _loose_id(payload: bytes) -> str | None:
     """The command id of a payload that failed validation, if one can be read safely."""
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):
         return None
     cid = obj.get("id") if isinstance(obj, dict) else None
     return cid if codec.valid_id(cid) else None
 
 
 class CommandGate:
-    """Command checks that need no broker: decode, retained, user, expiry, duplicates, apply."""
+    """Command checks that need no broker: decode, signature, retained, duplicates, user, expiry, apply."""
 
     def __init__(self, station_id: str, handler: CommandHandler, cfg: MqttSection, acks: RecentAcks) -> None:
         self.station_id, self.handler, self.cfg, self.acks = station_id, handler, cfg, acks
         self.counts: collections.Counter[str] = collections.Counter()
+        # Refusals before a command is authenticated cost the outbox an ack and an event each:
+        # a flood of forgeries must not fill the station's disk (REFUSAL_BURST, then REFUSALS_PER_MIN).
+        self._refusal_tokens = float(REFUSAL_BURST)
+        self._refusal_ts: float | None = None
+        self.suppressed = 0
+        self.key: bytes | None = None
+        self.key_problem = ""
+        if cfg.command_key_file:
+            try:
+                self.key = command_auth.read_command_key(cfg.command_key_file)
+            except (OSError, codec.CodecError) as exc:
+                # Validated at start-up; if it went bad since, refuse commands and keep controlling.
+                self.key_problem = "command key file %s unusable (%s)" % (cfg.command_key_file, exc)
+                log.error("%s: every remote command will be refused", self.key_problem)
+        elif cfg.insecure_unsigned_commands:
+            log.warning("[mqtt] insecure_unsigned_commands = true: remote commands are accepted unsigned; "
+                        "anyone who can publish on %s commands this station", codec.command_topic(station_id))
+        else:
+            self.key_problem = "no [mqtt] command_key_file configured"
+        if self.key_problem and cfg.enabled and not cfg.command_key_file:
+            log.warning("%s: every remote command will be refused (install the station's key from the "
+                        "supervisor, or set insecure_unsigned_commands = true)", self.key_problem)
+
+    def _authenticate(self, cmd: dict) -> tuple[str, str] | None:
+        """(reason, detail) when the command must be refused for its signature, else None."""
+        if self.key is not None:
+            return command_auth.verify(self.key, self.station_id, cmd)
+        if self.cfg.insecure_unsigned_commands and not self.key_problem:
+            return None
+        return command_auth.NO_COMMAND_KEY, self.key_problem + ": this station refuses every remote command"
 
     def process(self, topic: str, payload: bytes, retained: bool, now_ts: float) -> tuple[dict | None, dict | None]:
         """(ack body or None, event body or None) for one received command message."""
@@ -108,12 +178,23 @@ class CommandGate:
             cmd = codec.decode_command(topic, payload)
         except codec.CodecError as exc:
             self.counts["malformed"] += 1
+            if not self._refusal_allowed(now_ts):
+                return None, None
             cid = _loose_id(payload)
-            event = {"kind": "command_rejected", "reason": exc.reason, "detail": exc.text, "command_id": cid}
+            event = self._with_suppressed({"kind": "command_rejected", "reason": exc.reason, "detail": exc.text,
+                                           "command_id": cid})
             if cid is None:
                 return None, event
             return self._answer(cid, codec.ACK_REJECTED, exc.reason, exc.text, remember=False), event
         cid = cmd["id"]
+        refusal = self._authenticate(cmd)
+        if refusal is not None:
+            if not self._refusal_allowed(now_ts):
+                self.counts[refusal[0]] += 1
+                return None, None
+            # Not remembered: a forgery must not stand in for the genuine command of the same id.
+            ack, event = self._refuse(cid, codec.ACK_REJECTED, refusal[0], refusal[1], now_ts, remember=False)
+            return ack, self._with_suppressed(event)
         if retained:
             # A retained command would be replayed to the station on every (re)subscribe.
             self.counts["retained"] += 1
@@ -121,20 +202,25 @@ class CommandGate:
         earlier = self.acks.get(cid)
         if earlier is not None:
             self.counts["duplicate"] += 1
-            return dict(earlier, duplicate=True), None
+            return dict(earlier, duplicate=True), {"kind": "command_duplicate", "reason": "duplicate", "command_id": cid,
+                                                   "detail": "answered from the ack cache, not applied again"}
         if self.cfg.command_users and cmd["user"] not in self.cfg.command_users:
             self.counts["unauthorised"] += 1
             return self._answer(cid, codec.ACK_REJECTED, "unauthorised",
-                                "user %r may not command this station" % cmd["user"]), None
+                                "user %r may not command this station" % cmd["user"], expires_ts=cmd["expires_ts"],
+                                now_ts=now_ts), None
         if cmd["expires_ts"] <= now_ts:
-            self.counts["expired"] += 1
-            return self._answer(cid, codec.ACK_EXPIRED, "expired",
-                                "expired %.1f s ago" % (now_ts - cmd["expires_ts"])), None
+            return self._refuse(cid, codec.ACK_EXPIRED, "expired", "expired %.1f s ago" % (now_ts - cmd["expires_ts"]),
+                                now_ts, expires_ts=cmd["expires_ts"])
         if cmd["expires_ts"] - now_ts > self.cfg.max_command_ttl_s:
-            self.counts["rejected"] += 1
-            return self._answer(cid, codec.ACK_REJECTED, "expiry_too_far",
+            return self._refuse(cid, codec.ACK_REJECTED, "expiry_too_far",
                                 "expires_ts is %.0f s ahead; at most %.0f s allowed"
-                                % (cmd["expires_ts"] - now_ts, self.cfg.max_command_ttl_s)), None
+                                % (cmd["expires_ts"] - now_ts, self.cfg.max_command_ttl_s), now_ts,
+                                expires_ts=cmd["expires_ts"])
+        if cmd["expires_ts"] <= self.acks.floor_ts:
+            return self._refuse(cid, codec.ACK_REJECTED, "replay_window",
+                                "expires before %.0f: ids that old are no longer remembered, so it may be a replay"
+                                % self.acks.floor_ts, now_ts, remember=False)
         request = {"id": cid, "kind": cmd["kind"], "args": cmd["args"], "user": cmd["user"], "source": "remote",
                    "expires_ts": cmd["expires_ts"]}
         try:
@@ -142,17 +228,47 @@ class CommandGate:
         except Exception as exc:  # noqa: BLE001 - task boundary: a controller defect must not kill the link
             log.exception("command %s (%s) raised in the controller", cid, cmd["kind"])
             self.counts["error"] += 1
-            return self._answer(cid, codec.ACK_REJECTED, "internal_error", "%s: %s" % (type(exc).__name__, exc)), None
+            return self._answer(cid, codec.ACK_REJECTED, "internal_error", "%s: %s" % (type(exc).__name__, exc),
+                                expires_ts=cmd["expires_ts"], now_ts=now_ts), None
         result = res.get("result") if isinstance(res, dict) else None
         if result not in codec.ACK_RESULTS:
             result, res = codec.ACK_REJECTED, {"reason": "internal_error", "detail": "controller answered %r" % (res,)}
         self.counts[str(result)] += 1
-        return self._answer(cid, str(result), str(res.get("reason", "")), str(res.get("detail", ""))), None
+        return self._answer(cid, str(result), str(res.get("reason", "")), str(res.get("detail", "")),
+                            expires_ts=cmd["expires_ts"], now_ts=now_ts), None
 
-    def _answer(self, cid: str, result: str, reason: str, detail: str, remember: bool = True) -> dict:
+    def _refusal_allowed(self, now_ts: float) -> bool:
+        """Token bucket over unauthenticated refusals; False = drop silently (counted in `suppressed`)."""
+        if self._refusal_ts is not None and now_ts > self._refusal_ts:
+            self._refusal_tokens = min(float(REFUSAL_BURST),
+                                       self._refusal_tokens + (now_ts - self._refusal_ts) * REFUSALS_PER_MIN / 60.0)
+        self._refusal_ts = now_ts if self._refusal_ts is None else max(self._refusal_ts, now_ts)
+        if self._refusal_tokens < 1.0:
+            self.suppressed += 1
+            if self.suppressed == 1:
+                log.warning("command refusals arrive faster than %d per minute: dropping them unanswered "
+                            "(counted; the next answered one says how many)", REFUSALS_PER_MIN)
+            return False
+        self._refusal_tokens -= 1.0
+        return True
+
+    def _with_suppressed(self, event: dict) -> dict:
+        if self.suppressed:
+            event["suppressed"], self.suppressed = self.suppressed, 0
+        return event
+
+    def _refuse(self, cid: str, result: str, reason: str, detail: str, now_ts: float, remember: bool = True,
+                expires_ts: float = 0.0) -> tuple[dict, dict]:
+        """A refused command: counted, acked with the reason, and an event someone can see."""
+        self.counts[reason] += 1
+        event = {"kind": "command_rejected", "reason": reason, "detail": detail, "command_id": cid}
+        return self._answer(cid, result, reason, detail, remember, expires_ts, now_ts), event
+
+    def _answer(self, cid: str, result: str, reason: str, detail: str, remember: bool = True,
+                expires_ts: float = 0.0, now_ts: float | None = None) -> dict:
         body = codec.ack_body(cid, result, reason, detail)
         if remember:
-            self.acks.put(cid, body)
+            self.acks.put(cid, body, expires_ts, now_ts)
         return body
 
 

@@ -6,6 +6,10 @@ timeout). States (Rule: a command leaves "sent" exactly once):
     sent -> timed_out                         when no ack came by the expiry
     (never sent) -> rejected, reason "not_sent"  when the broker could not take it
 An ack for an unknown, foreign or already-finished command is counted and ignored.
+
+Every command is signed with its station's key (supervisor/command_keys.py) before it is
+stored or sent; a station without a usable key file gets nothing: the command is refused here
+with reason "no_command_key" (audited), since the station would refuse it unsigned anyway.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from heatkeeper.core import codec
 
+from .command_keys import CommandKeyError, CommandKeys, sign
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -79,8 +84,9 @@ class CommandTracker:
     """Sends commands and follows them to a final state."""
 
     def __init__(self, storage: Storage, publish: Publisher, audit: Auditor, timeout_s: float = 60.0,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, keys: CommandKeys | None = None) -> None:
         self.storage = storage
+        self.keys = keys
         self.publish = publish
         self.audit = audit
         self.timeout_s = timeout_s
@@ -99,12 +105,24 @@ class CommandTracker:
                 raise CommandError("bad_args", "lease_s applies only to %s" % ", ".join(LEASED))
             args["lease_s"] = lease_s
         check_command(kind, args)
+        if self.keys is None:
+            raise CommandError("no_command_key", "this supervisor has no command keys configured: commands cannot be signed")
+        try:
+            key = self.keys.key(station_id)
+        except CommandKeyError as exc:
+            raise CommandError("no_command_key", "%s (the supervisor creates missing keys when it starts; install "
+                               "the key on the station too)" % exc) from None
         command_id = "c" + uuid.uuid4().hex[:20]
         issued = self.clock()
+        expires = issued + (timeout_s or self.timeout_s)
         cmd = {"command_id": command_id, "station_id": station_id, "kind": kind, "args": args, "user": user,
-               "issued_ts": issued, "expires_ts": issued + (timeout_s or self.timeout_s), "state": "sent",
+               "issued_ts": issued, "expires_ts": expires, "state": "sent",
                "reason": "", "detail": "", "done_ts": None, "sent_mono": time.monotonic()}
-        topic, payload = codec.encode_command(station_id, command_id, kind, args, user, issued, cmd["expires_ts"])
+        sig = sign(key, station_id, command_id, kind, args, user, expires)
+        try:
+            topic, payload = codec.encode_command(station_id, command_id, kind, args, user, issued, expires, sig=sig)
+        except codec.CodecError as exc:
+            raise CommandError(exc.reason, exc.text) from None
         await self.storage.insert_command(cmd)
         self.pending[command_id] = cmd
         try:

@@ -27,6 +27,7 @@ from heatkeeper.core import codec
 
 from . import config as sup_config
 from .broker import COLLECTORS_USER, SUPERVISOR_USER, EmbeddedBroker, ensure_credentials
+from .command_keys import CommandKeys, keys_dir
 from .ingest import run_mqtt
 from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
 from .storage import open_storage
@@ -166,6 +167,8 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
             password = creds[SUPERVISOR_USER]
             cfg["mqtt"]["username"] = SUPERVISOR_USER
     service = SupervisorService(_storage(cfg), cfg)
+    # One command key per configured station, made once, beside the stations' MQTT credentials.
+    CommandKeys(keys_dir(data_dir)).ensure([s["id"] for s in cfg["stations"]])
     await service.start()
     await _first_admin(service, data_dir)
 

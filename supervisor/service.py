@@ -18,6 +18,7 @@ from heatkeeper.core import codec
 
 from . import reports, users
 from .collectors import CollectorHub, in_scope, parse_http_readings, rejection_text
+from .command_keys import CommandKeys, keys_dir
 from .commands import CommandError, CommandTracker
 from .ingest import Ingest
 from .outdoor import OutdoorFeed
@@ -68,7 +69,7 @@ class SupervisorService:
         self.collectors = CollectorHub(storage, config.get("collectors_map", {}), col["min_temp_c"], col["max_temp_c"],
                                        col["max_age_s"], wall_clock)
         self.commands = CommandTracker(storage, self._publish, self.audit_record, config["commands"]["timeout_s"],
-                                       wall_clock)
+                                       wall_clock, CommandKeys(keys_dir(config["supervisor"]["data_dir"])))
         out = config["outdoor"]
         self.outdoor = OutdoorFeed(self.stations_cfg, self.ingest.state, out["min_stations"], out["max_sample_age_s"],
                                    wall_clock)

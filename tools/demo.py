@@ -67,7 +67,7 @@ def _table(name: str, values: dict[str, Any]) -> str:
 
 
 def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: int, cycle_s: float,
-                  password_file: Path) -> str:
+                  password_file: Path, command_key_file: Path) -> str:
     """The example station's config with this station's id, line, broker and data paths."""
     example = REPO_EXAMPLE.read_text(encoding="utf-8")
     # The buses and devices (everything from the first [[bus]] on) are the example's, on our own pty.
@@ -76,7 +76,8 @@ def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: 
                               "data_dir": str(root / "data"), "telemetry_interval_s": max(cycle_s, 5.0),
                               "snapshot_interval_s": 30.0, "trend_interval_s": 60.0})
     head += _table("mqtt", {"enabled": True, "host": "127.0.0.1", "port": broker_port, "protocol": "3.1.1",
-                            "username": st["id"], "password_file": str(password_file), "keepalive_s": 20})
+                            "username": st["id"], "password_file": str(password_file), "keepalive_s": 20,
+                            "command_key_file": str(command_key_file)})
     head += _table("modbus_slave", {"enabled": True, "host": "127.0.0.1", "port": slave_port, "unit_id": 1})
     # The plant's secondary network holds 80 m3 of supply side and 30 m3 of return pipe.
     head += _table("control.make_up", {"network_volume_m3": 110.0})
@@ -177,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
         root = base / st["id"]
         root.mkdir(parents=True)
         (root / "station.toml").write_text(
-            _station_toml(st, root, broker_port, free_port(), cycle_s, credentials / (st["id"] + ".password")),
+            # The supervisor made both files at start: the station's MQTT password and its command key.
+            _station_toml(st, root, broker_port, free_port(), cycle_s, credentials / (st["id"] + ".password"),
+                          credentials / (st["id"] + ".cmdkey")),
             encoding="utf-8")
         (root / "sim.toml").write_text(
             _sim_toml(st, root, args.time_scale, broker_port, credentials / "collectors.password"), encoding="utf-8")

@@ -57,6 +57,82 @@ class TestCommands(unittest.TestCase):
         with self.assertRaises(codec.CodecError):
             codec.decode_command(codec.command_topic("st-2"), payload)
 
+    def test_signing_bytes_are_canonical(self):
+        # Key order, spacing and the JSON library do not matter: one command, one byte string.
+        a = codec.command_signing_bytes("st-1", "c1", "set_room_setpoint", {"room_setpoint_c": 21.5, "lease_s": 600},
+                                        "alice", 1000.5)
+        b = codec.command_signing_bytes("st-1", "c1", "set_room_setpoint", {"lease_s": 600, "room_setpoint_c": 21.5},
+                                        "alice", 1000.5)
+        self.assertEqual(a, b)
+        self.assertEqual(a, b'["heatkeeper/v1/cmd","st-1","c1","set_room_setpoint",'
+                            b'{"lease_s":600,"room_setpoint_c":21.5},"alice",1000.5]')
+        # every signed field changes the bytes
+        for other in (("st-2", "c1", "set_room_setpoint", {"room_setpoint_c": 21.5, "lease_s": 600}, "alice", 1000.5),
+                      ("st-1", "c2", "set_room_setpoint", {"room_setpoint_c": 21.5, "lease_s": 600}, "alice", 1000.5),
+                      ("st-1", "c1", "set_supply_setpoint", {"room_setpoint_c": 21.5, "lease_s": 600}, "alice", 1000.5),
+                      ("st-1", "c1", "set_room_setpoint", {"room_setpoint_c": 22.5, "lease_s": 600}, "alice", 1000.5),
+                      ("st-1", "c1", "set_room_setpoint", {"room_setpoint_c": 21.5, "lease_s": 600}, "bob", 1000.5),
+                      ("st-1", "c1", "set_room_setpoint", {"room_setpoint_c": 21.5, "lease_s": 600}, "alice", 1001.5)):
+            self.assertTrue(codec.command_signing_bytes(*other) != a, other)
+
+    def test_canonical_text_escapes(self):
+        self.assertEqual(codec.canonical_json({"b": 'q"\\\n', "a": [1, None, True, False]}),
+                         '{"a":[1,null,true,false],"b":"q\\"\\\\\\u000a"}')
+
+    def test_signature_round_trip_and_shape(self):
+        sig = "0123456789abcdef" * 4
+        topic, payload = codec.encode_command("st-1", "c1", "set_mode", {"mode": "auto"}, "alice", 100.0, 1000.0, sig=sig)
+        self.assertEqual(codec.decode_command(topic, payload)["sig"], sig)
+        topic, payload = codec.encode_command("st-1", "c1", "set_mode", {"mode": "auto"}, "alice", 100.0, 1000.0)
+        self.assertTrue("sig" not in codec.decode_command(topic, payload))
+        for bad in ("ABCDEF" * 10 + "abcd", "abc", 5, "g" * 64):
+            body = b'{"v":1,"id":"c1","station":"st-1","kind":"set_mode","args":{},"user":"u","issued_ts":1,' \
+                   b'"expires_ts":2,"sig":' + (('"%s"' % bad) if isinstance(bad, str) else str(bad)).encode() + b'}'
+            try:
+                codec.decode_command(topic, body)
+                self.assertTrue(False, "accepted sig %r" % (bad,))
+            except codec.CodecError as exc:
+                self.assertEqual(exc.reason, "bad_signature")
+
+    def test_bad_commands_are_codec_errors(self):
+        topic = codec.command_topic("st-1")
+        head = b'{"v":1,"id":"c1","station":"st-1","kind":"k","user":"u","issued_ts":1,'
+        cases = [
+            head + b'"expires_ts":2,"args":{"a":{"nested":1}}}',
+            head + b'"expires_ts":2,"args":{"a":[1]}}',
+            head + b'"expires_ts":2,"args":{"a":1e400}}',
+            head + b'"expires_ts":2,"args":{"a":NaN}}',
+            head + b'"expires_ts":2,"args":{"a":123456789012345678901234567890}}',
+            head + b'"expires_ts":2,"args":{"":1}}',
+            head + b'"expires_ts":2,"args":{"a":"' + b"x" * 300 + b'"}}',
+            head + b'"expires_ts":Infinity,"args":{}}',
+            head + b'"expires_ts":1' + b"0" * 400 + b',"args":{}}',
+            head + b'"expires_ts":2,"args":' + b"[" * 5000 + b"]" * 5000 + b"}",
+        ]
+        for payload in cases:
+            try:
+                codec.decode_command(topic, payload)
+                self.assertTrue(False, "accepted %r" % payload[:90])
+            except codec.CodecError as exc:
+                self.assertIn(exc.reason, ("bad_field", "bad_json"))
+        many = "{" + ",".join('"a%d":1' % i for i in range(codec.MAX_COMMAND_ARGS + 1)) + "}"
+        with self.assertRaises(codec.CodecError):
+            codec.decode_command(topic, head + b'"expires_ts":2,"args":' + many.encode() + b"}")
+        ok = codec.decode_command(topic, head + b'"expires_ts":2,"args":{"a":1,"b":-2.5,"c":"t","d":true,"e":null}}')
+        self.assertEqual(ok["args"]["c"], "t")
+
+    def test_command_key_text(self):
+        key = codec.parse_command_key(" " + "0a" * 32 + "\n")
+        self.assertEqual(len(key), 32)
+        self.assertEqual(key[0], 10)
+        for bad in ("0a" * 31, "0a" * 32 + "0", "zz" * 32, ""):
+            try:
+                codec.parse_command_key(bad)
+                self.assertTrue(False, "accepted a key of %d characters" % len(bad))
+            except codec.CodecError as exc:
+                self.assertEqual(exc.reason, "bad_key")
+                self.assertTrue("zz" not in exc.text and "0a0a" not in exc.text)  # never echoes the secret
+
     def test_rooms_and_collectors(self):
         topic, payload = codec.encode_collector_reading("c1", 19.5, 50.0)
         self.assertEqual(codec.decode_collector_reading(topic, payload)["temp_c"], 19.5)

@@ -21,7 +21,7 @@ from heatkeeper.firmware.runtime import Station  # noqa: E402
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
 from .mqtt_listener import Listener, wait_until  # noqa: E402
-from .station_setup import station_toml  # noqa: E402
+from .station_setup import signed_command, station_toml  # noqa: E402
 
 
 @contextlib.asynccontextmanager
@@ -44,14 +44,14 @@ def acks_by_id(listener: Listener) -> dict[str, list[dict]]:
 
 
 async def test_commands_applied_rejected_expired_with_acks(tmp_path, mosquitto) -> None:
-    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"command_users": ["operator", "hil"]})
+    path, raw = station_toml(tmp_path, mosquitto.port, mqtt={"command_users": ["operator", "hil"]})
     sid = "test-st"
     async with Listener(mosquitto.port, codec.PREFIX + "stations/%s/up/+" % sid) as listener, running_station(path) as station:
         now = time.time()
 
         async def send(cid: str, kind: str, args: dict, user: str = "operator", expires: float = 600.0,
                        retain: bool = False) -> None:
-            topic, payload = codec.encode_command(sid, cid, kind, args, user, now, now + expires)
+            topic, payload = signed_command(raw, cid, kind, args, user, now, now + expires)
             await listener.publish(topic, payload, retain=retain)
 
         await send("c-ok", "set_room_setpoint", {"room_setpoint_c": 19.0, "lease_s": 600})
@@ -64,7 +64,8 @@ async def test_commands_applied_rejected_expired_with_acks(tmp_path, mosquitto) 
         topic = codec.command_topic(sid)
         await listener.publish(topic, json.dumps({"v": 1, "id": "c-broken", "station": sid}).encode())
         await listener.publish(topic, b"\xff\xfe not json at all")
-        _t, other = codec.encode_command("other-st", "c-foreign", "set_mode", {"mode": "auto"}, "operator", now, now + 60)
+        _t, other = signed_command(dict(raw, station={"id": "other-st"}), "c-foreign", "set_mode", {"mode": "auto"},
+                                   "operator", now, now + 60)
         await listener.publish(topic, other)
         await send("c-retained", "set_mode", {"mode": "auto"}, retain=True)
         await wait_until(lambda: len(acks_by_id(listener)) >= 9, what="nine command acks")
@@ -113,7 +114,7 @@ def to_f32(regs: Sequence[int]) -> float:
 
 
 async def test_modbus_tcp_slave_read_and_validated_writes(tmp_path, mosquitto) -> None:
-    path, raw = station_toml(tmp_path, mosquitto.port)
+    path, raw = station_toml(tmp_path, mosquitto.port, modbus_slave={"writes_enabled": True})
     port = raw["modbus_slave"]["port"]
     async with running_station(path) as station:
         client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=3)

@@ -21,7 +21,7 @@ pytest.importorskip("heatkeeper.core.station")
 from heatkeeper.core import codec  # noqa: E402
 
 from .mqtt_listener import Listener, wait_until  # noqa: E402
-from .station_setup import station_toml  # noqa: E402
+from .station_setup import signed_command, station_toml  # noqa: E402
 
 SID = "test-st"
 
@@ -50,8 +50,9 @@ class StationRun:
     """A test's station process (`process`; `restart()` after a kill, same config and log) and
     the listener on the station's topics."""
 
-    def __init__(self, path: str, data_dir: str, log_path: str, listener: Listener) -> None:
+    def __init__(self, path: str, data_dir: str, log_path: str, listener: Listener, raw: dict | None = None) -> None:
         self.path, self.data_dir, self.log_path, self.listener = path, data_dir, log_path, listener
+        self.raw: dict = raw or {}  # the station config as written (signed_command needs its key)
         self.process = StationProcess(path, log_path)
 
     def restart(self) -> None:
@@ -69,7 +70,7 @@ async def station_run(tmp_path: Any, mosquitto: Any, **sections: dict) -> AsyncI
     start) must hold no Traceback; leaving on an error kills it."""
     path, raw = station_toml(tmp_path, mosquitto.port, **sections)
     async with Listener(mosquitto.port, codec.PREFIX + "stations/%s/#" % SID) as listener:
-        run = StationRun(path, raw["station"]["data_dir"], str(tmp_path / "station.log"), listener)
+        run = StationRun(path, raw["station"]["data_dir"], str(tmp_path / "station.log"), listener, raw)
         try:
             await wait_until(lambda: listener.uplinks("telemetry"), timeout_s=30, what="first telemetry")
             yield run
@@ -95,8 +96,8 @@ async def test_sigkill_restart_restores_snapshot_and_loses_nothing(tmp_path, mos
     async with station_run(tmp_path, mosquitto) as run:
         listener, data_dir = run.listener, run.data_dir
         now = time.time()
-        topic, payload = codec.encode_command(SID, "lease-1", "set_room_setpoint",
-                                              {"room_setpoint_c": 20.0, "lease_s": 3600}, "operator", now, now + 600)
+        topic, payload = signed_command(run.raw, "lease-1", "set_room_setpoint",
+                                        {"room_setpoint_c": 20.0, "lease_s": 3600}, "operator", now, now + 600)
         await listener.publish(topic, payload)
         await wait_until(lambda: listener.uplinks("ack"), what="ack")
         assert listener.uplinks("ack")[0]["body"]["result"] == "applied"

@@ -5,6 +5,8 @@ answering a command; the station's ACL keeps it out of another station's topics.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import os
 import time
 from typing import Any
@@ -56,6 +58,12 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
             async for message in station.messages:
                 cmd = codec.decode_command(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
                 assert cmd["id"] == cid and message.retain is False
+                # signed with st-a's key, which `serve` made beside st-a's MQTT password (0600)
+                key_path = os.path.join(cfg["supervisor"]["data_dir"], "credentials", "st-a.cmdkey")
+                assert os.stat(key_path).st_mode & 0o777 == 0o600
+                key = codec.parse_command_key(open(key_path).read())
+                signed = codec.command_signing_bytes("st-a", cid, cmd["kind"], cmd["args"], cmd["user"], cmd["expires_ts"])
+                assert cmd["sig"] == hmac.new(key, signed, hashlib.sha256).hexdigest()
                 topic, payload = codec.encode_uplink("st-a", 4, codec.UP_ACK, time.time(),
                                                      codec.ack_body(cid, "applied", "ok", ""))
                 await station.publish(topic, payload, qos=1)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
 from heatkeeper.supervisor.service import ServiceError, SupervisorService
 
 T0 = 1_700_000_000.0
@@ -22,8 +23,9 @@ class Clock:
         return self.t
 
 
-def make_config() -> dict[str, Any]:
+def make_config(data_dir: str = "var/supervisor") -> dict[str, Any]:
     return sup_config.validate({
+        "supervisor": {"data_dir": data_dir},
         "storage": {"batch_interval_s": 0.05},
         "station": [{"id": "st-a", "name": "Station A", "city": "Arxan"}, {"id": "st-b", "name": "B"}],
         "collector": [{"id": "c1", "station": "st-a", "group": "top"}, {"id": "c2", "station": "st-a", "group": "edge"}],
@@ -48,9 +50,11 @@ class Wire:
 
 
 @pytest.fixture
-async def service(storage: Any) -> Any:
+async def service(storage: Any, tmp_path: Any) -> Any:
     clock = Clock(T0)
-    svc = SupervisorService(storage, make_config(), wall_clock=clock)
+    cfg = make_config(str(tmp_path / "sup"))
+    CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(["st-a", "st-b"])  # as `serve` does
+    svc = SupervisorService(storage, cfg, wall_clock=clock)
     await svc.start(open_storage=False)
     svc.clock_ = clock  # type: ignore[attr-defined]
     yield svc
@@ -241,7 +245,7 @@ async def test_a_users_only_start_leaves_the_ingest_epochs_alone(service: Superv
     owner = service.config["mqtt"]["client_id"]
     open_before = await service.storage.open_epochs(owner)
     assert len(open_before) == ing.agg_slices
-    cli = SupervisorService(service.storage, make_config())
+    cli = SupervisorService(service.storage, make_config(service.config["supervisor"]["data_dir"]))
     await cli.start(open_storage=False, ingest=False)
     assert await service.storage.open_epochs(owner) == open_before
     assert await service.storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600) == []

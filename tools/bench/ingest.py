@@ -231,6 +231,7 @@ def _pct(values: list[float], p: float) -> float | None:
 async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_dir: str, sids: list[str],
                        dsn: str, tmp: str) -> dict[str, Any]:
     from heatkeeper.supervisor import config as sup_config
+    from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
     from heatkeeper.supervisor.ingest import run_mqtt
     from heatkeeper.supervisor.main import (
         command_client_factory,
@@ -257,6 +258,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         fh.write(_toml(raw))
     with open(os.path.join(creds_dir, "supervisor.password"), encoding="utf-8") as fh:
         password = fh.read().strip()
+    CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(sids)  # commands are signed, as `serve` does
     storage = open_storage(backend, path=cfg["storage"]["path"], dsn=dsn)
     service = SupervisorService(storage, cfg)
     await service.start()

@@ -366,6 +366,7 @@ class Rig:
         self.station: Process | None = None
         self.control: SimControl | None = None
         self.recorder: MqttRecorder | None = None
+        self.command_keys: Any = None  # supervisor.command_keys.CommandKeys, with a broker
         self.station_restarts = 0
         self.sim_epoch_s = time.time()  # wall time of simulated t = 0, the station's clock origin
         # Acceleration: the station's own --time-scale (scaled controller clock, real wall clock
@@ -391,11 +392,19 @@ class Rig:
                     bus["timeout_s"] = min(5.0, max(float(bus.get("timeout_s", 0.3)), 0.15 * time_scale))
         if self.broker is not None:
             mqtt = station.setdefault("mqtt", {})
-            for key in ("username", "password_file", "tls_ca", "tls_cert", "tls_key"):
+            for key in ("username", "password_file", "tls_ca", "tls_cert", "tls_key", "insecure_unsigned_commands"):
                 mqtt.pop(key, None)
             mqtt["host"], mqtt["port"] = "127.0.0.1", self.broker.port
+            # The rig commands the station as the supervisor does: with the station's own key.
+            from heatkeeper.supervisor.command_keys import CommandKeys
+
+            self.command_keys = CommandKeys(os.path.join(self.workdir, "credentials"))
+            self.command_keys.ensure([self.station_id])
+            mqtt["command_key_file"] = self.command_keys.path(self.station_id)
         self.modbus_slave_port = free_port()
-        station.setdefault("modbus_slave", {}).update({"enabled": True, "host": "127.0.0.1", "port": self.modbus_slave_port})
+        # The rig is the local HMI (panel_write): writes on, from loopback only.
+        station.setdefault("modbus_slave", {}).update({"enabled": True, "host": "127.0.0.1", "port": self.modbus_slave_port,
+                                                       "writes_enabled": True, "allow_from": ["127.0.0.1"]})
         for section, values in (station_overrides or {}).items():
             if isinstance(values, dict):
                 _deep_update(station.setdefault(section, {}), values)
@@ -553,9 +562,13 @@ class Rig:
         return dict(wait_for(check, timeout_s, what, 0.2))
 
     def send_command(self, kind: str, args: dict[str, Any], command_id: str, ttl_s: float = 60.0, user: str = "hil") -> None:
-        assert self.recorder is not None
+        """Publish a command signed with the station's key, as the supervisor does."""
+        assert self.recorder is not None and self.command_keys is not None
+        from heatkeeper.supervisor.command_keys import sign
+
         now = self.station_now_s()
-        topic, payload = codec.encode_command(self.station_id, command_id, kind, args, user, now, now + ttl_s)
+        sig = sign(self.command_keys.key(self.station_id), self.station_id, command_id, kind, args, user, now + ttl_s)
+        topic, payload = codec.encode_command(self.station_id, command_id, kind, args, user, now, now + ttl_s, sig=sig)
         self.recorder.publish(topic, payload)
 
     # --- the station's local panel (its Modbus TCP slave, firmware/modbus_slave.py) ---------------

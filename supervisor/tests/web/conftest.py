@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor import users
+from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
 from heatkeeper.supervisor.web import create_app
@@ -23,6 +24,7 @@ PASSWORDS = {"ada": ("admin", "admin-pass-1"), "oli": ("operator", "oper-pass-1"
 
 def supervisor_config(tmp_path: Any) -> dict[str, Any]:
     return sup_config.validate({
+        "supervisor": {"data_dir": str(tmp_path / "sup")},
         "storage": {"batch_interval_s": 0.05, "path": str(tmp_path / "sup.db")},
         "commands": {"timeout_s": 30.0},
         "station": [{"id": "st-a", "name": "Station A", "city": "Arxan"}, {"id": "st-b", "name": "Station B", "city": "Arxan"}],
@@ -44,6 +46,7 @@ def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def service(tmp_path: Any, fast_kdf: None) -> AsyncIterator[SupervisorService]:
     cfg = supervisor_config(tmp_path)
+    CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(["st-a", "st-b"])  # as `serve` does
     svc = SupervisorService(open_storage("sqlite", path=str(tmp_path / "sup.db")), cfg)
     await svc.start()
     for name, (role, password) in PASSWORDS.items():
