@@ -1,6 +1,7 @@
 """`heatkeeper demo`: the whole system on one machine, with one command.
 
-Starts the supervisor on SQLite with its embedded MQTT broker, and three stations, each a real
+Starts the supervisor on SQLite with its embedded MQTT broker (a Mosquitto child process with the
+production configuration, amqtt where no mosquitto is installed), and three stations, each a real
 `heatkeeper station` process talking Modbus RTU over a pseudo-terminal to its own
 `heatkeeper sim` (device simulators driven by the plant model):
 
@@ -89,7 +90,7 @@ def _sim_toml(st: dict[str, Any], root: Path, time_scale: float, broker_port: in
                           "city": st["city"], "control": "127.0.0.1:0", "control_file": str(root / "sim.control"),
                           "collector_interval_s": 120.0, "collector_prefix": st["id"] + "-"})
     text += _table("plant", plant)
-    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "username": "collectors",
+    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "username": _platform_user(st),
                             "password_file": str(password_file)})
     # Without wire-time throttling the line keeps up with accelerated stations.
     text += "[[line]]\n" + "".join("%s = %s\n" % (k, _toml_value(v)) for k, v in
@@ -97,6 +98,11 @@ def _sim_toml(st: dict[str, Any], root: Path, time_scale: float, broker_port: in
     for at_s, command in st["scenarios"]:
         text += "[[scenario]]\nat_s = %r\ncommand = %s\n\n" % (at_s, _toml_value(command))
     return text
+
+
+def _platform_user(st: dict[str, Any]) -> str:
+    """Each simulated plant's room collectors report through their own platform account."""
+    return "rooms-" + st["id"]
 
 
 def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
@@ -116,6 +122,7 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
                 text += "[[collector]]\n" + "".join("%s = %s\n" % (key, _toml_value(value)) for key, value in (
                     ("id", "%s-rc-%02d-%d" % (st["id"], j + 1, k + 1)), ("station", st["id"]),
                     ("group", group["name"]))) + "\n"
+        text += _table("[collector_platform]", {"user": _platform_user(st), "prefix": st["id"] + "-"})
     return text
 
 
@@ -180,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
             _station_toml(st, root, broker_port, free_port(), cycle_s, credentials / (st["id"] + ".password")),
             encoding="utf-8")
         (root / "sim.toml").write_text(
-            _sim_toml(st, root, args.time_scale, broker_port, credentials / "collectors.password"), encoding="utf-8")
+            _sim_toml(st, root, args.time_scale, broker_port, credentials / (_platform_user(st) + ".password")),
+            encoding="utf-8")
         sim = group.start("sim-" + st["id"], ["sim", "--config", str(root / "sim.toml")])
         if not wait_path(root / "line.tty", 60, sim):
             return _fail(group, "sim-" + st["id"], "no pty at %s" % (root / "line.tty"))
