@@ -133,8 +133,6 @@ def conf_text(out: str, port: int, bind: str, tls: tuple[str, str, str] | None, 
     lines += [
         "per_listener_settings false",
         "allow_anonymous false",
-        "# A client's id is its user name: no credential can take over another's session.",
-        "use_username_as_clientid true",
         "password_file " + os.path.join(out, "passwd"),
         "acl_file " + os.path.join(out, "acl"),
         "persistence true",
@@ -161,11 +159,14 @@ def conf_text(out: str, port: int, bind: str, tls: tuple[str, str, str] | None, 
         "connection_messages true",
         "",
         "listener %d %s" % (port, bind),
+        "# A client's id is its user name: no credential can take over another's session.",
+        "# (A listener setting: every listener needs it.)",
+        "use_username_as_clientid true",
     ]
     if tls is not None:
         ca, cert, key = tls
-        lines += ["", ("listener %d %s" % (tls_port, tls_bind)).strip(), "cafile " + ca, "certfile " + cert,
-                  "keyfile " + key, "tls_version tlsv1.2"]
+        lines += ["", ("listener %d %s" % (tls_port, tls_bind)).strip(), "use_username_as_clientid true",
+                  "cafile " + ca, "certfile " + cert, "keyfile " + key, "tls_version tlsv1.2"]
     return "\n".join(lines) + "\n"
 
 
