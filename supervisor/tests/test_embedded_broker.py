@@ -189,3 +189,19 @@ def _state(pid: int) -> str:
             return fh.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+async def test_amqtt_only_without_mosquitto_and_with_a_warning(tmp_path: Any, monkeypatch: Any, caplog: Any) -> None:
+    from heatkeeper.supervisor import embedded
+    from heatkeeper.supervisor.broker import EmbeddedBroker
+
+    monkeypatch.setattr(embedded, "mosquitto_binary", lambda: None)
+    with pytest.raises(embedded.BrokerStartError, match="3.1.1 only"):
+        await embedded.start_embedded_broker(_cfg(tmp_path, free_port(), protocol="5"))
+    broker, creds = await embedded.start_embedded_broker(_cfg(tmp_path, free_port()))
+    try:
+        assert isinstance(broker, EmbeddedBroker)
+        assert {"supervisor", "supervisor-cmd", "supervisor-ingest-1", "st-a", "st-b"} <= set(creds)
+        assert any("falls back to amqtt" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    finally:
+        await broker.stop()
