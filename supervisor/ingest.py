@@ -533,9 +533,10 @@ class _Link:
         """True if this is a retained message other than a station status: stations and
         collector platforms never retain data, and a retained copy would park up to a packet on
         the broker and replay to every new subscriber. It is not ingested; it is counted
-        (reason "retained") and cleared with an empty retained message (ours comes back as an
-        empty retained delivery and is only acknowledged)."""
-        if not retain or topic.endswith("/status"):
+        (reason "retained") and cleared with an empty retained message. An empty payload is
+        such a clear (ours, coming back: flagged retained in v5, not in v3.1.1) and is only
+        acknowledged."""
+        if topic.endswith("/status") or (not retain and payload):
             return False
         ack = self.acker(mid, qos)
         if payload:
