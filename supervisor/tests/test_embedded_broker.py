@@ -206,3 +206,32 @@ async def test_amqtt_only_without_mosquitto_and_with_a_warning(tmp_path: Any, mo
         assert any("falls back to amqtt" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
     finally:
         await broker.stop()
+
+
+async def test_embedded_tls_listener_for_remote_stations(tmp_path: Any) -> None:
+    """With broker.tls_*, remote stations get a TLS listener on broker.host and the plain one
+    stays on loopback (for the supervisor itself)."""
+    import ssl
+
+    from heatkeeper.firmware.tests.broker import make_test_pki
+    from heatkeeper.supervisor.embedded import EmbeddedMosquitto, mosquitto_binary
+
+    pki = make_test_pki(str(tmp_path / "pki"))
+    port, tls_port = free_port(), free_port()
+    cfg = sup_config.validate({"supervisor": {"data_dir": str(tmp_path / "sup")},
+                               "broker": {"embedded": True, "host": "0.0.0.0", "port": port, "tls_port": tls_port,
+                                          "tls_ca": pki["ca"], "tls_cert": pki["cert"], "tls_key": pki["key"]},
+                               "mqtt": {"port": port}, "station": [{"id": "st-a"}]})
+    broker = EmbeddedMosquitto(str(mosquitto_binary()), cfg)
+    assert "listener %d 127.0.0.1\n" % port in open(broker.conf).read()
+    await broker.start()
+    try:
+        async with aiomqtt.Client("localhost", tls_port, username="st-a", password=broker.passwords["st-a"],
+                                  identifier="st-a", tls_context=ssl.create_default_context(cafile=pki["ca"])) as st:
+            await st.publish(codec.status_topic("st-a"), b"online", qos=1)
+        with pytest.raises(aiomqtt.MqttError):  # the TLS listener speaks only TLS
+            async with aiomqtt.Client("127.0.0.1", tls_port, username="st-a", password=broker.passwords["st-a"],
+                                      identifier="st-a", timeout=3):
+                pass
+    finally:
+        await broker.stop()
