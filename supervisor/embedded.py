@@ -136,6 +136,11 @@ async def start_embedded_broker(cfg: dict[str, Any]) -> tuple[Any, dict[str, str
         broker = EmbeddedMosquitto(binary, cfg)
         await broker.start()
         return broker, broker.passwords
+    b = cfg["broker"]
+    if b["tls_cert"] or not broker_config.is_loopback(b["host"]):
+        raise BrokerStartError("broker.host=%r%s: no mosquitto binary here, and the amqtt fallback serves this host "
+                               "only (no TLS, no session protection); install mosquitto (apt-get install mosquitto)"
+                               % (b["host"], " with broker.tls_*" if b["tls_cert"] else ""))
     if cfg["mqtt"]["protocol"] != "3.1.1":
         raise BrokerStartError("mqtt.protocol=%r: no mosquitto binary here, and the amqtt fallback speaks MQTT 3.1.1 "
                                "only; install mosquitto (apt-get install mosquitto) or set protocol \"3.1.1\""

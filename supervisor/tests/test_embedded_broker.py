@@ -199,6 +199,10 @@ async def test_amqtt_only_without_mosquitto_and_with_a_warning(tmp_path: Any, mo
     monkeypatch.setattr(embedded, "mosquitto_binary", lambda: None)
     with pytest.raises(embedded.BrokerStartError, match="3.1.1 only"):
         await embedded.start_embedded_broker(_cfg(tmp_path, free_port(), protocol="5"))
+    remote = _cfg(tmp_path, free_port())
+    remote["broker"].update(host="0.0.0.0", insecure_plaintext=True)
+    with pytest.raises(embedded.BrokerStartError, match="serves this host only"):
+        await embedded.start_embedded_broker(remote)
     broker, creds = await embedded.start_embedded_broker(_cfg(tmp_path, free_port()))
     try:
         assert isinstance(broker, EmbeddedBroker)
