@@ -101,13 +101,17 @@ class CredentialError(ValueError):
 def process_password(cfg: dict[str, Any], user: str, known: dict[str, str] | None = None) -> str:
     """The password of one of the supervisor's MQTT users: `known` (the embedded broker's),
     else mqtt.password_file for mqtt.username and `<user>.password` beside it for the others
-    (broker-config writes them all), else "" (a broker without passwords)."""
+    (broker-config writes them all), else the embedded broker's `<data_dir>/credentials`,
+    else "" (a broker without passwords)."""
     if known and user in known:
         return known[user]
     main = cfg["mqtt"]["password_file"]
-    if not main:
+    if main:
+        path = main if user == cfg["mqtt"]["username"] else os.path.join(os.path.dirname(main), user + ".password")
+    elif cfg["broker"]["embedded"]:  # e.g. --ingest-only beside a supervisor with the embedded broker
+        path = os.path.join(cfg["supervisor"]["data_dir"], "credentials", user + ".password")
+    else:
         return ""
-    path = main if user == cfg["mqtt"]["username"] else os.path.join(os.path.dirname(main), user + ".password")
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read().strip()

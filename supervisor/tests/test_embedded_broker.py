@@ -239,3 +239,13 @@ async def test_embedded_tls_listener_for_remote_stations(tmp_path: Any) -> None:
                 pass
     finally:
         await broker.stop()
+
+
+def test_ingest_only_beside_the_embedded_broker_finds_its_credential(tmp_path: Any) -> None:
+    cfg = _cfg(tmp_path, free_port())
+    folder = tmp_path / "sup" / "credentials"
+    folder.mkdir(parents=True)
+    (folder / "supervisor-ingest-1.password").write_text("s3cret\n")
+    assert process_password(cfg, "supervisor-ingest-1") == "s3cret"
+    with pytest.raises(CredentialError, match="supervisor-ingest-2"):
+        process_password(cfg, "supervisor-ingest-2")
