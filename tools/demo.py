@@ -67,6 +67,14 @@ def _table(name: str, values: dict[str, Any]) -> str:
     return "[%s]\n" % name + "".join("%s = %s\n" % (k, _toml_value(v)) for k, v in values.items()) + "\n"
 
 
+def _protocol() -> str:
+    """MQTT 5 with the embedded Mosquitto (retained messages are flagged on live delivery, so
+    both ends refuse them at once); 3.1.1 where the amqtt fallback serves."""
+    from heatkeeper.supervisor.embedded import mosquitto_binary
+
+    return "5" if mosquitto_binary() else "3.1.1"
+
+
 def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: int, cycle_s: float,
                   password_file: Path) -> str:
     """The example station's config with this station's id, line, broker and data paths."""
@@ -76,7 +84,7 @@ def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: 
     head = _table("station", {"id": st["id"], "name": st["name"], "cycle_s": cycle_s,
                               "data_dir": str(root / "data"), "telemetry_interval_s": max(cycle_s, 5.0),
                               "snapshot_interval_s": 30.0, "trend_interval_s": 60.0})
-    head += _table("mqtt", {"enabled": True, "host": "127.0.0.1", "port": broker_port, "protocol": "3.1.1",
+    head += _table("mqtt", {"enabled": True, "host": "127.0.0.1", "port": broker_port, "protocol": _protocol(),
                             "username": st["id"], "password_file": str(password_file), "keepalive_s": 20})
     head += _table("modbus_slave", {"enabled": True, "host": "127.0.0.1", "port": slave_port, "unit_id": 1})
     # The plant's secondary network holds 80 m3 of supply side and 30 m3 of return pipe.
@@ -108,7 +116,7 @@ def _platform_user(st: dict[str, Any]) -> str:
 def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     text = _table("supervisor", {"data_dir": str(root / "data"), "site_name": "heatkeeper demo"})
     text += _table("broker", {"embedded": True, "host": "127.0.0.1", "port": broker_port})
-    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "protocol": "3.1.1"})
+    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "protocol": _protocol()})
     text += _table("storage", {"backend": "sqlite"})
     text += _table("collectors", {"forward_interval_s": 30.0})
     text += _table("web", {"enabled": True, "host": "127.0.0.1", "port": web_port})
