@@ -49,9 +49,12 @@ RESERVED = (SUPERVISOR_USER, COLLECTORS_USER, "admin")
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
 # A whole MQTT packet: the largest payload the codec accepts, plus topic and headers.
 MAX_PACKET_BYTES = codec.MAX_PAYLOAD_BYTES + 1024
-DEFAULT_MAX_QUEUED = 200_000
-DEFAULT_MAX_QUEUED_MIB = 256
-DEFAULT_MEMORY_LIMIT_MIB = 2048
+# The supervisor's session queue rides through its outages: what overflows it is dropped after
+# the stations got their PUBACK (lost), so the count stays generous; bytes and the whole heap
+# are what bound the memory (a station can queue nothing but its own commands).
+DEFAULT_MAX_QUEUED = 1_000_000
+DEFAULT_MAX_QUEUED_MIB = 1024
+DEFAULT_MEMORY_LIMIT_MIB = 4096
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -146,6 +149,8 @@ def conf_text(out: str, port: int, bind: str, tls: tuple[str, str, str] | None, 
         "# stations x messages per second x longest supervisor outage to ride through (RAM!).",
         "max_queued_messages %d" % max_queued,
         "max_queued_bytes %d" % (max_queued_mib * 1024 * 1024),
+        "# The whole heap: above it Mosquitto refuses incoming messages (the sender gets no PUBACK",
+        "# and keeps them in its outbox) and disconnects a receiver it cannot serve.",
         "memory_limit %d" % (memory_limit_mib * 1024 * 1024),
         "# Unacknowledged QoS 1 deliveries per client: no limit. The supervisor acknowledges a",
         "# message only once it is stored (a fraction of a second later). Measured with Mosquitto",
