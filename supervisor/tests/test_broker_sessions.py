@@ -166,7 +166,8 @@ async def test_one_platform_per_collector_prefix(tmp_path: Any) -> None:
             await sup.subscribe(codec.COLLECTOR_FILTER, qos=1)
             async with _client(b, "rooms-a", "rooms-a") as pa:
                 for cid in ("b-201", "a-999", "a-101"):  # another platform's, an unknown, its own
-                    await pa.publish(*codec.encode_collector_reading(cid, 19.5, time.time()), qos=1)
+                    topic, payload = codec.encode_collector_reading(cid, 19.5, time.time())
+                    await pa.publish(topic, payload, qos=1)
             got = await _receive(sup, 3, timeout_s=1.5)
         assert [t for t, _p in got] == [codec.collector_topic("a-101")]
     finally:
