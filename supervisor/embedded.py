@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 from typing import Any
 
 from . import broker_config
@@ -95,8 +96,25 @@ class EmbeddedMosquitto:
         writer.close()
         return True
 
+    def _port_taken(self) -> str:
+        """Why the listener's port cannot be bound ("" if it can): a port someone else holds
+        would otherwise look like our broker answering."""
+        host = "0.0.0.0" if self.bind in ("", "0.0.0.0") else self.bind
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Mosquitto does
+            try:
+                sock.bind((host, self.port))
+            except OSError as exc:
+                return exc.strerror or str(exc)
+        return ""
+
     async def start(self) -> None:
         """Start mosquitto and wait until its listener accepts connections, or raise."""
+        taken = self._port_taken()
+        if taken:
+            raise BrokerStartError("embedded Mosquitto on %s:%d did not start: %s (another broker or program holds "
+                                   "the port; stop it or set broker.port and mqtt.port)" % (self.bind, self.port, taken))
         since = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         stdout = open(os.path.join(self.workdir, "stdout.log"), "ab")  # noqa: SIM115 - the child's
         try:
@@ -113,6 +131,10 @@ class EmbeddedMosquitto:
                 raise BrokerStartError("embedded Mosquitto on %s:%d did not start; its log (%s) ends:\n%s"
                                        % (self.bind, self.port, self.log_path, self._log_tail(since)))
             await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        if self.proc.returncode is not None:  # someone else answered on the port meanwhile
+            raise BrokerStartError("embedded Mosquitto on %s:%d exited at start; its log (%s) ends:\n%s"
+                                   % (self.bind, self.port, self.log_path, self._log_tail(since)))
         log.info("embedded MQTT broker (Mosquitto, pid %d) on %s:%d; config %s",
                  self.proc.pid, self.bind, self.port, self.conf)
 

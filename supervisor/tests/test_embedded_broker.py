@@ -249,3 +249,20 @@ def test_ingest_only_beside_the_embedded_broker_finds_its_credential(tmp_path: A
     assert process_password(cfg, "supervisor-ingest-1") == "s3cret"
     with pytest.raises(CredentialError, match="supervisor-ingest-2"):
         process_password(cfg, "supervisor-ingest-2")
+
+
+def test_a_broker_that_cannot_start_stops_the_supervisor_with_its_log(tmp_path: Any) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        conf = tmp_path / "supervisor.toml"
+        conf.write_text('[supervisor]\ndata_dir = "%s"\n[broker]\nport = %d\n[mqtt]\nport = %d\n[web]\nenabled = false\n'
+                        % (tmp_path / "data", port, port))
+        res = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "supervisor", "--config", str(conf)],
+                             capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "embedded Mosquitto on 127.0.0.1:%d did not start" % port in res.stderr
+    assert "Address already in use" in res.stderr
