@@ -201,3 +201,24 @@ def test_unreachable_folder_is_named(tmp_path: Any, capsys: Any) -> None:
     assert _run_cli(["--stations", "st-a", "--out", str(locked / "mq")]) == 0
     out = capsys.readouterr().out
     assert "note: user mosquitto cannot enter %s" % locked in out
+
+
+def test_collector_platforms_from_the_command_line(tmp_path: Any, capsys: Any) -> None:
+    csv_path = tmp_path / "collectors.csv"
+    csv_path.write_text("id,station,group\na-101,st-a,top\na-102,st-a,edge\nb-201,st-b,top\n")
+    out = tmp_path / "mq"
+    assert _run_cli(["--stations", "st-a,st-b", "--out", str(out), "--collectors-file", str(csv_path),
+                     "--collector-platform", "rooms-a=a-", "--collector-platform", "rooms-b=b-"]) == 0
+    acl = (out / "acl").read_text()
+    block = acl.split("user rooms-a\n")[1].split("\n\n")[0]
+    assert block.splitlines() == ["topic write " + codec.collector_topic(c) for c in ("a-101", "a-102")]
+    assert "collectors/+" not in acl and "user collectors" not in acl
+    assert sorted(os.listdir(out / "credentials")) == sorted(
+        u + ".password" for u in ("supervisor", "supervisor-cmd", "rooms-a", "rooms-b", "st-a", "st-b"))
+    assert _run_cli(["--stations", "st-a", "--out", str(tmp_path / "x"), "--collectors", "a-1",
+                     "--collector-platform", "rooms-z=zz-", "--collector-platform", "st-a=a-",
+                     "--collector-platform", "nothing"]) == 2
+    err = capsys.readouterr().err
+    for expected in ("'rooms-z' prefix 'zz-': matches none", "user 'st-a': already a station",
+                     "--collector-platform='nothing': must be USER=PREFIX"):
+        assert expected in err, expected
