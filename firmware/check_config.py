@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import load_config
+from .config import load_config, transport_problems
 from .errors import ConfigError
 
 
@@ -22,6 +22,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print("%s: %d problem(s):" % (args.path, len(exc.problems)), file=sys.stderr)
         for problem in exc.problems:
+            print("  " + problem, file=sys.stderr)
+        return 2
+    problems = transport_problems(cfg.mqtt)
+    if problems:
+        print("%s: %d problem(s):" % (args.path, len(problems)), file=sys.stderr)
+        for problem in problems:
             print("  " + problem, file=sys.stderr)
         return 2
     st = cfg.station

@@ -18,6 +18,7 @@ so an example config runs from anywhere. Config key = attribute name (HOUSE_STYL
 from __future__ import annotations
 
 import copy
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         # without one every remote command is refused, unless unsigned ones are allowed explicitly.
         "command_key_file": ("", "path", None, ""),
         "insecure_unsigned_commands": (False, "bool", None, ""),
+        # true = plain MQTT to a broker off loopback is intended (else `check-config` lists it)
+        "insecure_plaintext": (False, "bool", None, ""),
     },
     "storage": {
         "outbox_max_messages": (200000, "int", (100, 10000000), "messages"),
@@ -124,6 +127,7 @@ class MqttSection:
     require_subscriber: bool
     command_key_file: str = ""
     insecure_unsigned_commands: bool = False
+    insecure_plaintext: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,23 @@ def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig
         bus=bus_config,
     )
     return cfg, []
+
+
+def transport_problems(mqtt: MqttSection) -> list[str]:
+    """Plain MQTT to a broker off loopback sends the station's password and data in clear:
+    a problem for `check-config` unless `mqtt.insecure_plaintext = true` says it is intended.
+    (Not a load error: a station never stops heating over its uplink settings.)"""
+    if not mqtt.enabled or mqtt.tls_ca or mqtt.tls_cert or mqtt.insecure_plaintext:
+        return []
+    host = mqtt.host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return []
+    return ["mqtt.host=%r: plain MQTT off this host sends the station's password and data in clear; set "
+            "mqtt.tls_ca (the broker's CA) for TLS, or mqtt.insecure_plaintext = true if that is intended" % mqtt.host]
 
 
 def load_config(path: str) -> StationConfig:

@@ -16,7 +16,7 @@ import sys
 # HIL suites, which probe this import, skip instead of failing).
 from heatkeeper.core.station import StationController  # noqa: F401
 
-from .config import StationConfig, load_config
+from .config import StationConfig, load_config, transport_problems
 from .errors import ConfigError, StorageError
 
 
@@ -58,4 +58,6 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print("  " + problem, file=sys.stderr)
         return 2
+    for problem in transport_problems(cfg.mqtt):  # the station still runs: heating first
+        logging.getLogger("heatkeeper.station").warning("%s", problem)
     return asyncio.run(_serve(cfg, args.time_scale))

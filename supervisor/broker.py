@@ -1,4 +1,9 @@
-"""The embedded MQTT broker (amqtt 0.12.1) for the zero-set-up default, demos and tests.
+"""Broker users and credentials, and the amqtt fallback of the embedded broker.
+
+The embedded broker is a Mosquitto child process (`heatkeeper.supervisor.embedded`); amqtt
+0.12.1 serves only where no mosquitto binary exists. It loses QoS 1 messages under load and
+deletes a clean-session client's namesake session before it authenticates (any credential can
+wipe another's queue), so it is a development fallback, never a site's broker.
 
 amqtt speaks MQTT 3.1.1 only (a v5 client times out rather than being refused), so the
 supervisor and stations connect with v3.1.1 to it. It authenticates against an argon2
@@ -24,7 +29,19 @@ from heatkeeper.core import codec
 log = logging.getLogger(__name__)
 
 SUPERVISOR_USER = "supervisor"
-COLLECTORS_USER = "collectors"
+COLLECTORS_USER = "collectors"  # reserved: the single shared collector account of old releases
+COMMAND_SUFFIX = "-cmd"
+
+
+def ingest_user(base: str, instance: int) -> str:
+    """The MQTT user (= client id) of `supervisor --ingest-only --instance N`."""
+    return "%s-ingest-%d" % (base, instance)
+
+
+def supervisor_users(base: str = SUPERVISOR_USER, ingest_processes: int = 0) -> list[str]:
+    """One MQTT user per supervisor connection: ingest, commands, and each ingest-only process.
+    Client ids are bound to user names, so two connections never share a credential."""
+    return [base, base + COMMAND_SUFFIX] + [ingest_user(base, n) for n in range(1, ingest_processes + 1)]
 
 
 def ensure_credentials(directory: str, usernames: list[str]) -> dict[str, str]:
@@ -42,17 +59,24 @@ def ensure_credentials(directory: str, usernames: list[str]) -> dict[str, str]:
     return out
 
 
-def station_acls(station_ids: list[str], supervisor_user: str = SUPERVISOR_USER) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def station_acls(station_ids: list[str], supervisor_user: str = SUPERVISOR_USER,
+                 platforms: dict[str, list[str]] | None = None,
+                 sup_users: list[str] | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(subscribe ACL, publish ACL) per user: a station reads only its own down/#, writes only
-    its own up/# and status; the supervisor reads and writes everything under the prefix;
-    the collectors user writes collector readings only."""
-    sub: dict[str, list[str]] = {supervisor_user: [codec.PREFIX + "#"], COLLECTORS_USER: []}
-    pub: dict[str, list[str]] = {supervisor_user: [codec.PREFIX + "#"],
-                                 COLLECTORS_USER: [codec.PREFIX + "collectors/+"]}
+    its own up/<kind> and status; the supervisor's users read and write everything under the
+    prefix; each collector platform writes its own collectors' readings only."""
+    sub: dict[str, list[str]] = {}
+    pub: dict[str, list[str]] = {}
+    for user in sup_users or supervisor_users(supervisor_user):
+        sub[user] = [codec.PREFIX + "#"]
+        pub[user] = [codec.PREFIX + "#"]
+    for user, collector_ids in (platforms or {}).items():
+        sub[user] = []
+        pub[user] = [codec.collector_topic(cid) for cid in collector_ids]
     for sid in station_ids:
         base = codec.PREFIX + "stations/" + sid + "/"
         sub[sid] = [base + "down/#"]
-        pub[sid] = [base + "up/#", base + "status"]
+        pub[sid] = [base + "up/" + kind for kind in codec.UP_KINDS] + [base + "status"]
     return sub, pub
 
 
@@ -80,10 +104,11 @@ class _SnapshotDict(dict):  # type: ignore[type-arg]
 
 
 class EmbeddedBroker:
-    """amqtt bound to host:port with password-file auth and per-station ACLs."""
+    """The amqtt fallback: amqtt bound to host:port with password-file auth and per-station ACLs."""
 
     def __init__(self, host: str, port: int, workdir: str, passwords: dict[str, str],
-                 supervisor_user: str = SUPERVISOR_USER) -> None:
+                 supervisor_user: str = SUPERVISOR_USER, platforms: dict[str, list[str]] | None = None) -> None:
+        self.platforms = platforms or {}
         self.host = host
         self.port = port
         self.workdir = workdir
@@ -101,8 +126,10 @@ class EmbeddedBroker:
             for user, password in self.passwords.items():
                 fh.write("%s:%s\n" % (user, hasher.hash(password)))
         os.chmod(pw_path, 0o600)
-        stations = [u for u in self.passwords if u not in (self.supervisor_user, COLLECTORS_USER)]
-        sub, pub = station_acls(stations, self.supervisor_user)
+        sup_users = [u for u in self.passwords
+                     if u == self.supervisor_user or u.startswith(self.supervisor_user + "-")]
+        stations = [u for u in self.passwords if u not in sup_users and u not in self.platforms]
+        sub, pub = station_acls(stations, self.supervisor_user, self.platforms, sup_users)
         return {
             "listeners": {"default": {"type": "tcp", "bind": "%s:%d" % (self.host, self.port)}},
             "plugins": {

@@ -4,9 +4,10 @@ Every problem is collected (key, value, unit, allowed range) and raised together
 ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFAULTS.
 
     [supervisor] data_dir="var/supervisor"  utc_offset_h=8  site_name="..."
-    [broker]     embedded=true  host="127.0.0.1"  port=1883
-    [mqtt]       host port username password_file protocol="3.1.1"|"5" client_id
-                 shared_group=""  tls_ca  keepalive_s  session_expiry_s
+    [broker]     embedded=true  host="127.0.0.1"  port=1883  insecure_plaintext=false
+                 tls_port=8883  tls_ca  tls_cert  tls_key  ingest_processes=0
+    [mqtt]       host port username password_file protocol="3.1.1"|"5" client_id=""
+                 shared_group=""  tls_ca  insecure_plaintext=false  keepalive_s  session_expiry_s
     [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s  agg_flush_s
                  raw_retention_days  agg_retention_days  readings_retention_days  audit_retention_days
     [ingest]     max_payload_bytes  stale_after_s
@@ -17,12 +18,22 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [web]        enabled=true  host="127.0.0.1"  port=8080
     [[station]]   id="arxan-01"  name="..."  city="..."
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
+    [[collector_platform]] user="rooms-arxan"  prefix="c-1"   (its own MQTT user, embedded broker)
+
+MQTT credentials: every connection of the supervisor has its own user, and the broker binds
+client ids to user names (`broker-config`: use_username_as_clientid). `mqtt.username` and
+`mqtt.password_file` are the ingest connection's; the command connection is
+`<username>-cmd`, and `--ingest-only --instance N` is `<username>-ingest-N`, each with its
+`<user>.password` beside `mqtt.password_file` (broker-config writes them all). The client id
+is the user name unless `mqtt.client_id` is set (then `<client_id>`, `<client_id>-cmd`, ...).
+Plain MQTT off loopback (either side) is a problem unless `insecure_plaintext = true` says so.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import ipaddress
 import os
 import tomllib
 from typing import Any
@@ -34,9 +45,10 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "supervisor": {"data_dir": "var/supervisor", "utc_offset_h": 8.0, "site_name": "heatkeeper"},
-    "broker": {"embedded": True, "host": "127.0.0.1", "port": 1883},
+    "broker": {"embedded": True, "host": "127.0.0.1", "port": 1883, "insecure_plaintext": False, "tls_port": 8883,
+               "tls_ca": "", "tls_cert": "", "tls_key": "", "ingest_processes": 0},
     "mqtt": {"host": "127.0.0.1", "port": 1883, "username": "supervisor", "password_file": "", "protocol": "3.1.1",
-             "client_id": "heatkeeper-supervisor", "shared_group": "", "tls_ca": "", "keepalive_s": 30,
+             "client_id": "", "shared_group": "", "tls_ca": "", "insecure_plaintext": False, "keepalive_s": 30,
              "session_expiry_s": 86400},
     "storage": {"backend": "sqlite", "path": "", "dsn": "", "batch_max": 2000, "batch_interval_s": 0.25,
                 "agg_flush_s": 60.0,
@@ -55,6 +67,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("supervisor", "utc_offset_h"): ("h", -12, 14),
     ("broker", "port"): ("", 1, 65535),
+    ("broker", "tls_port"): ("", 1, 65535),
+    ("broker", "ingest_processes"): ("processes", 0, 64),
     ("mqtt", "port"): ("", 1, 65535),
     ("mqtt", "keepalive_s"): ("s", 5, 3600),
     ("mqtt", "session_expiry_s"): ("s", 0, 30 * 86400),
@@ -114,7 +128,7 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     problems: list[str] = []
     cfg: dict[str, Any] = copy.deepcopy(DEFAULTS)
     for section, values in raw.items():
-        if section in ("station", "collector"):
+        if section in ("station", "collector", "collector_platform"):
             continue
         if section not in DEFAULTS:
             problems.append("[%s]: unknown section; known: %s, [[station]], [[collector]]" % (section, ", ".join(DEFAULTS)))
@@ -155,13 +169,12 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     cfg["supervisor"]["data_dir"] = resolve(cfg["supervisor"]["data_dir"])
     if not cfg["storage"]["path"]:
         cfg["storage"]["path"] = os.path.join(cfg["supervisor"]["data_dir"], "supervisor.db")
-    for section, key in (("storage", "path"), ("mqtt", "password_file"), ("mqtt", "tls_ca"), ("collectors", "csv")):
+    for section, key in (("storage", "path"), ("mqtt", "password_file"), ("mqtt", "tls_ca"), ("collectors", "csv"),
+                         ("broker", "tls_ca"), ("broker", "tls_cert"), ("broker", "tls_key")):
         cfg[section][key] = resolve(cfg[section][key])
     if cfg["storage"]["backend"] == "postgres" and not cfg["storage"]["dsn"]:
         problems.append("storage.dsn='': required when storage.backend='postgres'")
-    if cfg["broker"]["embedded"] and cfg["mqtt"]["protocol"] != "3.1.1":
-        problems.append("mqtt.protocol=%r: the embedded broker speaks MQTT 3.1.1 only; use \"3.1.1\" or set "
-                        "broker.embedded=false with Mosquitto" % cfg["mqtt"]["protocol"])
+    problems.extend(_transport_problems(cfg))
     if cfg["mqtt"]["shared_group"] and not codec.valid_id(cfg["mqtt"]["shared_group"]):
         problems.append("mqtt.shared_group=%r: must be 1-64 of A-Z a-z 0-9 _ -" % cfg["mqtt"]["shared_group"])
     if cfg["collectors"]["min_temp_c"] >= cfg["collectors"]["max_temp_c"]:
@@ -180,6 +193,7 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
         if c["station"] not in known:
             problems.append("collector id=%r station=%r: no such [[station]]" % (c["id"], c["station"]))
     cfg["collectors_map"] = {c["id"]: c for c in collectors}
+    cfg["collector_platforms"] = _collector_platforms(raw.get("collector_platform", []), cfg, problems)
     try:
         validate_web(cfg)
     except WebConfigError as exc:
@@ -187,6 +201,67 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _transport_problems(cfg: dict[str, Any]) -> list[str]:
+    """Plaintext MQTT off loopback, the embedded broker's TLS files, and the user names the
+    broker reserves for the supervisor's connections."""
+    problems: list[str] = []
+    b, m = cfg["broker"], cfg["mqtt"]
+    tls = [b["tls_ca"], b["tls_cert"], b["tls_key"]]
+    if any(tls) and not all(tls):
+        problems.append("broker.tls_ca=%r, broker.tls_cert=%r, broker.tls_key=%r: give all three or none" % tuple(tls))
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        if b[key] and not os.path.isfile(b[key]):
+            problems.append("broker.%s=%r: file not found" % (key, b[key]))
+    if b["embedded"] and not _loopback(b["host"]) and not all(tls) and not b["insecure_plaintext"]:
+        problems.append("broker.host=%r: the embedded broker would take plain MQTT (passwords in clear) off loopback; "
+                        "give broker.tls_ca, broker.tls_cert and broker.tls_key, or set broker.insecure_plaintext = true"
+                        % b["host"])
+    if not _loopback(m["host"]) and not m["tls_ca"] and not m["insecure_plaintext"]:
+        problems.append("mqtt.host=%r: plain MQTT off loopback sends the supervisor's password in clear; give "
+                        "mqtt.tls_ca, or set mqtt.insecure_plaintext = true" % m["host"])
+    if not codec.valid_id(m["username"]):
+        problems.append("mqtt.username=%r: must be 1-64 of A-Z a-z 0-9 _ - (it is also the client id)" % m["username"])
+    return problems
+
+
+def _collector_platforms(items: Any, cfg: dict[str, Any], problems: list[str]) -> list[dict[str, str]]:
+    """[[collector_platform]] user, prefix: one MQTT user per collector platform (embedded
+    broker), allowed to publish readings for the configured collectors whose id starts with prefix."""
+    out: list[dict[str, str]] = []
+    if not isinstance(items, list):
+        problems.append("[[collector_platform]]: must be an array of tables")
+        return out
+    taken = {s["id"] for s in cfg["stations"]} | {"admin", "collectors"}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append("collector_platform[%d]: must be a table" % i)
+            continue
+        for key in sorted(set(item) - {"user", "prefix"}):
+            problems.append("collector_platform[%d].%s: unknown key; known: user, prefix" % (i, key))
+        user, prefix = item.get("user"), item.get("prefix")
+        if not isinstance(user, str) or not codec.valid_id(user):
+            problems.append("collector_platform[%d].user=%r: must be 1-64 of A-Z a-z 0-9 _ -" % (i, user))
+        elif user in taken or user == cfg["mqtt"]["username"] or user.startswith(cfg["mqtt"]["username"] + "-"):
+            problems.append("collector_platform[%d].user=%r: already a station, another platform or one of the "
+                            "supervisor's own users" % (i, user))
+        elif not isinstance(prefix, str) or not prefix:
+            problems.append("collector_platform[%d].prefix=%r: must be non-empty text (an empty prefix would "
+                            "allow every collector)" % (i, prefix))
+        else:
+            taken.add(user)
+            out.append({"user": user, "prefix": prefix})
+    return out
 
 
 def _stations(items: Any, problems: list[str]) -> list[dict[str, str]]:

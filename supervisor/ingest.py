@@ -445,12 +445,16 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
     supervisor killed with messages in memory gets them again from the broker when it comes
     back, and the (station, seq) key stores them once."""
     import aiomqtt
+    from paho.mqtt.subscribeoptions import SubscribeOptions
 
     client = client_factory()
     link = _Link(client)
     # Before connecting: a persistent session's queued and resent messages arrive right after
     # CONNACK, and must take the same path as the rest, or they would be handled out of order.
     link.direct_delivery(ingest)
+    # v5: retainAsPublished flags a retained uplink on live delivery too (v3.1.1 flags only
+    # the stored copy a subscription replays), so it is cleared at once.
+    v5 = getattr(client, "_client", None) is not None and getattr(client._client, "_protocol", 0) == 5
     delay_s = 0.5
     while True:
         try:
@@ -458,7 +462,10 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
                 link.generation += 1
                 delay_s = 0.5
                 for flt in filters:
-                    await client.subscribe(flt, qos=1)
+                    if v5:
+                        await client.subscribe(flt, options=SubscribeOptions(qos=1, retainAsPublished=True))
+                    else:
+                        await client.subscribe(flt, qos=1)
                 log.info("MQTT connected; subscribed to %s", ", ".join(filters))
                 if on_connect is not None:
                     await on_connect(client)
@@ -466,7 +473,9 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
                     payload = message.payload
                     if not isinstance(payload, (bytes, bytearray)):
                         payload = str(payload).encode() if payload is not None else b""
-                    ingest.handle(message.topic.value, bytes(payload), link.acker(message.mid, message.qos))
+                    if not link.refuse_retained(ingest, message.topic.value, bytes(payload), message.retain,
+                                                message.mid, message.qos):
+                        ingest.handle(message.topic.value, bytes(payload), link.acker(message.mid, message.qos))
         except aiomqtt.MqttError as exc:
             if on_disconnect is not None:
                 on_disconnect()
@@ -514,9 +523,29 @@ class _Link:
             return
 
         def on_message(_client: Any, _userdata: Any, message: Any) -> None:
-            ingest.handle(message.topic, message.payload, self.acker(message.mid, message.qos))
+            if not self.refuse_retained(ingest, message.topic, message.payload, message.retain, message.mid,
+                                        message.qos):
+                ingest.handle(message.topic, message.payload, self.acker(message.mid, message.qos))
 
         paho.on_message = on_message
+
+    def refuse_retained(self, ingest: Ingest, topic: str, payload: bytes, retain: bool, mid: int, qos: int) -> bool:
+        """True if this is a retained message other than a station status: stations and
+        collector platforms never retain data, and a retained copy would park up to a packet on
+        the broker and replay to every new subscriber. It is not ingested; it is counted
+        (reason "retained") and cleared with an empty retained message. An empty payload is
+        such a clear (ours, coming back: flagged retained in v5, not in v3.1.1) and is only
+        acknowledged."""
+        if topic.endswith("/status") or (not retain and payload):
+            return False
+        ack = self.acker(mid, qos)
+        if payload:
+            ingest.rejects.reject("retained", "retained message on %r: not ingested, cleared" % topic[:200])
+            if self.paho is not None:
+                self.paho.publish(topic, b"", qos=1, retain=True)
+        if ack is not None:
+            ack()
+        return True
 
 
 def new_epoch_id() -> int:

@@ -1,6 +1,7 @@
 """`heatkeeper supervisor --config supervisor.toml`: run the supervisor.
 
-Starts, in one event loop: the embedded broker (when `broker.embedded`), the MQTT link
+Starts, in one event loop: the embedded broker (when `broker.embedded`: a Mosquitto child
+process, see `embedded`), the MQTT links (each connection on its own broker user)
 (ingest + command publishing, persistent session, reconnect loop), the batch flusher, the
 command sweeper, the collector forwarder, retention, the 09:00/17:00 report writer and the
 web dashboard (`heatkeeper.supervisor.web.app.create_app(service, config)`) when installed.
@@ -26,8 +27,9 @@ from typing import Any
 from heatkeeper.core import codec
 
 from . import config as sup_config
-from .broker import COLLECTORS_USER, SUPERVISOR_USER, EmbeddedBroker, ensure_credentials
+from .broker import COMMAND_SUFFIX, ingest_user
 from .command_keys import CommandKeys, keys_dir
+from .embedded import BrokerStartError, start_embedded_broker
 from .ingest import run_mqtt
 from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
 from .storage import open_storage
@@ -64,8 +66,14 @@ def run(args: argparse.Namespace) -> int:
             print("--ingest-only needs mqtt.shared_group (else every process stores everything twice over)",
                   file=sys.stderr)
             return 2
-        return asyncio.run(serve_ingest_only(cfg, args.instance))
-    return asyncio.run(serve(cfg))
+        runner = serve_ingest_only(cfg, args.instance)
+    else:
+        runner = serve(cfg)
+    try:
+        return asyncio.run(runner)
+    except (BrokerStartError, CredentialError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
 
 
 async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str) -> int:
@@ -87,9 +95,39 @@ def _storage(cfg: dict[str, Any]) -> Any:
     return open_storage(st["backend"], path=st["path"], dsn=st["dsn"])
 
 
-def mqtt_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]:
+class CredentialError(ValueError):
+    """A supervisor connection's password file is missing or unreadable."""
+
+
+def process_password(cfg: dict[str, Any], user: str, known: dict[str, str] | None = None) -> str:
+    """The password of one of the supervisor's MQTT users: `known` (the embedded broker's),
+    else mqtt.password_file for mqtt.username and `<user>.password` beside it for the others
+    (broker-config writes them all), else the embedded broker's `<data_dir>/credentials`,
+    else "" (a broker without passwords)."""
+    if known and user in known:
+        return known[user]
+    main = cfg["mqtt"]["password_file"]
+    if main:
+        path = main if user == cfg["mqtt"]["username"] else os.path.join(os.path.dirname(main), user + ".password")
+    elif cfg["broker"]["embedded"]:  # e.g. --ingest-only beside a supervisor with the embedded broker
+        path = os.path.join(cfg["supervisor"]["data_dir"], "credentials", user + ".password")
+    else:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        raise CredentialError("MQTT user %r: cannot read its password file %s (%s); every supervisor connection has "
+                              "its own user: `heatkeeper broker-config` writes them (--ingest-processes N for "
+                              "--ingest-only)" % (user, path, exc.strerror)) from None
+
+
+def mqtt_client_factory(cfg: dict[str, Any], password: str, username: str = "",
+                        client_id: str = "") -> Callable[[], Any]:
     """An aiomqtt.Client builder with a fixed id and a persistent session (v3.1.1 clean_session
-    False, or v5 clean_start False + SessionExpiryInterval: FIRST_ONLY loses the session)."""
+    False, or v5 clean_start False + SessionExpiryInterval: FIRST_ONLY loses the session).
+    `username` defaults to mqtt.username; the client id to mqtt.client_id, else the user name
+    (what a broker with use_username_as_clientid uses anyway)."""
     import aiomqtt
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
@@ -105,8 +143,10 @@ def mqtt_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]
             kw.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props)
         else:
             kw.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False)
-        client = aiomqtt.Client(m["host"], m["port"], username=m["username"], password=password or None,
-                                identifier=m["client_id"], keepalive=int(m["keepalive_s"]), timeout=10,
+        user = username or m["username"]
+        client = aiomqtt.Client(m["host"], m["port"], username=user, password=password or None,
+                                identifier=client_id or m["client_id"] or user, keepalive=int(m["keepalive_s"]),
+                                timeout=10,
                                 tls_context=tls, max_queued_incoming_messages=200000, **kw)
         client.pending_calls_threshold = 10000
         return client
@@ -132,9 +172,10 @@ def command_filters() -> list[str]:
 
 
 def command_client_factory(cfg: dict[str, Any], password: str) -> Callable[[], Any]:
-    """Like `mqtt_client_factory`, with its own fixed client id (`<client_id>-cmd`)."""
-    sub = dict(cfg, mqtt=dict(cfg["mqtt"], client_id=cfg["mqtt"]["client_id"] + "-cmd"))
-    return mqtt_client_factory(sub, password)
+    """Like `mqtt_client_factory`, as its own user `<username>-cmd` (password: that user's)."""
+    m = cfg["mqtt"]
+    return mqtt_client_factory(cfg, password, m["username"] + COMMAND_SUFFIX,
+                               m["client_id"] + COMMAND_SUFFIX if m["client_id"] else "")
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -153,19 +194,18 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     """Run until SIGINT/SIGTERM (or cancellation); `on_ready(service)` once everything started."""
     data_dir = cfg["supervisor"]["data_dir"]
     os.makedirs(data_dir, exist_ok=True)
-    broker: EmbeddedBroker | None = None
-    password = ""
-    if cfg["mqtt"]["password_file"]:
-        with open(cfg["mqtt"]["password_file"], encoding="utf-8") as fh:
-            password = fh.read().strip()
+    broker: Any = None
+    known: dict[str, str] = {}
     if cfg["broker"]["embedded"]:
-        users = [SUPERVISOR_USER, COLLECTORS_USER] + [s["id"] for s in cfg["stations"]]
-        creds = ensure_credentials(os.path.join(data_dir, "credentials"), users)
-        broker = EmbeddedBroker(cfg["broker"]["host"], cfg["broker"]["port"], os.path.join(data_dir, "broker"), creds)
-        await broker.start()
-        if not cfg["mqtt"]["password_file"]:
-            password = creds[SUPERVISOR_USER]
-            cfg["mqtt"]["username"] = SUPERVISOR_USER
+        broker, known = await start_embedded_broker(cfg)
+    try:
+        user = cfg["mqtt"]["username"]
+        password = process_password(cfg, user, known)
+        cmd_password = process_password(cfg, user + COMMAND_SUFFIX, known)
+    except CredentialError:
+        if broker is not None:
+            await broker.stop()
+        raise
     service = SupervisorService(_storage(cfg), cfg)
     # One command key per configured station, made once, beside the stations' MQTT credentials.
     CommandKeys(keys_dir(data_dir)).ensure([s["id"] for s in cfg["stations"]])
@@ -181,7 +221,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                                 subscription_filters(cfg))))
-    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, password),
+    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
     runner = await _start_web(service, cfg)
@@ -270,17 +310,15 @@ async def serve_ingest_only(cfg: dict[str, Any], instance: int,
     """An extra ingest process: shared subscription, batched exactly-once storage, collector
     readings stored; no broker, web, commands, forwarding or reports (the full supervisor
     does those). Runs until SIGINT/SIGTERM or cancellation."""
-    password = ""
-    if cfg["mqtt"]["password_file"]:
-        with open(cfg["mqtt"]["password_file"], encoding="utf-8") as fh:
-            password = fh.read().strip()
-    cfg["mqtt"]["client_id"] = "%s-ingest-%d" % (cfg["mqtt"]["client_id"], instance)
+    user = ingest_user(cfg["mqtt"]["username"], instance)
+    password = process_password(cfg, user)
+    client_id = ingest_user(cfg["mqtt"]["client_id"], instance) if cfg["mqtt"]["client_id"] else user
     service = SupervisorService(_storage(cfg), cfg)
     await service.start()
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
              asyncio.ensure_future(service.collectors.run_store(1.0)),
-             asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
+             asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password, user, client_id),
                                             subscription_filters(cfg)))]
     stop = _stop_on_signals()
     if on_ready is not None:

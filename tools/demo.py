@@ -1,6 +1,7 @@
 """`heatkeeper demo`: the whole system on one machine, with one command.
 
-Starts the supervisor on SQLite with its embedded MQTT broker, and three stations, each a real
+Starts the supervisor on SQLite with its embedded MQTT broker (a Mosquitto child process with the
+production configuration, amqtt where no mosquitto is installed), and three stations, each a real
 `heatkeeper station` process talking Modbus RTU over a pseudo-terminal to its own
 `heatkeeper sim` (device simulators driven by the plant model):
 
@@ -66,6 +67,14 @@ def _table(name: str, values: dict[str, Any]) -> str:
     return "[%s]\n" % name + "".join("%s = %s\n" % (k, _toml_value(v)) for k, v in values.items()) + "\n"
 
 
+def _protocol() -> str:
+    """MQTT 5 with the embedded Mosquitto (retained messages are flagged on live delivery, so
+    both ends refuse them at once); 3.1.1 where the amqtt fallback serves."""
+    from heatkeeper.supervisor.embedded import mosquitto_binary
+
+    return "5" if mosquitto_binary() else "3.1.1"
+
+
 def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: int, cycle_s: float,
                   password_file: Path, command_key_file: Path) -> str:
     """The example station's config with this station's id, line, broker and data paths."""
@@ -75,7 +84,7 @@ def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: 
     head = _table("station", {"id": st["id"], "name": st["name"], "cycle_s": cycle_s,
                               "data_dir": str(root / "data"), "telemetry_interval_s": max(cycle_s, 5.0),
                               "snapshot_interval_s": 30.0, "trend_interval_s": 60.0})
-    head += _table("mqtt", {"enabled": True, "host": "127.0.0.1", "port": broker_port, "protocol": "3.1.1",
+    head += _table("mqtt", {"enabled": True, "host": "127.0.0.1", "port": broker_port, "protocol": _protocol(),
                             "username": st["id"], "password_file": str(password_file), "keepalive_s": 20,
                             "command_key_file": str(command_key_file)})
     head += _table("modbus_slave", {"enabled": True, "host": "127.0.0.1", "port": slave_port, "unit_id": 1})
@@ -90,7 +99,7 @@ def _sim_toml(st: dict[str, Any], root: Path, time_scale: float, broker_port: in
                           "city": st["city"], "control": "127.0.0.1:0", "control_file": str(root / "sim.control"),
                           "collector_interval_s": 120.0, "collector_prefix": st["id"] + "-"})
     text += _table("plant", plant)
-    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "username": "collectors",
+    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "username": _platform_user(st),
                             "password_file": str(password_file)})
     # Without wire-time throttling the line keeps up with accelerated stations.
     text += "[[line]]\n" + "".join("%s = %s\n" % (k, _toml_value(v)) for k, v in
@@ -100,10 +109,15 @@ def _sim_toml(st: dict[str, Any], root: Path, time_scale: float, broker_port: in
     return text
 
 
+def _platform_user(st: dict[str, Any]) -> str:
+    """Each simulated plant's room collectors report through their own platform account."""
+    return "rooms-" + st["id"]
+
+
 def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     text = _table("supervisor", {"data_dir": str(root / "data"), "site_name": "heatkeeper demo"})
     text += _table("broker", {"embedded": True, "host": "127.0.0.1", "port": broker_port})
-    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "protocol": "3.1.1"})
+    text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "protocol": _protocol()})
     text += _table("storage", {"backend": "sqlite"})
     text += _table("collectors", {"forward_interval_s": 30.0})
     text += _table("web", {"enabled": True, "host": "127.0.0.1", "port": web_port})
@@ -117,6 +131,7 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
                 text += "[[collector]]\n" + "".join("%s = %s\n" % (key, _toml_value(value)) for key, value in (
                     ("id", "%s-rc-%02d-%d" % (st["id"], j + 1, k + 1)), ("station", st["id"]),
                     ("group", group["name"]))) + "\n"
+        text += _table("[collector_platform]", {"user": _platform_user(st), "prefix": st["id"] + "-"})
     return text
 
 
@@ -183,7 +198,8 @@ def run(args: argparse.Namespace) -> int:
                           credentials / (st["id"] + ".cmdkey")),
             encoding="utf-8")
         (root / "sim.toml").write_text(
-            _sim_toml(st, root, args.time_scale, broker_port, credentials / "collectors.password"), encoding="utf-8")
+            _sim_toml(st, root, args.time_scale, broker_port, credentials / (_platform_user(st) + ".password")),
+            encoding="utf-8")
         sim = group.start("sim-" + st["id"], ["sim", "--config", str(root / "sim.toml")])
         if not wait_path(root / "line.tty", 60, sim):
             return _fail(group, "sim-" + st["id"], "no pty at %s" % (root / "line.tty"))

@@ -98,3 +98,127 @@ async def test_mosquitto_acl_confines_stations(tmp_path: Any) -> None:
         assert a_seen == []
     finally:
         server.stop()
+
+
+def _run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    broker_config.add_arguments(parser)
+    return broker_config.run(parser.parse_args(argv))
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "10.1.2.3", "::"])
+def test_plaintext_off_loopback_needs_insecure_plaintext(tmp_path: Any, capsys: Any, bind: str) -> None:
+    out = tmp_path / "mq"
+    assert _run_cli(["--stations", "st-a", "--out", str(out), "--bind", bind]) == 2
+    err = capsys.readouterr().err
+    assert "--bind=%r: a plaintext listener off loopback" % bind in err and "--insecure-plaintext" in err
+    assert not os.path.exists(out / "mosquitto.conf")
+    assert _run_cli(["--stations", "st-a", "--out", str(out), "--bind", bind, "--insecure-plaintext"]) == 0
+    assert "listener 1883 %s\n" % bind in (out / "mosquitto.conf").read_text()
+
+
+def test_limits_and_bound_client_ids_in_the_config(tmp_path: Any) -> None:
+    broker_config.write(str(tmp_path), ["st-a"], tls=("/ca", "/cert", "/key"))
+    text = (tmp_path / "mosquitto.conf").read_text()
+    listeners = text.split("\nlistener ")[1:]
+    assert len(listeners) == 2 and all("use_username_as_clientid true" in block for block in listeners)
+    for line in ("max_packet_size %d" % broker_config.MAX_PACKET_BYTES, "max_queued_messages 1000000",
+                 "max_queued_bytes %d" % (1024 << 20), "memory_limit %d" % (4096 << 20)):
+        assert line + "\n" in text, line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the printed command drops privileges only when run as root")
+def test_the_printed_command_works_as_root(capsys: Any) -> None:
+    """Run as root, Mosquitto drops to user `mosquitto`: it must still read passwd and acl and
+    write its log and data. Run exactly the command broker-config prints."""
+    import pwd
+    import shlex
+    import subprocess
+    import tempfile
+    import time
+
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("no `mosquitto` system user")
+    base = tempfile.mkdtemp(prefix="hk-brokercfg-")  # pytest's tmp_path is 0700: a note, tested below
+    os.chmod(base, 0o755)
+    port = free_port()
+    try:
+        assert _run_cli(["--stations", "st-a", "--out", os.path.join(base, "mq"), "--port", str(port)]) == 0
+        printed = capsys.readouterr().out
+        assert "note:" not in printed, printed
+        command = next(line[len("run: "):] for line in printed.splitlines() if line.startswith("run: "))
+        assert "user mosquitto\n" in open(os.path.join(base, "mq", "mosquitto.conf")).read()
+        proc = subprocess.Popen(shlex.split(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin"))
+        try:
+            from heatkeeper.supervisor.localproc import wait_port
+
+            try:
+                wait_port(port)
+            except TimeoutError:
+                proc.kill()
+                raise AssertionError(proc.communicate(timeout=5)[0].decode()[-2000:]) from None
+            creds = {u: open(os.path.join(base, "mq", "credentials", u + ".password")).read().strip()
+                     for u in ("supervisor", "st-a")}
+
+            async def round_trip() -> list[bytes]:
+                async with aiomqtt.Client("127.0.0.1", port, username="supervisor", password=creds["supervisor"],
+                                          identifier="supervisor") as sup:
+                    await sup.subscribe(codec.PREFIX + "stations/+/up/telemetry", qos=1)
+                    async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=creds["st-a"],
+                                              identifier="st-a") as st:
+                        await st.publish(codec.up_topic("st-a", codec.UP_TELEMETRY), b"hello", qos=1)
+                    async with asyncio.timeout(5):
+                        async for message in sup.messages:
+                            return [bytes(message.payload)]  # type: ignore[arg-type]
+                return []
+
+            assert asyncio.run(round_trip()) == [b"hello"]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while not os.path.exists(os.path.join(base, "mq", "data", "mosquitto.db")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert os.path.exists(os.path.join(base, "mq", "data", "mosquitto.db"))  # written as user mosquitto
+        assert "New client connected" in open(os.path.join(base, "mq", "mosquitto.log")).read()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="checks files another user must read")
+def test_unreachable_folder_is_named(tmp_path: Any, capsys: Any) -> None:
+    import pwd
+
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("no `mosquitto` system user")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    assert _run_cli(["--stations", "st-a", "--out", str(locked / "mq")]) == 0
+    out = capsys.readouterr().out
+    assert "note: user mosquitto cannot enter %s" % locked in out
+
+
+def test_collector_platforms_from_the_command_line(tmp_path: Any, capsys: Any) -> None:
+    csv_path = tmp_path / "collectors.csv"
+    csv_path.write_text("id,station,group\na-101,st-a,top\na-102,st-a,edge\nb-201,st-b,top\n")
+    out = tmp_path / "mq"
+    assert _run_cli(["--stations", "st-a,st-b", "--out", str(out), "--collectors-file", str(csv_path),
+                     "--collector-platform", "rooms-a=a-", "--collector-platform", "rooms-b=b-"]) == 0
+    acl = (out / "acl").read_text()
+    block = acl.split("user rooms-a\n")[1].split("\n\n")[0]
+    assert block.splitlines() == ["topic write " + codec.collector_topic(c) for c in ("a-101", "a-102")]
+    assert "collectors/+" not in acl and "user collectors" not in acl
+    assert sorted(os.listdir(out / "credentials")) == sorted(
+        u + ".password" for u in ("supervisor", "supervisor-cmd", "rooms-a", "rooms-b", "st-a", "st-b"))
+    assert _run_cli(["--stations", "st-a", "--out", str(tmp_path / "x"), "--collectors", "a-1",
+                     "--collector-platform", "rooms-z=zz-", "--collector-platform", "st-a=a-",
+                     "--collector-platform", "nothing"]) == 2
+    err = capsys.readouterr().err
+    for expected in ("'rooms-z' prefix 'zz-': matches none", "user 'st-a': already a station",
+                     "--collector-platform='nothing': must be USER=PREFIX"):
+        assert expected in err, expected

@@ -24,7 +24,9 @@ def test_every_problem_listed(tmp_path: Any) -> None:
     with pytest.raises(sup_config.ConfigError) as err:
         sup_config.validate({
             "storage": {"backend": "postgres", "batch_max": 0},
-            "mqtt": {"protocol": "5", "port": "1883"},
+            "mqtt": {"protocol": "5", "port": "1883", "host": "10.1.2.3"},
+            "broker": {"host": "0.0.0.0"},
+            "collector_platform": [{"user": "st-1", "prefix": "c-"}, {"user": "rooms", "prefix": ""}],
             "compliance": {"floor_c": 40},
             "colour": {"x": 1},
             "web": {"prot": 1},
@@ -36,7 +38,9 @@ def test_every_problem_listed(tmp_path: Any) -> None:
                      "mqtt.port='1883': must be int", "compliance.floor_c=40 degC: must be in [10, 25]",
                      "[colour]: unknown section", "web.prot: unknown key", "station id='st-1': defined twice",
                      "station[2].id='bad/id'", "collector id='c-9' station='nowhere': no such [[station]]",
-                     "'bad id'", "embedded broker speaks MQTT 3.1.1 only"):
+                     "'bad id'", "broker.host='0.0.0.0': the embedded broker would take plain MQTT",
+                     "mqtt.host='10.1.2.3': plain MQTT off loopback", "collector_platform[0].user='st-1': already",
+                     "collector_platform[1].prefix=''"):
         assert expected in text, expected
 
 
@@ -47,3 +51,22 @@ def test_unreadable_file(tmp_path: Any) -> None:
     bad.write_text("[storage\nbackend=")
     with pytest.raises(sup_config.ConfigError):
         sup_config.load(str(bad))
+
+
+def test_plaintext_off_loopback_only_when_said_so(tmp_path: Any) -> None:
+    cfg = sup_config.validate({"broker": {"host": "0.0.0.0", "insecure_plaintext": True},
+                               "mqtt": {"host": "10.1.2.3", "insecure_plaintext": True, "protocol": "5"}})
+    assert cfg["broker"]["host"] == "0.0.0.0" and cfg["mqtt"]["protocol"] == "5"  # embedded Mosquitto speaks v5
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        (tmp_path / key).write_text("x")
+    cfg = sup_config.validate({"broker": {"host": "0.0.0.0", "tls_ca": str(tmp_path / "tls_ca"),
+                                          "tls_cert": str(tmp_path / "tls_cert"), "tls_key": str(tmp_path / "tls_key")},
+                               "mqtt": {"host": "mq.example", "tls_ca": str(tmp_path / "tls_ca")}})
+    assert cfg["broker"]["tls_cert"].endswith("tls_cert")
+
+
+def test_collector_platforms_listed() -> None:
+    cfg = sup_config.validate({"station": [{"id": "st-1"}],
+                               "collector": [{"id": "a-1", "station": "st-1", "group": "g"}],
+                               "collector_platform": [{"user": "rooms-a", "prefix": "a-"}]})
+    assert cfg["collector_platforms"] == [{"user": "rooms-a", "prefix": "a-"}]

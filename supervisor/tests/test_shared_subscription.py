@@ -27,7 +27,8 @@ pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.pat
 async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
     port = free_port()
     mq = str(tmp_path / "mq")
-    creds = broker_config.write(mq, ["st-a"], port=port, as_root=os.geteuid() == 0)
+    # users supervisor, supervisor-cmd, supervisor-ingest-1 and -2: one per connection
+    creds = broker_config.write(mq, ["st-a"], port=port, as_root=os.geteuid() == 0, ingest_processes=2)
     server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
 
     def cfg() -> dict[str, Any]:

@@ -237,6 +237,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         command_client_factory,
         command_filters,
         mqtt_client_factory,
+        process_password,
         subscription_filters,
     )
     from heatkeeper.supervisor.service import SupervisorService
@@ -274,7 +275,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
              asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                             subscription_filters(cfg))),
-             asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, password),
+             asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, process_password(cfg, "supervisor-cmd")),
                                             command_filters(), on_connect))]
     await asyncio.wait_for(connected.wait(), 20)
     chunks = [sids[i::args.publishers] for i in range(args.publishers)]
@@ -418,7 +419,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     sids = ["bench-%05d" % i for i in range(args.stations)]
     port = free_port()
     mq = os.path.join(tmp, "mq")
-    broker_config.write(mq, sids, port=port, as_root=os.geteuid() == 0)
+    broker_config.write(mq, sids, port=port, as_root=os.geteuid() == 0, ingest_processes=max(0, args.ingest_procs))
     with open(os.path.join(mq, "mosquitto.conf"), "a", encoding="utf-8") as fh:
         fh.write("max_connections -1\n")
     mosquitto = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))

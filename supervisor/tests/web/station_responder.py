@@ -35,6 +35,7 @@ class StationResponder:
         self.ctl = StationController(None)
         self.faults = faults
         self.collectors_password = collectors_password
+        self.collectors_user = "rooms-" + station_id  # its collector platform's MQTT user
         self.seq = 0
         self.applied: list[dict[str, Any]] = []  # command results, for the test to check
         self._alarm_states: dict[str, str] = {}
@@ -109,7 +110,7 @@ class StationResponder:
 
     async def _collectors(self) -> None:
         """The flats' collectors report through their own MQTT account, like a vendor's gateway."""
-        async with aiomqtt.Client(self.host, self.port, username="collectors", password=self.collectors_password,
+        async with aiomqtt.Client(self.host, self.port, username=self.collectors_user, password=self.collectors_password,
                                   identifier="collectors-" + self.station_id) as client:
             history, self.room_history = self.room_history, []
             for age_s, readings in history:

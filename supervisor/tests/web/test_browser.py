@@ -70,6 +70,8 @@ async def system(tmp_path: Path) -> Any:
                     {"id": "arxan-02", "name": "Arxan No. 2 (Tianchi Rd)", "city": "Arxan"},
                     {"id": "arxan-03", "name": "Arxan No. 3 (Station Sq.)", "city": "Arxan"}],
         "collector": collectors,
+        # each station's flats report through their own collector platform account
+        "collector_platform": [{"user": st.collectors_user, "prefix": st.station_id + "-"} for st in stations],
     })
     cfg["web"]["refresh_s"] = 1.0  # the dashboard's poll period (a [web] key of the dashboard)
     ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -81,7 +83,7 @@ async def system(tmp_path: Path) -> Any:
     tasks = []
     for st in stations:
         st.password = (creds / (st.station_id + ".password")).read_text().strip()
-        st.collectors_password = (creds / "collectors.password").read_text().strip()
+        st.collectors_password = (creds / (st.collectors_user + ".password")).read_text().strip()
         st.warm_up(2 * 3600.0)
         tasks.append(asyncio.ensure_future(st.run()))
     try:
