@@ -208,3 +208,37 @@ async def test_storage_failure_never_stops_control_and_loses_no_event(tmp_path, 
         await wait_until(lambda: not station._pending, what="held messages committed once storage works")
         kinds = [json.loads(p)["body"].get("kind") for _s, _t, p in station.outbox.peek(100000)]
         assert "during_failure" in kinds
+
+
+async def test_a_flood_of_local_writes_is_coalesced_not_queued(tmp_path, mosquitto) -> None:
+    """500 rejected writes on the local Modbus TCP port: a burst of local_write events, the rest
+    counted (telemetry events_suppressed_total) and summarised in one events_coalesced event."""
+    from heatkeeper.firmware.event_limit import EventLimiter
+
+    path, raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False})
+    async with running_station(path) as station:
+        station.limiter = EventLimiter(burst=10, window_s=2.0)
+        client = AsyncModbusTcpClient("127.0.0.1", port=raw["modbus_slave"]["port"], timeout=3)
+        await client.connect()
+        try:
+            for _ in range(500):
+                bad = await client.write_registers(0, f32(45.0), device_id=1)
+                assert bad.isError() and bad.exception_code == 3
+        finally:
+            client.close()
+        assert station.slave.writes_rejected == 500
+
+        def queued(kind: str) -> list[dict]:
+            return [json.loads(p)["body"] for _s, _t, p in station.outbox.peek(100000)
+                    if json.loads(p)["body"].get("kind") == kind]
+
+        def accounted() -> int:
+            return len(queued("local_write")) + sum(s["suppressed"] for s in queued("events_coalesced"))
+
+        # every write is either an event or counted in a summary (one per 2 s window at most)
+        await wait_until(lambda: accounted() == 500, timeout_s=15, what="every write accounted for")
+        summaries = queued("events_coalesced")
+        assert len(queued("local_write")) <= 10 * len(summaries) < 100, len(queued("local_write"))
+        assert all(s["for_reason"] == "out_of_range" for s in summaries)
+        suppressed = sum(s["suppressed"] for s in summaries)
+        assert station.telemetry_values({}, station.last_out)["events_suppressed_total"] == suppressed
