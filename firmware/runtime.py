@@ -206,7 +206,7 @@ class Station:
         kind = "storage_file_set_aside" if info.get("set_aside") else "storage_memory_only"
         self.emit(codec.UP_EVENT, dict(info, kind=kind, reason="corrupt" if info.get("set_aside") else "unusable"))
         if info.get("memory_only"):
-            self._alarm("storage_memory_only", True, "critical" if info.get("store") == "outbox" else "warning",
+            self._alarm("storage_memory_only", True, "major" if info.get("store") == "outbox" else "warning",
                         "%s runs in memory (a power cut loses it): %s" % (info.get("store"), info.get("detail", "")[:200]))
         self.check_storage_alarms()
 

@@ -97,7 +97,7 @@ class TaskSupervisor:
                 if spec.streak >= self.alarm_after and not self.alarm_active:
                     self.alarm_active = True
                     self.on_event("alarm", {"code": "task_failing", "state": "active", "reason": "raised",
-                                            "severity": "critical" if spec.essential else "warning",
+                                            "severity": "major" if spec.essential else "warning",
                                             "text": "station task %s crashed %d times in a row: %s"
                                             % (spec.name, spec.streak, spec.last_error[:200])})
                 await asyncio.sleep(backoff_s)

@@ -34,7 +34,7 @@ async def test_crashing_task_is_restarted_with_back_off_and_alarmed_then_cleared
         crashed = [b for k, b in events if b.get("kind") == "task_crashed"]
         assert [b["streak"] for b in crashed] == [1, 2, 3, 4] and crashed[0]["task"] == "flaky"
         raised = [b for k, b in events if k == "alarm" and b["code"] == "task_failing"]
-        assert len(raised) == 1 and raised[0]["state"] == "active" and raised[0]["severity"] == "critical"
+        assert len(raised) == 1 and raised[0]["state"] == "active" and raised[0]["severity"] == "major"
         assert sup.check() and sup.restarts == 4
         await asyncio.sleep(0.35)  # the fifth run stays up past healthy_after_s
         assert sup.check()
