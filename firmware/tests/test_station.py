@@ -242,3 +242,45 @@ async def test_a_flood_of_local_writes_is_coalesced_not_queued(tmp_path, mosquit
         assert all(s["for_reason"] == "out_of_range" for s in summaries)
         suppressed = sum(s["suppressed"] for s in summaries)
         assert station.telemetry_values({}, station.last_out)["events_suppressed_total"] == suppressed
+
+
+async def test_outbox_seq_continues_above_what_the_state_file_says(tmp_path, mosquitto) -> None:
+    """The restored counter: an outbox behind the state file (an older copy put back) jumps
+    above the state's seq plus the margin; with synchronous=normal an unclean stop does too
+    (its last commits may be lost though sent); a clean stop continues without a gap."""
+    from heatkeeper.firmware.runtime import SEQ_MARGIN
+
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False},
+                              storage={"outbox_synchronous": "normal"})
+
+    def start() -> Station:
+        station = Station(load_config(path))
+        station.restore()
+        station.flush()
+        return station
+
+    def restored(station: Station) -> list[dict]:
+        return [json.loads(p)["body"] for _s, _t, p in station.outbox.peek(100000)
+                if json.loads(p)["body"].get("kind") == "outbox_seq_restored"]
+
+    first = start()
+    assert first.outbox.last_seq < 10 and restored(first) == []  # a new station starts low
+    first.save_state(clean_stop=True)
+    top = first.outbox.last_seq
+    first.outbox.close()
+    clean = start()  # clean stop: no gap
+    assert restored(clean) == [] and clean.outbox.last_seq > top and clean.outbox.last_seq < top + 10
+    clean.save_state(clean_stop=False)  # then a power cut
+    top = clean.outbox.last_seq
+    clean.outbox.close()
+    unclean = start()
+    (event,) = restored(unclean)
+    assert event["reason"] == "unclean_stop_unsynced" and event["next_seq"] == top + SEQ_MARGIN + 1
+    # an older copy of the outbox put back: its counter is behind the state file's
+    unclean.state.save({"station": "test-st", "controller": {}, "outbox_last_seq": 10 * SEQ_MARGIN,
+                        "clean_stop": True})
+    unclean.outbox.close()
+    behind = start()
+    (event,) = restored(behind)[-1:]
+    assert event["reason"] == "outbox_behind_state" and event["next_seq"] == 11 * SEQ_MARGIN + 1
+    behind.outbox.close()
