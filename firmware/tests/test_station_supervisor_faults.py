@@ -86,6 +86,6 @@ async def test_supervisor_stores_and_alarms_after_outbox_lost_and_trends_damaged
         sup.cancel()
         await asyncio.gather(sup, return_exceptions=True)
         server.stop()
-    with open(log_path, "rb") as fh:
-        text = fh.read().decode("utf-8", "replace")
+    with open(log_path, "rb") as log_file:
+        text = log_file.read().decode("utf-8", "replace")
     assert "Traceback" not in text, text[-3000:]
