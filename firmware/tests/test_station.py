@@ -284,3 +284,34 @@ async def test_outbox_seq_continues_above_what_the_state_file_says(tmp_path, mos
     (event,) = restored(behind)[-1:]
     assert event["reason"] == "outbox_behind_state" and event["next_seq"] == 11 * SEQ_MARGIN + 1
     behind.outbox.close()
+
+
+async def test_outbox_damaged_while_running_is_replaced_and_the_seq_continues(tmp_path, mosquitto) -> None:
+    """The outbox file turns out damaged in the middle of a run (SQLITE_NOTADB on a commit):
+    the file is set aside, a fresh one continues exactly after the last seq, the held messages
+    are committed there, and storage_corrupt is raised; the trend ring likewise."""
+    import glob
+    import os
+    import sqlite3
+
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False}, station={"trend_interval_s": 1.0})
+    async with running_station(path) as station:
+        garbage = tmp_path / "garbage.sqlite"
+        garbage.write_bytes(os.urandom(4096))
+        old = station.outbox
+        last = old.last_seq
+        old.db = sqlite3.connect(str(garbage), isolation_level=None)  # every statement: "file is not a database"
+        station.emit(codec.UP_EVENT, {"kind": "during_failure", "reason": "test"})
+        await wait_until(lambda: station.outbox is not old, what="the outbox replaced")
+        await wait_until(lambda: not station._pending, what="held messages committed to the fresh outbox")
+        rows = [(s, json.loads(p)) for s, _t, p in station.outbox.peek(100000)]
+        assert rows[0][0] == last + 1, (last, rows[0][0])  # no gap, no reuse
+        kinds = [m["body"].get("kind") or m["body"].get("code") for _s, m in rows]
+        assert "during_failure" in kinds and "storage_file_set_aside" in kinds and "storage_corrupt" in kinds
+        assert glob.glob(os.path.join(station.data_dir, "outbox.sqlite.corrupt-*"))
+        trends = station.trends
+        trends.db = sqlite3.connect(str(garbage), isolation_level=None)
+        await wait_until(lambda: station.trends is not trends, timeout_s=10, what="the trend ring replaced")
+        assert glob.glob(os.path.join(station.data_dir, "trends.sqlite.corrupt-*"))
+        cycles = station.cycles
+        await wait_until(lambda: station.cycles > cycles + 3, what="control goes on")
