@@ -1,7 +1,9 @@
 """`heatkeeper station --config PATH`: run one station's firmware until SIGTERM/SIGINT.
 
 Exit codes: 0 after a clean stop, 2 when the configuration is invalid (every problem listed
-on stderr), 1 when storage cannot be opened.
+on stderr). Storage never stops the station: a damaged file is set aside and replaced, and an
+unusable data directory means running in memory (with alarms, see runtime). Exit 1 remains
+only for the impossible case that not even in-memory storage can be set up.
 """
 
 from __future__ import annotations

@@ -12,10 +12,18 @@ Invariants:
   content after a power cut. `normal` (WAL) survives a process crash but may lose the last
   commits on power loss, so a seq could be reused; choose it only for flash that cannot take
   an fsync per cycle. The station commits at most once per control cycle.
-- Bounded: when `max_messages` is reached, alarms, events and acks are always kept; the oldest
-  half of the telemetry is thinned by decimation (every second sample removed), so old history
-  gets coarser instead of the newest data being dropped. Thinned samples are counted
-  (`thinned_total`), and the caller raises an event for each thinning.
+- The counter survives the file: `raise_seq_floor(seq)` lifts it (never lowers it), so a
+  recreated outbox (deleted, set aside as damaged, a swapped card) continues above every seq
+  the supervisor may already hold instead of restarting at 1. `created` tells the caller that
+  this file was new, so it knows the counter has to be restored from elsewhere.
+- Bounded: when `max_messages` is reached, the oldest half of the telemetry is thinned by
+  decimation (every second sample removed), so old history gets coarser instead of the newest
+  data being dropped. Thinned samples are counted (`thinned_total`), and the caller raises an
+  event for each thinning. Alarms, events and acks have their own hard cap (`other_max`, half of
+  `max_messages`): past it the oldest events go first, then acks, alarms last, down to 90 % of
+  the cap; dropped rows are counted (`dropped_total`) and reported once per capping.
+- Every SQLite failure surfaces as StorageError (StorageCorrupt when the file is damaged), never
+  as a raw sqlite3 error, so the uplink and the runtime can tell "retry" from "set aside".
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from collections.abc import Iterable
 from heatkeeper.core import codec
 
 from .errors import StorageError
+from .storage_guard import MEMORY, storage_error
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -45,27 +54,42 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 class Outbox:
     """SQLite-backed, crash-safe, bounded store-and-forward queue for one station."""
 
-    def __init__(self, path: str, station_id: str, max_messages: int = 200000, synchronous: str = "full") -> None:
+    def __init__(self, path: str, station_id: str, max_messages: int = 200000, synchronous: str = "full",
+                 other_max: int | None = None) -> None:
         self.path = path
         self.station_id = station_id
         self.max_messages = max_messages
+        self.other_max = max(10, max_messages // 2) if other_max is None else other_max
+        self.memory_only = path == MEMORY
+        db: sqlite3.Connection | None = None
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if not self.memory_only:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db = db
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=%s" % ("FULL" if synchronous == "full" else "NORMAL"))
             self.db.executescript(_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
+            self.created = row is None
             if row is None:
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('last_seq', 0), ('thinned_total', 0)")
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('thinned_total', 0)")
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('thinned_total', 0), ('dropped_total', 0)")
             self._last_seq = self._meta("last_seq")
             self.thinned_total = self._meta("thinned_total")
+            self.dropped_total = self._meta("dropped_total")
             self._count = int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-        except sqlite3.Error as exc:
-            raise StorageError("outbox %s: %s" % (path, exc)) from exc
+            self._other = int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE kind != ?",
+                                              (codec.UP_TELEMETRY,)).fetchone()[0])
+        except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, OSError):
+                raise StorageError("outbox %s: %s" % (path, exc)) from exc
+            raise storage_error("outbox", path, exc) from exc
         self.sent_total = 0
         self.last_thinning: dict | None = None
+        self.last_capping: dict | None = None
 
     def _meta(self, key: str) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -78,6 +102,17 @@ class Outbox:
 
     def __len__(self) -> int:
         return self._count
+
+    def raise_seq_floor(self, seq: int) -> bool:
+        """Make the next sequence number at least `seq + 1` (never lowers it); True if it moved."""
+        if seq <= self._last_seq:
+            return False
+        try:
+            self.db.execute("UPDATE meta SET value=? WHERE key='last_seq' AND value < ?", (seq, seq))
+        except sqlite3.Error as exc:
+            raise storage_error("outbox", self.path, exc) from exc
+        self._last_seq = seq
+        return True
 
     def put(self, kind: str, body: dict, ts_s: float) -> int:
         """Store one message; returns its sequence number."""
@@ -103,11 +138,14 @@ class Outbox:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise StorageError("outbox %s: %s" % (self.path, exc)) from exc
+            raise storage_error("outbox", self.path, exc) from exc
         self._last_seq = seq
         self._count += len(rows)
+        self._other += sum(1 for r in rows if r[1] != codec.UP_TELEMETRY)
         if self._count > self.max_messages:
             self._thin()
+        if self._other > self.other_max:
+            self._cap_other()
         return [r[0] for r in rows]
 
     def _rollback(self) -> None:
@@ -132,21 +170,59 @@ class Outbox:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise StorageError("outbox %s: %s" % (self.path, exc)) from exc
+            raise storage_error("outbox", self.path, exc) from exc
         self.thinned_total += len(victims)
         self._count -= len(victims)
         self.last_thinning = {"thinned": len(victims), "first_seq": victims[0], "last_seq": victims[-1],
                               "thinned_total": self.thinned_total}
+
+    def _cap_other(self) -> None:
+        """Hard cap on alarms, events and acks (a flood of local writes, a stuck alarm): drop the
+        oldest events first, then acks, alarms last, down to 90 % of `other_max`."""
+        excess = self._other - int(self.other_max * 0.9)
+        victims: list[int] = []
+        by_kind: dict[str, int] = {}
+        for kind in (codec.UP_EVENT, codec.UP_ACK, codec.UP_ALARM):
+            if len(victims) >= excess:
+                break
+            rows = [int(r[0]) for r in self.db.execute(
+                "SELECT seq FROM outbox WHERE kind=? ORDER BY seq LIMIT ?", (kind, excess - len(victims)))]
+            if rows:
+                by_kind[kind] = len(rows)
+                victims.extend(rows)
+        if not victims:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("DELETE FROM outbox WHERE seq=?", [(s,) for s in victims])
+            self.db.execute("UPDATE meta SET value=value+? WHERE key='dropped_total'", (len(victims),))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise storage_error("outbox", self.path, exc) from exc
+        self.dropped_total += len(victims)
+        self._count -= len(victims)
+        self._other -= len(victims)
+        self.last_capping = {"dropped": len(victims), "dropped_by_kind": by_kind, "first_seq": min(victims),
+                             "last_seq": max(victims), "dropped_total": self.dropped_total, "cap": self.other_max}
 
     def take_thinning(self) -> dict | None:
         """The last thinning not yet reported (then forgotten), for the caller's event."""
         info, self.last_thinning = self.last_thinning, None
         return info
 
+    def take_capping(self) -> dict | None:
+        """The last capping of alarms/events/acks not yet reported (then forgotten)."""
+        info, self.last_capping = self.last_capping, None
+        return info
+
     def peek(self, limit: int = 100) -> list[tuple[int, str, bytes]]:
         """The oldest `limit` messages as (seq, topic, payload), in sequence order."""
-        return [(int(s), str(t), bytes(p)) for s, t, p in self.db.execute(
-            "SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,))]
+        try:
+            return [(int(s), str(t), bytes(p)) for s, t, p in self.db.execute(
+                "SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,))]
+        except sqlite3.Error as exc:
+            raise storage_error("outbox", self.path, exc) from exc
 
     def acknowledge(self, seqs: list[int]) -> None:
         """Remove messages the broker has acknowledged (PUBACK received)."""
@@ -154,18 +230,25 @@ class Outbox:
             return
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" for _ in seqs)
+            other = int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE kind != ? AND seq IN (%s)" % marks,
+                                        (codec.UP_TELEMETRY, *seqs)).fetchone()[0])
             cur = self.db.executemany("DELETE FROM outbox WHERE seq=?", [(s,) for s in seqs])
             removed = cur.rowcount
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise StorageError("outbox %s: %s" % (self.path, exc)) from exc
+            raise storage_error("outbox", self.path, exc) from exc
         self._count -= max(0, removed)
+        self._other -= other
         self.sent_total += max(0, removed)
 
     def oldest_age_s(self, now_ts: float | None = None) -> float:
         """Wall-clock age of the oldest pending message (0 when empty)."""
-        row = self.db.execute("SELECT MIN(created_ts) FROM outbox").fetchone()
+        try:
+            row = self.db.execute("SELECT MIN(created_ts) FROM outbox").fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error("outbox", self.path, exc) from exc
         if row is None or row[0] is None:
             return 0.0
         return max(0.0, (time.time() if now_ts is None else now_ts) - float(row[0]))
@@ -177,6 +260,7 @@ class Outbox:
             "outbox_fill_pct": round(100.0 * self._count / self.max_messages, 2),
             "outbox_thinned_total": float(self.thinned_total),
             "outbox_last_seq": float(self._last_seq),
+            "outbox_dropped_total": float(self.dropped_total),
         }
 
     def close(self) -> None:

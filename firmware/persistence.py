@@ -8,11 +8,15 @@ damaged it falls back to the other and says so (an event for the caller), and wh
 usable it returns nothing: the station starts from its settings. It never raises on bad files.
 
 Journal: append-only JSON lines (`events.jsonl`), flushed per line, rotated at `max_bytes`
-into `events.jsonl.1` ... `.N` (oldest dropped: the uplink carries the durable copy).
+into `events.jsonl.1` ... `.N` (oldest dropped: the uplink carries the durable copy). A failed
+write raises StorageError and the file is reopened on the next append (a disk that comes back
+is used again); `Journal(None)` keeps the last records in memory only, for a station whose data
+directory is unusable.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -57,7 +61,10 @@ class StateStore:
 
     def __init__(self, folder: str, name: str = "state") -> None:
         self.folder = folder
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            pass  # an unusable data directory: load() finds nothing, save() raises StorageError
         self.slots = [os.path.join(folder, "%s.%s.json" % (name, s)) for s in ("a", "b")]
         self.generation = 0
         self._newest_slot = -1
@@ -115,26 +122,48 @@ class StateStore:
 class Journal:
     """Append-only, rotated JSON-lines event journal."""
 
-    def __init__(self, path: str, max_bytes: int = 1000000, files: int = 5) -> None:
+    MEMORY_RECORDS = 1000
+
+    def __init__(self, path: str | None, max_bytes: int = 1000000, files: int = 5) -> None:
         self.path, self.max_bytes, self.files = path, max_bytes, files
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.memory: collections.deque[dict] | None = None
+        self._fh: Any = None
+        if path is None:
+            self.memory = collections.deque(maxlen=self.MEMORY_RECORDS)
+            return
         try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self._fh = open(path, "ab")
         except OSError as exc:
             raise StorageError("cannot open journal %s: %s" % (path, exc)) from exc
 
     def append(self, record: dict) -> None:
         """Write one record (a JSON object on one line) and flush it to the OS."""
+        if self.memory is not None:
+            self.memory.append(record)
+            return
         line = json.dumps(record, separators=(",", ":"), default=str).encode() + b"\n"
         try:
+            if self._fh is None:
+                self._fh = open(str(self.path), "ab")
             self._fh.write(line)
             self._fh.flush()
             if self._fh.tell() >= self.max_bytes:
                 self._rotate()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a file left closed by a failed rotation
+            self._drop_handle()
             raise StorageError("cannot write journal %s: %s" % (self.path, exc)) from exc
 
+    def _drop_handle(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except (OSError, ValueError):
+                pass  # the write already failed; the next append reopens the file
+
     def _rotate(self) -> None:
+        assert self.path is not None
         os.fsync(self._fh.fileno())
         self._fh.close()
         for i in range(self.files - 1, 0, -1):
@@ -147,6 +176,8 @@ class Journal:
 
     def read_all(self) -> list[dict]:
         """Every record still on disk, oldest first (for tests and local inspection)."""
+        if self.memory is not None or self.path is None:
+            return list(self.memory or ())
         paths = ["%s.%d" % (self.path, i) for i in range(self.files, 0, -1)] + [self.path]
         out: list[dict] = []
         for p in paths:
@@ -161,9 +192,13 @@ class Journal:
         return out
 
     def close(self) -> None:
-        """Flush and close."""
+        """Flush and close (best effort after a failure: what is on disk is what it is)."""
+        if self._fh is None:
+            return
         try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+        except (OSError, ValueError):
+            pass  # a full or failing disk at shutdown: nothing more can be saved
         finally:
-            self._fh.close()
+            self._drop_handle()

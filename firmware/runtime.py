@@ -14,6 +14,17 @@ given to the controller for schedules.
 Overruns: a cycle that takes longer than its period is counted (telemetry `cycle_overruns`),
 raises a `cycle_overrun` event on the first of a streak, and an alarm after
 `overrun_alarm_cycles` in a row (cleared when a cycle is on time again).
+
+Storage faults never stop control (see storage_guard): a damaged outbox or trend file is set
+aside and replaced, at start-up or in the middle of a run, with the event
+`storage_file_set_aside` and the alarm `storage_corrupt` (active while `*.corrupt-*` files lie in
+the data directory, so someone checks the card); a store that no disk can hold runs in memory
+(alarm `storage_memory_only`). The sequence number never restarts below what the supervisor
+may hold: a recreated outbox continues from the state file's `outbox_last_seq` plus SEQ_MARGIN
+(the state is saved again long before the outbox gets that far ahead of it). A journal that
+cannot be written is counted (`journal_errors`) and reported once per episode; what the outbox
+already committed is never queued again. Background tasks run under a TaskSupervisor: the
+watchdog is fed only while the control cycle progresses AND no essential task stays dead.
 """
 
 from __future__ import annotations
@@ -32,8 +43,11 @@ from heatkeeper.core import signals as S
 
 from .config import StationConfig
 from .errors import StorageError
+from .event_limit import EventLimiter
 from .outbox import Outbox
 from .persistence import Journal, StateStore
+from .storage_guard import StorageCorrupt, corrupt_files, open_store, replace_store
+from .tasks import TaskSupervisor
 from .trends import TrendStore
 from .uplink import CommandGate, RecentAcks, Uplink
 from .watchdog import Notifier
@@ -41,6 +55,11 @@ from .watchdog import Notifier
 log = logging.getLogger("heatkeeper.station")
 
 MAX_PENDING = 20000  # messages held in memory while storage fails
+# Sequence numbers skipped when the outbox's own counter cannot be trusted (recreated, behind the
+# state file): more than a station assigns between two state saves (a save is forced once the
+# outbox is SEQ_MARGIN // 4 ahead of the last one), so no seq the supervisor holds is reused.
+SEQ_MARGIN = 1_000_000
+STORAGE_ALARMS = ("storage_corrupt", "storage_memory_only")
 
 
 class ScaledClock:
@@ -107,23 +126,25 @@ class Station:
         self.clock = ScaledClock(time_scale)
         self.period_s = cfg.station.cycle_s / time_scale  # wall seconds per cycle
         data_dir = cfg.station.data_dir
-        os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
+        self.storage_fallbacks: list[dict] = []  # what could not be opened as configured (for events)
+        try:
+            os.makedirs(data_dir, exist_ok=True)
+        except OSError as exc:
+            log.error("data directory %s unusable (%s): storage runs in memory", data_dir, exc)
         settings = cfg.control_settings()
         settings.setdefault("station", {}).setdefault("cycle_s", cfg.station.cycle_s)
         self.ctl = StationController(settings)
-        self.outbox = Outbox(os.path.join(data_dir, "outbox.sqlite"), self.sid,
-                             cfg.storage.outbox_max_messages, cfg.storage.outbox_synchronous)
+        self.outbox = self._open_sqlite(self._new_outbox, "outbox.sqlite", "outbox")
         self.state = StateStore(data_dir)
-        self.journal = Journal(os.path.join(data_dir, "events.jsonl"), cfg.storage.journal_max_bytes,
-                               cfg.storage.journal_files)
-        self.trends = TrendStore(os.path.join(data_dir, "trends.sqlite"), cfg.storage.trend_max_rows)
+        self.journal = self._open_journal()
+        self.trends = self._open_sqlite(self._new_trends, "trends.sqlite", "trend store")
         self.acks = RecentAcks()
         self.gate = CommandGate(self.sid, self._apply_remote, cfg.mqtt, self.acks)
         self.uplink: Uplink | None = None
         if cfg.mqtt.enabled:
             self.uplink = Uplink(self.sid, cfg.mqtt, self.outbox, self.gate, self._rooms, self.emit_now,
-                                 on_outdoor=self._outdoor)
+                                 on_outdoor=self._outdoor, on_storage_fault=self._outbox_fault)
         if io is None:
             from heatkeeper.firmware.modbus import ProcessImageIO
 
@@ -148,11 +169,117 @@ class Station:
         self._save_soon = False
         self.storage_errors = 0
         self._storage_down = False
+        self.journal_errors = 0
+        self._state_down = False
+        self._journal_down = False
+        self.firmware_alarms: set[str] = set()
+        self._saved_seq = self.outbox.last_seq
+        self.limiter = EventLimiter()
+        self.supervisor = TaskSupervisor(self.emit)
         self.started_wall = time.time()
+
+    # --- storage -------------------------------------------------------------------------------
+    def _new_outbox(self, path: str) -> Outbox:
+        return Outbox(path, self.sid, self.cfg.storage.outbox_max_messages, self.cfg.storage.outbox_synchronous)
+
+    def _new_trends(self, path: str) -> TrendStore:
+        return TrendStore(path, self.cfg.storage.trend_max_rows)
+
+    def _open_sqlite(self, opener: Any, name: str, label: str) -> Any:
+        store, info = open_store(opener, os.path.join(self.data_dir, name), label)
+        if info is not None:
+            self.storage_fallbacks.append(info)
+        return store
+
+    def _open_journal(self) -> Journal:
+        path = os.path.join(self.data_dir, "events.jsonl")
+        try:
+            return Journal(path, self.cfg.storage.journal_max_bytes, self.cfg.storage.journal_files)
+        except StorageError as exc:
+            log.error("journal: %s: keeping the last events in memory only", exc)
+            self.storage_fallbacks.append({"file": "events.jsonl", "store": "journal", "set_aside": None,
+                                           "memory_only": True, "detail": str(exc)[:300]})
+            return Journal(None)
+
+    def _report_fallback(self, info: dict) -> None:
+        """Event (and alarms) for one store that could not be used as it was."""
+        kind = "storage_file_set_aside" if info.get("set_aside") else "storage_memory_only"
+        self.emit(codec.UP_EVENT, dict(info, kind=kind, reason="corrupt" if info.get("set_aside") else "unusable"))
+        if info.get("memory_only"):
+            self._alarm("storage_memory_only", True, "major" if info.get("store") == "outbox" else "warning",
+                        "%s runs in memory (a power cut loses it): %s" % (info.get("store"), info.get("detail", "")[:200]))
+        self.check_storage_alarms()
+
+    def check_storage_alarms(self) -> None:
+        """`storage_corrupt` active while set-aside damaged files lie in the data directory."""
+        names = corrupt_files(self.data_dir)
+        if names:
+            self._alarm("storage_corrupt", True, "warning",
+                        "damaged storage file(s) set aside in %s, fresh ones in use; check the card, then delete: %s"
+                        % (self.data_dir, ", ".join(names)[:300]))
+        else:
+            self._alarm("storage_corrupt", False, "warning", "no damaged storage files left")
+
+    def _alarm(self, code: str, active: bool, severity: str, text: str) -> None:
+        """Raise or clear a firmware alarm, once per change (the set is kept in the state file)."""
+        if active == (code in self.firmware_alarms):
+            return
+        if active:
+            self.firmware_alarms.add(code)
+        else:
+            self.firmware_alarms.discard(code)
+        self.emit(codec.UP_ALARM, {"code": code, "state": "active" if active else "cleared",
+                                   "reason": "raised" if active else "cleared", "severity": severity, "text": text})
+
+    def _outbox_fault(self, exc: StorageError) -> None:
+        """A damaged outbox (seen by the uplink or by a commit): set it aside, continue the seq."""
+        if not isinstance(exc, StorageCorrupt):
+            return
+        old = self.outbox
+        old.close()
+        fresh, info = replace_store(self._new_outbox, old.path, "outbox", exc)
+        fresh.raise_seq_floor(old.last_seq)  # the counter in memory is exact
+        info["lost_pending"] = len(old)
+        self.outbox = fresh
+        if self.uplink is not None:
+            self.uplink.outbox = fresh
+        self._report_fallback(info)
+
+    def _trends_fault(self, exc: StorageError) -> None:
+        if not isinstance(exc, StorageCorrupt):
+            return
+        self.trends.close()
+        self.trends, info = replace_store(self._new_trends, self.trends.path, "trend store", exc)
+        self._report_fallback(info)
+
+    def _restore_seq(self, data: dict | None, state_events: list[dict]) -> None:
+        """Continue the sequence above every seq the supervisor may hold (see SEQ_MARGIN)."""
+        saved = data.get("outbox_last_seq") if isinstance(data, dict) else None
+        saved = int(saved) if isinstance(saved, (int, float)) and not isinstance(saved, bool) and \
+            math.isfinite(saved) and saved >= 0 else None
+        own = self.outbox.last_seq
+        floor, reason = 0, ""
+        if saved is not None and (self.outbox.created or own < saved):
+            floor, reason = saved + SEQ_MARGIN, ("outbox_recreated" if self.outbox.created else "outbox_behind_state")
+        elif saved is not None and data is not None and data.get("clean_stop") is not True \
+                and self.cfg.storage.outbox_synchronous != "full":
+            # synchronous=normal may lose the last commits on power loss: their seqs may be out
+            floor, reason = max(own, saved) + SEQ_MARGIN, "unclean_stop_unsynced"
+        elif saved is None and self.outbox.created and (self.storage_fallbacks or state_events):
+            # no trustworthy counter anywhere, but this station has run before: the wall clock
+            # in ms is above any seq it can have reached (< 1000 messages/s since 1970)
+            floor, reason = int(time.time() * 1000.0), "no_saved_seq"
+        if floor and self.outbox.raise_seq_floor(floor):
+            log.warning("outbox sequence continues at %d (own counter %d, state %s): %s", floor + 1, own, saved, reason)
+            self.emit(codec.UP_EVENT, {"kind": "outbox_seq_restored", "reason": reason, "outbox_seq": own,
+                                       "state_seq": saved, "next_seq": floor + 1})
 
     # --- messages ------------------------------------------------------------------------------
     def emit(self, kind: str, body: dict) -> None:
-        """Queue one uplink message (kind: telemetry/event/alarm/ack) for this cycle's commit."""
+        """Queue one uplink message (kind: telemetry/event/alarm/ack) for this cycle's commit.
+        Repeated local events (see event_limit) are coalesced instead of queued."""
+        if kind == codec.UP_EVENT and not self.limiter.admit(body, time.monotonic()):
+            return
         self._pending.append((kind, json_safe(body), time.time()))
 
     def emit_now(self, kind: str, body: dict) -> None:
@@ -181,14 +308,6 @@ class Station:
                                                   "detail": exc.text[:200], "for_kind": kind}, ts))
         try:
             self.outbox.put_many(ok_items)
-            for kind, body, ts in ok_items:
-                if kind != codec.UP_TELEMETRY:
-                    self.journal.append({"ts": ts, "kind": kind, "body": body})
-            thinning = self.outbox.take_thinning()
-            if thinning is not None:
-                body = dict(thinning, kind="outbox_thinned", reason="outbox_full")
-                self.journal.append({"ts": time.time(), "kind": "event", "body": body})
-                self.outbox.put(codec.UP_EVENT, body, time.time())
         except StorageError as exc:
             self._storage_failed(exc)
             keep = ok_items + self._pending
@@ -197,10 +316,42 @@ class Station:
                 drop = set(tele[: len(keep) - MAX_PENDING])
                 keep = [item for i, item in enumerate(keep) if i not in drop]
             self._pending = keep
+            self._outbox_fault(exc)  # a damaged file: set aside now, the held messages go next cycle
             return
+        # Committed: from here on nothing of ok_items may be queued again, whatever fails.
         self._storage_ok()
+        self._journal([(ts, kind, body) for kind, body, ts in ok_items if kind != codec.UP_TELEMETRY])
+        thinning = self.outbox.take_thinning()
+        if thinning is not None:
+            self.emit(codec.UP_EVENT, dict(thinning, kind="outbox_thinned", reason="outbox_full"))
+        capping = self.outbox.take_capping()
+        if capping is not None:
+            log.warning("outbox: %d alarms/events/acks over the cap of %d dropped", capping["dropped"], capping["cap"])
+            self.emit(codec.UP_EVENT, dict(capping, kind="outbox_capped", reason="too_many_messages"))
         if self.uplink is not None:
             self.uplink.wake()
+
+    def _journal(self, records: list[tuple[float, str, dict]]) -> None:
+        """The local copy of committed non-telemetry messages. A failure is counted and reported
+        once per episode; the outbox already holds the messages, so nothing is queued again."""
+        failed = 0
+        error = ""
+        for ts, kind, body in records:
+            try:
+                self.journal.append({"ts": ts, "kind": kind, "body": body})
+            except StorageError as exc:
+                failed += 1
+                error = str(exc)
+        if failed:
+            self.journal_errors += failed
+            if not self._journal_down:
+                self._journal_down = True
+                log.error("journal write failed (messages are still sent from the outbox): %s", error)
+                self.emit(codec.UP_EVENT, {"kind": "journal_failed", "reason": "write_failed", "detail": error[:200]})
+        elif records and self._journal_down:
+            self._journal_down = False
+            log.warning("journal writes work again after %d failures", self.journal_errors)
+            self.emit(codec.UP_EVENT, {"kind": "journal_ok", "reason": "recovered", "journal_errors": self.journal_errors})
 
     def _storage_failed(self, exc: Exception) -> None:
         self.storage_errors += 1
@@ -252,11 +403,26 @@ class Station:
 
     # --- persistence ---------------------------------------------------------------------------
     def restore(self) -> None:
-        """Resume from the newest good state file (events raised for any fallback)."""
+        """Resume from the newest good state file (events raised for any fallback); continue the
+        outbox sequence; report stores that could not be opened; settle the storage alarms."""
         data, events = self.state.load()
         for ev in events:
             log.warning("state: %s", ev)
             self.emit(codec.UP_EVENT, ev)
+        self._restore_seq(data, events)
+        self._saved_seq = self.outbox.last_seq
+        # Firmware alarms the previous run left active are cleared below if their cause is gone
+        # (also when no state tells, but this station has clearly run before).
+        prior = set(data.get("firmware_alarms") or ()) if isinstance(data, dict) else set()
+        if data is None and (events or self.storage_fallbacks):
+            prior = {"task_failing", *STORAGE_ALARMS}
+        self.firmware_alarms = set()
+        for info in self.storage_fallbacks:
+            self._report_fallback(info)
+        self.check_storage_alarms()
+        for code in sorted(c for c in prior if isinstance(c, str) and c not in self.firmware_alarms):
+            self.emit(codec.UP_ALARM, {"code": code, "state": "cleared", "reason": "cleared", "severity": "warning",
+                                       "text": "no longer the case after the restart"})
         if data is None:
             return
         snap = data.get("controller")
@@ -266,10 +432,13 @@ class Station:
         self.emit(codec.UP_EVENT, {"kind": "state_restored", "reason": "restart", "generation": self.state.generation,
                                    "saved_ts": data.get("saved_ts")})
 
-    def save_state(self) -> None:
+    def save_state(self, clean_stop: bool = False) -> None:
         """Write the controller snapshot and the recent-ack cache atomically."""
+        last_seq = self.outbox.last_seq
         self.state.save({"station": self.sid, "saved_ts": time.time(), "controller": json_safe(self.ctl.snapshot()),
-                         "recent_acks": self.acks.snapshot(), "outbox_last_seq": self.outbox.last_seq})
+                         "recent_acks": self.acks.snapshot(), "outbox_last_seq": last_seq,
+                         "firmware_alarms": sorted(self.firmware_alarms), "clean_stop": clean_stop})
+        self._saved_seq = last_seq
 
     # --- the cycle -----------------------------------------------------------------------------
     async def cycle(self) -> bool:
@@ -315,14 +484,27 @@ class Station:
                     self.trends.add(time.time(), values)
                 except StorageError as exc:
                     self._storage_failed(exc)
+                    self._trends_fault(exc)
+        for body in self.limiter.summaries(time.monotonic()):
+            self.emit(codec.UP_EVENT, body)
         self.flush()
+        if self.outbox.last_seq - self._saved_seq > SEQ_MARGIN // 4:
+            self._save_soon = True  # keep the state's seq well within SEQ_MARGIN of the outbox's
         if self._save_soon or time.monotonic() >= self._next_snapshot_wall:
             self._save_soon = False
             self._next_snapshot_wall = time.monotonic() + self.cfg.station.snapshot_interval_s
+            self.check_storage_alarms()
             try:
                 self.save_state()
             except StorageError as exc:
-                self._storage_failed(exc)
+                self.storage_errors += 1
+                if not self._state_down:  # once per episode: in memory-only mode every save fails
+                    self._state_down = True
+                    log.error("state not saved, control continues: %s", exc)
+            else:
+                if self._state_down:
+                    self._state_down = False
+                    log.warning("state saved again")
         if self.slave is not None:
             self.slave.update(inputs, out)
         return progress
@@ -356,6 +538,10 @@ class Station:
         values["cycle_time_ms"] = round(self.cycle_time_ms, 2)
         values["io_timeouts"] = self.io_timeouts
         values["storage_errors"] = self.storage_errors
+        values["journal_errors"] = self.journal_errors
+        values["storage_memory_only"] = int("storage_memory_only" in self.firmware_alarms)
+        values["events_suppressed_total"] = self.limiter.suppressed_total
+        values["task_restarts"] = self.supervisor.restarts
         values["uplink_connected"] = int(bool(self.uplink and self.uplink.connected))
         values["rss_kb"] = rss_kb()
         health = self.io.health() if hasattr(self.io, "health") else {}
@@ -377,21 +563,21 @@ class Station:
                                    "time_scale": self.clock.scale})
         self.flush()
         await self.io.start()
-        tasks: list[asyncio.Task] = []
         if self.uplink is not None:
-            tasks.append(asyncio.create_task(self.uplink.run(), name="uplink"))
+            self.supervisor.start("uplink", self.uplink.run, essential=True)
         if self.cfg.modbus_slave.enabled:
             from .modbus_slave import StationSlave
 
-            self.slave = StationSlave(self, self.cfg.modbus_slave)
-            tasks.append(asyncio.create_task(self._local_panel(self.slave), name="modbus-slave"))
+            slave = self.slave = StationSlave(self, self.cfg.modbus_slave)
+            self.supervisor.start("modbus-slave", lambda: self._local_panel(slave))
         self.notifier.ready("station %s running" % self.sid)
         log.info("station %s running: cycle %.3f s (wall %.3f s), data in %s", self.sid, self.cfg.station.cycle_s,
                  self.period_s, self.data_dir)
         next_tick = time.monotonic()
         try:
             while not self._stop.is_set():
-                if await self.cycle():
+                progress = await self.cycle()
+                if self.supervisor.check() and progress:
                     self.notifier.watchdog()
                 next_tick += self.period_s
                 now = time.monotonic()
@@ -400,7 +586,7 @@ class Station:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), next_tick - now)
         finally:
-            await self.shutdown(tasks)
+            await self.shutdown()
 
     async def _local_panel(self, slave: Any, retry_s: float = 30.0) -> None:
         """Open the local Modbus TCP port; if it cannot be bound (taken, address gone) the station
@@ -423,23 +609,22 @@ class Station:
                 self.emit(codec.UP_EVENT, {"kind": "local_panel_available", "reason": "bound"})
             return
 
-    async def shutdown(self, tasks: list[asyncio.Task]) -> None:
+    async def shutdown(self) -> None:
         """Final snapshot, "offline" status, then close every resource."""
         self.notifier.stopping()
         self.emit(codec.UP_EVENT, {"kind": "station_stopping", "reason": "stop", "cycles": self.cycles})
         self.flush()
-        self.save_state()
+        try:
+            self.save_state(clean_stop=True)
+        except StorageError as exc:
+            log.error("final state not saved: %s", exc)
         if self.uplink is not None:
             # Give the uplink a moment to drain what is pending, then say offline.
             deadline = time.monotonic() + 2.0
             while len(self.outbox) and self.uplink.connected and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await self.uplink.say_offline()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.supervisor.stop()
         if self.slave is not None:
             await self.slave.stop()
         await self.io.close()

@@ -25,6 +25,11 @@ Every command with a readable id gets exactly one ack per delivery, through the 
 acks survive outages too; every refusal is also an event. Only refusals before authentication
 are rate-limited (REFUSAL_BURST, REFUSALS_PER_MIN): a flood of forgeries is counted, not stored.
 Nothing here is awaited by the control loop: it only writes to the outbox and calls `wake()`.
+
+The reconnect loop survives every failure, not only the network's: a storage error while
+reading or acknowledging the outbox (disk full, a damaged file) or a defect is logged with its
+traceback, handed to `on_storage_fault` (the runtime sets a damaged outbox aside), and the link
+backs off and reconnects; messages not yet acknowledged are simply sent again (same seq).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from . import command_auth
 from .config import MqttSection
-from .errors import UplinkFault
+from .errors import StorageError, UplinkFault
 from .outbox import Outbox
 
 log = logging.getLogger("heatkeeper.uplink")
@@ -62,6 +67,7 @@ CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
 OutdoorHandler = Callable[[float, float], None]  # (temp_c, age_s): for StationController.set_supervisor_outdoor
 EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
+StorageFaultHandler = Callable[[StorageError], None]
 
 
 class RecentAcks:
@@ -283,11 +289,14 @@ class Uplink:
     """The station's MQTT link: outbox sender, command and room-reading receiver, reconnect loop."""
 
     def __init__(self, station_id: str, cfg: MqttSection, outbox: Outbox, gate: CommandGate,
-                 on_rooms: RoomsHandler, on_event: EventSink, on_outdoor: OutdoorHandler | None = None) -> None:
+                 on_rooms: RoomsHandler, on_event: EventSink, on_outdoor: OutdoorHandler | None = None,
+                 on_storage_fault: StorageFaultHandler | None = None) -> None:
         self.station_id, self.cfg, self.outbox, self.gate = station_id, cfg, outbox, gate
         self.on_rooms, self.on_event, self.on_outdoor = on_rooms, on_event, on_outdoor
+        self.on_storage_fault = on_storage_fault
         self.connected = False
         self.connects = 0
+        self.internal_errors = 0
         self.refused = 0
         self.last_error = ""
         self._wake = asyncio.Event()
@@ -349,8 +358,8 @@ class Uplink:
         """Connect, serve, and reconnect with back-off, forever (cancel to stop)."""
         delay = self.cfg.reconnect_min_s
         while True:
-            client = self.make_client()
             try:
+                client = self.make_client()
                 async with client:
                     self._client = client
                     self._hook_puback(client)
@@ -377,6 +386,8 @@ class Uplink:
                         tg.create_task(self._receiver(client))
             except* (aiomqtt.MqttError, UplinkFault, OSError) as group:
                 self.last_error = "; ".join(str(e) for e in group.exceptions)
+            except* Exception as group:  # noqa: BLE001 - storage errors and defects must not end the link
+                self._internal_error(group)
             finally:
                 self.connected = False
                 self._client = None
@@ -386,6 +397,17 @@ class Uplink:
                 self._outage_reported = True
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2.0, self.cfg.reconnect_max_s)
+
+    def _internal_error(self, group: BaseExceptionGroup) -> None:
+        self.internal_errors += 1
+        self.last_error = "; ".join("%s: %s" % (type(e).__name__, e) for e in group.exceptions)
+        log.error("uplink failed (%s); reconnecting with back-off", self.last_error, exc_info=group)
+        for exc in group.exceptions:
+            if isinstance(exc, StorageError) and self.on_storage_fault is not None:
+                try:
+                    self.on_storage_fault(exc)
+                except Exception:  # noqa: BLE001 - the handler's own failure must not end the link either
+                    log.exception("storage fault handler failed")
 
     async def _sender(self, client: aiomqtt.Client) -> None:
         while True:

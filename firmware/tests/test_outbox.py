@@ -67,3 +67,75 @@ def test_full_outbox_thins_old_telemetry_and_keeps_every_alarm_event_ack(tmp_pat
     # thinning is decimation: the oldest samples survive sparsely, not cut off wholesale
     assert telemetry_left[0] < 100
     assert box.stats()["outbox_thinned_total"] == float(box.thinned_total)
+
+
+def test_seq_floor_lifts_the_counter_durably_and_never_lowers_it(tmp_path) -> None:
+    path = str(tmp_path / "o.sqlite")
+    box = Outbox(path, "st-1")
+    assert box.created
+    assert box.raise_seq_floor(1_000_500)
+    assert not box.raise_seq_floor(10)  # never backwards
+    assert box.put("alarm", {"code": "c"}, 1.0) == 1_000_501
+    box.close()
+    again = Outbox(path, "st-1")
+    assert not again.created and again.last_seq == 1_000_501
+    assert again.put("event", {"kind": "e"}, 2.0) == 1_000_502
+
+
+def test_alarms_events_acks_have_a_hard_cap_events_go_first(tmp_path) -> None:
+    """A flood of events (local writes, say) cannot grow the outbox without bound: past the cap
+    the oldest events are dropped, counted and reported; alarms and acks stay while events remain."""
+    box = Outbox(str(tmp_path / "o.sqlite"), "st-1", max_messages=200)  # cap: 100 non-telemetry rows
+    alarm_seqs = [box.put("alarm", {"code": "a%d" % i, "state": "active"}, float(i)) for i in range(5)]
+    ack_seq = box.put("ack", codec.ack_body("c1", "applied", "ok", ""), 5.0)
+    box.put_many([("telemetry", {"values": {"i": i}}, float(i)) for i in range(50)])
+    for i in range(1000):
+        box.put("event", {"kind": "local_write", "i": i}, float(i))
+    left = {s: json.loads(p) for s, _t, p in box.peek(100000)}
+    others = [m for m in left.values() if m["kind"] != "telemetry"]
+    assert len(others) <= box.other_max == 100
+    assert all(s in left for s in alarm_seqs) and ack_seq in left
+    assert sum(1 for m in left.values() if m["kind"] == "telemetry") == 50  # telemetry untouched by the cap
+    newest = max(s for s, m in left.items() if m["kind"] == "event")
+    assert left[newest]["body"]["i"] == 999  # the newest events are kept
+    assert box.dropped_total == 1006 - len(others) and box.stats()["outbox_dropped_total"] == box.dropped_total
+    capping = box.take_capping()
+    assert capping is not None and capping["dropped_by_kind"] == {"event": capping["dropped"]}
+    assert box.take_capping() is None
+    # acknowledging keeps the non-telemetry count right: the cap is not hit early afterwards
+    box.acknowledge(sorted(left))
+    assert len(box) == 0 and box._other == 0
+
+
+def test_only_alarms_left_the_oldest_alarm_goes_last(tmp_path) -> None:
+    box = Outbox(str(tmp_path / "o.sqlite"), "st-1", max_messages=200, other_max=20)
+    for i in range(30):
+        box.put("alarm", {"code": "a%d" % i}, float(i))
+    codes = [json.loads(p)["body"]["code"] for _s, _t, p in box.peek(100)]
+    assert len(codes) <= 20 and codes[-1] == "a29" and "a0" not in codes
+
+
+def test_a_damaged_file_is_storage_corrupt_and_set_aside(tmp_path) -> None:
+    import os
+
+    import pytest
+    from heatkeeper.firmware.errors import StorageError
+    from heatkeeper.firmware.storage_guard import StorageCorrupt, open_store
+
+    path = str(tmp_path / "outbox.sqlite")
+    with open(path, "wb") as fh:
+        fh.write(os.urandom(4096))
+    with pytest.raises(StorageCorrupt, match="not a database"):
+        Outbox(path, "st-1")
+    box, info = open_store(lambda p: Outbox(p, "st-1"), path, "outbox")
+    assert info is not None and info["set_aside"].startswith(path + ".corrupt-") and not info["memory_only"]
+    assert box.put("event", {"kind": "e"}, 1.0) == 1 and os.path.exists(info["set_aside"])
+    # a directory that cannot hold the file is not "corrupt": nothing is moved, memory it is
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_bytes(b"x")
+    with pytest.raises(StorageError) as caught:
+        Outbox(str(blocked / "outbox.sqlite"), "st-1")
+    assert not isinstance(caught.value, StorageCorrupt)
+    mem, info = open_store(lambda p: Outbox(p, "st-1"), str(blocked / "outbox.sqlite"), "outbox")
+    assert info is not None and info["memory_only"] and info["set_aside"] is None and mem.memory_only
+    assert mem.put("alarm", {"code": "c"}, 1.0) == 1 and blocked.read_bytes() == b"x"

@@ -209,3 +209,110 @@ async def test_storage_failure_never_stops_control_and_loses_no_event(tmp_path, 
         await wait_until(lambda: not station._pending, what="held messages committed once storage works")
         kinds = [json.loads(p)["body"].get("kind") for _s, _t, p in station.outbox.peek(100000)]
         assert "during_failure" in kinds
+
+
+async def test_a_flood_of_local_writes_is_coalesced_not_queued(tmp_path, mosquitto) -> None:
+    """500 rejected writes on the local Modbus TCP port: a burst of local_write events, the rest
+    counted (telemetry events_suppressed_total) and summarised in one events_coalesced event."""
+    from heatkeeper.firmware.event_limit import EventLimiter
+
+    path, raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False})
+    async with running_station(path) as station:
+        station.limiter = EventLimiter(burst=10, window_s=2.0)
+        client = AsyncModbusTcpClient("127.0.0.1", port=raw["modbus_slave"]["port"], timeout=3)
+        await client.connect()
+        try:
+            for _ in range(500):
+                bad = await client.write_registers(0, f32(45.0), device_id=1)
+                assert bad.isError() and bad.exception_code == 3
+        finally:
+            client.close()
+        assert station.slave.writes_rejected == 500
+
+        def queued(kind: str) -> list[dict]:
+            return [json.loads(p)["body"] for _s, _t, p in station.outbox.peek(100000)
+                    if json.loads(p)["body"].get("kind") == kind]
+
+        def accounted() -> int:
+            return len(queued("local_write")) + sum(s["suppressed"] for s in queued("events_coalesced"))
+
+        # every write is either an event or counted in a summary (one per 2 s window at most)
+        await wait_until(lambda: accounted() == 500, timeout_s=15, what="every write accounted for")
+        summaries = queued("events_coalesced")
+        assert len(queued("local_write")) <= 10 * len(summaries) < 100, len(queued("local_write"))
+        assert all(s["for_reason"] == "out_of_range" for s in summaries)
+        suppressed = sum(s["suppressed"] for s in summaries)
+        assert station.telemetry_values({}, station.last_out)["events_suppressed_total"] == suppressed
+
+
+async def test_outbox_seq_continues_above_what_the_state_file_says(tmp_path, mosquitto) -> None:
+    """The restored counter: an outbox behind the state file (an older copy put back) jumps
+    above the state's seq plus the margin; with synchronous=normal an unclean stop does too
+    (its last commits may be lost though sent); a clean stop continues without a gap."""
+    from heatkeeper.firmware.runtime import SEQ_MARGIN
+
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False},
+                              storage={"outbox_synchronous": "normal"})
+
+    def start() -> Station:
+        station = Station(load_config(path))
+        station.restore()
+        station.flush()
+        return station
+
+    def restored(station: Station) -> list[dict]:
+        return [json.loads(p)["body"] for _s, _t, p in station.outbox.peek(100000)
+                if json.loads(p)["body"].get("kind") == "outbox_seq_restored"]
+
+    first = start()
+    assert first.outbox.last_seq < 10 and restored(first) == []  # a new station starts low
+    first.save_state(clean_stop=True)
+    top = first.outbox.last_seq
+    first.outbox.close()
+    clean = start()  # clean stop: no gap
+    assert restored(clean) == [] and clean.outbox.last_seq > top and clean.outbox.last_seq < top + 10
+    clean.save_state(clean_stop=False)  # then a power cut
+    top = clean.outbox.last_seq
+    clean.outbox.close()
+    unclean = start()
+    (event,) = restored(unclean)
+    assert event["reason"] == "unclean_stop_unsynced" and event["next_seq"] == top + SEQ_MARGIN + 1
+    # an older copy of the outbox put back: its counter is behind the state file's
+    unclean.state.save({"station": "test-st", "controller": {}, "outbox_last_seq": 10 * SEQ_MARGIN,
+                        "clean_stop": True})
+    unclean.outbox.close()
+    behind = start()
+    (event,) = restored(behind)[-1:]
+    assert event["reason"] == "outbox_behind_state" and event["next_seq"] == 11 * SEQ_MARGIN + 1
+    behind.outbox.close()
+
+
+async def test_outbox_damaged_while_running_is_replaced_and_the_seq_continues(tmp_path, mosquitto) -> None:
+    """The outbox file turns out damaged in the middle of a run (SQLITE_NOTADB on a commit):
+    the file is set aside, a fresh one continues exactly after the last seq, the held messages
+    are committed there, and storage_corrupt is raised; the trend ring likewise."""
+    import glob
+    import os
+    import sqlite3
+
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False}, station={"trend_interval_s": 1.0})
+    async with running_station(path) as station:
+        garbage = tmp_path / "garbage.sqlite"
+        garbage.write_bytes(os.urandom(4096))
+        old = station.outbox
+        last = old.last_seq
+        old.db = sqlite3.connect(str(garbage), isolation_level=None)  # every statement: "file is not a database"
+        station.emit(codec.UP_EVENT, {"kind": "during_failure", "reason": "test"})
+        await wait_until(lambda: station.outbox is not old, what="the outbox replaced")
+        await wait_until(lambda: not station._pending, what="held messages committed to the fresh outbox")
+        rows = [(s, json.loads(p)) for s, _t, p in station.outbox.peek(100000)]
+        assert rows[0][0] == last + 1, (last, rows[0][0])  # no gap, no reuse
+        kinds = [m["body"].get("kind") or m["body"].get("code") for _s, m in rows]
+        assert "during_failure" in kinds and "storage_file_set_aside" in kinds and "storage_corrupt" in kinds
+        assert glob.glob(os.path.join(station.data_dir, "outbox.sqlite.corrupt-*"))
+        trends = station.trends
+        trends.db = sqlite3.connect(str(garbage), isolation_level=None)
+        await wait_until(lambda: station.trends is not trends, timeout_s=10, what="the trend ring replaced")
+        assert glob.glob(os.path.join(station.data_dir, "trends.sqlite.corrupt-*"))
+        cycles = station.cycles
+        await wait_until(lambda: station.cycles > cycles + 3, what="control goes on")

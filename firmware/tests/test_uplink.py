@@ -128,3 +128,43 @@ async def test_no_subscriber_keeps_messages_until_one_subscribes(tmp_path, mosqu
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_storage_error_on_acknowledge_the_link_reconnects_and_delivers(tmp_path, mosquitto) -> None:
+    """The disk fails once while sent messages are deleted (Outbox.acknowledge raises
+    StorageError, as on EIO or a full disk): the link is not lost for good; it reconnects, sends
+    the unacknowledged messages again (same seqs) and then everything that follows."""
+    from heatkeeper.firmware.errors import StorageError
+
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-4")
+    events: list = []
+    faults: list = []
+    link = make_uplink(box, mqtt_cfg(mosquitto.port), events)
+    link.on_storage_fault = faults.append
+    real_acknowledge = box.acknowledge
+    failures = [StorageError("outbox %s: disk I/O error (injected)" % box.path)]
+
+    def acknowledge_failing_once(seqs: list[int]) -> None:
+        if failures and seqs:
+            raise failures.pop()
+        real_acknowledge(seqs)
+
+    box.acknowledge = acknowledge_failing_once  # type: ignore[method-assign]
+    async with Listener(mosquitto.port, codec.up_topic("st-4", "+"), identifier="sup-4") as listener:
+        task = asyncio.create_task(link.run())
+        try:
+            box.put_many([("event", {"kind": "e", "i": i}, float(i)) for i in range(6)])
+            link.wake()
+            await wait_until(lambda: not failures, what="the injected storage error")
+            await wait_until(lambda: link.connects >= 2, what="a reconnect after the storage error")
+            assert not task.done(), task
+            box.put_many([("alarm", {"code": "secondary_overtemp", "state": "active"}, 7.0)])
+            link.wake()
+            await wait_until(lambda: len(box) == 0, what="everything delivered and deleted")
+            await wait_until(lambda: {m["seq"] for m in listener.uplinks()} >= set(range(1, 8)), what="all 7 seqs")
+            assert link.internal_errors == 1 and len(faults) == 1 and isinstance(faults[0], StorageError)
+            assert "StorageError" in link.last_error
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
