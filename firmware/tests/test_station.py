@@ -216,7 +216,8 @@ async def test_a_flood_of_local_writes_is_coalesced_not_queued(tmp_path, mosquit
     counted (telemetry events_suppressed_total) and summarised in one events_coalesced event."""
     from heatkeeper.firmware.event_limit import EventLimiter
 
-    path, raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False})
+    # writes enabled (the panel is read-only by default): each one is validated and rejected as out of range
+    path, raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False}, modbus_slave={"writes_enabled": True})
     async with running_station(path) as station:
         station.limiter = EventLimiter(burst=10, window_s=2.0)
         client = AsyncModbusTcpClient("127.0.0.1", port=raw["modbus_slave"]["port"], timeout=3)
