@@ -299,6 +299,8 @@ class Station:
         self.cycles += 1
         self.last_inputs, self.last_out = inputs, out
         self._core_events(out)
+        for kind, body in self.io.take_messages() if hasattr(self.io, "take_messages") else ():
+            self.emit(kind, body)  # the drives' resets, state changes and alarms (firmware/modbus/drives.py)
         elapsed_s = time.monotonic() - t0
         self.cycle_time_ms = elapsed_s * 1000.0
         self._check_overrun(elapsed_s)
@@ -359,6 +361,8 @@ class Station:
         health = self.io.health() if hasattr(self.io, "health") else {}
         values["devices_total"] = len(health)
         values["devices_available"] = sum(1 for h in health.values() if h.get("available"))
+        if hasattr(self.io, "drive_telemetry"):
+            values.update(self.io.drive_telemetry())
         return values
 
     # --- lifetime ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from heatkeeper.core import signals as S
 from heatkeeper.core.device_profiles import PROFILES, decode_point, encode_point
 
+from . import drives
 from .config import BusConfig, BusSpec, DeviceSpec
 from .health import DeviceHealth
 from .plan import ReadBlock, plan_reads, plan_writes
@@ -42,7 +43,9 @@ class DeviceState:
         self.health = DeviceHealth(spec.name, spec.bus, spec.unit_id, bus.backoff_base_s, bus.backoff_max_s)
         self.inputs = {sig: pt for sig, pt in spec.points.items() if sig in S.INPUTS}
         self.outputs = {sig: pt for sig, pt in spec.points.items() if sig in S.ACTUATORS}
-        self.blocks = plan_reads(spec.name, spec.profile, list(self.inputs.values()),
+        self.drive = drives.for_device(spec.name, self.profile, spec.points)  # drive state machine, or None
+        drive_points = self.drive.read_points() if self.drive is not None else []
+        self.blocks = plan_reads(spec.name, spec.profile, list(self.inputs.values()) + drive_points,
                                  max_registers=bus.max_block_registers, coalesce=bus.coalesce)
         self.values: dict[str, tuple[float, bool, float]] = {}  # point -> (value, ok, read_s)
         self.confirmed: dict[str, list[int]] = {}  # point -> registers confirmed on the device
@@ -190,12 +193,17 @@ class BusLine:
                     dev.health.note_error("rejected %s=%r: %s" % (sig, outputs[sig], exc), now_s)
                     continue
                 pt = dev.profile["points"][point]
-                if pt.get("ready_first") and regs == [pt["on_value"]] and dev.confirmed.get(point) not in (
-                        [pt["on_value"]], [pt["off_value"]]):
-                    regs = [pt["off_value"]]  # state machine: "ready" first, "run" on the next write
-                fresh = now_s - dev.confirmed_s.get(point, -1e18) < self.spec.refresh_s
-                if dev.confirmed.get(point) == regs and fresh:
-                    continue
+                if dev.drive is not None and point == dev.drive.control_point:
+                    # the drive's state machine picks the word from the drive's reported state
+                    word = dev.drive.control_regs(float(outputs[sig]) >= 0.5, dev.confirmed.get(point),
+                                                  dev.confirmed_s.get(point), now_s, self.spec.refresh_s)
+                    if word is None:
+                        continue
+                    regs = word
+                else:
+                    fresh = now_s - dev.confirmed_s.get(point, -1e18) < self.spec.refresh_s
+                    if dev.confirmed.get(point) == regs and fresh:
+                        continue
                 address = pt["address"]
                 items.append((address, regs))
                 by_address[address] = point
@@ -262,6 +270,9 @@ class ProcessImageIO:
                     else:
                         fresh = now_s - read_s <= line.spec.stale_s
                     inputs[sig] = (value, bool(ok and fresh and not unavailable))
+                if dev.drive is not None:
+                    dev.drive.observe(dev.values, now_s, not unavailable)
+                    inputs.update(dev.drive.inputs())
         return inputs
 
     async def write_outputs(self, outputs: dict[str, Any], now_s: float | None = None) -> None:
@@ -283,6 +294,24 @@ class ProcessImageIO:
         for dev in line.devices:
             dev.failed_cycle_s = now_s
             dev.health.note_error("internal: %s: %s" % (type(exc).__name__, exc), now_s)
+
+    def drive_telemetry(self) -> dict[str, Any]:
+        """Flat telemetry fields of every drive (state, status flags, resets)."""
+        values: dict[str, Any] = {}
+        for line in self.lines:
+            for dev in line.devices:
+                if dev.drive is not None:
+                    values.update(dev.drive.telemetry())
+        return values
+
+    def take_messages(self) -> list[tuple[str, dict]]:
+        """Events and alarms the drives raised since the last call: [(kind, body)]."""
+        out: list[tuple[str, dict]] = []
+        for line in self.lines:
+            for dev in line.devices:
+                if dev.drive is not None:
+                    out.extend(dev.drive.take_messages())
+        return out
 
     def health(self) -> dict[str, dict]:
         """Per-device counters, last error and back-off state (JSON-safe)."""
