@@ -245,6 +245,14 @@ class ProcessImageIO:
         self.config = bus_config
         self.lines = [BusLine(b, bus_config.devices_on(b.name)) for b in bus_config.buses]
         self._now_s = 0.0
+        # A drive reports the pump's fault input itself unless another device (a motor-protection
+        # contact on an I/O module, say) is wired for it.
+        for line in self.lines:
+            for dev in line.devices:
+                if dev.drive is not None and dev.drive.fault_signal is not None:
+                    if any(dev.drive.fault_signal in other.inputs for ln in self.lines for other in ln.devices
+                           if other is not dev):
+                        dev.drive.fault_signal = None
 
     async def start(self) -> None:
         """Open every port and start the owner tasks (a port that cannot open is retried)."""
