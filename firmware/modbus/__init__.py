@@ -13,6 +13,8 @@ Station runtime API:
                                                  # sentinel, out of plausible range, or stale
     await io.write_outputs(outputs)              # {actuator signal: value}; writes changed values
                                                  # (and every refresh_s), reads back to confirm
+    io.take_messages()                           # [(kind, body)]: the drives' events and alarms
+    io.drive_telemetry()                         # {pump1_drive_state, pump1_local, ...}: drive status
     io.health()                                  # {device: {requests, ok, timeouts, crc_errors,
                                                  #  framing_errors, exceptions{code: n}, writes,
                                                  #  write_mismatches, write_rejects, last_error,
@@ -20,7 +22,8 @@ Station runtime API:
     await io.close()
 
 Layers: `timing` (wire physics), `plan` (block coalescing), `transport` (one line: gap,
-one request in flight, error classification), `health` (counters, back-off), `io` (owner task
+one request in flight, error classification), `health` (counters, back-off), `drives` (drive
+state machines from profile data, resets over the bus, drive status), `io` (owner task
 per line, the process image), `config` (TOML validation, the demo station's device set).
 Device register maps live in `heatkeeper.core.device_profiles` (shared with the simulators).
 """

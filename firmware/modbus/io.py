@@ -237,6 +237,8 @@ class ProcessImageIO:
     io = ProcessImageIO(bus_config); await io.start()
     inputs = await io.read_cycle(now_s)     # {signal: (value, ok)} for every bound input
     await io.write_outputs(outputs)         # actuator values by core.signals name
+    io.take_messages()                      # the drives' events and alarms since the last call
+    io.drive_telemetry()                    # the drives' state, status flags and resets
     io.health()                             # {device: counters}
     await io.close()
     """
