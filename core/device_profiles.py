@@ -21,9 +21,7 @@ PROFILES[name] = {
         "bit": int (optional)         boolean from one bit of a 16-bit word (value 0.0 / 1.0)
         "nonzero": True (optional)    boolean: 1.0 when the word is not 0 (alarm code registers)
         "on_value", "off_value"       boolean command words (drive control words): 1.0 -> on_value
-        "ready_first": True           the drive must see off_value before on_value (state machine):
-                                      the bus layer writes off_value first when it does not know
-                                      the word the device holds
+        "ready_first": True           (kept for old profiles) off_value before on_value
         "signals": [name, ...]        core.signals names this point may be bound to
         "alarm": {code, severity, text, active: "nonzero"|"zero"} (optional)
                                       a diagnostic the device reports: the bus layer reads it
@@ -50,6 +48,7 @@ PROFILES[name] = {
                                       `scan` names a device by its signature, never by which
                                       profile happens to decode plausibly. Empty for generic
                                       devices, which `scan` only lists as "fits"
+    "drive": {...} (drives only)      the drive's state machine as data, see DRIVE below
 }
 
 The one place where a vendor's register number becomes a PDU address is `_finish` below.
@@ -146,13 +145,41 @@ def _rtd_module():
     }
 
 
+DRIVE_STATES = ("unknown", "not_ready", "inhibited", "ready", "stopped", "running", "tripped", "trip_locked")
+DRIVE_FLAGS = ("ready", "running", "tripped", "trip_locked", "inhibited", "local", "warning", "error", "off2", "off3")
+"""A drive profile's "drive" table (read by firmware/modbus/drives.py and the simulator):
+
+    "control": point                  the control word (written whole, any word below)
+    "status": point                   the whole status word, read every cycle
+    "fault_code": point | None        the drive's active/last fault code, read every cycle
+    "states": [[state, mask, value]]  the drive's state: first row with status & mask == value
+                                      (state names from DRIVE_STATES)
+    "words": {state: [stop, run]}     the control word to send from each state when the station
+                                      wants the pump stopped / running (the bus layer follows
+                                      the REPORTED state, never its memory of what it wrote)
+    "run_state": state                the state the run word leads to (resend while not there)
+    "reset_word": word                sent while a reset is wanted: the stop word plus the
+                                      vendor's reset bit, whose rising edge resets a trip
+    "flags": {flag: [bit, value]}     status bits (flag set when bit == value), DRIVE_FLAGS
+    "no_reset_states": [state]        trips never reset over the bus (vendor: needs a person)
+    "no_reset_codes": [code]          fault codes never reset over the bus (needs fault_code)
+"""
+
+
 def _danfoss_fc():
     return {
         "vendor": "Danfoss",
         "model": "VLT FC series (FC 102/202/302), FC profile",
-        "doc": "Register numbers 50000 CTW, 50010 REF, 50200 STW, 50210 MAV (address = number - 1); "
-               "REF/MAV 16384 = 100 %; CTW 0x047C run / 0x043C stop; STW bit 3 trip, bit 11 running. "
-               "16-10 power = register 16100 (int32, kW x0.01), 16-90 alarm word = register 16900.",
+        "doc": "Register numbers 50000 CTW, 50010 REF, 50200 STW, 50210 MAV (address = number - 1) "
+               "(FC 202 Design Guide MG20Z102 Table 7.15); REF/MAV 16384 = 100 %; CTW 0x047C run / 0x043C stop. "
+               "CTW bits (FC 102 Design Guide MG11BC22 Table 8.33): b02 ramp, b03 no coast, b04 no quick stop, "
+               "b05 use ramp, b06 start, b07 reset, b10 data valid (a word without b10 is ignored, so after a "
+               "power cycle the drive stands until a valid start word arrives). STW bits (VLT HVAC Drive "
+               "Design Guide MG.11.B2.02 7.11.2): b01 drive ready, b03 trip, b04 error (no trip), b06 trip "
+               "lock, b07 warning, b09 bus control (0 = local Hand/Off), b11 in operation. A trip lock is "
+               "never reset over the bus (it needs a mains cycle and a person); an ordinary trip is, up to "
+               "the station's limit. 16-10 power = register 16100 (int32, kW x0.01, NOT verified), "
+               "16-90 alarm word = register 16900.",
         "function_code": 3,
         "address_base": 1,
         "max_gap": 10,
@@ -172,11 +199,31 @@ def _danfoss_fc():
                                off_value=0x043C, signals=list(_PUMP_RUN)),
             "reference": _p(50010, "int16", 100.0 / 16384.0, "pct", "rw", 0.0, 100.0,
                             signals=list(_PUMP_SPEED_CMD)),
+            "status_word": _p(50200),
             "status_running": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=11, signals=list(_PUMP_RUNNING)),
             "status_trip": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=3, signals=list(_PUMP_FAULT)),
+            "status_error": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=4),
+            "status_trip_lock": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=6, signals=list(_PUMP_FAULT)),
+            "status_warning": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=7),
+            "status_bus_control": _p(50200, lo=0.0, hi=1.0, unit="bool", bit=9),
             "actual_speed": _p(50210, "int16", 100.0 / 16384.0, "pct", lo=-1.0, hi=110.0, signals=list(_PUMP_SPEED)),
             "power": _p(16100, "int32", 0.01, "kW", lo=0.0, hi=1000.0, priority="low"),
             "alarm_word": _p(16900, "uint32", 1.0, "", lo=0.0, hi=4294967295.0, priority="low"),
+        },
+        "drive": {
+            "control": "control_word",
+            "status": "status_word",
+            "fault_code": None,
+            "states": [["trip_locked", 0x0040, 0x0040], ["tripped", 0x0008, 0x0008],
+                       ["running", 0x0800, 0x0800], ["stopped", 0x0000, 0x0000]],
+            "words": {"trip_locked": [0x043C, 0x043C], "tripped": [0x043C, 0x043C],
+                      "running": [0x043C, 0x047C], "stopped": [0x043C, 0x047C]},
+            "run_state": "running",
+            "reset_word": 0x04BC,  # 0x043C + b07
+            "flags": {"ready": [1, 1], "running": [11, 1], "tripped": [3, 1], "trip_locked": [6, 1],
+                      "local": [9, 0], "warning": [7, 1], "error": [4, 1]},
+            "no_reset_states": ["trip_locked"],
+            "no_reset_codes": [],
         },
     }
 
@@ -185,9 +232,16 @@ def _abb_acs580():
     return {
         "vendor": "ABB",
         "model": "ACS580 embedded fieldbus, ABB Drives profile",
-        "doc": "400001 CW, 400002 REF1 (+-20000 = +-par 46.01), 400004 SW, 400005 ACT1; CW 0x047F run, "
-               "0x0476 ramp stop; SW bit 2 RDY_REF (running), bit 3 TRIPPED; 04.01 fault = 400401. "
-               "The drive needs 0x0476 before 0x047F after power-up (profile state machine).",
+        "doc": "400001 CW, 400002 REF1 (+-20000 = +-par 46.01), 400004 SW, 400005 ACT1 (ACH580 EFB manual "
+               "p.143/145); 04.01 tripping fault = 400401 (400000 + 100 x group + index, ACS850 firmware "
+               "manual p.329). SW (FDNA-01 manual p.91): b0 RDY_ON, b1 RDY_RUN, b2 RDY_REF (running), b3 "
+               "TRIPPED, b4 OFF_2_STA, b5 OFF_3_STA (1 = inactive), b6 SWC_ON_INHIB, b7 ALARM, b9 REMOTE. "
+               "State machine (ACS355 EFB state diagram p.319, ACS380 CW table p.437): after power-up, and "
+               "after OFF2/OFF3 or a fault reset, the drive is SWITCH-ON INHIBITED and needs 0x0476 (ready, "
+               "b0 = 0) before 0x047F (run); CW b7 0 -> 1 resets a fault; without CW b10 only the OFF bits "
+               "get through. Fault codes are DRIVECOM hex codes (ACS550-02 user manual p.259: 2330 earth "
+               "fault, 2340 short circuit, 2211 current measurement, 4310 motor over temperature, 5400 drive "
+               "ID); these are never reset over the bus. NOT verified: the ACS580's own fault listing.",
         "function_code": 3,
         "address_base": 1,
         "max_gap": 4,
@@ -200,12 +254,31 @@ def _abb_acs580():
         "signature": [_sig(1, 6), _sig(401)],
         "points": {
             "control_word": _p(1, access="rw", lo=0.0, hi=1.0, unit="bool", on_value=0x047F,
-                               off_value=0x0476, ready_first=True, signals=list(_PUMP_RUN)),
+                               off_value=0x0476, signals=list(_PUMP_RUN)),
             "reference_1": _p(2, "int16", 0.005, "pct", "rw", 0.0, 100.0, signals=list(_PUMP_SPEED_CMD)),
+            "status_word": _p(4),
             "status_running": _p(4, lo=0.0, hi=1.0, unit="bool", bit=2, signals=list(_PUMP_RUNNING)),
             "status_tripped": _p(4, lo=0.0, hi=1.0, unit="bool", bit=3, signals=list(_PUMP_FAULT)),
+            "status_inhibited": _p(4, lo=0.0, hi=1.0, unit="bool", bit=6),
+            "status_alarm": _p(4, lo=0.0, hi=1.0, unit="bool", bit=7),
+            "status_remote": _p(4, lo=0.0, hi=1.0, unit="bool", bit=9),
             "actual_1": _p(5, "int16", 0.005, "pct", lo=-1.0, hi=110.0, signals=list(_PUMP_SPEED)),
-            "fault_code": _p(401, lo=0.0, hi=65535.0, priority="low"),
+            "fault_code": _p(401, lo=0.0, hi=65535.0),
+        },
+        "drive": {
+            "control": "control_word",
+            "status": "status_word",
+            "fault_code": "fault_code",
+            "states": [["tripped", 0x0008, 0x0008], ["inhibited", 0x0040, 0x0040], ["running", 0x0004, 0x0004],
+                       ["ready", 0x0001, 0x0001], ["not_ready", 0x0000, 0x0000]],
+            "words": {"tripped": [0x0476, 0x0476], "inhibited": [0x0476, 0x0476], "running": [0x0476, 0x047F],
+                      "ready": [0x0476, 0x047F], "not_ready": [0x0476, 0x0476]},
+            "run_state": "running",
+            "reset_word": 0x04F6,  # 0x0476 + b7
+            "flags": {"ready": [0, 1], "running": [2, 1], "tripped": [3, 1], "off2": [4, 0], "off3": [5, 0],
+                      "inhibited": [6, 1], "warning": [7, 1], "local": [9, 0]},
+            "no_reset_states": [],
+            "no_reset_codes": [0x2330, 0x2340, 0x2211, 0x4310, 0x5400],
         },
     }
 
@@ -742,6 +815,8 @@ def check_profile(profile):
         for i in range(WIDTH[pt["type"]]):
             key = (pt["function_code"], pt["address"] + i)
             used.setdefault(key, []).append(name)
+    if "drive" in prof:
+        problems.extend(check_drive(prof))
     for key in sorted(used):
         names = used[key]
         if len(names) < 2:
@@ -753,4 +828,54 @@ def check_profile(profile):
         if (any(p["access"] != "r" or WIDTH[p["type"]] != 1 for p in pts) or len(whole) > 1
                 or len(set(bit_list)) != len(bit_list)):
             problems.append("fc%d address %d: overlapping points %s" % (key[0], key[1], ", ".join(names)))
+    return problems
+
+
+def drive_state(drive, status_word):
+    """The drive's state name from its status word (first matching row of drive["states"])."""
+    for row in drive["states"]:
+        if status_word & row[1] == row[2]:
+            return row[0]
+    return "unknown"
+
+
+def drive_flags(drive, status_word):
+    """{flag: bool} of every flag the drive's status word carries."""
+    out = {}
+    for flag in drive["flags"]:
+        bit, value = drive["flags"][flag]
+        out[flag] = ((status_word >> bit) & 1) == value
+    return out
+
+
+def check_drive(profile):
+    """Problems of a profile's "drive" table (points exist, every state has its words)."""
+    prof = _profile(profile)
+    drive = prof["drive"]
+    points = prof["points"]
+    problems = []
+    for key in ("control", "status", "fault_code"):
+        name = drive.get(key)
+        if name is None and key == "fault_code":
+            continue
+        if name not in points:
+            problems.append("drive.%s=%r: no such point" % (key, name))
+    if drive.get("control") in points and points[drive["control"]]["access"] != "rw":
+        problems.append("drive.control=%r: must be writable" % drive["control"])
+    states = [row[0] for row in drive["states"]]
+    for name in states + [drive["run_state"]] + list(drive["no_reset_states"]):
+        if name not in DRIVE_STATES:
+            problems.append("drive state %r: must be one of %s" % (name, ", ".join(DRIVE_STATES)))
+    if not drive["states"] or drive["states"][-1][1] != 0:
+        problems.append("drive.states: the last row must match every word (mask 0)")
+    for name in states:
+        words = drive["words"].get(name)
+        if not (isinstance(words, list) and len(words) == 2):
+            problems.append("drive.words.%s: must be [stop word, run word]" % name)
+    for flag in drive["flags"]:
+        bit, value = drive["flags"][flag]
+        if flag not in DRIVE_FLAGS or not 0 <= bit <= 15 or value not in (0, 1):
+            problems.append("drive.flags.%s=%r: unknown flag, or bit outside 0..15" % (flag, [bit, value]))
+    if drive["no_reset_codes"] and drive.get("fault_code") is None:
+        problems.append("drive.no_reset_codes needs drive.fault_code")
     return problems

@@ -6,7 +6,7 @@ cdef int _I_PUMP1_FAULT, _I_PUMP1_RUNNING, _I_PUMP2_FAULT, _I_PUMP2_RUNNING, _I_
 
 @cython.final
 cdef class CirculationPumps:
-    cdef public double proof_s, changeover_delay_s, retry_s, rotate_after_s, exercise_idle_s, exercise_s
+    cdef public double proof_s, changeover_delay_s, retry_s, all_failed_retry_s, rotate_after_s, exercise_idle_s, exercise_s
     cdef public int dp_mode
     cdef public double dp_setpoint_kpa, dp_min_kpa, design_outdoor_c, dp_proof_kpa
     cdef public double speed_min_pct, speed_max_pct, kp, ti_s, fallback_speed_pct

@@ -7,7 +7,9 @@ its flow is proven by its running feedback (or, without feedback, by the station
 `proof_s` (ECL A231/A361: stabilisation 15 s, change-over 5 s, retry 20 min). A pump whose
 fault input is set, or which cannot prove flow, is failed: it stops, the other pump starts
 after `changeover_delay_s`, and the failed one is retried after `retry_s` once its fault
-input is clear. Duty rotates to the pump with fewer run hours after `rotate_after_h` of
+input is clear; while the other pump has failed too (no circulation at all) it is retried
+after `all_failed_retry_s` instead: a drive reset over the bus, or back from a mains blip,
+must not leave the network without circulation for the full `retry_s` (20 min). Duty rotates to the pump with fewer run hours after `rotate_after_h` of
 continuous duty (the new pump is proven before the old one stops). A pump idle for
 `exercise_idle_h` is run for `exercise_s` (anti-seize). Speed follows a dp target by PI:
 constant, proportional to heating load, or a supervisor lease (fallback speed when the dp
@@ -55,6 +57,7 @@ DEFAULTS = {
     "proof_s": 15.0,
     "changeover_delay_s": 5.0,
     "retry_s": 1200.0,
+    "all_failed_retry_s": 30.0,  # retry while no pump at all is available
     "rotate_after_h": 168.0,
     "exercise_idle_h": 72.0,
     "exercise_s": 30.0,
@@ -85,6 +88,7 @@ def validate(section: dict) -> list:
     checks.number(p, s, section, "proof_s", "s", 1, 600)
     checks.number(p, s, section, "changeover_delay_s", "s", 0, 600)
     checks.number(p, s, section, "retry_s", "s", 0, 86400)
+    checks.number(p, s, section, "all_failed_retry_s", "s", 0, 86400)
     checks.number(p, s, section, "rotate_after_h", "h", 1, 8760)
     checks.number(p, s, section, "exercise_idle_h", "h", 1, 8760)
     checks.number(p, s, section, "exercise_s", "s", 5, 3600)
@@ -117,6 +121,7 @@ class CirculationPumps:
         self.proof_s = float(cfg["proof_s"])
         self.changeover_delay_s = float(cfg["changeover_delay_s"])
         self.retry_s = float(cfg["retry_s"])
+        self.all_failed_retry_s = float(cfg["all_failed_retry_s"])
         self.rotate_after_s = float(cfg["rotate_after_h"]) * 3600.0
         self.exercise_idle_s = float(cfg["exercise_idle_h"]) * 3600.0
         self.exercise_s = float(cfg["exercise_s"])
@@ -265,7 +270,9 @@ class CirculationPumps:
     def _pump_health(self, now_s: float, k, fault_in: bool, running_ok: bool, running: bool) -> None:
         if fault_in and not self.failed[k]:
             self._fail(k, now_s, "fault_input")
-        elif self.failed[k] and not fault_in and now_s - self.failed_s[k] >= self.retry_s:
+        elif self.failed[k] and not fault_in and (
+                now_s - self.failed_s[k] >= self.retry_s
+                or (self.failed[1 - k] and now_s - self.failed_s[k] >= self.all_failed_retry_s)):
             self.failed[k] = 0
             self._event("retry", k, now_s)
         if not self.run[k]:

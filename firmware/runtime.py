@@ -469,7 +469,8 @@ class Station:
         self.last_inputs, self.last_out = inputs, out
         self._core_events(out)
         for kind, body in self.io.take_messages() if hasattr(self.io, "take_messages") else ():
-            self.emit(kind, body)  # what the devices report (blocked actuator, meter info code, Modbus errors)
+            self.emit(kind, body)  # what the devices and drives report (blocked actuator, meter info code,
+            # Modbus errors, drive resets and state changes)
         elapsed_s = time.monotonic() - t0
         self.cycle_time_ms = elapsed_s * 1000.0
         self._check_overrun(elapsed_s)
@@ -549,6 +550,8 @@ class Station:
         values["devices_available"] = sum(1 for h in health.values() if h.get("available"))
         if hasattr(self.io, "telemetry"):
             values.update(self.io.telemetry())  # Modbus exception / rejected-write counts, device diagnostics
+        if hasattr(self.io, "drive_telemetry"):
+            values.update(self.io.drive_telemetry())
         return values
 
     # --- lifetime ------------------------------------------------------------------------------

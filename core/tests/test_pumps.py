@@ -89,6 +89,33 @@ class TestPumps(unittest.TestCase):
         self.assertIn("retry", r.reasons())
         self.assertTrue(r.p.run[1])
 
+    def test_no_pump_left_retries_soon_not_after_retry_s(self):
+        # Standby latched out (its drive needs a visit); the duty drive trips and is reset over
+        # the bus 5 s later. With no pump left, circulation is back after all_failed_retry_s,
+        # not after the 20 min retry_s.
+        r = Rig(retry_s=1200.0, all_failed_retry_s=30.0)
+        r.readings["pump2_fault"] = 1.0
+        r.run(20)
+        self.assertTrue(r.p.run[0])
+        r.readings["pump1_fault"] = 1.0
+        r.run(5)
+        self.assertEqual(list(r.p.run), [0, 0])
+        r.readings["pump1_fault"] = 0.0
+        r.run(20)
+        self.assertEqual(list(r.p.run), [0, 0])  # not at once: a fault that flickers must not hammer the pump
+        r.run(20)
+        self.assertTrue(r.p.run[0] and r.p.proven[0])
+        self.assertIn("retry", r.reasons())
+        # With a healthy standby the failed pump waits the full retry_s.
+        q = Rig(retry_s=1200.0, all_failed_retry_s=30.0)
+        q.run(20)
+        q.readings["pump1_fault"] = 1.0
+        q.run(5)
+        q.readings["pump1_fault"] = 0.0
+        q.run(600)
+        self.assertTrue(q.p.failed[0] and q.p.run[1])
+        self.assertTrue("retry" not in q.reasons())
+
     def test_rotation_by_run_hours(self):
         r = Rig(rotate_after_h=1.0, exercise_idle_h=100.0)
         r.run(3700)

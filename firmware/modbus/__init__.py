@@ -13,13 +13,15 @@ Station runtime API:
                                                  # sentinel, out of plausible range, or stale
     await io.write_outputs(outputs)              # {actuator signal: value}; writes changed values
                                                  # (and every refresh_s), reads back to confirm
+    io.drive_telemetry()                         # {pump1_drive_state, pump1_local, ...}: drive status
     io.health()                                  # {device: {requests, ok, timeouts, crc_errors,
                                                  #  framing_errors, exceptions{code: n}, writes,
                                                  #  write_mismatches, write_rejects,
                                                  #  exceptions_by_point, write_rejects_by_point,
                                                  #  last_error, available, backed_off, alarms, ...}}
     io.take_messages()                           # [(kind, body)]: device alarms ("alarm") and
-                                                 # events ("event") since the last call
+                                                 # events ("event") since the last call, the
+                                                 # drives' resets and state changes included
     io.telemetry()                               # flat numbers: Modbus exception / rejected-write
                                                  # counts, device diagnostics <device>_<point>
     await io.close()
@@ -27,8 +29,9 @@ Station runtime API:
 Layers: `timing` (wire physics), `plan` (block coalescing within the profiles' documented
 blocks), `transport` (one line: gap, one request in flight, error classification), `health`
 (counters, back-off), `diagnostics` (device-reported alarms, Modbus error logging and alarms),
-`io` (owner task per line, the process image), `config` (TOML validation, serial defaults,
-the demo station's device set).
+`drives` (drive state machines from profile data, resets over the bus, drive status), `io`
+(owner task per line, the process image), `config` (TOML validation, serial defaults, the demo
+station's device set).
 Device register maps live in `heatkeeper.core.device_profiles` (shared with the simulators).
 """
 

@@ -36,6 +36,7 @@ from heatkeeper.core.device_profiles import (
     setpoint_for_position,
 )
 
+from . import drives
 from .config import BusConfig, BusSpec, DeviceSpec
 from .diagnostics import DeviceDiagnostics, Message, field_name
 from .health import DeviceHealth
@@ -59,7 +60,9 @@ class DeviceState:
         self.watch = diagnostic_points(self.profile)
         for point in self.outputs.values():
             self.watch.extend(self.profile["points"][point].get("scaled_by", []))
-        self.blocks = plan_reads(spec.name, spec.profile, list(self.inputs.values()) + self.watch,
+        self.drive = drives.for_device(spec.name, self.profile, spec.points)  # drive state machine, or None
+        drive_points = self.drive.read_points() if self.drive is not None else []
+        self.blocks = plan_reads(spec.name, spec.profile, list(self.inputs.values()) + self.watch + drive_points,
                                  max_registers=bus.max_block_registers, coalesce=bus.coalesce)
         self.diag = DeviceDiagnostics(spec.name, self.profile, log_interval_s=bus.error_log_interval_s,
                                       alarm_after_s=bus.error_alarm_s)
@@ -232,12 +235,17 @@ class BusLine:
                     dev.diag.error("refused %s=%r" % (point, outputs[sig]), now_s)
                     continue
                 pt = dev.profile["points"][point]
-                if pt.get("ready_first") and regs == [pt["on_value"]] and dev.confirmed.get(point) not in (
-                        [pt["on_value"]], [pt["off_value"]]):
-                    regs = [pt["off_value"]]  # state machine: "ready" first, "run" on the next write
-                fresh = now_s - dev.confirmed_s.get(point, -1e18) < self.spec.refresh_s
-                if dev.confirmed.get(point) == regs and fresh:
-                    continue
+                if dev.drive is not None and point == dev.drive.control_point:
+                    # the drive's state machine picks the word from the drive's reported state
+                    word = dev.drive.control_regs(float(outputs[sig]) >= 0.5, dev.confirmed.get(point),
+                                                  dev.confirmed_s.get(point), now_s, self.spec.refresh_s)
+                    if word is None:
+                        continue
+                    regs = word
+                else:
+                    fresh = now_s - dev.confirmed_s.get(point, -1e18) < self.spec.refresh_s
+                    if dev.confirmed.get(point) == regs and fresh:
+                        continue
                 address = pt["address"]
                 items.append((address, regs))
                 by_address[address] = point
@@ -295,6 +303,8 @@ class ProcessImageIO:
     io = ProcessImageIO(bus_config); await io.start()
     inputs = await io.read_cycle(now_s)     # {signal: (value, ok)} for every bound input
     await io.write_outputs(outputs)         # actuator values by core.signals name
+    io.take_messages()                      # the drives' events and alarms since the last call
+    io.drive_telemetry()                    # the drives' state, status flags and resets
     io.health()                             # {device: counters}
     await io.close()
     """
@@ -303,6 +313,14 @@ class ProcessImageIO:
         self.config = bus_config
         self.lines = [BusLine(b, bus_config.devices_on(b.name)) for b in bus_config.buses]
         self._now_s = 0.0
+        # A drive reports the pump's fault input itself unless another device (a motor-protection
+        # contact on an I/O module, say) is wired for it.
+        for line in self.lines:
+            for dev in line.devices:
+                if dev.drive is not None and dev.drive.fault_signal is not None:
+                    if any(dev.drive.fault_signal in other.inputs for ln in self.lines for other in ln.devices
+                           if other is not dev):
+                        dev.drive.fault_signal = None
 
     async def start(self) -> None:
         """Open every port and start the owner tasks (a port that cannot open is retried)."""
@@ -328,6 +346,9 @@ class ProcessImageIO:
                     else:
                         fresh = now_s - read_s <= line.spec.stale_s
                     inputs[sig] = (value, bool(ok and fresh and not unavailable))
+                if dev.drive is not None:
+                    dev.drive.observe(dev.values, now_s, not unavailable)
+                    inputs.update(dev.drive.inputs())
         return inputs
 
     async def write_outputs(self, outputs: dict[str, Any], now_s: float | None = None) -> None:
@@ -352,11 +373,13 @@ class ProcessImageIO:
 
     def take_messages(self) -> list[Message]:
         """Alarms and events the devices raised since the last call: [(kind, body)], kind
-        "alarm" or "event" (core.codec uplink kinds)."""
+        "alarm" or "event" (core.codec uplink kinds): device diagnostics and the drives' own."""
         out: list[Message] = []
         for line in self.lines:
             for dev in line.devices:
                 out.extend(dev.diag.take())
+                if dev.drive is not None:
+                    out.extend(dev.drive.take_messages())  # resets, state changes, drive alarms
         return out
 
     def telemetry(self) -> dict[str, float | None]:
@@ -382,6 +405,15 @@ class ProcessImageIO:
                     value, ok, read_s = dev.values.get(point, (0.0, False, -1e18))
                     fresh = self._now_s - read_s <= line.spec.stale_s
                     values["%s_%s" % (name, point)] = value if ok and fresh and not unavailable else None
+        return values
+
+    def drive_telemetry(self) -> dict[str, Any]:
+        """Flat telemetry fields of every drive (state, status flags, resets)."""
+        values: dict[str, Any] = {}
+        for line in self.lines:
+            for dev in line.devices:
+                if dev.drive is not None:
+                    values.update(dev.drive.telemetry())
         return values
 
     def health(self) -> dict[str, dict]:

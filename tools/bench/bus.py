@@ -28,8 +28,8 @@ from heatkeeper.tools.commissioning.ptyline import PtyLine
 DEMO_DEVICES: dict[int, tuple[str, dict[str, float]]] = {
     1: ("generic_rtd8_ai4", {"temp_1": -8.5, "temp_2": 98.0, "temp_3": 52.0, "temp_4": 58.0, "temp_5": 44.0,
                              "pressure_1": 820.0, "pressure_2": 480.0, "pressure_3": 420.0, "pressure_4": 280.0}),
-    2: ("danfoss_fc", {"status_running": 1.0, "actual_speed": 62.0}),
-    3: ("abb_acs580", {"status_running": 0.0, "actual_1": 0.0}),
+    2: ("danfoss_fc", {"status_running": 1.0, "status_bus_control": 1.0, "actual_speed": 62.0}),
+    3: ("abb_acs580", {"status_running": 0.0, "status_remote": 1.0, "actual_1": 0.0}),
     4: ("belimo_mod", {"relative_position": 37.5}),
     5: ("kamstrup_multical_603", {"power": 1450.0, "flow_v1": 31.0, "energy_e1": 2.5e6}),
     6: ("makeup_io", {"tank_level": 72.0, "water_volume": 1234.5}),

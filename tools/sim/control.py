@@ -17,9 +17,15 @@ DEVICE is a device name from the config):
     inject sensor_open SIGNAL         sensor wire broken: its point serves the sentinel
     inject actuator_blocked [DEVICE]  the valve sticks and its actuator reports "cannot move"
                                       (Belimo No. 105 b2)
-    clear FAULT | clear sensor_open SIGNAL
     set DEVICE POINT VALUE            a device's own register, as set at its keypad or by itself:
                                       e.g. set valve max_limit 70, set heat_meter info_code 1000
+    inject drive_power_cycle DEVICE [OFF_S]   mains blip on a drive: silent for OFF_S (2 s), then
+                                      powered up as the manual says (ABB: switch-on inhibited)
+    inject drive_trip DEVICE [code=HEX] [resettable=0|1]   a drive trip (resettable=0: the bus
+                                      reset does not clear it; Danfoss: trip lock)
+    inject drive_local DEVICE [hand|off]   the drive's panel in local control (Hand/Off)
+    inject drive_warning DEVICE | drive_error DEVICE | drive_off2 DEVICE
+    clear FAULT | clear sensor_open SIGNAL | clear drive_trip DEVICE (Reset pressed on site) ...
     corrupt [LINE] RATE               fraction of replies with a bad CRC
     drop [LINE] RATE                  fraction of replies never sent
     slow DEVICE SECONDS               extra turnaround of one device (0 to restore)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from heatkeeper.core import device_profiles as dp
 from heatkeeper.core import signals as S
 
-from . import rtu
+from . import drives, rtu
 
 OnWrite = Callable[[str, float], None]
 
@@ -74,6 +74,14 @@ class SimulatedDevice:
         self._build_maps()
         self.stats = {"reads": 0, "writes": 0, "exceptions": 0}
         self.writes: list[tuple[str, float]] = []  # recent (signal or point, value) writes, bounded
+        # A modelled drive (tools/sim/drives.py) owns its control word, status word and fault code.
+        self.drive: drives.SimDrive | None = None
+        drive_table = self.profile.get("drive")
+        if drive_table is not None:
+            run_signal = self.actuators.get(drive_table["control"])
+            if run_signal is not None:
+                self.drive = drives.make(profile, run_signal, on_write)
+        self.now_s: Callable[[], float] = lambda: 0.0
 
     def _build_maps(self) -> None:
         for blk in self.profile["blocks"]:
@@ -135,6 +143,27 @@ class SimulatedDevice:
             if mask is not None:
                 word = (self.images[fc].get(address, 0) & ~mask) | word
             self.images[fc][address] = word
+        if self.drive is not None:
+            self._drive_registers(readings)
+
+    def _drive_registers(self, readings: Mapping[str, float | None] | None) -> None:
+        """Serve the drive model's control word, status word and fault code (after a plant tick
+        when `readings` are given)."""
+        drive = self.drive
+        assert drive is not None
+        if readings is not None:
+            prefix = drive.run_signal[: -len("run")]
+            drive.tick(self.now_s(), bool(readings.get(prefix + "fault") or 0.0),
+                       bool(readings.get(prefix + "running") or 0.0))
+        table = self.profile["drive"]
+        points = self.profile["points"]
+        status = points[table["status"]]
+        self.images[status["function_code"]][status["address"]] = drive.status()
+        control = points[table["control"]]
+        self.images[3][control["address"]] = drive.cw & 0xFFFF
+        if table.get("fault_code"):
+            code = points[table["fault_code"]]
+            self.images[code["function_code"]][code["address"]] = drive.fault_code if drive.tripped else 0
 
     @staticmethod
     def _missing(pt: dict) -> list[int]:
@@ -160,6 +189,8 @@ class SimulatedDevice:
     def handle(self, request: rtu.Request) -> bytes | None:
         fc = request.function_code
         unit = self.unit_id
+        if self.drive is not None and not self.drive.powered:
+            return None  # no supply, no answer
         if fc not in rtu.SUPPORTED_FCS:
             return self._exc(fc, rtu.EXC_ILLEGAL_FUNCTION)
         if fc in (rtu.FC_READ_HOLDING, rtu.FC_READ_INPUT):
@@ -196,6 +227,10 @@ class SimulatedDevice:
             if pt["access"] != "rw" or lo < span.start or hi > span.stop:
                 return rtu.EXC_ILLEGAL_ADDRESS
             regs = values[lo - address:hi - address]
+            if self.drive is not None and name == self.profile["drive"]["control"]:
+                targets.append((name, pt, regs, float(regs[0])))  # any word: the drive decides what it means
+                covered.update(range(lo, hi))
+                continue
             value, ok = dp.decode_point(self.profile, name, regs)
             if not ok:
                 return rtu.EXC_ILLEGAL_VALUE
@@ -206,6 +241,11 @@ class SimulatedDevice:
         for name, pt, regs, value in targets:
             for i, reg in enumerate(regs):
                 self.images[3][pt["address"] + i] = reg
+            if self.drive is not None and name == self.profile["drive"]["control"]:
+                self.drive.control(regs[0])
+                self.writes.append((name, value))
+                self._drive_registers(None)
+                continue
             signal = self.actuators.get(name)
             if "scaled_by" in pt:
                 lo, _ok = self.value_of(pt["scaled_by"][0])
@@ -229,4 +269,5 @@ class SimulatedDevice:
             value, ok = self.value_of(point)
             values[point] = {"value": value if math.isfinite(value) else None, "ok": ok}
         return {"name": self.name, "unit_id": self.unit_id, "profile": self.profile_name, "points": values,
-                "open_circuit": sorted(self.open_circuit), "stats": dict(self.stats)}
+                "open_circuit": sorted(self.open_circuit), "stats": dict(self.stats),
+                "drive": self.drive.snapshot() if self.drive is not None else None}

@@ -21,6 +21,7 @@ from typing import Any
 from heatkeeper.core import codec
 from heatkeeper.core import signals as S
 
+from . import drives
 from .config import parse_hostport
 from .control import ControlServer
 from .device import SimulatedDevice
@@ -74,6 +75,7 @@ class Simulation:
             self.lines[line.name] = line
         for cfg in config["devices"]:
             dev = SimulatedDevice(cfg["name"], cfg["unit_id"], cfg["profile"], cfg["points"], self._on_write)
+            dev.now_s = lambda: self.time_s
             self.lines[cfg["bus"]].add(dev)
             self.devices[dev.name] = dev
             self._device_line[dev.name] = self.lines[cfg["bus"]]
@@ -370,6 +372,8 @@ class Simulation:
         fault, rest = args[0], args[1:]
         if fault == "actuator_blocked":
             return self._blocked(rest, True)
+        if fault in drives.FAULTS:
+            return self._drive_fault(fault, rest, clear=False)
         if fault == "sensor_open":
             signal = rest[0] if rest else ""
             devs = [d for d in self.devices.values() if signal in d.inputs]
@@ -389,12 +393,31 @@ class Simulation:
         self._note("t=%.0f s inject %s %s" % (self.time_s, fault, params))
         return {"ok": True, "fault": fault, "params": params}
 
+    def _drive_fault(self, fault: str, args: list[str], clear: bool) -> dict[str, Any]:
+        """A drive fault (tools/sim/drives.py) on the drive device named first in args."""
+        modelled = sorted(n for n, d in self.devices.items() if d.drive is not None)
+        if not args or args[0] not in self.devices or self.devices[args[0]].drive is None:
+            raise ValueError("%s: DEVICE must be a modelled drive: one of %s" % (fault, ", ".join(modelled) or "none"))
+        dev = self.devices[args[0]]
+        assert dev.drive is not None
+        params = drives.inject(dev.drive, fault, args[1:], self.time_s, clear=clear)
+        key = "%s:%s" % (fault, dev.name)
+        if clear:
+            self.faults.pop(key, None)
+        elif fault != "drive_power_cycle":
+            self.faults[key] = dict(params, since_s=self.time_s)
+        self._refresh()
+        self._note("t=%.0f s %s %s %s %s" % (self.time_s, "clear" if clear else "inject", fault, dev.name, params))
+        return {"ok": True, "fault": fault, "device": dev.name, "cleared": clear, "params": params}
+
     def _clear(self, args: list[str]) -> dict[str, Any]:
         if not args:
             raise ValueError("usage: clear FAULT | clear sensor_open SIGNAL")
         fault = args[0]
         if fault == "actuator_blocked":
             return self._blocked(args[1:], False)
+        if fault in drives.FAULTS:
+            return self._drive_fault(fault, args[1:], clear=True)
         if fault == "sensor_open":
             signal = args[1] if len(args) > 1 else ""
             for d in self.devices.values():

@@ -13,8 +13,8 @@ from heatkeeper.tools.sim.rtu import with_crc
 DEMO_VALUES = {
     1: ("generic_rtd8_ai4", {"temp_1": -5.0, "temp_2": 95.0, "temp_3": 55.0, "temp_4": 60.0, "temp_5": 45.0,
                              "pressure_1": 800.0, "pressure_2": 500.0, "pressure_3": 450.0, "pressure_4": 300.0}),
-    2: ("danfoss_fc", {"status_running": 1.0, "actual_speed": 50.0, "control_word": 0.0}),
-    3: ("abb_acs580", {"status_running": 1.0, "actual_1": 40.0, "control_word": 0.0}),
+    2: ("danfoss_fc", {"status_running": 1.0, "status_bus_control": 1.0, "actual_speed": 50.0, "control_word": 0.0}),
+    3: ("abb_acs580", {"status_running": 1.0, "status_remote": 1.0, "actual_1": 40.0, "control_word": 0.0}),
     4: ("belimo_mod", {"relative_position": 33.0, "min_limit": 0.0, "max_limit": 100.0}),
     5: ("kamstrup_multical_603", {"power": 800.0, "flow_v1": 12.0, "energy_e1": 123456.0, "t1": 95.0, "t2": 55.0}),
     6: ("makeup_io", {"tank_level": 70.0, "water_volume": 12.5}),

@@ -46,8 +46,9 @@ async def test_one_cycle_reads_every_signal_in_coalesced_blocks(rig: Rig) -> Non
         assert inputs["heat_energy_kwh"][1] is False
         assert inputs["makeup_volume_m3"] == (12.5, True)
         # one block per documented range: io (12 regs), Danfoss STW and MAV apart (50201-50209 are
-        # not documented), ABB SW..ACT1, valve No. 1-5 and its No. 105-107 diagnostics, meter, make-up
-        assert tx == 8
+        # not documented), ABB SW..ACT1 and its fault code (04.01, read every cycle for the drive
+        # reset policy), valve No. 1-5 and its No. 105-107 diagnostics, meter, make-up
+        assert tx == 9
         # point by point the same signals take one transaction each
         raw = tomllib.loads(EXAMPLE_BUS_TOML)
         raw["bus"][0].update(port=rig.line.port_a, coalesce=False, low_blocks_per_cycle=0, **FAST)
@@ -58,8 +59,9 @@ async def test_one_cycle_reads_every_signal_in_coalesced_blocks(rig: Rig) -> Non
         await single.start()
         try:
             again = await single.read_cycle(0.0)
-            # 21 high-priority input points and the valve's 8 diagnostic points, one each
-            assert single.lines[0].transport.transactions == 29
+            # 21 high-priority input points, the valve's 8 diagnostic points, both drives' status
+            # words and the ABB fault code, one each
+            assert single.lines[0].transport.transactions == 32
             expected = {k: v for k, v in inputs.items() if v[1] and k != "makeup_volume_m3"}
             assert {k: v for k, v in again.items() if v[1]} == expected
         finally:
@@ -179,11 +181,9 @@ async def test_writes_are_confirmed_refreshed_and_rejected(rig: Rig) -> None:
         regs = await rig.server.async_getValues(4, 3, 0, 1)  # type: ignore[attr-defined]
         assert list(regs) == [4200]
         abb = await rig.server.async_getValues(3, 3, 0, 2)  # type: ignore[attr-defined]
-        assert list(abb) == [0x0476, 11000]  # ABB Drives state machine: "ready" before "run"
-        await io.write_outputs(out, 5.0)  # unchanged and fresh: nothing written but the ABB run word
-        assert io.health()["valve"]["writes"] == 1 and io.health()["pump2_drive"]["writes"] == 2
-        abb = await rig.server.async_getValues(3, 3, 0, 2)  # type: ignore[attr-defined]
-        assert list(abb) == [0x047F, 11000]
+        assert list(abb) == [0x047F, 11000]  # the ABB reports "operation enabled": the run word at once
+        await io.write_outputs(out, 5.0)  # unchanged and fresh: nothing written
+        assert io.health()["valve"]["writes"] == 1 and io.health()["pump2_drive"]["writes"] == 1
         await io.write_outputs({**out, "valve_cmd_pct": 43.0}, 6.0)
         assert io.health()["valve"]["writes"] == 2 and io.health()["pump1_drive"]["writes"] == 2
         await io.write_outputs({**out, "valve_cmd_pct": 43.0}, 16.0)  # refresh due

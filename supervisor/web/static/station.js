@@ -21,7 +21,12 @@
     const g = document.getElementById(id);
     const fault = on(faultName), run = on(runName);
     g.setAttribute("class", "pump " + (fault ? "pump-fault" : run ? "pump-run" : "pump-stop"));
-    const state = fault ? HK.t("dia.fault") : run ? HK.t("dia.running") : HK.t("dia.stopped");
+    let state = fault ? HK.t("dia.fault") : run ? HK.t("dia.running") : HK.t("dia.stopped");
+    // What the pump's drive reports (firmware/modbus/drives.py telemetry), when it has one.
+    const drive = runName.replace(/running$/, "");
+    if (on(drive + "local")) state = HK.t("dia.drive_local");
+    else if (on(drive + "drive_reset_latched")) state = HK.t("dia.drive_needs_visit");
+    if (on(drive + "drive_warning") || on(drive + "drive_error")) state += " · " + HK.t("dia.drive_warning");
     const speed = speedName && v(speedName) !== null ? " · " + HK.fmt(v(speedName), 0, "%") : "";
     setText(labelId, (name ? name + " · " : "") + state + (run ? speed : ""), fault);
   }

@@ -11,9 +11,10 @@ async def test_bench_measures_both_modes() -> None:
     report = await bus._bench([38400], 1)
     by_mode = {r["mode"]: r for r in report["results"]}
     # coalesced: one read per documented block (Danfoss STW and MAV apart), the valve's No. 105-107
-    # diagnostics and the meter's info code included
-    assert by_mode["coalesced"]["transactions_per_scan"] == 10
-    assert by_mode["point_by_point"]["transactions_per_scan"] == 32
+    # diagnostics, the meter's info code and the ABB's fault code (04.01, read every cycle for the
+    # drive reset policy) included; point by point also the two drives' whole status words
+    assert by_mode["coalesced"]["transactions_per_scan"] == 11
+    assert by_mode["point_by_point"]["transactions_per_scan"] == 35
     for r in report["results"]:
         assert r["gap_violations"] == 0 and r["not_ok_values"] == 0
         assert r["wire_minimum_s"] > 0 and r["ratio_to_wire_minimum"] > 0

@@ -191,7 +191,7 @@ def test_probe_decodes_every_bit_of_a_tripped_danfoss_status_word() -> None:
     assert row["points"]["status_trip"] == {"value": 1.0, "unit": "bool", "ok": True}
     assert row["points"]["status_running"]["value"] == 0.0
     assert "status_trip=1" in row["point"] and "status_running=0" in row["point"]
-    assert row["bits"] == "3 status_trip, 8 bit 8, 9 bit 9, 10 bit 10"
+    assert row["bits"] == "3 status_trip, 8 bit 8, 9 status_bus_control, 10 bit 10"
     valve = probe.interpret(104, [(1 << 2) | (1 << 9)], 3, "belimo_mod")[0]
     assert valve["bits"] == "2 cannot_move, 9 gear_disengaged"
 
