@@ -31,6 +31,7 @@ from .sensors import (
     I_PRIMARY_FLOW,
     I_PRIMARY_RETURN_TEMP,
     I_SECONDARY_RETURN_PRESSURE,
+    I_SECONDARY_RETURN_TEMP,
     I_SECONDARY_SUPPLY_TEMP,
     I_TANK_LEVEL,
     I_VALVE_POSITION,
@@ -47,6 +48,7 @@ _I_OUTDOOR_TEMP = I_OUTDOOR_TEMP
 _I_PRIMARY_FLOW = I_PRIMARY_FLOW
 _I_PRIMARY_RETURN_TEMP = I_PRIMARY_RETURN_TEMP
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
 _I_TANK_LEVEL = I_TANK_LEVEL
 _I_VALVE_POSITION = I_VALVE_POSITION
@@ -234,7 +236,9 @@ class StationController:
         self.supply_setpoint_c = setpoint_c
         valve = self.valve
         valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[_I_VALVE_POSITION], sq.ok[_I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, -1.0)
+                  manual, self.manual_valve_pct, -1.0, sq.values[_I_SECONDARY_RETURN_TEMP],
+                  sq.ok[_I_SECONDARY_RETURN_TEMP] != 0, sq.values[_I_PRIMARY_RETURN_TEMP],
+                  sq.ok[_I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
         pumps = self.pumps
         filling = mode == _M_STARTUP_FILL  # never circulate an unfilled network, frost or not
@@ -344,7 +348,7 @@ class StationController:
         supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
         p_ret = sq.values[_I_SECONDARY_RETURN_PRESSURE]
         level = sq.values[_I_TANK_LEVEL]
-        a.update(_A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
+        a.update(_A_SECONDARY_OVERTEMP, il.tripped, il.overtemp_value_c, now_s)
         a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
         wanted = circulation_wanted(self.modes.mode) or il.frost
         failed1 = pumps.failed[0] != 0
@@ -422,6 +426,8 @@ class StationController:
         d["interlock_actions"] = self.interlocks.actions
         d["frost"] = 1 if self.interlocks.frost else 0
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
+        # While the supply sensor is bad: the valve's open-loop limit (None when it can see).
+        d["valve_fallback_limit_pct"] = self.valve.fallback_limit_pct if self.valve.fallback else None
         d["room_setpoint_lease_s"] = lz.remaining_s(_L_ROOM, now_s)
         d["supply_setpoint_lease_s"] = lz.remaining_s(_L_SUPPLY, now_s)
         # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
@@ -515,6 +521,11 @@ class StationController:
             return cm.result("rejected", "bad_args", "mode=%r: must be one of %s" % (name, ", ".join(sorted(md.COMMAND_MODES))))
         if name in cm.LOCAL_ONLY_MODES and source != "local":
             return cm.result("rejected", "local_only", "mode %s is allowed from the local panel only" % name)
+        if name == "manual" and not self.sq.ok[_I_SECONDARY_SUPPLY_TEMP]:
+            # A hand-set valve with no supply temperature to watch is how a blind station
+            # overheats; auto's fallback (or safe) is what runs it until the sensor is fixed.
+            return cm.result("rejected", "supply_sensor_bad",
+                             "manual mode refused while the secondary supply temperature sensor is bad")
         mode = self.modes.mode
         if mode == _M_SAFE and name != "safe" and self.interlocks.tripped:
             return cm.result("rejected", "interlock_latched",
