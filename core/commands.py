@@ -7,11 +7,17 @@ answer is {"result": "applied"|"rejected"|"expired", "reason": code, "detail": t
 
 Reason codes: "ok", "bad_command", "bad_source", "unknown_kind", "bad_args", "out_of_range",
 "not_permitted_in_mode", "local_only", "interlock_latched", "unknown_alarm", "not_active",
-"already_acked", "expired".
+"already_acked", "expired", "supply_sensor_bad" (manual mode while the secondary supply sensor
+is bad), "outdoor_too_cold" and "outdoor_unknown" (remote summer, see below).
 
 Every remote setpoint is a lease: it holds for `lease_s` (default `default_lease_s`, at most
 `max_lease_s`) and then expires, and the station returns to its own settings (Samson's
 30-minute "control system monitoring" generalised). A lease is never renewed implicitly.
+Remote `set_mode` summer and safe are leases too (LEASED_MODES; argument `duration_s`, the
+same default and bounds), after which the station returns to the mode it was in (core.station);
+remote summer is refused while the outdoor temperature (the lower of the actual and the
+attenuated value the curve runs on) is below `summer_min_outdoor_c` or unknown. Local mode
+commands are not leased.
 """
 
 from array import array
@@ -36,9 +42,10 @@ L_SUPPLY = 1
 L_DP = 2
 L_MAKEUP = 3
 L_BOOST = 4
-N_LEASES = 5
+L_MODE = 5  # a remote summer or safe; value = the leased mode (core.modes M_*)
+N_LEASES = 6
 _N_LEASES = N_LEASES  # a C int in the compiled module (commands.pxd)
-LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost")
+LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode")
 
 _ALL = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_SUMMER)
 _NOT_SAFE = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SUMMER)
@@ -59,6 +66,9 @@ PERMITTED = {
 # Only the local panel may do these (ECL/Samson: manual mode only from the HMI).
 LOCAL_ONLY = ("set_valve_manual",)
 LOCAL_ONLY_MODES = ("manual",)
+# Modes a remote command sets only for a lease (an unattended station must not stay out of
+# heating, or shut, because of one message nobody follows up).
+LEASED_MODES = ("summer", "safe")
 
 DEFAULTS = {
     "default_lease_s": 3600.0,
@@ -73,6 +83,11 @@ DEFAULTS = {
     "makeup_min_kpa": 80.0,
     "makeup_max_kpa": 500.0,
     "boost_max_k": 10.0,
+    # Remote summer refused below this outdoor temperature: 12 degC is well above the 5 degC
+    # daily mean that starts and ends the heating period (GB 50736) and under the summer
+    # cut-out's default 17 degC, so a remote summer can only bring forward what the station
+    # would soon do itself.
+    "summer_min_outdoor_c": 12.0,
 }
 
 
@@ -101,6 +116,7 @@ def validate(section: dict) -> list:
     checks.number(p, s, section, "makeup_max_kpa", "kPa", 50, 2500)
     checks.order(p, s, section, "makeup_min_kpa", "makeup_max_kpa", "kPa")
     checks.number(p, s, section, "boost_max_k", "K", 0, 30)
+    checks.number(p, s, section, "summer_min_outdoor_c", "degC", -10, 30)
     return p
 
 

@@ -6,6 +6,13 @@ nothing in the cycle runs after them.
     over-temperature   secondary supply above `overtemp_c` for `overtemp_delay_s`: trip,
                        latched. Primary valve driven shut until the temperature is back below
                        `overtemp_c - overtemp_hyst_k` AND the alarm has been acknowledged.
+                       Backup while the supply sensor is bad (blind): the same trip when the
+                       secondary return, or the primary return (the hot side's outlet, never
+                       colder than the secondary return in a counterflow exchanger, so the
+                       more cautious reading), is above `overtemp_c - backup_return_margin_k`.
+                       The valve loop
+                       meanwhile runs open loop within its fallback limit (core.valve_loop,
+                       `fallback_*` settings below).
     no circulation     no circulation pump commanded and proven: primary valve shut
                        (heating a standing exchanger boils it).
     over-pressure      secondary pressure above `over_pressure_kpa`: relief open, make-up off.
@@ -17,19 +24,24 @@ nothing in the cycle runs after them.
                        proven holds the valve at least `frost_valve_min_pct` open, also while
                        an over-temperature trip is latched (then exactly that much).
 Vendor practice for unattended stations: 超温或循环泵全停 -> 一次阀自动关闭; 超压自动泄压.
+None of this replaces the hardware safety temperature limiter (STB) on the secondary supply.
 """
 
 from . import checks
 from .make_up import MakeUp
 from .pumps import CirculationPumps
 from .sensors import (
+    I_PRIMARY_RETURN_TEMP,
     I_SECONDARY_RETURN_PRESSURE,
+    I_SECONDARY_RETURN_TEMP,
     I_SECONDARY_SUPPLY_PRESSURE,
     I_SECONDARY_SUPPLY_TEMP,
     SignalQuality,
 )
 
 # Signal indices held as C ints by the compiled module (interlocks.pxd).
+_I_PRIMARY_RETURN_TEMP = I_PRIMARY_RETURN_TEMP
+_I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
@@ -44,6 +56,8 @@ X_TANK_LOW_LOW = 16
 X_MAKEUP_FAULT = 32
 X_FROST = 64
 X_FROST_VALVE = 128
+X_BACKUP_TRIP = 256  # the over-temperature trip came from the backup (return) sensors
+N_ACTIONS = 9
 # Private copies held as C ints by the compiled module (interlocks.pxd).
 _X_OVERTEMP = X_OVERTEMP
 _X_NO_FLOW = X_NO_FLOW
@@ -53,8 +67,11 @@ _X_TANK_LOW_LOW = X_TANK_LOW_LOW
 _X_MAKEUP_FAULT = X_MAKEUP_FAULT
 _X_FROST = X_FROST
 _X_FROST_VALVE = X_FROST_VALVE
+_X_BACKUP_TRIP = X_BACKUP_TRIP
+_N_ACTIONS = N_ACTIONS
 ACTION_NAMES = ("overtemp_trip", "no_flow_valve_shut", "over_pressure_relief", "dry_run_pumps_off",
-                "tank_low_low_makeup_off", "makeup_fault_off", "frost_circulation", "frost_valve_open")
+                "tank_low_low_makeup_off", "makeup_fault_off", "frost_circulation", "frost_valve_open",
+                "backup_overtemp_trip")
 
 DEFAULTS = {
     "overtemp_c": 95.0,
@@ -68,6 +85,20 @@ DEFAULTS = {
     "frost_min_supply_c": 20.0,
     "frost_supply_c": 5.0,
     "frost_valve_min_pct": 20.0,
+    # Supply sensor bad. Backup trip on the return temperatures above overtemp_c - this: 15 K
+    # is less than the usual 10-25 K supply-return delta T at load (GB 50736: design 75/50), so
+    # a return this hot means a supply at or past overtemp_c; by default 80 degC, above any
+    # return of a secondary held below supply_max_c (90 degC) with a working delta T.
+    "backup_return_margin_k": 15.0,
+    # The valve loop's open-loop fallback (core.valve_loop): the curve's feed-forward position
+    # is fallback_valve_design_pct x (setpoint - design_room_c) / (design_supply_c -
+    # design_room_c) (heat output about linear in stroke: equal-percentage valve on a plate
+    # exchanger; on the reference plant the PI settles within 10 % of 100 % x that ratio),
+    # closed linearly as the secondary or primary return rises, shut at fallback_return_rise_k
+    # above its value when the sensor failed. Samson TROVIS 5500 moves a blind valve to a fixed
+    # 30 %; this follows the curve instead and never opens beyond what the PI held.
+    "fallback_valve_design_pct": 100.0,
+    "fallback_return_rise_k": 5.0,
 }
 
 
@@ -86,6 +117,9 @@ def validate(section: dict) -> list:
     checks.number(p, s, section, "frost_min_supply_c", "degC", 5, 60)
     checks.number(p, s, section, "frost_supply_c", "degC", 1, 20)
     checks.number(p, s, section, "frost_valve_min_pct", "%", 0, 100)
+    checks.number(p, s, section, "backup_return_margin_k", "K", 0, 40)
+    checks.number(p, s, section, "fallback_valve_design_pct", "%", 0, 100)
+    checks.number(p, s, section, "fallback_return_rise_k", "K", 0.5, 30)
     return p
 
 
@@ -147,7 +181,11 @@ class Interlocks:
         self.frost_min_supply_c = float(cfg["frost_min_supply_c"])
         self.frost_supply_c = float(cfg["frost_supply_c"])
         self.frost_valve_min_pct = float(cfg["frost_valve_min_pct"])
+        self.backup_return_max_c = self.overtemp_c - float(cfg["backup_return_margin_k"])
         self.overtemp_cond = False
+        self.backup_cond = False
+        self.backup_trip = False  # the latched trip came from the backup sensors
+        self.overtemp_value_c = 0.0  # the temperature the over-temperature check judged
         self.overtemp_since_s = -1.0
         self.tripped = False
         self.reset_requested = False
@@ -187,20 +225,38 @@ class Interlocks:
         values = sq.values
         ok = sq.ok
         actions = 0
-        # Over-temperature: evaluated on the validated supply temperature.
+        # Over-temperature: evaluated on the validated supply temperature; while that is bad,
+        # on the hottest return temperature that is ok (the backup).
         supply_ok = ok[_I_SECONDARY_SUPPLY_TEMP]
         supply_c = values[_I_SECONDARY_SUPPLY_TEMP]
-        limit = self.overtemp_c - self.overtemp_hyst_k if self.overtemp_cond else self.overtemp_c
-        self.overtemp_cond = supply_ok and supply_c > limit
-        if self.overtemp_cond and supply_c > self.overtemp_c:
+        hyst = self.overtemp_hyst_k if self.overtemp_cond else 0.0
+        if supply_ok:
+            judged_c = supply_c
+            high_c = self.overtemp_c
+            self.backup_cond = False
+        else:
+            judged_c = -1.0e9
+            if ok[_I_SECONDARY_RETURN_TEMP]:
+                judged_c = values[_I_SECONDARY_RETURN_TEMP]
+            if ok[_I_PRIMARY_RETURN_TEMP] and values[_I_PRIMARY_RETURN_TEMP] > judged_c:
+                judged_c = values[_I_PRIMARY_RETURN_TEMP]
+            high_c = self.backup_return_max_c
+        self.overtemp_value_c = judged_c if judged_c > -1.0e9 else supply_c
+        self.overtemp_cond = judged_c > high_c - hyst
+        if not supply_ok:
+            self.backup_cond = self.overtemp_cond
+        if self.overtemp_cond and judged_c > high_c:
             if self.overtemp_since_s < 0.0:
                 self.overtemp_since_s = now_s
             if now_s - self.overtemp_since_s >= self.overtemp_delay_s:
+                if not self.tripped:
+                    self.backup_trip = not supply_ok
                 self.tripped = True
         elif not self.overtemp_cond:
             self.overtemp_since_s = -1.0
             if self.tripped and self.reset_requested:
                 self.tripped = False
+                self.backup_trip = False
                 self.reset_requested = False
         # Pressures.
         p_sup_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE]
@@ -242,12 +298,14 @@ class Interlocks:
         freezing = self.frost and flowing and supply_ok and supply_c < self.frost_supply_c
         if self.no_flow or (self.tripped and not freezing):
             actions |= _X_OVERTEMP if self.tripped else 0
+            actions |= _X_BACKUP_TRIP if self.tripped and self.backup_trip else 0
             actions |= _X_NO_FLOW if self.no_flow else 0
             out.valve_cmd_pct = 0.0
             out.valve_open_pulse_s = 0.0
             out.valve_close_pulse_s = cycle_s
         elif self.tripped:
             actions |= _X_OVERTEMP | _X_FROST_VALVE
+            actions |= _X_BACKUP_TRIP if self.backup_trip else 0
             out.valve_cmd_pct = self.frost_valve_min_pct
             out.valve_close_pulse_s = 0.0
         elif freezing and out.valve_cmd_pct < self.frost_valve_min_pct:
@@ -266,7 +324,7 @@ class Interlocks:
             changed = actions ^ self.actions
             bit = 1
             i = 0
-            while i < 8:
+            while i < _N_ACTIONS:
                 if changed & bit:
                     self.events.append({"kind": "interlock", "reason": ACTION_NAMES[i] + ("_on" if actions & bit else "_off"),
                                         "at_s": now_s})
@@ -275,10 +333,12 @@ class Interlocks:
             self.actions = actions
 
     def snapshot(self) -> dict:
-        return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost}
+        return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost,
+                "backup_trip": self.backup_trip}
 
     def restore(self, snap: object) -> None:
         if isinstance(snap, dict):
             self.tripped = snap.get("tripped") is True
             self.reset_requested = snap.get("reset_requested") is True
             self.frost = snap.get("frost") is True
+            self.backup_trip = self.tripped and snap.get("backup_trip") is True

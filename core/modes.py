@@ -11,6 +11,8 @@ Modes (integers, names in MODE_NAMES):
                      no protective trip is latched
     summer           heating off, pumps exercised, pressure held, frost protection on
 Interlocks (core.interlocks) act in every mode; modes never weaken them.
+A remote summer or safe is a lease (core.commands LEASED_MODES): when it ends, core.station
+fires RETURN_TRIGGERS[the mode it was in] to go back (a start-up mode restarts the sequence).
 
 Each transition is a row (from, trigger, to) in TRANSITIONS with its "Rule" comment. `fire`
 changes mode only along a row and returns an event {"kind": "mode", "reason", "from", "to",
@@ -56,6 +58,10 @@ TRIGGER_NAMES = ("cmd_startup", "cmd_auto", "cmd_manual", "cmd_remote", "cmd_saf
 # The names a set_mode command may ask for, and the trigger each one fires.
 COMMAND_MODES = {"startup": T_CMD_STARTUP, "auto": T_CMD_AUTO, "manual": T_CMD_MANUAL,
                  "remote": T_CMD_REMOTE, "safe": T_CMD_SAFE, "summer": T_CMD_SUMMER}
+
+# Per mode, the trigger that enters it (or restarts it: the start-up modes restart at fill).
+RETURN_TRIGGERS = (T_CMD_STARTUP, T_CMD_STARTUP, T_CMD_STARTUP, T_CMD_AUTO, T_CMD_MANUAL, T_CMD_REMOTE,
+                   T_CMD_SAFE, T_CMD_SUMMER)
 
 _STARTUP = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP)
 _ALL = _STARTUP + (M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_SUMMER)

@@ -12,10 +12,10 @@ from .room_feedback cimport RoomFeedback
 from .valve_actuator cimport ValveActuator
 from .valve_loop cimport ValveLoop
 
-cdef int _I_HEAT_POWER, _I_OUTDOOR_TEMP, _I_PRIMARY_FLOW, _I_PRIMARY_RETURN_TEMP, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_TEMP, _I_TANK_LEVEL, _I_VALVE_POSITION, _N_SIGNALS
+cdef int _I_HEAT_POWER, _I_OUTDOOR_TEMP, _I_PRIMARY_FLOW, _I_PRIMARY_RETURN_TEMP, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_RETURN_TEMP, _I_SECONDARY_SUPPLY_TEMP, _I_TANK_LEVEL, _I_VALVE_POSITION, _N_SIGNALS
 cdef double _INF
 
-cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMPS_ALL_FAILED, _A_PUMP_DRY_RUN, _A_SAFE_MODE, _A_SECONDARY_OVERTEMP, _A_SENSOR0, _A_STARTUP_FILL_TIMEOUT, _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_SHUT_RISING, _A_VALVE_POSITION_MISMATCH, _S_NONE, _L_BOOST, _L_DP, _L_MAKEUP, _L_ROOM, _L_SUPPLY, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SAFE, _M_STARTUP_COLD, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER, _T_TRIP
+cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMPS_ALL_FAILED, _A_PUMP_DRY_RUN, _A_SAFE_MODE, _A_SECONDARY_OVERTEMP, _A_SENSOR0, _A_STARTUP_FILL_TIMEOUT, _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_SHUT_RISING, _A_VALVE_POSITION_MISMATCH, _S_NONE, _L_BOOST, _L_DP, _L_MODE, _L_MAKEUP, _L_ROOM, _L_SUPPLY, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SAFE, _M_STARTUP_COLD, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER, _T_TRIP
 
 cdef class StationController:
     cdef public dict cfg
@@ -33,6 +33,7 @@ cdef class StationController:
     cdef public ValveLoop valve
     cdef public list events
     cdef public double manual_valve_pct, supply_setpoint_c, chain_setpoint_c
+    cdef public int mode_lease_return
     cdef public Actuators act
     cdef public double time_of_day_s
     cdef public bint time_of_day_ok, sensor_alarms_busy
@@ -50,6 +51,8 @@ cdef class StationController:
     cdef void _cycle(self, double now_s, double dt_s)
     @cython.locals(act=Actuators, mode=int)
     cdef dict _outputs(self)
+    @cython.locals(leased=int, back=int, modes=ModeMachine)
+    cdef void _mode_lease(self, double now_s)
     cdef dict _chain_inputs(self)
     cdef double _clock(self, object value)
     cdef double _clock_s(self, double now_s)
@@ -63,6 +66,8 @@ cdef class StationController:
     cpdef dict handle_command(self, object cmd, double now_s)
     cdef dict _command(self, object cmd, double now_s)
     cdef dict _set_mode(self, dict args, object source, double now_s)
+    cdef _drop_mode_lease(self)
+    cdef dict _summer_outdoor_check(self)
     cpdef set_room_readings(self, object readings, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     cpdef dict snapshot(self)

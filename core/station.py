@@ -31,6 +31,7 @@ from .sensors import (
     I_PRIMARY_FLOW,
     I_PRIMARY_RETURN_TEMP,
     I_SECONDARY_RETURN_PRESSURE,
+    I_SECONDARY_RETURN_TEMP,
     I_SECONDARY_SUPPLY_TEMP,
     I_TANK_LEVEL,
     I_VALVE_POSITION,
@@ -47,6 +48,7 @@ _I_OUTDOOR_TEMP = I_OUTDOOR_TEMP
 _I_PRIMARY_FLOW = I_PRIMARY_FLOW
 _I_PRIMARY_RETURN_TEMP = I_PRIMARY_RETURN_TEMP
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
 _I_TANK_LEVEL = I_TANK_LEVEL
 _I_VALVE_POSITION = I_VALVE_POSITION
@@ -79,6 +81,7 @@ _A_VALVE_POSITION_MISMATCH = al.A_VALVE_POSITION_MISMATCH
 _S_NONE = al.S_NONE
 _L_BOOST = cm.L_BOOST
 _L_DP = cm.L_DP
+_L_MODE = cm.L_MODE
 _L_MAKEUP = cm.L_MAKEUP
 _L_ROOM = cm.L_ROOM
 _L_SUPPLY = cm.L_SUPPLY
@@ -126,6 +129,7 @@ class StationController:
         for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks):
             part.events = self.events
         self.manual_valve_pct = 0.0
+        self.mode_lease_return = -1  # while a remote summer/safe lease runs: the mode to go back to
         self.supply_setpoint_c = 0.0
         self.chain_setpoint_c = 0.0
         self.act = Actuators()  # this cycle's commands (interlocks applied)
@@ -196,6 +200,8 @@ class StationController:
         self.outdoor_c = sq.values[_I_OUTDOOR_TEMP]
         frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
+        if self.mode_lease_return >= 0:
+            self._mode_lease(now_s)
         # 2. alarms (from this cycle's signals and the pieces' state of the last cycle)
         self._update_alarms(now_s)
         # 3. mode
@@ -234,7 +240,9 @@ class StationController:
         self.supply_setpoint_c = setpoint_c
         valve = self.valve
         valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[_I_VALVE_POSITION], sq.ok[_I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, -1.0)
+                  manual, self.manual_valve_pct, -1.0, sq.values[_I_SECONDARY_RETURN_TEMP],
+                  sq.ok[_I_SECONDARY_RETURN_TEMP] != 0, sq.values[_I_PRIMARY_RETURN_TEMP],
+                  sq.ok[_I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
         pumps = self.pumps
         filling = mode == _M_STARTUP_FILL  # never circulate an unfilled network, frost or not
@@ -262,6 +270,25 @@ class StationController:
         act.relief_valve_open = mu.relief_open
         # 8. interlocks: last, only toward safe; nothing below touches the actuators.
         self.interlocks.apply_to(act, now_s, sq, pumps, mu, self.cycle_s, filling)
+
+    def _mode_lease(self, now_s: float) -> None:
+        # A remote summer/safe lease: gone (expired or cleared) -> back to the mode it
+        # interrupted; the mode changed otherwise (a command, a trip) -> the lease is void.
+        leased = int(self.leases.value[_L_MODE])
+        back = self.mode_lease_return
+        modes = self.modes
+        if modes.mode != leased:
+            self.leases.clear(_L_MODE)
+            self.mode_lease_return = -1
+            return
+        if self.leases.active(_L_MODE):
+            return
+        self.mode_lease_return = -1
+        if leased == _M_SAFE and self.interlocks.tripped:
+            return  # a latched trip keeps it in safe until acknowledged and commanded
+        if leased == _M_SAFE and (back == _M_STARTUP_FILL or back == _M_STARTUP_COLD or back == _M_STARTUP_WARMUP):
+            modes.fire(md.T_CMD_AUTO, now_s, "mode_lease_ended")  # start-up is entered from out of safe
+        modes.fire(md.RETURN_TRIGGERS[back], now_s, "mode_lease_ended")
 
     def _outputs(self) -> dict:
         # step()'s result: a new dict each cycle (callers keep it as the last output).
@@ -344,7 +371,7 @@ class StationController:
         supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
         p_ret = sq.values[_I_SECONDARY_RETURN_PRESSURE]
         level = sq.values[_I_TANK_LEVEL]
-        a.update(_A_SECONDARY_OVERTEMP, il.tripped, supply_c, now_s)
+        a.update(_A_SECONDARY_OVERTEMP, il.tripped, il.overtemp_value_c, now_s)
         a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
         wanted = circulation_wanted(self.modes.mode) or il.frost
         failed1 = pumps.failed[0] != 0
@@ -422,6 +449,8 @@ class StationController:
         d["interlock_actions"] = self.interlocks.actions
         d["frost"] = 1 if self.interlocks.frost else 0
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
+        # While the supply sensor is bad: the valve's open-loop limit (None when it can see).
+        d["valve_fallback_limit_pct"] = self.valve.fallback_limit_pct if self.valve.fallback else None
         d["room_setpoint_lease_s"] = lz.remaining_s(_L_ROOM, now_s)
         d["supply_setpoint_lease_s"] = lz.remaining_s(_L_SUPPLY, now_s)
         # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
@@ -429,6 +458,7 @@ class StationController:
         d["dp_setpoint_lease_s"] = lz.remaining_s(_L_DP, now_s)
         d["makeup_pressure_lease_s"] = lz.remaining_s(_L_MAKEUP, now_s)
         d["boost_lease_s"] = lz.remaining_s(_L_BOOST, now_s)
+        d["mode_lease_s"] = lz.remaining_s(_L_MODE, now_s)
         d["warmup_ramp_c"] = self.modes.ramp_c
         return d
 
@@ -515,19 +545,69 @@ class StationController:
             return cm.result("rejected", "bad_args", "mode=%r: must be one of %s" % (name, ", ".join(sorted(md.COMMAND_MODES))))
         if name in cm.LOCAL_ONLY_MODES and source != "local":
             return cm.result("rejected", "local_only", "mode %s is allowed from the local panel only" % name)
+        leased = source != "local" and name in cm.LEASED_MODES
+        duration = args.get("duration_s", args.get("lease_s"))
+        lease_s = 0.0
+        if leased:
+            lease_s, bad = cm.lease_arg({"lease_s": duration}, self.cfg["commands"])
+            if bad is not None:
+                return bad
+        elif duration is not None:
+            return cm.result("rejected", "bad_args", "duration_s=%r: applies only to a remote %s"
+                             % (duration, " or ".join(cm.LEASED_MODES)))
+        if leased and name == "summer":
+            bad = self._summer_outdoor_check()
+            if bad:
+                return bad
+        if name == "manual" and not self.sq.ok[_I_SECONDARY_SUPPLY_TEMP]:
+            # A hand-set valve with no supply temperature to watch is how a blind station
+            # overheats; auto's fallback (or safe) is what runs it until the sensor is fixed.
+            return cm.result("rejected", "supply_sensor_bad",
+                             "manual mode refused while the secondary supply temperature sensor is bad")
         mode = self.modes.mode
         if mode == _M_SAFE and name != "safe" and self.interlocks.tripped:
             return cm.result("rejected", "interlock_latched",
                              "over-temperature trip latched: acknowledge secondary_overtemp once cool")
         trigger = md.COMMAND_MODES[name]
         target = md.MODE_NAMES[mode]
+        lz = self.leases
         if name == target or (name == "startup" and mode in (_M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP)):
+            if leased and self.mode_lease_return >= 0:
+                # A running lease renewed explicitly (never implicitly).
+                lz.set(_L_MODE, float(mode), now_s, lease_s)
+                return cm.result("applied", "ok", "mode %s lease renewed for %.0f s" % (target, lease_s))
+            if not leased:
+                self._drop_mode_lease()  # the same mode set locally (or for good) holds now
             return cm.result("applied", "ok", "already in mode %s" % target)
         if not self.modes.fire(trigger, now_s, "command"):
             return cm.result("rejected", "not_permitted_in_mode", "mode %s cannot be entered from %s" % (name, target))
         if name == "manual":
             self.manual_valve_pct = self.valve.actuator.estimate_pct
+        if leased:
+            if self.mode_lease_return < 0:
+                self.mode_lease_return = mode  # the station's own mode, before any remote lease
+            lz.set(_L_MODE, float(self.modes.mode), now_s, lease_s)
+            return cm.result("applied", "ok", "mode %s -> %s for %.0f s, then back to %s"
+                             % (target, md.MODE_NAMES[self.modes.mode], lease_s, md.MODE_NAMES[self.mode_lease_return]))
+        self._drop_mode_lease()
         return cm.result("applied", "ok", "mode %s -> %s" % (target, md.MODE_NAMES[self.modes.mode]))
+
+    def _drop_mode_lease(self) -> None:
+        self.leases.clear(_L_MODE)
+        self.mode_lease_return = -1
+
+    def _summer_outdoor_check(self) -> dict:
+        # Remote summer only when it is warm by both the actual and the attenuated outdoor
+        # temperature the curve runs on; an empty dict when allowed.
+        od = self.chain.outdoor
+        if od.source == 3:  # SOURCE_FIXED: no sensor, supervisor or recent value at all
+            return cm.result("rejected", "outdoor_unknown", "remote summer refused: outdoor temperature unknown")
+        low_c = od.actual_c if od.actual_c < od.attenuated_c else od.attenuated_c
+        limit_c = float(self.cfg["commands"]["summer_min_outdoor_c"])
+        if low_c < limit_c:
+            return cm.result("rejected", "outdoor_too_cold", "remote summer refused: outdoor %.1f degC is below "
+                             "commands.summer_min_outdoor_c=%.1f degC" % (low_c, limit_c))
+        return {}
 
     # --- rooms, supervisor outdoor -------------------------------------------------------------
     def set_room_readings(self, readings: object, now_s: float) -> None:
@@ -547,6 +627,7 @@ class StationController:
             "modes": self.modes.snapshot(now_s),
             "leases": self.leases.snapshot(now_s),
             "manual_valve_pct": self.manual_valve_pct,
+            "mode_lease_return": self.mode_lease_return,
             "alarms": self.alarms.snapshot(now_s),
             "pumps": self.pumps.snapshot(now_s),
             "make_up": self.make_up.snapshot(now_s),
@@ -568,6 +649,11 @@ class StationController:
         v = snap.get("manual_valve_pct")
         if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100:
             self.manual_valve_pct = float(v)
+        back = snap.get("mode_lease_return")
+        if self.leases.active(_L_MODE) and isinstance(back, int) and not isinstance(back, bool) and 0 <= back < md.N_MODES:
+            self.mode_lease_return = back
+        else:
+            self._drop_mode_lease()
         self.alarms.restore(snap.get("alarms"), now_s)
         self.sensor_alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)

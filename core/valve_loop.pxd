@@ -18,12 +18,20 @@ cdef class ValveLoop:
     cdef public double last_s, still_pct, still_since_s, exercise_start_s, exercise_base_pct
     cdef public int exercises
     cdef public double no_rise_since_s, no_rise_ref_c, shut_since_s, shut_min_c
+    cdef public double ff_room_c, ff_span_k, ff_design_pct, fallback_rise_k, fallback_limit_pct
+    cdef public double fallback_return_ref_c, fallback_primary_ref_c
+    cdef public bint fallback
     @cython.locals(manual=bint, manual_pct=double, act=ValveActuator)
     cpdef dict step(self, double now_s, double setpoint_c, double supply_c, bint supply_ok,
-                    double valve_feedback_pct, bint feedback_ok, object manual_pct_or_None, double time_of_day_s=*)
-    @cython.locals(dt_s=double, act=ValveActuator, measured_c=double, target=double, d=double)
+                    double valve_feedback_pct, bint feedback_ok, object manual_pct_or_None, double time_of_day_s=*,
+                    double return_c=*, bint return_ok=*, double primary_return_c=*, bint primary_return_ok=*)
+    @cython.locals(dt_s=double, act=ValveActuator, measured_c=double, target=double, d=double, limit=double)
     cpdef void run(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double valve_feedback_pct,
-                   bint feedback_ok, bint manual, double manual_pct, double time_of_day_s)
+                   bint feedback_ok, bint manual, double manual_pct, double time_of_day_s, double return_c,
+                   bint return_ok, double primary_return_c, bint primary_return_ok)
+    @cython.locals(phi=double, rise=double, d=double, factor=double)
+    cpdef double _fallback_limit(self, double setpoint_c, double return_c, bint return_ok, double primary_return_c,
+                                 bint primary_return_ok)
     @cython.locals(t=double, d=double, tod=double, since=double)
     cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
     cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct)

@@ -5,14 +5,22 @@ ValveLoop(settings) takes the dict of control sections ({"pi": {...}, "valve": {
 every problem of an invalid section. Each cycle:
 
     out = loop.step(now_s, setpoint_c, supply_c, supply_ok, valve_feedback_pct, feedback_ok,
-                    manual_pct_or_None, time_of_day_s=-1.0)
+                    manual_pct_or_None, time_of_day_s=-1.0, return_c=0.0, return_ok=False,
+                    primary_return_c=0.0, primary_return_ok=False)
     -> {"valve_cmd_pct", "valve_open_pulse_s", "valve_close_pulse_s", "valve_estimate_pct"}
 
 - setpoint_c <= 0 means heating off: the valve is driven closed (and re-synced) and the PI
   tracks it, so the next start is bumpless.
 - manual_pct_or_None: a number is the manual position; the PI tracks it (bumpless back to auto).
-- supply not ok: the PI holds its output (no blind integration); the station's interlocks
-  decide anything stronger.
+- supply not ok (blind): the PI holds its output (no blind integration) and the valve, in auto
+  and in manual alike, goes no further open than the fallback limit: the heating curve's
+  feed-forward position, fallback_valve_design_pct x (setpoint_c - design_room_c) /
+  (design_supply_c - design_room_c) clamped to [0, 1] (curve and interlocks sections), times
+  1 - rise / fallback_return_rise_k (clamped to [0, 1]), where rise is the largest increase of
+  the secondary or primary return temperature since the supply went blind: heat the network
+  does not take up comes back in the returns, so the valve closes. When the supply is back,
+  the PI resumes from the limited position (bumpless). The interlocks' backup trip on the
+  return temperatures stands behind this.
 - Valve exercise: after exercise_after_days without movement, at exercise_time_s of the day, a
   stroke of exercise_stroke_pct out and back (time of day as for the schedule: the argument, or
   (now_s + schedule.day_offset_s) modulo 86400).
@@ -24,7 +32,9 @@ every problem of an invalid section. Each cycle:
   command for mismatch_delay_s: a stuck valve, a slipping coupling or a dead actuator).
 """
 
+from .heating_curve import DEFAULTS as CURVE_DEFAULTS
 from .heating_curve import merged
+from .interlocks import DEFAULTS as INTERLOCK_DEFAULTS
 from .pi import PIController
 from .pi import validate as validate_pi
 from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
@@ -71,6 +81,17 @@ class ValveLoop:
         self.mismatch_delay_s = float(v["mismatch_delay_s"])
         self.mismatch_since_s = -1.0
         self.position_mismatch = False
+        curve = merged(CURVE_DEFAULTS, settings.get("curve", {}))
+        il = merged(INTERLOCK_DEFAULTS, settings.get("interlocks", {}))
+        self.ff_room_c = float(curve["design_room_c"])
+        span = float(curve["design_supply_c"]) - self.ff_room_c
+        self.ff_span_k = span if span > 1.0 else 1.0
+        self.ff_design_pct = float(il["fallback_valve_design_pct"])
+        self.fallback_rise_k = float(il["fallback_return_rise_k"])
+        self.fallback = False
+        self.fallback_limit_pct = 100.0
+        self.fallback_return_ref_c = _NAN
+        self.fallback_primary_ref_c = _NAN
         self.started = False
         self.last_s = 0.0
         self.manual = False
@@ -89,20 +110,23 @@ class ValveLoop:
         self.shut_rising = False
 
     def step(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool,
-             valve_feedback_pct: float, feedback_ok: bool, manual_pct_or_None, time_of_day_s: float = -1.0) -> dict:
+             valve_feedback_pct: float, feedback_ok: bool, manual_pct_or_None, time_of_day_s: float = -1.0,
+             return_c: float = 0.0, return_ok: bool = False, primary_return_c: float = 0.0,
+             primary_return_ok: bool = False) -> dict:
         """One cycle; never raises on bad numbers (NaN supply is treated as not ok)."""
         manual = manual_pct_or_None is not None
         manual_pct = _NAN
         if manual and isinstance(manual_pct_or_None, (int, float)) and manual_pct_or_None == manual_pct_or_None:
             manual_pct = float(manual_pct_or_None)
         self.run(now_s, setpoint_c, supply_c, supply_ok, valve_feedback_pct, feedback_ok, manual, manual_pct,
-                 time_of_day_s)
+                 time_of_day_s, return_c, return_ok, primary_return_c, primary_return_ok)
         act = self.actuator
         return {"valve_cmd_pct": act.cmd_pct, "valve_open_pulse_s": act.open_pulse_s,
                 "valve_close_pulse_s": act.close_pulse_s, "valve_estimate_pct": act.estimate_pct}
 
     def run(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, valve_feedback_pct: float,
-            feedback_ok: bool, manual: bool, manual_pct: float, time_of_day_s: float) -> None:
+            feedback_ok: bool, manual: bool, manual_pct: float, time_of_day_s: float, return_c: float,
+            return_ok: bool, primary_return_c: float, primary_return_ok: bool) -> None:
         """step() without its result dict (read `actuator`): manual=True with manual_pct NaN
         holds the present command. The station's cycle calls this."""
         if not self.started:
@@ -122,6 +146,14 @@ class ValveLoop:
         self.heating_off = setpoint_c <= 0.0
         self.manual = manual
         measured_c = supply_c if supply_ok else setpoint_c
+        limit = 100.0
+        if not supply_ok:
+            limit = self._fallback_limit(setpoint_c, return_c, return_ok, primary_return_c, primary_return_ok)
+        elif self.fallback:
+            # The supply is back: resume from where the fallback held the valve, not from the
+            # (higher) output the PI froze when the sensor failed.
+            self.fallback = False
+            self.pi.track(act.cmd_pct, setpoint_c, supply_c)
         if manual:
             target = act.cmd_pct
             if manual_pct == manual_pct:
@@ -137,6 +169,8 @@ class ValveLoop:
             target = self.pi.step(dt_s, setpoint_c, supply_c, act.estimate_pct)
         if not self.manual:
             target = self._exercise(now_s, target, time_of_day_s)
+        if target > limit:
+            target = limit
         act.step(dt_s, target, valve_feedback_pct, feedback_ok)
         self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct)
         d = act.cmd_pct - valve_feedback_pct
@@ -147,6 +181,32 @@ class ValveLoop:
         else:
             self.mismatch_since_s = -1.0
             self.position_mismatch = False
+
+    def _fallback_limit(self, setpoint_c: float, return_c: float, return_ok: bool, primary_return_c: float,
+                        primary_return_ok: bool) -> float:
+        # The blind valve's highest position (module docstring); references taken when the
+        # supply went blind (or when a return is first seen after that).
+        if not self.fallback:
+            self.fallback = True
+            self.fallback_return_ref_c = _NAN
+            self.fallback_primary_ref_c = _NAN
+        phi = (setpoint_c - self.ff_room_c) / self.ff_span_k
+        phi = 0.0 if phi < 0.0 else (1.0 if phi > 1.0 else phi)
+        rise = 0.0
+        if return_ok and return_c == return_c:
+            if self.fallback_return_ref_c != self.fallback_return_ref_c:
+                self.fallback_return_ref_c = return_c
+            rise = return_c - self.fallback_return_ref_c
+        if primary_return_ok and primary_return_c == primary_return_c:
+            if self.fallback_primary_ref_c != self.fallback_primary_ref_c:
+                self.fallback_primary_ref_c = primary_return_c
+            d = primary_return_c - self.fallback_primary_ref_c
+            if d > rise:
+                rise = d
+        factor = 1.0 - rise / self.fallback_rise_k
+        factor = 0.0 if factor < 0.0 else (1.0 if factor > 1.0 else factor)
+        self.fallback_limit_pct = self.ff_design_pct * phi * factor
+        return self.fallback_limit_pct
 
     def _exercise(self, now_s: float, target: float, time_of_day_s: float) -> float:
         if self.exercise_start_s >= 0.0:
@@ -222,6 +282,7 @@ class ValveLoop:
             "valve_manual": self.manual, "valve_heating_off": self.heating_off,
             "valve_supply_fault": self.supply_fault, "valve_exercising": self.exercise_start_s >= 0.0,
             "valve_exercises": self.exercises,
+            "valve_fallback_limit_pct": self.fallback_limit_pct if self.fallback else None,
         }
 
     def snapshot(self) -> dict:

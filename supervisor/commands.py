@@ -38,7 +38,7 @@ COMMAND_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
     "set_supply_setpoint": (("supply_setpoint_c",), ("lease_s",), ()),
     "set_dp_setpoint": (("dp_setpoint_kpa",), ("lease_s",), ()),
     "set_makeup_pressure": (("pressure_setpoint_kpa",), ("lease_s",), ()),
-    "set_mode": ((), (), ("mode",)),
+    "set_mode": ((), ("duration_s",), ("mode",)),  # duration_s: a remote summer or safe is a lease
     "ack_alarm": ((), (), ("code",)),
     "boost": (("boost_k", "duration_s"), (), ()),
     "set_valve_manual": (("valve_pct",), (), ()),

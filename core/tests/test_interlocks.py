@@ -3,7 +3,7 @@
 import unittest
 
 from heatkeeper.core import interlocks, make_up, pumps, sensors
-from heatkeeper.core.interlocks import X_FROST, X_NO_FLOW, X_OVERTEMP, Interlocks
+from heatkeeper.core.interlocks import X_BACKUP_TRIP, X_FROST, X_NO_FLOW, X_OVERTEMP, Interlocks
 from heatkeeper.core.make_up import MakeUp
 from heatkeeper.core.pumps import CirculationPumps
 from heatkeeper.core.sensors import SignalQuality
@@ -155,6 +155,50 @@ class TestInterlocks(unittest.TestCase):
                 self.assertTrue(not out["makeup_pump_run"])
                 self.assertTrue(out["relief_valve_open"])
 
+    def test_backup_trip_on_returns_only_while_the_supply_is_blind(self):
+        # overtemp_c 95, margin 15 K: the returns trip at 80 degC, only with the supply bad.
+        r = Rig(overtemp_delay_s=2.0)
+        r.readings["secondary_return_temp_c"] = 84.0
+        r.readings["primary_return_temp_c"] = 60.0
+        for _ in range(5):
+            out = r.cycle(outputs())
+        self.assertTrue(not r.il.tripped)  # supply good at 70 degC: a hot return is no trip
+        self.assertEqual(out["valve_cmd_pct"], 60.0)
+        del r.readings["secondary_supply_temp_c"]
+        rows = []
+        for _ in range(40):  # held for stale_s (30 s), then blind: delay, trip
+            out = r.cycle(outputs())
+            rows.append(r.il.tripped)
+        self.assertTrue(r.il.tripped and r.il.backup_trip)
+        self.assertTrue(rows.index(True) >= 30)
+        self.assertEqual((out["valve_cmd_pct"], out["valve_close_pulse_s"]), (0.0, 1.0))
+        self.assertEqual(r.il.actions & (X_OVERTEMP | X_BACKUP_TRIP), X_OVERTEMP | X_BACKUP_TRIP)
+        self.assertEqual(r.il.overtemp_value_c, 84.0)
+        # Hysteresis, then the acknowledgement once below 80 - 5 degC.
+        r.il.request_reset()
+        r.readings["secondary_return_temp_c"] = 78.0
+        for _ in range(15):
+            r.cycle(outputs())
+        self.assertTrue(r.il.tripped)
+        r.readings["secondary_return_temp_c"] = 74.0
+        for _ in range(15):
+            out = r.cycle(outputs())
+        self.assertTrue(not r.il.tripped and not r.il.backup_trip)
+        self.assertEqual(out["valve_cmd_pct"], 60.0)
+
+    def test_backup_trip_reads_the_hotter_return(self):
+        # Table: (secondary return or None, primary return or None, tripped after a minute blind)
+        for sec, prim, want in ((None, None, False), (70.0, None, False), (None, 81.0, True), (70.0, 81.0, True),
+                                (81.0, 60.0, True), (79.0, 79.5, False)):
+            r = Rig(overtemp_delay_s=0.0)
+            del r.readings["secondary_supply_temp_c"]
+            for name, v in (("secondary_return_temp_c", sec), ("primary_return_temp_c", prim)):
+                if v is not None:
+                    r.readings[name] = v
+            for _ in range(60):
+                r.cycle(outputs())
+            self.assertEqual(r.il.tripped, want, (sec, prim))
+
     def test_snapshot(self):
         r = Rig(overtemp_delay_s=0.0)
         r.readings["secondary_supply_temp_c"] = 99.0
@@ -168,6 +212,13 @@ class TestInterlocks(unittest.TestCase):
         bad = dict(interlocks.DEFAULTS)
         bad["overtemp_c"] = 300
         self.assertEqual(len(interlocks.validate(bad)), 1)
+        for key, value in (("backup_return_margin_k", -1.0), ("fallback_valve_design_pct", 120.0),
+                           ("fallback_return_rise_k", 0.0), ("fallback_return_rise_k", "5")):
+            bad = dict(interlocks.DEFAULTS)
+            bad[key] = value
+            problems = interlocks.validate(bad)
+            self.assertEqual(len(problems), 1, problems)
+            self.assertIn("interlocks." + key, problems[0])
 
 
 if __name__ == "__main__":

@@ -101,7 +101,8 @@ class TestSafetyScenarios(unittest.TestCase):
     def test_frost_in_summer_mode(self):
         rig = Rig({"pumps": {"exercise_idle_h": 1000.0}}, {"outdoor_temp_c": 15.0})
         run_table(self, rig, [
-            (1010.0, {}, cmd("set_mode", {"mode": "summer"}), {"mode_name": "summer"}),
+            # (From the panel: a remote summer is a lease, and needs an outdoor reading first.)
+            (1010.0, {}, cmd("set_mode", {"mode": "summer"}, "local"), {"mode_name": "summer"}),
             (1100.0, {}, None, {"pump1_run": False, "pump2_run": False, "supply_setpoint_c": 0.0, "valve_cmd_pct": 0.0}),
             # A cold night: circulation on, supply held at the frost minimum.
             (1200.0, {"outdoor_temp_c": -2.0}, None,

@@ -71,6 +71,33 @@ class TestValveLoop(unittest.TestCase):
         self.assertEqual(out["valve_estimate_pct"], 0.0)
         self.assertEqual(out["valve_cmd_pct"], 0.0)
 
+    def test_blind_supply_fallback_limit_table(self):
+        # setpoint 53 degC: feed-forward 100 % x (53 - 20) / (75 - 20) = 60 %. Rows: (secondary
+        # return, its ok, primary return, its ok, wanted valve %); the references are the first
+        # row's returns (40 and 55 degC), taken when the supply went blind.
+        loop = ValveLoop({"valve": {"kind": "position"}})
+        plant = FirstOrderPlant()
+        closed_loop(loop, plant, 0.0, 900.0, 140.0)  # out of reach: the PI drives to 100 %
+        self.assertEqual(loop.pi.out_pct, 100.0)
+        rows = ((40.0, True, 55.0, True, 60.0), (41.0, True, 55.0, True, 48.0), (40.0, True, 57.5, True, 30.0),
+                (45.0, True, 55.0, True, 0.0), (39.0, True, 54.0, True, 60.0), (0.0, False, 0.0, False, 60.0),
+                (0.0, False, 56.0, True, 48.0))
+        t = 900.0
+        for n, row in enumerate(rows):
+            out = loop.step(t, 53.0, 0.0, False, 0.0, False, None, -1.0, row[0], row[1], row[2], row[3])
+            self.assertAlmostEqual(out["valve_cmd_pct"], row[4], delta=1e-6, msg="row %d" % n)
+            self.assertAlmostEqual(loop.diag["valve_fallback_limit_pct"], row[4], delta=1e-6)
+            t += 1.0
+        # Manual is limited the same way; heating off (setpoint 0) shuts.
+        out = loop.step(t, 53.0, 0.0, False, 0.0, False, 100.0, -1.0, 40.0, True, 55.0, True)
+        self.assertAlmostEqual(out["valve_cmd_pct"], 60.0, delta=1e-6)
+        out = loop.step(t + 1.0, 0.0, 0.0, False, 0.0, False, None, -1.0, 40.0, True, 55.0, True)
+        self.assertEqual(out["valve_cmd_pct"], 0.0)
+        # Seeing again: no limit, and the manual position stands.
+        out = loop.step(t + 2.0, 53.0, 50.0, True, 0.0, False, 100.0, -1.0, 40.0, True, 55.0, True)
+        self.assertEqual(out["valve_cmd_pct"], 100.0)
+        self.assertEqual(loop.diag["valve_fallback_limit_pct"], None)
+
     def test_valve_exercise_after_days_still_at_configured_time(self):
         loop = ValveLoop({"valve": {"exercise_after_days": 1.0, "exercise_time_s": 43200.0,
                                     "exercise_stroke_pct": 10.0, "run_time_s": 100.0}})

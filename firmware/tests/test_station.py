@@ -143,19 +143,22 @@ async def test_modbus_tcp_slave_read_and_validated_writes(tmp_path, mosquitto) -
             # half a float -> exception 2
             half = await client.write_register(1, 0x4000, device_id=1)
             assert half.isError() and half.exception_code == 2
-            # lease out of range -> 3; mode code unknown -> 3; manual mode allowed locally
+            # lease out of range -> 3; mode code unknown -> 3; manual refused while the supply
+            # sensor is bad (this station has none) -> 3; safe mode allowed locally
             assert (await client.write_registers(12, f32(5.0), device_id=1)).exception_code == 3
             assert (await client.write_register(14, 9, device_id=1)).exception_code == 3
-            manual = await client.write_register(14, 1, device_id=1)
-            assert not manual.isError()
-            await wait_until(lambda: station.last_out.get("mode_name") == "manual", what="manual mode")
+            assert (await client.write_register(14, 1, device_id=1)).exception_code == 3
+            safe = await client.write_register(14, 3, device_id=1)
+            assert not safe.isError()
+            await wait_until(lambda: station.last_out.get("mode_name") == "safe", what="safe mode")
             await asyncio.sleep(0.5)
-            assert (await client.read_holding_registers(14, count=1, device_id=1)).registers[0] == 1
-            assert station.slave.writes_ok == 2 and station.slave.writes_rejected == 4
+            assert (await client.read_holding_registers(14, count=1, device_id=1)).registers[0] == 3
+            assert station.slave.writes_ok == 2 and station.slave.writes_rejected == 5
         finally:
             client.close()
     journal = [r["body"] for r in station.journal.read_all() if r["body"].get("kind") == "local_write"]
     assert any(r.get("result") == "rejected" and r.get("reason") == "out_of_range" for r in journal)
+    assert any(r.get("result") == "rejected" and r.get("reason") == "supply_sensor_bad" for r in journal)
 
 
 async def test_cycle_overruns_are_counted_and_alarmed(tmp_path, mosquitto) -> None:
