@@ -151,6 +151,9 @@ def _dump(obj: dict) -> bytes:
 def _load(payload: bytes) -> dict:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise CodecError("too_large", "payload of %d bytes exceeds %d" % (len(payload), MAX_PAYLOAD_BYTES))
+    if isinstance(payload, (bytes, bytearray)) and b"\x00" in payload:
+        # UTF-8 JSON has no NUL byte (strings escape it); UTF-16 and -32 text always has
+        raise CodecError("bad_json", "payload has NUL bytes: not UTF-8 JSON")
     try:
         # UTF-8 only (json.loads would also take UTF-16 and -32 bytes, which are then stored
         # as text nowhere); RuntimeError is CPython's RecursionError on deep nesting
