@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
 import time
 import zlib
@@ -54,6 +55,7 @@ from .storage.base import (
     quarantine_row,
     refuses_row,
     state_row,
+    storable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -533,6 +535,13 @@ class Ingest:
         self._dirty.add(sid)
         if kind == codec.UP_TELEMETRY:
             values = body["values"]
+            # every number and the bucket first, before anything changes: a message that gets
+            # past the codec with a value no float can hold fails alone (quarantined by
+            # _derive_guarded) instead of poisoning the aggregates of its whole slice
+            numbers = [(field, float(value)) for field, value in values.items() if value is not None]
+            if not all(math.isfinite(v) for _f, v in numbers) or not math.isfinite(ts):
+                raise ValueError("a value or ts is not finite")
+            k = (sid, bucket_of(ts))
             held_seq, held_at = st.get("values_seq"), st.get("values_received_ts")
             # the station's own order, never its clock (a clock in 2100 would freeze the values);
             # a lower seq wins once the held values are old by receive time (a recreated outbox)
@@ -550,14 +559,11 @@ class Ingest:
                     st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
                 if "devices" not in body and "devices_total" in values:
                     st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
-            k = (sid, bucket_of(ts))
             slice_agg = self._agg[self.slice_of(sid)]
             agg = slice_agg.get(k)
             if agg is None:
                 agg = slice_agg[k] = {}
-            for field, value in values.items():
-                if value is None:
-                    continue
+            for field, value in numbers:
                 a = agg.get(field)
                 if a is None:
                     agg[field] = [1, value, value, value]
@@ -617,7 +623,8 @@ class Ingest:
                 continue  # recorded a moment ago: counted, recorded again later
             sid, code = key
             await self.storage.record_alarm(sid, code, SUPERVISOR_ALARMS[code], True, ts,
-                                            "%d uplink(s) quarantined, the last %s" % (count, text), {"count": count})
+                                            storable_text("%d uplink(s) quarantined, the last %s" % (count, text), 400),
+                                            {"count": count})
             self._sup_alarm_last[key] = now_mono
             del self._sup_alarms[key]
 

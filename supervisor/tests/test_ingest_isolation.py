@@ -140,6 +140,27 @@ async def test_a_row_the_database_refuses_is_quarantined_alone(service: Supervis
     assert await storage.count_uplinks("st-b") == 2
 
 
+async def test_a_message_that_cannot_be_derived_does_not_stop_the_batch(service: SupervisorService) -> None:
+    """H1's second half: should a stored message still break the derivation (here a 400-digit value
+    put straight into the queue, past the codec, beside an earlier sample in its bucket), the rest
+    of the batch is derived all the same and the message is quarantined (it stays stored raw)."""
+    ing, storage = service.ingest, service.storage
+    assert ing.handle(*sample("st-a", 1, T0 + 1, 50.0)) == "queued"
+    await ing.flush()
+    topic, payload = sample("st-a", 2, T0 + 2, 10 ** 400)
+    ing._pending.append((json.loads(payload), NOW, payload, None))
+    assert ing.handle(*sample("st-b", 1, T0 + 3, 61.0)) == "queued"
+    assert ing.handle(*up("st-b", 2, codec.UP_ALARM, T0 + 4, {"code": "leak", "state": "active"})) == "queued"
+    await ing.flush(force_aggregates=True)
+    assert await storage.count_uplinks() == 4
+    assert (await service.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
+    active = {(a["station_id"], a["code"]) for a in await service.alarms()}
+    assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
+    assert [r["reason"] for r in (await service.quarantine("st-a"))["rows"]] == ["derive_failed"]
+    rows = await storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
+    assert [(r[2], r[3]) for r in rows] == [(1, 50.0)]
+
+
 @pytest.mark.postgres
 async def test_an_alarm_postgres_refuses_is_quarantined(tmp_path: Any, request: pytest.FixtureRequest) -> None:
     """C2, the derivation side: an alarm code PostgreSQL cannot hold (NUL), should one get past the
