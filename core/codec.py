@@ -205,6 +205,8 @@ def valid_field_name(name: object) -> bool:
 
 
 _FIELD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_good_names = {}  # field names found valid (a cache: bounded, never required for correctness)
+_GOOD_NAMES_MAX = 4096
 
 
 def _number(obj: dict, key: str) -> float:
@@ -322,15 +324,24 @@ def decode_uplink(topic: str, payload: bytes, now_s: float = -1.0, max_age_s: fl
         if len(values) > MAX_FIELDS:
             raise CodecError("too_many_fields", "values: %d fields, at most %d per message" % (len(values), MAX_FIELDS))
         for name in values:
-            if not valid_field_name(name):
-                raise CodecError("bad_field_name", "values.%s: field names are 1-%d of a-z 0-9 _"
-                                 % (_show(name), MAX_FIELD_CHARS))
+            if name not in _good_names:  # a fleet sends the same few hundred names: checked once each
+                if not valid_field_name(name):
+                    raise CodecError("bad_field_name", "values.%s: field names are 1-%d of a-z 0-9 _"
+                                     % (_show(name), MAX_FIELD_CHARS))
+                if len(_good_names) < _GOOD_NAMES_MAX:
+                    _good_names[name] = True
             value = values[name]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            if value is None:
+                continue
+            if type(value) is float:  # the common case, checked inline (NaN fails the comparison)
+                if -MAX_ABS_NUMBER <= value <= MAX_ABS_NUMBER:
+                    continue
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise CodecError("bad_field", "values.%s=%s: must be a number or null" % (name, _show(value)))
-            if value is not None and not bounded_number(value):
-                raise CodecError("bad_number", "values.%s=%s: must be a finite number within +-%g"
-                                 % (name, _show(value), MAX_ABS_NUMBER))
+            elif bounded_number(value):
+                continue
+            raise CodecError("bad_number", "values.%s=%s: must be a finite number within +-%g"
+                             % (name, _show(value), MAX_ABS_NUMBER))
         for key in body:
             if bad_char(key, False) >= 0:
                 raise CodecError("bad_text", "body: a key with a character that cannot be stored")
