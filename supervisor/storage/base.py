@@ -196,18 +196,15 @@ class Storage:
         return [(float(r[0]), int(r[1]), json.loads(r[2])["body"]) for r in rows]
 
     async def stored_uplinks(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, str]]:
-        """{(station_id, seq): (ts, kind)} of the stored messages among `keys`."""
-        by_station: dict[str, list[int]] = {}
-        for sid, seq in keys:
-            by_station.setdefault(sid, []).append(seq)
+        """{(station_id, seq): (ts, kind)} of the stored messages among `keys` (one query per 400)."""
         out: dict[tuple[str, int], tuple[float, str]] = {}
-        for sid, seqs in by_station.items():
-            for i in range(0, len(seqs), 500):
-                part = seqs[i:i + 500]
-                rows = await self.fetch("SELECT seq, ts, kind FROM uplinks WHERE station_id = ? AND seq IN (%s)"
-                                        % ", ".join("?" for _ in part), (sid, *part))
-                for seq, ts, kind in rows:
-                    out[(sid, int(seq))] = (float(ts), str(kind))
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 400):
+            part = keys[i:i + 400]
+            rows = await self.fetch("SELECT station_id, seq, ts, kind FROM uplinks WHERE (station_id, seq) IN (%s)"
+                                    % ", ".join("(?, ?)" for _ in part), [x for key in part for x in key])
+            for sid, seq, ts, kind in rows:
+                out[(str(sid), int(seq))] = (float(ts), str(kind))
         return out
 
     async def upsert_aggregates(self, rows: Sequence[AggRow]) -> None:
