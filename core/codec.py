@@ -205,7 +205,7 @@ def valid_field_name(name: object) -> bool:
 
 
 _FIELD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
-_good_names = {}  # field names found valid (a cache: bounded, never required for correctness)
+_good_names = {}  # type: dict  # field names found valid (a cache: bounded, never required for correctness)
 _GOOD_NAMES_MAX = 4096
 
 
