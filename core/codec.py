@@ -302,8 +302,9 @@ def encode_uplink(station_id: str, seq: int, kind: str, ts_s: float, body: dict)
 def decode_uplink(topic: str, payload: bytes, now_s: float = -1.0, max_age_s: float = -1.0) -> dict:
     """A validated uplink message dict; the topic's station and kind must match the payload.
     With the receiver's clock `now_s` (unix s), `ts` must lie in [now_s - max_age_s,
-    now_s + MAX_FUTURE_S] (`max_age_s` < 0: no lower bound but 0). See the module docstring for
-    what else is refused; the reason codes are bad_json, bad_version, station_mismatch,
+    now_s + MAX_FUTURE_S] (`max_age_s` < 0: no lower bound but 0); without it, ts >= 0.
+    See the module docstring for what else is refused; the reason codes are bad_json,
+    bad_version, station_mismatch,
     kind_mismatch, bad_field, bad_number, bad_text, bad_field_name, too_many_fields, too_deep,
     ts_out_of_window and too_large."""
     sid, kind, msg = _open(topic, payload, "up", "an uplink")
@@ -313,7 +314,7 @@ def decode_uplink(topic: str, payload: bytes, now_s: float = -1.0, max_age_s: fl
         raise CodecError("kind_mismatch", "payload kind %s on topic kind %r" % (_show(msg.get("kind")), kind))
     _integer(msg, "seq", 1, MAX_SEQ)
     ts = _number(msg, "ts")
-    if ts <= 0:
+    if ts < 0:
         raise CodecError("bad_field", "ts=%r: must be unix seconds" % ts)
     if now_s >= 0 and (ts > now_s + MAX_FUTURE_S or (max_age_s >= 0 and ts < now_s - max_age_s)):
         raise CodecError("ts_out_of_window", "ts=%r is %.0f s from the receive time %r: must be within [-%g, +%g] s"

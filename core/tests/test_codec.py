@@ -75,7 +75,7 @@ class TestUplinkBounds(unittest.TestCase):
             # NaN and Infinity are not JSON: MicroPython's parser refuses them (bad_json), CPython's takes them
             self.assertIn(self._reason(self._msg(body='{"values": {"a": %s}}' % text)), ("bad_number", "bad_json"))
         self.assertEqual(self._reason(self._msg(body='{"values": {"a": -1000000000000, "b": 1e12, "c": null}}')), None)
-        for ts in ("NaN", "Infinity", "1e300", "-5", "0"):
+        for ts in ("NaN", "Infinity", "1e300", "-5"):
             self.assertIn(self._reason(self._msg(ts=ts)), ("bad_field", "bad_json"))
         self.assertEqual(self._reason(self._msg(kind="event", body='{"kind": "x", "n": [1, {"m": 1e13}]}'),
                                       kind="event"), "bad_number")
