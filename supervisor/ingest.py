@@ -78,6 +78,9 @@ ALARM_SEQ_REGRESSION = "sequence_regression"
 SUPERVISOR_ALARMS = {ALARM_QUARANTINED: "warning", ALARM_SEQ_REGRESSION: "alarm"}
 ALARM_REPEAT_S = 300.0  # a supervisor alarm is re-recorded (alarm log) at most this often per station
 QUARANTINE_MAX_PENDING = 20000  # quarantined rows held in memory while the database is away
+# Refused (invalid) uplinks kept per station and minute; beyond, only counted: a flood of garbage
+# must not fill the disk. Valid messages reusing a seq (a recreated outbox) are always kept.
+QUARANTINE_PER_STATION_PER_MIN = 120
 MAX_STATION_FIELDS = 512  # distinct telemetry field names per station (each is an aggregate row per bucket)
 VALUES_HOLD_S = 600.0  # live values from a higher seq win; after this long without, any new sample does
 
@@ -152,6 +155,7 @@ class Ingest:
         self._sup_alarms: dict[tuple[str, str], tuple[float, str, int]] = {}  # (sid, code) -> (ts, text, count)
         self._sup_alarm_last: dict[tuple[str, str], float] = {}
         self._fields: dict[str, set[str]] = {}
+        self._kept_rate: dict[str, tuple[float, int]] = {}  # station -> (minute start, monotonic s; kept)
         # per slice: {(station, bucket): {field: [n, sum, min, max]}}, and the open epoch
         self._agg: list[dict[tuple[str, int], dict[str, list[float]]]] = [{} for _ in range(self.agg_slices)]
         self._epoch: list[int] = [0] * self.agg_slices
@@ -279,14 +283,27 @@ class Ingest:
             raise codec.CodecError("not_ingested", "topic %s is not for the supervisor" % topic)
         except codec.CodecError as exc:
             self.rejects.reject(exc.reason, "%s (topic %r)" % (exc.text, topic[:200]))
-            if station is not None:
+            if station is not None and self._may_keep(station):
                 self._keep(station, exc.reason, exc.text, topic, payload, None)
             return "rejected:" + exc.reason
         except Exception as exc:  # noqa: BLE001 - a bad message must never end ingest; counted and logged
             self.rejects.reject("internal", "%s: %s (topic %r)" % (type(exc).__name__, exc, topic[:200]))
-            if station is not None:
+            if station is not None and self._may_keep(station):
                 self._keep(station, "internal", "%s: %s" % (type(exc).__name__, exc), topic, payload, None)
             return "rejected:internal"
+
+    def _may_keep(self, station_id: str) -> bool:
+        """Whether one more refused uplink of this station goes to the quarantine this minute."""
+        now = time.monotonic()
+        start, kept = self._kept_rate.get(station_id, (now, 0))
+        if now - start >= 60.0:
+            start, kept = now, 0
+        if kept >= QUARANTINE_PER_STATION_PER_MIN:
+            self.rejects.reject("quarantine_rate_limited", "%s sent more than %d refused uplinks this minute: "
+                                "counted, not kept" % (station_id, QUARANTINE_PER_STATION_PER_MIN))
+            return False
+        self._kept_rate[station_id] = (start, kept + 1)
+        return True
 
     def _check_field_names(self, station_id: str, values: dict[str, Any]) -> None:
         """At most MAX_STATION_FIELDS distinct field names per station (since this process

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.ingest import MAX_STATION_FIELDS
+from heatkeeper.supervisor.ingest import MAX_STATION_FIELDS, QUARANTINE_PER_STATION_PER_MIN
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
 
@@ -260,3 +260,22 @@ async def test_live_values_and_outdoor_median_go_by_receive_time(service: Superv
     clock.t = NOW + 1000  # st-b and st-c received 1000 s ago: stale (max_sample_age_s 900), st-a 200 s ago
     assert svc.outdoor.city_values() == {}
     assert svc.outdoor._healthy("st-a", clock.t) == -6.0
+
+
+async def test_a_flood_of_garbage_is_kept_up_to_a_rate_then_counted(service: SupervisorService) -> None:
+    """The quarantine keeps a station's refused uplinks up to QUARANTINE_PER_STATION_PER_MIN a
+    minute; beyond, they are counted and acknowledged (a flood must not fill the disk), and the
+    other stations are not concerned."""
+    ing = service.ingest
+    acked = []
+    flood = QUARANTINE_PER_STATION_PER_MIN + 30
+    for i in range(flood):
+        ing.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage %d" % i, ack=lambda: acked.append(1))
+    assert len(acked) == 30  # the excess at once; the kept ones once written
+    ing.handle(codec.up_topic("st-b", codec.UP_TELEMETRY), b"garbage")
+    await ing.flush()
+    assert len(acked) == flood
+    assert ing.stats()["rejected"]["quarantine_rate_limited"] == 30
+    counts = (await service.quarantine(None, limit=1000))["counts"]
+    assert counts == {"bad_json": QUARANTINE_PER_STATION_PER_MIN + 1}
+    assert len((await service.quarantine("st-b"))["rows"]) == 1
