@@ -77,6 +77,7 @@ ALARM_QUARANTINED = "uplink_quarantined"
 ALARM_SEQ_REGRESSION = "sequence_regression"
 SUPERVISOR_ALARMS = {ALARM_QUARANTINED: "warning", ALARM_SEQ_REGRESSION: "alarm"}
 ALARM_REPEAT_S = 300.0  # a supervisor alarm is re-recorded (alarm log) at most this often per station
+ALARM_CLEAR_S = 900.0  # and cleared after this long without a new case (so the next one alarms afresh)
 QUARANTINE_MAX_PENDING = 20000  # quarantined rows held in memory while the database is away
 # Refused (invalid) uplinks kept per station and minute; beyond, only counted: a flood of garbage
 # must not fill the disk. Valid messages reusing a seq (a recreated outbox) are always kept.
@@ -153,7 +154,8 @@ class Ingest:
         self._quarantine: list[tuple[QuarantineRow, Acker | None]] = []
         self._quarantined_now = False
         self._sup_alarms: dict[tuple[str, str], tuple[float, str, int]] = {}  # (sid, code) -> (ts, text, count)
-        self._sup_alarm_last: dict[tuple[str, str], float] = {}
+        self._sup_alarm_last: dict[tuple[str, str], float] = {}  # active ones: when last recorded (wall s)
+        self._sup_alarm_seen: dict[tuple[str, str], float] = {}  # when its last case was kept (wall s)
         self._fields: dict[str, set[str]] = {}
         self._kept_rate: dict[str, tuple[float, int]] = {}  # station -> (minute start, monotonic s; kept)
         # per slice: {(station, bucket): {field: [n, sum, min, max]}}, and the open epoch
@@ -193,6 +195,11 @@ class Ingest:
                 self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
+        now = self.clock()
+        for row in await self.storage.alarm_rows(None, True):  # raised before a restart: cleared when quiet
+            key = (row["station_id"], row["code"])
+            if row["code"] in SUPERVISOR_ALARMS and row["station_id"] in self.state:
+                self._sup_alarm_last[key] = self._sup_alarm_seen[key] = now
         async with self._flush_lock:
             stale = await self.storage.open_epochs(self.owner)
             for epoch in stale:
@@ -331,6 +338,7 @@ class Ingest:
         self._quarantine.append((quarantine_row(station_id, now, reason, text, topic, payload, seq), ack))
         self._quarantined_now = True
         key = (station_id, alarm)
+        self._sup_alarm_seen[key] = now
         _ts, _text, count = self._sup_alarms.get(key, (now, "", 0))
         self._sup_alarms[key] = (now, "%s: %s" % (reason, text[:200]), count + 1)
 
@@ -632,18 +640,24 @@ class Ingest:
             for _row, ack in items:
                 if ack is not None:
                     ack()
-        now_mono = time.monotonic()
+        now = self.clock()
         for key in list(self._sup_alarms):
             ts, text, count = self._sup_alarms[key]
             last = self._sup_alarm_last.get(key)
-            if last is not None and now_mono - last < ALARM_REPEAT_S:
+            if last is not None and now - last < ALARM_REPEAT_S:
                 continue  # recorded a moment ago: counted, recorded again later
             sid, code = key
             await self.storage.record_alarm(sid, code, SUPERVISOR_ALARMS[code], True, ts,
                                             storable_text("%d uplink(s) quarantined, the last %s" % (count, text), 400),
                                             {"count": count})
-            self._sup_alarm_last[key] = now_mono
+            self._sup_alarm_last[key] = now
             del self._sup_alarms[key]
+        for key in list(self._sup_alarm_last):
+            if key not in self._sup_alarms and now - self._sup_alarm_seen.get(key, now) >= ALARM_CLEAR_S:
+                sid, code = key
+                await self.storage.record_alarm(sid, code, SUPERVISOR_ALARMS[code], False, now,
+                                                "no new case for %.0f min" % (ALARM_CLEAR_S / 60), None)
+                del self._sup_alarm_last[key]
 
     async def _close_slices(self, slices: list[int], also_close: list[int] | None = None, first: bool = False,
                             reopen: bool = True) -> None:

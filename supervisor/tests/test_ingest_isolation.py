@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.ingest import MAX_STATION_FIELDS, QUARANTINE_PER_STATION_PER_MIN
+from heatkeeper.supervisor.ingest import ALARM_CLEAR_S, MAX_STATION_FIELDS, QUARANTINE_PER_STATION_PER_MIN
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
 
@@ -279,3 +279,29 @@ async def test_a_flood_of_garbage_is_kept_up_to_a_rate_then_counted(service: Sup
     counts = (await service.quarantine(None, limit=1000))["counts"]
     assert counts == {"bad_json": QUARANTINE_PER_STATION_PER_MIN + 1}
     assert len((await service.quarantine("st-b"))["rows"]) == 1
+
+
+async def test_the_quarantine_alarm_clears_when_quiet_and_alarms_afresh(service: SupervisorService) -> None:
+    """An acknowledged `uplink_quarantined` alarm must not swallow the next case: it clears after
+    ALARM_CLEAR_S without a new one (also after a restart), and the next case raises it unacked."""
+    ing, storage = service.ingest, service.storage
+    clock = service.clock
+    assert isinstance(clock, Clock)
+    ing.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage")
+    await ing.flush()
+    assert await storage.mark_alarm_acked("st-a", "uplink_quarantined", "oli", clock.t)
+    clock.t += ALARM_CLEAR_S - 10
+    await ing.flush()
+    assert [a["code"] for a in await service.alarms("st-a")] == ["uplink_quarantined"]
+    # a restart in between: the new process clears it too
+    svc = SupervisorService(storage, service.config, wall_clock=clock)
+    await svc.start(open_storage=False)
+    clock.t += ALARM_CLEAR_S + 1
+    await svc.ingest.flush()
+    assert await svc.alarms("st-a") == []
+    cleared = await storage.alarm_rows("st-a", False)
+    assert [(a["code"], a["active"]) for a in cleared] == [("uplink_quarantined", False)]
+    svc.ingest.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage again")
+    await svc.ingest.flush()
+    again = await svc.alarms("st-a")
+    assert [(a["code"], a["acked_by"]) for a in again] == [("uplink_quarantined", None)]
