@@ -8,7 +8,7 @@ queues; `flush()` writes one batch. Invariants:
 - One station's message never stops, delays or drops another's. The codec accepts only what
   storage can hold, and `ts` only within [received - max_age_s, received + 5 min]. A refused
   uplink on a configured station's topic goes to the quarantine (dead-letter) table with its
-  reason, and the station gets a supervisor alarm (`uplink_quarantined`). A chunk the database
+  reason, and the station gets a supervisor alarm (`uplink_quarantined`; see quarantine.py). A chunk the database
   refuses is stored row by row; a row it still refuses (a data error, not an outage) is
   quarantined, never retried at the head of the queue. A message reusing a stored (station,
   seq) with other content (an outbox that was recreated) is quarantined with a
@@ -40,6 +40,7 @@ from heatkeeper.core import codec
 from heatkeeper.core.modes import MODE_NAMES
 
 from .equipment import EquipmentTracker
+from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
 from .storage.base import (
     AGG_UPSERT_SQL,
     EPOCH_CLOSE_SQL,
@@ -47,15 +48,12 @@ from .storage.base import (
     EQUIPMENT_UPSERT_SQL,
     STATE_UPDATE_SQL,
     AggRow,
-    QuarantineRow,
     Step,
     Storage,
     UplinkRow,
     bucket_of,
-    quarantine_row,
     refuses_row,
     state_row,
-    storable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -72,16 +70,6 @@ EQUIPMENT_KEY = "_equipment"  # the equipment tracker's state, saved inside the 
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
 
-# Supervisor-raised alarms about a station's uplinks (in the same alarm list as the station's own).
-ALARM_QUARANTINED = "uplink_quarantined"
-ALARM_SEQ_REGRESSION = "sequence_regression"
-SUPERVISOR_ALARMS = {ALARM_QUARANTINED: "warning", ALARM_SEQ_REGRESSION: "alarm"}
-ALARM_REPEAT_S = 300.0  # a supervisor alarm is re-recorded (alarm log) at most this often per station
-ALARM_CLEAR_S = 900.0  # and cleared after this long without a new case (so the next one alarms afresh)
-QUARANTINE_MAX_PENDING = 20000  # quarantined rows held in memory while the database is away
-# Refused (invalid) uplinks kept per station and minute; beyond, only counted: a flood of garbage
-# must not fill the disk. Valid messages reusing a seq (a recreated outbox) are always kept.
-QUARANTINE_PER_STATION_PER_MIN = 120
 MAX_STATION_FIELDS = 512  # distinct telemetry field names per station (each is an aggregate row per bucket)
 VALUES_HOLD_S = 600.0  # live values from a higher seq win; after this long without, any new sample does
 
@@ -145,19 +133,12 @@ class Ingest:
         self.duplicates = 0
         self.received = 0
         self.recovered = 0
-        self.quarantined = 0
-        self.quarantine_overflow = 0
         self.regressions = 0
         self._pending: list[Entry] = []
         self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
-        # dead letters waiting to be written, each with the broker ack it holds back
-        self._quarantine: list[tuple[QuarantineRow, Acker | None]] = []
-        self._quarantined_now = False
-        self._sup_alarms: dict[tuple[str, str], tuple[float, str, int]] = {}  # (sid, code) -> (ts, text, count)
-        self._sup_alarm_last: dict[tuple[str, str], float] = {}  # active ones: when last recorded (wall s)
-        self._sup_alarm_seen: dict[tuple[str, str], float] = {}  # when its last case was kept (wall s)
+        self.quarantine = Quarantine(storage, wall_clock, self.rejects.reject)
+        self._kept_now = False  # the message being handled went to the quarantine
         self._fields: dict[str, set[str]] = {}
-        self._kept_rate: dict[str, tuple[float, int]] = {}  # station -> (minute start, monotonic s; kept)
         # per slice: {(station, bucket): {field: [n, sum, min, max]}}, and the open epoch
         self._agg: list[dict[tuple[str, int], dict[str, list[float]]]] = [{} for _ in range(self.agg_slices)]
         self._epoch: list[int] = [0] * self.agg_slices
@@ -195,11 +176,7 @@ class Ingest:
                 self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
-        now = self.clock()
-        for row in await self.storage.alarm_rows(None, True):  # raised before a restart: cleared when quiet
-            key = (row["station_id"], row["code"])
-            if row["code"] in SUPERVISOR_ALARMS and row["station_id"] in self.state:
-                self._sup_alarm_last[key] = self._sup_alarm_seen[key] = now
+        self.quarantine.restore(await self.storage.alarm_rows(None, True), self.station_ids)
         async with self._flush_lock:
             stale = await self.storage.open_epochs(self.owner)
             for epoch in stale:
@@ -243,13 +220,13 @@ class Ingest:
         """Validate one MQTT message and queue it. Returns "queued", "status", "reading" or
         "rejected:<reason>". Never raises. `ack` (the broker's PUBACK of a QoS 1 delivery) is
         called once the message is stored; for anything not stored, at once."""
-        self._quarantined_now = False
+        self._kept_now = False
         result = self._handle(topic, payload)
         if ack is not None:
             if result == "queued":
                 self._pending[-1] = self._pending[-1][:3] + (ack,)
-            elif self._quarantined_now:  # kept: the broker may forget it once the row is written
-                self._quarantine[-1] = (self._quarantine[-1][0], ack)
+            elif self._kept_now:  # kept: the broker may forget it once the row is written
+                self.quarantine.hold_ack(ack)
             elif result == "reading" and self.hold_reading_ack is not None:
                 self.hold_reading_ack(ack)
             else:
@@ -290,27 +267,14 @@ class Ingest:
             raise codec.CodecError("not_ingested", "topic %s is not for the supervisor" % topic)
         except codec.CodecError as exc:
             self.rejects.reject(exc.reason, "%s (topic %r)" % (exc.text, topic[:200]))
-            if station is not None and self._may_keep(station):
+            if station is not None and self.quarantine.may_keep(station):
                 self._keep(station, exc.reason, exc.text, topic, payload, None)
             return "rejected:" + exc.reason
         except Exception as exc:  # noqa: BLE001 - a bad message must never end ingest; counted and logged
             self.rejects.reject("internal", "%s: %s (topic %r)" % (type(exc).__name__, exc, topic[:200]))
-            if station is not None and self._may_keep(station):
+            if station is not None and self.quarantine.may_keep(station):
                 self._keep(station, "internal", "%s: %s" % (type(exc).__name__, exc), topic, payload, None)
             return "rejected:internal"
-
-    def _may_keep(self, station_id: str) -> bool:
-        """Whether one more refused uplink of this station goes to the quarantine this minute."""
-        now = time.monotonic()
-        start, kept = self._kept_rate.get(station_id, (now, 0))
-        if now - start >= 60.0:
-            start, kept = now, 0
-        if kept >= QUARANTINE_PER_STATION_PER_MIN:
-            self.rejects.reject("quarantine_rate_limited", "%s sent more than %d refused uplinks this minute: "
-                                "counted, not kept" % (station_id, QUARANTINE_PER_STATION_PER_MIN))
-            return False
-        self._kept_rate[station_id] = (start, kept + 1)
-        return True
 
     def _check_field_names(self, station_id: str, values: dict[str, Any]) -> None:
         """At most MAX_STATION_FIELDS distinct field names per station (since this process
@@ -326,21 +290,8 @@ class Ingest:
 
     def _keep(self, station_id: str, reason: str, text: str, topic: str, payload: bytes | str, seq: Any,
               ack: Acker | None = None, alarm: str = ALARM_QUARANTINED) -> None:
-        """Queue one dead letter (written by the next flush) and the station's alarm."""
-        now = self.clock()
-        if len(self._quarantine) >= QUARANTINE_MAX_PENDING:
-            self.quarantine_overflow += 1
-            self.rejects.reject("quarantine_overflow", "quarantine queue full (%d rows); dropped %s from %s"
-                                % (QUARANTINE_MAX_PENDING, reason, station_id))
-            if ack is not None:
-                ack()
-            return
-        self._quarantine.append((quarantine_row(station_id, now, reason, text, topic, payload, seq), ack))
-        self._quarantined_now = True
-        key = (station_id, alarm)
-        self._sup_alarm_seen[key] = now
-        _ts, _text, count = self._sup_alarms.get(key, (now, "", 0))
-        self._sup_alarms[key] = (now, "%s: %s" % (reason, text[:200]), count + 1)
+        """One dead letter for the quarantine (written by the next flush) and the station's alarm."""
+        self._kept_now = self.quarantine.keep(station_id, reason, text, topic, payload, seq, ack, alarm)
 
     def _status(self, station_id: str, payload: bytes) -> None:
         text = payload.decode("utf-8", "replace").strip()
@@ -409,7 +360,7 @@ class Ingest:
     async def _flush_locked(self, force_aggregates: bool, final: bool) -> int:
         async with self._flush_lock:
             new = 0
-            await self._write_quarantine()
+            await self.quarantine.write()
             todo, self._pending = self._pending, []
             while todo:
                 # chunks of at most STORE_CHUNK rows: one short transaction each, so a command
@@ -627,37 +578,7 @@ class Ingest:
                 self._keep(sid, "alarm_refused", "%s: %s" % (type(exc).__name__, exc), codec.up_topic(sid, codec.UP_ALARM),
                            text, body.get("_seq"))
             self._pending_alarms.pop(0)
-        await self._write_quarantine()
-
-    async def _write_quarantine(self) -> None:
-        """Write the queued dead letters, then acknowledge them; then the supervisor's alarms for
-        the stations concerned. On a database failure both stay queued."""
-        if self._quarantine:
-            items = list(self._quarantine)
-            await self.storage.store_quarantine([row for row, _ack in items])
-            del self._quarantine[:len(items)]
-            self.quarantined += len(items)
-            for _row, ack in items:
-                if ack is not None:
-                    ack()
-        now = self.clock()
-        for key in list(self._sup_alarms):
-            ts, text, count = self._sup_alarms[key]
-            last = self._sup_alarm_last.get(key)
-            if last is not None and now - last < ALARM_REPEAT_S:
-                continue  # recorded a moment ago: counted, recorded again later
-            sid, code = key
-            await self.storage.record_alarm(sid, code, SUPERVISOR_ALARMS[code], True, ts,
-                                            storable_text("%d uplink(s) quarantined, the last %s" % (count, text), 400),
-                                            {"count": count})
-            self._sup_alarm_last[key] = now
-            del self._sup_alarms[key]
-        for key in list(self._sup_alarm_last):
-            if key not in self._sup_alarms and now - self._sup_alarm_seen.get(key, now) >= ALARM_CLEAR_S:
-                sid, code = key
-                await self.storage.record_alarm(sid, code, SUPERVISOR_ALARMS[code], False, now,
-                                                "no new case for %.0f min" % (ALARM_CLEAR_S / 60), None)
-                del self._sup_alarm_last[key]
+        await self.quarantine.write()
 
     async def _close_slices(self, slices: list[int], also_close: list[int] | None = None, first: bool = False,
                             reopen: bool = True) -> None:
@@ -694,8 +615,8 @@ class Ingest:
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
         return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
-                "pending": len(self._pending), "rejected": dict(self.rejects.counts), "quarantined": self.quarantined,
-                "quarantine_pending": len(self._quarantine), "sequence_regressions": self.regressions}
+                "pending": len(self._pending), "rejected": dict(self.rejects.counts), "quarantined": self.quarantine.written,
+                "quarantine_pending": len(self.quarantine), "sequence_regressions": self.regressions}
 
 
 async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: list[str],

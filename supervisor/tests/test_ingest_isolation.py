@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.ingest import ALARM_CLEAR_S, MAX_STATION_FIELDS, QUARANTINE_PER_STATION_PER_MIN
+from heatkeeper.supervisor.ingest import MAX_STATION_FIELDS
+from heatkeeper.supervisor.quarantine import ALARM_CLEAR_S, QUARANTINE_PER_STATION_PER_MIN
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
 
