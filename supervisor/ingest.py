@@ -280,6 +280,8 @@ class Ingest:
         """At most MAX_STATION_FIELDS distinct field names per station (since this process
         started): each name is an aggregate row per 5-minute bucket, for years."""
         known = self._fields.setdefault(station_id, set())
+        if values.keys() <= known:  # the usual case, one set operation in C
+            return
         new = [name for name in values if name not in known]
         if new:
             if len(known) + len(new) > MAX_STATION_FIELDS:
@@ -515,7 +517,8 @@ class Ingest:
             # past the codec with a value no float can hold fails alone (quarantined by
             # _derive_guarded) instead of poisoning the aggregates of its whole slice
             numbers = [(field, float(value)) for field, value in values.items() if value is not None]
-            if not all(math.isfinite(v) for _f, v in numbers) or not math.isfinite(ts):
+            # bounded finite values have a finite sum; one NaN or infinity makes it non-finite
+            if not math.isfinite(sum([v for _f, v in numbers], ts)):
                 raise ValueError("a value or ts is not finite")
             k = (sid, bucket_of(ts))
             held_seq, held_at = st.get("values_seq"), st.get("values_received_ts")
