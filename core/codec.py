@@ -18,6 +18,13 @@ Topics (v1), `{sid}` a station id:
 Uplink payload: {"v": 1, "station": sid, "seq": n, "ts": unix_s, "kind": kind, "body": {...}}.
 `seq` is one per-station counter over all kinds, starting at 1, so the supervisor can store
 each message exactly once by (station, seq) and see gaps.
+
+An accepted uplink is one every storage backend can hold and every derivation can fold
+(one station's message must never stop another's): `seq` in [1, 2^63-1] (a signed 64-bit
+column); every number finite with |x| <= 1e12; no NUL or unpaired surrogate in any text (and no
+control character at all in ids, codes, kinds and field names); telemetry field names of
+[a-z0-9_], 1-64 characters, at most MAX_FIELDS per message; nesting at most MAX_DEPTH deep; and,
+when the receiver gives its clock, `ts` within [now - max_age_s, now + MAX_FUTURE_S].
 """
 
 import json
@@ -26,6 +33,13 @@ VERSION = 1
 PREFIX = "heatkeeper/v1/"
 MAX_PAYLOAD_BYTES = 65536
 MAX_ID_CHARS = 64
+MAX_SEQ = 9223372036854775807  # 2**63 - 1: seq is a signed 64-bit column on both backends
+MAX_ABS_NUMBER = 1e12  # beyond any reading, counter or unix time; keeps sums and buckets finite
+_MAX_ABS_INT = 1000000000000  # the same bound as an int (a huge int never meets a float here)
+MAX_FIELDS = 256  # telemetry values per message (a station sends about a hundred)
+MAX_FIELD_CHARS = 64
+MAX_DEPTH = 8  # nesting of lists and objects inside a body
+MAX_FUTURE_S = 300.0  # how far ahead of the receiver's clock an uplink's ts may be
 
 UP_TELEMETRY = "telemetry"
 UP_EVENT = "event"
@@ -137,34 +151,118 @@ def _dump(obj: dict) -> bytes:
 def _load(payload: bytes) -> dict:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise CodecError("too_large", "payload of %d bytes exceeds %d" % (len(payload), MAX_PAYLOAD_BYTES))
+    if isinstance(payload, (bytes, bytearray)) and b"\x00" in payload:
+        # UTF-8 JSON has no NUL byte (strings escape it); UTF-16 and -32 text always has
+        raise CodecError("bad_json", "payload has NUL bytes: not UTF-8 JSON")
     try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeError) as exc:
-        raise CodecError("bad_json", "payload is not JSON (%s)" % exc)
+        # UTF-8 only (json.loads would also take UTF-16 and -32 bytes, which are then stored
+        # as text nowhere); RuntimeError is CPython's RecursionError on deep nesting
+        obj = json.loads(payload.decode("utf-8") if isinstance(payload, (bytes, bytearray)) else payload)
+    except (ValueError, UnicodeError, RuntimeError, MemoryError) as exc:
+        raise CodecError("bad_json", "payload is not UTF-8 JSON (%s)" % _show(str(exc)))
     if not isinstance(obj, dict):
         raise CodecError("bad_json", "payload must be a JSON object")
     return obj
 
 
+def _show(value: object) -> str:
+    """repr for an error text, cut short (a value may be a 64 KiB string or a 4,000-digit int)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def bounded_number(value: object) -> bool:
+    """An int or float (not bool), finite, with |value| <= MAX_ABS_NUMBER."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -_MAX_ABS_INT <= value <= _MAX_ABS_INT
+    if isinstance(value, float):
+        return -MAX_ABS_NUMBER <= value <= MAX_ABS_NUMBER  # False for NaN and +-inf
+    return False
+
+
+def bad_char(text: str, strict: bool) -> int:
+    """Code of the first character storage cannot hold (NUL, an unpaired surrogate), or with
+    `strict` any control character too; -1 when the text is clean."""
+    for ch in text:
+        c = ord(ch)
+        if c == 0 or 0xD800 <= c <= 0xDFFF:
+            return c
+        if strict and (c < 0x20 or 0x7F <= c <= 0x9F):
+            return c
+    return -1
+
+
+def valid_field_name(name: object) -> bool:
+    """A telemetry field name: 1-64 of a-z 0-9 _ (the names the firmware and the dashboard use)."""
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_FIELD_CHARS:
+        return False
+    for ch in name:
+        if ch not in _FIELD_CHARS:
+            return False
+    return True
+
+
+_FIELD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_good_names = {}  # type: dict  # field names found valid (a cache: bounded, never required for correctness)
+_GOOD_NAMES_MAX = 4096
+
+
 def _number(obj: dict, key: str) -> float:
     value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise CodecError("bad_field", "%s=%r: must be a number" % (key, value))
-    return float(value)
+    if not bounded_number(value):
+        raise CodecError("bad_field", "%s=%s: must be a finite number within +-%g" % (key, _show(value), MAX_ABS_NUMBER))
+    return float(value)  # type: ignore[arg-type]
 
 
-def _integer(obj: dict, key: str, low: int) -> int:
+def _integer(obj: dict, key: str, low: int, high: int = _MAX_ABS_INT) -> int:
     value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise CodecError("bad_field", "%s=%r: must be an integer >= %d" % (key, value, low))
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or value > high:
+        raise CodecError("bad_field", "%s=%s: must be an integer in [%d, %d]" % (key, _show(value), low, high))
     return value
 
 
 def _text(obj: dict, key: str, max_chars: int) -> str:
+    """Text of 1-max_chars characters without control characters (a name, a code, a kind)."""
     value = obj.get(key)
     if not isinstance(value, str) or not 0 < len(value) <= max_chars:
-        raise CodecError("bad_field", "%s=%r: must be text of 1-%d characters" % (key, value, max_chars))
+        raise CodecError("bad_field", "%s=%s: must be text of 1-%d characters" % (key, _show(value), max_chars))
+    c = bad_char(value, True)
+    if c >= 0:
+        raise CodecError("bad_text", "%s=%s: control character U+%04X not allowed" % (key, _show(value), c))
     return value
+
+
+def _check_tree(value: object, where: str, depth: int) -> None:
+    """Anything inside a body: null, bool, bounded numbers, clean text, and lists and objects of
+    them at most MAX_DEPTH deep. Raises CodecError naming the place."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if not bounded_number(value):
+            raise CodecError("bad_number", "%s=%s: must be a finite number within +-%g" % (where, _show(value), MAX_ABS_NUMBER))
+        return
+    if isinstance(value, str):
+        c = bad_char(value, False)
+        if c >= 0:
+            raise CodecError("bad_text", "%s: character U+%04X cannot be stored" % (where, c))
+        return
+    if depth >= MAX_DEPTH:
+        raise CodecError("too_deep", "%s: nested deeper than %d" % (where, MAX_DEPTH))
+    if isinstance(value, dict):
+        for key in value:
+            c = bad_char(key, False)
+            if c >= 0:
+                raise CodecError("bad_text", "%s: a key with character U+%04X cannot be stored" % (where, c))
+            _check_tree(value[key], where + "." + key[:64], depth + 1)
+    elif isinstance(value, list):
+        i = 0
+        for item in value:
+            _check_tree(item, "%s[%d]" % (where, i), depth + 1)
+            i += 1
+    else:
+        raise CodecError("bad_field", "%s: unexpected %s" % (where, type(value).__name__))
 
 
 def _dict(obj: dict, key: str) -> dict:
@@ -201,28 +299,63 @@ def encode_uplink(station_id: str, seq: int, kind: str, ts_s: float, body: dict)
     return up_topic(station_id, kind), _dump(msg)
 
 
-def decode_uplink(topic: str, payload: bytes) -> dict:
-    """A validated uplink message dict; the topic's station and kind must match the payload."""
+def decode_uplink(topic: str, payload: bytes, now_s: float = -1.0, max_age_s: float = -1.0) -> dict:
+    """A validated uplink message dict; the topic's station and kind must match the payload.
+    With the receiver's clock `now_s` (unix s), `ts` must lie in [now_s - max_age_s,
+    now_s + MAX_FUTURE_S] (`max_age_s` < 0: no lower bound but 0); without it, ts >= 0.
+    See the module docstring for what else is refused; the reason codes are bad_json,
+    bad_version, station_mismatch,
+    kind_mismatch, bad_field, bad_number, bad_text, bad_field_name, too_many_fields, too_deep,
+    ts_out_of_window and too_large."""
     sid, kind, msg = _open(topic, payload, "up", "an uplink")
     if msg.get("station") != sid:
-        raise CodecError("station_mismatch", "payload station %r on topic of %r" % (msg.get("station"), sid))
+        raise CodecError("station_mismatch", "payload station %s on topic of %r" % (_show(msg.get("station")), sid))
     if msg.get("kind") != kind:
-        raise CodecError("kind_mismatch", "payload kind %r on topic kind %r" % (msg.get("kind"), kind))
-    _integer(msg, "seq", 1)
-    _number(msg, "ts")
+        raise CodecError("kind_mismatch", "payload kind %s on topic kind %r" % (_show(msg.get("kind")), kind))
+    _integer(msg, "seq", 1, MAX_SEQ)
+    ts = _number(msg, "ts")
+    if ts < 0:
+        raise CodecError("bad_field", "ts=%r: must be unix seconds" % ts)
+    if now_s >= 0 and (ts > now_s + MAX_FUTURE_S or (max_age_s >= 0 and ts < now_s - max_age_s)):
+        raise CodecError("ts_out_of_window", "ts=%r is %.0f s from the receive time %r: must be within [-%g, +%g] s"
+                         % (ts, ts - now_s, now_s, max_age_s, MAX_FUTURE_S))
     body = _dict(msg, "body")
     if kind == UP_TELEMETRY:
         values = _dict(body, "values")
+        if len(values) > MAX_FIELDS:
+            raise CodecError("too_many_fields", "values: %d fields, at most %d per message" % (len(values), MAX_FIELDS))
         for name in values:
+            if name not in _good_names:  # a fleet sends the same few hundred names: checked once each
+                if not valid_field_name(name):
+                    raise CodecError("bad_field_name", "values.%s: field names are 1-%d of a-z 0-9 _"
+                                     % (_show(name), MAX_FIELD_CHARS))
+                if len(_good_names) < _GOOD_NAMES_MAX:
+                    _good_names[name] = True
             value = values[name]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise CodecError("bad_field", "values.%s=%r: must be a number or null" % (name, value))
-    elif kind == UP_ACK:
-        _text(body, "command_id", MAX_ID_CHARS)
-        if body.get("result") not in ACK_RESULTS:
-            raise CodecError("bad_field", "result=%r: must be one of %s" % (body.get("result"), ", ".join(ACK_RESULTS)))
-    elif kind == UP_EVENT or kind == UP_ALARM:
-        _text(body, "code" if kind == UP_ALARM else "kind", 64)
+            if value is None:
+                continue
+            if type(value) is float:  # the common case, checked inline (NaN fails the comparison)
+                if -MAX_ABS_NUMBER <= value <= MAX_ABS_NUMBER:
+                    continue
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise CodecError("bad_field", "values.%s=%s: must be a number or null" % (name, _show(value)))
+            elif bounded_number(value):
+                continue
+            raise CodecError("bad_number", "values.%s=%s: must be a finite number within +-%g"
+                             % (name, _show(value), MAX_ABS_NUMBER))
+        for key in body:
+            if bad_char(key, False) >= 0:
+                raise CodecError("bad_text", "body: a key with a character that cannot be stored")
+            if key != "values":
+                _check_tree(body[key], "body." + key[:64], 1)
+    else:
+        _check_tree(body, "body", 0)
+        if kind == UP_ACK:
+            _text(body, "command_id", MAX_ID_CHARS)
+            if body.get("result") not in ACK_RESULTS:
+                raise CodecError("bad_field", "result=%s: must be one of %s" % (_show(body.get("result")), ", ".join(ACK_RESULTS)))
+        else:  # UP_EVENT, UP_ALARM
+            _text(body, "code" if kind == UP_ALARM else "kind", 64)
     return msg
 
 

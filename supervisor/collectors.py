@@ -183,11 +183,12 @@ def parse_http_readings(payload: Any) -> tuple[list[tuple[str, float, float]], l
         if not codec.valid_id(cid):
             problems.append("readings[%d].collector=%r: must be 1-64 of A-Z a-z 0-9 _ -" % (i, cid))
             continue
-        if isinstance(temp, bool) or not isinstance(temp, (int, float)) or temp != temp:
-            problems.append("readings[%d].temp_c=%r: must be a number (degC)" % (i, temp))
+        # finite and within codec.MAX_ABS_NUMBER, as over MQTT (a 400-digit int is no float)
+        if not (isinstance(temp, (int, float)) and codec.bounded_number(temp)):
+            problems.append("readings[%d].temp_c=%.80r: must be a finite number (degC)" % (i, temp))
             continue
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts != ts or ts <= 0:
-            problems.append("readings[%d].ts=%r: must be unix seconds" % (i, ts))
+        if not (isinstance(ts, (int, float)) and codec.bounded_number(ts) and ts > 0):
+            problems.append("readings[%d].ts=%.80r: must be unix seconds" % (i, ts))
             continue
         good.append((str(cid), float(temp), float(ts)))
     return good, problems

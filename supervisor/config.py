@@ -118,7 +118,7 @@ def load(path: str) -> dict[str, Any]:
             raw = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(["%s: cannot read (%s)" % (path, exc.strerror)]) from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8: other bytes are no TOML
         raise ConfigError(["%s: not valid TOML (%s)" % (path, exc)]) from exc
     return validate(raw, base_dir=os.path.dirname(os.path.abspath(path)))
 

@@ -4,7 +4,19 @@
 queues; `flush()` writes one batch. Invariants:
 - A payload that is oversized, malformed, from an unknown station or collector, or on an
   unknown topic is counted under its reason, logged at most once per reason per minute, and
-  never stored. Nothing here raises out of `handle`.
+  never stored as data. Nothing here raises out of `handle`.
+- One station's message never stops, delays or drops another's. The codec accepts only what
+  storage can hold, and `ts` only within [received - max_age_s, received + 5 min]. A refused
+  uplink on a configured station's topic goes to the quarantine (dead-letter) table with its
+  reason, and the station gets a supervisor alarm (`uplink_quarantined`; see quarantine.py). A chunk the database
+  refuses is stored row by row; a row it still refuses (a data error, not an outage) is
+  quarantined, never retried at the head of the queue. A message reusing a stored (station,
+  seq) with other content (an outbox that was recreated) is quarantined with a
+  `sequence_regression` alarm instead of being dropped as a duplicate. The broker's ack of a
+  quarantined message waits until the quarantine row is written.
+- Live values follow the station's own order (seq) and the RECEIVE time, never its clock: a
+  sample replaces the live values when its seq is higher, or when the live values were received
+  more than VALUES_HOLD_S ago; freshness (`values_received_ts`) is the receive time.
 - Uplinks are stored by (station, seq) with ON CONFLICT DO NOTHING; only rows the database
   reports as new feed the 5-minute aggregates, the equipment records and the alarm state, so
   duplicate deliveries (QoS 1 resends, outbox replays) count once.
@@ -17,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
 import time
 import zlib
@@ -27,6 +40,7 @@ from heatkeeper.core import codec
 from heatkeeper.core.modes import MODE_NAMES
 
 from .equipment import EquipmentTracker
+from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
 from .storage.base import (
     AGG_UPSERT_SQL,
     EPOCH_CLOSE_SQL,
@@ -38,6 +52,7 @@ from .storage.base import (
     Storage,
     UplinkRow,
     bucket_of,
+    refuses_row,
     state_row,
 )
 
@@ -54,6 +69,20 @@ STORE_CHUNK = 1000  # uplinks per insert transaction
 EQUIPMENT_KEY = "_equipment"  # the equipment tracker's state, saved inside the station state
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
+
+MAX_STATION_FIELDS = 512  # distinct telemetry field names per station (each is an aggregate row per bucket)
+VALUES_HOLD_S = 600.0  # live values from a higher seq win; after this long without, any new sample does
+
+Entry = tuple[dict[str, Any], float, bytes, "Acker | None"]
+
+
+class _Unstored(Exception):
+    """The database failed part-way through a chunk stored row by row: `entries` are the ones
+    neither stored nor quarantined (to be queued again)."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        super().__init__("%d uplinks not stored" % len(entries))
+        self.entries = entries
 
 
 class RejectCounter:
@@ -83,7 +112,7 @@ class Ingest:
     def __init__(self, storage: Storage, station_ids: set[str], *, max_payload_bytes: int = codec.MAX_PAYLOAD_BYTES,
                  batch_max: int = 2000, batch_interval_s: float = 0.25, agg_flush_s: float = 60.0,
                  agg_slices: int = AGG_SLICES, owner: str = "supervisor",
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, max_age_s: float = 90 * 86400.0) -> None:
         self.storage = storage
         self.station_ids = set(station_ids)
         self.max_payload_bytes = max_payload_bytes
@@ -93,6 +122,7 @@ class Ingest:
         self.agg_slices = max(1, int(agg_slices))
         self.owner = owner
         self.clock = wall_clock
+        self.max_age_s = max_age_s  # oldest uplink ts accepted, seconds before its receive time
         self.rejects = RejectCounter()
         self.on_ack: AckHandler | None = None
         self.on_reading: ReadingHandler | None = None
@@ -103,8 +133,12 @@ class Ingest:
         self.duplicates = 0
         self.received = 0
         self.recovered = 0
-        self._pending: list[tuple[dict[str, Any], float, bytes, Acker | None]] = []
+        self.regressions = 0
+        self._pending: list[Entry] = []
         self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
+        self.quarantine = Quarantine(storage, wall_clock, self.rejects.reject)
+        self._kept_now = False  # the message being handled went to the quarantine
+        self._fields: dict[str, set[str]] = {}
         # per slice: {(station, bucket): {field: [n, sum, min, max]}}, and the open epoch
         self._agg: list[dict[tuple[str, int], dict[str, list[float]]]] = [{} for _ in range(self.agg_slices)]
         self._epoch: list[int] = [0] * self.agg_slices
@@ -125,7 +159,8 @@ class Ingest:
     @staticmethod
     def _blank_state() -> dict[str, Any]:
         return {"online": False, "status_ts": None, "last_seen_ts": None, "last_seq": 0, "values": {},
-                "values_ts": None, "mode": None, "leases": {}, "devices": {}, "body": {}}
+                "values_ts": None, "values_seq": None, "values_received_ts": None, "mode": None, "leases": {},
+                "devices": {}, "body": {}}
 
     def add_station(self, station_id: str) -> None:
         self.station_ids.add(station_id)
@@ -141,18 +176,19 @@ class Ingest:
                 self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
+        self.quarantine.restore(await self.storage.alarm_rows(None, True), self.station_ids)
         async with self._flush_lock:
             stale = await self.storage.open_epochs(self.owner)
             for epoch in stale:
-                for sid, seq, ts, kind, payload in await self.storage.epoch_uplinks(epoch):
+                for sid, seq, ts, kind, payload, received in await self.storage.epoch_uplinks(epoch):
                     if sid not in self.state:
                         continue  # a station removed from the configuration since
                     try:
                         body = json.loads(payload)["body"]
                     except (ValueError, KeyError, TypeError):
                         continue  # stored rows were validated; nothing else can be derived here
-                    self._derive({"station": sid, "seq": int(seq), "ts": float(ts), "kind": kind, "body": body},
-                                 replay=True)
+                    self._derive_guarded({"station": sid, "seq": int(seq), "ts": float(ts), "kind": kind, "body": body},
+                                         float(received), str(payload))
                     self.recovered += 1
             await self._write_alarms()
             if stale:
@@ -169,8 +205,9 @@ class Ingest:
             mine = self.state.get(sid)
             if mine is None or not theirs:
                 continue
-            if (theirs.get("values_ts") or 0) > (mine["values_ts"] or 0):
-                for key in ("values", "values_ts", "mode", "leases", "devices", "last_seq"):
+            if (theirs.get("values_received_ts") or 0) > (mine.get("values_received_ts") or 0):
+                for key in ("values", "values_ts", "values_seq", "values_received_ts", "mode", "leases", "devices",
+                            "last_seq"):
                     if key in theirs:
                         mine[key] = theirs[key]
                 if (theirs.get("last_seen_ts") or 0) > (mine["last_seen_ts"] or 0):
@@ -183,10 +220,13 @@ class Ingest:
         """Validate one MQTT message and queue it. Returns "queued", "status", "reading" or
         "rejected:<reason>". Never raises. `ack` (the broker's PUBACK of a QoS 1 delivery) is
         called once the message is stored; for anything not stored, at once."""
+        self._kept_now = False
         result = self._handle(topic, payload)
         if ack is not None:
             if result == "queued":
                 self._pending[-1] = self._pending[-1][:3] + (ack,)
+            elif self._kept_now:  # kept: the broker may forget it once the row is written
+                self.quarantine.hold_ack(ack)
             elif result == "reading" and self.hold_reading_ack is not None:
                 self.hold_reading_ack(ack)
             else:
@@ -195,14 +235,20 @@ class Ingest:
 
     def _handle(self, topic: str, payload: bytes) -> str:
         self.received += 1
+        station = None  # a configured station whose uplink topic this is: its rejects are quarantined
         try:
+            area, ident, _leaf = codec.parse_topic(topic)
+            if area == "up" and ident in self.station_ids:
+                station = ident
             if len(payload) > self.max_payload_bytes:
                 raise codec.CodecError("too_large", "%d bytes on %s" % (len(payload), topic))
-            area, ident, _leaf = codec.parse_topic(topic)
             if area == "up":
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
-                msg = codec.decode_uplink(topic, payload)
+                now = self.clock()
+                msg = codec.decode_uplink(topic, payload, now, self.max_age_s)
+                if msg["kind"] == codec.UP_TELEMETRY:
+                    self._check_field_names(ident, msg["body"]["values"])
                 self._queue(msg, payload)
                 return "queued"
             if area == "status":
@@ -221,10 +267,33 @@ class Ingest:
             raise codec.CodecError("not_ingested", "topic %s is not for the supervisor" % topic)
         except codec.CodecError as exc:
             self.rejects.reject(exc.reason, "%s (topic %r)" % (exc.text, topic[:200]))
+            if station is not None and self.quarantine.may_keep(station):
+                self._keep(station, exc.reason, exc.text, topic, payload, None)
             return "rejected:" + exc.reason
         except Exception as exc:  # noqa: BLE001 - a bad message must never end ingest; counted and logged
             self.rejects.reject("internal", "%s: %s (topic %r)" % (type(exc).__name__, exc, topic[:200]))
+            if station is not None and self.quarantine.may_keep(station):
+                self._keep(station, "internal", "%s: %s" % (type(exc).__name__, exc), topic, payload, None)
             return "rejected:internal"
+
+    def _check_field_names(self, station_id: str, values: dict[str, Any]) -> None:
+        """At most MAX_STATION_FIELDS distinct field names per station (since this process
+        started): each name is an aggregate row per 5-minute bucket, for years."""
+        known = self._fields.setdefault(station_id, set())
+        if values.keys() <= known:  # the usual case, one set operation in C
+            return
+        new = [name for name in values if name not in known]
+        if new:
+            if len(known) + len(new) > MAX_STATION_FIELDS:
+                raise codec.CodecError("too_many_fields", "%d new field names (%s...) beyond the %d this station has "
+                                       "sent: at most %d per station" % (len(new), new[0], len(known),
+                                                                         MAX_STATION_FIELDS))
+            known.update(new)
+
+    def _keep(self, station_id: str, reason: str, text: str, topic: str, payload: bytes | str, seq: Any,
+              ack: Acker | None = None, alarm: str = ALARM_QUARANTINED) -> None:
+        """One dead letter for the quarantine (written by the next flush) and the station's alarm."""
+        self._kept_now = self.quarantine.keep(station_id, reason, text, topic, payload, seq, ack, alarm)
 
     def _status(self, station_id: str, payload: bytes) -> None:
         text = payload.decode("utf-8", "replace").strip()
@@ -293,6 +362,7 @@ class Ingest:
     async def _flush_locked(self, force_aggregates: bool, final: bool) -> int:
         async with self._flush_lock:
             new = 0
+            await self.quarantine.write()
             todo, self._pending = self._pending, []
             while todo:
                 # chunks of at most STORE_CHUNK rows: one short transaction each, so a command
@@ -300,12 +370,13 @@ class Ingest:
                 batch, todo = todo[:STORE_CHUNK], todo[STORE_CHUNK:]
                 try:
                     new += await self._store(batch)
+                except _Unstored as exc:
+                    self._pending = exc.entries + todo + self._pending
+                    raise exc.__cause__ or exc from None
                 except BaseException:
                     self._pending = batch + todo + self._pending
                     raise
-                for entry in batch:  # stored: now the broker may forget them
-                    if entry[3] is not None:
-                        entry[3]()
+            await self._write_alarms()  # and the quarantine
             if force_aggregates or final:
                 await self._close_slices(list(range(self.agg_slices)), reopen=not final)
             elif time.monotonic() - self._last_slice_close >= self.agg_flush_s / self.agg_slices:
@@ -313,31 +384,127 @@ class Ingest:
                 self._next_slice = (self._next_slice + 1) % self.agg_slices
             return new
 
-    async def _store(self, batch: list[tuple[dict[str, Any], float, bytes, Acker | None]]) -> int:
-        rows: list[UplinkRow] = []
-        seen: set[tuple[str, int]] = set()
-        by_key: dict[tuple[str, int], dict[str, Any]] = {}
-        for msg, received, payload, _ack in batch:
-            key = (msg["station"], msg["seq"])
-            if key in seen:
-                self.duplicates += 1
-                continue
-            seen.add(key)
-            by_key[key] = msg
-            # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
-            rows.append((msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
-                         self._epoch[self.slice_of(msg["station"])]))
-        new_keys = await self.storage.store_uplinks(rows)
-        self.duplicates += len(rows) - len(new_keys)
+    def _row(self, entry: Entry) -> UplinkRow:
+        msg, received, payload, _ack = entry
+        # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
+        return (msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
+                self._epoch[self.slice_of(msg["station"])])
+
+    async def _store(self, batch: list[Entry]) -> int:
+        """Store one chunk; derive what is new; quarantine regressions and rows the database
+        refuses; acknowledge the rest. Raises on a database failure (nothing of the chunk was
+        stored), or _Unstored with what is left when it failed part-way through row by row."""
+        first: dict[tuple[str, int], Entry] = {}
+        repeats: list[Entry] = []  # a (station, seq) seen earlier in this chunk
+        for entry in batch:
+            key = (entry[0]["station"], entry[0]["seq"])
+            if key in first:
+                repeats.append(entry)
+            else:
+                first[key] = entry
+        entries = list(first.values())
+        refused: list[tuple[Entry, BaseException]] = []
+        try:
+            new_keys = set(await self.storage.store_uplinks([self._row(e) for e in entries]))
+        except Exception as exc:  # noqa: BLE001 - sorted: a row the database refuses, or the database failing
+            if not refuses_row(exc):
+                raise
+            new_keys, refused = await self._store_one_by_one(entries)
         self.stored += len(new_keys)
-        new = set(new_keys)
-        for key, msg in by_key.items():  # in the order received: RETURNING's order is arbitrary
-            if key in new:
-                self._derive(msg)
-        await self._write_alarms()
+        refused_ids = {id(e) for e, _x in refused}
+        old: list[Entry] = []
+        for key, entry in first.items():  # in the order received: RETURNING's order is arbitrary
+            if key in new_keys:
+                self._derive_guarded(entry[0], entry[1], entry[2])
+                if entry[3] is not None:
+                    entry[3]()  # stored: now the broker may forget it
+            elif id(entry) not in refused_ids:
+                old.append(entry)
+        for entry, err in refused:
+            self._keep_refused(entry, err)
+        try:
+            stored = await self.storage.stored_uplinks([(e[0]["station"], e[0]["seq"]) for e in old]) if old else {}
+        except Exception as exc:  # noqa: BLE001 - the new rows are done; only the repeats wait
+            raise _Unstored(old + repeats) from exc
+        for entry in old:
+            msg = entry[0]
+            have = stored.get((msg["station"], msg["seq"]))
+            if have is None:  # gone since (retention): nothing to compare with
+                self._duplicate(entry)
+            else:
+                self._compare(entry, have[0], have[1], "stored")
+        for entry in repeats:
+            other = first[(entry[0]["station"], entry[0]["seq"])]
+            self._compare(entry, other[0]["ts"], other[0]["kind"], "received just before")
         return len(new_keys)
 
-    def _derive(self, msg: dict[str, Any], replay: bool = False) -> None:
+    def _duplicate(self, entry: Entry) -> None:
+        self.duplicates += 1
+        if entry[3] is not None:
+            entry[3]()
+
+    def _compare(self, entry: Entry, ts: float, kind: str, where: str) -> None:
+        """A (station, seq) met again: a duplicate delivery when the content is the same, else a
+        sequence regression (a recreated outbox reusing seqs): quarantined, with an alarm."""
+        msg = entry[0]
+        if _same_message(msg, ts, kind):
+            self._duplicate(entry)
+            return
+        self.regressions += 1
+        self._keep(msg["station"], ALARM_SEQ_REGRESSION,
+                   "seq %d already %s with other content (ts %r, %s; this one ts %r, %s): the station's sequence "
+                   "went back (outbox recreated?)" % (msg["seq"], where, ts, kind, msg["ts"], msg["kind"]),
+                   codec.up_topic(msg["station"], msg["kind"]), entry[2], msg["seq"], entry[3],
+                   alarm=ALARM_SEQ_REGRESSION)
+
+    def _keep_refused(self, entry: Entry, exc: BaseException) -> None:
+        msg = entry[0]
+        self._keep(msg["station"], "storage_refused", "%s: %s" % (type(exc).__name__, exc),
+                   codec.up_topic(msg["station"], msg["kind"]), entry[2], msg["seq"], entry[3])
+
+    async def _store_one_by_one(self, entries: list[Entry]) -> tuple[set[tuple[str, int]],
+                                                                       list[tuple[Entry, BaseException]]]:
+        """After the database refused a chunk: each row alone. Returns (new keys, refused entries
+        with their error). Raises _Unstored when the database itself fails meanwhile (what was
+        stored alone by then is derived, acknowledged or quarantined first)."""
+        new_keys: set[tuple[str, int]] = set()
+        refused: list[tuple[Entry, BaseException]] = []
+        for i, entry in enumerate(entries):
+            try:
+                new_keys.update(await self.storage.store_uplinks([self._row(entry)]))
+            except Exception as exc:  # noqa: BLE001 - sorted: a refused row, or the database failing
+                if refuses_row(exc):
+                    log.warning("uplink %s seq %s refused by the database (%s): quarantined",
+                                entry[0]["station"], entry[0]["seq"], exc)
+                    refused.append((entry, exc))
+                    continue
+                self.stored += len(new_keys)
+                for e in entries[:i]:
+                    if (e[0]["station"], e[0]["seq"]) in new_keys:
+                        self._derive_guarded(e[0], e[1], e[2])
+                        if e[3] is not None:
+                            e[3]()
+                for e, x in refused:
+                    self._keep_refused(e, x)
+                done = {id(e) for e in entries[:i]}
+                rest = [e for e in entries if id(e) not in done]
+                # an earlier duplicate (not new, not refused) is simply queued again with the rest
+                rest = [e for e in entries[:i] if (e[0]["station"], e[0]["seq"]) not in new_keys
+                        and all(e is not r for r, _x in refused)] + rest
+                raise _Unstored(rest) from exc
+        return new_keys, refused
+
+    def _derive_guarded(self, msg: dict[str, Any], received: float, payload: bytes | str) -> None:
+        """`_derive`, and a message it cannot fold is kept in the quarantine (it is stored, but
+        not derived) instead of stopping the rest of the batch."""
+        try:
+            self._derive(msg, received)
+        except Exception as exc:  # noqa: BLE001 - one message must not stop the batch; quarantined and alarmed
+            log.exception("uplink %s seq %s stored but not derived", msg.get("station"), msg.get("seq"))
+            self._keep(msg["station"], "derive_failed", "%s: %s" % (type(exc).__name__, exc),
+                       codec.up_topic(msg["station"], msg["kind"]), payload, msg.get("seq"))
+
+    def _derive(self, msg: dict[str, Any], received: float) -> None:
         """Fold one newly stored message into state, aggregates, equipment and alarms."""
         sid, kind, body, ts = msg["station"], msg["kind"], msg["body"], msg["ts"]
         st = self.state[sid]
@@ -346,9 +513,22 @@ class Ingest:
         self._dirty.add(sid)
         if kind == codec.UP_TELEMETRY:
             values = body["values"]
-            if st["values_ts"] is None or ts >= st["values_ts"]:
+            # every number and the bucket first, before anything changes: a message that gets
+            # past the codec with a value no float can hold fails alone (quarantined by
+            # _derive_guarded) instead of poisoning the aggregates of its whole slice
+            numbers = [(field, float(value)) for field, value in values.items() if value is not None]
+            # bounded finite values have a finite sum; one NaN or infinity makes it non-finite
+            if not math.isfinite(sum([v for _f, v in numbers], ts)):
+                raise ValueError("a value or ts is not finite")
+            k = (sid, bucket_of(ts))
+            held_seq, held_at = st.get("values_seq"), st.get("values_received_ts")
+            # the station's own order, never its clock (a clock in 2100 would freeze the values);
+            # a lower seq wins once the held values are old by receive time (a recreated outbox)
+            if held_seq is None or held_at is None or msg["seq"] > held_seq or received - held_at > VALUES_HOLD_S:
                 st["values"] = values
                 st["values_ts"] = ts
+                st["values_seq"] = msg["seq"]
+                st["values_received_ts"] = received
                 for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
                     if key in body:
                         st["mode" if key == "mode_name" else key] = body[key]
@@ -358,14 +538,11 @@ class Ingest:
                     st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
                 if "devices" not in body and "devices_total" in values:
                     st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
-            k = (sid, bucket_of(ts))
             slice_agg = self._agg[self.slice_of(sid)]
             agg = slice_agg.get(k)
             if agg is None:
                 agg = slice_agg[k] = {}
-            for field, value in values.items():
-                if value is None:
-                    continue
+            for field, value in numbers:
                 a = agg.get(field)
                 if a is None:
                     agg[field] = [1, value, value, value]
@@ -394,8 +571,17 @@ class Ingest:
     async def _write_alarms(self) -> None:
         while self._pending_alarms:  # one at a time: a failure keeps the rest for the retry
             sid, body = self._pending_alarms[0]
-            await self._store_alarm(sid, body)
+            try:
+                await self._store_alarm(sid, body)
+            except Exception as exc:  # noqa: BLE001 - a refused alarm is quarantined, an outage retried
+                if not refuses_row(exc):
+                    raise  # the database is away: this alarm and the rest wait for the retry
+                log.error("alarm %r of %s refused by the database (%s): quarantined", body.get("code"), sid, exc)
+                text = json.dumps({k: v for k, v in body.items() if not k.startswith("_")}, default=str)
+                self._keep(sid, "alarm_refused", "%s: %s" % (type(exc).__name__, exc), codec.up_topic(sid, codec.UP_ALARM),
+                           text, body.get("_seq"))
             self._pending_alarms.pop(0)
+        await self.quarantine.write()
 
     async def _close_slices(self, slices: list[int], also_close: list[int] | None = None, first: bool = False,
                             reopen: bool = True) -> None:
@@ -407,18 +593,19 @@ class Ingest:
         taken = {k: self._agg[k] for k in slices}
         for k in slices:
             self._agg[k] = {}
-        agg_rows: list[AggRow] = [(key[0], key[1], field, int(a[0]), float(a[1]), float(a[2]), float(a[3]))
-                                  for agg in taken.values() for key, fields in agg.items() for field, a in fields.items()]
         chosen = set(slices)
         dirty = {sid for sid in self._dirty if self.slice_of(sid) in chosen}
-        states = [state_row(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
-                                  EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
         fresh = {k: new_epoch_id() for k in slices} if reopen else {}
-        closing = [(now_ts, self._epoch[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
-        steps: list[Step] = [(AGG_UPSERT_SQL, agg_rows), (EQUIPMENT_UPSERT_SQL, self.equipment.rows(dirty)),
-                             (STATE_UPDATE_SQL, states), (EPOCH_CLOSE_SQL, closing),
-                             (EPOCH_OPEN_SQL, [(e, self.owner, now_ts) for e in fresh.values()])]
-        try:
+        try:  # the rows are built inside: a failure merges the aggregates back, never loses them
+            agg_rows: list[AggRow] = [(key[0], key[1], field, int(a[0]), float(a[1]), float(a[2]), float(a[3]))
+                                      for agg in taken.values() for key, fields in agg.items()
+                                      for field, a in fields.items()]
+            states = [state_row(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
+                                      EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
+            closing = [(now_ts, self._epoch[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
+            steps: list[Step] = [(AGG_UPSERT_SQL, agg_rows), (EQUIPMENT_UPSERT_SQL, self.equipment.rows(dirty)),
+                                 (STATE_UPDATE_SQL, states), (EPOCH_CLOSE_SQL, closing),
+                                 (EPOCH_OPEN_SQL, [(e, self.owner, now_ts) for e in fresh.values()])]
             await self.storage.transaction(steps)
         except BaseException:
             for k, agg in taken.items():  # merge back so nothing is lost on a failed write
@@ -431,7 +618,8 @@ class Ingest:
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
         return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates,
-                "pending": len(self._pending), "rejected": dict(self.rejects.counts)}
+                "pending": len(self._pending), "rejected": dict(self.rejects.counts), "quarantined": self.quarantine.written,
+                "quarantine_pending": len(self.quarantine), "sequence_regressions": self.regressions}
 
 
 async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: list[str],
@@ -553,6 +741,13 @@ def new_epoch_id() -> int:
     enough until 2089), 22 random bits below (processes opening epochs in the same millisecond),
     within a signed 64-bit integer. A clash is refused by the primary key and retried."""
     return (max(0, int(time.time() * 1000) - 1_577_836_800_000) << 22) | secrets.randbits(22)
+
+
+def _same_message(msg: dict[str, Any], ts: float, kind: str) -> bool:
+    """Whether a message is a resend of the one stored as (ts, kind). A resend carries the
+    sample time it was made with (the outbox encodes once); a recreated outbox reusing the seq
+    has another time (or kind)."""
+    return bool(msg["ts"] == ts and msg["kind"] == kind)
 
 
 def _merge_into(into: dict[tuple[str, int], dict[str, list[float]]],

@@ -4,7 +4,8 @@ A station whose own outdoor sensor fails falls back on a value the supervisor se
 (`StationController.set_supervisor_outdoor`; the station ignores it while its own sensor is
 good and once it is older than its `outdoor.supervisor_max_age_s`). Heating companies run
 closed intranets, so the source here needs no internet: per city, the median of the latest
-`outdoor_temp_c` of every station whose reading is fresh (at most `max_sample_age_s` old) and
+`outdoor_temp_c` of every station whose reading is fresh (received at most `max_sample_age_s`
+ago, by the supervisor's clock: a station's own clock may be wrong) and
 whose sensor is healthy (a value, not None, and no `outdoor_sensor_fault` flag). The median
 ignores a minority of sun-lit or drifting sensors. A city with fewer than `min_stations` healthy
 stations gets nothing (the stations then hold their last good value, then the fixed fallback).
@@ -45,7 +46,12 @@ class OutdoorFeed:
 
     def _healthy(self, sid: str, now: float) -> float | None:
         st = self.state.get(sid)
-        if st is None or st.get("values_ts") is None or now - float(st["values_ts"]) > self.max_sample_age_s:
+        if st is None:
+            return None
+        # fresh by the time the supervisor RECEIVED the values: a station clock in the future (or
+        # a state saved before receive times were kept) must not count as fresh for ever
+        received = st.get("values_received_ts")
+        if received is None or not 0 <= now - float(received) <= self.max_sample_age_s:
             return None
         values = st.get("values") or {}
         temp = values.get("outdoor_temp_c")

@@ -64,7 +64,8 @@ class SupervisorService:
         st = config["storage"]
         self.ingest = Ingest(storage, set(self.stations_cfg), max_payload_bytes=config["ingest"]["max_payload_bytes"],
                              batch_max=st["batch_max"], batch_interval_s=st["batch_interval_s"],
-                             agg_flush_s=st["agg_flush_s"], owner=config["mqtt"]["client_id"], wall_clock=wall_clock)
+                             agg_flush_s=st["agg_flush_s"], owner=config["mqtt"]["client_id"], wall_clock=wall_clock,
+                             max_age_s=st["raw_retention_days"] * 86400.0)
         col = config["collectors"]
         self.collectors = CollectorHub(storage, config.get("collectors_map", {}), col["min_temp_c"], col["max_temp_c"],
                                        col["max_age_s"], wall_clock)
@@ -234,6 +235,14 @@ class SupervisorService:
         """Current alarm state per (station, code); with active_only False, cleared ones too."""
         await self.ingest.flush()
         return await self.storage.alarm_rows(station_id, active_only)
+
+    async def quarantine(self, station_id: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """Uplinks kept in the quarantine (newest first, payloads cut short) and the count per reason."""
+        if station_id is not None:
+            self._station(station_id)
+        await self.ingest.flush()
+        return {"rows": await self.storage.quarantine_rows(station_id, max(1, min(int(limit), 1000))),
+                "counts": await self.storage.quarantine_counts()}
 
     async def alarm_history(self, station_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         return await self.storage.alarm_history(station_id, limit)

@@ -1,5 +1,6 @@
 """Tests of core.codec: round trips, and garbage rejected with a reason code."""
 
+import json
 import unittest
 
 from heatkeeper.core import codec
@@ -46,6 +47,74 @@ class TestUplink(unittest.TestCase):
                 self.assertTrue(False, "accepted %r" % payload[:40])
             except codec.CodecError as exc:
                 self.assertEqual(exc.reason, reason)
+
+
+class TestUplinkBounds(unittest.TestCase):
+    """Only what storage can hold is accepted (one station's message must not stop the others)."""
+
+    def _reason(self, payload, now_s=-1.0, max_age_s=-1.0, kind="telemetry"):
+        try:
+            codec.decode_uplink(codec.up_topic("st-1", kind), payload, now_s, max_age_s)
+        except codec.CodecError as exc:
+            return exc.reason
+        return None
+
+    def _msg(self, seq=1, ts=1.7e9, kind="telemetry", body=None):
+        if body is None:
+            body = {"values": {"supply_temp_c": 50.0}}
+        return ('{"v": 1, "station": "st-1", "seq": %s, "ts": %s, "kind": "%s", "body": %s}'
+                % (seq, ts, kind, body if isinstance(body, str) else json.dumps(body))).encode()
+
+    def test_seq_fits_a_signed_64_bit_column(self):
+        self.assertEqual(self._reason(self._msg(seq=9223372036854775807)), None)
+        self.assertEqual(self._reason(self._msg(seq=9223372036854775808)), "bad_field")
+        self.assertEqual(self._reason(self._msg(seq="1" + "0" * 300)), "bad_field")
+
+    def test_numbers_are_finite_and_bounded(self):
+        for text in ("NaN", "Infinity", "-Infinity", "1e300", "1" + "0" * 400, "1000000000001"):
+            # NaN and Infinity are not JSON: MicroPython's parser refuses them (bad_json), CPython's takes them
+            self.assertIn(self._reason(self._msg(body='{"values": {"a": %s}}' % text)), ("bad_number", "bad_json"))
+        self.assertEqual(self._reason(self._msg(body='{"values": {"a": -1000000000000, "b": 1e12, "c": null}}')), None)
+        for ts in ("NaN", "Infinity", "1e300", "-5"):
+            self.assertIn(self._reason(self._msg(ts=ts)), ("bad_field", "bad_json"))
+        self.assertEqual(self._reason(self._msg(kind="event", body='{"kind": "x", "n": [1, {"m": 1e13}]}'),
+                                      kind="event"), "bad_number")
+
+    def test_text_storage_cannot_hold_is_refused(self):
+        self.assertEqual(self._reason(self._msg(kind="alarm", body='{"code": "x\\u0000y"}'), kind="alarm"), "bad_text")
+        self.assertEqual(self._reason(self._msg(kind="alarm", body='{"code": "a\\nb"}'), kind="alarm"), "bad_text")
+        self.assertEqual(self._reason(self._msg(kind="alarm", body='{"code": "leak", "text": "\\ud800"}'),
+                                      kind="alarm"), "bad_text")
+        self.assertEqual(self._reason(self._msg(kind="alarm", body='{"code": "leak", "text": "two\\nlines"}'),
+                                      kind="alarm"), None)
+        self.assertEqual(self._reason(self._msg(kind="event", body='{"kind": "\\u0007"}'), kind="event"), "bad_text")
+
+    def test_field_names_are_strict_and_capped(self):
+        for name in ("A", "a b", "a\\u0000b", "", "x" * 65, "temp-c"):
+            self.assertEqual(self._reason(self._msg(body='{"values": {"%s": 1}}' % name)), "bad_field_name", name)
+        many = dict(("f%d" % i, 1.0) for i in range(codec.MAX_FIELDS + 1))
+        self.assertEqual(self._reason(self._msg(body={"values": many})), "too_many_fields")
+        many.pop("f0")
+        self.assertEqual(self._reason(self._msg(body={"values": many})), None)
+
+    def test_nesting_and_encoding(self):
+        deep = "[" * 20 + "]" * 20
+        self.assertEqual(self._reason(self._msg(kind="event", body='{"kind": "x", "d": %s}' % deep), kind="event"),
+                         "too_deep")
+        # UTF-16 is refused (CPython's json.loads would take it; MicroPython reads the bytes as UTF-8)
+        utf16 = bytearray(b"\xff\xfe")
+        for byte in self._msg():  # ASCII as UTF-16-LE, by hand: MicroPython encodes UTF-8 only
+            utf16.append(byte)
+            utf16.append(0)
+        self.assertEqual(self._reason(bytes(utf16)), "bad_json")
+
+    def test_ts_window_around_the_receive_time(self):
+        now = 1.7e9
+        self.assertEqual(self._reason(self._msg(ts=now + 299), now, 86400.0), None)
+        self.assertEqual(self._reason(self._msg(ts=now + 301), now, 86400.0), "ts_out_of_window")
+        self.assertEqual(self._reason(self._msg(ts=now - 86401), now, 86400.0), "ts_out_of_window")
+        self.assertEqual(self._reason(self._msg(ts=4102444800), now, 86400.0), "ts_out_of_window")
+        self.assertEqual(self._reason(self._msg(ts=now - 86399), now, 86400.0), None)
 
 
 class TestCommands(unittest.TestCase):

@@ -7,6 +7,10 @@ Invariants:
 - Times are unix seconds (float) as sent by the station; 5-minute buckets are integer unix
   seconds (the start of the bucket), so PostgreSQL/TimescaleDB can partition on them.
 - The SQL is written once with `?` placeholders; the PostgreSQL backend rewrites them to `$n`.
+- Nothing a station sends is dropped silently: a message refused by the codec, refused by the
+  database, or reusing a stored (station, seq) with other content is kept in `quarantine`
+  (the dead-letter table: topic, reason, payload as received, cut to QUARANTINE_PAYLOAD_CHARS)
+  with its reason; `quarantine_row` makes any such text storable on both backends.
 - Derived data is recoverable: every stored uplink carries the aggregation epoch of the ingest
   process that stored it (`agg_epoch`). An epoch stays open in `agg_epochs` until the 5-minute
   aggregates, equipment counters and station state derived from its rows are written, in the
@@ -32,6 +36,9 @@ AggRow = tuple[str, int, str, int, float, float, float]
 # Equipment record, absolute values: station_id, device, run_s, starts, last_rotation_ts, faults,
 # last_fault_ts, last_ts.
 EquipmentRow = tuple[str, str, float, int, float | None, int, float | None, float | None]
+# One dead-letter row: station_id, received_ts, reason, detail, topic, seq, payload.
+QuarantineRow = tuple[str, float, str, str, str, int | None, str]
+QUARANTINE_PAYLOAD_CHARS = 65536
 # One step of an atomic write: a statement and the parameter rows it runs with.
 Step = tuple[str, Sequence[Sequence[Any]]]
 
@@ -57,6 +64,49 @@ def state_row(station_id: str, state: dict[str, Any]) -> tuple[str, Any, int, st
 
 class StorageError(RuntimeError):
     """The database refused or failed an operation (our side, not the station's)."""
+
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+def storable_text(text: str, max_chars: int) -> str:
+    """`text` as both backends can hold it: no NUL (PostgreSQL text refuses it), no unpaired
+    surrogate (not encodable as UTF-8), at most `max_chars`; the offending characters escaped."""
+    clean = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return clean[:max_chars]
+
+
+def quarantine_row(station_id: str, received_ts: float, reason: str, detail: str, topic: str,
+                   payload: bytes | str, seq: Any = None) -> QuarantineRow:
+    """A QuarantineRow of anything: texts made storable, `seq` kept only when it fits int64."""
+    if isinstance(payload, (bytes, bytearray)):
+        text = bytes(payload[:QUARANTINE_PAYLOAD_CHARS * 4]).decode("utf-8", "backslashreplace")
+    else:
+        text = str(payload)
+    keep_seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and -_INT64_MAX <= seq <= _INT64_MAX else None
+    return (storable_text(station_id, 64), float(received_ts), storable_text(reason, 64), storable_text(detail, 1000),
+            storable_text(topic, 300), keep_seq, storable_text(text, QUARANTINE_PAYLOAD_CHARS))
+
+
+def refuses_row(exc: BaseException) -> bool:
+    """True when `exc` says the database (or its driver) refused this data, which retrying cannot
+    change (a value out of range, a character it cannot hold, a constraint), as opposed to a
+    failure of the database itself (connection, lock, disk), which a retry may outlive."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, (OverflowError, UnicodeError, TypeError)):
+            return True
+        if isinstance(exc, ValueError) and not isinstance(exc, StorageError):
+            return True  # asyncpg's DataError ("invalid input for query argument") is one
+        name = type(exc).__name__
+        if name in ("IntegrityError", "DataError") and type(exc).__module__.startswith("sqlite3"):
+            return True
+        sqlstate = getattr(exc, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23"):  # data exception, integrity violation
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        seen += 1
+    return False
 
 
 def bucket_of(ts: float) -> int:
@@ -145,6 +195,18 @@ class Storage:
             "ORDER BY ts LIMIT ?", (station_id, kind, t0_ts, t1_ts, limit))
         return [(float(r[0]), int(r[1]), json.loads(r[2])["body"]) for r in rows]
 
+    async def stored_uplinks(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, str]]:
+        """{(station_id, seq): (ts, kind)} of the stored messages among `keys` (one query per 400)."""
+        out: dict[tuple[str, int], tuple[float, str]] = {}
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 400):
+            part = keys[i:i + 400]
+            rows = await self.fetch("SELECT station_id, seq, ts, kind FROM uplinks WHERE (station_id, seq) IN (%s)"
+                                    % ", ".join("(?, ?)" for _ in part), [x for key in part for x in key])
+            for sid, seq, ts, kind in rows:
+                out[(str(sid), int(seq))] = (float(ts), str(kind))
+        return out
+
     async def upsert_aggregates(self, rows: Sequence[AggRow]) -> None:
         if rows:
             await self.executemany(AGG_UPSERT_SQL, rows)
@@ -157,8 +219,8 @@ class Storage:
         return [int(r[0]) for r in rows]
 
     async def epoch_uplinks(self, epoch: int) -> list[Row]:
-        """(station_id, seq, ts, kind, payload) stored under `epoch`, in the order received."""
-        return await self.fetch("SELECT station_id, seq, ts, kind, payload FROM uplinks WHERE agg_epoch = ? "
+        """(station_id, seq, ts, kind, payload, received_ts) stored under `epoch`, in the order received."""
+        return await self.fetch("SELECT station_id, seq, ts, kind, payload, received_ts FROM uplinks WHERE agg_epoch = ? "
                                 "ORDER BY received_ts, seq", (epoch,))
 
     async def aggregates(self, station_id: str, fields: Sequence[str], t0_ts: float, t1_ts: float) -> list[Row]:
@@ -170,6 +232,31 @@ class Storage:
             "SELECT field, bucket_ts, n, sum, min, max FROM agg_5m WHERE station_id = ? AND field IN (%s) "
             "AND bucket_ts >= ? AND bucket_ts <= ? ORDER BY field, bucket_ts" % marks,
             (station_id, *fields, int(t0_ts) - AGG_BUCKET_S + 1, int(t1_ts)))
+
+    # --- quarantine (dead letters) -----------------------------------------------------------
+    async def store_quarantine(self, rows: Sequence[QuarantineRow]) -> None:
+        """Keep rejected messages (rows from `quarantine_row`)."""
+        if rows:
+            await self.executemany(
+                "INSERT INTO quarantine (station_id, received_ts, reason, detail, topic, seq, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    async def quarantine_rows(self, station_id: str | None, limit: int, payload_chars: int = 2000) -> list[dict[str, Any]]:
+        """The newest quarantined messages (of one station, or all), payloads cut to `payload_chars`."""
+        sql = ("SELECT id, station_id, received_ts, reason, detail, topic, seq, substr(payload, 1, ?), length(payload) "
+               "FROM quarantine")
+        params: list[Any] = [payload_chars]
+        if station_id is not None:
+            sql += " WHERE station_id = ?"
+            params.append(station_id)
+        rows = await self.fetch(sql + " ORDER BY received_ts DESC, id DESC LIMIT ?", (*params, limit))
+        keys = ("id", "station_id", "received_ts", "reason", "detail", "topic", "seq", "payload", "payload_chars")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """{reason: rows} over the whole quarantine."""
+        rows = await self.fetch("SELECT reason, COUNT(*) FROM quarantine GROUP BY reason ORDER BY reason")
+        return {str(r[0]): int(r[1]) for r in rows}
 
     # --- alarms --------------------------------------------------------------------------
     async def record_alarm(self, station_id: str, code: str, severity: str, active: bool, ts: float,
@@ -358,6 +445,7 @@ class Storage:
         await self.execute("DELETE FROM collector_readings WHERE ts < ?", (now_ts - readings_days * day,))
         await self.execute("DELETE FROM alarm_log WHERE ts < ?", (now_ts - audit_days * day,))
         await self.execute("DELETE FROM audit WHERE ts < ?", (now_ts - audit_days * day,))
+        await self.execute("DELETE FROM quarantine WHERE received_ts < ?", (now_ts - raw_days * day,))
         await self.execute("DELETE FROM agg_epochs WHERE closed_ts IS NOT NULL AND closed_ts < ?",
                            (now_ts - raw_days * day,))
 
@@ -402,6 +490,11 @@ SCHEMA = [
         station_id {text} NOT NULL, device {text} NOT NULL, run_s {real} NOT NULL, starts {bigint} NOT NULL,
         last_rotation_ts {real}, faults {bigint} NOT NULL, last_fault_ts {real}, last_ts {real},
         PRIMARY KEY (station_id, device))""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        id {serial}, station_id {text} NOT NULL, received_ts {real} NOT NULL, reason {text} NOT NULL,
+        detail {text} NOT NULL DEFAULT '', topic {text} NOT NULL, seq {bigint}, payload {text} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS quarantine_received ON quarantine (received_ts)",
+    "CREATE INDEX IF NOT EXISTS quarantine_station ON quarantine (station_id, received_ts)",
     """CREATE TABLE IF NOT EXISTS agg_epochs (
         epoch {bigint} PRIMARY KEY, owner {text} NOT NULL, opened_ts {real} NOT NULL, closed_ts {real})""",
 ]

@@ -37,12 +37,12 @@ def test_median_of_healthy_fresh_sensors_per_city() -> None:
     stations = {s: {"city": c} for s, c in (("a", "arxan"), ("b", "arxan"), ("c", "arxan"), ("d", "arxan"),
                                             ("e", "arxan"), ("f", "hailar"))}
     state = {
-        "a": {"values_ts": now - 10, "values": {"outdoor_temp_c": -20.0}},
-        "b": {"values_ts": now - 10, "values": {"outdoor_temp_c": -22.0}},
-        "c": {"values_ts": now - 10, "values": {"outdoor_temp_c": 5.0}},  # sun on the sensor: outvoted
-        "d": {"values_ts": now - 5000, "values": {"outdoor_temp_c": -40.0}},  # too old
-        "e": {"values_ts": now - 10, "values": {"outdoor_temp_c": -30.0, "outdoor_sensor_fault": 1}},
-        "f": {"values_ts": now - 10, "values": {"outdoor_temp_c": -25.0}},  # alone in its city
+        "a": {"values_received_ts": now - 10, "values": {"outdoor_temp_c": -20.0}},
+        "b": {"values_received_ts": now - 10, "values": {"outdoor_temp_c": -22.0}},
+        "c": {"values_received_ts": now - 10, "values": {"outdoor_temp_c": 5.0}},  # sun on the sensor: outvoted
+        "d": {"values_received_ts": now - 5000, "values": {"outdoor_temp_c": -40.0}},  # too old
+        "e": {"values_received_ts": now - 10, "values": {"outdoor_temp_c": -30.0, "outdoor_sensor_fault": 1}},
+        "f": {"values_received_ts": now - 10, "values": {"outdoor_temp_c": -25.0}},  # alone in its city
     }
     feed = OutdoorFeed(stations, state, min_stations=2, max_sample_age_s=900.0, wall_clock=lambda: now)
     assert feed.city_values() == {"arxan": {"temp_c": -20.0, "stations": 3, "ts": now}}

@@ -262,9 +262,11 @@ async def test_deliveries_are_acknowledged_only_once_stored(service: SupervisorS
     assert ing.handle(*telemetry("st-a", 1, T0, outdoor_temp_c=-5.0), ack=lambda: acked.append("up")) == "queued"
     topic, payload = codec.encode_collector_reading("c1", 19.0, T0)
     assert ing.handle(topic, payload, ack=lambda: acked.append("room")) == "reading"
-    assert ing.handle("heatkeeper/v1/stations/st-a/up/telemetry", b"{bad", ack=lambda: acked.append("bad")) \
+    assert ing.handle("heatkeeper/v1/stations/nobody/up/telemetry", b"{bad", ack=lambda: acked.append("bad")) \
         .startswith("rejected:")
-    assert acked == ["bad"]  # garbage is never stored: acked at once
+    assert ing.handle("heatkeeper/v1/stations/st-a/up/telemetry", b"{bad", ack=lambda: acked.append("kept")) \
+        .startswith("rejected:")
+    assert acked == ["bad"]  # garbage from no station is never stored: acked at once; a station's is quarantined
     real = service.storage.store_uplinks
 
     async def broken(rows: Any) -> Any:
@@ -273,10 +275,10 @@ async def test_deliveries_are_acknowledged_only_once_stored(service: SupervisorS
     service.storage.store_uplinks = broken  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await ing.flush()
-    assert acked == ["bad"] and ing.stats()["pending"] == 1
+    assert acked == ["bad", "kept"] and ing.stats()["pending"] == 1  # the quarantine row was written
     service.storage.store_uplinks = real  # type: ignore[method-assign]
     await ing.flush()
-    assert acked == ["bad", "up"]
+    assert acked == ["bad", "kept", "up"]
     await service.collectors.flush()
-    assert acked == ["bad", "up", "room"]
+    assert acked == ["bad", "kept", "up", "room"]
     assert len(await service.storage.readings("st-a", T0 - 1, T0 + 1)) == 1

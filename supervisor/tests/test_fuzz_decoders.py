@@ -1,0 +1,273 @@
+"""Property-based tests (Hypothesis, the bounded profile of the root conftest) of what the
+supervisor decodes from outside: uplinks (core.codec.decode_uplink, through the real ingest into
+a real SQLite store), collector readings (MQTT and HTTP), and the supervisor configuration.
+
+Properties: nothing raises anything but the documented error (CodecError, ConfigError; the HTTP
+reading parser returns problems instead), and nothing accepted breaks storage: an accepted uplink
+is stored and derived, every flush (aggregates included) succeeds, and nothing stays queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from heatkeeper.core import codec
+from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor.collectors import CollectorHub, parse_http_readings
+from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.supervisor.storage.sqlite import SQLiteStorage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+NOW = 1_750_000_000.0
+MAX_AGE_S = 90 * 86400.0
+STATIONS = ["st-a", "st-b"]
+
+# --- strategies -----------------------------------------------------------------------------------
+# every character, NUL, controls and lone surrogates included (json.dumps escapes them)
+any_char = st.characters(exclude_categories=())
+texts = st.one_of(st.text(any_char, max_size=12), st.sampled_from(["x\x00y", "\ud800", "ok", "a\nb", "\x7f", ""]))
+numbers = st.one_of(
+    st.integers(min_value=-10, max_value=10),
+    st.integers(),
+    st.sampled_from([2 ** 63 - 1, 2 ** 63, -(2 ** 63) - 1, 10 ** 12, 10 ** 12 + 1, 10 ** 300, 10 ** 400, -10 ** 400]),
+    st.floats(),  # NaN and +-Infinity included
+    st.floats(min_value=-1e13, max_value=1e13),
+    st.sampled_from([1e12, -1e12, 1e300, float("inf"), float("-inf"), float("nan")]),
+)
+field_names = st.one_of(st.from_regex(r"[a-z0-9_]{1,64}", fullmatch=True), texts)
+scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
+trees = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(texts, inner, max_size=3)), max_leaves=12)
+# deeper than the codec allows, now and then
+deep = st.integers(min_value=1, max_value=40).map(lambda n: json.loads("[" * n + "1" + "]" * n))
+
+
+def bodies(kind: str) -> st.SearchStrategy[Any]:
+    extra = st.dictionaries(texts, st.one_of(trees, deep), max_size=2)
+    if kind == codec.UP_TELEMETRY:
+        values = st.dictionaries(field_names, st.one_of(st.none(), numbers, numbers, scalars), max_size=8)
+        return st.one_of(st.builds(lambda v, e: {**e, "values": v}, values, extra), trees)
+    if kind == codec.UP_ALARM:
+        alarm = st.fixed_dictionaries({"code": st.one_of(texts, st.sampled_from(["leak", "secondary_overtemp"]))},
+                                      optional={"state": st.one_of(st.sampled_from(["active", "cleared"]), scalars),
+                                                "severity": scalars, "text": texts, "value": trees})
+        return st.one_of(st.builds(lambda a, e: {**e, **a}, alarm, extra), trees)
+    if kind == codec.UP_EVENT:
+        return st.one_of(st.builds(lambda k, e: {**e, "kind": k}, texts, extra), trees)
+    ack = st.fixed_dictionaries({"command_id": st.one_of(texts, st.just("c1")),
+                                 "result": st.one_of(st.sampled_from(codec.ACK_RESULTS), scalars)},
+                                optional={"reason": scalars, "detail": texts})
+    return st.one_of(ack, trees)
+
+
+@st.composite
+def uplinks(draw: st.DrawFn) -> tuple[str, bytes]:
+    sid = draw(st.sampled_from(STATIONS))
+    kind = draw(st.sampled_from(codec.UP_KINDS))
+    if draw(st.integers(0, 9)) == 0:  # not JSON, or another encoding, now and then
+        return codec.up_topic(sid, kind), draw(st.one_of(st.binary(max_size=64),
+                                                         st.text(max_size=20).map(lambda t: t.encode("utf-16"))))
+    msg = {
+        "v": draw(st.one_of(st.just(1), scalars)),
+        "station": draw(st.one_of(st.just(sid), st.just(sid), texts)),
+        "seq": draw(st.one_of(st.integers(min_value=1, max_value=10 ** 6), numbers)),
+        "ts": draw(st.one_of(st.floats(min_value=NOW - 100 * 86400, max_value=NOW + 600), numbers)),
+        "kind": draw(st.one_of(st.just(kind), st.just(kind), texts)),
+        "body": draw(bodies(kind)),
+    }
+    for key in draw(st.lists(st.sampled_from(sorted(msg)), max_size=1)):
+        del msg[key]  # a missing key now and then
+    return codec.up_topic(sid, kind), json.dumps(msg).encode()
+
+
+# --- a real SQLite store on its own event loop (Hypothesis drives a plain function) --------------
+class Rig:
+    def __init__(self, folder: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.storage = SQLiteStorage(os.path.join(folder, "fuzz.db"))
+        config = sup_config.validate({"station": [{"id": s} for s in STATIONS],
+                                      "collector": [{"id": "c1", "station": "st-a", "group": "top"}]})
+        self.service = SupervisorService(self.storage, config, wall_clock=lambda: NOW)
+        self.run(self.service.start())
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self.run(self.storage.close())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[Rig]:
+    with tempfile.TemporaryDirectory(prefix="hk-fuzz-") as folder:
+        r = Rig(folder)
+        try:
+            yield r
+        finally:
+            r.close()
+
+
+MODULE_FIXTURE = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+# --- uplinks --------------------------------------------------------------------------------------
+@given(uplinks())
+@MODULE_FIXTURE
+def test_decode_uplink_raises_only_codec_error(message: tuple[str, bytes]) -> None:
+    topic, payload = message
+    try:
+        msg = codec.decode_uplink(topic, payload, NOW, MAX_AGE_S)
+    except codec.CodecError as exc:
+        assert exc.reason and exc.text
+        return
+    assert 1 <= msg["seq"] <= 2 ** 63 - 1
+    assert math.isfinite(msg["ts"]) and NOW - MAX_AGE_S <= msg["ts"] <= NOW + codec.MAX_FUTURE_S
+    if msg["kind"] == codec.UP_TELEMETRY:
+        for name, value in msg["body"]["values"].items():
+            assert codec.valid_field_name(name)
+            assert value is None or (math.isfinite(value) and abs(value) <= 1e12)
+
+
+@given(st.lists(uplinks(), min_size=1, max_size=6))
+@MODULE_FIXTURE
+def test_every_accepted_uplink_is_stored_and_derived(rig: Rig, messages: list[tuple[str, bytes]]) -> None:
+    ing = rig.service.ingest
+    ing._fields.clear()  # the per-station name cap is its own test: here every example starts afresh
+    accepted = []
+    for topic, payload in messages:
+        try:
+            msg = codec.decode_uplink(topic, payload, NOW, MAX_AGE_S)
+        except codec.CodecError:
+            msg = None
+        result = ing.handle(topic, payload)
+        assert (result == "queued") == (msg is not None), (result, payload[:200])
+        if msg is not None:
+            accepted.append((msg["station"], msg["seq"]))
+    rig.run(ing.flush(force_aggregates=True))  # raises on any failure
+    stats = ing.stats()
+    assert stats["pending"] == 0 and stats["quarantine_pending"] == 0
+    stored = rig.run(rig.storage.stored_uplinks(accepted))
+    assert set(accepted) <= set(stored)
+    rig.run(rig.service.list_stations())
+    rig.run(rig.service.alarms(None, active_only=False))
+    rig.run(rig.service.quarantine(None, limit=5))
+
+
+# --- collector readings ---------------------------------------------------------------------------
+collector_payloads = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda v, t, ts: json.dumps({"v": v, "temp_c": t, "ts": ts}).encode(),
+              st.one_of(st.just(1), scalars), st.one_of(st.floats(-20, 40), numbers),
+              st.one_of(st.floats(NOW - 3600, NOW + 600), numbers)),
+)
+
+
+@given(collector_payloads)
+@MODULE_FIXTURE
+def test_collector_readings_decode_or_codec_error_and_store(rig: Rig, payload: bytes) -> None:
+    hub: CollectorHub = rig.service.collectors
+    try:
+        reading = codec.decode_collector_reading(codec.collector_topic("c1"), payload)
+    except codec.CodecError:
+        reading = None
+    if reading is not None:
+        assert math.isfinite(reading["temp_c"]) and math.isfinite(reading["ts"])
+    result = rig.service.ingest.handle(codec.collector_topic("c1"), payload)
+    assert result == "reading" or result.startswith("rejected:")
+    rig.run(hub.flush())
+
+
+http_items = st.one_of(
+    trees,
+    st.fixed_dictionaries({"collector": st.one_of(st.just("c1"), texts, scalars),
+                           "temp_c": st.one_of(st.floats(-20, 40), numbers, scalars),
+                           "ts": st.one_of(st.floats(NOW - 3600, NOW + 600), numbers, scalars)}),
+)
+
+
+@given(st.one_of(http_items, st.builds(lambda items: {"readings": items}, st.lists(http_items, max_size=4)),
+                 st.dictionaries(texts, trees, max_size=2)))
+@MODULE_FIXTURE
+def test_http_readings_never_raise_and_good_ones_store(rig: Rig, payload: Any) -> None:
+    good, problems = parse_http_readings(payload)
+    assert all(isinstance(p, str) and p for p in problems)
+    for cid, temp_c, ts in good:
+        assert codec.valid_id(cid) and math.isfinite(temp_c) and math.isfinite(ts) and ts > 0
+        rig.service.collectors.accept(cid, temp_c, ts, "http")
+    rig.run(rig.service.collectors.flush())
+
+
+# --- the supervisor configuration ---------------------------------------------------------------
+toml_values = st.one_of(scalars.filter(lambda v: v is not None), st.datetimes(), st.dates(),
+                        st.lists(st.one_of(st.integers(), texts), max_size=3))
+known_keys = [(sec, key) for sec, keys in sup_config.DEFAULTS.items() for key in keys]
+
+
+@st.composite
+def raw_configs(draw: st.DrawFn) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for sec, key in draw(st.lists(st.sampled_from(known_keys), max_size=6)):
+        raw.setdefault(sec, {})[key] = draw(toml_values)
+    if draw(st.booleans()):
+        raw[draw(texts)] = draw(st.one_of(toml_values, st.dictionaries(texts, toml_values, max_size=2)))
+    if draw(st.booleans()):
+        raw["station"] = draw(st.one_of(toml_values, st.lists(st.one_of(
+            st.fixed_dictionaries({"id": st.one_of(st.just("st-a"), texts, toml_values)},
+                                  optional={"name": toml_values, "city": toml_values}), toml_values), max_size=3)))
+    if draw(st.booleans()):
+        raw["collector"] = draw(st.one_of(toml_values, st.lists(st.one_of(
+            st.fixed_dictionaries({"id": st.one_of(st.just("c1"), texts), "station": st.one_of(st.just("st-a"), texts),
+                                   "group": st.one_of(st.just("top"), toml_values)}), toml_values), max_size=3)))
+    return raw
+
+
+@given(raw_configs())
+@MODULE_FIXTURE
+def test_supervisor_config_raises_only_config_error(raw: dict[str, Any]) -> None:
+    try:
+        cfg = sup_config.validate(raw, base_dir="/nonexistent-hk")
+    except sup_config.ConfigError as exc:
+        assert exc.problems and all(isinstance(p, str) for p in exc.problems)
+        return
+    assert cfg["storage"]["raw_retention_days"] >= 1
+
+
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
+                 raw_configs().map(lambda raw: "\n".join("%s = %r" % kv for kv in raw.get("storage", {}).items())
+                                   .encode("utf-8", "surrogatepass"))))
+@MODULE_FIXTURE
+def test_supervisor_config_file_raises_only_config_error(data: bytes) -> None:
+    with tempfile.NamedTemporaryFile(suffix=".toml", delete=False) as fh:
+        fh.write(data)
+    try:
+        sup_config.load(fh.name)
+    except sup_config.ConfigError as exc:
+        assert exc.problems
+    finally:
+        os.unlink(fh.name)
+
+
+# --- what the properties above found, pinned -------------------------------------------------------
+def test_http_reading_with_a_400_digit_number_is_a_problem_not_a_crash() -> None:
+    good, problems = parse_http_readings({"readings": [{"collector": "c1", "temp_c": 20.0, "ts": 10 ** 400},
+                                                       {"collector": "c1", "temp_c": 10 ** 400, "ts": NOW},
+                                                       {"collector": "c1", "temp_c": 20.0, "ts": NOW}]})
+    assert good == [("c1", 20.0, NOW)]
+    assert [p.split("=")[0] for p in problems] == ["readings[0].ts", "readings[1].temp_c"]
+
+
+def test_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Any) -> None:
+    path = tmp_path / "supervisor.toml"
+    path.write_bytes(b"[storage]\nbackend = \"sqlite\"\n\x80\n")
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.load(str(path))
+    assert "not valid TOML" in err.value.problems[0]
