@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from heatkeeper.tools.sim.rig import Rig, kill_all
+from heatkeeper.tools.procs import kill_all
+from heatkeeper.tools.sim.rig import Rig
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
