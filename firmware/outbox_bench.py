@@ -37,8 +37,8 @@ async def drain_rate(folder: str, n: int) -> tuple[float, int] | None:
 
     if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
         return None
-    from .tests.broker import Mosquitto
-    from .tests.mqtt_listener import Listener, wait_until
+    from heatkeeper.tools.testing.mosquitto import Mosquitto
+    from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until
 
     broker = Mosquitto(os.path.join(folder, "broker"))
     broker.start()

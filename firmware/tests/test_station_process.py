@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("heatkeeper.core.station")
 
 from heatkeeper.core import codec  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until  # noqa: E402
 
-from .mqtt_listener import Listener, wait_until  # noqa: E402
 from .station_setup import signed_command, station_toml  # noqa: E402
 
 SID = "test-st"

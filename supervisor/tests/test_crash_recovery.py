@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,12 +21,12 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor.equipment import EquipmentTracker
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
 from heatkeeper.supervisor.storage import open_storage
 from heatkeeper.supervisor.storage.base import bucket_of
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 TOTAL = 2400
 ALARM_EVERY = 41
@@ -82,7 +81,7 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
             "[[station]]", 'id = "st-a"', ""]))
     log_path = str(tmp_path / "supervisor.log")
     storage = open_storage(backend, path=db_path, dsn=dsn)
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
     proc = _start(config_path, log_path)
     try:
         await _wait_log(log_path, "subscribed to", 2, proc)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -27,7 +26,8 @@ from typing import Any
 
 import tomli_w
 from heatkeeper.core import codec
-from heatkeeper.tools.procs import Process, free_port, port_open, wait_for
+from heatkeeper.tools.procs import Process, free_port, wait_for
+from heatkeeper.tools.testing.mosquitto import Mosquitto
 
 from .control import SimControl
 
@@ -82,45 +82,6 @@ def default_station_template() -> str:
     import heatkeeper.firmware
 
     return os.path.join(os.path.dirname(heatkeeper.firmware.__file__), "examples", "station.toml")
-
-
-class Mosquitto:
-    """Mosquitto on a free loopback port, anonymous, persistence on (sessions survive restarts)."""
-
-    def __init__(self, workdir: str, port: int | None = None) -> None:
-        self.workdir = os.path.join(workdir, "broker")
-        os.makedirs(self.workdir, exist_ok=True)
-        self.port = port or free_port()
-        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.process: Process | None = None
-        conf = [
-            "per_listener_settings false",
-            "allow_anonymous true",
-            "persistence true",
-            "persistence_location %s/" % self.workdir,
-            "autosave_interval 30",
-            "max_queued_messages 1000000",
-            "log_type error", "log_type warning", "log_type notice",
-            "listener %d 127.0.0.1" % self.port,
-        ]
-        if os.geteuid() == 0:
-            conf.insert(0, "user root")
-        self.conf_path = os.path.join(self.workdir, "mosquitto.conf")
-        with open(self.conf_path, "w") as fh:
-            fh.write("\n".join(conf) + "\n")
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        if self.process is not None and self.process.alive():
-            return
-        self.process = Process("mosquitto", [self.binary, "-c", self.conf_path], os.path.join(self.workdir, "broker.log"))
-        wait_for(lambda: port_open(self.port) or not self.process or not self.process.alive(), timeout_s, "mosquitto")
-        if not self.process.alive():
-            raise RuntimeError("mosquitto exited: %s" % self.process.output()[-2000:])
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
 
 
 class MqttRecorder:
@@ -244,7 +205,7 @@ class Rig:
         self.time_scale = time_scale
         self.real_station_config = os.environ.get(ENV_STATION_CONFIG, "")
         self.real_sim_config = os.environ.get(ENV_SIM_CONFIG, "")
-        self.broker = Mosquitto(self.workdir) if broker else None
+        self.broker = Mosquitto(os.path.join(self.workdir, "broker"), long_running=True) if broker else None
         self.sim: Process | None = None
         self.station: Process | None = None
         self.control: SimControl | None = None
