@@ -12,14 +12,14 @@ Every test is marked `hil`; the long ones are also `slow` (run with --run-slow o
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from heatkeeper.tools.sim.rig import Rig, kill_all
+from heatkeeper.tools.procs import kill_all
+from heatkeeper.tools.sim.rig import Rig
+from heatkeeper.tools.testing.mosquitto import mosquitto_missing
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _missing() -> str:
-    if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
+    if mosquitto_missing():
         return "mosquitto is not installed (tools/setup/system-deps.sh)"
     try:
         import heatkeeper.firmware.main  # noqa: F401

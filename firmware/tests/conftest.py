@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from .broker import Mosquitto
+from heatkeeper.tools.testing.mosquitto import Mosquitto
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from typing import Any
 
 import tomli_w
 from heatkeeper.firmware import command_auth
-
-from .broker import free_port
+from heatkeeper.tools.procs import free_port
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "station.toml")
 

@@ -16,8 +16,8 @@ import pytest
 pytest.importorskip("heatkeeper.core.station")
 
 from heatkeeper.core import codec  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import wait_until  # noqa: E402
 
-from .mqtt_listener import wait_until  # noqa: E402
 from .station_setup import signed_command  # noqa: E402
 from .test_station_process import SID, station_run  # noqa: E402
 

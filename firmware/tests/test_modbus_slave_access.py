@@ -19,10 +19,10 @@ pytest.importorskip("heatkeeper.core.station")
 
 from heatkeeper.firmware import modbus_slave  # noqa: E402
 from heatkeeper.firmware.config import validate_config  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import wait_until  # noqa: E402
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 from pymodbus.exceptions import ModbusException  # noqa: E402
 
-from .mqtt_listener import wait_until  # noqa: E402
 from .station_setup import EXAMPLE, station_toml  # noqa: E402
 from .test_station import running_station  # noqa: E402
 

@@ -18,9 +18,9 @@ pytest.importorskip("heatkeeper.core.station")
 from heatkeeper.core import codec  # noqa: E402
 from heatkeeper.firmware.config import load_config  # noqa: E402
 from heatkeeper.firmware.runtime import Station  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until  # noqa: E402
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
-from .mqtt_listener import Listener, wait_until  # noqa: E402
 from .station_setup import signed_command, station_toml  # noqa: E402
 
 

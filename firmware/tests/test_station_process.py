@@ -19,31 +19,17 @@ import pytest
 pytest.importorskip("heatkeeper.core.station")
 
 from heatkeeper.core import codec  # noqa: E402
+from heatkeeper.tools.procs import Process  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until  # noqa: E402
 
-from .mqtt_listener import Listener, wait_until  # noqa: E402
 from .station_setup import signed_command, station_toml  # noqa: E402
 
 SID = "test-st"
 
 
-class StationProcess:
-    def __init__(self, path: str, log_path: str) -> None:
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "heatkeeper.tools.cli", "station", "--config", path],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.log.close()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(20)
-        self.log.close()
-        return int(self.proc.returncode)
+def start_station(path: str, log_path: str) -> Process:
+    """`heatkeeper station --config PATH` as a child process, its output appended to log_path."""
+    return Process("station", [sys.executable, "-m", "heatkeeper.tools.cli", "station", "--config", path], log_path)
 
 
 class StationRun:
@@ -53,10 +39,10 @@ class StationRun:
     def __init__(self, path: str, data_dir: str, log_path: str, listener: Listener, raw: dict | None = None) -> None:
         self.path, self.data_dir, self.log_path, self.listener = path, data_dir, log_path, listener
         self.raw: dict = raw or {}  # the station config as written (signed_command needs its key)
-        self.process = StationProcess(path, log_path)
+        self.process = start_station(path, log_path)
 
     def restart(self) -> None:
-        self.process = StationProcess(self.path, self.log_path)
+        self.process = start_station(self.path, self.log_path)
 
     def log_text(self) -> str:
         with open(self.log_path, "rb") as fh:
@@ -74,7 +60,7 @@ async def station_run(tmp_path: Any, mosquitto: Any, **sections: dict) -> AsyncI
         try:
             await wait_until(lambda: listener.uplinks("telemetry"), timeout_s=30, what="first telemetry")
             yield run
-            assert run.process.stop() == 0
+            assert run.process.stop(timeout_s=20) == 0
         finally:
             run.process.kill()
     log_text = run.log_text()

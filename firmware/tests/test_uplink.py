@@ -9,8 +9,7 @@ from heatkeeper.core import codec
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
-
-from .mqtt_listener import Listener, wait_until
+from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until
 
 
 def mqtt_cfg(port: int, **over: object) -> MqttSection:

@@ -9,9 +9,10 @@ import shutil
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.firmware.outbox import Outbox
+from heatkeeper.tools.testing.mosquitto import Mosquitto
+from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until
+from heatkeeper.tools.testing.pki import make_test_pki
 
-from .broker import Mosquitto, make_test_pki
-from .mqtt_listener import Listener, wait_until
 from .test_uplink import make_uplink, mqtt_cfg
 
 ACL = """user supervisor

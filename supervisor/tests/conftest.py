@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from heatkeeper.supervisor.localproc import PG_BIN_DIRS, PostgresServer, free_port, pg_bin, wait_port
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.postgres import PG_BIN_DIRS, PostgresServer, pg_bin
 
-__all__ = ["free_port", "wait_port"]
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:

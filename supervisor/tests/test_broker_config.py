@@ -14,10 +14,10 @@ import aiomqtt
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import broker_config
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 
 def test_cli_rejects_bad_stations(tmp_path: Any, capsys: Any) -> None:
@@ -49,7 +49,7 @@ async def test_mosquitto_acl_confines_stations(tmp_path: Any) -> None:
     text = open(os.path.join(out, "mosquitto.conf")).read()
     for line in ("per_listener_settings false", "allow_anonymous false", "persistence true"):
         assert line in text
-    server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log"))
+    server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log")).start()
     try:
         with pytest.raises(aiomqtt.MqttError):
             async with aiomqtt.Client("127.0.0.1", port, username="st-a", password="wrong", identifier="x1"):
@@ -153,13 +153,11 @@ def test_the_printed_command_works_as_root(capsys: Any) -> None:
         proc = subprocess.Popen(shlex.split(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin"))
         try:
-            from heatkeeper.supervisor.localproc import wait_port
+            from heatkeeper.tools.procs import wait_port
 
-            try:
-                wait_port(port)
-            except TimeoutError:
+            if not wait_port("127.0.0.1", port, 10.0, proc):
                 proc.kill()
-                raise AssertionError(proc.communicate(timeout=5)[0].decode()[-2000:]) from None
+                raise AssertionError(proc.communicate(timeout=5)[0].decode()[-2000:])
             creds = {u: open(os.path.join(base, "mq", "credentials", u + ".password")).read().strip()
                      for u in ("supervisor", "st-a")}
 

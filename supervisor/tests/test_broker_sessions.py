@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,10 +19,10 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 STATIONS = ["st-a", "st-b"]
 
@@ -35,7 +34,7 @@ async def broker(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator
     if request.param == "generated":
         out = str(tmp_path / "mq")
         creds = broker_config.write(out, STATIONS, port=port, as_root=os.geteuid() == 0)
-        server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log"))
+        server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log")).start()
         try:
             yield {"port": port, "creds": creds}
         finally:
@@ -159,7 +158,7 @@ async def test_one_platform_per_collector_prefix(tmp_path: Any) -> None:
     creds = broker_config.write(out, STATIONS, port=port, as_root=os.geteuid() == 0,
                                 platforms={"rooms-a": ["a-101", "a-102"], "rooms-b": ["b-201"]})
     assert "collectors" not in creds  # no shared collector account
-    server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log"))
+    server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log")).start()
     b = {"port": port, "creds": creds}
     try:
         async with _client(b, "supervisor", "supervisor") as sup:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import time
 from typing import Any
@@ -22,12 +19,12 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor.equipment import EquipmentTracker
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
 from heatkeeper.supervisor.storage import open_storage
 from heatkeeper.supervisor.storage.base import bucket_of
+from heatkeeper.tools.procs import Process, free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 TOTAL = 2400
 ALARM_EVERY = 41
@@ -42,19 +39,18 @@ def _sample(seq: int) -> dict[str, Any]:
             "pump2_running": 0.0}
 
 
-def _start(config_path: str, log_path: str) -> subprocess.Popen[bytes]:
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen([sys.executable, "-m", "heatkeeper.tools.cli", "supervisor", "--config", config_path,
-                             "--log-level", "INFO"], stdout=log, stderr=subprocess.STDOUT)
+def _start(config_path: str, log_path: str) -> Process:
+    return Process("supervisor", [sys.executable, "-m", "heatkeeper.tools.cli", "supervisor", "--config", config_path,
+                                  "--log-level", "INFO"], log_path)
 
 
-async def _wait_log(log_path: str, text: str, count: int, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+async def _wait_log(log_path: str, text: str, count: int, proc: Process, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with open(log_path, encoding="utf-8", errors="replace") as fh:
             if fh.read().count(text) >= count:
                 return
-        if proc.poll() is not None:
+        if not proc.alive():
             raise AssertionError("supervisor exited: %s" % open(log_path, encoding="utf-8").read()[-3000:])
         await asyncio.sleep(0.1)
     raise AssertionError("no %r in the supervisor log within %.0f s" % (text, timeout_s))
@@ -82,7 +78,7 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
             "[[station]]", 'id = "st-a"', ""]))
     log_path = str(tmp_path / "supervisor.log")
     storage = open_storage(backend, path=db_path, dsn=dsn)
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
     proc = _start(config_path, log_path)
     try:
         await _wait_log(log_path, "subscribed to", 2, proc)
@@ -115,8 +111,7 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
                 break
             assert published < TOTAL // 2, "the supervisor stored too little before the kill"
             await asyncio.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.kill()  # SIGKILL
         stored_at_kill = await storage.count_uplinks()
         row = await storage.fetchone(unfinished_sql)
         unfinished = int(row[0]) if row else 0
@@ -128,8 +123,7 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
         deadline = time.monotonic() + 60
         while await storage.count_uplinks() < TOTAL and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)  # a clean stop writes what is derived so far
-        assert proc.wait(30) == 0
+        assert proc.stop(timeout_s=30) == 0  # SIGTERM: a clean stop writes what is derived so far
         # the kill really left work half done, and nothing got lost or doubled
         assert 0 < stored_at_kill < TOTAL and unfinished > 0, (stored_at_kill, unfinished)
         assert "re-derived" in open(log_path, encoding="utf-8").read()
@@ -169,8 +163,6 @@ async def test_sigkill_mid_stream_loses_nothing(backend: str, tmp_path: Any, req
             assert have[dev]["faults"] == want[dev]["faults"], dev
             assert have[dev]["run_s"] == pytest.approx(want[dev]["run_s"]), dev
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        proc.kill_group()
         await storage.close()
         server.stop()

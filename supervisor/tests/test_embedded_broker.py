@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,15 +16,15 @@ from typing import Any
 import aiomqtt
 import pytest
 from heatkeeper.core import codec
-from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
 from heatkeeper.supervisor.main import CredentialError, process_password, serve
 from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 
 def _cfg(tmp_path: Any, port: int, **mqtt: Any) -> dict[str, Any]:
@@ -86,7 +85,7 @@ async def test_a_retained_uplink_is_refused_and_cleared(tmp_path: Any, protocol:
     port = free_port()
     out = str(tmp_path / "mq")
     creds = broker_config.write(out, ["st-a", "st-b"], port=port, as_root=os.geteuid() == 0, ingest_processes=1)
-    server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log"))
+    server = MosquittoServer(os.path.join(out, "mosquitto.conf"), port, os.path.join(out, "stdout.log")).start()
     cfg = sup_config.validate({
         "supervisor": {"data_dir": str(tmp_path / "sup")}, "broker": {"embedded": False},
         "mqtt": {"port": port, "protocol": protocol,
@@ -217,8 +216,8 @@ async def test_embedded_tls_listener_for_remote_stations(tmp_path: Any) -> None:
     stays on loopback (for the supervisor itself)."""
     import ssl
 
-    from heatkeeper.firmware.tests.broker import make_test_pki
     from heatkeeper.supervisor.embedded import EmbeddedMosquitto, mosquitto_binary
+    from heatkeeper.tools.testing.pki import make_test_pki
 
     pki = make_test_pki(str(tmp_path / "pki"))
     port, tls_port = free_port(), free_port()

@@ -13,12 +13,11 @@ from typing import Any
 
 import aiomqtt
 from heatkeeper.core import codec
-from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.main import serve
 from heatkeeper.supervisor.service import SupervisorService
-
-from .conftest import free_port
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
 
 async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None:

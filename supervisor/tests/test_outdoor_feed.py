@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from typing import Any
 
@@ -17,17 +16,17 @@ from heatkeeper.core import codec
 from heatkeeper.core.station import StationController
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
-from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
 from heatkeeper.supervisor.main import serve
 from heatkeeper.supervisor.outdoor import OutdoorFeed
 from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 SOURCE_SUPERVISOR = 1  # core.outdoor: the supervisor's value is in use
 
@@ -88,7 +87,7 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
     gate = CommandGate("st-x", lambda cmd: {"result": "rejected", "reason": "test", "detail": ""}, mcfg, RecentAcks())
     link = Uplink("st-x", mcfg, box, gate, lambda readings: None, lambda kind, body: events.append(body),
                   on_outdoor=on_outdoor)
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
     sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     station_task = asyncio.ensure_future(link.run())
     try:

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from typing import Any
 
 import aiomqtt
 import pytest
 from heatkeeper.core import codec
-from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
 from heatkeeper.supervisor.main import serve, serve_ingest_only
 from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer, mosquitto_missing
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
-                                reason="mosquitto not installed (apt-get install mosquitto)")
+pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
 
 async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
@@ -29,7 +28,7 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
     mq = str(tmp_path / "mq")
     # users supervisor, supervisor-cmd, supervisor-ingest-1 and -2: one per connection
     creds = broker_config.write(mq, ["st-a"], port=port, as_root=os.geteuid() == 0, ingest_processes=2)
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
 
     def cfg() -> dict[str, Any]:
         return sup_config.validate({

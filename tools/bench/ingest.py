@@ -413,7 +413,9 @@ def _round(v: float | None) -> float | None:
 
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     from heatkeeper.supervisor import broker_config
-    from heatkeeper.supervisor.localproc import MosquittoServer, PostgresServer, free_port
+    from heatkeeper.tools.procs import free_port
+    from heatkeeper.tools.testing.mosquitto import MosquittoServer
+    from heatkeeper.tools.testing.postgres import PostgresServer
 
     tmp = tempfile.mkdtemp(prefix="hk-bench-")
     sids = ["bench-%05d" % i for i in range(args.stations)]
@@ -422,7 +424,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     broker_config.write(mq, sids, port=port, as_root=os.geteuid() == 0, ingest_processes=max(0, args.ingest_procs))
     with open(os.path.join(mq, "mosquitto.conf"), "a", encoding="utf-8") as fh:
         fh.write("max_connections -1\n")
-    mosquitto = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    mosquitto = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
     pg: PostgresServer | None = None
     out: dict[str, Any] = {"host_cpus": os.cpu_count(), "note": "the CPU is shared with other work while measuring",
                            "runs": []}

@@ -1,8 +1,12 @@
-"""What the commissioning commands share: argument parsing and point-level reads and writes."""
+"""What the commissioning commands share: the command frame, argument parsing and point-level reads and writes."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from heatkeeper.core.device_profiles import PROFILES, WIDTH, decode_point, encode_point
 from heatkeeper.firmware.modbus.config import BAUDRATES
@@ -11,6 +15,24 @@ from heatkeeper.firmware.modbus.transport import Reply, RtuTransport
 
 class UsageError(ValueError):
     """A bad command-line value: printed with the option, the value and what is allowed."""
+
+
+def run_command(name: str, args: argparse.Namespace,
+                main: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+                print_text: Callable[[dict[str, Any]], int]) -> int:
+    """The frame of every commissioning command: run `main(args)` to its result; a UsageError
+    prints "NAME: what is wrong" and exits 2. With --json the result is printed as one JSON object
+    (exit 1 when it says "ok": false, else 0); otherwise `print_text(result)` prints it and gives
+    the exit code."""
+    try:
+        result = asyncio.run(main(args))
+    except UsageError as exc:
+        print("%s: %s" % (name, exc))
+        return 2
+    if args.json:
+        print(json.dumps(result))
+        return 0 if result.get("ok", True) else 1
+    return print_text(result)
 
 
 def parse_ids(text: str) -> list[int]:

@@ -8,13 +8,11 @@ little word order. With --profile the point at that address is named and decoded
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from typing import Any
 
 from heatkeeper.core.device_profiles import PROFILES, WIDTH, bits_set, decode_point, raw_value
 
-from .common import UsageError, add_line_arguments, check_profile_arg, open_line, parse_bauds
+from .common import UsageError, add_line_arguments, check_profile_arg, open_line, parse_bauds, run_command
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +78,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-async def _probe(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+async def _probe(args: argparse.Namespace) -> dict[str, Any]:
     if not 1 <= args.id <= 247:
         raise UsageError("--id=%r: must be in [1, 247]" % args.id)
     if not 0 <= args.address <= 65535 or not 1 <= args.count <= 125 or args.address + args.count > 65536:
@@ -95,32 +93,30 @@ async def _probe(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                            "count": args.count, "ok": reply.ok, "error": reply.error, "detail": reply.detail}
     if reply.ok:
         out["rows"] = interpret(args.address, reply.registers, args.fc, args.profile)
-    return (0 if reply.ok else 1), out
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Read and print the registers."""
-    try:
-        code, out = asyncio.run(_probe(args))
-    except UsageError as exc:
-        print("probe: %s" % exc)
-        return 2
-    if args.json:
-        print(json.dumps(out))
-        return code
+    return run_command("probe", args, _probe, lambda out: _print_text(out, args.profile))
+
+
+def _print_text(out: dict[str, Any], profile: str | None) -> int:
     if not out["ok"]:
-        print("probe: id %d fc%d %d+%d: %s (%s)" % (args.id, args.fc, args.address, args.count, out["error"], out["detail"]))
-        return code
+        print("probe: id %d fc%d %d+%d: %s (%s)" % (out["unit_id"], out["fc"], out["address"], out["count"], out["error"],
+                                                   out["detail"]))
+        return 1
     from rich.console import Console
     from rich.table import Table
 
     cols = ["address", "number", "hex", "uint16", "int16", "uint32_big", "int32_big", "float32_big",
             "uint32_little", "int32_little", "float32_little"]
-    extra = ["point", "value", "unit", "ok", "bits"] if args.profile else []
-    table = Table(title="id %d, fc%d, %d registers from address %d" % (args.id, args.fc, args.count, args.address))
+    extra = ["point", "value", "unit", "ok", "bits"] if profile else []
+    table = Table(title="id %d, fc%d, %d registers from address %d" % (out["unit_id"], out["fc"], out["count"],
+                                                                      out["address"]))
     for c in cols + extra:
         table.add_column(c, justify="right")
     for row in out["rows"]:
         table.add_row(*(_fmt(row.get(c)) for c in cols + extra))
     Console(width=200).print(table)
-    return code
+    return 0

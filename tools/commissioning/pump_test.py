@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ from .common import (
     parse_bauds,
     point_for,
     read_point,
+    run_command,
     write_point,
 )
 
@@ -125,19 +125,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         transport.close()
 
 
+def _print_text(result: dict[str, Any]) -> int:
+    for role in ("duty", "standby"):
+        r = result[role]
+        print("%-7s id %3d: %s" % (role, r["unit_id"], "started after %.2f s, held, stopped after %.2f s"
+                                   % (r["started_after_s"], r["stopped_after_s"]) if r["ok"] else r["error"]))
+    print("pump test %s" % ("passed" if result["ok"] else "FAILED"))
+    return 0 if result["ok"] else 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the rotation test and print the outcome per pump."""
-    try:
-        result = asyncio.run(_main(args))
-    except UsageError as exc:
-        print("pump-test: %s" % exc)
-        return 2
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for role in ("duty", "standby"):
-            r = result[role]
-            print("%-7s id %3d: %s" % (role, r["unit_id"], "started after %.2f s, held, stopped after %.2f s"
-                                       % (r["started_after_s"], r["stopped_after_s"]) if r["ok"] else r["error"]))
-        print("pump test %s" % ("passed" if result["ok"] else "FAILED"))
-    return 0 if result["ok"] else 1
+    return run_command("pump-test", args, _main, _print_text)

@@ -15,15 +15,13 @@ scored by the share of points that decode to plausible values.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from typing import Any
 
 from heatkeeper.core.device_profiles import PROFILES, decode_point
 from heatkeeper.firmware.modbus.plan import plan_reads
 from heatkeeper.firmware.modbus.transport import RtuTransport
 
-from .common import UsageError, open_line, parse_bauds, parse_ids
+from .common import UsageError, open_line, parse_bauds, parse_ids, run_command
 
 
 def factory_parities() -> str:
@@ -132,24 +130,25 @@ async def scan(port: str, bauds: list[int], ids: list[int], parity: str | list[s
     return found
 
 
-def run(args: argparse.Namespace) -> int:
-    """Scan and print what answered (table, or JSON with --json)."""
-    try:
-        bauds, ids, parities = parse_bauds(args.baud), parse_ids(args.ids), parse_parities(args.parity)
-        found = asyncio.run(scan(args.port, bauds, ids, parities, args.timeout, not args.no_identify))
-    except UsageError as exc:
-        print("scan: %s" % exc)
-        return 2
-    if args.json:
-        print(json.dumps({"port": args.port, "bauds": bauds, "parities": parities, "ids": [ids[0], ids[-1]],
-                          "devices": found}))
-        return 0
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    bauds, ids, parities = parse_bauds(args.baud), parse_ids(args.ids), parse_parities(args.parity)
+    found = await scan(args.port, bauds, ids, parities, args.timeout, not args.no_identify)
+    return {"port": args.port, "bauds": bauds, "parities": parities, "ids": [ids[0], ids[-1]], "devices": found}
+
+
+def _print_text(result: dict[str, Any], args: argparse.Namespace) -> int:
+    found = result["devices"]
     if not found:
         print("scan: no device answered on %s at %s baud, parity %s, ids %d-%d" % (args.port, args.baud, args.parity,
-                                                                                 ids[0], ids[-1]))
+                                                                                 *result["ids"]))
         return 1
     for item in found:
         cands = ", ".join("%s (%s %s)" % (c["profile"], c["match"], c["points_ok"]) for c in item["candidates"][:3]) or "-"
         print("baud %6d  parity %s  id %3d  %-14s  %s" % (item["baudrate"], item["parity"], item["unit_id"],
                                                           item["answer"], cands))
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan and print what answered (table, or JSON with --json)."""
+    return run_command("scan", args, _main, lambda result: _print_text(result, args))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from .common import (
     parse_bauds,
     point_for,
     read_point,
+    run_command,
     write_point,
 )
 
@@ -111,19 +111,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         transport.close()
 
 
+def _print_text(result: dict[str, Any]) -> int:
+    for step in ("settle", "open", "close"):
+        if step in result:
+            r = result[step]
+            print("%-6s -> %5.1f %%: %s" % (step, r["target_pct"], "%.2f s" % r["run_s"] if r["ok"] else r["error"]))
+    print("stroke test %s" % ("passed" if result["ok"] else "FAILED"))
+    return 0 if result["ok"] else 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the stroke test and print the run times."""
-    try:
-        result = asyncio.run(_main(args))
-    except UsageError as exc:
-        print("stroke-test: %s" % exc)
-        return 2
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for step in ("settle", "open", "close"):
-            if step in result:
-                r = result[step]
-                print("%-6s -> %5.1f %%: %s" % (step, r["target_pct"], "%.2f s" % r["run_s"] if r["ok"] else r["error"]))
-        print("stroke test %s" % ("passed" if result["ok"] else "FAILED"))
-    return 0 if result["ok"] else 1
+    return run_command("stroke-test", args, _main, _print_text)

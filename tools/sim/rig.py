@@ -14,13 +14,9 @@ Every process the rig starts is ended by its pid in `close()` (also on test fail
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +26,8 @@ from typing import Any
 
 import tomli_w
 from heatkeeper.core import codec
+from heatkeeper.tools.procs import Process, free_port, wait_for
+from heatkeeper.tools.testing.mosquitto import Mosquitto
 
 from .control import SimControl
 
@@ -37,9 +35,6 @@ ENV_STATION_CONFIG = "HEATKEEPER_HIL_STATION_CONFIG"
 ENV_SIM_CONFIG = "HEATKEEPER_HIL_SIM_CONFIG"
 FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
                  "/usr/lib/faketime/libfaketime.so.1")
-
-
-atexit.register(lambda: kill_all())
 
 
 def faketime_library() -> str:
@@ -83,161 +78,10 @@ def accelerated_env(start_epoch_s: float, time_scale: float) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.05) -> Any:
-    """Poll `predicate` until it returns something truthy; TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("timed out after %.1f s waiting for %s" % (timeout_s, what))
-        time.sleep(interval_s)
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 def default_station_template() -> str:
     import heatkeeper.firmware
 
     return os.path.join(os.path.dirname(heatkeeper.firmware.__file__), "examples", "station.toml")
-
-
-_PR_SET_PDEATHSIG = 1
-_LIVE: dict[int, Process] = {}  # pid -> every Process started and not yet reaped
-
-
-def _prctl() -> Any:
-    """libc's prctl, resolved in the parent (the child between fork and exec must not import)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _prctl()
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the child gets SIGKILL when the process that started it dies (Linux), so a
-    test run killed with SIGKILL leaves no station, simulator or broker behind."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-
-
-def kill_all() -> None:
-    """SIGKILL every process group this module started and has not yet reaped (atexit)."""
-    for proc in list(_LIVE.values()):
-        proc.kill_group()
-
-
-class Process:
-    """A subprocess in its own process group, output in a log file; ended with its group.
-
-    Safety nets besides `stop()`: the child dies with its parent (PR_SET_PDEATHSIG), and
-    every group still alive at interpreter exit is killed (atexit)."""
-
-    def __init__(self, name: str, argv: list[str], log_path: str, env: dict[str, str] | None = None) -> None:
-        self.name, self.argv, self.log_path = name, argv, log_path
-        self._log = open(log_path, "ab")
-        preexec = _die_with_parent if _PRCTL is not None else None
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                     preexec_fn=preexec)
-        self.pid = self.proc.pid
-        _LIVE[self.pid] = self
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def _signal_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)  # the group id is the pid (start_new_session)
-
-    def kill_group(self) -> None:
-        """SIGKILL the whole process group and reap the leader."""
-        self._signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        _LIVE.pop(self.pid, None)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.alive():
-            os.kill(self.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=5)
-
-    def stop(self, timeout_s: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL of the group after timeout_s; what is left of the group goes too."""
-        try:
-            if self.alive():
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    pass
-        finally:
-            self.kill_group()
-            self._log.close()
-        return self.proc.returncode
-
-    def output(self) -> str:
-        with open(self.log_path, "rb") as fh:
-            return fh.read().decode("utf-8", "replace")
-
-
-class Mosquitto:
-    """Mosquitto on a free loopback port, anonymous, persistence on (sessions survive restarts)."""
-
-    def __init__(self, workdir: str, port: int | None = None) -> None:
-        self.workdir = os.path.join(workdir, "broker")
-        os.makedirs(self.workdir, exist_ok=True)
-        self.port = port or free_port()
-        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.process: Process | None = None
-        conf = [
-            "per_listener_settings false",
-            "allow_anonymous true",
-            "persistence true",
-            "persistence_location %s/" % self.workdir,
-            "autosave_interval 30",
-            "max_queued_messages 1000000",
-            "log_type error", "log_type warning", "log_type notice",
-            "listener %d 127.0.0.1" % self.port,
-        ]
-        if os.geteuid() == 0:
-            conf.insert(0, "user root")
-        self.conf_path = os.path.join(self.workdir, "mosquitto.conf")
-        with open(self.conf_path, "w") as fh:
-            fh.write("\n".join(conf) + "\n")
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        if self.process is not None and self.process.alive():
-            return
-        self.process = Process("mosquitto", [self.binary, "-c", self.conf_path], os.path.join(self.workdir, "broker.log"))
-        wait_for(lambda: _port_open(self.port) or not self.process or not self.process.alive(), timeout_s, "mosquitto")
-        if not self.process.alive():
-            raise RuntimeError("mosquitto exited: %s" % self.process.output()[-2000:])
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
 
 
 class MqttRecorder:
@@ -361,7 +205,7 @@ class Rig:
         self.time_scale = time_scale
         self.real_station_config = os.environ.get(ENV_STATION_CONFIG, "")
         self.real_sim_config = os.environ.get(ENV_SIM_CONFIG, "")
-        self.broker = Mosquitto(self.workdir) if broker else None
+        self.broker = Mosquitto(os.path.join(self.workdir, "broker"), long_running=True) if broker else None
         self.sim: Process | None = None
         self.station: Process | None = None
         self.control: SimControl | None = None

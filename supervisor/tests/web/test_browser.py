@@ -17,11 +17,11 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+from heatkeeper.tools.procs import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +29,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 30000  # generous: the 2-core CI box may be busy; a passing run does not wait for it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def save_shot(tmp_path: Path, name: str) -> Path:

@@ -311,11 +311,9 @@ async def test_the_sqlite_database_is_created_private(tmp_path: Any) -> None:
 
 # --- L4: the PostgreSQL password stays out of messages ----------------------------------------------------
 async def test_a_failed_postgres_connection_does_not_show_the_password() -> None:
-    import socket
+    from heatkeeper.tools.procs import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
+    port = free_port()  # nothing listens here
     storage = PostgresStorage("postgresql://heatkeeper:Sup3r-s3cret@127.0.0.1:%d/heatkeeper" % port)
     with pytest.raises(StorageError) as info:
         await storage.open()

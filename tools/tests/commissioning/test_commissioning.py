@@ -96,8 +96,8 @@ async def test_scan_finds_and_names_devices(bus: dict[str, Any]) -> None:
 async def test_probe_shows_every_interpretation(bus: dict[str, Any]) -> None:
     args = parse(probe, ["--port", bus["port"], "--id", "5", "--address", "4", "--count", "6", "--fc", "4",
                          "--profile", "kamstrup_multical_603", "--json", "--timeout", "0.1"])
-    code, out = await probe._probe(args)
-    assert code == 0
+    out = await probe._probe(args)
+    assert out["ok"] is True
     rows = {r["address"]: r for r in out["rows"]}
     assert rows[6]["float32_big"] == 95.0 and rows[6]["point"] == "t1" and rows[6]["ok"] is True
     assert rows[4]["float32_big"] == 800.0 and rows[4]["point"] == "power"

@@ -18,8 +18,8 @@ from heatkeeper.core import signals as S
 from heatkeeper.firmware.modbus import ProcessImageIO, validate_bus_config
 from heatkeeper.firmware.modbus.config import EXAMPLE_BUS_TOML
 from heatkeeper.tools.sim import config as sim_config
-from heatkeeper.tools.sim.rig import Mosquitto
 from heatkeeper.tools.sim.runner import Simulation
+from heatkeeper.tools.testing.mosquitto import Mosquitto
 
 pytest.importorskip("heatkeeper.tools.plant")
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -77,7 +77,7 @@ async def test_bus_reads_the_plant_and_writes_move_it(tmp_path) -> None:
 
 
 async def test_collectors_publish_codec_messages(tmp_path) -> None:
-    broker = Mosquitto(str(tmp_path))
+    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)
     broker.start()
     try:
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="collector-check") as client:

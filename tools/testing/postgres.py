@@ -1,9 +1,8 @@
-"""Throw-away PostgreSQL and Mosquitto servers on loopback, for tests and the ingest benchmark.
+"""A throw-away PostgreSQL cluster on loopback, for the tests and the ingest benchmark.
 
-Both pick a free port, keep everything in a temp dir (sockets, data, logs) and are stopped
-by the object that started them (by process id, never by name). When run as root,
-PostgreSQL runs as the `postgres` system user (initdb refuses root) and Mosquitto gets
-`user root` so it can read its root-owned files.
+It picks a free port, keeps everything in a temp dir (socket, data, log) and is stopped by
+the object that started it (pg_ctl on its own data dir, never by name). When run as root,
+PostgreSQL runs as the `postgres` system user (initdb refuses root).
 """
 
 from __future__ import annotations
@@ -11,30 +10,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 
+from heatkeeper.tools.procs import free_port
+
 PG_BIN_DIRS = ["/usr/lib/postgresql/%d/bin" % v for v in (17, 16, 15, 14, 13)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError("nothing listens on 127.0.0.1:%d after %.0f s" % (port, timeout_s))
 
 
 def pg_bin() -> str | None:
@@ -95,30 +77,3 @@ class PostgresServer:
             self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"])
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class MosquittoServer:
-    """Mosquitto started on a config file; stopped by its pid."""
-
-    def __init__(self, conf_path: str, port: int, log_path: str) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not os.path.exists(exe):
-            raise FileNotFoundError("mosquitto not installed (apt-get install mosquitto)")
-        self.port = port
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([exe, "-c", conf_path], stdout=self._log, stderr=subprocess.STDOUT)
-        try:
-            wait_port(port)
-        except TimeoutError:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log.close()

@@ -1,4 +1,4 @@
-"""Outbox benchmark: `python -m heatkeeper.firmware.outbox_bench [--messages N]`.
+"""`heatkeeper bench outbox [--messages N]`: the station outbox's insert and drain rates.
 
 Prints, measured side by side in one run: insert rates with synchronous FULL vs NORMAL (one
 message per transaction, as a station commits at most once per cycle, and 100 per
@@ -15,9 +15,9 @@ import os
 import tempfile
 import time
 
-from .config import MqttSection
-from .outbox import Outbox
-from .uplink import CommandGate, RecentAcks, Uplink
+from heatkeeper.firmware.config import MqttSection
+from heatkeeper.firmware.outbox import Outbox
+from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
 
 BODY = {"values": {"supply_temp_c": 55.25, "return_temp_c": 40.5, "valve_cmd_pct": 37.0, "outdoor_temp_c": -8.0}}
 
@@ -33,12 +33,11 @@ def insert_rate(folder: str, sync: str, n: int, per_txn: int) -> float:
 
 
 async def drain_rate(folder: str, n: int) -> tuple[float, int] | None:
-    import shutil
+    from heatkeeper.tools.testing.mosquitto import Mosquitto, mosquitto_missing
+    from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until
 
-    if shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"):
+    if mosquitto_missing():
         return None
-    from .tests.broker import Mosquitto
-    from .tests.mqtt_listener import Listener, wait_until
 
     broker = Mosquitto(os.path.join(folder, "broker"))
     broker.start()
@@ -65,11 +64,12 @@ async def drain_rate(folder: str, n: int) -> tuple[float, int] | None:
         broker.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--messages", type=int, default=2000, help="messages per measurement (default %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
     """Run and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
-    args = parser.parse_args(argv)
     n = args.messages
     with tempfile.TemporaryDirectory(prefix="hk-outbox-bench-") as folder:
         print("outbox insert, %d messages of %d bytes (folder %s)" % (n, len(str(BODY)), folder))
@@ -88,5 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - `python -m heatkeeper.tools.bench.outbox`
+    parser = argparse.ArgumentParser(prog="heatkeeper bench outbox", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
