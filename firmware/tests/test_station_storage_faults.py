@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("heatkeeper.core.station")
 
 from heatkeeper.core import codec  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until  # noqa: E402
 
-from .mqtt_listener import Listener, wait_until  # noqa: E402
 from .test_station_process import station_run  # noqa: E402
 
 

@@ -19,13 +19,14 @@ pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.pat
 
 from heatkeeper.supervisor import broker_config  # noqa: E402
 from heatkeeper.supervisor import config as sup_config  # noqa: E402
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port  # noqa: E402
 from heatkeeper.supervisor.main import serve  # noqa: E402
 from heatkeeper.supervisor.service import SupervisorService  # noqa: E402
+from heatkeeper.tools.procs import Process, free_port  # noqa: E402
+from heatkeeper.tools.testing.mosquitto import MosquittoServer  # noqa: E402
+from heatkeeper.tools.testing.mqtt_listener import wait_until  # noqa: E402
 
-from .mqtt_listener import wait_until  # noqa: E402
 from .station_setup import station_toml  # noqa: E402
-from .test_station_process import StationProcess  # noqa: E402
+from .test_station_process import start_station  # noqa: E402
 
 SID = "test-st"
 
@@ -48,14 +49,14 @@ async def test_supervisor_stores_and_alarms_after_outbox_lost_and_trends_damaged
     path, raw = station_toml(tmp_path, port, mqtt={"username": SID, "password_file": str(pw)})
     data_dir = raw["station"]["data_dir"]
     log_path = str(tmp_path / "station.log")
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
     ready: list[SupervisorService] = []
     sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
-    station: StationProcess | None = None
+    station: Process | None = None
     try:
         await wait_until(lambda: bool(ready) and ready[0]._publisher is not None, what="supervisor connected")
         service = ready[0]
-        station = StationProcess(path, log_path)
+        station = start_station(path, log_path)
         await wait_until(lambda: service.ingest.stored >= 8, timeout_s=30, what="first run stored")
         await wait_until(lambda: os.path.exists(os.path.join(data_dir, "state.a.json")), what="a first snapshot")
         station.kill()  # power cut; the card loses the outbox and damages the trend ring
@@ -66,7 +67,7 @@ async def test_supervisor_stores_and_alarms_after_outbox_lost_and_trends_damaged
             os.unlink(name)
         with open(os.path.join(data_dir, "trends.sqlite"), "wb") as fh:
             fh.write(os.urandom(4096))
-        station = StationProcess(path, log_path)
+        station = start_station(path, log_path)
 
         async def alarm_shown() -> bool:
             return any(a["code"] == "storage_corrupt" and a["active"] for a in await service.alarms(SID))

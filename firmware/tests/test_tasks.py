@@ -9,8 +9,7 @@ import socket
 
 import pytest
 from heatkeeper.firmware.tasks import TaskSupervisor
-
-from .mqtt_listener import wait_until
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
 
 async def test_crashing_task_is_restarted_with_back_off_and_alarmed_then_cleared() -> None:

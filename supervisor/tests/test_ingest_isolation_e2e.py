@@ -16,12 +16,13 @@ from typing import Any
 import aiomqtt
 import pytest
 from heatkeeper.core import codec
-from heatkeeper.firmware.tests.mqtt_listener import wait_until
 from heatkeeper.supervisor import broker_config
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.localproc import MosquittoServer, free_port
 from heatkeeper.supervisor.main import serve
 from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.tools.procs import free_port
+from heatkeeper.tools.testing.mosquitto import MosquittoServer
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None and not os.path.exists("/usr/sbin/mosquitto"),
                                 reason="mosquitto not installed (apt-get install mosquitto)")
@@ -85,7 +86,7 @@ async def test_a_hostile_station_holds_back_no_other(backend: str, tmp_path: Any
         "web": {"enabled": False},
         "station": [{"id": "st-a", "city": "Arxan"}, {"id": "st-b", "city": "Arxan"}],
     })
-    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log"))
+    server = MosquittoServer(os.path.join(mq, "mosquitto.conf"), port, os.path.join(mq, "stdout.log")).start()
     sup: asyncio.Future[Any] | None = None
     try:
         sup, svc = await _run_until_ready(cfg)
