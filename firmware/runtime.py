@@ -266,9 +266,10 @@ class Station:
             # synchronous=normal may lose the last commits on power loss: their seqs may be out
             floor, reason = max(own, saved) + SEQ_MARGIN, "unclean_stop_unsynced"
         elif saved is None and self.outbox.created and (self.storage_fallbacks or state_events):
-            # no trustworthy counter anywhere, but this station has run before: the wall clock
-            # in ms is above any seq it can have reached (< 1000 messages/s since 1970)
-            floor, reason = int(time.time() * 1000.0), "no_saved_seq"
+            # no trustworthy counter anywhere, but this station has run before: the wall clock in
+            # units of 10 ms is above any seq it can have reached (< 100 messages/s on average since
+            # 1970) and, at about 1.8e11, within the numbers an uplink may carry (codec.MAX_ABS_NUMBER)
+            floor, reason = int(time.time() * 100.0), "no_saved_seq"
         if floor and self.outbox.raise_seq_floor(floor):
             log.warning("outbox sequence continues at %d (own counter %d, state %s): %s", floor + 1, own, saved, reason)
             self.emit(codec.UP_EVENT, {"kind": "outbox_seq_restored", "reason": reason, "outbox_seq": own,
