@@ -199,3 +199,17 @@ def test_metrics_token_config(tmp_path: Any) -> None:
         validate({"web": {"metrics_token_file": str(tmp_path / "missing")}})
     with pytest.raises(WebConfigError, match="keep one"):
         validate({"web": {"metrics_token": TOKEN, "metrics_token_file": str(path)}})
+
+
+def test_supervisor_toml_takes_the_metrics_token(tmp_path: Any) -> None:
+    """`[web] metrics_token` in supervisor.toml reaches the app (the whole config is passed)."""
+    from heatkeeper.supervisor import config as sup_config
+
+    from .conftest import supervisor_config
+
+    raw = {"supervisor": {"data_dir": str(tmp_path)}, "web": {"metrics_token": TOKEN},
+           "station": [{"id": "st-a", "name": "A", "city": "X"}]}
+    assert validate(sup_config.validate(raw))["metrics_token"] == TOKEN
+    with pytest.raises(sup_config.ConfigError, match="web.metrics_token"):
+        sup_config.validate({**raw, "web": {"metrics_token": "short"}})
+    assert validate(supervisor_config(tmp_path))["metrics_token"] == ""
