@@ -66,11 +66,14 @@ from typing import Any
 from heatkeeper.core import codec
 from heatkeeper.core import signals as S
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
-from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from .config import SlaveSection
+from .lean_import import hidden
+
+with hidden("aiohttp"):  # pymodbus.server would load aiohttp for its HTTP simulator (see lean_import)
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.server.requesthandler import ServerRequestHandler
 
 log = logging.getLogger("heatkeeper.modbus_slave")
 

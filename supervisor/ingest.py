@@ -134,6 +134,8 @@ class Ingest:
         self.received = 0
         self.recovered = 0
         self.regressions = 0
+        self.stored_by_kind: dict[str, int] = {}  # new rows per uplink kind (metrics.py)
+        self.on_flush: Callable[[asyncio.Future[int]], None] | None = None  # times each flush (metrics.py)
         self._pending: list[Entry] = []
         self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
         self.quarantine = Quarantine(storage, wall_clock, self.rejects.reject)
@@ -351,6 +353,8 @@ class Ingest:
         # Not cancellable half-way: a batch the database committed but whose answer never came
         # back would be stored and never derived. A cancelled caller waits for the write to end.
         task = asyncio.ensure_future(self._flush_locked(force_aggregates, final))
+        if self.on_flush is not None:
+            self.on_flush(task)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -415,6 +419,8 @@ class Ingest:
         old: list[Entry] = []
         for key, entry in first.items():  # in the order received: RETURNING's order is arbitrary
             if key in new_keys:
+                kind = entry[0]["kind"]
+                self.stored_by_kind[kind] = self.stored_by_kind.get(kind, 0) + 1
                 self._derive_guarded(entry[0], entry[1], entry[2])
                 if entry[3] is not None:
                     entry[3]()  # stored: now the broker may forget it

@@ -42,6 +42,7 @@ class Quarantine:
         self.reject = reject  # counts (and logs) under a reason
         self.written = 0
         self.overflow = 0
+        self.kept: dict[str, int] = {}  # rows queued for the table, by reason (metrics.py)
         self._rows: list[tuple[QuarantineRow, Acker | None]] = []
         self._alarms: dict[tuple[str, str], tuple[float, str, int]] = {}  # (sid, code) -> (ts, text, count) to record
         self._recorded: dict[tuple[str, str], float] = {}  # active alarms: when last recorded (wall s)
@@ -77,6 +78,7 @@ class Quarantine:
                 ack()
             return False
         self._rows.append((quarantine_row(station_id, now, reason, text, topic, payload, seq), ack))
+        self.kept[reason] = self.kept.get(reason, 0) + 1
         key = (station_id, alarm)
         self._seen[key] = now
         _ts, _text, count = self._alarms.get(key, (now, "", 0))

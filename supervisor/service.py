@@ -21,6 +21,7 @@ from .collectors import CollectorHub, in_scope, parse_http_readings, rejection_t
 from .command_keys import CommandKeys, keys_dir
 from .commands import CommandError, CommandTracker
 from .ingest import Ingest
+from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
 from .storage.base import Storage
 
@@ -77,6 +78,8 @@ class SupervisorService:
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self.ingest.hold_reading_ack = self.collectors.hold_ack
+        self.flush_metrics = FlushMetrics()  # flush times and failures for GET /metrics
+        self.ingest.on_flush = self.flush_metrics.watch
         self._publisher: Publisher | None = None
         self._kdf_slots = asyncio.Semaphore(KDF_CONCURRENCY)
         self.started = False
@@ -151,6 +154,15 @@ class SupervisorService:
         if station_id not in self.stations_cfg:
             raise ServiceError("unknown_station", "no station %r" % station_id)
         return self.stations_cfg[station_id]
+
+    def stations_online(self) -> int:
+        """How many configured stations are online now (as the fleet page shows them)."""
+        now = self.clock()
+        states = self.ingest.state
+        return sum(1 for sid in self.stations_cfg if sid in states and self._online(states[sid], now))
+
+    def broker_connected(self) -> bool:
+        return self._publisher is not None
 
     def _online(self, st: dict[str, Any], now: float) -> bool:
         if not st["online"]:

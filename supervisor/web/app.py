@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import NotConnected, ServiceError
-from . import api, auth, i18n, pages, quarantine, render
+from . import api, auth, i18n, metrics, pages, quarantine, render
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -40,8 +40,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Paths reachable without a session (the handlers check what they need themselves).
-PUBLIC_PREFIXES = ("/static/", "/login", "/lang/", "/healthz", "/api/collectors/")
+# Paths reachable without a session (the handlers check what they need themselves; /metrics:
+# loopback or a bearer token, see metrics.py).
+PUBLIC_PREFIXES = ("/static/", "/login", "/lang/", "/healthz", "/api/collectors/", "/metrics")
 # Unsafe methods that skip the session CSRF check: the login form (pre-login token) and
 # the collectors' API (bearer token, no cookie).
 CSRF_EXEMPT = ("/login", "/api/collectors/readings", "/lang/")
@@ -158,5 +159,6 @@ def create_app(service: Any, config: Any = None) -> web.Application:
     pages.add_routes(app)
     api.add_routes(app)
     quarantine.add_routes(app)
+    metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "collector_tokens": {},
     "collector_tokens_file": "",  # or a file of "source token scope,..." lines (# comments); relative to data_dir
     "title": "heatkeeper",
+    # GET /metrics (Prometheus): loopback clients, or any client sending "Authorization: Bearer <token>"
+    "metrics_token": "",  # at least 16 characters; "" = loopback only
+    "metrics_token_file": "",  # or a file holding the token (its first line); relative to data_dir
 }
 
 
@@ -117,6 +120,7 @@ def validate(config: Any) -> dict[str, Any]:
     elif path:
         out["collector_tokens_file"] = path
         out["collector_tokens"].update(read_tokens_file(_resolve(path, config), problems))
+    _metrics_token(raw, config, out, problems)
     unknown = sorted(set(raw) - set(DEFAULTS) - set(SERVER_KEYS))
     # Only complain about unknown keys when we were handed the [web] section itself.
     if unknown and isinstance(config, Mapping) and "web" in config:
@@ -124,6 +128,41 @@ def validate(config: Any) -> dict[str, Any]:
     if problems:
         raise WebConfigError(problems)
     return out
+
+
+MIN_METRICS_TOKEN = 16
+
+
+def _metrics_token(raw: Mapping[str, Any], config: Any, out: dict[str, Any], problems: list[str]) -> None:
+    """web.metrics_token, or the first line of web.metrics_token_file (not both)."""
+    token, path = raw.get("metrics_token", ""), raw.get("metrics_token_file", "")
+    if not isinstance(token, str):
+        problems.append("web.metrics_token: must be text (a secret of at least %d characters)" % MIN_METRICS_TOKEN)
+        return
+    if not isinstance(path, str):
+        problems.append("web.metrics_token_file=%r: must be a file path" % (path,))
+        return
+    if token and path:
+        problems.append("web.metrics_token and web.metrics_token_file are both set: keep one")
+        return
+    where = "web.metrics_token"
+    if path:
+        where = "web.metrics_token_file=%r" % path
+        try:
+            with open(_resolve(path, config), encoding="utf-8") as fh:
+                token = (fh.read().splitlines() or [""])[0].strip()
+        except OSError as exc:
+            problems.append("%s: cannot read (%s)" % (where, exc.strerror))
+            return
+        out["metrics_token_file"] = path
+    if token and (len(token) < MIN_METRICS_TOKEN or any(c.isspace() for c in token)):
+        problems.append("%s: the token must be at least %d characters without spaces (it has %d)"
+                        % (where, MIN_METRICS_TOKEN, len(token)))
+        return
+    if path and not token:
+        problems.append("%s: the file holds no token on its first line" % where)
+        return
+    out["metrics_token"] = token
 
 
 def _resolve(path: str, config: Any) -> str:
