@@ -23,6 +23,7 @@ from .commands import CommandError, CommandTracker
 from .ingest import Ingest
 from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
+from .quarantine import SUPERVISOR_ALARMS
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -262,8 +263,15 @@ class SupervisorService:
     async def ack_alarm(self, station_id: str, code: str, user: str) -> dict[str, Any]:
         """Send ack_alarm to the station, then record the acknowledgement. When the broker did
         not take the command nothing is recorded (NotConnected): the alarm stays unacknowledged
-        on the dashboard, as it is on the station."""
+        on the dashboard, as it is on the station. The supervisor's own alarms (quarantine,
+        sequence regression) are acknowledged here alone."""
         self._station(station_id)
+        if code in SUPERVISOR_ALARMS:
+            # the supervisor's own alarm: nothing to tell the station
+            recorded = await self.storage.mark_alarm_acked(station_id, code, user, self.clock())
+            await self.audit_record(user=user, action="ack_alarm", station_id=station_id, detail=code,
+                                    result="recorded" if recorded else "not_active")
+            return {"command_id": None, "recorded": recorded, "state": "recorded"}
         command_id = await self.send_command(station_id, "ack_alarm", {"code": code}, user)
         status = await self.command_status(command_id)
         if status["state"] == "rejected" and status["reason"] == "not_sent":

@@ -38,3 +38,26 @@ async def test_quarantined_uplinks_are_listed_with_their_reason(client: TestClie
     assert "bad_text" in text and "&lt;script&gt;" in text and "<script>x" not in text
     alarms = json.loads(await (await client.get("/api/alarms")).text())
     assert any(a["station_id"] == "st-a" and a["code"] == "uplink_quarantined" for a in alarms["alarms"])
+
+
+async def test_the_supervisors_own_alarm_is_acknowledged_without_a_command(client: TestClient,
+                                                                          service: SupervisorService) -> None:
+    """uplink_quarantined exists only on the supervisor: acknowledging it records and audits it
+    there and sends the station nothing (it would refuse an unknown code; with no broker the
+    acknowledgement used to fail with 503)."""
+    now = time.time()
+    hostile = json.dumps({"v": 1, "station": "st-a", "seq": 2 ** 63, "ts": now, "kind": "event", "body": {}}).encode()
+    service.ingest.handle(codec.up_topic("st-a", codec.UP_EVENT), hostile)
+    await service.ingest.flush()
+    csrf = await login(client, "oli")
+    resp = await client.post("/api/alarms/ack", headers={"X-CSRF-Token": csrf},
+                             json={"station_id": "st-a", "code": "uplink_quarantined"})
+    assert resp.status == 200, await resp.text()
+    result = json.loads(await resp.text())["result"]
+    assert result["command_id"] is None and result["recorded"]
+    alarms = json.loads(await (await client.get("/api/alarms?station=st-a")).text())["alarms"]
+    quarantined = next(a for a in alarms if a["code"] == "uplink_quarantined")
+    assert quarantined["acked_by"] == "oli", quarantined
+    assert await service.recent_commands("st-a") == []
+    audit = await service.audit(limit=10)
+    assert any(r["action"] == "ack_alarm" and r["user"] == "oli" and r["detail"] == "uplink_quarantined" for r in audit)
