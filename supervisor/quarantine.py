@@ -26,10 +26,9 @@ Rejecter = Callable[[str, str], None]
 
 ALARM_QUARANTINED = "uplink_quarantined"
 ALARM_SEQ_REGRESSION = "sequence_regression"
-# Raised and kept by the supervisor alone: acknowledged here, never sent to the station (which
-# does not know these codes and would refuse the acknowledgement).
-SUPERVISOR_ALARMS = frozenset((ALARM_QUARANTINED, ALARM_SEQ_REGRESSION))
-SUPERVISOR_ALARMS = {ALARM_QUARANTINED: "warning", ALARM_SEQ_REGRESSION: "alarm"}  # code -> severity
+# Raised and kept by the supervisor alone (code -> severity): acknowledged there, never sent to
+# the station, which does not know these codes and would refuse the acknowledgement.
+SUPERVISOR_ALARMS = {ALARM_QUARANTINED: "warning", ALARM_SEQ_REGRESSION: "alarm"}
 ALARM_REPEAT_S = 300.0  # a supervisor alarm is re-recorded (alarm log) at most this often per station
 ALARM_CLEAR_S = 900.0  # and cleared after this long without a new case (so the next one alarms afresh)
 QUARANTINE_MAX_PENDING = 20000  # rows held in memory while the database is away
