@@ -176,7 +176,7 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
         name, bus, unit_id, profile = entry.get("name"), entry.get("bus"), entry.get("unit_id"), entry.get("profile")
         if "name" in entry:
             _check_value(where, "name", name, "str", None, problems)
-            if name in names:
+            if isinstance(name, str) and name in names:
                 problems.append("%s.name=%r: duplicate device name" % (where, name))
             names.add(str(name))
         if "bus" in entry and bus not in bus_names:
@@ -189,7 +189,8 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
                                 % (where, unit_id, bus, unit_ids[(str(bus), unit_id)]))
             else:
                 unit_ids[(str(bus), unit_id)] = str(name)
-        if "profile" in entry and profile not in PROFILES:
+        known_profile = isinstance(profile, str) and profile in PROFILES
+        if "profile" in entry and not known_profile:
             problems.append("%s.profile=%r: must be one of %s" % (where, profile, ", ".join(sorted(PROFILES))))
         points = entry.get("points", {})
         if not isinstance(points, dict):
@@ -204,10 +205,10 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
                 problems.append("%s: signal already bound to device %r" % (pwhere, bound[signal]))
             else:
                 bound[signal] = str(name)
-            if profile not in PROFILES:
+            if not known_profile:
                 continue
             pts = PROFILES[profile]["points"]
-            if point not in pts:
+            if not isinstance(point, str) or point not in pts:
                 problems.append("%s=%r: profile %s has no such point; points: %s"
                                 % (pwhere, point, profile, ", ".join(sorted(pts))))
             elif signal not in pts[point]["signals"]:
