@@ -213,7 +213,7 @@ class Ingest:
         self.received += 1
         station = None  # a configured station whose uplink topic this is: its rejects are quarantined
         try:
-            area, ident, _leaf = codec.parse_topic(topic)
+            area, ident, leaf = codec.parse_topic(topic)
             if area == "up" and ident in self.station_ids:
                 station = ident
             if len(payload) > self.max_payload_bytes:
@@ -222,7 +222,7 @@ class Ingest:
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
-                msg = codec.decode_uplink(topic, payload, now, self.max_age_s)
+                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # the topic is parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
                 self._queue(msg, payload)
