@@ -307,7 +307,16 @@ def decode_uplink(topic: str, payload: bytes, now_s: float = -1.0, max_age_s: fl
     bad_version, station_mismatch,
     kind_mismatch, bad_field, bad_number, bad_text, bad_field_name, too_many_fields, too_deep,
     ts_out_of_window and too_large."""
-    sid, kind, msg = _open(topic, payload, "up", "an uplink")
+    area, sid, kind = parse_topic(topic)
+    if area != "up":
+        raise CodecError("bad_topic", "topic %r is not an uplink topic" % topic)
+    return decode_uplink_of(sid, kind, payload, now_s, max_age_s)
+
+
+def decode_uplink_of(sid: str, kind: str, payload: bytes, now_s: float = -1.0, max_age_s: float = -1.0) -> dict:
+    """decode_uplink for a topic already parsed: parse_topic gave ("up", sid, kind)."""
+    msg = _load(payload)
+    _check_version(msg)
     if msg.get("station") != sid:
         raise CodecError("station_mismatch", "payload station %s on topic of %r" % (_show(msg.get("station")), sid))
     if msg.get("kind") != kind:

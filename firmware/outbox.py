@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 
 from heatkeeper.core import codec
 
@@ -118,16 +118,25 @@ class Outbox:
         """Store one message; returns its sequence number."""
         return self.put_many([(kind, body, ts_s)])[0]
 
-    def put_many(self, items: Iterable[tuple[str, dict, float]]) -> list[int]:
+    def put_many(self, items: Sequence[tuple[str, dict, float]],
+                 refused: Callable[[int, codec.CodecError], tuple[str, dict, float]] | None = None) -> list[int]:
         """Store several messages in one transaction (one fsync); returns their sequence numbers.
 
-        A body that cannot be encoded (codec.CodecError, e.g. too large) raises before
-        anything is stored, so one bad message never takes good ones with it."""
+        Each message is encoded once, here. A body that cannot be encoded (codec.CodecError,
+        e.g. too large) raises before anything is stored, so one bad message never takes good
+        ones with it; or, with `refused`, `refused(i, error)` gives the message stored in place
+        of items[i] (its own encoding error raises)."""
         rows = []
         seq = self._last_seq
-        for kind, body, ts_s in items:
+        for i, (kind, body, ts_s) in enumerate(items):
             seq += 1
-            topic, payload = codec.encode_uplink(self.station_id, seq, kind, ts_s, body)
+            try:
+                topic, payload = codec.encode_uplink(self.station_id, seq, kind, ts_s, body)
+            except codec.CodecError as exc:
+                if refused is None:
+                    raise
+                kind, body, ts_s = refused(i, exc)
+                topic, payload = codec.encode_uplink(self.station_id, seq, kind, ts_s, body)
             rows.append((seq, kind, topic, payload, ts_s))
         if not rows:
             return []

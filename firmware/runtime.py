@@ -296,19 +296,18 @@ class Station:
         episode and counted in telemetry (`storage_errors`)."""
         if not self._pending:
             return
-        items, self._pending = self._pending, []
-        ok_items = []
-        for kind, body, ts in items:
-            try:
-                codec.encode_uplink(self.sid, 1, kind, ts, body)
-                ok_items.append((kind, body, ts))
-            except codec.CodecError as exc:
-                # Our fault (a body the codec refuses): keep a trace rather than lose the others.
-                log.error("uplink %s message refused by the codec: %s", kind, exc)
-                ok_items.append((codec.UP_EVENT, {"kind": "uplink_encode_error", "reason": exc.reason,
-                                                  "detail": exc.text[:200], "for_kind": kind}, ts))
+        ok_items, self._pending = self._pending, []
+
+        def refused(i: int, exc: codec.CodecError) -> tuple[str, dict, float]:
+            # Our fault (a body the codec refuses): keep a trace rather than lose the others.
+            kind, _body, ts = ok_items[i]
+            log.error("uplink %s message refused by the codec: %s", kind, exc)
+            ok_items[i] = (codec.UP_EVENT, {"kind": "uplink_encode_error", "reason": exc.reason,
+                                            "detail": exc.text[:200], "for_kind": kind}, ts)
+            return ok_items[i]
+
         try:
-            self.outbox.put_many(ok_items)
+            self.outbox.put_many(ok_items, refused)  # encoded once, with its seq
         except StorageError as exc:
             self._storage_failed(exc)
             keep = ok_items + self._pending

@@ -25,7 +25,7 @@ holder off and discard its persistent session with everything queued in it).
 Mosquitto drops ACL-denied publishes silently (and grants denied subscriptions), so the
 supervisor side is where a misconfiguration shows; the tests check exactly that. Retained
 uplinks cannot be refused by Mosquitto 2.0 without a plugin: the ACL limits a station to its
-four uplink topics, and the supervisor clears any retained copy it sees (`ingest.run_mqtt`).
+four uplink topics, and the supervisor clears any retained copy it sees (`mqtt_link.run_mqtt`).
 """
 
 from __future__ import annotations

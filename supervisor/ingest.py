@@ -1,4 +1,8 @@
-"""Ingest: MQTT messages in, validated rows stored exactly once, live station state kept.
+"""Ingest: MQTT messages in, validated rows stored exactly once, what they say derived.
+
+The MQTT link that feeds `handle` is mqtt_link.py; the live station state it keeps is
+live_state.py; the 5-minute aggregates it derives are aggregates.py (equipment records:
+equipment.py; dead letters: quarantine.py).
 
 `Ingest.handle(topic, payload)` is synchronous and cheap: it validates with core's codec and
 queues; `flush()` writes one batch. Invariants:
@@ -14,9 +18,8 @@ queues; `flush()` writes one batch. Invariants:
   seq) with other content (an outbox that was recreated) is quarantined with a
   `sequence_regression` alarm instead of being dropped as a duplicate. The broker's ack of a
   quarantined message waits until the quarantine row is written.
-- Live values follow the station's own order (seq) and the RECEIVE time, never its clock: a
-  sample replaces the live values when its seq is higher, or when the live values were received
-  more than VALUES_HOLD_S ago; freshness (`values_received_ts`) is the receive time.
+- Live values follow the station's own order (seq) and the RECEIVE time, never its clock (see
+  live_state.py).
 - Uplinks are stored by (station, seq) with ON CONFLICT DO NOTHING; only rows the database
   reports as new feed the 5-minute aggregates, the equipment records and the alarm state, so
   duplicate deliveries (QoS 1 resends, outbox replays) count once.
@@ -30,16 +33,16 @@ import asyncio
 import json
 import logging
 import math
-import secrets
 import time
-import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from heatkeeper.core import codec
-from heatkeeper.core.modes import MODE_NAMES
 
+from . import aggregates, live_state
+from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
+from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
 from .storage.base import (
     AGG_UPSERT_SQL,
@@ -62,16 +65,11 @@ AckHandler = Callable[[str, dict[str, Any], float], None]
 Acker = Callable[[], None]
 ReadingHandler = Callable[[str, float, float, str], str]
 
-# Aggregates are written per slice of the fleet, one slice every agg_flush_s / AGG_SLICES:
-# each write (one transaction) stays short, so commands never wait long for the write lock.
-AGG_SLICES = 12
 STORE_CHUNK = 1000  # uplinks per insert transaction
-EQUIPMENT_KEY = "_equipment"  # the equipment tracker's state, saved inside the station state
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
 
 MAX_STATION_FIELDS = 512  # distinct telemetry field names per station (each is an aggregate row per bucket)
-VALUES_HOLD_S = 600.0  # live values from a higher seq win; after this long without, any new sample does
 
 Entry = tuple[dict[str, Any], float, bytes, "Acker | None"]
 
@@ -127,7 +125,7 @@ class Ingest:
         self.on_ack: AckHandler | None = None
         self.on_reading: ReadingHandler | None = None
         self.hold_reading_ack: Callable[[Acker], None] | None = None
-        self.state: dict[str, dict[str, Any]] = {sid: self._blank_state() for sid in station_ids}
+        self.state: dict[str, dict[str, Any]] = {sid: live_state.blank_state() for sid in station_ids}
         self.equipment = EquipmentTracker()
         self.stored = 0
         self.duplicates = 0
@@ -141,39 +139,23 @@ class Ingest:
         self.quarantine = Quarantine(storage, wall_clock, self.rejects.reject)
         self._kept_now = False  # the message being handled went to the quarantine
         self._fields: dict[str, set[str]] = {}
-        # per slice: {(station, bucket): {field: [n, sum, min, max]}}, and the open epoch
-        self._agg: list[dict[tuple[str, int], dict[str, list[float]]]] = [{} for _ in range(self.agg_slices)]
-        self._epoch: list[int] = [0] * self.agg_slices
-        self._slice: dict[str, int] = {}
+        self.aggregates = Aggregates(self.agg_slices)
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._last_slice_close = time.monotonic()
         self._next_slice = 0
         self._flush_lock = asyncio.Lock()
 
-    def slice_of(self, station_id: str) -> int:
-        """The aggregation slice of a station (stable: crc32 of its id)."""
-        k = self._slice.get(station_id)
-        if k is None:
-            k = self._slice[station_id] = zlib.crc32(station_id.encode()) % self.agg_slices
-        return k
-
-    @staticmethod
-    def _blank_state() -> dict[str, Any]:
-        return {"online": False, "status_ts": None, "last_seen_ts": None, "last_seq": 0, "values": {},
-                "values_ts": None, "values_seq": None, "values_received_ts": None, "mode": None, "leases": {},
-                "devices": {}, "body": {}}
-
     def add_station(self, station_id: str) -> None:
         self.station_ids.add(station_id)
-        self.state.setdefault(station_id, self._blank_state())
+        self.state.setdefault(station_id, live_state.blank_state())
 
     async def load_state(self) -> None:
         """Restore the persisted latest state and equipment counters (after a restart), re-derive
         what a crash left unwritten (the open epochs of this process), open fresh epochs."""
         for row in await self.storage.stations():
             if row["station_id"] in self.state and row["state"]:
-                merged = self._blank_state()
+                merged = live_state.blank_state()
                 merged.update(row["state"])
                 self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
                 self.state[row["station_id"]] = merged
@@ -207,13 +189,7 @@ class Ingest:
             mine = self.state.get(sid)
             if mine is None or not theirs:
                 continue
-            if (theirs.get("values_received_ts") or 0) > (mine.get("values_received_ts") or 0):
-                for key in ("values", "values_ts", "values_seq", "values_received_ts", "mode", "leases", "devices",
-                            "last_seq"):
-                    if key in theirs:
-                        mine[key] = theirs[key]
-                if (theirs.get("last_seen_ts") or 0) > (mine["last_seen_ts"] or 0):
-                    mine["last_seen_ts"] = theirs["last_seen_ts"]
+            if live_state.take_newer(mine, theirs):
                 changed += 1
         return changed
 
@@ -239,7 +215,7 @@ class Ingest:
         self.received += 1
         station = None  # a configured station whose uplink topic this is: its rejects are quarantined
         try:
-            area, ident, _leaf = codec.parse_topic(topic)
+            area, ident, leaf = codec.parse_topic(topic)
             if area == "up" and ident in self.station_ids:
                 station = ident
             if len(payload) > self.max_payload_bytes:
@@ -248,7 +224,7 @@ class Ingest:
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
-                msg = codec.decode_uplink(topic, payload, now, self.max_age_s)
+                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # the topic is parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
                 self._queue(msg, payload)
@@ -298,24 +274,9 @@ class Ingest:
         self._kept_now = self.quarantine.keep(station_id, reason, text, topic, payload, seq, ack, alarm)
 
     def _status(self, station_id: str, payload: bytes) -> None:
-        text = payload.decode("utf-8", "replace").strip()
-        online: bool | None = None
-        if text in (codec.STATUS_ONLINE, codec.STATUS_OFFLINE):
-            online = text == codec.STATUS_ONLINE
-        else:
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                if isinstance(obj.get("online"), bool):
-                    online = obj["online"]
-                elif obj.get("status") in (codec.STATUS_ONLINE, codec.STATUS_OFFLINE):
-                    online = obj["status"] == codec.STATUS_ONLINE
+        online = live_state.parse_status(payload)
         if online is None:
-            if text == "":
-                return  # a cleared retained status: nothing to say
-            raise codec.CodecError("bad_status", "status payload %r" % text[:80])
+            return  # a cleared retained status: nothing to say
         st = self.state[station_id]
         st["online"] = online
         st["status_ts"] = self.clock()
@@ -392,7 +353,7 @@ class Ingest:
         msg, received, payload, _ack = entry
         # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
         return (msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
-                self._epoch[self.slice_of(msg["station"])])
+                self.aggregates.epoch_of(msg["station"]))
 
     async def _store(self, batch: list[Entry]) -> int:
         """Store one chunk; derive what is new; quarantine regressions and rows the database
@@ -527,38 +488,8 @@ class Ingest:
             if not math.isfinite(sum([v for _f, v in numbers], ts)):
                 raise ValueError("a value or ts is not finite")
             k = (sid, bucket_of(ts))
-            held_seq, held_at = st.get("values_seq"), st.get("values_received_ts")
-            # the station's own order, never its clock (a clock in 2100 would freeze the values);
-            # a lower seq wins once the held values are old by receive time (a recreated outbox)
-            if held_seq is None or held_at is None or msg["seq"] > held_seq or received - held_at > VALUES_HOLD_S:
-                st["values"] = values
-                st["values_ts"] = ts
-                st["values_seq"] = msg["seq"]
-                st["values_received_ts"] = received
-                for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
-                    if key in body:
-                        st["mode" if key == "mode_name" else key] = body[key]
-                if "mode" not in body and "mode_name" not in body:
-                    st["mode"] = _mode_name(values.get("mode"))
-                if "leases" not in body:
-                    st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
-                if "devices" not in body and "devices_total" in values:
-                    st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
-            slice_agg = self._agg[self.slice_of(sid)]
-            agg = slice_agg.get(k)
-            if agg is None:
-                agg = slice_agg[k] = {}
-            for field, value in numbers:
-                a = agg.get(field)
-                if a is None:
-                    agg[field] = [1, value, value, value]
-                else:
-                    a[0] += 1
-                    a[1] += value
-                    if value < a[2]:
-                        a[2] = value
-                    if value > a[3]:
-                        a[3] = value
+            live_state.take_values(st, msg["seq"], ts, body, received)
+            self.aggregates.add(k, numbers)
             self.equipment.telemetry(sid, ts, values)
         elif kind == codec.UP_ALARM:
             # recorded by seq: replaying an unfinished epoch after a crash records what the
@@ -596,30 +527,25 @@ class Ingest:
         under fresh epochs. On a failure everything stays in memory for the next try."""
         self._last_slice_close = time.monotonic()
         now_ts = self.clock()
-        taken = {k: self._agg[k] for k in slices}
-        for k in slices:
-            self._agg[k] = {}
+        taken = self.aggregates.take(slices)
         chosen = set(slices)
-        dirty = {sid for sid in self._dirty if self.slice_of(sid) in chosen}
-        fresh = {k: new_epoch_id() for k in slices} if reopen else {}
+        dirty = {sid for sid in self._dirty if self.aggregates.slice_of(sid) in chosen}
+        fresh = {k: aggregates.new_epoch_id() for k in slices} if reopen else {}
         try:  # the rows are built inside: a failure merges the aggregates back, never loses them
-            agg_rows: list[AggRow] = [(key[0], key[1], field, int(a[0]), float(a[1]), float(a[2]), float(a[3]))
-                                      for agg in taken.values() for key, fields in agg.items()
-                                      for field, a in fields.items()]
+            agg_rows: list[AggRow] = aggregates.rows(taken)
             states = [state_row(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
                                       EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
-            closing = [(now_ts, self._epoch[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
+            closing = [(now_ts, self.aggregates.epochs[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
             steps: list[Step] = [(AGG_UPSERT_SQL, agg_rows), (EQUIPMENT_UPSERT_SQL, self.equipment.rows(dirty)),
                                  (STATE_UPDATE_SQL, states), (EPOCH_CLOSE_SQL, closing),
                                  (EPOCH_OPEN_SQL, [(e, self.owner, now_ts) for e in fresh.values()])]
             await self.storage.transaction(steps)
         except BaseException:
-            for k, agg in taken.items():  # merge back so nothing is lost on a failed write
-                _merge_into(self._agg[k], agg)
+            self.aggregates.give_back(taken)  # so nothing is lost on a failed write
             raise
         self._dirty -= dirty
         for k, epoch in fresh.items():
-            self._epoch[k] = epoch
+            self.aggregates.epochs[k] = epoch
 
     def stats(self) -> dict[str, Any]:
         """Counters for the dashboard and the benchmark."""
@@ -628,145 +554,8 @@ class Ingest:
                 "quarantine_pending": len(self.quarantine), "sequence_regressions": self.regressions}
 
 
-async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: list[str],
-                   on_connect: Callable[[Any], Awaitable[None]] | None = None,
-                   on_disconnect: Callable[[], None] | None = None) -> None:
-    """Subscribe to `filters` and feed `ingest` forever, reconnecting with back-off.
-
-    `client_factory()` returns an aiomqtt.Client with a fixed identifier and a persistent
-    session, so messages published while the supervisor is away are queued by the broker.
-    QoS 1 deliveries are acknowledged to the broker only once stored (paho's manual acks): a
-    supervisor killed with messages in memory gets them again from the broker when it comes
-    back, and the (station, seq) key stores them once."""
-    import aiomqtt
-    from paho.mqtt.subscribeoptions import SubscribeOptions
-
-    client = client_factory()
-    link = _Link(client)
-    # Before connecting: a persistent session's queued and resent messages arrive right after
-    # CONNACK, and must take the same path as the rest, or they would be handled out of order.
-    link.direct_delivery(ingest)
-    # v5: retainAsPublished flags a retained uplink on live delivery too (v3.1.1 flags only
-    # the stored copy a subscription replays), so it is cleared at once.
-    v5 = getattr(client, "_client", None) is not None and getattr(client._client, "_protocol", 0) == 5
-    delay_s = 0.5
-    while True:
-        try:
-            async with client:
-                link.generation += 1
-                delay_s = 0.5
-                for flt in filters:
-                    if v5:
-                        await client.subscribe(flt, options=SubscribeOptions(qos=1, retainAsPublished=True))
-                    else:
-                        await client.subscribe(flt, qos=1)
-                log.info("MQTT connected; subscribed to %s", ", ".join(filters))
-                if on_connect is not None:
-                    await on_connect(client)
-                async for message in client.messages:
-                    payload = message.payload
-                    if not isinstance(payload, (bytes, bytearray)):
-                        payload = str(payload).encode() if payload is not None else b""
-                    if not link.refuse_retained(ingest, message.topic.value, bytes(payload), message.retain,
-                                                message.mid, message.qos):
-                        ingest.handle(message.topic.value, bytes(payload), link.acker(message.mid, message.qos))
-        except aiomqtt.MqttError as exc:
-            if on_disconnect is not None:
-                on_disconnect()
-            log.warning("MQTT connection lost (%s); reconnecting in %.1f s", exc, delay_s)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, 10.0)
-
-
-class _Link:
-    """The paho client under one aiomqtt.Client (aiomqtt is pinned <3, where `_client` is it):
-    manual QoS 1 acks, tied to the connection they belong to, and direct delivery."""
-
-    def __init__(self, client: Any) -> None:
-        self.paho = getattr(client, "_client", None)
-        self.generation = 0
-        if self.paho is not None and hasattr(self.paho, "manual_ack_set"):
-            self.paho.manual_ack_set(True)
-        else:
-            self.paho = None
-            log.warning("MQTT client without manual acks: deliveries are acknowledged on receipt")
-
-    def acker(self, mid: int, qos: int) -> Acker | None:
-        """The PUBACK of delivery `mid` as a call, or None (QoS 0, or no manual acks). After a
-        reconnect the old connection's acks are void (packet ids restart; the broker resends
-        what was never acknowledged)."""
-        paho = self.paho
-        if paho is None or qos == 0:
-            return None
-        generation = self.generation
-
-        def ack() -> None:
-            if self.generation == generation:
-                paho.ack(mid, qos)
-
-        return ack
-
-    def direct_delivery(self, ingest: Ingest) -> None:
-        """Hand each message from paho straight to `ingest.handle` (on the event loop thread,
-        where aiomqtt runs paho's reads), skipping aiomqtt's per-message queue, task and Message
-        object: that path cost more than the validation at thousands of messages per second.
-        The `messages` iterator then only serves to notice a lost connection (and to deliver
-        anything aiomqtt queued when there is no paho client to hook)."""
-        paho = self.paho
-        if paho is None or not hasattr(paho, "on_message"):
-            return
-
-        def on_message(_client: Any, _userdata: Any, message: Any) -> None:
-            if not self.refuse_retained(ingest, message.topic, message.payload, message.retain, message.mid,
-                                        message.qos):
-                ingest.handle(message.topic, message.payload, self.acker(message.mid, message.qos))
-
-        paho.on_message = on_message
-
-    def refuse_retained(self, ingest: Ingest, topic: str, payload: bytes, retain: bool, mid: int, qos: int) -> bool:
-        """True if this is a retained message other than a station status: stations and
-        collector platforms never retain data, and a retained copy would park up to a packet on
-        the broker and replay to every new subscriber. It is not ingested; it is counted
-        (reason "retained") and cleared with an empty retained message. An empty payload is
-        such a clear (ours, coming back: flagged retained in v5, not in v3.1.1) and is only
-        acknowledged."""
-        if topic.endswith("/status") or (not retain and payload):
-            return False
-        ack = self.acker(mid, qos)
-        if payload:
-            ingest.rejects.reject("retained", "retained message on %r: not ingested, cleared" % topic[:200])
-            if self.paho is not None:
-                self.paho.publish(topic, b"", qos=1, retain=True)
-        if ack is not None:
-            ack()
-        return True
-
-
-def new_epoch_id() -> int:
-    """A unique aggregation epoch id: milliseconds since 2020 in the high 41 bits (index locality;
-    enough until 2089), 22 random bits below (processes opening epochs in the same millisecond),
-    within a signed 64-bit integer. A clash is refused by the primary key and retried."""
-    return (max(0, int(time.time() * 1000) - 1_577_836_800_000) << 22) | secrets.randbits(22)
-
-
 def _same_message(msg: dict[str, Any], ts: float, kind: str) -> bool:
     """Whether a message is a resend of the one stored as (ts, kind). A resend carries the
     sample time it was made with (the outbox encodes once); a recreated outbox reusing the seq
     has another time (or kind)."""
     return bool(msg["ts"] == ts and msg["kind"] == kind)
-
-
-def _merge_into(into: dict[tuple[str, int], dict[str, list[float]]],
-                other: dict[tuple[str, int], dict[str, list[float]]]) -> None:
-    for k, fields in other.items():
-        now_fields = into.setdefault(k, {})
-        for field, a in fields.items():
-            b = now_fields.get(field)
-            now_fields[field] = a if b is None else [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
-
-
-def _mode_name(code: Any) -> Any:
-    """The station's numeric mode as its name (core.modes.MODE_NAMES), else as sent."""
-    if isinstance(code, (int, float)) and not isinstance(code, bool) and 0 <= int(code) < len(MODE_NAMES):
-        return MODE_NAMES[int(code)]
-    return code

@@ -30,7 +30,7 @@ from . import config as sup_config
 from .broker import COMMAND_SUFFIX, ingest_user
 from .command_keys import CommandKeys, keys_dir
 from .embedded import BrokerStartError, start_embedded_broker
-from .ingest import run_mqtt
+from .mqtt_link import run_mqtt
 from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
 from .storage import open_storage
 

@@ -48,6 +48,22 @@ class TestUplink(unittest.TestCase):
             except codec.CodecError as exc:
                 self.assertEqual(exc.reason, reason)
 
+    def test_parsed_topic_decodes_the_same(self):
+        # the ingest parses each topic once and hands its parts to decode_uplink_of
+        topic, payload = codec.encode_uplink("st-1", 7, "telemetry", 1.7e9, {"values": {"a": 1.5}})
+        self.assertEqual(codec.decode_uplink_of("st-1", "telemetry", payload), codec.decode_uplink(topic, payload))
+        for sid, kind, reason in (("other", "telemetry", "station_mismatch"), ("st-1", "event", "kind_mismatch")):
+            try:
+                codec.decode_uplink_of(sid, kind, payload)
+                self.assertTrue(False, "accepted on %s/%s" % (sid, kind))
+            except codec.CodecError as exc:
+                self.assertEqual(exc.reason, reason)
+        try:
+            codec.decode_uplink(codec.status_topic("st-1"), payload)
+            self.assertTrue(False, "accepted on a status topic")
+        except codec.CodecError as exc:
+            self.assertEqual(exc.reason, "bad_topic")
+
 
 class TestUplinkBounds(unittest.TestCase):
     """Only what storage can hold is accepted (one station's message must not stop the others)."""

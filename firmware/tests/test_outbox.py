@@ -139,3 +139,27 @@ def test_a_damaged_file_is_storage_corrupt_and_set_aside(tmp_path) -> None:
     mem, info = open_store(lambda p: Outbox(p, "st-1"), str(blocked / "outbox.sqlite"), "outbox")
     assert info is not None and info["memory_only"] and info["set_aside"] is None and mem.memory_only
     assert mem.put("alarm", {"code": "c"}, 1.0) == 1 and blocked.read_bytes() == b"x"
+
+
+def test_a_refused_body_is_replaced_in_place_or_stores_nothing(tmp_path) -> None:
+    box = Outbox(str(tmp_path / "o.sqlite"), "st-1")
+    big = {"kind": "x", "text": "a" * (codec.MAX_PAYLOAD_BYTES + 1)}
+    items = [("event", {"kind": "before"}, 1.0), ("event", big, 2.0), ("event", {"kind": "after"}, 3.0)]
+    try:
+        box.put_many(items)
+        raise AssertionError("a body the codec refuses was stored")
+    except codec.CodecError as exc:
+        assert exc.reason == "too_large"
+    assert len(box) == 0 and box.last_seq == 0  # nothing of the batch was stored
+
+    calls = []
+
+    def refused(i: int, exc: codec.CodecError) -> tuple[str, dict, float]:
+        calls.append((i, exc.reason))
+        return ("event", {"kind": "replaced"}, items[i][2])
+
+    assert box.put_many(items, refused) == [1, 2, 3]
+    assert calls == [(1, "too_large")]
+    stored = [codec.decode_uplink(t, p) for _s, t, p in box.peek(10)]
+    assert [(m["seq"], m["ts"], m["body"]["kind"]) for m in stored] == [(1, 1.0, "before"), (2, 2.0, "replaced"),
+                                                                       (3, 3.0, "after")]

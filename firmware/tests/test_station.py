@@ -214,6 +214,23 @@ async def test_storage_failure_never_stops_control_and_loses_no_event(tmp_path, 
         assert "during_failure" in kinds
 
 
+async def test_a_body_the_codec_refuses_becomes_an_event_in_its_place(tmp_path, mosquitto) -> None:
+    path, _raw = station_toml(tmp_path, mosquitto.port, mqtt={"enabled": False})
+    station = Station(load_config(path))
+    station.restore()
+    station.flush()
+    first = station.outbox.last_seq
+    station.emit(codec.UP_EVENT, {"kind": "too_big", "text": "a" * (codec.MAX_PAYLOAD_BYTES + 1)})
+    station.emit(codec.UP_EVENT, {"kind": "fine", "reason": "test"})
+    station.flush()
+    assert not station._pending
+    msgs = [codec.decode_uplink(t, p) for s, t, p in station.outbox.peek(100000) if s > first]
+    assert [m["body"]["kind"] for m in msgs] == ["uplink_encode_error", "fine"]
+    assert msgs[0]["body"]["reason"] == "too_large" and msgs[0]["body"]["for_kind"] == codec.UP_EVENT
+    assert [m["seq"] for m in msgs] == [first + 1, first + 2]
+    station.outbox.close()
+
+
 async def test_a_flood_of_local_writes_is_coalesced_not_queued(tmp_path, mosquitto) -> None:
     """500 rejected writes on the local Modbus TCP port: a burst of local_write events, the rest
     counted (telemetry events_suppressed_total) and summarised in one events_coalesced event."""

@@ -232,7 +232,6 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
                        dsn: str, tmp: str) -> dict[str, Any]:
     from heatkeeper.supervisor import config as sup_config
     from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
-    from heatkeeper.supervisor.ingest import run_mqtt
     from heatkeeper.supervisor.main import (
         command_client_factory,
         command_filters,
@@ -240,6 +239,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         process_password,
         subscription_filters,
     )
+    from heatkeeper.supervisor.mqtt_link import run_mqtt
     from heatkeeper.supervisor.service import SupervisorService
     from heatkeeper.supervisor.storage import open_storage
 
