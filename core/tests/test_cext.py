@@ -1,7 +1,7 @@
 # cpython-only: checks the Cython build, which MicroPython does not have.
 """core's compiled modules: the ones setup.py lists under heatkeeper.core equal core's .pxd
 files, and the build honours HEATKEEPER_REQUIRE_CEXT / HEATKEEPER_DISABLE_CEXT. Only core is
-looked at and imported (the ARM leg has core alone); tools/tests/test_cext.py checks the rest."""
+looked at and imported (the ARM leg has core alone); tools/tests/plant/test_cext.py checks the rest."""
 
 import ast
 import importlib

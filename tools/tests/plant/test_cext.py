@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from heatkeeper.core import _cext
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 FOLDERS = {"core": "heatkeeper.core", "firmware": "heatkeeper.firmware",
            "supervisor": "heatkeeper.supervisor", "tools": "heatkeeper.tools"}
 
