@@ -47,7 +47,7 @@ def pxd_modules() -> list[str]:
 def selected_modules(environ: dict[str, str]) -> list[str]:
     """setup.py's own selected_modules(), run on its own list (setup.py itself runs setup())."""
     tree = _setup_tree()
-    keep = [n for n in tree.body if (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CYTHON_MODULES")
+    keep: list[ast.stmt] = [n for n in tree.body if (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CYTHON_MODULES")
             or (isinstance(n, ast.FunctionDef) and n.name == "selected_modules")]
     namespace: dict[str, Any] = {}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "setup.py", "exec"), namespace)
