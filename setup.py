@@ -15,6 +15,9 @@ Hot modules are compiled with Cython from their unchanged `.py` source, augmente
 Environment:
     HEATKEEPER_DISABLE_CEXT=1   build and run pure Python only
     HEATKEEPER_REQUIRE_CEXT=1   a failed compile is an error (CI sets it)
+    HEATKEEPER_CEXT_PACKAGES=heatkeeper.core
+                                compile only the listed modules under these packages
+                                (comma-separated; the ARM leg compiles core's modules alone)
 
 `python setup.py build_ext --inplace` puts the compiled modules beside their sources.
 """
@@ -129,6 +132,20 @@ def _pxd_include_dir():
     return root
 
 
+def selected_modules(environ):
+    """CYTHON_MODULES, limited to the packages named in HEATKEEPER_CEXT_PACKAGES when it is set."""
+    wanted = [p.strip() for p in environ.get("HEATKEEPER_CEXT_PACKAGES", "").split(",") if p.strip()]
+    if not wanted:
+        return list(CYTHON_MODULES)
+    chosen = [m for m in CYTHON_MODULES if any(m == p or m.startswith(p + ".") for p in wanted)]
+    unknown = [p for p in wanted if not any(m == p or m.startswith(p + ".") for m in CYTHON_MODULES)]
+    if unknown:
+        raise SystemExit("HEATKEEPER_CEXT_PACKAGES=%r: no compiled module under %s (packages with one: %s)" % (
+            environ["HEATKEEPER_CEXT_PACKAGES"], ", ".join(unknown),
+            ", ".join(sorted({m.rpartition(".")[0] for m in CYTHON_MODULES}))))
+    return chosen
+
+
 def _extensions():
     if os.environ.get("HEATKEEPER_DISABLE_CEXT") == "1":
         return []
@@ -141,7 +158,7 @@ def _extensions():
             raise SystemExit("HEATKEEPER_REQUIRE_CEXT=1 but Cython is not installed: pip install cython") from None
         print("heatkeeper: Cython not available, installing pure Python", file=sys.stderr)
         return []
-    exts = [Extension(m, [_source_of(m)]) for m in CYTHON_MODULES]
+    exts = [Extension(m, [_source_of(m)]) for m in selected_modules(os.environ)]
     try:
         return cythonize(
             exts,

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from heatkeeper.core import codec
+from heatkeeper.core import settings as core_settings
 
 from .errors import ConfigError
 
@@ -240,11 +241,6 @@ def _control(raw: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         problems.append("control=%r: must hold [control.<section>] tables" % (raw,))
-        return {}
-    try:
-        from heatkeeper.core import settings as core_settings
-    except ImportError:
-        problems.append("control: this build has no heatkeeper.core.settings to validate [control.*]")
         return {}
     found = core_settings.validate(raw)
     problems.extend("control." + p for p in found)

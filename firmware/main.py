@@ -14,10 +14,6 @@ import logging
 import signal
 import sys
 
-# The controller is what a station runs: without it this module is not available (and the
-# HIL suites, which probe this import, skip instead of failing).
-from heatkeeper.core.station import StationController  # noqa: F401
-
 from .config import StationConfig, load_config, transport_problems
 from .errors import ConfigError, StorageError
 

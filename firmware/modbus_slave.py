@@ -63,7 +63,7 @@ import struct
 import time
 from typing import Any
 
-from heatkeeper.core import codec
+from heatkeeper.core import alarms, codec
 from heatkeeper.core import signals as S
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -124,14 +124,6 @@ def words_float(hi: int, lo: int) -> float:
     return float(struct.unpack(">f", struct.pack(">HH", hi & 0xFFFF, lo & 0xFFFF))[0])
 
 
-def _alarm_codes() -> tuple[str, ...]:
-    try:
-        from heatkeeper.core import alarms
-    except ImportError:
-        return ()
-    return tuple(alarms.CODES)
-
-
 class AddressFilter:
     """Client addresses allowed to connect: IPs or CIDR networks; none given = every address."""
 
@@ -182,7 +174,7 @@ class StationSlave:
         self.station, self.cfg = station, cfg
         self.ir = [0] * IR_SIZE
         self.hr = [0] * HR_SIZE
-        self.alarm_codes = _alarm_codes()
+        self.alarm_codes = tuple(alarms.CODES)
         for addr in HR_FLOATS:
             self.hr[addr], self.hr[addr + 1] = NAN_WORDS
         self.hr[HR_LEASE], self.hr[HR_LEASE + 1] = float_words(cfg.local_lease_s)

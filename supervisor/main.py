@@ -264,12 +264,8 @@ async def _first_admin(service: SupervisorService, data_dir: str) -> None:
 async def _start_web(service: SupervisorService, cfg: dict[str, Any]) -> Any:
     if not cfg["web"]["enabled"]:
         return None
-    try:
-        from heatkeeper.supervisor.web.app import create_app  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        log.warning("web dashboard not available (%s): running without it", exc)
-        return None
     from aiohttp import web
+    from heatkeeper.supervisor.web.app import create_app
 
     app = create_app(service, cfg)
     runner = web.AppRunner(app)

@@ -129,16 +129,13 @@ def load_weather(spec: dict[str, Any]) -> tuple[Any, float]:
 
 
 def room_target_c(settings: dict[str, Any]) -> float:
-    """heatkeeper's room setpoint (its settings, else its default); 20 degC if core has none yet."""
+    """heatkeeper's room setpoint (its settings, else core's default)."""
+    from heatkeeper.core import settings as core_settings
+
     station = settings.get("station", {}) if isinstance(settings, dict) else {}
     if "room_setpoint_c" in station:
         return float(station["room_setpoint_c"])
-    try:
-        from heatkeeper.core import settings as core_settings
-
-        return float(core_settings.DEFAULTS["station"]["room_setpoint_c"])
-    except (ImportError, KeyError, AttributeError):
-        return 20.0
+    return float(core_settings.DEFAULTS["station"]["room_setpoint_c"])
 
 
 def make_plant(spec: dict[str, Any]) -> tuple[Any, float]:
@@ -397,13 +394,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print("heatkeeper bench season: %s" % problem, file=sys.stderr)
         return 2
-    unavailable = []
-    if "heatkeeper" in controllers:
-        try:
-            from heatkeeper.core.station import StationController  # noqa: F401
-        except ImportError as exc:
-            unavailable.append("heatkeeper (%s)" % exc)
-            controllers.remove("heatkeeper")
+    unavailable: list[str] = []
     t0 = time.perf_counter()
     load_start = os.getloadavg()[0]  # reported beside the wall time: the machine may be shared
     show_bar = not args.json and sys.stdout.isatty()

@@ -5,9 +5,12 @@ and the season benchmark run against (plant.py); `weather` reads EPW files and m
 deterministic synthetic years per city. The hot module (model) is Cython-compiled.
 """
 
-import heatkeeper.core  # noqa: F401 - first: installs the HEATKEEPER_DISABLE_CEXT import hook
+from heatkeeper.core import _cext
 
-from .plant import FAULTS, Plant, default_weather
-from .weather import CITIES, Weather, read_epw, synthetic_year
+# first: HEATKEEPER_DISABLE_CEXT=1 must also load model and local_control from their .py source
+_cext.register_pure_package(__name__ + ".")
+
+from .plant import FAULTS, Plant, default_weather  # noqa: E402 - after the registration above
+from .weather import CITIES, Weather, read_epw, synthetic_year  # noqa: E402
 
 __all__ = ["CITIES", "FAULTS", "Plant", "Weather", "default_weather", "read_epw", "synthetic_year"]

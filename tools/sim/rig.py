@@ -49,10 +49,8 @@ def station_time_scale_option() -> bool:
     """True when `heatkeeper station` takes --time-scale (its own scaled controller clock)."""
     import argparse
 
-    try:
-        from heatkeeper.firmware import main as station_main
-    except ImportError:
-        return False
+    from heatkeeper.firmware import main as station_main
+
     parser = argparse.ArgumentParser()
     station_main.add_arguments(parser)
     return "--time-scale" in parser._option_string_actions

@@ -12,14 +12,6 @@ from heatkeeper.tools.bench import season
 from heatkeeper.tools.cli import main as cli_main
 
 
-def _has_station() -> bool:
-    try:
-        from heatkeeper.core.station import StationController  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def test_one_day_smoke_json_and_bounds_below_every_controller(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     code = cli_main(["bench", "season", "--city", "arxan", "--days", "1", "--json", "--interpreted-days", "0",
                      "--report", str(tmp_path)])
@@ -27,8 +19,7 @@ def test_one_day_smoke_json_and_bounds_below_every_controller(capsys: pytest.Cap
     assert code == 0, out["errors"]
     names = [c["name"] for c in out["controllers"]]
     assert names[:2] == ["habitual", "curve"]
-    if _has_station():
-        assert "heatkeeper" in names
+    assert "heatkeeper" in names
     for key in ("station_bound_kwh_per_m2", "building_bound_kwh_per_m2", "simulated_s", "wall_s"):
         assert out[key] > 0
     assert out["simulated_s"] == 86400.0
