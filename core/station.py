@@ -16,6 +16,7 @@ returns a fresh flat dict). `events` is a new list each cycle.
 """
 
 from . import alarms as al
+from . import command_handler
 from . import commands as cm
 from . import modes as md
 from . import settings as st
@@ -464,150 +465,14 @@ class StationController:
 
     # --- commands ----------------------------------------------------------------------------
     def handle_command(self, cmd: object, now_s: float) -> dict:
-        """Validate and apply one command; the answer carries a reason code and a text."""
-        res = self._command(cmd, now_s)
-        ev = {"kind": "command", "reason": res["reason"] if res["result"] != "applied" else "applied",
-              "result": res["result"], "at_s": now_s}
-        if isinstance(cmd, dict):
-            for key, field in (("id", "id"), ("kind", "command"), ("user", "user"), ("source", "source")):
-                value = cmd.get(key)
-                if isinstance(value, str):
-                    ev[field] = value
-        ev["detail"] = res["detail"]
-        self.events.append(ev)
-        return res
+        """Validate and apply one command (core.command_handler); the answer carries a reason
+        code and a text, and one "command" event is queued."""
+        return command_handler.handle(self, cmd, now_s)
 
-    def _command(self, cmd: object, now_s: float) -> dict:
-        mode = self.modes.mode
-        bad = cm.check_envelope(cmd, now_s, mode)
-        if bad or not isinstance(cmd, dict):
-            return bad
-        kind = cmd["kind"]
-        args = cmd.get("args", {})
-        ccfg = self.cfg["commands"]
-        lz = self.leases
-        if kind == "set_mode":
-            return self._set_mode(args, cmd.get("source", "remote"), now_s)
-        if kind == "ack_alarm":
-            code = args.get("code")
-            if not isinstance(code, str):
-                return cm.result("rejected", "bad_args", "code=%r: must be an alarm code" % (code,))
-            why = self.alarms.ack(code, now_s)
-            if why:
-                return cm.result("rejected", why, "alarm %s: %s" % (code, why))
-            if code == "secondary_overtemp":
-                self.interlocks.request_reset()
-            return cm.result("applied", "ok", "alarm %s acknowledged" % code)
-        if kind == "clear_lease":
-            what = args.get("what")
-            if what == "all":
-                for i in range(cm.N_LEASES):
-                    lz.clear(i)
-                return cm.result("applied", "ok", "all leases cleared")
-            if what not in cm.LEASE_NAMES:
-                return cm.result("rejected", "bad_args", "what=%r: must be all or one of %s" % (what, ", ".join(cm.LEASE_NAMES)))
-            had = lz.clear(cm.LEASE_NAMES.index(what))
-            return cm.result("applied", "ok", "%s lease cleared" % what if had else "no %s lease was active" % what)
-        if kind == "set_valve_manual":
-            value, bad = cm.number_arg(args, "valve_pct", "%", 0.0, 100.0)
-            if bad is not None:
-                return bad
-            self.manual_valve_pct = value
-            return cm.result("applied", "ok", "manual valve position %.1f %%" % value)
-        if kind == "boost":
-            value, bad = cm.number_arg(args, "boost_k", "K", 0.0, float(ccfg["boost_max_k"]))
-            if bad is not None:
-                return bad
-            duration = args.get("duration_s", args.get("lease_s"))
-            dur, bad = cm.lease_arg({"lease_s": duration}, ccfg)
-            if bad is not None:
-                return bad
-            lz.set(_L_BOOST, value, now_s, dur)
-            return cm.result("applied", "ok", "boost +%.1f K for %.0f s" % (value, dur))
-        spec = {
-            "set_room_setpoint": (_L_ROOM, "room_setpoint_c", "degC", "room_min_c", "room_max_c"),
-            "set_supply_setpoint": (_L_SUPPLY, "supply_setpoint_c", "degC", "supply_min_c", "supply_max_c"),
-            "set_dp_setpoint": (_L_DP, "dp_setpoint_kpa", "kPa", "dp_min_kpa", "dp_max_kpa"),
-            "set_makeup_pressure": (_L_MAKEUP, "pressure_setpoint_kpa", "kPa", "makeup_min_kpa", "makeup_max_kpa"),
-        }[kind]
-        value, bad = cm.number_arg(args, spec[1], spec[2], float(ccfg[spec[3]]), float(ccfg[spec[4]]))
-        if bad is not None:
-            return bad
-        lease_s, bad = cm.lease_arg(args, ccfg)
-        if bad is not None:
-            return bad
-        lz.set(spec[0], value, now_s, lease_s)
-        return cm.result("applied", "ok", "%s=%s %s for %.0f s" % (spec[1], value, spec[2], lease_s))
-
-    def _set_mode(self, args: dict, source: object, now_s: float) -> dict:
-        name = args.get("mode")
-        if name not in md.COMMAND_MODES:
-            return cm.result("rejected", "bad_args", "mode=%r: must be one of %s" % (name, ", ".join(sorted(md.COMMAND_MODES))))
-        if name in cm.LOCAL_ONLY_MODES and source != "local":
-            return cm.result("rejected", "local_only", "mode %s is allowed from the local panel only" % name)
-        leased = source != "local" and name in cm.LEASED_MODES
-        duration = args.get("duration_s", args.get("lease_s"))
-        lease_s = 0.0
-        if leased:
-            lease_s, bad = cm.lease_arg({"lease_s": duration}, self.cfg["commands"])
-            if bad is not None:
-                return bad
-        elif duration is not None:
-            return cm.result("rejected", "bad_args", "duration_s=%r: applies only to a remote %s"
-                             % (duration, " or ".join(cm.LEASED_MODES)))
-        if leased and name == "summer":
-            bad = self._summer_outdoor_check()
-            if bad:
-                return bad
-        if name == "manual" and not self.sq.ok[_I_SECONDARY_SUPPLY_TEMP]:
-            # A hand-set valve with no supply temperature to watch is how a blind station
-            # overheats; auto's fallback (or safe) is what runs it until the sensor is fixed.
-            return cm.result("rejected", "supply_sensor_bad",
-                             "manual mode refused while the secondary supply temperature sensor is bad")
-        mode = self.modes.mode
-        if mode == _M_SAFE and name != "safe" and self.interlocks.tripped:
-            return cm.result("rejected", "interlock_latched",
-                             "over-temperature trip latched: acknowledge secondary_overtemp once cool")
-        trigger = md.COMMAND_MODES[name]
-        target = md.MODE_NAMES[mode]
-        lz = self.leases
-        if name == target or (name == "startup" and mode in (_M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP)):
-            if leased and self.mode_lease_return >= 0:
-                # A running lease renewed explicitly (never implicitly).
-                lz.set(_L_MODE, float(mode), now_s, lease_s)
-                return cm.result("applied", "ok", "mode %s lease renewed for %.0f s" % (target, lease_s))
-            if not leased:
-                self._drop_mode_lease()  # the same mode set locally (or for good) holds now
-            return cm.result("applied", "ok", "already in mode %s" % target)
-        if not self.modes.fire(trigger, now_s, "command"):
-            return cm.result("rejected", "not_permitted_in_mode", "mode %s cannot be entered from %s" % (name, target))
-        if name == "manual":
-            self.manual_valve_pct = self.valve.actuator.estimate_pct
-        if leased:
-            if self.mode_lease_return < 0:
-                self.mode_lease_return = mode  # the station's own mode, before any remote lease
-            lz.set(_L_MODE, float(self.modes.mode), now_s, lease_s)
-            return cm.result("applied", "ok", "mode %s -> %s for %.0f s, then back to %s"
-                             % (target, md.MODE_NAMES[self.modes.mode], lease_s, md.MODE_NAMES[self.mode_lease_return]))
-        self._drop_mode_lease()
-        return cm.result("applied", "ok", "mode %s -> %s" % (target, md.MODE_NAMES[self.modes.mode]))
-
-    def _drop_mode_lease(self) -> None:
+    def drop_mode_lease(self) -> None:
+        """End a remote summer/safe lease without going back (the mode set now holds)."""
         self.leases.clear(_L_MODE)
         self.mode_lease_return = -1
-
-    def _summer_outdoor_check(self) -> dict:
-        # Remote summer only when it is warm by both the actual and the attenuated outdoor
-        # temperature the curve runs on; an empty dict when allowed.
-        od = self.chain.outdoor
-        if od.source == 3:  # SOURCE_FIXED: no sensor, supervisor or recent value at all
-            return cm.result("rejected", "outdoor_unknown", "remote summer refused: outdoor temperature unknown")
-        low_c = od.actual_c if od.actual_c < od.attenuated_c else od.attenuated_c
-        limit_c = float(self.cfg["commands"]["summer_min_outdoor_c"])
-        if low_c < limit_c:
-            return cm.result("rejected", "outdoor_too_cold", "remote summer refused: outdoor %.1f degC is below "
-                             "commands.summer_min_outdoor_c=%.1f degC" % (low_c, limit_c))
-        return {}
 
     # --- rooms, supervisor outdoor -------------------------------------------------------------
     def set_room_readings(self, readings: object, now_s: float) -> None:
@@ -653,7 +518,7 @@ class StationController:
         if self.leases.active(_L_MODE) and isinstance(back, int) and not isinstance(back, bool) and 0 <= back < md.N_MODES:
             self.mode_lease_return = back
         else:
-            self._drop_mode_lease()
+            self.drop_mode_lease()
         self.alarms.restore(snap.get("alarms"), now_s)
         self.sensor_alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)
