@@ -510,7 +510,7 @@ def encode_command(station_id: str, command_id: str, kind: str, args: dict, user
 def decode_command(topic: str, payload: bytes) -> dict:
     """A structurally valid command dict ("sig" present only when the sender signed it).
     Whether the signature is right is for the receiver to check (it holds the key); whether
-    the kind and args are allowed is for core.commands to decide (it knows the station's mode
+    the kind and args are allowed is for core.command_handler to decide (it knows the station's mode
     and limits). Raises CodecError and nothing else."""
     try:
         sid, _, msg = _open(topic, payload, "cmd", "a command")

@@ -1,5 +1,7 @@
 # cython: wraparound=False
-"""Commands: validation, permission per mode, and remote setpoints as leases.
+"""Commands: what every kind shares (answers, argument checks, settings) and remote setpoints
+as leases. The kinds themselves, their handlers and the modes each is permitted in are the
+table in core.command_handler.
 
 A command is {"id", "kind", "args", "user", "source": "remote"|"local"} and, optionally,
 "expires_s" on the caller's monotonic clock (firmware checks wall-clock expiry itself). The
@@ -13,8 +15,9 @@ is bad), "outdoor_too_cold" and "outdoor_unknown" (remote summer, see below).
 Every remote setpoint is a lease: it holds for `lease_s` (default `default_lease_s`, at most
 `max_lease_s`) and then expires, and the station returns to its own settings (Samson's
 30-minute "control system monitoring" generalised). A lease is never renewed implicitly.
-Remote `set_mode` summer and safe are leases too (LEASED_MODES; argument `duration_s`, the
-same default and bounds), after which the station returns to the mode it was in (core.station);
+Remote `set_mode` summer and safe are leases too (core.command_handler LEASED_MODES; argument
+`duration_s`, the same default and bounds), after which the station returns to the mode it was
+in (core.station);
 remote summer is refused while the outdoor temperature (the lower of the actual and the
 attenuated value the curve runs on) is below `summer_min_outdoor_c` or unknown. Local mode
 commands are not leased.
@@ -23,19 +26,6 @@ commands are not leased.
 from array import array
 
 from . import checks
-from .modes import (
-    M_AUTO,
-    M_MANUAL,
-    M_REMOTE,
-    M_SAFE,
-    M_STARTUP_COLD,
-    M_STARTUP_FILL,
-    M_STARTUP_WARMUP,
-    M_SUMMER,
-)
-
-KINDS = ("set_room_setpoint", "set_supply_setpoint", "set_dp_setpoint", "set_makeup_pressure",
-         "set_mode", "ack_alarm", "boost", "set_valve_manual", "clear_lease")
 
 L_ROOM = 0
 L_SUPPLY = 1
@@ -46,29 +36,6 @@ L_MODE = 5  # a remote summer or safe; value = the leased mode (core.modes M_*)
 N_LEASES = 6
 _N_LEASES = N_LEASES  # a C int in the compiled module (commands.pxd)
 LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode")
-
-_ALL = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_SUMMER)
-_NOT_SAFE = (M_STARTUP_FILL, M_STARTUP_COLD, M_STARTUP_WARMUP, M_AUTO, M_MANUAL, M_REMOTE, M_SUMMER)
-
-# Modes in which each kind is permitted. Safe mode refuses new setpoints: whoever wants to
-# change the station must first take it out of safe deliberately.
-PERMITTED = {
-    "set_room_setpoint": _NOT_SAFE,
-    "set_supply_setpoint": (M_REMOTE,),  # overriding the curve is the platform's strategy mode
-    "set_dp_setpoint": _NOT_SAFE,
-    "set_makeup_pressure": _NOT_SAFE,
-    "set_mode": _ALL,
-    "ack_alarm": _ALL,
-    "boost": (M_AUTO, M_REMOTE),
-    "set_valve_manual": (M_MANUAL,),
-    "clear_lease": _ALL,
-}
-# Only the local panel may do these (ECL/Samson: manual mode only from the HMI).
-LOCAL_ONLY = ("set_valve_manual",)
-LOCAL_ONLY_MODES = ("manual",)
-# Modes a remote command sets only for a lease (an unattended station must not stay out of
-# heating, or shut, because of one message nobody follows up).
-LEASED_MODES = ("summer", "safe")
 
 DEFAULTS = {
     "default_lease_s": 3600.0,
@@ -176,30 +143,6 @@ class Leases:
                 if row[1] > 0:
                     self.value[i] = float(row[0])
                     self.until_s[i] = now_s + row[1]
-
-
-def check_envelope(cmd: object, now_s: float, mode) -> dict:
-    """The checks every command passes before its arguments are looked at: a rejection, or
-    an empty dict when the command may proceed."""
-    if not isinstance(cmd, dict):
-        return result("rejected", "bad_command", "command must be an object")
-    kind = cmd.get("kind")
-    if not isinstance(kind, str) or kind not in PERMITTED:
-        return result("rejected", "unknown_kind", "kind=%r: must be one of %s" % (kind, ", ".join(KINDS)))
-    source = cmd.get("source", "remote")
-    if source not in ("remote", "local"):
-        return result("rejected", "bad_source", "source=%r: must be remote or local" % (source,))
-    if not isinstance(cmd.get("args", {}), dict):
-        return result("rejected", "bad_args", "args must be an object")
-    expires = cmd.get("expires_s")
-    if expires is not None and checks.is_number(expires) and now_s >= expires:
-        return result("expired", "expired", "command expired %.0f s ago" % (now_s - expires))
-    if kind in LOCAL_ONLY and source != "local":
-        return result("rejected", "local_only", "%s is allowed from the local panel only" % kind)
-    if mode not in PERMITTED[kind]:
-        from .modes import MODE_NAMES
-        return result("rejected", "not_permitted_in_mode", "%s is not permitted in mode %s" % (kind, MODE_NAMES[mode]))
-    return {}
 
 
 def number_arg(args: dict, key: str, unit: str, low: float, high: float) -> tuple:

@@ -11,7 +11,7 @@ Modes (integers, names in MODE_NAMES):
                      no protective trip is latched
     summer           heating off, pumps exercised, pressure held, frost protection on
 Interlocks (core.interlocks) act in every mode; modes never weaken them.
-A remote summer or safe is a lease (core.commands LEASED_MODES): when it ends, core.station
+A remote summer or safe is a lease (core.command_handler LEASED_MODES): when it ends, core.station
 fires RETURN_TRIGGERS[the mode it was in] to go back (a start-up mode restarts the sequence).
 
 Each transition is a row (from, trigger, to) in TRANSITIONS with its "Rule" comment. `fire`
@@ -77,7 +77,7 @@ TRANSITIONS = (
     ((M_STARTUP_WARMUP,), T_WARM_DONE, M_AUTO),
     # Rule 5: auto from anywhere (from safe only when no trip is latched: checked by the caller).
     (_STARTUP + (M_MANUAL, M_REMOTE, M_SAFE, M_SUMMER), T_CMD_AUTO, M_AUTO),
-    # Rule 6: manual from anywhere (core.commands allows it only from the local panel).
+    # Rule 6: manual from anywhere (core.command_handler allows it only from the local panel).
     (_STARTUP + (M_AUTO, M_REMOTE, M_SAFE, M_SUMMER), T_CMD_MANUAL, M_MANUAL),
     # Rule 7: remote from anywhere (from safe only when no trip is latched).
     (_STARTUP + (M_AUTO, M_MANUAL, M_SAFE, M_SUMMER), T_CMD_REMOTE, M_REMOTE),

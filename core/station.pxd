@@ -12,10 +12,11 @@ from .room_feedback cimport RoomFeedback
 from .valve_actuator cimport ValveActuator
 from .valve_loop cimport ValveLoop
 
-cdef int _I_HEAT_POWER, _I_OUTDOOR_TEMP, _I_PRIMARY_FLOW, _I_PRIMARY_RETURN_TEMP, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_RETURN_TEMP, _I_SECONDARY_SUPPLY_TEMP, _I_TANK_LEVEL, _I_VALVE_POSITION, _N_SIGNALS
+# The signal, alarm, lease, mode and trigger indices imported from their modules, held as C ints
+# so the cycle does no module look-ups.
+cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_SECONDARY_RETURN_PRESSURE, I_SECONDARY_RETURN_TEMP, I_SECONDARY_SUPPLY_TEMP, I_TANK_LEVEL, I_VALVE_POSITION, N_SIGNALS
+cdef int A_MAKEUP_LEAK_RATE, A_MAKEUP_LONG_RUN, A_MAKEUP_PUMP_FAULT, A_PRESSURE_HIGH, A_PRESSURE_LOW, A_PUMP1_FAULT, A_PUMP2_FAULT, A_PUMPS_ALL_FAILED, A_PUMP_DRY_RUN, A_SAFE_MODE, A_SECONDARY_OVERTEMP, A_SENSOR0, A_STARTUP_FILL_TIMEOUT, A_SUPPLY_DEVIATION_HIGH, A_SUPPLY_DEVIATION_LOW, A_TANK_LEVEL_LOW, A_TANK_LEVEL_LOW_LOW, A_VALVE_OPEN_NO_RISE, A_VALVE_SHUT_RISING, A_VALVE_POSITION_MISMATCH, S_NONE, L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, M_SUMMER, T_TRIP, T_CMD_AUTO, N_MODES
 cdef double _INF
-
-cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMPS_ALL_FAILED, _A_PUMP_DRY_RUN, _A_SAFE_MODE, _A_SECONDARY_OVERTEMP, _A_SENSOR0, _A_STARTUP_FILL_TIMEOUT, _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_SHUT_RISING, _A_VALVE_POSITION_MISMATCH, _S_NONE, _L_BOOST, _L_DP, _L_MODE, _L_MAKEUP, _L_ROOM, _L_SUPPLY, _M_AUTO, _M_MANUAL, _M_REMOTE, _M_SAFE, _M_STARTUP_COLD, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER, _T_TRIP
 
 cdef class StationController:
     cdef public dict cfg
@@ -64,10 +65,7 @@ cdef class StationController:
     @cython.locals(chain=SupplySetpointChain, room=RoomFeedback)
     cdef dict _diag(self)
     cpdef dict handle_command(self, object cmd, double now_s)
-    cdef dict _command(self, object cmd, double now_s)
-    cdef dict _set_mode(self, dict args, object source, double now_s)
-    cdef _drop_mode_lease(self)
-    cdef dict _summer_outdoor_check(self)
+    cpdef drop_mode_lease(self)
     cpdef set_room_readings(self, object readings, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     cpdef dict snapshot(self)

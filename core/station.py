@@ -15,15 +15,60 @@ updated in place each cycle; treat both as read-only and copy what you keep (tel
 returns a fresh flat dict). `events` is a new list each cycle.
 """
 
-from . import alarms as al
-from . import commands as cm
-from . import modes as md
-from . import settings as st
-from .alarms import AlarmTable
-from .commands import Leases
+from . import command_handler
+from .alarms import (
+    A_MAKEUP_LEAK_RATE,
+    A_MAKEUP_LONG_RUN,
+    A_MAKEUP_PUMP_FAULT,
+    A_PRESSURE_HIGH,
+    A_PRESSURE_LOW,
+    A_PUMP1_FAULT,
+    A_PUMP2_FAULT,
+    A_PUMP_DRY_RUN,
+    A_PUMPS_ALL_FAILED,
+    A_SAFE_MODE,
+    A_SECONDARY_OVERTEMP,
+    A_SENSOR0,
+    A_STARTUP_FILL_TIMEOUT,
+    A_SUPPLY_DEVIATION_HIGH,
+    A_SUPPLY_DEVIATION_LOW,
+    A_TANK_LEVEL_LOW,
+    A_TANK_LEVEL_LOW_LOW,
+    A_VALVE_OPEN_NO_RISE,
+    A_VALVE_POSITION_MISMATCH,
+    A_VALVE_SHUT_RISING,
+    S_NONE,
+    AlarmTable,
+)
+from .commands import (
+    L_BOOST,
+    L_DP,
+    L_MAKEUP,
+    L_MODE,
+    L_ROOM,
+    L_SUPPLY,
+    Leases,
+)
 from .interlocks import Actuators, Interlocks
 from .make_up import MakeUp
-from .modes import circulation_wanted, heating_allowed
+from .modes import (
+    M_AUTO,
+    M_MANUAL,
+    M_REMOTE,
+    M_SAFE,
+    M_STARTUP_COLD,
+    M_STARTUP_FILL,
+    M_STARTUP_WARMUP,
+    M_SUMMER,
+    MODE_NAMES,
+    N_MODES,
+    RETURN_TRIGGERS,
+    T_CMD_AUTO,
+    T_TRIP,
+    ModeMachine,
+    circulation_wanted,
+    heating_allowed,
+)
 from .pumps import CirculationPumps
 from .sensors import (
     I_HEAT_POWER,
@@ -39,61 +84,12 @@ from .sensors import (
     SignalQuality,
 )
 from .setpoint_chain import SupplySetpointChain
+from .settings import load as load_settings
 from .signals import ACTUATORS, INPUTS
 from .valve_loop import ValveLoop
 
-# Signal indices held as C ints by the compiled module (station.pxd).
-_I_HEAT_POWER = I_HEAT_POWER
-_I_OUTDOOR_TEMP = I_OUTDOOR_TEMP
-_I_PRIMARY_FLOW = I_PRIMARY_FLOW
-_I_PRIMARY_RETURN_TEMP = I_PRIMARY_RETURN_TEMP
-_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
-_I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
-_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
-_I_TANK_LEVEL = I_TANK_LEVEL
-_I_VALVE_POSITION = I_VALVE_POSITION
-_N_SIGNALS = N_SIGNALS
-
 SNAPSHOT_VERSION = 1
 
-# Private copies of the mode, alarm and lease indices, held as C ints by the compiled module
-# (station.pxd) so the cycle does no module look-ups.
-_A_MAKEUP_LEAK_RATE = al.A_MAKEUP_LEAK_RATE
-_A_MAKEUP_LONG_RUN = al.A_MAKEUP_LONG_RUN
-_A_MAKEUP_PUMP_FAULT = al.A_MAKEUP_PUMP_FAULT
-_A_PRESSURE_HIGH = al.A_PRESSURE_HIGH
-_A_PRESSURE_LOW = al.A_PRESSURE_LOW
-_A_PUMP1_FAULT = al.A_PUMP1_FAULT
-_A_PUMP2_FAULT = al.A_PUMP2_FAULT
-_A_PUMPS_ALL_FAILED = al.A_PUMPS_ALL_FAILED
-_A_PUMP_DRY_RUN = al.A_PUMP_DRY_RUN
-_A_SAFE_MODE = al.A_SAFE_MODE
-_A_SECONDARY_OVERTEMP = al.A_SECONDARY_OVERTEMP
-_A_SENSOR0 = al.A_SENSOR0
-_A_STARTUP_FILL_TIMEOUT = al.A_STARTUP_FILL_TIMEOUT
-_A_SUPPLY_DEVIATION_HIGH = al.A_SUPPLY_DEVIATION_HIGH
-_A_SUPPLY_DEVIATION_LOW = al.A_SUPPLY_DEVIATION_LOW
-_A_TANK_LEVEL_LOW = al.A_TANK_LEVEL_LOW
-_A_TANK_LEVEL_LOW_LOW = al.A_TANK_LEVEL_LOW_LOW
-_A_VALVE_OPEN_NO_RISE = al.A_VALVE_OPEN_NO_RISE
-_A_VALVE_SHUT_RISING = al.A_VALVE_SHUT_RISING
-_A_VALVE_POSITION_MISMATCH = al.A_VALVE_POSITION_MISMATCH
-_S_NONE = al.S_NONE
-_L_BOOST = cm.L_BOOST
-_L_DP = cm.L_DP
-_L_MODE = cm.L_MODE
-_L_MAKEUP = cm.L_MAKEUP
-_L_ROOM = cm.L_ROOM
-_L_SUPPLY = cm.L_SUPPLY
-_M_AUTO = md.M_AUTO
-_M_MANUAL = md.M_MANUAL
-_M_REMOTE = md.M_REMOTE
-_M_SAFE = md.M_SAFE
-_M_STARTUP_COLD = md.M_STARTUP_COLD
-_M_STARTUP_FILL = md.M_STARTUP_FILL
-_M_STARTUP_WARMUP = md.M_STARTUP_WARMUP
-_M_SUMMER = md.M_SUMMER
-_T_TRIP = md.T_TRIP
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule. Without it the schedule uses its configured day offset.
 TIME_OF_DAY_S = "time_of_day_s"
@@ -104,7 +100,7 @@ class StationController:
     """The composed control cycle of one station (see the module docstring)."""
 
     def __init__(self, settings: object = None) -> None:
-        cfg = st.load(settings)
+        cfg = load_settings(settings)
         self.cfg = cfg
         self.cycle_s = float(cfg["station"]["cycle_s"])
         self.room_setpoint_c = float(cfg["station"]["room_setpoint_c"])
@@ -118,7 +114,7 @@ class StationController:
         self.started = False
         self.sq = SignalQuality(cfg["sensors"])
         self.alarms = AlarmTable(cfg["alarms"])
-        self.modes = md.ModeMachine(cfg["modes"], 0.0)
+        self.modes = ModeMachine(cfg["modes"], 0.0)
         self.leases = Leases()
         self.pumps = CirculationPumps(cfg["pumps"], 0.0)
         self.make_up = MakeUp(cfg["make_up"], 0.0)
@@ -196,8 +192,8 @@ class StationController:
         # The cycle after signal quality (fixed order, see the module docstring); the
         # commands end in self.act, interlocks last.
         sq = self.sq
-        self.outdoor_ok = sq.ok[_I_OUTDOOR_TEMP] != 0
-        self.outdoor_c = sq.values[_I_OUTDOOR_TEMP]
+        self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP] != 0
+        self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
         frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
         if self.mode_lease_return >= 0:
@@ -207,53 +203,53 @@ class StationController:
         # 3. mode
         modes = self.modes
         if self.interlocks.tripped:
-            modes.fire(_T_TRIP, now_s, "overtemp_trip")
+            modes.fire(T_TRIP, now_s, "overtemp_trip")
         mode = modes.mode
         # 4. setpoint chain
         leases = self.leases
-        room_c = leases.value[_L_ROOM] if leases.active(_L_ROOM) else self.room_setpoint_c
+        room_c = leases.value[L_ROOM] if leases.active(L_ROOM) else self.room_setpoint_c
         flags = self.mode_flags
-        flags["summer_allowed"] = mode == _M_AUTO or mode == _M_REMOTE
-        flags["remote_supply_c"] = leases.value[_L_SUPPLY] if mode == _M_REMOTE and leases.active(_L_SUPPLY) else None
-        flags["boost_k"] = leases.value[_L_BOOST] if leases.active(_L_BOOST) and (mode == _M_AUTO or mode == _M_REMOTE) else 0.0
+        flags["summer_allowed"] = mode == M_AUTO or mode == M_REMOTE
+        flags["remote_supply_c"] = leases.value[L_SUPPLY] if mode == M_REMOTE and leases.active(L_SUPPLY) else None
+        flags["boost_k"] = leases.value[L_BOOST] if leases.active(L_BOOST) and (mode == M_AUTO or mode == M_REMOTE) else 0.0
         chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
         self.chain_setpoint_c = chain_c
         setpoint_c = chain_c
-        supply_ok = sq.ok[_I_SECONDARY_SUPPLY_TEMP] != 0
-        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP] != 0
+        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
-        if mode == _M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
+        if mode == M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
             setpoint_c = modes.ramp_c
-        heating = heating_allowed(mode) and (self.chain.heating_on or mode == _M_MANUAL)
-        if frost and (mode == _M_AUTO or mode == _M_REMOTE or mode == _M_SUMMER or mode == _M_STARTUP_WARMUP):
+        heating = heating_allowed(mode) and (self.chain.heating_on or mode == M_MANUAL)
+        if frost and (mode == M_AUTO or mode == M_REMOTE or mode == M_SUMMER or mode == M_STARTUP_WARMUP):
             # Frost: keep water moving and warm, whatever the curve or the season says (in
             # summer the curve does not apply at all: the frost minimum alone).
-            if mode == _M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
+            if mode == M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
                 setpoint_c = self.interlocks.frost_min_supply_c
             heating = True
         # 5. PI and valve. A setpoint of 0 tells the valve loop "heating off": it drives the
         # valve shut and its PI tracks, so the release after a hold is bumpless.
-        manual = mode == _M_MANUAL
+        manual = mode == M_MANUAL
         if not manual and (not heating or self.interlocks.tripped or self.interlocks.no_flow):
             setpoint_c = 0.0
         self.supply_setpoint_c = setpoint_c
         valve = self.valve
-        valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[_I_VALVE_POSITION], sq.ok[_I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, -1.0, sq.values[_I_SECONDARY_RETURN_TEMP],
-                  sq.ok[_I_SECONDARY_RETURN_TEMP] != 0, sq.values[_I_PRIMARY_RETURN_TEMP],
-                  sq.ok[_I_PRIMARY_RETURN_TEMP] != 0)
+        valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION], sq.ok[I_VALVE_POSITION] != 0,
+                  manual, self.manual_valve_pct, -1.0, sq.values[I_SECONDARY_RETURN_TEMP],
+                  sq.ok[I_SECONDARY_RETURN_TEMP] != 0, sq.values[I_PRIMARY_RETURN_TEMP],
+                  sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
         pumps = self.pumps
-        filling = mode == _M_STARTUP_FILL  # never circulate an unfilled network, frost or not
+        filling = mode == M_STARTUP_FILL  # never circulate an unfilled network, frost or not
         want = circulation_wanted(mode) or (frost and not filling)
-        dp_lease = leases.value[_L_DP] if leases.active(_L_DP) else 0.0
+        dp_lease = leases.value[L_DP] if leases.active(L_DP) else 0.0
         pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
         if pumps.short_of_heat:
             self.chain.room.note_shortage(now_s)  # the next cycles' room target holds a margin
         pumps.step(now_s, dt_s, want, sq, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
-        makeup_kpa = leases.value[_L_MAKEUP] if leases.active(_L_MAKEUP) else self.makeup_setpoint_kpa
+        makeup_kpa = leases.value[L_MAKEUP] if leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
         mu = self.make_up
         mu.step(now_s, dt_s, sq, makeup_kpa, filling)
         act = self.act
@@ -274,21 +270,21 @@ class StationController:
     def _mode_lease(self, now_s: float) -> None:
         # A remote summer/safe lease: gone (expired or cleared) -> back to the mode it
         # interrupted; the mode changed otherwise (a command, a trip) -> the lease is void.
-        leased = int(self.leases.value[_L_MODE])
+        leased = int(self.leases.value[L_MODE])
         back = self.mode_lease_return
         modes = self.modes
         if modes.mode != leased:
-            self.leases.clear(_L_MODE)
+            self.leases.clear(L_MODE)
             self.mode_lease_return = -1
             return
-        if self.leases.active(_L_MODE):
+        if self.leases.active(L_MODE):
             return
         self.mode_lease_return = -1
-        if leased == _M_SAFE and self.interlocks.tripped:
+        if leased == M_SAFE and self.interlocks.tripped:
             return  # a latched trip keeps it in safe until acknowledged and commanded
-        if leased == _M_SAFE and (back == _M_STARTUP_FILL or back == _M_STARTUP_COLD or back == _M_STARTUP_WARMUP):
-            modes.fire(md.T_CMD_AUTO, now_s, "mode_lease_ended")  # start-up is entered from out of safe
-        modes.fire(md.RETURN_TRIGGERS[back], now_s, "mode_lease_ended")
+        if leased == M_SAFE and (back == M_STARTUP_FILL or back == M_STARTUP_COLD or back == M_STARTUP_WARMUP):
+            modes.fire(T_CMD_AUTO, now_s, "mode_lease_ended")  # start-up is entered from out of safe
+        modes.fire(RETURN_TRIGGERS[back], now_s, "mode_lease_ended")
 
     def _outputs(self) -> dict:
         # step()'s result: a new dict each cycle (callers keep it as the last output).
@@ -306,7 +302,7 @@ class StationController:
             "makeup_pump_speed_cmd_pct": act.makeup_pump_speed_cmd_pct,
             "relief_valve_open": act.relief_valve_open,
             "mode": mode,
-            "mode_name": md.MODE_NAMES[mode],
+            "mode_name": MODE_NAMES[mode],
             "supply_setpoint_c": self.supply_setpoint_c,
             "alarms": self.alarms.listing_now(),
         }
@@ -323,9 +319,9 @@ class StationController:
         # The chain reads a few signals itself (limiters, schedule); it gets them validated.
         sq = self.sq
         d = self.chain_in
-        d["primary_return_temp_c"] = (sq.values[_I_PRIMARY_RETURN_TEMP], sq.ok[_I_PRIMARY_RETURN_TEMP] != 0)
-        d["heat_power_kw"] = (sq.values[_I_HEAT_POWER], sq.ok[_I_HEAT_POWER] != 0)
-        d["primary_flow_m3h"] = (sq.values[_I_PRIMARY_FLOW], sq.ok[_I_PRIMARY_FLOW] != 0)
+        d["primary_return_temp_c"] = (sq.values[I_PRIMARY_RETURN_TEMP], sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
+        d["heat_power_kw"] = (sq.values[I_HEAT_POWER], sq.ok[I_HEAT_POWER] != 0)
+        d["primary_flow_m3h"] = (sq.values[I_PRIMARY_FLOW], sq.ok[I_PRIMARY_FLOW] != 0)
         d[TIME_OF_DAY_S] = (self.time_of_day_s, self.time_of_day_ok)
         return d
 
@@ -357,10 +353,10 @@ class StationController:
 
     def _filled(self) -> bool:
         sq = self.sq
-        if not sq.ok[_I_SECONDARY_RETURN_PRESSURE]:
+        if not sq.ok[I_SECONDARY_RETURN_PRESSURE]:
             return False
-        level_ok = not sq.ok[_I_TANK_LEVEL] or not self.make_up.tank_low_low
-        return level_ok and sq.values[_I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
+        level_ok = not sq.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
+        return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
 
     def _update_alarms(self, now_s: float) -> None:
         a = self.alarms
@@ -368,46 +364,46 @@ class StationController:
         il = self.interlocks
         pumps = self.pumps
         mu = self.make_up
-        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
-        p_ret = sq.values[_I_SECONDARY_RETURN_PRESSURE]
-        level = sq.values[_I_TANK_LEVEL]
-        a.update(_A_SECONDARY_OVERTEMP, il.tripped, il.overtemp_value_c, now_s)
-        a.update(_A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
+        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
+        level = sq.values[I_TANK_LEVEL]
+        a.update(A_SECONDARY_OVERTEMP, il.tripped, il.overtemp_value_c, now_s)
+        a.update(A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
         wanted = circulation_wanted(self.modes.mode) or il.frost
         failed1 = pumps.failed[0] != 0
         failed2 = pumps.failed[1] != 0
-        a.update(_A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and failed1 and failed2, 0.0, now_s)
-        a.update(_A_PUMP1_FAULT, failed1, 1.0, now_s)
-        a.update(_A_PUMP2_FAULT, failed2, 2.0, now_s)
-        a.update(_A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
-        filling = self.modes.mode == _M_STARTUP_FILL  # low pressure is expected while filling
-        a.update(_A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
-        a.update(_A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
-        a.update(_A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
-        a.update(_A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
-        a.update(_A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
-        a.update(_A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
+        a.update(A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and failed1 and failed2, 0.0, now_s)
+        a.update(A_PUMP1_FAULT, failed1, 1.0, now_s)
+        a.update(A_PUMP2_FAULT, failed2, 2.0, now_s)
+        a.update(A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
+        filling = self.modes.mode == M_STARTUP_FILL  # low pressure is expected while filling
+        a.update(A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
+        a.update(A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
+        a.update(A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
+        a.update(A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
+        a.update(A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
+        a.update(A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
         sp = self.supply_setpoint_c
         mode = self.modes.mode
-        closed_loop = (sq.ok[_I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != _M_MANUAL
+        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != M_MANUAL
                        and heating_allowed(mode) and not il.tripped and not il.no_flow)
-        a.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
-        a.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
+        a.update(A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
+        a.update(A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
         valve = self.valve
-        a.update(_A_VALVE_OPEN_NO_RISE, valve.open_no_rise, supply_c, now_s)
-        a.update(_A_VALVE_SHUT_RISING, valve.shut_rising, supply_c, now_s)
-        a.update(_A_VALVE_POSITION_MISMATCH, valve.position_mismatch, sq.values[_I_VALVE_POSITION], now_s)
-        a.update(_A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
-        a.update(_A_SAFE_MODE, mode == _M_SAFE, 0.0, now_s)
+        a.update(A_VALVE_OPEN_NO_RISE, valve.open_no_rise, supply_c, now_s)
+        a.update(A_VALVE_SHUT_RISING, valve.shut_rising, supply_c, now_s)
+        a.update(A_VALVE_POSITION_MISMATCH, valve.position_mismatch, sq.values[I_VALVE_POSITION], now_s)
+        a.update(A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
+        a.update(A_SAFE_MODE, mode == M_SAFE, 0.0, now_s)
         # Sensor alarms: with every signal not BAD and every sensor alarm idle, each update
         # below would return at once; skip the loop then (it costs a third of the cycle).
         if sq.n_bad > 0 or self.sensor_alarms_busy:
             busy = False
             i = 0
-            base = _A_SENSOR0
-            while i < _N_SIGNALS:
+            base = A_SENSOR0
+            while i < N_SIGNALS:
                 a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
-                if a.state[base + i] != _S_NONE or a.on_since_s[base + i] >= 0.0:
+                if a.state[base + i] != S_NONE or a.on_since_s[base + i] >= 0.0:
                     busy = True
                 i += 1
             self.sensor_alarms_busy = busy
@@ -451,163 +447,27 @@ class StationController:
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
         # While the supply sensor is bad: the valve's open-loop limit (None when it can see).
         d["valve_fallback_limit_pct"] = self.valve.fallback_limit_pct if self.valve.fallback else None
-        d["room_setpoint_lease_s"] = lz.remaining_s(_L_ROOM, now_s)
-        d["supply_setpoint_lease_s"] = lz.remaining_s(_L_SUPPLY, now_s)
+        d["room_setpoint_lease_s"] = lz.remaining_s(L_ROOM, now_s)
+        d["supply_setpoint_lease_s"] = lz.remaining_s(L_SUPPLY, now_s)
         # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
-        d["supply_setpoint_lease_c"] = lz.value[_L_SUPPLY] if lz.active(_L_SUPPLY) else None
-        d["dp_setpoint_lease_s"] = lz.remaining_s(_L_DP, now_s)
-        d["makeup_pressure_lease_s"] = lz.remaining_s(_L_MAKEUP, now_s)
-        d["boost_lease_s"] = lz.remaining_s(_L_BOOST, now_s)
-        d["mode_lease_s"] = lz.remaining_s(_L_MODE, now_s)
+        d["supply_setpoint_lease_c"] = lz.value[L_SUPPLY] if lz.active(L_SUPPLY) else None
+        d["dp_setpoint_lease_s"] = lz.remaining_s(L_DP, now_s)
+        d["makeup_pressure_lease_s"] = lz.remaining_s(L_MAKEUP, now_s)
+        d["boost_lease_s"] = lz.remaining_s(L_BOOST, now_s)
+        d["mode_lease_s"] = lz.remaining_s(L_MODE, now_s)
         d["warmup_ramp_c"] = self.modes.ramp_c
         return d
 
     # --- commands ----------------------------------------------------------------------------
     def handle_command(self, cmd: object, now_s: float) -> dict:
-        """Validate and apply one command; the answer carries a reason code and a text."""
-        res = self._command(cmd, now_s)
-        ev = {"kind": "command", "reason": res["reason"] if res["result"] != "applied" else "applied",
-              "result": res["result"], "at_s": now_s}
-        if isinstance(cmd, dict):
-            for key, field in (("id", "id"), ("kind", "command"), ("user", "user"), ("source", "source")):
-                value = cmd.get(key)
-                if isinstance(value, str):
-                    ev[field] = value
-        ev["detail"] = res["detail"]
-        self.events.append(ev)
-        return res
+        """Validate and apply one command (core.command_handler); the answer carries a reason
+        code and a text, and one "command" event is queued."""
+        return command_handler.handle(self, cmd, now_s)
 
-    def _command(self, cmd: object, now_s: float) -> dict:
-        mode = self.modes.mode
-        bad = cm.check_envelope(cmd, now_s, mode)
-        if bad or not isinstance(cmd, dict):
-            return bad
-        kind = cmd["kind"]
-        args = cmd.get("args", {})
-        ccfg = self.cfg["commands"]
-        lz = self.leases
-        if kind == "set_mode":
-            return self._set_mode(args, cmd.get("source", "remote"), now_s)
-        if kind == "ack_alarm":
-            code = args.get("code")
-            if not isinstance(code, str):
-                return cm.result("rejected", "bad_args", "code=%r: must be an alarm code" % (code,))
-            why = self.alarms.ack(code, now_s)
-            if why:
-                return cm.result("rejected", why, "alarm %s: %s" % (code, why))
-            if code == "secondary_overtemp":
-                self.interlocks.request_reset()
-            return cm.result("applied", "ok", "alarm %s acknowledged" % code)
-        if kind == "clear_lease":
-            what = args.get("what")
-            if what == "all":
-                for i in range(cm.N_LEASES):
-                    lz.clear(i)
-                return cm.result("applied", "ok", "all leases cleared")
-            if what not in cm.LEASE_NAMES:
-                return cm.result("rejected", "bad_args", "what=%r: must be all or one of %s" % (what, ", ".join(cm.LEASE_NAMES)))
-            had = lz.clear(cm.LEASE_NAMES.index(what))
-            return cm.result("applied", "ok", "%s lease cleared" % what if had else "no %s lease was active" % what)
-        if kind == "set_valve_manual":
-            value, bad = cm.number_arg(args, "valve_pct", "%", 0.0, 100.0)
-            if bad is not None:
-                return bad
-            self.manual_valve_pct = value
-            return cm.result("applied", "ok", "manual valve position %.1f %%" % value)
-        if kind == "boost":
-            value, bad = cm.number_arg(args, "boost_k", "K", 0.0, float(ccfg["boost_max_k"]))
-            if bad is not None:
-                return bad
-            duration = args.get("duration_s", args.get("lease_s"))
-            dur, bad = cm.lease_arg({"lease_s": duration}, ccfg)
-            if bad is not None:
-                return bad
-            lz.set(_L_BOOST, value, now_s, dur)
-            return cm.result("applied", "ok", "boost +%.1f K for %.0f s" % (value, dur))
-        spec = {
-            "set_room_setpoint": (_L_ROOM, "room_setpoint_c", "degC", "room_min_c", "room_max_c"),
-            "set_supply_setpoint": (_L_SUPPLY, "supply_setpoint_c", "degC", "supply_min_c", "supply_max_c"),
-            "set_dp_setpoint": (_L_DP, "dp_setpoint_kpa", "kPa", "dp_min_kpa", "dp_max_kpa"),
-            "set_makeup_pressure": (_L_MAKEUP, "pressure_setpoint_kpa", "kPa", "makeup_min_kpa", "makeup_max_kpa"),
-        }[kind]
-        value, bad = cm.number_arg(args, spec[1], spec[2], float(ccfg[spec[3]]), float(ccfg[spec[4]]))
-        if bad is not None:
-            return bad
-        lease_s, bad = cm.lease_arg(args, ccfg)
-        if bad is not None:
-            return bad
-        lz.set(spec[0], value, now_s, lease_s)
-        return cm.result("applied", "ok", "%s=%s %s for %.0f s" % (spec[1], value, spec[2], lease_s))
-
-    def _set_mode(self, args: dict, source: object, now_s: float) -> dict:
-        name = args.get("mode")
-        if name not in md.COMMAND_MODES:
-            return cm.result("rejected", "bad_args", "mode=%r: must be one of %s" % (name, ", ".join(sorted(md.COMMAND_MODES))))
-        if name in cm.LOCAL_ONLY_MODES and source != "local":
-            return cm.result("rejected", "local_only", "mode %s is allowed from the local panel only" % name)
-        leased = source != "local" and name in cm.LEASED_MODES
-        duration = args.get("duration_s", args.get("lease_s"))
-        lease_s = 0.0
-        if leased:
-            lease_s, bad = cm.lease_arg({"lease_s": duration}, self.cfg["commands"])
-            if bad is not None:
-                return bad
-        elif duration is not None:
-            return cm.result("rejected", "bad_args", "duration_s=%r: applies only to a remote %s"
-                             % (duration, " or ".join(cm.LEASED_MODES)))
-        if leased and name == "summer":
-            bad = self._summer_outdoor_check()
-            if bad:
-                return bad
-        if name == "manual" and not self.sq.ok[_I_SECONDARY_SUPPLY_TEMP]:
-            # A hand-set valve with no supply temperature to watch is how a blind station
-            # overheats; auto's fallback (or safe) is what runs it until the sensor is fixed.
-            return cm.result("rejected", "supply_sensor_bad",
-                             "manual mode refused while the secondary supply temperature sensor is bad")
-        mode = self.modes.mode
-        if mode == _M_SAFE and name != "safe" and self.interlocks.tripped:
-            return cm.result("rejected", "interlock_latched",
-                             "over-temperature trip latched: acknowledge secondary_overtemp once cool")
-        trigger = md.COMMAND_MODES[name]
-        target = md.MODE_NAMES[mode]
-        lz = self.leases
-        if name == target or (name == "startup" and mode in (_M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP)):
-            if leased and self.mode_lease_return >= 0:
-                # A running lease renewed explicitly (never implicitly).
-                lz.set(_L_MODE, float(mode), now_s, lease_s)
-                return cm.result("applied", "ok", "mode %s lease renewed for %.0f s" % (target, lease_s))
-            if not leased:
-                self._drop_mode_lease()  # the same mode set locally (or for good) holds now
-            return cm.result("applied", "ok", "already in mode %s" % target)
-        if not self.modes.fire(trigger, now_s, "command"):
-            return cm.result("rejected", "not_permitted_in_mode", "mode %s cannot be entered from %s" % (name, target))
-        if name == "manual":
-            self.manual_valve_pct = self.valve.actuator.estimate_pct
-        if leased:
-            if self.mode_lease_return < 0:
-                self.mode_lease_return = mode  # the station's own mode, before any remote lease
-            lz.set(_L_MODE, float(self.modes.mode), now_s, lease_s)
-            return cm.result("applied", "ok", "mode %s -> %s for %.0f s, then back to %s"
-                             % (target, md.MODE_NAMES[self.modes.mode], lease_s, md.MODE_NAMES[self.mode_lease_return]))
-        self._drop_mode_lease()
-        return cm.result("applied", "ok", "mode %s -> %s" % (target, md.MODE_NAMES[self.modes.mode]))
-
-    def _drop_mode_lease(self) -> None:
-        self.leases.clear(_L_MODE)
+    def drop_mode_lease(self) -> None:
+        """End a remote summer/safe lease without going back (the mode set now holds)."""
+        self.leases.clear(L_MODE)
         self.mode_lease_return = -1
-
-    def _summer_outdoor_check(self) -> dict:
-        # Remote summer only when it is warm by both the actual and the attenuated outdoor
-        # temperature the curve runs on; an empty dict when allowed.
-        od = self.chain.outdoor
-        if od.source == 3:  # SOURCE_FIXED: no sensor, supervisor or recent value at all
-            return cm.result("rejected", "outdoor_unknown", "remote summer refused: outdoor temperature unknown")
-        low_c = od.actual_c if od.actual_c < od.attenuated_c else od.attenuated_c
-        limit_c = float(self.cfg["commands"]["summer_min_outdoor_c"])
-        if low_c < limit_c:
-            return cm.result("rejected", "outdoor_too_cold", "remote summer refused: outdoor %.1f degC is below "
-                             "commands.summer_min_outdoor_c=%.1f degC" % (low_c, limit_c))
-        return {}
 
     # --- rooms, supervisor outdoor -------------------------------------------------------------
     def set_room_readings(self, readings: object, now_s: float) -> None:
@@ -650,10 +510,10 @@ class StationController:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100:
             self.manual_valve_pct = float(v)
         back = snap.get("mode_lease_return")
-        if self.leases.active(_L_MODE) and isinstance(back, int) and not isinstance(back, bool) and 0 <= back < md.N_MODES:
+        if self.leases.active(L_MODE) and isinstance(back, int) and not isinstance(back, bool) and 0 <= back < N_MODES:
             self.mode_lease_return = back
         else:
-            self._drop_mode_lease()
+            self.drop_mode_lease()
         self.alarms.restore(snap.get("alarms"), now_s)
         self.sensor_alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)

@@ -1,5 +1,5 @@
 """The supervisor's shape check of remote commands: a remote summer or safe is a lease on the
-station (core.commands LEASED_MODES), so set_mode carries an optional duration_s."""
+station (core.command_handler LEASED_MODES), so set_mode carries an optional duration_s."""
 
 from __future__ import annotations
 
