@@ -39,12 +39,25 @@ fi
 chroot "$ROOT" /opt/venv/bin/python -c "import hypothesis" 2>/dev/null || chroot "$ROOT" /opt/venv/bin/pip install -q hypothesis
 
 # A fresh copy of core's tracked sources (no x86 build artefacts); heatkeeper.core maps onto it.
-# The aarch64 build of the previous run is carried over: tar keeps the sources' times, so
-# Cython and build_ext redo only the modules whose .py or .pxd changed since (a run with
-# nothing changed compiles nothing; a changed .pxd also rebuilds the modules that cimport it).
+# The aarch64 build of the previous run is carried over, and Cython and build_ext redo only the
+# modules whose .py or .pxd changed since (a changed .pxd also rebuilds the modules that cimport
+# it). "Changed" is judged by content, not by the checkout's file times (a merge or another
+# worktree can leave a changed source older than the last build): every source is dated
+# 2000-01-01, then the ones whose SHA-256 differs from the last successful build's are dated now.
 SRC=$ROOT/opt/heatkeeper
+MANIFEST=$ROOT/opt/heatkeeper-built.sha256
 rm -rf "$SRC.new" "$ROOT/opt/heatkeeper-path"; mkdir -p "$SRC.new" "$ROOT/opt/heatkeeper-path/heatkeeper"
 git ls-files -z core setup.py pyproject.toml conftest.py | tar --null -T - -cf - | tar -xf - -C "$SRC.new"
+(
+  cd "$SRC.new"
+  find . -type f \( -name '*.py' -o -name '*.pxd' \) | sort | xargs sha256sum > ../heatkeeper-sources.sha256
+  find . -type f \( -name '*.py' -o -name '*.pxd' \) -exec touch -d 2000-01-01 {} +
+  if [ -f "$MANIFEST" ]; then
+    grep -vxF -f "$MANIFEST" ../heatkeeper-sources.sha256 | cut -c67- | xargs -r touch
+  else
+    find . -type f \( -name '*.py' -o -name '*.pxd' \) -exec touch {} +   # no record of the last build
+  fi
+)
 if [ -d "$SRC/build" ]; then
   mv "$SRC/build" "$SRC.new/build"
   for built in "$SRC"/core/*.c "$SRC"/core/*.so; do
@@ -57,9 +70,9 @@ rm -rf "$SRC"; mv "$SRC.new" "$SRC"
 ln -s /opt/heatkeeper/core "$ROOT/opt/heatkeeper-path/heatkeeper/core"
 echo "test-arm64: root ready after $(( $(date +%s) - start )) s"
 
+rm -f "$MANIFEST"
 chroot "$ROOT" /bin/sh -ec '
   cd /opt/heatkeeper
-  export PYTHONPATH=/opt/heatkeeper-path
   # an install left by an older version of this script would shadow the mapping
   ! ls /opt/venv/lib/python3*/site-packages | grep -qi "^heatkeeper" || /opt/venv/bin/pip uninstall -q -y heatkeeper
   echo "test-arm64: $(uname -m), $(/opt/venv/bin/python -V)"
@@ -69,6 +82,12 @@ chroot "$ROOT" /bin/sh -ec '
   HEATKEEPER_REQUIRE_CEXT=1 HEATKEEPER_CEXT_PACKAGES=heatkeeper.core CFLAGS=-g0 \
     /opt/venv/bin/python setup.py -q build_ext --inplace -j 2 2>&1 | grep -v -i warn || true
   echo "test-arm64: $(ls core/*.so | wc -l) compiled modules (build took $(( $(date +%s) - t0 )) s), e.g. $(ls core/units*.so)"
+'
+# the build is complete: the next run compiles only what differs from these sources
+mv "$ROOT/opt/heatkeeper-sources.sha256" "$MANIFEST"
+chroot "$ROOT" /bin/sh -ec '
+  cd /opt/heatkeeper
+  export PYTHONPATH=/opt/heatkeeper-path
   echo "test-arm64: compiled leg"
   t0=$(date +%s)
   HEATKEEPER_REQUIRE_CEXT=1 /opt/venv/bin/python -m pytest -q -p no:cacheprovider core
