@@ -279,12 +279,11 @@ def _check_slave_access(ms: dict[str, Any], problems: list[str]) -> None:
 
 
 def _loopback(host: str) -> bool:
-    import ipaddress
-
+    """True for "localhost" and loopback addresses (127.0.0.0/8, ::1, also in brackets)."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -342,12 +341,7 @@ def transport_problems(mqtt: MqttSection) -> list[str]:
     (Not a load error: a station never stops heating over its uplink settings.)"""
     if not mqtt.enabled or mqtt.tls_ca or mqtt.tls_cert or mqtt.insecure_plaintext:
         return []
-    host = mqtt.host.strip("[]")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
+    if _loopback(mqtt.host):
         return []
     return ["mqtt.host=%r: plain MQTT off this host sends the station's password and data in clear; set "
             "mqtt.tls_ca (the broker's CA) for TLS, or mqtt.insecure_plaintext = true if that is intended" % mqtt.host]

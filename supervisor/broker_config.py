@@ -35,7 +35,6 @@ import base64
 import csv
 import grp
 import hashlib
-import ipaddress
 import os
 import pwd
 import stat
@@ -44,6 +43,7 @@ import sys
 from heatkeeper.core import codec
 
 from .broker import COLLECTORS_USER, SUPERVISOR_USER, ensure_credentials, supervisor_users
+from .hosts import is_loopback
 
 RESERVED = (SUPERVISOR_USER, COLLECTORS_USER, "admin")
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
@@ -112,16 +112,6 @@ def acl_text(sup_users: list[str] | None = None, platforms: dict[str, list[str]]
     lines += ["pattern write %sstations/%%u/up/%s" % (p, kind) for kind in codec.UP_KINDS]
     lines += ["pattern write %sstations/%%u/status" % p, "pattern read %sstations/%%u/down/#" % p, ""]
     return "\n".join(lines)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and "localhost"."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def conf_text(out: str, port: int, bind: str, tls: tuple[str, str, str] | None, tls_port: int, as_root: bool = False,

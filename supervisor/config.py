@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import ipaddress
 import os
 import tomllib
 from typing import Any
@@ -42,6 +41,8 @@ from heatkeeper.core import codec
 from heatkeeper.supervisor.web.config import DEFAULTS as WEB_DEFAULTS
 from heatkeeper.supervisor.web.config import WebConfigError
 from heatkeeper.supervisor.web.config import validate as validate_web
+
+from .hosts import is_loopback
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "supervisor": {"data_dir": "var/supervisor", "utc_offset_h": 8.0, "site_name": "heatkeeper"},
@@ -203,15 +204,6 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     return cfg
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _transport_problems(cfg: dict[str, Any]) -> list[str]:
     """Plaintext MQTT off loopback, the embedded broker's TLS files, and the user names the
     broker reserves for the supervisor's connections."""
@@ -223,11 +215,11 @@ def _transport_problems(cfg: dict[str, Any]) -> list[str]:
     for key in ("tls_ca", "tls_cert", "tls_key"):
         if b[key] and not os.path.isfile(b[key]):
             problems.append("broker.%s=%r: file not found" % (key, b[key]))
-    if b["embedded"] and not _loopback(b["host"]) and not all(tls) and not b["insecure_plaintext"]:
+    if b["embedded"] and not is_loopback(b["host"]) and not all(tls) and not b["insecure_plaintext"]:
         problems.append("broker.host=%r: the embedded broker would take plain MQTT (passwords in clear) off loopback; "
                         "give broker.tls_ca, broker.tls_cert and broker.tls_key, or set broker.insecure_plaintext = true"
                         % b["host"])
-    if not _loopback(m["host"]) and not m["tls_ca"] and not m["insecure_plaintext"]:
+    if not is_loopback(m["host"]) and not m["tls_ca"] and not m["insecure_plaintext"]:
         problems.append("mqtt.host=%r: plain MQTT off loopback sends the supervisor's password in clear; give "
                         "mqtt.tls_ca, or set mqtt.insecure_plaintext = true" % m["host"])
     if not codec.valid_id(m["username"]):

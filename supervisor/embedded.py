@@ -23,6 +23,7 @@ from typing import Any
 
 from . import broker_config
 from .broker import EmbeddedBroker, ensure_credentials, supervisor_users
+from .hosts import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ async def start_embedded_broker(cfg: dict[str, Any]) -> tuple[Any, dict[str, str
         await broker.start()
         return broker, broker.passwords
     b = cfg["broker"]
-    if b["tls_cert"] or not broker_config.is_loopback(b["host"]):
+    if b["tls_cert"] or not is_loopback(b["host"]):
         raise BrokerStartError("broker.host=%r%s: no mosquitto binary here, and the amqtt fallback serves this host "
                                "only (no TLS, no session protection); install mosquitto (apt-get install mosquitto)"
                                % (b["host"], " with broker.tls_*" if b["tls_cert"] else ""))

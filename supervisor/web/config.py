@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..hosts import is_loopback
 from . import i18n
 
 DEFAULTS: dict[str, Any] = {
@@ -180,14 +181,6 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def is_loopback(host: str) -> bool:
-    """True for "localhost" and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _scope_problem(scope: Any) -> str | None:
