@@ -109,6 +109,10 @@ DEFAULTS = {
     "sensor_delay_s": 5.0,
     "deviation_delay_s": 600.0,
     "clear_delay_s": 5.0,
+    # supply_deviation_high/low: the closed-loop supply this far from its setpoint, judged only
+    # at setpoints from deviation_min_setpoint_c up (below it the valve may sit on its seat)
+    "deviation_k": 10.0,
+    "deviation_min_setpoint_c": 30.0,
 }
 
 
@@ -119,6 +123,8 @@ def validate(section: dict) -> list:
     checks.number(p, "alarms", section, "sensor_delay_s", "s", 0, 3600)
     checks.number(p, "alarms", section, "deviation_delay_s", "s", 0, 86400)
     checks.number(p, "alarms", section, "clear_delay_s", "s", 0, 3600)
+    checks.number(p, "alarms", section, "deviation_k", "K", 2, 50)
+    checks.number(p, "alarms", section, "deviation_min_setpoint_c", "degC", 20, 80)
     return p
 
 

@@ -45,11 +45,12 @@ STATION_DEFAULTS = {
     "cycle_s": 1.0,
     "room_setpoint_c": 18.5,
 }
+CYCLE_S_RANGE = (0.1, 60)  # the firmware's [station].cycle_s takes the same default and range
 
 
 def _validate_station(section: dict) -> list:
     p = []  # type: list
-    checks.number(p, "station", section, "cycle_s", "s", 0.1, 60)
+    checks.number(p, "station", section, "cycle_s", "s", CYCLE_S_RANGE[0], CYCLE_S_RANGE[1])
     checks.number(p, "station", section, "room_setpoint_c", "degC", 16, 24)
     return p
 

@@ -108,8 +108,8 @@ class StationController:
         self.supply_min_c = float(ccfg["supply_min_c"])
         self.supply_max_c = float(ccfg["supply_max_c"])
         self.makeup_setpoint_kpa = float(cfg["make_up"]["pressure_setpoint_kpa"])
-        self.deviation_k = 10.0
-        self.deviation_min_setpoint_c = 30.0
+        self.deviation_k = float(cfg["alarms"]["deviation_k"])
+        self.deviation_min_setpoint_c = float(cfg["alarms"]["deviation_min_setpoint_c"])
         self.now_s = 0.0
         self.started = False
         self.sq = SignalQuality(cfg["sensors"])

@@ -37,7 +37,7 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
     "station": {
         "id": (None, "id", None, ""),
         "name": ("", "str", None, ""),
-        "cycle_s": (1.0, "float", (0.1, 60.0), "s"),
+        "cycle_s": (core_settings.STATION_DEFAULTS["cycle_s"], "float", tuple(map(float, core_settings.CYCLE_S_RANGE)), "s"),
         "data_dir": ("", "str", None, ""),
         "telemetry_interval_s": (10.0, "float", (1.0, 3600.0), "s"),
         "snapshot_interval_s": (60.0, "float", (5.0, 3600.0), "s"),

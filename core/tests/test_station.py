@@ -32,6 +32,17 @@ class TestContract(unittest.TestCase):
             self.assertTrue(isinstance(exc, ValueError))
         self.assertRaises(SettingsError, StationController, "not a dict")
 
+    def test_supply_deviation_thresholds_are_settings(self):
+        self.assertEqual(StationController().deviation_k, 10.0)
+        ctl = StationController({"alarms": {"deviation_k": 20.0, "deviation_min_setpoint_c": 35.0}})
+        self.assertEqual(ctl.deviation_k, 20.0)
+        self.assertEqual(ctl.deviation_min_setpoint_c, 35.0)
+        try:
+            StationController({"alarms": {"deviation_k": 0.5}})
+            self.assertTrue(False, "no SettingsError")
+        except SettingsError as exc:
+            self.assertIn("alarms.deviation_k=0.5 K: must be in [2, 50]", exc.problems)
+
     def test_garbage_inputs_never_raise(self):
         ctl = StationController()
         for garbage in (None, {}, {"now_s": "x"}, {"now_s": float("nan")}, {"now_s": 5.0, "outdoor_temp_c": "cold"},
