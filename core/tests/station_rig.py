@@ -74,6 +74,23 @@ class Rig:
         return None
 
 
+# The valve driven fully shut (what a safety rule's table rows expect of the outputs).
+SHUT = {"valve_cmd_pct": 0.0, "valve_open_pulse_s": 0.0, "valve_close_pulse_s": 1.0}
+
+
+def merged(*dicts):
+    """One dict of several (later keys win): a table row's inputs or expected outputs."""
+    out = {}
+    for d in dicts:
+        out.update(d)
+    return out
+
+
+def cmd(kind, args=None, source="remote"):
+    """A command as the station receives it (fixed id and user)."""
+    return {"id": "x", "kind": kind, "args": args or {}, "user": "op", "source": source}
+
+
 def run_table(case, rig, rows, dt_s=1.0):
     """Run scenario rows (see the module docstring) with unittest assertions on `case`."""
     for n, row in enumerate(rows):

@@ -9,22 +9,10 @@ already in manual, limited the same way). With a healthy supply sensor none of t
 import unittest
 
 from heatkeeper.core import heating_curve, interlocks
-from heatkeeper.core.tests.station_rig import Rig, run_table
+from heatkeeper.core.tests.station_rig import SHUT, Rig, cmd, merged, run_table
 
-SHUT = {"valve_cmd_pct": 0.0, "valve_open_pulse_s": 0.0, "valve_close_pulse_s": 1.0}
 # A position-commanded valve: the command is the position (no pulse bookkeeping in the asserts).
 POSITION = {"valve": {"kind": "position"}}
-
-
-def merged(*dicts):
-    out = {}
-    for d in dicts:
-        out.update(d)
-    return out
-
-
-def cmd(kind, args=None, source="remote"):
-    return {"id": "x", "kind": kind, "args": args or {}, "user": "op", "source": source}
 
 
 def feed_forward_pct(setpoint_c):

@@ -5,11 +5,7 @@ import json
 import unittest
 
 from heatkeeper.core.station import StationController
-from heatkeeper.core.tests.station_rig import Rig, run_table
-
-
-def cmd(kind, args=None, source="remote"):
-    return {"id": "x", "kind": kind, "args": args or {}, "user": "op", "source": source}
+from heatkeeper.core.tests.station_rig import Rig, cmd, run_table
 
 
 class TestLeaseScenarios(unittest.TestCase):

@@ -7,14 +7,10 @@ import unittest
 
 from heatkeeper.core import commands, settings
 from heatkeeper.core.station import StationController
-from heatkeeper.core.tests.station_rig import Rig, run_table
+from heatkeeper.core.tests.station_rig import Rig, cmd, run_table
 
 DEFAULT_LEASE_S = commands.DEFAULTS["default_lease_s"]  # 3600 s
 MAX_LEASE_S = commands.DEFAULTS["max_lease_s"]
-
-
-def cmd(kind, args=None, source="remote"):
-    return {"id": "x", "kind": kind, "args": args or {}, "user": "op", "source": source}
 
 
 def warm_rig(**kw):

@@ -6,20 +6,7 @@ allow."""
 
 import unittest
 
-from heatkeeper.core.tests.station_rig import Rig, run_table
-
-SHUT = {"valve_cmd_pct": 0.0, "valve_open_pulse_s": 0.0, "valve_close_pulse_s": 1.0}
-
-
-def merged(*dicts):
-    out = {}
-    for d in dicts:
-        out.update(d)
-    return out
-
-
-def cmd(kind, args=None, source="remote"):
-    return {"id": "x", "kind": kind, "args": args or {}, "user": "op", "source": source}
+from heatkeeper.core.tests.station_rig import SHUT, Rig, cmd, merged, run_table
 
 
 class TestSafetyScenarios(unittest.TestCase):
