@@ -115,17 +115,20 @@ DEFAULTS = {
     "deviation_min_setpoint_c": 30.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "delay_s": (0, 3600, "s"),
+    "sensor_delay_s": (0, 3600, "s"),
+    "deviation_delay_s": (0, 86400, "s"),
+    "clear_delay_s": (0, 3600, "s"),
+    "deviation_k": (2, 50, "K"),
+    "deviation_min_setpoint_c": (20, 80, "degC"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "alarms" settings section."""
-    p = []  # type: list
-    checks.number(p, "alarms", section, "delay_s", "s", 0, 3600)
-    checks.number(p, "alarms", section, "sensor_delay_s", "s", 0, 3600)
-    checks.number(p, "alarms", section, "deviation_delay_s", "s", 0, 86400)
-    checks.number(p, "alarms", section, "clear_delay_s", "s", 0, 3600)
-    checks.number(p, "alarms", section, "deviation_k", "K", 2, 50)
-    checks.number(p, "alarms", section, "deviation_min_setpoint_c", "degC", 20, 80)
-    return p
+    return checks.section("alarms", section, DEFAULTS, RANGES)
 
 
 class AlarmTable:

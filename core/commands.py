@@ -57,33 +57,39 @@ DEFAULTS = {
     "summer_min_outdoor_c": 12.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "default_lease_s": (10, 604800, "s"),
+    "min_lease_s": (1, 86400, "s"),
+    "max_lease_s": (10, 604800, "s"),
+    "room_min_c": (5, 30, "degC"),
+    "room_max_c": (10, 30, "degC"),
+    "supply_min_c": (5, 100, "degC"),
+    "supply_max_c": (20, 140, "degC"),
+    "dp_min_kpa": (0, 1000, "kPa"),
+    "dp_max_kpa": (10, 2000, "kPa"),
+    "makeup_min_kpa": (0, 2000, "kPa"),
+    "makeup_max_kpa": (50, 2500, "kPa"),
+    "boost_max_k": (0, 30, "K"),
+    "summer_min_outdoor_c": (-10, 30, "degC"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "commands" settings section."""
-    p = []  # type: list
-    s = "commands"
-    checks.number(p, s, section, "default_lease_s", "s", 10, 604800)
-    checks.number(p, s, section, "min_lease_s", "s", 1, 86400)
-    checks.number(p, s, section, "max_lease_s", "s", 10, 604800)
-    checks.order(p, s, section, "min_lease_s", "max_lease_s", "s")
-    d = section["default_lease_s"]
-    if checks.is_number(d) and checks.is_number(section["max_lease_s"]) and checks.is_number(section["min_lease_s"]):
-        if d > section["max_lease_s"] or d < section["min_lease_s"]:
+    p = checks.section("commands", section, DEFAULTS, RANGES)
+    if not isinstance(section, dict):
+        return p
+    s = checks.merged(DEFAULTS, section)
+    checks.order(p, "commands", s, "min_lease_s", "max_lease_s", "s")
+    d = s["default_lease_s"]
+    if checks.is_number(d) and checks.is_number(s["max_lease_s"]) and checks.is_number(s["min_lease_s"]):
+        if d > s["max_lease_s"] or d < s["min_lease_s"]:
             p.append("commands.default_lease_s=%r s: must be in [min_lease_s, max_lease_s]" % d)
-    checks.number(p, s, section, "room_min_c", "degC", 5, 30)
-    checks.number(p, s, section, "room_max_c", "degC", 10, 30)
-    checks.order(p, s, section, "room_min_c", "room_max_c", "degC")
-    checks.number(p, s, section, "supply_min_c", "degC", 5, 100)
-    checks.number(p, s, section, "supply_max_c", "degC", 20, 140)
-    checks.order(p, s, section, "supply_min_c", "supply_max_c", "degC")
-    checks.number(p, s, section, "dp_min_kpa", "kPa", 0, 1000)
-    checks.number(p, s, section, "dp_max_kpa", "kPa", 10, 2000)
-    checks.order(p, s, section, "dp_min_kpa", "dp_max_kpa", "kPa")
-    checks.number(p, s, section, "makeup_min_kpa", "kPa", 0, 2000)
-    checks.number(p, s, section, "makeup_max_kpa", "kPa", 50, 2500)
-    checks.order(p, s, section, "makeup_min_kpa", "makeup_max_kpa", "kPa")
-    checks.number(p, s, section, "boost_max_k", "K", 0, 30)
-    checks.number(p, s, section, "summer_min_outdoor_c", "degC", -10, 30)
+    checks.order(p, "commands", s, "room_min_c", "room_max_c", "degC")
+    checks.order(p, "commands", s, "supply_min_c", "supply_max_c", "degC")
+    checks.order(p, "commands", s, "dp_min_kpa", "dp_max_kpa", "kPa")
+    checks.order(p, "commands", s, "makeup_min_kpa", "makeup_max_kpa", "kPa")
     return p
 
 

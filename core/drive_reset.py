@@ -42,16 +42,22 @@ DEFAULTS = {
     "wait_s": 10.0,  # time for the trip to clear after a reset before it counts as failed
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "max_resets": (0, 20, ""),
+    "window_s": (60, 86400, "s"),
+    "pulse_s": (0.1, 60, "s"),
+    "wait_s": (1, 600, "s"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of a drive-reset settings section."""
-    p = []  # type: list
-    s = "drive_reset"
-    checks.number(p, s, section, "max_resets", "", 0, 20)
-    checks.number(p, s, section, "window_s", "s", 60, 86400)
-    checks.number(p, s, section, "pulse_s", "s", 0.1, 60)
-    checks.number(p, s, section, "wait_s", "s", 1, 600)
-    checks.order(p, s, section, "pulse_s", "wait_s", "s")
+    p = checks.section("drive_reset", section, DEFAULTS, RANGES)
+    if not isinstance(section, dict):
+        return p
+    s = checks.merged(DEFAULTS, section)
+    checks.order(p, "drive_reset", s, "pulse_s", "wait_s", "s")
     return p
 
 

@@ -20,9 +20,10 @@ The result is clamped to [min_supply_c, max_supply_c]; a floor-heating circuit i
 50 degC at most whatever max_supply_c says (Samson floor max, JGJ 142 35..50 degC).
 
 Invariant: `supply_c()` is total: any finite input gives a value inside the clamp.
-This module also holds `section_problems`, the range checker every control section uses.
 """
 
+from . import checks
+from .checks import merged
 from .units import clamp
 
 # ECL factory curve (slope 1.0) [industrial_anchors 2.1, ECL-HC].
@@ -49,8 +50,9 @@ FLOOR_HEATING_MAX_C = 50.0
 SLOPE_PIVOT_OUTDOOR_C = 20.0
 SLOPE_PIVOT_SUPPLY_C = 24.6
 
-# key: (low, high, unit) for numbers; the unit is printed after the value.
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
 RANGES = {
+    "mode": ("table", "slope", "design"),
     "slope": (0.1, 4.0, ""),
     "shift_k": (-30.0, 30.0, "K"),
     "design_room_c": (10.0, 30.0, "degC"),
@@ -65,67 +67,16 @@ RANGES = {
 }
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-
-
-def _describe(section: str, key: str, value, unit: str) -> str:
-    if unit:
-        return "%s.%s=%r %s" % (section, key, value, unit)
-    return "%s.%s=%r" % (section, key, value)
-
-
-def section_problems(section: str, values, defaults: dict, ranges: dict) -> list:
-    """Every problem of one settings section: unknown keys, wrong types, out-of-range numbers.
-
-    Booleans must be booleans, strings strings, numbers (int or float, not NaN) in range.
-    Keys that `ranges` does not cover are only type-checked against the default.
-    """
-    problems = []
-    if not isinstance(values, dict):
-        return ["%s=%r: must be a table of settings" % (section, values)]
-    for key in values:
-        if key not in defaults:
-            problems.append("%s.%s: unknown setting (known: %s)" % (section, key, ", ".join(sorted(defaults))))
-    for key in sorted(values):
-        if key not in defaults:
-            continue
-        value = values[key]
-        default = defaults[key]
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                problems.append("%s.%s=%r: must be true or false" % (section, key, value))
-        elif isinstance(default, str):
-            if not isinstance(value, str):
-                problems.append("%s.%s=%r: must be a string" % (section, key, value))
-        elif isinstance(default, (int, float)):
-            low, high, unit = ranges.get(key, (-1e12, 1e12, ""))
-            if not _is_number(value) or value < low or value > high:
-                problems.append("%s: must be in [%s, %s]%s" % (_describe(section, key, value, unit), low, high,
-                                                               (" " + unit) if unit else ""))
-    return problems
-
-
-def merged(defaults: dict, values) -> dict:
-    """A copy of `defaults` updated by `values` (a dict, or None for all defaults)."""
-    out = dict(defaults)
-    if values:
-        out.update(values)
-    return out
-
-
 def validate(section) -> list:
     """Every problem of a `curve` settings section (an empty list when it is valid)."""
-    problems = section_problems("curve", section, DEFAULTS, RANGES)
+    problems = checks.section("curve", section, DEFAULTS, RANGES)
     if not isinstance(section, dict):
         return problems
     s = merged(DEFAULTS, section)
-    if s["mode"] not in ("table", "slope", "design"):
-        problems.append("curve.mode=%r: must be one of table, slope, design" % (s["mode"],))
     sup = s["design_supply_c"]
     ret = s["design_return_c"]
     room = s["design_room_c"]
-    if _is_number(sup) and _is_number(ret) and _is_number(room) and not room < ret < sup:
+    if checks.is_number(sup) and checks.is_number(ret) and checks.is_number(room) and not room < ret < sup:
         problems.append("curve.design_return_c=%r degC: must lie between curve.design_room_c=%r degC and "
                         "curve.design_supply_c=%r degC" % (ret, room, sup))
     xs = s["table_outdoor_c"]
@@ -140,18 +91,15 @@ def validate(section) -> list:
         problems.append("curve.table_outdoor_c=%r: must have 2 to 12 points" % (xs,))
     for i in range(len(xs)):
         x = xs[i]
-        if not _is_number(x) or x < -60.0 or x > 30.0:
-            problems.append("curve.table_outdoor_c[%d]=%r degC: must be in [-60.0, 30.0] degC" % (i, x))
-        elif i > 0 and _is_number(xs[i - 1]) and x <= xs[i - 1]:
+        if not checks.is_number(x) or x < -60.0 or x > 30.0:
+            problems.append("curve.table_outdoor_c[%d]=%r degC: must be in [-60.0, 30.0]" % (i, x))
+        elif i > 0 and checks.is_number(xs[i - 1]) and x <= xs[i - 1]:
             problems.append("curve.table_outdoor_c[%d]=%r degC: must be above the previous point" % (i, x))
     for i in range(len(ys)):
         y = ys[i]
-        if not _is_number(y) or y < 10.0 or y > 150.0:
-            problems.append("curve.table_supply_c[%d]=%r degC: must be in [10.0, 150.0] degC" % (i, y))
-    lo = s["min_supply_c"]
-    hi = s["max_supply_c"]
-    if _is_number(lo) and _is_number(hi) and lo >= hi:
-        problems.append("curve.min_supply_c=%r degC: must be below curve.max_supply_c=%r degC" % (lo, hi))
+        if not checks.is_number(y) or y < 10.0 or y > 150.0:
+            problems.append("curve.table_supply_c[%d]=%r degC: must be in [10.0, 150.0]" % (i, y))
+    checks.order(problems, "curve", s, "min_supply_c", "max_supply_c", "degC")
     return problems
 
 

@@ -101,26 +101,28 @@ DEFAULTS = {
     "fallback_return_rise_k": 5.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "overtemp_c": (50, 140, "degC"),
+    "overtemp_hyst_k": (1, 30, "K"),
+    "overtemp_delay_s": (0, 60, "s"),
+    "over_pressure_kpa": (100, 2500, "kPa"),
+    "over_pressure_hyst_kpa": (5, 200, "kPa"),
+    "under_pressure_kpa": (0, 1000, "kPa"),
+    "frost_outdoor_c": (-10, 10, "degC"),
+    "frost_hyst_k": (0.2, 5, "K"),
+    "frost_min_supply_c": (5, 60, "degC"),
+    "frost_supply_c": (1, 20, "degC"),
+    "frost_valve_min_pct": (0, 100, "%"),
+    "backup_return_margin_k": (0, 40, "K"),
+    "fallback_valve_design_pct": (0, 100, "%"),
+    "fallback_return_rise_k": (0.5, 30, "K"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "interlocks" settings section."""
-    p = []  # type: list
-    s = "interlocks"
-    checks.number(p, s, section, "overtemp_c", "degC", 50, 140)
-    checks.number(p, s, section, "overtemp_hyst_k", "K", 1, 30)
-    checks.number(p, s, section, "overtemp_delay_s", "s", 0, 60)
-    checks.number(p, s, section, "over_pressure_kpa", "kPa", 100, 2500)
-    checks.number(p, s, section, "over_pressure_hyst_kpa", "kPa", 5, 200)
-    checks.number(p, s, section, "under_pressure_kpa", "kPa", 0, 1000)
-    checks.number(p, s, section, "frost_outdoor_c", "degC", -10, 10)
-    checks.number(p, s, section, "frost_hyst_k", "K", 0.2, 5)
-    checks.number(p, s, section, "frost_min_supply_c", "degC", 5, 60)
-    checks.number(p, s, section, "frost_supply_c", "degC", 1, 20)
-    checks.number(p, s, section, "frost_valve_min_pct", "%", 0, 100)
-    checks.number(p, s, section, "backup_return_margin_k", "K", 0, 40)
-    checks.number(p, s, section, "fallback_valve_design_pct", "%", 0, 100)
-    checks.number(p, s, section, "fallback_return_rise_k", "K", 0.5, 30)
-    return p
+    return checks.section("interlocks", section, DEFAULTS, RANGES)
 
 
 class Actuators:

@@ -13,7 +13,8 @@ same rate. The most restrictive trim wins.
 A measurement that is not ok gives no trim (its integrator is reset) and raises a diag flag.
 """
 
-from .heating_curve import merged, section_problems
+from . import checks
+from .checks import merged
 from .signals import HEAT_POWER_KW, PRIMARY_FLOW_M3H, PRIMARY_RETURN_TEMP_C
 
 DEFAULTS = {
@@ -56,13 +57,11 @@ RANGES = {
 
 def validate(section) -> list:
     """Every problem of a `limiters` settings section."""
-    problems = section_problems("limiters", section, DEFAULTS, RANGES)
+    problems = checks.section("limiters", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:
         return problems
     s = merged(DEFAULTS, section)
-    if s["outdoor_cold_c"] >= s["outdoor_warm_c"]:
-        problems.append("limiters.outdoor_cold_c=%r degC: must be below limiters.outdoor_warm_c=%r degC"
-                        % (s["outdoor_cold_c"], s["outdoor_warm_c"]))
+    checks.order(problems, "limiters", s, "outdoor_cold_c", "outdoor_warm_c", "degC")
     return problems
 
 

@@ -56,27 +56,33 @@ DEFAULTS = {
     "max_run_s": 1800.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "control": CONTROLS,
+    "pressure_setpoint_kpa": (50, 1600, "kPa"),
+    "band_kpa": (10, 200, "kPa"),
+    "relief_margin_kpa": (10, 200, "kPa"),
+    "kp_pct_per_kpa": (0.01, 100, "%/kPa"),
+    "ti_s": (1, 3600, "s"),
+    "speed_min_pct": (0, 100, "%"),
+    "tank_low_pct": (0, 100, "%"),
+    "tank_low_low_pct": (0, 100, "%"),
+    "tank_hyst_pct": (0, 50, "%"),
+    "network_volume_m3": (1, 1000000, "m3"),
+    "leak_alarm_pct_per_h": (0.01, 100, "%/h"),
+    "leak_window_s": (600, 86400, "s"),
+    "nominal_flow_m3h": (0.1, 1000, "m3/h"),
+    "max_run_s": (60, 86400, "s"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "make_up" settings section."""
-    p = []  # type: list
-    s = "make_up"
-    checks.choice(p, s, section, "control", CONTROLS)
-    checks.number(p, s, section, "pressure_setpoint_kpa", "kPa", 50, 1600)
-    checks.number(p, s, section, "band_kpa", "kPa", 10, 200)
-    checks.number(p, s, section, "relief_margin_kpa", "kPa", 10, 200)
-    checks.number(p, s, section, "kp_pct_per_kpa", "%/kPa", 0.01, 100)
-    checks.number(p, s, section, "ti_s", "s", 1, 3600)
-    checks.number(p, s, section, "speed_min_pct", "%", 0, 100)
-    checks.number(p, s, section, "tank_low_pct", "%", 0, 100)
-    checks.number(p, s, section, "tank_low_low_pct", "%", 0, 100)
-    checks.order(p, s, section, "tank_low_low_pct", "tank_low_pct", "%")
-    checks.number(p, s, section, "tank_hyst_pct", "%", 0, 50)
-    checks.number(p, s, section, "network_volume_m3", "m3", 1, 1000000)
-    checks.number(p, s, section, "leak_alarm_pct_per_h", "%/h", 0.01, 100)
-    checks.number(p, s, section, "leak_window_s", "s", 600, 86400)
-    checks.number(p, s, section, "nominal_flow_m3h", "m3/h", 0.1, 1000)
-    checks.number(p, s, section, "max_run_s", "s", 60, 86400)
+    p = checks.section("make_up", section, DEFAULTS, RANGES)
+    if not isinstance(section, dict):
+        return p
+    s = checks.merged(DEFAULTS, section)
+    checks.order(p, "make_up", s, "tank_low_low_pct", "tank_low_pct", "%")
     return p
 
 

@@ -99,17 +99,20 @@ DEFAULTS = {
     "warmup_done_band_k": 2.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "initial_mode": ("startup", "auto", "remote", "safe", "summer"),
+    "fill_confirm_s": (0, 3600, "s"),
+    "fill_timeout_s": (60, 604800, "s"),
+    "cold_circulation_s": (0, 604800, "s"),
+    "warmup_rate_k_per_h": (0.5, 60, "K/h"),
+    "warmup_done_band_k": (0.2, 20, "K"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "modes" settings section."""
-    p = []  # type: list
-    checks.choice(p, "modes", section, "initial_mode", ("startup", "auto", "remote", "safe", "summer"))
-    checks.number(p, "modes", section, "fill_confirm_s", "s", 0, 3600)
-    checks.number(p, "modes", section, "fill_timeout_s", "s", 60, 604800)
-    checks.number(p, "modes", section, "cold_circulation_s", "s", 0, 604800)
-    checks.number(p, "modes", section, "warmup_rate_k_per_h", "K/h", 0.5, 60)
-    checks.number(p, "modes", section, "warmup_done_band_k", "K", 0.2, 20)
-    return p
+    return checks.section("modes", section, DEFAULTS, RANGES)
 
 
 def _table() -> dict:

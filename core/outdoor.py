@@ -17,7 +17,8 @@ frozen_s (a stuck transmitter; 0 = off).
 
 import math
 
-from .heating_curve import merged, section_problems
+from . import checks
+from .checks import merged
 
 DEFAULTS = {
     "building_time_constant_s": 43200.0,  # 12 h; Siemens RVS line 6110 typical 10..20 h
@@ -70,8 +71,7 @@ def lag_step(previous: float, target: float, dt_s: float, time_constant_s: float
 
 def validate(section) -> list:
     """Every problem of an `outdoor` settings section."""
-    problems = section_problems("outdoor", section, DEFAULTS, RANGES)
-    return problems
+    return checks.section("outdoor", section, DEFAULTS, RANGES)
 
 
 class OutdoorConditioner:

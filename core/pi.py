@@ -20,7 +20,8 @@ Xp 80 K / Tn 120 s / Nz 2 K, for a similar valve travel. The ECL factory values 
 Tn 30 s, Nz 3 K) suit its 35 s actuators.
 """
 
-from .heating_curve import merged, section_problems
+from . import checks
+from .checks import merged
 from .units import clamp
 
 DEFAULTS = {
@@ -46,14 +47,13 @@ RANGES = {
 
 def validate(section) -> list:
     """Every problem of a `pi` settings section."""
-    problems = section_problems("pi", section, DEFAULTS, RANGES)
+    problems = checks.section("pi", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:
         return problems
     s = merged(DEFAULTS, section)
-    if s["out_min_pct"] >= s["out_max_pct"]:
-        problems.append("pi.out_min_pct=%r %%: must be below pi.out_max_pct=%r %%" % (s["out_min_pct"], s["out_max_pct"]))
+    checks.order(problems, "pi", s, "out_min_pct", "out_max_pct", "%")
     if 0.0 < s["xp_close_k"] < 1.0:
-        problems.append("pi.xp_close_k=%r K: must be 0 (same as xp_k) or in [1.0, 250.0] K" % (s["xp_close_k"],))
+        problems.append("pi.xp_close_k=%r K: must be 0 (same as xp_k) or in [1.0, 250.0]" % (s["xp_close_k"],))
     return problems
 
 

@@ -80,37 +80,43 @@ DEFAULTS = {
     "shortage_ramp_s": 900.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "proof_s": (1, 600, "s"),
+    "changeover_delay_s": (0, 600, "s"),
+    "retry_s": (0, 86400, "s"),
+    "all_failed_retry_s": (0, 86400, "s"),
+    "rotate_after_h": (1, 8760, "h"),
+    "exercise_idle_h": (1, 8760, "h"),
+    "exercise_s": (5, 3600, "s"),
+    "dp_mode": DP_MODES,
+    "dp_setpoint_kpa": (5, 1000, "kPa"),
+    "dp_min_kpa": (0, 1000, "kPa"),
+    "design_outdoor_c": (-50, 0, "degC"),
+    "dp_proof_kpa": (0, 500, "kPa"),
+    "speed_min_pct": (0, 100, "%"),
+    "speed_max_pct": (10, 100, "%"),
+    "speed_kp_pct_per_kpa": (0.001, 100, "%/kPa"),
+    "speed_ti_s": (1, 3600, "s"),
+    "fallback_speed_pct": (0, 100, "%"),
+    "dry_run_kpa": (0, 1000, "kPa"),
+    "dry_run_delay_s": (0, 600, "s"),
+    "dry_run_hyst_kpa": (0, 500, "kPa"),
+    "dry_run_restart_s": (0, 3600, "s"),
+    "shortage_boost_kpa": (0, 500, "kPa"),
+    "shortage_valve_pct": (50, 100, "%"),
+    "shortage_ramp_s": (10, 86400, "s"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "pumps" settings section."""
-    p = []  # type: list
-    s = "pumps"
-    checks.number(p, s, section, "proof_s", "s", 1, 600)
-    checks.number(p, s, section, "changeover_delay_s", "s", 0, 600)
-    checks.number(p, s, section, "retry_s", "s", 0, 86400)
-    checks.number(p, s, section, "all_failed_retry_s", "s", 0, 86400)
-    checks.number(p, s, section, "rotate_after_h", "h", 1, 8760)
-    checks.number(p, s, section, "exercise_idle_h", "h", 1, 8760)
-    checks.number(p, s, section, "exercise_s", "s", 5, 3600)
-    checks.choice(p, s, section, "dp_mode", DP_MODES)
-    checks.number(p, s, section, "dp_setpoint_kpa", "kPa", 5, 1000)
-    checks.number(p, s, section, "dp_min_kpa", "kPa", 0, 1000)
-    checks.order(p, s, section, "dp_min_kpa", "dp_setpoint_kpa", "kPa")
-    checks.number(p, s, section, "design_outdoor_c", "degC", -50, 0)
-    checks.number(p, s, section, "dp_proof_kpa", "kPa", 0, 500)
-    checks.number(p, s, section, "speed_min_pct", "%", 0, 100)
-    checks.number(p, s, section, "speed_max_pct", "%", 10, 100)
-    checks.order(p, s, section, "speed_min_pct", "speed_max_pct", "%")
-    checks.number(p, s, section, "speed_kp_pct_per_kpa", "%/kPa", 0.001, 100)
-    checks.number(p, s, section, "speed_ti_s", "s", 1, 3600)
-    checks.number(p, s, section, "fallback_speed_pct", "%", 0, 100)
-    checks.number(p, s, section, "dry_run_kpa", "kPa", 0, 1000)
-    checks.number(p, s, section, "dry_run_delay_s", "s", 0, 600)
-    checks.number(p, s, section, "dry_run_hyst_kpa", "kPa", 0, 500)
-    checks.number(p, s, section, "dry_run_restart_s", "s", 0, 3600)
-    checks.number(p, s, section, "shortage_boost_kpa", "kPa", 0, 500)
-    checks.number(p, s, section, "shortage_valve_pct", "%", 50, 100)
-    checks.number(p, s, section, "shortage_ramp_s", "s", 10, 86400)
+    p = checks.section("pumps", section, DEFAULTS, RANGES)
+    if not isinstance(section, dict):
+        return p
+    s = checks.merged(DEFAULTS, section)
+    checks.order(p, "pumps", s, "dp_min_kpa", "dp_setpoint_kpa", "kPa")
+    checks.order(p, "pumps", s, "speed_min_pct", "speed_max_pct", "%")
     return p
 
 

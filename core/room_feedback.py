@@ -49,7 +49,8 @@ at the next). A negative trim (homes warmer than the curve intends: free gains, 
 grow with the load) is kept as a shift, so a cold front never deepens it.
 """
 
-from .heating_curve import merged, section_problems
+from . import checks
+from .checks import merged
 from .outdoor import lag_step
 from .units import clamp
 
@@ -79,6 +80,7 @@ DEFAULTS = {
 }
 
 RANGES = {
+    "statistic": ("group", "percentile"),
     "target_c": (16.0, 24.0, "degC"),
     "floor_c": (10.0, 22.0, "degC"),
     "percentile": (0.0, 50.0, "%"),
@@ -105,12 +107,10 @@ MAX_COLLECTORS = 4096
 
 def validate(section) -> list:
     """Every problem of a `room_feedback` settings section."""
-    problems = section_problems("room_feedback", section, DEFAULTS, RANGES)
+    problems = checks.section("room_feedback", section, DEFAULTS, RANGES)
     if not isinstance(section, dict) or problems:
         return problems
     s = merged(DEFAULTS, section)
-    if s["statistic"] not in ("group", "percentile"):
-        problems.append("room_feedback.statistic=%r: must be one of group, percentile" % (s["statistic"],))
     if s["target_c"] < s["floor_c"]:
         problems.append("room_feedback.target_c=%r degC: must not be below room_feedback.floor_c=%r degC"
                         % (s["target_c"], s["floor_c"]))

@@ -14,7 +14,8 @@ Time of day: the caller's "time_of_day_s" input when present, else (now_s + day_
 modulo 86400 (now_s is monotonic, so day_offset_s aligns it to local midnight).
 """
 
-from .heating_curve import merged, section_problems
+from . import checks
+from .checks import merged
 
 DEFAULTS = {
     "periods": [],  # [[start_s, end_s, offset_k], ...]
@@ -37,13 +38,9 @@ DAY_S = 86400.0
 MAX_PERIODS = 8
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-
-
 def validate(section) -> list:
     """Every problem of a `schedule` settings section."""
-    problems = section_problems("schedule", section, DEFAULTS, RANGES)
+    problems = checks.section("schedule", section, DEFAULTS, RANGES)
     if not isinstance(section, dict):
         return problems
     s = merged(DEFAULTS, section)
@@ -58,15 +55,15 @@ def validate(section) -> list:
             problems.append("schedule.periods[%d]=%r: must be [start_s, end_s, offset_k]" % (i, p))
             continue
         for j in range(2):
-            if not _is_number(p[j]) or p[j] < 0.0 or p[j] > DAY_S:
-                problems.append("schedule.periods[%d][%d]=%r s: must be in [0, 86400] s" % (i, j, p[j]))
-        if _is_number(p[0]) and _is_number(p[1]) and p[0] == p[1]:
+            if not checks.is_number(p[j]) or p[j] < 0.0 or p[j] > DAY_S:
+                problems.append("schedule.periods[%d][%d]=%r s: must be in [0, 86400]" % (i, j, p[j]))
+        if checks.is_number(p[0]) and checks.is_number(p[1]) and p[0] == p[1]:
             problems.append("schedule.periods[%d]=%r: start_s must differ from end_s" % (i, p))
-        if not _is_number(p[2]) or p[2] < -30.0 or p[2] > 30.0:
-            problems.append("schedule.periods[%d][2]=%r K: must be in [-30, 30] K" % (i, p[2]))
+        if not checks.is_number(p[2]) or p[2] < -30.0 or p[2] > 30.0:
+            problems.append("schedule.periods[%d][2]=%r K: must be in [-30, 30]" % (i, p[2]))
     fade = s["setback_fade_start_c"]
     off = s["setback_disable_c"]
-    if _is_number(fade) and _is_number(off) and fade <= off:
+    if checks.is_number(fade) and checks.is_number(off) and fade <= off:
         problems.append("schedule.setback_fade_start_c=%r degC: must be above schedule.setback_disable_c=%r degC"
                         % (fade, off))
     return problems

@@ -93,21 +93,24 @@ DEFAULTS = {
     "pressure_rate_kpa_per_s": 500.0,
 }
 
+# key: (low, high, unit) for numbers, (option, ...) for texts (core.checks).
+RANGES = {
+    "stale_s": (0, 3600, "s"),
+    "frozen_s": (0, 604800, "s"),
+    "spike_hold_s": (0, 600, "s"),
+    "outdoor_min_c": (-70, 0, "degC"),
+    "outdoor_max_c": (10, 70, "degC"),
+    "temp_min_c": (-60, 20, "degC"),
+    "temp_max_c": (90, 250, "degC"),
+    "pressure_max_kpa": (100, 10000, "kPa"),
+    "temp_rate_k_per_s": (0, 100, "K/s"),
+    "pressure_rate_kpa_per_s": (0, 10000, "kPa/s"),
+}
 
-def validate(section: dict) -> list:
+
+def validate(section) -> list:
     """Problems of the "sensors" settings section (empty when fine)."""
-    p = []  # type: list
-    checks.number(p, "sensors", section, "stale_s", "s", 0, 3600)
-    checks.number(p, "sensors", section, "frozen_s", "s", 0, 604800)
-    checks.number(p, "sensors", section, "spike_hold_s", "s", 0, 600)
-    checks.number(p, "sensors", section, "outdoor_min_c", "degC", -70, 0)
-    checks.number(p, "sensors", section, "outdoor_max_c", "degC", 10, 70)
-    checks.number(p, "sensors", section, "temp_min_c", "degC", -60, 20)
-    checks.number(p, "sensors", section, "temp_max_c", "degC", 90, 250)
-    checks.number(p, "sensors", section, "pressure_max_kpa", "kPa", 100, 10000)
-    checks.number(p, "sensors", section, "temp_rate_k_per_s", "K/s", 0, 100)
-    checks.number(p, "sensors", section, "pressure_rate_kpa_per_s", "kPa/s", 0, 10000)
-    return p
+    return checks.section("sensors", section, DEFAULTS, RANGES)
 
 
 def _kind(name: str) -> int:

@@ -1,11 +1,12 @@
 """Station settings: every section's defaults in one dict, and one validation that lists
 every problem at once.
 
-`DEFAULTS` maps section -> {key: default}; each section's defaults live in the module that
-uses them (one place for each default) and are gathered here. `load(settings)` overlays a
-partial settings dict on the defaults and raises SettingsError listing every problem (unknown
-section or key, wrong type, out of range, inconsistent pair) as
-"section.key=value unit: must be in [lo, hi]".
+Each section's `DEFAULTS` and `RANGES` tables live in the module that uses them (one place
+for each default) and are gathered here in `SECTIONS`; `DEFAULTS` maps section -> {key:
+default}. Every module's `validate(section)` is core.checks' table check plus its own rules
+between keys. `load(settings)` overlays a partial settings dict on the defaults and raises
+SettingsError listing every problem (unknown section or key, wrong type, out of range,
+inconsistent pair) as "section.key=value unit: must be in [lo, hi]".
 
 Sections: station, sensors, alarms, pumps, make_up, interlocks, modes, commands (this side),
 curve, outdoor, schedule, limiters, room_feedback, pi, valve (the setpoint chain and valve).
@@ -45,33 +46,34 @@ STATION_DEFAULTS = {
     "cycle_s": 1.0,
     "room_setpoint_c": 18.5,
 }
-CYCLE_S_RANGE = (0.1, 60)  # the firmware's [station].cycle_s takes the same default and range
+# The firmware's [station].cycle_s takes its default and range from these two tables.
+STATION_RANGES = {
+    "cycle_s": (0.1, 60, "s"),
+    "room_setpoint_c": (16, 24, "degC"),
+}
 
 
-def _validate_station(section: dict) -> list:
-    p = []  # type: list
-    checks.number(p, "station", section, "cycle_s", "s", CYCLE_S_RANGE[0], CYCLE_S_RANGE[1])
-    checks.number(p, "station", section, "room_setpoint_c", "degC", 16, 24)
-    return p
+def _validate_station(section) -> list:
+    return checks.section("station", section, STATION_DEFAULTS, STATION_RANGES)
 
 
-# (section, defaults, validate) in a fixed order.
+# (section, DEFAULTS, RANGES, validate) in a fixed order.
 SECTIONS = (
-    ("station", STATION_DEFAULTS, _validate_station),
-    ("sensors", sensors.DEFAULTS, sensors.validate),
-    ("alarms", alarms.DEFAULTS, alarms.validate),
-    ("pumps", pumps.DEFAULTS, pumps.validate),
-    ("make_up", make_up.DEFAULTS, make_up.validate),
-    ("interlocks", interlocks.DEFAULTS, interlocks.validate),
-    ("modes", modes.DEFAULTS, modes.validate),
-    ("commands", commands.DEFAULTS, commands.validate),
-    ("curve", heating_curve.DEFAULTS, heating_curve.validate),
-    ("outdoor", outdoor.DEFAULTS, outdoor.validate),
-    ("schedule", schedule.DEFAULTS, schedule.validate),
-    ("limiters", limiters.DEFAULTS, limiters.validate),
-    ("room_feedback", room_feedback.DEFAULTS, room_feedback.validate),
-    ("pi", pi.DEFAULTS, pi.validate),
-    ("valve", valve_actuator.DEFAULTS, valve_actuator.validate),
+    ("station", STATION_DEFAULTS, STATION_RANGES, _validate_station),
+    ("sensors", sensors.DEFAULTS, sensors.RANGES, sensors.validate),
+    ("alarms", alarms.DEFAULTS, alarms.RANGES, alarms.validate),
+    ("pumps", pumps.DEFAULTS, pumps.RANGES, pumps.validate),
+    ("make_up", make_up.DEFAULTS, make_up.RANGES, make_up.validate),
+    ("interlocks", interlocks.DEFAULTS, interlocks.RANGES, interlocks.validate),
+    ("modes", modes.DEFAULTS, modes.RANGES, modes.validate),
+    ("commands", commands.DEFAULTS, commands.RANGES, commands.validate),
+    ("curve", heating_curve.DEFAULTS, heating_curve.RANGES, heating_curve.validate),
+    ("outdoor", outdoor.DEFAULTS, outdoor.RANGES, outdoor.validate),
+    ("schedule", schedule.DEFAULTS, schedule.RANGES, schedule.validate),
+    ("limiters", limiters.DEFAULTS, limiters.RANGES, limiters.validate),
+    ("room_feedback", room_feedback.DEFAULTS, room_feedback.RANGES, room_feedback.validate),
+    ("pi", pi.DEFAULTS, pi.RANGES, pi.validate),
+    ("valve", valve_actuator.DEFAULTS, valve_actuator.RANGES, valve_actuator.validate),
 )
 
 DEFAULTS = {}  # type: dict
@@ -108,7 +110,7 @@ def merge(settings: object, problems: list) -> dict:
         target = full[name]
         for key in section:
             if key not in target:
-                problems.append("%s.%s: unknown key (known: %s)" % (name, key, ", ".join(sorted(target))))
+                problems.append(checks.unknown_key(name, key, target))
                 continue
             target[key] = _copy(section[key])
     return full
@@ -140,25 +142,27 @@ def _cross_checks(full: dict, problems: list) -> None:
                             % (pu["dry_run_kpa"], mu["pressure_setpoint_kpa"] - mu["band_kpa"] * 0.5))
 
 
+def _checked(settings: object, problems: list) -> dict:
+    """The complete settings; every problem (sections, then the pairs across them) appended."""
+    full = merge(settings, problems)
+    for row in SECTIONS:
+        problems.extend(row[3](full[row[0]]))
+    if not problems:
+        _cross_checks(full, problems)
+    return full
+
+
 def validate(settings: object) -> list:
     """Every problem of a (partial) settings dict; empty when it can be used."""
     problems = []  # type: list
-    full = merge(settings, problems)
-    for row in SECTIONS:
-        problems.extend(row[2](full[row[0]]))
-    if not problems:
-        _cross_checks(full, problems)
+    _checked(settings, problems)
     return problems
 
 
 def load(settings: object) -> dict:
     """The complete settings (defaults overlaid), or SettingsError listing every problem."""
     problems = []  # type: list
-    full = merge(settings, problems)
-    for row in SECTIONS:
-        problems.extend(row[2](full[row[0]]))
-    if not problems:
-        _cross_checks(full, problems)
+    full = _checked(settings, problems)
     if problems:
         raise SettingsError(problems)
     return full

@@ -28,7 +28,8 @@ any dead band, so the valve seats and the PI meters the low load by opening and 
 (Samson 3730 "tight-closing function" below 1 %). 0 = off.
 """
 
-from .heating_curve import merged, section_problems
+from . import checks
+from .checks import merged
 
 DEFAULTS = {
     "kind": "floating",  # "floating" (3-point) or "position" (0-10 V / Modbus %)
@@ -52,6 +53,7 @@ DEFAULTS = {
 }
 
 RANGES = {
+    "kind": ("floating", "position"),
     "run_time_s": (5.0, 900.0, "s"),
     "min_pulse_s": (0.0, 5.0, "s"),
     "start_delay_s": (0.0, 2.0, "s"),
@@ -77,10 +79,7 @@ KIND_FLOATING = 1
 
 def validate(section) -> list:
     """Every problem of a `valve` settings section."""
-    problems = section_problems("valve", section, DEFAULTS, RANGES)
-    if isinstance(section, dict) and "kind" in section and section["kind"] not in ("floating", "position"):
-        problems.append("valve.kind=%r: must be one of floating, position" % (section["kind"],))
-    return problems
+    return checks.section("valve", section, DEFAULTS, RANGES)
 
 
 class ValveActuator:

@@ -30,6 +30,7 @@ from heatkeeper.core import settings as core_settings
 
 from .errors import ConfigError
 
+_CYCLE_S = core_settings.STATION_RANGES["cycle_s"]  # the controller's cycle: core's default and range
 # section -> key -> (default, kind, allowed, unit). kind: "float"/"int" with (lo, hi), "str",
 # "bool", "choice" with a tuple, "path" (a file that must exist when set), "strlist".
 # A default of None means required.
@@ -37,7 +38,7 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
     "station": {
         "id": (None, "id", None, ""),
         "name": ("", "str", None, ""),
-        "cycle_s": (core_settings.STATION_DEFAULTS["cycle_s"], "float", tuple(map(float, core_settings.CYCLE_S_RANGE)), "s"),
+        "cycle_s": (core_settings.STATION_DEFAULTS["cycle_s"], "float", (float(_CYCLE_S[0]), float(_CYCLE_S[1])), _CYCLE_S[2]),
         "data_dir": ("", "str", None, ""),
         "telemetry_interval_s": (10.0, "float", (1.0, 3600.0), "s"),
         "snapshot_interval_s": (60.0, "float", (5.0, 3600.0), "s"),

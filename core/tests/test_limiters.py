@@ -80,7 +80,7 @@ class TestLimiters(unittest.TestCase):
     def test_validation(self):
         self.assertEqual(validate({}), [])
         problems = validate({"return_max_cold_c": 200.0, "power_limit_enabled": 1})
-        self.assertIn("limiters.return_max_cold_c=200.0 degC: must be in [10.0, 110.0] degC", problems)
+        self.assertIn("limiters.return_max_cold_c=200.0 degC: must be in [10.0, 110.0]", problems)
         self.assertIn("limiters.power_limit_enabled=1: must be true or false", problems)
         self.assertEqual(len(validate({"outdoor_cold_c": 5.0, "outdoor_warm_c": 0.0})), 1)
 

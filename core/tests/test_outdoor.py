@@ -102,7 +102,7 @@ class TestOutdoor(unittest.TestCase):
     def test_validation(self):
         self.assertEqual(validate({}), [])
         problems = validate({"fixed_c": 20.0, "composite_actual_share": 1.5})
-        self.assertIn("outdoor.fixed_c=20.0 degC: must be in [-45.0, 10.0] degC", problems)
+        self.assertIn("outdoor.fixed_c=20.0 degC: must be in [-45.0, 10.0]", problems)
         self.assertEqual(len(problems), 2)
 
 

@@ -66,7 +66,7 @@ class TestPI(unittest.TestCase):
 
     def test_validation(self):
         self.assertEqual(validate({}), [])
-        self.assertIn("pi.xp_k=0.0 K: must be in [1.0, 250.0] K", validate({"xp_k": 0.0}))
+        self.assertIn("pi.xp_k=0.0 K: must be in [1.0, 250.0]", validate({"xp_k": 0.0}))
         self.assertEqual(len(validate({"out_min_pct": 60.0, "out_max_pct": 40.0})), 1)
 
 

@@ -50,7 +50,7 @@ class TestSchedule(unittest.TestCase):
         problems = validate({"periods": [[0.0, 90000.0, -5.0], [3.0, 3.0, 0.0], [1.0, 2.0, -50.0], "x"],
                              "setback_disable_c": 20.0})
         text = "\n".join(problems)
-        self.assertIn("schedule.periods[0][1]=90000.0 s: must be in [0, 86400] s", text)
+        self.assertIn("schedule.periods[0][1]=90000.0 s: must be in [0, 86400]", text)
         self.assertIn("schedule.periods[1]", text)
         self.assertIn("schedule.periods[2][2]=-50.0 K", text)
         self.assertIn("schedule.periods[3]='x'", text)

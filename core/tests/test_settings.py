@@ -2,8 +2,12 @@
 
 import unittest
 
-from heatkeeper.core import settings
+from heatkeeper.core import checks, drive_reset, settings
 from heatkeeper.core.settings import SettingsError
+
+# Every table of settings in core: settings' sections, and the firmware's drive-reset policy.
+TABLES = [(row[0], row[1], row[2], row[3]) for row in settings.SECTIONS] + [
+    ("drive_reset", drive_reset.DEFAULTS, drive_reset.RANGES, drive_reset.validate)]
 
 
 class TestSettings(unittest.TestCase):
@@ -55,6 +59,67 @@ class TestSettings(unittest.TestCase):
     def test_core_control_sections_are_checked_too(self):
         problems = settings.validate({"curve": {"slope": 99.0}, "pi": {"nonsense_key": 1}})
         self.assertTrue(len(problems) >= 2, problems)
+
+
+class TestTables(unittest.TestCase):
+    """One idiom: DEFAULTS + RANGES per module, checked by core.checks."""
+
+    def test_every_default_lies_within_its_range(self):
+        for name, defaults, ranges, validate in TABLES:
+            for key in ranges:
+                self.assertIn(key, defaults, "%s.%s: a range without a setting" % (name, key))
+            for key in defaults:
+                default = defaults[key]
+                where = "%s.%s=%r" % (name, key, default)
+                if isinstance(default, bool) or isinstance(default, list):
+                    self.assertTrue(key not in ranges, where + ": true/false and lists take no range")
+                elif isinstance(default, str):
+                    options = ranges.get(key)
+                    self.assertTrue(isinstance(options, tuple) and len(options) >= 2, where + ": no options")
+                    self.assertIn(default, options, where + ": not among its options")
+                else:
+                    self.assertTrue(checks.is_number(default), where + ": neither number, text, list nor bool")
+                    self.assertIn(key, ranges, where + ": a number without a range")
+                    low, high, unit = ranges[key]
+                    self.assertTrue(isinstance(unit, str), where + ": unit")
+                    self.assertTrue(checks.is_number(low) and checks.is_number(high) and low < high, where)
+                    self.assertTrue(low <= default <= high, "%s: outside [%s, %s]" % (where, low, high))
+            self.assertEqual(checks.section(name, defaults, defaults, ranges), [])
+            self.assertEqual(validate(dict(defaults)), [])
+            self.assertEqual(validate({}), [])
+
+    def test_the_checker_lists_every_problem_at_once(self):
+        defaults = {"delay_s": 10.0, "mode": "band", "enabled": True, "count": 3, "points": [1.0]}
+        ranges = {"delay_s": (0, 3600, "s"), "mode": ("band", "vsd"), "count": (0, 20, "")}
+        given = {"delay_s": -1, "mode": "turbo", "enabled": 1, "count": float("nan"), "points": "x", "colour": 1}
+        self.assertEqual(checks.section("make_up", given, defaults, ranges), [
+            "make_up.colour: unknown key (known: count, delay_s, enabled, mode, points)",
+            "make_up.count=nan: must be in [0, 20]",
+            "make_up.delay_s=-1 s: must be in [0, 3600]",
+            "make_up.enabled=1: must be true or false",
+            "make_up.mode='turbo': must be one of band, vsd",
+        ])
+        for bad in (True, "5", None, float("inf"), 3600.5, [1]):
+            self.assertEqual(checks.section("make_up", {"delay_s": bad}, defaults, ranges),
+                             ["make_up.delay_s=%r s: must be in [0, 3600]" % (bad,)])
+        self.assertEqual(checks.section("make_up", {"delay_s": 3600, "count": 0.0}, defaults, ranges), [])
+        self.assertEqual(checks.section("make_up", 5, defaults, ranges), ["make_up=5: must be a table of settings"])
+
+    def test_every_section_is_checked_by_settings_alone(self):
+        # The setpoint chain and the valve loop take settings as settings.load checked them.
+        bad = {"curve": {"slope": 9.0}, "room_feedback": {"trim_max_k": 99.0}, "pi": {"xp_k": 0.0},
+               "valve": {"kind": "x"}, "modes": {"initial_mode": "auto", "fill_timeout_s": 1}}
+        expected = ["modes.fill_timeout_s=1 s: must be in [60, 604800]",
+                    "curve.slope=9.0: must be in [0.1, 4.0]",
+                    "room_feedback.trim_max_k=99.0 K: must be in [0.0, 30.0]",
+                    "pi.xp_k=0.0 K: must be in [1.0, 250.0]",
+                    "valve.kind='x': must be one of floating, position"]
+        self.assertEqual(settings.validate(bad), expected)
+        try:
+            settings.load(bad)
+            self.assertTrue(False, "no SettingsError")
+        except SettingsError as exc:
+            self.assertEqual(exc.problems, expected)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ class TestValveActuator(unittest.TestCase):
         act = ValveActuator({"kind": "position", "shut_below_pct": 0.0})
         act.step(1.0, 0.4, 0.0, False)
         self.assertEqual(act.cmd_pct, 0.4)
-        self.assertIn("valve.shut_below_pct=20.0 %: must be in [0.0, 10.0] %", validate({"shut_below_pct": 20.0}))
+        self.assertIn("valve.shut_below_pct=20.0 %: must be in [0.0, 10.0]", validate({"shut_below_pct": 20.0}))
 
     def test_long_drive_resyncs_the_estimate(self):
         act = synced({"start_delay_s": 0.0, "run_time_s": 60.0})
@@ -143,7 +143,7 @@ class TestValveActuator(unittest.TestCase):
         self.assertEqual(validate({}), [])
         problems = validate({"kind": "pneumatic", "run_time_s": 1.0})
         self.assertIn("valve.kind='pneumatic': must be one of floating, position", problems)
-        self.assertIn("valve.run_time_s=1.0 s: must be in [5.0, 900.0] s", problems)
+        self.assertIn("valve.run_time_s=1.0 s: must be in [5.0, 900.0]", problems)
 
 
 if __name__ == "__main__":
