@@ -4,7 +4,7 @@ Contract with core.station (StationController composes this class):
 
     chain = SupplySetpointChain(settings)   # {"curve", "outdoor", "schedule", "limiters",
                                             #  "room_feedback": {...}}; missing = DEFAULTS;
-                                            # raises ValueError listing every problem
+                                            # checked by core.settings.load beforehand
     sp_c = chain.step(now_s, outdoor_c, outdoor_ok, inputs, room_setpoint_c, mode_flags)
         # raw outdoor reading (the chain runs the fallback chain itself); inputs = process image
         # (primary return, heat power, flow, optional "time_of_day_s"); mode_flags =
@@ -12,7 +12,7 @@ Contract with core.station (StationController composes this class):
         # returns the supply setpoint in degC, or 0.0 while heating is off (summer cut-out)
     chain.heating_on; chain.diag (plain numbers); chain.set_room_readings(readings, now_s);
     chain.set_supervisor_outdoor(temp_c, now_s); chain.snapshot(); chain.restore(d, now_s)
-Each module exports DEFAULTS and validate(section) -> [problem, ...]; core.settings gathers them
+Each module exports DEFAULTS, RANGES and validate(section) -> [problem, ...]; core.settings gathers them
 under the section names "curve", "outdoor", "schedule", "limiters", "room_feedback", "pi", "valve".
 
 Order inside step (each stage bounded, so the result is always inside [min, max] of the curve):
@@ -27,7 +27,7 @@ Order inside step (each stage bounded, so the result is always inside [min, max]
  5. limiters (return temperature, power, flow) trim down; clamp to [min_supply_c, max_supply_c].
 """
 
-from . import heating_curve, limiters, outdoor, room_feedback, schedule
+from . import heating_curve, outdoor
 from .heating_curve import HeatingCurve, merged
 from .limiters import Limiters, reading
 from .outdoor import OutdoorConditioner
@@ -36,19 +36,6 @@ from .schedule import Schedule
 
 SECTIONS = ("curve", "outdoor", "schedule", "limiters", "room_feedback")
 TIME_OF_DAY_S = "time_of_day_s"
-
-
-def validate(settings) -> list:
-    """Every problem of the chain's sections in a settings dict."""
-    if not isinstance(settings, dict):
-        return ["control settings=%r: must be a table of sections" % (settings,)]
-    problems = []
-    problems += heating_curve.validate(settings.get("curve", {}))
-    problems += outdoor.validate(settings.get("outdoor", {}))
-    problems += schedule.validate(settings.get("schedule", {}))
-    problems += limiters.validate(settings.get("limiters", {}))
-    problems += room_feedback.validate(settings.get("room_feedback", {}))
-    return problems
 
 
 def _number(value, default: float) -> float:
@@ -68,9 +55,6 @@ class SupplySetpointChain:
             settings = {}
         if not isinstance(settings, dict):
             raise ValueError("control settings=%r: must be a table of sections" % (settings,))
-        problems = validate(settings)
-        if problems:
-            raise ValueError("; ".join(problems))
         self.curve = HeatingCurve(settings.get("curve", {}))
         self.outdoor = OutdoorConditioner(settings.get("outdoor", {}))
         self.schedule = Schedule(settings.get("schedule", {}))

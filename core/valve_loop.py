@@ -1,8 +1,8 @@
 """The valve loop: supply-temperature PI, actuator, valve exercise and plausibility.
 
 ValveLoop(settings) takes the dict of control sections ({"pi": {...}, "valve": {...},
-"schedule": {...}}; missing sections or keys take their DEFAULTS) and raises ValueError listing
-every problem of an invalid section. Each cycle:
+"schedule": {...}}; missing sections or keys take their DEFAULTS), checked by
+core.settings.load beforehand. Each cycle:
 
     out = loop.step(now_s, setpoint_c, supply_c, supply_ok, valve_feedback_pct, feedback_ok,
                     manual_pct_or_None, time_of_day_s=-1.0, return_c=0.0, return_ok=False,
@@ -36,11 +36,9 @@ from .heating_curve import DEFAULTS as CURVE_DEFAULTS
 from .heating_curve import merged
 from .interlocks import DEFAULTS as INTERLOCK_DEFAULTS
 from .pi import PIController
-from .pi import validate as validate_pi
 from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
 from .valve_actuator import DEFAULTS as VALVE_DEFAULTS
 from .valve_actuator import ValveActuator
-from .valve_actuator import validate as validate_valve
 
 DAY_S = 86400.0
 _NAN = float("nan")
@@ -57,9 +55,6 @@ class ValveLoop:
             raise ValueError("control settings=%r: must be a table of sections" % (settings,))
         pi_s = settings.get("pi", {})
         valve_s = settings.get("valve", {})
-        problems = validate_pi(pi_s) + validate_valve(valve_s)
-        if problems:
-            raise ValueError("; ".join(problems))
         self.pi = PIController(pi_s)
         self.actuator = ValveActuator(valve_s)
         v = merged(VALVE_DEFAULTS, valve_s)
