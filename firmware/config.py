@@ -25,14 +25,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from heatkeeper.core import codec
+from heatkeeper.core import checks, codec
 from heatkeeper.core import settings as core_settings
 
 from .errors import ConfigError
 
 _CYCLE_S = core_settings.STATION_RANGES["cycle_s"]  # the controller's cycle: core's default and range
-# section -> key -> (default, kind, allowed, unit). kind: "float"/"int" with (lo, hi), "str",
-# "bool", "choice" with a tuple, "path" (a file that must exist when set), "strlist".
+# section -> key -> (default, kind, allowed, unit); the kinds are check_value's.
 # A default of None means required.
 SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
     "station": {
@@ -173,27 +172,34 @@ class StationConfig:
         return {sec: dict(values) for sec, values in self.control.items()}
 
 
-def _problem_range(where: str, value: Any, unit: str, kind: str, lo: Any, hi: Any) -> str:
-    what = "an integer" if kind == "int" else "a number"
-    return "%s=%r%s: must be %s in [%s, %s]" % (where, value, (" " + unit) if unit else "", what, lo, hi)
+def check_value(where: str, value: Any, kind: str, allowed: Any, unit: str, problems: list[str],
+                base_dir: str = "") -> Any:
+    """Check one TOML value (`where` = "section.key"); a problem naming key, value, unit and what
+    is allowed is appended. Returns the value to keep: floats as float, None for a bad number.
 
-
-def _check(where: str, value: Any, kind: str, allowed: Any, unit: str, base_dir: str, problems: list[str]) -> Any:
+    kind: "float" (a number, not bool/NaN/inf, core.checks) or "int" with (lo, hi); "bool";
+    "choice" with a tuple; "id" (a station id); "strlist" (a list of non-empty strings, kept as a
+    tuple); "text" (a non-empty string); "str" (a string, empty or not blank); "str?" (any
+    string); "path" (a file, resolved against `base_dir`, that must be readable when set).
+    """
     if kind in ("float", "int"):
         lo, hi = allowed
-        ok_types: tuple[type, ...] = (int, float) if kind == "float" else (int,)
-        if isinstance(value, bool) or not isinstance(value, ok_types) or value != value or not lo <= value <= hi:
-            problems.append(_problem_range(where, value, unit, kind, lo, hi))
+        if not checks.is_number(value) or (kind == "int" and not isinstance(value, int)) or not lo <= value <= hi:
+            problems.append("%s=%r%s: must be %s in [%s, %s]" % (where, value, (" " + unit) if unit else "",
+                                                                "an integer" if kind == "int" else "a number", lo, hi))
             return None
-        number = float(value)  # type: ignore[arg-type]
-        return float(number) if kind == "float" else int(number)
+        return float(value) if kind == "float" else value
     if kind == "bool":
         if not isinstance(value, bool):
             problems.append("%s=%r: must be true or false" % (where, value))
         return value
     if kind == "choice":
-        if value not in allowed:
+        if isinstance(value, bool) or value not in allowed:
             problems.append("%s=%r: must be one of %s" % (where, value, ", ".join(repr(a) for a in allowed)))
+        return value
+    if kind == "text":
+        if not isinstance(value, str) or not value.strip():
+            problems.append("%s=%r: must be a non-empty string" % (where, value))
         return value
     if kind == "id":
         if not codec.valid_id(value):
@@ -233,7 +239,7 @@ def _section(name: str, raw: Any, base_dir: str, problems: list[str]) -> dict[st
                 problems.append("%s: missing (required)" % where)
             values[key] = tuple(default) if isinstance(default, list) else default
             continue
-        values[key] = _check(where, raw[key], kind, allowed, unit, base_dir, problems)
+        values[key] = check_value(where, raw[key], kind, allowed, unit, problems, base_dir)
     return values
 
 

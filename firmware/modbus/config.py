@@ -17,14 +17,16 @@ from typing import Any
 
 from heatkeeper.core import signals as S
 from heatkeeper.core.device_profiles import PROFILES
+from heatkeeper.firmware.config import check_value
 
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
-# key -> (default, kind, allowed): kind "int"/"float" with (lo, hi), "choice" with a tuple,
-# "str" (required when default is None), "bool".
+# key -> (default, kind, allowed), the kinds of firmware.config.check_value: "int"/"float" with
+# (lo, hi) (unit s for keys ending _s), "choice" with a tuple, "text" (required when default
+# is None), "bool".
 BUS_KEYS: dict[str, tuple[Any, str, Any]] = {
-    "name": (None, "str", None),
-    "port": (None, "str", None),
+    "name": (None, "text", None),
+    "port": (None, "text", None),
     "baudrate": (19200, "choice", BAUDRATES),
     "parity": ("", "choice", ("N", "E", "O")),  # "": the devices' common factory setting, else N
     "bytesize": (8, "choice", (7, 8)),
@@ -90,29 +92,6 @@ class BusConfig:
         return [d for d in self.devices if d.bus == bus]
 
 
-def _check_value(where: str, key: str, value: Any, kind: str, allowed: Any, problems: list[str]) -> Any:
-    if kind == "str":
-        if not isinstance(value, str) or not value.strip():
-            problems.append("%s.%s=%r: must be a non-empty string" % (where, key, value))
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            problems.append("%s.%s=%r: must be true or false" % (where, key, value))
-        return value
-    if kind == "choice":
-        if isinstance(value, bool) or value not in allowed:
-            problems.append("%s.%s=%r: must be one of %s" % (where, key, value, ", ".join(str(a) for a in allowed)))
-        return value
-    lo, hi = allowed
-    unit = " s" if key.endswith("_s") else ""
-    ok_type = (int, float) if kind == "float" else (int,)
-    if isinstance(value, bool) or not isinstance(value, ok_type) or not lo <= value <= hi:
-        problems.append("%s.%s=%r%s: must be %s in [%s, %s]" % (where, key, value, unit,
-                                                                "a number" if kind == "float" else "an integer", lo, hi))
-        return value
-    return float(value) if kind == "float" else value
-
-
 def _buses(raw: Any, problems: list[str]) -> list[BusSpec]:
     if not isinstance(raw, list) or not raw:
         problems.append("bus=%r: need at least one [[bus]] section" % (raw,))
@@ -137,7 +116,8 @@ def _buses(raw: Any, problems: list[str]) -> list[BusSpec]:
                     continue
                 values[key] = default
                 continue
-            values[key] = _check_value(where, key, entry[key], kind, allowed, problems)
+            values[key] = check_value(where + "." + key, entry[key], kind, allowed, "s" if key.endswith("_s") else "",
+                                      problems)
         if isinstance(values.get("name"), str):
             if values["name"] in names:
                 problems.append("%s.name=%r: duplicate bus name" % (where, values["name"]))
@@ -175,7 +155,7 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
                 problems.append("%s.%s: missing (required)" % (where, key))
         name, bus, unit_id, profile = entry.get("name"), entry.get("bus"), entry.get("unit_id"), entry.get("profile")
         if "name" in entry:
-            _check_value(where, "name", name, "str", None, problems)
+            check_value(where + ".name", name, "text", None, "", problems)
             if isinstance(name, str) and name in names:
                 problems.append("%s.name=%r: duplicate device name" % (where, name))
             names.add(str(name))

@@ -9,8 +9,10 @@ import tomllib
 
 import pytest
 import tomli_w
-from heatkeeper.firmware.config import load_config, validate_config
+from heatkeeper.core import settings as core_settings
+from heatkeeper.firmware.config import SECTIONS, check_value, load_config, validate_config
 from heatkeeper.firmware.errors import ConfigError
+from heatkeeper.firmware.modbus.config import EXAMPLE_BUS_TOML, validate_bus_config
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "station.toml")
 
@@ -75,6 +77,37 @@ def test_every_bad_value_listed_with_key_value_unit_range(tmp_path) -> None:
     ]
     for item in expected:
         assert item in text, "missing problem %r in:\n%s" % (item, text)
+
+
+def test_every_default_passes_its_own_check() -> None:
+    for section, spec in SECTIONS.items():
+        for key, (default, kind, allowed, unit) in spec.items():
+            if default is None or kind in ("path", "id"):
+                continue  # required, or a file / id the operator names
+            problems: list[str] = []
+            check_value("%s.%s" % (section, key), default, kind, allowed, unit, problems)
+            assert problems == [], problems
+
+
+def test_station_cycle_is_cores_setting() -> None:
+    low, high, unit = core_settings.STATION_RANGES["cycle_s"]
+    assert SECTIONS["station"]["cycle_s"] == (core_settings.STATION_DEFAULTS["cycle_s"], "float", (low, high), unit)
+
+
+def test_station_and_bus_values_are_judged_alike(tmp_path) -> None:
+    """One checker for [station]/[mqtt]/... and [[bus]]: the same bad value, the same words."""
+    for bad, what in ((True, "True"), (float("nan"), "nan"), (float("inf"), "inf"), ("fast", "'fast'")):
+        raw = example()
+        raw["station"]["telemetry_interval_s"] = bad
+        raw["storage"]["outbox_synchronous"] = bad
+        _, problems = validate_config(raw, str(tmp_path / "station.toml"))
+        assert "station.telemetry_interval_s=%s s: must be a number in [1.0, 3600.0]" % what in problems
+        assert "storage.outbox_synchronous=%s: must be one of 'full', 'normal'" % what in problems
+        bus_raw = tomllib.loads(EXAMPLE_BUS_TOML)
+        bus_raw["bus"][0].update(timeout_s=bad, parity=bad)
+        _, problems = validate_bus_config(bus_raw)
+        assert "bus[rs485-1].timeout_s=%s s: must be a number in [0.02, 5.0]" % what in problems
+        assert "bus[rs485-1].parity=%s: must be one of 'N', 'E', 'O'" % what in problems
 
 
 def test_control_sections_validated_by_core(tmp_path) -> None:

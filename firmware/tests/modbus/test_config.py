@@ -37,7 +37,7 @@ def test_every_problem_is_listed() -> None:
     text = "\n".join(problems)
     for expected in (
         "bus[rs485-1].baudrate=12345: must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200",
-        "bus[rs485-1].parity='X': must be one of N, E, O",
+        "bus[rs485-1].parity='X': must be one of 'N', 'E', 'O'",
         "bus[rs485-1].timeout_s=9.0 s: must be a number in [0.02, 5.0]",
         "bus[rs485-1].colour: unknown key",
         "duplicate bus name",
