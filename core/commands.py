@@ -85,7 +85,8 @@ def validate(section) -> list:
     d = s["default_lease_s"]
     if checks.is_number(d) and checks.is_number(s["max_lease_s"]) and checks.is_number(s["min_lease_s"]):
         if d > s["max_lease_s"] or d < s["min_lease_s"]:
-            p.append("commands.default_lease_s=%r s: must be in [min_lease_s, max_lease_s]" % d)
+            p.append("commands.default_lease_s=%r s: must be in [%r, %r] (commands.min_lease_s, max_lease_s)"
+                     % (d, s["min_lease_s"], s["max_lease_s"]))
     checks.order(p, "commands", s, "room_min_c", "room_max_c", "degC")
     checks.order(p, "commands", s, "supply_min_c", "supply_max_c", "degC")
     checks.order(p, "commands", s, "dp_min_kpa", "dp_max_kpa", "kPa")

@@ -55,6 +55,8 @@ class TestSettings(unittest.TestCase):
         self.assertEqual(len(problems), 1, problems)
         problems = settings.validate({"pumps": {"dry_run_kpa": 300.0}})
         self.assertEqual(len(problems), 1, problems)
+        self.assertEqual(settings.validate({"commands": {"default_lease_s": 30.0}}),
+                         ["commands.default_lease_s=30.0 s: must be in [60.0, 86400.0] (commands.min_lease_s, max_lease_s)"])
 
     def test_core_control_sections_are_checked_too(self):
         problems = settings.validate({"curve": {"slope": 99.0}, "pi": {"nonsense_key": 1}})
