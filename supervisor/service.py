@@ -20,6 +20,8 @@ from . import reports, users
 from .collectors import CollectorHub, in_scope, parse_http_readings, rejection_text
 from .command_keys import CommandKeys, keys_dir
 from .commands import CommandError, CommandTracker
+from .fleet_alarms import CODES as FLEET_ALARMS
+from .fleet_alarms import SITE_ID, FleetAlarms
 from .ingest import Ingest
 from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
@@ -76,6 +78,8 @@ class SupervisorService:
         out = config["outdoor"]
         self.outdoor = OutdoorFeed(self.stations_cfg, self.ingest.state, out["min_stations"], out["max_sample_age_s"],
                                    wall_clock)
+        # the supervisor's own alarm rules (run by `heatkeeper supervisor`: main.serve)
+        self.fleet_alarms = FleetAlarms(storage, config, self.ingest.state, self.collectors, wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self.ingest.hold_reading_ack = self.collectors.hold_ack
@@ -265,8 +269,9 @@ class SupervisorService:
         not take the command nothing is recorded (NotConnected): the alarm stays unacknowledged
         on the dashboard, as it is on the station. The supervisor's own alarms (quarantine,
         sequence regression) are acknowledged here alone."""
-        self._station(station_id)
-        if code in SUPERVISOR_ALARMS:
+        if not (station_id == SITE_ID and code in FLEET_ALARMS):  # the site's own alarms have no station
+            self._station(station_id)
+        if code in SUPERVISOR_ALARMS or code in FLEET_ALARMS:
             # the supervisor's own alarm: nothing to tell the station
             recorded = await self.storage.mark_alarm_acked(station_id, code, user, self.clock())
             await self.audit_record(user=user, action="ack_alarm", station_id=station_id, detail=code,
