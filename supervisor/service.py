@@ -565,7 +565,8 @@ class SupervisorService:
             return reports.to_csv(keys, [[r[k] for k in keys] for r in rows_a])
         if kind == "alarms":
             rows_b = await self.alarms(kw.get("station_id"), False)
-            keys = ("station_id", "code", "severity", "active", "since_ts", "cleared_ts", "acked_by", "acked_ts", "text")
+            keys = ("station_id", "code", "severity", "active", "since_ts", "cleared_ts", "acked_by", "acked_ts", "text",
+                    "value", "limit")
             return reports.to_csv(keys, [[r[k] for k in keys] for r in rows_b])
         if kind == "commands":
             rows_c = await self.recent_commands(kw.get("station_id"), int(kw.get("limit", 10000)))

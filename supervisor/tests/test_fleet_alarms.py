@@ -344,3 +344,11 @@ def test_the_configuration_lists_every_problem() -> None:
         assert part in problems, part
     cfg = sup_config.validate({})
     assert cfg["season"] == {"start": "11-15", "end": "03-15"} and cfg["fleet_alarms"]["offline_after_s"] == 300.0
+
+
+async def test_the_alarm_report_carries_the_evidence(storage: Any) -> None:
+    svc, clock = await started(storage, WINTER)
+    await at(svc, clock, WINTER + 301)
+    lines = (await svc.export_csv("alarms", station_id="st-a")).splitlines()
+    assert lines[0].endswith(",text,value,limit")
+    assert any(line.startswith("st-a,station_offline,major,True,") and line.endswith(",301.0,300.0") for line in lines)
