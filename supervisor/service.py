@@ -31,7 +31,8 @@ from .storage.base import Storage
 log = logging.getLogger(__name__)
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
-SEVERITY_ORDER = ("info", "warning", "alarm", "critical")
+# least to worst; the station's severities (core.alarms) and the older "info"/"alarm" of the supervisor
+SEVERITY_RANK = {"info": 0, "warning": 1, "minor": 2, "alarm": 3, "major": 3, "critical": 4}
 RAW_SPAN_S = 6 * 3600.0
 INITIAL_ADMIN = "admin"  # the user a fresh install creates, with its password in a file
 KDF_CONCURRENCY = 2  # password checks at once (each takes 128 MiB and ~0.4 s of one core)
@@ -591,7 +592,7 @@ class SupervisorService:
 
 
 def _severity_rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else 1
+    return SEVERITY_RANK.get(severity, 1)
 
 
 def _thin(series: list[list[float]], max_points: int) -> list[list[float]]:

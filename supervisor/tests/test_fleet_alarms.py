@@ -352,3 +352,15 @@ async def test_the_alarm_report_carries_the_evidence(storage: Any) -> None:
     lines = (await svc.export_csv("alarms", station_id="st-a")).splitlines()
     assert lines[0].endswith(",text,value,limit")
     assert any(line.startswith("st-a,station_offline,major,True,") and line.endswith(",301.0,300.0") for line in lines)
+
+
+async def test_the_fleet_row_names_the_worst_priority(storage: Any) -> None:
+    """A station with a major supervisor alarm (offline) and a warning (stale collectors) shows
+    major on the fleet page, whichever was raised first (major and minor ranked as warning)."""
+    svc, clock = await started(storage, WINTER)
+    await storage.record_alarm("st-a", "collector_stale", "warning", True, WINTER, "", None)
+    await storage.record_alarm("st-a", "station_offline", "major", True, WINTER - 10, "", None)
+    await storage.record_alarm("st-b", "pump1_fault", "minor", True, WINTER, "", None)
+    await storage.record_alarm("st-b", "uplink_quarantined", "warning", True, WINTER - 10, "", None)
+    rows = {r["station_id"]: r for r in await svc.list_stations()}
+    assert rows["st-a"]["worst_severity"] == "major" and rows["st-b"]["worst_severity"] == "minor"
