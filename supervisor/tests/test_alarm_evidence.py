@@ -110,4 +110,11 @@ async def test_a_station_alarm_message_brings_its_evidence(storage: Any) -> None
     assert svc.ingest.handle(topic, payload) == "queued"
     await svc.ingest.flush()
     row = (await storage.alarm_rows("st-a", True))[0]
-    assert (row["code"], row["value"], row["since_ts"]) == ("makeup_leak_rate", 412.5, T0 - 1)
+    assert (row["code"], row["value"], row["limit"], row["since_ts"]) == ("makeup_leak_rate", 412.5, 300.0, T0 - 1)
+    # a station that sends no limit (yet): NULL
+    payload = json.dumps({"v": 1, "station": "st-a", "seq": 2, "ts": T0, "kind": codec.UP_ALARM,
+                          "body": {"code": "pump1_fault", "severity": "major", "state": "active", "value": 1.0}}).encode()
+    assert svc.ingest.handle(topic, payload) == "queued"
+    await svc.ingest.flush()
+    row = {r["code"]: r for r in await storage.alarm_rows("st-a", True)}["pump1_fault"]
+    assert (row["value"], row["limit"]) == (1.0, None)
