@@ -263,7 +263,9 @@ class FleetAlarms:
             out[(sid, "station_offline")] = self._offline(sid, state, now)
             out[(sid, "station_clock_off")] = self._clock_off(sid, state, now)
             group_min = self._collector_rules(sid, station, by_station.get(sid, []), now, out)
-            if group_min is not None:
+            if group_min is not None and not group_min:  # collectors, none live: the rooms are unknown
+                out[(sid, "comfort_below_floor")] = out[(sid, "comfort_overheating")] = Condition(None)
+            elif group_min is not None:
                 out[(sid, "comfort_below_floor")] = self._below_floor(sid, station, group_min)
                 out[(sid, "comfort_overheating")] = self._overheating(sid, state, group_min, now)
             out[(sid, "heating_outage")] = self._outage(state, now)
@@ -304,7 +306,7 @@ class FleetAlarms:
     def _collector_rules(self, sid: str, station: dict[str, Any], collectors: list[tuple[str, str]], now: float,
                          out: dict[tuple[str, str], Condition]) -> dict[str, float] | None:
         """The collector rules of one station into `out`; returns {group: coldest live reading}
-        (None when the station has no collectors)."""
+        (empty when no reading is live; None when the station has no collectors)."""
         s = self.settings
         households = int(station.get("households") or 0)
         if not collectors:
@@ -350,8 +352,7 @@ class FleetAlarms:
         out[(sid, "group_without_collector")] = Condition(
             bool(without), float(len(without)), None,
             "building groups without a live collector: %s" % ", ".join(without[:20]) if without else "")
-        temps = {g: t for g, t in live_groups.items() if t == t}
-        return temps or None
+        return {g: t for g, t in live_groups.items() if t == t}
 
     def _floor_c(self, station: dict[str, Any]) -> float:
         floor = station.get("floor_c")

@@ -364,3 +364,16 @@ async def test_the_fleet_row_names_the_worst_priority(storage: Any) -> None:
     await storage.record_alarm("st-b", "uplink_quarantined", "warning", True, WINTER - 10, "", None)
     rows = {r["station_id"]: r for r in await svc.list_stations()}
     assert rows["st-a"]["worst_severity"] == "major" and rows["st-b"]["worst_severity"] == "minor"
+
+
+async def test_collectors_falling_silent_hold_the_comfort_alarm(storage: Any) -> None:
+    """No live reading says nothing about the flats: the below-floor alarm stays (and the
+    collectors' own alarms say why), it is not cleared as if the flats were warm again."""
+    svc, clock = await started(storage, WINTER, floor_delay_s=0.0)
+    reading(svc, "a1", 16.0)
+    reading(svc, "a2", 16.5)
+    await at(svc, clock, WINTER + 1)
+    assert ("st-a", "comfort_below_floor") in await active(svc)
+    await at(svc, clock, WINTER + 2000)  # both silent over 30 min
+    rows = await active(svc, "st-a")
+    assert ("st-a", "comfort_below_floor") in rows and ("st-a", "collector_stale") in rows
