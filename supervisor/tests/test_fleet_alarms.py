@@ -375,5 +375,6 @@ async def test_collectors_falling_silent_hold_the_comfort_alarm(storage: Any) ->
     await at(svc, clock, WINTER + 1)
     assert ("st-a", "comfort_below_floor") in await active(svc)
     await at(svc, clock, WINTER + 2000)  # both silent over 30 min
+    await at(svc, clock, WINTER + 2400)  # and longer than the off-delay
     rows = await active(svc, "st-a")
     assert ("st-a", "comfort_below_floor") in rows and ("st-a", "collector_stale") in rows
