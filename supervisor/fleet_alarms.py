@@ -163,11 +163,13 @@ class FleetAlarms:
         await self.start()
         try:
             while True:
-                if self.settings["enabled"]:
-                    try:
+                try:
+                    if self.settings["enabled"]:
                         await self.evaluate()
-                    except Exception:  # noqa: BLE001 - task boundary: retried at the next evaluation
-                        log.exception("evaluating the supervisor's alarms failed")
+                    else:
+                        await self.clear_all("the supervisor's alarm rules are switched off")
+                except Exception:  # noqa: BLE001 - task boundary: retried at the next evaluation
+                    log.exception("evaluating the supervisor's alarms failed")
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.settings["interval_s"])
                 except TimeoutError:
@@ -228,6 +230,19 @@ class FleetAlarms:
             done.append((sid, code, change))
             log.warning("supervisor alarm %s %s at %s: %s", code, "raised" if change else "cleared", sid, cond.text)
         self.evaluations += 1
+        return done
+
+    async def clear_all(self, text: str) -> list[tuple[str, str, bool]]:
+        """Clear every active alarm of the rules at once (the rules switched off)."""
+        await self.start()
+        now = self.clock()
+        done = []
+        for (sid, code), track in sorted(self.tracks.items()):
+            if track.active:
+                await self.storage.record_alarm(sid, code, self.settings[code + "_priority"], False, now, text, None)
+                track.active = False
+                done.append((sid, code, False))
+            track.on_since = track.off_since = None
         return done
 
     def _step(self, track: _Track, code: str, state: bool | None, now: float) -> bool | None:

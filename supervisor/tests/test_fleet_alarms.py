@@ -4,6 +4,7 @@ hysteresis and off-delay, survives a restart, and is acknowledged on the supervi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from heatkeeper.supervisor import fleet_alarms
 from heatkeeper.supervisor.fleet_alarm_settings import in_season
 from heatkeeper.supervisor.fleet_alarms import SITE_ID, ChannelFailures
 from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.tools.testing.mqtt_listener import wait_until
 
 WINTER = 1_800_000_000.0  # 15 January 2027 16:00 local: in the default heating season
 SUMMER = 1_783_000_000.0  # 2 July 2026
@@ -378,3 +380,19 @@ async def test_collectors_falling_silent_hold_the_comfort_alarm(storage: Any) ->
     await at(svc, clock, WINTER + 2400)  # and longer than the off-delay
     rows = await active(svc, "st-a")
     assert ("st-a", "comfort_below_floor") in rows and ("st-a", "collector_stale") in rows
+
+
+async def test_switching_the_rules_off_clears_their_alarms(storage: Any) -> None:
+    svc, clock = await started(storage, WINTER)
+    await at(svc, clock, WINTER + 301)
+    assert ("st-a", "station_offline") in await active(svc)
+    await svc.fleet_alarms.change_settings({"enabled": False}, "admin")
+    task = asyncio.ensure_future(svc.fleet_alarms.run())
+    try:
+        await wait_until(lambda: ("st-a", "station_offline") not in svc.fleet_alarms.tracks
+                         or not svc.fleet_alarms.tracks[("st-a", "station_offline")].active, what="cleared")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert not {code for _sid, code in await active(svc)} & set(fleet_alarms.CODES)
+    assert "switched off" in (await svc.alarm_history("st-a", 1))[0]["text"]
