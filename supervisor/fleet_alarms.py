@@ -15,7 +15,7 @@ Rules (codes and default priorities in fleet_alarm_settings.CODES; thresholds th
     heating_outage           no heat delivered (heat meter at or below outage_power_kw; without a meter
                              reading: pumps stopped or supply under 30 degC) for outage_delay_s, in season
     notify_channel_failed    a notification channel reported failing (`raise_channel_failure`), on the
-                             site-wide pseudo station SITE_ID
+                             site-wide pseudo station SITE_ID; nothing reported since the start: held
 
 Each (station, code) runs the station alarms' state machine (core.alarms), without latching:
     none -> active    condition held for the on-delay              recorded "active" with value, limit
@@ -42,7 +42,7 @@ CODES = fas.CODES  # the codes raised here (acknowledged on the supervisor, neve
 
 log = logging.getLogger(__name__)
 
-SITE_ID = "_supervisor"  # the pseudo station of alarms about the supervisor itself
+SITE_ID = "supervisor"  # the pseudo station of alarms about the supervisor itself (as the notifier names it)
 # code -> (on-delay setting, off-delay setting); None: immediate
 DELAYS: dict[str, tuple[str | None, str | None]] = {
     "station_offline": (None, None),
@@ -75,14 +75,17 @@ class ChannelFailures:
     def __init__(self) -> None:
         self.failing: dict[str, str] = {}
         self.listeners: list[Callable[[], None]] = []
+        self.reported = False  # whether anything was reported since the process started
 
     def raise_failure(self, channel: str, text: str) -> None:
         self.failing[str(channel)] = str(text)[:300]
+        self.reported = True
         self._wake()
 
     def clear_failure(self, channel: str) -> None:
-        if self.failing.pop(str(channel), None) is not None:
-            self._wake()
+        self.failing.pop(str(channel), None)
+        self.reported = True
+        self._wake()
 
     def _wake(self) -> None:
         for listener in list(self.listeners):
@@ -285,8 +288,10 @@ class FleetAlarms:
                 out[(sid, "comfort_overheating")] = self._overheating(sid, state, group_min, now)
             out[(sid, "heating_outage")] = self._outage(state, now)
         failing = self.channels.failing
+        # nothing reported since the start: unknown (an alarm from before a restart stands until
+        # the channel reports again, and one the notifier recorded itself is left to it)
         out[(SITE_ID, "notify_channel_failed")] = Condition(
-            bool(failing), float(len(failing)), None,
+            bool(failing) if self.channels.reported else None, float(len(failing)), None,
             "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers")
         return out
 

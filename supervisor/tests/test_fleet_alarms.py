@@ -396,3 +396,19 @@ async def test_switching_the_rules_off_clears_their_alarms(storage: Any) -> None
         await asyncio.gather(task, return_exceptions=True)
     assert not {code for _sid, code in await active(svc)} & set(fleet_alarms.CODES)
     assert "switched off" in (await svc.alarm_history("st-a", 1))[0]["text"]
+
+
+async def test_a_channel_alarm_from_before_a_restart_waits_for_the_channel(storage: Any) -> None:
+    """After a restart nothing is known of the channels: the alarm stands (it is not cleared as if
+    every channel delivered) until the channel reports; one recorded by the notifier itself is
+    left alone."""
+    svc, clock = await started(storage, WINTER)
+    svc.fleet_alarms.channels.raise_failure("sms", "gateway HTTP 503")
+    await at(svc, clock, WINTER + 1)
+    again = SupervisorService(storage, make_config(), wall_clock=clock)
+    again.fleet_alarms.channels = ChannelFailures()
+    await again.start(open_storage=False)
+    assert await at(again, clock, WINTER + 100) == []
+    assert (SITE_ID, "notify_channel_failed") in await active(again)
+    again.fleet_alarms.channels.clear_failure("sms")  # it delivers again
+    assert (SITE_ID, "notify_channel_failed", False) in await at(again, clock, WINTER + 101)
