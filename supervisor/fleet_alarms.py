@@ -35,10 +35,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import fleet_alarm_settings as fas
+from .channel_failures import CHANNELS, ChannelFailures, clear_channel_failure, raise_channel_failure
 from .reports import OUTAGE_SUPPLY_C
 from .storage.base import Storage
 
 CODES = fas.CODES  # the codes raised here (acknowledged on the supervisor, never sent to a station)
+__all__ = ["CHANNELS", "CODES", "SITE_ID", "ChannelFailures", "Condition", "FleetAlarms", "clear_channel_failure",
+           "raise_channel_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -65,44 +68,6 @@ class Condition(NamedTuple):
     value: float | None = None
     limit: float | None = None
     text: str = ""
-
-
-class ChannelFailures:
-    """Notification channels reported failing, for the `notify_channel_failed` alarm. The
-    notification code calls `raise_channel_failure` / `clear_channel_failure`; the alarm engine
-    listening is woken at once."""
-
-    def __init__(self) -> None:
-        self.failing: dict[str, str] = {}
-        self.listeners: list[Callable[[], None]] = []
-        self.reported = False  # whether anything was reported since the process started
-
-    def raise_failure(self, channel: str, text: str) -> None:
-        self.failing[str(channel)] = str(text)[:300]
-        self.reported = True
-        self._wake()
-
-    def clear_failure(self, channel: str) -> None:
-        self.failing.pop(str(channel), None)
-        self.reported = True
-        self._wake()
-
-    def _wake(self) -> None:
-        for listener in list(self.listeners):
-            listener()
-
-
-CHANNELS = ChannelFailures()  # the process's channels (the notification code and the engine share it)
-
-
-def raise_channel_failure(channel: str, text: str) -> None:
-    """Raise `notify_channel_failed` for `channel` (e.g. "wecom", "smtp") with what went wrong."""
-    CHANNELS.raise_failure(channel, text)
-
-
-def clear_channel_failure(channel: str) -> None:
-    """`channel` delivers again; the alarm clears when no channel is failing."""
-    CHANNELS.clear_failure(channel)
 
 
 class _Track:
