@@ -220,12 +220,12 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         service.set_publisher(publish)
 
     tasks = [asyncio.ensure_future(c) for c in service.background()]
+    tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                                 subscription_filters(cfg))))
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
-    tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
     runner = await _start_web(service, cfg)
     stop = _stop_on_signals()
     if on_ready is not None:
