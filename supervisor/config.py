@@ -16,7 +16,10 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [outdoor]    enabled=true  interval_s=300  min_stations=2  max_sample_age_s=900
     [compliance] floor_c=18  outage_h=24  refund_failures=3  refund_window_days=30
     [web]        enabled=true  host="127.0.0.1"  port=8080
-    [[station]]   id="arxan-01"  name="..."  city="..."
+    [fleet_alarms] offline_after_s=300 ... (the supervisor's own alarms: fleet_alarm_settings.py)
+    [season]     start="11-15"  end="03-15"   (heating season, local month-day, both included)
+    [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
+                  households=0 (0: unknown; collector coverage is checked against it)
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
     [[collector_platform]] user="rooms-arxan"  prefix="c-1"   (its own MQTT user, embedded broker)
 
@@ -42,6 +45,7 @@ from heatkeeper.supervisor.web.config import DEFAULTS as WEB_DEFAULTS
 from heatkeeper.supervisor.web.config import WebConfigError
 from heatkeeper.supervisor.web.config import validate as validate_web
 
+from . import fleet_alarm_settings
 from .hosts import is_loopback
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -62,6 +66,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "outdoor": {"enabled": True, "interval_s": 300.0, "min_stations": 2, "max_sample_age_s": 900.0},
     "compliance": {"floor_c": 18.0, "outage_h": 24.0, "refund_failures": 3, "refund_window_days": 30.0},
     "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
+    "fleet_alarms": dict(fleet_alarm_settings.DEFAULTS),  # checked by fleet_alarm_settings
+    "season": dict(fleet_alarm_settings.SEASON_DEFAULTS),
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -136,6 +142,15 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             continue
         if not isinstance(values, dict):
             problems.append("[%s]: must be a table" % section)
+            continue
+        if section == "fleet_alarms":
+            clean, found = fleet_alarm_settings.validate(values)
+            cfg[section].update(clean)
+            problems.extend(found)
+            continue
+        if section == "season":
+            cfg[section], found = fleet_alarm_settings.validate_season(values)
+            problems.extend(found)
             continue
         for key, value in values.items():
             if section == "web" and key in WEB_DEFAULTS:
@@ -256,8 +271,26 @@ def _collector_platforms(items: Any, cfg: dict[str, Any], problems: list[str]) -
     return out
 
 
-def _stations(items: Any, problems: list[str]) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
+def _station_numbers(item: dict[str, Any], i: int, problems: list[str]) -> dict[str, Any]:
+    """A station's own comfort floor (None: compliance.floor_c) and its households (0: unknown)."""
+    out: dict[str, Any] = {"floor_c": None, "households": 0}
+    floor, households = item.get("floor_c"), item.get("households", 0)
+    if floor is not None:
+        low, high = _RANGES[("compliance", "floor_c")][1:]
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not low <= floor <= high:
+            problems.append("station[%d].floor_c=%r degC: must be a number in [%g, %g]" % (i, floor, low, high))
+        else:
+            out["floor_c"] = float(floor)
+    if isinstance(households, bool) or not isinstance(households, int) or not 0 <= households <= 1_000_000:
+        problems.append("station[%d].households=%r: must be a whole number in [0, 1000000] (0: unknown)"
+                        % (i, households))
+    else:
+        out["households"] = households
+    return out
+
+
+def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     if not isinstance(items, list):
         problems.append("[[station]]: must be an array of tables")
         return out
@@ -274,9 +307,11 @@ def _stations(items: Any, problems: list[str]) -> list[dict[str, str]]:
             problems.append("station id=%r: defined twice" % sid)
         seen.add(sid)
         for key in item:
-            if key not in ("id", "name", "city"):
-                problems.append("station[%d].%s: unknown key; known: id, name, city" % (i, key))
-        out.append({"id": sid, "name": str(item.get("name", sid)), "city": str(item.get("city", ""))})
+            if key not in ("id", "name", "city", "floor_c", "households"):
+                problems.append("station[%d].%s: unknown key; known: id, name, city, floor_c, households" % (i, key))
+        entry: dict[str, Any] = {"id": sid, "name": str(item.get("name", sid)), "city": str(item.get("city", ""))}
+        entry.update(_station_numbers(item, i, problems))
+        out.append(entry)
     return out
 
 

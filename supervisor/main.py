@@ -3,7 +3,8 @@
 Starts, in one event loop: the embedded broker (when `broker.embedded`: a Mosquitto child
 process, see `embedded`), the MQTT links (each connection on its own broker user)
 (ingest + command publishing, persistent session, reconnect loop), the batch flusher, the
-command sweeper, the collector forwarder, retention, the 09:00/17:00 report writer and the
+command sweeper, the collector forwarder, retention, the supervisor's own alarm rules
+(`fleet_alarms`), the 09:00/17:00 report writer and the
 web dashboard (`heatkeeper.supervisor.web.app.create_app(service, config)`) when installed.
 
 `--create-user NAME --role ROLE` adds a user (password from $HEATKEEPER_PASSWORD or stdin)
@@ -219,6 +220,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         service.set_publisher(publish)
 
     tasks = [asyncio.ensure_future(c) for c in service.background()]
+    tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                                 subscription_filters(cfg))))
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),

@@ -20,6 +20,8 @@ from . import reports, users
 from .collectors import CollectorHub, in_scope, parse_http_readings, rejection_text
 from .command_keys import CommandKeys, keys_dir
 from .commands import CommandError, CommandTracker
+from .fleet_alarms import CODES as FLEET_ALARMS
+from .fleet_alarms import SITE_ID, FleetAlarms
 from .ingest import Ingest
 from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
@@ -29,7 +31,8 @@ from .storage.base import Storage
 log = logging.getLogger(__name__)
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
-SEVERITY_ORDER = ("info", "warning", "alarm", "critical")
+# least to worst; the station's severities (core.alarms) and the older "info"/"alarm" of the supervisor
+SEVERITY_RANK = {"info": 0, "warning": 1, "minor": 2, "alarm": 3, "major": 3, "critical": 4}
 RAW_SPAN_S = 6 * 3600.0
 INITIAL_ADMIN = "admin"  # the user a fresh install creates, with its password in a file
 KDF_CONCURRENCY = 2  # password checks at once (each takes 128 MiB and ~0.4 s of one core)
@@ -76,6 +79,8 @@ class SupervisorService:
         out = config["outdoor"]
         self.outdoor = OutdoorFeed(self.stations_cfg, self.ingest.state, out["min_stations"], out["max_sample_age_s"],
                                    wall_clock)
+        # the supervisor's own alarm rules (run by `heatkeeper supervisor`: main.serve)
+        self.fleet_alarms = FleetAlarms(storage, config, self.ingest.state, self.collectors, wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self.ingest.hold_reading_ack = self.collectors.hold_ack
@@ -265,8 +270,9 @@ class SupervisorService:
         not take the command nothing is recorded (NotConnected): the alarm stays unacknowledged
         on the dashboard, as it is on the station. The supervisor's own alarms (quarantine,
         sequence regression) are acknowledged here alone."""
-        self._station(station_id)
-        if code in SUPERVISOR_ALARMS:
+        if not (station_id == SITE_ID and code in FLEET_ALARMS):  # the site's own alarms have no station
+            self._station(station_id)
+        if code in SUPERVISOR_ALARMS or code in FLEET_ALARMS:
             # the supervisor's own alarm: nothing to tell the station
             recorded = await self.storage.mark_alarm_acked(station_id, code, user, self.clock())
             await self.audit_record(user=user, action="ack_alarm", station_id=station_id, detail=code,
@@ -560,7 +566,8 @@ class SupervisorService:
             return reports.to_csv(keys, [[r[k] for k in keys] for r in rows_a])
         if kind == "alarms":
             rows_b = await self.alarms(kw.get("station_id"), False)
-            keys = ("station_id", "code", "severity", "active", "since_ts", "cleared_ts", "acked_by", "acked_ts", "text")
+            keys = ("station_id", "code", "severity", "active", "since_ts", "cleared_ts", "acked_by", "acked_ts", "text",
+                    "value", "limit")
             return reports.to_csv(keys, [[r[k] for k in keys] for r in rows_b])
         if kind == "commands":
             rows_c = await self.recent_commands(kw.get("station_id"), int(kw.get("limit", 10000)))
@@ -585,7 +592,7 @@ class SupervisorService:
 
 
 def _severity_rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else 1
+    return SEVERITY_RANK.get(severity, 1)
 
 
 def _thin(series: list[list[float]], max_points: int) -> list[list[float]]:

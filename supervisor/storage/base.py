@@ -21,6 +21,7 @@ Invariants:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -74,6 +75,17 @@ def storable_text(text: str, max_chars: int) -> str:
     surrogate (not encodable as UTF-8), at most `max_chars`; the offending characters escaped."""
     clean = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
     return clean[:max_chars]
+
+
+def alarm_number(value: Any) -> float | None:
+    """An alarm's value or limit as evidence: a finite number as float, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) else None
 
 
 def quarantine_row(station_id: str, received_ts: float, reason: str, detail: str, topic: str,
@@ -260,32 +272,56 @@ class Storage:
 
     # --- alarms --------------------------------------------------------------------------
     async def record_alarm(self, station_id: str, code: str, severity: str, active: bool, ts: float,
-                           text: str, value: Any, seq: int | None = None) -> bool:
+                           text: str, value: Any, seq: int | None = None, limit: Any = None) -> bool:
         """Append to the alarm log and update the current alarm state of (station, code).
         With the uplink's `seq`, a second call for the same message does nothing (a replay after
-        a crash) and returns False."""
+        a crash) and returns False; without a `limit`, the one in that stored message (if any) is taken.
+
+        Evidence: `value` (the reading, kept as sent in the log's `value`) and `limit` are also
+        kept as numbers (`value_num`, `limit_num`; NULL when not a finite number); the current
+        alarm keeps the evidence of its raise, and every log row the raise time of its episode
+        (`raised_ts`), so a clear row says how long the alarm stood."""
         if seq is not None and await self.fetchone(
                 "SELECT 1 FROM alarm_log WHERE station_id = ? AND seq = ?", (station_id, seq)) is not None:
             return False
+        if limit is None and seq is not None:
+            limit = await self._sent_limit(station_id, seq)
+        value_num, limit_num = alarm_number(value), alarm_number(limit)
+        row = await self.fetchone("SELECT active, since_ts FROM alarms WHERE station_id = ? AND code = ?",
+                                  (station_id, code))
+        standing = row is not None and bool(row[0])
+        raised_ts = float(row[1]) if standing and row is not None else (ts if active else None)
         await self.execute(
-            "INSERT INTO alarm_log (station_id, code, severity, active, ts, text, value, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (station_id, code, severity, 1 if active else 0, ts, text, json.dumps(value), seq))
+            "INSERT INTO alarm_log (station_id, code, severity, active, ts, text, value, seq, value_num, limit_num, "
+            "raised_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (station_id, code, severity, 1 if active else 0, ts, text, json.dumps(value), seq, value_num, limit_num,
+             raised_ts))
         if active:
             await self.execute(
-                "INSERT INTO alarms (station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, cleared_ts) "
-                "VALUES (?, ?, ?, 1, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT (station_id, code) DO UPDATE SET "
+                "INSERT INTO alarms (station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, "
+                "cleared_ts, value_num, limit_num) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?, NULL, NULL, NULL, ?, ?) ON CONFLICT (station_id, code) DO UPDATE SET "
                 "severity = excluded.severity, last_ts = excluded.last_ts, text = excluded.text, "
                 "since_ts = CASE WHEN alarms.active = 1 THEN alarms.since_ts ELSE excluded.since_ts END, "
                 "acked_by = CASE WHEN alarms.active = 1 THEN alarms.acked_by ELSE NULL END, "
                 "acked_ts = CASE WHEN alarms.active = 1 THEN alarms.acked_ts ELSE NULL END, "
+                "value_num = excluded.value_num, limit_num = excluded.limit_num, "
                 "active = 1, cleared_ts = NULL",
-                (station_id, code, severity, ts, ts, text))
+                (station_id, code, severity, ts, ts, text, value_num, limit_num))
         else:
             await self.execute(
                 "UPDATE alarms SET active = 0, cleared_ts = ?, last_ts = ? WHERE station_id = ? AND code = ? AND active = 1",
                 (ts, ts, station_id, code))
         return True
+
+    async def _sent_limit(self, station_id: str, seq: int) -> Any:
+        """The `limit` a station's alarm message carries (its body as stored in `uplinks`), or None."""
+        row = await self.fetchone("SELECT payload FROM uplinks WHERE station_id = ? AND seq = ?", (station_id, seq))
+        try:
+            body = json.loads(row[0])["body"] if row is not None else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        return body.get("limit") if isinstance(body, dict) else None
 
     async def mark_alarm_acked(self, station_id: str, code: str, user: str, ts: float) -> bool:
         row = await self.fetchone("SELECT active FROM alarms WHERE station_id = ? AND code = ?", (station_id, code))
@@ -302,11 +338,12 @@ class Storage:
             params.append(station_id)
         if active_only:
             where.append("active = 1")
-        sql = ("SELECT station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, cleared_ts "
-               "FROM alarms" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY since_ts DESC")
+        sql = ("SELECT station_id, code, severity, active, since_ts, last_ts, text, acked_by, acked_ts, cleared_ts, "
+               "value_num, limit_num FROM alarms" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY since_ts DESC")
         rows = await self.fetch(sql, params)
         keys = ("station_id", "code", "severity", "active", "since_ts", "last_ts", "text", "acked_by", "acked_ts",
-                "cleared_ts")
+                "cleared_ts", "value", "limit")
         out = []
         for r in rows:
             item = dict(zip(keys, r, strict=True))
@@ -315,14 +352,38 @@ class Storage:
         return out
 
     async def alarm_history(self, station_id: str | None, limit: int) -> list[dict[str, Any]]:
-        sql = "SELECT station_id, code, severity, active, ts, text FROM alarm_log"
+        sql = "SELECT station_id, code, severity, active, ts, text, value_num, limit_num, raised_ts FROM alarm_log"
         params: list[Any] = []
         if station_id is not None:
             sql += " WHERE station_id = ?"
             params.append(station_id)
         rows = await self.fetch(sql + " ORDER BY ts DESC LIMIT ?", (*params, limit))
-        return [{"station_id": r[0], "code": r[1], "severity": r[2], "active": bool(r[3]), "ts": r[4], "text": r[5]}
-                for r in rows]
+        return [{"station_id": r[0], "code": r[1], "severity": r[2], "active": bool(r[3]), "ts": r[4], "text": r[5],
+                 "value": r[6], "limit": r[7], "raised_ts": r[8]} for r in rows]
+
+    async def collector_last_seen(self, since_ts: float) -> dict[str, float]:
+        """{collector_id: newest reading ts} over readings since `since_ts` (the supervisor's
+        alarms about stale and dead collectors pick up where they were after a restart)."""
+        rows = await self.fetch("SELECT collector_id, MAX(ts) FROM collector_readings WHERE ts >= ? "
+                                "GROUP BY collector_id", (since_ts,))
+        return {str(r[0]): float(r[1]) for r in rows}
+
+    async def fleet_alarm_settings(self) -> dict[str, Any]:
+        """The thresholds of the supervisor's alarms an admin changed in the dashboard: {key: value}."""
+        rows = await self.fetch("SELECT key, value FROM fleet_alarm_settings ORDER BY key")
+        return {str(r[0]): json.loads(r[1]) for r in rows}
+
+    async def save_fleet_alarm_settings(self, values: dict[str, Any], user: str, ts: float) -> None:
+        """Store changed thresholds (`values`, already validated); a value of None removes the
+        key (back to the configuration file's value)."""
+        for key, value in sorted(values.items()):
+            if value is None:
+                await self.execute("DELETE FROM fleet_alarm_settings WHERE key = ?", (key,))
+            else:
+                await self.execute(
+                    "INSERT INTO fleet_alarm_settings (key, value, changed_by, changed_ts) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, changed_by = excluded.changed_by, "
+                    "changed_ts = excluded.changed_ts", (key, json.dumps(value), user, ts))
 
     # --- commands --------------------------------------------------------------------------
     async def insert_command(self, cmd: dict[str, Any]) -> None:
@@ -466,11 +527,14 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS alarms (
         station_id {text} NOT NULL, code {text} NOT NULL, severity {text} NOT NULL, active {int} NOT NULL,
         since_ts {real} NOT NULL, last_ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', acked_by {text},
-        acked_ts {real}, cleared_ts {real}, PRIMARY KEY (station_id, code))""",
+        acked_ts {real}, cleared_ts {real}, value_num {real}, limit_num {real}, PRIMARY KEY (station_id, code))""",
     """CREATE TABLE IF NOT EXISTS alarm_log (
         id {serial}, station_id {text} NOT NULL, code {text} NOT NULL, severity {text} NOT NULL,
-        active {int} NOT NULL, ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', value {text}, seq {bigint})""",
+        active {int} NOT NULL, ts {real} NOT NULL, text {text} NOT NULL DEFAULT '', value {text}, seq {bigint},
+        value_num {real}, limit_num {real}, raised_ts {real})""",
     "CREATE INDEX IF NOT EXISTS alarm_log_station_ts ON alarm_log (station_id, ts)",
+    """CREATE TABLE IF NOT EXISTS fleet_alarm_settings (
+        key {text} PRIMARY KEY, value {text} NOT NULL, changed_by {text} NOT NULL, changed_ts {real} NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS commands (
         command_id {text} PRIMARY KEY, station_id {text} NOT NULL, kind {text} NOT NULL, args {text} NOT NULL,
         user_name {text} NOT NULL, issued_ts {real} NOT NULL, expires_ts {real} NOT NULL, state {text} NOT NULL,
@@ -498,6 +562,11 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS agg_epochs (
         epoch {bigint} PRIMARY KEY, owner {text} NOT NULL, opened_ts {real} NOT NULL, closed_ts {real})""",
 ]
+# Evidence columns of the alarm tables, added to databases made before they existed:
+# (table, column, type placeholder).
+ALARM_EVIDENCE_COLUMNS = (("alarms", "value_num", "real"), ("alarms", "limit_num", "real"),
+                          ("alarm_log", "value_num", "real"), ("alarm_log", "limit_num", "real"),
+                          ("alarm_log", "raised_ts", "real"))
 # After SCHEMA and each backend's column migrations (a database made before agg_epoch existed).
 SCHEMA_LATE = [
     "CREATE UNIQUE INDEX IF NOT EXISTS alarm_log_station_seq ON alarm_log (station_id, seq)",

@@ -19,7 +19,17 @@ from typing import Any
 
 import asyncpg
 
-from .base import SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow, _qmarks_to_dollars
+from .base import (
+    ALARM_EVIDENCE_COLUMNS,
+    SCHEMA,
+    SCHEMA_LATE,
+    Row,
+    Step,
+    Storage,
+    StorageError,
+    UplinkRow,
+    _qmarks_to_dollars,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +95,8 @@ class PostgresStorage(Storage):
                 await conn.execute(stmt.format(**_TYPES))
             await conn.execute("ALTER TABLE uplinks ADD COLUMN IF NOT EXISTS agg_epoch BIGINT")
             await conn.execute("ALTER TABLE alarm_log ADD COLUMN IF NOT EXISTS seq BIGINT")
+            for table, column, kind in ALARM_EVIDENCE_COLUMNS:  # from before alarm evidence
+                await conn.execute("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s" % (table, column, _TYPES[kind]))
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
             if self.use_timescale:

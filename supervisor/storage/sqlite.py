@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .base import SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow
+from .base import ALARM_EVIDENCE_COLUMNS, SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow
 
 T = TypeVar("T")
 
@@ -230,6 +230,9 @@ def _create_schema(c: sqlite3.Connection) -> None:
         c.execute("ALTER TABLE uplinks ADD COLUMN agg_epoch INTEGER")
     if "seq" not in {r[1] for r in c.execute("PRAGMA table_info(alarm_log)")}:
         c.execute("ALTER TABLE alarm_log ADD COLUMN seq INTEGER")
+    for table, column, kind in ALARM_EVIDENCE_COLUMNS:  # from before alarm evidence
+        if column not in {r[1] for r in c.execute("PRAGMA table_info(%s)" % table)}:
+            c.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, _TYPES[kind]))
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
 

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import NotConnected, ServiceError
-from . import api, auth, i18n, metrics, pages, quarantine, render
+from . import alarm_settings, api, auth, i18n, metrics, pages, quarantine, render
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -159,6 +159,7 @@ def create_app(service: Any, config: Any = None) -> web.Application:
     pages.add_routes(app)
     api.add_routes(app)
     quarantine.add_routes(app)
+    alarm_settings.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
