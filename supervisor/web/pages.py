@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..service import ServiceError
 from . import auth, i18n, render, validation
+from .offer import FORM_KINDS
 from .common import (
     AUDIT_BUDGET,
     SESSIONS,
@@ -201,7 +202,7 @@ async def station(request: web.Request) -> web.Response:
     sid = validation.station_id(request.match_info["sid"])
     await service(request).station_detail(sid)  # an unknown station is a 404 page, not an empty shell
     boot = {"station_id": sid, "command_args": validation.COMMAND_ARGS, "modes": validation.MODES,
-            "leased": validation.LEASED_KINDS, "clearable": validation.CLEARABLE}
+            "leased": validation.LEASED_KINDS, "clearable": validation.CLEARABLE, "form_kinds": FORM_KINDS}
     return render.page(request, "station.html", "station.title", nav="fleet", boot=boot, station_id=sid)
 
 

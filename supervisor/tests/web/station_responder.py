@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import aiomqtt
-from heatkeeper.core import codec, signals
+from heatkeeper.core import codec, command_handler, signals
 from heatkeeper.core.station import StationController
 from heatkeeper.tools.plant import Plant
 
@@ -66,8 +66,9 @@ class StationResponder:
             self.plant.inject(fault)
 
     def _telemetry_body(self) -> dict[str, Any]:
-        return {"values": self.ctl.telemetry(self.inputs, self.out), "mode_name": self.out.get("mode_name"),
-                "leases": self.ctl.snapshot().get("leases", {})}
+        # as the firmware's telemetry: the controller's record and what the station accepts now
+        values = {**self.ctl.telemetry(self.inputs, self.out), **command_handler.offer(self.ctl)}
+        return {"values": values, "mode_name": self.out.get("mode_name")}
 
     async def _publish(self, client: aiomqtt.Client, kind: str, body: dict[str, Any], age_s: float = 0.0) -> None:
         self.seq += 1

@@ -172,14 +172,17 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.click("#confirm-ok")
             await expect(page.locator('#cmd-list .cmd-state[data-state="applied"]').first).to_be_visible()
             assert any(r["result"] == "applied" for r in stations[0].applied)
-            await expect(page.locator("#facts")).to_contain_text("20.5")
+            await expect(page.locator("#lease-room_setpoint")).to_contain_text("20.5 °C")
+            # the form's range is the station's own (16-24 degC), so 27 cannot be sent
+            await expect(page.locator("#arg-room_setpoint_c")).to_have_attribute("max", "24")
 
-            # One the station refuses: shown as rejected with the station's reason.
-            await page.fill("#arg-room_setpoint_c", "27")
+            # One the station refuses for a reason only it knows: shown as rejected with that reason.
+            await page.select_option("#cmd-kind", "set_mode")
+            await page.select_option("#arg-mode", "summer")
             await page.click("#cmd-send")
             await page.click("#confirm-ok")
             await expect(page.locator('#cmd-list .cmd-state[data-state="rejected"]').first).to_be_visible()
-            await expect(page.locator("#cmd-list .why").first).to_contain_text("outside the station's limits (out_of_range)")
+            await expect(page.locator("#cmd-list .why").first).to_contain_text("outdoor_too_cold")
             await page.screenshot(path=str(tmp_path / "dashboard-station.png"), full_page=True)
             save_shot(tmp_path, "dashboard-station.png")
 

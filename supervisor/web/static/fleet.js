@@ -26,9 +26,14 @@
     const vals = v.values;
     const supply = HK.fmt(vals.secondary_supply_temp_c, 1), sp = HK.fmt(vals.supply_setpoint_c, 1);
     const comfort = HK.comfortClass(v.room_min_c);
+    /* Which alarms, not only how many: the worst by name, how many more, each with its evidence on hover. */
+    const named = Array.isArray(v.raw.alarms) ? v.raw.alarms : [];
+    const first = named[0];
     const alarmCell = v.alarm_count > 0
-      ? el("a", { class: "pill " + HK.sevClass(v.worst || "alarm"), href: "/alarms" },
-        [HK.t("fleet.n_alarms", { n: v.alarm_count }) + (v.worst ? " · " + HK.t("sev." + v.worst) : "")])
+      ? el("a", { class: "pill fleet-alarm " + HK.sevClass((first && first.severity) || v.worst || "alarm"), href: "/alarms",
+        title: named.map(function (a) { return HK.alarmName(a.code) + (HK.alarmEvidence(a) ? " (" + HK.alarmEvidence(a) + ")" : "") + " · " + HK.alarmFor(a); }).join("\n") },
+        [first ? HK.alarmName(first.code) + (v.alarm_count > 1 ? " " + HK.t("fleet.n_more", { n: v.alarm_count - 1 }) : "")
+          : HK.t("fleet.n_alarms", { n: v.alarm_count }) + (v.worst ? " · " + HK.t("sev." + v.worst) : "")])
       : el("span", { class: "muted" }, [HK.t("fleet.no_alarms")]);
     return el("tr", { class: "station-row row-" + (v.online ? "on" : "off"), "data-station": v.id }, [
       stateCell(v),
