@@ -14,7 +14,6 @@ from aiohttp import web
 
 from ..service import ServiceError
 from . import auth, i18n, pages, validation
-from .offer import station_offer
 from .common import (
     AUDIT_BUDGET,
     SESSIONS,
@@ -27,6 +26,7 @@ from .common import (
     service,
     session,
 )
+from .offer import station_offer
 
 TREND_FIELDS = (
     "secondary_supply_temp_c", "secondary_return_temp_c", "supply_setpoint_c", "outdoor_temp_c",

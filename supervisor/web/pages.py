@@ -12,7 +12,6 @@ from aiohttp import web
 
 from ..service import ServiceError
 from . import auth, i18n, render, validation
-from .offer import FORM_KINDS
 from .common import (
     AUDIT_BUDGET,
     SESSIONS,
@@ -25,6 +24,7 @@ from .common import (
     service,
     session,
 )
+from .offer import FORM_KINDS
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age_s: int | None,
