@@ -263,7 +263,8 @@
       const unit = spec[name][0], lo = spec[name][1], hi = spec[name][2];
       const ui = FIELD_UI[name] || { step: "any", value: lo };
       const now = CURRENT[name] ? v(CURRENT[name]) : null;
-      const start = Math.min(hi, Math.max(lo, now !== null ? now : ui.value));
+      let start = Math.min(hi, Math.max(lo, now !== null ? now : ui.value));
+      if (typeof ui.step === "number") start = Math.min(hi, Math.max(lo, Math.round(start / ui.step) * ui.step));
       box.append(el("label", {}, [HK.t("arg." + name) + " (" + unit.replace("degC", "°C") + ", " + lo + "–" + hi + ")",
         el("input", { type: "number", id: "arg-" + name, name: name, min: lo, max: hi, step: ui.step, value: start, required: true })]));
     }
