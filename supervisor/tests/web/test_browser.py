@@ -142,6 +142,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(page.locator('tr[data-station="arxan-01"] td.comfort')).not_to_have_text("–")
             # the fleet row names its alarm, not only how many
             await expect(page.locator('tr[data-station="arxan-02"] .fleet-alarm')).to_contain_text("Circulation pump 1 fault")
+            await expect(page.locator('tr[data-station="arxan-02"] .alarm-evidence')).to_contain_text(lambda_re(r"for \d+ (s|min)"))
             await page.screenshot(path=str(tmp_path / "dashboard-fleet.png"))
             save_shot(tmp_path, "dashboard-fleet.png")
 
@@ -199,7 +200,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.goto(base + "/stations/arxan-02")
             alarm = page.locator('#st-alarms tr.alarm-row[data-code="pump1_fault"]')
             await expect(alarm).to_contain_text("Circulation pump 1 fault")
-            await expect(alarm).to_contain_text(lambda_re(r"for \d+ min"))
+            await expect(alarm).to_contain_text(lambda_re(r"for \d+ (s|min)"))
             await alarm.locator(".ack-btn").click()
             await expect(page.locator("#confirm-dialog")).to_contain_text('Acknowledge "Circulation pump 1 fault"')
             await page.click("#confirm-cancel")
@@ -210,7 +211,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await row.locator(".ack-btn").click()
             await page.click("#confirm-ok")
             await expect(row).to_contain_text("acknowledged by oli")
-            await expect(row).to_contain_text(lambda_re(r"for \d+ min"))
+            await expect(row).to_contain_text(lambda_re(r"for \d+ (s|min)"))
             await page.screenshot(path=str(tmp_path / "dashboard-alarms.png"))
             save_shot(tmp_path, "dashboard-alarms.png")
             acked = [a for a in await service.alarms("arxan-02", True) if a["code"] == "pump1_fault"]

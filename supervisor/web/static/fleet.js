@@ -45,7 +45,8 @@
       el("td", { class: "num comfort comfort-" + comfort, title: HK.t("fleet.comfort_hint") }, [
         v.room_min_c === null ? "–" : HK.fmt(v.room_min_c, 1, "°C"),
         v.groups_below ? el("div", { class: "sub" }, [HK.t("fleet.groups_below", { n: v.groups_below })]) : null]),
-      el("td", {}, [alarmCell]),
+      el("td", {}, [alarmCell, first ? el("div", { class: "sub alarm-evidence" }, [[HK.alarmEvidence(first), HK.alarmFor(first)].filter(Boolean).join(" · ")]) : null,
+        named.length > 1 ? el("div", { class: "sub alarm-others" }, [named.slice(1, 4).map(function (a) { return HK.alarmName(a.code); }).join(", ") + (named.length > 4 ? " …" : "")]) : null]),
       el("td", { class: v.online ? "" : "stale" }, [HK.ago(v.last_seen_ts)])
     ]);
   }

@@ -234,6 +234,7 @@
   HK.alarmFor = function (a) {
     if (!HK.num(a.since_ts)) return "";
     const end = a.active === false && HK.num(a.cleared_ts) ? a.cleared_ts : Date.now() / 1000;
-    return HK.t("alarms.for", { dur: HK.dur(Math.max(0, end - a.since_ts)) });
+    const s = Math.max(0, end - a.since_ts);
+    return HK.t("alarms.for", { dur: s < 60 ? Math.round(s) + " s" : HK.dur(s) });
   };
 })();
