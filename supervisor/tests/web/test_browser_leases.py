@@ -153,6 +153,13 @@ async def test_a_supply_lease_in_words_on_a_real_station(real_station: Any, tmp_
             await page.screenshot(path=str(tmp_path / "dashboard-lease.png"), full_page=True)
             save_shot(tmp_path, "dashboard-lease.png")
             assert await kinds.count() >= 5
+            # the same in Chinese
+            await page.click("#lang-switch")
+            await expect(page.locator("#lease-supply_setpoint")).to_contain_text("租约结束前无法达到")
+            await expect(page.locator("#lease-supply_setpoint")).to_contain_text("12 K/h")
+            await expect(page.locator("#d-s-lease2")).to_contain_text("无法达到")
+            await page.screenshot(path=str(tmp_path / "dashboard-lease-zh.png"), full_page=True)
+            save_shot(tmp_path, "dashboard-lease-zh.png")
             assert errors == [], errors
         finally:
             await browser.close()
