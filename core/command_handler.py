@@ -9,6 +9,10 @@ the kinds share: the answer format and reason codes, the argument checks and the
 
 Every command first passes check_envelope (shape, source, expiry, local-only, mode); then its
 handler checks its arguments and applies it, or rejects it and changes nothing.
+
+offer(ctl) says the same to the supervisor before anyone asks: the kinds permitted in the current
+mode, the limits, the leases' targets, as flat uplink fields (the firmware adds them to each
+telemetry sample), so the dashboard offers only what the station will accept.
 """
 
 from . import checks
@@ -268,7 +272,7 @@ def offer(ctl) -> dict:
         if mode in row[PERMITTED] and not row[LOCAL_ONLY]:
             mask |= 1 << i
         i += 1
-    out = {"commands_permitted": mask}
+    out = {"commands_permitted": mask}  # type: dict
     for key in cm.DEFAULTS:
         out["commands_" + key] = float(ccfg[key])
     out["ramp_up_k_per_h"] = ctl.chain.ramp_k_per_s * 3600.0
