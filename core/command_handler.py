@@ -9,6 +9,10 @@ the kinds share: the answer format and reason codes, the argument checks and the
 
 Every command first passes check_envelope (shape, source, expiry, local-only, mode); then its
 handler checks its arguments and applies it, or rejects it and changes nothing.
+
+offer(ctl) says the same to the supervisor before anyone asks: the kinds permitted in the current
+mode, the limits, the leases' targets, as flat uplink fields (the firmware adds them to each
+telemetry sample), so the dashboard offers only what the station will accept.
 """
 
 from . import checks
@@ -243,3 +247,39 @@ def handle(ctl, cmd: object, now_s: float) -> dict:
     ev["detail"] = res["detail"]
     ctl.events.append(ev)
     return res
+
+
+# The leases' targets as uplink fields beside their `<lease>_lease_s` (core.station publishes
+# supply_setpoint_lease_c itself); the leased mode is the mode, and where it goes back to is
+# mode_lease_return (-1 none).
+_LEASE_VALUE_FIELDS = ((cm.L_ROOM, "room_setpoint_lease_c"), (cm.L_DP, "dp_setpoint_lease_kpa"),
+                       (cm.L_MAKEUP, "makeup_pressure_lease_kpa"), (cm.L_BOOST, "boost_lease_k"))
+
+
+def offer(ctl) -> dict:
+    """What the station accepts from the supervisor now, as flat uplink fields: bit i of
+    `commands_permitted` set when KINDS[i] is permitted remotely in the current mode, every
+    "commands" setting as `commands_<key>` (the bounds of each kind's argument and of a lease),
+    the rise rate of the supply setpoint `ramp_up_k_per_h` (a leased supply setpoint climbs at
+    it), the leases' targets, the mode a remote summer or safe goes back to and the room
+    setpoint in force (`room_setpoint_c`)."""
+    ccfg = ctl.cfg["commands"]
+    mode = ctl.modes.mode
+    mask = 0
+    i = 0
+    for kind in KINDS:
+        row = KIND_TABLE[kind]
+        if mode in row[PERMITTED] and not row[LOCAL_ONLY]:
+            mask |= 1 << i
+        i += 1
+    out = {"commands_permitted": mask}  # type: dict
+    for key in cm.DEFAULTS:
+        out["commands_" + key] = float(ccfg[key])
+    out["ramp_up_k_per_h"] = ctl.chain.ramp_k_per_s * 3600.0
+    lz = ctl.leases
+    for which, field in _LEASE_VALUE_FIELDS:
+        out[field] = lz.value[which] if lz.active(which) else None
+    out["mode_lease_return"] = ctl.mode_lease_return
+    # the room setpoint the curve runs on now (a lease's, else the station's own)
+    out["room_setpoint_c"] = lz.value[cm.L_ROOM] if lz.active(cm.L_ROOM) else ctl.room_setpoint_c
+    return out

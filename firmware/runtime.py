@@ -38,7 +38,7 @@ import resource
 import time
 from typing import Any
 
-from heatkeeper.core import codec
+from heatkeeper.core import codec, command_handler
 from heatkeeper.core import signals as S
 
 from .config import StationConfig
@@ -533,6 +533,9 @@ class Station:
         """The controller's flat record plus the runtime's own health figures."""
         values: dict[str, Any] = {}
         for key, value in self.ctl.telemetry(inputs, out).items():
+            values[key] = _number_or_none(value)
+        # what the station accepts now (mode, limits, leases), so the dashboard offers only that
+        for key, value in command_handler.offer(self.ctl).items():
             values[key] = _number_or_none(value)
         values.update(self.outbox.stats())
         values["cycle_overruns"] = self.overruns

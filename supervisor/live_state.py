@@ -16,6 +16,8 @@ from typing import Any
 from heatkeeper.core import codec
 from heatkeeper.core.modes import MODE_NAMES
 
+from . import leases
+
 VALUES_HOLD_S = 600.0  # live values from a higher seq win; after this long without, any new sample does
 EQUIPMENT_KEY = "_equipment"  # the equipment tracker's state, saved inside the station state
 
@@ -76,13 +78,12 @@ def take_values(st: dict[str, Any], seq: int, ts: float, body: dict[str, Any], r
         st["values_ts"] = ts
         st["values_seq"] = seq
         st["values_received_ts"] = received
-        for key in ("mode", "mode_name", "leases", "devices", "active_alarms"):
+        for key in ("mode", "mode_name", "devices", "active_alarms"):
             if key in body:
                 st["mode" if key == "mode_name" else key] = body[key]
         if "mode" not in body and "mode_name" not in body:
             st["mode"] = mode_name(values.get("mode"))
-        if "leases" not in body:
-            st["leases"] = {k: v for k, v in values.items() if "lease" in k and v}
+        st["leases"] = leases.from_values(values, body.get("leases"))  # by lease name, in words' terms
         if "devices" not in body and "devices_total" in values:
             st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
 

@@ -66,5 +66,41 @@ class TestTable(unittest.TestCase):
             self.assertEqual(ctl.events[-1]["command"], kind)
 
 
+class TestOffer(unittest.TestCase):
+    """offer(): what the station tells the supervisor it accepts now, as flat uplink fields."""
+
+    def permitted(self, fields):
+        return [kind for i, kind in enumerate(KINDS) if fields["commands_permitted"] >> i & 1]
+
+    def test_the_kinds_follow_the_mode(self):
+        ctl = StationController()
+        fields = command_handler.offer(ctl)
+        self.assertEqual(ctl.modes.mode, M_AUTO)
+        self.assertTrue("set_supply_setpoint" not in self.permitted(fields))  # auto refuses it
+        self.assertIn("set_room_setpoint", self.permitted(fields))
+        self.assertTrue("set_valve_manual" not in self.permitted(fields))  # local panel only
+        self.assertEqual(ctl.handle_command({"kind": "set_mode", "args": {"mode": "remote"}}, 0.0)["result"], "applied")
+        self.assertIn("set_supply_setpoint", self.permitted(command_handler.offer(ctl)))
+        for kind in KINDS:  # every kind it says it takes passes the envelope, and no other
+            bad = check_envelope({"kind": kind, "args": {}}, 0.0, ctl.modes.mode)
+            self.assertEqual(kind in self.permitted(command_handler.offer(ctl)), bad == {}, kind)
+
+    def test_limits_ramp_and_lease_targets(self):
+        ctl = StationController({"commands": {"room_max_c": 23.0}, "curve": {"ramp_up_k_per_h": 6.0}})
+        fields = command_handler.offer(ctl)
+        self.assertEqual(fields["commands_room_max_c"], 23.0)
+        self.assertEqual(fields["commands_supply_max_c"], commands.DEFAULTS["supply_max_c"])
+        self.assertEqual(fields["commands_max_lease_s"], commands.DEFAULTS["max_lease_s"])
+        self.assertAlmostEqual(fields["ramp_up_k_per_h"], 6.0, delta=1e-9)
+        self.assertEqual(fields["room_setpoint_lease_c"], None)
+        self.assertEqual(fields["mode_lease_return"], -1)
+        ctl.handle_command({"kind": "set_room_setpoint", "args": {"room_setpoint_c": 21.5, "lease_s": 600}}, 0.0)
+        fields = command_handler.offer(ctl)
+        self.assertEqual(fields["room_setpoint_lease_c"], 21.5)
+        self.assertEqual(fields["room_setpoint_c"], 21.5)
+        for name in fields:  # uplink field names (core.codec: [a-z0-9_]{1,64})
+            self.assertTrue(0 < len(name) <= 64 and all(c in "abcdefghijklmnopqrstuvwxyz0123456789_" for c in name), name)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -26,6 +26,7 @@ from .common import (
     service,
     session,
 )
+from .offer import station_offer
 
 TREND_FIELDS = (
     "secondary_supply_temp_c", "secondary_return_temp_c", "supply_setpoint_c", "outdoor_temp_c",
@@ -68,7 +69,20 @@ async def health(request: web.Request) -> web.Response:
 # --- stations -------------------------------------------------------------------------------------
 async def stations(request: web.Request) -> web.Response:
     require(request, "viewer", "see the fleet")
-    return json_response({"stations": await service(request).list_stations(), "now_ts": now_ts()})
+    svc = service(request)
+    fleet = await svc.list_stations()
+    # which alarms, not only how many: each row names its active alarms (worst first)
+    by_station: dict[str, list[dict[str, Any]]] = {}
+    for a in await svc.alarms(None, True):
+        by_station.setdefault(a["station_id"], []).append(
+            {k: a.get(k) for k in ("code", "severity", "since_ts", "acked_by", "value", "limit", "text")})
+    for item in fleet:
+        item["alarms"] = sorted(by_station.get(item["station_id"], []),
+                                key=lambda a: (SEVERITY_ORDER.get(str(a["severity"]), 2), -(a["since_ts"] or 0)))
+    return json_response({"stations": fleet, "now_ts": now_ts()})
+
+
+SEVERITY_ORDER = {"critical": 0, "major": 1, "alarm": 1, "minor": 2, "warning": 2, "info": 3}
 
 
 async def station_detail(request: web.Request) -> web.Response:
@@ -77,6 +91,7 @@ async def station_detail(request: web.Request) -> web.Response:
     detail = await service(request).station_detail(sid)
     if detail is None:
         raise LookupError("station %s is not known to this supervisor" % sid)
+    detail["offer"] = station_offer(detail.get("values") or {})  # what the command form may offer now
     return json_response({"station": detail, "now_ts": now_ts()})
 
 
@@ -171,7 +186,9 @@ async def ack_alarm(request: web.Request) -> web.Response:
 async def send_command(request: web.Request) -> web.Response:
     current = await _require_logged(request, "operator", "send commands to stations")
     sid = validation.station_id(request.match_info["sid"])
-    kind, args, lease_s = validation.command(await _json_body(request))
+    body = await _json_body(request)
+    detail = await service(request).station_detail(sid)  # an unknown station: 404
+    kind, args, lease_s = validation.command(body, station_offer((detail or {}).get("values") or {}))
     command_id = await service(request).send_command(sid, kind, args, current.username, lease_s)
     return json_response({"command_id": command_id, "state": "sent"}, status=202)
 

@@ -24,6 +24,7 @@ from .common import (
     service,
     session,
 )
+from .offer import FORM_KINDS
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age_s: int | None,
@@ -201,7 +202,7 @@ async def station(request: web.Request) -> web.Response:
     sid = validation.station_id(request.match_info["sid"])
     await service(request).station_detail(sid)  # an unknown station is a 404 page, not an empty shell
     boot = {"station_id": sid, "command_args": validation.COMMAND_ARGS, "modes": validation.MODES,
-            "leased": validation.LEASED_KINDS, "clearable": validation.CLEARABLE}
+            "leased": validation.LEASED_KINDS, "clearable": validation.CLEARABLE, "form_kinds": FORM_KINDS}
     return render.page(request, "station.html", "station.title", nav="fleet", boot=boot, station_id=sid)
 
 

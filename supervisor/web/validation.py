@@ -1,8 +1,10 @@
 """Checks of what a browser or a script sends, before it reaches the service.
 
 Each check returns the cleaned value or raises `BadInput` with a reason a person can act on
-(key, value, unit, allowed range). The station has the last word on limits that depend on its
-own settings and mode; these bounds only keep garbage out of the command channel.
+(key, value, unit, allowed range). A command is checked against what the station reports it
+accepts now (its mode and limits, supervisor.web.offer) where it has reported them, else against
+the bounds below, which only keep garbage out of the command channel; the station has the last
+word either way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from typing import Any
 
 from heatkeeper.core import codec
+from heatkeeper.core.command_handler import LOCAL_ONLY_MODES
 
 MODES = ("startup", "auto", "manual", "remote", "safe", "summer")
 
@@ -29,7 +32,7 @@ COMMAND_ARGS: dict[str, dict[str, tuple[str, float, float]]] = {
 }
 LEASED_KINDS = ("set_room_setpoint", "set_supply_setpoint", "set_dp_setpoint", "set_makeup_pressure")
 LEASE_RANGE_S = (60.0, 7 * 86400.0)
-CLEARABLE = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "all")
+CLEARABLE = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode", "all")
 
 
 class BadInput(ValueError):
@@ -58,23 +61,35 @@ def station_id(value: Any) -> str:
     return str(value)
 
 
-def command(body: Any) -> tuple[str, dict[str, Any], float | None]:
-    """(kind, args, lease_s) of a command request body {"kind", "args", "lease_s"}."""
+def command(body: Any, offer: dict[str, Any] | None = None) -> tuple[str, dict[str, Any], float | None]:
+    """(kind, args, lease_s) of a command request body {"kind", "args", "lease_s"}, checked
+    against `offer` (supervisor.web.offer.station_offer) when the station reported one."""
     if not isinstance(body, dict):
         raise BadInput("body: must be a JSON object {kind, args, lease_s}")
     kind = body.get("kind")
     if kind not in COMMAND_ARGS:
         raise BadInput("kind=%r: must be one of %s" % (kind, ", ".join(COMMAND_ARGS)))
+    reported = bool(offer and offer.get("reported"))
+    mode_now = offer.get("mode") if offer else None
+    if reported and offer is not None and kind not in offer["permitted"]:
+        raise BadInput("kind=%s: the station does not accept it in mode %s now (it would answer "
+                       "not_permitted_in_mode)" % (kind, mode_now or "?"))
     raw = body.get("args", {})
     if not isinstance(raw, dict):
         raise BadInput("args: must be a JSON object")
+    specs = offer["args"] if offer else COMMAND_ARGS
     args: dict[str, Any] = {}
-    for name, (unit, lo, hi) in COMMAND_ARGS[kind].items():
+    for name, (unit, lo, hi) in specs[kind].items():
         args[name] = number(raw.get(name), name, unit, lo, hi)
     if kind == "set_mode":
         mode = raw.get("mode")
         if mode not in MODES:
             raise BadInput("mode=%r: must be one of %s" % (mode, ", ".join(MODES)))
+        if mode in LOCAL_ONLY_MODES:
+            raise BadInput("mode=%s: only from the station's local panel" % mode)
+        if reported and offer is not None and mode not in offer["modes"]:
+            raise BadInput("mode=%s: the station cannot enter it from mode %s; it accepts %s"
+                           % (mode, mode_now or "?", ", ".join(offer["modes"]) or "no mode change"))
         args["mode"] = mode
     elif kind == "ack_alarm":
         code = raw.get("code")
@@ -91,7 +106,8 @@ def command(body: Any) -> tuple[str, dict[str, Any], float | None]:
         raise BadInput("args %s: not arguments of %s" % (", ".join(map(str, unknown)), kind))
     lease_s: float | None = None
     if kind in LEASED_KINDS:
-        lease_s = number(body.get("lease_s"), "lease_s", "s", *LEASE_RANGE_S)
+        lease_lo, lease_hi = (offer["lease_s"][0], offer["lease_s"][1]) if offer else LEASE_RANGE_S
+        lease_s = number(body.get("lease_s"), "lease_s", "s", lease_lo, lease_hi)
     elif body.get("lease_s") is not None:
         raise BadInput("lease_s: %s takes no lease" % kind)
     return kind, args, lease_s

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import aiomqtt
-from heatkeeper.core import codec, signals
+from heatkeeper.core import codec, command_handler, signals
 from heatkeeper.core.station import StationController
 from heatkeeper.tools.plant import Plant
 
@@ -43,6 +43,7 @@ class StationResponder:
         self.history: list[tuple[float, str, dict[str, Any]]] = []  # (age_s, kind, body) not yet sent
         self.room_history: list[tuple[float, list[tuple[str, str, float]]]] = []
         self.inputs: dict[str, Any] = {}
+        self.extra_values: dict[str, Any] = {}  # telemetry fields a test adds (what a newer core reports)
 
     def _cycle(self) -> None:
         self.plant.advance(self.sim_dt_s)
@@ -66,8 +67,9 @@ class StationResponder:
             self.plant.inject(fault)
 
     def _telemetry_body(self) -> dict[str, Any]:
-        return {"values": self.ctl.telemetry(self.inputs, self.out), "mode_name": self.out.get("mode_name"),
-                "leases": self.ctl.snapshot().get("leases", {})}
+        # as the firmware's telemetry: the controller's record and what the station accepts now
+        values = {**self.ctl.telemetry(self.inputs, self.out), **command_handler.offer(self.ctl), **self.extra_values}
+        return {"values": values, "mode_name": self.out.get("mode_name")}
 
     async def _publish(self, client: aiomqtt.Client, kind: str, body: dict[str, Any], age_s: float = 0.0) -> None:
         self.seq += 1

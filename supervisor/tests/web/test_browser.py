@@ -140,6 +140,9 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(page.locator("h1")).to_have_text("Fleet overview")
             await expect(rows).to_have_count(3)
             await expect(page.locator('tr[data-station="arxan-01"] td.comfort')).not_to_have_text("–")
+            # the fleet row names its alarm, not only how many
+            await expect(page.locator('tr[data-station="arxan-02"] .fleet-alarm')).to_contain_text("Circulation pump 1 fault")
+            await expect(page.locator('tr[data-station="arxan-02"] .alarm-evidence')).to_contain_text(lambda_re(r"for \d+ (s|min)"))
             await page.screenshot(path=str(tmp_path / "dashboard-fleet.png"))
             save_shot(tmp_path, "dashboard-fleet.png")
 
@@ -172,16 +175,35 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.click("#confirm-ok")
             await expect(page.locator('#cmd-list .cmd-state[data-state="applied"]').first).to_be_visible()
             assert any(r["result"] == "applied" for r in stations[0].applied)
-            await expect(page.locator("#facts")).to_contain_text("20.5")
+            await expect(page.locator("#lease-room_setpoint")).to_contain_text("20.5 °C")
+            # the form's range is the station's own (16-24 degC), so 27 cannot be sent
+            await expect(page.locator("#arg-room_setpoint_c")).to_have_attribute("max", "24")
 
-            # One the station refuses: shown as rejected with the station's reason.
-            await page.fill("#arg-room_setpoint_c", "27")
+            # One the station refuses for a reason only it knows: shown as rejected with that reason.
+            await page.select_option("#cmd-kind", "set_mode")
+            await page.select_option("#arg-mode", "summer")
             await page.click("#cmd-send")
             await page.click("#confirm-ok")
             await expect(page.locator('#cmd-list .cmd-state[data-state="rejected"]').first).to_be_visible()
-            await expect(page.locator("#cmd-list .why").first).to_contain_text("outside the station's limits (out_of_range)")
+            await expect(page.locator("#cmd-list .why").first).to_contain_text("outdoor_too_cold")
             await page.screenshot(path=str(tmp_path / "dashboard-station.png"), full_page=True)
             save_shot(tmp_path, "dashboard-station.png")
+
+            # The make-up rate while the core is still measuring it: "measuring", never a false 0 l/h.
+            stations[0].extra_values["makeup_rate_measuring"] = 1
+            await expect(page.locator("#fact-makeup-rate .v")).to_have_text("measuring")
+            stations[0].extra_values["makeup_rate_measuring"] = 0
+            await expect(page.locator("#fact-makeup-rate .v")).to_have_text(lambda_re(r"^\d+ l/h$"))
+
+            # On the station page the alarm says since when and for how long, and acknowledging
+            # it names it in words, not by its code.
+            await page.goto(base + "/stations/arxan-02")
+            alarm = page.locator('#st-alarms tr.alarm-row[data-code="pump1_fault"]')
+            await expect(alarm).to_contain_text("Circulation pump 1 fault")
+            await expect(alarm).to_contain_text(lambda_re(r"for \d+ (s|min)"))
+            await alarm.locator(".ack-btn").click()
+            await expect(page.locator("#confirm-dialog")).to_contain_text('Acknowledge "Circulation pump 1 fault"')
+            await page.click("#confirm-cancel")
 
             # Alarms: acknowledge the tripped pump at arxan-02.
             await page.goto(base + "/alarms")
@@ -189,6 +211,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await row.locator(".ack-btn").click()
             await page.click("#confirm-ok")
             await expect(row).to_contain_text("acknowledged by oli")
+            await expect(row).to_contain_text(lambda_re(r"for \d+ (s|min)"))
             await page.screenshot(path=str(tmp_path / "dashboard-alarms.png"))
             save_shot(tmp_path, "dashboard-alarms.png")
             acked = [a for a in await service.alarms("arxan-02", True) if a["code"] == "pump1_fault"]

@@ -26,9 +26,14 @@
     const vals = v.values;
     const supply = HK.fmt(vals.secondary_supply_temp_c, 1), sp = HK.fmt(vals.supply_setpoint_c, 1);
     const comfort = HK.comfortClass(v.room_min_c);
+    /* Which alarms, not only how many: the worst by name, how many more, each with its evidence on hover. */
+    const named = Array.isArray(v.raw.alarms) ? v.raw.alarms : [];
+    const first = named[0];
     const alarmCell = v.alarm_count > 0
-      ? el("a", { class: "pill " + HK.sevClass(v.worst || "alarm"), href: "/alarms" },
-        [HK.t("fleet.n_alarms", { n: v.alarm_count }) + (v.worst ? " · " + HK.t("sev." + v.worst) : "")])
+      ? el("a", { class: "pill fleet-alarm " + HK.sevClass((first && first.severity) || v.worst || "alarm"), href: "/alarms",
+        title: named.map(function (a) { return HK.alarmName(a.code) + (HK.alarmEvidence(a) ? " (" + HK.alarmEvidence(a) + ")" : "") + " · " + HK.alarmFor(a); }).join("\n") },
+        [first ? HK.alarmName(first.code) + (v.alarm_count > 1 ? " " + HK.t("fleet.n_more", { n: v.alarm_count - 1 }) : "")
+          : HK.t("fleet.n_alarms", { n: v.alarm_count }) + (v.worst ? " · " + HK.t("sev." + v.worst) : "")])
       : el("span", { class: "muted" }, [HK.t("fleet.no_alarms")]);
     return el("tr", { class: "station-row row-" + (v.online ? "on" : "off"), "data-station": v.id }, [
       stateCell(v),
@@ -40,7 +45,8 @@
       el("td", { class: "num comfort comfort-" + comfort, title: HK.t("fleet.comfort_hint") }, [
         v.room_min_c === null ? "–" : HK.fmt(v.room_min_c, 1, "°C"),
         v.groups_below ? el("div", { class: "sub" }, [HK.t("fleet.groups_below", { n: v.groups_below })]) : null]),
-      el("td", {}, [alarmCell]),
+      el("td", {}, [alarmCell, first ? el("div", { class: "sub alarm-evidence" }, [[HK.alarmEvidence(first), HK.alarmFor(first)].filter(Boolean).join(" · ")]) : null,
+        named.length > 1 ? el("div", { class: "sub alarm-others" }, [named.slice(1, 4).map(function (a) { return HK.alarmName(a.code); }).join(", ") + (named.length > 4 ? " …" : "")]) : null]),
       el("td", { class: v.online ? "" : "stale" }, [HK.ago(v.last_seen_ts)])
     ]);
   }

@@ -219,3 +219,22 @@
     }
   });
 })();
+
+/* Alarm evidence, one wording for the station, alarms and fleet pages: the value against its
+   limit where the alarm row carries them, and how long it has been active. */
+(function () {
+  const HK = window.HK;
+  HK.alarmEvidence = function (a) {
+    const value = HK.num(a.value), limit = HK.num(a.limit);
+    const unit = a.unit ? " " + String(a.unit).replace("degC", "°C") : "";
+    if (value !== null && limit !== null) return HK.t("alarms.evidence", { value: HK.fmt(value, 1) + unit, limit: HK.fmt(limit, 1) + unit });
+    if (value !== null) return HK.t("alarms.evidence_value", { value: HK.fmt(value, 1) + unit });
+    return "";
+  };
+  HK.alarmFor = function (a) {
+    if (!HK.num(a.since_ts)) return "";
+    const end = a.active === false && HK.num(a.cleared_ts) ? a.cleared_ts : Date.now() / 1000;
+    const s = Math.max(0, end - a.since_ts);
+    return HK.t("alarms.for", { dur: s < 60 ? Math.round(s) + " s" : HK.dur(s) });
+  };
+})();

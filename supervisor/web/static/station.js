@@ -41,6 +41,7 @@
     setText("d-s-sup-p", HK.fmt(v("secondary_supply_pressure_kpa"), 0, "kPa"));
     const sp = v("supply_setpoint_c");
     setText("d-s-sup-sp", sp === null ? "" : HK.t("dia.setpoint", { v: HK.fmt(sp, 1, "°C") }));
+    drawDiagramLease();
     setText("d-s-ret-t", HK.fmt(v("secondary_return_temp_c"), 1, "°C"));
     setText("d-s-ret-p", HK.fmt(v("secondary_return_pressure_kpa"), 0, "kPa"));
     setText("d-valve", HK.fmt(v("valve_position_pct"), 0, "%"));
@@ -61,6 +62,57 @@
     fill.setAttribute("class", level !== null && level < 20 ? "tank-low" : "tank-water");
     const room = coldestRoom();
     setText("d-room", room === null ? "–" : HK.fmt(room, 1, "°C"), room !== null && room < HK.COMFORT_MIN_C);
+  }
+
+  /* The supply lease on the diagram: its target and time left, and whether it can get there. */
+  function drawDiagramLease() {
+    const lease = ((station && station.leases) || {}).supply_setpoint;
+    if (!lease || HK.num(lease.value) === null) { setText("d-s-lease", ""); setText("d-s-lease2", ""); return; }
+    setText("d-s-lease", HK.t("dia.lease", { v: HK.fmt(lease.value, 1, "°C"), left: HK.dur(lease.remaining_s) }));
+    let second = "", bad = false;
+    if (lease.in_effect === false) { second = HK.t("lease.not_in_effect", { mode: HK.modeName(station.mode) }); bad = true; }
+    else if (lease.arrives === false) { second = HK.t("dia.lease_short", { v: HK.fmt(lease.at_end_c, 1, "°C") }); bad = true; }
+    else if (HK.num(lease.arrival_s) !== null && lease.arrival_s > 0) second = HK.t("dia.lease_arrives", { dur: HK.dur(lease.arrival_s) });
+    setText("d-s-lease2", second, bad);
+  }
+
+  /* One active lease in words: target, time left, and for the supply setpoint its climb. */
+  function leaseText(name, lease) {
+    const unit = (lease.unit || "").replace("degC", "°C");
+    const left = HK.dur(lease.remaining_s);
+    if (name === "mode") {
+      const back = HK.num(lease.back_to) !== null ? HK.boot.mode_names[lease.back_to] : null;
+      return HK.t("lease.words_mode", { mode: HK.modeName(station.mode), left: left, back: back ? HK.modeName(back) : "–" });
+    }
+    const target = HK.num(lease.value) !== null ? HK.fmt(lease.value, 1, unit) : "–";
+    const parts = [HK.t("lease.words", { name: HK.t("lease." + name), v: target, left: left })];
+    if (name === "supply_setpoint") {
+      const ramping = HK.t("lease.ramping", { from: HK.fmt(lease.from_c, 1, "°C"), rate: HK.fmt(lease.rate_k_per_h, 0, "K/h") });
+      if (lease.in_effect === false) parts.push(HK.t("lease.not_in_effect", { mode: HK.modeName(station.mode) }));
+      else if (lease.arrives === false) {
+        parts.push(ramping);
+        parts.push(HK.t("lease.cannot_arrive", { dur: HK.dur(lease.arrival_s), v: HK.fmt(lease.at_end_c, 1, "°C") }));
+      } else if (HK.num(lease.arrival_s) !== null && lease.arrival_s > 0) {
+        parts.push(ramping);
+        parts.push(HK.t("lease.arrives", { dur: HK.dur(lease.arrival_s) }));
+      } else if (lease.arrives === true) parts.push(HK.t("lease.arrived"));
+    }
+    return parts.join(" · ");
+  }
+
+  function drawLeases() {
+    const list = HK.clear(document.getElementById("leases"));
+    const leases = station.leases || {};
+    for (const name of Object.keys(leases)) {
+      const lease = leases[name];
+      if (!lease || typeof lease !== "object" || Array.isArray(lease)) continue;
+      const bad = name === "supply_setpoint" && (lease.arrives === false || lease.in_effect === false);
+      list.append(el("li", { class: "lease-item" + (bad ? " bad" : ""), id: "lease-" + name }, [leaseText(name, lease)]));
+    }
+    if (!list.firstChild) list.append(el("li", { class: "muted" }, [HK.t("lease.none")]));
+    /* Remote mode outlives a supply lease: say so; the station stays there until someone sets Auto. */
+    const remote = station.mode === "remote" || (station.mode === null && v("mode") === 5);
+    document.getElementById("st-remote-reminder").hidden = !(remote && !leases.supply_setpoint);
   }
 
   function coldestRoom() {
@@ -107,22 +159,8 @@
     }
     add(fact(HK.t("fact.dp"), v("dp_kpa") === null ? "–" : HK.fmt(v("dp_kpa"), 0, "kPa") + " / " + HK.fmt(v("dp_target_kpa"), 0, "kPa")));
     add(fact(HK.t("fact.makeup_sp"), HK.fmt(v("makeup_setpoint_kpa"), 0, "kPa")));
-    add(fact(HK.t("fact.makeup_rate"), HK.fmt(v("makeup_rate_l_per_h"), 0, "l/h")));
-    const leases = station.leases || {};
-    const names = Object.keys(leases);
-    for (const name of names) {
-      const lease = leases[name];
-      const isArr = Array.isArray(lease), isObj = lease && typeof lease === "object" && !isArr;
-      const value = isArr ? lease[0] : isObj ? HK.pick(lease, ["value", "setpoint"]) : lease;
-      const until = isObj ? HK.pick(lease, ["expires_ts", "until_ts"]) : null;
-      const left = isArr ? HK.num(lease[1]) : isObj ? HK.pick(lease, ["remaining_s", "left_s"]) : null;
-      const rest = left !== null ? HK.dur(left) : until !== null ? HK.time(until) : "";
-      add(fact(HK.t("fact.lease", { name: HK.t("lease." + name) }), (HK.num(value) !== null ? HK.fmt(value, 1) : String(value)) + (rest ? " · " + rest : ""), "lease-" + name));
-    }
-    for (const key of ["room_setpoint_lease_s", "supply_setpoint_lease_s", "dp_setpoint_lease_s", "makeup_pressure_lease_s", "boost_lease_s"]) {
-      const left = v(key);
-      if (left !== null && left > 0 && !names.length) add(fact(HK.t("fact.lease_left", { name: HK.t("lease." + key.replace("_lease_s", "")) }), HK.dur(left)));
-    }
+    /* While the core's window is still filling, the rate is not known yet: not a false zero. */
+    add(fact(HK.t("fact.makeup_rate"), on("makeup_rate_measuring") ? HK.t("fact.measuring") : HK.fmt(v("makeup_rate_l_per_h"), 0, "l/h"), "fact-makeup-rate"));
   }
 
   function drawRooms() {
@@ -157,18 +195,19 @@
       body.append(el("tr", { class: "alarm-row", "data-code": a.code }, [
         el("td", {}, [el("span", { class: "pill " + HK.sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))]), " ",
           el("strong", {}, [HK.alarmName(a.code)]),
+          HK.alarmEvidence(a) ? el("div", { class: "evidence" }, [HK.alarmEvidence(a)]) : null,
           a.text ? el("div", { class: "sub" }, [a.text]) : null]),
-        el("td", {}, [HK.time(a.since_ts, true)]), el("td", {}, [action])]));
+        el("td", {}, [HK.time(a.since_ts, true), el("div", { class: "sub" }, [HK.alarmFor(a)])]), el("td", {}, [action])]));
     }
     if (!alarms.length) body.append(el("tr", {}, [el("td", { colspan: "3", class: "muted" }, [HK.t("alarms.none_station")])]));
   }
 
   async function ack(a) {
-    const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: a.code, station: station.name || sid })], HK.t("alarms.ack"));
+    const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: HK.alarmName(a.code), station: station.name || sid })], HK.t("alarms.ack"));
     if (!ok) return;
     const r = await HK.api("POST", "/api/alarms/ack", { station_id: sid, code: a.code });
     if (!r.ok) { HK.toast(HK.t("alarms.ack_failed", { reason: r.data.reason || r.status }), "bad"); return; }
-    HK.toast(HK.t("alarms.ack_done", { code: a.code }), "ok");
+    HK.toast(HK.t("alarms.ack_done", { code: HK.alarmName(a.code) }), "ok");
     if (r.data.result && r.data.result.command_id) watch(r.data.result.command_id);
     refresh();
   }
@@ -179,30 +218,103 @@
     dp_setpoint_kpa: { step: 5, value: 60 }, pressure_setpoint_kpa: { step: 5, value: 250 },
     boost_k: { step: 0.5, value: 3 }, duration_s: { step: 60, value: 3600 }, valve_pct: { step: 1, value: 50 }
   };
+  /* What the station accepts now (its mode and limits, as it reports them; the supervisor's own
+     bounds until it has): the form offers only that. */
+  function offer() {
+    if (station && station.offer) return station.offer;
+    return { reported: false, permitted: Object.keys(HK.boot.command_args), args: HK.boot.command_args,
+      lease_s: [60, 604800, 3600], modes: HK.boot.modes.filter(function (m) { return m !== "manual"; }), clearable: HK.boot.clearable };
+  }
+  let offered = "";
+  function drawOffer() {
+    const o = offer();
+    const key = JSON.stringify(o);
+    if (key === offered) return;  /* unchanged: leave what the operator is typing alone */
+    offered = key;
+    const select = document.getElementById("cmd-kind");
+    const was = select.value;
+    HK.clear(select);
+    const refused = [];
+    for (const kind of HK.boot.form_kinds) {
+      if (o.permitted.indexOf(kind) >= 0) select.append(el("option", { value: kind, selected: kind === was }, [HK.t("cmd.kind." + kind)]));
+      else refused.push(HK.t("cmd.kind." + kind));
+    }
+    const note = document.getElementById("cmd-offer-note");
+    note.textContent = refused.length ? HK.t("cmd.not_now", { mode: HK.modeName(o.mode), kinds: refused.join(", ") }) : "";
+    note.hidden = !refused.length;
+    const lease = document.getElementById("cmd-lease");
+    for (const opt of lease.options) opt.hidden = opt.disabled = Number(opt.value) < o.lease_s[0] || Number(opt.value) > o.lease_s[1];
+    if (lease.selectedOptions.length && lease.selectedOptions[0].disabled) {
+      const first = Array.prototype.find.call(lease.options, function (opt) { return !opt.disabled; });
+      if (first) lease.value = first.value;
+    }
+    drawCommandFields();
+  }
+
+  /* What each kind changes, as the station reports it now (for "current -> new"). */
+  const CURRENT = { room_setpoint_c: "room_setpoint_c", supply_setpoint_c: "supply_setpoint_c",
+    dp_setpoint_kpa: "dp_target_kpa", pressure_setpoint_kpa: "makeup_setpoint_kpa", boost_k: "boost_lease_k" };
   function drawCommandFields() {
     const kind = document.getElementById("cmd-kind").value;
     const box = HK.clear(document.getElementById("cmd-fields"));
-    const spec = HK.boot.command_args[kind] || {};
+    const o = offer();
+    const spec = o.args[kind] || {};
     for (const name in spec) {
       const unit = spec[name][0], lo = spec[name][1], hi = spec[name][2];
       const ui = FIELD_UI[name] || { step: "any", value: lo };
+      const now = CURRENT[name] ? v(CURRENT[name]) : null;
+      let start = Math.min(hi, Math.max(lo, now !== null ? now : ui.value));
+      if (typeof ui.step === "number") start = Math.min(hi, Math.max(lo, Math.round(start / ui.step) * ui.step));
       box.append(el("label", {}, [HK.t("arg." + name) + " (" + unit.replace("degC", "°C") + ", " + lo + "–" + hi + ")",
-        el("input", { type: "number", id: "arg-" + name, name: name, min: lo, max: hi, step: ui.step, value: ui.value, required: true })]));
+        el("input", { type: "number", id: "arg-" + name, name: name, min: lo, max: hi, step: ui.step, value: start, required: true })]));
     }
     if (kind === "set_mode") {
-      box.append(el("label", {}, [HK.t("arg.mode"), el("select", { id: "arg-mode" }, HK.boot.modes.map(function (m) {
+      box.append(el("label", {}, [HK.t("arg.mode"), el("select", { id: "arg-mode" }, o.modes.map(function (m) {
         return el("option", { value: m, selected: m === "auto" }, [HK.modeName(m)]); }))]));
     }
     if (kind === "clear_lease") {
-      box.append(el("label", {}, [HK.t("arg.what"), el("select", { id: "arg-what" }, HK.boot.clearable.map(function (m) {
+      box.append(el("label", {}, [HK.t("arg.what"), el("select", { id: "arg-what" }, o.clearable.map(function (m) {
         return el("option", { value: m }, [HK.t("lease." + m)]); }))]));
     }
     document.getElementById("cmd-lease-box").hidden = HK.boot.leased.indexOf(kind) < 0;
   }
 
+  /* How a setpoint rising at rate_k_per_h gets from from_c to to_c within left_s (as
+     supervisor/leases.py approach(): falls at once, rate 0 means no ramp). */
+  function approach(from_c, to_c, rate, left_s) {
+    if (to_c - from_c <= 0.05 || rate === 0) return { arrival_s: 0, arrives: true, at_end_c: to_c };
+    if (rate === null || rate < 0) return null;
+    const arrival = (to_c - from_c) / rate * 3600;
+    return { arrival_s: arrival, arrives: arrival <= left_s, at_end_c: arrival <= left_s ? to_c : from_c + rate * left_s / 3600 };
+  }
+
+  /* The confirmation's lines: current -> new, what the climb does, what happens at the end. */
+  function consequences(kind, args, lease_s) {
+    const lines = [];
+    for (const name in args) {
+      if (!CURRENT[name]) continue;
+      const unit = ((offer().args[kind] || {})[name] || ["", 0, 0])[0].replace("degC", "°C");
+      const now = v(CURRENT[name]);
+      lines.push(HK.t("cmd.confirm_change", { name: HK.t("arg." + name), from: now === null ? "–" : HK.fmt(now, 1, unit), to: HK.fmt(args[name], 1, unit) }));
+    }
+    if (kind === "set_mode") lines.push(HK.t("cmd.confirm_change", { name: HK.t("arg.mode"), from: HK.modeName(station && station.mode), to: HK.modeName(args.mode) }));
+    if (kind === "set_supply_setpoint") {
+      const a = approach(v("supply_setpoint_c"), args.supply_setpoint_c, v("ramp_up_k_per_h"), lease_s);
+      if (a && a.arrives === false) lines.push(HK.t("cmd.confirm_short", { v: HK.fmt(args.supply_setpoint_c, 1, "°C"), rate: HK.fmt(v("ramp_up_k_per_h"), 0, "K/h"), dur: HK.dur(a.arrival_s), lease: HK.dur(lease_s), end: HK.fmt(a.at_end_c, 1, "°C") }));
+      else if (a && a.arrival_s > 0) lines.push(HK.t("cmd.confirm_ramp", { rate: HK.fmt(v("ramp_up_k_per_h"), 0, "K/h"), dur: HK.dur(a.arrival_s) }));
+      lines.push(HK.t("cmd.end_supply", { dur: HK.dur(lease_s), curve: HK.fmt(v("chain_setpoint_c"), 1, "°C") }));
+    } else if (kind === "set_room_setpoint") lines.push(HK.t("cmd.end_room", { dur: HK.dur(lease_s) }));
+    else if (kind === "set_dp_setpoint" || kind === "set_makeup_pressure") lines.push(HK.t("cmd.end_own", { dur: HK.dur(lease_s) }));
+    else if (kind === "boost") lines.push(HK.t("cmd.end_boost", { dur: HK.dur(args.duration_s) }));
+    else if (kind === "set_mode" && (args.mode === "summer" || args.mode === "safe")) {
+      lines.push(HK.t("cmd.end_mode", { dur: HK.dur(offer().lease_s[2]), back: HK.modeName(station && station.mode) }));
+    } else if (kind === "set_mode" && args.mode === "remote") lines.push(HK.t("cmd.end_remote"));
+    return lines;
+  }
+
   function describe(kind, args, lease_s) {
     const parts = [];
-    const spec = HK.boot.command_args[kind] || {};
+    const spec = offer().args[kind] || HK.boot.command_args[kind] || {};
     for (const k in args) {
       const val = args[k];
       if (k === "lease_s") continue;  /* shown as "for ..." */
@@ -221,7 +333,7 @@
     ev.preventDefault();
     const kind = document.getElementById("cmd-kind").value;
     const args = {};
-    const spec = HK.boot.command_args[kind] || {};
+    const spec = offer().args[kind] || {};
     for (const name in spec) {
       const input = document.getElementById("arg-" + name);
       if (!input.reportValidity()) return;
@@ -233,7 +345,7 @@
     const leased = HK.boot.leased.indexOf(kind) >= 0;
     if (leased) body.lease_s = Number(document.getElementById("cmd-lease").value);
     const lines = [HK.t("cmd.confirm_station", { station: (station && station.name) || sid, id: sid }), describe(kind, args, body.lease_s)];
-    if (leased) lines.push(HK.t("cmd.confirm_lease"));
+    for (const line of consequences(kind, args, body.lease_s)) lines.push(line);
     if (kind === "set_mode" || kind === "set_valve_manual") lines.push(HK.t("cmd.confirm_careful"));
     const ok = await HK.confirm(HK.t("cmd.confirm_title"), lines, HK.t("cmd.send"));
     if (!ok) return;
@@ -289,14 +401,15 @@
     const r = await HK.api("GET", "/api/stations/" + encodeURIComponent(sid));
     if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
     station = r.data.station;
-    drawHeader(); drawDiagram(); drawFacts(); drawRooms(); drawAlarms();
+    drawHeader(); drawDiagram(); drawFacts(); drawLeases(); drawRooms(); drawAlarms();
+    if (document.getElementById("cmd-form")) drawOffer();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("cmd-form");
     if (form) {
       document.getElementById("cmd-kind").addEventListener("change", drawCommandFields);
-      drawCommandFields();
+      drawOffer();
       form.addEventListener("submit", submitCommand);
     }
     HK.poll(refresh);
