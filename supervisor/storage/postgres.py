@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from .base import SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow, _qmarks_to_dollars
+from .notify import NOTIFY_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class PostgresStorage(Storage):
             await conn.execute("ALTER TABLE alarm_log ADD COLUMN IF NOT EXISTS seq BIGINT")
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
+            for stmt in NOTIFY_SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)
 
