@@ -3,7 +3,7 @@
     [notify]   enabled=false  base_url="http://127.0.0.1:8080"  language="zh"  poll_s=5
                ack_ttl_h=24  ack_key_file=""  rate_per_min=20  dedup_s=600  flap_window_s=900
                retries=5  retry_base_s=10  digest_hour=8  digest_severities=["info"]
-               escalate_min={critical=5, alarm=15, warning=60}
+               escalate_min={critical=5, major=15, alarm=15, warning=60}   (minutes; others: no escalation)
     [[notify.channel]] name kind="wecom"|"dingtalk"|"feishu"|"email"|"sms"|"webhook"|"outbox"
                url url_env secret secret_env secret_file timeout_s     (robots, sms, webhook)
                host port tls="starttls"|"implicit"|"none" tls_ca username password password_env
@@ -30,14 +30,15 @@ import re
 from typing import Any
 
 KINDS = ("wecom", "dingtalk", "feishu", "email", "sms", "webhook", "outbox")
-SEVERITIES = ("info", "warning", "alarm", "critical")
+# The stations' severities (core.alarms) and the supervisor's own, lowest first.
+SEVERITIES = ("info", "minor", "warning", "major", "alarm", "critical")
 LANGS = ("zh", "en")
 
 DEFAULTS: dict[str, Any] = {
     "enabled": False, "base_url": "http://127.0.0.1:8080", "language": "zh", "poll_s": 5.0, "ack_ttl_h": 24.0,
     "ack_key_file": "", "rate_per_min": 20, "dedup_s": 600.0, "flap_window_s": 900.0, "retries": 5,
     "retry_base_s": 10.0, "digest_hour": 8, "digest_severities": ["info"],
-    "escalate_min": {"critical": 5.0, "alarm": 15.0, "warning": 60.0},
+    "escalate_min": {"critical": 5.0, "major": 15.0, "alarm": 15.0, "warning": 60.0},
 }
 _RANGES: dict[str, tuple[str, float, float]] = {
     "poll_s": ("s", 0.2, 600), "ack_ttl_h": ("h", 0.1, 24 * 14), "rate_per_min": ("messages", 1, 10000),

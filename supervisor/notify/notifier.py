@@ -42,7 +42,7 @@ ALARM_CHANNEL_FAILED = "notify_channel_failed"
 NOTIFY_ALARMS = {ALARM_CHANNEL_FAILED: "alarm"}  # the notifier's own alarms (code -> severity)
 CURSOR = "alarm_log"
 DIGEST_CURSOR = "digest_day"
-SEVERITY_RANK = {"info": 0, "warning": 1, "alarm": 2, "critical": 3}
+SEVERITY_RANK = {"info": 0, "minor": 1, "warning": 2, "major": 3, "alarm": 3, "critical": 4}
 AUDIT_USER = "notify"
 
 Acker = Callable[[str, str, str], Awaitable[Any]]
