@@ -54,7 +54,9 @@ async def page(request: web.Request) -> web.Response:
         tries = [{**a, "when": _local(a["ts"], offset_h)} for a in m["attempt_list"]]
         rows.append({**m, "when": _local(m["created_ts"], offset_h), "sent": _local(m["sent_ts"], offset_h),
                      "tries": tries})
+    lang = render.request_lang(request)
     incidents = [{**i, "when": _local(i["since_ts"], offset_h), "acked": _local(i["acked_ts"], offset_h),
+                  "alarm": messages.alarm_name(i["code"], lang),
                   "tta_min": None if i["tta_s"] is None else "%.1f" % (i["tta_s"] / 60.0)} for i in data["incidents"]]
     tta = data["tta"]
     return render.page(request, "notifications.html", "notify.title", nav="notifications", enabled=notifier is not None,
