@@ -226,7 +226,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
     notifier = await _start_notifier(service, cfg)
     if notifier is not None:
-        tasks.append(asyncio.ensure_future(notifier.run()))
+        tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))
     runner = await _start_web(service, cfg, notifier)
     stop = _stop_on_signals()
     if on_ready is not None:

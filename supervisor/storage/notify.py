@@ -87,6 +87,21 @@ class NotifyStorage:
                 out[(str(sid), str(code))] = (str(by or ""), float(ts))
         return out
 
+    async def last_alarm_value(self, station_id: str, code: str) -> Any:
+        """The value recorded with the last raise of (station, code), or None."""
+        rows = await self.fetch("SELECT value FROM alarm_log WHERE station_id = ? AND code = ? AND active = 1 "
+                                "ORDER BY id DESC LIMIT 1", (station_id, code))
+        try:
+            return json.loads(rows[0][0]) if rows and rows[0][0] is not None else None
+        except ValueError:
+            return None
+
+    async def apply_notify_retention(self, before_ts: float) -> None:
+        """Forget messages, their attempts and closed incidents from before `before_ts`."""
+        await self.execute("DELETE FROM notify_attempts WHERE ts < ?", (before_ts,))
+        await self.execute("DELETE FROM notify_messages WHERE created_ts < ? AND state <> 'pending'", (before_ts,))
+        await self.execute("DELETE FROM notify_incidents WHERE state = 'closed' AND closed_ts < ?", (before_ts,))
+
     # --- cursor ------------------------------------------------------------------------------
     async def notify_cursor(self, name: str) -> int | None:
         rows = await self.fetch("SELECT value FROM notify_cursor WHERE name = ?", (name,))

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..notify import links, messages
 from . import render, validation
-from .common import json_response, now_ts, require, service
+from .common import AUDIT_BUDGET, audit, json_response, now_ts, require, service
 
 NOTIFIER = web.AppKey("notifier", object)
 PAGE_ROWS = 200
@@ -102,6 +102,11 @@ async def ack_post(request: web.Request) -> web.Response:
         await notifier.acknowledge_link(token)
         info = notifier.link_info(token)
     except links.BadLink as exc:
+        # anyone may post here: refusals are audited within the budget for unauthenticated clients
+        write, left_out = request.app[AUDIT_BUDGET].take()
+        if write:
+            await audit(request, "-", "notify_ack_link", None, str(exc) + (
+                " (and %d earlier refusal(s) not recorded)" % left_out if left_out else ""), "refused")
         return render.page(request, "ack.html", "ack.title", nav="", status=403, problem="ack.bad_link",
                            reason=str(exc))
     return _ack_render(request, notifier, info, done=True)

@@ -40,6 +40,11 @@ async def make_rig(tmp_path: Any, receiver: Receiver, **notify: Any) -> tuple[No
     return notifier, storage, clock, receiver
 
 
+def notifier_cfg(notifier: Notifier) -> dict[str, Any]:
+    return {"notify": notifier.n, "supervisor": {"utc_offset_h": notifier.offset_h},
+            "stations": [{"id": k, "name": v} for k, v in notifier.names.items()]}
+
+
 def hooks(rec: Receiver) -> list[dict[str, Any]]:
     out = []
     for req in rec.seen:
@@ -182,10 +187,10 @@ async def test_same_alarm_again_within_dedup_is_suppressed(rig: Any) -> None:
     await notifier.tick()
     states = [(m["kind"], m["state"]) for m in reversed(await storage.messages(10))]
     assert states == [("raise", "sent"), ("clear", "sent"), ("raise", "sent")]  # ... 602 s after: not a duplicate
+    notifier.n["dedup_s"] = 3600.0
     await storage.record_alarm("arxan-01", "pump1_fault", "warning", False, clock(), "", None)
     clock.advance(600)
     await notifier.tick()
-    notifier.n["dedup_s"] = 3600.0
     clock.advance(1)
     await raise_alarm(storage, clock, code="pump1_fault", severity="warning")
     await notifier.tick()
@@ -234,6 +239,12 @@ async def test_failing_channel_raises_an_alarm_sent_over_the_others(rig: Any, tm
     assert not [m for m in msgs if m["code"] == ALARM_CHANNEL_FAILED and m["channel"] == "hook"]
     overview = await notifier.overview()
     assert "hook" in overview["failing"]
+    # a restart keeps knowing which channel fails (the alarm is still raised)
+    await notifier.close()
+    restarted = Notifier(storage, notifier_cfg(notifier), clock)
+    await restarted.start()
+    assert set(restarted.failing) == {"hook"}
+    notifier.__dict__.update(restarted.__dict__)
     # the channel works again: the next delivery clears the alarm
     rec.default = (200, {})
     await raise_alarm(storage, clock, code="pressure_low", severity="warning")

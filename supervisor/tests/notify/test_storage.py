@@ -50,3 +50,11 @@ async def test_notify_tables_round_trip(storage: Any) -> None:
     assert await storage.messages(10, state="pending") == []
     tries = (await storage.attempts(["m1"]))["m1"]
     assert [(t["ts"], t["ok"], t["detail"]) for t in tries] == [(201.0, False, "HTTP 500"), (231.0, True, "HTTP 200")]
+
+    await storage.apply_notify_retention(210.0)  # the first attempt and the (delivered) message go
+    assert [t["ok"] for t in (await storage.attempts(["m1"]))["m1"]] == [True]
+    assert await storage.messages(10) == []
+    await storage.save_message({**msg, "message_id": "m2"})  # still to deliver: kept whatever its age
+    await storage.save_incident({**inc, "state": "closed", "closed_ts": 300.0})
+    await storage.apply_notify_retention(1e9)
+    assert [m["message_id"] for m in await storage.messages(10)] == ["m2"] and await storage.incidents(10) == []

@@ -87,6 +87,9 @@ async def test_forged_or_garbage_link_is_refused(served: Any) -> None:
         assert resp.status == 403, bad
         assert "ack-problem" in await resp.text()
     assert (await svc.storage.alarm_rows("st-a", True))[0]["acked_by"] is None
+    refused = [r for r in await svc.audit(50) if r["action"] == "notify_ack_link"]
+    assert len(refused) == 3 and all(r["result"] == "refused" for r in refused)
+    assert "not signed by this supervisor" in refused[-1]["detail"]
 
 
 async def test_notifications_page_and_api(served: Any) -> None:
