@@ -41,6 +41,7 @@ SUPERVISOR_STATION = "supervisor"
 ALARM_CHANNEL_FAILED = "notify_channel_failed"
 NOTIFY_ALARMS = {ALARM_CHANNEL_FAILED: "alarm"}  # the notifier's own alarms (code -> severity)
 CURSOR = "alarm_log"
+LOOKBACK_IDS = 1000  # alarm-log ids below the newest seen that are read again (late commits)
 DIGEST_CURSOR = "digest_day"
 SEVERITY_RANK = {"info": 0, "minor": 1, "warning": 2, "major": 3, "alarm": 3, "critical": 4}
 AUDIT_USER = "notify"
@@ -73,6 +74,8 @@ class Notifier:
         self.recent: dict[tuple[str, str, str, str, str], float] = {}
         self.failing: dict[str, str] = {}
         self.cursor = 0
+        self.floor = 0  # ids up to here were dispatched before this process started
+        self.seen: set[int] = set()  # ids above max(floor, cursor - LOOKBACK_IDS) dispatched
         self.counts = {"sent": 0, "failed": 0, "suppressed": 0, "duplicates": 0, "flaps": 0}
         self._lock = asyncio.Lock()
 
@@ -84,7 +87,7 @@ class Notifier:
         if cursor is None:
             cursor = await self.storage.last_alarm_log_id()
             await self.storage.set_notify_cursor(CURSOR, cursor)
-        self.cursor = cursor
+        self.cursor = self.floor = cursor
         for inc in await self.storage.open_incidents():
             self.incidents[(inc["station_id"], inc["code"])] = inc
         for msg in await self.storage.messages(10000, state="pending"):
@@ -123,18 +126,30 @@ class Notifier:
 
     # --- events --------------------------------------------------------------------------------
     async def _read_events(self) -> None:
+        """Alarm-log rows not yet dispatched, in id order. PostgreSQL hands out ids before the
+        writing transactions commit, so a row of an ingest process may appear below the newest
+        id seen: the last LOOKBACK_IDS ids are read again and only unseen ones dispatched (ids up
+        to the stored cursor count as seen after a restart)."""
+        after = max(self.floor, self.cursor - LOOKBACK_IDS)
         while True:
-            events = await self.storage.alarm_events_after(self.cursor)
+            events = await self.storage.alarm_events_after(after)
             for ev in events:
+                if ev["id"] in self.seen:
+                    continue
                 if ev["active"]:
                     await self._on_raise(ev)
                 else:
                     await self._on_clear(ev)
-                self.cursor = ev["id"]
+                self.seen.add(ev["id"])
             if events:
-                await self.storage.set_notify_cursor(CURSOR, self.cursor)
+                after = events[-1]["id"]
+                if after > self.cursor:
+                    self.cursor = after
+                    await self.storage.set_notify_cursor(CURSOR, self.cursor)
             if len(events) < 500:
-                return
+                break
+        low = max(self.floor, self.cursor - LOOKBACK_IDS)
+        self.seen = {i for i in self.seen if i > low}
 
     async def _on_raise(self, ev: dict[str, Any]) -> None:
         key = (ev["station_id"], ev["code"])

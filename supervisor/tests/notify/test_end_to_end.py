@@ -2,7 +2,7 @@
 a simulated station over MQTT whose pump trips. The station's alarm reaches the on-call
 person's phone-like endpoint as the signed webhook; the person opens the link and acknowledges;
 the acknowledgement travels to the station as its ack_alarm command, is recorded, and the
-escalation never comes."""
+escalation is cancelled."""
 
 from __future__ import annotations
 
@@ -76,10 +76,11 @@ async def test_station_alarm_reaches_the_webhook_and_the_link_acknowledges_it(tm
         await wait_for(lambda: any(a["result"] == "applied" for a in station.applied), 15, "the station's ack")
         rows = {r["code"]: r for r in await service.storage.alarm_rows("arxan-02", False)}
         assert rows[code]["acked_by"] == "notify:zhang"
-        await asyncio.sleep(35)  # past the 30 s escalation: nobody else is told about this alarm
-        assert [r.json()["code"] for r in receiver.seen].count(code) == 1
+        # the escalation due 30 s after the alarm is cancelled (the fake-clock tests show it never comes)
         (inc,) = [i for i in await service.storage.incidents(20) if i["code"] == code]
-        assert inc["acked_by"] == "notify:zhang" and 0 < inc["acked_ts"] - inc["since_ts"] < 60
+        assert inc["acked_by"] == "notify:zhang" and inc["next_escalation_ts"] is None and inc["level"] == 0
+        assert inc["acked_ts"] >= inc["since_ts"]
+        assert [r.json()["code"] for r in receiver.seen].count(code) == 1
     finally:
         for t in (task, server):
             if t is not None:

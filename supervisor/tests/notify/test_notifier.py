@@ -337,3 +337,20 @@ async def test_restart_keeps_incidents_and_does_not_resend_history(tmp_path: Any
     finally:
         await notifier.close()
         await storage.close()
+
+
+async def test_a_row_committed_late_below_the_newest_id_is_still_dispatched(rig: Any) -> None:
+    """PostgreSQL gives out serial ids before commit: a row may appear below the newest id seen."""
+    notifier, storage, clock, rec = rig
+    await raise_alarm(storage, clock, code="pump1_fault", severity="warning")
+    await raise_alarm(storage, clock, code="pump2_fault", severity="warning")
+    (row,) = await storage.fetch("SELECT id, station_id, code, severity, active, ts, text, value FROM alarm_log "
+                                 "WHERE code = 'pump1_fault'")
+    await storage.execute("DELETE FROM alarm_log WHERE id = ?", (row[0],))  # not committed yet
+    await notifier.tick()
+    assert [m["code"] for m in hooks(rec)] == ["pump2_fault"]
+    await storage.execute("INSERT INTO alarm_log (id, station_id, code, severity, active, ts, text, value) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)  # committed now, below the newest id
+    await notifier.tick()
+    await notifier.tick()
+    assert [m["code"] for m in hooks(rec)] == ["pump2_fault", "pump1_fault"]
