@@ -79,3 +79,23 @@ def test_rota_shifts_and_chain(tmp_path: Any) -> None:
     assert rota.chain(n["rotas"], "supervisor", ROTA_START_TS + 7 * 86400.0, 8.0)[0] == "li"
     assert rota.chain(n["rotas"], "arxan-01", ROTA_START_TS + 14 * 86400.0 + 3600, 8.0)[0] == "zhang"
     assert rota.next_handover_ts(r, ROTA_START_TS + 100, 8.0) == ROTA_START_TS + 7 * 86400.0
+
+
+def test_the_example_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import os
+    import tomllib
+
+    path = os.path.join(os.path.dirname(sup_config.__file__), "examples", "notify.toml")
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    for name in ("WECOM_URL", "DINGTALK_URL", "FEISHU_URL"):
+        monkeypatch.setenv("HEATKEEPER_" + name, "https://robot.example.cn/" + name.lower())
+    for name in ("DINGTALK_SECRET", "FEISHU_SECRET", "SMTP_PASSWORD", "SMS_TOKEN", "WEBHOOK_SECRET"):
+        monkeypatch.setenv("HEATKEEPER_" + name, "secret-" + name.lower())
+    cfg = sup_config.validate({"supervisor": {"data_dir": str(tmp_path)}, "station": [{"id": "arxan-01"}], **raw})
+    n = cfg["notify"]
+    assert [c["kind"] for c in n["channels"]] == ["wecom", "dingtalk", "feishu", "email", "sms", "webhook"]
+    assert rota.chain(n["rotas"], "arxan-01", ROTA_START_TS, 8.0) == ["zhang", "li", "wang", "zhao"]
+    monkeypatch.delenv("HEATKEEPER_SMS_TOKEN")
+    with pytest.raises(sup_config.ConfigError, match="HEATKEEPER_SMS_TOKEN'?: no such environment variable"):
+        sup_config.validate({"supervisor": {"data_dir": str(tmp_path)}, "station": [{"id": "arxan-01"}], **raw})
