@@ -105,3 +105,11 @@ async def test_notifications_page_and_api(served: Any) -> None:
     assert data["enabled"] and data["messages"][0]["person"] == "zhang" and data["messages"][0]["state"] == "sent"
     assert data["messages"][0]["attempt_list"][0]["ok"] is True
     assert re.search(r"Alarm notifications", await (await client.get("/notifications")).text())
+
+
+async def test_without_notifier_the_pages_say_so(client: TestClient) -> None:
+    await login(client, "vic")
+    assert 'id="notify-off"' in await (await client.get("/notifications")).text()
+    assert (await (await client.get("/api/notifications")).json())["enabled"] is False
+    resp = await client.get("/ack/anything.at-all")
+    assert resp.status == 404 and "ack-problem" in await resp.text()
