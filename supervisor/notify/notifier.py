@@ -155,12 +155,13 @@ class Notifier:
         key = (ev["station_id"], ev["code"])
         inc = self.incidents.get(key)
         if inc is not None and inc["state"] == "cleared":
-            inc.update(state="open", cleared_ts=None, flaps=inc["flaps"] + 1, text=ev["text"], value=ev["value"])
+            inc.update(state="open", cleared_ts=None, flaps=inc["flaps"] + 1, text=ev["text"], value=ev["value"],
+                       lim=ev.get("limit", inc["lim"]))
             self.counts["flaps"] += 1
             await self.storage.save_incident(inc)
             return
         if inc is not None:
-            inc.update(repeats=inc["repeats"] + 1, text=ev["text"], value=ev["value"])
+            inc.update(repeats=inc["repeats"] + 1, text=ev["text"], value=ev["value"], lim=ev.get("limit", inc["lim"]))
             if SEVERITY_RANK.get(ev["severity"], 1) > SEVERITY_RANK.get(inc["severity"], 1):
                 inc["severity"] = ev["severity"]
             self.counts["duplicates"] += 1
@@ -170,7 +171,7 @@ class Notifier:
         value = ev["value"]
         inc = {"incident_id": _id(), "station_id": ev["station_id"], "code": ev["code"], "severity": ev["severity"],
                "since_ts": ev["ts"], "text": ev["text"] or "", "value": value,
-               "lim": value.get("limit") if isinstance(value, dict) else None, "flaps": 0, "repeats": 0,
+               "lim": ev.get("limit"), "flaps": 0, "repeats": 0,
                "state": "open", "level": 0, "next_escalation_ts": None, "first_sent_ts": None, "cleared_ts": None,
                "acked_by": None, "acked_ts": None, "closed_ts": None}
         self.incidents[key] = inc

@@ -39,6 +39,19 @@ NOTIFY_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS notify_cursor (name {text} PRIMARY KEY, value {bigint} NOT NULL)""",
 ]
 
+# Names a limit column of the alarm log may have (the alarm's threshold beside its value).
+LIMIT_COLUMNS = ("limit", "limit_value", "lim")
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 INCIDENT_COLS = ("incident_id", "station_id", "code", "severity", "since_ts", "text", "value", "lim", "flaps",
                  "repeats", "state", "level", "next_escalation_ts", "first_sent_ts", "cleared_ts", "acked_by",
                  "acked_ts", "closed_ts")
@@ -56,18 +69,36 @@ class NotifyStorage:
         raise NotImplementedError
 
     # --- the alarm log, read as events -------------------------------------------------------
+    async def _alarm_log_columns(self) -> list[str]:
+        """The alarm log's column names (it may have gained some, e.g. a limit, since this was written)."""
+        cached = getattr(self, "_notify_log_cols", None)
+        if cached is None:
+            if getattr(self, "backend", "") == "postgres":
+                rows = await self.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                        "'alarm_log' AND table_schema = current_schema() ORDER BY ordinal_position")
+                cached = [str(r[0]) for r in rows]
+            else:
+                cached = [str(r[1]) for r in await self.fetch("PRAGMA table_info(alarm_log)")]
+            self._notify_log_cols = cached
+        return cached
+
     async def alarm_events_after(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
-        """Alarm-log rows with id > `after_id`, oldest first: raises and clears of every source."""
-        rows = await self.fetch("SELECT id, station_id, code, severity, active, ts, text, value FROM alarm_log "
-                                "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        """Alarm-log rows with id > `after_id`, oldest first: raises and clears of every source,
+        {id, station_id, code, severity, active, ts, text, value, limit}; `value` decoded from
+        JSON; `limit` from a limit column where the log has one (else from value["limit"], else None)."""
+        cols = await self._alarm_log_columns()
+        extra = [c for c in cols if c in LIMIT_COLUMNS]
+        rows = await self.fetch("SELECT id, station_id, code, severity, active, ts, text, value%s FROM alarm_log "
+                                "WHERE id > ? ORDER BY id LIMIT ?" % "".join(', "%s"' % c for c in extra[:1]),
+                                (after_id, limit))
         out = []
         for r in rows:
-            try:
-                value = json.loads(r[7]) if r[7] is not None else None
-            except ValueError:
-                value = r[7]
+            value = _json(r[7])
+            lim = _json(r[8]) if extra and isinstance(r[8], str) else (r[8] if extra else None)
+            if lim is None and isinstance(value, dict):
+                lim = value.get("limit")
             out.append({"id": int(r[0]), "station_id": r[1], "code": r[2], "severity": r[3], "active": bool(r[4]),
-                        "ts": float(r[5]), "text": r[6], "value": value})
+                        "ts": float(r[5]), "text": r[6], "value": value, "limit": lim})
         return out
 
     async def last_alarm_log_id(self) -> int:
