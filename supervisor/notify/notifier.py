@@ -235,6 +235,9 @@ class Notifier:
         now = self.clock() if now is None else now
         data = links.read_token(self.key, token, now)  # BadLink: the web audits it within its budget
         user = "notify:" + data["person"]
+        inc = self.incidents.get((data["station_id"], data["code"]))
+        if inc is not None and inc["acked_ts"] is not None:
+            return data  # acknowledged already (a second tap, or someone else): nothing to send again
         if data["code"] in NOTIFY_ALARMS or self.ack_path is None:
             await self.storage.mark_alarm_acked(data["station_id"], data["code"], user, now)
             await self._audit(now, "ack_alarm", data["station_id"], data["code"], "recorded")

@@ -77,6 +77,9 @@ async def test_ack_page_get_shows_post_acknowledges(served: Any) -> None:
     audit = [(r["user"], r["action"], r["result"]) for r in await svc.audit(50)]
     assert ("notify:zhang", "ack_alarm", "recorded") in audit  # the dashboard's own path
     assert ("notify", "notify_ack_link", "ok") in audit
+    again = await client.post(path)  # a second tap: shown as done, nothing sent or recorded again
+    assert again.status == 200 and 'id="ack-done"' in await again.text()
+    assert [r["action"] for r in await svc.audit(50)].count("notify_ack_link") == 1
 
 
 async def test_forged_or_garbage_link_is_refused(served: Any) -> None:
