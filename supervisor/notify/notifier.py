@@ -32,19 +32,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import links, messages, rota
-from .channels import DeliveryError, Http, Outgoing, build_channel
-from .delivery import RateLimit, backoff_s
+from .channels import Http, build_channel
+from .delivery import ALARM_CHANNEL_FAILED, NOTIFY_ALARMS, SEVERITY_RANK, SUPERVISOR_STATION, Courier
 
 log = logging.getLogger(__name__)
 
-SUPERVISOR_STATION = "supervisor"
-ALARM_CHANNEL_FAILED = "notify_channel_failed"
-NOTIFY_ALARMS = {ALARM_CHANNEL_FAILED: "alarm"}  # the notifier's own alarms (code -> severity)
 CURSOR = "alarm_log"
 LOOKBACK_IDS = 1000  # alarm-log ids below the newest seen that are read again (late commits)
 DIGEST_CURSOR = "digest_day"
-SEVERITY_RANK = {"info": 0, "minor": 1, "warning": 2, "major": 3, "alarm": 3, "critical": 4}
 AUDIT_USER = "notify"
+__all__ = ["ALARM_CHANNEL_FAILED", "NOTIFY_ALARMS", "SUPERVISOR_STATION", "Notifier"]
 
 Acker = Callable[[str, str, str], Awaitable[Any]]
 
@@ -68,15 +65,13 @@ class Notifier:
         self.channels = {c["name"]: build_channel(c, self.http) for c in self.n["channels"]}
         self.people: dict[str, dict[str, Any]] = self.n["people"]
         self.key = links.load_key(self.n["ack_key_file"])
-        self.rate = RateLimit(int(self.n["rate_per_min"]))
         self.incidents: dict[tuple[str, str], dict[str, Any]] = {}
-        self.pending: dict[str, dict[str, Any]] = {}
         self.recent: dict[tuple[str, str, str, str, str], float] = {}
-        self.failing: dict[str, str] = {}
         self.cursor = 0
         self.floor = 0  # ids up to here were dispatched before this process started
         self.seen: set[int] = set()  # ids above max(floor, cursor - LOOKBACK_IDS) dispatched
-        self.counts = {"sent": 0, "failed": 0, "suppressed": 0, "duplicates": 0, "flaps": 0}
+        self.counts = {"suppressed": 0, "duplicates": 0, "flaps": 0}
+        self.courier = Courier(storage, self.channels, self.people, self.n, clock, self._audit, self._first_sent)
         self._lock = asyncio.Lock()
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -97,6 +92,14 @@ class Notifier:
             value = await self.storage.last_alarm_value(SUPERVISOR_STATION, ALARM_CHANNEL_FAILED)
             for name in (value or {}).get("channels", []) if isinstance(value, dict) else []:
                 self.failing[str(name)] = "failing before the restart"
+
+    @property
+    def pending(self) -> dict[str, dict[str, Any]]:
+        return self.courier.pending
+
+    @property
+    def failing(self) -> dict[str, str]:
+        return self.courier.failing
 
     async def close(self) -> None:
         await self.http.close()
@@ -373,77 +376,13 @@ class Notifier:
         now = self.clock()
         for key in [k for k, ts in self.recent.items() if now - ts >= float(self.n["dedup_s"])]:
             del self.recent[key]
-        due = sorted((m for m in self.pending.values() if m["next_attempt_ts"] <= now),
-                     key=lambda m: (-SEVERITY_RANK.get(m["severity"], 1), m["created_ts"]))
-        batch = []
-        for msg in due:
-            if not self.rate.allows(msg["channel"], now):
-                msg["last_error"] = "rate limited (notify.rate_per_min)"
-                continue
-            self.rate.take(msg["channel"], now)
-            batch.append(msg)
-        results = await asyncio.gather(*(self._attempt(m) for m in batch))
-        for msg, (ok, detail, duration) in zip(batch, results, strict=True):
-            await self._after_attempt(msg, ok, detail, duration)
+        await self.courier.deliver_due()
 
-    async def _attempt(self, msg: dict[str, Any]) -> tuple[bool, str, float]:
-        body = json.loads(msg["body"])
-        out = Outgoing(msg["message_id"], self.people[msg["person"]], msg["subject"], body["markdown"], body["text"],
-                       body["fields"])
-        t0 = time.monotonic()
-        try:
-            detail = await self.channels[msg["channel"]].send(out)
-            return True, detail, time.monotonic() - t0
-        except DeliveryError as exc:
-            return False, str(exc), time.monotonic() - t0
-        except Exception as exc:  # noqa: BLE001 - a channel's bug is a failed delivery, not a dead notifier
-            log.exception("channel %s failed unexpectedly", msg["channel"])
-            return False, "%s: %s" % (type(exc).__name__, exc), time.monotonic() - t0
-
-    async def _after_attempt(self, msg: dict[str, Any], ok: bool, detail: str, duration: float) -> None:
-        now = self.clock()
-        msg["attempts"] += 1
-        await self.storage.record_attempt(msg["message_id"], now, ok, detail, duration)
-        what = "%s %s to %s via %s (message %s, attempt %d)" % (msg["kind"], msg["code"] or "", msg["person"],
-                                                                 msg["channel"], msg["message_id"], msg["attempts"])
-        if ok:
-            msg.update(state="sent", sent_ts=now, next_attempt_ts=None, last_error="")
-            self.counts["sent"] += 1
-            del self.pending[msg["message_id"]]
-            inc = self.incidents.get((msg["station_id"] or "", msg["code"] or ""))
-            if inc is not None and inc["first_sent_ts"] is None:
-                inc["first_sent_ts"] = now
-                await self.storage.save_incident(inc)
-            await self._audit(now, "notify_sent", msg["station_id"], what + ": " + detail, "sent")
-            if msg["channel"] in self.failing:
-                await self._channel_recovered(msg["channel"], now)
-        elif msg["attempts"] > int(self.n["retries"]):
-            msg.update(state="failed", next_attempt_ts=None, last_error=detail)
-            self.counts["failed"] += 1
-            del self.pending[msg["message_id"]]
-            await self._audit(now, "notify_failed", msg["station_id"], what + ": " + detail, "failed")
-            await self._channel_failed(msg["channel"], detail, now)
-        else:
-            msg.update(next_attempt_ts=now + backoff_s(msg["attempts"], float(self.n["retry_base_s"])),
-                       last_error=detail)
-            await self._audit(now, "notify_attempt", msg["station_id"], what + ": " + detail, "retry")
-        await self.storage.save_message(msg)
-
-    async def _channel_failed(self, channel: str, detail: str, now: float) -> None:
-        first = channel not in self.failing
-        self.failing[channel] = detail
-        if first:
-            await self.storage.record_alarm(
-                SUPERVISOR_STATION, ALARM_CHANNEL_FAILED, NOTIFY_ALARMS[ALARM_CHANNEL_FAILED], True, now,
-                "notification channel(s) failing: %s; last: %s" % (", ".join(sorted(self.failing)), detail[:200]),
-                {"channels": sorted(self.failing)})
-
-    async def _channel_recovered(self, channel: str, now: float) -> None:
-        del self.failing[channel]
-        if not self.failing:
-            await self.storage.record_alarm(SUPERVISOR_STATION, ALARM_CHANNEL_FAILED,
-                                            NOTIFY_ALARMS[ALARM_CHANNEL_FAILED], False, now,
-                                            "channel %s delivers again" % channel, None)
+    async def _first_sent(self, msg: dict[str, Any], now: float) -> None:
+        inc = self.incidents.get((msg["station_id"] or "", msg["code"] or ""))
+        if inc is not None and inc["first_sent_ts"] is None:
+            inc["first_sent_ts"] = now
+            await self.storage.save_incident(inc)
 
     async def _audit(self, ts: float, action: str, station_id: str | None, detail: str, result: str) -> None:
         await self.storage.audit_insert(ts, AUDIT_USER, action, station_id, detail[:2000], result[:200])
@@ -464,6 +403,7 @@ class Notifier:
         for i in incs:
             i["tta_s"] = i["acked_ts"] - i["since_ts"] if i["acked_ts"] is not None else None
         tta.sort()
-        return {"messages": rows, "incidents": incs, "failing": dict(self.failing), "counts": dict(self.counts),
+        return {"messages": rows, "incidents": incs, "failing": dict(self.failing),
+                "counts": {**self.counts, **self.courier.counts},
                 "tta": {"n": len(tta), "median_s": tta[len(tta) // 2] if tta else None,
                         "max_s": tta[-1] if tta else None}}
