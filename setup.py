@@ -73,6 +73,7 @@ SUPERVISOR_REQUIRES = [
     "asyncpg>=0.30,<1",
     "argon2-cffi>=23.1,<26",
     "multidict>=6,<8",
+    "aiosmtplib>=3,<6",
 ]
 # The plant model, simulators, demo and benchmarks (and `heatkeeper trends --png`).
 SIM_REQUIRES = [
@@ -90,6 +91,7 @@ DEV_REQUIRES = [
     "ruff>=0.6,<1",
     "mypy>=1.11,<2",
     "playwright>=1.45,<2",
+    "aiosmtpd>=1.4,<2",
 ]
 
 

@@ -22,6 +22,7 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
                   households=0 (0: unknown; collector coverage is checked against it)
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
     [[collector_platform]] user="rooms-arxan"  prefix="c-1"   (its own MQTT user, embedded broker)
+    [notify] [[notify.channel]] [[notify.person]] [[notify.rota]]   alarm notifications: notify/config.py
 
 MQTT credentials: every connection of the supervisor has its own user, and the broker binds
 client ids to user names (`broker-config`: use_username_as_clientid). `mqtt.username` and
@@ -47,6 +48,7 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 
 from . import fleet_alarm_settings
 from .hosts import is_loopback
+from .notify.config import validate as validate_notify
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "supervisor": {"data_dir": "var/supervisor", "utc_offset_h": 8.0, "site_name": "heatkeeper"},
@@ -135,7 +137,7 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     problems: list[str] = []
     cfg: dict[str, Any] = copy.deepcopy(DEFAULTS)
     for section, values in raw.items():
-        if section in ("station", "collector", "collector_platform"):
+        if section in ("station", "collector", "collector_platform", "notify"):
             continue
         if section not in DEFAULTS:
             problems.append("[%s]: unknown section; known: %s, [[station]], [[collector]]" % (section, ", ".join(DEFAULTS)))
@@ -210,6 +212,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             problems.append("collector id=%r station=%r: no such [[station]]" % (c["id"], c["station"]))
     cfg["collectors_map"] = {c["id"]: c for c in collectors}
     cfg["collector_platforms"] = _collector_platforms(raw.get("collector_platform", []), cfg, problems)
+    cfg["notify"] = validate_notify(raw.get("notify"), [s["id"] for s in cfg["stations"]], base_dir,
+                                    cfg["supervisor"]["data_dir"], problems)
     try:
         validate_web(cfg)
     except WebConfigError as exc:

@@ -226,7 +226,10 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
-    runner = await _start_web(service, cfg)
+    notifier = await _start_notifier(service, cfg)
+    if notifier is not None:
+        tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))
+    runner = await _start_web(service, cfg, notifier)
     stop = _stop_on_signals()
     if on_ready is not None:
         on_ready(service)
@@ -242,6 +245,8 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         await asyncio.gather(*tasks, return_exceptions=True)
         if runner is not None:
             await runner.cleanup()
+        if notifier is not None:
+            await notifier.close()
         await service.stop()
         if broker is not None:
             await broker.stop()
@@ -263,13 +268,27 @@ async def _first_admin(service: SupervisorService, data_dir: str) -> None:
                 INITIAL_ADMIN, path)
 
 
-async def _start_web(service: SupervisorService, cfg: dict[str, Any]) -> Any:
+async def _start_notifier(service: SupervisorService, cfg: dict[str, Any]) -> Any:
+    """The alarm notifier (notify/) when [notify] enabled = true; acknowledgements from its links
+    take the dashboard's path (service.ack_alarm)."""
+    if not cfg["notify"]["enabled"]:
+        return None
+    from .notify.notifier import Notifier
+
+    notifier = Notifier(service.storage, cfg, service.clock, ack=service.ack_alarm)
+    await notifier.start()
+    log.info("notifications on: %d channel(s), %d person(s), %d rota(s)", len(cfg["notify"]["channels"]),
+             len(cfg["notify"]["people"]), len(cfg["notify"]["rotas"]))
+    return notifier
+
+
+async def _start_web(service: SupervisorService, cfg: dict[str, Any], notifier: Any = None) -> Any:
     if not cfg["web"]["enabled"]:
         return None
     from aiohttp import web
     from heatkeeper.supervisor.web.app import create_app
 
-    app = create_app(service, cfg)
+    app = create_app(service, cfg, notifier)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, cfg["web"]["host"], cfg["web"]["port"])

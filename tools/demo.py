@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from heatkeeper.tools import demo_notify
 from heatkeeper.tools.plant import params as plant_params
 from heatkeeper.tools.procs import ProcessGroup, free_port, wait_path, wait_port
 
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default="var/demo", help="where configs, databases and logs go (made fresh)")
     parser.add_argument("--duration-s", type=float, default=None,
                         help="stop by itself after this many wall seconds (default: run until Ctrl-C)")
+    parser.add_argument("--notify-webhook", metavar="URL", default="",
+                        help="also POST every alarm notification to URL as the signed JSON webhook "
+                             "(default: notifications go to the local outbox and the notifications page only)")
 
 
 def _toml_value(value: Any) -> str:
@@ -148,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         problems.append("--time-scale=%r: must be in [1, 60]" % args.time_scale)
     if not (args.port == 0 or 1024 <= args.port <= 65535):
         problems.append("--port=%r: must be 0 or in [1024, 65535]" % args.port)
+    problems += demo_notify.url_problems(args.notify_webhook)
     if problems:
         print("heatkeeper demo: " + "; ".join(problems), file=sys.stderr)
         return 2
@@ -164,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
     sup_dir = base / "supervisor"
     sup_dir.mkdir(parents=True)
     sup_cfg = sup_dir / "supervisor.toml"
-    sup_cfg.write_text(_supervisor_toml(sup_dir, broker_port, web_port), encoding="utf-8")
+    sup_cfg.write_text(_supervisor_toml(sup_dir, broker_port, web_port)
+                       + demo_notify.notify_toml(sup_dir / "data", web_port, args.notify_webhook), encoding="utf-8")
     print("heatkeeper demo: starting in %s (logs in %s)" % (base, logs))
     for user, password, role in DEMO_USERS:
         proc = group.start("create-user-" + user, ["supervisor", "--config", str(sup_cfg), "--create-user", user,

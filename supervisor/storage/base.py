@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .notify import NotifyStorage
+
 AGG_BUCKET_S = 300
 
 Row = tuple[Any, ...]
@@ -131,7 +133,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage:
+class Storage(NotifyStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

@@ -30,6 +30,7 @@ from .base import (
     UplinkRow,
     _qmarks_to_dollars,
 )
+from .notify import NOTIFY_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class PostgresStorage(Storage):
                 await conn.execute("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s" % (table, column, _TYPES[kind]))
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
+            for stmt in NOTIFY_SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)
 

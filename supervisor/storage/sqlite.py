@@ -34,6 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .base import ALARM_EVIDENCE_COLUMNS, SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow
+from .notify import NOTIFY_SCHEMA
 
 T = TypeVar("T")
 
@@ -235,6 +236,8 @@ def _create_schema(c: sqlite3.Connection) -> None:
             c.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, _TYPES[kind]))
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
+    for stmt in NOTIFY_SCHEMA:
+        c.execute(stmt.format(**_TYPES))
 
 
 def _work_transaction(steps: list[tuple[str, list[tuple[Any, ...]]]]) -> Callable[[sqlite3.Connection], None]:

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import NotConnected, ServiceError
-from . import alarm_settings, api, auth, i18n, metrics, pages, quarantine, render
+from . import alarm_settings, api, auth, i18n, metrics, notify, pages, quarantine, render
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -42,10 +42,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Paths reachable without a session (the handlers check what they need themselves; /metrics:
 # loopback or a bearer token, see metrics.py).
-PUBLIC_PREFIXES = ("/static/", "/login", "/lang/", "/healthz", "/api/collectors/", "/metrics")
+PUBLIC_PREFIXES = ("/static/", "/login", "/lang/", "/healthz", "/api/collectors/", "/metrics", "/ack/")
 # Unsafe methods that skip the session CSRF check: the login form (pre-login token) and
-# the collectors' API (bearer token, no cookie).
-CSRF_EXEMPT = ("/login", "/api/collectors/readings", "/lang/")
+# the collectors' API (bearer token, no cookie), an alarm notification's signed acknowledgement link.
+CSRF_EXEMPT = ("/login", "/api/collectors/readings", "/lang/", "/ack/")
 
 # All a session with a forced password change may reach until the password is changed.
 MUST_CHANGE_ALLOWED = ("/password", "/api/me", "/logout", "/static/", "/lang/", "/favicon.ico", "/healthz")
@@ -140,11 +140,13 @@ async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
-def create_app(service: Any, config: Any = None) -> web.Application:
+def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Application:
     """The dashboard application serving `service` (heatkeeper.supervisor.service.Service).
 
     `config` is the whole supervisor config (its `[web]` table is used) or that table itself;
     see config.DEFAULTS for the keys. Raises config.WebConfigError listing every problem.
+    `notifier` (notify.notifier.Notifier, or None when notifications are off) serves the
+    notifications page and the acknowledgement links.
     """
     settings = web_config.validate(config)
     app = web.Application(middlewares=[errors, sessions], client_max_size=1024 * 1024)
@@ -160,6 +162,7 @@ def create_app(service: Any, config: Any = None) -> web.Application:
     api.add_routes(app)
     quarantine.add_routes(app)
     alarm_settings.add_routes(app)
+    notify.add_routes(app, notifier)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app

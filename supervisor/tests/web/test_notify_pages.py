@@ -1,0 +1,118 @@
+"""The notifications page and the acknowledgement page of a notification's link, served by the
+real dashboard app over a real supervisor service and notifier (SQLite), in both languages."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor.notify.notifier import Notifier
+from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.supervisor.storage import open_storage
+from heatkeeper.supervisor.web import create_app
+
+from .conftest import PASSWORDS, WEB_CONFIG, login
+
+
+def notify_cfg(tmp_path: Any) -> dict[str, Any]:
+    return sup_config.validate({
+        "supervisor": {"data_dir": str(tmp_path / "sup")},
+        "storage": {"path": str(tmp_path / "sup.db")},
+        "station": [{"id": "st-a", "name": "Station A", "city": "Arxan"}],
+        "notify": {"enabled": True, "base_url": "http://127.0.0.1:8080",
+                   "channel": [{"name": "box", "kind": "outbox", "path": str(tmp_path / "outbox.jsonl")}],
+                   "person": [{"id": "zhang", "name": "张工", "channels": ["box"]},
+                              {"id": "li", "name": "Li", "language": "en", "channels": ["box"]}],
+                   "rota": [{"area": "a", "stations": ["*"], "shifts": [["zhang", "li"]]}]},
+    })
+
+
+@pytest.fixture
+async def served(tmp_path: Any, fast_kdf: None) -> AsyncIterator[tuple[TestClient, SupervisorService, Notifier]]:
+    cfg = notify_cfg(tmp_path)
+    svc = SupervisorService(open_storage("sqlite", path=cfg["storage"]["path"]), cfg)
+    await svc.start()
+    for name, (role, password) in PASSWORDS.items():
+        await svc.create_user(name, password, role)
+    notifier = Notifier(svc.storage, cfg, svc.clock, ack=svc.ack_alarm)
+    await notifier.start()
+    app = create_app(svc, WEB_CONFIG, notifier)
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            yield client, svc, notifier
+    finally:
+        await notifier.close()
+        await svc.stop()
+
+
+async def raised(svc: SupervisorService, notifier: Notifier) -> str:
+    """Raise a supervisor alarm at st-a, let the notifier send it; the acknowledgement path."""
+    await svc.storage.record_alarm("st-a", "uplink_quarantined", "critical", True, time.time(), "3 uplinks", None)
+    await notifier.tick()
+    (msg,) = await svc.storage.messages(5)
+    assert msg["state"] == "sent"
+    import json
+
+    url = json.loads(msg["body"])["fields"]["ack_url"]
+    return url.split("127.0.0.1:8080", 1)[1]
+
+
+async def test_ack_page_get_shows_post_acknowledges(served: Any) -> None:
+    client, svc, notifier = served
+    path = await raised(svc, notifier)
+    page = await client.get(path, headers={"Accept-Language": "zh-CN"})
+    text = await page.text()
+    assert page.status == 200 and "上行消息被隔离" in text and 'id="ack-button"' in text and "张工" in text
+    assert (await svc.storage.alarm_rows("st-a", True))[0]["acked_by"] is None  # a GET never acknowledges
+    done = await client.post(path, headers={"Accept-Language": "en"})
+    text = await done.text()
+    assert done.status == 200 and 'id="ack-done"' in text and "notify:zhang" in text
+    (row,) = await svc.storage.alarm_rows("st-a", True)
+    assert row["acked_by"] == "notify:zhang"
+    audit = [(r["user"], r["action"], r["result"]) for r in await svc.audit(50)]
+    assert ("notify:zhang", "ack_alarm", "recorded") in audit  # the dashboard's own path
+    assert ("notify", "notify_ack_link", "ok") in audit
+    again = await client.post(path)  # a second tap: shown as done, nothing sent or recorded again
+    assert again.status == 200 and 'id="ack-done"' in await again.text()
+    assert [r["action"] for r in await svc.audit(50)].count("notify_ack_link") == 1
+
+
+async def test_forged_or_garbage_link_is_refused(served: Any) -> None:
+    client, svc, notifier = served
+    path = await raised(svc, notifier)
+    for bad in (path[:-2] + ("xx" if not path.endswith("xx") else "yy"), "/ack/nonsense", "/ack/a.b"):
+        resp = await client.post(bad)
+        assert resp.status == 403, bad
+        assert "ack-problem" in await resp.text()
+    assert (await svc.storage.alarm_rows("st-a", True))[0]["acked_by"] is None
+    refused = [r for r in await svc.audit(50) if r["action"] == "notify_ack_link"]
+    assert len(refused) == 3 and all(r["result"] == "refused" for r in refused)
+    assert "not signed by this supervisor" in refused[-1]["detail"]
+
+
+async def test_notifications_page_and_api(served: Any) -> None:
+    client, svc, notifier = served
+    await raised(svc, notifier)
+    resp = await client.get("/notifications")
+    assert resp.status in (200, 401) and "/login" in str(resp.url)  # login first
+    csrf = await login(client, "vic")
+    text = await (await client.get("/notifications")).text()
+    assert "报警通知" in text and "张工" in text and "已送达" in text and 'id="notify-messages"' in text
+    await client.post("/lang/en", data={"csrf": csrf, "next": "/notifications"})
+    data = await (await client.get("/api/notifications")).json()
+    assert data["enabled"] and data["messages"][0]["person"] == "zhang" and data["messages"][0]["state"] == "sent"
+    assert data["messages"][0]["attempt_list"][0]["ok"] is True
+    assert re.search(r"Alarm notifications", await (await client.get("/notifications")).text())
+
+
+async def test_without_notifier_the_pages_say_so(client: TestClient) -> None:
+    await login(client, "vic")
+    assert 'id="notify-off"' in await (await client.get("/notifications")).text()
+    assert (await (await client.get("/api/notifications")).json())["enabled"] is False
+    resp = await client.get("/ack/anything.at-all")
+    assert resp.status == 404 and "ack-problem" in await resp.text()
