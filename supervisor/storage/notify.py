@@ -39,10 +39,6 @@ NOTIFY_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS notify_cursor (name {text} PRIMARY KEY, value {bigint} NOT NULL)""",
 ]
 
-# Names a limit column of the alarm log may have (the alarm's threshold beside its value).
-LIMIT_COLUMNS = ("limit", "limit_value", "lim")
-
-
 def _json(text: Any) -> Any:
     if not isinstance(text, str):
         return text
@@ -69,32 +65,17 @@ class NotifyStorage:
         raise NotImplementedError
 
     # --- the alarm log, read as events -------------------------------------------------------
-    async def _alarm_log_columns(self) -> list[str]:
-        """The alarm log's column names (it may have gained some, e.g. a limit, since this was written)."""
-        cached = getattr(self, "_notify_log_cols", None)
-        if cached is None:
-            if getattr(self, "backend", "") == "postgres":
-                rows = await self.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = "
-                                        "'alarm_log' AND table_schema = current_schema() ORDER BY ordinal_position")
-                cached = [str(r[0]) for r in rows]
-            else:
-                cached = [str(r[1]) for r in await self.fetch("PRAGMA table_info(alarm_log)")]
-            self._notify_log_cols = cached
-        return cached
-
     async def alarm_events_after(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
         """Alarm-log rows with id > `after_id`, oldest first: raises and clears of every source,
-        {id, station_id, code, severity, active, ts, text, value, limit}; `value` decoded from
-        JSON; `limit` from a limit column where the log has one (else from value["limit"], else None)."""
-        cols = await self._alarm_log_columns()
-        extra = [c for c in cols if c in LIMIT_COLUMNS]
-        rows = await self.fetch("SELECT id, station_id, code, severity, active, ts, text, value%s FROM alarm_log "
-                                "WHERE id > ? ORDER BY id LIMIT ?" % "".join(', "%s"' % c for c in extra[:1]),
-                                (after_id, limit))
+        {id, station_id, code, severity, active, ts, text, value, limit}; `value` is the number the
+        alarm was raised on (`value_num`) where there is one, else the stored JSON decoded; `limit`
+        its threshold (`limit_num`; None when the alarm has none)."""
+        rows = await self.fetch("SELECT id, station_id, code, severity, active, ts, text, value, value_num, limit_num "
+                                "FROM alarm_log WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
         out = []
         for r in rows:
-            value = _json(r[7])
-            lim = _json(r[8]) if extra and isinstance(r[8], str) else (r[8] if extra else None)
+            value = r[8] if r[8] is not None else _json(r[7])
+            lim = r[9]
             if lim is None and isinstance(value, dict):
                 lim = value.get("limit")
             out.append({"id": int(r[0]), "station_id": r[1], "code": r[2], "severity": r[3], "active": bool(r[4]),

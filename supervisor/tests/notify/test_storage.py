@@ -60,14 +60,11 @@ async def test_notify_tables_round_trip(storage: Any) -> None:
     assert [m["message_id"] for m in await storage.messages(10)] == ["m2"] and await storage.incidents(10) == []
 
 
-async def test_a_limit_column_of_the_alarm_log_is_read_when_there(storage: Any) -> None:
-    """The supervisor's own alarm rules may store value and limit in columns of their own."""
+async def test_alarm_events_carry_the_value_against_its_limit(storage: Any) -> None:
+    """Events read from the alarm log carry the alarm's value and its limit (the evidence columns)."""
     await storage.record_alarm("st-1", "comfort_low", "alarm", True, 100.0, "", 16.2)
     (ev,) = await storage.alarm_events_after(0)
     assert ev["value"] == 16.2 and ev["limit"] is None
-    await storage.execute('ALTER TABLE alarm_log ADD COLUMN "limit" DOUBLE PRECISION'
-                          if storage.backend == "postgres" else 'ALTER TABLE alarm_log ADD COLUMN "limit" REAL')
-    storage._notify_log_cols = None  # as a freshly started supervisor on the migrated database
-    await storage.execute('UPDATE alarm_log SET "limit" = 18.0')
-    (ev,) = await storage.alarm_events_after(0)
-    assert ev["value"] == 16.2 and ev["limit"] == 18.0
+    await storage.record_alarm("st-1", "comfort_below_floor", "major", True, 110.0, "", 16.4, limit=18.0)
+    (ev,) = await storage.alarm_events_after(1)
+    assert ev["value"] == 16.4 and ev["limit"] == 18.0
