@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import ServiceError
-from . import auth, i18n, pages, validation
+from . import audit_view, auth, i18n, pages, validation
 from .common import (
     AUDIT_BUDGET,
     SESSIONS,
@@ -202,7 +202,8 @@ async def audit_log(request: web.Request) -> web.Response:
     sid = request.query.get("station") or None
     if sid is not None:
         sid = validation.station_id(sid)
-    return json_response({"audit": await service(request).audit(limit, sid)})
+    rows = await service(request).audit(limit, sid)
+    return json_response({"audit": [{**row, "words": audit_view.describe(row)} for row in rows]})
 
 
 async def list_users(request: web.Request) -> web.Response:
