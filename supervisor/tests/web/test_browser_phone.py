@@ -33,6 +33,7 @@ PHONE = (390, 844)
 PAGES = [
     ("fleet", "/", "#stations tr.station-row"),
     ("station", "/stations/arxan-02", "#st-alarms tr.alarm-row"),
+    ("station-leased", "/stations/arxan-01", "#lease-room_setpoint, #facts .fact"),
     ("alarms", "/alarms", "#alarms tr.alarm-row"),
     ("trends", "/stations/arxan-01/trends", 'svg[data-panel="temps"] path.line'),
     ("reports", "/reports", "#d-out table, #d-out .daily-empty"),
@@ -290,5 +291,33 @@ async def test_trends_and_reports_say_what_data_exists(system: Any, tmp_path: Pa
             await expect(page.locator("#toast")).to_contain_text("YYYY-MM-DD")
             await page.screenshot(path=str(tmp_path / "reports.png"), full_page=True)
             save_shot(tmp_path, "reports.png")
+
+            # An accelerated station (as in the demo, --time-scale 60): 2 wall minutes are 2
+            # simulated hours, and the chart shows those 2 hours on the station's own clock.
+            from heatkeeper.core import codec
+
+            w0 = time.time() - 120.0
+            assert service.ingest.handle(*codec.encode_uplink("arxan-03", 1, codec.UP_EVENT, w0, {
+                "kind": "station_started", "reason": "start", "time_scale": 60.0})) == "queued"
+            for i in range(60):
+                assert service.ingest.handle(*codec.encode_uplink("arxan-03", 2 + i, codec.UP_TELEMETRY, w0 + 1 + 2 * i, {
+                    "values": {"secondary_supply_temp_c": 50.0 + 0.1 * i, "heat_power_kw": 500.0,
+                               "primary_flow_m3h": 20.0}})) == "queued"
+            await service.ingest.flush()
+            await page.goto(base + "/stations/arxan-03/trends")
+            await expect(page.locator("#sim-clock")).to_be_visible()
+            await expect(page.locator("#sim-clock")).to_contain_text("60 times faster")
+            await expect(page.locator('svg[data-panel="temps"] path.line').first).to_have_attribute(
+                "d", re.compile(r"^M[\d.]+,[\d.]+L"))
+
+            def shown(text: str) -> float:
+                return dt.datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC).timestamp() - ZONE_S
+
+            sim_now = w0 + (time.time() - w0) * 60.0
+            t0, t1 = shown(await page.input_value("#t0")), shown(await page.input_value("#t1"))
+            assert abs(t1 - sim_now) < 15 * 60, (t1, sim_now)  # the simulated now, ~2 h after the start
+            assert w0 - 3600 <= t0 <= w0 + 60, (t0, w0)  # opens on the run, from a round time
+            await page.screenshot(path=str(tmp_path / "trends-accelerated.png"), full_page=True)
+            save_shot(tmp_path, "trends-accelerated.png")
         finally:
             await browser.close()

@@ -22,6 +22,14 @@
     DAY, 2 * DAY, 7 * DAY, 14 * DAY];
   const ROOM_COLOURS = ["#dc2626", "#ea580c", "#ca8a04", "#16a34a", "#0891b2", "#2563eb", "#7c3aed", "#db2777"];
   let t1 = Date.now() / 1000, t0 = t1 - 86400, follow = true;
+  /* An accelerated station (demo, --time-scale K) sends wall-clock times while its plant runs K
+     times faster: its charts are drawn on simulated time (t0, t1 and every x are simulated; the
+     API is asked in wall time). null: real time. */
+  let clock = null;
+  function disp(ts) { return clock && ts > clock.wall_ts ? clock.wall_ts + (ts - clock.wall_ts) * clock.scale : ts; }
+  function wall(d) { return clock && d > clock.wall_ts ? clock.wall_ts + (d - clock.wall_ts) / clock.scale : d; }
+  function nowD() { return disp(Date.now() / 1000); }
+  function onClock(series) { return clock ? series.map(function (p) { return [disp(p[0]), p[1]]; }) : series; }
   let fitted = false;    /* the first view is narrowed to the data that exists ... */
   let anchored = false;  /* ... and then grows with it (up to a day) instead of sliding */
 
@@ -168,7 +176,7 @@
   }
 
   function setRange(a, b, followNow) {
-    const now = Date.now() / 1000;
+    const now = nowD();
     b = Math.min(b, now + 60);
     if (b - a < 120) a = b - 120;
     if (b - a > 400 * 86400) a = b - 400 * 86400;
@@ -200,7 +208,7 @@
   async function load() {
     if (follow) {
       const span = t1 - t0;
-      t1 = Date.now() / 1000;
+      t1 = nowD();
       if (!anchored || t1 - t0 > DAY) { anchored = false; t0 = t1 - span; }
     }
     document.getElementById("t0").value = localInput(t0);
@@ -208,7 +216,7 @@
     document.getElementById("range-text").textContent = HK.t("trends.range", { from: HK.time(t0, true), to: HK.time(t1, true), span: HK.dur(t1 - t0) });
     const fields = [];
     for (const p of PANELS) for (const f of p.fields) fields.push(f[0]);
-    const q = "t0=" + t0.toFixed(0) + "&t1=" + t1.toFixed(0);
+    const q = "t0=" + wall(t0).toFixed(0) + "&t1=" + Math.max(wall(t1), wall(t0) + 60).toFixed(0);
     const base = "/api/stations/" + encodeURIComponent(sid);
     document.getElementById("csv-link").href = "/export/trends.csv?station=" + encodeURIComponent(sid) + "&" + q + "&fields=" + fields.join(",");
     const width = Math.max(400, document.getElementById("chart-temps").clientWidth || 900);
@@ -216,6 +224,17 @@
       HK.api("GET", base + "/trends?" + q + "&max_points=" + Math.min(2000, Math.round(width)) + "&fields=" + fields.join(",")),
       HK.api("GET", base + "/rooms?" + q + "&max_points=" + Math.min(2000, Math.round(width)))]);
     if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
+    if (r.data.clock && (!clock || clock.wall_ts !== r.data.clock.wall_ts || clock.scale !== r.data.clock.scale)) {
+      /* the station runs accelerated: the same span, now on its simulated clock */
+      const span = t1 - t0;
+      clock = r.data.clock;
+      if (follow) { t1 = nowD(); t0 = t1 - span; }
+      return load();
+    }
+    for (const f in r.data.data || {}) r.data.data[f] = onClock(r.data.data[f]);
+    if (rooms.ok) for (const g in rooms.data.groups || {}) rooms.data.groups[g] = onClock(rooms.data.groups[g]);
+    document.getElementById("sim-clock").hidden = !clock;
+    if (clock) document.getElementById("sim-clock").textContent = HK.t("trends.sim_clock", { k: clock.scale, start: HK.time(clock.wall_ts, true) });
     if (!fitted) {
       /* Open on the data that exists: a station heard from for 14 minutes opens on those
          minutes (from a round time), not on an empty day. */
@@ -248,13 +267,13 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     for (const b of document.querySelectorAll("#presets .btn")) {
-      b.addEventListener("click", function () { const now = Date.now() / 1000; setRange(now - Number(b.dataset.span), now, true); });
+      b.addEventListener("click", function () { const now = nowD(); setRange(now - Number(b.dataset.span), now, true); });
     }
     document.getElementById("zoom-in").addEventListener("click", function () { const m = (t0 + t1) / 2, h = (t1 - t0) / 4; setRange(m - h, m + h, false); });
     document.getElementById("zoom-out").addEventListener("click", function () { const m = (t0 + t1) / 2, h = (t1 - t0); setRange(m - h, m + h, follow); });
     document.getElementById("pan-left").addEventListener("click", function () { const s = (t1 - t0) / 2; setRange(t0 - s, t1 - s, false); });
     document.getElementById("pan-right").addEventListener("click", function () { const s = (t1 - t0) / 2; setRange(t0 + s, t1 + s, false); });
-    document.getElementById("now").addEventListener("click", function () { const s = t1 - t0; setRange(Date.now() / 1000 - s, Date.now() / 1000, true); });
+    document.getElementById("now").addEventListener("click", function () { const s = t1 - t0; setRange(nowD() - s, nowD(), true); });
     document.getElementById("apply").addEventListener("click", function () {
       const a = parseInput(document.getElementById("t0").value), b = parseInput(document.getElementById("t1").value);
       if (!isFinite(a) || !isFinite(b)) { HK.toast(HK.t("trends.bad_time"), "bad"); return; }
