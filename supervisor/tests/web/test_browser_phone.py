@@ -38,7 +38,7 @@ PAGES = [
     ("trends", "/stations/arxan-01/trends", 'svg[data-panel="temps"] path.line'),
     ("reports", "/reports", "#d-out table, #d-out .daily-empty"),
     ("audit", "/audit", "#audit tr.audit-row"),
-    ("quarantine", "/quarantine", "#quarantine"),
+    ("quarantine", "/quarantine", "#quarantine tr.quarantine-row"),
     ("users", "/users", "#users tr.user-row"),
     ("password", "/password", "#pw-form"),
 ]
@@ -85,8 +85,17 @@ MEASURE_JS = """
 
 
 async def prepare(service: Any) -> None:
-    """An admin, an applied and a rejected command (the audit log then has both), a live alarm."""
+    """An admin, an applied and a rejected command (the audit log then has both), a live alarm,
+    a quarantined message (a long one, from arxan-03 that is off line)."""
+    import time
+
+    from heatkeeper.core import codec
+
     await service.create_user(*ADMIN, role="admin")
+    bad = json.dumps({"v": 1, "station": "arxan-03", "seq": 1, "ts": time.time(), "kind": "alarm",
+                      "body": {"code": "x\u0000" + "y" * 400}}).encode()
+    assert service.ingest.handle(codec.up_topic("arxan-03", codec.UP_ALARM), bad) == "rejected:bad_text"
+    await service.ingest.flush()
     ok = await service.send_command("arxan-01", "set_room_setpoint", {"room_setpoint_c": 20.5}, "oli", 1800.0)
     bad = await service.send_command("arxan-01", "set_room_setpoint", {"room_setpoint_c": 27.0}, "oli", 1800.0)
     for _ in range(300):
@@ -177,6 +186,8 @@ async def data_strings(service: Any) -> list[str]:
     # An alarm's `text` is the station's own sentence, sent in the station's language and shown
     # as received under the alarm's translated name; it is the station's data here.
     out += [str(a.get("text") or "") for a in await service.alarms(None, False)]
+    # A quarantined message is shown as received (cut to 300 characters by the page).
+    out += [str(r["payload"])[:300] for r in (await service.quarantine(None, 200))["rows"]]
     return out
 
 
