@@ -62,6 +62,13 @@
     const midnight = d.getHours() === 0 && d.getMinutes() === 0;
     return step >= DAY || (midnight && span > 6 * HOUR) ? md : hm;
   }
+  /* The median time between a series' samples (0 with fewer than two). */
+  function spacing(data) {
+    const steps = [];
+    for (let i = 1; i < data.length; i++) steps.push(data[i][0] - data[i - 1][0]);
+    steps.sort(function (a, b) { return a - b; });
+    return steps.length ? steps[Math.floor(steps.length / 2)] : 0;
+  }
   function range(series, axis, floor) {
     let lo = Infinity, hi = -Infinity, points = 0;
     for (const s of series) {
@@ -76,7 +83,8 @@
   function draw(panel, series) {
     const wrap = HK.clear(document.getElementById("chart-" + panel.id));
     const legend = HK.clear(document.getElementById("legend-" + panel.id));
-    const W = Math.max(300, wrap.clientWidth || 900), H = 300, L = 54, R = panel.unit2 ? 54 : 16, T = 24, B = 28;
+    const narrow = window.matchMedia("(max-width: 760px)").matches;  /* app.css: the chart is 240 px high there */
+    const W = Math.max(300, wrap.clientWidth || 900), H = narrow ? 240 : 300, L = narrow ? 40 : 54, R = panel.unit2 ? 54 : 16, T = 24, B = 28;
     const box = svg("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, width: W, height: H, "data-panel": panel.id });
     wrap.append(box);
     const left = range(series, 1, panel.floor), right = range(series, 2);
@@ -117,15 +125,21 @@
     box.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
     box.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     if (panel.floor !== undefined) box.append(svg("line", { class: "floor", x1: L, x2: W - R, y1: y(panel.floor), y2: y(panel.floor) }));
-    const gapS = Math.max(900, (t1 - t0) / 100);
     for (const s of series) {
-      let d = "", prev = null;
+      /* a line breaks where data are missing: a gap well beyond the series' own spacing (room
+         collectors report every 20-30 min, stations every few seconds) */
+      const gapS = Math.max(900, (t1 - t0) / 100, 2.5 * spacing(s.data));
+      let d = "", prev = null, run = 0;
       const ys = s.axis === 2 ? y2 : y;
       for (const p of s.data) {
         if (p[0] < t0 || p[0] > t1) continue;
-        d += (prev === null || p[0] - prev > gapS ? "M" : "L") + x(p[0]).toFixed(1) + "," + ys(p[1]).toFixed(1);
+        const move = prev === null || p[0] - prev > gapS;
+        if (move && run === 1) d += "h0.01";  /* a lone sample: a dot (round caps) */
+        run = move ? 1 : run + 1;
+        d += (move ? "M" : "L") + x(p[0]).toFixed(1) + "," + ys(p[1]).toFixed(1);
         prev = p[0];
       }
+      if (run === 1) d += "h0.01";
       const attrs = { class: "line", d: d || "M0,0", stroke: s.colour, "data-axis": String(s.axis || 1) };
       if (s.dash) attrs["stroke-dasharray"] = s.dash;
       box.append(svg("path", attrs));
