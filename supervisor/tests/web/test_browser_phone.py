@@ -139,6 +139,11 @@ async def test_every_page_fits_a_phone(system: Any, tmp_path: Path) -> None:  # 
                     problems = await page.evaluate(MEASURE_JS, [MIN_TARGET_PX, PHONE[0]])
                     if problems:
                         found["%s %s" % (lang, name)] = problems
+                # the language button, tapped with a finger, switches the language
+                await page.goto(base + "/alarms")
+                before = await page.get_attribute("html", "lang")
+                await page.tap("#lang-switch")
+                await page.wait_for_function("l => document.documentElement.lang !== l", arg=before)
                 assert errors == [], errors
                 await ctx.close()
         finally:
