@@ -12,6 +12,9 @@ Definitions (documented in the report output too):
   or the secondary supply stayed under OUTAGE_SUPPLY_C; runs at least `outage_h` long are
   listed (the "stopped for more than 24 h" rule). Buckets without telemetry are reported as
   data gaps, not as outages: no data is not proof of no heat.
+- Data gaps: every 5-minute bucket of the period up to now without telemetry, before the first
+  message and after the last one too (a station that sent 15 minutes of a week has 6.99 days of
+  gaps, never "0 h"); `data_hours` is what the figures above rest on.
 """
 
 from __future__ import annotations
@@ -86,22 +89,18 @@ def _window_hits(days: list[str], count: int, window_days: float) -> bool:
     return False
 
 
-def outages(agg_rows: Iterable[tuple[Any, ...]], t0_ts: float, t1_ts: float, outage_h: float) -> dict[str, Any]:
+def outages(agg_rows: Iterable[tuple[Any, ...]], t0_ts: float, t1_ts: float, outage_h: float,
+            now_ts: float | None = None) -> dict[str, Any]:
     """Heating outages of one station from its 5-minute aggregates of OUTAGE_FIELDS
-    ((field, bucket_ts, n, sum, min, max) rows)."""
+    ((field, bucket_ts, n, sum, min, max) rows), and its data gaps in [t0, min(t1, now)]."""
     buckets: dict[int, dict[str, float]] = {}
     for field, bucket, n, total, _lo, _hi in agg_rows:
         buckets.setdefault(int(bucket), {})[field] = float(total) / max(int(n), 1)
     spans: list[dict[str, Any]] = []
     start: int | None = None
     last: int | None = None
-    gap_s = 0
-    prev: int | None = None
     for bucket in sorted(buckets):
         b = buckets[bucket]
-        if prev is not None and bucket - prev > AGG_BUCKET_S:
-            gap_s += bucket - prev - AGG_BUCKET_S
-        prev = bucket
         pumps = [b[f] for f in ("pump1_running", "pump2_running") if f in b]
         supply = b.get("secondary_supply_temp_c")
         heating = (not pumps or max(pumps) >= 0.5) and (supply is None or supply >= OUTAGE_SUPPLY_C)
@@ -118,9 +117,17 @@ def outages(agg_rows: Iterable[tuple[Any, ...]], t0_ts: float, t1_ts: float, out
         spans.append({"start_ts": float(start), "end_ts": float(last), "hours": (last - start) / 3600.0,
                       "ongoing": True})
     long_spans = [s for s in spans if s["hours"] >= outage_h]
+    end_ts = t1_ts if now_ts is None else max(t0_ts, min(t1_ts, now_ts))
+    data_s = covered_s(buckets, t0_ts, end_ts)
     return {"outages_over_limit": long_spans, "outage_hours": round(sum(s["hours"] for s in spans), 3),
             "longest_outage_h": round(max((s["hours"] for s in spans), default=0.0), 3),
-            "data_gap_hours": round(gap_s / 3600.0, 3), "buckets_with_data": len(buckets)}
+            "data_gap_hours": round((end_ts - t0_ts - data_s) / 3600.0, 3), "data_hours": round(data_s / 3600.0, 3),
+            "period_hours": round((end_ts - t0_ts) / 3600.0, 3), "buckets_with_data": len(buckets)}
+
+
+def covered_s(buckets: Iterable[int], t0_ts: float, t1_ts: float) -> float:
+    """Seconds of [t0, t1] inside the 5-minute buckets that hold data."""
+    return sum(max(0.0, min(b + AGG_BUCKET_S, t1_ts) - max(float(b), t0_ts)) for b in set(buckets))
 
 
 def daily_window(date: str, hour: int, utc_offset_h: float) -> tuple[float, float]:

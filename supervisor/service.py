@@ -497,13 +497,14 @@ class SupervisorService:
         stations = []
         for sid in sorted(self.stations_cfg):
             rows = await self.storage.aggregates(sid, list(reports.OUTAGE_FIELDS), t0_ts, t1_ts)
-            out = reports.outages(rows, t0_ts, t1_ts, comp["outage_h"])
+            out = reports.outages(rows, t0_ts, t1_ts, comp["outage_h"], self.clock())
             mine = [g for g in groups if g["station_id"] == sid]
             stations.append({"station_id": sid, "name": self.stations_cfg[sid]["name"],
                              "hours_below_floor": max((g["hours_below_floor"] for g in mine), default=0.0),
                              "refund_risk": any(g["refund_risk"] for g in mine), **out})
         return {"t0_ts": t0_ts, "t1_ts": t1_ts, "floor_c": comp["floor_c"], "outage_h": comp["outage_h"],
                 "refund_rule": "%d failed days within %g days" % (comp["refund_failures"], comp["refund_window_days"]),
+                "refund_failures": comp["refund_failures"], "refund_window_days": comp["refund_window_days"],
                 "stations": stations, "groups": groups}
 
     async def daily_report(self, date: str, hour: int) -> dict[str, Any]:

@@ -82,6 +82,24 @@ def test_refund_window() -> None:
     assert reports._window_hits(["2026-01-01", "2026-01-02"], 3, 30) is False
 
 
+def test_missing_data_is_a_gap_before_the_first_and_after_the_last_message() -> None:
+    # 15 minutes of telemetry (three 5-minute buckets) in a 7-day report asked for on its last
+    # day at noon: everything else up to now is a gap, the rest of the day is not (yet) one.
+    t0 = DAY0
+    now = DAY0 + 6 * 86400 + 12 * 3600
+    first = int(now - 3600)
+    rows = [(f, first + i * 300, 1, 1.0, 1.0, 1.0) for f in ("pump1_running",) for i in range(3)]
+    out = reports.outages(rows, t0, DAY0 + 7 * 86400, 24.0, now_ts=now)
+    assert out["data_hours"] == pytest.approx(0.25)
+    assert out["period_hours"] == pytest.approx(6 * 24 + 12)
+    assert out["data_gap_hours"] == pytest.approx(6 * 24 + 12 - 0.25)
+    # a gap in the middle, and a report of the past (now after t1)
+    rows = [("pump1_running", DAY0 + i * 300, 1, 1.0, 1.0, 1.0) for i in range(288) if not 100 <= i < 112]
+    out = reports.outages(rows, DAY0, DAY0 + 86400, 24.0, now_ts=DAY0 + 10 * 86400)
+    assert out["data_gap_hours"] == pytest.approx(1.0) and out["data_hours"] == pytest.approx(23.0)
+    assert reports.outages([], DAY0, DAY0 + 86400, 24.0)["data_gap_hours"] == pytest.approx(24.0)
+
+
 def _telemetry(svc: SupervisorService, seq: int, ts: float, **values: float) -> None:
     assert svc.ingest.handle(*codec.encode_uplink("st-a", seq, codec.UP_TELEMETRY, ts, {"values": values})) == "queued"
 
@@ -109,6 +127,10 @@ async def test_outage_daily_report_and_equipment(service: SupervisorService) -> 
     assert a["longest_outage_h"] == pytest.approx(26.0, abs=0.1)
     b = next(s for s in rep["stations"] if s["station_id"] == "st-b")
     assert b["outages_over_limit"] == [] and b["buckets_with_data"] == 0
+    # a station that sent nothing has the whole period as data gap, the one that sent all none
+    assert b["data_gap_hours"] == pytest.approx(72.0) and b["data_hours"] == 0.0
+    assert a["data_gap_hours"] == pytest.approx(0.0) and a["data_hours"] == pytest.approx(72.0)
+    assert rep["refund_failures"] == 3 and rep["refund_window_days"] == 30
 
     # daily report at 09:00 on day 1 covers day 0 09:00 .. day 1 09:00 local
     daily = await service.daily_report("2026-01-06", 9)

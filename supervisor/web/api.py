@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import ServiceError
-from . import auth, i18n, pages, validation
+from . import audit_view, auth, i18n, pages, validation
 from .common import (
     AUDIT_BUDGET,
     SESSIONS,
@@ -119,8 +119,30 @@ async def trends(request: web.Request) -> web.Response:
     names = _fields(q.get("fields"))
     t0, t1 = validation.time_range(q.get("t0"), q.get("t1"), now_ts(), 24 * 3600.0, MAX_TREND_SPAN_S)
     max_points = validation.integer(q.get("max_points"), "max_points", 10, 5000, 600)
-    data = await service(request).trends(sid, names, t0, t1, max_points)
-    return json_response({"station_id": sid, "t0": t0, "t1": t1, "fields": names, "data": data})
+    svc = service(request)
+    data = await svc.trends(sid, names, t0, t1, max_points)
+    clock = station_clock(await svc.storage.uplinks(sid, "event", t0 - CLOCK_LOOKBACK_S, t1, 10000))
+    return json_response({"station_id": sid, "t0": t0, "t1": t1, "fields": names, "data": data, "clock": clock})
+
+
+# How far before a trend's range a station's start is looked for (an accelerated run is a demo
+# or a test: hours, not weeks).
+CLOCK_LOOKBACK_S = 2 * 86400.0
+
+
+def station_clock(events: list[tuple[float, int, dict[str, Any]]]) -> dict[str, float] | None:
+    """The simulated clock of an accelerated station (`heatkeeper station --time-scale K`, the
+    demo): its messages carry wall-clock times while its controller and plant run K times
+    faster from its start, so its trends belong on simulated time, wall_ts + (ts - wall_ts) * K.
+    {"wall_ts", "scale"} of the last start in `events` ((ts, seq, body) rows), None when the
+    station runs in real time (or its start is not among them)."""
+    for ts, _seq, body in reversed(events):
+        if isinstance(body, dict) and body.get("kind") == "station_started":
+            scale = body.get("time_scale")
+            if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0 and scale != 1.0:
+                return {"wall_ts": float(ts), "scale": float(scale)}
+            return None
+    return None
 
 
 async def rooms(request: web.Request) -> web.Response:
@@ -219,7 +241,8 @@ async def audit_log(request: web.Request) -> web.Response:
     sid = request.query.get("station") or None
     if sid is not None:
         sid = validation.station_id(sid)
-    return json_response({"audit": await service(request).audit(limit, sid)})
+    rows = await service(request).audit(limit, sid)
+    return json_response({"audit": [{**row, "words": audit_view.describe(row)} for row in rows]})
 
 
 async def list_users(request: web.Request) -> web.Response:

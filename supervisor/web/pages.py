@@ -220,7 +220,7 @@ async def alarms(request: web.Request) -> web.Response:
 
 async def audit_page(request: web.Request) -> web.Response:
     require(request, "operator", "read the audit log")
-    return render.page(request, "audit.html", "audit.title", nav="audit")
+    return render.page(request, "audit.html", "audit.title", nav="audit", boot={"command_args": validation.COMMAND_ARGS})
 
 
 async def reports(request: web.Request) -> web.Response:

@@ -73,12 +73,51 @@
     const text = HK.t("alarm." + code);
     return text === "alarm." + code ? code : text;
   };
-  /* A reason code from the station or the supervisor, in words, with its code kept for support. */
+  /* A reason code from the station or the supervisor, in words (in English with its code kept
+     for support), and its detail in words when it has one of the shapes below. */
   HK.reasonText = function (code, detail) {
+    detail = HK.detailText(detail);
     if (!code) return detail || "";
     const text = HK.t("reason." + code);
-    const words = text === "reason." + code ? code : text + " (" + code + ")";
+    const words = text === "reason." + code ? (HK.lang === "en" ? code : HK.t("reason.other")) : text + (HK.lang === "en" ? " (" + code + ")" : "");
     return detail ? words + " — " + detail : words;
+  };
+  /* The details the station (core/command_handler.py, core/commands.py) and the supervisor's
+     command tracker write, as [pattern, catalogue key or "" (the reason says it all), params]. */
+  const UNIT = function (u) { return u === "degC" ? "°C" : u; };
+  const ARG = function (k) { const t = HK.t("arg." + k); return t === "arg." + k ? k : t; };
+  const DUR = function (s) { return HK.dur(Number(s)); };
+  const DETAILS = [
+    [/^(\w+)=(-?[\d.]+) (\S+) for (\d+) s$/, "detail.set_for", function (m) { return { name: ARG(m[1]), value: m[2], unit: UNIT(m[3]), dur: DUR(m[4]) }; }],
+    [/^boost \+?(-?[\d.]+) K for (\d+) s$/, "detail.boost", function (m) { return { k: m[1], dur: DUR(m[2]) }; }],
+    [/^manual valve position (-?[\d.]+) %$/, "detail.valve", function (m) { return { v: m[1] }; }],
+    [/^alarm (\w+) acknowledged$/, "detail.alarm_acked", function (m) { return { name: HK.alarmName(m[1]) }; }],
+    [/^all leases cleared$/, "detail.all_cleared", null],
+    [/^(\w+) lease cleared$/, "detail.lease_cleared", function (m) { return { name: HK.t("lease." + m[1]) }; }],
+    [/^no (\w+) lease was active$/, "detail.no_lease", function (m) { return { name: HK.t("lease." + m[1]) }; }],
+    [/^mode (\w+) lease renewed for (\d+) s$/, "detail.mode_renewed", function (m) { return { mode: HK.modeName(m[1]), dur: DUR(m[2]) }; }],
+    [/^already in mode (\w+)$/, "detail.already_mode", function (m) { return { mode: HK.modeName(m[1]) }; }],
+    [/^mode (\w+) -> (\w+) for (\d+) s, then back to (\w+)$/, "detail.mode_lease", function (m) {
+      return { from: HK.modeName(m[1]), to: HK.modeName(m[2]), dur: DUR(m[3]), back: HK.modeName(m[4]) }; }],
+    [/^mode (\w+) -> (\w+)$/, "detail.mode_change", function (m) { return { from: HK.modeName(m[1]), to: HK.modeName(m[2]) }; }],
+    [/^(\w+)=(\S+) (\S+): must be in \[([^,]+), ([^\]]+)\]$/, "detail.out_of_range", function (m) {
+      return { name: ARG(m[1]), value: m[2], unit: UNIT(m[3]), lo: m[4], hi: m[5] }; }],
+    [/^(\w+)=(\S+): must be a number in (\S+)$/, "detail.not_a_number", function (m) { return { name: ARG(m[1]), value: m[2], unit: UNIT(m[3]) }; }],
+    [/^(\w+) is not permitted in mode (\w+)$/, "detail.not_in_mode", function (m) { return { kind: HK.t("cmd.kind." + m[1]), mode: HK.modeName(m[2]) }; }],
+    [/^mode (\w+) cannot be entered from (\w+)$/, "detail.mode_from", function (m) { return { mode: HK.modeName(m[1]), from: HK.modeName(m[2]) }; }],
+    [/^remote summer refused: outdoor (-?[\d.]+) degC is below \S+=(-?[\d.]+) degC$/, "detail.too_cold", function (m) { return { t: m[1], limit: m[2] }; }],
+    [/^alarm (\w+): (\w+)$/, "detail.alarm_why", function (m) { return { name: HK.alarmName(m[1]), why: HK.reasonText(m[2], "") }; }],
+    [/^no ack from the station within (\d+) s$/, "detail.no_ack", function (m) { return { dur: DUR(m[1]) }; }],
+    [/is allowed from the local panel only$|^remote summer refused: outdoor temperature unknown$|^broker did not take the command|^arrived after its expiry$|^manual mode refused while|^over-temperature trip latched/, "", null]
+  ];
+  HK.detailText = function (detail) {
+    detail = String(detail || "").trim();
+    if (!detail) return "";
+    for (const row of DETAILS) {
+      const m = row[0].exec(detail);
+      if (m) return row[1] ? HK.t(row[1], row[2] ? row[2](m) : undefined) : "";
+    }
+    return HK.lang === "en" ? detail : "";  /* another language: the reason code's words stand alone */
   };
   HK.modeName = function (mode) { return mode ? HK.t("mode." + mode) : "–"; };
 

@@ -7,19 +7,36 @@
   const DAY = 86400;
 
   function isoDate(d) { return d.getFullYear() + "-" + HK.pad(d.getMonth() + 1) + "-" + HK.pad(d.getDate()); }
-  function dayStart(text) { return Date.parse(text + "T00:00:00") / 1000; }
+  /* Local midnight of an ISO date typed as YYYY-MM-DD (the pickers are text: the browser's own
+     date input shows the US format beside the ISO dates of every table); NaN when it is not one. */
+  function dayStart(text) {
+    const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$/.exec(text || "");
+    if (!m) return NaN;
+    const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+    return d.getMonth() === Number(m[2]) - 1 && d.getDate() === Number(m[3]) ? d.getTime() / 1000 : NaN;
+  }
+  function unitOf(field) { return /_temp_c$/.test(field) ? "°C" : ""; }
   function risk(flag) { return flag ? el("span", { class: "pill pill-bad" }, [HK.t("reports.risk_yes")]) : el("span", { class: "pill pill-ok" }, [HK.t("reports.risk_no")]); }
   function empty(body, cols, key) { body.append(el("tr", {}, [el("td", { colspan: String(cols), class: "muted" }, [HK.t(key)])])); }
 
   async function compliance() {
     const t0 = dayStart(document.getElementById("c-from").value), t1 = dayStart(document.getElementById("c-to").value) + DAY;
-    if (!isFinite(t0) || !isFinite(t1) || t1 <= t0) { HK.toast(HK.t("trends.bad_range"), "bad"); return; }
+    if (!isFinite(t0) || !isFinite(t1)) { HK.toast(HK.t("reports.bad_date"), "bad"); return; }
+    if (t1 <= t0) { HK.toast(HK.t("trends.bad_range"), "bad"); return; }
     const q = "t0=" + t0 + "&t1=" + t1;
     document.getElementById("c-csv").href = "/export/compliance.csv?" + q;
     const r = await HK.api("GET", "/api/reports/compliance?" + q);
     if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
     const rep = r.data.report;
-    document.getElementById("c-rule").textContent = HK.t("reports.rule", { floor: rep.floor_c, outage: rep.outage_h, refund: rep.refund_rule });
+    const refund = HK.num(rep.refund_failures) !== null
+      ? HK.t("reports.refund_rule", { n: rep.refund_failures, days: rep.refund_window_days }) : rep.refund_rule;
+    document.getElementById("c-rule").textContent = HK.t("reports.rule", { floor: rep.floor_c, outage: rep.outage_h, refund: refund });
+    const gaps = (rep.stations || []).filter(function (s) { return s.data_gap_hours > 0.05; });
+    const note = document.getElementById("c-gaps");
+    note.hidden = !gaps.length;
+    note.textContent = gaps.length ? HK.t("reports.gaps_note", { stations: gaps.map(function (s) {
+      return (s.name || s.station_id) + " " + HK.t("reports.gap_of", { gap: HK.fmt(s.data_gap_hours, 1), period: HK.fmt(s.period_hours, 1) });
+    }).join(" · ") }) : "";
     const sb = HK.clear(document.querySelector("#c-stations tbody"));
     for (const s of rep.stations || []) {
       const over = s.outages_over_limit || [];
@@ -27,7 +44,9 @@
         el("td", { class: "num" + (s.hours_below_floor > 0 ? " comfort-bad" : "") }, [HK.fmt(s.hours_below_floor, 1)]),
         el("td", { class: "num" }, [HK.fmt(s.outage_hours, 1)]), el("td", { class: "num" }, [HK.fmt(s.longest_outage_h, 1)]),
         el("td", {}, [over.length ? el("span", { class: "pill pill-bad" }, [String(over.length) + " × > " + rep.outage_h + " h"]) : HK.t("reports.none")]),
-        el("td", { class: "num" }, [HK.fmt(s.data_gap_hours, 1)]), el("td", {}, [risk(s.refund_risk || over.length > 0)])]));
+        el("td", { class: "num" + (s.data_gap_hours > 0.05 ? " gap-bad" : "") }, [HK.fmt(s.data_gap_hours, 1),
+          HK.num(s.period_hours) !== null ? el("div", { class: "sub" }, [HK.t("reports.of_period", { h: HK.fmt(s.period_hours, 1) })]) : null]),
+        el("td", {}, [risk(s.refund_risk || over.length > 0)])]));
     }
     if (!(rep.stations || []).length) empty(sb, 7, "reports.no_data");
     const gb = HK.clear(document.querySelector("#c-groups tbody"));
@@ -43,7 +62,8 @@
   let dailyReport = null;
 
   async function daily() {
-    const date = document.getElementById("d-date").value, hour = document.getElementById("d-hour").value;
+    const date = document.getElementById("d-date").value.trim(), hour = document.getElementById("d-hour").value;
+    if (!isFinite(dayStart(date))) { HK.toast(HK.t("reports.bad_date"), "bad"); return; }
     const q = "date=" + encodeURIComponent(date) + "&hour=" + hour;
     document.getElementById("d-csv").href = "/export/daily.csv?" + q;
     const r = await HK.api("GET", "/api/reports/daily?" + q);
@@ -63,14 +83,27 @@
     out.className = "";
     const sid = document.getElementById("d-station").value;
     const s = (rep.stations || []).find(function (x) { return x.station_id === sid; });
-    if (!s) { out.append(el("p", { class: "muted" }, [HK.t("reports.no_data")])); return; }
+    if (!s) { out.append(el("p", { class: "muted daily-empty" }, [HK.t("reports.no_data")])); return; }
     const fields = rep.fields || [];
-    const head = el("tr", {}, [el("th", {}, [HK.t("reports.hour_col")])].concat(fields.map(function (f) { return el("th", { class: "num" }, [HK.t("field." + f)]); })));
+    const hourly = s.hourly || {};
+    const has = function (h) { return fields.some(function (f) { return HK.num((hourly[f] || [])[h]) !== null; }); };
+    const hours = rep.hours_ts || [];
+    const withData = hours.filter(function (_ts, h) { return has(h); }).length;
+    const span = HK.time(rep.t0_ts, true).slice(0, 16) + " – " + HK.time(rep.t1_ts, true).slice(0, 16);
+    if (!withData) {
+      out.append(el("p", { class: "alert alert-warn daily-empty" }, [HK.t("reports.daily_none", { station: s.name || s.station_id, window: span })]));
+      return;
+    }
+    if (withData < hours.length) out.append(el("p", { class: "muted daily-partial" }, [HK.t("reports.daily_partial", { n: withData, total: hours.length })]));
+    const head = el("tr", {}, [el("th", {}, [HK.t("reports.hour_col")])].concat(fields.map(function (f) {
+      return el("th", { class: "num" }, [HK.t("field." + f) + (unitOf(f) ? " " + unitOf(f) : "")]); })));
     const body = el("tbody");
-    (rep.hours_ts || []).forEach(function (ts, h) {
-      const cells = fields.map(function (f) { return el("td", { class: "num" }, [HK.fmt(((s.hourly || {})[f] || [])[h], 1)]); });
+    hours.forEach(function (ts, h) {
       const d = new Date(ts * 1000);
-      body.append(el("tr", {}, [el("td", { class: "nowrap" }, [(d.getMonth() + 1) + "-" + d.getDate() + " " + HK.pad(d.getHours()) + ":00"])].concat(cells)));
+      const when = el("td", { class: "nowrap" }, [HK.pad(d.getMonth() + 1) + "-" + HK.pad(d.getDate()) + " " + HK.pad(d.getHours()) + ":00"]);
+      const cells = has(h) ? fields.map(function (f) { return el("td", { class: "num" }, [HK.fmt((hourly[f] || [])[h], 1)]); })
+        : [el("td", { class: "muted no-data", colspan: String(fields.length) }, [HK.t("trends.no_data")])];
+      body.append(el("tr", {}, [when].concat(cells)));
     });
     out.append(el("div", { class: "scroll-x" }, [el("table", { class: "grid daily" }, [el("thead", {}, [head]), body])]));
   }
