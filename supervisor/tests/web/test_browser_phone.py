@@ -172,7 +172,7 @@ def untranslated(text: str, data: list[str], english: set[str]) -> list[str]:
     identifier, any dict or `kind:code` pair, and any word of the English catalogue that is not
     in the Chinese catalogue too. The data's own strings (station names and ids, cities, user
     names, building groups, collector ids: the operator's names, not the interface's; the
-    stations' own alarm sentences) are removed verbatim first, longest first, so a word of theirs passes only where they stand."""
+    quarantined payloads) are removed verbatim first, longest first, so a word of theirs passes only where they stand."""
     for item in sorted(set(data), key=len, reverse=True):
         if item:
             text = text.replace(item, " ")
@@ -188,9 +188,8 @@ async def data_strings(service: Any) -> list[str]:
     out += [u["username"] for u in await service.list_users()]
     for c in await service.collector_map():
         out += [c["collector"], c["group"]]
-    # An alarm's `text` is the station's own sentence, sent in the station's language and shown
-    # as received under the alarm's translated name; it is the station's data here.
-    out += [str(a.get("text") or "") for a in await service.alarms(None, False)]
+    # An alarm's `text` is the station's own (English) sentence: pages in another language show
+    # the catalogue's sentence instead, so it is not stripped here and a leak of it fails.
     # A quarantined message is shown as received (cut to 300 characters by the page).
     out += [str(r["payload"])[:300] for r in (await service.quarantine(None, 200))["rows"]]
     return out

@@ -33,7 +33,7 @@
         el("td", {}, [el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id])]),
         el("td", {}, [el("strong", {}, [HK.alarmName(a.code)]),
           HK.alarmEvidence(a) ? el("div", { class: "evidence" }, [HK.alarmEvidence(a)]) : null,
-          a.text ? el("div", { class: "sub" }, [a.text]) : null]),
+          HK.alarmText(a) ? el("div", { class: "sub" }, [HK.alarmText(a)]) : null]),
         el("td", {}, [HK.time(a.since_ts, true), el("div", { class: "sub" }, [HK.alarmFor(a)])]),
         el("td", {}, [a.active ? el("span", { class: "pill pill-bad" }, [HK.t("alarms.active")]) : el("span", { class: "pill pill-off" }, [HK.t("alarms.cleared") + " " + HK.time(a.cleared_ts, true)])]),
         el("td", {}, [ackCell])]));

@@ -73,6 +73,15 @@
     const text = HK.t("alarm." + code);
     return text === "alarm." + code ? code : text;
   };
+  /* The alarm's sentence (what it means, what the station did): the station's own English text
+     in English, the catalogue's sentence in another language (none when it has no sentence: the
+     translated name and the evidence stand alone then). */
+  HK.alarmText = function (a) {
+    if (HK.lang === "en") return a.text || "";
+    const key = "alarmtext." + String(a.code || "");
+    const text = HK.t(key);
+    return text === key ? "" : text;
+  };
   /* A reason code from the station or the supervisor, in words (in English with its code kept
      for support), and its detail in words when it has one of the shapes below. */
   HK.reasonText = function (code, detail) {

@@ -196,7 +196,7 @@
         el("td", {}, [el("span", { class: "pill " + HK.sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))]), " ",
           el("strong", {}, [HK.alarmName(a.code)]),
           HK.alarmEvidence(a) ? el("div", { class: "evidence" }, [HK.alarmEvidence(a)]) : null,
-          a.text ? el("div", { class: "sub" }, [a.text]) : null]),
+          HK.alarmText(a) ? el("div", { class: "sub" }, [HK.alarmText(a)]) : null]),
         el("td", {}, [HK.time(a.since_ts, true), el("div", { class: "sub" }, [HK.alarmFor(a)])]), el("td", {}, [action])]));
     }
     if (!alarms.length) body.append(el("tr", {}, [el("td", { colspan: "3", class: "muted" }, [HK.t("alarms.none_station")])]));
