@@ -62,6 +62,7 @@ def _wait_for(check: Any, timeout_s: float, proc: subprocess.Popen[str]) -> Any:
 
 def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
+    started_ts = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-m", "heatkeeper.tools.cli", "demo", "--port", "0", "--time-scale", repr(STORY_SCALE),
          "--data-dir", str(data_dir)],
@@ -110,7 +111,6 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         sims = {sid: SimControl(*parse_hostport((data_dir / sid / "sim.control").read_text().strip()))
                 for sid in ("ordos-01", "yutai-01")}
         seen: dict[str, float] = {}
-        healthy_first = False  # the group was seen above 18 degC before it fell short
         deadline = time.monotonic() + RECOVERED_BY_S / STORY_SCALE + 60.0
         try:
             while time.monotonic() < deadline and len(seen) < 3:
@@ -121,14 +121,12 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
                 leak = any(a.get("code") == "makeup_leak_rate" for a in get("api/alarms?station=yutai-01&active=1")["alarms"])
                 ordos_s = sims["ordos-01"].command("actuators")["time_s"]
                 yutai_s = sims["yutai-01"].command("actuators")["time_s"]
-                if rooms and not short and "short" not in seen:
-                    healthy_first = True
-                if short and healthy_first and "short" not in seen:
-                    assert short == [SHORT_GROUP], short  # that group alone, and the overview says so
-                    assert overview["ordos-01"]["comfort"]["groups_below_18"] == 1, overview["ordos-01"]
+                assert short in ([], [SHORT_GROUP]), short  # that group alone falls short
+                # the fleet overview says so too (read a moment earlier: a reading may arrive in between)
+                below = overview["ordos-01"]["comfort"]["groups_below_18"]
+                if short and below == 1 and "short" not in seen:
                     seen["short"] = ordos_s
-                if "short" in seen and "recovered" not in seen and rooms and not short:
-                    assert overview["ordos-01"]["comfort"]["groups_below_18"] == 0, overview["ordos-01"]
+                if "short" in seen and "recovered" not in seen and rooms and not short and below == 0:
                     seen["recovered"] = ordos_s
                 if leak and "leak" not in seen:
                     seen["leak"] = yutai_s
@@ -136,10 +134,15 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         finally:
             for sim in sims.values():
                 sim.close()
-        assert healthy_first, "ordos-01's building groups never reported above 18 degC before the story"
         assert seen.get("short", 1e9) <= SHORT_BY_S, seen
         assert seen.get("leak", 1e9) <= LEAK_ALARM_BY_S, seen
         assert seen.get("recovered", 1e9) <= RECOVERED_BY_S, seen
+        # the stored history (coldest reading per bucket, as the rooms chart draws it): above 18 degC,
+        # below, above again
+        history = get("api/stations/ordos-01/rooms?t0=%d&t1=%d&max_points=5000" % (started_ts - 5, time.time() + 5))
+        temps = [temp for _ts, temp in history["groups"][SHORT_GROUP]]
+        lowest = temps.index(min(temps))
+        assert temps[lowest] < 18.0 and max(temps[:lowest], default=0.0) >= 18.0 and temps[-1] >= 18.0, temps
 
         stations = _wait_for(all_live, 90, proc)
         assert stations, "not every station reported live values"
