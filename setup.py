@@ -24,8 +24,18 @@ Environment:
 
 import os
 import sys
+import warnings
 
 from setuptools import setup
+
+try:
+    from setuptools.warnings import InformationOnly
+except ImportError:  # an older setuptools prints no such notices
+    pass
+else:
+    # setuptools' notices ("Editable installation ... be careful with folders ...", framed in !!
+    # and asterisks) read like errors in the build log; warnings and errors still show.
+    warnings.filterwarnings("ignore", category=InformationOnly)
 
 PACKAGE_DIRS = {
     "heatkeeper.core": "core",

@@ -3,12 +3,16 @@
 Starts the supervisor on SQLite with its embedded MQTT broker (a Mosquitto child process with the
 production configuration, amqtt where no mosquitto is installed), and three stations, each a real
 `heatkeeper station` process talking Modbus RTU over a pseudo-terminal to its own
-`heatkeeper sim` (device simulators driven by the plant model):
+`heatkeeper sim` (device simulators driven by the plant model), each a place of its own:
 
-    arxan-01   Arxan (severe cold), the 100,000 m2 reference station
-    ordos-01   Ordos / Ejin Horo, 60,000 m2
-    yutai-01   Yutai (southern Shandong), 40,000 m2, with a developing leak: a make-up
-               and leak alarm appears after a few simulated minutes
+    arxan-01   阿尔山1号换热站 (Arxan No. 1), severe cold, 100,000 m2 in six building groups
+    ordos-01   伊金霍洛站 (Ordos Ejin Horo), 60,000 m2 in four, a floor-heated one among them
+    yutai-01   鱼台县城区站 (Yutai county), southern Shandong, 40,000 m2 of older flats in three
+
+The story (STORY, in simulated seconds; the same at every --time-scale, within five minutes at
+the default real time): yutai-01 springs a leak at 0:30 and its make-up water leak alarm (the
+make-up rate above its limit) follows by 4:00; at 0:45 the windows of ordos-01's 东区2号楼 are
+opened, its room collectors fall below 18 degC by 2:00 and are back above 18 degC by 4:30.
 
 Prints the dashboard address and the demo logins; `--time-scale K` runs K simulated seconds
 per wall second (stations and plants together); Ctrl-C stops everything cleanly. Every file
@@ -32,16 +36,50 @@ from heatkeeper.tools.procs import ProcessGroup, free_port, wait_path, wait_port
 
 REPO_EXAMPLE = Path(__file__).resolve().parent.parent / "firmware" / "examples" / "station.toml"
 
-# id, name, city, floor area, plant overrides, scheduled scenarios (simulated s, control-channel command)
+
+def _group(name: str, share: float, h_mult: float, rad_mult: float, flow_mult: float, delay_s: float,
+           kind: str = "radiator", solar: float = 1.0) -> dict[str, Any]:
+    """One building group of a demo plant (heatkeeper.tools.plant.params.GROUPS: share of the floor
+    area, heat-loss multiplier (insulation), radiators, flow share, supply delay, emitters, sun)."""
+    return {"name": name, "area_share": share, "h_mult": h_mult, "rad_mult": rad_mult, "flow_mult": flow_mult,
+            "delay_s": delay_s, "kind": kind, "solar": solar}
+
+
+# id, name, city (its weather), floor area, plant overrides (insulation: h_tot_w_m2k), building
+# groups, scheduled scenarios (simulated s, control-channel command)
 STATIONS: list[dict[str, Any]] = [
-    {"id": "arxan-01", "name": "Arxan No. 1 station", "city": "arxan", "area_m2": 100000.0,
-     "plant": {}, "scenarios": []},
-    {"id": "ordos-01", "name": "Ordos Ejin Horo station", "city": "ordos", "area_m2": 60000.0,
-     "plant": {"h_tot_w_m2k": 1.0, "design_outdoor_c": -20.0}, "scenarios": []},
-    {"id": "yutai-01", "name": "Yutai county station", "city": "yutai", "area_m2": 40000.0,
-     "plant": {"h_tot_w_m2k": 1.2, "design_outdoor_c": -7.0},
-     "scenarios": [(60.0, "inject leak 1.0"), (600.0, "inject leak 3.0")]},
+    {"id": "arxan-01", "name": "阿尔山1号换热站 (Arxan No. 1)", "city": "arxan", "area_m2": 100000.0,
+     "plant": {},  # post-2010 stock, 0.9 W/m2K
+     "groups": [_group("1号楼", 0.22, 1.00, 1.12, 1.05, 150.0), _group("2号楼", 0.20, 0.97, 0.95, 1.00, 240.0),
+                _group("3号楼", 0.18, 1.02, 1.20, 1.10, 300.0), _group("5号楼", 0.16, 1.00, 0.88, 0.95, 420.0),
+                _group("6号楼 (1998)", 0.16, 1.40, 0.80, 0.90, 600.0, solar=0.7),
+                _group("幼儿园", 0.08, 0.75, 1.00, 0.80, 540.0, kind="floor")],
+     "scenarios": []},
+    {"id": "ordos-01", "name": "伊金霍洛站 (Ordos Ejin Horo)", "city": "ordos", "area_m2": 60000.0,
+     "plant": {"h_tot_w_m2k": 1.0, "design_outdoor_c": -20.0},
+     "groups": [_group("东区1号楼", 0.30, 1.00, 1.05, 1.00, 180.0), _group("东区2号楼", 0.30, 1.05, 0.95, 0.95, 300.0),
+                _group("西区3号楼", 0.25, 0.80, 1.00, 0.85, 480.0, kind="floor"),
+                _group("商业楼", 0.15, 1.20, 0.90, 1.10, 240.0, solar=1.2)],
+     # Windows opened in the monitored flats of 东区2号楼 for 105 s: a group falls short and recovers.
+     "scenarios": [(45.0, "inject open_window 2 delta_k=4.0 duration_s=105 tau_s=45")]},
+    {"id": "yutai-01", "name": "鱼台县城区站 (Yutai county)", "city": "yutai", "area_m2": 40000.0,
+     "plant": {"h_tot_w_m2k": 1.2, "design_outdoor_c": -7.0},  # 1990s flats, little insulation
+     "groups": [_group("老街1号楼", 0.40, 1.00, 1.00, 1.00, 200.0), _group("老街2号楼", 0.35, 1.10, 0.90, 0.95, 320.0),
+                _group("文化路3号楼", 0.25, 1.30, 0.85, 1.05, 420.0, solar=0.8)],
+     # A leak of 2 m3/h on the secondary network: the make-up water replaces it.
+     "scenarios": [(30.0, "inject leak 2.0")]},
 ]
+
+# The story in simulated seconds (README "heatkeeper demo"; tools/tests/test_demo.py holds the
+# demo to it): (station, by when, what an operator sees).
+STORY: list[tuple[str, float, str]] = [
+    ("ordos-01", 120.0, "东区2号楼's room collectors below 18 degC"),
+    ("yutai-01", 240.0, "the make-up water leak alarm (make-up rate above its limit)"),
+    ("ordos-01", 270.0, "东区2号楼 back above 18 degC"),
+]
+# The station's make-up leak rate over its shortest window (600 s, core.make_up): the rate is
+# known after a quarter of it, so the alarm follows a leak within minutes, not after 15.
+LEAK_WINDOW_S = 600.0
 
 DEMO_USERS = [("admin", "heatkeeper-admin", "admin"), ("operator", "heatkeeper", "operator"),
               ("viewer", "heatkeeper-viewer", "viewer")]
@@ -93,16 +131,19 @@ def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: 
                             "command_key_file": str(command_key_file)})
     head += _table("modbus_slave", {"enabled": True, "host": "127.0.0.1", "port": slave_port, "unit_id": 1})
     # The plant's secondary network holds 80 m3 of supply side and 30 m3 of return pipe.
-    head += _table("control.make_up", {"network_volume_m3": 110.0})
+    head += _table("control.make_up", {"network_volume_m3": 110.0, "leak_window_s": LEAK_WINDOW_S})
     return head + devices
 
 
 def _sim_toml(st: dict[str, Any], root: Path, time_scale: float, broker_port: int, password_file: Path) -> str:
     plant = {"floor_area_m2": st["area_m2"], **st["plant"]}
+    # Room collectors every 30 simulated seconds, so a group falling short is seen within the story.
     text = _table("sim", {"station_config": str(root / "station.toml"), "time_scale": time_scale, "seed": 1,
                           "city": st["city"], "control": "127.0.0.1:0", "control_file": str(root / "sim.control"),
-                          "collector_interval_s": 120.0, "collector_prefix": st["id"] + "-"})
+                          "collector_interval_s": 30.0, "collector_prefix": st["id"] + "-"})
     text += _table("plant", plant)
+    for group in st["groups"]:
+        text += _table("[plant.groups]", group)
     text += _table("mqtt", {"host": "127.0.0.1", "port": broker_port, "username": _platform_user(st),
                             "password_file": str(password_file)})
     # Without wire-time throttling the line keeps up with accelerated stations.
@@ -130,7 +171,7 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     # Each simulated plant's room collectors (two per building group, in the coldest flats),
     # registered as an operator would from the collector platform's list.
     for st in STATIONS:
-        for j, group in enumerate(plant_params.GROUPS):
+        for j, group in enumerate(st["groups"]):
             for k in range(len(plant_params.COLLECTOR_OFFSETS_K)):
                 text += "[[collector]]\n" + "".join("%s = %s\n" % (key, _toml_value(value)) for key, value in (
                     ("id", "%s-rc-%02d-%d" % (st["id"], j + 1, k + 1)), ("station", st["id"]),
@@ -218,7 +259,9 @@ def run(args: argparse.Namespace) -> int:
     print("  dashboard:  http://127.0.0.1:%d/" % web_port)
     for user, password, role in DEMO_USERS:
         print("  login:      %-9s password %-18s (%s)" % (user, password, role))
-    print("  time:       %g simulated seconds per wall second; yutai-01 develops a leak" % args.time_scale)
+    print("  time:       %g simulated seconds per wall second" % args.time_scale)
+    for sid, by_s, what in STORY:
+        print("  by %2d:%02d     %s: %s (%.0f s of wall time)" % (by_s // 60, by_s % 60, sid, what, by_s / args.time_scale))
     print("  Ctrl-C stops everything.")
     print()
     sys.stdout.flush()

@@ -33,11 +33,35 @@ blocks), `transport` (one line: gap, one request in flight, error classification
 (owner task per line, the process image), `config` (TOML validation, serial defaults, the demo
 station's device set).
 Device register maps live in `heatkeeper.core.device_profiles` (shared with the simulators).
+
+The package imports its modules on first use of a name: `timing` (the RTU wire rules: CRC,
+t1.5, t3.5) loads without pymodbus, so the device simulators share the station's wire rules
+without its Modbus stack.
 """
 
-from .config import EXAMPLE_BUS_TOML, BusConfig, BusSpec, DeviceSpec, example_config, validate_bus_config
-from .io import ProcessImageIO
-from .transport import Reply, RtuTransport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import EXAMPLE_BUS_TOML, BusConfig, BusSpec, DeviceSpec, example_config, validate_bus_config
+    from .io import ProcessImageIO
+    from .transport import Reply, RtuTransport
+
+_HOME = {"EXAMPLE_BUS_TOML": "config", "BusConfig": "config", "BusSpec": "config", "DeviceSpec": "config",
+         "example_config": "config", "validate_bus_config": "config", "ProcessImageIO": "io",
+         "Reply": "transport", "RtuTransport": "transport"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    value = getattr(importlib.import_module("." + home, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EXAMPLE_BUS_TOML",

@@ -1,13 +1,53 @@
-"""Modbus RTU wire timing: character time, the t3.5 gap and frame sizes.
+"""Modbus RTU wire rules, shared by the station and the device simulators: CRC-16/MODBUS,
+character time, the t1.5 and t3.5 silences and frame sizes.
 
-Source: MODBUS over Serial Line Specification and Implementation Guide V1.02, 2.5.1: a
-character is 11 bits (start, 8 data, parity or second stop, stop); frames are separated by
-3.5 character times, fixed at 1.750 ms above 19200 baud.
+Pure Python without pymodbus (the simulators and benchmarks import it without the station's
+Modbus stack): `from heatkeeper.firmware.modbus.timing import crc16, t35_s`.
+
+Source: MODBUS over Serial Line Specification and Implementation Guide V1.02. 2.5.1: a
+character is 11 bits (start, 8 data, parity or second stop, stop). 2.5.1.1: frames are
+separated by 3.5 character times and a frame's characters by at most 1.5; above 19200 baud both
+are fixed, at 1.750 ms and 750 us. 2.5.1.2 and 6.2.2: the CRC is CRC-16 (polynomial 0xA001
+reflected, initial 0xFFFF), sent low byte first.
 """
 
 from __future__ import annotations
 
 FIXED_T35_S = 0.00175
+FIXED_T15_S = 0.00075
+FIXED_ABOVE_BAUD = 19200
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/MODBUS of `data` (its low byte goes first on the wire)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def with_crc(body: bytes) -> bytes:
+    """`body` followed by its CRC, low byte first: a complete RTU frame."""
+    crc = crc16(body)
+    return bytes(body) + bytes((crc & 0xFF, crc >> 8))
+
+
+def crc_ok(frame: bytes) -> bool:
+    """True when `frame` (address, PDU, CRC) is at least 4 bytes and its CRC matches."""
+    return len(frame) >= 4 and crc16(frame[:-2]) == frame[-2] | (frame[-1] << 8)
 
 
 def char_time_s(baudrate: int, bits_per_char: int = 11) -> float:
@@ -17,9 +57,17 @@ def char_time_s(baudrate: int, bits_per_char: int = 11) -> float:
 
 def t35_s(baudrate: int, bits_per_char: int = 11) -> float:
     """The silent interval that ends a frame (fixed 1.75 ms above 19200 baud)."""
-    if baudrate > 19200:
+    if baudrate > FIXED_ABOVE_BAUD:
         return FIXED_T35_S
     return 3.5 * char_time_s(baudrate, bits_per_char)
+
+
+def t15_s(baudrate: int, bits_per_char: int = 11) -> float:
+    """The longest silence allowed between two characters of one frame (fixed 750 us above
+    19200 baud); a longer one makes the frame incomplete."""
+    if baudrate > FIXED_ABOVE_BAUD:
+        return FIXED_T15_S
+    return 1.5 * char_time_s(baudrate, bits_per_char)
 
 
 def frame_bytes(function_code: int, count: int) -> tuple[int, int]:

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException
-from pymodbus.framer.rtu import FramerRTU
 
-from .timing import t35_s
+from .timing import crc_ok, t35_s
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 log = logging.getLogger("heatkeeper.modbus")
@@ -60,11 +59,6 @@ class Reply:
     latency_s: float = 0.0
 
 
-def crc16(data: bytes) -> int:
-    """Modbus CRC-16 as sent on the wire (low byte first), as an int of the two bytes in order."""
-    return int(FramerRTU.compute_CRC(data))
-
-
 def classify_garbage(rx: bytes, unit_id: int, fc: int) -> tuple[str, str]:
     """Why bytes that pymodbus did not accept failed: (CRC | FRAMING, detail)."""
     if len(rx) >= 2 and rx[0] == unit_id and rx[1] in (fc, fc | 0x80):
@@ -75,8 +69,7 @@ def classify_garbage(rx: bytes, unit_id: int, fc: int) -> tuple[str, str]:
         else:
             need = 8
         if len(rx) >= need:
-            body, got = rx[: need - 2], (rx[need - 2] << 8) | rx[need - 1]
-            if crc16(body) != got:
+            if not crc_ok(rx[:need]):
                 return CRC, "CRC mismatch in %d-byte reply" % need
             return FRAMING, "reply of %d bytes not accepted" % len(rx)
         return FRAMING, "truncated reply: %d of %d bytes" % (len(rx), need)

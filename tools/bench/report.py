@@ -27,6 +27,15 @@ COLUMNS = (
     ("pump_energy_kwh_per_m2", "pump kWh/m2", "%.2f"),
     ("wall_s", "wall s", "%.1f"),
 )
+# The terminal table in two parts, each at most TABLE_WIDTH columns wide (one table of every
+# column is 172): energy and effort, then comfort, tracking and the wall time.
+TABLE_WIDTH = 100
+TABLE_PARTS = (
+    ("energy", ("heat_kwh_per_m2", "ratio_to_station_bound", "saving_vs_habitual_pct", "pump_energy_kwh_per_m2",
+                "valve_travel_strokes")),
+    ("comfort", ("underheat_kh_below_18", "underheat_kh_below_target_minus_2", "hours_below_18", "max_deficit_k",
+                 "tracking_error_p95_k", "wall_s")),
+)
 
 
 def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome: dict[str, Any],
@@ -83,19 +92,26 @@ def _fmt(value: Any, fmt: str) -> str:
 
 def print_table(summary: dict[str, Any]) -> None:
     """The figures as a table on the terminal (rich)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    # wide enough for every column unwrapped; piped into a log the table is never cut to "..."
-    console = Console(width=max(Console().width, 170))
-    table = Table(title="heating season %s, %.0f days, 1 s control period (%s)" % (summary["city"], summary["days"],
-                                                                                    summary["weather"]))
-    table.add_column("controller")
-    for _key, header, _unused in COLUMNS:
-        table.add_column(header, justify="right")
-    for row in summary["controllers"]:
-        table.add_row(row["name"], *[_fmt(row.get(key), fmt) for key, _h, fmt in COLUMNS])
-    console.print(table)
+    # At least TABLE_WIDTH columns, so piped into a log (rich then assumes 80) no figure is cut
+    # to "..."; each part of the table fits in TABLE_WIDTH.
+    console = Console(width=max(Console().width, TABLE_WIDTH))
+    title = "heating season %s, %.0f days, 1 s control period (%s)" % (summary["city"], summary["days"],
+                                                                        summary["weather"])
+    columns = {key: (header, fmt) for key, header, fmt in COLUMNS}
+    for part, keys in TABLE_PARTS:
+        table = Table(title="%s: %s" % (title, part), title_justify="left", box=box.SIMPLE_HEAD,
+                      show_edge=False, pad_edge=False)
+        table.add_column("controller", no_wrap=True)
+        for key in keys:
+            table.add_column(columns[key][0], justify="right", no_wrap=True)
+        for row in summary["controllers"]:
+            table.add_row(row["name"], *[_fmt(row.get(key), columns[key][1]) for key in keys])
+        console.print(table)
+        console.print()
     console.print("building bound %s kWh/m2, station bound %s kWh/m2 (one supply temperature, worst group at 18 degC); "
                   "habitual setpoint %s degC" % (_fmt(summary["building_bound_kwh_per_m2"], "%.1f"),
                                                  _fmt(summary["station_bound_kwh_per_m2"], "%.1f"),

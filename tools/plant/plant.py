@@ -4,7 +4,10 @@
 network and building groups (plant_physics.md §1). `apply(actuators)` takes the keys of
 `core.signals.ACTUATORS`; `advance(dt_s)` integrates; `readings()` returns what the station's
 sensors and meters would show, keyed by `core.signals` input names. Faults are injected with
-`inject(fault, **params)` and removed with `clear(fault)`.
+`inject(fault, **params)` and removed with `clear(fault)`. `open_window` is a flat-level
+disturbance: the monitored flats of one building group air out (their room collectors fall,
+then recover once the windows close); the group's mean air temperature, and so every figure of
+the season benchmark, is unchanged.
 
 The model core (model.py) is Cython-compiled; this module wires parameters, weather, faults
 and the public API.
@@ -24,7 +27,7 @@ from . import params as plant_params
 from .model import PlantCore
 from .weather import Weather, synthetic_year
 
-FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop")
+FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop", "open_window")
 TEMP_SIGNALS = (signals.OUTDOOR_TEMP_C, signals.PRIMARY_SUPPLY_TEMP_C, signals.PRIMARY_RETURN_TEMP_C,
                 signals.SECONDARY_SUPPLY_TEMP_C, signals.SECONDARY_RETURN_TEMP_C)
 PRESSURE_SIGNALS = (signals.PRIMARY_SUPPLY_PRESSURE_KPA, signals.PRIMARY_RETURN_PRESSURE_KPA,
@@ -89,6 +92,8 @@ class Plant(PlantCore):
                                 for _ in groups]
         self._collector_ids = [["rc-%02d-%d" % (j + 1, k + 1) for k in range(len(plant_params.COLLECTOR_OFFSETS_K))]
                                for j in range(len(groups))]
+        # open_window per group index: (opened at s, closes at s, depth K, time constant s)
+        self._windows: dict[int, tuple[float, float, float, float]] = {}
 
     # --- set-up --------------------------------------------------------------------------
     def _configure_scalars(self, p: dict[str, Any]) -> None:
@@ -239,10 +244,36 @@ class Plant(PlantCore):
             base = measured[j]
             ids = self._collector_ids[j]
             bias = self._collector_bias[j]
+            if self._windows:
+                base += self._window_offset_k(j)
             for k, offset in enumerate(plant_params.COLLECTOR_OFFSETS_K):
                 temp = base + offset + bias[k] + noise_k * gauss()
                 result.append((ids[k], name, round(temp, 2)))
         return result
+
+    def _window_offset_k(self, j: int) -> float:
+        """How far group j's monitored flats are below the group (K, <= 0): an exponential fall
+        towards -depth while the windows are open, an exponential return once they are shut."""
+        window = self._windows.get(j)
+        if window is None:
+            return 0.0
+        opened_s, closes_s, depth_k, tau_s = window
+        now = self.time_s
+        if now <= opened_s:
+            return 0.0
+        fallen_k = depth_k * (1.0 - math.exp(-(min(now, closes_s) - opened_s) / tau_s))
+        if now <= closes_s:
+            return -fallen_k
+        return -fallen_k * math.exp(-(now - closes_s) / tau_s)
+
+    def _group_index(self, group: Any) -> int:
+        """A building group by its name or its 1-based number."""
+        if isinstance(group, str) and group in self.group_names:
+            return self.group_names.index(group)
+        if isinstance(group, int) and not isinstance(group, bool) and 1 <= group <= len(self.group_names):
+            return group - 1
+        raise ValueError("open_window group=%r: must name a building group (%s) or number one, 1-%d" % (
+            group, ", ".join(self.group_names), len(self.group_names)))
 
     @property
     def room_temps_c(self) -> list[float]:
@@ -275,7 +306,8 @@ class Plant(PlantCore):
     # --- faults --------------------------------------------------------------------------
     def inject(self, fault: str, **params: Any) -> None:
         """Inject a fault: leak(m3h), pump_trip(pump=1|2), stuck_valve(), sensor_open(signal=name),
-        cold_snap(delta_k, duration_s), primary_supply_drop(delta_k, duration_s=None)."""
+        cold_snap(delta_k, duration_s), primary_supply_drop(delta_k, duration_s=None),
+        open_window(group=name or number, delta_k=4, duration_s=120, tau_s=45)."""
         if fault not in FAULTS:
             raise ValueError("unknown fault %r: choose one of %s" % (fault, ", ".join(FAULTS)))
         if fault == "leak":
@@ -312,6 +344,15 @@ class Plant(PlantCore):
             until = params.get("duration_s")
             self.primary_drop_k = delta
             self.primary_drop_end_s = -1.0 if until is None else self.time_s + float(until)
+        elif fault == "open_window":
+            j = self._group_index(params.get("group", 1))
+            depth = float(params.get("delta_k", 4.0))
+            duration = float(params.get("duration_s", 120.0))
+            tau = float(params.get("tau_s", 45.0))
+            if not 0.0 < depth <= 20.0 or not 0.0 < duration <= 86400.0 or not 1.0 <= tau <= 3600.0:
+                raise ValueError("open_window delta_k=%r K must be in (0, 20], duration_s=%r s in (0, 86400], "
+                                 "tau_s=%r s in [1, 3600]" % (depth, duration, tau))
+            self._windows[j] = (self.time_s, self.time_s + duration, depth, tau)
         self.active_faults[fault] = dict(params)
 
     def clear(self, fault: str, **params: Any) -> None:
@@ -340,4 +381,10 @@ class Plant(PlantCore):
             self.snap_k = 0.0
         elif fault == "primary_supply_drop":
             self.primary_drop_k = 0.0
+        elif fault == "open_window":  # the windows close now; the flats warm up again from where they are
+            shut = [self._group_index(params["group"])] if "group" in params else list(self._windows)
+            for j in shut:
+                if j in self._windows:
+                    opened_s, closes_s, depth_k, tau_s = self._windows[j]
+                    self._windows[j] = (opened_s, min(closes_s, max(opened_s, self.time_s)), depth_k, tau_s)
         self.active_faults.pop(fault, None)

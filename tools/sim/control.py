@@ -13,7 +13,8 @@ DEVICE is a device name from the config):
     line [LINE]                       timing, faults and counters of one line
     inject FAULT [VALUE] [k=v ...]    plant fault (heatkeeper.tools.plant): leak M3H, pump_trip 1|2,
                                       stuck_valve, cold_snap DELTA_K [duration_s=S],
-                                      primary_supply_drop DELTA_K
+                                      primary_supply_drop DELTA_K, open_window GROUP [delta_k=K]
+                                      [duration_s=S] [tau_s=S] (a group's monitored flats air out)
     inject sensor_open SIGNAL         sensor wire broken: its point serves the sentinel
     inject actuator_blocked [DEVICE]  the valve sticks and its actuator reports "cannot move"
                                       (Belimo No. 105 b2)

@@ -4,7 +4,8 @@ Why our own framing rather than pymodbus' server: one simulated line carries sev
 and must stay *silent* for an absent or dead unit id (pymodbus' simulator answers unknown ids
 with exception 4), and the fault layer has to act on whole frames (corrupt a CRC, drop a
 reply). The frame format follows "MODBUS over Serial Line V1.02" section 2.5: address, PDU,
-CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF, low byte first).
+CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF, low byte first). The CRC and the
+character-time rules are the station's own (heatkeeper.firmware.modbus.timing): one copy.
 
 Invariants: `RequestFramer.feed` never raises on garbage; a frame with a bad CRC is counted
 and discarded, never answered (a real slave stays silent too).
@@ -14,18 +15,8 @@ from __future__ import annotations
 
 import struct
 
-
-def _make_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _make_table()
+# The wire rules, one copy (the line and the tests use them as rtu.crc16, rtu.t35_s, ...).
+from heatkeeper.firmware.modbus.timing import char_time_s, crc16, crc_ok, t15_s, t35_s, with_crc  # noqa: F401
 
 FC_READ_HOLDING = 3
 FC_READ_INPUT = 4
@@ -41,23 +32,6 @@ EXC_DEVICE_FAILURE = 4
 MAX_READ_REGISTERS = 125
 MAX_WRITE_REGISTERS = 123
 MAX_FRAME_BYTES = 256
-
-
-def crc16(data: bytes) -> int:
-    """CRC-16/MODBUS of `data`."""
-    crc = 0xFFFF
-    for byte in data:
-        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
-    return crc
-
-
-def with_crc(body: bytes) -> bytes:
-    """`body` followed by its CRC, low byte first."""
-    return body + struct.pack("<H", crc16(body))
-
-
-def crc_ok(frame: bytes) -> bool:
-    return len(frame) >= 4 and crc16(frame[:-2]) == struct.unpack("<H", frame[-2:])[0]
 
 
 def request_length(buf: bytes) -> int | None:
@@ -201,12 +175,3 @@ def corrupt(frame: bytes) -> bytes:
     if not frame:
         return frame
     return frame[:-1] + bytes(((frame[-1] ^ 0x5A) or 0x01,))
-
-
-def char_time_s(baudrate: int, bits_per_char: int = 11) -> float:
-    return bits_per_char / float(baudrate)
-
-
-def t35_s(baudrate: int, bits_per_char: int = 11) -> float:
-    """Inter-frame silence (spec 2.5.1.1): 3.5 characters, fixed 1.75 ms above 19200 baud."""
-    return 3.5 * char_time_s(baudrate, bits_per_char) if baudrate <= 19200 else 0.00175

@@ -37,6 +37,7 @@ FAULT_VALUE_PARAM = {
     "cold_snap": "delta_k",
     "primary_supply_drop": "delta_k",
     "pump_trip": "pump",
+    "open_window": "group",
 }
 SIM_FAULTS = ("sensor_open",)  # handled at the device (the input module serves its sentinel)
 

@@ -1,10 +1,13 @@
 """`heatkeeper demo` end to end: the README's "run it" command, checked from the outside.
 
 Starts the real demo (embedded broker, supervisor on SQLite, three stations each against its own
-simulator over a pty) at 20x time, logs in to the dashboard as the demo operator, and checks that
-every station reports live values, that a command from the dashboard is applied (signed with the
-station's key end to end), that the leaking station raises its leak alarm, and that
-Ctrl-C (SIGINT) stops every process.
+simulator over a pty) at 5x time, logs in to the dashboard as the demo operator, and checks that
+the three stations are three places (Chinese names, their own building groups), that the story
+happens on time in simulated seconds (the README's timeline at the default real time, read off
+each simulator's clock): a building group of ordos-01 falls below 18 degC by 2:00 and is back
+above by 4:30, yutai-01's make-up leak alarm is up by 4:00; that every station reports live
+values, that a command from the dashboard is applied (signed with the station's key end to end),
+and that Ctrl-C (SIGINT) stops every process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heatkeeper.tools.sim.config import parse_hostport
+from heatkeeper.tools.sim.control import SimControl
+
+STORY_SCALE = 5.0  # the five-minute story in one wall minute
+# What the README promises, in simulated seconds from the start (the same at every time scale).
+SHORT_BY_S = 120.0       # ordos-01: 东区2号楼's rooms below 18 degC (windows opened at 0:45)
+LEAK_ALARM_BY_S = 240.0  # yutai-01: the make-up water leak alarm (leak from 0:30)
+RECOVERED_BY_S = 270.0   # ordos-01: 东区2号楼 back above 18 degC
+# Three places: each its own building groups (two room collectors in each).
+GROUPS = {"arxan-01": 6, "ordos-01": 4, "yutai-01": 3}
+SHORT_GROUP = "东区2号楼"
 
 
 def _open(opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] | None = None) -> tuple[int, str]:
@@ -48,8 +62,9 @@ def _wait_for(check: Any, timeout_s: float, proc: subprocess.Popen[str]) -> Any:
 
 def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
+    started_ts = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "heatkeeper.tools.cli", "demo", "--port", "0", "--time-scale", "20",
+        [sys.executable, "-m", "heatkeeper.tools.cli", "demo", "--port", "0", "--time-scale", repr(STORY_SCALE),
          "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -65,6 +80,9 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
                 break
         assert url, "no dashboard address printed:\n" + "".join(lines)
         assert any("operator" in line and "heatkeeper" in line for line in lines), "demo login not printed"
+        # the demo prints the timeline this test holds it to
+        printed = {(sid, int(m) * 60 + int(s)) for m, s, sid in re.findall(r"by\s+(\d+):(\d\d)\s+(\S+):", "".join(lines))}
+        assert printed == {("ordos-01", SHORT_BY_S), ("yutai-01", LEAK_ALARM_BY_S), ("ordos-01", RECOVERED_BY_S)}, printed
 
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -83,9 +101,55 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
             live = [s for s in stations if s.get("online") and s.get("supply_temp_c") is not None]
             return stations if len(live) == 3 else None
 
+        def get(path: str) -> Any:
+            code, text = _open(opener, url + path)
+            assert code == 200, (path, text)
+            return json.loads(text)
+
+        # The story, observed as an operator sees it and timed by each simulator's own clock (read
+        # after the observation, so a time found here is never earlier than the event).
+        sims = {sid: SimControl(*parse_hostport((data_dir / sid / "sim.control").read_text().strip()))
+                for sid in ("ordos-01", "yutai-01")}
+        seen: dict[str, float] = {}
+        deadline = time.monotonic() + RECOVERED_BY_S / STORY_SCALE + 60.0
+        try:
+            while time.monotonic() < deadline and len(seen) < 3:
+                assert proc.poll() is None, "the demo exited early"
+                overview = {s["station_id"]: s for s in get("api/stations")["stations"]}
+                rooms = get("api/stations/ordos-01")["station"]["rooms"]
+                short = sorted({r["group"] for r in rooms if r["temp_c"] < 18.0})
+                leak = any(a.get("code") == "makeup_leak_rate" for a in get("api/alarms?station=yutai-01&active=1")["alarms"])
+                ordos_s = sims["ordos-01"].command("actuators")["time_s"]
+                yutai_s = sims["yutai-01"].command("actuators")["time_s"]
+                assert short in ([], [SHORT_GROUP]), short  # that group alone falls short
+                # the fleet overview says so too (read a moment earlier: a reading may arrive in between)
+                below = overview["ordos-01"]["comfort"]["groups_below_18"]
+                if short and below == 1 and "short" not in seen:
+                    seen["short"] = ordos_s
+                if "short" in seen and "recovered" not in seen and rooms and not short and below == 0:
+                    seen["recovered"] = ordos_s
+                if leak and "leak" not in seen:
+                    seen["leak"] = yutai_s
+                time.sleep(1.0)
+        finally:
+            for sim in sims.values():
+                sim.close()
+        assert seen.get("short", 1e9) <= SHORT_BY_S, seen
+        assert seen.get("leak", 1e9) <= LEAK_ALARM_BY_S, seen
+        assert seen.get("recovered", 1e9) <= RECOVERED_BY_S, seen
+        # the stored history (coldest reading per bucket, as the rooms chart draws it): above 18 degC,
+        # below, above again
+        history = get("api/stations/ordos-01/rooms?t0=%d&t1=%d&max_points=5000" % (started_ts - 5, time.time() + 5))
+        temps = [temp for _ts, temp in history["groups"][SHORT_GROUP]]
+        lowest = temps.index(min(temps))
+        assert temps[lowest] < 18.0 and max(temps[:lowest], default=0.0) >= 18.0 and temps[-1] >= 18.0, temps
+
         stations = _wait_for(all_live, 90, proc)
         assert stations, "not every station reported live values"
         assert {s["station_id"] for s in stations} == {"arxan-01", "ordos-01", "yutai-01"}
+        # three places: Chinese names (English in brackets), each unlike the others
+        names = [s["name"] for s in stations]
+        assert len(set(names)) == 3 and all(any("\u4e00" <= ch <= "\u9fff" for ch in n) and "(" in n for n in names), names
 
         # A remote command from the dashboard is signed by the supervisor with the station's key
         # (made at start, copied into the station's config by the demo) and applied by the station.
@@ -109,22 +173,14 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         done = _wait_for(command_done, 60, proc)
         assert done and (done["state"], done["reason"]) == ("applied", "ok"), done
 
-        def leak_alarm() -> bool:
-            code, text = _open(opener, url + "api/alarms?station=yutai-01&active=1")
-            assert code == 200, text
-            return any("leak" in a.get("code", "") for a in json.loads(text)["alarms"])
+        def rooms_seen() -> dict[str, list[str]] | None:  # every plant's collectors registered, readings stored
+            groups = {sid: sorted(get("api/stations/%s/rooms" % sid)["groups"]) for sid in GROUPS}
+            return groups if all(len(groups[sid]) == n for sid, n in GROUPS.items()) else None
 
-        assert _wait_for(leak_alarm, 120, proc), "yutai-01's leak alarm did not appear"
-
-        def rooms_seen() -> bool:  # every plant's collectors are registered and their readings stored
-            for sid in ("arxan-01", "ordos-01", "yutai-01"):
-                code, text = _open(opener, url + "api/stations/%s/rooms" % sid)
-                assert code == 200, text
-                if len(json.loads(text)["groups"]) < 13:
-                    return False
-            return True
-
-        assert _wait_for(rooms_seen, 60, proc), "room collector readings missing for some station"
+        groups = _wait_for(rooms_seen, 60, proc)
+        assert groups, "room collector readings missing for some station"
+        assert SHORT_GROUP in groups["ordos-01"] and "1号楼" in groups["arxan-01"], groups
+        assert len({tuple(g) for g in groups.values()}) == 3, groups  # no two stations with the same buildings
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)

@@ -63,3 +63,25 @@ def test_table_into_a_pipe_shows_every_header_and_figure_whole(capsys) -> None:
     assert "\u2026" not in out
     for words in ("controller", "heat kWh/m2", "/station", "p95 track K", "pump kWh/m2", "heatkeeper", "1.040"):
         assert words in out, words
+
+
+def test_table_fits_a_100_column_terminal(capsys, monkeypatch) -> None:
+    # one table of all twelve columns was 172 wide and wrapped into garbage on a 100-column terminal
+    monkeypatch.setenv("COLUMNS", "100")
+    outcome = {"results": fake_results(), "errors": {}}
+    summary = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 3.0 / 24,
+                               ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    report.print_table(summary)
+    out = capsys.readouterr().out
+    too_wide = [line for line in out.splitlines() if len(line) > 100]
+    assert too_wide == [], "\n".join(too_wide)
+    assert "\u2026" not in out
+    for _key, header, _fmt in report.COLUMNS:  # every header whole, on one line
+        assert any(header in line for line in out.splitlines()), header
+    # every figure of every controller is printed, each in its row
+    for row in summary["controllers"]:
+        lines = [line for line in out.splitlines() if line.lstrip("│ ").startswith(row["name"] + " ")]
+        assert len(lines) == len(report.TABLE_PARTS), (row["name"], lines)
+        cells = " ".join(lines)
+        for key, _header, fmt in report.COLUMNS:
+            assert report._fmt(row.get(key), fmt) in cells, (row["name"], key)
