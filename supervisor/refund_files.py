@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -52,7 +54,7 @@ RULE_RANGES: dict[str, tuple[float, float, str, bool]] = {
 HOUSEHOLD_COLUMNS = ("household_id", "station_id", "area_m2", "tariff_cny_per_m2")
 OUTAGE_COLUMNS = ("station_id", "start", "end")
 MEASUREMENT_COLUMNS = ("household_id", "time", "temperature_c", "inspector")
-MAX_AMOUNT = Decimal("1e9")  # area and tariff: far above any real one, keeps the sums exact
+MAX_AMOUNT = Decimal(1_000_000_000)  # area and tariff: far above any real one, keeps the sums exact
 
 
 class RefundInputError(ValueError):
@@ -152,22 +154,22 @@ def _rule_timezone(path: str, value: Any, problems: list[str]) -> str | None:
     return None
 
 
-def _rows(path: str, columns: tuple[str, ...], problems: list[str]) -> list[tuple[int, dict[str, str]]]:
-    """(line, row) of a CSV with these columns; a row with a missing or empty field is a problem, not a row."""
+def _rows(path: str, columns: tuple[str, ...], problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV with these columns, in file order; a row with a missing or empty field is a
+    problem, not a row (appended as it is read, so the problems come in line order)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
                 problems.append("%s:1: empty file; expected the header %s" % (path, ",".join(columns)))
-                return []
+                return
             header = [name.strip() for name in header]
             missing = [c for c in columns if c not in header]
             if missing:
                 problems.append("%s:1: missing column(s) %s; expected %s" % (path, ", ".join(missing), ",".join(columns)))
-                return []
+                return
             index = {c: header.index(c) for c in columns}
-            rows = []
             line = reader.line_num
             for fields in reader:
                 start, line = line + 1, reader.line_num
@@ -181,22 +183,21 @@ def _rows(path: str, columns: tuple[str, ...], problems: list[str]) -> list[tupl
                 if empty:
                     problems.append("%s:%d: %s: empty" % (path, start, ", ".join(empty)))
                     continue
-                rows.append((start, row))
-            return rows
+                yield start, row
     except OSError as exc:
         problems.append("%s: cannot read (%s)" % (path, exc.strerror))
     except (UnicodeDecodeError, csv.Error) as exc:
         problems.append("%s: not a UTF-8 CSV file (%s)" % (path, exc))
-    return []
 
 
 def _ids_in(path: str) -> set[str] | None:
     """Every household id the households file names, bad rows included (their measurements are not
     'of an unknown household': the household row's own problem is reported); None when the file
     cannot be read (its problem is reported once, not once per measurement)."""
-    file_problems: list[str] = []
-    rows = _rows(path, ("household_id",), file_problems)
-    return None if file_problems else {row["household_id"] for _line, row in rows}
+    problems: list[str] = []
+    ids = {row["household_id"] for _line, row in _rows(path, ("household_id",), problems)}
+    row_problem = re.compile(re.escape(path) + r":([2-9]|[1-9]\d+): ")
+    return None if any(not row_problem.match(p) for p in problems) else ids
 
 
 def _amount(path: str, line: int, key: str, text: str, positive: bool, problems: list[str]) -> Decimal | None:
