@@ -54,7 +54,10 @@ RULE_RANGES: dict[str, tuple[float, float, str, bool]] = {
 HOUSEHOLD_COLUMNS = ("household_id", "station_id", "area_m2", "tariff_cny_per_m2")
 OUTAGE_COLUMNS = ("station_id", "start", "end")
 MEASUREMENT_COLUMNS = ("household_id", "time", "temperature_c", "inspector")
-MAX_AMOUNT = Decimal(1_000_000_000)  # area and tariff: far above any real one, keeps the sums exact
+# Far above any real household, low enough that a season fee (at most 1e9 CNY) and the totals of
+# any real city stay exact to the cent as JSON numbers (a double holds 15 significant digits).
+MAX_AREA_M2 = Decimal(100_000)
+MAX_TARIFF_CNY_PER_M2 = Decimal(10_000)
 
 
 class RefundInputError(ValueError):
@@ -200,14 +203,15 @@ def _ids_in(path: str) -> set[str] | None:
     return None if any(not row_problem.match(p) for p in problems) else ids
 
 
-def _amount(path: str, line: int, key: str, text: str, positive: bool, problems: list[str]) -> Decimal | None:
+def _amount(path: str, line: int, key: str, text: str, positive: bool, high: Decimal,
+            problems: list[str]) -> Decimal | None:
     try:
         value = Decimal(text)
     except InvalidOperation:
         value = Decimal("NaN")
     low = "> 0" if positive else ">= 0"
-    if not value.is_finite() or value > MAX_AMOUNT or (value <= 0 if positive else value < 0):
-        problems.append("%s:%d: %s=%r: must be a number %s and at most %s" % (path, line, key, text, low, MAX_AMOUNT))
+    if not value.is_finite() or value > high or (value <= 0 if positive else value < 0):
+        problems.append("%s:%d: %s=%r: must be a number %s and at most %s" % (path, line, key, text, low, high))
         return None
     return value
 
@@ -234,8 +238,9 @@ def read_households(path: str, problems: list[str]) -> list[Household]:
                             % (path, line, household_id, first_line[household_id]))
             continue
         first_line[household_id] = line
-        area = _amount(path, line, "area_m2", row["area_m2"], True, problems)
-        tariff = _amount(path, line, "tariff_cny_per_m2", row["tariff_cny_per_m2"], False, problems)
+        area = _amount(path, line, "area_m2", row["area_m2"], True, MAX_AREA_M2, problems)
+        tariff = _amount(path, line, "tariff_cny_per_m2", row["tariff_cny_per_m2"], False, MAX_TARIFF_CNY_PER_M2,
+                         problems)
         if area is not None and tariff is not None:
             households.append(Household(household_id, row["station_id"], area, tariff))
     return households

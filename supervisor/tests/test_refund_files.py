@@ -114,20 +114,21 @@ def test_an_outage_of_a_station_without_households_is_fine(tmp_path: Path) -> No
 
 def test_a_bad_household_row_is_reported_once_not_again_for_its_measurements(tmp_path: Path) -> None:
     assert problems_of(tmp_path, households=HOUSEHOLDS.replace("H2,S2,80.5", "H2,S2,-80.5")) == [
-        "h.csv:3: area_m2='-80.5': must be a number > 0 and at most 1000000000"]
+        "h.csv:3: area_m2='-80.5': must be a number > 0 and at most 100000"]
 
 
 def test_bad_values_in_rows(tmp_path: Path) -> None:
-    households = HOUSEHOLDS + "H3,S1,abc,25\nH4,S1,50,-1\nH5,,50,25\nH6,S1,NaN,Infinity\nH7,S1,50,25,extra\n"
+    households = HOUSEHOLDS + "H3,S1,abc,25\nH4,S1,50,-1\nH5,,50,25\nH6,S1,NaN,Infinity\nH7,S1,50,25,extra\nH8,S1,100001,25\n"
     outages = OUTAGES + "S1,2025-12-02T09:00:00+08:00,2025-12-02T09:00:00+08:00\nS1,yesterday,2025-12-02T09:00:00Z\n"
     measurements = MEASUREMENTS + "H1,2025-12-01T10:00:00+08:00,warm,Wang\nH1,2025-12-02T10:00:00+08:00,17,\n"
     assert problems_of(tmp_path, households=households, outages=outages, measurements=measurements) == [
-        "h.csv:4: area_m2='abc': must be a number > 0 and at most 1000000000",
-        "h.csv:5: tariff_cny_per_m2='-1': must be a number >= 0 and at most 1000000000",
+        "h.csv:4: area_m2='abc': must be a number > 0 and at most 100000",
+        "h.csv:5: tariff_cny_per_m2='-1': must be a number >= 0 and at most 10000",
         "h.csv:6: station_id: empty",
-        "h.csv:7: area_m2='NaN': must be a number > 0 and at most 1000000000",
-        "h.csv:7: tariff_cny_per_m2='Infinity': must be a number >= 0 and at most 1000000000",
+        "h.csv:7: area_m2='NaN': must be a number > 0 and at most 100000",
+        "h.csv:7: tariff_cny_per_m2='Infinity': must be a number >= 0 and at most 10000",
         "h.csv:8: 5 fields, the header has 4",
+        "h.csv:9: area_m2='100001': must be a number > 0 and at most 100000",
         "o.csv:3: end='2025-12-02T09:00:00+08:00': must be after start='2025-12-02T09:00:00+08:00'",
         "o.csv:4: start='yesterday': not an ISO 8601 time (2025-11-20T08:00:00+08:00)",
         "m.csv:3: temperature_c='warm': must be a number in [-50, 60] degC",

@@ -81,6 +81,8 @@ def test_json_of_refunds_worked_by_hand(tmp_path: Path) -> None:
         ],
         "total_cny": 1338.71,
     }
+    # amounts printed as the rounded figures, not as binary fractions
+    assert '"refund_cny": 58.68,' in proc.stdout and '"total_cny": 1338.71' in proc.stdout
     assert proc.stderr == ""
 
 

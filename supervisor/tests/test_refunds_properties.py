@@ -4,14 +4,17 @@ agree with a brute-force count hour by hour."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from heatkeeper.supervisor.refunds import (
     Household,
+    HouseholdRefund,
     Measurement,
     Outage,
+    RefundReport,
     RefundRules,
     compute_refunds,
     refunded_days,
@@ -110,3 +113,12 @@ def test_outage_days_agree_with_an_hour_by_hour_count(rules: RefundRules, outage
                 days |= {hours_after_season_start(i).date() for i in range(run_start, h)}
         expected[station] = days
     assert refunded_days(rules, outages) == expected
+
+
+@given(st.lists(st.decimals(min_value=Decimal("0"), max_value=Decimal("1e9"), places=2), max_size=5))
+def test_the_json_numbers_are_the_rounded_amounts_exactly(amounts: list[Decimal]) -> None:
+    rows = [HouseholdRefund("H%d" % i, a, 0, 0, a) for i, a in enumerate(amounts)]
+    report = RefundReport(rows, sum(amounts, Decimal("0")))
+    back = json.loads(json.dumps(report.as_dict()), parse_float=Decimal, parse_int=Decimal)
+    assert [h["refund_cny"] for h in back["households"]] == amounts
+    assert back["total_cny"] == report.total_cny
