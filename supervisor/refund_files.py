@@ -24,7 +24,7 @@ import math
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,16 +32,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .refunds import Household, Measurement, Outage, RefundRules
 
-# key -> default (None: required). The defaults are the seeds' rules [001][004].
+# key -> default (None: required), in the order of RefundRules; the defaults are the seeds' rules
+# [001][004], declared once, on RefundRules.
 RULE_DEFAULTS: dict[str, Any] = {
-    "floor_c": None,
-    "season_start": None,
-    "season_end": None,
-    "timezone": None,
-    "outage_refund_after_h": 24.0,
-    "failed_measurements": 3,
-    "window_days": 30.0,
-    "month_days": 30,
+    f.name: None if f.default is MISSING else f.default for f in fields(RefundRules)
 }
 # numeric key -> (low, high, unit, integer?)
 RULE_RANGES: dict[str, tuple[float, float, str, bool]] = {

@@ -242,3 +242,12 @@ def test_the_timezone_rule_decides_which_calendar_day_an_instant_falls_on(tz: st
     rules = RefundRules(18.0, date(2025, 11, 15), date(2026, 2, 22), tz)
     outage = stop("2025-12-01 07:00", "2025-12-02 08:00")  # 2025-11-30T23:00Z to 2025-12-02T00:00Z
     assert min(refunded_days(rules, [outage])["S1"]).isoformat() == first_day
+
+
+def test_days_follow_the_local_calendar_across_a_daylight_saving_change() -> None:
+    # Berlin's 2025-10-26 has 25 hours: a stop over exactly that day is longer than 24 h and
+    # refunds that one day (it ends at the local midnight of the 27th)
+    rules = RefundRules(18.0, date(2025, 10, 1), date(2025, 12, 31), "Europe/Berlin")
+    outage = Outage("S1", datetime.fromisoformat("2025-10-26T00:00:00+02:00"),
+                    datetime.fromisoformat("2025-10-27T00:00:00+01:00"))
+    assert sorted(refunded_days(rules, [outage])["S1"]) == [date(2025, 10, 26)]
