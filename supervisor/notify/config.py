@@ -8,7 +8,9 @@
                url url_env secret secret_env secret_file timeout_s     (robots, sms, webhook)
                host port tls="starttls"|"implicit"|"none" tls_ca username password password_env
                password_file sender                                     (email)
-               preset="custom"|"aliyun"|"tencent" method headers body params     (sms)
+               preset="custom"|"aliyun"|"tencent" method headers body params     (sms: custom)
+               key_id key_id_env key_id_file sign_name template_code template_params
+               sdk_app_id region="ap-guangzhou"   (sms: aliyun / tencent, signed; see sms.py)
                path                                                     (outbox: a JSON-lines file)
     [[notify.person]]  id name phone email wecom dingtalk feishu language="zh"|"en" channels=[...]
     [[notify.rota]]    area stations=["arxan-01", ...] or ["*"]  start="2026-11-02" handover="08:00"
@@ -51,7 +53,8 @@ CHANNEL_KEYS: dict[str, tuple[str, ...]] = {
     "feishu": ("url", "url_env", "secret", "secret_env", "secret_file", "timeout_s"),
     "webhook": ("url", "url_env", "secret", "secret_env", "secret_file", "timeout_s"),
     "sms": ("preset", "url", "url_env", "method", "headers", "body", "params", "secret", "secret_env", "secret_file",
-            "timeout_s"),
+            "timeout_s", "key_id", "key_id_env", "key_id_file", "sign_name", "template_code", "template_params",
+            "sdk_app_id", "region"),
     "email": ("host", "port", "tls", "tls_ca", "username", "password", "password_env", "password_file", "sender",
               "timeout_s"),
     "outbox": ("path",),
@@ -210,6 +213,8 @@ def _channels(items: Any, base_dir: str, data_dir: str, env: Any, problems: list
                                 % where)
             if kind == "sms":
                 ch.update(_sms(item, str(preset), where, problems))
+                if PRESETS[str(preset)].get("signed"):
+                    ch.update(_sms_signed(item, ch, str(preset), where, base_dir, env, problems))
         elif kind == "email":
             ch.update(_email(item, where, base_dir, env, problems))
         else:
@@ -238,6 +243,65 @@ def _sms(item: dict[str, Any], preset: str, where: str, problems: list[str]) -> 
         out["body"] = ""
     if not item.get("url") and not item.get("url_env"):
         out["url"] = base.get("url", "")
+    if not base.get("signed"):
+        for key in _SMS_SIGNED_KEYS:
+            if key in item:
+                problems.append("%s.%s: only for the signed presets (aliyun, tencent), not %s" % (where, key, preset))
+    return out
+
+
+_SMS_SIGNED_KEYS = ("key_id", "key_id_env", "key_id_file", "sign_name", "template_code", "template_params",
+                    "sdk_app_id", "region")
+
+
+def _sms_signed(item: dict[str, Any], ch: dict[str, Any], preset: str, where: str, base_dir: str, env: Any,
+                problems: list[str]) -> dict[str, Any]:
+    """The aliyun / tencent presets: the AccessKey (key_id + secret), the console's signature
+    name and template, and for tencent the SmsSdkAppId and region; the request itself is fixed."""
+    from .sms import TEMPLATE_PARAMS
+
+    for key in ("method", "headers", "body", "params"):
+        if key in item:
+            problems.append("%s.%s: not used by preset %s (the request is the vendor's SendSms, signed); "
+                            "use preset = \"custom\" for a gateway" % (where, key, preset))
+    out: dict[str, Any] = {"key_id": _secret(item, where, "key_id", base_dir, env, problems)}
+    vendor = {"aliyun": "the AccessKey ID", "tencent": "the SecretId"}[preset]
+    if not out["key_id"] and not item.get("key_id_env") and not item.get("key_id_file"):
+        problems.append("%s: needs key_id (or key_id_env / key_id_file): %s of the API key" % (where, vendor))
+    if not ch["secret"] and not item.get("secret_env") and not item.get("secret_file"):
+        problems.append("%s: needs secret (or secret_env / secret_file): %s that signs each request"
+                        % (where, {"aliyun": "the AccessKey Secret", "tencent": "the SecretKey"}[preset]))
+    for key, what in (("sign_name", "the approved SMS signature (签名名称)"),
+                      ("template_code", "the approved template's %s" % ("code, e.g. SMS_123456789"
+                                                                        if preset == "aliyun" else "ID"))):
+        value = item.get(key)
+        if not isinstance(value, str) or not value.strip():
+            problems.append("%s.%s=%r: must be %s" % (where, key, value, what))
+            value = ""
+        out[key] = str(value).strip()
+    names = item.get("template_params", list(TEMPLATE_PARAMS))
+    if (not isinstance(names, list) or not names or len(set(names)) != len(names)
+            or not all(n in TEMPLATE_PARAMS for n in names)):
+        problems.append("%s.template_params=%r: must be a list of distinct names from %s"
+                        % (where, names, ", ".join(TEMPLATE_PARAMS)))
+        names = list(TEMPLATE_PARAMS)
+    out["template_params"] = [str(n) for n in names]
+    if preset == "tencent":
+        app = item.get("sdk_app_id")
+        if isinstance(app, bool) or not isinstance(app, (str, int)) or not str(app).strip().isdigit():
+            problems.append("%s.sdk_app_id=%r: must be the SMS application's SdkAppId (digits, e.g. 1400006666)"
+                            % (where, app))
+            app = ""
+        out["sdk_app_id"] = str(app).strip()
+        region = item.get("region", "ap-guangzhou")
+        if not isinstance(region, str) or not re.match(r"^[a-z]+(-[a-z]+)+$", region):
+            problems.append("%s.region=%r: must be a Tencent Cloud region such as ap-guangzhou" % (where, region))
+            region = "ap-guangzhou"
+        out["region"] = region
+    else:
+        for key in ("sdk_app_id", "region"):
+            if key in item:
+                problems.append("%s.%s: only for preset tencent" % (where, key))
     return out
 
 
