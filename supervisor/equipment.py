@@ -44,7 +44,7 @@ from typing import Any
 MAX_GAP_S = 300.0
 CLOCK_SLACK_S = 60.0  # a counter may run a cycle or so ahead of the sample times
 WINDOW = 64  # samples kept per station for late arrivals
-TRACK_KEEP = 16  # of which saved with the station state (resumed after a restart)
+TRACK_KEEP = 4  # of which saved with the station state (resumed after a restart)
 
 # device: (running feedback, command, fault input, the station's run-hour counter or None)
 DEVICES: dict[str, tuple[str, str, str, str | None]] = {
@@ -89,8 +89,7 @@ class EquipmentTracker:
 
     # --- telemetry ------------------------------------------------------------------------
     def telemetry(self, sid: str, ts: float, values: dict[str, Any]) -> None:
-        flags = {k: float(v) for k, v in values.items()
-                 if k in _FLAG_NAMES and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        flags = _flags(values)
         if not flags:
             return
         win = self._win.setdefault(sid, [])
@@ -191,12 +190,21 @@ class EquipmentTracker:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (int, float))
                     and isinstance(item[1], dict)):
                 continue
-            flags = {k: float(v) for k, v in item[1].items()
-                     if k in _FLAG_NAMES and isinstance(v, (int, float)) and not isinstance(v, bool)}
+            flags = _flags(item[1])
             if not win or float(item[0]) > win[-1][0]:
                 win.append((float(item[0]), flags))
         if win:
             self._win[sid] = win
+
+
+def _flags(values: dict[str, Any]) -> dict[str, float]:
+    """The equipment's part of a telemetry record (numbers only)."""
+    flags = {}
+    for name in _FLAG_NAMES:
+        v = values.get(name)
+        if v is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+            flags[name] = float(v)
+    return flags
 
 
 def _running(flags: dict[str, float], feedback: str, command: str) -> bool | None:

@@ -77,10 +77,10 @@ def station_run() -> tuple[list[tuple[str, float, dict[str, Any]]], dict[str, An
     return _run_station()
 
 
-async def _service(storage: Any) -> SupervisorService:
+async def _service(storage: Any, reopen: bool = False) -> SupervisorService:
     cfg = sup_config.validate({"station": [{"id": "st-a", "name": "A"}]})
     svc = SupervisorService(storage, cfg, wall_clock=Clock(WALL0 + T_END + 60.0))
-    await svc.start(open_storage=False)
+    await svc.start(open_storage=reopen)  # stop() closes the storage
     return svc
 
 
@@ -227,3 +227,39 @@ async def test_database_from_before_rotation_counts_is_migrated(backend: str, tm
         assert (row["rotations"], row["exercises"], row["last_exercise_ts"], row["last_rotation_ts"]) == (1, 2, 10.0, 11.0)
     finally:
         await st.close()
+
+
+async def test_counting_resumes_exactly_after_a_supervisor_restart(storage: Any, station_run: Any) -> None:
+    msgs, _did = station_run
+    numbered = list(enumerate(msgs, start=1))
+    half = len(numbered) // 2
+    svc = await _service(storage)
+    try:
+        await _deliver(svc, numbered[:half])
+    finally:
+        await svc.stop()
+    svc = await _service(storage, reopen=True)  # a new process: records and the last samples from the database
+    try:
+        await _deliver(svc, numbered[half:])
+        got = {r["device"]: r for r in await svc.equipment_records("st-a")}
+    finally:
+        await svc.stop()
+    tracker_only = _tracker_of(msgs)
+    for dev, rec in tracker_only.items():
+        for key in ("starts", "rotations", "last_rotation_ts", "exercises", "last_exercise_ts", "faults"):
+            assert got[dev][key] == rec[key], (dev, key)
+        assert got[dev]["run_hours"] == round(rec["run_s"] / 3600.0, 3), dev
+    assert got["pump2"]["rotations"] == 1 and got["pump1"]["exercises"] == 1
+
+
+def _tracker_of(msgs: list[tuple[str, float, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The records of one uninterrupted tracker fed every message in order."""
+    from heatkeeper.supervisor.equipment import EquipmentTracker
+
+    tr = EquipmentTracker()
+    for kind, ts, body in msgs:
+        if kind == codec.UP_TELEMETRY:
+            tr.telemetry("st-a", ts, body["values"])
+        else:
+            tr.event("st-a", ts, body)
+    return {dev: rec for (_sid, dev), rec in tr.records.items()}
