@@ -263,3 +263,37 @@ def _tracker_of(msgs: list[tuple[str, float, dict[str, Any]]]) -> dict[str, dict
         else:
             tr.event("st-a", ts, body)
     return {dev: rec for (_sid, dev), rec in tr.records.items()}
+
+
+def test_pump_faults_count_once_whether_fault_input_or_no_flow() -> None:
+    # the real core: pump 1's fault input trips it (event failed_fault_input and the fault flag
+    # in telemetry: one fault), later pump 2 runs without flow (event failed_no_proof, no flag)
+    rig = Rig(t0=T0)
+    msgs: list[tuple[str, float, dict[str, Any]]] = []
+
+    def run_until(until_s: float) -> None:
+        next_tel = rig.t
+        while rig.t < until_s:
+            rig.t += 1.0
+            inputs = rig.inputs()
+            out = rig.ctl.step(inputs)
+            rig.out = out
+            msgs.extend((codec.UP_EVENT, WALL0 + rig.t, dict(ev)) for ev in out["events"])
+            if rig.t >= next_tel:
+                next_tel = rig.t + TELEMETRY_S
+                msgs.append((codec.UP_TELEMETRY, WALL0 + rig.t, {"values": rig.ctl.telemetry(inputs, out)}))
+
+    run_until(T0 + 60.0)
+    rig.readings["pump1_fault"] = 1.0
+    run_until(T0 + 120.0)
+    rig.pump_broken[1] = True
+    run_until(T0 + 200.0)
+    reasons = [(b["reason"], b["pump"]) for kind, _ts, b in msgs if kind == codec.UP_EVENT and b["kind"] == "pump"]
+    assert ("failed_fault_input", 1) in reasons and ("failed_no_proof", 2) in reasons
+    recs = _tracker_of(msgs)
+    # pump 1: the flag and the event are one fault; pump 2 fails again on each retry while pump 1
+    # is out too (all_failed_retry_s), every failure a fault
+    no_proof = [ts for kind, ts, b in msgs if kind == codec.UP_EVENT and b.get("reason") == "failed_no_proof"]
+    assert recs["pump1"]["faults"] == 1
+    assert recs["pump2"]["faults"] == len(no_proof) >= 2 and recs["pump2"]["last_fault_ts"] == max(no_proof)
+    assert recs["pump2"]["starts"] == 1  # commanded again on the retry, but it never ran (feedback 0)
