@@ -1,28 +1,70 @@
-"""Equipment records ("one machine, one file"): run hours, starts, faults and rotations per pump,
-derived from telemetry the ingest has just stored (each message exactly once).
+"""Equipment records ("one machine, one file"): run hours, starts, faults, duty rotations and
+exercises per pump (circulation pumps pump1, pump2 and the make-up pump), derived from the
+uplinks the ingest has just stored (each message exactly once).
+
+What the station sends (core/station.py, core/pumps.py, core/make_up.py, firmware/runtime.py):
+- telemetry values, every `telemetry_interval_s`: the running feedback `<pump>_running` (None
+  without a feedback input), the command `<pump>_run` (0/1), the fault input `<pump>_fault`, and
+  for the circulation pumps the station's own run-hour counters `pump1_run_h`, `pump2_run_h`
+  (hours run with flow proven; the make-up pump has none);
+- events {"kind": "pump", "reason": ..., "pump": 1 | 2, "at_s"} from the circulation pumps:
+  "rotated" (the duty moved to `pump` after `rotate_after_h`, once the new pump proved flow),
+  "exercise" (the idle `pump` is run for `exercise_s`, anti-seize), "exercise_done",
+  "changeover" (duty moved because the other pump failed: not a rotation), "failed_fault_input",
+  "failed_no_proof", "retry". The make-up pump is a single pump with no duty rotation and no
+  exercise in the core: its rotations and exercises stay 0.
 
 Rules:
-- A start is a running flag going 0 -> 1 between two consecutive samples of a station.
-- Run time accrues between consecutive samples while the earlier one shows running; gaps over
-  MAX_GAP_S (station offline) accrue nothing, since nobody knows what ran then.
-- A fault is a fault flag going 0 -> 1.
-- A rotation is the duty changing from one circulation pump to the other (pump1 running alone
-  -> pump2 running alone, or back), or a station event whose kind mentions "rotation".
-- Samples older than the last one seen (outbox replay after an outage) are not used for
-  transitions; they are stored raw and in the 5-minute aggregates all the same.
+- A rotation is a "rotated" event: counted on the pump that took the duty (`rotations`,
+  `last_rotation_ts`). An exercise is an "exercise" event, counted on the exercised pump. Each
+  stored event is derived once, so these counts are exact whatever order events arrive in; the
+  last times are the newest seen. A duty change seen only in telemetry is no rotation (it may be a
+  fault change-over).
+- A pump runs in a sample when its running feedback says so, or, with no feedback, its command.
+- A start is a pump not running in one sample and running in the next (by sample time).
+- Run time between two consecutive samples: the increase of the station's run-hour counter
+  when it has one and the increase is plausible (0 ..  the time between them + CLOCK_SLACK_S);
+  otherwise (make-up pump, counter reset or restored from an older snapshot) the time between
+  them while the earlier sample shows running, and nothing over gaps above MAX_GAP_S (station
+  offline: nobody knows what ran then).
+- A fault is a fault input going 0 -> 1 between consecutive samples, or a circulation pump
+  failing to prove flow ("failed_no_proof" event; a fault input's failure is the flag itself).
+- Samples are kept in time order (the last WINDOW of each station): a late one that falls
+  between two kept samples replaces their transition by its two (so a start, a fault or run time
+  is counted once, on the right side); a sample at a time already kept is a duplicate and
+  changes nothing; one older than every kept sample is not used (stored raw and in the 5-minute
+  aggregates all the same).
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 MAX_GAP_S = 300.0
+CLOCK_SLACK_S = 60.0  # a counter may run a cycle or so ahead of the sample times
+WINDOW = 64  # samples kept per station for late arrivals
+TRACK_KEEP = 4  # of which saved with the station state (resumed after a restart)
 
-DEVICES = {"pump1": ("pump1_running", "pump1_fault"), "pump2": ("pump2_running", "pump2_fault"),
-           "makeup_pump": ("makeup_pump_running", "makeup_pump_fault")}
+# device: (running feedback, command, fault input, the station's run-hour counter or None)
+DEVICES: dict[str, tuple[str, str, str, str | None]] = {
+    "pump1": ("pump1_running", "pump1_run", "pump1_fault", "pump1_run_h"),
+    "pump2": ("pump2_running", "pump2_run", "pump2_fault", "pump2_run_h"),
+    "makeup_pump": ("makeup_pump_running", "makeup_pump_run", "makeup_pump_fault", None),
+}
+CIRCULATION = ("pump1", "pump2")  # the "pump" number of a core pump event, 1-based
+PUMP_EVENT = "pump"
+
+_FLAG_NAMES = frozenset(name for names in DEVICES.values() for name in names if name is not None)
+
+Sample = tuple[float, dict[str, float]]
+# (starts, run_s, faults, fault_ts) of one device between two consecutive samples
+Step = tuple[int, float, int, float | None]
 
 
-_FLAG_NAMES = frozenset(name for pair in DEVICES.values() for name in pair)
+def blank() -> dict[str, Any]:
+    return {"run_s": 0.0, "starts": 0, "rotations": 0, "last_rotation_ts": None, "exercises": 0,
+            "last_exercise_ts": None, "faults": 0, "last_fault_ts": None, "last_ts": None}
 
 
 class EquipmentTracker:
@@ -30,91 +72,162 @@ class EquipmentTracker:
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
-        self._last: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._duty: dict[str, str] = {}
+        self._win: dict[str, list[Sample]] = {}
 
     def _rec(self, sid: str, device: str) -> dict[str, Any]:
         rec = self.records.get((sid, device))
         if rec is None:
-            rec = self.records[(sid, device)] = {"run_s": 0.0, "starts": 0, "last_rotation_ts": None, "faults": 0,
-                                                 "last_fault_ts": None, "last_ts": None}
+            rec = self.records[(sid, device)] = blank()
         return rec
 
     def load(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             rec = self._rec(row["station_id"], row["device"])
-            for key in rec:
-                rec[key] = row[key]
+            for key, default in blank().items():
+                value = row.get(key)
+                rec[key] = default if value is None else value
 
+    # --- telemetry ------------------------------------------------------------------------
     def telemetry(self, sid: str, ts: float, values: dict[str, Any]) -> None:
-        prev = self._last.get(sid)
-        if prev is not None and ts <= prev[0]:
+        flags = _flags(values)
+        if not flags:
             return
-        self._last[sid] = (ts, values)
-        for device, (run_name, fault_name) in DEVICES.items():
-            running = values.get(run_name)
-            fault = values.get(fault_name)
-            if running is None and fault is None:
+        win = self._win.setdefault(sid, [])
+        i = bisect.bisect_left(win, ts, key=lambda s: s[0])
+        if i < len(win) and win[i][0] == ts:
+            return  # a sample of this time is counted already
+        if i == 0 and win:
+            return  # older than every kept sample: its neighbours' transition is counted already
+        new: Sample = (ts, flags)
+        for device, names in DEVICES.items():
+            if not any(name in flags for name in names if name is not None):
                 continue
             rec = self._rec(sid, device)
-            rec["last_ts"] = ts
-            if prev is None:
-                continue
-            p_ts, p_values = prev
-            p_running = p_values.get(run_name)
-            if running is not None and running >= 0.5 and (p_running is not None and p_running < 0.5):
-                rec["starts"] += 1
-            if p_running is not None and p_running >= 0.5 and ts - p_ts <= MAX_GAP_S:
-                rec["run_s"] += ts - p_ts
-            p_fault = p_values.get(fault_name)
-            if fault is not None and fault >= 0.5 and (p_fault is None or p_fault < 0.5):
-                rec["faults"] += 1
-                rec["last_fault_ts"] = ts
-        duty = _duty_of(values)
-        if duty is not None:
-            before = self._duty.get(sid)
-            self._duty[sid] = duty
-            if before is not None and before != duty:
-                self._rec(sid, "pump1")["last_rotation_ts"] = ts
-                self._rec(sid, "pump2")["last_rotation_ts"] = ts
+            if rec["last_ts"] is None or ts > rec["last_ts"]:
+                rec["last_ts"] = ts
+        if i > 0:
+            prev, nxt = win[i - 1], (win[i] if i < len(win) else None)
+            for device in DEVICES:
+                if nxt is None:
+                    self._add(sid, device, _step(device, prev, new))
+                else:
+                    self._split(sid, device, _step(device, prev, nxt), _step(device, prev, new), _step(device, new, nxt))
+        win.insert(i, new)
+        if len(win) > WINDOW:
+            del win[:len(win) - WINDOW]
 
+    def _add(self, sid: str, device: str, step: Step) -> None:
+        starts, run_s, faults, fault_ts = step
+        if not (starts or run_s or faults):
+            return
+        rec = self._rec(sid, device)
+        rec["starts"] += starts
+        rec["run_s"] += run_s
+        if faults:
+            rec["faults"] += faults
+            if fault_ts is not None and (rec["last_fault_ts"] is None or fault_ts > rec["last_fault_ts"]):
+                rec["last_fault_ts"] = fault_ts
+
+    def _split(self, sid: str, device: str, old: Step, left: Step, right: Step) -> None:
+        """A late sample between two kept ones: their transition `old` becomes `left` + `right`."""
+        if old == (0, 0.0, 0, None) and left == old and right == old:
+            return
+        rec = self._rec(sid, device)
+        rec["starts"] += left[0] + right[0] - old[0]
+        rec["run_s"] = max(0.0, rec["run_s"] + left[1] + right[1] - old[1])
+        rec["faults"] += left[2] + right[2] - old[2]
+        moved = [t for t in (left[3], right[3]) if t is not None]
+        if old[3] is not None and rec["last_fault_ts"] == old[3]:
+            rec["last_fault_ts"] = max(moved) if moved else None  # the fault began at the late sample
+        elif moved and (rec["last_fault_ts"] is None or max(moved) > rec["last_fault_ts"]):
+            rec["last_fault_ts"] = max(moved)
+
+    # --- events ---------------------------------------------------------------------------
     def event(self, sid: str, ts: float, body: dict[str, Any]) -> None:
-        if "rotation" in str(body.get("kind", "")):
-            for device in ("pump1", "pump2"):
-                rec = self._rec(sid, device)
-                if rec["last_rotation_ts"] is None or ts > rec["last_rotation_ts"]:
-                    rec["last_rotation_ts"] = ts
+        if body.get("kind") != PUMP_EVENT:
+            return
+        pump = body.get("pump")
+        if not isinstance(pump, int) or isinstance(pump, bool) or not 1 <= pump <= len(CIRCULATION):
+            return  # 0: both pumps (dry run), nothing per pump to count
+        reason = body.get("reason")
+        if reason == "rotated":
+            count, last = "rotations", "last_rotation_ts"
+        elif reason == "exercise":
+            count, last = "exercises", "last_exercise_ts"
+        elif reason == "failed_no_proof":
+            count, last = "faults", "last_fault_ts"
+        else:
+            return
+        rec = self._rec(sid, CIRCULATION[pump - 1])
+        rec[count] += 1
+        if rec[last] is None or ts > rec[last]:
+            rec[last] = ts
 
-    def rows(self, stations: set[str] | None = None) -> list[tuple[str, str, float, int, float | None, int,
-                                                                  float | None, float | None]]:
-        """Absolute records, of every station or of `stations` only."""
+    # --- persistence ----------------------------------------------------------------------
+    def rows(self, stations: set[str] | None = None) -> list[tuple[Any, ...]]:
+        """Absolute records (storage.base.EquipmentRow), of every station or of `stations` only."""
         return [(sid, dev, float(r["run_s"]), int(r["starts"]), r["last_rotation_ts"], int(r["faults"]),
-                 r["last_fault_ts"], r["last_ts"]) for (sid, dev), r in self.records.items()
-                if stations is None or sid in stations]
+                 r["last_fault_ts"], r["last_ts"], int(r["rotations"]), int(r["exercises"]), r["last_exercise_ts"])
+                for (sid, dev), r in self.records.items() if stations is None or sid in stations]
 
     def tracking(self, sid: str) -> dict[str, Any] | None:
-        """What the next sample of `sid` is compared with (last sample's time and flags, the duty
-        pump): saved with the records so that counting resumes exactly after a restart."""
-        last = self._last.get(sid)
-        if last is None:
+        """What the next samples of `sid` are compared with (the newest kept samples): saved with
+        the records so that counting resumes exactly after a restart."""
+        win = self._win.get(sid)
+        if not win:
             return None
-        flags = {k: v for k, v in last[1].items() if k in _FLAG_NAMES}
-        return {"ts": last[0], "flags": flags, "duty": self._duty.get(sid)}
+        return {"window": [[ts, dict(flags)] for ts, flags in win[-TRACK_KEEP:]]}
 
     def restore_tracking(self, sid: str, tracking: dict[str, Any] | None) -> None:
-        if not isinstance(tracking, dict) or not isinstance(tracking.get("ts"), (int, float)):
+        if not isinstance(tracking, dict):
             return
-        self._last[sid] = (float(tracking["ts"]), dict(tracking.get("flags") or {}))
-        if tracking.get("duty") is not None:
-            self._duty[sid] = str(tracking["duty"])
+        if isinstance(tracking.get("ts"), (int, float)):  # saved before the window existed
+            saved = [[tracking["ts"], tracking.get("flags") or {}]]
+        else:
+            saved = tracking.get("window") or []
+        win: list[Sample] = []
+        for item in saved if isinstance(saved, list) else []:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (int, float))
+                    and isinstance(item[1], dict)):
+                continue
+            flags = _flags(item[1])
+            if not win or float(item[0]) > win[-1][0]:
+                win.append((float(item[0]), flags))
+        if win:
+            self._win[sid] = win
 
 
-def _duty_of(values: dict[str, Any]) -> str | None:
-    p1, p2 = values.get("pump1_running"), values.get("pump2_running")
-    if p1 is None or p2 is None:
-        return None
-    if p1 >= 0.5 and p2 < 0.5:
-        return "pump1"
-    if p2 >= 0.5 and p1 < 0.5:
-        return "pump2"
-    return None
+def _flags(values: dict[str, Any]) -> dict[str, float]:
+    """The equipment's part of a telemetry record (numbers only)."""
+    flags = {}
+    for name in _FLAG_NAMES:
+        v = values.get(name)
+        if v is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+            flags[name] = float(v)
+    return flags
+
+
+def _running(flags: dict[str, float], feedback: str, command: str) -> bool | None:
+    v = flags.get(feedback)
+    if v is None:
+        v = flags.get(command)
+    return None if v is None else v >= 0.5
+
+
+def _step(device: str, a: Sample, b: Sample) -> Step:
+    """What `device` did from sample `a` to the next sample `b`."""
+    feedback, command, fault, counter = DEVICES[device]
+    (a_ts, a_f), (b_ts, b_f) = a, b
+    a_run, b_run = _running(a_f, feedback, command), _running(b_f, feedback, command)
+    starts = 1 if a_run is False and b_run is True else 0
+    run_s = 0.0
+    elapsed = b_ts - a_ts
+    a_h, b_h = (a_f.get(counter), b_f.get(counter)) if counter else (None, None)
+    if a_h is not None and b_h is not None and 0.0 <= (b_h - a_h) * 3600.0 <= elapsed + CLOCK_SLACK_S:
+        run_s = (b_h - a_h) * 3600.0
+    elif a_run and elapsed <= MAX_GAP_S:
+        run_s = elapsed
+    b_fault = b_f.get(fault)
+    a_fault = a_f.get(fault)
+    faulted = b_fault is not None and b_fault >= 0.5 and (a_fault is None or a_fault < 0.5)
+    return (starts, run_s, 1 if faulted else 0, b_ts if faulted else None)

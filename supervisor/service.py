@@ -526,7 +526,7 @@ class SupervisorService:
                 "hours_ts": [t0 + 3600.0 * h for h in range(24)], "stations": stations}
 
     async def equipment_records(self, station_id: str | None = None) -> list[dict[str, Any]]:
-        """Per device: run hours, starts, last rotation, faults (from telemetry)."""
+        """Per device: run hours, starts, duty rotations and exercises (count, last), faults (equipment.py)."""
         if station_id is not None:
             self._station(station_id)
         out = []
@@ -534,8 +534,8 @@ class SupervisorService:
             if station_id is not None and sid != station_id:
                 continue
             out.append({"station_id": sid, "device": device, "run_hours": round(rec["run_s"] / 3600.0, 3),
-                        "starts": rec["starts"], "last_rotation_ts": rec["last_rotation_ts"],
-                        "faults": rec["faults"], "last_fault_ts": rec["last_fault_ts"], "last_ts": rec["last_ts"]})
+                        "starts": rec["starts"], "rotations": rec["rotations"], "last_rotation_ts": rec["last_rotation_ts"],
+                        "exercises": rec["exercises"], "last_exercise_ts": rec["last_exercise_ts"], "faults": rec["faults"], "last_fault_ts": rec["last_fault_ts"], "last_ts": rec["last_ts"]})
         return out
 
     async def export_csv(self, kind: str, **kw: Any) -> str:
@@ -559,7 +559,8 @@ class SupervisorService:
             return reports.to_csv(["station_id", "window_day", "hour_index", *rep["fields"]], rows)
         if kind == "equipment":
             recs = await self.equipment_records(kw.get("station_id"))
-            keys: tuple[str, ...] = ("station_id", "device", "run_hours", "starts", "last_rotation_ts", "faults", "last_fault_ts")
+            keys: tuple[str, ...] = ("station_id", "device", "run_hours", "starts", "rotations", "last_rotation_ts",
+                                     "exercises", "last_exercise_ts", "faults", "last_fault_ts")
             return reports.to_csv(keys, [[r[k] for k in keys] for r in recs])
         if kind == "audit":
             rows_a = await self.audit(int(kw.get("limit", 10000)), kw.get("station_id"))

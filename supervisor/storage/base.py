@@ -37,8 +37,8 @@ UplinkRow = tuple[str, int, float, str, str, float, int]  # station_id, seq, ts,
 # One 5-minute aggregate contribution: station_id, bucket_ts, field, n, sum, min, max.
 AggRow = tuple[str, int, str, int, float, float, float]
 # Equipment record, absolute values: station_id, device, run_s, starts, last_rotation_ts, faults,
-# last_fault_ts, last_ts.
-EquipmentRow = tuple[str, str, float, int, float | None, int, float | None, float | None]
+# last_fault_ts, last_ts, rotations, exercises, last_exercise_ts.
+EquipmentRow = tuple[str, str, float, int, float | None, int, float | None, float | None, int, int, float | None]
 # One dead-letter row: station_id, received_ts, reason, detail, topic, seq, payload.
 QuarantineRow = tuple[str, float, str, str, str, int | None, str]
 QUARANTINE_PAYLOAD_CHARS = 65536
@@ -51,10 +51,12 @@ AGG_UPSERT_SQL = (
     "sum = agg_5m.sum + excluded.sum, min = CASE WHEN excluded.min < agg_5m.min THEN excluded.min ELSE agg_5m.min END, "
     "max = CASE WHEN excluded.max > agg_5m.max THEN excluded.max ELSE agg_5m.max END")
 EQUIPMENT_UPSERT_SQL = (
-    "INSERT INTO equipment (station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, device) DO UPDATE SET run_s = excluded.run_s, "
+    "INSERT INTO equipment (station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts, "
+    "rotations, exercises, last_exercise_ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, device) DO UPDATE SET run_s = excluded.run_s, "
     "starts = excluded.starts, last_rotation_ts = excluded.last_rotation_ts, faults = excluded.faults, "
-    "last_fault_ts = excluded.last_fault_ts, last_ts = excluded.last_ts")
+    "last_fault_ts = excluded.last_fault_ts, last_ts = excluded.last_ts, rotations = excluded.rotations, "
+    "exercises = excluded.exercises, last_exercise_ts = excluded.last_exercise_ts")
 STATE_UPDATE_SQL = "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?"
 EPOCH_OPEN_SQL = "INSERT INTO agg_epochs (epoch, owner, opened_ts, closed_ts) VALUES (?, ?, ?, NULL)"
 EPOCH_CLOSE_SQL = "UPDATE agg_epochs SET closed_ts = ? WHERE epoch = ?"
@@ -484,18 +486,21 @@ class Storage(NotifyStorage):
 
     # --- equipment ("one machine, one file") ------------------------------------------------
     async def save_equipment(self, rows: Sequence[EquipmentRow]) -> None:
-        """(station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts): absolute values."""
+        """(station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts, rotations,
+        exercises, last_exercise_ts): absolute values."""
         if rows:
             await self.executemany(EQUIPMENT_UPSERT_SQL, rows)
 
     async def equipment(self, station_id: str | None) -> list[dict[str, Any]]:
-        sql = "SELECT station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts FROM equipment"
+        sql = ("SELECT station_id, device, run_s, starts, last_rotation_ts, faults, last_fault_ts, last_ts, rotations, "
+               "exercises, last_exercise_ts FROM equipment")
         params: list[Any] = []
         if station_id is not None:
             sql += " WHERE station_id = ?"
             params.append(station_id)
         rows = await self.fetch(sql + " ORDER BY station_id, device", params)
-        keys = ("station_id", "device", "run_s", "starts", "last_rotation_ts", "faults", "last_fault_ts", "last_ts")
+        keys = ("station_id", "device", "run_s", "starts", "last_rotation_ts", "faults", "last_fault_ts", "last_ts",
+                "rotations", "exercises", "last_exercise_ts")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     # --- retention -----------------------------------------------------------------------
@@ -555,6 +560,7 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS equipment (
         station_id {text} NOT NULL, device {text} NOT NULL, run_s {real} NOT NULL, starts {bigint} NOT NULL,
         last_rotation_ts {real}, faults {bigint} NOT NULL, last_fault_ts {real}, last_ts {real},
+        rotations {bigint} NOT NULL DEFAULT 0, exercises {bigint} NOT NULL DEFAULT 0, last_exercise_ts {real},
         PRIMARY KEY (station_id, device))""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         id {serial}, station_id {text} NOT NULL, received_ts {real} NOT NULL, reason {text} NOT NULL,
@@ -569,6 +575,10 @@ SCHEMA = [
 ALARM_EVIDENCE_COLUMNS = (("alarms", "value_num", "real"), ("alarms", "limit_num", "real"),
                           ("alarm_log", "value_num", "real"), ("alarm_log", "limit_num", "real"),
                           ("alarm_log", "raised_ts", "real"))
+# Columns of the equipment records added to databases made before they existed:
+# (column, type placeholder, DDL after the type).
+EQUIPMENT_COLUMNS = (("rotations", "bigint", "NOT NULL DEFAULT 0"), ("exercises", "bigint", "NOT NULL DEFAULT 0"),
+                     ("last_exercise_ts", "real", ""))
 # After SCHEMA and each backend's column migrations (a database made before agg_epoch existed).
 SCHEMA_LATE = [
     "CREATE UNIQUE INDEX IF NOT EXISTS alarm_log_station_seq ON alarm_log (station_id, seq)",

@@ -21,6 +21,7 @@ import asyncpg
 
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
+    EQUIPMENT_COLUMNS,
     SCHEMA,
     SCHEMA_LATE,
     Row,
@@ -98,6 +99,8 @@ class PostgresStorage(Storage):
             await conn.execute("ALTER TABLE alarm_log ADD COLUMN IF NOT EXISTS seq BIGINT")
             for table, column, kind in ALARM_EVIDENCE_COLUMNS:  # from before alarm evidence
                 await conn.execute("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s" % (table, column, _TYPES[kind]))
+            for column, kind, rest in EQUIPMENT_COLUMNS:  # from before rotations and exercises were counted
+                await conn.execute("ALTER TABLE equipment ADD COLUMN IF NOT EXISTS %s %s %s" % (column, _TYPES[kind], rest))
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
             for stmt in NOTIFY_SCHEMA:

@@ -33,7 +33,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .base import ALARM_EVIDENCE_COLUMNS, SCHEMA, SCHEMA_LATE, Row, Step, Storage, StorageError, UplinkRow
+from .base import (
+    ALARM_EVIDENCE_COLUMNS,
+    EQUIPMENT_COLUMNS,
+    SCHEMA,
+    SCHEMA_LATE,
+    Row,
+    Step,
+    Storage,
+    StorageError,
+    UplinkRow,
+)
 from .notify import NOTIFY_SCHEMA
 
 T = TypeVar("T")
@@ -234,6 +244,10 @@ def _create_schema(c: sqlite3.Connection) -> None:
     for table, column, kind in ALARM_EVIDENCE_COLUMNS:  # from before alarm evidence
         if column not in {r[1] for r in c.execute("PRAGMA table_info(%s)" % table)}:
             c.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, _TYPES[kind]))
+    have = {r[1] for r in c.execute("PRAGMA table_info(equipment)")}
+    for column, kind, rest in EQUIPMENT_COLUMNS:  # from before rotations and exercises were counted
+        if column not in have:
+            c.execute("ALTER TABLE equipment ADD COLUMN %s %s %s" % (column, _TYPES[kind], rest))
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
     for stmt in NOTIFY_SCHEMA:

@@ -115,10 +115,12 @@
     for (const e of r.data.equipment || []) {
       body.append(el("tr", {}, [el("td", {}, [e.station_id]), el("td", {}, [HK.t("device." + e.device) !== "device." + e.device ? HK.t("device." + e.device) : e.device]),
         el("td", { class: "num" }, [HK.fmt(e.run_hours, 1)]), el("td", { class: "num" }, [String(e.starts)]),
-        el("td", {}, [HK.time(e.last_rotation_ts, true)]), el("td", { class: "num" + (e.faults ? " comfort-bad" : "") }, [String(e.faults)]),
+        el("td", { class: "num" }, [String(e.rotations)]), el("td", {}, [HK.time(e.last_rotation_ts, true)]),
+        el("td", { class: "num" }, [String(e.exercises)]), el("td", {}, [HK.time(e.last_exercise_ts, true)]),
+        el("td", { class: "num" + (e.faults ? " comfort-bad" : "") }, [String(e.faults)]),
         el("td", {}, [HK.time(e.last_fault_ts, true)])]));
     }
-    if (!(r.data.equipment || []).length) empty(body, 7, "reports.no_data");
+    if (!(r.data.equipment || []).length) empty(body, 10, "reports.no_data");
   }
 
   document.addEventListener("DOMContentLoaded", function () {
