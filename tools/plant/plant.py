@@ -226,7 +226,8 @@ class Plant(PlantCore):
             kv = g.get("branch_kv")
             self.g_branch_r[j] = kv_resistance(float(kv)) if kv is not None else (1.0 - beta) * r_total
             self.g_bv_cmd[j] = self.g_bv_pos[j] = pos
-            self.g_return_meas[j] = p["initial_room_c"]
+            # the building return sensor starts where the initial state puts the group's return
+            self.g_return_meas[j] = p["initial_room_c"] + 0.5 * (p["initial_supply_c"] - p["initial_room_c"])
         self.branches = 1
         self.solve_branches()
 
@@ -383,12 +384,14 @@ class Plant(PlantCore):
 
     def branch_readings(self) -> list[dict[str, Any]]:
         """What a building's energy valve reports, per group: valve command and position (%, 0.01
-        resolution like the Belimo setpoint/relative-position registers), branch flow (m3/h,
-        0.01), return temperature (degC: immersion sensor lag, 0.01), branch dp (kPa, 0.1)."""
+        resolution like the Belimo setpoint/relative-position registers), the stem's travel since
+        start (full strokes), branch flow (m3/h, 0.01), return temperature (degC: immersion
+        sensor lag, 0.01), branch dp (kPa, 0.1)."""
         self._need_branches("branch_readings")
         dp = round(self.branch_dp_kpa(), 1)
         return [{"group": name, "valve_cmd_pct": round(self.g_bv_cmd[j] * 100.0, 2),
                  "valve_position_pct": round(self.g_bv_pos[j] * 100.0, 2),
+                 "valve_travel_strokes": round(self.g_bv_travel[j], 4),
                  "flow_m3h": round(self.g_branch_flow[j], 2), "return_temp_c": round(self.g_return_meas[j], 2),
                  "dp_kpa": dp} for j, name in enumerate(self.group_names)]
 

@@ -199,6 +199,7 @@ def test_valve_actuator_travel_command_and_feedback() -> None:
     rows = plant.branch_readings()
     assert [row["group"] for row in rows] == plant.group_names
     assert rows[0]["valve_position_pct"] == 0.0 and rows[0]["flow_m3h"] == 0.0
+    assert rows[0]["valve_travel_strokes"] == 1.0 and rows[1]["valve_travel_strokes"] == 0.0
     assert rows[1]["flow_m3h"] == pytest.approx(plant.branch_flows_m3h()[1], abs=0.01)
     assert rows[1]["dp_kpa"] > 0.0
 
