@@ -7,6 +7,8 @@ cdef unsigned long long XS_MULT
 cdef int HIST_N
 cdef double HIST_STEP_S
 cdef double KPA_PER_M
+cdef double HEAD_PER_BAR
+cdef double BIG_R
 cdef double E
 cdef double OPEN_TEMP_C
 cdef double OPEN_PRESSURE_KPA
@@ -17,6 +19,9 @@ cdef tuple IMAGE_NAMES
                _k=cython.int)
 @cython.locals(f=cython.double)
 cdef double _fraction(double pct)
+
+cpdef double kv_resistance(double kv)
+cpdef double valve_kv_fraction(double pos, double rangeability, double delta)
 
 cpdef double emitter_heat(double k_rad, double n, double c, double ts, double ti, double lm_guess)
 
@@ -30,6 +35,10 @@ cdef class PlantCore:
     cdef public double[:] g_q_emit, g_tau_emit, g_radiant, g_solar
     cdef public double[:] g_kh_floor, g_kh_low, g_h_floor, g_max_deficit
     cdef public double[:] hist_vol, hist_temp, ret_vol, ret_temp
+    cdef public int branches, net_dirty
+    cdef public double hdr_k, bv_rangeability, bv_delta, bv_run_time_s, bv_min_step, branch_g_sum
+    cdef public double[:] g_bv_cmd, g_bv_pos, g_bv_moving, g_bv_travel, g_bv_kvs
+    cdef public double[:] g_branch_r, g_branch_g, g_branch_flow, g_return_meas
     cdef public int hist_head, ret_head
     cdef public double[:] weather_temp, weather_ghi
     cdef public int n_hours
@@ -108,6 +117,16 @@ cdef class PlantCore:
     @cython.locals(n1=cython.double, n2=cython.double, hmax=cython.double, lo=cython.double, hi=cython.double,
                    h=cython.double, q=cython.double, _k=cython.int, n=cython.double, k=cython.double)
     cdef void _solve_network(self) noexcept
+    @cython.locals(rate=cython.double, moved=cython.int, j=cython.int, pos=cython.double, err=cython.double,
+                   p_new=cython.double)
+    cdef void _branch_valves(self, double dt) noexcept
+    @cython.locals(g_sum=cython.double, j=cython.int, f=cython.double, kv=cython.double, r=cython.double,
+                   g=cython.double)
+    cdef void _branch_resistances(self) noexcept
+    @cython.locals(j=cython.int)
+    cdef void _branch_flows(self) noexcept
+    cpdef void solve_branches(self)
+    cpdef double branch_dp_kpa(self)
     @cython.locals(tp_in=cython.double, kv=cython.double, dp_bar=cython.double, v1=cython.double, v2=cython.double,
                    t_ret=cython.double, c1=cython.double, c2=cython.double, f1=cython.double, f2=cython.double,
                    ua=cython.double, cmin=cython.double, cmax=cython.double, cr=cython.double, ntu=cython.double,
@@ -123,7 +142,7 @@ cdef class PlantCore:
                    c=cython.double, q=cython.double, tr=cython.double, dtemp=cython.double, lm=cython.double,
                    eps=cython.double, ua=cython.double, ntu=cython.double, qe=cython.double, solar=cython.double,
                    qa=cython.double, qm=cython.double, to=cython.double, tm=cython.double, ta_new=cython.double,
-                   tm_new=cython.double, hours=cython.double, deficit=cython.double)
+                   tm_new=cython.double, hours=cython.double, deficit=cython.double, qb=cython.double)
     cdef void _slow(self, double dt)
     cpdef void slow_step(self, double dt)
     @cython.locals(hour=cython.double, i=cython.int, frac=cython.double, i0=cython.int, i1=cython.int,

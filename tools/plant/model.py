@@ -10,6 +10,18 @@ double so the compiled loop stays in C.
 
 Invariants: temperatures in degC, flows in m3/h, heat in kW, energy in kWh, positions as
 fractions 0..1 internally (percent at the API). Nothing here allocates per fast step.
+
+Secondary network (opt-in, `branches` = 1; see plant.py): each building group hangs on its own
+branch, a fixed resistance in series with a motorised balancing valve, and all branches sit in
+parallel behind a common header (station pipework, exchanger). Resistances are quadratic, in
+metres of head per (m3/h)^2: dp = r q^2, so a Kv (m3/h at 1 bar) is r = HEAD_PER_BAR / Kv^2.
+Parallel quadratic branches see one common dp x, so q_j = x^0.5 / r_j^0.5: the network is
+exactly the system curve H = (r_header + 1 / (sum_j r_j^-0.5)^2) Q^2 and the pump operating
+point on it is the plant's usual one (_solve_network: closed form for one pump or two at the
+same speed, a 40-step bisection on the head otherwise). Each branch then takes the share
+r_j^-0.5 / sum r^-0.5 of the pump flow, so mass is conserved by construction and closing one
+valve (raising its r_j) lowers its own flow and raises every other branch's. Without the
+secondary network every group takes a fixed share of the pump flow (g_flow_share), as before.
 """
 
 from array import array
@@ -25,6 +37,8 @@ OPEN_PRESSURE_KPA = -250.0  # 4-20 mA input below 4 mA (open circuit)
 HIST_N = 2048  # transport history ring (samples every HIST_STEP_S)
 HIST_STEP_S = 10.0
 KPA_PER_M = 9.6  # rho g for water at about 70 degC
+HEAD_PER_BAR = 100.0 / KPA_PER_M  # metres of head per bar: r = HEAD_PER_BAR / Kv^2
+BIG_R = 1e30  # resistance of a branch (or network) that passes nothing: a tight-shut valve
 # The instruments' image in core.signals.INPUTS order (fill_image writes it; readings() and
 # process_image() are built from it, so every path draws the same noise in the same order).
 N_IMAGE = len(sg.INPUTS)
@@ -41,6 +55,27 @@ def _fraction(pct):
     if f < 0.0:
         return 0.0
     return 1.0 if f > 1.0 else f
+
+
+def kv_resistance(kv):
+    """Resistance r (m of head per (m3/h)^2, dp = r q^2) of a Kv (m3/h at 1 bar: dp_bar = (q/Kv)^2)."""
+    return HEAD_PER_BAR / (kv * kv)
+
+
+def valve_kv_fraction(pos, rangeability, delta):
+    """Kv/Kvs of an equal-percentage valve at stem position `pos` (0..1).
+
+    Kv/Kvs = R^(pos - 1) (plant_physics.md §1.7 [V]); below `delta` the characteristic closes
+    linearly to 0, as the Modelica Standard Library's equalPercentage(pos, rangeability, delta)
+    does, so a shut valve passes nothing and the curve is continuous and increasing.
+    """
+    if pos >= 1.0:
+        return 1.0
+    if pos <= 0.0:
+        return 0.0
+    if pos > delta:
+        return rangeability ** (pos - 1.0)
+    return pos / delta * rangeability ** (delta - 1.0)
 
 
 def emitter_heat(k_rad, n, c, ts, ti, lm_guess):
@@ -106,6 +141,24 @@ class PlantCore:
         self.g_kh_low = _zeros(n_groups)
         self.g_h_floor = _zeros(n_groups)
         self.g_max_deficit = _zeros(n_groups)
+        # secondary network branches (used when branches = 1)
+        self.branches = 0
+        self.net_dirty = 0
+        self.hdr_k = 0.0
+        self.bv_rangeability = 30.0
+        self.bv_delta = 0.02
+        self.bv_run_time_s = 90.0
+        self.bv_min_step = 0.0
+        self.branch_g_sum = 0.0
+        self.g_bv_cmd = _zeros(n_groups)
+        self.g_bv_pos = _zeros(n_groups)
+        self.g_bv_moving = _zeros(n_groups)
+        self.g_bv_travel = _zeros(n_groups)
+        self.g_bv_kvs = _zeros(n_groups)
+        self.g_branch_r = _zeros(n_groups)
+        self.g_branch_g = _zeros(n_groups)
+        self.g_branch_flow = _zeros(n_groups)
+        self.g_return_meas = _zeros(n_groups)
         self.hist_vol = _zeros(HIST_N)
         self.hist_temp = _zeros(HIST_N)
         self.ret_vol = _zeros(HIST_N)
@@ -417,6 +470,8 @@ class PlantCore:
     def step_fast(self, dt):
         self.time_s += dt
         self._actuator(dt)
+        if self.branches:
+            self._branch_valves(dt)
         self._pumps(dt)
         self._primary_and_hx(dt)
         self._makeup(dt)
@@ -517,8 +572,10 @@ class PlantCore:
             self.speed2 = 0.0
         self.running1 = 1 if self.speed1 > 0.0 else 0
         self.running2 = 1 if self.speed2 > 0.0 else 0
-        if self.speed1 != self.solved_speed1 or self.speed2 != self.solved_speed2:
+        if self.speed1 != self.solved_speed1 or self.speed2 != self.solved_speed2 or self.net_dirty:
             self._solve_network()
+            if self.branches:
+                self._branch_flows()
         self.pump_energy_kwh += self.pump_power_kw * dt / 3600.0
 
     def _solve_network(self):
@@ -558,6 +615,78 @@ class PlantCore:
         self.flow2 = (h / self.sys_k) ** 0.5
         # hydraulic power / efficiency (affinity laws keep the efficiency on the parabola)
         self.pump_power_kw = self.flow2 / 3600.0 * h * KPA_PER_M / self.pump_eff
+
+    # --- secondary network branches (branches = 1) ----------------------------------------
+    def _branch_valves(self, dt):
+        """Balancing valve actuators: each stem runs towards its command at 1/run time per s.
+
+        A positioner with a dead band (bv_min_step) like the station valve's: it starts when
+        the command is more than the dead band away and runs until it reaches it. Any movement
+        marks the network for a new operating point."""
+        rate = dt / self.bv_run_time_s
+        moved = 0
+        for j in range(self.n_groups):
+            pos = self.g_bv_pos[j]
+            err = self.g_bv_cmd[j] - pos
+            if self.g_bv_moving[j] == 0.0 and (err > self.bv_min_step or err < -self.bv_min_step):
+                self.g_bv_moving[j] = 1.0
+            if self.g_bv_moving[j] != 0.0:
+                if err > rate:
+                    p_new = pos + rate
+                elif err < -rate:
+                    p_new = pos - rate
+                else:
+                    p_new = self.g_bv_cmd[j]
+                    self.g_bv_moving[j] = 0.0
+                if p_new != pos:
+                    self.g_bv_pos[j] = p_new
+                    self.g_bv_travel[j] += p_new - pos if p_new > pos else pos - p_new
+                    moved = 1
+        if moved:
+            self._branch_resistances()
+
+    def _branch_resistances(self):
+        """Each branch's resistance (branch + valve at its position) and the network's system
+        curve coefficient sys_k = r_header + 1/(sum_j r_j^-0.5)^2 (m per (m3/h)^2)."""
+        g_sum = 0.0
+        for j in range(self.n_groups):
+            f = valve_kv_fraction(self.g_bv_pos[j], self.bv_rangeability, self.bv_delta)
+            kv = self.g_bv_kvs[j] * f
+            if kv > 0.0:
+                r = self.g_branch_r[j] + kv_resistance(kv)
+                g = r ** -0.5
+            else:
+                g = 0.0
+            self.g_branch_g[j] = g
+            g_sum += g
+        self.branch_g_sum = g_sum
+        if g_sum > 0.0:
+            self.sys_k = self.hdr_k + 1.0 / (g_sum * g_sum)
+        else:
+            self.sys_k = BIG_R
+        self.net_dirty = 1
+
+    def _branch_flows(self):
+        """Split the pump flow over the branches in proportion to their conductances r^-0.5."""
+        for j in range(self.n_groups):
+            if self.branch_g_sum > 0.0:
+                self.g_branch_flow[j] = self.flow2 * (self.g_branch_g[j] / self.branch_g_sum)
+            else:
+                self.g_branch_flow[j] = 0.0
+        self.net_dirty = 0
+
+    def solve_branches(self):
+        """Operating point and branch flows for the valve positions now (the fast step does this
+        itself whenever a valve or a pump moves)."""
+        self._branch_resistances()
+        self._solve_network()
+        self._branch_flows()
+
+    def branch_dp_kpa(self):
+        """Differential pressure across the branches (supply to return header, kPa)."""
+        if self.branch_g_sum <= 0.0:
+            return self.head_m * KPA_PER_M
+        return (self.flow2 / self.branch_g_sum) ** 2 * KPA_PER_M
 
     def _primary_and_hx(self, dt):
         tp_in = self.tp_comp_c
@@ -677,18 +806,30 @@ class PlantCore:
         q_ret_sum = 0.0
         c_sum = 0.0
         for j in range(self.n_groups):
-            delayed = self._lookup(self.hist_vol, self.hist_temp, self.hist_head, self.cum_vol - self.g_volume[j])
-            if self.flow2 > 1e-6:
-                self.g_supply[j] += (delayed - self.g_supply[j]) * mix
+            if self.branches:
+                # the branch's own flow: its pipe (volume g_volume x share) is passed at q_b, so in
+                # the ring's pump-volume coordinates the delay is g_volume x flow2 x share / q_b
+                qb = self.g_branch_flow[j]
+                if qb > 1e-6:
+                    delayed = self._lookup(self.hist_vol, self.hist_temp, self.hist_head,
+                                           self.cum_vol - self.g_volume[j] * (self.flow2 * self.g_flow_share[j] / qb))
+                    self.g_supply[j] += (delayed - self.g_supply[j]) * mix
+                c = qb * self.rho_cp / 3600.0  # kW/K
+            else:
+                delayed = self._lookup(self.hist_vol, self.hist_temp, self.hist_head, self.cum_vol - self.g_volume[j])
+                if self.flow2 > 1e-6:
+                    self.g_supply[j] += (delayed - self.g_supply[j]) * mix
+                c = self.flow2 * self.g_flow_share[j] * self.rho_cp / 3600.0  # kW/K
             ta = self.g_ta[j]
             ts = self.g_supply[j]
-            c = self.flow2 * self.g_flow_share[j] * self.rho_cp / 3600.0  # kW/K
             q = 0.0
             tr = ts
             if c > 1e-9 and ts - ta > 0.01:
                 q = emitter_heat(self.g_k_rad[j], self.g_exp[j], c, ts, ta, 0.0)
                 tr = ts - q / c
             self.g_return[j] = tr
+            if self.branches:  # the building's return sensor (immersion, first-order lag)
+                self.g_return_meas[j] += (tr - self.g_return_meas[j]) * (dt / (self.tau_supply_s + dt))
             q_ret_sum += c * tr
             c_sum += c
             self.g_q_emit[j] += (q - self.g_q_emit[j]) * (1.0 - E ** (-dt / self.g_tau_emit[j]))

@@ -7,6 +7,10 @@ notes: [V] read in a source, [R] standard engineering knowledge, [I] derived.
 `DEFAULTS` is a flat dict of scalars; `GROUPS` lists the building groups. `build(params)`
 merges user overrides, validates every key (all problems listed at once) and returns the full
 parameter set the model uses. Units are in the names.
+
+`secondary_network` (a dict, opt-in) models each building group on its own branch with a
+balancing valve (plant.py); its keys default to `SECONDARY_NETWORK`, and a group may carry
+its own `branch_kv` / `valve_kvs` (m3/h at 1 bar). Without it the plant is exactly as before.
 """
 
 from __future__ import annotations
@@ -123,6 +127,41 @@ GROUPS: list[dict[str, Any]] = [
     {"name": "block-13", "area_share": 0.08, "h_mult": 1.02, "rad_mult": 1.15, "flow_mult": 1.15, "delay_s": 200.0, "kind": "radiator", "solar": 1.0},
 ]
 
+# Secondary network with one balancing valve per building group (opt-in: `secondary_network`).
+# The valves follow a motorised characterised (equal-percentage) valve with a Modbus actuator,
+# as Belimo's Energy Valve (EV..R2+.. family, characterised control valve with flow and
+# supply/return temperature sensing, Modbus/MP-Bus) is used for building-level balancing; the
+# Modbus actuator registers (setpoint and relative position 0..10000 = 0..100 %) are in
+# reference/vendor_devices.md. Values below are [R]/[I] unless marked.
+SECONDARY_NETWORK: dict[str, float] = {
+    # share of the design pump head lost in the station and common mains (exchanger, strainer,
+    # headers) before the branches split [I]; the rest is across the branches
+    "header_share": 0.4,
+    # valve share of its branch's dp at design flow, fully open: sizing for authority >= 0.5
+    # (plant_physics.md §1.7 [V], TAC guide)
+    "valve_authority": 0.5,
+    # equal-percentage Kv/Kvs = R^(h-1) (§1.7 [V]); R 30 as the station valve (makers claim 50,
+    # installed about 10 [V]); closes linearly below delta (Modelica equalPercentage [V])
+    "valve_rangeability": 30.0,
+    "valve_linear_below_pct": 2.0,
+    # motor running time for the full stroke: Belimo rotary valve actuators are specified with
+    # 90 s [R]; the Siemens/Danfoss figures of §1.8 span 30-180 s [V]
+    "valve_run_time_s": 90.0,
+    "valve_min_step_pct": 0.5,  # positioner dead band, as the station valve's actuator
+    "initial_valve_pct": 100.0,  # balancing valves found fully open: today's (unbalanced) split
+}
+
+SECONDARY_RANGES: dict[str, tuple[float, float]] = {
+    "header_share": (0.0, 0.95),
+    "valve_authority": (0.05, 0.95),
+    "valve_rangeability": (5.0, 500.0),
+    "valve_linear_below_pct": (0.1, 20.0),
+    "valve_run_time_s": (5.0, 600.0),
+    "valve_min_step_pct": (0.0, 5.0),
+    "initial_valve_pct": (0.0, 100.0),
+}
+BRANCH_KEYS = ("branch_kv", "valve_kvs")  # per group, m3/h at 1 bar (dp_bar = (q/kv)^2)
+
 # Collectors sample the coldest flats: per group, collector offsets (K) of the sampled flat
 # relative to the group's mean air temperature (representative-point method, §1.9 [V]).
 COLLECTOR_OFFSETS_K: tuple[float, ...] = (-0.3, 0.0)
@@ -156,6 +195,9 @@ def build(params: dict[str, Any] | None = None) -> dict[str, Any]:
                 continue
             merged["groups"] = [dict(g) for g in value]
             continue
+        if key == "secondary_network":
+            merged["secondary_network"] = _secondary_network(value, problems)
+            continue
         if key not in DEFAULTS:
             problems.append("%s=%r: unknown plant parameter" % (key, value))
             continue
@@ -177,9 +219,38 @@ def build(params: dict[str, Any] | None = None) -> dict[str, Any]:
             problems.append("groups[%d].kind=%r: must be 'radiator' or 'floor'" % (i, group.get("kind")))
         if not isinstance(group.get("name"), str) or not group.get("name"):
             problems.append("groups[%d].name=%r: must be a non-empty string" % (i, group.get("name")))
+        for key in BRANCH_KEYS:
+            if key not in group:
+                continue
+            value = group[key]
+            if "secondary_network" not in merged:
+                problems.append("groups[%d].%s=%r: a branch setting needs the secondary_network parameter"
+                                % (i, key, value))
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.01 <= value <= 10000.0:
+                problems.append("groups[%d].%s=%r: must be a Kv in [0.01, 10000] m3/h at 1 bar" % (i, key, value))
     if problems:
         raise ValueError("bad plant parameters:\n  " + "\n  ".join(problems))
     total = sum(g["area_share"] for g in merged["groups"])
     for g in merged["groups"]:
         g["area_share"] = g["area_share"] / total
     return merged
+
+
+def _secondary_network(value: Any, problems: list[str]) -> dict[str, float]:
+    """SECONDARY_NETWORK with the overrides in `value` (a dict); problems are appended."""
+    result = dict(SECONDARY_NETWORK)
+    if not isinstance(value, dict):
+        problems.append("secondary_network=%r: must be a dict of %s" % (value, ", ".join(SECONDARY_NETWORK)))
+        return result
+    for key, item in value.items():
+        if key not in SECONDARY_NETWORK:
+            problems.append("secondary_network.%s=%r: unknown setting (known: %s)"
+                            % (key, item, ", ".join(SECONDARY_NETWORK)))
+            continue
+        lo, hi = SECONDARY_RANGES[key]
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item) \
+                or not lo <= item <= hi:
+            problems.append("secondary_network.%s=%r: must be a number in [%g, %g]" % (key, item, lo, hi))
+            continue
+        result[key] = float(item)
+    return result

@@ -9,6 +9,20 @@ disturbance: the monitored flats of one building group air out (their room colle
 then recover once the windows close); the group's mean air temperature, and so every figure of
 the season benchmark, is unchanged.
 
+Secondary network (opt-in: `Plant(params={"secondary_network": {...}})`, see params.py
+SECONDARY_NETWORK; absent, the plant is exactly the one without it): each building group hangs
+on its own branch, a fixed resistance `branch_kv` in series with a motorised equal-percentage
+balancing valve `valve_kvs` (Kv in m3/h at 1 bar: dp_bar = (q/Kv)^2), all branches in parallel
+behind the station's header. Unless a group sets them, the Kvs are sized so that with every
+valve open the network is today's: the same system curve at the design flow and each group's
+flow share `g_flow_share` (area x heat loss x flow_mult), the valve taking `valve_authority` of
+its branch's dp. The flow split is solved from the pump curve and the branch resistances (model
+docstring); each group is fed by its own branch flow (its transport delay and emitter heat use
+it), its return temperature is measured at the building, and the common return is the mix of
+the branch returns weighted by branch flow. The API: `set_branch_valve(group, pct)` (the
+actuator runs at 100 % per `valve_run_time_s`), `branch_valve_positions_pct()`,
+`branch_flows_m3h()`, `building_return_temps_c()` and `branch_readings()`.
+
 The model core (model.py) is Cython-compiled; this module wires parameters, weather, faults
 and the public API.
 """
@@ -24,7 +38,7 @@ import numpy as np
 from heatkeeper.core import signals
 
 from . import params as plant_params
-from .model import PlantCore
+from .model import PlantCore, kv_resistance
 from .weather import Weather, synthetic_year
 
 FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop", "open_window")
@@ -86,6 +100,8 @@ class Plant(PlantCore):
         self._rng = random.Random(seed)
         self._configure_scalars(p)
         self._configure_groups(p, groups)
+        if "secondary_network" in p:
+            self._configure_branches(p, groups)
         self.set_weather(weather if weather is not None else default_weather())
         self._initial_state(p)
         self._collector_bias = [[self._rng.gauss(0.0, p["room_sensor_bias_k"]) for _ in plant_params.COLLECTOR_OFFSETS_K]
@@ -187,6 +203,34 @@ class Plant(PlantCore):
             self.g_volume[j] = g["delay_s"] * p["secondary_design_flow_m3h"] / 3600.0
         self.group_h = [p["h_tot_w_m2k"] * g["h_mult"] for g in groups]
 
+    def _configure_branches(self, p: dict[str, Any], groups: list[dict[str, Any]]) -> None:
+        """Branch resistances and balancing valves (module docstring): sized so that with every
+        valve open the design flow splits as g_flow_share at the design head."""
+        net = p["secondary_network"]
+        q_d = p["secondary_design_flow_m3h"]
+        h_d = p["pump_design_head_m"]
+        beta = net["valve_authority"]
+        self.hdr_k = net["header_share"] * self.sys_k
+        x_d = (1.0 - net["header_share"]) * h_d  # head across the branches at design (m)
+        self.bv_rangeability = net["valve_rangeability"]
+        self.bv_delta = net["valve_linear_below_pct"] / 100.0
+        self.bv_run_time_s = net["valve_run_time_s"]
+        self.bv_min_step = net["valve_min_step_pct"] / 100.0
+        pos = net["initial_valve_pct"] / 100.0
+        for j, g in enumerate(groups):
+            q_j = q_d * self.g_flow_share[j]
+            r_total = x_d / (q_j * q_j)  # m per (m3/h)^2 of the whole branch at design, valve open
+            kvs = g.get("valve_kvs")
+            # r = kv_resistance(Kv) = HEAD_PER_BAR / Kv^2, so the valve's share beta r_total gives its Kvs
+            self.g_bv_kvs[j] = float(kvs) if kvs is not None else 1.0 / math.sqrt(beta * r_total / kv_resistance(1.0))
+            kv = g.get("branch_kv")
+            self.g_branch_r[j] = kv_resistance(float(kv)) if kv is not None else (1.0 - beta) * r_total
+            self.g_bv_cmd[j] = self.g_bv_pos[j] = pos
+            # the building return sensor starts where the initial state puts the group's return
+            self.g_return_meas[j] = p["initial_room_c"] + 0.5 * (p["initial_supply_c"] - p["initial_room_c"])
+        self.branches = 1
+        self.solve_branches()
+
     def set_weather(self, weather: Weather) -> None:
         """Drive the plant with `weather` (hour 0 = plant time 0, repeating after its end)."""
         self.weather = weather
@@ -266,14 +310,14 @@ class Plant(PlantCore):
             return -fallen_k
         return -fallen_k * math.exp(-(now - closes_s) / tau_s)
 
-    def _group_index(self, group: Any) -> int:
-        """A building group by its name or its 1-based number."""
+    def _group_index(self, group: Any, what: str = "open_window") -> int:
+        """A building group by its name or its 1-based number (`what` names the caller in errors)."""
         if isinstance(group, str) and group in self.group_names:
             return self.group_names.index(group)
         if isinstance(group, int) and not isinstance(group, bool) and 1 <= group <= len(self.group_names):
             return group - 1
-        raise ValueError("open_window group=%r: must name a building group (%s) or number one, 1-%d" % (
-            group, ", ".join(self.group_names), len(self.group_names)))
+        raise ValueError("%s group=%r: must name a building group (%s) or number one, 1-%d" % (
+            what, group, ", ".join(self.group_names), len(self.group_names)))
 
     @property
     def room_temps_c(self) -> list[float]:
@@ -302,6 +346,54 @@ class Plant(PlantCore):
         """Thresholds the comfort integrals use (the legal floor and target - 2 K)."""
         self.floor_c = float(floor_c)
         self.low_c = float(low_c)
+
+    # --- secondary network: balancing valves, branch flows, building returns ---------------
+    def _need_branches(self, what: str) -> None:
+        if not self.branches:
+            raise ValueError("%s: this plant has no secondary network (build it with "
+                             "params={'secondary_network': {...}})" % what)
+
+    def set_branch_valve(self, group: Any, pct: float) -> None:
+        """Command group's balancing valve to `pct` % open (name or 1-based number); the actuator
+        runs there at 100 % per valve_run_time_s."""
+        self._need_branches("set_branch_valve")
+        j = self._group_index(group, "set_branch_valve")
+        if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0.0 <= pct <= 100.0:
+            raise ValueError("set_branch_valve %s pct=%r: must be a number in [0, 100]" % (self.group_names[j], pct))
+        self.g_bv_cmd[j] = float(pct) / 100.0
+
+    def branch_valve_commands_pct(self) -> list[float]:
+        """Each group's balancing valve command (%), in group_names order."""
+        self._need_branches("branch_valve_commands_pct")
+        return [self.g_bv_cmd[j] * 100.0 for j in range(self.n_groups)]
+
+    def branch_valve_positions_pct(self) -> list[float]:
+        """Each group's balancing valve position (%, the actuator's feedback), in group_names order."""
+        self._need_branches("branch_valve_positions_pct")
+        return [self.g_bv_pos[j] * 100.0 for j in range(self.n_groups)]
+
+    def branch_flows_m3h(self) -> list[float]:
+        """Each group's branch flow (m3/h, true); they sum to the pump flow `flow2`."""
+        self._need_branches("branch_flows_m3h")
+        return [self.g_branch_flow[j] for j in range(self.n_groups)]
+
+    def building_return_temps_c(self) -> list[float]:
+        """Each group's return temperature at the building (degC, true, as of the last building step)."""
+        self._need_branches("building_return_temps_c")
+        return [self.g_return[j] for j in range(self.n_groups)]
+
+    def branch_readings(self) -> list[dict[str, Any]]:
+        """What a building's energy valve reports, per group: valve command and position (%, 0.01
+        resolution like the Belimo setpoint/relative-position registers), the stem's travel since
+        start (full strokes), branch flow (m3/h, 0.01), return temperature (degC: immersion
+        sensor lag, 0.01), branch dp (kPa, 0.1)."""
+        self._need_branches("branch_readings")
+        dp = round(self.branch_dp_kpa(), 1)
+        return [{"group": name, "valve_cmd_pct": round(self.g_bv_cmd[j] * 100.0, 2),
+                 "valve_position_pct": round(self.g_bv_pos[j] * 100.0, 2),
+                 "valve_travel_strokes": round(self.g_bv_travel[j], 4),
+                 "flow_m3h": round(self.g_branch_flow[j], 2), "return_temp_c": round(self.g_return_meas[j], 2),
+                 "dp_kpa": dp} for j, name in enumerate(self.group_names)]
 
     # --- faults --------------------------------------------------------------------------
     def inject(self, fault: str, **params: Any) -> None:
