@@ -156,9 +156,9 @@ def print_table(summary: dict[str, Any]) -> None:
         console.print()
     start = summary.get("season_start")
     if start is not None:
-        table = Table(title="season start: from %g degC, %g days before 00:00 of day one (target: coldest group >= 18)"
-                      % (start["preseason_c"], start["preheat_days"]), title_justify="left", box=box.SIMPLE_HEAD,
-                      show_edge=False, pad_edge=False)
+        table = Table(title="season start: from %g degC, %g h before 00:00 of day one (target: coldest group >= 18)"
+                      % (start["preseason_c"], round(start["preheat_days"] * 24.0)), title_justify="left",
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("controller", no_wrap=True)
         for _key, header, _form in SEASON_START_COLUMNS:
             table.add_column(header, justify="right", no_wrap=True)
@@ -166,9 +166,14 @@ def print_table(summary: dict[str, Any]) -> None:
             if row["name"] in start["coldest_group_c_at_first_0000"]:
                 table.add_row(row["name"], *[_fmt(start[key].get(row["name"]), fmt) for key, _h, fmt in SEASON_START_COLUMNS])
         console.print(table)
-        console.print("pre-heat lower bound %s kWh/m2 (every group's air at 18 degC at 00:00; supply <= %s degC)"
-                      % (_fmt(start["preheat_lower_bound_kwh_per_m2"], "%.3f"),
-                         _fmt(start["preheat_bound_supply_cap_c"], "%.1f")))
+        if start["preheat_bound_feasible"] is False:
+            console.print("pre-heat lower bound: none, at full emitter output (supply %s degC) these groups cannot "
+                          "reach 18 degC by 00:00: %s" % (_fmt(start["preheat_bound_supply_cap_c"], "%.1f"),
+                                                         ", ".join(start["preheat_bound_short_groups"] or [])))
+        else:
+            console.print("pre-heat lower bound %s kWh/m2 (every group's air at 18 degC at 00:00; supply <= %s degC)"
+                          % (_fmt(start["preheat_lower_bound_kwh_per_m2"], "%.3f"),
+                             _fmt(start["preheat_bound_supply_cap_c"], "%.1f")))
         console.print()
     console.print("building bound %s kWh/m2, station bound %s kWh/m2 (one supply temperature, worst group at 18 degC); "
                   "habitual setpoint %s degC" % (_fmt(summary["building_bound_kwh_per_m2"], "%.1f"),

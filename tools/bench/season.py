@@ -32,7 +32,8 @@ day one the JSON's `season_start` takes the coldest group's air temperature and 
 window took; the plant's counters then start again, and the season proper is scored as without
 the phase, except that it starts from the state the controller reached instead of the found-heating
 state (the season bounds and the habitual setpoint stay those of the found-heating state).
-`preheat_lower_bound_kwh_per_m2` is tools/plant/bounds.preheat_bound over the same window.
+`preheat_lower_bound_kwh_per_m2` is tools/plant/bounds.preheat_bound over the same window. A
+controller's wall and CPU times include the window; the speed sample runs the season proper only.
 """
 
 from __future__ import annotations

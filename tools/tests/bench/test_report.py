@@ -142,3 +142,15 @@ def test_no_season_start_part_without_the_phase(capsys) -> None:
     report.print_table(summary)
     out = capsys.readouterr().out
     assert "season start" not in out and "pre-heat" not in out
+
+
+def test_season_start_table_names_the_groups_no_heat_could_bring_up_in_time(capsys) -> None:
+    spec, outcome = season_start_outcome()
+    outcome["results"]["bounds"]["preheat"] = {"kwh_per_m2": None, "feasible": False,
+                                               "short_groups": ["cold-edge", "top-floor"], "supply_cap_c": 84.9}
+    summary = report.summarise(spec, 3.0 / 24, ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    assert summary["season_start"]["ratio_to_preheat_bound"] == {"habitual": None, "curve": None, "heatkeeper": None}
+    report.print_table(summary)
+    out = " ".join(capsys.readouterr().out.split())  # the sentence may wrap at 100 columns
+    assert "from 12 degC, 72 h before 00:00 of day one" in out
+    assert "these groups cannot reach 18 degC by 00:00: cold-edge, top-floor" in out
