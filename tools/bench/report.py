@@ -36,6 +36,15 @@ TABLE_PARTS = (
     ("comfort", ("underheat_kh_below_18", "underheat_kh_below_target_minus_2", "hours_below_18", "max_deficit_k",
                  "tracking_error_p95_k", "wall_s")),
 )
+# The season-start part (with --season-start): key in summary["season_start"] (a dict by controller),
+# header, format; which group was coldest is in the JSON only (the part stays within TABLE_WIDTH).
+SEASON_START_COLUMNS = (
+    ("coldest_group_c_at_first_0000", "coldest degC 00:00", "%.2f"),
+    ("preheat_heat_kwh_per_m2", "pre-heat kWh/m2", "%.3f"),
+    ("ratio_to_preheat_bound", "/pre-heat bound", "%.2f"),
+    ("all_groups_at_18_for_h", "h all >=18", "%d"),
+    ("heating_off_h", "h off", "%d"),
+)
 
 
 def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome: dict[str, Any],
@@ -51,7 +60,7 @@ def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome
     for name in controllers:
         if name not in results:
             continue
-        row = {k: v for k, v in results[name].items() if k != "trace"}
+        row = {k: v for k, v in results[name].items() if k not in ("trace", "season_start")}  # the latter: below
         heat = row["heat_kwh_per_m2"]
         row["ratio_to_station_bound"] = heat / station if station else None
         row["ratio_to_building_bound"] = heat / building if building else None
@@ -74,6 +83,9 @@ def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome
         "errors": outcome["errors"],
         "unavailable": unavailable,
     }
+    start = season_start_summary(spec, controllers, results)
+    if start is not None:
+        summary["season_start"] = start
     hk = next((r for r in rows if r["name"] == "heatkeeper"), None)
     if hk is not None:
         summary["targets"] = {
@@ -83,7 +95,37 @@ def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome
             "less_than_curve": hk["saving_vs_curve_pct"] is not None and hk["saving_vs_curve_pct"] > 0.0,
             "tracking_p95_le_1_k": hk["tracking_error_p95_k"] <= 1.0,
         }
+        if start is not None and "heatkeeper" in start["coldest_group_c_at_first_0000"]:
+            summary["targets"]["season_start_coldest_ge_18"] = start["coldest_group_c_at_first_0000"]["heatkeeper"] >= 18.0
     return summary
+
+
+def season_start_summary(spec: dict[str, Any], controllers: list[str], results: dict[str, Any]) -> dict[str, Any] | None:
+    """`season_start` of the JSON (None without the phase): the pre-season state, then per
+    controller (dicts keyed by its name) the coldest group at 00:00 of day one, the heat of the
+    pre-heat window and its ratio to the window's lower bound."""
+    start = spec.get("season_start")
+    if not start:
+        return None
+    pre = results.get("bounds", {}).get("preheat", {})
+    bound = pre.get("kwh_per_m2")
+    out: dict[str, Any] = {"preseason_c": start["preseason_c"], "preheat_days": start["preheat_days"],
+                           "floor_c": 18.0, "preheat_lower_bound_kwh_per_m2": bound,
+                           "preheat_bound_feasible": pre.get("feasible"),
+                           "preheat_bound_short_groups": pre.get("short_groups"),
+                           "preheat_bound_supply_cap_c": pre.get("supply_cap_c")}
+    for key in ("coldest_group_c_at_first_0000", "coldest_group", "preheat_heat_kwh_per_m2",
+                "preheat_pump_energy_kwh_per_m2", "all_groups_at_18_for_h", "heating_off_h", "ratio_to_preheat_bound"):
+        out[key] = {}
+    for name in controllers:
+        phase = results.get(name, {}).get("season_start")
+        if phase is None:
+            continue
+        for key in ("coldest_group_c_at_first_0000", "coldest_group", "preheat_heat_kwh_per_m2",
+                    "preheat_pump_energy_kwh_per_m2", "all_groups_at_18_for_h", "heating_off_h"):
+            out[key][name] = phase[key]
+        out["ratio_to_preheat_bound"][name] = phase["preheat_heat_kwh_per_m2"] / bound if bound else None
+    return out
 
 
 def _fmt(value: Any, fmt: str) -> str:
@@ -111,6 +153,27 @@ def print_table(summary: dict[str, Any]) -> None:
         for row in summary["controllers"]:
             table.add_row(row["name"], *[_fmt(row.get(key), columns[key][1]) for key in keys])
         console.print(table)
+        console.print()
+    start = summary.get("season_start")
+    if start is not None:
+        table = Table(title="season start: from %g degC, %g h before 00:00 of day one (target: coldest group >= 18)"
+                      % (start["preseason_c"], round(start["preheat_days"] * 24.0)), title_justify="left",
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("controller", no_wrap=True)
+        for _key, header, _form in SEASON_START_COLUMNS:
+            table.add_column(header, justify="right", no_wrap=True)
+        for row in summary["controllers"]:
+            if row["name"] in start["coldest_group_c_at_first_0000"]:
+                table.add_row(row["name"], *[_fmt(start[key].get(row["name"]), fmt) for key, _h, fmt in SEASON_START_COLUMNS])
+        console.print(table)
+        if start["preheat_bound_feasible"] is False:
+            console.print("pre-heat lower bound: none, at full emitter output (supply %s degC) these groups cannot "
+                          "reach 18 degC by 00:00: %s" % (_fmt(start["preheat_bound_supply_cap_c"], "%.1f"),
+                                                         ", ".join(start["preheat_bound_short_groups"] or [])))
+        else:
+            console.print("pre-heat lower bound %s kWh/m2 (every group's air at 18 degC at 00:00; supply <= %s degC)"
+                          % (_fmt(start["preheat_lower_bound_kwh_per_m2"], "%.3f"),
+                             _fmt(start["preheat_bound_supply_cap_c"], "%.1f")))
         console.print()
     console.print("building bound %s kWh/m2, station bound %s kWh/m2 (one supply temperature, worst group at 18 degC); "
                   "habitual setpoint %s degC" % (_fmt(summary["building_bound_kwh_per_m2"], "%.1f"),
@@ -239,6 +302,17 @@ def markdown(summary: dict[str, Any], plots: list[tuple[str, str]]) -> str:
         lines += ["Speed (%s, %.1f days, same days both ways): interpreted %.2f s per simulated day, compiled %.2f s: "
                   "%.1fx." % (speed["controller"], speed["sample_days"], speed["interpreted_s_per_day"],
                               speed["compiled_s_per_day"], speed["speedup"]), ""]
+    start = summary.get("season_start")
+    if start is not None:
+        lines += ["Season start: every group's air and mass at %g degC %g days before 00:00 of day one; pre-heat "
+                  "lower bound %s kWh/m2." % (start["preseason_c"], start["preheat_days"],
+                                              _fmt(start["preheat_lower_bound_kwh_per_m2"], "%.3f")), "",
+                  "| controller | " + " | ".join(h for _k, h, _f in SEASON_START_COLUMNS) + " |",
+                  "|---|" + "---:|" * len(SEASON_START_COLUMNS)]
+        for name in start["coldest_group_c_at_first_0000"]:
+            lines.append("| %s | " % name + " | ".join(_fmt(start[k].get(name), f) for k, _h, f in SEASON_START_COLUMNS)
+                         + " |")
+        lines.append("")
     if summary.get("targets"):
         lines += ["Targets for heatkeeper: " + ", ".join("%s: %s" % (k, "met" if v else "NOT met")
                                                        for k, v in summary["targets"].items()), ""]

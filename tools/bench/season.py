@@ -21,6 +21,19 @@ setpoint 0), except while the valve is on its seat and the supply is above the s
 rooms on mild days return the water above the 20 degC minimum: no heat is delivered and no
 valve can lower the supply). `tracking_seated_share` says how many cycles that left out and
 `tracking_error_p95_all_k` gives the p95 with them (tools/plant/local_control.Recorder).
+
+Season start (`--season-start`, off by default so the season figures stay as they were): the
+run begins `--preheat-days` (default 3) before 00:00 of the season's first day, in the
+documented pre-season state (tools/plant params `initial_preseason`): every group's air and
+envelope mass at `--preseason-c` (default 12 degC), the emitters and network water at it too, the
+valve shut, the pumps running (fill and cold circulation done). Each controller runs through the
+window as it would in the season (heating allowed; nothing tells it a season starts). At 00:00 of
+day one the JSON's `season_start` takes the coldest group's air temperature and the heat the
+window took; the plant's counters then start again, and the season proper is scored as without
+the phase, except that it starts from the state the controller reached instead of the found-heating
+state (the season bounds and the habitual setpoint stay those of the found-heating state).
+`preheat_lower_bound_kwh_per_m2` is tools/plant/bounds.preheat_bound over the same window. A
+controller's wall and CPU times include the window; the speed sample runs the season proper only.
 """
 
 from __future__ import annotations
@@ -43,6 +56,8 @@ HABITUAL_MARGIN_K = 1.0  # above the highest supply temperature the station boun
 ROOM_PERIOD_S = 300.0  # collectors -> controller, as the supervisor relays them
 FLOOR_C = 18.0
 CONTROL_PERIOD_S = 1.0
+PRESEASON_C = 12.0  # the pre-season state of --season-start: every group's air and mass (degC)
+PREHEAT_DAYS = 3.0  # how long before 00:00 of the first day the season-start phase begins
 # Settings the benchmark passes to heatkeeper's controller (its defaults otherwise), each as a
 # commissioning engineer would set them at this station:
 # - room_feedback.target_c 18.6: the default statistic (each group's median collector, then
@@ -75,6 +90,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="days run interpreted vs compiled for the speed-up figure (0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--report", metavar="DIR", help="write a markdown report with PNG plots to DIR")
+    parser.add_argument("--season-start", action="store_true",
+                        help="begin cold, --preheat-days before the first day, and report season_start "
+                             "(the coldest group at 00:00 of day one, the pre-heat heat and its lower bound)")
+    parser.add_argument("--preseason-c", type=float,
+                        help="pre-season air and mass temperature of every group (degC, default %g; "
+                             "with --season-start)" % PRESEASON_C)
+    parser.add_argument("--preheat-days", type=float,
+                        help="days before 00:00 of the first day the run begins (default %g, whole hours; "
+                             "with --season-start)" % PREHEAT_DAYS)
 
 
 # --- weather and plant ---------------------------------------------------------------------
@@ -138,13 +162,37 @@ def room_target_c(settings: dict[str, Any]) -> float:
     return float(core_settings.DEFAULTS["station"]["room_setpoint_c"])
 
 
-def make_plant(spec: dict[str, Any]) -> tuple[Any, float]:
+def make_plant(spec: dict[str, Any], preseason: bool = False) -> tuple[Any, float]:
+    """The plant at the season start (found heating), or with `preseason` in the pre-season
+    state `spec["season_start"]["preheat_days"]` before it."""
     from heatkeeper.tools.plant import Plant
 
     weather, days = load_weather(spec)
-    plant = Plant(weather=weather, seed=spec["seed"])
+    start = spec.get("season_start")
+    if preseason and start:
+        weather = weather.rotated(-preheat_steps_h(start))
+        plant = Plant(params={"initial_room_c": float(start["preseason_c"]), "initial_preseason": 1.0},
+                      weather=weather, seed=spec["seed"])
+    else:
+        plant = Plant(weather=weather, seed=spec["seed"])
     plant.set_comfort_thresholds(FLOOR_C, room_target_c(spec["settings"]) - 2.0)
     return plant, days
+
+
+def preheat_steps_h(start: dict[str, Any]) -> int:
+    """The pre-heat window in whole hours."""
+    return int(round(float(start["preheat_days"]) * 24.0))
+
+
+def _restart_counters(plant: Any) -> None:
+    """Zero what the season's figures count (heat, pump energy, valve travel, make-up, comfort
+    integrals); the meter reading the controller sees runs on, as on a real station."""
+    plant.heat_kwh = 0.0
+    plant.pump_energy_kwh = 0.0
+    plant.valve_travel = 0.0
+    plant.makeup_m3 = 0.0
+    for j in range(plant.n_groups):
+        plant.g_kh_floor[j] = plant.g_kh_low[j] = plant.g_h_floor[j] = plant.g_max_deficit[j] = 0.0
 
 
 # --- one controller over the season ----------------------------------------------------------
@@ -153,47 +201,76 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
     """Run controller `name` over the season; returns its figures and hourly trace."""
     from heatkeeper.tools.plant.local_control import Recorder, SupplyLoop
 
-    plant, days = make_plant(spec)
-    rec = Recorder(plant.time_s)
+    start: dict[str, Any] = spec.get("season_start") or {}
+    plant, days = make_plant(spec, preseason=bool(start))
     total = int(round(days * 86400.0 / CONTROL_PERIOD_S))
+    pre = int(round(preheat_steps_h(start) * 3600.0 / CONTROL_PERIOD_S)) if start else 0
     chunk = int(3600.0 / CONTROL_PERIOD_S)
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     if name in ("habitual", "curve"):
         xs = [p[0] for p in ECL_CURVE]
         ys = [p[1] for p in ECL_CURVE]
-        loop = SupplyLoop(xs, ys, habitual_c if name == "habitual" else 0.0, ECL_PI["kp_pct_k"], ECL_PI["ti_s"],
-                          ECL_PI["neutral_zone_k"])
-        done = 0
-        while done < total:
-            n = min(chunk, total - done)
-            loop.run(plant, rec, n, CONTROL_PERIOD_S)
-            done += n
-            if progress is not None:
-                progress.value = done / total
+        loop: Any = SupplyLoop(xs, ys, habitual_c if name == "habitual" else 0.0, ECL_PI["kp_pct_k"], ECL_PI["ti_s"],
+                               ECL_PI["neutral_zone_k"])
     elif name == "heatkeeper":
-        _run_heatkeeper(plant, rec, spec, total, chunk, progress)
+        from heatkeeper.core.station import StationController
+        from heatkeeper.tools.plant.local_control import StationLoop
+
+        loop = StationLoop(StationController(spec["settings"] or None), plant, ROOM_PERIOD_S)
     else:
         raise ValueError("unknown controller %r: choose from %s" % (name, ", ".join(CONTROLLERS)))
+    phase: dict[str, Any] | None = None
+    if pre:
+        rec = Recorder(plant.time_s)
+        _run_loop(loop, plant, rec, pre, chunk, progress, 0, pre + total)
+        phase = season_start_figures(plant, rec, start)
+        _restart_counters(plant)
+    rec = Recorder(plant.time_s)
+    _run_loop(loop, plant, rec, total, chunk, progress, pre, pre + total)
+    if pre:  # the trace's hours count from 00:00 of day one, as without the phase
+        rec.trace["hour"] = [h - preheat_steps_h(start) for h in rec.trace["hour"]]
     wall = time.perf_counter() - t0
     result = figures(name, plant, rec, days, wall)
+    if phase is not None:
+        result["season_start"] = phase
     # CPU time of this process: on a shared machine the wall time also counts others' work.
     result["cpu_s"] = time.process_time() - cpu0
     return result
 
 
-def _run_heatkeeper(plant: Any, rec: Any, spec: dict[str, Any], total: int, chunk: int, progress: Any) -> None:
-    from heatkeeper.core.station import StationController
-    from heatkeeper.tools.plant.local_control import StationLoop
-
-    loop = StationLoop(StationController(spec["settings"] or None), plant, ROOM_PERIOD_S)
+def _run_loop(loop: Any, plant: Any, rec: Any, steps: int, chunk: int, progress: Any, before: int, grand: int) -> None:
+    """`steps` control periods of `loop` on `plant`, an hour at a time; progress over `grand` steps."""
     done = 0
-    while done < total:
-        n = min(chunk, total - done)
+    while done < steps:
+        n = min(chunk, steps - done)
         loop.run(plant, rec, n, CONTROL_PERIOD_S)
         done += n
         if progress is not None:
-            progress.value = done / total
+            progress.value = (before + done) / grand
+
+
+def season_start_figures(plant: Any, rec: Any, start: dict[str, Any]) -> dict[str, Any]:
+    """At 00:00 of day one: the coldest group, the heat the pre-heat window took, since when
+    (hours before 00:00, from the hourly trace) every group has stayed at 18 degC or above, and
+    the whole hours of the window the controller had heating off (supply setpoint 0: a summer
+    cut-out on a mild day)."""
+    rooms = plant.room_temps_c
+    coldest = min(range(len(rooms)), key=lambda j: rooms[j])
+    area = plant.params["floor_area_m2"]
+    warm_h = 0
+    for temp_c in reversed(rec.trace["coldest_room_c"]):
+        if temp_c < FLOOR_C:
+            break
+        warm_h += 1
+    if rooms[coldest] < FLOOR_C:
+        warm_h = 0
+    return {"coldest_group_c_at_first_0000": rooms[coldest], "coldest_group": plant.group_names[coldest],
+            "preheat_heat_kwh_per_m2": plant.heat_kwh / area,
+            "preheat_pump_energy_kwh_per_m2": plant.pump_energy_kwh / area,
+            "all_groups_at_18_for_h": warm_h, "heating_off_h": sum(1 for sp in rec.trace["setpoint_c"] if sp <= 0.0),
+            "preseason_c": float(start["preseason_c"]),
+            "preheat_days": float(start["preheat_days"])}
 
 
 def figures(name: str, plant: Any, rec: Any, days: float, wall_s: float) -> dict[str, Any]:
@@ -245,10 +322,20 @@ def compute_bounds(spec: dict[str, Any], progress: Any = None) -> dict[str, Any]
     b = season_bounds(plant, days, FLOOR_C, dt_s=600.0)
     supply = b["supply_c"]
     needed = float(np.nanmax(supply)) if np.isfinite(supply).any() else 40.0
+    result = {"building_kwh_per_m2": b["building_kwh"] / b["area_m2"], "station_kwh_per_m2": b["station_kwh"] / b["area_m2"],
+              "habitual_setpoint_c": needed + HABITUAL_MARGIN_K}
+    start = spec.get("season_start")
+    if start:
+        from heatkeeper.tools.plant.bounds import preheat_bound
+
+        cold, _days = make_plant(spec, preseason=True)
+        pb = preheat_bound(cold, preheat_steps_h(start) / 24.0, FLOOR_C, dt_s=300.0)
+        result["preheat"] = {"kwh_per_m2": pb["kwh_per_m2"] if pb["feasible"] else None, "feasible": pb["feasible"],
+                             "short_groups": pb["short_groups"], "supply_cap_c": pb["supply_cap_c"]}
     if progress is not None:
         progress.value = 1.0
-    return {"building_kwh_per_m2": b["building_kwh"] / b["area_m2"], "station_kwh_per_m2": b["station_kwh"] / b["area_m2"],
-            "habitual_setpoint_c": needed + HABITUAL_MARGIN_K, "wall_s": time.perf_counter() - t0}
+    result["wall_s"] = time.perf_counter() - t0
+    return result
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -312,7 +399,7 @@ def run_all(spec: dict[str, Any], controllers: list[str], jobs: int, on_progress
 def speed_sample(spec: dict[str, Any], controller: str, days: float) -> dict[str, Any]:
     """Wall time per simulated day, interpreted vs compiled, for the same days (subprocesses)."""
     out: dict[str, Any] = {"controller": controller, "sample_days": days}
-    sample = dict(spec, days=days)
+    sample = dict(spec, days=days, season_start=None)  # the speed of the season proper
     for label, env_key in (("compiled", "HEATKEEPER_REQUIRE_CEXT"), ("interpreted", "HEATKEEPER_DISABLE_CEXT")):
         env = dict(os.environ)
         env.pop("HEATKEEPER_DISABLE_CEXT", None)
@@ -370,8 +457,12 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, An
         settings = load_settings(args.settings)
     except ValueError as exc:
         problems.append("--settings %s: %s" % (args.settings, exc))
+    season_start, start_problems = season_start_spec(args)
+    problems += start_problems
     spec = {"city": args.city, "weather": args.weather, "days": args.days, "start_day": args.start_day, "seed": args.seed,
             "settings": settings}
+    if season_start is not None:  # absent without the phase: the spec, and so every figure, as before
+        spec["season_start"] = season_start
     days = 0.0
     if not any(p.startswith(("--days", "--seed")) for p in problems):  # the weather needs both
         try:
@@ -383,6 +474,32 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, An
         if problem:
             problems.append(problem)
     return problems, spec, controllers, days
+
+
+def season_start_spec(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[str]]:
+    """({"preseason_c", "preheat_days"} or None without --season-start, problems)."""
+    problems = []
+    on = bool(getattr(args, "season_start", False))
+    preseason_c = getattr(args, "preseason_c", None)
+    preheat_days = getattr(args, "preheat_days", None)
+    if not on:
+        for flag, value in (("--preseason-c", preseason_c), ("--preheat-days", preheat_days)):
+            if value is not None:
+                problems.append("%s=%r: only with --season-start" % (flag, value))
+        return None, problems
+    preseason_c = PRESEASON_C if preseason_c is None else preseason_c
+    preheat_days = PREHEAT_DAYS if preheat_days is None else preheat_days
+    if not (math.isfinite(preseason_c) and 0.0 <= preseason_c < FLOOR_C):
+        problems.append("--preseason-c=%r: must be in [0, %g) degC (a pre-season state below the floor)"
+                        % (preseason_c, FLOOR_C))
+    hours = preheat_days * 24.0 if math.isfinite(preheat_days) else float("nan")
+    if not (0.0 < preheat_days <= 30.0 and abs(hours - round(hours)) < 1e-9):
+        problems.append("--preheat-days=%r: must be in (0, 30] days and a whole number of hours (e.g. 3, 0.5)"
+                        % preheat_days)
+    if args.start_day:
+        problems.append("--start-day=%r: --season-start begins before the season's first day; use --start-day 0"
+                        % args.start_day)
+    return {"preseason_c": float(preseason_c), "preheat_days": float(preheat_days)}, problems
 
 
 def run(args: argparse.Namespace) -> int:

@@ -102,6 +102,10 @@ DEFAULTS: dict[str, float] = {
     "initial_room_c": 20.0,
     "initial_supply_c": 55.0,
     "initial_valve_pct": 30.0,
+    # 1.0: the pre-season state (the season benchmark's season-start phase): every group's air
+    # and envelope mass, the emitters and the network water at initial_room_c, the valve shut, no
+    # emitter heat; pumps running (fill and cold circulation done). 0.0: found heating, as above.
+    "initial_preseason": 0.0,
     "water_rho_cp_kj_m3k": 4080.0,  # water at about 70 degC: 977 kg/m3 x 4.19 kJ/kgK
 }
 
@@ -180,6 +184,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "primary_dp_kpa": (0.0, 1000.0),
     "secondary_volume_m3": (1.0, 2000.0),
     "hx_tau_s": (1.0, 600.0),
+    "initial_preseason": (0.0, 1.0),
 }
 
 

@@ -239,9 +239,14 @@ class Plant(PlantCore):
         self.n_hours = len(weather.temp_c)
 
     def _initial_state(self, p: dict[str, Any]) -> None:
+        """Found heating (rooms at initial_room_c, mass at its steady state, emitters at the heat
+        loss, water at initial_supply_c, valve at initial_valve_pct), or with initial_preseason the
+        pre-season state: air, mass, emitters and network water all at initial_room_c, valve shut."""
         self.slow_step(0.0)  # weather at t = 0
         to = self.outdoor_c
         ti = p["initial_room_c"]
+        cold = p["initial_preseason"] >= 0.5
+        supply_c = ti if cold else p["initial_supply_c"]
         for j in range(self.n_groups):
             # mass node at its steady state for the air temperature and the outdoor temperature
             h = self.group_h[j]
@@ -249,20 +254,20 @@ class Plant(PlantCore):
             h_mo = h - h_ao
             h_am = p["h_am_w_m2k"]
             self.g_ta[j] = ti
-            self.g_tm[j] = (h_am * ti + h_mo * to) / (h_am + h_mo)
+            self.g_tm[j] = ti if cold else (h_am * ti + h_mo * to) / (h_am + h_mo)
             self.g_room_meas[j] = ti
-            self.g_supply[j] = p["initial_supply_c"]
-            self.g_return[j] = ti + 0.5 * (p["initial_supply_c"] - ti)
+            self.g_supply[j] = supply_c
+            self.g_return[j] = ti + 0.5 * (supply_c - ti)
             self.g_lmtd[j] = 0.0
             # emitters start at the group's heat loss, so a run does not begin with a cold dip
             loss_w_m2 = h * (ti - to) - p["internal_gain_w_m2"]
-            self.g_q_emit[j] = max(0.0, loss_w_m2) * self.g_area[j] / 1000.0
-        self.ts_hx = self.ts_station = self.m_ts = p["initial_supply_c"]
-        self.tr_station = self.m_tr = ti + 0.6 * (p["initial_supply_c"] - ti)
+            self.g_q_emit[j] = 0.0 if cold else max(0.0, loss_w_m2) * self.g_area[j] / 1000.0
+        self.ts_hx = self.ts_station = self.m_ts = supply_c
+        self.tr_station = self.m_tr = ti + 0.6 * (supply_c - ti)
         for k in range(len(self.hist_temp)):
-            self.hist_temp[k] = p["initial_supply_c"]
+            self.hist_temp[k] = supply_c
             self.ret_temp[k] = self.tr_station
-        self.motor = self.stem = self.valve_cmd = p["initial_valve_pct"] / 100.0
+        self.motor = self.stem = self.valve_cmd = 0.0 if cold else p["initial_valve_pct"] / 100.0
         frac = min(1.0, max(0.0, (5.0 - to) / (5.0 - self.design_outdoor_c)))
         self.tp_comp_c = self.primary_min_c + (self.primary_design_c - self.primary_min_c) * frac
         self.tp_in = self.m_tp_in = self.tp_comp_c

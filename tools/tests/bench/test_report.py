@@ -85,3 +85,72 @@ def test_table_fits_a_100_column_terminal(capsys, monkeypatch) -> None:
         cells = " ".join(lines)
         for key, _header, fmt in report.COLUMNS:
             assert report._fmt(row.get(key), fmt) in cells, (row["name"], key)
+
+
+def season_start_outcome() -> tuple[dict, dict]:
+    results = fake_results()
+    results["bounds"]["preheat"] = {"kwh_per_m2": 0.2, "feasible": True, "short_groups": [], "supply_cap_c": 87.2}
+    for name, coldest, heat in (("habitual", 21.4, 1.6), ("curve", 21.8, 1.5), ("heatkeeper", 17.9, 1.3)):
+        results[name]["season_start"] = {"coldest_group_c_at_first_0000": coldest, "coldest_group": "floor-heated-09",
+                                         "preheat_heat_kwh_per_m2": heat, "preheat_pump_energy_kwh_per_m2": 0.01,
+                                         "all_groups_at_18_for_h": 0 if coldest < 18.0 else 58, "heating_off_h": 2,
+                                         "preseason_c": 12.0, "preheat_days": 3.0}
+    spec = {"city": "arxan", "weather": None, "seed": 0, "season_start": {"preseason_c": 12.0, "preheat_days": 3.0}}
+    return spec, {"results": results, "errors": {}}
+
+
+def test_season_start_summary_per_controller() -> None:
+    spec, outcome = season_start_outcome()
+    summary = report.summarise(spec, 3.0 / 24, ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    start = summary["season_start"]
+    assert start["preseason_c"] == 12.0 and start["preheat_days"] == 3.0
+    assert start["preheat_lower_bound_kwh_per_m2"] == 0.2
+    assert start["coldest_group_c_at_first_0000"] == {"habitual": 21.4, "curve": 21.8, "heatkeeper": 17.9}
+    assert start["preheat_heat_kwh_per_m2"]["curve"] == 1.5
+    assert abs(start["ratio_to_preheat_bound"]["heatkeeper"] - 6.5) < 1e-9
+    assert summary["targets"]["season_start_coldest_ge_18"] is False  # 17.9 degC at 00:00
+    rows = {r["name"]: r for r in summary["controllers"]}
+    assert "season_start" not in rows["curve"]  # one place in the JSON: summary["season_start"]
+
+
+def test_season_start_table_fits_100_columns_and_shows_every_figure(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    spec, outcome = season_start_outcome()
+    summary = report.summarise(spec, 3.0 / 24, ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    report.print_table(summary)
+    out = capsys.readouterr().out
+    too_wide = [line for line in out.splitlines() if len(line) > 100]
+    assert too_wide == [], "\n".join(too_wide)
+    assert "\u2026" not in out
+    for _key, header, _fmt in report.SEASON_START_COLUMNS:
+        assert any(header in line for line in out.splitlines()), header
+    start = summary["season_start"]
+    for name in ("habitual", "curve", "heatkeeper"):
+        lines = [line for line in out.splitlines() if line.startswith(name + " ")]
+        assert len(lines) == len(report.TABLE_PARTS) + 1, (name, lines)
+        for key, _header, fmt in report.SEASON_START_COLUMNS:
+            assert report._fmt(start[key][name], fmt) in lines[-1], (name, key)
+    assert "pre-heat lower bound 0.200 kWh/m2" in out
+    assert "supply <= 87.2 degC" in out
+
+
+def test_no_season_start_part_without_the_phase(capsys) -> None:
+    outcome = {"results": fake_results(), "errors": {}}
+    summary = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 3.0 / 24,
+                               ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    assert "season_start" not in summary
+    report.print_table(summary)
+    out = capsys.readouterr().out
+    assert "season start" not in out and "pre-heat" not in out
+
+
+def test_season_start_table_names_the_groups_no_heat_could_bring_up_in_time(capsys) -> None:
+    spec, outcome = season_start_outcome()
+    outcome["results"]["bounds"]["preheat"] = {"kwh_per_m2": None, "feasible": False,
+                                               "short_groups": ["cold-edge", "top-floor"], "supply_cap_c": 84.9}
+    summary = report.summarise(spec, 3.0 / 24, ["habitual", "curve", "heatkeeper"], outcome, {}, 2.0, [])
+    assert summary["season_start"]["ratio_to_preheat_bound"] == {"habitual": None, "curve": None, "heatkeeper": None}
+    report.print_table(summary)
+    out = " ".join(capsys.readouterr().out.split())  # the sentence may wrap at 100 columns
+    assert "from 12 degC, 72 h before 00:00 of day one" in out
+    assert "these groups cannot reach 18 degC by 00:00: cold-edge, top-floor" in out

@@ -152,3 +152,89 @@ def test_step_benchmark_prints_both_builds(capsys: pytest.CaptureFixture[str]) -
     assert result["compiled_us_per_step"] == result["compiled"]["step_dict"]
     assert result["interpreted_us_per_step"] == result["interpreted"]["step_dict"]
     assert result["speedup"] == result["interpreted_us_per_step"] / result["compiled_us_per_step"]
+
+
+# --- the season-start phase ----------------------------------------------------------------
+
+def test_season_start_off_by_default_leaves_the_figures_bit_identical(capsys: pytest.CaptureFixture[str]) -> None:
+    # the figure this command printed before the season-start phase existed
+    code = cli_main(["bench", "season", "--city", "arxan", "--days", "3", "--json", "--interpreted-days", "0",
+                     "--controllers", "heatkeeper"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out["errors"]
+    assert out["controllers"][0]["heat_kwh_per_m2"] == 1.0259675881056307
+    assert "season_start" not in out
+    assert "season_start_coldest_ge_18" not in out["targets"]
+
+
+def test_season_start_phase_reports_the_first_0000_and_the_preheat_bound(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path) -> None:
+    code = cli_main(["bench", "season", "--city", "arxan", "--days", "0.25", "--json", "--interpreted-days", "0",
+                     "--season-start", "--preseason-c", "11", "--preheat-days", "1.5", "--report", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out["errors"]
+    start = out["season_start"]
+    assert start["preseason_c"] == 11.0 and start["preheat_days"] == 1.5 and start["floor_c"] == 18.0
+    bound = start["preheat_lower_bound_kwh_per_m2"]
+    assert start["preheat_bound_feasible"] is True and start["preheat_bound_short_groups"] == []
+    assert 0.0 < bound < 1.0
+    names = [row["name"] for row in out["controllers"]]
+    assert sorted(names) == ["curve", "habitual", "heatkeeper"]
+    for name in names:
+        coldest = start["coldest_group_c_at_first_0000"][name]
+        # warmed from 11 degC, and not absurdly: no group is above 30 degC at 00:00
+        assert 11.0 < coldest < 30.0, (name, coldest)
+        assert start["coldest_group"][name] in ("cold-edge", "top-floor", "ground-floor", "floor-heated-09") or \
+            start["coldest_group"][name].startswith("block-")
+        # no controller beats the lower bound; each used real heat to get there
+        assert start["preheat_heat_kwh_per_m2"][name] >= bound
+        assert start["ratio_to_preheat_bound"][name] == start["preheat_heat_kwh_per_m2"][name] / bound
+        assert 0 <= start["all_groups_at_18_for_h"][name] <= 36
+        assert 0 <= start["heating_off_h"][name] <= 36
+    rows = {row["name"]: row for row in out["controllers"]}
+    # the season proper is counted from 00:00 of day one: its heat is six hours' worth, far below
+    # the pre-heat window's (a day and a half from cold), and its trace starts at hour 1
+    for name, row in rows.items():
+        assert 0.0 < row["heat_kwh_per_m2"] < start["preheat_heat_kwh_per_m2"][name], name
+    assert out["simulated_s"] == 0.25 * 86400.0
+    assert out["targets"]["season_start_coldest_ge_18"] == (start["coldest_group_c_at_first_0000"]["heatkeeper"] >= 18.0)
+    assert "Season start: every group's air and mass at 11 degC 1.5 days before 00:00" in (tmp_path / "report.md").read_text()
+
+
+def test_season_start_counters_restart_at_the_first_0000() -> None:
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": 0.125, "seed": 0, "settings": {},
+                            "season_start": {"preseason_c": 12.0, "preheat_days": 0.5}}
+    result = season.simulate("curve", spec)
+    trace = result["trace"]
+    assert trace["hour"] == [1.0, 2.0, 3.0]  # hours of the season proper, as without the phase
+    assert result["heat_kwh_per_m2"] == pytest.approx(trace["heat_kwh"][-1] / result["floor_area_m2"], rel=0.02)
+    assert trace["heat_kwh"][0] < trace["heat_kwh"][-1]
+    phase = result["season_start"]
+    assert phase["preheat_heat_kwh_per_m2"] > result["heat_kwh_per_m2"]
+    # half a day is too short for the curve from 12 degC: the K.h below 18 of the window are
+    # not the season's (restarted at 00:00), which counts only what follows
+    assert phase["coldest_group_c_at_first_0000"] < 18.0
+    assert result["underheat_kh_below_18"] <= 3.0 * (18.0 - phase["coldest_group_c_at_first_0000"])
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--preheat-days", "2"], "--preheat-days=2.0: only with --season-start"),
+        (["--preseason-c", "10"], "--preseason-c=10.0: only with --season-start"),
+        (["--season-start", "--preheat-days", "0.3"], "--preheat-days=0.3: must be in (0, 30] days and a whole number"),
+        (["--season-start", "--preheat-days", "0"], "--preheat-days=0.0: must be in (0, 30]"),
+        (["--season-start", "--preheat-days", "nan"], "--preheat-days=nan: must be in (0, 30]"),
+        (["--season-start", "--preseason-c", "18"], "--preseason-c=18.0: must be in [0, 18) degC"),
+        (["--season-start", "--preseason-c", "nan"], "--preseason-c=nan: must be in [0, 18) degC"),
+        (["--season-start", "--start-day", "5"], "--start-day=5: --season-start begins before the season's first day"),
+    ],
+)
+def test_bad_season_start_arguments_are_refused(argv: list[str], message: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    season.add_arguments(parser)
+    assert season.run(parser.parse_args(argv + ["--days", "1", "--json"])) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
