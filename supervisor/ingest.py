@@ -44,20 +44,7 @@ from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
 from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
-from .storage.base import (
-    AGG_UPSERT_SQL,
-    EPOCH_CLOSE_SQL,
-    EPOCH_OPEN_SQL,
-    EQUIPMENT_UPSERT_SQL,
-    STATE_UPDATE_SQL,
-    AggRow,
-    Step,
-    Storage,
-    UplinkRow,
-    bucket_of,
-    refuses_row,
-    state_row,
-)
+from .storage.base import AggRow, Storage, UplinkRow, bucket_of, refuses_row
 
 log = logging.getLogger(__name__)
 
@@ -533,13 +520,11 @@ class Ingest:
         fresh = {k: aggregates.new_epoch_id() for k in slices} if reopen else {}
         try:  # the rows are built inside: a failure merges the aggregates back, never loses them
             agg_rows: list[AggRow] = aggregates.rows(taken)
-            states = [state_row(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
-                                      EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
-            closing = [(now_ts, self.aggregates.epochs[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
-            steps: list[Step] = [(AGG_UPSERT_SQL, agg_rows), (EQUIPMENT_UPSERT_SQL, self.equipment.rows(dirty)),
-                                 (STATE_UPDATE_SQL, states), (EPOCH_CLOSE_SQL, closing),
-                                 (EPOCH_OPEN_SQL, [(e, self.owner, now_ts) for e in fresh.values()])]
-            await self.storage.transaction(steps)
+            states = [(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
+                             EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
+            closing = [self.aggregates.epochs[k] for k in slices if not first] + list(also_close or ())
+            await self.storage.write_derived(agg_rows, self.equipment.rows(dirty), states, closing,
+                                             list(fresh.values()), self.owner, now_ts)
         except BaseException:
             self.aggregates.give_back(taken)  # so nothing is lost on a failed write
             raise

@@ -211,6 +211,18 @@ class Storage:
         if rows:
             await self.executemany(AGG_UPSERT_SQL, rows)
 
+    async def write_derived(self, aggregates: Sequence[AggRow], equipment: Sequence[EquipmentRow],
+                            states: Sequence[tuple[str, dict[str, Any]]], close_epochs: Sequence[int],
+                            open_epochs: Sequence[int], owner: str, now_ts: float) -> None:
+        """In one transaction, all or nothing: add 5-minute aggregate contributions, write
+        equipment records (absolute values) and station states [(station_id, state)], close
+        the aggregation epochs `close_epochs` and open `open_epochs` for ingest process `owner`
+        (see the module docstring: what was derived is written with the closing of its epochs)."""
+        await self.transaction([(AGG_UPSERT_SQL, aggregates), (EQUIPMENT_UPSERT_SQL, equipment),
+                                (STATE_UPDATE_SQL, [state_row(sid, state) for sid, state in states]),
+                                (EPOCH_CLOSE_SQL, [(now_ts, epoch) for epoch in close_epochs]),
+                                (EPOCH_OPEN_SQL, [(epoch, owner, now_ts) for epoch in open_epochs])])
+
     # --- aggregation epochs (see the module docstring) ----------------------------------------
     async def open_epochs(self, owner: str) -> list[int]:
         """Epochs of this ingest process whose derived data was never written (a crash)."""
