@@ -46,6 +46,12 @@ from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
 from .storage.base import AggRow, Storage, UplinkRow, bucket_of, refuses_row
 
+fast_loads: Callable[[bytes], Any] | None
+try:  # [supervisor] installs it: parses an uplink about 3x faster than json (see codec.decode_uplink_of)
+    from orjson import loads as fast_loads
+except ImportError:  # a bare install: the json module alone, same answers
+    fast_loads = None
+
 log = logging.getLogger(__name__)
 
 AckHandler = Callable[[str, dict[str, Any], float], None]
@@ -211,7 +217,7 @@ class Ingest:
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
-                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # the topic is parsed once
+                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s, fast_loads)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
                 self._queue(msg, payload)
