@@ -476,9 +476,12 @@ class Ingest:
             # every number and the bucket first, before anything changes: a message that gets
             # past the codec with a value no float can hold fails alone (quarantined by
             # _derive_guarded) instead of poisoning the aggregates of its whole slice
-            numbers = [(field, float(value)) for field, value in values.items() if value is not None]
+            if None in values.values():
+                numbers = {field: float(value) for field, value in values.items() if value is not None}
+            else:  # the usual sample, converted in C
+                numbers = dict(zip(values, map(float, values.values()), strict=True))
             # bounded finite values have a finite sum; one NaN or infinity makes it non-finite
-            if not math.isfinite(sum([v for _f, v in numbers], ts)):
+            if not math.isfinite(sum(numbers.values(), ts)):
                 raise ValueError("a value or ts is not finite")
             k = (sid, bucket_of(ts))
             live_state.take_values(st, msg["seq"], ts, body, received)
