@@ -111,10 +111,16 @@ class _Link:
         if paho is None or not hasattr(paho, "on_message"):
             return
 
+        handle = ingest.handle
+
         def on_message(_client: Any, _userdata: Any, message: Any) -> None:
-            if not self.refuse_retained(ingest, message.topic, message.payload, message.retain, message.mid,
-                                        message.qos):
-                ingest.handle(message.topic, message.payload, self.acker(message.mid, message.qos))
+            topic = message.topic  # paho decodes it on every access
+            payload = message.payload
+            # a live, non-empty delivery (nearly all) skips the retained check altogether
+            if (message.retain or not payload) and self.refuse_retained(ingest, topic, payload, message.retain,
+                                                                        message.mid, message.qos):
+                return
+            handle(topic, payload, self.acker(message.mid, message.qos))
 
         paho.on_message = on_message
 
