@@ -2,7 +2,8 @@
 QoS 1 deliveries to the broker only once stored, clear retained data, reconnect with back-off.
 
 aiomqtt is pinned <3, where `Client._client` is the paho client underneath: `paho_of` is the
-one place that reaches for it (manual acks, direct delivery, the protocol version).
+one place in heatkeeper that reaches for it (manual acks, direct delivery, the protocol
+version); the station's uplink extends aiomqtt.Client instead (firmware/uplink.py).
 """
 
 from __future__ import annotations
