@@ -201,8 +201,12 @@ class Storage:
         keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 400):
             part = keys[i:i + 400]
-            rows = await self.fetch("SELECT station_id, seq, ts, kind FROM uplinks WHERE (station_id, seq) IN (%s)"
-                                    % ", ".join("(?, ?)" for _ in part), [x for key in part for x in key])
+            # a join with the keys as a table: looked up by the primary key (SQLite scans the
+            # whole table for "(station_id, seq) IN (...)", once per ingest batch with a resend)
+            rows = await self.fetch(
+                "WITH k (station_id, seq) AS (VALUES %s) SELECT u.station_id, u.seq, u.ts, u.kind FROM k "
+                "JOIN uplinks u ON u.station_id = k.station_id AND u.seq = k.seq"
+                % ", ".join("(CAST(? AS TEXT), CAST(? AS BIGINT))" for _ in part), [x for key in part for x in key])
             for sid, seq, ts, kind in rows:
                 out[(str(sid), int(seq))] = (float(ts), str(kind))
         return out

@@ -40,3 +40,35 @@ async def test_write_derived_is_all_or_nothing(storage: Any) -> None:
     assert await storage.equipment("st-1") == []
     assert (await storage.stations())[0]["state"] == {}
     assert await _epochs(storage) == {21: None, 22: None}
+
+
+async def test_stored_uplinks_finds_resends_by_key(storage: Any) -> None:
+    rows = [("st-%d" % (i % 50), i, 1000.0 + i, "telemetry", '{"v":1}', 2000.0 + i, 7) for i in range(1, 3001)]
+    await storage.store_uplinks(rows)
+    keys = [("st-5", 5), ("st-7", 107), ("st-8", 7), ("st-9", 10 ** 12), ("st-5", 5)]
+    assert await storage.stored_uplinks(keys) == {("st-5", 5): (1005.0, "telemetry"),
+                                                  ("st-7", 107): (1107.0, "telemetry")}
+    assert await storage.stored_uplinks([]) == {}
+
+
+async def test_stored_uplinks_looks_keys_up_instead_of_scanning_the_table(tmp_path: Any) -> None:
+    """SQLite: the resend check of an ingest batch reads a few index pages, not every stored
+    uplink (it runs for nearly every batch; the table holds months of raw messages)."""
+    from heatkeeper.supervisor.storage import open_storage
+
+    storage = open_storage("sqlite", path=str(tmp_path / "sup.db"))
+    await storage.open()
+    try:
+        await storage.store_uplinks([("st-%d" % (i % 50), i, float(i), "telemetry", '{"v":1}', float(i), 7)
+                                     for i in range(1, 20001)])
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        storage._reader.set_progress_handler(count, 100)  # every 100 virtual machine instructions
+        assert len(await storage.stored_uplinks([("st-5", 5), ("st-7", 107), ("st-1", 9)])) == 2
+        assert steps[0] < 50, "%d00 instructions for 3 keys: the table is scanned" % steps[0]
+    finally:
+        await storage.close()
