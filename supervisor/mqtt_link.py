@@ -44,7 +44,7 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
     # v5: retainAsPublished flags a retained uplink on live delivery too (v3.1.1 flags only
     # the stored copy a subscription replays), so it is cleared at once.
     paho = paho_of(client)
-    v5 = paho is not None and getattr(paho, "_protocol", 0) == 5
+    v5 = paho is not None and paho.protocol == 5  # paho-mqtt 2: MQTTProtocolVersion, an int enum
     delay_s = 0.5
     while True:
         try:
