@@ -81,6 +81,7 @@ SUPERVISOR_REQUIRES = [
     "aiohttp>=3.13.3,<4",
     "jinja2>=3.1.6,<4",
     "asyncpg>=0.30,<1",
+    "orjson>=3.10,<4",
     "argon2-cffi>=23.1,<26",
     "multidict>=6,<8",
     "aiosmtplib>=3,<6",

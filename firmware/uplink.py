@@ -6,7 +6,7 @@ see reference stack.md 3.1), QoS 1 subscriptions, explicit reconnect loop with e
 back-off and jitter. Retained status "online" on connect, retained last will "offline".
 
 Outbox drain: a window of WINDOW messages in flight, sent in sequence order. `await publish(qos=1)` returns after
-the PUBACK; aiomqtt ignores the PUBACK's v5 reason code, so a hook on paho's on_publish
+the PUBACK; aiomqtt ignores the PUBACK's v5 reason code, so `PubackClient` hears it too and
 records refusals (e.g. "Not authorized" from a broker ACL): a refused message stays in the
 outbox, an alarm event is raised and the link backs off. Acknowledged messages are deleted in
 batches; a crash between PUBACK and delete resends byte-identical copies (same seq), which
@@ -285,6 +285,21 @@ def session_properties(expiry_s: int) -> Properties:
     return props
 
 
+class PubackClient(aiomqtt.Client):
+    """An aiomqtt.Client that also hands each PUBACK's reason code to `on_puback` (aiomqtt
+    ignores it). aiomqtt is pinned <3, where `_on_publish` is the paho callback the client
+    installs for itself; extending it is the one hook needed, so the firmware never reaches
+    for the paho client underneath."""
+
+    def __init__(self, on_puback: Callable[[Any], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_puback = on_puback
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+        self._on_puback(reason_code)
+        super()._on_publish(client, userdata, mid, reason_code, properties)
+
+
 class Uplink:
     """The station's MQTT link: outbox sender, command and room-reading receiver, reconnect loop."""
 
@@ -336,23 +351,17 @@ class Uplink:
             will=aiomqtt.Will(codec.status_topic(self.station_id), codec.STATUS_OFFLINE.encode(), qos=1, retain=True),
         )
         if self.cfg.protocol == "3.1.1":
-            return aiomqtt.Client(self.cfg.host, self.cfg.port, protocol=aiomqtt.ProtocolVersion.V311,
-                                  clean_session=False, **common)
-        return aiomqtt.Client(self.cfg.host, self.cfg.port, protocol=aiomqtt.ProtocolVersion.V5,
-                              clean_start=False, properties=session_properties(self.cfg.session_expiry_s), **common)
+            return PubackClient(self._on_puback, self.cfg.host, self.cfg.port, protocol=aiomqtt.ProtocolVersion.V311,
+                                clean_session=False, **common)
+        return PubackClient(self._on_puback, self.cfg.host, self.cfg.port, protocol=aiomqtt.ProtocolVersion.V5,
+                            clean_start=False, properties=session_properties(self.cfg.session_expiry_s), **common)
 
-    def _hook_puback(self, client: aiomqtt.Client) -> None:
-        paho: Any = client._client
-        original: Any = paho.on_publish
-
-        def on_publish(c: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
-            if getattr(reason_code, "is_failure", False):
-                self._refusals.append(str(reason_code))
-            elif getattr(reason_code, "value", 0) == NO_MATCHING_SUBSCRIBERS:
-                self._unheard += 1
-            original(c, userdata, mid, reason_code, properties)
-
-        paho.on_publish = on_publish
+    def _on_puback(self, reason_code: Any) -> None:
+        """Each PUBACK's v5 reason code: a refusal, or "no matching subscribers"."""
+        if getattr(reason_code, "is_failure", False):
+            self._refusals.append(str(reason_code))
+        elif getattr(reason_code, "value", 0) == NO_MATCHING_SUBSCRIBERS:
+            self._unheard += 1
 
     async def run(self) -> None:
         """Connect, serve, and reconnect with back-off, forever (cancel to stop)."""
@@ -362,7 +371,6 @@ class Uplink:
                 client = self.make_client()
                 async with client:
                     self._client = client
-                    self._hook_puback(client)
                     client.pending_calls_threshold = 4 * WINDOW  # our window is intended, not a leak
                     self.connected = True
                     self.connects += 1

@@ -42,23 +42,25 @@ class Aggregates:
         """The open epoch a new uplink of this station is stored under."""
         return self.epochs[self.slice_of(station_id)]
 
-    def add(self, key: tuple[str, int], numbers: list[tuple[str, float]]) -> None:
-        """Fold one sample's (field, value) pairs into bucket `key` = (station, bucket)."""
+    def add(self, key: tuple[str, int], numbers: dict[str, float]) -> None:
+        """Fold one sample's {field: value} into bucket `key` = (station, bucket)."""
         slice_agg = self._agg[self.slice_of(key[0])]
         agg = slice_agg.get(key)
         if agg is None:
-            agg = slice_agg[key] = {}
-        for field, value in numbers:
-            a = agg.get(field)
-            if a is None:
+            slice_agg[key] = {field: [1, value, value, value] for field, value in numbers.items()}
+            return
+        for field, value in numbers.items():  # the hot loop of the ingest: indexing, no method calls
+            try:
+                a = agg[field]
+            except KeyError:
                 agg[field] = [1, value, value, value]
-            else:
-                a[0] += 1
-                a[1] += value
-                if value < a[2]:
-                    a[2] = value
-                if value > a[3]:
-                    a[3] = value
+                continue
+            a[0] += 1
+            a[1] += value
+            if value < a[2]:
+                a[2] = value
+            elif value > a[3]:  # min <= max: a new minimum is never a new maximum
+                a[3] = value
 
     def take(self, slices: list[int]) -> dict[int, Buckets]:
         """Take the aggregates of `slices` out for writing (give them back on a failure)."""

@@ -44,20 +44,13 @@ from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
 from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
-from .storage.base import (
-    AGG_UPSERT_SQL,
-    EPOCH_CLOSE_SQL,
-    EPOCH_OPEN_SQL,
-    EQUIPMENT_UPSERT_SQL,
-    STATE_UPDATE_SQL,
-    AggRow,
-    Step,
-    Storage,
-    UplinkRow,
-    bucket_of,
-    refuses_row,
-    state_row,
-)
+from .storage.base import AggRow, Storage, UplinkRow, bucket_of, refuses_row
+
+fast_loads: Callable[[bytes], Any] | None
+try:  # [supervisor] installs it: parses an uplink about 3x faster than json (see codec.decode_uplink_of)
+    from orjson import loads as fast_loads
+except ImportError:  # a bare install: the json module alone, same answers
+    fast_loads = None
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +217,7 @@ class Ingest:
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
-                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # the topic is parsed once
+                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s, fast_loads)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
                 self._queue(msg, payload)
@@ -483,9 +476,12 @@ class Ingest:
             # every number and the bucket first, before anything changes: a message that gets
             # past the codec with a value no float can hold fails alone (quarantined by
             # _derive_guarded) instead of poisoning the aggregates of its whole slice
-            numbers = [(field, float(value)) for field, value in values.items() if value is not None]
+            if None in values.values():
+                numbers = {field: float(value) for field, value in values.items() if value is not None}
+            else:  # the usual sample, converted in C
+                numbers = dict(zip(values, map(float, values.values()), strict=True))
             # bounded finite values have a finite sum; one NaN or infinity makes it non-finite
-            if not math.isfinite(sum([v for _f, v in numbers], ts)):
+            if not math.isfinite(sum(numbers.values(), ts)):
                 raise ValueError("a value or ts is not finite")
             k = (sid, bucket_of(ts))
             live_state.take_values(st, msg["seq"], ts, body, received)
@@ -533,13 +529,11 @@ class Ingest:
         fresh = {k: aggregates.new_epoch_id() for k in slices} if reopen else {}
         try:  # the rows are built inside: a failure merges the aggregates back, never loses them
             agg_rows: list[AggRow] = aggregates.rows(taken)
-            states = [state_row(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
-                                      EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
-            closing = [(now_ts, self.aggregates.epochs[k]) for k in slices if not first] + [(now_ts, e) for e in also_close or ()]
-            steps: list[Step] = [(AGG_UPSERT_SQL, agg_rows), (EQUIPMENT_UPSERT_SQL, self.equipment.rows(dirty)),
-                                 (STATE_UPDATE_SQL, states), (EPOCH_CLOSE_SQL, closing),
-                                 (EPOCH_OPEN_SQL, [(e, self.owner, now_ts) for e in fresh.values()])]
-            await self.storage.transaction(steps)
+            states = [(sid, {**{k: v for k, v in self.state[sid].items() if k != "body"},
+                             EQUIPMENT_KEY: self.equipment.tracking(sid)}) for sid in dirty]
+            closing = [self.aggregates.epochs[k] for k in slices if not first] + list(also_close or ())
+            await self.storage.write_derived(agg_rows, self.equipment.rows(dirty), states, closing,
+                                             list(fresh.values()), self.owner, now_ts)
         except BaseException:
             self.aggregates.give_back(taken)  # so nothing is lost on a failed write
             raise

@@ -2,7 +2,8 @@
 QoS 1 deliveries to the broker only once stored, clear retained data, reconnect with back-off.
 
 aiomqtt is pinned <3, where `Client._client` is the paho client underneath: `paho_of` is the
-one place that reaches for it (manual acks, direct delivery, the protocol version).
+one place in heatkeeper that reaches for it (manual acks, direct delivery, the protocol
+version); the station's uplink extends aiomqtt.Client instead (firmware/uplink.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def run_mqtt(ingest: Ingest, client_factory: Callable[[], Any], filters: l
     # v5: retainAsPublished flags a retained uplink on live delivery too (v3.1.1 flags only
     # the stored copy a subscription replays), so it is cleared at once.
     paho = paho_of(client)
-    v5 = paho is not None and getattr(paho, "_protocol", 0) == 5
+    v5 = paho is not None and paho.protocol == 5  # paho-mqtt 2: MQTTProtocolVersion, an int enum
     delay_s = 0.5
     while True:
         try:
@@ -111,10 +112,16 @@ class _Link:
         if paho is None or not hasattr(paho, "on_message"):
             return
 
+        handle = ingest.handle
+
         def on_message(_client: Any, _userdata: Any, message: Any) -> None:
-            if not self.refuse_retained(ingest, message.topic, message.payload, message.retain, message.mid,
-                                        message.qos):
-                ingest.handle(message.topic, message.payload, self.acker(message.mid, message.qos))
+            topic = message.topic  # paho decodes it on every access
+            payload = message.payload
+            # a live, non-empty delivery (nearly all) skips the retained check altogether
+            if (message.retain or not payload) and self.refuse_retained(ingest, topic, payload, message.retain,
+                                                                        message.mid, message.qos):
+                return
+            handle(topic, payload, self.acker(message.mid, message.qos))
 
         paho.on_message = on_message
 

@@ -217,8 +217,12 @@ class Storage(NotifyStorage):
         keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 400):
             part = keys[i:i + 400]
-            rows = await self.fetch("SELECT station_id, seq, ts, kind FROM uplinks WHERE (station_id, seq) IN (%s)"
-                                    % ", ".join("(?, ?)" for _ in part), [x for key in part for x in key])
+            # a join with the keys as a table: looked up by the primary key (SQLite scans the
+            # whole table for "(station_id, seq) IN (...)", once per ingest batch with a resend)
+            rows = await self.fetch(
+                "WITH k (station_id, seq) AS (VALUES %s) SELECT u.station_id, u.seq, u.ts, u.kind FROM k "
+                "JOIN uplinks u ON u.station_id = k.station_id AND u.seq = k.seq"
+                % ", ".join("(CAST(? AS TEXT), CAST(? AS BIGINT))" for _ in part), [x for key in part for x in key])
             for sid, seq, ts, kind in rows:
                 out[(str(sid), int(seq))] = (float(ts), str(kind))
         return out
@@ -226,6 +230,18 @@ class Storage(NotifyStorage):
     async def upsert_aggregates(self, rows: Sequence[AggRow]) -> None:
         if rows:
             await self.executemany(AGG_UPSERT_SQL, rows)
+
+    async def write_derived(self, aggregates: Sequence[AggRow], equipment: Sequence[EquipmentRow],
+                            states: Sequence[tuple[str, dict[str, Any]]], close_epochs: Sequence[int],
+                            open_epochs: Sequence[int], owner: str, now_ts: float) -> None:
+        """In one transaction, all or nothing: add 5-minute aggregate contributions, write
+        equipment records (absolute values) and station states [(station_id, state)], close
+        the aggregation epochs `close_epochs` and open `open_epochs` for ingest process `owner`
+        (see the module docstring: what was derived is written with the closing of its epochs)."""
+        await self.transaction([(AGG_UPSERT_SQL, aggregates), (EQUIPMENT_UPSERT_SQL, equipment),
+                                (STATE_UPDATE_SQL, [state_row(sid, state) for sid, state in states]),
+                                (EPOCH_CLOSE_SQL, [(now_ts, epoch) for epoch in close_epochs]),
+                                (EPOCH_OPEN_SQL, [(epoch, owner, now_ts) for epoch in open_epochs])])
 
     # --- aggregation epochs (see the module docstring) ----------------------------------------
     async def open_epochs(self, owner: str) -> list[int]:
