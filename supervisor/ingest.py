@@ -499,7 +499,7 @@ class Ingest:
         active = state not in CLEARED_STATES
         await self.storage.record_alarm(sid, str(body["code"]), str(body.get("severity", "warning")), active,
                                         float(body["_ts"]), str(body.get("text", "")), body.get("value"),
-                                        body.get("_seq"))
+                                        body.get("_seq"), limit=body.get("limit"))
 
     async def _write_alarms(self) -> None:
         while self._pending_alarms:  # one at a time: a failure keeps the rest for the retry

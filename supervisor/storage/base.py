@@ -295,7 +295,7 @@ class Storage(NotifyStorage):
                            text: str, value: Any, seq: int | None = None, limit: Any = None) -> bool:
         """Append to the alarm log and update the current alarm state of (station, code).
         With the uplink's `seq`, a second call for the same message does nothing (a replay after
-        a crash) and returns False; without a `limit`, the one in that stored message (if any) is taken.
+        a crash) and returns False.
 
         Evidence: `value` (the reading, kept as sent in the log's `value`) and `limit` are also
         kept as numbers (`value_num`, `limit_num`; NULL when not a finite number); the current
@@ -304,8 +304,6 @@ class Storage(NotifyStorage):
         if seq is not None and await self.fetchone(
                 "SELECT 1 FROM alarm_log WHERE station_id = ? AND seq = ?", (station_id, seq)) is not None:
             return False
-        if limit is None and seq is not None:
-            limit = await self._sent_limit(station_id, seq)
         value_num, limit_num = alarm_number(value), alarm_number(limit)
         row = await self.fetchone("SELECT active, since_ts FROM alarms WHERE station_id = ? AND code = ?",
                                   (station_id, code))
@@ -333,15 +331,6 @@ class Storage(NotifyStorage):
                 "UPDATE alarms SET active = 0, cleared_ts = ?, last_ts = ? WHERE station_id = ? AND code = ? AND active = 1",
                 (ts, ts, station_id, code))
         return True
-
-    async def _sent_limit(self, station_id: str, seq: int) -> Any:
-        """The `limit` a station's alarm message carries (its body as stored in `uplinks`), or None."""
-        row = await self.fetchone("SELECT payload FROM uplinks WHERE station_id = ? AND seq = ?", (station_id, seq))
-        try:
-            body = json.loads(row[0])["body"] if row is not None else None
-        except (ValueError, KeyError, TypeError):
-            return None
-        return body.get("limit") if isinstance(body, dict) else None
 
     async def mark_alarm_acked(self, station_id: str, code: str, user: str, ts: float) -> bool:
         row = await self.fetchone("SELECT active FROM alarms WHERE station_id = ? AND code = ?", (station_id, code))
