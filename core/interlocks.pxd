@@ -1,11 +1,13 @@
 # Cython augmentation of interlocks.py.
 cimport cython
+from .alarms cimport AlarmTable
 from .make_up cimport MakeUp
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
 
 cdef int _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE, _I_SECONDARY_SUPPLY_TEMP
 cdef int _I_PRIMARY_RETURN_TEMP, _I_SECONDARY_RETURN_TEMP
+cdef int _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_SECONDARY_OVERTEMP
 
 cdef int _X_OVERTEMP, _X_NO_FLOW, _X_OVER_PRESSURE, _X_DRY_RUN, _X_TANK_LOW_LOW, _X_MAKEUP_FAULT, _X_FROST, _X_FROST_VALVE, _X_BACKUP_TRIP, _N_ACTIONS
 
@@ -42,5 +44,7 @@ cdef class Interlocks:
                    flowing=bint)
     cpdef apply_to(self, Actuators out, double now_s, SignalQuality sq, CirculationPumps pumps, MakeUp make_up,
                    double cycle_s, bint filling)
+    @cython.locals(return_kpa=double)
+    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality sq, bint filling)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

@@ -28,6 +28,7 @@ None of this replaces the hardware safety temperature limiter (STB) on the secon
 """
 
 from . import checks
+from .alarms import A_PRESSURE_HIGH, A_PRESSURE_LOW, A_SECONDARY_OVERTEMP, AlarmTable
 from .make_up import MakeUp
 from .pumps import CirculationPumps
 from .sensors import (
@@ -45,6 +46,10 @@ _I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+# Alarm indices held as C ints by the compiled module (interlocks.pxd).
+_A_PRESSURE_HIGH = A_PRESSURE_HIGH
+_A_PRESSURE_LOW = A_PRESSURE_LOW
+_A_SECONDARY_OVERTEMP = A_SECONDARY_OVERTEMP
 
 
 # Actions, as bits of `actions` (reported in diag and as events when they change).
@@ -331,6 +336,14 @@ class Interlocks:
                 bit <<= 1
                 i += 1
             self.actions = actions
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality, filling: bool) -> None:
+        """Feed the interlocks' alarms: over-temperature trip, over and under pressure (low
+        pressure is expected while the network is `filling`)."""
+        return_kpa = sq.values[_I_SECONDARY_RETURN_PRESSURE]
+        alarms.update(_A_SECONDARY_OVERTEMP, self.tripped, self.overtemp_value_c, now_s)
+        alarms.update(_A_PRESSURE_HIGH, self.over_pressure, return_kpa, now_s)
+        alarms.update(_A_PRESSURE_LOW, self.under_pressure and not filling, return_kpa, now_s)
 
     def snapshot(self) -> dict:
         return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost,

@@ -18,6 +18,14 @@ Volume while the network is being filled (start-up) is totalised but not counted
 """
 
 from . import checks
+from .alarms import (
+    A_MAKEUP_LEAK_RATE,
+    A_MAKEUP_LONG_RUN,
+    A_MAKEUP_PUMP_FAULT,
+    A_TANK_LEVEL_LOW,
+    A_TANK_LEVEL_LOW_LOW,
+    AlarmTable,
+)
 from .sensors import (
     I_MAKEUP_PUMP_FAULT,
     I_MAKEUP_PUMP_RUNNING,
@@ -33,6 +41,12 @@ _I_MAKEUP_PUMP_RUNNING = I_MAKEUP_PUMP_RUNNING
 _I_MAKEUP_VOLUME = I_MAKEUP_VOLUME
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_TANK_LEVEL = I_TANK_LEVEL
+# Alarm indices held as C ints by the compiled module (make_up.pxd).
+_A_MAKEUP_LEAK_RATE = A_MAKEUP_LEAK_RATE
+_A_MAKEUP_LONG_RUN = A_MAKEUP_LONG_RUN
+_A_MAKEUP_PUMP_FAULT = A_MAKEUP_PUMP_FAULT
+_A_TANK_LEVEL_LOW = A_TANK_LEVEL_LOW
+_A_TANK_LEVEL_LOW_LOW = A_TANK_LEVEL_LOW_LOW
 
 
 CONTROLS = ("band", "vsd")
@@ -231,6 +245,15 @@ class MakeUp:
         else:
             self.rate_l_per_h = 0.0
             self.leak = False
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality) -> None:
+        """Feed the make-up alarms: pump fault, tank level low and low-low, leak rate, long run."""
+        level_pct = sq.values[_I_TANK_LEVEL]
+        alarms.update(_A_MAKEUP_PUMP_FAULT, self.pump_fault, 1.0, now_s)
+        alarms.update(_A_TANK_LEVEL_LOW, self.tank_low, level_pct, now_s)
+        alarms.update(_A_TANK_LEVEL_LOW_LOW, self.tank_low_low, level_pct, now_s)
+        alarms.update(_A_MAKEUP_LEAK_RATE, self.leak, self.rate_l_per_h, now_s)
+        alarms.update(_A_MAKEUP_LONG_RUN, self.long_run, self.total_m3, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"total_m3": self.total_m3, "meter_last_m3": self.meter_last_m3,

@@ -1,8 +1,10 @@
 # Cython augmentation of pumps.py.
 cimport cython
+from .alarms cimport AlarmTable
 from .sensors cimport SignalQuality
 
 cdef int _I_PUMP1_FAULT, _I_PUMP1_RUNNING, _I_PUMP2_FAULT, _I_PUMP2_RUNNING, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE
+cdef int _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMP_DRY_RUN, _A_PUMPS_ALL_FAILED
 
 @cython.final
 cdef class CirculationPumps:
@@ -43,5 +45,7 @@ cdef class CirculationPumps:
     @cython.locals(lo=double, hi=double, err=double, p=double, integral=double, cmd=double, speed=double, dp_ref=double,
                    slope=double, kp=double, limit=double)
     cdef _speed(self, double dt_s)
+    @cython.locals(failed1=bint, failed2=bint)
+    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality sq, bint wanted)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

@@ -32,6 +32,7 @@ is obeyed as given.
 from array import array
 
 from . import checks
+from .alarms import A_PUMP1_FAULT, A_PUMP2_FAULT, A_PUMP_DRY_RUN, A_PUMPS_ALL_FAILED, AlarmTable
 from .sensors import (
     I_PUMP1_FAULT,
     I_PUMP1_RUNNING,
@@ -49,6 +50,11 @@ _I_PUMP2_FAULT = I_PUMP2_FAULT
 _I_PUMP2_RUNNING = I_PUMP2_RUNNING
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
+# Alarm indices held as C ints by the compiled module (pumps.pxd).
+_A_PUMP1_FAULT = A_PUMP1_FAULT
+_A_PUMP2_FAULT = A_PUMP2_FAULT
+_A_PUMP_DRY_RUN = A_PUMP_DRY_RUN
+_A_PUMPS_ALL_FAILED = A_PUMPS_ALL_FAILED
 
 
 DP_MODES = ("constant", "proportional", "supervisor")
@@ -409,6 +415,16 @@ class CirculationPumps:
         self.speed_cmd_pct = cmd
         self.speed_pct[0] = cmd if self.run[0] else 0.0
         self.speed_pct[1] = cmd if self.run[1] else 0.0
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality, wanted: bool) -> None:
+        """Feed the pump alarms: dry run, no pump left while circulation is `wanted`, each
+        pump's fault."""
+        failed1 = self.failed[0] != 0
+        failed2 = self.failed[1] != 0
+        alarms.update(_A_PUMP_DRY_RUN, self.dry_run, sq.values[_I_SECONDARY_RETURN_PRESSURE], now_s)
+        alarms.update(_A_PUMPS_ALL_FAILED, wanted and not self.dry_run and failed1 and failed2, 0.0, now_s)
+        alarms.update(_A_PUMP1_FAULT, failed1, 1.0, now_s)
+        alarms.update(_A_PUMP2_FAULT, failed2, 2.0, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"duty": self.duty, "run_s": [self.run_s[0], self.run_s[1]],

@@ -16,30 +16,7 @@ returns a fresh flat dict). `events` is a new list each cycle.
 """
 
 from . import command_handler
-from .alarms import (
-    A_MAKEUP_LEAK_RATE,
-    A_MAKEUP_LONG_RUN,
-    A_MAKEUP_PUMP_FAULT,
-    A_PRESSURE_HIGH,
-    A_PRESSURE_LOW,
-    A_PUMP1_FAULT,
-    A_PUMP2_FAULT,
-    A_PUMP_DRY_RUN,
-    A_PUMPS_ALL_FAILED,
-    A_SAFE_MODE,
-    A_SECONDARY_OVERTEMP,
-    A_SENSOR0,
-    A_STARTUP_FILL_TIMEOUT,
-    A_SUPPLY_DEVIATION_HIGH,
-    A_SUPPLY_DEVIATION_LOW,
-    A_TANK_LEVEL_LOW,
-    A_TANK_LEVEL_LOW_LOW,
-    A_VALVE_OPEN_NO_RISE,
-    A_VALVE_POSITION_MISMATCH,
-    A_VALVE_SHUT_RISING,
-    S_NONE,
-    AlarmTable,
-)
+from .alarms import AlarmTable
 from .commands import (
     L_BOOST,
     L_DP,
@@ -108,8 +85,6 @@ class StationController:
         self.supply_min_c = float(ccfg["supply_min_c"])
         self.supply_max_c = float(ccfg["supply_max_c"])
         self.makeup_setpoint_kpa = float(cfg["make_up"]["pressure_setpoint_kpa"])
-        self.deviation_k = float(cfg["alarms"]["deviation_k"])
-        self.deviation_min_setpoint_c = float(cfg["alarms"]["deviation_min_setpoint_c"])
         self.now_s = 0.0
         self.started = False
         self.sq = SignalQuality(cfg["sensors"])
@@ -129,7 +104,6 @@ class StationController:
         self.supply_setpoint_c = 0.0
         self.chain_setpoint_c = 0.0
         self.act = Actuators()  # this cycle's commands (interlocks applied)
-        self.sensor_alarms_busy = True
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self.outdoor_c = 0.0
@@ -359,54 +333,18 @@ class StationController:
         return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
 
     def _update_alarms(self, now_s: float) -> None:
-        a = self.alarms
-        sq = self.sq
-        il = self.interlocks
-        pumps = self.pumps
-        mu = self.make_up
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
-        p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
-        level = sq.values[I_TANK_LEVEL]
-        a.update(A_SECONDARY_OVERTEMP, il.tripped, il.overtemp_value_c, now_s)
-        a.update(A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
-        wanted = circulation_wanted(self.modes.mode) or il.frost
-        failed1 = pumps.failed[0] != 0
-        failed2 = pumps.failed[1] != 0
-        a.update(A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and failed1 and failed2, 0.0, now_s)
-        a.update(A_PUMP1_FAULT, failed1, 1.0, now_s)
-        a.update(A_PUMP2_FAULT, failed2, 2.0, now_s)
-        a.update(A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
-        filling = self.modes.mode == M_STARTUP_FILL  # low pressure is expected while filling
-        a.update(A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
-        a.update(A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
-        a.update(A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
-        a.update(A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
-        a.update(A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
-        a.update(A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
-        sp = self.supply_setpoint_c
+        # Every piece judges its own alarms (from this cycle's signals and its own state of the
+        # last cycle) and feeds them to the table; nothing is judged here.
+        alarms = self.alarms
+        signals = self.sq
         mode = self.modes.mode
-        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != M_MANUAL
-                       and heating_allowed(mode) and not il.tripped and not il.no_flow)
-        a.update(A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
-        a.update(A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
-        valve = self.valve
-        a.update(A_VALVE_OPEN_NO_RISE, valve.open_no_rise, supply_c, now_s)
-        a.update(A_VALVE_SHUT_RISING, valve.shut_rising, supply_c, now_s)
-        a.update(A_VALVE_POSITION_MISMATCH, valve.position_mismatch, sq.values[I_VALVE_POSITION], now_s)
-        a.update(A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
-        a.update(A_SAFE_MODE, mode == M_SAFE, 0.0, now_s)
-        # Sensor alarms: with every signal not BAD and every sensor alarm idle, each update
-        # below would return at once; skip the loop then (it costs a third of the cycle).
-        if sq.n_bad > 0 or self.sensor_alarms_busy:
-            busy = False
-            i = 0
-            base = A_SENSOR0
-            while i < N_SIGNALS:
-                a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
-                if a.state[base + i] != S_NONE or a.on_since_s[base + i] >= 0.0:
-                    busy = True
-                i += 1
-            self.sensor_alarms_busy = busy
+        interlocks = self.interlocks
+        interlocks.report_alarms(alarms, now_s, signals, mode == M_STARTUP_FILL)
+        self.pumps.report_alarms(alarms, now_s, signals, circulation_wanted(mode) or interlocks.frost)
+        self.make_up.report_alarms(alarms, now_s, signals)
+        self.valve.report_alarms(alarms, now_s, signals)
+        self.modes.report_alarms(alarms, now_s, signals)
+        signals.report_alarms(alarms, now_s)
 
     def _diag(self) -> dict:
         d = self.diag
@@ -515,7 +453,7 @@ class StationController:
         else:
             self.drop_mode_lease()
         self.alarms.restore(snap.get("alarms"), now_s)
-        self.sensor_alarms_busy = True  # restored sensor alarms must be re-evaluated
+        self.sq.alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)
         self.make_up.restore(snap.get("make_up"), now_s)
         self.interlocks.restore(snap.get("interlocks"))

@@ -32,12 +32,22 @@ every problem of an invalid section. Each cycle:
   command for mismatch_delay_s: a stuck valve, a slipping coupling or a dead actuator).
 """
 
+from .alarms import (
+    A_SUPPLY_DEVIATION_HIGH,
+    A_SUPPLY_DEVIATION_LOW,
+    A_VALVE_OPEN_NO_RISE,
+    A_VALVE_POSITION_MISMATCH,
+    A_VALVE_SHUT_RISING,
+    AlarmTable,
+)
+from .alarms import DEFAULTS as ALARM_DEFAULTS
 from .heating_curve import DEFAULTS as CURVE_DEFAULTS
 from .heating_curve import merged
 from .interlocks import DEFAULTS as INTERLOCK_DEFAULTS
 from .pi import PIController
 from .pi import validate as validate_pi
 from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
+from .sensors import I_SECONDARY_SUPPLY_TEMP, I_VALVE_POSITION, SignalQuality
 from .valve_actuator import DEFAULTS as VALVE_DEFAULTS
 from .valve_actuator import ValveActuator
 from .valve_actuator import validate as validate_valve
@@ -45,6 +55,14 @@ from .valve_actuator import validate as validate_valve
 DAY_S = 86400.0
 _NAN = float("nan")
 EXERCISE_WINDOW_S = 3600.0
+# Alarm and signal indices held as C ints by the compiled module (valve_loop.pxd).
+_A_SUPPLY_DEVIATION_HIGH = A_SUPPLY_DEVIATION_HIGH
+_A_SUPPLY_DEVIATION_LOW = A_SUPPLY_DEVIATION_LOW
+_A_VALVE_OPEN_NO_RISE = A_VALVE_OPEN_NO_RISE
+_A_VALVE_POSITION_MISMATCH = A_VALVE_POSITION_MISMATCH
+_A_VALVE_SHUT_RISING = A_VALVE_SHUT_RISING
+_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+_I_VALVE_POSITION = I_VALVE_POSITION
 
 
 class ValveLoop:
@@ -108,6 +126,12 @@ class ValveLoop:
         self.shut_since_s = -1.0
         self.shut_min_c = 0.0
         self.shut_rising = False
+        # Supply deviation alarms (alarms section): the closed loop's supply this far from
+        # its setpoint, judged only at setpoints from deviation_min_setpoint_c up.
+        alarm_s = merged(ALARM_DEFAULTS, settings.get("alarms", {}))
+        self.deviation_k = float(alarm_s["deviation_k"])
+        self.deviation_min_setpoint_c = float(alarm_s["deviation_min_setpoint_c"])
+        self.setpoint_c = 0.0  # the last cycle's setpoint (0: heating off)
 
     def step(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool,
              valve_feedback_pct: float, feedback_ok: bool, manual_pct_or_None, time_of_day_s: float = -1.0,
@@ -142,6 +166,7 @@ class ValveLoop:
         if setpoint_c != setpoint_c:
             setpoint_c = 0.0
         act = self.actuator
+        self.setpoint_c = setpoint_c
         self.supply_fault = not supply_ok
         self.heating_off = setpoint_c <= 0.0
         self.manual = manual
@@ -265,6 +290,21 @@ class ValveLoop:
         else:
             self.shut_since_s = -1.0
             self.shut_rising = False
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality) -> None:
+        """Feed the valve loop's alarms: the closed loop's supply far from its setpoint (not in
+        manual, not with heating off), and the plausibility checks of the last cycle."""
+        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
+        setpoint_c = self.setpoint_c
+        closed_loop = sq.ok[_I_SECONDARY_SUPPLY_TEMP] != 0 and not self.manual and \
+            setpoint_c >= self.deviation_min_setpoint_c
+        alarms.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > setpoint_c + self.deviation_k, supply_c,
+                      now_s)
+        alarms.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < setpoint_c - self.deviation_k, supply_c,
+                      now_s)
+        alarms.update(_A_VALVE_OPEN_NO_RISE, self.open_no_rise, supply_c, now_s)
+        alarms.update(_A_VALVE_SHUT_RISING, self.shut_rising, supply_c, now_s)
+        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, sq.values[_I_VALVE_POSITION], now_s)
 
     @property
     def alarms_diag(self) -> dict:

@@ -33,10 +33,10 @@ class TestContract(unittest.TestCase):
         self.assertRaises(SettingsError, StationController, "not a dict")
 
     def test_supply_deviation_thresholds_are_settings(self):
-        self.assertEqual(StationController().deviation_k, 10.0)
+        self.assertEqual(StationController().valve.deviation_k, 10.0)
         ctl = StationController({"alarms": {"deviation_k": 20.0, "deviation_min_setpoint_c": 35.0}})
-        self.assertEqual(ctl.deviation_k, 20.0)
-        self.assertEqual(ctl.deviation_min_setpoint_c, 35.0)
+        self.assertEqual(ctl.valve.deviation_k, 20.0)
+        self.assertEqual(ctl.valve.deviation_min_setpoint_c, 35.0)
         try:
             StationController({"alarms": {"deviation_k": 0.5}})
             self.assertTrue(False, "no SettingsError")
