@@ -8,6 +8,7 @@ from .sensors cimport SignalQuality
 cdef int _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE, _I_SECONDARY_SUPPLY_TEMP
 cdef int _I_PRIMARY_RETURN_TEMP, _I_SECONDARY_RETURN_TEMP
 cdef int _A_PRESSURE_HIGH, _A_PRESSURE_LOW, _A_SECONDARY_OVERTEMP
+cdef int _M_AUTO, _M_REMOTE, _M_STARTUP_FILL, _M_STARTUP_WARMUP, _M_SUMMER
 
 cdef int _X_OVERTEMP, _X_NO_FLOW, _X_OVER_PRESSURE, _X_DRY_RUN, _X_TANK_LOW_LOW, _X_MAKEUP_FAULT, _X_FROST, _X_FROST_VALVE, _X_BACKUP_TRIP, _N_ACTIONS
 
@@ -35,6 +36,8 @@ cdef class Interlocks:
     cdef public int actions
     cdef public list events
     cpdef bint update_frost(self, double outdoor_c, bint outdoor_ok)
+    cpdef double frost_supply_floor_c(self, int mode)
+    cpdef bint frost_circulation(self, int mode)
     cpdef request_reset(self)
     @cython.locals(act=Actuators)
     cpdef apply(self, dict out, double now_s, SignalQuality sq, CirculationPumps pumps, MakeUp make_up,

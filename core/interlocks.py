@@ -19,8 +19,10 @@ nothing in the cycle runs after them.
     dry run            return pressure too low (core.pumps): circulation pumps off.
     tank low-low       make-up pump off. Make-up pump fault: make-up pump off.
     frost              outdoor below `frost_outdoor_c` (hysteresis `frost_hyst_k`): circulation
-                       forced on (unless dry run or the network is being filled), and core.station keeps the supply setpoint at
-                       least `frost_min_supply_c`; supply below `frost_supply_c` with flow
+                       wanted and forced on (unless dry run or the network is being filled:
+                       frost_circulation), the supply setpoint at least `frost_min_supply_c` in
+                       auto, remote, summer and warm-up (frost_supply_floor_c, applied by the
+                       setpoint chain's last stage); supply below `frost_supply_c` with flow
                        proven holds the valve at least `frost_valve_min_pct` open, also while
                        an over-temperature trip is latched (then exactly that much).
 Vendor practice for unattended stations: 超温或循环泵全停 -> 一次阀自动关闭; 超压自动泄压.
@@ -30,6 +32,7 @@ None of this replaces the hardware safety temperature limiter (STB) on the secon
 from . import checks
 from .alarms import A_PRESSURE_HIGH, A_PRESSURE_LOW, A_SECONDARY_OVERTEMP, AlarmTable
 from .make_up import MakeUp
+from .modes import M_AUTO, M_REMOTE, M_STARTUP_FILL, M_STARTUP_WARMUP, M_SUMMER
 from .pumps import CirculationPumps
 from .sensors import (
     I_PRIMARY_RETURN_TEMP,
@@ -46,7 +49,12 @@ _I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
-# Alarm indices held as C ints by the compiled module (interlocks.pxd).
+# Mode and alarm indices held as C ints by the compiled module (interlocks.pxd).
+_M_AUTO = M_AUTO
+_M_REMOTE = M_REMOTE
+_M_STARTUP_FILL = M_STARTUP_FILL
+_M_STARTUP_WARMUP = M_STARTUP_WARMUP
+_M_SUMMER = M_SUMMER
 _A_PRESSURE_HIGH = A_PRESSURE_HIGH
 _A_PRESSURE_LOW = A_PRESSURE_LOW
 _A_SECONDARY_OVERTEMP = A_SECONDARY_OVERTEMP
@@ -209,6 +217,18 @@ class Interlocks:
             elif outdoor_c >= self.frost_outdoor_c + self.frost_hyst_k:
                 self.frost = False
         return self.frost
+
+    def frost_supply_floor_c(self, mode) -> float:
+        """The least supply setpoint frost asks for in `mode` (0.0: none): while frost, in auto,
+        remote, warm-up and summer (where the curve does not apply at all), water is kept
+        moving and warm whatever the curve or the season says."""
+        if self.frost and (mode == _M_AUTO or mode == _M_REMOTE or mode == _M_SUMMER or mode == _M_STARTUP_WARMUP):
+            return self.frost_min_supply_c
+        return 0.0
+
+    def frost_circulation(self, mode) -> bool:
+        """Frost wants circulation (never in an unfilled network: start-up fill)."""
+        return self.frost and mode != _M_STARTUP_FILL
 
     def request_reset(self) -> None:
         """The over-temperature alarm was acknowledged: release the trip once it is cool."""

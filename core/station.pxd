@@ -4,7 +4,7 @@ from .alarms cimport AlarmTable
 from .commands cimport Leases
 from .interlocks cimport Actuators, Interlocks
 from .make_up cimport MakeUp
-from .modes cimport ModeMachine, circulation_wanted, heating_allowed
+from .modes cimport ModeMachine, circulation_wanted
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
 from .setpoint_chain cimport SupplySetpointChain
@@ -15,7 +15,7 @@ from .valve_loop cimport ValveLoop
 # The signal, lease, mode and trigger indices imported from their modules, held as C ints
 # so the cycle does no module look-ups.
 cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_SECONDARY_RETURN_PRESSURE, I_SECONDARY_RETURN_TEMP, I_SECONDARY_SUPPLY_TEMP, I_TANK_LEVEL, I_VALVE_POSITION, N_SIGNALS
-cdef int L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, M_SUMMER, T_TRIP, T_CMD_AUTO, N_MODES
+cdef int L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
 cdef double _INF
 
 cdef class StationController:
@@ -46,9 +46,10 @@ cdef class StationController:
     cpdef list take_events(self)
     cdef double _advance(self, double now_s)
     @cython.locals(sq=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
-                   pumps=CirculationPumps, mu=MakeUp, act=Actuators, va=ValveActuator, frost=bint, mode=int,
-                   room_c=double, chain_c=double, setpoint_c=double, supply_ok=bint, supply_c=double, heating=bint,
-                   manual=bint, filling=bint, want=bint, dp_lease=double, makeup_kpa=double)
+                   pumps=CirculationPumps, mu=MakeUp, act=Actuators, va=ValveActuator, mode=int,
+                   chain=SupplySetpointChain, interlocks=Interlocks, room_c=double, chain_c=double, setpoint_c=double,
+                   supply_ok=bint, supply_c=double, manual=bint, filling=bint, want=bint, dp_lease=double,
+                   makeup_kpa=double)
     cdef void _cycle(self, double now_s, double dt_s)
     @cython.locals(act=Actuators, mode=int)
     cdef dict _outputs(self)

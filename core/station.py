@@ -36,7 +36,6 @@ from .modes import (
     M_STARTUP_COLD,
     M_STARTUP_FILL,
     M_STARTUP_WARMUP,
-    M_SUMMER,
     MODE_NAMES,
     N_MODES,
     RETURN_TRIGGERS,
@@ -44,7 +43,6 @@ from .modes import (
     T_TRIP,
     ModeMachine,
     circulation_wanted,
-    heating_allowed,
 )
 from .pumps import CirculationPumps
 from .sensors import (
@@ -168,7 +166,7 @@ class StationController:
         sq = self.sq
         self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP] != 0
         self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
-        frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
+        self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
         if self.mode_lease_return >= 0:
             self._mode_lease(now_s)
@@ -186,27 +184,21 @@ class StationController:
         flags["summer_allowed"] = mode == M_AUTO or mode == M_REMOTE
         flags["remote_supply_c"] = leases.value[L_SUPPLY] if mode == M_REMOTE and leases.active(L_SUPPLY) else None
         flags["boost_k"] = leases.value[L_BOOST] if leases.active(L_BOOST) and (mode == M_AUTO or mode == M_REMOTE) else 0.0
-        chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
+        chain = self.chain
+        chain_c = chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
         self.chain_setpoint_c = chain_c
-        setpoint_c = chain_c
         supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP] != 0
         supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
-        if mode == M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
-            setpoint_c = modes.ramp_c
-        heating = heating_allowed(mode) and (self.chain.heating_on or mode == M_MANUAL)
-        if frost and (mode == M_AUTO or mode == M_REMOTE or mode == M_SUMMER or mode == M_STARTUP_WARMUP):
-            # Frost: keep water moving and warm, whatever the curve or the season says (in
-            # summer the curve does not apply at all: the frost minimum alone).
-            if mode == M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
-                setpoint_c = self.interlocks.frost_min_supply_c
-            heating = True
-        # 5. PI and valve. A setpoint of 0 tells the valve loop "heating off": it drives the
-        # valve shut and its PI tracks, so the release after a hold is bumpless.
+        interlocks = self.interlocks
+        # The chain's last stage has the mode's word (warm-up ramp, frost floor, heating off):
+        # its result is final. A setpoint of 0 tells the valve loop "heating off": it drives
+        # the valve shut and its PI tracks, so the release after a hold is bumpless.
+        setpoint_c = chain.finish(mode, modes.ramp_c, interlocks.frost_supply_floor_c(mode),
+                                  interlocks.tripped or interlocks.no_flow)
+        # 5. PI and valve
         manual = mode == M_MANUAL
-        if not manual and (not heating or self.interlocks.tripped or self.interlocks.no_flow):
-            setpoint_c = 0.0
         self.supply_setpoint_c = setpoint_c
         valve = self.valve
         valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION], sq.ok[I_VALVE_POSITION] != 0,
@@ -215,8 +207,8 @@ class StationController:
                   sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
         pumps = self.pumps
-        filling = mode == M_STARTUP_FILL  # never circulate an unfilled network, frost or not
-        want = circulation_wanted(mode) or (frost and not filling)
+        filling = mode == M_STARTUP_FILL  # the network is being filled: no leak count, no frost pump
+        want = circulation_wanted(mode) or interlocks.frost_circulation(mode)
         dp_lease = leases.value[L_DP] if leases.active(L_DP) else 0.0
         pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
         if pumps.short_of_heat:

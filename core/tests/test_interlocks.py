@@ -5,6 +5,7 @@ import unittest
 from heatkeeper.core import interlocks, make_up, pumps, sensors
 from heatkeeper.core.interlocks import X_BACKUP_TRIP, X_FROST, X_NO_FLOW, X_OVERTEMP, Interlocks
 from heatkeeper.core.make_up import MakeUp
+from heatkeeper.core.modes import MODE_NAMES, N_MODES
 from heatkeeper.core.pumps import CirculationPumps
 from heatkeeper.core.sensors import SignalQuality
 
@@ -108,6 +109,17 @@ class TestInterlocks(unittest.TestCase):
         self.assertTrue(r.il.update_frost(3.5, True))  # hysteresis
         self.assertTrue(not r.il.update_frost(4.0, True))
         self.assertTrue(not r.il.update_frost(-30.0, False))  # unknown outdoor keeps the state
+
+    def test_frost_floor_and_circulation_by_mode(self):
+        r = Rig(frost_min_supply_c=25.0)
+        floors = [r.il.frost_supply_floor_c(m) for m in range(N_MODES)]
+        self.assertEqual(floors, [0.0] * N_MODES)  # no frost: no floor
+        r.il.update_frost(-5.0, True)
+        floors = dict((MODE_NAMES[m], r.il.frost_supply_floor_c(m)) for m in range(N_MODES))
+        self.assertEqual(floors, {"startup_fill": 0.0, "startup_cold": 0.0, "startup_warmup": 25.0, "auto": 25.0,
+                                  "manual": 0.0, "remote": 25.0, "safe": 0.0, "summer": 25.0})
+        wanted = [MODE_NAMES[m] for m in range(N_MODES) if r.il.frost_circulation(m)]
+        self.assertEqual(wanted, [n for n in MODE_NAMES if n != "startup_fill"])  # never into an unfilled network
 
     def test_frost_opens_the_valve_even_while_tripped(self):
         # Tripped on over-temperature, not yet acknowledged, then the primary goes cold in a
