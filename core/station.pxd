@@ -48,7 +48,7 @@ cdef class StationController:
     @cython.locals(sq=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
                    pumps=CirculationPumps, mu=MakeUp, act=Actuators, va=ValveActuator, mode=int,
                    chain=SupplySetpointChain, interlocks=Interlocks, room_c=double, chain_c=double, setpoint_c=double,
-                   supply_ok=bint, supply_c=double, manual=bint, filling=bint, want=bint, dp_lease=double,
+                   supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
                    makeup_kpa=double)
     cdef void _cycle(self, double now_s, double dt_s)
     @cython.locals(act=Actuators, mode=int)

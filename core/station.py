@@ -66,7 +66,7 @@ from .valve_loop import ValveLoop
 SNAPSHOT_VERSION = 1
 
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
-# the schedule. Without it the schedule uses its configured day offset.
+# the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
 _INF = float("inf")
 
@@ -201,8 +201,11 @@ class StationController:
         manual = mode == M_MANUAL
         self.supply_setpoint_c = setpoint_c
         valve = self.valve
+        # The valve exercise runs on the schedule's clock: the validated time of day, else
+        # (-1) the monotonic clock with the schedule's day offset.
+        time_of_day_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION], sq.ok[I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, -1.0, sq.values[I_SECONDARY_RETURN_TEMP],
+                  manual, self.manual_valve_pct, time_of_day_s, sq.values[I_SECONDARY_RETURN_TEMP],
                   sq.ok[I_SECONDARY_RETURN_TEMP] != 0, sq.values[I_PRIMARY_RETURN_TEMP],
                   sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps

@@ -204,3 +204,21 @@ class TestSensorAlarmsIdle(unittest.TestCase):
         self.assertEqual(other.alarm_state("sensor_secondary_return_temp_c"), "active")
         other.run_until(other.t + 30.0)
         self.assertEqual(other.alarm_state("sensor_secondary_return_temp_c"), None)
+
+
+class TestOneClock(unittest.TestCase):
+    """The valve exercise runs on the same validated time of day as the schedule."""
+
+    def test_valve_exercise_at_the_given_time_of_day(self):
+        rig = Rig({"modes": {"initial_mode": "summer"},
+                   "valve": {"exercise_after_days": 0.05, "exercise_time_s": 43200.0}},
+                  {"outdoor_temp_c": 15.0})
+        # Local time runs 6 h ahead of the monotonic clock (day_offset_s is 0).
+        first_tod = -1.0
+        while rig.t < 1000.0 + 2 * 86400.0 and first_tod < 0.0:
+            rig.t += 60.0
+            rig.readings["time_of_day_s"] = (rig.t + 21600.0) % 86400.0
+            rig.step()
+            if rig.ctl.valve.exercise_start_s >= 0.0:  # the stroke started (the interlocks may hold it shut)
+                first_tod = rig.readings["time_of_day_s"]
+        self.assertTrue(43200.0 <= first_tod < 43200.0 + 3600.0, first_tod)
