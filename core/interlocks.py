@@ -235,20 +235,20 @@ class Interlocks:
         if self.tripped:
             self.reset_requested = True
 
-    def apply(self, out: dict, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
+    def apply(self, out: dict, now_s: float, signals: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
               cycle_s: float, filling: bool) -> None:
         """apply_to() on an output dict with the keys of core.signals.ACTUATORS."""
         act = Actuators()
         act.read(out)
-        self.apply_to(act, now_s, sq, pumps, make_up, cycle_s, filling)
+        self.apply_to(act, now_s, signals, pumps, make_up, cycle_s, filling)
         act.write(out)
 
-    def apply_to(self, out: Actuators, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
+    def apply_to(self, out: Actuators, now_s: float, signals: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
                  cycle_s: float, filling: bool) -> None:
         """Move the commands `out` toward safe; nothing may change them after this call.
         `filling`: the network is being filled (start-up), so frost must not start a pump in it."""
-        values = sq.values
-        ok = sq.ok
+        values = signals.values
+        ok = signals.ok
         actions = 0
         # Over-temperature: evaluated on the validated supply temperature; while that is bad,
         # on the hottest return temperature that is ok (the backup).
@@ -357,10 +357,10 @@ class Interlocks:
                 i += 1
             self.actions = actions
 
-    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality, filling: bool) -> None:
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality, filling: bool) -> None:
         """Feed the interlocks' alarms: over-temperature trip, over and under pressure (low
         pressure is expected while the network is `filling`)."""
-        return_kpa = sq.values[_I_SECONDARY_RETURN_PRESSURE]
+        return_kpa = signals.values[_I_SECONDARY_RETURN_PRESSURE]
         alarms.update(_A_SECONDARY_OVERTEMP, self.tripped, self.overtemp_value_c, now_s)
         alarms.update(_A_PRESSURE_HIGH, self.over_pressure, return_kpa, now_s)
         alarms.update(_A_PRESSURE_LOW, self.under_pressure and not filling, return_kpa, now_s)

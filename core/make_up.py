@@ -137,11 +137,11 @@ class MakeUp:
         self.leak = False
         self.events = []  # type: list
 
-    def step(self, now_s: float, dt_s: float, sq: SignalQuality, setpoint_kpa: float, filling: bool) -> None:
+    def step(self, now_s: float, dt_s: float, signals: SignalQuality, setpoint_kpa: float, filling: bool) -> None:
         """One cycle; `setpoint_kpa` is the lease or the configured value, `filling` true in
         start-up fill (volume not counted as leakage)."""
-        values = sq.values
-        ok = sq.ok
+        values = signals.values
+        ok = signals.ok
         self._tank(ok[_I_TANK_LEVEL], values[_I_TANK_LEVEL])
         self.pump_fault = ok[_I_MAKEUP_PUMP_FAULT] and values[_I_MAKEUP_PUMP_FAULT] > 0.5
         self.setpoint_kpa = setpoint_kpa
@@ -149,23 +149,23 @@ class MakeUp:
         self.start_kpa = setpoint_kpa - half
         self.stop_kpa = setpoint_kpa + half
         self.pressure_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
-        p = values[_I_SECONDARY_RETURN_PRESSURE]
+        pressure_kpa = values[_I_SECONDARY_RETURN_PRESSURE]
         run = self.run
         if not self.pressure_ok or self.pump_fault or self.tank_low_low:
             run = False
             self.relief_open = False
         else:
-            if p < self.start_kpa:
+            if pressure_kpa < self.start_kpa:
                 run = True
-            elif p >= self.stop_kpa:
+            elif pressure_kpa >= self.stop_kpa:
                 run = False
-            if p >= self.stop_kpa + self.relief_margin_kpa:
+            if pressure_kpa >= self.stop_kpa + self.relief_margin_kpa:
                 if not self.relief_open:
-                    self.events.append({"kind": "make_up", "reason": "relief_open", "pressure_kpa": p, "at_s": now_s})
+                    self.events.append({"kind": "make_up", "reason": "relief_open", "pressure_kpa": pressure_kpa, "at_s": now_s})
                 self.relief_open = True
-            elif p <= self.stop_kpa and self.relief_open:
+            elif pressure_kpa <= self.stop_kpa and self.relief_open:
                 self.relief_open = False
-                self.events.append({"kind": "make_up", "reason": "relief_closed", "pressure_kpa": p, "at_s": now_s})
+                self.events.append({"kind": "make_up", "reason": "relief_closed", "pressure_kpa": pressure_kpa, "at_s": now_s})
         if run and not self.run:
             self.run_since_s = now_s
             self.integral_pct = 50.0
@@ -174,7 +174,7 @@ class MakeUp:
             self.run_since_s = -1.0
             self.speed_pct = 0.0
         elif self.vsd:
-            err = setpoint_kpa - p
+            err = setpoint_kpa - pressure_kpa
             integral = self.integral_pct + self.kp * err * dt_s / self.ti_s
             integral = 100.0 if integral > 100.0 else (self.speed_min_pct if integral < self.speed_min_pct else integral)
             self.integral_pct = integral
@@ -246,9 +246,9 @@ class MakeUp:
             self.rate_l_per_h = 0.0
             self.leak = False
 
-    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality) -> None:
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
         """Feed the make-up alarms: pump fault, tank level low and low-low, leak rate, long run."""
-        level_pct = sq.values[_I_TANK_LEVEL]
+        level_pct = signals.values[_I_TANK_LEVEL]
         alarms.update(_A_MAKEUP_PUMP_FAULT, self.pump_fault, 1.0, now_s)
         alarms.update(_A_TANK_LEVEL_LOW, self.tank_low, level_pct, now_s)
         alarms.update(_A_TANK_LEVEL_LOW_LOW, self.tank_low_low, level_pct, now_s)

@@ -208,9 +208,9 @@ class ModeMachine:
                     return
             self.ramp_c = ramp
 
-    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality) -> None:
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
         """Feed the mode's alarms: start-up fill timed out, safe mode."""
-        alarms.update(_A_STARTUP_FILL_TIMEOUT, self.fill_timed_out, sq.values[_I_SECONDARY_RETURN_PRESSURE], now_s)
+        alarms.update(_A_STARTUP_FILL_TIMEOUT, self.fill_timed_out, signals.values[_I_SECONDARY_RETURN_PRESSURE], now_s)
         alarms.update(_A_SAFE_MODE, self.mode == _M_SAFE, 0.0, now_s)
 
     def snapshot(self, now_s: float) -> dict:

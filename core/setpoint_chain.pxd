@@ -26,7 +26,7 @@ cdef class SupplySetpointChain:
     cpdef set_room_readings(self, object readings, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     @cython.locals(dt_s=double, out=OutdoorConditioner, t_out=double, remote_c=double, boost_k=double,
-                   curve=HeatingCurve, unclamped_c=double, tod=double, base_c=double, top_c=double, sp=double)
+                   curve=HeatingCurve, unclamped_c=double, tod=double, base_c=double, top_c=double, setpoint_c=double)
     cpdef double step(self, double now_s, double outdoor_c, bint outdoor_ok, dict inputs, double room_setpoint_c,
                       dict mode_flags)
     @cython.locals(setpoint_c=double, heating=bint)

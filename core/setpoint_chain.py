@@ -181,10 +181,10 @@ class SupplySetpointChain:
             self.ramp_c = base_c
         # 5. limiters and clamp
         self.limit_trim_k = self.limiters.step(dt_s, t_out, inputs)
-        sp = self.ramp_c + self.limit_trim_k
-        sp = min(curve.max_supply_c, max(curve.min_supply_c, sp))
-        self.setpoint_c = sp
-        return sp
+        setpoint_c = self.ramp_c + self.limit_trim_k
+        setpoint_c = min(curve.max_supply_c, max(curve.min_supply_c, setpoint_c))
+        self.setpoint_c = setpoint_c
+        return setpoint_c
 
     def finish(self, mode, warmup_ramp_c: float, frost_floor_c: float, protection_off: bool) -> float:
         """Stage 6 (module docstring): the final supply setpoint from step()'s, 0.0 = heating off."""

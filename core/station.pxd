@@ -23,7 +23,7 @@ cdef class StationController:
     cdef public double cycle_s, room_setpoint_c, supply_min_c, supply_max_c, makeup_setpoint_kpa
     cdef public double now_s
     cdef public bint started
-    cdef public SignalQuality sq
+    cdef public SignalQuality signals
     cdef public AlarmTable alarms
     cdef public ModeMachine modes
     cdef public Leases leases
@@ -45,8 +45,8 @@ cdef class StationController:
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
     cpdef list take_events(self)
     cdef double _advance(self, double now_s)
-    @cython.locals(sq=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
-                   pumps=CirculationPumps, mu=MakeUp, act=Actuators, va=ValveActuator, mode=int,
+    @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
+                   pumps=CirculationPumps, make_up=MakeUp, act=Actuators, actuator=ValveActuator, mode=int,
                    chain=SupplySetpointChain, interlocks=Interlocks, room_c=double, chain_c=double, setpoint_c=double,
                    supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
                    makeup_kpa=double)
@@ -55,14 +55,17 @@ cdef class StationController:
     cdef dict _outputs(self)
     @cython.locals(leased=int, back=int, modes=ModeMachine)
     cdef void _mode_lease(self, double now_s)
+    @cython.locals(signals=SignalQuality)
     cdef dict _chain_inputs(self)
     cdef double _clock(self, object value)
     cdef double _clock_s(self, double now_s)
+    @cython.locals(pumps=CirculationPumps, make_up=MakeUp)
     cdef _start_clock(self, double now_s)
+    @cython.locals(signals=SignalQuality)
     cdef bint _filled(self)
     @cython.locals(alarms=AlarmTable, signals=SignalQuality, mode=int, interlocks=Interlocks)
     cdef _update_alarms(self, double now_s)
-    @cython.locals(chain=SupplySetpointChain, room=RoomFeedback)
+    @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)
     cdef dict _diag(self)
     cpdef dict handle_command(self, object cmd, double now_s)
     cpdef drop_mode_lease(self)

@@ -79,13 +79,12 @@ class StationController:
         self.cfg = cfg
         self.cycle_s = float(cfg["station"]["cycle_s"])
         self.room_setpoint_c = float(cfg["station"]["room_setpoint_c"])
-        ccfg = cfg["commands"]
-        self.supply_min_c = float(ccfg["supply_min_c"])
-        self.supply_max_c = float(ccfg["supply_max_c"])
+        self.supply_min_c = float(cfg["commands"]["supply_min_c"])
+        self.supply_max_c = float(cfg["commands"]["supply_max_c"])
         self.makeup_setpoint_kpa = float(cfg["make_up"]["pressure_setpoint_kpa"])
         self.now_s = 0.0
         self.started = False
-        self.sq = SignalQuality(cfg["sensors"])
+        self.signals = SignalQuality(cfg["sensors"])
         self.alarms = AlarmTable(cfg["alarms"])
         self.modes = ModeMachine(cfg["modes"], 0.0)
         self.leases = Leases()
@@ -119,7 +118,7 @@ class StationController:
             inputs = {}
         now_s = self._clock(inputs.get("now_s"))
         dt_s = self._advance(now_s)
-        self.sq.update(inputs, now_s)
+        self.signals.update(inputs, now_s)
         item = inputs.get(TIME_OF_DAY_S)
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
@@ -141,7 +140,7 @@ class StationController:
         compiled simulation loop); same checks, same state, same commands as step()."""
         now_s = self._clock_s(now_s)
         dt_s = self._advance(now_s)
-        self.sq.update_image(values, oks, now_s)
+        self.signals.update_image(values, oks, now_s)
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self._cycle(now_s, dt_s)
@@ -163,9 +162,9 @@ class StationController:
     def _cycle(self, now_s: float, dt_s: float) -> None:
         # The cycle after signal quality (fixed order, see the module docstring); the
         # commands end in self.act, interlocks last.
-        sq = self.sq
-        self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP] != 0
-        self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
+        signals = self.signals
+        self.outdoor_ok = signals.ok[I_OUTDOOR_TEMP] != 0
+        self.outdoor_c = signals.values[I_OUTDOOR_TEMP]
         self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
         if self.mode_lease_return >= 0:
@@ -187,8 +186,8 @@ class StationController:
         chain = self.chain
         chain_c = chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
         self.chain_setpoint_c = chain_c
-        supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP] != 0
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = signals.ok[I_SECONDARY_SUPPLY_TEMP] != 0
+        supply_c = signals.values[I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
         interlocks = self.interlocks
@@ -204,10 +203,10 @@ class StationController:
         # The valve exercise runs on the schedule's clock: the validated time of day, else
         # (-1) the monotonic clock with the schedule's day offset.
         time_of_day_s = self.time_of_day_s if self.time_of_day_ok else -1.0
-        valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION], sq.ok[I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, time_of_day_s, sq.values[I_SECONDARY_RETURN_TEMP],
-                  sq.ok[I_SECONDARY_RETURN_TEMP] != 0, sq.values[I_PRIMARY_RETURN_TEMP],
-                  sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
+        valve.run(now_s, setpoint_c, supply_c, supply_ok, signals.values[I_VALVE_POSITION], signals.ok[I_VALVE_POSITION] != 0,
+                  manual, self.manual_valve_pct, time_of_day_s, signals.values[I_SECONDARY_RETURN_TEMP],
+                  signals.ok[I_SECONDARY_RETURN_TEMP] != 0, signals.values[I_PRIMARY_RETURN_TEMP],
+                  signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
         pumps = self.pumps
         filling = mode == M_STARTUP_FILL  # the network is being filled: no leak count, no frost pump
@@ -216,25 +215,25 @@ class StationController:
         pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
         if pumps.short_of_heat:
             self.chain.room.note_shortage(now_s)  # the next cycles' room target holds a margin
-        pumps.step(now_s, dt_s, want, sq, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
+        pumps.step(now_s, dt_s, want, signals, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
         makeup_kpa = leases.value[L_MAKEUP] if leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
-        mu = self.make_up
-        mu.step(now_s, dt_s, sq, makeup_kpa, filling)
+        make_up = self.make_up
+        make_up.step(now_s, dt_s, signals, makeup_kpa, filling)
         act = self.act
-        va = valve.actuator
-        act.valve_cmd_pct = va.cmd_pct
-        act.valve_open_pulse_s = va.open_pulse_s
-        act.valve_close_pulse_s = va.close_pulse_s
+        actuator = valve.actuator
+        act.valve_cmd_pct = actuator.cmd_pct
+        act.valve_open_pulse_s = actuator.open_pulse_s
+        act.valve_close_pulse_s = actuator.close_pulse_s
         act.pump1_run = pumps.run[0] != 0
         act.pump1_speed_cmd_pct = pumps.speed_pct[0]
         act.pump2_run = pumps.run[1] != 0
         act.pump2_speed_cmd_pct = pumps.speed_pct[1]
-        act.makeup_pump_run = mu.run
-        act.makeup_pump_speed_cmd_pct = mu.speed_pct
-        act.relief_valve_open = mu.relief_open
+        act.makeup_pump_run = make_up.run
+        act.makeup_pump_speed_cmd_pct = make_up.speed_pct
+        act.relief_valve_open = make_up.relief_open
         # 8. interlocks: last, only toward safe; nothing below touches the actuators.
-        self.interlocks.apply_to(act, now_s, sq, pumps, mu, self.cycle_s, filling)
+        self.interlocks.apply_to(act, now_s, signals, pumps, make_up, self.cycle_s, filling)
 
     def _mode_lease(self, now_s: float) -> None:
         # A remote summer/safe lease: gone (expired or cleared) -> back to the mode it
@@ -286,11 +285,11 @@ class StationController:
 
     def _chain_inputs(self) -> dict:
         # The chain reads a few signals itself (limiters, schedule); it gets them validated.
-        sq = self.sq
+        signals = self.signals
         d = self.chain_in
-        d["primary_return_temp_c"] = (sq.values[I_PRIMARY_RETURN_TEMP], sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
-        d["heat_power_kw"] = (sq.values[I_HEAT_POWER], sq.ok[I_HEAT_POWER] != 0)
-        d["primary_flow_m3h"] = (sq.values[I_PRIMARY_FLOW], sq.ok[I_PRIMARY_FLOW] != 0)
+        d["primary_return_temp_c"] = (signals.values[I_PRIMARY_RETURN_TEMP], signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
+        d["heat_power_kw"] = (signals.values[I_HEAT_POWER], signals.ok[I_HEAT_POWER] != 0)
+        d["primary_flow_m3h"] = (signals.values[I_PRIMARY_FLOW], signals.ok[I_PRIMARY_FLOW] != 0)
         d[TIME_OF_DAY_S] = (self.time_of_day_s, self.time_of_day_ok)
         return d
 
@@ -311,27 +310,27 @@ class StationController:
         # Pieces were built at t=0; rebase their clocks on the first cycle's time.
         self.started = True
         self.modes.entered_s = now_s
-        p = self.pumps
-        p.duty_since_s = now_s
-        p.idle_since_s[0] = now_s
-        p.idle_since_s[1] = now_s
-        p.start_not_before_s = now_s
-        m = self.make_up
-        m.bucket_start_s = now_s
-        m.window_start_s = now_s
+        pumps = self.pumps
+        pumps.duty_since_s = now_s
+        pumps.idle_since_s[0] = now_s
+        pumps.idle_since_s[1] = now_s
+        pumps.start_not_before_s = now_s
+        make_up = self.make_up
+        make_up.bucket_start_s = now_s
+        make_up.window_start_s = now_s
 
     def _filled(self) -> bool:
-        sq = self.sq
-        if not sq.ok[I_SECONDARY_RETURN_PRESSURE]:
+        signals = self.signals
+        if not signals.ok[I_SECONDARY_RETURN_PRESSURE]:
             return False
-        level_ok = not sq.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
-        return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
+        level_ok = not signals.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
+        return level_ok and signals.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
 
     def _update_alarms(self, now_s: float) -> None:
         # Every piece judges its own alarms (from this cycle's signals and its own state of the
         # last cycle) and feeds them to the table; nothing is judged here.
         alarms = self.alarms
-        signals = self.sq
+        signals = self.signals
         mode = self.modes.mode
         interlocks = self.interlocks
         interlocks.report_alarms(alarms, now_s, signals, mode == M_STARTUP_FILL)
@@ -343,9 +342,9 @@ class StationController:
 
     def _diag(self) -> dict:
         d = self.diag
-        p = self.pumps
-        m = self.make_up
-        lz = self.leases
+        pumps = self.pumps
+        make_up = self.make_up
+        leases = self.leases
         now_s = self.now_s
         d["outdoor_c"] = self.outdoor_c if self.outdoor_ok else None
         d["outdoor_used_c"] = self.chain.outdoor.composite_c  # what the curve runs on
@@ -364,30 +363,30 @@ class StationController:
         d["room_below_floor"] = room.n_below_floor
         d["room_shortage_margin_k"] = room.margin_k
         d["limit_trim_k"] = chain.limit_trim_k
-        d["dp_kpa"] = p.dp_kpa if p.dp_ok else None
-        d["dp_target_kpa"] = p.dp_target_kpa
-        d["dp_shortage_boost_kpa"] = p.boost_kpa
-        d["duty_pump"] = p.duty + 1
-        d["pump1_run_h"] = p.run_s[0] / 3600.0
-        d["pump2_run_h"] = p.run_s[1] / 3600.0
-        d["flow_proven"] = 1 if p.flow_proven else 0
-        d["makeup_setpoint_kpa"] = m.setpoint_kpa
-        d["makeup_total_m3"] = m.total_m3
-        d["makeup_rate_l_per_h"] = m.rate_l_per_h
-        d["makeup_volume_estimated"] = 1 if m.volume_estimated else 0
+        d["dp_kpa"] = pumps.dp_kpa if pumps.dp_ok else None
+        d["dp_target_kpa"] = pumps.dp_target_kpa
+        d["dp_shortage_boost_kpa"] = pumps.boost_kpa
+        d["duty_pump"] = pumps.duty + 1
+        d["pump1_run_h"] = pumps.run_s[0] / 3600.0
+        d["pump2_run_h"] = pumps.run_s[1] / 3600.0
+        d["flow_proven"] = 1 if pumps.flow_proven else 0
+        d["makeup_setpoint_kpa"] = make_up.setpoint_kpa
+        d["makeup_total_m3"] = make_up.total_m3
+        d["makeup_rate_l_per_h"] = make_up.rate_l_per_h
+        d["makeup_volume_estimated"] = 1 if make_up.volume_estimated else 0
         d["interlock_actions"] = self.interlocks.actions
         d["frost"] = 1 if self.interlocks.frost else 0
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
         # While the supply sensor is bad: the valve's open-loop limit (None when it can see).
         d["valve_fallback_limit_pct"] = self.valve.fallback_limit_pct if self.valve.fallback else None
-        d["room_setpoint_lease_s"] = lz.remaining_s(L_ROOM, now_s)
-        d["supply_setpoint_lease_s"] = lz.remaining_s(L_SUPPLY, now_s)
+        d["room_setpoint_lease_s"] = leases.remaining_s(L_ROOM, now_s)
+        d["supply_setpoint_lease_s"] = leases.remaining_s(L_SUPPLY, now_s)
         # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
-        d["supply_setpoint_lease_c"] = lz.value[L_SUPPLY] if lz.active(L_SUPPLY) else None
-        d["dp_setpoint_lease_s"] = lz.remaining_s(L_DP, now_s)
-        d["makeup_pressure_lease_s"] = lz.remaining_s(L_MAKEUP, now_s)
-        d["boost_lease_s"] = lz.remaining_s(L_BOOST, now_s)
-        d["mode_lease_s"] = lz.remaining_s(L_MODE, now_s)
+        d["supply_setpoint_lease_c"] = leases.value[L_SUPPLY] if leases.active(L_SUPPLY) else None
+        d["dp_setpoint_lease_s"] = leases.remaining_s(L_DP, now_s)
+        d["makeup_pressure_lease_s"] = leases.remaining_s(L_MAKEUP, now_s)
+        d["boost_lease_s"] = leases.remaining_s(L_BOOST, now_s)
+        d["mode_lease_s"] = leases.remaining_s(L_MODE, now_s)
         d["warmup_ramp_c"] = self.modes.ramp_c
         return d
 
@@ -425,7 +424,7 @@ class StationController:
             "pumps": self.pumps.snapshot(now_s),
             "make_up": self.make_up.snapshot(now_s),
             "interlocks": self.interlocks.snapshot(),
-            "sensors": self.sq.snapshot(),
+            "sensors": self.signals.snapshot(),
             "chain": self.chain.snapshot(),
             "valve": self.valve.snapshot(),
         }
@@ -448,11 +447,11 @@ class StationController:
         else:
             self.drop_mode_lease()
         self.alarms.restore(snap.get("alarms"), now_s)
-        self.sq.alarms_busy = True  # restored sensor alarms must be re-evaluated
+        self.signals.alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)
         self.make_up.restore(snap.get("make_up"), now_s)
         self.interlocks.restore(snap.get("interlocks"))
-        self.sq.restore(snap.get("sensors"))
+        self.signals.restore(snap.get("sensors"))
         if isinstance(snap.get("chain"), dict):
             self.chain.restore(snap["chain"], now_s)
         if isinstance(snap.get("valve"), dict):
@@ -462,10 +461,10 @@ class StationController:
         """The flat uplink record {field: number | None} for one cycle."""
         rec = {}
         self._diag()  # current after step() or step_image()
-        sq = self.sq
+        signals = self.signals
         i = 0
         while i < N_SIGNALS:
-            rec[INPUTS[i]] = sq.values[i] if sq.ok[i] else None
+            rec[INPUTS[i]] = signals.values[i] if signals.ok[i] else None
             i += 1
         if isinstance(out, dict):
             for name in ACTUATORS:

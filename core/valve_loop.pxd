@@ -41,6 +41,6 @@ cdef class ValveLoop:
     cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
     cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct)
     @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint)
-    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality sq)
+    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)

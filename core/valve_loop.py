@@ -100,12 +100,12 @@ class ValveLoop:
         self.mismatch_since_s = -1.0
         self.position_mismatch = False
         curve = merged(CURVE_DEFAULTS, settings.get("curve", {}))
-        il = merged(INTERLOCK_DEFAULTS, settings.get("interlocks", {}))
+        interlock_s = merged(INTERLOCK_DEFAULTS, settings.get("interlocks", {}))
         self.ff_room_c = float(curve["design_room_c"])
         span = float(curve["design_supply_c"]) - self.ff_room_c
         self.ff_span_k = span if span > 1.0 else 1.0
-        self.ff_design_pct = float(il["fallback_valve_design_pct"])
-        self.fallback_rise_k = float(il["fallback_return_rise_k"])
+        self.ff_design_pct = float(interlock_s["fallback_valve_design_pct"])
+        self.fallback_rise_k = float(interlock_s["fallback_return_rise_k"])
         self.fallback = False
         self.fallback_limit_pct = 100.0
         self.fallback_return_ref_c = _NAN
@@ -291,12 +291,12 @@ class ValveLoop:
             self.shut_since_s = -1.0
             self.shut_rising = False
 
-    def report_alarms(self, alarms: AlarmTable, now_s: float, sq: SignalQuality) -> None:
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
         """Feed the valve loop's alarms: the closed loop's supply far from its setpoint (not in
         manual, not with heating off), and the plausibility checks of the last cycle."""
-        supply_c = sq.values[_I_SECONDARY_SUPPLY_TEMP]
+        supply_c = signals.values[_I_SECONDARY_SUPPLY_TEMP]
         setpoint_c = self.setpoint_c
-        closed_loop = sq.ok[_I_SECONDARY_SUPPLY_TEMP] != 0 and not self.manual and \
+        closed_loop = signals.ok[_I_SECONDARY_SUPPLY_TEMP] != 0 and not self.manual and \
             setpoint_c >= self.deviation_min_setpoint_c
         alarms.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > setpoint_c + self.deviation_k, supply_c,
                       now_s)
@@ -304,7 +304,7 @@ class ValveLoop:
                       now_s)
         alarms.update(_A_VALVE_OPEN_NO_RISE, self.open_no_rise, supply_c, now_s)
         alarms.update(_A_VALVE_SHUT_RISING, self.shut_rising, supply_c, now_s)
-        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, sq.values[_I_VALVE_POSITION], now_s)
+        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, signals.values[_I_VALVE_POSITION], now_s)
 
     @property
     def alarms_diag(self) -> dict:
