@@ -29,7 +29,7 @@ cdef class Actuators:
 cdef class Interlocks:
     cdef public double overtemp_c, overtemp_hyst_k, overtemp_delay_s, over_pressure_kpa, over_pressure_hyst_kpa
     cdef public double under_pressure_kpa, frost_outdoor_c, frost_hyst_k, frost_min_supply_c, frost_supply_c
-    cdef public double frost_valve_min_pct, backup_return_max_c, overtemp_value_c
+    cdef public double frost_valve_min_pct, backup_return_max_c, overtemp_value_c, overtemp_limit_c, pressure_max_kpa
     cdef public bint backup_cond, backup_trip
     cdef public bint overtemp_cond, tripped, reset_requested, over_pressure, under_pressure, frost, no_flow
     cdef public double overtemp_since_s
@@ -47,7 +47,6 @@ cdef class Interlocks:
                    flowing=bint)
     cpdef apply_to(self, Actuators out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
                    double cycle_s, bint filling)
-    @cython.locals(return_kpa=double)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint filling)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

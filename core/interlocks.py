@@ -199,6 +199,8 @@ class Interlocks:
         self.backup_cond = False
         self.backup_trip = False  # the latched trip came from the backup sensors
         self.overtemp_value_c = 0.0  # the temperature the over-temperature check judged
+        self.overtemp_limit_c = self.overtemp_c  # ... and the limit it judged it against
+        self.pressure_max_kpa = 0.0  # the highest secondary pressure the over-pressure check judged
         self.overtemp_since_s = -1.0
         self.tripped = False
         self.reset_requested = False
@@ -267,6 +269,7 @@ class Interlocks:
                 judged_c = values[_I_PRIMARY_RETURN_TEMP]
             high_c = self.backup_return_max_c
         self.overtemp_value_c = judged_c if judged_c > -1.0e9 else supply_c
+        self.overtemp_limit_c = high_c
         self.overtemp_cond = judged_c > high_c - hyst
         if not supply_ok:
             self.backup_cond = self.overtemp_cond
@@ -293,6 +296,7 @@ class Interlocks:
             p_max = values[_I_SECONDARY_RETURN_PRESSURE]
         limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
         self.over_pressure = p_max > limit
+        self.pressure_max_kpa = p_max if p_max > -1.0e9 else 0.0
         self.under_pressure = p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
         # Circulation: frost forces a pump on (unless dry), dry run forces them off.
         if pumps.dry_run:
@@ -360,10 +364,10 @@ class Interlocks:
     def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality, filling: bool) -> None:
         """Feed the interlocks' alarms: over-temperature trip, over and under pressure (low
         pressure is expected while the network is `filling`)."""
-        return_kpa = signals.values[_I_SECONDARY_RETURN_PRESSURE]
-        alarms.update(_A_SECONDARY_OVERTEMP, self.tripped, self.overtemp_value_c, now_s)
-        alarms.update(_A_PRESSURE_HIGH, self.over_pressure, return_kpa, now_s)
-        alarms.update(_A_PRESSURE_LOW, self.under_pressure and not filling, return_kpa, now_s)
+        alarms.update(_A_SECONDARY_OVERTEMP, self.tripped, self.overtemp_value_c, self.overtemp_limit_c, now_s)
+        alarms.update(_A_PRESSURE_HIGH, self.over_pressure, self.pressure_max_kpa, self.over_pressure_kpa, now_s)
+        alarms.update(_A_PRESSURE_LOW, self.under_pressure and not filling, signals.values[_I_SECONDARY_RETURN_PRESSURE],
+                      self.under_pressure_kpa, now_s)
 
     def snapshot(self) -> dict:
         return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost,

@@ -5,6 +5,7 @@ from .sensors cimport SignalQuality
 
 cdef int _I_MAKEUP_PUMP_FAULT, _I_MAKEUP_PUMP_RUNNING, _I_MAKEUP_VOLUME, _I_SECONDARY_RETURN_PRESSURE, _I_TANK_LEVEL
 cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW
+cdef double _NO_LIMIT
 
 cdef class MakeUp:
     cdef public bint vsd
@@ -23,7 +24,7 @@ cdef class MakeUp:
     cpdef step(self, double now_s, double dt_s, SignalQuality signals, double setpoint_kpa, bint filling)
     cdef _tank(self, bint level_ok, double level_pct)
     cdef _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling)
-    @cython.locals(level_pct=double)
+    @cython.locals(level_pct=double, run_s=double)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

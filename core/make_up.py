@@ -24,6 +24,7 @@ from .alarms import (
     A_MAKEUP_PUMP_FAULT,
     A_TANK_LEVEL_LOW,
     A_TANK_LEVEL_LOW_LOW,
+    NO_LIMIT,
     AlarmTable,
 )
 from .sensors import (
@@ -47,6 +48,7 @@ _A_MAKEUP_LONG_RUN = A_MAKEUP_LONG_RUN
 _A_MAKEUP_PUMP_FAULT = A_MAKEUP_PUMP_FAULT
 _A_TANK_LEVEL_LOW = A_TANK_LEVEL_LOW
 _A_TANK_LEVEL_LOW_LOW = A_TANK_LEVEL_LOW_LOW
+_NO_LIMIT = NO_LIMIT
 
 
 CONTROLS = ("band", "vsd")
@@ -247,13 +249,15 @@ class MakeUp:
             self.leak = False
 
     def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
-        """Feed the make-up alarms: pump fault, tank level low and low-low, leak rate, long run."""
+        """Feed the make-up alarms: pump fault, tank level low and low-low, leak rate, long run
+        (its value the run time in s against max_run_s)."""
         level_pct = signals.values[_I_TANK_LEVEL]
-        alarms.update(_A_MAKEUP_PUMP_FAULT, self.pump_fault, 1.0, now_s)
-        alarms.update(_A_TANK_LEVEL_LOW, self.tank_low, level_pct, now_s)
-        alarms.update(_A_TANK_LEVEL_LOW_LOW, self.tank_low_low, level_pct, now_s)
-        alarms.update(_A_MAKEUP_LEAK_RATE, self.leak, self.rate_l_per_h, now_s)
-        alarms.update(_A_MAKEUP_LONG_RUN, self.long_run, self.total_m3, now_s)
+        run_s = now_s - self.run_since_s if self.run_since_s >= 0.0 else 0.0
+        alarms.update(_A_MAKEUP_PUMP_FAULT, self.pump_fault, 1.0, _NO_LIMIT, now_s)
+        alarms.update(_A_TANK_LEVEL_LOW, self.tank_low, level_pct, self.tank_low_pct, now_s)
+        alarms.update(_A_TANK_LEVEL_LOW_LOW, self.tank_low_low, level_pct, self.tank_low_low_pct, now_s)
+        alarms.update(_A_MAKEUP_LEAK_RATE, self.leak, self.rate_l_per_h, self.leak_limit_l_per_h, now_s)
+        alarms.update(_A_MAKEUP_LONG_RUN, self.long_run, run_s, self.max_run_s, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"total_m3": self.total_m3, "meter_last_m3": self.meter_last_m3,

@@ -20,13 +20,14 @@ changes mode only along a row and returns an event {"kind": "mode", "reason", "f
 """
 
 from . import checks
-from .alarms import A_SAFE_MODE, A_STARTUP_FILL_TIMEOUT, AlarmTable
+from .alarms import A_SAFE_MODE, A_STARTUP_FILL_TIMEOUT, NO_LIMIT, AlarmTable
 from .sensors import I_SECONDARY_RETURN_PRESSURE, SignalQuality
 
 # Alarm and signal indices held as C ints by the compiled module (modes.pxd).
 _A_SAFE_MODE = A_SAFE_MODE
 _A_STARTUP_FILL_TIMEOUT = A_STARTUP_FILL_TIMEOUT
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_NO_LIMIT = NO_LIMIT
 
 M_STARTUP_FILL = 0
 M_STARTUP_COLD = 1
@@ -210,8 +211,9 @@ class ModeMachine:
 
     def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
         """Feed the mode's alarms: start-up fill timed out, safe mode."""
-        alarms.update(_A_STARTUP_FILL_TIMEOUT, self.fill_timed_out, signals.values[_I_SECONDARY_RETURN_PRESSURE], now_s)
-        alarms.update(_A_SAFE_MODE, self.mode == _M_SAFE, 0.0, now_s)
+        alarms.update(_A_STARTUP_FILL_TIMEOUT, self.fill_timed_out, signals.values[_I_SECONDARY_RETURN_PRESSURE],
+                      _NO_LIMIT, now_s)
+        alarms.update(_A_SAFE_MODE, self.mode == _M_SAFE, 0.0, _NO_LIMIT, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"mode": self.mode, "age_s": now_s - self.entered_s, "cold_run_s": self.cold_run_s,

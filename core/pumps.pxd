@@ -5,6 +5,7 @@ from .sensors cimport SignalQuality
 
 cdef int _I_PUMP1_FAULT, _I_PUMP1_RUNNING, _I_PUMP2_FAULT, _I_PUMP2_RUNNING, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE
 cdef int _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMP_DRY_RUN, _A_PUMPS_ALL_FAILED
+cdef double _NO_LIMIT
 
 @cython.final
 cdef class CirculationPumps:

@@ -32,7 +32,7 @@ is obeyed as given.
 from array import array
 
 from . import checks
-from .alarms import A_PUMP1_FAULT, A_PUMP2_FAULT, A_PUMP_DRY_RUN, A_PUMPS_ALL_FAILED, AlarmTable
+from .alarms import A_PUMP1_FAULT, A_PUMP2_FAULT, A_PUMP_DRY_RUN, A_PUMPS_ALL_FAILED, NO_LIMIT, AlarmTable
 from .sensors import (
     I_PUMP1_FAULT,
     I_PUMP1_RUNNING,
@@ -55,6 +55,7 @@ _A_PUMP1_FAULT = A_PUMP1_FAULT
 _A_PUMP2_FAULT = A_PUMP2_FAULT
 _A_PUMP_DRY_RUN = A_PUMP_DRY_RUN
 _A_PUMPS_ALL_FAILED = A_PUMPS_ALL_FAILED
+_NO_LIMIT = NO_LIMIT
 
 
 DP_MODES = ("constant", "proportional", "supervisor")
@@ -421,10 +422,11 @@ class CirculationPumps:
         pump's fault."""
         failed1 = self.failed[0] != 0
         failed2 = self.failed[1] != 0
-        alarms.update(_A_PUMP_DRY_RUN, self.dry_run, signals.values[_I_SECONDARY_RETURN_PRESSURE], now_s)
-        alarms.update(_A_PUMPS_ALL_FAILED, wanted and not self.dry_run and failed1 and failed2, 0.0, now_s)
-        alarms.update(_A_PUMP1_FAULT, failed1, 1.0, now_s)
-        alarms.update(_A_PUMP2_FAULT, failed2, 2.0, now_s)
+        alarms.update(_A_PUMP_DRY_RUN, self.dry_run, signals.values[_I_SECONDARY_RETURN_PRESSURE], self.dry_run_kpa,
+                      now_s)
+        alarms.update(_A_PUMPS_ALL_FAILED, wanted and not self.dry_run and failed1 and failed2, 0.0, _NO_LIMIT, now_s)
+        alarms.update(_A_PUMP1_FAULT, failed1, 1.0, _NO_LIMIT, now_s)
+        alarms.update(_A_PUMP2_FAULT, failed2, 2.0, _NO_LIMIT, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"duty": self.duty, "run_s": [self.run_s[0], self.run_s[1]],

@@ -17,7 +17,7 @@ makes that signal not ok; nothing raises.
 from array import array
 
 from . import checks
-from .alarms import A_SENSOR0, S_NONE, AlarmTable
+from .alarms import A_SENSOR0, NO_LIMIT, S_NONE, AlarmTable
 from .signals import INPUTS
 
 # Indices into the validated image (same order as core.signals.INPUTS).
@@ -72,6 +72,7 @@ _Q_BAD = Q_BAD
 _N_SIGNALS = N_SIGNALS
 _A_SENSOR0 = A_SENSOR0
 _S_NONE = S_NONE
+_NO_LIMIT = NO_LIMIT
 
 # Kinds decide which checks apply.
 K_TEMP = 0
@@ -266,7 +267,9 @@ class SignalQuality:
         return self.quality[i] == _Q_BAD and (self.seen[i] != 0 or self.essential[i] != 0)
 
     def report_alarms(self, alarms: AlarmTable, now_s: float) -> None:
-        """Feed the sensor alarms (one per signal: BAD and worth an alarm, alarm_condition)."""
+        """Feed the sensor alarms (one per signal: BAD and worth an alarm, alarm_condition); the
+        value is the last raw reading, the limit the range limit it broke (none for a lost,
+        frozen or jumping signal)."""
         # With every signal not BAD and every sensor alarm idle, each update would return at
         # once; skip the loop then (it costs a third of the cycle).
         if self.n_bad == 0 and not self.alarms_busy:
@@ -275,7 +278,10 @@ class SignalQuality:
         i = 0
         while i < _N_SIGNALS:
             k = _A_SENSOR0 + i
-            alarms.update(k, self.alarm_condition(i), self.raw[i], now_s)
+            limit = _NO_LIMIT
+            if self.reason[i] == _R_RANGE:
+                limit = self.high[i] if self.raw[i] > self.high[i] else self.low[i]
+            alarms.update(k, self.alarm_condition(i), self.raw[i], limit, now_s)
             if alarms.state[k] != _S_NONE or alarms.on_since_s[k] >= 0.0:
                 busy = True
             i += 1

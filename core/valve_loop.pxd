@@ -8,6 +8,7 @@ from .valve_actuator cimport ValveActuator
 cdef double _NAN
 cdef int _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_POSITION_MISMATCH
 cdef int _A_VALVE_SHUT_RISING, _I_SECONDARY_SUPPLY_TEMP, _I_VALVE_POSITION
+cdef double _NO_LIMIT
 
 @cython.final
 cdef class ValveLoop:
@@ -40,7 +41,7 @@ cdef class ValveLoop:
     @cython.locals(t=double, d=double, tod=double, since=double)
     cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
     cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct)
-    @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint)
+    @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint, high_c=double, low_c=double)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)

@@ -38,6 +38,7 @@ from .alarms import (
     A_VALVE_OPEN_NO_RISE,
     A_VALVE_POSITION_MISMATCH,
     A_VALVE_SHUT_RISING,
+    NO_LIMIT,
     AlarmTable,
 )
 from .alarms import DEFAULTS as ALARM_DEFAULTS
@@ -63,6 +64,7 @@ _A_VALVE_POSITION_MISMATCH = A_VALVE_POSITION_MISMATCH
 _A_VALVE_SHUT_RISING = A_VALVE_SHUT_RISING
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
 _I_VALVE_POSITION = I_VALVE_POSITION
+_NO_LIMIT = NO_LIMIT
 
 
 class ValveLoop:
@@ -298,13 +300,14 @@ class ValveLoop:
         setpoint_c = self.setpoint_c
         closed_loop = signals.ok[_I_SECONDARY_SUPPLY_TEMP] != 0 and not self.manual and \
             setpoint_c >= self.deviation_min_setpoint_c
-        alarms.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > setpoint_c + self.deviation_k, supply_c,
-                      now_s)
-        alarms.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < setpoint_c - self.deviation_k, supply_c,
-                      now_s)
-        alarms.update(_A_VALVE_OPEN_NO_RISE, self.open_no_rise, supply_c, now_s)
-        alarms.update(_A_VALVE_SHUT_RISING, self.shut_rising, supply_c, now_s)
-        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, signals.values[_I_VALVE_POSITION], now_s)
+        high_c = setpoint_c + self.deviation_k
+        low_c = setpoint_c - self.deviation_k
+        alarms.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > high_c, supply_c, high_c, now_s)
+        alarms.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < low_c, supply_c, low_c, now_s)
+        alarms.update(_A_VALVE_OPEN_NO_RISE, self.open_no_rise, supply_c, setpoint_c - self.no_rise_below_k, now_s)
+        alarms.update(_A_VALVE_SHUT_RISING, self.shut_rising, supply_c, self.shut_min_c + self.shut_rise_k, now_s)
+        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, signals.values[_I_VALVE_POSITION],
+                      _NO_LIMIT, now_s)
 
     @property
     def alarms_diag(self) -> dict:

@@ -222,3 +222,24 @@ class TestOneClock(unittest.TestCase):
             if rig.ctl.valve.exercise_start_s >= 0.0:  # the stroke started (the interlocks may hold it shut)
                 first_tod = rig.readings["time_of_day_s"]
         self.assertTrue(43200.0 <= first_tod < 43200.0 + 3600.0, first_tod)
+
+
+class TestAlarmEvidence(unittest.TestCase):
+    """Each station alarm carries the reading it was raised on and the limit it broke."""
+
+    def test_value_and_limit_of_station_alarms(self):
+        rig = Rig({"make_up": {"tank_low_pct": 30.0}}, {"secondary_return_pressure_kpa": 120.0, "tank_level_pct": 25.0})
+        rig.run_until(1030.0)
+        rows = dict((row["code"], row) for row in rig.out["alarms"])
+        self.assertEqual((rows["pressure_low"]["value"], rows["pressure_low"]["limit"]), (120.0, 150.0))
+        self.assertEqual((rows["tank_level_low"]["value"], rows["tank_level_low"]["limit"]), (25.0, 30.0))
+        rig.readings["outdoor_temp_c"] = -3276.8  # out of range: the limit is the range's end
+        rig.run_until(1100.0)
+        rows = dict((row["code"], row) for row in rig.out["alarms"])
+        self.assertEqual((rows["sensor_outdoor_temp_c"]["value"], rows["sensor_outdoor_temp_c"]["limit"]), (-3276.8, -50.0))
+        raised = [ev for ev in rig.events if ev.get("kind") == "alarm" and ev["reason"] == "raised"]
+        self.assertTrue(len(raised) >= 3)
+        for ev in raised:
+            self.assertIn("limit", ev)
+            topic, payload = codec.encode_uplink("st-1", 1, codec.UP_ALARM, 100.0, dict(ev, state="active"))
+            self.assertEqual(codec.decode_uplink(topic, payload)["body"]["limit"], ev["limit"])  # NaN would fail
