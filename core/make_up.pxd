@@ -15,7 +15,7 @@ cdef class MakeUp:
     cdef public bint run, relief_open, long_run, tank_low, tank_low_low, pump_fault, pressure_ok
     cdef public double speed_pct, integral_pct, run_since_s, start_kpa, stop_kpa
     cdef public double total_m3, meter_last_m3
-    cdef public bint volume_estimated, leak
+    cdef public bint volume_estimated, leak, rate_measuring
     cdef public list buckets
     cdef public int bucket_i
     cdef public double bucket_start_s, window_start_s, window_m3, rate_l_per_h

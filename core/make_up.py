@@ -14,6 +14,8 @@ Make-up volume is totalised from the water meter (a reset or jump re-bases the c
 no meter, from the pump's run time at `nominal_flow_m3h`. The leak rate is the volume over a
 rolling window (60 buckets over `leak_window_s`) in litres per hour; above
 `network_volume_m3 * leak_alarm_pct_per_h %` per hour it is a leak or an illegal water draw.
+Until the window covers a quarter of `leak_window_s` (after a start, or a clock leap that
+emptied it) there is no rate yet: `rate_measuring` is true and no leak is judged.
 Volume while the network is being filled (start-up) is totalised but not counted as leakage.
 """
 
@@ -136,6 +138,7 @@ class MakeUp:
         self.window_start_s = now_s
         self.window_m3 = 0.0
         self.rate_l_per_h = 0.0
+        self.rate_measuring = True  # the window does not cover enough time for a rate yet
         self.leak = False
         self.events = []  # type: list
 
@@ -238,7 +241,8 @@ class MakeUp:
         covered_s = now_s - self.window_start_s
         if covered_s > self.window_s:
             covered_s = self.window_s
-        if covered_s >= self.window_s * 0.25:
+        self.rate_measuring = covered_s < self.window_s * 0.25
+        if not self.rate_measuring:
             self.rate_l_per_h = self.window_m3 * 1000.0 * 3600.0 / covered_s
             if self.rate_l_per_h > self.leak_limit_l_per_h:
                 self.leak = True

@@ -372,7 +372,9 @@ class StationController:
         d["flow_proven"] = 1 if pumps.flow_proven else 0
         d["makeup_setpoint_kpa"] = make_up.setpoint_kpa
         d["makeup_total_m3"] = make_up.total_m3
-        d["makeup_rate_l_per_h"] = make_up.rate_l_per_h
+        # While the rate's window is still filling there is no rate: "measuring", never a false 0.
+        d["makeup_rate_l_per_h"] = None if make_up.rate_measuring else make_up.rate_l_per_h
+        d["makeup_rate_measuring"] = 1 if make_up.rate_measuring else 0
         d["makeup_volume_estimated"] = 1 if make_up.volume_estimated else 0
         d["interlock_actions"] = self.interlocks.actions
         d["frost"] = 1 if self.interlocks.frost else 0

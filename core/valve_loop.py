@@ -27,7 +27,10 @@ every problem of an invalid section. Each cycle:
 - Plausibility (alarms_diag): "valve_open_no_rise" (valve >= no_rise_open_pct, supply more than
   no_rise_below_k under the setpoint and not rising by no_rise_min_k for no_rise_delay_s) and
   "valve_shut_rising" (valve <= shut_pct for shut_delay_s while the supply has risen shut_rise_k
-  above its lowest value since the valve shut: a passing valve or a bypass), and
+  above its lowest value since the valve shut and, when the secondary return is known, stands
+  PASSING_OVER_RETURN_K above it: a passing valve or a bypass heats the secondary across the
+  exchanger; a supply rising toward a hotter return is the network's own warm water coming
+  round, as at start-up, not heat let through), and
   "valve_position_mismatch" (an ok position feedback more than mismatch_pct away from the
   command for mismatch_delay_s: a stuck valve, a slipping coupling or a dead actuator).
 """
@@ -56,6 +59,9 @@ from .valve_actuator import validate as validate_valve
 DAY_S = 86400.0
 _NAN = float("nan")
 EXERCISE_WINDOW_S = 3600.0
+# A passing valve heats the secondary across the exchanger: its supply stands at least this far
+# above the secondary return (module docstring, "valve_shut_rising").
+PASSING_OVER_RETURN_K = 2.0
 # Alarm and signal indices held as C ints by the compiled module (valve_loop.pxd).
 _A_SUPPLY_DEVIATION_HIGH = A_SUPPLY_DEVIATION_HIGH
 _A_SUPPLY_DEVIATION_LOW = A_SUPPLY_DEVIATION_LOW
@@ -199,7 +205,8 @@ class ValveLoop:
         if target > limit:
             target = limit
         act.step(dt_s, target, valve_feedback_pct, feedback_ok)
-        self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct)
+        self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct, return_c,
+                           return_ok and return_c == return_c)
         d = act.cmd_pct - valve_feedback_pct
         if feedback_ok and (d > self.mismatch_pct or d < -self.mismatch_pct):
             if self.mismatch_since_s < 0.0:
@@ -268,7 +275,8 @@ class ValveLoop:
             return target + self.exercise_stroke_pct
         return target
 
-    def _plausibility(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, est_pct: float):
+    def _plausibility(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, est_pct: float,
+                      return_c: float, return_ok: bool):
         if supply_ok and setpoint_c > 0.0 and est_pct >= self.no_rise_open_pct \
                 and supply_c < setpoint_c - self.no_rise_below_k:
             if self.no_rise_since_s < 0.0 or supply_c > self.no_rise_ref_c + self.no_rise_min_k:
@@ -288,7 +296,8 @@ class ValveLoop:
             elif supply_c < self.shut_min_c:
                 self.shut_min_c = supply_c
             self.shut_rising = now_s - self.shut_since_s >= self.shut_delay_s and \
-                supply_c - self.shut_min_c >= self.shut_rise_k
+                supply_c - self.shut_min_c >= self.shut_rise_k and \
+                (not return_ok or supply_c >= return_c + PASSING_OVER_RETURN_K)
         else:
             self.shut_since_s = -1.0
             self.shut_rising = False

@@ -243,3 +243,20 @@ class TestAlarmEvidence(unittest.TestCase):
             self.assertIn("limit", ev)
             topic, payload = codec.encode_uplink("st-1", 1, codec.UP_ALARM, 100.0, dict(ev, state="active"))
             self.assertEqual(codec.decode_uplink(topic, payload)["body"]["limit"], ev["limit"])  # NaN would fail
+
+
+class TestMakeUpRateMeasuring(unittest.TestCase):
+    """No false 0 l/h while the make-up rate's window is still filling: "measuring" instead."""
+
+    def test_measuring_until_the_window_covers_a_quarter(self):
+        rig = Rig({"make_up": {"leak_window_s": 3600.0}})
+        rig.run_until(1010.0)
+        tele = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertEqual(tele["makeup_rate_measuring"], 1)
+        self.assertEqual(tele["makeup_rate_l_per_h"], None)
+        rig.run_until(1000.0 + 900.0 + 10.0, dt_s=10.0)
+        tele = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertEqual(tele["makeup_rate_measuring"], 0)
+        self.assertEqual(tele["makeup_rate_l_per_h"], 0.0)  # a measured 0: no make-up water drawn
+        topic, payload = codec.encode_uplink("st-1", 1, codec.UP_TELEMETRY, 100.0, {"values": tele})
+        self.assertEqual(codec.decode_uplink(topic, payload)["body"]["values"]["makeup_rate_measuring"], 0)
