@@ -9,6 +9,10 @@
 Order inside `step` (fixed): signal quality, alarms, mode, setpoint chain, PI and valve,
 pumps, make-up, interlocks last. `step` is total: every piece handles bad data itself (bad
 readings become quality flags, alarms and fallbacks), so nothing is wrapped in a catch-all.
+The station composes and judges nothing itself: each piece reports its own alarm conditions
+(`report_alarms`, with the reading and the limit), the setpoint chain's `finish` gives the
+final supply setpoint (warm-up ramp, frost floor, heating off), the interlocks own frost, and
+the schedule and the valve exercise share the validated time of day.
 
 Output lifetime: `alarms` is rebuilt only when an alarm changes state and `diag` is one dict
 updated in place each cycle; treat both as read-only and copy what you keep (telemetry()

@@ -33,6 +33,9 @@ every problem of an invalid section. Each cycle:
   round, as at start-up, not heat let through), and
   "valve_position_mismatch" (an ok position feedback more than mismatch_pct away from the
   command for mismatch_delay_s: a stuck valve, a slipping coupling or a dead actuator).
+- report_alarms(alarms, now_s, signals) feeds these and the supply deviation alarms (the closed
+  loop's supply more than alarms.deviation_k from a setpoint of at least
+  alarms.deviation_min_setpoint_c, not in manual) to core.alarms' table, each with its limit.
 """
 
 from .alarms import (
