@@ -7,6 +7,7 @@ cdef int _I_MAKEUP_PUMP_FAULT, _I_MAKEUP_PUMP_RUNNING, _I_MAKEUP_VOLUME, _I_SECO
 cdef int _A_MAKEUP_LEAK_RATE, _A_MAKEUP_LONG_RUN, _A_MAKEUP_PUMP_FAULT, _A_TANK_LEVEL_LOW, _A_TANK_LEVEL_LOW_LOW
 cdef double _NO_LIMIT
 
+@cython.final
 cdef class MakeUp:
     cdef public bint vsd
     cdef public double setpoint_kpa, band_kpa, relief_margin_kpa, kp, ti_s, speed_min_pct

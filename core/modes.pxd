@@ -1,4 +1,5 @@
 # Cython augmentation of modes.py.
+cimport cython
 from .alarms cimport AlarmTable
 from .sensors cimport SignalQuality
 
@@ -9,6 +10,7 @@ cdef double _NO_LIMIT
 cpdef bint heating_allowed(int mode)
 cpdef bint circulation_wanted(int mode)
 
+@cython.final
 cdef class ModeMachine:
     cdef public int mode
     cdef public double entered_s

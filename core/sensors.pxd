@@ -25,7 +25,7 @@ cdef class SignalQuality:
     @cython.locals(reason=int, good_at=double, dt=double, step=double)
     cdef void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays
     cpdef bint alarm_condition(self, int i)
-    @cython.locals(i=int, k=int, busy=bint, limit=double)
+    @cython.locals(i=int, k=int, busy=bint, condition=bint, limit=double)
     cpdef report_alarms(self, AlarmTable alarms, double now_s)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

@@ -278,10 +278,11 @@ class SignalQuality:
         i = 0
         while i < _N_SIGNALS:
             k = _A_SENSOR0 + i
+            condition = self.alarm_condition(i)
             limit = _NO_LIMIT
-            if self.reason[i] == _R_RANGE:
+            if condition and self.reason[i] == _R_RANGE:
                 limit = self.high[i] if self.raw[i] > self.high[i] else self.low[i]
-            alarms.update(k, self.alarm_condition(i), self.raw[i], limit, now_s)
+            alarms.update(k, condition, self.raw[i], limit, now_s)
             if alarms.state[k] != _S_NONE or alarms.on_since_s[k] >= 0.0:
                 busy = True
             i += 1
