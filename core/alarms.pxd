@@ -2,6 +2,7 @@
 cimport cython
 
 cdef int _S_NONE, _S_ACTIVE, _S_ACKED, _S_CLEARED_UNACKED
+cdef double _NO_LIMIT
 
 @cython.final
 cdef class AlarmTable:
@@ -12,11 +13,13 @@ cdef class AlarmTable:
     cdef public double clear_delay_s
     cdef public dict index
     cdef public signed char[:] state
-    cdef public double[:] since_s, value, on_since_s, off_since_s
+    cdef public double[:] since_s, value, limit, on_since_s, off_since_s
     cdef public list events, listing
     cdef public bint dirty
     @cython.locals(state=int)
-    cpdef update(self, int i, bint condition, double value, double now_s)
+    cpdef update(self, int i, bint condition, double value, double limit, double now_s)
+    @cython.locals(limit=double)
+    cpdef object limit_of(self, int i)
     cpdef str ack(self, str code, double now_s)
     cpdef bint is_on(self, int i)
     cdef _event(self, int i, str reason, double now_s)

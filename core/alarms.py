@@ -16,8 +16,10 @@ States (ISA-18.2 style):
 A latching alarm therefore stays listed until someone acknowledges it, and the protective
 action tied to it (see core.interlocks) stays in force until then.
 
-`alarm list` entries: {"code","severity","state","since_s","value","text"}; `value` is the
-reading when the alarm was raised. The list is rebuilt only when a state changes.
+`alarm list` entries: {"code","severity","state","since_s","value","limit","text"}; `value` is
+the reading when the alarm was raised and `limit` the threshold it was judged against then (in
+the same unit), None for an alarm without a numeric limit (a fault input, a mode); alarm
+events carry both too. The list is rebuilt only when a state changes.
 """
 
 from array import array
@@ -31,7 +33,10 @@ S_ACKED = 2
 S_CLEARED_UNACKED = 3
 STATE_NAMES = ("none", "active", "acked", "cleared_unacked")
 
-# Private copies held as C ints by the compiled module (alarms.pxd).
+NO_LIMIT = float("nan")  # update()'s limit for an alarm judged against no number
+
+# Private copies held as C numbers by the compiled module (alarms.pxd).
+_NO_LIMIT = NO_LIMIT
 _S_NONE = S_NONE
 _S_ACTIVE = S_ACTIVE
 _S_ACKED = S_ACKED
@@ -151,14 +156,16 @@ class AlarmTable:
         self.state = array("b", [S_NONE] * self.n)
         self.since_s = array("d", [0.0] * self.n)
         self.value = array("d", [0.0] * self.n)
+        self.limit = array("d", [_NO_LIMIT] * self.n)
         self.on_since_s = array("d", [-1.0] * self.n)
         self.off_since_s = array("d", [-1.0] * self.n)
         self.events = []  # type: list
         self.dirty = True
         self.listing = []  # type: list
 
-    def update(self, i, condition: bool, value: float, now_s: float) -> None:
-        """Feed alarm i its condition for this cycle."""
+    def update(self, i, condition: bool, value: float, limit: float, now_s: float) -> None:
+        """Feed alarm i its condition for this cycle, with the reading it was judged on and
+        the limit it was judged against (NO_LIMIT: none)."""
         state = self.state[i]
         if not condition and state == _S_NONE and self.on_since_s[i] < 0.0:
             return  # the common case: idle and staying idle
@@ -171,6 +178,7 @@ class AlarmTable:
                     self.state[i] = _S_ACTIVE
                     self.since_s[i] = now_s
                     self.value[i] = value
+                    self.limit[i] = limit
                     self._event(i, "raised", now_s)
             return
         self.on_since_s[i] = -1.0
@@ -207,10 +215,16 @@ class AlarmTable:
         """Listed in any state (active, acked or cleared but unacknowledged)."""
         return self.state[i] != S_NONE
 
+    def limit_of(self, i) -> object:
+        """Alarm i's limit as JSON wants it: a float, or None without one."""
+        limit = self.limit[i]
+        return limit if limit == limit else None
+
     def _event(self, i, reason: str, now_s: float) -> None:
         self.dirty = True
         self.events.append({"kind": "alarm", "reason": reason, "code": self.codes[i],
-                            "severity": self.severity[i], "value": self.value[i], "at_s": now_s})
+                            "severity": self.severity[i], "value": self.value[i], "limit": self.limit_of(i),
+                            "at_s": now_s})
 
     def listing_now(self) -> list:
         """The alarm list (rebuilt only after a change; do not mutate it)."""
@@ -220,24 +234,25 @@ class AlarmTable:
                 if self.state[i] != S_NONE:
                     out.append({"code": self.codes[i], "severity": self.severity[i],
                                 "state": STATE_NAMES[self.state[i]], "since_s": self.since_s[i],
-                                "value": self.value[i], "text": self.text[i]})
+                                "value": self.value[i], "limit": self.limit_of(i), "text": self.text[i]})
             self.listing = out
             self.dirty = False
         return self.listing
 
     def snapshot(self, now_s: float) -> list:
-        """Listed alarms as [code, state, age_s, value]."""
+        """Listed alarms as [code, state, age_s, value, limit (None: none)]."""
         out = []  # type: list
         for i in range(self.n):
             if self.state[i] != S_NONE:
-                out.append([self.codes[i], self.state[i], now_s - self.since_s[i], self.value[i]])
+                out.append([self.codes[i], self.state[i], now_s - self.since_s[i], self.value[i], self.limit_of(i)])
         return out
 
     def restore(self, rows: object, now_s: float) -> None:
         if not isinstance(rows, list):
             return
         for row in rows:
-            if not isinstance(row, list) or len(row) != 4:
+            # Rows of four (no limit) come from snapshots taken before limits were kept.
+            if not isinstance(row, list) or (len(row) != 4 and len(row) != 5):
                 continue
             i = self.index.get(row[0], -1)
             if i < 0 or row[1] not in (S_ACTIVE, S_ACKED, S_CLEARED_UNACKED):
@@ -247,4 +262,5 @@ class AlarmTable:
             self.state[i] = row[1]
             self.since_s[i] = now_s - row[2]
             self.value[i] = float(row[3])
+            self.limit[i] = float(row[4]) if len(row) == 5 and checks.is_number(row[4]) else _NO_LIMIT
         self.dirty = True

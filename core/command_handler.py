@@ -130,7 +130,7 @@ def _set_mode(ctl, row: tuple, args: dict, source: object, now_s: float) -> dict
         bad = _summer_outdoor_check(ctl)
         if bad:
             return bad
-    if name == "manual" and not ctl.sq.ok[I_SECONDARY_SUPPLY_TEMP]:
+    if name == "manual" and not ctl.signals.ok[I_SECONDARY_SUPPLY_TEMP]:
         # A hand-set valve with no supply temperature to watch is how a blind station
         # overheats; auto's fallback (or safe) is what runs it until the sensor is fixed.
         return cm.result("rejected", "supply_sensor_bad",

@@ -19,8 +19,10 @@ nothing in the cycle runs after them.
     dry run            return pressure too low (core.pumps): circulation pumps off.
     tank low-low       make-up pump off. Make-up pump fault: make-up pump off.
     frost              outdoor below `frost_outdoor_c` (hysteresis `frost_hyst_k`): circulation
-                       forced on (unless dry run or the network is being filled), and core.station keeps the supply setpoint at
-                       least `frost_min_supply_c`; supply below `frost_supply_c` with flow
+                       wanted and forced on (unless dry run or the network is being filled:
+                       frost_circulation), the supply setpoint at least `frost_min_supply_c` in
+                       auto, remote, summer and warm-up (frost_supply_floor_c, applied by the
+                       setpoint chain's last stage); supply below `frost_supply_c` with flow
                        proven holds the valve at least `frost_valve_min_pct` open, also while
                        an over-temperature trip is latched (then exactly that much).
 Vendor practice for unattended stations: 超温或循环泵全停 -> 一次阀自动关闭; 超压自动泄压.
@@ -28,7 +30,9 @@ None of this replaces the hardware safety temperature limiter (STB) on the secon
 """
 
 from . import checks
+from .alarms import A_PRESSURE_HIGH, A_PRESSURE_LOW, A_SECONDARY_OVERTEMP, AlarmTable
 from .make_up import MakeUp
+from .modes import M_AUTO, M_REMOTE, M_STARTUP_FILL, M_STARTUP_WARMUP, M_SUMMER
 from .pumps import CirculationPumps
 from .sensors import (
     I_PRIMARY_RETURN_TEMP,
@@ -45,6 +49,15 @@ _I_SECONDARY_RETURN_TEMP = I_SECONDARY_RETURN_TEMP
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
 _I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+# Mode and alarm indices held as C ints by the compiled module (interlocks.pxd).
+_M_AUTO = M_AUTO
+_M_REMOTE = M_REMOTE
+_M_STARTUP_FILL = M_STARTUP_FILL
+_M_STARTUP_WARMUP = M_STARTUP_WARMUP
+_M_SUMMER = M_SUMMER
+_A_PRESSURE_HIGH = A_PRESSURE_HIGH
+_A_PRESSURE_LOW = A_PRESSURE_LOW
+_A_SECONDARY_OVERTEMP = A_SECONDARY_OVERTEMP
 
 
 # Actions, as bits of `actions` (reported in diag and as events when they change).
@@ -188,6 +201,8 @@ class Interlocks:
         self.backup_cond = False
         self.backup_trip = False  # the latched trip came from the backup sensors
         self.overtemp_value_c = 0.0  # the temperature the over-temperature check judged
+        self.overtemp_limit_c = self.overtemp_c  # ... and the limit it judged it against
+        self.pressure_max_kpa = 0.0  # the highest secondary pressure the over-pressure check judged
         self.overtemp_since_s = -1.0
         self.tripped = False
         self.reset_requested = False
@@ -207,25 +222,37 @@ class Interlocks:
                 self.frost = False
         return self.frost
 
+    def frost_supply_floor_c(self, mode) -> float:
+        """The least supply setpoint frost asks for in `mode` (0.0: none): while frost, in auto,
+        remote, warm-up and summer (where the curve does not apply at all), water is kept
+        moving and warm whatever the curve or the season says."""
+        if self.frost and (mode == _M_AUTO or mode == _M_REMOTE or mode == _M_SUMMER or mode == _M_STARTUP_WARMUP):
+            return self.frost_min_supply_c
+        return 0.0
+
+    def frost_circulation(self, mode) -> bool:
+        """Frost wants circulation (never in an unfilled network: start-up fill)."""
+        return self.frost and mode != _M_STARTUP_FILL
+
     def request_reset(self) -> None:
         """The over-temperature alarm was acknowledged: release the trip once it is cool."""
         if self.tripped:
             self.reset_requested = True
 
-    def apply(self, out: dict, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
+    def apply(self, out: dict, now_s: float, signals: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
               cycle_s: float, filling: bool) -> None:
         """apply_to() on an output dict with the keys of core.signals.ACTUATORS."""
         act = Actuators()
         act.read(out)
-        self.apply_to(act, now_s, sq, pumps, make_up, cycle_s, filling)
+        self.apply_to(act, now_s, signals, pumps, make_up, cycle_s, filling)
         act.write(out)
 
-    def apply_to(self, out: Actuators, now_s: float, sq: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
+    def apply_to(self, out: Actuators, now_s: float, signals: SignalQuality, pumps: CirculationPumps, make_up: MakeUp,
                  cycle_s: float, filling: bool) -> None:
         """Move the commands `out` toward safe; nothing may change them after this call.
         `filling`: the network is being filled (start-up), so frost must not start a pump in it."""
-        values = sq.values
-        ok = sq.ok
+        values = signals.values
+        ok = signals.ok
         actions = 0
         # Over-temperature: evaluated on the validated supply temperature; while that is bad,
         # on the hottest return temperature that is ok (the backup).
@@ -244,6 +271,7 @@ class Interlocks:
                 judged_c = values[_I_PRIMARY_RETURN_TEMP]
             high_c = self.backup_return_max_c
         self.overtemp_value_c = judged_c if judged_c > -1.0e9 else supply_c
+        self.overtemp_limit_c = high_c
         self.overtemp_cond = judged_c > high_c - hyst
         if not supply_ok:
             self.backup_cond = self.overtemp_cond
@@ -270,6 +298,7 @@ class Interlocks:
             p_max = values[_I_SECONDARY_RETURN_PRESSURE]
         limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
         self.over_pressure = p_max > limit
+        self.pressure_max_kpa = p_max if p_max > -1.0e9 else 0.0
         self.under_pressure = p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
         # Circulation: frost forces a pump on (unless dry), dry run forces them off.
         if pumps.dry_run:
@@ -333,6 +362,14 @@ class Interlocks:
                 bit <<= 1
                 i += 1
             self.actions = actions
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality, filling: bool) -> None:
+        """Feed the interlocks' alarms: over-temperature trip, over and under pressure (low
+        pressure is expected while the network is `filling`)."""
+        alarms.update(_A_SECONDARY_OVERTEMP, self.tripped, self.overtemp_value_c, self.overtemp_limit_c, now_s)
+        alarms.update(_A_PRESSURE_HIGH, self.over_pressure, self.pressure_max_kpa, self.over_pressure_kpa, now_s)
+        alarms.update(_A_PRESSURE_LOW, self.under_pressure and not filling, signals.values[_I_SECONDARY_RETURN_PRESSURE],
+                      self.under_pressure_kpa, now_s)
 
     def snapshot(self) -> dict:
         return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost,

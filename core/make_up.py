@@ -14,10 +14,21 @@ Make-up volume is totalised from the water meter (a reset or jump re-bases the c
 no meter, from the pump's run time at `nominal_flow_m3h`. The leak rate is the volume over a
 rolling window (60 buckets over `leak_window_s`) in litres per hour; above
 `network_volume_m3 * leak_alarm_pct_per_h %` per hour it is a leak or an illegal water draw.
+Until the window covers a quarter of `leak_window_s` (after a start, or a clock leap that
+emptied it) there is no rate yet: `rate_measuring` is true and no leak is judged.
 Volume while the network is being filled (start-up) is totalised but not counted as leakage.
 """
 
 from . import checks
+from .alarms import (
+    A_MAKEUP_LEAK_RATE,
+    A_MAKEUP_LONG_RUN,
+    A_MAKEUP_PUMP_FAULT,
+    A_TANK_LEVEL_LOW,
+    A_TANK_LEVEL_LOW_LOW,
+    NO_LIMIT,
+    AlarmTable,
+)
 from .sensors import (
     I_MAKEUP_PUMP_FAULT,
     I_MAKEUP_PUMP_RUNNING,
@@ -33,6 +44,13 @@ _I_MAKEUP_PUMP_RUNNING = I_MAKEUP_PUMP_RUNNING
 _I_MAKEUP_VOLUME = I_MAKEUP_VOLUME
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_TANK_LEVEL = I_TANK_LEVEL
+# Alarm indices held as C ints by the compiled module (make_up.pxd).
+_A_MAKEUP_LEAK_RATE = A_MAKEUP_LEAK_RATE
+_A_MAKEUP_LONG_RUN = A_MAKEUP_LONG_RUN
+_A_MAKEUP_PUMP_FAULT = A_MAKEUP_PUMP_FAULT
+_A_TANK_LEVEL_LOW = A_TANK_LEVEL_LOW
+_A_TANK_LEVEL_LOW_LOW = A_TANK_LEVEL_LOW_LOW
+_NO_LIMIT = NO_LIMIT
 
 
 CONTROLS = ("band", "vsd")
@@ -126,14 +144,15 @@ class MakeUp:
         self.window_start_s = now_s
         self.window_m3 = 0.0
         self.rate_l_per_h = 0.0
+        self.rate_measuring = True  # the window does not cover enough time for a rate yet
         self.leak = False
         self.events = []  # type: list
 
-    def step(self, now_s: float, dt_s: float, sq: SignalQuality, setpoint_kpa: float, filling: bool) -> None:
+    def step(self, now_s: float, dt_s: float, signals: SignalQuality, setpoint_kpa: float, filling: bool) -> None:
         """One cycle; `setpoint_kpa` is the lease or the configured value, `filling` true in
         start-up fill (volume not counted as leakage)."""
-        values = sq.values
-        ok = sq.ok
+        values = signals.values
+        ok = signals.ok
         self._tank(ok[_I_TANK_LEVEL], values[_I_TANK_LEVEL])
         self.pump_fault = ok[_I_MAKEUP_PUMP_FAULT] and values[_I_MAKEUP_PUMP_FAULT] > 0.5
         self.setpoint_kpa = setpoint_kpa
@@ -141,23 +160,23 @@ class MakeUp:
         self.start_kpa = setpoint_kpa - half
         self.stop_kpa = setpoint_kpa + half
         self.pressure_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
-        p = values[_I_SECONDARY_RETURN_PRESSURE]
+        pressure_kpa = values[_I_SECONDARY_RETURN_PRESSURE]
         run = self.run
         if not self.pressure_ok or self.pump_fault or self.tank_low_low:
             run = False
             self.relief_open = False
         else:
-            if p < self.start_kpa:
+            if pressure_kpa < self.start_kpa:
                 run = True
-            elif p >= self.stop_kpa:
+            elif pressure_kpa >= self.stop_kpa:
                 run = False
-            if p >= self.stop_kpa + self.relief_margin_kpa:
+            if pressure_kpa >= self.stop_kpa + self.relief_margin_kpa:
                 if not self.relief_open:
-                    self.events.append({"kind": "make_up", "reason": "relief_open", "pressure_kpa": p, "at_s": now_s})
+                    self.events.append({"kind": "make_up", "reason": "relief_open", "pressure_kpa": pressure_kpa, "at_s": now_s})
                 self.relief_open = True
-            elif p <= self.stop_kpa and self.relief_open:
+            elif pressure_kpa <= self.stop_kpa and self.relief_open:
                 self.relief_open = False
-                self.events.append({"kind": "make_up", "reason": "relief_closed", "pressure_kpa": p, "at_s": now_s})
+                self.events.append({"kind": "make_up", "reason": "relief_closed", "pressure_kpa": pressure_kpa, "at_s": now_s})
         if run and not self.run:
             self.run_since_s = now_s
             self.integral_pct = 50.0
@@ -166,7 +185,7 @@ class MakeUp:
             self.run_since_s = -1.0
             self.speed_pct = 0.0
         elif self.vsd:
-            err = setpoint_kpa - p
+            err = setpoint_kpa - pressure_kpa
             integral = self.integral_pct + self.kp * err * dt_s / self.ti_s
             integral = 100.0 if integral > 100.0 else (self.speed_min_pct if integral < self.speed_min_pct else integral)
             self.integral_pct = integral
@@ -228,7 +247,8 @@ class MakeUp:
         covered_s = now_s - self.window_start_s
         if covered_s > self.window_s:
             covered_s = self.window_s
-        if covered_s >= self.window_s * 0.25:
+        self.rate_measuring = covered_s < self.window_s * 0.25
+        if not self.rate_measuring:
             self.rate_l_per_h = self.window_m3 * 1000.0 * 3600.0 / covered_s
             if self.rate_l_per_h > self.leak_limit_l_per_h:
                 self.leak = True
@@ -237,6 +257,17 @@ class MakeUp:
         else:
             self.rate_l_per_h = 0.0
             self.leak = False
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
+        """Feed the make-up alarms: pump fault, tank level low and low-low, leak rate, long run
+        (its value the run time in s against max_run_s)."""
+        level_pct = signals.values[_I_TANK_LEVEL]
+        run_s = now_s - self.run_since_s if self.run_since_s >= 0.0 else 0.0
+        alarms.update(_A_MAKEUP_PUMP_FAULT, self.pump_fault, 1.0, _NO_LIMIT, now_s)
+        alarms.update(_A_TANK_LEVEL_LOW, self.tank_low, level_pct, self.tank_low_pct, now_s)
+        alarms.update(_A_TANK_LEVEL_LOW_LOW, self.tank_low_low, level_pct, self.tank_low_low_pct, now_s)
+        alarms.update(_A_MAKEUP_LEAK_RATE, self.leak, self.rate_l_per_h, self.leak_limit_l_per_h, now_s)
+        alarms.update(_A_MAKEUP_LONG_RUN, self.long_run, run_s, self.max_run_s, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"total_m3": self.total_m3, "meter_last_m3": self.meter_last_m3,

@@ -20,6 +20,14 @@ changes mode only along a row and returns an event {"kind": "mode", "reason", "f
 """
 
 from . import checks
+from .alarms import A_SAFE_MODE, A_STARTUP_FILL_TIMEOUT, NO_LIMIT, AlarmTable
+from .sensors import I_SECONDARY_RETURN_PRESSURE, SignalQuality
+
+# Alarm and signal indices held as C ints by the compiled module (modes.pxd).
+_A_SAFE_MODE = A_SAFE_MODE
+_A_STARTUP_FILL_TIMEOUT = A_STARTUP_FILL_TIMEOUT
+_I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
+_NO_LIMIT = NO_LIMIT
 
 M_STARTUP_FILL = 0
 M_STARTUP_COLD = 1
@@ -38,6 +46,7 @@ _M_STARTUP_WARMUP = M_STARTUP_WARMUP
 _M_AUTO = M_AUTO
 _M_MANUAL = M_MANUAL
 _M_REMOTE = M_REMOTE
+_M_SAFE = M_SAFE
 _M_SUMMER = M_SUMMER
 MODE_NAMES = ("startup_fill", "startup_cold", "startup_warmup", "auto", "manual", "remote", "safe", "summer")
 
@@ -202,6 +211,12 @@ class ModeMachine:
                     self.fire(T_WARM_DONE, now_s, "warmup_complete")
                     return
             self.ramp_c = ramp
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
+        """Feed the mode's alarms: start-up fill timed out, safe mode."""
+        alarms.update(_A_STARTUP_FILL_TIMEOUT, self.fill_timed_out, signals.values[_I_SECONDARY_RETURN_PRESSURE],
+                      _NO_LIMIT, now_s)
+        alarms.update(_A_SAFE_MODE, self.mode == _M_SAFE, 0.0, _NO_LIMIT, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"mode": self.mode, "age_s": now_s - self.entered_s, "cold_run_s": self.cold_run_s,

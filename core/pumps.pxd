@@ -1,8 +1,11 @@
 # Cython augmentation of pumps.py.
 cimport cython
+from .alarms cimport AlarmTable
 from .sensors cimport SignalQuality
 
 cdef int _I_PUMP1_FAULT, _I_PUMP1_RUNNING, _I_PUMP2_FAULT, _I_PUMP2_RUNNING, _I_SECONDARY_RETURN_PRESSURE, _I_SECONDARY_SUPPLY_PRESSURE
+cdef int _A_PUMP1_FAULT, _A_PUMP2_FAULT, _A_PUMP_DRY_RUN, _A_PUMPS_ALL_FAILED
+cdef double _NO_LIMIT
 
 @cython.final
 cdef class CirculationPumps:
@@ -28,7 +31,7 @@ cdef class CirculationPumps:
     @cython.locals(span=double, load=double)
     cpdef double mode_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c)
     @cython.locals(values="double[:]", ok="signed char[:]", k=int)
-    cpdef step(self, double now_s, double dt_s, bint want, SignalQuality sq, double dp_target_kpa)
+    cpdef step(self, double now_s, double dt_s, bint want, SignalQuality signals, double dp_target_kpa)
     cdef _event(self, str reason, int pump, double now_s)
     cdef _start(self, int k, double now_s)
     cdef _stop(self, int k, double now_s)
@@ -40,8 +43,10 @@ cdef class CirculationPumps:
     @cython.locals(k=int)
     cdef _exercise(self, double now_s, bint want)
     cdef _dry_run(self, double now_s, bint pressure_ok, double pressure_kpa)
-    @cython.locals(lo=double, hi=double, err=double, p=double, integral=double, cmd=double, speed=double, dp_ref=double,
+    @cython.locals(lo=double, hi=double, err=double, proportional_pct=double, integral=double, cmd=double, speed=double, dp_ref=double,
                    slope=double, kp=double, limit=double)
     cdef _speed(self, double dt_s)
+    @cython.locals(failed1=bint, failed2=bint)
+    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint wanted)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

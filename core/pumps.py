@@ -32,6 +32,7 @@ is obeyed as given.
 from array import array
 
 from . import checks
+from .alarms import A_PUMP1_FAULT, A_PUMP2_FAULT, A_PUMP_DRY_RUN, A_PUMPS_ALL_FAILED, NO_LIMIT, AlarmTable
 from .sensors import (
     I_PUMP1_FAULT,
     I_PUMP1_RUNNING,
@@ -49,6 +50,12 @@ _I_PUMP2_FAULT = I_PUMP2_FAULT
 _I_PUMP2_RUNNING = I_PUMP2_RUNNING
 _I_SECONDARY_RETURN_PRESSURE = I_SECONDARY_RETURN_PRESSURE
 _I_SECONDARY_SUPPLY_PRESSURE = I_SECONDARY_SUPPLY_PRESSURE
+# Alarm indices held as C ints by the compiled module (pumps.pxd).
+_A_PUMP1_FAULT = A_PUMP1_FAULT
+_A_PUMP2_FAULT = A_PUMP2_FAULT
+_A_PUMP_DRY_RUN = A_PUMP_DRY_RUN
+_A_PUMPS_ALL_FAILED = A_PUMPS_ALL_FAILED
+_NO_LIMIT = NO_LIMIT
 
 
 DP_MODES = ("constant", "proportional", "supervisor")
@@ -211,10 +218,10 @@ class CirculationPumps:
             return self.dp_min_kpa + (self.dp_setpoint_kpa - self.dp_min_kpa) * load
         return self.dp_setpoint_kpa
 
-    def step(self, now_s: float, dt_s: float, want: bool, sq: SignalQuality, dp_target_kpa: float) -> None:
+    def step(self, now_s: float, dt_s: float, want: bool, signals: SignalQuality, dp_target_kpa: float) -> None:
         """One cycle: faults, proof, demand, rotation, exercise, dry run, speed."""
-        values = sq.values
-        ok = sq.ok
+        values = signals.values
+        ok = signals.ok
         self.want = want
         self.dp_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE] and ok[_I_SECONDARY_RETURN_PRESSURE]
         self.dp_kpa = values[_I_SECONDARY_SUPPLY_PRESSURE] - values[_I_SECONDARY_RETURN_PRESSURE] if self.dp_ok else 0.0
@@ -397,14 +404,14 @@ class CirculationPumps:
                 limit = 0.5 / (slope * (1.0 + dt_s / self.ti_s))
                 if kp > limit:
                     kp = limit
-            p = kp * err
+            proportional_pct = kp * err
             integral = self.integral_pct + kp * err * dt_s / self.ti_s
             if integral < lo:
                 integral = lo
             elif integral > hi:
                 integral = hi
             self.integral_pct = integral
-            cmd = integral + p
+            cmd = integral + proportional_pct
         else:
             cmd = self.fallback_speed_pct
             self.integral_pct = cmd
@@ -415,6 +422,17 @@ class CirculationPumps:
         self.speed_cmd_pct = cmd
         self.speed_pct[0] = cmd if self.run[0] else 0.0
         self.speed_pct[1] = cmd if self.run[1] else 0.0
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality, wanted: bool) -> None:
+        """Feed the pump alarms: dry run, no pump left while circulation is `wanted`, each
+        pump's fault."""
+        failed1 = self.failed[0] != 0
+        failed2 = self.failed[1] != 0
+        alarms.update(_A_PUMP_DRY_RUN, self.dry_run, signals.values[_I_SECONDARY_RETURN_PRESSURE], self.dry_run_kpa,
+                      now_s)
+        alarms.update(_A_PUMPS_ALL_FAILED, wanted and not self.dry_run and failed1 and failed2, 0.0, _NO_LIMIT, now_s)
+        alarms.update(_A_PUMP1_FAULT, failed1, 1.0, _NO_LIMIT, now_s)
+        alarms.update(_A_PUMP2_FAULT, failed2, 2.0, _NO_LIMIT, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"duty": self.duty, "run_s": [self.run_s[0], self.run_s[1]],

@@ -1,7 +1,10 @@
 # Cython augmentation of sensors.py: the per-signal state as typed arrays (memoryviews).
 cimport cython
+from .alarms cimport AlarmTable
 
 cdef int _R_NONE, _R_MISSING, _R_RANGE, _R_RATE, _R_FROZEN, _Q_GOOD, _Q_HELD, _Q_BAD, _N_SIGNALS
+cdef int _A_SENSOR0, _S_NONE
+cdef double _NO_LIMIT
 
 @cython.final
 cdef class SignalQuality:
@@ -14,6 +17,7 @@ cdef class SignalQuality:
     cdef public double[:] raw, good_at_s, changed_at_s, frozen_ref, spike_since_s
     cdef public signed char[:] seen
     cdef public int n_bad
+    cdef public bint alarms_busy
     @cython.locals(i=int, names=list)
     cpdef update(self, dict inputs, double now_s)
     @cython.locals(i=int)
@@ -21,5 +25,7 @@ cdef class SignalQuality:
     @cython.locals(reason=int, good_at=double, dt=double, step=double)
     cdef void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays
     cpdef bint alarm_condition(self, int i)
+    @cython.locals(i=int, k=int, busy=bint, condition=bint, limit=double)
+    cpdef report_alarms(self, AlarmTable alarms, double now_s)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

@@ -17,6 +17,7 @@ makes that signal not ok; nothing raises.
 from array import array
 
 from . import checks
+from .alarms import A_SENSOR0, NO_LIMIT, S_NONE, AlarmTable
 from .signals import INPUTS
 
 # Indices into the validated image (same order as core.signals.INPUTS).
@@ -69,6 +70,9 @@ _Q_GOOD = Q_GOOD
 _Q_HELD = Q_HELD
 _Q_BAD = Q_BAD
 _N_SIGNALS = N_SIGNALS
+_A_SENSOR0 = A_SENSOR0
+_S_NONE = S_NONE
+_NO_LIMIT = NO_LIMIT
 
 # Kinds decide which checks apply.
 K_TEMP = 0
@@ -186,6 +190,7 @@ class SignalQuality:
         self.spike_since_s = _doubles(-1.0, N_SIGNALS)
         self.seen = _flags(False, N_SIGNALS)  # ever ok since start (or restored)
         self.n_bad = N_SIGNALS  # signals BAD after the last update
+        self.alarms_busy = True  # a sensor alarm may be pending or listed (report_alarms)
 
     def update(self, inputs: dict, now_s: float) -> None:
         """Validate one cycle's inputs (a dict of name -> (value, ok)) at time now_s."""
@@ -263,6 +268,28 @@ class SignalQuality:
     def alarm_condition(self, i) -> bool:
         """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""
         return self.quality[i] == _Q_BAD and (self.seen[i] != 0 or self.essential[i] != 0)
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float) -> None:
+        """Feed the sensor alarms (one per signal: BAD and worth an alarm, alarm_condition); the
+        value is the last raw reading, the limit the range limit it broke (none for a lost,
+        frozen or jumping signal)."""
+        # With every signal not BAD and every sensor alarm idle, each update would return at
+        # once; skip the loop then (it costs a third of the cycle).
+        if self.n_bad == 0 and not self.alarms_busy:
+            return
+        busy = False
+        i = 0
+        while i < _N_SIGNALS:
+            k = _A_SENSOR0 + i
+            condition = self.alarm_condition(i)
+            limit = _NO_LIMIT
+            if condition and self.reason[i] == _R_RANGE:
+                limit = self.high[i] if self.raw[i] > self.high[i] else self.low[i]
+            alarms.update(k, condition, self.raw[i], limit, now_s)
+            if alarms.state[k] != _S_NONE or alarms.on_since_s[k] >= 0.0:
+                busy = True
+            i += 1
+        self.alarms_busy = busy
 
     def snapshot(self) -> dict:
         return {"seen": [n for n, s in zip(self.names, self.seen) if s]}

@@ -2,9 +2,12 @@
 cimport cython
 from .heating_curve cimport HeatingCurve
 from .limiters cimport Limiters, reading
+from .modes cimport heating_allowed
 from .outdoor cimport OutdoorConditioner
 from .room_feedback cimport RoomFeedback
 from .schedule cimport Schedule
+
+cdef int _M_MANUAL, _M_STARTUP_WARMUP
 
 @cython.locals(v=double)
 cpdef double _number(object value, double default)
@@ -23,8 +26,10 @@ cdef class SupplySetpointChain:
     cpdef set_room_readings(self, object readings, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     @cython.locals(dt_s=double, out=OutdoorConditioner, t_out=double, remote_c=double, boost_k=double,
-                   curve=HeatingCurve, unclamped_c=double, tod=double, base_c=double, top_c=double, sp=double)
+                   curve=HeatingCurve, unclamped_c=double, tod=double, base_c=double, top_c=double, setpoint_c=double)
     cpdef double step(self, double now_s, double outdoor_c, bint outdoor_ok, dict inputs, double room_setpoint_c,
                       dict mode_flags)
+    @cython.locals(setpoint_c=double, heating=bint)
+    cpdef double finish(self, int mode, double warmup_ramp_c, double frost_floor_c, bint protection_off)
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)

@@ -25,14 +25,26 @@ Order inside step (each stage bounded, so the result is always inside [min, max]
     it follows the heating load at once when the outdoor temperature moves;
  4. ramp: the rise of the base is limited to ramp_up_k_per_h (falls pass at once);
  5. limiters (return temperature, power, flow) trim down; clamp to [min_supply_c, max_supply_c].
+step() returns this: the curve's setpoint (what the start-up warm-up aims at).
+ 6. finish(mode, warmup_ramp_c, frost_floor_c, protection_off): the mode's word, giving the
+    final supply setpoint that nothing edits after: the warm-up ramp caps it; heating only in
+    the modes that allow it (the summer cut-out does not bind manual); a frost floor
+    (core.interlocks frost_supply_floor_c) lifts it and keeps heating on; heating off, or a
+    protective trip or no circulation (`protection_off`), gives 0.0 = "heating off" for the
+    valve loop, except in manual (the operator holds the valve; the interlocks still act).
 """
 
 from . import heating_curve, outdoor
 from .heating_curve import HeatingCurve, merged
 from .limiters import Limiters, reading
+from .modes import M_MANUAL, M_STARTUP_WARMUP, heating_allowed
 from .outdoor import OutdoorConditioner
 from .room_feedback import RoomFeedback
 from .schedule import Schedule
+
+# Mode indices held as C ints by the compiled module (setpoint_chain.pxd).
+_M_MANUAL = M_MANUAL
+_M_STARTUP_WARMUP = M_STARTUP_WARMUP
 
 SECTIONS = ("curve", "outdoor", "schedule", "limiters", "room_feedback")
 TIME_OF_DAY_S = "time_of_day_s"
@@ -153,10 +165,24 @@ class SupplySetpointChain:
             self.ramp_c = base_c
         # 5. limiters and clamp
         self.limit_trim_k = self.limiters.step(dt_s, t_out, inputs)
-        sp = self.ramp_c + self.limit_trim_k
-        sp = min(curve.max_supply_c, max(curve.min_supply_c, sp))
-        self.setpoint_c = sp
-        return sp
+        setpoint_c = self.ramp_c + self.limit_trim_k
+        setpoint_c = min(curve.max_supply_c, max(curve.min_supply_c, setpoint_c))
+        self.setpoint_c = setpoint_c
+        return setpoint_c
+
+    def finish(self, mode, warmup_ramp_c: float, frost_floor_c: float, protection_off: bool) -> float:
+        """Stage 6 (module docstring): the final supply setpoint from step()'s, 0.0 = heating off."""
+        setpoint_c = self.setpoint_c
+        if mode == _M_STARTUP_WARMUP and setpoint_c > warmup_ramp_c:
+            setpoint_c = warmup_ramp_c
+        heating = heating_allowed(mode) and (self.heating_on or mode == _M_MANUAL)
+        if frost_floor_c > 0.0:
+            if not heating or setpoint_c < frost_floor_c:
+                setpoint_c = frost_floor_c
+            heating = True
+        if mode != _M_MANUAL and (not heating or protection_off):
+            setpoint_c = 0.0
+        return setpoint_c
 
     @property
     def diag(self) -> dict:

@@ -4,7 +4,7 @@ from .alarms cimport AlarmTable
 from .commands cimport Leases
 from .interlocks cimport Actuators, Interlocks
 from .make_up cimport MakeUp
-from .modes cimport ModeMachine, circulation_wanted, heating_allowed
+from .modes cimport ModeMachine, circulation_wanted
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
 from .setpoint_chain cimport SupplySetpointChain
@@ -12,18 +12,18 @@ from .room_feedback cimport RoomFeedback
 from .valve_actuator cimport ValveActuator
 from .valve_loop cimport ValveLoop
 
-# The signal, alarm, lease, mode and trigger indices imported from their modules, held as C ints
+# The signal, lease, mode and trigger indices imported from their modules, held as C ints
 # so the cycle does no module look-ups.
 cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_SECONDARY_RETURN_PRESSURE, I_SECONDARY_RETURN_TEMP, I_SECONDARY_SUPPLY_TEMP, I_TANK_LEVEL, I_VALVE_POSITION, N_SIGNALS
-cdef int A_MAKEUP_LEAK_RATE, A_MAKEUP_LONG_RUN, A_MAKEUP_PUMP_FAULT, A_PRESSURE_HIGH, A_PRESSURE_LOW, A_PUMP1_FAULT, A_PUMP2_FAULT, A_PUMPS_ALL_FAILED, A_PUMP_DRY_RUN, A_SAFE_MODE, A_SECONDARY_OVERTEMP, A_SENSOR0, A_STARTUP_FILL_TIMEOUT, A_SUPPLY_DEVIATION_HIGH, A_SUPPLY_DEVIATION_LOW, A_TANK_LEVEL_LOW, A_TANK_LEVEL_LOW_LOW, A_VALVE_OPEN_NO_RISE, A_VALVE_SHUT_RISING, A_VALVE_POSITION_MISMATCH, S_NONE, L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, M_SUMMER, T_TRIP, T_CMD_AUTO, N_MODES
+cdef int L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
 cdef double _INF
 
 cdef class StationController:
     cdef public dict cfg
     cdef public double cycle_s, room_setpoint_c, supply_min_c, supply_max_c, makeup_setpoint_kpa
-    cdef public double deviation_k, deviation_min_setpoint_c, now_s
+    cdef public double now_s
     cdef public bint started
-    cdef public SignalQuality sq
+    cdef public SignalQuality signals
     cdef public AlarmTable alarms
     cdef public ModeMachine modes
     cdef public Leases leases
@@ -37,7 +37,7 @@ cdef class StationController:
     cdef public int mode_lease_return
     cdef public Actuators act
     cdef public double time_of_day_s
-    cdef public bint time_of_day_ok, sensor_alarms_busy
+    cdef public bint time_of_day_ok
     cdef public double outdoor_c
     cdef public bint outdoor_ok
     cdef public dict mode_flags, chain_in, diag, last_out
@@ -45,24 +45,27 @@ cdef class StationController:
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
     cpdef list take_events(self)
     cdef double _advance(self, double now_s)
-    @cython.locals(sq=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
-                   pumps=CirculationPumps, mu=MakeUp, act=Actuators, va=ValveActuator, frost=bint, mode=int,
-                   room_c=double, chain_c=double, setpoint_c=double, supply_ok=bint, supply_c=double, heating=bint,
-                   manual=bint, filling=bint, want=bint, dp_lease=double, makeup_kpa=double)
+    @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
+                   pumps=CirculationPumps, make_up=MakeUp, act=Actuators, actuator=ValveActuator, mode=int,
+                   chain=SupplySetpointChain, interlocks=Interlocks, room_c=double, chain_c=double, setpoint_c=double,
+                   supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
+                   makeup_kpa=double)
     cdef void _cycle(self, double now_s, double dt_s)
     @cython.locals(act=Actuators, mode=int)
     cdef dict _outputs(self)
     @cython.locals(leased=int, back=int, modes=ModeMachine)
     cdef void _mode_lease(self, double now_s)
+    @cython.locals(signals=SignalQuality)
     cdef dict _chain_inputs(self)
     cdef double _clock(self, object value)
     cdef double _clock_s(self, double now_s)
+    @cython.locals(pumps=CirculationPumps, make_up=MakeUp)
     cdef _start_clock(self, double now_s)
+    @cython.locals(signals=SignalQuality)
     cdef bint _filled(self)
-    @cython.locals(i=int, base=int, valve=ValveLoop, sq=SignalQuality, a=AlarmTable, busy=bint, failed1=bint,
-                   failed2=bint)
+    @cython.locals(alarms=AlarmTable, signals=SignalQuality, mode=int, interlocks=Interlocks)
     cdef _update_alarms(self, double now_s)
-    @cython.locals(chain=SupplySetpointChain, room=RoomFeedback)
+    @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)
     cdef dict _diag(self)
     cpdef dict handle_command(self, object cmd, double now_s)
     cpdef drop_mode_lease(self)

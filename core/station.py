@@ -9,6 +9,10 @@
 Order inside `step` (fixed): signal quality, alarms, mode, setpoint chain, PI and valve,
 pumps, make-up, interlocks last. `step` is total: every piece handles bad data itself (bad
 readings become quality flags, alarms and fallbacks), so nothing is wrapped in a catch-all.
+The station composes and judges nothing itself: each piece reports its own alarm conditions
+(`report_alarms`, with the reading and the limit), the setpoint chain's `finish` gives the
+final supply setpoint (warm-up ramp, frost floor, heating off), the interlocks own frost, and
+the schedule and the valve exercise share the validated time of day.
 
 Output lifetime: `alarms` is rebuilt only when an alarm changes state and `diag` is one dict
 updated in place each cycle; treat both as read-only and copy what you keep (telemetry()
@@ -16,30 +20,7 @@ returns a fresh flat dict). `events` is a new list each cycle.
 """
 
 from . import command_handler
-from .alarms import (
-    A_MAKEUP_LEAK_RATE,
-    A_MAKEUP_LONG_RUN,
-    A_MAKEUP_PUMP_FAULT,
-    A_PRESSURE_HIGH,
-    A_PRESSURE_LOW,
-    A_PUMP1_FAULT,
-    A_PUMP2_FAULT,
-    A_PUMP_DRY_RUN,
-    A_PUMPS_ALL_FAILED,
-    A_SAFE_MODE,
-    A_SECONDARY_OVERTEMP,
-    A_SENSOR0,
-    A_STARTUP_FILL_TIMEOUT,
-    A_SUPPLY_DEVIATION_HIGH,
-    A_SUPPLY_DEVIATION_LOW,
-    A_TANK_LEVEL_LOW,
-    A_TANK_LEVEL_LOW_LOW,
-    A_VALVE_OPEN_NO_RISE,
-    A_VALVE_POSITION_MISMATCH,
-    A_VALVE_SHUT_RISING,
-    S_NONE,
-    AlarmTable,
-)
+from .alarms import AlarmTable
 from .commands import (
     L_BOOST,
     L_DP,
@@ -59,7 +40,6 @@ from .modes import (
     M_STARTUP_COLD,
     M_STARTUP_FILL,
     M_STARTUP_WARMUP,
-    M_SUMMER,
     MODE_NAMES,
     N_MODES,
     RETURN_TRIGGERS,
@@ -67,7 +47,6 @@ from .modes import (
     T_TRIP,
     ModeMachine,
     circulation_wanted,
-    heating_allowed,
 )
 from .pumps import CirculationPumps
 from .sensors import (
@@ -91,7 +70,7 @@ from .valve_loop import ValveLoop
 SNAPSHOT_VERSION = 1
 
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
-# the schedule. Without it the schedule uses its configured day offset.
+# the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
 _INF = float("inf")
 
@@ -104,15 +83,12 @@ class StationController:
         self.cfg = cfg
         self.cycle_s = float(cfg["station"]["cycle_s"])
         self.room_setpoint_c = float(cfg["station"]["room_setpoint_c"])
-        ccfg = cfg["commands"]
-        self.supply_min_c = float(ccfg["supply_min_c"])
-        self.supply_max_c = float(ccfg["supply_max_c"])
+        self.supply_min_c = float(cfg["commands"]["supply_min_c"])
+        self.supply_max_c = float(cfg["commands"]["supply_max_c"])
         self.makeup_setpoint_kpa = float(cfg["make_up"]["pressure_setpoint_kpa"])
-        self.deviation_k = float(cfg["alarms"]["deviation_k"])
-        self.deviation_min_setpoint_c = float(cfg["alarms"]["deviation_min_setpoint_c"])
         self.now_s = 0.0
         self.started = False
-        self.sq = SignalQuality(cfg["sensors"])
+        self.signals = SignalQuality(cfg["sensors"])
         self.alarms = AlarmTable(cfg["alarms"])
         self.modes = ModeMachine(cfg["modes"], 0.0)
         self.leases = Leases()
@@ -129,7 +105,6 @@ class StationController:
         self.supply_setpoint_c = 0.0
         self.chain_setpoint_c = 0.0
         self.act = Actuators()  # this cycle's commands (interlocks applied)
-        self.sensor_alarms_busy = True
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self.outdoor_c = 0.0
@@ -147,7 +122,7 @@ class StationController:
             inputs = {}
         now_s = self._clock(inputs.get("now_s"))
         dt_s = self._advance(now_s)
-        self.sq.update(inputs, now_s)
+        self.signals.update(inputs, now_s)
         item = inputs.get(TIME_OF_DAY_S)
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
@@ -169,7 +144,7 @@ class StationController:
         compiled simulation loop); same checks, same state, same commands as step()."""
         now_s = self._clock_s(now_s)
         dt_s = self._advance(now_s)
-        self.sq.update_image(values, oks, now_s)
+        self.signals.update_image(values, oks, now_s)
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self._cycle(now_s, dt_s)
@@ -191,10 +166,10 @@ class StationController:
     def _cycle(self, now_s: float, dt_s: float) -> None:
         # The cycle after signal quality (fixed order, see the module docstring); the
         # commands end in self.act, interlocks last.
-        sq = self.sq
-        self.outdoor_ok = sq.ok[I_OUTDOOR_TEMP] != 0
-        self.outdoor_c = sq.values[I_OUTDOOR_TEMP]
-        frost = self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
+        signals = self.signals
+        self.outdoor_ok = signals.ok[I_OUTDOOR_TEMP] != 0
+        self.outdoor_c = signals.values[I_OUTDOOR_TEMP]
+        self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
         self.leases.expire(now_s)
         if self.mode_lease_return >= 0:
             self._mode_lease(now_s)
@@ -212,60 +187,57 @@ class StationController:
         flags["summer_allowed"] = mode == M_AUTO or mode == M_REMOTE
         flags["remote_supply_c"] = leases.value[L_SUPPLY] if mode == M_REMOTE and leases.active(L_SUPPLY) else None
         flags["boost_k"] = leases.value[L_BOOST] if leases.active(L_BOOST) and (mode == M_AUTO or mode == M_REMOTE) else 0.0
-        chain_c = self.chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
+        chain = self.chain
+        chain_c = chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
         self.chain_setpoint_c = chain_c
-        setpoint_c = chain_c
-        supply_ok = sq.ok[I_SECONDARY_SUPPLY_TEMP] != 0
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = signals.ok[I_SECONDARY_SUPPLY_TEMP] != 0
+        supply_c = signals.values[I_SECONDARY_SUPPLY_TEMP]
         modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
         mode = modes.mode
-        if mode == M_STARTUP_WARMUP and setpoint_c > modes.ramp_c:
-            setpoint_c = modes.ramp_c
-        heating = heating_allowed(mode) and (self.chain.heating_on or mode == M_MANUAL)
-        if frost and (mode == M_AUTO or mode == M_REMOTE or mode == M_SUMMER or mode == M_STARTUP_WARMUP):
-            # Frost: keep water moving and warm, whatever the curve or the season says (in
-            # summer the curve does not apply at all: the frost minimum alone).
-            if mode == M_SUMMER or not heating or setpoint_c < self.interlocks.frost_min_supply_c:
-                setpoint_c = self.interlocks.frost_min_supply_c
-            heating = True
-        # 5. PI and valve. A setpoint of 0 tells the valve loop "heating off": it drives the
-        # valve shut and its PI tracks, so the release after a hold is bumpless.
+        interlocks = self.interlocks
+        # The chain's last stage has the mode's word (warm-up ramp, frost floor, heating off):
+        # its result is final. A setpoint of 0 tells the valve loop "heating off": it drives
+        # the valve shut and its PI tracks, so the release after a hold is bumpless.
+        setpoint_c = chain.finish(mode, modes.ramp_c, interlocks.frost_supply_floor_c(mode),
+                                  interlocks.tripped or interlocks.no_flow)
+        # 5. PI and valve
         manual = mode == M_MANUAL
-        if not manual and (not heating or self.interlocks.tripped or self.interlocks.no_flow):
-            setpoint_c = 0.0
         self.supply_setpoint_c = setpoint_c
         valve = self.valve
-        valve.run(now_s, setpoint_c, supply_c, supply_ok, sq.values[I_VALVE_POSITION], sq.ok[I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, -1.0, sq.values[I_SECONDARY_RETURN_TEMP],
-                  sq.ok[I_SECONDARY_RETURN_TEMP] != 0, sq.values[I_PRIMARY_RETURN_TEMP],
-                  sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
+        # The valve exercise runs on the schedule's clock: the validated time of day, else
+        # (-1) the monotonic clock with the schedule's day offset.
+        time_of_day_s = self.time_of_day_s if self.time_of_day_ok else -1.0
+        valve.run(now_s, setpoint_c, supply_c, supply_ok, signals.values[I_VALVE_POSITION], signals.ok[I_VALVE_POSITION] != 0,
+                  manual, self.manual_valve_pct, time_of_day_s, signals.values[I_SECONDARY_RETURN_TEMP],
+                  signals.ok[I_SECONDARY_RETURN_TEMP] != 0, signals.values[I_PRIMARY_RETURN_TEMP],
+                  signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
         pumps = self.pumps
-        filling = mode == M_STARTUP_FILL  # never circulate an unfilled network, frost or not
-        want = circulation_wanted(mode) or (frost and not filling)
+        filling = mode == M_STARTUP_FILL  # the network is being filled: no leak count, no frost pump
+        want = circulation_wanted(mode) or interlocks.frost_circulation(mode)
         dp_lease = leases.value[L_DP] if leases.active(L_DP) else 0.0
         pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
         if pumps.short_of_heat:
             self.chain.room.note_shortage(now_s)  # the next cycles' room target holds a margin
-        pumps.step(now_s, dt_s, want, sq, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
+        pumps.step(now_s, dt_s, want, signals, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
         makeup_kpa = leases.value[L_MAKEUP] if leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
-        mu = self.make_up
-        mu.step(now_s, dt_s, sq, makeup_kpa, filling)
+        make_up = self.make_up
+        make_up.step(now_s, dt_s, signals, makeup_kpa, filling)
         act = self.act
-        va = valve.actuator
-        act.valve_cmd_pct = va.cmd_pct
-        act.valve_open_pulse_s = va.open_pulse_s
-        act.valve_close_pulse_s = va.close_pulse_s
+        actuator = valve.actuator
+        act.valve_cmd_pct = actuator.cmd_pct
+        act.valve_open_pulse_s = actuator.open_pulse_s
+        act.valve_close_pulse_s = actuator.close_pulse_s
         act.pump1_run = pumps.run[0] != 0
         act.pump1_speed_cmd_pct = pumps.speed_pct[0]
         act.pump2_run = pumps.run[1] != 0
         act.pump2_speed_cmd_pct = pumps.speed_pct[1]
-        act.makeup_pump_run = mu.run
-        act.makeup_pump_speed_cmd_pct = mu.speed_pct
-        act.relief_valve_open = mu.relief_open
+        act.makeup_pump_run = make_up.run
+        act.makeup_pump_speed_cmd_pct = make_up.speed_pct
+        act.relief_valve_open = make_up.relief_open
         # 8. interlocks: last, only toward safe; nothing below touches the actuators.
-        self.interlocks.apply_to(act, now_s, sq, pumps, mu, self.cycle_s, filling)
+        self.interlocks.apply_to(act, now_s, signals, pumps, make_up, self.cycle_s, filling)
 
     def _mode_lease(self, now_s: float) -> None:
         # A remote summer/safe lease: gone (expired or cleared) -> back to the mode it
@@ -317,11 +289,11 @@ class StationController:
 
     def _chain_inputs(self) -> dict:
         # The chain reads a few signals itself (limiters, schedule); it gets them validated.
-        sq = self.sq
+        signals = self.signals
         d = self.chain_in
-        d["primary_return_temp_c"] = (sq.values[I_PRIMARY_RETURN_TEMP], sq.ok[I_PRIMARY_RETURN_TEMP] != 0)
-        d["heat_power_kw"] = (sq.values[I_HEAT_POWER], sq.ok[I_HEAT_POWER] != 0)
-        d["primary_flow_m3h"] = (sq.values[I_PRIMARY_FLOW], sq.ok[I_PRIMARY_FLOW] != 0)
+        d["primary_return_temp_c"] = (signals.values[I_PRIMARY_RETURN_TEMP], signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
+        d["heat_power_kw"] = (signals.values[I_HEAT_POWER], signals.ok[I_HEAT_POWER] != 0)
+        d["primary_flow_m3h"] = (signals.values[I_PRIMARY_FLOW], signals.ok[I_PRIMARY_FLOW] != 0)
         d[TIME_OF_DAY_S] = (self.time_of_day_s, self.time_of_day_ok)
         return d
 
@@ -342,77 +314,41 @@ class StationController:
         # Pieces were built at t=0; rebase their clocks on the first cycle's time.
         self.started = True
         self.modes.entered_s = now_s
-        p = self.pumps
-        p.duty_since_s = now_s
-        p.idle_since_s[0] = now_s
-        p.idle_since_s[1] = now_s
-        p.start_not_before_s = now_s
-        m = self.make_up
-        m.bucket_start_s = now_s
-        m.window_start_s = now_s
+        pumps = self.pumps
+        pumps.duty_since_s = now_s
+        pumps.idle_since_s[0] = now_s
+        pumps.idle_since_s[1] = now_s
+        pumps.start_not_before_s = now_s
+        make_up = self.make_up
+        make_up.bucket_start_s = now_s
+        make_up.window_start_s = now_s
 
     def _filled(self) -> bool:
-        sq = self.sq
-        if not sq.ok[I_SECONDARY_RETURN_PRESSURE]:
+        signals = self.signals
+        if not signals.ok[I_SECONDARY_RETURN_PRESSURE]:
             return False
-        level_ok = not sq.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
-        return level_ok and sq.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
+        level_ok = not signals.ok[I_TANK_LEVEL] or not self.make_up.tank_low_low
+        return level_ok and signals.values[I_SECONDARY_RETURN_PRESSURE] >= self.make_up.start_kpa
 
     def _update_alarms(self, now_s: float) -> None:
-        a = self.alarms
-        sq = self.sq
-        il = self.interlocks
-        pumps = self.pumps
-        mu = self.make_up
-        supply_c = sq.values[I_SECONDARY_SUPPLY_TEMP]
-        p_ret = sq.values[I_SECONDARY_RETURN_PRESSURE]
-        level = sq.values[I_TANK_LEVEL]
-        a.update(A_SECONDARY_OVERTEMP, il.tripped, il.overtemp_value_c, now_s)
-        a.update(A_PUMP_DRY_RUN, pumps.dry_run, p_ret, now_s)
-        wanted = circulation_wanted(self.modes.mode) or il.frost
-        failed1 = pumps.failed[0] != 0
-        failed2 = pumps.failed[1] != 0
-        a.update(A_PUMPS_ALL_FAILED, wanted and not pumps.dry_run and failed1 and failed2, 0.0, now_s)
-        a.update(A_PUMP1_FAULT, failed1, 1.0, now_s)
-        a.update(A_PUMP2_FAULT, failed2, 2.0, now_s)
-        a.update(A_PRESSURE_HIGH, il.over_pressure, p_ret, now_s)
-        filling = self.modes.mode == M_STARTUP_FILL  # low pressure is expected while filling
-        a.update(A_PRESSURE_LOW, il.under_pressure and not filling, p_ret, now_s)
-        a.update(A_MAKEUP_PUMP_FAULT, mu.pump_fault, 1.0, now_s)
-        a.update(A_TANK_LEVEL_LOW, mu.tank_low, level, now_s)
-        a.update(A_TANK_LEVEL_LOW_LOW, mu.tank_low_low, level, now_s)
-        a.update(A_MAKEUP_LEAK_RATE, mu.leak, mu.rate_l_per_h, now_s)
-        a.update(A_MAKEUP_LONG_RUN, mu.long_run, mu.total_m3, now_s)
-        sp = self.supply_setpoint_c
+        # Every piece judges its own alarms (from this cycle's signals and its own state of the
+        # last cycle) and feeds them to the table; nothing is judged here.
+        alarms = self.alarms
+        signals = self.signals
         mode = self.modes.mode
-        closed_loop = (sq.ok[I_SECONDARY_SUPPLY_TEMP] and sp >= self.deviation_min_setpoint_c and mode != M_MANUAL
-                       and heating_allowed(mode) and not il.tripped and not il.no_flow)
-        a.update(A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > sp + self.deviation_k, supply_c, now_s)
-        a.update(A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < sp - self.deviation_k, supply_c, now_s)
-        valve = self.valve
-        a.update(A_VALVE_OPEN_NO_RISE, valve.open_no_rise, supply_c, now_s)
-        a.update(A_VALVE_SHUT_RISING, valve.shut_rising, supply_c, now_s)
-        a.update(A_VALVE_POSITION_MISMATCH, valve.position_mismatch, sq.values[I_VALVE_POSITION], now_s)
-        a.update(A_STARTUP_FILL_TIMEOUT, self.modes.fill_timed_out, p_ret, now_s)
-        a.update(A_SAFE_MODE, mode == M_SAFE, 0.0, now_s)
-        # Sensor alarms: with every signal not BAD and every sensor alarm idle, each update
-        # below would return at once; skip the loop then (it costs a third of the cycle).
-        if sq.n_bad > 0 or self.sensor_alarms_busy:
-            busy = False
-            i = 0
-            base = A_SENSOR0
-            while i < N_SIGNALS:
-                a.update(base + i, sq.alarm_condition(i), sq.raw[i], now_s)
-                if a.state[base + i] != S_NONE or a.on_since_s[base + i] >= 0.0:
-                    busy = True
-                i += 1
-            self.sensor_alarms_busy = busy
+        interlocks = self.interlocks
+        interlocks.report_alarms(alarms, now_s, signals, mode == M_STARTUP_FILL)
+        self.pumps.report_alarms(alarms, now_s, signals, circulation_wanted(mode) or interlocks.frost)
+        self.make_up.report_alarms(alarms, now_s, signals)
+        self.valve.report_alarms(alarms, now_s, signals)
+        self.modes.report_alarms(alarms, now_s, signals)
+        signals.report_alarms(alarms, now_s)
 
     def _diag(self) -> dict:
         d = self.diag
-        p = self.pumps
-        m = self.make_up
-        lz = self.leases
+        pumps = self.pumps
+        make_up = self.make_up
+        leases = self.leases
         now_s = self.now_s
         d["outdoor_c"] = self.outdoor_c if self.outdoor_ok else None
         d["outdoor_used_c"] = self.chain.outdoor.composite_c  # what the curve runs on
@@ -431,30 +367,32 @@ class StationController:
         d["room_below_floor"] = room.n_below_floor
         d["room_shortage_margin_k"] = room.margin_k
         d["limit_trim_k"] = chain.limit_trim_k
-        d["dp_kpa"] = p.dp_kpa if p.dp_ok else None
-        d["dp_target_kpa"] = p.dp_target_kpa
-        d["dp_shortage_boost_kpa"] = p.boost_kpa
-        d["duty_pump"] = p.duty + 1
-        d["pump1_run_h"] = p.run_s[0] / 3600.0
-        d["pump2_run_h"] = p.run_s[1] / 3600.0
-        d["flow_proven"] = 1 if p.flow_proven else 0
-        d["makeup_setpoint_kpa"] = m.setpoint_kpa
-        d["makeup_total_m3"] = m.total_m3
-        d["makeup_rate_l_per_h"] = m.rate_l_per_h
-        d["makeup_volume_estimated"] = 1 if m.volume_estimated else 0
+        d["dp_kpa"] = pumps.dp_kpa if pumps.dp_ok else None
+        d["dp_target_kpa"] = pumps.dp_target_kpa
+        d["dp_shortage_boost_kpa"] = pumps.boost_kpa
+        d["duty_pump"] = pumps.duty + 1
+        d["pump1_run_h"] = pumps.run_s[0] / 3600.0
+        d["pump2_run_h"] = pumps.run_s[1] / 3600.0
+        d["flow_proven"] = 1 if pumps.flow_proven else 0
+        d["makeup_setpoint_kpa"] = make_up.setpoint_kpa
+        d["makeup_total_m3"] = make_up.total_m3
+        # While the rate's window is still filling there is no rate: "measuring", never a false 0.
+        d["makeup_rate_l_per_h"] = None if make_up.rate_measuring else make_up.rate_l_per_h
+        d["makeup_rate_measuring"] = 1 if make_up.rate_measuring else 0
+        d["makeup_volume_estimated"] = 1 if make_up.volume_estimated else 0
         d["interlock_actions"] = self.interlocks.actions
         d["frost"] = 1 if self.interlocks.frost else 0
         d["overtemp_tripped"] = 1 if self.interlocks.tripped else 0
         # While the supply sensor is bad: the valve's open-loop limit (None when it can see).
         d["valve_fallback_limit_pct"] = self.valve.fallback_limit_pct if self.valve.fallback else None
-        d["room_setpoint_lease_s"] = lz.remaining_s(L_ROOM, now_s)
-        d["supply_setpoint_lease_s"] = lz.remaining_s(L_SUPPLY, now_s)
+        d["room_setpoint_lease_s"] = leases.remaining_s(L_ROOM, now_s)
+        d["supply_setpoint_lease_s"] = leases.remaining_s(L_SUPPLY, now_s)
         # The operator's leased target (the setpoint itself rises toward it at the ramp rate).
-        d["supply_setpoint_lease_c"] = lz.value[L_SUPPLY] if lz.active(L_SUPPLY) else None
-        d["dp_setpoint_lease_s"] = lz.remaining_s(L_DP, now_s)
-        d["makeup_pressure_lease_s"] = lz.remaining_s(L_MAKEUP, now_s)
-        d["boost_lease_s"] = lz.remaining_s(L_BOOST, now_s)
-        d["mode_lease_s"] = lz.remaining_s(L_MODE, now_s)
+        d["supply_setpoint_lease_c"] = leases.value[L_SUPPLY] if leases.active(L_SUPPLY) else None
+        d["dp_setpoint_lease_s"] = leases.remaining_s(L_DP, now_s)
+        d["makeup_pressure_lease_s"] = leases.remaining_s(L_MAKEUP, now_s)
+        d["boost_lease_s"] = leases.remaining_s(L_BOOST, now_s)
+        d["mode_lease_s"] = leases.remaining_s(L_MODE, now_s)
         d["warmup_ramp_c"] = self.modes.ramp_c
         return d
 
@@ -492,7 +430,7 @@ class StationController:
             "pumps": self.pumps.snapshot(now_s),
             "make_up": self.make_up.snapshot(now_s),
             "interlocks": self.interlocks.snapshot(),
-            "sensors": self.sq.snapshot(),
+            "sensors": self.signals.snapshot(),
             "chain": self.chain.snapshot(),
             "valve": self.valve.snapshot(),
         }
@@ -515,11 +453,11 @@ class StationController:
         else:
             self.drop_mode_lease()
         self.alarms.restore(snap.get("alarms"), now_s)
-        self.sensor_alarms_busy = True  # restored sensor alarms must be re-evaluated
+        self.signals.alarms_busy = True  # restored sensor alarms must be re-evaluated
         self.pumps.restore(snap.get("pumps"), now_s)
         self.make_up.restore(snap.get("make_up"), now_s)
         self.interlocks.restore(snap.get("interlocks"))
-        self.sq.restore(snap.get("sensors"))
+        self.signals.restore(snap.get("sensors"))
         if isinstance(snap.get("chain"), dict):
             self.chain.restore(snap["chain"], now_s)
         if isinstance(snap.get("valve"), dict):
@@ -529,10 +467,10 @@ class StationController:
         """The flat uplink record {field: number | None} for one cycle."""
         rec = {}
         self._diag()  # current after step() or step_image()
-        sq = self.sq
+        signals = self.signals
         i = 0
         while i < N_SIGNALS:
-            rec[INPUTS[i]] = sq.values[i] if sq.ok[i] else None
+            rec[INPUTS[i]] = signals.values[i] if signals.ok[i] else None
             i += 1
         if isinstance(out, dict):
             for name in ACTUATORS:

@@ -1,9 +1,14 @@
 # Cython augmentation of valve_loop.py.
 cimport cython
+from .alarms cimport AlarmTable
 from .pi cimport PIController
+from .sensors cimport SignalQuality
 from .valve_actuator cimport ValveActuator
 
 cdef double _NAN
+cdef int _A_SUPPLY_DEVIATION_HIGH, _A_SUPPLY_DEVIATION_LOW, _A_VALVE_OPEN_NO_RISE, _A_VALVE_POSITION_MISMATCH
+cdef int _A_VALVE_SHUT_RISING, _I_SECONDARY_SUPPLY_TEMP, _I_VALVE_POSITION
+cdef double _NO_LIMIT
 
 @cython.final
 cdef class ValveLoop:
@@ -21,6 +26,7 @@ cdef class ValveLoop:
     cdef public double ff_room_c, ff_span_k, ff_design_pct, fallback_rise_k, fallback_limit_pct
     cdef public double fallback_return_ref_c, fallback_primary_ref_c
     cdef public bint fallback
+    cdef public double deviation_k, deviation_min_setpoint_c, setpoint_c
     @cython.locals(manual=bint, manual_pct=double, act=ValveActuator)
     cpdef dict step(self, double now_s, double setpoint_c, double supply_c, bint supply_ok,
                     double valve_feedback_pct, bint feedback_ok, object manual_pct_or_None, double time_of_day_s=*,
@@ -34,6 +40,9 @@ cdef class ValveLoop:
                                  bint primary_return_ok)
     @cython.locals(t=double, d=double, tod=double, since=double)
     cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
-    cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct)
+    cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct,
+                        double return_c, bint return_ok)
+    @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint, high_c=double, low_c=double)
+    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)

@@ -27,22 +27,51 @@ core.settings.load beforehand. Each cycle:
 - Plausibility (alarms_diag): "valve_open_no_rise" (valve >= no_rise_open_pct, supply more than
   no_rise_below_k under the setpoint and not rising by no_rise_min_k for no_rise_delay_s) and
   "valve_shut_rising" (valve <= shut_pct for shut_delay_s while the supply has risen shut_rise_k
-  above its lowest value since the valve shut: a passing valve or a bypass), and
+  above its lowest value since the valve shut and, when the secondary return is known, stands
+  PASSING_OVER_RETURN_K above it: a passing valve or a bypass heats the secondary across the
+  exchanger; a supply rising toward a hotter return is the network's own warm water coming
+  round, as at start-up, not heat let through), and
   "valve_position_mismatch" (an ok position feedback more than mismatch_pct away from the
   command for mismatch_delay_s: a stuck valve, a slipping coupling or a dead actuator).
+- report_alarms(alarms, now_s, signals) feeds these and the supply deviation alarms (the closed
+  loop's supply more than alarms.deviation_k from a setpoint of at least
+  alarms.deviation_min_setpoint_c, not in manual) to core.alarms' table, each with its limit.
 """
 
+from .alarms import (
+    A_SUPPLY_DEVIATION_HIGH,
+    A_SUPPLY_DEVIATION_LOW,
+    A_VALVE_OPEN_NO_RISE,
+    A_VALVE_POSITION_MISMATCH,
+    A_VALVE_SHUT_RISING,
+    NO_LIMIT,
+    AlarmTable,
+)
+from .alarms import DEFAULTS as ALARM_DEFAULTS
 from .heating_curve import DEFAULTS as CURVE_DEFAULTS
 from .heating_curve import merged
 from .interlocks import DEFAULTS as INTERLOCK_DEFAULTS
 from .pi import PIController
 from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
+from .sensors import I_SECONDARY_SUPPLY_TEMP, I_VALVE_POSITION, SignalQuality
 from .valve_actuator import DEFAULTS as VALVE_DEFAULTS
 from .valve_actuator import ValveActuator
 
 DAY_S = 86400.0
 _NAN = float("nan")
 EXERCISE_WINDOW_S = 3600.0
+# A passing valve heats the secondary across the exchanger: its supply stands at least this far
+# above the secondary return (module docstring, "valve_shut_rising").
+PASSING_OVER_RETURN_K = 2.0
+# Alarm and signal indices held as C ints by the compiled module (valve_loop.pxd).
+_A_SUPPLY_DEVIATION_HIGH = A_SUPPLY_DEVIATION_HIGH
+_A_SUPPLY_DEVIATION_LOW = A_SUPPLY_DEVIATION_LOW
+_A_VALVE_OPEN_NO_RISE = A_VALVE_OPEN_NO_RISE
+_A_VALVE_POSITION_MISMATCH = A_VALVE_POSITION_MISMATCH
+_A_VALVE_SHUT_RISING = A_VALVE_SHUT_RISING
+_I_SECONDARY_SUPPLY_TEMP = I_SECONDARY_SUPPLY_TEMP
+_I_VALVE_POSITION = I_VALVE_POSITION
+_NO_LIMIT = NO_LIMIT
 
 
 class ValveLoop:
@@ -77,12 +106,12 @@ class ValveLoop:
         self.mismatch_since_s = -1.0
         self.position_mismatch = False
         curve = merged(CURVE_DEFAULTS, settings.get("curve", {}))
-        il = merged(INTERLOCK_DEFAULTS, settings.get("interlocks", {}))
+        interlock_s = merged(INTERLOCK_DEFAULTS, settings.get("interlocks", {}))
         self.ff_room_c = float(curve["design_room_c"])
         span = float(curve["design_supply_c"]) - self.ff_room_c
         self.ff_span_k = span if span > 1.0 else 1.0
-        self.ff_design_pct = float(il["fallback_valve_design_pct"])
-        self.fallback_rise_k = float(il["fallback_return_rise_k"])
+        self.ff_design_pct = float(interlock_s["fallback_valve_design_pct"])
+        self.fallback_rise_k = float(interlock_s["fallback_return_rise_k"])
         self.fallback = False
         self.fallback_limit_pct = 100.0
         self.fallback_return_ref_c = _NAN
@@ -103,6 +132,12 @@ class ValveLoop:
         self.shut_since_s = -1.0
         self.shut_min_c = 0.0
         self.shut_rising = False
+        # Supply deviation alarms (alarms section): the closed loop's supply this far from
+        # its setpoint, judged only at setpoints from deviation_min_setpoint_c up.
+        alarm_s = merged(ALARM_DEFAULTS, settings.get("alarms", {}))
+        self.deviation_k = float(alarm_s["deviation_k"])
+        self.deviation_min_setpoint_c = float(alarm_s["deviation_min_setpoint_c"])
+        self.setpoint_c = 0.0  # the last cycle's setpoint (0: heating off)
 
     def step(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool,
              valve_feedback_pct: float, feedback_ok: bool, manual_pct_or_None, time_of_day_s: float = -1.0,
@@ -137,6 +172,7 @@ class ValveLoop:
         if setpoint_c != setpoint_c:
             setpoint_c = 0.0
         act = self.actuator
+        self.setpoint_c = setpoint_c
         self.supply_fault = not supply_ok
         self.heating_off = setpoint_c <= 0.0
         self.manual = manual
@@ -167,7 +203,8 @@ class ValveLoop:
         if target > limit:
             target = limit
         act.step(dt_s, target, valve_feedback_pct, feedback_ok)
-        self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct)
+        self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct, return_c,
+                           return_ok and return_c == return_c)
         d = act.cmd_pct - valve_feedback_pct
         if feedback_ok and (d > self.mismatch_pct or d < -self.mismatch_pct):
             if self.mismatch_since_s < 0.0:
@@ -236,7 +273,8 @@ class ValveLoop:
             return target + self.exercise_stroke_pct
         return target
 
-    def _plausibility(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, est_pct: float):
+    def _plausibility(self, now_s: float, setpoint_c: float, supply_c: float, supply_ok: bool, est_pct: float,
+                      return_c: float, return_ok: bool):
         if supply_ok and setpoint_c > 0.0 and est_pct >= self.no_rise_open_pct \
                 and supply_c < setpoint_c - self.no_rise_below_k:
             if self.no_rise_since_s < 0.0 or supply_c > self.no_rise_ref_c + self.no_rise_min_k:
@@ -256,10 +294,27 @@ class ValveLoop:
             elif supply_c < self.shut_min_c:
                 self.shut_min_c = supply_c
             self.shut_rising = now_s - self.shut_since_s >= self.shut_delay_s and \
-                supply_c - self.shut_min_c >= self.shut_rise_k
+                supply_c - self.shut_min_c >= self.shut_rise_k and \
+                (not return_ok or supply_c >= return_c + PASSING_OVER_RETURN_K)
         else:
             self.shut_since_s = -1.0
             self.shut_rising = False
+
+    def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
+        """Feed the valve loop's alarms: the closed loop's supply far from its setpoint (not in
+        manual, not with heating off), and the plausibility checks of the last cycle."""
+        supply_c = signals.values[_I_SECONDARY_SUPPLY_TEMP]
+        setpoint_c = self.setpoint_c
+        closed_loop = signals.ok[_I_SECONDARY_SUPPLY_TEMP] != 0 and not self.manual and \
+            setpoint_c >= self.deviation_min_setpoint_c
+        high_c = setpoint_c + self.deviation_k
+        low_c = setpoint_c - self.deviation_k
+        alarms.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > high_c, supply_c, high_c, now_s)
+        alarms.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < low_c, supply_c, low_c, now_s)
+        alarms.update(_A_VALVE_OPEN_NO_RISE, self.open_no_rise, supply_c, setpoint_c - self.no_rise_below_k, now_s)
+        alarms.update(_A_VALVE_SHUT_RISING, self.shut_rising, supply_c, self.shut_min_c + self.shut_rise_k, now_s)
+        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, signals.values[_I_VALVE_POSITION],
+                      _NO_LIMIT, now_s)
 
     @property
     def alarms_diag(self) -> dict:

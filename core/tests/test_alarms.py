@@ -1,9 +1,10 @@
 """Tests of core.alarms: delay, time hysteresis, latching, acknowledgement, listing."""
 
+import json
 import unittest
 
-from heatkeeper.core import alarms
-from heatkeeper.core.alarms import A_PRESSURE_LOW, A_SECONDARY_OVERTEMP, AlarmTable
+from heatkeeper.core import alarms, codec
+from heatkeeper.core.alarms import A_PRESSURE_LOW, A_SAFE_MODE, A_SECONDARY_OVERTEMP, NO_LIMIT, AlarmTable
 
 
 def make(**over):
@@ -19,12 +20,12 @@ def states(table):
 class TestAlarmTable(unittest.TestCase):
     def test_on_delay_ignores_a_glitch(self):
         t = make(delay_s=10.0)
-        t.update(A_PRESSURE_LOW, True, 90.0, 0.0)
-        t.update(A_PRESSURE_LOW, False, 200.0, 5.0)
-        t.update(A_PRESSURE_LOW, True, 90.0, 6.0)
-        t.update(A_PRESSURE_LOW, True, 90.0, 15.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 0.0)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 5.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 6.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 15.0)
         self.assertEqual(states(t), {})
-        t.update(A_PRESSURE_LOW, True, 88.0, 16.0)
+        t.update(A_PRESSURE_LOW, True, 88.0, 150.0, 16.0)
         self.assertEqual(states(t), {"pressure_low": "active"})
         row = t.listing_now()[0]
         self.assertEqual(row["severity"], "major")
@@ -34,19 +35,19 @@ class TestAlarmTable(unittest.TestCase):
 
     def test_non_latching_clears_after_clear_delay(self):
         t = make(delay_s=0.0, clear_delay_s=5.0)
-        t.update(A_PRESSURE_LOW, True, 90.0, 0.0)
-        t.update(A_PRESSURE_LOW, False, 200.0, 1.0)
-        t.update(A_PRESSURE_LOW, False, 200.0, 5.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 0.0)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 1.0)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 5.0)
         self.assertEqual(states(t), {"pressure_low": "active"})
-        t.update(A_PRESSURE_LOW, False, 200.0, 6.0)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 6.0)
         self.assertEqual(states(t), {})
         self.assertEqual(t.events[-1]["reason"], "cleared")
 
     def test_latching_needs_ack(self):
         t = make(clear_delay_s=0.0)
-        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 0.0)
+        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 95.0, 0.0)
         self.assertEqual(states(t), {"secondary_overtemp": "active"})
-        t.update(A_SECONDARY_OVERTEMP, False, 80.0, 1.0)
+        t.update(A_SECONDARY_OVERTEMP, False, 80.0, 95.0, 1.0)
         self.assertEqual(states(t), {"secondary_overtemp": "cleared_unacked"})
         self.assertTrue(t.is_on(A_SECONDARY_OVERTEMP))
         self.assertEqual(t.ack("secondary_overtemp", 2.0), "")
@@ -55,11 +56,11 @@ class TestAlarmTable(unittest.TestCase):
 
     def test_ack_while_active_then_clear(self):
         t = make(clear_delay_s=0.0)
-        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 0.0)
+        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 95.0, 0.0)
         self.assertEqual(t.ack("secondary_overtemp", 1.0), "")
         self.assertEqual(states(t), {"secondary_overtemp": "acked"})
         self.assertEqual(t.ack("secondary_overtemp", 1.0), "already_acked")
-        t.update(A_SECONDARY_OVERTEMP, False, 80.0, 2.0)
+        t.update(A_SECONDARY_OVERTEMP, False, 80.0, 95.0, 2.0)
         self.assertEqual(states(t), {})
 
     def test_ack_unknown_or_idle(self):
@@ -70,10 +71,10 @@ class TestAlarmTable(unittest.TestCase):
     def test_listing_is_rebuilt_only_on_change(self):
         t = make(delay_s=0.0)
         first = t.listing_now()
-        t.update(A_PRESSURE_LOW, True, 90.0, 0.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 0.0)
         second = t.listing_now()
         self.assertTrue(first is not second)
-        t.update(A_PRESSURE_LOW, True, 90.0, 1.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 1.0)
         self.assertTrue(t.listing_now() is second)
 
     def test_codes_are_unique_and_cover_sensors(self):
@@ -84,7 +85,7 @@ class TestAlarmTable(unittest.TestCase):
 
     def test_snapshot_round_trip(self):
         t = make(delay_s=0.0)
-        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 100.0)
+        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 95.0, 100.0)
         snap = t.snapshot(160.0)
         other = make()
         other.restore(snap, 1000.0)
@@ -93,6 +94,36 @@ class TestAlarmTable(unittest.TestCase):
         self.assertAlmostEqual(row["since_s"], 940.0, delta=1e-9)
         other.restore("garbage", 0.0)
         other.restore([["x", 1, 0, 0], [1, 2], None], 0.0)
+
+    def test_limit_beside_value_in_listing_and_events(self):
+        t = make(delay_s=0.0)
+        t.update(A_PRESSURE_LOW, True, 120.0, 150.0, 10.0)
+        t.update(A_SAFE_MODE, True, 0.0, NO_LIMIT, 10.0)
+        rows = dict((row["code"], row) for row in t.listing_now())
+        self.assertEqual((rows["pressure_low"]["value"], rows["pressure_low"]["limit"]), (120.0, 150.0))
+        self.assertEqual(rows["safe_mode"]["limit"], None)  # no numeric limit: None, never NaN
+        events = dict((ev["code"], ev) for ev in t.events)
+        self.assertEqual(events["pressure_low"]["limit"], 150.0)
+        self.assertEqual(events["safe_mode"]["limit"], None)
+        for ev in t.events:  # what the firmware sends: accepted by the codec (no NaN)
+            body = dict(ev, state="active")
+            topic, payload = codec.encode_uplink("st-1", 1, codec.UP_ALARM, 100.0, body)
+            self.assertEqual(codec.decode_uplink(topic, payload)["body"]["limit"], ev["limit"])
+
+    def test_snapshot_keeps_the_limit_and_reads_old_rows(self):
+        t = make(delay_s=0.0)
+        t.update(A_PRESSURE_LOW, True, 120.0, 150.0, 10.0)
+        t.update(A_SAFE_MODE, True, 0.0, NO_LIMIT, 10.0)
+        snap = json.loads(json.dumps(t.snapshot(20.0)))
+        other = make()
+        other.restore(snap, 20.0)
+        rows = dict((row["code"], row) for row in other.listing_now())
+        self.assertEqual(rows["pressure_low"]["limit"], 150.0)
+        self.assertEqual(rows["safe_mode"]["limit"], None)
+        old = make()  # a snapshot taken before limits were kept: rows of four
+        old.restore([["pressure_low", alarms.S_ACTIVE, 10.0, 120.0]], 20.0)
+        row = old.listing_now()[0]
+        self.assertEqual((row["code"], row["value"], row["limit"]), ("pressure_low", 120.0, None))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ class Rig:
         cfg = dict(make_up.DEFAULTS)
         cfg.update(over)
         self.m = MakeUp(cfg, 0.0)
-        self.sq = SignalQuality(sensors.DEFAULTS)
+        self.signals = SignalQuality(sensors.DEFAULTS)
         self.t = 0.0
         self.readings = {"secondary_return_pressure_kpa": 250.0, "tank_level_pct": 80.0}
 
@@ -23,8 +23,8 @@ class Rig:
             inputs = {}
             for k, v in self.readings.items():
                 inputs[k] = (v, True)
-            self.sq.update(inputs, self.t)
-            self.m.step(self.t, dt, self.sq, setpoint, filling)
+            self.signals.update(inputs, self.t)
+            self.m.step(self.t, dt, self.signals, setpoint, filling)
 
 
 class TestMakeUp(unittest.TestCase):

@@ -3,6 +3,7 @@
 import json
 import unittest
 
+from heatkeeper.core.modes import M_AUTO, M_MANUAL, M_SAFE, M_STARTUP_WARMUP, M_SUMMER
 from heatkeeper.core.setpoint_chain import SupplySetpointChain
 
 NO_FLAGS = {"summer_allowed": True, "remote_supply_c": None, "boost_k": 0.0}
@@ -175,6 +176,35 @@ class TestSetpointChain(unittest.TestCase):
             sp = chain.step(0.0, float("inf"), True, inputs, 20.0, {})
             self.assertTrue(20.0 <= sp <= 90.0)
         self.assertTrue(chain.diag["meter_fault"])
+
+    def test_finish_gives_the_final_setpoint_for_the_mode(self):
+        chain = SupplySetpointChain({"limiters": {"return_limit_enabled": False}})
+        self.assertAlmostEqual(chain.step(0.0, -15.0, True, {}, 20.0, NO_FLAGS), 60.0, delta=1e-9)
+        rows = (
+            # mode, warm-up ramp, frost floor, protection off -> final setpoint
+            (M_AUTO, 0.0, 0.0, False, 60.0),
+            (M_STARTUP_WARMUP, 41.5, 0.0, False, 41.5),  # the warm-up ramp caps it
+            (M_STARTUP_WARMUP, 70.0, 0.0, False, 60.0),
+            (M_AUTO, 0.0, 65.0, False, 65.0),  # a frost floor lifts it
+            (M_AUTO, 0.0, 20.0, False, 60.0),
+            (M_SUMMER, 0.0, 20.0, False, 20.0),  # summer: the frost floor alone
+            (M_SUMMER, 0.0, 0.0, False, 0.0),
+            (M_SAFE, 0.0, 0.0, False, 0.0),
+            (M_AUTO, 0.0, 0.0, True, 0.0),  # a trip or no circulation: heating off
+            (M_AUTO, 0.0, 20.0, True, 0.0),
+            (M_MANUAL, 0.0, 0.0, True, 60.0),  # manual: the operator holds the valve
+        )
+        for mode, ramp_c, floor_c, off, want in rows:
+            self.assertAlmostEqual(chain.finish(mode, ramp_c, floor_c, off), want, delta=1e-9,
+                                   msg=(mode, ramp_c, floor_c, off))
+
+    def test_finish_after_the_summer_cut_out(self):
+        chain = SupplySetpointChain({})
+        self.assertEqual(run(chain, 0.0, 3 * H, 60.0, 25.0), 0.0)
+        self.assertTrue(not chain.heating_on)
+        self.assertEqual(chain.finish(M_AUTO, 0.0, 0.0, False), 0.0)
+        self.assertEqual(chain.finish(M_AUTO, 0.0, 20.0, False), 20.0)  # frost outranks the season
+        self.assertAlmostEqual(chain.finish(M_MANUAL, 0.0, 0.0, False), 0.0, delta=1e-9)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ class TestContract(unittest.TestCase):
         self.assertRaises(SettingsError, StationController, "not a dict")
 
     def test_supply_deviation_thresholds_are_settings(self):
-        self.assertEqual(StationController().deviation_k, 10.0)
+        self.assertEqual(StationController().valve.deviation_k, 10.0)
         ctl = StationController({"alarms": {"deviation_k": 20.0, "deviation_min_setpoint_c": 35.0}})
-        self.assertEqual(ctl.deviation_k, 20.0)
-        self.assertEqual(ctl.deviation_min_setpoint_c, 35.0)
+        self.assertEqual(ctl.valve.deviation_k, 20.0)
+        self.assertEqual(ctl.valve.deviation_min_setpoint_c, 35.0)
         try:
             StationController({"alarms": {"deviation_k": 0.5}})
             self.assertTrue(False, "no SettingsError")
@@ -204,3 +204,59 @@ class TestSensorAlarmsIdle(unittest.TestCase):
         self.assertEqual(other.alarm_state("sensor_secondary_return_temp_c"), "active")
         other.run_until(other.t + 30.0)
         self.assertEqual(other.alarm_state("sensor_secondary_return_temp_c"), None)
+
+
+class TestOneClock(unittest.TestCase):
+    """The valve exercise runs on the same validated time of day as the schedule."""
+
+    def test_valve_exercise_at_the_given_time_of_day(self):
+        rig = Rig({"modes": {"initial_mode": "summer"},
+                   "valve": {"exercise_after_days": 0.05, "exercise_time_s": 43200.0}},
+                  {"outdoor_temp_c": 15.0})
+        # Local time runs 6 h ahead of the monotonic clock (day_offset_s is 0).
+        first_tod = -1.0
+        while rig.t < 1000.0 + 2 * 86400.0 and first_tod < 0.0:
+            rig.t += 60.0
+            rig.readings["time_of_day_s"] = (rig.t + 21600.0) % 86400.0
+            rig.step()
+            if rig.ctl.valve.exercise_start_s >= 0.0:  # the stroke started (the interlocks may hold it shut)
+                first_tod = rig.readings["time_of_day_s"]
+        self.assertTrue(43200.0 <= first_tod < 43200.0 + 3600.0, first_tod)
+
+
+class TestAlarmEvidence(unittest.TestCase):
+    """Each station alarm carries the reading it was raised on and the limit it broke."""
+
+    def test_value_and_limit_of_station_alarms(self):
+        rig = Rig({"make_up": {"tank_low_pct": 30.0}}, {"secondary_return_pressure_kpa": 120.0, "tank_level_pct": 25.0})
+        rig.run_until(1030.0)
+        rows = dict((row["code"], row) for row in rig.out["alarms"])
+        self.assertEqual((rows["pressure_low"]["value"], rows["pressure_low"]["limit"]), (120.0, 150.0))
+        self.assertEqual((rows["tank_level_low"]["value"], rows["tank_level_low"]["limit"]), (25.0, 30.0))
+        rig.readings["outdoor_temp_c"] = -3276.8  # out of range: the limit is the range's end
+        rig.run_until(1100.0)
+        rows = dict((row["code"], row) for row in rig.out["alarms"])
+        self.assertEqual((rows["sensor_outdoor_temp_c"]["value"], rows["sensor_outdoor_temp_c"]["limit"]), (-3276.8, -50.0))
+        raised = [ev for ev in rig.events if ev.get("kind") == "alarm" and ev["reason"] == "raised"]
+        self.assertTrue(len(raised) >= 3)
+        for ev in raised:
+            self.assertIn("limit", ev)
+            topic, payload = codec.encode_uplink("st-1", 1, codec.UP_ALARM, 100.0, dict(ev, state="active"))
+            self.assertEqual(codec.decode_uplink(topic, payload)["body"]["limit"], ev["limit"])  # NaN would fail
+
+
+class TestMakeUpRateMeasuring(unittest.TestCase):
+    """No false 0 l/h while the make-up rate's window is still filling: "measuring" instead."""
+
+    def test_measuring_until_the_window_covers_a_quarter(self):
+        rig = Rig({"make_up": {"leak_window_s": 3600.0}})
+        rig.run_until(1010.0)
+        tele = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertEqual(tele["makeup_rate_measuring"], 1)
+        self.assertEqual(tele["makeup_rate_l_per_h"], None)
+        rig.run_until(1000.0 + 900.0 + 10.0, dt_s=10.0)
+        tele = rig.ctl.telemetry(rig.inputs(), rig.out)
+        self.assertEqual(tele["makeup_rate_measuring"], 0)
+        self.assertEqual(tele["makeup_rate_l_per_h"], 0.0)  # a measured 0: no make-up water drawn
+        topic, payload = codec.encode_uplink("st-1", 1, codec.UP_TELEMETRY, 100.0, {"values": tele})
+        self.assertEqual(codec.decode_uplink(topic, payload)["body"]["values"]["makeup_rate_measuring"], 0)

@@ -144,6 +144,30 @@ class TestValveLoop(unittest.TestCase):
         self.assertTrue(fired_at >= 300.0)
         self.assertTrue(not loop.alarms_diag["valve_open_no_rise"])
 
+    def shut_valve_run(self, supply_at, return_at, until_s=1500.0):
+        """Heating off (valve shut) with the secondary supply and return as functions of time;
+        the time the passing-valve alarm condition first held, or -1."""
+        loop = ValveLoop({"valve": {"kind": "position", "shut_delay_s": 600.0, "shut_rise_k": 5.0}})
+        t = 0.0
+        while t < until_s:
+            loop.step(t, 0.0, supply_at(t), True, 0.0, False, None, -1.0, return_at(t), True)
+            if loop.alarms_diag["valve_shut_rising"]:
+                return t
+            t += 5.0
+        return -1.0
+
+    def test_shut_rising_not_on_the_start_up_transient(self):
+        # The demo's start-up: the valve shut, the return hotter than the supply, and the supply
+        # warming by 12 K toward it as the network's warm water comes round (no heat let through).
+        fired = self.shut_valve_run(lambda t: 30.0 + 12.0 * min(1.0, t / 1200.0),
+                                    lambda t: 45.0 - 3.0 * min(1.0, t / 1200.0))
+        self.assertEqual(fired, -1.0)
+
+    def test_shut_rising_on_a_passing_valve_with_the_return_known(self):
+        # A passing valve heats the secondary across the exchanger: the supply climbs above the return.
+        fired = self.shut_valve_run(lambda t: 32.0 + 3.0 * max(0.0, t - 100.0) / 60.0, lambda t: 30.0)
+        self.assertTrue(600.0 <= fired <= 700.0, fired)
+
     def test_plausibility_position_mismatch(self):
         loop = ValveLoop({"valve": {"kind": "position", "mismatch_pct": 10.0, "mismatch_delay_s": 120.0}})
         # (time_s, manual command %, feedback %, feedback ok, expected alarm)
