@@ -17,7 +17,7 @@ async def test_write_derived_writes_everything_in_one_go(storage: Any) -> None:
     await storage.upsert_station("st-1", "One", "Arxan")
     await storage.write_derived([], [], [], [], [11], "sup", 100.0)
     await storage.write_derived([("st-1", 300, "supply_c", 2, 150.0, 70.0, 80.0)],
-                                [("st-1", "pump1", 60.0, 1, None, 0, None, 350.0)],
+                                [("st-1", "pump1", 60.0, 1, None, 0, None, 350.0, 0, 0, None)],
                                 [("st-1", {"online": True, "last_seen_ts": 350.0, "values": {"supply_c": 80.0}})],
                                 [11], [12], "sup", 400.0)
     await storage.write_derived([("st-1", 300, "supply_c", 1, 60.0, 60.0, 60.0)], [], [], [], [], "sup", 410.0)
