@@ -15,7 +15,6 @@ import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
