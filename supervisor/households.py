@@ -115,29 +115,33 @@ def _xlsx_rows(name: str, data: bytes, columns: tuple[str, ...], problems: list[
     import zipfile
 
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
+    # An uploaded workbook is untrusted: whatever openpyxl raises on a damaged one (a zip that is no
+    # workbook, broken XML, a missing part) is this file's problem, not a crash of the request.
+    found: list[tuple[str, dict[str, str]]] = []
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        try:
+            rows = book.worksheets[0].iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None:
+                problems.append("%s:row 1: empty sheet; expected the header %s" % (name, ",".join(columns)))
+                return
+            index = _header_index(name, "%s:row 1" % name, [_cell_text(v) for v in header], columns, problems)
+            if index is None:
+                return
+            for number, values in enumerate(rows, start=2):
+                cells = [_cell_text(v) for v in values]
+                if any(cells):
+                    found.append(("%s:row %d" % (name, number),
+                                  {c: cells[i] if 0 <= i < len(cells) else "" for c, i in index.items()}))
+        finally:
+            book.close()
+    except (zipfile.BadZipFile, OSError, LookupError, ValueError, TypeError, SyntaxError, InvalidFileException) as exc:
         problems.append("%s: not an .xlsx workbook (%s)" % (name, exc))
         return
-    try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            problems.append("%s:row 1: empty sheet; expected the header %s" % (name, ",".join(columns)))
-            return
-        index = _header_index(name, "%s:row 1" % name, [_cell_text(v) for v in header], columns, problems)
-        if index is None:
-            return
-        for number, values in enumerate(rows, start=2):
-            cells = [_cell_text(v) for v in values]
-            if not any(cells):
-                continue
-            yield "%s:row %d" % (name, number), {c: cells[i] if 0 <= i < len(cells) else "" for c, i in index.items()}
-    finally:
-        book.close()
+    yield from found
 
 
 def _amount(where: str, key: str, text: str, positive: bool, high: Decimal, problems: list[str]) -> Decimal | None:

@@ -5,6 +5,7 @@ refunds of the stored records computed by the refund engine with outages from th
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,13 @@ def xlsx(rows: list[list[Any]]) -> bytes:
         book.active.append(row)
     data = io.BytesIO()
     book.save(data)
+    return data.getvalue()
+
+
+def zip_without_workbook() -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as z:
+        z.writestr("readme.txt", "not a workbook")
     return data.getvalue()
 
 
@@ -128,6 +136,7 @@ def test_every_bad_xlsx_row_is_listed_with_its_row_and_file_level_problems() -> 
     for name, blob, problem in [
         ("h.txt", b"x", "h.txt: must be a .csv or .xlsx file"),
         ("h.xlsx", b"not a zip", "h.xlsx: not an .xlsx workbook"),
+        ("h.xlsx", zip_without_workbook(), "h.xlsx: not an .xlsx workbook"),
         ("h.csv", b"household_id,area_m2\nH1,3\n", "h.csv:line 1: missing column(s) residential_area, station_id,"),
         ("h.csv", "\xff".encode("latin-1"), "h.csv: not a UTF-8 CSV file"),
         ("h.csv", b"", "h.csv:line 1: empty file"),
