@@ -183,13 +183,14 @@ def check_household(where: str, row: dict[str, str], stations: set[str], problem
     return clean if len(problems) == found else None
 
 
-def parse_households(filename: str, data: bytes, stations: set[str]) -> list[dict[str, str]]:
+def parse_households(filename: str, data: bytes, stations: set[str], max_bytes: int = MAX_FILE_BYTES
+                     ) -> list[dict[str, str]]:
     """The households of a file, checked; ImportProblems listing every bad row otherwise."""
     problems: list[str] = []
     out: list[dict[str, str]] = []
     first: dict[str, str] = {}
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportProblems(["%s: %d bytes: at most %d per file (split it)" % (filename, len(data), MAX_FILE_BYTES)])
+    if len(data) > max_bytes:
+        raise ImportProblems(["%s: %d bytes: at most %d per file (split it)" % (filename, len(data), max_bytes)])
     for where, row in table_rows(filename, data, HOUSEHOLD_COLUMNS, problems):
         hid = row["household_id"]
         if hid and hid in first:
@@ -247,14 +248,14 @@ def check_measurement(where: str, row: dict[str, str], households: set[str], tim
 
 
 def parse_measurements(filename: str, data: bytes, households: set[str], stored: set[tuple[str, float]],
-                       timezone: str) -> list[dict[str, Any]]:
+                       timezone: str, max_bytes: int = MAX_FILE_BYTES) -> list[dict[str, Any]]:
     """The measurements of a file, checked against the stored households and measurements
     ((household_id, ts) pairs); ImportProblems listing every bad row otherwise."""
     problems: list[str] = []
     out: list[dict[str, Any]] = []
     first: dict[tuple[str, float], str] = {}
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportProblems(["%s: %d bytes: at most %d per file (split it)" % (filename, len(data), MAX_FILE_BYTES)])
+    if len(data) > max_bytes:
+        raise ImportProblems(["%s: %d bytes: at most %d per file (split it)" % (filename, len(data), max_bytes)])
     for where, row in table_rows(filename, data, MEASUREMENT_COLUMNS, problems):
         m = check_measurement(where, row, households, timezone, problems)
         if m is None:

@@ -219,3 +219,50 @@ def test_the_current_season_is_the_one_that_started_last() -> None:
     assert hr.current_season_year(season, "Asia/Shanghai", ts("2026-11-15T00:00:00+08:00")) == 2026
     assert hr.season_dates({"start": "10-01", "end": "12-31"}, 2026) == (datetime(2026, 10, 1).date(),
                                                                          datetime(2026, 12, 31).date())
+
+
+# --- the command line ------------------------------------------------------------------------------
+def test_the_supervisor_command_imports_whole_files_or_nothing(tmp_path: Any) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    from heatkeeper.supervisor.storage import open_storage
+
+    (tmp_path / "sup.toml").write_text('[supervisor]\ndata_dir = "data"\n'
+                                       '[[station]]\nid = "st-a"\nname = "A"\ncity = "Arxan"\n'
+                                       '[[station]]\nid = "st-b"\nname = "B"\ncity = "Arxan"\n', encoding="utf-8")
+    (tmp_path / "h.csv").write_text(GOOD_CSV, encoding="utf-8")
+    (tmp_path / "bad.csv").write_text("household_id,time,temperature_c,inspector\n"
+                                      "H1,2025-12-01T10:00:00+08:00,17,Wang\nH9,2025-12-01T10:00,17,Wang\n",
+                                      encoding="utf-8")
+    (tmp_path / "m.csv").write_text("household_id,time,temperature_c,inspector\n"
+                                    "H1,2025-12-01T10:00:00+08:00,17,Wang\n", encoding="utf-8")
+
+    def supervisor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "supervisor", "--config", "sup.toml",
+                               *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    done = supervisor("--import-households", "h.csv")
+    assert done.returncode == 0 and "h.csv: 3 households imported" in done.stdout, done.stderr
+    done = supervisor("--import-measurements", "bad.csv")
+    assert done.returncode == 2
+    assert "bad.csv:line 3: household_id='H9': no such household" in done.stderr
+    done = supervisor("--import-measurements", "m.csv")
+    assert done.returncode == 0, done.stderr
+
+    async def stored() -> tuple[list[str], list[float], list[tuple[str, str]]]:
+        st = open_storage("sqlite", path=str(tmp_path / "data" / "supervisor.db"))
+        await st.open()
+        try:
+            audit = await st.audit_rows(10, None)
+            return ([h["household_id"] for h in await st.households()], [m["temperature_c"] for m in await st.measurements()],
+                    [(a["action"], a["result"]) for a in audit])
+        finally:
+            await st.close()
+
+    ids, temps, audit = asyncio.run(stored())
+    assert ids == ["H1", "H2", "H3"] and temps == [17.0]
+    assert [a for a in audit if a[0].endswith("_import")] == [("measurements_import", "ok"),
+                                                              ("measurements_import", "refused"),
+                                                              ("households_import", "ok")]
