@@ -18,9 +18,10 @@ and every refused import is in the audit log.
 
 from __future__ import annotations
 
-import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -30,6 +31,7 @@ from . import render
 from .common import audit, json_response, read_form, require, service
 from .validation import BadInput
 
+MAX_PAGE_ROWS = 2000  # the latest measurements on the page; the API and the refunds' input export have all
 INPUT_FILES = ("rules.toml", "households.csv", "outages.csv", "measurements.csv")
 
 
@@ -50,8 +52,8 @@ def _now(request: web.Request) -> float:
 
 
 def _local(request: web.Request, ts: float) -> str:
-    offset = float(_config(request)["supervisor"]["utc_offset_h"])
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts + offset * 3600.0))
+    """A measurement's time in the refund rules' time zone (the one a time without offset is read in)."""
+    return datetime.fromtimestamp(ts, ZoneInfo(_config(request)["refunds"]["timezone"])).strftime("%Y-%m-%d %H:%M")
 
 
 async def _upload(request: web.Request) -> tuple[str, bytes]:
@@ -100,7 +102,8 @@ async def household_page(request: web.Request, problems: list[str] | None = None
     floor = float(_config(request)["refunds"]["floor_c"])
     return render.page(request, "household.html", "hh.edit_title", nav="households", status=status,
                        h=values or row, hid=hid, editable=current.allows("admin"), problems=problems or [],
-                       heating_types=hh.HEATING_TYPES, metering=hh.METERING, stations=sorted(_stations(request)),
+                       heating_types=hh.HEATING_TYPES, metering=hh.METERING,
+                       stations=sorted(_stations(request) | {row["station_id"]}),  # a station no longer configured shows
                        measurements=[{**m, "when": _local(request, m["ts"]), "failed": m["temperature_c"] < floor}
                                      for m in ms], saved=request.query.get("saved") == "1")
 
@@ -145,7 +148,7 @@ async def measurements_page(request: web.Request, problems: list[str] | None = N
     rows = await _measurement_rows(request)
     added = request.query.get("added", "")
     return render.page(request, "measurements.html", "meas.title", nav="households", status=status,
-                       rows=list(reversed(rows)), editable=current.allows("operator"), problems=problems or [],
+                       rows=list(reversed(rows))[:MAX_PAGE_ROWS], total=len(rows), editable=current.allows("operator"), problems=problems or [],
                        values=values or {}, floor_c=_config(request)["refunds"]["floor_c"],
                        timezone=_config(request)["refunds"]["timezone"], added=int(added) if added.isdigit() else None)
 
@@ -162,7 +165,8 @@ async def _store_measurements(request: web.Request, user: str, source: str, rows
 async def _check_one(request: web.Request, values: dict[str, str]) -> dict[str, Any]:
     """One measurement from a form or JSON: checked, not yet stored (BadInput with every reason)."""
     problems: list[str] = []
-    known = {h["household_id"] for h in await _storage(request).households()}
+    hid = values.get("household_id", "").strip()
+    known = {hid} if hid and await _storage(request).household(hid) is not None else set()
     m = hh.check_measurement("measurement", values, known, _config(request)["refunds"]["timezone"], problems)
     if m is not None and (m["household_id"], m["ts"]) in {(x["household_id"], x["ts"])
                                                           for x in await _storage(request).measurements(m["household_id"])}:
