@@ -85,6 +85,7 @@ SUPERVISOR_REQUIRES = [
     "argon2-cffi>=23.1,<26",
     "multidict>=6,<8",
     "aiosmtplib>=3,<6",
+    "openpyxl>=3.1.5,<4",  # households and measurements imported from .xlsx; refunds exported as .xlsx
 ]
 # The plant model, simulators, demo and benchmarks (and `heatkeeper trends --png`).
 SIM_REQUIRES = [

@@ -18,6 +18,9 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [web]        enabled=true  host="127.0.0.1"  port=8080
     [fleet_alarms] offline_after_s=300 ... (the supervisor's own alarms: fleet_alarm_settings.py)
     [season]     start="11-15"  end="03-15"   (heating season, local month-day, both included)
+    [refunds]    floor_c=18  timezone="Asia/Shanghai"  outage_refund_after_h=24  failed_measurements=3
+                 window_days=30  month_days=30   (the city's refund rules: supervisor/refunds.py; the
+                 season dates are [season]'s, in the season's year)
     [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
                   households=0 (0: unknown; collector coverage is checked against it)
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
@@ -40,6 +43,7 @@ import csv
 import os
 import tomllib
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from heatkeeper.core import codec
 from heatkeeper.supervisor.web.config import DEFAULTS as WEB_DEFAULTS
@@ -70,6 +74,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
     "fleet_alarms": dict(fleet_alarm_settings.DEFAULTS),  # checked by fleet_alarm_settings
     "season": dict(fleet_alarm_settings.SEASON_DEFAULTS),
+    "refunds": {"floor_c": 18.0, "timezone": "Asia/Shanghai", "outage_refund_after_h": 24.0, "failed_measurements": 3,
+                "window_days": 30.0, "month_days": 30},
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -104,6 +110,11 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("compliance", "refund_failures"): ("", 1, 100),
     ("compliance", "refund_window_days"): ("d", 1, 365),
     ("web", "port"): ("", 1, 65535),
+    ("refunds", "floor_c"): ("degC", 5, 30),
+    ("refunds", "outage_refund_after_h"): ("h", 0, 24 * 366),
+    ("refunds", "failed_measurements"): ("measurements", 1, 1000),
+    ("refunds", "window_days"): ("d", 0, 366),
+    ("refunds", "month_days"): ("d", 0, 366),
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -195,6 +206,7 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     problems.extend(_transport_problems(cfg))
     if cfg["mqtt"]["shared_group"] and not codec.valid_id(cfg["mqtt"]["shared_group"]):
         problems.append("mqtt.shared_group=%r: must be 1-64 of A-Z a-z 0-9 _ -" % cfg["mqtt"]["shared_group"])
+    problems.extend(_refund_problems(cfg["refunds"]))
     if cfg["collectors"]["min_temp_c"] >= cfg["collectors"]["max_temp_c"]:
         problems.append("collectors.min_temp_c must be below collectors.max_temp_c")
 
@@ -221,6 +233,21 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _refund_problems(refunds: dict[str, Any]) -> list[str]:
+    """[refunds]: whole numbers where the rules count, a time zone the system knows."""
+    problems = []
+    for key in ("failed_measurements", "month_days"):
+        if refunds[key] != int(refunds[key]):
+            problems.append("refunds.%s=%r: must be a whole number" % (key, refunds[key]))
+        refunds[key] = int(refunds[key])
+    try:
+        ZoneInfo(refunds["timezone"])
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        problems.append("refunds.timezone=%r: must be an IANA time zone name such as 'Asia/Shanghai'"
+                        % refunds["timezone"])
+    return problems
 
 
 def _transport_problems(cfg: dict[str, Any]) -> list[str]:

@@ -8,7 +8,9 @@ command sweeper, the collector forwarder, retention, the supervisor's own alarm 
 web dashboard (`heatkeeper.supervisor.web.app.create_app(service, config)`) when installed.
 
 `--create-user NAME --role ROLE` adds a user (password from $HEATKEEPER_PASSWORD or stdin)
-and exits.
+and exits. `--import-households FILE` / `--import-measurements FILE` (.csv or .xlsx, the
+dashboard's import without its upload limit) store a whole file or, listing every bad row on
+stderr, nothing (exit 2).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="supervisor TOML file")
     parser.add_argument("--create-user", metavar="NAME", help="add a user and exit (password from $HEATKEEPER_PASSWORD or stdin)")
     parser.add_argument("--role", default="viewer", choices=("viewer", "operator", "admin"))
+    parser.add_argument("--import-households", metavar="FILE", help="import households (.csv or .xlsx) and exit")
+    parser.add_argument("--import-measurements", metavar="FILE",
+                        help="import official measurements (.csv or .xlsx) and exit")
     parser.add_argument("--ingest-only", action="store_true",
                         help="only ingest (shared subscription, no broker, web, commands or reports): "
                              "extra processes beside a full supervisor; needs mqtt.shared_group")
@@ -62,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.create_user:
         password = os.environ.get("HEATKEEPER_PASSWORD") or sys.stdin.readline().strip()
         return asyncio.run(_create_user(cfg, args.create_user, password, args.role))
+    if getattr(args, "import_households", None) or getattr(args, "import_measurements", None):
+        return asyncio.run(_import_file(cfg, args.import_households, args.import_measurements))
     if args.ingest_only:
         if not cfg["mqtt"]["shared_group"]:
             print("--ingest-only needs mqtt.shared_group (else every process stores everything twice over)",
@@ -88,6 +95,50 @@ async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str)
     finally:
         await service.stop()
     print("user %s created with role %s" % (name, role))
+    return 0
+
+
+async def _import_file(cfg: dict[str, Any], households_path: str | None, measurements_path: str | None) -> int:
+    """Households, then measurements, each file checked whole and stored in one transaction;
+    audited as by the user "cli"."""
+    from . import households as hh
+
+    service = SupervisorService(_storage(cfg), cfg)
+    await service.start(ingest=False)
+    try:
+        for kind, path in (("households", households_path), ("measurements", measurements_path)):
+            if not path:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                print("%s: cannot read (%s)" % (path, exc.strerror), file=sys.stderr)
+                return 2
+            storage = service.storage
+            now = service.clock()
+            try:
+                if kind == "households":
+                    rows: list[dict[str, Any]] = list(hh.parse_households(
+                        path, data, set(service.stations_cfg), max_bytes=len(data)))
+                    await storage.save_households(rows, "cli", now)
+                else:
+                    known = {h["household_id"] for h in await storage.households()}
+                    stored = {(m["household_id"], float(m["ts"])) for m in await storage.measurements()}
+                    rows = hh.parse_measurements(path, data, known, stored, cfg["refunds"]["timezone"],
+                                                 max_bytes=len(data))
+                    await storage.add_measurements([{**m, "recorded_by": "cli", "recorded_ts": now} for m in rows])
+            except hh.ImportProblems as exc:
+                await service.audit_record(user="cli", action="%s_import" % kind, station_id=None,
+                                           detail=("%s: %d problem(s)" % (path, len(exc.problems)))[:2000],
+                                           result="refused")
+                print(str(exc), file=sys.stderr)
+                return 2
+            await service.audit_record(user="cli", action="%s_import" % kind, station_id=None,
+                                       detail="%s: %d %s" % (path, len(rows), kind), result="ok")
+            print("%s: %d %s imported" % (path, len(rows), kind))
+    finally:
+        await service.stop()
     return 0
 
 

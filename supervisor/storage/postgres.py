@@ -31,6 +31,7 @@ from .base import (
     UplinkRow,
     _qmarks_to_dollars,
 )
+from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class PostgresStorage(Storage):
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
             for stmt in NOTIFY_SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
+            for stmt in HOUSEHOLD_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)

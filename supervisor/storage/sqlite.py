@@ -44,6 +44,7 @@ from .base import (
     StorageError,
     UplinkRow,
 )
+from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA
 
 T = TypeVar("T")
@@ -251,6 +252,8 @@ def _create_schema(c: sqlite3.Connection) -> None:
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
     for stmt in NOTIFY_SCHEMA:
+        c.execute(stmt.format(**_TYPES))
+    for stmt in HOUSEHOLD_SCHEMA:
         c.execute(stmt.format(**_TYPES))
 
 

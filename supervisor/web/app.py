@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import NotConnected, ServiceError
-from . import alarm_settings, api, auth, i18n, metrics, notify, pages, quarantine, render
+from . import alarm_settings, api, auth, households, i18n, metrics, notify, pages, quarantine, render
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -131,7 +131,7 @@ async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse
         raise web.HTTPFound("/password")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not any(request.path.startswith(p) for p in CSRF_EXEMPT):
         sent = request.headers.get("X-CSRF-Token", "")
-        if not sent and request.content_type == "application/x-www-form-urlencoded":
+        if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             sent = str((await read_form(request)).get("csrf", ""))
         if session is None or not auth.tokens_equal(sent, session.csrf):
             if wants_json(request):
@@ -163,6 +163,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     quarantine.add_routes(app)
     alarm_settings.add_routes(app)
     notify.add_routes(app, notifier)
+    households.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app

@@ -282,7 +282,7 @@ async def test_trends_and_reports_say_what_data_exists(system: Any, tmp_path: Pa
             assert await page.get_attribute("#c-from", "type") == "text"
             await expect(page.locator("#c-gaps")).to_be_visible()
             await expect(page.locator("#c-gaps")).to_contain_text("Missing data counts as a gap")
-            await expect(page.locator("#c-rule")).to_contain_text("3 failed days within 30 days")
+            await expect(page.locator("#c-rule")).to_contain_text("outage limit 24 h")
             rows = page.locator("#c-stations tbody tr")
             await expect(rows).to_have_count(3)
             for i in range(3):

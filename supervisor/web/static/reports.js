@@ -16,7 +16,6 @@
     return d.getMonth() === Number(m[2]) - 1 && d.getDate() === Number(m[3]) ? d.getTime() / 1000 : NaN;
   }
   function unitOf(field) { return /_temp_c$/.test(field) ? "°C" : ""; }
-  function risk(flag) { return flag ? el("span", { class: "pill pill-bad" }, [HK.t("reports.risk_yes")]) : el("span", { class: "pill pill-ok" }, [HK.t("reports.risk_no")]); }
   function empty(body, cols, key) { body.append(el("tr", {}, [el("td", { colspan: String(cols), class: "muted" }, [HK.t(key)])])); }
 
   async function compliance() {
@@ -28,9 +27,7 @@
     const r = await HK.api("GET", "/api/reports/compliance?" + q);
     if (!r.ok) { HK.toast(r.data.reason || HK.t("common.failed"), "bad"); return; }
     const rep = r.data.report;
-    const refund = HK.num(rep.refund_failures) !== null
-      ? HK.t("reports.refund_rule", { n: rep.refund_failures, days: rep.refund_window_days }) : rep.refund_rule;
-    document.getElementById("c-rule").textContent = HK.t("reports.rule", { floor: rep.floor_c, outage: rep.outage_h, refund: refund });
+    document.getElementById("c-rule").textContent = HK.t("reports.comfort_rule", { floor: rep.floor_c, outage: rep.outage_h });
     const gaps = (rep.stations || []).filter(function (s) { return s.data_gap_hours > 0.05; });
     const note = document.getElementById("c-gaps");
     note.hidden = !gaps.length;
@@ -45,18 +42,17 @@
         el("td", { class: "num" }, [HK.fmt(s.outage_hours, 1)]), el("td", { class: "num" }, [HK.fmt(s.longest_outage_h, 1)]),
         el("td", {}, [over.length ? el("span", { class: "pill pill-bad" }, [String(over.length) + " × > " + rep.outage_h + " h"]) : HK.t("reports.none")]),
         el("td", { class: "num" + (s.data_gap_hours > 0.05 ? " gap-bad" : "") }, [HK.fmt(s.data_gap_hours, 1),
-          HK.num(s.period_hours) !== null ? el("div", { class: "sub" }, [HK.t("reports.of_period", { h: HK.fmt(s.period_hours, 1) })]) : null]),
-        el("td", {}, [risk(s.refund_risk || over.length > 0)])]));
+          HK.num(s.period_hours) !== null ? el("div", { class: "sub" }, [HK.t("reports.of_period", { h: HK.fmt(s.period_hours, 1) })]) : null])]));
     }
-    if (!(rep.stations || []).length) empty(sb, 7, "reports.no_data");
+    if (!(rep.stations || []).length) empty(sb, 6, "reports.no_data");
     const gb = HK.clear(document.querySelector("#c-groups tbody"));
     for (const g of rep.groups || []) {
       gb.append(el("tr", {}, [el("td", {}, [g.station_id]), el("td", {}, [g.group]), el("td", { class: "num" }, [String(g.collectors)]),
         el("td", { class: "num comfort comfort-" + HK.comfortClass(HK.num(g.min_temp_c)) }, [HK.fmt(g.min_temp_c, 1, "°C")]),
         el("td", { class: "num" }, [HK.fmt(g.mean_temp_c, 1, "°C")]), el("td", { class: "num" }, [HK.fmt(g.hours_below_floor, 1)]),
-        el("td", {}, [(g.failed_days || []).join(", ") || HK.t("reports.none")]), el("td", {}, [risk(g.refund_risk)])]));
+        el("td", {}, [(g.failed_days || []).join(", ") || HK.t("reports.none")])]));
     }
-    if (!(rep.groups || []).length) empty(gb, 8, "reports.no_rooms");
+    if (!(rep.groups || []).length) empty(gb, 7, "reports.no_rooms");
   }
 
   let dailyReport = null;
