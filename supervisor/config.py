@@ -18,6 +18,8 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [web]        enabled=true  host="127.0.0.1"  port=8080
     [fleet_alarms] offline_after_s=300 ... (the supervisor's own alarms: fleet_alarm_settings.py)
     [season]     start="11-15"  end="03-15"   (heating season, local month-day, both included)
+    [forecast]   refresh_s=3600  timeout_s=20  retries=3  retry_s=30  max_points=168
+                 [forecast.cities] arxan="https://...open-meteo..." or a file path: forecast.py
     [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
                   households=0 (0: unknown; collector coverage is checked against it)
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
@@ -47,6 +49,7 @@ from heatkeeper.supervisor.web.config import WebConfigError
 from heatkeeper.supervisor.web.config import validate as validate_web
 
 from . import fleet_alarm_settings
+from . import forecast as forecast_settings
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
 
@@ -70,6 +73,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
     "fleet_alarms": dict(fleet_alarm_settings.DEFAULTS),  # checked by fleet_alarm_settings
     "season": dict(fleet_alarm_settings.SEASON_DEFAULTS),
+    "forecast": dict(forecast_settings.DEFAULTS),  # checked by forecast.validate_config
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -154,6 +158,10 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             cfg[section], found = fleet_alarm_settings.validate_season(values)
             problems.extend(found)
             continue
+        if section == "forecast":
+            cfg[section], found = forecast_settings.validate_config(values, base_dir)
+            problems.extend(found)
+            continue
         for key, value in values.items():
             if section == "web" and key in WEB_DEFAULTS:
                 cfg["web"][key] = value  # the dashboard's own settings: checked by web.config below
@@ -211,6 +219,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
         if c["station"] not in known:
             problems.append("collector id=%r station=%r: no such [[station]]" % (c["id"], c["station"]))
     cfg["collectors_map"] = {c["id"]: c for c in collectors}
+    for city in sorted(set(cfg["forecast"]["cities"]) - {s["city"] for s in cfg["stations"]}):
+        problems.append("forecast.cities.%s: no [[station]] has city=%r" % (city, city))
     cfg["collector_platforms"] = _collector_platforms(raw.get("collector_platform", []), cfg, problems)
     cfg["notify"] = validate_notify(raw.get("notify"), [s["id"] for s in cfg["stations"]], base_dir,
                                     cfg["supervisor"]["data_dir"], problems)

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .forecast import ForecastStorage
 from .notify import NotifyStorage
 
 AGG_BUCKET_S = 300
@@ -135,7 +136,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage):
+class Storage(NotifyStorage, ForecastStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"
