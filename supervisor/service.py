@@ -159,6 +159,10 @@ class SupervisorService:
                 log.exception("retention pass failed")
             await asyncio.sleep(3600.0)
 
+    async def forecasts(self) -> list[dict[str, Any]]:
+        """Each configured forecast city: source, last good fetch, horizon, last error (forecast.py)."""
+        return self.forecast.status()
+
     # --- stations ---------------------------------------------------------------------------
     def _station(self, station_id: str) -> dict[str, Any]:
         if station_id not in self.stations_cfg:
