@@ -48,10 +48,11 @@ def check(msg) -> str:
     if not isinstance(msg, dict):
         return "forecast: must be an object"
     for key in ("ts", "start_ts"):
-        if not _finite(msg.get(key)) or msg.get(key) < 0:
-            return "%s=%r: must be unix seconds" % (key, msg.get(key))
+        value = msg.get(key)
+        if not _finite(value) or value < 0:  # type: ignore[operator]
+            return "%s=%r: must be unix seconds" % (key, value)
     step = msg.get("step_s")
-    if not _finite(step) or not MIN_STEP_S <= step <= MAX_STEP_S:
+    if not _finite(step) or not MIN_STEP_S <= step <= MAX_STEP_S:  # type: ignore[operator]
         return "step_s=%r s: must be in [%g, %g]" % (step, MIN_STEP_S, MAX_STEP_S)
     temps = msg.get("temp_c")
     if not isinstance(temps, list) or not 2 <= len(temps) <= MAX_POINTS:

@@ -185,7 +185,8 @@ def parse_open_meteo(body: bytes, now_s: float, max_points: int = core_forecast.
     offset = data.get("utc_offset_seconds", 0)
     if isinstance(offset, bool) or not isinstance(offset, int) or not -50400 <= offset <= 50400:
         raise ForecastError("utc_offset_seconds=%.40r: must be whole seconds within +-14 h" % (offset,))
-    units = data.get("hourly_units") if isinstance(data.get("hourly_units"), dict) else {}
+    units_raw = data.get("hourly_units")
+    units: dict[str, Any] = units_raw if isinstance(units_raw, dict) else {}
     if units.get("temperature_2m", "°C") not in _TEMP_UNITS:
         raise ForecastError("hourly_units.temperature_2m=%.40r: must be °C" % (units.get("temperature_2m"),))
     times = _times(hourly, float(offset))
@@ -196,7 +197,7 @@ def parse_open_meteo(body: bytes, now_s: float, max_points: int = core_forecast.
         rad = _series(hourly, "shortwave_radiation", n, 0.0, core_forecast.RADIATION_MAX_W_M2)
     if "wind_speed_10m" in hourly:
         unit = units.get("wind_speed_10m", "km/h")
-        if unit not in _WIND_UNITS:
+        if not isinstance(unit, str) or unit not in _WIND_UNITS:
             raise ForecastError("hourly_units.wind_speed_10m=%.40r: must be km/h or m/s" % (unit,))
         wind = _series(hourly, "wind_speed_10m", n, 0.0, core_forecast.WIND_MAX_M_S, _WIND_UNITS[unit])
     first = 0

@@ -102,6 +102,7 @@ def _bad(mutate: Any) -> str:
     (lambda d: d.pop("hourly"), "hourly: missing"),
     (lambda d: d["hourly_units"].__setitem__("temperature_2m", "°F"), "hourly_units.temperature_2m='°F'"),
     (lambda d: d["hourly_units"].__setitem__("wind_speed_10m", "kn"), "hourly_units.wind_speed_10m='kn'"),
+    (lambda d: d["hourly_units"].__setitem__("wind_speed_10m", ["km/h"]), "hourly_units.wind_speed_10m=['km/h']"),
     (lambda d: d["hourly"]["wind_speed_10m"].__setitem__(0, -1.0), "hourly.wind_speed_10m[0]"),
     (lambda d: d.update(utc_offset_seconds=10**9), "utc_offset_seconds"),
     (lambda d: d.update(error=True, reason="Latitude must be in range"), "Latitude must be in range"),
@@ -146,6 +147,17 @@ def test_parser_never_raises_anything_else_on_a_damaged_answer(key: str, index: 
     except ForecastError:
         return
     assert len(parsed.temp_c) >= 2 and all(math.isfinite(v) for v in parsed.temp_c)
+
+
+@given(st.sampled_from(["temperature_2m", "wind_speed_10m", "shortwave_radiation"]), _json, _json)
+def test_parser_never_raises_anything_else_on_damaged_units_or_offset(key: str, unit: Any, offset: Any) -> None:
+    data = open_meteo()
+    data["hourly_units"][key] = unit
+    data["utc_offset_seconds"] = offset
+    try:
+        parse_open_meteo(json.dumps(data).encode(), NOW)
+    except ForecastError:
+        pass
 
 
 @given(st.binary(max_size=300))
@@ -292,3 +304,17 @@ async def test_file_source(storage: Any, tmp_path: Any) -> None:
     path.unlink()
     assert await feed.refresh_city("hailar", None) is False
     assert "No such file" in feed.status()[0]["error"]
+
+
+# --- the downlink as a station decodes it --------------------------------------------------------
+@given(st.dictionaries(st.sampled_from(["v", "ts", "start_ts", "step_s", "temp_c", "radiation_w_m2", "wind_m_s",
+                                        "source"]), _json, max_size=8))
+def test_decode_forecast_never_raises_anything_but_codec_error(msg: dict[str, Any]) -> None:
+    topic = codec.forecast_topic("st-a")
+    for payload in (json.dumps(msg).encode(), json.dumps(dict({"v": 1, "ts": NOW, "start_ts": HOUR0, "step_s": 3600,
+                                                               "temp_c": [1.0, 2.0], "source": "x"}, **msg)).encode()):
+        try:
+            out = codec.decode_forecast(topic, payload)
+        except codec.CodecError:
+            continue
+        assert 2 <= len(out["temp_c"]) <= codec.FORECAST_MAX_POINTS
