@@ -353,12 +353,9 @@ class ForecastFeed:
         while True:
             if time.monotonic() >= next_fetch:
                 next_fetch = time.monotonic() + float(self.cfg["refresh_s"])
-                for city in self.cities:
-                    try:
-                        await self.refresh_city(city, None)
-                    except Exception:  # noqa: BLE001 - task boundary: the next round tries again
-                        log.exception("forecast of %s: refresh failed", city)
-                    unsent.add(city)
+                # the cities at once: one slow or failing source (retries, back-off) delays no other
+                await asyncio.gather(*(self._refresh_quietly(city) for city in self.cities))
+                unsent.update(self.cities)
             for city in sorted(unsent):
                 try:
                     await self.send_city(city, publish)
@@ -367,6 +364,12 @@ class ForecastFeed:
                     log.info("forecast of %s: sending failed (%s); retrying in %.0f s", city, exc, RESEND_S)
             await asyncio.sleep(max(0.0, min(RESEND_S if unsent else float(self.cfg["refresh_s"]),
                                              next_fetch - time.monotonic())))
+
+    async def _refresh_quietly(self, city: str) -> None:
+        try:
+            await self.refresh_city(city, None)
+        except Exception:  # noqa: BLE001 - task boundary: the next round tries again
+            log.exception("forecast of %s: refresh failed", city)
 
     def status(self) -> list[dict[str, Any]]:
         """For the dashboard (GET /api/forecast): one dict per configured city."""

@@ -318,3 +318,35 @@ def test_decode_forecast_never_raises_anything_but_codec_error(msg: dict[str, An
         except codec.CodecError:
             continue
         assert 2 <= len(out["temp_c"]) <= codec.FORECAST_MAX_POINTS
+
+
+async def test_run_sends_stored_forecast_at_start_and_resends_after_a_broker_outage(
+        storage: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from heatkeeper.supervisor import forecast as forecast_mod
+
+    monkeypatch.setattr(forecast_mod, "RESEND_S", 0.05)
+    path = tmp_path / "arxan.json"
+    path.write_text(json.dumps(open_meteo()))
+    delivered: list[str] = []
+    refusals = [0]
+
+    async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if refusals[0] < 3:  # the broker link is down for the first attempts
+            refusals[0] += 1
+            raise ConnectionError("no broker connection")
+        delivered.append(topic)
+
+    feed = ForecastFeed(storage, feed_cfg({"arxan": str(path)}), STATIONS, lambda: NOW)
+    task = asyncio.ensure_future(feed.run(publish))
+    try:
+        for _ in range(200):
+            if len(delivered) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(delivered) == [codec.forecast_topic("st-a"), codec.forecast_topic("st-b")]
+        assert refusals[0] == 3 and feed.status()[0]["ok"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
