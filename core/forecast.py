@@ -35,9 +35,14 @@ SERIES = (("temp_c", TEMP_MIN_C, TEMP_MAX_C), ("radiation_w_m2", 0.0, RADIATION_
           ("wind_m_s", 0.0, WIND_MAX_M_S))
 
 
+_MAX_INT = 9007199254740992  # 2**53: larger integers have no exact float (and 10**400 none at all)
+
+
 def _finite(value) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
+    if isinstance(value, int):
+        return -_MAX_INT <= value <= _MAX_INT
     return value == value and value - value == 0.0
 
 

@@ -28,7 +28,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -130,7 +129,7 @@ def _series(hourly: dict[str, Any], key: str, n: int, low: float, high: float, s
         raise ForecastError("hourly.%s: %d values for %d times" % (key, len(values), n))
     out = []
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not codec.bounded_number(v):  # finite, not bool, and no 400-digit int (no float holds it)
             raise ForecastError("hourly.%s[%d]=%.40r: must be a finite number" % (key, i, v))
         x = float(v) * scale
         if not low <= x <= high:
@@ -147,7 +146,7 @@ def _times(hourly: dict[str, Any], offset_s: float) -> list[float]:
         raise ForecastError("hourly.time: %d times, at most %d" % (len(times), 24 * 400))
     out = []
     for i, t in enumerate(times):
-        if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and 0 <= t < 1e11:
+        if codec.bounded_number(t) and 0 <= t < 1e11:  # type: ignore[operator]
             out.append(float(t))  # timeformat=unixtime: already UTC
         elif isinstance(t, str) and len(t) <= 40:
             try:

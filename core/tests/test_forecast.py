@@ -118,7 +118,8 @@ class TestCodecForecast(unittest.TestCase):
         good = {"v": 1, "ts": T0, "start_ts": T0, "step_s": 3600.0, "temp_c": [1.0, 2.0], "source": "x"}
         bad = [b"not json", b"[]", json.dumps(dict(good, v=2)).encode(),
                json.dumps(dict(good, temp_c=[1.0])).encode(), json.dumps(dict(good, source="")).encode(),
-               json.dumps(dict(good, temp_c=[1.0, None])).encode(), b"[" * 5000]
+               json.dumps(dict(good, temp_c=[1.0, None])).encode(), b"[" * 5000,
+               json.dumps(dict(good, ts=10 ** 400)).encode(), json.dumps(dict(good, start_ts=-(10 ** 400))).encode()]
         for payload in bad:
             with self.assertRaises(codec.CodecError):
                 codec.decode_forecast(topic, payload)

@@ -96,6 +96,9 @@ def _bad(mutate: Any) -> str:
     (lambda d: d["hourly"]["temperature_2m"].pop(), "hourly.temperature_2m: 71 values for 72 times"),
     (lambda d: d["hourly"]["temperature_2m"].__setitem__(10, None), "hourly.temperature_2m[10]=None"),
     (lambda d: d["hourly"]["temperature_2m"].__setitem__(3, 120.0), "hourly.temperature_2m[3]=120.0: outside"),
+    (lambda d: d["hourly"]["temperature_2m"].__setitem__(4, 10 ** 400), "hourly.temperature_2m[4]=1000"),
+    (lambda d: d["hourly"]["time"].__setitem__(0, 10 ** 400), "hourly.time[0]=1000"),
+    (lambda d: d.update(utc_offset_seconds=10 ** 400), "utc_offset_seconds=1000"),
     (lambda d: d["hourly"]["time"].__setitem__(5, d["hourly"]["time"][4]), "hourly.time[5]"),
     (lambda d: d["hourly"]["time"].reverse(), "hourly.time[1]"),
     (lambda d: d["hourly"]["time"].__setitem__(2, "tomorrow"), "hourly.time[2]='tomorrow': not an ISO 8601 time"),
@@ -124,7 +127,8 @@ def test_parser_refuses_non_json_nan_and_old() -> None:
         parse_open_meteo(old, NOW)
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.integers(-(10 ** 400), 10 ** 400) | st.floats()
+                     | st.text(max_size=30),
                      lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=20), inner, max_size=5),
                      max_leaves=30)
 
