@@ -13,6 +13,8 @@ Topics (v1), `{sid}` a station id:
     heatkeeper/v1/stations/{sid}/down/outdoor  supervisor -> station outdoor temperature (city
                                              value: weather service or the fleet's healthy
                                              sensors), used while the station's own sensor fails
+    heatkeeper/v1/stations/{sid}/down/forecast supervisor -> station hourly weather forecast of
+                                             its city (retained; core.forecast keeps it)
     heatkeeper/v1/collectors/{cid}           room-temperature collector readings
 
 Uplink payload: {"v": 1, "station": sid, "seq": n, "ts": unix_s, "kind": kind, "body": {...}}.
@@ -28,6 +30,8 @@ when the receiver gives its clock, `ts` within [now - max_age_s, now + MAX_FUTUR
 """
 
 import json
+
+from . import forecast as _forecast
 
 VERSION = 1
 PREFIX = "heatkeeper/v1/"
@@ -106,6 +110,10 @@ def outdoor_topic(station_id: str) -> str:
     return PREFIX + "stations/" + station_id + "/down/outdoor"
 
 
+def forecast_topic(station_id: str) -> str:
+    return PREFIX + "stations/" + station_id + "/down/forecast"
+
+
 def collector_topic(collector_id: str) -> str:
     return PREFIX + "collectors/" + collector_id
 
@@ -118,7 +126,7 @@ COLLECTOR_FILTER = PREFIX + "collectors/+"
 
 def parse_topic(topic: str) -> tuple:
     """(area, id, leaf) for one of our topics: ("up", sid, kind), ("status", sid, ""),
-    ("cmd", sid, ""), ("rooms", sid, ""), ("outdoor", sid, ""), ("collector", cid, "").
+    ("cmd", sid, ""), ("rooms", sid, ""), ("outdoor", sid, ""), ("forecast", sid, ""), ("collector", cid, "").
     Raises CodecError."""
     if not topic.startswith(PREFIX):
         raise CodecError("bad_topic", "topic %r is not under %r" % (topic, PREFIX))
@@ -137,6 +145,8 @@ def parse_topic(topic: str) -> tuple:
             return ("rooms", sid, "")
         if len(parts) == 4 and parts[2] == "down" and parts[3] == "outdoor":
             return ("outdoor", sid, "")
+        if len(parts) == 4 and parts[2] == "down" and parts[3] == "forecast":
+            return ("forecast", sid, "")
     raise CodecError("bad_topic", "unknown topic %r" % topic)
 
 
@@ -645,3 +655,45 @@ def decode_outdoor(topic: str, payload: bytes) -> dict:
         raise CodecError("bad_field", "temp_c=%r degC: must be in [%g, %g]" % (temp_c, OUTDOOR_MIN_C, OUTDOOR_MAX_C))
     return {"station": sid, "ts": _number(msg, "ts"), "temp_c": temp_c, "source": _text(msg, "source", 64),
             "stations": _integer(msg, "stations", 0)}
+
+
+# --- weather forecast from the supervisor ----------------------------------------------------
+# Compact: the first hour's unix time, the step and up to forecast.MAX_POINTS values per series
+# (temperature, and when the source has them shortwave radiation and wind speed), one decimal.
+# Like the outdoor and rooms topics it is not signed: only the supervisor may write a station's
+# down/# (broker ACL), and a bad forecast can only be ignored (nothing in the cycle relies on it).
+FORECAST_MAX_POINTS = _forecast.MAX_POINTS
+FORECAST_SERIES = ("temp_c", "radiation_w_m2", "wind_m_s")
+
+
+def encode_forecast(station_id: str, ts_s: float, start_ts_s: float, step_s: float, temp_c: list, source: str,
+                    radiation_w_m2=None, wind_m_s=None) -> tuple:
+    """(topic, payload) of a forecast for one station: issued (fetched) at `ts_s`, values from
+    `start_ts_s` every `step_s` seconds. Raises CodecError when it is not one decode accepts."""
+    _check_id(station_id, "station")
+    msg = {"v": VERSION, "ts": ts_s, "start_ts": start_ts_s, "step_s": step_s,
+           "temp_c": [round(float(v), 1) for v in temp_c], "source": source}
+    if radiation_w_m2 is not None:
+        msg["radiation_w_m2"] = [round(float(v), 1) for v in radiation_w_m2]
+    if wind_m_s is not None:
+        msg["wind_m_s"] = [round(float(v), 1) for v in wind_m_s]
+    problem = _forecast.check(msg)
+    if problem:
+        raise CodecError("bad_field", problem)
+    return forecast_topic(station_id), _dump(msg)
+
+
+def decode_forecast(topic: str, payload: bytes) -> dict:
+    """{"station", "ts", "start_ts", "step_s", "temp_c", "radiation_w_m2" (None when absent),
+    "wind_m_s" (idem), "source"}; raises CodecError (reason bad_field naming the key) on anything else."""
+    try:
+        sid, _, msg = _open(topic, payload, "forecast", "a forecast")
+    except RuntimeError:  # nested too deep for the parser
+        raise CodecError("bad_json", "payload nests too deeply")
+    problem = _forecast.check(msg)
+    if problem:
+        raise CodecError("bad_field", problem)
+    _text(msg, "source", 64)
+    return {"station": sid, "ts": float(msg["ts"]), "start_ts": float(msg["start_ts"]),
+            "step_s": float(msg["step_s"]), "temp_c": msg["temp_c"], "radiation_w_m2": msg.get("radiation_w_m2"),
+            "wind_m_s": msg.get("wind_m_s"), "source": msg["source"]}

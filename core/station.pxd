@@ -41,6 +41,7 @@ cdef class StationController:
     cdef public double outdoor_c
     cdef public bint outdoor_ok
     cdef public dict mode_flags, chain_in, diag, last_out
+    cdef public object forecast
     cpdef dict step(self, object inputs)
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
     cpdef list take_events(self)
@@ -71,6 +72,7 @@ cdef class StationController:
     cpdef drop_mode_lease(self)
     cpdef set_room_readings(self, object readings, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
+    cpdef str set_forecast(self, object msg, double wall_s)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap, double now_s)
     cpdef dict telemetry(self, object inputs, object out)

@@ -30,6 +30,7 @@ from .commands import (
     L_SUPPLY,
     Leases,
 )
+from .forecast import Forecast
 from .interlocks import Actuators, Interlocks
 from .make_up import MakeUp
 from .modes import (
@@ -113,6 +114,7 @@ class StationController:
         self.mode_flags = {"summer_allowed": True, "remote_supply_c": None, "boost_k": 0.0}
         self.chain_in = {}  # type: dict
         self.diag = {}  # type: dict
+        self.forecast = Forecast()  # the city's weather forecast from the supervisor (core.forecast)
         self.last_out = {}  # type: dict
 
     # --- the cycle ---------------------------------------------------------------------------
@@ -416,6 +418,11 @@ class StationController:
         """Outdoor temperature supplied by the supervisor (fallback for the local sensor)."""
         self.chain.set_supervisor_outdoor(temp_c, now_s)
 
+    def set_forecast(self, msg: object, wall_s: float) -> str:
+        """Keep a weather forecast (codec.decode_forecast output; `wall_s` the unix time now):
+        "" when kept, else why it was refused (the forecast held stays)."""
+        return self.forecast.accept(msg, wall_s)
+
     # --- persistence and uplink ----------------------------------------------------------------
     def snapshot(self) -> dict:
         """Plain JSON-safe state; times are stored as ages so a restart resumes."""
@@ -433,6 +440,7 @@ class StationController:
             "sensors": self.signals.snapshot(),
             "chain": self.chain.snapshot(),
             "valve": self.valve.snapshot(),
+            "forecast": self.forecast.snapshot(),
         }
 
     def restore(self, snap: object, now_s: float) -> None:
@@ -462,6 +470,7 @@ class StationController:
             self.chain.restore(snap["chain"], now_s)
         if isinstance(snap.get("valve"), dict):
             self.valve.restore(snap["valve"], now_s)
+        self.forecast.restore(snap.get("forecast"))
 
     def telemetry(self, inputs: object, out: object) -> dict:
         """The flat uplink record {field: number | None} for one cycle."""

@@ -144,7 +144,8 @@ class Station:
         self.uplink: Uplink | None = None
         if cfg.mqtt.enabled:
             self.uplink = Uplink(self.sid, cfg.mqtt, self.outbox, self.gate, self._rooms, self.emit_now,
-                                 on_outdoor=self._outdoor, on_storage_fault=self._outbox_fault)
+                                 on_outdoor=self._outdoor, on_storage_fault=self._outbox_fault,
+                                 on_forecast=self._forecast)
         if io is None:
             from heatkeeper.firmware.modbus import ProcessImageIO
 
@@ -401,6 +402,15 @@ class Station:
         it only while its own sensor is faulty and the value is young enough."""
         self.ctl.set_supervisor_outdoor(temp_c, self.clock.now_s() - age_s * self.clock.scale)
 
+    def _forecast(self, msg: dict) -> None:
+        """The city's weather forecast to the controller; kept in the next snapshot (a restart
+        keeps it), refused ones reported as an event."""
+        problem = self.ctl.set_forecast(msg, time.time())
+        if problem:
+            self.emit(codec.UP_EVENT, {"kind": "forecast_rejected", "reason": "bad_forecast", "detail": problem[:200]})
+        else:
+            self._save_soon = True
+
     # --- persistence ---------------------------------------------------------------------------
     def restore(self) -> None:
         """Resume from the newest good state file (events raised for any fallback); continue the
@@ -547,6 +557,7 @@ class Station:
         values["events_suppressed_total"] = self.limiter.suppressed_total
         values["task_restarts"] = self.supervisor.restarts
         values["uplink_connected"] = int(bool(self.uplink and self.uplink.connected))
+        values.update(self.ctl.forecast.telemetry(time.time()))  # forecast_age_s, forecast_horizon_h
         values["rss_kb"] = rss_kb()
         health = self.io.health() if hasattr(self.io, "health") else {}
         values["devices_total"] = len(health)

@@ -66,6 +66,7 @@ REFUSALS_PER_MIN = 20  # ... and then per minute; more are dropped unanswered an
 CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
 OutdoorHandler = Callable[[float, float], None]  # (temp_c, age_s): for StationController.set_supervisor_outdoor
+ForecastHandler = Callable[[dict], None]  # codec.decode_forecast output: for StationController.set_forecast
 EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
 StorageFaultHandler = Callable[[StorageError], None]
 
@@ -305,8 +306,10 @@ class Uplink:
 
     def __init__(self, station_id: str, cfg: MqttSection, outbox: Outbox, gate: CommandGate,
                  on_rooms: RoomsHandler, on_event: EventSink, on_outdoor: OutdoorHandler | None = None,
-                 on_storage_fault: StorageFaultHandler | None = None) -> None:
+                 on_storage_fault: StorageFaultHandler | None = None,
+                 on_forecast: ForecastHandler | None = None) -> None:
         self.station_id, self.cfg, self.outbox, self.gate = station_id, cfg, outbox, gate
+        self.on_forecast = on_forecast
         self.on_rooms, self.on_event, self.on_outdoor = on_rooms, on_event, on_outdoor
         self.on_storage_fault = on_storage_fault
         self.connected = False
@@ -388,6 +391,8 @@ class Uplink:
                     topics = [(codec.command_topic(self.station_id), opts), (codec.rooms_topic(self.station_id), opts)]
                     if self.on_outdoor is not None:
                         topics.append((codec.outdoor_topic(self.station_id), opts))
+                    if self.on_forecast is not None:
+                        topics.append((codec.forecast_topic(self.station_id), opts))
                     await client.subscribe(topics)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._sender(client))
@@ -477,6 +482,7 @@ class Uplink:
     async def _receiver(self, client: aiomqtt.Client) -> None:
         cmd_topic, rooms_topic = codec.command_topic(self.station_id), codec.rooms_topic(self.station_id)
         outdoor_topic = codec.outdoor_topic(self.station_id)
+        forecast_topic = codec.forecast_topic(self.station_id)
         async for msg in client.messages:
             topic = str(msg.topic)
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
@@ -491,6 +497,8 @@ class Uplink:
                 self._rooms(topic, payload, now_ts)
             elif topic == outdoor_topic:
                 self._outdoor(topic, payload, now_ts)
+            elif topic == forecast_topic:
+                self._forecast(topic, payload)
 
     def _outdoor(self, topic: str, payload: bytes, now_ts: float) -> None:
         """The supervisor's outdoor value, with its age, to the controller (which ignores it
@@ -502,6 +510,16 @@ class Uplink:
             return
         if self.on_outdoor is not None:
             self.on_outdoor(msg["temp_c"], max(0.0, now_ts - msg["ts"]))
+
+    def _forecast(self, topic: str, payload: bytes) -> None:
+        """The city's weather forecast to the controller (which checks its age itself)."""
+        try:
+            msg = codec.decode_forecast(topic, payload)
+        except codec.CodecError as exc:
+            self.on_event("event", {"kind": "forecast_rejected", "reason": exc.reason, "detail": exc.text[:200]})
+            return
+        if self.on_forecast is not None:
+            self.on_forecast(msg)
 
     def _rooms(self, topic: str, payload: bytes, now_ts: float) -> None:
         try:

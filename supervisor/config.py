@@ -21,6 +21,8 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [refunds]    floor_c=18  timezone="Asia/Shanghai"  outage_refund_after_h=24  failed_measurements=3
                  window_days=30  month_days=30   (the city's refund rules: supervisor/refunds.py; the
                  season dates are [season]'s, in the season's year)
+    [forecast]   refresh_s=3600  timeout_s=20  retries=3  retry_s=30  max_points=168
+                 [forecast.cities] arxan="https://...open-meteo..." or a file path: forecast.py
     [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
                   households=0 (0: unknown; collector coverage is checked against it)
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
@@ -51,6 +53,7 @@ from heatkeeper.supervisor.web.config import WebConfigError
 from heatkeeper.supervisor.web.config import validate as validate_web
 
 from . import fleet_alarm_settings
+from . import forecast as forecast_settings
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
 
@@ -76,6 +79,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "season": dict(fleet_alarm_settings.SEASON_DEFAULTS),
     "refunds": {"floor_c": 18.0, "timezone": "Asia/Shanghai", "outage_refund_after_h": 24.0, "failed_measurements": 3,
                 "window_days": 30.0, "month_days": 30},
+    "forecast": dict(forecast_settings.DEFAULTS),  # checked by forecast.validate_config
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -165,6 +169,10 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             cfg[section], found = fleet_alarm_settings.validate_season(values)
             problems.extend(found)
             continue
+        if section == "forecast":
+            cfg[section], found = forecast_settings.validate_config(values, base_dir)
+            problems.extend(found)
+            continue
         for key, value in values.items():
             if section == "web" and key in WEB_DEFAULTS:
                 cfg["web"][key] = value  # the dashboard's own settings: checked by web.config below
@@ -223,6 +231,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
         if c["station"] not in known:
             problems.append("collector id=%r station=%r: no such [[station]]" % (c["id"], c["station"]))
     cfg["collectors_map"] = {c["id"]: c for c in collectors}
+    for city in sorted(set(cfg["forecast"]["cities"]) - {s["city"] for s in cfg["stations"]}):
+        problems.append("forecast.cities.%s: no [[station]] has city=%r" % (city, city))
     cfg["collector_platforms"] = _collector_platforms(raw.get("collector_platform", []), cfg, problems)
     cfg["notify"] = validate_notify(raw.get("notify"), [s["id"] for s in cfg["stations"]], base_dir,
                                     cfg["supervisor"]["data_dir"], problems)

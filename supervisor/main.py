@@ -3,7 +3,8 @@
 Starts, in one event loop: the embedded broker (when `broker.embedded`: a Mosquitto child
 process, see `embedded`), the MQTT links (each connection on its own broker user)
 (ingest + command publishing, persistent session, reconnect loop), the batch flusher, the
-command sweeper, the collector forwarder, retention, the supervisor's own alarm rules
+command sweeper, the collector forwarder, the weather forecast fetcher (`forecast`, when
+[forecast.cities] names any), retention, the supervisor's own alarm rules
 (`fleet_alarms`), the 09:00/17:00 report writer and the
 web dashboard (`heatkeeper.supervisor.web.app.create_app(service, config)`) when installed.
 

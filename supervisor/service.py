@@ -22,6 +22,7 @@ from .command_keys import CommandKeys, keys_dir
 from .commands import CommandError, CommandTracker
 from .fleet_alarms import CODES as FLEET_ALARMS
 from .fleet_alarms import SITE_ID, FleetAlarms
+from .forecast import ForecastFeed
 from .ingest import Ingest
 from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
@@ -79,6 +80,7 @@ class SupervisorService:
         out = config["outdoor"]
         self.outdoor = OutdoorFeed(self.stations_cfg, self.ingest.state, out["min_stations"], out["max_sample_age_s"],
                                    wall_clock)
+        self.forecast = ForecastFeed(storage, config["forecast"], self.stations_cfg, wall_clock)
         # the supervisor's own alarm rules (run by `heatkeeper supervisor`: main.serve)
         self.fleet_alarms = FleetAlarms(storage, config, self.ingest.state, self.collectors, wall_clock)
         self.ingest.on_ack = self.commands.on_ack
@@ -133,6 +135,8 @@ class SupervisorService:
             tasks.append(self._refresh_loop())
         if self.config["outdoor"]["enabled"]:
             tasks.append(self.outdoor.run(self._publish, self.config["outdoor"]["interval_s"]))
+        if self.config["forecast"]["cities"]:
+            tasks.append(self.forecast.run(self._publish))
         return tasks
 
     async def _refresh_loop(self) -> None:
@@ -154,6 +158,10 @@ class SupervisorService:
             except Exception:  # noqa: BLE001 - task boundary: retried next hour
                 log.exception("retention pass failed")
             await asyncio.sleep(3600.0)
+
+    async def forecasts(self) -> list[dict[str, Any]]:
+        """Each configured forecast city: source, last good fetch, horizon, last error (forecast.py)."""
+        return self.forecast.status()
 
     # --- stations ---------------------------------------------------------------------------
     def _station(self, station_id: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from heatkeeper.tools import demo_notify
+from heatkeeper.tools import demo_forecast, demo_notify
 from heatkeeper.tools.plant import params as plant_params
 from heatkeeper.tools.procs import ProcessGroup, free_port, wait_path, wait_port
 
@@ -210,8 +210,12 @@ def run(args: argparse.Namespace) -> int:
     sup_dir = base / "supervisor"
     sup_dir.mkdir(parents=True)
     sup_cfg = sup_dir / "supervisor.toml"
+    # each city's forecast: its plant weather ahead with a forecast's errors (demo_forecast)
+    forecasts = demo_forecast.write_forecasts(sup_dir / "forecasts", [st["city"] for st in STATIONS], time.time(),
+                                              args.time_scale)
     sup_cfg.write_text(_supervisor_toml(sup_dir, broker_port, web_port)
-                       + demo_notify.notify_toml(sup_dir / "data", web_port, args.notify_webhook), encoding="utf-8")
+                       + demo_notify.notify_toml(sup_dir / "data", web_port, args.notify_webhook)
+                       + demo_forecast.forecast_toml(forecasts), encoding="utf-8")
     print("heatkeeper demo: starting in %s (logs in %s)" % (base, logs))
     for user, password, role in DEMO_USERS:
         proc = group.start("create-user-" + user, ["supervisor", "--config", str(sup_cfg), "--create-user", user,

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .forecast import ForecastStorage
 from .households import HouseholdStorage
 from .notify import NotifyStorage
 
@@ -136,7 +137,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage, HouseholdStorage):
+class Storage(NotifyStorage, HouseholdStorage, ForecastStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

@@ -31,6 +31,7 @@ from .base import (
     UplinkRow,
     _qmarks_to_dollars,
 )
+from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA
 
@@ -104,7 +105,7 @@ class PostgresStorage(Storage):
                 await conn.execute("ALTER TABLE equipment ADD COLUMN IF NOT EXISTS %s %s %s" % (column, _TYPES[kind], rest))
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
-            for stmt in NOTIFY_SCHEMA:
+            for stmt in NOTIFY_SCHEMA + FORECAST_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             for stmt in HOUSEHOLD_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))

@@ -44,6 +44,7 @@ from .base import (
     StorageError,
     UplinkRow,
 )
+from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA
 
@@ -251,7 +252,7 @@ def _create_schema(c: sqlite3.Connection) -> None:
             c.execute("ALTER TABLE equipment ADD COLUMN %s %s %s" % (column, _TYPES[kind], rest))
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
-    for stmt in NOTIFY_SCHEMA:
+    for stmt in NOTIFY_SCHEMA + FORECAST_SCHEMA:
         c.execute(stmt.format(**_TYPES))
     for stmt in HOUSEHOLD_SCHEMA:
         c.execute(stmt.format(**_TYPES))

@@ -173,6 +173,12 @@ def room_series(rows: list[Any], t0: float, t1: float, max_points: int) -> dict[
             for group, per_group in sorted(buckets.items())}
 
 
+async def forecasts(request: web.Request) -> web.Response:
+    """The weather forecast of each configured city: last good fetch, horizon, failures."""
+    require(request, "viewer", "see the weather forecasts")
+    return json_response({"cities": await service(request).forecasts(), "now_ts": now_ts()})
+
+
 async def equipment(request: web.Request) -> web.Response:
     require(request, "viewer", "see equipment records")
     sid = request.query.get("station") or None
@@ -428,6 +434,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/alarms", alarms)
     r.add_post("/api/alarms/ack", ack_alarm)
     r.add_get("/api/equipment", equipment)
+    r.add_get("/api/forecast", forecasts)
     r.add_get("/api/audit", audit_log)
     r.add_get("/api/users", list_users)
     r.add_post("/api/users", create_user)

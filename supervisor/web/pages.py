@@ -19,6 +19,7 @@ from .common import (
     THROTTLE,
     audit,
     client_address,
+    now_ts,
     read_form,
     require,
     service,
@@ -194,7 +195,8 @@ async def healthz(request: web.Request) -> web.Response:
 # --- screens --------------------------------------------------------------------------------------
 async def fleet(request: web.Request) -> web.Response:
     require(request, "viewer", "see the fleet")
-    return render.page(request, "fleet.html", "fleet.title", nav="fleet")
+    return render.page(request, "fleet.html", "fleet.title", nav="fleet",
+                       forecasts=await service(request).forecasts(), now_ts=now_ts())
 
 
 async def station(request: web.Request) -> web.Response:
