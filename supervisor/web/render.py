@@ -16,6 +16,7 @@ from aiohttp import web
 from heatkeeper.core.modes import MODE_NAMES
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..fleet_alarms import SITE_ID
 from . import auth, i18n
 from .common import CATALOGUES, SETTINGS, TEMPLATES, dumps, session
 
@@ -75,6 +76,7 @@ def page(request: web.Request, template: str, title_key: str, nav: str, status: 
         "role": current.role if current else None,
         "refresh_s": settings["refresh_s"],
         "mode_names": MODE_NAMES,  # telemetry's integer `mode` -> name
+        "site_id": SITE_ID,  # the pseudo station of the supervisor's own alarms: no station page
     }
     boot_data.update(boot or {})
     html = request.app[TEMPLATES].get_template(template).render(

@@ -1,0 +1,96 @@
+"""The operator's night shift in a real headless Chromium against a real supervisor with live
+stations (the `system` fixture of test_browser: arxan-02 runs with a tripped circulation pump).
+
+What an operator stumbled on, each checked where only the browser shows it:
+- a station that has stopped heating (its final supply setpoint is 0, the station's "heating off")
+  read "58.6 / 0.0 °C" on the fleet row and "0.0 °C" on its page, as if 0 °C were the target;
+- a pump-fault alarm read "value 1.0" (the pump's number, not a reading), and readings had no unit;
+- the supervisor's own alarms (pseudo station `supervisor`) linked to /stations/supervisor, a 404;
+- a room-feedback trim of -0.04 K read "-0.0 K".
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from heatkeeper.supervisor.fleet_alarms import SITE_ID
+
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot, system  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.browser
+
+
+async def test_night_shift_reads_what_it_means(system: Any, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base, service, _stations = system
+    expect.set_options(timeout=TIMEOUT_MS)
+    # the supervisor's own alarm, as fleet_alarms records it when a notification channel fails
+    await service.storage.record_alarm(SITE_ID, "notify_channel_failed", "major", True, time.time(),
+                                       "wecom: timed out", 1.0, limit=None)
+    # a station's make-up leak alarm with its reading (l/h), as the station reports it
+    await service.storage.record_alarm("arxan-01", "makeup_leak_rate", "major", True, time.time(),
+                                       "", 720.0, limit=None)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await login(page, base, "oli", "oper-pass-1")
+
+            # the tripped-pump station has stopped heating: the station says so with setpoint 0
+            for _ in range(300):
+                values = service.ingest.state.get("arxan-02", {}).get("values", {})
+                if values.get("supply_setpoint_c") == 0.0:
+                    break
+                await page.wait_for_timeout(100)
+            assert values.get("supply_setpoint_c") == 0.0, values
+            row = page.locator('#stations tr[data-station="arxan-02"]')
+            await expect(row).to_contain_text("heating off")
+            assert not re.search(r"/ 0\.0 °C", await row.inner_text()), await row.inner_text()
+
+            await page.goto(base + "/stations/arxan-02")
+            await expect(page.locator("#fact-supply-sp")).to_contain_text("heating off")
+            await expect(page.locator("#fact-supply-sp")).not_to_contain_text("0.0 °C")
+            await expect(page.locator("#d-s-sup-sp")).not_to_contain_text("0.0 °C")
+            # the pump-fault alarm: its "value" is the pump's number, no reading to show
+            alarm = page.locator('#st-alarms tr.alarm-row[data-code="pump1_fault"]')
+            await expect(alarm).to_contain_text("Circulation pump 1 fault")
+            assert "value" not in (await alarm.inner_text()), await alarm.inner_text()
+            # a small negative number does not read "-0.0"
+            assert await page.evaluate("HK.fmt(-0.04, 1, 'K')") == "0.0 K"
+            assert await page.evaluate("HK.fmt(-0.4, 0)") == "0"
+            assert await page.evaluate("HK.fmt(-0.06, 1)") == "-0.1"
+            await page.screenshot(path=str(tmp_path / "night-station.png"), full_page=True)
+            save_shot(tmp_path, "night-station.png")
+
+            await page.goto(base + "/alarms")
+            site = page.locator('#alarms tr.alarm-row[data-station="%s"]' % SITE_ID)
+            await expect(site).to_contain_text("Notification channel failing")
+            await expect(site.locator('a[href="/stations/%s"]' % SITE_ID)).to_have_count(0)
+            await expect(site).to_contain_text("Supervisor")
+            leak = page.locator('#alarms tr.alarm-row[data-station="arxan-01"][data-code="makeup_leak_rate"]')
+            await expect(leak).to_contain_text("720.0 l/h")
+            pump = page.locator('#alarms tr.alarm-row[data-station="arxan-02"][data-code="pump1_fault"]')
+            await expect(pump).to_be_visible()
+            assert "value" not in (await pump.inner_text()), await pump.inner_text()
+            await page.screenshot(path=str(tmp_path / "night-alarms.png"), full_page=True)
+            save_shot(tmp_path, "night-alarms.png")
+
+            # in Chinese too
+            await page.click("#lang-switch")
+            await expect(page.locator("#alarms tr.alarm-row").first).to_be_visible()
+            await expect(leak).to_contain_text("720.0 l/h")
+            await expect(site.locator('a[href="/stations/%s"]' % SITE_ID)).to_have_count(0)
+            await page.goto(base + "/")
+            await expect(page.locator('#stations tr[data-station="arxan-02"]')).to_contain_text("停止供热")
+            assert errors == [], errors
+        finally:
+            await browser.close()
