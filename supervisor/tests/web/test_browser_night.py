@@ -24,7 +24,7 @@ from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot,
 pytestmark = pytest.mark.browser
 
 
-async def test_night_shift_reads_what_it_means(system: Any, tmp_path: Path) -> None:
+async def test_night_shift_reads_what_it_means(system: Any, tmp_path: Path) -> None:  # noqa: F811 - the fixture
     from playwright.async_api import async_playwright, expect
 
     base, service, _stations = system

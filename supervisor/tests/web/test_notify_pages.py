@@ -116,3 +116,28 @@ async def test_without_notifier_the_pages_say_so(client: TestClient) -> None:
     assert (await (await client.get("/api/notifications")).json())["enabled"] is False
     resp = await client.get("/ack/anything.at-all")
     assert resp.status == 404 and "ack-problem" in await resp.text()
+
+
+async def test_notifications_page_reads_for_the_night_shift(served: Any) -> None:
+    """The supervisor's own alarm names the supervisor, not a dead /stations/supervisor link; the
+    time to acknowledge carries its unit; the times say their time zone (the site's, UTC+8 by
+    default, while the browser's pages show the browser's)."""
+    from heatkeeper.supervisor.fleet_alarms import SITE_ID
+
+    client, svc, notifier = served
+    path = await raised(svc, notifier)
+    await client.post(path)  # acknowledged: the incident has its time to acknowledge
+    await svc.storage.record_alarm(SITE_ID, "notify_channel_failed", "major", True, time.time(), "wecom: timed out", 1.0)
+    await notifier.tick()
+    csrf = await login(client, "vic")
+    await client.post("/lang/en", data={"csrf": csrf, "next": "/notifications"})
+    text = await (await client.get("/notifications")).text()
+    assert 'data-incident' in text and "Notification channel failing" in text
+    assert 'href="/stations/%s"' % SITE_ID not in text
+    assert "Supervisor (this site)" in text
+    assert re.search(r'<td class="tta">\d+\.\d min</td>', text), text[text.find("notify-incidents"):][:3000]
+    assert "Time (UTC+8)" in text
+    await client.post("/lang/zh", data={"csrf": csrf, "next": "/notifications"})
+    text = await (await client.get("/notifications")).text()
+    assert "监控中心" in text and 'href="/stations/%s"' % SITE_ID not in text
+    assert re.search(r'<td class="tta">\d+\.\d 分钟</td>', text)
