@@ -232,7 +232,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             # Audit: the operator's actions, attributed.
             await page.goto(base + "/audit")
             await expect(page.locator("#audit tbody")).to_contain_text("Room temperature setpoint: Room setpoint 20.5 °C, lease 2.0 h")
-            await expect(page.locator("#audit tbody")).to_contain_text("outside the station's limits (out_of_range)")
+            await expect(page.locator("#audit tbody")).to_contain_text("too cold outside for summer mode (outdoor_too_cold)")
             assert errors == [], errors
 
             # The operator changes their own password: this tab goes on, the old password is dead.
