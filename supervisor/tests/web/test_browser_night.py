@@ -94,3 +94,44 @@ async def test_night_shift_reads_what_it_means(system: Any, tmp_path: Path) -> N
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def test_reports_read_in_site_time_and_say_minutes(system: Any, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """The daily report is the site's 09:00/17:00 report: its window and hours read in the site's
+    time (UTC+8 here) whatever the browser's zone (UTC here), so the 09:00 report reads
+    "09:00 – 09:00", not "01:00 – 01:00"; and a quarter of an hour below the floor reads
+    "15 min", not a red "0.0" hours beside a 16 °C room."""
+    from playwright.async_api import async_playwright, expect
+
+    base, service, _stations = system
+    expect.set_options(timeout=TIMEOUT_MS)
+    assert service.config["supervisor"]["utc_offset_h"] == 8.0
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US", timezone_id="UTC")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await login(page, base, "oli", "oper-pass-1")
+            await page.goto(base + "/reports")
+            await page.fill("#d-date", "2026-01-15")
+            await page.select_option("#d-hour", "9")
+            await page.click("#d-run")
+            await expect(page.locator("#d-out .daily-empty")).to_contain_text("(2026-01-14 09:00 – 2026-01-15 09:00)")
+            # the compliance window starts at the site's midnight (16:00 UTC the day before)
+            await page.fill("#c-from", "2026-01-10")
+            await page.fill("#c-to", "2026-01-11")
+            async with page.expect_response(lambda r: "/api/reports/compliance" in r.url) as resp:
+                await page.click("#c-run")
+            body = await (await resp.value).json()
+            assert body["t0"] == 1768003200.0 - 8 * 3600 and body["t1"] == body["t0"] + 2 * 86400, body
+            # durations under an hour in minutes
+            assert await page.evaluate("HK.hours(0.25)") == "15 min"
+            assert await page.evaluate("HK.hours(0.004)") == "1 min"
+            assert await page.evaluate("HK.hours(0)") == "0.0"
+            assert await page.evaluate("HK.hours(3.26)") == "3.3"
+            assert errors == [], errors
+        finally:
+            await browser.close()

@@ -46,6 +46,23 @@
   HK.setpoint = function (v) {
     return HK.num(v) === 0 ? HK.t("common.heating_off") : HK.fmt(v, 1, "°C");
   };
+  /* Hours as a report states them: under an hour in minutes (a quarter hour below the floor is
+     "15 min", not "0.0" h), from an hour on in hours. */
+  HK.hours = function (h) {
+    const n = HK.num(h);
+    if (n === null || n <= 0 || n >= 1) return HK.fmt(n === null ? n : Math.max(0, n), 1);
+    return HK.t("common.dur_min", { n: Math.max(1, Math.round(n * 60)) });
+  };
+  /* The site's clock ([supervisor] utc_offset_h): the reports' days and hours are the site's,
+     whatever zone the browser is in. siteDate(ts) is a Date whose getUTC* read the site's time. */
+  HK.siteOffsetS = (HK.num(boot.utc_offset_h) || 0) * 3600;
+  HK.siteDate = function (ts) { return new Date((ts + HK.siteOffsetS) * 1000); };
+  HK.siteTime = function (ts, withDate) {
+    if (!HK.num(ts)) return "–";
+    const d = HK.siteDate(ts);
+    const hm = HK.pad(d.getUTCHours()) + ":" + HK.pad(d.getUTCMinutes());
+    return withDate ? d.getUTCFullYear() + "-" + HK.pad(d.getUTCMonth() + 1) + "-" + HK.pad(d.getUTCDate()) + " " + hm : hm;
+  };
   /* The supervisor's own alarms (pseudo station boot.site_id) have no station page. */
   HK.isSite = function (sid) { return sid === boot.site_id; };
   HK.pad = function (n) { return (n < 10 ? "0" : "") + n; };
