@@ -135,3 +135,45 @@ async def test_reports_read_in_site_time_and_say_minutes(system: Any, tmp_path: 
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """At 390 x 844 the station page shows its active alarms before the diagram (they were below the
+    diagram, the setpoints and the rooms, 1300 px down), and the alarms table keeps the alarm's
+    name readable: it was squeezed to two characters a line, the sentence stacked down the screen."""
+    from playwright.async_api import async_playwright, expect
+
+    base, service, _stations = system
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await login(page, base, "oli", "oper-pass-1")
+            await page.goto(base + "/stations/arxan-02")
+            alarm = page.locator('#st-alarms tr.alarm-row[data-code="pump1_fault"]')
+            await expect(alarm).to_be_visible()
+            alarms_top = (await page.locator("#st-alarms").bounding_box())["y"]
+            diagram_top = (await page.locator(".diagram").bounding_box())["y"]
+            assert alarms_top < diagram_top, (alarms_top, diagram_top)
+            assert alarms_top < 844, alarms_top  # on the first screen
+            name = await alarm.locator("td").first.bounding_box()
+            assert name["width"] >= 150, name
+            await page.screenshot(path=str(tmp_path / "night-station-phone.png"), full_page=True)
+            save_shot(tmp_path, "night-station-phone.png")
+
+            await page.goto(base + "/alarms")
+            row = page.locator('#alarms tr.alarm-row[data-station="arxan-02"][data-code="pump1_fault"]')
+            await expect(row).to_be_visible()
+            cell = await row.locator("td").nth(2).bounding_box()
+            assert cell["width"] >= 150, cell
+            assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390  # the table scrolls in its box
+            await page.screenshot(path=str(tmp_path / "night-alarms-phone.png"), full_page=True)
+            save_shot(tmp_path, "night-alarms-phone.png")
+            assert errors == [], errors
+        finally:
+            await browser.close()
