@@ -177,3 +177,46 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def test_trends_do_not_plot_heating_off_as_zero_degrees(system: Any, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """The station's final supply setpoint is 0 while it does not heat (tripped pump here): the
+    trend drew that as a dashed setpoint line down at 0 °C; it is a break in the line instead."""
+    from playwright.async_api import async_playwright, expect
+
+    base, service, _stations = system
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await login(page, base, "oli", "oper-pass-1")
+            for _ in range(300):  # the station's "heating off" reached the store
+                now = time.time()
+                data = await page.evaluate(
+                    "(q) => fetch('/api/stations/arxan-02/trends?fields=supply_setpoint_c&' + q).then((r) => r.json())",
+                    "t0=%d&t1=%d" % (now - 3600, now + 60))
+                if 0.0 in [p[1] for p in data["data"].get("supply_setpoint_c", [])]:
+                    break
+                await page.wait_for_timeout(200)
+            await page.goto(base + "/stations/arxan-02/trends")
+            await page.click('#presets [data-span="3600"]')
+            line = page.locator('svg[data-panel="temps"] path.line[stroke="#a16207"]')
+            await expect(page.locator('svg[data-panel="temps"] path.line').first).to_have_attribute("d", re.compile(r"^M[\d.]+,[\d.]+"))
+            await page.wait_for_timeout(1000)
+            values = [p[1] for p in data["data"]["supply_setpoint_c"]]
+            assert 0.0 in values, values  # the station did report "heating off"
+            zero_y = await page.evaluate("""() => {
+              const t = [...document.querySelectorAll('svg[data-panel="temps"] text.tick')].find((e) => e.textContent === "0");
+              return t ? Number(t.getAttribute("y")) - 4 : null; }""")
+            assert zero_y is not None
+            d = await line.get_attribute("d") or ""
+            ys = [float(y) for y in re.findall(r"[ML][\d.]+,([\d.]+)", d)]
+            assert all(abs(y - zero_y) > 1.0 for y in ys), (zero_y, d[:300])
+            assert errors == [], errors
+        finally:
+            await browser.close()
