@@ -174,6 +174,24 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
             assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390  # the table scrolls in its box
             await page.screenshot(path=str(tmp_path / "night-alarms-phone.png"), full_page=True)
             save_shot(tmp_path, "night-alarms-phone.png")
+
+            # the audit log: the action and its detail keep a readable width (the time took the
+            # screen, the action read one character a line and the detail was cut off); a row of
+            # the supervisor's own alarm does not link to /stations/supervisor
+            await service.audit_record(user="notify", action="notify_sent", station_id=SITE_ID,
+                                       detail="raise notify_channel_failed to zhang via outbox (message m1, attempt 1): "
+                                              "written", result="sent")
+            await page.goto(base + "/audit")
+            created = page.locator('#audit tr.audit-row[data-action="create_user"]').first
+            await expect(created).to_be_visible()
+            action, detail = (await created.locator("td.audit-action").bounding_box(),
+                              await created.locator("td.audit-detail").bounding_box())
+            assert action["width"] >= 90 and detail["width"] >= 150, (action, detail)
+            site = page.locator('#audit tr.audit-row[data-action="notify_sent"]').first
+            await expect(site).to_contain_text("通知已送达")
+            await expect(site.locator('a[href="/stations/%s"]' % SITE_ID)).to_have_count(0)
+            await page.screenshot(path=str(tmp_path / "night-audit-phone.png"), full_page=True)
+            save_shot(tmp_path, "night-audit-phone.png")
             assert errors == [], errors
         finally:
             await browser.close()

@@ -99,7 +99,8 @@
       const w = words(a);
       body.append(el("tr", { class: "audit-row", "data-action": a.action }, [
         el("td", { class: "nowrap" }, [HK.time(a.ts, true)]), el("td", {}, [a.user]), el("td", { class: "audit-action" }, [w.action]),
-        el("td", {}, [a.station_id ? el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id]) : "–"]),
+        el("td", {}, [!a.station_id ? "–" : HK.isSite(a.station_id) ? HK.t("alarms.site")
+          : el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id])]),
         el("td", { class: "audit-detail" }, [w.detail]),
         el("td", {}, [el("span", { class: "pill " + resultClass(a.result) }, [resultText(a.result)])])]));
     }
