@@ -89,6 +89,7 @@ def _ack_render(request: web.Request, notifier: Any, info: dict[str, Any], done:
     value, lim = messages.value_and_limit(inc.get("value"), inc.get("lim"))
     return render.page(request, "ack.html", "ack.title", nav="", problem=None, done=done, token=request.match_info["token"],
                        station_id=info["station_id"], station_name=info["station_name"],
+                       is_site=info["station_id"] == SITE_ID,
                        alarm=messages.alarm_name(info["code"], lang), code=info["code"],
                        severity=inc.get("severity", ""), since=_local(inc.get("since_ts"), offset_h),
                        value=value, limit=lim, flaps=inc.get("flaps", 0), active=inc.get("state") == "open",

@@ -141,3 +141,26 @@ async def test_notifications_page_reads_for_the_night_shift(served: Any) -> None
     text = await (await client.get("/notifications")).text()
     assert "监控中心" in text and 'href="/stations/%s"' % SITE_ID not in text
     assert re.search(r'<td class="tta">\d+\.\d 分钟</td>', text)
+
+
+async def test_a_supervisor_alarm_notification_links_to_the_alarms_page(served: Any) -> None:
+    """The supervisor's own alarm (pseudo station `supervisor`) has no station page: its
+    notification and its acknowledgement page link to the alarms page, not /stations/supervisor."""
+    import json
+
+    from heatkeeper.supervisor.fleet_alarms import SITE_ID
+
+    client, svc, notifier = served
+    await svc.storage.record_alarm(SITE_ID, "notify_channel_failed", "major", True, time.time(), "wecom: timed out", 1.0)
+    await notifier.tick()
+    msgs = [m for m in await svc.storage.messages(10) if m["station_id"] == SITE_ID]
+    assert msgs and msgs[0]["state"] == "sent", msgs
+    body = json.loads(msgs[0]["body"])
+    assert body["fields"]["station_url"] == "http://127.0.0.1:8080/alarms", body["fields"]
+    assert "/stations/" not in json.dumps(body), body
+    assert body["fields"]["station_name"] == "监控中心（本系统）" and "监控中心" in msgs[0]["subject"], msgs[0]["subject"]
+    path = body["fields"]["ack_url"].split("127.0.0.1:8080", 1)[1]
+    text = await (await client.get(path)).text()
+    assert 'id="ack-button"' in text and 'href="/stations/%s"' % SITE_ID not in text
+    assert 'id="ack-station-link"' in text and 'href="/alarms"' in text
+    assert "(supervisor)" not in text
