@@ -164,3 +164,35 @@ async def test_a_supervisor_alarm_notification_links_to_the_alarms_page(served: 
     assert 'id="ack-button"' in text and 'href="/stations/%s"' % SITE_ID not in text
     assert 'id="ack-station-link"' in text and 'href="/alarms"' in text
     assert "(supervisor)" not in text
+
+
+@pytest.mark.browser
+async def test_notifications_page_reads_on_a_phone(served: Any, tmp_path: Any) -> None:
+    """At 390 x 844 in headless Chromium the message and the alarm keep a readable width (the
+    tables scroll in their box): they were squeezed to two characters a line."""
+    from playwright.async_api import async_playwright, expect
+
+    from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, save_shot
+    from .test_browser import login as browser_login
+
+    client, svc, notifier = served
+    await raised(svc, notifier)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            await browser_login(page, base, "vic", "view-pass-1")
+            await page.goto(base + "/notifications")
+            message = page.locator("#notify-messages tr.notify-row td").nth(4)
+            await expect(message).to_contain_text("上行消息被隔离")
+            alarm = page.locator("#notify-incidents tr[data-incident] td").nth(2)
+            assert (await message.bounding_box())["width"] >= 150
+            assert (await alarm.bounding_box())["width"] >= 120
+            assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390
+            await page.screenshot(path=str(tmp_path / "night-notifications-phone.png"), full_page=True)
+            save_shot(tmp_path, "night-notifications-phone.png")
+        finally:
+            await browser.close()
