@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..fleet_alarms import SITE_ID
 from . import auth, i18n
-from .common import CATALOGUES, SERVICE, SETTINGS, TEMPLATES, dumps, session
+from .common import CATALOGUES, SETTINGS, TEMPLATES, dumps, service, session
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -62,9 +62,8 @@ def static_url(request: web.Request, name: str) -> str:
 
 
 def _site_offset_h(request: web.Request) -> float:
-    """The site's UTC offset ([supervisor] utc_offset_h), 0 when the app runs without a service."""
-    svc = request.app.get(SERVICE)
-    return float(svc.config["supervisor"]["utc_offset_h"]) if svc is not None else 0.0
+    """The site's UTC offset ([supervisor] utc_offset_h)."""
+    return float(service(request).config["supervisor"]["utc_offset_h"])
 
 
 def page(request: web.Request, template: str, title_key: str, nav: str, status: int = 200,
