@@ -241,3 +241,37 @@ async def test_trends_do_not_plot_heating_off_as_zero_degrees(system: Any, tmp_p
             assert errors == [], errors
         finally:
             await browser.close()
+
+
+async def test_the_fleet_at_a_glance_on_a_phone(system: Any, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """At 390 x 844 the fleet row shows which station, its state, its coldest room and which alarm
+    without scrolling sideways: the alarm was off the right edge and the names four lines high.
+    Mode, outdoor, supply and last heard are on the station page (and the row at desktop size)."""
+    from playwright.async_api import async_playwright, expect
+
+    base, _service, _stations = system
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            await login(page, base, "oli", "oper-pass-1")
+            row = page.locator('#stations tr[data-station="arxan-02"]')
+            alarm = row.locator(".fleet-alarm")
+            await expect(alarm).to_contain_text("循环泵")
+            box = await row.locator("td").nth(6).bounding_box()  # the alarm's cell, readable and on screen
+            assert box["x"] + box["width"] <= 390 and box["width"] >= 90, box
+            comfort = await row.locator("td.comfort").bounding_box()
+            assert comfort["x"] + comfort["width"] <= 390, comfort
+            name = await row.locator("a.station-link").bounding_box()
+            assert name["width"] >= 85, name  # was 60: four lines a name
+            await page.screenshot(path=str(tmp_path / "night-fleet-phone.png"), full_page=True)
+            save_shot(tmp_path, "night-fleet-phone.png")
+            # at desktop size every column is there
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            await expect(row.locator("td").nth(4)).to_be_visible()
+            await expect(page.locator("#stations th").nth(7)).to_be_visible()
+        finally:
+            await browser.close()
