@@ -20,13 +20,15 @@ WORDS = {
            "what": "报警", "priority": "级别", "since": "开始", "value": "数值", "limit": "限值", "flaps": "反复出现",
            "times": "次", "detail": "详情", "page": "站点页面", "ack": "确认报警", "unacked": "未确认",
            "minutes": "分钟", "lasted": "持续", "cleared": "恢复时间", "acked_by": "已确认", "level": "通知第 {n} 人",
-           "digest_intro": "过去 24 小时的低优先级报警 {n} 条：", "test": "测试消息"},
+           "digest_intro": "过去 24 小时的低优先级报警 {n} 条：", "test": "测试消息",
+           "site": "监控中心（本系统）"},
     "en": {"raise": "ALARM", "escalate": "ESCALATED", "clear": "CLEARED", "digest": "Daily digest",
            "station": "Station", "what": "Alarm", "priority": "Priority", "since": "Since", "value": "Value",
            "limit": "limit", "flaps": "Came and went", "times": "times", "detail": "Detail", "page": "Station page",
            "ack": "Acknowledge", "unacked": "unacknowledged", "minutes": "min", "lasted": "Lasted",
            "cleared": "Cleared", "acked_by": "Acknowledged by", "level": "escalation step {n}",
-           "digest_intro": "{n} low-priority alarm(s) in the last 24 h:", "test": "Test message"},
+           "digest_intro": "{n} low-priority alarm(s) in the last 24 h:", "test": "Test message",
+           "site": "Supervisor (this site)"},
 }
 
 

@@ -322,8 +322,11 @@ class Notifier:
         person = self.people[pid]
         lang = person["language"] or self.n["language"]
         sid = inc["station_id"]
-        station_name = self.names.get(sid, sid)
-        station_url = "%s/stations/%s" % (self.n["base_url"], sid)
+        # the supervisor's own alarms name the supervisor, not its pseudo station id
+        station_name = messages.WORDS.get(lang, messages.WORDS["en"])["site"] if sid == SUPERVISOR_STATION \
+            else self.names.get(sid, sid)
+        # the supervisor's own alarms have no station page: their link opens the alarms page
+        station_url = "%s/%s" % (self.n["base_url"], "alarms" if sid == SUPERVISOR_STATION else "stations/" + sid)
         message_id = _id()
         ack_url = ""
         if kind != "clear":

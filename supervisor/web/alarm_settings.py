@@ -82,7 +82,7 @@ async def page(request: web.Request) -> web.Response:
 async def _page(request: web.Request, editable: bool, saved: bool = False, problems: str = "",
                 status: int = 200) -> web.Response:
     state = await _state(request)
-    rows = [{"key": k, "value": state["settings"][k], "file": state["file"][k], "unit": v[1], "low": v[2],
+    rows = [{"key": k, "value": state["settings"][k], "file": state["file"][k], "unit": v[1].replace("degC", "°C"), "low": v[2],
              "high": v[3], "changed": k in state["changed"]} for k, v in fas.NUMBERS.items()]
     priorities = [{"code": code, "key": code + "_priority", "value": state["settings"][code + "_priority"],
                    "file": state["file"][code + "_priority"], "changed": code + "_priority" in state["changed"]}

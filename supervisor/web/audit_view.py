@@ -10,6 +10,9 @@ Events (`event`, then the fields it carries besides the row's own):
   "change_password", "ack_alarm" (`code`), "create_user" (`target`, `role`), "update_user"
   (`target`, `role`, `password`, `disabled`), "delete_user" (`target`), "denied" (`request`),
   "daily_report" (`path` or `detail`).
+- "notify" (the notifier's rows): `stage` queued | sent | failed | attempt | suppressed (with `kind`,
+  `code`, `person`, `channel`; `attempt` and the channel's `detail` once tried), escalate (`code`,
+  `minutes`, `person`), ack (`code`, `by`, `after_s`), ack_link (`code`, `person`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ COMMAND_STAGES = {"command": "sent", "ack": "answer", "timeout": "timeout"}
 _DICT = re.compile(r"\{.*\}", re.S)
 _THROTTLED = re.compile(r"too many attempts \((?P<limit>\w+) limit\) from (?P<ip>\S+)")
 _SUMMARY = re.compile(r"(?P<n>\d+) refused or failed logins")
+# supervisor/notify/delivery.py and notifier.py, as they write them
+_NOTIFY_MSG = re.compile(r"^(?P<kind>\w+) (?P<code>\S*) to (?P<person>\S+) via (?P<channel>\S+)"
+                         r"(?: \(message \S+?(?:, attempt (?P<attempt>\d+))?\))?(?:: (?P<detail>.*))?$", re.S)
+_NOTIFY_ESCALATE = re.compile(r"^(?P<code>\S+) unacknowledged for (?P<min>[\d.]+) min: to (?P<person>\S+)$")
+_NOTIFY_ACK = re.compile(r"^(?P<code>\S+) acknowledged by (?P<by>\S+) after (?P<s>[\d.]+) s$")
+_NOTIFY_LINK = re.compile(r"^(?P<code>\S+) by (?P<person>\S+) \(message \S+\)$")
 
 
 def _args(text: str) -> tuple[dict[str, Any] | None, str]:
@@ -79,6 +88,31 @@ def describe(row: dict[str, Any]) -> dict[str, Any]:
         return {"event": "denied", "request": detail.partition(":")[0].strip()}
     if action == "daily_report":
         return {"event": "daily_report", "path": detail} if result == "ok" else {"event": "daily_report", "detail": detail}
+    if action.startswith("notify_"):
+        return _notify(action[7:], detail)
+    return {"event": "other"}
+
+
+def _notify(stage: str, detail: str) -> dict[str, Any]:
+    """A notifier row in words; "other" when its text is not one the notifier writes."""
+    if stage in ("queued", "sent", "failed", "attempt", "suppressed"):
+        m = _NOTIFY_MSG.match(detail)
+        if m:
+            out: dict[str, Any] = {"event": "notify", "stage": stage, "kind": m.group("kind"), "code": m.group("code"),
+                                   "person": m.group("person"), "channel": m.group("channel")}
+            if m.group("attempt"):
+                out["attempt"] = int(m.group("attempt"))
+            if m.group("detail") is not None:
+                out["detail"] = m.group("detail")
+            return out
+    elif stage == "escalate" and (m := _NOTIFY_ESCALATE.match(detail)):
+        return {"event": "notify", "stage": stage, "code": m.group("code"), "minutes": float(m.group("min")),
+                "person": m.group("person")}
+    elif stage == "ack" and (m := _NOTIFY_ACK.match(detail)):
+        return {"event": "notify", "stage": stage, "code": m.group("code"), "by": m.group("by"),
+                "after_s": float(m.group("s"))}
+    elif stage == "ack_link" and (m := _NOTIFY_LINK.match(detail)):
+        return {"event": "notify", "stage": stage, "code": m.group("code"), "person": m.group("person")}
     return {"event": "other"}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..fleet_alarms import SITE_ID
 from ..notify import links, messages
 from . import render, validation
 from .common import AUDIT_BUDGET, audit, json_response, now_ts, require, service
@@ -58,9 +59,12 @@ async def page(request: web.Request) -> web.Response:
     incidents = [{**i, "when": _local(i["since_ts"], offset_h), "acked": _local(i["acked_ts"], offset_h),
                   "alarm": messages.alarm_name(i["code"], lang),
                   "tta_min": None if i["tta_s"] is None else "%.1f" % (i["tta_s"] / 60.0)} for i in data["incidents"]]
+    for r in [*rows, *incidents]:  # the supervisor's own alarms have no station page
+        r["is_site"] = r.get("station_id") == SITE_ID
     tta = data["tta"]
     return render.page(request, "notifications.html", "notify.title", nav="notifications", enabled=notifier is not None,
                        rows=rows, incidents=incidents, failing=sorted(data["failing"].items()),
+                       tz="UTC%+g" % offset_h,
                        tta_n=tta["n"],
                        tta_median=None if tta.get("median_s") is None else "%.1f" % (tta["median_s"] / 60.0))
 
@@ -85,6 +89,7 @@ def _ack_render(request: web.Request, notifier: Any, info: dict[str, Any], done:
     value, lim = messages.value_and_limit(inc.get("value"), inc.get("lim"))
     return render.page(request, "ack.html", "ack.title", nav="", problem=None, done=done, token=request.match_info["token"],
                        station_id=info["station_id"], station_name=info["station_name"],
+                       is_site=info["station_id"] == SITE_ID,
                        alarm=messages.alarm_name(info["code"], lang), code=info["code"],
                        severity=inc.get("severity", ""), since=_local(inc.get("since_ts"), offset_h),
                        value=value, limit=lim, flaps=inc.get("flaps", 0), active=inc.get("state") == "open",

@@ -16,8 +16,9 @@ from aiohttp import web
 from heatkeeper.core.modes import MODE_NAMES
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..fleet_alarms import SITE_ID
 from . import auth, i18n
-from .common import CATALOGUES, SETTINGS, TEMPLATES, dumps, session
+from .common import CATALOGUES, SETTINGS, TEMPLATES, dumps, service, session
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -60,6 +61,11 @@ def static_url(request: web.Request, name: str) -> str:
     return str(request.app.router["static"].url_for(filename=name))
 
 
+def _site_offset_h(request: web.Request) -> float:
+    """The site's UTC offset ([supervisor] utc_offset_h)."""
+    return float(service(request).config["supervisor"]["utc_offset_h"])
+
+
 def page(request: web.Request, template: str, title_key: str, nav: str, status: int = 200,
          boot: dict[str, Any] | None = None, csrf: str | None = None, **context: Any) -> web.Response:
     """Render one page with the common frame; `boot` is extra data for the page's script."""
@@ -75,6 +81,8 @@ def page(request: web.Request, template: str, title_key: str, nav: str, status: 
         "role": current.role if current else None,
         "refresh_s": settings["refresh_s"],
         "mode_names": MODE_NAMES,  # telemetry's integer `mode` -> name
+        "site_id": SITE_ID,  # the pseudo station of the supervisor's own alarms: no station page
+        "utc_offset_h": _site_offset_h(request),  # the site's clock: the reports' days and hours
     }
     boot_data.update(boot or {})
     html = request.app[TEMPLATES].get_template(template).render(

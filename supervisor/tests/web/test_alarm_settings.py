@@ -22,6 +22,10 @@ async def test_viewers_see_the_settings_and_cannot_change_them(client: TestClien
     assert page.status == 200
     text = await page.text()
     assert 'name="offline_after_s" value="300"' in text and "fas-save" not in text
+    # units and ranges as an operator reads them: °C, not the file's "degC"; 30 days of seconds
+    # as 2592000, not "2.592e+06"
+    assert "degC" not in text and "18 &ndash; 35 °C" in text.replace("–", "&ndash;")
+    assert "e+06" not in text and "2592000 s" in text
     data = json.loads(await (await client.get("/api/alarm-settings")).text())
     assert data["settings"]["offline_after_s"] == 300.0 and data["numbers"]["offline_after_s"] == ["s", 30.0, 86400.0]
     resp = await client.post("/api/alarm-settings", headers={"X-CSRF-Token": csrf}, json={"offline_after_s": 60})

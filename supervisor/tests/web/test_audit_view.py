@@ -66,3 +66,40 @@ async def test_the_api_serves_each_row_with_its_event(client: Any, service: Any)
     assert mine[0]["words"] == {"event": "command", "stage": "sent", "kind": "set_room_setpoint", "command_id": "c42",
                                 "args": {"room_setpoint_c": 21.0}, "lease_s": 3600.0}
     assert all("words" in r for r in rows)
+
+
+def test_notification_rows_in_words() -> None:
+    """The notifier's rows (as delivery.py and notifier.py write them) are events the page can say
+    in the reader's language; they were "other": "Other" with no detail in Chinese."""
+    from heatkeeper.supervisor.web import i18n
+
+    sent = audit_view.describe(row("notify_sent", "raise makeup_leak_rate to duty-zhang via outbox (message 3807c55c7c28eba4, "
+                                   "attempt 1): written to /tmp/demo/notify-outbox.jsonl", "sent"))
+    assert sent == {"event": "notify", "stage": "sent", "kind": "raise", "code": "makeup_leak_rate",
+                    "person": "duty-zhang", "channel": "outbox", "attempt": 1,
+                    "detail": "written to /tmp/demo/notify-outbox.jsonl"}
+    queued = audit_view.describe(row("notify_queued", "raise valve_shut_rising to duty-zhang via outbox "
+                                     "(message 25715c2e6d62ad5f)", "level 0"))
+    assert queued == {"event": "notify", "stage": "queued", "kind": "raise", "code": "valve_shut_rising",
+                      "person": "duty-zhang", "channel": "outbox"}
+    failed = audit_view.describe(row("notify_failed", "clear pump1_fault to li via wecom (message m1, attempt 4): "
+                                     "HTTP 502", "failed"))
+    assert failed["stage"] == "failed" and failed["detail"] == "HTTP 502" and failed["attempt"] == 4
+    assert audit_view.describe(row("notify_attempt", "raise pump1_fault to li via smtp (message m2, attempt 2): "
+                                   "timed out", "retry"))["stage"] == "attempt"
+    assert audit_view.describe(row("notify_suppressed", "raise pump1_fault to li via smtp", "dup")) == {
+        "event": "notify", "stage": "suppressed", "kind": "raise", "code": "pump1_fault", "person": "li",
+        "channel": "smtp"}
+    assert audit_view.describe(row("notify_escalate", "makeup_leak_rate unacknowledged for 15 min: to wang",
+                                   "level 1")) == {"event": "notify", "stage": "escalate", "code": "makeup_leak_rate",
+                                                   "minutes": 15.0, "person": "wang"}
+    assert audit_view.describe(row("notify_ack", "makeup_leak_rate acknowledged by oli after 174 s", "ok")) == {
+        "event": "notify", "stage": "ack", "code": "makeup_leak_rate", "by": "oli", "after_s": 174.0}
+    assert audit_view.describe(row("notify_ack_link", "makeup_leak_rate by zhang (message m3)", "ok")) == {
+        "event": "notify", "stage": "ack_link", "code": "makeup_leak_rate", "person": "zhang"}
+    # a form this version does not know stays "other"
+    assert audit_view.describe(row("notify_sent", "something new", "sent")) == {"event": "other"}
+    cats = i18n.load_catalogues()
+    for stage in ("queued", "sent", "failed", "attempt", "suppressed", "escalate", "ack", "ack_link"):
+        for lang in ("en", "zh"):
+            assert "audit.ev.notify_" + stage in cats[lang], (lang, stage)

@@ -116,3 +116,83 @@ async def test_without_notifier_the_pages_say_so(client: TestClient) -> None:
     assert (await (await client.get("/api/notifications")).json())["enabled"] is False
     resp = await client.get("/ack/anything.at-all")
     assert resp.status == 404 and "ack-problem" in await resp.text()
+
+
+async def test_notifications_page_reads_for_the_night_shift(served: Any) -> None:
+    """The supervisor's own alarm names the supervisor, not a dead /stations/supervisor link; the
+    time to acknowledge carries its unit; the times say their time zone (the site's, UTC+8 by
+    default, while the browser's pages show the browser's)."""
+    from heatkeeper.supervisor.fleet_alarms import SITE_ID
+
+    client, svc, notifier = served
+    path = await raised(svc, notifier)
+    await client.post(path)  # acknowledged: the incident has its time to acknowledge
+    await svc.storage.record_alarm(SITE_ID, "notify_channel_failed", "major", True, time.time(), "wecom: timed out", 1.0)
+    await notifier.tick()
+    csrf = await login(client, "vic")
+    await client.post("/lang/en", data={"csrf": csrf, "next": "/notifications"})
+    text = await (await client.get("/notifications")).text()
+    assert 'data-incident' in text and "Notification channel failing" in text
+    assert 'href="/stations/%s"' % SITE_ID not in text
+    assert "Supervisor (this site)" in text
+    assert re.search(r'<td class="tta">\d+\.\d min</td>', text), text[text.find("notify-incidents"):][:3000]
+    assert "Time (UTC+8)" in text
+    await client.post("/lang/zh", data={"csrf": csrf, "next": "/notifications"})
+    text = await (await client.get("/notifications")).text()
+    assert "监控中心" in text and 'href="/stations/%s"' % SITE_ID not in text
+    assert re.search(r'<td class="tta">\d+\.\d 分钟</td>', text)
+
+
+async def test_a_supervisor_alarm_notification_links_to_the_alarms_page(served: Any) -> None:
+    """The supervisor's own alarm (pseudo station `supervisor`) has no station page: its
+    notification and its acknowledgement page link to the alarms page, not /stations/supervisor."""
+    import json
+
+    from heatkeeper.supervisor.fleet_alarms import SITE_ID
+
+    client, svc, notifier = served
+    await svc.storage.record_alarm(SITE_ID, "notify_channel_failed", "major", True, time.time(), "wecom: timed out", 1.0)
+    await notifier.tick()
+    msgs = [m for m in await svc.storage.messages(10) if m["station_id"] == SITE_ID]
+    assert msgs and msgs[0]["state"] == "sent", msgs
+    body = json.loads(msgs[0]["body"])
+    assert body["fields"]["station_url"] == "http://127.0.0.1:8080/alarms", body["fields"]
+    assert "/stations/" not in json.dumps(body), body
+    assert body["fields"]["station_name"] == "监控中心（本系统）" and "监控中心" in msgs[0]["subject"], msgs[0]["subject"]
+    path = body["fields"]["ack_url"].split("127.0.0.1:8080", 1)[1]
+    text = await (await client.get(path)).text()
+    assert 'id="ack-button"' in text and 'href="/stations/%s"' % SITE_ID not in text
+    assert 'id="ack-station-link"' in text and 'href="/alarms"' in text
+    assert "(supervisor)" not in text
+
+
+@pytest.mark.browser
+async def test_notifications_page_reads_on_a_phone(served: Any, tmp_path: Any) -> None:
+    """At 390 x 844 in headless Chromium the message and the alarm keep a readable width (the
+    tables scroll in their box): they were squeezed to two characters a line."""
+    from playwright.async_api import async_playwright, expect
+
+    from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, save_shot
+    from .test_browser import login as browser_login
+
+    client, svc, notifier = served
+    await raised(svc, notifier)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = await ctx.new_page()
+            await browser_login(page, base, "vic", "view-pass-1")
+            await page.goto(base + "/notifications")
+            message = page.locator("#notify-messages tr.notify-row td").nth(4)
+            await expect(message).to_contain_text("上行消息被隔离")
+            alarm = page.locator("#notify-incidents tr[data-incident] td").nth(2)
+            assert (await message.bounding_box())["width"] >= 150
+            assert (await alarm.bounding_box())["width"] >= 120
+            assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390
+            await page.screenshot(path=str(tmp_path / "night-notifications-phone.png"), full_page=True)
+            save_shot(tmp_path, "night-notifications-phone.png")
+        finally:
+            await browser.close()

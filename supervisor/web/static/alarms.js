@@ -7,7 +7,7 @@
 
 
   async function ack(a) {
-    const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: HK.alarmName(a.code), station: a.station_id })], HK.t("alarms.ack"));
+    const ok = await HK.confirm(HK.t("alarms.ack_title"), [HK.t("alarms.ack_text", { code: HK.alarmName(a.code), station: HK.isSite(a.station_id) ? HK.t("alarms.site") : a.station_id })], HK.t("alarms.ack"));
     if (!ok) return;
     const r = await HK.api("POST", "/api/alarms/ack", { station_id: a.station_id, code: a.code });
     if (!r.ok) { HK.toast(HK.t("alarms.ack_failed", { reason: r.data.reason || r.status }), "bad"); return; }
@@ -30,7 +30,8 @@
       else ackCell = el("span", { class: "muted" }, [HK.t("alarms.unacked")]);
       body.append(el("tr", { class: "alarm-row", "data-station": a.station_id, "data-code": a.code }, [
         el("td", {}, [el("span", { class: "pill " + HK.sevClass(a.severity) }, [HK.t("sev." + (a.severity || "alarm"))])]),
-        el("td", {}, [el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id])]),
+        el("td", {}, [HK.isSite(a.station_id) ? el("span", { class: "site-alarm" }, [HK.t("alarms.site")])
+          : el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id])]),
         el("td", {}, [el("strong", {}, [HK.alarmName(a.code)]),
           HK.alarmEvidence(a) ? el("div", { class: "evidence" }, [HK.alarmEvidence(a)]) : null,
           HK.alarmText(a) ? el("div", { class: "sub" }, [HK.alarmText(a)]) : null]),

@@ -68,6 +68,15 @@
       detail = w.target;
     } else if (w.event === "denied") {
       detail = w.request || "";
+    } else if (w.event === "notify") {
+      const alarm = HK.alarmName(w.code);
+      if (w.stage === "escalate") detail = HK.t("audit.d.notify_escalate", { alarm: alarm, dur: HK.dur(w.minutes * 60), person: w.person });
+      else if (w.stage === "ack") detail = HK.t("audit.d.notify_ack", { alarm: alarm, by: w.by, dur: HK.dur(w.after_s) });
+      else if (w.stage === "ack_link") detail = HK.t("audit.d.notify_link", { alarm: alarm, person: w.person });
+      else {
+        detail = HK.t("audit.d.notify", { kind: known("notify.kind." + w.kind, w.kind), alarm: alarm, person: w.person, channel: w.channel });
+        if (w.detail && HK.lang === "en") detail += " — " + w.detail;  /* the channel's own words, English */
+      }
     } else if (w.event === "daily_report") {
       detail = w.path ? HK.t("audit.d.path", { path: w.path }) : (HK.lang === "en" ? w.detail || "" : "");
     }
@@ -90,7 +99,8 @@
       const w = words(a);
       body.append(el("tr", { class: "audit-row", "data-action": a.action }, [
         el("td", { class: "nowrap" }, [HK.time(a.ts, true)]), el("td", {}, [a.user]), el("td", { class: "audit-action" }, [w.action]),
-        el("td", {}, [a.station_id ? el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id]) : "–"]),
+        el("td", {}, [!a.station_id ? "–" : HK.isSite(a.station_id) ? HK.t("alarms.site")
+          : el("a", { href: "/stations/" + encodeURIComponent(a.station_id) }, [a.station_id])]),
         el("td", { class: "audit-detail" }, [w.detail]),
         el("td", {}, [el("span", { class: "pill " + resultClass(a.result) }, [resultText(a.result)])])]));
     }

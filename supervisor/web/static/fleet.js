@@ -24,7 +24,7 @@
 
   function row(v) {
     const vals = v.values;
-    const supply = HK.fmt(vals.secondary_supply_temp_c, 1), sp = HK.fmt(vals.supply_setpoint_c, 1);
+    const supply = HK.fmt(vals.secondary_supply_temp_c, 1, "°C"), sp = HK.setpoint(vals.supply_setpoint_c);
     const comfort = HK.comfortClass(v.room_min_c);
     /* Which alarms, not only how many: the worst by name, how many more, each with its evidence on hover. */
     const named = Array.isArray(v.raw.alarms) ? v.raw.alarms : [];
@@ -41,7 +41,7 @@
         el("div", { class: "sub" }, [v.id + (v.city ? " · " + v.city : "")])]),
       el("td", {}, [HK.modeName(v.mode)]),
       el("td", { class: "num" }, [HK.fmt(vals.outdoor_temp_c, 1, "°C")]),
-      el("td", { class: "num" }, [supply + " / " + sp + " °C"]),
+      el("td", { class: "num" }, [supply + " / " + sp]),
       el("td", { class: "num comfort comfort-" + comfort, title: HK.t("fleet.comfort_hint") }, [
         v.room_min_c === null ? "–" : HK.fmt(v.room_min_c, 1, "°C"),
         v.groups_below ? el("div", { class: "sub" }, [HK.t("fleet.groups_below", { n: v.groups_below })]) : null]),

@@ -38,8 +38,33 @@
   HK.fmt = function (v, digits, unit) {
     const n = HK.num(v);
     if (n === null) return "–";
-    return n.toFixed(digits === undefined ? 1 : digits) + (unit ? " " + unit : "");
+    const text = n.toFixed(digits === undefined ? 1 : digits);
+    return (/^-0(\.0*)?$/.test(text) ? text.slice(1) : text) + (unit ? " " + unit : "");  /* never "-0.0" */
   };
+  /* The station's final supply setpoint: 0 is the station's "heating off" (valve driven shut:
+     not heating, tripped or no flow), never a target of 0 degC. */
+  HK.setpoint = function (v) {
+    return HK.num(v) === 0 ? HK.t("common.heating_off") : HK.fmt(v, 1, "°C");
+  };
+  /* Hours as a report states them: under an hour in minutes (a quarter hour below the floor is
+     "15 min", not "0.0" h), from an hour on in hours. */
+  HK.hours = function (h) {
+    const n = HK.num(h);
+    if (n === null || n <= 0 || n >= 1) return HK.fmt(n === null ? n : Math.max(0, n), 1);
+    return HK.t("common.dur_min", { n: Math.max(1, Math.round(n * 60)) });
+  };
+  /* The site's clock ([supervisor] utc_offset_h): the reports' days and hours are the site's,
+     whatever zone the browser is in. siteDate(ts) is a Date whose getUTC* read the site's time. */
+  HK.siteOffsetS = (HK.num(boot.utc_offset_h) || 0) * 3600;
+  HK.siteDate = function (ts) { return new Date((ts + HK.siteOffsetS) * 1000); };
+  HK.siteTime = function (ts, withDate) {
+    if (!HK.num(ts)) return "–";
+    const d = HK.siteDate(ts);
+    const hm = HK.pad(d.getUTCHours()) + ":" + HK.pad(d.getUTCMinutes());
+    return withDate ? d.getUTCFullYear() + "-" + HK.pad(d.getUTCMonth() + 1) + "-" + HK.pad(d.getUTCDate()) + " " + hm : hm;
+  };
+  /* The supervisor's own alarms (pseudo station boot.site_id) have no station page. */
+  HK.isSite = function (sid) { return sid === boot.site_id; };
   HK.pad = function (n) { return (n < 10 ? "0" : "") + n; };
   HK.time = function (ts, withDate) {
     if (!HK.num(ts)) return "–";
@@ -272,9 +297,32 @@
    limit where the alarm row carries them, and how long it has been active. */
 (function () {
   const HK = window.HK;
+  /* What an alarm's recorded value is: its unit, or null where the value is no reading (a pump's
+     number, a flag): core/station.py and supervisor/fleet_alarms.py say what each one records. */
+  const UNITS = {
+    secondary_overtemp: "°C", supply_deviation_high: "°C", supply_deviation_low: "°C", valve_open_no_rise: "°C",
+    valve_shut_rising: "°C", pump_dry_run: "kPa", pressure_high: "kPa", pressure_low: "kPa", startup_fill_timeout: "kPa",
+    tank_level_low: "%", tank_level_low_low: "%", valve_position_mismatch: "%", makeup_leak_rate: "l/h",
+    makeup_long_run: "m³", pumps_all_failed: null, pump1_fault: null, pump2_fault: null, makeup_pump_fault: null,
+    safe_mode: null, station_offline: "s", station_clock_off: "s", collector_stale: "s", collector_dead: "s",
+    collector_coverage_low: "%", comfort_below_floor: "°C", comfort_overheating: "°C", heating_outage: "kW",
+    group_without_collector: "", notify_channel_failed: null
+  };
+  const SENSOR_UNITS = [["_c", "°C"], ["_kpa", "kPa"], ["_pct", "%"], ["_kw", "kW"], ["_m3h", "m³/h"]];
+  function alarmUnit(a) {
+    if (a.unit) return String(a.unit).replace("degC", "°C");
+    const code = String(a.code || "");
+    if (Object.prototype.hasOwnProperty.call(UNITS, code)) return UNITS[code];
+    if (code.indexOf("sensor_") === 0) {
+      for (const su of SENSOR_UNITS) if (code.slice(-su[0].length) === su[0]) return su[1];
+    }
+    return "";
+  }
   HK.alarmEvidence = function (a) {
+    const u = alarmUnit(a);
+    if (u === null) return "";
     const value = HK.num(a.value), limit = HK.num(a.limit);
-    const unit = a.unit ? " " + String(a.unit).replace("degC", "°C") : "";
+    const unit = u ? " " + u : "";
     if (value !== null && limit !== null) return HK.t("alarms.evidence", { value: HK.fmt(value, 1) + unit, limit: HK.fmt(limit, 1) + unit });
     if (value !== null) return HK.t("alarms.evidence_value", { value: HK.fmt(value, 1) + unit });
     return "";

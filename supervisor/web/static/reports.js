@@ -6,14 +6,16 @@
   const el = HK.el;
   const DAY = 86400;
 
-  function isoDate(d) { return d.getFullYear() + "-" + HK.pad(d.getMonth() + 1) + "-" + HK.pad(d.getDate()); }
-  /* Local midnight of an ISO date typed as YYYY-MM-DD (the pickers are text: the browser's own
+  /* Dates and hours are the site's ([supervisor] utc_offset_h, as the supervisor cuts the
+     daily report), not the browser's zone. */
+  function isoDate(ts) { const d = HK.siteDate(ts); return d.getUTCFullYear() + "-" + HK.pad(d.getUTCMonth() + 1) + "-" + HK.pad(d.getUTCDate()); }
+  /* The site's midnight of an ISO date typed as YYYY-MM-DD (the pickers are text: the browser's own
      date input shows the US format beside the ISO dates of every table); NaN when it is not one. */
   function dayStart(text) {
     const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$/.exec(text || "");
     if (!m) return NaN;
-    const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-    return d.getMonth() === Number(m[2]) - 1 && d.getDate() === Number(m[3]) ? d.getTime() / 1000 : NaN;
+    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+    return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]) ? d.getTime() / 1000 - HK.siteOffsetS : NaN;
   }
   function unitOf(field) { return /_temp_c$/.test(field) ? "°C" : ""; }
   function empty(body, cols, key) { body.append(el("tr", {}, [el("td", { colspan: String(cols), class: "muted" }, [HK.t(key)])])); }
@@ -38,8 +40,8 @@
     for (const s of rep.stations || []) {
       const over = s.outages_over_limit || [];
       sb.append(el("tr", {}, [el("td", {}, [el("a", { href: "/stations/" + encodeURIComponent(s.station_id) }, [s.name || s.station_id])]),
-        el("td", { class: "num" + (s.hours_below_floor > 0 ? " comfort-bad" : "") }, [HK.fmt(s.hours_below_floor, 1)]),
-        el("td", { class: "num" }, [HK.fmt(s.outage_hours, 1)]), el("td", { class: "num" }, [HK.fmt(s.longest_outage_h, 1)]),
+        el("td", { class: "num" + (s.hours_below_floor > 0 ? " comfort-bad" : "") }, [HK.hours(s.hours_below_floor)]),
+        el("td", { class: "num" }, [HK.hours(s.outage_hours)]), el("td", { class: "num" }, [HK.hours(s.longest_outage_h)]),
         el("td", {}, [over.length ? el("span", { class: "pill pill-bad" }, [String(over.length) + " × > " + rep.outage_h + " h"]) : HK.t("reports.none")]),
         el("td", { class: "num" + (s.data_gap_hours > 0.05 ? " gap-bad" : "") }, [HK.fmt(s.data_gap_hours, 1),
           HK.num(s.period_hours) !== null ? el("div", { class: "sub" }, [HK.t("reports.of_period", { h: HK.fmt(s.period_hours, 1) })]) : null])]));
@@ -49,7 +51,7 @@
     for (const g of rep.groups || []) {
       gb.append(el("tr", {}, [el("td", {}, [g.station_id]), el("td", {}, [g.group]), el("td", { class: "num" }, [String(g.collectors)]),
         el("td", { class: "num comfort comfort-" + HK.comfortClass(HK.num(g.min_temp_c)) }, [HK.fmt(g.min_temp_c, 1, "°C")]),
-        el("td", { class: "num" }, [HK.fmt(g.mean_temp_c, 1, "°C")]), el("td", { class: "num" }, [HK.fmt(g.hours_below_floor, 1)]),
+        el("td", { class: "num" }, [HK.fmt(g.mean_temp_c, 1, "°C")]), el("td", { class: "num" + (g.hours_below_floor > 0 ? " comfort-bad" : "") }, [HK.hours(g.hours_below_floor)]),
         el("td", {}, [(g.failed_days || []).join(", ") || HK.t("reports.none")])]));
     }
     if (!(rep.groups || []).length) empty(gb, 7, "reports.no_rooms");
@@ -85,7 +87,7 @@
     const has = function (h) { return fields.some(function (f) { return HK.num((hourly[f] || [])[h]) !== null; }); };
     const hours = rep.hours_ts || [];
     const withData = hours.filter(function (_ts, h) { return has(h); }).length;
-    const span = HK.time(rep.t0_ts, true).slice(0, 16) + " – " + HK.time(rep.t1_ts, true).slice(0, 16);
+    const span = HK.siteTime(rep.t0_ts, true) + " – " + HK.siteTime(rep.t1_ts, true);
     if (!withData) {
       out.append(el("p", { class: "alert alert-warn daily-empty" }, [HK.t("reports.daily_none", { station: s.name || s.station_id, window: span })]));
       return;
@@ -95,8 +97,7 @@
       return el("th", { class: "num" }, [HK.t("field." + f) + (unitOf(f) ? " " + unitOf(f) : "")]); })));
     const body = el("tbody");
     hours.forEach(function (ts, h) {
-      const d = new Date(ts * 1000);
-      const when = el("td", { class: "nowrap" }, [HK.pad(d.getMonth() + 1) + "-" + HK.pad(d.getDate()) + " " + HK.pad(d.getHours()) + ":00"]);
+      const when = el("td", { class: "nowrap" }, [HK.siteTime(ts, true).slice(5)]);
       const cells = has(h) ? fields.map(function (f) { return el("td", { class: "num" }, [HK.fmt((hourly[f] || [])[h], 1)]); })
         : [el("td", { class: "muted no-data", colspan: String(fields.length) }, [HK.t("trends.no_data")])];
       body.append(el("tr", {}, [when].concat(cells)));
@@ -120,11 +121,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    const today = new Date();
-    document.getElementById("c-to").value = isoDate(today);
-    document.getElementById("c-from").value = isoDate(new Date(today.getTime() - 6 * DAY * 1000));
-    document.getElementById("d-date").value = isoDate(today);
-    document.getElementById("d-hour").value = today.getHours() >= 17 ? "17" : "9";
+    const now = Date.now() / 1000;
+    document.getElementById("c-to").value = isoDate(now);
+    document.getElementById("c-from").value = isoDate(now - 6 * DAY);
+    document.getElementById("d-date").value = isoDate(now);
+    document.getElementById("d-hour").value = HK.siteDate(now).getUTCHours() >= 17 ? "17" : "9";
     document.getElementById("c-run").addEventListener("click", compliance);
     document.getElementById("d-run").addEventListener("click", daily);
     document.getElementById("d-station").addEventListener("change", function () { if (dailyReport) drawDaily(); });

@@ -40,7 +40,7 @@
     setText("d-s-sup-t", HK.fmt(sup2, 1, "°C"));
     setText("d-s-sup-p", HK.fmt(v("secondary_supply_pressure_kpa"), 0, "kPa"));
     const sp = v("supply_setpoint_c");
-    setText("d-s-sup-sp", sp === null ? "" : HK.t("dia.setpoint", { v: HK.fmt(sp, 1, "°C") }));
+    setText("d-s-sup-sp", sp === null ? "" : HK.t("dia.setpoint", { v: HK.setpoint(sp) }));
     drawDiagramLease();
     setText("d-s-ret-t", HK.fmt(v("secondary_return_temp_c"), 1, "°C"));
     setText("d-s-ret-p", HK.fmt(v("secondary_return_pressure_kpa"), 0, "kPa"));
@@ -145,7 +145,7 @@
   function drawFacts() {
     const box = HK.clear(document.getElementById("facts"));
     const add = function (node) { if (node) box.append(node); };
-    add(fact(HK.t("fact.supply_setpoint"), HK.fmt(v("supply_setpoint_c"), 1, "°C"), "fact-supply-sp"));
+    add(fact(HK.t("fact.supply_setpoint"), HK.setpoint(v("supply_setpoint_c")), "fact-supply-sp"));
     add(fact(HK.t("fact.curve_setpoint"), HK.fmt(v("chain_setpoint_c"), 1, "°C")));
     const trim = v("room_trim_k"), low = v("room_low_c");
     if (trim !== null) {

@@ -73,7 +73,7 @@
     let lo = Infinity, hi = -Infinity, points = 0;
     for (const s of series) {
       if ((s.axis || 1) !== axis) continue;
-      for (const p of s.data) { if (p[0] < t0 || p[0] > t1) continue; lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); points++; }
+      for (const p of s.data) { if (p[0] < t0 || p[0] > t1 || p[1] === null) continue; lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); points++; }
     }
     if (floor !== undefined && points) { lo = Math.min(lo, floor - 1); hi = Math.max(hi, floor + 1); }
     const pad = (hi - lo) * 0.08 || 1;
@@ -133,6 +133,7 @@
       const ys = s.axis === 2 ? y2 : y;
       for (const p of s.data) {
         if (p[0] < t0 || p[0] > t1) continue;
+        if (p[1] === null) { if (run === 1) d += "h0.01"; prev = null; run = 0; continue; }  /* a break */
         const move = prev === null || p[0] - prev > gapS;
         if (move && run === 1) d += "h0.01";  /* a lone sample: a dot (round caps) */
         run = move ? 1 : run + 1;
@@ -167,7 +168,7 @@
       for (const s of series) {
         let best = null;
         for (const p of s.data) if (best === null || Math.abs(p[0] - ts) < Math.abs(best[0] - ts)) best = p;
-        if (best && Math.abs(best[0] - ts) < (t1 - t0) / 50) lines.push(s.label + ": " + HK.fmt(best[1], 1));
+        if (best && Math.abs(best[0] - ts) < (t1 - t0) / 50) lines.push(s.label + ": " + (best[1] === null ? HK.t("common.heating_off") : HK.fmt(best[1], 1)));
       }
       tip.textContent = lines.join("  ·  ");
       tip.hidden = false;
@@ -246,6 +247,10 @@
       return load();
     }
     for (const f in r.data.data || {}) r.data.data[f] = onClock(r.data.data[f]);
+    /* a final supply setpoint of 0 is the station's "heating off", not a target of 0 degC: a break in its line */
+    if (r.data.data && r.data.data.supply_setpoint_c) {
+      r.data.data.supply_setpoint_c = r.data.data.supply_setpoint_c.map(function (p) { return [p[0], p[1] === 0 ? null : p[1]]; });
+    }
     if (rooms.ok) for (const g in rooms.data.groups || {}) rooms.data.groups[g] = onClock(rooms.data.groups[g]);
     document.getElementById("sim-clock").hidden = !clock;
     if (clock) document.getElementById("sim-clock").textContent = HK.t("trends.sim_clock", { k: clock.scale, start: HK.time(clock.wall_ts, true) });
