@@ -90,7 +90,7 @@ def test_missing_data_is_a_gap_before_the_first_and_after_the_last_message() -> 
     assert out["period_hours"] == pytest.approx(6 * 24 + 12)
     assert out["data_gap_hours"] == pytest.approx(6 * 24 + 12 - 0.25)
     # a gap in the middle, and a report of the past (now after t1)
-    rows = [("pump1_running", DAY0 + i * 300, 1, 1.0, 1.0, 1.0) for i in range(288) if not 100 <= i < 112]
+    rows = [("pump1_running", int(DAY0) + i * 300, 1, 1.0, 1.0, 1.0) for i in range(288) if not 100 <= i < 112]
     out = reports.outages(rows, DAY0, DAY0 + 86400, 24.0, now_ts=DAY0 + 10 * 86400)
     assert out["data_gap_hours"] == pytest.approx(1.0) and out["data_hours"] == pytest.approx(23.0)
     assert reports.outages([], DAY0, DAY0 + 86400, 24.0)["data_gap_hours"] == pytest.approx(24.0)

@@ -24,6 +24,13 @@ from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot,
 pytestmark = pytest.mark.browser
 
 
+
+async def box(locator: Any) -> dict[str, float]:
+    """The element's bounding box (it must be rendered)."""
+    rect = await locator.bounding_box()
+    assert rect is not None, locator
+    return dict(rect)
+
 async def test_night_shift_reads_what_it_means(system: Any, tmp_path: Path) -> None:  # noqa: F811 - the fixture
     from playwright.async_api import async_playwright, expect
 
@@ -160,11 +167,11 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
             await page.goto(base + "/stations/arxan-02")
             alarm = page.locator('#st-alarms tr.alarm-row[data-code="pump1_fault"]')
             await expect(alarm).to_be_visible()
-            alarms_top = (await page.locator("#st-alarms").bounding_box())["y"]
-            diagram_top = (await page.locator(".diagram").bounding_box())["y"]
+            alarms_top = (await box(page.locator("#st-alarms")))["y"]
+            diagram_top = (await box(page.locator(".diagram")))["y"]
             assert alarms_top < diagram_top, (alarms_top, diagram_top)
             assert alarms_top < 844, alarms_top  # on the first screen
-            name = await alarm.locator("td").first.bounding_box()
+            name = await box(alarm.locator("td").first)
             assert name["width"] >= 150, name
             await page.screenshot(path=str(tmp_path / "night-station-phone.png"), full_page=True)
             save_shot(tmp_path, "night-station-phone.png")
@@ -172,7 +179,7 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
             await page.goto(base + "/alarms")
             row = page.locator('#alarms tr.alarm-row[data-station="arxan-02"][data-code="pump1_fault"]')
             await expect(row).to_be_visible()
-            cell = await row.locator("td").nth(2).bounding_box()
+            cell = await box(row.locator("td").nth(2))
             assert cell["width"] >= 150, cell
             assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390  # the table scrolls in its box
             await page.screenshot(path=str(tmp_path / "night-alarms-phone.png"), full_page=True)
@@ -187,8 +194,8 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
             await page.goto(base + "/audit")
             created = page.locator('#audit tr.audit-row[data-action="create_user"]').first
             await expect(created).to_be_visible()
-            action, detail = (await created.locator("td.audit-action").bounding_box(),
-                              await created.locator("td.audit-detail").bounding_box())
+            action, detail = (await box(created.locator("td.audit-action")),
+                              await box(created.locator("td.audit-detail")))
             assert action["width"] >= 90 and detail["width"] >= 150, (action, detail)
             site = page.locator('#audit tr.audit-row[data-action="notify_sent"]').first
             await expect(site).to_contain_text("通知已送达")
@@ -261,11 +268,11 @@ async def test_the_fleet_at_a_glance_on_a_phone(system: Any, tmp_path: Path) -> 
             row = page.locator('#stations tr[data-station="arxan-02"]')
             alarm = row.locator(".fleet-alarm")
             await expect(alarm).to_contain_text("循环泵")
-            box = await row.locator("td").nth(6).bounding_box()  # the alarm's cell, readable and on screen
-            assert box["x"] + box["width"] <= 390 and box["width"] >= 90, box
-            comfort = await row.locator("td.comfort").bounding_box()
+            cell = await box(row.locator("td").nth(6))  # the alarm's cell, readable and on screen
+            assert cell["x"] + cell["width"] <= 390 and cell["width"] >= 90, cell
+            comfort = await box(row.locator("td.comfort"))
             assert comfort["x"] + comfort["width"] <= 390, comfort
-            name = await row.locator("a.station-link").bounding_box()
+            name = await box(row.locator("a.station-link"))
             assert name["width"] >= 85, name  # was 60: four lines a name
             await page.screenshot(path=str(tmp_path / "night-fleet-phone.png"), full_page=True)
             save_shot(tmp_path, "night-fleet-phone.png")

@@ -19,6 +19,12 @@ from heatkeeper.supervisor.web import create_app
 from .conftest import PASSWORDS, WEB_CONFIG, login
 
 
+async def box(locator: Any) -> dict[str, float]:
+    """The element's bounding box (it must be rendered)."""
+    rect = await locator.bounding_box()
+    assert rect is not None, locator
+    return dict(rect)
+
 def notify_cfg(tmp_path: Any) -> dict[str, Any]:
     return sup_config.validate({
         "supervisor": {"data_dir": str(tmp_path / "sup")},
@@ -189,8 +195,8 @@ async def test_notifications_page_reads_on_a_phone(served: Any, tmp_path: Any) -
             message = page.locator("#notify-messages tr.notify-row td").nth(4)
             await expect(message).to_contain_text("上行消息被隔离")
             alarm = page.locator("#notify-incidents tr[data-incident] td").nth(2)
-            assert (await message.bounding_box())["width"] >= 150
-            assert (await alarm.bounding_box())["width"] >= 120
+            assert (await box(message))["width"] >= 150
+            assert (await box(alarm))["width"] >= 120
             assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390
             await page.screenshot(path=str(tmp_path / "night-notifications-phone.png"), full_page=True)
             save_shot(tmp_path, "night-notifications-phone.png")
