@@ -69,6 +69,19 @@ from .valve_loop import ValveLoop
 
 SNAPSHOT_VERSION = 1
 
+# Each piece and the settings sections it is built from: reconfigure() builds a piece anew only
+# when one of its sections changed ("station" and "commands" are read each cycle or command).
+PIECE_SECTIONS = (
+    ("signals", ("sensors",)),
+    ("alarms", ("alarms",)),
+    ("modes", ("modes",)),
+    ("pumps", ("pumps",)),
+    ("make_up", ("make_up",)),
+    ("interlocks", ("interlocks",)),
+    ("chain", ("curve", "outdoor", "schedule", "limiters", "room_feedback")),
+    ("valve", ("pi", "valve", "schedule", "curve", "interlocks", "alarms")),
+)
+
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
@@ -81,6 +94,9 @@ class StationController:
     def __init__(self, settings: object = None) -> None:
         cfg = load_settings(settings)
         self.cfg = cfg
+        # The settings it was built from (the TOML's) and the pushed version it runs (0: none).
+        self.bootstrap = settings if isinstance(settings, dict) else {}
+        self.settings_version = 0
         self.cycle_s = float(cfg["station"]["cycle_s"])
         self.room_setpoint_c = float(cfg["station"]["room_setpoint_c"])
         self.supply_min_c = float(cfg["commands"]["supply_min_c"])
@@ -489,4 +505,63 @@ class StationController:
         for key in self.diag:
             v = self.diag[key]
             rec[key] = v if (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) else None
+        rec["settings_version"] = self.settings_version
         return rec
+
+    # --- pushed settings -----------------------------------------------------------------------
+    def reconfigure(self, settings: object, version) -> list:  # version: int
+        """Run on `settings` (validated first: SettingsError changes nothing) from the next
+        cycle, called between cycles. A piece whose sections did not change is kept as it is;
+        a changed one is built anew and given its state back through its snapshot (as after a
+        restart). The leases, the mode lease and the pending events are never touched.
+        Returns the names of the pieces built anew."""
+        fresh = StationController(settings)
+        old = self.cfg
+        new = fresh.cfg
+        snap = self.snapshot()
+        now_s = self.now_s
+        if self.started:
+            fresh._start_clock(now_s)
+        rebuilt = []
+        for name, sections in PIECE_SECTIONS:
+            changed = False
+            for sec in sections:
+                if old[sec] != new[sec]:
+                    changed = True
+            if changed:
+                rebuilt.append(name)
+        if "signals" in rebuilt:
+            fresh.signals.restore(snap["sensors"])
+            self.signals = fresh.signals
+        if "alarms" in rebuilt:
+            fresh.alarms.restore(snap["alarms"], now_s)
+            self.alarms = fresh.alarms
+        if "modes" in rebuilt:
+            fresh.modes.restore(snap["modes"], now_s)
+            self.modes = fresh.modes
+        if "pumps" in rebuilt:
+            fresh.pumps.restore(snap["pumps"], now_s)
+            self.pumps = fresh.pumps
+        if "make_up" in rebuilt:
+            fresh.make_up.restore(snap["make_up"], now_s)
+            self.make_up = fresh.make_up
+        if "interlocks" in rebuilt:
+            fresh.interlocks.restore(snap["interlocks"])
+            self.interlocks = fresh.interlocks
+        if "chain" in rebuilt:
+            fresh.chain.restore(snap["chain"], now_s)
+            self.chain = fresh.chain
+        if "valve" in rebuilt:
+            fresh.valve.restore(snap["valve"], now_s)
+            self.valve = fresh.valve
+        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks):
+            part.events = self.events
+        if rebuilt:
+            self.signals.alarms_busy = True  # the alarms are judged afresh on the new limits
+        self.cfg = new
+        self.room_setpoint_c = fresh.room_setpoint_c
+        self.supply_min_c = fresh.supply_min_c
+        self.supply_max_c = fresh.supply_max_c
+        self.makeup_setpoint_kpa = fresh.makeup_setpoint_kpa
+        self.settings_version = version
+        return rebuilt
