@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .notify import NotifyStorage
+from .profiles import ProfilesStorage
 
 AGG_BUCKET_S = 300
 
@@ -135,7 +136,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage):
+class Storage(NotifyStorage, ProfilesStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

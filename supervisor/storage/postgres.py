@@ -32,6 +32,7 @@ from .base import (
     _qmarks_to_dollars,
 )
 from .notify import NOTIFY_SCHEMA
+from .profiles import PROFILES_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class PostgresStorage(Storage):
                 await conn.execute("ALTER TABLE equipment ADD COLUMN IF NOT EXISTS %s %s %s" % (column, _TYPES[kind], rest))
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
-            for stmt in NOTIFY_SCHEMA:
+            for stmt in (*NOTIFY_SCHEMA, *PROFILES_SCHEMA):
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)

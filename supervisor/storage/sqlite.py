@@ -45,6 +45,7 @@ from .base import (
     UplinkRow,
 )
 from .notify import NOTIFY_SCHEMA
+from .profiles import PROFILES_SCHEMA
 
 T = TypeVar("T")
 
@@ -250,7 +251,7 @@ def _create_schema(c: sqlite3.Connection) -> None:
             c.execute("ALTER TABLE equipment ADD COLUMN %s %s %s" % (column, _TYPES[kind], rest))
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
-    for stmt in NOTIFY_SCHEMA:
+    for stmt in (*NOTIFY_SCHEMA, *PROFILES_SCHEMA):
         c.execute(stmt.format(**_TYPES))
 
 
