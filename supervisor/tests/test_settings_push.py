@@ -15,9 +15,21 @@ from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.settings_push import DRIFT_GRACE_S, SettingsPushError
 
-from .test_service import T0, Wire, service, telemetry  # noqa: F401 - the service fixture
+from .test_service import T0, Clock, Wire, make_config, telemetry
 
 CURVE = {"curve": {"shift_k": 3.0}}
+
+
+@pytest.fixture
+async def service(storage: Any, tmp_path: Any) -> Any:
+    """The real service on each backend, its clock in the test's hand (`clock_`)."""
+    clock = Clock(T0)
+    cfg = make_config(str(tmp_path / "sup"))
+    CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(["st-a", "st-b"])  # as `serve` does
+    svc = SupervisorService(storage, cfg, wall_clock=clock)
+    await svc.start(open_storage=False)
+    svc.clock_ = clock  # type: ignore[attr-defined]
+    yield svc
 
 
 async def audit_actions(svc: SupervisorService) -> list[tuple[str, str]]:
