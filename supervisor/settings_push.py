@@ -106,7 +106,7 @@ class SettingsPush:
         self.tracker.on_final.append(self._command_final)
 
     # --- profiles and versions -----------------------------------------------------------
-    async def save_version(self, profile: str, sections: Any, user: str, note: str = "") -> dict[str, Any]:
+    async def save_version(self, profile: Any, sections: Any, user: str, note: Any = "") -> dict[str, Any]:
         """Store a new version of `profile` (SettingsPushError listing every problem)."""
         problems = []
         if not isinstance(profile, str) or not 0 < len(profile.strip()) <= PROFILE_CHARS:

@@ -120,7 +120,7 @@ async def api_save(request: web.Request) -> web.Response:
     current = require(request, "admin", "save a settings profile")
     body = await _json_body(request)
     try:
-        saved = await _push(request).save_version(body.get("profile"), body.get("sections"), current.username,
+        saved = await _push(request).save_version(body.get("profile", ""), body.get("sections"), current.username,
                                                   body.get("note", ""))
     except SettingsPushError as exc:
         return _refused(exc)

@@ -59,5 +59,5 @@ async def test_viewer_sees_admin_saves_and_assigns(client: TestClient, service: 
     assert {s["station_id"]: s["version"] for s in stations} == {"st-a": 2, "st-b": 1}
     assert json.loads(await (await client.get("/api/settings/versions/1")).text())["note"] == "warmer"
     assert (await client.get("/api/settings/versions/99")).status == 404
-    page = await (await client.get("/settings-push")).text()
-    assert 'data-version="2"' in page and "curve.shift_k" in page and 'data-station="st-b"' in page
+    text = await (await client.get("/settings-push")).text()
+    assert 'data-version="2"' in text and "curve.shift_k" in text and 'data-station="st-b"' in text
