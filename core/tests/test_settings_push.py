@@ -135,6 +135,45 @@ class TestStateKept(unittest.TestCase):
         self.assertIs(ctl.pumps.events, ctl.events)
         self.assertIs(ctl.alarms.events, ctl.events)
 
+    def test_every_piece_built_anew_keeps_its_running_state(self):
+        rig = Rig(settings=TOML)
+        rig.ctl.set_room_readings([{"collector": "c1", "group": "g", "temp_c": 19.0, "age_s": 5.0}], rig.t)
+        rig.run_until(rig.t + 3600.0)
+        ctl = rig.ctl
+
+        def live():
+            return {
+                "pumps.run": list(ctl.pumps.run), "pumps.started_s": list(ctl.pumps.started_s),
+                "pumps.start_not_before_s": ctl.pumps.start_not_before_s,
+                "signals.good_at_s": list(ctl.signals.good_at_s),
+                "signals.changed_at_s": list(ctl.signals.changed_at_s),
+                "modes.mode": ctl.modes.mode, "modes.entered_s": ctl.modes.entered_s,
+                "valve.actuator.end_drive_s": ctl.valve.actuator.end_drive_s,
+                "valve.actuator.estimate_pct": ctl.valve.actuator.estimate_pct,
+                "valve.pi.integral_pct": ctl.valve.pi.integral_pct,
+                "chain.room.trend_s": ctl.chain.room.trend_s, "chain.room.low_c": ctl.chain.room.low_c,
+                "chain.outdoor.changed_since_s": ctl.chain.outdoor.changed_since_s,
+                "make_up.total_m3": ctl.make_up.total_m3,
+            }
+
+        before = live()
+        sections = {"pumps": {"proof_s": 25.0}, "curve": {"shift_k": 1.0}, "pi": {"xp_k": 50.0},
+                    "alarms": {"deviation_k": 12.0}, "make_up": {"band_kpa": 30.0},
+                    "interlocks": {"overtemp_c": 96.0}, "modes": {"fill_timeout_s": 1000.0},
+                    "sensors": {"stale_s": 40.0}, "outdoor": {"building_time_constant_s": 36000.0}}
+        res = push(rig, 1, sections)
+        self.assertEqual(res["result"], "applied", res["detail"])
+        for name in ("signals", "alarms", "modes", "pumps", "make_up", "interlocks", "chain", "valve"):
+            self.assertIn(name, res["detail"])
+        self.assertEqual(live(), before)
+        # the new settings are in the pieces
+        self.assertEqual(ctl.pumps.proof_s, 25.0)
+        self.assertEqual(ctl.interlocks.overtemp_c, 96.0)
+        self.assertEqual(ctl.signals.stale_s, 40.0)
+        self.assertEqual(ctl.valve.pi.kp_open, 2.0)
+        rig.run_until(rig.t + 3.0)
+        self.assertTrue(rig.out["pump1_run"])  # the running pump never stopped
+
     def test_restart_keeps_nothing_pushed_by_itself(self):
         # The controller's snapshot holds state, not settings: the firmware persists the push.
         rig = Rig(settings=TOML)
