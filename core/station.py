@@ -592,8 +592,8 @@ _SCALARS = (bool, int, float, str)
 
 def _same(a: object, b: object) -> bool:
     if type(a).__name__ in ("array", "memoryview", "_memoryviewslice"):
-        a = list(a)
-        b = list(b)
+        a = list(a)  # type: ignore[call-overload]
+        b = list(b)  # type: ignore[call-overload]
     return a == b or repr(a) == repr(b)  # NaN == NaN here
 
 
