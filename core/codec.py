@@ -437,7 +437,9 @@ def _check_values(values: dict) -> None:
 # (computed by the firmware and the supervisor; MicroPython has no hmac module) over the bytes
 # `command_signing_bytes` builds from station, id, kind, args, user and expiry. The signature
 # travels as "sig" (64 lowercase hex digits). Args are flat: each value a bounded integer, a
-# finite number, text, true/false or null, so their canonical form is the same on every side.
+# finite number, text, true/false or null, so their canonical form is the same on every side;
+# only "sections" (apply_settings: settings sections) is an object, of such values in turn.
+SECTIONS_ARG = "sections"
 COMMAND_SIG_DOMAIN = "heatkeeper/v1/cmd"
 SIG_HEX_CHARS = 64
 COMMAND_KEY_MIN_BYTES = 32
@@ -551,6 +553,8 @@ def _command_args(msg: dict) -> dict:
             if len(value) > MAX_ARG_TEXT_CHARS:
                 raise CodecError("bad_field", "args.%s: text of %d characters, at most %d"
                                  % (name, len(value), MAX_ARG_TEXT_CHARS))
+        elif name == SECTIONS_ARG and isinstance(value, dict):
+            _check_tree(value, "args." + name, 1)
         elif value is not None and not isinstance(value, bool):
             if not isinstance(value, (int, float)):
                 raise CodecError("bad_field", "args.%s: must be a number, text, true/false or null" % name)

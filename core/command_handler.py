@@ -18,6 +18,7 @@ telemetry sample), so the dashboard offers only what the station will accept.
 from . import checks
 from . import commands as cm
 from . import modes as md
+from . import settings as st
 from .sensors import I_SECONDARY_SUPPLY_TEMP
 
 # Row fields of KIND_TABLE.
@@ -179,6 +180,31 @@ def _summer_outdoor_check(ctl) -> dict:
     return {}
 
 
+def _apply_settings(ctl, row: tuple, args: dict, source: object, now_s: float) -> dict:
+    # Pushed settings {"version": n, "sections": {...}}: laid over the station's own (TOML)
+    # settings, the whole checked as at start-up, and run from the next cycle with the state
+    # kept (StationController.reconfigure); or rejected with every problem, nothing changed.
+    # Each push replaces the previous one (a version is a whole overlay); version 0 with no
+    # sections goes back to the station's own settings.
+    version = args.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        return cm.result("rejected", "bad_args", "version=%r: must be a whole number >= 0" % (version,))
+    sections = args.get("sections")
+    if version == 0 and sections is None:
+        sections = {}
+    if version == 0 and sections:
+        return cm.result("rejected", "bad_args", "version 0 is the station's own settings: sections must be empty")
+    problems = []  # type: list
+    merged = st.overlay(ctl.bootstrap, sections, problems)
+    if not problems:
+        problems = st.validate(merged)
+    if problems:
+        return cm.result("rejected", "invalid_settings", "settings version %d: %s" % (version, "; ".join(problems)))
+    rebuilt = ctl.reconfigure(merged, version)
+    return cm.result("applied", "ok", "settings version %d running (built anew: %s)"
+                     % (version, ", ".join(rebuilt) if rebuilt else "nothing, no setting changed"))
+
+
 # kind, handler, permitted modes, local only, lease, number argument (see the row fields above).
 _ROWS = (
     ("set_room_setpoint", _set_setpoint, _NOT_SAFE, False, cm.L_ROOM,
@@ -195,6 +221,8 @@ _ROWS = (
     ("boost", _boost, (md.M_AUTO, md.M_REMOTE), False, cm.L_BOOST, ("boost_k", "K", 0.0, "boost_max_k")),
     ("set_valve_manual", _set_valve_manual, (md.M_MANUAL,), True, -1, ("valve_pct", "%", 0.0, 100.0)),
     ("clear_lease", _clear_lease, _ALL, False, -1, None),
+    # every mode: an offline station in safe must still converge; interlocks act locally
+    ("apply_settings", _apply_settings, _ALL, False, -1, None),
 )
 KINDS = tuple([row[0] for row in _ROWS])  # in this order in messages
 KIND_TABLE = {row[0]: row[1:] for row in _ROWS}  # type: dict  # kind -> the row without its kind

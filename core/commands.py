@@ -10,7 +10,8 @@ answer is {"result": "applied"|"rejected"|"expired", "reason": code, "detail": t
 Reason codes: "ok", "bad_command", "bad_source", "unknown_kind", "bad_args", "out_of_range",
 "not_permitted_in_mode", "local_only", "interlock_latched", "unknown_alarm", "not_active",
 "already_acked", "expired", "supply_sensor_bad" (manual mode while the secondary supply sensor
-is bad), "outdoor_too_cold" and "outdoor_unknown" (remote summer, see below).
+is bad), "outdoor_too_cold" and "outdoor_unknown" (remote summer, see below), "invalid_settings"
+(apply_settings: the detail lists every problem).
 
 Every remote setpoint is a lease: it holds for `lease_s` (default `default_lease_s`, at most
 `max_lease_s`) and then expires, and the station returns to its own settings (Samson's

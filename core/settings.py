@@ -166,3 +166,55 @@ def load(settings: object) -> dict:
     if problems:
         raise SettingsError(problems)
     return full
+
+
+# Settings a push may not change: they are the box's own (the firmware's cycle period is set
+# from the TOML when it starts, so a pushed one would leave the two out of step).
+NOT_PUSHABLE = (("station", "cycle_s"),)
+
+
+def overlay(base: object, sections: object, problems: list) -> dict:
+    """`base` (partial settings, e.g. the TOML's) with `sections` laid over it key by key: a
+    new partial settings dict for load(); structural problems of `sections` appended (they
+    are named like load()'s: unknown section, not a table, a key a push may not set)."""
+    out = {}  # type: dict
+    if isinstance(base, dict):
+        for name in base:
+            out[name] = _copy(base[name])
+    if not isinstance(sections, dict):
+        problems.append("sections=%r: must be a table of settings sections" % (type(sections).__name__,))
+        return out
+    known = [r[0] for r in SECTIONS]
+    for name in sorted(sections, key=str):
+        section = sections[name]
+        if name not in known:
+            problems.append("%s: unknown section (known: %s)" % (name, ", ".join(known)))
+            continue
+        if not isinstance(section, dict):
+            problems.append("%s=%r: must be a table of settings" % (name, section))
+            continue
+        for sec, key in NOT_PUSHABLE:
+            if sec == name and key in section:
+                problems.append("%s.%s=%r: set in the station's own settings file only, not pushed"
+                                % (sec, key, section[key]))
+        target = out.get(name)
+        if not isinstance(target, dict):
+            target = {}
+            out[name] = target
+        for key in section:
+            target[key] = _copy(section[key])
+    return out
+
+
+def check_sections(sections: object) -> list:
+    """Every problem a set of pushed sections has on its own, before any station's own
+    settings are known (what the supervisor can check): unknown sections and keys, and each
+    pushed section, its left-out keys at their defaults, against its table and its module's
+    rules. Not the rules across sections (they depend on the station's file): the station
+    checks the whole with load() and answers with every problem."""
+    problems = []  # type: list
+    over = overlay({}, sections, problems)
+    for row in SECTIONS:
+        if row[0] in over:
+            problems.extend(row[3](checks.merged(row[1], over[row[0]])))
+    return problems

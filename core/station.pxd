@@ -19,7 +19,8 @@ cdef int L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_
 cdef double _INF
 
 cdef class StationController:
-    cdef public dict cfg
+    cdef public dict cfg, bootstrap
+    cdef public int settings_version
     cdef public double cycle_s, room_setpoint_c, supply_min_c, supply_max_c, makeup_setpoint_kpa
     cdef public double now_s
     cdef public bint started
@@ -76,3 +77,5 @@ cdef class StationController:
     cpdef dict snapshot(self)
     cpdef restore(self, object snap, double now_s)
     cpdef dict telemetry(self, object inputs, object out)
+    @cython.locals(fresh=StationController, changed=bint)
+    cpdef list reconfigure(self, object settings, int version)

@@ -70,6 +70,19 @@ from .valve_loop import ValveLoop
 
 SNAPSHOT_VERSION = 1
 
+# Each piece and the settings sections it is built from: reconfigure() builds a piece anew only
+# when one of its sections changed ("station" and "commands" are read each cycle or command).
+PIECE_SECTIONS = (
+    ("signals", ("sensors",)),
+    ("alarms", ("alarms",)),
+    ("modes", ("modes",)),
+    ("pumps", ("pumps",)),
+    ("make_up", ("make_up",)),
+    ("interlocks", ("interlocks",)),
+    ("chain", ("curve", "outdoor", "schedule", "limiters", "room_feedback")),
+    ("valve", ("pi", "valve", "schedule", "curve", "interlocks", "alarms")),
+)
+
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
@@ -82,6 +95,9 @@ class StationController:
     def __init__(self, settings: object = None) -> None:
         cfg = load_settings(settings)
         self.cfg = cfg
+        # The settings it was built from (the TOML's) and the pushed version it runs (0: none).
+        self.bootstrap = settings if isinstance(settings, dict) else {}
+        self.settings_version = 0
         self.cycle_s = float(cfg["station"]["cycle_s"])
         self.room_setpoint_c = float(cfg["station"]["room_setpoint_c"])
         self.supply_min_c = float(cfg["commands"]["supply_min_c"])
@@ -498,4 +514,115 @@ class StationController:
         for key in self.diag:
             v = self.diag[key]
             rec[key] = v if (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) else None
+        rec["settings_version"] = self.settings_version
         return rec
+
+    # --- pushed settings -----------------------------------------------------------------------
+    def reconfigure(self, settings: object, version) -> list:  # version: int
+        """Run on `settings` (validated first: SettingsError changes nothing) from the next
+        cycle, called between cycles. A piece whose sections did not change is kept as it is.
+        A changed one is built anew from the new settings and its snapshot restored into it
+        (as after a restart: the piece maps its state onto the new limits, e.g. the PI
+        integral clamped to new output limits); then every value of it that starts the same
+        under the old and the new settings (state: timers, filters, running pumps, counters,
+        the valve's end-position sync) is carried over live from the running piece. A value
+        that starts differently is derived from a changed setting and takes the new one. The
+        leases, the mode lease and the pending events are never touched. Returns the names
+        of the pieces built anew."""
+        fresh = StationController(settings)
+        old = self.cfg
+        new = fresh.cfg
+        snap = self.snapshot()
+        now_s = self.now_s
+        rebuilt = []
+        for name, sections in PIECE_SECTIONS:
+            changed = False
+            for sec in sections:
+                if old[sec] != new[sec]:
+                    changed = True
+            if changed:
+                rebuilt.append(name)
+        if self.started:
+            fresh._start_clock(now_s)
+        if "signals" in rebuilt:
+            fresh.signals.restore(snap["sensors"])
+        if "alarms" in rebuilt:
+            fresh.alarms.restore(snap["alarms"], now_s)
+        if "modes" in rebuilt:
+            fresh.modes.restore(snap["modes"], now_s)
+        if "pumps" in rebuilt:
+            fresh.pumps.restore(snap["pumps"], now_s)
+        if "make_up" in rebuilt:
+            fresh.make_up.restore(snap["make_up"], now_s)
+        if "interlocks" in rebuilt:
+            fresh.interlocks.restore(snap["interlocks"])
+        if "chain" in rebuilt:
+            fresh.chain.restore(snap["chain"], now_s)
+        if "valve" in rebuilt:
+            fresh.valve.restore(snap["valve"], now_s)
+        if rebuilt:
+            # Each value as it starts under the old and under the new settings: one that
+            # starts the same is state, not settings, and is carried over live.
+            start_old = StationController(old)
+            start_new = StationController(settings)
+            for name in rebuilt:
+                _carry(getattr(self, name), getattr(start_old, name), getattr(start_new, name), getattr(fresh, name), 0)
+        if "signals" in rebuilt:
+            self.signals = fresh.signals
+        if "alarms" in rebuilt:
+            self.alarms = fresh.alarms
+        if "modes" in rebuilt:
+            self.modes = fresh.modes
+        if "pumps" in rebuilt:
+            self.pumps = fresh.pumps
+        if "make_up" in rebuilt:
+            self.make_up = fresh.make_up
+        if "interlocks" in rebuilt:
+            self.interlocks = fresh.interlocks
+        if "chain" in rebuilt:
+            self.chain = fresh.chain
+        if "valve" in rebuilt:
+            self.valve = fresh.valve
+        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks):
+            part.events = self.events
+        if rebuilt:
+            self.signals.alarms_busy = True  # the alarms are judged afresh on the new limits
+        self.cfg = new
+        self.room_setpoint_c = fresh.room_setpoint_c
+        self.supply_min_c = fresh.supply_min_c
+        self.supply_max_c = fresh.supply_max_c
+        self.makeup_setpoint_kpa = fresh.makeup_setpoint_kpa
+        self.settings_version = version
+        return rebuilt
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _same(a: object, b: object) -> bool:
+    if type(a).__name__ in ("array", "memoryview", "_memoryviewslice"):
+        a = list(a)  # type: ignore[call-overload]
+        b = list(b)  # type: ignore[call-overload]
+    return a == b or repr(a) == repr(b)  # NaN == NaN here
+
+
+def _carry(live: object, start_old: object, start_new: object, target: object, depth: int) -> None:
+    """Copy into `target` (a piece built from new settings, its snapshot restored) every value
+    of `live` (the running piece) that starts the same under the old settings (`start_old`)
+    and the new (`start_new`); pieces inside pieces likewise (two levels: the chain's and
+    the valve's parts). A value that starts differently is the new settings' own."""
+    for name in dir(start_new):
+        if name.startswith("_") or name == "events":
+            continue
+        value = getattr(start_new, name)
+        if callable(value):
+            continue
+        if value is None or isinstance(value, _SCALARS) or isinstance(value, (list, tuple, dict)) or \
+                type(value).__name__ in ("array", "memoryview", "_memoryviewslice"):
+            if _same(getattr(start_old, name), value):
+                try:
+                    setattr(target, name, getattr(live, name))
+                except AttributeError:
+                    pass  # a read-only property: derived, nothing to carry
+        elif depth < 2:
+            _carry(getattr(live, name), getattr(start_old, name), value, getattr(target, name), depth + 1)

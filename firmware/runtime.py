@@ -46,6 +46,8 @@ from .errors import StorageError
 from .event_limit import EventLimiter
 from .outbox import Outbox
 from .persistence import Journal, StateStore
+from .pushed_settings import ALARM as PUSHED_ALARM
+from .pushed_settings import PushedSettingsFile
 from .storage_guard import StorageCorrupt, corrupt_files, open_store, replace_store
 from .tasks import TaskSupervisor
 from .trends import TrendStore
@@ -137,6 +139,7 @@ class Station:
         self.ctl = StationController(settings)
         self.outbox = self._open_sqlite(self._new_outbox, "outbox.sqlite", "outbox")
         self.state = StateStore(data_dir)
+        self.pushed = PushedSettingsFile(data_dir)
         self.journal = self._open_journal()
         self.trends = self._open_sqlite(self._new_trends, "trends.sqlite", "trend store")
         self.acks = RecentAcks()
@@ -383,7 +386,38 @@ class Station:
         res: dict = self.ctl.handle_command(request, self.clock.now_s())
         if res.get("result") == codec.ACK_APPLIED:
             self._save_soon = True  # a new lease or mode must survive a power cut a moment later
+            if request.get("kind") == "apply_settings":
+                self._keep_pushed(request.get("args") or {})
         return res
+
+    def _keep_pushed(self, args: dict) -> None:
+        """Persist settings just applied (a restart runs them); the alarm of an unusable file clears."""
+        try:
+            self.pushed.save(args.get("version", 0), args.get("sections") or {})
+        except StorageError as exc:
+            self.emit(codec.UP_EVENT, {"kind": "pushed_settings_not_saved", "reason": "storage",
+                                       "detail": "running settings version %s, but a restart would not: %s"
+                                       % (args.get("version"), str(exc)[:200])})
+            return
+        self._alarm(PUSHED_ALARM, False, "major", "settings version %s applied and kept" % args.get("version"))
+
+    def load_pushed(self) -> None:
+        """Lay the kept pushed settings over the TOML's (the same checks as the command); a file
+        that cannot be used leaves the TOML's in effect and raises the alarm saying why."""
+        doc, why = self.pushed.load()
+        if doc is not None:
+            cmd = {"id": "pushed-settings-at-start", "kind": "apply_settings", "args": doc, "user": "station",
+                   "source": "local"}
+            res = command_handler.apply(self.ctl, cmd, self.clock.now_s())
+            if res.get("result") == codec.ACK_APPLIED:
+                self.emit(codec.UP_EVENT, {"kind": "pushed_settings_loaded", "reason": "start",
+                                           "version": self.ctl.settings_version, "detail": res.get("detail", "")})
+                return
+            why = "kept settings version %s do not fit this station's settings file: %s" % (
+                doc.get("version"), res.get("detail", ""))
+        if why:
+            log.error("pushed settings not used, running on the settings file: %s", why)
+            self._alarm(PUSHED_ALARM, True, "major", ("running on the station's settings file only: " + why)[:900])
 
     def apply_local(self, kind: str, args: dict, user: str = "local-panel") -> dict:
         """A command from the local Modbus TCP slave (source "local"); logged and answered as an event."""
@@ -427,6 +461,7 @@ class Station:
         if data is None and (events or self.storage_fallbacks):
             prior = {"task_failing", *STORAGE_ALARMS}
         self.firmware_alarms = set()
+        self.load_pushed()
         for info in self.storage_fallbacks:
             self._report_fallback(info)
         self.check_storage_alarms()

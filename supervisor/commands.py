@@ -57,8 +57,15 @@ class CommandError(ValueError):
         self.text = text
 
 
+# Kinds whose args are not flat numbers and texts: kind -> the check of their shape.
+STRUCTURED_KINDS: dict[str, Callable[[dict[str, Any]], None]] = {}
+
+
 def check_command(kind: str, args: dict[str, Any]) -> None:
     """Raise CommandError unless `kind` is known and `args` has the right shape."""
+    if kind in STRUCTURED_KINDS and isinstance(args, dict):
+        STRUCTURED_KINDS[kind](args)
+        return
     spec = COMMAND_KINDS.get(kind)
     if spec is None:
         raise CommandError("unknown_kind", "kind=%r: must be one of %s" % (kind, ", ".join(COMMAND_KINDS)))
@@ -95,6 +102,8 @@ class CommandTracker:
         self.round_trips_s: list[float] = []
         self.stray_acks = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # called with each command once it reaches its final state (after it is stored)
+        self.on_final: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
 
     async def send(self, station_id: str, kind: str, args: dict[str, Any], user: str,
                    lease_s: float | None = None, timeout_s: float | None = None) -> str:
@@ -164,6 +173,8 @@ class CommandTracker:
     async def _finish(self, cmd: dict[str, Any], state: str, reason: str, detail: str) -> None:
         cmd.update(state=state, reason=reason, detail=detail, done_ts=self.clock())
         await self.storage.update_command(cmd["command_id"], state, reason, detail, cmd["done_ts"])
+        for listener in self.on_final:
+            await listener(cmd)
 
     async def sweep(self) -> int:
         """Time out commands past their expiry; returns how many."""

@@ -273,6 +273,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
 
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
+    tasks.append(asyncio.ensure_future(service.settings_push.run()))  # pending settings to stations back online
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
                                                 subscription_filters(cfg))))
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),

@@ -27,6 +27,7 @@ from .ingest import Ingest
 from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
 from .quarantine import SUPERVISOR_ALARMS
+from .settings_push import SettingsPush
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class SupervisorService:
         self.forecast = ForecastFeed(storage, config["forecast"], self.stations_cfg, wall_clock)
         # the supervisor's own alarm rules (run by `heatkeeper supervisor`: main.serve)
         self.fleet_alarms = FleetAlarms(storage, config, self.ingest.state, self.collectors, wall_clock)
+        # settings profiles pushed to the stations (run by `heatkeeper supervisor`: main.serve)
+        self.settings_push = SettingsPush(self, wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self.ingest.hold_reading_ack = self.collectors.hold_ack

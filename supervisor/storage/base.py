@@ -29,6 +29,7 @@ from typing import Any
 from .forecast import ForecastStorage
 from .households import HouseholdStorage
 from .notify import NotifyStorage
+from .profiles import ProfilesStorage
 
 AGG_BUCKET_S = 300
 
@@ -137,7 +138,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage, HouseholdStorage, ForecastStorage):
+class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"
