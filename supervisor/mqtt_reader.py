@@ -430,6 +430,7 @@ class _Connection(asyncio.Protocol):
         self.last_sent = time.monotonic()
         self.last_received = time.monotonic()
         self.ping_sent_at = 0.0
+        self.pongs = 0  # PINGRESPs received on this connection
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -485,6 +486,7 @@ class _Connection(asyncio.Protocol):
             if flags or body:
                 raise PacketError(MALFORMED, "PINGRESP with flags or a body")  # 3.13
             self.ping_sent_at = 0.0
+            self.pongs += 1
         elif kind == CONNACK:
             if self.connack.done():
                 raise PacketError(PROTOCOL_ERROR, "second CONNACK")  # 3.2
