@@ -46,7 +46,7 @@ TOPIC_ALIAS_INVALID = 0x94
 PACKET_TOO_LARGE = 0x95
 KEEP_ALIVE_TIMEOUT = 0x8D  # used in logs only: the server sends it, the client just goes
 
-RECEIVE_MAXIMUM = 65535  # our Receive Maximum (3.1.2.11.3): the ingest acks a whole batch late
+RECEIVE_MAXIMUM = 65535  # the protocol's largest Receive Maximum (3.1.2.11.3)
 
 # Properties (2.2.2.2, Table 2-4): identifier -> type
 _BYTE, _TWO, _FOUR, _VARINT, _UTF8, _BINARY, _PAIR = range(7)
@@ -406,6 +406,14 @@ class ReaderSettings:
     keepalive_s: int = 30
     session_expiry_s: int = 86400
     connect_timeout_s: float = 10.0
+    # Our Receive Maximum (3.1.2.11.3): how many QoS 1 deliveries the broker may have out to us
+    # unacknowledged. The ingest acks a whole batch after its commit, so it must exceed a batch
+    # comfortably; beyond that it is back-pressure: a supervisor behind (or a database down)
+    # leaves the backlog queued on the broker, not in the supervisor's memory.
+    receive_maximum: int = RECEIVE_MAXIMUM
+    # Reading pauses at this many unacknowledged deliveries (until half of them are acked): the
+    # ingest's in-memory backlog stays bounded even where the broker overshoots Receive Maximum.
+    max_unacked: int = 20000
 
 
 class _Connection(asyncio.Protocol):
@@ -431,6 +439,8 @@ class _Connection(asyncio.Protocol):
         self.last_received = time.monotonic()
         self.ping_sent_at = 0.0
         self.pongs = 0  # PINGRESPs received on this connection
+        self.overrun = False  # the broker went over our Receive Maximum (logged once)
+        self.paused = False  # reading paused: `max_unacked` deliveries wait for the database
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -470,8 +480,16 @@ class _Connection(asyncio.Protocol):
         if msg.qos:
             unacked = self.unacked
             unacked.add(msg.packet_id)
-            if len(unacked) > RECEIVE_MAXIMUM:  # 3.3.4: more than our Receive Maximum
-                raise PacketError(RECEIVE_MAXIMUM_EXCEEDED, "more than %d unacknowledged QoS 1 messages" % RECEIVE_MAXIMUM)
+            if len(unacked) > self.settings.receive_maximum and not self.overrun:
+                # 3.3.4 says DISCONNECT 0x93; Mosquitto 2.0.11 overshoots our Receive Maximum
+                # (by one per round of acks, and it adds up), and reconnecting over it would only
+                # throw the batch away: noted once, and the reading pause below bounds it.
+                self.overrun = True
+                log.warning("MQTT reader: the broker sent more than our Receive Maximum (%d) unacknowledged",
+                            self.settings.receive_maximum)
+            if len(unacked) >= self.settings.max_unacked and not self.paused and self.transport is not None:
+                self.paused = True  # back-pressure: the backlog stays queued on the broker
+                self.transport.pause_reading()
             ack = self.acker(msg.packet_id)
         topic, payload = msg.topic, msg.payload
         if (msg.retain or not payload) and refuse_retained(self.ingest, topic, payload, msg.retain, ack, self.clear):
@@ -544,6 +562,9 @@ class _Connection(asyncio.Protocol):
         if acks and self.transport is not None:
             self.unacked.difference_update(acks)
             self.send(encode_pubacks(acks))
+            if self.paused and len(self.unacked) < self.settings.max_unacked // 2:
+                self.paused = False
+                self.transport.resume_reading()
 
     def clear(self, topic: str) -> None:
         """The empty retained QoS 1 message that clears a retained uplink, if the server's
@@ -611,7 +632,8 @@ async def connect(ingest: Ingest, settings: ReaderSettings, filters: list[str]) 
         lambda: _Connection(ingest, s), s.host, s.port, ssl=s.tls,
         server_hostname=s.host if s.tls is not None else None), s.connect_timeout_s)
     try:
-        conn.send(encode_connect(s.client_id, s.username, s.password, s.keepalive_s, s.session_expiry_s))
+        conn.send(encode_connect(s.client_id, s.username, s.password, s.keepalive_s, s.session_expiry_s,
+                                 receive_maximum=s.receive_maximum))
         present, _props = await asyncio.wait_for(asyncio.shield(conn.connack), s.connect_timeout_s)
         await conn.subscribe(filters)
     except BaseException:

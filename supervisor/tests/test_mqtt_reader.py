@@ -241,6 +241,27 @@ async def test_unacked_messages_come_back_after_a_crash_none_lost(broker: Any) -
 
 
 @needs_mosquitto
+async def test_reading_pauses_while_too_much_waits_for_acks_and_resumes(broker: Any) -> None:
+    # Mosquitto 2.0.11 overshoots our Receive Maximum once acks flow (10 asked, 30 out after one
+    # round): the reader neither disconnects over it nor lets the backlog pile up in memory.
+    rec = Recorder()
+    settings = _settings(broker)
+    settings.receive_maximum, settings.max_unacked = 10, 20
+    async with reader(rec, settings, [FILTER]) as conns:
+        await publish(broker.port, _messages(100), **PUB)
+        await asyncio.sleep(0.5)
+        for _ in range(50):
+            assert len(conns[0].unacked) < 20 + 30, "reading did not pause"
+            rec.ack_all()
+            await asyncio.sleep(0.1)
+            if len(rec.got) == 100:
+                break
+        rec.ack_all()
+        assert len(conns) == 1, "the reader reconnected"
+    assert sorted(rec.got) == sorted(_messages(100))
+
+
+@needs_mosquitto
 async def test_shared_subscription_splits_between_two_readers(broker: Any) -> None:
     a, b = Recorder(), Recorder()
     shared = ["$share/ingest/" + FILTER]
