@@ -413,7 +413,10 @@ class ReaderSettings:
     receive_maximum: int = RECEIVE_MAXIMUM
     # Reading pauses at this many unacknowledged deliveries (until half of them are acked): the
     # ingest's in-memory backlog stays bounded even where the broker overshoots Receive Maximum.
-    max_unacked: int = 20000
+    # The supervisor uses one batch (storage.batch_max): a full batch wakes the flusher, and a
+    # backlog several batches deep only made each flush longer (the bench's command round trip
+    # p50 went from 0.05 s to 0.6 s with 4 batches in memory).
+    max_unacked: int = 2000
 
 
 class _Connection(asyncio.Protocol):
