@@ -167,7 +167,7 @@ def run_ingest_link(cfg: dict[str, Any], ingest: Any, password: str, username: s
         settings = ReaderSettings(m["host"], int(m["port"]), client_id or m["client_id"] or user, user, password,
                                   ssl.create_default_context(cafile=m["tls_ca"]) if m["tls_ca"] else None,
                                   int(m["keepalive_s"]), int(m["session_expiry_s"]),
-                                  max_unacked=int(cfg["storage"]["batch_max"]))
+                                  max_unacked=2 * int(cfg["storage"]["batch_max"]))
         return run_reader(ingest, settings, subscription_filters(cfg))
     return run_mqtt(ingest, mqtt_client_factory(cfg, password, username, client_id), subscription_filters(cfg))
 
