@@ -120,6 +120,16 @@ def test_malformed_packets_have_their_reason(data: bytes, reason: int) -> None:
     assert exc.value.reason == reason
 
 
+def test_ingest_reader_setting_is_checked() -> None:
+    from heatkeeper.supervisor import config as sup_config
+
+    assert sup_config.validate({})["mqtt"]["ingest_reader"] == "lean"
+    assert sup_config.validate({"mqtt": {"ingest_reader": "aiomqtt"}})["mqtt"]["ingest_reader"] == "aiomqtt"
+    with pytest.raises(sup_config.ConfigError) as exc:
+        sup_config.validate({"mqtt": {"ingest_reader": "paho"}})
+    assert any("mqtt.ingest_reader" in p and "paho" in p and "lean" in p for p in exc.value.problems), exc.value.problems
+
+
 # --- against a broker ---------------------------------------------------------------------
 
 class Recorder:
