@@ -365,7 +365,7 @@ def split_packets(data: bytes, max_size: int = MAX_PACKET_BYTES) -> tuple[list[t
     they took (the rest waits for more). 2.1.1 Fixed Header: byte 1 type and flags, then the
     Remaining Length; type 0 is reserved (Malformed); a packet longer than `max_size` (the
     Maximum Packet Size we sent, 3.1.2.11.4) is Packet Too Large."""
-    out = []
+    out: list[tuple[int, int, bytes]] = []
     pos, n = 0, len(data)
     while pos + 2 <= n:
         first = data[pos]
