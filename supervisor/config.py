@@ -8,6 +8,8 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
                  tls_port=8883  tls_ca  tls_cert  tls_key  ingest_processes=0
     [mqtt]       host port username password_file protocol="3.1.1"|"5" client_id=""
                  shared_group=""  tls_ca  insecure_plaintext=false  keepalive_s  session_expiry_s
+                 ingest_reader="lean"|"aiomqtt"  (the uplink connection: mqtt_reader.py's own MQTT v5
+                 subscriber, which speaks v5 whatever `protocol` says, or aiomqtt/paho as before)
     [storage]    backend="sqlite"|"postgres"  path  dsn  batch_max  batch_interval_s  agg_flush_s
                  raw_retention_days  agg_retention_days  readings_retention_days  audit_retention_days
     [ingest]     max_payload_bytes  stale_after_s
@@ -63,7 +65,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                "tls_ca": "", "tls_cert": "", "tls_key": "", "ingest_processes": 0},
     "mqtt": {"host": "127.0.0.1", "port": 1883, "username": "supervisor", "password_file": "", "protocol": "3.1.1",
              "client_id": "", "shared_group": "", "tls_ca": "", "insecure_plaintext": False, "keepalive_s": 30,
-             "session_expiry_s": 86400},
+             "session_expiry_s": 86400, "ingest_reader": "lean"},
     "storage": {"backend": "sqlite", "path": "", "dsn": "", "batch_max": 2000, "batch_interval_s": 0.25,
                 "agg_flush_s": 60.0,
                 "raw_retention_days": 90.0, "agg_retention_days": 1830.0, "readings_retention_days": 1830.0,
@@ -123,6 +125,7 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("mqtt", "protocol"): ("3.1.1", "5"),
+    ("mqtt", "ingest_reader"): ("lean", "aiomqtt"),
     ("storage", "backend"): ("sqlite", "postgres"),
 }
 

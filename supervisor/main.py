@@ -35,6 +35,7 @@ from .broker import COMMAND_SUFFIX, ingest_user
 from .command_keys import CommandKeys, keys_dir
 from .embedded import BrokerStartError, start_embedded_broker
 from .mqtt_link import run_mqtt
+from .mqtt_reader import ReaderSettings, run_reader
 from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
 from .storage import open_storage
 
@@ -207,6 +208,22 @@ def mqtt_client_factory(cfg: dict[str, Any], password: str, username: str = "",
     return build
 
 
+def run_ingest_link(cfg: dict[str, Any], ingest: Any, password: str, username: str = "",
+                    client_id: str = "") -> Any:
+    """The uplink connection's coroutine, by `mqtt.ingest_reader`: "lean" (mqtt_reader.py, its own
+    MQTT v5 subscriber: batched reads and acks) or "aiomqtt" (mqtt_link.py). Same user, client
+    id, TLS, persistent session and filters either way."""
+    m = cfg["mqtt"]
+    user = username or m["username"]
+    if m["ingest_reader"] == "lean":
+        settings = ReaderSettings(m["host"], int(m["port"]), client_id or m["client_id"] or user, user, password,
+                                  ssl.create_default_context(cafile=m["tls_ca"]) if m["tls_ca"] else None,
+                                  int(m["keepalive_s"]), int(m["session_expiry_s"]),
+                                  max_unacked=2 * int(cfg["storage"]["batch_max"]))
+        return run_reader(ingest, settings, subscription_filters(cfg))
+    return run_mqtt(ingest, mqtt_client_factory(cfg, password, username, client_id), subscription_filters(cfg))
+
+
 def subscription_filters(cfg: dict[str, Any]) -> list[str]:
     """The data plane: telemetry, events, alarms and collector readings. With
     `mqtt.shared_group` set they go behind `$share/<group>/`, so several processes split the
@@ -274,8 +291,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
     tasks.append(asyncio.ensure_future(service.settings_push.run()))  # pending settings to stations back online
-    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                                subscription_filters(cfg))))
+    tasks.append(asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password)))
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
@@ -388,8 +404,7 @@ async def serve_ingest_only(cfg: dict[str, Any], instance: int,
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
              asyncio.ensure_future(service.collectors.run_store(1.0)),
-             asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password, user, client_id),
-                                            subscription_filters(cfg)))]
+             asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password, user, client_id))]
     stop = _stop_on_signals()
     if on_ready is not None:
         on_ready(service)

@@ -126,19 +126,26 @@ class _Link:
         paho.on_message = on_message
 
     def refuse_retained(self, ingest: Ingest, topic: str, payload: bytes, retain: bool, mid: int, qos: int) -> bool:
-        """True if this is a retained message other than a station status: stations and
-        collector platforms never retain data, and a retained copy would park up to a packet on
-        the broker and replay to every new subscriber. It is not ingested; it is counted
-        (reason "retained") and cleared with an empty retained message. An empty payload is
-        such a clear (ours, coming back: flagged retained in v5, not in v3.1.1) and is only
-        acknowledged."""
-        if topic.endswith("/status") or (not retain and payload):
-            return False
-        ack = self.acker(mid, qos)
-        if payload:
-            ingest.rejects.reject("retained", "retained message on %r: not ingested, cleared" % topic[:200])
-            if self.paho is not None:
-                self.paho.publish(topic, b"", qos=1, retain=True)
-        if ack is not None:
-            ack()
-        return True
+        """`refuse_retained` (below) on this link's acks and publish."""
+        paho = self.paho
+        clear = None if paho is None else (lambda t: paho.publish(t, b"", qos=1, retain=True))
+        return refuse_retained(ingest, topic, payload, retain, self.acker(mid, qos), clear)
+
+
+def refuse_retained(ingest: Ingest, topic: str, payload: bytes, retain: bool, ack: Acker | None,
+                    clear: Callable[[str], None] | None) -> bool:
+    """True if this is a retained message other than a station status: stations and
+    collector platforms never retain data, and a retained copy would park up to a packet on
+    the broker and replay to every new subscriber. It is not ingested; it is counted
+    (reason "retained") and cleared with an empty retained message (`clear(topic)`). An empty
+    payload is such a clear (ours, coming back: flagged retained in v5, not in v3.1.1) and is
+    only acknowledged. Shared by both readers (this link and mqtt_reader)."""
+    if topic.endswith("/status") or (not retain and payload):
+        return False
+    if payload:
+        ingest.rejects.reject("retained", "retained message on %r: not ingested, cleared" % topic[:200])
+        if clear is not None:
+            clear(topic)
+    if ack is not None:
+        ack()
+    return True

@@ -201,6 +201,8 @@ def argument_problems(args: argparse.Namespace) -> list[str]:
         problems.append("--duration-s=%r: must be at least 5" % args.duration_s)
     if not (math.isfinite(args.dup_pct) and 0.0 <= args.dup_pct <= 100.0):
         problems.append("--dup-pct=%r: must be in [0, 100]" % args.dup_pct)
+    if args.dsn and args.reader == "both" and args.backend != "sqlite":
+        problems.append("--dsn with --reader both: each run needs its own database; give one --reader")
     if not (math.isfinite(args.commands_per_s) and args.commands_per_s >= 0.0):
         problems.append("--commands-per-s=%r: must be >= 0" % args.commands_per_s)
     return problems
@@ -217,6 +219,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commands-per-s", type=float, default=5.0)
     parser.add_argument("--ingest-procs", type=int, default=1,
                         help="supervisor ingest processes sharing the uplinks ($share/...); 1 = one process")
+    parser.add_argument("--reader", choices=("lean", "aiomqtt", "both"), default="both",
+                        help="the supervisor's uplink reader ([mqtt] ingest_reader); both: one run each, "
+                             "alternated per backend under the same load")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
 
@@ -229,32 +234,31 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_dir: str, sids: list[str],
-                       dsn: str, tmp: str) -> dict[str, Any]:
+                       dsn: str, tmp: str, reader: str = "aiomqtt") -> dict[str, Any]:
     from heatkeeper.supervisor import config as sup_config
     from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
     from heatkeeper.supervisor.main import (
         command_client_factory,
         command_filters,
-        mqtt_client_factory,
         process_password,
-        subscription_filters,
+        run_ingest_link,
     )
     from heatkeeper.supervisor.mqtt_link import run_mqtt
     from heatkeeper.supervisor.service import SupervisorService
     from heatkeeper.supervisor.storage import open_storage
 
     raw = {
-        "supervisor": {"data_dir": os.path.join(tmp, backend)},
+        "supervisor": {"data_dir": os.path.join(tmp, "%s-%s" % (backend, reader))},
         "broker": {"embedded": False},
         "mqtt": {"port": port, "protocol": "3.1.1", "client_id": "bench-sup-" + backend,
-                 "shared_group": "bench-" + backend if args.ingest_procs > 1 else "",
+                 "shared_group": "bench-" + backend if args.ingest_procs > 1 else "", "ingest_reader": reader,
                  "password_file": os.path.join(creds_dir, "supervisor.password")},
         "storage": {"backend": backend, "dsn": dsn, "batch_max": 5000, "batch_interval_s": 0.2},
         "web": {"enabled": False},
         "station": [{"id": s} for s in sids],
     }
     cfg = sup_config.validate(raw)
-    config_path = os.path.join(tmp, "supervisor-%s.toml" % backend)
+    config_path = os.path.join(tmp, "supervisor-%s-%s.toml" % (backend, reader))
     with open(config_path, "w", encoding="utf-8") as fh:
         fh.write(_toml(raw))
     with open(os.path.join(creds_dir, "supervisor.password"), encoding="utf-8") as fh:
@@ -273,8 +277,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         connected.set()
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
-             asyncio.ensure_future(run_mqtt(service.ingest, mqtt_client_factory(cfg, password),
-                                            subscription_filters(cfg))),
+             asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password)),
              asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, process_password(cfg, "supervisor-cmd")),
                                             command_filters(), on_connect))]
     await asyncio.wait_for(connected.wait(), 20)
@@ -288,7 +291,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     if extra:
         await asyncio.sleep(3.0)  # let them connect and subscribe
     for i, chunk in enumerate(chunks):
-        list_path = os.path.join(tmp, "stations-%s-%d.txt" % (backend, i))
+        list_path = os.path.join(tmp, "stations-%s-%s-%d.txt" % (backend, reader, i))
         with open(list_path, "w", encoding="utf-8") as fh:
             fh.write("\n".join(chunk))
         proc = await asyncio.create_subprocess_exec(
@@ -369,7 +372,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     await asyncio.gather(*tasks, return_exceptions=True)
     await service.stop()
     return {
-        "backend": backend, "stations": len(sids), "duration_s": args.duration_s, "ingest_procs": args.ingest_procs,
+        "backend": backend, "reader": reader, "stations": len(sids), "duration_s": args.duration_s, "ingest_procs": args.ingest_procs,
         "offered_msgs_per_s": round(sum(r["sent"] for r in results) / args.duration_s, 1),
         "sustained_stored_msgs_per_s": round((sb - sa) / (tb - ta), 1) if tb > ta else None,
         "published_unique": expected, "broker_acked": sum(r["acked"] for r in results),
@@ -436,16 +439,19 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                            "runs": []}
     try:
         backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+        readers = ["aiomqtt", "lean"] if args.reader == "both" else [args.reader]
         for backend in backends:
-            dsn = ""
-            if backend == "postgres":
-                if args.dsn:
-                    dsn = args.dsn
-                else:
-                    pg = PostgresServer(durable=True)
-                    dsn = await pg.create_database()
-            out["runs"].append(await _one_backend(backend, args, port, os.path.join(mq, "credentials"), sids, dsn,
-                                                  tmp))
+            for reader in readers:  # the same broker, stations and load, one after the other
+                dsn = ""
+                if backend == "postgres":
+                    if args.dsn:
+                        dsn = args.dsn
+                    else:
+                        if pg is None:
+                            pg = PostgresServer(durable=True)
+                        dsn = await pg.create_database()  # a fresh database per run
+                out["runs"].append(await _one_backend(backend, args, port, os.path.join(mq, "credentials"), sids,
+                                                      dsn, tmp, reader))
     finally:
         mosquitto.stop()
         if pg is not None:
@@ -471,9 +477,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         for r in result["runs"]:
-            print("%-8s %5d stations  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  dup stored %s (sent %d)  "
+            print("%-8s %-7s %5d stations  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  dup stored %s (sent %d)  "
                   "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg) pub %.1f s  load %s"
-                  % (r["backend"], r["stations"], r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
+                  % (r["backend"], r["reader"], r["stations"], r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
                      r["lost"], r["duplicates_stored"], r["duplicates_sent"], r["command_rtt_p50_s"],
                      r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"],
                      r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"],
