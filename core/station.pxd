@@ -41,6 +41,8 @@ cdef class StationController:
     cdef public double outdoor_c
     cdef public bint outdoor_ok
     cdef public dict mode_flags, diag, last_out
+    cdef bint flag_summer, flag_remote
+    cdef double flag_remote_c, flag_boost_k
     cpdef dict step(self, object inputs)
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
     cpdef list take_events(self)

@@ -112,6 +112,10 @@ class StationController:
         self.outdoor_ok = False
         # The chain's mode flags (one dict, updated each cycle, as the chain was given them).
         self.mode_flags = {"summer_allowed": True, "remote_supply_c": None, "boost_k": 0.0}
+        self.flag_summer = True  # what mode_flags holds, as C values
+        self.flag_remote = False
+        self.flag_remote_c = 0.0
+        self.flag_boost_k = 0.0
         self.diag = {}  # type: dict
         self.last_out = {}  # type: dict
 
@@ -183,18 +187,27 @@ class StationController:
         # 4. setpoint chain
         leases = self.leases
         room_c = leases.value[L_ROOM] if leases.active(L_ROOM) else self.room_setpoint_c
+        # mode_flags shows what the chain was given; written only when a flag changes.
         flags = self.mode_flags
         summer_allowed = mode == M_AUTO or mode == M_REMOTE
-        flags["summer_allowed"] = summer_allowed
+        if summer_allowed != self.flag_summer:
+            flags["summer_allowed"] = summer_allowed
+            self.flag_summer = summer_allowed
         remote_c = -1e9  # the chain's "no remote setpoint"
         if mode == M_REMOTE and leases.active(L_SUPPLY):
             remote_c = leases.value[L_SUPPLY]
-            flags["remote_supply_c"] = remote_c
+            if not self.flag_remote or remote_c != self.flag_remote_c:
+                flags["remote_supply_c"] = remote_c
+                self.flag_remote = True
+                self.flag_remote_c = remote_c
             remote_c = flag_number(remote_c, -1e9)
-        else:
+        elif self.flag_remote:
             flags["remote_supply_c"] = None
+            self.flag_remote = False
         boost_k = leases.value[L_BOOST] if leases.active(L_BOOST) and summer_allowed else 0.0
-        flags["boost_k"] = boost_k
+        if boost_k != self.flag_boost_k:
+            flags["boost_k"] = boost_k
+            self.flag_boost_k = boost_k
         # The chain reads a few signals itself (limiters, schedule): validated, NaN when not ok.
         chain = self.chain
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
