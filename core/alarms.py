@@ -1,4 +1,7 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
+# (compiled: no per-access index checks; every per-alarm array has n entries from __init__, the
+# loops stay below n, indices from the code index are valid, and the entry points that take an
+# alarm index from outside check it first.)
 """Alarms: the catalogue of station alarm codes and the table that runs them.
 
 Each alarm is evaluated every cycle from a condition. A condition must hold for the alarm's
@@ -166,6 +169,8 @@ class AlarmTable:
     def update(self, i, condition: bool, value: float, limit: float, now_s: float) -> None:
         """Feed alarm i its condition for this cycle, with the reading it was judged on and
         the limit it was judged against (NO_LIMIT: none)."""
+        if i < 0 or i >= self.n:
+            raise IndexError("alarm index %d not in 0..%d" % (i, self.n - 1))
         state = self.state[i]
         if not condition and state == _S_NONE and self.on_since_s[i] < 0.0:
             return  # the common case: idle and staying idle
@@ -213,10 +218,14 @@ class AlarmTable:
 
     def is_on(self, i) -> bool:
         """Listed in any state (active, acked or cleared but unacknowledged)."""
+        if i < 0 or i >= self.n:
+            raise IndexError("alarm index %d not in 0..%d" % (i, self.n - 1))
         return self.state[i] != S_NONE
 
     def limit_of(self, i) -> object:
         """Alarm i's limit as JSON wants it: a float, or None without one."""
+        if i < 0 or i >= self.n:
+            raise IndexError("alarm index %d not in 0..%d" % (i, self.n - 1))
         limit = self.limit[i]
         return limit if limit == limit else None
 

@@ -15,7 +15,8 @@ cdef class Limiters:
     cdef public double return_trim_k, power_trim_k, flow_trim_k, return_limit_c, power_limit_kw, flow_limit_m3h
     cpdef reset(self)
     cpdef double limit_at(self, double outdoor_c, double warm, double cold)
-    @cython.locals(v=double, excess_pct=double, trim=double)
     cpdef double step(self, double dt_s, double outdoor_c, dict inputs)
+    @cython.locals(v=double, excess_pct=double, trim=double)
+    cpdef double step_values(self, double dt_s, double outdoor_c, double return_c, double power_kw, double flow_m3h)
     cpdef dict snapshot(self)
     cpdef restore(self, dict d)

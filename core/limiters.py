@@ -110,11 +110,17 @@ class Limiters:
 
     def step(self, dt_s: float, outdoor_c: float, inputs: dict) -> float:
         """The combined trim (K, <= 0) for this cycle."""
+        return self.step_values(dt_s, outdoor_c, reading(inputs, self.return_name), reading(inputs, self.power_name),
+                                reading(inputs, self.flow_name))
+
+    def step_values(self, dt_s: float, outdoor_c: float, return_c: float, power_kw: float, flow_m3h: float) -> float:
+        """step() on the three readings themselves (each NaN when absent, not ok or not finite,
+        as reading() gives them): the station's cycle passes its validated signals."""
         self.return_fault = False
         self.meter_fault = False
         if self.return_enabled:
             self.return_limit_c = self.limit_at(outdoor_c, self.return_warm_c, self.return_cold_c)
-            v = reading(inputs, self.return_name)
+            v = return_c
             if v != v:
                 self.return_fault = True
                 self.return_trim_k = 0.0
@@ -123,7 +129,7 @@ class Limiters:
                                                 self.return_rate * dt_s, self.return_trim_max_k)
         if self.power_enabled:
             self.power_limit_kw = self.limit_at(outdoor_c, self.power_warm_kw, self.power_cold_kw)
-            v = reading(inputs, self.power_name)
+            v = power_kw
             if v != v:
                 self.meter_fault = True
                 self.power_trim_k = 0.0
@@ -133,7 +139,7 @@ class Limiters:
                                                self.meter_trim_max_k)
         if self.flow_enabled:
             self.flow_limit_m3h = self.limit_at(outdoor_c, self.flow_warm_m3h, self.flow_cold_m3h)
-            v = reading(inputs, self.flow_name)
+            v = flow_m3h
             if v != v:
                 self.meter_fault = True
                 self.flow_trim_k = 0.0

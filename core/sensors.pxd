@@ -1,4 +1,5 @@
-# Cython augmentation of sensors.py: the per-signal state as typed arrays (memoryviews).
+# Cython augmentation of sensors.py: the per-signal state as typed arrays (contiguous memoryviews:
+# array.array).
 cimport cython
 from .alarms cimport AlarmTable
 
@@ -9,13 +10,13 @@ cdef double _NO_LIMIT
 @cython.final
 cdef class SignalQuality:
     cdef public list names
-    cdef public double[:] low, high, rate
-    cdef public signed char[:] frozen_check, essential
+    cdef public double[::1] low, high, rate
+    cdef public signed char[::1] frozen_check, essential
     cdef public double stale_s, frozen_s, spike_hold_s
-    cdef public double[:] values
-    cdef public signed char[:] ok, quality, reason
-    cdef public double[:] raw, good_at_s, changed_at_s, frozen_ref, spike_since_s
-    cdef public signed char[:] seen
+    cdef public double[::1] values
+    cdef public signed char[::1] ok, quality, reason
+    cdef public double[::1] raw, good_at_s, changed_at_s, frozen_ref, spike_since_s
+    cdef public signed char[::1] seen
     cdef public int n_bad
     cdef public bint alarms_busy
     @cython.locals(i=int, names=list)

@@ -1,4 +1,7 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
+# (compiled: no per-access index checks; every state array has N_SIGNALS entries from __init__,
+# the loops stay below N_SIGNALS, and the two entry points that take an index or arrays from
+# outside check them first.)
 """Signal quality: every input checked for range, loss (stale), a frozen value and an
 implausible rate of change, before any control code sees it.
 
@@ -212,6 +215,9 @@ class SignalQuality:
     def update_image(self, values, oks, now_s: float) -> None:
         """Validate one cycle's image given as arrays in INPUTS order: `values[i]` (a float)
         and `oks[i]` (non-zero when the boundary read it); same checks as update()."""
+        if len(values) < _N_SIGNALS or len(oks) < _N_SIGNALS:
+            raise IndexError("update_image: values and oks need %d entries (INPUTS order), got %d and %d"
+                             % (_N_SIGNALS, len(values), len(oks)))
         self.n_bad = 0
         i = 0
         while i < _N_SIGNALS:
@@ -267,6 +273,8 @@ class SignalQuality:
 
     def alarm_condition(self, i) -> bool:
         """True when signal i is BAD and worth an alarm (essential, or seen ok before)."""
+        if i < 0 or i >= _N_SIGNALS:
+            raise IndexError("alarm_condition: signal index %d not in 0..%d" % (i, _N_SIGNALS - 1))
         return self.quality[i] == _Q_BAD and (self.seen[i] != 0 or self.essential[i] != 0)
 
     def report_alarms(self, alarms: AlarmTable, now_s: float) -> None:

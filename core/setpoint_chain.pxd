@@ -11,6 +11,7 @@ cdef int _M_MANUAL, _M_STARTUP_WARMUP
 
 @cython.locals(v=double)
 cpdef double _number(object value, double default)
+cpdef double flag_number(double v, double default)
 
 @cython.final
 cdef class SupplySetpointChain:
@@ -25,10 +26,14 @@ cdef class SupplySetpointChain:
     cdef public double room_setpoint_c
     cpdef set_room_readings(self, object readings, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
-    @cython.locals(dt_s=double, out=OutdoorConditioner, t_out=double, remote_c=double, boost_k=double,
-                   curve=HeatingCurve, unclamped_c=double, tod=double, base_c=double, top_c=double, setpoint_c=double)
+    @cython.locals(tod=double, lim=Limiters)
     cpdef double step(self, double now_s, double outdoor_c, bint outdoor_ok, dict inputs, double room_setpoint_c,
                       dict mode_flags)
+    @cython.locals(dt_s=double, out=OutdoorConditioner, t_out=double,
+                   curve=HeatingCurve, unclamped_c=double, base_c=double, top_c=double, setpoint_c=double)
+    cpdef double step_values(self, double now_s, double outdoor_c, bint outdoor_ok, double time_of_day_s,
+                             double return_c, double power_kw, double flow_m3h, double room_setpoint_c,
+                             bint summer_allowed, double remote_c, double boost_k)
     @cython.locals(setpoint_c=double, heating=bint)
     cpdef double finish(self, int mode, double warmup_ramp_c, double frost_floor_c, bint protection_off)
     cpdef dict snapshot(self)

@@ -59,6 +59,13 @@ def _number(value, default: float) -> float:
     return default
 
 
+def flag_number(v: float, default: float) -> float:
+    """_number for a float already in hand (a lease value): itself when finite and bounded."""
+    if v == v and -1e6 < v < 1e6:
+        return v
+    return default
+
+
 class SupplySetpointChain:
     """Outdoor temperature and room data in, secondary supply setpoint out."""
 
@@ -106,6 +113,23 @@ class SupplySetpointChain:
     def step(self, now_s: float, outdoor_c: float, outdoor_ok: bool, inputs: dict, room_setpoint_c: float,
              mode_flags: dict) -> float:
         """The supply setpoint (degC) for this cycle, 0.0 while heating is off; never raises."""
+        tod = reading(inputs, "time_of_day_s")  # TIME_OF_DAY_S
+        if tod != tod:
+            tod = -1.0
+        lim = self.limiters
+        return self.step_values(now_s, outdoor_c, outdoor_ok, tod, reading(inputs, lim.return_name),
+                                reading(inputs, lim.power_name), reading(inputs, lim.flow_name), room_setpoint_c,
+                                bool(mode_flags.get("summer_allowed", True)),
+                                _number(mode_flags.get("remote_supply_c"), -1e9),
+                                _number(mode_flags.get("boost_k", 0.0), 0.0))
+
+    def step_values(self, now_s: float, outdoor_c: float, outdoor_ok: bool, time_of_day_s: float, return_c: float,
+                    power_kw: float, flow_m3h: float, room_setpoint_c: float, summer_allowed: bool,
+                    remote_c: float, boost_k: float) -> float:
+        """step() on plain numbers (the station's cycle, no dicts): the time of day (-1.0 without
+        one), the limiters' readings (NaN when absent or not ok, as limiters.reading gives them),
+        the mode flags as step() reads them (remote_c -1e9 without a remote setpoint; both passed
+        through _number's finite-and-bounded check)."""
         if not self.started:
             self.started = True
             self.last_s = now_s
@@ -115,12 +139,10 @@ class SupplySetpointChain:
         self.last_s = now_s
         out = self.outdoor
         t_out = out.step(now_s, outdoor_c, outdoor_ok)
-        remote_c = _number(mode_flags.get("remote_supply_c"), -1e9)
         self.remote = remote_c > -1e8
-        boost_k = _number(mode_flags.get("boost_k", 0.0), 0.0)
         self.boost_k = boost_k
         # 2. heating limit
-        if not mode_flags.get("summer_allowed", True) or self.remote or out.source == 3:  # SOURCE_FIXED
+        if not summer_allowed or self.remote or out.source == 3:  # SOURCE_FIXED
             self.heating_on = True
         elif self.heating_on:
             if out.attenuated_c >= self.heating_limit_c:
@@ -140,10 +162,7 @@ class SupplySetpointChain:
         self.room_setpoint_c = room_setpoint_c
         unclamped_c = curve.unclamped_c(t_out, room_setpoint_c)
         self.curve_c = min(curve.max_supply_c, max(curve.min_supply_c, unclamped_c))
-        tod = reading(inputs, "time_of_day_s")  # TIME_OF_DAY_S
-        if tod != tod:
-            tod = -1.0
-        self.schedule_k = self.schedule.step(now_s, tod, t_out)
+        self.schedule_k = self.schedule.step(now_s, time_of_day_s, t_out)
         self.room.follow_load(unclamped_c - room_setpoint_c)
         self.room.useful_min_k = curve.min_supply_c - unclamped_c - self.schedule_k - boost_k
         self.room_trim_k = self.room.step(now_s, dt_s)
@@ -164,7 +183,7 @@ class SupplySetpointChain:
         else:
             self.ramp_c = base_c
         # 5. limiters and clamp
-        self.limit_trim_k = self.limiters.step(dt_s, t_out, inputs)
+        self.limit_trim_k = self.limiters.step_values(dt_s, t_out, return_c, power_kw, flow_m3h)
         setpoint_c = self.ramp_c + self.limit_trim_k
         setpoint_c = min(curve.max_supply_c, max(curve.min_supply_c, setpoint_c))
         self.setpoint_c = setpoint_c

@@ -7,7 +7,7 @@ from .make_up cimport MakeUp
 from .modes cimport ModeMachine, circulation_wanted
 from .pumps cimport CirculationPumps
 from .sensors cimport SignalQuality
-from .setpoint_chain cimport SupplySetpointChain
+from .setpoint_chain cimport SupplySetpointChain, flag_number
 from .room_feedback cimport RoomFeedback
 from .valve_actuator cimport ValveActuator
 from .valve_loop cimport ValveLoop
@@ -16,7 +16,7 @@ from .valve_loop cimport ValveLoop
 # so the cycle does no module look-ups.
 cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_SECONDARY_RETURN_PRESSURE, I_SECONDARY_RETURN_TEMP, I_SECONDARY_SUPPLY_TEMP, I_TANK_LEVEL, I_VALVE_POSITION, N_SIGNALS
 cdef int L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
-cdef double _INF
+cdef double _INF, _NAN
 
 cdef class StationController:
     cdef public dict cfg, bootstrap
@@ -41,7 +41,9 @@ cdef class StationController:
     cdef public bint time_of_day_ok
     cdef public double outdoor_c
     cdef public bint outdoor_ok
-    cdef public dict mode_flags, chain_in, diag, last_out
+    cdef public dict mode_flags, diag, last_out
+    cdef bint flag_summer, flag_remote
+    cdef double flag_remote_c, flag_boost_k
     cdef public object forecast
     cpdef dict step(self, object inputs)
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
@@ -51,14 +53,12 @@ cdef class StationController:
                    pumps=CirculationPumps, make_up=MakeUp, act=Actuators, actuator=ValveActuator, mode=int,
                    chain=SupplySetpointChain, interlocks=Interlocks, room_c=double, chain_c=double, setpoint_c=double,
                    supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
-                   makeup_kpa=double)
+                   makeup_kpa=double, summer_allowed=bint, remote_c=double, boost_k=double, tod_s=double)
     cdef void _cycle(self, double now_s, double dt_s)
     @cython.locals(act=Actuators, mode=int)
     cdef dict _outputs(self)
     @cython.locals(leased=int, back=int, modes=ModeMachine)
     cdef void _mode_lease(self, double now_s)
-    @cython.locals(signals=SignalQuality)
-    cdef dict _chain_inputs(self)
     cdef double _clock(self, object value)
     cdef double _clock_s(self, double now_s)
     @cython.locals(pumps=CirculationPumps, make_up=MakeUp)

@@ -63,7 +63,7 @@ from .sensors import (
     N_SIGNALS,
     SignalQuality,
 )
-from .setpoint_chain import SupplySetpointChain
+from .setpoint_chain import SupplySetpointChain, flag_number
 from .settings import load as load_settings
 from .signals import ACTUATORS, INPUTS
 from .valve_loop import ValveLoop
@@ -87,6 +87,7 @@ PIECE_SECTIONS = (
 # the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
 _INF = float("inf")
+_NAN = float("nan")
 
 
 class StationController:
@@ -126,9 +127,12 @@ class StationController:
         self.time_of_day_ok = False
         self.outdoor_c = 0.0
         self.outdoor_ok = False
-        # The chain's mode flags (one dict, updated each cycle) and its validated inputs.
+        # The chain's mode flags (one dict, updated each cycle, as the chain was given them).
         self.mode_flags = {"summer_allowed": True, "remote_supply_c": None, "boost_k": 0.0}
-        self.chain_in = {}  # type: dict
+        self.flag_summer = True  # what mode_flags holds, as C values
+        self.flag_remote = False
+        self.flag_remote_c = 0.0
+        self.flag_boost_k = 0.0
         self.diag = {}  # type: dict
         self.forecast = Forecast()  # the city's weather forecast from the supervisor (core.forecast)
         self.last_out = {}  # type: dict
@@ -201,12 +205,35 @@ class StationController:
         # 4. setpoint chain
         leases = self.leases
         room_c = leases.value[L_ROOM] if leases.active(L_ROOM) else self.room_setpoint_c
+        # mode_flags shows what the chain was given; written only when a flag changes.
         flags = self.mode_flags
-        flags["summer_allowed"] = mode == M_AUTO or mode == M_REMOTE
-        flags["remote_supply_c"] = leases.value[L_SUPPLY] if mode == M_REMOTE and leases.active(L_SUPPLY) else None
-        flags["boost_k"] = leases.value[L_BOOST] if leases.active(L_BOOST) and (mode == M_AUTO or mode == M_REMOTE) else 0.0
+        summer_allowed = mode == M_AUTO or mode == M_REMOTE
+        if summer_allowed != self.flag_summer:
+            flags["summer_allowed"] = summer_allowed
+            self.flag_summer = summer_allowed
+        remote_c = -1e9  # the chain's "no remote setpoint"
+        if mode == M_REMOTE and leases.active(L_SUPPLY):
+            remote_c = leases.value[L_SUPPLY]
+            if not self.flag_remote or remote_c != self.flag_remote_c:
+                flags["remote_supply_c"] = remote_c
+                self.flag_remote = True
+                self.flag_remote_c = remote_c
+            remote_c = flag_number(remote_c, -1e9)
+        elif self.flag_remote:
+            flags["remote_supply_c"] = None
+            self.flag_remote = False
+        boost_k = leases.value[L_BOOST] if leases.active(L_BOOST) and summer_allowed else 0.0
+        if boost_k != self.flag_boost_k:
+            flags["boost_k"] = boost_k
+            self.flag_boost_k = boost_k
+        # The chain reads a few signals itself (limiters, schedule): validated, NaN when not ok.
         chain = self.chain
-        chain_c = chain.step(now_s, self.outdoor_c, self.outdoor_ok, self._chain_inputs(), room_c, flags)
+        tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
+        chain_c = chain.step_values(now_s, self.outdoor_c, self.outdoor_ok, tod_s,
+                                    signals.values[I_PRIMARY_RETURN_TEMP] if signals.ok[I_PRIMARY_RETURN_TEMP] else _NAN,
+                                    signals.values[I_HEAT_POWER] if signals.ok[I_HEAT_POWER] else _NAN,
+                                    signals.values[I_PRIMARY_FLOW] if signals.ok[I_PRIMARY_FLOW] else _NAN,
+                                    room_c, summer_allowed, remote_c, flag_number(boost_k, 0.0))
         self.chain_setpoint_c = chain_c
         supply_ok = signals.ok[I_SECONDARY_SUPPLY_TEMP] != 0
         supply_c = signals.values[I_SECONDARY_SUPPLY_TEMP]
@@ -304,16 +331,6 @@ class StationController:
         out["diag"] = self._diag()
         self.last_out = out
         return out
-
-    def _chain_inputs(self) -> dict:
-        # The chain reads a few signals itself (limiters, schedule); it gets them validated.
-        signals = self.signals
-        d = self.chain_in
-        d["primary_return_temp_c"] = (signals.values[I_PRIMARY_RETURN_TEMP], signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
-        d["heat_power_kw"] = (signals.values[I_HEAT_POWER], signals.ok[I_HEAT_POWER] != 0)
-        d["primary_flow_m3h"] = (signals.values[I_PRIMARY_FLOW], signals.ok[I_PRIMARY_FLOW] != 0)
-        d[TIME_OF_DAY_S] = (self.time_of_day_s, self.time_of_day_ok)
-        return d
 
     def _clock(self, value: object) -> float:
         # A missing or garbage clock, or one running backwards, must not break the cycle:

@@ -125,6 +125,17 @@ class TestAlarmTable(unittest.TestCase):
         row = old.listing_now()[0]
         self.assertEqual((row["code"], row["value"], row["limit"]), ("pressure_low", 120.0, None))
 
+    def test_a_bad_alarm_index_is_an_error(self):
+        t = make()
+        for i in (-1, t.n):
+            with self.assertRaises(IndexError):
+                t.update(i, True, 1.0, NO_LIMIT, 0.0)
+            with self.assertRaises(IndexError):
+                t.is_on(i)
+            with self.assertRaises(IndexError):
+                t.limit_of(i)
+        self.assertEqual(t.events, [])
+
 
 if __name__ == "__main__":
     unittest.main()

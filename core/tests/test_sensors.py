@@ -115,6 +115,26 @@ class TestSignalQuality(unittest.TestCase):
         self.assertEqual(len(problems), 2)
         self.assertIn("sensors.stale_s=-1 s: must be in [0, 3600]", problems)
 
+    def test_update_image_rejects_short_arrays_before_touching_state(self):
+        from array import array
+
+        sq = make()
+        n = sensors.N_SIGNALS
+        sq.update_image(array("d", [50.0] * n), array("b", [1] * n), 0.0)
+        before = (list(sq.values), list(sq.quality), list(sq.good_at_s), sq.n_bad)
+        with self.assertRaises(IndexError):
+            sq.update_image(array("d", [60.0] * (n - 1)), array("b", [1] * n), 1.0)
+        with self.assertRaises(IndexError):
+            sq.update_image(array("d", [60.0] * n), array("b", [1] * (n - 1)), 1.0)
+        self.assertEqual((list(sq.values), list(sq.quality), list(sq.good_at_s), sq.n_bad), before)
+
+    def test_alarm_condition_rejects_a_bad_index(self):
+        sq = make()
+        with self.assertRaises(IndexError):
+            sq.alarm_condition(sensors.N_SIGNALS)
+        with self.assertRaises(IndexError):
+            sq.alarm_condition(-1)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -206,6 +206,47 @@ class TestSetpointChain(unittest.TestCase):
         self.assertEqual(chain.finish(M_AUTO, 0.0, 20.0, False), 20.0)  # frost outranks the season
         self.assertAlmostEqual(chain.finish(M_MANUAL, 0.0, 0.0, False), 0.0, delta=1e-9)
 
+    def test_step_values_is_step_on_numbers(self):
+        # The station's cycle calls step_values with its validated signals; step() parses the
+        # dict image and flags into the same numbers: the two chains must stay identical.
+        nan = float("nan")
+        by_dict = SupplySetpointChain({})
+        by_numbers = SupplySetpointChain({})
+        t = 0.0
+        k = 0
+        while k < 400:
+            outdoor_c = -15.0 + (k % 37) * 0.9
+            ok = k % 53 != 0
+            ret = (48.0 + (k % 11), k % 17 != 0)
+            power = (300.0 + k, k % 23 != 0)
+            flow = (float("inf") if k % 29 == 0 else 12.0, True)
+            tod = (float(k * 600 % 86400), k % 3 != 0)
+            remote = 58.0 if 100 <= k < 150 else None
+            boost = 3.0 if 200 <= k < 260 else 0.0
+            summer = not (300 <= k < 320)
+            image = {"primary_return_temp_c": ret, "heat_power_kw": power, "primary_flow_m3h": flow}
+            if k % 5 != 0:
+                image["time_of_day_s"] = tod
+            flags = {"summer_allowed": summer, "remote_supply_c": remote, "boost_k": boost}
+            sp_dict = by_dict.step(t, outdoor_c, ok, image, 20.0, flags)
+
+            def number(item):
+                v = item[0]
+                return v if item[1] and v - v == 0.0 else nan
+
+            tod_s = tod[0] if k % 5 != 0 and tod[1] else -1.0
+            sp_numbers = by_numbers.step_values(t, outdoor_c, ok, tod_s, number(ret), number(power), number(flow),
+                                                20.0, summer, -1e9 if remote is None else remote, boost)
+            self.assertEqual(sp_dict, sp_numbers, "cycle %d" % k)
+            a = by_dict.diag
+            b = by_numbers.diag
+            self.assertEqual(sorted(a.keys()), sorted(b.keys()))
+            for key in a:
+                self.assertTrue(a[key] == b[key] or (a[key] != a[key] and b[key] != b[key]), key)
+            t += 60.0
+            k += 1
+        self.assertTrue(by_dict.diag["return_limit_trim_k"] < 0.0)  # the limiter took part
+
 
 if __name__ == "__main__":
     unittest.main()

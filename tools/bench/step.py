@@ -103,7 +103,10 @@ def measure(cycles: int) -> dict[str, float]:
     ctl.take_events()
 
     chain = ctl.chain
-    chain_in = dict(ctl.chain_in)
+    # The chain's dict entry on the controller's validated image (the cycle passes these numbers).
+    sq = ctl.signals
+    chain_in = {name: (sq.values[signals.INPUTS.index(name)], sq.ok[signals.INPUTS.index(name)] != 0)
+                for name in ("primary_return_temp_c", "heat_power_kw", "primary_flow_m3h")}
     flags = dict(ctl.mode_flags)
     now_s = ctl.now_s
     t0 = clock()
