@@ -45,15 +45,16 @@ DEFAULTS = {
     "floor_c": 18.0,
     "target_c": 18.6,  # each group's collector statistic is held at or above this
     "deadband_k": 0.15,
-    "period_s": 900.0,
-    "gain_pct_per_k": 4.0,  # stroke % per K of room error, per period
-    "max_step_pct": 4.0,
-    "guard_k": 0.3,  # below floor_c + guard_k a group opens fast
-    "fast_step_pct": 20.0,
+    "period_s": 1800.0,
+    "gain_pct_per_k": 3.0,  # stroke % per K of room error, per period
+    "max_step_pct": 3.0,
+    "guard_k": 0.15,  # below floor_c + guard_k a group opens fast
+    "fast_step_pct": 10.0,
     "guard_period_s": 300.0,
     "min_pct": 10.0,
     "min_move_pct": 1.0,
     "max_age_s": 3600.0,
+    "smooth_s": 21600.0,  # each group's statistic smoothed over this time (collector noise; 0: off)
     "hold_s": 7200.0,
     "plausible_min_c": 5.0,
     "plausible_max_c": 35.0,
@@ -76,6 +77,7 @@ RANGES = {
     "min_pct": (0.0, 90.0, "%"),
     "min_move_pct": (0.0, 10.0, "%"),
     "max_age_s": (60.0, 86400.0, "s"),
+    "smooth_s": (0.0, 86400.0, "s"),
     "hold_s": (0.0, 604800.0, "s"),
     "plausible_min_c": (-10.0, 15.0, "degC"),
     "plausible_max_c": (25.0, 50.0, "degC"),
@@ -138,6 +140,7 @@ class Balancing:
         self.min_pct = float(s["min_pct"])
         self.min_move_pct = float(s["min_move_pct"])
         self.max_age_s = float(s["max_age_s"])
+        self.smooth_s = float(s["smooth_s"])
         self.hold_s = float(s["hold_s"])
         self.plausible_min_c = float(s["plausible_min_c"])
         self.plausible_max_c = float(s["plausible_max_c"])
@@ -149,11 +152,13 @@ class Balancing:
         self.pos = {}  # group -> the valve position this controller wants (%)
         self.sent = {}  # group -> the last command sent (%)
         self.mode = {}  # group -> what steered it at the last step (MODES)
-        self.stat = {}  # group -> its collector statistic (degC) or None
+        self.stat = {}  # group -> its collector statistic, smoothed (degC), or None
+        self.raw = {}  # group -> its collector statistic as last read (degC), or None
         self.returns = {}  # group -> building return temperature (degC) or None
         self.seen_s = {}  # group -> when it last had a usable collector
         self.guard_s = {}  # group -> when the guard last opened it
         self.collectors = {}  # collector id -> [temp_c, measured at s, group]
+        self.last_s = None  # the previous step
         self.next_s = None  # the next regular (period_s) step
         self.ref_c = None
 
@@ -173,6 +178,7 @@ class Balancing:
                 self.sent[group] = pos
                 self.mode[group] = "hold"
                 self.stat[group] = None
+                self.raw[group] = None
                 self.seen_s[group] = now_s  # the hold counts from the group's first appearance
                 self.guard_s[group] = None
             ret = _number(r.get("return_temp_c"))
@@ -199,13 +205,20 @@ class Balancing:
                     temps[group].append(temp_c)
                 else:
                     temps[group] = [temp_c]
+        dt_s = 0.0 if self.last_s is None else clamp(now_s - self.last_s, 0.0, 86400.0)
+        self.last_s = now_s
+        weight = 1.0 if self.smooth_s <= 0.0 else clamp(dt_s / self.smooth_s, 0.0, 1.0)
         for group in self.groups:
             values = temps.get(group)
             if not values:
                 self.stat[group] = None
+                self.raw[group] = None
                 continue
             low = min(values)
-            self.stat[group] = low if max(values) - low > self.spread_max_k else median(values)
+            raw = low if max(values) - low > self.spread_max_k else median(values)
+            self.raw[group] = raw
+            before = self.stat[group]
+            self.stat[group] = raw if before is None else before + weight * (raw - before)
             self.seen_s[group] = now_s
 
     # --- the step ---------------------------------------------------------------------------
@@ -234,8 +247,9 @@ class Balancing:
 
     def _move(self, group: str, now_s: float, regular: bool, ret_ref) -> None:
         stat = self.stat[group]
+        raw = self.raw[group]
         pos = self.pos[group]
-        if stat is not None and stat < self.floor_c + self.guard_k:
+        if raw is not None and (raw < self.floor_c + self.guard_k or stat < self.floor_c + self.guard_k):
             self.mode[group] = "guard"
             last = self.guard_s[group]
             if last is None or now_s - last >= self.guard_period_s:
