@@ -49,8 +49,9 @@ import sys
 import time
 from typing import Any
 
+from heatkeeper.tools.bench.report import BALANCED  # with --balancing: heatkeeper + core.balancing on the branch valves
+
 CONTROLLERS = ("habitual", "curve", "heatkeeper")
-BALANCED = "balanced"  # with --balancing: heatkeeper's station controller + core.balancing on the branch valves
 ECL_CURVE = ((-30.0, 75.0), (-15.0, 60.0), (-5.0, 50.0), (0.0, 45.0), (5.0, 40.0), (15.0, 28.0))
 ECL_PI = {"kp_pct_k": 100.0 / 80.0, "ti_s": 30.0, "neutral_zone_k": 0.0}  # Xp 80 K, Tn 30 s
 HABITUAL_MARGIN_K = 1.0  # above the highest supply temperature the station bound ever needs
