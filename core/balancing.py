@@ -43,13 +43,13 @@ from .units import clamp
 DEFAULTS = {
     "enabled": True,
     "floor_c": 18.0,
-    "target_c": 18.6,  # each group's collector statistic is held at or above this
-    "deadband_k": 0.15,
-    "period_s": 1800.0,
+    "target_c": 18.5,  # each group's collector statistic is held at or above this (room_feedback's default)
+    "deadband_k": 0.2,
+    "period_s": 3600.0,
     "gain_pct_per_k": 3.0,  # stroke % per K of room error, per period
     "max_step_pct": 3.0,
-    "guard_k": 0.15,  # below floor_c + guard_k a group opens fast
-    "fast_step_pct": 10.0,
+    "guard_k": 0.25,  # below floor_c + guard_k a group opens fast
+    "fast_step_pct": 15.0,
     "guard_period_s": 300.0,
     "min_pct": 10.0,
     "min_move_pct": 1.0,

@@ -6,6 +6,11 @@ import unittest
 from heatkeeper.core.balancing import DEFAULTS, Balancing, median, validate
 
 GROUPS = ("a", "b", "c")
+# the settings the tables below are worked out for (independent of the defaults)
+TABLE_SETTINGS = {"smooth_s": 0.0, "target_c": 18.6, "period_s": 1800.0, "gain_pct_per_k": 3.0, "max_step_pct": 3.0,
+                  "deadband_k": 0.15, "guard_k": 0.15, "fast_step_pct": 10.0, "guard_period_s": 300.0, "min_pct": 10.0,
+                  "min_move_pct": 1.0, "max_age_s": 3600.0, "hold_s": 7200.0, "spread_max_k": 2.0,
+                  "return_gain_pct_per_k": 1.0, "return_deadband_k": 1.0, "fallback_min_pct": 50.0}
 
 
 def rooms(temps, age_s=0.0):
@@ -26,7 +31,7 @@ def branches(positions, returns=None):
 
 def start(settings=None, positions=None, temps=None, returns=None):
     """A controller that has seen the groups once at t=0; returns (controller, its first commands)."""
-    s = {"smooth_s": 0.0}
+    s = dict(TABLE_SETTINGS)
     s.update(settings or {})
     bal = Balancing(s)
     positions = positions or {g: 100.0 for g in GROUPS}
@@ -163,7 +168,7 @@ class TestBalancing(unittest.TestCase):
         self.assertEqual(bal.pos["c"], 60.0)
 
     def test_without_collectors_or_return_the_valve_holds(self):
-        bal = Balancing({"hold_s": 0.0})
+        bal = Balancing(dict(TABLE_SETTINGS, hold_s=0.0))
         bal.step(0.0, {"branches": [{"group": "a", "valve_position_pct": 64.0, "return_temp_c": None},
                                     {"group": "b", "valve_position_pct": 30.0}]})
         for k in range(1, 30):
