@@ -194,7 +194,7 @@ class Balancing:
             self.collectors[cid] = [temp_c, now_s - age_s, r.get("group")]
 
     def _statistics(self, now_s: float) -> None:
-        temps = {}
+        temps = {}  # type: dict
         for cid in list(self.collectors):
             temp_c, at_s, group = self.collectors[cid]
             if now_s - at_s > self.max_age_s:
