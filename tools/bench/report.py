@@ -26,6 +26,10 @@ COLUMNS = (
     ("valve_travel_strokes", "valve strokes", "%.0f"),
     ("pump_energy_kwh_per_m2", "pump kWh/m2", "%.2f"),
     ("wall_s", "wall s", "%.1f"),
+    ("ratio_to_building_bound", "/building bound", "%.3f"),
+    ("underheat_kh_below_18_all_groups", "K.h <18 (all groups)", "%.1f"),
+    ("groups_below_18", "groups <18", "%d"),
+    ("branch_valve_strokes_per_day", "branch valve strokes/day", "%.2f"),
 )
 # The terminal table in two parts, each at most TABLE_WIDTH columns wide (one table of every
 # column is 172): energy and effort, then comfort, tracking and the wall time.
@@ -35,7 +39,12 @@ TABLE_PARTS = (
                 "valve_travel_strokes")),
     ("comfort", ("underheat_kh_below_18", "underheat_kh_below_target_minus_2", "hours_below_18", "max_deficit_k",
                  "tracking_error_p95_k", "wall_s")),
+    # against the building bound (every group exactly at 18 degC), and the branch valves' travel
+    # with --balancing (the balanced controller's; "-" for the others, whose valves stay open)
+    ("building bound", ("ratio_to_building_bound", "underheat_kh_below_18_all_groups", "groups_below_18",
+                        "branch_valve_strokes_per_day")),
 )
+BALANCED = "balanced"  # the season benchmark's --balancing controller (tools/bench/season.py)
 # The season-start part (with --season-start): key in summary["season_start"] (a dict by controller),
 # header, format; which group was coldest is in the JSON only (the part stays within TABLE_WIDTH).
 SEASON_START_COLUMNS = (
@@ -66,6 +75,8 @@ def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome
         row["ratio_to_building_bound"] = heat / building if building else None
         row["saving_vs_habitual_pct"] = 100.0 * (1.0 - heat / habitual) if habitual else None
         row["saving_vs_curve_pct"] = 100.0 * (1.0 - heat / curve) if curve else None
+        valves = row.get("branch_valves")
+        row["branch_valve_strokes_per_day"] = valves["travel_strokes_per_day"] if valves else None
         rows.append(row)
     summary: dict[str, Any] = {
         "city": spec["city"],
@@ -97,6 +108,12 @@ def summarise(spec: dict[str, Any], days: float, controllers: list[str], outcome
         }
         if start is not None and "heatkeeper" in start["coldest_group_c_at_first_0000"]:
             summary["targets"]["season_start_coldest_ge_18"] = start["coldest_group_c_at_first_0000"]["heatkeeper"] >= 18.0
+    balanced = next((r for r in rows if r["name"] == BALANCED), None)
+    if balanced is not None:  # issue 19: <= 1.10 x the building bound, 0 K.h below 18 degC in every group
+        targets = summary.setdefault("targets", {})
+        targets["balanced_zero_underheat_all_groups"] = balanced["underheat_kh_below_18_all_groups"] == 0.0
+        targets["balanced_ratio_to_building_bound_le_1_10"] = (balanced["ratio_to_building_bound"] is not None
+                                                               and balanced["ratio_to_building_bound"] <= 1.10)
     return summary
 
 
@@ -314,7 +331,7 @@ def markdown(summary: dict[str, Any], plots: list[tuple[str, str]]) -> str:
                          + " |")
         lines.append("")
     if summary.get("targets"):
-        lines += ["Targets for heatkeeper: " + ", ".join("%s: %s" % (k, "met" if v else "NOT met")
+        lines += ["Targets: " + ", ".join("%s: %s" % (k, "met" if v else "NOT met")
                                                        for k, v in summary["targets"].items()), ""]
     for name, text in (summary.get("errors") or {}).items():
         lines += ["**%s failed:** %s" % (name, text), ""]

@@ -154,3 +154,43 @@ def test_season_start_table_names_the_groups_no_heat_could_bring_up_in_time(caps
     out = " ".join(capsys.readouterr().out.split())  # the sentence may wrap at 100 columns
     assert "from 12 degC, 72 h before 00:00 of day one" in out
     assert "these groups cannot reach 18 degC by 00:00: cold-edge, top-floor" in out
+
+
+def balanced_outcome() -> dict:
+    results = fake_results()
+    results["balanced"] = dict(results["heatkeeper"], name="balanced", heat_kwh_per_m2=98.0, underheat_kh_below_18=0.4,
+                               underheat_kh_below_18_all_groups=0.7, groups_below_18=2,
+                               branch_valves={"travel_strokes_per_day": 0.123, "positions_pct": {"a": 100.0}})
+    return {"results": results, "errors": {}}
+
+
+def test_balanced_row_ratio_to_the_building_bound_and_its_targets() -> None:
+    summary = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 3.0 / 24,
+                               ["habitual", "curve", "heatkeeper", "balanced"], balanced_outcome(), {}, 2.0, [])
+    rows = {r["name"]: r for r in summary["controllers"]}
+    assert abs(rows["balanced"]["ratio_to_building_bound"] - 98.0 / 90.0) < 1e-12
+    assert abs(rows["heatkeeper"]["ratio_to_building_bound"] - 104.0 / 90.0) < 1e-12
+    assert rows["balanced"]["branch_valve_strokes_per_day"] == 0.123
+    assert rows["heatkeeper"]["branch_valve_strokes_per_day"] is None
+    assert summary["targets"]["balanced_ratio_to_building_bound_le_1_10"] is True  # 1.089
+    assert summary["targets"]["balanced_zero_underheat_all_groups"] is False  # 0.7 K.h
+    # without a balanced row the targets are heatkeeper's alone, as before
+    plain = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 3.0 / 24,
+                             ["habitual", "curve", "heatkeeper"], {"results": fake_results(), "errors": {}}, {}, 2.0, [])
+    assert not any(key.startswith("balanced") for key in plain["targets"])
+
+
+def test_balanced_table_fits_100_columns_with_every_figure(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    summary = report.summarise({"city": "arxan", "weather": None, "seed": 0}, 3.0 / 24,
+                               ["habitual", "curve", "heatkeeper", "balanced"], balanced_outcome(), {}, 2.0, [])
+    report.print_table(summary)
+    out = capsys.readouterr().out
+    too_wide = [line for line in out.splitlines() if len(line) > 100]
+    assert too_wide == [], "\n".join(too_wide)
+    assert "\u2026" not in out
+    lines = [line for line in out.splitlines() if line.startswith("balanced ")]
+    assert len(lines) == len(report.TABLE_PARTS)
+    assert lines[-1].split() == ["balanced", "1.089", "0.7", "2", "0.12"]
+    hk = [line for line in out.splitlines() if line.startswith("heatkeeper ")]
+    assert hk[-1].split() == ["heatkeeper", "1.156", "0.0", "-", "-"]  # the fake row has no groups_below_18

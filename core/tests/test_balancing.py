@@ -1,0 +1,234 @@
+"""Tests of core.balancing: each building group's valve from its collectors (or its return
+temperature), the coldest group binding, travel limits, the guard at the floor, bad input."""
+
+import unittest
+
+from heatkeeper.core.balancing import DEFAULTS, Balancing, median, validate
+
+GROUPS = ("a", "b", "c")
+# the settings the tables below are worked out for (independent of the defaults)
+TABLE_SETTINGS = {"smooth_s": 0.0, "target_c": 18.6, "period_s": 1800.0, "gain_pct_per_k": 3.0, "max_step_pct": 3.0,
+                  "deadband_k": 0.15, "guard_k": 0.15, "fast_step_pct": 10.0, "guard_period_s": 300.0, "min_pct": 10.0,
+                  "min_move_pct": 1.0, "max_age_s": 3600.0, "hold_s": 7200.0, "spread_max_k": 2.0,
+                  "return_gain_pct_per_k": 1.0, "return_deadband_k": 1.0, "fallback_min_pct": 50.0}
+
+
+def rooms(temps, age_s=0.0):
+    """{group: [temp, ...]} -> collector readings (ids group-k)."""
+    out = []
+    for group in sorted(temps):
+        for k, temp in enumerate(temps[group]):
+            out.append({"collector": "%s-%d" % (group, k), "group": group, "temp_c": temp, "age_s": age_s})
+    return out
+
+
+def branches(positions, returns=None):
+    """{group: position %} (+ {group: return degC}) -> energy valve readings."""
+    returns = returns or {}
+    return [{"group": g, "valve_position_pct": positions[g], "return_temp_c": returns.get(g, 40.0)}
+            for g in sorted(positions)]
+
+
+def start(settings=None, positions=None, temps=None, returns=None):
+    """A controller that has seen the groups once at t=0; returns (controller, its first commands)."""
+    s = dict(TABLE_SETTINGS)
+    s.update(settings or {})
+    bal = Balancing(s)
+    positions = positions or {g: 100.0 for g in GROUPS}
+    temps = temps if temps is not None else {g: [18.6] for g in positions}
+    return bal, bal.step(0.0, {"rooms": rooms(temps), "branches": branches(positions, returns)})
+
+
+class TestSettings(unittest.TestCase):
+    def test_defaults_are_valid_and_problems_name_key_value_and_range(self):
+        self.assertEqual(validate({}), [])
+        self.assertEqual(validate(dict(DEFAULTS)), [])
+        table = [
+            ({"min_pct": 95.0}, "balancing.min_pct=95.0 %: must be in [0.0, 90.0]"),
+            ({"period_s": "fast"}, "balancing.period_s='fast' s: must be in [60.0, 86400.0]"),
+            ({"enabled": 1}, "balancing.enabled=1: must be true or false"),
+            ({"bogus": 1}, "balancing.bogus: unknown key"),
+            ({"floor_c": 19.0, "target_c": 18.5}, "balancing.floor_c=19.0 degC: must be below balancing.target_c=18.5 degC"),
+            ({"min_pct": 60.0, "fallback_min_pct": 40.0},
+             "balancing.fallback_min_pct=40.0 %: must not be below balancing.min_pct=60.0 %"),
+        ]
+        for section, problem in table:
+            problems = validate(section)
+            self.assertEqual(len(problems), 1, (section, problems))
+            self.assertTrue(problems[0].startswith(problem), (problems, problem))
+        self.assertEqual(len(validate({"min_pct": -1, "gain_pct_per_k": 0, "deadband_k": 9})), 3)  # all at once
+        self.assertEqual(validate(None), ["balancing=None: must be a table of settings"])
+
+    def test_bad_settings_refuse_to_build(self):
+        with self.assertRaises(ValueError) as caught:
+            Balancing({"max_step_pct": 0.0})
+        self.assertIn("balancing.max_step_pct=0.0 %: must be in [0.5, 50.0]", str(caught.exception))
+
+    def test_median(self):
+        for values, expected in (([3.0], 3.0), ([2.0, 1.0], 1.5), ([5.0, 1.0, 2.0], 2.0), ([4.0, 1.0, 3.0, 2.0], 2.5)):
+            self.assertEqual(median(values), expected)
+
+
+class TestBalancing(unittest.TestCase):
+    def test_groups_come_from_the_energy_valves_and_start_at_their_position(self):
+        bal, commands = start(positions={"a": 100.0, "b": 70.0, "c": 55.5})
+        self.assertEqual(bal.groups, ["a", "b", "c"])
+        self.assertEqual(bal.sent, {"a": 100.0, "b": 70.0, "c": 55.5})
+        self.assertEqual(commands, {})  # every group at the target: nothing to move
+
+    def test_one_period_moves_each_group_by_its_error_from_the_coldest(self):
+        # gain 3 %/K, dead band 0.15 K, at most 3 % a period; ref = max(target 18.6, coldest group)
+        # (temps a, b, c; positions a, b, c; expected positions after the first period)
+        table = [
+            # a warm group closes in proportion to its error, the coldest (a, ref) stays open
+            ((18.6, 19.1, 18.7), (100.0, 100.0, 100.0), (100.0, 98.5, 100.0)),
+            # a large error closes by the rate limit only
+            ((18.6, 21.0, 18.6), (100.0, 100.0, 100.0), (100.0, 97.0, 100.0)),
+            # the coldest group above the target is the reference: b is only 0.5 K above it
+            ((19.5, 20.0, 19.6), (100.0, 100.0, 100.0), (100.0, 98.5, 100.0)),
+            # a group below the target opens, and the most open valve is shifted back to 100 %
+            ((18.6, 18.3, 18.6), (100.0, 60.0, 100.0), (100.0, 60.9, 100.0)),
+            ((18.9, 18.3, 19.0), (80.0, 60.0, 70.0), (100.0, 81.8, 89.7)),  # a -0.9, b +0.9, c -1.2, then all +20.9
+            # inside the dead band nothing moves
+            ((18.6, 18.7, 18.5), (100.0, 50.0, 90.0), (100.0, 50.0, 90.0)),
+        ]
+        for temps, positions, expected in table:
+            bal, _ = start(positions=dict(zip(GROUPS, positions)), temps={g: [t] for g, t in zip(GROUPS, temps)})
+            for group, want in zip(GROUPS, expected):
+                self.assertAlmostEqual(bal.pos[group], want, delta=1e-9, msg=(temps, positions, group))
+            self.assertEqual(set(bal.mode.values()), {"room"})
+
+    def test_between_periods_only_the_guard_moves(self):
+        bal, _ = start(positions={"a": 100.0, "b": 50.0, "c": 50.0}, temps={"a": [18.6], "b": [20.0], "c": [20.0]})
+        self.assertAlmostEqual(bal.pos["b"], 47.0, delta=1e-9)  # closed by 3; a stays at 100, so no shift
+        before = dict(bal.pos)
+        moved = bal.step(600.0, {"rooms": rooms({"a": [18.6], "b": [20.0], "c": [18.05]})})
+        self.assertEqual(bal.pos["b"], before["b"])  # no regular step before period_s
+        self.assertEqual(bal.mode["c"], "guard")
+        self.assertAlmostEqual(bal.pos["c"], before["c"] + 10.0, delta=1e-9)  # fast, at once
+        self.assertEqual(moved, {"c": bal.pos["c"]})
+        # the guard opens again every guard_period_s while the group stays near the floor, never closes it
+        bal.step(700.0, {"rooms": rooms({"a": [18.6], "b": [20.0], "c": [18.05]})})
+        self.assertAlmostEqual(bal.pos["c"], before["c"] + 10.0, delta=1e-9)
+        bal.step(900.0, {"rooms": rooms({"a": [18.6], "b": [20.0], "c": [17.5]})})
+        self.assertAlmostEqual(bal.pos["c"], before["c"] + 20.0, delta=1e-9)
+        for t in range(1200, 3601, 300):
+            bal.step(float(t), {"rooms": rooms({"a": [18.6], "b": [20.0], "c": [17.9]})})
+        self.assertEqual(bal.pos["c"], 100.0)
+
+    def test_a_warm_group_is_throttled_no_further_than_min_pct_and_the_coldest_stays_open(self):
+        bal, first = start(settings={"min_pct": 20.0}, temps={"a": [18.6], "b": [22.0], "c": [18.6]})
+        commands = [first]
+        for k in range(1, 60):
+            commands.append(bal.step(k * 1800.0, {"rooms": rooms({"a": [18.6], "b": [22.0], "c": [18.6]})}))
+        self.assertEqual(bal.pos["b"], 20.0)
+        self.assertEqual(bal.pos["a"], 100.0)
+        self.assertEqual(bal.pos["c"], 100.0)
+        # never more than max_step_pct a period
+        sent = [c["b"] for c in commands if "b" in c]
+        steps = [x - y for x, y in zip([100.0] + sent, sent)]
+        self.assertTrue(all(0.0 < s <= 3.0 + 1e-9 for s in steps), steps)
+
+    def test_small_moves_are_not_sent_until_they_add_up(self):
+        bal, _ = start(settings={"min_move_pct": 1.0, "gain_pct_per_k": 2.0, "deadband_k": 0.0})
+        t = 0.0
+        sent = []
+        for _ in range(4):
+            t += 1800.0
+            sent.append(bal.step(t, {"rooms": rooms({"a": [18.6], "b": [18.9], "c": [18.6]})}))  # -0.6 % a period
+        self.assertEqual([sorted(c) for c in sent], [[], ["b"], [], ["b"]])
+        self.assertAlmostEqual(sent[1]["b"], 98.8, delta=1e-9)
+        self.assertAlmostEqual(sent[3]["b"], 97.6, delta=1e-9)
+        self.assertAlmostEqual(bal.sent["b"], 97.6, delta=1e-9)
+
+    def test_stale_collectors_hold_the_valve_then_the_return_temperature_steers_it(self):
+        bal, _ = start(settings={"hold_s": 7200.0, "max_age_s": 3600.0, "fallback_min_pct": 50.0},
+                       positions={"a": 100.0, "b": 80.0, "c": 70.0},
+                       temps={"a": [18.6], "b": [18.6], "c": [18.6]}, returns={"a": 40.0, "b": 40.0, "c": 46.0})
+        # c's collectors go silent: the others keep reporting
+        t = 0.0
+        modes = []
+        while t < 4.0 * 3600.0:
+            t += 1800.0
+            bal.step(t, {"rooms": rooms({"a": [18.6], "b": [18.6]}),
+                         "branches": branches({"a": 100.0, "b": 80.0, "c": 70.0}, {"a": 40.0, "b": 40.0, "c": 46.0})})
+            modes.append(bal.mode["c"])
+        # fresh for max_age_s, held for hold_s after, then steered by its return (6 K hotter: closes)
+        self.assertEqual(modes[:5], ["room", "room", "hold", "hold", "hold"])
+        self.assertEqual(modes[5:], ["return"] * 3)
+        self.assertAlmostEqual(bal.pos["c"], 70.0 - 3 * 3.0, delta=1e-9)
+        for _ in range(20):
+            t += 1800.0
+            bal.step(t, {"rooms": rooms({"a": [18.6], "b": [18.6]}),
+                         "branches": branches({"a": 100.0, "b": 80.0, "c": 70.0}, {"a": 40.0, "b": 40.0, "c": 46.0})})
+        self.assertEqual(bal.pos["c"], 50.0)  # never below fallback_min_pct on its return alone
+        # a collector comes back: the rooms steer again
+        bal.step(t + 1800.0, {"rooms": rooms({"a": [18.6], "b": [18.6], "c": [17.9]})})
+        self.assertEqual(bal.mode["c"], "guard")
+        self.assertEqual(bal.pos["c"], 60.0)
+
+    def test_without_collectors_or_return_the_valve_holds(self):
+        bal = Balancing(dict(TABLE_SETTINGS, hold_s=0.0))
+        bal.step(0.0, {"branches": [{"group": "a", "valve_position_pct": 64.0, "return_temp_c": None},
+                                    {"group": "b", "valve_position_pct": 30.0}]})
+        for k in range(1, 30):
+            self.assertEqual(bal.step(k * 1800.0, {"rooms": []}), {})
+        self.assertEqual(bal.mode, {"a": "hold", "b": "hold"})
+        self.assertEqual(bal.pos, {"a": 64.0, "b": 30.0})  # held valves are not shifted open either
+
+    def test_wrong_collectors(self):
+        # (collectors of group b, the statistic it is steered by)
+        table = [
+            ([19.0, 19.4], 19.2),  # the median
+            ([19.0, 19.4, 85.0], 19.2),  # implausible: ignored
+            ([-40.0, 19.0, 19.4], 19.2),
+            ([19.0, 24.0], 19.0),  # further apart than spread_max_k: the coldest (a high one must not throttle)
+            ([float("nan"), 19.0, 19.4], 19.2),  # not a number: ignored
+        ]
+        for temps, stat in table:
+            bal, _ = start(temps={"a": [18.6], "b": temps, "c": [18.6]})
+            self.assertAlmostEqual(bal.stat["b"], stat, delta=1e-9, msg=temps)
+        bal = Balancing({})
+        commands = bal.step(0.0, {"rooms": [{"collector": None, "group": "a", "temp_c": 18.0}, "junk",
+                                            {"collector": "x", "group": "a", "temp_c": "warm"},
+                                            {"collector": "y", "group": "a", "temp_c": 18.0, "age_s": -5.0}],
+                                  "branches": ["junk", {"group": 3}, {"group": "a", "valve_position_pct": "open"}]})
+        self.assertEqual(commands, {})
+        self.assertEqual(bal.groups, ["a"])
+        self.assertEqual(bal.pos["a"], 100.0)  # no usable position: assumed open (as found)
+        self.assertEqual(bal.collectors, {})
+        self.assertEqual(bal.step(1.0, None), {})
+        self.assertEqual(bal.step(2.0, "garbage"), {})
+
+    def test_collectors_of_unknown_groups_and_old_readings(self):
+        bal, _ = start()
+        bal.step(1800.0, {"rooms": rooms({"a": [18.6], "b": [18.6], "c": [18.6], "zz": [10.0]})})
+        self.assertFalse("zz" in bal.pos)
+        # a reading that arrives already older than max_age_s does not count
+        bal.step(4000.0, {"rooms": rooms({"a": [18.6], "b": [18.6]}) + rooms({"c": [30.0]}, age_s=4000.0)})
+        self.assertIsNone(bal.stat["c"])
+
+    def test_smoothing_damps_the_noise_but_the_guard_sees_every_reading(self):
+        bal, _ = start(settings={"smooth_s": 21600.0}, temps={"a": [18.6], "b": [19.6], "c": [18.6]})
+        bal.step(1800.0, {"rooms": rooms({"a": [18.6], "b": [20.6], "c": [18.6]})})
+        self.assertAlmostEqual(bal.stat["b"], 19.6 + 1800.0 / 21600.0, delta=1e-9)
+        bal.step(2100.0, {"rooms": rooms({"a": [18.6], "b": [18.0], "c": [18.6]})})
+        self.assertEqual(bal.mode["b"], "guard")
+
+    def test_disabled_sends_nothing(self):
+        bal, commands = start(settings={"enabled": False}, temps={"a": [18.6], "b": [25.0], "c": [17.0]})
+        self.assertEqual(commands, {})
+        self.assertEqual(bal.step(3600.0, {"rooms": rooms({"a": [18.6], "b": [25.0], "c": [17.0]})}), {})
+
+    def test_snapshot(self):
+        bal, _ = start(temps={"a": [18.6], "b": [19.6], "c": [18.7]})
+        snap = bal.snapshot()
+        self.assertEqual(snap["ref_c"], 18.6)
+        self.assertEqual([row["group"] for row in snap["groups"]], ["a", "b", "c"])
+        self.assertEqual(snap["groups"][1]["mode"], "room")
+        self.assertEqual(snap["groups"][1]["valve_cmd_pct"], 97.0)
+        self.assertEqual(snap["groups"][1]["room_c"], 19.6)
+
+
+if __name__ == "__main__":
+    unittest.main()
