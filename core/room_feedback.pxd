@@ -9,6 +9,7 @@ cdef class RoomFeedback:
     cdef public double min_lift_k, lift_k, trend_horizon_s, trend_tau_s, trend_k_per_s, trend_low_c, trend_s
     cdef public double outlier_k, raise_factor
     cdef public double useful_min_k, shortage_margin_k, shortage_hold_s, short_until_s, margin_k
+    cdef public double floor_release_k
     cdef public double target_c, floor_c, percentile, max_age_s, plausible_min_c, plausible_max_c
     cdef public double rate_per_k_s, deadband_k, trim_min_k, trim_max_k, decay_s
     cdef public dict readings
@@ -24,6 +25,7 @@ cdef class RoomFeedback:
     cpdef update_trend(self, double now_s)
     @cython.locals(trim=double)
     cpdef follow_load(self, double lift_k)
+    cpdef bint holds_heating(self, double now_s, bint holding)
     cpdef note_shortage(self, double now_s)
     @cython.locals(err_k=double, trim=double, rate=double)
     cpdef double step(self, double now_s, double dt_s)

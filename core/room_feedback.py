@@ -38,6 +38,12 @@ mean of -42 degC, the valve fully open for hours even with the circulation raise
 group's lowest hour 18.27 degC instead of 17.80 (1.03 K.h below 18), for 0.1 % more heat in
 the season (131.31 against 131.18 kWh/m2). It costs heat only in the day after a shortage.
 
+Floor hold: `holds_heating` tells the chain whether the rooms forbid the summer cut-out. It
+does while the low statistic of the fresh readings (the coldest trusted group, or the
+percentile) is below floor_c, and once holding until it is back at floor_c + floor_release_k
+(no chatter around the floor). With no fresh reading, or room feedback disabled, it never
+holds (the heating limit alone decides, as without collectors).
+
 With `scale_with_load` (default) the trim follows the heating load: the chain reports the
 curve's lift above the room setpoint each cycle (`follow_load`) and the trim is rescaled by
 the ratio of the new lift to the old (lifts below min_lift_k count as min_lift_k). A trim is
@@ -77,6 +83,7 @@ DEFAULTS = {
     "trend_tau_s": 3600.0,  # smoothing of the trend (K/s) over the collector readings
     "shortage_margin_k": 0.5,  # target raised this much after the station ran short of heat
     "shortage_hold_s": 86400.0,  # ... for this long after the last shortage
+    "floor_release_k": 0.5,  # a summer cut-out held by cold rooms is released at floor_c + this
 }
 
 RANGES = {
@@ -100,6 +107,7 @@ RANGES = {
     "trend_tau_s": (300.0, 86400.0, "s"),
     "shortage_margin_k": (0.0, 3.0, "K"),
     "shortage_hold_s": (0.0, 604800.0, "s"),
+    "floor_release_k": (0.1, 3.0, "K"),
 }
 
 MAX_COLLECTORS = 4096
@@ -148,6 +156,7 @@ class RoomFeedback:
         self.trend_s = -1.0  # when trend_low_c was taken (< 0: none)
         self.shortage_margin_k = float(s["shortage_margin_k"])
         self.shortage_hold_s = float(s["shortage_hold_s"])
+        self.floor_release_k = float(s["floor_release_k"])
         self.short_until_s = -1e18  # the raised target holds until then
         self.margin_k = 0.0  # the target's present raise (K)
         self.readings = {}  # type: dict  # collector -> [temp_c, read_s]
@@ -293,6 +302,16 @@ class RoomFeedback:
         if self.lift_k > 0.0 and lift_k != self.lift_k and self.trim_k > 0.0:
             self.trim_k = clamp(self.trim_k * lift_k / self.lift_k, self.trim_min_k, self.trim_max_k)
         self.lift_k = lift_k
+
+    def holds_heating(self, now_s: float, holding: bool) -> bool:
+        """The rooms forbid the summer cut-out now (`holding`: they did last cycle); see the module doc."""
+        if self.next_check_s >= 0.0 and now_s > self.next_check_s:
+            self.evaluate(now_s)
+        if not self.enabled or self.n_fresh == 0:
+            return False
+        if self.low_c < self.floor_c:
+            return True
+        return holding and self.low_c < self.floor_c + self.floor_release_k
 
     def note_shortage(self, now_s: float):
         """The station is short of heat this cycle: hold the raised target (see the module doc)."""

@@ -21,7 +21,8 @@ cdef class SupplySetpointChain:
     cdef public Limiters limiters
     cdef public RoomFeedback room
     cdef public double ramp_k_per_s, heating_limit_c, heating_limit_hyst_k
-    cdef public bint started, heating_on, ramp_started, cut_out, remote
+    cdef public bint started, heating_on, ramp_started, cut_out, remote, held_by_rooms
+    cdef public list events
     cdef public double last_s, ramp_c, setpoint_c, curve_c, schedule_k, room_trim_k, boost_k, limit_trim_k
     cdef public double room_setpoint_c
     cpdef set_room_readings(self, object readings, double now_s)
@@ -30,7 +31,8 @@ cdef class SupplySetpointChain:
     cpdef double step(self, double now_s, double outdoor_c, bint outdoor_ok, dict inputs, double room_setpoint_c,
                       dict mode_flags)
     @cython.locals(dt_s=double, out=OutdoorConditioner, t_out=double,
-                   curve=HeatingCurve, unclamped_c=double, base_c=double, top_c=double, setpoint_c=double)
+                   curve=HeatingCurve, unclamped_c=double, base_c=double, top_c=double, setpoint_c=double,
+                   cut=bint, held=bint)
     cpdef double step_values(self, double now_s, double outdoor_c, bint outdoor_ok, double time_of_day_s,
                              double return_c, double power_kw, double flow_m3h, double room_setpoint_c,
                              bint summer_allowed, double remote_c, double boost_k)

@@ -19,6 +19,10 @@ Order inside step (each stage bounded, so the result is always inside [min, max]
  1. outdoor: composite value and source (sensor, supervisor, last good, fixed);
  2. heating limit (summer cut-out) with hysteresis on the attenuated outdoor value; forced on
     when summer is not allowed, a remote supply setpoint is set, or the outdoor value is fixed;
+ 2a. the cut-out is held (heating stays or comes back on) while the room feedback's fresh low
+    statistic is below its floor_c, until it is back at floor_c + floor_release_k
+    (room_feedback.holds_heating; no fresh collector: no hold). `held_by_rooms` shows it; a
+    "heating" event "summer_cutout_held_by_rooms" / "summer_cutout_hold_released" marks it;
  3. base = curve (with room-setpoint shift) + schedule offset (faded setback, post-setback
     boost) + room-feedback trim + boost_k, or the remote supply setpoint instead of the first three;
     the room trim is first rescaled to the curve's lift above the room setpoint (follow_load), so
@@ -98,6 +102,8 @@ class SupplySetpointChain:
         self.limit_trim_k = 0.0
         self.remote = False
         self.room_setpoint_c = self.curve.design_room_c
+        self.held_by_rooms = False  # the summer cut-out is held by rooms below their floor
+        self.events = []  # type: list  # the station's list (it sets it), "heating" events
 
     def set_room_readings(self, readings, now_s: float):
         """Room-temperature collector readings [{"collector", "group", "temp_c", "age_s"}, ...]."""
@@ -142,13 +148,23 @@ class SupplySetpointChain:
         self.remote = remote_c > -1e8
         self.boost_k = boost_k
         # 2. heating limit
+        held = False
         if not summer_allowed or self.remote or out.source == 3:  # SOURCE_FIXED
             self.heating_on = True
-        elif self.heating_on:
-            if out.attenuated_c >= self.heating_limit_c:
-                self.heating_on = False
-        elif out.attenuated_c <= self.heating_limit_c - self.heating_limit_hyst_k:
-            self.heating_on = True
+        else:
+            if self.heating_on:
+                cut = out.attenuated_c >= self.heating_limit_c
+            else:
+                cut = out.attenuated_c > self.heating_limit_c - self.heating_limit_hyst_k
+            if cut and self.room.holds_heating(now_s, self.held_by_rooms):
+                held = True
+                cut = False
+            self.heating_on = not cut
+        if held != self.held_by_rooms:
+            self.held_by_rooms = held
+            self.events.append({"kind": "heating",
+                                "reason": "summer_cutout_held_by_rooms" if held else "summer_cutout_hold_released",
+                                "room_low_c": self.room.low_c, "at_s": now_s})
         if not self.heating_on:
             self.ramp_started = False
             self.cut_out = True
@@ -212,7 +228,8 @@ class SupplySetpointChain:
             "supply_setpoint_c": self.setpoint_c, "curve_c": self.curve_c, "ramp_c": self.ramp_c,
             "outdoor_filtered_c": out.composite_c, "outdoor_attenuated_c": out.attenuated_c,
             "outdoor_source": out.source, "outdoor_sensor_fault": out.sensor_fault,
-            "heating_on": self.heating_on, "room_setpoint_c": self.room_setpoint_c,
+            "heating_on": self.heating_on, "summer_cutout_held_by_rooms": self.held_by_rooms,
+            "room_setpoint_c": self.room_setpoint_c,
             "schedule_k": self.schedule_k, "setback_k": self.schedule.setback_k,
             "schedule_boost_k": self.schedule.boost_active_k, "boost_k": self.boost_k,
             "remote_supply": self.remote, "room_trim_k": self.room_trim_k,
@@ -230,7 +247,8 @@ class SupplySetpointChain:
         """All state as plain JSON-safe data."""
         now_s = self.last_s
         return {
-            "heating_on": self.heating_on, "ramp_started": self.ramp_started, "ramp_c": self.ramp_c,
+            "heating_on": self.heating_on, "held_by_rooms": self.held_by_rooms,
+            "ramp_started": self.ramp_started, "ramp_c": self.ramp_c,
             "setpoint_c": self.setpoint_c, "outdoor": self.outdoor.snapshot(),
             "schedule": self.schedule.snapshot(now_s), "limiters": self.limiters.snapshot(),
             "room": self.room.snapshot(now_s),
@@ -243,6 +261,7 @@ class SupplySetpointChain:
         self.started = True
         self.last_s = now_s
         self.heating_on = bool(d.get("heating_on", True))
+        self.held_by_rooms = bool(d.get("held_by_rooms", False))
         try:
             ramp_c = float(d.get("ramp_c", 0.0))
             sp_c = float(d.get("setpoint_c", 0.0))

@@ -116,7 +116,7 @@ class StationController:
         self.chain = SupplySetpointChain(cfg)
         self.valve = ValveLoop(cfg)
         self.events = []  # type: list
-        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks):
+        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks, self.chain):
             part.events = self.events
         self.manual_valve_pct = 0.0
         self.mode_lease_return = -1  # while a remote summer/safe lease runs: the mode to go back to
@@ -391,6 +391,7 @@ class StationController:
         d["chain_setpoint_c"] = self.chain_setpoint_c
         d["valve_estimate_pct"] = self.valve.actuator.estimate_pct
         d["heating_on"] = 1 if self.chain.heating_on else 0
+        d["summer_cutout_held_by_rooms"] = 1 if self.chain.held_by_rooms else 0
         # what the setpoint is made of: the curve, the room feedback's trim (and the coldest
         # rooms it acts on), the limiters' cut
         chain = self.chain
@@ -600,7 +601,7 @@ class StationController:
             self.chain = fresh.chain
         if "valve" in rebuilt:
             self.valve = fresh.valve
-        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks):
+        for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks, self.chain):
             part.events = self.events
         if rebuilt:
             self.signals.alarms_busy = True  # the alarms are judged afresh on the new limits

@@ -54,6 +54,73 @@ class TestSetpointChain(unittest.TestCase):
         self.assertTrue(chain.heating_on)
         self.assertTrue(sp >= 20.0)
 
+    def test_summer_cut_out_held_while_a_group_is_below_its_floor(self):
+        # A warm day (25 degC, far above the 17 degC heating limit): the cut-out waits for the
+        # coldest group (median of its collectors) to reach floor_c + floor_release_k.
+        chain = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}})
+        # (coldest group's collectors degC, expected heating_on, held, event reason or None)
+        table = [
+            (17.5, True, True, "summer_cutout_held_by_rooms"),
+            (17.9, True, True, None),
+            (18.2, True, True, None),  # above the floor, below floor + 0.5 K: still held
+            (18.5, False, False, "summer_cutout_hold_released"),
+            (18.3, False, False, None),  # not below the floor: the cut-out stands
+            (17.9, True, True, "summer_cutout_held_by_rooms"),
+            (18.4, True, True, None),
+            (19.0, False, False, "summer_cutout_hold_released"),
+        ]
+        t = 0.0
+        for room_c, on, held, reason in table:
+            chain.set_room_readings([{"collector": "a1", "group": "a", "temp_c": room_c, "age_s": 0.0},
+                                     {"collector": "a2", "group": "a", "temp_c": room_c, "age_s": 0.0},
+                                     {"collector": "b1", "group": "b", "temp_c": 21.0, "age_s": 0.0}], t)
+            del chain.events[:]
+            sp = chain.step(t, 25.0, True, {}, 20.0, NO_FLAGS)
+            msg = "rooms %s" % room_c
+            self.assertEqual(chain.heating_on, on, msg)
+            self.assertEqual(chain.held_by_rooms, held, msg)
+            self.assertEqual(chain.diag["summer_cutout_held_by_rooms"], held, msg)
+            self.assertEqual(sp > 0.0, on, msg)
+            if reason is None:
+                self.assertEqual(chain.events, [], msg)
+            else:
+                self.assertEqual([(e["kind"], e["reason"], e["room_low_c"]) for e in chain.events],
+                                 [("heating", reason, room_c)], msg)
+            t += 600.0
+
+    def test_summer_cut_out_not_held_without_fresh_collectors(self):
+        cold = [{"collector": "a", "group": "a", "temp_c": 16.0, "age_s": 0.0}]
+        # stale readings: today's behaviour, the heating limit alone
+        chain = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}})
+        chain.set_room_readings([{"collector": "a", "group": "a", "temp_c": 16.0, "age_s": 7200.0}], 0.0)
+        self.assertEqual(chain.step(0.0, 25.0, True, {}, 20.0, NO_FLAGS), 0.0)
+        self.assertTrue(not chain.heating_on and not chain.held_by_rooms)
+        # fresh, then the collector falls silent: the hold ends once its reading turns stale
+        chain = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}})
+        chain.set_room_readings(cold, 0.0)
+        self.assertTrue(run(chain, 0.0, 3000.0, 60.0, 25.0) > 0.0)
+        self.assertTrue(chain.held_by_rooms)
+        self.assertEqual(run(chain, 3060.0, 3 * H, 60.0, 25.0), 0.0)
+        self.assertTrue(not chain.heating_on and not chain.held_by_rooms)
+        # room feedback disabled: the collectors are not used
+        chain = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0},
+                                     "room_feedback": {"enabled": False}})
+        chain.set_room_readings(cold, 0.0)
+        self.assertEqual(chain.step(0.0, 25.0, True, {}, 20.0, NO_FLAGS), 0.0)
+        self.assertTrue(not chain.held_by_rooms)
+        self.assertEqual(chain.events, [])
+
+    def test_floor_hold_survives_a_restart(self):
+        chain = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}})
+        chain.set_room_readings([{"collector": "a", "group": "a", "temp_c": 17.5, "age_s": 0.0}], 0.0)
+        chain.step(0.0, 25.0, True, {}, 20.0, NO_FLAGS)
+        other = SupplySetpointChain({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}})
+        other.restore(json.loads(json.dumps(chain.snapshot())), 60.0)
+        self.assertTrue(other.held_by_rooms)
+        other.set_room_readings([{"collector": "a", "group": "a", "temp_c": 18.2, "age_s": 0.0}], 60.0)
+        self.assertTrue(other.step(60.0, 25.0, True, {}, 20.0, NO_FLAGS) > 0.0)  # inside the hysteresis
+        self.assertEqual(other.events, [])
+
     def test_sensor_loss_never_stops_heating(self):
         chain = SupplySetpointChain({"outdoor": {"hold_last_s": 600.0, "supervisor_max_age_s": 600.0},
                                      "curve": {"ramp_up_k_per_h": 0.0}})
