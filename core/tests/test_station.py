@@ -110,6 +110,30 @@ class TestContract(unittest.TestCase):
             self.assertTrue(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)), key)
         json.dumps(rec)
 
+    def test_summer_cut_out_held_by_cold_rooms_reaches_telemetry_and_events(self):
+        # A warm afternoon with the coldest group below 18 degC: heating stays on, the telemetry
+        # says why, one "heating" event marks it; it reports into the station's event list even
+        # after the chain is rebuilt by a settings push.
+        rig = Rig({"outdoor": {"building_time_constant_s": 0.0, "jump_k": 50.0}}, {"outdoor_temp_c": 25.0})
+        ctl = rig.ctl
+        cold = [{"collector": "c%d" % i, "group": "g", "temp_c": 17.4, "age_s": 0.0} for i in range(3)]
+        ctl.set_room_readings(cold, rig.t)
+        out = rig.run_until(rig.t + 600.0)
+        rec = ctl.telemetry(rig.inputs(), out)
+        self.assertEqual(rec["summer_cutout_held_by_rooms"], 1)
+        self.assertEqual(rec["heating_on"], 1)
+        self.assertTrue(codec.valid_field_name("summer_cutout_held_by_rooms"))
+        self.assertEqual([e["reason"] for e in rig.events if e["kind"] == "heating"], ["summer_cutout_held_by_rooms"])
+        res = rig.command("apply_settings", {"version": 2, "sections": {"room_feedback": {"floor_release_k": 1.0}}})
+        self.assertEqual(res["result"], "applied", res)
+        self.assertIs(ctl.chain.events, ctl.events)
+        warm = [{"collector": "c%d" % i, "group": "g", "temp_c": 19.5, "age_s": 0.0} for i in range(3)]
+        ctl.set_room_readings(warm, rig.t)
+        out = rig.run_until(rig.t + 120.0)
+        self.assertEqual(out["diag"]["summer_cutout_held_by_rooms"], 0)
+        self.assertEqual(out["diag"]["heating_on"], 0)
+        self.assertEqual([e["reason"] for e in rig.events if e["kind"] == "heating"][-1], "summer_cutout_hold_released")
+
     def test_snapshot_is_json_and_round_trips(self):
         rig = Rig()
         rig.run_until(rig.t + 120.0)
