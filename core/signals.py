@@ -91,9 +91,9 @@ MODE_NAME = "mode_name"
 SUPPLY_SETPOINT_C = "supply_setpoint_c"  # final secondary supply setpoint after all limiters
 ALARMS = "alarms"  # list of {"code", "severity", "state", "since_s", "value", "text"}
 EVENTS = "events"  # list of {"kind", "reason", ...} raised this cycle
-DIAG = "diag"  # dict of diagnostics (curve setpoint, limiter trims, PI terms, fallbacks, ...)
 
-OUTPUTS = ACTUATORS + (MODE, MODE_NAME, SUPPLY_SETPOINT_C, ALARMS, EVENTS, DIAG)
+# The diagnostics are not an output: StationController.diagnostics() builds them when asked.
+OUTPUTS = ACTUATORS + (MODE, MODE_NAME, SUPPLY_SETPOINT_C, ALARMS, EVENTS)
 
 
 def value_of(inputs: dict, name: str, default: float) -> float:

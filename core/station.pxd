@@ -41,7 +41,8 @@ cdef class StationController:
     cdef public bint time_of_day_ok
     cdef public double outdoor_c
     cdef public bint outdoor_ok
-    cdef public dict mode_flags, diag, last_out
+    cdef public dict mode_flags, last_out
+    cdef dict diag  # read it through diagnostics(): step() no longer refreshes it
     cdef bint flag_summer, flag_remote
     cdef double flag_remote_c, flag_boost_k
     cdef public object forecast
@@ -69,6 +70,7 @@ cdef class StationController:
     cdef _update_alarms(self, double now_s)
     @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)
     cdef dict _diag(self)
+    cpdef dict diagnostics(self)
     cpdef dict handle_command(self, object cmd, double now_s)
     cpdef drop_mode_lease(self)
     cpdef set_room_readings(self, object readings, double now_s)

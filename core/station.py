@@ -3,6 +3,7 @@
 
     ctl = StationController(settings)        # raises core.settings.SettingsError
     out = ctl.step(inputs)                   # outputs with the keys of core.signals.OUTPUTS
+    d = ctl.diagnostics()                    # the diagnostics, built when asked (telemetry does)
     res = ctl.handle_command(cmd, now_s)     # {"result", "reason", "detail"}
     n = ctl.step_image(now_s, values, oks)   # the same cycle on array inputs, no output dict
 
@@ -133,7 +134,7 @@ class StationController:
         self.flag_remote = False
         self.flag_remote_c = 0.0
         self.flag_boost_k = 0.0
-        self.diag = {}  # type: dict
+        self.diag = {}  # type: dict  # filled by diagnostics(), only when asked
         self.forecast = Forecast()  # the city's weather forecast from the supervisor (core.forecast)
         self.last_out = {}  # type: dict
 
@@ -161,7 +162,7 @@ class StationController:
         order (`values[i]` a float, `oks[i]` non-zero when the boundary read it) and no time
         of day. No output dict: the commands are in `act` (core.interlocks.Actuators), the
         setpoint and mode in `supply_setpoint_c` and `modes.mode`, the alarm list in
-        `alarms.listing_now()`, diag in `telemetry()`. Events stay in `events` until
+        `alarms.listing_now()`, diagnostics in `diagnostics()`. Events stay in `events` until
         take_events(); returns how many are waiting. For a caller that fills arrays (a
         compiled simulation loop); same checks, same state, same commands as step()."""
         now_s = self._clock_s(now_s)
@@ -304,7 +305,8 @@ class StationController:
         modes.fire(RETURN_TRIGGERS[back], now_s, "mode_lease_ended")
 
     def _outputs(self) -> dict:
-        # step()'s result: a new dict each cycle (callers keep it as the last output).
+        # step()'s result: a new dict each cycle (callers keep it as the last output). No
+        # diagnostics: building them costs more than the cycle; diagnostics() gives them.
         act = self.act
         mode = self.modes.mode
         out = {
@@ -328,7 +330,6 @@ class StationController:
             self.events.clear()
         else:
             out["events"] = []
-        out["diag"] = self._diag()
         self.last_out = out
         return out
 
@@ -378,6 +379,12 @@ class StationController:
         self.valve.report_alarms(alarms, now_s, signals)
         self.modes.report_alarms(alarms, now_s, signals)
         signals.report_alarms(alarms, now_s)
+
+    def diagnostics(self) -> dict:
+        """The diagnostics as of the last step() or step_image() ({name: number | None}: curve
+        setpoint, trims, pump and make-up figures, lease times, ...), built when asked; the
+        same dict is refreshed by each call."""
+        return self._diag()
 
     def _diag(self) -> dict:
         d = self.diag

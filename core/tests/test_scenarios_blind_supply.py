@@ -49,7 +49,7 @@ class TestBlindSupply(unittest.TestCase):
             self.assertTrue(rig.out["valve_cmd_pct"] <= ff + 1e-6, (t, rig.out["valve_cmd_pct"], ff))
             peak = max(peak, rig.out["valve_cmd_pct"])
         self.assertTrue(peak > 10.0, peak)  # still heating, open loop on the curve
-        self.assertAlmostEqual(rig.out["diag"]["valve_fallback_limit_pct"], rig.out["valve_cmd_pct"], delta=1e-6)
+        self.assertAlmostEqual(rig.ctl.diagnostics()["valve_fallback_limit_pct"], rig.out["valve_cmd_pct"], delta=1e-6)
         # The secondary return rises (too much heat for the load): the valve closes in
         # proportion, shut at fallback_return_rise_k (5 K) above the return at the failure.
         run_table(self, rig, [
@@ -85,7 +85,7 @@ class TestBlindSupply(unittest.TestCase):
         # (The step back from the last good 25 degC is held by the rate check for spike_hold_s.)
         run_table(self, rig, [(1412.0, {"secondary_supply_temp_c": rig.out["supply_setpoint_c"]}, None, {})])
         self.assertAlmostEqual(rig.out["valve_cmd_pct"], limited, delta=2.0)
-        self.assertEqual(rig.out["diag"]["valve_fallback_limit_pct"], None)
+        self.assertEqual(rig.ctl.diagnostics()["valve_fallback_limit_pct"], None)
 
     def test_backup_trip_on_the_secondary_return(self):
         rig = Rig(POSITION)
@@ -128,7 +128,7 @@ class TestBlindSupply(unittest.TestCase):
              {"alarm:secondary_overtemp": None, "mode_name": "auto"}),
         ])
         self.assertTrue(not rig.ctl.interlocks.tripped)
-        self.assertEqual(rig.out["diag"]["valve_fallback_limit_pct"], None)
+        self.assertEqual(rig.ctl.diagnostics()["valve_fallback_limit_pct"], None)
 
     def test_manual_refused_while_the_supply_sensor_is_bad(self):
         rig = Rig(POSITION)

@@ -52,8 +52,8 @@ class TestLeakScenarios(unittest.TestCase):
             rig.readings["makeup_volume_m3"] = volume
             rig.run_until(t, dt_s=10.0)
         self.assertEqual(rig.alarm_state("makeup_leak_rate"), "active")
-        self.assertAlmostEqual(rig.ctl.diag["makeup_rate_l_per_h"], 1800.0, delta=40.0)
-        self.assertAlmostEqual(rig.ctl.diag["makeup_total_m3"], 3.6, delta=0.01)
+        self.assertAlmostEqual(rig.ctl.diagnostics()["makeup_rate_l_per_h"], 1800.0, delta=40.0)
+        self.assertAlmostEqual(rig.ctl.diagnostics()["makeup_total_m3"], 3.6, delta=0.01)
         rig.run_until(t + 7200.0, dt_s=10.0)
         self.assertEqual(rig.alarm_state("makeup_leak_rate"), None)
 

@@ -26,7 +26,7 @@ class TestLeaseScenarios(unittest.TestCase):
         twin.run_until(8300.0)
         self.assertAlmostEqual(rig.out["supply_setpoint_c"], twin.out["supply_setpoint_c"], delta=1e-6)
         self.assertTrue(twin.out["supply_setpoint_c"] < 60.0)
-        self.assertEqual(rig.ctl.diag["supply_setpoint_lease_s"], 0.0)
+        self.assertEqual(rig.ctl.diagnostics()["supply_setpoint_lease_s"], 0.0)
         self.assertEqual(rig.ctl.telemetry(rig.inputs(), rig.out)["supply_setpoint_lease_c"], None)
 
     def test_supply_lease_target_is_visible_while_the_setpoint_ramps(self):
@@ -58,12 +58,12 @@ class TestLeaseScenarios(unittest.TestCase):
             (1010.0, {}, cmd("set_dp_setpoint", {"dp_setpoint_kpa": 140.0, "lease_s": 300}), {}),
             (1020.0, {}, cmd("set_makeup_pressure", {"pressure_setpoint_kpa": 300.0, "lease_s": 120}), {}),
         ])
-        self.assertEqual(rig.ctl.diag["dp_target_kpa"], 140.0)
-        self.assertEqual(rig.ctl.diag["makeup_setpoint_kpa"], 300.0)
+        self.assertEqual(rig.ctl.diagnostics()["dp_target_kpa"], 140.0)
+        self.assertEqual(rig.ctl.diagnostics()["makeup_setpoint_kpa"], 300.0)
         self.assertTrue(rig.out["makeup_pump_run"])  # 250 kPa < 300 - 20: fill up
         rig.run_until(1400.0, dt_s=10.0)
-        self.assertEqual(rig.ctl.diag["dp_target_kpa"], 100.0)
-        self.assertEqual(rig.ctl.diag["makeup_setpoint_kpa"], 250.0)
+        self.assertEqual(rig.ctl.diagnostics()["dp_target_kpa"], 100.0)
+        self.assertEqual(rig.ctl.diagnostics()["makeup_setpoint_kpa"], 250.0)
         whats = [e["what"] for e in rig.events if e.get("reason") == "expired"]
         self.assertEqual(sorted(whats), ["dp_setpoint", "makeup_pressure"])
 
@@ -86,7 +86,7 @@ class TestLeaseScenarios(unittest.TestCase):
             (1010.0, {}, cmd("set_dp_setpoint", {"dp_setpoint_kpa": 150.0}), {}),
             (1020.0, {}, cmd("clear_lease", {"what": "dp_setpoint"}), {"result": ("applied", "ok")}),
         ])
-        self.assertEqual(rig.ctl.diag["dp_target_kpa"], 100.0)
+        self.assertEqual(rig.ctl.diagnostics()["dp_target_kpa"], 100.0)
 
     def test_restart_mid_lease_resumes_remaining_time(self):
         rig = Rig()

@@ -71,7 +71,7 @@ class TestModeLeases(unittest.TestCase):
             (1010.0 + DEFAULT_LEASE_S + 1.0, {}, None, {"mode_name": "auto", "event:mode_lease_ended": True,
                                                          "event:expired": True}),
         ])
-        self.assertEqual(rig.ctl.diag["mode_lease_s"], 0.0)
+        self.assertEqual(rig.ctl.diagnostics()["mode_lease_s"], 0.0)
         ended = [e for e in rig.events if e.get("reason") == "mode_lease_ended"]
         self.assertEqual((ended[0]["from"], ended[0]["to"]), ("summer", "auto"))
 
@@ -88,7 +88,7 @@ class TestModeLeases(unittest.TestCase):
             (1014.0, {}, cmd("set_mode", {"mode": "summer", "duration_s": 600}), {"result": ("applied", "ok")}),
             (1500.0, {}, None, {"mode_name": "summer"}),
         ])
-        self.assertAlmostEqual(rig.ctl.diag["mode_lease_s"], 1013.0 + 600.0 - 1500.0, delta=1e-6)
+        self.assertAlmostEqual(rig.ctl.diagnostics()["mode_lease_s"], 1013.0 + 600.0 - 1500.0, delta=1e-6)
         run_table(self, rig, [(1620.0, {}, None, {"mode_name": "auto"})])
 
     def test_remote_safe_lapses_back_to_remote(self):

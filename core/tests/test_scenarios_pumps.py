@@ -20,7 +20,7 @@ class TestPumpScenarios(unittest.TestCase):
             (1100.0, {"pump1_fault": 0.0}, None, {"alarm:pump1_fault": "active", "pump2_run": True}),
             (2300.0, {}, None, {"event:retry": True, "alarm:pump1_fault": None, "pump2_run": True, "pump1_run": False}),
         ])
-        self.assertEqual(rig.ctl.diag["duty_pump"], 2)
+        self.assertEqual(rig.ctl.diagnostics()["duty_pump"], 2)
 
     def test_pump_runs_without_flow(self):
         rig = Rig()
@@ -66,8 +66,8 @@ class TestPumpScenarios(unittest.TestCase):
         rig.run_until(1000.0 + 8 * 86400.0, dt_s=60.0)
         reasons = [e["reason"] for e in rig.events]
         self.assertIn("rotated", reasons)
-        self.assertEqual(rig.ctl.diag["duty_pump"], 2)
-        self.assertTrue(rig.ctl.diag["pump1_run_h"] >= 167.9)
+        self.assertEqual(rig.ctl.diagnostics()["duty_pump"], 2)
+        self.assertTrue(rig.ctl.diagnostics()["pump1_run_h"] >= 167.9)
 
 
 if __name__ == "__main__":

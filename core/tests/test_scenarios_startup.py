@@ -54,14 +54,14 @@ class TestStartupScenario(unittest.TestCase):
             elif name == "startup_cold":
                 self.assertEqual(rig.out["valve_cmd_pct"], 0.0)
             elif name == "startup_warmup":
-                self.assertTrue(rig.out["supply_setpoint_c"] <= rig.ctl.diag["chain_setpoint_c"] + 1e-9)
+                self.assertTrue(rig.out["supply_setpoint_c"] <= rig.ctl.diagnostics()["chain_setpoint_c"] + 1e-9)
         self.assertTrue(checked_fill)
         self.assertEqual(seen, ["startup_fill", "startup_cold", "startup_warmup", "auto"])
         reasons = [e["reason"] for e in rig.events if e["kind"] == "mode"]
         self.assertEqual(reasons, ["pressure_reached", "cold_circulation_done", "warmup_complete"])
         codes = [a["code"] for a in rig.out["alarms"]]
         self.assertTrue("pump_dry_run" not in codes and "pressure_low" not in codes, codes)
-        self.assertTrue(rig.ctl.diag["makeup_total_m3"] > 0.0)
+        self.assertTrue(rig.ctl.diagnostics()["makeup_total_m3"] > 0.0)
         self.assertTrue(rig.alarm_state("makeup_leak_rate") is None)
 
     def test_fill_timeout_alarm(self):

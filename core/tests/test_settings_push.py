@@ -26,7 +26,7 @@ class TestApply(unittest.TestCase):
 
     def test_applied_version_in_telemetry_and_curve_in_effect(self):
         rig = self.rig
-        before = rig.out["diag"]["curve_c"]
+        before = rig.ctl.diagnostics()["curve_c"]
         rec = rig.ctl.telemetry(rig.inputs(), rig.out)
         self.assertEqual(rec["settings_version"], 0)
         res = push(rig, 1, HOT_CURVE)
@@ -34,7 +34,7 @@ class TestApply(unittest.TestCase):
         self.assertIn("version 1", res["detail"])
         self.assertIn("chain", res["detail"])
         rig.run_until(rig.t + 2.0)
-        self.assertAlmostEqual(rig.out["diag"]["curve_c"], before + 5.0, delta=1e-6)
+        self.assertAlmostEqual(rig.ctl.diagnostics()["curve_c"], before + 5.0, delta=1e-6)
         rec = rig.ctl.telemetry(rig.inputs(), rig.out)
         self.assertEqual(rec["settings_version"], 1)
         # the station's own settings stand where the push says nothing

@@ -18,7 +18,11 @@ class TestContract(unittest.TestCase):
         self.assertEqual(out["mode_name"], "auto")
         self.assertTrue(isinstance(out["alarms"], list))
         self.assertTrue(isinstance(out["events"], list))
-        self.assertTrue(isinstance(out["diag"], dict))
+        self.assertFalse("diag" in out)  # step() builds no diagnostics; diagnostics() does, when asked
+        diag = rig.ctl.diagnostics()
+        self.assertTrue(isinstance(diag, dict))
+        self.assertEqual(diag["duty_pump"], 1)
+        self.assertEqual(rig.ctl.telemetry(None, out)["curve_c"], diag["curve_c"])
 
     def test_bad_settings_list_every_problem(self):
         bad = {"pumps": {"proof_s": -1, "nonsense": 1}, "make_up": {"band_kpa": "wide"}, "bogus": {}}
@@ -202,8 +206,9 @@ class TestImageEntry(unittest.TestCase):
             self.assertEqual(out["alarms"], by_image.alarms.listing_now())
             self.assertEqual(out["events"], by_image.take_events(), "cycle %d" % k)
             tele = by_image.telemetry(None, None)
-            for key in out["diag"]:
-                self.assertEqual(out["diag"][key], tele[key], "cycle %d %s" % (k, key))
+            diag = by_dict.ctl.diagnostics()
+            for key in diag:
+                self.assertEqual(diag[key], tele[key], "cycle %d %s" % (k, key))
         codes = [row["code"] for row in out["alarms"]]
         self.assertIn("pump1_fault", codes)
 
