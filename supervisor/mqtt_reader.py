@@ -662,10 +662,15 @@ async def run_reader(ingest: Ingest, settings: ReaderSettings, filters: list[str
     """Subscribe to `filters` and feed `ingest` forever, reconnecting with back-off (0.5 s
     doubling to 10 s) after a refusal, a lost connection or a malformed packet."""
     delay_s = 0.5
+    me = asyncio.current_task()
     while True:
         conn: _Connection | None = None
         try:
             conn, present = await connect(ingest, settings, filters)
+            if me is not None and me.cancelling():
+                # asyncio.wait_for (Python 3.11) returns a result that arrived together with a
+                # cancel and swallows the cancel: the reader would go on forever after shutdown.
+                raise asyncio.CancelledError
             delay_s = 0.5
             log.info("MQTT reader connected (session %s); subscribed to %s",
                      "resumed" if present else "new", ", ".join(filters))

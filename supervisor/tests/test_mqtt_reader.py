@@ -373,3 +373,45 @@ def test_connect_packet_carries_the_session() -> None:
     props, pos = mr.decode_properties(body, 10, len(body))
     assert props == {mr.SESSION_EXPIRY: 86400, mr.RECEIVE_MAX: 65535, mr.MAXIMUM_PACKET_SIZE: mr.MAX_PACKET_BYTES}
     assert body[pos:] == b"\x00\x03sup\x00\x03sup\x00\x02pw"
+
+
+async def test_a_cancel_swallowed_while_connecting_still_stops_the_reader(monkeypatch: Any) -> None:
+    """asyncio.wait_for (Python 3.11) may return a result that arrived together with a cancel and
+    drop the cancel; the reader must stop all the same, not run on after shutdown (a CI run once
+    hung here for 300 s)."""
+    loop = asyncio.get_running_loop()
+    sent: list[bytes] = []
+
+    class Transport:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Conn:
+        transport = Transport()
+        connack: asyncio.Future[Any] = loop.create_future()
+        closed: asyncio.Future[str] = loop.create_future()  # never resolves: the broker stays
+
+        def send(self, data: bytes) -> None:
+            sent.append(data)
+
+        async def keep_alive(self, _s: float) -> None:
+            await asyncio.sleep(3600)
+
+    Conn.connack.set_result((False, {}))
+    entered = asyncio.Event()
+
+    async def connect_swallowing_the_cancel(*_args: Any) -> tuple[Any, bool]:
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        return Conn(), False
+
+    monkeypatch.setattr(mr, "connect", connect_swallowing_the_cancel)
+    task = asyncio.ensure_future(mr.run_reader(Recorder(), mr.ReaderSettings("127.0.0.1", 1, "sup"), [FILTER]))
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert Conn.transport.closed and sent == [mr.encode_disconnect(mr.NORMAL)]
