@@ -592,22 +592,8 @@ class StationController:
             start_new = StationController(settings)
             for name in rebuilt:
                 _carry(getattr(self, name), getattr(start_old, name), getattr(start_new, name), getattr(fresh, name), 0)
-        if "signals" in rebuilt:
-            self.signals = fresh.signals
-        if "alarms" in rebuilt:
-            self.alarms = fresh.alarms
-        if "modes" in rebuilt:
-            self.modes = fresh.modes
-        if "pumps" in rebuilt:
-            self.pumps = fresh.pumps
-        if "make_up" in rebuilt:
-            self.make_up = fresh.make_up
-        if "interlocks" in rebuilt:
-            self.interlocks = fresh.interlocks
-        if "chain" in rebuilt:
-            self.chain = fresh.chain
-        if "valve" in rebuilt:
-            self.valve = fresh.valve
+        for name in rebuilt:
+            setattr(self, name, getattr(fresh, name))
         for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks, self.chain):
             part.events = self.events
         if rebuilt:
