@@ -10,8 +10,9 @@ coroutine, `energy_report`, that fetches them. Definitions (also on the page and
   between consecutive 5-minute buckets (the highest reading of each), the rise from the previous
   day's last bucket included; a fall (a meter replaced or reset) adds nothing and is counted in
   `meter_resets`. Without a totaliser, `heat_power_kw` integrated over the buckets with data.
-  GJ/m2 = kWh x 0.0036 / area; mean W/m2 = kWh x 1000 / area / hours (the day's hours with a
-  totaliser, whose rise covers the whole day; the hours with a power reading without one).
+  GJ/m2 = kWh x 0.0036 / area; mean W/m2 = kWh x 1000 / area / hours (`heat_hours`: the time
+  the totaliser's rises span, so a day still running or with a gap is not diluted; without a
+  totaliser, the hours with a power reading).
 - Electricity: the station's electricity meter totaliser `electricity_kwh`, the same way (kWh/m2).
 - Make-up water: the make-up meter totaliser `makeup_volume_m3` (1 m3 taken as 1 t), t/m2; the
   water-loss rate is the day's make-up as a percentage of the system's water volume
@@ -72,27 +73,30 @@ def _by_field(agg_rows: Iterable[Sequence[Any]]) -> dict[str, list[tuple[int, in
 
 
 def totaliser_days(rows: Sequence[tuple[int, int, float, float]], bounds: Sequence[tuple[float, float]]
-                   ) -> tuple[list[float | None], int]:
-    """Per day in `bounds`, the totaliser's rise (None for a day without any bucket), and the
-    number of falls skipped (meter resets). A rise between two buckets belongs to the day of
-    the later one."""
+                   ) -> tuple[list[float | None], list[float], int]:
+    """Per day in `bounds`, the totaliser's rise (None for a day without any bucket) and the
+    hours that rise spans, and the number of falls skipped (meter resets). A rise between two
+    buckets (and the time between them) belongs to the day of the later one."""
     out: list[float | None] = [None] * len(bounds)
+    hours = [0.0] * len(bounds)
     resets = 0
-    prev: float | None = None
+    prev: tuple[int, float] | None = None
     k = 0
     for bucket, _n, _sum, hi in rows:
         while k < len(bounds) and bucket >= bounds[k][1]:
             k += 1
-        rise = 0.0
+        rise = span = 0.0
         if prev is not None:
-            if hi >= prev:
-                rise = hi - prev
+            span = (bucket - prev[0]) / 3600.0
+            if hi >= prev[1]:
+                rise = hi - prev[1]
             else:
                 resets += 1
-        prev = hi
+        prev = (bucket, hi)
         if k < len(bounds) and bucket >= bounds[k][0]:
             out[k] = (out[k] or 0.0) + rise
-    return out, resets
+            hours[k] += span
+    return out, hours, resets
 
 
 def mean_days(rows: Sequence[tuple[int, int, float, float]], bounds: Sequence[tuple[float, float]]
@@ -162,8 +166,9 @@ def station_days(agg_rows: Iterable[Sequence[Any]], readings: Iterable[Sequence[
     fields = _by_field(agg_rows)
     resets = 0
     series: dict[str, list[float | None]] = {}
+    spans: dict[str, list[float]] = {}
     for name in TOTALISERS:
-        series[name], n = totaliser_days(fields.get(name, []), bounds)
+        series[name], spans[name], n = totaliser_days(fields.get(name, []), bounds)
         resets += n
     from_power = power_days(fields.get("heat_power_kw", []), bounds)
     _, power_hours = mean_days(fields.get("heat_power_kw", []), bounds)
@@ -175,8 +180,8 @@ def station_days(agg_rows: Iterable[Sequence[Any]], readings: Iterable[Sequence[
     hot = overheat_hours(readings, bounds, overheat_c)
     rows = []
     for i, day in enumerate(days):
-        if "heat_energy_kwh" in fields:  # the meter's rise covers the whole day (23, 24 or 25 h)
-            heat, heat_hours = series["heat_energy_kwh"][i], (bounds[i][1] - bounds[i][0]) / 3600.0
+        if "heat_energy_kwh" in fields:  # the meter's rise covers the time since its previous reading
+            heat, heat_hours = series["heat_energy_kwh"][i], spans["heat_energy_kwh"][i]
         else:  # integrated power covers only the buckets with a reading
             heat, heat_hours = from_power[i], power_hours[i]
         makeup = series["makeup_volume_m3"][i]

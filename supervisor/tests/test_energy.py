@@ -41,15 +41,16 @@ def test_a_totaliser_day_counts_its_rises_from_the_previous_days_last_reading() 
         agg("heat_energy_kwh", "2025-12-02T07:00:00+08:00", 5.0),     # meter replaced: nothing, one reset
         agg("heat_energy_kwh", "2025-12-02T08:00:00+08:00", 105.0),   # +100
     ])["heat_energy_kwh"]
-    days, resets = energy.totaliser_days(rows, bounds)
+    days, hours, resets = energy.totaliser_days(rows, bounds)
     assert days == [1000.0, 400.0]
+    assert hours == pytest.approx([24.0, 8 + 5 / 60])  # 23:55 -> 23:55, then 23:55 -> 08:00 the next morning
     assert resets == 1
 
 
 def test_a_day_without_a_reading_is_empty_not_zero() -> None:
     bounds = [energy.day_bounds(d, CST) for d in (D1, D2)]
     rows = energy._by_field([agg("makeup_volume_m3", "2025-12-02T10:00:00+08:00", 7.0)])["makeup_volume_m3"]
-    assert energy.totaliser_days(rows, bounds) == ([None, 0.0], 0)
+    assert energy.totaliser_days(rows, bounds) == ([None, 0.0], [0.0, 0.0], 0)
 
 
 def test_one_station_day_per_m2_degree_days_water_loss_and_power_fallback() -> None:
