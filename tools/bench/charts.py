@@ -8,7 +8,8 @@ temperature at 1 Hz: a daily swing, a slow seasonal drift and noise), for each r
 - `uplot`: uPlot (npm, vendored into supervisor/web/static/vendor: what the dashboard serves),
   a line with its own per-pixel decimation.
 
-For each series length (default: one day, one week and a whole 209-day season at 1 Hz) it prints
+For each series length (default: one day, one week and a whole 209-day season at 1 Hz; `--points`
+adds lengths such as the trends page's 2,000-point budget; `--repeat` takes the median) it prints
 the time to the first complete frame, the time to redraw zoomed to one day, and the JavaScript
 heap afterwards. A renderer that runs out of time (`--timeout-s`) or memory is reported as
 failed for that length, and the next length is still measured.
@@ -99,6 +100,9 @@ RENDER_JS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=float, nargs="+", default=list(DEFAULT_DAYS),
                         help="series lengths in days of 1 Hz samples (default: 1 7 209)")
+    parser.add_argument("--points", type=int, nargs="+", default=[],
+                        help="also these series lengths in points (the trends page asks the API for at most 2000)")
+    parser.add_argument("--repeat", type=int, default=1, help="measure every case this many times (a fresh browser each)")
     parser.add_argument("--renderers", nargs="+", choices=RENDERERS, default=list(RENDERERS))
     parser.add_argument("--timeout-s", type=float, default=120.0, help="give up on one renderer and length after this")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -109,6 +113,11 @@ def problems(args: argparse.Namespace) -> list[str]:
     for d in args.days:
         if not (d > 0 and d <= 366):
             found.append("--days %r: each length must be in (0, 366]" % d)
+    for n in args.points:
+        if not 2 <= n <= 40_000_000:
+            found.append("--points %r: each length must be in [2, 40000000]" % n)
+    if not 1 <= args.repeat <= 20:
+        found.append("--repeat %r: must be in [1, 20]" % args.repeat)
     if not (args.timeout_s > 0):
         found.append("--timeout-s %r: must be above 0" % args.timeout_s)
     for name, path in SCRIPTS.items():
@@ -147,21 +156,29 @@ async def one(browser: Any, renderer: str, n: int, timeout_s: float) -> dict[str
             pass  # the page's renderer crashed: the browser is closed after this case anyway
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median first frame of those that finished (the first failure if none did)."""
+    done = sorted((r for r in runs if r["ok"]), key=lambda r: r["first_frame_ms"])
+    return {**done[len(done) // 2], "runs": len(runs), "failed": len(runs) - len(done)} if done else runs[0]
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     results: dict[str, Any] = {"width_px": WIDTH, "height_px": HEIGHT, "cases": []}
     async with async_playwright() as pw:
-        for days in args.days:
-            n = int(round(days * DAY))
-            row: dict[str, Any] = {"days": days, "points": n}
+        for n in [*args.points, *(int(round(days * DAY)) for days in args.days)]:
+            row: dict[str, Any] = {"days": round(n / DAY, 4), "points": n}
             for renderer in args.renderers:
-                # a fresh browser per case: one renderer's garbage must not weigh on the next one's figures
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                try:
-                    row[renderer] = await one(browser, renderer, n, args.timeout_s)
-                finally:
-                    await browser.close()
+                runs = []
+                for _ in range(args.repeat):
+                    # a fresh browser per run: one renderer's garbage must not weigh on the next one's figures
+                    browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                    try:
+                        runs.append(await one(browser, renderer, n, args.timeout_s))
+                    finally:
+                        await browser.close()
+                row[renderer] = median_run(runs)
             results["cases"].append(row)
     return results
 
@@ -185,5 +202,5 @@ def run(args: argparse.Namespace) -> int:
             r = row[renderer]
             cells.append("%s %s" % (renderer, "%.0f ms / %.0f ms / %.0f MB" % (r["first_frame_ms"], r["zoom_day_ms"], r["js_heap_mb"])
                                     if r["ok"] else "failed (%s)" % r["error"]))
-        print("  %6.0f days, %10d points: %s" % (row["days"], row["points"], "; ".join(cells)))
+        print("  %8.3f days, %10d points: %s" % (row["days"], row["points"], "; ".join(cells)))
     return 0

@@ -16,17 +16,18 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_bad_arguments_are_all_listed() -> None:
-    done = run("--days", "0", "400", "--timeout-s", "-1")
+    done = run("--days", "0", "400", "--timeout-s", "-1", "--points", "1", "--repeat", "0")
     assert done.returncode == 2
-    assert "--days 0.0" in done.stdout and "--days 400.0" in done.stdout and "--timeout-s -1.0" in done.stdout
+    for problem in ("--days 0.0", "--days 400.0", "--timeout-s -1.0", "--points 1", "--repeat 0"):
+        assert problem in done.stdout, problem
 
 
 @pytest.mark.browser
 def test_a_short_run_measures_every_renderer() -> None:
-    done = run("--days", "0.05", "--json", "--timeout-s", "60")
+    done = run("--days", "0.05", "--points", "500", "--json", "--timeout-s", "60")
     assert done.returncode == 0, done.stderr
-    case = json.loads(done.stdout)["cases"][0]
-    assert case["points"] == 4320
+    assert [c["points"] for c in json.loads(done.stdout)["cases"]] == [500, 4320]
+    case = json.loads(done.stdout)["cases"][1]
     for renderer in ("svg", "echarts", "uplot"):
         assert case[renderer]["ok"], case[renderer]
         assert case[renderer]["first_frame_ms"] > 0 and case[renderer]["zoom_day_ms"] > 0
