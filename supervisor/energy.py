@@ -3,9 +3,10 @@
 Pure functions over what the storage returns (5-minute aggregates, collector readings) and one
 coroutine, `energy_report`, that fetches them. Definitions (also on the page and in the exports):
 
-- Heated area: the sum of the station's households' `area_m2` (the household register); a
-  station without households uses `area_m2` from its `[[station]]` entry; with neither, the
-  per-m2 figures are empty (never divided by a guess).
+- Heated area: `area_m2` of the station's `[[station]]` entry when given (the operator's
+  statement of the whole heated area, the register may be incomplete), else the sum of its
+  households' `area_m2` (the household register); with neither, the per-m2 figures are empty
+  (never divided by a guess).
 - Heat: the heat meter's totaliser `heat_energy_kwh`: a day's heat is the sum of its rises
   between consecutive 5-minute buckets (the highest reading of each), the rise from the previous
   day's last bucket included; a fall (a meter replaced or reset) adds nothing and is counted in
@@ -295,7 +296,7 @@ async def energy_report(storage: Any, config: dict[str, Any], first: dt.date, la
     stations = []
     for st in config["stations"]:
         sid = st["id"]
-        area = area_of.get(sid) or (float(st["area_m2"]) if st.get("area_m2") else None)
+        area = float(st["area_m2"]) if st.get("area_m2") else area_of.get(sid)
         volume = float(st["water_volume_m3"]) if st.get("water_volume_m3") else None
         # one bucket before the first day: the first day's rise starts from the previous reading
         rows = await storage.aggregates(sid, FIELDS, t0 - 86400.0, t1 - 1.0)

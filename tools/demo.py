@@ -170,15 +170,16 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     text += _table("collectors", {"forward_interval_s": 30.0})
     text += _table("web", {"enabled": True, "host": "127.0.0.1", "port": web_port})
     for st in STATIONS:
-        text += "[[station]]\n" + "".join("%s = %s\n" % (k, _toml_value(st[k])) for k in ("id", "name", "city")) + "\n"
+        text += "[[station]]\n" + "".join("%s = %s\n" % (k, _toml_value(st[k])) for k in ("id", "name", "city", "area_m2")) + "\n"
     # Each simulated plant's room collectors (two per building group, in the coldest flats),
     # registered as an operator would from the collector platform's list.
     for st in STATIONS:
         for j, group in enumerate(st["groups"]):
             for k in range(len(plant_params.COLLECTOR_OFFSETS_K)):
+                household, placement = demo_records.collector_link(st["id"], j, k)
                 text += "[[collector]]\n" + "".join("%s = %s\n" % (key, _toml_value(value)) for key, value in (
                     ("id", "%s-rc-%02d-%d" % (st["id"], j + 1, k + 1)), ("station", st["id"]),
-                    ("group", group["name"]))) + "\n"
+                    ("group", group["name"]), ("household", household), ("placement", placement))) + "\n"
         text += _table("[collector_platform]", {"user": _platform_user(st), "prefix": st["id"] + "-"})
     return text
 

@@ -1,9 +1,11 @@
 """The demo's records of who is heated and what happened before it started, so the Refunds and
 Energy pages show real figures from the first minute:
 
-- households.csv: every demo station's building groups split into flats of 60-130 m2 (the
-  station's whole heated area), in residential areas (小区), with each city's tariff; the floor-
-  heated groups as `floor`, the commercial building on its own tariff;
+- households.csv: flats of 60-130 m2 in every building group of each demo station (a register
+  still being filled: 440 households, each station's collectors covering at least 5 % of them),
+  in residential areas (小区), with each city's tariff; the floor-heated groups as `floor`, the
+  commercial building on its own tariff; the first flats of each group hold its room collectors
+  (`collector_link`: top floor and end flat);
 - outages.csv: one past outage of 30 h at yutai-01 (a primary-side repair) on the season's third
   and fourth days, which refunds every yutai household those two local days;
 - measurements.csv: official indoor measurements (入户测温) from the season so far: one Yutai flat
@@ -23,27 +25,27 @@ from pathlib import Path
 from typing import Any
 
 # per station: residential areas by group index, tariff CNY per m2 per season, the commercial group
+# and its tariff, and how many households are registered (the demo's register is the flats around
+# its room collectors, two per building group: every station at 5 % coverage or more; the
+# station's whole heated area is its [[station]] area_m2)
 AREAS: dict[str, dict[str, Any]] = {
-    "arxan-01": {"areas": ["温泉花园小区"] * 5 + ["温泉花园小区"], "tariff": "26.00"},
-    "ordos-01": {"areas": ["东区小区", "东区小区", "西区小区", "商业楼"], "tariff": "22.00", "commercial": (3, "38.00")},
-    "yutai-01": {"areas": ["老街小区", "老街小区", "文化路小区"], "tariff": "21.60"},
+    "arxan-01": {"areas": ["温泉花园小区"] * 6, "tariff": "26.00", "registered": 200},
+    "ordos-01": {"areas": ["东区小区", "东区小区", "西区小区", "商业楼"], "tariff": "22.00", "commercial": (3, "38.00"),
+                 "registered": 140},
+    "yutai-01": {"areas": ["老街小区", "老街小区", "文化路小区"], "tariff": "21.60", "registered": 100},
 }
 RECORD_DAYS = 10  # every record lies in the season's first days
 COMPANY, BRANCH = "heatkeeper 演示热力公司", "城区分公司"
 INSPECTORS = ("王工", "李工")
 
 
-def flats(area_m2: float, seed: int) -> list[float]:
-    """Flat sizes of 60-130 m2 (deterministic) whose sum is `area_m2` (the last one takes the rest)."""
+def flats(count: int, seed: int) -> list[float]:
+    """`count` flat sizes of 60-130 m2 (deterministic)."""
     sizes: list[float] = []
-    left = area_m2
     k = seed
-    while left > 130.0 + 60.0:
+    for _ in range(count):
         k = (k * 1103515245 + 12345) % 2147483648
-        size = 60.0 + (k % 71)
-        sizes.append(size)
-        left -= size
-    sizes.append(round(left, 2))
+        sizes.append(60.0 + (k % 71))
     return sizes
 
 
@@ -53,13 +55,18 @@ def household_rows(stations: list[dict[str, Any]]) -> list[dict[str, str]]:
         spec = AREAS[st["id"]]
         for j, group in enumerate(st["groups"]):
             tariff = spec["commercial"][1] if spec.get("commercial", (None,))[0] == j else spec["tariff"]
-            for k, size in enumerate(flats(st["area_m2"] * group["area_share"], 1000 * n + j)):
+            for k, size in enumerate(flats(round(spec["registered"] * group["area_share"]), 1000 * n + j)):
                 rows.append({"household_id": "%s-%d-%04d" % (st["id"], j + 1, k + 1), "company": COMPANY,
                              "branch": BRANCH, "residential_area": spec["areas"][j], "station_id": st["id"],
                              "building": group["name"], "area_m2": "%g" % size, "tariff_cny_per_m2": tariff,
                              "heating_type": "floor" if group["kind"] == "floor" else "radiator",
                              "metering": "area"})
     return rows
+
+
+def collector_link(station_id: str, group_index: int, k: int) -> tuple[str, str]:
+    """(household id, placement) of the demo's k-th collector (0-based) of a building group."""
+    return "%s-%d-%04d" % (station_id, group_index + 1, k + 1), ("top_floor", "edge")[k % 2]
 
 
 def _csv(header: tuple[str, ...], rows: list[dict[str, str]]) -> str:

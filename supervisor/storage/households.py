@@ -71,6 +71,11 @@ class HouseholdStorage:
         rows = await self.fetch(sql + " ORDER BY household_id", params)
         return [dict(zip((*HOUSEHOLD_COLS, "changed_by", "changed_ts"), r, strict=True)) for r in rows]
 
+    async def household_counts(self) -> dict[str, int]:
+        """{station_id: registered households}."""
+        return {str(sid): int(n) for sid, n in await self.fetch(
+            "SELECT station_id, COUNT(*) FROM households GROUP BY station_id")}
+
     async def household(self, household_id: str) -> dict[str, Any] | None:
         rows = await self.fetch("SELECT %s, changed_by, changed_ts FROM households WHERE household_id = ?"
                                 % ", ".join(HOUSEHOLD_COLS), (household_id,))

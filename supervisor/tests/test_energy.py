@@ -133,7 +133,7 @@ async def test_the_report_from_stored_aggregates_and_readings(storage: Any) -> N
     await storage.store_readings([("c1", h, 24.5, "st-a", "G", "mqtt"), ("c2", h, 24.0, "st-a", "G", "mqtt")])
     report = await energy.energy_report(storage, cfg, D1, D1)
     got = {s["station_id"]: s for s in report["stations"]}
-    assert got["st-a"]["area_m2"] == 1000.0 and got["st-b"]["area_m2"] == 2000.0  # register, then [[station]]
+    assert got["st-a"]["area_m2"] == 1000.0 and got["st-b"]["area_m2"] == 2000.0  # [[station]] area_m2, else the register
     assert got["st-a"]["heat_kwh"] == 1000.0 and got["st-b"]["heat_kwh"] == 1000.0
     assert got["st-a"]["hdd18"] == 20.0
     assert got["st-a"]["heat_kwh_per_m2_per_khdd"] == 50.0 and got["st-b"]["heat_kwh_per_m2_per_khdd"] == 25.0

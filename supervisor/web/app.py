@@ -16,7 +16,20 @@ from typing import Any
 from aiohttp import web
 
 from ..service import NotConnected, ServiceError
-from . import alarm_settings, api, auth, energy, households, i18n, metrics, notify, pages, quarantine, render, settings_profiles
+from . import (
+    alarm_settings,
+    api,
+    auth,
+    energy,
+    households,
+    i18n,
+    metrics,
+    notify,
+    pages,
+    quarantine,
+    render,
+    settings_profiles,
+)
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
