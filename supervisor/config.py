@@ -27,7 +27,12 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
                  [forecast.cities] arxan="https://...open-meteo..." or a file path: forecast.py
     [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
                   households=0 (0: unknown; collector coverage is checked against it)
-    [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
+                  area_m2, water_volume_m3 (optional: the station's whole heated area for the
+                  energy figures, else the household register's sum, and the water volume for
+                  the water-loss rate)
+    [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"  (optional: household="H-0101"
+                  the household whose flat it is in, placement="top_floor" | "ground_floor" | "edge" |
+                  "middle"; the coverage per station: supervisor/coverage.py)
     [[collector_platform]] user="rooms-arxan"  prefix="c-1"   (its own MQTT user, embedded broker)
     [notify] [[notify.channel]] [[notify.person]] [[notify.rota]]   alarm notifications: notify/config.py
 
@@ -315,9 +320,24 @@ def _collector_platforms(items: Any, cfg: dict[str, Any], problems: list[str]) -
     return out
 
 
+STATION_KEYS = ("id", "name", "city", "floor_c", "households", "area_m2", "water_volume_m3")
+# the station's whole heated area for the energy figures (else the household register's sum), and
+# the system's water volume for the water-loss rate (supervisor/energy.py): optional, None when not given
+STATION_AMOUNTS = {"area_m2": (1.0, 1.0e8, "m2"), "water_volume_m3": (0.1, 1.0e6, "m3")}
+
+
 def _station_numbers(item: dict[str, Any], i: int, problems: list[str]) -> dict[str, Any]:
-    """A station's own comfort floor (None: compliance.floor_c) and its households (0: unknown)."""
-    out: dict[str, Any] = {"floor_c": None, "households": 0}
+    """A station's own comfort floor (None: compliance.floor_c), its households (0: unknown), its
+    heated area and water volume (None: not given)."""
+    out: dict[str, Any] = {"floor_c": None, "households": 0, "area_m2": None, "water_volume_m3": None}
+    for key, (low, high, unit) in STATION_AMOUNTS.items():
+        value = item.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            problems.append("station[%d].%s=%r %s: must be a number in [%g, %g]" % (i, key, value, unit, low, high))
+        else:
+            out[key] = float(value)
     floor, households = item.get("floor_c"), item.get("households", 0)
     if floor is not None:
         low, high = _RANGES[("compliance", "floor_c")][1:]
@@ -351,12 +371,17 @@ def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
             problems.append("station id=%r: defined twice" % sid)
         seen.add(sid)
         for key in item:
-            if key not in ("id", "name", "city", "floor_c", "households"):
-                problems.append("station[%d].%s: unknown key; known: id, name, city, floor_c, households" % (i, key))
+            if key not in STATION_KEYS:
+                problems.append("station[%d].%s: unknown key; known: %s" % (i, key, ", ".join(STATION_KEYS)))
         entry: dict[str, Any] = {"id": sid, "name": str(item.get("name", sid)), "city": str(item.get("city", ""))}
         entry.update(_station_numbers(item, i, problems))
         out.append(entry)
     return out
+
+
+# Where a room collector sits (the coldest positions first: top floor, ground floor, end flats;
+# supervisor/coverage.py); "middle" is any other flat.
+PLACEMENTS = ("top_floor", "ground_floor", "edge", "middle")
 
 
 def _collectors(items: Any, where: str, problems: list[str]) -> list[dict[str, str]]:
@@ -379,13 +404,24 @@ def _collectors(items: Any, where: str, problems: list[str]) -> list[dict[str, s
         if not isinstance(group, str) or not 0 < len(group) <= 64:
             problems.append("%s[%d].group=%r: must be text of 1-64 characters" % (where, i, group))
             bad = True
+        household, placement = item.get("household") or "", item.get("placement") or ""
+        if not isinstance(household, str) or len(household) > 120:
+            problems.append("%s[%d].household=%r: must be a household id (text of at most 120 characters)"
+                            % (where, i, household))
+            bad = True
+        if placement not in ("", *PLACEMENTS):
+            problems.append("%s[%d].placement=%r: must be one of %s (or empty)" % (where, i, placement,
+                                                                                ", ".join(PLACEMENTS)))
+            bad = True
         if not bad:
-            out.append({"id": str(cid), "station": str(sid), "group": str(group)})
+            out.append({"id": str(cid), "station": str(sid), "group": str(group), "household": str(household),
+                        "placement": str(placement)})
     return out
 
 
 def read_collectors_csv(path: str, problems: list[str]) -> list[dict[str, str]]:
-    """Collector map from a CSV with a header `id,station,group` (extra columns ignored)."""
+    """Collector map from a CSV with a header `id,station,group` and optionally `household` and
+    `placement` (other columns ignored)."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)

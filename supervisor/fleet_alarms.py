@@ -7,6 +7,7 @@ Rules (codes and default priorities in fleet_alarm_settings.CODES; thresholds th
     station_clock_off        the station's sample time this far from the receive time (clock_offset_s)
     collector_stale / _dead  collectors of the station silent over collector_stale_s / collector_dead_s
     collector_coverage_low   live collectors below coverage_min_pct of the station's households
+                             (the household register's count, else [[station]] households)
     group_without_collector  a building group of the station with no live collector
     comfort_below_floor      a building group's coldest live reading below the floor (the station's
                              floor_c, else compliance.floor_c) for floor_delay_s
@@ -104,6 +105,7 @@ class FleetAlarms:
         self.tracks: dict[tuple[str, str], _Track] = {}
         self.started_ts: float | None = None
         self._collector_seen: dict[str, float] = {}
+        self.registered: dict[str, int] = {}  # households per station in the register (coverage)
         self._wake = asyncio.Event()
         self.evaluations = 0
 
@@ -180,6 +182,7 @@ class FleetAlarms:
         """One pass over every rule and station; returns the (station, code, active) recorded."""
         await self.start()
         now = self.clock()
+        self.registered = await self.storage.household_counts()
         conditions = self.conditions(now)
         for key, track in self.tracks.items():  # a rule that no longer applies (station gone, season over)
             if track.active and key not in conditions:
@@ -293,7 +296,7 @@ class FleetAlarms:
         """The collector rules of one station into `out`; returns {group: coldest live reading}
         (empty when no reading is live; None when the station has no collectors)."""
         s = self.settings
-        households = int(station.get("households") or 0)
+        households = self.registered.get(sid) or int(station.get("households") or 0)
         if not collectors:
             if households > 0:
                 out[(sid, "collector_coverage_low")] = Condition(True, 0.0, s["coverage_min_pct"],

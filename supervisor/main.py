@@ -9,7 +9,8 @@ command sweeper, the collector forwarder, the weather forecast fetcher (`forecas
 web dashboard (`heatkeeper.supervisor.web.app.create_app(service, config)`) when installed.
 
 `--create-user NAME --role ROLE` adds a user (password from $HEATKEEPER_PASSWORD or stdin)
-and exits. `--import-households FILE` / `--import-measurements FILE` (.csv or .xlsx, the
+and exits. `--import-outages FILE` records past heating outages (the refunds CLI's outages CSV).
+`--import-households FILE` / `--import-measurements FILE` (.csv or .xlsx, the
 dashboard's import without its upload limit) store a whole file or, listing every bad row on
 stderr, nothing (exit 2).
 """
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import-households", metavar="FILE", help="import households (.csv or .xlsx) and exit")
     parser.add_argument("--import-measurements", metavar="FILE",
                         help="import official measurements (.csv or .xlsx) and exit")
+    parser.add_argument("--import-outages", metavar="FILE",
+                        help="record past heating outages (CSV station_id,start,end, ISO 8601 with offset: the "
+                             "outages file of `heatkeeper refunds`) and exit")
     parser.add_argument("--ingest-only", action="store_true",
                         help="only ingest (shared subscription, no broker, web, commands or reports): "
                              "extra processes beside a full supervisor; needs mqtt.shared_group")
@@ -71,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_create_user(cfg, args.create_user, password, args.role))
     if getattr(args, "import_households", None) or getattr(args, "import_measurements", None):
         return asyncio.run(_import_file(cfg, args.import_households, args.import_measurements))
+    if getattr(args, "import_outages", None):
+        return asyncio.run(_import_outages(cfg, args.import_outages))
     if args.ingest_only:
         if not cfg["mqtt"]["shared_group"]:
             print("--ingest-only needs mqtt.shared_group (else every process stores everything twice over)",
@@ -139,6 +145,33 @@ async def _import_file(cfg: dict[str, Any], households_path: str | None, measure
             await service.audit_record(user="cli", action="%s_import" % kind, station_id=None,
                                        detail="%s: %d %s" % (path, len(rows), kind), result="ok")
             print("%s: %d %s imported" % (path, len(rows), kind))
+    finally:
+        await service.stop()
+    return 0
+
+
+async def _import_outages(cfg: dict[str, Any], path: str) -> int:
+    """Past heating outages from a CSV file (refund_files.read_outages: every bad row listed, exit 2,
+    nothing stored), each for a configured station, into the alarm log; audited as by "cli"."""
+    from . import refund_files
+
+    problems: list[str] = []
+    outages = refund_files.read_outages(path, problems)
+    stations = {s["id"] for s in cfg["stations"]}
+    problems += ["%s: station_id=%r: no [[station]] has this id" % (path, sid)
+                 for sid in sorted({o.station_id for o in outages} - stations)]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    service = SupervisorService(_storage(cfg), cfg)
+    await service.start(ingest=False)
+    try:
+        text = "recorded by hand (%s)" % os.path.basename(path)
+        stored = await service.storage.add_recorded_outages(
+            [(o.station_id, o.start.timestamp(), o.end.timestamp(), text) for o in outages])
+        await service.audit_record(user="cli", action="outages_import", station_id=None,
+                                   detail="%s: %d outages, %d new" % (path, len(outages), stored), result="ok")
+        print("%s: %d outages, %d new recorded" % (path, len(outages), stored))
     finally:
         await service.stop()
     return 0

@@ -22,6 +22,7 @@ per wall second (stations and plants together); Ctrl-C stops everything cleanly.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import signal
@@ -29,8 +30,10 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from heatkeeper.tools import demo_forecast, demo_notify
+from heatkeeper.supervisor import fleet_alarm_settings, household_refunds
+from heatkeeper.tools import demo_forecast, demo_notify, demo_records
 from heatkeeper.tools.plant import params as plant_params
 from heatkeeper.tools.procs import ProcessGroup, free_port, wait_path, wait_port
 
@@ -167,17 +170,33 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     text += _table("collectors", {"forward_interval_s": 30.0})
     text += _table("web", {"enabled": True, "host": "127.0.0.1", "port": web_port})
     for st in STATIONS:
-        text += "[[station]]\n" + "".join("%s = %s\n" % (k, _toml_value(st[k])) for k in ("id", "name", "city")) + "\n"
+        text += "[[station]]\n" + "".join("%s = %s\n" % (k, _toml_value(st[k])) for k in ("id", "name", "city", "area_m2")) + "\n"
     # Each simulated plant's room collectors (two per building group, in the coldest flats),
     # registered as an operator would from the collector platform's list.
     for st in STATIONS:
         for j, group in enumerate(st["groups"]):
             for k in range(len(plant_params.COLLECTOR_OFFSETS_K)):
+                household, placement = demo_records.collector_link(st["id"], j, k)
                 text += "[[collector]]\n" + "".join("%s = %s\n" % (key, _toml_value(value)) for key, value in (
                     ("id", "%s-rc-%02d-%d" % (st["id"], j + 1, k + 1)), ("station", st["id"]),
-                    ("group", group["name"]))) + "\n"
+                    ("group", group["name"]), ("household", household), ("placement", placement))) + "\n"
         text += _table("[collector_platform]", {"user": _platform_user(st), "prefix": st["id"] + "-"})
     return text
+
+
+def _records(folder: Path) -> tuple[int, dict[str, Path]]:
+    """The demo's households, a past outage and official measurements (demo_records) in the current
+    heating season ([season] defaults, the site's zone), or the one before while the current one is
+    younger than the records' span; (that season's year, the files in import order)."""
+    season, zone = fleet_alarm_settings.SEASON_DEFAULTS, "Asia/Shanghai"
+    now = time.time()
+    year = household_refunds.current_season_year(season, zone, now)
+    first, _ = household_refunds.season_dates(season, year)
+    if (dt.datetime.fromtimestamp(now, ZoneInfo(zone)).date() - first).days < demo_records.RECORD_DAYS:
+        year -= 1
+        first, _ = household_refunds.season_dates(season, year)
+    paths = demo_records.write(folder, STATIONS, first)
+    return year, {kind: paths[kind] for kind in ("households", "outages", "measurements")}
 
 
 def _fail(group: ProcessGroup, name: str, what: str) -> int:
@@ -223,6 +242,12 @@ def run(args: argparse.Namespace) -> int:
         if proc.wait(timeout=60) != 0:
             return _fail(group, "create-user-" + user, "exit code %s" % proc.returncode)
     group.children.clear()
+    season_year, records = _records(sup_dir / "records")
+    for kind, path in records.items():
+        proc = group.start("import-" + kind, ["supervisor", "--config", str(sup_cfg), "--import-" + kind, str(path)])
+        if proc.wait(timeout=120) != 0:
+            return _fail(group, "import-" + kind, "exit code %s" % proc.returncode)
+    group.children.clear()
 
     stopping = False
 
@@ -264,6 +289,8 @@ def run(args: argparse.Namespace) -> int:
     for user, password, role in DEMO_USERS:
         print("  login:      %-9s password %-18s (%s)" % (user, password, role))
     print("  time:       %g simulated seconds per wall second" % args.time_scale)
+    print("  records:    %d households, a past outage and official measurements of the %d season "
+          "(Refunds, Energy)" % (sum(1 for _ in open(records["households"], encoding="utf-8")) - 1, season_year))
     for sid, by_s, what in STORY:
         print("  by %2d:%02d     %s: %s (%.0f s of wall time)" % (by_s // 60, by_s % 60, sid, what, by_s / args.time_scale))
     print("  Ctrl-C stops everything.")

@@ -8,6 +8,10 @@ and the stations' heating outages read back from the alarm log.
   backends.
 - `household_measurements`: official indoor measurements (入户测温): household, time (unix s),
   temperature, inspector, who recorded it and when; one per household and instant.
+- Outages recorded by hand (`add_recorded_outages`: from the company's own log, before
+  heatkeeper watched the station or while it could not) go into the alarm log as a raise and a
+  clear of the heating-outage alarm, so refunds see them like any other; the station's current
+  alarm state is not touched.
 Imports are one transaction each (`transaction`): a file is stored whole or not at all.
 """
 
@@ -67,6 +71,11 @@ class HouseholdStorage:
         rows = await self.fetch(sql + " ORDER BY household_id", params)
         return [dict(zip((*HOUSEHOLD_COLS, "changed_by", "changed_ts"), r, strict=True)) for r in rows]
 
+    async def household_counts(self) -> dict[str, int]:
+        """{station_id: registered households}."""
+        return {str(sid): int(n) for sid, n in await self.fetch(
+            "SELECT station_id, COUNT(*) FROM households GROUP BY station_id")}
+
     async def household(self, household_id: str) -> dict[str, Any] | None:
         rows = await self.fetch("SELECT %s, changed_by, changed_ts FROM households WHERE household_id = ?"
                                 % ", ".join(HOUSEHOLD_COLS), (household_id,))
@@ -85,6 +94,22 @@ class HouseholdStorage:
             params = (household_id,)
         rows = await self.fetch(sql + " ORDER BY ts, household_id", params)
         return [dict(zip(MEASUREMENT_COLS, r, strict=True)) for r in rows]
+
+    async def add_recorded_outages(self, rows: Sequence[tuple[str, float, float, str]]) -> int:
+        """Store past outages (station_id, start_ts, end_ts, text) as heating-outage episodes of the
+        alarm log, in one transaction; an episode already in the log (same station, start and end)
+        is skipped. Returns the number stored."""
+        known = {(str(sid), float(raised), float(cleared)) for sid, raised, cleared in await self.fetch(
+            "SELECT station_id, raised_ts, ts FROM alarm_log WHERE code = ? AND active = 0 AND raised_ts IS NOT NULL",
+            (OUTAGE_CODE,))}
+        new = [r for r in dict.fromkeys(rows) if (r[0], float(r[1]), float(r[2])) not in known]
+        sql = ("INSERT INTO alarm_log (station_id, code, severity, active, ts, text, value, seq, value_num, limit_num, "
+               "raised_ts) VALUES (?, ?, 'critical', ?, ?, ?, 'null', NULL, NULL, NULL, ?)")
+        steps = [(sql, [(sid, OUTAGE_CODE, active, ts, text, float(t0)) for sid, t0, t1, text in new
+                        for active, ts in ((1, float(t0)), (0, float(t1)))])]
+        if new:
+            await self.transaction(steps)
+        return len(new)
 
     async def outage_episodes(self, code: str = OUTAGE_CODE) -> list[tuple[str, float, float | None]]:
         """(station_id, raised_ts, cleared_ts or None while it stands) of every episode of the alarm

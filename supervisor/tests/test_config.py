@@ -14,7 +14,8 @@ EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "supervisor.
 def test_example_loads() -> None:
     cfg = sup_config.load(EXAMPLE)
     assert [s["id"] for s in cfg["stations"]] == ["arxan-01", "arxan-02"]
-    assert cfg["collectors_map"]["c-0102"] == {"id": "c-0102", "station": "arxan-01", "group": "block-1-ground-edge"}
+    assert cfg["collectors_map"]["c-0102"] == {"id": "c-0102", "station": "arxan-01", "group": "block-1-ground-edge",
+                                               "household": "AX-1-0101", "placement": "edge"}
     assert os.path.isabs(cfg["storage"]["path"])
 
 

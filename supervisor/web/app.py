@@ -16,7 +16,20 @@ from typing import Any
 from aiohttp import web
 
 from ..service import NotConnected, ServiceError
-from . import alarm_settings, api, auth, households, i18n, metrics, notify, pages, quarantine, render, settings_profiles
+from . import (
+    alarm_settings,
+    api,
+    auth,
+    energy,
+    households,
+    i18n,
+    metrics,
+    notify,
+    pages,
+    quarantine,
+    render,
+    settings_profiles,
+)
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -165,6 +178,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     settings_profiles.add_routes(app)
     notify.add_routes(app, notifier)
     households.add_routes(app)
+    energy.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from .. import household_refunds as hr
 from .. import households as hh
+from ..coverage import station_coverage
 from . import render
 from .common import audit, json_response, read_form, require, service
 from .validation import BadInput
@@ -73,7 +74,20 @@ async def households_page(request: web.Request, problems: list[str] | None = Non
         imported = int(request.query["imported"])
     return render.page(request, "households.html", "hh.title", nav="households", status=status, rows=rows,
                        editable=current.allows("admin"), problems=problems or [], imported=imported,
-                       columns=hh.HOUSEHOLD_COLUMNS)
+                       columns=hh.HOUSEHOLD_COLUMNS, coverage=_coverage(request, rows))
+
+
+def _coverage(request: web.Request, households: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Room-collector coverage per station (supervisor/coverage.py) against the fleet alarms' limits."""
+    svc = service(request)
+    settings = svc.fleet_alarms.settings
+    return station_coverage(svc.config["stations"], svc.collectors.collectors, households, svc.collectors.latest,
+                            _now(request), float(settings["collector_stale_s"]), float(settings["coverage_min_pct"]))
+
+
+async def coverage_api(request: web.Request) -> web.Response:
+    require(request, "viewer", "see the collector coverage")
+    return json_response({"stations": _coverage(request, await _storage(request).households())})
 
 
 async def households_import(request: web.Request) -> web.StreamResponse:
@@ -283,6 +297,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/households/{household_id}", household_page)
     r.add_post("/households/{household_id}", household_submit)
     r.add_get("/api/households", households_api)
+    r.add_get("/api/coverage", coverage_api)
     r.add_get("/measurements", measurements_page)
     r.add_post("/measurements", measurement_submit)
     r.add_post("/measurements/import", measurements_import)

@@ -181,6 +181,18 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         assert groups, "room collector readings missing for some station"
         assert SHORT_GROUP in groups["ordos-01"] and "1号楼" in groups["arxan-01"], groups
         assert len({tuple(g) for g in groups.values()}) == 3, groups  # no two stations with the same buildings
+
+        # The demo's records (tools/demo_records.py): the refunds of its past outage and failed
+        # measurements, and every station's heated area from its households on the energy page.
+        season = re.search(r"official measurements of the (\d{4}) season", "".join(lines))
+        assert season, lines
+        refunds = get("api/refunds?season=" + season.group(1))
+        by_id = {h["household_id"]: h for h in refunds["households"]}
+        assert (by_id["yutai-01-2-0007"]["outage_days"], by_id["yutai-01-2-0007"]["measurement_months"]) == (2, 1)
+        assert by_id["ordos-01-2-0011"]["measurement_months"] == 0 and float(refunds["total_cny"]) > 0
+        energy = {s["station_id"]: s for s in get("api/energy?season=" + season.group(1))["stations"]}
+        assert {sid: round(s["area_m2"]) for sid, s in energy.items()} == {
+            "arxan-01": 100000, "ordos-01": 60000, "yutai-01": 40000}
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)

@@ -6,6 +6,7 @@ install (CPython only)."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -182,3 +183,16 @@ def test_station_commands_start_without_the_supervisor_or_bench_packages(tmp_pat
         [sys.executable, "-m", "heatkeeper.tools.cli", name, "--help"], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_vendored_chart_library_is_the_one_npm_pins() -> None:
+    """The dashboard serves uPlot from supervisor/web/static/vendor (no internet at a heating
+    company's control room); the copy there must be byte for byte the version package.json pins."""
+    root = Path(__file__).resolve().parents[2]
+    pinned = json.loads((root / "package.json").read_text())["dependencies"]["uplot"]
+    installed = json.loads((root / "node_modules" / "uplot" / "package.json").read_text())["version"]
+    assert installed == pinned
+    vendor = root / "supervisor" / "web" / "static" / "vendor"
+    for name in ("uPlot.iife.min.js", "uPlot.min.css"):
+        assert (vendor / name).read_bytes() == (root / "node_modules" / "uplot" / "dist" / name).read_bytes(), name
+    assert (vendor / "LICENSE-uplot.txt").read_bytes() == (root / "node_modules" / "uplot" / "LICENSE").read_bytes()
