@@ -138,7 +138,7 @@ class AuthorityReportStorage:
         (StorageError)."""
         await self.execute("INSERT INTO complaints (%s) VALUES (%s)" % (", ".join(COMPLAINT_COLS),
                                                                        ", ".join("?" for _ in COMPLAINT_COLS)),
-                            [row.get(c) for c in COMPLAINT_COLS])
+                            [row.get(c, "" if c in ("answer", "closing") else None) for c in COMPLAINT_COLS])
 
     async def update_complaint(self, hotline_no: str, **values: Any) -> None:
         """Set answered_ts/answer or closed_ts/closing of one complaint."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
     EQUIPMENT_COLUMNS,
@@ -31,7 +32,6 @@ from .base import (
     UplinkRow,
     _qmarks_to_dollars,
 )
-from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
     EQUIPMENT_COLUMNS,
@@ -44,7 +45,6 @@ from .base import (
     StorageError,
     UplinkRow,
 )
-from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA

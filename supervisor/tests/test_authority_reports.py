@@ -325,3 +325,20 @@ def test_config_problems_are_all_listed() -> None:
         assert needle in text, needle
     with pytest.raises(sup_config.ConfigError, match="nowhere to deliver"):
         sup_config.validate({"authority_reports": {"enabled": True}})
+
+
+async def test_complaints_storage(storage: Any) -> None:
+    from heatkeeper.supervisor.storage import StorageError
+
+    await seed(storage)
+    row = {"hotline_no": "12345-7", "household_id": "H3", "received_ts": 100.0, "summary": "冷", "measurement_ts": None,
+           "recorded_by": "oli", "recorded_ts": 101.0}
+    await storage.add_complaint(row)
+    with pytest.raises(StorageError):
+        await storage.add_complaint({**row, "summary": "again"})
+    await storage.update_complaint("12345-7", answered_ts=200.0, answer="on the way")
+    (c,) = await storage.complaints()
+    assert (c["summary"], c["answered_ts"], c["answer"], c["closed_ts"], c["closing"]) == ("冷", 200.0, "on the way",
+                                                                                           None, "")
+    assert (c["station_id"], c["residential_area"]) == ("st-c", "River Court")
+    assert await storage.complaints("nope") == []
