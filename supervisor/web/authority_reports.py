@@ -181,7 +181,8 @@ async def complaint_submit(request: web.Request) -> web.StreamResponse:
     measured = {hid: {float(m["ts"]) for m in await storage.measurements(hid)}} if households else {}
     row, problems = cp.check_new(values, households, measured, _tz(request), _now(request))
     if row is not None and await storage.complaints(row["hotline_no"]):
-        row, problems = None, ["hotline_no=%r: already recorded" % row["hotline_no"]]
+        problems = ["hotline_no=%r: already recorded" % row["hotline_no"]]
+        row = None
     if row is None:
         await audit(request, current.username, "complaint_add", None, "; ".join(problems)[:2000], "refused")
         return await complaints_page(request, problems, 400, values)
