@@ -7,9 +7,11 @@ Each pass (`tick`, every `poll_s`):
    tried `delay_min` after the period's end. The watermark is kept in the database, so a period
    that ended while the supervisor was down is registered at the next start and produced for the
    period it covers (a new install starts from its first start; it does not back-fill history).
-2. Every pending delivery that is due is built from the stored aggregates and sent. Each attempt
-   is recorded (report, period, channel, attempt, status, error, time). A failure is tried again
-   after retry_base_s, 2x, 4x ... at most retry_max_s, for as long as it fails: nothing is dropped.
+2. Every pending delivery that is due is built from the stored aggregates and sent, oldest
+   first. Each attempt is recorded (report, period, channel, attempt, status, error, time). A
+   failure is tried again after retry_base_s, 2x, 4x ... at most retry_max_s, for as long as it
+   fails: nothing is dropped. After a failure the channel's other due deliveries wait for the next
+   pass (a dead endpoint costs one timeout per pass, not one per period).
 The clock is an input (`clock`: unix s), so a test leaps it across 09:00, 17:00, a week
 boundary and an outage.
 """
@@ -65,7 +67,10 @@ class AuthorityReportScheduler:
         """Try every pending delivery that is due; the number delivered."""
         delivered = 0
         built: dict[tuple[str, float], dict[str, Any]] = {}
+        failing: set[str] = set()
         for d in await self.storage.report_deliveries(due_before_ts=self.clock()):
+            if d["channel"] in failing:
+                continue  # one failed just now: the rest wait for the next pass, so a dead endpoint cannot stall it
             key = (d["report"], float(d["period_end_ts"]))
             attempt = int(d["attempts"]) + 1
             try:
@@ -78,6 +83,7 @@ class AuthorityReportScheduler:
                          ar.local_text(key[1], self.settings["timezone"]), d["channel"], attempt, answer)
             except (DeliveryError, StorageError, ValueError, OSError) as exc:  # this attempt's; retried
                 ok, error = False, str(exc)
+                failing.add(d["channel"])
                 log.warning("authority report %s %s on %s: attempt %d failed: %s", d["report"],
                             ar.local_text(key[1], self.settings["timezone"]), d["channel"], attempt, error)
             now = self.clock()

@@ -22,6 +22,8 @@ from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.authority_reports_scheduler import AuthorityReportScheduler, backoff_s
 from heatkeeper.supervisor.notify.webhook import verify
 from heatkeeper.tools.procs import free_port
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .notify.conftest import Receiver, receiver  # noqa: F401 - the loopback HTTP server fixture
 from .notify.test_mail import Inbox, authenticator, pki, server_context  # noqa: F401 - the test PKI fixture
@@ -342,3 +344,42 @@ async def test_complaints_storage(storage: Any) -> None:
                                                                                            None, "")
     assert (c["station_id"], c["residential_area"]) == ("st-c", "River Court")
     assert await storage.complaints("nope") == []
+
+
+async def test_a_dead_endpoint_costs_one_attempt_per_pass(storage: Any, receiver: Receiver) -> None:  # noqa: F811
+    cfg = sup_config.validate({"station": STATIONS, "authority_reports": {
+        "enabled": True, "http_url": receiver.url("/push"), "http_secret": SECRET, "retry_base_s": 60,
+        "delay_min": 0}})
+    clock = Clock(local("2026-12-01T08:00"))
+    sched = AuthorityReportScheduler(storage, cfg, clock)
+    try:
+        await sched.register_due()
+        clock.t = local("2026-12-03T08:00")  # four hourly periods due at once
+        receiver.default = (502, {"error": "bad gateway"})
+        await sched.tick()
+        assert len(receiver.seen) == 1
+        assert sorted(d["attempts"] for d in await storage.report_deliveries()) == [0, 0, 0, 1]
+        receiver.default = (200, {"ok": True})
+        clock.t += 60
+        await sched.tick()  # back: everything goes, oldest first
+        ends = [json.loads(s.body)["period_end"][:16] for s in receiver.seen[1:]]
+        assert ends == ["2026-12-01T09:00", "2026-12-01T17:00", "2026-12-02T09:00", "2026-12-02T17:00"]
+        assert {d["state"] for d in await storage.report_deliveries()} == {"delivered"}
+    finally:
+        await sched.http.close()
+
+
+@settings(deadline=None)
+@given(st.floats(0, 400 * 86400.0), st.floats(0, 30 * 86400.0), st.floats(0, 30 * 86400.0),
+       st.lists(st.sampled_from(["00:00", "06:30", "09:00", "17:00", "23:59"]), min_size=1, max_size=4, unique=True))
+def test_periods_tile_time_without_gaps(t0: float, a: float, b: float, times: list[str]) -> None:
+    """Whatever the passes' instants, every due period is found exactly once, and each hourly
+    period starts where the one before ended (hours are neither lost nor counted twice)."""
+    cfg = sup_config.validate({"authority_reports": {"hourly_times": times}})["authority_reports"]
+    start = local("2026-01-01T00:00") + t0
+    mid, until = start + a, start + a + b
+    for report in schedule.REPORTS:
+        whole = schedule.due_between(cfg, report, start, until)
+        assert schedule.due_between(cfg, report, start, mid) + schedule.due_between(cfg, report, mid, until) == whole
+        for prev, end in zip(whole, whole[1:], strict=False):
+            assert schedule.period_start(cfg, report, end) == prev
