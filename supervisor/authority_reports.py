@@ -167,7 +167,7 @@ async def weekly_report(storage: Any, config: dict[str, Any], start_ts: float, e
                 note = "meter went backwards"
             else:
                 use = round(end[0] - start[0], 3)
-                gj = round(use * KWH_TO_GJ, 4) if meter == "heat" else None
+                gj = round(use * KWH_TO_GJ, 3) if meter == "heat" else None
             rows.append([sid, names.get(sid, sid), ";".join(a for a in station_areas[sid] if a), meter, unit,
                          local_text(start[1], tz) if start else None, start[0] if start else None,
                          local_text(end[1], tz) if end else None, end[0] if end else None, use, gj, note])
