@@ -47,6 +47,7 @@ class AuthorityReportScheduler:
         self.settings = config["authority_reports"]
         self.clock = clock
         self.http = http or Http()
+        self._done: dict[str, float] = {}  # the stored watermarks, read once: a quiet pass writes nothing
 
     async def register_due(self) -> int:
         """Register the periods that ended since the watermark; the number registered."""
@@ -54,12 +55,14 @@ class AuthorityReportScheduler:
         delay = self.settings["delay_min"] * 60.0
         count = 0
         for report in schedule.REPORTS:
-            done = await self.storage.report_done_until(report, now)
-            ends = schedule.due_between(self.settings, report, done, now)
+            if report not in self._done:
+                self._done[report] = await self.storage.report_done_until(report, now)
+            ends = schedule.due_between(self.settings, report, self._done[report], now)
             rows = [(schedule.period_start(self.settings, report, end), end, channel, end + delay)
                     for end in ends for channel in self.settings["channels"]]
             if ends:
                 await self.storage.register_report_periods(report, now, rows, now)
+                self._done[report] = now
             count += len(ends)
         return count
 
