@@ -35,6 +35,7 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
                   "middle"; the coverage per station: supervisor/coverage.py)
     [[collector_platform]] user="rooms-arxan"  prefix="c-1"   (its own MQTT user, embedded broker)
     [notify] [[notify.channel]] [[notify.person]] [[notify.rota]]   alarm notifications: notify/config.py
+    [authority_reports] [complaints]   reports to the authority, hotline deadlines: authority_reports_config.py
 
 MQTT credentials: every connection of the supervisor has its own user, and the broker binds
 client ids to user names (`broker-config`: use_username_as_clientid). `mqtt.username` and
@@ -59,7 +60,7 @@ from heatkeeper.supervisor.web.config import DEFAULTS as WEB_DEFAULTS
 from heatkeeper.supervisor.web.config import WebConfigError
 from heatkeeper.supervisor.web.config import validate as validate_web
 
-from . import fleet_alarm_settings
+from . import authority_reports_config, fleet_alarm_settings
 from . import forecast as forecast_settings
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
@@ -87,6 +88,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "refunds": {"floor_c": 18.0, "timezone": "Asia/Shanghai", "outage_refund_after_h": 24.0, "failed_measurements": 3,
                 "window_days": 30.0, "month_days": 30},
     "forecast": dict(forecast_settings.DEFAULTS),  # checked by forecast.validate_config
+    "authority_reports": dict(authority_reports_config.DEFAULTS),  # checked by authority_reports_config
+    "complaints": dict(authority_reports_config.COMPLAINT_DEFAULTS),
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -181,6 +184,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             cfg[section], found = forecast_settings.validate_config(values, base_dir)
             problems.extend(found)
             continue
+        if section in authority_reports_config.SECTIONS:
+            continue  # after [notify] below: its e-mail channel is named there
         for key, value in values.items():
             if section == "web" and key in WEB_DEFAULTS:
                 cfg["web"][key] = value  # the dashboard's own settings: checked by web.config below
@@ -244,6 +249,7 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     cfg["collector_platforms"] = _collector_platforms(raw.get("collector_platform", []), cfg, problems)
     cfg["notify"] = validate_notify(raw.get("notify"), [s["id"] for s in cfg["stations"]], base_dir,
                                     cfg["supervisor"]["data_dir"], problems)
+    authority_reports_config.validate(raw, cfg, base_dir, problems)
     try:
         validate_web(cfg)
     except WebConfigError as exc:

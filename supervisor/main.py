@@ -328,6 +328,10 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
+    if cfg["authority_reports"]["enabled"]:  # the 09:00/17:00 and weekly reports to the authority
+        from .authority_reports_scheduler import AuthorityReportScheduler
+
+        tasks.append(asyncio.ensure_future(AuthorityReportScheduler(service.storage, cfg, service.clock).run()))
     notifier = await _start_notifier(service, cfg)
     if notifier is not None:
         tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))

@@ -30,6 +30,7 @@ from . import (
     render,
     settings_profiles,
 )
+from . import authority_reports as authority_report_pages
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -179,6 +180,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     notify.add_routes(app, notifier)
     households.add_routes(app)
     energy.add_routes(app)
+    authority_report_pages.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
