@@ -161,7 +161,7 @@ async def measurements_page(request: web.Request, problems: list[str] | None = N
     current = require(request, "viewer", "see the measurements")
     rows = await _measurement_rows(request)
     added = request.query.get("added", "")
-    return render.page(request, "measurements.html", "meas.title", nav="households", status=status,
+    return render.page(request, "measurements.html", "meas.title", nav="measurements", status=status,
                        rows=list(reversed(rows))[:MAX_PAGE_ROWS], total=len(rows), editable=current.allows("operator"), problems=problems or [],
                        values=values or {}, floor_c=_config(request)["refunds"]["floor_c"],
                        timezone=_config(request)["refunds"]["timezone"], added=int(added) if added.isdigit() else None)

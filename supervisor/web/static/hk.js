@@ -327,6 +327,22 @@
     if (value !== null) return HK.t("alarms.evidence_value", { value: HK.fmt(value, 1) + unit });
     return "";
   };
+  /* The menu groups (<details> in the top bar): one open at a time, closed by a click elsewhere
+     or Escape. */
+  document.addEventListener("DOMContentLoaded", function () {
+    const groups = Array.prototype.slice.call(document.querySelectorAll(".navgroup"));
+    groups.forEach(function (g) {
+      g.addEventListener("toggle", function () {
+        if (g.open) groups.forEach(function (o) { if (o !== g) o.open = false; });
+      });
+    });
+    document.addEventListener("click", function (e) {
+      groups.forEach(function (g) { if (g.open && !g.contains(e.target)) g.open = false; });
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") groups.forEach(function (g) { g.open = false; });
+    });
+  });
   HK.alarmFor = function (a) {
     if (!HK.num(a.since_ts)) return "";
     const end = a.active === false && HK.num(a.cleared_ts) ? a.cleared_ts : Date.now() / 1000;

@@ -1,0 +1,89 @@
+"""The top bar's menu groups in a real headless Chromium, on a desktop and a phone, in English and
+Chinese: each group opens under the bar with every page of it reachable (on the phone inside the
+screen, big enough to tap, not covered by anything), one group at a time, closed by a click
+elsewhere; a page of a group marks its group; every link leads to its page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from heatkeeper.supervisor.service import SupervisorService
+
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser_phone import MIN_TARGET_PX, PHONE
+
+pytestmark = pytest.mark.browser
+
+MENU_JS = """
+([group, width]) => {
+  const menu = document.querySelector(`details[data-navgroup="${group}"] .navmenu`);
+  const out = [];
+  for (const a of menu.querySelectorAll("a")) {
+    const r = a.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    out.push({nav: a.dataset.nav, href: a.getAttribute("href"), w: r.width, h: r.height, left: r.left, right: r.right,
+              covered: !(hit === a || a.contains(hit)), width});
+  }
+  return out;
+}
+"""
+
+
+async def test_menu_groups_on_a_desktop_and_a_phone(client: TestClient, service: SupervisorService,
+                                                    tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for lang, size, phone in (("en-US", (1280, 800), False), ("zh-CN", PHONE, True)):
+                ctx = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang,
+                                                has_touch=phone, is_mobile=phone)
+                ctx.set_default_timeout(TIMEOUT_MS)
+                page: Any = await ctx.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await login(page, base, "ada", "admin-pass-1")
+                await page.goto(base + "/")
+                groups = await page.eval_on_selector_all("details.navgroup", "els => els.map(e => e.dataset.navgroup)")
+                assert groups == ["reports", "customers", "operations"]
+                for group in groups:
+                    summary = page.locator('details[data-navgroup="%s"] > summary' % group)
+                    await summary.scroll_into_view_if_needed()
+                    await (summary.tap() if phone else summary.click())
+                    links = await page.evaluate(MENU_JS, [group, size[0]])
+                    assert links, group
+                    for link in links:
+                        assert not link["covered"], link
+                        assert link["left"] >= -0.5 and link["right"] <= size[0] + 0.5, link
+                        if phone:
+                            assert link["h"] >= MIN_TARGET_PX and link["w"] >= MIN_TARGET_PX, link
+                    # one group open at a time
+                    opened = await page.eval_on_selector_all("details.navgroup[open]", "els => els.map(e => e.dataset.navgroup)")
+                    assert opened == [group]
+                    if group == "reports":
+                        shot = "nav-%s.png" % lang[:2]
+                        await page.screenshot(path=str(tmp_path / shot))
+                        save_shot(tmp_path, shot)
+                # a click elsewhere closes it
+                await page.mouse.click(size[0] // 2, size[1] - 20)
+                assert await page.eval_on_selector_all("details.navgroup[open]", "els => els.length") == 0
+                # every link leads to its page, which marks its group and itself
+                for group, nav, path in (("reports", "energy", "/energy"), ("customers", "measurements", "/measurements"),
+                                         ("operations", "settings_push", "/settings-push")):
+                    summary = page.locator('details[data-navgroup="%s"] > summary' % group)
+                    await summary.scroll_into_view_if_needed()
+                    await (summary.tap() if phone else summary.click())
+                    link = page.locator('details[data-navgroup="%s"] a[data-nav="%s"]' % (group, nav))
+                    await (link.tap() if phone else link.click())
+                    await page.wait_for_url(base + path)
+                    assert await page.locator('details.navgroup.active[data-navgroup="%s"]' % group).count() == 1
+                    assert await page.locator('a.active[data-nav="%s"]' % nav).count() == 1
+                assert errors == [], errors
+                await ctx.close()
+        finally:
+            await browser.close()
