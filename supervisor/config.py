@@ -25,7 +25,10 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
                  season dates are [season]'s, in the season's year)
     [forecast]   refresh_s=3600  timeout_s=20  retries=3  retry_s=30  max_points=168
                  [forecast.cities] arxan="https://...open-meteo..." or a file path: forecast.py
+    [tickets]    require=["set_mode", "group_command", ...]   (operations a second person approves: tickets.py)
+    [rollout]    watch_s=600   (how long pilots run a pushed version before the hold point: rollout.py)
     [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
+                  pilot=false (gets staged settings pushes first)  class="" (station class, a group to target)
                   households=0 (0: unknown; collector coverage is checked against it)
     [[collector]] id="c-101"  station="arxan-01"  group="block-3-top"
     [[collector_platform]] user="rooms-arxan"  prefix="c-1"   (its own MQTT user, embedded broker)
@@ -56,6 +59,7 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 
 from . import fleet_alarm_settings
 from . import forecast as forecast_settings
+from . import tickets as tickets_settings
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
 
@@ -82,6 +86,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "refunds": {"floor_c": 18.0, "timezone": "Asia/Shanghai", "outage_refund_after_h": 24.0, "failed_measurements": 3,
                 "window_days": 30.0, "month_days": 30},
     "forecast": dict(forecast_settings.DEFAULTS),  # checked by forecast.validate_config
+    "tickets": dict(tickets_settings.DEFAULTS),  # checked by tickets.validate_config
+    "rollout": {"watch_s": 600.0},
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -116,6 +122,7 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("compliance", "refund_failures"): ("", 1, 100),
     ("compliance", "refund_window_days"): ("d", 1, 365),
     ("web", "port"): ("", 1, 65535),
+    ("rollout", "watch_s"): ("s", 0, 7 * 86400),
     ("refunds", "floor_c"): ("degC", 5, 30),
     ("refunds", "outage_refund_after_h"): ("h", 0, 24 * 366),
     ("refunds", "failed_measurements"): ("measurements", 1, 1000),
@@ -174,6 +181,10 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             continue
         if section == "forecast":
             cfg[section], found = forecast_settings.validate_config(values, base_dir)
+            problems.extend(found)
+            continue
+        if section == "tickets":
+            cfg[section], found = tickets_settings.validate_config(values)
             problems.extend(found)
             continue
         for key, value in values.items():
@@ -333,6 +344,18 @@ def _station_numbers(item: dict[str, Any], i: int, problems: list[str]) -> dict[
     return out
 
 
+def _station_rollout(item: dict[str, Any], i: int, problems: list[str]) -> dict[str, Any]:
+    """A station's part in staged pushes: a pilot or not, and its class (a group to target)."""
+    pilot, klass = item.get("pilot", False), item.get("class", "")
+    if not isinstance(pilot, bool):
+        problems.append("station[%d].pilot=%r: must be true or false" % (i, pilot))
+        pilot = False
+    if not isinstance(klass, str) or len(klass) > 64:
+        problems.append("station[%d].class=%r: must be text of at most 64 characters" % (i, klass))
+        klass = ""
+    return {"pilot": pilot, "class": klass}
+
+
 def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not isinstance(items, list):
@@ -351,9 +374,11 @@ def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
             problems.append("station id=%r: defined twice" % sid)
         seen.add(sid)
         for key in item:
-            if key not in ("id", "name", "city", "floor_c", "households"):
-                problems.append("station[%d].%s: unknown key; known: id, name, city, floor_c, households" % (i, key))
+            if key not in ("id", "name", "city", "floor_c", "households", "pilot", "class"):
+                problems.append("station[%d].%s: unknown key; known: id, name, city, floor_c, households, pilot, "
+                                "class" % (i, key))
         entry: dict[str, Any] = {"id": sid, "name": str(item.get("name", sid)), "city": str(item.get("city", ""))}
+        entry.update(_station_rollout(item, i, problems))
         entry.update(_station_numbers(item, i, problems))
         out.append(entry)
     return out

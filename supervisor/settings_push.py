@@ -20,7 +20,8 @@ command at once (CommandTracker: signed with the station's key, tracked to its a
     applied -> pending   the station's telemetry reports another version (it fell back)
 `converge()` (every `period_s` by `run`) sends to each pending station that is online: a
 station offline for days gets its version when it comes back. Rolling back is assigning an
-earlier version. Every save, assignment, send and fate is in the audit log.
+earlier version. Every save, assignment, send and fate is in the audit log. Staged pushes
+(pilots, hold point, release, rollback of a push) are supervisor/rollout.py's, on top of this.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from heatkeeper.core import settings as core_settings
@@ -104,6 +105,8 @@ class SettingsPush:
         self.clock = wall_clock
         self._lock = asyncio.Lock()
         self.tracker.on_final.append(self._command_final)
+        # called after each convergence pass (supervisor/rollout.py watches its pilots there)
+        self.on_pass: list[Callable[[], Awaitable[None]]] = []
 
     # --- profiles and versions -----------------------------------------------------------
     async def save_version(self, profile: Any, sections: Any, user: str, note: Any = "") -> dict[str, Any]:
@@ -242,6 +245,8 @@ class SettingsPush:
                 await self._check_drift(a)
             if a["state"] == "pending" and await self.deliver(a["station_id"]):
                 sent += 1
+        for listener in self.on_pass:
+            await listener()
         return sent
 
     async def _check_drift(self, a: dict[str, Any]) -> None:

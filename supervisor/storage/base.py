@@ -30,6 +30,7 @@ from .forecast import ForecastStorage
 from .households import HouseholdStorage
 from .notify import NotifyStorage
 from .profiles import ProfilesStorage
+from .rollout import RolloutStorage
 
 AGG_BUCKET_S = 300
 
@@ -138,7 +139,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage):
+class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, RolloutStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"
