@@ -76,12 +76,16 @@ class Tickets:
         self.clock = wall_clock
         self.executors: dict[str, Executor] = {kind: self._send_command for kind in COMMAND_KINDS}
         self._send = service.send_command
+        self._status = service.command_status
         self._lock = asyncio.Lock()
 
     async def _send_command(self, payload: dict[str, Any], ticket: dict[str, Any]) -> str:
         """A single station command approved: sent as the requester (the audit names the approver)."""
         cid = await self._send(payload["station_id"], payload["kind"], payload["args"], ticket["requested_by"],
                                payload.get("lease_s"))
+        status = await self._status(cid)
+        if status["state"] == "rejected" and status["reason"] == "not_sent":
+            raise ValueError("command %s to %s not sent: %s" % (cid, payload["station_id"], status["detail"]))
         return "command %s sent to %s" % (cid, payload["station_id"])
 
     def required(self, operation: str) -> bool:
