@@ -200,6 +200,12 @@ async def test_staged_rollout_pilot_rejection_release_and_rollback(rig: Rig, tmp
         await wait_until(lambda: state(rid, "hold"), timeout_s=30.0, what="the pilot ran v1 through the watch")
         await wait_until(lambda: reported(pilot) == v1, timeout_s=30.0, what="v1 in the pilot's telemetry")
         assert reported("hil-02") == 0 and (await ro.progress(rid))["progress"][1]["fate"] == "waiting"
+        # the pilot's settings file against the pushed version, as the station reported it
+        view = await push.local_settings(pilot)
+        shift = [r for r in view["rows"] if r["key"] == "curve.shift_k"]
+        assert view["sha256"] and view["version"] == v1 and shift and shift[0]["pushed"] == 3.0, view
+        assert shift[0]["differs"] == (shift[0]["local"] != 3.0)
+        assert any(r["in_file"] and r["pushed"] is None for r in view["rows"])  # the file's own keys too
         await ro.release(rid, "admin")
         await wait_until(lambda: reported("hil-02") == v1, timeout_s=30.0, what="v1 on the second station")
         fates = {r["station_id"]: r["fate"] for r in (await ro.progress(rid))["progress"]}

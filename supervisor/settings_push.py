@@ -94,6 +94,15 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]
     return rows
 
 
+def _plain(value: Any) -> Any:
+    """A settings value as JSON has it (core keeps some as arrays)."""
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        return value
+    if hasattr(value, "__iter__"):
+        return [_plain(v) for v in value]
+    return value
+
+
 class SettingsPush:
     """Profiles, assignments and their delivery for one supervisor (see the module docstring)."""
 
@@ -279,6 +288,41 @@ class SettingsPush:
         out: dict[str, Any] = {"station_id": sid, "reported_version": reported, "online": self._online(sid)}
         if a is not None:
             out.update(a)
+        return out
+
+    async def local_settings(self, sid: str) -> dict[str, Any]:
+        """The station's settings file against the pushed version, key by key: {"reported_ts",
+        "reason", "sha256" (None when the station never reported its file's settings), "version"
+        (the pushed version compared: the one it acknowledged running, else the one assigned),
+        "rows": [{"key", "local" (the file's value, or the default where the file sets none),
+        "pushed" (None: not pushed, the file's value runs), "in_file", "differs"}]} for every key
+        the file sets or the version pushes."""
+        out: dict[str, Any] = {"reported_ts": None, "reason": "", "sha256": None, "version": None, "rows": []}
+        event = await self.storage.latest_event(sid, "local_settings")
+        a = await self.storage.assignment(sid)
+        version = (a["running_version"] if a["running_version"] is not None else a["version"]) if a else None
+        item = await self.storage.settings_version(version) if version else None
+        pushed: dict[str, Any] = item["sections"] if item else {}
+        out["version"] = version if item else None
+        local: dict[str, Any] = {}
+        full: dict[str, Any] = {}
+        if event is not None:
+            out["reported_ts"], body = event
+            out["reason"], out["sha256"] = str(body.get("reason", "")), body.get("sha256")
+            local = body.get("sections") if isinstance(body.get("sections"), dict) else {}
+            try:
+                full = core_settings.load(local)
+            except core_settings.SettingsError:
+                full = {}
+        keys = {(s, k) for s in local if isinstance(local[s], dict) for k in local[s]}
+        keys |= {(s, k) for s in pushed for k in pushed[s]}
+        for sec, key in sorted(keys):
+            in_file = isinstance(local.get(sec), dict) and key in local[sec]
+            value = local[sec][key] if in_file else _plain(full.get(sec, {}).get(key))
+            new = pushed.get(sec, {}).get(key)
+            out["rows"].append({"key": "%s.%s" % (sec, key), "local": value if event else None, "pushed": new,
+                                "in_file": in_file, "differs": bool(event) and key in pushed.get(sec, {})
+                                and value != new})
         return out
 
     async def station_states(self) -> list[dict[str, Any]]:

@@ -108,6 +108,16 @@ class RolloutStorage:
                                     "WHERE state IN (%s)" % ", ".join("?" for _ in states), list(states), limit)
         return await self._rows("settings_rollouts", ROLLOUT_COLS, limit=limit)
 
+    async def latest_event(self, station_id: str, kind: str) -> tuple[float, dict[str, Any]] | None:
+        """(ts, body) of the station's newest stored event of `kind` (e.g. "local_settings"), or None."""
+        rows = await self.fetch("SELECT ts, payload FROM uplinks WHERE station_id = ? AND kind = 'event' AND "
+                                "payload LIKE ? ORDER BY ts DESC LIMIT 20", (station_id, "%" + kind + "%"))
+        for ts, payload in rows:
+            body = json.loads(payload).get("body")
+            if isinstance(body, dict) and body.get("kind") == kind:
+                return float(ts), body
+        return None
+
     # --- command batches ---------------------------------------------------------------------
     async def add_command_batch(self, item: dict[str, Any]) -> int:
         item["batch_id"] = await self._next_id("command_batches", "batch_id")

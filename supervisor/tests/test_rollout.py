@@ -244,3 +244,29 @@ async def test_tickets_need_a_second_person(ticketed: SupervisorService) -> None
     for entry in (("ticket:request", "awaiting"), ("ticket:approve", "refused:own_ticket"), ("ticket:done", "done"),
                   ("ticket:rejected", "rejected"), ("ticket:cancelled", "cancelled")):
         assert entry in actions, entry
+
+
+async def test_station_settings_file_against_the_pushed_version(service: SupervisorService) -> None:
+    from heatkeeper.core import codec
+    from heatkeeper.firmware.pushed_settings import local_settings_event
+
+    svc = service
+    push = svc.settings_push
+    assert (await push.local_settings("p-1"))["sha256"] is None  # never reported
+    await online(svc, "p-1", 1, settings_version=0)
+    toml = {"curve": {"shift_k": 1.5, "slope": 1.4}, "station": {"cycle_s": 1.0}}
+    event = local_settings_event(toml, "start")
+    topic, payload = codec.encode_uplink("p-1", 2, codec.UP_EVENT, svc.clock(), event)
+    assert svc.ingest.handle(topic, payload) == "queued"
+    await svc.ingest.flush()
+    v1 = (await push.save_version("arxan", {"curve": {"shift_k": 3.0, "slope": 1.4}, "pumps": {"proof_s": 20}},
+                                  "ada"))["version"]
+    await push.assign(v1, ["p-1"], "ada")
+    view = await push.local_settings("p-1")
+    assert (view["version"], view["sha256"], view["reason"]) == (v1, event["sha256"], "start")
+    rows = {r["key"]: (r["local"], r["pushed"], r["in_file"], r["differs"]) for r in view["rows"]}
+    assert rows["curve.shift_k"] == (1.5, 3.0, True, True)
+    assert rows["curve.slope"] == (1.4, 1.4, True, False)
+    assert rows["station.cycle_s"] == (1.0, None, True, False)  # the file's own, not pushed
+    proof = rows["pumps.proof_s"]
+    assert proof[1:] == (20, False, proof[0] != 20) and proof[0] is not None  # the default the file leaves
