@@ -114,3 +114,26 @@ async def test_group_command_api_confirmed_by_its_author(client: TestClient, ser
     assert resp.status == 400 and "drafted by oli" in await resp.text()
     page = await (await client.get("/group-commands/%d" % draft["batch_id"])).text()
     assert "gc-confirm-box" not in page and page.count("data-fate=\"waiting\"") == 2
+
+
+async def test_station_page_shows_the_settings_file_against_the_push(client: TestClient,
+                                                                     service: SupervisorService) -> None:
+    from heatkeeper.core import codec
+
+    csrf = await login(client, "vic")
+    page = await (await client.get("/stations/st-a")).text()
+    assert 'id="ls-none"' in page  # nothing reported yet
+    body_ = {"kind": "local_settings", "reason": "start", "sha256": "ab" * 32,
+             "sections": {"curve": {"shift_k": 1.0}, "station": {"cycle_s": 1.0}}}
+    topic, payload = codec.encode_uplink("st-a", 1, codec.UP_EVENT, service.clock(), body_)
+    assert service.ingest.handle(topic, payload) == "queued"
+    await service.ingest.flush()
+    await service.settings_push.save_version("arxan", {"curve": {"shift_k": 2.5}}, "ada")
+    await service.settings_push.assign(1, ["st-a"], "ada")
+    page = await (await client.get("/stations/st-a")).text()
+    assert 'id="ls-none"' not in page and "abababababab" in page
+    row = page.split('data-key="curve.shift_k"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="ls-differs"' in row and "<mark>1.0</mark>" in row and "<mark>2.5</mark>" in row
+    row = page.split('data-key="station.cycle_s"', 1)[1].split("</tr>", 1)[0]
+    assert "<mark>" not in row and "1.0" in row
+    assert csrf
