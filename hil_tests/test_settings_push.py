@@ -4,7 +4,10 @@ key. A profile version is applied (the station acks it, its telemetry shows the 
 the shifted curve), a version the station's own settings make invalid is rejected with the
 station's reasons while the running one stays, a rollback is an earlier version assigned, a
 restarted station runs the kept version, and a station stopped during an assignment gets it
-when it comes back.
+when it comes back. A staged push across two real stations on the same broker: the pilot's
+rejection holds it with the other station untouched, a good version passes the watch and the
+hold point and is released to the rest, one action rolls both back, and the pilot's settings
+file is shown against the pushed version as the station reported it.
 
 Real time on every side."""
 

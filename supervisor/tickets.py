@@ -5,7 +5,7 @@ Which operations need a ticket is set in the supervisor config, checked when it 
     [tickets]  require = ["set_mode", "set_valve_manual", "group_command", "settings_push"]
 
 An operation is a station command kind (`set_mode`: mode changes, `set_valve_manual`: the
-manual valve, any other kind of supervisor/commands.py), `group_command` (a command to many
+manual valve, any other kind of supervisor/commands.py but ack_alarm), `group_command` (a command to many
 stations, supervisor/group_commands.py) or `settings_push` (a settings version pushed to
 stations, supervisor/rollout.py). With no [tickets] nothing needs one.
 
@@ -31,7 +31,8 @@ from .commands import COMMAND_KINDS
 
 GROUP_COMMAND = "group_command"
 SETTINGS_PUSH = "settings_push"
-OPERATIONS = (*COMMAND_KINDS, GROUP_COMMAND, SETTINGS_PUSH)
+# acknowledging an alarm only records that someone saw it: never a ticket
+OPERATIONS = (*(k for k in COMMAND_KINDS if k != "ack_alarm"), GROUP_COMMAND, SETTINGS_PUSH)
 DEFAULTS: dict[str, Any] = {"require": []}
 STATES = ("awaiting", "done", "failed", "rejected", "cancelled")
 
@@ -74,7 +75,7 @@ class Tickets:
         self.audit = service.audit_record
         self.require = set(service.config.get("tickets", DEFAULTS)["require"])
         self.clock = wall_clock
-        self.executors: dict[str, Executor] = {kind: self._send_command for kind in COMMAND_KINDS}
+        self.executors: dict[str, Executor] = {kind: self._send_command for kind in OPERATIONS if kind in COMMAND_KINDS}
         self._send = service.send_command
         self._status = service.command_status
         self._lock = asyncio.Lock()

@@ -59,11 +59,11 @@ async def ticketed(storage: Any, tmp_path: Any) -> Any:
 
 def test_config_checks_tickets_and_stations() -> None:
     with pytest.raises(sup_config.ConfigError) as bad:
-        sup_config.validate({"tickets": {"require": ["set_mode", "launch"], "colour": 1},
+        sup_config.validate({"tickets": {"require": ["set_mode", "launch", "ack_alarm"], "colour": 1},
                              "rollout": {"watch_s": -1},
                              "station": [{"id": "a", "pilot": "yes", "class": 3}]})
     text = str(bad.value)
-    for part in ("'launch' is not an operation", "tickets.colour: unknown key", "rollout.watch_s=-1",
+    for part in ("'launch' is not an operation", "'ack_alarm' is not an operation", "tickets.colour: unknown key", "rollout.watch_s=-1",
                  "station[0].pilot='yes'", "station[0].class=3"):
         assert part in text, text
     cfg = sup_config.validate({"station": [{"id": "a"}]})
