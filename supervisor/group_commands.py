@@ -5,7 +5,8 @@
    exactly what will go out, and the page shows it (what, to whom, who is online) and asks again.
 2. `confirm(batch_id, user)`: the same person confirms the draft they saw, within
    DRAFT_TTL_S; then each station is sent the command (signed with its own key and tracked to
-   its ack by the CommandTracker), or, with `group_command` in [tickets] require, an operation
+   its ack by the CommandTracker; a station refused before sending, e.g. for want of a key,
+   keeps the reason and the rest still go), or, with `group_command` in [tickets] require, an operation
    ticket waits for a second person (supervisor/tickets.py) and the commands go out on approval.
    A draft is confirmed once.
 
@@ -127,7 +128,8 @@ class GroupCommands:
         if item["state"] != "awaiting_approval":
             raise GroupCommandError("not_confirmable", ["command batch #%d is %s" % (item["batch_id"], item["state"])])
         item = await self.send(item, item["created_by"], approved_by=ticket["decided_by"] or "")
-        return "command batch #%d sent to %d stations" % (item["batch_id"], len(item["commands"]))
+        sent = [c for c in item["commands"].values() if isinstance(c, str)]
+        return "command batch #%d sent to %d of %d stations" % (item["batch_id"], len(sent), len(item["stations"]))
 
     async def send(self, item: dict[str, Any], user: str, approved_by: str = "") -> dict[str, Any]:
         item["state"] = "sent"
@@ -136,13 +138,14 @@ class GroupCommands:
         for sid in item["stations"]:
             try:
                 cid = await self.tracker.send(sid, item["kind"], item["args"], user, item["lease_s"])
-            except CommandError as exc:
+            except CommandError as exc:  # e.g. no command key for this station: the rest still go
                 refused.append("%s: %s" % (sid, exc.text))
+                item["commands"][sid] = {"refused": exc.reason, "detail": exc.text}
                 continue
             item["commands"][sid] = cid
         await self.storage.save_command_batch(item)
         await self.audit(user=user, action="group:send", detail="#%d %s to %d stations%s%s" % (
-            item["batch_id"], item["kind"], len(item["commands"]),
+            item["batch_id"], item["kind"], len(item["commands"]) - len(refused),
             "; approved by %s" % approved_by if approved_by else "",
             "; refused: %s" % "; ".join(refused) if refused else ""), result="sent")
         return item
@@ -168,7 +171,9 @@ class GroupCommands:
             row: dict[str, Any] = {"station_id": sid, "online": self._online(sid), "fate": "waiting",
                                    "command_id": None, "reason": "", "detail": ""}
             cid = item["commands"].get(sid)
-            if cid is not None:
+            if isinstance(cid, dict):  # refused before sending
+                row.update(fate="not_sent", reason=cid.get("refused", ""), detail=cid.get("detail", ""))
+            elif cid is not None:
                 cmd = await self.tracker.status(cid) or {}
                 row.update(command_id=cid, fate=cmd.get("state", "sent"), reason=cmd.get("reason", ""),
                            detail=cmd.get("detail", ""))

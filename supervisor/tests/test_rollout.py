@@ -4,6 +4,7 @@ the end-to-end test with real stations and Mosquitto is hil_tests/test_settings_
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -198,6 +199,14 @@ async def test_group_command_confirmed_twice_with_progress(service: SupervisorSe
     assert [progress[s]["fate"] for s in STATIONS] == ["applied", "rejected", "sent"]
     assert progress["s-2"]["reason"] == "not_permitted_in_mode" and not progress["s-3"]["online"]
 
+    # a station without its command key keeps the reason; the others still get theirs
+    os.unlink(CommandKeys(keys_dir(svc.config["supervisor"]["data_dir"])).path("s-3"))
+    second = await gc.draft("boost", {"boost_k": 1.0, "duration_s": 600.0}, None, STATIONS, "all", "ada")
+    await gc.confirm(second["batch_id"], "ada")
+    progress = {r["station_id"]: r for r in (await gc.progress(second["batch_id"]))["progress"]}
+    assert [progress[s]["fate"] for s in STATIONS] == ["sent", "sent", "not_sent"]
+    assert progress["s-3"]["reason"] == "no_command_key" and "s-3" in progress["s-3"]["detail"]
+
     stale = await gc.draft("boost", {"boost_k": 2.0, "duration_s": 600.0}, None, ["p-1"], "p-1", "ada")
     svc.clock_.t += DRAFT_TTL_S + 1  # type: ignore[attr-defined]
     with pytest.raises(GroupCommandError, match="draft it again"):
@@ -219,7 +228,7 @@ async def test_tickets_need_a_second_person(ticketed: SupervisorService) -> None
         await svc.tickets.approve(tid, "ada")
     assert own.value.reason == "own_ticket" and (await svc.tickets.get(tid))["state"] == "awaiting"
     done = await svc.tickets.approve(tid, "bob")
-    assert (done["state"], done["decided_by"]) == ("done", "bob") and "sent to 1 stations" in done["result"]
+    assert (done["state"], done["decided_by"]) == ("done", "bob") and "sent to 1 of 1 stations" in done["result"]
     assert sent_commands(svc.wire_, svc, "p-1")[-1]["kind"] == "set_mode"  # type: ignore[attr-defined]
     with pytest.raises(TicketError, match="decided once"):
         await svc.tickets.approve(tid, "cy")
