@@ -120,6 +120,8 @@ async def test_pilots_first_hold_point_release_and_rollback(service: SupervisorS
     await ro.release(rid, "bob")
     assert await fates(svc, rid) == {"p-1": "applied", "s-2": "sent", "s-3": "offline"}
     await ack_last(svc, "s-2")
+    svc.clock_.t += 3 * 86400.0  # type: ignore[attr-defined]  # three days away
+    assert await svc.settings_push.converge() == 0 and (await fates(svc, rid))["s-3"] == "offline"
     await online(svc, "s-3", 3, settings_version=0)
     assert await svc.settings_push.converge() == 1
     await ack_last(svc, "s-3")
