@@ -8,6 +8,12 @@ it through the same core command (`apply_settings`, so the same checks); a file 
 damaged, or whose sections no longer fit the TOML (the TOML was edited since), is not used:
 the station runs on its TOML and raises the alarm `pushed_settings_invalid` saying why, until
 a push is applied again.
+
+The settings file's own settings (what the TOML sets, before any push) are reported to the
+supervisor as the event `local_settings` (`local_settings_event`): at start and after each
+applied push, so the station page shows, key by key, the TOML's value against the pushed one.
+Its `sha256` (over the canonical JSON, as the file's) tells at a glance whether two stations'
+files agree.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ ALARM = "pushed_settings_invalid"
 def _digest(version: Any, sections: Any) -> str:
     text = json.dumps([version, sections], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def local_settings_event(settings: dict, reason: str) -> dict:
+    """The event reporting the settings file's own settings (see the module docstring)."""
+    return {"kind": "local_settings", "reason": reason, "sections": settings, "sha256": _digest(0, settings)}
 
 
 class PushedSettingsFile:

@@ -47,7 +47,7 @@ from .event_limit import EventLimiter
 from .outbox import Outbox
 from .persistence import Journal, StateStore
 from .pushed_settings import ALARM as PUSHED_ALARM
-from .pushed_settings import PushedSettingsFile
+from .pushed_settings import PushedSettingsFile, local_settings_event
 from .storage_guard import StorageCorrupt, corrupt_files, open_store, replace_store
 from .tasks import TaskSupervisor
 from .trends import TrendStore
@@ -137,6 +137,7 @@ class Station:
         settings = cfg.control_settings()
         settings.setdefault("station", {}).setdefault("cycle_s", cfg.station.cycle_s)
         self.ctl = StationController(settings)
+        self.toml_settings = json_safe(settings)  # reported as the local_settings event
         self.outbox = self._open_sqlite(self._new_outbox, "outbox.sqlite", "outbox")
         self.state = StateStore(data_dir)
         self.pushed = PushedSettingsFile(data_dir)
@@ -400,6 +401,7 @@ class Station:
                                        % (args.get("version"), str(exc)[:200])})
             return
         self._alarm(PUSHED_ALARM, False, "major", "settings version %s applied and kept" % args.get("version"))
+        self.emit(codec.UP_EVENT, local_settings_event(self.toml_settings, "applied"))
 
     def load_pushed(self) -> None:
         """Lay the kept pushed settings over the TOML's (the same checks as the command); a file
@@ -613,6 +615,7 @@ class Station:
         self.restore()
         self.emit(codec.UP_EVENT, {"kind": "station_started", "reason": "start", "pid": os.getpid(),
                                    "time_scale": self.clock.scale})
+        self.emit(codec.UP_EVENT, local_settings_event(self.toml_settings, "start"))
         self.flush()
         await self.io.start()
         if self.uplink is not None:

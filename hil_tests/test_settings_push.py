@@ -4,17 +4,24 @@ key. A profile version is applied (the station acks it, its telemetry shows the 
 the shifted curve), a version the station's own settings make invalid is rejected with the
 station's reasons while the running one stays, a rollback is an earlier version assigned, a
 restarted station runs the kept version, and a station stopped during an assignment gets it
-when it comes back.
+when it comes back. A staged push across two real stations on the same broker: the pilot's
+rejection holds it with the other station untouched, a good version passes the watch and the
+hold point and is released to the rest, one action rolls both back, and the pilot's settings
+file is shown against the pushed version as the station reported it.
 
 Real time on every side."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import tomli_w
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.main import serve
 from heatkeeper.supervisor.service import SupervisorService
@@ -139,3 +146,85 @@ async def test_push_reject_rollback_restart_and_offline_convergence(rig: Rig) ->
     finally:
         sup.cancel()
         await asyncio.gather(sup, return_exceptions=True)
+
+
+def second_station(rig: Rig, workdir: str, sid: str) -> Rig:
+    """Another real station and simulator on the first rig's broker (its key in the supervisor's
+    credentials, as the installer puts it)."""
+    assert rig.broker is not None
+    other = Rig(workdir, station_overrides={"station": {"id": sid}, "mqtt": {"port": rig.broker.port}})
+    with open(other.sim_config_path, "rb") as fh:
+        sim = tomllib.load(fh)
+    sim["mqtt"]["port"] = rig.broker.port
+    with open(other.sim_config_path, "wb") as fh:
+        tomli_w.dump(sim, fh)
+    key = other.command_keys.path(other.station_id)  # named after the template's id, used by `sid`
+    other.broker, other.station_id = None, sid
+    shutil.copyfile(key, os.path.join(rig.workdir, "credentials", sid + ".cmdkey"))
+    return other.start()
+
+
+async def test_staged_rollout_pilot_rejection_release_and_rollback(rig: Rig, tmp_path: Any) -> None:
+    pilot = rig.station_id
+    other = second_station(rig, str(tmp_path / "rig2"), "hil-02")
+    cfg = supervisor_config(rig)
+    cfg["stations"] = [{**cfg["stations"][0], "pilot": True},
+                       {**cfg["stations"][0], "id": "hil-02", "name": "hil-02", "pilot": False}]
+    ready: list[SupervisorService] = []
+    sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
+    try:
+        await wait_until(lambda: sup.done() or bool(ready), what="supervisor started")
+        if sup.done():
+            sup.result()
+        svc = ready[0]
+        push, ro = svc.settings_push, svc.rollouts
+
+        def reported(sid: str) -> Any:
+            return svc.ingest.state.get(sid, {}).get("values", {}).get("settings_version")
+
+        await wait_until(lambda: all(reported(s) == 0 and push._online(s) for s in (pilot, "hil-02")),
+                         timeout_s=60.0, what="both stations online, on their own settings")
+
+        async def state(rid: int, want: str) -> bool:
+            return (await ro.get(rid))["state"] == want
+
+        # the pilot rejects a version its own interlock makes invalid: held, the other station untouched
+        bad = (await push.save_version("arxan", {"commands": {"supply_max_c": 100.0}}, "admin"))["version"]
+        rid = (await ro.push(bad, ro.resolve(city="arxan"), "admin", watch_s=2.0))["rollout"]["rollout_id"]
+        await wait_until(lambda: state(rid, "halted"), timeout_s=30.0, what="the push held by the pilot's rejection")
+        assert "interlocks.overtemp_c=95.0" in (await ro.get(rid))["reason"]
+        assert await svc.storage.assignment("hil-02") is None
+        with pytest.raises(SettingsPushError):
+            await ro.release(rid, "admin")
+
+        # a good version: the pilot, the hold point after the watch, then the rest on release
+        v1 = (await push.save_version("arxan", {"curve": {"shift_k": 3.0}}, "admin"))["version"]
+        rid = (await ro.push(v1, ro.resolve(city="arxan"), "admin", watch_s=2.0))["rollout"]["rollout_id"]
+        await wait_until(lambda: state(rid, "hold"), timeout_s=30.0, what="the pilot ran v1 through the watch")
+        await wait_until(lambda: reported(pilot) == v1, timeout_s=30.0, what="v1 in the pilot's telemetry")
+        assert reported("hil-02") == 0 and (await ro.progress(rid))["progress"][1]["fate"] == "waiting"
+        # the pilot's settings file against the pushed version, as the station reported it
+        view = await push.local_settings(pilot)
+        shift = [r for r in view["rows"] if r["key"] == "curve.shift_k"]
+        assert view["sha256"] and view["version"] == v1 and shift and shift[0]["pushed"] == 3.0, view
+        assert shift[0]["differs"] == (shift[0]["local"] != 3.0)
+        assert any(r["in_file"] and r["pushed"] is None for r in view["rows"])  # the file's own keys too
+        await ro.release(rid, "admin")
+        await wait_until(lambda: reported("hil-02") == v1, timeout_s=30.0, what="v1 on the second station")
+        fates = {r["station_id"]: r["fate"] for r in (await ro.progress(rid))["progress"]}
+        assert fates == {pilot: "applied", "hil-02": "applied"}
+
+        # a third version to both at once, then one action rolls both back to v1
+        v2 = (await push.save_version("arxan", {"curve": {"shift_k": 5.0}}, "admin"))["version"]
+        rid2 = (await ro.push(v2, [pilot, "hil-02"], "admin", pilots=[]))["rollout"]["rollout_id"]
+        await wait_until(lambda: reported(pilot) == v2 and reported("hil-02") == v2, timeout_s=30.0,
+                         what="v2 on both")
+        await ro.rollback(rid2, v1, "admin")
+        await wait_until(lambda: reported(pilot) == v1 and reported("hil-02") == v1, timeout_s=30.0,
+                         what="both rolled back to v1")
+        actions = {r["action"] for r in await svc.storage.audit_rows(500, None)}
+        assert {"settings:rollout", "settings:release", "settings:rollback", "settings:fate"} <= actions
+    finally:
+        sup.cancel()
+        await asyncio.gather(sup, return_exceptions=True)
+        other.close()

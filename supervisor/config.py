@@ -25,7 +25,10 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
                  season dates are [season]'s, in the season's year)
     [forecast]   refresh_s=3600  timeout_s=20  retries=3  retry_s=30  max_points=168
                  [forecast.cities] arxan="https://...open-meteo..." or a file path: forecast.py
+    [tickets]    require=["set_mode", "group_command", ...]   (operations a second person approves: tickets.py)
+    [rollout]    watch_s=600   (how long pilots run a pushed version before the hold point: rollout.py)
     [[station]]   id="arxan-01"  name="..."  city="..."  floor_c=18 (else compliance.floor_c)
+                  pilot=false (gets staged settings pushes first)  class="" (station class, a group to target)
                   households=0 (0: unknown; collector coverage is checked against it)
                   area_m2, water_volume_m3 (optional: the station's whole heated area for the
                   energy figures, else the household register's sum, and the water volume for
@@ -62,6 +65,7 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 
 from . import authority_reports_config, fleet_alarm_settings
 from . import forecast as forecast_settings
+from . import tickets as tickets_settings
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
 
@@ -90,6 +94,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "forecast": dict(forecast_settings.DEFAULTS),  # checked by forecast.validate_config
     "authority_reports": dict(authority_reports_config.DEFAULTS),  # checked by authority_reports_config
     "complaints": dict(authority_reports_config.COMPLAINT_DEFAULTS),
+    "tickets": dict(tickets_settings.DEFAULTS),  # checked by tickets.validate_config
+    "rollout": {"watch_s": 600.0},
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -124,6 +130,7 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("compliance", "refund_failures"): ("", 1, 100),
     ("compliance", "refund_window_days"): ("d", 1, 365),
     ("web", "port"): ("", 1, 65535),
+    ("rollout", "watch_s"): ("s", 0, 7 * 86400),
     ("refunds", "floor_c"): ("degC", 5, 30),
     ("refunds", "outage_refund_after_h"): ("h", 0, 24 * 366),
     ("refunds", "failed_measurements"): ("measurements", 1, 1000),
@@ -186,6 +193,10 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             continue
         if section in authority_reports_config.SECTIONS:
             continue  # after [notify] below: its e-mail channel is named there
+        if section == "tickets":
+            cfg[section], found = tickets_settings.validate_config(values)
+            problems.extend(found)
+            continue
         for key, value in values.items():
             if section == "web" and key in WEB_DEFAULTS:
                 cfg["web"][key] = value  # the dashboard's own settings: checked by web.config below
@@ -326,7 +337,7 @@ def _collector_platforms(items: Any, cfg: dict[str, Any], problems: list[str]) -
     return out
 
 
-STATION_KEYS = ("id", "name", "city", "floor_c", "households", "area_m2", "water_volume_m3")
+STATION_KEYS = ("id", "name", "city", "floor_c", "households", "pilot", "class", "area_m2", "water_volume_m3")
 # the station's whole heated area for the energy figures (else the household register's sum), and
 # the system's water volume for the water-loss rate (supervisor/energy.py): optional, None when not given
 STATION_AMOUNTS = {"area_m2": (1.0, 1.0e8, "m2"), "water_volume_m3": (0.1, 1.0e6, "m3")}
@@ -359,6 +370,18 @@ def _station_numbers(item: dict[str, Any], i: int, problems: list[str]) -> dict[
     return out
 
 
+def _station_rollout(item: dict[str, Any], i: int, problems: list[str]) -> dict[str, Any]:
+    """A station's part in staged pushes: a pilot or not, and its class (a group to target)."""
+    pilot, klass = item.get("pilot", False), item.get("class", "")
+    if not isinstance(pilot, bool):
+        problems.append("station[%d].pilot=%r: must be true or false" % (i, pilot))
+        pilot = False
+    if not isinstance(klass, str) or len(klass) > 64:
+        problems.append("station[%d].class=%r: must be text of at most 64 characters" % (i, klass))
+        klass = ""
+    return {"pilot": pilot, "class": klass}
+
+
 def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not isinstance(items, list):
@@ -380,6 +403,7 @@ def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
             if key not in STATION_KEYS:
                 problems.append("station[%d].%s: unknown key; known: %s" % (i, key, ", ".join(STATION_KEYS)))
         entry: dict[str, Any] = {"id": sid, "name": str(item.get("name", sid)), "city": str(item.get("city", ""))}
+        entry.update(_station_rollout(item, i, problems))
         entry.update(_station_numbers(item, i, problems))
         out.append(entry)
     return out

@@ -23,12 +23,15 @@ from .commands import CommandError, CommandTracker
 from .fleet_alarms import CODES as FLEET_ALARMS
 from .fleet_alarms import SITE_ID, FleetAlarms
 from .forecast import ForecastFeed
+from .group_commands import GroupCommands
 from .ingest import Ingest
 from .metrics import FlushMetrics
 from .outdoor import OutdoorFeed
 from .quarantine import SUPERVISOR_ALARMS
+from .rollout import Rollouts
 from .settings_push import SettingsPush
 from .storage.base import Storage
+from .tickets import Tickets
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,10 @@ class SupervisorService:
         self.fleet_alarms = FleetAlarms(storage, config, self.ingest.state, self.collectors, wall_clock)
         # settings profiles pushed to the stations (run by `heatkeeper supervisor`: main.serve)
         self.settings_push = SettingsPush(self, wall_clock)
+        # operation tickets, staged pushes and commands to many stations (their own modules)
+        self.tickets = Tickets(self, wall_clock)
+        self.rollouts = Rollouts(self, wall_clock)
+        self.group_commands = GroupCommands(self, wall_clock)
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self.ingest.hold_reading_ack = self.collectors.hold_ack

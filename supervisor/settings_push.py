@@ -20,7 +20,8 @@ command at once (CommandTracker: signed with the station's key, tracked to its a
     applied -> pending   the station's telemetry reports another version (it fell back)
 `converge()` (every `period_s` by `run`) sends to each pending station that is online: a
 station offline for days gets its version when it comes back. Rolling back is assigning an
-earlier version. Every save, assignment, send and fate is in the audit log.
+earlier version. Every save, assignment, send and fate is in the audit log. Staged pushes
+(pilots, hold point, release, rollback of a push) are supervisor/rollout.py's, on top of this.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from heatkeeper.core import settings as core_settings
@@ -93,6 +94,15 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]
     return rows
 
 
+def _plain(value: Any) -> Any:
+    """A settings value as JSON has it (core keeps some as arrays)."""
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        return value
+    if hasattr(value, "__iter__"):
+        return [_plain(v) for v in value]
+    return value
+
+
 class SettingsPush:
     """Profiles, assignments and their delivery for one supervisor (see the module docstring)."""
 
@@ -104,6 +114,8 @@ class SettingsPush:
         self.clock = wall_clock
         self._lock = asyncio.Lock()
         self.tracker.on_final.append(self._command_final)
+        # called after each convergence pass (supervisor/rollout.py watches its pilots there)
+        self.on_pass: list[Callable[[], Awaitable[None]]] = []
 
     # --- profiles and versions -----------------------------------------------------------
     async def save_version(self, profile: Any, sections: Any, user: str, note: Any = "") -> dict[str, Any]:
@@ -242,6 +254,8 @@ class SettingsPush:
                 await self._check_drift(a)
             if a["state"] == "pending" and await self.deliver(a["station_id"]):
                 sent += 1
+        for listener in self.on_pass:
+            await listener()
         return sent
 
     async def _check_drift(self, a: dict[str, Any]) -> None:
@@ -274,6 +288,41 @@ class SettingsPush:
         out: dict[str, Any] = {"station_id": sid, "reported_version": reported, "online": self._online(sid)}
         if a is not None:
             out.update(a)
+        return out
+
+    async def local_settings(self, sid: str) -> dict[str, Any]:
+        """The station's settings file against the pushed version, key by key: {"reported_ts",
+        "reason", "sha256" (None when the station never reported its file's settings), "version"
+        (the pushed version compared: the one it acknowledged running, else the one assigned),
+        "rows": [{"key", "local" (the file's value, or the default where the file sets none),
+        "pushed" (None: not pushed, the file's value runs), "in_file", "differs"}]} for every key
+        the file sets or the version pushes."""
+        out: dict[str, Any] = {"reported_ts": None, "reason": "", "sha256": None, "version": None, "rows": []}
+        event = await self.storage.latest_event(sid, "local_settings")
+        a = await self.storage.assignment(sid)
+        version = (a["running_version"] if a["running_version"] is not None else a["version"]) if a else None
+        item = await self.storage.settings_version(version) if version else None
+        pushed: dict[str, Any] = item["sections"] if item else {}
+        out["version"] = version if item else None
+        local: dict[str, Any] = {}
+        full: dict[str, Any] = {}
+        if event is not None:
+            out["reported_ts"], body = event
+            out["reason"], out["sha256"] = str(body.get("reason", "")), body.get("sha256")
+            local = body.get("sections") if isinstance(body.get("sections"), dict) else {}
+            try:
+                full = core_settings.load(local)
+            except core_settings.SettingsError:
+                full = {}
+        keys = {(s, k) for s in local if isinstance(local[s], dict) for k in local[s]}
+        keys |= {(s, k) for s in pushed for k in pushed[s]}
+        for sec, key in sorted(keys):
+            in_file = isinstance(local.get(sec), dict) and key in local[sec]
+            value = local[sec][key] if in_file else _plain(full.get(sec, {}).get(key))
+            new = pushed.get(sec, {}).get(key)
+            out["rows"].append({"key": "%s.%s" % (sec, key), "local": value if event else None, "pushed": new,
+                                "in_file": in_file, "differs": bool(event) and key in pushed.get(sec, {})
+                                and value != new})
         return out
 
     async def station_states(self) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from .forecast import ForecastStorage
 from .households import HouseholdStorage
 from .notify import NotifyStorage
 from .profiles import ProfilesStorage
+from .rollout import RolloutStorage
 
 AGG_BUCKET_S = 300
 
@@ -139,7 +140,8 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, AuthorityReportStorage):
+class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, AuthorityReportStorage,
+              RolloutStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

@@ -36,6 +36,7 @@ from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
+from .rollout import ROLLOUT_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class PostgresStorage(Storage):
                 await conn.execute("ALTER TABLE equipment ADD COLUMN IF NOT EXISTS %s %s %s" % (column, _TYPES[kind], rest))
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
-            for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA):
+            for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA, *ROLLOUT_SCHEMA):
                 await conn.execute(stmt.format(**_TYPES))
             for stmt in AUTHORITY_REPORTS_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))

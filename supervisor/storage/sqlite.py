@@ -49,6 +49,7 @@ from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
+from .rollout import ROLLOUT_SCHEMA
 
 T = TypeVar("T")
 
@@ -254,7 +255,7 @@ def _create_schema(c: sqlite3.Connection) -> None:
             c.execute("ALTER TABLE equipment ADD COLUMN %s %s %s" % (column, _TYPES[kind], rest))
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
-    for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA):
+    for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA, *ROLLOUT_SCHEMA):
         c.execute(stmt.format(**_TYPES))
     for stmt in AUTHORITY_REPORTS_SCHEMA:
         c.execute(stmt.format(**_TYPES))

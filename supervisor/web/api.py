@@ -217,6 +217,12 @@ async def send_command(request: web.Request) -> web.Response:
     body = await _json_body(request)
     detail = await service(request).station_detail(sid)  # an unknown station: 404
     kind, args, lease_s = validation.command(body, station_offer((detail or {}).get("values") or {}))
+    tickets = service(request).tickets
+    if tickets.required(kind):  # an operation ticket: sent once a second person approves
+        ticket = await tickets.request(kind, {"station_id": sid, "kind": kind, "args": args, "lease_s": lease_s},
+                                       "%s %s %s%s" % (sid, kind, args, " lease %g s" % lease_s if lease_s else ""),
+                                       current.username)
+        return json_response({"ticket_id": ticket["ticket_id"], "state": "awaiting_approval"}, status=202)
     command_id = await service(request).send_command(sid, kind, args, current.username, lease_s)
     return json_response({"command_id": command_id, "state": "sent"}, status=202)
 

@@ -46,6 +46,8 @@ from .common import (
     read_form,
     wants_json,
 )
+from .group_commands import add_routes as add_group_command_routes
+from .tickets import add_routes as add_ticket_routes
 from .validation import BadInput
 
 log = logging.getLogger("heatkeeper.supervisor.web")
@@ -177,6 +179,8 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     quarantine.add_routes(app)
     alarm_settings.add_routes(app)
     settings_profiles.add_routes(app)
+    add_group_command_routes(app)
+    add_ticket_routes(app)
     notify.add_routes(app, notifier)
     households.add_routes(app)
     energy.add_routes(app)

@@ -205,7 +205,8 @@ async def station(request: web.Request) -> web.Response:
     await service(request).station_detail(sid)  # an unknown station is a 404 page, not an empty shell
     boot = {"station_id": sid, "command_args": validation.COMMAND_ARGS, "modes": validation.MODES,
             "leased": validation.LEASED_KINDS, "clearable": validation.CLEARABLE, "form_kinds": FORM_KINDS}
-    return render.page(request, "station.html", "station.title", nav="fleet", boot=boot, station_id=sid)
+    return render.page(request, "station.html", "station.title", nav="fleet", boot=boot, station_id=sid,
+                       local_settings=await service(request).settings_push.local_settings(sid))
 
 
 async def trends(request: web.Request) -> web.Response:

@@ -12,6 +12,11 @@ JSON: `GET /api/settings/profiles` -> [{"profile", "versions": [...]}] (each ver
 states; `GET /api/settings/stations` -> each station's state (assigned version, state,
 reason, detail, running_version, reported_version from telemetry, online). A refused save or
 assignment is a 400 with `problems` listing every one.
+Staged pushes (supervisor/rollout.py): `POST /settings-push/rollout` (form: version, stations,
+city, class, pilots, watch_s), `POST /settings-push/rollouts/{id}/release` and `/rollback` (form:
+version); JSON `GET|POST /api/settings/rollouts`, `GET /api/settings/rollouts/{id}` (with each
+station's fate in `progress`), `POST .../release`, `POST .../rollback` ({"version"}). When pushes
+need an operation ticket, a push or an assignment answers 202 with the ticket.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..rollout import Rollouts
 from ..settings_push import SettingsPush, SettingsPushError
 from . import render
 from .common import json_response, read_form, require, service
@@ -29,6 +35,10 @@ from .validation import BadInput
 
 def _push(request: web.Request) -> SettingsPush:
     return service(request).settings_push  # type: ignore[no-any-return]
+
+
+def _rollouts(request: web.Request) -> Rollouts:
+    return service(request).rollouts  # type: ignore[no-any-return]
 
 
 def _refused(exc: SettingsPushError) -> web.Response:
@@ -59,8 +69,10 @@ async def _page(request: web.Request, editable: bool, done: str = "", problems: 
                 status: int = 200, form: dict[str, str] | None = None) -> web.Response:
     push = _push(request)
     cities = sorted({c.get("city", "") for c in service(request).stations_cfg.values() if c.get("city")})
+    classes = sorted({c.get("class", "") for c in service(request).stations_cfg.values() if c.get("class")})
     return render.page(request, "settings_push.html", "sp.title", nav="settings_push", status=status,
                        profiles=await _with_diffs(push), stations=await push.station_states(), cities=cities,
+                       classes=classes, rollouts=await _rollouts(request).list(),
                        editable=editable, done=done, problems=problems or [], form=form or {})
 
 
@@ -79,18 +91,83 @@ async def save_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/settings-push?done=saved-%d" % saved["version"])
 
 
+def _ids(text: Any) -> list[str]:
+    return [s.strip() for s in str(text or "").split(",") if s.strip()]
+
+
+def _done(started: dict[str, Any]) -> str:
+    if "ticket" in started:
+        return "ticket-%d" % started["ticket"]["ticket_id"]
+    return "rollout-%d" % started["rollout"]["rollout_id"]
+
+
 async def assign_form(request: web.Request) -> web.StreamResponse:
+    """A push to the stations at once, no pilots (still a ticket when pushes need one)."""
     current = require(request, "admin", "assign settings to stations")
     form = await read_form(request)
-    push = _push(request)
-    stations = [s.strip() for s in str(form.get("stations", "")).split(",") if s.strip()]
+    ro = _rollouts(request)
     try:
         version = _version_arg(form.get("version", ""))
-        targets = push.resolve(stations, str(form.get("city", "")).strip() or None)
-        await push.assign(version, targets, current.username)
+        targets = ro.resolve(_ids(form.get("stations")), str(form.get("city", "")).strip() or None)
+        started = await ro.push(version, targets, current.username, pilots=[], watch_s=0.0)
     except SettingsPushError as exc:
         return await _page(request, True, problems=exc.problems, status=400)
-    raise web.HTTPSeeOther("/settings-push?done=assigned-%d" % version)
+    raise web.HTTPSeeOther("/settings-push?done=" + _done(started))
+
+
+def _watch_arg(value: Any) -> float | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise BadInput("watch_s=%r: must be a number of seconds" % text[:40]) from None
+
+
+async def rollout_form(request: web.Request) -> web.StreamResponse:
+    """A staged push: pilots first (chosen here, else the stations marked pilot), then the hold point."""
+    current = require(request, "admin", "push settings to stations")
+    form = await read_form(request)
+    ro = _rollouts(request)
+    try:
+        version = _version_arg(form.get("version", ""))
+        targets = ro.resolve(_ids(form.get("stations")), str(form.get("city", "")).strip() or None,
+                             str(form.get("class", "")).strip() or None)
+        pilots = _ids(form.get("pilots")) or None
+        started = await ro.push(version, targets, current.username, pilots=pilots,
+                                watch_s=_watch_arg(form.get("watch_s")))
+    except SettingsPushError as exc:
+        return await _page(request, True, problems=exc.problems, status=400)
+    raise web.HTTPSeeOther("/settings-push?done=" + _done(started))
+
+
+def _rollout_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["rid"])
+    except ValueError:
+        raise BadInput("rollout=%r: must be a number" % request.match_info["rid"][:20]) from None
+
+
+async def release_form(request: web.Request) -> web.StreamResponse:
+    current = require(request, "admin", "release a settings push")
+    await read_form(request)
+    try:
+        await _rollouts(request).release(_rollout_id(request), current.username)
+    except SettingsPushError as exc:
+        return await _page(request, True, problems=exc.problems, status=400)
+    raise web.HTTPSeeOther("/settings-push?done=released-%d" % _rollout_id(request))
+
+
+async def rollback_form(request: web.Request) -> web.StreamResponse:
+    current = require(request, "admin", "roll back a settings push")
+    form = await read_form(request)
+    try:
+        back = await _rollouts(request).rollback(_rollout_id(request), _version_arg(form.get("version", "")),
+                                                 current.username)
+    except SettingsPushError as exc:
+        return await _page(request, True, problems=exc.problems, status=400)
+    raise web.HTTPSeeOther("/settings-push?done=rollout-%d" % back["rollout_id"])
 
 
 async def api_profiles(request: web.Request) -> web.Response:
@@ -139,10 +216,62 @@ async def api_assign(request: web.Request) -> web.Response:
         raise BadInput("city: must be a city name")
     try:
         version = _version_arg(body.get("version"))
-        states = await push.assign(version, push.resolve(stations, city), current.username)
+        started = await _rollouts(request).push(version, push.resolve(stations, city), current.username, pilots=[],
+                                                watch_s=0.0)
     except SettingsPushError as exc:
         return _refused(exc)
-    return json_response(states)
+    if "ticket" in started:
+        return json_response({"ticket": started["ticket"], "state": "awaiting_approval"}, status=202)
+    return json_response([await push.station_state(sid) for sid in started["rollout"]["stations"]])
+
+
+async def api_rollouts(request: web.Request) -> web.Response:
+    require(request, "viewer", "see the settings pushes")
+    return json_response(await _rollouts(request).list())
+
+
+async def api_rollout(request: web.Request) -> web.Response:
+    require(request, "viewer", "see the settings pushes")
+    try:
+        return json_response(await _rollouts(request).progress(_rollout_id(request)))
+    except SettingsPushError as exc:
+        raise LookupError(str(exc)) from None
+
+
+async def api_start_rollout(request: web.Request) -> web.Response:
+    """{"version", "stations", "city", "class", "pilots" (absent: the stations marked pilot), "watch_s"}."""
+    current = require(request, "admin", "push settings to stations")
+    body = await _json_body(request)
+    ro = _rollouts(request)
+    for key in ("stations", "pilots"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(s, str) for s in value)):
+            raise BadInput("%s: must be a list of station ids" % key)
+    try:
+        targets = ro.resolve(body.get("stations") or [], body.get("city") or None, body.get("class") or None)
+        started = await ro.push(_version_arg(body.get("version")), targets, current.username,
+                                pilots=body.get("pilots"), watch_s=body.get("watch_s"))
+    except SettingsPushError as exc:
+        return _refused(exc)
+    return json_response(started, status=202 if "ticket" in started else 200)
+
+
+async def api_release(request: web.Request) -> web.Response:
+    current = require(request, "admin", "release a settings push")
+    try:
+        return json_response(await _rollouts(request).release(_rollout_id(request), current.username))
+    except SettingsPushError as exc:
+        return _refused(exc)
+
+
+async def api_rollback(request: web.Request) -> web.Response:
+    current = require(request, "admin", "roll back a settings push")
+    body = await _json_body(request)
+    try:
+        return json_response(await _rollouts(request).rollback(_rollout_id(request), _version_arg(body.get("version")),
+                                                               current.username))
+    except SettingsPushError as exc:
+        return _refused(exc)
 
 
 async def api_stations(request: web.Request) -> web.Response:
@@ -159,3 +288,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/settings/versions/{version}", api_version)
     app.router.add_post("/api/settings/assign", api_assign)
     app.router.add_get("/api/settings/stations", api_stations)
+    app.router.add_post("/settings-push/rollout", rollout_form)
+    app.router.add_post("/settings-push/rollouts/{rid}/release", release_form)
+    app.router.add_post("/settings-push/rollouts/{rid}/rollback", rollback_form)
+    app.router.add_get("/api/settings/rollouts", api_rollouts)
+    app.router.add_post("/api/settings/rollouts", api_start_rollout)
+    app.router.add_get("/api/settings/rollouts/{rid}", api_rollout)
+    app.router.add_post("/api/settings/rollouts/{rid}/release", api_release)
+    app.router.add_post("/api/settings/rollouts/{rid}/rollback", api_rollback)

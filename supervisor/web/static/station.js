@@ -351,6 +351,7 @@
     if (!ok) return;
     const r = await HK.api("POST", "/api/stations/" + encodeURIComponent(sid) + "/commands", body);
     if (!r.ok) { HK.toast(HK.t("cmd.refused", { reason: r.data.reason || r.status }), "bad"); return; }
+    if (r.data.ticket_id) { HK.toast(HK.t("cmd.ticket_toast", { id: r.data.ticket_id }), "info"); return; }
     HK.toast(HK.t("cmd.sent_toast"), "info");
     watch(r.data.command_id);
     refreshCommands();
