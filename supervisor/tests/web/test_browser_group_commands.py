@@ -85,6 +85,7 @@ async def test_group_command_second_confirmation_and_ticket(ticketed_system: Any
             page = await ctx.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await login(page, base, "oli", "oper-pass-1")
+            await page.click('details[data-navgroup="operations"] > summary')
             await page.click('nav a[data-nav="group_commands"]')
             await page.select_option("select[name=kind]", "boost")
             await page.fill("#gc-args", '{"boost_k": 2, "duration_s": 600}')
@@ -107,6 +108,7 @@ async def test_group_command_second_confirmation_and_ticket(ticketed_system: Any
             assert all(not st.applied for st in stations)  # a ticket waits: still nothing sent
 
             # the requester cannot approve their own ticket
+            await page.click('details[data-navgroup="operations"] > summary')
             await page.click('nav a[data-nav="tickets"]')
             row = page.locator("#tk-list tr[data-ticket]").first
             await expect(row).to_have_attribute("data-state", "awaiting")
