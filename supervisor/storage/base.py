@@ -28,6 +28,7 @@ from typing import Any
 
 from .forecast import ForecastStorage
 from .households import HouseholdStorage
+from .maintenance import MaintenanceStorage
 from .notify import NotifyStorage
 from .profiles import ProfilesStorage
 
@@ -138,7 +139,8 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage):
+class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage,
+              MaintenanceStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

@@ -33,6 +33,7 @@ from .base import (
 )
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
+from .maintenance import MAINTENANCE_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
 
@@ -107,6 +108,8 @@ class PostgresStorage(Storage):
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
             for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA):
+                await conn.execute(stmt.format(**_TYPES))
+            for stmt in MAINTENANCE_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)
