@@ -20,7 +20,7 @@ import re
 import tomllib
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from heatkeeper.core.device_profiles import PROFILES
 
@@ -125,7 +125,8 @@ def check_link(name: str, url: str) -> tuple[str, str]:
 def check_upload(filename: str, data: bytes) -> dict[str, Any]:
     """An uploaded document: {name, content_type, size, sha256, data_b64}; ValueError when the
     type is not one kept or it is too large."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:200]
+    # browsers (and aiohttp's client) send the name percent-escaped where it has a quote or a space
+    name = unquote(filename).replace("\\", "/").rsplit("/", 1)[-1].strip()[:200]
     ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in DOC_TYPES:
         raise ValueError("file %r: type %s not kept; allowed: %s" % (name, ext or "(none)", ", ".join(DOC_TYPES)))

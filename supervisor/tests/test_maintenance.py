@@ -259,3 +259,31 @@ async def test_handover_snapshots_open_alarms_and_orders(storage: Any) -> None:
     assert (listed[0]["from_user"], listed[0]["to_user"], listed[0]["notes"]) == ("olga", "wang",
                                                                                    "valve 3 drips; watch st-a")
     assert (await storage.audit_rows(5, None))[0]["action"] == "handover"
+
+
+async def test_missed_round_raises_a_supervisor_alarm_and_a_round_clears_it(storage: Any) -> None:
+    from heatkeeper.supervisor import config as sup_config
+    from heatkeeper.supervisor.fleet_alarms import ChannelFailures
+    from heatkeeper.supervisor.service import SupervisorService
+
+    t0 = 1_800_000_000.0
+    clock = [t0]
+    svc = SupervisorService(storage, sup_config.validate({"station": [{"id": "st-a"}, {"id": "st-b"}]}),
+                            wall_clock=lambda: clock[0])
+    svc.fleet_alarms.channels = ChannelFailures()
+    await svc.start(open_storage=False)
+
+    async def missed_at(t: float) -> dict[str, Any]:
+        clock[0] = t
+        await svc.fleet_alarms.evaluate()
+        return {r["station_id"]: r for r in await storage.alarm_rows(None, True) if r["code"] == "inspection_missed"}
+
+    await storage.save_checklist("st-a", ["Leaks"], 12.0, (t0, "ada", "checklist"))
+    assert await missed_at(t0 + 12 * 3600) == {}  # due exactly now: not yet missed
+    raised = await missed_at(t0 + 12 * 3600 + 60)
+    assert list(raised) == ["st-a"]  # st-b has no checklist: nothing to miss
+    assert raised["st-a"]["severity"] == "minor" and raised["st-a"]["limit"] == 12 * 3600.0
+    assert "no inspection round for 12.0 h" in raised["st-a"]["text"]
+    await storage.add_round(inspections.new_round("st-a", "Li", {"Leaks": True}, "", "li", t0 + 13 * 3600), "round")
+    assert await missed_at(t0 + 13 * 3600 + 30) == {}
+    await svc.stop()

@@ -18,6 +18,7 @@ from aiohttp import web
 from ..service import NotConnected, ServiceError
 from . import alarm_settings, api, auth, households, i18n, metrics, notify, pages, quarantine, render, settings_profiles
 from . import config as web_config
+from . import maintenance as maintenance_pages
 from .common import (
     AUDIT_BUDGET,
     CATALOGUES,
@@ -165,6 +166,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     settings_profiles.add_routes(app)
     notify.add_routes(app, notifier)
     households.add_routes(app)
+    maintenance_pages.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
