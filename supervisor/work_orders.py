@@ -5,7 +5,7 @@ States and who moves them (roles of supervisor/users.py; the web layer checks th
     open -> assigned -> in_progress -> closed
     open -> closed, assigned -> closed  (closed without work: a false alarm, a duplicate; a note is required)
 Assigning names the assignee; closing needs notes (what was done) and records the parts used
-and who closed it. An order may be re-assigned while assigned or in progress (same state,
+and who closed it (on an order of a registered asset, also as an entry of its maintenance log). An order may be re-assigned while assigned or in progress (same state,
 new assignee). Every change is one row in `work_order_log` and one in the audit log, written
 in the same transaction as the change; a change made from a stale page (the order moved on
 meanwhile) is refused with the order's current state.
@@ -105,10 +105,27 @@ async def open_from_alarms(storage: Any, now: float, priorities: list[str] | Non
     if not wanted:
         return 0
     alarms = [a for a in await storage.alarm_rows(None, True) if a["severity"] in wanted]
-    orders = [_order(a["station_id"], "", a, a["severity"], _alarm_title(a), SYSTEM_USER, now) for a in alarms]
+    devices = await _devices(storage)
+    orders = [_order(a["station_id"], alarm_device(devices, a), a, a["severity"], _alarm_title(a), SYSTEM_USER, now)
+              for a in alarms]
     return int(await storage.open_work_orders(
         orders, ["opened from alarm %s (%s) raised %s" % (a["code"], a["severity"], _when(a["since_ts"]))
                  for a in alarms]))
+
+
+async def _devices(storage: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for a in await storage.assets():
+        out.setdefault(a["station_id"], []).append(a["device"])
+    return out
+
+
+def alarm_device(devices: dict[str, list[str]], alarm: dict[str, Any]) -> str:
+    """The registered asset an alarm is about: a device's own alarms are `<device>_<code>`
+    (core.device_profiles), the pumps' `pump1_...`; the longest registered name that prefixes
+    the code, else none."""
+    names = [d for d in devices.get(alarm["station_id"], []) if alarm["code"].startswith(d + "_")]
+    return max(names, key=len) if names else ""
 
 
 def _when(ts: float) -> str:
@@ -122,6 +139,8 @@ async def open_by_hand(storage: Any, station_id: str, device: str, alarm: dict[s
     if priority not in PRIORITIES:
         raise ValueError("priority=%r: must be one of %s" % (priority, ", ".join(PRIORITIES)))
     title = title.strip() or (_alarm_title(alarm) if alarm else "")
+    if alarm and not device:
+        device = alarm_device(await _devices(storage), alarm)
     if not title:
         raise ValueError("title: say what is wrong")
     order = _order(station_id, device, alarm, priority, title, user, now)
@@ -133,9 +152,11 @@ async def open_by_hand(storage: Any, station_id: str, device: str, alarm: dict[s
 
 
 async def move(storage: Any, order_id: str, to_state: str, user: str, now: float, assignee: str = "",
-               notes: str = "", parts: str = "") -> dict[str, Any]:
+               notes: str = "", parts: str = "", day: str = "") -> dict[str, Any]:
     """Move an order to `to_state`; returns the order after. LookupError for an unknown order,
-    ValueError (with the reason) for a move the rules refuse or a stale one."""
+    ValueError (with the reason) for a move the rules refuse or a stale one. Closing an order of
+    a registered asset also writes the asset's maintenance log (on `day`, YYYY-MM-DD local: who
+    repaired it, the notes, the parts, the order's number)."""
     before = await storage.work_order(order_id)
     if before is None:
         raise LookupError("no work order %r" % order_id)
@@ -167,7 +188,12 @@ async def move(storage: Any, order_id: str, to_state: str, user: str, now: float
             raise ValueError("notes: say what was done (or why nothing was)")
         after.update(closed_ts=now, closed_by=user, notes=notes, parts=parts)
         note = "%s%s" % (notes, "; parts: " + parts if parts else "")
-    if not await storage.update_work_order(before, after, user, now, note):
+    entry = None
+    if to_state == "closed" and after["device"] and await storage.asset(after["station_id"], after["device"]):
+        entry = {"entry_id": "L-%s" % order_id, "station_id": after["station_id"], "device": after["device"],
+                 "day": day or datetime.fromtimestamp(now, ZoneInfo("UTC")).date().isoformat(), "done_by": after["assignee"] or user, "what": notes, "parts": parts,
+                 "order_id": order_id, "recorded_by": user, "recorded_ts": now}
+    if not await storage.update_work_order(before, after, user, now, note, entry):
         current = await storage.work_order(order_id)
         raise ValueError("work order %s changed meanwhile (it is %s now): reload the page" % (
             order_id, current["state"] if current else "gone"))

@@ -183,9 +183,10 @@ class MaintenanceStorage:
         return len(new)
 
     async def update_work_order(self, before: dict[str, Any], after: dict[str, Any], user: str, ts: float,
-                                note: str) -> bool:
+                                note: str, maintenance: dict[str, Any] | None = None) -> bool:
         """Write `after` over the order if it is still in `before`'s state (else False: someone
-        else changed it first), with its log row and audit row, in one transaction."""
+        else changed it first), with its log row and audit row, and the asset's maintenance log
+        entry `maintenance` (LOG_COLS) when given, in one transaction."""
         current = await self.work_order(before["order_id"])
         if current is None or current["state"] != before["state"]:
             return False
@@ -196,7 +197,8 @@ class MaintenanceStorage:
              [[*(after[c] for c in cols), before["order_id"], before["state"]]]),
             (_insert("work_order_log", ORDER_LOG_COLS), [[before["order_id"], ts, user, before["state"], after["state"],
                                                           note[:2000]]]),
-            (_AUDIT, [_audit_row(ts, user, "work_order_" + after["state"], after["station_id"], detail)])])
+            (_AUDIT, [_audit_row(ts, user, "work_order_" + after["state"], after["station_id"], detail)]),
+            (_insert("maintenance_log", LOG_COLS), [[maintenance[c] for c in LOG_COLS]] if maintenance else [])])
         return True
 
     async def work_order(self, order_id: str) -> dict[str, Any] | None:

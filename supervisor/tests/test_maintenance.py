@@ -114,11 +114,13 @@ async def test_orders_open_from_alarms_by_priority_once_per_episode(storage: Any
     await storage.record_alarm("st-b", "collector_stale", "warning", True, 1002.0, "stale", None)
     await storage.record_alarm("st-b", "station_offline", "major", True, 1003.0, "offline", None)
     await storage.record_alarm("st-b", "station_offline", "major", False, 1004.0, "back", None)  # repaired itself
+    await storage.seed_assets([assets.asset_row("st-a", d, {}, "telemetry", "system", 1.0) for d in ("pump", "pump1")])
     assert await wo.open_from_alarms(storage, 1100.0) == 2  # default: critical and major
     assert await wo.open_from_alarms(storage, 1130.0) == 0  # the same episodes: nothing new
     orders = await storage.work_orders()
     assert sorted((o["station_id"], o["alarm_code"], o["raised_ts"], o["state"], o["created_by"]) for o in orders) == [
         ("st-a", "heating_outage", 1000.0, "open", "system"), ("st-a", "pump1_fault", 1001.0, "open", "system")]
+    assert {o["alarm_code"]: o["device"] for o in orders} == {"heating_outage": "", "pump1_fault": "pump1"}
     # the alarm clears and is raised again: a new episode, a new order
     await storage.record_alarm("st-a", "pump1_fault", "major", False, 1200.0, "ok", 0)
     await storage.record_alarm("st-a", "pump1_fault", "major", True, 1300.0, "pump 1 fault", 1)
@@ -137,6 +139,7 @@ async def test_orders_open_from_alarms_by_priority_once_per_episode(storage: Any
 async def test_order_flow_is_audited_and_refuses_bad_or_stale_moves(storage: Any) -> None:
     await storage.record_alarm("st-a", "pump1_fault", "major", True, ts("2026-12-01 08:00"), "pump 1 fault", 1)
     alarm = (await storage.alarm_rows("st-a", True))[0]
+    await storage.seed_assets([assets.asset_row("st-a", "pump1", {}, "telemetry", "system", 1.0)])
     order = await wo.open_by_hand(storage, "st-a", "pump1", alarm, "major", "", "olga", ts("2026-12-01 08:10"))
     assert order["title"].startswith("pump1_fault") and order["raised_ts"] == ts("2026-12-01 08:00")
     with pytest.raises(ValueError, match="has a work order already"):
@@ -153,9 +156,13 @@ async def test_order_flow_is_audited_and_refuses_bad_or_stale_moves(storage: Any
     with pytest.raises(ValueError, match="notes: say what was done"):
         await wo.move(storage, oid, "closed", "wang", ts("2026-12-01 11:00"))
     done = await wo.move(storage, oid, "closed", "wang", ts("2026-12-01 11:30"), notes="replaced the contactor",
-                         parts="contactor LC1D18")
+                         parts="contactor LC1D18", day="2026-12-01")
     assert (done["closed_by"], done["parts"]) == ("wang", "contactor LC1D18")
     assert wo.repair_s(done) == 3.5 * 3600  # raised 08:00 -> closed 11:30
+    # the asset's maintenance log has the repair, linked to the order
+    assert [(x["day"], x["done_by"], x["what"], x["parts"], x["order_id"])
+            for x in await storage.maintenance_log("st-a", "pump1")] == [
+        ("2026-12-01", "Wang", "replaced the contactor", "contactor LC1D18", oid)]
     with pytest.raises(ValueError, match="closed, not assigned|nothing \\(closed\\)"):
         await wo.move(storage, oid, "assigned", "olga", ts("2026-12-01 12:00"), assignee="Li")
     log = await storage.work_order_log(oid)

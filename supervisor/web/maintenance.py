@@ -326,7 +326,7 @@ async def order_move(request: web.Request) -> web.StreamResponse:
     oid = request.match_info["order_id"]
     try:
         await wo.move(_storage(request), oid, values["to_state"], current.username, _now(request),
-                      values["assignee"], values["notes"], values["parts"])
+                      values["assignee"], values["notes"], values["parts"], _today(request))
     except ValueError as exc:
         await _refused(request, current.username, "work_order_%s" % values["to_state"][:20], None, exc)
         return await order_page(request, [str(exc)], 400)

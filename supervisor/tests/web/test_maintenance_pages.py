@@ -140,6 +140,8 @@ async def test_operator_log_work_order_flow_and_handover(client: TestClient, ser
         assert resp.status == 303, await resp.text()
     order = await (await client.get(url)).text()
     assert 'data-state="closed"' in order and "LC1D18" in order and 'id="wo-move"' not in order
+    asset = await (await client.get("/assets/st-a/pump1")).text()  # the alarm was about pump1: its log has the repair
+    assert "replaced the contactor" in asset and url.rsplit("/", 1)[1] in asset
     api = await (await client.get("/api/work-orders")).json()
     assert api["orders"][0]["state"] == "closed" and api["orders"][0]["repair_s"] >= 600
     assert [a for a in await actions(service) if a[0].startswith("work_order")] == [
