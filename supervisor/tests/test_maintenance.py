@@ -294,3 +294,26 @@ async def test_missed_round_raises_a_supervisor_alarm_and_a_round_clears_it(stor
     await storage.add_round(inspections.new_round("st-a", "Li", {"Leaks": True}, "", "li", t0 + 13 * 3600), "round")
     assert await missed_at(t0 + 13 * 3600 + 30) == {}
     await svc.stop()
+
+
+async def test_the_opener_task_opens_orders_as_alarms_come(storage: Any) -> None:
+    import asyncio
+    import contextlib
+
+    opener = wo.WorkOrderOpener(storage, lambda: 5000.0, interval_s=0.05)
+    task = asyncio.ensure_future(opener.run())
+    try:
+        await storage.record_alarm("st-a", "heating_outage", "critical", True, 4000.0, "no heat", 0)
+        for _ in range(100):
+            if await storage.work_orders():
+                break
+            await asyncio.sleep(0.05)
+        orders = await storage.work_orders()
+        assert [(o["station_id"], o["alarm_code"], o["created_ts"]) for o in orders] == [("st-a", "heating_outage",
+                                                                                          5000.0)]
+        await asyncio.sleep(0.2)  # more passes: still one order
+        assert len(await storage.work_orders()) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -193,9 +193,10 @@ async def asset_document_add(request: web.Request) -> web.StreamResponse:
            "device": a["device"], "url": "", "content_type": "", "size": 0, "sha256": "", "added_by": current.username,
            "added_ts": now}
     data: str | None = None
+    filename = "" if field is None or isinstance(field, str) else str(getattr(field, "filename", None) or "")
     try:
-        if field is not None and not isinstance(field, str) and getattr(field, "filename", ""):
-            up = am.check_upload(str(field.filename), field.file.read())
+        if filename and field is not None and not isinstance(field, str):
+            up = am.check_upload(filename, field.file.read())
             data = up.pop("data_b64")
             doc.update(up)
         elif str(form.get("url", "")).strip():
