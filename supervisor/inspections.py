@@ -9,7 +9,8 @@
   checklist was set) is older than its interval. The page flags it, and the supervisor raises
   its own alarm `inspection_missed` (fleet_alarms.py) from the same rule (`overdue`).
 - The QR code on each station page is the link to that station's round form
-  (`/inspections/<station>/round`), drawn as SVG on the server (segno).
+  (`/inspections/<station>/round`, on `notify.base_url` when it is set: the address phones
+  reach), drawn as SVG on the server (segno).
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def overdue(checklists: dict[str, dict[str, Any]], last_rounds: dict[str, float]
         out[sid] = {"last_ts": last, "due_ts": due, "interval_h": float(cl["interval_h"]),
                     "overdue_s": max(0.0, now - due), "missed": now > due}
     return out
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"  # notify.base_url's default: not an address a phone reaches
+
+
+def round_url(base_url: str, origin: str, station_quoted: str) -> str:
+    """The link a station's QR code holds: on the dashboard's address as phones reach it
+    (`notify.base_url`, when set to other than its loopback default), else on the address the
+    page was asked on."""
+    base = base_url.rstrip("/") if base_url and base_url.rstrip("/") != DEFAULT_BASE_URL else origin.rstrip("/")
+    return "%s/inspections/%s/round" % (base, station_quoted)
 
 
 def qr_svg(url: str) -> str:

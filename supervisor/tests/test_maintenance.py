@@ -240,6 +240,14 @@ async def test_checklist_rounds_and_missed_rounds(storage: Any) -> None:
     assert inspections.overdue(lists, {}, 0.0, stations={"st-b"}) == {}
 
 
+def test_the_qr_link_is_on_the_address_phones_reach() -> None:
+    assert inspections.round_url("https://heat.example.cn/", "http://10.0.0.5:8080", "st-a") == \
+        "https://heat.example.cn/inspections/st-a/round"
+    assert inspections.round_url(inspections.DEFAULT_BASE_URL, "http://10.0.0.5:8080", "st-a") == \
+        "http://10.0.0.5:8080/inspections/st-a/round"
+    assert inspections.round_url("", "http://10.0.0.5:8080", "st%20a") == "http://10.0.0.5:8080/inspections/st%20a/round"
+
+
 def test_checklist_checks() -> None:
     with pytest.raises(ValueError) as exc:
         inspections.check_checklist("a\na\n" + "x" * 201, "0.5")

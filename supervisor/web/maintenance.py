@@ -406,7 +406,8 @@ async def round_submit(request: web.Request) -> web.StreamResponse:
 
 def round_url(request: web.Request, sid: str) -> str:
     """The absolute link a phone opens from the station's QR code."""
-    return "%s/inspections/%s/round" % (str(request.url.origin()), quote(sid))
+    base = str((_config(request).get("notify") or {}).get("base_url") or "")
+    return ins.round_url(base, str(request.url.origin()), quote(sid))
 
 
 async def round_qr(request: web.Request) -> web.Response:
