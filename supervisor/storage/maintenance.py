@@ -173,9 +173,10 @@ class MaintenanceStorage:
                if o["alarm_code"] is None or (o["station_id"], o["alarm_code"], float(o["alarm_raised_ts"])) not in have]
         if not new:
             return 0
-        conflict = " ON CONFLICT (station_id, alarm_code, alarm_raised_ts) DO NOTHING"
+        # a second supervisor opening the same episode meanwhile breaks the unique index: the whole
+        # transaction is refused (StorageError) and nothing of it is kept; the next pass skips it
         await self.transaction([
-            (_insert("work_orders", ORDER_COLS, conflict), [[o[c] for c in ORDER_COLS] for o, _d in new]),
+            (_insert("work_orders", ORDER_COLS), [[o[c] for c in ORDER_COLS] for o, _d in new]),
             (_insert("work_order_log", ORDER_LOG_COLS),
              [[o["order_id"], o["created_ts"], o["created_by"], "", o["state"], d] for o, d in new]),
             (_AUDIT, [_audit_row(o["created_ts"], o["created_by"], "work_order_open", o["station_id"],

@@ -117,6 +117,13 @@ async def test_orders_open_from_alarms_by_priority_once_per_episode(storage: Any
     await storage.seed_assets([assets.asset_row("st-a", d, {}, "telemetry", "system", 1.0) for d in ("pump", "pump1")])
     assert await wo.open_from_alarms(storage, 1100.0) == 2  # default: critical and major
     assert await wo.open_from_alarms(storage, 1130.0) == 0  # the same episodes: nothing new
+    # a second supervisor racing for the same episode is refused whole by the unique index
+    from heatkeeper.supervisor.storage import StorageError
+
+    racing = {**(await storage.work_orders())[0], "order_id": "WO-race"}
+    with pytest.raises(StorageError):
+        await storage.transaction([("INSERT INTO work_orders (%s) VALUES (%s)" % (
+            ", ".join(racing), ", ".join("?" for _ in racing)), [list(racing.values())])])
     orders = await storage.work_orders()
     assert sorted((o["station_id"], o["alarm_code"], o["raised_ts"], o["state"], o["created_by"]) for o in orders) == [
         ("st-a", "heating_outage", 1000.0, "open", "system"), ("st-a", "pump1_fault", 1001.0, "open", "system")]
