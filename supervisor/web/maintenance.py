@@ -259,10 +259,10 @@ async def orders_page(request: web.Request, problems: list[str] | None = None, s
         raise BadInput("state=%r: must be one of %s" % (state[:20], ", ".join(wo.STATES)))
     station = request.query.get("station", "")
     orders = await storage.work_orders(station or None, [state] if state else None)
+    active = await storage.alarm_rows(None, True)
     episodes = {(o["station_id"], o["alarm_code"], o["alarm_raised_ts"]) for o in await storage.work_orders(
-        states=wo.OPEN_STATES)} | {(o["station_id"], o["alarm_code"], o["alarm_raised_ts"]) for o in orders}
-    alarms = [a for a in await storage.alarm_rows(None, True)
-              if (a["station_id"], a["code"], float(a["since_ts"])) not in episodes]
+        since_ts=min(float(a["since_ts"]) for a in active))} if active else set()
+    alarms = [a for a in active if (a["station_id"], a["code"], float(a["since_ts"])) not in episodes]
     return _page(request, "work_orders.html", "mt.orders", status=status, orders=orders, alarms=alarms,
                  figures=await wo.season_figures(storage, _config(request), _now(request)), states=wo.STATES,
                  state=state, station=station, stations=_stations(request), priorities=PRIORITIES,

@@ -138,6 +138,8 @@ async def test_operator_log_work_order_flow_and_handover(client: TestClient, ser
                  {"to_state": "closed", "notes": "replaced the contactor", "parts": "LC1D18"}):
         resp = await client.post(url, data={"csrf": csrf, **data}, allow_redirects=False)
         assert resp.status == 303, await resp.text()
+    # closed while the alarm still stands: not offered again, whatever the list shows
+    assert 'data-alarm="st-a/pump1_fault"' not in await (await client.get("/work-orders?state=open")).text()
     order = await (await client.get(url)).text()
     assert 'data-state="closed"' in order and "LC1D18" in order and 'id="wo-move"' not in order
     asset = await (await client.get("/assets/st-a/pump1")).text()  # the alarm was about pump1: its log has the repair
