@@ -86,6 +86,7 @@ SUPERVISOR_REQUIRES = [
     "multidict>=6,<8",
     "aiosmtplib>=3,<6",
     "openpyxl>=3.1.5,<4",  # households and measurements imported from .xlsx; refunds exported as .xlsx
+    "segno>=1.6,<2",  # the inspection rounds' QR codes (SVG, server-side)
 ]
 # The plant model, simulators, demo and benchmarks (and `heatkeeper trends --png`).
 SIM_REQUIRES = [

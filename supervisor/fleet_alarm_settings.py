@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "comfort_overheating": "warning",
     "heating_outage": "critical",
     "notify_channel_failed": "major",
+    "inspection_missed": "minor",
 }
 
 DEFAULTS: dict[str, Any] = {"enabled": True, **{k: v[0] for k, v in NUMBERS.items()},

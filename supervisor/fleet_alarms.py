@@ -17,6 +17,8 @@ Rules (codes and default priorities in fleet_alarm_settings.CODES; thresholds th
                              reading: pumps stopped or supply under 30 degC) for outage_delay_s, in season
     notify_channel_failed    a notification channel reported failing (`raise_channel_failure`), on the
                              site-wide pseudo station SITE_ID; nothing reported since the start: held
+    inspection_missed        a station with an inspection checklist has had no round within its interval
+                             (inspections.overdue: the newest round, else when the checklist was set)
 
 Each (station, code) runs the station alarms' state machine (core.alarms), without latching:
     none -> active    condition held for the on-delay              recorded "active" with value, limit
@@ -36,6 +38,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import fleet_alarm_settings as fas
+from . import inspections
 from .channel_failures import CHANNELS, ChannelFailures, clear_channel_failure, raise_channel_failure
 from .reports import OUTAGE_SUPPLY_C
 from .storage.base import Storage
@@ -59,6 +62,7 @@ DELAYS: dict[str, tuple[str | None, str | None]] = {
     "comfort_overheating": ("overheat_delay_s", "clear_delay_s"),
     "heating_outage": ("outage_delay_s", "clear_delay_s"),
     "notify_channel_failed": (None, None),
+    "inspection_missed": (None, None),
 }
 
 
@@ -78,6 +82,10 @@ class _Track:
         self.active = active
         self.on_since: float | None = None
         self.off_since: float | None = None
+
+
+def _hours(seconds: float) -> str:
+    return "%.1f h" % (seconds / 3600.0)
 
 
 def _minutes(seconds: float) -> str:
@@ -108,6 +116,7 @@ class FleetAlarms:
         self.registered: dict[str, int] = {}  # households per station in the register (coverage)
         self._wake = asyncio.Event()
         self.evaluations = 0
+        self.inspections: dict[str, dict[str, Any]] = {}  # inspections.overdue, read at each evaluation
 
     # --- life cycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -183,6 +192,8 @@ class FleetAlarms:
         await self.start()
         now = self.clock()
         self.registered = await self.storage.household_counts()
+        self.inspections = inspections.overdue(await self.storage.checklists(), await self.storage.last_rounds(), now,
+                                               set(self.stations))
         conditions = self.conditions(now)
         for key, track in self.tracks.items():  # a rule that no longer applies (station gone, season over)
             if track.active and key not in conditions:
@@ -255,6 +266,8 @@ class FleetAlarms:
                 out[(sid, "comfort_below_floor")] = self._below_floor(sid, station, group_min)
                 out[(sid, "comfort_overheating")] = self._overheating(sid, state, group_min, now)
             out[(sid, "heating_outage")] = self._outage(state, now)
+            if sid in self.inspections:
+                out[(sid, "inspection_missed")] = self._inspection(self.inspections[sid])
         failing = self.channels.failing
         # nothing reported since the start: unknown (an alarm from before a restart stands until
         # the channel reports again, and one the notifier recorded itself is left to it)
@@ -262,6 +275,13 @@ class FleetAlarms:
             bool(failing) if self.channels.reported else None, float(len(failing)), None,
             "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers")
         return out
+
+    def _inspection(self, status: dict[str, Any]) -> Condition:
+        interval_s = status["interval_h"] * 3600.0
+        return Condition(bool(status["missed"]), status["overdue_s"], interval_s,
+                         "no inspection round for %s (every %s)" % (
+                             _hours(status["overdue_s"] + interval_s), _hours(interval_s)) if status["missed"]
+                         else "")
 
     def _fresh_values(self, state: dict[str, Any], now: float) -> dict[str, Any] | None:
         received = state.get("values_received_ts")

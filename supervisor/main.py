@@ -39,6 +39,7 @@ from .mqtt_link import run_mqtt
 from .mqtt_reader import ReaderSettings, run_reader
 from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
 from .storage import open_storage
+from .work_orders import WorkOrderOpener
 
 log = logging.getLogger("heatkeeper.supervisor")
 
@@ -324,6 +325,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
     tasks.append(asyncio.ensure_future(service.settings_push.run()))  # pending settings to stations back online
+    tasks.append(asyncio.ensure_future(WorkOrderOpener(service.storage, service.clock).run()))  # alarms -> work orders
     tasks.append(asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password)))
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
                                                 command_filters(), on_connect, lambda: service.set_publisher(None))))

@@ -29,6 +29,7 @@ from typing import Any
 from .authority_reports import AuthorityReportStorage
 from .forecast import ForecastStorage
 from .households import HouseholdStorage
+from .maintenance import MaintenanceStorage
 from .notify import NotifyStorage
 from .profiles import ProfilesStorage
 from .rollout import RolloutStorage
@@ -141,7 +142,7 @@ def _qmarks_to_dollars(sql: str) -> str:
 
 
 class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, AuthorityReportStorage,
-              RolloutStorage):
+              RolloutStorage, MaintenanceStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

@@ -34,6 +34,7 @@ from .base import (
 )
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
+from .maintenance import MAINTENANCE_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
 from .rollout import ROLLOUT_SCHEMA
@@ -111,6 +112,8 @@ class PostgresStorage(Storage):
             for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA, *ROLLOUT_SCHEMA):
                 await conn.execute(stmt.format(**_TYPES))
             for stmt in AUTHORITY_REPORTS_SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
+            for stmt in MAINTENANCE_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)

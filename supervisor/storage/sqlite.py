@@ -47,6 +47,7 @@ from .base import (
 )
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
+from .maintenance import MAINTENANCE_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
 from .rollout import ROLLOUT_SCHEMA
@@ -258,6 +259,8 @@ def _create_schema(c: sqlite3.Connection) -> None:
     for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA, *ROLLOUT_SCHEMA):
         c.execute(stmt.format(**_TYPES))
     for stmt in AUTHORITY_REPORTS_SCHEMA:
+        c.execute(stmt.format(**_TYPES))
+    for stmt in MAINTENANCE_SCHEMA:
         c.execute(stmt.format(**_TYPES))
 
 

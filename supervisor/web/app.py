@@ -32,6 +32,7 @@ from . import (
 )
 from . import authority_reports as authority_report_pages
 from . import config as web_config
+from . import maintenance as maintenance_pages
 from .common import (
     AUDIT_BUDGET,
     CATALOGUES,
@@ -185,6 +186,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     households.add_routes(app)
     energy.add_routes(app)
     authority_report_pages.add_routes(app)
+    maintenance_pages.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
