@@ -39,8 +39,9 @@ async def test_work_order_from_alarm_to_close(client: TestClient, service: Super
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await login(page, base, "oli", "oper-pass-1")
-            await page.click("a[data-nav=maintenance]")
-            # every section's link in the bar (this one too) and still no sideways scrolling at 1280 px
+            await page.click('details[data-navgroup="maintenance"] > summary')
+            await page.click("a[data-nav=work_orders]")
+            # every section's menu in the bar (this one too) and still no sideways scrolling at 1280 px
             assert await page.evaluate("document.scrollingElement.scrollWidth") <= 1280
             assert await page.locator("#logout").is_visible()
             await page.click('#work-orders tr[data-order="%s"] a' % order["order_id"])

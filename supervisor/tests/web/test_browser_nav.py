@@ -50,7 +50,7 @@ async def test_menu_groups_on_a_desktop_and_a_phone(client: TestClient, service:
                 await login(page, base, "ada", "admin-pass-1")
                 await page.goto(base + "/")
                 groups = await page.eval_on_selector_all("details.navgroup", "els => els.map(e => e.dataset.navgroup)")
-                assert groups == ["reports", "customers", "operations"]
+                assert groups == ["reports", "customers", "maintenance", "operations"]
                 for group in groups:
                     summary = page.locator('details[data-navgroup="%s"] > summary' % group)
                     await summary.scroll_into_view_if_needed()
