@@ -74,6 +74,23 @@ async def test_every_page_answers_and_viewers_cannot_change_anything(client: Tes
     assert resp.status == 403
 
 
+async def test_both_upload_forms_come_from_one_include_with_their_own_target(client: TestClient) -> None:
+    await login(client, "ada")
+    for path, action, form_id, columns in (
+            ("/households", "/households/import", "hh-import", "household_id, company, branch"),
+            ("/measurements", "/measurements/import", "meas-import", "household_id, time, temperature_c, inspector")):
+        page = await (await client.get(path)).text()
+        form = re.search(r'<form method="post" action="([^"]+)" enctype="multipart/form-data" id="([^"]+)">(.*?)</form>',
+                         page, re.S)
+        assert form is not None, path
+        assert (form.group(1), form.group(2)) == (action, form_id)
+        assert 'name="csrf"' in form.group(3) and 'name="file" accept=".csv,.xlsx"' in form.group(3)
+        assert "<code>" + columns in page.replace("</code>", "")
+    template = Path(__file__).parents[2] / "web" / "templates"
+    for name in ("households.html", "measurements.html"):
+        assert 'type="file"' not in (template / name).read_text() and "_upload_form.html" in (template / name).read_text()
+
+
 async def test_an_admin_imports_households_from_csv_and_xlsx(client: TestClient, service: SupervisorService) -> None:
     csrf = await login(client, "ada")
     resp = await client.post("/households/import", data=upload(csrf, "h.csv", HOUSEHOLDS.encode()))
