@@ -36,12 +36,13 @@ from typing import Any, NamedTuple
 
 from . import fleet_alarm_settings as fas
 from .channel_failures import CHANNELS, ChannelFailures, clear_channel_failure, raise_channel_failure
+from .quarantine import SUPERVISOR_ALARMS as QUARANTINE_ALARMS
 from .reports import OUTAGE_SUPPLY_C
 from .storage.base import Storage
 
 CODES = fas.CODES  # the codes raised here (acknowledged on the supervisor, never sent to a station)
 __all__ = ["CHANNELS", "CODES", "SITE_ID", "ChannelFailures", "Condition", "FleetAlarms", "clear_channel_failure",
-           "raise_channel_failure"]
+           "is_supervisor_alarm", "raise_channel_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,12 @@ DELAYS: dict[str, tuple[str | None, str | None]] = {
     "heating_outage": ("outage_delay_s", "clear_delay_s"),
     "notify_channel_failed": (None, None),
 }
+
+
+def is_supervisor_alarm(code: str) -> bool:
+    """Whether `code` is one of the supervisor's own alarms: acknowledged on the supervisor alone,
+    never sent to a station (which does not know the code and would refuse the acknowledgement)."""
+    return code in CODES or code in QUARANTINE_ALARMS
 
 
 class Condition(NamedTuple):

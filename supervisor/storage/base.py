@@ -464,6 +464,9 @@ class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage)
         if password_hash is not None:
             await self.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
 
+    async def delete_user(self, username: str) -> None:
+        await self.execute("DELETE FROM users WHERE username = ?", (username,))
+
     async def user(self, username: str) -> dict[str, Any] | None:
         row = await self.fetchone("SELECT username, role, password_hash, created_ts FROM users WHERE username = ?",
                                   (username,))

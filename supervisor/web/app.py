@@ -15,7 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..service import NotConnected, ServiceError
+from ..broker_link import NotConnected
+from ..service_errors import ServiceError
 from . import alarm_settings, api, auth, households, i18n, metrics, notify, pages, quarantine, render, settings_profiles
 from . import config as web_config
 from .common import (

@@ -58,6 +58,6 @@ async def test_the_supervisors_own_alarm_is_acknowledged_without_a_command(clien
     alarms = json.loads(await (await client.get("/api/alarms?station=st-a")).text())["alarms"]
     quarantined = next(a for a in alarms if a["code"] == "uplink_quarantined")
     assert quarantined["acked_by"] == "oli", quarantined
-    assert await service.recent_commands("st-a") == []
-    audit = await service.audit(limit=10)
+    assert await service.remote.recent_commands("st-a") == []
+    audit = await service.audit_log.rows(limit=10)
     assert any(r["action"] == "ack_alarm" and r["user"] == "oli" and r["detail"] == "uplink_quarantined" for r in audit)
