@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from . import channel_failures
 from . import fleet_alarm_settings as fas
 from .channel_failures import CHANNELS, ChannelFailures, clear_channel_failure, raise_channel_failure
 from .quarantine import SUPERVISOR_ALARMS as QUARANTINE_ALARMS
@@ -75,6 +76,7 @@ class Condition(NamedTuple):
     value: float | None = None
     limit: float | None = None
     text: str = ""
+    evidence: Any = None  # recorded as the alarm's value instead of `value` when more than a number
 
 
 class _Track:
@@ -103,7 +105,7 @@ class FleetAlarms:
         self.states = states  # the ingest's live state per station
         self.collectors = collectors  # the CollectorHub: collector map and latest readings
         self.clock = wall_clock
-        self.channels = channels if channels is not None else CHANNELS
+        self.channels = channels if channels is not None else channel_failures.CHANNELS
         self.file_settings: dict[str, Any] = {**fas.DEFAULTS, **config.get("fleet_alarms", {})}
         self.overrides: dict[str, Any] = {}
         self.settings: dict[str, Any] = dict(self.file_settings)
@@ -198,8 +200,8 @@ class FleetAlarms:
             if change is None:
                 continue
             priority = self.settings[code + "_priority"]
-            await self.storage.record_alarm(sid, code, priority, change, now, cond.text[:400], cond.value,
-                                            limit=cond.limit)
+            await self.storage.record_alarm(sid, code, priority, change, now, cond.text[:400],
+                                            cond.value if cond.evidence is None else cond.evidence, limit=cond.limit)
             track.active = change
             track.on_since = track.off_since = None
             done.append((sid, code, change))
@@ -261,10 +263,11 @@ class FleetAlarms:
             out[(sid, "heating_outage")] = self._outage(state, now)
         failing = self.channels.failing
         # nothing reported since the start: unknown (an alarm from before a restart stands until
-        # the channel reports again, and one the notifier recorded itself is left to it)
+        # a channel reports again; the notifier reports the channels it still knows failing)
         out[(SITE_ID, "notify_channel_failed")] = Condition(
             bool(failing) if self.channels.reported else None, float(len(failing)), None,
-            "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers")
+            "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers",
+            {"channels": sorted(failing)})
         return out
 
     def _fresh_values(self, state: dict[str, Any], now: float) -> dict[str, Any] | None:
