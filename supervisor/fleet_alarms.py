@@ -16,6 +16,9 @@ Rules (codes and default priorities in fleet_alarm_settings.CODES; thresholds th
                              reading: pumps stopped or supply under 30 degC) for outage_delay_s, in season
     notify_channel_failed    a notification channel reported failing (`raise_channel_failure`), on the
                              site-wide pseudo station SITE_ID; nothing reported since the start: held
+    uplink_quarantined       uplinks of the station kept in the quarantine (quarantine.py) within the
+                             last quarantine_clear_s (any ingest process, also before a restart)
+    sequence_regression      ... of them, ones whose seq was already stored with other content
 
 Each (station, code) runs the station alarms' state machine (core.alarms), without latching:
     none -> active    condition held for the on-delay              recorded "active" with value, limit
@@ -37,7 +40,7 @@ from typing import Any, NamedTuple
 from . import channel_failures
 from . import fleet_alarm_settings as fas
 from .channel_failures import CHANNELS, ChannelFailures, clear_channel_failure, raise_channel_failure
-from .quarantine import SUPERVISOR_ALARMS as QUARANTINE_ALARMS
+from .quarantine import alarm_code
 from .reports import OUTAGE_SUPPLY_C
 from .storage.base import Storage
 
@@ -60,13 +63,15 @@ DELAYS: dict[str, tuple[str | None, str | None]] = {
     "comfort_overheating": ("overheat_delay_s", "clear_delay_s"),
     "heating_outage": ("outage_delay_s", "clear_delay_s"),
     "notify_channel_failed": (None, None),
+    "uplink_quarantined": (None, None),  # the rule's own window (quarantine_clear_s) is its off-delay
+    "sequence_regression": (None, None),
 }
 
 
 def is_supervisor_alarm(code: str) -> bool:
     """Whether `code` is one of the supervisor's own alarms: acknowledged on the supervisor alone,
     never sent to a station (which does not know the code and would refuse the acknowledgement)."""
-    return code in CODES or code in QUARANTINE_ALARMS
+    return code in CODES
 
 
 class Condition(NamedTuple):
@@ -114,6 +119,7 @@ class FleetAlarms:
         self.started_ts: float | None = None
         self._collector_seen: dict[str, float] = {}
         self._wake = asyncio.Event()
+        self._quarantined: list[tuple[str, str, int, float]] = []  # storage.quarantine_cases of this evaluation
         self.evaluations = 0
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -156,6 +162,10 @@ class FleetAlarms:
             if self._wake.set in self.channels.listeners:
                 self.channels.listeners.remove(self._wake.set)
 
+    def wake(self) -> None:
+        """Evaluate now instead of at the next interval (something the rules read changed)."""
+        self._wake.set()
+
     # --- settings -----------------------------------------------------------------------------
     async def change_settings(self, changes: dict[str, Any], user: str) -> dict[str, Any]:
         """Store an admin's changes ({key: value, or None to go back to the file's value}) and
@@ -189,6 +199,7 @@ class FleetAlarms:
         """One pass over every rule and station; returns the (station, code, active) recorded."""
         await self.start()
         now = self.clock()
+        self._quarantined = await self.storage.quarantine_cases(now - self.settings["quarantine_clear_s"])
         conditions = self.conditions(now)
         for key, track in self.tracks.items():  # a rule that no longer applies (station gone, season over)
             if track.active and key not in conditions:
@@ -261,6 +272,7 @@ class FleetAlarms:
                 out[(sid, "comfort_below_floor")] = self._below_floor(sid, station, group_min)
                 out[(sid, "comfort_overheating")] = self._overheating(sid, state, group_min, now)
             out[(sid, "heating_outage")] = self._outage(state, now)
+        self._quarantine_rules(out)
         failing = self.channels.failing
         # nothing reported since the start: unknown (an alarm from before a restart stands until
         # a channel reports again; the notifier reports the channels it still knows failing)
@@ -269,6 +281,23 @@ class FleetAlarms:
             "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers",
             {"channels": sorted(failing)})
         return out
+
+    def _quarantine_rules(self, out: dict[tuple[str, str], Condition]) -> None:
+        """uplink_quarantined / sequence_regression of every configured station (and of any other
+        station id uplinks were quarantined under) from the rows of the last quarantine_clear_s."""
+        window = _minutes(self.settings["quarantine_clear_s"])
+        cases: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
+        for sid, reason, count, last_ts in self._quarantined:
+            cases.setdefault((sid, alarm_code(reason)), []).append((count, last_ts, reason))
+        for sid in sorted(set(self.stations) | {sid for sid, _code in cases}):
+            for code in ("uplink_quarantined", "sequence_regression"):
+                mine = sorted(cases.get((sid, code), []), key=lambda c: -c[1])
+                total = sum(c[0] for c in mine)
+                out[(sid, code)] = Condition(
+                    total > 0, float(total), None,
+                    "%d uplink(s) quarantined in the last %s: %s" % (
+                        total, window, ", ".join("%s %d" % (reason, n) for n, _ts, reason in mine))
+                    if mine else "nothing quarantined in the last %s" % window)
 
     def _fresh_values(self, state: dict[str, Any], now: float) -> dict[str, Any] | None:
         received = state.get("values_received_ts")

@@ -76,6 +76,7 @@ class SupervisorService:
         self.forecast = ForecastFeed(storage, config["forecast"], self.stations_cfg, wall_clock)
         # the supervisor's own alarm rules (run by `heatkeeper supervisor`: main.serve)
         self.fleet_alarms = FleetAlarms(storage, config, self.ingest.state, self.collectors, wall_clock)
+        self.ingest.quarantine.on_written.append(self.fleet_alarms.wake)  # its alarms at once, not next interval
         self.ingest.on_ack = self.commands.on_ack
         self.ingest.on_reading = self.collectors.accept
         self.ingest.hold_reading_ack = self.collectors.hold_ack

@@ -19,7 +19,7 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.ingest import MAX_STATION_FIELDS
-from heatkeeper.supervisor.quarantine import ALARM_CLEAR_S, QUARANTINE_PER_STATION_PER_MIN
+from heatkeeper.supervisor.quarantine import ALARM_CODES, QUARANTINE_PER_STATION_PER_MIN
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
 
@@ -52,6 +52,18 @@ async def service(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterato
         yield svc
     finally:
         await storage.close()
+
+
+async def alarms(service: SupervisorService, station_id: str | None = None) -> list[dict[str, Any]]:
+    """The active alarms once the supervisor's alarm engine (which raises the quarantine's
+    alarms, as `serve` runs it) has evaluated what was flushed."""
+    await service.ingest.flush()
+    await service.fleet_alarms.evaluate()
+    return await service.alarm_desk.alarms(station_id)
+
+
+def quarantine_alarms(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(a["code"], a["acked_by"]) for a in rows if a["code"] in ALARM_CODES]
 
 
 def up(sid: str, seq: Any, kind: str, ts: Any, body: dict[str, Any]) -> tuple[str, bytes]:
@@ -102,7 +114,7 @@ async def test_hostile_uplink_stops_nothing_of_another_station(service: Supervis
     rows = await storage.aggregates("st-b", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
     assert sum(r[2] for r in rows) == 2 and sum(r[3] for r in rows) == pytest.approx(121.0)
     assert (await service.fleet.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
-    active = {(a["station_id"], a["code"]) for a in await service.alarm_desk.alarms()}
+    active = {(a["station_id"], a["code"]) for a in await alarms(service)}
     assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
     # st-a's hostile message: not stored as data, kept in the quarantine with its reason
     assert await storage.count_uplinks("st-a") == 1
@@ -136,7 +148,7 @@ async def test_a_row_the_database_refuses_is_quarantined_alone(service: Supervis
     assert (await service.fleet.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
     kept = (await service.alarm_desk.quarantine("st-a"))["rows"]
     assert [r["reason"] for r in kept] == ["storage_refused"] and kept[0]["seq"] is None
-    assert ("st-a", "uplink_quarantined") in {(a["station_id"], a["code"]) for a in await service.alarm_desk.alarms()}
+    assert ("st-a", "uplink_quarantined") in {(a["station_id"], a["code"]) for a in await alarms(service)}
     await ing.flush(force_aggregates=True)
     assert await storage.count_uplinks("st-b") == 2
 
@@ -155,7 +167,7 @@ async def test_a_message_that_cannot_be_derived_does_not_stop_the_batch(service:
     await ing.flush(force_aggregates=True)
     assert await storage.count_uplinks() == 4
     assert (await service.fleet.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
-    active = {(a["station_id"], a["code"]) for a in await service.alarm_desk.alarms()}
+    active = {(a["station_id"], a["code"]) for a in await alarms(service)}
     assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
     assert [r["reason"] for r in (await service.alarm_desk.quarantine("st-a"))["rows"]] == ["derive_failed"]
     rows = await storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
@@ -177,7 +189,7 @@ async def test_an_alarm_postgres_refuses_is_quarantined(tmp_path: Any, request: 
         assert ing.handle(*up("st-b", 1, codec.UP_ALARM, T0 + 4, {"code": "leak", "state": "active"})) == "queued"
         await ing.flush()
         await ing.flush()
-        active = {(a["station_id"], a["code"]) for a in await svc.alarm_desk.alarms()}
+        active = {(a["station_id"], a["code"]) for a in await alarms(svc)}
         assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
         kept = (await svc.alarm_desk.quarantine("st-a"))["rows"]
         assert [r["reason"] for r in kept] == ["alarm_refused"] and "x\\u0000y" in kept[0]["payload"]
@@ -208,8 +220,11 @@ async def test_sequence_regression_is_quarantined_with_an_alarm(service: Supervi
     assert sorted(r["reason"] for r in kept) == ["sequence_regression", "sequence_regression"]
     assert sorted(r["seq"] for r in kept) == [1, 4]
     assert any("secondary_overtemp" in r["payload"] for r in kept)
-    active = {(a["station_id"], a["code"]): a for a in await service.alarm_desk.alarms()}
-    assert active[("st-a", "sequence_regression")]["severity"] == "alarm"
+    active = {(a["station_id"], a["code"]): a for a in await alarms(service)}
+    # the priority the alarm settings give it (fleet_alarm_settings), like every supervisor alarm
+    assert active[("st-a", "sequence_regression")]["severity"] == "major"
+    assert "2 uplink(s) quarantined in the last 15 min: sequence_regression 2" in active[
+        ("st-a", "sequence_regression")]["text"]
     assert await storage.count_uplinks("st-a") == 4
 
 
@@ -283,26 +298,35 @@ async def test_a_flood_of_garbage_is_kept_up_to_a_rate_then_counted(service: Sup
 
 
 async def test_the_quarantine_alarm_clears_when_quiet_and_alarms_afresh(service: SupervisorService) -> None:
-    """An acknowledged `uplink_quarantined` alarm must not swallow the next case: it clears after
-    ALARM_CLEAR_S without a new one (also after a restart), and the next case raises it unacked."""
+    """An acknowledged `uplink_quarantined` alarm must not swallow the next case: the alarm model
+    clears it quarantine_clear_s after the last case (also after a restart: it goes by the rows
+    in the database), and the next case raises it unacknowledged."""
     ing, storage = service.ingest, service.storage
     clock = service.clock
     assert isinstance(clock, Clock)
+    clear_s = service.fleet_alarms.settings["quarantine_clear_s"]
     ing.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage")
-    await ing.flush()
+    assert quarantine_alarms(await alarms(service, "st-a")) == [("uplink_quarantined", None)]
     assert await storage.mark_alarm_acked("st-a", "uplink_quarantined", "oli", clock.t)
-    clock.t += ALARM_CLEAR_S - 10
-    await ing.flush()
-    assert [a["code"] for a in await service.alarm_desk.alarms("st-a")] == ["uplink_quarantined"]
-    # a restart in between: the new process clears it too
+    clock.t += clear_s - 10
+    assert quarantine_alarms(await alarms(service, "st-a")) == [("uplink_quarantined", "oli")]
+    # a restart in between: the new process clears it when the window has passed
     svc = SupervisorService(storage, service.config, wall_clock=clock)
     await svc.start(open_storage=False)
-    clock.t += ALARM_CLEAR_S + 1
-    await svc.ingest.flush()
-    assert await svc.alarm_desk.alarms("st-a") == []
-    cleared = await storage.alarm_rows("st-a", False)
+    assert quarantine_alarms(await alarms(svc, "st-a")) == [("uplink_quarantined", "oli")]
+    clock.t += 11
+    assert quarantine_alarms(await alarms(svc, "st-a")) == []
+    cleared = [a for a in await storage.alarm_rows("st-a", False) if a["code"] in ALARM_CODES]
     assert [(a["code"], a["active"]) for a in cleared] == [("uplink_quarantined", False)]
     svc.ingest.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage again")
-    await svc.ingest.flush()
-    again = await svc.alarm_desk.alarms("st-a")
-    assert [(a["code"], a["acked_by"]) for a in again] == [("uplink_quarantined", None)]
+    assert quarantine_alarms(await alarms(svc, "st-a")) == [("uplink_quarantined", None)]
+
+
+async def test_uplinks_another_ingest_process_quarantined_raise_the_alarm_here(service: SupervisorService) -> None:
+    """With shared subscriptions an ingest-only process (no alarm engine) stores part of the
+    uplinks: what it quarantines raises the alarm on the supervisor that runs the engine."""
+    other = SupervisorService(service.storage, service.config, wall_clock=service.clock)
+    await other.start(open_storage=False)
+    other.ingest.handle(codec.up_topic("st-c", codec.UP_TELEMETRY), b"{not json")
+    await other.ingest.flush()
+    assert ("st-c", "uplink_quarantined") in {(a["station_id"], a["code"]) for a in await alarms(service)}
