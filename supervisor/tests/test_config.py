@@ -77,8 +77,8 @@ def test_arrays_of_tables_with_ids_report_the_same_problems_the_same_way(tmp_pat
     """[[station]], [[notify.person]] and [[notify.channel]] share one check (config_tables.py):
     not an array, an entry not a table, a bad id, an id given twice, each named with its place."""
     id_key = "name" if section == "notify.channel" else "id"
-    good = {"notify.channel": {"name": "log", "kind": "outbox"},
-            "notify.person": {"id": "wang", "channels": ["log"]}, "station": {"id": "st-1"}}
+    good: dict[str, dict[str, Any]] = {"notify.channel": {"name": "log", "kind": "outbox"},
+                                       "notify.person": {"id": "wang", "channels": ["log"]}, "station": {"id": "st-1"}}
 
     def problems(entries: Any) -> list[str]:
         raw: dict[str, Any] = {"supervisor": {"data_dir": str(tmp_path)}, "station": [good["station"]],
