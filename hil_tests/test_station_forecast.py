@@ -46,7 +46,7 @@ class SupervisorThread:
 
     def start(self) -> SupervisorThread:
         self.thread.start()
-        wait_for(lambda: bool(self.ready) and self.ready[0].broker_connected(), 30, "the supervisor connected")
+        wait_for(lambda: bool(self.ready) and self.ready[0].link.connected(), 30, "the supervisor connected")
         return self
 
     def stop(self) -> None:

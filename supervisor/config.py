@@ -66,6 +66,7 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 from . import authority_reports_config, fleet_alarm_settings
 from . import forecast as forecast_settings
 from . import tickets as tickets_settings
+from .config_tables import unique_tables
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
 
@@ -384,21 +385,7 @@ def _station_rollout(item: dict[str, Any], i: int, problems: list[str]) -> dict[
 
 def _stations(items: Any, problems: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    if not isinstance(items, list):
-        problems.append("[[station]]: must be an array of tables")
-        return out
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            problems.append("station[%d]: must be a table" % i)
-            continue
-        sid = item.get("id")
-        if not isinstance(sid, str) or not codec.valid_id(sid):
-            problems.append("station[%d].id=%r: must be 1-64 of A-Z a-z 0-9 _ -" % (i, sid))
-            continue
-        if sid in seen:
-            problems.append("station id=%r: defined twice" % sid)
-        seen.add(sid)
+    for i, sid, item in unique_tables(items, "station", "id", codec.valid_id, "1-64 of A-Z a-z 0-9 _ -", problems):
         for key in item:
             if key not in STATION_KEYS:
                 problems.append("station[%d].%s: unknown key; known: %s" % (i, key, ", ".join(STATION_KEYS)))

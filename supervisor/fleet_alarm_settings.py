@@ -30,6 +30,7 @@ NUMBERS: dict[str, tuple[float, str, float, float]] = {
     "outage_delay_s": (3600.0, "s", 0.0, 7 * 86400.0),  # ... this long in the heating season
     "hysteresis_k": (0.5, "K", 0.0, 5.0),  # a temperature alarm clears this far back inside its limit
     "clear_delay_s": (300.0, "s", 0.0, 86400.0),  # a condition gone this long clears its alarm
+    "quarantine_clear_s": (900.0, "s", 60.0, 86400.0),  # no uplink quarantined this long: its alarm clears
 }
 
 # alarm code -> default priority (the order is the settings page's)
@@ -45,6 +46,8 @@ CODES: dict[str, str] = {
     "heating_outage": "critical",
     "notify_channel_failed": "major",
     "inspection_missed": "minor",
+    "uplink_quarantined": "warning",
+    "sequence_regression": "major",
 }
 
 DEFAULTS: dict[str, Any] = {"enabled": True, **{k: v[0] for k, v in NUMBERS.items()},

@@ -19,6 +19,9 @@ Rules (codes and default priorities in fleet_alarm_settings.CODES; thresholds th
                              site-wide pseudo station SITE_ID; nothing reported since the start: held
     inspection_missed        a station with an inspection checklist has had no round within its interval
                              (inspections.overdue: the newest round, else when the checklist was set)
+    uplink_quarantined       uplinks of the station kept in the quarantine (quarantine.py) within the
+                             last quarantine_clear_s (any ingest process, also before a restart)
+    sequence_regression      ... of them, ones whose seq was already stored with other content
 
 Each (station, code) runs the station alarms' state machine (core.alarms), without latching:
     none -> active    condition held for the on-delay              recorded "active" with value, limit
@@ -37,15 +40,16 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from . import channel_failures, inspections
 from . import fleet_alarm_settings as fas
-from . import inspections
 from .channel_failures import CHANNELS, ChannelFailures, clear_channel_failure, raise_channel_failure
+from .quarantine import alarm_code
 from .reports import OUTAGE_SUPPLY_C
 from .storage.base import Storage
 
 CODES = fas.CODES  # the codes raised here (acknowledged on the supervisor, never sent to a station)
 __all__ = ["CHANNELS", "CODES", "SITE_ID", "ChannelFailures", "Condition", "FleetAlarms", "clear_channel_failure",
-           "raise_channel_failure"]
+           "is_supervisor_alarm", "raise_channel_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,15 @@ DELAYS: dict[str, tuple[str | None, str | None]] = {
     "heating_outage": ("outage_delay_s", "clear_delay_s"),
     "notify_channel_failed": (None, None),
     "inspection_missed": (None, None),
+    "uplink_quarantined": (None, None),  # the rule's own window (quarantine_clear_s) is its off-delay
+    "sequence_regression": (None, None),
 }
+
+
+def is_supervisor_alarm(code: str) -> bool:
+    """Whether `code` is one of the supervisor's own alarms: acknowledged on the supervisor alone,
+    never sent to a station (which does not know the code and would refuse the acknowledgement)."""
+    return code in CODES
 
 
 class Condition(NamedTuple):
@@ -73,6 +85,7 @@ class Condition(NamedTuple):
     value: float | None = None
     limit: float | None = None
     text: str = ""
+    evidence: Any = None  # recorded as the alarm's value instead of `value` when more than a number
 
 
 class _Track:
@@ -105,7 +118,7 @@ class FleetAlarms:
         self.states = states  # the ingest's live state per station
         self.collectors = collectors  # the CollectorHub: collector map and latest readings
         self.clock = wall_clock
-        self.channels = channels if channels is not None else CHANNELS
+        self.channels = channels if channels is not None else channel_failures.CHANNELS
         self.file_settings: dict[str, Any] = {**fas.DEFAULTS, **config.get("fleet_alarms", {})}
         self.overrides: dict[str, Any] = {}
         self.settings: dict[str, Any] = dict(self.file_settings)
@@ -115,6 +128,7 @@ class FleetAlarms:
         self._collector_seen: dict[str, float] = {}
         self.registered: dict[str, int] = {}  # households per station in the register (coverage)
         self._wake = asyncio.Event()
+        self._quarantined: list[tuple[str, str, int, float]] = []  # storage.quarantine_cases of this evaluation
         self.evaluations = 0
         self.inspections: dict[str, dict[str, Any]] = {}  # inspections.overdue, read at each evaluation
 
@@ -158,6 +172,10 @@ class FleetAlarms:
             if self._wake.set in self.channels.listeners:
                 self.channels.listeners.remove(self._wake.set)
 
+    def wake(self) -> None:
+        """Evaluate now instead of at the next interval (something the rules read changed)."""
+        self._wake.set()
+
     # --- settings -----------------------------------------------------------------------------
     async def change_settings(self, changes: dict[str, Any], user: str) -> dict[str, Any]:
         """Store an admin's changes ({key: value, or None to go back to the file's value}) and
@@ -194,6 +212,7 @@ class FleetAlarms:
         self.registered = await self.storage.household_counts()
         self.inspections = inspections.overdue(await self.storage.checklists(), await self.storage.last_rounds(), now,
                                                set(self.stations))
+        self._quarantined = await self.storage.quarantine_cases(now - self.settings["quarantine_clear_s"])
         conditions = self.conditions(now)
         for key, track in self.tracks.items():  # a rule that no longer applies (station gone, season over)
             if track.active and key not in conditions:
@@ -205,8 +224,8 @@ class FleetAlarms:
             if change is None:
                 continue
             priority = self.settings[code + "_priority"]
-            await self.storage.record_alarm(sid, code, priority, change, now, cond.text[:400], cond.value,
-                                            limit=cond.limit)
+            await self.storage.record_alarm(sid, code, priority, change, now, cond.text[:400],
+                                            cond.value if cond.evidence is None else cond.evidence, limit=cond.limit)
             track.active = change
             track.on_since = track.off_since = None
             done.append((sid, code, change))
@@ -268,12 +287,14 @@ class FleetAlarms:
             out[(sid, "heating_outage")] = self._outage(state, now)
             if sid in self.inspections:
                 out[(sid, "inspection_missed")] = self._inspection(self.inspections[sid])
+        self._quarantine_rules(out)
         failing = self.channels.failing
         # nothing reported since the start: unknown (an alarm from before a restart stands until
-        # the channel reports again, and one the notifier recorded itself is left to it)
+        # a channel reports again; the notifier reports the channels it still knows failing)
         out[(SITE_ID, "notify_channel_failed")] = Condition(
             bool(failing) if self.channels.reported else None, float(len(failing)), None,
-            "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers")
+            "; ".join("%s: %s" % (ch, text) for ch, text in sorted(failing.items())) or "every channel delivers",
+            {"channels": sorted(failing)})
         return out
 
     def _inspection(self, status: dict[str, Any]) -> Condition:
@@ -282,6 +303,22 @@ class FleetAlarms:
                          "no inspection round for %s (every %s)" % (
                              _hours(status["overdue_s"] + interval_s), _hours(interval_s)) if status["missed"]
                          else "")
+    def _quarantine_rules(self, out: dict[tuple[str, str], Condition]) -> None:
+        """uplink_quarantined / sequence_regression of every configured station (and of any other
+        station id uplinks were quarantined under) from the rows of the last quarantine_clear_s."""
+        window = _minutes(self.settings["quarantine_clear_s"])
+        cases: dict[tuple[str, str], list[tuple[int, float, str]]] = {}
+        for sid, reason, count, last_ts in self._quarantined:
+            cases.setdefault((sid, alarm_code(reason)), []).append((count, last_ts, reason))
+        for sid in sorted(set(self.stations) | {sid for sid, _code in cases}):
+            for code in ("uplink_quarantined", "sequence_regression"):
+                mine = sorted(cases.get((sid, code), []), key=lambda c: -c[1])
+                total = sum(c[0] for c in mine)
+                out[(sid, code)] = Condition(
+                    total > 0, float(total), None,
+                    "%d uplink(s) quarantined in the last %s: %s" % (
+                        total, window, ", ".join("%s %d" % (reason, n) for n, _ts, reason in mine))
+                    if mine else "nothing quarantined in the last %s" % window)
 
     def _fresh_values(self, state: dict[str, Any], now: float) -> dict[str, Any] | None:
         received = state.get("values_received_ts")

@@ -44,7 +44,7 @@ class GroupCommands:
         self.service = service
         self.storage = service.storage
         self.tracker = service.commands
-        self.audit = service.audit_record
+        self.audit = service.audit_log.record
         self.tickets = service.tickets
         self.clock = wall_clock
         self.tickets.executors[GROUP_COMMAND] = self._approved

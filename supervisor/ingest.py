@@ -43,7 +43,7 @@ from . import aggregates, live_state
 from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
 from .live_state import EQUIPMENT_KEY
-from .quarantine import ALARM_QUARANTINED, ALARM_SEQ_REGRESSION, Quarantine
+from .quarantine import ALARM_SEQ_REGRESSION, Quarantine
 from .storage.base import AggRow, Storage, UplinkRow, bucket_of, refuses_row
 
 fast_loads: Callable[[bytes], Any] | None
@@ -153,7 +153,6 @@ class Ingest:
                 self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
                 self.state[row["station_id"]] = merged
         self.equipment.load(await self.storage.equipment(None))
-        self.quarantine.restore(await self.storage.alarm_rows(None, True), self.station_ids)
         async with self._flush_lock:
             stale = await self.storage.open_epochs(self.owner)
             for epoch in stale:
@@ -262,9 +261,9 @@ class Ingest:
             known.update(new)
 
     def _keep(self, station_id: str, reason: str, text: str, topic: str, payload: bytes | str, seq: Any,
-              ack: Acker | None = None, alarm: str = ALARM_QUARANTINED) -> None:
-        """One dead letter for the quarantine (written by the next flush) and the station's alarm."""
-        self._kept_now = self.quarantine.keep(station_id, reason, text, topic, payload, seq, ack, alarm)
+              ack: Acker | None = None) -> None:
+        """One dead letter for the quarantine (written by the next flush; the station's alarm follows)."""
+        self._kept_now = self.quarantine.keep(station_id, reason, text, topic, payload, seq, ack)
 
     def _status(self, station_id: str, payload: bytes) -> None:
         online = live_state.parse_status(payload)
@@ -414,8 +413,7 @@ class Ingest:
         self._keep(msg["station"], ALARM_SEQ_REGRESSION,
                    "seq %d already %s with other content (ts %r, %s; this one ts %r, %s): the station's sequence "
                    "went back (outbox recreated?)" % (msg["seq"], where, ts, kind, msg["ts"], msg["kind"]),
-                   codec.up_topic(msg["station"], msg["kind"]), entry[2], msg["seq"], entry[3],
-                   alarm=ALARM_SEQ_REGRESSION)
+                   codec.up_topic(msg["station"], msg["kind"]), entry[2], msg["seq"], entry[3])
 
     def _keep_refused(self, entry: Entry, exc: BaseException) -> None:
         msg = entry[0]

@@ -32,12 +32,13 @@ from typing import Any
 from heatkeeper.core import codec
 
 from . import config as sup_config
+from .accounts import INITIAL_ADMIN, initial_password_path
 from .broker import COMMAND_SUFFIX, ingest_user
 from .command_keys import CommandKeys, keys_dir
 from .embedded import BrokerStartError, start_embedded_broker
 from .mqtt_link import run_mqtt
 from .mqtt_reader import ReaderSettings, run_reader
-from .service import INITIAL_ADMIN, SupervisorService, initial_password_path
+from .service import SupervisorService
 from .storage import open_storage
 from .work_orders import WorkOrderOpener
 
@@ -97,7 +98,7 @@ async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str)
     service = SupervisorService(_storage(cfg), cfg)
     await service.start(ingest=False)  # the running supervisor owns the ingest state
     try:
-        await service.create_user(name, password, role, by="cli")
+        await service.accounts.create_user(name, password, role, by="cli")
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -138,12 +139,12 @@ async def _import_file(cfg: dict[str, Any], households_path: str | None, measure
                                                  max_bytes=len(data))
                     await storage.add_measurements([{**m, "recorded_by": "cli", "recorded_ts": now} for m in rows])
             except hh.ImportProblems as exc:
-                await service.audit_record(user="cli", action="%s_import" % kind, station_id=None,
+                await service.audit_log.record(user="cli", action="%s_import" % kind, station_id=None,
                                            detail=("%s: %d problem(s)" % (path, len(exc.problems)))[:2000],
                                            result="refused")
                 print(str(exc), file=sys.stderr)
                 return 2
-            await service.audit_record(user="cli", action="%s_import" % kind, station_id=None,
+            await service.audit_log.record(user="cli", action="%s_import" % kind, station_id=None,
                                        detail="%s: %d %s" % (path, len(rows), kind), result="ok")
             print("%s: %d %s imported" % (path, len(rows), kind))
     finally:
@@ -170,7 +171,7 @@ async def _import_outages(cfg: dict[str, Any], path: str) -> int:
         text = "recorded by hand (%s)" % os.path.basename(path)
         stored = await service.storage.add_recorded_outages(
             [(o.station_id, o.start.timestamp(), o.end.timestamp(), text) for o in outages])
-        await service.audit_record(user="cli", action="outages_import", station_id=None,
+        await service.audit_log.record(user="cli", action="outages_import", station_id=None,
                                    detail="%s: %d outages, %d new" % (path, len(outages), stored), result="ok")
         print("%s: %d outages, %d new recorded" % (path, len(outages), stored))
     finally:
@@ -320,7 +321,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
             await client.publish(topic, payload, qos=qos, retain=retain)
 
-        service.set_publisher(publish)
+        service.link.set_publisher(publish)
 
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
@@ -328,7 +329,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     tasks.append(asyncio.ensure_future(WorkOrderOpener(service.storage, service.clock).run()))  # alarms -> work orders
     tasks.append(asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password)))
     tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
-                                                command_filters(), on_connect, lambda: service.set_publisher(None))))
+                                                command_filters(), on_connect, lambda: service.link.set_publisher(None))))
     tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
     if cfg["authority_reports"]["enabled"]:  # the 09:00/17:00 and weekly reports to the authority
         from .authority_reports_scheduler import AuthorityReportScheduler
@@ -364,10 +365,10 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
 async def _first_admin(service: SupervisorService, data_dir: str) -> None:
     """A fresh install gets user "admin" with a random password written once to a 0600 file.
     The password must be changed at the first login; the file is deleted once it is."""
-    if await service.list_users():
+    if await service.accounts.list_users():
         return
     password = secrets.token_urlsafe(12)
-    await service.create_user(INITIAL_ADMIN, password, "admin", by="install", must_change=True)
+    await service.accounts.create_user(INITIAL_ADMIN, password, "admin", by="install", must_change=True)
     path = initial_password_path(service.config)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -378,12 +379,12 @@ async def _first_admin(service: SupervisorService, data_dir: str) -> None:
 
 async def _start_notifier(service: SupervisorService, cfg: dict[str, Any]) -> Any:
     """The alarm notifier (notify/) when [notify] enabled = true; acknowledgements from its links
-    take the dashboard's path (service.ack_alarm)."""
+    take the dashboard's path (service.alarm_desk.ack_alarm)."""
     if not cfg["notify"]["enabled"]:
         return None
     from .notify.notifier import Notifier
 
-    notifier = Notifier(service.storage, cfg, service.clock, ack=service.ack_alarm)
+    notifier = Notifier(service.storage, cfg, service.clock, ack=service.alarm_desk.ack_alarm)
     await notifier.start()
     log.info("notifications on: %d channel(s), %d person(s), %d rota(s)", len(cfg["notify"]["channels"]),
              len(cfg["notify"]["people"]), len(cfg["notify"]["rotas"]))
@@ -417,17 +418,17 @@ async def report_scheduler(service: SupervisorService, data_dir: str) -> None:
         await asyncio.sleep((nxt - local).total_seconds())
         date, hour = nxt.strftime("%Y-%m-%d"), nxt.hour
         try:
-            text = await service.export_csv("daily", date=date, hour=hour)
+            text = await service.reporting.export_csv("daily", date=date, hour=hour)
             folder = os.path.join(data_dir, "reports")
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, "daily-%s-%02d.csv" % (date, hour))
             with open(path + ".tmp", "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(path + ".tmp", path)
-            await service.audit_record(user="system", action="daily_report", detail=path, result="ok")
+            await service.audit_log.record(user="system", action="daily_report", detail=path, result="ok")
         except Exception as exc:  # noqa: BLE001 - task boundary: the next report still runs
             log.exception("daily report %s %02d:00 failed", date, hour)
-            await service.audit_record(user="system", action="daily_report", detail=str(exc)[:500], result="failed")
+            await service.audit_log.record(user="system", action="daily_report", detail=str(exc)[:500], result="failed")
 
 
 async def serve_ingest_only(cfg: dict[str, Any], instance: int,

@@ -125,9 +125,9 @@ def render(service: Any) -> str:
     out.family("heatkeeper_database_errors_total", "counter",
                "Ingest flushes the database failed (the batch is kept in memory and retried).",
                [("", {}, flush.errors)])
-    online = service.stations_online()
+    online = service.fleet.stations_online()
     out.family("heatkeeper_stations", "gauge", "Configured stations, by whether they are online now.",
                [("", {"state": "online"}, online), ("", {"state": "offline"}, len(service.stations_cfg) - online)])
     out.family("heatkeeper_broker_connected", "gauge", "1 while the supervisor is connected to the MQTT broker.",
-               [("", {}, 1 if service.broker_connected() else 0)])
+               [("", {}, 1 if service.link.connected() else 0)])
     return out.text()

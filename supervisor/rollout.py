@@ -43,7 +43,7 @@ class Rollouts:
         self.service = service
         self.push_ = service.settings_push
         self.storage = service.storage
-        self.audit = service.audit_record
+        self.audit = service.audit_log.record
         self.tickets = service.tickets
         self.clock = wall_clock
         self.default_watch_s = float(service.config.get("rollout", DEFAULTS)["watch_s"])

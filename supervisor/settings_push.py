@@ -110,7 +110,7 @@ class SettingsPush:
         self.service = service
         self.storage = service.storage
         self.tracker = service.commands
-        self.audit = service.audit_record
+        self.audit = service.audit_log.record
         self.clock = wall_clock
         self._lock = asyncio.Lock()
         self.tracker.on_final.append(self._command_final)
@@ -196,7 +196,7 @@ class SettingsPush:
 
     def _online(self, sid: str) -> bool:
         st = self.service.ingest.state.get(sid)
-        return bool(st) and self.service.broker_connected() and self.service._online(st, self.clock())
+        return bool(st) and self.service.link.connected() and self.service.fleet.online(st, self.clock())
 
     async def deliver(self, sid: str) -> bool:
         """Send a pending station its version if it is online; True when sent."""

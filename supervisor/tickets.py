@@ -72,12 +72,12 @@ class Tickets:
 
     def __init__(self, service: Any, wall_clock: Callable[[], float] = time.time) -> None:
         self.storage = service.storage
-        self.audit = service.audit_record
+        self.audit = service.audit_log.record
         self.require = set(service.config.get("tickets", DEFAULTS)["require"])
         self.clock = wall_clock
         self.executors: dict[str, Executor] = {kind: self._send_command for kind in OPERATIONS if kind in COMMAND_KINDS}
-        self._send = service.send_command
-        self._status = service.command_status
+        self._send = service.remote.send_command
+        self._status = service.remote.command_status
         self._lock = asyncio.Lock()
 
     async def _send_command(self, payload: dict[str, Any], ticket: dict[str, Any]) -> str:

@@ -31,6 +31,8 @@ import os
 import re
 from typing import Any
 
+from ..config_tables import unique_tables
+
 KINDS = ("wecom", "dingtalk", "feishu", "email", "sms", "webhook", "outbox")
 # The stations' severities (core.alarms) and the supervisor's own, lowest first.
 SEVERITIES = ("info", "minor", "warning", "major", "alarm", "critical")
@@ -62,6 +64,10 @@ CHANNEL_KEYS: dict[str, tuple[str, ...]] = {
 PERSON_KEYS = ("id", "name", "phone", "email", "wecom", "dingtalk", "feishu", "language", "channels")
 ROTA_KEYS = ("area", "stations", "start", "handover", "shifts", "leader", "manager")
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _valid_id(value: str) -> bool:
+    return bool(_ID.match(value))
 
 
 def validate(raw: Any, stations: list[str], base_dir: str, data_dir: str, problems: list[str],
@@ -167,24 +173,10 @@ def _channels(items: Any, base_dir: str, data_dir: str, env: Any, problems: list
     from .sms import PRESETS
 
     out: list[dict[str, Any]] = []
-    if not isinstance(items, list):
-        problems.append("[[notify.channel]]: must be an array of tables")
-        return out
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        where = "notify.channel[%d]" % i
-        if not isinstance(item, dict):
-            problems.append("%s: must be a table" % where)
-            continue
-        name, kind = item.get("name"), item.get("kind")
-        if not isinstance(name, str) or not _ID.match(name):
-            problems.append("%s.name=%r: must be 1-64 of A-Z a-z 0-9 _ . -" % (where, name))
-            continue
+    for _i, name, item in unique_tables(items, "notify.channel", "name", _valid_id, "1-64 of A-Z a-z 0-9 _ . -",
+                                        problems):
+        kind = item.get("kind")
         where = "notify.channel %r" % name
-        if name in seen:
-            problems.append("%s: defined twice" % where)
-            continue
-        seen.add(name)
         if kind not in KINDS:
             problems.append("%s.kind=%r: must be one of %s" % (where, kind, ", ".join(KINDS)))
             continue
@@ -327,21 +319,9 @@ def _email(item: dict[str, Any], where: str, base_dir: str, env: Any, problems: 
 
 def _people(items: Any, channels: set[str], problems: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    if not isinstance(items, list):
-        problems.append("[[notify.person]]: must be an array of tables")
-        return out
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            problems.append("notify.person[%d]: must be a table" % i)
-            continue
-        pid = item.get("id")
-        if not isinstance(pid, str) or not _ID.match(pid):
-            problems.append("notify.person[%d].id=%r: must be 1-64 of A-Z a-z 0-9 _ . -" % (i, pid))
-            continue
+    for _i, pid, item in unique_tables(items, "notify.person", "id", _valid_id, "1-64 of A-Z a-z 0-9 _ . -",
+                                       problems):
         where = "notify.person %r" % pid
-        if pid in out:
-            problems.append("%s: defined twice" % where)
-            continue
         for key in sorted(set(item) - set(PERSON_KEYS)):
             problems.append("%s.%s: unknown key; known: %s" % (where, key, ", ".join(PERSON_KEYS)))
         person = {"id": pid, "name": str(item.get("name", pid)), "language": item.get("language", "")}

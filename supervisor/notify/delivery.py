@@ -1,7 +1,8 @@
 """Delivery of queued messages: a rate limit per channel, retries with back-off, every attempt
-stored and audited. A channel whose message failed every retry is failing: the supervisor
-alarm `notify_channel_failed` (station "supervisor") is raised, and cleared when the channel
-delivers again; the notifier sends that alarm over the other channels."""
+stored and audited. A channel whose message failed every retry is failing: it is reported to
+the supervisor's alarm model (channel_failures.py), whose engine (fleet_alarms.py) raises
+`notify_channel_failed` (station "supervisor") with its configured priority, and clears it when
+every channel delivers again; the notifier sends that alarm over the other channels."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..channel_failures import ChannelFailures
 from .channels import Channel, DeliveryError, Outgoing
 
 log = logging.getLogger(__name__)
 
 SUPERVISOR_STATION = "supervisor"
 ALARM_CHANNEL_FAILED = "notify_channel_failed"
-NOTIFY_ALARMS = {ALARM_CHANNEL_FAILED: "alarm"}  # the notifier's own alarms (code -> severity)
+NOTIFY_ALARMS = (ALARM_CHANNEL_FAILED,)  # the notifier's own alarms (raised by the supervisor's alarm engine)
 SEVERITY_RANK = {"info": 0, "minor": 1, "warning": 2, "major": 3, "alarm": 3, "critical": 4}
 
 MAX_BACKOFF_S = 3600.0
@@ -55,7 +57,7 @@ class Courier:
 
     def __init__(self, storage: Any, channels: dict[str, Channel], people: dict[str, dict[str, Any]],
                  n: dict[str, Any], clock: Callable[[], float], audit: Audit,
-                 on_sent: Callable[[dict[str, Any], float], Awaitable[None]]) -> None:
+                 on_sent: Callable[[dict[str, Any], float], Awaitable[None]], failures: ChannelFailures) -> None:
         self.storage = storage
         self.channels = channels
         self.people = people
@@ -65,8 +67,13 @@ class Courier:
         self.on_sent = on_sent
         self.rate = RateLimit(int(n["rate_per_min"]))
         self.pending: dict[str, dict[str, Any]] = {}
-        self.failing: dict[str, str] = {}
+        self.failures = failures  # the channels failing now, as the alarm model knows them
         self.counts = {"sent": 0, "failed": 0}
+
+    @property
+    def failing(self) -> dict[str, str]:
+        """Channel -> what went wrong, for every channel failing now."""
+        return self.failures.failing
 
     async def deliver_due(self) -> None:
         """Attempt every due message (most severe first) the rate limit allows."""
@@ -111,31 +118,15 @@ class Courier:
             await self.on_sent(msg, now)
             await self._audit(now, "notify_sent", msg["station_id"], what + ": " + detail, "sent")
             if msg["channel"] in self.failing:
-                await self._channel_recovered(msg["channel"], now)
+                self.failures.clear_failure(msg["channel"])
         elif msg["attempts"] > int(self.n["retries"]):
             msg.update(state="failed", next_attempt_ts=None, last_error=detail)
             self.counts["failed"] += 1
             del self.pending[msg["message_id"]]
             await self._audit(now, "notify_failed", msg["station_id"], what + ": " + detail, "failed")
-            await self._channel_failed(msg["channel"], detail, now)
+            self.failures.raise_failure(msg["channel"], detail)
         else:
             msg.update(next_attempt_ts=now + backoff_s(msg["attempts"], float(self.n["retry_base_s"])),
                        last_error=detail)
             await self._audit(now, "notify_attempt", msg["station_id"], what + ": " + detail, "retry")
         await self.storage.save_message(msg)
-
-    async def _channel_failed(self, channel: str, detail: str, now: float) -> None:
-        first = channel not in self.failing
-        self.failing[channel] = detail
-        if first:
-            await self.storage.record_alarm(
-                SUPERVISOR_STATION, ALARM_CHANNEL_FAILED, NOTIFY_ALARMS[ALARM_CHANNEL_FAILED], True, now,
-                "notification channel(s) failing: %s; last: %s" % (", ".join(sorted(self.failing)), detail[:200]),
-                {"channels": sorted(self.failing)})
-
-    async def _channel_recovered(self, channel: str, now: float) -> None:
-        del self.failing[channel]
-        if not self.failing:
-            await self.storage.record_alarm(SUPERVISOR_STATION, ALARM_CHANNEL_FAILED,
-                                            NOTIFY_ALARMS[ALARM_CHANNEL_FAILED], False, now,
-                                            "channel %s delivers again" % channel, None)

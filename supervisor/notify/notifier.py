@@ -15,9 +15,10 @@ Each `tick()` (every notify.poll_s; tests call it on a fake clock):
 5. sends the daily digest at notify.digest_hour (local);
 6. delivers due messages: rate limit per channel, duplicate suppression (same person,
    channel, alarm and kind within notify.dedup_s), retries with back-off; every attempt is
-   stored and audited. A message that fails every retry marks its channel failing, which raises
-   the supervisor alarm `notify_channel_failed` (station "supervisor"), sent over the other
-   channels; the alarm clears when the channel delivers again.
+   stored and audited. A message that fails every retry marks its channel failing in the
+   supervisor's alarm model (channel_failures.py): its engine (fleet_alarms.py) raises
+   `notify_channel_failed` (station "supervisor"), sent over the other channels; the alarm
+   clears when every channel delivers again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .. import channel_failures
+from ..channel_failures import ChannelFailures
 from . import links, messages, rota
 from .channels import Http, build_channel
 from .delivery import ALARM_CHANNEL_FAILED, NOTIFY_ALARMS, SEVERITY_RANK, SUPERVISOR_STATION, Courier
@@ -54,7 +57,9 @@ class Notifier:
     """The engine over `storage` (base.Storage) for the whole supervisor config `cfg`."""
 
     def __init__(self, storage: Any, cfg: dict[str, Any], clock: Callable[[], float] = time.time,
-                 ack: Acker | None = None) -> None:
+                 ack: Acker | None = None, failures: ChannelFailures | None = None) -> None:
+        """`failures`: where failing channels are reported (the process's channel_failures.CHANNELS,
+        which the supervisor's alarm engine watches, unless given)."""
         self.storage = storage
         self.n = cfg["notify"]
         self.offset_h = float(cfg["supervisor"]["utc_offset_h"])
@@ -71,7 +76,8 @@ class Notifier:
         self.floor = 0  # ids up to here were dispatched before this process started
         self.seen: set[int] = set()  # ids above max(floor, cursor - LOOKBACK_IDS) dispatched
         self.counts = {"suppressed": 0, "duplicates": 0, "flaps": 0}
-        self.courier = Courier(storage, self.channels, self.people, self.n, clock, self._audit, self._first_sent)
+        self.courier = Courier(storage, self.channels, self.people, self.n, clock, self._audit, self._first_sent,
+                               failures if failures is not None else channel_failures.CHANNELS)
         self._lock = asyncio.Lock()
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -91,7 +97,8 @@ class Notifier:
         if any(r["code"] == ALARM_CHANNEL_FAILED for r in failing):  # still raised from before a restart
             value = await self.storage.last_alarm_value(SUPERVISOR_STATION, ALARM_CHANNEL_FAILED)
             for name in (value or {}).get("channels", []) if isinstance(value, dict) else []:
-                self.failing[str(name)] = "failing before the restart"
+                if str(name) not in self.failing:  # the alarm engine keeps the alarm while these fail
+                    self.courier.failures.raise_failure(str(name), "failing before the restart")
 
     @property
     def pending(self) -> dict[str, dict[str, Any]]:

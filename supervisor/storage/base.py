@@ -297,6 +297,13 @@ class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage,
         rows = await self.fetch("SELECT reason, COUNT(*) FROM quarantine GROUP BY reason ORDER BY reason")
         return {str(r[0]): int(r[1]) for r in rows}
 
+    async def quarantine_cases(self, since_ts: float) -> list[tuple[str, str, int, float]]:
+        """(station_id, reason, rows, last received_ts) of the rows received since `since_ts`."""
+        rows = await self.fetch("SELECT station_id, reason, COUNT(*), MAX(received_ts) FROM quarantine "
+                                "WHERE received_ts >= ? GROUP BY station_id, reason ORDER BY station_id, reason",
+                                (since_ts,))
+        return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
     # --- alarms --------------------------------------------------------------------------
     async def record_alarm(self, station_id: str, code: str, severity: str, active: bool, ts: float,
                            text: str, value: Any, seq: int | None = None, limit: Any = None) -> bool:
@@ -467,6 +474,9 @@ class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage,
             await self.execute("UPDATE users SET role = ? WHERE username = ?", (role, username))
         if password_hash is not None:
             await self.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
+
+    async def delete_user(self, username: str) -> None:
+        await self.execute("DELETE FROM users WHERE username = ?", (username,))
 
     async def user(self, username: str) -> dict[str, Any] | None:
         row = await self.fetchone("SELECT username, role, password_hash, created_ts FROM users WHERE username = ?",

@@ -46,7 +46,8 @@ def test_known_vector_matches_the_station() -> None:
 
 
 async def test_every_command_is_signed_and_none_without_a_key(storage: Any, tmp_path: Any) -> None:
-    from heatkeeper.supervisor.service import ServiceError, SupervisorService
+    from heatkeeper.supervisor.service import SupervisorService
+    from heatkeeper.supervisor.service_errors import ServiceError
 
     cfg = make_config(str(tmp_path / "sup"))
     keys = CommandKeys(os.path.join(cfg["supervisor"]["data_dir"], "credentials"))
@@ -54,15 +55,15 @@ async def test_every_command_is_signed_and_none_without_a_key(storage: Any, tmp_
     svc = SupervisorService(storage, cfg)
     await svc.start(open_storage=False)
     wire = Wire()
-    svc.set_publisher(wire)
-    cid = await svc.send_command("st-a", "set_room_setpoint", {"room_setpoint_c": 20.5}, "olga", lease_s=600)
+    svc.link.set_publisher(wire)
+    cid = await svc.remote.send_command("st-a", "set_room_setpoint", {"room_setpoint_c": 20.5}, "olga", lease_s=600)
     topic, payload, _qos, _retain = wire.sent[-1]
     cmd = codec.decode_command(topic, payload)
     message = codec.command_signing_bytes("st-a", cid, cmd["kind"], cmd["args"], "olga", cmd["expires_ts"])
     assert cmd["sig"] == hmac.new(keys.key("st-a"), message, hashlib.sha256).hexdigest()
     with pytest.raises(ServiceError) as err:
-        await svc.send_command("st-b", "set_mode", {"mode": "auto"}, "olga")
+        await svc.remote.send_command("st-b", "set_mode", {"mode": "auto"}, "olga")
     assert err.value.reason == "no_command_key" and "st-b.cmdkey" in err.value.text
     assert len(wire.sent) == 1
-    audit = await svc.audit(10)
+    audit = await svc.audit_log.rows(10)
     assert ("command:set_mode", "refused:no_command_key") in [(a["action"], a["result"]) for a in audit]

@@ -71,3 +71,30 @@ def test_collector_platforms_listed() -> None:
                                "collector": [{"id": "a-1", "station": "st-1", "group": "g"}],
                                "collector_platform": [{"user": "rooms-a", "prefix": "a-"}]})
     assert cfg["collector_platforms"] == [{"user": "rooms-a", "prefix": "a-"}]
+
+
+@pytest.mark.parametrize("section", ["station", "notify.person", "notify.channel"])
+def test_arrays_of_tables_with_ids_report_the_same_problems_the_same_way(tmp_path: Any, section: str) -> None:
+    """[[station]], [[notify.person]] and [[notify.channel]] share one check (config_tables.py):
+    not an array, an entry not a table, a bad id, an id given twice, each named with its place."""
+    id_key = "name" if section == "notify.channel" else "id"
+    good: dict[str, dict[str, Any]] = {"notify.channel": {"name": "log", "kind": "outbox"},
+                                       "notify.person": {"id": "wang", "channels": ["log"]}, "station": {"id": "st-1"}}
+
+    def problems(entries: Any) -> list[str]:
+        raw: dict[str, Any] = {"supervisor": {"data_dir": str(tmp_path)}, "station": [good["station"]],
+                               "notify": {"channel": [good["notify.channel"]], "person": [good["notify.person"]]}}
+        if section == "station":
+            raw["station"] = entries
+        else:
+            raw["notify"][section.split(".")[1]] = entries
+        with pytest.raises(sup_config.ConfigError) as err:
+            sup_config.validate(raw)
+        return err.value.problems
+
+    assert "[[%s]]: must be an array of tables" % section in problems({"oops": 1})
+    entry = good[section]
+    found = "\n".join(problems([entry, "text", {**entry, id_key: "bad id!"}, dict(entry)]))
+    for expected in ("%s[1]: must be a table" % section, "%s[2].%s='bad id!': must be 1-64 of" % (section, id_key),
+                     "%s %s=%r: defined twice" % (section, id_key, entry[id_key])):
+        assert expected in found, expected + "\n--- not in ---\n" + found

@@ -92,7 +92,7 @@ async def test_the_households_page_and_the_api_show_the_coverage(tmp_path: Any) 
     svc = SupervisorService(open_storage("sqlite", path=str(tmp_path / "sup.db")), cfg)
     await svc.start()
     try:
-        await svc.create_user("vic", PASSWORDS["vic"][1], "viewer")
+        await svc.accounts.create_user("vic", PASSWORDS["vic"][1], "viewer")
         assert svc.collectors.accept("c1", 20.5, svc.clock(), "test") == "stored"
         async with TestClient(TestServer(create_app(svc, {}), host="127.0.0.1")) as client:
             await login(client, "vic")

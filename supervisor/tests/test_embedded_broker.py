@@ -44,7 +44,7 @@ async def _running(cfg: dict[str, Any]) -> tuple[asyncio.Future[int], Supervisor
     await wait_until(lambda: ready or task.done(), what="supervisor ready")
     if task.done():
         task.result()
-    await wait_until(lambda: ready[0]._publisher is not None, what="supervisor connected")
+    await wait_until(lambda: ready[0].link.connected(), what="supervisor connected")
     await asyncio.sleep(0.3)  # the ingest connection's subscriptions
     return task, ready[0]
 

@@ -107,7 +107,7 @@ async def test_rotation_exercise_starts_and_run_hours_as_the_core_did_them(stora
     svc = await _service(storage)
     try:
         await _deliver(svc, list(enumerate(msgs, start=1)))
-        recs = {r["device"]: r for r in await svc.equipment_records("st-a")}
+        recs = {r["device"]: r for r in await svc.fleet.equipment_records("st-a")}
         stored = {r["device"]: r for r in await storage.equipment("st-a")}
     finally:
         await svc.stop()
@@ -129,7 +129,7 @@ async def test_rotation_exercise_starts_and_run_hours_as_the_core_did_them(stora
     assert mu["starts"] == did["starts"]["makeup_pump"] == 1
     assert mu["run_hours"] * 3600.0 == pytest.approx(did["makeup_on_s"], abs=TELEMETRY_S)
     assert (mu["rotations"], mu["exercises"], mu["last_rotation_ts"], mu["last_exercise_ts"]) == (0, 0, None, None)
-    csv_text = await svc.export_csv("equipment", station_id="st-a")
+    csv_text = await svc.reporting.export_csv("equipment", station_id="st-a")
     assert "rotations" in csv_text.splitlines()[0] and "exercises" in csv_text.splitlines()[0]
 
 
@@ -145,7 +145,7 @@ async def test_late_out_of_order_and_repeated_messages_count_once(storage: Any, 
     svc = await _service(storage)
     try:
         await _deliver(svc, numbered)
-        want = {r["device"]: r for r in await svc.equipment_records("st-a")}
+        want = {r["device"]: r for r in await svc.fleet.equipment_records("st-a")}
     finally:
         await svc.stop()
     # the same uplinks, shuffled and repeated, into a fresh database of the same backend
@@ -153,7 +153,7 @@ async def test_late_out_of_order_and_repeated_messages_count_once(storage: Any, 
     svc = await _service(other)
     try:
         await _deliver(svc, sends, every=7)
-        got = {r["device"]: r for r in await svc.equipment_records("st-a")}
+        got = {r["device"]: r for r in await svc.fleet.equipment_records("st-a")}
     finally:
         await svc.stop()
         await other.close()
@@ -241,7 +241,7 @@ async def test_counting_resumes_exactly_after_a_supervisor_restart(storage: Any,
     svc = await _service(storage, reopen=True)  # a new process: records and the last samples from the database
     try:
         await _deliver(svc, numbered[half:])
-        got = {r["device"]: r for r in await svc.equipment_records("st-a")}
+        got = {r["device"]: r for r in await svc.fleet.equipment_records("st-a")}
     finally:
         await svc.stop()
     tracker_only = _tracker_of(msgs)

@@ -267,8 +267,10 @@ async def test_channel_failure_raised_acknowledged_and_cleared(storage: Any) -> 
     channels.raise_failure("wecom", "HTTP 500 from the robot after 5 tries")
     await at(svc, clock, WINTER + 1)
     row = (await active(svc, SITE_ID))[(SITE_ID, "notify_channel_failed")]
-    assert "wecom: HTTP 500" in row["text"] and row["value"] == 1.0
-    result = await svc.ack_alarm(SITE_ID, "notify_channel_failed", "op")  # no station, no broker needed
+    assert "wecom: HTTP 500" in row["text"]
+    # the failing channels are its evidence (a restarted notifier knows them from it)
+    assert await storage.last_alarm_value(SITE_ID, "notify_channel_failed") == {"channels": ["wecom"]}
+    result = await svc.alarm_desk.ack_alarm(SITE_ID, "notify_channel_failed", "op")  # no station, no broker needed
     assert result["recorded"]
     assert (await active(svc, SITE_ID))[(SITE_ID, "notify_channel_failed")]["acked_by"] == "op"
     channels.clear_failure("wecom")
@@ -292,9 +294,9 @@ def test_the_module_functions_reach_the_process_channels() -> None:
 async def test_a_station_alarm_of_the_supervisor_is_acknowledged_there(storage: Any) -> None:
     svc, clock = await started(storage, WINTER)
     await at(svc, clock, WINTER + 301)
-    result = await svc.ack_alarm("st-a", "station_offline", "op")  # no broker: nothing sent to the station
+    result = await svc.alarm_desk.ack_alarm("st-a", "station_offline", "op")  # no broker: nothing sent to the station
     assert result == {"command_id": None, "recorded": True, "state": "recorded"}
-    assert (await svc.audit(10))[0]["action"] == "ack_alarm"
+    assert (await svc.audit_log.rows(10))[0]["action"] == "ack_alarm"
 
 
 async def test_an_active_alarm_survives_a_restart_and_clears_afterwards(storage: Any) -> None:
@@ -351,7 +353,7 @@ def test_the_configuration_lists_every_problem() -> None:
 async def test_the_alarm_report_carries_the_evidence(storage: Any) -> None:
     svc, clock = await started(storage, WINTER)
     await at(svc, clock, WINTER + 301)
-    lines = (await svc.export_csv("alarms", station_id="st-a")).splitlines()
+    lines = (await svc.reporting.export_csv("alarms", station_id="st-a")).splitlines()
     assert lines[0].endswith(",text,value,limit")
     assert any(line.startswith("st-a,station_offline,major,True,") and line.endswith(",301.0,300.0") for line in lines)
 
@@ -364,7 +366,7 @@ async def test_the_fleet_row_names_the_worst_priority(storage: Any) -> None:
     await storage.record_alarm("st-a", "station_offline", "major", True, WINTER - 10, "", None)
     await storage.record_alarm("st-b", "pump1_fault", "minor", True, WINTER, "", None)
     await storage.record_alarm("st-b", "uplink_quarantined", "warning", True, WINTER - 10, "", None)
-    rows = {r["station_id"]: r for r in await svc.list_stations()}
+    rows = {r["station_id"]: r for r in await svc.fleet.list_stations()}
     assert rows["st-a"]["worst_severity"] == "major" and rows["st-b"]["worst_severity"] == "minor"
 
 
@@ -395,13 +397,12 @@ async def test_switching_the_rules_off_clears_their_alarms(storage: Any) -> None
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert not {code for _sid, code in await active(svc)} & set(fleet_alarms.CODES)
-    assert "switched off" in (await svc.alarm_history("st-a", 1))[0]["text"]
+    assert "switched off" in (await svc.alarm_desk.alarm_history("st-a", 1))[0]["text"]
 
 
 async def test_a_channel_alarm_from_before_a_restart_waits_for_the_channel(storage: Any) -> None:
     """After a restart nothing is known of the channels: the alarm stands (it is not cleared as if
-    every channel delivered) until the channel reports; one recorded by the notifier itself is
-    left alone."""
+    every channel delivered) until the channel reports."""
     svc, clock = await started(storage, WINTER)
     svc.fleet_alarms.channels.raise_failure("sms", "gateway HTTP 503")
     await at(svc, clock, WINTER + 1)

@@ -157,9 +157,9 @@ def test_every_accepted_uplink_is_stored_and_derived(rig: Rig, messages: list[tu
     assert stats["pending"] == 0 and stats["quarantine_pending"] == 0
     stored = rig.run(rig.storage.stored_uplinks(accepted))
     assert set(accepted) <= set(stored)
-    rig.run(rig.service.list_stations())
-    rig.run(rig.service.alarms(None, active_only=False))
-    rig.run(rig.service.quarantine(None, limit=5))
+    rig.run(rig.service.fleet.list_stations())
+    rig.run(rig.service.alarm_desk.alarms(None, active_only=False))
+    rig.run(rig.service.alarm_desk.quarantine(None, limit=5))
 
 
 # --- collector readings ---------------------------------------------------------------------------

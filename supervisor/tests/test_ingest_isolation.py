@@ -19,7 +19,7 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.ingest import MAX_STATION_FIELDS
-from heatkeeper.supervisor.quarantine import ALARM_CLEAR_S, QUARANTINE_PER_STATION_PER_MIN
+from heatkeeper.supervisor.quarantine import ALARM_CODES, QUARANTINE_PER_STATION_PER_MIN
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
 
@@ -52,6 +52,18 @@ async def service(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterato
         yield svc
     finally:
         await storage.close()
+
+
+async def alarms(service: SupervisorService, station_id: str | None = None) -> list[dict[str, Any]]:
+    """The active alarms once the supervisor's alarm engine (which raises the quarantine's
+    alarms, as `serve` runs it) has evaluated what was flushed."""
+    await service.ingest.flush()
+    await service.fleet_alarms.evaluate()
+    return await service.alarm_desk.alarms(station_id)
+
+
+def quarantine_alarms(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    return [(a["code"], a["acked_by"]) for a in rows if a["code"] in ALARM_CODES]
 
 
 def up(sid: str, seq: Any, kind: str, ts: Any, body: dict[str, Any]) -> tuple[str, bytes]:
@@ -101,19 +113,19 @@ async def test_hostile_uplink_stops_nothing_of_another_station(service: Supervis
     assert await storage.count_uplinks("st-b") == 3
     rows = await storage.aggregates("st-b", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
     assert sum(r[2] for r in rows) == 2 and sum(r[3] for r in rows) == pytest.approx(121.0)
-    assert (await service.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
-    active = {(a["station_id"], a["code"]) for a in await service.alarms()}
+    assert (await service.fleet.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
+    active = {(a["station_id"], a["code"]) for a in await alarms(service)}
     assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
     # st-a's hostile message: not stored as data, kept in the quarantine with its reason
     assert await storage.count_uplinks("st-a") == 1
     assert ing.stats()["rejected"].get(reason) == 1
-    kept = (await service.quarantine("st-a"))["rows"]
+    kept = (await service.alarm_desk.quarantine("st-a"))["rows"]
     assert [r["reason"] for r in kept] == [reason]
     assert kept[0]["topic"] == hostile[0] and kept[0]["payload"] and kept[0]["received_ts"] == NOW
     # st-a's next ordinary sample is taken: its live values and aggregates are not frozen
     assert ing.handle(*sample("st-a", 3, T0 + 5, 52.0, outdoor_temp_c=-19.0)) == "queued"
     await ing.flush(force_aggregates=True)
-    assert (await service.station_detail("st-a"))["values"]["secondary_supply_temp_c"] == 52.0
+    assert (await service.fleet.station_detail("st-a"))["values"]["secondary_supply_temp_c"] == 52.0
     rows = await storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
     assert sum(r[2] for r in rows) == 2
     assert await storage.fetchone("SELECT COUNT(*) FROM agg_5m WHERE station_id = ?", ("st-a",)) == (2,)  # two fields, one bucket
@@ -133,10 +145,10 @@ async def test_a_row_the_database_refuses_is_quarantined_alone(service: Supervis
     await ing.flush(force_aggregates=True)
     assert sorted(acked) == ["b1", "b2", "poison"] and ing.stats()["pending"] == 0
     assert await storage.count_uplinks("st-b") == 2 and await storage.count_uplinks("st-a") == 0
-    assert (await service.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
-    kept = (await service.quarantine("st-a"))["rows"]
+    assert (await service.fleet.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
+    kept = (await service.alarm_desk.quarantine("st-a"))["rows"]
     assert [r["reason"] for r in kept] == ["storage_refused"] and kept[0]["seq"] is None
-    assert ("st-a", "uplink_quarantined") in {(a["station_id"], a["code"]) for a in await service.alarms()}
+    assert ("st-a", "uplink_quarantined") in {(a["station_id"], a["code"]) for a in await alarms(service)}
     await ing.flush(force_aggregates=True)
     assert await storage.count_uplinks("st-b") == 2
 
@@ -154,10 +166,10 @@ async def test_a_message_that_cannot_be_derived_does_not_stop_the_batch(service:
     assert ing.handle(*up("st-b", 2, codec.UP_ALARM, T0 + 4, {"code": "leak", "state": "active"})) == "queued"
     await ing.flush(force_aggregates=True)
     assert await storage.count_uplinks() == 4
-    assert (await service.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
-    active = {(a["station_id"], a["code"]) for a in await service.alarms()}
+    assert (await service.fleet.station_detail("st-b"))["values"]["secondary_supply_temp_c"] == 61.0
+    active = {(a["station_id"], a["code"]) for a in await alarms(service)}
     assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
-    assert [r["reason"] for r in (await service.quarantine("st-a"))["rows"]] == ["derive_failed"]
+    assert [r["reason"] for r in (await service.alarm_desk.quarantine("st-a"))["rows"]] == ["derive_failed"]
     rows = await storage.aggregates("st-a", ["secondary_supply_temp_c"], T0 - 600, T0 + 600)
     assert [(r[2], r[3]) for r in rows] == [(1, 50.0)]
 
@@ -177,9 +189,9 @@ async def test_an_alarm_postgres_refuses_is_quarantined(tmp_path: Any, request: 
         assert ing.handle(*up("st-b", 1, codec.UP_ALARM, T0 + 4, {"code": "leak", "state": "active"})) == "queued"
         await ing.flush()
         await ing.flush()
-        active = {(a["station_id"], a["code"]) for a in await svc.alarms()}
+        active = {(a["station_id"], a["code"]) for a in await alarms(svc)}
         assert ("st-b", "leak") in active and ("st-a", "uplink_quarantined") in active
-        kept = (await svc.quarantine("st-a"))["rows"]
+        kept = (await svc.alarm_desk.quarantine("st-a"))["rows"]
         assert [r["reason"] for r in kept] == ["alarm_refused"] and "x\\u0000y" in kept[0]["payload"]
     finally:
         await storage.close()
@@ -196,7 +208,7 @@ async def test_sequence_regression_is_quarantined_with_an_alarm(service: Supervi
     ing.handle(*sample("st-a", 2, T0 + 2, 52.0))  # a QoS 1 resend: same message
     await ing.flush()
     assert ing.stats()["duplicates"] == 1 and ing.stats()["sequence_regressions"] == 0
-    assert (await service.quarantine("st-a"))["rows"] == []
+    assert (await service.alarm_desk.quarantine("st-a"))["rows"] == []
     # the outbox recreated: seq 1 again, 100 s later, an alarm this time; and seq 2 twice in one batch
     ing.handle(*up("st-a", 1, codec.UP_ALARM, T0 + 101, {"code": "secondary_overtemp", "severity": "critical",
                                                           "state": "active"}))
@@ -204,12 +216,15 @@ async def test_sequence_regression_is_quarantined_with_an_alarm(service: Supervi
     ing.handle(*sample("st-a", 4, T0 + 103, 98.0))
     await ing.flush(force_aggregates=True)
     assert ing.stats()["sequence_regressions"] == 2
-    kept = (await service.quarantine("st-a"))["rows"]
+    kept = (await service.alarm_desk.quarantine("st-a"))["rows"]
     assert sorted(r["reason"] for r in kept) == ["sequence_regression", "sequence_regression"]
     assert sorted(r["seq"] for r in kept) == [1, 4]
     assert any("secondary_overtemp" in r["payload"] for r in kept)
-    active = {(a["station_id"], a["code"]): a for a in await service.alarms()}
-    assert active[("st-a", "sequence_regression")]["severity"] == "alarm"
+    active = {(a["station_id"], a["code"]): a for a in await alarms(service)}
+    # the priority the alarm settings give it (fleet_alarm_settings), like every supervisor alarm
+    assert active[("st-a", "sequence_regression")]["severity"] == "major"
+    assert "2 uplink(s) quarantined in the last 15 min: sequence_regression 2" in active[
+        ("st-a", "sequence_regression")]["text"]
     assert await storage.count_uplinks("st-a") == 4
 
 
@@ -227,7 +242,7 @@ async def test_field_names_are_capped_per_station(service: SupervisorService) ->
     await ing.flush(force_aggregates=True)
     row = await storage.fetchone("SELECT COUNT(*) FROM agg_5m WHERE station_id = ?", ("st-a",))
     assert row is not None and int(row[0]) == 2 * per_msg <= MAX_STATION_FIELDS
-    assert len((await service.quarantine("st-a"))["rows"]) == 3
+    assert len((await service.alarm_desk.quarantine("st-a"))["rows"]) == 3
 
 
 async def test_live_values_and_outdoor_median_go_by_receive_time(service: SupervisorService) -> None:
@@ -277,32 +292,41 @@ async def test_a_flood_of_garbage_is_kept_up_to_a_rate_then_counted(service: Sup
     await ing.flush()
     assert len(acked) == flood
     assert ing.stats()["rejected"]["quarantine_rate_limited"] == 30
-    counts = (await service.quarantine(None, limit=1000))["counts"]
+    counts = (await service.alarm_desk.quarantine(None, limit=1000))["counts"]
     assert counts == {"bad_json": QUARANTINE_PER_STATION_PER_MIN + 1}
-    assert len((await service.quarantine("st-b"))["rows"]) == 1
+    assert len((await service.alarm_desk.quarantine("st-b"))["rows"]) == 1
 
 
 async def test_the_quarantine_alarm_clears_when_quiet_and_alarms_afresh(service: SupervisorService) -> None:
-    """An acknowledged `uplink_quarantined` alarm must not swallow the next case: it clears after
-    ALARM_CLEAR_S without a new one (also after a restart), and the next case raises it unacked."""
+    """An acknowledged `uplink_quarantined` alarm must not swallow the next case: the alarm model
+    clears it quarantine_clear_s after the last case (also after a restart: it goes by the rows
+    in the database), and the next case raises it unacknowledged."""
     ing, storage = service.ingest, service.storage
     clock = service.clock
     assert isinstance(clock, Clock)
+    clear_s = service.fleet_alarms.settings["quarantine_clear_s"]
     ing.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage")
-    await ing.flush()
+    assert quarantine_alarms(await alarms(service, "st-a")) == [("uplink_quarantined", None)]
     assert await storage.mark_alarm_acked("st-a", "uplink_quarantined", "oli", clock.t)
-    clock.t += ALARM_CLEAR_S - 10
-    await ing.flush()
-    assert [a["code"] for a in await service.alarms("st-a")] == ["uplink_quarantined"]
-    # a restart in between: the new process clears it too
+    clock.t += clear_s - 10
+    assert quarantine_alarms(await alarms(service, "st-a")) == [("uplink_quarantined", "oli")]
+    # a restart in between: the new process clears it when the window has passed
     svc = SupervisorService(storage, service.config, wall_clock=clock)
     await svc.start(open_storage=False)
-    clock.t += ALARM_CLEAR_S + 1
-    await svc.ingest.flush()
-    assert await svc.alarms("st-a") == []
-    cleared = await storage.alarm_rows("st-a", False)
+    assert quarantine_alarms(await alarms(svc, "st-a")) == [("uplink_quarantined", "oli")]
+    clock.t += 11
+    assert quarantine_alarms(await alarms(svc, "st-a")) == []
+    cleared = [a for a in await storage.alarm_rows("st-a", False) if a["code"] in ALARM_CODES]
     assert [(a["code"], a["active"]) for a in cleared] == [("uplink_quarantined", False)]
     svc.ingest.handle(codec.up_topic("st-a", codec.UP_TELEMETRY), b"garbage again")
-    await svc.ingest.flush()
-    again = await svc.alarms("st-a")
-    assert [(a["code"], a["acked_by"]) for a in again] == [("uplink_quarantined", None)]
+    assert quarantine_alarms(await alarms(svc, "st-a")) == [("uplink_quarantined", None)]
+
+
+async def test_uplinks_another_ingest_process_quarantined_raise_the_alarm_here(service: SupervisorService) -> None:
+    """With shared subscriptions an ingest-only process (no alarm engine) stores part of the
+    uplinks: what it quarantines raises the alarm on the supervisor that runs the engine."""
+    other = SupervisorService(service.storage, service.config, wall_clock=service.clock)
+    await other.start(open_storage=False)
+    other.ingest.handle(codec.up_topic("st-c", codec.UP_TELEMETRY), b"{not json")
+    await other.ingest.flush()
+    assert ("st-c", "uplink_quarantined") in {(a["station_id"], a["code"]) for a in await alarms(service)}

@@ -61,7 +61,7 @@ def hostile(now: float) -> list[tuple[tuple[str, bytes], str]]:
 async def _run_until_ready(cfg: dict[str, Any]) -> tuple[asyncio.Future[Any], SupervisorService]:
     ready: list[SupervisorService] = []
     task = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
-    await wait_until(lambda: task.done() or (bool(ready) and ready[0]._publisher is not None),
+    await wait_until(lambda: task.done() or (bool(ready) and ready[0].link.connected()),
                      what="supervisor connected")
     if task.done():
         task.result()  # raises what stopped it
@@ -124,10 +124,10 @@ async def test_a_hostile_station_holds_back_no_other(backend: str, tmp_path: Any
         rows = await svc.storage.quarantine_rows("st-a", 100)
         assert sorted(r["reason"] for r in rows) == sorted(reason for _msg, reason in bad)
         assert await svc.storage.count_uplinks("st-a") == 2
-        detail_b = await svc.station_detail("st-b")
+        detail_b = await svc.fleet.station_detail("st-b")
         assert detail_b["values"]["secondary_supply_temp_c"] == 60.0 + GOOD_MESSAGES - 1
-        assert (await svc.station_detail("st-a"))["values"]["secondary_supply_temp_c"] == 52.0
-        active = {(x["station_id"], x["code"]) for x in await svc.alarms()}
+        assert (await svc.fleet.station_detail("st-a"))["values"]["secondary_supply_temp_c"] == 52.0
+        active = {(x["station_id"], x["code"]) for x in await svc.alarm_desk.alarms()}
         assert {("st-b", "leak"), ("st-a", "uplink_quarantined"), ("st-a", "sequence_regression")} <= active
         await svc.ingest.flush(force_aggregates=True)
         aggs = await svc.storage.aggregates("st-b", ["secondary_supply_temp_c"], now - 600, now + 600)

@@ -36,7 +36,7 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
     try:
         await wait_until(lambda: ready, what="supervisor ready")
         service = ready[0]
-        await wait_until(lambda: service._publisher is not None, what="supervisor connected")
+        await wait_until(lambda: service.link.connected(), what="supervisor connected")
         with open(os.path.join(cfg["supervisor"]["data_dir"], "credentials", "st-a.password")) as fh:
             password = fh.read().strip()
         async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=password, identifier="st-a",
@@ -53,7 +53,7 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
             topic, payload = codec.encode_uplink("st-b", 1, codec.UP_TELEMETRY, now, {"values": {}})
             await station.publish(topic, payload, qos=1)
             await wait_until(lambda: _eq(service.storage.count_uplinks("st-a"), 3), what="3 uplinks stored")
-            cid = await service.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
+            cid = await service.remote.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
             async for message in station.messages:
                 cmd = codec.decode_command(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
                 assert cmd["id"] == cid and message.retain is False
@@ -71,9 +71,9 @@ async def test_station_to_supervisor_over_embedded_broker(tmp_path: Any) -> None
         await asyncio.sleep(0.3)
         assert await service.storage.count_uplinks("st-b") == 0
         assert service.ingest.stats()["rejected"].get("bad_json") == 1
-        detail = await service.station_detail("st-a")
+        detail = await service.fleet.station_detail("st-a")
         assert detail["status_online"] is True and detail["last_seq"] == 4
-        assert (await service.list_users())[0]["username"] == "admin"
+        assert (await service.accounts.list_users())[0]["username"] == "admin"
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -84,7 +84,7 @@ async def _eq(aw: Any, expected: Any) -> bool:
 
 
 async def _state(service: SupervisorService, cid: str) -> str:
-    return str((await service.command_status(cid))["state"])
+    return str((await service.remote.command_status(cid))["state"])
 
 
 async def test_subscribing_while_messages_flow_loses_no_broadcast(tmp_path: Any) -> None:

@@ -91,7 +91,7 @@ async def test_city_outdoor_reaches_a_station_with_a_failed_sensor(tmp_path: Any
     sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     station_task = asyncio.ensure_future(link.run())
     try:
-        await wait_until(lambda: bool(ready) and ready[0]._publisher is not None, what="supervisor connected")
+        await wait_until(lambda: bool(ready) and ready[0].link.connected(), what="supervisor connected")
         service = ready[0]
         now = time.time()
         fleet = {"st-a": -20.0, "st-b": -22.0, "st-c": -35.0, "st-x": None, "st-far": -25.0}

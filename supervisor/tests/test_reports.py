@@ -13,7 +13,8 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor import reports
-from heatkeeper.supervisor.service import ServiceError, SupervisorService
+from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.supervisor.service_errors import ServiceError
 
 # 2026-01-05 00:00 local (UTC+8)
 DAY0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC).timestamp() - 8 * 3600
@@ -56,10 +57,10 @@ async def test_compliance_hours_and_failed_days(service: SupervisorService) -> N
                          {"collector": "c-mid", "temp_c": 21.0, "ts": ts},
                          {"collector": "c-b", "temp_c": 16.0 if (day == 3 and half_hour < 4) else 19.0, "ts": ts}]
         clock.t = DAY0 + (day + 1) * 86400 - 1  # type: ignore[attr-defined]
-        res = await service.ingest_collector_http({"readings": readings}, "test")
+        res = await service.collector_intake.ingest_collector_http({"readings": readings}, "test")
         assert res["accepted"] == len(readings), res["rejected"][:3]
     clock.t = DAY0 + 40 * 86400  # type: ignore[attr-defined]
-    rep = await service.compliance_report(DAY0, DAY0 + 30 * 86400)
+    rep = await service.reporting.compliance_report(DAY0, DAY0 + 30 * 86400)
     groups = {(g["station_id"], g["group"]): g for g in rep["groups"]}
     top = groups[("st-a", "top")]
     assert top["hours_below_floor"] == pytest.approx(9.0)
@@ -67,7 +68,7 @@ async def test_compliance_hours_and_failed_days(service: SupervisorService) -> N
     assert groups[("st-a", "middle")]["hours_below_floor"] == 0.0
     edge = groups[("st-b", "edge")]
     assert edge["hours_below_floor"] == pytest.approx(2.0)
-    text = await service.export_csv("compliance", t0_ts=DAY0, t1_ts=DAY0 + 30 * 86400)
+    text = await service.reporting.export_csv("compliance", t0_ts=DAY0, t1_ts=DAY0 + 30 * 86400)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["group"] for r in rows} == {"top", "middle", "edge"}
 
@@ -116,7 +117,7 @@ async def test_outage_daily_report_and_equipment(service: SupervisorService) -> 
         if minute % 500 == 0:
             await service.ingest.flush()
     await service.ingest.flush(force_aggregates=True)
-    rep = await service.compliance_report(DAY0, DAY0 + 3 * 86400)
+    rep = await service.reporting.compliance_report(DAY0, DAY0 + 3 * 86400)
     a = next(s for s in rep["stations"] if s["station_id"] == "st-a")
     assert len(a["outages_over_limit"]) == 1
     assert a["outages_over_limit"][0]["hours"] == pytest.approx(26.0, abs=0.1)
@@ -128,7 +129,7 @@ async def test_outage_daily_report_and_equipment(service: SupervisorService) -> 
     assert a["data_gap_hours"] == pytest.approx(0.0) and a["data_hours"] == pytest.approx(72.0)
 
     # daily report at 09:00 on day 1 covers day 0 09:00 .. day 1 09:00 local
-    daily = await service.daily_report("2026-01-06", 9)
+    daily = await service.reporting.daily_report("2026-01-06", 9)
     assert daily["t1_ts"] == pytest.approx(DAY0 + 86400 + 9 * 3600)
     hourly = next(s for s in daily["stations"] if s["station_id"] == "st-a")["hourly"]
     assert len(hourly["primary_flow_m3h"]) == 24
@@ -137,14 +138,14 @@ async def test_outage_daily_report_and_equipment(service: SupervisorService) -> 
     empty = next(s for s in daily["stations"] if s["station_id"] == "st-b")["hourly"]
     assert empty == {}
     with pytest.raises(ServiceError):
-        await service.daily_report("2026-01-06", 12)
+        await service.reporting.daily_report("2026-01-06", 12)
     with pytest.raises(ServiceError):
-        await service.daily_report("yesterday", 9)
-    text = await service.export_csv("daily", date="2026-01-06", hour=17)
+        await service.reporting.daily_report("yesterday", 9)
+    text = await service.reporting.export_csv("daily", date="2026-01-06", hour=17)
     assert text.splitlines()[0].startswith("station_id,window_day,hour_index,outdoor_temp_c")
     assert len(text.splitlines()) == 1 + 2 * 24
 
-    eq = {r["device"]: r for r in await service.equipment_records("st-a")}
+    eq = {r["device"]: r for r in await service.fleet.equipment_records("st-a")}
     # pump 1 ran hours 0-20 and 46-60 = 34 h, started twice (at t0 it was already running: no start counted)
     assert eq["pump1"]["run_hours"] == pytest.approx(34.0, abs=0.05)
     assert eq["pump1"]["starts"] == 1
@@ -152,9 +153,9 @@ async def test_outage_daily_report_and_equipment(service: SupervisorService) -> 
     # pump 1 -> pump 2 in telemetry alone is no rotation (a fault change-over looks the same): a
     # rotation is the station's "rotated" event (test_equipment.py)
     assert eq["pump2"]["rotations"] == 0 and eq["pump1"]["last_rotation_ts"] is None
-    assert "pump1" in await service.export_csv("equipment", station_id="st-a")
+    assert "pump1" in await service.reporting.export_csv("equipment", station_id="st-a")
     # duplicates of stored telemetry change nothing
     _telemetry(service, 10, DAY0 + 9 * 60, pump1_running=0.0, pump2_running=1.0, secondary_supply_temp_c=55.0)
     await service.ingest.flush(force_aggregates=True)
-    again = {r["device"]: r for r in await service.equipment_records("st-a")}
+    again = {r["device"]: r for r in await service.fleet.equipment_records("st-a")}
     assert again["pump1"]["starts"] == 1 and again["pump1"]["run_hours"] == eq["pump1"]["run_hours"]

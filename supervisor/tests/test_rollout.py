@@ -44,7 +44,7 @@ async def make_service(storage: Any, tmp_path: Any, require: list[str] | None = 
     await svc.start(open_storage=False)
     svc.clock_ = clock  # type: ignore[attr-defined]
     svc.wire_ = Wire()  # type: ignore[attr-defined]
-    svc.set_publisher(svc.wire_)  # type: ignore[attr-defined]
+    svc.link.set_publisher(svc.wire_)  # type: ignore[attr-defined]
     return svc
 
 

@@ -10,7 +10,8 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
-from heatkeeper.supervisor.service import ServiceError, SupervisorService
+from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.supervisor.service_errors import ServiceError
 
 T0 = 1_700_000_000.0
 
@@ -107,40 +108,40 @@ async def test_overview_detail_and_trends(service: SupervisorService) -> None:
         ing.handle(*telemetry("st-a", seq, T0 + 10 * seq, secondary_supply_temp_c=55.0, supply_setpoint_c=56.0,
                               outdoor_temp_c=-20.0 + seq / 100))
     await ing.flush(force_aggregates=True)
-    stations = await service.list_stations()
+    stations = await service.fleet.list_stations()
     a = next(s for s in stations if s["station_id"] == "st-a")
     assert a["online"] is True and a["supply_temp_c"] == 55.0 and a["supply_setpoint_c"] == 56.0
     assert a["mode"] == "auto"
     b = next(s for s in stations if s["station_id"] == "st-b")
     assert b["online"] is False and b["supply_temp_c"] is None
-    detail = await service.station_detail("st-a")
+    detail = await service.fleet.station_detail("st-a")
     assert detail["last_seq"] == 120 and detail["values"]["outdoor_temp_c"] == pytest.approx(-18.8)
     assert detail["mode"] == "auto" and detail["devices"] == {"total": 5, "available": 4}
-    short = await service.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 1000)
+    short = await service.reporting.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 1000)
     assert len(short["outdoor_temp_c"]) == 120
-    thinned = await service.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 12)
+    thinned = await service.reporting.trends("st-a", ["outdoor_temp_c"], T0, T0 + 3600, 12)
     assert len(thinned["outdoor_temp_c"]) == 12
-    long = await service.trends("st-a", ["outdoor_temp_c", "secondary_supply_temp_c"], T0 - 86400, T0 + 3600, 1000)
+    long = await service.reporting.trends("st-a", ["outdoor_temp_c", "secondary_supply_temp_c"], T0 - 86400, T0 + 3600, 1000)
     assert 4 <= len(long["secondary_supply_temp_c"]) <= 6
     assert all(v == pytest.approx(55.0) for _ts, v in long["secondary_supply_temp_c"])
     with pytest.raises(ServiceError):
-        await service.station_detail("nope")
+        await service.fleet.station_detail("nope")
 
 
 async def test_alarms_and_ack(service: SupervisorService) -> None:
     ing = service.ingest
     wire = Wire()
-    service.set_publisher(wire)
+    service.link.set_publisher(wire)
     ing.handle(*codec.encode_uplink("st-a", 1, codec.UP_ALARM, T0, {"code": "leak", "severity": "critical",
                                                                    "state": "active", "text": "make-up high"}))
     ing.handle(*codec.encode_uplink("st-a", 2, codec.UP_ALARM, T0 + 1, {"code": "sensor_open", "severity": "warning",
                                                                        "state": "active"}))
     await ing.flush()
-    active = await service.alarms("st-a", True)
+    active = await service.alarm_desk.alarms("st-a", True)
     assert {a["code"] for a in active} == {"leak", "sensor_open"}
-    overview = {s["station_id"]: s for s in await service.list_stations()}
+    overview = {s["station_id"]: s for s in await service.fleet.list_stations()}
     assert overview["st-a"]["active_alarms"] == 2 and overview["st-a"]["worst_severity"] == "critical"
-    res = await service.ack_alarm("st-a", "leak", "olga")
+    res = await service.alarm_desk.ack_alarm("st-a", "leak", "olga")
     assert res["recorded"] is True and res["state"] == "sent"
     topic, payload, qos, retain = wire.sent[-1]
     cmd = codec.decode_command(topic, payload)
@@ -148,22 +149,22 @@ async def test_alarms_and_ack(service: SupervisorService) -> None:
     ing.handle(*codec.encode_uplink("st-a", 3, codec.UP_ALARM, T0 + 5, {"code": "sensor_open", "severity": "warning",
                                                                        "state": "cleared"}))
     await ing.flush()
-    assert [a["code"] for a in await service.alarms("st-a", True)] == ["leak"]
-    every = await service.alarms(None, False)
+    assert [a["code"] for a in await service.alarm_desk.alarms("st-a", True)] == ["leak"]
+    every = await service.alarm_desk.alarms(None, False)
     assert len(every) == 2 and next(a for a in every if a["code"] == "leak")["acked_by"] == "olga"
 
 
 async def test_commands_applied_rejected_timed_out(service: SupervisorService) -> None:
     ing = service.ingest
     wire = Wire()
-    service.set_publisher(wire)
-    c1 = await service.send_command("st-a", "set_supply_setpoint", {"supply_setpoint_c": 60.0}, "olga", lease_s=600)
-    c2 = await service.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
-    c3 = await service.send_command("st-b", "boost", {"boost_k": 2.0, "duration_s": 600}, "ivan")
+    service.link.set_publisher(wire)
+    c1 = await service.remote.send_command("st-a", "set_supply_setpoint", {"supply_setpoint_c": 60.0}, "olga", lease_s=600)
+    c2 = await service.remote.send_command("st-a", "set_mode", {"mode": "summer"}, "olga")
+    c3 = await service.remote.send_command("st-b", "boost", {"boost_k": 2.0, "duration_s": 600}, "ivan")
     sent = [codec.decode_command(t, p) for t, p, _q, _r in wire.sent]
     assert sent[0]["args"] == {"supply_setpoint_c": 60.0, "lease_s": 600}
     assert sent[0]["expires_ts"] == pytest.approx(T0 + 60.0)
-    assert (await service.command_status(c1))["state"] == "sent"
+    assert (await service.remote.command_status(c1))["state"] == "sent"
     ing.handle(*codec.encode_uplink("st-a", 1, codec.UP_ACK, T0 + 1, codec.ack_body(c1, "applied", "ok", "")))
     ing.handle(*codec.encode_uplink("st-a", 2, codec.UP_ACK, T0 + 1, codec.ack_body(c2, "rejected", "mode_locked",
                                                                                    "safe mode")))
@@ -172,58 +173,58 @@ async def test_commands_applied_rejected_timed_out(service: SupervisorService) -
     await ing.flush()
     for task in list(service.commands._tasks):
         await task
-    assert (await service.command_status(c1))["state"] == "applied"
-    st2 = await service.command_status(c2)
+    assert (await service.remote.command_status(c1))["state"] == "applied"
+    st2 = await service.remote.command_status(c2)
     assert st2["state"] == "rejected" and st2["reason"] == "mode_locked"
     service.clock_.t = T0 + 61  # type: ignore[attr-defined]
     assert await service.commands.sweep() == 1
-    assert (await service.command_status(c3))["state"] == "timed_out"
+    assert (await service.remote.command_status(c3))["state"] == "timed_out"
     with pytest.raises(ServiceError):
-        await service.send_command("st-a", "open_everything", {}, "olga")
+        await service.remote.send_command("st-a", "open_everything", {}, "olga")
     with pytest.raises(ServiceError):
-        await service.send_command("st-a", "set_supply_setpoint", {"supply_setpoint_c": "hot"}, "olga")
-    service.set_publisher(None)
-    c4 = await service.send_command("st-a", "set_mode", {"mode": "auto"}, "olga")
-    st4 = await service.command_status(c4)
+        await service.remote.send_command("st-a", "set_supply_setpoint", {"supply_setpoint_c": "hot"}, "olga")
+    service.link.set_publisher(None)
+    c4 = await service.remote.send_command("st-a", "set_mode", {"mode": "auto"}, "olga")
+    st4 = await service.remote.command_status(c4)
     assert st4["state"] == "rejected" and st4["reason"] == "not_sent"
-    audit = await service.audit(100)
+    audit = await service.audit_log.rows(100)
     results = [(a["action"], a["result"]) for a in audit]
     for expected in [("command:set_supply_setpoint", "sent"), ("ack:set_supply_setpoint", "applied"),
                      ("ack:set_mode", "rejected"), ("timeout:boost", "timed_out"),
                      ("command:open_everything", "refused:unknown_kind"), ("command:set_mode", "not_sent")]:
         assert expected in results, expected
-    recent = await service.recent_commands("st-a")
+    recent = await service.remote.recent_commands("st-a")
     assert {c["command_id"] for c in recent} >= {c1, c2, c4}
 
 
 async def test_users(service: SupervisorService) -> None:
-    await service.create_user("olga", "correct horse", "operator")
+    await service.accounts.create_user("olga", "correct horse", "operator")
     with pytest.raises(ServiceError):
-        await service.create_user("olga", "another one", "viewer")
+        await service.accounts.create_user("olga", "another one", "viewer")
     with pytest.raises(ServiceError):
-        await service.create_user("bad name!", "short", "god")
-    assert await service.authenticate("olga", "correct horse") == {"username": "olga", "role": "operator",
+        await service.accounts.create_user("bad name!", "short", "god")
+    assert await service.accounts.authenticate("olga", "correct horse") == {"username": "olga", "role": "operator",
                                                                    "must_change": False}
-    assert await service.authenticate("olga", "wrong horse") is None
-    assert await service.authenticate("nobody", "whatever") is None
+    assert await service.accounts.authenticate("olga", "wrong horse") is None
+    assert await service.accounts.authenticate("nobody", "whatever") is None
     stored = await service.storage.user("olga")
     assert stored is not None and "correct horse" not in stored["password_hash"]
-    assert [u["username"] for u in await service.list_users()] == ["olga"]
-    logins = [a["result"] for a in await service.audit(10) if a["action"] == "login"]
+    assert [u["username"] for u in await service.accounts.list_users()] == ["olga"]
+    logins = [a["result"] for a in await service.audit_log.rows(10) if a["action"] == "login"]
     assert logins.count("denied") == 2 and logins.count("ok") == 1
 
 
 async def test_collectors_http_and_forward(service: SupervisorService) -> None:
     wire = Wire()
-    service.set_publisher(wire)
-    res = await service.ingest_collector_http({"readings": [
+    service.link.set_publisher(wire)
+    res = await service.collector_intake.ingest_collector_http({"readings": [
         {"collector": "c1", "temp_c": 17.0, "ts": T0 - 60}, {"collector": "c2", "temp_c": 21.5, "ts": T0 - 30},
         {"collector": "c9", "temp_c": 20.0, "ts": T0}, {"collector": "c1", "temp_c": 99.0, "ts": T0},
         {"collector": "c1", "temp_c": "warm", "ts": T0}, "garbage"]}, "10.0.0.5")
     assert res["accepted"] == 2
     assert {r["reason"] for r in res["rejected"]} == {"unknown_collector", "implausible_temp"}
     assert len(res["problems"]) == 2
-    assert (await service.ingest_collector_http("not even a dict", "x"))["accepted"] == 0
+    assert (await service.collector_intake.ingest_collector_http("not even a dict", "x"))["accepted"] == 0
     topic, payload = codec.encode_collector_reading("c1", 17.5, T0)
     assert service.ingest.handle(topic, payload) == "reading"
     assert await service.collectors.forward(wire) == 1
@@ -231,7 +232,7 @@ async def test_collectors_http_and_forward(service: SupervisorService) -> None:
     assert rooms["station"] == "st-a"
     assert {(r["collector"], r["group"], r["temp_c"]) for r in rooms["readings"]} == {("c1", "top", 17.5),
                                                                                     ("c2", "edge", 21.5)}
-    overview = {s["station_id"]: s for s in await service.list_stations()}
+    overview = {s["station_id"]: s for s in await service.fleet.list_stations()}
     assert overview["st-a"]["comfort"] == {"min_room_c": 17.5, "groups_below_18": 1}
     await service.collectors.flush()
     assert len(await service.storage.readings("st-a", T0 - 3600, T0 + 3600)) == 3
@@ -282,3 +283,29 @@ async def test_deliveries_are_acknowledged_only_once_stored(service: SupervisorS
     await service.collectors.flush()
     assert acked == ["bad", "kept", "up", "room"]
     assert len(await service.storage.readings("st-a", T0 - 1, T0 + 1)) == 1
+
+
+def test_the_service_is_a_composition_of_jobs_with_sql_only_in_storage() -> None:
+    """SupervisorService only assembles the parts and runs their life cycle: every service the
+    web calls lives in its own job module; no SQL text outside supervisor/storage/."""
+    import ast
+    import inspect
+    import pathlib
+
+    from heatkeeper.supervisor import service as service_module
+
+    own = {name for name, member in vars(SupervisorService).items()
+           if inspect.isfunction(member) and not name.startswith("__")}
+    assert own == {"start", "stop", "background", "_refresh_loop", "_retention_loop"}, own
+    assert len(inspect.getsource(service_module).splitlines()) < 200
+    root = pathlib.Path(service_module.__file__).parent
+    sql = ("SELECT ", "INSERT INTO", "DELETE FROM", "UPDATE ", "CREATE TABLE")
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(("storage/", "tests/")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(sql):
+                found.append("%s:%d %s" % (rel, node.lineno, node.value[:40]))
+    assert found == [], found

@@ -96,7 +96,7 @@ async def test_each_station_fate_and_convergence(service: SupervisorService) -> 
     svc = service
     push = svc.settings_push
     wire = Wire()
-    svc.set_publisher(wire)
+    svc.link.set_publisher(wire)
     await online(svc, "st-a", 1, settings_version=0)
     v1 = (await push.save_version("arxan", CURVE, "ada"))["version"]
     v2 = (await push.save_version("arxan", {"commands": {"supply_max_c": 100.0}}, "ada"))["version"]
@@ -150,6 +150,6 @@ async def test_each_station_fate_and_convergence(service: SupervisorService) -> 
     assert actions.count(("settings:assign", "pending")) == 4
 
     # no broker connection: nothing is sent, the station stays pending
-    svc.set_publisher(None)
+    svc.link.set_publisher(None)
     await push.assign(v2, ["st-b"], "ada")
     assert (await svc.storage.assignment("st-b"))["state"] == "pending"

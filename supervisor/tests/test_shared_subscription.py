@@ -48,7 +48,7 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
              asyncio.ensure_future(serve_ingest_only(cfg(), 2, on_ready=extra.append))]
     try:
         await wait_until(lambda: full and extra, what="both processes ready")
-        await wait_until(lambda: full[0]._publisher is not None, what="full supervisor connected")
+        await wait_until(lambda: full[0].link.connected(), what="full supervisor connected")
         await asyncio.sleep(0.5)  # both subscriptions in place
         async with aiomqtt.Client("127.0.0.1", port, username="st-a", password=creds["st-a"], identifier="st-a") as st:
             await st.subscribe(codec.command_topic("st-a"), qos=1)
@@ -58,14 +58,14 @@ async def test_two_processes_share_the_uplinks(tmp_path: Any) -> None:
                                                      {"values": {"outdoor_temp_c": -10.0}})
                 await st.publish(topic, payload, qos=1)
             await wait_until(lambda: full[0].ingest.stored + extra[0].ingest.stored >= 200, what="200 uplinks stored")
-            cid = await full[0].send_command("st-a", "set_mode", {"mode": "auto"}, "olga")
+            cid = await full[0].remote.send_command("st-a", "set_mode", {"mode": "auto"}, "olga")
             async for message in st.messages:
                 cmd = codec.decode_command(message.topic.value, bytes(message.payload))  # type: ignore[arg-type]
                 topic, payload = codec.encode_uplink("st-a", 201, codec.UP_ACK, time.time(),
                                                      codec.ack_body(cmd["id"], "applied", "ok", ""))
                 await st.publish(topic, payload, qos=1)
                 break
-            await wait_until(lambda: _eq(full[0].command_status(cid), "applied"), what="command applied")
+            await wait_until(lambda: _eq(full[0].remote.command_status(cid), "applied"), what="command applied")
         assert full[0].ingest.stored > 0 and extra[0].ingest.stored > 0
         await wait_until(lambda: _eq_value(full[0].storage.count_uplinks("st-a"), 201), what="201 uplinks in the database")
         await asyncio.sleep(0.3)

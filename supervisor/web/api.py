@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..service import ServiceError
+from ..service_errors import ServiceError
 from . import audit_view, auth, i18n, pages, validation
 from .common import (
     AUDIT_BUDGET,
@@ -61,7 +61,7 @@ async def me(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     """The supervisor's own state: broker link, ingest counters, storage backend."""
     require(request, "viewer", "see the supervisor's health")
-    out = await service(request).health()
+    out = await service(request).fleet.health()
     out["refused_logins_not_itemised"] = request.app[AUDIT_BUDGET].left_out_total  # audit rows are capped
     return json_response(out)
 
@@ -70,10 +70,10 @@ async def health(request: web.Request) -> web.Response:
 async def stations(request: web.Request) -> web.Response:
     require(request, "viewer", "see the fleet")
     svc = service(request)
-    fleet = await svc.list_stations()
+    fleet = await svc.fleet.list_stations()
     # which alarms, not only how many: each row names its active alarms (worst first)
     by_station: dict[str, list[dict[str, Any]]] = {}
-    for a in await svc.alarms(None, True):
+    for a in await svc.alarm_desk.alarms(None, True):
         by_station.setdefault(a["station_id"], []).append(
             {k: a.get(k) for k in ("code", "severity", "since_ts", "acked_by", "value", "limit", "text")})
     for item in fleet:
@@ -88,7 +88,7 @@ SEVERITY_ORDER = {"critical": 0, "major": 1, "alarm": 1, "minor": 2, "warning": 
 async def station_detail(request: web.Request) -> web.Response:
     require(request, "viewer", "see a station")
     sid = validation.station_id(request.match_info["sid"])
-    detail = await service(request).station_detail(sid)
+    detail = await service(request).fleet.station_detail(sid)
     if detail is None:
         raise LookupError("station %s is not known to this supervisor" % sid)
     detail["offer"] = station_offer(detail.get("values") or {})  # what the command form may offer now
@@ -120,7 +120,7 @@ async def trends(request: web.Request) -> web.Response:
     t0, t1 = validation.time_range(q.get("t0"), q.get("t1"), now_ts(), 24 * 3600.0, MAX_TREND_SPAN_S)
     max_points = validation.integer(q.get("max_points"), "max_points", 10, 5000, 600)
     svc = service(request)
-    data = await svc.trends(sid, names, t0, t1, max_points)
+    data = await svc.reporting.trends(sid, names, t0, t1, max_points)
     clock = station_clock(await svc.storage.uplinks(sid, "event", t0 - CLOCK_LOOKBACK_S, t1, 10000))
     return json_response({"station_id": sid, "t0": t0, "t1": t1, "fields": names, "data": data, "clock": clock})
 
@@ -154,7 +154,7 @@ async def rooms(request: web.Request) -> web.Response:
     t0, t1 = validation.time_range(q.get("t0"), q.get("t1"), now_ts(), 24 * 3600.0, MAX_TREND_SPAN_S)
     max_points = validation.integer(q.get("max_points"), "max_points", 10, 5000, 600)
     svc = service(request)
-    await svc.station_detail(sid)  # unknown station -> 404
+    await svc.fleet.station_detail(sid)  # unknown station -> 404
     rows = await svc.storage.readings(sid, t0, t1)
     return json_response({"station_id": sid, "t0": t0, "t1": t1, "groups": room_series(rows, t0, t1, max_points)})
 
@@ -176,7 +176,7 @@ def room_series(rows: list[Any], t0: float, t1: float, max_points: int) -> dict[
 async def forecasts(request: web.Request) -> web.Response:
     """The weather forecast of each configured city: last good fetch, horizon, failures."""
     require(request, "viewer", "see the weather forecasts")
-    return json_response({"cities": await service(request).forecasts(), "now_ts": now_ts()})
+    return json_response({"cities": service(request).forecast.status(), "now_ts": now_ts()})
 
 
 async def equipment(request: web.Request) -> web.Response:
@@ -184,7 +184,7 @@ async def equipment(request: web.Request) -> web.Response:
     sid = request.query.get("station") or None
     if sid is not None:
         sid = validation.station_id(sid)
-    return json_response({"equipment": await service(request).equipment_records(sid)})
+    return json_response({"equipment": await service(request).fleet.equipment_records(sid)})
 
 
 # --- alarms ---------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ async def alarms(request: web.Request) -> web.Response:
     if sid is not None:
         sid = validation.station_id(sid)
     active_only = request.query.get("active", "1") not in ("0", "false", "no")
-    return json_response({"alarms": await service(request).alarms(sid, active_only)})
+    return json_response({"alarms": await service(request).alarm_desk.alarms(sid, active_only)})
 
 
 async def ack_alarm(request: web.Request) -> web.Response:
@@ -206,7 +206,7 @@ async def ack_alarm(request: web.Request) -> web.Response:
     code = body.get("code")
     if not isinstance(code, str) or not 0 < len(code) <= 64:
         raise validation.BadInput("code=%r: must be an alarm code of 1-64 characters" % (code,))
-    result = await service(request).ack_alarm(sid, code, current.username)
+    result = await service(request).alarm_desk.ack_alarm(sid, code, current.username)
     return json_response({"ok": True, "result": result})
 
 
@@ -215,7 +215,7 @@ async def send_command(request: web.Request) -> web.Response:
     current = await _require_logged(request, "operator", "send commands to stations")
     sid = validation.station_id(request.match_info["sid"])
     body = await _json_body(request)
-    detail = await service(request).station_detail(sid)  # an unknown station: 404
+    detail = await service(request).fleet.station_detail(sid)  # an unknown station: 404
     kind, args, lease_s = validation.command(body, station_offer((detail or {}).get("values") or {}))
     tickets = service(request).tickets
     if tickets.required(kind):  # an operation ticket: sent once a second person approves
@@ -223,7 +223,7 @@ async def send_command(request: web.Request) -> web.Response:
                                        "%s %s %s%s" % (sid, kind, args, " lease %g s" % lease_s if lease_s else ""),
                                        current.username)
         return json_response({"ticket_id": ticket["ticket_id"], "state": "awaiting_approval"}, status=202)
-    command_id = await service(request).send_command(sid, kind, args, current.username, lease_s)
+    command_id = await service(request).remote.send_command(sid, kind, args, current.username, lease_s)
     return json_response({"command_id": command_id, "state": "sent"}, status=202)
 
 
@@ -232,7 +232,7 @@ async def command_status(request: web.Request) -> web.Response:
     command_id = request.match_info["cid"]
     if not 0 < len(command_id) <= 64:
         raise validation.BadInput("command id: must be 1-64 characters")
-    status = await service(request).command_status(command_id)
+    status = await service(request).remote.command_status(command_id)
     if status is None:
         raise LookupError("command %s is not known" % command_id)
     return json_response(status)
@@ -243,7 +243,7 @@ async def recent_commands(request: web.Request) -> web.Response:
     sid = request.query.get("station") or None
     if sid is not None:
         sid = validation.station_id(sid)
-    return json_response({"commands": await service(request).recent_commands(sid)})
+    return json_response({"commands": await service(request).remote.recent_commands(sid)})
 
 
 # --- audit, users ---------------------------------------------------------------------------------
@@ -253,13 +253,13 @@ async def audit_log(request: web.Request) -> web.Response:
     sid = request.query.get("station") or None
     if sid is not None:
         sid = validation.station_id(sid)
-    rows = await service(request).audit(limit, sid)
+    rows = await service(request).audit_log.rows(limit, sid)
     return json_response({"audit": [{**row, "words": audit_view.describe(row)} for row in rows]})
 
 
 async def list_users(request: web.Request) -> web.Response:
     require(request, "admin", "manage users")
-    return json_response({"users": await service(request).list_users()})
+    return json_response({"users": await service(request).accounts.list_users()})
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -270,7 +270,7 @@ async def create_user(request: web.Request) -> web.Response:
     name = validation.username(body.get("username"))
     password = validation.password(body.get("password"))
     role = validation.role(body.get("role"))
-    created = await service(request).create_user(name, password, role, by=current.username)
+    created = await service(request).accounts.create_user(name, password, role, by=current.username)
     return json_response({"ok": True, "user": created}, status=201)
 
 
@@ -291,7 +291,7 @@ async def update_user(request: web.Request) -> web.Response:
         raise validation.BadInput("role=%r: you cannot take the admin role from yourself" % role)
     if name == current.username and disabled:
         raise validation.BadInput("disabled=true: you cannot disable yourself")
-    await service(request).set_user(name, current.username, role=role, password=password, disabled=disabled)
+    await service(request).accounts.set_user(name, current.username, role=role, password=password, disabled=disabled)
     if name != current.username:
         ended = request.app[SESSIONS].drop_user(name)
         return json_response({"ok": True, "username": name, "sessions_ended": ended})
@@ -306,7 +306,7 @@ async def delete_user(request: web.Request) -> web.Response:
     name = validation.username(request.match_info["name"])
     if name == current.username:
         raise validation.BadInput("username=%r: you cannot delete yourself" % name)
-    await service(request).delete_user(name, current.username)
+    await service(request).accounts.delete_user(name, current.username)
     ended = request.app[SESSIONS].drop_user(name)
     return json_response({"ok": True, "username": name, "sessions_ended": ended})
 
@@ -361,14 +361,14 @@ async def compliance(request: web.Request) -> web.Response:
     require(request, "viewer", "see reports")
     t0, t1 = validation.time_range(request.query.get("t0"), request.query.get("t1"), now_ts(), 7 * 86400.0,
                                    MAX_TREND_SPAN_S)
-    return json_response({"t0": t0, "t1": t1, "report": await service(request).compliance_report(t0, t1)})
+    return json_response({"t0": t0, "t1": t1, "report": await service(request).reporting.compliance_report(t0, t1)})
 
 
 async def daily(request: web.Request) -> web.Response:
     require(request, "viewer", "see reports")
     day = validation.date(request.query.get("date")).isoformat()
     hour = _report_hour(request.query.get("hour"))
-    return json_response({"date": day, "hour": hour, "report": await service(request).daily_report(day, hour)})
+    return json_response({"date": day, "hour": hour, "report": await service(request).reporting.daily_report(day, hour)})
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
@@ -391,7 +391,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     if kind == "daily":
         params["date"] = validation.date(q.get("date")).isoformat()
         params["hour"] = _report_hour(q.get("hour"))
-    text = await service(request).export_csv(kind, **params)
+    text = await service(request).reporting.export_csv(kind, **params)
     response = web.Response(text=text, content_type="text/csv", charset="utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="heatkeeper-%s.csv"' % kind
     return response
@@ -412,7 +412,7 @@ async def collector_readings(request: web.Request) -> web.Response:
         return web.json_response({"error": "unauthenticated", "reason": "missing or unknown API token"}, status=401,
                                  headers={"WWW-Authenticate": 'Bearer realm="heatkeeper"'})
     payload = await _json_body(request)
-    result = await service(request).ingest_collector_http(payload, source, scope)
+    result = await service(request).collector_intake.ingest_collector_http(payload, source, scope)
     return json_response({"ok": True, "result": result})
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..service import NotConnected, ServiceError
+from ..broker_link import NotConnected
+from ..service_errors import ServiceError
 from . import (
     alarm_settings,
     api,
@@ -158,7 +159,8 @@ async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Application:
-    """The dashboard application serving `service` (heatkeeper.supervisor.service.Service).
+    """The dashboard application serving `service` (heatkeeper.supervisor.service.SupervisorService:
+    the handlers call its job modules, `service.fleet`, `service.reporting`, `service.alarm_desk` ...).
 
     `config` is the whole supervisor config (its `[web]` table is used) or that table itself;
     see config.DEFAULTS for the keys. Raises config.WebConfigError listing every problem.

@@ -89,7 +89,7 @@ async def audit(request: web.Request, user: str, action: str, station_id: str | 
                 result: str) -> None:
     """Record a dashboard action (login, user change, refused request) in the service's audit log."""
     try:
-        await service(request).audit_record(user=user, action=action, station_id=station_id, detail=detail,
+        await service(request).audit_log.record(user=user, action=action, station_id=station_id, detail=detail,
                                             result=result)
     except (AttributeError, TypeError, ValueError, OSError, RuntimeError) as exc:
         # The action itself already happened or was refused; a failed audit write is logged loudly.

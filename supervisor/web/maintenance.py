@@ -89,7 +89,7 @@ def _page(request: web.Request, template: str, title: str, **context: Any) -> we
 
 
 async def _refused(request: web.Request, user: str, action: str, station: str | None, exc: Exception) -> None:
-    await service(request).audit_record(user=user, action=action, station_id=station, detail=str(exc)[:2000],
+    await service(request).audit_log.record(user=user, action=action, station_id=station, detail=str(exc)[:2000],
                                         result="refused")
 
 
@@ -123,7 +123,7 @@ async def assets_seed(request: web.Request) -> web.StreamResponse:
         await _refused(request, current.username, "assets_seed", sid or None, exc)
         return await assets_page(request, [str(exc)], 400)
     await _storage(request).seed_assets(rows)
-    await service(request).audit_record(user=current.username, action="assets_seed", station_id=sid,
+    await service(request).audit_log.record(user=current.username, action="assets_seed", station_id=sid,
                                         detail="%d device(s) from %s" % (len(rows), field.filename), result="ok")
     raise web.HTTPSeeOther("/assets?station=%s" % quote(sid))
 

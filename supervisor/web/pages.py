@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..service import ServiceError
+from ..service_errors import ServiceError
 from . import auth, i18n, render, validation
 from .common import (
     AUDIT_BUDGET,
@@ -76,7 +76,7 @@ async def login_submit(request: web.Request) -> web.Response:
         await asyncio.sleep(verdict.delay_s)  # a growing delay for a name under attack, never a lock-out
     user = None
     if username and password:
-        user = await service(request).authenticate(username, password, audit_failure=lambda: _audit_slot(request))
+        user = await service(request).accounts.authenticate(username, password, audit_failure=lambda: _audit_slot(request))
     if user is None:
         return _login_page(request, token, "login.error_bad", username, status=401)
     throttle.succeeded(username, ip)
@@ -153,7 +153,7 @@ async def change_password(request: web.Request, current: auth.Session, old: str,
     if verdict.delay_s > 0:
         await asyncio.sleep(verdict.delay_s)
     try:
-        await service(request).change_own_password(current.username, old, new)
+        await service(request).accounts.change_own_password(current.username, old, new)
     except ServiceError as exc:
         if exc.reason != "wrong_password":  # the current password was right; the new one was refused
             throttle.succeeded(current.username, ip)
@@ -196,13 +196,13 @@ async def healthz(request: web.Request) -> web.Response:
 async def fleet(request: web.Request) -> web.Response:
     require(request, "viewer", "see the fleet")
     return render.page(request, "fleet.html", "fleet.title", nav="fleet",
-                       forecasts=await service(request).forecasts(), now_ts=now_ts())
+                       forecasts=service(request).forecast.status(), now_ts=now_ts())
 
 
 async def station(request: web.Request) -> web.Response:
     require(request, "viewer", "see a station")
     sid = validation.station_id(request.match_info["sid"])
-    await service(request).station_detail(sid)  # an unknown station is a 404 page, not an empty shell
+    await service(request).fleet.station_detail(sid)  # an unknown station is a 404 page, not an empty shell
     boot = {"station_id": sid, "command_args": validation.COMMAND_ARGS, "modes": validation.MODES,
             "leased": validation.LEASED_KINDS, "clearable": validation.CLEARABLE, "form_kinds": FORM_KINDS}
     return render.page(request, "station.html", "station.title", nav="fleet", boot=boot, station_id=sid,
@@ -212,7 +212,7 @@ async def station(request: web.Request) -> web.Response:
 async def trends(request: web.Request) -> web.Response:
     require(request, "viewer", "see trends")
     sid = validation.station_id(request.match_info["sid"])
-    await service(request).station_detail(sid)
+    await service(request).fleet.station_detail(sid)
     return render.page(request, "trends.html", "trends.title", nav="fleet", boot={"station_id": sid}, station_id=sid)
 
 

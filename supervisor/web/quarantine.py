@@ -28,7 +28,7 @@ def _query(request: web.Request) -> tuple[str | None, int]:
 async def api_quarantine(request: web.Request) -> web.Response:
     require(request, "viewer", "see the quarantined uplinks")
     sid, limit = _query(request)
-    return json_response({**await service(request).quarantine(sid, limit), "now_ts": now_ts()})
+    return json_response({**await service(request).alarm_desk.quarantine(sid, limit), "now_ts": now_ts()})
 
 
 def _local_time(ts: float, utc_offset_h: float) -> str:
@@ -39,7 +39,7 @@ async def page(request: web.Request) -> web.Response:
     require(request, "viewer", "see the quarantined uplinks")
     sid, limit = _query(request)
     svc = service(request)
-    data = await svc.quarantine(sid, limit)
+    data = await svc.alarm_desk.quarantine(sid, limit)
     offset_h = float(svc.config["supervisor"]["utc_offset_h"])
     rows: list[dict[str, Any]] = [{**r, "when": _local_time(float(r["received_ts"]), offset_h),
                                    "payload": str(r["payload"])[:300]} for r in data["rows"]]

@@ -273,7 +273,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
             await client.publish(topic, payload, qos=qos, retain=retain)
 
-        service.set_publisher(publish)
+        service.link.set_publisher(publish)
         connected.set()
 
     tasks = [asyncio.ensure_future(service.ingest.run_flusher()),
@@ -331,7 +331,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         if args.commands_per_s > 0 and warm_s <= elapsed <= args.duration_s - 1:
             # not awaited: the sampling loop keeps its pace while a command waits for its PUBACK
             cmd_tasks.append(asyncio.ensure_future(
-                service.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")))
+                service.remote.send_command(rng.choice(sids), "set_mode", {"mode": "auto"}, "bench")))
             sent_commands += 1
     stored_at["b"] = (time.monotonic(), await stored_now())
     await asyncio.gather(*cmd_tasks, return_exceptions=True)

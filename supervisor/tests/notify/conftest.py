@@ -12,7 +12,18 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from heatkeeper.supervisor import channel_failures
 from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor.channel_failures import ChannelFailures
+
+
+@pytest.fixture(autouse=True)
+def process_channels(monkeypatch: pytest.MonkeyPatch) -> ChannelFailures:
+    """The process's failing channels (channel_failures.CHANNELS), fresh for each test: the
+    notifier reports into it and the supervisor's alarm engine reads it, as in `serve`."""
+    fresh = ChannelFailures()
+    monkeypatch.setattr(channel_failures, "CHANNELS", fresh)
+    return fresh
 
 
 @dataclass

@@ -44,7 +44,7 @@ def test_every_problem_is_listed(tmp_path: Any) -> None:
             "notify.channel 'd'.url: must start with http:// or https://", "notify.channel 'm'.host=''",
             "notify.channel 'm'.tls='ssl'", "notify.channel 'm'.sender='nobody'",
             "notify.channel 's'.preset='huawei': must be one of custom, aliyun, tencent",
-            "notify.channel 'h': needs secret", "notify.channel 'w': defined twice",
+            "notify.channel 'h': needs secret", "notify.channel name='w': defined twice",
             "notify.channel 'p'.kind='pager'", "notify.person 'a'.channels: 'nope' is no [[notify.channel]]",
             "notify.person 'a'.phone='call me'", "notify.person 'a'.language='de'",
             "notify.person 'b'.channels=[]: must list at least one", "notify.rota 'x'.stations: 'nowhere' is no [[station]]",

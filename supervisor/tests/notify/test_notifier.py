@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from heatkeeper.supervisor.channel_failures import ChannelFailures
+from heatkeeper.supervisor.collectors import CollectorHub
+from heatkeeper.supervisor.fleet_alarms import FleetAlarms
 from heatkeeper.supervisor.notify import links
 from heatkeeper.supervisor.notify.notifier import ALARM_CHANNEL_FAILED, Notifier
 from heatkeeper.supervisor.notify.webhook import verify
@@ -220,18 +223,39 @@ async def test_retries_with_backoff_then_delivered(rig: Any) -> None:
     assert [t["ts"] - T0 for t in tries] == [0.0, 30.0, 90.0]
 
 
-async def test_failing_channel_raises_an_alarm_sent_over_the_others(rig: Any, tmp_path: Any) -> None:
+def alarm_engine(tmp_path: Any, rec: Receiver, storage: Any, clock: FakeClock, channels: ChannelFailures,
+                 priority: str) -> FleetAlarms:
+    """The supervisor's alarm engine as `serve` runs it beside the notifier (no stations here:
+    only the site's own rules), with notify_channel_failed at `priority`."""
+    cfg = notify_config(tmp_path, rec.url("/hook"))
+    cfg = {**cfg, "stations": [], "fleet_alarms": {**cfg["fleet_alarms"], "notify_channel_failed_priority": priority}}
+    hub = CollectorHub(storage, {}, cfg["collectors"]["min_temp_c"], cfg["collectors"]["max_temp_c"],
+                       cfg["collectors"]["max_age_s"], clock)
+    return FleetAlarms(storage, cfg, {}, hub, clock, channels=channels)
+
+
+async def test_failing_channel_raises_an_alarm_sent_over_the_others(rig: Any, tmp_path: Any,
+                                                                    process_channels: ChannelFailures) -> None:
+    """A channel failing every retry is reported to the supervisor's alarm model: its engine
+    raises notify_channel_failed once, with the priority the alarm settings give it (the notifier
+    records no alarm itself), and clears it when the channel delivers again, also after a restart."""
     notifier, storage, clock, rec = rig
+    engine = alarm_engine(tmp_path, rec, storage, clock, process_channels, "critical")
     rec.default = (500, {"error": "down"})
     await raise_alarm(storage, clock, code="pump1_fault", severity="warning", sid="arxan-02")
-    for _ in range(4):
+    for _ in range(5):
         await notifier.tick()
+        await engine.evaluate()
         clock.advance(3600)
     msgs = await storage.messages(20)
     failed = [m for m in msgs if m["state"] == "failed"]
     assert len(failed) == 1 and failed[0]["attempts"] == 3 and "HTTP 500" in failed[0]["last_error"]
+    assert set(process_channels.failing) == {"hook"}
     (alarm,) = await storage.alarm_rows("supervisor", True)
     assert alarm["code"] == ALARM_CHANNEL_FAILED and "hook" in alarm["text"]
+    assert alarm["severity"] == "critical"  # the alarm settings' priority, not one of the notifier's own
+    raises = [r for r in await storage.alarm_history("supervisor", 50) if r["active"]]
+    assert len(raises) == 1
     # told over the outbox only (the failing webhook is left out for this alarm): the leader,
     # then the manager (nobody acknowledged)
     box = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text().splitlines()]
@@ -239,16 +263,20 @@ async def test_failing_channel_raises_an_alarm_sent_over_the_others(rig: Any, tm
     assert not [m for m in msgs if m["code"] == ALARM_CHANNEL_FAILED and m["channel"] == "hook"]
     overview = await notifier.overview()
     assert "hook" in overview["failing"]
-    # a restart keeps knowing which channel fails (the alarm is still raised)
+    # a restart (a new process: nothing reported yet) keeps knowing which channel fails
     await notifier.close()
-    restarted = Notifier(storage, notifier_cfg(notifier), clock)
+    after_restart = ChannelFailures()
+    restarted = Notifier(storage, notifier_cfg(notifier), clock, failures=after_restart)
     await restarted.start()
-    assert set(restarted.failing) == {"hook"}
+    assert set(restarted.failing) == {"hook"} and set(after_restart.failing) == {"hook"}
     notifier.__dict__.update(restarted.__dict__)
+    engine = alarm_engine(tmp_path, rec, storage, clock, after_restart, "critical")
+    assert await engine.evaluate() == []  # still failing: not raised twice
     # the channel works again: the next delivery clears the alarm
     rec.default = (200, {})
     await raise_alarm(storage, clock, code="pressure_low", severity="warning")
     await notifier.tick()
+    assert await engine.evaluate() == [("supervisor", ALARM_CHANNEL_FAILED, False)]
     assert await storage.alarm_rows("supervisor", True) == []
     assert notifier.failing == {}
 

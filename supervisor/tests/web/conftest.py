@@ -50,7 +50,7 @@ async def service(tmp_path: Any, fast_kdf: None) -> AsyncIterator[SupervisorServ
     svc = SupervisorService(open_storage("sqlite", path=str(tmp_path / "sup.db")), cfg)
     await svc.start()
     for name, (role, password) in PASSWORDS.items():
-        await svc.create_user(name, password, role)
+        await svc.accounts.create_user(name, password, role)
     try:
         yield svc
     finally:

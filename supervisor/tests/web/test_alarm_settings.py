@@ -47,7 +47,7 @@ async def test_an_admin_changes_a_threshold_in_the_form_and_it_is_audited(client
     assert service.fleet_alarms.settings["heating_outage_priority"] == "major"
     assert await service.storage.fleet_alarm_settings() == {"offline_after_s": 120.0,
                                                             "heating_outage_priority": "major"}
-    entry = (await service.audit(5))[0]
+    entry = (await service.audit_log.rows(5))[0]
     assert (entry["user"], entry["action"], entry["result"]) == ("ada", "alarm_settings", "ok")
     assert "offline_after_s 300.0 -> 120.0" in entry["detail"] and "overheat_c" not in entry["detail"]
     page = await (await client.get("/alarm-settings?saved=1")).text()
@@ -76,7 +76,7 @@ async def test_a_refused_change_lists_every_problem_and_changes_nothing(client: 
     assert "collector_dead_s=600 s: must be above collector_stale_s=1200 s" in json.loads(await resp.text())["reason"]
     assert await service.storage.fleet_alarm_settings() == {}
     assert service.fleet_alarms.settings["offline_after_s"] == 300.0
-    refused = [a for a in await service.audit(10) if a["action"] == "alarm_settings"]
+    refused = [a for a in await service.audit_log.rows(10) if a["action"] == "alarm_settings"]
     assert refused and all(a["result"] == "refused" for a in refused)
 
 

@@ -55,7 +55,7 @@ def test_users_logins_and_the_rest() -> None:
 async def test_the_api_serves_each_row_with_its_event(client: Any, service: Any) -> None:
     from .conftest import login
 
-    await service.audit_record(user="oli", action="command:set_room_setpoint", station_id="st-a",
+    await service.audit_log.record(user="oli", action="command:set_room_setpoint", station_id="st-a",
                                detail="c42 {'room_setpoint_c': 21.0, 'lease_s': 3600.0}", result="sent")
     await login(client, "oli")
     resp = await client.get("/api/audit?limit=50")

@@ -72,7 +72,7 @@ async def system(tmp_path: Path) -> Any:
     server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
     service = await asyncio.wait_for(ready, 30)
     for name, role, password in (("oli", "operator", "oper-pass-1"), ("vic", "viewer", "view-pass-1")):
-        await service.create_user(name, password, role)
+        await service.accounts.create_user(name, password, role)
     creds = tmp_path / "sup" / "credentials"
     tasks = []
     for st in stations:
@@ -214,7 +214,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await expect(row).to_contain_text(lambda_re(r"for \d+ (s|min)"))
             await page.screenshot(path=str(tmp_path / "dashboard-alarms.png"))
             save_shot(tmp_path, "dashboard-alarms.png")
-            acked = [a for a in await service.alarms("arxan-02", True) if a["code"] == "pump1_fault"]
+            acked = [a for a in await service.alarm_desk.alarms("arxan-02", True) if a["code"] == "pump1_fault"]
             assert acked and acked[0]["acked_by"] == "oli"
 
             # Trends draw real lines for the station.
@@ -247,8 +247,8 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await page.goto(base + "/alarms")
             await expect(page.locator("#nav-password")).to_be_visible()
             assert "/login" not in page.url
-            assert await service.authenticate("oli", "oper-pass-1") is None
-            assert (await service.authenticate("oli", "oper-pass-2") or {}).get("role") == "operator"
+            assert await service.accounts.authenticate("oli", "oper-pass-1") is None
+            assert (await service.accounts.authenticate("oli", "oper-pass-2") or {}).get("role") == "operator"
 
             # A viewer sees the station but no command form and no acknowledge buttons.
             viewer = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
@@ -298,7 +298,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             await apage.click("#nu-submit")
             await expect(apage.locator('tr.user-row[data-user="nina"]')).to_contain_text("operator")
             assert {"username": "nina", "role": "operator"} in [{k: u[k] for k in ("username", "role")}
-                                                                for u in await service.list_users()]
+                                                                for u in await service.accounts.list_users()]
             # ... and disables the viewer: their open session ends and they can no longer log in.
             await apage.locator('tr.user-row[data-user="vic"] .user-toggle').click()
             await apage.click("#confirm-ok")

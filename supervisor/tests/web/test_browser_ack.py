@@ -31,8 +31,8 @@ async def test_ack_link_on_a_phone(tmp_path: Path, fast_kdf: None) -> None:
     svc = SupervisorService(open_storage("sqlite", path=cfg["storage"]["path"]), cfg)
     await svc.start()
     for name, (role, password) in PASSWORDS.items():
-        await svc.create_user(name, password, role)
-    notifier = Notifier(svc.storage, cfg, svc.clock, ack=svc.ack_alarm)
+        await svc.accounts.create_user(name, password, role)
+    notifier = Notifier(svc.storage, cfg, svc.clock, ack=svc.alarm_desk.ack_alarm)
     await notifier.start()
     server = TestServer(create_app(svc, WEB_CONFIG, notifier), host="127.0.0.1")
     await server.start_server()

@@ -51,7 +51,7 @@ async def ticketed_system(tmp_path: Path) -> Any:
     server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
     service = await asyncio.wait_for(ready, 30)
     for name in ("oli", "otto"):
-        await service.create_user(name, "oper-pass-1", "operator")
+        await service.accounts.create_user(name, "oper-pass-1", "operator")
     creds = tmp_path / "sup" / "credentials"
     tasks = []
     for st in stations:

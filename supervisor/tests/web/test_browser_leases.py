@@ -50,7 +50,7 @@ async def real_station(tmp_path: Path) -> Any:
     ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
     service = await asyncio.wait_for(ready, 60)
-    await service.create_user("oli", "oper-pass-1", "operator")
+    await service.accounts.create_user("oli", "oper-pass-1", "operator")
     creds = tmp_path / "sup" / "credentials"
     st = demo.STATIONS[0]
     assert st["id"] == SID

@@ -188,7 +188,7 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
             # the audit log: the action and its detail keep a readable width (the time took the
             # screen, the action read one character a line and the detail was cut off); a row of
             # the supervisor's own alarm does not link to /stations/supervisor
-            await service.audit_record(user="notify", action="notify_sent", station_id=SITE_ID,
+            await service.audit_log.record(user="notify", action="notify_sent", station_id=SITE_ID,
                                        detail="raise notify_channel_failed to zhang via outbox (message m1, attempt 1): "
                                               "written", result="sent")
             await page.goto(base + "/audit")

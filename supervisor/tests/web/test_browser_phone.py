@@ -91,15 +91,15 @@ async def prepare(service: Any) -> None:
 
     from heatkeeper.core import codec
 
-    await service.create_user(*ADMIN, role="admin")
+    await service.accounts.create_user(*ADMIN, role="admin")
     bad = json.dumps({"v": 1, "station": "arxan-03", "seq": 1, "ts": time.time(), "kind": "alarm",
                       "body": {"code": "x\u0000" + "y" * 400}}).encode()
     assert service.ingest.handle(codec.up_topic("arxan-03", codec.UP_ALARM), bad) == "rejected:bad_text"
     await service.ingest.flush()
-    ok = await service.send_command("arxan-01", "set_room_setpoint", {"room_setpoint_c": 20.5}, "oli", 1800.0)
-    bad = await service.send_command("arxan-01", "set_room_setpoint", {"room_setpoint_c": 27.0}, "oli", 1800.0)
+    ok = await service.remote.send_command("arxan-01", "set_room_setpoint", {"room_setpoint_c": 20.5}, "oli", 1800.0)
+    bad = await service.remote.send_command("arxan-01", "set_room_setpoint", {"room_setpoint_c": 27.0}, "oli", 1800.0)
     for _ in range(300):
-        states = [(await service.command_status(c))["state"] for c in (ok, bad)]
+        states = [(await service.remote.command_status(c))["state"] for c in (ok, bad)]
         if "sent" not in states:
             break
         await asyncio.sleep(0.1)
@@ -183,15 +183,15 @@ def untranslated(text: str, data: list[str], english: set[str]) -> list[str]:
 
 async def data_strings(service: Any) -> list[str]:
     out: list[str] = []
-    for st in await service.list_stations():
+    for st in await service.fleet.list_stations():
         out += [str(st.get(k) or "") for k in ("station_id", "name", "city")]
-    out += [u["username"] for u in await service.list_users()]
-    for c in await service.collector_map():
+    out += [u["username"] for u in await service.accounts.list_users()]
+    for c in await service.collector_intake.collector_map():
         out += [c["collector"], c["group"]]
     # An alarm's `text` is the station's own (English) sentence: pages in another language show
     # the catalogue's sentence instead, so it is not stripped here and a leak of it fails.
     # A quarantined message is shown as received (cut to 300 characters by the page).
-    out += [str(r["payload"])[:300] for r in (await service.quarantine(None, 200))["rows"]]
+    out += [str(r["payload"])[:300] for r in (await service.alarm_desk.quarantine(None, 200))["rows"]]
     return out
 
 
@@ -241,7 +241,7 @@ async def test_trends_and_reports_say_what_data_exists(system: Any, tmp_path: Pa
     from playwright.async_api import async_playwright, expect
 
     base, service, _stations = system
-    await service.create_user(*ADMIN, role="admin")
+    await service.accounts.create_user(*ADMIN, role="admin")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

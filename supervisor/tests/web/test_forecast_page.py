@@ -30,7 +30,7 @@ async def test_forecast_state_on_api_and_fleet_page(tmp_path: Any, fast_kdf: Non
     await svc.start()
     try:
         for name, (role, password) in PASSWORDS.items():
-            await svc.create_user(name, password, role)
+            await svc.accounts.create_user(name, password, role)
         assert await svc.forecast.refresh_city("Arxan", None) is True
         assert await svc.forecast.refresh_city("Hailar", None) is False
         async with TestClient(TestServer(create_app(svc, WEB_CONFIG), host="127.0.0.1")) as client:

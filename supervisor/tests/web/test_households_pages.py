@@ -74,6 +74,23 @@ async def test_every_page_answers_and_viewers_cannot_change_anything(client: Tes
     assert resp.status == 403
 
 
+async def test_both_upload_forms_come_from_one_include_with_their_own_target(client: TestClient) -> None:
+    await login(client, "ada")
+    for path, action, form_id, columns in (
+            ("/households", "/households/import", "hh-import", "household_id, company, branch"),
+            ("/measurements", "/measurements/import", "meas-import", "household_id, time, temperature_c, inspector")):
+        page = await (await client.get(path)).text()
+        form = re.search(r'<form method="post" action="([^"]+)" enctype="multipart/form-data" id="([^"]+)">(.*?)</form>',
+                         page, re.S)
+        assert form is not None, path
+        assert (form.group(1), form.group(2)) == (action, form_id)
+        assert 'name="csrf"' in form.group(3) and 'name="file" accept=".csv,.xlsx"' in form.group(3)
+        assert "<code>" + columns in page.replace("</code>", "")
+    template = Path(__file__).parents[2] / "web" / "templates"
+    for name in ("households.html", "measurements.html"):
+        assert 'type="file"' not in (template / name).read_text() and "_upload_form.html" in (template / name).read_text()
+
+
 async def test_an_admin_imports_households_from_csv_and_xlsx(client: TestClient, service: SupervisorService) -> None:
     csrf = await login(client, "ada")
     resp = await client.post("/households/import", data=upload(csrf, "h.csv", HOUSEHOLDS.encode()))
@@ -89,7 +106,7 @@ async def test_an_admin_imports_households_from_csv_and_xlsx(client: TestClient,
     assert resp.status == 303
     h4 = await service.storage.household("H4")
     assert h4 is not None and h4["area_m2"] == "66.5" and h4["changed_by"] == "ada"
-    entries = [a for a in await service.audit(10) if a["action"] == "households_import"]
+    entries = [a for a in await service.audit_log.rows(10) if a["action"] == "households_import"]
     assert [(a["result"], a["detail"]) for a in entries][:2] == [("ok", "more.xlsx: 1 household(s)"),
                                                                  ("ok", "h.csv: 3 household(s)")]
     # the multipart form needs the CSRF token like every other form
@@ -109,7 +126,7 @@ async def test_a_bad_file_lists_every_bad_row_and_stores_nothing(client: TestCli
     assert "h.csv:line 3: station_id=&#39;st-zz&#39;: no such station" in text
     assert "h.csv:line 4: heating_type=&#39;steam&#39;: must be one of radiator, floor" in text
     assert await service.storage.households() == []  # H1 was good, and is not stored either
-    refused = [a for a in await service.audit(10) if a["action"] == "households_import"]
+    refused = [a for a in await service.audit_log.rows(10) if a["action"] == "households_import"]
     assert refused[0]["result"] == "refused" and "2 problem(s)" in refused[0]["detail"]
     resp = await client.post("/households/import", data=upload(csrf, "h.pdf", b"%PDF"))
     assert resp.status == 400 and "h.pdf: must be a .csv or .xlsx file" in await resp.text()
@@ -125,7 +142,7 @@ async def test_an_admin_edits_one_household_and_it_is_audited(client: TestClient
     assert resp.status == 303
     h1 = await service.storage.household("H1")
     assert h1 is not None and (h1["area_m2"], h1["heating_type"]) == ("120.5", "floor")
-    entry = next(a for a in await service.audit(10) if a["action"] == "household_edit")
+    entry = next(a for a in await service.audit_log.rows(10) if a["action"] == "household_edit")
     assert entry["detail"] == "H1: area_m2 100 -> 120.5; heating_type radiator -> floor" and entry["result"] == "ok"
     resp = await client.post("/households/H1", data={**form, "area_m2": "-1"})
     assert resp.status == 400 and "area_m2=&#39;-1&#39;: must be a number &gt; 0" in await resp.text()
@@ -166,7 +183,7 @@ async def test_an_operator_records_measurements_by_form_api_and_file(client: Tes
     resp = await client.post("/measurements/import", data=upload(csrf, "m.csv", MEASUREMENTS.encode()))
     assert resp.status == 400 and "m.csv:line 2: household &#39;H2&#39;" in await resp.text()
     assert len(await service.storage.measurements()) == 6
-    actions = [(a["action"], a["result"]) for a in await service.audit(20) if a["action"].startswith("measurements")]
+    actions = [(a["action"], a["result"]) for a in await service.audit_log.rows(20) if a["action"].startswith("measurements")]
     assert actions[:4] == [("measurements_import", "refused"), ("measurements_add", "ok"), ("measurements_add", "ok"),
                            ("measurements_add", "ok")]
 

@@ -44,8 +44,8 @@ async def served(tmp_path: Any, fast_kdf: None) -> AsyncIterator[tuple[TestClien
     svc = SupervisorService(open_storage("sqlite", path=cfg["storage"]["path"]), cfg)
     await svc.start()
     for name, (role, password) in PASSWORDS.items():
-        await svc.create_user(name, password, role)
-    notifier = Notifier(svc.storage, cfg, svc.clock, ack=svc.ack_alarm)
+        await svc.accounts.create_user(name, password, role)
+    notifier = Notifier(svc.storage, cfg, svc.clock, ack=svc.alarm_desk.ack_alarm)
     await notifier.start()
     app = create_app(svc, WEB_CONFIG, notifier)
     try:
@@ -80,12 +80,12 @@ async def test_ack_page_get_shows_post_acknowledges(served: Any) -> None:
     assert done.status == 200 and 'id="ack-done"' in text and "notify:zhang" in text
     (row,) = await svc.storage.alarm_rows("st-a", True)
     assert row["acked_by"] == "notify:zhang"
-    audit = [(r["user"], r["action"], r["result"]) for r in await svc.audit(50)]
+    audit = [(r["user"], r["action"], r["result"]) for r in await svc.audit_log.rows(50)]
     assert ("notify:zhang", "ack_alarm", "recorded") in audit  # the dashboard's own path
     assert ("notify", "notify_ack_link", "ok") in audit
     again = await client.post(path)  # a second tap: shown as done, nothing sent or recorded again
     assert again.status == 200 and 'id="ack-done"' in await again.text()
-    assert [r["action"] for r in await svc.audit(50)].count("notify_ack_link") == 1
+    assert [r["action"] for r in await svc.audit_log.rows(50)].count("notify_ack_link") == 1
 
 
 async def test_forged_or_garbage_link_is_refused(served: Any) -> None:
@@ -96,7 +96,7 @@ async def test_forged_or_garbage_link_is_refused(served: Any) -> None:
         assert resp.status == 403, bad
         assert "ack-problem" in await resp.text()
     assert (await svc.storage.alarm_rows("st-a", True))[0]["acked_by"] is None
-    refused = [r for r in await svc.audit(50) if r["action"] == "notify_ack_link"]
+    refused = [r for r in await svc.audit_log.rows(50) if r["action"] == "notify_ack_link"]
     assert len(refused) == 3 and all(r["result"] == "refused" for r in refused)
     assert "not signed by this supervisor" in refused[-1]["detail"]
 

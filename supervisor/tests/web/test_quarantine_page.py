@@ -36,6 +36,7 @@ async def test_quarantined_uplinks_are_listed_with_their_reason(client: TestClie
     assert page.status == 200
     text = await page.text()
     assert "bad_text" in text and "&lt;script&gt;" in text and "<script>x" not in text
+    await service.fleet_alarms.evaluate()  # the supervisor's alarm engine, as `serve` runs it
     alarms = json.loads(await (await client.get("/api/alarms")).text())
     assert any(a["station_id"] == "st-a" and a["code"] == "uplink_quarantined" for a in alarms["alarms"])
 
@@ -49,6 +50,7 @@ async def test_the_supervisors_own_alarm_is_acknowledged_without_a_command(clien
     hostile = json.dumps({"v": 1, "station": "st-a", "seq": 2 ** 63, "ts": now, "kind": "event", "body": {}}).encode()
     service.ingest.handle(codec.up_topic("st-a", codec.UP_EVENT), hostile)
     await service.ingest.flush()
+    await service.fleet_alarms.evaluate()  # the supervisor's alarm engine, as `serve` runs it
     csrf = await login(client, "oli")
     resp = await client.post("/api/alarms/ack", headers={"X-CSRF-Token": csrf},
                              json={"station_id": "st-a", "code": "uplink_quarantined"})
@@ -58,6 +60,6 @@ async def test_the_supervisors_own_alarm_is_acknowledged_without_a_command(clien
     alarms = json.loads(await (await client.get("/api/alarms?station=st-a")).text())["alarms"]
     quarantined = next(a for a in alarms if a["code"] == "uplink_quarantined")
     assert quarantined["acked_by"] == "oli", quarantined
-    assert await service.recent_commands("st-a") == []
-    audit = await service.audit(limit=10)
+    assert await service.remote.recent_commands("st-a") == []
+    audit = await service.audit_log.rows(limit=10)
     assert any(r["action"] == "ack_alarm" and r["user"] == "oli" and r["detail"] == "uplink_quarantined" for r in audit)

@@ -52,7 +52,7 @@ async def test_staged_push_release_refused_and_rollback(client: TestClient, serv
 
 async def test_tickets_for_a_command_and_a_settings_push(client: TestClient, service: SupervisorService) -> None:
     service.tickets.require = {"set_valve_manual", "settings_push"}  # as [tickets] require would set it
-    await service.create_user("ben", "admin-pass-2", "admin")
+    await service.accounts.create_user("ben", "admin-pass-2", "admin")
     csrf = await login(client, "oli")
     resp = await client.post("/api/stations/st-a/commands", headers={"X-CSRF-Token": csrf},
                              json={"kind": "set_valve_manual", "args": {"valve_pct": 40}})

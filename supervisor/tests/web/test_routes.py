@@ -77,7 +77,7 @@ async def test_wrong_password_csrf_and_throttle(client: TestClient, service: Sup
     client.session.cookie_jar.clear()
     token = re.search(r'name="csrf" value="([^"]+)"', await (await client.get("/login")).text())
     assert token
-    actions = [(a["user"], a["action"], a["result"]) for a in await service.audit(50)]
+    actions = [(a["user"], a["action"], a["result"]) for a in await service.audit_log.rows(50)]
     assert ("oli", "login", "denied") in actions
     assert actions.count(("vic", "login", "denied")) == 5 and ("vic", "login", "ok") in actions
     # a redirect target is never another site
@@ -116,8 +116,8 @@ async def test_viewer_is_refused_with_a_reason_and_it_is_audited(client: TestCli
     assert (await client.get("/audit")).status == 403
     assert (await client.post("/api/users", headers={"X-CSRF-Token": csrf},
                               json={"username": "eve", "password": "12345678", "role": "admin"})).status == 403
-    assert [a for a in await service.audit(20) if a["user"] == "vic" and a["result"] == "forbidden"]
-    assert "eve" not in [u["username"] for u in await service.list_users()]
+    assert [a for a in await service.audit_log.rows(20) if a["user"] == "vic" and a["result"] == "forbidden"]
+    assert "eve" not in [u["username"] for u in await service.accounts.list_users()]
 
 
 async def test_operator_cannot_manage_users_admin_can(client: TestClient, service: SupervisorService) -> None:
@@ -133,7 +133,7 @@ async def test_operator_cannot_manage_users_admin_can(client: TestClient, servic
     resp = await client.post("/api/users/eve", headers={"X-CSRF-Token": csrf}, json={"role": "operator"})
     assert resp.status == 200
     assert {"username": "eve", "role": "operator"} in [{k: u[k] for k in ("username", "role")}
-                                                       for u in await service.list_users()]
+                                                       for u in await service.accounts.list_users()]
     dup = await client.post("/api/users", headers={"X-CSRF-Token": csrf},
                             json={"username": "eve", "password": "eve-pass-1", "role": "viewer"})
     assert dup.status == 400 and "already exists" in (await dup.json())["reason"]
@@ -174,7 +174,7 @@ async def test_garbage_input_is_400_with_a_reason(client: TestClient, service: S
         resp = await client.post("/api/stations/st-a/commands", data=text, headers={**h, "Content-Type": ctype})
         assert resp.status == 400, text
         assert (await resp.json())["reason"], text
-    assert await service.recent_commands() == []
+    assert await service.remote.recent_commands() == []
     for path in ("/api/stations/bad%20id", "/api/stations/st-a/trends?t0=abc", "/api/stations/st-a/trends?t0=10&t1=5",
                  "/api/stations/st-a/trends?fields=DROP%20TABLE", "/api/stations/st-a/trends?max_points=1e9",
                  "/api/reports/daily?date=yesterday", "/api/reports/daily?date=2026-11-20&hour=12",
@@ -269,12 +269,12 @@ async def test_a_failing_service_is_a_500_with_a_reason_not_a_crash(client: Test
     async def broken() -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(service, "list_stations", broken)
+    monkeypatch.setattr(service.fleet, "list_stations", broken)
     resp = await client.get("/api/stations")
     assert resp.status == 500
     body = await resp.json()
     assert body["error"] == "internal" and "fire" not in body["reason"]  # details stay in the log
-    monkeypatch.setattr(service, "station_detail", broken)
+    monkeypatch.setattr(service.fleet, "station_detail", broken)
     page = await client.get("/stations/st-a")
     assert page.status == 500 and "Traceback" not in await page.text()
     assert (await client.get("/api/alarms")).status == 200  # the server keeps serving

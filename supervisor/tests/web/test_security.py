@@ -22,7 +22,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from heatkeeper.core import codec
 from heatkeeper.supervisor import main, users
-from heatkeeper.supervisor.service import ServiceError, SupervisorService
+from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.supervisor.service_errors import ServiceError
 from heatkeeper.supervisor.storage import open_storage
 from heatkeeper.supervisor.storage.base import StorageError
 from heatkeeper.supervisor.storage.postgres import PostgresStorage
@@ -77,16 +78,16 @@ class KdfCounter:
 # --- M1: the audit log is not for viewers, in any format ---------------------------------------------
 async def test_a_viewer_cannot_export_the_audit_log(client: TestClient, service: SupervisorService,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    await service.audit_record(user="oli", action="command:set_mode", station_id="st-a", detail="secret-ish", result="sent")
+    await service.audit_log.record(user="oli", action="command:set_mode", station_id="st-a", detail="secret-ish", result="sent")
     await login(client, "vic")
     asked: list[str] = []
-    real_export = service.export_csv
+    real_export = service.reporting.export_csv
 
     async def spy(kind: str, **kw: Any) -> str:
         asked.append(kind)
         return await real_export(kind, **kw)
 
-    monkeypatch.setattr(service, "export_csv", spy)
+    monkeypatch.setattr(service.reporting, "export_csv", spy)
     resp = await client.get("/export/audit.csv")
     assert resp.status == 403
     body = await resp.json()
@@ -129,7 +130,7 @@ async def test_concurrent_guesses_are_all_counted_and_the_real_user_still_gets_i
     me = await elsewhere.get(client.make_url("/api/me"))
     assert (await me.json())["username"] == "ada"
     # Refused logins cannot flood the audit log: rows are capped, the rest counted.
-    rows = [a for a in await service.audit(500) if a["action"] == "login" and a["result"] in ("denied", "refused")]
+    rows = [a for a in await service.audit_log.rows(500) if a["action"] == "login" and a["result"] in ("denied", "refused")]
     budget = app_of(client)[AUDIT_BUDGET]
     assert len(rows) <= budget.limit and budget.left_out_total == 40 + 1 - len(rows)
 
@@ -169,7 +170,7 @@ async def test_refused_login_audit_rows_are_summarised(client: TestClient, servi
         assert status == 401
     budget.window_s = 0.0  # the next window starts now
     await form_login(client, client.make_url, "nobody", "wrong-password")
-    rows = [a for a in await service.audit(50) if a["action"] == "login"]
+    rows = [a for a in await service.audit_log.rows(50) if a["action"] == "login"]
     assert [r["result"] for r in rows] == ["denied", "summary", "denied", "denied"]
     assert "3 refused or failed logins were counted but not itemised" in rows[1]["detail"]
 
@@ -241,7 +242,7 @@ async def test_every_role_changes_its_own_password(client: TestClient, service: 
         client.session.cookie_jar.clear()
         assert (await form_login(client, url, name, PASSWORDS[name][1]))[0] == 401
         assert (await form_login(client, url, name, "brand-new-pass"))[0] == 302
-    results = [(a["user"], a["result"]) for a in await service.audit(100) if a["action"] == "change_password"]
+    results = [(a["user"], a["result"]) for a in await service.audit_log.rows(100) if a["action"] == "change_password"]
     assert ("vic", "ok") in results and ("oli", "ok") in results and ("vic", "denied") in results
 
 
@@ -345,11 +346,11 @@ async def test_an_admin_disables_enables_and_deletes_users(client: TestClient, s
     resp = await client.delete("/api/users/vic", headers=h)
     assert resp.status == 200
     assert (await elsewhere.get(url("/api/me"))).status == 401
-    assert "vic" not in [u["username"] for u in await service.list_users()]
+    assert "vic" not in [u["username"] for u in await service.accounts.list_users()]
     assert (await client.delete("/api/users/vic", headers=h)).status == 404
     assert (await client.delete("/api/users/ada", headers=h)).status == 400
     assert (await client.delete("/api/users/oli")).status == 403  # CSRF
-    audit = [(a["user"], a["action"], a["detail"]) for a in await service.audit(100)]
+    audit = [(a["user"], a["action"], a["detail"]) for a in await service.audit_log.rows(100)]
     assert ("ada", "update_user", "vic disabled") in audit and ("ada", "delete_user", "vic") in audit
     # an operator may not
     client.session.cookie_jar.clear()
@@ -361,19 +362,19 @@ async def test_an_admin_disables_enables_and_deletes_users(client: TestClient, s
 async def test_the_last_enabled_admin_cannot_be_removed(service: SupervisorService) -> None:
     for change in ({"role": "viewer"}, {"disabled": True}):
         with pytest.raises(ServiceError) as info:
-            await service.set_user("ada", "cli", **change)  # type: ignore[arg-type]
+            await service.accounts.set_user("ada", "cli", **change)  # type: ignore[arg-type]
         assert info.value.reason == "last_admin"
     with pytest.raises(ServiceError):
-        await service.delete_user("ada", "cli")
-    await service.create_user("zed", "zed-pass-123", "admin")
-    await service.set_user("zed", "ada", disabled=True)
+        await service.accounts.delete_user("ada", "cli")
+    await service.accounts.create_user("zed", "zed-pass-123", "admin")
+    await service.accounts.set_user("zed", "ada", disabled=True)
     with pytest.raises(ServiceError):  # a disabled admin does not count
-        await service.set_user("ada", "zed", role="operator")
-    await service.set_user("zed", "ada", disabled=False)
-    await service.set_user("ada", "zed", role="operator")  # now another admin remains
+        await service.accounts.set_user("ada", "zed", role="operator")
+    await service.accounts.set_user("zed", "ada", disabled=False)
+    await service.accounts.set_user("ada", "zed", role="operator")  # now another admin remains
     with pytest.raises(ServiceError):
-        await service.delete_user("zed", "cli")
-    roles = {u["username"]: u["role"] for u in await service.list_users()}
+        await service.accounts.delete_user("zed", "cli")
+    roles = {u["username"]: u["role"] for u in await service.accounts.list_users()}
     assert roles["ada"] == "operator" and roles["zed"] == "admin"
 
 
@@ -428,7 +429,7 @@ async def test_an_alarm_ack_that_could_not_be_sent_is_not_recorded(client: TestC
     resp = await client.post("/api/alarms/ack", headers={"X-CSRF-Token": csrf}, json={"station_id": "st-a",
                                                                                       "code": "pump1_fault"})
     assert resp.status == 503 and (await resp.json())["error"] == "not_connected"
-    row = [a for a in await service.alarms("st-a", True) if a["code"] == "pump1_fault"][0]
+    row = [a for a in await service.alarm_desk.alarms("st-a", True) if a["code"] == "pump1_fault"][0]
     assert row["acked_by"] is None and row["acked_ts"] is None
 
     sent: list[tuple[str, bytes]] = []
@@ -436,11 +437,11 @@ async def test_an_alarm_ack_that_could_not_be_sent_is_not_recorded(client: TestC
     async def broker(topic: str, payload: bytes, qos: int, retain: bool) -> None:
         sent.append((topic, payload))
 
-    service.set_publisher(broker)
+    service.link.set_publisher(broker)
     resp = await client.post("/api/alarms/ack", headers={"X-CSRF-Token": csrf}, json={"station_id": "st-a",
                                                                                       "code": "pump1_fault"})
     assert resp.status == 200 and len(sent) == 1
-    row = [a for a in await service.alarms("st-a", True) if a["code"] == "pump1_fault"][0]
+    row = [a for a in await service.alarm_desk.alarms("st-a", True) if a["code"] == "pump1_fault"][0]
     assert row["acked_by"] == "oli"
 
 

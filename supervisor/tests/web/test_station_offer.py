@@ -57,7 +57,7 @@ async def test_the_offer_is_the_stations_mode_and_limits(client: TestClient, ser
     assert status == 400 and "lease_s" in body["reason"] and "86400" in body["reason"]
     status, body = await send(client, csrf, {"kind": "set_mode", "args": {"mode": "manual"}})
     assert status == 400 and "local panel" in body["reason"]
-    assert await service.recent_commands("st-a") == []
+    assert await service.remote.recent_commands("st-a") == []
 
     # in remote the supply setpoint is offered, up to the station's 90 degC
     assert ctl.handle_command({"kind": "set_mode", "args": {"mode": "remote"}}, 0.0)["result"] == "applied"
