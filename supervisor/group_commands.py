@@ -162,7 +162,7 @@ class GroupCommands:
     # --- views -------------------------------------------------------------------------------------
     def _online(self, sid: str) -> bool:
         st = self.service.ingest.state.get(sid)
-        return bool(st) and self.service._online(st, self.clock())
+        return bool(st) and self.service.fleet.online(st, self.clock())
 
     async def progress(self, batch_id: int) -> dict[str, Any]:
         item = await self.get(batch_id)
