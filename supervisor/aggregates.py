@@ -98,7 +98,7 @@ def _fold(slice_agg: Buckets, key: tuple[str, int], fields: tuple[str, ...], row
     if agg is None:
         agg = slice_agg[key] = {}
     n = len(rows)
-    for field, column in zip(fields, zip(*rows)):
+    for field, column in zip(fields, zip(*rows, strict=True), strict=True):
         a = agg.get(field)
         if a is None:
             agg[field] = [n, reduce(_add, column), min(column), max(column)]

@@ -57,6 +57,7 @@ PUMP_EVENT = "pump"
 
 _FLAG_NAMES = frozenset(name for names in DEVICES.values() for name in names if name is not None)
 _DEVICE_OF = {name: device for device, names in DEVICES.items() for name in names if name is not None}
+_DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sample has them -> its devices
 
 Sample = tuple[float, dict[str, float]]
 # (starts, run_s, faults, fault_ts) of one device between two consecutive samples
@@ -98,6 +99,8 @@ class EquipmentTracker:
             win = self._win[sid] = []
         if not win or ts > win[-1][0]:  # the usual sample: the newest, appended
             i = len(win)
+            if win and flags == win[-1][1]:
+                flags = win[-1][1]  # pumps as they were: one dict kept for both (a window is 64 samples)
         else:
             i = bisect.bisect_left(win, ts, key=_sample_ts)
             if i < len(win) and win[i][0] == ts:
@@ -115,7 +118,9 @@ class EquipmentTracker:
         if i > 0:
             prev, nxt = win[i - 1], (win[i] if i < len(win) else None)
             # a device none of whose names is in either sample did nothing between them
-            involved = devices.union(_devices(prev[1]), _devices(nxt[1]) if nxt is not None else ())
+            involved = devices if prev[1] is flags else devices.union(_devices(prev[1]))
+            if nxt is not None:
+                involved = involved.union(_devices(nxt[1]))
             for device in DEVICES:
                 if device not in involved:
                     continue
@@ -220,9 +225,15 @@ def _flags(values: dict[str, Any]) -> dict[str, float]:
     return flags
 
 
-def _devices(flags: dict[str, float]) -> set[str]:
+def _devices(flags: dict[str, float]) -> frozenset[str]:
     """The devices a sample says something about."""
-    return {_DEVICE_OF[name] for name in flags}
+    names = tuple(flags)
+    devices = _DEVICES_OF.get(names)
+    if devices is None:
+        devices = frozenset(_DEVICE_OF[name] for name in names)
+        if len(_DEVICES_OF) < 4096:  # the orders of a few dozen names a fleet sends
+            _DEVICES_OF[names] = devices
+    return devices
 
 
 def _sample_ts(sample: Sample) -> float:

@@ -300,9 +300,8 @@ def test_pump_faults_count_once_whether_fault_input_or_no_flow() -> None:
 
 
 def _flag_samples() -> Any:
-    from hypothesis import strategies as st
-
     from heatkeeper.supervisor.equipment import DEVICES
+    from hypothesis import strategies as st
 
     names = sorted(name for names in DEVICES.values() for name in names if name is not None)
     value = st.one_of(st.sampled_from([0.0, 1.0, 0, 1, None, True]), st.floats(min_value=0.0, max_value=3.0))
@@ -320,10 +319,9 @@ def test_tracker_counts_what_consecutive_samples_say_whatever_the_arrival_order(
     null, bool): in time order the records are the steps between consecutive samples, every
     device each time (the definition); arriving in any order after the first they come out
     the same (a late sample splits its neighbours' step)."""
-    from hypothesis import given, settings
-
     from heatkeeper.supervisor import equipment
     from heatkeeper.supervisor.equipment import DEVICES, EquipmentTracker
+    from hypothesis import given, settings
 
     @settings(deadline=None)
     @given(_flag_samples(), st_random())
