@@ -12,6 +12,8 @@ from __future__ import annotations
 import secrets
 import time
 import zlib
+from functools import reduce
+from operator import add as _add
 
 from .storage.base import AggRow
 
@@ -19,7 +21,14 @@ from .storage.base import AggRow
 # each write (one transaction) stays short, so commands never wait long for the write lock.
 AGG_SLICES = 12
 
+# A station's samples are held as rows, FOLD_ROWS at most per (station, bucket), and folded a
+# column at a time (min, max and the sum of each field in C): a fifth of the CPU of folding each
+# value alone once the fleet's aggregates no longer fit the CPU cache. Each held row is the
+# sample's values (~0.7 kB for 20 fields): 8 rows of 10,000 stations hold ~55 MB.
+FOLD_ROWS = 8
+
 Buckets = dict[tuple[str, int], dict[str, list[float]]]  # {(station, bucket): {field: [n, sum, min, max]}}
+Held = dict[tuple[str, int], tuple[tuple[str, ...], list[tuple[float, ...]]]]  # {(station, bucket): (fields, rows)}
 
 
 class Aggregates:
@@ -28,6 +37,7 @@ class Aggregates:
     def __init__(self, slices: int = AGG_SLICES) -> None:
         self.slices = max(1, int(slices))
         self._agg: list[Buckets] = [{} for _ in range(self.slices)]
+        self._held: list[Held] = [{} for _ in range(self.slices)]  # rows not folded yet
         self.epochs: list[int] = [0] * self.slices
         self._slice: dict[str, int] = {}
 
@@ -44,26 +54,32 @@ class Aggregates:
 
     def add(self, key: tuple[str, int], numbers: dict[str, float]) -> None:
         """Fold one sample's {field: value} into bucket `key` = (station, bucket)."""
-        slice_agg = self._agg[self.slice_of(key[0])]
-        agg = slice_agg.get(key)
-        if agg is None:
-            slice_agg[key] = {field: [1, value, value, value] for field, value in numbers.items()}
-            return
-        for field, value in numbers.items():  # the hot loop of the ingest: indexing, no method calls
-            try:
-                a = agg[field]
-            except KeyError:
-                agg[field] = [1, value, value, value]
-                continue
-            a[0] += 1
-            a[1] += value
-            if value < a[2]:
-                a[2] = value
-            elif value > a[3]:  # min <= max: a new minimum is never a new maximum
-                a[3] = value
+        self.add_row(key, tuple(numbers), tuple(numbers.values()))
+
+    def add_row(self, key: tuple[str, int], fields: tuple[str, ...], values: tuple[float, ...]) -> None:
+        """`add` of one sample given as its field names and their values (in the same order)."""
+        k = self.slice_of(key[0])
+        held = self._held[k]
+        pending = held.get(key)
+        if pending is not None:
+            if pending[0] == fields:  # the usual sample: the same fields as the one before
+                rows = pending[1]
+                rows.append(values)
+                if len(rows) >= FOLD_ROWS:
+                    del held[key]
+                    _fold(self._agg[k], key, fields, rows)
+                return
+            del held[key]  # other fields: what is held is folded first, so the order stays
+            _fold(self._agg[k], key, pending[0], pending[1])
+        held[key] = (fields, [values])
 
     def take(self, slices: list[int]) -> dict[int, Buckets]:
         """Take the aggregates of `slices` out for writing (give them back on a failure)."""
+        for k in slices:
+            agg = self._agg[k]
+            for key, (fields, rows) in self._held[k].items():
+                _fold(agg, key, fields, rows)
+            self._held[k] = {}
         taken = {k: self._agg[k] for k in slices}
         for k in slices:
             self._agg[k] = {}
@@ -73,6 +89,28 @@ class Aggregates:
         """Merge back what `take` returned, so nothing is lost on a failed write."""
         for k, agg in taken.items():
             merge_into(self._agg[k], agg)
+
+
+def _fold(slice_agg: Buckets, key: tuple[str, int], fields: tuple[str, ...], rows: list[tuple[float, ...]]) -> None:
+    """Fold samples (rows of `fields`' values, in the order received) into bucket `key`: the
+    same count, sum (added in order), min and max as folding one value at a time."""
+    agg = slice_agg.get(key)
+    if agg is None:
+        agg = slice_agg[key] = {}
+    n = len(rows)
+    for field, column in zip(fields, zip(*rows, strict=True), strict=True):
+        a = agg.get(field)
+        if a is None:
+            agg[field] = [n, reduce(_add, column), min(column), max(column)]
+            continue
+        a[0] += n
+        a[1] = reduce(_add, column, a[1])
+        low = min(column)  # the first of equals, as the fold one at a time keeps
+        if low < a[2]:
+            a[2] = low
+        high = max(column)
+        if high > a[3]:
+            a[3] = high
 
 
 def rows(taken: dict[int, Buckets]) -> list[AggRow]:

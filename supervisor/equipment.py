@@ -56,6 +56,8 @@ CIRCULATION = ("pump1", "pump2")  # the "pump" number of a core pump event, 1-ba
 PUMP_EVENT = "pump"
 
 _FLAG_NAMES = frozenset(name for names in DEVICES.values() for name in names if name is not None)
+_DEVICE_OF = {name: device for device, names in DEVICES.items() for name in names if name is not None}
+_DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sample has them -> its devices
 
 Sample = tuple[float, dict[str, float]]
 # (starts, run_s, faults, fault_ts) of one device between two consecutive samples
@@ -92,22 +94,36 @@ class EquipmentTracker:
         flags = _flags(values)
         if not flags:
             return
-        win = self._win.setdefault(sid, [])
-        i = bisect.bisect_left(win, ts, key=lambda s: s[0])
-        if i < len(win) and win[i][0] == ts:
-            return  # a sample of this time is counted already
-        if i == 0 and win:
-            return  # older than every kept sample: its neighbours' transition is counted already
+        win = self._win.get(sid)
+        if win is None:
+            win = self._win[sid] = []
+        if not win or ts > win[-1][0]:  # the usual sample: the newest, appended
+            i = len(win)
+            if win and flags == win[-1][1]:
+                flags = win[-1][1]  # pumps as they were: one dict kept for both (a window is 64 samples)
+        else:
+            i = bisect.bisect_left(win, ts, key=_sample_ts)
+            if i < len(win) and win[i][0] == ts:
+                return  # a sample of this time is counted already
+            if i == 0:
+                return  # older than every kept sample: its neighbours' transition is counted already
         new: Sample = (ts, flags)
-        for device, names in DEVICES.items():
-            if not any(name in flags for name in names if name is not None):
+        devices = _devices(flags)
+        for device in DEVICES:  # in this order: records are created in it
+            if device not in devices:
                 continue
             rec = self._rec(sid, device)
             if rec["last_ts"] is None or ts > rec["last_ts"]:
                 rec["last_ts"] = ts
         if i > 0:
             prev, nxt = win[i - 1], (win[i] if i < len(win) else None)
+            # a device none of whose names is in either sample did nothing between them
+            involved = devices if prev[1] is flags else devices.union(_devices(prev[1]))
+            if nxt is not None:
+                involved = involved.union(_devices(nxt[1]))
             for device in DEVICES:
+                if device not in involved:
+                    continue
                 if nxt is None:
                     self._add(sid, device, _step(device, prev, new))
                 else:
@@ -200,11 +216,28 @@ class EquipmentTracker:
 def _flags(values: dict[str, Any]) -> dict[str, float]:
     """The equipment's part of a telemetry record (numbers only)."""
     flags = {}
-    for name in _FLAG_NAMES:
-        v = values.get(name)
-        if v is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+    for name in _FLAG_NAMES.intersection(values):  # a few names of dozens: one C loop finds them
+        v = values[name]
+        if v.__class__ is float:  # nearly always (JSON numbers with a point)
+            flags[name] = v
+        elif v is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
             flags[name] = float(v)
     return flags
+
+
+def _devices(flags: dict[str, float]) -> frozenset[str]:
+    """The devices a sample says something about."""
+    names = tuple(flags)
+    devices = _DEVICES_OF.get(names)
+    if devices is None:
+        devices = frozenset(_DEVICE_OF[name] for name in names)
+        if len(_DEVICES_OF) < 4096:  # the orders of a few dozen names a fleet sends
+            _DEVICES_OF[names] = devices
+    return devices
+
+
+def _sample_ts(sample: Sample) -> float:
+    return sample[0]
 
 
 def _running(flags: dict[str, float], feedback: str, command: str) -> bool | None:

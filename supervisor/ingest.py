@@ -191,11 +191,9 @@ class Ingest:
         "rejected:<reason>". Never raises. `ack` (the broker's PUBACK of a QoS 1 delivery) is
         called once the message is stored; for anything not stored, at once."""
         self._kept_now = False
-        result = self._handle(topic, payload)
-        if ack is not None:
-            if result == "queued":
-                self._pending[-1] = self._pending[-1][:3] + (ack,)
-            elif self._kept_now:  # kept: the broker may forget it once the row is written
+        result = self._handle(topic, payload, ack)
+        if ack is not None and result != "queued":
+            if self._kept_now:  # kept: the broker may forget it once the row is written
                 self.quarantine.hold_ack(ack)
             elif result == "reading" and self.hold_reading_ack is not None:
                 self.hold_reading_ack(ack)
@@ -203,7 +201,7 @@ class Ingest:
                 ack()
         return result
 
-    def _handle(self, topic: str, payload: bytes) -> str:
+    def _handle(self, topic: str, payload: bytes, ack: Acker | None = None) -> str:
         self.received += 1
         station = None  # a configured station whose uplink topic this is: its rejects are quarantined
         try:
@@ -219,7 +217,7 @@ class Ingest:
                 msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s, fast_loads)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
-                self._queue(msg, payload)
+                self._queue(msg, payload, ack)
                 return "queued"
             if area == "status":
                 if ident not in self.station_ids:
@@ -274,13 +272,12 @@ class Ingest:
         st["status_ts"] = self.clock()
         self._dirty.add(station_id)
 
-    def _queue(self, msg: dict[str, Any], payload: bytes) -> None:
+    def _queue(self, msg: dict[str, Any], payload: bytes, ack: Acker | None = None) -> None:
         now = self.clock()
         if msg["kind"] == codec.UP_ACK and self.on_ack is not None:
             self.on_ack(msg["station"], msg["body"], now)
-        st = self.state[msg["station"]]
-        st["last_seen_ts"] = now
-        self._pending.append((msg, now, payload, None))
+        self.state[msg["station"]]["last_seen_ts"] = now
+        self._pending.append((msg, now, payload, ack))
         if len(self._pending) >= self.batch_max:
             self._wake.set()
 
@@ -342,10 +339,13 @@ class Ingest:
             return new
 
     def _row(self, entry: Entry) -> UplinkRow:
-        msg, received, payload, _ack = entry
+        return self._rows([entry])[0]
+
+    def _rows(self, entries: list[Entry]) -> list[UplinkRow]:
+        epoch_of = self.aggregates.epoch_of
         # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
-        return (msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
-                self.aggregates.epoch_of(msg["station"]))
+        return [(msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received, epoch_of(msg["station"]))
+                for msg, received, payload, _ack in entries]
 
     async def _store(self, batch: list[Entry]) -> int:
         """Store one chunk; derive what is new; quarantine regressions and rows the database
@@ -354,15 +354,13 @@ class Ingest:
         first: dict[tuple[str, int], Entry] = {}
         repeats: list[Entry] = []  # a (station, seq) seen earlier in this chunk
         for entry in batch:
-            key = (entry[0]["station"], entry[0]["seq"])
-            if key in first:
+            msg = entry[0]
+            if first.setdefault((msg["station"], msg["seq"]), entry) is not entry:
                 repeats.append(entry)
-            else:
-                first[key] = entry
         entries = list(first.values())
         refused: list[tuple[Entry, BaseException]] = []
         try:
-            new_keys = set(await self.storage.store_uplinks([self._row(e) for e in entries]))
+            new_keys = set(await self.storage.store_uplinks(self._rows(entries)))
         except Exception as exc:  # noqa: BLE001 - sorted: a row the database refuses, or the database failing
             if not refuses_row(exc):
                 raise
@@ -370,11 +368,17 @@ class Ingest:
         self.stored += len(new_keys)
         refused_ids = {id(e) for e, _x in refused}
         old: list[Entry] = []
+        by_kind = self.stored_by_kind
+        derive = self._derive
         for key, entry in first.items():  # in the order received: RETURNING's order is arbitrary
             if key in new_keys:
-                kind = entry[0]["kind"]
-                self.stored_by_kind[kind] = self.stored_by_kind.get(kind, 0) + 1
-                self._derive_guarded(entry[0], entry[1], entry[2])
+                msg = entry[0]
+                kind = msg["kind"]
+                by_kind[kind] = by_kind.get(kind, 0) + 1
+                try:
+                    derive(msg, entry[1])
+                except Exception as exc:  # noqa: BLE001 - see _derive_guarded
+                    self._underived(msg, entry[2], exc)
                 if entry[3] is not None:
                     entry[3]()  # stored: now the broker may forget it
             elif id(entry) not in refused_ids:
@@ -458,9 +462,13 @@ class Ingest:
         try:
             self._derive(msg, received)
         except Exception as exc:  # noqa: BLE001 - one message must not stop the batch; quarantined and alarmed
-            log.exception("uplink %s seq %s stored but not derived", msg.get("station"), msg.get("seq"))
-            self._keep(msg["station"], "derive_failed", "%s: %s" % (type(exc).__name__, exc),
-                       codec.up_topic(msg["station"], msg["kind"]), payload, msg.get("seq"))
+            self._underived(msg, payload, exc)
+
+    def _underived(self, msg: dict[str, Any], payload: bytes | str, exc: Exception) -> None:
+        """A stored message `_derive` could not fold: logged, quarantined, alarmed."""
+        log.error("uplink %s seq %s stored but not derived", msg.get("station"), msg.get("seq"), exc_info=exc)
+        self._keep(msg["station"], "derive_failed", "%s: %s" % (type(exc).__name__, exc),
+                   codec.up_topic(msg["station"], msg["kind"]), payload, msg.get("seq"))
 
     def _derive(self, msg: dict[str, Any], received: float) -> None:
         """Fold one newly stored message into state, aggregates, equipment and alarms."""
@@ -474,16 +482,17 @@ class Ingest:
             # every number and the bucket first, before anything changes: a message that gets
             # past the codec with a value no float can hold fails alone (quarantined by
             # _derive_guarded) instead of poisoning the aggregates of its whole slice
-            if None in values.values():
-                numbers = {field: float(value) for field, value in values.items() if value is not None}
-            else:  # the usual sample, converted in C
-                numbers = dict(zip(values, map(float, values.values()), strict=True))
+            try:  # the usual sample, converted in C
+                fields, numbers = tuple(values), tuple(map(float, values.values()))
+            except TypeError:  # a null (no reading) among them: that field is left out
+                kept = {field: float(value) for field, value in values.items() if value is not None}
+                fields, numbers = tuple(kept), tuple(kept.values())
             # bounded finite values have a finite sum; one NaN or infinity makes it non-finite
-            if not math.isfinite(sum(numbers.values(), ts)):
+            if not math.isfinite(sum(numbers, ts)):
                 raise ValueError("a value or ts is not finite")
             k = (sid, bucket_of(ts))
             live_state.take_values(st, msg["seq"], ts, body, received)
-            self.aggregates.add(k, numbers)
+            self.aggregates.add_row(k, fields, numbers)
             self.equipment.telemetry(sid, ts, values)
         elif kind == codec.UP_ALARM:
             # recorded by seq: replaying an unfinished epoch after a crash records what the

@@ -24,6 +24,7 @@ LEASES = (
     ("boost", "boost_lease_s", "boost_lease_k", "K"),
     ("mode", "mode_lease_s", "mode_lease_return", ""),
 )
+_LEFT_KEYS = frozenset(left_key for _name, left_key, _value_key, _unit in LEASES)
 MODE_REMOTE = 5  # core.modes.M_REMOTE: the only mode a supply setpoint lease acts in
 ARRIVED_K = 0.05  # closer than this the setpoint counts as arrived
 
@@ -54,6 +55,13 @@ def from_values(values: dict[str, Any], sent: Any = None) -> dict[str, dict[str,
     """The active leases of one telemetry sample; `sent` is a `leases` object the station sent
     beside its values ({name: [value, remaining_s]}, a station's snapshot), used where the flat
     fields say nothing."""
+    if not isinstance(sent, dict):  # the usual sample (every second): no lease has time left
+        for key in _LEFT_KEYS.intersection(values):
+            left = values[key]
+            if left.__class__ not in (int, float) or left > 0.0:
+                break
+        else:
+            return {}
     out: dict[str, dict[str, Any]] = {}
     for name, left_key, value_key, unit in LEASES:
         left = _num(values.get(left_key))

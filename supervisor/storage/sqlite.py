@@ -201,18 +201,38 @@ class SQLiteStorage(Storage):
         data = list(rows)
 
         def work(c: sqlite3.Connection) -> list[tuple[str, int]]:
-            # executemany into a temp table runs the row loop in C; one INSERT ... SELECT ...
-            # RETURNING then reports exactly the rows that were new.
-            c.execute("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq INTEGER, ts REAL, "
-                      "kind TEXT, payload TEXT, received_ts REAL, agg_epoch INTEGER)")
-            c.executemany("INSERT INTO uplinks_in VALUES (?, ?, ?, ?, ?, ?, ?)", data)
-            new = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
-                            "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
-                            "RETURNING station_id, seq").fetchall()
-            c.execute("DELETE FROM uplinks_in")
-            return [(r[0], int(r[1])) for r in new]
+            # executemany runs the row loop in C, straight into the table. The rows that were new
+            # are the rows counted as changed, all of them in the usual chunk; when some were
+            # not (a resend), those above the highest rowid before the insert, which SQLite gives
+            # new rows (max + 1) unless the rowids ran out (then it picks free ones at random: a
+            # temp table and INSERT ... RETURNING say which).
+            top = c.execute("SELECT max(rowid) FROM uplinks").fetchone()[0] or 0
+            if top >= _ROWID_MAX - len(data):
+                return _store_returning(c, data)
+            before = c.total_changes
+            c.executemany("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING", data)
+            if c.total_changes - before == len(data):
+                return [(r[0], int(r[1])) for r in data]
+            return [(r[0], int(r[1])) for r in c.execute("SELECT station_id, seq FROM uplinks WHERE rowid > ?", (top,))]
 
         return await self._write(lambda c: _immediate(c, work), BULK)
+
+
+_ROWID_MAX = 2**63 - 1
+
+
+def _store_returning(c: sqlite3.Connection, data: list[UplinkRow]) -> list[tuple[str, int]]:
+    """Insert uplink rows, returning the keys that were new, by way of a temp table (one INSERT
+    ... SELECT ... RETURNING; executemany cannot return rows)."""
+    c.execute("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq INTEGER, ts REAL, "
+              "kind TEXT, payload TEXT, received_ts REAL, agg_epoch INTEGER)")
+    c.executemany("INSERT INTO uplinks_in VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+    new = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                    "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
+                    "RETURNING station_id, seq").fetchall()
+    c.execute("DELETE FROM uplinks_in")
+    return [(r[0], int(r[1])) for r in new]
 
 
 def _create_private(path: str) -> None:

@@ -50,3 +50,51 @@ def test_a_failed_write_gives_everything_back(first: list, second: list) -> None
     got = folded(agg)
     want = expected(first + second)
     assert [(r[0], r[1], r[2], r[3], r[5], r[6]) for r in got] == [(r[0], r[1], r[2], r[3], r[5], r[6]) for r in want]
+
+
+def one_at_a_time(data: list) -> list:
+    """The fold one value at a time, in the order received: the reference for exact sums."""
+    out: dict = {}
+    for sid, bucket, numbers in data:
+        for field, value in numbers.items():
+            a = out.get((sid, bucket, field))
+            if a is None:
+                out[(sid, bucket, field)] = [1, value, value, value]
+                continue
+            a[0] += 1
+            a[1] += value
+            a[2] = value if value < a[2] else a[2]
+            a[3] = value if value > a[3] else a[3]
+    return sorted((k[0], k[1], k[2], a[0], a[1], a[2], a[3]) for k, a in out.items())
+
+
+# mostly the same fields sample after sample (as stations send them), now and then another set
+runs = st.lists(st.tuples(st.sampled_from(["st-1", "st-2"]), st.sampled_from([0, 300]),
+                          st.sampled_from([("a", "b", "c"), ("a", "b", "c"), ("a", "b", "c"), ("b", "a"), ("c",)]),
+                          st.lists(st.floats(min_value=-1e12, max_value=1e12), min_size=3, max_size=3)),
+                max_size=60)
+
+
+@given(runs)
+def test_folding_held_rows_gives_the_same_bits_as_one_value_at_a_time(data: list) -> None:
+    """Samples held as rows and folded by column: the same count, min, max and the same sum to
+    the last bit (added in the order received), whenever the fields change and whenever the
+    slices are taken."""
+    samples = [(sid, bucket, dict(zip(fields, values, strict=False))) for sid, bucket, fields, values in data]
+    agg = Aggregates(2)
+    got: list = []
+    for i, (sid, bucket, numbers) in enumerate(samples):
+        agg.add((sid, bucket), numbers)
+        if i % 23 == 22:  # a slice written now and then, with rows held
+            got += rows(agg.take([0, 1]))
+    got += rows(agg.take([0, 1]))
+    merged: dict = {}
+    for sid, bucket, field, n, total, low, high in got:  # the upserts, added in the order written
+        a = merged.get((sid, bucket, field))
+        merged[(sid, bucket, field)] = [n, total, low, high] if a is None else [
+            a[0] + n, a[1] + total, min(a[2], low), max(a[3], high)]
+    if len(got) == len(merged):  # nothing written twice: the sums must be the same bits
+        assert sorted(got) == one_at_a_time(samples)
+    want = one_at_a_time([(s, b, n) for s, b, n in samples])
+    assert sorted((k[0], k[1], k[2], a[0], a[2], a[3]) for k, a in merged.items()) == [
+        (r[0], r[1], r[2], r[3], r[5], r[6]) for r in want]

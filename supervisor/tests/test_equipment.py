@@ -297,3 +297,77 @@ def test_pump_faults_count_once_whether_fault_input_or_no_flow() -> None:
     assert recs["pump1"]["faults"] == 1
     assert recs["pump2"]["faults"] == len(no_proof) >= 2 and recs["pump2"]["last_fault_ts"] == max(no_proof)
     assert recs["pump2"]["starts"] == 1  # commanded again on the retry, but it never ran (feedback 0)
+
+
+def _flag_samples() -> Any:
+    from heatkeeper.supervisor.equipment import DEVICES
+    from hypothesis import strategies as st
+
+    names = sorted(name for names in DEVICES.values() for name in names if name is not None)
+    value = st.one_of(st.sampled_from([0.0, 1.0, 0, 1, None, True]), st.floats(min_value=0.0, max_value=3.0))
+    sample = st.dictionaries(st.sampled_from(names + ["supply_temp_c"]), value, max_size=6)
+    return st.lists(st.tuples(st.floats(min_value=1.0, max_value=400.0), sample), min_size=1, max_size=25)
+
+
+def _counts(tracker: Any) -> dict[Any, tuple[Any, ...]]:
+    return {key: (r["starts"], round(r["run_s"], 6), r["faults"], r["last_fault_ts"], r["last_ts"])
+            for key, r in tracker.records.items()}
+
+
+def test_tracker_counts_what_consecutive_samples_say_whatever_the_arrival_order() -> None:
+    """Random samples of any mix of pump fields (feedback, command, fault, counter, missing,
+    null, bool): in time order the records are the steps between consecutive samples, every
+    device each time (the definition); arriving in any order after the first they come out
+    the same (a late sample splits its neighbours' step)."""
+    from heatkeeper.supervisor import equipment
+    from heatkeeper.supervisor.equipment import DEVICES, EquipmentTracker
+    from hypothesis import given, settings
+
+    @settings(deadline=None)
+    @given(_flag_samples(), st_random())
+    def check(samples: list[tuple[float, dict[str, Any]]], rnd: random.Random) -> None:
+        ordered: list[tuple[float, dict[str, Any]]] = []
+        t = 0.0
+        for gap, values in samples:  # strictly increasing sample times
+            t += gap
+            ordered.append((t, values))
+        want: dict[tuple[str, str], dict[str, Any]] = {}
+        kept = [(ts, equipment._flags(values)) for ts, values in ordered]
+        kept = [s for s in kept if s[1]]
+        for device in DEVICES:
+            if any(any(n in flags for n in DEVICES[device] if n) for _ts, flags in kept):
+                rec = want[("s", device)] = equipment.blank()
+                rec["last_ts"] = max(ts for ts, flags in kept if any(n in flags for n in DEVICES[device] if n))
+        for a, b in zip(kept, kept[1:]):
+            for device in DEVICES:
+                starts, run_s, faults, fault_ts = equipment._step(device, a, b)
+                if starts or run_s or faults:
+                    rec = want.setdefault(("s", device), equipment.blank())
+                    rec["starts"] += starts
+                    rec["run_s"] += run_s
+                    rec["faults"] += faults
+                    if fault_ts is not None and (rec["last_fault_ts"] is None or fault_ts > rec["last_fault_ts"]):
+                        rec["last_fault_ts"] = fault_ts
+        in_order = EquipmentTracker()
+        for ts, values in ordered:
+            in_order.telemetry("s", ts, values)
+        expected = {key: (r["starts"], round(r["run_s"], 6), r["faults"], r["last_fault_ts"], r["last_ts"])
+                    for key, r in want.items()}
+        assert _counts(in_order) == expected
+        if not kept:
+            return
+        first = next(i for i, (ts, values) in enumerate(ordered) if equipment._flags(values))
+        rest = ordered[:first] + ordered[first + 1:]
+        rnd.shuffle(rest)
+        shuffled = EquipmentTracker()
+        for ts, values in [ordered[first]] + rest + rest[:3]:  # and a few twice
+            shuffled.telemetry("s", ts, values)
+        assert _counts(shuffled) == expected
+
+    check()
+
+
+def st_random() -> Any:
+    from hypothesis import strategies as st
+
+    return st.randoms(use_true_random=False)

@@ -69,3 +69,13 @@ def test_a_supply_lease_outside_remote_mode_is_not_in_effect_and_other_leases_ca
     assert summer["mode"]["back_to"] == 3
     # a station that sends its snapshot's leases beside older values
     assert leases.from_values({}, {"boost": [3.0, 900.0]})["boost"] == {"remaining_s": 900.0, "value": 3.0, "unit": "K"}
+
+
+@given(st.dictionaries(st.sampled_from([left for _n, left, _v, _u in leases.LEASES] + [v for _n, _l, v, _u in leases.LEASES]
+                                       + ["mode", "supply_setpoint_c", "ramp_up_k_per_h", "supply_temp_c"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=False),
+                                 st.sampled_from([0.0, -0.0, 0, 1800.0])), max_size=10))
+def test_a_sample_with_no_time_left_on_any_lease_has_none(values: dict) -> None:
+    """The quick answer for the usual sample (every lease's time left 0, absent or not a number)
+    is the full reading's answer, whatever else the sample holds."""
+    assert leases.from_values(values) == leases.from_values(values, {})

@@ -72,3 +72,35 @@ async def test_stored_uplinks_looks_keys_up_instead_of_scanning_the_table(tmp_pa
         assert steps[0] < 50, "%d00 instructions for 3 keys: the table is scanned" % steps[0]
     finally:
         await storage.close()
+
+
+async def test_store_uplinks_returns_exactly_the_new_keys(storage: Any) -> None:
+    """A chunk of new rows says all of them are new; a chunk with resends among new rows says
+    which were new, and the resends keep what was stored first (both backends)."""
+    first = [("st-%d" % (i % 7), i, 1000.0 + i, "telemetry", '{"v":1}', 2000.0 + i, 7) for i in range(1, 101)]
+    assert sorted(await storage.store_uplinks(first)) == sorted((r[0], r[1]) for r in first)
+    resent = [(sid, seq, ts, kind, '{"v":2}', rx + 1.0, 8) for sid, seq, ts, kind, _p, rx, _e in first[::10]]
+    fresh = [("st-%d" % (i % 7), i, 1000.0 + i, "telemetry", '{"v":1}', 2000.0 + i, 8) for i in range(101, 151)]
+    mixed = fresh[:25] + resent + fresh[25:]
+    assert sorted(await storage.store_uplinks(mixed)) == sorted((r[0], r[1]) for r in fresh)
+    assert await storage.store_uplinks(resent) == []
+    assert await storage.count_uplinks() == 150
+    assert await storage.fetchone("SELECT payload, agg_epoch FROM uplinks WHERE station_id = ? AND seq = ?",
+                                  ("st-1", 1)) == ('{"v":1}', 7)
+
+
+async def test_sqlite_store_uplinks_when_the_rowids_have_run_out(tmp_path: Any) -> None:
+    """SQLite gives a new row max(rowid) + 1 until the largest rowid is taken; then it picks free
+    ones at random, and the new keys of a chunk are found another way."""
+    from heatkeeper.supervisor.storage import open_storage
+
+    storage = open_storage("sqlite", path=str(tmp_path / "sup.db"))
+    await storage.open()
+    try:
+        await storage.execute("INSERT INTO uplinks (rowid, station_id, seq, ts, kind, payload, received_ts) "
+                              "VALUES (?, 'st-0', 1, 1.0, 'telemetry', '{}', 1.0)", (2**63 - 1,))
+        rows = [("st-0", i, float(i), "telemetry", '{"v":1}', float(i), 3) for i in range(1, 41)]
+        assert sorted(await storage.store_uplinks(rows)) == [("st-0", i) for i in range(2, 41)]
+        assert await storage.count_uplinks() == 40
+    finally:
+        await storage.close()

@@ -201,6 +201,8 @@ def argument_problems(args: argparse.Namespace) -> list[str]:
         problems.append("--duration-s=%r: must be at least 5" % args.duration_s)
     if not (math.isfinite(args.dup_pct) and 0.0 <= args.dup_pct <= 100.0):
         problems.append("--dup-pct=%r: must be in [0, 100]" % args.dup_pct)
+    if args.dsn and (args.stages or args.stages_only) and args.backend != "sqlite":
+        problems.append("--dsn with --stages: the replay needs fresh databases of its own; leave out --dsn")
     if args.dsn and args.reader == "both" and args.backend != "sqlite":
         problems.append("--dsn with --reader both: each run needs its own database; give one --reader")
     if not (math.isfinite(args.commands_per_s) and args.commands_per_s >= 0.0):
@@ -222,6 +224,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reader", choices=("lean", "aiomqtt", "both"), default="both",
                         help="the supervisor's uplink reader ([mqtt] ingest_reader); both: one run each, "
                              "alternated per backend under the same load")
+    parser.add_argument("--stages", action="store_true",
+                        help="also replay the same workload through the ingest alone (no broker) and print its CPU per "
+                             "message stage by stage (tools/bench/ingest_stages.py)")
+    parser.add_argument("--stages-only", action="store_true", help="only the stage by stage replay")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
 
@@ -440,7 +446,20 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     try:
         backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
         readers = ["aiomqtt", "lean"] if args.reader == "both" else [args.reader]
-        for backend in backends:
+        if args.stages or args.stages_only:
+            from .ingest_stages import stage_breakdown
+
+            async def fresh_dsn() -> str:
+                nonlocal pg
+                if args.dsn:
+                    raise ValueError("--stages needs databases of its own: without --dsn")
+                if pg is None:
+                    pg = PostgresServer(durable=True)
+                return await pg.create_database()
+
+            out["stages"] = [await stage_breakdown(backend, fresh_dsn, args.stations, int(args.duration_s), args.fields,
+                                                   args.dup_pct) for backend in backends]
+        for backend in backends if not args.stages_only else []:
             for reader in readers:  # the same broker, stations and load, one after the other
                 dsn = ""
                 if backend == "postgres":
@@ -484,6 +503,11 @@ def run(args: argparse.Namespace) -> int:
                      r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"],
                      r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"],
                      r["publishers_cpu_s"], r["load_avg_1m_before_after"]))
+        if "stages" in result:
+            from .ingest_stages import describe
+
+            for stage in result["stages"]:
+                print(describe(stage))
         print("(%s)" % result["note"])
     lost = sum(r["lost"] for r in result["runs"])
     dup = sum(r["duplicates_stored"] or 0 for r in result["runs"])
