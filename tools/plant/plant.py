@@ -38,7 +38,7 @@ import numpy as np
 from heatkeeper.core import signals
 
 from . import params as plant_params
-from .model import PlantCore, kv_resistance
+from .model import PlantCore, kv_resistance, round_hundredths
 from .weather import Weather, synthetic_year
 
 FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop", "open_window")
@@ -297,7 +297,7 @@ class Plant(PlantCore):
                 base += self._window_offset_k(j)
             for k, offset in enumerate(plant_params.COLLECTOR_OFFSETS_K):
                 temp = base + offset + bias[k] + noise_k * gauss()
-                result.append((ids[k], name, round(temp, 2)))
+                result.append((ids[k], name, round_hundredths(temp)))
         return result
 
     def _window_offset_k(self, j: int) -> float:
