@@ -101,6 +101,8 @@ cdef class PlantCore:
     cpdef void set_actuators(self, double valve_cmd_pct, double valve_open_pulse_s, double valve_close_pulse_s,
                              bint pump1_run, double pump1_speed_cmd_pct, bint pump2_run, double pump2_speed_cmd_pct,
                              bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open)
+    @cython.locals(n=cython.int, windows=cython.bint, i=cython.int, j=cython.int, k=cython.int, base=cython.double)
+    cpdef void collector_temps(self, double[:] offsets_k, double[:] bias_k, double[:] window_k, double[:] out)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
                    sec_ret=cython.double, i=cython.int, kwh=cython.longlong)
     cpdef void fill_image(self, double[:] values, signed char[:] oks)

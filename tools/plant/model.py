@@ -434,6 +434,22 @@ class PlantCore:
         self.makeup_speed = _fraction(makeup_pump_speed_cmd_pct)
         self.relief_open = 1 if relief_valve_open else 0
 
+    def collector_temps(self, offsets_k, bias_k, window_k, out):
+        """The room collectors' readings before rounding into `out`, group by group and in each
+        group collector by collector: the group's measured air (plus `window_k[j]` when
+        `window_k` is not empty: open windows), plus the collector's offset and bias, plus its
+        noise, drawn in that order (tools/plant/plant.py collector_readings)."""
+        n = len(offsets_k)
+        windows = len(window_k) > 0
+        i = 0
+        for j in range(self.n_groups):
+            base = self.g_room_meas[j]
+            if windows:
+                base += window_k[j]
+            for k in range(n):
+                out[i] = base + offsets_k[k] + bias_k[i] + self.noise_k * self._g()
+                i += 1
+
     # --- what the station's instruments show ----------------------------------------------
     def _q(self, value, step):
         q = value / step
