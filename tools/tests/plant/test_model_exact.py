@@ -142,3 +142,30 @@ def test_remembered_powers_follow_every_argument(changes: dict[str, float]) -> N
         untouched, _ = _twins()
         untouched.advance(1.0)
         assert (untouched.flow1, untouched.ts_hx) != (plant.flow1, plant.ts_hx)  # the change mattered
+
+
+# --- the collectors' readings ----------------------------------------------------------------
+
+def _readings_as_before(plant: Any) -> list[tuple[str, str, float]]:
+    """Plant.collector_readings as it was, in Python: base, window, offset, bias, noise, round."""
+    result = []
+    for j, name in enumerate(plant.group_names):
+        base = plant.g_room_meas[j]
+        if plant._windows:
+            base += plant._window_offset_k(j)
+        for k, offset in enumerate((-0.3, 0.0)):
+            temp = base + offset + plant._collector_bias[j][k] + plant.noise_k * plant.gauss()
+            result.append((plant._collector_ids[j][k], name, round(temp, 2)))
+    return result
+
+
+def test_collector_readings_are_those_of_the_python_loop() -> None:
+    plant, twin = Plant(seed=4), Plant(seed=4)
+    for p in (plant, twin):
+        p.advance(900.0)
+    assert plant.collector_readings() == _readings_as_before(twin)
+    for p in (plant, twin):
+        p.inject("open_window", group=2, delta_k=6.0, duration_s=3600.0, tau_s=30.0)
+        p.advance(120.0)
+    assert plant.collector_readings() == _readings_as_before(twin)
+    assert plant.readings() == twin.readings()  # the same draws were used: the generators agree
