@@ -1,4 +1,4 @@
-# Cython augmentation of alarms.py.
+# Cython augmentation of alarms.py (the per-alarm arrays are contiguous memoryviews: array.array).
 cimport cython
 
 cdef int _S_NONE, _S_ACTIVE, _S_ACKED, _S_CLEARED_UNACKED
@@ -8,12 +8,12 @@ cdef double _NO_LIMIT
 cdef class AlarmTable:
     cdef public int n
     cdef public list codes, severity, text
-    cdef public signed char[:] latching
-    cdef public double[:] delay_s
+    cdef public signed char[::1] latching
+    cdef public double[::1] delay_s
     cdef public double clear_delay_s
     cdef public dict index
-    cdef public signed char[:] state
-    cdef public double[:] since_s, value, limit, on_since_s, off_since_s
+    cdef public signed char[::1] state
+    cdef public double[::1] since_s, value, limit, on_since_s, off_since_s
     cdef public list events, listing
     cdef public bint dirty
     @cython.locals(state=int)

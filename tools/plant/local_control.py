@@ -84,6 +84,28 @@ class StationLoop:
         self.room_period_s = room_period_s
         self.next_room_s = plant.time_s
         self.events = 0
+        self.readings = []  # type: list
+
+    def room_readings(self, plant):
+        """The collectors' readings as the supervisor relays them, [{"collector", "group", "temp_c",
+        "age_s"}]: the same dicts each time with this time's temperatures (the controller copies
+        what it keeps), new ones when the collectors differ."""
+        rows = plant.collector_readings()
+        readings = self.readings
+        same = len(readings) == len(rows)
+        if same:
+            for i in range(len(rows)):
+                r = readings[i]
+                cid, group, temp = rows[i]
+                if r["collector"] != cid or r["group"] != group:
+                    same = False
+                    break
+                r["temp_c"] = temp
+                r["age_s"] = 0.0
+        if not same:
+            readings = [{"collector": cid, "group": group, "temp_c": temp, "age_s": 0.0} for cid, group, temp in rows]
+            self.readings = readings
+        return readings
 
     def run(self, plant, recorder, n_steps, dt_s):
         """Close the loop for `n_steps` control periods of `dt_s` seconds on `plant`."""
@@ -92,8 +114,7 @@ class StationLoop:
         oks = self.oks
         for _k in range(n_steps):
             if plant.time_s >= self.next_room_s:
-                ctl.set_room_readings([{"collector": cid, "group": group, "temp_c": temp, "age_s": 0.0}
-                                       for cid, group, temp in plant.collector_readings()], plant.time_s)
+                ctl.set_room_readings(self.room_readings(plant), plant.time_s)
                 self.next_room_s += self.room_period_s
             plant.fill_image(values, oks)
             if ctl.step_image(plant.time_s, values, oks) > 0:

@@ -9,6 +9,7 @@ cdef double HIST_STEP_S
 cdef double KPA_PER_M
 cdef double HEAD_PER_BAR
 cdef double BIG_R
+cdef double NAN
 cdef double E
 cdef double OPEN_TEMP_C
 cdef double OPEN_PRESSURE_KPA
@@ -20,6 +21,8 @@ cdef tuple IMAGE_NAMES
 @cython.locals(f=cython.double)
 cdef double _fraction(double pct)
 
+@cython.locals(y=cython.double, a=cython.double, k=cython.long, f=cython.double)
+cpdef double round_hundredths(double x)
 cpdef double kv_resistance(double kv)
 cpdef double valve_kv_fraction(double pos, double rangeability, double delta)
 
@@ -74,6 +77,7 @@ cdef class PlantCore:
     cdef public double makeup_m3, leak_m3h
     cdef public int relief_open
     cdef public double cum_vol
+    cdef public double memo_stem_x, memo_stem_base, memo_stem_pow, memo_v1_x, memo_v1, memo_f1, memo_f1_n, memo_f1_pow
     cdef public object open_sensors
     cdef public double[:] image_values
     cdef public signed char[:] image_oks
@@ -82,21 +86,25 @@ cdef class PlantCore:
     cpdef double gauss(self)
     cpdef double quant(self, double value, double step)
     cpdef double static_pressure_kpa(self)
+    # inline: called directly (no virtual table), so the C compiler folds them into fill_image
     @cython.locals(x=cython.ulonglong, y=cython.ulonglong)
-    cdef double _u(self) noexcept
-    cdef double _g(self) noexcept
+    cdef inline double _u(self) noexcept
+    @cython.locals(x=cython.ulonglong, s=cython.ulonglong, u=cython.double)
+    cdef inline double _g(self) noexcept
     @cython.locals(q=cython.double, n=cython.long)
-    cdef double _q(self, double value, double step) noexcept
+    cdef inline double _q(self, double value, double step) noexcept
     @cython.locals(p=cython.double)
-    cdef double _p_static(self) noexcept
+    cdef inline double _p_static(self) noexcept
     cpdef void apply(self, dict actuators)
     @cython.locals(remaining=cython.double, h=cython.double)
     cpdef void advance(self, double dt_s)
     cpdef void set_actuators(self, double valve_cmd_pct, double valve_open_pulse_s, double valve_close_pulse_s,
                              bint pump1_run, double pump1_speed_cmd_pct, bint pump2_run, double pump2_speed_cmd_pct,
                              bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open)
+    @cython.locals(n=cython.int, windows=cython.bint, i=cython.int, j=cython.int, k=cython.int, base=cython.double)
+    cpdef void collector_temps(self, double[:] offsets_k, double[:] bias_k, double[:] window_k, double[:] out)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
-                   sec_ret=cython.double, i=cython.int)
+                   sec_ret=cython.double, i=cython.int, kwh=cython.longlong)
     cpdef void fill_image(self, double[:] values, signed char[:] oks)
     @cython.locals(i=cython.int)
     cdef void _open_circuits(self, double[:] values, signed char[:] oks)
@@ -131,11 +139,12 @@ cdef class PlantCore:
                    t_ret=cython.double, c1=cython.double, c2=cython.double, f1=cython.double, f2=cython.double,
                    ua=cython.double, cmin=cython.double, cmax=cython.double, cr=cython.double, ntu=cython.double,
                    e=cython.double, eps=cython.double, q=cython.double, ts_target=cython.double,
-                   tp_target=cython.double, a=cython.double)
+                   tp_target=cython.double, a=cython.double, x=cython.double)
     cdef void _primary_and_hx(self, double dt) noexcept
     @cython.locals(h=cython.double, p=cython.double, running=cython.int, v=cython.double, level=cython.double)
     cdef void _makeup(self, double dt) noexcept
-    @cython.locals(i=cython.int, j=cython.int, _k=cython.int, dv=cython.double, w=cython.double)
+    @cython.locals(i=cython.int, j=cython.int, far=cython.int, lo=cython.int, hi=cython.int, mid=cython.int,
+                   dv=cython.double, w=cython.double)
     cdef double _lookup(self, double[:] vols, double[:] temps, int head, double target_vol)
     @cython.locals(mix=cython.double, room_a=cython.double, q_ret_sum=cython.double, c_sum=cython.double,
                    j=cython.int, _k=cython.int, delayed=cython.double, ta=cython.double, ts=cython.double,

@@ -38,6 +38,7 @@ HIST_N = 2048  # transport history ring (samples every HIST_STEP_S)
 HIST_STEP_S = 10.0
 KPA_PER_M = 9.6  # rho g for water at about 70 degC
 HEAD_PER_BAR = 100.0 / KPA_PER_M  # metres of head per bar: r = HEAD_PER_BAR / Kv^2
+NAN = float("nan")  # unequal to everything, itself included: a memo key that matches nothing
 BIG_R = 1e30  # resistance of a branch (or network) that passes nothing: a tight-shut valve
 # The instruments' image in core.signals.INPUTS order (fill_image writes it; readings() and
 # process_image() are built from it, so every path draws the same noise in the same order).
@@ -55,6 +56,32 @@ def _fraction(pct):
     if f < 0.0:
         return 0.0
     return 1.0 if f > 1.0 else f
+
+
+def round_hundredths(x):
+    """round(x, 2), the same float, without round()'s decimal conversion for the common case.
+
+    round(x, 2) is the float nearest to x * 100 rounded to an integer k, over 100. Unless x * 100
+    lies within 1e-7 of a half (where the rounding of x * 100 itself, at most 1.2e-10 for |x| <
+    10^4, could decide which way) k is the nearest integer to the computed x * 100, and k / 100.0,
+    a correctly rounded division, is that nearest float. Near halves, zero (its sign), large
+    magnitudes and NaN go to round() itself.
+    """
+    y = x * 100.0
+    a = y if y >= 0.0 else -y
+    if not a < 1e6:
+        return round(x, 2)
+    k = int(a)
+    f = a - k
+    if -1e-7 <= f - 0.5 <= 1e-7:
+        return round(x, 2)
+    if f > 0.5:
+        k += 1
+    if k == 0:
+        return round(x, 2)
+    if y < 0.0:
+        k = -k
+    return k / 100.0
 
 
 def kv_resistance(kv):
@@ -287,6 +314,10 @@ class PlantCore:
         self.leak_m3h = 0.0
         self.relief_open = 0
         self.cum_vol = 0.0
+        # _primary_and_hx's powers with the arguments they were taken of (NaN: none yet)
+        self.memo_stem_x = self.memo_stem_base = self.memo_stem_pow = NAN
+        self.memo_v1_x = self.memo_v1 = NAN
+        self.memo_f1 = self.memo_f1_n = self.memo_f1_pow = NAN
         self.open_sensors = set()  # type: set
         self.image_values = _zeros(N_IMAGE)
         self.image_oks = array("b", [1] * N_IMAGE)
@@ -318,7 +349,31 @@ class PlantCore:
         return (y >> 11) * (1.0 / 9007199254740992.0)
 
     def _g(self):
-        return (self._u() + self._u() + self._u() + self._u() - 2.0) * 1.7320508075688772
+        # _u() four times over, written out: one load and one store of the state per number
+        # (the same draws in the same order, so the same figures as four calls).
+        x = self.rng_state
+        x ^= (x >> 12)
+        x ^= (x << 25) & MASK64
+        x ^= (x >> 27)
+        s = ((x * XS_MULT) & MASK64) >> 11
+        x ^= (x >> 12)
+        x ^= (x << 25) & MASK64
+        x ^= (x >> 27)
+        u = s * (1.0 / 9007199254740992.0)
+        s = ((x * XS_MULT) & MASK64) >> 11
+        x ^= (x >> 12)
+        x ^= (x << 25) & MASK64
+        x ^= (x >> 27)
+        u += s * (1.0 / 9007199254740992.0)
+        s = ((x * XS_MULT) & MASK64) >> 11
+        x ^= (x >> 12)
+        x ^= (x << 25) & MASK64
+        x ^= (x >> 27)
+        u += s * (1.0 / 9007199254740992.0)
+        s = ((x * XS_MULT) & MASK64) >> 11
+        self.rng_state = x
+        u += s * (1.0 / 9007199254740992.0)
+        return (u - 2.0) * 1.7320508075688772
 
     def apply(self, actuators):
         """Take actuator commands (keys of core.signals.ACTUATORS; a missing key keeps its value).
@@ -379,10 +434,30 @@ class PlantCore:
         self.makeup_speed = _fraction(makeup_pump_speed_cmd_pct)
         self.relief_open = 1 if relief_valve_open else 0
 
+    def collector_temps(self, offsets_k, bias_k, window_k, out):
+        """The room collectors' readings before rounding into `out`, group by group and in each
+        group collector by collector: the group's measured air (plus `window_k[j]` when
+        `window_k` is not empty: open windows), plus the collector's offset and bias, plus its
+        noise, drawn in that order (tools/plant/plant.py collector_readings)."""
+        n = len(offsets_k)
+        windows = len(window_k) > 0
+        i = 0
+        for j in range(self.n_groups):
+            base = self.g_room_meas[j]
+            if windows:
+                base += window_k[j]
+            for k in range(n):
+                out[i] = base + offsets_k[k] + bias_k[i] + self.noise_k * self._g()
+                i += 1
+
     # --- what the station's instruments show ----------------------------------------------
     def _q(self, value, step):
         q = value / step
-        n = int(q + 0.5) if q >= 0.0 else -int(0.5 - q)
+        if q >= 0.0:
+            n = int(q + 0.5)
+        else:
+            n = int(0.5 - q)
+            n = -n
         return n * step
 
     def fill_image(self, values, oks):
@@ -405,7 +480,8 @@ class PlantCore:
         values[9] = self._q(self.stem * 100.0, 0.1)
         values[10] = self._q(self.q_meter_kw, 0.1)
         values[11] = self._q(self.flow1, 0.01)
-        values[12] = float(int(self.meter_kwh))
+        kwh = int(self.meter_kwh)  # the meter's register counts whole kWh
+        values[12] = float(kwh)
         values[13] = float(self.running1)
         values[14] = float(self.fault1)
         values[15] = self._q(self.speed1 * 100.0, 0.1)
@@ -696,13 +772,25 @@ class PlantCore:
             tp_in -= self.primary_drop_k
         self.tp_in = tp_in
         # equal-percentage valve with authority: dp = (V/Kv)^2 + (V/K_rest)^2 (bar, m3/h)
-        kv = self.kvs * (self.rangeability ** (self.stem - 1.0) + self.leakage)
+        # The powers below are kept with their arguments and taken again only when an argument
+        # changed (the stem moves in steps; the available dp changes once a building step):
+        # the same numbers, without a pow() per fast step.
+        x = self.stem - 1.0
+        if x != self.memo_stem_x or self.rangeability != self.memo_stem_base:
+            self.memo_stem_x = x
+            self.memo_stem_base = self.rangeability
+            self.memo_stem_pow = self.rangeability ** x
+        kv = self.kvs * (self.memo_stem_pow + self.leakage)
         if self.stem <= 0.0:
             kv = self.kvs * self.leakage
         dp_bar = self.dp_kpa / 100.0
         v1 = 0.0
         if dp_bar > 0.0:
-            v1 = (dp_bar / (1.0 / (kv * kv) + 1.0 / (self.k_rest * self.k_rest))) ** 0.5
+            x = dp_bar / (1.0 / (kv * kv) + 1.0 / (self.k_rest * self.k_rest))
+            if x != self.memo_v1_x:
+                self.memo_v1_x = x
+                self.memo_v1 = x ** 0.5
+            v1 = self.memo_v1
         self.flow1 = v1
         v2 = self.flow2
         t_ret = self.tr_station
@@ -712,7 +800,11 @@ class PlantCore:
             f1 = v1 / self.hx_v1_design
             f2 = v2 / self.hx_v2_design
             # UA = 1/(1/hA1 + 1/hA2), hA_i ~ flow^n, r = 1 (Modelica Buildings HASingleFlow)
-            ua = self.ua_design / (0.5 * f1 ** (-self.hx_n) + 0.5 * f2 ** (-self.hx_n))
+            if f1 != self.memo_f1 or self.hx_n != self.memo_f1_n:
+                self.memo_f1 = f1
+                self.memo_f1_n = self.hx_n
+                self.memo_f1_pow = f1 ** (-self.hx_n)
+            ua = self.ua_design / (0.5 * self.memo_f1_pow + 0.5 * f2 ** (-self.hx_n))
             cmin = c1 if c1 < c2 else c2
             cmax = c2 if c1 < c2 else c1
             cr = cmin / cmax
@@ -779,21 +871,32 @@ class PlantCore:
 
     # --- slow part -------------------------------------------------------------------------
     def _lookup(self, vols, temps, head, target_vol):
-        """Temperature of the water that passed the station when the pumped volume was `target_vol`."""
-        i = head
-        # walk back at most HIST_N samples; linear interpolation between neighbours
-        for _k in range(HIST_N - 1):
-            j = (i - 1 + HIST_N) % HIST_N
-            if vols[j] <= target_vol:
-                dv = vols[i] - vols[j]
-                if dv <= 1e-12:
-                    return temps[i]
-                w = (target_vol - vols[j]) / dv
-                return temps[j] + (temps[i] - temps[j]) * w
-            if vols[j] > vols[i]:
-                return temps[i]  # ring not yet filled this far back
-            i = j
-        return temps[i]
+        """Temperature of the water that passed the station when the pumped volume was `target_vol`.
+
+        The newest sample at most `target_vol` (going back from `head`, at most HIST_N - 1
+        steps), linearly interpolated with the one after it; when none is, the oldest sample.
+        The pumped volume never decreases (flow >= 0, from 0) and a sample not yet written holds
+        0, so going back from `head` the volumes never increase: the sample is found by
+        bisection on the number of steps back (11 probes instead of a walk of up to 2047).
+        """
+        far = (head + 1) % HIST_N  # HIST_N - 1 steps back
+        if vols[far] > target_vol:
+            return temps[far]
+        lo = 1
+        hi = HIST_N - 1
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if vols[(head - mid + HIST_N) % HIST_N] <= target_vol:
+                hi = mid
+            else:
+                lo = mid + 1
+        j = (head - lo + HIST_N) % HIST_N
+        i = (j + 1) % HIST_N
+        dv = vols[i] - vols[j]
+        if dv <= 1e-12:
+            return temps[i]
+        w = (target_vol - vols[j]) / dv
+        return temps[j] + (temps[i] - temps[j]) * w
 
     def slow_step(self, dt):
         """Weather, transport delay, radiators and buildings over `dt` seconds (zero-order hold)."""

@@ -38,7 +38,7 @@ import numpy as np
 from heatkeeper.core import signals
 
 from . import params as plant_params
-from .model import PlantCore, kv_resistance
+from .model import PlantCore, kv_resistance, round_hundredths
 from .weather import Weather, synthetic_year
 
 FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop", "open_window")
@@ -108,6 +108,13 @@ class Plant(PlantCore):
                                 for _ in groups]
         self._collector_ids = [["rc-%02d-%d" % (j + 1, k + 1) for k in range(len(plant_params.COLLECTOR_OFFSETS_K))]
                                for j in range(len(groups))]
+        # the same, flat and typed for the compiled collector_temps (group by group)
+        self._collector_rows = [(cid, name) for ids, name in zip(self._collector_ids, self.group_names, strict=True)
+                               for cid in ids]
+        self._collector_bias_k = array("d", [b for bias in self._collector_bias for b in bias])
+        self._collector_offsets_k = array("d", plant_params.COLLECTOR_OFFSETS_K)
+        self._collector_temps = array("d", [0.0] * len(self._collector_rows))
+        self._no_windows = array("d")
         # open_window per group index: (opened at s, closes at s, depth K, time constant s)
         self._windows: dict[int, tuple[float, float, float, float]] = {}
 
@@ -285,20 +292,12 @@ class Plant(PlantCore):
     # --- the API -------------------------------------------------------------------------
     def collector_readings(self) -> list[tuple[str, str, float]]:
         """Room-temperature collectors: [(collector_id, group, temp_c)], two per group, coldest flats."""
-        result = []
-        measured = list(self.g_room_meas)  # one copy: each attribute read of a memoryview is costly
-        noise_k = self.noise_k
-        gauss = self.gauss
-        for j, name in enumerate(self.group_names):
-            base = measured[j]
-            ids = self._collector_ids[j]
-            bias = self._collector_bias[j]
-            if self._windows:
-                base += self._window_offset_k(j)
-            for k, offset in enumerate(plant_params.COLLECTOR_OFFSETS_K):
-                temp = base + offset + bias[k] + noise_k * gauss()
-                result.append((ids[k], name, round(temp, 2)))
-        return result
+        window_k = self._no_windows
+        if self._windows:
+            window_k = array("d", [self._window_offset_k(j) for j in range(self.n_groups)])
+        temps = self._collector_temps
+        self.collector_temps(self._collector_offsets_k, self._collector_bias_k, window_k, temps)
+        return [(cid, name, round_hundredths(temp)) for (cid, name), temp in zip(self._collector_rows, temps, strict=True)]
 
     def _window_offset_k(self, j: int) -> float:
         """How far group j's monitored flats are below the group (K, <= 0): an exponential fall
