@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import os
 import random
@@ -269,7 +270,14 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         fh.write(_toml(raw))
     with open(os.path.join(creds_dir, "supervisor.password"), encoding="utf-8") as fh:
         password = fh.read().strip()
-    CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(sids)  # commands are signed, as `serve` does
+    # commands are signed, as `serve` does; the bench's own stations need no "install the key" warning each
+    keys_log = logging.getLogger("heatkeeper.supervisor.command_keys")
+    level = keys_log.level
+    keys_log.setLevel(logging.ERROR)
+    try:
+        CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(sids)
+    finally:
+        keys_log.setLevel(level)
     storage = open_storage(backend, path=cfg["storage"]["path"], dsn=dsn)
     service = SupervisorService(storage, cfg)
     await service.start()
