@@ -23,6 +23,7 @@ LEASES = (
     ("makeup_pressure", "makeup_pressure_lease_s", "makeup_pressure_lease_kpa", "kPa"),
     ("boost", "boost_lease_s", "boost_lease_k", "K"),
     ("mode", "mode_lease_s", "mode_lease_return", ""),
+    ("heat_cap", "heat_cap_lease_s", "heat_cap_lease_kw", "kW"),
 )
 MODE_REMOTE = 5  # core.modes.M_REMOTE: the only mode a supply setpoint lease acts in
 ARRIVED_K = 0.05  # closer than this the setpoint counts as arrived
