@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from heatkeeper.supervisor.allocation import (
+    NeedTracker,
     StationNeed,
     allocate,
     estimate_need_kw,
@@ -109,3 +110,18 @@ def test_caps_fall_at_once_and_non_residential_rise_stepwise() -> None:
 ])
 def test_need_estimate(design, outdoor, measured, room, expect) -> None:
     assert estimate_need_kw(design, outdoor, measured, room) == pytest.approx(expect)
+
+
+def test_need_tracker_learns_the_ratio_only_while_not_held() -> None:
+    t = NeedTracker()
+    # model at -7.5 degC: 2550 kW; the station draws 1700 while free: ratio 2/3
+    assert t.need_kw("a", 5100.0, -7.5, 1700.0, 18.6, None) == pytest.approx(1700.0)
+    assert t.ratio["a"] == pytest.approx(2.0 / 3.0)
+    # colder: the model scales with the ratio
+    assert t.need_kw("a", 5100.0, -33.0, None, None, None) == pytest.approx(3400.0)
+    # held by a 1000 kW cap, drawing 1000 with rooms 0.5 K under target: the ratio stays
+    assert t.need_kw("a", 5100.0, -7.5, 1000.0, 18.0, 1000.0) == pytest.approx(1700.0 * 1.05)
+    assert t.ratio["a"] == pytest.approx(2.0 / 3.0)
+    # free again, drawing 2040: the ratio moves a tenth of the way to 0.8
+    t.need_kw("a", 5100.0, -7.5, 2040.0, 18.6, 4000.0)
+    assert t.ratio["a"] == pytest.approx(2.0 / 3.0 + 0.1 * (0.8 - 2.0 / 3.0))

@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("heatkeeper.tools.bench.ingest", "supervisor MQTT ingest throughput and latency"),
     "station": ("heatkeeper.tools.bench.station", "station firmware CPU and memory per control cycle"),
     "step": ("heatkeeper.tools.bench.step", "control cycle and season loop µs per cycle, compiled vs interpreted"),
+    "fleet": ("heatkeeper.tools.bench.fleet", "a season of N stations on one primary network with the supervisor's allocation"),
     "outbox": ("heatkeeper.tools.bench.outbox", "station outbox insert rates (SQLite FULL vs NORMAL) and drain through Mosquitto"),
 }
 
