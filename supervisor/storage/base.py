@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .allocation import AllocationStorage
 from .forecast import ForecastStorage
 from .households import HouseholdStorage
 from .notify import NotifyStorage
@@ -138,7 +139,7 @@ def _qmarks_to_dollars(sql: str) -> str:
     return re.sub(r"\?", lambda _m: "$%d" % next(counter), sql)
 
 
-class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage):
+class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, AllocationStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from .allocation import ALLOCATION_SCHEMA
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
     EQUIPMENT_COLUMNS,
@@ -107,6 +108,8 @@ class PostgresStorage(Storage):
             for stmt in SCHEMA_LATE:
                 await conn.execute(stmt)
             for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA):
+                await conn.execute(stmt.format(**_TYPES))
+            for stmt in ALLOCATION_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .allocation import ALLOCATION_SCHEMA
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
     EQUIPMENT_COLUMNS,
@@ -254,6 +255,8 @@ def _create_schema(c: sqlite3.Connection) -> None:
     for stmt in SCHEMA_LATE:
         c.execute(stmt)
     for stmt in (*NOTIFY_SCHEMA, *FORECAST_SCHEMA, *PROFILES_SCHEMA, *HOUSEHOLD_SCHEMA):
+        c.execute(stmt.format(**_TYPES))
+    for stmt in ALLOCATION_SCHEMA:
         c.execute(stmt.format(**_TYPES))
 
 
