@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ..service import NotConnected, ServiceError
 from . import alarm_settings, api, auth, households, i18n, metrics, notify, pages, quarantine, render, settings_profiles
+from . import allocation as allocation_page
 from . import config as web_config
 from .common import (
     AUDIT_BUDGET,
@@ -165,6 +166,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     settings_profiles.add_routes(app)
     notify.add_routes(app, notifier)
     households.add_routes(app)
+    allocation_page.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
