@@ -4,8 +4,9 @@
     await runner.run_once(now_ts)           # one period (tests, a manual "allocate now")
     await runner.run_forever()              # the supervisor's job
 
-`network` describes one primary network: {"name", "capacity_kw" (the source's, set by the
-operator), "stations": {station_id: {"class": residential|public|commercial|industrial,
+`network` describes one primary network: {"name", "capacity_kw" (the source's, from the
+configuration; an operator's figure set on the dashboard, storage `allocation_capacity`, replaces
+it from the next period until cleared), "stations": {station_id: {"class": residential|public|commercial|industrial,
 "design_kw": the station's design heat load}}}; `settings` is supervisor/allocation.py's section
 (period, lease, class minimums, ...). `network_problems` names every problem of both.
 
@@ -119,6 +120,9 @@ class AllocationRunner:
         now = self.clock() if now_ts is None else now_ts
         await self._resume()
         previous = self.caps or {}
+        override = await self.storage.allocation_capacity(self.name)
+        capacity = override["capacity_kw"] if override else self.capacity_kw
+        source = "set by %s" % override["set_by"] if override else "configured"
         readings = await self.readings(now)
         needs = []
         left_out = []
@@ -132,12 +136,12 @@ class AllocationRunner:
                                         previous.get(sid))
             needs.append(al.StationNeed(sid, row["class"], need))
         if not needs:
-            decision: dict[str, Any] = {"capacity_kw": self.capacity_kw, "demand_kw": 0.0, "shortage_kw": 0.0,
+            decision: dict[str, Any] = {"capacity_kw": capacity, "demand_kw": 0.0, "shortage_kw": 0.0,
                                         "state": "no_readings", "residential_fraction": 1.0, "stations": [],
                                         "cut_kw": {}}
             caps: dict[str, float] = {}
         else:
-            decision = al.allocate(self.capacity_kw, needs, self.settings)
+            decision = al.allocate(capacity, needs, self.settings)
             caps = al.step_caps(decision, previous, self.settings)
         sent: dict[str, str] = {}
         for sid, cap in caps.items():
@@ -149,8 +153,8 @@ class AllocationRunner:
                 log.warning("allocation %s: lease to %s not sent: %s", self.name, sid, exc)
         self.caps = dict(caps)
         await self.storage.store_allocation(self.name, now, decision, caps)
-        text = "network %s: capacity %.0f kW, demand %.0f kW, %s" % (self.name, self.capacity_kw,
-                                                                   decision["demand_kw"], decision["state"])
+        text = "network %s: capacity %.0f kW (%s), demand %.0f kW, %s" % (self.name, capacity, source,
+                                                                        decision["demand_kw"], decision["state"])
         if decision["state"] == "residential_short":
             text += ", residential get %.0f %% of their need" % (100.0 * decision["residential_fraction"])
         if left_out:

@@ -5,6 +5,8 @@
   residential_short), the share the residential stations got, and every station's need, class,
   cap and reason as JSON, so the dashboard shows what was decided and why, and a restart resumes
   from the last caps (they rise stepwise from there).
+- `allocation_capacity`: the source capacity an operator set on the dashboard for a network (who,
+  when); it replaces the configured one from the next period until cleared.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ ALLOCATION_SCHEMA = [
         network {text} NOT NULL, ts {real} NOT NULL, capacity_kw {real} NOT NULL, demand_kw {real} NOT NULL,
         state {text} NOT NULL, residential_fraction {real} NOT NULL, stations {text} NOT NULL,
         PRIMARY KEY (network, ts))""",
+    """CREATE TABLE IF NOT EXISTS allocation_capacity (
+        network {text} PRIMARY KEY, capacity_kw {real} NOT NULL, set_by {text} NOT NULL, set_ts {real} NOT NULL)""",
 ]
 
 COLS = ("network", "ts", "capacity_kw", "demand_kw", "state", "residential_fraction", "stations")
@@ -60,3 +64,21 @@ class AllocationStorage:
                 d["stations"] = []
             out.append(d)
         return out
+
+    async def set_allocation_capacity(self, network: str, capacity_kw: float | None, user: str, ts: float) -> None:
+        """The operator's source capacity for `network` (kW); None clears it (the configured one again)."""
+        if capacity_kw is None:
+            await self.execute("DELETE FROM allocation_capacity WHERE network = ?", (network,))
+            return
+        await self.execute(
+            "INSERT INTO allocation_capacity (network, capacity_kw, set_by, set_ts) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (network) DO UPDATE SET capacity_kw = excluded.capacity_kw, set_by = excluded.set_by, "
+            "set_ts = excluded.set_ts", (network, capacity_kw, user, ts))
+
+    async def allocation_capacity(self, network: str) -> dict[str, Any] | None:
+        """{"capacity_kw", "set_by", "set_ts"} the operator set for `network`, or None."""
+        rows = await self.fetch("SELECT capacity_kw, set_by, set_ts FROM allocation_capacity WHERE network = ?",
+                                (network,))
+        if not rows:
+            return None
+        return {"capacity_kw": float(rows[0][0]), "set_by": rows[0][1], "set_ts": float(rows[0][2])}

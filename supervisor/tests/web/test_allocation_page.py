@@ -55,6 +55,35 @@ async def test_the_page_and_api_show_capacity_demand_and_each_stations_cap(clien
 
 
 
+async def test_an_operator_sets_the_source_capacity_used_from_the_next_period(client: TestClient,
+                                                                              service: SupervisorService) -> None:
+    await _decide(service, 1_800_000_000.0)
+    csrf = await login(client, "vic")
+    refused = await client.post("/allocation/capacity", data={"csrf": csrf, "network": "north", "capacity_kw": "4000"})
+    assert refused.status == 403
+    client.session.cookie_jar.clear()
+    csrf = await login(client, "oli")
+    bad = await client.post("/allocation/capacity", data={"csrf": csrf, "network": "north", "capacity_kw": "-4"})
+    assert bad.status == 400
+    assert await service.storage.allocation_capacity("north") is None  # nothing changed
+    ok = await client.post("/allocation/capacity", data={"csrf": csrf, "network": "north", "capacity_kw": "4000"},
+                           allow_redirects=False)
+    assert ok.status == 303
+    assert (await service.storage.allocation_capacity("north"))["set_by"] == "oli"
+    assert 'data-role="override"' in await (await client.get("/allocation")).text()
+    # the next period decides against 4000 kW: industry to its 900 kW minimum, residential 3000 + 100 short
+    out = await _decide(service, 1_800_000_900.0)
+    assert out["capacity_kw"] == 4000.0 and out["state"] == "residential_short"
+    audit = await service.storage.audit_rows(50, None)
+    assert any(r["action"] == "allocation_capacity" and r["result"] == "ok" and r["user"] == "oli" for r in audit)
+    assert any(r["action"] == "allocation_capacity" and r["result"] == "refused"
+               and "capacity_kw=-4.0 kW: must be in [1, 1e+07]" in r["detail"] for r in audit)
+    assert any(r["action"] == "allocation:residential_short" and "set by oli" in r["detail"] for r in audit)
+    # cleared: the configured 5000 kW again
+    await client.post("/allocation/capacity", data={"csrf": csrf, "network": "north", "capacity_kw": ""})
+    assert (await _decide(service, 1_800_001_800.0))["capacity_kw"] == 5000.0
+
+
 @pytest.mark.browser
 async def test_allocation_page_on_a_phone_in_both_languages(client: TestClient, service: SupervisorService,
                                                             tmp_path: Path) -> None:
