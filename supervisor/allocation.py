@@ -14,7 +14,9 @@ What a station needs (`estimate_need_kw`): the heat it draws now (its meter's me
 period) or, if more, its design load scaled by the degree difference (design_kw (t_in - t_out) /
 (t_in,d - t_out,d)) times the station's own ratio of drawn to modelled heat, raised by
 `room_gain_per_k` per K its coldest building group sits under `room_target_c` (a station held
-under its cap draws less than it needs; its rooms say so). The ratio (`NeedTracker`) is learnt
+under its cap draws less than it needs; its rooms say so; only for residential stations: a cut
+public, commercial or industrial station is cold on purpose, and its cold rooms must not raise its
+need, and with it its minimum, the more it is cut). The ratio (`NeedTracker`) is learnt
 while the station is not held by a cap (it draws under `held_share` of it): gains and sun make
 the plain degree-difference model of a station 30-50 % high, and every station differs.
 
@@ -151,9 +153,12 @@ class NeedTracker:
         self.ratio: dict[str, float] = {}
 
     def need_kw(self, station_id: str, design_kw: float, outdoor_c: float, measured_kw: float | None,
-                coldest_room_c: float | None, cap_kw: float | None) -> float:
-        """The station's need this period; learns its ratio first when no cap held it."""
+                coldest_room_c: float | None, cap_kw: float | None, cls: str = "residential") -> float:
+        """The station's need this period; learns its ratio first when no cap held it (the rooms
+        count for residential stations only, see the module docstring)."""
         s = self.settings
+        if cls != "residential":
+            coldest_room_c = None
         model = model_kw(design_kw, outdoor_c, s)
         measured_ok = measured_kw is not None and math.isfinite(measured_kw)
         held = cap_kw is not None and measured_ok and measured_kw >= s["held_share"] * cap_kw

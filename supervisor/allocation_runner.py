@@ -133,7 +133,7 @@ class AllocationRunner:
                 continue
             outdoor = r["outdoor_c"] if r["outdoor_c"] is not None else self.settings["design_outdoor_c"]
             need = self.tracker.need_kw(sid, float(row["design_kw"]), outdoor, r["heat_kw"], r["coldest_room_c"],
-                                        previous.get(sid))
+                                        previous.get(sid), row["class"])
             needs.append(al.StationNeed(sid, row["class"], need))
         if not needs:
             decision: dict[str, Any] = {"capacity_kw": capacity, "demand_kw": 0.0, "shortage_kw": 0.0,

@@ -125,3 +125,13 @@ def test_need_tracker_learns_the_ratio_only_while_not_held() -> None:
     # free again, drawing 2040: the ratio moves a tenth of the way to 0.8
     t.need_kw("a", 5100.0, -7.5, 2040.0, 18.6, 4000.0)
     assert t.ratio["a"] == pytest.approx(2.0 / 3.0 + 0.1 * (0.8 - 2.0 / 3.0))
+
+
+def test_cold_rooms_raise_the_need_of_residential_stations_only() -> None:
+    t = NeedTracker()
+    t.need_kw("r", 5100.0, -7.5, 1700.0, 18.6, None, "residential")
+    t.need_kw("i", 5100.0, -7.5, 1700.0, 18.6, None, "industrial")
+    # both held by their caps with rooms at 12.5 degC (6 K under the target)
+    assert t.need_kw("r", 5100.0, -7.5, 1000.0, 12.5, 1000.0, "residential") == pytest.approx(1700.0 * 1.6)
+    # a cut industrial station is cold on purpose: its need (and so its minimum) stays
+    assert t.need_kw("i", 5100.0, -7.5, 1000.0, 12.5, 1000.0, "industrial") == pytest.approx(1700.0)

@@ -230,7 +230,7 @@ def run_fleet(args: argparse.Namespace, days: float) -> dict[str, Any]:
         if args.allocation == "on" and k % every == 0 and last:
             needs = [StationNeed(str(i), classes[i],
                                  tracker.need_kw(str(i), design_kw[i], last[i]["outdoor_c"], heat_window[i] / every,
-                                                 last[i]["coldest_room_c"], caps.get(str(i))))
+                                                 last[i]["coldest_room_c"], caps.get(str(i)), classes[i]))
                      for i in range(n)]
             decision = allocate(capacity, needs, alloc_settings)
             caps = step_caps(decision, caps, alloc_settings)
