@@ -160,10 +160,10 @@ class NeedTracker:
         if cls != "residential":
             coldest_room_c = None
         model = model_kw(design_kw, outdoor_c, s)
-        measured_ok = measured_kw is not None and math.isfinite(measured_kw)
-        held = cap_kw is not None and measured_ok and measured_kw >= s["held_share"] * cap_kw
-        if measured_ok and not held and model > 0.05 * design_kw:
-            r = measured_kw / model
+        measured = measured_kw if measured_kw is not None and math.isfinite(measured_kw) else None
+        held = cap_kw is not None and measured is not None and measured >= s["held_share"] * cap_kw
+        if measured is not None and not held and model > 0.05 * design_kw:
+            r = measured / model
             before = self.ratio.get(station_id)
             self.ratio[station_id] = r if before is None else before + s["ratio_weight"] * (r - before)
         return estimate_need_kw(design_kw, outdoor_c, measured_kw, coldest_room_c, s,
@@ -185,7 +185,7 @@ def allocate(capacity_kw: float, needs: list[StationNeed], settings: dict[str, A
     for n in needs:
         if n.cls not in CLASSES:
             raise ValueError("station %s: class %r: must be one of %s" % (n.station_id, n.cls, ", ".join(CLASSES)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in needs:
         need = max(0.0, float(n.need_kw))
         share = 1.0 if n.cls == "residential" else float(s["min_share"][n.cls])
@@ -194,7 +194,7 @@ def allocate(capacity_kw: float, needs: list[StationNeed], settings: dict[str, A
                      "cap_kw": prio, "reason": ""})
     demand = sum(r["cap_kw"] for r in rows)
     cut_kw = {cls: 0.0 for cls in CUT_ORDER}
-    out = {"capacity_kw": float(capacity_kw), "demand_kw": demand, "shortage_kw": max(0.0, demand - capacity_kw),
+    out: dict[str, Any] = {"capacity_kw": float(capacity_kw), "demand_kw": demand, "shortage_kw": max(0.0, demand - capacity_kw),
            "cut_kw": cut_kw, "residential_fraction": 1.0, "stations": rows}
     if demand <= capacity_kw:
         spare = capacity_kw - demand

@@ -14,7 +14,7 @@ from heatkeeper.supervisor.allocation_runner import AllocationRunner, network_pr
 from heatkeeper.supervisor.command_keys import CommandKeys
 from heatkeeper.supervisor.commands import CommandTracker
 
-NETWORK = {"name": "north", "capacity_kw": 7000.0,
+NETWORK: dict[str, Any] = {"name": "north", "capacity_kw": 7000.0,
            "stations": {"st-r1": {"class": "residential", "design_kw": 5000.0},
                         "st-r2": {"class": "residential", "design_kw": 5000.0},
                         "st-i1": {"class": "industrial", "design_kw": 5000.0}}}
