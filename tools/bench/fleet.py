@@ -18,9 +18,11 @@ load), decides the caps and sends each station a `set_heat_cap` lease through th
 command interpreter (core.command_handler, as the firmware hands it an authenticated command).
 `--allocation off` runs the same fleet without it (the stations alone against a short source).
 
-The source: with `--source-shortfall-pct 0` it is sized to the stations' design load (no
-shortfall); with P > 0 its capacity is (1 - P/100) of the fleet's demand on the coldest day: the
-fleet bound's highest daily mean heat (tools/plant/primary_bounds.py).
+The source: with P = `--source-shortfall-pct` > 0 its capacity is (1 - P/100) of the fleet's
+demand on the coldest day: the fleet bound's highest daily mean heat (tools/plant/primary_bounds.py)
+over the simulated days. With 0 there is no shortfall: the source has `NO_SHORTFALL_MARGIN` over
+that demand (a cold spell below the design outdoor temperature needs more than the stations'
+design load, so the design load is not enough), and the allocation only balances.
 
 Figures: per class the K.h below 18 degC (the worst station's worst group, and the sum over the
 class's stations and groups), the fleet's heat against the fleet bound (every station held at 18
@@ -45,6 +47,7 @@ CLASS_PATTERN = ("residential", "public", "residential", "commercial", "resident
 NETWORK_STEP_S = 300
 SAMPLE_S = 60  # the flow and return are sampled this often within a network step
 FLOOR_C = 18.0
+NO_SHORTFALL_MARGIN = 1.25  # the source with --source-shortfall-pct 0: 25 % over the coldest day's least heat
 # the station's settings: the season benchmark's, and a power limiter that may cut deep enough
 # for a cap at a class minimum (the factory 30 K trim holds back only about half the heat)
 STATION_SETTINGS: dict[str, Any] = {"room_feedback": {"target_c": 18.6},
@@ -56,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--city", default="arxan", help="synthetic weather and heating season of this city")
     parser.add_argument("--stations", type=int, default=20, help="stations on the primary network (default 20)")
     parser.add_argument("--source-shortfall-pct", type=float, default=0.0,
-                        help="the source's capacity this much below the fleet's coldest-day demand (default 0: sized "
-                             "to the design load)")
+                        help="the source's capacity this much below the fleet's coldest-day demand (default 0: "
+                             "no shortfall, %d %% over it)" % round(100 * (NO_SHORTFALL_MARGIN - 1.0)))
     parser.add_argument("--days", type=float, help="simulate only this many days from the season start")
     parser.add_argument("--start-day", type=int, default=0, help="begin this many days into the season (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="weather seed (station i draws its sensor errors from i)")
@@ -209,7 +212,7 @@ def run_fleet(args: argparse.Namespace, days: float) -> dict[str, Any]:
         for i, kw in zip(share, body, strict=True):
             design_kw[i] = kw
     pct = args.source_shortfall_pct
-    capacity = sum(design_kw) if pct <= 0.0 else (1.0 - pct / 100.0) * bound["peak_day_kw"]
+    capacity = (NO_SHORTFALL_MARGIN if pct <= 0.0 else 1.0 - pct / 100.0) * bound["peak_day_kw"]
     net = PrimaryNetwork(classes, capacity_kw=capacity)
     alloc_settings: dict[str, Any] = {"period_s": args.allocation_period_min * 60.0,
                                       "lease_s": 3.0 * args.allocation_period_min * 60.0}
