@@ -227,6 +227,8 @@ def run_fleet(args: argparse.Namespace, days: float) -> dict[str, Any]:
     heat_window = [0.0] * n
     last: list[dict[str, Any]] = []
     refused = 0
+    dp_min = [math.inf] * n
+    dp_sum = [0.0] * n
     residential_fraction_min = 1.0
     for k in range(steps):
         send_caps = None
@@ -259,6 +261,9 @@ def run_fleet(args: argparse.Namespace, days: float) -> dict[str, Any]:
         target = reports[0]["target_c"]
         solved = net.solve(target, [r["flow_m3h"] for r in reports], dp, [r["return_c"] for r in reports])
         dp = solved["dp_kpa"]
+        for i in range(n):
+            dp_min[i] = min(dp_min[i], dp[i])
+            dp_sum[i] += dp[i]
         supply = solved["supply_c"]
         short_steps += 1 if solved["short"] else 0
     figures: list[dict[str, Any]] = [{}] * n
@@ -287,7 +292,13 @@ def run_fleet(args: argparse.Namespace, days: float) -> dict[str, Any]:
         "ratio_to_fleet_bound": heat / bound["kwh"] if bound["kwh"] > 0 else None,
         "source_short_share_of_steps": short_steps / steps if steps else 0.0,
         "allocation_decisions": states, "residential_fraction_min": residential_fraction_min,
-        "leases_refused": refused, "jobs": jobs, "wall_s": time.perf_counter() - t0,
+        "leases_refused": refused,
+        # along the main, source first: each station's class, comfort and the dp the network gave it
+        "by_station": [{"class": cls, "kh_below_18": round(fig["kh_below_18"], 2), "heat_mwh": round(fig["heat_kwh"] / 1000.0, 1),
+                        "dp_kpa_mean": round(dp_sum[i] / steps, 1) if steps else None,
+                        "dp_kpa_min": round(dp_min[i], 1) if steps else None}
+                       for i, (cls, fig) in enumerate(zip(classes, figures, strict=True))],
+        "jobs": jobs, "wall_s": time.perf_counter() - t0,
         "load_average_1m_end": os.getloadavg()[0],
     }
     return out

@@ -41,8 +41,11 @@ CLASSES = ("residential", "public", "commercial", "industrial")
 RHO_CP_KJ_M3K = 4180.0 * 0.975  # kJ/(m3 K), water near 70 degC (the plant's water_rho_cp_kj_m3k)
 
 DEFAULTS: dict[str, float] = {
-    "source_dp_kpa": 200.0,  # differential pressure the source holds across its outlet
-    "far_dp_kpa": 60.0,  # what the far end sees when every station draws its design flow
+    "source_dp_kpa": 300.0,  # differential pressure the source holds across its outlet
+    # what the far end sees when every station draws its design flow: the reference station's
+    # nominal available dp (plant params primary_dp_kpa), as a network is sized; in a cold spell
+    # below the design outdoor temperature the stations draw more and the far end gets less
+    "far_dp_kpa": 100.0,
     "design_flow_m3h": 73.0,  # each station's primary design flow (the reference plant's, plant_physics 1.7)
     "relax": 0.5,  # share of the way to the held supply temperature per solve
 }

@@ -79,7 +79,7 @@ def test_capacity_lowers_the_supply_for_everyone() -> None:
     ([], 1.0, {}, "classes=[]"),
     (["residential", "school"], 1.0, {}, "unknown ['school']"),
     (["residential"], 0.0, {}, "capacity_kw=0.0"),
-    (["residential"], 1.0, {"far_dp_kpa": 300.0}, "far_dp_kpa=300.0: must be below source_dp_kpa=200.0"),
+    (["residential"], 1.0, {"far_dp_kpa": 400.0}, "far_dp_kpa=400.0: must be below source_dp_kpa=300.0"),
     (["residential"], 1.0, {"relax": 2.0}, "relax=2.0"),
     (["residential"], 1.0, {"pump": 1.0}, "unknown option(s) ['pump']"),
     (["residential"], 1.0, {"source_dp_kpa": float("nan")}, "source_dp_kpa=nan"),
