@@ -13,6 +13,12 @@ station at `design_flow_m3h` the far one sees `far_dp_kpa`: stations far from th
 less differential pressure, so less primary flow at the same valve opening, and more so when
 the near ones open up.
 
+The source's circulating pump holds the far (most unfavourable) station's dp at `far_dp_kpa`
+(最不利环路压差控制, the usual control of a primary pump): with the stations' conductances fixed every
+dp scales with the source's, so the source dp is set exactly, between `source_dp_kpa` and the
+pump's `source_max_dp_kpa`. When the stations draw more than the pump can carry to the far end
+(a cold spell below the design outdoor temperature), the far stations get less than `far_dp_kpa`.
+
 The line is solved exactly: from the far end back, a segment in series with what lies beyond it
 has g_s = 1 / sqrt(1/g^2 + r) and a node's stations add in parallel (g sums); from the source
 forward the flows and pressure drops follow. No iteration.
@@ -48,6 +54,7 @@ DEFAULTS: dict[str, float] = {
     "far_dp_kpa": 100.0,
     "design_flow_m3h": 73.0,  # each station's primary design flow (the reference plant's, plant_physics 1.7)
     "relax": 0.5,  # share of the way to the held supply temperature per solve
+    "source_max_dp_kpa": 600.0,  # the most the source's pump gives (far-end control)
 }
 
 
@@ -73,6 +80,8 @@ class PrimaryNetwork:
         self.far_dp_kpa = float(o["far_dp_kpa"])
         self.design_flow_m3h = float(o["design_flow_m3h"])
         self.relax = float(o["relax"])
+        self.source_max_dp_kpa = float(o["source_max_dp_kpa"])
+        self.dp_now_kpa = self.source_dp_kpa  # the source's dp after the last solve
         n = self.n
         # every station at q_d: segment k carries (n - k) q_d; sum r (n-k)^2 q_d^2 = source - far
         weight = sum((n - k) ** 2 for k in range(n))
@@ -80,16 +89,18 @@ class PrimaryNetwork:
         self.r = [r] * n
         self.supply_c = math.nan  # the source's supply temperature after the last solve
 
-    def hydraulics(self, g: list[float]) -> tuple[list[float], list[float]]:
-        """(dp at each station in kPa, each station's flow in m3/h) for conductances `g`."""
+    def hydraulics(self, g: list[float], source_dp_kpa: float | None = None) -> tuple[list[float], list[float]]:
+        """(dp at each station in kPa, each station's flow in m3/h) for conductances `g` at the
+        source dp `source_dp_kpa` (default `source_dp_kpa`)."""
         n = self.n
+        head = self.source_dp_kpa if source_dp_kpa is None else source_dp_kpa
         beyond = [0.0] * (n + 1)  # conductance of everything from node i on, seen at node i
         for i in range(n - 1, -1, -1):
             beyond[i] = max(0.0, g[i]) + series(beyond[i + 1], self.r[i + 1]) if i + 1 < n else max(0.0, g[i])
-        total = series(beyond[0], self.r[0]) * math.sqrt(self.source_dp_kpa)
+        total = series(beyond[0], self.r[0]) * math.sqrt(head)
         dp = [0.0] * n
         q = [0.0] * n
-        p = self.source_dp_kpa
+        p = head
         through = total
         for i in range(n):
             p -= self.r[i] * through * through
@@ -99,6 +110,16 @@ class PrimaryNetwork:
             through -= q[i]
             through = max(through, 0.0)
         return dp, q
+
+    def controlled(self, g: list[float]) -> tuple[list[float], list[float], float]:
+        """hydraulics() with the source's dp set by far-end control: (dp, flow, source dp)."""
+        dp, q = self.hydraulics(g)
+        far = dp[-1]
+        head = self.source_max_dp_kpa if far <= 1e-9 else self.source_dp_kpa * self.far_dp_kpa / far
+        head = min(self.source_max_dp_kpa, max(self.source_dp_kpa, head))
+        if head != self.source_dp_kpa:
+            dp, q = self.hydraulics(g, head)
+        return dp, q, head
 
     def held_supply_c(self, target_c: float, flows_m3h: list[float], returns_c: list[float]) -> float:
         """The supply temperature the source holds at its capacity for these flows and returns."""
@@ -113,18 +134,18 @@ class PrimaryNetwork:
         """One network step: from each station's last mean flow, the dp it ran at and its return,
         the dp each station gets next and the source's supply temperature.
 
-        Returns {"dp_kpa": [...], "flow_m3h": [...] (at the new dps, same openings),
+        Returns {"dp_kpa": [...], "flow_m3h": [...] (at the new dps, same openings), "source_dp_kpa",
         "supply_c", "heat_kw" (the source's heat at the last flows), "short" (capacity binding)}.
         """
         g = [f / math.sqrt(d) if d > 1e-9 else 0.0 for f, d in zip(flows_m3h, dps_kpa, strict=True)]
-        dp, q = self.hydraulics(g)
+        dp, q, self.dp_now_kpa = self.controlled(g)
         held = self.held_supply_c(target_c, flows_m3h, returns_c)
         prev = self.supply_c if math.isfinite(self.supply_c) else target_c
         supply = prev + self.relax * (held - prev)
         supply = min(supply, target_c)
         self.supply_c = supply
         heat = sum(f * max(0.0, supply - t) for f, t in zip(flows_m3h, returns_c, strict=True)) * RHO_CP_KJ_M3K / 3600.0
-        return {"dp_kpa": dp, "flow_m3h": q, "supply_c": supply, "heat_kw": heat, "short": held < target_c - 1e-6}
+        return {"dp_kpa": dp, "flow_m3h": q, "source_dp_kpa": self.dp_now_kpa, "supply_c": supply, "heat_kw": heat, "short": held < target_c - 1e-6}
 
 
 def network_problems(classes: Any, capacity_kw: Any, options: dict[str, Any]) -> list[str]:
@@ -149,6 +170,9 @@ def network_problems(classes: Any, capacity_kw: Any, options: dict[str, Any]) ->
     if not problems and o["far_dp_kpa"] >= o["source_dp_kpa"]:
         problems.append("far_dp_kpa=%r: must be below source_dp_kpa=%r (the main loses pressure)"
                         % (o["far_dp_kpa"], o["source_dp_kpa"]))
+    if not problems and o["source_max_dp_kpa"] < o["source_dp_kpa"]:
+        problems.append("source_max_dp_kpa=%r: must be at least source_dp_kpa=%r"
+                        % (o["source_max_dp_kpa"], o["source_dp_kpa"]))
     if not problems and o["relax"] > 1.0:
         problems.append("relax=%r: must be in (0, 1]" % o["relax"])
     return problems

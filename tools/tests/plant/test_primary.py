@@ -58,6 +58,23 @@ def test_a_near_station_opening_up_takes_pressure_from_the_far_one() -> None:
     assert q3[0] == 0.0 and q3[2] > q[2]
 
 
+def test_the_source_pump_holds_the_far_station_at_its_dp() -> None:
+    net = PrimaryNetwork(["residential"] * 4, source_dp_kpa=300.0, far_dp_kpa=100.0, source_max_dp_kpa=500.0)
+    small = [5.0] * 4  # little flow: the far end sees more than 100 kPa at the least source dp
+    dp, _q, head = net.controlled(small)
+    assert head == 300.0 and dp[-1] > 100.0
+    big = [8.0] * 4  # more flow: the pump raises the source dp until the far end has 100 kPa
+    dp, q, head = net.controlled(big)
+    assert 300.0 < head < 500.0
+    assert dp[-1] == pytest.approx(100.0)
+    assert dp == pytest.approx(net.hydraulics(big, head)[0]) and q == pytest.approx(net.hydraulics(big, head)[1])
+    huge = [40.0] * 4  # beyond the pump: the source at its most, the far end short
+    dp, _q, head = net.controlled(huge)
+    assert head == 500.0 and dp[-1] < 100.0
+    out = net.solve(90.0, [40.0 * 10.0] * 4, [100.0] * 4, [50.0] * 4)
+    assert out["source_dp_kpa"] == 500.0
+
+
 def test_capacity_lowers_the_supply_for_everyone() -> None:
     net = PrimaryNetwork(["residential", "industrial"], capacity_kw=5000.0, relax=1.0)
     flows, returns = [60.0, 60.0], [50.0, 50.0]
@@ -82,6 +99,7 @@ def test_capacity_lowers_the_supply_for_everyone() -> None:
     (["residential"], 1.0, {"far_dp_kpa": 400.0}, "far_dp_kpa=400.0: must be below source_dp_kpa=300.0"),
     (["residential"], 1.0, {"relax": 2.0}, "relax=2.0"),
     (["residential"], 1.0, {"pump": 1.0}, "unknown option(s) ['pump']"),
+    (["residential"], 1.0, {"source_max_dp_kpa": 250.0}, "source_max_dp_kpa=250.0: must be at least source_dp_kpa=300.0"),
     (["residential"], 1.0, {"source_dp_kpa": float("nan")}, "source_dp_kpa=nan"),
 ])
 def test_bad_network_descriptions_are_named(classes, capacity, options, expect) -> None:
