@@ -67,6 +67,34 @@ def network_problems(network: Any, settings: Any) -> list[str]:
     return problems
 
 
+def validate_config(values: Any) -> tuple[dict[str, Any], list[str]]:
+    """The supervisor's `[allocation]` section: ({"networks": [...], "settings": {...}}, problems).
+
+        [allocation]
+        period_s = 900                       # and the other supervisor/allocation.py settings
+        [[allocation.networks]]
+        name = "north"
+        capacity_kw = 60000.0
+        stations = { st-01 = { class = "residential", design_kw = 4500.0 }, ... }
+    """
+    if not isinstance(values, dict):
+        return {"networks": [], "settings": {}}, ["[allocation]: must be a table"]
+    settings = {k: v for k, v in values.items() if k != "networks"}
+    networks = values.get("networks", [])
+    problems = al.settings_problems(settings)
+    if not isinstance(networks, list):
+        return {"networks": [], "settings": settings}, problems + ["allocation.networks: must be an array of tables"]
+    names = set()
+    for i, net in enumerate(networks):
+        found = network_problems(net, {})  # the settings are checked once, above
+        problems.extend(p.replace("allocation.network", "allocation.networks[%d]" % i, 1) for p in found)
+        name = net.get("name") if isinstance(net, dict) else None
+        if name in names:
+            problems.append("allocation.networks[%d].name=%r: used twice" % (i, name))
+        names.add(name)
+    return {"networks": networks, "settings": settings}, problems
+
+
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None

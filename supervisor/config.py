@@ -56,6 +56,7 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 
 from . import fleet_alarm_settings
 from . import forecast as forecast_settings
+from .allocation_runner import validate_config as allocation_config
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
 
@@ -82,6 +83,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "refunds": {"floor_c": 18.0, "timezone": "Asia/Shanghai", "outage_refund_after_h": 24.0, "failed_measurements": 3,
                 "window_days": 30.0, "month_days": 30},
     "forecast": dict(forecast_settings.DEFAULTS),  # checked by forecast.validate_config
+    "allocation": {"networks": [], "settings": {}},  # checked by allocation_runner.validate_config
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -174,6 +176,10 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             continue
         if section == "forecast":
             cfg[section], found = forecast_settings.validate_config(values, base_dir)
+            problems.extend(found)
+            continue
+        if section == "allocation":
+            cfg[section], found = allocation_config(values)
             problems.extend(found)
             continue
         for key, value in values.items():

@@ -17,6 +17,7 @@ from typing import Any
 from heatkeeper.core import codec
 
 from . import reports, users
+from .allocation_runner import AllocationRunner
 from .collectors import CollectorHub, in_scope, parse_http_readings, rejection_text
 from .command_keys import CommandKeys, keys_dir
 from .commands import CommandError, CommandTracker
@@ -140,6 +141,9 @@ class SupervisorService:
             tasks.append(self.outdoor.run(self._publish, self.config["outdoor"]["interval_s"]))
         if self.config["forecast"]["cities"]:
             tasks.append(self.forecast.run(self._publish))
+        alloc = self.config["allocation"]  # primary allocation: one runner per network (allocation_runner.py)
+        tasks += [AllocationRunner(self.storage, self.commands.send, net, alloc["settings"], self.audit_record).run_forever()
+                  for net in alloc["networks"]]
         return tasks
 
     async def _refresh_loop(self) -> None:

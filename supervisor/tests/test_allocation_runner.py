@@ -116,3 +116,20 @@ def test_bad_configuration_is_named(network: Any, settings: Any, expect: str) ->
     assert any(expect in p for p in problems), problems
     with pytest.raises(ValueError, match=".+"):
         AllocationRunner(None, None, network, settings)  # type: ignore[arg-type]
+
+
+def test_the_supervisor_config_takes_networks_and_names_every_problem() -> None:
+    from heatkeeper.supervisor import config
+
+    station = [{"id": "st-r1", "name": "R1", "city": "arxan"}]
+    good = config.validate({"station": station, "allocation": {"period_s": 600.0, "networks": [NETWORK]}})
+    assert good["allocation"] == {"networks": [NETWORK], "settings": {"period_s": 600.0}}
+    assert config.validate({"station": station})["allocation"] == {"networks": [], "settings": {}}
+    with pytest.raises(config.ConfigError) as err:
+        config.validate({"station": station, "allocation": {"period_s": 5, "colour": 1, "networks": [
+            dict(NETWORK, capacity_kw=-1), dict(NETWORK, stations={"st-x": {"class": "school", "design_kw": 1}})]}})
+    text = str(err.value)
+    for expect in ("allocation.period_s=5", "allocation.colour: unknown setting",
+                   "allocation.networks[0].capacity_kw=-1", "allocation.networks[1].stations.st-x.class='school'",
+                   "allocation.networks[1].name='north': used twice"):
+        assert expect in text, text
