@@ -27,7 +27,8 @@ design load, so the design load is not enough), and the allocation only balances
 Figures: per class the K.h below 18 degC (the worst station's worst group, and the sum over the
 class's stations and groups), the fleet's heat against the fleet bound (every station held at 18
 degC: the least heat of the season; the same buildings, so N times one station's bound), the
-allocation's decisions by state, and the wall time.
+allocation's decisions by state, `by_station` (along the main, source first: class, K.h, heat,
+the mean and least dp the network gave it) and the wall time.
 """
 
 from __future__ import annotations
