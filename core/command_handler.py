@@ -217,6 +217,8 @@ _ROWS = (
     ("set_makeup_pressure", _set_setpoint, _NOT_SAFE, False, cm.L_MAKEUP,
      ("pressure_setpoint_kpa", "kPa", "makeup_min_kpa", "makeup_max_kpa")),
     ("set_mode", _set_mode, _ALL, False, cm.L_MODE, None),
+    # the supervisor's share of a short source (supervisor/allocation.py): a primary heat power cap
+    ("set_heat_cap", _set_setpoint, _NOT_SAFE, False, cm.L_HEAT_CAP, ("heat_cap_kw", "kW", 1.0, 1000000.0)),
     ("ack_alarm", _ack_alarm, _ALL, False, -1, None),
     ("boost", _boost, (md.M_AUTO, md.M_REMOTE), False, cm.L_BOOST, ("boost_k", "K", 0.0, "boost_max_k")),
     ("set_valve_manual", _set_valve_manual, (md.M_MANUAL,), True, -1, ("valve_pct", "%", 0.0, 100.0)),
@@ -281,7 +283,8 @@ def handle(ctl, cmd: object, now_s: float) -> dict:
 # supply_setpoint_lease_c itself); the leased mode is the mode, and where it goes back to is
 # mode_lease_return (-1 none).
 _LEASE_VALUE_FIELDS = ((cm.L_ROOM, "room_setpoint_lease_c"), (cm.L_DP, "dp_setpoint_lease_kpa"),
-                       (cm.L_MAKEUP, "makeup_pressure_lease_kpa"), (cm.L_BOOST, "boost_lease_k"))
+                       (cm.L_MAKEUP, "makeup_pressure_lease_kpa"), (cm.L_BOOST, "boost_lease_k"),
+                       (cm.L_HEAT_CAP, "heat_cap_lease_kw"))
 
 
 def offer(ctl) -> dict:

@@ -34,9 +34,10 @@ L_DP = 2
 L_MAKEUP = 3
 L_BOOST = 4
 L_MODE = 5  # a remote summer or safe; value = the leased mode (core.modes M_*)
-N_LEASES = 6
+L_HEAT_CAP = 6  # the supervisor's share of a short heat source: primary heat power cap, kW
+N_LEASES = 7
 _N_LEASES = N_LEASES  # a C int in the compiled module (commands.pxd)
-LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode")
+LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode", "heat_cap")
 
 DEFAULTS = {
     "default_lease_s": 3600.0,

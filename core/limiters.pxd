@@ -13,10 +13,11 @@ cdef class Limiters:
     cdef public double return_warm_c, return_cold_c, return_rate, return_trim_max_k
     cdef public double power_warm_kw, power_cold_kw, flow_warm_m3h, flow_cold_m3h, meter_rate, meter_trim_max_k
     cdef public double return_trim_k, power_trim_k, flow_trim_k, return_limit_c, power_limit_kw, flow_limit_m3h
+    cdef public double lease_cap_kw
     cpdef reset(self)
     cpdef double limit_at(self, double outdoor_c, double warm, double cold)
     cpdef double step(self, double dt_s, double outdoor_c, dict inputs)
-    @cython.locals(v=double, excess_pct=double, trim=double)
+    @cython.locals(v=double, excess_pct=double, trim=double, cap=double, limit=double)
     cpdef double step_values(self, double dt_s, double outdoor_c, double return_c, double power_kw, double flow_m3h)
     cpdef dict snapshot(self)
     cpdef restore(self, dict d)

@@ -10,6 +10,9 @@ same rate. The most restrictive trim wins.
   Siemens RVL481/RMH760B return limiter Tn).
 - Heat power and primary flow max from the heat meter (ECL A247/A266: 2 points at +15/-15
   degC). Off by default: the limits depend on the station's contract; enable with values.
+- A heat cap leased by the supervisor (`lease_cap_kw`, set by the station every cycle from its
+  heat_cap lease, 0 none): the power limit is the lower of it and the configured one, and runs
+  even when power_limit_enabled is off (the supervisor's share of a short heat source).
 A measurement that is not ok gives no trim (its integrator is reset) and raises a diag flag.
 """
 
@@ -97,6 +100,7 @@ class Limiters:
         self.return_limit_c = 0.0
         self.power_limit_kw = 0.0
         self.flow_limit_m3h = 0.0
+        self.lease_cap_kw = 0.0
         self.return_fault = False
         self.meter_fault = False
 
@@ -127,8 +131,13 @@ class Limiters:
             else:
                 self.return_trim_k = _integrate(self.return_trim_k, v - self.return_limit_c,
                                                 self.return_rate * dt_s, self.return_trim_max_k)
-        if self.power_enabled:
-            self.power_limit_kw = self.limit_at(outdoor_c, self.power_warm_kw, self.power_cold_kw)
+        cap = self.lease_cap_kw
+        if self.power_enabled or cap > 0.0:
+            # a heat cap leased by the supervisor (0: none) lowers the limit, even a disabled one
+            limit = self.limit_at(outdoor_c, self.power_warm_kw, self.power_cold_kw) if self.power_enabled else cap
+            if 0.0 < cap < limit:
+                limit = cap
+            self.power_limit_kw = limit
             v = power_kw
             if v != v:
                 self.meter_fault = True

@@ -15,7 +15,7 @@ from .valve_loop cimport ValveLoop
 # The signal, lease, mode and trigger indices imported from their modules, held as C ints
 # so the cycle does no module look-ups.
 cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_SECONDARY_RETURN_PRESSURE, I_SECONDARY_RETURN_TEMP, I_SECONDARY_SUPPLY_TEMP, I_TANK_LEVEL, I_VALVE_POSITION, N_SIGNALS
-cdef int L_BOOST, L_DP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
+cdef int L_BOOST, L_DP, L_HEAT_CAP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
 cdef double _INF, _NAN
 
 cdef class StationController:

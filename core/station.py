@@ -25,6 +25,7 @@ from .alarms import AlarmTable
 from .commands import (
     L_BOOST,
     L_DP,
+    L_HEAT_CAP,
     L_MAKEUP,
     L_MODE,
     L_ROOM,
@@ -229,6 +230,7 @@ class StationController:
             self.flag_boost_k = boost_k
         # The chain reads a few signals itself (limiters, schedule): validated, NaN when not ok.
         chain = self.chain
+        chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leases.active(L_HEAT_CAP) else 0.0
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         chain_c = chain.step_values(now_s, self.outdoor_c, self.outdoor_ok, tod_s,
                                     signals.values[I_PRIMARY_RETURN_TEMP] if signals.ok[I_PRIMARY_RETURN_TEMP] else _NAN,
@@ -436,6 +438,7 @@ class StationController:
         d["makeup_pressure_lease_s"] = leases.remaining_s(L_MAKEUP, now_s)
         d["boost_lease_s"] = leases.remaining_s(L_BOOST, now_s)
         d["mode_lease_s"] = leases.remaining_s(L_MODE, now_s)
+        d["heat_cap_lease_s"] = leases.remaining_s(L_HEAT_CAP, now_s)
         d["warmup_ramp_c"] = self.modes.ramp_c
         return d
 

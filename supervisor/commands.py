@@ -43,8 +43,9 @@ COMMAND_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
     "boost": (("boost_k", "duration_s"), (), ()),
     "set_valve_manual": (("valve_pct",), (), ()),
     "clear_lease": ((), (), ("what",)),
+    "set_heat_cap": (("heat_cap_kw",), ("lease_s",), ()),  # the allocation's share of a short source
 }
-LEASED = ("set_room_setpoint", "set_supply_setpoint", "set_dp_setpoint", "set_makeup_pressure")
+LEASED = ("set_room_setpoint", "set_supply_setpoint", "set_dp_setpoint", "set_makeup_pressure", "set_heat_cap")
 FINAL_STATES = ("applied", "rejected", "timed_out", "expired")
 
 

@@ -66,6 +66,7 @@ from heatkeeper.supervisor.web.config import validate as validate_web
 from . import authority_reports_config, fleet_alarm_settings
 from . import forecast as forecast_settings
 from . import tickets as tickets_settings
+from .allocation_runner import validate_config as allocation_config
 from .config_tables import unique_tables
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
@@ -97,6 +98,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "complaints": dict(authority_reports_config.COMPLAINT_DEFAULTS),
     "tickets": dict(tickets_settings.DEFAULTS),  # checked by tickets.validate_config
     "rollout": {"watch_s": 600.0},
+    "allocation": {"networks": [], "settings": {}},  # checked by allocation_runner.validate_config
 }
 
 # (section, key) -> (unit, low, high) for numbers.
@@ -196,6 +198,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             continue  # after [notify] below: its e-mail channel is named there
         if section == "tickets":
             cfg[section], found = tickets_settings.validate_config(values)
+        if section == "allocation":
+            cfg[section], found = allocation_config(values)
             problems.extend(found)
             continue
         for key, value in values.items():

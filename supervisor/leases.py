@@ -23,6 +23,7 @@ LEASES = (
     ("makeup_pressure", "makeup_pressure_lease_s", "makeup_pressure_lease_kpa", "kPa"),
     ("boost", "boost_lease_s", "boost_lease_k", "K"),
     ("mode", "mode_lease_s", "mode_lease_return", ""),
+    ("heat_cap", "heat_cap_lease_s", "heat_cap_lease_kw", "kW"),
 )
 _LEFT_KEYS = frozenset(left_key for _name, left_key, _value_key, _unit in LEASES)
 MODE_REMOTE = 5  # core.modes.M_REMOTE: the only mode a supply setpoint lease acts in

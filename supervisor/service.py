@@ -26,6 +26,7 @@ from typing import Any
 
 from .accounts import Accounts
 from .alarm_desk import AlarmDesk
+from .allocation_runner import AllocationRunner
 from .audit_log import AuditLog
 from .broker_link import BrokerLink, NotConnected
 from .collector_intake import CollectorIntake
@@ -139,6 +140,9 @@ class SupervisorService:
             tasks.append(self.outdoor.run(publish, self.config["outdoor"]["interval_s"]))
         if self.config["forecast"]["cities"]:
             tasks.append(self.forecast.run(publish))
+        alloc = self.config["allocation"]  # primary allocation: one runner per network (allocation_runner.py)
+        tasks += [AllocationRunner(self.storage, self.commands.send, net, alloc["settings"],
+                                   self.audit_log.record).run_forever() for net in alloc["networks"]]
         return tasks
 
     async def _refresh_loop(self) -> None:

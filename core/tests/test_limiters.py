@@ -66,6 +66,27 @@ class TestLimiters(unittest.TestCase):
         self.assertEqual(trim, 0.0)
         self.assertTrue(lim.meter_fault)
 
+    def test_leased_heat_cap_limits_power_even_when_the_limit_is_off(self):
+        lim = Limiters({"return_limit_enabled": False})
+        lim.lease_cap_kw = 2000.0
+        # 10 % over the leased cap -> 5 K after 900 s, as a configured limit
+        trim = run(lim, 900.0, 10.0, -15.0, inputs(power_kw=2200.0))
+        self.assertAlmostEqual(trim, -5.0, delta=0.05)
+        self.assertEqual(lim.power_limit_kw, 2000.0)
+        lim.lease_cap_kw = 0.0  # the lease gone: no limit, the trim is left alone
+        self.assertAlmostEqual(lim.step(10.0, -15.0, inputs(power_kw=2200.0)), trim, delta=1e-9)
+
+    def test_leased_heat_cap_only_lowers_a_configured_limit(self):
+        lim = Limiters({"power_limit_enabled": True, "return_limit_enabled": False,
+                        "power_max_warm_kw": 1000.0, "power_max_cold_kw": 3000.0})
+        lim.lease_cap_kw = 5000.0  # above the configured 3000 kW at -15 degC: the 3000 stays
+        lim.step(10.0, -15.0, inputs(power_kw=2500.0))
+        self.assertEqual(lim.power_limit_kw, 3000.0)
+        lim.lease_cap_kw = 2000.0
+        lim.step(10.0, -15.0, inputs(power_kw=2500.0))
+        self.assertEqual(lim.power_limit_kw, 2000.0)
+        self.assertTrue(lim.power_trim_k < 0.0)
+
     def test_snapshot_restore_and_garbage(self):
         lim = Limiters({})
         run(lim, 1800.0, 10.0, 0.0, inputs(return_c=55.0))

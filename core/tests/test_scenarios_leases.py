@@ -4,6 +4,7 @@ and a restart in the middle of a lease (tables of cycles, leaping clock)."""
 import json
 import unittest
 
+from heatkeeper.core import command_handler
 from heatkeeper.core.station import StationController
 from heatkeeper.core.tests.station_rig import Rig, cmd, run_table
 
@@ -87,6 +88,32 @@ class TestLeaseScenarios(unittest.TestCase):
             (1020.0, {}, cmd("clear_lease", {"what": "dp_setpoint"}), {"result": ("applied", "ok")}),
         ])
         self.assertEqual(rig.ctl.diagnostics()["dp_target_kpa"], 100.0)
+
+    def test_heat_cap_lease_trims_the_supply_until_it_expires(self):
+        # The supervisor's share of a short source: the meter reads 3000 kW, the cap is 2000 kW.
+        rig = Rig(readings={"heat_power_kw": 3000.0})
+        twin = Rig(readings={"heat_power_kw": 3000.0})
+        run_table(self, rig, [
+            (1010.0, {}, cmd("set_heat_cap", {"heat_cap_kw": 2000.0, "lease_s": 1800}), {"result": ("applied", "ok")}),
+            (2500.0, {}, None, {"event:expired": False}),
+        ])
+        twin.run_until(2500.0)
+        self.assertTrue(rig.out["supply_setpoint_c"] < twin.out["supply_setpoint_c"] - 5.0)
+        self.assertEqual(command_handler.offer(rig.ctl)["heat_cap_lease_kw"], 2000.0)
+        self.assertAlmostEqual(rig.ctl.diagnostics()["heat_cap_lease_s"], 1000.0 + 1800.0 - 2500.0, delta=1e-6)  # issued at t=1000
+        rig.run_until(2900.0)
+        self.assertIn("heat_cap", [e["what"] for e in rig.events if e.get("reason") == "expired"])
+        self.assertEqual(command_handler.offer(rig.ctl)["heat_cap_lease_kw"], None)
+        self.assertEqual(rig.ctl.diagnostics()["heat_cap_lease_s"], 0.0)
+
+    def test_heat_cap_bad_values_are_rejected(self):
+        rig = Rig()
+        rig.run_until(1010.0)
+        for value, reason in ((0.0, "out_of_range"), (-5.0, "out_of_range"), (2e6, "out_of_range"), ("x", "bad_args")):
+            res = rig.command("set_heat_cap", {"heat_cap_kw": value})
+            self.assertEqual((res["result"], res["reason"]), ("rejected", reason), value)
+            self.assertIn("heat_cap_kw", res["detail"])
+        self.assertFalse(rig.ctl.leases.active(6))
 
     def test_restart_mid_lease_resumes_remaining_time(self):
         rig = Rig()

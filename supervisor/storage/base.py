@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .allocation import AllocationStorage
 from .authority_reports import AuthorityReportStorage
 from .forecast import ForecastStorage
 from .households import HouseholdStorage
@@ -142,7 +143,7 @@ def _qmarks_to_dollars(sql: str) -> str:
 
 
 class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, AuthorityReportStorage,
-              RolloutStorage, MaintenanceStorage):
+              RolloutStorage, MaintenanceStorage, AllocationStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

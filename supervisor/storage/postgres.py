@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from .allocation import ALLOCATION_SCHEMA
 from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
@@ -114,6 +115,8 @@ class PostgresStorage(Storage):
             for stmt in AUTHORITY_REPORTS_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             for stmt in MAINTENANCE_SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
+            for stmt in ALLOCATION_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .allocation import ALLOCATION_SCHEMA
 from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .base import (
     ALARM_EVIDENCE_COLUMNS,
@@ -281,6 +282,8 @@ def _create_schema(c: sqlite3.Connection) -> None:
     for stmt in AUTHORITY_REPORTS_SCHEMA:
         c.execute(stmt.format(**_TYPES))
     for stmt in MAINTENANCE_SCHEMA:
+        c.execute(stmt.format(**_TYPES))
+    for stmt in ALLOCATION_SCHEMA:
         c.execute(stmt.format(**_TYPES))
 
 

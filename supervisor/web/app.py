@@ -31,6 +31,7 @@ from . import (
     render,
     settings_profiles,
 )
+from . import allocation as allocation_page
 from . import authority_reports as authority_report_pages
 from . import config as web_config
 from . import maintenance as maintenance_pages
@@ -189,6 +190,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     energy.add_routes(app)
     authority_report_pages.add_routes(app)
     maintenance_pages.add_routes(app)
+    allocation_page.add_routes(app)
     metrics.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app

@@ -23,7 +23,7 @@ FORM_KINDS = ("set_room_setpoint", "set_supply_setpoint", "set_dp_setpoint", "se
               "boost", "clear_lease")
 # the modes a remote set_mode may ask for (manual is the local panel's alone)
 REMOTE_MODES = tuple(m for m in ("auto", "remote", "summer", "safe", "startup") if m not in ch.LOCAL_ONLY_MODES)
-LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode")  # core.commands
+LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode", "heat_cap")  # core.commands
 
 
 def _num(value: Any) -> float | None:

@@ -1,0 +1,62 @@
+"""`heatkeeper bench fleet`: bad input refused with every problem named, and a short real run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+from heatkeeper.tools.bench import fleet
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    fleet.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--stations", "0"], "--stations=0: must be in [1, 200]"),
+    (["--stations", "201"], "--stations=201: must be in [1, 200]"),
+    (["--source-shortfall-pct", "-5"], "--source-shortfall-pct=-5.0: must be in [0, 90)"),
+    (["--source-shortfall-pct", "nan"], "--source-shortfall-pct=nan: must be in [0, 90)"),
+    (["--days", "0"], "--days=0.0: must be > 0"),
+    (["--jobs", "0"], "--jobs=0: must be at least 1"),
+    (["--seed", "-1"], "--seed=-1: must be >= 0"),
+    (["--allocation-period-min", "7"], "--allocation-period-min=7.0: must be a whole multiple of 5 min"),
+    (["--city", "atlantis"], "atlantis"),
+    (["--start-day", "999"], "--start-day=999"),
+])
+def test_bad_arguments_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fleet.run(parse(argv + ["--json"])) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_every_problem_is_listed_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert fleet.run(parse(["--stations", "0", "--jobs", "0", "--days", "-1", "--json"])) == 2
+    err = capsys.readouterr().err
+    assert err.count("heatkeeper bench fleet: ") == 3
+
+
+def test_the_command_exits_2_on_bad_input() -> None:
+    proc = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "bench", "fleet", "--stations", "-3"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "--stations=-3" in proc.stderr
+
+
+def test_short_fleet_run_keeps_residential_warm_and_reports_per_class(capsys: pytest.CaptureFixture[str]) -> None:
+    # 4 stations (2 residential, public, commercial), one cold day, the source 15 % short
+    assert fleet.run(parse(["--stations", "4", "--days", "1", "--source-shortfall-pct", "15", "--json"])) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["classes"]) == {"residential", "public", "commercial"}
+    assert out["classes"]["residential"]["stations"] == 2
+    assert out["source_capacity_kw"] == pytest.approx(0.85 * out["coldest_day_demand_kw"])
+    assert out["allocation_decisions"]
+    assert out["leases_refused"] == 0
+    assert out["fleet_bound_mwh"] > 0 and out["heat_mwh"] > 0
+    assert out["classes"]["residential"]["kh_below_18_worst"] <= out["classes"]["commercial"]["kh_below_18_worst"]
