@@ -198,6 +198,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             continue  # after [notify] below: its e-mail channel is named there
         if section == "tickets":
             cfg[section], found = tickets_settings.validate_config(values)
+            problems.extend(found)
+            continue
         if section == "allocation":
             cfg[section], found = allocation_config(values)
             problems.extend(found)

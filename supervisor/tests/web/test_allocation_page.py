@@ -104,6 +104,7 @@ async def test_allocation_page_on_a_phone_in_both_languages(client: TestClient, 
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 await browser_login(page, base, "vic", "view-pass-1")
+                await page.tap('details[data-navgroup="operations"] > summary')
                 await page.tap('nav.mainnav a[data-nav="allocation"]')
                 await page.wait_for_url(base + "/allocation")
                 net = page.locator('section.allocation-network[data-network="north"]')
