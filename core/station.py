@@ -635,15 +635,16 @@ _FIELD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 def _branch_telemetry(balancing: Balancing, rec: dict) -> None:
     """Each branch valve's position, command, mode (index in core.balancing.MODES) and return
-    temperature as branch_<group>_*; a group name that is no field name goes by its number."""
+    temperature as branch_<group>_* (the group in lower case, "-" as "_"); a group name that
+    cannot make a field name goes by its number."""
     rec["balancing_ref_c"] = balancing.ref_c
     rec["branches_lost"] = balancing.n_lost
     rec["branches_stuck"] = balancing.n_stuck
     k = 0
     for group in balancing.groups:
         k += 1
-        name = group
-        if not 0 < len(name) <= 24 or any(ch not in _FIELD_CHARS for ch in name):
+        name = group.lower().replace("-", "_")
+        if not 0 < len(name) <= 32 or any(ch not in _FIELD_CHARS for ch in name):
             name = str(k)
         mode = balancing.mode[group]
         rec["branch_" + name + "_valve_pct"] = balancing.position[group]

@@ -342,6 +342,19 @@ class TestStationBalancing(unittest.TestCase):
         self.assertEqual(rec["branch_b_return_c"], 40.0)
         self.assertEqual(rec["branches_lost"], 0)
 
+    def test_telemetry_names_come_from_the_group_names(self):
+        rig = Rig(branch_settings())
+        long_name = "x" * 40
+        rig.ctl.set_branch_readings([{"group": "Block-03", "valve_position_pct": 55.0},
+                                     {"group": long_name, "valve_position_pct": 45.0},
+                                     {"group": "b/7", "valve_position_pct": 35.0, "ok": False}], rig.t)
+        rig.run_until(rig.t + 1.0)
+        rec = rig.ctl.telemetry({}, rig.out)
+        self.assertEqual(rec["branch_block_03_valve_pct"], 55.0)  # lower case, "-" as "_"
+        self.assertEqual(rec["branch_2_valve_pct"], 45.0)  # too long for a field name: its number
+        self.assertEqual(rec["branch_3_valve_pct"], None)  # not a field name's characters; never answered
+        self.assertEqual(rec["branch_3_cmd_pct"], 100.0)  # as found: assumed open
+
     def test_an_unreachable_and_a_stuck_valve_are_alarmed_and_the_others_are_steered(self):
         rig = Rig(branch_settings())
         ctl = rig.ctl
