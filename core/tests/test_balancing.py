@@ -290,7 +290,10 @@ class TestValveFaults(unittest.TestCase):
 
 
 def branch_settings(**balancing):
-    section = {"smooth_s": 0.0, "period_s": 1800.0, "guard_period_s": 300.0, "lost_s": 60.0, "stuck_s": 600.0}
+    # the tables below are worked out for these (independent of the defaults)
+    section = {"smooth_s": 0.0, "period_s": 1800.0, "guard_period_s": 300.0, "lost_s": 60.0, "stuck_s": 600.0,
+               "target_c": 18.5, "deadband_k": 0.2, "gain_pct_per_k": 3.0, "max_step_pct": 3.0, "guard_k": 0.25,
+               "fast_step_pct": 15.0, "min_pct": 10.0, "stuck_band_pct": 10.0}
     section.update(balancing)
     return {"balancing": section, "alarms": {"delay_s": 10.0}}
 

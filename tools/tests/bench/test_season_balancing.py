@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from heatkeeper.core.balancing import DEFAULTS as BALANCING_DEFAULTS
 from heatkeeper.core.station import StationController
 from heatkeeper.tools.bench import season
 from heatkeeper.tools.cli import main as cli_main
@@ -59,7 +60,7 @@ def test_the_loop_gives_one_collector_reading_to_the_station_and_the_valves_foll
                             "balancing": {}}
     plant, _days = season.make_plant(spec, network=True)
     settings = season.balanced_settings(season.HEATKEEPER_SETTINGS, {})
-    assert settings["room_feedback"]["target_c"] == 18.5 and settings["balancing"] == {}  # core.balancing's target
+    assert settings["room_feedback"]["target_c"] == BALANCING_DEFAULTS["target_c"] and settings["balancing"] == {}
     controller = StationController(settings)
     balancer = controller.balancing  # the station's own piece
     loop = season.BalancedLoop(controller, plant, 300.0)
