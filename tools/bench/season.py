@@ -268,9 +268,9 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
 
 def balanced_settings(settings: dict[str, Any], balancing: dict[str, Any]) -> dict[str, Any]:
     """heatkeeper's settings for the balanced controller: `balancing` is its `[balancing]`
-    section, and the station's room target is the balancing's (core.balancing target_c, 18.5
-    degC by default, room_feedback's own default), so
-    the station holds the coldest group where the balancing holds the others. Unbalanced, the
+    section, and the station's room target is the balancing's (core.balancing target_c, 18.3
+    degC by default), so the station holds the coldest group where the balancing holds the
+    others. Unbalanced, the
     bench sets 18.6 (see HEATKEEPER_SETTINGS): there the margin is for one cold-edge group's
     collector errors; balanced, every group is near its target and the guard (core.balancing)
     opens any group that nears the floor."""
