@@ -47,6 +47,7 @@ def relay_rooms(rig: Any) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 2 simulated hours at 10x; more on a loaded machine
 def test_branch_valves_are_balanced_and_a_silent_one_is_held_and_alarmed(make_rig) -> None:
     with open(default_station_template(), "rb") as fh:
         devices = tomllib.load(fh)["device"]
@@ -98,12 +99,12 @@ def test_branch_valves_are_balanced_and_a_silent_one_is_held_and_alarmed(make_ri
     assert alarm.get("value") == 1.0
     values = rig.wait_telemetry(lambda v: v.get(field(other, "mode")) == MODES.index("lost"), 60,
                                 "the silent valve's branch reported lost", after_seq=0)
-    assert values[field(other, "cmd_pct")] == held_cmd
+    assert abs(values[field(other, "cmd_pct")] - held_cmd) <= 0.01  # held (the plant reports 0.01 %)
     assert values["branches_lost"] == 1
     assert values[field(warm, "mode")] != MODES.index("lost")
     # the station keeps heating and keeps the cold group above its floor meanwhile
     t0 = rig.sim_time_s()
-    while rig.sim_time_s() < t0 + 600.0:
+    while rig.sim_time_s() < t0 + 300.0:
         relay_rooms(rig)
         assert rig.sim_cmd("branches")["room_c"][cold] >= FLOOR_C
         time.sleep(ROOM_PERIOD_S / SCALE)
