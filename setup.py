@@ -58,6 +58,7 @@ CYTHON_MODULES = [
     "heatkeeper.core.valve_loop",
     "heatkeeper.core.sensors",
     "heatkeeper.core.alarms",
+    "heatkeeper.core.balancing",
     "heatkeeper.core.modes",
     "heatkeeper.core.commands",
     "heatkeeper.core.pumps",

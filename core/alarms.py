@@ -75,6 +75,10 @@ PROCESS_ALARMS = (
     ("safe_mode", "major", False, D_NONE, "station in safe mode"),
     ("valve_position_mismatch", "major", False, D_NONE,
      "primary valve position feedback far from the command (stuck valve or actuator)"),
+    ("branch_valve_unreachable", "minor", False, D_PROCESS,
+     "building branch valve not answering: its position is held (core.balancing)"),
+    ("branch_valve_stuck", "minor", False, D_PROCESS,
+     "building branch valve position far from its command (stuck valve or actuator)"),
 )
 A_SECONDARY_OVERTEMP = 0
 A_PUMP_DRY_RUN = 1
@@ -95,7 +99,9 @@ A_VALVE_SHUT_RISING = 15
 A_STARTUP_FILL_TIMEOUT = 16
 A_SAFE_MODE = 17
 A_VALVE_POSITION_MISMATCH = 18  # the valve loop already waited mismatch_delay_s
-N_PROCESS = 19
+A_BRANCH_VALVE_UNREACHABLE = 19  # core.balancing already waited lost_s
+A_BRANCH_VALVE_STUCK = 20  # core.balancing already waited stuck_s
+N_PROCESS = 21
 # Sensor alarms follow: index A_SENSOR0 + signal index, code "sensor_" + signal name.
 A_SENSOR0 = N_PROCESS
 _MAJOR_SENSORS = ("secondary_supply_temp_c", "secondary_return_pressure_kpa", "secondary_supply_pressure_kpa")

@@ -35,28 +35,53 @@ what steered the valve:
 Every valve stays within [min_pct, 100]; a new command is sent only when it differs from the
 last one sent by min_move_pct or more, or reaches an end (no hunting of the actuators).
 
-The defaults were measured on the reference plant's secondary network (tools/plant) over the
-Arxan year, seed 0 (`heatkeeper bench season --city arxan --controllers heatkeeper --balancing`,
-the station's room target at this target_c): 115.3 kWh/m2, 1.090 x the building bound, 0 K.h
-below 18 degC in every group (unbalanced: 133.7, 1.264), the branch valves travelling 6.0
-strokes a day between them (13 valves). Against the same run: the station's room target at the
+The defaults were measured on the reference plant's secondary network (tools/plant) over the six
+cities' synthetic years, seed 0 (`heatkeeper bench season --city C --json --interpreted-days 0
+--controllers heatkeeper --balancing`, the station's room target at this target_c), x the
+building bound with 0 K.h below 18 degC in every group everywhere: Arxan 1.061, Ordos 1.097,
+Zhangjiakou 1.094, Baiyin 1.095, Jincheng 1.105, Yutai 1.132 (unbalanced 1.264-1.485), the
+13 branch valves travelling about 10 strokes a day between them. Target 18.5 with a 0.2 K dead
+band gave 1.090-1.165 (0 K.h). Faster steering (every 30 min, 6 %/K, steps up to 6 %) with a
+guard at floor + 0.15 K and target 18.2 reached 1.054-1.099 but let groups dip below 18 (Arxan
+1.39 K.h, Ordos 0.06, Baiyin 0.04); a guard at floor + 0.2 K with 20 % fast steps still left
+Arxan 0.17 K.h; target 18.25 with that guard gave Ordos 1.078, Baiyin 1.075, Yutai 1.105 (0
+K.h). First measured on Arxan alone (target 18.5): the station's room target at the
 unbalanced bench's 18.6 degC gave 1.110; a guard at floor + 0.15 K with 10 % steps let two
 groups dip below 18 (0.09 K.h, the floor-heated one to 17.97 degC); a 12 h smoothing with a
 0.3 K dead band gave 1.113; 5 %/K and 5 % steps gave 1.100 for 9.2 strokes a day. Acting every
 30 min with a 0.15 K dead band and the weaker guard was the first try: 1.120, 0.25 K.h, 8 strokes.
 
-Pure Python (no .pxd): it runs once per collector reading (minutes) over a few dozen groups.
+Valves that fail: a branch reading with `"ok": False` (the firmware's energy valve did not
+answer) or without a position leaves the group's last answer standing; when such readings go
+on for lost_s after its last answer the group is "lost" (until it answers): its command is
+held (nothing can reach it) and the others are steered without it (it takes no part in the
+shift to open). A valve that answers but whose position
+stays further than stuck_band_pct from the command for stuck_s is "stuck" (it is still steered,
+in case it frees). `report_alarms` feeds core.alarms' "branch_valve_unreachable" and
+"branch_valve_stuck" (the value: how many branches). The station (core/station.py) runs it as
+one piece: the collector and energy valve readings go in as they arrive (`take`), it steps on a
+fresh collector reading or every guard_period_s; its state is not persisted (on a restart each
+group starts again from its valve's position feedback, which the valve itself holds).
+
+Compiled like the other core pieces (balancing.pxd); it runs once per collector reading
+(minutes) over a few dozen groups, the per-cycle cost for the station is one integer check.
 """
 
 from . import checks
+from .alarms import A_BRANCH_VALVE_STUCK, A_BRANCH_VALVE_UNREACHABLE, NO_LIMIT
 from .checks import merged
 from .units import clamp
+
+# Private copies held as C numbers by the compiled module (balancing.pxd).
+_A_UNREACHABLE = A_BRANCH_VALVE_UNREACHABLE
+_A_STUCK = A_BRANCH_VALVE_STUCK
+_NO_LIMIT = NO_LIMIT
 
 DEFAULTS = {
     "enabled": True,
     "floor_c": 18.0,
-    "target_c": 18.5,  # each group's collector statistic is held at or above this (room_feedback's default)
-    "deadband_k": 0.2,
+    "target_c": 18.3,  # each group's collector statistic is held at or above this (set room_feedback's alike)
+    "deadband_k": 0.1,
     "period_s": 3600.0,
     "gain_pct_per_k": 3.0,  # stroke % per K of room error, per period
     "max_step_pct": 3.0,
@@ -74,6 +99,9 @@ DEFAULTS = {
     "return_gain_pct_per_k": 1.0,
     "return_deadband_k": 1.0,
     "fallback_min_pct": 50.0,
+    "lost_s": 60.0,  # a valve silent this long is lost (held, alarmed)
+    "stuck_band_pct": 10.0,  # position this far from the command ...
+    "stuck_s": 600.0,  # ... for this long: stuck (an energy valve strokes in about 90 s)
 }
 
 RANGES = {
@@ -97,9 +125,12 @@ RANGES = {
     "return_gain_pct_per_k": (0.0, 50.0, "%/K"),
     "return_deadband_k": (0.0, 20.0, "K"),
     "fallback_min_pct": (0.0, 100.0, "%"),
+    "lost_s": (1.0, 86400.0, "s"),
+    "stuck_band_pct": (1.0, 100.0, "%"),
+    "stuck_s": (10.0, 86400.0, "s"),
 }
 
-MODES = ("room", "guard", "hold", "return")
+MODES = ("room", "guard", "hold", "return", "lost")
 
 
 def validate(section) -> list:
@@ -160,6 +191,14 @@ class Balancing:
         self.return_gain = float(s["return_gain_pct_per_k"])
         self.return_deadband_k = float(s["return_deadband_k"])
         self.fallback_min_pct = float(s["fallback_min_pct"])
+        self.lost_s = float(s["lost_s"])
+        self.stuck_band_pct = float(s["stuck_band_pct"])
+        self.stuck_s = float(s["stuck_s"])
+        self.n_groups = 0
+        self.n_lost = 0  # branches lost, as of the last step
+        self.n_stuck = 0  # branches stuck, as of the last step
+        self.due = False  # a fresh collector reading is waiting for the next step
+        self.due_s = 0.0  # the next step without one (every guard_period_s)
         self.groups = []  # group names in the order they were first seen
         self.pos = {}  # group -> the valve position this controller wants (%)
         self.sent = {}  # group -> the last command sent (%)
@@ -170,29 +209,53 @@ class Balancing:
         self.seen_s = {}  # group -> when it last had a usable collector
         self.guard_s = {}  # group -> when the guard last opened it
         self.collectors = {}  # collector id -> [temp_c, measured at s, group]
+        self.position = {}  # group -> the valve's last position feedback (%) or None
+        self.answered_s = {}  # group -> when its valve last answered
+        self.apart_s = {}  # group -> since when its position is off the command (or None)
+        self.failing = {}  # group -> its last reading had no answer
+        self.lost = {}  # group -> bool
+        self.stuck = {}  # group -> bool
         self.last_s = None  # the previous step
         self.next_s = None  # the next regular (period_s) step
         self.ref_c = None
 
     # --- inputs ---------------------------------------------------------------------------
-    def _take(self, now_s: float, readings) -> None:
+    def take(self, now_s: float, readings) -> None:
+        """Keep `readings` (the step's format) without stepping; a collector reading makes the
+        next step due (`due`)."""
         if not isinstance(readings, dict):
             return
         for r in readings.get("branches") or ():
             if not isinstance(r, dict) or not isinstance(r.get("group"), str):
                 continue
             group = r["group"]
+            answered = r.get("ok", True) is not False
+            pos = _number(r.get("valve_position_pct")) if answered else None
+            if pos is not None and not 0.0 <= pos <= 100.0:
+                pos = clamp(pos, 0.0, 100.0)
             if group not in self.pos:
-                pos = _number(r.get("valve_position_pct"))
-                pos = 100.0 if pos is None else clamp(pos, 0.0, 100.0)
                 self.groups.append(group)
-                self.pos[group] = pos
-                self.sent[group] = pos
+                self.n_groups = len(self.groups)
+                start = 100.0 if pos is None else pos
+                self.pos[group] = start
+                self.sent[group] = start
+                self.position[group] = None
+                self.answered_s[group] = now_s  # lost_s counts from the group's first appearance
+                self.apart_s[group] = None
+                self.lost[group] = False
+                self.stuck[group] = False
+                self.failing[group] = False
                 self.mode[group] = "hold"
                 self.stat[group] = None
                 self.raw[group] = None
                 self.seen_s[group] = now_s  # the hold counts from the group's first appearance
                 self.guard_s[group] = None
+            self.failing[group] = pos is None
+            if pos is not None:
+                self.answered_s[group] = now_s
+                self.position[group] = pos
+            if not answered:
+                continue  # its last return temperature stands until it answers again
             ret = _number(r.get("return_temp_c"))
             self.returns[group] = ret if ret is not None and 0.0 < ret < 120.0 else None
         for r in readings.get("rooms") or ():
@@ -204,6 +267,7 @@ class Balancing:
             if not isinstance(cid, (str, int)) or temp_c is None or age_s is None or age_s < 0.0:
                 continue
             self.collectors[cid] = [temp_c, now_s - age_s, r.get("group")]
+            self.due = True
 
     def _statistics(self, now_s: float) -> None:
         temps = {}  # type: dict
@@ -237,9 +301,12 @@ class Balancing:
     def step(self, now_s: float, readings=None) -> dict:
         """Take `readings`, move the valves if it is time; returns {group: command %} of the
         commands that changed (empty when disabled or nothing moved)."""
-        self._take(now_s, readings)
+        self.take(now_s, readings)
+        self.due = False
+        self.due_s = now_s + self.guard_period_s
         if not self.enabled or not self.groups:
             return {}
+        self._faults(now_s)
         self._statistics(now_s)
         regular = self.next_s is None or now_s >= self.next_s
         if regular:
@@ -252,10 +319,47 @@ class Balancing:
         if rets:
             ret_ref = sum(rets) / len(rets)
         for group in self.groups:
+            if self.lost[group]:
+                self.mode[group] = "lost"  # held: no command can reach it
+                continue
             self._move(group, now_s, regular, ret_ref)
         if regular:
             self._shift_to_open()
         return self._commands()
+
+    def _faults(self, now_s: float) -> None:
+        """Which valves are lost (silent for lost_s) and which stuck (off the command for stuck_s)."""
+        n_lost = 0
+        n_stuck = 0
+        for group in self.groups:
+            lost = self.failing[group] and now_s - self.answered_s[group] >= self.lost_s
+            self.lost[group] = lost
+            position = self.position[group]
+            if lost or position is None:
+                self.apart_s[group] = None
+                self.stuck[group] = False
+            elif position - self.sent[group] > self.stuck_band_pct or self.sent[group] - position > self.stuck_band_pct:
+                if self.apart_s[group] is None:
+                    self.apart_s[group] = now_s
+                self.stuck[group] = now_s - self.apart_s[group] >= self.stuck_s
+            else:
+                self.apart_s[group] = None
+                self.stuck[group] = False
+            if lost:
+                n_lost += 1
+            if self.stuck[group]:
+                n_stuck += 1
+        self.n_lost = n_lost
+        self.n_stuck = n_stuck
+
+    def report_alarms(self, alarms, now_s: float) -> None:
+        """Feed "branch_valve_unreachable" and "branch_valve_stuck" (value: how many branches)."""
+        alarms.update(_A_UNREACHABLE, self.n_lost > 0, float(self.n_lost), _NO_LIMIT, now_s)
+        alarms.update(_A_STUCK, self.n_stuck > 0, float(self.n_stuck), _NO_LIMIT, now_s)
+
+    def commands(self) -> dict:
+        """{group: the command sent (%)} of every group (what the valves should be at)."""
+        return dict(self.sent)
 
     def _move(self, group: str, now_s: float, regular: bool, ret_ref) -> None:
         stat = self.stat[group]
@@ -291,7 +395,7 @@ class Balancing:
 
     def _shift_to_open(self) -> None:
         """The most open steered valve back to 100 %: every steered valve up by the same stroke."""
-        steered = [g for g in self.groups if self.mode[g] != "hold"]
+        steered = [g for g in self.groups if self.mode[g] != "hold" and self.mode[g] != "lost"]
         if not steered:
             return
         lift = 100.0 - max([self.pos[g] for g in steered])
@@ -317,5 +421,6 @@ class Balancing:
         """Per group: the command sent, the position wanted, the mode and the statistic."""
         return {"ref_c": self.ref_c,
                 "groups": [{"group": g, "valve_cmd_pct": self.sent[g], "valve_wanted_pct": self.pos[g],
-                            "mode": self.mode[g], "room_c": self.stat[g], "return_c": self.returns.get(g)}
+                            "mode": self.mode[g], "room_c": self.stat[g], "return_c": self.returns.get(g),
+                            "valve_position_pct": self.position[g], "lost": self.lost[g], "stuck": self.stuck[g]}
                            for g in self.groups]}

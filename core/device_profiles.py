@@ -406,6 +406,45 @@ def _belimo_uk24mod():
     }
 
 
+_EV_DOC = ("Belimo 'Modbus-Register Energy-Valve' V4 (https://www.belimo.com/mam/general-documents/"
+           "system_integration/Modbus/belimo_Modbus-Register_Energy-Valve_v4_01_en-gb.pdf)")
+
+
+def _belimo_energy_valve():
+    return {
+        "vendor": "Belimo",
+        "model": "Energy Valve V4 (EV..R2+BAC / EV..R3+BAC) on Modbus RTU, as a building branch valve",
+        "doc": "%s, as cited by public integration code (the document itself was not retrieved: no page "
+               "numbers): No. 1 (addr 0) setpoint 0..10000 = 0..100 %%, No. 5 (addr 4) relative position "
+               "0..10000, No. 8 (addr 7) absolute volumetric flow '0..45 l/s (0..45000)', No. 20 (addr 19) "
+               "temperature 1 (external, the remote sensor: supply), No. 22 (addr 21) temperature 2 "
+               "(integrated in the valve: return, the valve sits in the return) x0.01 degC, No. 34-35 "
+               "(addr 33) absolute heating power (uint32, low word first), No. 104 firmware version (4.xx "
+               "for V4: Belimo 'Energy Valve Replacement Guide' 2023-01/A p.4). NOT verified against the "
+               "register document: every scale and type (flow: the integration code's own comment and its "
+               "factor disagree by x10; heating power: kW in the name, W in the code, taken here as W), "
+               "whether the setpoint is a position in the valve's position-control mode (assumed: set the "
+               "valve to position control on site), temperatures as signed, factory serial settings; "
+               "confirm with `heatkeeper probe` before use." % _EV_DOC,
+        "function_code": 3,
+        "address_base": 1,
+        "max_gap": 2,
+        "blocks": [_blk(1, 8), _blk(20, 22), _blk(34, 35)],
+        "serial": _serial(),
+        # the three documented runs answer, and the relative position is 0..10000
+        "signature": [_sig(1, 8), _sig(5, 1, None, 0, 10000), _sig(20, 3), _sig(34, 2)],
+        "points": {
+            "setpoint": _p(1, "uint16", 0.01, "pct", "rw", 0.0, 100.0, signals=[S.BRANCH_VALVE_CMD_PCT]),
+            "relative_position": _p(5, "uint16", 0.01, "pct", lo=0.0, hi=100.0, signals=[S.BRANCH_VALVE_POSITION_PCT]),
+            "flow": _p(8, "uint16", 0.0036, "m3h", lo=0.0, hi=162.0, signals=[S.BRANCH_FLOW_M3H]),  # 0.001 l/s
+            "t1_supply": _p(20, "int16", 0.01, "degC", lo=-20.0, hi=150.0, signals=[S.BRANCH_SUPPLY_TEMP_C]),
+            "t2_return": _p(22, "int16", 0.01, "degC", lo=-20.0, hi=150.0, signals=[S.BRANCH_RETURN_TEMP_C]),
+            "heating_power": _p(34, "uint32", 0.001, "kW", lo=0.0, hi=100000.0, word_order="little",
+                                priority="low", signals=[S.BRANCH_POWER_KW]),
+        },
+    }
+
+
 def _kamstrup_603():
     def f(register, unit, scale, lo, hi, signals, priority="high"):
         return _p(register, "float32", scale, unit, lo=lo, hi=hi, signals=signals, priority=priority)
@@ -491,6 +530,7 @@ PROFILES = {
     "grundfos_cim200": _finish(_grundfos_cim200()),
     "belimo_mod": _finish(_belimo_valve()),
     "belimo_uk24mod": _finish(_belimo_uk24mod()),
+    "belimo_energy_valve": _finish(_belimo_energy_valve()),
     "kamstrup_multical_603": _finish(_kamstrup_603()),
     "makeup_io": _finish(_makeup_io()),
 }
@@ -807,9 +847,9 @@ def check_profile(profile):
         if ("bit" in pt or pt.get("nonzero") or "on_value" in pt) and WIDTH[pt["type"]] != 1:
             problems.append("%s: boolean points must be 16-bit" % where)
         for sig in pt["signals"]:
-            if sig in S.INPUTS:
+            if sig in S.INPUTS or sig in S.BRANCH_INPUTS:
                 continue
-            if sig in S.ACTUATORS and pt["access"] == "rw":
+            if (sig in S.ACTUATORS or sig in S.BRANCH_ACTUATORS) and pt["access"] == "rw":
                 continue
             problems.append("%s.signals: %r is not an input, or an actuator on a writable point" % (where, sig))
         for i in range(WIDTH[pt["type"]]):

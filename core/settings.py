@@ -9,11 +9,13 @@ SettingsError listing every problem (unknown section or key, wrong type, out of 
 inconsistent pair) as "section.key=value unit: must be in [lo, hi]".
 
 Sections: station, sensors, alarms, pumps, make_up, interlocks, modes, commands (this side),
-curve, outdoor, schedule, limiters, room_feedback, pi, valve (the setpoint chain and valve).
+curve, outdoor, schedule, limiters, room_feedback, pi, valve (the setpoint chain and valve),
+balancing (the building branch valves, core.balancing).
 """
 
 from . import (
     alarms,
+    balancing,
     checks,
     commands,
     heating_curve,
@@ -74,6 +76,7 @@ SECTIONS = (
     ("room_feedback", room_feedback.DEFAULTS, room_feedback.RANGES, room_feedback.validate),
     ("pi", pi.DEFAULTS, pi.RANGES, pi.validate),
     ("valve", valve_actuator.DEFAULTS, valve_actuator.RANGES, valve_actuator.validate),
+    ("balancing", balancing.DEFAULTS, balancing.RANGES, balancing.validate),
 )
 
 DEFAULTS = {}  # type: dict

@@ -85,6 +85,18 @@ ACTUATORS = (
     RELIEF_VALVE_OPEN,
 )
 
+# --- building branch valves (core.balancing) ----------------------------------------------
+# One device per branch ([[device]] branch = "<group>" in the station TOML); not in the process
+# image: the firmware hands them to StationController.set_branch_readings / branch_commands.
+BRANCH_VALVE_POSITION_PCT = "branch_valve_position_pct"
+BRANCH_RETURN_TEMP_C = "branch_return_temp_c"  # the building's return
+BRANCH_SUPPLY_TEMP_C = "branch_supply_temp_c"
+BRANCH_FLOW_M3H = "branch_flow_m3h"
+BRANCH_POWER_KW = "branch_power_kw"
+BRANCH_INPUTS = (BRANCH_VALVE_POSITION_PCT, BRANCH_RETURN_TEMP_C, BRANCH_SUPPLY_TEMP_C, BRANCH_FLOW_M3H, BRANCH_POWER_KW)
+BRANCH_VALVE_CMD_PCT = "branch_valve_cmd_pct"
+BRANCH_ACTUATORS = (BRANCH_VALVE_CMD_PCT,)
+
 # --- other output keys -------------------------------------------------------------------
 MODE = "mode"  # int, see core.modes
 MODE_NAME = "mode_name"

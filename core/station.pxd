@@ -1,6 +1,7 @@
 # Cython augmentation of station.py.
 cimport cython
 from .alarms cimport AlarmTable
+from .balancing cimport Balancing
 from .commands cimport Leases
 from .interlocks cimport Actuators, Interlocks
 from .make_up cimport MakeUp
@@ -33,6 +34,7 @@ cdef class StationController:
     cdef public Interlocks interlocks
     cdef public SupplySetpointChain chain
     cdef public ValveLoop valve
+    cdef public Balancing balancing
     cdef public list events
     cdef public double manual_valve_pct, supply_setpoint_c, chain_setpoint_c
     cdef public int mode_lease_return
@@ -52,7 +54,7 @@ cdef class StationController:
     cdef double _advance(self, double now_s)
     @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
                    pumps=CirculationPumps, make_up=MakeUp, act=Actuators, actuator=ValveActuator, mode=int,
-                   chain=SupplySetpointChain, interlocks=Interlocks, room_c=double, chain_c=double, setpoint_c=double,
+                   chain=SupplySetpointChain, interlocks=Interlocks, balancing=Balancing, room_c=double, chain_c=double, setpoint_c=double,
                    supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
                    makeup_kpa=double, summer_allowed=bint, remote_c=double, boost_k=double, tod_s=double)
     cdef void _cycle(self, double now_s, double dt_s)
@@ -74,6 +76,8 @@ cdef class StationController:
     cpdef dict handle_command(self, object cmd, double now_s)
     cpdef drop_mode_lease(self)
     cpdef set_room_readings(self, object readings, double now_s)
+    cpdef set_branch_readings(self, object readings, double now_s)
+    cpdef dict branch_commands(self)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     cpdef str set_forecast(self, object msg, double wall_s)
     cpdef dict snapshot(self)

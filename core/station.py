@@ -22,6 +22,8 @@ returns a fresh flat dict). `events` is a new list each cycle.
 
 from . import command_handler
 from .alarms import AlarmTable
+from .balancing import MODES as BRANCH_MODES
+from .balancing import Balancing
 from .commands import (
     L_BOOST,
     L_DP,
@@ -83,6 +85,7 @@ PIECE_SECTIONS = (
     ("interlocks", ("interlocks",)),
     ("chain", ("curve", "outdoor", "schedule", "limiters", "room_feedback")),
     ("valve", ("pi", "valve", "schedule", "curve", "interlocks", "alarms")),
+    ("balancing", ("balancing",)),
 )
 
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
@@ -117,6 +120,7 @@ class StationController:
         self.interlocks = Interlocks(cfg["interlocks"])
         self.chain = SupplySetpointChain(cfg)
         self.valve = ValveLoop(cfg)
+        self.balancing = Balancing(cfg["balancing"])  # the building branch valves (none: it idles)
         self.events = []  # type: list
         for part in (self.alarms, self.modes, self.leases, self.pumps, self.make_up, self.interlocks, self.chain):
             part.events = self.events
@@ -272,6 +276,11 @@ class StationController:
         makeup_kpa = leases.value[L_MAKEUP] if leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
         make_up = self.make_up
         make_up.step(now_s, dt_s, signals, makeup_kpa, filling)
+        # 7b. building branch valves (only with branches): on a fresh collector reading or
+        # every guard period; the commands wait in balancing.sent (branch_commands()).
+        balancing = self.balancing
+        if balancing.n_groups > 0 and (balancing.due or now_s >= balancing.due_s):
+            balancing.step(now_s, None)
         act = self.act
         actuator = valve.actuator
         act.valve_cmd_pct = actuator.cmd_pct
@@ -381,6 +390,8 @@ class StationController:
         self.valve.report_alarms(alarms, now_s, signals)
         self.modes.report_alarms(alarms, now_s, signals)
         signals.report_alarms(alarms, now_s)
+        if self.balancing.n_groups > 0:
+            self.balancing.report_alarms(alarms, now_s)
 
     def diagnostics(self) -> dict:
         """The diagnostics as of the last step() or step_image() ({name: number | None}: curve
@@ -457,6 +468,16 @@ class StationController:
     def set_room_readings(self, readings: object, now_s: float) -> None:
         """Room-temperature collector readings [{"collector","group","temp_c","age_s"}]."""
         self.chain.set_room_readings(readings if isinstance(readings, list) else [], now_s)
+        self.balancing.take(now_s, {"rooms": readings if isinstance(readings, list) else []})
+
+    def set_branch_readings(self, readings: object, now_s: float) -> None:
+        """The building branch valves' readings [{"group", "valve_position_pct", "return_temp_c",
+        "ok"}] (core.balancing; "ok": False when the valve did not answer)."""
+        self.balancing.take(now_s, {"branches": readings if isinstance(readings, list) else []})
+
+    def branch_commands(self) -> dict:
+        """{group: position command (%)} for every building branch valve (empty without them)."""
+        return self.balancing.commands()
 
     def set_supervisor_outdoor(self, temp_c: object, now_s: float) -> None:
         """Outdoor temperature supplied by the supervisor (fallback for the local sensor)."""
@@ -543,6 +564,8 @@ class StationController:
             v = self.diag[key]
             rec[key] = v if (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) else None
         rec["settings_version"] = self.settings_version
+        if self.balancing.n_groups > 0:
+            _branch_telemetry(self.balancing, rec)
         return rec
 
     # --- pushed settings -----------------------------------------------------------------------
@@ -608,6 +631,29 @@ class StationController:
         self.makeup_setpoint_kpa = fresh.makeup_setpoint_kpa
         self.settings_version = version
         return rebuilt
+
+
+_FIELD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _branch_telemetry(balancing: Balancing, rec: dict) -> None:
+    """Each branch valve's position, command, mode (index in core.balancing.MODES) and return
+    temperature as branch_<group>_* (the group in lower case, "-" as "_"); a group name that
+    cannot make a field name goes by its number."""
+    rec["balancing_ref_c"] = balancing.ref_c
+    rec["branches_lost"] = balancing.n_lost
+    rec["branches_stuck"] = balancing.n_stuck
+    k = 0
+    for group in balancing.groups:
+        k += 1
+        name = group.lower().replace("-", "_")
+        if not 0 < len(name) <= 32 or any(ch not in _FIELD_CHARS for ch in name):
+            name = str(k)
+        mode = balancing.mode[group]
+        rec["branch_" + name + "_valve_pct"] = balancing.position[group]
+        rec["branch_" + name + "_cmd_pct"] = balancing.sent[group]
+        rec["branch_" + name + "_mode"] = BRANCH_MODES.index(mode) if mode in BRANCH_MODES else None
+        rec["branch_" + name + "_return_c"] = balancing.returns.get(group)
 
 
 _SCALARS = (bool, int, float, str)

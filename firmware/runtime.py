@@ -41,6 +41,7 @@ from typing import Any
 from heatkeeper.core import codec, command_handler
 from heatkeeper.core import signals as S
 
+from . import branches
 from .config import StationConfig
 from .errors import StorageError
 from .event_limit import EventLimiter
@@ -505,8 +506,13 @@ class Station:
         inputs = dict(inputs)
         inputs["now_s"] = now_s
         inputs["time_of_day_s"] = (self.clock.time_of_day_s(), True)  # a process-image item like any signal
+        branch_readings = branches.readings(inputs)  # building branch valves (core.balancing), if any
+        if branch_readings:
+            self.ctl.set_branch_readings(branch_readings, now_s)
         out = self.ctl.step(inputs)
         actuators = {name: out[name] for name in S.ACTUATORS if name in out}
+        if branch_readings:
+            actuators.update(branches.commands(self.ctl))
         try:
             await asyncio.wait_for(self.io.write_outputs(actuators, now_s), io_timeout_s)
         except TimeoutError:

@@ -3,7 +3,9 @@ temperature), the coldest group binding, travel limits, the guard at the floor, 
 
 import unittest
 
-from heatkeeper.core.balancing import DEFAULTS, Balancing, median, validate
+from heatkeeper.core.balancing import DEFAULTS, MODES, Balancing, median, validate
+from heatkeeper.core.settings import SettingsError, load
+from heatkeeper.core.tests.station_rig import Rig
 
 GROUPS = ("a", "b", "c")
 # the settings the tables below are worked out for (independent of the defaults)
@@ -228,6 +230,186 @@ class TestBalancing(unittest.TestCase):
         self.assertEqual(snap["groups"][1]["mode"], "room")
         self.assertEqual(snap["groups"][1]["valve_cmd_pct"], 97.0)
         self.assertEqual(snap["groups"][1]["room_c"], 19.6)
+
+
+def answer(positions, returns=None, silent=()):
+    """Energy valve readings as the firmware gives them: the groups in `silent` did not answer."""
+    out = branches(positions, returns)
+    for row in out:
+        if row["group"] in silent:
+            row["ok"] = False
+            row["valve_position_pct"] = None
+            row["return_temp_c"] = None
+    return out
+
+
+class TestValveFaults(unittest.TestCase):
+    def test_a_valve_that_stops_answering_is_lost_after_lost_s_and_held(self):
+        bal, _ = start(settings={"lost_s": 60.0}, positions={"a": 100.0, "b": 70.0, "c": 60.0},
+                       temps={"a": [18.6], "b": [20.0], "c": [18.6]})
+        pos_b = bal.pos["b"]
+        # (time, readings b answers?, expected lost, n_lost)
+        table = [(30.0, False, False, 0), (59.0, False, False, 0), (61.0, False, True, 1), (4000.0, False, True, 1),
+                 (4030.0, True, False, 0)]
+        for t, answers, lost, n_lost in table:
+            bal.step(t, {"rooms": rooms({"a": [18.6], "b": [20.0], "c": [18.6]}),
+                         "branches": answer({"a": 100.0, "b": 70.0, "c": 60.0}, silent=() if answers else ("b",))})
+            self.assertEqual((bal.lost["b"], bal.n_lost), (lost, n_lost), t)
+            if lost:
+                self.assertEqual(bal.mode["b"], "lost")
+                self.assertEqual(bal.pos["b"], pos_b)  # held: no command can reach it
+        # its last answer stands meanwhile: the position it gave, its return temperature
+        self.assertEqual(bal.position["b"], 70.0)
+        # no readings at all is not a fault of the valve (the firmware says when one fails)
+        bal.step(90000.0, {"rooms": rooms({"a": [18.6], "b": [20.0], "c": [18.6]})})
+        self.assertEqual(bal.n_lost, 0)
+
+    def test_a_lost_valve_takes_no_part_in_the_shift_to_open(self):
+        bal, _ = start(settings={"lost_s": 60.0}, positions={"a": 100.0, "b": 40.0, "c": 60.0},
+                       temps={"a": [18.6], "b": [18.6], "c": [18.6]})
+        bal.step(100.0, {"branches": answer({"a": 100.0, "b": 40.0, "c": 60.0}, silent=("a",))})
+        # a (the open one) is lost; c, warm, closes by 3 % and b (at ref) stays: without a the most
+        # open valve is c (57 %), and the steered ones are shifted by 43 % (a holds at its command)
+        bal.step(1800.0, {"rooms": rooms({"a": [18.6], "b": [18.6], "c": [19.6]}),
+                          "branches": answer({"a": 100.0, "b": 40.0, "c": 60.0}, silent=("a",))})
+        self.assertEqual(bal.mode["a"], "lost")
+        self.assertAlmostEqual(bal.pos["b"], 83.0, delta=1e-9)
+        self.assertAlmostEqual(bal.pos["c"], 100.0, delta=1e-9)
+        self.assertEqual(bal.pos["a"], 100.0)
+
+    def test_a_valve_off_its_command_for_stuck_s_is_stuck(self):
+        bal, _ = start(settings={"stuck_band_pct": 10.0, "stuck_s": 600.0}, temps={"a": [18.6], "b": [21.0], "c": [18.6]})
+        self.assertAlmostEqual(bal.sent["b"], 97.0, delta=1e-9)
+        # (time, b's position feedback, expected stuck)
+        table = [(100.0, 100.0, False),  # 3 % off: moving, within the band
+                 (200.0, 80.0, False), (700.0, 80.0, False),  # 17 % off since 200 s
+                 (800.0, 80.0, True), (900.0, 96.0, False)]  # follows again
+        for t, pos, stuck in table:
+            bal.step(t, {"branches": branches({"a": 100.0, "b": pos, "c": 100.0})})
+            self.assertEqual((bal.stuck["b"], bal.n_stuck), (stuck, 1 if stuck else 0), t)
+
+
+def branch_settings(**balancing):
+    # the tables below are worked out for these (independent of the defaults)
+    section = {"smooth_s": 0.0, "period_s": 1800.0, "guard_period_s": 300.0, "lost_s": 60.0, "stuck_s": 600.0,
+               "target_c": 18.5, "deadband_k": 0.2, "gain_pct_per_k": 3.0, "max_step_pct": 3.0, "guard_k": 0.25,
+               "fast_step_pct": 15.0, "min_pct": 10.0, "stuck_band_pct": 10.0}
+    section.update(balancing)
+    return {"balancing": section, "alarms": {"delay_s": 10.0}}
+
+
+class TestStationBalancing(unittest.TestCase):
+    """core.balancing as a piece of the station: settings, cycle, alarms, telemetry."""
+
+    def test_the_section_is_validated_with_every_problem_listed(self):
+        self.assertEqual(load(None)["balancing"], DEFAULTS)
+        with self.assertRaises(SettingsError) as caught:
+            load({"balancing": {"min_pct": 95.0, "bogus": 1, "stuck_s": 1.0}})
+        problems = caught.exception.problems
+        self.assertEqual(len(problems), 3, problems)
+        self.assertIn("balancing.min_pct=95.0 %: must be in [0.0, 90.0]", problems)
+        self.assertTrue(any(p.startswith("balancing.bogus: unknown key") for p in problems), problems)
+        self.assertIn("balancing.stuck_s=1.0 s: must be in [10.0, 86400.0]", problems)
+
+    def test_without_branch_valves_nothing_of_it_shows(self):
+        rig = Rig()
+        rig.ctl.set_room_readings(rooms({"a": [18.6]}), rig.t)
+        rig.run_until(rig.t + 5.0)
+        self.assertEqual(rig.ctl.branch_commands(), {})
+        rec = rig.ctl.telemetry({}, rig.out)
+        self.assertEqual([k for k in rec if k.startswith("branch")], [])
+
+    def test_a_warm_group_is_closed_down_on_a_collector_reading_and_the_cold_one_opened(self):
+        rig = Rig(branch_settings())
+        ctl = rig.ctl
+        positions = {"a": 100.0, "b": 100.0, "c": 60.0}
+        ctl.set_branch_readings(branches(positions), rig.t)
+        ctl.set_room_readings(rooms({"a": [18.6], "b": [20.5], "c": [18.1]}), rig.t)
+        self.assertEqual(ctl.branch_commands(), positions)  # nothing before the cycle
+        rig.run_until(rig.t + 1.0)
+        cmds = ctl.branch_commands()
+        # b 1.9 K above the coldest at/above target: -3 % (rate limit); c near the floor: the guard +15 %
+        self.assertAlmostEqual(cmds["b"], 97.0, delta=1e-9)
+        self.assertAlmostEqual(cmds["c"], 75.0, delta=1e-9)
+        self.assertEqual(cmds["a"], 100.0)
+        self.assertEqual(ctl.balancing.mode, {"a": "room", "b": "room", "c": "guard"})
+        # the guard steps again every guard_period_s without a new reading; the rooms don't move
+        rig.run_until(rig.t + 299.0)
+        self.assertAlmostEqual(ctl.branch_commands()["c"], 75.0, delta=1e-9)
+        rig.run_until(rig.t + 2.0)
+        self.assertAlmostEqual(ctl.branch_commands()["c"], 90.0, delta=1e-9)
+        rec = ctl.telemetry({}, rig.out)
+        self.assertAlmostEqual(rec["branch_c_cmd_pct"], 90.0, delta=1e-9)
+        self.assertEqual(rec["branch_c_valve_pct"], 60.0)
+        self.assertEqual(rec["branch_c_mode"], MODES.index("guard"))
+        self.assertEqual(rec["branch_b_return_c"], 40.0)
+        self.assertEqual(rec["branches_lost"], 0)
+
+    def test_telemetry_names_come_from_the_group_names(self):
+        rig = Rig(branch_settings())
+        long_name = "x" * 40
+        rig.ctl.set_branch_readings([{"group": "Block-03", "valve_position_pct": 55.0},
+                                     {"group": long_name, "valve_position_pct": 45.0},
+                                     {"group": "b/7", "valve_position_pct": 35.0, "ok": False}], rig.t)
+        rig.run_until(rig.t + 1.0)
+        rec = rig.ctl.telemetry({}, rig.out)
+        self.assertEqual(rec["branch_block_03_valve_pct"], 55.0)  # lower case, "-" as "_"
+        self.assertEqual(rec["branch_2_valve_pct"], 45.0)  # too long for a field name: its number
+        self.assertEqual(rec["branch_3_valve_pct"], None)  # not a field name's characters; never answered
+        self.assertEqual(rec["branch_3_cmd_pct"], 100.0)  # as found: assumed open
+
+    def test_an_unreachable_and_a_stuck_valve_are_alarmed_and_the_others_are_steered(self):
+        rig = Rig(branch_settings())
+        ctl = rig.ctl
+        positions = {"a": 100.0, "b": 100.0, "c": 100.0}
+        ctl.set_branch_readings(branches(positions), rig.t)
+        ctl.set_room_readings(rooms({"a": [18.6], "b": [21.0], "c": [18.6]}), rig.t)
+        rig.run_until(rig.t + 1.0)
+        self.assertEqual(rig.alarm_state("branch_valve_unreachable"), None)
+        t0 = rig.t
+        # c stops answering (the firmware says so each poll); b answers but stays at 100 % (stuck)
+        while rig.t < t0 + 90.0:
+            ctl.set_branch_readings(answer(positions, silent=("c",)), rig.t)
+            rig.run_until(rig.t + 5.0)
+        # lost after lost_s (60 s; the balancing checks on its next step, every guard period at the
+        # latest) and alarmed after alarms.delay_s (10 s)
+        while rig.t < t0 + 400.0:
+            ctl.set_branch_readings(answer(positions, silent=("c",)), rig.t)
+            rig.run_until(rig.t + 5.0)
+        self.assertEqual(rig.alarm_state("branch_valve_unreachable"), "active")
+        row = [a for a in rig.out["alarms"] if a["code"] == "branch_valve_unreachable"][0]
+        self.assertEqual(row["value"], 1.0)
+        self.assertEqual(ctl.balancing.mode["c"], "lost")
+        self.assertEqual(rig.alarm_state("branch_valve_stuck"), None)
+        # b was closed to 97 % and stays at 100 %: inside the band, no stuck alarm; the rooms go on:
+        # b is closed further each period while its valve does not move: 12 % off
+        # at 5400 s, stuck 600 s later
+        while rig.t < t0 + 4 * 1800.0:
+            ctl.set_branch_readings(answer(positions, silent=("c",)), rig.t)
+            if rig.t - t0 >= 300.0 and int(rig.t) % 300 < 10:
+                ctl.set_room_readings(rooms({"a": [18.6], "b": [21.0], "c": [18.6]}), rig.t)
+            rig.run_until(rig.t + 10.0)
+        self.assertTrue(ctl.branch_commands()["b"] < 90.0, ctl.branch_commands())
+        self.assertEqual(rig.alarm_state("branch_valve_stuck"), "active")
+        self.assertEqual(ctl.branch_commands()["c"], 100.0)  # held
+        # c answers again: the unreachable alarm clears
+        ctl.set_branch_readings(branches(positions), rig.t)
+        rig.run_until(rig.t + 320.0)
+        self.assertEqual(rig.alarm_state("branch_valve_unreachable"), None)
+
+    def test_reconfigure_keeps_the_branches_and_takes_the_new_limits(self):
+        rig = Rig(branch_settings())
+        ctl = rig.ctl
+        ctl.set_branch_readings(branches({"a": 100.0, "b": 80.0}), rig.t)
+        ctl.set_room_readings(rooms({"a": [18.6], "b": [21.0]}), rig.t)
+        rig.run_until(rig.t + 1.0)
+        before = ctl.branch_commands()
+        rebuilt = ctl.reconfigure(branch_settings(min_pct=30.0), 2)
+        self.assertEqual(rebuilt, ["balancing"])
+        self.assertEqual(ctl.branch_commands(), before)
+        self.assertEqual(ctl.balancing.min_pct, 30.0)
+        self.assertEqual(ctl.balancing.groups, ["a", "b"])
+        self.assertEqual(ctl.reconfigure(branch_settings(min_pct=30.0), 3), [])
 
 
 if __name__ == "__main__":

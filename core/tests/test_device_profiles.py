@@ -214,6 +214,28 @@ class TestDeviceDiagnostics(unittest.TestCase):
         self.assertEqual(PROFILES["belimo_uk24mod"]["points"]["actual_position"]["address"], 3)
         self.assertEqual(decode_point("belimo_uk24mod", "relative_flow", [65535])[1], False)
 
+    def test_energy_valve_branch_map(self):
+        ev = PROFILES["belimo_energy_valve"]["points"]
+        # No. 1 setpoint, No. 5 relative position, No. 8 flow, No. 20/22 T1/T2, No. 34 power: address = No. - 1
+        self.assertEqual([ev[p]["address"] for p in ("setpoint", "relative_position", "flow", "t1_supply", "t2_return",
+                                                     "heating_power")], [0, 4, 7, 19, 21, 33])
+        self.assertEqual(ev["setpoint"]["signals"], [S.BRANCH_VALVE_CMD_PCT])
+        self.assertEqual(ev["t2_return"]["signals"], [S.BRANCH_RETURN_TEMP_C])
+        self.assertEqual(decode_point("belimo_energy_valve", "relative_position", [6250]), (62.5, True))
+        self.assertEqual(decode_point("belimo_energy_valve", "t2_return", [4321]), (43.21, True))
+        self.assertEqual(decode_point("belimo_energy_valve", "flow", [10000])[0], 36.0)  # 10 l/s
+        value, ok = decode_point("belimo_energy_valve", "heating_power", [0x86A0, 0x0001])  # 100000 W, low word first
+        self.assertTrue(ok)
+        self.assertAlmostEqual(value, 100.0, delta=1e-9)
+        # branch signals only on a branch valve's points; a station signal is no branch signal
+        self.assertFalse(S.VALVE_CMD_PCT in ev["setpoint"]["signals"])
+        bad = {"vendor": "x", "model": "y", "function_code": 3, "address_base": 1, "blocks": [{"register": 1, "count": 1,
+               "function_code": 3, "address": 0}], "serial": {"parity": None, "stopbits": None}, "signature": [],
+               "points": {"a": {"register": 1, "address": 0, "type": "uint16", "word_order": "big", "scale": 1.0,
+                                "offset": 0.0, "unit": "", "access": "r", "sentinels": [], "min": 0.0, "max": 1.0,
+                                "priority": "high", "signals": [S.BRANCH_VALVE_CMD_PCT], "function_code": 3}}}
+        self.assertIn("branch_valve_cmd_pct", "\n".join(check_profile(bad)))  # a command needs a writable point
+
 
 if __name__ == "__main__":
     unittest.main()

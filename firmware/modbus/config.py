@@ -43,7 +43,10 @@ BUS_KEYS: dict[str, tuple[Any, str, Any]] = {
     "error_log_interval_s": (60.0, "float", (1.0, 86400.0)),
     "error_alarm_s": (60.0, "float", (1.0, 86400.0)),
 }
-DEVICE_KEYS = ("name", "bus", "unit_id", "profile", "points")
+DEVICE_KEYS = ("name", "bus", "unit_id", "profile", "points", "branch")
+# A building branch valve's group name (core.balancing): the collectors' group, and in telemetry
+# branch_<group>_valve_pct ("-" as "_"), so 1..32 of [A-Za-z0-9_-].
+BRANCH_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class DeviceSpec:
     unit_id: int
     profile: str
     points: dict[str, str] = field(default_factory=dict)
+    branch: str = ""  # a building branch valve of this group: points bind core.signals.BRANCH_* names
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
     devices: list[DeviceSpec] = []
     names: set[str] = set()
     unit_ids: dict[tuple[str, int], str] = {}
-    bound: dict[str, str] = {}
+    bound: dict[Any, str] = {}
     all_signals = S.INPUTS + S.ACTUATORS
     for i, entry in enumerate(raw):
         where = "device[%d]" % i
@@ -176,15 +180,30 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
         if not isinstance(points, dict):
             problems.append("%s.points=%r: must be a table of signal = \"point\"" % (where, points))
             points = {}
+        branch = entry.get("branch", "")
+        allowed = all_signals
+        if "branch" in entry:
+            allowed = S.BRANCH_INPUTS + S.BRANCH_ACTUATORS
+            if not isinstance(branch, str) or not 0 < len(branch) <= 32 or any(c not in BRANCH_CHARS for c in branch):
+                problems.append("%s.branch=%r: must be the collectors' group name, 1..32 characters [A-Za-z0-9_-]"
+                                % (where, branch))
+                branch = ""
+            elif ("branch", branch) in bound:
+                problems.append("%s.branch=%r: already the branch of device %r" % (where, branch, bound[("branch", branch)]))
+            else:
+                bound[("branch", branch)] = str(name)
         for signal, point in points.items():
             pwhere = "%s.points.%s" % (where, signal)
-            if signal not in all_signals:
-                problems.append("%s: unknown signal; must be one of %s" % (pwhere, ", ".join(all_signals)))
+            if signal not in allowed:
+                problems.append("%s: unknown signal; must be one of %s%s" % (
+                    pwhere, ", ".join(allowed), "" if "branch" in entry else
+                    " (a building branch valve's points need branch = \"<group>\")"))
                 continue
-            if signal in bound:
-                problems.append("%s: signal already bound to device %r" % (pwhere, bound[signal]))
+            key = (branch, signal) if "branch" in entry else signal
+            if key in bound:
+                problems.append("%s: signal already bound to device %r" % (pwhere, bound[key]))
             else:
-                bound[signal] = str(name)
+                bound[key] = str(name)
             if not known_profile:
                 continue
             pts = PROFILES[profile]["points"]
@@ -196,7 +215,7 @@ def _devices(raw: Any, bus_names: list[str], problems: list[str]) -> list[Device
                 problems.append("%s=%r: point cannot serve %s; points of %s that can: %s"
                                 % (pwhere, point, signal, profile, ", ".join(can) or "(none)"))
         if len(problems) == n_before:
-            devices.append(DeviceSpec(str(name), str(bus), int(unit_id or 0), str(profile), dict(points)))
+            devices.append(DeviceSpec(str(name), str(bus), int(unit_id or 0), str(profile), dict(points), str(branch)))
     return devices
 
 

@@ -36,6 +36,7 @@ from heatkeeper.core.device_profiles import (
     setpoint_for_position,
 )
 
+from ..branches import branch_key
 from . import drives
 from .config import BusConfig, BusSpec, DeviceSpec
 from .diagnostics import DeviceDiagnostics, Message, field_name
@@ -55,6 +56,10 @@ class DeviceState:
         self.health = DeviceHealth(spec.name, spec.bus, spec.unit_id, bus.backoff_base_s, bus.backoff_max_s)
         self.inputs = {sig: pt for sig, pt in spec.points.items() if sig in S.INPUTS}
         self.outputs = {sig: pt for sig, pt in spec.points.items() if sig in S.ACTUATORS}
+        if spec.branch:  # a building branch valve: its signals go by branch_key(group, signal)
+            self.inputs = {branch_key(spec.branch, sig): pt for sig, pt in spec.points.items() if sig in S.BRANCH_INPUTS}
+            self.outputs = {branch_key(spec.branch, sig): pt for sig, pt in spec.points.items()
+                            if sig in S.BRANCH_ACTUATORS}
         # read too, bound or not: what the device reports about itself, and the range a scaled
         # setpoint is mapped into
         self.watch = diagnostic_points(self.profile)

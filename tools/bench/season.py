@@ -13,9 +13,10 @@ Three controllers run on the same plant and the same weather:
 
 With `--balancing` a fourth controller, `balanced`, runs beside them: the same buildings on the
 plant's secondary network (tools/plant: each group on its own branch with a motorised balancing
-valve, found fully open, which is today's network), heatkeeper's StationController as above, and
-core.balancing setting the branch valves from the same collector reading every five minutes
-(`BalancedLoop`; the station controller itself does not drive the valves yet). Its row carries
+valve, found fully open, which is today's network), heatkeeper's StationController as above with
+its own balancing piece (core.balancing, the settings' `[balancing]` section) setting the branch
+valves: every five minutes the collector reading and the energy valves' readings go in, the
+station's branch commands go to the valves (`BalancedLoop`). Its row carries
 `branch_valves` (final positions, travel, commands, time per balancing mode); with the flag every
 row gives `underheat_kh_below_18_by_group`, and `targets` adds the issue's: the balanced row at
 <= 1.10 x the building bound with 0 K.h below 18 degC in every group. Without the flag nothing
@@ -110,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with --season-start)" % PRESEASON_C)
     parser.add_argument("--balancing", action="store_true",
                         help="add the controller %r: the same buildings on a secondary network with a balancing "
-                             "valve per group, driven by core.balancing beside heatkeeper's station controller" % BALANCED)
+                             "valve per group, driven by heatkeeper's station controller (its [balancing] piece)" % BALANCED)
     parser.add_argument("--preheat-days", type=float,
                         help="days before 00:00 of the first day the run begins (default %g, whole hours; "
                              "with --season-start)" % PREHEAT_DAYS)
@@ -236,11 +237,9 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
 
         loop = StationLoop(StationController(spec["settings"] or None), plant, ROOM_PERIOD_S)
     elif name == BALANCED:
-        from heatkeeper.core.balancing import Balancing
         from heatkeeper.core.station import StationController
 
-        balancer = Balancing(spec.get("balancing") or None)
-        loop = BalancedLoop(StationController(balanced_settings(spec["settings"], balancer.target_c)), balancer, plant,
+        loop = BalancedLoop(StationController(balanced_settings(spec["settings"], spec.get("balancing") or {})), plant,
                             ROOM_PERIOD_S)
     else:
         raise ValueError("unknown controller %r: choose from %s" % (name, ", ".join(CONTROLLERS)))
@@ -267,54 +266,71 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
     return result
 
 
-def balanced_settings(settings: dict[str, Any], target_c: float) -> dict[str, Any]:
-    """heatkeeper's settings for the balanced controller: the station's room target is the
-    balancing's (core.balancing target_c, 18.5 degC by default, room_feedback's own default), so
-    the station holds the coldest group where the balancing holds the others. Unbalanced, the
+def balanced_settings(settings: dict[str, Any], balancing: dict[str, Any]) -> dict[str, Any]:
+    """heatkeeper's settings for the balanced controller: `balancing` is its `[balancing]`
+    section, and the station's room target is the balancing's (core.balancing target_c, 18.3
+    degC by default), so the station holds the coldest group where the balancing holds the
+    others. Unbalanced, the
     bench sets 18.6 (see HEATKEEPER_SETTINGS): there the margin is for one cold-edge group's
     collector errors; balanced, every group is near its target and the guard (core.balancing)
     opens any group that nears the floor."""
+    from heatkeeper.core.balancing import DEFAULTS as BALANCING_DEFAULTS
+
     out = {name: dict(section) if isinstance(section, dict) else section for name, section in (settings or {}).items()}
+    out["balancing"] = dict(out.get("balancing") or {}, **balancing)
+    target_c = out["balancing"].get("target_c", BALANCING_DEFAULTS["target_c"])
     out["room_feedback"] = dict(out.get("room_feedback") or {}, target_c=target_c)
     return out
 
 
 class BalancedLoop:
-    """heatkeeper's StationLoop with core.balancing on the plant's branch valves: every
-    `room_period_s` one reading of the collectors goes to both (as the supervisor relays them to
-    the station), the energy valves' readings to the balancing, and its commands to the valves."""
+    """heatkeeper's StationLoop on the secondary network, the station's balancing on the plant's
+    branch valves: every `room_period_s` one reading of the collectors (as the supervisor relays
+    them) and of the energy valves (as the firmware polls them) goes to the station, and after
+    its next cycle the station's branch commands go to the valves that should move."""
 
-    def __init__(self, controller: Any, balancer: Any, plant: Any, room_period_s: float) -> None:
+    def __init__(self, controller: Any, plant: Any, room_period_s: float) -> None:
         from heatkeeper.tools.plant.local_control import StationLoop
 
         self.inner = StationLoop(controller, plant, room_period_s)
         self.inner.next_room_s = math.inf  # the room readings come from here
         self.ctl = controller
-        self.balancer = balancer
+        # group -> the command the valve was given (as found: its position)
+        self.applied = dict(zip(plant.group_names, plant.branch_valve_positions_pct(), strict=True))
         self.room_period_s = room_period_s
         self.next_room_s = plant.time_s
         self.moves = 0  # balancing valve commands sent
         self.modes: dict[str, int] = {}  # balancing mode -> group-periods in it
 
     def exchange(self, plant: Any) -> None:
-        """One reading of the collectors and energy valves in, the valve commands out."""
+        """One reading of the collectors and energy valves in (the station acts on its next cycle)."""
         now = plant.time_s
         rooms = [{"collector": cid, "group": group, "temp_c": temp, "age_s": 0.0}
                  for cid, group, temp in plant.collector_readings()]
         self.ctl.set_room_readings(rooms, now)
-        commands = self.balancer.step(now, {"rooms": rooms, "branches": plant.branch_readings()})
-        for group, pct in commands.items():
-            plant.set_branch_valve(group, pct)
-        self.moves += len(commands)
-        for mode in self.balancer.mode.values():
+        self.ctl.set_branch_readings(plant.branch_readings(), now)
+
+    def apply(self, plant: Any) -> None:
+        """The station's branch commands to the valves whose command changed."""
+        for group, pct in self.ctl.branch_commands().items():
+            if self.applied.get(group) != pct:
+                plant.set_branch_valve(group, pct)
+                self.moves += 1
+                self.applied[group] = pct
+        for mode in self.ctl.balancing.mode.values():
             self.modes[mode] = self.modes.get(mode, 0) + 1
 
     def run(self, plant: Any, recorder: Any, n_steps: int, dt_s: float) -> None:
-        """`n_steps` control periods of `dt_s`, the exchange every `room_period_s`."""
+        """`n_steps` control periods of `dt_s`, the exchange every `room_period_s` (the commands
+        taken after the cycle that follows it)."""
         while n_steps > 0:
             if plant.time_s >= self.next_room_s:
                 self.exchange(plant)
+                self.inner.run(plant, recorder, 1, dt_s)
+                self.apply(plant)
                 self.next_room_s += self.room_period_s
+                n_steps -= 1
+                continue
             n = min(n_steps, max(1, int(math.ceil((self.next_room_s - plant.time_s) / dt_s - 1e-9))))
             self.inner.run(plant, recorder, n, dt_s)
             n_steps -= n

@@ -196,7 +196,12 @@ def load(path: str) -> dict[str, Any]:
         if not isinstance(points, dict) or not all(isinstance(v, str) for v in points.values()):
             problems.append("%s.points: must map signal names to profile point names" % where)
             points = {}
-        devices.append({"name": name, "bus": bus, "unit_id": unit, "profile": profile, "points": dict(points)})
+        branch = dev.get("branch", "")
+        if not isinstance(branch, str):
+            problems.append("%s.branch=%r: must be the name of a building group" % (where, branch))
+            branch = ""
+        devices.append({"name": name, "bus": bus, "unit_id": unit, "profile": profile, "points": dict(points),
+                        "branch": branch})
     if not lines:
         problems.append("bus: no [[bus]] tables (in this file or sim.station_config)")
 

@@ -9,6 +9,8 @@ DEVICE is a device name from the config):
     readings                          the plant's sensor values {signal: value}
     extremes [reset]                  lowest/highest value of every reading over all plant steps
     actuators                         the actuator commands the station has written
+    branches                          the branch valves (plant secondary_network) and each group's air
+    collectors                        the room collectors' readings [{collector, group, temp_c}]
     device DEVICE                     decoded points and counters of one device
     line [LINE]                       timing, faults and counters of one line
     inject FAULT [VALUE] [k=v ...]    plant fault (heatkeeper.tools.plant): leak M3H, pump_trip 1|2,

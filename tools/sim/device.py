@@ -42,7 +42,7 @@ class SimulatedDevice:
     """A device on a virtual line, answering `handle(request)` from its register images."""
 
     def __init__(self, name: str, unit_id: int, profile: str, bindings: Mapping[str, str],
-                 on_write: OnWrite | None = None) -> None:
+                 on_write: OnWrite | None = None, branch: str = "") -> None:
         if profile not in dp.PROFILES:
             raise DeviceConfigError("device %s: profile=%r: must be one of %s" % (
                 name, profile, ", ".join(sorted(dp.PROFILES))))
@@ -51,6 +51,9 @@ class SimulatedDevice:
         self.profile_name = profile
         self.profile = dp.PROFILES[profile]
         self.on_write = on_write
+        self.branch = branch  # a building branch valve of this group: bindings name core.signals.BRANCH_*
+        inputs = S.BRANCH_INPUTS if branch else S.INPUTS
+        actuators = S.BRANCH_ACTUATORS if branch else S.ACTUATORS
         points = self.profile["points"]
         problems = []
         self.inputs: dict[str, str] = {}  # signal -> point served from plant readings
@@ -59,9 +62,9 @@ class SimulatedDevice:
             if point not in points:
                 problems.append("device %s: points.%s=%r: profile %s has no such point (has %s)" % (
                     name, signal, point, profile, ", ".join(sorted(points))))
-            elif signal in S.ACTUATORS and points[point]["access"] == "rw":
+            elif signal in actuators and points[point]["access"] == "rw":
                 self.actuators[point] = signal
-            elif signal in S.INPUTS:
+            elif signal in inputs:
                 self.inputs[signal] = point
             else:
                 problems.append("device %s: points.%s=%r: not an input signal, nor an actuator on a writable point" % (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -75,7 +76,9 @@ class Simulation:
             line.corrupt_rate, line.drop_rate = cfg["corrupt_rate"], cfg["drop_rate"]
             self.lines[line.name] = line
         for cfg in config["devices"]:
-            dev = SimulatedDevice(cfg["name"], cfg["unit_id"], cfg["profile"], cfg["points"], self._on_write)
+            branch = cfg.get("branch", "")
+            on_write = functools.partial(self._on_branch_write, branch) if branch else self._on_write
+            dev = SimulatedDevice(cfg["name"], cfg["unit_id"], cfg["profile"], cfg["points"], on_write, branch)
             dev.now_s = lambda: self.time_s
             self.lines[cfg["bus"]].add(dev)
             self.devices[dev.name] = dev
@@ -109,10 +112,16 @@ class Simulation:
         self.stats["writes"] += 1
         self.plant.apply(dict(self.actuators))
 
+    def _on_branch_write(self, group: str, signal: str, value: float) -> None:
+        # a building branch valve's setpoint moves the plant's balancing valve of that group
+        self.stats["writes"] += 1
+        self.plant.set_branch_valve(group, value)
+
     def _refresh(self) -> None:
         readings = self.plant.readings()
+        branches = branch_readings(self.plant, readings) if any(d.branch for d in self.devices.values()) else {}
         for dev in self.devices.values():
-            dev.update(readings)
+            dev.update(branches.get(dev.branch, {}) if dev.branch else readings)
 
     def advance(self, dt_s: float) -> None:
         """Advance the plant by dt_s simulated seconds, firing due scenarios on the way."""
@@ -294,6 +303,13 @@ class Simulation:
             return {"ok": True, "time_s": self.time_s, "readings": _json_safe(self.plant.readings())}
         if cmd == "actuators":
             return {"ok": True, "time_s": self.time_s, "actuators": dict(self.actuators)}
+        if cmd == "branches":  # the secondary network's branch valves (plant param secondary_network)
+            return {"ok": True, "time_s": self.time_s, "branches": self.plant.branch_readings(),
+                    "room_c": dict(zip(self.plant.group_names, self.plant.room_temps_c, strict=True))}
+        if cmd == "collectors":
+            return {"ok": True, "time_s": self.time_s,
+                    "collectors": [{"collector": cid, "group": group, "temp_c": temp}
+                                   for cid, group, temp in self.plant.collector_readings()]}
         if cmd == "device":
             return {"ok": True, "device": self._device(args).snapshot()}
         if cmd == "line":
@@ -450,6 +466,23 @@ class Simulation:
         self._note("t=%.0f s %s actuator_blocked %s" % (self.time_s, "inject" if on else "clear",
                                                        ", ".join(d.name for d in devs)))
         return {"ok": True, "fault": "actuator_blocked", "devices": [d.name for d in devs], "active": on}
+
+
+def branch_readings(plant: Any, readings: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """{group: {core.signals.BRANCH_* name: value}}: what each building's energy valve measures
+    on the plant's secondary network (its supply is the station's secondary supply; its power
+    from its flow and the supply/return difference)."""
+    supply_c = readings.get(S.SECONDARY_SUPPLY_TEMP_C)
+    out: dict[str, dict[str, float | None]] = {}
+    for row in plant.branch_readings():
+        power_kw = None
+        if isinstance(supply_c, (int, float)) and math.isfinite(supply_c):
+            # water: 4.19 kJ/(kg K) x 0.98 kg/l at 50-60 degC, flow m3/h -> kg/s
+            power_kw = max(0.0, row["flow_m3h"] * 980.0 / 3600.0 * 4.19 * (supply_c - row["return_temp_c"]))
+        out[row["group"]] = {S.BRANCH_VALVE_POSITION_PCT: row["valve_position_pct"],
+                             S.BRANCH_RETURN_TEMP_C: row["return_temp_c"], S.BRANCH_SUPPLY_TEMP_C: supply_c,
+                             S.BRANCH_FLOW_M3H: row["flow_m3h"], S.BRANCH_POWER_KW: power_kw}
+    return out
 
 
 def _weather(sim: dict[str, Any]) -> Any:

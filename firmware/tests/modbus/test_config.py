@@ -43,7 +43,7 @@ def test_every_problem_is_listed() -> None:
         "duplicate bus name",
         "bus[rs485-1].port='': must be a non-empty string",
         "device[pump1_drive].unit_id=1: already used on bus 'rs485-1' by device 'io_module'",
-        "device[pump2_drive].profile='siemens_g120': must be one of abb_acs580, belimo_mod",
+        "device[pump2_drive].profile='siemens_g120': must be one of abb_acs580, belimo_energy_valve, belimo_mod",
         "device[valve].points.outdoor_temp_k: unknown signal; must be one of outdoor_temp_c",
         "device[valve].points.valve_position_pct='setpoint': point cannot serve valve_position_pct; "
         "points of belimo_mod that can: relative_position",

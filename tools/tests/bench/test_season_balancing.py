@@ -1,5 +1,6 @@
-"""bench season --balancing: heatkeeper's station controller with core.balancing on the
-secondary network's branch valves, side by side with the unbalanced controller."""
+"""bench season --balancing: heatkeeper's station controller with its balancing piece
+(core.balancing) on the secondary network's branch valves, side by side with the unbalanced
+controller."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from heatkeeper.core.balancing import Balancing
+from heatkeeper.core.balancing import DEFAULTS as BALANCING_DEFAULTS
 from heatkeeper.core.station import StationController
 from heatkeeper.tools.bench import season
 from heatkeeper.tools.cli import main as cli_main
@@ -54,23 +55,27 @@ def test_without_balancing_nothing_of_it_is_reported(capsys: pytest.CaptureFixtu
     assert not any(key.startswith("balanced") for key in out["targets"])
 
 
-def test_the_loop_gives_one_collector_reading_to_both_and_the_valves_follow_the_balancing() -> None:
+def test_the_loop_gives_one_collector_reading_to_the_station_and_the_valves_follow_its_balancing() -> None:
     spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": 1.0, "seed": 3, "settings": season.HEATKEEPER_SETTINGS,
                             "balancing": {}}
     plant, _days = season.make_plant(spec, network=True)
-    controller = StationController(season.HEATKEEPER_SETTINGS)
-    balancer = Balancing({})
-    loop = season.BalancedLoop(controller, balancer, plant, 300.0)
+    settings = season.balanced_settings(season.HEATKEEPER_SETTINGS, {})
+    assert settings["room_feedback"]["target_c"] == BALANCING_DEFAULTS["target_c"] and settings["balancing"] == {}
+    controller = StationController(settings)
+    balancer = controller.balancing  # the station's own piece
+    loop = season.BalancedLoop(controller, plant, 300.0)
     rec = Recorder(plant.time_s)
     loop.run(plant, rec, 7 * 3600 + 17, 1.0)  # not a whole number of room periods
     assert plant.time_s == 7 * 3600 + 17
     assert loop.next_room_s == 7 * 3600 + 300  # 85 exchanges, the last at 7 h
-    # the station and the balancing saw the same reading of every collector
+    # the station's room feedback and its balancing saw the same reading of every collector
     seen = {cid: r[0] for cid, r in controller.chain.room.readings.items()}
     assert seen == {cid: r[0] for cid, r in balancer.collectors.items()}
     assert len(seen) == 2 * plant.n_groups
     # every valve is where the balancing last sent it
     assert plant.branch_valve_commands_pct() == pytest.approx([balancer.sent[g] for g in plant.group_names], abs=1e-12)
+    assert controller.branch_commands() == balancer.sent
+    assert balancer.groups == list(plant.group_names)
     assert loop.moves > 0
     assert sum(loop.modes.values()) == 85 * plant.n_groups
 
