@@ -15,8 +15,8 @@ from heatkeeper.supervisor.service import SupervisorService
 
 from .conftest import login as api_login
 from .test_authority_reports_pages import Clock, local, seed_aggregates
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
-from .test_browser_phone import MEASURE_JS, MIN_TARGET_PX, PHONE
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login
+from .test_browser_phone import PHONE, check_phone_pages
 from .test_households_pages import import_households
 
 pytestmark = pytest.mark.browser
@@ -74,15 +74,7 @@ async def test_complaints_and_reports_on_a_phone(client: TestClient, service: Su
                     (d,) = await service.storage.report_deliveries()
                     assert (d["report"], d["period_end_ts"], d["state"]) == ("hourly", local("2026-12-02T17:00"),
                                                                              "pending")
-                for name, path, ready in PAGES:
-                    await page.goto(base + path)
-                    await page.locator(ready).wait_for(state="attached")
-                    shot = "phone-%s-%s.png" % (name, lang[:2])
-                    await page.screenshot(path=str(tmp_path / shot), full_page=True)
-                    save_shot(tmp_path, shot)
-                    problems = await page.evaluate(MEASURE_JS, [MIN_TARGET_PX, PHONE[0]])
-                    if problems:
-                        found["%s %s" % (lang, name)] = problems
+                await check_phone_pages(page, base, PAGES, lang, tmp_path, found)
                 assert errors == [], errors
                 await ctx.close()
         finally:

@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from heatkeeper.supervisor.service import SupervisorService
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
-from .test_browser_phone import MEASURE_JS, MIN_TARGET_PX, PHONE
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login
+from .test_browser_phone import PHONE, check_phone_pages
 from .test_households_pages import HOUSEHOLDS
 
 pytestmark = pytest.mark.browser
@@ -55,15 +55,7 @@ async def test_households_and_refunds_on_a_phone(client: TestClient, service: Su
                     await page.locator("#meas-added").wait_for()
                     assert [h["household_id"] for h in await service.storage.households()] == ["H1", "H2", "H3"]
                     assert [m["temperature_c"] for m in await service.storage.measurements()] == [16.5]
-                for name, path, ready in PAGES:
-                    await page.goto(base + path)
-                    await page.locator(ready).wait_for(state="attached")
-                    shot = "phone-%s-%s.png" % (name, lang[:2])
-                    await page.screenshot(path=str(tmp_path / shot), full_page=True)
-                    save_shot(tmp_path, shot)
-                    problems = await page.evaluate(MEASURE_JS, [MIN_TARGET_PX, PHONE[0]])
-                    if problems:
-                        found["%s %s" % (lang, name)] = problems
+                await check_phone_pages(page, base, PAGES, lang, tmp_path, found)
                 assert errors == [], errors
                 await ctx.close()
         finally:

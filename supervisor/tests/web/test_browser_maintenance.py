@@ -17,7 +17,7 @@ from heatkeeper.supervisor import work_orders as wo
 from heatkeeper.supervisor.service import SupervisorService
 
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
-from .test_browser_phone import MEASURE_JS, MIN_TARGET_PX, PHONE
+from .test_browser_phone import PHONE, check_phone_pages
 
 pytestmark = pytest.mark.browser
 
@@ -127,18 +127,11 @@ async def test_inspection_round_from_the_qr_link_on_a_phone(client: TestClient, 
                     assert len(rounds) == 1 and rounds[0]["results"] == {"Leaks": True, "Pump noise": False,
                                                                           "Pressure gauges": True}
                     assert rounds[0]["recorded_by"] == "oli" and rounds[0]["notes"] == "pump 2 bearing noise"
-                for name, path, ready in (("round", "/inspections/st-a/round", "#round-form"),
-                                          ("inspections", "/inspections", "#inspections"),
-                                          ("work-orders", "/work-orders", "#work-orders"),
-                                          ("assets", "/assets", "#assets"), ("handover", "/handover", "#handovers")):
-                    await page.goto(base + path)
-                    await page.locator(ready).wait_for(state="attached")
-                    shot = "phone-%s-%s.png" % (name, lang[:2])
-                    await page.screenshot(path=str(tmp_path / shot), full_page=True)
-                    save_shot(tmp_path, shot)
-                    problems = await page.evaluate(MEASURE_JS, [MIN_TARGET_PX, PHONE[0]])
-                    if problems:
-                        found["%s %s" % (lang, name)] = problems
+                await check_phone_pages(page, base, (("round", "/inspections/st-a/round", "#round-form"),
+                                                     ("inspections", "/inspections", "#inspections"),
+                                                     ("work-orders", "/work-orders", "#work-orders"),
+                                                     ("assets", "/assets", "#assets"),
+                                                     ("handover", "/handover", "#handovers")), lang, tmp_path, found)
                 assert errors == [], errors
                 await ctx.close()
         finally:

@@ -84,6 +84,21 @@ MEASURE_JS = """
 """
 
 
+async def check_phone_pages(page: Any, base: str, pages: Any, lang: str, tmp_path: Path,
+                            found: dict[str, list[str]]) -> None:
+    """Open each (name, path, ready selector) page, keep a full-page screenshot and add what breaks
+    the phone rules (MEASURE_JS) to `found` under "<lang> <name>"."""
+    for name, path, ready in pages:
+        await page.goto(base + path)
+        await page.locator(ready).wait_for(state="attached")
+        shot = "phone-%s-%s.png" % (name, lang[:2])
+        await page.screenshot(path=str(tmp_path / shot), full_page=True)
+        save_shot(tmp_path, shot)
+        problems = await page.evaluate(MEASURE_JS, [MIN_TARGET_PX, PHONE[0]])
+        if problems:
+            found["%s %s" % (lang, name)] = problems
+
+
 async def prepare(service: Any) -> None:
     """An admin, an applied and a rejected command (the audit log then has both), a live alarm,
     a quarantined message (a long one, from arxan-03 that is off line)."""
