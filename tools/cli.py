@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("heatkeeper.tools.commissioning.probe", "dump registers with every word-order interpretation"),
     "stroke-test": ("heatkeeper.tools.commissioning.stroke_test", "measure a valve actuator's run time"),
     "pump-test": ("heatkeeper.tools.commissioning.pump_test", "rotation test of duty and standby pumps"),
-    "bench": ("heatkeeper.tools.bench.main", "benchmarks: season, step, station, bus, ingest, outbox, fleet"),
+    "bench": ("heatkeeper.tools.bench.main", "benchmarks: season, step, station, bus, ingest, outbox, charts, fleet"),
 }
 
 # The setup.py extra each command needs beyond core (a station box installs only `station`).
