@@ -54,7 +54,7 @@ async def test_supervisor_stores_and_alarms_after_outbox_lost_and_trends_damaged
     sup = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
     station: Process | None = None
     try:
-        await wait_until(lambda: bool(ready) and ready[0]._publisher is not None, what="supervisor connected")
+        await wait_until(lambda: bool(ready) and ready[0].link.connected(), what="supervisor connected")
         service = ready[0]
         station = start_station(path, log_path)
         await wait_until(lambda: service.ingest.stored >= 8, timeout_s=30, what="first run stored")
@@ -70,13 +70,13 @@ async def test_supervisor_stores_and_alarms_after_outbox_lost_and_trends_damaged
         station = start_station(path, log_path)
 
         async def alarm_shown() -> bool:
-            return any(a["code"] == "storage_corrupt" and a["active"] for a in await service.alarms(SID))
+            return any(a["code"] == "storage_corrupt" and a["active"] for a in await service.alarm_desk.alarms(SID))
 
         await wait_until(alarm_shown, timeout_s=30, what="storage_corrupt among the supervisor's active alarms")
         await wait_until(lambda: service.ingest.stored >= stored + 8, timeout_s=30, what="the new run stored")
         await service.ingest.flush()
         assert service.ingest.duplicates == duplicates, "messages of the new run were discarded as duplicates"
-        alarm = next(a for a in await service.alarms(SID) if a["code"] == "storage_corrupt")
+        alarm = next(a for a in await service.alarm_desk.alarms(SID) if a["code"] == "storage_corrupt")
         assert "trends.sqlite.corrupt-" in alarm["text"], alarm
         assert station.proc.poll() is None
         assert station.stop() == 0
