@@ -3,7 +3,8 @@
 PROFILES[name] = {
     "vendor", "model", "doc"          text: where the map comes from, and what is unverified
     "function_code": 3 | 4            default read function code of the points
-    "address_base": 0 | 1             how the vendor numbers its registers (1: "register 1 is PDU 0")
+    "address_base": 0 | 1 | 30001 | 40001   how the vendor numbers its registers (1: "register 1 is
+                                      PDU 0"; Modicon numbering: "30001 is input register PDU 0")
     "max_gap": int                    registers a block read may span without a point (0: never)
     "points": {point: {
         "register": int               the number printed in the vendor's manual
@@ -481,6 +482,39 @@ def _kamstrup_603():
     }
 
 
+def _eastron_sdm72d():
+    def f(register, unit, lo, hi, signals, priority="high"):
+        return _p(register, "float32", 1.0, unit, lo=lo, hi=hi, signals=signals, priority=priority)
+
+    return {
+        "vendor": "Eastron",
+        "model": "SDM72D-M three-phase electricity meter (Modbus RTU)",
+        "doc": "EASTRON SDM72D-M User Manual V1.5 (B+G e-tech) p.14 'PART 3 Modbus Protocol', Input Registers "
+               "(https://www.easymanua.ls/eastron/sdm72d-m/manual?p=14): function code 04 for every parameter, "
+               "each parameter two consecutive registers holding an IEEE 754 float (hi word first), at most 30 "
+               "parameters per request (a Modbus exception beyond); 30053 (start address 0x0034) total system "
+               "power W, 30073 (0x0048) total import kWh, 30075 (0x004A) total export kWh, 30343 (0x0156) total "
+               "kWh = import + export. The station's consumption is the import totaliser. Serial factory "
+               "settings (9600 baud, even parity, 1 stop bit, address 1) are from a third-party page "
+               "(ob121.com 'Eastron Modbus maps'), NOT the manual: check the meter's set-up menu on site.",
+        "function_code": 4,
+        "address_base": 30001,
+        "max_gap": 2,
+        # each documented parameter is readable alone; 30053-30076 is 12 parameters, inside the 30 limit
+        "blocks": [_blk(30053, 30054), _blk(30073, 30076), _blk(30343, 30344)],
+        "serial": _serial("E", 1, 9600, source="ob121.com 'Eastron Modbus maps' (third party): not in the "
+                          "cited manual; check the meter"),
+        # FC4 import kWh answered, and a finite non-negative float
+        "signature": [_sig(30073, 2, 4), {"point": "import_kwh"}],
+        "points": {
+            "power_w": f(30053, "W", -1.0e7, 1.0e7, [], "low"),
+            "import_kwh": f(30073, "kWh", 0.0, 1.0e9, [S.ELECTRICITY_KWH]),
+            "export_kwh": f(30075, "kWh", 0.0, 1.0e9, [], "low"),
+            "total_kwh": f(30343, "kWh", 0.0, 2.0e9, [], "low"),
+        },
+    }
+
+
 def _makeup_io():
     return {
         "vendor": "generic",
@@ -532,6 +566,7 @@ PROFILES = {
     "belimo_uk24mod": _finish(_belimo_uk24mod()),
     "belimo_energy_valve": _finish(_belimo_energy_valve()),
     "kamstrup_multical_603": _finish(_kamstrup_603()),
+    "eastron_sdm72d": _finish(_eastron_sdm72d()),
     "makeup_io": _finish(_makeup_io()),
 }
 
@@ -772,8 +807,8 @@ def check_profile(profile):
     problems = []
     if prof.get("function_code") not in (3, 4):
         problems.append("function_code=%r: must be 3 or 4" % prof.get("function_code"))
-    if prof.get("address_base") not in (0, 1):
-        problems.append("address_base=%r: must be 0 or 1" % prof.get("address_base"))
+    if prof.get("address_base") not in (0, 1, 30001, 40001):
+        problems.append("address_base=%r: must be 0, 1, 30001 or 40001 (Modicon numbering)" % prof.get("address_base"))
     blocks = prof.get("blocks")
     if not isinstance(blocks, list) or not blocks:
         problems.append("blocks=%r: every profile declares the ranges readable as one request" % (blocks,))

@@ -33,6 +33,7 @@ MAKEUP_PUMP_RUNNING = "makeup_pump_running"
 MAKEUP_PUMP_FAULT = "makeup_pump_fault"
 MAKEUP_VOLUME_M3 = "makeup_volume_m3"  # make-up water meter totaliser
 TANK_LEVEL_PCT = "tank_level_pct"
+ELECTRICITY_KWH = "electricity_kwh"  # the station's electricity meter totaliser (pumps, controls)
 
 INPUTS = (
     OUTDOOR_TEMP_C,
@@ -58,6 +59,7 @@ INPUTS = (
     MAKEUP_PUMP_FAULT,
     MAKEUP_VOLUME_M3,
     TANK_LEVEL_PCT,
+    ELECTRICITY_KWH,
 )
 
 # --- actuator commands (outputs) ---------------------------------------------------------

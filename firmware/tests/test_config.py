@@ -27,7 +27,7 @@ def test_example_is_valid_and_frozen(tmp_path) -> None:
     assert cfg.station.id == "arxan-01"
     assert os.path.isabs(cfg.station.data_dir)
     assert cfg.station.data_dir == os.path.join(os.path.dirname(EXAMPLE), "var", "arxan-01")
-    assert len(cfg.bus.devices) == 6
+    assert len(cfg.bus.devices) == 7
     with pytest.raises(AttributeError):
         cfg.station.cycle_s = 5.0  # type: ignore[misc]
 

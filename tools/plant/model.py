@@ -492,6 +492,7 @@ class PlantCore:
         values[20] = float(self.makeup_fault)
         values[21] = self._q(self.makeup_m3, 0.001)
         values[22] = self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1)
+        values[23] = self._q(self.pump_energy_kwh, 0.01)  # the electricity meter: the circulation pumps' energy
         i = 0
         while i < N_IMAGE:
             oks[i] = 1

@@ -193,6 +193,10 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         energy = {s["station_id"]: s for s in get("api/energy?season=" + season.group(1))["stations"]}
         assert {sid: round(s["area_m2"]) for sid, s in energy.items()} == {
             "arxan-01": 100000, "ordos-01": 60000, "yutai-01": 40000}
+        # the energy figures' meters reach the supervisor from each station's bus: heat meter, electricity meter
+        meters = {sid: {k: (get("api/stations/" + sid)["station"]["values"] or {}).get(k)
+                        for k in ("heat_energy_kwh", "electricity_kwh")} for sid in GROUPS}
+        assert all(v is not None for m in meters.values() for v in m.values()), meters
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
