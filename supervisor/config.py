@@ -87,7 +87,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "collectors": {"forward_interval_s": 60.0, "max_age_s": 1800.0, "csv": "", "min_temp_c": -10.0,
                    "max_temp_c": 45.0},
     "outdoor": {"enabled": True, "interval_s": 300.0, "min_stations": 2, "max_sample_age_s": 900.0},
-    "compliance": {"floor_c": 18.0, "outage_h": 24.0, "refund_failures": 3, "refund_window_days": 30.0},
+    "compliance": {"floor_c": 18.0, "outage_h": 24.0, "refund_failures": 3, "refund_window_days": 30.0,
+                   "target_c": 21.0, "tolerance_k": 2.0},  # the city's target and how far below it a room may be
     "web": {"enabled": True, "host": "127.0.0.1", "port": 8080},
     "fleet_alarms": dict(fleet_alarm_settings.DEFAULTS),  # checked by fleet_alarm_settings
     "season": dict(fleet_alarm_settings.SEASON_DEFAULTS),
@@ -132,6 +133,8 @@ _RANGES: dict[tuple[str, str], tuple[str, float, float]] = {
     ("compliance", "outage_h"): ("h", 1, 240),
     ("compliance", "refund_failures"): ("", 1, 100),
     ("compliance", "refund_window_days"): ("d", 1, 365),
+    ("compliance", "target_c"): ("degC", 16, 26),
+    ("compliance", "tolerance_k"): ("K", 0, 5),
     ("web", "port"): ("", 1, 65535),
     ("rollout", "watch_s"): ("s", 0, 7 * 86400),
     ("refunds", "floor_c"): ("degC", 5, 30),

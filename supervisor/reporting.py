@@ -63,7 +63,8 @@ class Reporting:
         return {f: _thin(series, max_points) for f, series in out.items()}
 
     async def compliance_report(self, t0_ts: float, t1_ts: float) -> dict[str, Any]:
-        """Per station and building group: hours below the floor, failed days; per station: heating
+        """Per station and building group: hours below the floor and below the city's target band
+        (target_c - tolerance_k), failed days; per station: heating
         outages over the limit. Comfort figures from the room collectors, not refunds: those are
         computed per household from the official measurements and outages (household_refunds.py,
         the Refunds page), the one source of refund figures."""
@@ -73,16 +74,25 @@ class Reporting:
         await self.ingest.flush(force_aggregates=True)
         groups = reports.group_compliance(await self.storage.readings(None, t0_ts, t1_ts), t1_ts, comp["floor_c"], off,
                                           comp["refund_failures"], comp["refund_window_days"])
+        # the city's target with its tolerance (e.g. 21 degC, at most 2 K below): hours under the band
+        band_c = float(comp["target_c"]) - float(comp["tolerance_k"])
+        band = {(g["station_id"], g["group"]): g["hours_below_floor"] for g in reports.group_compliance(
+            await self.storage.readings(None, t0_ts, t1_ts), t1_ts, band_c, off, comp["refund_failures"],
+            comp["refund_window_days"])}
         for g in groups:  # a collector proxy that disagreed with the refunds: not shown anywhere
             g.pop("refund_risk", None)
+            g["hours_below_target_band"] = band.get((g["station_id"], g["group"]), 0.0)
         stations = []
         for sid in sorted(self.stations_cfg):
             rows = await self.storage.aggregates(sid, list(reports.OUTAGE_FIELDS), t0_ts, t1_ts)
             out = reports.outages(rows, t0_ts, t1_ts, comp["outage_h"], self.clock())
             mine = [g for g in groups if g["station_id"] == sid]
             stations.append({"station_id": sid, "name": self.stations_cfg[sid]["name"],
-                             "hours_below_floor": max((g["hours_below_floor"] for g in mine), default=0.0), **out})
+                             "hours_below_floor": max((g["hours_below_floor"] for g in mine), default=0.0),
+                             "hours_below_target_band": max((g["hours_below_target_band"] for g in mine), default=0.0),
+                             **out})
         return {"t0_ts": t0_ts, "t1_ts": t1_ts, "floor_c": comp["floor_c"], "outage_h": comp["outage_h"],
+                "target_c": comp["target_c"], "tolerance_k": comp["tolerance_k"], "target_band_c": band_c,
                 "stations": stations, "groups": groups}
 
     async def daily_report(self, date: str, hour: int) -> dict[str, Any]:
@@ -111,9 +121,10 @@ class Reporting:
             rep = await self.compliance_report(float(kw["t0_ts"]), float(kw["t1_ts"]))
             return reports.to_csv(
                 ("station_id", "group", "collectors", "readings", "min_temp_c", "mean_temp_c", "hours_below_floor",
-                 "failed_days"),
+                 "failed_days", "hours_below_target_band"),
                 [(g["station_id"], g["group"], g["collectors"], g["readings"], g["min_temp_c"], g["mean_temp_c"],
-                  g["hours_below_floor"], " ".join(g["failed_days"])) for g in rep["groups"]])
+                  g["hours_below_floor"], " ".join(g["failed_days"]), g["hours_below_target_band"])
+                 for g in rep["groups"]])
         if kind == "daily":
             rep = await self.daily_report(str(kw["date"]), int(kw["hour"]))
             rows = []

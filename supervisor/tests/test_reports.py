@@ -68,6 +68,17 @@ async def test_compliance_hours_and_failed_days(service: SupervisorService) -> N
     assert groups[("st-a", "middle")]["hours_below_floor"] == 0.0
     edge = groups[("st-b", "edge")]
     assert edge["hours_below_floor"] == pytest.approx(2.0)
+    # the default target band (21 - 2 = 19 degC) catches the same cold nights; c-b's 19.0 is not below it
+    assert top["hours_below_target_band"] == pytest.approx(9.0) and edge["hours_below_target_band"] == pytest.approx(2.0)
+    assert rep["target_band_c"] == 19.0
+    # a city with 21 degC and at most 0.5 K below: c-top's 20 degC is under it all month, c-mid's 21 never
+    service.config["compliance"]["tolerance_k"] = 0.5
+    band = await service.reporting.compliance_report(DAY0, DAY0 + 30 * 86400)
+    by = {(g["station_id"], g["group"]): g for g in band["groups"]}
+    assert by[("st-a", "top")]["hours_below_target_band"] == pytest.approx(720.0)
+    assert by[("st-a", "middle")]["hours_below_target_band"] == 0.0
+    assert by[("st-a", "top")]["hours_below_floor"] == pytest.approx(9.0)  # the floor's figures unchanged
+    service.config["compliance"]["tolerance_k"] = 2.0
     text = await service.reporting.export_csv("compliance", t0_ts=DAY0, t1_ts=DAY0 + 30 * 86400)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["group"] for r in rows} == {"top", "middle", "edge"}

@@ -52,9 +52,12 @@
       gb.append(el("tr", {}, [el("td", {}, [g.station_id]), el("td", {}, [g.group]), el("td", { class: "num" }, [String(g.collectors)]),
         el("td", { class: "num comfort comfort-" + HK.comfortClass(HK.num(g.min_temp_c)) }, [HK.fmt(g.min_temp_c, 1, "°C")]),
         el("td", { class: "num" }, [HK.fmt(g.mean_temp_c, 1, "°C")]), el("td", { class: "num" + (g.hours_below_floor > 0 ? " comfort-bad" : "") }, [HK.hours(g.hours_below_floor)]),
-        el("td", {}, [(g.failed_days || []).join(", ") || HK.t("reports.none")])]));
+        el("td", {}, [(g.failed_days || []).join(", ") || HK.t("reports.none")]),
+        el("td", { class: "num" + (g.hours_below_target_band > 0 ? " comfort-warn" : "") }, [HK.hours(g.hours_below_target_band)])]));
     }
-    if (!(rep.groups || []).length) empty(gb, 7, "reports.no_rooms");
+    if (!(rep.groups || []).length) empty(gb, 8, "reports.no_rooms");
+    document.getElementById("c-band-head").title = HK.t("reports.band_title", { band: HK.fmt(rep.target_band_c, 1, "°C"),
+      target: HK.fmt(rep.target_c, 1, "°C"), k: HK.fmt(rep.tolerance_k, 1, "K") });
   }
 
   let dailyReport = null;
