@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tomllib
 
 import pytest
-import tomli_w
 from heatkeeper.core import signals as S
 from heatkeeper.core.station import StationController
 from heatkeeper.firmware import branches
-from heatkeeper.firmware.modbus import ProcessImageIO, validate_bus_config
-from heatkeeper.firmware.modbus.config import EXAMPLE_BUS_TOML
 from heatkeeper.tools.plant import Plant
-from heatkeeper.tools.sim import config as sim_config
-from heatkeeper.tools.sim.runner import Simulation
+
+from .bus_rig import sim_on_pty
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
@@ -36,31 +31,10 @@ def energy_valve(group: str, unit_id: int) -> dict:
 
 @pytest.fixture
 async def bench(tmp_path):
-    tty = str(tmp_path / "bus.tty")
-    station = tomllib.loads(EXAMPLE_BUS_TOML)
-    station["bus"][0].update(port=tty, timeout_s=0.1, low_blocks_per_cycle=3, backoff_base_s=0.5)
-    station["device"] += [energy_valve(g, 40 + k) for k, g in enumerate(GROUPS)]
-    (tmp_path / "station.toml").write_bytes(tomli_w.dumps(station).encode())
-    sim_path = tmp_path / "sim.toml"
-    sim_path.write_text('[sim]\nstation_config = "station.toml"\ntick_s = 0.05\n[[line]]\nbus = "rs485-1"\nthrottle = false\n')
     plant = Plant(params={"secondary_network": {}}, seed=2)
     plant.advance(600.0)  # water moving, temperatures settled a little
-    sim = Simulation(sim_config.load(str(sim_path)), plant=plant)
-    task = asyncio.create_task(sim.run())
-    for _ in range(100):
-        if os.path.exists(tty):
-            break
-        await asyncio.sleep(0.02)
-    cfg, problems = validate_bus_config(station)
-    assert cfg is not None, problems
-    io = ProcessImageIO(cfg)
-    await io.start()
-    try:
-        yield sim, io
-    finally:
-        await io.close()
-        sim.stop()
-        await asyncio.wait_for(task, 5)
+    async with sim_on_pty(tmp_path, plant, [energy_valve(g, 40 + k) for k, g in enumerate(GROUPS)]) as pair:
+        yield pair
 
 
 async def test_the_energy_valves_are_read_and_commanded_through_the_station(bench) -> None:

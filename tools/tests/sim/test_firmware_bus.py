@@ -5,19 +5,14 @@ and corrupted replies cost retries but no wrong value."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import tomllib
 from typing import Any
 
 import pytest
-import tomli_w
 from heatkeeper.core import signals as S
-from heatkeeper.firmware.modbus import ProcessImageIO, validate_bus_config
-from heatkeeper.firmware.modbus.config import EXAMPLE_BUS_TOML
-from heatkeeper.tools.sim import config as sim_config
-from heatkeeper.tools.sim.runner import Simulation
+from heatkeeper.firmware.modbus import ProcessImageIO
+
+from .bus_rig import sim_on_pty
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
@@ -62,29 +57,8 @@ class ConstantPlant:
 
 @pytest.fixture
 async def bench(tmp_path):
-    tty = str(tmp_path / "bus.tty")
-    station = tomllib.loads(EXAMPLE_BUS_TOML)
-    station["bus"][0].update(port=tty, timeout_s=0.1, low_blocks_per_cycle=3, backoff_base_s=0.5)
-    station_path = tmp_path / "station.toml"
-    station_path.write_bytes(tomli_w.dumps(station).encode())
-    sim_path = tmp_path / "sim.toml"
-    sim_path.write_text('[sim]\nstation_config = "station.toml"\ntick_s = 0.05\n[[line]]\nbus = "rs485-1"\nthrottle = false\n')
-    sim = Simulation(sim_config.load(str(sim_path)), plant=ConstantPlant())
-    task = asyncio.create_task(sim.run())
-    for _ in range(100):
-        if os.path.exists(tty):
-            break
-        await asyncio.sleep(0.02)
-    cfg, problems = validate_bus_config(station)
-    assert cfg is not None, problems
-    io = ProcessImageIO(cfg)
-    await io.start()
-    try:
-        yield sim, io
-    finally:
-        await io.close()
-        sim.stop()
-        await asyncio.wait_for(task, 5)
+    async with sim_on_pty(tmp_path, ConstantPlant()) as pair:
+        yield pair
 
 
 async def read_until_all_ok(io: ProcessImageIO, now_s: float, cycles: int = 6) -> dict[str, tuple[float, bool]]:
