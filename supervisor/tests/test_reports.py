@@ -170,3 +170,12 @@ async def test_outage_daily_report_and_equipment(service: SupervisorService) -> 
     await service.ingest.flush(force_aggregates=True)
     again = {r["device"]: r for r in await service.fleet.equipment_records("st-a")}
     assert again["pump1"]["starts"] == 1 and again["pump1"]["run_hours"] == eq["pump1"]["run_hours"]
+
+
+def test_the_city_target_band_is_checked() -> None:
+    from heatkeeper.supervisor import config as sup_config
+
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"compliance": {"target_c": 40, "tolerance_k": -1}})
+    assert "compliance.target_c=40 degC: must be in [16, 26]" in str(err.value)
+    assert "compliance.tolerance_k=-1 K: must be in [0, 5]" in str(err.value)
