@@ -38,6 +38,7 @@ HOUSEHOLD_SCHEMA = [
 HOUSEHOLD_COLS = ("household_id", "company", "branch", "residential_area", "station_id", "building", "area_m2",
                   "tariff_cny_per_m2", "heating_type", "metering")
 MEASUREMENT_COLS = ("household_id", "ts", "temperature_c", "inspector", "recorded_by", "recorded_ts")
+_SEARCHED = ("household_id", "company", "branch", "residential_area", "station_id", "building")
 OUTAGE_CODE = "heating_outage"  # the supervisor's own alarm (fleet_alarms.py): no heat delivered, in season
 
 _UPSERT = ("INSERT INTO households (%s, changed_by, changed_ts) VALUES (%s, ?, ?) ON CONFLICT (household_id) DO UPDATE "
@@ -70,6 +71,27 @@ class HouseholdStorage:
             params = (station_id,)
         rows = await self.fetch(sql + " ORDER BY household_id", params)
         return [dict(zip((*HOUSEHOLD_COLS, "changed_by", "changed_ts"), r, strict=True)) for r in rows]
+
+    async def households_page(self, query: str = "", station_id: str | None = None, limit: int = 100,
+                              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """(one page of the register in household order, how many match in all): `query` is found
+        anywhere in the household id, company, branch, residential area, station or building (any
+        case; `%` and `_` are plain characters), `station_id` narrows to one station."""
+        where: list[str] = []
+        params: list[Any] = []
+        if query:
+            pattern = "%" + "".join("!" + ch if ch in "!%_" else ch for ch in query.lower()) + "%"
+            where.append("(" + " OR ".join("LOWER(%s) LIKE ? ESCAPE '!'" % c for c in _SEARCHED) + ")")
+            params.extend([pattern] * len(_SEARCHED))
+        if station_id is not None:
+            where.append("station_id = ?")
+            params.append(station_id)
+        cond = " WHERE " + " AND ".join(where) if where else ""
+        total = int((await self.fetch("SELECT COUNT(*) FROM households" + cond, params))[0][0])
+        rows = await self.fetch("SELECT %s, changed_by, changed_ts FROM households%s ORDER BY household_id "
+                                "LIMIT %d OFFSET %d" % (", ".join(HOUSEHOLD_COLS), cond, int(limit), int(offset)),
+                                params)
+        return [dict(zip((*HOUSEHOLD_COLS, "changed_by", "changed_ts"), r, strict=True)) for r in rows], total
 
     async def household_counts(self) -> dict[str, int]:
         """{station_id: registered households}."""

@@ -70,6 +70,23 @@ async def test_households_are_stored_replaced_and_read_back(storage: Any) -> Non
     assert await storage.household("nope") is None
 
 
+async def test_the_register_is_read_a_page_at_a_time_and_searched(storage: Any) -> None:
+    rows = [household("H%03d" % i, "st-a" if i % 2 else "st-b") for i in range(250)]
+    rows.append({**household("X_1", "st-b"), "building": "B%7", "residential_area": "河畔小区"})
+    rows.append({**household("X21", "st-b"), "building": "Bx7"})
+    await storage.save_households(rows, "ada", 100.0)
+    page, total = await storage.households_page(limit=100, offset=200)
+    assert total == 252 and [r["household_id"] for r in page][:2] == ["H200", "H201"] and len(page) == 52
+    page, total = await storage.households_page(station_id="st-a", limit=10)
+    assert total == 125 and [r["household_id"] for r in page][:3] == ["H001", "H003", "H005"]
+    # any case, any column; % and _ are plain characters, not wildcards
+    assert [r["household_id"] for r in (await storage.households_page("x_"))[0]] == ["X_1"]
+    assert [r["household_id"] for r in (await storage.households_page("b%7"))[0]] == ["X_1"]
+    assert (await storage.households_page("河畔"))[1] == 1
+    assert (await storage.households_page("h01", station_id="st-a"))[1] == 5  # H010..H019, odd ones
+    assert await storage.households_page("nothing like it") == ([], 0)
+
+
 async def test_measurements_are_all_or_nothing(storage: Any) -> None:
     await storage.save_households([household("H1")], "ada", 1.0)
     first = {"household_id": "H1", "ts": 1000.0, "temperature_c": 17.5, "inspector": "Wang", "recorded_by": "oli",

@@ -33,6 +33,7 @@ from .common import audit, json_response, read_form, require, service
 from .validation import BadInput
 
 MAX_PAGE_ROWS = 2000  # the latest measurements on the page; the API and the refunds' input export have all
+PAGE_ROWS = 100  # households shown per page of the register
 INPUT_FILES = ("rules.toml", "households.csv", "outages.csv", "measurements.csv")
 
 
@@ -69,12 +70,25 @@ async def _upload(request: web.Request) -> tuple[str, bytes]:
 async def households_page(request: web.Request, problems: list[str] | None = None, status: int = 200,
                           imported: int | None = None) -> web.Response:
     current = require(request, "viewer", "see the households")
-    rows = await _storage(request).households()
+    storage = _storage(request)
     if imported is None and request.query.get("imported", "").isdigit():
         imported = int(request.query["imported"])
+    query = request.query.get("q", "").strip()[:100]
+    station = request.query.get("station", "").strip() or None
+    number = int(request.query["page"]) if request.query.get("page", "").isdigit() else 1
+    rows, total = await storage.households_page(query, station, PAGE_ROWS, (max(number, 1) - 1) * PAGE_ROWS)
+    pages = max(1, -(-total // PAGE_ROWS))
+    if number > pages:  # past the end (the register shrank, or a typed URL): the last page
+        number = pages
+        rows, total = await storage.households_page(query, station, PAGE_ROWS, (number - 1) * PAGE_ROWS)
+    number = max(number, 1)
+    pager = {"q": query, "station": station or "", "page": number, "pages": pages, "total": total,
+             "first": (number - 1) * PAGE_ROWS + 1 if rows else 0, "last": (number - 1) * PAGE_ROWS + len(rows),
+             "stations": sorted(_stations(request))}
     return render.page(request, "households.html", "hh.title", nav="households", status=status, rows=rows,
                        editable=current.allows("admin"), problems=problems or [], imported=imported,
-                       columns=hh.HOUSEHOLD_COLUMNS, coverage=_coverage(request, rows))
+                       columns=hh.HOUSEHOLD_COLUMNS, coverage=_coverage(request, await storage.households()),
+                       pager=pager)
 
 
 def _coverage(request: web.Request, households: list[dict[str, Any]]) -> list[dict[str, Any]]:

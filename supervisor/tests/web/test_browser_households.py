@@ -46,6 +46,11 @@ async def test_households_and_refunds_on_a_phone(client: TestClient, service: Su
                     await page.set_input_files("#hh-import input[type=file]", str(upload))
                     await page.tap("#hh-import button[type=submit]")
                     await page.locator("#hh-imported").wait_for()
+                    await page.fill("#hh-search input[name=q]", "河畔")  # the search form, with a finger
+                    await page.tap("#hh-search button[type=submit]")
+                    await page.wait_for_url("**/households?q=*")
+                    assert await page.locator("#households tbody tr").evaluate_all(
+                        "rows => rows.map(r => r.dataset.id)") == ["H3"]
                     await page.goto(base + "/measurements")
                     await page.fill("#meas-form input[name=household_id]", "H2")
                     await page.fill("#meas-form input[name=time]", "2025-12-01T10:00")

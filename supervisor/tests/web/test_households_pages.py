@@ -74,6 +74,31 @@ async def test_every_page_answers_and_viewers_cannot_change_anything(client: Tes
     assert resp.status == 403
 
 
+async def test_a_large_register_is_shown_a_page_at_a_time_and_searched(client: TestClient) -> None:
+    admin = await login(client, "ada")
+    many = HEADER + "".join("K%04d,North Heat,East,Sunny Garden,%s,B%d,60,24.2,radiator,area\n"
+                            % (i, "st-a" if i < 230 else "st-b", i % 9) for i in range(250))
+    await import_households(client, admin, many)
+
+    def ids(page: str) -> list[str]:
+        return re.findall(r'<tr data-id="(K\d+)">', page.split('id="households"')[1])
+
+    first = await (await client.get("/households")).text()
+    assert ids(first) == ["K%04d" % i for i in range(100)]
+    assert "第 1–100 户，共 250 户" in first and 'rel="next" href="/households?q=&amp;station=&amp;page=2"' in first
+    assert 'rel="prev"' not in first
+    last = await (await client.get("/households?page=3")).text()
+    assert ids(last) == ["K%04d" % i for i in range(200, 250)] and 'rel="next"' not in last
+    assert ids(await (await client.get("/households?page=99")).text()) == ids(last)  # past the end: the last page
+    found = await (await client.get("/households?q=k024&station=st-b")).text()
+    assert ids(found) == ["K%04d" % i for i in range(240, 250)] and "第 1–10 户，共 10 户" in found
+    assert 'pager' in found and 'rel="next"' not in found
+    none = await (await client.get("/households?q=%25")).text()  # a % is a character, not a wildcard
+    assert ids(none) == [] and "没有符合条件的住户。" in none
+    # the coverage table still counts the whole register, whatever page is shown
+    assert re.search(r'<tr data-id="st-a">.*?<td class="num">230', found, re.S)
+
+
 async def test_both_upload_forms_come_from_one_include_with_their_own_target(client: TestClient) -> None:
     await login(client, "ada")
     for path, action, form_id, columns in (
