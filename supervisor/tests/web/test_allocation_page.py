@@ -14,7 +14,7 @@ from heatkeeper.supervisor.allocation_runner import AllocationRunner
 from heatkeeper.supervisor.service import SupervisorService
 
 from .conftest import login
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, new_page, save_shot
 from .test_browser import login as browser_login
 from .test_browser_phone import MEASURE_JS, MIN_TARGET_PX, PHONE
 
@@ -97,12 +97,9 @@ async def test_allocation_page_on_a_phone_in_both_languages(client: TestClient, 
         try:
             for lang, state_text, class_text in (("en-US", "Short: non-residential cut", "Industrial"),
                                                  ("zh-CN", "热源不足：压减非居民", "工业")):
-                ctx = await browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, locale=lang,
-                                                has_touch=True, is_mobile=True, device_scale_factor=2)
-                ctx.set_default_timeout(TIMEOUT_MS)
-                page: Any = await ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                ctx, page, errors = await new_page(browser, viewport={"width": PHONE[0], "height": PHONE[1]},
+                                                   locale=lang, has_touch=True, is_mobile=True,
+                                                   device_scale_factor=2)
                 await browser_login(page, base, "vic", "view-pass-1")
                 await page.tap('details[data-navgroup="operations"] > summary')
                 await page.tap('nav.mainnav a[data-nav="allocation"]')

@@ -31,6 +31,18 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 TIMEOUT_MS = 30000  # generous: the 2-core CI box may be busy; a passing run does not wait for it
 
 
+async def new_page(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
+    """(context, page, errors): a new browser context with `options` (viewport, locale, touch...),
+    the CI-generous timeout, and one page whose uncaught script errors are collected in `errors`
+    (a test asserts the list stays empty). The caller closes the context."""
+    ctx = await browser.new_context(**options)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return ctx, page, errors
+
+
 def save_shot(tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     target = os.environ.get("HEATKEEPER_SCREENSHOTS")
@@ -105,11 +117,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 1440, "height": 1000}, locale="zh-CN")
 
             # Unauthenticated: the login page, in Chinese by default.
             await page.goto(base + "/")
@@ -251,9 +259,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             assert (await service.accounts.authenticate("oli", "oper-pass-2") or {}).get("role") == "operator"
 
             # A viewer sees the station but no command form and no acknowledge buttons.
-            viewer = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-            viewer.set_default_timeout(TIMEOUT_MS)
-            vpage = await viewer.new_page()
+            viewer, vpage, _ = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
             await login(vpage, base, "vic", "view-pass-1")
             await vpage.goto(base + "/stations/arxan-02")
             await expect(vpage.locator("#cmd-readonly")).to_be_visible()
@@ -265,9 +271,7 @@ async def test_dashboard_in_a_real_browser(system: Any, tmp_path: Path) -> None:
             # anything else; the file with the old one is then deleted.
             initial_file = tmp_path / "sup" / "initial-admin-password"
             admin_pw = initial_file.read_text().strip()
-            admin = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-            admin.set_default_timeout(TIMEOUT_MS)
-            apage = await admin.new_page()
+            admin, apage, _ = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
             await apage.goto(base + "/login")
             await apage.fill("#username", "admin")
             await apage.fill("#password", admin_pw)

@@ -17,7 +17,7 @@ from heatkeeper.supervisor.storage import open_storage
 from heatkeeper.supervisor.web import create_app
 
 from .conftest import PASSWORDS, WEB_CONFIG
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, login, new_page, save_shot
 from .test_notify_pages import notify_cfg
 
 pytestmark = pytest.mark.browser
@@ -45,12 +45,9 @@ async def test_ack_link_on_a_phone(tmp_path: Path, fast_kdf: None) -> None:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
-                                                  is_mobile=True, has_touch=True, locale="zh-CN")
-                phone.set_default_timeout(TIMEOUT_MS)
-                page = await phone.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                phone, page, errors = await new_page(browser, viewport={"width": 390, "height": 844},
+                                                     device_scale_factor=3, is_mobile=True, has_touch=True,
+                                                     locale="zh-CN")
                 await page.goto(base + ack_path)
                 await expect(page.locator("h1")).to_have_text("确认报警")
                 await expect(page.locator("#ack-alarm")).to_have_text("上行消息被隔离")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from heatkeeper.tools.procs import free_port
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, new_page, save_shot
 
 pytestmark = pytest.mark.browser
 
@@ -80,9 +80,7 @@ async def test_group_command_second_confirmation_and_ticket(ticketed_system: Any
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             errors: list[str] = []
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
+            ctx, page, _ = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await login(page, base, "oli", "oper-pass-1")
             await page.click('details[data-navgroup="operations"] > summary')
@@ -116,9 +114,7 @@ async def test_group_command_second_confirmation_and_ticket(ticketed_system: Any
             await expect(row.locator(".tk-approve")).to_have_count(0)
 
             # a second person approves: the commands go out
-            ctx2 = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-            ctx2.set_default_timeout(TIMEOUT_MS)
-            page2 = await ctx2.new_page()
+            ctx2, page2, _ = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
             page2.on("pageerror", lambda exc: errors.append(str(exc)))
             await login(page2, base, "otto", "oper-pass-1")
             await page2.goto(base + "/tickets")

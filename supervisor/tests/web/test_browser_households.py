@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from heatkeeper.supervisor.service import SupervisorService
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, login, new_page
 from .test_browser_phone import PHONE, check_phone_pages
 from .test_households_pages import HOUSEHOLDS
 
@@ -34,12 +33,9 @@ async def test_households_and_refunds_on_a_phone(client: TestClient, service: Su
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for n, lang in enumerate(("en-US", "zh-CN")):
-                ctx = await browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, locale=lang,
-                                                has_touch=True, is_mobile=True, device_scale_factor=2)
-                ctx.set_default_timeout(TIMEOUT_MS)
-                page: Any = await ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                ctx, page, errors = await new_page(browser, viewport={"width": PHONE[0], "height": PHONE[1]},
+                                                   locale=lang, has_touch=True, is_mobile=True,
+                                                   device_scale_factor=2)
                 await login(page, base, "ada", "admin-pass-1")
                 if n == 0:
                     await page.goto(base + "/households")

@@ -22,7 +22,7 @@ from heatkeeper.core import codec
 from heatkeeper.tools import demo
 from heatkeeper.tools.procs import ProcessGroup, free_port, wait_path
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, new_page, save_shot
 
 pytestmark = pytest.mark.browser
 
@@ -91,11 +91,7 @@ async def test_a_supply_lease_in_words_on_a_real_station(real_station: Any, tmp_
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-US")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 1440, "height": 1000}, locale="en-US")
             await login(page, base, "oli", "oper-pass-1")
             await page.goto(base + "/stations/" + SID)
             await expect(page.locator("#st-mode")).to_contain_text("Auto")

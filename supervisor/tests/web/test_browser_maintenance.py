@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -16,7 +15,7 @@ from heatkeeper.supervisor import inspections
 from heatkeeper.supervisor import work_orders as wo
 from heatkeeper.supervisor.service import SupervisorService
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, login, new_page, save_shot
 from .test_browser_phone import PHONE, check_phone_pages
 
 pytestmark = pytest.mark.browser
@@ -33,11 +32,7 @@ async def test_work_order_from_alarm_to_close(client: TestClient, service: Super
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page: Any = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
             await login(page, base, "oli", "oper-pass-1")
             await page.click('details[data-navgroup="maintenance"] > summary')
             await page.click("a[data-nav=work_orders]")
@@ -95,12 +90,9 @@ async def test_inspection_round_from_the_qr_link_on_a_phone(client: TestClient, 
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for n, lang in enumerate(("en-US", "zh-CN")):
-                ctx = await browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, locale=lang,
-                                                has_touch=True, is_mobile=True, device_scale_factor=2)
-                ctx.set_default_timeout(TIMEOUT_MS)
-                page: Any = await ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                ctx, page, errors = await new_page(browser, viewport={"width": PHONE[0], "height": PHONE[1]},
+                                                   locale=lang, has_touch=True, is_mobile=True,
+                                                   device_scale_factor=2)
                 await login(page, base, "oli", "oper-pass-1")
                 await page.goto(base + "/stations/st-a")
                 qr = page.locator("#st-round-qr")

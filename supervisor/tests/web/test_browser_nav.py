@@ -6,13 +6,12 @@ elsewhere; a page of a group marks its group; every link leads to its page."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from heatkeeper.supervisor.service import SupervisorService
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, login, new_page, save_shot
 from .test_browser_phone import MIN_TARGET_PX, PHONE
 
 pytestmark = pytest.mark.browser
@@ -41,12 +40,8 @@ async def test_menu_groups_on_a_desktop_and_a_phone(client: TestClient, service:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for lang, size, phone in (("en-US", (1280, 800), False), ("zh-CN", PHONE, True)):
-                ctx = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang,
-                                                has_touch=phone, is_mobile=phone)
-                ctx.set_default_timeout(TIMEOUT_MS)
-                page: Any = await ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                ctx, page, errors = await new_page(browser, viewport={"width": size[0], "height": size[1]},
+                                                   locale=lang, has_touch=phone, is_mobile=phone)
                 await login(page, base, "ada", "admin-pass-1")
                 await page.goto(base + "/")
                 groups = await page.eval_on_selector_all("details.navgroup", "els => els.map(e => e.dataset.navgroup)")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from heatkeeper.supervisor.fleet_alarms import SITE_ID
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot, system  # noqa: F401 - fixture
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, new_page, save_shot, system  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 
@@ -48,11 +48,7 @@ async def test_night_shift_reads_what_it_means(system: Any, tmp_path: Path) -> N
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 1280, "height": 800}, locale="en-US")
             await login(page, base, "oli", "oper-pass-1")
 
             # the station that has stopped heating says so with setpoint 0
@@ -119,11 +115,8 @@ async def test_reports_read_in_site_time_and_say_minutes(system: Any, tmp_path: 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US", timezone_id="UTC")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 1280, "height": 800}, locale="en-US",
+                                               timezone_id="UTC")
             await login(page, base, "oli", "oper-pass-1")
             await page.goto(base + "/reports")
             await page.fill("#d-date", "2026-01-15")
@@ -158,11 +151,7 @@ async def test_alarms_come_first_and_stay_readable_on_a_phone(system: Any, tmp_p
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 390, "height": 844}, locale="zh-CN")
             await login(page, base, "oli", "oper-pass-1")
             await page.goto(base + "/stations/arxan-02")
             alarm = page.locator('#st-alarms tr.alarm-row[data-code="pump1_fault"]')
@@ -217,11 +206,7 @@ async def test_trends_do_not_plot_heating_off_as_zero_degrees(system: Any, tmp_p
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            ctx, page, errors = await new_page(browser, viewport={"width": 1280, "height": 800}, locale="en-US")
             await login(page, base, "oli", "oper-pass-1")
             for _ in range(300):  # the station's "heating off" reached the store
                 now = time.time()
@@ -261,9 +246,7 @@ async def test_the_fleet_at_a_glance_on_a_phone(system: Any, tmp_path: Path) -> 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
+            ctx, page, _ = await new_page(browser, viewport={"width": 390, "height": 844}, locale="zh-CN")
             await login(page, base, "oli", "oper-pass-1")
             row = page.locator('#stations tr[data-station="arxan-02"]')
             alarm = row.locator(".fleet-alarm")

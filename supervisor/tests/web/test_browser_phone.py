@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from heatkeeper.supervisor.web import i18n
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot, system  # noqa: F401 - fixture
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, new_page, save_shot, system  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 
@@ -137,12 +137,9 @@ async def test_every_page_fits_a_phone(system: Any, tmp_path: Path) -> None:  # 
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for lang in ("en-US", "zh-CN"):
-                ctx = await browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, locale=lang, has_touch=True,
-                                                is_mobile=True, device_scale_factor=2)
-                ctx.set_default_timeout(TIMEOUT_MS)
-                page = await ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                ctx, page, errors = await new_page(browser, viewport={"width": PHONE[0], "height": PHONE[1]},
+                                                   locale=lang, has_touch=True, is_mobile=True,
+                                                   device_scale_factor=2)
                 await page.goto(base + "/login")
                 found["%s login" % lang] = await page.evaluate(MEASURE_JS, [MIN_TARGET_PX, PHONE[0]])
                 await login(page, base, *ADMIN)
@@ -221,9 +218,7 @@ async def test_every_page_in_chinese_has_no_english_left(system: Any, tmp_path: 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
+            ctx, page, _ = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="zh-CN")
             await page.goto(base + "/login")
             found["login"] = untranslated(await page.inner_text("body"), data, english)
             await login(page, base, *ADMIN)
@@ -260,10 +255,8 @@ async def test_trends_and_reports_say_what_data_exists(system: Any, tmp_path: Pa
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
-                                            timezone_id="Asia/Shanghai")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
+            ctx, page, _ = await new_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US",
+                                          timezone_id="Asia/Shanghai")
             await login(page, base, *ADMIN)
 
             # Trends: the stations have 2 h of history, so the page opens on those 2 h (from a

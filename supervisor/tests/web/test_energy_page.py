@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from heatkeeper.supervisor.service import SupervisorService
 
 from .conftest import login
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, new_page, save_shot
 from .test_browser import login as browser_login
 from .test_browser_phone import MEASURE_JS, MIN_TARGET_PX, PHONE
 
@@ -81,12 +81,8 @@ async def test_the_chart_draws_on_a_desktop_and_a_phone(client: TestClient, serv
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for lang, size, phone in (("en-US", (1280, 900), False), ("zh-CN", PHONE, True)):
-                ctx = await browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=lang,
-                                                has_touch=phone, is_mobile=phone)
-                ctx.set_default_timeout(TIMEOUT_MS)
-                page: Any = await ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                ctx, page, errors = await new_page(browser, viewport={"width": size[0], "height": size[1]},
+                                                   locale=lang, has_touch=phone, is_mobile=phone)
                 await browser_login(page, base, "vic", "view-pass-1")
                 await page.goto(url)
                 await page.locator("#en-chart[data-ready='1'] canvas").wait_for()

@@ -178,7 +178,7 @@ async def test_notifications_page_reads_on_a_phone(served: Any, tmp_path: Any) -
     tables scroll in their box): they were squeezed to two characters a line."""
     from playwright.async_api import async_playwright, expect
 
-    from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, save_shot
+    from .test_browser import CHROMIUM, CHROMIUM_ARGS, new_page, save_shot
     from .test_browser import login as browser_login
 
     client, svc, notifier = served
@@ -187,9 +187,7 @@ async def test_notifications_page_reads_on_a_phone(served: Any, tmp_path: Any) -
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            ctx = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-            ctx.set_default_timeout(TIMEOUT_MS)
-            page = await ctx.new_page()
+            ctx, page, _ = await new_page(browser, viewport={"width": 390, "height": 844}, locale="zh-CN")
             await browser_login(page, base, "vic", "view-pass-1")
             await page.goto(base + "/notifications")
             message = page.locator("#notify-messages tr.notify-row td").nth(4)
