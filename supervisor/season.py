@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
 TICK_S = 30.0  # how often the calendars are checked (a season ending, stations to resend to)
+UNSENT_RETRY_S = 3.0  # a send the broker link refused (not connected yet, an outage) is tried again this soon
 RESEND_S = 600.0  # a station online with another version is sent the calendar again at most this often
 MAX_REASON_CHARS = 300
 
@@ -209,7 +210,8 @@ class SeasonCalendars:
                     log.info("season calendar to %s: sending failed (%s)", sid, exc)
 
     async def run(self, publish: Publisher) -> None:
-        """Every TICK_S (or at once after a change), a tick. Nothing raises out of here."""
+        """Every TICK_S (at once after a change, every UNSENT_RETRY_S while a send is refused), a
+        tick. Nothing raises out of here."""
         while True:
             try:
                 await self.tick(publish)
@@ -217,7 +219,7 @@ class SeasonCalendars:
                 log.exception("season calendars: tick failed")
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                await asyncio.wait_for(self._wake.wait(), UNSENT_RETRY_S if self.unsent else TICK_S)
             except TimeoutError:
                 pass
 

@@ -132,11 +132,16 @@ class SeasonStartups:
         cmd = await self.tracker.status(cid) if cid else None
         state = (cmd or {}).get("state")
         if state == "applied":
+            # a sample sent after the ack (the station's seq counts every message) shows the mode
+            # the command led to; an older one may still show the mode before it
+            seq = int((self.service.ingest.state.get(sid) or {}).get("values_seq") or 0)
+            fate.setdefault("applied_seq", seq)
+            after = seq > fate["applied_seq"] or fate.get("seen_startup", False)
             if mode in MODE_STEPS:
                 fate.update(step=MODE_STEPS[mode], seen_startup=True)
-            elif mode == "safe":
+            elif mode == "safe" and after:
                 fate.update(step="failed", reason="the station went to safe mode during the start-up")
-            elif mode in ("auto", "remote") and fate.get("seen_startup"):
+            elif mode in ("auto", "remote") and after:
                 fate["step"] = "done"
             elif not online:
                 fate["step"] = "offline"
