@@ -4,10 +4,14 @@ of the first day, 24:00 local of the last), the season in progress or next, exte
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor import season_calendar as sc
+from heatkeeper.supervisor.fleet_alarm_settings import parse_month_day
+from hypothesis import given
+from hypothesis import strategies as st
 
 STATIONS = [{"id": "a-1", "city": "arxan"}, {"id": "h-1", "city": "hailar"}]
 ARXAN = {"start": "10-15", "end": "04-30", "timezone": "Asia/Shanghai", "preheat_h": 96.0}
@@ -87,3 +91,19 @@ def test_extension_checks_list_every_problem() -> None:
         short, sc.current_season(short, now, {}), "2026-06-05", now)[0]
     later = dt.datetime(2026, 5, 20, tzinfo=dt.UTC).timestamp()
     assert "already over" in sc.check_extension(ARXAN, season, "2026-05-10", later)[-1]
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
+                    st.sampled_from(["11-15", "02-29", "03-15", "Asia/Shanghai", "UTC", "Mars/Olympus", "a\x00b"]))
+
+
+@given(st.dictionaries(st.sampled_from(["start", "end", "timezone", "preheat_h", "cities", "x"]),
+                       st.one_of(_values, st.dictionaries(st.text(max_size=8), st.one_of(
+                           _values, st.dictionaries(st.sampled_from(list(sc.CITY_KEYS) + ["y"]), _values))))))
+def test_any_season_table_gives_problems_never_an_exception(values: dict[str, Any]) -> None:
+    season, cities, problems = sc.validate_config(values)
+    assert all(isinstance(p, str) for p in problems)
+    for city in cities.values():  # what is accepted gives dates
+        times = sc.current_season(city, 1.76e9, {})
+        assert times["start_s"] < times["end_s"]
+    assert parse_month_day(season["start"]) is not None
