@@ -723,17 +723,22 @@ SEASON_MAX_PREHEAT_S = 30 * 86400.0
 
 def _season_msg(msg: dict) -> dict:
     """The six fields of a season calendar checked; raises CodecError naming the first bad key."""
-    out = {"city": _text(msg, "city", 64), "version": _integer(msg, "version", 1, MAX_SEQ),
-           "issued_s": _number(msg, "issued_s"), "start_s": _number(msg, "start_s"), "end_s": _number(msg, "end_s"),
-           "preheat_s": _number(msg, "preheat_s")}
-    for key in ("issued_s", "start_s"):
-        if out[key] <= 0.0:
-            raise CodecError("bad_field", "%s=%s: must be unix seconds > 0" % (key, _show(msg[key])))
-    if out["end_s"] <= out["start_s"]:
+    city = _text(msg, "city", 64)
+    version = _integer(msg, "version", 1, MAX_SEQ)
+    issued_s = _number(msg, "issued_s")
+    start_s = _number(msg, "start_s")
+    end_s = _number(msg, "end_s")
+    preheat_s = _number(msg, "preheat_s")
+    if issued_s <= 0.0:
+        raise CodecError("bad_field", "issued_s=%s: must be unix seconds > 0" % _show(msg["issued_s"]))
+    if start_s <= 0.0:
+        raise CodecError("bad_field", "start_s=%s: must be unix seconds > 0" % _show(msg["start_s"]))
+    if end_s <= start_s:
         raise CodecError("bad_field", "end_s=%s: must be after start_s=%s" % (_show(msg["end_s"]), _show(msg["start_s"])))
-    if out["preheat_s"] < 0.0 or out["preheat_s"] > SEASON_MAX_PREHEAT_S:
+    if preheat_s < 0.0 or preheat_s > SEASON_MAX_PREHEAT_S:
         raise CodecError("bad_field", "preheat_s=%s: must be in [0, %g] s" % (_show(msg["preheat_s"]), SEASON_MAX_PREHEAT_S))
-    return out
+    return {"city": city, "version": version, "issued_s": issued_s, "start_s": start_s, "end_s": end_s,
+            "preheat_s": preheat_s}
 
 
 def encode_season(station_id: str, ts_s: float, calendar: dict) -> tuple:

@@ -146,7 +146,7 @@ class SeasonStartups:
             elif not online:
                 fate["step"] = "offline"
             return
-        if state in ("rejected", "expired") and (cmd or {}).get("reason") != "not_sent":
+        if cmd is not None and state in ("rejected", "expired") and cmd.get("reason") != "not_sent":
             fate.update(step="failed", reason="%s: %s %s" % (state, cmd.get("reason", ""), cmd.get("detail", "")))
             return
         if state == "sent":
