@@ -8,7 +8,9 @@ reason; admins: the city's decision) makes a new version and pushes it.
 `POST /season/startups` (form: stations comma separated, city, class, at: local date and time of
 the site, [supervisor] utc_offset_h) schedules a start-up; `GET /season/startups/{id}` its
 progress (each station's step); `POST /season/startups/{id}/cancel` before it fires.
-JSON: `GET /api/season` (the calendars), `GET /api/season/startups/{id}` (the progress).
+JSON: `GET /api/season` (the calendars), `POST /api/season/{city}/extend` ({end, reason}) -> the
+new calendar, `POST /api/season/startups` ({stations, city, class, at_s: unix s}) -> the start-up,
+`GET /api/season/startups/{id}` -> it with `progress`.
 Refusals are shown with every problem (400).
 """
 
@@ -140,6 +142,44 @@ async def api_calendars(request: web.Request) -> web.Response:
     return json_response(await _calendars(request).status())
 
 
+def _refused(reason: str, problems: list[str], text: str) -> web.Response:
+    return json_response({"error": text, "reason": reason, "problems": problems}, status=400)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadInput("body: must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadInput("body: must be a JSON object")
+    return body
+
+
+async def api_extend(request: web.Request) -> web.Response:
+    current = require(request, "admin", "extend the heating season")
+    body = await _json_body(request)
+    try:
+        return json_response(await _calendars(request).extend(request.match_info["city"], body.get("end"),
+                                                              body.get("reason"), current.username))
+    except SeasonError as exc:
+        return _refused(exc.reason, exc.problems, str(exc))
+
+
+async def api_schedule(request: web.Request) -> web.Response:
+    current = require(request, "operator", "schedule a season start-up")
+    body = await _json_body(request)
+    stations = body.get("stations") or []
+    if not isinstance(stations, list) or not all(isinstance(s, str) for s in stations):
+        raise BadInput("stations: must be a list of station ids")
+    city, klass = str(body.get("city") or "").strip(), str(body.get("class") or "").strip()
+    try:
+        return json_response(await _startups(request).schedule(stations, city, klass, body.get("at_s"),
+                                                               current.username))
+    except StartupError as exc:
+        return _refused(exc.reason, exc.problems, str(exc))
+
+
 async def api_startup(request: web.Request) -> web.Response:
     require(request, "viewer", "see the heating season")
     try:
@@ -156,3 +196,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/season/{city}/extend", extend_form)
     app.router.add_get("/api/season", api_calendars)
     app.router.add_get("/api/season/startups/{sid}", api_startup)
+    app.router.add_post("/api/season/{city}/extend", api_extend)
+    app.router.add_post("/api/season/startups", api_schedule)

@@ -134,3 +134,26 @@ async def test_startup_scheduled_by_an_operator_and_its_progress(season_client: 
 def test_local_times_at_the_site_offset() -> None:
     assert parse_local("2025-11-15T00:00", 8.0) == dt.datetime(2025, 11, 14, 16, tzinfo=dt.UTC).timestamp()
     assert parse_local("2025-11-15 06:30", 0.0) == dt.datetime(2025, 11, 15, 6, 30, tzinfo=dt.UTC).timestamp()
+
+
+async def test_json_api_refusals_and_roles(season_client: TestClient, season_service: SupervisorService) -> None:
+    csrf = await login(season_client, "oli")
+    h = {"X-CSRF-Token": csrf}
+    resp = await season_client.post("/api/season/Arxan/extend", headers=h, json={"end": "2099-01-01", "reason": "x"})
+    assert resp.status == 403
+    resp = await season_client.post("/api/season/startups", headers=h, json={"city": "Nowhere", "at_s": "soon"})
+    problems = json.loads(await resp.text())["problems"]
+    assert resp.status == 400 and problems == ["city 'Nowhere': no station", "at='soon': must be a date and time"]
+    resp = await season_client.post("/api/season/startups", headers=h, json={"stations": ["st-b"], "at_s": time.time()})
+    assert resp.status == 200 and json.loads(await resp.text())["stations"] == ["st-b"]
+    await season_client.post("/logout", data={"csrf": csrf})
+    csrf = await login(season_client, "ada")
+    h = {"X-CSRF-Token": csrf}
+    resp = await season_client.post("/api/season/Hailar/extend", headers=h, json={"end": "2099-01-01", "reason": "x"})
+    assert resp.status == 400 and json.loads(await resp.text())["reason"] == "unknown_city"
+    resp = await season_client.post("/api/season/Arxan/extend", headers=h, json=["x"])
+    assert resp.status == 400
+    legal = dt.date.fromisoformat(season_service.season.calendars["Arxan"]["legal_last_day"])
+    resp = await season_client.post("/api/season/Arxan/extend", headers=h,
+                                    json={"end": (legal + dt.timedelta(days=3)).isoformat(), "reason": "the city"})
+    assert resp.status == 200 and json.loads(await resp.text())["version"] == 2
