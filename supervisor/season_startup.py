@@ -129,8 +129,14 @@ class SeasonStartups:
         """Move one station's fate on (sends the command when it is due)."""
         online, mode = self._live(sid, now)
         cid = fate.get("command_id")
-        cmd = await self.tracker.status(cid) if cid else None
-        state = (cmd or {}).get("state")
+        cmd = None
+        if fate.get("command_state") == "applied":  # final: no need to look it up again every tick
+            state: str | None = "applied"
+        else:
+            cmd = await self.tracker.status(cid) if cid else None
+            state = (cmd or {}).get("state")
+            if state == "applied":
+                fate["command_state"] = state
         if state == "applied":
             # a sample sent after the ack (the station's seq counts every message) shows the mode
             # the command led to; an older one may still show the mode before it
