@@ -261,3 +261,19 @@ async def test_cancel_only_before_it_fires(storage: Any, tmp_path: Any) -> None:
         await starts.cancel(item["startup_id"], "bob")
     with pytest.raises(StartupError, match="no season start-up"):
         await starts.get(42)
+
+
+async def test_changed_file_dates_make_a_new_version(storage: Any, tmp_path: Any) -> None:
+    clock = Clock(NOW)
+    svc = await make_service(storage, tmp_path, clock)
+    wire = Wire()
+    await svc.season.tick(wire)
+    cfg = season_config(str(tmp_path / "sup"))
+    cfg["season_calendars"]["Arxan"] = dict(cfg["season_calendars"]["Arxan"], start="11-01", preheat_h=24.0)
+    changed = SupervisorService(storage, cfg, wall_clock=clock)
+    await changed.start(open_storage=False)
+    wire.sent.clear()
+    await changed.season.tick(wire)
+    msg = seasons_sent(wire)["a-1"][0]
+    assert msg["version"] == 2 and msg["start_s"] == START_2025 - 14 * 86400.0 and msg["preheat_s"] == 24 * 3600.0
+    assert ("season:calendar", "saved") in await audit_actions(storage)
