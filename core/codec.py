@@ -15,6 +15,8 @@ Topics (v1), `{sid}` a station id:
                                              sensors), used while the station's own sensor fails
     heatkeeper/v1/stations/{sid}/down/forecast supervisor -> station hourly weather forecast of
                                              its city (retained; core.forecast keeps it)
+    heatkeeper/v1/stations/{sid}/down/season   supervisor -> station heating-season calendar of
+                                             its city (retained; core.season keeps it)
     heatkeeper/v1/collectors/{cid}           room-temperature collector readings
 
 Uplink payload: {"v": 1, "station": sid, "seq": n, "ts": unix_s, "kind": kind, "body": {...}}.
@@ -114,6 +116,10 @@ def forecast_topic(station_id: str) -> str:
     return PREFIX + "stations/" + station_id + "/down/forecast"
 
 
+def season_topic(station_id: str) -> str:
+    return PREFIX + "stations/" + station_id + "/down/season"
+
+
 def collector_topic(collector_id: str) -> str:
     return PREFIX + "collectors/" + collector_id
 
@@ -126,7 +132,8 @@ COLLECTOR_FILTER = PREFIX + "collectors/+"
 
 def parse_topic(topic: str) -> tuple:
     """(area, id, leaf) for one of our topics: ("up", sid, kind), ("status", sid, ""),
-    ("cmd", sid, ""), ("rooms", sid, ""), ("outdoor", sid, ""), ("forecast", sid, ""), ("collector", cid, "").
+    ("cmd", sid, ""), ("rooms", sid, ""), ("outdoor", sid, ""), ("forecast", sid, ""), ("season", sid, ""),
+    ("collector", cid, "").
     Raises CodecError."""
     if not topic.startswith(PREFIX):
         raise CodecError("bad_topic", "topic %r is not under %r" % (topic, PREFIX))
@@ -147,6 +154,8 @@ def parse_topic(topic: str) -> tuple:
             return ("outdoor", sid, "")
         if len(parts) == 4 and parts[2] == "down" and parts[3] == "forecast":
             return ("forecast", sid, "")
+        if len(parts) == 4 and parts[2] == "down" and parts[3] == "season":
+            return ("season", sid, "")
     raise CodecError("bad_topic", "unknown topic %r" % topic)
 
 
@@ -701,3 +710,55 @@ def decode_forecast(topic: str, payload: bytes) -> dict:
     return {"station": sid, "ts": float(msg["ts"]), "start_ts": float(msg["start_ts"]),
             "step_s": float(msg["step_s"]), "temp_c": msg["temp_c"], "radiation_w_m2": msg.get("radiation_w_m2"),
             "wind_m_s": msg.get("wind_m_s"), "source": msg["source"]}
+
+
+# --- heating-season calendar from the supervisor ---------------------------------------------
+# The city's calendar of the current (or next) season: its version (grows with every change), when
+# it was issued, 00:00 local of the legal first day, 24:00 local of the last day (extensions
+# included) and the pre-heat window before the start, all unix seconds. Shape checks only: the
+# station's core.season judges the rest. Not signed, like the forecast (broker ACL on down/#).
+SEASON_KEYS = ("city", "version", "issued_s", "start_s", "end_s", "preheat_s")
+SEASON_MAX_PREHEAT_S = 30 * 86400.0
+
+
+def _season_msg(msg: dict) -> dict:
+    """The six fields of a season calendar checked; raises CodecError naming the first bad key."""
+    city = _text(msg, "city", 64)
+    version = _integer(msg, "version", 1, MAX_SEQ)
+    issued_s = _number(msg, "issued_s")
+    start_s = _number(msg, "start_s")
+    end_s = _number(msg, "end_s")
+    preheat_s = _number(msg, "preheat_s")
+    if issued_s <= 0.0:
+        raise CodecError("bad_field", "issued_s=%s: must be unix seconds > 0" % _show(msg["issued_s"]))
+    if start_s <= 0.0:
+        raise CodecError("bad_field", "start_s=%s: must be unix seconds > 0" % _show(msg["start_s"]))
+    if end_s <= start_s:
+        raise CodecError("bad_field", "end_s=%s: must be after start_s=%s" % (_show(msg["end_s"]), _show(msg["start_s"])))
+    if preheat_s < 0.0 or preheat_s > SEASON_MAX_PREHEAT_S:
+        raise CodecError("bad_field", "preheat_s=%s: must be in [0, %g] s" % (_show(msg["preheat_s"]), SEASON_MAX_PREHEAT_S))
+    return {"city": city, "version": version, "issued_s": issued_s, "start_s": start_s, "end_s": end_s,
+            "preheat_s": preheat_s}
+
+
+def encode_season(station_id: str, ts_s: float, calendar: dict) -> tuple:
+    """(topic, payload) of a city's season calendar for one station, sent at `ts_s`; `calendar`
+    holds the six SEASON_KEYS. Raises CodecError when it is not one decode_season accepts."""
+    _check_id(station_id, "station")
+    if not isinstance(calendar, dict):
+        raise CodecError("bad_field", "calendar: must be an object")
+    msg = _season_msg(calendar)
+    msg["v"] = VERSION
+    msg["ts"] = ts_s
+    _number(msg, "ts")
+    return season_topic(station_id), _dump(msg)
+
+
+def decode_season(topic: str, payload: bytes) -> dict:
+    """{"city", "version", "issued_s", "start_s", "end_s", "preheat_s"}; raises CodecError (reason
+    bad_field naming the key) on anything else."""
+    try:
+        _, _, msg = _open(topic, payload, "season", "a season")
+    except RuntimeError:  # nested too deep for the parser
+        raise CodecError("bad_json", "payload nests too deeply")
+    return _season_msg(msg)

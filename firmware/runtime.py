@@ -150,7 +150,7 @@ class Station:
         if cfg.mqtt.enabled:
             self.uplink = Uplink(self.sid, cfg.mqtt, self.outbox, self.gate, self._rooms, self.emit_now,
                                  on_outdoor=self._outdoor, on_storage_fault=self._outbox_fault,
-                                 on_forecast=self._forecast)
+                                 on_forecast=self._forecast, on_season=self._season)
         if io is None:
             from heatkeeper.firmware.modbus import ProcessImageIO
 
@@ -445,6 +445,15 @@ class Station:
         problem = self.ctl.set_forecast(msg, time.time())
         if problem:
             self.emit(codec.UP_EVENT, {"kind": "forecast_rejected", "reason": "bad_forecast", "detail": problem[:200]})
+        else:
+            self._save_soon = True
+
+    def _season(self, msg: dict) -> None:
+        """The city's heating-season calendar to the controller (core.season judges it; the one
+        held stays on a refusal); kept in the next snapshot, refused ones reported as an event."""
+        problem = self.ctl.set_season(msg, time.time())
+        if problem:
+            self.emit(codec.UP_EVENT, {"kind": "season_rejected", "reason": "bad_season", "detail": problem[:200]})
         else:
             self._save_soon = True
 

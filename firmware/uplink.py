@@ -67,6 +67,7 @@ CommandHandler = Callable[[dict], dict]
 RoomsHandler = Callable[[list], None]
 OutdoorHandler = Callable[[float, float], None]  # (temp_c, age_s): for StationController.set_supervisor_outdoor
 ForecastHandler = Callable[[dict], None]  # codec.decode_forecast output: for StationController.set_forecast
+SeasonHandler = Callable[[dict], None]  # codec.decode_season output: for StationController.set_season
 EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
 StorageFaultHandler = Callable[[StorageError], None]
 
@@ -307,9 +308,10 @@ class Uplink:
     def __init__(self, station_id: str, cfg: MqttSection, outbox: Outbox, gate: CommandGate,
                  on_rooms: RoomsHandler, on_event: EventSink, on_outdoor: OutdoorHandler | None = None,
                  on_storage_fault: StorageFaultHandler | None = None,
-                 on_forecast: ForecastHandler | None = None) -> None:
+                 on_forecast: ForecastHandler | None = None, on_season: SeasonHandler | None = None) -> None:
         self.station_id, self.cfg, self.outbox, self.gate = station_id, cfg, outbox, gate
         self.on_forecast = on_forecast
+        self.on_season = on_season
         self.on_rooms, self.on_event, self.on_outdoor = on_rooms, on_event, on_outdoor
         self.on_storage_fault = on_storage_fault
         self.connected = False
@@ -393,6 +395,8 @@ class Uplink:
                         topics.append((codec.outdoor_topic(self.station_id), opts))
                     if self.on_forecast is not None:
                         topics.append((codec.forecast_topic(self.station_id), opts))
+                    if self.on_season is not None:
+                        topics.append((codec.season_topic(self.station_id), opts))
                     await client.subscribe(topics)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._sender(client))
@@ -483,6 +487,7 @@ class Uplink:
         cmd_topic, rooms_topic = codec.command_topic(self.station_id), codec.rooms_topic(self.station_id)
         outdoor_topic = codec.outdoor_topic(self.station_id)
         forecast_topic = codec.forecast_topic(self.station_id)
+        season_topic = codec.season_topic(self.station_id)
         async for msg in client.messages:
             topic = str(msg.topic)
             payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
@@ -499,6 +504,8 @@ class Uplink:
                 self._outdoor(topic, payload, now_ts)
             elif topic == forecast_topic:
                 self._forecast(topic, payload)
+            elif topic == season_topic:
+                self._season(topic, payload)
 
     def _outdoor(self, topic: str, payload: bytes, now_ts: float) -> None:
         """The supervisor's outdoor value, with its age, to the controller (which ignores it
@@ -520,6 +527,17 @@ class Uplink:
             return
         if self.on_forecast is not None:
             self.on_forecast(msg)
+
+    def _season(self, topic: str, payload: bytes) -> None:
+        """The city's heating-season calendar to the controller (which judges it and keeps the
+        one it has when it refuses it)."""
+        try:
+            msg = codec.decode_season(topic, payload)
+        except codec.CodecError as exc:
+            self.on_event("event", {"kind": "season_rejected", "reason": exc.reason, "detail": exc.text[:200]})
+            return
+        if self.on_season is not None:
+            self.on_season(msg)
 
     def _rooms(self, topic: str, payload: bytes, now_ts: float) -> None:
         try:

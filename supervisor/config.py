@@ -20,6 +20,8 @@ ConfigError, so an operator fixes a file in one pass. Defaults live only in DEFA
     [web]        enabled=true  host="127.0.0.1"  port=8080
     [fleet_alarms] offline_after_s=300 ... (the supervisor's own alarms: fleet_alarm_settings.py)
     [season]     start="11-15"  end="03-15"   (heating season, local month-day, both included)
+                 timezone preheat_h [season.cities.NAME] start end timezone preheat_h  (the calendar
+                 pushed to the city's stations: season_calendar.py)
     [refunds]    floor_c=18  timezone="Asia/Shanghai"  outage_refund_after_h=24  failed_measurements=3
                  window_days=30  month_days=30   (the city's refund rules: supervisor/refunds.py; the
                  season dates are [season]'s, in the season's year)
@@ -63,7 +65,7 @@ from heatkeeper.supervisor.web.config import DEFAULTS as WEB_DEFAULTS
 from heatkeeper.supervisor.web.config import WebConfigError
 from heatkeeper.supervisor.web.config import validate as validate_web
 
-from . import authority_reports_config, fleet_alarm_settings
+from . import authority_reports_config, fleet_alarm_settings, season_calendar
 from . import forecast as forecast_settings
 from . import tickets as tickets_settings
 from .allocation_runner import validate_config as allocation_config
@@ -189,8 +191,8 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
             cfg[section].update(clean)
             problems.extend(found)
             continue
-        if section == "season":
-            cfg[section], found = fleet_alarm_settings.validate_season(values)
+        if section == "season":  # start, end; the cities' calendars pushed to stations: season_calendar.py
+            cfg[section], cfg["season_calendars"], found = season_calendar.validate_config(values)
             problems.extend(found)
             continue
         if section == "forecast":
@@ -267,6 +269,9 @@ def validate(raw: dict[str, Any], base_dir: str = ".") -> dict[str, Any]:
     cfg["collectors_map"] = {c["id"]: c for c in collectors}
     for city in sorted(set(cfg["forecast"]["cities"]) - {s["city"] for s in cfg["stations"]}):
         problems.append("forecast.cities.%s: no [[station]] has city=%r" % (city, city))
+    cfg.setdefault("season_calendars", {})
+    for city in sorted(set(cfg["season_calendars"]) - {s["city"] for s in cfg["stations"]}):
+        problems.append("season.cities.%s: no [[station]] has city=%r" % (city, city))
     cfg["collector_platforms"] = _collector_platforms(raw.get("collector_platform", []), cfg, problems)
     cfg["notify"] = validate_notify(raw.get("notify"), [s["id"] for s in cfg["stations"]], base_dir,
                                     cfg["supervisor"]["data_dir"], problems)

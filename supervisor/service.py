@@ -43,6 +43,8 @@ from .outdoor import OutdoorFeed
 from .remote_commands import RemoteCommands
 from .reporting import Reporting
 from .rollout import Rollouts
+from .season import SeasonCalendars
+from .season_startup import SeasonStartups
 from .service_errors import ServiceError
 from .settings_push import SettingsPush
 from .storage.base import Storage
@@ -101,6 +103,9 @@ class SupervisorService:
         self.tickets = Tickets(self, wall_clock)
         self.rollouts = Rollouts(self, wall_clock)
         self.group_commands = GroupCommands(self, wall_clock)
+        # the cities' season calendars pushed to stations, season start-ups by date (season*.py)
+        self.season = SeasonCalendars(self, wall_clock)
+        self.season_startups = SeasonStartups(self, self.season, wall_clock)
         self.started = False
         self.ingest_started = False
 
@@ -140,6 +145,9 @@ class SupervisorService:
             tasks.append(self.outdoor.run(publish, self.config["outdoor"]["interval_s"]))
         if self.config["forecast"]["cities"]:
             tasks.append(self.forecast.run(publish))
+        if self.season.cities:
+            tasks.append(self.season.run(publish))
+        tasks.append(self.season_startups.run())
         alloc = self.config["allocation"]  # primary allocation: one runner per network (allocation_runner.py)
         tasks += [AllocationRunner(self.storage, self.commands.send, net, alloc["settings"],
                                    self.audit_log.record).run_forever() for net in alloc["networks"]]

@@ -34,6 +34,7 @@ from .maintenance import MaintenanceStorage
 from .notify import NotifyStorage
 from .profiles import ProfilesStorage
 from .rollout import RolloutStorage
+from .season import SeasonStorage
 
 AGG_BUCKET_S = 300
 
@@ -143,7 +144,7 @@ def _qmarks_to_dollars(sql: str) -> str:
 
 
 class Storage(NotifyStorage, HouseholdStorage, ForecastStorage, ProfilesStorage, AuthorityReportStorage,
-              RolloutStorage, MaintenanceStorage, AllocationStorage):
+              RolloutStorage, MaintenanceStorage, AllocationStorage, SeasonStorage):
     """Abstract storage. Subclasses provide the four primitives and `store_uplinks`."""
 
     backend = "abstract"

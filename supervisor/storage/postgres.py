@@ -39,6 +39,7 @@ from .maintenance import MAINTENANCE_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
 from .rollout import ROLLOUT_SCHEMA
+from .season import SEASON_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class PostgresStorage(Storage):
             for stmt in MAINTENANCE_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             for stmt in ALLOCATION_SCHEMA:
+                await conn.execute(stmt.format(**_TYPES))
+            for stmt in SEASON_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             if self.use_timescale:
                 await self._try_timescale(conn)

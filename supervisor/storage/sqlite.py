@@ -52,6 +52,7 @@ from .maintenance import MAINTENANCE_SCHEMA
 from .notify import NOTIFY_SCHEMA
 from .profiles import PROFILES_SCHEMA
 from .rollout import ROLLOUT_SCHEMA
+from .season import SEASON_SCHEMA
 
 T = TypeVar("T")
 
@@ -284,6 +285,8 @@ def _create_schema(c: sqlite3.Connection) -> None:
     for stmt in MAINTENANCE_SCHEMA:
         c.execute(stmt.format(**_TYPES))
     for stmt in ALLOCATION_SCHEMA:
+        c.execute(stmt.format(**_TYPES))
+    for stmt in SEASON_SCHEMA:
         c.execute(stmt.format(**_TYPES))
 
 

@@ -50,6 +50,7 @@ from .common import (
     wants_json,
 )
 from .group_commands import add_routes as add_group_command_routes
+from .season import add_routes as add_season_routes
 from .tickets import add_routes as add_ticket_routes
 from .validation import BadInput
 
@@ -184,6 +185,7 @@ def create_app(service: Any, config: Any = None, notifier: Any = None) -> web.Ap
     alarm_settings.add_routes(app)
     settings_profiles.add_routes(app)
     add_group_command_routes(app)
+    add_season_routes(app)
     add_ticket_routes(app)
     notify.add_routes(app, notifier)
     households.add_routes(app)
