@@ -163,7 +163,10 @@ def _secret(ar: dict[str, Any], base_dir: str, env: Any, problems: list[str]) ->
         problems.append("authority_reports: %s: give only one of them" % ", ".join(given))
         return ""
     if ar["http_secret_env"]:
-        value = env.get(ar["http_secret_env"], "")
+        try:
+            value = env.get(ar["http_secret_env"], "")
+        except (ValueError, UnicodeError):  # a NUL or an unencodable character: no such variable can exist
+            value = ""
         if not value:
             problems.append("authority_reports.http_secret_env=%r: the environment variable is not set"
                             % ar["http_secret_env"])

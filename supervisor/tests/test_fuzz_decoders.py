@@ -257,6 +257,13 @@ def test_supervisor_config_file_raises_only_config_error(data: bytes) -> None:
 
 
 # --- what the properties above found, pinned -------------------------------------------------------
+@pytest.mark.parametrize("name", ["A\x00B", "SECRET\udc80"])
+def test_an_impossible_environment_variable_name_is_a_problem_not_a_crash(name: str) -> None:
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"authority_reports": {"http_secret_env": name}}, base_dir="/nonexistent-hk")
+    assert any("http_secret_env" in p and "not set" in p for p in err.value.problems), err.value.problems
+
+
 def test_http_reading_with_a_400_digit_number_is_a_problem_not_a_crash() -> None:
     good, problems = parse_http_readings({"readings": [{"collector": "c1", "temp_c": 20.0, "ts": 10 ** 400},
                                                        {"collector": "c1", "temp_c": 10 ** 400, "ts": NOW},
