@@ -165,7 +165,7 @@ def _secret(ar: dict[str, Any], base_dir: str, env: Any, problems: list[str]) ->
     if ar["http_secret_env"]:
         try:
             value = env.get(ar["http_secret_env"], "")
-        except (ValueError, UnicodeError):  # a NUL or an unencodable character: no such variable can exist
+        except (ValueError, UnicodeError):  # a lone surrogate or a NUL: no such variable can exist
             value = ""
         if not value:
             problems.append("authority_reports.http_secret_env=%r: the environment variable is not set"
