@@ -12,10 +12,10 @@ cdef class Schedule:
     cdef public list programmes, holiday_first, holiday_last
     cdef public bint holiday_frost, weekly, optimum, wall_ok, early_start, early_stop
     cdef public int holiday_index, day, programme
-    cdef public double utc_offset_s, max_advance_s, default_rate_k_per_h, deficit_share, learn_weight, stop_s
-    cdef public double wall_s, room_c, target_c
+    cdef public double utc_offset_s, max_advance_s, default_rate_k_per_h, deficit_share, lag_s, learn_weight, stop_s
+    cdef public double wall_s, room_c, room_trend_k_per_s, target_c
     cdef public double rate_k_per_h, heatup_until_s, stop_until_s, learn_start_s, learn_start_c, advance_s, next_offset_k
-    cpdef observe(self, double wall_s, double room_c, double target_c)
+    cpdef observe(self, double wall_s, double room_c, double room_trend_k_per_s, double target_c)
     @cython.locals(t=double)
     cpdef double time_of_day_s(self, double now_s)
     @cython.locals(i=int, a=double, b=double)

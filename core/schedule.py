@@ -33,16 +33,20 @@ Optimum start (Siemens RVD/RVP "optimum start control" with its learnt heat-up g
 early). Rule: while a setback runs and the programme's next comfort start (offset >= 0) is
 t_occ seconds ahead, the setback is ended early, at
 
-    t_occ <= min(optimum_max_advance_s, 3600 x deficit_k / rate_k_per_h)
+    t_occ <= min(optimum_max_advance_s, optimum_lag_s + 3600 x deficit_k / rate_k_per_h)  (deficit_k > 0)
 
 and the comfort setpoint (plus the post-setback boost) heats until the occupancy starts, so the
 rooms reach the comfort target just then, not hours before (the least heat). deficit_k is the
-comfort target (the room feedback's target_c) less the measured room temperature (the room
-feedback's low statistic, when fresh readings exist); without room readings it is the faded
+comfort target (the room feedback's target_c) less the room temperature expected at the
+occupancy if the setback went on: the room feedback's low statistic (when fresh readings exist)
+plus its smoothed trend, when falling, times t_occ (a heavy building is still cooling when the
+heat-up must begin); without room readings it is the faded
 setback times optimum_deficit_share (the rooms' drop per kelvin of supply setback, a building
-figure). rate_k_per_h starts at optimum_rate_k_per_h and is learnt from each heat-up measured by
-the room collectors: the mean rise (K/h) from the early start until the rooms reach the target
-(or the occupancy starts), averaged in with weight optimum_learn_weight. A start that came late
+figure). optimum_lag_s is the time the rooms take to answer at all (the secondary network's
+delay, the emitters' and the air's warm-up: on the reference plant about an hour). rate_k_per_h
+starts at optimum_rate_k_per_h and is learnt from each heat-up measured by the room collectors:
+the mean rise (K/h) from the lag's end until the rooms reach the target (or the occupancy
+starts), averaged in with weight optimum_learn_weight. A start that came late
 measures a slower building and starts earlier next time; one that came early, later. Once an
 early start is taken it holds until the occupancy (no chatter as the deficit shrinks). The
 learnt rate is in the snapshot.
@@ -76,6 +80,7 @@ DEFAULTS = {
     "optimum_start": False,
     "optimum_max_advance_s": 28800.0,  # Samson EB 5573: advance heating max 8 h
     "optimum_rate_k_per_h": 1.0,  # the heat-up rate before any is learnt
+    "optimum_lag_s": 3600.0,  # until the rooms answer a heat-up at all (distribution, emitters)
     "optimum_deficit_share": 0.4,  # without room readings: room K lost per K of supply setback
     "optimum_learn_weight": 0.5,
     "optimum_stop_s": 0.0,  # Samson: stops up to 1 h early; 0 = off
@@ -94,6 +99,7 @@ RANGES = {
     "utc_offset_s": (-43200.0, 50400.0, "s"),
     "optimum_max_advance_s": (0.0, 43200.0, "s"),
     "optimum_rate_k_per_h": (0.05, 10.0, "K/h"),
+    "optimum_lag_s": (0.0, 14400.0, "s"),
     "optimum_deficit_share": (0.0, 2.0, ""),
     "optimum_learn_weight": (0.0, 1.0, ""),
     "optimum_stop_s": (0.0, 7200.0, "s"),
@@ -262,12 +268,14 @@ class Schedule:
         self.max_advance_s = float(s["optimum_max_advance_s"])
         self.default_rate_k_per_h = float(s["optimum_rate_k_per_h"])
         self.deficit_share = float(s["optimum_deficit_share"])
+        self.lag_s = float(s["optimum_lag_s"])
         self.learn_weight = float(s["optimum_learn_weight"])
         self.stop_s = float(s["optimum_stop_s"])
         # What the station observes each cycle (observe()): the wall clock and the rooms.
         self.wall_s = 0.0
         self.wall_ok = False
         self.room_c = _NAN
+        self.room_trend_k_per_s = 0.0
         self.target_c = 20.0
         # Optimum start/stop state: the learnt rate, the early start's end (monotonic), the
         # heat-up being measured (-1: none), the programme's next change found by look-ahead.
@@ -283,12 +291,13 @@ class Schedule:
         self.early_start = False
         self.early_stop = False
 
-    def observe(self, wall_s: float, room_c: float, target_c: float):
+    def observe(self, wall_s: float, room_c: float, room_trend_k_per_s: float, target_c: float):
         """This cycle's wall clock (unix s; <= 0: none), the rooms' low statistic (NaN: no fresh
-        reading) and their comfort target."""
+        reading), its smoothed trend (K/s) and their comfort target."""
         self.wall_ok = wall_s > 0.0
         self.wall_s = wall_s if wall_s > 0.0 else 0.0
         self.room_c = room_c
+        self.room_trend_k_per_s = room_trend_k_per_s if room_trend_k_per_s < 0.0 else 0.0
         self.target_c = target_c
 
     def time_of_day_s(self, now_s: float) -> float:
@@ -428,18 +437,19 @@ class Schedule:
             self.early_start = True
             return 0.0
         self.early_start = False
-        if room_ok:
-            deficit_k = self.target_c - self.room_c
+        to_comfort_s = self.next_change_s(self.day, tod_s, self.max_advance_s, False)
+        if to_comfort_s < 0.0:
+            self.advance_s = 0.0
+            return offset_k
+        if room_ok:  # the rooms as they will be at the occupancy if the setback goes on
+            deficit_k = self.target_c - (self.room_c + self.room_trend_k_per_s * to_comfort_s)
         else:
             deficit_k = -offset_k * self.fade_factor(outdoor_c) * self.deficit_share
-        advance_s = 3600.0 * deficit_k / self.rate_k_per_h if deficit_k > 0.0 else 0.0
+        advance_s = self.lag_s + 3600.0 * deficit_k / self.rate_k_per_h if deficit_k > 0.0 else 0.0
         if advance_s > self.max_advance_s:
             advance_s = self.max_advance_s
         self.advance_s = advance_s
-        if advance_s <= 0.0:
-            return offset_k
-        to_comfort_s = self.next_change_s(self.day, tod_s, advance_s, False)
-        if to_comfort_s < 0.0:
+        if to_comfort_s > advance_s:
             return offset_k
         self.heatup_until_s = now_s + to_comfort_s
         self.early_start = True
@@ -450,7 +460,7 @@ class Schedule:
 
     def learn(self, now_s: float):
         """End a measured heat-up: average its mean rise (K/h) into the learnt rate."""
-        elapsed_s = now_s - self.learn_start_s
+        elapsed_s = now_s - self.learn_start_s - self.lag_s
         self.learn_start_s = -1.0
         if elapsed_s < 900.0 or self.room_c != self.room_c:
             return

@@ -251,9 +251,9 @@ class StationController:
         chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leases.active(L_HEAT_CAP) else 0.0
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         # The week programme's calendar and optimum start (core.schedule): the wall clock, the
-        # rooms' low statistic (last cycle's) and their target.
-        chain.schedule.observe(self.wall_s if self.wall_ok else -1.0,
-                               chain.room.low_c if chain.room.n_fresh > 0 else _NAN, chain.room.target_c)
+        # rooms' low statistic (last cycle's), its trend and their target.
+        chain.schedule.observe(self.wall_s if self.wall_ok else -1.0, chain.room.low_c if chain.room.n_fresh > 0 else _NAN,
+                               chain.room.trend_k_per_s, chain.room.target_c)
         chain_c = chain.step_values(now_s, self.outdoor_c, self.outdoor_ok, tod_s,
                                     signals.values[I_PRIMARY_RETURN_TEMP] if signals.ok[I_PRIMARY_RETURN_TEMP] else _NAN,
                                     signals.values[I_HEAT_POWER] if signals.ok[I_HEAT_POWER] else _NAN,

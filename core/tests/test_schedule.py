@@ -73,9 +73,9 @@ def wall(y, m, d, tod_s):
 T0 = wall(2026, 12, 7, 0.0)  # Monday 7 December 2026, 00:00 local
 
 
-def offset_at(sched, wall_s, outdoor_c=12.0, room_c=NAN, target_c=20.0):
+def offset_at(sched, wall_s, outdoor_c=12.0, room_c=NAN, target_c=20.0, trend_k_per_h=0.0):
     """One cycle at a wall time (the monotonic clock counts from T0)."""
-    sched.observe(wall_s, room_c, target_c)
+    sched.observe(wall_s, room_c, trend_k_per_h / 3600.0, target_c)
     return sched.step(wall_s - T0, -1.0, outdoor_c)
 
 
@@ -132,13 +132,13 @@ class TestWeekProgramme(unittest.TestCase):
     def test_without_a_wall_clock_the_daily_programme_runs(self):
         sched = Schedule(OFFICE)
         # No wall clock: the time of day input and `periods`, every day (the weekend unknown).
-        sched.observe(-1.0, NAN, 20.0)
+        sched.observe(-1.0, NAN, 0.0, 20.0)
         self.assertEqual(sched.step(0.0, 12 * H, 12.0), 0.0)
         self.assertEqual(sched.step(0.0, 20 * H, 12.0), -6.0)
         # No week and no holidays: the wall clock changes nothing.
         daily = Schedule({"periods": THREE_PERIODS})
         self.assertEqual(offset_at(daily, wall(2026, 12, 12, 12 * H)), -2.0)  # its own clock, as before
-        daily.observe(-1.0, NAN, 20.0)
+        daily.observe(-1.0, NAN, 0.0, 20.0)
         self.assertEqual(daily.step(0.0, 12 * H, 12.0), -2.0)
 
     def test_validation_of_week_and_holidays(self):
@@ -166,7 +166,7 @@ class TestWeekProgramme(unittest.TestCase):
         self.assertEqual(len(validate({"holidays": "2026-10-01"})), 1)
 
 
-OPTIMUM = dict(OFFICE, optimum_start=True, optimum_rate_k_per_h=1.0, optimum_learn_weight=0.5)
+OPTIMUM = dict(OFFICE, optimum_start=True, optimum_rate_k_per_h=1.0, optimum_learn_weight=0.5, optimum_lag_s=0.0)
 
 
 class TestOptimumStart(unittest.TestCase):
@@ -182,6 +182,14 @@ class TestOptimumStart(unittest.TestCase):
         self.assertTrue(sched.early_start)
         self.assertEqual(offset_at(sched, wall(2026, 12, 8, 6 * H), 12.0, 19.9), 0.0)
         self.assertEqual(offset_at(Schedule(OPTIMUM), wall(2026, 12, 8, 6.9 * H), 12.0, 20.5), -6.0)
+        # Rooms still above the target at 05:00 but falling 0.5 K/h: at 07:00 they would be at 19.5 degC,
+        # 0.5 K short, so the heat-up starts at 06:30 (a rising trend is not counted).
+        table = [(5.0 * H, 20.5, -0.5, -6.0), (5.5 * H, 20.25, 1.0, -6.0), (6.45 * H, 19.8, -0.5, -6.0),
+                 (6.5 * H, 19.75, -0.5, 0.0)]
+        falling = Schedule(OPTIMUM)
+        for tod, room_c, trend_k_per_h, offset_k in table:
+            self.assertEqual(offset_at(falling, wall(2026, 12, 8, tod), 12.0, room_c, 20.0, trend_k_per_h), offset_k,
+                             msg="tod %s" % tod)
 
     def test_no_early_start_before_a_day_of_saving(self):
         # Friday night: the next comfort start is Monday 07:00, beyond the 8 h advance.
@@ -199,6 +207,11 @@ class TestOptimumStart(unittest.TestCase):
         for outdoor_c, tod, offset_k in table:
             self.assertAlmostEqual(offset_at(Schedule(OPTIMUM), wall(2026, 12, 8, tod), outdoor_c), offset_k, delta=1e-9,
                                    msg="%s %s" % (outdoor_c, tod))
+        # The rooms' lag comes first: with 1 h, a 3 K deficit starts at 03:00 (and none without a deficit).
+        lagged = dict(OPTIMUM, optimum_lag_s=3600.0)
+        self.assertEqual(offset_at(Schedule(lagged), wall(2026, 12, 8, 2.95 * H), 12.0, 17.0), -6.0)
+        self.assertEqual(offset_at(Schedule(lagged), wall(2026, 12, 8, 3.0 * H), 12.0, 17.0), 0.0)
+        self.assertEqual(offset_at(Schedule(lagged), wall(2026, 12, 8, 6.5 * H), 12.0, 20.0), -6.0)
         # A 20 K deficit is held to the maximum advance (2 h).
         bounded = dict(OPTIMUM, optimum_max_advance_s=2 * H)
         self.assertEqual(offset_at(Schedule(bounded), wall(2026, 12, 8, 4.9 * H), 12.0, 0.0), -6.0)
