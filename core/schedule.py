@@ -87,6 +87,8 @@ DEFAULTS = {
 }
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RATE_MIN_K_PER_H = 0.05  # the learnt heat-up rate is held within the setting's range
+RATE_MAX_K_PER_H = 10.0
 
 RANGES = {
     "day_offset_s": (0.0, 86400.0, "s"),
@@ -98,7 +100,7 @@ RANGES = {
     "holiday_offset_k": (-30.0, 0.0, "K"),
     "utc_offset_s": (-43200.0, 50400.0, "s"),
     "optimum_max_advance_s": (0.0, 43200.0, "s"),
-    "optimum_rate_k_per_h": (0.05, 10.0, "K/h"),
+    "optimum_rate_k_per_h": (RATE_MIN_K_PER_H, RATE_MAX_K_PER_H, "K/h"),
     "optimum_lag_s": (0.0, 14400.0, "s"),
     "optimum_deficit_share": (0.0, 2.0, ""),
     "optimum_learn_weight": (0.0, 1.0, ""),
@@ -212,6 +214,11 @@ def validate(section) -> list:
         problems.append("schedule.setback_fade_start_c=%r degC: must be above schedule.setback_disable_c=%r degC"
                         % (fade, off))
     return problems
+
+
+def _number(value, default: float) -> float:
+    """A finite number from a snapshot, else the default."""
+    return float(value) if checks.is_number(value) else default
 
 
 def _columns(periods) -> list:
@@ -466,9 +473,8 @@ class Schedule:
             return
         measured = (self.room_c - self.learn_start_c) * 3600.0 / elapsed_s
         rate = self.rate_k_per_h + self.learn_weight * (measured - self.rate_k_per_h)
-        lo = RANGES["optimum_rate_k_per_h"][0]
-        hi = RANGES["optimum_rate_k_per_h"][1]
-        self.rate_k_per_h = lo if rate < lo else (hi if rate > hi else rate)
+        self.rate_k_per_h = RATE_MIN_K_PER_H if rate < RATE_MIN_K_PER_H else (
+            RATE_MAX_K_PER_H if rate > RATE_MAX_K_PER_H else rate)
 
     def snapshot(self, now_s: float) -> dict:
         return {"in_setback": self.in_setback,
@@ -482,15 +488,15 @@ class Schedule:
         self.in_setback = bool(d.get("in_setback", False))
         left = float(d.get("boost_left_s", 0.0))
         self.boost_until_s = now_s + left if left > 0.0 else -1.0
-        rate = d.get("rate_k_per_h")
-        if checks.is_number(rate) and RANGES["optimum_rate_k_per_h"][0] <= rate <= RANGES["optimum_rate_k_per_h"][1]:
-            self.rate_k_per_h = float(rate)
-        left = d.get("heatup_left_s", 0.0)
-        self.heatup_until_s = now_s + float(left) if checks.is_number(left) and left > 0.0 else -1.0
-        elapsed = d.get("learn_elapsed_s", -1.0)
-        start_c = d.get("learn_start_c", 0.0)
-        if checks.is_number(elapsed) and elapsed >= 0.0 and checks.is_number(start_c) and self.heatup_until_s > 0.0:
-            self.learn_start_s = now_s - float(elapsed)
-            self.learn_start_c = float(start_c)
+        rate = _number(d.get("rate_k_per_h"), -1.0)
+        if RATE_MIN_K_PER_H <= rate <= RATE_MAX_K_PER_H:
+            self.rate_k_per_h = rate
+        heatup_left_s = _number(d.get("heatup_left_s"), 0.0)
+        self.heatup_until_s = now_s + heatup_left_s if heatup_left_s > 0.0 else -1.0
+        elapsed_s = _number(d.get("learn_elapsed_s"), -1.0)
+        start_c = _number(d.get("learn_start_c"), _NAN)
+        if elapsed_s >= 0.0 and start_c == start_c and self.heatup_until_s > 0.0:
+            self.learn_start_s = now_s - elapsed_s
+            self.learn_start_c = start_c
         else:
             self.learn_start_s = -1.0

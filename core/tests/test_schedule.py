@@ -249,6 +249,15 @@ class TestOptimumStart(unittest.TestCase):
         self.assertEqual(offset_at(resumed, wall(2026, 12, 8, 6 * H), 12.0, 18.0), 0.0)  # held (-6 without)
         offset_at(resumed, wall(2026, 12, 8, 7 * H), 12.0, 18.5)
         self.assertAlmostEqual(resumed.rate_k_per_h, 1.0 + 0.5 * (0.5 - 1.0), delta=1e-9)
+        # A damaged snapshot leaves the defaults standing.
+        damaged = Schedule(OPTIMUM)
+        damaged.restore({"rate_k_per_h": "fast", "heatup_left_s": None, "learn_elapsed_s": NAN, "learn_start_c": [],
+                         "boost_left_s": 0.0}, 100.0)
+        self.assertEqual(damaged.rate_k_per_h, 1.0)
+        self.assertEqual(damaged.heatup_until_s, -1.0)
+        self.assertEqual(damaged.learn_start_s, -1.0)
+        damaged.restore({"rate_k_per_h": 99.0}, 100.0)
+        self.assertEqual(damaged.rate_k_per_h, 1.0)
 
     def test_optimum_stop(self):
         sched = Schedule(dict(OPTIMUM, optimum_stop_s=3600.0))

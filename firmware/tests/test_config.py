@@ -125,7 +125,7 @@ def test_week_programme_example_is_valid_and_its_problems_listed(tmp_path) -> No
     with open(EXAMPLE, encoding="utf-8") as fh:
         lines = fh.read().split("\n")
     start = lines.index("# [control.schedule]")
-    block = []
+    block: list[str] = []
     for line in lines[start:]:
         if not line.startswith("# ") or (block and line.startswith("# [")):
             break
