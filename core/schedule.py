@@ -40,16 +40,19 @@ rooms reach the comfort target just then, not hours before (the least heat). def
 comfort target (the room feedback's target_c) less the room temperature expected at the
 occupancy if the setback went on: the room feedback's low statistic (when fresh readings exist)
 plus its smoothed trend, when falling, times t_occ (a heavy building is still cooling when the
-heat-up must begin); without room readings it is the faded
-setback times optimum_deficit_share (the rooms' drop per kelvin of supply setback, a building
-figure). optimum_lag_s is the time the rooms take to answer at all (the secondary network's
-delay, the emitters' and the air's warm-up: on the reference plant about an hour). rate_k_per_h
-starts at optimum_rate_k_per_h and is learnt from each heat-up measured by the room collectors:
-the mean rise (K/h) from the lag's end until the rooms reach the target (or the occupancy
-starts), averaged in with weight optimum_learn_weight. A start that came late
-measures a slower building and starts earlier next time; one that came early, later. Once an
-early start is taken it holds until the occupancy (no chatter as the deficit shrinks). The
-learnt rate is in the snapshot.
+heat-up must begin). Without room readings it is the faded setback times
+optimum_deficit_share (the rooms' drop per kelvin of supply setback, a building figure).
+optimum_lag_s is the time the rooms take to answer at all (the secondary network's delay, the
+emitters' and the air's warm-up: about an hour on the reference plant). rate_k_per_h starts
+at optimum_rate_k_per_h and is learnt from each heat-up the room collectors measure: the mean
+rise (K/h) from the lag's end until the rooms reach the target (or the occupancy starts),
+averaged in with weight optimum_learn_weight. A start that came late measures a slower
+building and starts earlier next time; one that came early, later. Once taken, an early start
+holds until the occupancy (no chatter as the deficit shrinks). The learnt rate and a heat-up in
+progress are in the snapshot. Measured on the reference plant with one office group
+(tools/tests/plant/test_optimum_start.py, an Arxan week in late November, setback -15 K): the
+collectors at 19.93 to 20.13 degC at 07:00 on every working day for a 20 degC target, against
+19.46 to 19.82 and the target 16 to 106 min late without, for 1.8 % more heat.
 Optimum stop (optional, optimum_stop_s > 0): the setback that follows a comfort period starts
 up to optimum_stop_s early while the rooms are at or above the comfort target (or, without
 readings, always): the building's mass carries the last hour of occupancy.

@@ -249,6 +249,14 @@ class TestOptimumStart(unittest.TestCase):
         self.assertEqual(offset_at(resumed, wall(2026, 12, 8, 6 * H), 12.0, 18.0), 0.0)  # held (-6 without)
         offset_at(resumed, wall(2026, 12, 8, 7 * H), 12.0, 18.5)
         self.assertAlmostEqual(resumed.rate_k_per_h, 1.0 + 0.5 * (0.5 - 1.0), delta=1e-9)
+        # With a 1 h lag the start is at 03:00 and the rise is counted from 04:00: 1.5 K in 3 h.
+        lagged = Schedule(dict(OPTIMUM, optimum_lag_s=3600.0))
+        t = 2.5 * H
+        while t <= 7.01 * H:
+            room_c = 17.0 + 0.5 * max(0.0, t - 4 * H) / H
+            self.assertEqual(offset_at(lagged, wall(2026, 12, 8, t), 12.0, room_c), -6.0 if t < 3 * H else 0.0)
+            t += 300.0
+        self.assertAlmostEqual(lagged.rate_k_per_h, 0.75, delta=1e-9)
         # A damaged snapshot leaves the defaults standing.
         damaged = Schedule(OPTIMUM)
         damaged.restore({"rate_k_per_h": "fast", "heatup_left_s": None, "learn_elapsed_s": NAN, "learn_start_c": [],
