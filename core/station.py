@@ -91,6 +91,8 @@ PIECE_SECTIONS = (
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
+# Optional extra input: the wall clock, unix seconds (firmware supplies it), for the calendar.
+WALL_S = "wall_s"
 _INF = float("inf")
 _NAN = float("nan")
 
@@ -131,6 +133,8 @@ class StationController:
         self.act = Actuators()  # this cycle's commands (interlocks applied)
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
+        self.wall_s = 0.0
+        self.wall_ok = False
         self.outdoor_c = 0.0
         self.outdoor_ok = False
         # The chain's mode flags (one dict, updated each cycle, as the chain was given them).
@@ -159,6 +163,14 @@ class StationController:
             if (type(v) is float or type(v) is int) and 0.0 <= v < 86400.0:
                 self.time_of_day_s = float(v)
                 self.time_of_day_ok = True
+        item = inputs.get(WALL_S)
+        self.wall_s = 0.0
+        self.wall_ok = False
+        if type(item) is tuple and len(item) == 2 and item[1]:
+            v = item[0]
+            if (type(v) is float or type(v) is int) and v > 0.0:
+                self.wall_s = float(v)
+                self.wall_ok = True
         self._cycle(now_s, dt_s)
         return self._outputs()
 
@@ -175,6 +187,8 @@ class StationController:
         self.signals.update_image(values, oks, now_s)
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
+        self.wall_s = 0.0
+        self.wall_ok = False
         self._cycle(now_s, dt_s)
         return len(self.events)
 
@@ -236,6 +250,10 @@ class StationController:
         chain = self.chain
         chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leases.active(L_HEAT_CAP) else 0.0
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
+        # The week programme's calendar and optimum start (core.schedule): the wall clock, the
+        # rooms' low statistic (last cycle's), its trend and their target.
+        chain.schedule.observe(self.wall_s if self.wall_ok else -1.0, chain.room.low_c if chain.room.n_fresh > 0 else _NAN,
+                               chain.room.trend_k_per_s, chain.room.target_c)
         chain_c = chain.step_values(now_s, self.outdoor_c, self.outdoor_ok, tod_s,
                                     signals.values[I_PRIMARY_RETURN_TEMP] if signals.ok[I_PRIMARY_RETURN_TEMP] else _NAN,
                                     signals.values[I_HEAT_POWER] if signals.ok[I_HEAT_POWER] else _NAN,

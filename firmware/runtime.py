@@ -9,7 +9,8 @@ so a broker outage of any length changes nothing here but the outbox fill level.
 Clocks: `now_s` is time.monotonic scaled by `time_scale` (simulated seconds per wall second;
 1.0 in production), so accelerated demos run the same code path. Uplink timestamps and
 command expiry use the real wall clock. "time_of_day_s" (local time of day, scaled alike) is
-given to the controller for schedules.
+given to the controller for schedules, and "wall_s" (unix seconds, scaled alike) for the
+calendar (week programme, holidays).
 
 Overruns: a cycle that takes longer than its period is counted (telemetry `cycle_overruns`),
 raises a `cycle_overrun` event on the first of a streak, and an alarm after
@@ -73,6 +74,7 @@ class ScaledClock:
         self.mono0 = time.monotonic()
         lt = time.localtime()
         self.tod0_s = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec + (time.time() % 1.0)
+        self.wall0_s = time.time()
 
     def now_s(self) -> float:
         """Controller time: monotonic seconds (scaled)."""
@@ -81,6 +83,10 @@ class ScaledClock:
     def time_of_day_s(self) -> float:
         """Local time of day in seconds (scaled from the start)."""
         return (self.tod0_s + (time.monotonic() - self.mono0) * self.scale) % 86400.0
+
+    def wall_s(self) -> float:
+        """Wall clock, unix seconds (scaled from the start)."""
+        return self.wall0_s + (time.monotonic() - self.mono0) * self.scale
 
 
 def _number_or_none(value: Any) -> float | int | None:
@@ -515,6 +521,7 @@ class Station:
         inputs = dict(inputs)
         inputs["now_s"] = now_s
         inputs["time_of_day_s"] = (self.clock.time_of_day_s(), True)  # a process-image item like any signal
+        inputs["wall_s"] = (self.clock.wall_s(), True)
         branch_readings = branches.readings(inputs)  # building branch valves (core.balancing), if any
         if branch_readings:
             self.ctl.set_branch_readings(branch_readings, now_s)

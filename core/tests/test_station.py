@@ -252,6 +252,29 @@ class TestOneClock(unittest.TestCase):
                 first_tod = rig.readings["time_of_day_s"]
         self.assertTrue(43200.0 <= first_tod < 43200.0 + 3600.0, first_tod)
 
+    def test_wall_clock_input_drives_the_week_programme(self):
+        # Saturday 12 December 2026, 12:00 in China (UTC+8): the weekend saving, not the weekday comfort.
+        sat_noon_s = 20799 * 86400.0 - 8 * 3600.0 + 12 * 3600.0
+        week = {"schedule": {"periods": [[64800.0, 25200.0, -6.0]], "sat": [[0.0, 86400.0, -8.0]], "sun": "sat",
+                             "setback_fade_start_c": -20.0, "setback_disable_c": -40.0}}
+        rig = Rig(week)
+        # (wall_s item, taken, expected schedule_k): Saturday, Sunday (a copy), Monday noon; garbage and
+        # missing clocks fall back to the daily programme at the time of day (12:00: comfort).
+        day_s = 86400.0
+        table = [((sat_noon_s, True), True, -8.0), ((sat_noon_s + day_s, True), True, -8.0),
+                 ((sat_noon_s + 2 * day_s, True), True, 0.0), ((sat_noon_s, False), False, 0.0),
+                 (("noon", True), False, 0.0), ((-5.0, True), False, 0.0), (None, False, 0.0),
+                 ((int(sat_noon_s), True), True, -8.0)]
+        for item, taken, schedule_k in table:
+            rig.t += 1.0
+            inputs = rig.inputs()
+            inputs["time_of_day_s"] = (43200.0, True)
+            if item is not None:
+                inputs["wall_s"] = item
+            rig.ctl.step(inputs)
+            self.assertEqual(rig.ctl.chain.schedule_k, schedule_k, msg=repr(item))
+            self.assertEqual(rig.ctl.wall_ok, taken)
+
 
 class TestAlarmEvidence(unittest.TestCase):
     """Each station alarm carries the reading it was raised on and the limit it broke."""

@@ -120,6 +120,34 @@ def test_control_sections_validated_by_core(tmp_path) -> None:
     assert any("nonsense" in p for p in problems), problems
 
 
+def test_week_programme_example_is_valid_and_its_problems_listed(tmp_path) -> None:
+    pytest.importorskip("heatkeeper.core.settings")
+    with open(EXAMPLE, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    start = lines.index("# [control.schedule]")
+    block: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("# ") or (block and line.startswith("# [")):
+            break
+        block.append(line[2:])
+    raw = example()
+    raw["control"] = tomllib.loads("\n".join(block))["control"]
+    cfg, problems = validate_config(raw, str(tmp_path / "station.toml"))
+    assert problems == [] and cfg is not None, problems
+    assert cfg.control["schedule"]["sun"] == "sat"
+    raw["control"]["schedule"].update(tue="monday", holidays=["2026-02-30", ["2026-10-07", "2026-10-01"]],
+                                      holiday_programme="party", optimum_max_advance_s=90000)
+    cfg, problems = validate_config(raw, str(tmp_path / "station.toml"))
+    assert cfg is None
+    text = "\n".join(problems)
+    for part in ("control.schedule.tue='monday': must be periods or the name of a day",
+                 "control.schedule.holidays[0]='2026-02-30': must be a date",
+                 "control.schedule.holidays[1]=['2026-10-07', '2026-10-01']: the range must not end before it starts",
+                 "control.schedule.holiday_programme='party': must be one of",
+                 "control.schedule.optimum_max_advance_s=90000 s: must be in [0.0, 43200.0]"):
+        assert part in text, problems
+
+
 def test_check_config_cli_exit_codes(tmp_path) -> None:
     good = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "check-config", EXAMPLE],
                           capture_output=True, text=True, timeout=60)

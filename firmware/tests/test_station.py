@@ -195,6 +195,22 @@ async def test_room_readings_reach_the_controller_and_garbage_is_an_event(tmp_pa
                          what="rooms_rejected event")
 
 
+async def test_the_wall_clock_reaches_the_week_programme(tmp_path, mosquitto) -> None:
+    """The runtime gives the controller the wall clock ("wall_s"): today, a holiday in the
+    station's [control.schedule], runs the holiday programme on the local date."""
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400.0))
+    schedule = {"holidays": [[today, tomorrow]], "holiday_programme": "frost", "holiday_offset_k": -20.0,
+                "utc_offset_s": 0.0}
+    path, _raw = station_toml(tmp_path, mosquitto.port, control={"schedule": schedule})
+    async with running_station(path) as station:
+        await wait_until(lambda: station.ctl.chain.schedule.programme == 7, what="the holiday programme")
+        assert station.ctl.wall_ok
+        assert abs(station.ctl.wall_s - time.time()) < 60.0
+        if station.ctl.chain.heating_on:
+            assert station.ctl.chain.schedule_k == -20.0
+
+
 async def test_storage_failure_never_stops_control_and_loses_no_event(tmp_path, mosquitto) -> None:
     import sqlite3
 

@@ -233,9 +233,12 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
                                ECL_PI["neutral_zone_k"])
     elif name == "heatkeeper":
         from heatkeeper.core.station import StationController
+        from heatkeeper.tools.bench.calendar_loop import CalendarLoop, needs_calendar, wall0_s
         from heatkeeper.tools.plant.local_control import StationLoop
 
         loop = StationLoop(StationController(spec["settings"] or None), plant, ROOM_PERIOD_S)
+        if needs_calendar(spec["settings"]):  # a week programme or holidays: the controller needs the wall clock
+            loop = CalendarLoop(loop.ctl, plant, ROOM_PERIOD_S, wall0_s(plant.weather.start_hour, spec["settings"]))
     elif name == BALANCED:
         from heatkeeper.core.station import StationController
 
