@@ -47,6 +47,7 @@ cdef class Interlocks:
                    flowing=bint)
     cpdef apply_to(self, Actuators out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
                    double cycle_s, bint filling)
+    @cython.locals(k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint filling)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)
