@@ -7,8 +7,8 @@ cdef int _M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP, _M_AUTO, _M_MANUAL
 cdef int _A_SAFE_MODE, _A_STARTUP_FILL_TIMEOUT, _I_SECONDARY_RETURN_PRESSURE
 cdef double _NO_LIMIT
 
-cpdef bint heating_allowed(int mode)
-cpdef bint circulation_wanted(int mode)
+cpdef bint heating_allowed(int mode) noexcept  # comparisons only
+cpdef bint circulation_wanted(int mode) noexcept
 
 @cython.final
 cdef class ModeMachine:
