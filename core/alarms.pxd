@@ -3,6 +3,7 @@ cimport cython
 
 cdef int _S_NONE, _S_ACTIVE, _S_ACKED, _S_CLEARED_UNACKED
 cdef double _NO_LIMIT
+cdef int _BUSY_BITS
 
 @cython.final
 cdef class AlarmTable:
@@ -16,6 +17,7 @@ cdef class AlarmTable:
     cdef public double[::1] since_s, value, limit, on_since_s, off_since_s
     cdef public list events, listing
     cdef public bint dirty
+    cdef public long busy
     @cython.locals(state=int)
     cpdef update(self, int i, bint condition, double value, double limit, double now_s)
     @cython.locals(limit=double)
@@ -23,6 +25,8 @@ cdef class AlarmTable:
     cpdef str ack(self, str code, double now_s)
     cpdef bint is_on(self, int i)
     cdef _event(self, int i, str reason, double now_s)
+    @cython.locals(bit=long)
+    cdef void _track(self, int i) noexcept
     cpdef list listing_now(self)
     cpdef list snapshot(self, double now_s)
     cpdef restore(self, object rows, double now_s)

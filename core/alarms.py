@@ -104,6 +104,14 @@ A_BRANCH_VALVE_STUCK = 20  # core.balancing already waited stuck_s
 N_PROCESS = 21
 # Sensor alarms follow: index A_SENSOR0 + signal index, code "sensor_" + signal name.
 A_SENSOR0 = N_PROCESS
+
+# The alarms below BUSY_BITS (every process alarm: test_alarms checks) are also kept as bits of
+# AlarmTable.busy: set while the alarm is listed or its condition is timing its on-delay. A piece
+# reporting a false condition for an alarm whose bit is clear may skip update() (it would return
+# at once): `if condition or (alarms.busy >> i) & 1: alarms.update(i, condition, ...)`, a test
+# in C instead of a call per alarm per cycle. 30 bits: a small int on MicroPython too.
+BUSY_BITS = 30
+_BUSY_BITS = BUSY_BITS
 _MAJOR_SENSORS = ("secondary_supply_temp_c", "secondary_return_pressure_kpa", "secondary_supply_pressure_kpa")
 
 
@@ -171,6 +179,7 @@ class AlarmTable:
         self.events = []  # type: list
         self.dirty = True
         self.listing = []  # type: list
+        self.busy = 0  # bit i (i < BUSY_BITS): alarm i listed or timing its on-delay
 
     def update(self, i, condition: bool, value: float, limit: float, now_s: float) -> None:
         """Feed alarm i its condition for this cycle, with the reading it was judged on and
@@ -191,6 +200,7 @@ class AlarmTable:
                     self.value[i] = value
                     self.limit[i] = limit
                     self._event(i, "raised", now_s)
+            self._track(i)
             return
         self.on_since_s[i] = -1.0
         if state == _S_ACTIVE or state == _S_ACKED:
@@ -204,6 +214,17 @@ class AlarmTable:
                 else:
                     self.state[i] = _S_CLEARED_UNACKED
                     self._event(i, "returned", now_s)
+        self._track(i)
+
+    def _track(self, i) -> None:
+        # alarm i's bit of `busy` from its state and on-delay timer
+        if i < _BUSY_BITS:
+            bit = 1
+            bit = bit << i
+            if self.state[i] != _S_NONE or self.on_since_s[i] >= 0.0:
+                self.busy = self.busy | bit
+            else:
+                self.busy = self.busy & ~bit
 
     def ack(self, code: str, now_s: float) -> str:
         """Acknowledge by code; "" when done, else a reason code."""
@@ -219,6 +240,7 @@ class AlarmTable:
             return "already_acked"
         else:
             return "not_active"
+        self._track(i)
         self._event(i, "acked", now_s)
         return ""
 
@@ -278,4 +300,5 @@ class AlarmTable:
             self.since_s[i] = now_s - row[2]
             self.value[i] = float(row[3])
             self.limit[i] = float(row[4]) if len(row) == 5 and checks.is_number(row[4]) else _NO_LIMIT
+            self._track(i)
         self.dirty = True

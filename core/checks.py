@@ -18,11 +18,14 @@ take their defaults (`merged`), which are valid by construction (core/tests/test
 """
 
 
+_INFINITIES = (float("inf"), float("-inf"))  # made once: float("inf") parses a string each time
+
+
 def is_number(value) -> bool:
     """True for a finite int or float (bool is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return value == value and value not in (float("inf"), float("-inf"))
+    return value == value and value not in _INFINITIES
 
 
 def merged(defaults: dict, values) -> dict:

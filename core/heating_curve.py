@@ -22,6 +22,8 @@ The result is clamped to [min_supply_c, max_supply_c]; a floor-heating circuit i
 Invariant: `supply_c()` is total: any finite input gives a value inside the clamp.
 """
 
+from array import array
+
 from . import checks
 from .checks import merged
 from .units import clamp
@@ -135,11 +137,12 @@ class HeatingCurve:
         if s["mode"] == "design":
             table = design_table(float(s["design_outdoor_c"]), float(s["design_supply_c"]),
                                  float(s["design_return_c"]), float(s["design_room_c"]), float(s["radiator_exponent"]))
-            self.xs = table[0]
-            self.ys = table[1]
+            self.xs = array("d", table[0])
+            self.ys = array("d", table[1])
         else:
-            self.xs = [float(x) for x in s["table_outdoor_c"]]
-            self.ys = [float(y) for y in s["table_supply_c"]]
+            # typed arrays: the compiled lookup reads C doubles, no float objects per cycle
+            self.xs = array("d", [float(x) for x in s["table_outdoor_c"]])
+            self.ys = array("d", [float(y) for y in s["table_supply_c"]])
         self.n_points = len(self.xs)
         n = self.n_points
         self.cold_gradient = 0.0  # K of supply per K colder than the table's coldest point
@@ -172,23 +175,21 @@ class HeatingCurve:
 
     def table_c(self, outdoor_c: float) -> float:
         """Piecewise-linear table lookup, flat beyond the warm end (cold end: see extend_cold_end)."""
-        xs = self.xs
-        ys = self.ys
         n = self.n_points
-        x0 = xs[0]
+        x0 = self.xs[0]
         if outdoor_c <= x0:
-            return ys[0] + self.cold_gradient * (x0 - outdoor_c)
-        x1 = xs[n - 1]
+            return self.ys[0] + self.cold_gradient * (x0 - outdoor_c)
+        x1 = self.xs[n - 1]
         if outdoor_c >= x1:
-            return ys[n - 1]
+            return self.ys[n - 1]
         i = 1
-        x1 = xs[1]
+        x1 = self.xs[1]
         while i < n - 1 and x1 < outdoor_c:
             i += 1
-            x1 = xs[i]
-        x0 = xs[i - 1]
-        y0 = ys[i - 1]
-        y1 = ys[i]
+            x1 = self.xs[i]
+        x0 = self.xs[i - 1]
+        y0 = self.ys[i - 1]
+        y1 = self.ys[i]
         return y0 + (y1 - y0) * (outdoor_c - x0) / (x1 - x0)
 
     def supply_c(self, outdoor_c: float, room_setpoint_c: float) -> float:

@@ -35,9 +35,10 @@ cdef class Interlocks:
     cdef public double overtemp_since_s
     cdef public int actions
     cdef public list events
-    cpdef bint update_frost(self, double outdoor_c, bint outdoor_ok)
-    cpdef double frost_supply_floor_c(self, int mode)
-    cpdef bint frost_circulation(self, int mode)
+    # noexcept: comparisons on own C attributes, nothing can raise
+    cpdef bint update_frost(self, double outdoor_c, bint outdoor_ok) noexcept
+    cpdef double frost_supply_floor_c(self, int mode) noexcept
+    cpdef bint frost_circulation(self, int mode) noexcept
     cpdef request_reset(self)
     @cython.locals(act=Actuators)
     cpdef apply(self, dict out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
@@ -47,6 +48,7 @@ cdef class Interlocks:
                    flowing=bint)
     cpdef apply_to(self, Actuators out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
                    double cycle_s, bint filling)
+    @cython.locals(k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint filling)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

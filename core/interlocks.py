@@ -366,10 +366,17 @@ class Interlocks:
     def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality, filling: bool) -> None:
         """Feed the interlocks' alarms: over-temperature trip, over and under pressure (low
         pressure is expected while the network is `filling`)."""
-        alarms.update(_A_SECONDARY_OVERTEMP, self.tripped, self.overtemp_value_c, self.overtemp_limit_c, now_s)
-        alarms.update(_A_PRESSURE_HIGH, self.over_pressure, self.pressure_max_kpa, self.over_pressure_kpa, now_s)
-        alarms.update(_A_PRESSURE_LOW, self.under_pressure and not filling, signals.values[_I_SECONDARY_RETURN_PRESSURE],
-                      self.under_pressure_kpa, now_s)
+        # An idle alarm staying idle needs no update() (core.alarms.BUSY_BITS: a test, not a call).
+        k = _A_SECONDARY_OVERTEMP
+        if self.tripped or (alarms.busy >> k) & 1:
+            alarms.update(k, self.tripped, self.overtemp_value_c, self.overtemp_limit_c, now_s)
+        k = _A_PRESSURE_HIGH
+        if self.over_pressure or (alarms.busy >> k) & 1:
+            alarms.update(k, self.over_pressure, self.pressure_max_kpa, self.over_pressure_kpa, now_s)
+        k = _A_PRESSURE_LOW
+        if (self.under_pressure and not filling) or (alarms.busy >> k) & 1:
+            alarms.update(k, (self.under_pressure and not filling), signals.values[_I_SECONDARY_RETURN_PRESSURE],
+                          self.under_pressure_kpa, now_s)
 
     def snapshot(self) -> dict:
         return {"tripped": self.tripped, "reset_requested": self.reset_requested, "frost": self.frost,

@@ -25,7 +25,7 @@ cdef class MakeUp:
     cpdef step(self, double now_s, double dt_s, SignalQuality signals, double setpoint_kpa, bint filling)
     cdef _tank(self, bint level_ok, double level_pct)
     cdef _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling)
-    @cython.locals(level_pct=double, run_s=double)
+    @cython.locals(level_pct=double, run_s=double, k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

@@ -263,11 +263,22 @@ class MakeUp:
         (its value the run time in s against max_run_s)."""
         level_pct = signals.values[_I_TANK_LEVEL]
         run_s = now_s - self.run_since_s if self.run_since_s >= 0.0 else 0.0
-        alarms.update(_A_MAKEUP_PUMP_FAULT, self.pump_fault, 1.0, _NO_LIMIT, now_s)
-        alarms.update(_A_TANK_LEVEL_LOW, self.tank_low, level_pct, self.tank_low_pct, now_s)
-        alarms.update(_A_TANK_LEVEL_LOW_LOW, self.tank_low_low, level_pct, self.tank_low_low_pct, now_s)
-        alarms.update(_A_MAKEUP_LEAK_RATE, self.leak, self.rate_l_per_h, self.leak_limit_l_per_h, now_s)
-        alarms.update(_A_MAKEUP_LONG_RUN, self.long_run, run_s, self.max_run_s, now_s)
+        # An idle alarm staying idle needs no update() (core.alarms.BUSY_BITS: a test, not a call).
+        k = _A_MAKEUP_PUMP_FAULT
+        if self.pump_fault or (alarms.busy >> k) & 1:
+            alarms.update(k, self.pump_fault, 1.0, _NO_LIMIT, now_s)
+        k = _A_TANK_LEVEL_LOW
+        if self.tank_low or (alarms.busy >> k) & 1:
+            alarms.update(k, self.tank_low, level_pct, self.tank_low_pct, now_s)
+        k = _A_TANK_LEVEL_LOW_LOW
+        if self.tank_low_low or (alarms.busy >> k) & 1:
+            alarms.update(k, self.tank_low_low, level_pct, self.tank_low_low_pct, now_s)
+        k = _A_MAKEUP_LEAK_RATE
+        if self.leak or (alarms.busy >> k) & 1:
+            alarms.update(k, self.leak, self.rate_l_per_h, self.leak_limit_l_per_h, now_s)
+        k = _A_MAKEUP_LONG_RUN
+        if self.long_run or (alarms.busy >> k) & 1:
+            alarms.update(k, self.long_run, run_s, self.max_run_s, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"total_m3": self.total_m3, "meter_last_m3": self.meter_last_m3,

@@ -7,8 +7,8 @@ cdef int _M_STARTUP_FILL, _M_STARTUP_COLD, _M_STARTUP_WARMUP, _M_AUTO, _M_MANUAL
 cdef int _A_SAFE_MODE, _A_STARTUP_FILL_TIMEOUT, _I_SECONDARY_RETURN_PRESSURE
 cdef double _NO_LIMIT
 
-cpdef bint heating_allowed(int mode)
-cpdef bint circulation_wanted(int mode)
+cpdef bint heating_allowed(int mode) noexcept  # comparisons only
+cpdef bint circulation_wanted(int mode) noexcept
 
 @cython.final
 cdef class ModeMachine:
@@ -23,6 +23,7 @@ cdef class ModeMachine:
     cpdef bint fire(self, int trigger, double now_s, str reason)
     cpdef update(self, double now_s, double dt_s, bint filled, bint flow_proven, double supply_c, bint supply_ok,
                  double target_c)
+    @cython.locals(k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

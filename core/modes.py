@@ -214,9 +214,13 @@ class ModeMachine:
 
     def report_alarms(self, alarms: AlarmTable, now_s: float, signals: SignalQuality) -> None:
         """Feed the mode's alarms: start-up fill timed out, safe mode."""
-        alarms.update(_A_STARTUP_FILL_TIMEOUT, self.fill_timed_out, signals.values[_I_SECONDARY_RETURN_PRESSURE],
-                      _NO_LIMIT, now_s)
-        alarms.update(_A_SAFE_MODE, self.mode == _M_SAFE, 0.0, _NO_LIMIT, now_s)
+        # An idle alarm staying idle needs no update() (core.alarms.BUSY_BITS: a test, not a call).
+        k = _A_STARTUP_FILL_TIMEOUT
+        if self.fill_timed_out or (alarms.busy >> k) & 1:
+            alarms.update(k, self.fill_timed_out, signals.values[_I_SECONDARY_RETURN_PRESSURE], _NO_LIMIT, now_s)
+        k = _A_SAFE_MODE
+        if self.mode == _M_SAFE or (alarms.busy >> k) & 1:
+            alarms.update(k, self.mode == _M_SAFE, 0.0, _NO_LIMIT, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"mode": self.mode, "age_s": now_s - self.entered_s, "cold_run_s": self.cold_run_s,

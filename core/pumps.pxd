@@ -46,7 +46,7 @@ cdef class CirculationPumps:
     @cython.locals(lo=double, hi=double, err=double, proportional_pct=double, integral=double, cmd=double, speed=double, dp_ref=double,
                    slope=double, kp=double, limit=double)
     cdef _speed(self, double dt_s)
-    @cython.locals(failed1=bint, failed2=bint)
+    @cython.locals(failed1=bint, failed2=bint, k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint wanted)
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

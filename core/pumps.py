@@ -428,11 +428,19 @@ class CirculationPumps:
         pump's fault."""
         failed1 = self.failed[0] != 0
         failed2 = self.failed[1] != 0
-        alarms.update(_A_PUMP_DRY_RUN, self.dry_run, signals.values[_I_SECONDARY_RETURN_PRESSURE], self.dry_run_kpa,
-                      now_s)
-        alarms.update(_A_PUMPS_ALL_FAILED, wanted and not self.dry_run and failed1 and failed2, 0.0, _NO_LIMIT, now_s)
-        alarms.update(_A_PUMP1_FAULT, failed1, 1.0, _NO_LIMIT, now_s)
-        alarms.update(_A_PUMP2_FAULT, failed2, 2.0, _NO_LIMIT, now_s)
+        # An idle alarm staying idle needs no update() (core.alarms.BUSY_BITS: a test, not a call).
+        k = _A_PUMP_DRY_RUN
+        if self.dry_run or (alarms.busy >> k) & 1:
+            alarms.update(k, self.dry_run, signals.values[_I_SECONDARY_RETURN_PRESSURE], self.dry_run_kpa, now_s)
+        k = _A_PUMPS_ALL_FAILED
+        if (wanted and not self.dry_run and failed1 and failed2) or (alarms.busy >> k) & 1:
+            alarms.update(k, (wanted and not self.dry_run and failed1 and failed2), 0.0, _NO_LIMIT, now_s)
+        k = _A_PUMP1_FAULT
+        if failed1 or (alarms.busy >> k) & 1:
+            alarms.update(k, failed1, 1.0, _NO_LIMIT, now_s)
+        k = _A_PUMP2_FAULT
+        if failed2 or (alarms.busy >> k) & 1:
+            alarms.update(k, failed2, 2.0, _NO_LIMIT, now_s)
 
     def snapshot(self, now_s: float) -> dict:
         return {"duty": self.duty, "run_s": [self.run_s[0], self.run_s[1]],

@@ -257,11 +257,14 @@ class SignalQuality:
         if reason == _R_NONE:
             self.spike_since_s[i] = -1.0
             self.values[i] = v
-            self.ok[i] = 1
-            self.quality[i] = _Q_GOOD
-            self.reason[i] = _R_NONE
             self.good_at_s[i] = now_s
-            self.seen[i] = 1
+            # Quality GOOD is set only here, together with ok, reason and seen: a signal that was
+            # good last cycle already has all four (most cycles write nothing more).
+            if self.quality[i] != _Q_GOOD:
+                self.ok[i] = 1
+                self.quality[i] = _Q_GOOD
+                self.reason[i] = _R_NONE
+                self.seen[i] = 1
             return
         self.reason[i] = reason
         if reason != _R_FROZEN and good_at >= 0.0 and now_s - good_at <= self.stale_s:

@@ -11,7 +11,7 @@ cdef int _M_MANUAL, _M_STARTUP_WARMUP
 
 @cython.locals(v=double)
 cpdef double _number(object value, double default)
-cpdef double flag_number(double v, double default)
+cpdef double flag_number(double v, double default) noexcept  # comparisons only
 
 @cython.final
 cdef class SupplySetpointChain:

@@ -42,7 +42,7 @@ cdef class ValveLoop:
     cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
     cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct,
                         double return_c, bint return_ok)
-    @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint, high_c=double, low_c=double)
+    @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint, high_c=double, low_c=double, k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)

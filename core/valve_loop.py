@@ -309,12 +309,22 @@ class ValveLoop:
             setpoint_c >= self.deviation_min_setpoint_c
         high_c = setpoint_c + self.deviation_k
         low_c = setpoint_c - self.deviation_k
-        alarms.update(_A_SUPPLY_DEVIATION_HIGH, closed_loop and supply_c > high_c, supply_c, high_c, now_s)
-        alarms.update(_A_SUPPLY_DEVIATION_LOW, closed_loop and supply_c < low_c, supply_c, low_c, now_s)
-        alarms.update(_A_VALVE_OPEN_NO_RISE, self.open_no_rise, supply_c, setpoint_c - self.no_rise_below_k, now_s)
-        alarms.update(_A_VALVE_SHUT_RISING, self.shut_rising, supply_c, self.shut_min_c + self.shut_rise_k, now_s)
-        alarms.update(_A_VALVE_POSITION_MISMATCH, self.position_mismatch, signals.values[_I_VALVE_POSITION],
-                      _NO_LIMIT, now_s)
+        # An idle alarm staying idle needs no update() (core.alarms.BUSY_BITS: a test, not a call).
+        k = _A_SUPPLY_DEVIATION_HIGH
+        if (closed_loop and supply_c > high_c) or (alarms.busy >> k) & 1:
+            alarms.update(k, closed_loop and supply_c > high_c, supply_c, high_c, now_s)
+        k = _A_SUPPLY_DEVIATION_LOW
+        if (closed_loop and supply_c < low_c) or (alarms.busy >> k) & 1:
+            alarms.update(k, closed_loop and supply_c < low_c, supply_c, low_c, now_s)
+        k = _A_VALVE_OPEN_NO_RISE
+        if self.open_no_rise or (alarms.busy >> k) & 1:
+            alarms.update(k, self.open_no_rise, supply_c, setpoint_c - self.no_rise_below_k, now_s)
+        k = _A_VALVE_SHUT_RISING
+        if self.shut_rising or (alarms.busy >> k) & 1:
+            alarms.update(k, self.shut_rising, supply_c, self.shut_min_c + self.shut_rise_k, now_s)
+        k = _A_VALVE_POSITION_MISMATCH
+        if self.position_mismatch or (alarms.busy >> k) & 1:
+            alarms.update(k, self.position_mismatch, signals.values[_I_VALVE_POSITION], _NO_LIMIT, now_s)
 
     @property
     def alarms_diag(self) -> dict:

@@ -136,6 +136,60 @@ class TestAlarmTable(unittest.TestCase):
                 t.limit_of(i)
         self.assertEqual(t.events, [])
 
+    def assert_busy_mirrors_state(self, t):
+        # bit i of busy (i < BUSY_BITS) set exactly while alarm i is listed or timing its on-delay
+        for i in range(alarms.BUSY_BITS if alarms.BUSY_BITS < t.n else t.n):
+            on = t.state[i] != alarms.S_NONE or t.on_since_s[i] >= 0.0
+            self.assertEqual((t.busy >> i) & 1 == 1, on, t.codes[i])
+        self.assertEqual(t.busy >> alarms.BUSY_BITS, 0)
+
+    def test_busy_bits_follow_every_state_change(self):
+        # Every process alarm has a bit: the pieces skip update() for a clear bit and a false condition.
+        self.assertTrue(alarms.N_PROCESS <= alarms.BUSY_BITS)
+        t = make(delay_s=10.0, clear_delay_s=5.0)
+        self.assertEqual(t.busy, 0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 0.0)  # timing its on-delay
+        self.assertEqual(t.busy, 1 << A_PRESSURE_LOW)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 5.0)  # a glitch: idle again
+        self.assertEqual(t.busy, 0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 6.0)
+        t.update(A_PRESSURE_LOW, True, 90.0, 150.0, 16.0)  # raised
+        self.assert_busy_mirrors_state(t)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 17.0)  # still listed during the clear delay
+        self.assertEqual(t.busy, 1 << A_PRESSURE_LOW)
+        t.update(A_PRESSURE_LOW, False, 200.0, 150.0, 22.0)  # cleared
+        self.assertEqual(t.busy, 0)
+        t.update(A_SECONDARY_OVERTEMP, True, 97.0, 95.0, 30.0)  # latching, no delay
+        t.update(A_SECONDARY_OVERTEMP, False, 80.0, 95.0, 31.0)
+        t.update(A_SECONDARY_OVERTEMP, False, 80.0, 95.0, 40.0)  # returned: listed until acked
+        self.assertEqual(t.busy, 1 << A_SECONDARY_OVERTEMP)
+        self.assertEqual(t.ack("secondary_overtemp", 41.0), "")
+        self.assertEqual(t.busy, 0)
+        sensor = t.n - 1  # the last sensor alarm: beyond BUSY_BITS
+        self.assertTrue(sensor >= alarms.BUSY_BITS)
+        t.update(sensor, True, 1.0, NO_LIMIT, 50.0)  # no bit for it
+        t.update(sensor, True, 1.0, NO_LIMIT, 60.0)
+        self.assertTrue(t.is_on(sensor))
+        self.assert_busy_mirrors_state(t)
+        # a table restored from a snapshot carries the bits of what it lists
+        t.update(A_SAFE_MODE, True, 0.0, NO_LIMIT, 70.0)
+        t.update(A_SAFE_MODE, True, 0.0, NO_LIMIT, 80.0)
+        other = make()
+        other.restore(t.snapshot(90.0), 100.0)
+        self.assertEqual(other.busy, 1 << A_SAFE_MODE)
+        self.assert_busy_mirrors_state(other)
+
+    def test_busy_bits_on_a_long_random_run(self):
+        t = make(delay_s=3.0, clear_delay_s=2.0)
+        x = 12345
+        for k in range(3000):
+            x = (x * 1103515245 + 12345) % 2147483648
+            i = (x >> 8) % alarms.N_PROCESS
+            t.update(i, (x >> 20) % 3 == 0, 1.0, NO_LIMIT, float(k))
+            if (x >> 4) % 50 == 0:
+                t.ack(t.codes[i], float(k))
+            self.assert_busy_mirrors_state(t)
+
 
 if __name__ == "__main__":
     unittest.main()

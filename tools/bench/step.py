@@ -13,6 +13,11 @@ printed side by side with the ratio:
 
 The plant runs closed loop for a warm-up first, so the figures are for a station in normal
 operation (Arxan synthetic weather, first season day).
+
+`--callgrind N` counts instead of timing: the compiled season loop's instructions per cycle
+over N cycles after an hour's warm-up, under valgrind's callgrind (collected only inside
+StationLoop.run, so imports and the warm-up are not counted). Instruction counts do not move
+with the machine's load, so two builds can be compared on a shared machine.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interpreted-cycles", type=int, default=10000,
                         help="cycles per figure for the interpreted run (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--callgrind", type=int, default=0, metavar="N",
+                        help="instead: the compiled season loop's instructions per cycle over N cycles (valgrind)")
 
 
 def measure(cycles: int) -> dict[str, float]:
@@ -136,6 +143,69 @@ def measure(cycles: int) -> dict[str, float]:
     return out
 
 
+# The season loop's compiled function: callgrind collects inside it only.
+LOOP_SYMBOL = "__pyx_f_10heatkeeper_5tools_5plant_13local_control_11StationLoop_run"
+
+
+def callgrind_target(cycles: int) -> float:
+    """The process callgrind runs: the season loop warmed up for an hour outside StationLoop.run
+    (the same calls, from Python), then `cycles` cycles inside it. Returns the heat delivered
+    (kWh), the same for builds that keep the figures bit for bit."""
+    from heatkeeper.core.station import StationController
+    from heatkeeper.tools.bench.season import CONTROL_PERIOD_S, HEATKEEPER_SETTINGS, ROOM_PERIOD_S, make_plant
+    from heatkeeper.tools.plant.local_control import Recorder, StationLoop
+
+    spec = {"city": "arxan", "weather": None, "days": 1, "start_day": 0, "seed": 0, "settings": dict(HEATKEEPER_SETTINGS)}
+    plant, _days = make_plant(spec)
+    rec = Recorder(plant.time_s)
+    ctl = StationController(spec["settings"])
+    loop = StationLoop(ctl, plant, ROOM_PERIOD_S)
+    values = loop.values
+    oks = loop.oks
+    for _ in range(3600):
+        if plant.time_s >= loop.next_room_s:
+            ctl.set_room_readings(loop.room_readings(plant), plant.time_s)
+            loop.next_room_s += loop.room_period_s
+        plant.fill_image(values, oks)
+        if ctl.step_image(plant.time_s, values, oks) > 0:
+            ctl.take_events()
+        act = ctl.act
+        plant.set_actuators(act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s, act.pump1_run,
+                            act.pump1_speed_cmd_pct, act.pump2_run, act.pump2_speed_cmd_pct, act.makeup_pump_run,
+                            act.makeup_pump_speed_cmd_pct, act.relief_valve_open)
+        plant.advance(CONTROL_PERIOD_S)
+        rec.record(plant, ctl.supply_setpoint_c)
+    loop.run(plant, rec, cycles, CONTROL_PERIOD_S)
+    return plant.heat_kwh
+
+
+def run_callgrind(cycles: int, valgrind: str = "valgrind") -> dict[str, Any]:
+    """Instructions per season-loop cycle of the compiled build, counted by callgrind."""
+    import re
+    import shutil
+    import tempfile
+
+    if shutil.which(valgrind) is None:
+        return {"error": "valgrind not found (apt-get install valgrind)"}
+    env = dict(os.environ)
+    env.pop("HEATKEEPER_DISABLE_CEXT", None)
+    env["HEATKEEPER_REQUIRE_CEXT"] = "1"
+    code = "from heatkeeper.tools.bench.step import callgrind_target; print(repr(callgrind_target(%d)))" % cycles
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([valgrind, "--tool=callgrind", "--toggle-collect=" + LOOP_SYMBOL,
+                               "--callgrind-out-file=" + os.path.join(tmp, "callgrind.out"),
+                               sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected\s*:\s*(\d+)", proc.stderr)
+    if proc.returncode != 0 or not found:
+        lines = proc.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else "valgrind failed (exit %d)" % proc.returncode}
+    instructions = int(found.group(1))
+    if instructions == 0:
+        return {"error": "nothing collected in %s: is the season loop compiled?" % LOOP_SYMBOL}
+    return {"cycles": cycles, "instructions": instructions, "per_cycle": instructions / cycles,
+            "heat_kwh": float(proc.stdout.strip().splitlines()[-1])}
+
+
 def run_both(cycles: int, interpreted_cycles: int) -> dict[str, Any]:
     """Both builds in fresh processes: {"compiled": {...}, "interpreted": {...}} (or *_error)."""
     result: dict[str, Any] = {"cycles": cycles, "interpreted_cycles": interpreted_cycles}
@@ -164,6 +234,19 @@ def run_both(cycles: int, interpreted_cycles: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the table (or one JSON object)."""
+    if args.callgrind:
+        if args.callgrind < 1000:
+            print("heatkeeper bench step: --callgrind needs >= 1000 cycles", file=sys.stderr)
+            return 2
+        counted = run_callgrind(args.callgrind)
+        if args.json:
+            print(json.dumps(counted, indent=1))
+        elif "error" in counted:
+            print("heatkeeper bench step --callgrind: %s" % counted["error"], file=sys.stderr)
+        else:
+            print("season loop, compiled: %.0f instructions per cycle (callgrind, %d cycles after an hour's "
+                  "warm-up; heat %r kWh)" % (counted["per_cycle"], counted["cycles"], counted["heat_kwh"]))
+        return 1 if "error" in counted else 0
     if args.cycles < 1000 or args.interpreted_cycles < 1000:
         print("heatkeeper bench step: --cycles and --interpreted-cycles must be >= 1000", file=sys.stderr)
         return 2

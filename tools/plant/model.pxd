@@ -19,7 +19,7 @@ cdef tuple IMAGE_NAMES
 @cython.locals(dtemp=cython.double, lm=cython.double, eps=cython.double, ua=cython.double, ntu=cython.double,
                _k=cython.int)
 @cython.locals(f=cython.double)
-cdef double _fraction(double pct)
+cdef double _fraction(double pct) noexcept
 
 @cython.locals(y=cython.double, a=cython.double, k=cython.long, f=cython.double)
 cpdef double round_hundredths(double x)
@@ -100,7 +100,7 @@ cdef class PlantCore:
     cpdef void advance(self, double dt_s)
     cpdef void set_actuators(self, double valve_cmd_pct, double valve_open_pulse_s, double valve_close_pulse_s,
                              bint pump1_run, double pump1_speed_cmd_pct, bint pump2_run, double pump2_speed_cmd_pct,
-                             bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open)
+                             bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open) noexcept
     @cython.locals(n=cython.int, windows=cython.bint, i=cython.int, j=cython.int, k=cython.int, base=cython.double)
     cpdef void collector_temps(self, double[:] offsets_k, double[:] bias_k, double[:] window_k, double[:] out)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,

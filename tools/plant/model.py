@@ -1,4 +1,8 @@
-# cython: cpow=True, cdivision=True, wraparound=False
+# cython: cpow=True, cdivision=True, wraparound=False, boundscheck=False, initializedcheck=False
+# (compiled: no per-access index checks. Every per-group array has n_groups entries and every
+# history ring HIST_N from __init__, loops stay below those, ring indices are taken modulo
+# HIST_N; the entry points that take arrays from outside (fill_image, collector_temps) and the
+# weather year (set after __init__) are checked for length first.)
 """The plant's numerical core: hydraulics, heat exchanger, network and buildings.
 
 Two time scales (plant_physics.md §1.1): the fast part (actuator, valve, pumps, plate heat
@@ -441,6 +445,9 @@ class PlantCore:
         noise, drawn in that order (tools/plant/plant.py collector_readings)."""
         n = len(offsets_k)
         windows = len(window_k) > 0
+        if len(bias_k) < self.n_groups * n or len(out) < self.n_groups * n or (windows and len(window_k) < self.n_groups):
+            raise IndexError("collector_temps: bias_k and out need %d entries (groups x offsets), window_k %d or none; "
+                             "got %d, %d and %d" % (self.n_groups * n, self.n_groups, len(bias_k), len(out), len(window_k)))
         i = 0
         for j in range(self.n_groups):
             base = self.g_room_meas[j]
@@ -463,6 +470,9 @@ class PlantCore:
     def fill_image(self, values, oks):
         """The instruments' readings (sensor lags, noise, resolution) into `values`, in
         core.signals.INPUTS order; `oks[i]` is 0 for an open-circuit sensor, else 1."""
+        if len(values) < N_IMAGE or len(oks) < N_IMAGE:
+            raise IndexError("fill_image: values and oks need %d entries (core.signals.INPUTS order), got %d and %d"
+                             % (N_IMAGE, len(values), len(oks)))
         nk = self.noise_k
         npa = self.noise_kpa
         p_static = self._p_static()
@@ -965,6 +975,10 @@ class PlantCore:
         self._disturbances(dt)
 
     def _weather(self):
+        if self.n_hours < 1 or len(self.weather_temp) < self.n_hours or len(self.weather_ghi) < self.n_hours or \
+                self.time_s < 0.0:
+            raise IndexError("plant weather: n_hours %d, %d temperatures, %d irradiances, time %r s (>= 0)"
+                             % (self.n_hours, len(self.weather_temp), len(self.weather_ghi), self.time_s))
         hour = self.time_s / 3600.0
         i = int(hour)
         frac = hour - i

@@ -200,3 +200,30 @@ def test_same_seed_same_run() -> None:
         run(plant, 3600.0, {signals.VALVE_CMD_PCT: 55.0})
     assert a.readings() == b.readings()
     assert a.room_temps_c == b.room_temps_c
+
+
+def test_arrays_from_outside_are_checked_before_the_compiled_loops_index_them() -> None:
+    # The compiled model indexes without per-access checks: arrays it is handed, and a weather
+    # year set after construction, are checked for length first (a clear IndexError, nothing
+    # written, no memory overrun).
+    from array import array
+
+    plant = Plant(seed=3)
+    n = len(signals.INPUTS)
+    for values, oks in ((array("d", [0.0] * (n - 1)), array("b", [1] * n)),
+                        (array("d", [0.0] * n), array("b", [1] * (n - 1)))):
+        with pytest.raises(IndexError, match="fill_image: values and oks need %d entries" % n):
+            plant.fill_image(values, oks)
+    groups = plant.n_groups
+    offsets = array("d", [0.0, 0.1])
+    short = array("d", [7.0] * (2 * groups - 1))
+    full = array("d", [0.0] * (2 * groups))
+    for bias, out, window in ((short, full, array("d")), (full, short, array("d")),
+                              (full, full, array("d", [0.0] * (groups - 1)))):
+        with pytest.raises(IndexError, match="collector_temps: bias_k and out need %d entries" % (2 * groups)):
+            plant.collector_temps(offsets, bias, window, out)
+    assert list(short) == [7.0] * (2 * groups - 1)
+    plant.collector_temps(offsets, full, array("d"), full)  # the right lengths: fine
+    plant.n_hours = len(plant.weather_temp) + 1
+    with pytest.raises(IndexError, match="plant weather: n_hours"):
+        plant.advance(3600.0)
