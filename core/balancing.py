@@ -44,10 +44,24 @@ last one sent by min_move_pct or more, or reaches an end (no hunting of the actu
 The defaults were measured on the reference plant's secondary network (tools/plant) over the six
 cities' synthetic years, seed 0 (`heatkeeper bench season --city C --json --interpreted-days 0
 --controllers heatkeeper --balancing`, the station's room target at this target_c), x the
-building bound with 0 K.h below 18 degC in every group everywhere: Arxan 1.061, Ordos 1.097,
-Zhangjiakou 1.094, Baiyin 1.095, Jincheng 1.105, Yutai 1.132 (unbalanced 1.264-1.485), the
-13 branch valves travelling about 10 strokes a day between them. Target 18.5 with a 0.2 K dead
-band gave 1.090-1.165 (0 K.h). Faster steering (every 30 min, 6 %/K, steps up to 6 %) with a
+building bound with 0 K.h below 18 degC in every group everywhere: Arxan 1.038, Ordos 1.072,
+Zhangjiakou 1.065, Baiyin 1.066, Jincheng 1.074, Yutai 1.098 (unbalanced 1.264-1.485), the 13
+branch valves travelling 11-12 strokes a day between them. Without the swing and with the guard
+every 300 s (the defaults before): Arxan 1.061, Ordos 1.097, Zhangjiakou 1.094, Baiyin 1.095,
+Jincheng 1.105, Yutai 1.132, about 10 strokes a day. Where that excess went (each group's heat
+against its own building-bound heat, by outdoor temperature band, Yutai): nearly all of it at
++5 degC and above, in every group but the coldest one: they sat 0.6-0.7 K above it on the
+smoothed statistic, swinging 1.3 K a day with the sun; the guard opened them at the night's low
+by 15 % every 5 min (up to 60 % in an hour) and the 3 %/h loop took a day to give it back.
+Measured on Yutai: the swing alone (25 %/K, no smoothing of its own) 1.116, the guard alone
+every 30 min 1.110, both 1.101; 40 %/K 1.099 but 51 strokes a day on collector noise, 9.4
+strokes (1.100) with the swing's own 30 min smoothing; 60 %/K within 40 % 1.0975 for 11.6
+strokes; 80 %/K 1.096 for 13.9. Left out: the guard every 60 min (1.107, 0.17 K.h) or every 30
+min with 8 % steps (1.107, 0.29 K.h), both below the floor; a statistic that falls within 1 h
+and rises over 6-12 h (1.121 against 1.116 with the 25 %/K swing); closing every group, the
+coldest too, while the coldest is above the target (a supply too warm: 1.131 alone, 0.3 % on
+top of the swing). Before the swing: target 18.5 with a 0.2 K dead band gave 1.090-1.165 (0
+K.h). Faster steering (every 30 min, 6 %/K, steps up to 6 %) with a
 guard at floor + 0.15 K and target 18.2 reached 1.054-1.099 but let groups dip below 18 (Arxan
 1.39 K.h, Ordos 0.06, Baiyin 0.04); a guard at floor + 0.2 K with 20 % fast steps still left
 Arxan 0.17 K.h; target 18.25 with that guard gave Ordos 1.078, Baiyin 1.075, Yutai 1.105 (0
