@@ -32,7 +32,9 @@ what steered the valve:
   step, the swing: -swing_gain_pct_per_k x (the latest statistic - its smoothed value), within
   +-swing_max_pct (the sun warming a group closes its valve within minutes and the evening
   opens it again, where the smoothed loop would answer hours late; it adds nothing on average).
-  In the guard the swing only opens; held, returned or lost valves have none.
+  The latest statistic is itself smoothed over swing_smooth_s (collector noise); with smooth_s
+  no longer than that there is no swing. In the guard the swing only opens; held, returned or
+  lost valves have none.
 - "hold": no usable collector: the valve holds for hold_s after the last one went stale ...
 - "return": ... then its building return temperature steers it against the mean return of the
   groups steered by their rooms (-return_gain_pct_per_k per K outside +-return_deadband_k),
@@ -406,8 +408,8 @@ class Balancing:
         stat = self.stat[group]
         raw = self.raw[group]
         pos = self.pos[group]
-        if raw is None or self.swing_gain <= 0.0:
-            self.swing[group] = 0.0
+        if raw is None or self.swing_gain <= 0.0 or self.swing_smooth_s >= self.smooth_s:
+            self.swing[group] = 0.0  # off, or nothing to follow: the statistic is not smoothed more
         else:
             self.swing[group] = clamp(-self.swing_gain * (self.fast[group] - stat), -self.swing_max_pct, self.swing_max_pct)
         if raw is not None and (raw < self.floor_c + self.guard_k or stat < self.floor_c + self.guard_k):

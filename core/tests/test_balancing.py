@@ -257,6 +257,12 @@ class TestBalancing(unittest.TestCase):
         bal, _ = start(settings=dict(swing, swing_smooth_s=1800.0))
         commands = bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [19.6], "c": [18.6]})})
         self.assertAlmostEqual(commands["b"], 100.0 - 40.0 * (300.0 / 1800.0 - 300.0 / 21600.0), delta=1e-9)
+        # a statistic smoothed no longer than the swing's own smoothing has no swing to follow (the
+        # swing would otherwise chase the reading's own lag: a cooling group closed)
+        for smooth_s in (0.0, 1800.0):
+            bal, _ = start(settings=dict(swing, smooth_s=smooth_s, swing_smooth_s=1800.0))
+            self.assertEqual(bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [18.3], "c": [18.6]})}), {})
+            self.assertEqual(bal.swing["b"], 0.0)
         # off (0 %/K): nothing moves between regular steps
         bal, _ = start(settings={"smooth_s": 21600.0, "swing_gain_pct_per_k": 0.0}, positions={"a": 100.0, "b": 60.0, "c": 100.0})
         self.assertEqual(bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [19.6], "c": [18.6]})}), {})
