@@ -47,7 +47,7 @@ The defaults were measured on the reference plant's secondary network (tools/pla
 cities' synthetic years, seed 0 (`heatkeeper bench season --city C --json --interpreted-days 0
 --controllers heatkeeper --balancing`, the station's room target at this target_c), x the
 building bound with 0 K.h below 18 degC in every group everywhere: Arxan 1.038, Ordos 1.072,
-Zhangjiakou 1.065, Baiyin 1.066, Jincheng 1.074, Yutai 1.098 (unbalanced 1.264-1.485), the 13
+Zhangjiakou 1.065, Baiyin 1.066, Jincheng 1.074, Yutai 1.097 (unbalanced 1.264-1.485), the 13
 branch valves travelling 11-12 strokes a day between them. Without the swing and with the guard
 every 300 s (the defaults before): Arxan 1.061, Ordos 1.097, Zhangjiakou 1.094, Baiyin 1.095,
 Jincheng 1.105, Yutai 1.132, about 10 strokes a day. Where that excess went (each group's heat
