@@ -23,10 +23,18 @@ Per group and step, its statistic is the median of its fresh (age <= max_age_s),
 than spread_max_k (a collector reading high must not throttle a group). `mode[group]` says
 what steered the valve:
 
-- "guard": the statistic is below floor_c + guard_k: the valve opens by fast_step_pct at once
-  (every guard_period_s at most), whatever the period; a group never closes while here.
+- "guard": the statistic is below floor_c + guard_k: the valve opens by fast_step_pct at once,
+  whatever the period, then waits guard_period_s for the room to answer before the next fast
+  step; below floor_c itself it opens again every floor_period_s (or guard_period_s when
+  that is shorter). A group never closes here.
 - "room": every period_s, the error e = statistic - ref moves the valve by -gain_pct_per_k x e
-  (outside +-deadband_k), at most max_step_pct per step.
+  (outside +-deadband_k), at most max_step_pct per step. On top of that position, at every
+  step, the swing: -swing_gain_pct_per_k x (the latest statistic - its smoothed value), within
+  +-swing_max_pct (the sun warming a group closes its valve within minutes and the evening
+  opens it again, where the smoothed loop would answer hours late; it adds nothing on average).
+  The latest statistic is itself smoothed over swing_smooth_s (collector noise); with smooth_s
+  no longer than that there is no swing. In the guard the swing only opens; held, returned or
+  lost valves have none.
 - "hold": no usable collector: the valve holds for hold_s after the last one went stale ...
 - "return": ... then its building return temperature steers it against the mean return of the
   groups steered by their rooms (-return_gain_pct_per_k per K outside +-return_deadband_k),
@@ -38,10 +46,24 @@ last one sent by min_move_pct or more, or reaches an end (no hunting of the actu
 The defaults were measured on the reference plant's secondary network (tools/plant) over the six
 cities' synthetic years, seed 0 (`heatkeeper bench season --city C --json --interpreted-days 0
 --controllers heatkeeper --balancing`, the station's room target at this target_c), x the
-building bound with 0 K.h below 18 degC in every group everywhere: Arxan 1.061, Ordos 1.097,
-Zhangjiakou 1.094, Baiyin 1.095, Jincheng 1.105, Yutai 1.132 (unbalanced 1.264-1.485), the
-13 branch valves travelling about 10 strokes a day between them. Target 18.5 with a 0.2 K dead
-band gave 1.090-1.165 (0 K.h). Faster steering (every 30 min, 6 %/K, steps up to 6 %) with a
+building bound with 0 K.h below 18 degC in every group everywhere: Arxan 1.038, Ordos 1.072,
+Zhangjiakou 1.065, Baiyin 1.066, Jincheng 1.074, Yutai 1.097 (unbalanced 1.264-1.485), the 13
+branch valves travelling 11-12 strokes a day between them. Without the swing and with the guard
+every 300 s (the defaults before): Arxan 1.061, Ordos 1.097, Zhangjiakou 1.094, Baiyin 1.095,
+Jincheng 1.105, Yutai 1.132, about 10 strokes a day. Where that excess went (each group's heat
+against its own building-bound heat, by outdoor temperature band, Yutai): nearly all of it at
++5 degC and above, in every group but the coldest one: they sat 0.6-0.7 K above it on the
+smoothed statistic, swinging 1.3 K a day with the sun; the guard opened them at the night's low
+by 15 % every 5 min (up to 60 % in an hour) and the 3 %/h loop took a day to give it back.
+Measured on Yutai: the swing alone (25 %/K, no smoothing of its own) 1.116, the guard alone
+every 30 min 1.110, both 1.101; 40 %/K 1.099 but 51 strokes a day on collector noise, 9.4
+strokes (1.100) with the swing's own 30 min smoothing; 60 %/K within 40 % 1.0975 for 11.6
+strokes; 80 %/K 1.096 for 13.9. Left out: the guard every 60 min (1.107, 0.17 K.h) or every 30
+min with 8 % steps (1.107, 0.29 K.h), both below the floor; a statistic that falls within 1 h
+and rises over 6-12 h (1.121 against 1.116 with the 25 %/K swing); closing every group, the
+coldest too, while the coldest is above the target (a supply too warm: 1.131 alone, 0.3 % on
+top of the swing). Before the swing: target 18.5 with a 0.2 K dead band gave 1.090-1.165 (0
+K.h). Faster steering (every 30 min, 6 %/K, steps up to 6 %) with a
 guard at floor + 0.15 K and target 18.2 reached 1.054-1.099 but let groups dip below 18 (Arxan
 1.39 K.h, Ordos 0.06, Baiyin 0.04); a guard at floor + 0.2 K with 20 % fast steps still left
 Arxan 0.17 K.h; target 18.25 with that guard gave Ordos 1.078, Baiyin 1.075, Yutai 1.105 (0
@@ -87,11 +109,15 @@ DEFAULTS = {
     "max_step_pct": 3.0,
     "guard_k": 0.25,  # below floor_c + guard_k a group opens fast
     "fast_step_pct": 15.0,
-    "guard_period_s": 300.0,
+    "guard_period_s": 1800.0,  # near the floor the guard opens again after this (the room answers slowly)
+    "floor_period_s": 300.0,  # below floor_c itself the guard opens again this often
     "min_pct": 10.0,
     "min_move_pct": 1.0,
     "max_age_s": 3600.0,
     "smooth_s": 21600.0,  # each group's statistic smoothed over this time (collector noise; 0: off)
+    "swing_gain_pct_per_k": 60.0,  # stroke % per K of the statistic's swing about its smoothed value (0: off)
+    "swing_max_pct": 40.0,  # ... at most this far either way
+    "swing_smooth_s": 1800.0,  # the latest statistic for the swing: smoothed over this (collector noise)
     "hold_s": 7200.0,
     "plausible_min_c": 5.0,
     "plausible_max_c": 35.0,
@@ -114,10 +140,14 @@ RANGES = {
     "guard_k": (0.0, 3.0, "K"),
     "fast_step_pct": (1.0, 100.0, "%"),
     "guard_period_s": (10.0, 86400.0, "s"),
+    "floor_period_s": (10.0, 86400.0, "s"),
     "min_pct": (0.0, 90.0, "%"),
     "min_move_pct": (0.0, 10.0, "%"),
     "max_age_s": (60.0, 86400.0, "s"),
     "smooth_s": (0.0, 86400.0, "s"),
+    "swing_gain_pct_per_k": (0.0, 100.0, "%/K"),
+    "swing_max_pct": (0.0, 90.0, "%"),
+    "swing_smooth_s": (0.0, 86400.0, "s"),
     "hold_s": (0.0, 604800.0, "s"),
     "plausible_min_c": (-10.0, 15.0, "degC"),
     "plausible_max_c": (25.0, 50.0, "degC"),
@@ -180,10 +210,14 @@ class Balancing:
         self.guard_k = float(s["guard_k"])
         self.fast_step_pct = float(s["fast_step_pct"])
         self.guard_period_s = float(s["guard_period_s"])
+        self.floor_period_s = float(s["floor_period_s"])
         self.min_pct = float(s["min_pct"])
         self.min_move_pct = float(s["min_move_pct"])
         self.max_age_s = float(s["max_age_s"])
         self.smooth_s = float(s["smooth_s"])
+        self.swing_gain = float(s["swing_gain_pct_per_k"])
+        self.swing_max_pct = float(s["swing_max_pct"])
+        self.swing_smooth_s = float(s["swing_smooth_s"])
         self.hold_s = float(s["hold_s"])
         self.plausible_min_c = float(s["plausible_min_c"])
         self.plausible_max_c = float(s["plausible_max_c"])
@@ -200,11 +234,13 @@ class Balancing:
         self.due = False  # a fresh collector reading is waiting for the next step
         self.due_s = 0.0  # the next step without one (every guard_period_s)
         self.groups = []  # group names in the order they were first seen
-        self.pos = {}  # group -> the valve position this controller wants (%)
+        self.pos = {}  # group -> the valve position this controller wants (%), before the swing
+        self.swing = {}  # group -> the swing correction on top of it (%)
         self.sent = {}  # group -> the last command sent (%)
         self.mode = {}  # group -> what steered it at the last step (MODES)
         self.stat = {}  # group -> its collector statistic, smoothed (degC), or None
         self.raw = {}  # group -> its collector statistic as last read (degC), or None
+        self.fast = {}  # group -> its collector statistic smoothed over swing_smooth_s (degC), or None
         self.returns = {}  # group -> building return temperature (degC) or None
         self.seen_s = {}  # group -> when it last had a usable collector
         self.guard_s = {}  # group -> when the guard last opened it
@@ -238,6 +274,7 @@ class Balancing:
                 self.n_groups = len(self.groups)
                 start = 100.0 if pos is None else pos
                 self.pos[group] = start
+                self.swing[group] = 0.0
                 self.sent[group] = start
                 self.position[group] = None
                 self.answered_s[group] = now_s  # lost_s counts from the group's first appearance
@@ -248,6 +285,7 @@ class Balancing:
                 self.mode[group] = "hold"
                 self.stat[group] = None
                 self.raw[group] = None
+                self.fast[group] = None
                 self.seen_s[group] = now_s  # the hold counts from the group's first appearance
                 self.guard_s[group] = None
             self.failing[group] = pos is None
@@ -284,17 +322,21 @@ class Balancing:
         dt_s = 0.0 if self.last_s is None else clamp(now_s - self.last_s, 0.0, 86400.0)
         self.last_s = now_s
         weight = 1.0 if self.smooth_s <= 0.0 else clamp(dt_s / self.smooth_s, 0.0, 1.0)
+        quick = 1.0 if self.swing_smooth_s <= 0.0 else clamp(dt_s / self.swing_smooth_s, 0.0, 1.0)
         for group in self.groups:
             values = temps.get(group)
             if not values:
                 self.stat[group] = None
                 self.raw[group] = None
+                self.fast[group] = None
                 continue
             low = min(values)
             raw = low if max(values) - low > self.spread_max_k else median(values)
             self.raw[group] = raw
             before = self.stat[group]
             self.stat[group] = raw if before is None else before + weight * (raw - before)
+            before = self.fast[group]
+            self.fast[group] = raw if before is None else before + quick * (raw - before)
             self.seen_s[group] = now_s
 
     # --- the step ---------------------------------------------------------------------------
@@ -303,7 +345,7 @@ class Balancing:
         commands that changed (empty when disabled or nothing moved)."""
         self.take(now_s, readings)
         self.due = False
-        self.due_s = now_s + self.guard_period_s
+        self.due_s = now_s + min(self.guard_period_s, self.floor_period_s)
         if not self.enabled or not self.groups:
             return {}
         self._faults(now_s)
@@ -321,6 +363,7 @@ class Balancing:
         for group in self.groups:
             if self.lost[group]:
                 self.mode[group] = "lost"  # held: no command can reach it
+                self.swing[group] = 0.0
                 continue
             self._move(group, now_s, regular, ret_ref)
         if regular:
@@ -365,10 +408,19 @@ class Balancing:
         stat = self.stat[group]
         raw = self.raw[group]
         pos = self.pos[group]
+        if raw is None or self.swing_gain <= 0.0 or self.swing_smooth_s >= self.smooth_s:
+            self.swing[group] = 0.0  # off, or nothing to follow: the statistic is not smoothed more
+        else:
+            self.swing[group] = clamp(-self.swing_gain * (self.fast[group] - stat), -self.swing_max_pct, self.swing_max_pct)
         if raw is not None and (raw < self.floor_c + self.guard_k or stat < self.floor_c + self.guard_k):
             self.mode[group] = "guard"
+            if self.swing[group] < 0.0:
+                self.swing[group] = 0.0  # the guard never closes a group
             last = self.guard_s[group]
-            if last is None or now_s - last >= self.guard_period_s:
+            wait = self.guard_period_s
+            if (raw < self.floor_c or stat < self.floor_c) and self.floor_period_s < wait:
+                wait = self.floor_period_s
+            if last is None or now_s - last >= wait:
                 self.guard_s[group] = now_s
                 self.pos[group] = clamp(pos + self.fast_step_pct, self.min_pct, 100.0)
             return
@@ -404,10 +456,18 @@ class Balancing:
         for g in steered:
             self.pos[g] = clamp(self.pos[g] + lift, self.min_pct, 100.0)
 
+    def _wanted(self, group: str) -> float:
+        """The position wanted for `group`: its steered position plus its swing, within the valve's range."""
+        swing = self.swing[group]
+        if swing == 0.0:
+            return self.pos[group]
+        low = self.fallback_min_pct if self.mode[group] == "return" else self.min_pct
+        return clamp(self.pos[group] + swing, low, 100.0)
+
     def _commands(self) -> dict:
         out = {}
         for group in self.groups:
-            pos = self.pos[group]
+            pos = self._wanted(group)
             sent = self.sent[group]
             if pos == sent:
                 continue
@@ -420,7 +480,7 @@ class Balancing:
     def snapshot(self) -> dict:
         """Per group: the command sent, the position wanted, the mode and the statistic."""
         return {"ref_c": self.ref_c,
-                "groups": [{"group": g, "valve_cmd_pct": self.sent[g], "valve_wanted_pct": self.pos[g],
+                "groups": [{"group": g, "valve_cmd_pct": self.sent[g], "valve_wanted_pct": self._wanted(g),
                             "mode": self.mode[g], "room_c": self.stat[g], "return_c": self.returns.get(g),
                             "valve_position_pct": self.position[g], "lost": self.lost[g], "stuck": self.stuck[g]}
                            for g in self.groups]}

@@ -55,7 +55,7 @@ def test_branch_valves_are_balanced_and_a_silent_one_is_held_and_alarmed(make_ri
     # its cold edge (heat loss x1.5, radiators x0.72) and an ordinary block.
     warm, cold, other = "block-03", "cold-edge", "block-07"
     groups = [warm, cold, other]
-    branches = [energy_valve(g, 30 + k) for k, g in enumerate(groups)]
+    branches = [energy_valve(g, 40 + k) for k, g in enumerate(groups)]  # 30 is the electricity meter
     rig = make_rig(time_scale=SCALE, plant={"secondary_network": {}},
                    station_overrides={"device": devices + branches, "control": {"balancing": BALANCING}})
     # The station reads every energy valve and reports each branch.

@@ -12,7 +12,8 @@ GROUPS = ("a", "b", "c")
 TABLE_SETTINGS = {"smooth_s": 0.0, "target_c": 18.6, "period_s": 1800.0, "gain_pct_per_k": 3.0, "max_step_pct": 3.0,
                   "deadband_k": 0.15, "guard_k": 0.15, "fast_step_pct": 10.0, "guard_period_s": 300.0, "min_pct": 10.0,
                   "min_move_pct": 1.0, "max_age_s": 3600.0, "hold_s": 7200.0, "spread_max_k": 2.0,
-                  "return_gain_pct_per_k": 1.0, "return_deadband_k": 1.0, "fallback_min_pct": 50.0}
+                  "return_gain_pct_per_k": 1.0, "return_deadband_k": 1.0, "fallback_min_pct": 50.0,
+                  "swing_gain_pct_per_k": 0.0, "floor_period_s": 300.0}
 
 
 def rooms(temps, age_s=0.0):
@@ -53,6 +54,7 @@ class TestSettings(unittest.TestCase):
             ({"floor_c": 19.0, "target_c": 18.5}, "balancing.floor_c=19.0 degC: must be below balancing.target_c=18.5 degC"),
             ({"min_pct": 60.0, "fallback_min_pct": 40.0},
              "balancing.fallback_min_pct=40.0 %: must not be below balancing.min_pct=60.0 %"),
+            ({"swing_gain_pct_per_k": -1.0}, "balancing.swing_gain_pct_per_k=-1.0 %/K: must be in [0.0, 100.0]"),
         ]
         for section, problem in table:
             problems = validate(section)
@@ -216,6 +218,101 @@ class TestBalancing(unittest.TestCase):
         self.assertAlmostEqual(bal.stat["b"], 19.6 + 1800.0 / 21600.0, delta=1e-9)
         bal.step(2100.0, {"rooms": rooms({"a": [18.6], "b": [18.0], "c": [18.6]})})
         self.assertEqual(bal.mode["b"], "guard")
+
+    def test_the_swing_moves_a_valve_against_a_reading_off_the_smoothed_statistic_at_once(self):
+        # smoothing over 6 h, the swing 40 %/K within +-30 %: the first reading at 18.6 everywhere,
+        # 300 s later (before the next regular step) group b reads `temp`; its statistic has moved by
+        # 300/21600 of the difference, and b's valve moves at once by -40 %/K x (reading - statistic)
+        # (b's position, its reading, the command expected; None: no command)
+        swing = {"smooth_s": 21600.0, "swing_gain_pct_per_k": 40.0, "swing_max_pct": 30.0, "swing_smooth_s": 0.0}
+        left = 1.0 - 300.0 / 21600.0  # the part of a jump the statistic has not followed yet
+        table = [
+            (100.0, 18.85, 100.0 - 40.0 * 0.25 * left),  # warmer than its statistic (sun): closes
+            (100.0, 19.6, 70.0),  # at most swing_max_pct
+            (20.0, 19.6, 10.0),  # never below min_pct
+            (50.0, 18.35, 50.0 + 40.0 * 0.25 * left),  # cooler: opens
+            (95.0, 18.35, 100.0),  # never above 100 %
+            (100.0, 18.62, None),  # a swing under min_move_pct is not sent
+        ]
+        for position, temp, expected in table:
+            positions = {"a": 100.0, "b": position, "c": 100.0}
+            bal, _ = start(settings=swing, positions=positions)
+            commands = bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [temp], "c": [18.6]})})
+            self.assertEqual(bal.mode["b"], "room", (position, temp))
+            self.assertEqual(bal.pos["b"], position)  # the steered position is not touched by the swing
+            if expected is None:
+                self.assertEqual(commands, {}, (position, temp))
+            else:
+                self.assertEqual(sorted(commands), ["b"], (position, temp))
+                self.assertAlmostEqual(commands["b"], expected, delta=1e-9, msg=(position, temp))
+                self.assertAlmostEqual(bal.snapshot()["groups"][1]["valve_wanted_pct"], expected, delta=1e-9)
+        # back at its statistic: the swing is gone and the valve returns to its steered position
+        bal, _ = start(settings=swing, positions={"a": 100.0, "b": 60.0, "c": 100.0})
+        self.assertAlmostEqual(bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [19.1], "c": [18.6]})})["b"],
+                               60.0 - 20.0 * left, delta=1e-9)
+        self.assertEqual(bal.step(600.0, {"rooms": rooms({"a": [18.6], "b": [bal.stat["b"]], "c": [18.6]})}), {"b": 60.0})
+        self.assertEqual(bal.swing["b"], 0.0)
+        # with swing_smooth_s the swing follows the reading smoothed over that time (collector noise):
+        # 300 s after a 1 K jump, 300/1800 of it, less the statistic's 300/21600
+        bal, _ = start(settings=dict(swing, swing_smooth_s=1800.0))
+        commands = bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [19.6], "c": [18.6]})})
+        self.assertAlmostEqual(commands["b"], 100.0 - 40.0 * (300.0 / 1800.0 - 300.0 / 21600.0), delta=1e-9)
+        # a statistic smoothed no longer than the swing's own smoothing has no swing to follow (the
+        # swing would otherwise chase the reading's own lag: a cooling group closed)
+        for smooth_s in (0.0, 1800.0):
+            bal, _ = start(settings=dict(swing, smooth_s=smooth_s, swing_smooth_s=1800.0))
+            self.assertEqual(bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [18.3], "c": [18.6]})}), {})
+            self.assertEqual(bal.swing["b"], 0.0)
+        # off (0 %/K): nothing moves between regular steps
+        bal, _ = start(settings={"smooth_s": 21600.0, "swing_gain_pct_per_k": 0.0}, positions={"a": 100.0, "b": 60.0, "c": 100.0})
+        self.assertEqual(bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [19.6], "c": [18.6]})}), {})
+
+    def test_the_swing_never_closes_a_group_in_the_guard_nor_moves_a_held_one(self):
+        swing = {"smooth_s": 21600.0, "swing_gain_pct_per_k": 40.0, "swing_max_pct": 30.0, "swing_smooth_s": 0.0}
+        # b's statistic near the floor (18.10 < floor 18 + guard 0.15), its reading 18.5 above it
+        bal, _ = start(settings=swing, positions={"a": 100.0, "b": 50.0, "c": 100.0},
+                       temps={"a": [18.6], "b": [18.1], "c": [18.6]})
+        commands = bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [18.5], "c": [18.6]})})
+        self.assertEqual(bal.mode["b"], "guard")
+        self.assertEqual(bal.swing["b"], 0.0)
+        self.assertEqual(commands, {"b": 70.0})  # the guard's second fast step (60 at t=0), nothing taken off
+        # a group whose collectors went stale holds its valve: no swing
+        bal, _ = start(settings=dict(swing, max_age_s=600.0, hold_s=7200.0), positions={"a": 100.0, "b": 50.0, "c": 100.0})
+        bal.step(300.0, {"rooms": rooms({"a": [18.6], "b": [19.6], "c": [18.6]})})
+        self.assertTrue(bal.sent["b"] < 50.0, bal.sent)
+        bal.step(1200.0, {"rooms": rooms({"a": [18.6], "c": [18.6]})})
+        self.assertEqual(bal.mode["b"], "hold")
+        self.assertEqual(bal.sent["b"], 50.0)  # back at the position it holds
+
+    def test_near_the_floor_the_guard_waits_for_the_room_below_it_every_floor_period(self):
+        # guard_period_s 1800: near the floor (18.0-18.15) one fast step, then it waits for the room
+        # to answer; below the floor itself it opens every floor_period_s (300 s)
+        bal, _ = start(settings={"guard_period_s": 1800.0, "floor_period_s": 300.0, "period_s": 86400.0},
+                       positions={"a": 100.0, "b": 20.0, "c": 100.0})
+        table = [  # (time, b's reading, b's position after)
+            (300.0, 18.1, 30.0),  # near the floor: opens at once
+            (600.0, 18.1, 30.0),  # ... and waits
+            (1800.0, 18.05, 30.0),
+            (2100.0, 18.05, 40.0),  # 1800 s after its last step
+            (2400.0, 17.95, 50.0),  # below the floor: every 300 s
+            (2700.0, 17.95, 60.0),
+            (2800.0, 17.9, 60.0),  # not before 300 s
+            (3000.0, 18.1, 60.0),  # near it again: 1800 s from the last step
+            (4500.0, 18.1, 70.0),
+        ]
+        for t, temp, expected in table:
+            bal.step(t, {"rooms": rooms({"a": [18.6], "b": [temp], "c": [18.6]})})
+            self.assertEqual(bal.mode["b"], "guard", t)
+            self.assertAlmostEqual(bal.pos["b"], expected, delta=1e-9, msg=t)
+        # the station steps it without a collector reading at the shorter of the two periods
+        self.assertEqual(bal.due_s, 4500.0 + 300.0)
+        # a guard period shorter than floor_period_s holds below the floor too
+        bal, _ = start(settings={"guard_period_s": 60.0, "floor_period_s": 300.0, "period_s": 86400.0},
+                       positions={"a": 100.0, "b": 20.0, "c": 100.0})
+        for t, expected in ((60.0, 30.0), (120.0, 40.0), (150.0, 40.0), (180.0, 50.0)):
+            bal.step(t, {"rooms": rooms({"a": [18.6], "b": [17.5], "c": [18.6]})})
+            self.assertAlmostEqual(bal.pos["b"], expected, delta=1e-9, msg=t)
+        self.assertEqual(bal.due_s, 180.0 + 60.0)
 
     def test_disabled_sends_nothing(self):
         bal, commands = start(settings={"enabled": False}, temps={"a": [18.6], "b": [25.0], "c": [17.0]})
