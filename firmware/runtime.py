@@ -73,6 +73,7 @@ class ScaledClock:
         self.mono0 = time.monotonic()
         lt = time.localtime()
         self.tod0_s = lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec + (time.time() % 1.0)
+        self.wall0_s = time.time()
 
     def now_s(self) -> float:
         """Controller time: monotonic seconds (scaled)."""
@@ -81,6 +82,10 @@ class ScaledClock:
     def time_of_day_s(self) -> float:
         """Local time of day in seconds (scaled from the start)."""
         return (self.tod0_s + (time.monotonic() - self.mono0) * self.scale) % 86400.0
+
+    def wall_s(self) -> float:
+        """Wall clock, unix seconds (scaled from the start)."""
+        return self.wall0_s + (time.monotonic() - self.mono0) * self.scale
 
 
 def _number_or_none(value: Any) -> float | int | None:
@@ -506,6 +511,7 @@ class Station:
         inputs = dict(inputs)
         inputs["now_s"] = now_s
         inputs["time_of_day_s"] = (self.clock.time_of_day_s(), True)  # a process-image item like any signal
+        inputs["wall_s"] = (self.clock.wall_s(), True)
         branch_readings = branches.readings(inputs)  # building branch valves (core.balancing), if any
         if branch_readings:
             self.ctl.set_branch_readings(branch_readings, now_s)
