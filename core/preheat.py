@@ -9,8 +9,9 @@ at the latest time that still brings the coldest building group (the room collec
 statistic, core.room_feedback) to its floor + `margin_k` by `margin_h` before 00:00, then
 supplies `supply_c` (through the limiters) until it is there (without pausing: the air answers
 the radiators within the hour and the walls over a day, so a first quick rise of the air says
-little of the time still needed), and holds it there (off when at the target, on when the
-boundary says so) until 00:00. The time needed is a one-node model
+little of the time still needed); there (phase hold) the normal control, room feedback
+included, holds the rooms until 00:00 (switching the heat off would let the air fall back
+within the hour: the walls are still cold). The time needed is a one-node model
 of the building driven by the forecast outdoor temperatures (core.forecast):
 
     dT/dt = f x (k_h x (S - T) - k_l x (T - T_out)),   k_l = 1 / tau_h,
@@ -80,7 +81,8 @@ P_OFF = 1  # outside the season and its pre-heat window: heating only on command
 P_WAIT = 2  # pre-heat window, not yet: heating off
 P_HEAT = 3  # pre-heat window, heating at supply_c
 P_SEASON = 4  # in the season: normal control (+ feed-forward)
-PHASE_NAMES = ("inert", "off", "wait", "heat", "season")
+P_HOLD = 5  # pre-heat window, the target reached: normal control holds the rooms until 00:00
+PHASE_NAMES = ("inert", "off", "wait", "heat", "season", "hold")
 
 MAX_NEEDED_H = 240.0
 LEARN_AFTER_S = 3 * 3600.0  # steady heating this long before a rise is measured (the air's first jump passed)
@@ -182,6 +184,8 @@ class Preheat:
         k_h = self.emitter_gain(curve)
         needed_h = self.hours_needed(room_low_c, target_c, supply_c, k_h, forecast, wall_s, outdoor_c)
         self.needed_h = needed_h
+        if self.phase == P_HOLD:  # there: the normal control (room feedback) holds it until 00:00
+            return
         if self.phase == P_HEAT:  # once started it heats through to the target
             heat = room_low_c < target_c
         else:
@@ -194,7 +198,7 @@ class Preheat:
             self.heat_pred_k += self.rate_k_per_h(room_low_c, outdoor_c, supply_c, k_h) * self.replan_s / 3600.0
         elif self.heat_since_s >= 0.0:
             self._learn(now_s, room_low_c)
-        self._phase(P_HEAT if heat else P_WAIT, now_s)
+        self._phase(P_HEAT if heat else (P_HOLD if self.phase == P_HEAT else P_WAIT), now_s)
 
     def emitter_gain(self, curve) -> float:
         """k_h (1/h): the curve's supply at DESIGN_OUTDOOR_C holds its design room temperature."""

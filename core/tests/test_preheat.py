@@ -10,6 +10,7 @@ from heatkeeper.core.preheat import (
     LEARN_AFTER_S,
     MAX_NEEDED_H,
     P_HEAT,
+    P_HOLD,
     P_INERT,
     P_OFF,
     P_SEASON,
@@ -146,8 +147,14 @@ class TestPhases(unittest.TestCase):
         self.assertEqual(plan(p, START - (need + 1.2) * H, room_c=12.0), P_WAIT)  # margin_h 1 h
         self.assertEqual(plan(p, START - (need + 0.8) * H, room_c=12.0), P_HEAT)
         self.assertEqual(plan(p, START - (need - 2.0) * H, room_c=17.9), P_HEAT)  # early, but heats through
-        self.assertEqual(plan(p, START - (need - 2.5) * H, room_c=18.35), P_WAIT)  # there: hold off
-        self.assertEqual(plan(p, START - 5 * H, room_c=18.1), P_WAIT)  # cooling a little, hours left
+        self.assertEqual(plan(p, START - (need - 2.5) * H, room_c=18.35), P_HOLD)  # there: normal control
+        self.assertEqual(plan(p, START - 5 * H, room_c=18.1), P_HOLD)  # ... holds it until 00:00
+        self.assertFalse(p.holds_off())
+        self.assertEqual(plan(p, START + 0.1 * H, room_c=18.4), P_SEASON)
+        # warm rooms early in the window: off until they need the heat, then heat
+        p = Preheat({})
+        self.assertEqual(plan(p, START - 5 * H, room_c=18.5), P_WAIT)
+        self.assertEqual(plan(p, START - 2 * H, room_c=18.25), P_WAIT)
         self.assertEqual(plan(p, START - 0.5 * H, room_c=18.2), P_HEAT)  # within the margin hour: heat
 
     def test_learns_how_fast_the_building_warms(self):
@@ -166,7 +173,7 @@ class TestPhases(unittest.TestCase):
                 wall += 300.0
                 steps += 1
                 plan(p, wall, room_c=room, now_s=now)
-            self.assertEqual(p.phase, P_WAIT)
+            self.assertEqual(p.phase, P_HOLD)
             _greater(self, steps * 300.0, LEARN_AFTER_S)
             self.assertEqual(p.f > 1.3, higher, p.f)
             self.assertEqual(p.f < 0.9, not higher, p.f)
@@ -178,7 +185,7 @@ class TestPhases(unittest.TestCase):
         self.assertEqual(Preheat({}).snapshot(), {"f": 1.0})
         p = Preheat({})
         self.assertEqual(plan(p, START - 1 * H, room_c=18.2, now_s=0.0), P_HEAT)
-        self.assertEqual(plan(p, START - 0.5 * H, room_c=18.5, now_s=1800.0), P_WAIT)
+        self.assertEqual(plan(p, START - 0.5 * H, room_c=18.5, now_s=1800.0), P_HOLD)
         self.assertEqual(p.f, 1.0)
 
 
