@@ -10,13 +10,13 @@ cdef class Preheat:
     cpdef double hours_needed(self, double room_c, double target_c, double supply_c, double k_h, object forecast,
                               double wall_s, double fallback_out_c)
     cpdef plan(self, double now_s, double wall_s, bint wall_ok, object calendar, object forecast, double room_low_c,
-               bint room_ok, double floor_c, double outdoor_c, object curve, double room_setpoint_c, double room_trim_k,
-               double valve_pct)
+               bint room_ok, double floor_c, double outdoor_c, double ref_c, object curve, double room_setpoint_c,
+               double room_trim_k, double valve_pct)
     cpdef double emitter_gain(self, object curve)
     cdef void _learn(self, double now_s, double room_c)
     cdef void _phase(self, int phase, double now_s)
     cpdef double feed_forward(self, double wall_s, object forecast, double outdoor_c, object curve,
-                              double room_setpoint_c, double room_trim_k, double valve_pct)
+                              double room_setpoint_c, double room_trim_k, double valve_pct, bint rooms_warm)
     cpdef bint holds_off(self)
     cpdef dict telemetry(self)
     cpdef dict snapshot(self)

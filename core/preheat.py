@@ -30,10 +30,12 @@ heats from then on).
 
 Feed-forward. In the season, with a forecast, it looks `ff_horizon_h` ahead: when the supply
 the curve (plus the room trim) will need at the coldest forecast hour exceeds what the station
-can give (the curve's max_supply_c), or the outdoor temperature is to fall by more than
-`ff_drop_k`, it raises the supply ahead of time by ff_gain x the excess (at most `ff_max_k`)
-while the valve still has travel: heat stored in the walls before the cold night instead of
-falling short on it.
+can give (the curve's max_supply_c), or the mean ahead is more than `ff_drop_k` below the
+building-attenuated outdoor temperature the curve runs on, it raises the supply ahead of time
+by ff_gain x the excess (at most `ff_max_k`) while the valve still has travel: heat stored in
+the walls before the cold spell instead of falling short in it. Symmetrically, when the mean
+ahead is that much above it and the coldest rooms are at least WARM_K above their floor, it
+cuts the supply as much: the walls' heat carries the rooms into the mild hours.
 
 Inert without a calendar, without a wall clock, or (the pre-heat) without a usable forecast:
 the station then runs exactly as without this module. Outside the season and its pre-heat
@@ -55,9 +57,9 @@ DEFAULTS = {
     "replan_s": 300.0,  # re-planned this often from the rooms and the forecast
     "fallback_lead_h": 36.0,  # without fresh room readings: heat from this long before 00:00
     "ff_enabled": True,
-    "ff_horizon_h": 12.0,  # feed-forward looks this far ahead in the forecast
-    "ff_gain_k_per_k": 0.5,  # supply raise per K of shortfall / of drop beyond ff_drop_k
-    "ff_drop_k": 8.0,  # a fall of the outdoor temperature larger than this is a cold spell
+    "ff_horizon_h": 12.0,  # feed-forward looks this far ahead in the forecast (its mean and its coldest hour)
+    "ff_gain_k_per_k": 0.5,  # supply change per K of shortfall / of change beyond ff_drop_k
+    "ff_drop_k": 5.0,  # the mean ahead this much below (above) the attenuated outdoor: a cold (mild) spell
     "ff_max_k": 6.0,
     "ff_travel_pct": 98.0,  # the valve has travel below this opening
 }
@@ -86,6 +88,7 @@ PHASE_NAMES = ("inert", "off", "wait", "heat", "season", "hold")
 
 MAX_NEEDED_H = 240.0
 LEARN_AFTER_S = 3 * 3600.0  # steady heating this long before a rise is measured (the air's first jump passed)
+WARM_K = 0.5  # a feed-forward cut only while the coldest rooms are this far above their floor
 F_MIN = 0.5
 F_MAX = 2.0
 DESIGN_OUTDOOR_C = -20.0
@@ -153,9 +156,11 @@ class Preheat:
 
     # --- the plan ----------------------------------------------------------------------------
     def plan(self, now_s: float, wall_s: float, wall_ok: bool, calendar, forecast, room_low_c: float, room_ok: bool,
-             floor_c: float, outdoor_c: float, curve, room_setpoint_c: float, room_trim_k: float, valve_pct: float) -> None:
+             floor_c: float, outdoor_c: float, ref_c: float, curve, room_setpoint_c: float, room_trim_k: float,
+             valve_pct: float) -> None:
         """Decide the phase and the feed-forward until the next plan (every replan_s).
-        `curve` a core.heating_curve curve (unclamped_c, max_supply_c)."""
+        `outdoor_c` the outdoor temperature now, `ref_c` the building-attenuated one the curve
+        runs on; `curve` a core.heating_curve curve (unclamped_c, max_supply_c)."""
         self.next_s = now_s + self.replan_s
         self.needed_h = -1.0
         self.left_h = -1.0
@@ -166,7 +171,8 @@ class Preheat:
         if calendar.in_season(wall_s):
             self._phase(P_SEASON, now_s)
             if self.ff_enabled and forecast is not None and forecast.usable(wall_s):
-                self.ff_k = self.feed_forward(wall_s, forecast, outdoor_c, curve, room_setpoint_c, room_trim_k, valve_pct)
+                self.ff_k = self.feed_forward(wall_s, forecast, ref_c, curve, room_setpoint_c, room_trim_k, valve_pct,
+                                              room_ok and room_low_c >= floor_c + WARM_K)
             return
         if not calendar.in_preheat(wall_s):
             self._phase(P_OFF, now_s)
@@ -223,25 +229,42 @@ class Preheat:
         self.phase = phase
 
     def feed_forward(self, wall_s: float, forecast, outdoor_c: float, curve, room_setpoint_c: float, room_trim_k: float,
-                     valve_pct: float) -> float:
-        """The supply raise (K) ahead of a forecast cold spell (0 without one or without travel)."""
-        if valve_pct >= self.ff_travel_pct:
-            return 0.0
+                     valve_pct: float, rooms_warm: bool) -> float:
+        """The supply raise (K, negative: a cut) from the forecast `ff_horizon_h` ahead: a raise
+        when the curve will need more than max_supply_c at the coldest hour, or when the mean
+        ahead is more than ff_drop_k below `outdoor_c` (the building-attenuated outdoor
+        temperature the curve runs on) and the valve has travel; a cut when the mean ahead is as
+        much above it and the rooms are warm (`rooms_warm`: the room trim's floor guard has them
+        all above floor + 0.5 K), so the walls' heat carries them into the mild hours."""
         low_c = outdoor_c
+        total = 0.0
+        n = 0
         h = 1.0
         while h <= self.ff_horizon_h:
             v = forecast.value_at(wall_s + h * 3600.0, wall_s)
-            if v is not None and v < low_c:
-                low_c = v
+            if v is not None:
+                total += v
+                n += 1
+                if v < low_c:
+                    low_c = v
             h += 1.0
-        need_c = curve.unclamped_c(low_c, room_setpoint_c) + room_trim_k
+        if n == 0:
+            return 0.0
+        mean_c = total / n
         ff = 0.0
-        if need_c > curve.max_supply_c:
-            ff = self.ff_gain * (need_c - curve.max_supply_c)
-        drop = outdoor_c - low_c - self.ff_drop_k
-        if drop > 0.0 and self.ff_gain * drop > ff:
-            ff = self.ff_gain * drop
-        return ff if ff < self.ff_max_k else self.ff_max_k
+        if valve_pct < self.ff_travel_pct:
+            need_c = curve.unclamped_c(low_c, room_setpoint_c) + room_trim_k
+            if need_c > curve.max_supply_c:
+                ff = self.ff_gain * (need_c - curve.max_supply_c)
+            drop = outdoor_c - mean_c - self.ff_drop_k
+            if drop > 0.0 and self.ff_gain * drop > ff:
+                ff = self.ff_gain * drop
+        rise = mean_c - outdoor_c - self.ff_drop_k
+        if ff == 0.0 and rise > 0.0 and rooms_warm:
+            ff = -self.ff_gain * rise
+        if ff > self.ff_max_k:
+            return self.ff_max_k
+        return ff if ff > -self.ff_max_k else -self.ff_max_k
 
     def holds_off(self) -> bool:
         """The station keeps the heating off (outside the season, or waiting to pre-heat)."""

@@ -341,8 +341,8 @@ class StationController:
         chain = self.chain
         room = chain.room
         planner.plan(now_s, now_s + self.wall_offset_s, self.wall_known, self.season, self.forecast, room.low_c,
-                     room.n_fresh > 0, room.floor_c, chain.outdoor.composite_c, chain.curve, chain.room_setpoint_c,
-                     chain.room_trim_k, self.valve.actuator.estimate_pct)
+                     room.n_fresh > 0, room.floor_c, chain.outdoor.composite_c, chain.outdoor.attenuated_c, chain.curve,
+                     chain.room_setpoint_c, chain.room_trim_k, self.valve.actuator.estimate_pct)
         if planner.holds_off():
             room.trim_k = 0.0  # heating held off: the room trim must not wind up meanwhile
 

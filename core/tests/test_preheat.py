@@ -51,7 +51,7 @@ def plan(p, wall_s, room_c=12.0, room_ok=True, fc_temps=None, cal=None, outdoor_
         fc_temps = [fc_at((START - wall_s) / H - j) for j in range(72)]
     fc = forecast(wall_s, fc_temps if fc_temps is not None else [0.0] * 72)
     p.plan(wall_s - START if now_s is None else now_s, wall_s, True, cal if cal is not None else calendar(), fc, room_c,
-           room_ok, 18.0, outdoor_c, CURVE, 18.5, trim_k, valve_pct)
+           room_ok, 18.0, outdoor_c, outdoor_c, CURVE, 18.5, trim_k, valve_pct)
     return p.phase
 
 
@@ -111,11 +111,12 @@ class TestPhases(unittest.TestCase):
         for wall, room_c, room_ok, cal_, usable, phase in cases:
             p = Preheat({})
             fc = forecast(wall if usable else wall - 48 * H, [0.0] * 72)
-            p.plan(100.0, wall, True, cal_, fc, room_c, room_ok, 18.0, 0.0, CURVE, 18.5, 0.0, 50.0)
+            p.plan(100.0, wall, True, cal_, fc, room_c, room_ok, 18.0, 0.0, 0.0, CURVE, 18.5, 0.0, 50.0)
             self.assertEqual(p.phase, phase, (wall - START) / H)
             self.assertEqual(p.holds_off(), phase in (P_OFF, P_WAIT))
         p = Preheat({})
-        p.plan(100.0, START - 10 * H, False, cal, forecast(START, [0.0] * 72), 12.0, True, 18.0, 0.0, CURVE, 18.5, 0.0, 50.0)
+        p.plan(100.0, START - 10 * H, False, cal, forecast(START, [0.0] * 72), 12.0, True, 18.0, 0.0, 0.0, CURVE, 18.5, 0.0,
+               50.0)
         self.assertEqual(p.phase, P_INERT)  # no wall clock
         p = Preheat({"enabled": False})
         self.assertEqual(plan(p, START - 10 * H), P_INERT)
@@ -192,33 +193,42 @@ class TestPhases(unittest.TestCase):
 class TestFeedForward(unittest.TestCase):
     def test_table(self):
         p = Preheat({})
-        # (outdoor now, forecast, room trim, valve %) -> raise (K)
+        # (attenuated outdoor now, forecast from the next hour, valve %, rooms warm) -> supply change (K)
         cases = [
-            (0.0, [0.0] * 24, 0.0, 50.0, 0.0),  # steady weather: nothing
-            (0.0, [-5.0] * 24, 0.0, 50.0, 0.0),  # a 5 K fall: within ff_drop_k
-            (0.0, [0.0] * 6 + [-15.0] * 18, 0.0, 50.0, 3.5),  # a 15 K fall within 12 h: 0.5 x (15 - 8)
-            (0.0, [0.0] * 14 + [-30.0] * 10, 0.0, 50.0, 0.0),  # beyond ff_horizon_h
-            (0.0, [0.0] * 6 + [-40.0] * 18, 0.0, 50.0, 6.0),  # capped at ff_max_k
-            (0.0, [0.0] * 6 + [-15.0] * 18, 0.0, 99.0, 0.0),  # no travel left
+            (0.0, [0.0] * 24, 50.0, True, 0.0),  # steady weather: nothing
+            (0.0, [-4.0] * 24, 50.0, True, 0.0),  # 4 K colder ahead: within ff_drop_k
+            (0.0, [-11.0] * 24, 50.0, True, 3.0),  # 11 K colder ahead: 0.5 x (11 - 5)
+            (0.0, [0.0] * 6 + [-22.0] * 18, 50.0, True, 3.0),  # mean of the 12 h ahead 11 K colder
+            (0.0, [0.0] * 13 + [-30.0] * 11, 50.0, True, 0.0),  # beyond ff_horizon_h
+            (0.0, [-40.0] * 24, 50.0, True, 6.0),  # capped at ff_max_k
+            (0.0, [-11.0] * 24, 99.0, True, 0.0),  # no travel left
+            (0.0, [11.0] * 24, 50.0, True, -3.0),  # 11 K milder ahead, rooms warm: cut
+            (0.0, [11.0] * 24, 50.0, False, 0.0),  # ... not with rooms near their floor
+            (0.0, [40.0] * 24, 50.0, True, -6.0),
         ]
-        for outdoor, temps, trim, valve, raise_k in cases:
-            fc = forecast(START, temps)
-            self.assertAlmostEqual(p.feed_forward(START, fc, outdoor, CURVE, 18.5, trim, valve), raise_k, places=6,
-                                   msg=(outdoor, temps[-1], valve))
+        for outdoor, temps, valve, warm, change_k in cases:
+            fc = forecast(START, [outdoor] + temps)
+            self.assertAlmostEqual(p.feed_forward(START, fc, outdoor, CURVE, 18.5, 0.0, valve, warm), change_k, places=6,
+                                   msg=(outdoor, temps[-1], valve, warm))
         # the supply needed at the coldest hour beyond the curve's max: raise by the shortfall
         need = CURVE.unclamped_c(-45.0, 18.5) + 10.0 - CURVE.max_supply_c
         _greater(self, need, 0.0)
-        fc = forecast(START, [-40.0] + [-45.0] * 23)
-        self.assertAlmostEqual(p.feed_forward(START, fc, -40.0, CURVE, 18.5, 10.0, 50.0), min(6.0, 0.5 * need), places=6)
+        fc = forecast(START, [-44.0] + [-45.0] * 23)
+        self.assertAlmostEqual(p.feed_forward(START, fc, -44.0, CURVE, 18.5, 10.0, 50.0, True), min(6.0, 0.5 * need),
+                               places=6)
 
     def test_only_in_the_season_with_a_forecast(self):
         p = Preheat({})
-        self.assertEqual(plan(p, START + 5 * H, fc_temps=[0.0] * 6 + [-15.0] * 66), P_SEASON)
-        self.assertAlmostEqual(p.ff_k, 3.5)
-        self.assertEqual(plan(p, START - 5 * H, fc_temps=[0.0] * 6 + [-15.0] * 66), P_HEAT)
+        self.assertEqual(plan(p, START + 5 * H, fc_temps=[-11.0] * 72, room_c=19.0), P_SEASON)
+        self.assertAlmostEqual(p.ff_k, 3.0)
+        self.assertEqual(plan(p, START + 5 * H, fc_temps=[11.0] * 72, room_c=19.0), P_SEASON)
+        self.assertAlmostEqual(p.ff_k, -3.0)
+        self.assertEqual(plan(p, START + 5 * H, fc_temps=[11.0] * 72, room_c=18.3), P_SEASON)
+        self.assertEqual(p.ff_k, 0.0)  # rooms near the floor: no cut
+        self.assertEqual(plan(p, START - 5 * H, fc_temps=[-11.0] * 72), P_HEAT)
         self.assertEqual(p.ff_k, 0.0)
         p = Preheat({"ff_enabled": False})
-        plan(p, START + 5 * H, fc_temps=[0.0] * 6 + [-15.0] * 66)
+        plan(p, START + 5 * H, fc_temps=[-11.0] * 72)
         self.assertEqual(p.ff_k, 0.0)
 
 
