@@ -281,5 +281,5 @@ class Preheat:
     def restore(self, d) -> None:
         if isinstance(d, dict):
             f = d.get("f")
-            if checks.is_number(f) and F_MIN <= f <= F_MAX:
-                self.f = float(f)
+            if checks.is_number(f) and F_MIN <= f <= F_MAX:  # type: ignore[operator]
+                self.f = float(f)  # type: ignore[arg-type]
