@@ -53,7 +53,10 @@ DEFAULTS = {
     "margin_k": 0.3,  # the coldest group at floor + this at 00:00 of day one
     "margin_h": 1.0,  # ... this long before 00:00
     "supply_c": 90.0,  # pre-heat supply (held within the curve's max and the limiters)
-    "tau_h": 100.0,  # building time constant of the start model (larger: earlier, safer)
+    # building time constant of the start model (larger: earlier, safer). The model assumes
+    # supply_c; a station short of primary heat reaches less (Jincheng's bench station 55 degC):
+    # 100 h brought its coldest group to 17.75 degC at 00:00 of day one, 130 h to 18.88.
+    "tau_h": 130.0,
     "replan_s": 300.0,  # re-planned this often from the rooms and the forecast
     "fallback_lead_h": 36.0,  # without fresh room readings: heat from this long before 00:00
     "ff_enabled": True,
