@@ -64,6 +64,8 @@ CYTHON_MODULES = [
     "heatkeeper.core.pumps",
     "heatkeeper.core.make_up",
     "heatkeeper.core.interlocks",
+    "heatkeeper.core.season",
+    "heatkeeper.core.preheat",
     "heatkeeper.core.station",
     "heatkeeper.tools.plant.local_control",
     "heatkeeper.tools.plant.model",

@@ -10,7 +10,8 @@ inconsistent pair) as "section.key=value unit: must be in [lo, hi]".
 
 Sections: station, sensors, alarms, pumps, make_up, interlocks, modes, commands (this side),
 curve, outdoor, schedule, limiters, room_feedback, pi, valve (the setpoint chain and valve),
-balancing (the building branch valves, core.balancing).
+balancing (the building branch valves, core.balancing), season (the bootstrap season calendar,
+core.season), preheat (the pre-heat planner and feed-forward, core.preheat).
 """
 
 from . import (
@@ -25,9 +26,11 @@ from . import (
     modes,
     outdoor,
     pi,
+    preheat,
     pumps,
     room_feedback,
     schedule,
+    season,
     sensors,
     valve_actuator,
 )
@@ -77,6 +80,8 @@ SECTIONS = (
     ("pi", pi.DEFAULTS, pi.RANGES, pi.validate),
     ("valve", valve_actuator.DEFAULTS, valve_actuator.RANGES, valve_actuator.validate),
     ("balancing", balancing.DEFAULTS, balancing.RANGES, balancing.validate),
+    ("season", season.DEFAULTS, season.RANGES, season.validate),
+    ("preheat", preheat.DEFAULTS, preheat.RANGES, preheat.validate),
 )
 
 DEFAULTS = {}  # type: dict

@@ -50,6 +50,9 @@ cdef class StationController:
     cdef bint flag_summer, flag_remote
     cdef double flag_remote_c, flag_boost_k
     cdef public object forecast
+    cdef public double wall_s, wall_offset_s
+    cdef public bint wall_ok, wall_known, planning
+    cdef public object season, preheat
     cpdef dict step(self, object inputs)
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
     cpdef list take_events(self)
@@ -82,6 +85,9 @@ cdef class StationController:
     cpdef dict branch_commands(self)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     cpdef str set_forecast(self, object msg, double wall_s)
+    cpdef str set_season(self, object msg, double wall_s)
+    cdef void _learn_wall(self, double wall_s)
+    cdef void _plan(self, double now_s)
     cpdef dict snapshot(self)
     cpdef restore(self, object snap, double now_s)
     cpdef dict telemetry(self, object inputs, object out)

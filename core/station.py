@@ -53,7 +53,9 @@ from .modes import (
     ModeMachine,
     circulation_wanted,
 )
+from .preheat import P_HEAT, Preheat
 from .pumps import CirculationPumps
+from .season import SeasonCalendar
 from .sensors import (
     I_HEAT_POWER,
     I_OUTDOOR_TEMP,
@@ -86,12 +88,14 @@ PIECE_SECTIONS = (
     ("chain", ("curve", "outdoor", "schedule", "limiters", "room_feedback")),
     ("valve", ("pi", "valve", "schedule", "curve", "interlocks", "alarms")),
     ("balancing", ("balancing",)),
+    ("preheat", ("preheat",)),
 )
 
 # Optional extra input: local time of day in seconds (wall clock; firmware supplies it), used by
 # the schedule and the valve exercise. Without it both use the schedule's day offset.
 TIME_OF_DAY_S = "time_of_day_s"
-# Optional extra input: the wall clock, unix seconds (firmware supplies it), for the calendar.
+# Optional extra input: the wall clock, unix seconds (firmware supplies it, scaled like
+# time_of_day_s), used by the season calendar and the pre-heat planner (core.season, core.preheat).
 WALL_S = "wall_s"
 _INF = float("inf")
 _NAN = float("nan")
@@ -146,6 +150,15 @@ class StationController:
         self.diag = {}  # type: dict  # filled by diagnostics(), only when asked
         self.forecast = Forecast()  # the city's weather forecast from the supervisor (core.forecast)
         self.last_out = {}  # type: dict
+        self.wall_s = 0.0
+        self.wall_ok = False
+        # The season calendar (the [season] section, or pushed: set_season) and the pre-heat
+        # planner; with no calendar `planning` stays False and nothing of either runs.
+        self.season = SeasonCalendar(cfg["season"])
+        self.preheat = Preheat(cfg["preheat"])
+        self.planning = self.season.known()
+        self.wall_offset_s = 0.0  # wall clock - monotonic clock, learnt from wall_s and the downlinks
+        self.wall_known = False
 
     # --- the cycle ---------------------------------------------------------------------------
     def step(self, inputs: object) -> dict:
@@ -171,6 +184,8 @@ class StationController:
             if (type(v) is float or type(v) is int) and v > 0.0:
                 self.wall_s = float(v)
                 self.wall_ok = True
+                self.wall_offset_s = self.wall_s - now_s
+                self.wall_known = True
         self._cycle(now_s, dt_s)
         return self._outputs()
 
@@ -249,6 +264,11 @@ class StationController:
         # The chain reads a few signals itself (limiters, schedule): validated, NaN when not ok.
         chain = self.chain
         chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leases.active(L_HEAT_CAP) else 0.0
+        if self.planning:  # the pre-heat supply (auto only) and the feed-forward ahead of cold spells
+            self._plan(now_s)
+            if self.preheat.phase == P_HEAT and mode == M_AUTO:
+                remote_c = self.preheat.supply_c
+            boost_k += self.preheat.ff_k
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         # The week programme's calendar and optimum start (core.schedule): the wall clock, the
         # rooms' low statistic (last cycle's), its trend and their target.
@@ -270,6 +290,11 @@ class StationController:
         # the valve shut and its PI tracks, so the release after a hold is bumpless.
         setpoint_c = chain.finish(mode, modes.ramp_c, interlocks.frost_supply_floor_c(mode),
                                   interlocks.tripped or interlocks.no_flow)
+        if self.planning and self.preheat.holds_off() and (mode == M_AUTO or (mode == M_REMOTE and not leases.active(L_SUPPLY))):
+            # Outside the season (or waiting to pre-heat) the heating is off; a remote supply
+            # setpoint lease turns it on; frost protection still acts.
+            frost_c = interlocks.frost_supply_floor_c(mode)
+            setpoint_c = frost_c if frost_c > 0.0 else 0.0
         # 5. PI and valve
         manual = mode == M_MANUAL
         self.supply_setpoint_c = setpoint_c
@@ -313,6 +338,19 @@ class StationController:
         act.relief_valve_open = make_up.relief_open
         # 8. interlocks: last, only toward safe; nothing below touches the actuators.
         self.interlocks.apply_to(act, now_s, signals, pumps, make_up, self.cycle_s, filling)
+
+    def _plan(self, now_s: float) -> None:
+        # The planner's decision, re-made every replan_s on the wall clock learnt (core.preheat).
+        planner = self.preheat
+        if now_s < planner.next_s:
+            return
+        chain = self.chain
+        room = chain.room
+        planner.plan(now_s, now_s + self.wall_offset_s, self.wall_known, self.season, self.forecast, room.low_c,
+                     room.n_fresh > 0, room.floor_c, chain.outdoor.composite_c, chain.outdoor.attenuated_c, chain.curve,
+                     chain.room_setpoint_c, chain.room_trim_k, self.valve.actuator.estimate_pct)
+        if planner.holds_off():
+            room.trim_k = 0.0  # heating held off: the room trim must not wind up meanwhile
 
     def _mode_lease(self, now_s: float) -> None:
         # A remote summer/safe lease: gone (expired or cleared) -> back to the mode it
@@ -504,7 +542,23 @@ class StationController:
     def set_forecast(self, msg: object, wall_s: float) -> str:
         """Keep a weather forecast (codec.decode_forecast output; `wall_s` the unix time now):
         "" when kept, else why it was refused (the forecast held stays)."""
+        self._learn_wall(wall_s)
         return self.forecast.accept(msg, wall_s)
+
+    def set_season(self, msg: object, wall_s: float) -> str:
+        """Keep a season calendar (codec.decode_season output; `wall_s` the unix time now): ""
+        when kept, else why it was refused (the calendar held stays). It replaces the [season]
+        section's and is kept in the snapshot."""
+        self._learn_wall(wall_s)
+        problem = self.season.accept(msg, wall_s)
+        self.planning = self.season.known()
+        self.preheat.next_s = -1e18  # planned afresh on the next cycle
+        return problem
+
+    def _learn_wall(self, wall_s: float) -> None:
+        if wall_s > 0.0 and wall_s == wall_s and wall_s != _INF:
+            self.wall_offset_s = wall_s - self.now_s
+            self.wall_known = True
 
     # --- persistence and uplink ----------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -524,6 +578,8 @@ class StationController:
             "chain": self.chain.snapshot(),
             "valve": self.valve.snapshot(),
             "forecast": self.forecast.snapshot(),
+            "season": self.season.snapshot(),
+            "preheat": self.preheat.snapshot(),
         }
 
     def restore(self, snap: object, now_s: float) -> None:
@@ -554,6 +610,9 @@ class StationController:
         if isinstance(snap.get("valve"), dict):
             self.valve.restore(snap["valve"], now_s)
         self.forecast.restore(snap.get("forecast"))
+        self.season.restore(snap.get("season"))
+        self.preheat.restore(snap.get("preheat"))
+        self.planning = self.season.known()
 
     def telemetry(self, inputs: object, out: object) -> dict:
         """The flat uplink record {field: number | None} for one cycle."""
@@ -582,6 +641,9 @@ class StationController:
             v = self.diag[key]
             rec[key] = v if (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) else None
         rec["settings_version"] = self.settings_version
+        rec.update(self.season.telemetry(self.now_s + self.wall_offset_s if self.wall_known else 0.0))
+        if self.planning:
+            rec.update(self.preheat.telemetry())
         if self.balancing.n_groups > 0:
             _branch_telemetry(self.balancing, rec)
         return rec
@@ -647,6 +709,9 @@ class StationController:
         self.supply_min_c = fresh.supply_min_c
         self.supply_max_c = fresh.supply_max_c
         self.makeup_setpoint_kpa = fresh.makeup_setpoint_kpa
+        if old["season"] != new["season"] and self.season.version < 1:  # a pushed calendar outranks the file's
+            self.season = fresh.season
+            self.planning = self.season.known()
         self.settings_version = version
         return rebuilt
 

@@ -35,19 +35,34 @@ def _at(series: list[float], hour: float) -> float:
     return series[i % n] + (series[(i + 1) % n] - series[i % n]) * frac
 
 
+class LeadError:
+    """A forecast's temperature error hour by hour of lead: the warm bias plus AR(1) noise whose
+    standard deviation grows with the lead (SD0_K + SD_PER_H_K per hour), all times `scale`;
+    draws from `rng` (the caller's random.Random, so its other draws keep their order)."""
+
+    def __init__(self, rng: random.Random, scale: float = 1.0) -> None:
+        self.rng = rng
+        self.scale = scale
+        self.err = 0.0
+
+    def next(self, lead_h: int) -> float:
+        """The error (K) at lead hour `lead_h` (called for 0, 1, 2, ... in turn)."""
+        sd = SD0_K + SD_PER_H_K * lead_h
+        self.err = AR * self.err + math.sqrt(1.0 - AR * AR) * sd * self.rng.gauss(0.0, 1.0)
+        return self.scale * (BIAS_K + self.err)
+
+
 def forecast_answer(city: str, start_ts: float, time_scale: float = 1.0, hours: int = HOURS,
                     seed: int = 1) -> dict[str, Any]:
     """An Open-Meteo-shaped hourly forecast of `city`'s demo weather from wall time `start_ts`."""
     weather = synthetic_year(city).rotated(334 * 24)  # as the demo's simulator runs it
     rng = random.Random("%s-%d" % (city, seed))
-    err = 0.0
+    error = LeadError(rng)
     times, temps, rads = [], [], []
     for j in range(hours):
         plant_hour = j * time_scale
-        sd = SD0_K + SD_PER_H_K * j
-        err = AR * err + math.sqrt(1.0 - AR * AR) * sd * rng.gauss(0.0, 1.0)
         times.append(int(start_ts) + 3600 * j)
-        temps.append(round(_at(weather.temp_c, plant_hour) + BIAS_K + err, 1))
+        temps.append(round(_at(weather.temp_c, plant_hour) + error.next(j), 1))
         rads.append(round(max(0.0, _at(weather.ghi_wm2, plant_hour) * (1.0 + CLOUD_SD * rng.gauss(0.0, 1.0))), 1))
     return {"latitude": 0.0, "longitude": 0.0, "utc_offset_seconds": 0, "timezone": "GMT",
             "hourly_units": {"time": "unixtime", "temperature_2m": "°C", "shortwave_radiation": "W/m²"},

@@ -353,3 +353,13 @@ async def test_outbox_damaged_while_running_is_replaced_and_the_seq_continues(tm
         assert glob.glob(os.path.join(station.data_dir, "trends.sqlite.corrupt-*"))
         cycles = station.cycles
         await wait_until(lambda: station.cycles > cycles + 3, what="control goes on")
+
+
+async def test_the_controller_is_given_the_wall_clock(tmp_path, mosquitto) -> None:
+    # the season calendar and the pre-heat planner run on unix time (core.station WALL_S)
+    path, _raw = station_toml(tmp_path, mosquitto.port)
+    async with running_station(path) as station:
+        ctl = station.ctl
+        await wait_until(lambda: ctl.wall_ok, what="wall clock in the controller")
+        assert abs(ctl.wall_s - time.time()) < 5.0
+        assert abs(ctl.now_s + ctl.wall_offset_s - time.time()) < 5.0

@@ -45,6 +45,17 @@ the phase, except that it starts from the state the controller reached instead o
 state (the season bounds and the habitual setpoint stay those of the found-heating state).
 `preheat_lower_bound_kwh_per_m2` is tools/plant/bounds.preheat_bound over the same window. A
 controller's wall and CPU times include the window; the speed sample runs the season proper only.
+
+With the phase, heatkeeper's controller is told what a station in the field is told
+(`PlannerLoop`): the season calendar (core.season: 00:00 of day one, the end of the run, the whole
+window as the pre-heat window) at the start, and every FORECAST_EVERY_H hours a forecast
+(core.forecast) of FORECAST_HOURS hourly outdoor temperatures, the plant's own weather ahead, so
+its pre-heat planner and feed-forward (core.preheat) run. The wall clock the controller learns from
+them is an arbitrary epoch (WALL_EPOCH_S) plus the plant time. `--forecast-error-k K` adds a
+forecast's error, tools/demo_forecast.LeadError (warm bias and AR(1) noise growing with the lead),
+scaled so its standard deviation at 72 h lead is K (the demo's is 2.6 K), seeded from --seed and
+the issue; `forecast` in the JSON gives K, the bias and the error measured on the forecasts sent.
+The other controllers are not told anything (they have no use for it).
 """
 
 from __future__ import annotations
@@ -71,6 +82,9 @@ FLOOR_C = 18.0
 CONTROL_PERIOD_S = 1.0
 PRESEASON_C = 12.0  # the pre-season state of --season-start: every group's air and mass (degC)
 PREHEAT_DAYS = 3.0  # how long before 00:00 of the first day the season-start phase begins
+WALL_EPOCH_S = 1794672000.0  # 00:00 of day one on the wall clock the controller is given (--season-start)
+FORECAST_EVERY_H = 6  # a new forecast this often, as weather models are run
+FORECAST_HOURS = 72
 # Settings the benchmark passes to heatkeeper's controller (its defaults otherwise), each as a
 # commissioning engineer would set them at this station:
 # - room_feedback.target_c 18.6: the default statistic (each group's median collector, then
@@ -115,6 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preheat-days", type=float,
                         help="days before 00:00 of the first day the run begins (default %g, whole hours; "
                              "with --season-start)" % PREHEAT_DAYS)
+    parser.add_argument("--forecast-error-k", type=float,
+                        help="with --season-start: heatkeeper's forecast has this error (K, standard deviation at "
+                             "72 h lead, with a warm bias; 0 or absent: the weather ahead exactly)")
 
 
 # --- weather and plant ---------------------------------------------------------------------
@@ -238,7 +255,11 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
 
         loop = StationLoop(StationController(spec["settings"] or None), plant, ROOM_PERIOD_S)
         if needs_calendar(spec["settings"]):  # a week programme or holidays: the controller needs the wall clock
-            loop = CalendarLoop(loop.ctl, plant, ROOM_PERIOD_S, wall0_s(plant.weather.start_hour, spec["settings"]))
+            wall0 = WALL_EPOCH_S - preheat_steps_h(start) * 3600.0 if start else wall0_s(plant.weather.start_hour,
+                                                                                         spec["settings"])
+            loop = CalendarLoop(loop.ctl, plant, ROOM_PERIOD_S, wall0)  # with --season-start: the planner's clock
+        if start:  # the calendar and the forecasts a station in the field is told
+            loop = PlannerLoop(loop, plant, start, days, spec["seed"], float(start.get("forecast_error_k", 0.0)))
     elif name == BALANCED:
         from heatkeeper.core.station import StationController
 
@@ -264,6 +285,8 @@ def simulate(name: str, spec: dict[str, Any], progress: Any = None, habitual_c: 
             result["branch_valves"] = loop.figures(plant, days)
     if phase is not None:
         result["season_start"] = phase
+    if isinstance(loop, PlannerLoop):
+        result["forecast"] = loop.figures()
     # CPU time of this process: on a shared machine the wall time also counts others' work.
     result["cpu_s"] = time.process_time() - cpu0
     return result
@@ -284,6 +307,74 @@ def balanced_settings(settings: dict[str, Any], balancing: dict[str, Any]) -> di
     target_c = out["balancing"].get("target_c", BALANCING_DEFAULTS["target_c"])
     out["room_feedback"] = dict(out.get("room_feedback") or {}, target_c=target_c)
     return out
+
+
+class PlannerLoop:
+    """heatkeeper's StationLoop told the season calendar once and a forecast every
+    FORECAST_EVERY_H hours (the module docstring's `--season-start`)."""
+
+    def __init__(self, inner: Any, plant: Any, start: dict[str, Any], days: float, seed: int, error_k: float) -> None:
+        from heatkeeper.tools import demo_forecast
+
+        self.inner = inner
+        self.ctl = inner.ctl
+        self.t0_s = plant.time_s
+        self.pre_s = preheat_steps_h(start) * 3600.0
+        self.wall0_s = WALL_EPOCH_S - self.pre_s  # the wall clock at the plant's start
+        self.temps = list(plant.weather_temp)
+        self.n_hours = len(self.temps)
+        sd72 = demo_forecast.SD0_K + demo_forecast.SD_PER_H_K * (FORECAST_HOURS - 1)
+        self.error_k = error_k
+        self.scale = error_k / sd72
+        self.bias_k = self.scale * demo_forecast.BIAS_K
+        self.seed = seed
+        self.next_s = plant.time_s
+        self.issued = 0
+        self.refused: list[str] = []
+        self.err_24: list[float] = []  # forecast - truth at 24 h lead, per forecast
+        msg = {"city": "bench", "version": 1, "issued_s": self.wall0_s, "start_s": WALL_EPOCH_S,
+               "end_s": WALL_EPOCH_S + days * 86400.0, "preheat_s": self.pre_s}
+        problem = self.ctl.set_season(msg, self.wall0_s)
+        if problem:
+            raise ValueError("the controller refused the season calendar: %s" % problem)
+
+    def forecast(self, plant: Any) -> dict[str, Any]:
+        """The forecast issued now: the plant's weather from this hour on, plus the error."""
+        import random
+
+        from heatkeeper.tools import demo_forecast
+
+        hour = int((plant.time_s - self.t0_s) // 3600.0)
+        wall = self.wall0_s + hour * 3600.0
+        error = demo_forecast.LeadError(random.Random("bench-%d-%d" % (self.seed, self.issued)), self.scale)
+        temps = []
+        for j in range(FORECAST_HOURS):
+            e = error.next(j) if self.scale > 0.0 else 0.0
+            if j == 24:
+                self.err_24.append(e)
+            temps.append(round(self.temps[(hour + j) % self.n_hours] + e, 2))
+        return {"ts": wall, "start_ts": wall, "step_s": 3600.0, "temp_c": temps, "source": "bench"}
+
+    def run(self, plant: Any, recorder: Any, n_steps: int, dt_s: float) -> None:
+        """`n_steps` control periods, a forecast sent every FORECAST_EVERY_H hours."""
+        while n_steps > 0:
+            if plant.time_s >= self.next_s:
+                problem = self.ctl.set_forecast(self.forecast(plant), self.wall0_s + plant.time_s - self.t0_s)
+                if problem:
+                    self.refused.append(problem)
+                self.issued += 1
+                self.next_s += FORECAST_EVERY_H * 3600.0
+            n = min(n_steps, max(1, int(math.ceil((self.next_s - plant.time_s) / dt_s - 1e-9))))
+            self.inner.run(plant, recorder, n, dt_s)
+            n_steps -= n
+
+    def figures(self) -> dict[str, Any]:
+        """`forecast` of the JSON: the error asked for and the one the forecasts had at 24 h lead."""
+        n = len(self.err_24)
+        return {"error_k": self.error_k, "bias_k": self.bias_k, "issued": self.issued, "every_h": FORECAST_EVERY_H,
+                "hours": FORECAST_HOURS, "refused": self.refused[:3],
+                "mean_error_24h_k": sum(self.err_24) / n if n else None,
+                "rms_error_24h_k": math.sqrt(sum(e * e for e in self.err_24) / n) if n else None}
 
 
 class BalancedLoop:
@@ -590,13 +681,15 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], dict[str, An
 
 
 def season_start_spec(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[str]]:
-    """({"preseason_c", "preheat_days"} or None without --season-start, problems)."""
+    """({"preseason_c", "preheat_days"[, "forecast_error_k"]} or None without --season-start, problems)."""
     problems = []
     on = bool(getattr(args, "season_start", False))
     preseason_c = getattr(args, "preseason_c", None)
     preheat_days = getattr(args, "preheat_days", None)
+    error_k = getattr(args, "forecast_error_k", None)
     if not on:
-        for flag, value in (("--preseason-c", preseason_c), ("--preheat-days", preheat_days)):
+        for flag, value in (("--preseason-c", preseason_c), ("--preheat-days", preheat_days),
+                            ("--forecast-error-k", error_k)):
             if value is not None:
                 problems.append("%s=%r: only with --season-start" % (flag, value))
         return None, problems
@@ -612,7 +705,12 @@ def season_start_spec(args: argparse.Namespace) -> tuple[dict[str, Any] | None, 
     if args.start_day:
         problems.append("--start-day=%r: --season-start begins before the season's first day; use --start-day 0"
                         % args.start_day)
-    return {"preseason_c": float(preseason_c), "preheat_days": float(preheat_days)}, problems
+    out = {"preseason_c": float(preseason_c), "preheat_days": float(preheat_days)}
+    if error_k is not None:
+        if not (math.isfinite(error_k) and 0.0 <= error_k <= 20.0):
+            problems.append("--forecast-error-k=%r: must be in [0, 20] K" % error_k)
+        out["forecast_error_k"] = float(error_k)
+    return out, problems
 
 
 def run(args: argparse.Namespace) -> int:

@@ -238,3 +238,83 @@ def test_bad_season_start_arguments_are_refused(argv: list[str], message: str,
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--forecast-error-k", "2"], "--forecast-error-k=2.0: only with --season-start"),
+        (["--season-start", "--forecast-error-k", "-1"], "--forecast-error-k=-1.0: must be in [0, 20] K"),
+        (["--season-start", "--forecast-error-k", "nan"], "--forecast-error-k=nan: must be in [0, 20] K"),
+    ],
+)
+def test_bad_forecast_error_is_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    season.add_arguments(parser)
+    assert season.run(parser.parse_args(argv + ["--days", "1", "--json"])) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and message in captured.err
+
+
+def _planner_loop(error_k: float) -> tuple[Any, Any]:
+    from heatkeeper.core.station import StationController
+    from heatkeeper.tools.plant.local_control import StationLoop
+
+    start = {"preseason_c": 12.0, "preheat_days": 3.0, "forecast_error_k": error_k}
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": 1.0, "seed": 3, "settings": {}, "season_start": start}
+    plant, days = season.make_plant(spec, preseason=True)
+    ctl = StationController()
+    return season.PlannerLoop(StationLoop(ctl, plant, season.ROOM_PERIOD_S), plant, start, days, 3, error_k), plant
+
+
+def test_the_controller_is_told_the_calendar_and_the_weather_ahead() -> None:
+    loop, plant = _planner_loop(0.0)
+    cal = loop.ctl.season
+    assert (cal.version, cal.start_s, cal.end_s, cal.preheat_s) == (1, season.WALL_EPOCH_S, season.WALL_EPOCH_S + 86400.0,
+                                                                      3 * 86400.0)
+    msg = loop.forecast(plant)
+    assert msg["ts"] == season.WALL_EPOCH_S - 3 * 86400.0 and len(msg["temp_c"]) == season.FORECAST_HOURS
+    assert msg["temp_c"] == [round(t, 2) for t in list(plant.weather_temp)[:season.FORECAST_HOURS]]  # no error asked
+    assert loop.ctl.set_forecast(msg, msg["ts"]) == ""
+
+
+def test_forecast_error_is_seeded_biased_and_grows_with_the_lead() -> None:
+    from heatkeeper.tools import demo_forecast
+
+    loop, plant = _planner_loop(2.0)
+    truth = list(plant.weather_temp)[:season.FORECAST_HOURS]
+    errors = []
+    for _ in range(200):
+        msg = loop.forecast(plant)
+        loop.issued += 1  # each forecast issued draws its own error
+        errors.append([f - round(t, 2) for f, t in zip(msg["temp_c"], truth, strict=True)])
+    again, _plant = _planner_loop(2.0)
+    assert again.forecast(plant)["temp_c"] == [round(t + e, 2) for t, e in zip(truth, errors[0], strict=True)]  # seeded
+    sd72 = demo_forecast.SD0_K + demo_forecast.SD_PER_H_K * (season.FORECAST_HOURS - 1)
+    assert loop.bias_k == pytest.approx(2.0 * demo_forecast.BIAS_K / sd72)
+    mean_71 = sum(e[71] for e in errors) / len(errors)
+    rms_0 = (sum((e[0] - loop.bias_k) ** 2 for e in errors) / len(errors)) ** 0.5
+    rms_71 = (sum((e[71] - loop.bias_k) ** 2 for e in errors) / len(errors)) ** 0.5
+    assert mean_71 == pytest.approx(loop.bias_k, abs=0.4)
+    assert rms_71 == pytest.approx(2.0, rel=0.25)  # K is the error's standard deviation at 72 h lead
+    assert rms_0 < 0.3 * rms_71
+    figures = loop.figures()
+    assert figures["error_k"] == 2.0 and figures["issued"] == 200 and figures["refused"] == []
+    assert figures["rms_error_24h_k"] > 0.0
+
+
+def test_season_start_with_the_planner_waits_then_brings_every_group_to_18() -> None:
+    # heatkeeper without the planner warmed the rooms at once and held them for days (README:
+    # 1.28 kWh/m2 in a 72 h window, 7.6x the bound); with the calendar and the forecast it keeps
+    # the heating off (the frost floor aside) until the latest start, and still has every group
+    # at 18 degC at 00:00
+    spec: dict[str, Any] = {"city": "arxan", "weather": None, "days": 0.125, "seed": 0,
+                            "settings": season.HEATKEEPER_SETTINGS,
+                            "season_start": {"preseason_c": 12.0, "preheat_days": 2.0}}
+    result = season.simulate("heatkeeper", spec)
+    phase = result["season_start"]
+    assert phase["coldest_group_c_at_first_0000"] >= 18.0
+    assert phase["heating_off_h"] >= 8
+    assert phase["all_groups_at_18_for_h"] <= 12  # without the planner: 35 h
+    assert result["forecast"]["issued"] == 9 and result["forecast"]["refused"] == []
+    assert result["underheat_kh_below_18_all_groups"] == 0.0
