@@ -41,8 +41,6 @@ cdef class StationController:
     cdef public Actuators act
     cdef public double time_of_day_s
     cdef public bint time_of_day_ok
-    cdef public double wall_s
-    cdef public bint wall_ok
     cdef public double outdoor_c
     cdef public bint outdoor_ok
     cdef public dict mode_flags, last_out
