@@ -61,6 +61,9 @@ def test_short_fleet_run_keeps_residential_warm_and_reports_per_class(capsys: py
     assert out["leases_refused"] == 0
     assert out["fleet_bound_mwh"] > 0 and out["heat_mwh"] > 0
     assert out["classes"]["residential"]["kh_below_18_worst"] <= out["classes"]["commercial"]["kh_below_18_worst"]
+    # the CPU seconds of the parent and of each worker (the wall time also counts others' work)
+    assert len(out["cpu_s"]["workers"]) == out["jobs"] and min(out["cpu_s"]["workers"]) > 0.0
+    assert out["cpu_s"]["total"] == pytest.approx(out["cpu_s"]["parent"] + sum(out["cpu_s"]["workers"]), abs=0.2)
 
 
 def _station_alone(index: int, start_day: int, days: float, dp_kpa: float = 200.0) -> Any:
