@@ -4,6 +4,7 @@ from .alarms cimport AlarmTable
 
 cdef int _A_UNREACHABLE, _A_STUCK
 cdef double _NO_LIMIT
+cdef double _INF
 
 @cython.final
 cdef class Balancing:

@@ -98,6 +98,7 @@ from .units import clamp
 _A_UNREACHABLE = A_BRANCH_VALVE_UNREACHABLE
 _A_STUCK = A_BRANCH_VALVE_STUCK
 _NO_LIMIT = NO_LIMIT
+_INF = float("inf")
 
 DEFAULTS = {
     "enabled": True,
@@ -186,10 +187,13 @@ def median(values: list) -> float:
 
 
 def _number(value):
-    """A finite float, or None."""
-    if not checks.is_number(value):
-        return None
-    return float(value)
+    """A finite float, or None: checks.is_number's rule (bool is not a number), checked here
+    without the call, as every room reading passes through it."""
+    if isinstance(value, float):
+        return float(value) if value == value and value != _INF and value != -_INF else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 class Balancing:

@@ -73,6 +73,22 @@ class TestSettings(unittest.TestCase):
             self.assertEqual(median(values), expected)
 
 
+class TestReadings(unittest.TestCase):
+    def test_a_reading_is_a_number_by_the_settings_checker_s_rule(self):
+        # balancing checks each reading itself (every room reading passes through it): the same
+        # answer as checks.is_number, and the value as a plain float
+        from heatkeeper.core import balancing, checks
+
+        nan, inf = float("nan"), float("inf")
+        for value in (True, False, 0, 1, -7, 1.5, -0.0, nan, inf, -inf, "18.5", None, [18.5], 10 ** 15):
+            got = balancing._number(value)
+            if checks.is_number(value):
+                self.assertEqual(got, float(value), repr(value))
+                self.assertIs(type(got), float)
+            else:
+                self.assertIsNone(got, repr(value))
+
+
 class TestBalancing(unittest.TestCase):
     def test_groups_come_from_the_energy_valves_and_start_at_their_position(self):
         bal, commands = start(positions={"a": 100.0, "b": 70.0, "c": 55.5})
