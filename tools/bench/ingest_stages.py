@@ -7,7 +7,7 @@ flushes (every 0.2 s of station time, one aggregation slice written every 5 s of
 - once as it is: CPU per message of the whole process and of the event loop thread;
 - once with a CPU timer (thread time) around each stage. The timers cost about a microsecond a
   stage, so the stages add up to a little more than the plain pass.
-Stages: `decode` (core codec: JSON parse and validation), `handle` (the rest of Ingest.handle:
+Stages: `decode` (supervisor/uplink_decode.py and core codec: JSON parse and validation), `handle` (the rest of Ingest.handle:
 topic, field names, queueing), `live_state`, `aggregates`, `equipment`, `derive` (the rest of
 deriving a stored message), `store` (the rest of a flush in the event loop thread: batching, rows,
 acks, slice writes; asyncpg's own work is here), `database_thread` (SQLite's writer thread).
@@ -75,13 +75,12 @@ class _Timers:
 
 @contextmanager
 def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
-    """Timers around the stages of `ingest` (the codec and live_state functions it calls are
+    """Timers around the stages of `ingest` (the decoder and live_state functions it calls are
     module attributes: swapped for the replay, put back after)."""
-    from heatkeeper.core import codec
-    from heatkeeper.supervisor import live_state
+    from heatkeeper.supervisor import live_state, uplink_decode
 
-    saved = (codec.decode_uplink_of, live_state.take_values)
-    codec.decode_uplink_of = timers.wrap(codec.decode_uplink_of, "decode")  # type: ignore[assignment]
+    saved = (uplink_decode.decode_uplink_of, live_state.take_values)
+    uplink_decode.decode_uplink_of = timers.wrap(uplink_decode.decode_uplink_of, "decode")  # type: ignore[assignment]
     live_state.take_values = timers.wrap(live_state.take_values, "live_state")  # type: ignore[assignment]
     ingest._handle = timers.wrap(ingest._handle, "handle_total")
     ingest._derive = timers.wrap(ingest._derive, "derive_total")
@@ -90,7 +89,7 @@ def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
     try:
         yield
     finally:
-        codec.decode_uplink_of, live_state.take_values = saved  # type: ignore[assignment]
+        uplink_decode.decode_uplink_of, live_state.take_values = saved  # type: ignore[assignment]
 
 
 async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int, timers: _Timers | None) -> dict[str, float]:
