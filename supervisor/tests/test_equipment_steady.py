@@ -53,9 +53,14 @@ def test_the_usual_sample_counts_as_the_general_path_counts(seq: list[tuple[floa
 
 def test_steady_running_pumps_take_the_shortcut_and_count_run_time() -> None:
     tracker = EquipmentTracker()
-    calls = []
+    calls: list[float] = []
     general = tracker._sample
-    tracker._sample = lambda *a: (calls.append(a[1]), general(*a))  # type: ignore[method-assign]
+
+    def counted(sid: str, ts: float, flags: dict[str, float], win: Any) -> None:
+        calls.append(ts)
+        general(sid, ts, flags, win)
+
+    tracker._sample = counted  # type: ignore[method-assign]
     for i in range(5):
         tracker.telemetry("st-1", 100.0 + i, {"pump1_running": 1.0, "makeup_pump_run": 1.0, "pump2_running": 1.0,
                                                "pump2_run_h": 3.0})

@@ -68,7 +68,7 @@ def _names_known() -> None:
 TOP_VALUES = [1, 1.0, True, False, 2, "1", None, 0, SID, "st-2", "telemetry", "event", 10 ** 19, 2 ** 63 - 1, 2 ** 63,
               -1, 1.5, NOW - 1.5, NOW + 299.9, NOW + 300.5, NOW - MAX_AGE_S - 1.0, -1.0, -0.0, 0.0, 1e12, 2e12,
               int(NOW), float("nan"), float("inf"), {}, [], {"values": {}}]
-top_changes = st.just({}) | st.dictionaries(st.sampled_from(["v", "station", "seq", "ts", "kind", "body", "more"]),
+top_changes: st.SearchStrategy[dict[str, Any]] = st.just({}) | st.dictionaries(st.sampled_from(["v", "station", "seq", "ts", "kind", "body", "more"]),
                                             st.sampled_from(TOP_VALUES), min_size=1, max_size=1)
 
 
@@ -136,7 +136,7 @@ def test_a_field_name_first_seen_goes_through_the_codec_then_takes_the_shortcut(
     assert uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None
 
 
-EXTRAS = [{"m": [1]}, {"m": {"a": 1}}, {"m": ["a\x00"]}, {"m": {"a": {"b": 1e13}}}, {"m": [[[[[[[[[1]]]]]]]]]},
+EXTRAS: list[dict[str, Any]] = [{"m": [1]}, {"m": {"a": 1}}, {"m": ["a\x00"]}, {"m": {"a": {"b": 1e13}}}, {"m": [[[[[[[[[1]]]]]]]]]},
           {"m": "\ud800"}, {"m": "a\x00"}, {"m": 1e13}, {"m": -(10 ** 13)}, {"m": 10 ** 12}, {"m": "\u00e9t\u00e9"},
           {"\u00e9": 1}, {"a\x00": 1}, {"m": True}, {"m": None}, {"m": ""}, {"values": [1.0]}, {"values": None}]
 
