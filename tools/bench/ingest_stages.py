@@ -7,10 +7,11 @@ flushes (every 0.2 s of station time, one aggregation slice written every 5 s of
 - once as it is: CPU per message of the whole process and of the event loop thread;
 - once with a CPU timer (thread time) around each stage. The timers cost about a microsecond a
   stage, so the stages add up to a little more than the plain pass.
-Stages: `decode` (supervisor/uplink_decode.py and core codec: JSON parse and validation), `handle` (the rest of Ingest.handle:
-topic, field names, queueing), `live_state`, `aggregates`, `equipment`, `derive` (the rest of
-deriving a stored message), `store` (the rest of a flush in the event loop thread: batching, rows,
-acks, slice writes; asyncpg's own work is here), `database_thread` (SQLite's writer thread).
+Stages: `decode` (supervisor/uplink_decode.py, and core's codec where it sends a message: JSON
+parse and validation), `handle` (the rest of Ingest.handle: topic, field names, queueing),
+`live_state`, `aggregates`, `equipment`, `derive` (the rest of deriving a stored message), `store`
+(the rest of a flush in the event loop thread: batching, rows, acks, slice writes; asyncpg's own
+work is here), `database_thread` (SQLite's writer thread).
 CPU time, not wall time: other work on the machine slows it less, but it still shares the caches.
 """
 
