@@ -13,11 +13,14 @@ parse and validation), `handle` (the rest of Ingest.handle: topic, field names, 
 (the rest of a flush in the event loop thread: batching, rows, acks, slice writes; asyncpg's own
 work is here), `database_thread` (SQLite's writer thread).
 CPU time, not wall time: other work on the machine slows it less, but it still shares the caches.
+Beside them, `decoders_us_per_msg`: the same payloads decoded by core's codec alone (the code
+before the supervisor's decoder) and by the supervisor's decoder, alternated in this process.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -133,6 +136,35 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def decoder_comparison(messages: list[tuple[str, bytes]], rounds: int = 3) -> dict[str, float]:
+    """CPU µs per message of decoding `messages` with core's codec alone (orjson first, as the
+    ingest called it before) and with the supervisor's decoder; the best of `rounds`, alternated."""
+    from heatkeeper.core import codec
+    from heatkeeper.supervisor import uplink_decode
+
+    parsed = [(codec.parse_topic(topic), payload) for topic, payload in messages]
+    now = time.time()
+    max_age_s = 90 * 86400.0
+    loads = uplink_decode.fast_loads
+
+    def with_codec() -> None:
+        for (_area, sid, kind), payload in parsed:
+            codec.decode_uplink_of(sid, kind, payload, now, max_age_s, loads)
+
+    def with_supervisor() -> None:
+        for (_area, sid, kind), payload in parsed:
+            uplink_decode.decode_uplink_of(sid, kind, payload, now, max_age_s)
+
+    with_supervisor()  # the field names learnt, as after each station's first message
+    best = {"codec": math.inf, "supervisor": math.inf}
+    for _ in range(rounds):
+        for label, fn in (("codec", with_codec), ("supervisor", with_supervisor)):
+            t = time.thread_time()
+            fn()
+            best[label] = min(best[label], time.thread_time() - t)
+    return {k: round(1e6 * v / max(1, len(parsed)), 2) for k, v in best.items()}
+
+
 async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, stations: int, seconds: int,
                           fields: int, dup_pct: float) -> dict[str, Any]:
     """The replay's figures for `backend` (`dsn_factory`: awaitable giving a fresh PostgreSQL
@@ -167,12 +199,15 @@ async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, s
             "cpu_us_per_msg": round(1e6 * plain["cpu_s"] / n, 1),
             "event_loop_thread_us_per_msg": round(1e6 * plain["loop_s"] / n, 1),
             "timed_cpu_us_per_msg": round(1e6 * timed["cpu_s"] / n, 1),
-            "stages_us_per_msg": {k: round(1e6 * stages[k] / n, 1) for k in STAGES}}
+            "stages_us_per_msg": {k: round(1e6 * stages[k] / n, 1) for k in STAGES},
+            "decoders_us_per_msg": decoder_comparison(messages)}
 
 
 def describe(result: dict[str, Any]) -> str:
     """One line of the breakdown."""
     stages = "  ".join("%s %.1f" % (k, v) for k, v in result["stages_us_per_msg"].items())
-    return ("%-8s replay %d msgs: %.1f us/msg CPU (event loop thread %.1f); with timers %.1f: %s"
+    decoders = result["decoders_us_per_msg"]
+    return ("%-8s replay %d msgs: %.1f us/msg CPU (event loop thread %.1f); with timers %.1f: %s; decode alone: "
+            "core codec %.2f, supervisor decoder %.2f us/msg"
             % (result["backend"], result["messages"], result["cpu_us_per_msg"], result["event_loop_thread_us_per_msg"],
-               result["timed_cpu_us_per_msg"], stages))
+               result["timed_cpu_us_per_msg"], stages, decoders["codec"], decoders["supervisor"]))
