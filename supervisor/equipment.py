@@ -58,6 +58,7 @@ PUMP_EVENT = "pump"
 _FLAG_NAMES = frozenset(name for names in DEVICES.values() for name in names if name is not None)
 _DEVICE_OF = {name: device for device, names in DEVICES.items() for name in names if name is not None}
 _DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sample has them -> its devices
+_IN_ORDER_OF: dict[tuple[str, ...], tuple[str, ...]] = {}  # the same, in DEVICES' order
 
 Sample = tuple[float, dict[str, float]]
 # (starts, run_s, faults, fault_ts) of one device between two consecutive samples
@@ -95,9 +96,35 @@ class EquipmentTracker:
         if not flags:
             return
         win = self._win.get(sid)
+        if win and ts > win[-1][0] and flags == win[-1][1]:
+            self._steady(sid, ts, win)  # the usual sample: the newest, the pumps as they were
+            return
+        self._sample(sid, ts, flags, win)
+
+    def _steady(self, sid: str, ts: float, win: list[Sample]) -> None:
+        """`_sample` of a sample newer than every kept one with the same flags as the newest:
+        no start and no fault can be in it, only run time: none when the device has a run-hour
+        counter (it did not move), else the time since while running and the gap is short."""
+        prev_ts, flags = win[-1]
+        elapsed = ts - prev_ts
+        for device in _devices_in_order(flags):
+            rec = self._rec(sid, device)
+            if rec["last_ts"] is None or ts > rec["last_ts"]:
+                rec["last_ts"] = ts
+            feedback, command, _fault, counter = DEVICES[device]
+            if counter is not None and counter in flags:
+                continue
+            if elapsed <= MAX_GAP_S and _running(flags, feedback, command):
+                rec["run_s"] += elapsed
+        win.append((ts, flags))  # one dict kept for both (a window is 64 samples)
+        if len(win) > WINDOW:
+            del win[:len(win) - WINDOW]
+
+    def _sample(self, sid: str, ts: float, flags: dict[str, float], win: list[Sample] | None) -> None:
+        """Keep one sample (of any time) and count what changed between it and its neighbours."""
         if win is None:
             win = self._win[sid] = []
-        if not win or ts > win[-1][0]:  # the usual sample: the newest, appended
+        if not win or ts > win[-1][0]:  # the newest, appended
             i = len(win)
             if win and flags == win[-1][1]:
                 flags = win[-1][1]  # pumps as they were: one dict kept for both (a window is 64 samples)
@@ -233,6 +260,18 @@ def _devices(flags: dict[str, float]) -> frozenset[str]:
         devices = frozenset(_DEVICE_OF[name] for name in names)
         if len(_DEVICES_OF) < 4096:  # the orders of a few dozen names a fleet sends
             _DEVICES_OF[names] = devices
+    return devices
+
+
+def _devices_in_order(flags: dict[str, float]) -> tuple[str, ...]:
+    """The devices a sample says something about, in DEVICES' order (records are created in it)."""
+    names = tuple(flags)
+    devices = _IN_ORDER_OF.get(names)
+    if devices is None:
+        of = _devices(flags)
+        devices = tuple(device for device in DEVICES if device in of)
+        if len(_IN_ORDER_OF) < 4096:
+            _IN_ORDER_OF[names] = devices
     return devices
 
 

@@ -39,18 +39,13 @@ from typing import Any
 
 from heatkeeper.core import codec
 
-from . import aggregates, live_state
+from . import aggregates, live_state, uplink_decode
 from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
 from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_SEQ_REGRESSION, Quarantine
 from .storage.base import AggRow, Storage, UplinkRow, bucket_of, refuses_row
-
-fast_loads: Callable[[bytes], Any] | None
-try:  # [supervisor] installs it: parses an uplink about 3x faster than json (see codec.decode_uplink_of)
-    from orjson import loads as fast_loads
-except ImportError:  # a bare install: the json module alone, same answers
-    fast_loads = None
+from .uplink_decode import fast_loads as fast_loads  # the parser the decoder uses (None without orjson)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +54,7 @@ Acker = Callable[[], None]
 ReadingHandler = Callable[[str, float, float, str], str]
 
 STORE_CHUNK = 1000  # uplinks per insert transaction
+TOPICS_MAX = 65536  # parsed topics remembered (a station has a few; forgotten all at once beyond)
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
 
@@ -138,6 +134,7 @@ class Ingest:
         self._last_slice_close = time.monotonic()
         self._next_slice = 0
         self._flush_lock = asyncio.Lock()
+        self._topics: dict[str, tuple[str, str, str]] = {}  # topic -> codec.parse_topic(topic), for valid topics
 
     def add_station(self, station_id: str) -> None:
         self.station_ids.add(station_id)
@@ -205,7 +202,13 @@ class Ingest:
         self.received += 1
         station = None  # a configured station whose uplink topic this is: its rejects are quarantined
         try:
-            area, ident, leaf = codec.parse_topic(topic)
+            parsed = self._topics.get(topic)
+            if parsed is None:
+                parsed = codec.parse_topic(topic)  # raises for a bad topic: never remembered
+                if len(self._topics) >= TOPICS_MAX:
+                    self._topics.clear()
+                self._topics[topic] = parsed
+            area, ident, leaf = parsed
             if area == "up" and ident in self.station_ids:
                 station = ident
             if len(payload) > self.max_payload_bytes:
@@ -214,7 +217,7 @@ class Ingest:
                 if ident not in self.station_ids:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
-                msg = codec.decode_uplink_of(ident, leaf, payload, now, self.max_age_s, fast_loads)  # topic parsed once
+                msg = uplink_decode.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
                 self._queue(msg, payload, ack)

@@ -179,10 +179,7 @@ class PostgresStorage(Storage):
     async def store_uplinks(self, rows: Sequence[UplinkRow]) -> list[tuple[str, int]]:
         if not rows:
             return []
-        cols: list[list[Any]] = [[], [], [], [], [], [], []]
-        for row in rows:
-            for i in range(7):
-                cols[i].append(row[i])
+        cols = [list(col) for col in zip(*rows, strict=True)]  # the 7 columns, transposed in C
         try:
             records = await self._need_pool().fetch(
                 "INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "

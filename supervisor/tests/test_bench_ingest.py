@@ -56,6 +56,7 @@ def test_stage_breakdown_replays_everything_and_names_each_stage(backend: str, c
     assert set(stages["stages_us_per_msg"]) == {"decode", "handle", "live_state", "aggregates", "equipment", "derive",
                                                 "store", "database_thread"}
     assert all(v >= 0.0 for k, v in stages["stages_us_per_msg"].items() if k != "database_thread")
+    assert set(stages["decoders_us_per_msg"]) == {"codec", "supervisor"}  # the decode alone, before and after
 
 
 def test_recorded_workload_is_the_live_stations_telemetry() -> None:

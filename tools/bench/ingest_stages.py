@@ -7,16 +7,20 @@ flushes (every 0.2 s of station time, one aggregation slice written every 5 s of
 - once as it is: CPU per message of the whole process and of the event loop thread;
 - once with a CPU timer (thread time) around each stage. The timers cost about a microsecond a
   stage, so the stages add up to a little more than the plain pass.
-Stages: `decode` (core codec: JSON parse and validation), `handle` (the rest of Ingest.handle:
-topic, field names, queueing), `live_state`, `aggregates`, `equipment`, `derive` (the rest of
-deriving a stored message), `store` (the rest of a flush in the event loop thread: batching, rows,
-acks, slice writes; asyncpg's own work is here), `database_thread` (SQLite's writer thread).
+Stages: `decode` (supervisor/uplink_decode.py, and core's codec where it sends a message: JSON
+parse and validation), `handle` (the rest of Ingest.handle: topic, field names, queueing),
+`live_state`, `aggregates`, `equipment`, `derive` (the rest of deriving a stored message), `store`
+(the rest of a flush in the event loop thread: batching, rows, acks, slice writes; asyncpg's own
+work is here), `database_thread` (SQLite's writer thread).
 CPU time, not wall time: other work on the machine slows it less, but it still shares the caches.
+Beside them, `decoders_us_per_msg`: the same payloads decoded by core's codec alone (the code
+before the supervisor's decoder) and by the supervisor's decoder, alternated in this process.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -75,13 +79,12 @@ class _Timers:
 
 @contextmanager
 def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
-    """Timers around the stages of `ingest` (the codec and live_state functions it calls are
+    """Timers around the stages of `ingest` (the decoder and live_state functions it calls are
     module attributes: swapped for the replay, put back after)."""
-    from heatkeeper.core import codec
-    from heatkeeper.supervisor import live_state
+    from heatkeeper.supervisor import live_state, uplink_decode
 
-    saved = (codec.decode_uplink_of, live_state.take_values)
-    codec.decode_uplink_of = timers.wrap(codec.decode_uplink_of, "decode")  # type: ignore[assignment]
+    saved = (uplink_decode.decode_uplink_of, live_state.take_values)
+    uplink_decode.decode_uplink_of = timers.wrap(uplink_decode.decode_uplink_of, "decode")  # type: ignore[assignment]
     live_state.take_values = timers.wrap(live_state.take_values, "live_state")  # type: ignore[assignment]
     ingest._handle = timers.wrap(ingest._handle, "handle_total")
     ingest._derive = timers.wrap(ingest._derive, "derive_total")
@@ -90,7 +93,7 @@ def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
     try:
         yield
     finally:
-        codec.decode_uplink_of, live_state.take_values = saved  # type: ignore[assignment]
+        uplink_decode.decode_uplink_of, live_state.take_values = saved  # type: ignore[assignment]
 
 
 async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int, timers: _Timers | None) -> dict[str, float]:
@@ -133,6 +136,35 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def decoder_comparison(messages: list[tuple[str, bytes]], rounds: int = 3) -> dict[str, float]:
+    """CPU µs per message of decoding `messages` with core's codec alone (orjson first, as the
+    ingest called it before) and with the supervisor's decoder; the best of `rounds`, alternated."""
+    from heatkeeper.core import codec
+    from heatkeeper.supervisor import uplink_decode
+
+    parsed = [(codec.parse_topic(topic), payload) for topic, payload in messages]
+    now = time.time()
+    max_age_s = 90 * 86400.0
+    loads = uplink_decode.fast_loads
+
+    def with_codec() -> None:
+        for (_area, sid, kind), payload in parsed:
+            codec.decode_uplink_of(sid, kind, payload, now, max_age_s, loads)
+
+    def with_supervisor() -> None:
+        for (_area, sid, kind), payload in parsed:
+            uplink_decode.decode_uplink_of(sid, kind, payload, now, max_age_s)
+
+    with_supervisor()  # the field names learnt, as after each station's first message
+    best = {"codec": math.inf, "supervisor": math.inf}
+    for _ in range(rounds):
+        for label, fn in (("codec", with_codec), ("supervisor", with_supervisor)):
+            t = time.thread_time()
+            fn()
+            best[label] = min(best[label], time.thread_time() - t)
+    return {k: round(1e6 * v / max(1, len(parsed)), 2) for k, v in best.items()}
+
+
 async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, stations: int, seconds: int,
                           fields: int, dup_pct: float) -> dict[str, Any]:
     """The replay's figures for `backend` (`dsn_factory`: awaitable giving a fresh PostgreSQL
@@ -167,12 +199,15 @@ async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, s
             "cpu_us_per_msg": round(1e6 * plain["cpu_s"] / n, 1),
             "event_loop_thread_us_per_msg": round(1e6 * plain["loop_s"] / n, 1),
             "timed_cpu_us_per_msg": round(1e6 * timed["cpu_s"] / n, 1),
-            "stages_us_per_msg": {k: round(1e6 * stages[k] / n, 1) for k in STAGES}}
+            "stages_us_per_msg": {k: round(1e6 * stages[k] / n, 1) for k in STAGES},
+            "decoders_us_per_msg": decoder_comparison(messages)}
 
 
 def describe(result: dict[str, Any]) -> str:
     """One line of the breakdown."""
     stages = "  ".join("%s %.1f" % (k, v) for k, v in result["stages_us_per_msg"].items())
-    return ("%-8s replay %d msgs: %.1f us/msg CPU (event loop thread %.1f); with timers %.1f: %s"
+    decoders = result["decoders_us_per_msg"]
+    return ("%-8s replay %d msgs: %.1f us/msg CPU (event loop thread %.1f); with timers %.1f: %s; decode alone: "
+            "core codec %.2f, supervisor decoder %.2f us/msg"
             % (result["backend"], result["messages"], result["cpu_us_per_msg"], result["event_loop_thread_us_per_msg"],
-               result["timed_cpu_us_per_msg"], stages))
+               result["timed_cpu_us_per_msg"], stages, decoders["codec"], decoders["supervisor"]))
