@@ -118,3 +118,23 @@ def client_address(request: web.Request) -> str:
 
 def now_ts() -> float:
     return time.time()
+
+
+def path_number(request: web.Request, key: str, what: str) -> int:
+    """The whole number in the URL's `{key}` part (a start-up, a batch, a ticket...), or BadInput
+    naming `what` and the first 20 characters given."""
+    try:
+        return int(request.match_info[key])
+    except ValueError:
+        raise BadInput("%s=%r: must be a number" % (what, request.match_info[key][:20])) from None
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object, or BadInput."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadInput("body: must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadInput("body: must be a JSON object")
+    return body

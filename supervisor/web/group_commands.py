@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ..group_commands import GroupCommandError, GroupCommands
 from . import render, validation
-from .common import json_response, read_form, require, service
+from .common import json_object, json_response, path_number, read_form, require, service
 from .validation import BadInput
 
 KINDS = ("set_mode", "boost", "set_room_setpoint", "set_supply_setpoint", "clear_lease", "set_valve_manual")
@@ -102,13 +102,6 @@ async def draft_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/group-commands/%d" % item["batch_id"])
 
 
-def _batch_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["bid"])
-    except ValueError:
-        raise BadInput("batch=%r: must be a number" % request.match_info["bid"][:20]) from None
-
-
 async def batch_page(request: web.Request) -> web.Response:
     current = require(request, "viewer", "see commands to many stations")
     return await _batch_page(request, current.username)
@@ -117,7 +110,7 @@ async def batch_page(request: web.Request) -> web.Response:
 async def _batch_page(request: web.Request, user: str, problems: list[str] | None = None,
                       status: int = 200) -> web.Response:
     try:
-        batch = await _gc(request).progress(_batch_id(request))
+        batch = await _gc(request).progress(path_number(request, "bid", "batch"))
     except GroupCommandError as exc:
         raise LookupError(str(exc)) from None
     return render.page(request, "group_command.html", "gc.title", nav="group_commands", status=status, batch=batch,
@@ -128,20 +121,20 @@ async def confirm_form(request: web.Request) -> web.StreamResponse:
     current = require(request, "operator", "send commands to many stations")
     await read_form(request)
     try:
-        await _gc(request).confirm(_batch_id(request), current.username)
+        await _gc(request).confirm(path_number(request, "bid", "batch"), current.username)
     except GroupCommandError as exc:
         return await _batch_page(request, current.username, exc.problems, 400)
-    raise web.HTTPSeeOther("/group-commands/%d" % _batch_id(request))
+    raise web.HTTPSeeOther("/group-commands/%d" % path_number(request, "bid", "batch"))
 
 
 async def cancel_form(request: web.Request) -> web.StreamResponse:
     current = require(request, "operator", "send commands to many stations")
     await read_form(request)
     try:
-        await _gc(request).cancel(_batch_id(request), current.username)
+        await _gc(request).cancel(path_number(request, "bid", "batch"), current.username)
     except GroupCommandError as exc:
         return await _batch_page(request, current.username, exc.problems, 400)
-    raise web.HTTPSeeOther("/group-commands/%d" % _batch_id(request))
+    raise web.HTTPSeeOther("/group-commands/%d" % path_number(request, "bid", "batch"))
 
 
 def _refused(exc: GroupCommandError) -> web.Response:
@@ -150,12 +143,7 @@ def _refused(exc: GroupCommandError) -> web.Response:
 
 async def api_draft(request: web.Request) -> web.Response:
     current = require(request, "operator", "send commands to many stations")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadInput("body: must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadInput("body: must be a JSON object")
+    body = await json_object(request)
     try:
         return json_response(await _draft(request, body, current.username))
     except GroupCommandError as exc:
@@ -165,7 +153,7 @@ async def api_draft(request: web.Request) -> web.Response:
 async def api_confirm(request: web.Request) -> web.Response:
     current = require(request, "operator", "send commands to many stations")
     try:
-        return json_response(await _gc(request).confirm(_batch_id(request), current.username))
+        return json_response(await _gc(request).confirm(path_number(request, "bid", "batch"), current.username))
     except GroupCommandError as exc:
         return _refused(exc)
 
@@ -173,7 +161,7 @@ async def api_confirm(request: web.Request) -> web.Response:
 async def api_batch(request: web.Request) -> web.Response:
     require(request, "viewer", "see commands to many stations")
     try:
-        return json_response(await _gc(request).progress(_batch_id(request)))
+        return json_response(await _gc(request).progress(path_number(request, "bid", "batch")))
     except GroupCommandError as exc:
         raise LookupError(str(exc)) from None
 

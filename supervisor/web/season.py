@@ -25,7 +25,7 @@ from aiohttp import web
 from ..season import SeasonCalendars, SeasonError
 from ..season_startup import STEPS, SeasonStartups, StartupError
 from . import render
-from .common import json_response, read_form, require, service
+from .common import json_object, json_response, path_number, read_form, require, service
 from .validation import BadInput
 
 
@@ -103,13 +103,6 @@ async def schedule_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/season/startups/%d" % item["startup_id"])
 
 
-def _startup_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["sid"])
-    except ValueError:
-        raise BadInput("start-up=%r: must be a number" % request.match_info["sid"][:20]) from None
-
-
 async def startup_page(request: web.Request) -> web.Response:
     current = require(request, "viewer", "see the heating season")
     return await _startup_page(request, current)
@@ -118,7 +111,7 @@ async def startup_page(request: web.Request) -> web.Response:
 async def _startup_page(request: web.Request, current: Any, problems: list[str] | None = None,
                         status: int = 200) -> web.Response:
     try:
-        item = await _startups(request).progress(_startup_id(request))
+        item = await _startups(request).progress(path_number(request, "sid", "start-up"))
     except StartupError as exc:
         raise LookupError(str(exc)) from None
     offset = _offset_h(request)
@@ -131,10 +124,10 @@ async def cancel_form(request: web.Request) -> web.StreamResponse:
     current = require(request, "operator", "schedule a season start-up")
     await read_form(request)
     try:
-        await _startups(request).cancel(_startup_id(request), current.username)
+        await _startups(request).cancel(path_number(request, "sid", "start-up"), current.username)
     except StartupError as exc:
         return await _startup_page(request, current, exc.problems, 400)
-    raise web.HTTPSeeOther("/season/startups/%d" % _startup_id(request))
+    raise web.HTTPSeeOther("/season/startups/%d" % path_number(request, "sid", "start-up"))
 
 
 async def api_calendars(request: web.Request) -> web.Response:
@@ -146,19 +139,9 @@ def _refused(reason: str, problems: list[str], text: str) -> web.Response:
     return json_response({"error": text, "reason": reason, "problems": problems}, status=400)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadInput("body: must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadInput("body: must be a JSON object")
-    return body
-
-
 async def api_extend(request: web.Request) -> web.Response:
     current = require(request, "admin", "extend the heating season")
-    body = await _json_body(request)
+    body = await json_object(request)
     try:
         return json_response(await _calendars(request).extend(request.match_info["city"], body.get("end"),
                                                               body.get("reason"), current.username))
@@ -168,7 +151,7 @@ async def api_extend(request: web.Request) -> web.Response:
 
 async def api_schedule(request: web.Request) -> web.Response:
     current = require(request, "operator", "schedule a season start-up")
-    body = await _json_body(request)
+    body = await json_object(request)
     stations = body.get("stations") or []
     if not isinstance(stations, list) or not all(isinstance(s, str) for s in stations):
         raise BadInput("stations: must be a list of station ids")
@@ -183,7 +166,7 @@ async def api_schedule(request: web.Request) -> web.Response:
 async def api_startup(request: web.Request) -> web.Response:
     require(request, "viewer", "see the heating season")
     try:
-        return json_response(await _startups(request).progress(_startup_id(request)))
+        return json_response(await _startups(request).progress(path_number(request, "sid", "start-up")))
     except StartupError as exc:
         raise LookupError(str(exc)) from None
 

@@ -29,7 +29,7 @@ from aiohttp import web
 from ..rollout import Rollouts
 from ..settings_push import SettingsPush, SettingsPushError
 from . import render
-from .common import json_response, read_form, require, service
+from .common import json_object, json_response, path_number, read_form, require, service
 from .validation import BadInput
 
 
@@ -142,29 +142,23 @@ async def rollout_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/settings-push?done=" + _done(started))
 
 
-def _rollout_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["rid"])
-    except ValueError:
-        raise BadInput("rollout=%r: must be a number" % request.match_info["rid"][:20]) from None
-
-
 async def release_form(request: web.Request) -> web.StreamResponse:
     current = require(request, "admin", "release a settings push")
     await read_form(request)
+    rid = path_number(request, "rid", "rollout")
     try:
-        await _rollouts(request).release(_rollout_id(request), current.username)
+        await _rollouts(request).release(rid, current.username)
     except SettingsPushError as exc:
         return await _page(request, True, problems=exc.problems, status=400)
-    raise web.HTTPSeeOther("/settings-push?done=released-%d" % _rollout_id(request))
+    raise web.HTTPSeeOther("/settings-push?done=released-%d" % rid)
 
 
 async def rollback_form(request: web.Request) -> web.StreamResponse:
     current = require(request, "admin", "roll back a settings push")
     form = await read_form(request)
     try:
-        back = await _rollouts(request).rollback(_rollout_id(request), _version_arg(form.get("version", "")),
-                                                 current.username)
+        back = await _rollouts(request).rollback(path_number(request, "rid", "rollout"),
+                                                 _version_arg(form.get("version", "")), current.username)
     except SettingsPushError as exc:
         return await _page(request, True, problems=exc.problems, status=400)
     raise web.HTTPSeeOther("/settings-push?done=rollout-%d" % back["rollout_id"])
@@ -183,19 +177,9 @@ async def api_version(request: web.Request) -> web.Response:
         raise LookupError(str(exc)) from None
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadInput("body: must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadInput("body: must be a JSON object")
-    return body
-
-
 async def api_save(request: web.Request) -> web.Response:
     current = require(request, "admin", "save a settings profile")
-    body = await _json_body(request)
+    body = await json_object(request)
     try:
         saved = await _push(request).save_version(body.get("profile", ""), body.get("sections"), current.username,
                                                   body.get("note", ""))
@@ -206,7 +190,7 @@ async def api_save(request: web.Request) -> web.Response:
 
 async def api_assign(request: web.Request) -> web.Response:
     current = require(request, "admin", "assign settings to stations")
-    body = await _json_body(request)
+    body = await json_object(request)
     push = _push(request)
     stations = body.get("stations") or []
     if not isinstance(stations, list) or not all(isinstance(s, str) for s in stations):
@@ -233,7 +217,7 @@ async def api_rollouts(request: web.Request) -> web.Response:
 async def api_rollout(request: web.Request) -> web.Response:
     require(request, "viewer", "see the settings pushes")
     try:
-        return json_response(await _rollouts(request).progress(_rollout_id(request)))
+        return json_response(await _rollouts(request).progress(path_number(request, "rid", "rollout")))
     except SettingsPushError as exc:
         raise LookupError(str(exc)) from None
 
@@ -241,7 +225,7 @@ async def api_rollout(request: web.Request) -> web.Response:
 async def api_start_rollout(request: web.Request) -> web.Response:
     """{"version", "stations", "city", "class", "pilots" (absent: the stations marked pilot), "watch_s"}."""
     current = require(request, "admin", "push settings to stations")
-    body = await _json_body(request)
+    body = await json_object(request)
     ro = _rollouts(request)
     for key in ("stations", "pilots"):
         value = body.get(key)
@@ -259,16 +243,16 @@ async def api_start_rollout(request: web.Request) -> web.Response:
 async def api_release(request: web.Request) -> web.Response:
     current = require(request, "admin", "release a settings push")
     try:
-        return json_response(await _rollouts(request).release(_rollout_id(request), current.username))
+        return json_response(await _rollouts(request).release(path_number(request, "rid", "rollout"), current.username))
     except SettingsPushError as exc:
         return _refused(exc)
 
 
 async def api_rollback(request: web.Request) -> web.Response:
     current = require(request, "admin", "roll back a settings push")
-    body = await _json_body(request)
+    body = await json_object(request)
     try:
-        return json_response(await _rollouts(request).rollback(_rollout_id(request), _version_arg(body.get("version")),
+        return json_response(await _rollouts(request).rollback(path_number(request, "rid", "rollout"), _version_arg(body.get("version")),
                                                                current.username))
     except SettingsPushError as exc:
         return _refused(exc)

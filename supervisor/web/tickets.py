@@ -16,19 +16,12 @@ from aiohttp import web
 
 from ..tickets import SETTINGS_PUSH, TicketError, Tickets
 from . import render
-from .common import Forbidden, json_response, read_form, require, service
+from .common import Forbidden, json_response, path_number, read_form, require, service
 from .validation import BadInput
 
 
 def _tickets(request: web.Request) -> Tickets:
     return service(request).tickets  # type: ignore[no-any-return]
-
-
-def _ticket_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["tid"])
-    except ValueError:
-        raise BadInput("ticket=%r: must be a number" % request.match_info["tid"][:20]) from None
 
 
 async def _decider(request: web.Request, tid: int) -> Any:
@@ -52,7 +45,7 @@ async def page(request: web.Request, problems: list[str] | None = None, status: 
 
 
 async def _decide(request: web.Request, approve: bool, note: str) -> dict[str, Any]:
-    tid = _ticket_id(request)
+    tid = path_number(request, "tid", "ticket")
     current = await _decider(request, tid)
     if approve:
         return await _tickets(request).approve(tid, current.username)

@@ -152,7 +152,9 @@ async def test_json_api_refusals_and_roles(season_client: TestClient, season_ser
     resp = await season_client.post("/api/season/Hailar/extend", headers=h, json={"end": "2099-01-01", "reason": "x"})
     assert resp.status == 400 and json.loads(await resp.text())["reason"] == "unknown_city"
     resp = await season_client.post("/api/season/Arxan/extend", headers=h, json=["x"])
-    assert resp.status == 400
+    assert resp.status == 400 and "body: must be a JSON object" in await resp.text()
+    resp = await season_client.get("/api/season/startups/next")
+    assert resp.status == 400 and "start-up='next': must be a number" in await resp.text()
     legal = dt.date.fromisoformat(season_service.season.calendars["Arxan"]["legal_last_day"])
     resp = await season_client.post("/api/season/Arxan/extend", headers=h,
                                     json={"end": (legal + dt.timedelta(days=3)).isoformat(), "reason": "the city"})
