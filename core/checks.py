@@ -28,6 +28,19 @@ def is_number(value) -> bool:
     return value == value and value not in _INFINITIES
 
 
+EXACT_INT_MAX = 9007199254740992  # 2**53: larger integers have no exact float (and 10**400 none at all)
+
+
+def is_exact_number(value) -> bool:
+    """True for a finite float or an int a float holds exactly (|n| <= 2**53), bool excluded: the
+    check for numbers in messages from outside (a forecast, a season calendar)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return -EXACT_INT_MAX <= value <= EXACT_INT_MAX
+    return value == value and value - value == 0.0
+
+
 def merged(defaults: dict, values) -> dict:
     """A copy of `defaults` updated by `values` (a dict, or None for all defaults)."""
     out = dict(defaults)

@@ -22,6 +22,8 @@ long outage of the supervisor keeps it until it ages out.
 MicroPython-compatible, no I/O.
 """
 
+from . import checks
+
 MAX_POINTS = 168  # a week of hourly values
 MIN_STEP_S = 900.0
 MAX_STEP_S = 10800.0
@@ -35,17 +37,6 @@ SERIES = (("temp_c", TEMP_MIN_C, TEMP_MAX_C), ("radiation_w_m2", 0.0, RADIATION_
           ("wind_m_s", 0.0, WIND_MAX_M_S))
 
 
-_MAX_INT = 9007199254740992  # 2**53: larger integers have no exact float (and 10**400 none at all)
-
-
-def _finite(value) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if isinstance(value, int):
-        return -_MAX_INT <= value <= _MAX_INT
-    return value == value and value - value == 0.0
-
-
 def check(msg) -> str:
     """"" when `msg` is a forecast this module can hold, else the first problem (key, value,
     allowed range). `msg`: {"ts", "start_ts", "step_s", "temp_c": [...], optional
@@ -54,10 +45,10 @@ def check(msg) -> str:
         return "forecast: must be an object"
     for key in ("ts", "start_ts"):
         value = msg.get(key)
-        if not _finite(value) or value < 0:  # type: ignore[operator]
+        if not checks.is_exact_number(value) or value < 0:  # type: ignore[operator]
             return "%s=%r: must be unix seconds" % (key, value)
     step = msg.get("step_s")
-    if not _finite(step) or not MIN_STEP_S <= step <= MAX_STEP_S:  # type: ignore[operator]
+    if not checks.is_exact_number(step) or not MIN_STEP_S <= step <= MAX_STEP_S:  # type: ignore[operator]
         return "step_s=%r s: must be in [%g, %g]" % (step, MIN_STEP_S, MAX_STEP_S)
     temps = msg.get("temp_c")
     if not isinstance(temps, list) or not 2 <= len(temps) <= MAX_POINTS:
@@ -71,7 +62,7 @@ def check(msg) -> str:
             return "%s: must be a list of %d values (one per temp_c value)" % (name, n)
         i = 0
         for v in values:
-            if not _finite(v) or not low <= v <= high:
+            if not checks.is_exact_number(v) or not low <= v <= high:
                 return "%s[%d]=%r: must be a number in [%g, %g]" % (name, i, v, low, high)
             i += 1
     source = msg.get("source", "")

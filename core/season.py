@@ -30,6 +30,7 @@ MicroPython-compatible, no I/O (dates are converted by arithmetic, not by a time
 """
 
 from . import checks
+from .schedule import days_from_civil
 
 DEFAULTS = {
     "start_date": 0,  # first heating day, local YYYYMMDD (0 with end_date 0: no calendar)
@@ -47,27 +48,6 @@ RANGES = {
 MAX_PREHEAT_S = 720 * 3600.0  # 30 days
 MAX_SEASON_S = 366 * 86400.0
 MAX_FUTURE_S = 3600.0  # how far ahead of the station's clock an issue time may be
-_MAX_INT = 9007199254740992
-
-
-def _finite(value) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if isinstance(value, int):
-        return -_MAX_INT <= value <= _MAX_INT
-    return value == value and value - value == 0.0
-
-
-def days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    if month <= 2:
-        year -= 1
-    era = (year if year >= 0 else year - 399) // 400
-    yoe = year - era * 400
-    mp = (month + 9) % 12
-    doy = (153 * mp + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 def parse_date(value) -> int:
@@ -120,18 +100,18 @@ def check(msg) -> str:
     if not isinstance(city, str) or len(city) > 64:
         return "city=%r: must be text of at most 64 characters" % (city,)
     version = msg.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= _MAX_INT:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= checks.EXACT_INT_MAX:
         return "version=%r: must be an integer >= 1" % (version,)
     for key in ("issued_s", "start_s", "end_s"):
         value = msg.get(key)
-        if not _finite(value) or value < 0:  # type: ignore[operator]
+        if not checks.is_exact_number(value) or value < 0:  # type: ignore[operator]
             return "%s=%r: must be unix seconds" % (key, value)
     start = float(msg["start_s"])
     end = float(msg["end_s"])
     if not start < end <= start + MAX_SEASON_S:
         return "end_s=%r: must be after start_s=%r, by at most %g days" % (end, start, MAX_SEASON_S / 86400.0)
     pre = msg.get("preheat_s")
-    if not _finite(pre) or not 0.0 <= pre <= MAX_PREHEAT_S:  # type: ignore[operator]
+    if not checks.is_exact_number(pre) or not 0.0 <= pre <= MAX_PREHEAT_S:  # type: ignore[operator]
         return "preheat_s=%r s: must be in [0, %g]" % (pre, MAX_PREHEAT_S)
     return ""
 
