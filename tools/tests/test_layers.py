@@ -32,8 +32,8 @@ CORE_STDLIB = frozenset({"array", "json", "math", "struct", "sys"})
 CEXT_STDLIB = frozenset({"importlib", "importlib.abc", "importlib.machinery", "importlib.util", "os"})
 # core's tests: MicroPython's unittest; the `# cpython-only` ones also CPython's test tools.
 CORE_TEST_STDLIB = frozenset({"unittest"})
-CPYTHON_ONLY_TEST_IMPORTS = frozenset({"__future__", "ast", "importlib", "os", "subprocess", "sys", "hypothesis",
-                                       "hypothesis.strategies"})
+CPYTHON_ONLY_TEST_IMPORTS = frozenset({"__future__", "ast", "datetime", "importlib", "os", "subprocess", "sys",
+                                       "hypothesis", "hypothesis.strategies"})  # datetime: the calendar's reference
 
 # tools' modules that may reach into the supervisor (paths relative to tools/).
 TOOLS_INTO_SUPERVISOR = ("bench/", "demo.py", "cli.py", "sim/rig.py", "testing/")
