@@ -360,6 +360,21 @@ def decode_disconnect(flags: int, body: bytes) -> tuple[int, dict[int, Any]]:
     return body[0], props
 
 
+def _remaining_length(data: bytes, pos: int) -> tuple[int, int]:
+    """2.1.4 Remaining Length of the packet at `pos` -> (length, position after it), or (0, -1)
+    when the data ends inside it; more than four bytes is Malformed."""
+    length, p, n = 0, pos + 1, len(data)
+    for shift in (0, 7, 14, 21):
+        if p >= n:
+            return 0, -1
+        byte = data[p]
+        p += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return length, p
+    raise PacketError(MALFORMED, "remaining length longer than 4 bytes")
+
+
 def split_packets(data: bytes, max_size: int = MAX_PACKET_BYTES) -> tuple[list[tuple[int, int, bytes]], int]:
     """Every complete packet at the start of `data` as (type, flags, body), and how many bytes
     they took (the rest waits for more). 2.1.1 Fixed Header: byte 1 type and flags, then the
@@ -369,17 +384,9 @@ def split_packets(data: bytes, max_size: int = MAX_PACKET_BYTES) -> tuple[list[t
     pos, n = 0, len(data)
     while pos + 2 <= n:
         first = data[pos]
-        length, p = 0, pos + 1
-        for shift in (0, 7, 14, 21):
-            if p >= n:
-                return out, pos
-            byte = data[p]
-            p += 1
-            length |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-        else:
-            raise PacketError(MALFORMED, "remaining length longer than 4 bytes")
+        length, p = _remaining_length(data, pos)
+        if p < 0:
+            return out, pos
         if not first >> 4 or first >> 4 == 15:
             raise PacketError(MALFORMED if not first >> 4 else PROTOCOL_ERROR,
                               "packet type %d from the server" % (first >> 4))
@@ -472,28 +479,71 @@ class _Connection(asyncio.BufferedProtocol):
         self.data_received(bytes(self.rbuf[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
+        """Every complete packet in `data` (after what an earlier read left), in one pass: the
+        fixed header as `split_packets` reads it, and the usual PUBLISH (QoS 0 or 1, not retained,
+        not a resend, no properties, a plain topic) taken straight from the buffer: two slices,
+        no body copy and no `Publish`. Anything else goes through `decode_publish`, which has the
+        last word on what is malformed."""
         self.last_received = time.monotonic()
         if self.buf:
             data = self.buf + data
+        pos, n = 0, len(data)
         try:
-            packets, used = split_packets(data)
-            self.buf = data[used:]
-            for kind, flags, body in packets:
-                if kind == PUBLISH:
-                    self._publish(decode_publish(flags, body))
+            while pos + 2 <= n:
+                first = data[pos]
+                length = data[pos + 1]
+                p = pos + 2
+                if length & 0x80:
+                    length, p = _remaining_length(data, pos)
+                    if p < 0:
+                        break  # the Remaining Length itself is cut short
+                kind = first >> 4
+                if not kind or kind == 15:
+                    raise PacketError(MALFORMED if not kind else PROTOCOL_ERROR, "packet type %d from the server" % kind)
+                if p - pos + length > MAX_PACKET_BYTES:
+                    raise PacketError(PACKET_TOO_LARGE, "packet of %d bytes (maximum %d)"
+                                      % (p - pos + length, MAX_PACKET_BYTES))
+                end = p + length
+                if end > n:
+                    break
+                pos = end
+                flags = first & 0x0F
+                if kind != PUBLISH:
+                    self._control(kind, flags, data[p:end])
+                elif (flags == 2 or not flags) and end - p >= 3:
+                    t = p + 2 + (data[p] << 8 | data[p + 1])  # the end of the topic name
+                    q = t + 2 if flags else t  # the properties' length
+                    packet_id = data[t] << 8 | data[t + 1] if flags and q < end else 0
+                    if q < end and not data[q] and (packet_id or not flags):
+                        try:
+                            topic = data[p + 2:t].decode("utf-8")
+                        except UnicodeDecodeError:
+                            topic = ""
+                        if topic and "+" not in topic and "#" not in topic and "\x00" not in topic:
+                            self._deliver(topic, data[q + 1:end], False, packet_id)
+                        else:
+                            self._publish(decode_publish(flags, data[p:end]))
+                    else:
+                        self._publish(decode_publish(flags, data[p:end]))
                 else:
-                    self._control(kind, flags, body)
+                    self._publish(decode_publish(flags, data[p:end]))
                 if self.transport is None:
                     return
         except PacketError as exc:
             self.fail(exc.reason, str(exc))
+            return
+        self.buf = data[pos:]
 
     # packets
     def _publish(self, msg: Publish) -> None:
+        self._deliver(msg.topic, msg.payload, msg.retain, msg.packet_id if msg.qos else 0)
+
+    def _deliver(self, topic: str, payload: bytes, retain: bool, packet_id: int) -> None:
+        """One PUBLISH to the ingest; `packet_id` 0 for QoS 0 (no ack)."""
         ack = None
-        if msg.qos:
+        if packet_id:
             unacked = self.unacked
-            unacked.add(msg.packet_id)
+            unacked.add(packet_id)
             if len(unacked) > self.settings.receive_maximum and not self.overrun:
                 # 3.3.4 says DISCONNECT 0x93; Mosquitto 2.0.11 overshoots our Receive Maximum
                 # (by one per round of acks, and it adds up), and reconnecting over it would only
@@ -504,9 +554,8 @@ class _Connection(asyncio.BufferedProtocol):
             if len(unacked) >= self.settings.max_unacked and not self.paused and self.transport is not None:
                 self.paused = True  # back-pressure: the backlog stays queued on the broker
                 self.transport.pause_reading()
-            ack = self.acker(msg.packet_id)
-        topic, payload = msg.topic, msg.payload
-        if (msg.retain or not payload) and refuse_retained(self.ingest, topic, payload, msg.retain, ack, self.clear):
+            ack = self.acker(packet_id)
+        if (retain or not payload) and refuse_retained(self.ingest, topic, payload, retain, ack, self.clear):
             return
         self.ingest.handle(topic, payload, ack)
 

@@ -23,7 +23,7 @@ from heatkeeper.supervisor.ingest import RejectCounter
 from heatkeeper.tools.testing.mosquitto import Mosquitto, mosquitto_missing
 from heatkeeper.tools.testing.mqtt_listener import wait_until
 from heatkeeper.tools.testing.pki import make_test_pki
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 needs_mosquitto = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
@@ -415,3 +415,122 @@ async def test_a_cancel_swallowed_while_connecting_still_stops_the_reader(monkey
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
     assert Conn.transport.closed and sent == [mr.encode_disconnect(mr.NORMAL)]
+
+
+# --- the connection's one-pass parse against the codec ---------------------------------------
+
+class _Wire:
+    """The transport end of a _Connection fed by hand: what the reader writes, and whether it closed."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+
+def _packet_by_packet(conn: Any, stream: bytes) -> None:
+    """`stream` into `conn` the plain way, one packet at a time: `split_packets`, then
+    `decode_publish` for a PUBLISH, the connection's `_control` for the rest; the first broken
+    packet fails the connection."""
+    rest = stream
+    try:
+        while len(rest) >= 2:
+            length, p = mr._remaining_length(rest, 0)
+            if p < 0:
+                break  # cut short inside the Remaining Length: waits for more
+            if p + length > len(rest):
+                mr.split_packets(rest)  # a bad type or size is known already; else it waits for more
+                break
+            (kind, flags, body), = mr.split_packets(rest[:p + length])[0]
+            rest = rest[p + length:]
+            if kind == mr.PUBLISH:
+                conn._publish(mr.decode_publish(flags, body))
+            else:
+                conn._control(kind, flags, body)
+            if conn.transport is None:
+                break
+    except mr.PacketError as exc:
+        conn.fail(exc.reason, str(exc))
+
+
+_topics = st.one_of(st.just(TOPIC), st.text(max_size=12), st.sampled_from(["a/+", "a/#", "a\x00b", ""]))
+_properties = st.one_of(st.just(b"\x00"), st.just(mr.encode_properties([(mr.USER_PROPERTY, ("k", "v"))])),
+                        st.just(b"\x03\x23\x00\x01"), st.binary(max_size=4))
+
+
+def _raw_publish(flags: int, topic: bytes, packet_id: int | None, properties: bytes, payload: bytes,
+                 topic_len: int | None = None) -> bytes:
+    """A PUBLISH as bytes, right or wrong: packet id only if given, topic length as told."""
+    body = struct.pack(">H", len(topic) if topic_len is None else topic_len) + topic
+    if packet_id is not None:
+        body += struct.pack(">H", packet_id)
+    body += properties + payload
+    return bytes([mr.PUBLISH << 4 | flags]) + mr.encode_varint(len(body)) + body
+
+
+@st.composite
+def _publish_packets(draw: Any) -> bytes:
+    flags = draw(st.sampled_from([0, 2, 2, 2, 1, 3, 8, 10, 4, 6]))
+    topic = draw(_topics).encode()
+    if draw(st.integers(0, 9)) == 0:
+        topic = draw(st.binary(max_size=6))  # not UTF-8, perhaps
+    topic_len = None if draw(st.integers(0, 9)) else draw(st.integers(0, 70))  # sometimes a lie
+    packet_id = draw(st.sampled_from([1, 7, 65535, 0])) if flags & 6 else None
+    return _raw_publish(flags, topic, packet_id, draw(_properties), draw(st.binary(max_size=30)), topic_len)
+
+
+_GOOD = mr.encode_publish(TOPIC, b"ok", qos=1, packet_id=1)
+
+
+@given(st.lists(st.one_of(_publish_packets(), _publish_packets(), st.just(b"\xd0\x00"), st.binary(max_size=6)),
+                max_size=8),
+       st.lists(st.integers(1, 80), max_size=6))
+@example([_GOOD, _raw_publish(2, b"a/+", 1, b"\x00", b"x"), _GOOD], [])  # each way off the shortcut
+@example([_GOOD, _raw_publish(0, b"a/#", None, b"\x00", b"x")], [])
+@example([_GOOD, _raw_publish(2, b"a\x00", 1, b"\x00", b"x")], [])
+@example([_GOOD, _raw_publish(2, b"\xff", 1, b"\x00", b"x")], [])
+@example([_GOOD, _raw_publish(2, b"", 1, b"\x00", b"x")], [])
+@example([_GOOD, _raw_publish(2, b"a", 0, b"\x00", b"x")], [])
+@example([_GOOD, _raw_publish(2, b"a", 1, b"\x03\x23\x00\x01", b"x")], [])
+@example([_GOOD, _raw_publish(3, b"a", 1, b"\x00", b"x"), _raw_publish(2, b"a", 1, b"\x00", b"")], [])
+@example([_GOOD, _raw_publish(2, b"a", 1, b"\x00", b"x", topic_len=9), _GOOD], [5, 1])
+@example([_GOOD, _raw_publish(0, b"a", None, b"\x00", b"", topic_len=2)], [])
+def test_the_connection_hands_over_what_the_codec_reads(packets: list[bytes], cuts: list[int]) -> None:
+    """However the stream is cut into reads, the connection's one pass (with its shortcut for
+    the usual PUBLISH) gives the ingest what the codec gives read packet by packet, with the
+    same acks, and writes the same (clears of retained messages, the DISCONNECT of the first
+    broken packet with its reason)."""
+    stream = b"".join(packets)
+
+    async def feed(in_reads: bool) -> tuple[list[tuple[str, bytes, bool]], bytes]:
+        rec = Recorder()
+        conn = mr._Connection(rec, mr.ReaderSettings("127.0.0.1", 1, "sup"))  # type: ignore[arg-type]
+        wire = _Wire()
+        conn.transport = wire  # type: ignore[assignment]
+        if in_reads:
+            pos = 0
+            for size in [*cuts, len(stream)]:
+                if conn.transport is None or pos >= len(stream):
+                    break
+                conn.data_received(stream[pos:pos + size])
+                pos += size
+        else:
+            _packet_by_packet(conn, stream)
+        got = [(topic, payload, ack is not None) for (topic, payload), ack in zip(rec.got, rec.acks, strict=True)]
+        return got, wire.written
+
+    got, written = asyncio.run(feed(True))
+    expected, expected_written = asyncio.run(feed(False))
+    assert got == expected
+    assert written == expected_written  # the same clears of retained messages, the same DISCONNECT reason
