@@ -5,7 +5,9 @@ cdef int _N_LEASES
 
 @cython.final
 cdef class Leases:
-    cdef public double[:] value, until_s
+    # set once, N_LEASES long, in __init__ (readonly): the index checks are the methods' own
+    # `which` check against N_LEASES (the module is compiled without per-access checks)
+    cdef readonly double[::1] value, until_s
     cdef public list events
     cpdef set(self, int which, double value, double now_s, double lease_s)
     cpdef bint clear(self, int which)
