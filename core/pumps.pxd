@@ -14,11 +14,15 @@ cdef class CirculationPumps:
     cdef public double dp_setpoint_kpa, dp_min_kpa, design_outdoor_c, dp_proof_kpa
     cdef public double speed_min_pct, speed_max_pct, kp, ti_s, fallback_speed_pct
     cdef public double dry_run_kpa, dry_run_delay_s, dry_run_hyst_kpa, dry_run_restart_s
-    cdef public int duty, rotating_to
+    # Compiled without per-access index checks: the per-pump arrays are two long, set once in
+    # __init__ (readonly), and every pump index is 0, 1, duty or 1 - duty, where duty is 0 or 1
+    # wherever it is set (readonly too: restore() takes only 0 or 1).
+    cdef readonly int duty
+    cdef public int rotating_to
     cdef public double duty_since_s, start_not_before_s
-    cdef public signed char[:] run, proven, failed
-    cdef public double[:] started_s, unproven_since_s, failed_s, run_s, idle_since_s
-    cdef public double[:] exercise_until_s, speed_pct
+    cdef readonly signed char[::1] run, proven, failed
+    cdef readonly double[::1] started_s, unproven_since_s, failed_s, run_s, idle_since_s
+    cdef readonly double[::1] exercise_until_s, speed_pct
     cdef public double speed_cmd_pct, integral_pct, dp_kpa, dp_target_kpa
     cdef public bint dp_ok, flow_proven, dry_run, want
     cdef public double dry_low_since_s, dry_ok_since_s

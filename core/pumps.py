@@ -1,4 +1,4 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
 """Circulation pumps: duty/standby with proof of flow, change-over, rotation, exercise,
 differential-pressure speed control and dry-run protection.
 
