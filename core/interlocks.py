@@ -1,4 +1,4 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
 """Interlocks: the last word in every cycle, acting locally whatever the network does.
 
 They run after every other piece has written its outputs and only move outputs toward safe;
