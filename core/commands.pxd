@@ -5,9 +5,10 @@ cdef int _N_LEASES
 
 @cython.final
 cdef class Leases:
-    # set once, N_LEASES long, in __init__ (readonly): the index checks are the methods' own
-    # `which` check against N_LEASES (the module is compiled without per-access checks)
-    cdef readonly double[::1] value, until_s
+    # N_LEASES long (built in __init__; a settings push carries them from the running Leases):
+    # the index checks are the methods' own `which` check against N_LEASES (the module is
+    # compiled without per-access checks)
+    cdef public double[::1] value, until_s
     cdef public list events
     cpdef set(self, int which, double value, double now_s, double lease_s)
     # except -1: an index out of range raises; the caller tests the result, not PyErr_Occurred()

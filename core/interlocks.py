@@ -312,7 +312,10 @@ class Interlocks:
             # Backstop: the pumps normally run for frost already (a change-over pause included);
             # force one only if they were not asked to circulate at all.
             if not pumps.want and not filling and not out.pump1_run and not out.pump2_run:
-                k = pumps.duty if not pumps.failed[pumps.duty] else 1 - pumps.duty
+                k = pumps.duty
+                if k != 0 and k != 1:  # compiled without index checks: the duty pump is 0 or 1
+                    raise ValueError("pumps.duty=%r: must be 0 (pump 1) or 1 (pump 2)" % (k,))
+                k = k if not pumps.failed[k] else 1 - k
                 if not pumps.failed[k]:
                     if k == 0:
                         out.pump1_run = True

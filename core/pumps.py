@@ -220,6 +220,8 @@ class CirculationPumps:
 
     def step(self, now_s: float, dt_s: float, want: bool, signals: SignalQuality, dp_target_kpa: float) -> None:
         """One cycle: faults, proof, demand, rotation, exercise, dry run, speed."""
+        if self.duty != 0 and self.duty != 1:  # the one pump index set from outside (duty, 1 - duty)
+            raise ValueError("pumps.duty=%r: must be 0 (pump 1) or 1 (pump 2)" % (self.duty,))
         values = signals.values
         ok = signals.ok
         self.want = want
