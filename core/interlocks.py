@@ -251,13 +251,11 @@ class Interlocks:
                  cycle_s: float, filling: bool) -> None:
         """Move the commands `out` toward safe; nothing may change them after this call.
         `filling`: the network is being filled (start-up), so frost must not start a pump in it."""
-        values = signals.values
-        ok = signals.ok
         actions = 0
         # Over-temperature: evaluated on the validated supply temperature; while that is bad,
         # on the hottest return temperature that is ok (the backup).
-        supply_ok = ok[_I_SECONDARY_SUPPLY_TEMP]
-        supply_c = values[_I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = signals.ok[_I_SECONDARY_SUPPLY_TEMP]
+        supply_c = signals.values[_I_SECONDARY_SUPPLY_TEMP]
         hyst = self.overtemp_hyst_k if self.overtemp_cond else 0.0
         if supply_ok:
             judged_c = supply_c
@@ -265,10 +263,10 @@ class Interlocks:
             self.backup_cond = False
         else:
             judged_c = -1.0e9
-            if ok[_I_SECONDARY_RETURN_TEMP]:
-                judged_c = values[_I_SECONDARY_RETURN_TEMP]
-            if ok[_I_PRIMARY_RETURN_TEMP] and values[_I_PRIMARY_RETURN_TEMP] > judged_c:
-                judged_c = values[_I_PRIMARY_RETURN_TEMP]
+            if signals.ok[_I_SECONDARY_RETURN_TEMP]:
+                judged_c = signals.values[_I_SECONDARY_RETURN_TEMP]
+            if signals.ok[_I_PRIMARY_RETURN_TEMP] and signals.values[_I_PRIMARY_RETURN_TEMP] > judged_c:
+                judged_c = signals.values[_I_PRIMARY_RETURN_TEMP]
             high_c = self.backup_return_max_c
         self.overtemp_value_c = judged_c if judged_c > -1.0e9 else supply_c
         self.overtemp_limit_c = high_c
@@ -289,17 +287,17 @@ class Interlocks:
                 self.backup_trip = False
                 self.reset_requested = False
         # Pressures.
-        p_sup_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE]
-        p_ret_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
+        p_sup_ok = signals.ok[_I_SECONDARY_SUPPLY_PRESSURE]
+        p_ret_ok = signals.ok[_I_SECONDARY_RETURN_PRESSURE]
         p_max = -1.0e9
         if p_sup_ok:
-            p_max = values[_I_SECONDARY_SUPPLY_PRESSURE]
-        if p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] > p_max:
-            p_max = values[_I_SECONDARY_RETURN_PRESSURE]
+            p_max = signals.values[_I_SECONDARY_SUPPLY_PRESSURE]
+        if p_ret_ok and signals.values[_I_SECONDARY_RETURN_PRESSURE] > p_max:
+            p_max = signals.values[_I_SECONDARY_RETURN_PRESSURE]
         limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
         self.over_pressure = p_max > limit
         self.pressure_max_kpa = p_max if p_max > -1.0e9 else 0.0
-        self.under_pressure = p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
+        self.under_pressure = p_ret_ok and signals.values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
         # Circulation: frost forces a pump on (unless dry), dry run forces them off.
         if pumps.dry_run:
             actions |= _X_DRY_RUN

@@ -33,7 +33,7 @@ cdef class CirculationPumps:
     cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa) except? -1
     @cython.locals(span=double, load=double)
     cpdef double mode_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c) except? -1
-    @cython.locals(values="double[:]", ok="signed char[:]", k=int)
+    @cython.locals(k=int)
     cpdef step(self, double now_s, double dt_s, bint want, SignalQuality signals, double dp_target_kpa)
     cdef _event(self, str reason, int pump, double now_s)
     cdef _start(self, int k, double now_s)
