@@ -1,6 +1,8 @@
 # Cython augmentation of schedule.py.
 cimport cython
 
+cdef int _HOLIDAY, _DAILY
+
 
 @cython.final
 cdef class Schedule:
