@@ -6,6 +6,9 @@ cdef int _A_UNREACHABLE, _A_STUCK
 cdef double _NO_LIMIT
 cdef double _INF
 
+# cpdef: every reading passes through it; called in C here, still importable for its test
+cpdef object _number(object value)
+
 @cython.final
 cdef class Balancing:
     cdef public bint enabled, due

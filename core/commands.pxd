@@ -5,11 +5,15 @@ cdef int _N_LEASES
 
 @cython.final
 cdef class Leases:
-    cdef public double[:] value, until_s
+    # N_LEASES long (built in __init__; a settings push carries them from the running Leases):
+    # the index checks are the methods' own `which` check against N_LEASES (the module is
+    # compiled without per-access checks)
+    cdef public double[::1] value, until_s
     cdef public list events
     cpdef set(self, int which, double value, double now_s, double lease_s)
-    cpdef bint clear(self, int which)
-    cpdef bint active(self, int which)
+    # except -1: an index out of range raises; the caller tests the result, not PyErr_Occurred()
+    cpdef bint clear(self, int which) except -1
+    cpdef bint active(self, int which) except -1
     @cython.locals(i=int, until=double)
     cpdef expire(self, double now_s)
     cpdef double remaining_s(self, int which, double now_s)

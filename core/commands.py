@@ -1,4 +1,4 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
 """Commands: what every kind shares (answers, argument checks, settings) and remote setpoints
 as leases. The kinds themselves, their handlers and the modes each is permitted in are the
 table in core.command_handler.
@@ -109,15 +109,21 @@ class Leases:
         self.events = []  # type: list
 
     def set(self, which, value: float, now_s: float, lease_s: float) -> None:
+        if which < 0 or which >= _N_LEASES:
+            raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         self.value[which] = value
         self.until_s[which] = now_s + lease_s
 
     def clear(self, which) -> bool:
+        if which < 0 or which >= _N_LEASES:
+            raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         active = self.until_s[which] >= 0.0
         self.until_s[which] = -1.0
         return active
 
     def active(self, which) -> bool:
+        if which < 0 or which >= _N_LEASES:
+            raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         return self.until_s[which] >= 0.0
 
     def expire(self, now_s: float) -> None:
@@ -132,6 +138,8 @@ class Leases:
             i += 1
 
     def remaining_s(self, which, now_s: float) -> float:
+        if which < 0 or which >= _N_LEASES:
+            raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         until = self.until_s[which]
         return until - now_s if until >= 0.0 else 0.0
 

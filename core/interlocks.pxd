@@ -43,7 +43,7 @@ cdef class Interlocks:
     @cython.locals(act=Actuators)
     cpdef apply(self, dict out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
                 double cycle_s, bint filling)
-    @cython.locals(values="double[:]", ok="signed char[:]", actions=int, changed=int, bit=int, i=int, k=int,
+    @cython.locals(actions=int, changed=int, bit=int, i=int, k=int,
                    supply_ok=bint, supply_c=double, limit=double, hyst=double, judged_c=double, high_c=double, p_sup_ok=bint, p_ret_ok=bint, p_max=double,
                    flowing=bint)
     cpdef apply_to(self, Actuators out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,

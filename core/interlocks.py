@@ -1,4 +1,4 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
 """Interlocks: the last word in every cycle, acting locally whatever the network does.
 
 They run after every other piece has written its outputs and only move outputs toward safe;
@@ -251,13 +251,11 @@ class Interlocks:
                  cycle_s: float, filling: bool) -> None:
         """Move the commands `out` toward safe; nothing may change them after this call.
         `filling`: the network is being filled (start-up), so frost must not start a pump in it."""
-        values = signals.values
-        ok = signals.ok
         actions = 0
         # Over-temperature: evaluated on the validated supply temperature; while that is bad,
         # on the hottest return temperature that is ok (the backup).
-        supply_ok = ok[_I_SECONDARY_SUPPLY_TEMP]
-        supply_c = values[_I_SECONDARY_SUPPLY_TEMP]
+        supply_ok = signals.ok[_I_SECONDARY_SUPPLY_TEMP]
+        supply_c = signals.values[_I_SECONDARY_SUPPLY_TEMP]
         hyst = self.overtemp_hyst_k if self.overtemp_cond else 0.0
         if supply_ok:
             judged_c = supply_c
@@ -265,10 +263,10 @@ class Interlocks:
             self.backup_cond = False
         else:
             judged_c = -1.0e9
-            if ok[_I_SECONDARY_RETURN_TEMP]:
-                judged_c = values[_I_SECONDARY_RETURN_TEMP]
-            if ok[_I_PRIMARY_RETURN_TEMP] and values[_I_PRIMARY_RETURN_TEMP] > judged_c:
-                judged_c = values[_I_PRIMARY_RETURN_TEMP]
+            if signals.ok[_I_SECONDARY_RETURN_TEMP]:
+                judged_c = signals.values[_I_SECONDARY_RETURN_TEMP]
+            if signals.ok[_I_PRIMARY_RETURN_TEMP] and signals.values[_I_PRIMARY_RETURN_TEMP] > judged_c:
+                judged_c = signals.values[_I_PRIMARY_RETURN_TEMP]
             high_c = self.backup_return_max_c
         self.overtemp_value_c = judged_c if judged_c > -1.0e9 else supply_c
         self.overtemp_limit_c = high_c
@@ -289,17 +287,17 @@ class Interlocks:
                 self.backup_trip = False
                 self.reset_requested = False
         # Pressures.
-        p_sup_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE]
-        p_ret_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
+        p_sup_ok = signals.ok[_I_SECONDARY_SUPPLY_PRESSURE]
+        p_ret_ok = signals.ok[_I_SECONDARY_RETURN_PRESSURE]
         p_max = -1.0e9
         if p_sup_ok:
-            p_max = values[_I_SECONDARY_SUPPLY_PRESSURE]
-        if p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] > p_max:
-            p_max = values[_I_SECONDARY_RETURN_PRESSURE]
+            p_max = signals.values[_I_SECONDARY_SUPPLY_PRESSURE]
+        if p_ret_ok and signals.values[_I_SECONDARY_RETURN_PRESSURE] > p_max:
+            p_max = signals.values[_I_SECONDARY_RETURN_PRESSURE]
         limit = self.over_pressure_kpa - self.over_pressure_hyst_kpa if self.over_pressure else self.over_pressure_kpa
         self.over_pressure = p_max > limit
         self.pressure_max_kpa = p_max if p_max > -1.0e9 else 0.0
-        self.under_pressure = p_ret_ok and values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
+        self.under_pressure = p_ret_ok and signals.values[_I_SECONDARY_RETURN_PRESSURE] < self.under_pressure_kpa
         # Circulation: frost forces a pump on (unless dry), dry run forces them off.
         if pumps.dry_run:
             actions |= _X_DRY_RUN
@@ -312,7 +310,10 @@ class Interlocks:
             # Backstop: the pumps normally run for frost already (a change-over pause included);
             # force one only if they were not asked to circulate at all.
             if not pumps.want and not filling and not out.pump1_run and not out.pump2_run:
-                k = pumps.duty if not pumps.failed[pumps.duty] else 1 - pumps.duty
+                k = pumps.duty
+                if k != 0 and k != 1:  # compiled without index checks: the duty pump is 0 or 1
+                    raise ValueError("pumps.duty=%r: must be 0 (pump 1) or 1 (pump 2)" % (k,))
+                k = k if not pumps.failed[k] else 1 - k
                 if not pumps.failed[k]:
                     if k == 0:
                         out.pump1_run = True

@@ -15,9 +15,9 @@ cdef class Limiters:
     cdef public double return_trim_k, power_trim_k, flow_trim_k, return_limit_c, power_limit_kw, flow_limit_m3h
     cdef public double lease_cap_kw
     cpdef reset(self)
-    cpdef double limit_at(self, double outdoor_c, double warm, double cold)
+    cpdef double limit_at(self, double outdoor_c, double warm, double cold) except? -1
     cpdef double step(self, double dt_s, double outdoor_c, dict inputs)
     @cython.locals(v=double, excess_pct=double, trim=double, cap=double, limit=double)
-    cpdef double step_values(self, double dt_s, double outdoor_c, double return_c, double power_kw, double flow_m3h)
+    cpdef double step_values(self, double dt_s, double outdoor_c, double return_c, double power_kw, double flow_m3h) except? -1
     cpdef dict snapshot(self)
     cpdef restore(self, dict d)

@@ -21,7 +21,7 @@ cdef class MakeUp:
     cdef public int bucket_i
     cdef public double bucket_start_s, window_start_s, window_m3, rate_l_per_h
     cdef public list events
-    @cython.locals(values="double[:]", ok="signed char[:]", pressure_kpa=double)
+    @cython.locals(pressure_kpa=double)
     cpdef step(self, double now_s, double dt_s, SignalQuality signals, double setpoint_kpa, bint filling)
     cdef _tank(self, bint level_ok, double level_pct)
     cdef _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling)

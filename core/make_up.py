@@ -151,16 +151,14 @@ class MakeUp:
     def step(self, now_s: float, dt_s: float, signals: SignalQuality, setpoint_kpa: float, filling: bool) -> None:
         """One cycle; `setpoint_kpa` is the lease or the configured value, `filling` true in
         start-up fill (volume not counted as leakage)."""
-        values = signals.values
-        ok = signals.ok
-        self._tank(ok[_I_TANK_LEVEL], values[_I_TANK_LEVEL])
-        self.pump_fault = ok[_I_MAKEUP_PUMP_FAULT] and values[_I_MAKEUP_PUMP_FAULT] > 0.5
+        self._tank(signals.ok[_I_TANK_LEVEL], signals.values[_I_TANK_LEVEL])
+        self.pump_fault = signals.ok[_I_MAKEUP_PUMP_FAULT] and signals.values[_I_MAKEUP_PUMP_FAULT] > 0.5
         self.setpoint_kpa = setpoint_kpa
         half = self.band_kpa * 0.5
         self.start_kpa = setpoint_kpa - half
         self.stop_kpa = setpoint_kpa + half
-        self.pressure_ok = ok[_I_SECONDARY_RETURN_PRESSURE]
-        pressure_kpa = values[_I_SECONDARY_RETURN_PRESSURE]
+        self.pressure_ok = signals.ok[_I_SECONDARY_RETURN_PRESSURE]
+        pressure_kpa = signals.values[_I_SECONDARY_RETURN_PRESSURE]
         run = self.run
         if not self.pressure_ok or self.pump_fault or self.tank_low_low:
             run = False
@@ -194,8 +192,8 @@ class MakeUp:
         else:
             self.speed_pct = 100.0
         self.long_run = run and now_s - self.run_since_s >= self.max_run_s
-        running = ok[_I_MAKEUP_PUMP_RUNNING] and values[_I_MAKEUP_PUMP_RUNNING] > 0.5 if ok[_I_MAKEUP_PUMP_RUNNING] else run
-        self._totalise(now_s, dt_s, ok[_I_MAKEUP_VOLUME], values[_I_MAKEUP_VOLUME], running, filling)
+        running = signals.ok[_I_MAKEUP_PUMP_RUNNING] and signals.values[_I_MAKEUP_PUMP_RUNNING] > 0.5 if signals.ok[_I_MAKEUP_PUMP_RUNNING] else run
+        self._totalise(now_s, dt_s, signals.ok[_I_MAKEUP_VOLUME], signals.values[_I_MAKEUP_VOLUME], running, filling)
 
     def _tank(self, level_ok: bool, level_pct: float) -> None:
         if not level_ok:

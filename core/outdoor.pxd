@@ -16,9 +16,9 @@ cdef class OutdoorConditioner:
     cpdef reset(self)
     cpdef set_supervisor(self, double temp_c, double now_s)
     @cython.locals(step_k=double, d_k=double)
-    cpdef bint _sensor_plausible(self, double now_s, double raw_c)
+    cpdef bint _sensor_plausible(self, double now_s, double raw_c) except -1
     @cython.locals(dt_s=double, good=bint)
-    cpdef double step(self, double now_s, double raw_c, bint raw_ok)
+    cpdef double step(self, double now_s, double raw_c, bint raw_ok) except? -1
     @cython.locals(a=double)
     cpdef _filter(self, double value_c, double dt_s)
     cpdef dict snapshot(self)

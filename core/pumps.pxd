@@ -14,11 +14,14 @@ cdef class CirculationPumps:
     cdef public double dp_setpoint_kpa, dp_min_kpa, design_outdoor_c, dp_proof_kpa
     cdef public double speed_min_pct, speed_max_pct, kp, ti_s, fallback_speed_pct
     cdef public double dry_run_kpa, dry_run_delay_s, dry_run_hyst_kpa, dry_run_restart_s
+    # Compiled without per-access index checks: the per-pump arrays are two long (built in
+    # __init__; a settings push carries them from the running CirculationPumps), and every pump
+    # index is 0, 1, duty or 1 - duty; step() checks duty is 0 or 1 once, first.
     cdef public int duty, rotating_to
     cdef public double duty_since_s, start_not_before_s
-    cdef public signed char[:] run, proven, failed
-    cdef public double[:] started_s, unproven_since_s, failed_s, run_s, idle_since_s
-    cdef public double[:] exercise_until_s, speed_pct
+    cdef public signed char[::1] run, proven, failed
+    cdef public double[::1] started_s, unproven_since_s, failed_s, run_s, idle_since_s
+    cdef public double[::1] exercise_until_s, speed_pct
     cdef public double speed_cmd_pct, integral_pct, dp_kpa, dp_target_kpa
     cdef public bint dp_ok, flow_proven, dry_run, want
     cdef public double dry_low_since_s, dry_ok_since_s
@@ -27,10 +30,10 @@ cdef class CirculationPumps:
     cdef public list events
     @cython.locals(gap_k=double, step=double)
     cpdef heat_shortage(self, double dt_s, double valve_pct, double setpoint_c, double supply_c, bint supply_ok)
-    cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa)
+    cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa) except? -1
     @cython.locals(span=double, load=double)
-    cpdef double mode_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c)
-    @cython.locals(values="double[:]", ok="signed char[:]", k=int)
+    cpdef double mode_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c) except? -1
+    @cython.locals(k=int)
     cpdef step(self, double now_s, double dt_s, bint want, SignalQuality signals, double dp_target_kpa)
     cdef _event(self, str reason, int pump, double now_s)
     cdef _start(self, int k, double now_s)

@@ -1,4 +1,4 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
 """Circulation pumps: duty/standby with proof of flow, change-over, rotation, exercise,
 differential-pressure speed control and dry-run protection.
 
@@ -220,20 +220,20 @@ class CirculationPumps:
 
     def step(self, now_s: float, dt_s: float, want: bool, signals: SignalQuality, dp_target_kpa: float) -> None:
         """One cycle: faults, proof, demand, rotation, exercise, dry run, speed."""
-        values = signals.values
-        ok = signals.ok
+        if self.duty != 0 and self.duty != 1:  # the one pump index set from outside (duty, 1 - duty)
+            raise ValueError("pumps.duty=%r: must be 0 (pump 1) or 1 (pump 2)" % (self.duty,))
         self.want = want
-        self.dp_ok = ok[_I_SECONDARY_SUPPLY_PRESSURE] and ok[_I_SECONDARY_RETURN_PRESSURE]
-        self.dp_kpa = values[_I_SECONDARY_SUPPLY_PRESSURE] - values[_I_SECONDARY_RETURN_PRESSURE] if self.dp_ok else 0.0
+        self.dp_ok = signals.ok[_I_SECONDARY_SUPPLY_PRESSURE] and signals.ok[_I_SECONDARY_RETURN_PRESSURE]
+        self.dp_kpa = signals.values[_I_SECONDARY_SUPPLY_PRESSURE] - signals.values[_I_SECONDARY_RETURN_PRESSURE] if self.dp_ok else 0.0
         self.dp_target_kpa = dp_target_kpa
         if want or self.dry_run:  # an empty network being filled is not a dry-running pump
-            self._dry_run(now_s, ok[_I_SECONDARY_RETURN_PRESSURE], values[_I_SECONDARY_RETURN_PRESSURE])
+            self._dry_run(now_s, signals.ok[_I_SECONDARY_RETURN_PRESSURE], signals.values[_I_SECONDARY_RETURN_PRESSURE])
         else:
             self.dry_low_since_s = -1.0
-        self._pump_health(now_s, 0, ok[_I_PUMP1_FAULT] and values[_I_PUMP1_FAULT] > 0.5,
-                          ok[_I_PUMP1_RUNNING], values[_I_PUMP1_RUNNING] > 0.5)
-        self._pump_health(now_s, 1, ok[_I_PUMP2_FAULT] and values[_I_PUMP2_FAULT] > 0.5,
-                          ok[_I_PUMP2_RUNNING], values[_I_PUMP2_RUNNING] > 0.5)
+        self._pump_health(now_s, 0, signals.ok[_I_PUMP1_FAULT] and signals.values[_I_PUMP1_FAULT] > 0.5,
+                          signals.ok[_I_PUMP1_RUNNING], signals.values[_I_PUMP1_RUNNING] > 0.5)
+        self._pump_health(now_s, 1, signals.ok[_I_PUMP2_FAULT] and signals.values[_I_PUMP2_FAULT] > 0.5,
+                          signals.ok[_I_PUMP2_RUNNING], signals.values[_I_PUMP2_RUNNING] > 0.5)
         if self.dry_run:
             self._stop(0, now_s)
             self._stop(1, now_s)

@@ -28,7 +28,7 @@ cdef class RoomFeedback:
     cpdef bint holds_heating(self, double now_s, bint holding)
     cpdef note_shortage(self, double now_s)
     @cython.locals(err_k=double, trim=double, rate=double)
-    cpdef double step(self, double now_s, double dt_s)
+    cpdef double step(self, double now_s, double dt_s) except? -1
     @cython.locals(short_left_s=double)
     cpdef dict snapshot(self, double now_s)
     @cython.locals(left=double)

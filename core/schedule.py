@@ -115,6 +115,8 @@ MAX_PERIODS = 8
 MAX_HOLIDAYS = 64
 HOLIDAY = 7  # programme index of the whole-day saving/frost holiday; 8 is `periods`
 DAILY = 8
+_HOLIDAY = HOLIDAY  # C ints in the compiled module (schedule.pxd): step() reads them every cycle
+_DAILY = DAILY
 _NAN = float("nan")
 
 
@@ -403,12 +405,12 @@ class Schedule:
             if tod_s < 0.0:
                 tod_s = self.time_of_day_s(now_s)
             self.day = 0
-            self.programme = DAILY
+            self.programme = _DAILY
             offset_k = self.raw_offset_k(tod_s)
         if self.optimum:
             offset_k = self.optimise(now_s, tod_s, offset_k, outdoor_c)
         if offset_k < 0.0:
-            if not (self.programme == HOLIDAY and self.holiday_frost):
+            if not (self.programme == _HOLIDAY and self.holiday_frost):
                 offset_k = offset_k * self.fade_factor(outdoor_c)
             self.in_setback = True
             self.boost_until_s = -1.0

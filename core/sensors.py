@@ -252,9 +252,7 @@ class SignalQuality:
                     self.spike_since_s[i] = now_s
                 if now_s - self.spike_since_s[i] < self.spike_hold_s:
                     reason = _R_RATE
-            else:
-                self.spike_since_s[i] = -1.0
-        if reason == _R_NONE:
+        if reason == _R_NONE:  # also a step within the rate: the spike timer ends here
             self.spike_since_s[i] = -1.0
             self.values[i] = v
             self.good_at_s[i] = now_s

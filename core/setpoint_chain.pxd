@@ -35,8 +35,8 @@ cdef class SupplySetpointChain:
                    cut=bint, held=bint)
     cpdef double step_values(self, double now_s, double outdoor_c, bint outdoor_ok, double time_of_day_s,
                              double return_c, double power_kw, double flow_m3h, double room_setpoint_c,
-                             bint summer_allowed, double remote_c, double boost_k)
+                             bint summer_allowed, double remote_c, double boost_k) except? -1
     @cython.locals(setpoint_c=double, heating=bint)
-    cpdef double finish(self, int mode, double warmup_ramp_c, double frost_floor_c, bint protection_off)
+    cpdef double finish(self, int mode, double warmup_ramp_c, double frost_floor_c, bint protection_off) except? -1
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)

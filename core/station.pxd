@@ -52,9 +52,9 @@ cdef class StationController:
     cdef public bint wall_ok, wall_known, planning
     cdef public object season, preheat
     cpdef dict step(self, object inputs)
-    cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks)
+    cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks) except? -1
     cpdef list take_events(self)
-    cdef double _advance(self, double now_s)
+    cdef double _advance(self, double now_s) except? -1.0  # checked only when it returns -1.0
     @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
                    pumps=CirculationPumps, make_up=MakeUp, act=Actuators, actuator=ValveActuator, mode=int,
                    chain=SupplySetpointChain, interlocks=Interlocks, balancing=Balancing, room_c=double, chain_c=double, setpoint_c=double,
@@ -66,11 +66,11 @@ cdef class StationController:
     @cython.locals(leased=int, back=int, modes=ModeMachine)
     cdef void _mode_lease(self, double now_s)
     cdef double _clock(self, object value)
-    cdef double _clock_s(self, double now_s)
+    cdef double _clock_s(self, double now_s) noexcept  # comparisons only
     @cython.locals(pumps=CirculationPumps, make_up=MakeUp)
     cdef _start_clock(self, double now_s)
     @cython.locals(signals=SignalQuality)
-    cdef bint _filled(self)
+    cdef bint _filled(self) except -1  # the caller tests the result, not PyErr_Occurred()
     @cython.locals(alarms=AlarmTable, signals=SignalQuality, mode=int, interlocks=Interlocks)
     cdef _update_alarms(self, double now_s)
     @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)

@@ -37,9 +37,9 @@ cdef class ValveLoop:
                    bint return_ok, double primary_return_c, bint primary_return_ok)
     @cython.locals(phi=double, rise=double, d=double, factor=double)
     cpdef double _fallback_limit(self, double setpoint_c, double return_c, bint return_ok, double primary_return_c,
-                                 bint primary_return_ok)
+                                 bint primary_return_ok) except? -1
     @cython.locals(t=double, d=double, tod=double, since=double)
-    cpdef double _exercise(self, double now_s, double target, double time_of_day_s)
+    cpdef double _exercise(self, double now_s, double target, double time_of_day_s) except? -1
     cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct,
                         double return_c, bint return_ok)
     @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint, high_c=double, low_c=double, k=int)

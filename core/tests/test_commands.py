@@ -40,6 +40,24 @@ class TestLeases(unittest.TestCase):
         self.assertAlmostEqual(other.remaining_s(L_DP, 5000.0), 500.0, delta=1e-9)
         other.restore({"dp_setpoint": ["x", 1]}, 0.0)
 
+    def test_lease_index_out_of_range_is_refused_with_the_range(self):
+        # the compiled module reads the lease arrays without per-access checks: each method
+        # checks its lease index itself, in both builds, and says which indexes exist
+        leases = Leases()
+        leases.set(L_ROOM, 20.0, 0.0, 60.0)
+        calls = (lambda w: leases.set(w, 1.0, 0.0, 60.0), leases.clear, leases.active,
+                 lambda w: leases.remaining_s(w, 0.0))
+        for call in calls:
+            for which in (-1, commands.N_LEASES, 1000):
+                try:
+                    call(which)
+                except IndexError as exc:
+                    self.assertEqual(str(exc), "lease %d not in 0..%d" % (which, commands.N_LEASES - 1))
+                else:
+                    self.fail("lease index %d accepted" % which)
+        self.assertTrue(leases.active(L_ROOM))
+        self.assertEqual(leases.snapshot(0.0), {"room_setpoint": [20.0, 60.0]})
+
     def test_validate(self):
         self.assertEqual(commands.validate(dict(commands.DEFAULTS)), [])
         bad = dict(commands.DEFAULTS)

@@ -248,5 +248,23 @@ class TestPumps(unittest.TestCase):
         self.assertEqual(len(pumps.validate(bad)), 2)
 
 
+
+class TestDutyIndex(unittest.TestCase):
+    def test_a_duty_pump_other_than_0_or_1_is_refused_before_any_pump_is_touched(self):
+        # the compiled module indexes the per-pump arrays with duty and 1 - duty unchecked:
+        # step() checks the one index set from outside first, with a clear error
+        for bad in (2, -1, 7):
+            r = Rig()
+            r.run(5.0)
+            run_before = list(r.pumps.run)
+            r.pumps.duty = bad
+            try:
+                r.run(1.0)
+            except ValueError as exc:
+                self.assertEqual(str(exc), "pumps.duty=%d: must be 0 (pump 1) or 1 (pump 2)" % bad)
+            else:
+                self.fail("duty %d accepted" % bad)
+            self.assertEqual(list(r.pumps.run), run_before)
+
 if __name__ == "__main__":
     unittest.main()
