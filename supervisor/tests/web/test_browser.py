@@ -52,11 +52,45 @@ def save_shot(tmp_path: Path, name: str) -> Path:
     return path
 
 
+@contextlib.asynccontextmanager
+async def running_supervisor(cfg: dict[str, Any], users: Any = (), stations: Any = (), prepare: Any = None,
+                             online_s: float = 0.0) -> Any:
+    """`heatkeeper supervisor`'s serve() on `cfg`, with `users` ((name, role, password)) created
+    and the StationResponders `stations` running on the credentials it wrote (`prepare(station,
+    credentials_dir)` first, when given); waits up to `online_s` for every station to be online.
+    Yields the service; stops the stations and the supervisor after."""
+    from heatkeeper.supervisor.main import serve
+
+    ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
+    tasks: list[asyncio.Future[Any]] = []
+    try:
+        service = await asyncio.wait_for(ready, 30)
+        for name, role, password in users:
+            await service.accounts.create_user(name, password, role)
+        creds = Path(cfg["supervisor"]["data_dir"]) / "credentials"
+        for st in stations:
+            st.password = (creds / (st.station_id + ".password")).read_text().strip()
+            if prepare is not None:
+                prepare(st, creds)
+            tasks.append(asyncio.ensure_future(st.run()))
+        for _ in range(int(online_s * 10)):
+            if all(service.ingest.state.get(st.station_id, {}).get("online") for st in stations):
+                break
+            await asyncio.sleep(0.1)
+        yield service
+    finally:
+        for task in [*tasks, server]:
+            task.cancel()
+        for task in [*tasks, server]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 @pytest.fixture
 async def system(tmp_path: Path) -> Any:
     """A running supervisor with its web app and two live stations; yields (base_url, service, stations)."""
     from heatkeeper.supervisor import config as sup_config
-    from heatkeeper.supervisor.main import serve
 
     from .station_responder import StationResponder
 
@@ -80,26 +114,14 @@ async def system(tmp_path: Path) -> Any:
         "collector_platform": [{"user": st.collectors_user, "prefix": st.station_id + "-"} for st in stations],
     })
     cfg["web"]["refresh_s"] = 1.0  # the dashboard's poll period (a [web] key of the dashboard)
-    ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
-    service = await asyncio.wait_for(ready, 30)
-    for name, role, password in (("oli", "operator", "oper-pass-1"), ("vic", "viewer", "view-pass-1")):
-        await service.accounts.create_user(name, password, role)
-    creds = tmp_path / "sup" / "credentials"
-    tasks = []
-    for st in stations:
-        st.password = (creds / (st.station_id + ".password")).read_text().strip()
+
+    def prepare(st: Any, creds: Path) -> None:
         st.collectors_password = (creds / (st.collectors_user + ".password")).read_text().strip()
         st.warm_up(2 * 3600.0)
-        tasks.append(asyncio.ensure_future(st.run()))
-    try:
+
+    async with running_supervisor(cfg, (("oli", "operator", "oper-pass-1"), ("vic", "viewer", "view-pass-1")),
+                                  stations, prepare) as service:
         yield "http://127.0.0.1:%d" % web_port, service, stations
-    finally:
-        for task in [*tasks, server]:
-            task.cancel()
-        for task in [*tasks, server]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 async def login(page: Any, base: str, user: str, password: str) -> None:

@@ -13,14 +13,13 @@ offline one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from heatkeeper.tools.procs import free_port
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, new_page, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, new_page, running_supervisor, save_shot
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +27,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 async def ticketed_system(tmp_path: Path) -> Any:
     from heatkeeper.supervisor import config as sup_config
-    from heatkeeper.supervisor.main import serve
 
     from .station_responder import StationResponder
 
@@ -47,28 +45,9 @@ async def ticketed_system(tmp_path: Path) -> Any:
                     {"id": "arxan-02", "name": "Arxan No. 2", "city": "Arxan"},
                     {"id": "arxan-03", "name": "Arxan No. 3", "city": "Arxan"}],
     })
-    ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
-    service = await asyncio.wait_for(ready, 30)
-    for name in ("oli", "otto"):
-        await service.accounts.create_user(name, "oper-pass-1", "operator")
-    creds = tmp_path / "sup" / "credentials"
-    tasks = []
-    for st in stations:
-        st.password = (creds / (st.station_id + ".password")).read_text().strip()
-        tasks.append(asyncio.ensure_future(st.run()))
-    try:
-        for _ in range(300):
-            if all(service.ingest.state.get(st.station_id, {}).get("online") for st in stations):
-                break
-            await asyncio.sleep(0.1)
+    async with running_supervisor(cfg, (("oli", "operator", "oper-pass-1"), ("otto", "operator", "oper-pass-1")),
+                                  stations, online_s=30.0) as service:
         yield "http://127.0.0.1:%d" % web_port, service, stations
-    finally:
-        for task in [*tasks, server]:
-            task.cancel()
-        for task in [*tasks, server]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 async def test_group_command_second_confirmation_and_ticket(ticketed_system: Any, tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ start-up and the offline one waiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.tools.procs import free_port
 
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, save_shot
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, login, running_supervisor, save_shot
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +39,6 @@ def month_day(day: dt.date) -> str:
 async def season_system(tmp_path: Path) -> Any:
     from heatkeeper.core.station import StationController
     from heatkeeper.supervisor import config as sup_config
-    from heatkeeper.supervisor.main import serve
 
     from .station_responder import StationResponder
 
@@ -60,30 +58,14 @@ async def season_system(tmp_path: Path) -> Any:
                     {"id": "arxan-02", "name": "Arxan No. 2", "city": "Arxan"},
                     {"id": "arxan-03", "name": "Arxan No. 3", "city": "Arxan"}],
     })
-    ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
-    service = await asyncio.wait_for(ready, 30)
-    await service.accounts.create_user("ada", "admin-pass-1", "admin")
-    await service.accounts.create_user("oli", "oper-pass-1", "operator")
-    creds = tmp_path / "sup" / "credentials"
-    tasks = []
-    for st in stations:
+
+    def prepare(st: Any, creds: Path) -> None:
         st.ctl = StationController(FAST_STARTUP)
         st.extra_values = {"season_version": 1, "in_season": 1}  # what the station's core.season reports
-        st.password = (creds / (st.station_id + ".password")).read_text().strip()
-        tasks.append(asyncio.ensure_future(st.run()))
-    try:
-        for _ in range(300):
-            if all(service.ingest.state.get(st.station_id, {}).get("online") for st in stations):
-                break
-            await asyncio.sleep(0.1)
+
+    async with running_supervisor(cfg, (("ada", "admin", "admin-pass-1"), ("oli", "operator", "oper-pass-1")),
+                                  stations, prepare, online_s=30.0) as service:
         yield "http://127.0.0.1:%d" % web_port, service, stations, broker_port
-    finally:
-        for task in [*tasks, server]:
-            task.cancel()
-        for task in [*tasks, server]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 async def test_season_calendar_extension_and_startup(season_system: Any, tmp_path: Path) -> None:
