@@ -278,3 +278,35 @@ def test_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Any) -> None:
     with pytest.raises(sup_config.ConfigError) as err:
         sup_config.load(str(path))
     assert "not valid TOML" in err.value.problems[0]
+
+
+# --- the season calendar a station receives: decoded or refused, then kept or refused, never a crash
+_season_values = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 60, 2 ** 60), st.text(max_size=12),
+                           st.floats(allow_nan=True, allow_infinity=True), st.lists(st.integers(), max_size=2))
+_SEASON_GOOD: dict[str, Any] = {"city": "arxan", "version": 3, "issued_s": 1794600000.0, "start_s": 1794672000.0,
+                "end_s": 1794672000.0 + 120 * 86400.0, "preheat_s": 72 * 3600.0}
+
+
+@given(st.one_of(st.binary(max_size=300),
+                 st.dictionaries(st.sampled_from([*_SEASON_GOOD, "v", "extra"]), _season_values, max_size=8)
+                 .map(lambda d: json.dumps(d, allow_nan=True).encode()),
+                 st.builds(lambda key, value: json.dumps({**_SEASON_GOOD, key: value}, allow_nan=True).encode(),
+                           st.sampled_from(list(_SEASON_GOOD)), _season_values)))
+def test_a_season_calendar_is_decoded_or_refused_and_the_station_never_crashes(payload: bytes) -> None:
+    from heatkeeper.core.season import SeasonCalendar
+
+    topic, good = codec.encode_season("st-a", _SEASON_GOOD["issued_s"], dict(_SEASON_GOOD))
+    try:
+        msg = codec.decode_season(topic, payload)
+    except codec.CodecError as exc:
+        assert exc.reason and exc.text
+        return
+    cal = SeasonCalendar()
+    assert cal.accept(codec.decode_season(topic, good), _SEASON_GOOD["issued_s"]) == ""
+    before = cal.snapshot()
+    problem = cal.accept(msg, _SEASON_GOOD["issued_s"])
+    assert isinstance(problem, str)
+    if problem:  # refused: the calendar held stays as it was
+        assert cal.snapshot() == before
+    wall = _SEASON_GOOD["start_s"] + 86400.0
+    assert isinstance(cal.in_season(wall), bool) and isinstance(cal.telemetry(wall), dict)
