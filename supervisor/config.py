@@ -461,7 +461,8 @@ def read_collectors_csv(path: str, problems: list[str]) -> list[dict[str, str]]:
                 problems.append("collectors.csv=%r: missing column(s) %s" % (path, ", ".join(sorted(missing))))
                 return []
             rows = [dict(r) for r in reader]
-    except OSError as exc:
-        problems.append("collectors.csv=%r: cannot read (%s)" % (path, exc.strerror))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL or a lone surrogate, no file has such a name
+        problems.append("collectors.csv=%r: cannot read (%s)" % (path, getattr(exc, "strerror", None)
+                                                                  or "not a file name"))
         return []
     return _collectors(rows, path, problems)

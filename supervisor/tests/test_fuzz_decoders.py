@@ -264,6 +264,13 @@ def test_an_impossible_environment_variable_name_is_a_problem_not_a_crash(name: 
     assert any("http_secret_env" in p and "not set" in p for p in err.value.problems), err.value.problems
 
 
+@pytest.mark.parametrize("path", ["rooms\x00.csv", "rooms\ud800.csv"])
+def test_an_impossible_collectors_file_name_is_a_problem_not_a_crash(path: str) -> None:
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"collectors": {"csv": path}}, base_dir="/nonexistent-hk")
+    assert any("collectors.csv=" in p and "not a file name" in p for p in err.value.problems), err.value.problems
+
+
 def test_http_reading_with_a_400_digit_number_is_a_problem_not_a_crash() -> None:
     good, problems = parse_http_readings({"readings": [{"collector": "c1", "temp_c": 20.0, "ts": 10 ** 400},
                                                        {"collector": "c1", "temp_c": 10 ** 400, "ts": NOW},
