@@ -7,6 +7,7 @@
     [mqtt]           this module
     [storage]        this module
     [modbus_slave]   this module (writes_enabled, allow_from: see firmware/modbus_slave.py)
+    [metrics]        this module (the station's GET /metrics: see firmware/metrics.py)
     [control.*]      heatkeeper.core.settings.validate (same sections and keys as core.settings.DEFAULTS)
     [[bus]]/[[device]]  heatkeeper.firmware.modbus.config.validate_bus_config
 
@@ -87,6 +88,14 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "writes_enabled": (False, "bool", None, ""),
         "allow_from": ([], "strlist", None, ""),
     },
+    "metrics": {
+        # GET /metrics for the company's monitoring (firmware/metrics.py): off unless enabled;
+        # read-only figures, no secrets; off loopback only to the addresses in allow_from.
+        "enabled": (False, "bool", None, ""),
+        "host": ("127.0.0.1", "str", None, ""),
+        "port": (9101, "int", (1, 65535), ""),
+        "allow_from": ([], "strlist", None, ""),
+    },
 }
 KNOWN_TOP = set(SECTIONS) | {"control", "bus", "device"}
 
@@ -156,6 +165,16 @@ class SlaveSection:
 
 
 @dataclass(frozen=True)
+class MetricsSection:
+    """[metrics]: the station's Prometheus endpoint for the company's monitoring."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9101
+    allow_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StationConfig:
     """The whole validated station configuration (read-only)."""
 
@@ -166,6 +185,7 @@ class StationConfig:
     modbus_slave: SlaveSection
     control: MappingProxyType  # section -> read-only {key: value}, as given (core fills defaults)
     bus: Any  # heatkeeper.firmware.modbus.BusConfig
+    metrics: MetricsSection = MetricsSection()
 
     def control_settings(self) -> dict:
         """A fresh, mutable deep copy of [control.*] for StationController(settings)."""
@@ -268,21 +288,39 @@ def _check_command_auth(mq: dict[str, Any], problems: list[str]) -> None:
                         "(with a key, unsigned commands are refused)" % key_file)
 
 
-def _check_slave_access(ms: dict[str, Any], problems: list[str]) -> None:
-    """[modbus_slave] allow_from: each an IP address or a CIDR network (IPv4 or IPv6)."""
-    import ipaddress
-
-    for entry in ms.get("allow_from") or ():
+def _check_allow_from(section: str, entries: Any, problems: list[str]) -> None:
+    """`allow_from`: each an IP address or a CIDR network (IPv4 or IPv6)."""
+    for entry in entries or ():
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            problems.append("modbus_slave.allow_from: %r is not an IP address or CIDR network "
-                            "(e.g. \"192.168.10.20\" or \"192.168.10.0/24\")" % entry)
+            problems.append("%s.allow_from: %r is not an IP address or CIDR network "
+                            "(e.g. \"192.168.10.20\" or \"192.168.10.0/24\")" % (section, entry))
+
+
+def _check_slave_access(ms: dict[str, Any], problems: list[str]) -> None:
+    """[modbus_slave] allow_from addresses; writes off loopback only to named clients."""
+    _check_allow_from("modbus_slave", ms.get("allow_from"), problems)
     host = ms.get("host")
     if ms.get("enabled") is True and ms.get("writes_enabled") is True and not ms.get("allow_from") \
             and isinstance(host, str) and not _loopback(host):
         problems.append("modbus_slave.writes_enabled=true on host=%r with an empty allow_from: name the HMI's "
                         "address(es) in modbus_slave.allow_from, or bind to 127.0.0.1" % host)
+
+
+def _check_metrics_access(me: dict[str, Any], ms: dict[str, Any], problems: list[str]) -> None:
+    """[metrics] allow_from addresses; off loopback only to named monitoring servers; not the
+    local panel's port."""
+    _check_allow_from("metrics", me.get("allow_from"), problems)
+    host = me.get("host")
+    if me.get("enabled") is not True or not isinstance(host, str):
+        return
+    if not me.get("allow_from") and not _loopback(host):
+        problems.append("metrics.host=%r with an empty allow_from: name the monitoring server's address(es) in "
+                        "metrics.allow_from, or bind to 127.0.0.1" % host)
+    if ms.get("enabled") is True and ms.get("port") == me.get("port") and ms.get("host") == host:
+        problems.append("metrics.port=%r: the same address as modbus_slave.port on %s; give each its own port"
+                        % (me.get("port"), host))
 
 
 def _loopback(host: str) -> bool:
@@ -317,6 +355,7 @@ def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig
         mq["username"] = st["id"]  # the station id doubles as its broker user (per-station ACL)
     _check_command_auth(mq, problems)
     _check_slave_access(parts["modbus_slave"], problems)
+    _check_metrics_access(parts["metrics"], parts["modbus_slave"], problems)
     rmin, rmax = mq.get("reconnect_min_s"), mq.get("reconnect_max_s")
     if isinstance(rmin, float) and isinstance(rmax, float) and rmin > rmax:
         problems.append("mqtt.reconnect_min_s=%r s: must not exceed mqtt.reconnect_max_s=%r s" % (rmin, rmax))
@@ -338,6 +377,7 @@ def validate_config(raw: Any, path: str = "station.toml") -> tuple[StationConfig
         modbus_slave=SlaveSection(**parts["modbus_slave"]),
         control=frozen_control,
         bus=bus_config,
+        metrics=MetricsSection(**parts["metrics"]),
     )
     return cfg, []
 

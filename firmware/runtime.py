@@ -164,6 +164,7 @@ class Station:
         self.io = io
         self.notifier = Notifier()
         self.slave: Any = None
+        self.metrics: Any = None  # firmware.metrics.MetricsEndpoint when [metrics] is enabled
         self._pending: list[tuple[str, dict, float]] = []
         self.cycles = 0
         self.overruns = 0
@@ -645,8 +646,17 @@ class Station:
         if self.cfg.modbus_slave.enabled:
             from .modbus_slave import StationSlave
 
-            slave = self.slave = StationSlave(self, self.cfg.modbus_slave)
-            self.supervisor.start("modbus-slave", lambda: self._local_panel(slave))
+            ms = self.cfg.modbus_slave
+            slave = self.slave = StationSlave(self, ms)
+            self.supervisor.start("modbus-slave", lambda: self._keep_bound(slave, "local Modbus TCP slave",
+                                                                           "local_panel", ms.host, ms.port))
+        if self.cfg.metrics.enabled:
+            from .metrics import MetricsEndpoint
+
+            me = self.cfg.metrics
+            endpoint = self.metrics = MetricsEndpoint(self, me)
+            self.supervisor.start("metrics", lambda: self._keep_bound(endpoint, "metrics endpoint", "metrics",
+                                                                      me.host, me.port))
         self.notifier.ready("station %s running" % self.sid)
         log.info("station %s running: cycle %.3f s (wall %.3f s), data in %s", self.sid, self.cfg.station.cycle_s,
                  self.period_s, self.data_dir)
@@ -665,25 +675,26 @@ class Station:
         finally:
             await self.shutdown()
 
-    async def _local_panel(self, slave: Any, retry_s: float = 30.0) -> None:
-        """Open the local Modbus TCP port; if it cannot be bound (taken, address gone) the station
-        heats on without it, says so once as an event, and retries every retry_s (wall)."""
+    async def _keep_bound(self, server: Any, what: str, event: str, host: str, port: int,
+                          retry_s: float = 30.0) -> None:
+        """Open a local port (the Modbus TCP panel, the metrics endpoint); if it cannot be bound
+        (taken, address gone) the station heats on without it, says so once as the event
+        `<event>_unavailable`, and retries every retry_s (wall)."""
         reported = False
         while not self._stop.is_set():
             try:
-                await slave.start()
+                await server.start()
             except (OSError, RuntimeError) as exc:
                 if not reported:
-                    log.warning("local Modbus TCP slave on %s:%d unavailable (%s); retrying every %.0f s",
-                                self.cfg.modbus_slave.host, self.cfg.modbus_slave.port, exc, retry_s)
-                    self.emit(codec.UP_EVENT, {"kind": "local_panel_unavailable", "reason": "bind_failed",
+                    log.warning("%s on %s:%d unavailable (%s); retrying every %.0f s", what, host, port, exc, retry_s)
+                    self.emit(codec.UP_EVENT, {"kind": event + "_unavailable", "reason": "bind_failed",
                                                "detail": str(exc)[:200]})
                     reported = True
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), retry_s)
                 continue
             if reported:
-                self.emit(codec.UP_EVENT, {"kind": "local_panel_available", "reason": "bound"})
+                self.emit(codec.UP_EVENT, {"kind": event + "_available", "reason": "bound"})
             return
 
     async def shutdown(self) -> None:
@@ -704,6 +715,8 @@ class Station:
         await self.supervisor.stop()
         if self.slave is not None:
             await self.slave.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.io.close()
         self.outbox.close()
         self.trends.close()

@@ -1,6 +1,6 @@
-"""The supervisor's figures in Prometheus' text exposition format (version 0.0.4), for the
-monitoring the operator already runs; served by the dashboard at `GET /metrics`
-(web/metrics.py says who may read it).
+"""The supervisor's figures in Prometheus' text exposition format (version 0.0.4, written by
+core/exposition.py, as the station's are), for the monitoring the operator already runs;
+served by the dashboard at `GET /metrics` (web/metrics.py says who may read it).
 
 Everything is read from what the ingest, the quarantine and the service already count;
 the only figures kept here are the storage flush times and failures (`FlushMetrics`, fed by
@@ -10,12 +10,12 @@ the ingest's `on_flush` hook). Rates are counters: the monitoring takes `rate(..
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from collections.abc import Iterable
 from typing import Any
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from heatkeeper.core.exposition import CONTENT_TYPE, Exposition, number
+
+__all__ = ["CONTENT_TYPE", "FlushMetrics", "render"]
 
 # storage flush time buckets, seconds (a flush of up to 2,000 uplinks takes ~10-100 ms)
 FLUSH_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -54,34 +54,6 @@ class FlushMetrics:
         task.add_done_callback(done)
 
 
-def _value(v: float) -> str:
-    if isinstance(v, float) and not math.isfinite(v):
-        return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
-    return repr(float(v)) if isinstance(v, float) else str(int(v))
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-class Exposition:
-    """Builds one text exposition: each family's HELP and TYPE, then its samples."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str,
-               samples: Iterable[tuple[str, dict[str, str], float]]) -> None:
-        self.lines.append("# HELP %s %s" % (name, help_text.replace("\\", "\\\\").replace("\n", "\\n")))
-        self.lines.append("# TYPE %s %s" % (name, kind))
-        for suffix, labels, value in samples:
-            text = ",".join('%s="%s"' % (k, _label(v)) for k, v in sorted(labels.items()))
-            self.lines.append("%s%s%s %s" % (name, suffix, "{%s}" % text if text else "", _value(value)))
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 def render(service: Any) -> str:
     """The exposition of a running SupervisorService."""
     ingest = service.ingest
@@ -117,7 +89,7 @@ def render(service: Any) -> str:
     samples: list[tuple[str, dict[str, str], float]] = []
     for bound, n in zip(flush.buckets, flush.counts, strict=True):
         cumulative += n
-        samples.append(("_bucket", {"le": _value(bound)}, cumulative))
+        samples.append(("_bucket", {"le": number(bound)}, cumulative))
     samples += [("_bucket", {"le": "+Inf"}, flush.count), ("_sum", {}, flush.sum_s), ("_count", {}, flush.count)]
     out.family("heatkeeper_storage_flush_seconds", "histogram",
                "Time of each ingest flush (uplinks, quarantine, alarms and aggregates written to the database).",
