@@ -12,9 +12,12 @@ import tomllib
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("heatkeeper.core.station")
 
+from heatkeeper.firmware import metrics as firmware_metrics  # noqa: E402
 from heatkeeper.firmware.config import validate_config  # noqa: E402
 from heatkeeper.tools.procs import free_port  # noqa: E402
 from heatkeeper.tools.testing.mqtt_listener import wait_until  # noqa: E402
@@ -178,3 +181,74 @@ def test_config_lists_bad_metrics_settings() -> None:
     assert problems == [] and cfg is not None and cfg.metrics.allow_from == ("10.20.0.5",)
     cfg, problems = validate_config(base)
     assert cfg is not None and cfg.metrics.enabled is False  # off unless enabled
+
+
+REQUEST_LINES = st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda m, p, v: b"%s %s %s" % (m, p, v),
+              st.sampled_from([b"GET", b"HEAD", b"POST", b"PUT", b"get", b""]),
+              st.sampled_from([b"/metrics", b"/metrics?a=b", b"/", b"/metrics/", b"*", b"", b"/m\xffetrics"]),
+              st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/9", b"FTP", b""])),
+)
+
+
+@pytest.fixture(scope="module")
+def idle_endpoint(tmp_path_factory: Any) -> Any:
+    """(loop, endpoint): the metrics endpoint of a real station that is built but not running,
+    and the event loop it belongs to (the fuzz test's examples run on it one after another)."""
+    from heatkeeper.firmware.config import load_config
+    from heatkeeper.firmware.runtime import Station
+
+    tmp = tmp_path_factory.mktemp("idle-station")
+    path, _ = station_toml(tmp, 1, mqtt={"enabled": False}, metrics={"enabled": True, "port": free_port()})
+    loop = asyncio.new_event_loop()
+
+    async def build() -> Any:
+        station = Station(load_config(path))
+        return station, firmware_metrics.MetricsEndpoint(station, station.cfg.metrics)
+
+    station, endpoint = loop.run_until_complete(build())
+    yield loop, endpoint
+
+    async def close() -> None:
+        await station.io.close()
+        station.outbox.close()
+        station.trends.close()
+        station.journal.close()
+
+    loop.run_until_complete(close())
+    loop.close()
+
+
+@given(line=REQUEST_LINES, headers=st.binary(max_size=200), terminated=st.booleans())
+def test_any_request_gets_a_plain_answer_or_is_dropped(idle_endpoint: Any, line: bytes, headers: bytes,
+                                                       terminated: bool) -> None:
+    """Whatever a client sends, the endpoint answers one of its five statuses with an exact
+    Content-Length (the figures only to GET or HEAD /metrics), or drops a request that never ends."""
+    loop, endpoint = idle_endpoint
+    data = line + b"\r\n" + headers + (b"\r\n\r\n" if terminated else b"")
+
+    async def answer() -> bytes:
+        reader = asyncio.StreamReader(limit=firmware_metrics.MAX_REQUEST_BYTES)
+        reader.feed_data(data)
+        reader.feed_eof()
+        return await endpoint._answer(reader)
+
+    try:
+        response = loop.run_until_complete(answer())
+    except asyncio.IncompleteReadError:
+        assert b"\r\n\r\n" not in data  # dropped only when the request never ended
+        return
+    head, _, body = response.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    assert status in (200, 400, 404, 405, 431)
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    request_line = data[:data.index(b"\r\n\r\n")].split(b"\r\n")[0].split(b" ")
+    if status == 200:
+        assert request_line[0] in (b"GET", b"HEAD") and request_line[1].split(b"?")[0] == b"/metrics"
+        if request_line[0] == b"GET":
+            assert length == len(body) and body.startswith(b"# HELP heatkeeper_station_cycles_total")
+        else:
+            assert body == b"" and length > 1000
+    else:
+        assert length == len(body) and b"heatkeeper_station" not in body
