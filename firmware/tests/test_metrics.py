@@ -12,7 +12,7 @@ import tomllib
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 pytest.importorskip("heatkeeper.core.station")
@@ -221,6 +221,10 @@ def idle_endpoint(tmp_path_factory: Any) -> Any:
 
 
 @given(line=REQUEST_LINES, headers=st.binary(max_size=200), terminated=st.booleans())
+@example(line=b"GET / HTTP/1.1", headers=b"Host: x", terminated=True)
+@example(line=b"HEAD /metrics HTTP/1.0", headers=b"", terminated=True)
+@example(line=b"POST /metrics HTTP/1.1", headers=b"Content-Length: 0", terminated=True)
+@example(line=b"GET /metrics?x HTTP/1.1", headers=b"\r\n\r\n", terminated=False)
 def test_any_request_gets_a_plain_answer_or_is_dropped(idle_endpoint: Any, line: bytes, headers: bytes,
                                                        terminated: bool) -> None:
     """Whatever a client sends, the endpoint answers one of its five statuses with an exact
