@@ -38,9 +38,7 @@ CPYTHON_ONLY_TEST_IMPORTS = frozenset({"__future__", "ast", "datetime", "importl
 # tools' modules that may reach into the supervisor (paths relative to tools/).
 TOOLS_INTO_SUPERVISOR = ("bench/", "demo.py", "cli.py", "sim/rig.py", "testing/")
 # Hedges not removed yet, each with its reason (remove the entry with the hedge).
-HEDGES_LEFT = {
-    os.path.join("tools", "sim", "runner.py"): "the plant import in SimRunner; tools/sim is being reworked",
-}
+HEDGES_LEFT: dict[str, str] = {}
 
 
 def python_files(room: str) -> Iterator[str]:
