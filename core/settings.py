@@ -125,29 +125,29 @@ def merge(settings: object, problems: list) -> dict:
 
 
 def _cross_checks(full: dict, problems: list) -> None:
-    mu = full["make_up"]
-    il = full["interlocks"]
-    cmd = full["commands"]
-    pu = full["pumps"]
-    nums = (mu["pressure_setpoint_kpa"], mu["band_kpa"], mu["relief_margin_kpa"], il["over_pressure_kpa"])
+    make_up = full["make_up"]
+    interlocks = full["interlocks"]
+    commands = full["commands"]
+    pumps = full["pumps"]
+    nums = (make_up["pressure_setpoint_kpa"], make_up["band_kpa"], make_up["relief_margin_kpa"], interlocks["over_pressure_kpa"])
     if all(checks.is_number(v) for v in nums):
         relief = nums[0] + nums[1] * 0.5 + nums[2]
         if relief >= nums[3]:
             problems.append("make_up.pressure_setpoint_kpa=%r kPa: relief point %r kPa (setpoint + band/2 + "
                             "relief_margin) must be below interlocks.over_pressure_kpa=%r kPa" % (nums[0], relief, nums[3]))
-    if all(checks.is_number(v) for v in (cmd["makeup_max_kpa"], nums[1], nums[2], nums[3])):
-        relief = cmd["makeup_max_kpa"] + nums[1] * 0.5 + nums[2]
+    if all(checks.is_number(v) for v in (commands["makeup_max_kpa"], nums[1], nums[2], nums[3])):
+        relief = commands["makeup_max_kpa"] + nums[1] * 0.5 + nums[2]
         if relief >= nums[3]:
             problems.append("commands.makeup_max_kpa=%r kPa: its relief point %r kPa must be below "
-                            "interlocks.over_pressure_kpa=%r kPa" % (cmd["makeup_max_kpa"], relief, nums[3]))
-    if checks.is_number(cmd["supply_max_c"]) and checks.is_number(il["overtemp_c"]):
-        if cmd["supply_max_c"] >= il["overtemp_c"]:
+                            "interlocks.over_pressure_kpa=%r kPa" % (commands["makeup_max_kpa"], relief, nums[3]))
+    if checks.is_number(commands["supply_max_c"]) and checks.is_number(interlocks["overtemp_c"]):
+        if commands["supply_max_c"] >= interlocks["overtemp_c"]:
             problems.append("commands.supply_max_c=%r degC: must be below interlocks.overtemp_c=%r degC"
-                            % (cmd["supply_max_c"], il["overtemp_c"]))
-    if checks.is_number(pu["dry_run_kpa"]) and checks.is_number(mu["pressure_setpoint_kpa"]) and checks.is_number(mu["band_kpa"]):
-        if pu["dry_run_kpa"] >= mu["pressure_setpoint_kpa"] - mu["band_kpa"] * 0.5:
+                            % (commands["supply_max_c"], interlocks["overtemp_c"]))
+    if checks.is_number(pumps["dry_run_kpa"]) and checks.is_number(make_up["pressure_setpoint_kpa"]) and checks.is_number(make_up["band_kpa"]):
+        if pumps["dry_run_kpa"] >= make_up["pressure_setpoint_kpa"] - make_up["band_kpa"] * 0.5:
             problems.append("pumps.dry_run_kpa=%r kPa: must be below the make-up start pressure %r kPa"
-                            % (pu["dry_run_kpa"], mu["pressure_setpoint_kpa"] - mu["band_kpa"] * 0.5))
+                            % (pumps["dry_run_kpa"], make_up["pressure_setpoint_kpa"] - make_up["band_kpa"] * 0.5))
 
 
 def _checked(settings: object, problems: list) -> dict:
