@@ -125,29 +125,29 @@ def merge(settings: object, problems: list) -> dict:
 
 
 def _cross_checks(full: dict, problems: list) -> None:
-    make_up = full["make_up"]
-    interlocks = full["interlocks"]
-    commands = full["commands"]
-    pumps = full["pumps"]
-    nums = (make_up["pressure_setpoint_kpa"], make_up["band_kpa"], make_up["relief_margin_kpa"], interlocks["over_pressure_kpa"])
+    make_up_cfg = full["make_up"]
+    interlocks_cfg = full["interlocks"]
+    commands_cfg = full["commands"]
+    pumps_cfg = full["pumps"]
+    nums = (make_up_cfg["pressure_setpoint_kpa"], make_up_cfg["band_kpa"], make_up_cfg["relief_margin_kpa"], interlocks_cfg["over_pressure_kpa"])
     if all(checks.is_number(v) for v in nums):
         relief = nums[0] + nums[1] * 0.5 + nums[2]
         if relief >= nums[3]:
             problems.append("make_up.pressure_setpoint_kpa=%r kPa: relief point %r kPa (setpoint + band/2 + "
                             "relief_margin) must be below interlocks.over_pressure_kpa=%r kPa" % (nums[0], relief, nums[3]))
-    if all(checks.is_number(v) for v in (commands["makeup_max_kpa"], nums[1], nums[2], nums[3])):
-        relief = commands["makeup_max_kpa"] + nums[1] * 0.5 + nums[2]
+    if all(checks.is_number(v) for v in (commands_cfg["makeup_max_kpa"], nums[1], nums[2], nums[3])):
+        relief = commands_cfg["makeup_max_kpa"] + nums[1] * 0.5 + nums[2]
         if relief >= nums[3]:
             problems.append("commands.makeup_max_kpa=%r kPa: its relief point %r kPa must be below "
-                            "interlocks.over_pressure_kpa=%r kPa" % (commands["makeup_max_kpa"], relief, nums[3]))
-    if checks.is_number(commands["supply_max_c"]) and checks.is_number(interlocks["overtemp_c"]):
-        if commands["supply_max_c"] >= interlocks["overtemp_c"]:
+                            "interlocks.over_pressure_kpa=%r kPa" % (commands_cfg["makeup_max_kpa"], relief, nums[3]))
+    if checks.is_number(commands_cfg["supply_max_c"]) and checks.is_number(interlocks_cfg["overtemp_c"]):
+        if commands_cfg["supply_max_c"] >= interlocks_cfg["overtemp_c"]:
             problems.append("commands.supply_max_c=%r degC: must be below interlocks.overtemp_c=%r degC"
-                            % (commands["supply_max_c"], interlocks["overtemp_c"]))
-    if checks.is_number(pumps["dry_run_kpa"]) and checks.is_number(make_up["pressure_setpoint_kpa"]) and checks.is_number(make_up["band_kpa"]):
-        if pumps["dry_run_kpa"] >= make_up["pressure_setpoint_kpa"] - make_up["band_kpa"] * 0.5:
+                            % (commands_cfg["supply_max_c"], interlocks_cfg["overtemp_c"]))
+    if checks.is_number(pumps_cfg["dry_run_kpa"]) and checks.is_number(make_up_cfg["pressure_setpoint_kpa"]) and checks.is_number(make_up_cfg["band_kpa"]):
+        if pumps_cfg["dry_run_kpa"] >= make_up_cfg["pressure_setpoint_kpa"] - make_up_cfg["band_kpa"] * 0.5:
             problems.append("pumps.dry_run_kpa=%r kPa: must be below the make-up start pressure %r kPa"
-                            % (pumps["dry_run_kpa"], make_up["pressure_setpoint_kpa"] - make_up["band_kpa"] * 0.5))
+                            % (pumps_cfg["dry_run_kpa"], make_up_cfg["pressure_setpoint_kpa"] - make_up_cfg["band_kpa"] * 0.5))
 
 
 def _checked(settings: object, problems: list) -> dict:
