@@ -79,6 +79,7 @@ cdef class StationController:
     cpdef dict handle_command(self, object cmd, double now_s)
     cpdef drop_mode_lease(self)
     cpdef set_room_readings(self, object readings, double now_s)
+    cpdef set_room_temps(self, list ids, list groups, double[:] temps, double now_s)
     cpdef set_branch_readings(self, object readings, double now_s)
     cpdef dict branch_commands(self)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)

@@ -526,6 +526,17 @@ class StationController:
         self.chain.set_room_readings(readings if isinstance(readings, list) else [], now_s)
         self.balancing.take(now_s, {"rooms": readings if isinstance(readings, list) else []})
 
+    def set_room_temps(self, ids: list, groups: list, temps, now_s: float) -> None:
+        """Room readings taken now as parallel sequences: collector `ids[i]` of group `groups[i]`
+        reads `temps[i]` (degC; an array("d") compiled). The same checks and the same state as
+        set_room_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
+        "age_s": 0.0}, ...]), without a dict per reading (a compiled simulation loop)."""
+        if len(groups) != len(ids) or len(temps) < len(ids):
+            raise ValueError("set_room_temps: %d ids need as many groups and temperatures, got %d and %d"
+                             % (len(ids), len(groups), len(temps)))
+        self.chain.set_room_temps(ids, groups, temps, now_s)
+        self.balancing.take_room_temps(now_s, ids, groups, temps)
+
     def set_branch_readings(self, readings: object, now_s: float) -> None:
         """The building branch valves' readings [{"group", "valve_position_pct", "return_temp_c",
         "ok"}] (core.balancing; "ok": False when the valve did not answer)."""

@@ -213,6 +213,56 @@ class TestImageEntry(unittest.TestCase):
         self.assertIn("pump1_fault", codes)
 
 
+class TestRoomTemps(unittest.TestCase):
+    """set_room_temps (parallel sequences, age 0) leaves the same state as set_room_readings with
+    the same readings as dicts: room feedback, balancing, the commands after, bad entries too."""
+
+    def test_same_state_and_commands_as_the_dicts(self):
+        from array import array
+
+        settings = {"balancing": {"smooth_s": 0.0, "guard_period_s": 300.0, "target_c": 18.5}}
+        by_dicts = Rig(settings)
+        by_arrays = Rig(settings)
+        valves = [{"group": g, "valve_position_pct": 80.0, "return_temp_c": 40.0} for g in ("a", "b")]
+        # an int id, a group that is no name, not a number, infinities, an id that is no id, a repeat
+        ids = ["a-1", "a-2", "b-1", 7, "b-2", "c-1", "c-2", 2.5, "a-1"]
+        groups = ["a", "a", "b", "b", None, "c", "c", "c", "a"]
+        rounds = ([18.7, 19.1, 20.4, 20.0, 19.5, float("nan"), float("inf"), 18.0, 18.9],
+                  [18.2, 18.4, 21.0, float("-inf"), 19.0, 17.0, 18.1, 18.0, 18.3])
+        for temps in rounds:
+            for rig in (by_dicts, by_arrays):
+                rig.ctl.set_branch_readings(valves, rig.t)
+            by_dicts.ctl.set_room_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i], "age_s": 0.0}
+                                            for i in range(len(ids))], by_dicts.t)
+            by_arrays.ctl.set_room_temps(ids, groups, array("d", temps), by_arrays.t)
+            room_a, room_b = by_dicts.ctl.chain.room, by_arrays.ctl.chain.room
+            self.assertEqual(room_a.readings, room_b.readings)
+            self.assertEqual(room_a.rejected, room_b.rejected)
+            self.assertEqual((room_a.low_c, room_a.n_fresh), (room_b.low_c, room_b.n_fresh))
+            self.assertEqual(by_dicts.ctl.balancing.collectors, by_arrays.ctl.balancing.collectors)
+            self.assertEqual(by_dicts.ctl.balancing.due, by_arrays.ctl.balancing.due)
+            for _ in range(400):
+                out_a = by_dicts.run_until(by_dicts.t + 1.0)
+                out_b = by_arrays.run_until(by_arrays.t + 1.0)
+                self.assertEqual(out_a, out_b)
+            self.assertEqual(by_dicts.ctl.branch_commands(), by_arrays.ctl.branch_commands())
+        self.assertEqual(by_arrays.ctl.chain.room.rejected, 3)  # nan once, the id 2.5 twice (inf is a number here)
+        self.assertEqual(by_arrays.ctl.balancing.collectors[7][0], 20.0)  # -inf is no number there...
+        self.assertEqual(by_arrays.ctl.chain.room.readings[7][0], float("-inf"))  # ...and implausible here
+
+    def test_sequences_of_different_lengths_are_refused_with_the_counts(self):
+        from array import array
+
+        rig = Rig()
+        with self.assertRaises(ValueError) as caught:
+            rig.ctl.set_room_temps(["a-1", "a-2"], ["a"], array("d", [18.0, 19.0]), rig.t)
+        self.assertIn("2 ids need as many groups and temperatures, got 1 and 2", str(caught.exception))
+        with self.assertRaises(ValueError):
+            rig.ctl.set_room_temps(["a-1", "a-2"], ["a", "a"], array("d", [18.0]), rig.t)
+        self.assertEqual(rig.ctl.chain.room.readings, {})
+        self.assertEqual(rig.ctl.balancing.collectors, {})
+
+
 class TestSensorAlarmsIdle(unittest.TestCase):
     """The sensor-alarm loop is skipped while every signal is fine and every sensor alarm idle;
     an alarm raised, cleared or restored from a snapshot still runs its course."""

@@ -21,7 +21,7 @@ cdef class StationLoop:
     cdef public signed char[:] oks
     cdef public double room_period_s, next_room_s
     cdef public long events
-    cdef public list readings
+    cdef public list readings, room_ids, room_groups
     @cython.locals(rows=list, readings=list, same=cython.bint, i=cython.int, r=dict)
     cpdef list room_readings(self, PlantCore plant)
     @cython.locals(_k=cython.long, act=Actuators, ctl=StationController, values="double[:]", oks="signed char[:]")

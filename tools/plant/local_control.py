@@ -75,7 +75,8 @@ class StationLoop:
     """heatkeeper's StationController on the plant: the process image goes from the plant's
     instruments into the controller as arrays (step_image, the same cycle as step()), its
     commands back as numbers; room readings reach it every `room_period_s`, as the
-    supervisor relays the collectors."""
+    supervisor relays the collectors (as arrays: set_room_temps, the same state as the dicts
+    of room_readings through set_room_readings)."""
 
     def __init__(self, controller, plant, room_period_s):
         self.ctl = controller
@@ -85,6 +86,9 @@ class StationLoop:
         self.next_room_s = plant.time_s
         self.events = 0
         self.readings = []  # type: list
+        # the collectors' ids and groups, in the plant's order: each relay hands the controller
+        # their temperatures as an array (set_room_temps), the same as room_readings' dicts
+        self.room_ids, self.room_groups = plant.collector_ids()
 
     def room_readings(self, plant):
         """The collectors' readings as the supervisor relays them, [{"collector", "group", "temp_c",
@@ -114,7 +118,7 @@ class StationLoop:
         oks = self.oks
         for _k in range(n_steps):
             if plant.time_s >= self.next_room_s:
-                ctl.set_room_readings(self.room_readings(plant), plant.time_s)
+                ctl.set_room_temps(self.room_ids, self.room_groups, plant.collector_temps_now(), plant.time_s)
                 self.next_room_s += self.room_period_s
             plant.fill_image(values, oks)
             if ctl.step_image(plant.time_s, values, oks) > 0:

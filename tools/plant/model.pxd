@@ -23,6 +23,8 @@ cdef double _fraction(double pct) noexcept
 
 @cython.locals(y=cython.double, a=cython.double, k=cython.long, f=cython.double)
 cpdef double round_hundredths(double x)
+@cython.locals(n=cython.int, i=cython.int)
+cpdef void round_hundredths_all(double[:] values)
 cpdef double kv_resistance(double kv)
 cpdef double valve_kv_fraction(double pos, double rangeability, double delta)
 
@@ -78,6 +80,8 @@ cdef class PlantCore:
     cdef public int relief_open
     cdef public double cum_vol
     cdef public double memo_stem_x, memo_stem_base, memo_stem_pow, memo_v1_x, memo_v1, memo_f1, memo_f1_n, memo_f1_pow
+    cdef public double memo_mix_x, memo_mix_pow, memo_phi_x, memo_phi, memo_phi_root
+    cdef public double[:] memo_emit_x, memo_emit_pow
     cdef public object open_sensors
     cdef public double[:] image_values
     cdef public signed char[:] image_oks
@@ -151,11 +155,11 @@ cdef class PlantCore:
                    c=cython.double, q=cython.double, tr=cython.double, dtemp=cython.double, lm=cython.double,
                    eps=cython.double, ua=cython.double, ntu=cython.double, qe=cython.double, solar=cython.double,
                    qa=cython.double, qm=cython.double, to=cython.double, tm=cython.double, ta_new=cython.double,
-                   tm_new=cython.double, hours=cython.double, deficit=cython.double, qb=cython.double)
+                   tm_new=cython.double, hours=cython.double, deficit=cython.double, qb=cython.double, x=cython.double)
     cdef void _slow(self, double dt)
     cpdef void slow_step(self, double dt)
     @cython.locals(hour=cython.double, i=cython.int, frac=cython.double, i0=cython.int, i1=cython.int,
                    to=cython.double)
     cdef void _weather(self)
-    @cython.locals(span=cython.double, frac=cython.double, target=cython.double, phi=cython.double)
+    @cython.locals(span=cython.double, frac=cython.double, target=cython.double, phi=cython.double, x=cython.double)
     cdef void _disturbances(self, double dt)
