@@ -220,8 +220,9 @@ class SignalQuality:
             raise IndexError("update_image: values and oks need %d entries (INPUTS order), got %d and %d"
                              % (_N_SIGNALS, len(values), len(oks)))
         self.n_bad = 0
+        n = _N_SIGNALS  # a local bound: the stores in _check cannot change it
         i = 0
-        while i < _N_SIGNALS:
+        while i < n:
             self._check(i, values[i], oks[i] != 0, now_s)
             i += 1
 

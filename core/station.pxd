@@ -19,6 +19,7 @@ cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_
 cdef int L_BOOST, L_DP, L_HEAT_CAP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
 cdef double _INF, _NAN
 
+@cython.final  # not subclassed: the cycle's methods are called directly
 cdef class StationController:
     cdef public dict cfg, bootstrap
     cdef public int settings_version

@@ -83,8 +83,8 @@ cdef class PlantCore:
     cdef public double memo_mix_x, memo_mix_pow, memo_phi_x, memo_phi, memo_phi_root
     cdef public double[:] memo_emit_x, memo_emit_pow
     cdef public object open_sensors
-    cdef public double[:] image_values
-    cdef public signed char[:] image_oks
+    cdef public double[::1] image_values
+    cdef public signed char[::1] image_oks
 
     cpdef double uniform(self)
     cpdef double gauss(self)
@@ -108,13 +108,13 @@ cdef class PlantCore:
     @cython.locals(n=cython.int, windows=cython.bint, i=cython.int, j=cython.int, k=cython.int, base=cython.double)
     cpdef void collector_temps(self, double[:] offsets_k, double[:] bias_k, double[:] window_k, double[:] out)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
-                   sec_ret=cython.double, i=cython.int, kwh=cython.longlong)
-    cpdef void fill_image(self, double[:] values, signed char[:] oks)
+                   sec_ret=cython.double, i=cython.int, n=cython.int, kwh=cython.longlong)
+    cpdef void fill_image(self, double[::1] values, signed char[::1] oks)
     @cython.locals(i=cython.int)
-    cdef void _open_circuits(self, double[:] values, signed char[:] oks)
-    @cython.locals(out=dict, values="double[:]", i=cython.int)
+    cdef void _open_circuits(self, double[::1] values, signed char[::1] oks)
+    @cython.locals(out=dict, values="double[::1]", i=cython.int)
     cpdef dict readings(self)
-    @cython.locals(image=dict, values="double[:]", oks="signed char[:]", i=cython.int)
+    @cython.locals(image=dict, values="double[::1]", oks="signed char[::1]", i=cython.int)
     cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
     @cython.locals(a=cython.double)

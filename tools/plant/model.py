@@ -518,8 +518,9 @@ class PlantCore:
         values[21] = self._q(self.makeup_m3, 0.001)
         values[22] = self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1)
         values[23] = self._q(self.pump_energy_kwh, 0.01)  # the electricity meter: the circulation pumps' energy
+        n = N_IMAGE  # a local bound: the byte stores below cannot change it (one fill, no reload per byte)
         i = 0
-        while i < N_IMAGE:
+        while i < n:
             oks[i] = 1
             i += 1
         if self.open_sensors:
