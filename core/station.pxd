@@ -54,6 +54,9 @@ cdef class StationController:
     cdef public object season, preheat
     cpdef dict step(self, object inputs)
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks) except? -1
+    cpdef bind_image(self, double[::1] values, signed char[::1] oks)
+    cpdef int step_bound(self, double now_s) except? -1
+    cdef int _image_cycle(self, double now_s, double dt_s) except? -1
     cpdef list take_events(self)
     cdef double _advance(self, double now_s) except? -1.0  # checked only when it returns -1.0
     @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,

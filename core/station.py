@@ -200,6 +200,21 @@ class StationController:
         now_s = self._clock_s(now_s)
         dt_s = self._advance(now_s)
         self.signals.update_image(values, oks, now_s)
+        return self._image_cycle(now_s, dt_s)
+
+    def bind_image(self, values, oks) -> None:
+        """Keep two arrays in core.signals.INPUTS order for step_bound(): a caller that refills
+        the same arrays each cycle (a compiled simulation loop) hands them over once."""
+        self.signals.bind_image(values, oks)
+
+    def step_bound(self, now_s: float) -> int:
+        """step_image(now_s, values, oks) on the arrays given to bind_image(), as they are now."""
+        now_s = self._clock_s(now_s)
+        dt_s = self._advance(now_s)
+        self.signals.update_bound(now_s)
+        return self._image_cycle(now_s, dt_s)
+
+    def _image_cycle(self, now_s: float, dt_s: float) -> int:
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self.wall_s = 0.0

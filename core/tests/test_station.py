@@ -176,9 +176,11 @@ class TestImageEntry(unittest.TestCase):
 
         by_dict = Rig()
         by_image = StationController()
+        by_bound = StationController()  # step_bound on the same two arrays, handed over once
         n = len(signals.INPUTS)
         values = array("d", [0.0] * n)
         oks = array("b", [0] * n)
+        by_bound.bind_image(values, oks)
         changes = {200: {"secondary_supply_temp_c": None}, 260: {"secondary_supply_temp_c": 52.0},
                    300: {"secondary_supply_temp_c": 120.0}, 330: {"secondary_supply_temp_c": 60.0},
                    400: {"pump1_fault": 1.0}, 450: {"outdoor_temp_c": float("nan")},
@@ -187,7 +189,7 @@ class TestImageEntry(unittest.TestCase):
         for k in range(600):
             by_dict.readings.update(changes.get(k, {}))
             if k == 350:
-                for rig_ctl in (by_dict.ctl, by_image):
+                for rig_ctl in (by_dict.ctl, by_image, by_bound):
                     rig_ctl.handle_command({"id": "a", "kind": "ack_alarm", "args": {"code": "secondary_overtemp"},
                                             "user": "t", "source": "remote"}, by_dict.t)
             by_dict.t += 1.0
@@ -198,9 +200,15 @@ class TestImageEntry(unittest.TestCase):
                 oks[i] = 1 if item is not None and item[1] else 0
             out = by_dict.step()
             by_image.step_image(by_dict.t, values, oks)
+            self.assertEqual(by_bound.step_bound(by_dict.t), len(by_bound.events))
             act = by_image.act
             for name in signals.ACTUATORS:
                 self.assertEqual(out[name], getattr(act, name), "cycle %d %s" % (k, name))
+                self.assertEqual(out[name], getattr(by_bound.act, name), "cycle %d %s" % (k, name))
+            self.assertEqual(by_bound.supply_setpoint_c, by_image.supply_setpoint_c)
+            self.assertEqual(by_bound.alarms.listing_now(), by_image.alarms.listing_now())
+            self.assertEqual(by_bound.telemetry(None, None), by_image.telemetry(None, None))
+            by_bound.take_events()
             self.assertEqual(out["supply_setpoint_c"], by_image.supply_setpoint_c)
             self.assertEqual(out["mode"], by_image.modes.mode)
             self.assertEqual(out["alarms"], by_image.alarms.listing_now())
@@ -211,6 +219,26 @@ class TestImageEntry(unittest.TestCase):
                 self.assertEqual(diag[key], tele[key], "cycle %d %s" % (k, key))
         codes = [row["code"] for row in out["alarms"]]
         self.assertIn("pump1_fault", codes)
+
+
+class TestBoundImage(unittest.TestCase):
+    def test_step_bound_needs_arrays_of_the_image_length_first(self):
+        from array import array
+
+        ctl = StationController()
+        n = len(signals.INPUTS)
+        with self.assertRaises(IndexError) as caught:
+            ctl.step_bound(1000.0)
+        self.assertIn("bind_image first", str(caught.exception))
+        with self.assertRaises(IndexError) as caught:
+            ctl.bind_image(array("d", [0.0] * (n - 1)), array("b", [1] * n))
+        self.assertIn("values and oks need %d entries (INPUTS order), got %d and %d" % (n, n - 1, n),
+                      str(caught.exception))
+        with self.assertRaises(IndexError):
+            ctl.step_bound(1000.0)  # nothing was bound
+        ctl.bind_image(array("d", [0.0] * n), array("b", [0] * n))
+        self.assertEqual(ctl.step_bound(1000.0), len(ctl.events))
+        self.assertEqual(ctl.signals.n_bad, n)  # nothing read: every signal bad, nothing raised
 
 
 class TestRoomTemps(unittest.TestCase):

@@ -116,12 +116,13 @@ class StationLoop:
         ctl = self.ctl
         values = self.values
         oks = self.oks
+        ctl.bind_image(values, oks)  # step_bound: the arrays once, not with every cycle
         for _k in range(n_steps):
             if plant.time_s >= self.next_room_s:
                 ctl.set_room_temps(self.room_ids, self.room_groups, plant.collector_temps_now(), plant.time_s)
                 self.next_room_s += self.room_period_s
             plant.fill_image(values, oks)
-            if ctl.step_image(plant.time_s, values, oks) > 0:
+            if ctl.step_bound(plant.time_s) > 0:
                 self.events += len(ctl.take_events())
             act = ctl.act
             plant.set_actuators(act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s, act.pump1_run,
