@@ -76,7 +76,7 @@ cdef class StationController:
     @cython.locals(signals=SignalQuality)
     cdef bint _filled(self) except -1  # the caller tests the result, not PyErr_Occurred()
     @cython.locals(alarms=AlarmTable, signals=SignalQuality, mode=int, interlocks=Interlocks)
-    cdef _update_alarms(self, double now_s)
+    cdef int _update_alarms(self, double now_s) except -1
     @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)
     cdef dict _diag(self)
     cpdef dict diagnostics(self)
