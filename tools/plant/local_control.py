@@ -13,6 +13,7 @@ loop the same way around heatkeeper's own `StationController` (its array entry, 
 from array import array
 
 from heatkeeper.core.signals import INPUTS
+from heatkeeper.tools.plant.model import PlantCore
 
 
 class SupplyLoop:
@@ -121,14 +122,16 @@ class StationLoop:
             if plant.time_s >= self.next_room_s:
                 ctl.set_room_temps(self.room_ids, self.room_groups, plant.collector_temps_now(), plant.time_s)
                 self.next_room_s += self.room_period_s
-            plant.fill_image(values, oks)
+            # PlantCore's own methods, called directly: compiled, no look for a Python override
+            # on each call (Plant, a Python subclass, overrides none of these three)
+            PlantCore.fill_image(plant, values, oks)
             if ctl.step_bound(plant.time_s) > 0:
                 self.events += len(ctl.take_events())
             act = ctl.act
-            plant.set_actuators(act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s, act.pump1_run,
-                                act.pump1_speed_cmd_pct, act.pump2_run, act.pump2_speed_cmd_pct, act.makeup_pump_run,
-                                act.makeup_pump_speed_cmd_pct, act.relief_valve_open)
-            plant.advance(dt_s)
+            PlantCore.set_actuators(plant, act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s,
+                                    act.pump1_run, act.pump1_speed_cmd_pct, act.pump2_run, act.pump2_speed_cmd_pct,
+                                    act.makeup_pump_run, act.makeup_pump_speed_cmd_pct, act.relief_valve_open)
+            PlantCore.advance(plant, dt_s)
             recorder.record(plant, ctl.supply_setpoint_c)
 
 
