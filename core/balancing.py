@@ -311,6 +311,25 @@ class Balancing:
             self.collectors[cid] = [temp_c, now_s - age_s, r.get("group")]
             self.due = True
 
+    def take_room_temps(self, now_s: float, ids, groups, temps) -> None:
+        """take(now_s, {"rooms": [{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
+        "age_s": 0.0}, ...]}) without a dict per reading: readings taken now, as parallel
+        sequences (the same checks, the same state)."""
+        n = len(ids)
+        if len(groups) != n or len(temps) < n:
+            raise ValueError("take_room_temps: %d ids need as many groups and temperatures, got %d and %d"
+                             % (n, len(groups), len(temps)))
+        i = 0
+        while i < n:
+            cid = ids[i]
+            temp_c = temps[i]
+            i += 1
+            # _number's rule on a float: finite
+            if not isinstance(cid, (str, int)) or temp_c != temp_c or temp_c == _INF or temp_c == -_INF:
+                continue
+            self.collectors[cid] = [temp_c, now_s, groups[i - 1]]
+            self.due = True
+
     def _statistics(self, now_s: float) -> None:
         temps = {}  # type: dict
         for cid in list(self.collectors):

@@ -2,6 +2,7 @@
 cimport cython
 
 cdef int _N_LEASES
+cdef double _INF
 
 @cython.final
 cdef class Leases:
@@ -10,11 +11,12 @@ cdef class Leases:
     # compiled without per-access checks)
     cdef public double[::1] value, until_s
     cdef public list events
+    cdef public double next_s
     cpdef set(self, int which, double value, double now_s, double lease_s)
     # except -1: an index out of range raises; the caller tests the result, not PyErr_Occurred()
     cpdef bint clear(self, int which) except -1
     cpdef bint active(self, int which) except -1
-    @cython.locals(i=int, until=double)
+    @cython.locals(i=int, until=double, next_s=double)
     cpdef expire(self, double now_s)
     cpdef double remaining_s(self, int which, double now_s)
     cpdef dict snapshot(self, double now_s)

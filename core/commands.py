@@ -37,6 +37,7 @@ L_MODE = 5  # a remote summer or safe; value = the leased mode (core.modes M_*)
 L_HEAT_CAP = 6  # the supervisor's share of a short heat source: primary heat power cap, kW
 N_LEASES = 7
 _N_LEASES = N_LEASES  # a C int in the compiled module (commands.pxd)
+_INF = float("inf")
 LEASE_NAMES = ("room_setpoint", "supply_setpoint", "dp_setpoint", "makeup_pressure", "boost", "mode", "heat_cap")
 
 DEFAULTS = {
@@ -107,12 +108,17 @@ class Leases:
         self.value = array("d", [0.0] * N_LEASES)
         self.until_s = array("d", [-1.0] * N_LEASES)  # typed: expire() runs every cycle
         self.events = []  # type: list
+        # no lease runs out before next_s (at most the earliest expiry: expire() has nothing
+        # to look at before it); set() lowers it, expire() takes it again, restore() resets it
+        self.next_s = _INF
 
     def set(self, which, value: float, now_s: float, lease_s: float) -> None:
         if which < 0 or which >= _N_LEASES:
             raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         self.value[which] = value
         self.until_s[which] = now_s + lease_s
+        if self.until_s[which] < self.next_s:
+            self.next_s = self.until_s[which]
 
     def clear(self, which) -> bool:
         if which < 0 or which >= _N_LEASES:
@@ -128,6 +134,9 @@ class Leases:
 
     def expire(self, now_s: float) -> None:
         """Drop leases whose time is up; one event each."""
+        if now_s < self.next_s:
+            return  # none runs out yet (most cycles)
+        next_s = _INF
         i = 0
         while i < _N_LEASES:
             until = self.until_s[i]
@@ -135,7 +144,10 @@ class Leases:
                 self.until_s[i] = -1.0
                 self.events.append({"kind": "lease", "reason": "expired", "what": LEASE_NAMES[i],
                                     "value": self.value[i], "at_s": now_s})
+            elif until >= 0.0 and until < next_s:
+                next_s = until
             i += 1
+        self.next_s = next_s
 
     def remaining_s(self, which, now_s: float) -> float:
         if which < 0 or which >= _N_LEASES:
@@ -160,6 +172,7 @@ class Leases:
                 if row[1] > 0:
                     self.value[i] = float(row[0])
                     self.until_s[i] = now_s + row[1]
+        self.next_s = -_INF  # the next expire() looks at every lease
 
 
 def number_arg(args: dict, key: str, unit: str, low: float, high: float) -> tuple:

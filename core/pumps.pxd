@@ -44,7 +44,7 @@ cdef class CirculationPumps:
     @cython.locals(duty=int, other=int)
     cdef _demand(self, double now_s, bint want)
     @cython.locals(k=int)
-    cdef _exercise(self, double now_s, bint want)
+    cdef int _exercise(self, double now_s, bint want) except -1  # 0, or -1 with an exception set: no None to return and count
     cdef _dry_run(self, double now_s, bint pressure_ok, double pressure_kpa)
     @cython.locals(lo=double, hi=double, err=double, proportional_pct=double, integral=double, cmd=double, speed=double, dp_ref=double,
                    slope=double, kp=double, limit=double)

@@ -16,8 +16,11 @@ cdef class RoomFeedback:
     cdef public double trim_k, low_c, next_check_s, lag_dt_s, lag_gain
     cdef public int n_fresh, n_ignored, n_below_floor, rejected, n_groups, n_outliers
     cpdef set_readings(self, object readings, double now_s)
+    @cython.locals(n=int, i=int)
+    cpdef set_temps(self, list ids, list groups, double[:] temps, double now_s)
+    cdef _keep(self, object cid, double temp_c, double age_s, object group, double now_s)
     @cython.locals(temps=list, groups=dict, members=list, ignored=int, below=int, next_check=double, dead=list, temp_c=double,
-                   expiry_s=double, n=int, k=int)
+                   expiry_s=double, n=int, k=int, r=list)
     cpdef evaluate(self, double now_s)
     @cython.locals(low_c=double, low_n=int, second_c=double, members=list, n=int, value=double)
     cpdef double coldest_group_c(self, dict groups)

@@ -189,17 +189,37 @@ class RoomFeedback:
             except (TypeError, ValueError, KeyError, AttributeError):
                 self.rejected += 1
                 continue
-            if temp_c != temp_c or age_s != age_s or age_s < 0.0 or not isinstance(cid, (str, int)):
-                self.rejected += 1
-                continue
-            if cid not in self.readings and len(self.readings) >= MAX_COLLECTORS:
-                self.rejected += 1
-                continue
-            if not isinstance(group, (str, int)):
-                group = cid
-            self.readings[cid] = [temp_c, now_s - age_s, group]
+            self._keep(cid, temp_c, age_s, group, now_s)
         self.evaluate(now_s)
         self.update_trend(now_s)
+
+    def set_temps(self, ids, groups, temps, now_s: float):
+        """set_readings for readings taken now (age 0) given as parallel sequences: collector
+        `ids[i]` of group `groups[i]` reads `temps[i]` (degC). The same checks and the same
+        state as set_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
+        "age_s": 0.0}, ...]), without a dict per reading (a compiled simulation loop)."""
+        n = len(ids)
+        if len(groups) != n or len(temps) < n:
+            raise ValueError("set_temps: %d ids need as many groups and temperatures, got %d and %d"
+                             % (n, len(groups), len(temps)))
+        i = 0
+        while i < n:
+            self._keep(ids[i], temps[i], 0.0, groups[i], now_s)
+            i += 1
+        self.evaluate(now_s)
+        self.update_trend(now_s)
+
+    def _keep(self, cid, temp_c: float, age_s: float, group, now_s: float):
+        """Store one reading (a malformed one is counted in `rejected`)."""
+        if temp_c != temp_c or age_s != age_s or age_s < 0.0 or not isinstance(cid, (str, int)):
+            self.rejected += 1
+            return
+        if cid not in self.readings and len(self.readings) >= MAX_COLLECTORS:
+            self.rejected += 1
+            return
+        if not isinstance(group, (str, int)):
+            group = cid
+        self.readings[cid] = [temp_c, now_s - age_s, group]
 
     def update_trend(self, now_s: float):
         """Smooth the slope of the low statistic (K/s) from one set of readings to the next."""

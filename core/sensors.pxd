@@ -21,10 +21,16 @@ cdef class SignalQuality:
     cdef public bint alarms_busy
     @cython.locals(i=int, names=list)
     cpdef update(self, dict inputs, double now_s)
-    @cython.locals(i=int)
+    @cython.locals(i=int, n=int)
     cpdef update_image(self, double[:] values, signed char[:] oks, double now_s)
+    cdef public double[::1] in_values
+    cdef public signed char[::1] in_oks
+    cdef public bint bound
+    cpdef bind_image(self, double[::1] values, signed char[::1] oks)
+    @cython.locals(i=int, n=int)
+    cpdef update_bound(self, double now_s)
     @cython.locals(reason=int, good_at=double, dt=double, step=double)
-    cdef void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays
+    cdef inline void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays; inline: one loop, no call per signal
     cpdef bint alarm_condition(self, int i)
     @cython.locals(i=int, k=int, busy=bint, condition=bint, limit=double)
     cpdef report_alarms(self, AlarmTable alarms, double now_s)

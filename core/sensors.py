@@ -195,6 +195,11 @@ class SignalQuality:
         self.seen = _flags(False, N_SIGNALS)  # ever ok since start (or restored)
         self.n_bad = N_SIGNALS  # signals BAD after the last update
         self.alarms_busy = True  # a sensor alarm may be pending or listed (report_alarms)
+        # update_bound()'s arrays (bind_image): a caller that refills the same two arrays each
+        # cycle hands them over once instead of with every cycle
+        self.in_values = _doubles(0.0, N_SIGNALS)
+        self.in_oks = _flags(False, N_SIGNALS)
+        self.bound = False
 
     def update(self, inputs: dict, now_s: float) -> None:
         """Validate one cycle's inputs (a dict of name -> (value, ok)) at time now_s."""
@@ -220,9 +225,30 @@ class SignalQuality:
             raise IndexError("update_image: values and oks need %d entries (INPUTS order), got %d and %d"
                              % (_N_SIGNALS, len(values), len(oks)))
         self.n_bad = 0
+        n = _N_SIGNALS  # a local bound: the stores in _check cannot change it
         i = 0
-        while i < _N_SIGNALS:
+        while i < n:
             self._check(i, values[i], oks[i] != 0, now_s)
+            i += 1
+
+    def bind_image(self, values, oks) -> None:
+        """Keep `values` and `oks` (update_image's arrays, INPUTS order) for update_bound()."""
+        if len(values) < _N_SIGNALS or len(oks) < _N_SIGNALS:
+            raise IndexError("bind_image: values and oks need %d entries (INPUTS order), got %d and %d"
+                             % (_N_SIGNALS, len(values), len(oks)))
+        self.in_values = values
+        self.in_oks = oks
+        self.bound = True
+
+    def update_bound(self, now_s: float) -> None:
+        """update_image() on the arrays given to bind_image(), as they are now."""
+        if not self.bound:
+            raise IndexError("update_bound: no arrays bound (bind_image first)")
+        self.n_bad = 0
+        n = _N_SIGNALS
+        i = 0
+        while i < n:
+            self._check(i, self.in_values[i], self.in_oks[i] != 0, now_s)
             i += 1
 
     def _check(self, i, v: float, present: bool, now_s: float) -> None:

@@ -26,6 +26,7 @@ cdef class SupplySetpointChain:
     cdef public double last_s, ramp_c, setpoint_c, curve_c, schedule_k, room_trim_k, boost_k, limit_trim_k
     cdef public double room_setpoint_c
     cpdef set_room_readings(self, object readings, double now_s)
+    cpdef set_room_temps(self, list ids, list groups, double[:] temps, double now_s)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)
     @cython.locals(tod=double, lim=Limiters)
     cpdef double step(self, double now_s, double outdoor_c, bint outdoor_ok, dict inputs, double room_setpoint_c,

@@ -109,6 +109,10 @@ class SupplySetpointChain:
         """Room-temperature collector readings [{"collector", "group", "temp_c", "age_s"}, ...]."""
         self.room.set_readings(readings, now_s)
 
+    def set_room_temps(self, ids, groups, temps, now_s: float):
+        """Room readings taken now as parallel sequences (core.room_feedback set_temps)."""
+        self.room.set_temps(ids, groups, temps, now_s)
+
     def set_supervisor_outdoor(self, temp_c, now_s: float):
         """An outdoor temperature sent by the supervisor (used while the sensor is not ok)."""
         try:

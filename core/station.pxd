@@ -19,6 +19,7 @@ cdef int I_HEAT_POWER, I_OUTDOOR_TEMP, I_PRIMARY_FLOW, I_PRIMARY_RETURN_TEMP, I_
 cdef int L_BOOST, L_DP, L_HEAT_CAP, L_MODE, L_MAKEUP, L_ROOM, L_SUPPLY, M_AUTO, M_MANUAL, M_REMOTE, M_SAFE, M_STARTUP_COLD, M_STARTUP_FILL, M_STARTUP_WARMUP, T_TRIP, T_CMD_AUTO, N_MODES
 cdef double _INF, _NAN
 
+@cython.final  # not subclassed: the cycle's methods are called directly
 cdef class StationController:
     cdef public dict cfg, bootstrap
     cdef public int settings_version
@@ -53,6 +54,9 @@ cdef class StationController:
     cdef public object season, preheat
     cpdef dict step(self, object inputs)
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks) except? -1
+    cpdef bind_image(self, double[::1] values, signed char[::1] oks)
+    cpdef int step_bound(self, double now_s) except? -1
+    cdef int _image_cycle(self, double now_s, double dt_s) except? -1
     cpdef list take_events(self)
     cdef double _advance(self, double now_s) except? -1.0  # checked only when it returns -1.0
     @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
@@ -72,13 +76,14 @@ cdef class StationController:
     @cython.locals(signals=SignalQuality)
     cdef bint _filled(self) except -1  # the caller tests the result, not PyErr_Occurred()
     @cython.locals(alarms=AlarmTable, signals=SignalQuality, mode=int, interlocks=Interlocks)
-    cdef _update_alarms(self, double now_s)
+    cdef int _update_alarms(self, double now_s) except -1
     @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)
     cdef dict _diag(self)
     cpdef dict diagnostics(self)
     cpdef dict handle_command(self, object cmd, double now_s)
     cpdef drop_mode_lease(self)
     cpdef set_room_readings(self, object readings, double now_s)
+    cpdef set_room_temps(self, list ids, list groups, double[:] temps, double now_s)
     cpdef set_branch_readings(self, object readings, double now_s)
     cpdef dict branch_commands(self)
     cpdef set_supervisor_outdoor(self, object temp_c, double now_s)

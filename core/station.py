@@ -200,6 +200,21 @@ class StationController:
         now_s = self._clock_s(now_s)
         dt_s = self._advance(now_s)
         self.signals.update_image(values, oks, now_s)
+        return self._image_cycle(now_s, dt_s)
+
+    def bind_image(self, values, oks) -> None:
+        """Keep two arrays in core.signals.INPUTS order for step_bound(): a caller that refills
+        the same arrays each cycle (a compiled simulation loop) hands them over once."""
+        self.signals.bind_image(values, oks)
+
+    def step_bound(self, now_s: float) -> int:
+        """step_image(now_s, values, oks) on the arrays given to bind_image(), as they are now."""
+        now_s = self._clock_s(now_s)
+        dt_s = self._advance(now_s)
+        self.signals.update_bound(now_s)
+        return self._image_cycle(now_s, dt_s)
+
+    def _image_cycle(self, now_s: float, dt_s: float) -> int:
         self.time_of_day_s = 0.0
         self.time_of_day_ok = False
         self.wall_s = 0.0
@@ -525,6 +540,17 @@ class StationController:
         """Room-temperature collector readings [{"collector","group","temp_c","age_s"}]."""
         self.chain.set_room_readings(readings if isinstance(readings, list) else [], now_s)
         self.balancing.take(now_s, {"rooms": readings if isinstance(readings, list) else []})
+
+    def set_room_temps(self, ids: list, groups: list, temps, now_s: float) -> None:
+        """Room readings taken now as parallel sequences: collector `ids[i]` of group `groups[i]`
+        reads `temps[i]` (degC; an array("d") compiled). The same checks and the same state as
+        set_room_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
+        "age_s": 0.0}, ...]), without a dict per reading (a compiled simulation loop)."""
+        if len(groups) != len(ids) or len(temps) < len(ids):
+            raise ValueError("set_room_temps: %d ids need as many groups and temperatures, got %d and %d"
+                             % (len(ids), len(groups), len(temps)))
+        self.chain.set_room_temps(ids, groups, temps, now_s)
+        self.balancing.take_room_temps(now_s, ids, groups, temps)
 
     def set_branch_readings(self, readings: object, now_s: float) -> None:
         """The building branch valves' readings [{"group", "valve_position_pct", "return_temp_c",

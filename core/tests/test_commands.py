@@ -3,7 +3,7 @@
 import unittest
 
 from heatkeeper.core import commands
-from heatkeeper.core.commands import L_DP, L_ROOM, Leases, lease_arg, number_arg
+from heatkeeper.core.commands import L_DP, L_ROOM, LEASE_NAMES, N_LEASES, Leases, lease_arg, number_arg
 
 
 class TestArgs(unittest.TestCase):
@@ -29,6 +29,39 @@ class TestLeases(unittest.TestCase):
         self.assertTrue(not leases.active(L_ROOM))
         self.assertEqual(leases.events[-1]["reason"], "expired")
         self.assertEqual(leases.events[-1]["what"], "room_setpoint")
+
+    def test_expiry_as_a_walk_over_every_lease_each_cycle(self):
+        # expire() skips the walk until its earliest expiry: the same leases drop at the same
+        # cycles as when every lease is looked at each cycle, through sets, clears, re-sets
+        # with shorter times and a snapshot restored into a new Leases
+        leases = Leases()
+        until = [-1.0] * N_LEASES  # the walk, written out
+        walked = []
+        seed = 12345
+        t = 1000.0
+        for _ in range(3000):
+            seed = (seed * 1103515245 + 12345) % 2147483648
+            op, which, length = seed % 7, (seed // 7) % N_LEASES, 1.0 + (seed // 49) % 40
+            if op == 0 or op == 1:
+                leases.set(which, 20.0, t, length)
+                until[which] = t + length
+            elif op == 2:
+                leases.clear(which)
+                until[which] = -1.0
+            elif op == 3 and seed % 5 == 0:
+                restored = Leases()
+                restored.restore(leases.snapshot(t), t)
+                restored.events = leases.events
+                leases = restored
+            t += 0.5 + (seed // 7) % 3
+            leases.expire(t)
+            for i in range(N_LEASES):
+                if until[i] >= 0.0 and t >= until[i]:
+                    until[i] = -1.0
+                    walked.append((LEASE_NAMES[i], t))
+            self.assertEqual([leases.active(i) for i in range(N_LEASES)], [u >= 0.0 for u in until])
+        self.assertEqual([(e["what"], e["at_s"]) for e in leases.events], walked)
+        self.assertTrue(len(walked) > 100)
 
     def test_snapshot_keeps_remaining_time(self):
         leases = Leases()

@@ -176,9 +176,11 @@ class TestImageEntry(unittest.TestCase):
 
         by_dict = Rig()
         by_image = StationController()
+        by_bound = StationController()  # step_bound on the same two arrays, handed over once
         n = len(signals.INPUTS)
         values = array("d", [0.0] * n)
         oks = array("b", [0] * n)
+        by_bound.bind_image(values, oks)
         changes = {200: {"secondary_supply_temp_c": None}, 260: {"secondary_supply_temp_c": 52.0},
                    300: {"secondary_supply_temp_c": 120.0}, 330: {"secondary_supply_temp_c": 60.0},
                    400: {"pump1_fault": 1.0}, 450: {"outdoor_temp_c": float("nan")},
@@ -187,7 +189,7 @@ class TestImageEntry(unittest.TestCase):
         for k in range(600):
             by_dict.readings.update(changes.get(k, {}))
             if k == 350:
-                for rig_ctl in (by_dict.ctl, by_image):
+                for rig_ctl in (by_dict.ctl, by_image, by_bound):
                     rig_ctl.handle_command({"id": "a", "kind": "ack_alarm", "args": {"code": "secondary_overtemp"},
                                             "user": "t", "source": "remote"}, by_dict.t)
             by_dict.t += 1.0
@@ -198,9 +200,15 @@ class TestImageEntry(unittest.TestCase):
                 oks[i] = 1 if item is not None and item[1] else 0
             out = by_dict.step()
             by_image.step_image(by_dict.t, values, oks)
+            self.assertEqual(by_bound.step_bound(by_dict.t), len(by_bound.events))
             act = by_image.act
             for name in signals.ACTUATORS:
                 self.assertEqual(out[name], getattr(act, name), "cycle %d %s" % (k, name))
+                self.assertEqual(out[name], getattr(by_bound.act, name), "cycle %d %s" % (k, name))
+            self.assertEqual(by_bound.supply_setpoint_c, by_image.supply_setpoint_c)
+            self.assertEqual(by_bound.alarms.listing_now(), by_image.alarms.listing_now())
+            self.assertEqual(by_bound.telemetry(None, None), by_image.telemetry(None, None))
+            by_bound.take_events()
             self.assertEqual(out["supply_setpoint_c"], by_image.supply_setpoint_c)
             self.assertEqual(out["mode"], by_image.modes.mode)
             self.assertEqual(out["alarms"], by_image.alarms.listing_now())
@@ -211,6 +219,76 @@ class TestImageEntry(unittest.TestCase):
                 self.assertEqual(diag[key], tele[key], "cycle %d %s" % (k, key))
         codes = [row["code"] for row in out["alarms"]]
         self.assertIn("pump1_fault", codes)
+
+
+class TestBoundImage(unittest.TestCase):
+    def test_step_bound_needs_arrays_of_the_image_length_first(self):
+        from array import array
+
+        ctl = StationController()
+        n = len(signals.INPUTS)
+        with self.assertRaises(IndexError) as caught:
+            ctl.step_bound(1000.0)
+        self.assertIn("bind_image first", str(caught.exception))
+        with self.assertRaises(IndexError) as caught:
+            ctl.bind_image(array("d", [0.0] * (n - 1)), array("b", [1] * n))
+        self.assertIn("values and oks need %d entries (INPUTS order), got %d and %d" % (n, n - 1, n),
+                      str(caught.exception))
+        with self.assertRaises(IndexError):
+            ctl.step_bound(1000.0)  # nothing was bound
+        ctl.bind_image(array("d", [0.0] * n), array("b", [0] * n))
+        self.assertEqual(ctl.step_bound(1000.0), len(ctl.events))
+        self.assertEqual(ctl.signals.n_bad, n)  # nothing read: every signal bad, nothing raised
+
+
+class TestRoomTemps(unittest.TestCase):
+    """set_room_temps (parallel sequences, age 0) leaves the same state as set_room_readings with
+    the same readings as dicts: room feedback, balancing, the commands after, bad entries too."""
+
+    def test_same_state_and_commands_as_the_dicts(self):
+        from array import array
+
+        settings = {"balancing": {"smooth_s": 0.0, "guard_period_s": 300.0, "target_c": 18.5}}
+        by_dicts = Rig(settings)
+        by_arrays = Rig(settings)
+        valves = [{"group": g, "valve_position_pct": 80.0, "return_temp_c": 40.0} for g in ("a", "b")]
+        # an int id, a group that is no name, not a number, infinities, an id that is no id, a repeat
+        ids = ["a-1", "a-2", "b-1", 7, "b-2", "c-1", "c-2", 2.5, "a-1"]
+        groups = ["a", "a", "b", "b", None, "c", "c", "c", "a"]
+        rounds = ([18.7, 19.1, 20.4, 20.0, 19.5, float("nan"), float("inf"), 18.0, 18.9],
+                  [18.2, 18.4, 21.0, float("-inf"), 19.0, 17.0, 18.1, 18.0, 18.3])
+        for temps in rounds:
+            for rig in (by_dicts, by_arrays):
+                rig.ctl.set_branch_readings(valves, rig.t)
+            by_dicts.ctl.set_room_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i], "age_s": 0.0}
+                                            for i in range(len(ids))], by_dicts.t)
+            by_arrays.ctl.set_room_temps(ids, groups, array("d", temps), by_arrays.t)
+            room_a, room_b = by_dicts.ctl.chain.room, by_arrays.ctl.chain.room
+            self.assertEqual(room_a.readings, room_b.readings)
+            self.assertEqual(room_a.rejected, room_b.rejected)
+            self.assertEqual((room_a.low_c, room_a.n_fresh), (room_b.low_c, room_b.n_fresh))
+            self.assertEqual(by_dicts.ctl.balancing.collectors, by_arrays.ctl.balancing.collectors)
+            self.assertEqual(by_dicts.ctl.balancing.due, by_arrays.ctl.balancing.due)
+            for _ in range(400):
+                out_a = by_dicts.run_until(by_dicts.t + 1.0)
+                out_b = by_arrays.run_until(by_arrays.t + 1.0)
+                self.assertEqual(out_a, out_b)
+            self.assertEqual(by_dicts.ctl.branch_commands(), by_arrays.ctl.branch_commands())
+        self.assertEqual(by_arrays.ctl.chain.room.rejected, 3)  # nan once, the id 2.5 twice (inf is a number here)
+        self.assertEqual(by_arrays.ctl.balancing.collectors[7][0], 20.0)  # -inf is no number there...
+        self.assertEqual(by_arrays.ctl.chain.room.readings[7][0], float("-inf"))  # ...and implausible here
+
+    def test_sequences_of_different_lengths_are_refused_with_the_counts(self):
+        from array import array
+
+        rig = Rig()
+        with self.assertRaises(ValueError) as caught:
+            rig.ctl.set_room_temps(["a-1", "a-2"], ["a"], array("d", [18.0, 19.0]), rig.t)
+        self.assertIn("2 ids need as many groups and temperatures, got 1 and 2", str(caught.exception))
+        with self.assertRaises(ValueError):
+            rig.ctl.set_room_temps(["a-1", "a-2"], ["a", "a"], array("d", [18.0]), rig.t)
+        self.assertEqual(rig.ctl.chain.room.readings, {})
+        self.assertEqual(rig.ctl.balancing.collectors, {})
 
 
 class TestSensorAlarmsIdle(unittest.TestCase):

@@ -162,12 +162,13 @@ def callgrind_target(cycles: int) -> float:
     loop = StationLoop(ctl, plant, ROOM_PERIOD_S)
     values = loop.values
     oks = loop.oks
+    ctl.bind_image(values, oks)
     for _ in range(3600):
         if plant.time_s >= loop.next_room_s:
-            ctl.set_room_readings(loop.room_readings(plant), plant.time_s)
+            ctl.set_room_temps(loop.room_ids, loop.room_groups, plant.collector_temps_now(), plant.time_s)
             loop.next_room_s += loop.room_period_s
         plant.fill_image(values, oks)
-        if ctl.step_image(plant.time_s, values, oks) > 0:
+        if ctl.step_bound(plant.time_s) > 0:
             ctl.take_events()
         act = ctl.act
         plant.set_actuators(act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s, act.pump1_run,

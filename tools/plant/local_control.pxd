@@ -15,18 +15,20 @@ cdef class SupplyLoop:
                    err=cython.double, p=cython.double, u=cython.double)
     cpdef void run(self, PlantCore plant, Recorder recorder, long n_steps, double dt_s)
 
+@cython.final
 cdef class StationLoop:
     cdef public StationController ctl
-    cdef public double[:] values
-    cdef public signed char[:] oks
+    cdef public double[::1] values
+    cdef public signed char[::1] oks
     cdef public double room_period_s, next_room_s
     cdef public long events
-    cdef public list readings
+    cdef public list readings, room_ids, room_groups
     @cython.locals(rows=list, readings=list, same=cython.bint, i=cython.int, r=dict)
     cpdef list room_readings(self, PlantCore plant)
-    @cython.locals(_k=cython.long, act=Actuators, ctl=StationController, values="double[:]", oks="signed char[:]")
+    @cython.locals(_k=cython.long, act=Actuators, ctl=StationController, values="double[::1]", oks="signed char[::1]")
     cpdef void run(self, PlantCore plant, Recorder recorder, long n_steps, double dt_s)
 
+@cython.final
 cdef class Recorder:
     cdef public double bin_k
     cdef public int n_bins

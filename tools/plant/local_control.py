@@ -13,6 +13,7 @@ loop the same way around heatkeeper's own `StationController` (its array entry, 
 from array import array
 
 from heatkeeper.core.signals import INPUTS
+from heatkeeper.tools.plant.model import PlantCore
 
 
 class SupplyLoop:
@@ -75,7 +76,8 @@ class StationLoop:
     """heatkeeper's StationController on the plant: the process image goes from the plant's
     instruments into the controller as arrays (step_image, the same cycle as step()), its
     commands back as numbers; room readings reach it every `room_period_s`, as the
-    supervisor relays the collectors."""
+    supervisor relays the collectors (as arrays: set_room_temps, the same state as the dicts
+    of room_readings through set_room_readings)."""
 
     def __init__(self, controller, plant, room_period_s):
         self.ctl = controller
@@ -85,6 +87,9 @@ class StationLoop:
         self.next_room_s = plant.time_s
         self.events = 0
         self.readings = []  # type: list
+        # the collectors' ids and groups, in the plant's order: each relay hands the controller
+        # their temperatures as an array (set_room_temps), the same as room_readings' dicts
+        self.room_ids, self.room_groups = plant.collector_ids()
 
     def room_readings(self, plant):
         """The collectors' readings as the supervisor relays them, [{"collector", "group", "temp_c",
@@ -112,18 +117,21 @@ class StationLoop:
         ctl = self.ctl
         values = self.values
         oks = self.oks
+        ctl.bind_image(values, oks)  # step_bound: the arrays once, not with every cycle
         for _k in range(n_steps):
             if plant.time_s >= self.next_room_s:
-                ctl.set_room_readings(self.room_readings(plant), plant.time_s)
+                ctl.set_room_temps(self.room_ids, self.room_groups, plant.collector_temps_now(), plant.time_s)
                 self.next_room_s += self.room_period_s
-            plant.fill_image(values, oks)
-            if ctl.step_image(plant.time_s, values, oks) > 0:
+            # PlantCore's own methods, called directly: compiled, no look for a Python override
+            # on each call (Plant, a Python subclass, overrides none of these three)
+            PlantCore.fill_image(plant, values, oks)
+            if ctl.step_bound(plant.time_s) > 0:
                 self.events += len(ctl.take_events())
             act = ctl.act
-            plant.set_actuators(act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s, act.pump1_run,
-                                act.pump1_speed_cmd_pct, act.pump2_run, act.pump2_speed_cmd_pct, act.makeup_pump_run,
-                                act.makeup_pump_speed_cmd_pct, act.relief_valve_open)
-            plant.advance(dt_s)
+            PlantCore.set_actuators(plant, act.valve_cmd_pct, act.valve_open_pulse_s, act.valve_close_pulse_s,
+                                    act.pump1_run, act.pump1_speed_cmd_pct, act.pump2_run, act.pump2_speed_cmd_pct,
+                                    act.makeup_pump_run, act.makeup_pump_speed_cmd_pct, act.relief_valve_open)
+            PlantCore.advance(plant, dt_s)
             recorder.record(plant, ctl.supply_setpoint_c)
 
 

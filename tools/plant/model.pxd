@@ -23,6 +23,8 @@ cdef double _fraction(double pct) noexcept
 
 @cython.locals(y=cython.double, a=cython.double, k=cython.long, f=cython.double)
 cpdef double round_hundredths(double x)
+@cython.locals(n=cython.int, i=cython.int)
+cpdef void round_hundredths_all(double[:] values)
 cpdef double kv_resistance(double kv)
 cpdef double valve_kv_fraction(double pos, double rangeability, double delta)
 
@@ -78,9 +80,11 @@ cdef class PlantCore:
     cdef public int relief_open
     cdef public double cum_vol
     cdef public double memo_stem_x, memo_stem_base, memo_stem_pow, memo_v1_x, memo_v1, memo_f1, memo_f1_n, memo_f1_pow
+    cdef public double memo_mix_x, memo_mix_pow, memo_phi_x, memo_phi, memo_phi_root
+    cdef public double[:] memo_emit_x, memo_emit_pow
     cdef public object open_sensors
-    cdef public double[:] image_values
-    cdef public signed char[:] image_oks
+    cdef public double[::1] image_values
+    cdef public signed char[::1] image_oks
 
     cpdef double uniform(self)
     cpdef double gauss(self)
@@ -104,13 +108,13 @@ cdef class PlantCore:
     @cython.locals(n=cython.int, windows=cython.bint, i=cython.int, j=cython.int, k=cython.int, base=cython.double)
     cpdef void collector_temps(self, double[:] offsets_k, double[:] bias_k, double[:] window_k, double[:] out)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
-                   sec_ret=cython.double, i=cython.int, kwh=cython.longlong)
-    cpdef void fill_image(self, double[:] values, signed char[:] oks)
+                   sec_ret=cython.double, i=cython.int, n=cython.int, kwh=cython.longlong)
+    cpdef void fill_image(self, double[::1] values, signed char[::1] oks)
     @cython.locals(i=cython.int)
-    cdef void _open_circuits(self, double[:] values, signed char[:] oks)
-    @cython.locals(out=dict, values="double[:]", i=cython.int)
+    cdef void _open_circuits(self, double[::1] values, signed char[::1] oks)
+    @cython.locals(out=dict, values="double[::1]", i=cython.int)
     cpdef dict readings(self)
-    @cython.locals(image=dict, values="double[:]", oks="signed char[:]", i=cython.int)
+    @cython.locals(image=dict, values="double[::1]", oks="signed char[::1]", i=cython.int)
     cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
     @cython.locals(a=cython.double)
@@ -151,11 +155,11 @@ cdef class PlantCore:
                    c=cython.double, q=cython.double, tr=cython.double, dtemp=cython.double, lm=cython.double,
                    eps=cython.double, ua=cython.double, ntu=cython.double, qe=cython.double, solar=cython.double,
                    qa=cython.double, qm=cython.double, to=cython.double, tm=cython.double, ta_new=cython.double,
-                   tm_new=cython.double, hours=cython.double, deficit=cython.double, qb=cython.double)
+                   tm_new=cython.double, hours=cython.double, deficit=cython.double, qb=cython.double, x=cython.double)
     cdef void _slow(self, double dt)
     cpdef void slow_step(self, double dt)
     @cython.locals(hour=cython.double, i=cython.int, frac=cython.double, i0=cython.int, i1=cython.int,
                    to=cython.double)
     cdef void _weather(self)
-    @cython.locals(span=cython.double, frac=cython.double, target=cython.double, phi=cython.double)
+    @cython.locals(span=cython.double, frac=cython.double, target=cython.double, phi=cython.double, x=cython.double)
     cdef void _disturbances(self, double dt)

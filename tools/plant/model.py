@@ -88,6 +88,15 @@ def round_hundredths(x):
     return k / 100.0
 
 
+def round_hundredths_all(values):
+    """round_hundredths of each entry of `values` (an array("d")), in place."""
+    n = len(values)
+    i = 0
+    while i < n:
+        values[i] = round_hundredths(values[i])
+        i += 1
+
+
 def kv_resistance(kv):
     """Resistance r (m of head per (m3/h)^2, dp = r q^2) of a Kv (m3/h at 1 bar: dp_bar = (q/Kv)^2)."""
     return HEAD_PER_BAR / (kv * kv)
@@ -322,6 +331,12 @@ class PlantCore:
         self.memo_stem_x = self.memo_stem_base = self.memo_stem_pow = NAN
         self.memo_v1_x = self.memo_v1 = NAN
         self.memo_f1 = self.memo_f1_n = self.memo_f1_pow = NAN
+        # _slow's and _disturbances' powers of E (their exponent only changes with the step
+        # length or a time constant): kept with the exponent they were taken of
+        self.memo_mix_x = self.memo_mix_pow = NAN
+        self.memo_emit_x = array("d", [NAN] * n_groups)
+        self.memo_emit_pow = _zeros(n_groups)
+        self.memo_phi_x = self.memo_phi = self.memo_phi_root = NAN
         self.open_sensors = set()  # type: set
         self.image_values = _zeros(N_IMAGE)
         self.image_oks = array("b", [1] * N_IMAGE)
@@ -503,8 +518,9 @@ class PlantCore:
         values[21] = self._q(self.makeup_m3, 0.001)
         values[22] = self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1)
         values[23] = self._q(self.pump_energy_kwh, 0.01)  # the electricity meter: the circulation pumps' energy
+        n = N_IMAGE  # a local bound: the byte stores below cannot change it (one fill, no reload per byte)
         i = 0
-        while i < N_IMAGE:
+        while i < n:
             oks[i] = 1
             i += 1
         if self.open_sensors:
@@ -915,7 +931,11 @@ class PlantCore:
 
     def _slow(self, dt):
         self._weather()
-        mix = 1.0 - E ** (-dt / self.mixing_tau_s)
+        x = -dt / self.mixing_tau_s
+        if x != self.memo_mix_x:
+            self.memo_mix_x = x
+            self.memo_mix_pow = E ** x
+        mix = 1.0 - self.memo_mix_pow
         room_a = dt / (self.tau_room_s + dt)
         q_ret_sum = 0.0
         c_sum = 0.0
@@ -946,7 +966,11 @@ class PlantCore:
                 self.g_return_meas[j] += (tr - self.g_return_meas[j]) * (dt / (self.tau_supply_s + dt))
             q_ret_sum += c * tr
             c_sum += c
-            self.g_q_emit[j] += (q - self.g_q_emit[j]) * (1.0 - E ** (-dt / self.g_tau_emit[j]))
+            x = -dt / self.g_tau_emit[j]
+            if x != self.memo_emit_x[j]:
+                self.memo_emit_x[j] = x
+                self.memo_emit_pow[j] = E ** x
+            self.g_q_emit[j] += (q - self.g_q_emit[j]) * (1.0 - self.memo_emit_pow[j])
             # per m2 inputs (W/m2): emitter heat split convective/radiant, gains split air/mass
             qe = self.g_q_emit[j] * 1000.0 / self.g_area[j]
             solar = self.solar_aperture * self.ghi * self.g_solar[j]
@@ -1004,8 +1028,13 @@ class PlantCore:
             frac = 1.0
         target = self.primary_min_c + (self.primary_design_c - self.primary_min_c) * frac
         self.tp_comp_c += (target - self.tp_comp_c) * (dt / (6.0 * 3600.0 + dt))
-        phi = E ** (-dt / (6.0 * 3600.0))
-        self.dp_z = phi * self.dp_z + (1.0 - phi * phi) ** 0.5 * self._g()
+        x = -dt / (6.0 * 3600.0)
+        if x != self.memo_phi_x:
+            self.memo_phi_x = x
+            self.memo_phi = E ** x
+            self.memo_phi_root = (1.0 - self.memo_phi * self.memo_phi) ** 0.5
+        phi = self.memo_phi
+        self.dp_z = phi * self.dp_z + self.memo_phi_root * self._g()
         self.dp_kpa = self.dp_nominal * (1.0 + self.dp_variation * self.dp_z)
         if self.dp_kpa < 0.0:
             self.dp_kpa = 0.0

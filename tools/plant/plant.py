@@ -38,7 +38,7 @@ import numpy as np
 from heatkeeper.core import signals
 
 from . import params as plant_params
-from .model import PlantCore, kv_resistance, round_hundredths
+from .model import PlantCore, kv_resistance, round_hundredths_all
 from .weather import Weather, synthetic_year
 
 FAULTS = ("leak", "pump_trip", "stuck_valve", "sensor_open", "cold_snap", "primary_supply_drop", "open_window")
@@ -292,12 +292,23 @@ class Plant(PlantCore):
     # --- the API -------------------------------------------------------------------------
     def collector_readings(self) -> list[tuple[str, str, float]]:
         """Room-temperature collectors: [(collector_id, group, temp_c)], two per group, coldest flats."""
+        temps = self.collector_temps_now()
+        return [(cid, name, temp) for (cid, name), temp in zip(self._collector_rows, temps, strict=True)]
+
+    def collector_ids(self) -> tuple[list[str], list[str]]:
+        """collector_readings' collector ids and their groups, in its order (fixed for the plant)."""
+        return [cid for cid, _ in self._collector_rows], [name for _, name in self._collector_rows]
+
+    def collector_temps_now(self) -> array:
+        """collector_readings' temperatures, in its order and rounded as there (to 0.01 K): the
+        plant's own array, overwritten on the next call (a compiled loop takes it as it is)."""
         window_k = self._no_windows
         if self._windows:
             window_k = array("d", [self._window_offset_k(j) for j in range(self.n_groups)])
         temps = self._collector_temps
         self.collector_temps(self._collector_offsets_k, self._collector_bias_k, window_k, temps)
-        return [(cid, name, round_hundredths(temp)) for (cid, name), temp in zip(self._collector_rows, temps, strict=True)]
+        round_hundredths_all(temps)
+        return temps
 
     def _window_offset_k(self, j: int) -> float:
         """How far group j's monitored flats are below the group (K, <= 0): an exponential fall

@@ -169,3 +169,18 @@ def test_collector_readings_are_those_of_the_python_loop() -> None:
         p.advance(120.0)
     assert plant.collector_readings() == _readings_as_before(twin)
     assert plant.readings() == twin.readings()  # the same draws were used: the generators agree
+
+
+def test_collector_arrays_are_the_readings_without_tuples() -> None:
+    # collector_ids + collector_temps_now (what the season loop hands set_room_temps) are
+    # collector_readings taken apart: the same ids, groups and rounded temperatures, bit for bit
+    plant, twin = Plant(seed=5), Plant(seed=5)
+    for p in (plant, twin):
+        p.advance(600.0)
+        p.inject("open_window", group=1, delta_k=4.0, duration_s=1800.0, tau_s=60.0)
+        p.advance(90.0)
+    ids, groups = plant.collector_ids()
+    temps = plant.collector_temps_now()
+    rows = twin.collector_readings()
+    assert list(zip(ids, groups, temps, strict=True)) == rows
+    assert temps.typecode == "d"
