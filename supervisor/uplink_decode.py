@@ -46,8 +46,8 @@ _MAX_FUTURE_S = codec.MAX_FUTURE_S
 def decode_uplink_of(sid: str, kind: str, payload: bytes, now_s: float = -1.0, max_age_s: float = -1.0) -> dict[str, Any]:
     """codec.decode_uplink_of(sid, kind, payload, now_s, max_age_s, orjson.loads), faster for
     the usual telemetry message. Raises codec.CodecError as the codec does."""
-    if kind == _TELEMETRY and fast_loads is not None:
-        msg = _usual_telemetry(sid, payload, now_s, max_age_s)
+    if kind == _TELEMETRY:
+        msg = usual_telemetry(sid, payload, now_s, max_age_s)
         if msg is not None:
             return msg
     msg = codec.decode_uplink_of(sid, kind, payload, now_s, max_age_s, fast_loads)
@@ -56,10 +56,13 @@ def decode_uplink_of(sid: str, kind: str, payload: bytes, now_s: float = -1.0, m
     return msg
 
 
-def _usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float) -> dict[str, Any] | None:
-    """The parsed message when it is a telemetry message the codec certainly accepts as it is;
-    None for anything the codec has to look at."""
-    if len(payload) > _MAX_PAYLOAD_BYTES or b"\x00" in payload:
+def usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float,
+                    names: set[str] | None = None) -> dict[str, Any] | None:
+    """The parsed message when it is a telemetry message of station `sid` the codec certainly
+    accepts as it is; None for anything the codec has to look at (and without orjson). `names`:
+    the field names it may have, of those the codec accepted before (default: all of them; the
+    ingest gives the names each station has sent, and so checks them once)."""
+    if fast_loads is None or len(payload) > _MAX_PAYLOAD_BYTES or b"\x00" in payload:
         return None
     try:
         msg = fast_loads(payload)  # type: ignore[misc]
@@ -80,7 +83,7 @@ def _usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float) -
     if body.__class__ is not dict:
         return None
     values = body.get("values")
-    if values.__class__ is not dict or len(values) > _MAX_FIELDS or not _known_names.issuperset(values):
+    if values.__class__ is not dict or len(values) > _MAX_FIELDS or not values.keys() <= (_known_names if names is None else names):
         return None
     if values:
         numbers = list(values.values())

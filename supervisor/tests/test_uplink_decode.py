@@ -123,7 +123,7 @@ def test_the_usual_telemetry_message_takes_the_shortcut() -> None:
     payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW - 0.25, "kind": "telemetry",
                           "body": {"values": {"supply_c": 61.5, "pump1_running": 1.0, "f01_value": 3}, "mode_name": "auto",
                                    "mode": 2, "flag": False, "gone": None}})
-    msg = uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S)
+    msg = uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S)
     assert msg is not None and msg == json.loads(payload)
 
 
@@ -131,9 +131,9 @@ def test_a_field_name_first_seen_goes_through_the_codec_then_takes_the_shortcut(
     payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW, "kind": "telemetry",
                           "body": {"values": {"brand_new_name_42": 1.5}}})
     uplink_decode._known_names.discard("brand_new_name_42")
-    assert uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S) is None
+    assert uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is None
     assert uplink_decode.decode_uplink_of(SID, "telemetry", payload, NOW, MAX_AGE_S)["seq"] == 7
-    assert uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None
+    assert uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None
 
 
 EXTRAS: list[dict[str, Any]] = [{"m": [1]}, {"m": {"a": 1}}, {"m": ["a\x00"]}, {"m": {"a": {"b": 1e13}}}, {"m": [[[[[[[[[1]]]]]]]]]},
