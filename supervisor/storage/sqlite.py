@@ -214,14 +214,44 @@ class SQLiteStorage(Storage):
             before = c.total_changes
             c.executemany("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
                           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING", data)
-            if c.total_changes - before == len(data):
+            new = c.total_changes - before
+            if new == len(data):
                 return [(r[0], int(r[1])) for r in data]
+            if (len(data) - new) * _BISECT_PER_SKIP < new:  # a few resends among many new rows
+                return _new_keys_bisected(c, data, top, new)
             return [(r[0], int(r[1])) for r in c.execute("SELECT station_id, seq FROM uplinks WHERE rowid > ?", (top,))]
 
         return await self._write(lambda c: _immediate(c, work), BULK)
 
 
 _ROWID_MAX = 2**63 - 1
+_BISECT_PER_SKIP = 16  # rows read per resend by _new_keys_bisected (about log2 of a chunk), at most
+
+
+def _new_keys_bisected(c: sqlite3.Connection, data: Sequence[UplinkRow], top: int, new: int) -> list[tuple[str, int]]:
+    """The keys of `data` that its insert just stored, `new` of them, as rows top + 1 ..
+    top + new in the order of `data` (SQLite gives each new row max(rowid) + 1, and the insert
+    ran alone in its transaction), found by reading a few of those rows instead of all of them:
+    from a row of `data` on, the rows are stored at consecutive rowids up to the first one that
+    was not stored (a resend), and from there on no row of `data` is found at its position
+    (a stored row is never a key met before it); so each resend is found by bisection."""
+    def stored_at(rowid: int, row: UplinkRow) -> bool:
+        got = c.execute("SELECT station_id, seq FROM uplinks WHERE rowid = ?", (rowid,)).fetchone()
+        return got is not None and got[0] == row[0] and got[1] == row[1]
+
+    keys: list[tuple[str, int]] = []
+    i, rowid = 0, top + 1  # the next row of `data`, and where it is if it was stored
+    while len(keys) < new:
+        lo, hi = 0, min(len(data) - i, new - len(keys))  # rows i .. i + lo - 1 are stored in order
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if stored_at(rowid + mid, data[i + mid]):
+                lo = mid + 1
+            else:
+                hi = mid
+        keys += [(r[0], int(r[1])) for r in data[i:i + lo]]
+        i, rowid = i + lo + 1, rowid + lo  # data[i + lo] was not stored (or the last was found)
+    return keys
 
 
 def _store_returning(c: sqlite3.Connection, data: list[UplinkRow]) -> list[tuple[str, int]]:

@@ -104,3 +104,66 @@ async def test_sqlite_store_uplinks_when_the_rowids_have_run_out(tmp_path: Any) 
         assert await storage.count_uplinks() == 40
     finally:
         await storage.close()
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_sqlite_store_uplinks_finds_the_few_resends_of_a_chunk(tmp_path: Any, seed: int) -> None:
+    """SQLite: a chunk with a few resends among new rows (the usual chunk under QoS 1) says
+    exactly which rows were new, reading a few rows by rowid instead of every new row back;
+    resends anywhere (first, last, side by side, twice in the chunk)."""
+    import random
+
+    from heatkeeper.supervisor.storage import open_storage
+
+    rnd = random.Random(seed)
+    storage = open_storage("sqlite", path=str(tmp_path / "sup.db"))
+    await storage.open()
+    try:
+        def row(sid: str, seq: int) -> tuple[Any, ...]:
+            return (sid, seq, float(seq), "telemetry", '{"v":1}', float(seq), 3)
+
+        old = [row("st-%d" % (i % 9), i) for i in range(1, 301)]
+        await storage.store_uplinks(old)
+        chunk = [row("st-%d" % (i % 9), i) for i in range(301, 301 + rnd.randint(1, 400))]
+        resends = rnd.sample(old, rnd.randint(1, max(1, len(chunk) // 20)))
+        resends += rnd.sample(resends, rnd.randint(0, len(resends)))  # some twice
+        for r in resends:
+            chunk.insert(rnd.choice([0, len(chunk), rnd.randint(0, len(chunk))]), r)
+        reads: list[str] = []
+        writer = storage._writer.conn
+        writer.set_trace_callback(reads.append)
+        try:
+            got = await storage.store_uplinks(chunk)
+        finally:
+            writer.set_trace_callback(None)
+        assert sorted(got) == sorted((r[0], r[1]) for r in chunk if r[1] > 300)
+        assert len(got) == len(set(got))
+        assert await storage.count_uplinks() == 300 + sum(1 for r in chunk if r[1] > 300)
+        by_rowid = sum("WHERE rowid = " in sql for sql in reads)
+        read_back = sum("WHERE rowid > " in sql for sql in reads)
+        if len(resends) * 16 < len(got):  # a few among many: bisected
+            assert 0 < by_rowid <= 16 * len(resends) and read_back == 0, reads[:5]
+        else:  # many: every new row read back at once
+            assert by_rowid == 0 and read_back == 1, reads[:5]
+    finally:
+        await storage.close()
+
+
+@pytest.mark.parametrize("extra", [{}, {"note": "\u00e9t\u00e9 \u4f9b\u6696"}, {"note": "\ud800"}, {"big": 2 ** 70},
+                                   {"small": 5e-324, "huge": 1.7976931348623157e308, "neg": -0.0}])
+def test_a_station_state_reads_back_as_it_was(extra: dict[str, Any]) -> None:
+    """The state written with each slice (orjson when installed; the json module for what
+    orjson cannot encode) reads back the same, numbers to the last bit."""
+    import json
+    import math
+
+    from heatkeeper.supervisor.storage.base import state_row
+
+    state = {"online": True, "status_ts": None, "last_seen_ts": 1796266591.8633506, "last_seq": 2 ** 63 - 1,
+             "values": {"supply_c": 61.25, "pump1_running": 1.0, "f": 0.1 + 0.2, "n": 3}, "mode": "auto", "leases": {},
+             "_equipment": {"window": [[1796265851.5724196, {"pump1_running": 1.0}]]}, **extra}
+    text, last_seen, online, sid = state_row("st-1", state)
+    back = json.loads(text)
+    assert back == state and (sid, last_seen, online) == ("st-1", 1796266591.8633506, 1)
+    if "neg" in extra:
+        assert math.copysign(1.0, back["neg"]) == -1.0
