@@ -212,8 +212,7 @@ class SQLiteStorage(Storage):
             if top >= _ROWID_MAX - len(data):
                 return _store_returning(c, data)
             before = c.total_changes
-            c.executemany("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING", data)
+            _insert_uplinks(c, data)
             new = c.total_changes - before
             if new == len(data):
                 return [(r[0], int(r[1])) for r in data]
@@ -225,6 +224,28 @@ class SQLiteStorage(Storage):
 
 
 _ROWID_MAX = 2**63 - 1
+_UPLINK_ROW = "(?, ?, ?, ?, ?, ?, ?)"
+# rows per INSERT: 64 at a time, then 8, then 1 (a statement per row costs about as much again
+# as storing the row: opening the table and its indexes, the statement's own journal, binding)
+_UPLINK_INSERTS = [(n, "INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) VALUES %s "
+                       "ON CONFLICT (station_id, seq) DO NOTHING" % ", ".join([_UPLINK_ROW] * n)) for n in (64, 8, 1)]
+
+
+def _insert_uplinks(c: sqlite3.Connection, data: Sequence[UplinkRow]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING of `data`, in its order (so new rows get consecutive
+    rowids in that order), several rows per statement: the same rows as one statement per row."""
+    done = 0
+    for n, sql in _UPLINK_INSERTS:
+        blocks = (len(data) - done) // n
+        if not blocks:
+            continue
+        if n == 1:
+            c.executemany(sql, data[done:])
+            return
+        flat = list(itertools.chain.from_iterable(data[done:done + blocks * n]))
+        width = 7 * n
+        c.executemany(sql, [flat[i:i + width] for i in range(0, len(flat), width)])
+        done += blocks * n
 _BISECT_PER_SKIP = 16  # rows read per resend by _new_keys_bisected (about log2 of a chunk), at most
 
 

@@ -167,3 +167,20 @@ def test_a_station_state_reads_back_as_it_was(extra: dict[str, Any]) -> None:
     assert back == state and (sid, last_seen, online) == ("st-1", 1796266591.8633506, 1)
     if "neg" in extra:
         assert math.copysign(1.0, back["neg"]) == -1.0
+
+
+@pytest.mark.parametrize("bad_at", [0, 37, 64, 70, 72, 99])
+async def test_a_chunk_with_a_row_the_database_refuses_stores_nothing(storage: Any, bad_at: int) -> None:
+    """A row the database refuses (a seq beyond 64 bits) anywhere in a chunk (SQLite stores a
+    chunk several rows per statement) fails the whole chunk with an error the ingest reads as a
+    refused row (it then stores the chunk row by row), and nothing of it is stored (both backends)."""
+    from heatkeeper.supervisor.storage.base import refuses_row
+
+    rows: list[tuple[Any, ...]] = [("st-%d" % (i % 7), i, float(i), "telemetry", '{"v":1}', float(i), 3) for i in range(1, 101)]
+    rows[bad_at] = ("st-0", 2 ** 63, 1.0, "telemetry", '{"v":1}', 1.0, 3)
+    with pytest.raises(Exception) as caught:  # noqa: B017 - the backend's own error
+        await storage.store_uplinks(rows)
+    assert refuses_row(caught.value)
+    assert await storage.count_uplinks() == 0
+    good = rows[:bad_at] + rows[bad_at + 1:]
+    assert sorted(await storage.store_uplinks(good)) == sorted((r[0], r[1]) for r in good)
