@@ -55,7 +55,7 @@ DEVICES: dict[str, tuple[str, str, str, str | None]] = {
 CIRCULATION = ("pump1", "pump2")  # the "pump" number of a core pump event, 1-based
 PUMP_EVENT = "pump"
 
-_FLAG_NAMES = frozenset(name for names in DEVICES.values() for name in names if name is not None)
+_FLAG_ORDER = tuple(name for names in DEVICES.values() for name in names if name is not None)
 _DEVICE_OF = {name: device for device, names in DEVICES.items() for name in names if name is not None}
 _DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sample has them -> its devices
 _IN_ORDER_OF: dict[tuple[str, ...], tuple[str, ...]] = {}  # the same, in DEVICES' order
@@ -99,9 +99,11 @@ class EquipmentTracker:
         if not flags:
             return
         win = self._win.get(sid)
-        if win and ts > win[-1][0] and flags == win[-1][1]:
-            self._steady(sid, ts, win)  # the usual sample: the newest, the pumps as they were
-            return
+        if win:
+            newest = win[-1]
+            if ts > newest[0] and flags == newest[1]:
+                self._steady(sid, ts, win)  # the usual sample: the newest, the pumps as they were
+                return
         self._sample(sid, ts, flags, win)
 
     def _steady(self, sid: str, ts: float, win: list[Sample]) -> None:
@@ -258,8 +260,8 @@ class EquipmentTracker:
 def _flags(values: dict[str, Any]) -> dict[str, float]:
     """The equipment's part of a telemetry record (numbers only)."""
     flags = {}
-    for name in _FLAG_NAMES.intersection(values):  # a few names of dozens: one C loop finds them
-        v = values[name]
+    for name in _FLAG_ORDER:  # a few names of dozens: looked up, in DEVICES' order
+        v = values.get(name)
         if v.__class__ is float:  # nearly always (JSON numbers with a point)
             flags[name] = v
         elif v is not None and isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -70,10 +70,13 @@ def usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float,
         return None
     if msg.__class__ is not dict:
         return None
-    # the codec's own comparisons, in the same terms (v == 1 holds for 1.0 and true there too)
-    if msg.get("v") != _VERSION or msg.get("station") != sid or msg.get("kind") != _TELEMETRY:
+    try:
+        v, station, kind, seq, ts, body = msg["v"], msg["station"], msg["kind"], msg["seq"], msg["ts"], msg["body"]
+    except KeyError:  # one missing: the codec says which
         return None
-    seq, ts, body = msg.get("seq"), msg.get("ts"), msg.get("body")
+    # the codec's own comparisons, in the same terms (v == 1 holds for 1.0 and true there too)
+    if v != _VERSION or station != sid or kind != _TELEMETRY:
+        return None
     if seq.__class__ is not int or not 1 <= seq <= _MAX_SEQ:
         return None
     if ts.__class__ is not float or not 0.0 <= ts <= _MAX_ABS:  # NaN fails the comparison

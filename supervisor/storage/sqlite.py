@@ -22,6 +22,7 @@ acknowledged, and the (station, seq) key makes the resend harmless).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import queue
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 from .allocation import ALLOCATION_SCHEMA
 from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .base import (
+    AGG_UPSERT_SQL,
     ALARM_EVIDENCE_COLUMNS,
     EQUIPMENT_COLUMNS,
     SCHEMA,
@@ -203,7 +205,7 @@ class SQLiteStorage(Storage):
         data = list(rows)
 
         def work(c: sqlite3.Connection) -> list[tuple[str, int]]:
-            # executemany runs the row loop in C, straight into the table. The rows that were new
+            # the rows go in C, several per statement, straight into the table. The rows that were new
             # are the rows counted as changed, all of them in the usual chunk; when some were
             # not (a resend), those above the highest rowid before the insert, which SQLite gives
             # new rows (max + 1) unless the rowids ran out (then it picks free ones at random: a
@@ -224,28 +226,46 @@ class SQLiteStorage(Storage):
 
 
 _ROWID_MAX = 2**63 - 1
-_UPLINK_ROW = "(?, ?, ?, ?, ?, ?, ?)"
-# rows per INSERT: 64 at a time, then 8, then 1 (a statement per row costs about as much again
-# as storing the row: opening the table and its indexes, the statement's own journal, binding)
-_UPLINK_INSERTS = [(n, "INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) VALUES %s "
-                       "ON CONFLICT (station_id, seq) DO NOTHING" % ", ".join([_UPLINK_ROW] * n)) for n in (64, 8, 1)]
+_UPLINK_INSERT = ("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING")
+BLOCK_ROWS = (64, 8)  # rows per statement of _insert_many, then one at a time
 
 
 def _insert_uplinks(c: sqlite3.Connection, data: Sequence[UplinkRow]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING of `data`, in its order (so new rows get consecutive
-    rowids in that order), several rows per statement: the same rows as one statement per row."""
+    rowids in that order)."""
+    _insert_many(c, _UPLINK_INSERT, data)
+
+
+def _insert_many(c: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`c.executemany(sql, rows)` of an INSERT of one row `VALUES (?, ...)`, with 64 (then 8)
+    rows per statement: the same rows in the same order, each meeting the rows before it as it
+    would one statement per row (a conflict, an upsert), in much less CPU for many rows (a
+    statement per row costs about as much again as an uplink row: opening the table and its
+    indexes, the statement's own journal). An error fails the whole call, as executemany's does
+    (the caller's transaction is rolled back)."""
     done = 0
-    for n, sql in _UPLINK_INSERTS:
-        blocks = (len(data) - done) // n
-        if not blocks:
-            continue
-        if n == 1:
-            c.executemany(sql, data[done:])
-            return
-        flat = list(itertools.chain.from_iterable(data[done:done + blocks * n]))
-        width = 7 * n
-        c.executemany(sql, [flat[i:i + width] for i in range(0, len(flat), width)])
-        done += blocks * n
+    for n in BLOCK_ROWS:
+        blocks = (len(rows) - done) // n
+        if blocks:
+            flat = list(itertools.chain.from_iterable(rows[done:done + blocks * n]))
+            width = len(flat) // (blocks * n) * n
+            c.executemany(_block_sql(sql, n), [flat[i:i + width] for i in range(0, len(flat), width)])
+            done += blocks * n
+    if done < len(rows):
+        c.executemany(sql, rows[done:])
+
+
+@functools.lru_cache(maxsize=32)
+def _block_sql(sql: str, rows: int) -> str:
+    """`sql` (an INSERT of one row: `VALUES (?, ...)`) inserting `rows` rows."""
+    head, values, tail = sql.partition(" VALUES ")
+    one, close, rest = tail.partition(")")
+    if not values or not close or set(one) - set("(?, "):
+        raise ValueError("not an INSERT of one row of placeholders: %r" % sql[:120])
+    return head + values + ", ".join([one + close] * rows) + rest
+
+
 _BISECT_PER_SKIP = 16  # rows read per resend by _new_keys_bisected (about log2 of a chunk), at most
 
 
@@ -344,7 +364,9 @@ def _create_schema(c: sqlite3.Connection) -> None:
 def _work_transaction(steps: list[tuple[str, list[tuple[Any, ...]]]]) -> Callable[[sqlite3.Connection], None]:
     def work(c: sqlite3.Connection) -> None:
         for sql, rows in steps:
-            if rows:
+            if sql is AGG_UPSERT_SQL and len(rows) >= BLOCK_ROWS[-1]:  # the ingest's aggregates: many rows
+                _insert_many(c, sql, rows)
+            elif rows:
                 c.executemany(sql, rows)
 
     return lambda c: _immediate(c, work)

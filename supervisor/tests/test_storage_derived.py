@@ -184,3 +184,23 @@ async def test_a_chunk_with_a_row_the_database_refuses_stores_nothing(storage: A
     assert await storage.count_uplinks() == 0
     good = rows[:bad_at] + rows[bad_at + 1:]
     assert sorted(await storage.store_uplinks(good)) == sorted((r[0], r[1]) for r in good)
+
+
+@pytest.mark.parametrize("count", [1, 7, 8, 9, 64, 65, 200])
+async def test_aggregate_rows_add_up_however_many_in_one_write(storage: Any, count: int) -> None:
+    """The 5-minute aggregates of one write (SQLite upserts them many rows per statement) add up
+    as they would one row at a time, a key met twice in the same write included (both backends)."""
+    rows = [("st-%d" % (i % 5), 300 * (i % 3), "f%d" % (i % 4), 1 + i % 2, float(i), float(-i), float(2 * i))
+            for i in range(count)]
+    rows += rows[: count // 3]  # the same keys again, later in the same write
+    await storage.write_derived(rows, [], [], [], [], "sup", 1.0)
+    await storage.write_derived(rows[:5], [], [], [], [], "sup", 2.0)
+    want: dict[tuple[str, int, str], list[float]] = {}
+    for sid, bucket, field, n, total, low, high in rows + rows[:5]:
+        a = want.setdefault((sid, bucket, field), [0, 0.0, low, high])
+        a[0] += n
+        a[1] += total
+        a[2], a[3] = min(a[2], low), max(a[3], high)
+    got = {(r[0], int(r[1]), r[2]): [int(r[3]), float(r[4]), float(r[5]), float(r[6])]
+           for r in await storage.fetch("SELECT station_id, bucket_ts, field, n, sum, min, max FROM agg_5m")}
+    assert got == want
