@@ -216,13 +216,14 @@ class Ingest:
             if len(payload) > self.max_payload_bytes:
                 raise codec.CodecError("too_large", "%d bytes on %s" % (len(payload), topic))
             if area == "up":
-                if ident not in self.station_ids:
+                if station is None:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
                 # the usual sample: checked in one pass, its field names among those this station
                 # has sent (so within MAX_STATION_FIELDS), queued at once
-                if leaf == _TELEMETRY and ident in self._fields:
-                    msg = uplink_decode.usual_telemetry(ident, payload, now, self.max_age_s, self._fields[ident])
+                known = self._fields.get(ident) if leaf == _TELEMETRY else None
+                if known is not None:
+                    msg = uplink_decode.usual_telemetry(ident, payload, now, self.max_age_s, known)
                     if msg is not None:
                         self.state[ident]["last_seen_ts"] = now
                         self._pending.append((msg, now, payload, ack))
@@ -371,7 +372,7 @@ class Ingest:
             msg = entry[0]
             if first.setdefault((msg["station"], msg["seq"]), entry) is not entry:
                 repeats.append(entry)
-        entries = list(first.values())
+        entries = list(first.values()) if repeats else batch
         refused: list[tuple[Entry, BaseException]] = []
         try:
             new_keys = set(await self.storage.store_uplinks(self._rows(entries)))
