@@ -89,14 +89,18 @@ def usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float,
     if values.__class__ is not dict or len(values) > _MAX_FIELDS or not values.keys() <= (_known_names if names is None else names):
         return None
     if values:
-        numbers = list(values.values())
+        numbers = values.values()
         if not _NUMBER_TYPES.issuperset(map(type, numbers)):
             return None  # a null, a bool, a text...: the codec says which
-        if not (-_MAX_ABS <= min(numbers) and max(numbers) <= _MAX_ABS):
-            return None
-        total = sum(numbers)  # bounded: no overflow; a NaN hidden from min and max makes it NaN
-        if total != total:
-            return None
+        # the sum of the sizes is at least the largest (partial sums of floats >= 0 never
+        # shrink), and NaN for a NaN: within bounds, each value is (one pass, no comparisons)
+        if not sum(map(abs, numbers)) <= _MAX_ABS:
+            numbers = list(numbers)  # a large value among them: each one checked
+            if not (-_MAX_ABS <= min(numbers) and max(numbers) <= _MAX_ABS):
+                return None
+            total = sum(numbers)  # bounded: no overflow; a NaN hidden from min and max makes it NaN
+            if total != total:
+                return None
     if len(body) > 1:
         for key, value in body.items():
             if not key.isascii() or "\x00" in key:

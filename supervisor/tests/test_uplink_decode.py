@@ -156,3 +156,16 @@ def test_every_single_change_of_a_good_message_decodes_as_the_codec_decodes_it()
     for now_s, max_age_s in ((NOW, MAX_AGE_S), (NOW, -1.0), (-1.0, -1.0), (-1.0, MAX_AGE_S)):
         for msg in changed:
             both_alike("telemetry", payload_of(msg), now_s, max_age_s)
+
+
+@pytest.mark.parametrize(("values", "shortcut"), [
+    ({"supply_c": 1e12, "f01_value": -1e12, "pump1_running": 1.0}, True),  # each within, the sizes add up beyond
+    ({"supply_c": 1e12, "f01_value": 10 ** 12}, True),
+    ({"supply_c": 1e12, "f01_value": 1e12 + 1}, False),  # one beyond: the codec refuses it
+    ({"supply_c": 5.0, "f01_value": -(10 ** 12) - 1}, False),
+    ({"supply_c": 5.0, "f01_value": 1e308, "outdoor_temp_c": 1e308}, False),  # the sum overflows
+])
+def test_large_values_are_each_checked(values: dict[str, Any], shortcut: bool) -> None:
+    payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW, "kind": "telemetry", "body": {"values": values}})
+    assert (uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None) is shortcut
+    both_alike("telemetry", payload)
