@@ -136,6 +136,9 @@ class SQLiteStorage(Storage):
             deadline = time.monotonic() + self.lock_wait_s
             self._retry_locked(conn, lambda c: c.execute("PRAGMA journal_mode=WAL"), deadline)
             conn.execute("PRAGMA synchronous=NORMAL")
+            # a statement's own journal (undoing one statement of many uplink rows inside its
+            # transaction) in memory, not spilled to a temporary file: nothing durable is in it
+            conn.execute("PRAGMA temp_store=MEMORY")
             if create:
                 self._retry_locked(conn, lambda c: _immediate(c, _create_schema), deadline)
         except BaseException:

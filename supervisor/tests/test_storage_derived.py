@@ -204,3 +204,17 @@ async def test_aggregate_rows_add_up_however_many_in_one_write(storage: Any, cou
     got = {(r[0], int(r[1]), r[2]): [int(r[3]), float(r[4]), float(r[5]), float(r[6])]
            for r in await storage.fetch("SELECT station_id, bucket_ts, field, n, sum, min, max FROM agg_5m")}
     assert got == want
+
+
+async def test_sqlite_keeps_a_statements_journal_in_memory(tmp_path: Any) -> None:
+    """SQLite: an INSERT of many uplink rows keeps its own statement journal (to undo that
+    statement alone) in memory; spilled to a temporary file it doubled the writes per chunk."""
+    from heatkeeper.supervisor.storage import open_storage
+
+    storage = open_storage("sqlite", path=str(tmp_path / "sup.db"))
+    await storage.open()
+    try:
+        assert storage._writer.conn.execute("PRAGMA temp_store").fetchone() == (2,)  # MEMORY
+        assert storage._writer.conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, in WAL
+    finally:
+        await storage.close()
