@@ -95,10 +95,10 @@ def usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float,
         # the sum of the sizes is at least the largest (partial sums of floats >= 0 never
         # shrink), and NaN for a NaN: within bounds, each value is (one pass, no comparisons)
         if not sum(map(abs, numbers)) <= _MAX_ABS:
-            numbers = list(numbers)  # a large value among them: each one checked
-            if not (-_MAX_ABS <= min(numbers) and max(numbers) <= _MAX_ABS):
+            each = list(numbers)  # a large value among them: each one checked
+            if not (-_MAX_ABS <= min(each) and max(each) <= _MAX_ABS):
                 return None
-            total = sum(numbers)  # bounded: no overflow; a NaN hidden from min and max makes it NaN
+            total = sum(each)  # bounded: no overflow; a NaN hidden from min and max makes it NaN
             if total != total:
                 return None
     if len(body) > 1:
