@@ -58,7 +58,9 @@ class Aggregates:
 
     def add_row(self, key: tuple[str, int], fields: tuple[str, ...], values: tuple[float, ...]) -> None:
         """`add` of one sample given as its field names and their values (in the same order)."""
-        k = self.slice_of(key[0])
+        k = self._slice.get(key[0])
+        if k is None:
+            k = self.slice_of(key[0])
         held = self._held[k]
         pending = held.get(key)
         if pending is not None:

@@ -55,7 +55,7 @@ DEVICES: dict[str, tuple[str, str, str, str | None]] = {
 CIRCULATION = ("pump1", "pump2")  # the "pump" number of a core pump event, 1-based
 PUMP_EVENT = "pump"
 
-_FLAG_NAMES = frozenset(name for names in DEVICES.values() for name in names if name is not None)
+_FLAG_ORDER = tuple(name for names in DEVICES.values() for name in names if name is not None)
 _DEVICE_OF = {name: device for device, names in DEVICES.items() for name in names if name is not None}
 _DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sample has them -> its devices
 _IN_ORDER_OF: dict[tuple[str, ...], tuple[str, ...]] = {}  # the same, in DEVICES' order
@@ -76,6 +76,9 @@ class EquipmentTracker:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self._win: dict[str, list[Sample]] = {}
+        # per station, `_steady`'s plan for the newest kept flags (the same dict object: the
+        # flags of a sample are never changed once kept)
+        self._plans: dict[str, tuple[dict[str, float], tuple[tuple[dict[str, Any], bool], ...]]] = {}
 
     def _rec(self, sid: str, device: str) -> dict[str, Any]:
         rec = self.records.get((sid, device))
@@ -96,9 +99,11 @@ class EquipmentTracker:
         if not flags:
             return
         win = self._win.get(sid)
-        if win and ts > win[-1][0] and flags == win[-1][1]:
-            self._steady(sid, ts, win)  # the usual sample: the newest, the pumps as they were
-            return
+        if win:
+            newest = win[-1]
+            if ts > newest[0] and flags == newest[1]:
+                self._steady(sid, ts, win)  # the usual sample: the newest, the pumps as they were
+                return
         self._sample(sid, ts, flags, win)
 
     def _steady(self, sid: str, ts: float, win: list[Sample]) -> None:
@@ -107,18 +112,30 @@ class EquipmentTracker:
         counter (it did not move), else the time since while running and the gap is short."""
         prev_ts, flags = win[-1]
         elapsed = ts - prev_ts
-        for device in _devices_in_order(flags):
-            rec = self._rec(sid, device)
+        plan = self._plans.get(sid)
+        if plan is None or plan[0] is not flags:  # worked out once per run of samples alike
+            plan = self._plans[sid] = (flags, self._plan(sid, flags))
+        adds = elapsed <= MAX_GAP_S
+        for rec, runs in plan[1]:
             if rec["last_ts"] is None or ts > rec["last_ts"]:
                 rec["last_ts"] = ts
-            feedback, command, _fault, counter = DEVICES[device]
-            if counter is not None and counter in flags:
-                continue
-            if elapsed <= MAX_GAP_S and _running(flags, feedback, command):
+            if runs and adds:
                 rec["run_s"] += elapsed
         win.append((ts, flags))  # one dict kept for both (a window is 64 samples)
         if len(win) > WINDOW:
             del win[:len(win) - WINDOW]
+
+    def _plan(self, sid: str, flags: dict[str, float]) -> tuple[tuple[dict[str, Any], bool], ...]:
+        """For `_steady`: (record, whether its run time is the time between samples) of each
+        device `flags` names, in DEVICES' order (records are created in it). Such a device runs
+        (feedback, else command) and has no run-hour counter in the sample (one that has it
+        adds nothing while the counter stands still)."""
+        plan = []
+        for device in _devices_in_order(flags):
+            feedback, command, _fault, counter = DEVICES[device]
+            runs = (counter is None or counter not in flags) and bool(_running(flags, feedback, command))
+            plan.append((self._rec(sid, device), runs))
+        return tuple(plan)
 
     def _sample(self, sid: str, ts: float, flags: dict[str, float], win: list[Sample] | None) -> None:
         """Keep one sample (of any time) and count what changed between it and its neighbours."""
@@ -243,8 +260,8 @@ class EquipmentTracker:
 def _flags(values: dict[str, Any]) -> dict[str, float]:
     """The equipment's part of a telemetry record (numbers only)."""
     flags = {}
-    for name in _FLAG_NAMES.intersection(values):  # a few names of dozens: one C loop finds them
-        v = values[name]
+    for name in _FLAG_ORDER:  # a few names of dozens: looked up, in DEVICES' order
+        v = values.get(name)
         if v.__class__ is float:  # nearly always (JSON numbers with a point)
             flags[name] = v
         elif v is not None and isinstance(v, (int, float)) and not isinstance(v, bool):

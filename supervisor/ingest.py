@@ -44,7 +44,7 @@ from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
 from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_SEQ_REGRESSION, Quarantine
-from .storage.base import AggRow, Storage, UplinkRow, bucket_of, refuses_row
+from .storage.base import AGG_BUCKET_S, AggRow, Storage, UplinkRow, refuses_row
 from .uplink_decode import fast_loads as fast_loads  # the parser the decoder uses (None without orjson)
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ STORE_CHUNK = 1000  # uplinks per insert transaction
 TOPICS_MAX = 65536  # parsed topics remembered (a station has a few; forgotten all at once beyond)
 
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
+
+_TELEMETRY = codec.UP_TELEMETRY
 
 MAX_STATION_FIELDS = 512  # distinct telemetry field names per station (each is an aggregate row per bucket)
 
@@ -214,13 +216,24 @@ class Ingest:
             if len(payload) > self.max_payload_bytes:
                 raise codec.CodecError("too_large", "%d bytes on %s" % (len(payload), topic))
             if area == "up":
-                if ident not in self.station_ids:
+                if station is None:
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
+                # the usual sample: checked in one pass, its field names among those this station
+                # has sent (so within MAX_STATION_FIELDS), queued at once
+                known = self._fields.get(ident) if leaf == _TELEMETRY else None
+                if known is not None:
+                    msg = uplink_decode.usual_telemetry(ident, payload, now, self.max_age_s, known)
+                    if msg is not None:
+                        self.state[ident]["last_seen_ts"] = now
+                        self._pending.append((msg, now, payload, ack))
+                        if len(self._pending) >= self.batch_max:
+                            self._wake.set()
+                        return "queued"
                 msg = uplink_decode.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
-                self._queue(msg, payload, ack)
+                self._queue(msg, payload, ack, now)
                 return "queued"
             if area == "status":
                 if ident not in self.station_ids:
@@ -275,8 +288,7 @@ class Ingest:
         st["status_ts"] = self.clock()
         self._dirty.add(station_id)
 
-    def _queue(self, msg: dict[str, Any], payload: bytes, ack: Acker | None = None) -> None:
-        now = self.clock()
+    def _queue(self, msg: dict[str, Any], payload: bytes, ack: Acker | None, now: float) -> None:
         if msg["kind"] == codec.UP_ACK and self.on_ack is not None:
             self.on_ack(msg["station"], msg["body"], now)
         self.state[msg["station"]]["last_seen_ts"] = now
@@ -345,10 +357,10 @@ class Ingest:
         return self._rows([entry])[0]
 
     def _rows(self, entries: list[Entry]) -> list[UplinkRow]:
-        epoch_of = self.aggregates.epoch_of
+        epochs, slice_of = self.aggregates.epochs, self.aggregates.slice_of
         # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
-        return [(msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received, epoch_of(msg["station"]))
-                for msg, received, payload, _ack in entries]
+        return [(msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
+                 epochs[slice_of(msg["station"])]) for msg, received, payload, _ack in entries]
 
     async def _store(self, batch: list[Entry]) -> int:
         """Store one chunk; derive what is new; quarantine regressions and rows the database
@@ -360,7 +372,7 @@ class Ingest:
             msg = entry[0]
             if first.setdefault((msg["station"], msg["seq"]), entry) is not entry:
                 repeats.append(entry)
-        entries = list(first.values())
+        entries = list(first.values()) if repeats else batch
         refused: list[tuple[Entry, BaseException]] = []
         try:
             new_keys = set(await self.storage.store_uplinks(self._rows(entries)))
@@ -475,12 +487,12 @@ class Ingest:
 
     def _derive(self, msg: dict[str, Any], received: float) -> None:
         """Fold one newly stored message into state, aggregates, equipment and alarms."""
-        sid, kind, body, ts = msg["station"], msg["kind"], msg["body"], msg["ts"]
+        sid, seq, kind, body, ts = msg["station"], msg["seq"], msg["kind"], msg["body"], msg["ts"]
         st = self.state[sid]
-        if msg["seq"] > st["last_seq"]:
-            st["last_seq"] = msg["seq"]
+        if seq > st["last_seq"]:
+            st["last_seq"] = seq
         self._dirty.add(sid)
-        if kind == codec.UP_TELEMETRY:
+        if kind == _TELEMETRY:
             values = body["values"]
             # every number and the bucket first, before anything changes: a message that gets
             # past the codec with a value no float can hold fails alone (quarantined by
@@ -493,8 +505,8 @@ class Ingest:
             # bounded finite values have a finite sum; one NaN or infinity makes it non-finite
             if not math.isfinite(sum(numbers, ts)):
                 raise ValueError("a value or ts is not finite")
-            k = (sid, bucket_of(ts))
-            live_state.take_values(st, msg["seq"], ts, body, received)
+            k = (sid, int(ts // AGG_BUCKET_S) * AGG_BUCKET_S)  # storage.base.bucket_of, inline
+            live_state.take_values(st, seq, ts, body, received)
             self.aggregates.add_row(k, fields, numbers)
             self.equipment.telemetry(sid, ts, values)
         elif kind == codec.UP_ALARM:

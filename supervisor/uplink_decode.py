@@ -46,8 +46,8 @@ _MAX_FUTURE_S = codec.MAX_FUTURE_S
 def decode_uplink_of(sid: str, kind: str, payload: bytes, now_s: float = -1.0, max_age_s: float = -1.0) -> dict[str, Any]:
     """codec.decode_uplink_of(sid, kind, payload, now_s, max_age_s, orjson.loads), faster for
     the usual telemetry message. Raises codec.CodecError as the codec does."""
-    if kind == _TELEMETRY and fast_loads is not None:
-        msg = _usual_telemetry(sid, payload, now_s, max_age_s)
+    if kind == _TELEMETRY:
+        msg = usual_telemetry(sid, payload, now_s, max_age_s)
         if msg is not None:
             return msg
     msg = codec.decode_uplink_of(sid, kind, payload, now_s, max_age_s, fast_loads)
@@ -56,10 +56,13 @@ def decode_uplink_of(sid: str, kind: str, payload: bytes, now_s: float = -1.0, m
     return msg
 
 
-def _usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float) -> dict[str, Any] | None:
-    """The parsed message when it is a telemetry message the codec certainly accepts as it is;
-    None for anything the codec has to look at."""
-    if len(payload) > _MAX_PAYLOAD_BYTES or b"\x00" in payload:
+def usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float,
+                    names: set[str] | None = None) -> dict[str, Any] | None:
+    """The parsed message when it is a telemetry message of station `sid` the codec certainly
+    accepts as it is; None for anything the codec has to look at (and without orjson). `names`:
+    the field names it may have, of those the codec accepted before (default: all of them; the
+    ingest gives the names each station has sent, and so checks them once)."""
+    if fast_loads is None or len(payload) > _MAX_PAYLOAD_BYTES or b"\x00" in payload:
         return None
     try:
         msg = fast_loads(payload)  # type: ignore[misc]
@@ -67,10 +70,13 @@ def _usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float) -
         return None
     if msg.__class__ is not dict:
         return None
-    # the codec's own comparisons, in the same terms (v == 1 holds for 1.0 and true there too)
-    if msg.get("v") != _VERSION or msg.get("station") != sid or msg.get("kind") != _TELEMETRY:
+    try:
+        v, station, kind, seq, ts, body = msg["v"], msg["station"], msg["kind"], msg["seq"], msg["ts"], msg["body"]
+    except KeyError:  # one missing: the codec says which
         return None
-    seq, ts, body = msg.get("seq"), msg.get("ts"), msg.get("body")
+    # the codec's own comparisons, in the same terms (v == 1 holds for 1.0 and true there too)
+    if v != _VERSION or station != sid or kind != _TELEMETRY:
+        return None
     if seq.__class__ is not int or not 1 <= seq <= _MAX_SEQ:
         return None
     if ts.__class__ is not float or not 0.0 <= ts <= _MAX_ABS:  # NaN fails the comparison
@@ -80,17 +86,21 @@ def _usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float) -
     if body.__class__ is not dict:
         return None
     values = body.get("values")
-    if values.__class__ is not dict or len(values) > _MAX_FIELDS or not _known_names.issuperset(values):
+    if values.__class__ is not dict or len(values) > _MAX_FIELDS or not values.keys() <= (_known_names if names is None else names):
         return None
     if values:
-        numbers = list(values.values())
+        numbers = values.values()
         if not _NUMBER_TYPES.issuperset(map(type, numbers)):
             return None  # a null, a bool, a text...: the codec says which
-        if not (-_MAX_ABS <= min(numbers) and max(numbers) <= _MAX_ABS):
-            return None
-        total = sum(numbers)  # bounded: no overflow; a NaN hidden from min and max makes it NaN
-        if total != total:
-            return None
+        # the sum of the sizes is at least the largest (partial sums of floats >= 0 never
+        # shrink), and NaN for a NaN: within bounds, each value is (one pass, no comparisons)
+        if not sum(map(abs, numbers)) <= _MAX_ABS:
+            each = list(numbers)  # a large value among them: each one checked
+            if not (-_MAX_ABS <= min(each) and max(each) <= _MAX_ABS):
+                return None
+            total = sum(each)  # bounded: no overflow; a NaN hidden from min and max makes it NaN
+            if total != total:
+                return None
     if len(body) > 1:
         for key, value in body.items():
             if not key.isascii() or "\x00" in key:

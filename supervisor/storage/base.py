@@ -36,6 +36,12 @@ from .profiles import ProfilesStorage
 from .rollout import RolloutStorage
 from .season import SeasonStorage
 
+_fast_dumps: Any
+try:  # [supervisor] installs it
+    from orjson import dumps as _fast_dumps
+except ImportError:
+    _fast_dumps = None
+
 AGG_BUCKET_S = 300
 
 Row = tuple[Any, ...]
@@ -72,7 +78,19 @@ EPOCH_CLOSE_SQL = "UPDATE agg_epochs SET closed_ts = ? WHERE epoch = ?"
 
 def state_row(station_id: str, state: dict[str, Any]) -> tuple[str, Any, int, str]:
     """Parameters of STATE_UPDATE_SQL for one station."""
-    return (json.dumps(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id)
+    return (_state_json(state), state.get("last_seen_ts"), 1 if state.get("online") else 0, station_id)
+
+
+def _state_json(state: dict[str, Any]) -> str:
+    """A station's state as JSON: with orjson when installed (about 10x faster: a state is
+    mostly numbers), else, or for what orjson cannot encode (a lone surrogate, an integer
+    beyond 64 bits), with the json module. Either reads back the same with json.loads."""
+    if _fast_dumps is not None:
+        try:
+            return _fast_dumps(state).decode()
+        except TypeError:
+            pass
+    return json.dumps(state)
 
 
 class StorageError(RuntimeError):

@@ -22,6 +22,7 @@ acknowledged, and the (station, seq) key makes the resend harmless).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import queue
@@ -36,6 +37,7 @@ from typing import Any, TypeVar
 from .allocation import ALLOCATION_SCHEMA
 from .authority_reports import AUTHORITY_REPORTS_SCHEMA
 from .base import (
+    AGG_UPSERT_SQL,
     ALARM_EVIDENCE_COLUMNS,
     EQUIPMENT_COLUMNS,
     SCHEMA,
@@ -134,6 +136,9 @@ class SQLiteStorage(Storage):
             deadline = time.monotonic() + self.lock_wait_s
             self._retry_locked(conn, lambda c: c.execute("PRAGMA journal_mode=WAL"), deadline)
             conn.execute("PRAGMA synchronous=NORMAL")
+            # a statement's own journal (undoing one statement of many uplink rows inside its
+            # transaction) in memory, not spilled to a temporary file: nothing durable is in it
+            conn.execute("PRAGMA temp_store=MEMORY")
             if create:
                 self._retry_locked(conn, lambda c: _immediate(c, _create_schema), deadline)
         except BaseException:
@@ -203,7 +208,7 @@ class SQLiteStorage(Storage):
         data = list(rows)
 
         def work(c: sqlite3.Connection) -> list[tuple[str, int]]:
-            # executemany runs the row loop in C, straight into the table. The rows that were new
+            # the rows go in C, several per statement, straight into the table. The rows that were new
             # are the rows counted as changed, all of them in the usual chunk; when some were
             # not (a resend), those above the highest rowid before the insert, which SQLite gives
             # new rows (max + 1) unless the rowids ran out (then it picks free ones at random: a
@@ -212,16 +217,85 @@ class SQLiteStorage(Storage):
             if top >= _ROWID_MAX - len(data):
                 return _store_returning(c, data)
             before = c.total_changes
-            c.executemany("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING", data)
-            if c.total_changes - before == len(data):
+            _insert_uplinks(c, data)
+            new = c.total_changes - before
+            if new == len(data):
                 return [(r[0], int(r[1])) for r in data]
+            if (len(data) - new) * _BISECT_PER_SKIP < new:  # a few resends among many new rows
+                return _new_keys_bisected(c, data, top, new)
             return [(r[0], int(r[1])) for r in c.execute("SELECT station_id, seq FROM uplinks WHERE rowid > ?", (top,))]
 
         return await self._write(lambda c: _immediate(c, work), BULK)
 
 
 _ROWID_MAX = 2**63 - 1
+_UPLINK_INSERT = ("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING")
+BLOCK_ROWS = (64, 8)  # rows per statement of _insert_many, then one at a time
+
+
+def _insert_uplinks(c: sqlite3.Connection, data: Sequence[UplinkRow]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING of `data`, in its order (so new rows get consecutive
+    rowids in that order)."""
+    _insert_many(c, _UPLINK_INSERT, data)
+
+
+def _insert_many(c: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`c.executemany(sql, rows)` of an INSERT of one row `VALUES (?, ...)`, with 64 (then 8)
+    rows per statement: the same rows in the same order, each meeting the rows before it as it
+    would one statement per row (a conflict, an upsert), in much less CPU for many rows (a
+    statement per row costs about as much again as an uplink row: opening the table and its
+    indexes, the statement's own journal). An error fails the whole call, as executemany's does
+    (the caller's transaction is rolled back)."""
+    done = 0
+    for n in BLOCK_ROWS:
+        blocks = (len(rows) - done) // n
+        if blocks:
+            flat = list(itertools.chain.from_iterable(rows[done:done + blocks * n]))
+            width = len(flat) // (blocks * n) * n
+            c.executemany(_block_sql(sql, n), [flat[i:i + width] for i in range(0, len(flat), width)])
+            done += blocks * n
+    if done < len(rows):
+        c.executemany(sql, rows[done:])
+
+
+@functools.lru_cache(maxsize=32)
+def _block_sql(sql: str, rows: int) -> str:
+    """`sql` (an INSERT of one row: `VALUES (?, ...)`) inserting `rows` rows."""
+    head, values, tail = sql.partition(" VALUES ")
+    one, close, rest = tail.partition(")")
+    if not values or not close or set(one) - set("(?, "):
+        raise ValueError("not an INSERT of one row of placeholders: %r" % sql[:120])
+    return head + values + ", ".join([one + close] * rows) + rest
+
+
+_BISECT_PER_SKIP = 16  # rows read per resend by _new_keys_bisected (about log2 of a chunk), at most
+
+
+def _new_keys_bisected(c: sqlite3.Connection, data: Sequence[UplinkRow], top: int, new: int) -> list[tuple[str, int]]:
+    """The keys of `data` that its insert just stored, `new` of them, as rows top + 1 ..
+    top + new in the order of `data` (SQLite gives each new row max(rowid) + 1, and the insert
+    ran alone in its transaction), found by reading a few of those rows instead of all of them:
+    from a row of `data` on, the rows are stored at consecutive rowids up to the first one that
+    was not stored (a resend), and from there on no row of `data` is found at its position
+    (a stored row is never a key met before it); so each resend is found by bisection."""
+    def stored_at(rowid: int, row: UplinkRow) -> bool:
+        got = c.execute("SELECT station_id, seq FROM uplinks WHERE rowid = ?", (rowid,)).fetchone()
+        return got is not None and got[0] == row[0] and got[1] == row[1]
+
+    keys: list[tuple[str, int]] = []
+    i, rowid = 0, top + 1  # the next row of `data`, and where it is if it was stored
+    while len(keys) < new:
+        lo, hi = 0, min(len(data) - i, new - len(keys))  # rows i .. i + lo - 1 are stored in order
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if stored_at(rowid + mid, data[i + mid]):
+                lo = mid + 1
+            else:
+                hi = mid
+        keys += [(r[0], int(r[1])) for r in data[i:i + lo]]
+        i, rowid = i + lo + 1, rowid + lo  # data[i + lo] was not stored (or the last was found)
+    return keys
 
 
 def _store_returning(c: sqlite3.Connection, data: list[UplinkRow]) -> list[tuple[str, int]]:
@@ -293,7 +367,9 @@ def _create_schema(c: sqlite3.Connection) -> None:
 def _work_transaction(steps: list[tuple[str, list[tuple[Any, ...]]]]) -> Callable[[sqlite3.Connection], None]:
     def work(c: sqlite3.Connection) -> None:
         for sql, rows in steps:
-            if rows:
+            if sql is AGG_UPSERT_SQL and len(rows) >= BLOCK_ROWS[-1]:  # the ingest's aggregates: many rows
+                _insert_many(c, sql, rows)
+            elif rows:
                 c.executemany(sql, rows)
 
     return lambda c: _immediate(c, work)

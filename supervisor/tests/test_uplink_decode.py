@@ -123,7 +123,7 @@ def test_the_usual_telemetry_message_takes_the_shortcut() -> None:
     payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW - 0.25, "kind": "telemetry",
                           "body": {"values": {"supply_c": 61.5, "pump1_running": 1.0, "f01_value": 3}, "mode_name": "auto",
                                    "mode": 2, "flag": False, "gone": None}})
-    msg = uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S)
+    msg = uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S)
     assert msg is not None and msg == json.loads(payload)
 
 
@@ -131,9 +131,9 @@ def test_a_field_name_first_seen_goes_through_the_codec_then_takes_the_shortcut(
     payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW, "kind": "telemetry",
                           "body": {"values": {"brand_new_name_42": 1.5}}})
     uplink_decode._known_names.discard("brand_new_name_42")
-    assert uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S) is None
+    assert uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is None
     assert uplink_decode.decode_uplink_of(SID, "telemetry", payload, NOW, MAX_AGE_S)["seq"] == 7
-    assert uplink_decode._usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None
+    assert uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None
 
 
 EXTRAS: list[dict[str, Any]] = [{"m": [1]}, {"m": {"a": 1}}, {"m": ["a\x00"]}, {"m": {"a": {"b": 1e13}}}, {"m": [[[[[[[[[1]]]]]]]]]},
@@ -156,3 +156,16 @@ def test_every_single_change_of_a_good_message_decodes_as_the_codec_decodes_it()
     for now_s, max_age_s in ((NOW, MAX_AGE_S), (NOW, -1.0), (-1.0, -1.0), (-1.0, MAX_AGE_S)):
         for msg in changed:
             both_alike("telemetry", payload_of(msg), now_s, max_age_s)
+
+
+@pytest.mark.parametrize(("values", "shortcut"), [
+    ({"supply_c": 1e12, "f01_value": -1e12, "pump1_running": 1.0}, True),  # each within, the sizes add up beyond
+    ({"supply_c": 1e12, "f01_value": 10 ** 12}, True),
+    ({"supply_c": 1e12, "f01_value": 1e12 + 1}, False),  # one beyond: the codec refuses it
+    ({"supply_c": 5.0, "f01_value": -(10 ** 12) - 1}, False),
+    ({"supply_c": 5.0, "f01_value": 1e308, "outdoor_temp_c": 1e308}, False),  # the sum overflows
+])
+def test_large_values_are_each_checked(values: dict[str, Any], shortcut: bool) -> None:
+    payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW, "kind": "telemetry", "body": {"values": values}})
+    assert (uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None) is shortcut
+    both_alike("telemetry", payload)

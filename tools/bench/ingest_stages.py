@@ -7,8 +7,8 @@ flushes (every 0.2 s of station time, one aggregation slice written every 5 s of
 - once as it is: CPU per message of the whole process and of the event loop thread;
 - once with a CPU timer (thread time) around each stage. The timers cost about a microsecond a
   stage, so the stages add up to a little more than the plain pass.
-Stages: `decode` (supervisor/uplink_decode.py, and core's codec where it sends a message: JSON
-parse and validation), `handle` (the rest of Ingest.handle: topic, field names, queueing),
+Stages: `decode` (supervisor/uplink_decode.py, its shortcut and core's codec where it sends a
+message: JSON parse and validation), `handle` (the rest of Ingest.handle: topic, field names, queueing),
 `live_state`, `aggregates`, `equipment`, `derive` (the rest of deriving a stored message), `store`
 (the rest of a flush in the event loop thread: batching, rows, acks, slice writes; asyncpg's own
 work is here), `database_thread` (SQLite's writer thread).
@@ -61,18 +61,23 @@ class _Timers:
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = {}
+        self._inside: set[str] = set()  # labels being timed (a call inside another of its label counts once)
 
     def wrap(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
-        spent = self.spent
+        spent, inside = self.spent, self._inside
         spent.setdefault(label, 0.0)
         clock = time.thread_time
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if label in inside:
+                return fn(*args, **kwargs)
+            inside.add(label)
             t = clock()
             try:
                 return fn(*args, **kwargs)
             finally:
                 spent[label] += clock() - t
+                inside.discard(label)
 
         return timed
 
@@ -83,8 +88,9 @@ def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
     module attributes: swapped for the replay, put back after)."""
     from heatkeeper.supervisor import live_state, uplink_decode
 
-    saved = (uplink_decode.decode_uplink_of, live_state.take_values)
+    saved = (uplink_decode.decode_uplink_of, uplink_decode.usual_telemetry, live_state.take_values)
     uplink_decode.decode_uplink_of = timers.wrap(uplink_decode.decode_uplink_of, "decode")  # type: ignore[assignment]
+    uplink_decode.usual_telemetry = timers.wrap(uplink_decode.usual_telemetry, "decode")  # type: ignore[assignment]
     live_state.take_values = timers.wrap(live_state.take_values, "live_state")  # type: ignore[assignment]
     ingest._handle = timers.wrap(ingest._handle, "handle_total")
     ingest._derive = timers.wrap(ingest._derive, "derive_total")
@@ -93,7 +99,7 @@ def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
     try:
         yield
     finally:
-        uplink_decode.decode_uplink_of, live_state.take_values = saved  # type: ignore[assignment]
+        uplink_decode.decode_uplink_of, uplink_decode.usual_telemetry, live_state.take_values = saved  # type: ignore[assignment]
 
 
 async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int, timers: _Timers | None) -> dict[str, float]:
