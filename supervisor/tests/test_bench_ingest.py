@@ -86,6 +86,41 @@ def test_stations_that_cannot_connect_are_reported_with_the_reason(tmp_path: Any
     assert out.startswith("not ready: 2 of 2 stations did not connect (first: bench-00000: ConnectionRefusedError: "), out
 
 
+def test_a_run_whose_stations_cannot_all_connect_says_so_and_stops_everything(capsys: Any, monkeypatch: Any) -> None:
+    """One station's credential is wrong (as if its password file were stale): the run stops
+    before measuring, says which station and why, exits 3, and leaves no process behind."""
+    if mosquitto_missing():
+        pytest.skip(mosquitto_missing())
+    write = broker_config.write
+    started: list[Any] = []
+
+    def stale_password(out: str, stations: list[str], *a: Any, **kw: Any) -> Any:
+        users = write(out, stations, *a, **kw)
+        with open(os.path.join(out, "credentials", "bench-00002.password"), "w", encoding="utf-8") as fh:
+            fh.write("stale\n")
+        return users
+
+    import heatkeeper.tools.testing.mosquitto as mosquitto_module
+
+    server_start = mosquitto_module.MosquittoServer.start
+
+    def start(self: Any, *a: Any, **kw: Any) -> Any:
+        started.append(self)
+        return server_start(self, *a, **kw)
+
+    monkeypatch.setattr(broker_config, "write", stale_password)
+    monkeypatch.setattr(mosquitto_module.MosquittoServer, "start", start)
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--stations", "6", "--duration-s", "5", "--backend", "sqlite", "--reader", "lean",
+                              "--publishers", "2"])
+    assert bench.run(args) == 3
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"bench ingest: --stations=6 could not all connect: publisher worker 1 of 2: not ready: 1 of 3 "
+                        r"stations did not connect \(first: bench-00002: CONNACK return code [45]\)", err), err
+    assert started and started[0].process is None  # the broker was stopped
+
+
 def test_a_file_descriptor_limit_it_cannot_raise_is_named() -> None:
     with open("/proc/sys/fs/nr_open", encoding="ascii") as fh:
         beyond = int(fh.read()) + 1  # no process may hold more, root or not

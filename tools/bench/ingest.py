@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -366,7 +367,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration-s", type=float, default=30.0)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--dsn", default="", help="use this PostgreSQL instead of starting one")
-    parser.add_argument("--publishers", type=int, default=2, help="worker processes for the stations")
+    parser.add_argument("--publishers", type=int, default=1,
+                        help="worker processes for the stations (one holds 10,000 at about 17 us of CPU per message; "
+                             "each more costs more per message on a small machine)")
     parser.add_argument("--fields", type=int, default=20, help="telemetry values per message")
     parser.add_argument("--dup-pct", type=float, default=1.0, help="percent of messages sent twice")
     parser.add_argument("--commands-per-s", type=float, default=5.0)
@@ -468,16 +471,23 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
             str(args.fields), str(args.dup_pct), str(args.duration_s), str(max(1, CONNECT_AT_ONCE // args.publishers)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         workers.append(proc)
-    for proc in workers:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 120 + len(sids) / 50)
-        if line.strip() != b"ready":
-            for other in workers:
-                if other.returncode is None:
-                    other.kill()
-                    await other.wait()
-            raise NotConnected("publisher worker %d of %d: %s" % (
-                workers.index(proc) + 1, len(workers), line.decode(errors="replace").strip() or "exited before its stations connected"))
+    try:
+        for i, proc in enumerate(workers, 1):
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 120 + len(sids) / 50)
+            if line.strip() != b"ready":
+                raise NotConnected("publisher worker %d of %d: %s" % (
+                    i, len(workers), line.decode(errors="replace").strip() or "exited before its stations connected"))
+    except BaseException:  # nothing left running: the workers, the supervisor's tasks, its storage
+        for proc in workers + extra:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await service.stop()
+        raise
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     broker_cpu0_s, database_cpu0_s = _proc_cpu_s(broker_pid), _tree_cpu_s(database_pid)
     extra_cpu0_s = sum(_proc_cpu_s(proc.pid) for proc in extra)
