@@ -121,6 +121,29 @@ def test_a_run_whose_stations_cannot_all_connect_says_so_and_stops_everything(ca
     assert started and started[0].process is None  # the broker was stopped
 
 
+@pytest.mark.slow
+def test_a_low_file_descriptor_limit_is_raised_for_the_stations_and_their_broker(capsys: Any) -> None:
+    """With a soft RLIMIT_NOFILE of 64 (a shell's default is often 1,024, below a city's stations),
+    300 stations still connect through the bench's Mosquitto and every message is stored once."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 300 + 256:
+        pytest.skip("hard RLIMIT_NOFILE %d: too low to raise" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        parser = argparse.ArgumentParser()
+        bench.add_arguments(parser)
+        args = parser.parse_args(["--stations", "300", "--duration-s", "5", "--backend", "sqlite", "--reader", "lean",
+                                  "--json", "--commands-per-s", "1"])
+        assert bench.run(args) == 0
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    (r,) = json.loads(capsys.readouterr().out)["runs"]
+    assert r["stored_rows"] == r["published_unique"] >= 300 * 4 and r["duplicates_stored"] == 0
+    assert r["stations_disconnected"] == 0
+
+
 def test_a_file_descriptor_limit_it_cannot_raise_is_named() -> None:
     with open("/proc/sys/fs/nr_open", encoding="ascii") as fh:
         beyond = int(fh.read()) + 1  # no process may hold more, root or not
