@@ -2,11 +2,15 @@
 
 What runs (all on loopback, all started and stopped here, by pid):
 - Mosquitto with the production configuration of `heatkeeper broker-config` (passwords,
-  per-station ACL, persistence), one connection per simulated station;
-- `--publishers` worker processes, each a plain asyncio MQTT 3.1.1 client per station (raw
-  packets, no library overhead) publishing one telemetry message per second per station
-  (QoS 1, `--fields` values), resending `--dup-pct` percent of them (duplicates), and
-  answering each command with an ack uplink at once;
+  per-station ACL, persistence), one connection per simulated station; the bench raises its
+  own RLIMIT_NOFILE, which Mosquitto inherits, to the stations plus a margin (or says which
+  limit stops it), and the stations connect at most CONNECT_AT_ONCE at a time, below
+  Mosquitto's listen backlog of 100;
+- `--publishers` worker processes, each station its own MQTT 3.1.1 connection with its own
+  credentials (raw packets, no library overhead) publishing one telemetry message per second
+  (QoS 1, `--fields` values, the codec's JSON with a fresh seq and values each time),
+  resending `--dup-pct` percent of them (duplicates), and answering each command with an ack
+  uplink at once; a station that cannot connect stops the run with its reason;
 - the real supervisor ingest (aiomqtt, codec validation, batched exactly-once inserts) and
   command tracker, in this process, into SQLite and/or PostgreSQL (started here, fsync on,
   or `--dsn`).
@@ -14,7 +18,9 @@ What runs (all on loopback, all started and stopped here, by pid):
 Printed per backend: sustained stored messages/s over the steady window, lost (acked by the
 broker but not stored: must be 0), duplicates_stored (must be 0), duplicates sent and
 dropped, command round-trip p50/p99 (supervisor publish -> station ack processed), and CPU
-seconds of each process. Other work on the machine shares the CPU: say so with the figures.
+seconds of each process: the supervisor's, the broker's and PostgreSQL's per stored message,
+the publishers' per message sent (`publisher_cpu_us_per_msg`, from the start signal to their
+last PUBACK). Other work on the machine shares the CPU: say so with the figures.
 """
 
 from __future__ import annotations
