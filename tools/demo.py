@@ -120,8 +120,8 @@ def _protocol() -> str:
     return "5" if mosquitto_binary() else "3.1.1"
 
 
-def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: int, cycle_s: float,
-                  password_file: Path, command_key_file: Path) -> str:
+def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: int, metrics_port: int,
+                  cycle_s: float, password_file: Path, command_key_file: Path) -> str:
     """The example station's config with this station's id, line, broker and data paths."""
     example = REPO_EXAMPLE.read_text(encoding="utf-8")
     # The buses and devices (everything from the first [[bus]] on) are the example's, on our own pty.
@@ -133,6 +133,7 @@ def _station_toml(st: dict[str, Any], root: Path, broker_port: int, slave_port: 
                             "username": st["id"], "password_file": str(password_file), "keepalive_s": 20,
                             "command_key_file": str(command_key_file)})
     head += _table("modbus_slave", {"enabled": True, "host": "127.0.0.1", "port": slave_port, "unit_id": 1})
+    head += _table("metrics", {"enabled": True, "host": "127.0.0.1", "port": metrics_port})
     # The plant's secondary network holds 80 m3 of supply side and 30 m3 of return pipe.
     head += _table("control.make_up", {"network_volume_m3": 110.0, "leak_window_s": LEAK_WINDOW_S})
     return head + devices
@@ -265,13 +266,14 @@ def run(args: argparse.Namespace) -> int:
         return _fail(group, "supervisor", "web port %d not listening" % web_port)
     credentials = sup_dir / "data" / "credentials"
 
+    metrics_ports = {st["id"]: free_port() for st in STATIONS}
     for st in STATIONS:
         root = base / st["id"]
         root.mkdir(parents=True)
         (root / "station.toml").write_text(
             # The supervisor made both files at start: the station's MQTT password and its command key.
-            _station_toml(st, root, broker_port, free_port(), cycle_s, credentials / (st["id"] + ".password"),
-                          credentials / (st["id"] + ".cmdkey")),
+            _station_toml(st, root, broker_port, free_port(), metrics_ports[st["id"]], cycle_s,
+                          credentials / (st["id"] + ".password"), credentials / (st["id"] + ".cmdkey")),
             encoding="utf-8")
         (root / "sim.toml").write_text(
             _sim_toml(st, root, args.time_scale, broker_port, credentials / (_platform_user(st) + ".password")),
@@ -286,6 +288,8 @@ def run(args: argparse.Namespace) -> int:
     print("  heatkeeper is running: %d stations, supervisor on SQLite, embedded MQTT broker on 127.0.0.1:%d"
           % (len(STATIONS), broker_port))
     print("  dashboard:  http://127.0.0.1:%d/" % web_port)
+    print("  metrics:    http://127.0.0.1:%d/metrics (supervisor, from loopback); stations: %s"
+          % (web_port, ", ".join("%s http://127.0.0.1:%d/metrics" % (sid, port) for sid, port in metrics_ports.items())))
     for user, password, role in DEMO_USERS:
         print("  login:      %-9s password %-18s (%s)" % (user, password, role))
     print("  time:       %g simulated seconds per wall second" % args.time_scale)

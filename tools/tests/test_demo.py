@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from heatkeeper.tools.sim.config import parse_hostport
 from heatkeeper.tools.sim.control import SimControl
+from heatkeeper.tools.testing import prometheus
 
 STORY_SCALE = 5.0  # the five-minute story in one wall minute
 # What the README promises, in simulated seconds from the start (the same at every time scale).
@@ -80,6 +81,9 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
                 break
         assert url, "no dashboard address printed:\n" + "".join(lines)
         assert any("operator" in line and "heatkeeper" in line for line in lines), "demo login not printed"
+        # each station's own GET /metrics, as the company's monitoring would scrape it
+        station_metrics = dict(re.findall(r"(\S+) (http://127\.0\.0\.1:\d+/metrics)", "".join(lines)))
+        assert set(station_metrics) == set(GROUPS), station_metrics
         # the demo prints the timeline this test holds it to
         printed = {(sid, int(m) * 60 + int(s)) for m, s, sid in re.findall(r"by\s+(\d+):(\d\d)\s+(\S+):", "".join(lines))}
         assert printed == {("ordos-01", SHORT_BY_S), ("yutai-01", LEAK_ALARM_BY_S), ("ordos-01", RECOVERED_BY_S)}, printed
@@ -197,6 +201,11 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         meters = {sid: {k: (get("api/stations/" + sid)["station"]["values"] or {}).get(k)
                         for k in ("heat_energy_kwh", "electricity_kwh")} for sid in GROUPS}
         assert all(v is not None for m in meters.values() for v in m.values()), meters
+        for sid, metrics_url in station_metrics.items():
+            with urllib.request.urlopen(metrics_url, timeout=10) as resp:
+                samples = prometheus.parse(resp.read().decode("utf-8"))
+            assert prometheus.value(samples, "heatkeeper_station_cycles_total", station=sid) > 0, sid
+            assert prometheus.value(samples, "heatkeeper_station_uplink_connected", station=sid) == 1, sid
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
