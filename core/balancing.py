@@ -315,10 +315,8 @@ class Balancing:
         """take(now_s, {"rooms": [{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
         "age_s": 0.0}, ...]}) without a dict per reading: readings taken now, as parallel
         sequences (the same checks, the same state)."""
+        checks.parallel_readings("take_room_temps", ids, groups, temps)
         n = len(ids)
-        if len(groups) != n or len(temps) < n:
-            raise ValueError("take_room_temps: %d ids need as many groups and temperatures, got %d and %d"
-                             % (n, len(groups), len(temps)))
         i = 0
         while i < n:
             cid = ids[i]

@@ -105,3 +105,12 @@ def order(problems: list, section: str, values: dict, low_key: str, high_key: st
     if is_number(low) and is_number(high) and not low < high:
         problems.append("%s: must be below %s" % (_with_unit("%s.%s=%r" % (section, low_key, low), unit),
                                                   _with_unit("%s.%s=%r" % (section, high_key, high), unit)))
+
+
+def parallel_readings(what: str, ids, groups, temps) -> None:
+    """Room readings given as parallel sequences (`ids[i]` of group `groups[i]` reads
+    `temps[i]`): as many groups as ids and at least as many temperatures, else ValueError
+    naming `what` and the counts."""
+    if len(groups) != len(ids) or len(temps) < len(ids):
+        raise ValueError("%s: %d ids need as many groups and temperatures, got %d and %d"
+                         % (what, len(ids), len(groups), len(temps)))

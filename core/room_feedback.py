@@ -198,10 +198,8 @@ class RoomFeedback:
         `ids[i]` of group `groups[i]` reads `temps[i]` (degC). The same checks and the same
         state as set_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
         "age_s": 0.0}, ...]), without a dict per reading (a compiled simulation loop)."""
+        checks.parallel_readings("set_temps", ids, groups, temps)
         n = len(ids)
-        if len(groups) != n or len(temps) < n:
-            raise ValueError("set_temps: %d ids need as many groups and temperatures, got %d and %d"
-                             % (n, len(groups), len(temps)))
         i = 0
         while i < n:
             self._keep(ids[i], temps[i], 0.0, groups[i], now_s)

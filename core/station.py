@@ -20,7 +20,7 @@ updated in place each cycle; treat both as read-only and copy what you keep (tel
 returns a fresh flat dict). `events` is a new list each cycle.
 """
 
-from . import command_handler
+from . import checks, command_handler
 from .alarms import AlarmTable
 from .balancing import MODES as BRANCH_MODES
 from .balancing import Balancing
@@ -546,9 +546,7 @@ class StationController:
         reads `temps[i]` (degC; an array("d") compiled). The same checks and the same state as
         set_room_readings([{"collector": ids[i], "group": groups[i], "temp_c": temps[i],
         "age_s": 0.0}, ...]), without a dict per reading (a compiled simulation loop)."""
-        if len(groups) != len(ids) or len(temps) < len(ids):
-            raise ValueError("set_room_temps: %d ids need as many groups and temperatures, got %d and %d"
-                             % (len(ids), len(groups), len(temps)))
+        checks.parallel_readings("set_room_temps", ids, groups, temps)
         self.chain.set_room_temps(ids, groups, temps, now_s)
         self.balancing.take_room_temps(now_s, ids, groups, temps)
 
