@@ -225,10 +225,7 @@ class Ingest:
                 if known is not None:
                     msg = uplink_decode.usual_telemetry(ident, payload, now, self.max_age_s, known)
                     if msg is not None:
-                        self.state[ident]["last_seen_ts"] = now
-                        self._pending.append((msg, now, payload, ack))
-                        if len(self._pending) >= self.batch_max:
-                            self._wake.set()
+                        self._queue(msg, payload, ack, now)
                         return "queued"
                 msg = uplink_decode.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
