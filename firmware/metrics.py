@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 from typing import Any
 
@@ -30,6 +29,7 @@ from heatkeeper.core import alarms as core_alarms
 from heatkeeper.core import signals as S
 from heatkeeper.core.exposition import CONTENT_TYPE, Exposition
 
+from .address_filter import AddressFilter
 from .config import MetricsSection
 from .runtime import rss_kb  # runtime imports this module only when [metrics] is enabled
 
@@ -115,7 +115,7 @@ class MetricsEndpoint:
     def __init__(self, station: Any, cfg: MetricsSection) -> None:
         self.station = station
         self.cfg = cfg
-        self.networks = [ipaddress.ip_network(entry, strict=False) for entry in cfg.allow_from]
+        self.access = AddressFilter(cfg.allow_from)
         self.server: asyncio.Server | None = None
         self.clients = 0
         self.refused = 0  # connections answered 403
@@ -131,24 +131,14 @@ class MetricsEndpoint:
                 await asyncio.wait_for(self.server.wait_closed(), 2.0)
             self.server = None
 
-    def allowed(self, peer: Any) -> bool:
-        """Anyone who can reach the port when allow_from is empty (loopback only: the config
-        requires allow_from off loopback); else only an address in an allow_from network."""
-        try:
-            address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
-        except (ValueError, TypeError, IndexError):
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # an IPv4 client of a dual-stack socket
-        return not self.networks or any(address in net for net in self.networks)
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.clients >= MAX_CLIENTS:
             writer.close()
             return
         self.clients += 1
         try:
-            if not self.allowed(writer.get_extra_info("peername")):
+            peer = writer.get_extra_info("peername")
+            if not self.access.allows(str(peer[0]) if peer else ""):
                 self.refused += 1
                 writer.write(_response(403, "Forbidden", b"not in [metrics] allow_from\n"))
             else:

@@ -56,7 +56,6 @@ read back the last value accepted here (NaN before the first write); mode reads 
 from __future__ import annotations
 
 import collections
-import ipaddress
 import logging
 import math
 import struct
@@ -68,6 +67,7 @@ from heatkeeper.core import signals as S
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from .address_filter import AddressFilter
 from .config import SlaveSection
 from .lean_import import hidden
 
@@ -122,24 +122,6 @@ def float_words(value: Any) -> tuple[int, int]:
 def words_float(hi: int, lo: int) -> float:
     """(high word, low word) -> float."""
     return float(struct.unpack(">f", struct.pack(">HH", hi & 0xFFFF, lo & 0xFFFF))[0])
-
-
-class AddressFilter:
-    """Client addresses allowed to connect: IPs or CIDR networks; none given = every address."""
-
-    def __init__(self, entries: tuple[str, ...] | list[str]) -> None:
-        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]
-
-    def allows(self, host: str) -> bool:
-        if not self.networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip.version == net.version and ip in net for net in self.networks)
 
 
 class _GuardedHandler(ServerRequestHandler):
