@@ -56,7 +56,7 @@ async def real_station(tmp_path: Path) -> Any:
     assert st["id"] == SID
     root = tmp_path / SID
     root.mkdir()
-    (root / "station.toml").write_text(demo._station_toml(st, root, broker_port, free_port(), 1.0, creds / (SID + ".password"),
+    (root / "station.toml").write_text(demo._station_toml(st, root, broker_port, free_port(), free_port(), 1.0, creds / (SID + ".password"),
                                                           creds / (SID + ".cmdkey")), encoding="utf-8")
     # the simulator without its room collectors ([mqtt]): they are not what this test is about
     sim_toml = re.sub(r"\[mqtt\]\n(?:.+\n)+\n", "", demo._sim_toml(st, root, 1.0, broker_port, root / "none"))
