@@ -75,10 +75,12 @@ CYTHON_MODULES = [
 # nothing tuned to the build machine). The figures must not move with the machine:
 #   -ffp-contract=off  no fused multiply-add: GCC's default (gnu17) fuses `a * b + c` where the
 #                      target has FMA (every ARM64 board), which rounds once instead of twice and
-#                      changes the last bits of the season figures; x86-64's baseline has no FMA.
+#                      can change the last bits of the figures; x86-64's baseline has no FMA, so
+#                      its figures are the same with or without the flag.
 #   -fno-semantic-interposition, -fno-plt
-#                      calls inside a module and into libm/libpython without the PLT detour
-#                      (no symbol is linked by version: the boards' older glibc loads them).
+#                      calls inside a module and into libm/libpython without the PLT detour.
+# (libm is not linked by name: that would bind pow to pow@GLIBC_2.29 (same results, measured
+# on 3e8 inputs, no fewer instructions), which a glibc older than 2.29 cannot load.)
 # Never -ffast-math or -march=native. Gated on GCC/Clang (MSVC takes other flags).
 EXTRA_COMPILE_ARGS = [] if sys.platform == "win32" else ["-ffp-contract=off", "-fno-semantic-interposition", "-fno-plt"]
 
