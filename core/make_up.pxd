@@ -24,6 +24,7 @@ cdef class MakeUp:
     @cython.locals(pressure_kpa=double)
     cpdef step(self, double now_s, double dt_s, SignalQuality signals, double setpoint_kpa, bint filling)
     cdef _tank(self, bint level_ok, double level_pct)
+    cdef int _check_bucket(self) except -1
     cdef int _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling) except -1
     @cython.locals(level_pct=double, run_s=double, k=int)
     cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)

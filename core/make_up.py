@@ -1,4 +1,6 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
+# (compiled: no per-access index checks; the signals are read by constant indices below
+# N_SIGNALS, and the leak window's bucket number is checked against its list before each use.)
 """Make-up water and pressure holding (定压补水) on the secondary return pressure.
 
 Two ways to hold the static pressure, chosen by `control`:
@@ -207,6 +209,11 @@ class MakeUp:
         elif level_pct >= self.tank_low_pct + self.tank_hyst_pct:
             self.tank_low = False
 
+    def _check_bucket(self) -> None:
+        # compiled without index checks: the bucket number must fall inside the list
+        if self.bucket_i < 0 or self.bucket_i >= len(self.buckets):
+            raise IndexError("make-up leak window: bucket %d not in 0..%d" % (self.bucket_i, len(self.buckets) - 1))
+
     def _totalise(self, now_s: float, dt_s: float, meter_ok: bool, meter_m3: float, running: bool,
                   filling: bool) -> None:
         added = 0.0
@@ -230,6 +237,7 @@ class MakeUp:
         n = 0
         while now_s - self.bucket_start_s >= self.bucket_s and n < N_BUCKETS:
             self.bucket_i = (self.bucket_i + 1) % N_BUCKETS
+            self._check_bucket()
             self.window_m3 -= self.buckets[self.bucket_i]
             self.buckets[self.bucket_i] = 0.0
             self.bucket_start_s += self.bucket_s
@@ -238,6 +246,7 @@ class MakeUp:
             self.bucket_start_s = now_s
             self.window_m3 = 0.0
         if not filling and added > 0.0:
+            self._check_bucket()
             self.buckets[self.bucket_i] += added
             self.window_m3 += added
         if self.window_m3 < 0.0:

@@ -29,8 +29,10 @@ cdef class SignalQuality:
     cpdef bind_image(self, double[::1] values, signed char[::1] oks)
     @cython.locals(i=int, n=int)
     cpdef update_bound(self, double now_s)
-    @cython.locals(reason=int, good_at=double, dt=double, step=double)
+    @cython.locals(good_at=double, rate=double, dt=double, step=double)
     cdef inline void _check(self, int i, double v, bint present, double now_s) noexcept  # C arithmetic on own arrays; inline: one loop, no call per signal
+    @cython.locals(good_at=double)
+    cdef void _fault(self, int i, int reason, double now_s) noexcept  # out of line: the rare path stays out of the loop
     cpdef bint alarm_condition(self, int i)
     @cython.locals(i=int, k=int, busy=bint, condition=bint, limit=double)
     cpdef report_alarms(self, AlarmTable alarms, double now_s)

@@ -252,45 +252,54 @@ class SignalQuality:
             i += 1
 
     def _check(self, i, v: float, present: bool, now_s: float) -> None:
-        reason = _R_NONE
+        # The good path runs straight through; each fault leaves at once through _fault (the
+        # checks in the same order as always: lost, range, frozen, rate).
         if not present or v != v:
-            reason = _R_MISSING
-        if reason == _R_NONE:
-            self.raw[i] = v
-            if v < self.low[i] or v > self.high[i]:
-                reason = _R_RANGE
-        if reason == _R_NONE and self.frozen_check[i] and self.frozen_s > 0.0:
+            self._fault(i, _R_MISSING, now_s)
+            return
+        self.raw[i] = v
+        if v < self.low[i] or v > self.high[i]:
+            self._fault(i, _R_RANGE, now_s)
+            return
+        if self.frozen_check[i] and self.frozen_s > 0.0:
             if v != self.frozen_ref[i] or self.changed_at_s[i] < 0.0:
                 self.frozen_ref[i] = v
                 self.changed_at_s[i] = now_s
             elif now_s - self.changed_at_s[i] >= self.frozen_s:
-                reason = _R_FROZEN
+                self._fault(i, _R_FROZEN, now_s)
+                return
         good_at = self.good_at_s[i]
-        if reason == _R_NONE and self.rate[i] > 0.0 and good_at >= 0.0:
+        rate = self.rate[i]
+        if rate > 0.0 and good_at >= 0.0:
             dt = now_s - good_at
             if dt < 1.0:
                 dt = 1.0
             step = v - self.values[i]
             if step < 0.0:
                 step = -step
-            if step > self.rate[i] * dt:
+            if step > rate * dt:
                 if self.spike_since_s[i] < 0.0:
                     self.spike_since_s[i] = now_s
                 if now_s - self.spike_since_s[i] < self.spike_hold_s:
-                    reason = _R_RATE
-        if reason == _R_NONE:  # also a step within the rate: the spike timer ends here
-            self.spike_since_s[i] = -1.0
-            self.values[i] = v
-            self.good_at_s[i] = now_s
-            # Quality GOOD is set only here, together with ok, reason and seen: a signal that was
-            # good last cycle already has all four (most cycles write nothing more).
-            if self.quality[i] != _Q_GOOD:
-                self.ok[i] = 1
-                self.quality[i] = _Q_GOOD
-                self.reason[i] = _R_NONE
-                self.seen[i] = 1
-            return
+                    self._fault(i, _R_RATE, now_s)
+                    return
+        # good (also a step within the rate: the spike timer ends here)
+        self.spike_since_s[i] = -1.0
+        self.values[i] = v
+        self.good_at_s[i] = now_s
+        # Quality GOOD is set only here, together with ok, reason and seen: a signal that was
+        # good last cycle already has all four (most cycles write nothing more).
+        if self.quality[i] != _Q_GOOD:
+            self.ok[i] = 1
+            self.quality[i] = _Q_GOOD
+            self.reason[i] = _R_NONE
+            self.seen[i] = 1
+
+    def _fault(self, i, reason, now_s: float) -> None:
+        # Signal i failed a check: HELD on its last good value while that is fresh enough
+        # (never for a frozen signal), else BAD.
         self.reason[i] = reason
+        good_at = self.good_at_s[i]
         if reason != _R_FROZEN and good_at >= 0.0 and now_s - good_at <= self.stale_s:
             self.ok[i] = 1
             self.quality[i] = _Q_HELD

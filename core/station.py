@@ -1,4 +1,7 @@
-# cython: wraparound=False
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
+# (compiled: no per-access index checks; the signal, lease and pump arrays are made full length
+# by their pieces' __init__ and indexed here by constants, a loop below N_SIGNALS or a
+# two-element check; the two mode numbers that index a table are checked first.)
 """StationController: one substation's control cycle, composed from the core pieces.
 
     ctl = StationController(settings)        # raises core.settings.SettingsError
@@ -384,6 +387,8 @@ class StationController:
             return  # a latched trip keeps it in safe until acknowledged and commanded
         if leased == M_SAFE and (back == M_STARTUP_FILL or back == M_STARTUP_COLD or back == M_STARTUP_WARMUP):
             modes.fire(T_CMD_AUTO, now_s, "mode_lease_ended")  # start-up is entered from out of safe
+        if back < 0 or back >= N_MODES:  # compiled without index checks: refuse a mode number off the table
+            raise IndexError("mode_lease_return %d is not a mode (0..%d)" % (back, N_MODES - 1))
         modes.fire(RETURN_TRIGGERS[back], now_s, "mode_lease_ended")
 
     def _outputs(self) -> dict:
@@ -391,6 +396,8 @@ class StationController:
         # diagnostics: building them costs more than the cycle; diagnostics() gives them.
         act = self.act
         mode = self.modes.mode
+        if mode < 0 or mode >= N_MODES:  # compiled without index checks: MODE_NAMES[mode] below
+            raise IndexError("mode %d is not a mode (0..%d)" % (mode, N_MODES - 1))
         out = {
             "valve_cmd_pct": act.valve_cmd_pct,
             "valve_open_pulse_s": act.valve_open_pulse_s,

@@ -1,3 +1,6 @@
+# cython: wraparound=False, boundscheck=False, initializedcheck=False
+# (compiled: no per-access index checks; the only arrays indexed are the validated signals,
+# by constant indices below N_SIGNALS.)
 """The valve loop: supply-temperature PI, actuator, valve exercise and plausibility.
 
 ValveLoop(settings) takes the dict of control sections ({"pi": {...}, "valve": {...},

@@ -126,6 +126,27 @@ class TestMakeUp(unittest.TestCase):
         self.assertTrue(not r.m.leak)
         self.assertAlmostEqual(r.m.rate_l_per_h, 0.0, delta=1e-6)
 
+    def test_a_bucket_number_off_the_window_is_refused_by_name(self):
+        # The compiled totaliser indexes the leak window without an index check: a bucket
+        # number outside the list (state set from outside) is an IndexError with the range.
+        r = Rig(leak_window_s=3600.0)
+        r.readings["makeup_volume_m3"] = 0.0
+        r.run(60.0, dt=60.0)
+        r.m.bucket_i = 60
+        r.readings["makeup_volume_m3"] = 0.1
+        try:
+            r.run(1.0)
+            self.assertTrue(False, "no IndexError")
+        except IndexError as exc:
+            self.assertIn("make-up leak window: bucket 60 not in 0..59", str(exc))
+        r.m.bucket_i = -1  # never the last bucket by wrap-around (the compiled build has none)
+        r.readings["makeup_volume_m3"] = 0.2
+        try:
+            r.run(1.0)
+            self.assertTrue(False, "no IndexError")
+        except IndexError as exc:
+            self.assertIn("make-up leak window: bucket -1 not in 0..59", str(exc))
+
     def test_fill_water_is_not_leakage(self):
         r = Rig()
         volume = 0.0

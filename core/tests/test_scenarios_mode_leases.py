@@ -175,6 +175,23 @@ class TestModeLeases(unittest.TestCase):
             (50000.0 + 800.0, {}, None, {"mode_name": "auto", "event:mode_lease_ended": True}),
         ])
 
+    def test_a_return_mode_off_the_table_is_refused_by_name(self):
+        # The compiled cycle indexes its table of return triggers without an index check: a
+        # return mode that is not a mode (state set from outside) is an IndexError with the
+        # range, never a read past the table.
+        rig = warm_rig()
+        run_table(self, rig, [
+            (1010.0, {}, None, {"mode_name": "auto"}),
+            (1020.0, {}, cmd("set_mode", {"mode": "summer"}), {"result": ("applied", "ok"), "mode_name": "summer"}),
+        ])
+        rig.ctl.mode_lease_return = 42
+        rig.t = 1010.0 + DEFAULT_LEASE_S + 1.0
+        try:
+            rig.step()
+            self.assertTrue(False, "no IndexError")
+        except IndexError as exc:
+            self.assertIn("mode_lease_return 42 is not a mode (0..7)", str(exc))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -24,6 +24,19 @@ class TestContract(unittest.TestCase):
         self.assertEqual(diag["duty_pump"], 1)
         self.assertEqual(rig.ctl.telemetry(None, out)["curve_c"], diag["curve_c"])
 
+    def test_a_mode_off_the_table_is_refused_by_name(self):
+        # step() names the mode from a table the compiled build indexes without a check: a
+        # mode number set from outside is an IndexError with the range.
+        rig = Rig()
+        rig.step()
+        rig.ctl.modes.mode = 42
+        rig.t += 1.0
+        try:
+            rig.step()
+            self.assertTrue(False, "no IndexError")
+        except IndexError as exc:
+            self.assertIn("mode 42 is not a mode (0..7)", str(exc))
+
     def test_bad_settings_list_every_problem(self):
         bad = {"pumps": {"proof_s": -1, "nonsense": 1}, "make_up": {"band_kpa": "wide"}, "bogus": {}}
         try:

@@ -82,7 +82,7 @@ cdef class PlantCore:
     cdef public double memo_stem_x, memo_stem_base, memo_stem_pow, memo_v1_x, memo_v1, memo_f1, memo_f1_n, memo_f1_pow
     cdef public double memo_mix_x, memo_mix_pow, memo_phi_x, memo_phi, memo_phi_root
     cdef public double[:] memo_emit_x, memo_emit_pow
-    cdef public object open_sensors
+    cdef public set open_sensors  # a set: the compiled fill_image tests it without a call
     cdef public double[::1] image_values
     cdef public signed char[::1] image_oks
 

@@ -92,3 +92,37 @@ def test_cext_packages_limits_the_build() -> None:
     # a misspelt package is an error that names it, not a silent empty build
     with pytest.raises(SystemExit, match="heatkeeper.cor.*heatkeeper.core"):
         selected_modules({"HEATKEEPER_CEXT_PACKAGES": "heatkeeper.cor"})
+
+
+def compile_args() -> list[str]:
+    """setup.py's EXTRA_COMPILE_ARGS on this platform."""
+    for node in _setup_tree().body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXTRA_COMPILE_ARGS":
+            return list(eval(compile(ast.Expression(node.value), "setup.py", "eval"), {"sys": sys}))
+    raise AssertionError("EXTRA_COMPILE_ARGS not found in setup.py")
+
+
+def test_compile_flags_keep_the_figures_on_every_machine() -> None:
+    # No fused multiply-add (GCC fuses by default where the target has it: the ARM boards), and
+    # nothing that changes arithmetic or ties the build to the build machine.
+    args = compile_args()
+    assert "-ffp-contract=off" in args
+    for bad in ("-ffast-math", "-Ofast", "-ffp-contract=fast", "-funsafe-math-optimizations", "-march=native",
+                "-mcpu=native", "-mtune=native"):
+        assert bad not in args, bad
+
+
+def test_compiled_modules_were_built_with_the_flags() -> None:
+    # The flags reach the compiler: GCC records them in each module's debug info.
+    import shutil
+
+    from heatkeeper.core import sensors
+    if not _cext.compiled(sensors) or shutil.which("readelf") is None:
+        pytest.skip("needs the compiled build and readelf")
+    out = subprocess.run(["readelf", "--debug-dump=info", sensors.__file__], capture_output=True, text=True,
+                         check=False).stdout
+    producers = [line for line in out.splitlines() if "DW_AT_producer" in line]
+    if not producers or "GNU C" not in producers[0]:
+        pytest.skip("not built by GCC with debug info")
+    for flag in compile_args():
+        assert flag in producers[0], (flag, producers[0])
