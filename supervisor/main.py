@@ -260,24 +260,39 @@ def run_ingest_link(cfg: dict[str, Any], ingest: Any, password: str, username: s
     return run_mqtt(ingest, mqtt_client_factory(cfg, password, username, client_id), subscription_filters(cfg))
 
 
-GC_YOUNG_OBJECTS = 50_000  # new container objects between the collector's young passes (CPython's default: 700)
+GC_YOUNG_OBJECTS = 500_000  # net new container objects that start a young pass (CPython's default: 700)
+GC_PASS_S = 60.0  # the young and middle passes at least this often, a full one every GC_FULL_EVERY of them
+GC_FULL_EVERY = 10
 
 
-def settle_gc() -> Callable[[], None]:
-    """After start-up, before the uplinks flow: what start-up made (configuration, modules, every
-    station's state) is moved out of the cyclic collector's reach (`gc.freeze`), and its young
-    pass waits for GC_YOUNG_OBJECTS new objects. At 10,000 stations the defaults ran a full
-    collection every 1-2 s, each walking every station's objects for 0.2-0.4 s and finding
-    nothing: the messages of a batch, alive until it is stored, kept reaching the oldest
-    generation. Objects freed by their reference count are freed as before, and cycles made
-    after start-up are still collected (the older passes keep their default pace). Returns the
-    function that puts the previous settings back (at stop)."""
+def settle_gc(pass_s: float = GC_PASS_S) -> Callable[[], None]:
+    """After start-up, before the uplinks flow (in the running event loop): what start-up made
+    (configuration, modules, every station's state) is moved out of the cyclic collector's
+    reach (`gc.freeze`), the automatic passes wait for GC_YOUNG_OBJECTS new objects, and the
+    loop runs the young and middle passes every `pass_s` (a full one every GC_FULL_EVERY). At
+    10,000 stations the defaults ran a full collection every 1-2 s, each walking every station's
+    objects for 0.2-0.4 s and finding nothing (the messages of a batch, alive until it is
+    stored, kept reaching the oldest generation), and young passes of a growing share of every
+    station's latest objects. Objects are freed by their reference count as before, cycles made
+    after start-up are collected within `pass_s` (GC_FULL_EVERY of them for one that outlived a
+    pass first). Returns the function that puts the previous settings back (at stop)."""
+    loop = asyncio.get_running_loop()
     threshold = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_OBJECTS, *threshold[1:])
+    passes = 0
+
+    def collect() -> None:
+        nonlocal passes, timer
+        passes += 1
+        gc.collect(2 if passes % GC_FULL_EVERY == 0 else 1)
+        timer = loop.call_later(pass_s, collect)
+
+    timer = loop.call_later(pass_s, collect)
 
     def restore() -> None:
+        timer.cancel()
         gc.set_threshold(*threshold)
         gc.unfreeze()
 
