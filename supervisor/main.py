@@ -282,6 +282,7 @@ def settle_gc(pass_s: float = GC_PASS_S) -> Callable[[], None]:
     gc.freeze()
     gc.set_threshold(GC_YOUNG_OBJECTS, *threshold[1:])
     passes = 0
+    timer: asyncio.TimerHandle | None = None
 
     def collect() -> None:
         nonlocal passes, timer
@@ -292,7 +293,8 @@ def settle_gc(pass_s: float = GC_PASS_S) -> Callable[[], None]:
     timer = loop.call_later(pass_s, collect)
 
     def restore() -> None:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         gc.set_threshold(*threshold)
         gc.unfreeze()
 
