@@ -425,6 +425,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         command_filters,
         process_password,
         run_ingest_link,
+        settle_gc,
     )
     from heatkeeper.supervisor.mqtt_link import run_mqtt
     from heatkeeper.supervisor.service import SupervisorService
@@ -506,6 +507,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         await asyncio.gather(*tasks, return_exceptions=True)
         await service.stop()
         raise
+    restore_gc = settle_gc()  # as `serve` does once started
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     broker_cpu0_s, database_cpu0_s = _proc_cpu_s(broker_pid), _tree_cpu_s(database_pid)
     extra_cpu0_s = sum(_proc_cpu_s(proc.pid) for proc in extra)
@@ -576,6 +578,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await service.stop()
+    restore_gc()
     return {
         "backend": backend, "reader": reader, "stations": len(sids), "duration_s": args.duration_s, "ingest_procs": args.ingest_procs,
         "offered_msgs_per_s": round(sum(r["sent"] for r in results) / args.duration_s, 1),

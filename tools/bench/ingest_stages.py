@@ -104,6 +104,7 @@ def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
 
 async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int, timers: _Timers | None) -> dict[str, float]:
     from heatkeeper.supervisor.ingest import Ingest
+    from heatkeeper.supervisor.main import settle_gc
 
     sids = {"bench-%05d" % i for i in range(stations)}
     await storage.open()
@@ -112,6 +113,7 @@ async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int
             await storage.upsert_station(sid, sid, "")
         ingest = Ingest(storage, sids, batch_max=5000, agg_flush_s=float("inf"))
         await ingest.load_state()
+        restore_gc = settle_gc()  # as the supervisor does once started
         acked = [0]
 
         def ack() -> None:
@@ -129,6 +131,7 @@ async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int
             ingest.agg_flush_s = float("inf")
             await ingest.flush(force_aggregates=True)
             cpu_s, loop_s = time.process_time() - cpu0, time.thread_time() - loop0
+        restore_gc()
         if acked[0] != len(messages) or ingest.stored + ingest.duplicates != len(messages):
             raise RuntimeError("replay: %d messages, %d acked, %d stored, %d duplicates"
                                % (len(messages), acked[0], ingest.stored, ingest.duplicates))
