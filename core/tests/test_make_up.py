@@ -132,20 +132,15 @@ class TestMakeUp(unittest.TestCase):
         r = Rig(leak_window_s=3600.0)
         r.readings["makeup_volume_m3"] = 0.0
         r.run(60.0, dt=60.0)
-        r.m.bucket_i = 60
-        r.readings["makeup_volume_m3"] = 0.1
-        try:
-            r.run(1.0)
-            self.assertTrue(False, "no IndexError")
-        except IndexError as exc:
-            self.assertIn("make-up leak window: bucket 60 not in 0..59", str(exc))
-        r.m.bucket_i = -1  # never the last bucket by wrap-around (the compiled build has none)
-        r.readings["makeup_volume_m3"] = 0.2
-        try:
-            r.run(1.0)
-            self.assertTrue(False, "no IndexError")
-        except IndexError as exc:
-            self.assertIn("make-up leak window: bucket -1 not in 0..59", str(exc))
+        # 60: past the end; -1: never the last bucket by wrap-around (the compiled build has none)
+        for bucket, volume in ((60, 0.1), (-1, 0.2)):
+            r.m.bucket_i = bucket
+            r.readings["makeup_volume_m3"] = volume
+            try:
+                r.run(1.0)
+                self.assertTrue(False, "no IndexError for bucket %d" % bucket)
+            except IndexError as exc:
+                self.assertIn("make-up leak window: bucket %d not in 0..59" % bucket, str(exc))
 
     def test_fill_water_is_not_leakage(self):
         r = Rig()
