@@ -117,14 +117,15 @@ class StationLoop:
         ctl = self.ctl
         values = self.values
         oks = self.oks
-        ctl.bind_image(values, oks)  # step_bound: the arrays once, not with every cycle
+        ctl.bind_image(values, oks)  # step_bound and fill_bound: the arrays once, not with every cycle
+        PlantCore.bind_image(plant, values, oks)
         for _k in range(n_steps):
             if plant.time_s >= self.next_room_s:
                 ctl.set_room_temps(self.room_ids, self.room_groups, plant.collector_temps_now(), plant.time_s)
                 self.next_room_s += self.room_period_s
             # PlantCore's own methods, called directly: compiled, no look for a Python override
             # on each call (Plant, a Python subclass, overrides none of these three)
-            PlantCore.fill_image(plant, values, oks)
+            PlantCore.fill_bound(plant)
             if ctl.step_bound(plant.time_s) > 0:
                 self.events += len(ctl.take_events())
             act = ctl.act

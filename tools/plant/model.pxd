@@ -85,6 +85,8 @@ cdef class PlantCore:
     cdef public set open_sensors  # a set: the compiled fill_image tests it without a call
     cdef public double[::1] image_values
     cdef public signed char[::1] image_oks
+    cdef double[::1] bound_values  # fill_bound()'s arrays (bind_image): no copy of the two views per call
+    cdef signed char[::1] bound_oks
 
     cpdef double uniform(self)
     cpdef double gauss(self)
@@ -107,9 +109,15 @@ cdef class PlantCore:
                              bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open) noexcept
     @cython.locals(n=cython.int, windows=cython.bint, i=cython.int, j=cython.int, k=cython.int, base=cython.double)
     cpdef void collector_temps(self, double[:] offsets_k, double[:] bias_k, double[:] window_k, double[:] out)
-    @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
-                   sec_ret=cython.double, i=cython.int, n=cython.int, kwh=cython.longlong)
+    @cython.locals(kept_values="double[::1]", kept_oks="signed char[::1]")
     cpdef void fill_image(self, double[::1] values, signed char[::1] oks)
+    cpdef void bind_image(self, double[::1] values, signed char[::1] oks)
+    @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
+                   sec_ret=cython.double, kwh=cython.longlong)
+    cpdef void fill_bound(self)
+    # inline: folded into fill_bound, the view's pointer held once for the byte stores
+    @cython.locals(i=cython.int, n=cython.int)
+    cdef inline void _all_ok(self, signed char[::1] oks) noexcept
     @cython.locals(i=cython.int)
     cdef void _open_circuits(self, double[::1] values, signed char[::1] oks)
     @cython.locals(out=dict, values="double[::1]", i=cython.int)

@@ -340,6 +340,8 @@ class PlantCore:
         self.open_sensors = set()  # type: set
         self.image_values = _zeros(N_IMAGE)
         self.image_oks = array("b", [1] * N_IMAGE)
+        self.bound_values = self.image_values  # fill_bound()'s arrays (bind_image)
+        self.bound_oks = self.image_oks
 
     # --- random numbers: xorshift64*, identical compiled and interpreted -----------------
     def uniform(self):
@@ -488,43 +490,67 @@ class PlantCore:
         if len(values) < N_IMAGE or len(oks) < N_IMAGE:
             raise IndexError("fill_image: values and oks need %d entries (core.signals.INPUTS order), got %d and %d"
                              % (N_IMAGE, len(values), len(oks)))
+        kept_values = self.bound_values  # the loop's binding stays as it was
+        kept_oks = self.bound_oks
+        self.bound_values = values
+        self.bound_oks = oks
+        try:
+            self.fill_bound()
+        finally:
+            self.bound_values = kept_values
+            self.bound_oks = kept_oks
+
+    def bind_image(self, values, oks):
+        """Keep `values` and `oks` (fill_image's arrays, core.signals.INPUTS order) for
+        fill_bound(): a loop that refills the same two arrays each cycle hands them over once."""
+        if len(values) < N_IMAGE or len(oks) < N_IMAGE:
+            raise IndexError("bind_image: values and oks need %d entries (core.signals.INPUTS order), got %d and %d"
+                             % (N_IMAGE, len(values), len(oks)))
+        self.bound_values = values
+        self.bound_oks = oks
+
+    def fill_bound(self):
+        """fill_image() on the arrays given to bind_image() (the plant's own image arrays until then)."""
         nk = self.noise_k
         npa = self.noise_kpa
         p_static = self._p_static()
         sec_sup = p_static + self.head_m * KPA_PER_M + npa * self._g()
         sec_ret = p_static + npa * self._g()
-        values[0] = self._q(self.m_outdoor + nk * self._g(), 0.01)
-        values[1] = self._q(self.m_tp_in + nk * self._g(), 0.01)
-        values[2] = self._q(self.m_tp_ret + nk * self._g(), 0.01)
-        values[3] = self._q(self.primary_p_kpa + npa * self._g(), 0.1)
-        values[4] = self._q(self.primary_p_kpa - self.dp_kpa + npa * self._g(), 0.1)
-        values[5] = self._q(self.m_ts + nk * self._g(), 0.01)
-        values[6] = self._q(self.m_tr + nk * self._g(), 0.01)
-        values[7] = self._q(sec_sup if sec_sup > 0.0 else 0.0, 0.1)
-        values[8] = self._q(sec_ret if sec_ret > 0.0 else 0.0, 0.1)
-        values[9] = self._q(self.stem * 100.0, 0.1)
-        values[10] = self._q(self.q_meter_kw, 0.1)
-        values[11] = self._q(self.flow1, 0.01)
+        self.bound_values[0] = self._q(self.m_outdoor + nk * self._g(), 0.01)
+        self.bound_values[1] = self._q(self.m_tp_in + nk * self._g(), 0.01)
+        self.bound_values[2] = self._q(self.m_tp_ret + nk * self._g(), 0.01)
+        self.bound_values[3] = self._q(self.primary_p_kpa + npa * self._g(), 0.1)
+        self.bound_values[4] = self._q(self.primary_p_kpa - self.dp_kpa + npa * self._g(), 0.1)
+        self.bound_values[5] = self._q(self.m_ts + nk * self._g(), 0.01)
+        self.bound_values[6] = self._q(self.m_tr + nk * self._g(), 0.01)
+        self.bound_values[7] = self._q(sec_sup if sec_sup > 0.0 else 0.0, 0.1)
+        self.bound_values[8] = self._q(sec_ret if sec_ret > 0.0 else 0.0, 0.1)
+        self.bound_values[9] = self._q(self.stem * 100.0, 0.1)
+        self.bound_values[10] = self._q(self.q_meter_kw, 0.1)
+        self.bound_values[11] = self._q(self.flow1, 0.01)
         kwh = int(self.meter_kwh)  # the meter's register counts whole kWh
-        values[12] = float(kwh)
-        values[13] = float(self.running1)
-        values[14] = float(self.fault1)
-        values[15] = self._q(self.speed1 * 100.0, 0.1)
-        values[16] = float(self.running2)
-        values[17] = float(self.fault2)
-        values[18] = self._q(self.speed2 * 100.0, 0.1)
-        values[19] = float(self.makeup_running)
-        values[20] = float(self.makeup_fault)
-        values[21] = self._q(self.makeup_m3, 0.001)
-        values[22] = self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1)
-        values[23] = self._q(self.pump_energy_kwh, 0.01)  # the electricity meter: the circulation pumps' energy
+        self.bound_values[12] = float(kwh)
+        self.bound_values[13] = float(self.running1)
+        self.bound_values[14] = float(self.fault1)
+        self.bound_values[15] = self._q(self.speed1 * 100.0, 0.1)
+        self.bound_values[16] = float(self.running2)
+        self.bound_values[17] = float(self.fault2)
+        self.bound_values[18] = self._q(self.speed2 * 100.0, 0.1)
+        self.bound_values[19] = float(self.makeup_running)
+        self.bound_values[20] = float(self.makeup_fault)
+        self.bound_values[21] = self._q(self.makeup_m3, 0.001)
+        self.bound_values[22] = self._q(100.0 * self.tank_m3 / self.tank_volume, 0.1)
+        self.bound_values[23] = self._q(self.pump_energy_kwh, 0.01)  # the electricity meter: the circulation pumps' energy
+        self._all_ok(self.bound_oks)
+        if self.open_sensors:
+            self._open_circuits(self.bound_values, self.bound_oks)
+
+    def _all_ok(self, oks):
         n = N_IMAGE  # a local bound: the byte stores below cannot change it (one fill, no reload per byte)
         i = 0
         while i < n:
             oks[i] = 1
             i += 1
-        if self.open_sensors:
-            self._open_circuits(values, oks)
 
     def _open_circuits(self, values, oks):
         for name in self.open_sensors:

@@ -227,3 +227,34 @@ def test_arrays_from_outside_are_checked_before_the_compiled_loops_index_them() 
     plant.n_hours = len(plant.weather_temp) + 1
     with pytest.raises(IndexError, match="plant weather: n_hours"):
         plant.advance(3600.0)
+
+
+def test_bound_image_arrays_fill_like_fill_image_and_are_checked_when_bound() -> None:
+    # bind_image/fill_bound (the season loop's arrays handed over once) give the same readings
+    # as fill_image on twin plants, open circuits included; a short array is refused by name when
+    # bound; fill_image on other arrays leaves the binding as it was.
+    from array import array
+
+    n = len(signals.INPUTS)
+    a, b = Plant(seed=9), Plant(seed=9)
+    for plant in (a, b):
+        run(plant, 600.0, {signals.VALVE_CMD_PCT: 40.0})
+        plant.inject("sensor_open", signal=signals.SECONDARY_SUPPLY_TEMP_C)
+    for values, oks in ((array("d", [0.0] * (n - 1)), array("b", [1] * n)),
+                        (array("d", [0.0] * n), array("b", [1] * (n - 1)))):
+        with pytest.raises(IndexError, match="bind_image: values and oks need %d entries" % n):
+            b.bind_image(values, oks)
+    va, oa = array("d", [0.0] * n), array("b", [1] * n)
+    vb, ob = array("d", [0.0] * n), array("b", [1] * n)
+    b.bind_image(vb, ob)
+    other_v, other_o = array("d", [0.0] * n), array("b", [1] * n)
+    for _ in range(3):
+        a.fill_image(va, oa)
+        b.fill_bound()
+        assert list(va) == list(vb) and list(oa) == list(ob)
+        a.fill_image(other_v, other_o)
+        b.fill_image(other_v, other_o)  # other arrays: vb and ob stay bound
+    assert ob[signals.INPUTS.index(signals.SECONDARY_SUPPLY_TEMP_C)] == 0
+    b.clear("sensor_open")
+    b.fill_bound()
+    assert list(ob) == [1] * n
