@@ -18,6 +18,7 @@ cdef class RoomFeedback:
     cpdef set_readings(self, object readings, double now_s)
     @cython.locals(n=int, i=int)
     cpdef set_temps(self, list ids, list groups, double[:] temps, double now_s)
+    @cython.locals(r=list)
     cdef _keep(self, object cid, double temp_c, double age_s, object group, double now_s)
     @cython.locals(temps=list, groups=dict, members=list, ignored=int, below=int, next_check=double, dead=list, temp_c=double,
                    expiry_s=double, n=int, k=int, r=list)

@@ -212,12 +212,18 @@ class RoomFeedback:
         if temp_c != temp_c or age_s != age_s or age_s < 0.0 or not isinstance(cid, (str, int)):
             self.rejected += 1
             return
-        if cid not in self.readings and len(self.readings) >= MAX_COLLECTORS:
+        r = self.readings.get(cid)
+        if r is None and len(self.readings) >= MAX_COLLECTORS:
             self.rejected += 1
             return
         if not isinstance(group, (str, int)):
             group = cid
-        self.readings[cid] = [temp_c, now_s - age_s, group]
+        if r is None:
+            self.readings[cid] = [temp_c, now_s - age_s, group]
+        else:  # a known collector: its entry in place (one list per collector, not one per reading)
+            r[0] = temp_c
+            r[1] = now_s - age_s
+            r[2] = group
 
     def update_trend(self, now_s: float):
         """Smooth the slope of the low statistic (K/s) from one set of readings to the next."""

@@ -1,6 +1,7 @@
 """Tests of core.room_feedback: robust low statistic, stale/implausible collectors, bounded trim."""
 
 import unittest
+from array import array
 
 from heatkeeper.core.room_feedback import RoomFeedback, validate
 
@@ -241,6 +242,23 @@ class TestRoomFeedback(unittest.TestCase):
                       problems)
         self.assertIn("room_feedback.trim_max_k=99 K: must be in [0.0, 30.0]", validate({"trim_max_k": 99}))
         self.assertIn("room_feedback.statistic='min': must be one of group, percentile", validate({"statistic": "min"}))
+
+    def test_a_known_collector_updated_in_place_reads_as_a_new_one(self):
+        # A collector read again replaces its time, temperature and group (also a bad group: its
+        # own id); a snapshot taken before keeps what was then; order stays first-seen.
+        room = RoomFeedback({})
+        room.set_temps(["a", "b"], ["g1", "g2"], array("d", [19.0, 20.0]), 100.0)
+        before = room.snapshot(100.0)
+        room.set_temps(["b", "a"], ["g3", 1.5], array("d", [21.0, 18.0]), 400.0)
+        self.assertEqual(list(room.readings), ["a", "b"])
+        self.assertEqual(room.readings["a"], [18.0, 400.0, "a"])
+        self.assertEqual(room.readings["b"], [21.0, 400.0, "g3"])
+        self.assertEqual(before["readings"], [["a", 19.0, 0.0, "g1"], ["b", 20.0, 0.0, "g2"]])
+        fresh = RoomFeedback({})
+        fresh.set_readings([{"collector": "a", "group": 1.5, "temp_c": 18.0, "age_s": 0.0},
+                            {"collector": "b", "group": "g3", "temp_c": 21.0, "age_s": 0.0}], 400.0)
+        self.assertEqual(fresh.readings, room.readings)
+        self.assertEqual(fresh.low_c, room.low_c)
 
 
 if __name__ == "__main__":
