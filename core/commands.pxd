@@ -16,6 +16,8 @@ cdef class Leases:
     # except -1: an index out of range raises; the caller tests the result, not PyErr_Occurred()
     cpdef bint clear(self, int which) except -1
     cpdef bint active(self, int which) except -1
+    @cython.locals(i=int)
+    cpdef bint any_active(self) noexcept
     @cython.locals(i=int, until=double, next_s=double)
     cpdef expire(self, double now_s)
     cpdef double remaining_s(self, int which, double now_s)

@@ -132,6 +132,15 @@ class Leases:
             raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         return self.until_s[which] >= 0.0
 
+    def any_active(self) -> bool:
+        """Some lease is active (a cycle that finds none skips asking for each)."""
+        i = 0
+        while i < _N_LEASES:
+            if self.until_s[i] >= 0.0:
+                return True
+            i += 1
+        return False
+
     def expire(self, now_s: float) -> None:
         """Drop leases whose time is up; one event each."""
         if now_s < self.next_s:

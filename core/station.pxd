@@ -63,7 +63,7 @@ cdef class StationController:
                    pumps=CirculationPumps, make_up=MakeUp, act=Actuators, actuator=ValveActuator, mode=int,
                    chain=SupplySetpointChain, interlocks=Interlocks, balancing=Balancing, room_c=double, chain_c=double, setpoint_c=double,
                    supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
-                   makeup_kpa=double, summer_allowed=bint, remote_c=double, boost_k=double, tod_s=double)
+                   makeup_kpa=double, summer_allowed=bint, remote_c=double, boost_k=double, tod_s=double, leased=bint)
     cdef void _cycle(self, double now_s, double dt_s)
     @cython.locals(act=Actuators, mode=int)
     cdef dict _outputs(self)

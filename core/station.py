@@ -257,7 +257,9 @@ class StationController:
         mode = modes.mode
         # 4. setpoint chain
         leases = self.leases
-        room_c = leases.value[L_ROOM] if leases.active(L_ROOM) else self.room_setpoint_c
+        # the leases change only between cycles (commands) and at expire() above: asked once
+        leased = leases.any_active()
+        room_c = leases.value[L_ROOM] if leased and leases.active(L_ROOM) else self.room_setpoint_c
         # mode_flags shows what the chain was given; written only when a flag changes.
         flags = self.mode_flags
         summer_allowed = mode == M_AUTO or mode == M_REMOTE
@@ -265,7 +267,7 @@ class StationController:
             flags["summer_allowed"] = summer_allowed
             self.flag_summer = summer_allowed
         remote_c = -1e9  # the chain's "no remote setpoint"
-        if mode == M_REMOTE and leases.active(L_SUPPLY):
+        if mode == M_REMOTE and leased and leases.active(L_SUPPLY):
             remote_c = leases.value[L_SUPPLY]
             if not self.flag_remote or remote_c != self.flag_remote_c:
                 flags["remote_supply_c"] = remote_c
@@ -275,13 +277,13 @@ class StationController:
         elif self.flag_remote:
             flags["remote_supply_c"] = None
             self.flag_remote = False
-        boost_k = leases.value[L_BOOST] if leases.active(L_BOOST) and summer_allowed else 0.0
+        boost_k = leases.value[L_BOOST] if leased and leases.active(L_BOOST) and summer_allowed else 0.0
         if boost_k != self.flag_boost_k:
             flags["boost_k"] = boost_k
             self.flag_boost_k = boost_k
         # The chain reads a few signals itself (limiters, schedule): validated, NaN when not ok.
         chain = self.chain
-        chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leases.active(L_HEAT_CAP) else 0.0
+        chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leased and leases.active(L_HEAT_CAP) else 0.0
         if self.planning:  # the pre-heat supply (auto only) and the feed-forward ahead of cold spells
             self._plan(now_s)
             if self.preheat.phase == P_HEAT and mode == M_AUTO:
@@ -308,7 +310,7 @@ class StationController:
         # the valve shut and its PI tracks, so the release after a hold is bumpless.
         setpoint_c = chain.finish(mode, modes.ramp_c, interlocks.frost_supply_floor_c(mode),
                                   interlocks.tripped or interlocks.no_flow)
-        if self.planning and self.preheat.holds_off() and (mode == M_AUTO or (mode == M_REMOTE and not leases.active(L_SUPPLY))):
+        if self.planning and self.preheat.holds_off() and (mode == M_AUTO or (mode == M_REMOTE and not (leased and leases.active(L_SUPPLY)))):
             # Outside the season (or waiting to pre-heat) the heating is off; a remote supply
             # setpoint lease turns it on; frost protection still acts.
             frost_c = interlocks.frost_supply_floor_c(mode)
@@ -328,13 +330,13 @@ class StationController:
         pumps = self.pumps
         filling = mode == M_STARTUP_FILL  # the network is being filled: no leak count, no frost pump
         want = circulation_wanted(mode) or interlocks.frost_circulation(mode)
-        dp_lease = leases.value[L_DP] if leases.active(L_DP) else 0.0
+        dp_lease = leases.value[L_DP] if leased and leases.active(L_DP) else 0.0
         pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
         if pumps.short_of_heat:
             self.chain.room.note_shortage(now_s)  # the next cycles' room target holds a margin
         pumps.step(now_s, dt_s, want, signals, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
-        makeup_kpa = leases.value[L_MAKEUP] if leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
+        makeup_kpa = leases.value[L_MAKEUP] if leased and leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
         make_up = self.make_up
         make_up.step(now_s, dt_s, signals, makeup_kpa, filling)
         # 7b. building branch valves (only with branches): on a fresh collector reading or

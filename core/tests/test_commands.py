@@ -60,6 +60,7 @@ class TestLeases(unittest.TestCase):
                     until[i] = -1.0
                     walked.append((LEASE_NAMES[i], t))
             self.assertEqual([leases.active(i) for i in range(N_LEASES)], [u >= 0.0 for u in until])
+            self.assertEqual(leases.any_active(), any(u >= 0.0 for u in until))  # the cycle's one question
         self.assertEqual([(e["what"], e["at_s"]) for e in leases.events], walked)
         self.assertTrue(len(walked) > 100)
 
