@@ -15,7 +15,7 @@ About half the codec's CPU for the usual message (one function call instead of a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Any
 
 from heatkeeper.core import codec
@@ -57,7 +57,7 @@ def decode_uplink_of(sid: str, kind: str, payload: bytes, now_s: float = -1.0, m
 
 
 def usual_telemetry(sid: str, payload: bytes, now_s: float, max_age_s: float,
-                    names: set[str] | None = None) -> dict[str, Any] | None:
+                    names: Set[str] | None = None) -> dict[str, Any] | None:
     """The parsed message when it is a telemetry message of station `sid` the codec certainly
     accepts as it is; None for anything the codec has to look at (and without orjson). `names`:
     the field names it may have, of those the codec accepted before (default: all of them; the
