@@ -12,12 +12,14 @@ cdef class Leases:
     cdef public double[::1] value, until_s
     cdef public list events
     cdef public double next_s
+    cdef public int n_active
     cpdef set(self, int which, double value, double now_s, double lease_s)
     # except -1: an index out of range raises; the caller tests the result, not PyErr_Occurred()
     cpdef bint clear(self, int which) except -1
     cpdef bint active(self, int which) except -1
-    @cython.locals(i=int)
     cpdef bint any_active(self) noexcept
+    @cython.locals(i=int, n=int)
+    cdef void _count(self) noexcept
     @cython.locals(i=int, until=double, next_s=double)
     cpdef expire(self, double now_s)
     cpdef double remaining_s(self, int which, double now_s)

@@ -111,6 +111,9 @@ class Leases:
         # no lease runs out before next_s (at most the earliest expiry: expire() has nothing
         # to look at before it); set() lowers it, expire() takes it again, restore() resets it
         self.next_s = _INF
+        # how many leases are active (until_s >= 0), kept by set, clear, expire and restore:
+        # the cycle asks any_active() once instead of walking the leases
+        self.n_active = 0
 
     def set(self, which, value: float, now_s: float, lease_s: float) -> None:
         if which < 0 or which >= _N_LEASES:
@@ -119,12 +122,14 @@ class Leases:
         self.until_s[which] = now_s + lease_s
         if self.until_s[which] < self.next_s:
             self.next_s = self.until_s[which]
+        self._count()
 
     def clear(self, which) -> bool:
         if which < 0 or which >= _N_LEASES:
             raise IndexError("lease %d not in 0..%d" % (which, _N_LEASES - 1))
         active = self.until_s[which] >= 0.0
         self.until_s[which] = -1.0
+        self._count()
         return active
 
     def active(self, which) -> bool:
@@ -134,12 +139,16 @@ class Leases:
 
     def any_active(self) -> bool:
         """Some lease is active (a cycle that finds none skips asking for each)."""
+        return self.n_active > 0
+
+    def _count(self) -> None:
+        n = 0
         i = 0
         while i < _N_LEASES:
             if self.until_s[i] >= 0.0:
-                return True
+                n += 1
             i += 1
-        return False
+        self.n_active = n
 
     def expire(self, now_s: float) -> None:
         """Drop leases whose time is up; one event each."""
@@ -157,6 +166,7 @@ class Leases:
                 next_s = until
             i += 1
         self.next_s = next_s
+        self._count()
 
     def remaining_s(self, which, now_s: float) -> float:
         if which < 0 or which >= _N_LEASES:
@@ -182,6 +192,7 @@ class Leases:
                     self.value[i] = float(row[0])
                     self.until_s[i] = now_s + row[1]
         self.next_s = -_INF  # the next expire() looks at every lease
+        self._count()
 
 
 def number_arg(args: dict, key: str, unit: str, low: float, high: float) -> tuple:

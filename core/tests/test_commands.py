@@ -64,6 +64,28 @@ class TestLeases(unittest.TestCase):
         self.assertEqual([(e["what"], e["at_s"]) for e in leases.events], walked)
         self.assertTrue(len(walked) > 100)
 
+    def test_any_active_follows_every_change_of_the_leases(self):
+        # any_active() answers from a count the leases keep themselves: a lease that ends
+        # before 0 on the caller's clock is not active, a restore over active leases counts
+        # them once, a clear of an inactive lease changes nothing
+        leases = Leases()
+        self.assertTrue(not leases.any_active())
+        leases.set(L_ROOM, 20.0, -100.0, 60.0)
+        self.assertTrue(not leases.active(L_ROOM))
+        self.assertTrue(not leases.any_active())
+        leases.set(L_ROOM, 20.0, 0.0, 60.0)
+        leases.set(L_DP, 120.0, 0.0, 30.0)
+        self.assertEqual(leases.n_active, 2)
+        leases.restore({"room_setpoint": [21.0, 10.0], "boost": [2.0, 5.0]}, 10.0)
+        self.assertEqual(leases.n_active, 3)
+        self.assertTrue(not leases.clear(commands.L_SUPPLY))
+        self.assertEqual(leases.n_active, 3)
+        leases.expire(15.0)  # boost ends at 15
+        self.assertEqual(leases.n_active, 2)
+        leases.expire(30.0)  # room (20) and dp (30)
+        self.assertEqual(leases.n_active, 0)
+        self.assertTrue(not leases.any_active())
+
     def test_snapshot_keeps_remaining_time(self):
         leases = Leases()
         leases.set(L_DP, 120.0, 0.0, 600.0)
