@@ -371,7 +371,11 @@ class PlantCore:
 
     def _g(self):
         # _u() four times over, written out: one load and one store of the state per number
-        # (the same draws in the same order, so the same figures as four calls).
+        # (the same draws in the same order, so the same figures as four calls). The four
+        # 53-bit draws are summed in units of 2^-53 and scaled once: scaling by a power of two
+        # is exact and commutes with rounding, and the first two add exactly as integers
+        # (below 2^54, rounded once on conversion as the float addition rounds), so the sum
+        # is the sum of the four uniforms to the last bit.
         x = self.rng_state
         x ^= (x >> 12)
         x ^= (x << 25) & MASK64
@@ -380,21 +384,20 @@ class PlantCore:
         x ^= (x >> 12)
         x ^= (x << 25) & MASK64
         x ^= (x >> 27)
-        u = s * (1.0 / 9007199254740992.0)
-        s = ((x * XS_MULT) & MASK64) >> 11
+        s += ((x * XS_MULT) & MASK64) >> 11
+        u = float(s)
         x ^= (x >> 12)
         x ^= (x << 25) & MASK64
         x ^= (x >> 27)
-        u += s * (1.0 / 9007199254740992.0)
         s = ((x * XS_MULT) & MASK64) >> 11
+        u += s
         x ^= (x >> 12)
         x ^= (x << 25) & MASK64
         x ^= (x >> 27)
-        u += s * (1.0 / 9007199254740992.0)
         s = ((x * XS_MULT) & MASK64) >> 11
         self.rng_state = x
-        u += s * (1.0 / 9007199254740992.0)
-        return (u - 2.0) * 1.7320508075688772
+        u += s
+        return (u * (1.0 / 9007199254740992.0) - 2.0) * 1.7320508075688772
 
     def apply(self, actuators):
         """Take actuator commands (keys of core.signals.ACTUATORS; a missing key keeps its value).

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from heatkeeper.core import signals
 from heatkeeper.tools.plant import Plant, Weather
-from heatkeeper.tools.plant.model import round_hundredths
+from heatkeeper.tools.plant.model import PlantCore, round_hundredths
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,6 +47,40 @@ def test_round_hundredths_keeps_the_sign_of_zero_and_nan() -> None:
     assert math.isnan(round_hundredths(float("nan")))
 
 
+# --- the noise draws -------------------------------------------------------------------------
+
+def _gauss_by_uniforms(core: Any, state: int) -> tuple[float, int]:
+    """gauss() as written first: four uniform() draws summed one by one, centred and scaled."""
+    core.rng_state = state
+    u = core.uniform()
+    u += core.uniform()
+    u += core.uniform()
+    u += core.uniform()
+    return (u - 2.0) * 1.7320508075688772, core.rng_state
+
+
+@given(st.integers(min_value=1, max_value=2**64 - 1))
+def test_gauss_is_four_uniforms_summed_to_the_last_bit(state: int) -> None:
+    # gauss() sums the four 53-bit draws as integers and scales once: the same number and the
+    # same generator state as four uniform() calls, compiled and as plain Python
+    for core in (PlantCore(1, 0), _source_core()):
+        want, want_state = _gauss_by_uniforms(core, state)
+        core.rng_state = state
+        got = core.gauss()
+        assert (_bits(got), core.rng_state) == (_bits(want), want_state)
+
+
+def test_gauss_over_a_long_run_of_the_generator() -> None:
+    # 200,000 consecutive draws (sums above 2^53, where the first addition rounds, are half of them)
+    core = PlantCore(1, 7)
+    ref = PlantCore(1, 7)
+    for _ in range(200_000):
+        want, want_state = _gauss_by_uniforms(ref, ref.rng_state)
+        assert _bits(core.gauss()) == _bits(want)
+        assert core.rng_state == want_state
+
+
+# --- the transport lookup --------------------------------------------------------------------
 # --- the transport lookup --------------------------------------------------------------------
 
 def _source_core() -> Any:
