@@ -30,7 +30,7 @@ cdef class SignalQuality:
     @cython.locals(i=int, n=int)
     cpdef update_bound(self, double now_s)
     @cython.locals(n=int, frozen_s=double, v=double, present=int, quality=int, low=double, high=double, frozen_check=int,
-                   frozen_ref=double, changed_at=double, good_at=double, rate=double, last=double, moved=bint, dt=double,
+                   changed_at=double, good_at=double, rate=double, last=double, moved=bint, dt=double,
                    step=double)
     cdef inline int _run_good(self, int i, double now_s) noexcept  # no call, no byte store: the loop's arrays stay at hand
     @cython.locals(good_at=double, rate=double, dt=double, step=double)

@@ -258,8 +258,9 @@ class SignalQuality:
         # stay good: every condition is tested before anything is stored, and the first signal
         # that needs more (lost, out of range, frozen, a jump, not GOOD before) is returned
         # untouched for _check (N_SIGNALS when none). The same stores as _check's good path.
-        # Every entry is read first, whatever the signal: the compiled loop then finds each
-        # array once per call instead of once per signal.
+        # Every entry every signal uses is read first: the compiled loop then finds each of
+        # those arrays once per call instead of once per signal (the frozen check's two, read
+        # for temperatures only, are looked up where they are used).
         n = _N_SIGNALS
         frozen_s = self.frozen_s
         while i < n:
@@ -269,8 +270,6 @@ class SignalQuality:
             low = self.low[i]
             high = self.high[i]
             frozen_check = self.frozen_check[i]
-            frozen_ref = self.frozen_ref[i]
-            changed_at = self.changed_at_s[i]
             good_at = self.good_at_s[i]
             rate = self.rate[i]
             last = self.values[i]
@@ -280,7 +279,8 @@ class SignalQuality:
                 return i
             moved = False
             if frozen_check and frozen_s > 0.0:
-                if v != frozen_ref or changed_at < 0.0:
+                changed_at = self.changed_at_s[i]
+                if v != self.frozen_ref[i] or changed_at < 0.0:
                     moved = True
                 elif now_s - changed_at >= frozen_s:
                     return i
