@@ -273,9 +273,9 @@ class SignalQuality:
             good_at = self.good_at_s[i]
             rate = self.rate[i]
             last = self.values[i]
-            if present == 0 or v != v or quality != _Q_GOOD:
-                return i
-            if v < low or v > high:
+            # one test for lost (NaN compares false) and out of range: this path only decides
+            # whether _check is needed, and _check tells the two apart
+            if present == 0 or quality != _Q_GOOD or not (v >= low and v <= high):
                 return i
             moved = False
             if frozen_check and frozen_s > 0.0:
