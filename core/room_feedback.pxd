@@ -21,7 +21,7 @@ cdef class RoomFeedback:
     @cython.locals(r=list)
     cdef _keep(self, object cid, double temp_c, double age_s, object group, double now_s)
     @cython.locals(temps=list, groups=dict, members=list, ignored=int, below=int, next_check=double, dead=list, temp_c=double,
-                   expiry_s=double, n=int, k=int, r=list)
+                   at_s=double, expiry_s=double, n=int, k=int, r=list)
     cpdef evaluate(self, double now_s)
     @cython.locals(low_c=double, low_n=int, second_c=double, members=list, n=int, value=double)
     cpdef double coldest_group_c(self, dict groups)

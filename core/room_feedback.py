@@ -255,7 +255,8 @@ class RoomFeedback:
         for cid in self.readings:
             r = self.readings[cid]
             temp_c = r[0]
-            expiry_s = r[1] + self.max_age_s
+            at_s = r[1]  # a C double compiled: the sum below without a float object
+            expiry_s = at_s + self.max_age_s
             if now_s > expiry_s:
                 ignored += 1
                 if now_s > expiry_s + 10.0 * self.max_age_s:
@@ -264,13 +265,14 @@ class RoomFeedback:
             if temp_c < self.plausible_min_c or temp_c > self.plausible_max_c:
                 ignored += 1
                 continue
-            temps.append(temp_c)
+            # the stored float itself, not temp_c again (compiled: no new float object per reading)
+            temps.append(r[0])
             if self.by_group:
                 members = groups.get(r[2])
                 if members is None:
-                    groups[r[2]] = [temp_c]
+                    groups[r[2]] = [r[0]]
                 else:
-                    members.append(temp_c)
+                    members.append(r[0])
             if temp_c < self.floor_c:
                 below += 1
             if next_check < 0.0 or expiry_s < next_check:
