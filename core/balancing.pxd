@@ -22,7 +22,7 @@ cdef class Balancing:
     cdef public dict position, answered_s, apart_s, lost, stuck, failing
     cdef public object last_s, next_s, ref_c
     cpdef take(self, double now_s, object readings)
-    @cython.locals(n=int, i=int, temp_c=double)
+    @cython.locals(n=int, i=int, temp_c=double, r=list)
     cpdef take_room_temps(self, double now_s, list ids, list groups, double[:] temps)
     cpdef dict step(self, double now_s, object readings=*)
     @cython.locals(n_lost=int, n_stuck=int, lost=bint)

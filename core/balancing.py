@@ -325,7 +325,13 @@ class Balancing:
             # _number's rule on a float: finite
             if not isinstance(cid, (str, int)) or temp_c != temp_c or temp_c == _INF or temp_c == -_INF:
                 continue
-            self.collectors[cid] = [temp_c, now_s, groups[i - 1]]
+            r = self.collectors.get(cid)
+            if r is None:
+                self.collectors[cid] = [temp_c, now_s, groups[i - 1]]
+            else:  # a known collector: its entry in place (one list per collector, not one per reading)
+                r[0] = temp_c
+                r[1] = now_s
+                r[2] = groups[i - 1]
             self.due = True
 
     def _statistics(self, now_s: float) -> None:
