@@ -245,7 +245,8 @@ class StationController:
         self.outdoor_ok = signals.ok[I_OUTDOOR_TEMP] != 0
         self.outdoor_c = signals.values[I_OUTDOOR_TEMP]
         self.interlocks.update_frost(self.outdoor_c, self.outdoor_ok)
-        self.leases.expire(now_s)
+        if not now_s < self.leases.next_s:  # expire()'s own first test: before next_s (most cycles) no call
+            self.leases.expire(now_s)
         if self.mode_lease_return >= 0:
             self._mode_lease(now_s)
         # 2. alarms (from this cycle's signals and the pieces' state of the last cycle)

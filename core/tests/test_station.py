@@ -168,6 +168,20 @@ class TestContract(unittest.TestCase):
         other.restore({"v": 1, "modes": "x", "leases": [], "pumps": {"run_s": None}}, 60000.0)
         other.restore(None, 0.0)
 
+    def test_a_lease_ends_in_the_cycle_of_its_expiry(self):
+        # the cycle asks the leases to expire only from their earliest expiry on: a lease still
+        # ends in the very cycle whose time reaches it, with its event, not a cycle later
+        rig = Rig()
+        rig.step()
+        t_set = rig.t
+        rig.command("set_room_setpoint", {"room_setpoint_c": 21.0, "lease_s": 60})
+        rig.run_until(t_set + 59.0)
+        self.assertTrue(rig.ctl.leases.active(0))
+        rig.run_until(t_set + 60.0)
+        self.assertTrue(not rig.ctl.leases.active(0))
+        ends = [e for e in rig.events if e["kind"] == "lease" and e["reason"] == "expired"]
+        self.assertEqual([(e["what"], e["at_s"]) for e in ends], [("room_setpoint", t_set + 60.0)])
+
     def test_clock_going_backwards_is_survived(self):
         rig = Rig()
         rig.run_until(rig.t + 10.0)
