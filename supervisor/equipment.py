@@ -106,10 +106,10 @@ class EquipmentTracker:
         if plan is not None and raw == plan[1]:
             # the same raw values give the same flags (numbers or null: `_flags` keeps each
             # number as a float and leaves nulls out), so the same as the plan's
-            win = plan[3]
-            newest = win[-1]
+            kept = plan[3]
+            newest = kept[-1]
             if newest[1] is plan[0] and ts > newest[0]:
-                self._steady(sid, ts, win, plan)  # the usual sample: the newest, the pumps as they were
+                self._steady(sid, ts, kept, plan)  # the usual sample: the newest, the pumps as they were
                 return
         if raw == _NO_FLAGS:
             return
@@ -120,7 +120,6 @@ class EquipmentTracker:
         if win:
             newest = win[-1]
             if ts > newest[0] and flags == newest[1]:
-                plan = self._plans.get(sid)
                 if plan is None or plan[0] is not newest[1]:  # worked out once per run of samples alike
                     plan = self._plans[sid] = (newest[1], raw, self._plan(sid, newest[1]), win)
                 self._steady(sid, ts, win, plan)

@@ -249,7 +249,7 @@ class Ingest:
             if len(payload) > self.max_payload_bytes:
                 raise codec.CodecError("too_large", "%d bytes on %s" % (len(payload), topic))
             if area == "up":
-                if station is None:
+                if station is None or slots is None:  # slots: made for each configured station
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
                 # the usual sample: checked in one pass, its field names among those this station
