@@ -56,9 +56,11 @@ class Aggregates:
         """Fold one sample's {field: value} into bucket `key` = (station, bucket)."""
         self.add_row(key, tuple(numbers), tuple(numbers.values()))
 
-    def add_row(self, key: tuple[str, int], fields: tuple[str, ...], values: tuple[float, ...]) -> None:
-        """`add` of one sample given as its field names and their values (in the same order)."""
-        k = self._slice.get(key[0])
+    def add_row(self, key: tuple[str, int], fields: tuple[str, ...], values: tuple[float, ...],
+                slice_k: int | None = None) -> None:
+        """`add` of one sample given as its field names and their values (in the same order);
+        `slice_k`: the station's slice when the caller knows it (`slice_of`)."""
+        k = self._slice.get(key[0]) if slice_k is None else slice_k
         if k is None:
             k = self.slice_of(key[0])
         held = self._held[k]

@@ -56,11 +56,14 @@ CIRCULATION = ("pump1", "pump2")  # the "pump" number of a core pump event, 1-ba
 PUMP_EVENT = "pump"
 
 _FLAG_ORDER = tuple(name for names in DEVICES.values() for name in names if name is not None)
+_NO_FLAGS = (None,) * len(_FLAG_ORDER)
 _DEVICE_OF = {name: device for device, names in DEVICES.items() for name in names if name is not None}
 _DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sample has them -> its devices
 _IN_ORDER_OF: dict[tuple[str, ...], tuple[str, ...]] = {}  # the same, in DEVICES' order
 
 Sample = tuple[float, dict[str, float]]
+# `_steady`'s plan: (flags, their raw values, (record, runs) per device, the station's window)
+Plan = tuple[dict[str, float], tuple[Any, ...], tuple[tuple[dict[str, Any], bool], ...], list[Sample]]
 # (starts, run_s, faults, fault_ts) of one device between two consecutive samples
 Step = tuple[int, float, int, float | None]
 
@@ -77,8 +80,9 @@ class EquipmentTracker:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self._win: dict[str, list[Sample]] = {}
         # per station, `_steady`'s plan for the newest kept flags (the same dict object: the
-        # flags of a sample are never changed once kept)
-        self._plans: dict[str, tuple[dict[str, float], tuple[tuple[dict[str, Any], bool], ...]]] = {}
+        # flags of a sample are never changed once kept), with the raw flag values of a sample
+        # that had them and the station's window (the same list object as in `_win`)
+        self._plans: dict[str, Plan] = {}
 
     def _rec(self, sid: str, device: str) -> dict[str, Any]:
         rec = self.records.get((sid, device))
@@ -95,6 +99,20 @@ class EquipmentTracker:
 
     # --- telemetry ------------------------------------------------------------------------
     def telemetry(self, sid: str, ts: float, values: dict[str, Any]) -> None:
+        """Count one stored telemetry sample's `values` (as the codec accepts them: numbers or
+        null) of station `sid` at sample time `ts`."""
+        raw = tuple(map(values.get, _FLAG_ORDER))  # in C: no dict made for the usual sample
+        plan = self._plans.get(sid)
+        if plan is not None and raw == plan[1]:
+            # the same raw values give the same flags (numbers or null: `_flags` keeps each
+            # number as a float and leaves nulls out), so the same as the plan's
+            kept = plan[3]
+            newest = kept[-1]
+            if newest[1] is plan[0] and ts > newest[0]:
+                self._steady(sid, ts, kept, plan)  # the usual sample: the newest, the pumps as they were
+                return
+        if raw == _NO_FLAGS:
+            return
         flags = _flags(values)
         if not flags:
             return
@@ -102,21 +120,21 @@ class EquipmentTracker:
         if win:
             newest = win[-1]
             if ts > newest[0] and flags == newest[1]:
-                self._steady(sid, ts, win)  # the usual sample: the newest, the pumps as they were
+                if plan is None or plan[0] is not newest[1]:  # worked out once per run of samples alike
+                    plan = self._plans[sid] = (newest[1], raw, self._plan(sid, newest[1]), win)
+                self._steady(sid, ts, win, plan)
                 return
         self._sample(sid, ts, flags, win)
 
-    def _steady(self, sid: str, ts: float, win: list[Sample]) -> None:
-        """`_sample` of a sample newer than every kept one with the same flags as the newest:
-        no start and no fault can be in it, only run time: none when the device has a run-hour
-        counter (it did not move), else the time since while running and the gap is short."""
+    def _steady(self, sid: str, ts: float, win: list[Sample], plan: Plan) -> None:
+        """`_sample` of a sample newer than every kept one with the same flags as the newest
+        (`plan`'s): no start and no fault can be in it, only run time: none when the device has
+        a run-hour counter (it did not move), else the time since while running and the gap is
+        short."""
         prev_ts, flags = win[-1]
         elapsed = ts - prev_ts
-        plan = self._plans.get(sid)
-        if plan is None or plan[0] is not flags:  # worked out once per run of samples alike
-            plan = self._plans[sid] = (flags, self._plan(sid, flags))
         adds = elapsed <= MAX_GAP_S
-        for rec, runs in plan[1]:
+        for rec, runs in plan[2]:
             if rec["last_ts"] is None or ts > rec["last_ts"]:
                 rec["last_ts"] = ts
             if runs and adds:
@@ -255,6 +273,7 @@ class EquipmentTracker:
                 win.append((float(item[0]), flags))
         if win:
             self._win[sid] = win
+            self._plans.pop(sid, None)  # made for the window replaced
 
 
 def _flags(values: dict[str, Any]) -> dict[str, float]:

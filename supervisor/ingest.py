@@ -64,7 +64,22 @@ MAX_STATION_FIELDS = 512  # distinct telemetry field names per station (each is 
 NAME_SETS_MAX = 4096  # distinct sets of field names shared between stations (a fleet sends a few)
 _NO_NAMES: frozenset[str] = frozenset()
 
-Entry = tuple[dict[str, Any], float, bytes, "Acker | None"]
+
+class StationSlots:
+    """What the per-message path reads of one configured station, found once per message (from
+    its topic) instead of once per table: at 10,000 stations each table lookup is a cache miss
+    or more. Made at the station's first message."""
+
+    __slots__ = ("sid", "state", "slice")
+
+    def __init__(self, sid: str, state: dict[str, Any], slice_k: int) -> None:
+        self.sid = sid
+        self.state = state  # Ingest.state[sid], the same dict
+        self.slice = slice_k  # its aggregation slice (Aggregates.slice_of)
+
+
+# (message, receive time, payload, the broker's ack or None, the station's slots)
+Entry = tuple[dict[str, Any], float, bytes, "Acker | None", StationSlots]
 
 
 class _Unstored(Exception):
@@ -139,11 +154,21 @@ class Ingest:
         self._last_slice_close = time.monotonic()
         self._next_slice = 0
         self._flush_lock = asyncio.Lock()
-        self._topics: dict[str, tuple[str, str, str]] = {}  # topic -> codec.parse_topic(topic), for valid topics
+        # topic -> codec.parse_topic(topic) and the station's slots (an uplink topic of a configured station)
+        self._topics: dict[str, tuple[str, str, str, StationSlots | None]] = {}
+        self._slots: dict[str, StationSlots] = {}
 
     def add_station(self, station_id: str) -> None:
         self.station_ids.add(station_id)
         self.state.setdefault(station_id, live_state.blank_state())
+
+    def slots(self, station_id: str) -> StationSlots:
+        """The per-message slots of a configured station (KeyError for another)."""
+        slots = self._slots.get(station_id)
+        if slots is None:
+            slots = self._slots[station_id] = StationSlots(station_id, self.state[station_id],
+                                                           self.aggregates.slice_of(station_id))
+        return slots
 
     async def load_state(self) -> None:
         """Restore the persisted latest state and equipment counters (after a restart), re-derive
@@ -153,7 +178,9 @@ class Ingest:
                 merged = live_state.blank_state()
                 merged.update(row["state"])
                 self.equipment.restore_tracking(row["station_id"], merged.pop(EQUIPMENT_KEY, None))
-                self.state[row["station_id"]] = merged
+                st = self.state[row["station_id"]]  # in place: the station's slots hold this dict
+                st.clear()
+                st.update(merged)
         self.equipment.load(await self.storage.equipment(None))
         async with self._flush_lock:
             stale = await self.storage.open_epochs(self.owner)
@@ -209,17 +236,20 @@ class Ingest:
         try:
             parsed = self._topics.get(topic)
             if parsed is None:
-                parsed = codec.parse_topic(topic)  # raises for a bad topic: never remembered
+                parsed = (*codec.parse_topic(topic), None)  # raises for a bad topic: never remembered
                 if len(self._topics) >= TOPICS_MAX:
                     self._topics.clear()
                 self._topics[topic] = parsed
-            area, ident, leaf = parsed
+            area, ident, leaf, slots = parsed
             if area == "up" and ident in self.station_ids:
                 station = ident
+                if slots is None:
+                    slots = self.slots(ident)
+                    self._topics[topic] = (area, ident, leaf, slots)
             if len(payload) > self.max_payload_bytes:
                 raise codec.CodecError("too_large", "%d bytes on %s" % (len(payload), topic))
             if area == "up":
-                if station is None:
+                if station is None or slots is None:  # slots: made for each configured station
                     raise codec.CodecError("unknown_station", "station %r on %s" % (ident, topic))
                 now = self.clock()
                 # the usual sample: checked in one pass, its field names among those this station
@@ -228,12 +258,12 @@ class Ingest:
                 if known is not None:
                     msg = uplink_decode.usual_telemetry(ident, payload, now, self.max_age_s, known)
                     if msg is not None:
-                        self._queue(msg, payload, ack, now)
+                        self._queue(msg, payload, ack, now, slots)
                         return "queued"
                 msg = uplink_decode.decode_uplink_of(ident, leaf, payload, now, self.max_age_s)  # topic parsed once
                 if msg["kind"] == codec.UP_TELEMETRY:
                     self._check_field_names(ident, msg["body"]["values"])
-                self._queue(msg, payload, ack, now)
+                self._queue(msg, payload, ack, now, slots)
                 return "queued"
             if area == "status":
                 if ident not in self.station_ids:
@@ -300,11 +330,11 @@ class Ingest:
         st["status_ts"] = self.clock()
         self._dirty.add(station_id)
 
-    def _queue(self, msg: dict[str, Any], payload: bytes, ack: Acker | None, now: float) -> None:
+    def _queue(self, msg: dict[str, Any], payload: bytes, ack: Acker | None, now: float, slots: StationSlots) -> None:
         if msg["kind"] == codec.UP_ACK and self.on_ack is not None:
             self.on_ack(msg["station"], msg["body"], now)
-        self.state[msg["station"]]["last_seen_ts"] = now
-        self._pending.append((msg, now, payload, ack))
+        slots.state["last_seen_ts"] = now
+        self._pending.append((msg, now, payload, ack, slots))
         if len(self._pending) >= self.batch_max:
             self._wake.set()
 
@@ -369,10 +399,10 @@ class Ingest:
         return self._rows([entry])[0]
 
     def _rows(self, entries: list[Entry]) -> list[UplinkRow]:
-        epochs, slice_of = self.aggregates.epochs, self.aggregates.slice_of
+        epochs = self.aggregates.epochs
         # stored verbatim (validated UTF-8 JSON): no re-encoding on the hot path
-        return [(msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received,
-                 epochs[slice_of(msg["station"])]) for msg, received, payload, _ack in entries]
+        return [(msg["station"], msg["seq"], msg["ts"], msg["kind"], payload.decode(), received, epochs[slots.slice])
+                for msg, received, payload, _ack, slots in entries]
 
     async def _store(self, batch: list[Entry]) -> int:
         """Store one chunk; derive what is new; quarantine regressions and rows the database
@@ -403,7 +433,7 @@ class Ingest:
                 kind = msg["kind"]
                 by_kind[kind] = by_kind.get(kind, 0) + 1
                 try:
-                    derive(msg, entry[1])
+                    derive(msg, entry[1], entry[4])
                 except Exception as exc:  # noqa: BLE001 - see _derive_guarded
                     self._underived(msg, entry[2], exc)
                 if entry[3] is not None:
@@ -470,7 +500,7 @@ class Ingest:
                 self.stored += len(new_keys)
                 for e in entries[:i]:
                     if (e[0]["station"], e[0]["seq"]) in new_keys:
-                        self._derive_guarded(e[0], e[1], e[2])
+                        self._derive_guarded(e[0], e[1], e[2], e[4])
                         if e[3] is not None:
                             e[3]()
                 for e, x in refused:
@@ -483,11 +513,12 @@ class Ingest:
                 raise _Unstored(rest) from exc
         return new_keys, refused
 
-    def _derive_guarded(self, msg: dict[str, Any], received: float, payload: bytes | str) -> None:
+    def _derive_guarded(self, msg: dict[str, Any], received: float, payload: bytes | str,
+                        slots: StationSlots | None = None) -> None:
         """`_derive`, and a message it cannot fold is kept in the quarantine (it is stored, but
         not derived) instead of stopping the rest of the batch."""
         try:
-            self._derive(msg, received)
+            self._derive(msg, received, slots)
         except Exception as exc:  # noqa: BLE001 - one message must not stop the batch; quarantined and alarmed
             self._underived(msg, payload, exc)
 
@@ -497,10 +528,13 @@ class Ingest:
         self._keep(msg["station"], "derive_failed", "%s: %s" % (type(exc).__name__, exc),
                    codec.up_topic(msg["station"], msg["kind"]), payload, msg.get("seq"))
 
-    def _derive(self, msg: dict[str, Any], received: float) -> None:
-        """Fold one newly stored message into state, aggregates, equipment and alarms."""
-        sid, seq, kind, body, ts = msg["station"], msg["seq"], msg["kind"], msg["body"], msg["ts"]
-        st = self.state[sid]
+    def _derive(self, msg: dict[str, Any], received: float, slots: StationSlots | None = None) -> None:
+        """Fold one newly stored message (of the station whose `slots` they are, if given) into
+        state, aggregates, equipment and alarms."""
+        seq, kind, body, ts = msg["seq"], msg["kind"], msg["body"], msg["ts"]
+        if slots is None:
+            slots = self.slots(msg["station"])
+        sid, st = slots.sid, slots.state
         if seq > st["last_seq"]:
             st["last_seq"] = seq
         self._dirty.add(sid)
@@ -519,7 +553,7 @@ class Ingest:
                 raise ValueError("a value or ts is not finite")
             k = (sid, int(ts // AGG_BUCKET_S) * AGG_BUCKET_S)  # storage.base.bucket_of, inline
             live_state.take_values(st, seq, ts, body, received)
-            self.aggregates.add_row(k, fields, numbers)
+            self.aggregates.add_row(k, fields, numbers, slots.slice)
             self.equipment.telemetry(sid, ts, values)
         elif kind == codec.UP_ALARM:
             # recorded by seq: replaying an unfinished epoch after a crash records what the

@@ -25,7 +25,7 @@ LEASES = (
     ("mode", "mode_lease_s", "mode_lease_return", ""),
     ("heat_cap", "heat_cap_lease_s", "heat_cap_lease_kw", "kW"),
 )
-_LEFT_KEYS = frozenset(left_key for _name, left_key, _value_key, _unit in LEASES)
+_LEFT_KEYS = tuple(left_key for _name, left_key, _value_key, _unit in LEASES)
 MODE_REMOTE = 5  # core.modes.M_REMOTE: the only mode a supply setpoint lease acts in
 ARRIVED_K = 0.05  # closer than this the setpoint counts as arrived
 
@@ -52,17 +52,19 @@ def approach(from_c: float, to_c: float, rate_k_per_h: float | None, left_s: flo
     return {"arrival_s": arrival_s, "arrives": False, "at_end_c": from_c + rate_k_per_h * left_s / 3600.0}
 
 
+def none_active(values: dict[str, Any], sent: Any = None) -> bool:
+    """Whether `from_values(values, sent)` is certainly empty, in C: no `leases` object and no
+    lease's time left other than absent, null or 0 (a lease with a value that is not a
+    positive number is no lease there either)."""
+    return not isinstance(sent, dict) and not any(map(values.get, _LEFT_KEYS))
+
+
 def from_values(values: dict[str, Any], sent: Any = None) -> dict[str, dict[str, Any]]:
     """The active leases of one telemetry sample; `sent` is a `leases` object the station sent
     beside its values ({name: [value, remaining_s]}, a station's snapshot), used where the flat
     fields say nothing."""
-    if not isinstance(sent, dict):  # the usual sample (every second): no lease has time left
-        for key in _LEFT_KEYS.intersection(values):
-            left = values[key]
-            if left.__class__ not in (int, float) or left > 0.0:
-                break
-        else:
-            return {}
+    if none_active(values, sent):  # the usual sample (every second)
+        return {}
     out: dict[str, dict[str, Any]] = {}
     for name, left_key, value_key, unit in LEASES:
         left = _num(values.get(left_key))

@@ -83,7 +83,11 @@ def take_values(st: dict[str, Any], seq: int, ts: float, body: dict[str, Any], r
                 st["mode" if key == "mode_name" else key] = body[key]
         if "mode" not in body and "mode_name" not in body:
             st["mode"] = mode_name(values.get("mode"))
-        st["leases"] = leases.from_values(values, body.get("leases"))  # by lease name, in words' terms
+        sent = body.get("leases")
+        held = st.get("leases")
+        # by lease name, in words' terms; the usual sample (no lease) keeps the empty dict held
+        if held.__class__ is not dict or held or not leases.none_active(values, sent):
+            st["leases"] = leases.from_values(values, sent)
         if "devices" not in body and "devices_total" in values:
             st["devices"] = {"total": values.get("devices_total"), "available": values.get("devices_available")}
 

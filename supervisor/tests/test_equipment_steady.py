@@ -75,3 +75,17 @@ def test_the_window_stays_bounded_on_the_shortcut() -> None:
     for i in range(3 * equipment.WINDOW):
         tracker.telemetry("st-1", 100.0 + i, {"pump1_running": 1.0})
     assert len(tracker._win["st-1"]) == equipment.WINDOW and tracker._win["st-1"][-1][0] == 100.0 + 3 * equipment.WINDOW - 1
+
+
+def test_a_restored_window_is_not_counted_from_the_plan_of_the_one_before() -> None:
+    """The shortcut's plan belongs to the window it was made for: after restore_tracking replaces
+    the window, the next sample is counted against the restored one."""
+    fast, general = EquipmentTracker(), GeneralOnly()
+    for tracker in (fast, general):
+        for i in range(3):
+            tracker.telemetry("st-1", 100.0 + i, {"pump1_running": 1.0})
+        tracker.restore_tracking("st-1", {"window": [[200.0, {"pump1_running": 0.0}], [201.0, {"pump1_running": 1.0}]]})
+        tracker.telemetry("st-1", 202.0, {"pump1_running": 1.0})
+        tracker.telemetry("st-1", 203.0, {"pump1_running": 1.0})
+    assert _state(fast) == _state(general)
+    assert [ts for ts, _flags in fast._win["st-1"]] == [200.0, 201.0, 202.0, 203.0]

@@ -140,7 +140,7 @@ async def test_a_row_the_database_refuses_is_quarantined_alone(service: Supervis
     poison = json.loads(payload)
     acked: list[str] = []
     assert ing.handle(*sample("st-b", 1, T0 + 1, 60.0), ack=lambda: acked.append("b1")) == "queued"
-    ing._pending.append((poison, NOW, payload, lambda: acked.append("poison")))
+    ing._pending.append((poison, NOW, payload, lambda: acked.append("poison"), ing.slots("st-a")))
     assert ing.handle(*sample("st-b", 2, T0 + 3, 61.0), ack=lambda: acked.append("b2")) == "queued"
     await ing.flush(force_aggregates=True)
     assert sorted(acked) == ["b1", "b2", "poison"] and ing.stats()["pending"] == 0
@@ -161,7 +161,7 @@ async def test_a_message_that_cannot_be_derived_does_not_stop_the_batch(service:
     assert ing.handle(*sample("st-a", 1, T0 + 1, 50.0)) == "queued"
     await ing.flush()
     topic, payload = sample("st-a", 2, T0 + 2, 10 ** 400)
-    ing._pending.append((json.loads(payload), NOW, payload, None))
+    ing._pending.append((json.loads(payload), NOW, payload, None, ing.slots("st-a")))
     assert ing.handle(*sample("st-b", 1, T0 + 3, 61.0)) == "queued"
     assert ing.handle(*up("st-b", 2, codec.UP_ALARM, T0 + 4, {"code": "leak", "state": "active"})) == "queued"
     await ing.flush(force_aggregates=True)

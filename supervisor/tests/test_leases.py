@@ -79,3 +79,22 @@ def test_a_sample_with_no_time_left_on_any_lease_has_none(values: dict) -> None:
     """The quick answer for the usual sample (every lease's time left 0, absent or not a number)
     is the full reading's answer, whatever else the sample holds."""
     assert leases.from_values(values) == leases.from_values(values, {})
+
+
+_LEASE_FIELDS = [left for _n, left, _v, _u in leases.LEASES] + [v for _n, _l, v, _u in leases.LEASES]
+
+
+@given(st.dictionaries(st.sampled_from(_LEASE_FIELDS + ["mode", "supply_setpoint_c", "supply_temp_c"]),
+                       st.one_of(st.none(), st.integers(-5, 5), st.floats(-10, 2000), st.sampled_from([0.0, 0, 1800.0])),
+                       max_size=8),
+       st.one_of(st.none(), st.just({"boost": [3.0, 900.0]}), st.just({})),
+       st.one_of(st.just({}), st.none(), st.just({"boost": {"remaining_s": 5.0, "value": 1.0, "unit": "K"}})))
+def test_live_leases_are_the_full_reading_of_each_sample(values: dict, sent: object, held: object) -> None:
+    """live_state keeps the empty leases it holds when a sample has none: what it then holds is
+    always the full reading of the newest sample, whatever it held before."""
+    state = live_state.blank_state()
+    state["leases"] = held
+    body = {"values": values} if sent is None else {"values": values, "leases": sent}
+    live_state.take_values(state, 1, 1000.0, body, 1000.0)
+    assert state["leases"] == leases.from_values(values, sent) == leases.from_values(values, {} if sent is None else sent)
+    assert state["leases"].__class__ is dict
