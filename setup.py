@@ -79,10 +79,18 @@ CYTHON_MODULES = [
 #                      its figures are the same with or without the flag.
 #   -fno-semantic-interposition, -fno-plt
 #                      calls inside a module and into libm/libpython without the PLT detour.
-# (libm is not linked by name: that would bind pow to pow@GLIBC_2.29 (same results, measured
-# on 3e8 inputs, no fewer instructions), which a glibc older than 2.29 cannot load.)
 # Never -ffast-math or -march=native. Gated on GCC/Clang (MSVC takes other flags).
 EXTRA_COMPILE_ARGS = [] if sys.platform == "win32" else ["-ffp-contract=off", "-fno-semantic-interposition", "-fno-plt"]
+
+# libm by name on Linux. Without it a module's `pow`/`exp`/`log` references carry no symbol
+# version, and glibc binds an unversioned reference to the oldest one: pow@GLIBC_2.2.5, the
+# compat wrapper kept for SVID error handling (w_pow_compat.c), which checks its arguments and
+# result around the same __pow. Linked by name they bind to the current version (pow@GLIBC_2.29
+# where glibc >= 2.29): the same function and the same results, without the wrapper (about 110
+# instructions per season-loop cycle). The version is the build machine's glibc's, so a module
+# compiled on the machine (or board) that runs it always loads. tools/tests/test_build_libm.py
+# checks every built module.
+EXTRA_LIBRARIES = ["m"] if sys.platform.startswith("linux") else []
 
 # What the firmware and the commissioning commands import (tests check it against the imports).
 STATION_REQUIRES = [
@@ -189,7 +197,8 @@ def _extensions():
             raise SystemExit("HEATKEEPER_REQUIRE_CEXT=1 but Cython is not installed: pip install cython") from None
         print("heatkeeper: Cython not available, installing pure Python", file=sys.stderr)
         return []
-    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS)) for m in selected_modules(os.environ)]
+    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS), libraries=list(EXTRA_LIBRARIES))
+            for m in selected_modules(os.environ)]
     try:
         return cythonize(
             exts,
