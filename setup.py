@@ -92,6 +92,31 @@ EXTRA_COMPILE_ARGS = [] if sys.platform == "win32" else ["-ffp-contract=off", "-
 # checks every built module.
 EXTRA_LIBRARIES = ["m"] if sys.platform.startswith("linux") else []
 
+# Profile-guided optimisation, opt-in (`make build-pgo`, GCC): HEATKEEPER_PGO=generate builds
+# instrumented modules, a training run of the season loop writes one .gcda per module beside its
+# object file (at the process's normal exit: a process that leaves by os._exit, such as a
+# multiprocessing worker, writes none), and HEATKEEPER_PGO=use builds again from them. Both builds
+# must use the same --build-temp (the profiles are found by the object files' paths); the Makefile
+# uses build/pgo. Only code layout and inlining follow the profile: no flag that changes
+# arithmetic, so every figure stays bit for bit. -frecord-gcc-switches keeps the options in the
+# module, where the benchmarks read which build they ran (tools/plant/build_kind.py).
+PGO_FLAGS = {
+    "generate": (["-fprofile-generate", "-fprofile-update=single", "-frecord-gcc-switches"], ["-fprofile-generate"]),
+    "use": (["-fprofile-use", "-fprofile-partial-training", "-Wmissing-profile", "-frecord-gcc-switches"], []),
+}
+
+
+def pgo_flags(environ):
+    """(compile args, link args) of HEATKEEPER_PGO (empty when unset)."""
+    stage = environ.get("HEATKEEPER_PGO", "")
+    if not stage:
+        return [], []
+    if stage not in PGO_FLAGS or sys.platform == "win32":
+        raise SystemExit("HEATKEEPER_PGO=%r: must be one of %s (GCC only; `make build-pgo` runs both)"
+                         % (stage, ", ".join(sorted(PGO_FLAGS))))
+    compile_args, link_args = PGO_FLAGS[stage]
+    return list(compile_args), list(link_args)
+
 # What the firmware and the commissioning commands import (tests check it against the imports).
 STATION_REQUIRES = [
     "pymodbus[serial]>=3.16.1,<3.17",
@@ -197,7 +222,9 @@ def _extensions():
             raise SystemExit("HEATKEEPER_REQUIRE_CEXT=1 but Cython is not installed: pip install cython") from None
         print("heatkeeper: Cython not available, installing pure Python", file=sys.stderr)
         return []
-    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS), libraries=list(EXTRA_LIBRARIES))
+    pgo_compile, pgo_link = pgo_flags(os.environ)
+    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS) + pgo_compile,
+                      extra_link_args=pgo_link, libraries=list(EXTRA_LIBRARIES))
             for m in selected_modules(os.environ)]
     try:
         return cythonize(
