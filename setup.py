@@ -82,14 +82,15 @@ CYTHON_MODULES = [
 # Never -ffast-math or -march=native. Gated on GCC/Clang (MSVC takes other flags).
 EXTRA_COMPILE_ARGS = [] if sys.platform == "win32" else ["-ffp-contract=off", "-fno-semantic-interposition", "-fno-plt"]
 
-# libm by name on Linux. Without it a module's `pow`/`exp`/`log` references carry no symbol
-# version, and glibc binds an unversioned reference to the oldest one: pow@GLIBC_2.2.5, the
-# compat wrapper kept for SVID error handling (w_pow_compat.c), which checks its arguments and
-# result around the same __pow. Linked by name they bind to the current version (pow@GLIBC_2.29
-# where glibc >= 2.29): the same function and the same results, without the wrapper (about 110
-# instructions per season-loop cycle). The version is the build machine's glibc's, so a module
-# compiled on the machine (or board) that runs it always loads. tools/tests/test_build_libm.py
-# checks every built module.
+# libm by name on Linux. Without it a module's `pow`/`fmod` references carry no symbol version,
+# and glibc binds an unversioned reference to the oldest one: pow@GLIBC_2.2.5, the compat entry
+# kept for old binaries (SVID error handling, math/w_pow_compat.c). Linked by name they bind to
+# libm's current version (pow@@GLIBC_2.29). Same results bit for bit. Not faster on x86-64 glibc
+# 2.36: there the current pow is an errno wrapper too (w_pow_template.c), of the same cost
+# (113 instructions per season-loop cycle either way; the loop 7,016 -> 7,015 in callgrind).
+# The version required is the build machine's glibc's (2.2.5 where it is older than 2.29), and
+# modules are compiled where they run (the ARM leg in its own root), so they always load.
+# tools/tests/test_build_libm.py checks every built module.
 EXTRA_LIBRARIES = ["m"] if sys.platform.startswith("linux") else []
 
 # Profile-guided optimisation, opt-in (`make build-pgo`, GCC): HEATKEEPER_PGO=generate builds
@@ -99,7 +100,7 @@ EXTRA_LIBRARIES = ["m"] if sys.platform.startswith("linux") else []
 # must use the same --build-temp (the profiles are found by the object files' paths); the Makefile
 # uses build/pgo. Only code layout and inlining follow the profile: no flag that changes
 # arithmetic, so every figure stays bit for bit. -frecord-gcc-switches keeps the options in the
-# module, where the benchmarks read which build they ran (tools/plant/build_kind.py).
+# module, where the benchmarks read which build they ran (tools/bench/step.py build_kind).
 PGO_FLAGS = {
     "generate": (["-fprofile-generate", "-fprofile-update=single", "-frecord-gcc-switches"], ["-fprofile-generate"]),
     "use": (["-fprofile-use", "-fprofile-partial-training", "-Wmissing-profile", "-frecord-gcc-switches"], []),
