@@ -41,6 +41,22 @@ $(EDITABLE): $(STAMP) setup.py
 build: deps $(EDITABLE)
 	$(PY) setup.py -q build_ext --inplace -j 2
 
+# Opt-in profile-guided build (GCC): instrumented modules, a training run of the season loop in
+# one process (six season days, a few seconds), then the modules built again from the profiles,
+# in place (all under build/pgo). Same figures bit for bit (the last step checks the 3-day figure);
+# `heatkeeper bench season`/`bench step` say which build they ran.
+# Back to the plain build: $(PY) setup.py -q build_ext --inplace -j 2 --force
+.PHONY: build-pgo
+build-pgo: deps $(EDITABLE)
+	rm -rf build/pgo
+	HEATKEEPER_PGO=generate $(PY) setup.py -q build_ext --inplace -j 2 --force --build-temp build/pgo
+	HEATKEEPER_REQUIRE_CEXT=1 $(PY) -c "from heatkeeper.tools.bench import step; \
+		assert step.build_kind() == 'pgo-instrumented', step.build_kind(); print('build-pgo: trained on %d cycles' % step.pgo_training())"
+	@echo "build-pgo: $$(find build/pgo -name '*.gcda' | wc -l) of $$(find build/pgo -name '*.o' | wc -l) modules profiled"
+	HEATKEEPER_PGO=use $(PY) setup.py -q build_ext --inplace -j 2 --force --build-temp build/pgo
+	HEATKEEPER_REQUIRE_CEXT=1 $(PY) -c "from heatkeeper.tools.bench import step; print('build-pgo: compiled build', step.build_kind())"
+	HEATKEEPER_REQUIRE_CEXT=1 $(PYTEST) -q tools/tests/bench/test_season.py -k bit_identical  # the 3-day figure, bit for bit
+
 demo: build
 	$(HK) demo
 

@@ -79,10 +79,44 @@ CYTHON_MODULES = [
 #                      its figures are the same with or without the flag.
 #   -fno-semantic-interposition, -fno-plt
 #                      calls inside a module and into libm/libpython without the PLT detour.
-# (libm is not linked by name: that would bind pow to pow@GLIBC_2.29 (same results, measured
-# on 3e8 inputs, no fewer instructions), which a glibc older than 2.29 cannot load.)
 # Never -ffast-math or -march=native. Gated on GCC/Clang (MSVC takes other flags).
 EXTRA_COMPILE_ARGS = [] if sys.platform == "win32" else ["-ffp-contract=off", "-fno-semantic-interposition", "-fno-plt"]
+
+# libm by name on Linux. Without it a module's `pow`/`fmod` references carry no symbol version,
+# and glibc binds an unversioned reference to the oldest one: pow@GLIBC_2.2.5, the compat entry
+# kept for old binaries (SVID error handling, math/w_pow_compat.c). Linked by name they bind to
+# libm's current version (pow@@GLIBC_2.29). Same results bit for bit. Not faster on x86-64 glibc
+# 2.36: there the current pow is an errno wrapper too (w_pow_template.c), of the same cost
+# (113 instructions per season-loop cycle either way; the loop 7,016 -> 7,015 in callgrind).
+# The version required is the build machine's glibc's (2.2.5 where it is older than 2.29), and
+# modules are compiled where they run (the ARM leg in its own root), so they always load.
+# tools/tests/test_build_libm.py checks every built module.
+EXTRA_LIBRARIES = ["m"] if sys.platform.startswith("linux") else []
+
+# Profile-guided optimisation, opt-in (`make build-pgo`, GCC): HEATKEEPER_PGO=generate builds
+# instrumented modules, a training run of the season loop writes one .gcda per module beside its
+# object file (at the process's normal exit: a process that leaves by os._exit, such as a
+# multiprocessing worker, writes none), and HEATKEEPER_PGO=use builds again from them. Both builds
+# must use the same --build-temp (the profiles are found by the object files' paths); the Makefile
+# uses build/pgo. Only code layout and inlining follow the profile: no flag that changes
+# arithmetic, so every figure stays bit for bit. -frecord-gcc-switches keeps the options in the
+# module, where the benchmarks read which build they ran (tools/bench/step.py build_kind).
+PGO_FLAGS = {
+    "generate": (["-fprofile-generate", "-fprofile-update=single", "-frecord-gcc-switches"], ["-fprofile-generate"]),
+    "use": (["-fprofile-use", "-fprofile-partial-training", "-Wmissing-profile", "-frecord-gcc-switches"], []),
+}
+
+
+def pgo_flags(environ):
+    """(compile args, link args) of HEATKEEPER_PGO (empty when unset)."""
+    stage = environ.get("HEATKEEPER_PGO", "")
+    if not stage:
+        return [], []
+    if stage not in PGO_FLAGS or sys.platform == "win32":
+        raise SystemExit("HEATKEEPER_PGO=%r: must be one of %s (GCC only; `make build-pgo` runs both)"
+                         % (stage, ", ".join(sorted(PGO_FLAGS))))
+    compile_args, link_args = PGO_FLAGS[stage]
+    return list(compile_args), list(link_args)
 
 # What the firmware and the commissioning commands import (tests check it against the imports).
 STATION_REQUIRES = [
@@ -189,7 +223,10 @@ def _extensions():
             raise SystemExit("HEATKEEPER_REQUIRE_CEXT=1 but Cython is not installed: pip install cython") from None
         print("heatkeeper: Cython not available, installing pure Python", file=sys.stderr)
         return []
-    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS)) for m in selected_modules(os.environ)]
+    pgo_compile, pgo_link = pgo_flags(os.environ)
+    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS) + pgo_compile,
+                      extra_link_args=pgo_link, libraries=list(EXTRA_LIBRARIES))
+            for m in selected_modules(os.environ)]
     try:
         return cythonize(
             exts,

@@ -716,6 +716,7 @@ def season_start_spec(args: argparse.Namespace) -> tuple[dict[str, Any] | None, 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the figures (table or one JSON object)."""
     from heatkeeper.tools.bench import report
+    from heatkeeper.tools.bench.step import build_kind
 
     problems, spec, controllers, days = argument_problems(args)
     if problems:
@@ -734,10 +735,12 @@ def run(args: argparse.Namespace) -> int:
         speed = speed_sample(spec, sample_controller, min(args.interpreted_days, days))
     summary = report.summarise(spec, days, controllers, outcome, speed, time.perf_counter() - t0, unavailable)
     summary["load_average_1m_start_end"] = [load_start, os.getloadavg()[0]]
+    summary["build"] = build_kind()  # "plain", "pgo" (`make build-pgo`) or "interpreted": never mix their wall times
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         report.print_table(summary)
+        print("compiled build: %s" % summary["build"])
     if args.report:  # after the figures are out: a report that cannot be written loses nothing else
         try:
             report.write_report(args.report, summary, outcome["results"])

@@ -18,6 +18,9 @@ operation (Arxan synthetic weather, first season day).
 over N cycles after an hour's warm-up, under valgrind's callgrind (collected only inside
 StationLoop.run, so imports and the warm-up are not counted). Instruction counts do not move
 with the machine's load, so two builds can be compared on a shared machine.
+
+Every run says which compiled build it measured (`build`: "plain", or "pgo" after `make
+build-pgo`, see build_kind), so figures of the two builds are never mixed up.
 """
 
 from __future__ import annotations
@@ -144,6 +147,58 @@ def measure(cycles: int) -> dict[str, float]:
     return out
 
 
+# The compiled modules the season loop runs (build_kind reads them).
+LOOP_MODULES = ("heatkeeper.core.station", "heatkeeper.tools.plant.model", "heatkeeper.tools.plant.local_control")
+
+
+def module_build(path: str) -> str:
+    """"pgo" (built with -fprofile-use), "pgo-instrumented" (-fprofile-generate) or "plain", as the
+    compiled module at `path` records its options (setup.py's PGO builds record them with
+    -frecord-gcc-switches; GCC's debug info holds them too)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if b"-fprofile-use" in data:
+        return "pgo"
+    if b"-fprofile-generate" in data:
+        return "pgo-instrumented"
+    return "plain"
+
+
+def build_kind(modules: tuple[str, ...] = LOOP_MODULES) -> str:
+    """Which build this process runs: "interpreted", "plain", "pgo" or "pgo-instrumented"
+    (`make build-pgo`), or "mixed (...)" when the season loop's modules differ."""
+    import importlib
+
+    from heatkeeper.core import _cext
+
+    kinds = {}
+    for name in modules:
+        mod = importlib.import_module(name)
+        kinds[name] = module_build(mod.__file__ or "") if _cext.compiled(mod) else "interpreted"
+    found = sorted(set(kinds.values()))
+    if len(found) == 1:
+        return found[0]
+    return "mixed (%s)" % ", ".join("%s: %s" % (name.rpartition(".")[2], kind) for name, kind in kinds.items())
+
+
+# The training run of `make build-pgo`: one day of heatkeeper's Arxan season at each of these
+# season days (cold start, deep winter, thaw), so the profile sees the season's branches.
+PGO_TRAINING_DAYS = (0, 35, 70, 105, 140, 175)
+
+
+def pgo_training(days: tuple[int, ...] = PGO_TRAINING_DAYS) -> int:
+    """Run the compiled season loop over `days` (one simulated day each, in this process, which
+    must exit normally so the instrumented modules write their profiles). Returns the cycles run."""
+    from heatkeeper.tools.bench.season import CONTROL_PERIOD_S, load_settings, simulate
+
+    cycles = 0
+    for day in days:
+        spec = {"city": "arxan", "weather": None, "days": 1, "start_day": day, "seed": 0, "settings": load_settings(None)}
+        simulate("heatkeeper", spec)
+        cycles += int(round(86400.0 / CONTROL_PERIOD_S))
+    return cycles
+
+
 # The season loop's compiled function: callgrind collects inside it only.
 LOOP_SYMBOL = "__pyx_f_10heatkeeper_5tools_5plant_13local_control_11StationLoop_run"
 
@@ -192,7 +247,8 @@ def run_callgrind(cycles: int, valgrind: str = "valgrind") -> dict[str, Any]:
     env = dict(os.environ)
     env.pop("HEATKEEPER_DISABLE_CEXT", None)
     env["HEATKEEPER_REQUIRE_CEXT"] = "1"
-    code = "from heatkeeper.tools.bench.step import callgrind_target; print(repr(callgrind_target(%d)))" % cycles
+    code = ("import json; from heatkeeper.tools.bench.step import build_kind, callgrind_target; "
+            "print(json.dumps([callgrind_target(%d), build_kind()]))" % cycles)
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run([valgrind, "--tool=callgrind", "--toggle-collect=" + LOOP_SYMBOL,
                                "--callgrind-out-file=" + os.path.join(tmp, "callgrind.out"),
@@ -204,8 +260,9 @@ def run_callgrind(cycles: int, valgrind: str = "valgrind") -> dict[str, Any]:
     instructions = int(found.group(1))
     if instructions == 0:
         return {"error": "nothing collected in %s: is the season loop compiled?" % LOOP_SYMBOL}
+    heat_kwh, build = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"cycles": cycles, "instructions": instructions, "per_cycle": instructions / cycles,
-            "heat_kwh": float(proc.stdout.strip().splitlines()[-1])}
+            "heat_kwh": float(heat_kwh), "build": build}
 
 
 def run_both(cycles: int, interpreted_cycles: int) -> dict[str, Any]:
@@ -217,13 +274,16 @@ def run_both(cycles: int, interpreted_cycles: int) -> dict[str, Any]:
         env.pop("HEATKEEPER_DISABLE_CEXT", None)
         env.pop("HEATKEEPER_REQUIRE_CEXT", None)
         env[env_key] = "1"
-        code = "import json; from heatkeeper.tools.bench.step import measure; print(json.dumps(measure(%d)))" % n
+        code = ("import json; from heatkeeper.tools.bench.step import build_kind, measure; "
+                "print(json.dumps([measure(%d), build_kind()]))" % n)
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines()
             result[label + "_error"] = lines[-1] if lines else "failed"
             continue
-        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+        result[label], build = json.loads(proc.stdout.strip().splitlines()[-1])
+        if label == "compiled":
+            result["build"] = build  # "plain" or "pgo" (`make build-pgo`): figures of the two are not comparable
     # the headline: a full station cycle as firmware calls it (heating circuit, limiters, room
     # feedback, pumps, make-up, alarms, interlocks), compiled vs interpreted
     compiled_us = result.get("compiled", {}).get("step_dict")
@@ -246,8 +306,9 @@ def run(args: argparse.Namespace) -> int:
         elif "error" in counted:
             print("heatkeeper bench step --callgrind: %s" % counted["error"], file=sys.stderr)
         else:
-            print("season loop, compiled: %.0f instructions per cycle (callgrind, %d cycles after an hour's "
-                  "warm-up; heat %r kWh)" % (counted["per_cycle"], counted["cycles"], counted["heat_kwh"]))
+            print("season loop, compiled (%s build): %.0f instructions per cycle (callgrind, %d cycles after an "
+                  "hour's warm-up; heat %r kWh)" % (counted["build"], counted["per_cycle"], counted["cycles"],
+                                                   counted["heat_kwh"]))
         return 1 if "error" in counted else 0
     if args.cycles < 1000 or args.interpreted_cycles < 1000:
         print("heatkeeper bench step: --cycles and --interpreted-cycles must be >= 1000", file=sys.stderr)
@@ -258,8 +319,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if "compiled" in result and "interpreted" in result else 1
     comp = result.get("compiled", {})
     interp = result.get("interpreted", {})
-    print("heatkeeper bench step: µs per cycle (compiled: %d cycles, interpreted: %d)" % (
-        args.cycles, args.interpreted_cycles))
+    print("heatkeeper bench step: µs per cycle (compiled: %d cycles, %s build; interpreted: %d)" % (
+        args.cycles, result.get("build", "-"), args.interpreted_cycles))
     print("%-48s %12s %12s %8s" % ("", "compiled", "interpreted", "ratio"))
     for key, label in PARTS:
         c = comp.get(key)

@@ -1,0 +1,118 @@
+"""The opt-in profile-guided build (`make build-pgo`, setup.py's HEATKEEPER_PGO) and the
+benchmarks' word on which build they ran.
+
+That the PGO build's figures equal the plain build's is checked by building it (about 6 minutes
+on the 2-core machine, so not here): `make build-pgo`, then
+`heatkeeper bench season --city arxan --days 3 --json --interpreted-days 0 --controllers heatkeeper`
+(1.0259675881056307, as tools/tests/bench/test_season.py asserts on whichever build is in place),
+`heatkeeper bench step --callgrind 100000` (heat 53683.834109690884 kWh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from heatkeeper.core import _cext
+from heatkeeper.tools.bench import step
+
+from .plant.test_cext import ROOT, compile_args
+
+
+def pgo_flags(environ: dict[str, str]) -> tuple[list[str], list[str]]:
+    """setup.py's own pgo_flags() (setup.py itself runs setup())."""
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    keep: list[ast.stmt] = [n for n in tree.body if (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PGO_FLAGS")
+                            or (isinstance(n, ast.FunctionDef) and n.name == "pgo_flags")]
+    namespace: dict[str, Any] = {"sys": sys}
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "setup.py", "exec"), namespace)
+    return namespace["pgo_flags"](environ)  # type: ignore[no-any-return]
+
+
+def test_pgo_is_off_unless_asked() -> None:
+    assert pgo_flags({}) == ([], [])
+    assert pgo_flags({"HEATKEEPER_PGO": ""}) == ([], [])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="GCC/Clang only")
+def test_pgo_stages_profile_and_change_no_arithmetic() -> None:
+    generate_cc, generate_ld = pgo_flags({"HEATKEEPER_PGO": "generate"})
+    use_cc, _use_ld = pgo_flags({"HEATKEEPER_PGO": "use"})
+    assert "-fprofile-generate" in generate_cc and "-fprofile-generate" in generate_ld  # the link needs gcov too
+    assert "-fprofile-use" in use_cc
+    # the options stay in the module, where build_kind reads them
+    assert "-frecord-gcc-switches" in generate_cc and "-frecord-gcc-switches" in use_cc
+    for bad in ("-ffast-math", "-Ofast", "-ffp-contract=fast", "-funsafe-math-optimizations", "-march=native",
+                "-mcpu=native", "-mtune=native"):
+        assert bad not in generate_cc + use_cc, bad
+    # the PGO flags come after the common ones, which they do not override
+    assert "-ffp-contract=off" in compile_args()
+    assert not any(flag.startswith("-ffp-contract") for flag in generate_cc + use_cc)
+
+
+def test_a_misspelt_pgo_stage_is_refused_with_the_choices() -> None:
+    with pytest.raises(SystemExit, match="HEATKEEPER_PGO='yes'.*generate, use"):
+        pgo_flags({"HEATKEEPER_PGO": "yes"})
+
+
+@pytest.mark.parametrize(("flags", "kind"), [
+    ([], "plain"),
+    (["-fprofile-generate", "-frecord-gcc-switches"], "pgo-instrumented"),
+    (["-fprofile-use", "-fprofile-partial-training", "-frecord-gcc-switches"], "pgo"),
+])
+def test_module_build_reads_the_options_the_module_records(tmp_path, flags: list[str], kind: str) -> None:  # type: ignore[no-untyped-def]
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or sys.platform == "win32":
+        pytest.skip("no C compiler")
+    source = tmp_path / "m.c"
+    source.write_text("int f(int x) { return x > 3 ? x * 2 : x - 1; }\n")
+    lib = tmp_path / "m.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", *flags, "-o", str(lib), str(source)], check=True, capture_output=True,
+                   cwd=tmp_path)
+    assert step.module_build(str(lib)) == kind
+
+
+def test_build_kind_names_the_build_this_process_runs() -> None:
+    from heatkeeper.core import station
+    kind = step.build_kind()
+    if _cext.compiled(station):
+        assert kind in ("plain", "pgo"), kind
+        assert kind == step.module_build(station.__file__ or "")
+    else:
+        assert kind == "interpreted"
+
+
+def test_build_kind_is_interpreted_without_the_compiled_modules() -> None:
+    env = dict(os.environ, HEATKEEPER_DISABLE_CEXT="1")
+    env.pop("HEATKEEPER_REQUIRE_CEXT", None)
+    out = subprocess.run([sys.executable, "-c", "from heatkeeper.tools.bench import step; print(step.build_kind())"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["interpreted"]
+
+
+def test_step_and_season_benchmarks_say_which_build_they_ran(capsys: pytest.CaptureFixture[str]) -> None:
+    from heatkeeper.tools.cli import main as cli_main
+
+    parser = argparse.ArgumentParser()
+    step.add_arguments(parser)
+    assert step.run(parser.parse_args(["--cycles", "1000", "--interpreted-cycles", "1000"])) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    # its compiled figures are always of the compiled modules, even when this process runs interpreted
+    assert "plain build" in header or "pgo build" in header, header
+    if step.build_kind() != "interpreted":
+        assert "%s build" % step.build_kind() in header, header
+    assert cli_main(["bench", "season", "--city", "arxan", "--days", "0.05", "--json", "--interpreted-days", "0",
+                     "--controllers", "heatkeeper"]) == 0
+    assert json.loads(capsys.readouterr().out)["build"] == step.build_kind()
+
+
+def test_pgo_training_runs_the_season_loop() -> None:
+    assert step.pgo_training((0,)) == 86400
