@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """Equipment records ("one machine, one file"): run hours, starts, faults, duty rotations and
 exercises per pump (circulation pumps pump1, pump2 and the make-up pump), derived from the
 uplinks the ingest has just stored (each message exactly once).

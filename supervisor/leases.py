@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """A station's active leases as the dashboard tells them, from its flat telemetry fields.
 
     leases = from_values(values)   # {lease name: {"remaining_s", "value", "unit", ...}}

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """The ingest's decoder of uplinks: core's codec, with a shortcut for the usual telemetry message.
 
 `decode_uplink_of` accepts and refuses exactly what `codec.decode_uplink_of` does, with the
