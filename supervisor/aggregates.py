@@ -123,7 +123,7 @@ def _fold_columns(slice_agg: Buckets, key: tuple[str, int], fields: tuple[str, .
             a[3] = high
 
 
-def _fold_loops(slice_agg: Buckets, key: tuple[str, int], fields: tuple[str, ...],
+def _fold_loops(slice_agg: dict[tuple[str, int], dict[str, list[float]]], key: tuple[str, int], fields: tuple[str, ...],
                 rows: list[tuple[float, ...]]) -> None:
     """`_fold_columns` as loops over C doubles (aggregates.pxd types them): the faster way
     compiled. The same comparisons in the same order as min() and max() (the first of equals;
