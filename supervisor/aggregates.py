@@ -153,7 +153,8 @@ def _fold_loops(slice_agg: dict[tuple[str, int], dict[str, list[float]]], key: t
             start = 0
         for i in range(start, n):
             row = rows[i]
-            total += row[j]
+            v = row[j]
+            total += v
         for i in range(1, n):
             row = rows[i]
             v = row[j]
