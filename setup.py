@@ -69,6 +69,13 @@ CYTHON_MODULES = [
     "heatkeeper.core.station",
     "heatkeeper.tools.plant.local_control",
     "heatkeeper.tools.plant.model",
+    "heatkeeper.supervisor.uplink_decode",
+    "heatkeeper.supervisor.live_state",
+    "heatkeeper.supervisor.aggregates",
+    "heatkeeper.supervisor.equipment",
+    "heatkeeper.supervisor.leases",
+    "heatkeeper.supervisor.mqtt_reader",
+    "heatkeeper.supervisor.ingest_path",
 ]
 
 # C compiler flags of every compiled module, on every machine (x86-64 and the ARM station boards;

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """A station's active leases as the dashboard tells them, from its flat telemetry fields.
 
     leases = from_values(values)   # {lease name: {"remaining_s", "value", "unit", ...}}
@@ -13,7 +14,10 @@ cannot: it ends at 45 degC). Pure functions: no clock, the times are relative to
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+from heatkeeper.core import _cext
 
 # name, time-left field, target field, unit (core.commands LEASE_NAMES order)
 LEASES = (
@@ -56,7 +60,25 @@ def none_active(values: dict[str, Any], sent: Any = None) -> bool:
     """Whether `from_values(values, sent)` is certainly empty, in C: no `leases` object and no
     lease's time left other than absent, null or 0 (a lease with a value that is not a
     positive number is no lease there either)."""
-    return not isinstance(sent, dict) and not any(map(values.get, _LEFT_KEYS))
+    return not isinstance(sent, dict) and not _any_left(values)
+
+
+def _any_left_by_map(values: dict[str, Any]) -> bool:
+    """Whether any lease's time left is there and true (not 0, null or absent): in C builtins,
+    the faster way interpreted."""
+    return any(map(values.get, _LEFT_KEYS))
+
+
+def _any_left_by_loop(values: dict[str, Any]) -> bool:
+    """`_any_left_by_map` as a loop (leases.pxd types it): the faster way compiled."""
+    for key in _LEFT_KEYS:
+        if values.get(key):
+            return True
+    return False
+
+
+# compiled, the loop runs on the dict directly; interpreted, the builtins are faster
+_any_left = _any_left_by_loop if _cext.compiled(sys.modules[__name__]) else _any_left_by_map
 
 
 def from_values(values: dict[str, Any], sent: Any = None) -> dict[str, dict[str, Any]]:

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """Live station state: what the dashboard shows of each station now, kept in memory by the
 ingest and saved with each aggregation slice.
 

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """The ingest's own MQTT v5 subscriber for the uplink path (`[mqtt] ingest_reader = "lean"`).
 
 The aiomqtt/paho link (mqtt_link.py) costs the supervisor ~16 us per message before the ingest

@@ -98,3 +98,40 @@ def test_folding_held_rows_gives_the_same_bits_as_one_value_at_a_time(data: list
     want = one_at_a_time([(s, b, n) for s, b, n in samples])
     assert sorted((k[0], k[1], k[2], a[0], a[2], a[3]) for k, a in merged.items()) == [
         (r[0], r[1], r[2], r[3], r[5], r[6]) for r in want]
+
+
+# a value of every kind the fold may meet: signed zeros, equal values, the bounds; NaN (the ingest
+# refuses it before the fold, `Aggregates.add` does not) to hold min's and max's order too
+fold_values = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e12, -1e12]), st.floats(min_value=-1e12, max_value=1e12),
+                        st.just(float("nan")))
+
+
+@given(st.lists(st.lists(fold_values, min_size=3, max_size=3), min_size=1, max_size=9),
+       st.one_of(st.none(), st.lists(fold_values, min_size=3, max_size=3)))
+def test_both_folds_give_the_same_objects_to_the_bit(rows_: list, held: list | None) -> None:
+    """The fold the compiled module runs (loops over C doubles) and the one it runs interpreted
+    (C builtins by column) give the same count, sum, min and max to the last bit (the sign of a
+    zero, a NaN where min and max keep one), into an empty bucket or one already holding values;
+    both are called here whichever way this module was loaded."""
+    from heatkeeper.supervisor.aggregates import _fold_columns, _fold_loops
+
+    def bits(x: float) -> tuple:
+        return (x != x, repr(x))  # repr tells -0.0 from 0.0
+
+    fields = ("a", "b", "c")
+    results = []
+    for fold in (_fold_columns, _fold_loops):
+        slice_agg: dict = {}
+        if held is not None:
+            slice_agg[("st", 0)] = {f: [2, v, v, v] for f, v in zip(fields, held, strict=True)}
+        fold(slice_agg, ("st", 0), fields, [tuple(r) for r in rows_])
+        results.append({f: (a[0], bits(a[1]), bits(a[2]), bits(a[3])) for f, a in slice_agg[("st", 0)].items()})
+    assert results[0] == results[1]
+
+
+def test_a_row_of_another_width_is_refused() -> None:
+    import pytest
+    from heatkeeper.supervisor.aggregates import _fold_loops
+
+    with pytest.raises(ValueError, match="a row of 2 values for 3 fields"):
+        _fold_loops({}, ("st", 0), ("a", "b", "c"), [(1.0, 2.0, 3.0), (1.0, 2.0)])

@@ -89,3 +89,11 @@ def test_a_restored_window_is_not_counted_from_the_plan_of_the_one_before() -> N
         tracker.telemetry("st-1", 203.0, {"pump1_running": 1.0})
     assert _state(fast) == _state(general)
     assert [ts for ts, _flags in fast._win["st-1"]] == [200.0, 201.0, 202.0, 203.0]
+
+
+@given(st.dictionaries(st.sampled_from([*equipment._FLAG_ORDER, "supply_c"]),
+                       st.one_of(st.none(), st.floats(allow_nan=False), st.integers(0, 1)), max_size=8))
+def test_both_raw_flag_readings_agree(values: dict) -> None:
+    """The usual sample's raw pump values, compiled (a loop on the dict) and interpreted (C
+    builtins): the same tuple (both called whichever way the module was loaded)."""
+    assert equipment._raw_flags_by_loop(values) == equipment._raw_flags_by_map(values)

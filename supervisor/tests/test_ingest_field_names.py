@@ -54,7 +54,7 @@ def test_field_names_follow_each_stations_own_rule(messages: list[tuple[str, lis
     """What is queued or refused as too_many_fields, and the names remembered, are those of the
     rule per station (the union of the names it sent, at most the cap), whatever the others send.
     `extra` adds that many names of this station alone (so the stations' sets differ)."""
-    import heatkeeper.supervisor.ingest as ingest_mod
+    import heatkeeper.supervisor.ingest_path as ingest_mod  # where the rule is applied (ingest re-exports it)
 
     saved = ingest_mod.MAX_STATION_FIELDS
     ingest_mod.MAX_STATION_FIELDS = cap  # a small cap so that examples reach it

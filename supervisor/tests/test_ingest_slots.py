@@ -68,3 +68,26 @@ async def test_a_restored_state_is_the_one_the_next_messages_change(storage: Any
     assert again.state["st-a"] is live and live["values"] == {"supply_c": 50.0} and live["last_seq"] == 1
     await again.flush(force_aggregates=True)
     assert live["values"] == {"supply_c": 52.0} and live["last_seq"] == 2
+
+
+# what a stored sample's values may hold: numbers (ints, floats of every kind) and nulls
+_VALUE = hs.one_of(hs.floats(allow_nan=True, allow_infinity=True), hs.integers(-10**15, 10**15), hs.none(),
+                   hs.sampled_from([0.0, -0.0, 1e308, -1e308, True]))
+
+
+@given(hs.dictionaries(hs.text(min_size=1, max_size=3), _VALUE, max_size=8),
+       hs.one_of(hs.floats(allow_nan=True, allow_infinity=True), hs.integers(0, 2**40)))
+def test_both_number_conversions_agree(values: dict, ts: float) -> None:
+    """The conversion of a stored sample's values the compiled module runs (a loop over C
+    doubles) and the one it runs interpreted (C builtins): the same names, the same floats to the
+    bit, the same refusal of a value or ts that is not finite (both called whichever way loaded)."""
+    from heatkeeper.supervisor import ingest_path
+
+    def outcome(fn: Any) -> Any:
+        try:
+            fields, numbers = fn(values, ts)
+        except (ValueError, OverflowError) as exc:
+            return type(exc).__name__
+        return fields, [repr(x) for x in numbers]
+
+    assert outcome(ingest_path._numbers_by_loop) == outcome(ingest_path._numbers_by_map)

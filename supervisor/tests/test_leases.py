@@ -98,3 +98,11 @@ def test_live_leases_are_the_full_reading_of_each_sample(values: dict, sent: obj
     live_state.take_values(state, 1, 1000.0, body, 1000.0)
     assert state["leases"] == leases.from_values(values, sent) == leases.from_values(values, {} if sent is None else sent)
     assert state["leases"].__class__ is dict
+
+
+@given(st.dictionaries(st.sampled_from(["boost_lease_s", "mode_lease_s", "heat_cap_lease_s", "mode", "x"]),
+                       st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-3, 3), st.booleans()), max_size=5))
+def test_both_lease_checks_agree(values: dict) -> None:
+    """The usual sample's "any lease time left" check, compiled (a loop on the dict) and
+    interpreted (C builtins): the same answer (both called whichever way the module was loaded)."""
+    assert leases._any_left_by_loop(values) == leases._any_left_by_map(values)

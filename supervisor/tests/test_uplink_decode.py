@@ -169,3 +169,16 @@ def test_large_values_are_each_checked(values: dict[str, Any], shortcut: bool) -
     payload = payload_of({"v": 1, "station": SID, "seq": 7, "ts": NOW, "kind": "telemetry", "body": {"values": values}})
     assert (uplink_decode.usual_telemetry(SID, payload, NOW, MAX_AGE_S) is not None) is shortcut
     both_alike("telemetry", payload)
+
+
+_ANY_VALUE = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**63, 2**63 - 1),
+                       st.sampled_from([1e12, -1e12, 1e12 + 1, -1e12 - 1, 10**12, 10**12 + 1, 0.0, -0.0, True, False,
+                                        None, "1", [1.0]]))
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=3), _ANY_VALUE, max_size=8))
+def test_both_number_checks_agree(values: dict) -> None:
+    """The usual sample's numbers check the compiled module runs (a loop over C doubles) and the
+    one it runs interpreted (C builtins) accept exactly the same values (both called here
+    whichever way the module was loaded)."""
+    assert uplink_decode._plain_numbers_by_loop(values) == uplink_decode._plain_numbers_by_sum(values)

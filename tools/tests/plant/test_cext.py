@@ -87,8 +87,9 @@ def test_cext_packages_limits_the_build() -> None:
     core_only = selected_modules({"HEATKEEPER_CEXT_PACKAGES": "heatkeeper.core"})
     assert core_only and all(m.startswith("heatkeeper.core.") for m in core_only)
     assert sorted(core_only) == [m for m in every if m.startswith("heatkeeper.core.")]
-    both = selected_modules({"HEATKEEPER_CEXT_PACKAGES": "heatkeeper.core, heatkeeper.tools.plant"})
-    assert sorted(both) == every
+    every_package = selected_modules({"HEATKEEPER_CEXT_PACKAGES": "heatkeeper.core, heatkeeper.tools.plant, "
+                                                                  "heatkeeper.supervisor"})
+    assert sorted(every_package) == every
     # a misspelt package is an error that names it, not a silent empty build
     with pytest.raises(SystemExit, match="heatkeeper.cor.*heatkeeper.core"):
         selected_modules({"HEATKEEPER_CEXT_PACKAGES": "heatkeeper.cor"})

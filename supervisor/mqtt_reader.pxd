@@ -1,0 +1,2 @@
+# Cython augmentation of mqtt_reader.py (compiled as Python: no C types yet).
+cimport cython
