@@ -178,6 +178,11 @@ def _secret(ar: dict[str, Any], base_dir: str, env: Any, problems: list[str]) ->
             with open(path, encoding="utf-8") as fh:
                 return fh.read().strip()
         except OSError as exc:
-            problems.append("authority_reports.http_secret_file=%r: cannot read (%s)" % (path, exc.strerror))
-            return ""
+            reason = exc.strerror
+        except UnicodeDecodeError:
+            reason = "not UTF-8 text"
+        except ValueError:  # a NUL or a lone surrogate in the name: no such file can exist
+            reason = "not a file name"
+        problems.append("authority_reports.http_secret_file=%r: cannot read (%s)" % (path, reason))
+        return ""
     return str(ar["http_secret"])

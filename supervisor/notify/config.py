@@ -165,7 +165,12 @@ def _secret(item: dict[str, Any], where: str, key: str, base_dir: str, env: Any,
             with open(full, encoding="utf-8") as fh:
                 return fh.read().strip()
         except OSError as exc:
-            problems.append("%s.%s_file=%r: cannot read (%s)" % (where, key, full, exc.strerror))
+            reason = exc.strerror
+        except UnicodeDecodeError:
+            reason = "not UTF-8 text"
+        except ValueError:  # a NUL or a lone surrogate in the name: no such file can exist
+            reason = "not a file name"
+        problems.append("%s.%s_file=%r: cannot read (%s)" % (where, key, full, reason))
     return ""
 
 

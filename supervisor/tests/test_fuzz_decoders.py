@@ -271,6 +271,20 @@ def test_an_impossible_collectors_file_name_is_a_problem_not_a_crash(path: str) 
     assert any("collectors.csv=" in p and "not a file name" in p for p in err.value.problems), err.value.problems
 
 
+@pytest.mark.parametrize("path", ["secret\x00.txt", "secret\ud800.txt"])
+def test_an_impossible_secret_file_name_is_a_problem_not_a_crash(path: str) -> None:
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"authority_reports": {"http_secret_file": path}}, base_dir="/nonexistent-hk")
+    assert any("http_secret_file=" in p and "cannot read" in p for p in err.value.problems), err.value.problems
+
+
+def test_a_secret_file_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path: Any) -> None:
+    (tmp_path / "secret.txt").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"authority_reports": {"http_secret_file": "secret.txt"}}, base_dir=str(tmp_path))
+    assert any("http_secret_file=" in p and "cannot read" in p for p in err.value.problems), err.value.problems
+
+
 def test_http_reading_with_a_400_digit_number_is_a_problem_not_a_crash() -> None:
     good, problems = parse_http_readings({"readings": [{"collector": "c1", "temp_c": 20.0, "ts": 10 ** 400},
                                                        {"collector": "c1", "temp_c": 10 ** 400, "ts": NOW},

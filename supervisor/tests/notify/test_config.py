@@ -70,6 +70,16 @@ def test_secrets_from_env_and_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatc
     assert cfg["notify"]["enabled"] is False  # off unless asked
 
 
+@pytest.mark.parametrize("name, reason", [("mail\x00.pw", "not a file name"), ("mail\ud800.pw", "not a file name"),
+                                          ("latin1.pw", "not UTF-8 text"), ("missing.pw", "No such file")])
+def test_a_secret_file_that_cannot_be_read_is_a_problem_not_a_crash(tmp_path: Any, name: str, reason: str) -> None:
+    (tmp_path / "latin1.pw").write_bytes(b"geheim\xe4\n")
+    with pytest.raises(sup_config.ConfigError) as err:
+        validate(tmp_path, {"channel": [{"name": "m", "kind": "email", "host": "smtp.example.cn", "sender": "hk@example.cn",
+                                         "username": "hk", "password_file": str(tmp_path / name)}]})
+    assert any("'m'.password_file=" in p and "cannot read (%s" % reason in p for p in err.value.problems), err.value.problems
+
+
 def test_rota_shifts_and_chain(tmp_path: Any) -> None:
     n = notify_config(tmp_path, "http://127.0.0.1:1/hook")["notify"]
     r = n["rotas"][0]
