@@ -216,6 +216,7 @@ class MessagePath:
         self._pending.append((msg, now, payload, ack, slots))
         if len(self._pending) >= self.batch_max:
             self._wake.set()
+
     def _row(self, entry: Entry) -> UplinkRow:
         return self._rows([entry])[0]
 
