@@ -114,7 +114,11 @@ async def test_calendar_pushed_retained_and_extension_pushed_again(broker: Any, 
             await server
 
 
-FAST_STARTUP = {"modes": {"fill_confirm_s": 0.0, "cold_circulation_s": 0.0, "warmup_rate_k_per_h": 60.0,
+# A short start-up, with a cold circulation long enough to be seen: 50 s of plant time is 10
+# station ticks (at least 2 s of wall time), so the supervisor's progress, polled by the test,
+# shows a start-up step however loaded the machine (with no cold circulation the whole start-up
+# could pass between two polls).
+FAST_STARTUP = {"modes": {"fill_confirm_s": 0.0, "cold_circulation_s": 50.0, "warmup_rate_k_per_h": 60.0,
                           "warmup_done_band_k": 20.0}}
 
 
