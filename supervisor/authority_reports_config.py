@@ -26,6 +26,8 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .config_files import read_text
+
 SECTIONS = ("authority_reports", "complaints")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULTS: dict[str, Any] = {
@@ -174,15 +176,9 @@ def _secret(ar: dict[str, Any], base_dir: str, env: Any, problems: list[str]) ->
     if ar["http_secret_file"]:
         path = ar["http_secret_file"]
         path = path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
-        try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read().strip()
-        except OSError as exc:
-            reason = exc.strerror
-        except UnicodeDecodeError:
-            reason = "not UTF-8 text"
-        except ValueError:  # a NUL or a lone surrogate in the name: no such file can exist
-            reason = "not a file name"
+        text, reason = read_text(path)
+        if text is not None:
+            return text.strip()
         problems.append("authority_reports.http_secret_file=%r: cannot read (%s)" % (path, reason))
         return ""
     return str(ar["http_secret"])

@@ -31,6 +31,7 @@ import os
 import re
 from typing import Any
 
+from ..config_files import read_text
 from ..config_tables import unique_tables
 
 KINDS = ("wecom", "dingtalk", "feishu", "email", "sms", "webhook", "outbox")
@@ -161,15 +162,9 @@ def _secret(item: dict[str, Any], where: str, key: str, base_dir: str, env: Any,
     path = item.get(key + "_file")
     if path:
         full = _resolve(str(path), base_dir)
-        try:
-            with open(full, encoding="utf-8") as fh:
-                return fh.read().strip()
-        except OSError as exc:
-            reason = exc.strerror
-        except UnicodeDecodeError:
-            reason = "not UTF-8 text"
-        except ValueError:  # a NUL or a lone surrogate in the name: no such file can exist
-            reason = "not a file name"
+        text, reason = read_text(full)
+        if text is not None:
+            return text.strip()
         problems.append("%s.%s_file=%r: cannot read (%s)" % (where, key, full, reason))
     return ""
 

@@ -21,6 +21,7 @@ import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.collectors import CollectorHub, parse_http_readings
+from heatkeeper.supervisor.config_files import read_text
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage.sqlite import SQLiteStorage
 from hypothesis import HealthCheck, given, settings
@@ -283,6 +284,33 @@ def test_a_secret_file_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path: Any) 
     with pytest.raises(sup_config.ConfigError) as err:
         sup_config.validate({"authority_reports": {"http_secret_file": "secret.txt"}}, base_dir=str(tmp_path))
     assert any("http_secret_file=" in p and "cannot read" in p for p in err.value.problems), err.value.problems
+
+
+@pytest.mark.parametrize("key", ["metrics_token_file", "collector_tokens_file"])
+@pytest.mark.parametrize("name, reason", [("tok\x00.txt", "not a file name"), ("tok\ud800.txt", "not a file name"),
+                                          ("latin1.txt", "not UTF-8 text"), ("missing.txt", "No such file")])
+def test_a_web_token_file_that_cannot_be_read_is_a_problem_not_a_crash(tmp_path: Any, key: str, name: str,
+                                                                         reason: str) -> None:
+    (tmp_path / "latin1.txt").write_bytes(b"metrics-token-\xe4\xe4\xe4\xe4\xe4\xe4\xe4\xe4\n")
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"web": {key: str(tmp_path / name)}}, base_dir=str(tmp_path))
+    assert any("web.%s=" % key in p and "cannot read (%s" % reason in p for p in err.value.problems), err.value.problems
+
+
+@given(name=st.text(max_size=40), content=st.binary(max_size=64))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_read_text_never_raises(tmp_path: Any, name: str, content: bytes) -> None:
+    # any name (NULs, lone surrogates, separators, "" ...) and any bytes: the text or a reason
+    (tmp_path / "given").write_bytes(content)
+    for path in (str(tmp_path / "given"), os.path.join(str(tmp_path), name)):
+        text, reason = read_text(path)
+        assert (text is None) == bool(reason), (path, text, reason)
+    text, reason = read_text(str(tmp_path / "given"))
+    try:
+        expected: str | None = content.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = None
+    assert text == expected and (reason == "" if expected is not None else reason == "not UTF-8 text")
 
 
 def test_http_reading_with_a_400_digit_number_is_a_problem_not_a_crash() -> None:

@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..config_files import read_text
 from ..hosts import is_loopback
 from . import i18n
 
@@ -149,12 +150,11 @@ def _metrics_token(raw: Mapping[str, Any], config: Any, out: dict[str, Any], pro
     where = "web.metrics_token"
     if path:
         where = "web.metrics_token_file=%r" % path
-        try:
-            with open(_resolve(path, config), encoding="utf-8") as fh:
-                token = (fh.read().splitlines() or [""])[0].strip()
-        except OSError as exc:
-            problems.append("%s: cannot read (%s)" % (where, exc.strerror))
+        text, reason = read_text(_resolve(path, config))
+        if text is None:
+            problems.append("%s: cannot read (%s)" % (where, reason))
             return
+        token = (text.splitlines() or [""])[0].strip()
         out["metrics_token_file"] = path
     if token and (len(token) < MIN_METRICS_TOKEN or any(c.isspace() for c in token)):
         problems.append("%s: the token must be at least %d characters without spaces (it has %d)"
@@ -221,12 +221,11 @@ def read_tokens_file(path: str, problems: list[str]) -> dict[str, dict[str, Any]
     """{source: {token, collectors}} from lines "source token scope[,scope...]" ("#" starts a
     comment; a scope is a collector id or a prefix ending in *); problems appended."""
     out: dict[str, dict[str, Any]] = {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        problems.append("web.collector_tokens_file=%r: cannot read (%s)" % (path, exc.strerror))
+    text, reason = read_text(path)
+    if text is None:
+        problems.append("web.collector_tokens_file=%r: cannot read (%s)" % (path, reason))
         return out
+    lines = text.splitlines()
     for n, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].strip()
         if not text:

@@ -1,0 +1,24 @@
+"""Files a setting of the supervisor's config names (a secret, a token, a token list): their
+text, or the reason they cannot be read, for the config's list of problems.
+
+    text, reason = read_text(path)   # (text, "") or (None, "No such file or directory")
+
+Never raises for a bad file or name: a missing or unreadable file gives the system's reason, a
+file that is not UTF-8 "not UTF-8 text", a name holding a NUL or a lone surrogate (no file can
+have one) "not a file name".
+"""
+
+from __future__ import annotations
+
+
+def read_text(path: str) -> tuple[str | None, str]:
+    """(the file's whole text, "") or (None, why it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read(), ""
+    except OSError as exc:
+        return None, str(exc.strerror or exc)
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except ValueError:  # a NUL or a lone surrogate in the name: no such file can exist
+        return None, "not a file name"
