@@ -42,12 +42,8 @@ from . import aggregates, live_state
 from .aggregates import AGG_SLICES, Aggregates
 from .equipment import EquipmentTracker
 from .ingest_path import MAX_STATION_FIELDS as MAX_STATION_FIELDS
-from .ingest_path import NAME_SETS_MAX as NAME_SETS_MAX
-from .ingest_path import TOPICS_MAX as TOPICS_MAX
 from .ingest_path import Acker as Acker
-from .ingest_path import AckHandler as AckHandler
-from .ingest_path import Entry, MessagePath, first_of
-from .ingest_path import ReadingHandler as ReadingHandler
+from .ingest_path import AckHandler, Entry, MessagePath, ReadingHandler, first_of
 from .ingest_path import StationSlots as StationSlots
 from .live_state import EQUIPMENT_KEY
 from .quarantine import ALARM_SEQ_REGRESSION, Quarantine
