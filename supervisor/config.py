@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import os
 import tomllib
 from typing import Any
@@ -69,6 +70,7 @@ from . import authority_reports_config, fleet_alarm_settings, season_calendar
 from . import forecast as forecast_settings
 from . import tickets as tickets_settings
 from .allocation_runner import validate_config as allocation_config
+from .config_files import read_text
 from .config_tables import unique_tables
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
@@ -453,16 +455,18 @@ def _collectors(items: Any, where: str, problems: list[str]) -> list[dict[str, s
 def read_collectors_csv(path: str, problems: list[str]) -> list[dict[str, str]]:
     """Collector map from a CSV with a header `id,station,group` and optionally `household` and
     `placement` (other columns ignored)."""
+    text, reason = read_text(path, newline="")
+    if text is None:
+        problems.append("collectors.csv=%r: cannot read (%s)" % (path, reason))
+        return []
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"id", "station", "group"} - set(reader.fieldnames or [])
-            if missing:
-                problems.append("collectors.csv=%r: missing column(s) %s" % (path, ", ".join(sorted(missing))))
-                return []
-            rows = [dict(r) for r in reader]
-    except (OSError, ValueError) as exc:  # ValueError: a NUL or a lone surrogate, no file has such a name
-        problems.append("collectors.csv=%r: cannot read (%s)" % (path, getattr(exc, "strerror", None)
-                                                                  or "not a file name"))
+        missing = {"id", "station", "group"} - set(reader.fieldnames or [])
+        if missing:
+            problems.append("collectors.csv=%r: missing column(s) %s" % (path, ", ".join(sorted(missing))))
+            return []
+        rows = [dict(r) for r in reader]
+    except csv.Error as exc:  # a field over the csv module's limit (128 KiB), a stray quote in strict mode
+        problems.append("collectors.csv=%r: line %d: not CSV (%s)" % (path, reader.reader.line_num, exc))
         return []
     return _collectors(rows, path, problems)

@@ -11,10 +11,11 @@ have one) "not a file name".
 from __future__ import annotations
 
 
-def read_text(path: str) -> tuple[str | None, str]:
-    """(the file's whole text, "") or (None, why it cannot be read)."""
+def read_text(path: str, newline: str | None = None) -> tuple[str | None, str]:
+    """(the file's whole text, "") or (None, why it cannot be read). `newline` as `open`'s
+    ("" keeps line endings as they are, for the csv module)."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8", newline=newline) as fh:
             return fh.read(), ""
     except OSError as exc:
         return None, str(exc.strerror or exc)

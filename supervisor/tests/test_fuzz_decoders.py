@@ -272,6 +272,30 @@ def test_an_impossible_collectors_file_name_is_a_problem_not_a_crash(path: str) 
     assert any("collectors.csv=" in p and "not a file name" in p for p in err.value.problems), err.value.problems
 
 
+@pytest.mark.parametrize("content, reason", [
+    (b"id,station,group\nc1,st-1,g\xe4\n", "cannot read (not UTF-8 text)"),
+    (b'id,station,group\nc1,st-1,"' + b"a" * 140000 + b'"\n', "line 2: not CSV (field larger than field limit"),
+])
+def test_a_collectors_file_that_is_not_text_or_not_csv_is_a_problem_not_a_crash(tmp_path: Any, content: bytes,
+                                                                                  reason: str) -> None:
+    # before: a Latin-1 file was "not a file name", and a field over 128 KiB crashed validate (csv.Error)
+    (tmp_path / "collectors.csv").write_bytes(content)
+    with pytest.raises(sup_config.ConfigError) as err:
+        sup_config.validate({"collectors": {"csv": "collectors.csv"}, "station": [{"id": "st-1"}]},
+                            base_dir=str(tmp_path))
+    assert any("collectors.csv=" in p and reason in p for p in err.value.problems), err.value.problems
+
+
+@given(content=st.binary(max_size=200) | st.text(alphabet='ab,"\r\n\x00\u2028 ', max_size=200).map(str.encode))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_collectors_file_is_read_or_listed_as_problems(tmp_path: Any, content: bytes) -> None:
+    (tmp_path / "collectors.csv").write_bytes(b"id,station,group\n" + content)
+    problems: list[str] = []
+    rows = sup_config.read_collectors_csv(str(tmp_path / "collectors.csv"), problems)
+    assert rows or problems or not content.strip(b"\r\n ,"), (content, rows)
+    assert all(set(r) == {"id", "station", "group", "household", "placement"} for r in rows)
+
+
 @pytest.mark.parametrize("path", ["secret\x00.txt", "secret\ud800.txt"])
 def test_an_impossible_secret_file_name_is_a_problem_not_a_crash(path: str) -> None:
     with pytest.raises(sup_config.ConfigError) as err:
