@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import csv
 import grp
 import hashlib
 import os
@@ -43,6 +42,7 @@ import sys
 from heatkeeper.core import codec
 
 from .broker import COLLECTORS_USER, SUPERVISOR_USER, ensure_credentials, supervisor_users
+from .config_files import read_csv
 from .hosts import is_loopback
 
 RESERVED = (SUPERVISOR_USER, COLLECTORS_USER, "admin")
@@ -219,15 +219,13 @@ def _platform_args(args: argparse.Namespace, stations: list[str]) -> tuple[dict[
             specs.append((user.strip(), prefix.strip()))
     ids = [c.strip() for c in args.collectors.split(",") if c.strip()]
     if args.collectors_file:
-        try:
-            with open(args.collectors_file, newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                if "id" not in (reader.fieldnames or []):
-                    problems.append("--collectors-file=%r: needs an `id` column" % args.collectors_file)
-                else:
-                    ids += [str(row["id"]).strip() for row in reader if row.get("id")]
-        except OSError as exc:
-            problems.append("--collectors-file=%r: cannot read (%s)" % (args.collectors_file, exc.strerror))
+        header, rows, problem = read_csv(args.collectors_file)
+        if problem:
+            problems.append("--collectors-file=%r: %s" % (args.collectors_file, problem))
+        elif "id" not in header:
+            problems.append("--collectors-file=%r: needs an `id` column" % args.collectors_file)
+        else:
+            ids += [str(row["id"]).strip() for row in rows if row.get("id")]
     bad = [c for c in ids if not codec.valid_id(c)]
     if bad:
         problems.append("collector ids %s: must be 1-64 of A-Z a-z 0-9 _ -" % ", ".join(repr(c) for c in bad[:5]))

@@ -54,8 +54,6 @@ Plain MQTT off loopback (either side) is a problem unless `insecure_plaintext = 
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import os
 import tomllib
 from typing import Any
@@ -70,7 +68,7 @@ from . import authority_reports_config, fleet_alarm_settings, season_calendar
 from . import forecast as forecast_settings
 from . import tickets as tickets_settings
 from .allocation_runner import validate_config as allocation_config
-from .config_files import read_text
+from .config_files import read_csv
 from .config_tables import unique_tables
 from .hosts import is_loopback
 from .notify.config import validate as validate_notify
@@ -455,18 +453,12 @@ def _collectors(items: Any, where: str, problems: list[str]) -> list[dict[str, s
 def read_collectors_csv(path: str, problems: list[str]) -> list[dict[str, str]]:
     """Collector map from a CSV with a header `id,station,group` and optionally `household` and
     `placement` (other columns ignored)."""
-    text, reason = read_text(path, newline="")
-    if text is None:
-        problems.append("collectors.csv=%r: cannot read (%s)" % (path, reason))
+    header, rows, problem = read_csv(path)
+    if problem:
+        problems.append("collectors.csv=%r: %s" % (path, problem))
         return []
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        missing = {"id", "station", "group"} - set(reader.fieldnames or [])
-        if missing:
-            problems.append("collectors.csv=%r: missing column(s) %s" % (path, ", ".join(sorted(missing))))
-            return []
-        rows = [dict(r) for r in reader]
-    except csv.Error as exc:  # a field over the csv module's limit (128 KiB), a stray quote in strict mode
-        problems.append("collectors.csv=%r: line %d: not CSV (%s)" % (path, reader.reader.line_num, exc))
+    missing = {"id", "station", "group"} - set(header)
+    if missing:
+        problems.append("collectors.csv=%r: missing column(s) %s" % (path, ", ".join(sorted(missing))))
         return []
     return _collectors(rows, path, problems)

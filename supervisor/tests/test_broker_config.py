@@ -220,3 +220,20 @@ def test_collector_platforms_from_the_command_line(tmp_path: Any, capsys: Any) -
     for expected in ("'rooms-z' prefix 'zz-': matches none", "user 'st-a': already a station",
                      "--collector-platform='nothing': must be USER=PREFIX"):
         assert expected in err, expected
+
+
+@pytest.mark.parametrize("content, name, reason", [
+    (b"id\na-1\xe4\n", "collectors.csv", "cannot read (not UTF-8 text)"),
+    (b'id\n"' + b"a" * 140000 + b'"\n', "collectors.csv", "line 2: not CSV (field larger than field limit"),
+    (b"id\na-1\n", "coll\x00ectors.csv", "cannot read (not a file name)"),
+])
+def test_a_collectors_file_that_cannot_be_read_is_a_problem_not_a_crash(tmp_path: Any, capsys: Any, content: bytes,
+                                                                         name: str, reason: str) -> None:
+    # before: each of these raised out of broker-config (UnicodeDecodeError, csv.Error, ValueError)
+    (tmp_path / "collectors.csv").write_bytes(content)
+    out = tmp_path / "mq"
+    assert _run_cli(["--stations", "st-a", "--out", str(out), "--collectors-file", str(tmp_path / name),
+                     "--collector-platform", "rooms-a=a-"]) == 2
+    err = capsys.readouterr().err
+    assert "--collectors-file=" in err and reason in err, err
+    assert not os.path.exists(out / "mosquitto.conf")

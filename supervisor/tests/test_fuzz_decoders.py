@@ -329,11 +329,16 @@ def test_read_text_never_raises(tmp_path: Any, name: str, content: bytes) -> Non
     for path in (str(tmp_path / "given"), os.path.join(str(tmp_path), name)):
         text, reason = read_text(path)
         assert (text is None) == bool(reason), (path, text, reason)
-    text, reason = read_text(str(tmp_path / "given"))
     try:
         expected: str | None = content.decode("utf-8")
     except UnicodeDecodeError:
         expected = None
+    # as read with newline="" (the bytes' own line ends), and by default (universal newlines)
+    text, reason = read_text(str(tmp_path / "given"), newline="")
+    assert text == expected and (reason == "" if expected is not None else reason == "not UTF-8 text")
+    text, reason = read_text(str(tmp_path / "given"))
+    if expected is not None:
+        expected = expected.replace("\r\n", "\n").replace("\r", "\n")
     assert text == expected and (reason == "" if expected is not None else reason == "not UTF-8 text")
 
 
