@@ -31,12 +31,13 @@ def read_text(path: str, newline: str | None = None) -> tuple[str | None, str]:
 
 def read_csv(path: str) -> tuple[list[str], list[dict[str, str]], str]:
     """(header, the rows as dicts by header, "") or ([], [], why not): "cannot read (reason)"
-    as `read_text` gives it, or "line N: not CSV (the csv module's reason)", e.g. a field over
+    as `read_text` gives it (a leading byte order mark is dropped), or "line N: not CSV (the csv module's reason)", e.g. a field over
     its 128 KiB limit."""
     text, reason = read_text(path, newline="")
     if text is None:
         return [], [], "cannot read (%s)" % reason
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    # a spreadsheet's "CSV UTF-8" starts with a byte order mark, which would become part of the first name
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     try:
         header = list(reader.fieldnames or [])
         rows = [dict(r) for r in reader]

@@ -98,3 +98,10 @@ def test_arrays_of_tables_with_ids_report_the_same_problems_the_same_way(tmp_pat
     for expected in ("%s[1]: must be a table" % section, "%s[2].%s='bad id!': must be 1-64 of" % (section, id_key),
                      "%s %s=%r: defined twice" % (section, id_key, entry[id_key])):
         assert expected in found, expected + "\n--- not in ---\n" + found
+
+
+def test_a_collectors_file_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path: Any) -> None:
+    (tmp_path / "collectors.csv").write_bytes("\ufeffid,station,group\r\nc-1,st-1,top\r\n".encode())
+    cfg = sup_config.validate({"station": [{"id": "st-1"}], "collectors": {"csv": "collectors.csv"}},
+                              base_dir=str(tmp_path))
+    assert cfg["collectors_map"]["c-1"]["station"] == "st-1" and cfg["collectors_map"]["c-1"]["group"] == "top"
