@@ -57,6 +57,10 @@ STORE_CHUNK = 1000  # uplinks per insert transaction
 CLEARED_STATES = ("cleared", "clear", "inactive", "ok", "normal", "off", "resolved")
 
 
+def _station_of(entry: Entry) -> str:
+    return entry[4].sid
+
+
 class _Unstored(Exception):
     """The database failed part-way through a chunk stored row by row: `entries` are the ones
     neither stored nor quarantined (to be queued again)."""
@@ -119,6 +123,7 @@ class Ingest(MessagePath):
         self.stored_by_kind: dict[str, int] = {}  # new rows per uplink kind (metrics.py)
         self.on_flush: Callable[[asyncio.Future[int]], None] | None = None  # times each flush (metrics.py)
         self._pending: list[Entry] = []
+        self._held: list[Entry] | None = None  # entries whose ack waits for the flush's end (_flush_locked)
         self._pending_alarms: list[tuple[str, dict[str, Any]]] = []
         self.quarantine = Quarantine(storage, wall_clock, self.rejects.reject)
         self._kept_now = False  # the message being handled went to the quarantine
@@ -216,21 +221,25 @@ class Ingest(MessagePath):
 
     async def _flush_locked(self, force_aggregates: bool, final: bool) -> int:
         async with self._flush_lock:
-            new = 0
             await self.quarantine.write()
-            todo, self._pending = self._pending, []
-            while todo:
-                # chunks of at most STORE_CHUNK rows: one short transaction each, so a command
-                # or an ack waiting for the database gets its turn between them
-                batch, todo = todo[:STORE_CHUNK], todo[STORE_CHUNK:]
-                try:
-                    new += await self._store(batch)
-                except _Unstored as exc:
-                    self._pending = exc.entries + todo + self._pending
-                    raise exc.__cause__ or exc from None
-                except BaseException:
-                    self._pending = batch + todo + self._pending
-                    raise
+            received, self._pending = self._pending, []
+            # Stored station by station (sorted stably: each station's rows in the order
+            # received): a flush holding several messages of a station then changes that
+            # station's last page of each station-first index once, not once per message
+            # (SQLite's WAL writes every changed page whole, at every commit). The acks wait
+            # for the flush's end and go out in the order the broker sent the messages:
+            # Mosquitto looks each one up from the oldest end of its in-flight list, so an
+            # ack out of order costs it a walk over every older delivery.
+            self._held = []
+            try:
+                new = await self._store_all(sorted(received, key=_station_of), received)
+            finally:
+                held, self._held = self._held, None
+                if held:
+                    done = {id(e) for e in held}
+                    for entry in received:
+                        if id(entry) in done:
+                            entry[3]()  # type: ignore[misc]  # only entries with an ack are held
             await self._write_alarms()  # and the quarantine
             if force_aggregates or final:
                 await self._close_slices(list(range(self.agg_slices)), reopen=not final)
@@ -238,6 +247,30 @@ class Ingest(MessagePath):
                 await self._close_slices([self._next_slice])
                 self._next_slice = (self._next_slice + 1) % self.agg_slices
             return new
+
+    async def _store_all(self, todo: list[Entry], received: list[Entry]) -> int:
+        """Store `todo` chunk by chunk; returns how many were new. On a failure what is not
+        stored goes back to the front of the queue, in the order `received`, and the error
+        propagates."""
+        new = 0
+        while todo:
+            # chunks of at most STORE_CHUNK rows: one short transaction each, so a command
+            # or an ack waiting for the database gets its turn between them
+            batch, todo = todo[:STORE_CHUNK], todo[STORE_CHUNK:]
+            try:
+                new += await self._store(batch)
+            except _Unstored as exc:
+                self._requeue(exc.entries + todo, received)
+                raise exc.__cause__ or exc from None
+            except BaseException:
+                self._requeue(batch + todo, received)
+                raise
+        return new
+
+    def _requeue(self, unstored: list[Entry], received: list[Entry]) -> None:
+        ids = {id(e) for e in unstored}
+        back = [e for e in received if id(e) in ids]
+        self._pending = (back if len(back) == len(unstored) else unstored) + self._pending
 
     async def _store(self, batch: list[Entry]) -> int:
         """Store one chunk; derive what is new; quarantine regressions and rows the database
@@ -274,8 +307,7 @@ class Ingest(MessagePath):
 
     def _duplicate(self, entry: Entry) -> None:
         self.duplicates += 1
-        if entry[3] is not None:
-            entry[3]()
+        self._ack(entry)
 
     def _compare(self, entry: Entry, ts: float, kind: str, where: str) -> None:
         """A (station, seq) met again: a duplicate delivery when the content is the same, else a
@@ -315,8 +347,7 @@ class Ingest(MessagePath):
                 for e in entries[:i]:
                     if (e[0]["station"], e[0]["seq"]) in new_keys:
                         self._derive_guarded(e[0], e[1], e[2], e[4])
-                        if e[3] is not None:
-                            e[3]()
+                        self._ack(e)
                 for e, x in refused:
                     self._keep_refused(e, x)
                 done = {id(e) for e in entries[:i]}

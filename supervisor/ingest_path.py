@@ -77,6 +77,7 @@ class MessagePath:
     stored_by_kind: dict[str, int]
     batch_max: int
     _pending: list[Entry]
+    _held: list[Entry] | None  # during a flush: entries whose ack waits for its end (ingest._flush_locked)
     _pending_alarms: list[tuple[str, dict[str, Any]]]
     _kept_now: bool
     _fields: dict[str, frozenset[str]]
@@ -285,11 +286,19 @@ class MessagePath:
                     derive(msg, entry[1], entry[4])
                 except Exception as exc:  # noqa: BLE001 - see _derive_guarded
                     self._underived(msg, entry[2], exc)
-                if entry[3] is not None:
-                    entry[3]()  # stored: now the broker may forget it
+                self._ack(entry)  # stored: now the broker may forget it
             elif id(entry) not in refused_ids:
                 old.append(entry)
         return old
+
+    def _ack(self, entry: Entry) -> None:
+        """Acknowledge a stored (or already stored) delivery to the broker: at once, or during
+        a flush at its end, in the order received (`_held`)."""
+        if entry[3] is not None:
+            if self._held is None:
+                entry[3]()
+            else:
+                self._held.append(entry)
 
 
 def first_of(batch: list[Entry]) -> tuple[dict[tuple[str, int], Entry], list[Entry]]:

@@ -156,14 +156,17 @@ def test_bad_arguments_are_all_listed_and_nothing_runs(capsys: Any) -> None:
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     args = parser.parse_args(["--stations", "0", "--duration-s", "nan", "--dup-pct", "300", "--publishers", "-1",
-                              "--fields", "0", "--commands-per-s", "-2", "--ingest-procs", "0"])
+                              "--fields", "0", "--commands-per-s", "-2", "--ingest-procs", "0",
+                              "--batch-interval-s", "inf", "--batch-max", "40000"])
     assert bench.run(args) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     expected = ["--stations=0: must be at least 1", "--publishers=-1: must be at least 1", "--fields=0: must be at least 1",
                 "--ingest-procs=0: must be at least 1", "--duration-s=nan: must be at least 5",
-                "--dup-pct=300.0: must be in [0, 100]", "--commands-per-s=-2.0: must be >= 0"]
+                "--dup-pct=300.0: must be in [0, 100]", "--batch-interval-s=inf: must be in [0.01, 60]",
+                "--batch-max=40000: must be in [1, 30000] (twice it are deliveries waiting for their ack, and MQTT "
+                "numbers at most 65535)", "--commands-per-s=-2.0: must be >= 0"]
     assert lines == ["bench ingest: %s" % e for e in expected]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.supervisor import config as sup_config
+from heatkeeper.supervisor import ingest as ingest_module
 from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.service_errors import ServiceError
@@ -283,6 +284,49 @@ async def test_deliveries_are_acknowledged_only_once_stored(service: SupervisorS
     await service.collectors.flush()
     assert acked == ["bad", "kept", "up", "room"]
     assert len(await service.storage.readings("st-a", T0 - 1, T0 + 1)) == 1
+
+
+async def test_a_flush_is_stored_grouped_by_station_and_acked_in_the_order_received(
+        service: SupervisorService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush writes its rows station by station (each station's in the order received), so a
+    flush holding several messages of a station changes that station's index pages once; the
+    acks of the whole flush go out at its end, in the order the broker sent the messages (it
+    looks each ack up from the oldest end of its in-flight list). A chunk that fails releases
+    the acks of the chunks stored before it, and keeps its own and the rest queued."""
+    ing = service.ingest
+    monkeypatch.setattr(ingest_module, "STORE_CHUNK", 2)
+    received = [("st-a", 1), ("st-b", 1), ("st-a", 2), ("st-b", 2), ("st-a", 3)]
+    acked: list[tuple[str, int]] = []
+    chunks: list[list[tuple[str, int]]] = []
+    real = service.storage.store_uplinks
+    fail_at = [2]
+
+    async def spy(rows: Any) -> Any:
+        chunks.append([(r[0], r[1]) for r in rows])
+        if len(chunks) in fail_at:
+            raise RuntimeError("database down")
+        return await real(rows)
+
+    service.storage.store_uplinks = spy  # type: ignore[method-assign]
+    for sid, seq in received:
+        assert ing.handle(*telemetry(sid, seq, T0 + seq), ack=lambda k=(sid, seq): acked.append(k)) == "queued"
+    with pytest.raises(RuntimeError):
+        await ing.flush()
+    assert chunks == [[("st-a", 1), ("st-a", 2)], [("st-a", 3), ("st-b", 1)]]
+    assert acked == [("st-a", 1), ("st-a", 2)] and ing.stats()["pending"] == 3
+    await ing.flush()
+    assert chunks[2:] == [[("st-a", 3), ("st-b", 1)], [("st-b", 2)]]
+    assert acked == [("st-a", 1), ("st-a", 2), ("st-b", 1), ("st-b", 2), ("st-a", 3)]  # each flush's in received order
+    assert await service.storage.count_uplinks() == 5
+    # one flush, nothing failing: grouped rows, acks exactly in the order received
+    acked.clear()
+    chunks.clear()
+    fail_at.clear()
+    more = [("st-b", 3), ("st-a", 4), ("st-b", 4), ("st-a", 5)]
+    for sid, seq in more:
+        assert ing.handle(*telemetry(sid, seq, T0 + seq), ack=lambda k=(sid, seq): acked.append(k)) == "queued"
+    await ing.flush()
+    assert chunks == [[("st-a", 4), ("st-a", 5)], [("st-b", 3), ("st-b", 4)]] and acked == more
 
 
 def test_the_service_is_a_composition_of_jobs_with_sql_only_in_storage() -> None:

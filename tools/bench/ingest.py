@@ -60,6 +60,12 @@ _READ_BUFFER = bytearray(65536)  # every station's reads land here, parsed befor
 _READ_VIEW = memoryview(_READ_BUFFER)
 
 
+# The supervisor's batching for 10,000 stations at 1 Hz (README, "Sizing the ingest"): a flush
+# every 2 s holds two messages of each station, stored station by station.
+BATCH_INTERVAL_S = 2.0
+BATCH_MAX = 25000
+
+
 def _varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -375,6 +381,11 @@ def argument_problems(args: argparse.Namespace) -> list[str]:
         problems.append("--dsn with --stages: the replay needs fresh databases of its own; leave out --dsn")
     if args.dsn and args.reader == "both" and args.backend != "sqlite":
         problems.append("--dsn with --reader both: each run needs its own database; give one --reader")
+    if not (math.isfinite(args.batch_interval_s) and 0.01 <= args.batch_interval_s <= 60.0):
+        problems.append("--batch-interval-s=%r: must be in [0.01, 60]" % args.batch_interval_s)
+    if not 1 <= args.batch_max <= 30000:
+        problems.append("--batch-max=%r: must be in [1, 30000] (twice it are deliveries waiting for their ack, "
+                        "and MQTT numbers at most 65535)" % args.batch_max)
     if not (math.isfinite(args.commands_per_s) and args.commands_per_s >= 0.0):
         problems.append("--commands-per-s=%r: must be >= 0" % args.commands_per_s)
     return problems
@@ -391,6 +402,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fields", type=int, default=20, help="telemetry values per message")
     parser.add_argument("--dup-pct", type=float, default=1.0, help="percent of messages sent twice")
     parser.add_argument("--commands-per-s", type=float, default=5.0)
+    parser.add_argument("--batch-interval-s", type=float, default=BATCH_INTERVAL_S,
+                        help="the supervisor's [storage] batch_interval_s (default: as README advises for stations "
+                             "at 1 Hz: several messages of each station per flush)")
+    parser.add_argument("--batch-max", type=int, default=BATCH_MAX, help="the supervisor's [storage] batch_max")
     parser.add_argument("--ingest-procs", type=int, default=1,
                         help="supervisor ingest processes sharing the uplinks ($share/...); 1 = one process")
     parser.add_argument("--reader", choices=("lean", "aiomqtt", "both"), default="both",
@@ -437,7 +452,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         "mqtt": {"port": port, "protocol": "3.1.1", "client_id": "bench-sup-" + backend,
                  "shared_group": "bench-" + backend if args.ingest_procs > 1 else "", "ingest_reader": reader,
                  "password_file": os.path.join(creds_dir, "supervisor.password")},
-        "storage": {"backend": backend, "dsn": dsn, "batch_max": 5000, "batch_interval_s": 0.2},
+        "storage": {"backend": backend, "dsn": dsn, "batch_max": args.batch_max, "batch_interval_s": args.batch_interval_s},
         "web": {"enabled": False},
         "station": [{"id": s} for s in sids],
     }
@@ -581,6 +596,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     restore_gc()
     return {
         "backend": backend, "reader": reader, "stations": len(sids), "duration_s": args.duration_s, "ingest_procs": args.ingest_procs,
+        "batch_interval_s": args.batch_interval_s, "batch_max": args.batch_max,
         "offered_msgs_per_s": round(sum(r["sent"] for r in results) / args.duration_s, 1),
         "sustained_stored_msgs_per_s": round((sb - sa) / (tb - ta), 1) if tb > ta else None,
         "published_unique": expected, "broker_acked": sum(r["acked"] for r in results),
