@@ -13,7 +13,8 @@ What runs (all on loopback, all started and stopped here, by pid):
   uplink at once; a station that cannot connect stops the run with its reason;
 - the real supervisor ingest (aiomqtt, codec validation, batched exactly-once inserts) and
   command tracker, in this process, into SQLite and/or PostgreSQL (started here, fsync on,
-  or `--dsn`).
+  or `--dsn`), with `--batch-interval-s` and `--batch-max` as its `[storage]` batching (by
+  default what the README's "Sizing the ingest" advises for stations at 1 Hz).
 
 Printed per backend: sustained stored messages/s over the steady window, lost (acked by the
 broker but not stored: must be 0), duplicates_stored (must be 0), duplicates sent and
