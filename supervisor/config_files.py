@@ -31,8 +31,8 @@ def read_text(path: str, newline: str | None = None) -> tuple[str | None, str]:
 
 def read_csv(path: str) -> tuple[list[str], list[dict[str, str]], str]:
     """(header, the rows as dicts by header, "") or ([], [], why not): "cannot read (reason)"
-    as `read_text` gives it (a leading byte order mark is dropped), or "line N: not CSV (the csv module's reason)", e.g. a field over
-    its 128 KiB limit."""
+    as `read_text` gives it, or "line N: not CSV (the csv module's reason)", e.g. a field over
+    its 128 KiB limit. A leading byte order mark is dropped."""
     text, reason = read_text(path, newline="")
     if text is None:
         return [], [], "cannot read (%s)" % reason
