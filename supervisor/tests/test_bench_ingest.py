@@ -38,6 +38,7 @@ def test_bench_small(capsys: Any) -> None:
         assert r["commands_acked"] == r["commands_sent"] > 0
         assert r["publisher_cpu_us_per_msg"] > 0 and r["broker_cpu_s"] >= 0
         assert (r["database_cpu_s"] is None) == (r["backend"] == "sqlite")
+        assert (r["batch_interval_s"], r["batch_max"]) == (bench.BATCH_INTERVAL_S, bench.BATCH_MAX)
 
 
 @settings(deadline=None)

@@ -771,10 +771,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         for r in result["runs"]:
-            print("%-8s %-7s %5d stations  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  dup stored %s (sent %d)  "
+            print("%-8s %-7s %5d stations  batches %s s / %d  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  "
+                  "dup stored %s (sent %d)  "
                   "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg, sys %.1f s) pub %.1f s "
                   "(%s us/msg sent)  broker %s us/msg  database %s  load %s"
-                  % (r["backend"], r["reader"], r["stations"], r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
+                  % (r["backend"], r["reader"], r["stations"], r["batch_interval_s"], r["batch_max"],
+                     r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
                      r["lost"], r["duplicates_stored"], r["duplicates_sent"], r["command_rtt_p50_s"],
                      r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"],
                      r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"], r["supervisor_sys_cpu_s"],
