@@ -3,7 +3,9 @@ counted, state, trends, alarms, commands tracked from acks, users, audit, collec
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
 from typing import Any
 
 import pytest
@@ -13,6 +15,8 @@ from heatkeeper.supervisor import ingest as ingest_module
 from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.service_errors import ServiceError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 T0 = 1_700_000_000.0
 
@@ -327,6 +331,84 @@ async def test_a_flush_is_stored_grouped_by_station_and_acked_in_the_order_recei
         assert ing.handle(*telemetry(sid, seq, T0 + seq), ack=lambda k=(sid, seq): acked.append(k)) == "queued"
     await ing.flush()
     assert chunks == [[("st-a", 4), ("st-a", 5)], [("st-b", 3), ("st-b", 4)]] and acked == more
+
+
+@given(order=st.lists(st.sampled_from(["st-a", "st-b"]), min_size=1, max_size=24),
+       resend=st.lists(st.integers(0, 23), max_size=4), chunk=st.integers(1, 6),
+       fails=st.lists(st.integers(1, 12), max_size=3), split=st.integers(0, 24))
+@settings(max_examples=40, deadline=None)
+def test_flushes_store_every_message_once_and_ack_each_once_in_the_order_received(
+        order: list[str], resend: list[int], chunk: int, fails: list[int], split: int) -> None:
+    """Any interleaving of two stations' messages (some resent), any chunk size, database
+    failures at any chunks, the queue flushed in two parts: each (station, seq) is stored once,
+    each delivery acked exactly once and only after its row is stored, each station's rows
+    stored in the order received, and each flush's acks in the order received."""
+    seqs: dict[str, int] = {}
+    msgs: list[tuple[str, int]] = []
+    for sid in order:
+        seqs[sid] = seqs.get(sid, 0) + 1
+        msgs.append((sid, seqs[sid]))
+    msgs += [msgs[i] for i in resend if i < len(msgs)]  # a resend: the same (station, seq) again
+    deliveries = list(enumerate(msgs))
+
+    async def scenario(tmp: str) -> None:
+        from heatkeeper.supervisor.storage import open_storage
+
+        storage = open_storage("sqlite", path=tmp + "/sup.db")
+        await storage.open()
+        try:
+            cfg = make_config(tmp + "/sup")
+            CommandKeys(keys_dir(cfg["supervisor"]["data_dir"])).ensure(["st-a", "st-b"])
+            svc = SupervisorService(storage, cfg, wall_clock=Clock(T0))
+            await svc.start(open_storage=False)
+            ing = svc.ingest
+            real = storage.store_uplinks
+            stored: list[tuple[str, int]] = []
+            calls = [0]
+
+            async def flaky(rows: Any) -> Any:
+                calls[0] += 1
+                if calls[0] in fails:
+                    raise RuntimeError("database down")
+                keys = await real(rows)
+                stored.extend(k for k in ((r[0], r[1]) for r in rows) if k in set(keys))
+                return keys
+
+            storage.store_uplinks = flaky  # type: ignore[method-assign]
+            acks: list[int] = []
+            flushes: list[list[int]] = []
+
+            async def flush_all() -> None:
+                for _ in range(20):  # a failing chunk keeps its rest queued: flush again
+                    before = len(acks)
+                    try:
+                        await ing.flush()
+                    except RuntimeError:
+                        pass
+                    flushes.append(acks[before:])
+                    if not ing.stats()["pending"]:
+                        return
+
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(ingest_module, "STORE_CHUNK", chunk)
+                for part in (deliveries[:split], deliveries[split:]):
+                    for i, (sid, seq) in part:
+                        for k in acks:
+                            assert stored.count(msgs[k]) == 1  # acked only once stored
+                        assert ing.handle(*telemetry(sid, seq, T0 + seq), ack=lambda i=i: acks.append(i)) == "queued"
+                    await flush_all()
+            assert sorted(acks) == list(range(len(msgs)))  # every delivery acked once
+            assert sorted(stored) == sorted(set(msgs))  # every message stored once
+            for sid in ("st-a", "st-b"):
+                assert [q for s, q in stored if s == sid] == sorted(q for s, q in set(msgs) if s == sid)
+            for acked in flushes:
+                assert acked == sorted(acked)  # each flush's acks in the order received
+            assert await storage.count_uplinks() == len(set(msgs))
+        finally:
+            await storage.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(scenario(tmp))
 
 
 def test_the_service_is_a_composition_of_jobs_with_sql_only_in_storage() -> None:
