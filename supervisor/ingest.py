@@ -268,6 +268,8 @@ class Ingest(MessagePath):
         return new
 
     def _requeue(self, unstored: list[Entry], received: list[Entry]) -> None:
+        """`unstored` back to the front of the queue in the order received (each is one of
+        `received`; were one not, the list would go back as it is: never dropped)."""
         ids = {id(e) for e in unstored}
         back = [e for e in received if id(e) in ids]
         self._pending = (back if len(back) == len(unstored) else unstored) + self._pending
