@@ -38,6 +38,7 @@ def test_bench_small(capsys: Any) -> None:
         assert r["commands_acked"] == r["commands_sent"] > 0
         assert r["publisher_cpu_us_per_msg"] > 0 and r["broker_cpu_s"] >= 0
         assert (r["database_cpu_s"] is None) == (r["backend"] == "sqlite")
+        assert 0 < r["supervisor_event_loop_cpu_s"] <= r["supervisor_cpu_s"]
         assert (r["batch_interval_s"], r["batch_max"]) == (bench.BATCH_INTERVAL_S, bench.BATCH_MAX)
 
 
@@ -186,6 +187,7 @@ def test_stage_breakdown_replays_everything_and_names_each_stage(backend: str, c
     assert result["runs"] == []
     (stages,) = result["stages"]
     assert stages["backend"] == backend and stages["messages"] > 40 * 6
+    assert (stages["batch_interval_s"], stages["batch_max"]) == (bench.BATCH_INTERVAL_S, bench.BATCH_MAX)  # as the live run
     assert set(stages["stages_us_per_msg"]) == {"decode", "handle", "live_state", "aggregates", "equipment", "derive",
                                                 "store", "database_thread"}
     assert all(v >= 0.0 for k, v in stages["stages_us_per_msg"].items() if k != "database_thread")

@@ -19,9 +19,11 @@ What runs (all on loopback, all started and stopped here, by pid):
 Printed per backend: sustained stored messages/s over the steady window, lost (acked by the
 broker but not stored: must be 0), duplicates_stored (must be 0), duplicates sent and
 dropped, command round-trip p50/p99 (supervisor publish -> station ack processed), and CPU
-seconds of each process: the supervisor's, the broker's and PostgreSQL's per stored message,
-the publishers' per message sent (`publisher_cpu_us_per_msg`, from the start signal to their
-last PUBACK). Other work on the machine shares the CPU: say so with the figures.
+seconds of each process: the supervisor's (and of it its event loop thread's, without SQLite's
+writer and reader threads, which do the database's work inside the supervisor's process), the
+broker's and PostgreSQL's per stored message, the publishers' per message sent
+(`publisher_cpu_us_per_msg`, from the start signal to their last PUBACK). Other work on the
+machine shares the CPU: say so with the figures.
 """
 
 from __future__ import annotations
@@ -525,6 +527,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         raise
     restore_gc = settle_gc()  # as `serve` does once started
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    loop_cpu0_s = time.thread_time()  # this thread runs the event loop: the reader, the ingest, asyncpg
     broker_cpu0_s, database_cpu0_s = _proc_cpu_s(broker_pid), _tree_cpu_s(database_pid)
     extra_cpu0_s = sum(_proc_cpu_s(proc.pid) for proc in extra)
     load_before = os.getloadavg()
@@ -582,6 +585,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         await proc.wait()
     await service.ingest.flush(force_aggregates=True)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    loop_cpu_s = time.thread_time() - loop_cpu0_s
     broker_cpu_s = _proc_cpu_s(broker_pid) - broker_cpu0_s
     database_cpu_s = _tree_cpu_s(database_pid) - database_cpu0_s
     sup_cpu_s = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
@@ -614,6 +618,10 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         "supervisor_sys_cpu_s": round(cpu1.ru_stime - cpu0.ru_stime, 1),
         "extra_ingest_cpu_s": round(extra_cpu_s - extra_cpu0_s, 1),
         "supervisor_cpu_us_per_msg": round(1e6 * (sup_cpu_s + extra_cpu_s - extra_cpu0_s) / max(rows, 1), 1),
+        # of it, the event loop's thread (the MQTT reader, the ingest, asyncpg); the rest is the
+        # process's other threads: with SQLite, its writer and reader (the database's own work)
+        "supervisor_event_loop_cpu_s": round(loop_cpu_s, 1),
+        "supervisor_event_loop_cpu_us_per_msg": round(1e6 * loop_cpu_s / max(rows, 1), 1),
         "load_avg_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "publishers_cpu_s": round(sum(r["cpu_s"] for r in results), 1),
         # from "go" until their last PUBACK (connecting not included), per message they sent
@@ -723,7 +731,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 return await pg.create_database()
 
             out["stages"] = [await stage_breakdown(backend, fresh_dsn, args.stations, int(args.duration_s), args.fields,
-                                                   args.dup_pct) for backend in backends]
+                                                   args.dup_pct, args.batch_interval_s, args.batch_max)
+                             for backend in backends]
         for backend in backends if not args.stages_only else []:
             for reader in readers:  # the same broker, stations and load, one after the other
                 dsn = ""
@@ -773,13 +782,14 @@ def run(args: argparse.Namespace) -> int:
         for r in result["runs"]:
             print("%-8s %-7s %5d stations  batches %s s / %d  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  "
                   "dup stored %s (sent %d)  "
-                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg, sys %.1f s) pub %.1f s "
+                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg, event loop %s, sys %.1f s) pub %.1f s "
                   "(%s us/msg sent)  broker %s us/msg  database %s  load %s"
                   % (r["backend"], r["reader"], r["stations"], r["batch_interval_s"], r["batch_max"],
                      r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
                      r["lost"], r["duplicates_stored"], r["duplicates_sent"], r["command_rtt_p50_s"],
                      r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"],
-                     r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"], r["supervisor_sys_cpu_s"],
+                     r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"],
+                     r["supervisor_event_loop_cpu_us_per_msg"], r["supervisor_sys_cpu_s"],
                      r["publishers_cpu_s"], r["publisher_cpu_us_per_msg"], r["broker_cpu_us_per_msg"],
                      "in the supervisor" if r["database_cpu_us_per_msg"] is None else "%s us/msg" % r["database_cpu_us_per_msg"],
                      r["load_avg_1m_before_after"]))

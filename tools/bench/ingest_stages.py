@@ -3,7 +3,8 @@
 A recorded workload of the live benchmark's shape (`--stations` at 1 Hz for `--duration-s`,
 `--fields` values, `--dup-pct` resends, the same field names) is replayed through a fresh
 `Ingest` into the backend, without broker or publishers, flushed as the live supervisor
-flushes (every 0.2 s of station time, one aggregation slice written every 5 s of it):
+flushes (`--batch-interval-s` of station time a flush, at most `--batch-max` messages; one
+aggregation slice written every 5 s of it):
 - once as it is: CPU per message of the whole process and of the event loop thread;
 - once with a CPU timer (thread time) around each stage. The timers cost about a microsecond a
   stage, so the stages add up to a little more than the plain pass.
@@ -102,7 +103,8 @@ def _timed(ingest: Any, timers: _Timers) -> Iterator[None]:
         uplink_decode.decode_uplink_of, uplink_decode.usual_telemetry, live_state.take_values = saved  # type: ignore[assignment]
 
 
-async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int, timers: _Timers | None) -> dict[str, float]:
+async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int, timers: _Timers | None,
+                  batch_interval_s: float, batch_max: int) -> dict[str, float]:
     from heatkeeper.supervisor.ingest import Ingest
     from heatkeeper.supervisor.main import settle_gc
 
@@ -111,7 +113,7 @@ async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int
     try:
         for sid in sorted(sids):
             await storage.upsert_station(sid, sid, "")
-        ingest = Ingest(storage, sids, batch_max=5000, agg_flush_s=float("inf"))
+        ingest = Ingest(storage, sids, batch_max=batch_max, agg_flush_s=float("inf"))
         await ingest.load_state()
         restore_gc = settle_gc()  # as the supervisor does once started
         acked = [0]
@@ -119,7 +121,8 @@ async def _replay(storage: Any, messages: list[tuple[str, bytes]], stations: int
         def ack() -> None:
             acked[0] += 1
 
-        per_flush = max(100, stations // 5)  # 0.2 s of station time, as the live supervisor flushes
+        # what the live supervisor flushes at once: batch_interval_s of station time, at most batch_max
+        per_flush = max(1, min(batch_max, round(stations * batch_interval_s)))
         per_slice = 5 * stations  # one slice of the aggregates every 5 s of station time (60 s / 12)
         with _timed(ingest, timers) if timers is not None else _nothing():
             cpu0, loop0 = time.process_time(), time.thread_time()
@@ -175,7 +178,8 @@ def decoder_comparison(messages: list[tuple[str, bytes]], rounds: int = 3) -> di
 
 
 async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, stations: int, seconds: int,
-                          fields: int, dup_pct: float) -> dict[str, Any]:
+                          fields: int, dup_pct: float, batch_interval_s: float = 0.2,
+                          batch_max: int = 5000) -> dict[str, Any]:
     """The replay's figures for `backend` (`dsn_factory`: awaitable giving a fresh PostgreSQL
     database; unused for SQLite)."""
     from heatkeeper.supervisor.storage import open_storage
@@ -187,9 +191,9 @@ async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, s
             dsn = await dsn_factory() if backend == "postgres" and dsn_factory is not None else ""
             return open_storage(backend, path=os.path.join(tmp, name + ".db"), dsn=dsn)
 
-        plain = await _replay(await fresh("plain"), messages, stations, None)
+        plain = await _replay(await fresh("plain"), messages, stations, None, batch_interval_s, batch_max)
         timers = _Timers()
-        timed = await _replay(await fresh("timed"), messages, stations, timers)
+        timed = await _replay(await fresh("timed"), messages, stations, timers, batch_interval_s, batch_max)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     n = len(messages)
@@ -205,6 +209,7 @@ async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, s
         "database_thread": timed["cpu_s"] - timed["loop_s"],
     }
     return {"backend": backend, "messages": n, "stations": stations, "fields": fields,
+            "batch_interval_s": batch_interval_s, "batch_max": batch_max,
             "cpu_us_per_msg": round(1e6 * plain["cpu_s"] / n, 1),
             "event_loop_thread_us_per_msg": round(1e6 * plain["loop_s"] / n, 1),
             "timed_cpu_us_per_msg": round(1e6 * timed["cpu_s"] / n, 1),
@@ -216,7 +221,8 @@ def describe(result: dict[str, Any]) -> str:
     """One line of the breakdown."""
     stages = "  ".join("%s %.1f" % (k, v) for k, v in result["stages_us_per_msg"].items())
     decoders = result["decoders_us_per_msg"]
-    return ("%-8s replay %d msgs: %.1f us/msg CPU (event loop thread %.1f); with timers %.1f: %s; decode alone: "
-            "core codec %.2f, supervisor decoder %.2f us/msg"
-            % (result["backend"], result["messages"], result["cpu_us_per_msg"], result["event_loop_thread_us_per_msg"],
+    return ("%-8s replay %d msgs (batches %s s / %d): %.1f us/msg CPU (event loop thread %.1f); with timers %.1f: "
+            "%s; decode alone: core codec %.2f, supervisor decoder %.2f us/msg"
+            % (result["backend"], result["messages"], result["batch_interval_s"], result["batch_max"],
+               result["cpu_us_per_msg"], result["event_loop_thread_us_per_msg"],
                result["timed_cpu_us_per_msg"], stages, decoders["codec"], decoders["supervisor"]))
