@@ -14,9 +14,11 @@ with the supervisor): the switch to WAL, which SQLite answers with "database is 
 instead of waiting in its busy handler, is retried with a bounded back-off, and the schema is
 created in one IMMEDIATE transaction (it waits for the write lock, so a column migration checks
 and alters atomically).
-`synchronous=NORMAL` keeps a committed batch durable across a process crash (a power cut may
-lose the last batch, which the stations resend: they keep their outbox until the broker
-acknowledged, and the (station, seq) key makes the resend harmless).
+`synchronous=NORMAL` keeps a committed batch durable across a process crash. A power cut may
+lose what was committed since the last checkpoint, and nobody resends it: the ingest acked it to
+the broker after its commit, and each station's outbox ends at the broker's PUBACK. PostgreSQL
+commits synchronously (what the ingest acked is on disk); either way, what the broker still
+holds is as safe as Mosquitto's own persistence (`autosave_interval 60` in broker_config.py).
 """
 
 from __future__ import annotations
