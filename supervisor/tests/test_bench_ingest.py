@@ -39,6 +39,7 @@ def test_bench_small(capsys: Any) -> None:
         assert r["publisher_cpu_us_per_msg"] > 0 and r["broker_cpu_s"] >= 0
         assert (r["database_cpu_s"] is None) == (r["backend"] == "sqlite")
         assert 0 < r["supervisor_event_loop_cpu_s"] <= r["supervisor_cpu_s"]
+        assert len(r["supervisor_gc_passes"]) == 3 and r["supervisor_gc_cpu_s"] >= 0
         assert (r["batch_interval_s"], r["batch_max"]) == (bench.BATCH_INTERVAL_S, bench.BATCH_MAX)
 
 

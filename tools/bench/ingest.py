@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -526,6 +527,8 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         await service.stop()
         raise
     restore_gc = settle_gc()  # as `serve` does once started
+    collector = _CollectorTime()
+    gc.callbacks.append(collector.callback)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     loop_cpu0_s = time.thread_time()  # this thread runs the event loop: the reader, the ingest, asyncpg
     broker_cpu0_s, database_cpu0_s = _proc_cpu_s(broker_pid), _tree_cpu_s(database_pid)
@@ -586,6 +589,7 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
     await service.ingest.flush(force_aggregates=True)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     loop_cpu_s = time.thread_time() - loop_cpu0_s
+    gc.callbacks.remove(collector.callback)
     broker_cpu_s = _proc_cpu_s(broker_pid) - broker_cpu0_s
     database_cpu_s = _tree_cpu_s(database_pid) - database_cpu0_s
     sup_cpu_s = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
@@ -622,6 +626,8 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         # process's other threads: with SQLite, its writer and reader (the database's own work)
         "supervisor_event_loop_cpu_s": round(loop_cpu_s, 1),
         "supervisor_event_loop_cpu_us_per_msg": round(1e6 * loop_cpu_s / max(rows, 1), 1),
+        # the cyclic collector's passes (young, middle, full) and their CPU, once settled
+        "supervisor_gc_passes": collector.passes, "supervisor_gc_cpu_s": round(collector.cpu_s, 2),
         "load_avg_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "publishers_cpu_s": round(sum(r["cpu_s"] for r in results), 1),
         # from "go" until their last PUBACK (connecting not included), per message they sent
@@ -638,6 +644,23 @@ async def _one_backend(backend: str, args: argparse.Namespace, port: int, creds_
         "database_cpu_s": round(database_cpu_s, 1) if database_pid else None,
         "database_cpu_us_per_msg": round(1e6 * database_cpu_s / max(rows, 1), 1) if database_pid else None,
     }
+
+
+class _CollectorTime:
+    """The cyclic collector's passes per generation and their CPU time (of the thread that ran
+    each), from `gc.callbacks`."""
+
+    def __init__(self) -> None:
+        self.passes = [0, 0, 0]
+        self.cpu_s = 0.0
+        self._started = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.passes[info["generation"]] += 1
+            self.cpu_s += time.thread_time() - self._started
 
 
 def _proc_cpu_s(pid: int, reaped_children: bool = False) -> float:
@@ -782,14 +805,14 @@ def run(args: argparse.Namespace) -> int:
         for r in result["runs"]:
             print("%-8s %-7s %5d stations  batches %s s / %d  offered %8.1f msg/s  stored %8.1f msg/s  lost %d  "
                   "dup stored %s (sent %d)  "
-                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg, event loop %s, sys %.1f s) pub %.1f s "
+                  "cmd rtt p50 %s s p99 %s s (%d/%d acked)  cpu sup %.1f s (%s us/msg, event loop %s, collector %s s, sys %.1f s) pub %.1f s "
                   "(%s us/msg sent)  broker %s us/msg  database %s  load %s"
                   % (r["backend"], r["reader"], r["stations"], r["batch_interval_s"], r["batch_max"],
                      r["offered_msgs_per_s"], r["sustained_stored_msgs_per_s"] or 0,
                      r["lost"], r["duplicates_stored"], r["duplicates_sent"], r["command_rtt_p50_s"],
                      r["command_rtt_p99_s"], r["commands_acked"], r["commands_sent"],
                      r["supervisor_cpu_s"] + r["extra_ingest_cpu_s"], r["supervisor_cpu_us_per_msg"],
-                     r["supervisor_event_loop_cpu_us_per_msg"], r["supervisor_sys_cpu_s"],
+                     r["supervisor_event_loop_cpu_us_per_msg"], r["supervisor_gc_cpu_s"], r["supervisor_sys_cpu_s"],
                      r["publishers_cpu_s"], r["publisher_cpu_us_per_msg"], r["broker_cpu_us_per_msg"],
                      "in the supervisor" if r["database_cpu_us_per_msg"] is None else "%s us/msg" % r["database_cpu_us_per_msg"],
                      r["load_avg_1m_before_after"]))
