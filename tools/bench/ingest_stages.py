@@ -178,8 +178,7 @@ def decoder_comparison(messages: list[tuple[str, bytes]], rounds: int = 3) -> di
 
 
 async def stage_breakdown(backend: str, dsn_factory: Callable[[], Any] | None, stations: int, seconds: int,
-                          fields: int, dup_pct: float, batch_interval_s: float = 0.2,
-                          batch_max: int = 5000) -> dict[str, Any]:
+                          fields: int, dup_pct: float, batch_interval_s: float, batch_max: int) -> dict[str, Any]:
     """The replay's figures for `backend` (`dsn_factory`: awaitable giving a fresh PostgreSQL
     database; unused for SQLite)."""
     from heatkeeper.supervisor.storage import open_storage
