@@ -66,8 +66,37 @@ _DEVICES_OF: dict[tuple[str, ...], frozenset[str]] = {}  # flag names as a sampl
 _IN_ORDER_OF: dict[tuple[str, ...], tuple[str, ...]] = {}  # the same, in DEVICES' order
 
 Sample = tuple[float, dict[str, float]]
+
+
+class Window:
+    """The kept samples of one station, oldest first: their times and their flags side by side,
+    with no object per sample. Per-sample (time, flags) pairs were the most numerous objects the
+    cyclic collector walked (a pair holding a dict stays tracked for good: WINDOW of them per
+    station, 640,000 at 10,000 stations, in every timed pass)."""
+
+    __slots__ = ("times", "flags")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.flags: list[dict[str, float]] = []
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def sample(self, i: int) -> Sample:
+        return (self.times[i], self.flags[i])
+
+    def insert(self, i: int, ts: float, flags: dict[str, float]) -> None:
+        """Keep a sample at position `i` (the time order), forgetting the oldest beyond WINDOW."""
+        self.times.insert(i, ts)
+        self.flags.insert(i, flags)
+        if len(self.times) > WINDOW:
+            del self.times[0]
+            del self.flags[0]
+
+
 # `_steady`'s plan: (flags, their raw values, (record, runs) per device, the station's window)
-Plan = tuple[dict[str, float], tuple[Any, ...], tuple[tuple[dict[str, Any], bool], ...], list[Sample]]
+Plan = tuple[dict[str, float], tuple[Any, ...], tuple[tuple[dict[str, Any], bool], ...], Window]
 # (starts, run_s, faults, fault_ts) of one device between two consecutive samples
 Step = tuple[int, float, int, float | None]
 
@@ -82,10 +111,10 @@ class EquipmentTracker:
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
-        self._win: dict[str, list[Sample]] = {}
+        self._win: dict[str, Window] = {}
         # per station, `_steady`'s plan for the newest kept flags (the same dict object: the
         # flags of a sample are never changed once kept), with the raw flag values of a sample
-        # that had them and the station's window (the same list object as in `_win`)
+        # that had them and the station's window (the same object as in `_win`)
         self._plans: dict[str, Plan] = {}
 
     def _rec(self, sid: str, device: str) -> dict[str, Any]:
@@ -111,8 +140,7 @@ class EquipmentTracker:
             # the same raw values give the same flags (numbers or null: `_flags` keeps each
             # number as a float and leaves nulls out), so the same as the plan's
             kept = plan[3]
-            newest = kept[-1]
-            if newest[1] is plan[0] and ts > newest[0]:
+            if kept.flags[-1] is plan[0] and ts > kept.times[-1]:
                 self._steady(sid, ts, kept, plan)  # the usual sample: the newest, the pumps as they were
                 return
         if raw == _NO_FLAGS:
@@ -122,30 +150,32 @@ class EquipmentTracker:
             return
         win = self._win.get(sid)
         if win:
-            newest = win[-1]
-            if ts > newest[0] and flags == newest[1]:
-                if plan is None or plan[0] is not newest[1]:  # worked out once per run of samples alike
-                    plan = self._plans[sid] = (newest[1], raw, self._plan(sid, newest[1]), win)
+            newest = win.flags[-1]
+            if ts > win.times[-1] and flags == newest:
+                if plan is None or plan[0] is not newest:  # worked out once per run of samples alike
+                    plan = self._plans[sid] = (newest, raw, self._plan(sid, newest), win)
                 self._steady(sid, ts, win, plan)
                 return
         self._sample(sid, ts, flags, win)
 
-    def _steady(self, sid: str, ts: float, win: list[Sample], plan: Plan) -> None:
+    def _steady(self, sid: str, ts: float, win: Window, plan: Plan) -> None:
         """`_sample` of a sample newer than every kept one with the same flags as the newest
         (`plan`'s): no start and no fault can be in it, only run time: none when the device has
         a run-hour counter (it did not move), else the time since while running and the gap is
         short."""
-        prev_ts, flags = win[-1]
-        elapsed = ts - prev_ts
+        times, kept = win.times, win.flags
+        elapsed = ts - times[-1]
         adds = elapsed <= MAX_GAP_S
         for rec, runs in plan[2]:
             if rec["last_ts"] is None or ts > rec["last_ts"]:
                 rec["last_ts"] = ts
             if runs and adds:
                 rec["run_s"] += elapsed
-        win.append((ts, flags))  # one dict kept for both (a window is 64 samples)
-        if len(win) > WINDOW:
-            del win[:len(win) - WINDOW]
+        times.append(ts)
+        kept.append(kept[-1])  # pumps as they were: one dict kept for both (a window is 64 samples)
+        if len(times) > WINDOW:
+            del times[0]
+            del kept[0]
 
     def _plan(self, sid: str, flags: dict[str, float]) -> tuple[tuple[dict[str, Any], bool], ...]:
         """For `_steady`: (record, whether its run time is the time between samples) of each
@@ -159,17 +189,18 @@ class EquipmentTracker:
             plan.append((self._rec(sid, device), runs))
         return tuple(plan)
 
-    def _sample(self, sid: str, ts: float, flags: dict[str, float], win: list[Sample] | None) -> None:
+    def _sample(self, sid: str, ts: float, flags: dict[str, float], win: Window | None) -> None:
         """Keep one sample (of any time) and count what changed between it and its neighbours."""
         if win is None:
-            win = self._win[sid] = []
-        if not win or ts > win[-1][0]:  # the newest, appended
-            i = len(win)
-            if win and flags == win[-1][1]:
-                flags = win[-1][1]  # pumps as they were: one dict kept for both (a window is 64 samples)
+            win = self._win[sid] = Window()
+        times = win.times
+        if not times or ts > times[-1]:  # the newest, appended
+            i = len(times)
+            if times and flags == win.flags[-1]:
+                flags = win.flags[-1]  # pumps as they were: one dict kept for both (a window is 64 samples)
         else:
-            i = bisect.bisect_left(win, ts, key=_sample_ts)
-            if i < len(win) and win[i][0] == ts:
+            i = bisect.bisect_left(times, ts)
+            if i < len(times) and times[i] == ts:
                 return  # a sample of this time is counted already
             if i == 0:
                 return  # older than every kept sample: its neighbours' transition is counted already
@@ -182,7 +213,7 @@ class EquipmentTracker:
             if rec["last_ts"] is None or ts > rec["last_ts"]:
                 rec["last_ts"] = ts
         if i > 0:
-            prev, nxt = win[i - 1], (win[i] if i < len(win) else None)
+            prev, nxt = win.sample(i - 1), (win.sample(i) if i < len(times) else None)
             # a device none of whose names is in either sample did nothing between them
             involved = devices if prev[1] is flags else devices.union(_devices(prev[1]))
             if nxt is not None:
@@ -194,9 +225,7 @@ class EquipmentTracker:
                     self._add(sid, device, _step(device, prev, new))
                 else:
                     self._split(sid, device, _step(device, prev, nxt), _step(device, prev, new), _step(device, new, nxt))
-        win.insert(i, new)
-        if len(win) > WINDOW:
-            del win[:len(win) - WINDOW]
+        win.insert(i, ts, flags)
 
     def _add(self, sid: str, device: str, step: Step) -> None:
         starts, run_s, faults, fault_ts = step
@@ -258,7 +287,8 @@ class EquipmentTracker:
         win = self._win.get(sid)
         if not win:
             return None
-        return {"window": [[ts, dict(flags)] for ts, flags in win[-TRACK_KEEP:]]}
+        return {"window": [[ts, dict(flags)] for ts, flags in zip(win.times[-TRACK_KEEP:], win.flags[-TRACK_KEEP:],
+                                                                  strict=True)]}
 
     def restore_tracking(self, sid: str, tracking: dict[str, Any] | None) -> None:
         if not isinstance(tracking, dict):
@@ -267,14 +297,14 @@ class EquipmentTracker:
             saved = [[tracking["ts"], tracking.get("flags") or {}]]
         else:
             saved = tracking.get("window") or []
-        win: list[Sample] = []
+        win = Window()
         for item in saved if isinstance(saved, list) else []:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (int, float))
                     and isinstance(item[1], dict)):
                 continue
             flags = _flags(item[1])
-            if not win or float(item[0]) > win[-1][0]:
-                win.append((float(item[0]), flags))
+            if not win or float(item[0]) > win.times[-1]:
+                win.insert(len(win), float(item[0]), flags)
         if win:
             self._win[sid] = win
             self._plans.pop(sid, None)  # made for the window replaced
@@ -328,10 +358,6 @@ def _devices_in_order(flags: dict[str, float]) -> tuple[str, ...]:
         if len(_IN_ORDER_OF) < 4096:
             _IN_ORDER_OF[names] = devices
     return devices
-
-
-def _sample_ts(sample: Sample) -> float:
-    return sample[0]
 
 
 def _running(flags: dict[str, float], feedback: str, command: str) -> bool | None:

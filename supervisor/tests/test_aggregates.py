@@ -123,7 +123,7 @@ def test_both_folds_give_the_same_objects_to_the_bit(rows_: list, held: list | N
     for fold in (_fold_columns, _fold_loops):
         slice_agg: dict = {}
         if held is not None:
-            slice_agg[("st", 0)] = {f: [2, v, v, v] for f, v in zip(fields, held, strict=True)}
+            slice_agg[("st", 0)] = {f: (2, v, v, v) for f, v in zip(fields, held, strict=True)}
         fold(slice_agg, ("st", 0), fields, [tuple(r) for r in rows_])
         results.append({f: (a[0], bits(a[1]), bits(a[2]), bits(a[3])) for f, a in slice_agg[("st", 0)].items()})
     assert results[0] == results[1]

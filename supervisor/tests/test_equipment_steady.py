@@ -74,7 +74,8 @@ def test_the_window_stays_bounded_on_the_shortcut() -> None:
     tracker = EquipmentTracker()
     for i in range(3 * equipment.WINDOW):
         tracker.telemetry("st-1", 100.0 + i, {"pump1_running": 1.0})
-    assert len(tracker._win["st-1"]) == equipment.WINDOW and tracker._win["st-1"][-1][0] == 100.0 + 3 * equipment.WINDOW - 1
+    win = tracker._win["st-1"]
+    assert len(win) == len(win.flags) == equipment.WINDOW and win.times[-1] == 100.0 + 3 * equipment.WINDOW - 1
 
 
 def test_a_restored_window_is_not_counted_from_the_plan_of_the_one_before() -> None:
@@ -88,7 +89,7 @@ def test_a_restored_window_is_not_counted_from_the_plan_of_the_one_before() -> N
         tracker.telemetry("st-1", 202.0, {"pump1_running": 1.0})
         tracker.telemetry("st-1", 203.0, {"pump1_running": 1.0})
     assert _state(fast) == _state(general)
-    assert [ts for ts, _flags in fast._win["st-1"]] == [200.0, 201.0, 202.0, 203.0]
+    assert fast._win["st-1"].times == [200.0, 201.0, 202.0, 203.0]
 
 
 @given(st.dictionaries(st.sampled_from([*equipment._FLAG_ORDER, "supply_c"]),
