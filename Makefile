@@ -88,11 +88,12 @@ test-arm64:
 	bash tools/arm64/test-arm64.sh
 
 # After editing requirements.txt or requirements-station.in: pin every dependency and its files' hashes again (pip-tools in var/).
+# Extras stay in the pins (pwdlib[argon2]==...): pinned bare, pip resolves a package's extra to PyPI's newest and refuses the install.
 lock:
 	test -x var/lock-venv/bin/pip-compile || (python3 -m venv var/lock-venv && var/lock-venv/bin/pip install -q pip-tools)
-	var/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	var/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --no-strip-extras --no-header --no-emit-index-url --no-emit-find-links \
 		-o requirements.lock requirements.txt
-	var/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	var/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --no-strip-extras --no-header --no-emit-index-url --no-emit-find-links \
 		-o requirements-station.lock requirements-station.in
 
 lint: deps

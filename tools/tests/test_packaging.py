@@ -104,8 +104,9 @@ def test_supervisor_extra_covers_what_the_supervisor_imports() -> None:
     assert not supervisor & BENCH_ONLY
 
 
-def _pinned(lock: str) -> dict[str, str]:
-    """name -> version of a pip-compile lock file; every entry must be pinned with == and carry hashes."""
+def _pinned(lock: str, extras: dict[str, set[str]] | None = None) -> dict[str, str]:
+    """name -> version of a pip-compile lock file; every entry must be pinned with == and carry hashes.
+    The extras an entry is pinned with (`pwdlib[argon2]==...`) go to `extras` when given."""
     pinned: dict[str, str] = {}
     entry = ""
     for line in (ROOT / lock).read_text(encoding="utf-8").splitlines() + [""]:
@@ -114,10 +115,12 @@ def _pinned(lock: str) -> dict[str, str]:
             continue
         if entry:
             head = entry.split()[0]
-            name, _, version = head.partition("==")
-            assert version, "%r is not pinned with ==" % head
+            req = Requirement(head)
+            assert str(req.specifier).startswith("==") and "," not in str(req.specifier), "%r is not pinned with ==" % head
             assert "--hash=sha256:" in entry, "%s has no hash" % head
-            pinned[canonicalize_name(name)] = version
+            pinned[canonicalize_name(req.name)] = str(req.specifier)[2:]
+            if extras is not None:
+                extras[canonicalize_name(req.name)] = set(req.extras)
         entry = "" if line.startswith("#") else line
     return pinned
 
@@ -141,6 +144,29 @@ def test_lock_pins_every_file_with_a_hash_and_satisfies_every_floor() -> None:
             pinned[name],
             req.specifier,
         )
+
+
+def test_lock_pins_every_extra_a_locked_package_asks_for() -> None:
+    """A package that asks for another's extra (amqtt: `pwdlib[argon2]`) needs that pin written with the
+    extra: pinned bare, a fresh venv's pip resolved the extra to a newer release from PyPI and refused the
+    whole --require-hashes install (`make lock` must not strip extras)."""
+    extras: dict[str, set[str]] = {}
+    pinned = _pinned("requirements.lock", extras)
+    asked = []
+    for name in pinned:
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here (another platform's or Python's package)
+        for text in requires:
+            req = Requirement(text)
+            if req.extras and (req.marker is None or req.marker.evaluate({"extra": ""})):
+                dep = canonicalize_name(req.name)
+                asked.append((name, dep))
+                assert dep in pinned, "%s asks for %s, not in requirements.lock" % (name, text)
+                assert req.extras <= extras[dep], "%s asks for %s: requirements.lock pins %s without the extra %s" % (
+                    name, text, dep, sorted(req.extras - extras[dep]))
+    assert ("amqtt", "pwdlib") in asked
 
 
 def test_station_lock_is_the_station_extra_pinned_and_nothing_more() -> None:
