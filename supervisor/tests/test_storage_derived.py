@@ -215,6 +215,6 @@ async def test_sqlite_keeps_a_statements_journal_in_memory(tmp_path: Any) -> Non
     await storage.open()
     try:
         assert storage._writer.conn.execute("PRAGMA temp_store").fetchone() == (2,)  # MEMORY
-        assert storage._writer.conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL, in WAL
+        assert storage._writer.conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL (test_sqlite_durable.py)
     finally:
         await storage.close()

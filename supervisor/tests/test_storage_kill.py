@@ -1,7 +1,7 @@
 """A supervisor killed (SIGKILL) in the middle of the ingest loses no batch it had acked and, when
 the stations resend, stores none twice: on both backends, each through its own storage, in a
 process of its own. On SQLite the batches committed since the last checkpoint are only in the log
-(WAL, synchronous=NORMAL), replayed at the next open: a guard for anything that changes the log's
+(WAL, synchronous=FULL), replayed at the next open: a guard for anything that changes the log's
 checkpoint policy or the durability settings."""
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # faketime: the HIL rig and the soak run the station on an accelerated clock (libfaketime).
 # fonts-wqy-microhei: Chinese glyphs for the dashboard in the headless-browser test and screenshots.
-for pkg in python3-venv nodejs npm mosquitto mosquitto-clients socat postgresql chromium chromium-driver faketime fonts-wqy-microhei; do
+# strace: a test follows SQLite's syncs to disk (what the supervisor acked survives a power cut).
+for pkg in python3-venv nodejs npm mosquitto mosquitto-clients socat postgresql chromium chromium-driver faketime fonts-wqy-microhei strace; do
   case "$pkg" in
     python3-venv) python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
     nodejs) command -v node >/dev/null && continue ;;
