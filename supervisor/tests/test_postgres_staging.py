@@ -1,13 +1,18 @@
 """PostgreSQL stores uplinks through a staging table of each connection's own (binary COPY, then
 INSERT ... ON CONFLICT DO NOTHING RETURNING): batches stored at once on several connections each
-get exactly their new keys, and a staging table dropped under the storage (a pooler's DISCARD,
-a reset) is made again instead of failing every later batch. Real PostgreSQL on loopback."""
+get exactly their new keys, a staging table dropped under the storage (a pooler's DISCARD, a
+reset) is made again instead of failing every later batch, and a role that may not make
+temporary tables stores by arrays instead of stopping the ingest. Real PostgreSQL on loopback."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from typing import Any
 
+import asyncpg
+import pytest
 from heatkeeper.supervisor.storage.postgres import PostgresStorage
 
 
@@ -41,5 +46,30 @@ async def test_a_staging_table_dropped_under_the_storage_is_made_again(postgres_
         await st.execute("DISCARD TEMP")  # the pool's one connection loses its staging table
         assert sorted(await st.store_uplinks(batch(11, 50))) == sorted((r[0], r[1]) for r in batch(11, 50))
         assert await st.count_uplinks() == 100
+    finally:
+        await st.close()
+
+
+async def test_a_role_that_may_not_make_temporary_tables_stores_by_arrays(postgres_server: Any,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    admin_dsn = await postgres_server.create_database()
+    db = admin_dsn.rsplit("/", 1)[1]
+    role = "hk_role_" + uuid.uuid4().hex[:8]
+    conn = await asyncpg.connect(admin_dsn)
+    try:  # the supervisor's role owns its database, as the README sets it up, but its DBA took TEMPORARY away
+        await conn.execute("CREATE ROLE %s LOGIN" % role)
+        await conn.execute("ALTER DATABASE %s OWNER TO %s" % (db, role))
+        await conn.execute("ALTER SCHEMA public OWNER TO %s" % role)
+        await conn.execute("REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC, %s" % (db, role))
+    finally:
+        await conn.close()
+    st = PostgresStorage(admin_dsn.replace("://%s@" % postgres_server.user, "://%s@" % role, 1), pool_size=2)
+    await st.open()
+    try:
+        with caplog.at_level(logging.WARNING, logger="heatkeeper.supervisor.storage.postgres"):
+            assert len(await st.store_uplinks(batch(1, 100))) == 100
+            assert sorted(await st.store_uplinks(batch(11, 100))) == sorted((r[0], r[1]) for r in batch(21, 50))
+        assert await st.count_uplinks() == 150
+        assert [r.message for r in caplog.records if "GRANT TEMPORARY" in r.message][:1], caplog.text
     finally:
         await st.close()
