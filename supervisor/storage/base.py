@@ -74,6 +74,11 @@ EQUIPMENT_UPSERT_SQL = (
 STATE_UPDATE_SQL = "UPDATE stations SET state = ?, last_seen_ts = ?, online = ? WHERE station_id = ?"
 EPOCH_OPEN_SQL = "INSERT INTO agg_epochs (epoch, owner, opened_ts, closed_ts) VALUES (?, ?, ?, NULL)"
 EPOCH_CLOSE_SQL = "UPDATE agg_epochs SET closed_ts = ? WHERE epoch = ?"
+# Uplinks from a backend's staging table `uplinks_in` (the uplink columns, in this order), returning
+# the keys that were new; `WHERE true` makes SQLite read ON CONFLICT as the upsert clause.
+UPLINKS_FROM_STAGING_SQL = ("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
+                            "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
+                            "RETURNING station_id, seq")
 
 
 def state_row(station_id: str, state: dict[str, Any]) -> tuple[str, Any, int, str]:
@@ -149,6 +154,11 @@ def refuses_row(exc: BaseException) -> bool:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
         seen += 1
     return False
+
+
+def uplink_keys(rows: Iterable[Sequence[Any]]) -> list[tuple[str, int]]:
+    """(station_id, seq) of uplink rows or of rows a query returned (seq as int)."""
+    return [(r[0], int(r[1])) for r in rows]
 
 
 def bucket_of(ts: float) -> int:

@@ -27,12 +27,14 @@ from .base import (
     EQUIPMENT_COLUMNS,
     SCHEMA,
     SCHEMA_LATE,
+    UPLINKS_FROM_STAGING_SQL,
     Row,
     Step,
     Storage,
     StorageError,
     UplinkRow,
     _qmarks_to_dollars,
+    uplink_keys,
 )
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
@@ -70,9 +72,6 @@ def redact_text(text: str, dsn: str) -> str:
 # against 4.7 µs of the supervisor's CPU a row, the server's CPU the same.
 UPLINKS_IN_SQL = ("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq BIGINT, ts DOUBLE PRECISION, "
                   "kind TEXT, payload TEXT, received_ts DOUBLE PRECISION, agg_epoch BIGINT) ON COMMIT DELETE ROWS")
-_UPLINKS_FROM_STAGING = ("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
-                         "SELECT station_id, seq, ts, kind, payload, received_ts, agg_epoch FROM uplinks_in "
-                         "ON CONFLICT (station_id, seq) DO NOTHING RETURNING station_id, seq")
 # Without the right to make temporary tables (a role locked down by its DBA): an array per column.
 _UPLINKS_FROM_ARRAYS = ("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
                         "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], "
@@ -83,7 +82,7 @@ async def _copy_uplinks(conn: asyncpg.Connection, rows: Sequence[UplinkRow]) -> 
     """Store `rows` through the connection's staging table, in one transaction; the new keys."""
     async with conn.transaction():
         await conn.copy_records_to_table("uplinks_in", records=rows)
-        return await conn.fetch(_UPLINKS_FROM_STAGING)
+        return await conn.fetch(UPLINKS_FROM_STAGING_SQL)
 
 
 async def _array_uplinks(conn: asyncpg.Connection, rows: Sequence[UplinkRow]) -> list[Any]:
@@ -100,10 +99,6 @@ async def _make_staging(conn: asyncpg.Connection) -> bool:
                     "the supervisor's CPU a message; GRANT TEMPORARY ON DATABASE to its role to use COPY", exc)
         return False
     return True
-
-
-def _keys(records: list[Any]) -> list[tuple[str, int]]:
-    return [(r[0], int(r[1])) for r in records]
 
 
 class PostgresStorage(Storage):
@@ -228,11 +223,11 @@ class PostgresStorage(Storage):
             async with self._need_pool().acquire() as conn:
                 if self._staging:
                     try:
-                        return _keys(await _copy_uplinks(conn, rows))
+                        return uplink_keys(await _copy_uplinks(conn, rows))
                     except asyncpg.UndefinedTableError:  # the connection's first batch: its staging table, once
                         self._staging = await _make_staging(conn)
                     if self._staging:
-                        return _keys(await _copy_uplinks(conn, rows))
-                return _keys(await _array_uplinks(conn, rows))
+                        return uplink_keys(await _copy_uplinks(conn, rows))
+                return uplink_keys(await _array_uplinks(conn, rows))
         except asyncpg.PostgresError as exc:
             raise StorageError("PostgreSQL: %s" % exc) from exc

@@ -44,11 +44,13 @@ from .base import (
     EQUIPMENT_COLUMNS,
     SCHEMA,
     SCHEMA_LATE,
+    UPLINKS_FROM_STAGING_SQL,
     Row,
     Step,
     Storage,
     StorageError,
     UplinkRow,
+    uplink_keys,
 )
 from .forecast import FORECAST_SCHEMA
 from .households import HOUSEHOLD_SCHEMA
@@ -222,10 +224,10 @@ class SQLiteStorage(Storage):
             _insert_uplinks(c, data)
             new = c.total_changes - before
             if new == len(data):
-                return [(r[0], int(r[1])) for r in data]
+                return uplink_keys(data)
             if (len(data) - new) * _BISECT_PER_SKIP < new:  # a few resends among many new rows
                 return _new_keys_bisected(c, data, top, new)
-            return [(r[0], int(r[1])) for r in c.execute("SELECT station_id, seq FROM uplinks WHERE rowid > ?", (top,))]
+            return uplink_keys(c.execute("SELECT station_id, seq FROM uplinks WHERE rowid > ?", (top,)))
 
         return await self._write(lambda c: _immediate(c, work), BULK)
 
@@ -295,7 +297,7 @@ def _new_keys_bisected(c: sqlite3.Connection, data: Sequence[UplinkRow], top: in
                 lo = mid + 1
             else:
                 hi = mid
-        keys += [(r[0], int(r[1])) for r in data[i:i + lo]]
+        keys += uplink_keys(data[i:i + lo])
         i, rowid = i + lo + 1, rowid + lo  # data[i + lo] was not stored (or the last was found)
     return keys
 
@@ -306,11 +308,9 @@ def _store_returning(c: sqlite3.Connection, data: list[UplinkRow]) -> list[tuple
     c.execute("CREATE TEMP TABLE IF NOT EXISTS uplinks_in (station_id TEXT, seq INTEGER, ts REAL, "
               "kind TEXT, payload TEXT, received_ts REAL, agg_epoch INTEGER)")
     c.executemany("INSERT INTO uplinks_in VALUES (?, ?, ?, ?, ?, ?, ?)", data)
-    new = c.execute("INSERT INTO uplinks (station_id, seq, ts, kind, payload, received_ts, agg_epoch) "
-                    "SELECT * FROM uplinks_in WHERE true ON CONFLICT (station_id, seq) DO NOTHING "
-                    "RETURNING station_id, seq").fetchall()
+    new = c.execute(UPLINKS_FROM_STAGING_SQL).fetchall()
     c.execute("DELETE FROM uplinks_in")
-    return [(r[0], int(r[1])) for r in new]
+    return uplink_keys(new)
 
 
 def _create_private(path: str) -> None:

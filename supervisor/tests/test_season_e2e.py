@@ -114,13 +114,11 @@ async def test_calendar_pushed_retained_and_extension_pushed_again(broker: Any, 
             await server
 
 
-# A short start-up, with a cold circulation long enough to be seen: 50 s of plant time is 10
-# station ticks (at least 2 s of wall time), so the supervisor's progress, polled by the test,
-# shows a start-up step however loaded the machine (with no cold circulation the whole start-up
-# could pass between two polls).
-# cold circulation 150 s of plant time, 6 s of the test's (5 s a 0.2-s tick): long enough that the
-# supervisor sees a start-up step in a station's telemetry even when a loaded machine stalls the
-# test's one event loop for a second or two (50 s, 2 s of the test's, was once missed in CI)
+# A short start-up, with a cold circulation long enough to be seen: 150 s of plant time is 30
+# station ticks (at least 6 s of wall time), so the supervisor's progress, polled by the test,
+# shows a start-up step even when a loaded machine stalls the test's one event loop for a second
+# or two (with no cold circulation the whole start-up could pass between two polls; 50 s, 2 s of
+# the test's, was once missed in CI).
 FAST_STARTUP = {"modes": {"fill_confirm_s": 0.0, "cold_circulation_s": 150.0, "warmup_rate_k_per_h": 60.0,
                           "warmup_done_band_k": 20.0}}
 
