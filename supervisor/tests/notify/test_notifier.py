@@ -336,7 +336,7 @@ async def test_acknowledge_link_stops_escalation_and_is_audited(rig: Any) -> Non
     assert inc["acked_ts"] - inc["since_ts"] == 120
     actions = {r["action"]: r["result"] for r in await storage.audit_rows(50, "arxan-01")}
     assert actions["notify_ack_link"] == "ok" and actions["notify_ack"] == "ok"
-    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    forged = token[:-10] + ("A" if token[-10] != "A" else "B") + token[-9:]  # one signature byte changed
     with pytest.raises(links.BadLink, match="not signed"):
         await notifier.acknowledge_link(forged)
     clock.advance(24 * 3600)
