@@ -211,8 +211,13 @@ class MessagePath:
         self._dirty.add(station_id)
 
     def _queue(self, msg: dict[str, Any], payload: bytes, ack: Acker | None, now: float, slots: StationSlots) -> None:
-        if msg["kind"] == codec.UP_ACK and self.on_ack is not None:
-            self.on_ack(msg["station"], msg["body"], now)
+        if msg["kind"] == codec.UP_ACK:
+            # the ack's seq, at once: samples numbered above it were taken after the command, even
+            # while older ones are still on their way to the database (see season_startup)
+            if msg["seq"] > slots.state["ack_seq"]:
+                slots.state["ack_seq"] = msg["seq"]
+            if self.on_ack is not None:
+                self.on_ack(msg["station"], msg["body"], now)
         slots.state["last_seen_ts"] = now
         self._pending.append((msg, now, payload, ack, slots))
         if len(self._pending) >= self.batch_max:

@@ -28,7 +28,7 @@ _SHARED_KEYS = ("values", "values_ts", "values_seq", "values_received_ts", "mode
 
 def blank_state() -> dict[str, Any]:
     """The state of a station nothing has been heard from."""
-    return {"online": False, "status_ts": None, "last_seen_ts": None, "last_seq": 0, "values": {},
+    return {"online": False, "status_ts": None, "last_seen_ts": None, "last_seq": 0, "ack_seq": 0, "values": {},
             "values_ts": None, "values_seq": None, "values_received_ts": None, "mode": None, "leases": {},
             "devices": {}, "body": {}}
 

@@ -139,9 +139,11 @@ class SeasonStartups:
                 fate["command_state"] = state
         if state == "applied":
             # a sample sent after the ack (the station's seq counts every message) shows the mode
-            # the command led to; an older one may still show the mode before it
-            seq = int((self.service.ingest.state.get(sid) or {}).get("values_seq") or 0)
-            fate.setdefault("applied_seq", seq)
+            # the command led to; an older one may still show the mode before it, and may reach the
+            # live values only after the ack did (the ack is taken on receipt, samples once stored)
+            live = self.service.ingest.state.get(sid) or {}
+            seq = int(live.get("values_seq") or 0)
+            fate.setdefault("applied_seq", max(seq, int(live.get("ack_seq") or 0)))
             after = seq > fate["applied_seq"] or fate.get("seen_startup", False)
             if mode in MODE_STEPS:
                 fate.update(step=MODE_STEPS[mode], seen_startup=True)

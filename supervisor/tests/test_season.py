@@ -4,6 +4,7 @@ tests/test_season_e2e.py runs them against Mosquitto)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -16,7 +17,7 @@ from heatkeeper.supervisor.season import RESEND_S, SeasonError
 from heatkeeper.supervisor.season_startup import MAX_ATTEMPTS, StartupError
 from heatkeeper.supervisor.service import SupervisorService
 
-from .test_service import Clock, Wire
+from .test_service import Clock, Wire, telemetry
 from .test_settings_push import ack, online, sent_commands
 
 NOW = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
@@ -215,6 +216,40 @@ async def test_startup_schedule_fires_and_records_each_station_fate(storage: Any
     actions = await audit_actions(storage)
     for action in ("season:startup_schedule", "season:startup_fire", "season:startup_done", "season:startup_failed"):
         assert action in [a for a, _ in actions], action
+
+
+async def test_a_sample_older_than_the_ack_does_not_end_the_startup(storage: Any, tmp_path: Any) -> None:
+    # the station sent sample 7 (still in auto), then took the command and acked it as message 8;
+    # the ack reaches the tracker on receipt, sample 7 the live values only once stored: it must
+    # not count as "back in auto after the start-up" (CI once saw a station sent -> done at once)
+    clock = Clock(NOW)
+    svc = await make_service(storage, tmp_path, clock)
+    wire = Wire()
+    svc.link.set_publisher(wire)
+    starts = svc.season_startups
+    item = await starts.schedule(["a-1"], "", "", NOW, "ada")
+    await online(svc, "a-1", 6, mode=MODE["auto"])
+    await starts.tick()
+    (cmd,) = sent_commands(wire, svc, "a-1")
+    assert svc.ingest.handle(*telemetry("a-1", 7, clock(), mode=MODE["auto"])) == "queued"
+    topic, payload = codec.encode_uplink("a-1", 8, codec.UP_ACK, clock(), codec.ack_body(cmd["id"], "applied", "ok", ""))
+    assert svc.ingest.handle(topic, payload) == "queued"
+    for _ in range(50):  # the tracker records the ack (its own task)
+        await asyncio.sleep(0.01)
+        if not svc.commands._tasks:
+            break
+    steps = []
+    for _ in range(2):  # before and after samples 7 and 8 are stored
+        await starts.tick()
+        steps.append((await starts.progress(item["startup_id"]))["progress"][0]["step"])
+        await svc.ingest.flush()
+    assert svc.ingest.state["a-1"]["values_seq"] == 7 and steps == ["sent", "sent"]
+    await online(svc, "a-1", 9, mode=MODE["startup_cold"])
+    await starts.tick()
+    assert (await starts.progress(item["startup_id"]))["progress"][0]["step"] == "cold_circulation"
+    await online(svc, "a-1", 10, mode=MODE["auto"])
+    await starts.tick()
+    assert (await starts.progress(item["startup_id"]))["progress"][0]["step"] == "done"
 
 
 async def test_offline_station_missed_and_lost_commands_retried(storage: Any, tmp_path: Any) -> None:
