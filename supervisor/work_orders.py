@@ -65,6 +65,23 @@ def new_id(ts: float) -> str:
     return "WO-%s-%s" % (datetime.fromtimestamp(ts, ZoneInfo("UTC")).strftime("%Y%m%d"), secrets.token_hex(3))
 
 
+async def number(storage: Any, orders: list[dict[str, Any]]) -> None:
+    """Give each order whose number another order of the batch or a stored one has a fresh
+    number (24 random bits a day: a fleet-wide event's hundreds of orders would otherwise share
+    one now and then, and the unique key would refuse the whole batch)."""
+    for _ in range(20):
+        taken = await storage.taken_order_ids([o["order_id"] for o in orders])
+        seen: set[str] = set()
+        renumbered = False
+        for order in orders:
+            while order["order_id"] in taken or order["order_id"] in seen:
+                order["order_id"] = new_id(order["created_ts"])
+                renumbered = True
+            seen.add(order["order_id"])
+        if not renumbered:
+            return
+
+
 def check_priorities(value: Any) -> list[str]:
     """The `auto_priorities` setting checked: a list of known priorities (may be empty: off)."""
     if not isinstance(value, (list, tuple)) or any(p not in PRIORITIES for p in value):
@@ -108,6 +125,7 @@ async def open_from_alarms(storage: Any, now: float, priorities: list[str] | Non
     devices = await _devices(storage)
     orders = [_order(a["station_id"], alarm_device(devices, a), a, a["severity"], _alarm_title(a), SYSTEM_USER, now)
               for a in alarms]
+    await number(storage, orders)
     return int(await storage.open_work_orders(
         orders, ["opened from alarm %s (%s) raised %s" % (a["code"], a["severity"], _when(a["since_ts"]))
                  for a in alarms]))
@@ -144,6 +162,7 @@ async def open_by_hand(storage: Any, station_id: str, device: str, alarm: dict[s
     if not title:
         raise ValueError("title: say what is wrong")
     order = _order(station_id, device, alarm, priority, title, user, now)
+    await number(storage, [order])
     if not await storage.open_work_orders([order], ["opened by hand%s: %s" % (
             " from alarm %s" % alarm["code"] if alarm else "", title[:200])]):
         raise ValueError("alarm %s at %s raised %s has a work order already" % (

@@ -202,6 +202,16 @@ class MaintenanceStorage:
             (_insert("maintenance_log", LOG_COLS), [[maintenance[c] for c in LOG_COLS]] if maintenance else [])])
         return True
 
+    async def taken_order_ids(self, order_ids: Sequence[str]) -> set[str]:
+        """Which of `order_ids` are the numbers of stored orders."""
+        ids = list(dict.fromkeys(order_ids))
+        taken: set[str] = set()
+        for i in range(0, len(ids), 500):  # under every backend's limit of parameters a statement
+            chunk = ids[i:i + 500]
+            taken.update(str(r[0]) for r in await self.fetch(
+                "SELECT order_id FROM work_orders WHERE order_id IN (%s)" % ", ".join("?" for _ in chunk), chunk))
+        return taken
+
     async def work_order(self, order_id: str) -> dict[str, Any] | None:
         rows = await self.fetch("SELECT %s FROM work_orders WHERE order_id = ?" % ", ".join(ORDER_COLS), (order_id,))
         return dict(zip(ORDER_COLS, rows[0], strict=True)) if rows else None

@@ -143,6 +143,22 @@ async def test_orders_open_from_alarms_by_priority_once_per_episode(storage: Any
         wo.check_priorities(["urgent"])
 
 
+async def test_orders_whose_numbers_clash_get_fresh_ones(storage: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the random part of the number repeats: twice in one batch, then once with a stored order
+    drawn = iter(["aaaaaa", "aaaaaa", "bbbbbb", "aaaaaa", "cccccc", "dddddd"])
+    monkeypatch.setattr(wo.secrets, "token_hex", lambda n: next(drawn))
+    await storage.record_alarm("st-a", "heating_outage", "critical", True, 1000.0, "no heat", 0.0)
+    await storage.record_alarm("st-b", "heating_outage", "critical", True, 1000.0, "no heat", 0.0)
+    assert await wo.open_from_alarms(storage, 1100.0) == 2
+    day = "WO-19700101-"
+    assert sorted(o["order_id"] for o in await storage.work_orders()) == [day + "aaaaaa", day + "bbbbbb"]
+    order = await wo.open_by_hand(storage, "st-a", "", None, "minor", "door lock broken", "ada", 1200.0)
+    assert order["order_id"] == day + "cccccc"
+    assert len({o["order_id"] for o in await storage.work_orders()}) == 3
+    assert await storage.taken_order_ids([day + "aaaaaa", day + "zzzzzz", day + "cccccc"]) == {
+        day + "aaaaaa", day + "cccccc"}
+
+
 async def test_order_flow_is_audited_and_refuses_bad_or_stale_moves(storage: Any) -> None:
     await storage.record_alarm("st-a", "pump1_fault", "major", True, ts("2026-12-01 08:00"), "pump 1 fault", 1)
     alarm = (await storage.alarm_rows("st-a", True))[0]
