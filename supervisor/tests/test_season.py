@@ -47,6 +47,15 @@ async def make_service(storage: Any, tmp_path: Any, clock: Clock, calendars: boo
     return svc
 
 
+async def wired_service(storage: Any, tmp_path: Any) -> tuple[Clock, SupervisorService, Wire]:
+    """A started service at NOW whose publishing the returned Wire records."""
+    clock = Clock(NOW)
+    svc = await make_service(storage, tmp_path, clock)
+    wire = Wire()
+    svc.link.set_publisher(wire)
+    return clock, svc, wire
+
+
 def seasons_sent(wire: Wire) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for topic, payload, qos, retain in wire.sent:
@@ -163,10 +172,7 @@ async def test_no_calendar_configured_sends_nothing(storage: Any, tmp_path: Any)
 
 
 async def test_startup_schedule_fires_and_records_each_station_fate(storage: Any, tmp_path: Any) -> None:
-    clock = Clock(NOW)
-    svc = await make_service(storage, tmp_path, clock)
-    wire = Wire()
-    svc.link.set_publisher(wire)
+    clock, svc, wire = await wired_service(storage, tmp_path)
     await svc.season.tick(wire)
     starts = svc.season_startups
     with pytest.raises(StartupError) as bad:
@@ -222,10 +228,7 @@ async def test_a_sample_older_than_the_ack_does_not_end_the_startup(storage: Any
     # the station sent sample 7 (still in auto), then took the command and acked it as message 8;
     # the ack reaches the tracker on receipt, sample 7 the live values only once stored: it must
     # not count as "back in auto after the start-up" (CI once saw a station sent -> done at once)
-    clock = Clock(NOW)
-    svc = await make_service(storage, tmp_path, clock)
-    wire = Wire()
-    svc.link.set_publisher(wire)
+    clock, svc, wire = await wired_service(storage, tmp_path)
     starts = svc.season_startups
     item = await starts.schedule(["a-1"], "", "", NOW, "ada")
     await online(svc, "a-1", 6, mode=MODE["auto"])
@@ -253,10 +256,7 @@ async def test_a_sample_older_than_the_ack_does_not_end_the_startup(storage: Any
 
 
 async def test_offline_station_missed_and_lost_commands_retried(storage: Any, tmp_path: Any) -> None:
-    clock = Clock(NOW)
-    svc = await make_service(storage, tmp_path, clock)
-    wire = Wire()
-    svc.link.set_publisher(wire)
+    clock, svc, wire = await wired_service(storage, tmp_path)
     await svc.season.tick(wire)
     starts = svc.season_startups
     item = await starts.schedule(["a-1", "a-2"], "", "", NOW, "ada")
@@ -280,10 +280,7 @@ async def test_offline_station_missed_and_lost_commands_retried(storage: Any, tm
 
 
 async def test_cancel_only_before_it_fires(storage: Any, tmp_path: Any) -> None:
-    clock = Clock(NOW)
-    svc = await make_service(storage, tmp_path, clock)
-    wire = Wire()
-    svc.link.set_publisher(wire)
+    clock, svc, wire = await wired_service(storage, tmp_path)
     starts = svc.season_startups
     item = await starts.schedule([], "", "tower", NOW + 60, "ada")
     assert item["stations"] == ["a-1", "a-2"]
