@@ -4,7 +4,6 @@ tests/test_season_e2e.py runs them against Mosquitto)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -18,7 +17,7 @@ from heatkeeper.supervisor.season_startup import MAX_ATTEMPTS, StartupError
 from heatkeeper.supervisor.service import SupervisorService
 
 from .test_service import Clock, Wire, telemetry
-from .test_settings_push import ack, online, sent_commands
+from .test_settings_push import ack, acks_recorded, online, sent_commands
 
 NOW = dt.datetime(2025, 11, 1, tzinfo=dt.UTC).timestamp()
 START_2025 = dt.datetime(2025, 11, 14, 16, tzinfo=dt.UTC).timestamp()  # 2025-11-15 00:00 Asia/Shanghai
@@ -237,10 +236,7 @@ async def test_a_sample_older_than_the_ack_does_not_end_the_startup(storage: Any
     assert svc.ingest.handle(*telemetry("a-1", 7, clock(), mode=MODE["auto"])) == "queued"
     topic, payload = codec.encode_uplink("a-1", 8, codec.UP_ACK, clock(), codec.ack_body(cmd["id"], "applied", "ok", ""))
     assert svc.ingest.handle(topic, payload) == "queued"
-    for _ in range(50):  # the tracker records the ack (its own task)
-        await asyncio.sleep(0.01)
-        if not svc.commands._tasks:
-            break
+    await acks_recorded(svc)
     steps = []
     for _ in range(2):  # before and after samples 7 and 8 are stored
         await starts.tick()

@@ -86,6 +86,11 @@ def sent_commands(wire: Wire, svc: SupervisorService, sid: str) -> list[dict[str
 
 async def ack(svc: SupervisorService, sid: str, cmd: dict[str, Any], result: str, reason: str, detail: str) -> None:
     svc.commands.on_ack(sid, codec.ack_body(cmd["id"], result, reason, detail), svc.clock())
+    await acks_recorded(svc)
+
+
+async def acks_recorded(svc: SupervisorService) -> None:
+    """Wait (up to 0.5 s) until the tracker has recorded the acks it was handed (its own tasks)."""
     for _ in range(50):
         await asyncio.sleep(0.01)
         if not svc.commands._tasks:
