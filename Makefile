@@ -51,7 +51,7 @@ build-pgo: deps $(EDITABLE)
 	rm -rf build/pgo
 	HEATKEEPER_PGO=generate $(PY) setup.py -q build_ext --inplace -j 2 --force --build-temp build/pgo
 	HEATKEEPER_REQUIRE_CEXT=1 $(PY) -c "from heatkeeper.tools.bench import step; \
-		assert step.build_kind() == 'pgo-instrumented', step.build_kind(); print('build-pgo: trained on %d cycles' % step.pgo_training())"
+		assert step.build_kind().split()[0] == 'pgo-instrumented', step.build_kind(); print('build-pgo: trained on %d cycles' % step.pgo_training())"
 	@echo "build-pgo: $$(find build/pgo -name '*.gcda' | wc -l) of $$(find build/pgo -name '*.o' | wc -l) modules profiled"
 	HEATKEEPER_PGO=use $(PY) setup.py -q build_ext --inplace -j 2 --force --build-temp build/pgo
 	HEATKEEPER_REQUIRE_CEXT=1 $(PY) -c "from heatkeeper.tools.bench import step; print('build-pgo: compiled build', step.build_kind())"

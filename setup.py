@@ -114,6 +114,28 @@ PGO_FLAGS = {
 }
 
 
+# The instruction set, opt-in: HEATKEEPER_MARCH=native (or a named level such as x86-64-v3)
+# builds every compiled module for that CPU with `-march=...`. The arithmetic is the same
+# (-ffp-contract=off still forbids fused multiply-adds, nothing reorders floating point), so the
+# figures stay bit for bit; on this machine's AMD EPYC the season loop ran 10.6 % faster with
+# `native` and 7.5 % with `x86-64-v3`. The modules then run only on CPUs with that instruction
+# set: leave it unset (the default, portable build) for a build that is copied to other
+# machines (an image built elsewhere, a wheel); set it where the modules are built on the machine
+# that runs them. A value that is not a plain CPU name is refused.
+MARCH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+_-")
+
+
+def march_flags(environ):
+    """The compile args of HEATKEEPER_MARCH (empty when unset)."""
+    march = environ.get("HEATKEEPER_MARCH", "").strip()
+    if not march:
+        return []
+    if sys.platform == "win32" or march.startswith("-") or not set(march) <= MARCH_CHARS:
+        raise SystemExit("HEATKEEPER_MARCH=%r: must be a CPU name for GCC/Clang's -march= (native, x86-64-v3, "
+                         "armv8.2-a, ...), or unset for the portable build" % march)
+    return ["-march=" + march]
+
+
 def pgo_flags(environ):
     """(compile args, link args) of HEATKEEPER_PGO (empty when unset)."""
     stage = environ.get("HEATKEEPER_PGO", "")
@@ -231,7 +253,7 @@ def _extensions():
         print("heatkeeper: Cython not available, installing pure Python", file=sys.stderr)
         return []
     pgo_compile, pgo_link = pgo_flags(os.environ)
-    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS) + pgo_compile,
+    exts = [Extension(m, [_source_of(m)], extra_compile_args=list(EXTRA_COMPILE_ARGS) + march_flags(os.environ) + pgo_compile,
                       extra_link_args=pgo_link, libraries=list(EXTRA_LIBRARIES))
             for m in selected_modules(os.environ)]
     try:

@@ -735,7 +735,9 @@ def run(args: argparse.Namespace) -> int:
         speed = speed_sample(spec, sample_controller, min(args.interpreted_days, days))
     summary = report.summarise(spec, days, controllers, outcome, speed, time.perf_counter() - t0, unavailable)
     summary["load_average_1m_start_end"] = [load_start, os.getloadavg()[0]]
-    summary["build"] = build_kind()  # "plain", "pgo" (`make build-pgo`) or "interpreted": never mix their wall times
+    # "plain", "pgo" (`make build-pgo`) or "interpreted", with " -march=CPU" for a build for one
+    # instruction set (HEATKEEPER_MARCH): never mix their wall times
+    summary["build"] = build_kind()
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

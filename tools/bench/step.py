@@ -151,22 +151,36 @@ def measure(cycles: int) -> dict[str, float]:
 LOOP_MODULES = ("heatkeeper.core.station", "heatkeeper.tools.plant.model", "heatkeeper.tools.plant.local_control")
 
 
+# What GCC records as -march= when none was given (x86-64's baseline; ARM64 records none).
+GENERIC_MARCH = ("x86-64",)
+
+
 def module_build(path: str) -> str:
     """"pgo" (built with -fprofile-use), "pgo-instrumented" (-fprofile-generate) or "plain", as the
     compiled module at `path` records its options (setup.py's PGO builds record them with
-    -frecord-gcc-switches; GCC's debug info holds them too)."""
+    -frecord-gcc-switches; GCC's debug info holds them too), followed by " -march=CPU" for a
+    module built for one instruction set (setup.py's HEATKEEPER_MARCH; `native` is recorded as
+    the CPU it named)."""
+    import re
+
     with open(path, "rb") as handle:
         data = handle.read()
     if b"-fprofile-use" in data:
-        return "pgo"
-    if b"-fprofile-generate" in data:
-        return "pgo-instrumented"
-    return "plain"
+        kind = "pgo"
+    elif b"-fprofile-generate" in data:
+        kind = "pgo-instrumented"
+    else:
+        kind = "plain"
+    marches = {m.decode() for m in re.findall(rb"-march=([A-Za-z0-9._+-]+)", data)} - set(GENERIC_MARCH)
+    if marches:
+        kind += " -march=" + ",".join(sorted(marches))
+    return kind
 
 
 def build_kind(modules: tuple[str, ...] = LOOP_MODULES) -> str:
     """Which build this process runs: "interpreted", "plain", "pgo" or "pgo-instrumented"
-    (`make build-pgo`), or "mixed (...)" when the season loop's modules differ."""
+    (`make build-pgo`), with " -march=CPU" for a build for one instruction set
+    (HEATKEEPER_MARCH), or "mixed (...)" when the season loop's modules differ."""
     import importlib
 
     from heatkeeper.core import _cext

@@ -14,6 +14,8 @@ import argparse
 import ast
 import json
 import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -26,15 +28,37 @@ from heatkeeper.tools.bench import step
 from .plant.test_cext import ROOT, compile_args
 
 
-def pgo_flags(environ: dict[str, str]) -> tuple[list[str], list[str]]:
-    """setup.py's own pgo_flags() (setup.py itself runs setup())."""
+def setup_function_named(name: str) -> Any:
+    """One of setup.py's own functions with the assignments it reads (setup.py itself runs setup())."""
     with open(os.path.join(ROOT, "setup.py")) as f:
         tree = ast.parse(f.read())
-    keep: list[ast.stmt] = [n for n in tree.body if (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PGO_FLAGS")
-                            or (isinstance(n, ast.FunctionDef) and n.name == "pgo_flags")]
+    keep: list[ast.stmt] = [n for n in tree.body if isinstance(n, ast.Assign)
+                            and getattr(n.targets[0], "id", "") in ("PGO_FLAGS", "MARCH_CHARS")]
+    keep += [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
     namespace: dict[str, Any] = {"sys": sys}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "setup.py", "exec"), namespace)
-    return namespace["pgo_flags"](environ)  # type: ignore[no-any-return]
+    return namespace[name]
+
+
+def pgo_flags(environ: dict[str, str]) -> tuple[list[str], list[str]]:
+    """setup.py's own pgo_flags()."""
+    return setup_function_named("pgo_flags")(environ)  # type: ignore[no-any-return]
+
+
+def test_the_instruction_set_is_portable_unless_asked() -> None:
+    march_flags = setup_function_named("march_flags")
+    assert march_flags({}) == []
+    assert march_flags({"HEATKEEPER_MARCH": " "}) == []
+    if sys.platform != "win32":
+        assert march_flags({"HEATKEEPER_MARCH": "native"}) == ["-march=native"]
+        assert march_flags({"HEATKEEPER_MARCH": "x86-64-v3"}) == ["-march=x86-64-v3"]
+
+
+@pytest.mark.parametrize("value", ["-O0", "native -ffast-math", "native;rm", "x86-64 v3", "$(id)"])
+def test_an_instruction_set_that_is_not_a_cpu_name_is_refused(value: str) -> None:
+    march_flags = setup_function_named("march_flags")
+    with pytest.raises(SystemExit, match="HEATKEEPER_MARCH=.*CPU name"):
+        march_flags({"HEATKEEPER_MARCH": value})
 
 
 def test_pgo_is_off_unless_asked() -> None:
@@ -65,6 +89,7 @@ def test_a_misspelt_pgo_stage_is_refused_with_the_choices() -> None:
 
 @pytest.mark.parametrize(("flags", "kind"), [
     ([], "plain"),
+    (["-g"], "plain"),  # GCC's debug info records its default -march=x86-64 on x86-64: not a CPU of its own
     (["-fprofile-generate", "-frecord-gcc-switches"], "pgo-instrumented"),
     (["-fprofile-use", "-fprofile-partial-training", "-frecord-gcc-switches"], "pgo"),
 ])
@@ -80,11 +105,22 @@ def test_module_build_reads_the_options_the_module_records(tmp_path, flags: list
     assert step.module_build(str(lib)) == kind
 
 
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="an x86-64 instruction set")
+@pytest.mark.parametrize(("flags", "kind"), [
+    (["-g", "-march=x86-64-v3"], "plain -march=x86-64-v3"),
+    (["-march=x86-64-v2", "-frecord-gcc-switches"], "plain -march=x86-64-v2"),
+    (["-g", "-march=x86-64-v3", "-fprofile-use", "-fprofile-partial-training", "-Wno-missing-profile"],
+     "pgo -march=x86-64-v3"),
+])
+def test_module_build_names_the_instruction_set_it_was_built_for(tmp_path, flags: list[str], kind: str) -> None:  # type: ignore[no-untyped-def]
+    test_module_build_reads_the_options_the_module_records(tmp_path, flags, kind)
+
+
 def test_build_kind_names_the_build_this_process_runs() -> None:
     from heatkeeper.core import station
     kind = step.build_kind()
     if _cext.compiled(station):
-        assert kind in ("plain", "pgo"), kind
+        assert kind.split()[0] in ("plain", "pgo"), kind
         assert kind == step.module_build(station.__file__ or "")
     else:
         assert kind == "interpreted"
@@ -106,7 +142,7 @@ def test_step_and_season_benchmarks_say_which_build_they_ran(capsys: pytest.Capt
     assert step.run(parser.parse_args(["--cycles", "1000", "--interpreted-cycles", "1000"])) == 0
     header = capsys.readouterr().out.splitlines()[0]
     # its compiled figures are always of the compiled modules, even when this process runs interpreted
-    assert "plain build" in header or "pgo build" in header, header
+    assert re.search(r"(plain|pgo)( -march=\S+)? build", header), header
     if step.build_kind() != "interpreted":
         assert "%s build" % step.build_kind() in header, header
     assert cli_main(["bench", "season", "--city", "arxan", "--days", "0.05", "--json", "--interpreted-days", "0",
