@@ -45,7 +45,7 @@ build: deps $(EDITABLE)
 # one process (six season days, a few seconds), then the modules built again from the profiles,
 # in place (all under build/pgo). Same figures bit for bit (the last step checks the 3-day figure);
 # `heatkeeper bench season`/`bench step` say which build they ran.
-# Back to the plain build: $(PY) setup.py -q build_ext --inplace -j 2 --force
+# Back to the plain build: make build (modules whose flags changed are compiled again).
 .PHONY: build-pgo
 build-pgo: deps $(EDITABLE)
 	rm -rf build/pgo

@@ -18,8 +18,11 @@ Environment:
     HEATKEEPER_CEXT_PACKAGES=heatkeeper.core
                                 compile only the listed modules under these packages
                                 (comma-separated; the ARM leg compiles core's modules alone)
+    HEATKEEPER_MARCH=native     build for this CPU's instruction set (opt-in, see march_flags)
+    HEATKEEPER_PGO=generate|use the two stages of `make build-pgo`
 
-`python setup.py build_ext --inplace` puts the compiled modules beside their sources.
+`python setup.py build_ext --inplace` puts the compiled modules beside their sources, and
+compiles again any module whose flags changed since its last build there (FLAGS_RECORD).
 """
 
 import os
@@ -276,6 +279,64 @@ def _extensions():
         return []
 
 
+# A module whose compiler flags differ from those of its last in-place build is compiled again,
+# as if its source had changed: setuptools alone rebuilds by timestamps, so switching
+# HEATKEEPER_MARCH, or `make build` after `make build-pgo`, kept the other build's modules
+# without --force. Each module's flags (and CFLAGS) of its last in-place build are kept in
+# build/cext-flags.json; a build without that record compiles everything once.
+FLAGS_RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "build", "cext-flags.json")
+
+
+def _flags_record():
+    """{module: flags} of the last in-place builds ({} when there is no readable record)."""
+    import json
+
+    try:
+        with open(FLAGS_RECORD, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _build_ext_class():
+    """setuptools' build_ext, forcing the modules whose flags changed (in-place builds only)."""
+    import json
+    import threading
+
+    from setuptools.command.build_ext import build_ext
+
+    lock = threading.Lock()  # build_ext -j builds modules on threads
+
+    class BuildExt(build_ext):
+        def run(self):
+            # setuptools builds in place by building under build/ and copying: remember which
+            self.heatkeeper_inplace = bool(self.inplace)
+            super().run()
+
+        def build_extension(self, ext):
+            if not getattr(self, "heatkeeper_inplace", False):
+                super().build_extension(ext)
+                return
+            flags = {"compile": list(ext.extra_compile_args or []), "link": list(ext.extra_link_args or []),
+                     "CFLAGS": os.environ.get("CFLAGS", "")}
+            with lock:
+                changed = _flags_record().get(ext.name) != flags
+            built = self.get_ext_fullpath(ext.name)
+            if changed and os.path.exists(built):
+                os.remove(built)  # its build under build/ is from other flags: up to date by time only
+            super().build_extension(ext)
+            with lock:
+                record = _flags_record()
+                record[ext.name] = flags
+                os.makedirs(os.path.dirname(FLAGS_RECORD), exist_ok=True)
+                with open(FLAGS_RECORD + ".tmp", "w", encoding="utf-8") as f:
+                    json.dump(record, f, indent=1, sort_keys=True)
+                os.replace(FLAGS_RECORD + ".tmp", FLAGS_RECORD)
+
+    return BuildExt
+
+
 packages, package_dir = _find_packages()
 
 setup(
@@ -294,6 +355,7 @@ setup(
         "heatkeeper.tools": ["examples/*"],
     },
     ext_modules=_extensions(),
+    cmdclass={"build_ext": _build_ext_class()},
     # Roles (requirements.txt holds the same floors; requirements.lock pins them with hashes):
     # a station box installs `heatkeeper[station]`, the supervisor host `heatkeeper[supervisor]`,
     # a development machine `heatkeeper[dev]`. core itself needs nothing outside the stdlib.

@@ -28,16 +28,23 @@ from heatkeeper.tools.bench import step
 from .plant.test_cext import ROOT, compile_args
 
 
-def setup_function_named(name: str) -> Any:
-    """One of setup.py's own functions with the assignments it reads (setup.py itself runs setup())."""
+def setup_functions(*names: str, **overrides: Any) -> dict[str, Any]:
+    """setup.py's own functions `names`, in one namespace with the assignments they read and
+    `overrides` (setup.py itself runs setup(), so it is not imported)."""
     with open(os.path.join(ROOT, "setup.py")) as f:
         tree = ast.parse(f.read())
     keep: list[ast.stmt] = [n for n in tree.body if isinstance(n, ast.Assign)
                             and getattr(n.targets[0], "id", "") in ("PGO_FLAGS", "MARCH_CHARS")]
-    keep += [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
-    namespace: dict[str, Any] = {"sys": sys}
+    keep += [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
+    namespace: dict[str, Any] = {"sys": sys, "os": os}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "setup.py", "exec"), namespace)
-    return namespace[name]
+    namespace.update(overrides)
+    return namespace
+
+
+def setup_function_named(name: str) -> Any:
+    """One of setup.py's own functions."""
+    return setup_functions(name)[name]
 
 
 def pgo_flags(environ: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -152,3 +159,45 @@ def test_step_and_season_benchmarks_say_which_build_they_ran(capsys: pytest.Capt
 
 def test_pgo_training_runs_the_season_loop() -> None:
     assert step.pgo_training((0,)) == 86400
+
+
+MODULE_C = """#include <Python.h>
+#define STR2(x) #x
+#define STR(x) STR2(x)
+const char hk_variant[] = "hk-variant-" STR(HK_VARIANT);
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "hk_probe", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_hk_probe(void) { return PyModule_Create(&def); }
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="GCC/Clang only")
+def test_a_module_whose_flags_changed_is_compiled_again_in_place(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # setup.py's build_ext: setuptools alone rebuilds by timestamps, so a build with other flags
+    # (HEATKEEPER_MARCH, back from `make build-pgo`) kept the modules of the last one.
+    from setuptools import Distribution, Extension
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    build_ext_class = setup_functions("_build_ext_class", "_flags_record",
+                                      FLAGS_RECORD=str(tmp_path / "build" / "cext-flags.json"))["_build_ext_class"]
+    (tmp_path / "hk_probe.c").write_text(MODULE_C)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CFLAGS", raising=False)
+
+    def build(variant: str) -> bytes:
+        dist = Distribution({"name": "hk-probe", "cmdclass": {"build_ext": build_ext_class()},
+                             "ext_modules": [Extension("hk_probe", ["hk_probe.c"], extra_compile_args=["-DHK_VARIANT=" + variant])]})
+        cmd = dist.get_command_obj("build_ext")
+        cmd.inplace = 1
+        cmd.build_temp = str(tmp_path / "build" / "temp")
+        cmd.ensure_finalized()
+        cmd.run()
+        built = [p for p in os.listdir(tmp_path) if p.startswith("hk_probe") and p.endswith((".so", ".pyd"))]
+        assert len(built) == 1, built
+        return (tmp_path / built[0]).read_bytes()
+
+    assert b"hk-variant-1" in build("1")
+    assert b"hk-variant-2" in build("2")  # the source is older than the module: compiled again for its flags
+    assert b"hk-variant-1" in build("1")
+    record = json.loads((tmp_path / "build" / "cext-flags.json").read_text())
+    assert record["hk_probe"]["compile"] == ["-DHK_VARIANT=1"]
