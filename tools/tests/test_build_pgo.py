@@ -25,14 +25,13 @@ import pytest
 from heatkeeper.core import _cext
 from heatkeeper.tools.bench import step
 
-from .plant.test_cext import ROOT, compile_args
+from .plant.test_cext import _setup_tree, compile_args
 
 
 def setup_functions(*names: str, **overrides: Any) -> dict[str, Any]:
     """setup.py's own functions `names`, in one namespace with the assignments they read and
     `overrides` (setup.py itself runs setup(), so it is not imported)."""
-    with open(os.path.join(ROOT, "setup.py")) as f:
-        tree = ast.parse(f.read())
+    tree = _setup_tree()
     keep: list[ast.stmt] = [n for n in tree.body if isinstance(n, ast.Assign)
                             and getattr(n.targets[0], "id", "") in ("PGO_FLAGS", "MARCH_CHARS")]
     keep += [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
@@ -196,6 +195,8 @@ def test_a_module_whose_flags_changed_is_compiled_again_in_place(tmp_path, monke
         assert len(built) == 1, built
         return (tmp_path / built[0]).read_bytes()
 
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "cext-flags.json").write_text("{not json")  # a damaged record: build all, write it anew
     assert b"hk-variant-1" in build("1")
     assert b"hk-variant-2" in build("2")  # the source is older than the module: compiled again for its flags
     assert b"hk-variant-1" in build("1")
