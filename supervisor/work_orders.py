@@ -60,6 +60,13 @@ SYSTEM_USER = "system"
 MAX_TEXT = 2000
 
 
+NUMBER_ROUNDS = 20  # rounds of fresh numbers before number() gives up
+
+
+class NumbersExhausted(RuntimeError):
+    """number() found clashes in every one of its rounds: no order was stored."""
+
+
 def new_id(ts: float) -> str:
     """A work order number: WO-<UTC date>-<6 hex>, readable on a phone and unique."""
     return "WO-%s-%s" % (datetime.fromtimestamp(ts, ZoneInfo("UTC")).strftime("%Y%m%d"), secrets.token_hex(3))
@@ -68,18 +75,22 @@ def new_id(ts: float) -> str:
 async def number(storage: Any, orders: list[dict[str, Any]]) -> None:
     """Give each order whose number another order of the batch or a stored one has a fresh
     number (24 random bits a day: a fleet-wide event's hundreds of orders would otherwise share
-    one now and then, and the unique key would refuse the whole batch)."""
-    for _ in range(20):
+    one now and then, and the unique key would refuse the whole batch). NumbersExhausted when
+    `NUMBER_ROUNDS` rounds still find clashes (the day's numbers all but used up), before any
+    order is stored."""
+    for _ in range(NUMBER_ROUNDS):
         taken = await storage.taken_order_ids([o["order_id"] for o in orders])
         seen: set[str] = set()
         renumbered = False
         for order in orders:
-            while order["order_id"] in taken or order["order_id"] in seen:
+            if order["order_id"] in taken or order["order_id"] in seen:  # one fresh draw a round, checked in the next
                 order["order_id"] = new_id(order["created_ts"])
                 renumbered = True
             seen.add(order["order_id"])
         if not renumbered:
             return
+    raise NumbersExhausted("no free work-order numbers for %d order(s) after %d rounds of clashes (WO-<date>-<6 hex>: "
+                       "16.7 million a day); nothing was stored" % (len(orders), NUMBER_ROUNDS))
 
 
 def check_priorities(value: Any) -> list[str]:

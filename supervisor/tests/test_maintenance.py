@@ -159,6 +159,24 @@ async def test_orders_whose_numbers_clash_get_fresh_ones(storage: Any, monkeypat
         day + "aaaaaa", day + "cccccc"}
 
 
+async def test_orders_without_a_free_number_are_refused_with_the_reason_and_nothing_stored(
+        storage: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every draw gives the number a stored order already has: the rounds run out with a clear
+    # error instead of the unique key refusing the insert
+    monkeypatch.setattr(wo.secrets, "token_hex", lambda n: "aaaaaa")
+    first = await wo.open_by_hand(storage, "st-a", "", None, "minor", "door lock broken", "ada", 1200.0)
+    assert first["order_id"] == "WO-19700101-aaaaaa"
+    await storage.record_alarm("st-b", "heating_outage", "critical", True, 1000.0, "no heat", 0.0)
+    with pytest.raises(wo.NumbersExhausted, match="after %d rounds of clashes" % wo.NUMBER_ROUNDS):
+        await wo.open_from_alarms(storage, 1300.0)
+    with pytest.raises(wo.NumbersExhausted, match="nothing was stored"):
+        await wo.open_by_hand(storage, "st-a", "", None, "minor", "window", "ada", 1400.0)
+    assert [o["order_id"] for o in await storage.work_orders()] == ["WO-19700101-aaaaaa"]
+    monkeypatch.undo()  # the generator mended: the alarm's order opens at the next pass
+    assert await wo.open_from_alarms(storage, 1500.0) == 1
+    assert len(await storage.work_orders()) == 2
+
+
 async def test_order_flow_is_audited_and_refuses_bad_or_stale_moves(storage: Any) -> None:
     await storage.record_alarm("st-a", "pump1_fault", "major", True, ts("2026-12-01 08:00"), "pump 1 fault", 1)
     alarm = (await storage.alarm_rows("st-a", True))[0]

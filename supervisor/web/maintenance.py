@@ -301,6 +301,9 @@ async def order_open(request: web.Request) -> web.StreamResponse:
     except (ValueError, LookupError) as exc:
         await _refused(request, current.username, "work_order_open", sid or None, exc)
         return await orders_page(request, [str(exc)], 400)
+    except wo.NumbersExhausted as exc:  # not the operator's input: try again later
+        await _refused(request, current.username, "work_order_open", sid or None, exc)
+        return await orders_page(request, [str(exc)], 503)
     raise web.HTTPSeeOther("/work-orders/%s" % quote(order["order_id"]))
 
 

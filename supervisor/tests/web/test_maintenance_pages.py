@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
+from heatkeeper.supervisor import work_orders as wo
 from heatkeeper.supervisor.service import SupervisorService
 
 from .conftest import login
@@ -189,3 +191,16 @@ async def test_checklist_round_from_the_station_page_and_missed_flag(client: Tes
     await service.storage.save_checklist("st-b", ["Leaks"], 24.0, (service.clock() - 2 * 86400, "ada", "x"))
     page = await (await client.get("/inspections")).text()
     assert "missed" in page.split('data-station="st-b"')[1].split("</tr>")[0]
+
+
+async def test_an_order_without_a_free_number_is_refused_on_the_page(client: TestClient, service: SupervisorService,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wo.secrets, "token_hex", lambda n: "aaaaaa")  # every draw the same number
+    csrf = await login(client, "oli")
+    data = {"csrf": csrf, "station_id": "st-a", "priority": "minor", "title": "door lock broken"}
+    assert (await client.post("/work-orders", data=data, allow_redirects=False)).status == 303
+    resp = await client.post("/work-orders", data=dict(data, title="window"))
+    assert resp.status == 503 and "no free work-order numbers" in await resp.text()
+    assert [o["title"] for o in await service.storage.work_orders()] == ["door lock broken"]
+    assert [a for a in await actions(service) if a[0] == "work_order_open"] == [("work_order_open", "ok"),
+                                                                               ("work_order_open", "refused")]
