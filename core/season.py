@@ -5,7 +5,8 @@ flats must be at 18 degC from 00:00 of the first day. The calendar comes from tw
 
 - the box's `[season]` settings section (the firmware's `[control.season]`), the bootstrap
   (`SeasonCalendar(section)`): the first and last day as local dates written YYYYMMDD (numbers,
-  like every core setting: `start_date = 20261115`), the pre-heat window before the first day
+  like every core setting: `start_date = 20261115`; the firmware's station file also takes
+  `2026-11-15`), the pre-heat window before the first day
   in hours and the local UTC offset in hours; both dates 0 (the default) means no calendar;
 - the supervisor's season message (`core.codec.decode_season`, retained beside the forecast),
   `accept(msg, wall_s)`: {"city", "version" (int >= 1, grows with every change), "issued_s",

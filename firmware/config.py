@@ -8,7 +8,8 @@
     [storage]        this module
     [modbus_slave]   this module (writes_enabled, allow_from: see firmware/modbus_slave.py)
     [metrics]        this module (the station's GET /metrics: see firmware/metrics.py)
-    [control.*]      heatkeeper.core.settings.validate (same sections and keys as core.settings.DEFAULTS)
+    [control.*]      heatkeeper.core.settings.validate (same sections and keys as core.settings.DEFAULTS;
+                     [control.season]'s dates may also be TOML dates or "YYYY-MM-DD", turned into core's YYYYMMDD)
     [[bus]]/[[device]]  heatkeeper.firmware.modbus.config.validate_bus_config
 
 [mqtt] command_key_file is checked for a usable key (firmware/command_auth.py).
@@ -19,6 +20,7 @@ so an example config runs from anywhere. Config key = attribute name (HOUSE_STYL
 from __future__ import annotations
 
 import copy
+import datetime
 import ipaddress
 import os
 import tomllib
@@ -183,7 +185,7 @@ class StationConfig:
     mqtt: MqttSection
     storage: StorageSection
     modbus_slave: SlaveSection
-    control: MappingProxyType  # section -> read-only {key: value}, as given (core fills defaults)
+    control: MappingProxyType  # section -> read-only {key: value}, as given (season dates as YYYYMMDD; core fills defaults)
     bus: Any  # heatkeeper.firmware.modbus.BusConfig
     metrics: MetricsSection = MetricsSection()
 
@@ -263,13 +265,54 @@ def _section(name: str, raw: Any, base_dir: str, problems: list[str]) -> dict[st
     return values
 
 
+SEASON_DATE_KEYS = ("start_date", "end_date")
+
+
+def _season_date(value: Any) -> Any:
+    """A `[control.season]` date as core takes it (YYYYMMDD, an integer): also written as a TOML
+    date (`start_date = 2026-11-15`) or quoted like the holidays ("2026-11-15"). Anything else
+    is returned as it is, for core's check to name; a text that is no date gives None."""
+    if isinstance(value, datetime.datetime):  # a TOML date-time: a day is wanted, not an instant
+        return None
+    if isinstance(value, datetime.date):
+        return value.year * 10000 + value.month * 100 + value.day
+    if isinstance(value, str):
+        try:
+            day = datetime.date.fromisoformat(value) if len(value) == 10 else None
+        except ValueError:
+            day = None
+        return None if day is None else _season_date(day)
+    return value
+
+
+def _season_dates(raw: dict[str, Any], problems: list[str]) -> set[str]:
+    """Season dates written as dates turned into core's YYYYMMDD in place; one that is no date
+    is a problem, and its key is returned (core's own words on it would repeat the problem)."""
+    season = raw.get("season")
+    bad: set[str] = set()
+    if not isinstance(season, dict):
+        return bad
+    for key in SEASON_DATE_KEYS:
+        if key in season:
+            value = _season_date(season[key])
+            if value is None:
+                problems.append("control.season.%s=%r: must be a local date: 2026-11-15, \"2026-11-15\" or 20261115"
+                                % (key, season[key]))
+                bad.add("season.%s=" % key)
+            else:
+                season[key] = value
+    return bad
+
+
 def _control(raw: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         problems.append("control=%r: must hold [control.<section>] tables" % (raw,))
         return {}
-    found = core_settings.validate(raw)
+    raw = {sec: dict(values) for sec, values in raw.items()}  # the dates below change a copy
+    bad_dates = _season_dates(raw, problems)
+    found = [p for p in core_settings.validate(raw) if not p.startswith(tuple(bad_dates))]
     problems.extend("control." + p for p in found)
     return {sec: dict(values) for sec, values in raw.items()}
 

@@ -120,6 +120,35 @@ def test_control_sections_validated_by_core(tmp_path) -> None:
     assert any("nonsense" in p for p in problems), problems
 
 
+def test_season_dates_may_be_written_as_dates_and_a_bad_one_is_named_once(tmp_path) -> None:
+    # the installer writes the season as the holidays are written (or as a TOML date); the
+    # controller gets core's YYYYMMDD, and the calendar it holds is the same either way
+    from heatkeeper.core.season import SeasonCalendar
+
+    text = open(EXAMPLE, encoding="utf-8").read()
+    held = []
+    for dates in ("start_date = 20261115\nend_date = 20270315", "start_date = 2026-11-15\nend_date = \"2027-03-15\""):
+        path = tmp_path / "station.toml"
+        path.write_text(text + "\n[control.season]\n%s\nutc_offset_h = 8.0\n" % dates, encoding="utf-8")
+        cfg = load_config(str(path))
+        season = cfg.control_settings()["season"]
+        assert (season["start_date"], season["end_date"]) == (20261115, 20270315)
+        held.append((SeasonCalendar(season).start_s, SeasonCalendar(season).end_s))
+    assert held[0] == held[1] and held[0][0] > 0
+    raw = example()
+    raw["control"] = {"season": {"start_date": "2026-11-31", "end_date": tomllib.loads("d = 2027-03-15T08:00:00")["d"],
+                                 "preheat_h": -5.0}}
+    cfg, problems = validate_config(raw, str(tmp_path / "station.toml"))
+    assert cfg is None
+    season_problems = [p for p in problems if p.startswith("control.season")]
+    assert season_problems == [
+        "control.season.start_date='2026-11-31': must be a local date: 2026-11-15, \"2026-11-15\" or 20261115",
+        "control.season.end_date=datetime.datetime(2027, 3, 15, 8, 0): must be a local date: 2026-11-15, "
+        "\"2026-11-15\" or 20261115",
+        "control.season.preheat_h=-5.0 h: must be in [0.0, 720.0]"], problems
+    assert raw["control"]["season"]["start_date"] == "2026-11-31"  # the caller's mapping is left as it was
+
+
 def test_week_programme_example_is_valid_and_its_problems_listed(tmp_path) -> None:
     pytest.importorskip("heatkeeper.core.settings")
     with open(EXAMPLE, encoding="utf-8") as fh:
