@@ -14,6 +14,10 @@ the default real time): yutai-01 springs a leak at 0:30 and its make-up water le
 make-up rate above its limit) follows by 4:00; at 0:45 the windows of ordos-01's 东区2号楼 are
 opened, its room collectors fall below 18 degC by 2:00 and are back above 18 degC by 4:30.
 
+Inside the heating season ([season] defaults) the supervisor gets a `[season.cities.NAME]` for
+each city and pushes its calendar to the stations (season_calendar_cities); outside it none, as
+the stations would then rightly stop heating.
+
 Prints the dashboard address and the demo logins; `--time-scale K` runs K simulated seconds
 per wall second (stations and plants together); Ctrl-C stops everything cleanly. Every file
 (configs, databases, outboxes, logs) lives under --data-dir, made fresh on each start.
@@ -185,6 +189,21 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     return text
 
 
+def season_calendar_cities(now_ts: float) -> list[str]:
+    """The cities whose season calendar the demo's supervisor pushes: all three while `now_ts` is
+    inside the current heating season ([season] defaults, the site's zone), none outside it (the
+    stations would then rightly stop heating, and the demo's story needs heat)."""
+    season, zone = fleet_alarm_settings.SEASON_DEFAULTS, "Asia/Shanghai"
+    first, last = household_refunds.season_dates(season, household_refunds.current_season_year(season, zone, now_ts))
+    today = dt.datetime.fromtimestamp(now_ts, ZoneInfo(zone)).date()
+    return sorted({st["city"] for st in STATIONS}) if first <= today <= last else []
+
+
+def _season_toml(cities: list[str]) -> str:
+    """`[season.cities.NAME]` for each city (every key from `[season]`'s defaults)."""
+    return "".join("[season.cities.%s]\n\n" % city for city in cities)
+
+
 def _records(folder: Path) -> tuple[int, dict[str, Path]]:
     """The demo's households, a past outage and official measurements (demo_records) in the current
     heating season ([season] defaults, the site's zone), or the one before while the current one is
@@ -233,9 +252,10 @@ def run(args: argparse.Namespace) -> int:
     # each city's forecast: its plant weather ahead with a forecast's errors (demo_forecast)
     forecasts = demo_forecast.write_forecasts(sup_dir / "forecasts", [st["city"] for st in STATIONS], time.time(),
                                               args.time_scale)
+    calendars = season_calendar_cities(time.time())
     sup_cfg.write_text(_supervisor_toml(sup_dir, broker_port, web_port)
                        + demo_notify.notify_toml(sup_dir / "data", web_port, args.notify_webhook)
-                       + demo_forecast.forecast_toml(forecasts), encoding="utf-8")
+                       + demo_forecast.forecast_toml(forecasts) + _season_toml(calendars), encoding="utf-8")
     print("heatkeeper demo: starting in %s (logs in %s)" % (base, logs))
     for user, password, role in DEMO_USERS:
         proc = group.start("create-user-" + user, ["supervisor", "--config", str(sup_cfg), "--create-user", user,
@@ -293,6 +313,9 @@ def run(args: argparse.Namespace) -> int:
     for user, password, role in DEMO_USERS:
         print("  login:      %-9s password %-18s (%s)" % (user, password, role))
     print("  time:       %g simulated seconds per wall second" % args.time_scale)
+    print("  season:     %s" % ("the current heating season's calendar pushed to every station (Operations, Heating "
+                                   "season)" if calendars else "outside the heating season: no calendar pushed (the "
+                                   "stations heat all the same)"))
     print("  records:    %d households, a past outage and official measurements of the %d season "
           "(Refunds, Energy)" % (sum(1 for _ in open(records["households"], encoding="utf-8")) - 1, season_year))
     for sid, by_s, what in STORY:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from heatkeeper.tools import demo
 from heatkeeper.tools.sim.config import parse_hostport
 from heatkeeper.tools.sim.control import SimControl
 from heatkeeper.tools.testing import prometheus
@@ -155,6 +156,24 @@ def test_demo_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         names = [s["name"] for s in stations]
         assert len(set(names)) == 3 and all(any("\u4e00" <= ch <= "\u9fff" for ch in n) and "(" in n for n in names), names
 
+        # In the heating season every city's calendar is pushed and every station runs it (in
+        # season by its own clock); outside it the demo says so and pushes none.
+        calendars = demo.season_calendar_cities(started_ts)
+        assert any(("calendar pushed to every station" if calendars else "no calendar pushed") in line
+                   for line in lines), lines
+
+        def calendars_run() -> tuple[list[dict[str, Any]]] | None:  # a tuple: true also for no city
+            cities = get("api/season")
+            rows = [row for c in cities for row in c["stations"]]
+            return (cities,) if all(row["current"] and row["in_season"] for row in rows) else None
+
+        found = _wait_for(calendars_run, 60, proc)
+        assert found, "some station does not run its city's calendar: %s" % get("api/season")
+        cities = found[0]
+        assert sorted(c["city"] for c in cities) == calendars, cities
+        assert sorted(row["station_id"] for c in cities for row in c["stations"]) == (sorted(GROUPS) if calendars else [])
+        assert all(c["calendar"]["version"] == 1 and c["in_season"] for c in cities), cities
+
         # A remote command from the dashboard is signed by the supervisor with the station's key
         # (made at start, copied into the station's config by the demo) and applied by the station.
         _code, home = _open(opener, url)
@@ -230,3 +249,14 @@ def test_bad_arguments_are_refused_with_the_reason(argv: list[str], message: str
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("day, in_season", [("2026-12-04", True), ("2026-11-15", True), ("2027-03-15", True),
+                                            ("2026-11-14", False), ("2027-03-16", False), ("2026-07-01", False)])
+def test_the_demo_pushes_calendars_only_inside_the_heating_season(day: str, in_season: bool) -> None:
+    # noon in China on that day: inside the season [season] defaults give (15 Nov - 15 Mar), all three cities
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    noon = datetime.fromisoformat(day + "T12:00:00").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    assert demo.season_calendar_cities(noon) == (["arxan", "ordos", "yutai"] if in_season else [])
