@@ -82,3 +82,52 @@ async def test_menu_groups_on_a_desktop_and_a_phone(client: TestClient, service:
                 await ctx.close()
         finally:
             await browser.close()
+
+
+BAR_JS = """
+() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return {left: r.left, right: r.right, h: r.height}; };
+  const nav = document.querySelector(".mainnav");
+  return {bar: box(document.querySelector(".topbar")), right: box(document.querySelector(".topright")),
+          controls: [...document.querySelectorAll(".topright .btn-ghost, #conn-state, .who, .lang-switch, .topright a")]
+            .map((el) => ({id: el.id || el.className, h: el.getBoundingClientRect().height, text: el.innerText})),
+          badge: !document.getElementById("nav-alarm-count").hidden,
+          navScrolls: nav.scrollWidth > nav.clientWidth + 1};
+}
+"""
+
+
+async def test_the_users_controls_stay_whole_on_laptop_widths(client: TestClient, service: SupervisorService,
+                                                              tmp_path: Path) -> None:
+    # an admin (every link) with an alarm up (the badge): on a 1366 px laptop every link is in
+    # view, narrower they scroll inside the bar; the clock, language, password and log-out stay
+    # one line each
+    from playwright.async_api import async_playwright
+
+    await service.storage.record_alarm("st-a", "pump1_fault", "major", True, service.clock() - 60, "pump 1 fault", 1)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for lang, width in (("en-US", 1366), ("zh-CN", 1366), ("en-US", 1024), ("en-US", 800)):
+                ctx, page, errors = await new_page(browser, viewport={"width": width, "height": 768}, locale=lang)
+                await login(page, base, "ada", "admin-pass-1")
+                await page.goto(base + "/alarms")
+                await page.wait_for_selector("#nav-alarm-count:not([hidden])")
+                bar = await page.evaluate(BAR_JS)
+                assert bar["badge"]
+                assert bar["bar"]["h"] <= 52.5, (lang, width, bar)  # one row, as designed
+                assert bar["right"]["right"] <= width + 0.5, (lang, width, bar)
+                password = next(c for c in bar["controls"] if c["id"] == "nav-password")
+                for control in bar["controls"]:
+                    assert "\n" not in control["text"].strip() and control["h"] <= max(password["h"], 24.0) + 0.5, (
+                        lang, width, control)
+                # at 1366 px every link is in view; narrower, they scroll inside the bar
+                assert bar["navScrolls"] == (width <= 1024), (lang, width, bar)
+                if (lang, width) == ("en-US", 1366):
+                    await page.screenshot(path=str(tmp_path / "bar-1366.png"))
+                    save_shot(tmp_path, "bar-1366.png")
+                assert errors == [], errors
+                await ctx.close()
+        finally:
+            await browser.close()
