@@ -93,6 +93,7 @@ class BusLine:
         self.silent_cycles = 0
         self.reopens = 0
         self.port_open = True
+        self.ever_open = False  # opened at least once since start ("lost" then, else "cannot be opened")
 
     async def start(self) -> None:
         """Open the port (failure is not fatal: the line keeps retrying) and start the owner task."""
@@ -136,7 +137,10 @@ class BusLine:
             if is_open:
                 log.info("modbus bus %s: port %s open", self.spec.name, self.spec.port)
             else:
-                log.warning("modbus bus %s: port %s lost; reopening each cycle", self.spec.name, self.spec.port)
+                log.warning("modbus bus %s: port %s %s (%s); trying again each cycle", self.spec.name, self.spec.port,
+                            "lost" if self.ever_open else "cannot be opened", self.transport.open_error)
+        if is_open:
+            self.ever_open = True
         return is_open
 
     async def _transact(self, dev: DeviceState, coro: Awaitable[Reply], now_s: float) -> Reply:
@@ -168,7 +172,8 @@ class BusLine:
         if not await self._ensure_open():
             for dev in self.devices:
                 dev.failed_cycle_s = now_s
-                dev.health.note_error("disconnected: port %s not open" % self.spec.port, now_s)
+                dev.health.note_error("disconnected: port %s not open (%s)" % (self.spec.port, self.transport.open_error),
+                                      now_s)
             return
         chosen_low: set[int] = set()
         if self.low_blocks and self.spec.low_blocks_per_cycle:

@@ -15,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import termios
@@ -37,6 +38,28 @@ def _is_pty(port: str) -> bool:
         return os.path.realpath(port).startswith("/dev/pts/")
     except (OSError, ValueError):
         return False
+
+def open_problem(port: str, exc: BaseException | None = None) -> str:
+    """Why a serial port did not open, as a person at the box can act on it: the system's own
+    reason for a device path (no such device, no permission: the station's user needs the
+    `dialout` group, busy), else the error pymodbus gave, else that the driver refused it."""
+    if "://" not in port:
+        try:
+            fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError as err:
+            reason = err.strerror or str(err)
+            if err.errno == errno.EACCES:
+                reason += ": the station's user needs read-write access (the dialout group)"
+            elif err.errno == errno.ENOENT:
+                reason += ": is the adapter plugged in? (ls /dev/serial/by-id/)"
+            return reason
+        except ValueError:  # a NUL in the name
+            return "not a device path"
+        os.close(fd)
+    if exc is not None:
+        return "%s: %s" % (type(exc).__name__, exc)
+    return "the serial driver refused it (settings: baud rate, parity, stop bits)"
+
 
 # Reply.error values
 TIMEOUT = "timeout"
@@ -104,6 +127,7 @@ class RtuTransport:
         self._lock = asyncio.Lock()
         self._last_end = 0.0
         self.transactions = 0
+        self.open_error = ""  # why the last open() failed (open_problem), "" after one that worked
 
     def _make_client(self, parity: str) -> AsyncModbusSerialClient:
         client = AsyncModbusSerialClient(
@@ -131,7 +155,8 @@ class RtuTransport:
         return bool(self.client.connected)
 
     async def open(self) -> bool:
-        """Open the port; False (never raises) when it cannot be opened now.
+        """Open the port; False (never raises) when it cannot be opened now, with the reason
+        in `open_error`.
 
         A pseudo-terminal (the simulators' virtual line) carries no parity bit, and Linux may
         refuse even or odd parity on one (termios EINVAL): there the line is opened without
@@ -144,9 +169,13 @@ class RtuTransport:
             self.client.close()
             self.client = self._make_client("N")
         try:
-            return bool(await self.client.connect())
-        except (OSError, ModbusException, termios.error):
-            return False
+            if await self.client.connect():
+                self.open_error = ""
+                return True
+            self.open_error = open_problem(self.port)
+        except (OSError, ModbusException, termios.error) as exc:
+            self.open_error = open_problem(self.port, exc)
+        return False
 
     def close(self) -> None:
         """Close the port (pymodbus stops reconnecting)."""

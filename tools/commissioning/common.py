@@ -109,7 +109,7 @@ async def open_line(port: str, baudrate: int, parity: str, timeout_s: float, pro
     parity = parity or factory_parity(profile)
     transport = RtuTransport(port, baudrate=baudrate, parity=parity, timeout_s=timeout_s)
     if not await transport.open():
-        raise UsageError("--port=%r: cannot open" % port)
+        raise UsageError("--port=%r: cannot open (%s)" % (port, transport.open_error))
     return transport
 
 

@@ -7,11 +7,15 @@ truncated or replaced by garbage by the relay between the two ptys.
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import tomllib
+from pathlib import Path
 
-from heatkeeper.firmware.modbus import ProcessImageIO, example_config, validate_bus_config
+import pytest
+from heatkeeper.firmware.modbus import ProcessImageIO, example_config, transport, validate_bus_config
 from heatkeeper.firmware.modbus.config import EXAMPLE_BUS_TOML
-from heatkeeper.firmware.modbus.transport import RtuTransport
+from heatkeeper.firmware.modbus.transport import RtuTransport, open_problem
 from heatkeeper.tools.commissioning.devsim import serve, sim_device
 from heatkeeper.tools.commissioning.ptyline import PtyLine
 from pymodbus import FramerType
@@ -212,18 +216,42 @@ async def test_bus_wide_silence_reopens_the_port(rig: Rig) -> None:
         await io.close()
 
 
-async def test_missing_port_is_not_fatal() -> None:
+async def test_missing_port_is_not_fatal_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
     cfg = example_config("/dev/nonexistent-heatkeeper-tty", 19200, **FAST)
     io = ProcessImageIO(cfg)
-    await io.start()
+    with caplog.at_level(logging.WARNING, logger="heatkeeper.modbus"):
+        await io.start()
     try:
         inputs = await io.read_cycle(0.0)
         assert inputs and not any(ok for _v, ok in inputs.values())
         assert io.health()["valve"]["bus_connected"] is False
-        assert "disconnected" in io.health()["valve"]["last_error"]
+        # the engineer at the box reads what to do: the system's reason, not "lost"
+        assert io.health()["valve"]["last_error"] == (
+            "disconnected: port /dev/nonexistent-heatkeeper-tty not open (No such file or directory: is the adapter "
+            "plugged in? (ls /dev/serial/by-id/))")
+        assert [r.getMessage() for r in caplog.records if "nonexistent" in r.getMessage()] == [
+            "modbus bus rs485-1: port /dev/nonexistent-heatkeeper-tty cannot be opened (No such file or directory: is "
+            "the adapter plugged in? (ls /dev/serial/by-id/)); trying again each cycle"]
         await io.write_outputs({"valve_cmd_pct": 10.0}, 0.0)
     finally:
         await io.close()
+
+
+def test_why_a_port_does_not_open_is_the_systems_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert open_problem(str(tmp_path / "ttyUSB9")).startswith("No such file or directory")
+    assert open_problem(str(tmp_path)) == "Is a directory"
+    assert open_problem("bad\0name") == "not a device path"
+    with monkeypatch.context() as m:  # a user outside the dialout group (root here opens anything)
+        def refused(path: str, flags: int) -> int:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+
+        m.setattr(transport.os, "open", refused)
+        assert open_problem("/dev/ttyS0") == ("Permission denied: the station's user needs read-write access (the "
+                                              "dialout group)")
+    assert open_problem("socket://127.0.0.1:1", ConnectionRefusedError(111, "Connection refused")) == (
+        "ConnectionRefusedError: [Errno 111] Connection refused")
+    with PtyLine(baudrate=9600) as line:  # a device that opens: the driver's refusal is all that is left to say
+        assert open_problem(line.port_a) == "the serial driver refused it (settings: baud rate, parity, stop bits)"
 
 
 async def test_the_t35_gap_is_enforced_on_a_wire_speed_line() -> None:

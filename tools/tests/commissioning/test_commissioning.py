@@ -161,7 +161,8 @@ async def test_cli_commands_end_to_end(bus: dict[str, Any], capsys: pytest.Captu
     text = capsys.readouterr().out
     for expected in ("--ids='0-300': every id must be in [1, 247]", "--baud='12': each must be one of",
                      "count in [1, 125]", "--profile='nope': must be one of", "has no point for valve_cmd_pct",
-                     "--standby-id=2: must differ", "--port='/dev/nonexistent-hk': cannot open"):
+                     "--standby-id=2: must differ",
+                     "--port='/dev/nonexistent-hk': cannot open (No such file or directory: is the adapter plugged in?"):
         assert expected in text, expected
 
 
