@@ -702,9 +702,11 @@ class Station:
         self.notifier.stopping()
         self.emit(codec.UP_EVENT, {"kind": "station_stopping", "reason": "stop", "cycles": self.cycles})
         self.flush()
+        saved = True
         try:
             self.save_state(clean_stop=True)
         except StorageError as exc:
+            saved = False
             log.error("final state not saved: %s", exc)
         if self.uplink is not None:
             # Give the uplink a moment to drain what is pending, then say offline.
@@ -718,7 +720,10 @@ class Station:
         if self.metrics is not None:
             await self.metrics.stop()
         await self.io.close()
+        left = len(self.outbox)
         self.outbox.close()
         self.trends.close()
         self.journal.close()
         self.notifier.close()
+        log.info("station %s stopped after %d cycles: %s, %d message(s) kept in the outbox for the next start",
+                 self.sid, self.cycles, "state saved" if saved else "state NOT saved (above)", left)

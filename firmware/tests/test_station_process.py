@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -148,6 +149,9 @@ async def test_systemd_notify_ready_watchdog_stopping(tmp_path, mosquitto) -> No
         assert proc.wait(20) == 0
         drain()
         assert got[-1] == b"STOPPING=1"
+        # the journal's last word: stopped, its state saved, what waits in the outbox
+        last = (tmp_path / "station.log").read_text(encoding="utf-8").strip().splitlines()[-1]
+        assert re.search(r"station \S+ stopped after \d+ cycles: state saved, \d+ message\(s\) kept in the outbox", last), last
     finally:
         if proc.poll() is None:
             proc.kill()
