@@ -40,7 +40,7 @@ from .embedded import BrokerStartError, start_embedded_broker
 from .mqtt_link import run_mqtt
 from .mqtt_reader import ReaderSettings, run_reader
 from .service import SupervisorService
-from .storage import open_storage
+from .storage import StorageError, StorageUnavailable, open_storage
 from .work_orders import WorkOrderOpener
 
 log = logging.getLogger("heatkeeper.supervisor")
@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     except (BrokerStartError, CredentialError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except StorageError as exc:  # a wrong password or database name, a damaged file: the reason, no traceback
+        print("supervisor: %s" % exc, file=sys.stderr)
+        return 1
 
 
 async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str) -> int:
@@ -339,6 +342,29 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+STORAGE_RETRY_MAX_S = 30.0  # the longest wait between two tries of a database that cannot be reached
+
+
+async def open_storage_waiting(storage: Any, stop: asyncio.Event, first_s: float = 1.0,
+                               max_s: float = STORAGE_RETRY_MAX_S) -> bool:
+    """Open the storage, waiting for a database that cannot be reached yet (started after us,
+    restarting: StorageUnavailable) with a warning each try, 1 s doubling to `max_s` between
+    tries. False when `stop` was set meanwhile; any other StorageError (a wrong password or
+    database name, a damaged file) is raised at once."""
+    delay = first_s
+    while True:
+        try:
+            await storage.open()
+            return True
+        except StorageUnavailable as exc:
+            log.warning("%s; trying again in %.0f s (the broker and the stations keep the data meanwhile)", exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            return False
+        except TimeoutError:
+            delay = min(delay * 2.0, max_s)
+
+
 async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], None] | None = None) -> int:
     """Run until SIGINT/SIGTERM (or cancellation); `on_ready(service)` once everything started."""
     data_dir = cfg["supervisor"]["data_dir"]
@@ -358,7 +384,20 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     service = SupervisorService(_storage(cfg), cfg)
     # One command key per configured station, made once, beside the stations' MQTT credentials.
     CommandKeys(keys_dir(data_dir)).ensure([s["id"] for s in cfg["stations"]])
-    await service.start()
+    stop = _stop_on_signals()
+    try:
+        opened = await open_storage_waiting(service.storage, stop)
+        if opened:
+            await service.start(open_storage=False)
+    except BaseException:
+        if broker is not None:
+            await broker.stop()
+        raise
+    if not opened:
+        log.info("stopped while waiting for the database")
+        if broker is not None:
+            await broker.stop()
+        return 0
     await _first_admin(service, data_dir)
 
     async def on_connect(client: Any) -> None:
@@ -384,7 +423,6 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))
     runner = await _start_web(service, cfg, notifier)
     restore_gc = settle_gc()
-    stop = _stop_on_signals()
     if on_ready is not None:
         on_ready(service)
     try:

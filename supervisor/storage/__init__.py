@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Storage, StorageError
+from .base import Storage, StorageError, StorageUnavailable
 
 
 def open_storage(backend: str, path: str = "", dsn: str = "") -> Storage:
@@ -18,4 +18,4 @@ def open_storage(backend: str, path: str = "", dsn: str = "") -> Storage:
     raise StorageError("storage.backend=%r: must be sqlite or postgres" % backend)
 
 
-__all__ = ["Storage", "StorageError", "open_storage"]
+__all__ = ["Storage", "StorageError", "StorageUnavailable", "open_storage"]

@@ -102,6 +102,11 @@ class StorageError(RuntimeError):
     """The database refused or failed an operation (our side, not the station's)."""
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be reached now (not running yet, restarting, the network): worth
+    trying again, unlike a wrong password or database name."""
+
+
 _INT64_MAX = 2 ** 63 - 1
 
 

@@ -32,6 +32,7 @@ from .base import (
     Step,
     Storage,
     StorageError,
+    StorageUnavailable,
     UplinkRow,
     _qmarks_to_dollars,
     uplink_keys,
@@ -137,9 +138,12 @@ class PostgresStorage(Storage):
         try:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
         except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # `from None`: the driver's exception (and its traceback's locals) may carry the DSN
-            raise StorageError("cannot connect to PostgreSQL (%s): %s" % (
-                redact_dsn(self.dsn), redact_text(str(exc), self.dsn))) from None
+            # `from None`: the driver's exception (and its traceback's locals) may carry the DSN.
+            # Not reachable (refused, no route, timed out) or starting up: worth waiting for;
+            # a wrong password, role or database name is not.
+            unavailable = isinstance(exc, (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError))
+            raise (StorageUnavailable if unavailable else StorageError)("cannot connect to PostgreSQL (%s): %s" % (
+                redact_dsn(self.dsn), redact_text(str(exc) or type(exc).__name__, self.dsn))) from None
         async with self._need_pool().acquire() as conn:
             for stmt in SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
