@@ -19,6 +19,7 @@ and every refused import is in the audit log.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -269,10 +270,34 @@ async def _report(request: web.Request) -> dict[str, Any]:
     return await hr.refund_report(_storage(request), _config(request), _season(request), _now(request))
 
 
+def refund_rows(households: list[dict[str, Any]], show: str, text: str, number: int,
+                per_page: int = PAGE_ROWS) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One page of the refunds' household list: those owed a refund (`show` "owed", the
+    default) or all, whose id, residential area, station or building holds `text`; (rows,
+    pager). A city has 100,000 households: the page never lists them all at once (the
+    exports do)."""
+    owed = [h for h in households if Decimal(h["refund_cny"]) > 0]
+    chosen = households if show == "all" else owed
+    needle = text.casefold()
+    if needle:
+        chosen = [h for h in chosen if any(needle in str(h[k]).casefold()
+                                           for k in ("household_id", "residential_area", "station_id", "building"))]
+    pages = max(1, -(-len(chosen) // per_page))
+    number = min(max(number, 1), pages)
+    rows = chosen[(number - 1) * per_page:number * per_page]
+    first = (number - 1) * per_page + 1 if rows else 0
+    return rows, {"show": "all" if show == "all" else "owed", "q": text, "page": number, "pages": pages,
+                  "total": len(chosen), "first": first, "last": first + len(rows) - 1 if rows else 0,
+                  "owed": len(owed), "households": len(households)}
+
+
 async def refunds_page(request: web.Request) -> web.Response:
     require(request, "viewer", "see the refunds")
     report = await _report(request)
-    return render.page(request, "refunds.html", "rf.title", nav="refunds", report=report,
+    page = request.query.get("page", "")
+    rows, pager = refund_rows(report["households"], request.query.get("show", "owed"),
+                              request.query.get("q", "").strip()[:100], int(page) if page.isdigit() else 1)
+    return render.page(request, "refunds.html", "rf.title", nav="refunds", report=report, rows=rows, pager=pager,
                        query="season=%d" % report["season"]["year"], inputs=INPUT_FILES)
 
 

@@ -15,6 +15,7 @@ import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
@@ -294,3 +295,45 @@ async def test_the_compliance_report_has_no_refund_flag_of_its_own(client: TestC
         assert head is not None and head.group(1).count("<th") == columns, table
     script = await (await client.get("/static/reports.js")).text()
     assert "refund" not in script
+
+
+async def test_the_refunds_page_lists_the_households_owed_a_refund_a_page_at_a_time(client: TestClient,
+                                                                                     service: SupervisorService) -> None:
+    # 250 households, the 120 of station st-a owed a refund (a 3-day outage there): the page shows
+    # those 120 by default, 100 a page; "all" pages through the 250; a search narrows either;
+    # the exports keep every household
+    csrf = await login(client, "ada")
+    await import_households(client, csrf, HEADER + "".join(
+        "H%03d,North Heat,East,%s,%s,B%d,100,24.2,radiator,area\n" % (
+            i, "Sunny Garden" if i % 2 else "河畔小区", "st-a" if i < 120 else "st-b", i % 7) for i in range(250)))
+    await service.storage.record_alarm("st-a", "heating_outage", "critical", True, ts("2025-12-01T10:00:00+08:00"), "", 0.0)
+    await service.storage.record_alarm("st-a", "heating_outage", "critical", False, ts("2025-12-03T09:00:00+08:00"), "",
+                                       None)
+
+    def ids(page: str) -> list[str]:
+        body = re.search(r'<table class="grid" id="rf-households">.*?</table>', page, re.S)
+        assert body is not None
+        return re.findall(r'<tr data-id="([^"]+)">', body.group(0))
+
+    assert (await client.post("/api/me/lang", json={"lang": "en"}, headers={"X-CSRF-Token": csrf})).status == 200
+    first = await (await client.get("/refunds?season=2025")).text()
+    assert ids(first) == ["H%03d" % i for i in range(100)]
+    assert "Households 1–100 of 120" in first and "owed a refund (120)" in first and "all (250)" in first
+    assert 'href="/refunds?season=2025&amp;show=owed&amp;q=&amp;page=2"' in first
+    second = await (await client.get("/refunds?season=2025&show=owed&page=2")).text()
+    assert ids(second) == ["H%03d" % i for i in range(100, 120)] and "Households 101–120 of 120" in second
+    last = await (await client.get("/refunds?season=2025&show=all&page=9")).text()  # past the end: the last page
+    assert ids(last) == ["H%03d" % i for i in range(200, 250)] and "Page 3 of 3" in last
+    found = await (await client.get("/refunds?season=2025&show=all&q=" + quote("河畔") + "&page=1")).text()
+    assert ids(found) == ["H%03d" % i for i in range(0, 200, 2)]  # 125 match (every even id): the first 100
+    assert "Households 1–100 of 125" in found
+    assert ids(await (await client.get("/refunds?season=2025&q=h119")).text()) == ["H119"]  # case does not matter
+    none = await (await client.get("/refunds?season=2025&q=zzz")).text()
+    assert ids(none) == [] and "No household matches." in none
+    api = json.loads(await (await client.get("/api/refunds?season=2025")).text())
+    assert len(api["households"]) == 250 and api["total_cny"] == first.split('class="refund-total">')[1].split("<")[0]
+    text = (await (await client.get("/refunds/export.csv?season=2025")).read()).decode("utf-8-sig")
+    assert len(list(csv.DictReader(io.StringIO(text)))) == 250
+    assert (await client.post("/api/me/lang", json={"lang": "zh"}, headers={"X-CSRF-Token": csrf})).status == 200
+    zh = await (await client.get("/refunds?season=2025")).text()
+    assert "应退费（120）" in zh and "全部（250）" in zh and ids(zh) == ids(first)
