@@ -39,6 +39,7 @@ def _is_pty(port: str) -> bool:
     except (OSError, ValueError):
         return False
 
+
 def open_problem(port: str, exc: BaseException | None = None) -> str:
     """Why a serial port did not open, as a person at the box can act on it: the system's own
     reason for a device path (no such device, no permission: the station's user needs the

@@ -69,7 +69,7 @@ async def test_the_supervisor_waits_for_a_database_that_comes_up_later(
     cfg = _cfg(tmp_path, dsn.replace(":%d/" % postgres_server.port, ":%d/" % late_port))
     ready: list[SupervisorService] = []
     relay: asyncio.Server | None = None
-    with caplog.at_level(logging.WARNING, logger="heatkeeper.supervisor.main"):
+    with caplog.at_level(logging.WARNING, logger="heatkeeper.supervisor"):
         task = asyncio.ensure_future(serve(cfg, on_ready=ready.append))
         try:
             waits = lambda: [r.getMessage() for r in caplog.records if "trying again in" in r.getMessage()]  # noqa: E731
