@@ -64,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except StorageError as exc:  # a wrong password or database name, a damaged file: the reason, no traceback
+        print("supervisor: %s" % exc, file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("transitions", "amqtt"):  # the embedded broker logs every state change at INFO
@@ -93,9 +101,6 @@ def run(args: argparse.Namespace) -> int:
     except (BrokerStartError, CredentialError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except StorageError as exc:  # a wrong password or database name, a damaged file: the reason, no traceback
-        print("supervisor: %s" % exc, file=sys.stderr)
-        return 1
 
 
 async def _create_user(cfg: dict[str, Any], name: str, password: str, role: str) -> int:

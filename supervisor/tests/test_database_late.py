@@ -132,3 +132,10 @@ async def test_a_database_that_refuses_the_supervisor_is_one_line_and_status_1(t
     assert "Traceback" not in out and "trying again" not in out, out
     assert ('supervisor: cannot connect to PostgreSQL (postgresql://postgres@127.0.0.1:%d/no_such_database): '
             'database "no_such_database" does not exist' % postgres_server.port) in out, out
+    # the one-shot commands on the same file say the same, in one line
+    cfg_path = tmp_path / "supervisor.toml"
+    made = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "supervisor", "--config", str(cfg_path),
+                           "--create-user", "olga", "--role", "operator"], input="a-long-password-1\n",
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 1 and "Traceback" not in made.stderr, made.stderr
+    assert made.stderr.startswith("supervisor: cannot connect to PostgreSQL ("), made.stderr
