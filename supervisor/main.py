@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         runner = serve(cfg)
     try:
         return asyncio.run(runner)
-    except (BrokerStartError, CredentialError) as exc:
+    except (BrokerStartError, CredentialError, WebStartError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
 
@@ -195,6 +195,10 @@ def _storage(cfg: dict[str, Any]) -> Any:
 
 class CredentialError(ValueError):
     """A supervisor connection's password file is missing or unreadable."""
+
+
+class WebStartError(RuntimeError):
+    """The dashboard's port cannot be listened on (taken, or the address is not this machine's)."""
 
 
 def process_password(cfg: dict[str, Any], user: str, known: dict[str, str] | None = None) -> str:
@@ -411,6 +415,17 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
 
         service.link.set_publisher(publish)
 
+    # The dashboard's port first: if another program holds it, nothing else has started yet.
+    notifier = await _start_notifier(service, cfg)
+    try:
+        runner = await _start_web(service, cfg, notifier)
+    except BaseException:
+        if notifier is not None:
+            await notifier.close()
+        await service.stop()
+        if broker is not None:
+            await broker.stop()
+        raise
     tasks = [asyncio.ensure_future(c) for c in service.background()]
     tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
     tasks.append(asyncio.ensure_future(service.settings_push.run()))  # pending settings to stations back online
@@ -423,10 +438,8 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         from .authority_reports_scheduler import AuthorityReportScheduler
 
         tasks.append(asyncio.ensure_future(AuthorityReportScheduler(service.storage, cfg, service.clock).run()))
-    notifier = await _start_notifier(service, cfg)
     if notifier is not None:
         tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))
-    runner = await _start_web(service, cfg, notifier)
     restore_gc = settle_gc()
     if on_ready is not None:
         on_ready(service)
@@ -490,7 +503,13 @@ async def _start_web(service: SupervisorService, cfg: dict[str, Any], notifier: 
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, cfg["web"]["host"], cfg["web"]["port"])
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise WebStartError("web.port=%d on %s: cannot listen (%s): another program holds the port? choose another "
+                            "[web] port" % (cfg["web"]["port"], cfg["web"]["host"], reason)) from None
     log.info("web dashboard on http://%s:%d/", cfg["web"]["host"], cfg["web"]["port"])
     return runner
 

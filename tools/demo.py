@@ -30,6 +30,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -219,6 +220,19 @@ def _records(folder: Path) -> tuple[int, dict[str, Path]]:
     return year, {kind: paths[kind] for kind in ("households", "outages", "measurements")}
 
 
+def port_problems(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The dashboard's port checked before anything starts: another program on it would answer
+    in the demo's place (the demo would say it runs, then its supervisor stop)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the supervisor's server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return ["--port=%d: %s on %s (another program holds it?): choose another, e.g. --port %d, or --port 0 "
+                    "for any free one" % (port, exc.strerror or exc, host, port + 1 if port < 65535 else 8081)]
+    return []
+
+
 def _fail(group: ProcessGroup, name: str, what: str) -> int:
     print("heatkeeper demo: %s did not start (%s). Last lines of its log:" % (name, what), file=sys.stderr)
     print(group.log_tail(name), file=sys.stderr)
@@ -233,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
     if not (args.port == 0 or 1024 <= args.port <= 65535):
         problems.append("--port=%r: must be 0 or in [1024, 65535]" % args.port)
     problems += demo_notify.url_problems(args.notify_webhook)
+    if not problems and args.port:
+        problems += port_problems(args.port)
     if problems:
         print("heatkeeper demo: " + "; ".join(problems), file=sys.stderr)
         return 2

@@ -251,6 +251,22 @@ def test_bad_arguments_are_refused_with_the_reason(argv: list[str], message: str
     assert message in result.stderr
 
 
+def test_a_port_another_program_holds_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    # `make demo` on a machine where 8080 is taken: the reason and what to do, nothing started
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "heatkeeper.tools.cli", "demo", "--data-dir", str(tmp_path / "d"),
+                                 "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert ("--port=%d: Address already in use on 127.0.0.1 (another program holds it?): choose another, e.g. --port "
+            "%d, or --port 0 for any free one" % (port, port + 1)) in result.stderr, result.stderr
+    assert "heatkeeper is running" not in result.stdout and not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize("day, in_season", [("2026-12-04", True), ("2026-11-15", True), ("2027-03-15", True),
                                             ("2026-11-14", False), ("2027-03-16", False), ("2026-07-01", False)])
 def test_the_demo_pushes_calendars_only_inside_the_heating_season(day: str, in_season: bool) -> None:
