@@ -450,6 +450,7 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
             if t.done() and not t.cancelled() and t.exception() is not None:
                 log.error("supervisor task failed: %r", t.exception())
     finally:
+        _quiet_teardown(asyncio.get_running_loop())
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -461,7 +462,30 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
         if broker is not None:
             await broker.stop()
         restore_gc()
+        log.info("supervisor stopped: what it had received is stored%s", ", its broker stopped" if broker is not None else "")
     return 0
+
+
+def _quiet_teardown(loop: asyncio.AbstractEventLoop) -> None:
+    """From the stop on: a connection cancelled in its handshake leaves its client library's
+    failed future behind (aiomqtt's disconnect future, when the stop came before its CONNACK);
+    asyncio would log each as an ERROR with a traceback at exit. Those are logged at DEBUG, every
+    other report as before."""
+    import aiomqtt  # imported where it is used, as in mqtt_client_factory
+
+    default = loop.get_exception_handler()
+
+    def handler(the_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if context.get("message") == "Future exception was never retrieved" and isinstance(exc, (ConnectionError,
+                                                                                                  aiomqtt.MqttError)):
+            log.debug("at the stop, a connection's unretrieved failure: %r", exc)
+        elif default is not None:
+            default(the_loop, context)
+        else:
+            the_loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 async def _first_admin(service: SupervisorService, data_dir: str) -> None:

@@ -311,6 +311,12 @@ def decode_publish(flags: int, body: bytes) -> Publish:
     return Publish(topic, bytes(body[pos:]), qos, bool(flags & 1), bool(flags & 8), packet_id, props)
 
 
+def _retrieved(fut: asyncio.Future[Any]) -> None:
+    """Done callback: mark a failed future's exception as seen (its awaiter, if any, still gets it)."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 def decode_connack(flags: int, body: bytes) -> tuple[bool, int, dict[int, Any]]:
     """3.2 CONNACK: acknowledge flags (bit 0 Session Present, the rest reserved 0: 3.2.2.1),
     reason code (3.2.2.2), properties (3.2.2.3)."""
@@ -443,6 +449,9 @@ class _Connection(asyncio.BufferedProtocol):
         self.buf = b""
         self.rbuf = memoryview(bytearray(READ_CHUNK))
         self.connack: asyncio.Future[tuple[bool, dict[int, Any]]] = self.loop.create_future()
+        # its waiter may be gone (timed out through a shield, cancelled at a stop) when the
+        # connection drops: the exception is then nobody's to retrieve, and asyncio would log it
+        self.connack.add_done_callback(_retrieved)
         self.suback: dict[int, asyncio.Future[list[int]]] = {}
         self.closed: asyncio.Future[str] = self.loop.create_future()
         self.acks: list[int] = []
@@ -657,6 +666,7 @@ class _Connection(asyncio.BufferedProtocol):
     async def subscribe(self, filters: list[str]) -> None:
         pid = self.packet_id()
         fut: asyncio.Future[list[int]] = self.loop.create_future()
+        fut.add_done_callback(_retrieved)  # as connack's
         self.suback[pid] = fut
         self.send(encode_subscribe(pid, filters))
         reasons = await asyncio.wait_for(fut, self.settings.connect_timeout_s)
