@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import logging
@@ -375,95 +376,85 @@ async def open_storage_waiting(storage: Any, stop: asyncio.Event, first_s: float
 
 
 async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], None] | None = None) -> int:
-    """Run until SIGINT/SIGTERM (or cancellation); `on_ready(service)` once everything started."""
+    """Run until SIGINT/SIGTERM (or cancellation); `on_ready(service)` once everything started.
+    Whatever has started is stopped again, in reverse order, however serve() ends."""
     data_dir = cfg["supervisor"]["data_dir"]
     os.makedirs(data_dir, exist_ok=True)
     broker: Any = None
-    known: dict[str, str] = {}
-    if cfg["broker"]["embedded"]:
-        broker, known = await start_embedded_broker(cfg)
+    running = False  # the background tasks started: the stop is logged
+    restore_gc: Callable[[], None] = lambda: None  # noqa: E731 - the collector as it was, after everything stopped
     try:
-        user = cfg["mqtt"]["username"]
-        password = process_password(cfg, user, known)
-        cmd_password = process_password(cfg, user + COMMAND_SUFFIX, known)
-    except CredentialError:
-        if broker is not None:
-            await broker.stop()
-        raise
-    service = SupervisorService(_storage(cfg), cfg)
-    # One command key per configured station, made once, beside the stations' MQTT credentials.
-    CommandKeys(keys_dir(data_dir)).ensure([s["id"] for s in cfg["stations"]])
-    stop = _stop_on_signals()
-    try:
-        opened = await open_storage_waiting(service.storage, stop)
-        if opened:
+        async with contextlib.AsyncExitStack() as stack:
+            known: dict[str, str] = {}
+            if cfg["broker"]["embedded"]:
+                broker, known = await start_embedded_broker(cfg)
+                stack.push_async_callback(broker.stop)
+            user = cfg["mqtt"]["username"]
+            password = process_password(cfg, user, known)
+            cmd_password = process_password(cfg, user + COMMAND_SUFFIX, known)
+            service = SupervisorService(_storage(cfg), cfg)
+            # One command key per configured station, made once, beside the stations' MQTT credentials.
+            CommandKeys(keys_dir(data_dir)).ensure([s["id"] for s in cfg["stations"]])
+            stop = _stop_on_signals()
+            if not await open_storage_waiting(service.storage, stop):
+                log.info("stopped while waiting for the database")
+                return 0
             await service.start(open_storage=False)
-    except BaseException:
-        if broker is not None:
-            await broker.stop()
-        raise
-    if not opened:
-        log.info("stopped while waiting for the database")
-        if broker is not None:
-            await broker.stop()
-        return 0
-    await _first_admin(service, data_dir)
+            stack.push_async_callback(service.stop)
+            await _first_admin(service, data_dir)
 
-    async def on_connect(client: Any) -> None:
-        async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
-            await client.publish(topic, payload, qos=qos, retain=retain)
+            async def on_connect(client: Any) -> None:
+                async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+                    await client.publish(topic, payload, qos=qos, retain=retain)
 
-        service.link.set_publisher(publish)
+                service.link.set_publisher(publish)
 
-    # The dashboard's port first: if another program holds it, nothing else has started yet.
-    notifier = await _start_notifier(service, cfg)
-    try:
-        runner = await _start_web(service, cfg, notifier)
-    except BaseException:
-        if notifier is not None:
-            await notifier.close()
-        await service.stop()
-        if broker is not None:
-            await broker.stop()
-        raise
-    tasks = [asyncio.ensure_future(c) for c in service.background()]
-    tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
-    tasks.append(asyncio.ensure_future(service.settings_push.run()))  # pending settings to stations back online
-    tasks.append(asyncio.ensure_future(WorkOrderOpener(service.storage, service.clock).run()))  # alarms -> work orders
-    tasks.append(asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password)))
-    tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
-                                                command_filters(), on_connect, lambda: service.link.set_publisher(None))))
-    tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
-    if cfg["authority_reports"]["enabled"]:  # the 09:00/17:00 and weekly reports to the authority
-        from .authority_reports_scheduler import AuthorityReportScheduler
+            # The dashboard's port first: if another program holds it, nothing else has started yet.
+            notifier = await _start_notifier(service, cfg)
+            if notifier is not None:
+                stack.push_async_callback(notifier.close)
+            runner = await _start_web(service, cfg, notifier)
+            if runner is not None:
+                stack.push_async_callback(runner.cleanup)
+            tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(c) for c in service.background()]
+            stack.push_async_callback(_cancel_all, tasks)
+            running = True
+            tasks.append(asyncio.ensure_future(service.fleet_alarms.run()))  # the supervisor's own alarms
+            tasks.append(asyncio.ensure_future(service.settings_push.run()))  # pending settings to stations back online
+            tasks.append(asyncio.ensure_future(WorkOrderOpener(service.storage, service.clock).run()))  # alarms -> orders
+            tasks.append(asyncio.ensure_future(run_ingest_link(cfg, service.ingest, password)))
+            tasks.append(asyncio.ensure_future(run_mqtt(service.ingest, command_client_factory(cfg, cmd_password),
+                                                        command_filters(), on_connect,
+                                                        lambda: service.link.set_publisher(None))))
+            tasks.append(asyncio.ensure_future(report_scheduler(service, data_dir)))
+            if cfg["authority_reports"]["enabled"]:  # the 09:00/17:00 and weekly reports to the authority
+                from .authority_reports_scheduler import AuthorityReportScheduler
 
-        tasks.append(asyncio.ensure_future(AuthorityReportScheduler(service.storage, cfg, service.clock).run()))
-    if notifier is not None:
-        tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))
-    restore_gc = settle_gc()
-    if on_ready is not None:
-        on_ready(service)
-    try:
-        waiter = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for t in tasks:
-            if t.done() and not t.cancelled() and t.exception() is not None:
-                log.error("supervisor task failed: %r", t.exception())
+                tasks.append(asyncio.ensure_future(AuthorityReportScheduler(service.storage, cfg, service.clock).run()))
+            if notifier is not None:
+                tasks.append(asyncio.ensure_future(notifier.run(cfg["storage"]["audit_retention_days"])))
+            restore_gc = settle_gc()
+            if on_ready is not None:
+                on_ready(service)
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for t in tasks:
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    log.error("supervisor task failed: %r", t.exception())
     finally:
-        _quiet_teardown(asyncio.get_running_loop())
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if runner is not None:
-            await runner.cleanup()
-        if notifier is not None:
-            await notifier.close()
-        await service.stop()
-        if broker is not None:
-            await broker.stop()
         restore_gc()
-        log.info("supervisor stopped: what it had received is stored%s", ", its broker stopped" if broker is not None else "")
+        if running:
+            log.info("supervisor stopped: what it had received is stored%s",
+                     ", its broker stopped" if broker is not None else "")
     return 0
+
+
+async def _cancel_all(tasks: list[asyncio.Future[Any]]) -> None:
+    """The background tasks cancelled and awaited (their failures at the stop made quiet)."""
+    _quiet_teardown(asyncio.get_running_loop())
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _quiet_teardown(loop: asyncio.AbstractEventLoop) -> None:
