@@ -190,13 +190,23 @@ def _supervisor_toml(root: Path, broker_port: int, web_port: int) -> str:
     return text
 
 
+SITE_ZONE = "Asia/Shanghai"  # the demo's stations are in China; its seasons are [season]'s defaults
+
+
+def _current_season(now_ts: float) -> tuple[int, dt.date, dt.date, dt.date]:
+    """(the year the last season to have started began in, its first and last day, today), local
+    dates of the site."""
+    season = fleet_alarm_settings.SEASON_DEFAULTS
+    year = household_refunds.current_season_year(season, SITE_ZONE, now_ts)
+    first, last = household_refunds.season_dates(season, year)
+    return year, first, last, dt.datetime.fromtimestamp(now_ts, ZoneInfo(SITE_ZONE)).date()
+
+
 def season_calendar_cities(now_ts: float) -> list[str]:
     """The cities whose season calendar the demo's supervisor pushes: all three while `now_ts` is
-    inside the current heating season ([season] defaults, the site's zone), none outside it (the
-    stations would then rightly stop heating, and the demo's story needs heat)."""
-    season, zone = fleet_alarm_settings.SEASON_DEFAULTS, "Asia/Shanghai"
-    first, last = household_refunds.season_dates(season, household_refunds.current_season_year(season, zone, now_ts))
-    today = dt.datetime.fromtimestamp(now_ts, ZoneInfo(zone)).date()
+    inside the current heating season, none outside it (the stations would then rightly stop
+    heating, and the demo's story needs heat)."""
+    _year, first, last, today = _current_season(now_ts)
     return sorted({st["city"] for st in STATIONS}) if first <= today <= last else []
 
 
@@ -207,15 +217,12 @@ def _season_toml(cities: list[str]) -> str:
 
 def _records(folder: Path) -> tuple[int, dict[str, Path]]:
     """The demo's households, a past outage and official measurements (demo_records) in the current
-    heating season ([season] defaults, the site's zone), or the one before while the current one is
-    younger than the records' span; (that season's year, the files in import order)."""
-    season, zone = fleet_alarm_settings.SEASON_DEFAULTS, "Asia/Shanghai"
-    now = time.time()
-    year = household_refunds.current_season_year(season, zone, now)
-    first, _ = household_refunds.season_dates(season, year)
-    if (dt.datetime.fromtimestamp(now, ZoneInfo(zone)).date() - first).days < demo_records.RECORD_DAYS:
+    heating season, or the one before while the current one is younger than the records' span;
+    (that season's year, the files in import order)."""
+    year, first, _last, today = _current_season(time.time())
+    if (today - first).days < demo_records.RECORD_DAYS:
         year -= 1
-        first, _ = household_refunds.season_dates(season, year)
+        first, _ = household_refunds.season_dates(fleet_alarm_settings.SEASON_DEFAULTS, year)
     paths = demo_records.write(folder, STATIONS, first)
     return year, {kind: paths[kind] for kind in ("households", "outages", "measurements")}
 
