@@ -76,16 +76,13 @@ async def households_page(request: web.Request, problems: list[str] | None = Non
         imported = int(request.query["imported"])
     query = request.query.get("q", "").strip()[:100]
     station = request.query.get("station", "").strip() or None
-    number = int(request.query["page"]) if request.query.get("page", "").isdigit() else 1
-    rows, total = await storage.households_page(query, station, PAGE_ROWS, (max(number, 1) - 1) * PAGE_ROWS)
-    pages = max(1, -(-total // PAGE_ROWS))
-    if number > pages:  # past the end (the register shrank, or a typed URL): the last page
-        number = pages
+    number = max(_page_number(request), 1)
+    rows, total = await storage.households_page(query, station, PAGE_ROWS, (number - 1) * PAGE_ROWS)
+    if number > page_count(total):  # past the end (the register shrank, or a typed URL): the last page
+        number = page_count(total)
         rows, total = await storage.households_page(query, station, PAGE_ROWS, (number - 1) * PAGE_ROWS)
-    number = max(number, 1)
-    pager = {"q": query, "station": station or "", "page": number, "pages": pages, "total": total,
-             "first": (number - 1) * PAGE_ROWS + 1 if rows else 0, "last": (number - 1) * PAGE_ROWS + len(rows),
-             "stations": sorted(_stations(request))}
+    pager = {"q": query, "station": station or "", "stations": sorted(_stations(request)),
+             **page_figures(total, number, len(rows))}
     return render.page(request, "households.html", "hh.title", nav="households", status=status, rows=rows,
                        editable=current.allows("admin"), problems=problems or [], imported=imported,
                        columns=hh.HOUSEHOLD_COLUMNS, coverage=_coverage(request, await storage.households()),
@@ -270,6 +267,23 @@ async def _report(request: web.Request) -> dict[str, Any]:
     return await hr.refund_report(_storage(request), _config(request), _season(request), _now(request))
 
 
+def page_count(total: int, per_page: int = PAGE_ROWS) -> int:
+    """Pages of `per_page` rows for `total` rows (one, empty, for none)."""
+    return max(1, -(-total // per_page))
+
+
+def page_figures(total: int, number: int, shown: int, per_page: int = PAGE_ROWS) -> dict[str, int]:
+    """What the pager shows of page `number` (already within 1..page_count) holding `shown` rows."""
+    first = (number - 1) * per_page + 1 if shown else 0
+    return {"page": number, "pages": page_count(total, per_page), "total": total, "first": first,
+            "last": first + shown - 1 if shown else 0}
+
+
+def _page_number(request: web.Request) -> int:
+    page = request.query.get("page", "")
+    return int(page) if page.isdigit() else 1
+
+
 def refund_rows(households: list[dict[str, Any]], show: str, text: str, number: int,
                 per_page: int = PAGE_ROWS) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One page of the refunds' household list: those owed a refund (`show` "owed", the
@@ -282,21 +296,17 @@ def refund_rows(households: list[dict[str, Any]], show: str, text: str, number: 
     if needle:
         chosen = [h for h in chosen if any(needle in str(h[k]).casefold()
                                            for k in ("household_id", "residential_area", "station_id", "building"))]
-    pages = max(1, -(-len(chosen) // per_page))
-    number = min(max(number, 1), pages)
+    number = min(max(number, 1), page_count(len(chosen), per_page))
     rows = chosen[(number - 1) * per_page:number * per_page]
-    first = (number - 1) * per_page + 1 if rows else 0
-    return rows, {"show": "all" if show == "all" else "owed", "q": text, "page": number, "pages": pages,
-                  "total": len(chosen), "first": first, "last": first + len(rows) - 1 if rows else 0,
-                  "owed": len(owed), "households": len(households)}
+    return rows, {"show": "all" if show == "all" else "owed", "q": text, "owed": len(owed),
+                  "households": len(households), **page_figures(len(chosen), number, len(rows), per_page)}
 
 
 async def refunds_page(request: web.Request) -> web.Response:
     require(request, "viewer", "see the refunds")
     report = await _report(request)
-    page = request.query.get("page", "")
     rows, pager = refund_rows(report["households"], request.query.get("show", "owed"),
-                              request.query.get("q", "").strip()[:100], int(page) if page.isdigit() else 1)
+                              request.query.get("q", "").strip()[:100], _page_number(request))
     return render.page(request, "refunds.html", "rf.title", nav="refunds", report=report, rows=rows, pager=pager,
                        query="season=%d" % report["season"]["year"], inputs=INPUT_FILES)
 

@@ -20,6 +20,9 @@ from urllib.parse import quote
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from heatkeeper.supervisor.service import SupervisorService
+from heatkeeper.supervisor.web.households import PAGE_ROWS, refund_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from .conftest import login
@@ -328,6 +331,11 @@ async def test_the_refunds_page_lists_the_households_owed_a_refund_a_page_at_a_t
     assert ids(found) == ["H%03d" % i for i in range(0, 200, 2)]  # 125 match (every even id): the first 100
     assert "Households 1–100 of 125" in found
     assert ids(await (await client.get("/refunds?season=2025&q=h119")).text()) == ["H119"]  # case does not matter
+    for garbage in ("show=xyz&page=-3", "page=abc", "show=&page=99999999999999999999", "q=" + "x" * 5000):
+        # anything else in the query: the owed list, first or last page, the search cut to 100 characters
+        resp = await client.get("/refunds?season=2025&" + garbage)
+        assert resp.status == 200, garbage
+        assert ids(await resp.text()) in (ids(first), ids(second), []), garbage
     none = await (await client.get("/refunds?season=2025&q=zzz")).text()
     assert ids(none) == [] and "No household matches." in none
     api = json.loads(await (await client.get("/api/refunds?season=2025")).text())
@@ -337,3 +345,20 @@ async def test_the_refunds_page_lists_the_households_owed_a_refund_a_page_at_a_t
     assert (await client.post("/api/me/lang", json={"lang": "zh"}, headers={"X-CSRF-Token": csrf})).status == 200
     zh = await (await client.get("/refunds?season=2025")).text()
     assert "应退费（120）" in zh and "全部（250）" in zh and ids(zh) == ids(first)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 350), owed_every=st.integers(1, 9), show=st.text(max_size=8), text=st.text(max_size=6),
+       number=st.integers(-5, 10**12))
+def test_refund_rows_pages_any_list_and_query_without_losing_or_repeating(n: int, owed_every: int, show: str, text: str,
+                                                                          number: int) -> None:
+    households = [{"household_id": "H%d" % i, "residential_area": "A%d" % (i % 3), "station_id": "st-%d" % (i % 2),
+                   "building": "B", "refund_cny": "1.00" if i % owed_every == 0 else "0.00"} for i in range(n)]
+    rows, pager = refund_rows(households, show, text, number)
+    assert 1 <= pager["page"] <= pager["pages"] and len(rows) <= PAGE_ROWS
+    pages = [refund_rows(households, show, text, k)[0] for k in range(1, pager["pages"] + 1)]
+    every = [h["household_id"] for page in pages for h in page]
+    assert len(every) == len(set(every)) == pager["total"]  # each chosen household on exactly one page
+    assert rows == pages[pager["page"] - 1]
+    assert pager["owed"] == sum(1 for h in households if h["refund_cny"] == "1.00")
+    assert show == "all" or all(h["refund_cny"] == "1.00" for page in pages for h in page)
