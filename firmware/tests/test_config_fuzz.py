@@ -96,3 +96,24 @@ def test_any_file_content_loads_or_raises_config_error(tmp_path_factory: Any, co
         load_config(path)
     except ConfigError as exc:
         assert exc.problems and all(isinstance(p, str) for p in exc.problems)
+
+
+dates = st.one_of(scalars, st.dates(), st.datetimes(), st.dates().map(lambda d: d.isoformat()),
+                  st.dates().map(lambda d: d.year * 10000 + d.month * 100 + d.day))
+
+
+@given(dates, dates, values)
+def test_any_season_dates_give_a_config_or_a_list_of_problems(start: Any, end: Any, preheat: Any) -> None:
+    # the season's dates in every form a file can hold (TOML dates and date-times, quoted ISO
+    # dates, YYYYMMDD, garbage); a problem names the key it is about, and a config holds core's
+    # YYYYMMDD numbers, never a date object or a text
+    raw = copy.deepcopy(BASE)
+    raw["control"] = dict(raw.get("control", {}), season={"start_date": start, "end_date": end, "preheat_h": preheat})
+    _check(raw)
+    cfg, problems = validate_config(raw, os.path.join("/nonexistent", "station.toml"))
+    if cfg is not None:
+        season = cfg.control_settings()["season"]
+        assert all(type(season[k]) in (int, float) for k in ("start_date", "end_date")), season
+    for p in problems:
+        assert p.startswith("control.season.") or not p.startswith("control."), p
+    assert raw["control"]["season"]["start_date"] is start  # the caller's mapping is left as it was
