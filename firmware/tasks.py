@@ -16,7 +16,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ log = logging.getLogger("heatkeeper.tasks")
 
 TaskFactory = Callable[[], Awaitable[Any]]
 EventSink = Callable[[str, dict], None]  # (uplink kind: event|alarm, body)
+RECANCEL_S = 2.0  # a task still running this long after its cancel at the stop is cancelled again
 
 
 class _Supervised:
@@ -139,9 +139,16 @@ class TaskSupervisor:
         return not starving
 
     async def stop(self) -> None:
-        """Cancel every task and wait for it."""
-        for task in self.tasks():
-            task.cancel()
-        for task in self.tasks():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancel every task and wait for it. A task still running `RECANCEL_S` after its cancel
+        is cancelled again, until it ends: Python 3.11's `asyncio.wait_for` drops a cancel that
+        arrives as its inner wait completes (the MQTT client's publish), and the uplink would
+        then run on and the station's stop never end."""
+        tasks = self.tasks()
+        pending = {t for t in tasks if not t.done()}
+        while pending:
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=RECANCEL_S)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved: a failure at the stop is not news

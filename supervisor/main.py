@@ -449,12 +449,25 @@ async def serve(cfg: dict[str, Any], on_ready: Callable[[SupervisorService], Non
     return 0
 
 
+RECANCEL_S = 2.0  # a task still running this long after its cancel is cancelled again
+
+
 async def _cancel_all(tasks: list[asyncio.Future[Any]]) -> None:
-    """The background tasks cancelled and awaited (their failures at the stop made quiet)."""
+    """The background tasks cancelled and awaited (their failures at the stop made quiet).
+    A task still running `RECANCEL_S` after its cancel is cancelled again, until it ends:
+    Python 3.11's `asyncio.wait_for` drops a cancel that arrives as its inner wait completes
+    (aiomqtt's publish, the flusher's wake-up), and such a task would run on forever."""
     _quiet_teardown(asyncio.get_running_loop())
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=RECANCEL_S)
+        for t in pending:
+            log.debug("task %r still running after its cancel: cancelling it again", t)
     for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+        if not t.cancelled():
+            t.exception()  # retrieved: a failure at the stop is not news
 
 
 def _quiet_teardown(loop: asyncio.AbstractEventLoop) -> None:
@@ -575,9 +588,7 @@ async def serve_ingest_only(cfg: dict[str, Any], instance: int,
     try:
         await asyncio.wait([asyncio.ensure_future(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel_all(tasks)
         await service.stop()
         restore_gc()
     return 0

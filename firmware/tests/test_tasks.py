@@ -119,3 +119,30 @@ async def test_station_whose_uplink_task_dies_stops_feeding_the_watchdog(tmp_pat
         station.stop()
         await asyncio.wait_for(task, 20)
         sock.close()
+
+
+async def test_stop_ends_a_task_whose_wait_for_dropped_the_cancel() -> None:
+    """Python 3.11's wait_for returns its inner result when the cancel arrives as that result
+    does (the uplink's publish awaiting its PUBACK): the cancel is gone and the task loops on.
+    stop() cancels it again until it ends, so the station's stop still ends."""
+    sup = TaskSupervisor(lambda kind, body: None)
+    inner: list[asyncio.Future] = []
+    rounds = [0]
+
+    async def publishing() -> None:
+        while True:
+            fut = asyncio.get_running_loop().create_future()
+            inner.append(fut)
+            await asyncio.wait_for(fut, 30.0)
+            rounds[0] += 1
+
+    sup.start("uplink", publishing, essential=True)
+    await wait_until(lambda: inner, what="the first wait")
+    inner[-1].set_result(None)  # the PUBACK, in the same turn of the loop as the cancel below
+    stopping = asyncio.ensure_future(sup.stop())
+    await asyncio.wait([stopping], timeout=10.0)  # a guard against a hang, not a timing
+    for task in [stopping, *sup.tasks()]:
+        task.cancel()  # (only a stop that hung leaves anything to cancel)
+    assert stopping.done() and not stopping.cancelled(), "the stop hung on the task that lost its cancel"
+    assert rounds[0] == 1, "the cancel was dropped once (the case under test), then repeated"
+    assert all(t.done() for t in sup.tasks())
