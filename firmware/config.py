@@ -66,6 +66,10 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "max_command_ttl_s": (86400.0, "float", (10.0, 604800.0), "s"),
         "command_users": ([], "strlist", None, ""),
         "require_subscriber": (True, "bool", None, ""),
+        # What the broker acknowledged in this span before a dropped connection is sent again after
+        # the reconnect (a broker that lost power lacks what it took since its last save: keep this
+        # above its autosave_interval); 0 = never
+        "resend_after_reconnect_s": (120.0, "float", (0.0, 3600.0), "s"),
         # Command signatures (firmware/command_auth.py): the station's key from the supervisor;
         # without one every remote command is refused, unless unsigned ones are allowed explicitly.
         "command_key_file": ("", "path", None, ""),
@@ -137,6 +141,7 @@ class MqttSection:
     max_command_ttl_s: float
     command_users: tuple[str, ...]
     require_subscriber: bool
+    resend_after_reconnect_s: float = 120.0
     command_key_file: str = ""
     insecure_unsigned_commands: bool = False
     insecure_plaintext: bool = False

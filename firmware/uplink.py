@@ -12,6 +12,14 @@ outbox, an alarm event is raised and the link backs off. Acknowledged messages a
 batches; a crash between PUBACK and delete resends byte-identical copies (same seq), which
 the supervisor stores once.
 
+A broker that loses power loses what it acknowledged since its last save (Mosquitto's
+`autosave_interval`, 60 s in `heatkeeper broker-config`) and still held for the supervisor; the
+outbox had already let those messages go. So the link keeps, in memory, what the broker
+acknowledged in the last `resend_after_reconnect_s` (120 s by default, at most RESEND_MAX
+messages) and, after a connection that dropped, sends the messages acknowledged in that span
+before the drop once more, before the outbox's backlog: byte-identical (same seq), so the
+supervisor stores each once and counts the rest as duplicates.
+
 A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
 (no supervisor session exists): with `require_subscriber` (default) the message is kept and
 retried until a subscriber appears, so a supervisor that lost its session loses no data.
@@ -60,6 +68,7 @@ log = logging.getLogger("heatkeeper.uplink")
 # MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
 NO_MATCHING_SUBSCRIBERS = 16
 WINDOW = 16  # QoS 1 publishes in flight
+RESEND_MAX = 5000  # broker-acknowledged messages kept for a resend after a drop (about 2 MB at most)
 REFUSAL_BURST = 20  # unauthenticated or unreadable commands answered at once ...
 REFUSALS_PER_MIN = 20  # ... and then per minute; more are dropped unanswered and counted
 
@@ -327,6 +336,10 @@ class Uplink:
         self._unheard_reported = False
         self._client: aiomqtt.Client | None = None
         self._outage_reported = False
+        # (monotonic time of the broker's ack, seq, topic, payload) of the last resend_after_reconnect_s
+        self._acked: collections.deque[tuple[float, int, str, bytes]] = collections.deque()
+        self._dropped_at: float | None = None  # when the connection dropped, until its resend is done
+        self.resent = 0
 
     def wake(self) -> None:
         """New messages are in the outbox (called by the control loop; never blocks)."""
@@ -398,6 +411,7 @@ class Uplink:
                     if self.on_season is not None:
                         topics.append((codec.season_topic(self.station_id), opts))
                     await client.subscribe(topics)
+                    await self._resend_acked(client)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._sender(client))
                         tg.create_task(self._receiver(client))
@@ -406,6 +420,8 @@ class Uplink:
             except* Exception as group:  # noqa: BLE001 - storage errors and defects must not end the link
                 self._internal_error(group)
             finally:
+                if self.connected and self._dropped_at is None:  # (a drop during the resend keeps the first)
+                    self._dropped_at = time.monotonic()
                 self.connected = False
                 self._client = None
             if not self._outage_reported:
@@ -434,7 +450,7 @@ class Uplink:
                 if not self.outbox.peek(1):
                     await self._wake.wait()
                 continue
-            done: list[int] = []
+            done: list[tuple[int, str, bytes]] = []
             unheard = False
             try:
                 for start in range(0, len(batch), WINDOW):
@@ -461,16 +477,49 @@ class Uplink:
                                                     "text": "broker refused a message of seqs %d-%d on %s: %s (check the broker ACL)"
                                                     % (seq, window[-1][0], topic, self._refusals[0])})
                         raise UplinkFault("refused", "broker answered %s within seqs %d-%d" % (self._refusals[0], seq, window[-1][0]))
-                    done.extend(item[0] for item in window)
+                    done.extend(window)
                     self._unheard_reported = False
                     if self._refused_reported:
                         self._refused_reported = False
                         self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "cleared",
                                                 "text": "broker accepts our messages again"})
             finally:
-                self.outbox.acknowledge(done)
+                self.outbox.acknowledge([item[0] for item in done])
+                self._keep_acked(done)
             if unheard:
                 await self._wait_for_subscriber(seq)
+
+    def _keep_acked(self, items: list[tuple[int, str, bytes]]) -> None:
+        """Keep what the broker acknowledged for a resend after a drop; forget what is older
+        than resend_after_reconnect_s (or beyond RESEND_MAX)."""
+        keep_s = self.cfg.resend_after_reconnect_s
+        if keep_s <= 0.0:
+            return
+        now = time.monotonic()
+        acked = self._acked
+        acked.extend((now, seq, topic, payload) for seq, topic, payload in items)
+        while acked and (len(acked) > RESEND_MAX or acked[0][0] < now - keep_s):
+            acked.popleft()
+
+    async def _resend_acked(self, client: aiomqtt.Client) -> None:
+        """After a drop: the messages the broker acknowledged in resend_after_reconnect_s before
+        it, once more (a broker that restarted from an older save lacks them)."""
+        if self._dropped_at is None:
+            return
+        since = self._dropped_at - self.cfg.resend_after_reconnect_s
+        items = [(seq, topic, payload) for at, seq, topic, payload in self._acked if at >= since]
+        for start in range(0, len(items), WINDOW):
+            window = items[start:start + WINDOW]
+            results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window), return_exceptions=True)
+            for res in results:
+                if isinstance(res, BaseException):
+                    raise res
+        self._dropped_at = None
+        if items:
+            self.resent += len(items)
+            log.info("uplink resent %d message(s), seqs %d-%d, that the broker had acknowledged in the %.0f s before the "
+                     "link dropped (a broker restarted from an older save lacks them; the supervisor stores each seq "
+                     "once)", len(items), items[0][0], items[-1][0], self.cfg.resend_after_reconnect_s)
 
     async def _wait_for_subscriber(self, seq: int) -> None:
         # The broker took the message but nobody (not even a persistent session) will receive

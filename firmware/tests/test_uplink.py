@@ -9,6 +9,7 @@ from heatkeeper.core import codec
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
+from heatkeeper.tools.testing.mosquitto import Mosquitto
 from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until
 
 
@@ -167,3 +168,45 @@ async def test_storage_error_on_acknowledge_the_link_reconnects_and_delivers(tmp
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_what_a_broker_lost_in_a_power_cut_is_sent_again(tmp_path) -> None:
+    """A broker that saves every 30 s (the periodic autosave of a production broker) acknowledges
+    messages for a supervisor that is away, and loses power (SIGKILL) before its next save: the
+    outbox had let them go at the acknowledgement. After the reconnect the link sends what the
+    broker acknowledged in `resend_after_reconnect_s` before the drop again, and the supervisor's
+    session gets every one; what was acknowledged earlier than that is not sent again."""
+    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)  # autosave_interval 30, not on changes
+    broker.start()
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-9")
+    link = make_uplink(box, mqtt_cfg(broker.port, resend_after_reconnect_s=2.0), [])
+    task: asyncio.Task | None = None
+    try:
+        async with Listener(broker.port, codec.up_topic("st-9", "+"), identifier="sup-9"):
+            pass  # the supervisor's persistent session exists, then it is away
+        broker.stop()  # a clean stop saves the session; the broker's next save is 30 s after this start
+        broker.start()
+        task = asyncio.create_task(link.run())
+        box.put_many([("event", {"kind": "early", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
+        link.wake()
+        await wait_until(lambda: len(box) == 0, what="the first ten acknowledged")
+        await asyncio.sleep(3.0)  # older than resend_after_reconnect_s at the drop
+        box.put_many([("event", {"kind": "late", "i": i}, float(i)) for i in range(20)])  # seqs 11-30
+        link.wake()
+        await wait_until(lambda: len(box) == 0, what="the next twenty acknowledged")
+        broker.kill()  # the power cut: nothing saved since the start
+        await wait_until(lambda: not link.connected, what="the link notices")
+        broker.start()
+        await wait_until(lambda: link.resent == 20, what="the resend after the reconnect")
+        async with Listener(broker.port, codec.up_topic("st-9", "+"), identifier="sup-9") as listener:
+            await wait_until(lambda: len(listener.raw_uplinks()) >= 20, what="the supervisor's queue")
+            await asyncio.sleep(0.5)
+            seqs = sorted(seq for seq, _p in listener.raw_uplinks())
+        assert seqs == list(range(11, 31)), seqs  # the late twenty, once each; the early ten were older
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        broker.stop()
+        box.close()
