@@ -18,7 +18,9 @@ and alters atomically).
 broker (after its commit) survives a power cut too; nobody could resend it, since each station's
 outbox ends at the broker's PUBACK. (`NORMAL` synced only at checkpoints; measured at 10,000
 stations, the sync at each commit costs nothing visible: README, "Power cuts".) What the broker
-still holds is as safe as Mosquitto's own persistence (`autosave_interval 60` in broker_config.py).
+still holds is as safe as Mosquitto's own persistence (`autosave_interval 60` in broker_config.py);
+what it took after its last save the stations send again after they reconnect (firmware/uplink.py,
+`resend_after_reconnect_s`).
 """
 
 from __future__ import annotations
