@@ -7,12 +7,11 @@ escalation is cancelled."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.main import serve
+from heatkeeper.supervisor.main import _cancel_all, serve
 from heatkeeper.supervisor.notify.webhook import verify
 from heatkeeper.tools.procs import free_port
 
@@ -82,8 +81,4 @@ async def test_station_alarm_reaches_the_webhook_and_the_link_acknowledges_it(tm
         assert inc["acked_ts"] >= inc["since_ts"]
         assert [r.json()["code"] for r in receiver.seen].count(code) == 1
     finally:
-        for t in (task, server):
-            if t is not None:
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+        await _cancel_all([t for t in (task, server) if t is not None])  # a dropped cancel is repeated
