@@ -131,3 +131,40 @@ async def test_the_users_controls_stay_whole_on_laptop_widths(client: TestClient
                 await ctx.close()
         finally:
             await browser.close()
+
+
+HINT_JS = """
+() => Array.from(document.querySelectorAll("input[type=search]")).map(input => {
+  const style = getComputedStyle(input);
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = style.font;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return {id: input.id || input.name, hint: input.placeholder, need: ctx.measureText(input.placeholder).width, room};
+})
+"""
+
+
+async def test_every_search_box_shows_its_hint_whole_on_a_laptop(client: TestClient, service: SupervisorService,
+                                                                 tmp_path: Path) -> None:
+    # the placeholder says what the box searches (household, area, station, building...): at
+    # 1366 px it is read whole, not cut off mid-word (the title repeats it on hover)
+    from playwright.async_api import async_playwright
+
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for lang in ("en-US", "zh-CN"):
+                ctx, page, errors = await new_page(browser, viewport={"width": 1366, "height": 768}, locale=lang)
+                await login(page, base, "ada", "admin-pass-1")
+                seen = 0
+                for path in ("/", "/households", "/refunds", "/audit"):
+                    await page.goto(base + path)
+                    for box in await page.evaluate(HINT_JS):
+                        assert box["hint"] and box["need"] <= box["room"] + 0.5, (lang, path, box)
+                        seen += 1
+                assert seen >= 4, seen
+                assert errors == [], errors
+                await ctx.close()
+        finally:
+            await browser.close()
