@@ -15,8 +15,8 @@ the supervisor stores once.
 A broker that loses power loses what it acknowledged since its last save (Mosquitto's
 `autosave_interval`, 60 s in `heatkeeper broker-config`) and still held for the supervisor; the
 outbox had already let those messages go. So the link keeps, in memory, what the broker
-acknowledged in the last `resend_after_reconnect_s` (120 s by default, at most RESEND_MAX
-messages) and, after a connection that dropped, sends the messages acknowledged in that span
+acknowledged in the last `resend_after_reconnect_s` (120 s by default, at most RESEND_MAX_BYTES
+of payloads: a telemetry record is about 4.6 kB) and, after a connection that dropped, sends the messages acknowledged in that span
 before the drop once more, before the outbox's backlog: byte-identical (same seq), so the
 supervisor stores each once and counts the rest as duplicates.
 
@@ -68,7 +68,7 @@ log = logging.getLogger("heatkeeper.uplink")
 # MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
 NO_MATCHING_SUBSCRIBERS = 16
 WINDOW = 16  # QoS 1 publishes in flight
-RESEND_MAX = 5000  # broker-acknowledged messages kept for a resend after a drop (about 2 MB at most)
+RESEND_MAX_BYTES = 1_000_000  # payloads kept for a resend after a drop: 120 s of telemetry every second, about 0.55 MB
 REFUSAL_BURST = 20  # unauthenticated or unreadable commands answered at once ...
 REFUSALS_PER_MIN = 20  # ... and then per minute; more are dropped unanswered and counted
 
@@ -338,6 +338,7 @@ class Uplink:
         self._outage_reported = False
         # (monotonic time of the broker's ack, seq, topic, payload) of the last resend_after_reconnect_s
         self._acked: collections.deque[tuple[float, int, str, bytes]] = collections.deque()
+        self._acked_bytes = 0
         self._dropped_at: float | None = None  # when the connection dropped, until its resend is done
         self.resent = 0
 
@@ -491,15 +492,17 @@ class Uplink:
 
     def _keep_acked(self, items: list[tuple[int, str, bytes]]) -> None:
         """Keep what the broker acknowledged for a resend after a drop; forget what is older
-        than resend_after_reconnect_s (or beyond RESEND_MAX)."""
+        than resend_after_reconnect_s (or beyond RESEND_MAX_BYTES)."""
         keep_s = self.cfg.resend_after_reconnect_s
         if keep_s <= 0.0:
             return
         now = time.monotonic()
         acked = self._acked
-        acked.extend((now, seq, topic, payload) for seq, topic, payload in items)
-        while acked and (len(acked) > RESEND_MAX or acked[0][0] < now - keep_s):
-            acked.popleft()
+        for seq, topic, payload in items:
+            acked.append((now, seq, topic, payload))
+            self._acked_bytes += len(payload)
+        while acked and (self._acked_bytes > RESEND_MAX_BYTES or acked[0][0] < now - keep_s):
+            self._acked_bytes -= len(acked.popleft()[3])
 
     async def _resend_acked(self, client: aiomqtt.Client) -> None:
         """After a drop: the messages the broker acknowledged in resend_after_reconnect_s before

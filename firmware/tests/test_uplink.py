@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from heatkeeper.core import codec
+from heatkeeper.firmware import uplink
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
@@ -210,3 +211,20 @@ async def test_what_a_broker_lost_in_a_power_cut_is_sent_again(tmp_path) -> None
                 await task
         broker.stop()
         box.close()
+
+
+def test_what_is_kept_for_a_resend_is_bounded_by_age_and_bytes(tmp_path) -> None:
+    """A backlog drained after an outage goes through at hundreds of messages a second: the
+    copies kept for a resend stay within RESEND_MAX_BYTES (the newest kept), and none is kept
+    with resend_after_reconnect_s = 0."""
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-b")
+    link = make_uplink(box, mqtt_cfg(1883), [])
+    payload = b"x" * 4600  # a telemetry record's size
+    link._keep_acked([(seq, "t", payload) for seq in range(1, 1001)])
+    kept = [seq for _at, seq, _t, _p in link._acked]
+    assert kept == list(range(1001 - len(kept), 1001)) and len(kept) == uplink.RESEND_MAX_BYTES // 4600
+    assert link._acked_bytes == len(kept) * 4600 <= uplink.RESEND_MAX_BYTES
+    off = make_uplink(box, mqtt_cfg(1883, resend_after_reconnect_s=0.0), [])
+    off._keep_acked([(1, "t", payload)])
+    assert not off._acked and off._acked_bytes == 0
+    box.close()
