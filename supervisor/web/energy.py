@@ -77,8 +77,11 @@ async def page(request: web.Request) -> web.Response:
              "hdd": [d["hdd18"] for d in report["stations"][0]["days"]] if report["stations"] else [],
              "stations": [{"id": s["station_id"], "w_per_m2": [d["heat_w_per_m2"] for d in s["days"]]}
                           for s in report["stations"]]}
+    # no day with a heat figure (a new install, or stations that have not reported in the period):
+    # the page says why the chart is empty instead of drawing empty axes alone
+    chart_empty = not any(w is not None for s in chart["stations"] for w in s["w_per_m2"])
     return render.page(request, "energy.html", "energy.title", nav="energy", report=report, query=_query(report),
-                       boot={"energy_chart": chart})
+                       chart_empty=chart_empty, boot={"energy_chart": chart})
 
 
 async def api(request: web.Request) -> web.Response:

@@ -46,10 +46,11 @@ async def _store_three_days(service: SupervisorService) -> tuple[dt.date, dt.dat
 
 
 async def test_page_api_and_csv_agree_and_a_bad_period_is_refused(client: TestClient, service: SupervisorService) -> None:
-    first, last = await _store_three_days(service)
     assert (await client.get("/api/energy")).status == 401
     await login(client, "vic")
-    q = "from=%s&to=%s" % (first, last)
+    q = "from=%s&to=%s" % (_days_ago(2), _days_ago(0))
+    assert 'id="en-chart-empty"' in await (await client.get("/energy?" + q)).text()  # nothing stored yet: says why
+    first, last = await _store_three_days(service)
     data = json.loads(await (await client.get("/api/energy?" + q)).text())
     st = {s["station_id"]: s for s in data["stations"]}
     assert [d["heat_kwh"] for d in st["st-a"]["days"]] == [1000.0, 1000.0, 1000.0]
@@ -58,6 +59,7 @@ async def test_page_api_and_csv_agree_and_a_bad_period_is_refused(client: TestCl
     assert st["st-b"]["rank"] is None and st["st-b"]["heat_kwh"] is None
     page = await (await client.get("/energy?" + q)).text()
     assert 'data-id="st-a"' in page and ">0.0108<" in page  # 3,000 kWh x 0.0036 / 1,000 m2 GJ
+    assert 'id="en-chart-empty"' not in page
     csv_text = await (await client.get("/energy/export.csv?" + q)).text()
     assert csv_text.splitlines()[1].startswith("st-a,Station A,1000.0,1,")
     for bad, reason in (("from=2025-13-01", "from='2025-13-01'"), ("season=19", "season='19'"),
