@@ -139,16 +139,22 @@ class TaskSupervisor:
         return not starving
 
     async def stop(self) -> None:
-        """Cancel every task and wait for it. A task still running `RECANCEL_S` after its cancel
-        is cancelled again, until it ends: Python 3.11's `asyncio.wait_for` drops a cancel that
-        arrives as its inner wait completes (the MQTT client's publish), and the uplink would
-        then run on and the station's stop never end."""
-        tasks = self.tasks()
-        pending = {t for t in tasks if not t.done()}
-        while pending:
-            for task in pending:
-                task.cancel()
-            _done, pending = await asyncio.wait(pending, timeout=RECANCEL_S)
-        for task in tasks:
-            if not task.cancelled():
-                task.exception()  # retrieved: a failure at the stop is not news
+        """Cancel every task and wait for it (cancelled again while it runs: cancel_and_wait)."""
+        await cancel_and_wait(self.tasks())
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task] | list[asyncio.Future[Any]], again_s: float = RECANCEL_S) -> None:
+    """Cancel `tasks` and wait until every one has ended; one still running `again_s` after its
+    cancel is cancelled again. Python 3.11's `asyncio.wait_for` drops a cancel that arrives as its
+    inner wait completes (the MQTT client's publish and subscribe wait that way): a task looping
+    around such a wait would run on (the uplink), and the station's stop never end. Results and
+    failures are retrieved, not raised. tools' simulators and the tests stop their tasks with it
+    too; the supervisor has its own (supervisor/main.py `_cancel_all`: the two rooms share no code)."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=again_s)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure at the stop is not news

@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from heatkeeper.core import codec
 from heatkeeper.core.station import StationController
+from heatkeeper.firmware.tasks import cancel_and_wait
 from heatkeeper.supervisor import config as sup_config
 from heatkeeper.supervisor.command_keys import CommandKeys, keys_dir
-from heatkeeper.supervisor.main import _cancel_all, command_client_factory, command_filters, run_ingest_link, serve
+from heatkeeper.supervisor.main import command_client_factory, command_filters, run_ingest_link, serve
 from heatkeeper.supervisor.mqtt_link import run_mqtt
 from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.supervisor.storage import open_storage
@@ -194,5 +195,5 @@ async def test_startup_schedule_fires_over_the_broker(broker: Any, tmp_path: Pat
         assert stored is not None and stored["fates"]["a-4"]["step"] == "missed"
         assert stored["fates"]["a-1"]["command_id"] and stored["fates"]["a-1"]["attempts"] == 1
     finally:
-        await _cancel_all([*runs.values(), *tasks])  # a dropped cancel is repeated
+        await cancel_and_wait([*runs.values(), *tasks])  # a dropped cancel is repeated
         await service.stop()

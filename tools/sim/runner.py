@@ -21,6 +21,7 @@ from typing import Any
 
 from heatkeeper.core import codec
 from heatkeeper.core import signals as S
+from heatkeeper.firmware.tasks import cancel_and_wait
 
 from . import drives
 from .config import parse_hostport
@@ -185,11 +186,7 @@ class Simulation:
         try:
             await self._stop.wait()
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(tasks)
             await self.control.stop()
             for line in self.lines.values():
                 await line.stop()

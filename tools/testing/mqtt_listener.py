@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 from collections.abc import Callable
 
 import aiomqtt
 from heatkeeper.core import codec
+from heatkeeper.firmware.tasks import cancel_and_wait
 from heatkeeper.firmware.uplink import session_properties
 
 
@@ -31,9 +31,7 @@ class Listener:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

@@ -10,8 +10,9 @@ import asyncio
 import time
 from typing import Any
 
+from heatkeeper.firmware.tasks import cancel_and_wait
 from heatkeeper.supervisor import config as sup_config
-from heatkeeper.supervisor.main import _cancel_all, serve
+from heatkeeper.supervisor.main import serve
 from heatkeeper.supervisor.notify.webhook import verify
 from heatkeeper.tools.procs import free_port
 
@@ -81,4 +82,4 @@ async def test_station_alarm_reaches_the_webhook_and_the_link_acknowledges_it(tm
         assert inc["acked_ts"] >= inc["since_ts"]
         assert [r.json()["code"] for r in receiver.seen].count(code) == 1
     finally:
-        await _cancel_all([t for t in (task, server) if t is not None])  # a dropped cancel is repeated
+        await cancel_and_wait([t for t in (task, server) if t is not None])  # a dropped cancel is repeated

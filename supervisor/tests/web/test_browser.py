@@ -60,7 +60,8 @@ async def running_supervisor(cfg: dict[str, Any], users: Any = (), stations: Any
     and the StationResponders `stations` running on the credentials it wrote (`prepare(station,
     credentials_dir)` first, when given); waits up to `online_s` for every station to be online.
     Yields the service; stops the stations and the supervisor after."""
-    from heatkeeper.supervisor.main import _cancel_all, serve
+    from heatkeeper.firmware.tasks import cancel_and_wait
+    from heatkeeper.supervisor.main import serve
 
     ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     server = asyncio.ensure_future(serve(cfg, on_ready=ready.set_result))
@@ -81,7 +82,7 @@ async def running_supervisor(cfg: dict[str, Any], users: Any = (), stations: Any
             await asyncio.sleep(0.1)
         yield service
     finally:
-        await _cancel_all([*tasks, server])  # as the supervisor stops its own (a dropped cancel is repeated)
+        await cancel_and_wait([*tasks, server])  # a dropped cancel is repeated (firmware/tasks.py)
 
 
 @pytest.fixture
