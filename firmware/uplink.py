@@ -16,9 +16,9 @@ A broker that loses power loses what it acknowledged since its last save (Mosqui
 `autosave_interval`, 60 s in `heatkeeper broker-config`) and still held for the supervisor; the
 outbox had already let those messages go. So the link keeps, in memory, what the broker
 acknowledged in the last `resend_after_reconnect_s` (120 s by default, at most RESEND_MAX_BYTES
-of payloads: a telemetry record is about 4.6 kB) and, after a connection that dropped, sends the messages acknowledged in that span
-before the drop once more, before the outbox's backlog: byte-identical (same seq), so the
-supervisor stores each once and counts the rest as duplicates.
+of payloads: a telemetry record is about 4.6 kB) and, after a connection that dropped, sends the
+messages acknowledged in that span before the drop once more, before the outbox's backlog:
+byte-identical (same seq), so the supervisor stores each once and counts the rest as duplicates.
 
 A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
 (no supervisor session exists): with `require_subscriber` (default) the message is kept and
