@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 _TYPES = {"real": "DOUBLE PRECISION", "int": "INTEGER", "bigint": "BIGINT", "text": "TEXT",
           "serial": "BIGSERIAL PRIMARY KEY"}
+SCHEMA_LOCK = 0x68656174_6B656570  # pg_advisory_xact_lock key ("heatkeep"): one schema creation at a time
 
 
 def redact_dsn(dsn: str) -> str:
@@ -144,7 +145,20 @@ class PostgresStorage(Storage):
             unavailable = isinstance(exc, (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError))
             raise (StorageUnavailable if unavailable else StorageError)("cannot connect to PostgreSQL (%s): %s" % (
                 redact_dsn(self.dsn), redact_text(str(exc) or type(exc).__name__, self.dsn))) from None
-        async with self._need_pool().acquire() as conn:
+        try:
+            await self._create_schema()
+        except BaseException:
+            await self.close()  # a storage that did not open keeps no connections
+            raise
+
+    async def _create_schema(self) -> None:
+        """What is missing of the schema, created; TimescaleDB's hypertables when it is there."""
+        async with self._need_pool().acquire() as conn, conn.transaction():
+            # The supervisor and its ingest processes may open a new (or newly upgraded) database at
+            # once: concurrent CREATE ... IF NOT EXISTS makes PostgreSQL answer "type ... already
+            # exists" to all but one. One opener at a time creates what is missing (DDL is
+            # transactional: the next one finds it all there).
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
             for stmt in SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
             await conn.execute("ALTER TABLE uplinks ADD COLUMN IF NOT EXISTS agg_epoch BIGINT")
@@ -165,7 +179,8 @@ class PostgresStorage(Storage):
                 await conn.execute(stmt.format(**_TYPES))
             for stmt in SEASON_SCHEMA:
                 await conn.execute(stmt.format(**_TYPES))
-            if self.use_timescale:
+        if self.use_timescale:
+            async with self._need_pool().acquire() as conn:
                 await self._try_timescale(conn)
 
     async def _try_timescale(self, conn: asyncpg.Connection) -> None:

@@ -73,3 +73,21 @@ async def test_a_role_that_may_not_make_temporary_tables_stores_by_arrays(postgr
         assert [r.message for r in caplog.records if "GRANT TEMPORARY" in r.message][:1], caplog.text
     finally:
         await st.close()
+
+
+async def test_processes_opening_a_fresh_database_at_once_all_start(postgres_server: Any) -> None:
+    """The supervisor and its ingest processes start together on a new (or newly upgraded)
+    database: each creates the schema it finds missing. Concurrent `CREATE ... IF NOT EXISTS`
+    makes PostgreSQL answer "type ... already exists" to all but one, so the creation runs one
+    opener at a time (an advisory lock), and every opener starts."""
+    for _round in range(3):
+        dsn = await postgres_server.create_database()
+        openers = [PostgresStorage(dsn, pool_size=1) for _ in range(4)]
+        results = await asyncio.gather(*(st.open() for st in openers), return_exceptions=True)
+        try:
+            assert [r for r in results if isinstance(r, BaseException)] == []
+            assert await openers[0].count_uplinks() == 0
+        finally:
+            for st, result in zip(openers, results, strict=True):
+                if not isinstance(result, BaseException):
+                    await st.close()
