@@ -225,13 +225,19 @@ def season_row(station_id: str, name: str, area_m2: float | None, day_rows: Sequ
             "makeup_t_per_m2": _round(_per(_sum(day_rows, "makeup_t"), area_m2), 6),
             "water_loss_pct_per_day": _round(sum(loss) / len(loss) if loss else None, 3),
             "hdd18": _round(hdd, 1), "overheat_hours": sum(r["overheat_hours"] for r in day_rows),
-            "meter_resets": meter_resets}
+            "meter_resets": meter_resets, "heat_hours": round(heat_hours, 2)}
+
+
+RANK_MIN_HEAT_HOURS = 24.0  # a station's heat figures must span a day at least to be ranked
 
 
 def rank(stations: list[dict[str, Any]]) -> None:
     """Number the stations by heat per m2 per 1,000 HDD18, lowest first; those without the
-    figure are left unranked (rank None) and listed after."""
-    with_figure = sorted((s for s in stations if s["heat_kwh_per_m2_per_khdd"] is not None),
+    figure, or whose heat figures span less than RANK_MIN_HEAT_HOURS (a new install's first
+    minutes, a meter that hardly reported: its few minutes would rank it first), are left
+    unranked (rank None) and listed after."""
+    with_figure = sorted((s for s in stations if s["heat_kwh_per_m2_per_khdd"] is not None
+                          and s.get("heat_hours", 0.0) >= RANK_MIN_HEAT_HOURS),
                          key=lambda s: (s["heat_kwh_per_m2_per_khdd"], s["station_id"]))
     for i, s in enumerate(with_figure, 1):
         s["rank"] = i

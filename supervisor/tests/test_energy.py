@@ -98,10 +98,12 @@ def test_stations_rank_by_heat_per_m2_per_degree_days_and_areas_share_by_heated_
     a = energy.season_row("a", "A", 1000.0, [{**day, "heat_kwh": 2000.0}], None, 0)   # 2 kWh/m2 / 20 HDD = 100/kHDD
     b = energy.season_row("b", "B", 1000.0, [{**day, "heat_kwh": 1000.0}], None, 0)   # 50/kHDD
     c = energy.season_row("c", "C", None, [{**day, "heat_kwh": 10.0}], None, 0)       # no area: unranked
-    stations = [a, c, b]
+    # minutes of heat figures (a new install, a meter that hardly reported): the least heat, unranked
+    d = energy.season_row("d", "D", 1000.0, [{**day, "heat_kwh": 1.0, "heat_hours": 0.08}], None, 0)
+    stations = [a, c, d, b]
     energy.rank(stations)
     assert [(s["station_id"], s["rank"], s["heat_kwh_per_m2_per_khdd"]) for s in stations] == [
-        ("b", 1, 50.0), ("a", 2, 100.0), ("c", None, None)]
+        ("b", 1, 50.0), ("a", 2, 100.0), ("c", None, None), ("d", None, 0.05)]
     a["days"], b["days"] = [{**day, "heat_kwh": 2000.0}], [{**day, "heat_kwh": 1000.0}]
     area_of, shares = energy.households_by_station([
         {"station_id": "a", "area_m2": "750", "residential_area": "North"},
