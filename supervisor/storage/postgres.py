@@ -189,11 +189,13 @@ class PostgresStorage(Storage):
             log.info("TimescaleDB is not installed: using plain PostgreSQL tables")
             return
         try:
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-            await conn.execute("SELECT create_hypertable('agg_5m', 'bucket_ts', chunk_time_interval => 604800, "
-                               "if_not_exists => TRUE, migrate_data => TRUE)")
-            await conn.execute("SELECT create_hypertable('collector_readings', 'ts', chunk_time_interval => 604800, "
-                               "if_not_exists => TRUE, migrate_data => TRUE)")
+            async with conn.transaction():  # under the schema's lock too: one opener at a time
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                await conn.execute("SELECT create_hypertable('agg_5m', 'bucket_ts', chunk_time_interval => 604800, "
+                                   "if_not_exists => TRUE, migrate_data => TRUE)")
+                await conn.execute("SELECT create_hypertable('collector_readings', 'ts', chunk_time_interval => 604800, "
+                                   "if_not_exists => TRUE, migrate_data => TRUE)")
             self.timescale = True
         except asyncpg.PostgresError as exc:
             log.warning("TimescaleDB present but not usable (%s): using plain tables", exc)
