@@ -26,6 +26,7 @@ from heatkeeper.supervisor.service import SupervisorService
 from heatkeeper.tools.procs import free_port
 from heatkeeper.tools.testing.mosquitto import mosquitto_missing
 from heatkeeper.tools.testing.mqtt_listener import wait_until
+from heatkeeper.tools.testing.tcp_relay import tcp_relay
 
 pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
@@ -40,26 +41,6 @@ def _cfg(tmp_path: Path, dsn: str) -> dict[str, Any]:
         "web": {"enabled": False},
         "station": [{"id": "st-a"}],
     })
-
-
-async def _relay(listen_port: int, target_port: int) -> asyncio.Server:
-    """Forward every connection on 127.0.0.1:listen_port to 127.0.0.1:target_port."""
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    return await asyncio.start_server(handle, "127.0.0.1", listen_port)
 
 
 async def test_the_supervisor_waits_for_a_database_that_comes_up_later(
@@ -77,7 +58,7 @@ async def test_the_supervisor_waits_for_a_database_that_comes_up_later(
             assert not task.done() and not ready  # waiting, not started, not dead
             assert waits()[0].startswith("cannot connect to PostgreSQL (postgresql://postgres@127.0.0.1:%d/" % late_port)
             assert "trying again in 1 s" in waits()[0] and "trying again in 2 s" in waits()[1], waits()
-            relay = await _relay(late_port, postgres_server.port)  # the database is reachable now
+            relay = await tcp_relay(late_port, postgres_server.port)  # the database is reachable now
             await wait_until(lambda: ready or task.done(), timeout_s=20, what="supervisor ready")
             assert ready and not task.done()
             service = ready[0]

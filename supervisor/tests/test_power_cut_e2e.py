@@ -29,8 +29,7 @@ from heatkeeper.supervisor.storage import open_storage
 from heatkeeper.tools.procs import free_port
 from heatkeeper.tools.testing.mosquitto import mosquitto_missing
 from heatkeeper.tools.testing.mqtt_listener import wait_until
-
-from .test_database_late import _relay
+from heatkeeper.tools.testing.tcp_relay import tcp_relay
 
 pytestmark = pytest.mark.skipif(bool(mosquitto_missing()), reason=mosquitto_missing())
 
@@ -63,7 +62,7 @@ async def test_a_control_centre_power_cut_during_a_database_outage_loses_nothing
     log_path = tmp_path / "supervisor.log"
     storage = open_storage("postgres", dsn=dsn)
     box = Outbox(str(tmp_path / "outbox.sqlite"), "st-a")
-    relay = await _relay(db_port, postgres_server.port)
+    relay = await tcp_relay(db_port, postgres_server.port)
     proc = _start(cfg_path, log_path)
     link_task: asyncio.Task | None = None
 
@@ -104,7 +103,7 @@ async def test_a_control_centre_power_cut_during_a_database_outage_loses_nothing
         os.kill(broker_pid, signal.SIGKILL)
         await _stop(proc, signal.SIGKILL)
         await wait_until(lambda: not link.connected, timeout_s=30, what="the station noticing")
-        relay = await _relay(db_port, postgres_server.port)  # power back, the database with it
+        relay = await tcp_relay(db_port, postgres_server.port)  # power back, the database with it
         proc = _start(cfg_path, log_path)
 
         async def all_25() -> bool:
