@@ -237,7 +237,7 @@ def rank(stations: list[dict[str, Any]]) -> None:
     minutes, a meter that hardly reported: its few minutes would rank it first), are left
     unranked (rank None) and listed after."""
     with_figure = sorted((s for s in stations if s["heat_kwh_per_m2_per_khdd"] is not None
-                          and s.get("heat_hours", 0.0) >= RANK_MIN_HEAT_HOURS),
+                          and s["heat_hours"] >= RANK_MIN_HEAT_HOURS),
                          key=lambda s: (s["heat_kwh_per_m2_per_khdd"], s["station_id"]))
     for i, s in enumerate(with_figure, 1):
         s["rank"] = i

@@ -15,8 +15,8 @@ instead of waiting in its busy handler, is retried with a bounded back-off, and 
 created in one IMMEDIATE transaction (it waits for the write lock, so a column migration checks
 and alters atomically).
 `synchronous=FULL`: every commit syncs the WAL before it returns, so what the ingest acked to the
-broker (after its commit) survives a power cut too; nobody could resend it, since each station's
-outbox ends at the broker's PUBACK. (`NORMAL` synced only at checkpoints; measured at 10,000
+broker (after its commit) survives a power cut too; no station would send it again beyond the
+last two minutes, since each station's outbox ends at the broker's PUBACK. (`NORMAL` synced only at checkpoints; measured at 10,000
 stations, the sync at each commit costs nothing visible: README, "Power cuts".) What the broker
 still holds is as safe as Mosquitto's own persistence (`autosave_interval 60` in broker_config.py);
 what it took after its last save the stations send again after they reconnect (firmware/uplink.py,
