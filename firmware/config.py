@@ -67,8 +67,8 @@ SECTIONS: dict[str, dict[str, tuple[Any, str, Any, str]]] = {
         "command_users": ([], "strlist", None, ""),
         "require_subscriber": (True, "bool", None, ""),
         # What the broker acknowledged in this span before a dropped connection is sent again after
-        # the reconnect (a broker that lost power lacks what it took since its last save: keep this
-        # above its autosave_interval); 0 = never
+        # the reconnect, and what the outbox kept at a start (a broker that lost power lacks what it
+        # took since its last save: keep this above its autosave_interval); 0 = never
         "resend_after_reconnect_s": (120.0, "float", (0.0, 3600.0), "s"),
         # Command signatures (firmware/command_auth.py): the station's key from the supervisor;
         # without one every remote command is refused, unless unsigned ones are allowed explicitly.

@@ -9,7 +9,7 @@ left, and a port that cannot be bound leaves the station heating and retrying (f
 
     heatkeeper_station_cycles_total, _cycle_overruns_total, _cycle_seconds (the last cycle),
     _io_timeouts_total, _storage_errors_total, _journal_errors_total, _task_restarts_total,
-    _events_suppressed_total, _uplink_connected, _uplink_resent_total, _outbox_messages (waiting to be sent),
+    _events_suppressed_total, _uplink_connected, _uplink_resent_total, _outbox_messages (waiting to be sent), _outbox_kept_messages,
     _outbox_dropped_total, _alarms (listed now, by severity), _alarm (one per listed alarm),
     _device_available and _device_requests_total/_device_failures_total (per Modbus device),
     _resident_bytes, _start_time_seconds, and every number of the last telemetry record as
@@ -65,10 +65,12 @@ def render(station: Any) -> str:
     one("heatkeeper_station_uplink_connected", "gauge", "1 while the station is connected to the supervisor's broker.",
         1 if station.uplink is not None and station.uplink.connected else 0)
     one("heatkeeper_station_uplink_resent_total", "counter", "Messages the broker had acknowledged, sent again after "
-        "a dropped connection ([mqtt] resend_after_reconnect_s).", station.uplink.resent if station.uplink is not None else 0)
+        "a dropped connection or at the start ([mqtt] resend_after_reconnect_s).", station.uplink.resent if station.uplink is not None else 0)
     stats = station.outbox.stats()
     one("heatkeeper_station_outbox_messages", "gauge", "Messages stored in the outbox, waiting for the broker.",
         stats["outbox_pending"])
+    one("heatkeeper_station_outbox_kept_messages", "gauge", "Messages the broker acknowledged, kept in the outbox "
+        "for a resend after a drop ([mqtt] resend_after_reconnect_s).", station.outbox.kept)
     one("heatkeeper_station_outbox_dropped_total", "counter", "Messages the full outbox had to drop (thinning "
         "first keeps alarms and events).", stats["outbox_dropped_total"])
 

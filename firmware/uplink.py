@@ -8,17 +8,18 @@ back-off and jitter. Retained status "online" on connect, retained last will "of
 Outbox drain: a window of WINDOW messages in flight, sent in sequence order. `await publish(qos=1)` returns after
 the PUBACK; aiomqtt ignores the PUBACK's v5 reason code, so `PubackClient` hears it too and
 records refusals (e.g. "Not authorized" from a broker ACL): a refused message stays in the
-outbox, an alarm event is raised and the link backs off. Acknowledged messages are deleted in
-batches; a crash between PUBACK and delete resends byte-identical copies (same seq), which
-the supervisor stores once.
+outbox, an alarm event is raised and the link backs off. Acknowledged messages leave the
+pending ones in batches; a crash between PUBACK and that resends byte-identical copies (same
+seq), which the supervisor stores once.
 
 A broker that loses power loses what it acknowledged since its last save (Mosquitto's
-`autosave_interval`, 60 s in `heatkeeper broker-config`) and still held for the supervisor; the
-outbox had already let those messages go. So the link keeps, in memory, what the broker
-acknowledged in the last `resend_after_reconnect_s` (120 s by default, at most RESEND_MAX_BYTES
-of payloads: a telemetry record is about 4.6 kB) and, after a connection that dropped, sends the
-messages acknowledged in that span before the drop once more, before the outbox's backlog:
-byte-identical (same seq), so the supervisor stores each once and counts the rest as duplicates.
+`autosave_interval`, 60 s in `heatkeeper broker-config`) and still held for the supervisor. So
+the outbox keeps, on disk, what the broker acknowledged in the last `resend_after_reconnect_s`
+(120 s by default; see firmware/outbox.py for the bounds) and, after a connection that dropped,
+the link sends the messages acknowledged in that span before the drop once more, before the
+outbox's backlog: byte-identical (same seq), so the supervisor stores each once and counts the
+rest as duplicates. A station that starts sends what its outbox kept once more too (its link may
+have been down, or the broker may have lost power, while it was stopped).
 
 A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
 (no supervisor session exists): with `require_subscriber` (default) the message is kept and
@@ -68,7 +69,6 @@ log = logging.getLogger("heatkeeper.uplink")
 # MQTT v5 PUBACK reason 0x10: accepted, but no subscriber (and no persistent session) will get it.
 NO_MATCHING_SUBSCRIBERS = 16
 WINDOW = 16  # QoS 1 publishes in flight
-RESEND_MAX_BYTES = 1_000_000  # payloads kept for a resend after a drop: 120 s of telemetry every second, about 0.55 MB
 REFUSAL_BURST = 20  # unauthenticated or unreadable commands answered at once ...
 REFUSALS_PER_MIN = 20  # ... and then per minute; more are dropped unanswered and counted
 
@@ -336,10 +336,9 @@ class Uplink:
         self._unheard_reported = False
         self._client: aiomqtt.Client | None = None
         self._outage_reported = False
-        # (monotonic time of the broker's ack, seq, topic, payload) of the last resend_after_reconnect_s
-        self._acked: collections.deque[tuple[float, int, str, bytes]] = collections.deque()
-        self._acked_bytes = 0
-        self._dropped_at: float | None = None  # when the connection dropped, until its resend is done
+        # Resend what the broker acknowledged since this wall-clock time (None: nothing to resend).
+        # At the start: everything the outbox kept from before (0.0).
+        self._resend_since: float | None = 0.0 if outbox.kept and cfg.resend_after_reconnect_s > 0.0 else None
         self.resent = 0
 
     def wake(self) -> None:
@@ -421,8 +420,10 @@ class Uplink:
             except* Exception as group:  # noqa: BLE001 - storage errors and defects must not end the link
                 self._internal_error(group)
             finally:
-                if self.connected and self._dropped_at is None:  # (a drop during the resend keeps the first)
-                    self._dropped_at = time.monotonic()
+                if self.connected and self.cfg.resend_after_reconnect_s > 0.0:
+                    since = time.time() - self.cfg.resend_after_reconnect_s
+                    if self._resend_since is None or since < self._resend_since:  # (a drop during the resend keeps the first)
+                        self._resend_since = since
                 self.connected = False
                 self._client = None
             if not self._outage_reported:
@@ -485,44 +486,39 @@ class Uplink:
                         self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "cleared",
                                                 "text": "broker accepts our messages again"})
             finally:
-                self.outbox.acknowledge([item[0] for item in done])
-                self._keep_acked(done)
+                self.outbox.acknowledge([item[0] for item in done], keep_s=self.cfg.resend_after_reconnect_s)
             if unheard:
                 await self._wait_for_subscriber(seq)
 
-    def _keep_acked(self, items: list[tuple[int, str, bytes]]) -> None:
-        """Keep what the broker acknowledged for a resend after a drop; forget what is older
-        than resend_after_reconnect_s (or beyond RESEND_MAX_BYTES)."""
-        keep_s = self.cfg.resend_after_reconnect_s
-        if keep_s <= 0.0:
-            return
-        now = time.monotonic()
-        acked = self._acked
-        for seq, topic, payload in items:
-            acked.append((now, seq, topic, payload))
-            self._acked_bytes += len(payload)
-        while acked and (self._acked_bytes > RESEND_MAX_BYTES or acked[0][0] < now - keep_s):
-            self._acked_bytes -= len(acked.popleft()[3])
-
     async def _resend_acked(self, client: aiomqtt.Client) -> None:
-        """After a drop: the messages the broker acknowledged in resend_after_reconnect_s before
-        it, once more (a broker that restarted from an older save lacks them)."""
-        if self._dropped_at is None:
+        """After a drop (or at the start): what the broker acknowledged in resend_after_reconnect_s
+        before it, once more, from the outbox's kept rows (a broker that restarted from an older
+        save lacks them)."""
+        if self._resend_since is None:
             return
-        since = self._dropped_at - self.cfg.resend_after_reconnect_s
-        items = [(seq, topic, payload) for at, seq, topic, payload in self._acked if at >= since]
-        for start in range(0, len(items), WINDOW):
-            window = items[start:start + WINDOW]
-            results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window), return_exceptions=True)
-            for res in results:
-                if isinstance(res, BaseException):
-                    raise res
-        self._dropped_at = None
-        if items:
+        since = self._resend_since
+        first = last = 0
+        count = 0
+        while True:
+            items = self.outbox.kept_since(since, last, 200)
+            if not items:
+                break
+            for start in range(0, len(items), WINDOW):
+                window = items[start:start + WINDOW]
+                results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window),
+                                               return_exceptions=True)
+                for res in results:
+                    if isinstance(res, BaseException):
+                        raise res
+            first = first or items[0][0]
+            last = items[-1][0]
+            count += len(items)
             self.resent += len(items)
+        self._resend_since = None
+        if count:
             log.info("uplink resent %d message(s), seqs %d-%d, that the broker had acknowledged in the %.0f s before the "
-                     "link dropped (a broker restarted from an older save lacks them; the supervisor stores each seq "
-                     "once)", len(items), items[0][0], items[-1][0], self.cfg.resend_after_reconnect_s)
+                     "link dropped or the station stopped (a broker restarted from an older save lacks them; the "
+                     "supervisor stores each seq once)", count, first, last, self.cfg.resend_after_reconnect_s)
 
     async def _wait_for_subscriber(self, seq: int) -> None:
         # The broker took the message but nobody (not even a persistent session) will receive

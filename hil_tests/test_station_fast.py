@@ -33,7 +33,7 @@ def test_station_reads_the_bus_commands_the_plant_and_reports(make_rig) -> None:
     # Polling goes on cycle after cycle (how many requests so far depends on the machine's load).
     wait_for(lambda: line_stats()["requests"] > 20, 60, "more than 20 requests on the line")
     assert line_stats()["no_device"] == 0
-    report = sequence_report(rig.recorder.uplinks(station=rig.station_id))
+    report = sequence_report(rig.recorder.uplinks(station=rig.station_id, copies=True))
     assert report["missing"] == [] and report["conflicting"] == 0
 
 
@@ -68,7 +68,7 @@ def test_one_percent_corrupted_frames(make_rig) -> None:
     # Values stay right: the outdoor temperature reported matches the plant within sensor noise.
     outdoor = rig.readings()["outdoor_temp_c"]
     assert near(rig.latest("outdoor_temp_c"), outdoor, 2.0)
-    assert sequence_report(rig.recorder.uplinks(station=rig.station_id))["missing"] == []
+    assert sequence_report(rig.recorder.uplinks(station=rig.station_id, copies=True))["missing"] == []
 
 
 def test_outdoor_sensor_failure_heating_goes_on_on_the_fallback(make_rig) -> None:
@@ -97,7 +97,7 @@ def test_power_cut_mid_write_restart_resumes_from_persisted_state(make_rig) -> N
         rig.start_station()
     seq = rig.last_seq()
     wait_for(lambda: rig.last_seq() > seq + 3, 120, "telemetry after the restarts")
-    report = sequence_report(rig.recorder.uplinks(station=rig.station_id))
+    report = sequence_report(rig.recorder.uplinks(station=rig.station_id, copies=True))
     assert report["conflicting"] == 0, report
     assert report["missing"] == [], report
     assert rig.station is not None and rig.station.alive()

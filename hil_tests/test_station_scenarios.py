@@ -247,11 +247,11 @@ def test_broker_down_for_a_simulated_hour(make_rig) -> None:
     # Everything stamped before the broker came back has arrived once a later one has (the
     # outbox sends in sequence order) and nothing is missing.
     def drained() -> bool:
-        msgs = rig.recorder.uplinks(station=rig.station_id) if rig.recorder else []
+        msgs = rig.recorder.uplinks(station=rig.station_id, copies=True) if rig.recorder else []
         return any(float(m["ts"]) > up_wall for m in msgs) and not sequence_report(msgs)["missing"]
 
     wait_for(drained, 300, "the outbox flushed after the outage")
-    report = sequence_report(rig.recorder.uplinks(station=rig.station_id))
+    report = sequence_report(rig.recorder.uplinks(station=rig.station_id, copies=True))
     assert report["missing"] == [], report
     assert report["conflicting"] == 0, report
     assert report["first"] == 1, report

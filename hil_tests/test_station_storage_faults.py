@@ -38,7 +38,7 @@ def test_random_bytes_in_both_stores_the_station_drives_the_plant_on(make_rig) -
     assert [os.path.basename(p).split(".corrupt-")[0] for p in kept] == ["outbox.sqlite", "trends.sqlite"], kept
     # the outbox was lost, so its seqs continue from the state file plus a margin (a gap, never a reuse)
     seen: dict[int, object] = {}
-    for msg in rig.recorder.uplinks(station=rig.station_id):
+    for msg in rig.recorder.uplinks(station=rig.station_id, copies=True):
         assert seen.setdefault(int(msg["seq"]), msg["body"]) == msg["body"], "seq %d reused" % msg["seq"]
     restored = [m["body"] for m in rig.recorder.uplinks("event", rig.station_id)
                 if m["body"].get("kind") == "outbox_seq_restored"]

@@ -73,6 +73,7 @@ async def test_scrape_reads_figures_that_move_with_the_control_loop(tmp_path: An
         assert value(second, "heatkeeper_station_cycles_total", station=SID) >= cycles + 3
         assert value(second, "heatkeeper_station_uplink_connected", station=SID) == 0  # [mqtt] disabled
         assert value(second, "heatkeeper_station_uplink_resent_total", station=SID) == 0
+        assert value(second, "heatkeeper_station_outbox_kept_messages", station=SID) == 0  # nothing acknowledged
         assert value(second, "heatkeeper_station_resident_bytes", station=SID) > 10e6
         assert 0 < value(second, "heatkeeper_station_cycle_seconds", station=SID) < 5
         # every device of the example, as the bus's own health counters have it

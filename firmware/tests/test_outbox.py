@@ -163,3 +163,83 @@ def test_a_refused_body_is_replaced_in_place_or_stores_nothing(tmp_path) -> None
     stored = [codec.decode_uplink(t, p) for _s, t, p in box.peek(10)]
     assert [(m["seq"], m["ts"], m["body"]["kind"]) for m in stored] == [(1, 1.0, "before"), (2, 2.0, "replaced"),
                                                                        (3, 3.0, "after")]
+
+
+def _seqs(rows: list[tuple[int, str, bytes]]) -> list[int]:
+    return [s for s, _t, _p in rows]
+
+
+def test_acknowledged_messages_are_kept_on_disk_for_a_resend_then_go(tmp_path) -> None:
+    """What the broker acknowledged is no longer pending but stays on disk, across a restart of
+    the station, for `keep_s`; kept_since gives the batches acknowledged in a span; older ones go
+    at the next acknowledgement."""
+    path = str(tmp_path / "o.sqlite")
+    box = Outbox(path, "st-1")
+    box.put_many([("telemetry", {"values": {"i": i}}, float(i)) for i in range(30)])
+    box.acknowledge(list(range(1, 11)), keep_s=120.0, now_ts=1000.0)
+    box.acknowledge(list(range(11, 21)), keep_s=120.0, now_ts=1050.0)
+    assert len(box) == 10 and box.kept == 20 and box.sent_total == 20
+    assert _seqs(box.peek(100)) == list(range(21, 31))  # pending only
+    assert _seqs(box.kept_since(0.0)) == list(range(1, 21))
+    assert _seqs(box.kept_since(1000.0)) == list(range(1, 21))
+    assert _seqs(box.kept_since(1000.5)) == list(range(11, 21))  # acknowledged at or after the time
+    assert _seqs(box.kept_since(0.0, after_seq=15, limit=3)) == [16, 17, 18]
+    assert _seqs(box.kept_since(1050.5)) == []
+    box.close()
+    again = Outbox(path, "st-1")  # a restart keeps both the pending and the kept rows
+    assert len(again) == 10 and again.kept == 20 and _seqs(again.peek(100)) == list(range(21, 31))
+    assert again.oldest_age_s(now_ts=40.0) == 40.0 - 20.0  # the oldest pending one, not a kept one
+    again.acknowledge(list(range(21, 26)), keep_s=120.0, now_ts=1130.0)  # the batch of 1000 is older than 120 s
+    assert again.kept == 15 and _seqs(again.kept_since(0.0)) == list(range(11, 26))
+    again.acknowledge([26], keep_s=0.0, now_ts=1131.0)  # resend off: nothing kept, the kept ones go
+    assert again.kept == 0 and _seqs(again.kept_since(0.0)) == [] and _seqs(again.peek(100)) == [27, 28, 29, 30]
+    assert int(again.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]) == 4
+
+
+def test_only_the_oldest_pending_are_kept_the_rest_go_at_once(tmp_path) -> None:
+    """The link acknowledges the oldest pending messages; any others (not the oldest) are removed
+    as before, and a seq already acknowledged changes nothing."""
+    box = Outbox(str(tmp_path / "o.sqlite"), "st-1")
+    box.put_many([("event", {"kind": "e%d" % i}, float(i)) for i in range(6)])
+    box.acknowledge([3, 4], keep_s=120.0, now_ts=10.0)
+    assert box.kept == 0 and _seqs(box.peek(10)) == [1, 2, 5, 6] and box._other == 4
+    box.acknowledge([1, 2], keep_s=120.0, now_ts=11.0)
+    assert box.kept == 2 and _seqs(box.peek(10)) == [5, 6] and _seqs(box.kept_since(0.0)) == [1, 2]
+    box.acknowledge([2], keep_s=120.0, now_ts=12.0)
+    assert box.kept == 2 and len(box) == 2 and box.sent_total == 4 and box._other == 2
+
+
+def test_kept_rows_are_bounded_and_go_first_when_the_outbox_is_full(tmp_path) -> None:
+    box = Outbox(str(tmp_path / "o.sqlite"), "st-1", max_messages=100, keep_max=30)
+    box.put_many([("telemetry", {"values": {"i": i}}, float(i)) for i in range(80)])
+    box.acknowledge(list(range(1, 81)), keep_s=3600.0, now_ts=1.0)  # a backlog drained at once
+    assert box.kept == 30 and _seqs(box.kept_since(0.0)) == list(range(51, 81))  # the newest
+    box.put_many([("telemetry", {"values": {"i": i}}, float(i)) for i in range(75)])  # 30 kept + 75 pending > 100
+    assert box.kept == 0 and len(box) == 75 and box.thinned_total == 0  # delivered copies went, no pending one
+    assert int(box.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]) == 75
+    mem = Outbox(":memory:", "st-1")
+    assert mem.keep_max == 250  # in memory: about 1.1 MB of telemetry
+
+
+def test_an_outbox_written_before_kept_rows_opens_with_every_row_pending(tmp_path) -> None:
+    """An outbox file from a station that deleted at each acknowledgement (no `acks` table, no
+    `acked_through`): every row in it is pending."""
+    import sqlite3
+
+    path = str(tmp_path / "o.sqlite")
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE outbox (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, topic TEXT NOT NULL,
+                             payload BLOB NOT NULL, created_ts REAL NOT NULL);
+        CREATE INDEX outbox_kind_seq ON outbox(kind, seq);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO meta VALUES ('last_seq', 7), ('thinned_total', 0), ('dropped_total', 0);
+    """)
+    for seq in (6, 7):
+        topic, payload = codec.encode_uplink("st-1", seq, "event", float(seq), {"kind": "e"})
+        db.execute("INSERT INTO outbox VALUES (?, 'event', ?, ?, ?)", (seq, topic, payload, float(seq)))
+    db.commit()
+    db.close()
+    box = Outbox(path, "st-1")
+    assert not box.created and len(box) == 2 and box.kept == 0 and _seqs(box.peek(10)) == [6, 7]
+    assert box.put("event", {"kind": "new"}, 8.0) == 8

@@ -69,10 +69,12 @@ async def station_run(tmp_path: Any, mosquitto: Any, **sections: dict) -> AsyncI
 
 
 def pending(data_dir: str) -> tuple[int, int]:
-    """(rows in the outbox, last assigned seq), read from the file the dead process left."""
+    """(rows pending in the outbox, last assigned seq), read from the file the dead process left
+    (rows up to `acked_through` were acknowledged and are only kept for a resend)."""
     db = sqlite3.connect(os.path.join(data_dir, "outbox.sqlite"))
     try:
-        count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        count = db.execute("SELECT COUNT(*) FROM outbox WHERE seq > (SELECT value FROM meta WHERE key='acked_through')"
+                           ).fetchone()[0]
         last = db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0]
         return int(count), int(last)
     finally:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 
 from heatkeeper.core import codec
-from heatkeeper.firmware import uplink
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
@@ -145,10 +144,10 @@ async def test_storage_error_on_acknowledge_the_link_reconnects_and_delivers(tmp
     real_acknowledge = box.acknowledge
     failures = [StorageError("outbox %s: disk I/O error (injected)" % box.path)]
 
-    def acknowledge_failing_once(seqs: list[int]) -> None:
+    def acknowledge_failing_once(seqs: list[int], keep_s: float = 0.0) -> None:
         if failures and seqs:
             raise failures.pop()
-        real_acknowledge(seqs)
+        real_acknowledge(seqs, keep_s)
 
     box.acknowledge = acknowledge_failing_once  # type: ignore[method-assign]
     async with Listener(mosquitto.port, codec.up_topic("st-4", "+"), identifier="sup-4") as listener:
@@ -171,22 +170,46 @@ async def test_storage_error_on_acknowledge_the_link_reconnects_and_delivers(tmp
                 await task
 
 
+async def _cut_power(broker: Mosquitto, link: Uplink) -> None:
+    broker.kill()  # the power cut: nothing saved since the broker's start
+    await wait_until(lambda: not link.connected, what="the link notices")
+
+
+async def _stop(task: asyncio.Task | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _supervisor_session(broker: Mosquitto, station: str, expected: int) -> list[int]:
+    """The seqs the supervisor's persistent session ("sup-" + station) holds, in order."""
+    async with Listener(broker.port, codec.up_topic(station, "+"), identifier="sup-" + station) as listener:
+        await wait_until(lambda: len(listener.raw_uplinks()) >= expected, what="the supervisor's queue")
+        await asyncio.sleep(0.5)
+        return [seq for seq, _p in listener.raw_uplinks()]
+
+
+async def _away_supervisor(broker: Mosquitto, station: str) -> None:
+    async with Listener(broker.port, codec.up_topic(station, "+"), identifier="sup-" + station):
+        pass  # the supervisor's persistent session exists, then it is away
+    broker.stop()  # a clean stop saves the session; the broker's next save is 30 s after this start
+    broker.start()
+
+
 async def test_what_a_broker_lost_in_a_power_cut_is_sent_again(tmp_path) -> None:
     """A broker that saves every 30 s (the periodic autosave of a production broker) acknowledges
-    messages for a supervisor that is away, and loses power (SIGKILL) before its next save: the
-    outbox had let them go at the acknowledgement. After the reconnect the link sends what the
-    broker acknowledged in `resend_after_reconnect_s` before the drop again, and the supervisor's
-    session gets every one; what was acknowledged earlier than that is not sent again."""
+    messages for a supervisor that is away, and loses power (SIGKILL) before its next save. After
+    the reconnect the link sends what the broker acknowledged in `resend_after_reconnect_s` before
+    the drop again, and the supervisor's session gets every one; what was acknowledged earlier
+    than that is not sent again."""
     broker = Mosquitto(str(tmp_path / "broker"), long_running=True)  # autosave_interval 30, not on changes
     broker.start()
     box = Outbox(str(tmp_path / "outbox.sqlite"), "st-9")
     link = make_uplink(box, mqtt_cfg(broker.port, resend_after_reconnect_s=2.0), [])
     task: asyncio.Task | None = None
     try:
-        async with Listener(broker.port, codec.up_topic("st-9", "+"), identifier="sup-9"):
-            pass  # the supervisor's persistent session exists, then it is away
-        broker.stop()  # a clean stop saves the session; the broker's next save is 30 s after this start
-        broker.start()
+        await _away_supervisor(broker, "st-9")
         task = asyncio.create_task(link.run())
         box.put_many([("event", {"kind": "early", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
         link.wake()
@@ -195,36 +218,70 @@ async def test_what_a_broker_lost_in_a_power_cut_is_sent_again(tmp_path) -> None
         box.put_many([("event", {"kind": "late", "i": i}, float(i)) for i in range(20)])  # seqs 11-30
         link.wake()
         await wait_until(lambda: len(box) == 0, what="the next twenty acknowledged")
-        broker.kill()  # the power cut: nothing saved since the start
-        await wait_until(lambda: not link.connected, what="the link notices")
+        await _cut_power(broker, link)
         broker.start()
         await wait_until(lambda: link.resent == 20, what="the resend after the reconnect")
-        async with Listener(broker.port, codec.up_topic("st-9", "+"), identifier="sup-9") as listener:
-            await wait_until(lambda: len(listener.raw_uplinks()) >= 20, what="the supervisor's queue")
-            await asyncio.sleep(0.5)
-            seqs = sorted(seq for seq, _p in listener.raw_uplinks())
-        assert seqs == list(range(11, 31)), seqs  # the late twenty, once each; the early ten were older
+        # the late twenty, once each; the early ten were older
+        assert await _supervisor_session(broker, "st-9", 20) == list(range(11, 31))
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _stop(task)
         broker.stop()
         box.close()
 
 
-def test_what_is_kept_for_a_resend_is_bounded_by_age_and_bytes(tmp_path) -> None:
-    """A backlog drained after an outage goes through at hundreds of messages a second: the
-    copies kept for a resend stay within RESEND_MAX_BYTES (the newest kept), and none is kept
-    with resend_after_reconnect_s = 0."""
-    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-b")
-    link = make_uplink(box, mqtt_cfg(1883), [])
-    payload = b"x" * 4600  # a telemetry record's size
-    link._keep_acked([(seq, "t", payload) for seq in range(1, 1001)])
-    kept = [seq for _at, seq, _t, _p in link._acked]
-    assert kept == list(range(1001 - len(kept), 1001)) and len(kept) == uplink.RESEND_MAX_BYTES // 4600
-    assert link._acked_bytes == len(kept) * 4600 <= uplink.RESEND_MAX_BYTES
-    off = make_uplink(box, mqtt_cfg(1883, resend_after_reconnect_s=0.0), [])
-    off._keep_acked([(1, "t", payload)])
-    assert not off._acked and off._acked_bytes == 0
-    box.close()
+async def test_a_station_restarted_while_the_broker_was_down_sends_what_it_lost_again(tmp_path) -> None:
+    """The acknowledged copies are on disk: a station that stops (its own power cut, an update)
+    while the broker is down, or after the broker lost power, sends them again when it starts."""
+    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)  # autosave_interval 30, not on changes
+    broker.start()
+    path = str(tmp_path / "outbox.sqlite")
+    box = Outbox(path, "st-r")
+    link = make_uplink(box, mqtt_cfg(broker.port), [])
+    task: asyncio.Task | None = None
+    try:
+        await _away_supervisor(broker, "st-r")
+        task = asyncio.create_task(link.run())
+        box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(15)])  # seqs 1-15
+        link.wake()
+        await wait_until(lambda: len(box) == 0, what="fifteen acknowledged")
+        await _cut_power(broker, link)
+        await _stop(task)  # the station stops during the outage ...
+        task = None
+        box.close()
+        box = Outbox(path, "st-r")  # ... and starts again
+        assert len(box) == 0 and box.kept == 15
+        link = make_uplink(box, mqtt_cfg(broker.port), [])
+        task = asyncio.create_task(link.run())
+        broker.start()
+        await wait_until(lambda: link.resent == 15, what="the resend after the start")
+        assert await _supervisor_session(broker, "st-r", 15) == list(range(1, 16))
+    finally:
+        await _stop(task)
+        broker.stop()
+        box.close()
+
+
+async def test_a_backlog_drained_just_before_a_power_cut_is_sent_again_whole(tmp_path) -> None:
+    """After an outage a station drains its backlog at hundreds of messages a second; a broker
+    that loses power again soon after (power restored, then cut again) loses all of it. Every
+    message of the drain is sent again: 400 telemetry-sized records, 1.8 MB."""
+    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)
+    broker.start()
+    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-d")
+    link = make_uplink(box, mqtt_cfg(broker.port), [])
+    task: asyncio.Task | None = None
+    try:
+        await _away_supervisor(broker, "st-d")
+        pad = "x" * 4500  # a telemetry record is about 4.6 kB
+        box.put_many([("event", {"kind": "backlog", "i": i, "pad": pad}, float(i)) for i in range(400)])
+        task = asyncio.create_task(link.run())
+        await wait_until(lambda: len(box) == 0, what="the backlog drained", timeout_s=60.0)
+        assert box.kept == 400
+        await _cut_power(broker, link)
+        broker.start()
+        await wait_until(lambda: link.resent == 400, what="the resend after the reconnect", timeout_s=60.0)
+        assert await _supervisor_session(broker, "st-d", 400) == list(range(1, 401))
+    finally:
+        await _stop(task)
+        broker.stop()
+        box.close()

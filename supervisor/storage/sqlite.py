@@ -16,11 +16,11 @@ created in one IMMEDIATE transaction (it waits for the write lock, so a column m
 and alters atomically).
 `synchronous=FULL`: every commit syncs the WAL before it returns, so what the ingest acked to the
 broker (after its commit) survives a power cut too; no station would send it again beyond the
-last two minutes, since each station's outbox ends at the broker's PUBACK. (`NORMAL` synced only at checkpoints; measured at 10,000
+last two minutes, since each station's outbox keeps what the broker acknowledged only that long. (`NORMAL` synced only at checkpoints; measured at 10,000
 stations, the sync at each commit costs nothing visible: README, "Power cuts".) What the broker
 still holds is as safe as Mosquitto's own persistence (`autosave_interval 60` in broker_config.py);
-what it took after its last save the stations send again after they reconnect (firmware/uplink.py,
-`resend_after_reconnect_s`).
+what it took after its last save the stations send again after they reconnect or start
+(firmware/outbox.py, firmware/uplink.py, `resend_after_reconnect_s`).
 """
 
 from __future__ import annotations

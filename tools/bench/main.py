@@ -20,7 +20,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "step": ("heatkeeper.tools.bench.step", "control cycle and season loop µs per cycle, compiled vs interpreted"),
     "charts": ("heatkeeper.tools.bench.charts", "dashboard chart renderers (SVG, ECharts, uPlot) on 1 Hz series in Chromium"),
     "fleet": ("heatkeeper.tools.bench.fleet", "a season of N stations on one primary network with the supervisor's allocation"),
-    "outbox": ("heatkeeper.tools.bench.outbox", "station outbox insert rates (SQLite FULL vs NORMAL) and drain through Mosquitto"),
+    "outbox": ("heatkeeper.tools.bench.outbox", "station outbox insert rates (SQLite FULL vs NORMAL) and drain through Mosquitto, acknowledged messages deleted vs kept for a resend"),
 }
 
 

@@ -132,9 +132,12 @@ class MqttRecorder:
 
         asyncio.run_coroutine_threadsafe(_pub(), self._loop).result(timeout_s)
 
-    def uplinks(self, kind: str | None = None, station: str | None = None) -> list[dict[str, Any]]:
-        """Decoded uplink messages in arrival order (duplicates included)."""
+    def uplinks(self, kind: str | None = None, station: str | None = None, copies: bool = False) -> list[dict[str, Any]]:
+        """Decoded uplink messages in arrival order, each (station, seq) once as the supervisor
+        stores them (a station resends what the broker may have lost: after a dropped link, at
+        its start); with `copies`, every copy received (for sequence_report)."""
         out = []
+        seen: set[tuple[str, int]] = set()
         with self._lock:
             items = list(self.messages)
         for _ts, topic, payload in items:
@@ -144,6 +147,11 @@ class MqttRecorder:
                 msg = codec.decode_uplink(topic, payload)
             except codec.CodecError:
                 continue
+            if not copies:
+                key = (msg["station"], msg["seq"])
+                if key in seen:
+                    continue
+                seen.add(key)
             if (kind is None or msg["kind"] == kind) and (station is None or msg["station"] == station):
                 out.append(msg)
         return out

@@ -212,10 +212,10 @@ class Soak:
         deadline = time.monotonic() + 120.0
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            uplinks = rig.recorder.uplinks(station=rig.station_id)
+            uplinks = rig.recorder.uplinks(station=rig.station_id, copies=True)
             if any(float(m["ts"]) >= drain_ts for m in uplinks) and not sequence_report(uplinks)["missing"]:
                 break
-        uplinks = rig.recorder.uplinks(station=rig.station_id)
+        uplinks = rig.recorder.uplinks(station=rig.station_id, copies=True)
         report = sequence_report(uplinks)
         telemetry = [m for m in uplinks if m["kind"] == "telemetry"]
         acks: dict[str, str] = {}

@@ -59,10 +59,18 @@ class Listener:
         await self.client.publish(topic, payload, qos=1, retain=retain)
 
     def uplinks(self, kind: str | None = None) -> list[dict]:
+        """The uplink messages received, decoded, each (station, seq) once as the supervisor stores
+        them: a station resends what the broker may have lost (after a dropped link, at its start),
+        byte for byte. raw_uplinks() has every copy."""
         out = []
+        seen: set[tuple[str, int]] = set()
         for topic, payload, _r in self.messages:
             if "/up/" in topic:
                 msg = codec.decode_uplink(topic, payload)
+                key = (msg["station"], msg["seq"])
+                if key in seen:
+                    continue
+                seen.add(key)
                 if kind is None or msg["kind"] == kind:
                     out.append(msg)
         return out
