@@ -179,7 +179,7 @@ class Outbox:
         self._count += len(rows)
         self._other += sum(1 for r in rows if r[1] != codec.UP_TELEMETRY)
         if self._kept and self._count + self._kept > self.max_messages:
-            self._forget_kept()  # delivered copies go before any pending message is thinned
+            self.forget_kept()  # delivered copies go before any pending message is thinned
         if self._count > self.max_messages:
             self._thin()
         if self._other > self.other_max:
@@ -326,8 +326,8 @@ class Outbox:
                 self.db.execute("DELETE FROM acks WHERE through_seq <= ?", (int(row[0]),))
         return max(0, removed)
 
-    def _forget_kept(self) -> None:
-        """Remove every kept acknowledged row (the outbox is full: pending rows need the room)."""
+    def forget_kept(self) -> None:
+        """Remove every kept acknowledged row (when the outbox is full: pending rows need the room)."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
             removed = self._prune(self._acked_through, None, self._kept)
