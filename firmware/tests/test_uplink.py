@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from heatkeeper.core import codec
 from heatkeeper.firmware.config import MqttSection
 from heatkeeper.firmware.outbox import Outbox
+from heatkeeper.firmware.tasks import cancel_and_wait
 from heatkeeper.firmware.uplink import CommandGate, RecentAcks, Uplink
 from heatkeeper.tools.testing.mosquitto import Mosquitto
 from heatkeeper.tools.testing.mqtt_listener import Listener, wait_until
@@ -170,118 +172,108 @@ async def test_storage_error_on_acknowledge_the_link_reconnects_and_delivers(tmp
                 await task
 
 
-async def _cut_power(broker: Mosquitto, link: Uplink) -> None:
-    broker.kill()  # the power cut: nothing saved since the broker's start
-    await wait_until(lambda: not link.connected, what="the link notices")
+class PowerCutRig:
+    """A broker that saves every 30 s (the periodic autosave of a production broker, not on
+    changes), with the supervisor's persistent session saved and the supervisor away, and one
+    station's outbox and link on it."""
 
+    def __init__(self, tmp_path: Any, station: str, **cfg: object) -> None:
+        self.broker = Mosquitto(str(tmp_path / "broker"), long_running=True)
+        self.path, self.station, self.cfg = str(tmp_path / "outbox.sqlite"), station, cfg
+        self.box: Outbox | None = None
+        self.task: asyncio.Task | None = None
 
-async def _stop(task: asyncio.Task | None) -> None:
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async def __aenter__(self) -> PowerCutRig:
+        self.broker.start()
+        async with Listener(self.broker.port, codec.up_topic(self.station, "+"), identifier="sup-" + self.station):
+            pass  # the supervisor's persistent session exists, then it is away
+        self.broker.stop()  # a clean stop saves the session; the broker's next save is 30 s after this start
+        self.broker.start()
+        self.start_station()
+        return self
 
+    def start_station(self) -> None:
+        self.box = Outbox(self.path, self.station)
+        self.link = make_uplink(self.box, mqtt_cfg(self.broker.port, **self.cfg), [])
+        self.task = asyncio.create_task(self.link.run())
 
-async def _supervisor_session(broker: Mosquitto, station: str, expected: int) -> list[int]:
-    """The seqs the supervisor's persistent session ("sup-" + station) holds, in order."""
-    async with Listener(broker.port, codec.up_topic(station, "+"), identifier="sup-" + station) as listener:
-        await wait_until(lambda: len(listener.raw_uplinks()) >= expected, what="the supervisor's queue")
-        await asyncio.sleep(0.5)
-        return [seq for seq, _p in listener.raw_uplinks()]
+    async def stop_station(self) -> None:
+        if self.task is not None:
+            await cancel_and_wait([self.task])
+            self.task = None
+        if self.box is not None:
+            self.box.close()
 
+    async def cut_power(self) -> None:
+        self.broker.kill()  # the power cut: nothing saved since the broker's start
+        await wait_until(lambda: not self.link.connected, what="the link notices")
 
-async def _away_supervisor(broker: Mosquitto, station: str) -> None:
-    async with Listener(broker.port, codec.up_topic(station, "+"), identifier="sup-" + station):
-        pass  # the supervisor's persistent session exists, then it is away
-    broker.stop()  # a clean stop saves the session; the broker's next save is 30 s after this start
-    broker.start()
+    async def supervisor_session(self, expected: int) -> list[int]:
+        """The seqs the supervisor's persistent session holds, in order."""
+        async with Listener(self.broker.port, codec.up_topic(self.station, "+"),
+                            identifier="sup-" + self.station) as listener:
+            await wait_until(lambda: len(listener.raw_uplinks()) >= expected, what="the supervisor's queue")
+            await asyncio.sleep(0.5)
+            return [seq for seq, _p in listener.raw_uplinks()]
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_station()
+        self.broker.stop()
 
 
 async def test_what_a_broker_lost_in_a_power_cut_is_sent_again(tmp_path) -> None:
-    """A broker that saves every 30 s (the periodic autosave of a production broker) acknowledges
-    messages for a supervisor that is away, and loses power (SIGKILL) before its next save. After
-    the reconnect the link sends what the broker acknowledged in `resend_after_reconnect_s` before
-    the drop again, and the supervisor's session gets every one; what was acknowledged earlier
-    than that is not sent again."""
-    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)  # autosave_interval 30, not on changes
-    broker.start()
-    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-9")
-    link = make_uplink(box, mqtt_cfg(broker.port, resend_after_reconnect_s=2.0), [])
-    task: asyncio.Task | None = None
-    try:
-        await _away_supervisor(broker, "st-9")
-        task = asyncio.create_task(link.run())
+    """The broker acknowledges messages for the away supervisor and loses power (SIGKILL) before
+    its next save. After the reconnect the link sends what the broker acknowledged in
+    `resend_after_reconnect_s` before the drop again, and the supervisor's session gets every
+    one; what was acknowledged earlier than that is not sent again."""
+    async with PowerCutRig(tmp_path, "st-9", resend_after_reconnect_s=2.0) as rig:
+        box = rig.box
+        assert box is not None
         box.put_many([("event", {"kind": "early", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
-        link.wake()
+        rig.link.wake()
         await wait_until(lambda: len(box) == 0, what="the first ten acknowledged")
         await asyncio.sleep(3.0)  # older than resend_after_reconnect_s at the drop
         box.put_many([("event", {"kind": "late", "i": i}, float(i)) for i in range(20)])  # seqs 11-30
-        link.wake()
+        rig.link.wake()
         await wait_until(lambda: len(box) == 0, what="the next twenty acknowledged")
-        await _cut_power(broker, link)
-        broker.start()
-        await wait_until(lambda: link.resent == 20, what="the resend after the reconnect")
+        await rig.cut_power()
+        rig.broker.start()
+        await wait_until(lambda: rig.link.resent == 20, what="the resend after the reconnect")
         # the late twenty, once each; the early ten were older
-        assert await _supervisor_session(broker, "st-9", 20) == list(range(11, 31))
-    finally:
-        await _stop(task)
-        broker.stop()
-        box.close()
+        assert await rig.supervisor_session(20) == list(range(11, 31))
 
 
 async def test_a_station_restarted_while_the_broker_was_down_sends_what_it_lost_again(tmp_path) -> None:
     """The acknowledged copies are on disk: a station that stops (its own power cut, an update)
     while the broker is down, or after the broker lost power, sends them again when it starts."""
-    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)  # autosave_interval 30, not on changes
-    broker.start()
-    path = str(tmp_path / "outbox.sqlite")
-    box = Outbox(path, "st-r")
-    link = make_uplink(box, mqtt_cfg(broker.port), [])
-    task: asyncio.Task | None = None
-    try:
-        await _away_supervisor(broker, "st-r")
-        task = asyncio.create_task(link.run())
+    async with PowerCutRig(tmp_path, "st-r") as rig:
+        box = rig.box
+        assert box is not None
         box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(15)])  # seqs 1-15
-        link.wake()
+        rig.link.wake()
         await wait_until(lambda: len(box) == 0, what="fifteen acknowledged")
-        await _cut_power(broker, link)
-        await _stop(task)  # the station stops during the outage ...
-        task = None
-        box.close()
-        box = Outbox(path, "st-r")  # ... and starts again
-        assert len(box) == 0 and box.kept == 15
-        link = make_uplink(box, mqtt_cfg(broker.port), [])
-        task = asyncio.create_task(link.run())
-        broker.start()
-        await wait_until(lambda: link.resent == 15, what="the resend after the start")
-        assert await _supervisor_session(broker, "st-r", 15) == list(range(1, 16))
-    finally:
-        await _stop(task)
-        broker.stop()
-        box.close()
+        await rig.cut_power()
+        await rig.stop_station()  # the station stops during the outage ...
+        rig.start_station()  # ... and starts again
+        assert rig.box is not None and len(rig.box) == 0 and rig.box.kept == 15
+        rig.broker.start()
+        await wait_until(lambda: rig.link.resent == 15, what="the resend after the start")
+        assert await rig.supervisor_session(15) == list(range(1, 16))
 
 
 async def test_a_backlog_drained_just_before_a_power_cut_is_sent_again_whole(tmp_path) -> None:
     """After an outage a station drains its backlog at hundreds of messages a second; a broker
     that loses power again soon after (power restored, then cut again) loses all of it. Every
     message of the drain is sent again: 400 telemetry-sized records, 1.8 MB."""
-    broker = Mosquitto(str(tmp_path / "broker"), long_running=True)
-    broker.start()
-    box = Outbox(str(tmp_path / "outbox.sqlite"), "st-d")
-    link = make_uplink(box, mqtt_cfg(broker.port), [])
-    task: asyncio.Task | None = None
-    try:
-        await _away_supervisor(broker, "st-d")
+    async with PowerCutRig(tmp_path, "st-d") as rig:
+        box = rig.box
+        assert box is not None
         pad = "x" * 4500  # a telemetry record is about 4.6 kB
         box.put_many([("event", {"kind": "backlog", "i": i, "pad": pad}, float(i)) for i in range(400)])
-        task = asyncio.create_task(link.run())
+        rig.link.wake()
         await wait_until(lambda: len(box) == 0, what="the backlog drained", timeout_s=60.0)
         assert box.kept == 400
-        await _cut_power(broker, link)
-        broker.start()
-        await wait_until(lambda: link.resent == 400, what="the resend after the reconnect", timeout_s=60.0)
-        assert await _supervisor_session(broker, "st-d", 400) == list(range(1, 401))
-    finally:
-        await _stop(task)
-        broker.stop()
-        box.close()
+        await rig.cut_power()
+        rig.broker.start()
+        await wait_until(lambda: rig.link.resent == 400, what="the resend after the reconnect", timeout_s=60.0)
+        assert await rig.supervisor_session(400) == list(range(1, 401))
