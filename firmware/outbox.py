@@ -274,17 +274,16 @@ class Outbox:
         now = time.time() if now_ts is None else now_ts
         through = self._acked_through
         wanted = sorted(set(seqs))
-        top = wanted[-1]
         try:
             self.db.execute("BEGIN IMMEDIATE")
             marks = ",".join("?" for _ in wanted)
-            present, other = self.db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(kind != ?), 0) FROM outbox WHERE seq > ? AND seq IN (%s)" % marks,
-                (codec.UP_TELEMETRY, through, *wanted)).fetchone()
+            present, other, top = self.db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(kind != ?), 0), MAX(seq) FROM outbox WHERE seq > ? AND seq IN (%s)"
+                % marks, (codec.UP_TELEMETRY, through, *wanted)).fetchone()
             present, other = int(present), int(other)
-            # the oldest pending ones: every pending row up to the highest is among them
-            # (thinning may have taken some of them meanwhile)
-            oldest = keep_s > 0.0 and present == int(self.db.execute(
+            # the oldest pending ones: every pending row up to the highest of them is among them
+            # (thinning may have taken some of them meanwhile; seqs not in the outbox move nothing)
+            oldest = keep_s > 0.0 and present > 0 and present == int(self.db.execute(
                 "SELECT COUNT(*) FROM outbox WHERE seq > ? AND seq <= ?", (through, top)).fetchone()[0])
             if oldest:
                 self.db.execute("UPDATE meta SET value=? WHERE key='acked_through'", (top,))

@@ -207,6 +207,8 @@ def test_only_the_oldest_pending_are_kept_the_rest_go_at_once(tmp_path) -> None:
     assert box.kept == 2 and _seqs(box.peek(10)) == [5, 6] and _seqs(box.kept_since(0.0)) == [1, 2]
     box.acknowledge([2], keep_s=120.0, now_ts=12.0)
     assert box.kept == 2 and len(box) == 2 and box.sent_total == 4 and box._other == 2
+    box.acknowledge([1], keep_s=120.0, now_ts=13.0)  # below the mark: it stays where it is
+    assert box.kept == 2 and _seqs(box.peek(10)) == [5, 6] and box._meta("acked_through") == 2
 
 
 def test_kept_rows_are_bounded_and_go_first_when_the_outbox_is_full(tmp_path) -> None:
@@ -243,3 +245,56 @@ def test_an_outbox_written_before_kept_rows_opens_with_every_row_pending(tmp_pat
     box = Outbox(path, "st-1")
     assert not box.created and len(box) == 2 and box.kept == 0 and _seqs(box.peek(10)) == [6, 7]
     assert box.put("event", {"kind": "new"}, 8.0) == 8
+
+
+def test_the_counts_agree_with_the_file_whatever_is_put_acknowledged_and_reopened(tmp_path) -> None:
+    """Any interleaving of puts, acknowledgements (the oldest pending, as the link sends, or any
+    set), time passing and restarts: the pending and kept counts, the non-telemetry count and what
+    peek and kept_since return agree with the rows in the file, and the outbox stays bounded."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    op = st.one_of(
+        st.tuples(st.just("put"), st.lists(st.sampled_from(["telemetry", "event", "alarm"]), min_size=1, max_size=30)),
+        st.tuples(st.just("ack_oldest"), st.integers(1, 40)),
+        st.tuples(st.just("ack_any"), st.lists(st.integers(1, 400), max_size=10)),
+        st.tuples(st.just("wait"), st.floats(0.0, 200.0)),
+        st.tuples(st.just("keep"), st.sampled_from([0.0, 60.0, 120.0])),
+        st.tuples(st.just("reopen"), st.none()),
+    )
+    runs = iter(range(10**6))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(op, max_size=40))
+    def check(ops: list) -> None:
+        path = str(tmp_path / ("o-%d.sqlite" % next(runs)))
+        box = Outbox(path, "st-1", max_messages=100, other_max=40, keep_max=30)
+        now, keep_s = 1000.0, 120.0
+        try:
+            for kind, arg in ops:
+                if kind == "put":
+                    box.put_many([(k, {"values": {"i": 1}} if k == "telemetry" else {"kind": "e", "code": "c"}, now)
+                                  for k in arg])
+                elif kind == "ack_oldest":
+                    box.acknowledge(_seqs(box.peek(arg)), keep_s=keep_s, now_ts=now)
+                elif kind == "ack_any":
+                    box.acknowledge(arg, keep_s=keep_s, now_ts=now)
+                elif kind == "wait":
+                    now += arg
+                elif kind == "keep":
+                    keep_s = arg
+                else:
+                    box.close()
+                    box = Outbox(path, "st-1", max_messages=100, other_max=40, keep_max=30)
+                mark = box._meta("acked_through")
+                rows = [(int(s), str(k)) for s, k in box.db.execute("SELECT seq, kind FROM outbox ORDER BY seq")]
+                pending = [s for s, _k in rows if s > mark]
+                kept = [s for s, _k in rows if s <= mark]
+                assert len(box) == len(pending) and box.kept == len(kept), (kind, len(box), pending, box.kept, kept)
+                assert box._other == sum(1 for s, k in rows if s > mark and k != "telemetry")
+                assert _seqs(box.peek(1000)) == pending and _seqs(box.kept_since(0.0, 0, 1000)) == kept
+                assert len(rows) <= 100 + 30 and box.kept <= 30
+        finally:
+            box.close()
+
+    check()
