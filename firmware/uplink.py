@@ -311,6 +311,15 @@ class PubackClient(aiomqtt.Client):
         super()._on_publish(client, userdata, mid, reason_code, properties)
 
 
+async def publish_window(client: aiomqtt.Client, window: list[tuple[int, str, bytes]]) -> None:
+    """Publish (seq, topic, payload) messages with QoS 1, all in flight at once, in order on one
+    connection; returns when every PUBACK is in, raises the first failure after all have ended."""
+    results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window), return_exceptions=True)
+    for res in results:
+        if isinstance(res, BaseException):
+            raise res
+
+
 class Uplink:
     """The station's MQTT link: outbox sender, command and room-reading receiver, reconnect loop."""
 
@@ -462,11 +471,7 @@ class Uplink:
                     # Up to WINDOW QoS 1 publishes in flight, sent in order on one connection; the
                     # window counts as delivered only when every PUBACK in it was clean (a resend
                     # of an accepted one is a duplicate seq, which the supervisor stores once).
-                    results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window),
-                                                   return_exceptions=True)
-                    for res in results:
-                        if isinstance(res, BaseException):
-                            raise res
+                    await publish_window(client, window)
                     seq, topic = window[0][0], window[0][1]
                     if self._unheard and self.cfg.require_subscriber:
                         unheard = True
@@ -504,12 +509,7 @@ class Uplink:
             if not items:
                 break
             for start in range(0, len(items), WINDOW):
-                window = items[start:start + WINDOW]
-                results = await asyncio.gather(*(client.publish(t, p, qos=1) for _s, t, p in window),
-                                               return_exceptions=True)
-                for res in results:
-                    if isinstance(res, BaseException):
-                        raise res
+                await publish_window(client, items[start:start + WINDOW])
             first = first or items[0][0]
             last = items[-1][0]
             count += len(items)
