@@ -28,6 +28,7 @@ import tomli_w
 from heatkeeper.core import codec
 from heatkeeper.tools.procs import Process, free_port, wait_for
 from heatkeeper.tools.testing.mosquitto import Mosquitto
+from heatkeeper.tools.testing.mqtt_listener import decode_uplinks
 
 from .control import SimControl
 
@@ -134,27 +135,12 @@ class MqttRecorder:
 
     def uplinks(self, kind: str | None = None, station: str | None = None, copies: bool = False) -> list[dict[str, Any]]:
         """Decoded uplink messages in arrival order, each (station, seq) once as the supervisor
-        stores them (a station resends what the broker may have lost: after a dropped link, at
-        its start); with `copies`, every copy received (for sequence_report)."""
-        out = []
-        seen: set[tuple[str, int]] = set()
+        stores them; with `copies`, every copy received (for sequence_report). Undecodable ones
+        are left out."""
         with self._lock:
             items = list(self.messages)
-        for _ts, topic, payload in items:
-            if "/up/" not in topic:
-                continue
-            try:
-                msg = codec.decode_uplink(topic, payload)
-            except codec.CodecError:
-                continue
-            if not copies:
-                key = (msg["station"], msg["seq"])
-                if key in seen:
-                    continue
-                seen.add(key)
-            if (kind is None or msg["kind"] == kind) and (station is None or msg["station"] == station):
-                out.append(msg)
-        return out
+        return [m for m in decode_uplinks(((t, p) for _ts, t, p in items), copies, skip_undecodable=True)
+                if (kind is None or m["kind"] == kind) and (station is None or m["station"] == station)]
 
     def topics(self, suffix: str) -> list[bytes]:
         with self._lock:

@@ -4,12 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import aiomqtt
 from heatkeeper.core import codec
 from heatkeeper.firmware.tasks import cancel_and_wait
 from heatkeeper.firmware.uplink import session_properties
+
+
+def decode_uplinks(received: Iterable[tuple[str, bytes]], copies: bool = False,
+                   skip_undecodable: bool = False) -> list[dict]:
+    """The uplink messages among (topic, payload) pairs, decoded, in arrival order: each (station,
+    seq) once, as the supervisor stores them (a station resends byte for byte what the broker may
+    have lost: after a dropped link, at its start), or every copy with `copies`."""
+    out = []
+    seen: set[tuple[str, int]] = set()
+    for topic, payload in received:
+        if "/up/" not in topic:
+            continue
+        try:
+            msg = codec.decode_uplink(topic, payload)
+        except codec.CodecError:
+            if skip_undecodable:
+                continue
+            raise
+        if not copies:
+            key = (msg["station"], msg["seq"])
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(msg)
+    return out
 
 
 class Listener:
@@ -59,21 +84,9 @@ class Listener:
         await self.client.publish(topic, payload, qos=1, retain=retain)
 
     def uplinks(self, kind: str | None = None) -> list[dict]:
-        """The uplink messages received, decoded, each (station, seq) once as the supervisor stores
-        them: a station resends what the broker may have lost (after a dropped link, at its start),
-        byte for byte. raw_uplinks() has every copy."""
-        out = []
-        seen: set[tuple[str, int]] = set()
-        for topic, payload, _r in self.messages:
-            if "/up/" in topic:
-                msg = codec.decode_uplink(topic, payload)
-                key = (msg["station"], msg["seq"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                if kind is None or msg["kind"] == kind:
-                    out.append(msg)
-        return out
+        """The uplink messages received, each (station, seq) once (decode_uplinks); raw_uplinks()
+        has every copy."""
+        return [m for m in decode_uplinks((t, p) for t, p, _r in self.messages) if kind is None or m["kind"] == kind]
 
     def raw_uplinks(self) -> list[tuple[int, bytes]]:
         return [(codec.decode_uplink(t, p)["seq"], p) for t, p, _r in self.messages if "/up/" in t]
