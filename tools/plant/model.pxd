@@ -10,7 +10,7 @@ cdef double KPA_PER_M
 cdef double HEAD_PER_BAR
 cdef double BIG_R
 cdef double NAN
-cdef double E
+from libc cimport math  # math.exp, math.log, math.sqrt in model.py: C calls, as Python's math module makes them
 cdef double OPEN_TEMP_C
 cdef double OPEN_PRESSURE_KPA
 cdef int N_IMAGE

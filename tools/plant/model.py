@@ -28,11 +28,10 @@ valve (raising its r_j) lowers its own flow and raises every other branch's. Wit
 secondary network every group takes a fixed share of the pump flow (g_flow_share), as before.
 """
 
+import math  # compiled, math.exp, math.log and math.sqrt are libm's (model.pxd cimports libc's math)
 from array import array
 
 from heatkeeper.core import signals as sg
-
-E = 2.718281828459045  # powers of E, not math.exp: `**` on doubles compiles to C pow()
 
 MASK64 = 0xFFFFFFFFFFFFFFFF
 XS_MULT = 2685821657736338717  # xorshift64* multiplier (a C constant when compiled)
@@ -133,9 +132,9 @@ def emitter_heat(k_rad, n, c, ts, ti, lm_guess):
         lm = 0.7 * dtemp
     eps = 0.0
     for _k in range(6):
-        ua = k_rad * lm ** (n - 1.0)
+        ua = k_rad * math.exp((n - 1.0) * math.log(lm))  # lm ** (n - 1), a third of pow()'s cost
         ntu = ua / c
-        eps = 1.0 - E ** (-ntu)
+        eps = 1.0 - math.exp(-ntu)
         lm = eps * dtemp / ntu
     return eps * c * dtemp
 
@@ -331,7 +330,7 @@ class PlantCore:
         self.memo_stem_x = self.memo_stem_base = self.memo_stem_pow = NAN
         self.memo_v1_x = self.memo_v1 = NAN
         self.memo_f1 = self.memo_f1_n = self.memo_f1_pow = NAN
-        # _slow's and _disturbances' powers of E (their exponent only changes with the step
+        # _slow's and _disturbances' exponentials (their exponent only changes with the step
         # length or a time constant): kept with the exponent they were taken of
         self.memo_mix_x = self.memo_mix_pow = NAN
         self.memo_emit_x = array("d", [NAN] * n_groups)
@@ -735,16 +734,16 @@ class PlantCore:
                 h = 0.5 * (lo + hi)
                 q = 0.0
                 if self.pump_h0 * n1 * n1 > h:
-                    q += ((self.pump_h0 * n1 * n1 - h) / self.pump_a) ** 0.5
+                    q += math.sqrt((self.pump_h0 * n1 * n1 - h) / self.pump_a)
                 if self.pump_h0 * n2 * n2 > h:
-                    q += ((self.pump_h0 * n2 * n2 - h) / self.pump_a) ** 0.5
-                if q > (h / self.sys_k) ** 0.5:
+                    q += math.sqrt((self.pump_h0 * n2 * n2 - h) / self.pump_a)
+                if q > math.sqrt(h / self.sys_k):
                     lo = h
                 else:
                     hi = h
             h = 0.5 * (lo + hi)
         self.head_m = h
-        self.flow2 = (h / self.sys_k) ** 0.5
+        self.flow2 = math.sqrt(h / self.sys_k)
         # hydraulic power / efficiency (affinity laws keep the efficiency on the parabola)
         self.pump_power_kw = self.flow2 / 3600.0 * h * KPA_PER_M / self.pump_eff
 
@@ -845,7 +844,7 @@ class PlantCore:
             x = dp_bar / (1.0 / (kv * kv) + 1.0 / (self.k_rest * self.k_rest))
             if x != self.memo_v1_x:
                 self.memo_v1_x = x
-                self.memo_v1 = x ** 0.5
+                self.memo_v1 = math.sqrt(x)
             v1 = self.memo_v1
         self.flow1 = v1
         v2 = self.flow2
@@ -859,14 +858,14 @@ class PlantCore:
             if f1 != self.memo_f1 or self.hx_n != self.memo_f1_n:
                 self.memo_f1 = f1
                 self.memo_f1_n = self.hx_n
-                self.memo_f1_pow = f1 ** (-self.hx_n)
-            ua = self.ua_design / (0.5 * self.memo_f1_pow + 0.5 * f2 ** (-self.hx_n))
+                self.memo_f1_pow = math.exp(-self.hx_n * math.log(f1))  # f1 ** -n
+            ua = self.ua_design / (0.5 * self.memo_f1_pow + 0.5 * math.exp(-self.hx_n * math.log(f2)))
             cmin = c1 if c1 < c2 else c2
             cmax = c2 if c1 < c2 else c1
             cr = cmin / cmax
             ntu = ua / cmin
             if cr < 0.999:
-                e = E ** (-ntu * (1.0 - cr))
+                e = math.exp(-ntu * (1.0 - cr))
                 eps = (1.0 - e) / (1.0 - cr * e)
             else:
                 eps = ntu / (1.0 + ntu)
@@ -963,7 +962,7 @@ class PlantCore:
         x = -dt / self.mixing_tau_s
         if x != self.memo_mix_x:
             self.memo_mix_x = x
-            self.memo_mix_pow = E ** x
+            self.memo_mix_pow = math.exp(x)
         mix = 1.0 - self.memo_mix_pow
         room_a = dt / (self.tau_room_s + dt)
         q_ret_sum = 0.0
@@ -998,7 +997,7 @@ class PlantCore:
             x = -dt / self.g_tau_emit[j]
             if x != self.memo_emit_x[j]:
                 self.memo_emit_x[j] = x
-                self.memo_emit_pow[j] = E ** x
+                self.memo_emit_pow[j] = math.exp(x)
             self.g_q_emit[j] += (q - self.g_q_emit[j]) * (1.0 - self.memo_emit_pow[j])
             # per m2 inputs (W/m2): emitter heat split convective/radiant, gains split air/mass
             qe = self.g_q_emit[j] * 1000.0 / self.g_area[j]
@@ -1060,8 +1059,8 @@ class PlantCore:
         x = -dt / (6.0 * 3600.0)
         if x != self.memo_phi_x:
             self.memo_phi_x = x
-            self.memo_phi = E ** x
-            self.memo_phi_root = (1.0 - self.memo_phi * self.memo_phi) ** 0.5
+            self.memo_phi = math.exp(x)
+            self.memo_phi_root = math.sqrt(1.0 - self.memo_phi * self.memo_phi)
         phi = self.memo_phi
         self.dp_z = phi * self.dp_z + self.memo_phi_root * self._g()
         self.dp_kpa = self.dp_nominal * (1.0 + self.dp_variation * self.dp_z)
