@@ -12,7 +12,9 @@ Invariants:
   its last save, so after a dropped link (or a restart of the station) the uplink sends those
   again (`kept_since`). The kept rows are the oldest ones: every row up to `acked_through` (a
   meta value, in the same transaction) is acknowledged, every row above it pending, and the
-  `acks` table holds when each acknowledged batch was acknowledged (wall clock). Keeping costs
+  `acks` table holds when each acknowledged batch was acknowledged (wall clock; a resend that
+  the broker acknowledged again renews it, `renew_kept`, and it never falls as the seq rises, which
+  the range deletes and `kept_since` rely on). Keeping costs
   no extra write: an acknowledgement moves the mark instead of deleting rows, and the rows go in
   one range delete once older than `keep_s`. Kept rows are bounded (`keep_max`: a quarter of
   `max_messages` on disk, KEEP_MAX_MEMORY rows for an outbox in memory) and are the first to go
@@ -335,6 +337,18 @@ class Outbox:
             self._rollback()
             raise storage_error("outbox", self.path, exc) from exc
         self._kept = max(0, self._kept - removed)
+
+    def renew_kept(self, from_seq: int, now_ts: float | None = None) -> None:
+        """The kept rows from `from_seq` on were acknowledged again now (a resend): they are kept
+        (and sent again after a drop) as if acknowledged at `now_ts`."""
+        now = time.time() if now_ts is None else now_ts
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("UPDATE acks SET acked_ts=? WHERE through_seq >= ? AND acked_ts < ?", (now, from_seq, now))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise storage_error("outbox", self.path, exc) from exc
 
     def kept_since(self, since_ts: float, after_seq: int = 0, limit: int = 200) -> list[tuple[int, str, bytes]]:
         """Up to `limit` kept (acknowledged) messages that the broker acknowledged at or after

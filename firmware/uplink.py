@@ -16,9 +16,11 @@ A broker that loses power loses what it acknowledged since its last save (Mosqui
 `autosave_interval`, 60 s in `heatkeeper broker-config`) and still held for the supervisor. So
 the outbox keeps, on disk, what the broker acknowledged in the last `resend_after_reconnect_s`
 (120 s by default; see firmware/outbox.py for the bounds) and, after a connection that dropped,
-the link sends the messages acknowledged in that span before the drop once more, before the
-outbox's backlog: byte-identical (same seq), so the supervisor stores each once and counts the
-rest as duplicates. A station that starts sends what its outbox kept once more too (its link may
+the link sends the messages acknowledged in that span before the last PUBACK it heard once more
+(a broker host that loses power sends no reset: the drop is noticed a keepalive later), before
+the outbox's backlog: byte-identical (same seq), so the supervisor stores each once and counts the
+rest as duplicates. What was sent again counts as acknowledged at the resend (`renew_kept`): a
+broker that comes back and loses power again before its next save gets it once more. A station that starts sends what its outbox kept once more too (its link may
 have been down, or the broker may have lost power, while it was stopped).
 
 A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
@@ -349,6 +351,9 @@ class Uplink:
         # At the start: everything the outbox kept from before (0.0).
         self._resend_since: float | None = 0.0 if outbox.kept and cfg.resend_after_reconnect_s > 0.0 else None
         self.resent = 0
+        # Wall-clock time of the last PUBACK heard: the resend span ends there, not when the drop
+        # is noticed (a broker host that loses power sends no reset: the keepalive finds out).
+        self._last_ack_ts: float | None = None
 
     def wake(self) -> None:
         """New messages are in the outbox (called by the control loop; never blocks)."""
@@ -430,7 +435,9 @@ class Uplink:
                 self._internal_error(group)
             finally:
                 if self.connected and self.cfg.resend_after_reconnect_s > 0.0:
-                    since = time.time() - self.cfg.resend_after_reconnect_s
+                    now = time.time()
+                    last_ack = now if self._last_ack_ts is None else min(now, self._last_ack_ts)
+                    since = last_ack - self.cfg.resend_after_reconnect_s
                     if self._resend_since is None or since < self._resend_since:  # (a drop during the resend keeps the first)
                         self._resend_since = since
                 self.connected = False
@@ -492,6 +499,8 @@ class Uplink:
                                                 "text": "broker accepts our messages again"})
             finally:
                 self.outbox.acknowledge([item[0] for item in done], keep_s=self.cfg.resend_after_reconnect_s)
+                if done:
+                    self._last_ack_ts = time.time()
             if unheard:
                 await self._wait_for_subscriber(seq)
 
@@ -515,6 +524,12 @@ class Uplink:
             count += len(items)
             self.resent += len(items)
         self._resend_since = None
+        if count:
+            # The broker acknowledged them again, and may lose them again before its next save
+            # (power restored and cut again soon after): they are kept a span from now.
+            now = time.time()
+            self.outbox.renew_kept(first, now)
+            self._last_ack_ts = now
         if count:
             log.info("uplink resent %d message(s), seqs %d-%d, that the broker had acknowledged in the %.0f s before the "
                      "link dropped or the station stopped (a broker restarted from an older save lacks them; the "

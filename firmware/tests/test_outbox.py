@@ -247,6 +247,21 @@ def test_an_outbox_written_before_kept_rows_opens_with_every_row_pending(tmp_pat
     assert box.put("event", {"kind": "new"}, 8.0) == 8
 
 
+def test_renewed_rows_count_as_acknowledged_at_the_renewal(tmp_path) -> None:
+    """A resend acknowledged again: those rows are kept (and sent after a drop) a span from then."""
+    box = Outbox(str(tmp_path / "o.sqlite"), "st-1")
+    box.put_many([("event", {"kind": "e"}, float(i)) for i in range(6)])
+    box.acknowledge([1, 2, 3], keep_s=120.0, now_ts=1000.0)
+    box.acknowledge([4, 5, 6], keep_s=120.0, now_ts=1010.0)
+    assert _seqs(box.kept_since(1005.0, 0, 10)) == [4, 5, 6]
+    box.renew_kept(2, 1500.0)  # a resend from seq 2: whole acknowledged batches are renewed (1-3, 4-6)
+    assert _seqs(box.kept_since(1400.0, 0, 10)) == [1, 2, 3, 4, 5, 6]
+    box.put("event", {"kind": "e"}, 1600.0)
+    box.acknowledge([7], keep_s=120.0, now_ts=1600.0)  # prunes what was acknowledged before 1480
+    assert box.kept == 7 and _seqs(box.kept_since(1400.0, 0, 10)) == [1, 2, 3, 4, 5, 6, 7]
+    box.close()
+
+
 def test_the_counts_agree_with_the_file_whatever_is_put_acknowledged_and_reopened(tmp_path) -> None:
     """Any interleaving of puts, acknowledgements (the oldest pending, as the link sends, or any
     set), time passing and restarts: the pending and kept counts, the non-telemetry count and what
@@ -261,6 +276,7 @@ def test_the_counts_agree_with_the_file_whatever_is_put_acknowledged_and_reopene
         st.tuples(st.just("wait"), st.floats(0.0, 200.0)),
         st.tuples(st.just("keep"), st.sampled_from([0.0, 60.0, 120.0])),
         st.tuples(st.just("reopen"), st.none()),
+        st.tuples(st.just("renew"), st.integers(1, 400)),
     )
     runs = iter(range(10**6))
 
@@ -283,6 +299,8 @@ def test_the_counts_agree_with_the_file_whatever_is_put_acknowledged_and_reopene
                     now += arg
                 elif kind == "keep":
                     keep_s = arg
+                elif kind == "renew":
+                    box.renew_kept(arg, now)
                 else:
                     box.close()
                     box = Outbox(path, "st-1", max_messages=100, other_max=40, keep_max=30)
@@ -294,6 +312,9 @@ def test_the_counts_agree_with_the_file_whatever_is_put_acknowledged_and_reopene
                 assert box._other == sum(1 for s, k in rows if s > mark and k != "telemetry")
                 assert _seqs(box.peek(1000)) == pending and _seqs(box.kept_since(0.0, 0, 1000)) == kept
                 assert len(rows) <= 100 + 30 and box.kept <= 30
+                # the acknowledgement times never fall with the seq (the range deletes rely on it)
+                times = [float(t) for (t,) in box.db.execute("SELECT acked_ts FROM acks ORDER BY through_seq")]
+                assert times == sorted(times), times
         finally:
             box.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from typing import Any
 
 from heatkeeper.core import codec
@@ -277,3 +278,43 @@ async def test_a_backlog_drained_just_before_a_power_cut_is_sent_again_whole(tmp
         rig.broker.start()
         await wait_until(lambda: rig.link.resent == 400, what="the resend after the reconnect", timeout_s=60.0)
         assert await rig.supervisor_session(400) == list(range(1, 401))
+
+
+async def test_a_broker_host_that_goes_silent_gets_what_it_acknowledged_before(tmp_path) -> None:
+    """A broker host that loses power sends no reset: the station notices only when its keepalive
+    goes unanswered, later than `resend_after_reconnect_s` after the last PUBACK here. The span
+    ends at that last PUBACK, not at the drop, so what the broker acknowledged (and never saved)
+    is sent again."""
+    async with PowerCutRig(tmp_path, "st-s", resend_after_reconnect_s=2.0, keepalive_s=5) as rig:
+        box = rig.box
+        assert box is not None
+        box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
+        rig.link.wake()
+        await wait_until(lambda: len(box) == 0, what="ten acknowledged")
+        assert rig.broker.process is not None
+        rig.broker.process.kill(signal.SIGSTOP)  # the host is gone: no reset, no PINGRESP
+        await wait_until(lambda: not rig.link.connected, what="the keepalive notices", timeout_s=30.0)
+        rig.broker.kill()  # nothing saved since the broker's start
+        rig.broker.start()
+        await wait_until(lambda: rig.link.resent == 10, what="the resend after the reconnect")
+        assert await rig.supervisor_session(10) == list(range(1, 11))
+
+
+async def test_what_was_sent_again_is_sent_again_after_a_second_power_cut(tmp_path) -> None:
+    """Power restored, the resend acknowledged by a broker that has not saved it yet, and the power
+    cut again: the resent messages count as acknowledged at the resend, so the second reconnect
+    sends them once more, however long the first outage was."""
+    async with PowerCutRig(tmp_path, "st-2", resend_after_reconnect_s=2.0) as rig:
+        box = rig.box
+        assert box is not None
+        box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
+        rig.link.wake()
+        await wait_until(lambda: len(box) == 0, what="ten acknowledged")
+        await rig.cut_power()
+        await asyncio.sleep(3.0)  # an outage longer than resend_after_reconnect_s
+        rig.broker.start()
+        await wait_until(lambda: rig.link.resent == 10, what="the first resend")
+        await rig.cut_power()  # before the restarted broker's first save
+        rig.broker.start()
+        await wait_until(lambda: rig.link.resent == 20, what="the second resend")
+        assert await rig.supervisor_session(10) == list(range(1, 11))
