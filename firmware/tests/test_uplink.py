@@ -205,6 +205,14 @@ class PowerCutRig:
         if self.box is not None:
             self.box.close()
 
+    async def send(self, kind: str, count: int, timeout_s: float = 10.0, **extra: object) -> None:
+        """`count` events put in the outbox and acknowledged by the broker (not yet saved by it)."""
+        assert self.box is not None
+        box = self.box
+        box.put_many([("event", {"kind": kind, "i": i, **extra}, float(i)) for i in range(count)])
+        self.link.wake()
+        await wait_until(lambda: len(box) == 0, what="%d %s acknowledged" % (count, kind), timeout_s=timeout_s)
+
     async def cut_power(self) -> None:
         self.broker.kill()  # the power cut: nothing saved since the broker's start
         await wait_until(lambda: not self.link.connected, what="the link notices")
@@ -228,15 +236,9 @@ async def test_what_a_broker_lost_in_a_power_cut_is_sent_again(tmp_path) -> None
     `resend_after_reconnect_s` before the drop again, and the supervisor's session gets every
     one; what was acknowledged earlier than that is not sent again."""
     async with PowerCutRig(tmp_path, "st-9", resend_after_reconnect_s=2.0) as rig:
-        box = rig.box
-        assert box is not None
-        box.put_many([("event", {"kind": "early", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
-        rig.link.wake()
-        await wait_until(lambda: len(box) == 0, what="the first ten acknowledged")
+        await rig.send("early", 10)  # seqs 1-10
         await asyncio.sleep(3.0)  # older than resend_after_reconnect_s at the drop
-        box.put_many([("event", {"kind": "late", "i": i}, float(i)) for i in range(20)])  # seqs 11-30
-        rig.link.wake()
-        await wait_until(lambda: len(box) == 0, what="the next twenty acknowledged")
+        await rig.send("late", 20)  # seqs 11-30
         await rig.cut_power()
         rig.broker.start()
         await wait_until(lambda: rig.link.resent == 20, what="the resend after the reconnect")
@@ -248,11 +250,7 @@ async def test_a_station_restarted_while_the_broker_was_down_sends_what_it_lost_
     """The acknowledged copies are on disk: a station that stops (its own power cut, an update)
     while the broker is down, or after the broker lost power, sends them again when it starts."""
     async with PowerCutRig(tmp_path, "st-r") as rig:
-        box = rig.box
-        assert box is not None
-        box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(15)])  # seqs 1-15
-        rig.link.wake()
-        await wait_until(lambda: len(box) == 0, what="fifteen acknowledged")
+        await rig.send("before", 15)  # seqs 1-15
         await rig.cut_power()
         await rig.stop_station()  # the station stops during the outage ...
         rig.start_station()  # ... and starts again
@@ -267,13 +265,9 @@ async def test_a_backlog_drained_just_before_a_power_cut_is_sent_again_whole(tmp
     that loses power again soon after (power restored, then cut again) loses all of it. Every
     message of the drain is sent again: 400 telemetry-sized records, 1.8 MB."""
     async with PowerCutRig(tmp_path, "st-d") as rig:
-        box = rig.box
-        assert box is not None
         pad = "x" * 4500  # a telemetry record is about 4.6 kB
-        box.put_many([("event", {"kind": "backlog", "i": i, "pad": pad}, float(i)) for i in range(400)])
-        rig.link.wake()
-        await wait_until(lambda: len(box) == 0, what="the backlog drained", timeout_s=60.0)
-        assert box.kept == 400
+        await rig.send("backlog", 400, timeout_s=60.0, pad=pad)
+        assert rig.box is not None and rig.box.kept == 400
         await rig.cut_power()
         rig.broker.start()
         await wait_until(lambda: rig.link.resent == 400, what="the resend after the reconnect", timeout_s=60.0)
@@ -286,11 +280,7 @@ async def test_a_broker_host_that_goes_silent_gets_what_it_acknowledged_before(t
     ends at that last PUBACK, not at the drop, so what the broker acknowledged (and never saved)
     is sent again."""
     async with PowerCutRig(tmp_path, "st-s", resend_after_reconnect_s=2.0, keepalive_s=5) as rig:
-        box = rig.box
-        assert box is not None
-        box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
-        rig.link.wake()
-        await wait_until(lambda: len(box) == 0, what="ten acknowledged")
+        await rig.send("before", 10)  # seqs 1-10
         assert rig.broker.process is not None
         rig.broker.process.kill(signal.SIGSTOP)  # the host is gone: no reset, no PINGRESP
         await wait_until(lambda: not rig.link.connected, what="the keepalive notices", timeout_s=30.0)
@@ -305,11 +295,7 @@ async def test_what_was_sent_again_is_sent_again_after_a_second_power_cut(tmp_pa
     cut again: the resent messages count as acknowledged at the resend, so the second reconnect
     sends them once more, however long the first outage was."""
     async with PowerCutRig(tmp_path, "st-2", resend_after_reconnect_s=2.0) as rig:
-        box = rig.box
-        assert box is not None
-        box.put_many([("event", {"kind": "before", "i": i}, float(i)) for i in range(10)])  # seqs 1-10
-        rig.link.wake()
-        await wait_until(lambda: len(box) == 0, what="ten acknowledged")
+        await rig.send("before", 10)  # seqs 1-10
         await rig.cut_power()
         await asyncio.sleep(3.0)  # an outage longer than resend_after_reconnect_s
         rig.broker.start()
