@@ -20,8 +20,9 @@ the link sends the messages acknowledged in that span before the last PUBACK it 
 (a broker host that loses power sends no reset: the drop is noticed a keepalive later), before
 the outbox's backlog: byte-identical (same seq), so the supervisor stores each once and counts the
 rest as duplicates. What was sent again counts as acknowledged at the resend (`renew_kept`): a
-broker that comes back and loses power again before its next save gets it once more. A station that starts sends what its outbox kept once more too (its link may
-have been down, or the broker may have lost power, while it was stopped).
+broker that comes back and loses power again before its next save gets it once more. A station
+that starts sends what its outbox kept once more too (its link may have been down, or the broker
+may have lost power, while it was stopped).
 
 A PUBACK with v5 reason 0x10 "no matching subscribers" means the broker will drop the message
 (no supervisor session exists): with `require_subscriber` (default) the message is kept and
@@ -530,10 +531,10 @@ class Uplink:
             now = time.time()
             self.outbox.renew_kept(first, now)
             self._last_ack_ts = now
-        if count:
-            log.info("uplink resent %d message(s), seqs %d-%d, that the broker had acknowledged in the %.0f s before the "
-                     "link dropped or the station stopped (a broker restarted from an older save lacks them; the "
-                     "supervisor stores each seq once)", count, first, last, self.cfg.resend_after_reconnect_s)
+            log.info("uplink resent %d message(s), seqs %d-%d, that the broker had acknowledged in the %.0f s before its "
+                     "last acknowledgement before the link dropped, or before the station stopped (a broker restarted "
+                     "from an older save lacks them; the supervisor stores each seq once)",
+                     count, first, last, self.cfg.resend_after_reconnect_s)
 
     async def _wait_for_subscriber(self, seq: int) -> None:
         # The broker took the message but nobody (not even a persistent session) will receive
