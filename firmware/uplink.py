@@ -470,6 +470,7 @@ class Uplink:
                     await self._wake.wait()
                 continue
             done: list[tuple[int, str, bytes]] = []
+            acked_at: float | None = None  # when the last clean window's PUBACKs were all in
             unheard = False
             try:
                 for start in range(0, len(batch), WINDOW):
@@ -493,15 +494,19 @@ class Uplink:
                                                     % (seq, window[-1][0], topic, self._refusals[0])})
                         raise UplinkFault("refused", "broker answered %s within seqs %d-%d" % (self._refusals[0], seq, window[-1][0]))
                     done.extend(window)
+                    acked_at = time.time()
                     self._unheard_reported = False
                     if self._refused_reported:
                         self._refused_reported = False
                         self.on_event("alarm", {"code": "uplink_refused", "severity": "warning", "state": "cleared",
                                                 "text": "broker accepts our messages again"})
             finally:
-                self.outbox.acknowledge([item[0] for item in done], keep_s=self.cfg.resend_after_reconnect_s)
-                if done:
-                    self._last_ack_ts = time.time()
+                # Stamped when the PUBACKs came, not when the batch ended: a later window of the
+                # batch may have waited out publish_timeout_s on a silent broker first.
+                self.outbox.acknowledge([item[0] for item in done], keep_s=self.cfg.resend_after_reconnect_s,
+                                        now_ts=acked_at)
+                if acked_at is not None:
+                    self._last_ack_ts = acked_at
             if unheard:
                 await self._wait_for_subscriber(seq)
 

@@ -147,10 +147,10 @@ async def test_storage_error_on_acknowledge_the_link_reconnects_and_delivers(tmp
     real_acknowledge = box.acknowledge
     failures = [StorageError("outbox %s: disk I/O error (injected)" % box.path)]
 
-    def acknowledge_failing_once(seqs: list[int], keep_s: float = 0.0) -> None:
+    def acknowledge_failing_once(seqs: list[int], keep_s: float = 0.0, now_ts: float | None = None) -> None:
         if failures and seqs:
             raise failures.pop()
-        real_acknowledge(seqs, keep_s)
+        real_acknowledge(seqs, keep_s, now_ts)
 
     box.acknowledge = acknowledge_failing_once  # type: ignore[method-assign]
     async with Listener(mosquitto.port, codec.up_topic("st-4", "+"), identifier="sup-4") as listener:
