@@ -126,17 +126,17 @@ cdef class PlantCore:
     cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
     @cython.locals(a=cython.double)
-    cdef void step_fast(self, double dt)
+    cdef inline void step_fast(self, double dt)
     @cython.locals(old_motor=cython.double, rate=cython.double, step=cython.double, err=cython.double,
                    half=cython.double, old_stem=cython.double, d=cython.double)
-    cdef void _actuator(self, double dt) noexcept
-    cdef double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer) noexcept
-    cdef double _ramp(self, double speed, double target, double step) noexcept
+    cdef inline void _actuator(self, double dt) noexcept
+    cdef inline double _pump_target(self, int run_cmd, int fault, double speed_cmd, double timer) noexcept
+    cdef inline double _ramp(self, double speed, double target, double step) noexcept
     @cython.locals(step=cython.double)
-    cdef void _pumps(self, double dt) noexcept
+    cdef inline void _pumps(self, double dt) noexcept
     @cython.locals(n1=cython.double, n2=cython.double, hmax=cython.double, lo=cython.double, hi=cython.double,
                    h=cython.double, q=cython.double, _k=cython.int, n=cython.double, k=cython.double)
-    cdef void _solve_network(self) noexcept
+    cdef inline void _solve_network(self) noexcept
     @cython.locals(rate=cython.double, moved=cython.int, j=cython.int, pos=cython.double, err=cython.double,
                    p_new=cython.double)
     cdef void _branch_valves(self, double dt) noexcept
@@ -152,9 +152,9 @@ cdef class PlantCore:
                    ua=cython.double, cmin=cython.double, cmax=cython.double, cr=cython.double, ntu=cython.double,
                    e=cython.double, eps=cython.double, q=cython.double, ts_target=cython.double,
                    tp_target=cython.double, a=cython.double, x=cython.double)
-    cdef void _primary_and_hx(self, double dt) noexcept
+    cdef inline void _primary_and_hx(self, double dt) noexcept
     @cython.locals(h=cython.double, p=cython.double, running=cython.int, v=cython.double, level=cython.double)
-    cdef void _makeup(self, double dt) noexcept
+    cdef inline void _makeup(self, double dt) noexcept
     @cython.locals(i=cython.int, j=cython.int, far=cython.int, lo=cython.int, hi=cython.int, mid=cython.int,
                    dv=cython.double, w=cython.double)
     cdef double _lookup(self, double[:] vols, double[:] temps, int head, double target_vol)
