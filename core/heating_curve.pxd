@@ -10,5 +10,5 @@ cdef class HeatingCurve:
     @cython.locals(base=double, room_k=double)
     cpdef double unclamped_c(self, double outdoor_c, double room_setpoint_c) except? -1
     @cython.locals(n=int, i=int, x0=double, x1=double, y0=double, y1=double)
-    cpdef double table_c(self, double outdoor_c) except? -1
+    cdef inline double table_c(self, double outdoor_c) except? -1
     cpdef double supply_c(self, double outdoor_c, double room_setpoint_c) except? -1

@@ -46,9 +46,9 @@ cdef class Interlocks:
     @cython.locals(actions=int, changed=int, bit=int, i=int, k=int,
                    supply_ok=bint, supply_c=double, limit=double, hyst=double, judged_c=double, high_c=double, p_sup_ok=bint, p_ret_ok=bint, p_max=double,
                    flowing=bint)
-    cpdef apply_to(self, Actuators out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
-                   double cycle_s, bint filling)
+    cpdef int apply_to(self, Actuators out, double now_s, SignalQuality signals, CirculationPumps pumps, MakeUp make_up,
+                       double cycle_s, bint filling) except -1
     @cython.locals(k=int)
-    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint filling)
+    cpdef int report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint filling) except -1
     cpdef dict snapshot(self)
     cpdef restore(self, object snap)

@@ -22,11 +22,11 @@ cdef class MakeUp:
     cdef public double bucket_start_s, window_start_s, window_m3, rate_l_per_h
     cdef public list events
     @cython.locals(pressure_kpa=double)
-    cpdef step(self, double now_s, double dt_s, SignalQuality signals, double setpoint_kpa, bint filling)
-    cdef _tank(self, bint level_ok, double level_pct)
+    cpdef int step(self, double now_s, double dt_s, SignalQuality signals, double setpoint_kpa, bint filling) except -1
+    cdef inline _tank(self, bint level_ok, double level_pct)
     cdef int _check_bucket(self) except -1
-    cdef int _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling) except -1
+    cdef inline int _totalise(self, double now_s, double dt_s, bint meter_ok, double meter_m3, bint running, bint filling) except -1
     @cython.locals(level_pct=double, run_s=double, k=int)
-    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
+    cpdef int report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals) except -1
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

@@ -24,6 +24,6 @@ cdef class ModeMachine:
     cpdef update(self, double now_s, double dt_s, bint filled, bint flow_proven, double supply_c, bint supply_ok,
                  double target_c)
     @cython.locals(k=int)
-    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
+    cpdef int report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals) except -1
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

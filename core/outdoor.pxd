@@ -20,6 +20,6 @@ cdef class OutdoorConditioner:
     @cython.locals(dt_s=double, good=bint)
     cpdef double step(self, double now_s, double raw_c, bint raw_ok) except? -1
     @cython.locals(a=double)
-    cpdef _filter(self, double value_c, double dt_s)
+    cdef inline int _filter(self, double value_c, double dt_s) except -1
     cpdef dict snapshot(self)
     cpdef restore(self, dict d, double now_s)

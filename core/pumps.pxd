@@ -29,27 +29,27 @@ cdef class CirculationPumps:
     cdef public bint short_of_heat
     cdef public list events
     @cython.locals(gap_k=double, step=double)
-    cpdef heat_shortage(self, double dt_s, double valve_pct, double setpoint_c, double supply_c, bint supply_ok)
+    cpdef int heat_shortage(self, double dt_s, double valve_pct, double setpoint_c, double supply_c, bint supply_ok) except -1
     cpdef double target_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c, double lease_kpa) except? -1
     @cython.locals(span=double, load=double)
     cpdef double mode_dp(self, double outdoor_c, bint outdoor_ok, double room_setpoint_c) except? -1
     @cython.locals(k=int)
-    cpdef step(self, double now_s, double dt_s, bint want, SignalQuality signals, double dp_target_kpa)
+    cpdef int step(self, double now_s, double dt_s, bint want, SignalQuality signals, double dp_target_kpa) except -1
     cdef _event(self, str reason, int pump, double now_s)
     cdef _start(self, int k, double now_s)
     cdef _stop(self, int k, double now_s)
     cdef _fail(self, int k, double now_s, str why)
     @cython.locals(proof=bint)
-    cdef _pump_health(self, double now_s, int k, bint fault_in, bint running_ok, bint running)
+    cdef inline _pump_health(self, double now_s, int k, bint fault_in, bint running_ok, bint running)
     @cython.locals(duty=int, other=int)
-    cdef _demand(self, double now_s, bint want)
+    cdef inline _demand(self, double now_s, bint want)
     @cython.locals(k=int)
-    cdef int _exercise(self, double now_s, bint want) except -1  # 0, or -1 with an exception set: no None to return and count
-    cdef _dry_run(self, double now_s, bint pressure_ok, double pressure_kpa)
+    cdef inline int _exercise(self, double now_s, bint want) except -1  # 0, or -1 with an exception set: no None to return and count
+    cdef inline _dry_run(self, double now_s, bint pressure_ok, double pressure_kpa)
     @cython.locals(lo=double, hi=double, err=double, proportional_pct=double, integral=double, cmd=double, speed=double, dp_ref=double,
                    slope=double, kp=double, limit=double)
-    cdef _speed(self, double dt_s)
+    cdef inline _speed(self, double dt_s)
     @cython.locals(failed1=bint, failed2=bint, k=int)
-    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint wanted)
+    cpdef int report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals, bint wanted) except -1
     cpdef dict snapshot(self, double now_s)
     cpdef restore(self, object snap, double now_s)

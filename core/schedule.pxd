@@ -17,11 +17,11 @@ cdef class Schedule:
     cdef public double utc_offset_s, max_advance_s, default_rate_k_per_h, deficit_share, lag_s, learn_weight, stop_s
     cdef public double wall_s, room_c, room_trend_k_per_s, target_c
     cdef public double rate_k_per_h, heatup_until_s, stop_until_s, learn_start_s, learn_start_c, advance_s, next_offset_k
-    cpdef observe(self, double wall_s, double room_c, double room_trend_k_per_s, double target_c)
+    cpdef int observe(self, double wall_s, double room_c, double room_trend_k_per_s, double target_c) except -1
     @cython.locals(t=double)
     cpdef double time_of_day_s(self, double now_s) except? -1
     @cython.locals(i=int, a=double, b=double)
-    cpdef double raw_offset_k(self, double tod_s) except? -1
+    cdef inline double raw_offset_k(self, double tod_s) except? -1
     @cython.locals(i=int, n=int)
     cpdef bint is_holiday(self, int day)
     cpdef int programme_of(self, int day)

@@ -28,7 +28,7 @@ cdef class SignalQuality:
     cdef public bint bound
     cpdef bind_image(self, double[::1] values, signed char[::1] oks)
     @cython.locals(i=int, n=int)
-    cpdef update_bound(self, double now_s)
+    cpdef int update_bound(self, double now_s) except -1
     @cython.locals(n=int, frozen_s=double, v=double, present=int, quality=int, low=double, high=double, frozen_check=int,
                    changed_at=double, good_at=double, rate=double, last=double, moved=bint, dt=double,
                    step=double)

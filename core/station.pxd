@@ -56,7 +56,7 @@ cdef class StationController:
     cpdef int step_image(self, double now_s, double[:] values, signed char[:] oks) except? -1
     cpdef bind_image(self, double[::1] values, signed char[::1] oks)
     cpdef int step_bound(self, double now_s) except? -1
-    cdef int _image_cycle(self, double now_s, double dt_s) except? -1
+    cdef inline int _image_cycle(self, double now_s, double dt_s) except? -1
     cpdef list take_events(self)
     cdef double _advance(self, double now_s) except? -1.0  # checked only when it returns -1.0
     @cython.locals(signals=SignalQuality, modes=ModeMachine, leases=Leases, flags=dict, valve=ValveLoop,
@@ -64,7 +64,7 @@ cdef class StationController:
                    chain=SupplySetpointChain, interlocks=Interlocks, balancing=Balancing, room_c=double, chain_c=double, setpoint_c=double,
                    supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
                    makeup_kpa=double, summer_allowed=bint, remote_c=double, boost_k=double, tod_s=double, leased=bint)
-    cdef void _cycle(self, double now_s, double dt_s)
+    cdef inline int _cycle(self, double now_s, double dt_s) except -1
     @cython.locals(act=Actuators, mode=int)
     cdef dict _outputs(self)
     @cython.locals(leased=int, back=int, modes=ModeMachine)
@@ -76,7 +76,7 @@ cdef class StationController:
     @cython.locals(signals=SignalQuality)
     cdef bint _filled(self) except -1  # the caller tests the result, not PyErr_Occurred()
     @cython.locals(alarms=AlarmTable, signals=SignalQuality, mode=int, interlocks=Interlocks)
-    cdef int _update_alarms(self, double now_s) except -1
+    cdef inline int _update_alarms(self, double now_s) except -1
     @cython.locals(chain=SupplySetpointChain, room=RoomFeedback, pumps=CirculationPumps, make_up=MakeUp, leases=Leases)
     cdef dict _diag(self)
     cpdef dict diagnostics(self)

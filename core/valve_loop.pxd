@@ -36,13 +36,13 @@ cdef class ValveLoop:
                    bint feedback_ok, bint manual, double manual_pct, double time_of_day_s, double return_c,
                    bint return_ok, double primary_return_c, bint primary_return_ok)
     @cython.locals(phi=double, rise=double, d=double, factor=double)
-    cpdef double _fallback_limit(self, double setpoint_c, double return_c, bint return_ok, double primary_return_c,
-                                 bint primary_return_ok) except? -1
+    cdef inline double _fallback_limit(self, double setpoint_c, double return_c, bint return_ok, double primary_return_c,
+                                       bint primary_return_ok) except? -1
     @cython.locals(t=double, d=double, tod=double, since=double)
-    cpdef double _exercise(self, double now_s, double target, double time_of_day_s) except? -1
-    cpdef _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct,
-                        double return_c, bint return_ok)
+    cdef inline double _exercise(self, double now_s, double target, double time_of_day_s) except? -1
+    cdef inline int _plausibility(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double est_pct,
+                                 double return_c, bint return_ok) except -1
     @cython.locals(supply_c=double, setpoint_c=double, closed_loop=bint, high_c=double, low_c=double, k=int)
-    cpdef report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals)
+    cpdef int report_alarms(self, AlarmTable alarms, double now_s, SignalQuality signals) except -1
     cpdef dict snapshot(self)
     cpdef restore(self, object d, double now_s)
