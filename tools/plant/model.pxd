@@ -2,8 +2,16 @@
 # noexcept: pure arithmetic on C doubles, nothing to raise (no exception check after each call).
 import cython
 
-cdef unsigned long long MASK64
-cdef unsigned long long XS_MULT
+# The generator's two 64-bit constants are C literals here (the same values as model.py's, which
+# Python needs and C does not: a module-level assignment to them is not compiled), so the C
+# compiler drops the no-op `& MASK64` and multiplies by an immediate, twelve normal draws a cycle.
+cdef extern from *:
+    """
+    #define HEATKEEPER_PLANT_MASK64 0xFFFFFFFFFFFFFFFFULL
+    #define HEATKEEPER_PLANT_XS_MULT 2685821657736338717ULL
+    """
+    const unsigned long long MASK64 "HEATKEEPER_PLANT_MASK64"
+    const unsigned long long XS_MULT "HEATKEEPER_PLANT_XS_MULT"
 cdef int HIST_N
 cdef double HIST_STEP_S
 cdef double KPA_PER_M
