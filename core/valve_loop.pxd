@@ -32,9 +32,9 @@ cdef class ValveLoop:
                     double valve_feedback_pct, bint feedback_ok, object manual_pct_or_None, double time_of_day_s=*,
                     double return_c=*, bint return_ok=*, double primary_return_c=*, bint primary_return_ok=*)
     @cython.locals(dt_s=double, act=ValveActuator, measured_c=double, target=double, d=double, limit=double)
-    cpdef void run(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double valve_feedback_pct,
-                   bint feedback_ok, bint manual, double manual_pct, double time_of_day_s, double return_c,
-                   bint return_ok, double primary_return_c, bint primary_return_ok)
+    cpdef int run(self, double now_s, double setpoint_c, double supply_c, bint supply_ok, double valve_feedback_pct,
+                  bint feedback_ok, bint manual, double manual_pct, double time_of_day_s, double return_c,
+                  bint return_ok, double primary_return_c, bint primary_return_ok) except -1
     @cython.locals(phi=double, rise=double, d=double, factor=double)
     cdef inline double _fallback_limit(self, double setpoint_c, double return_c, bint return_ok, double primary_return_c,
                                        bint primary_return_ok) except? -1

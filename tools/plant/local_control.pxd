@@ -40,7 +40,7 @@ cdef class Recorder:
     cdef public dict trace
 
     @cython.locals(ts=cython.double, err=cython.double, b=cython.int, seated=cython.bint)
-    cpdef void record(self, PlantCore plant, double setpoint_c)
+    cpdef int record(self, PlantCore plant, double setpoint_c) except -1
     @cython.locals(rooms=list, j=cython.int, n=cython.long, trace=dict)
     cpdef void hour(self, PlantCore plant)
     cpdef double percentile_k(self, double q)

@@ -111,7 +111,7 @@ cdef class PlantCore:
     cdef inline double _p_static(self) noexcept
     cpdef void apply(self, dict actuators)
     @cython.locals(remaining=cython.double, h=cython.double)
-    cpdef void advance(self, double dt_s)
+    cpdef int advance(self, double dt_s) except -1
     cpdef void set_actuators(self, double valve_cmd_pct, double valve_open_pulse_s, double valve_close_pulse_s,
                              bint pump1_run, double pump1_speed_cmd_pct, bint pump2_run, double pump2_speed_cmd_pct,
                              bint makeup_pump_run, double makeup_pump_speed_cmd_pct, bint relief_valve_open) noexcept
@@ -122,7 +122,7 @@ cdef class PlantCore:
     cpdef void bind_image(self, double[::1] values, signed char[::1] oks)
     @cython.locals(nk=cython.double, npa=cython.double, p_static=cython.double, sec_sup=cython.double,
                    sec_ret=cython.double, kwh=cython.longlong)
-    cpdef void fill_bound(self)
+    cpdef int fill_bound(self) except -1
     # inline: folded into fill_bound, the view's pointer held once for the byte stores
     @cython.locals(i=cython.int, n=cython.int)
     cdef inline void _all_ok(self, signed char[::1] oks) noexcept
@@ -134,7 +134,7 @@ cdef class PlantCore:
     cpdef dict process_image(self)
     cpdef void fast_step(self, double dt)
     @cython.locals(a=cython.double)
-    cdef inline void step_fast(self, double dt)
+    cdef inline int step_fast(self, double dt) except -1
     @cython.locals(old_motor=cython.double, rate=cython.double, step=cython.double, err=cython.double,
                    half=cython.double, old_stem=cython.double, d=cython.double)
     cdef inline void _actuator(self, double dt) noexcept
