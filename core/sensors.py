@@ -257,7 +257,8 @@ class SignalQuality:
         # _check()'s good path for signals i, i+1, ... of the bound arrays that were GOOD and
         # stay good: every condition is tested before anything is stored, and the first signal
         # that needs more (lost, out of range, frozen, a jump, not GOOD before) is returned
-        # untouched for _check (N_SIGNALS when none). The same stores as _check's good path.
+        # untouched for _check (N_SIGNALS when none). The same stores as _check's good path
+        # (the spike timer's aside: it is -1 on every GOOD signal).
         # Every entry every signal uses is read first: the compiled loop then finds each of
         # those arrays once per call instead of once per signal (the frozen check's two, read
         # for temperatures only, are looked up where they are used).
@@ -297,7 +298,8 @@ class SignalQuality:
             if moved:
                 self.frozen_ref[i] = v
                 self.changed_at_s[i] = now_s
-            self.spike_since_s[i] = -1.0
+            # spike_since_s[i] is -1 already: _check's good path, the only one that sets GOOD,
+            # sets it, and a spike timer that starts leaves the signal HELD or good through it.
             self.values[i] = v
             self.good_at_s[i] = now_s
             i += 1
