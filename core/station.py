@@ -252,39 +252,35 @@ class StationController:
         # 2. alarms (from this cycle's signals and the pieces' state of the last cycle)
         self._update_alarms(now_s)
         # 3. mode
-        modes = self.modes
         if self.interlocks.tripped:
-            modes.fire(T_TRIP, now_s, "overtemp_trip")
-        mode = modes.mode
+            self.modes.fire(T_TRIP, now_s, "overtemp_trip")
+        mode = self.modes.mode
         # 4. setpoint chain
-        leases = self.leases
         # the leases change only between cycles (commands) and at expire() above: asked once
-        leased = leases.any_active()
-        room_c = leases.value[L_ROOM] if leased and leases.active(L_ROOM) else self.room_setpoint_c
+        leased = self.leases.any_active()
+        room_c = self.leases.value[L_ROOM] if leased and self.leases.active(L_ROOM) else self.room_setpoint_c
         # mode_flags shows what the chain was given; written only when a flag changes.
-        flags = self.mode_flags
         summer_allowed = mode == M_AUTO or mode == M_REMOTE
         if summer_allowed != self.flag_summer:
-            flags["summer_allowed"] = summer_allowed
+            self.mode_flags["summer_allowed"] = summer_allowed
             self.flag_summer = summer_allowed
         remote_c = -1e9  # the chain's "no remote setpoint"
-        if mode == M_REMOTE and leased and leases.active(L_SUPPLY):
-            remote_c = leases.value[L_SUPPLY]
+        if mode == M_REMOTE and leased and self.leases.active(L_SUPPLY):
+            remote_c = self.leases.value[L_SUPPLY]
             if not self.flag_remote or remote_c != self.flag_remote_c:
-                flags["remote_supply_c"] = remote_c
+                self.mode_flags["remote_supply_c"] = remote_c
                 self.flag_remote = True
                 self.flag_remote_c = remote_c
             remote_c = flag_number(remote_c, -1e9)
         elif self.flag_remote:
-            flags["remote_supply_c"] = None
+            self.mode_flags["remote_supply_c"] = None
             self.flag_remote = False
-        boost_k = leases.value[L_BOOST] if leased and leases.active(L_BOOST) and summer_allowed else 0.0
+        boost_k = self.leases.value[L_BOOST] if leased and self.leases.active(L_BOOST) and summer_allowed else 0.0
         if boost_k != self.flag_boost_k:
-            flags["boost_k"] = boost_k
+            self.mode_flags["boost_k"] = boost_k
             self.flag_boost_k = boost_k
         # The chain reads a few signals itself (limiters, schedule): validated, NaN when not ok.
-        chain = self.chain
-        chain.limiters.lease_cap_kw = leases.value[L_HEAT_CAP] if leased and leases.active(L_HEAT_CAP) else 0.0
+        self.chain.limiters.lease_cap_kw = self.leases.value[L_HEAT_CAP] if leased and self.leases.active(L_HEAT_CAP) else 0.0
         if self.planning:  # the pre-heat supply (auto only) and the feed-forward ahead of cold spells
             self._plan(now_s)
             if self.preheat.phase == P_HEAT and mode == M_AUTO:
@@ -293,72 +289,66 @@ class StationController:
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         # The week programme's calendar and optimum start (core.schedule): the wall clock, the
         # rooms' low statistic (last cycle's), its trend and their target.
-        chain.schedule.observe(self.wall_s if self.wall_ok else -1.0, chain.room.low_c if chain.room.n_fresh > 0 else _NAN,
-                               chain.room.trend_k_per_s, chain.room.target_c)
-        chain_c = chain.step_values(now_s, self.outdoor_c, self.outdoor_ok, tod_s,
-                                    signals.values[I_PRIMARY_RETURN_TEMP] if signals.ok[I_PRIMARY_RETURN_TEMP] else _NAN,
-                                    signals.values[I_HEAT_POWER] if signals.ok[I_HEAT_POWER] else _NAN,
-                                    signals.values[I_PRIMARY_FLOW] if signals.ok[I_PRIMARY_FLOW] else _NAN,
-                                    room_c, summer_allowed, remote_c, flag_number(boost_k, 0.0))
+        self.chain.schedule.observe(self.wall_s if self.wall_ok else -1.0,
+                                    self.chain.room.low_c if self.chain.room.n_fresh > 0 else _NAN,
+                                    self.chain.room.trend_k_per_s, self.chain.room.target_c)
+        chain_c = self.chain.step_values(now_s, self.outdoor_c, self.outdoor_ok, tod_s,
+                                         signals.values[I_PRIMARY_RETURN_TEMP] if signals.ok[I_PRIMARY_RETURN_TEMP] else _NAN,
+                                         signals.values[I_HEAT_POWER] if signals.ok[I_HEAT_POWER] else _NAN,
+                                         signals.values[I_PRIMARY_FLOW] if signals.ok[I_PRIMARY_FLOW] else _NAN,
+                                         room_c, summer_allowed, remote_c, flag_number(boost_k, 0.0))
         self.chain_setpoint_c = chain_c
         supply_ok = signals.ok[I_SECONDARY_SUPPLY_TEMP] != 0
         supply_c = signals.values[I_SECONDARY_SUPPLY_TEMP]
-        modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
-        mode = modes.mode
-        interlocks = self.interlocks
+        self.modes.update(now_s, dt_s, self._filled(), self.pumps.flow_proven, supply_c, supply_ok, chain_c)
+        mode = self.modes.mode
         # The chain's last stage has the mode's word (warm-up ramp, frost floor, heating off):
         # its result is final. A setpoint of 0 tells the valve loop "heating off": it drives
         # the valve shut and its PI tracks, so the release after a hold is bumpless.
-        setpoint_c = chain.finish(mode, modes.ramp_c, interlocks.frost_supply_floor_c(mode),
-                                  interlocks.tripped or interlocks.no_flow)
-        if self.planning and self.preheat.holds_off() and (mode == M_AUTO or (mode == M_REMOTE and not (leased and leases.active(L_SUPPLY)))):
+        setpoint_c = self.chain.finish(mode, self.modes.ramp_c, self.interlocks.frost_supply_floor_c(mode),
+                                       self.interlocks.tripped or self.interlocks.no_flow)
+        if self.planning and self.preheat.holds_off() and (mode == M_AUTO or (mode == M_REMOTE and not (leased and self.leases.active(L_SUPPLY)))):
             # Outside the season (or waiting to pre-heat) the heating is off; a remote supply
             # setpoint lease turns it on; frost protection still acts.
-            frost_c = interlocks.frost_supply_floor_c(mode)
+            frost_c = self.interlocks.frost_supply_floor_c(mode)
             setpoint_c = frost_c if frost_c > 0.0 else 0.0
         # 5. PI and valve
         manual = mode == M_MANUAL
         self.supply_setpoint_c = setpoint_c
-        valve = self.valve
         # The valve exercise runs on the schedule's clock: the validated time of day, else
         # (-1) the monotonic clock with the schedule's day offset.
         time_of_day_s = self.time_of_day_s if self.time_of_day_ok else -1.0
-        valve.run(now_s, setpoint_c, supply_c, supply_ok, signals.values[I_VALVE_POSITION], signals.ok[I_VALVE_POSITION] != 0,
-                  manual, self.manual_valve_pct, time_of_day_s, signals.values[I_SECONDARY_RETURN_TEMP],
-                  signals.ok[I_SECONDARY_RETURN_TEMP] != 0, signals.values[I_PRIMARY_RETURN_TEMP],
-                  signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
+        self.valve.run(now_s, setpoint_c, supply_c, supply_ok, signals.values[I_VALVE_POSITION], signals.ok[I_VALVE_POSITION] != 0,
+                       manual, self.manual_valve_pct, time_of_day_s, signals.values[I_SECONDARY_RETURN_TEMP],
+                       signals.ok[I_SECONDARY_RETURN_TEMP] != 0, signals.values[I_PRIMARY_RETURN_TEMP],
+                       signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps
-        pumps = self.pumps
         filling = mode == M_STARTUP_FILL  # the network is being filled: no leak count, no frost pump
-        want = circulation_wanted(mode) or interlocks.frost_circulation(mode)
-        dp_lease = leases.value[L_DP] if leased and leases.active(L_DP) else 0.0
-        pumps.heat_shortage(dt_s, valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
-        if pumps.short_of_heat:
+        want = circulation_wanted(mode) or self.interlocks.frost_circulation(mode)
+        dp_lease = self.leases.value[L_DP] if leased and self.leases.active(L_DP) else 0.0
+        self.pumps.heat_shortage(dt_s, self.valve.actuator.cmd_pct, setpoint_c, supply_c, supply_ok)
+        if self.pumps.short_of_heat:
             self.chain.room.note_shortage(now_s)  # the next cycles' room target holds a margin
-        pumps.step(now_s, dt_s, want, signals, pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
+        self.pumps.step(now_s, dt_s, want, signals, self.pumps.target_dp(self.outdoor_c, self.outdoor_ok, room_c, dp_lease))
         # 7. make-up
-        makeup_kpa = leases.value[L_MAKEUP] if leased and leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
-        make_up = self.make_up
-        make_up.step(now_s, dt_s, signals, makeup_kpa, filling)
+        makeup_kpa = self.leases.value[L_MAKEUP] if leased and self.leases.active(L_MAKEUP) else self.makeup_setpoint_kpa
+        self.make_up.step(now_s, dt_s, signals, makeup_kpa, filling)
         # 7b. building branch valves (only with branches): on a fresh collector reading or
         # every guard period; the commands wait in balancing.sent (branch_commands()).
-        balancing = self.balancing
-        if balancing.n_groups > 0 and (balancing.due or now_s >= balancing.due_s):
-            balancing.step(now_s, None)
-        act = self.act
-        actuator = valve.actuator
-        act.valve_cmd_pct = actuator.cmd_pct
-        act.valve_open_pulse_s = actuator.open_pulse_s
-        act.valve_close_pulse_s = actuator.close_pulse_s
-        act.pump1_run = pumps.run[0] != 0
-        act.pump1_speed_cmd_pct = pumps.speed_pct[0]
-        act.pump2_run = pumps.run[1] != 0
-        act.pump2_speed_cmd_pct = pumps.speed_pct[1]
-        act.makeup_pump_run = make_up.run
-        act.makeup_pump_speed_cmd_pct = make_up.speed_pct
-        act.relief_valve_open = make_up.relief_open
+        if self.balancing.n_groups > 0 and (self.balancing.due or now_s >= self.balancing.due_s):
+            self.balancing.step(now_s, None)
+        self.act.valve_cmd_pct = self.valve.actuator.cmd_pct
+        self.act.valve_open_pulse_s = self.valve.actuator.open_pulse_s
+        self.act.valve_close_pulse_s = self.valve.actuator.close_pulse_s
+        self.act.pump1_run = self.pumps.run[0] != 0
+        self.act.pump1_speed_cmd_pct = self.pumps.speed_pct[0]
+        self.act.pump2_run = self.pumps.run[1] != 0
+        self.act.pump2_speed_cmd_pct = self.pumps.speed_pct[1]
+        self.act.makeup_pump_run = self.make_up.run
+        self.act.makeup_pump_speed_cmd_pct = self.make_up.speed_pct
+        self.act.relief_valve_open = self.make_up.relief_open
         # 8. interlocks: last, only toward safe; nothing below touches the actuators.
-        self.interlocks.apply_to(act, now_s, signals, pumps, make_up, self.cycle_s, filling)
+        self.interlocks.apply_to(self.act, now_s, signals, self.pumps, self.make_up, self.cycle_s, filling)
 
     def _plan(self, now_s: float) -> None:
         # The planner's decision, re-made every replan_s on the wall clock learnt (core.preheat).
