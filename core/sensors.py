@@ -298,8 +298,9 @@ class SignalQuality:
             if moved:
                 self.frozen_ref[i] = v
                 self.changed_at_s[i] = now_s
-            # spike_since_s[i] is -1 already: _check's good path, the only one that sets GOOD,
-            # sets it, and a spike timer that starts leaves the signal HELD or good through it.
+            # spike_since_s[i] is -1 already: only _check's good path sets GOOD, and it sets the
+            # timer to -1 then (a jump that starts the timer leaves the signal HELD or BAD until
+            # that path accepts it).
             self.values[i] = v
             self.good_at_s[i] = now_s
             i += 1
