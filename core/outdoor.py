@@ -122,17 +122,17 @@ class OutdoorConditioner:
             self.candidate_since_s = -1.0
             return False
         if self.frozen_s > 0.0:
-            if not self.has_accepted or raw_c - self.changed_c > 0.01 or self.changed_c - raw_c > 0.01:
+            if not self.has_accepted or abs(raw_c - self.changed_c) > 0.01:
                 self.changed_c = raw_c
                 self.changed_since_s = now_s
             elif now_s - self.changed_since_s > self.frozen_s:
                 return False
         if self.has_accepted:
             step_k = raw_c - self.accepted_c
-            if step_k > self.jump_k or step_k < -self.jump_k:
+            if abs(step_k) > self.jump_k:
                 # A jump: accept only once the new level has persisted for jump_confirm_s.
                 d_k = raw_c - self.candidate_c
-                if self.candidate_since_s < 0.0 or d_k > self.jump_k or d_k < -self.jump_k:
+                if self.candidate_since_s < 0.0 or abs(d_k) > self.jump_k:
                     self.candidate_c = raw_c
                     self.candidate_since_s = now_s
                     return False

@@ -355,7 +355,7 @@ class RoomFeedback:
             self.trim_k -= self.lag_gain * self.trim_k
             return self.trim_k
         err_k = self.target_c + self.margin_k - self.low_c - self.trend_horizon_s * self.trend_k_per_s
-        if -self.deadband_k < err_k < self.deadband_k:
+        if abs(err_k) < self.deadband_k:
             return self.trim_k
         rate = self.rate_per_k_s * err_k * dt_s
         if err_k > 0.0:

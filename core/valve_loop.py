@@ -209,7 +209,7 @@ class ValveLoop:
         self._plausibility(now_s, setpoint_c, supply_c, supply_ok, act.estimate_pct, return_c,
                            return_ok and return_c == return_c)
         d = act.cmd_pct - valve_feedback_pct
-        if feedback_ok and (d > self.mismatch_pct or d < -self.mismatch_pct):
+        if feedback_ok and abs(d) > self.mismatch_pct:
             if self.mismatch_since_s < 0.0:
                 self.mismatch_since_s = now_s
             self.position_mismatch = now_s - self.mismatch_since_s >= self.mismatch_delay_s
