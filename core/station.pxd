@@ -62,7 +62,7 @@ cdef class StationController:
     # _cycle reaches the rooms through self: a local (or an argument) holding a room is a reference
     # taken and given back every cycle; signals, passed to three rooms, is the one local.
     @cython.locals(signals=SignalQuality, mode=int, room_c=double, chain_c=double, setpoint_c=double,
-                   supply_ok=bint, supply_c=double, time_of_day_s=double, manual=bint, filling=bint, want=bint, dp_lease=double,
+                   supply_ok=bint, supply_c=double, manual=bint, filling=bint, want=bint, dp_lease=double,
                    makeup_kpa=double, summer_allowed=bint, remote_c=double, boost_k=double, tod_s=double, leased=bint,
                    frost_c=double)
     cdef inline int _cycle(self, double now_s, double dt_s) except -1

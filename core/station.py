@@ -286,6 +286,8 @@ class StationController:
             if self.preheat.phase == P_HEAT and mode == M_AUTO:
                 remote_c = self.preheat.supply_c
             boost_k += self.preheat.ff_k
+        # The validated time of day, else -1 (the monotonic clock with the schedule's day
+        # offset): the schedule's clock, which the valve exercise (5.) runs on too.
         tod_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         # The week programme's calendar and optimum start (core.schedule): the wall clock, the
         # rooms' low statistic (last cycle's), its trend and their target.
@@ -315,11 +317,8 @@ class StationController:
         # 5. PI and valve
         manual = mode == M_MANUAL
         self.supply_setpoint_c = setpoint_c
-        # The valve exercise runs on the schedule's clock: the validated time of day, else
-        # (-1) the monotonic clock with the schedule's day offset.
-        time_of_day_s = self.time_of_day_s if self.time_of_day_ok else -1.0
         self.valve.run(now_s, setpoint_c, supply_c, supply_ok, signals.values[I_VALVE_POSITION], signals.ok[I_VALVE_POSITION] != 0,
-                       manual, self.manual_valve_pct, time_of_day_s, signals.values[I_SECONDARY_RETURN_TEMP],
+                       manual, self.manual_valve_pct, tod_s, signals.values[I_SECONDARY_RETURN_TEMP],
                        signals.ok[I_SECONDARY_RETURN_TEMP] != 0, signals.values[I_PRIMARY_RETURN_TEMP],
                        signals.ok[I_PRIMARY_RETURN_TEMP] != 0)
         # 6. pumps

@@ -4,7 +4,7 @@ import cython
 
 # The generator's two 64-bit constants are C literals here (the same values as model.py's, which
 # Python needs and C does not: a module-level assignment to them is not compiled), so the C
-# compiler drops the no-op `& MASK64` and multiplies by an immediate, twelve normal draws a cycle.
+# compiler drops the no-op `& MASK64` and multiplies by an immediate (about ten normal draws a cycle).
 cdef extern from *:
     """
     #define HEATKEEPER_PLANT_MASK64 0xFFFFFFFFFFFFFFFFULL
